@@ -1,0 +1,354 @@
+/*
+ * hotbox/hotbox.h - the hotbox C API.
+ *
+ * hotbox compiles a plugin (a directory of C sources) into a shared object,
+ * stores it as a numbered version, and hot-swaps it into a guest worker
+ * process, carrying the plugin's state across through the plugin's save and
+ * migrate hooks (see hotbox/plugin.h). Plugin code never runs in the caller's
+ * process: every sandbox owns one worker process, and a crash there is seen
+ * from outside and reported as HB_ECRASHED.
+ *
+ * Conventions
+ *  - Handles are opaque. hb_X_new() creates, hb_X_free() destroys; free
+ *    accepts NULL.
+ *  - Every function that can fail returns int: 0 on success, a negative code
+ *    on failure. Codes are negative errno values (-EINVAL, -ENOENT, ...) or
+ *    one of the HB_E* codes below. hb_strerror() names any of them.
+ *  - Output parameters come last and are written only on success.
+ *  - Long diagnostics (compiler output, the signal that killed a worker) are
+ *    kept on the handle: hb_manager_last_error(), hb_sandbox_last_error().
+ *    The returned text stays valid until the next call on that handle.
+ *  - The library never prints. It reports through return codes, last-error
+ *    text and the optional event callback.
+ *
+ * Threads
+ *  - A manager may be used from several threads at once.
+ *  - A sandbox must be used by one thread at a time; different sandboxes of
+ *    one manager may be used from different threads concurrently.
+ *  - The event callback runs synchronously, on the thread that made the call
+ *    which caused the event, before that call returns. It must not call back
+ *    into the sandbox that raised the event.
+ */
+#ifndef HOTBOX_HOTBOX_H
+#define HOTBOX_HOTBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(HOTBOX_STATIC)
+#define HB_EXTERN
+#elif defined(__GNUC__)
+#define HB_EXTERN __attribute__((visibility("default")))
+#else
+#define HB_EXTERN
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* hotbox's own codes. Codes are only ever appended, never renumbered. */
+enum hb_error_code {
+    HB_ECOMPILE = -1001,     /* the compiler rejected the sources */
+    HB_EABI = -1002,         /* plugin descriptor has a different ABI version */
+    HB_ECRASHED = -1003,     /* the worker died (signal or exit) during the op */
+    HB_ENODESC = -1004,      /* the object exports no valid hb_plugin descriptor */
+    HB_ENOSYM = -1005,       /* the plugin exports no such symbol */
+    HB_ESIGNATURE = -1006,   /* malformed call signature */
+    HB_EARGS = -1007,        /* arguments do not match the signature */
+    HB_EHOOK = -1008,        /* a plugin hook (init/save/migrate) returned failure */
+    HB_ESTATESIZE = -1009,   /* saved state is larger than the sandbox allows */
+    HB_EHUNG = -1010,        /* the worker did not answer in time and was killed */
+    HB_EPROTO = -1011,       /* malformed message on the worker channel */
+    HB_ENOSOURCES = -1012,   /* the plugin directory holds no C sources */
+    HB_EBADELF = -1013,      /* the object is not a usable ELF shared object */
+    HB_ECORRUPT = -1014,     /* a stored object does not match its checksum */
+    HB_EPOLICY = -1015,      /* refused by the sandbox's security profile */
+    HB_ECYCLE = -1016,       /* dependency cycle between plugins */
+    HB_EUNRESOLVED = -1017,  /* a plugin imports a symbol nobody provides */
+    HB_ENOPLUGIN = -1018,    /* no plugin of that name is loaded */
+    HB_ENOVERSION = -1019,   /* no such version in the store */
+    HB_ELIMIT = -1020,       /* a configured resource limit was exceeded */
+    HB_EWORKER = -1021,      /* the worker process could not be started */
+    HB_EFAILED = -1022,      /* the sandbox is failed (crash loop); recreate it */
+    HB_EISOLATION = -1023,   /* the requested isolation backend is unavailable */
+};
+
+/* Returns a static, human-readable description of any code this API returns
+ * (including negative errno values). Never returns NULL. */
+HB_EXTERN const char *hb_strerror(int code);
+
+/* The library's version, "MAJOR.MINOR.PATCH". */
+HB_EXTERN const char *hb_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Events                                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hb_manager hb_manager;
+typedef struct hb_sandbox hb_sandbox;
+
+typedef enum hb_event_type {
+    HB_EVENT_COMPILED = 1,      /* a new version was built and stored */
+    HB_EVENT_COMPILE_FAILED,    /* the compiler rejected a change */
+    HB_EVENT_LOADED,            /* first version of a plugin is live */
+    HB_EVENT_SWAPPED,           /* a new version replaced the old one */
+    HB_EVENT_SWAP_FAILED,       /* a swap was refused; the old version serves */
+    HB_EVENT_CRASHED,           /* the worker died */
+    HB_EVENT_RESTARTED,         /* a new worker serves the last good versions */
+    HB_EVENT_ROLLED_BACK,       /* a plugin went back to an earlier version */
+    HB_EVENT_STATE_RESET,       /* state could not be carried: fresh state */
+    HB_EVENT_UNLOADED,          /* a plugin was removed from a sandbox */
+    HB_EVENT_WARNING,           /* anything else worth telling a human */
+} hb_event_type;
+
+typedef struct hb_event {
+    hb_event_type type;
+    hb_sandbox *sandbox;        /* NULL for manager-level events */
+    const char *plugin;         /* may be NULL */
+    uint64_t version;           /* the version the event is about, or 0 */
+    uint64_t previous_version;  /* for swaps and rollbacks, else 0 */
+    int code;                   /* 0 or the error code behind the event */
+    const char *message;        /* one line, for humans */
+    /* Stage timings of the operation, in milliseconds (0 when not measured). */
+    double compile_ms, verify_ms, swap_ms, total_ms;
+} hb_event;
+
+/* Valid only during the callback; copy what you keep. */
+typedef void (*hb_event_fn)(const hb_event *event, void *userdata);
+
+/* ------------------------------------------------------------------------ */
+/* Manager                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum hb_isolation {
+    HB_ISOLATION_AUTO = 0,      /* strongest backend that works here */
+    HB_ISOLATION_LOCAL,         /* plain child process with rlimits only */
+    HB_ISOLATION_NAMESPACE,     /* Linux namespaces (bubblewrap) */
+    HB_ISOLATION_MICROVM,       /* QEMU microvm guest */
+} hb_isolation;
+
+#define HB_MANAGER_OPTIONS_VERSION 1
+
+typedef struct hb_manager_options {
+    unsigned version;            /* HB_MANAGER_OPTIONS_VERSION */
+    const char *state_dir;       /* default ".hotbox" in the working directory */
+    const char *cc;              /* default $CC, else "cc" */
+    const char *cflags;          /* extra flags, blank-separated; default "-O2 -g" */
+    const char *worker_path;     /* default $HOTBOX_WORKER, else beside the library */
+    unsigned compile_timeout_ms; /* default 60000 */
+    hb_isolation isolation;      /* default HB_ISOLATION_AUTO */
+    hb_event_fn on_event;        /* optional */
+    void *event_userdata;
+} hb_manager_options;
+
+#define HB_MANAGER_OPTIONS_INIT {HB_MANAGER_OPTIONS_VERSION, 0, 0, 0, 0, 0, HB_ISOLATION_AUTO, 0, 0}
+
+/* Fills *opts with defaults. version must be HB_MANAGER_OPTIONS_VERSION. */
+HB_EXTERN int hb_manager_options_init(hb_manager_options *opts, unsigned version);
+
+/* Creates a manager, opening (and creating if needed) its state directory.
+ * opts may be NULL for defaults. On failure *out is untouched; the reason is
+ * in the return code (details cannot be fetched without a handle). */
+HB_EXTERN int hb_manager_new(const hb_manager_options *opts, hb_manager **out);
+
+/* Stops every sandbox's worker (running fini hooks) and frees the manager.
+ * Sandboxes still open are freed too. Accepts NULL. */
+HB_EXTERN void hb_manager_free(hb_manager *m);
+
+/* Text of the last failure of a manager-level call. Never NULL. */
+HB_EXTERN const char *hb_manager_last_error(hb_manager *m);
+
+/* The state directory in use (absolute path). */
+HB_EXTERN const char *hb_manager_state_dir(hb_manager *m);
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef enum hb_version_status {
+    HB_VERSION_CANDIDATE = 0,   /* stored, not yet proven */
+    HB_VERSION_ACTIVE,          /* live in at least one sandbox */
+    HB_VERSION_GOOD,            /* was live and did not fail */
+    HB_VERSION_BAD,             /* failed: refused, crashed or failed tests */
+    HB_VERSION_ROLLED_BACK,     /* replaced by a rollback */
+} hb_version_status;
+
+typedef struct hb_version_info {
+    char plugin[128];
+    uint64_t version;           /* per-plugin, monotonic, from 1 */
+    char object_sha256[65];     /* hex checksum of the shared object */
+    char source_sha256[65];     /* hex hash of the sources and flags */
+    uint64_t size;              /* object size in bytes */
+    int64_t created;            /* seconds since the epoch */
+    hb_version_status status;
+} hb_version_info;
+
+/* Compiles the plugin in directory dir and stores the result as a new
+ * version (or finds the identical existing one) without loading it. On a
+ * compile error returns HB_ECOMPILE; the diagnostics are the manager's last
+ * error text. */
+HB_EXTERN int hb_build(hb_manager *m, const char *dir, hb_version_info *out);
+
+/* Lists a plugin's stored versions, oldest first. Free with hb_free(). */
+HB_EXTERN int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out,
+                          size_t *count);
+
+/* Frees memory returned by this API. Accepts NULL. */
+HB_EXTERN void hb_free(void *p);
+
+HB_EXTERN const char *hb_version_status_name(hb_version_status status);
+
+/* ------------------------------------------------------------------------ */
+/* Sandboxes                                                                 */
+/* ------------------------------------------------------------------------ */
+
+#define HB_SANDBOX_OPTIONS_VERSION 1
+
+typedef struct hb_sandbox_options {
+    unsigned version;                /* HB_SANDBOX_OPTIONS_VERSION */
+    const char *name;                /* for messages; default "sandbox-N" */
+    size_t max_state_size;           /* bytes a save() may produce; default 16 MiB */
+    unsigned call_timeout_ms;        /* a call that runs longer kills the worker; default 10000 */
+    unsigned swap_timeout_ms;        /* same for load/swap hooks; default 10000 */
+    unsigned max_plugins;            /* default 64 */
+    unsigned checkpoint_interval_ms; /* 0: checkpoint only at swaps and on request */
+} hb_sandbox_options;
+
+#define HB_SANDBOX_OPTIONS_INIT {HB_SANDBOX_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0}
+
+HB_EXTERN int hb_sandbox_options_init(hb_sandbox_options *opts, unsigned version);
+
+/* Creates a sandbox and starts its worker process. */
+HB_EXTERN int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts,
+                             hb_sandbox **out);
+
+/* Shuts the worker down (fini hooks run, then the process exits; it is
+ * killed if it does not exit within its swap timeout). Accepts NULL. */
+HB_EXTERN void hb_sandbox_free(hb_sandbox *sb);
+
+/* Text of the last failure on this sandbox (compiler output, dlerror text,
+ * the signal that killed the worker). Never NULL. */
+HB_EXTERN const char *hb_sandbox_last_error(hb_sandbox *sb);
+
+/* Process id of the sandbox's current worker (changes after a restart). */
+HB_EXTERN int hb_sandbox_worker_pid(hb_sandbox *sb);
+
+typedef struct hb_diagnostic {
+    const char *file;      /* path as the user knows it */
+    unsigned line, column; /* 1-based; 0 when unknown */
+    const char *severity;  /* "error", "warning", "note", "fatal error" */
+    const char *message;
+} hb_diagnostic;
+
+/* Structured compiler diagnostics of the last failed build on this sandbox.
+ * Valid until the next call on the sandbox. */
+HB_EXTERN int hb_sandbox_diagnostics(hb_sandbox *sb, const hb_diagnostic **out,
+                                     size_t *count);
+
+/* Builds the plugin in directory dir and loads it into the sandbox. The
+ * plugin's name is the directory's base name. Loading a plugin already
+ * loaded is -EEXIST: use hb_reload(). */
+HB_EXTERN int hb_load(hb_sandbox *sb, const char *dir);
+
+/* Rebuilds a loaded plugin from its directory's current sources and
+ * hot-swaps the result in, carrying its state. When the sources did not
+ * change this is a no-op returning 0. On any failure the old version keeps
+ * serving with its state and the reason is the sandbox's last error. */
+HB_EXTERN int hb_reload(hb_sandbox *sb, const char *plugin);
+
+/* Removes a plugin from the sandbox (its fini hook runs). */
+HB_EXTERN int hb_unload(hb_sandbox *sb, const char *plugin);
+
+/* Swaps a plugin to stored version `version`, or when version is 0 to the
+ * newest good version older than the active one. State is carried through
+ * the target's migrate hook; when the target refuses it, the last checkpoint
+ * taken under the target's own schema is used instead (or fresh state, with
+ * an HB_EVENT_STATE_RESET event). */
+HB_EXTERN int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version);
+
+/* The version live in this sandbox. */
+HB_EXTERN int hb_active_version(hb_sandbox *sb, const char *plugin, uint64_t *out);
+
+/* Takes a state checkpoint now (plugin's save hook) for one plugin, or for
+ * every loaded plugin when plugin is NULL. The harness keeps the last
+ * checkpoint of each plugin and restores it if the worker must restart. */
+HB_EXTERN int hb_checkpoint(hb_sandbox *sb, const char *plugin);
+
+/* ------------------------------------------------------------------------ */
+/* Calls                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/*
+ * Signatures follow dyncall's signature characters: the argument types, a
+ * ')' and the return type. "ii)i" is int f(int, int); ")v" is void f(void).
+ *
+ *   B _Bool        c int8_t       C uint8_t      s int16_t     S uint16_t
+ *   i int32_t      I uint32_t     j long         J unsigned long
+ *   l int64_t      L uint64_t     f float        d double
+ *   Z const char * (NUL-terminated string)       v void (return only)
+ *
+ * hotbox adds two argument characters for caller-owned byte buffers; each
+ * stands for two C parameters, a pointer and a size_t length:
+ *   b  const void *, size_t   input bytes, copied to the worker
+ *   w  void *, size_t         in/out bytes, copied there and back
+ * Raw pointers ('p') cannot cross the process boundary and are refused.
+ * At most 32 argument characters.
+ */
+
+typedef enum hb_type {
+    HB_TYPE_VOID = 0,
+    HB_TYPE_BOOL, HB_TYPE_I8, HB_TYPE_U8, HB_TYPE_I16, HB_TYPE_U16,
+    HB_TYPE_I32, HB_TYPE_U32, HB_TYPE_LONG, HB_TYPE_ULONG,
+    HB_TYPE_I64, HB_TYPE_U64, HB_TYPE_F32, HB_TYPE_F64,
+    HB_TYPE_STR, HB_TYPE_BUF_IN, HB_TYPE_BUF_INOUT,
+} hb_type;
+
+typedef struct hb_value {
+    hb_type type;
+    union {
+        int64_t i;               /* all signed integer types and bool */
+        uint64_t u;              /* all unsigned integer types */
+        float f;
+        double d;
+        const char *s;           /* HB_TYPE_STR */
+        struct {
+            void *data;
+            size_t len;
+        } buf;                   /* HB_TYPE_BUF_IN / HB_TYPE_BUF_INOUT */
+    } v;
+} hb_value;
+
+/* Calls `symbol` of the plugin's active version with the given arguments.
+ * args[i].type must match the signature. An in/out buffer's contents are
+ * written back into the caller's memory. A returned string (')Z') is copied
+ * and stays valid until the next call on this sandbox.
+ *
+ * Returns HB_ECRASHED when the call killed the worker (the last error names
+ * the signal); the sandbox has then restarted its worker with the last good
+ * versions and their last checkpoints, and is ready for the next call. */
+HB_EXTERN int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol,
+                      const char *signature, const hb_value *args, size_t nargs,
+                      hb_value *ret);
+
+/* Varargs form: the arguments in C form, in signature order (a buffer
+ * character takes a pointer and a size_t), then, unless the return type is
+ * 'v', a pointer to where the result goes (int32_t * for 'i', double * for
+ * 'd', const char ** for 'Z', ...). Integer arguments narrower than int are
+ * passed as int, floats as double (the usual promotions). */
+HB_EXTERN int hb_callf(hb_sandbox *sb, const char *plugin, const char *symbol,
+                       const char *signature, ...);
+
+/* Checks a signature without calling anything. On success *nargs_out is
+ * the number of hb_value arguments it takes. */
+HB_EXTERN int hb_signature_check(const char *signature, size_t *nargs_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOTBOX_HOTBOX_H */

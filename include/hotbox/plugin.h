@@ -1,0 +1,87 @@
+/*
+ * hotbox/plugin.h - what a hotbox plugin includes.
+ *
+ * A plugin is a directory of C sources compiled into one shared object. It
+ * exports exactly one descriptor, normally written with HB_PLUGIN(...), which
+ * tells the worker the plugin's ABI version, its name, the version of its state
+ * layout ("schema") and four optional hooks:
+ *
+ *   init()      called once when a version is loaded, before anything else.
+ *   fini()      called once when a version is retired (after a successful swap
+ *               to a newer version, on unload, and on worker shutdown).
+ *   save()      serialises the plugin's state to bytes. The plugin allocates
+ *               the buffer with malloc(); the worker frees it.
+ *   migrate()   rebuilds the state from bytes that a version (maybe this one,
+ *               maybe an older or newer one) saved with schema `from_schema`.
+ *               Restoring a checkpoint is a migrate() with from_schema equal to
+ *               the plugin's own schema. Return nonzero to refuse the bytes;
+ *               the swap is then refused and the old version keeps running.
+ *
+ * Plugins keep their state where C code normally keeps it: in static variables
+ * of the shared object. Every version is its own dlopen()ed object with its own
+ * statics, which is what makes old and new versions coexist during a swap.
+ *
+ * Hook order on a hot swap from version A to version B:
+ *   A.save -> dlopen(B) -> check B's descriptor -> B.init -> B.migrate(bytes,
+ *   A.schema) -> switch -> A.fini -> dlclose(A).
+ * Any failure before "switch" leaves A active with its state untouched.
+ *
+ * All hooks return 0 on success. A plugin without save/migrate reloads with
+ * fresh state, and hotbox says so in an event.
+ *
+ * Exported functions named hb_test_* (returning int, 0 = pass, taking no
+ * arguments) are the plugin's self-tests; hotbox runs them after a swap.
+ */
+#ifndef HOTBOX_PLUGIN_H
+#define HOTBOX_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever hb_plugin_descriptor changes incompatibly. The worker
+ * refuses a descriptor whose abi_version differs from its own. */
+#define HB_PLUGIN_ABI_VERSION 1u
+
+/* The exported symbol the worker looks for. */
+#define HB_PLUGIN_SYMBOL "hb_plugin"
+#define HB_PLUGIN_SYMBOL_ID hb_plugin
+
+typedef struct hb_plugin_descriptor {
+    uint32_t abi_version;  /* HB_PLUGIN_ABI_VERSION at build time */
+    uint32_t size;         /* sizeof(hb_plugin_descriptor) at build time */
+    const char *name;      /* human-readable plugin name */
+    uint32_t state_schema; /* version of the layout save() writes */
+    uint32_t reserved;     /* zero */
+    int (*init)(void);
+    void (*fini)(void);
+    int (*save)(void **data, size_t *len);
+    int (*migrate)(const void *data, size_t len, uint32_t from_schema);
+} hb_plugin_descriptor;
+
+#if defined(__GNUC__)
+#define HB_PLUGIN_API __attribute__((visibility("default"), used))
+#else
+#define HB_PLUGIN_API
+#endif
+
+/* Declares the plugin descriptor in one line. Pass 0 for any hook the plugin
+ * does not have, e.g.
+ *     HB_PLUGIN("counter", 2, counter_init, 0, counter_save, counter_migrate);
+ */
+#define HB_PLUGIN(name_, schema_, init_, fini_, save_, migrate_)                 \
+    HB_PLUGIN_API const hb_plugin_descriptor HB_PLUGIN_SYMBOL_ID = {             \
+        HB_PLUGIN_ABI_VERSION, (uint32_t)sizeof(hb_plugin_descriptor), (name_), \
+        (schema_), 0u, (init_), (fini_), (save_), (migrate_)}
+
+/* Marks a function as callable from hotbox (exported from the object). */
+#define HB_EXPORT_FN HB_PLUGIN_API
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HOTBOX_PLUGIN_H */

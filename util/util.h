@@ -1,0 +1,114 @@
+/*
+ * util/util.h - small helpers shared by every hotbox module: error text,
+ * files written atomically, SHA-256 (OpenSSL), clocks, fd helpers.
+ *
+ * util depends on nothing else in hotbox. Names are prefixed hb__.
+ */
+#ifndef HB_UTIL_H
+#define HB_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define HB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define HB_SHA256_HEX 65 /* 64 hex digits + NUL */
+
+/* A growable byte/text buffer in the spirit of git's strbuf. buf is always
+ * NUL-terminated when non-NULL; len excludes the NUL. Zero-initialise it
+ * (HB_SB_INIT) before use; hb__sb_release frees and re-zeroes it. */
+typedef struct hb_sb {
+    char *buf;
+    size_t len;
+    size_t cap;
+} hb_sb;
+#define HB_SB_INIT {0, 0, 0}
+int hb__sb_grow(hb_sb *sb, size_t extra);
+int hb__sb_add(hb_sb *sb, const void *data, size_t len);
+int hb__sb_adds(hb_sb *sb, const char *s);
+int hb__sb_addf(hb_sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int hb__sb_vaddf(hb_sb *sb, const char *fmt, va_list ap);
+void hb__sb_reset(hb_sb *sb); /* len = 0, keeps memory */
+void hb__sb_release(hb_sb *sb);
+char *hb__sb_detach(hb_sb *sb); /* returns buf (maybe "" allocated), zeroes sb */
+
+/* malloc'ed printf. Returns NULL on allocation failure. */
+char *hb__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Replaces *slot (freed) with a formatted message. Never fails: on
+ * allocation failure *slot becomes NULL. Returns `code` for tail calls. */
+int hb__seterr(char **slot, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Reads a whole file (at most max bytes; -EFBIG beyond). *data is
+ * NUL-terminated for convenience. Returns 0 or -errno. */
+int hb__read_file(const char *path, size_t max, void **data, size_t *len);
+
+/* Writes data to path atomically: temp file in the same directory, fsync,
+ * rename over path, fsync of the directory. Returns 0 or -errno. */
+int hb__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+
+/* fsync a directory by path. */
+int hb__fsync_dir(const char *dir);
+
+/* mkdir -p. Returns 0 or -errno. */
+int hb__mkdir_p(const char *path, mode_t mode);
+
+/* rm -rf (does not follow symlinks). Missing path is success. */
+int hb__rm_rf(const char *path);
+
+/* Creates a fresh directory "<parent>/<prefix>XXXXXX"; *out is malloc'ed. */
+int hb__mkdtemp_in(const char *parent, const char *prefix, char **out);
+
+/* Joins two path parts with one '/'. malloc'ed, NULL on ENOMEM. */
+char *hb__path_join(const char *a, const char *b);
+
+/* Absolute, normalised path of an existing file (realpath). malloc'ed. */
+int hb__realpath(const char *path, char **out);
+
+/* Last path component without trailing slashes, malloc'ed. */
+char *hb__basename(const char *path);
+
+/* SHA-256 as lowercase hex. */
+void hb__sha256_hex(const void *data, size_t len, char out[HB_SHA256_HEX]);
+int hb__sha256_file(const char *path, char out[HB_SHA256_HEX]);
+
+/* Incremental SHA-256 for hashing several inputs. */
+typedef struct hb_sha256 hb_sha256;
+hb_sha256 *hb__sha256_new(void);
+void hb__sha256_update(hb_sha256 *h, const void *data, size_t len);
+/* Hashes len as 8 bytes then the data, so concatenations cannot collide. */
+void hb__sha256_update_framed(hb_sha256 *h, const void *data, size_t len);
+void hb__sha256_final(hb_sha256 *h, char out[HB_SHA256_HEX]); /* frees h */
+
+/* Monotonic clock. */
+uint64_t hb__now_ns(void);
+double hb__ms_since(uint64_t start_ns);
+
+/* read()/write() everything, retrying on EINTR and short transfers.
+ * Return 0, -errno, or -EPIPE on EOF for read_full. */
+int hb__write_full(int fd, const void *buf, size_t len);
+int hb__read_full(int fd, void *buf, size_t len);
+
+/* Name of a signal ("SIGSEGV"), or "signal N" in a static buffer. */
+const char *hb__signal_name(int sig);
+
+/* Describes a wait status: "killed by SIGSEGV (Segmentation fault)",
+ * "exited with status 3". Writes into buf. */
+const char *hb__describe_wait_status(int status, char *buf, size_t len);
+
+/* Splits a blank-separated string into a NULL-terminated argv (malloc'ed;
+ * free with hb__strv_free). Quoting is not supported. */
+char **hb__split_blank(const char *s);
+void hb__strv_free(char **v);
+size_t hb__strv_len(char *const *v);
+
+/* Whether name ends with suffix. */
+bool hb__has_suffix(const char *name, const char *suffix);
+
+/* Parses an unsigned decimal; returns -EINVAL on junk or overflow. */
+int hb__parse_u64(const char *s, uint64_t *out);
+
+#endif /* HB_UTIL_H */
