@@ -84,4 +84,73 @@ char *hb_store_object_path(hb_store *s, const char *sha256);
  * (missing file) or HB_ECORRUPT; *err says which and where. */
 int hb_store_object_verify(hb_store *s, const hb_version_rec *rec, char **err);
 
+/* ---- Additions (versions module; compatible extensions) ---------------- */
+
+/* Text of the last failure of any call on this store (also for the calls
+ * without an err parameter). Never NULL; "" when there was none. */
+const char *hb_store_last_error(hb_store *s);
+
+/* The objects directory (absolute, no trailing slash). */
+const char *hb_store_objects_dir(hb_store *s);
+
+/* Which status changes hb_store_set_status accepts. A version only becomes
+ * GOOD after it was ACTIVE (or ROLLED_BACK, i.e. it was live before); a BAD
+ * version only leaves BAD by being made ACTIVE again on explicit request (a
+ * user rollback to it) or CANDIDATE. Setting the current status is a no-op
+ * and always allowed. Anything else is -EINVAL with the reason as last
+ * error. */
+bool hb_store_status_transition_ok(hb_version_status from, hb_version_status to);
+
+/* Checks the whole store: SQLite's quick_check, every row's object exists
+ * with the recorded checksum and size, the version counter of every plugin
+ * is at least its highest version. Problems are appended to *report one per
+ * line, prefixed "error: " (inconsistencies) or "warning: " (unreferenced
+ * objects, leftover temporary files: a crash can leave them, they are
+ * harmless and hb_store_gc removes them). Returns 0 when there is no error
+ * (warnings allowed), HB_ECORRUPT when there is one, or a negative errno
+ * when the check itself could not run. report may be NULL. */
+int hb_store_verify_all(hb_store *s, hb_sb *report);
+
+/* A (plugin, version) pair, e.g. a version live in some sandbox. */
+typedef struct hb_store_ref {
+    const char *plugin;
+    uint64_t version;
+} hb_store_ref;
+
+/* Removes old versions: for every plugin keeps its newest keep_n versions,
+ * every version in `protect` (the harness passes the versions live in its
+ * sandboxes), every version whose status is ACTIVE, and the newest GOOD
+ * version; removes the rest (rows first, in one transaction, then object
+ * files no remaining row references). Also removes unreferenced objects and
+ * temporary files older than HB_STORE_GC_GRACE_S (younger ones may belong to
+ * an insert in progress in another process). Version numbers are never
+ * reused after gc. *removed (may be NULL) is the number of rows removed. */
+#define HB_STORE_GC_GRACE_S 600
+int hb_store_gc(hb_store *s, unsigned keep_n, const hb_store_ref *protect,
+                size_t nprotect, size_t *removed, char **err);
+
+/* State checkpoints. The store keeps, per (plugin, sandbox, schema), the
+ * newest checkpoint; put replaces the previous one of the same schema. */
+#define HB_STORE_MAX_CHECKPOINT (256u << 20)
+typedef struct hb_checkpoint_rec {
+    uint64_t version;   /* version whose save() produced the blob */
+    uint32_t schema;    /* state schema of the blob */
+    void *blob;         /* malloc'ed (non-NULL even when len is 0) */
+    size_t len;
+    int64_t created;    /* unix seconds */
+} hb_checkpoint_rec;
+
+int hb_store_checkpoint_put(hb_store *s, const char *plugin, const char *sandbox,
+                            uint64_t version, uint32_t schema, const void *blob,
+                            size_t len);
+
+/* The newest checkpoint of plugin in sandbox, of state schema `schema`, or of
+ * any schema when schema is negative. -ENOENT when there is none. */
+int hb_store_checkpoint_get(hb_store *s, const char *plugin, const char *sandbox,
+                            int64_t schema, hb_checkpoint_rec *out);
+void hb_checkpoint_rec_release(hb_checkpoint_rec *c);
+
+/* Removes every checkpoint of plugin in sandbox (e.g. on unload). */
+int hb_store_checkpoint_drop(hb_store *s, const char *plugin, const char *sandbox);
+
 #endif /* HB_STORE_H */
