@@ -1,0 +1,321 @@
+/* worker/decode.c - see decode.h. */
+#include "decode.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The reader's failure (truncation, NUL in a str) or trailing bytes. */
+static int finish(const hb_rbuf *r, int rc)
+{
+    if (rc < 0)
+        return rc;
+    return hb__wire_done(r) ? 0 : -EPROTO;
+}
+
+int hb__req_empty_decode(const void *payload, size_t len)
+{
+    (void)payload;
+    return len == 0 ? 0 : -EPROTO;
+}
+
+int hb__req_hello_decode(const void *payload, size_t len, hb_req_hello *out)
+{
+    hb_rbuf r;
+    hb_req_hello h;
+    hb__rbuf_init(&r, payload, len);
+    hb__wire_get_u32(&r, &h.magic);
+    hb__wire_get_u64(&r, &h.max_state_size);
+    int rc = finish(&r, 0);
+    if (rc < 0)
+        return rc;
+    *out = h;
+    return 0;
+}
+
+void hb__req_load_release(hb_req_load *req)
+{
+    free(req->plugin);
+    free(req->path);
+    memset(req, 0, sizeof(*req));
+}
+
+int hb__req_load_decode(const void *payload, size_t len, hb_req_load *out)
+{
+    hb_rbuf r;
+    hb_req_load q = {0};
+    int rc;
+    hb__rbuf_init(&r, payload, len);
+    if ((rc = hb__wire_get_str(&r, HB_WIRE_MAX_STR, &q.plugin)) < 0 ||
+        (rc = hb__wire_get_str(&r, HB_WIRE_MAX_STR, &q.path)) < 0)
+        goto fail;
+    hb__wire_get_u64(&r, &q.version);
+    hb__wire_get_u8(&r, &q.has_state);
+    hb__wire_get_u32(&r, &q.state_schema);
+    hb__wire_get_bytes(&r, &q.state, &q.state_len);
+    rc = finish(&r, 0);
+    if (rc == 0 && q.has_state > 1)
+        rc = -EPROTO;
+    if (rc < 0)
+        goto fail;
+    *out = q;
+    return 0;
+fail:
+    hb__req_load_release(&q);
+    return rc;
+}
+
+void hb__req_swap_release(hb_req_swap *req)
+{
+    free(req->plugin);
+    free(req->path);
+    memset(req, 0, sizeof(*req));
+}
+
+int hb__req_swap_decode(const void *payload, size_t len, hb_req_swap *out)
+{
+    hb_rbuf r;
+    hb_req_swap q = {0};
+    int rc;
+    hb__rbuf_init(&r, payload, len);
+    if ((rc = hb__wire_get_str(&r, HB_WIRE_MAX_STR, &q.plugin)) < 0 ||
+        (rc = hb__wire_get_str(&r, HB_WIRE_MAX_STR, &q.path)) < 0)
+        goto fail;
+    hb__wire_get_u64(&r, &q.version);
+    rc = finish(&r, 0);
+    if (rc < 0)
+        goto fail;
+    *out = q;
+    return 0;
+fail:
+    hb__req_swap_release(&q);
+    return rc;
+}
+
+void hb__req_plugin_release(hb_req_plugin *req)
+{
+    free(req->plugin);
+    req->plugin = NULL;
+}
+
+int hb__req_plugin_decode(const void *payload, size_t len, hb_req_plugin *out)
+{
+    hb_rbuf r;
+    hb_req_plugin q = {0};
+    hb__rbuf_init(&r, payload, len);
+    int rc = finish(&r, hb__wire_get_str(&r, HB_WIRE_MAX_STR, &q.plugin));
+    if (rc < 0) {
+        hb__req_plugin_release(&q);
+        return rc;
+    }
+    *out = q;
+    return 0;
+}
+
+void hb__value_release(hb_wvalue *v)
+{
+    free(v->s);
+    free(v->buf);
+    v->s = NULL;
+    v->buf = NULL;
+    v->len = 0;
+}
+
+int hb__value_decode(hb_rbuf *r, hb_wvalue *out)
+{
+    hb_wvalue v;
+    uint8_t type, is_null;
+    const void *data;
+    size_t len;
+    int rc;
+    memset(&v, 0, sizeof(v));
+    if ((rc = hb__wire_get_u8(r, &type)) < 0)
+        return rc;
+    v.type = (hb_type)type;
+    switch (v.type) {
+    case HB_TYPE_VOID:
+        break;
+    case HB_TYPE_BOOL: case HB_TYPE_I8: case HB_TYPE_I16: case HB_TYPE_I32:
+    case HB_TYPE_LONG: case HB_TYPE_I64:
+    case HB_TYPE_U8: case HB_TYPE_U16: case HB_TYPE_U32: case HB_TYPE_ULONG:
+    case HB_TYPE_U64:
+        rc = hb__wire_get_u64(r, &v.n.u);
+        break;
+    case HB_TYPE_F32:
+        rc = hb__wire_get_f32(r, &v.n.f);
+        break;
+    case HB_TYPE_F64:
+        rc = hb__wire_get_f64(r, &v.n.d);
+        break;
+    case HB_TYPE_STR:
+        if ((rc = hb__wire_get_u8(r, &is_null)) < 0 ||
+            (rc = hb__wire_get_bytes(r, &data, &len)) < 0)
+            break;
+        if (is_null > 1 || (is_null && len) || memchr(data, '\0', len)) {
+            rc = -EPROTO;
+            break;
+        }
+        if (is_null)
+            break;
+        if (!(v.s = malloc(len + 1))) {
+            rc = -ENOMEM;
+            break;
+        }
+        memcpy(v.s, data, len);
+        v.s[len] = '\0';
+        break;
+    case HB_TYPE_BUF_IN:
+    case HB_TYPE_BUF_INOUT:
+        if ((rc = hb__wire_get_bytes(r, &data, &len)) < 0)
+            break;
+        /* Never NULL: a plugin may write through an empty buffer's pointer
+         * without checking the length and must not get NULL for it. */
+        if (!(v.buf = malloc(len ? len : 1))) {
+            rc = -ENOMEM;
+            break;
+        }
+        memcpy(v.buf, data, len);
+        v.len = len;
+        break;
+    default:
+        rc = -EPROTO;
+        break;
+    }
+    if (rc < 0) {
+        hb__value_release(&v);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+void hb__value_encode(hb_wbuf *w, const hb_wvalue *v)
+{
+    hb__wire_put_u8(w, (uint8_t)v->type);
+    switch (v->type) {
+    case HB_TYPE_VOID:
+        break;
+    case HB_TYPE_F32:
+        hb__wire_put_f32(w, v->n.f);
+        break;
+    case HB_TYPE_F64:
+        hb__wire_put_f64(w, v->n.d);
+        break;
+    case HB_TYPE_STR:
+        hb__wire_put_u8(w, v->s == NULL);
+        hb__wire_put_str(w, v->s);
+        break;
+    case HB_TYPE_BUF_IN:
+    case HB_TYPE_BUF_INOUT:
+        hb__wire_put_bytes(w, v->buf, v->len);
+        break;
+    default:
+        hb__wire_put_u64(w, v->n.u);
+        break;
+    }
+}
+
+void hb__req_call_release(hb_req_call *req)
+{
+    free(req->plugin);
+    free(req->symbol);
+    free(req->signature);
+    for (size_t i = 0; req->args && i < req->nargs; i++)
+        hb__value_release(&req->args[i]);
+    free(req->args);
+    memset(req, 0, sizeof(*req));
+}
+
+int hb__req_call_decode(const void *payload, size_t len, hb_req_call *out)
+{
+    hb_rbuf r;
+    hb_req_call q = {0};
+    uint32_t nargs = 0;
+    int rc;
+    hb__rbuf_init(&r, payload, len);
+    if ((rc = hb__wire_get_str(&r, HB_WIRE_MAX_STR, &q.plugin)) < 0 ||
+        (rc = hb__wire_get_str(&r, HB_WIRE_MAX_STR, &q.symbol)) < 0 ||
+        (rc = hb__wire_get_str(&r, HB_WIRE_MAX_STR, &q.signature)) < 0 ||
+        (rc = hb__wire_get_u32(&r, &nargs)) < 0)
+        goto fail;
+    /* No signature takes more, so a larger count cannot be a valid call;
+     * refusing it here also bounds the allocation below. */
+    if (nargs > HB_SIG_MAX_ARGS) {
+        rc = -EPROTO;
+        goto fail;
+    }
+    q.args = calloc(nargs ? nargs : 1, sizeof(*q.args));
+    if (!q.args) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    for (; q.nargs < nargs; q.nargs++) {
+        if ((rc = hb__value_decode(&r, &q.args[q.nargs])) < 0)
+            goto fail;
+    }
+    rc = finish(&r, 0);
+    if (rc < 0)
+        goto fail;
+    *out = q;
+    return 0;
+fail:
+    hb__req_call_release(&q);
+    return rc;
+}
+
+/* Whether an integer value fits the C type its hb_type names. */
+static bool int_fits(const hb_wvalue *v)
+{
+    int64_t i = v->n.i;
+    uint64_t u = v->n.u;
+    switch (v->type) {
+    case HB_TYPE_BOOL: return i == 0 || i == 1;
+    case HB_TYPE_I8: return i >= INT8_MIN && i <= INT8_MAX;
+    case HB_TYPE_U8: return u <= UINT8_MAX;
+    case HB_TYPE_I16: return i >= INT16_MIN && i <= INT16_MAX;
+    case HB_TYPE_U16: return u <= UINT16_MAX;
+    case HB_TYPE_I32: return i >= INT32_MIN && i <= INT32_MAX;
+    case HB_TYPE_U32: return u <= UINT32_MAX;
+    case HB_TYPE_LONG: return i >= LONG_MIN && i <= LONG_MAX;
+    case HB_TYPE_ULONG: return u <= ULONG_MAX;
+    default: return true;
+    }
+}
+
+static bool is_signed(hb_type t)
+{
+    return t == HB_TYPE_BOOL || t == HB_TYPE_I8 || t == HB_TYPE_I16 || t == HB_TYPE_I32 ||
+           t == HB_TYPE_LONG || t == HB_TYPE_I64;
+}
+
+int hb__call_check(const hb_sig *sig, const hb_wvalue *args, size_t nargs, char *msg,
+                   size_t msglen)
+{
+    if (nargs != sig->nargs) {
+        snprintf(msg, msglen, "signature takes %zu argument%s, got %zu", sig->nargs,
+                 sig->nargs == 1 ? "" : "s", nargs);
+        return HB_EARGS;
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        const hb_wvalue *v = &args[i];
+        if (v->type != sig->args[i]) {
+            snprintf(msg, msglen, "argument %zu is %s, signature '%c' wants %s", i + 1,
+                     hb__type_name(v->type), hb__sig_char(sig->args[i]),
+                     hb__type_name(sig->args[i]));
+            return HB_EARGS;
+        }
+        if (!int_fits(v)) {
+            if (is_signed(v->type))
+                snprintf(msg, msglen, "argument %zu: %" PRId64 " does not fit %s", i + 1,
+                         v->n.i, hb__type_name(v->type));
+            else
+                snprintf(msg, msglen, "argument %zu: %" PRIu64 " does not fit %s", i + 1,
+                         v->n.u, hb__type_name(v->type));
+            return HB_EARGS;
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,346 @@
+/* worker/wire.c - framing and field codec of the harness <-> worker channel.
+ * See wire.h. Shared by the library (hb_wire) and the worker executable. */
+#include "wire.h"
+
+#include "util.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- little-endian helpers (explicit, so the code is endian-neutral) ------ */
+
+static void le32_store(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t le32_load(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void le64_store(uint8_t *p, uint64_t v)
+{
+    le32_store(p, (uint32_t)v);
+    le32_store(p + 4, (uint32_t)(v >> 32));
+}
+
+static uint64_t le64_load(const uint8_t *p)
+{
+    return (uint64_t)le32_load(p) | (uint64_t)le32_load(p + 4) << 32;
+}
+
+/* ---- writer --------------------------------------------------------------- */
+
+/* Makes room for n more bytes; on failure marks the buffer failed. */
+static uint8_t *wbuf_reserve(hb_wbuf *w, size_t n)
+{
+    if (w->failed)
+        return NULL;
+    if (n > SIZE_MAX / 2 - w->len) {
+        w->failed = true;
+        return NULL;
+    }
+    if (w->len + n > w->cap) {
+        size_t cap = w->cap ? w->cap : 256;
+        while (cap < w->len + n)
+            cap *= 2;
+        uint8_t *p = realloc(w->data, cap);
+        if (!p) {
+            w->failed = true;
+            return NULL;
+        }
+        w->data = p;
+        w->cap = cap;
+    }
+    uint8_t *at = w->data + w->len;
+    w->len += n;
+    return at;
+}
+
+void hb__wire_begin(hb_wbuf *w, uint8_t type, uint32_t id)
+{
+    /* A frame always starts a fresh buffer, so an earlier failure does not
+     * poison the next reply. */
+    w->len = 0;
+    w->failed = false;
+    uint8_t *p = wbuf_reserve(w, HB_WIRE_HEADER);
+    if (!p)
+        return;
+    le32_store(p, 0); /* patched by hb__wire_finish */
+    p[4] = type;
+    p[5] = 0;
+    p[6] = 0;
+    p[7] = 0;
+    le32_store(p + 8, id);
+}
+
+void hb__wire_put_u8(hb_wbuf *w, uint8_t v)
+{
+    uint8_t *p = wbuf_reserve(w, 1);
+    if (p)
+        *p = v;
+}
+
+void hb__wire_put_u32(hb_wbuf *w, uint32_t v)
+{
+    uint8_t *p = wbuf_reserve(w, 4);
+    if (p)
+        le32_store(p, v);
+}
+
+void hb__wire_put_u64(hb_wbuf *w, uint64_t v)
+{
+    uint8_t *p = wbuf_reserve(w, 8);
+    if (p)
+        le64_store(p, v);
+}
+
+void hb__wire_put_f32(hb_wbuf *w, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, sizeof(u));
+    hb__wire_put_u32(w, u);
+}
+
+void hb__wire_put_f64(hb_wbuf *w, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof(u));
+    hb__wire_put_u64(w, u);
+}
+
+void hb__wire_put_bytes(hb_wbuf *w, const void *data, size_t len)
+{
+    if (len > UINT32_MAX) {
+        w->failed = true;
+        return;
+    }
+    uint8_t *p = wbuf_reserve(w, 4 + len);
+    if (!p)
+        return;
+    le32_store(p, (uint32_t)len);
+    if (len)
+        memcpy(p + 4, data, len);
+}
+
+void hb__wire_put_str(hb_wbuf *w, const char *s)
+{
+    hb__wire_put_bytes(w, s ? s : "", s ? strlen(s) : 0);
+}
+
+int hb__wire_finish(hb_wbuf *w)
+{
+    if (w->failed)
+        return -ENOMEM;
+    assert(w->len >= HB_WIRE_HEADER);
+    size_t payload = w->len - HB_WIRE_HEADER;
+    if (payload > HB_WIRE_MAX_FRAME)
+        return -EMSGSIZE;
+    le32_store(w->data, (uint32_t)payload);
+    return 0;
+}
+
+void hb__wire_reset(hb_wbuf *w)
+{
+    w->len = 0;
+    w->failed = false;
+}
+
+void hb__wire_release(hb_wbuf *w)
+{
+    free(w->data);
+    w->data = NULL;
+    w->len = w->cap = 0;
+    w->failed = false;
+}
+
+int hb__wire_send(int fd, const hb_wbuf *w)
+{
+    const uint8_t *p = w->data;
+    size_t left = w->len;
+    while (left) {
+        /* MSG_NOSIGNAL: a dead peer is -EPIPE here, not a process-wide
+         * SIGPIPE in the library's host program. */
+        ssize_t n = send(fd, p, left, MSG_NOSIGNAL);
+        if (n < 0 && errno == ENOTSOCK)
+            return hb__write_full(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
+/* ---- frames --------------------------------------------------------------- */
+
+int hb__wire_parse_header(const uint8_t hdr[HB_WIRE_HEADER], uint32_t max_frame,
+                          uint8_t *type, uint32_t *id, uint32_t *len)
+{
+    uint32_t l = le32_load(hdr);
+    if (hdr[5] != 0 || hdr[6] != 0 || hdr[7] != 0)
+        return -EPROTO;
+    if (l > max_frame || l > HB_WIRE_MAX_FRAME)
+        return -EMSGSIZE;
+    *type = hdr[4];
+    *id = le32_load(hdr + 8);
+    *len = l;
+    return 0;
+}
+
+int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f)
+{
+    uint8_t hdr[HB_WIRE_HEADER];
+    uint8_t type;
+    uint32_t id, len;
+    int r = hb__read_full(fd, hdr, sizeof(hdr));
+    if (r < 0)
+        return r;
+    r = hb__wire_parse_header(hdr, max_frame, &type, &id, &len);
+    if (r < 0)
+        return r;
+    /* Never NULL, so an empty payload is still a valid pointer to decode. */
+    uint8_t *payload = malloc(len ? len : 1);
+    if (!payload)
+        return -ENOMEM;
+    r = hb__read_full(fd, payload, len);
+    if (r < 0) {
+        free(payload);
+        return r;
+    }
+    f->type = type;
+    f->id = id;
+    f->payload = payload;
+    f->len = len;
+    return 0;
+}
+
+void hb__frame_release(hb_frame *f)
+{
+    if (!f)
+        return;
+    free(f->payload);
+    f->payload = NULL;
+    f->len = 0;
+}
+
+/* ---- reader --------------------------------------------------------------- */
+
+void hb__rbuf_init(hb_rbuf *r, const void *data, size_t len)
+{
+    r->p = data;
+    r->left = data ? len : 0;
+    r->failed = false;
+}
+
+/* Takes n bytes off the front, or fails the reader for good. */
+static const uint8_t *rbuf_take(hb_rbuf *r, size_t n)
+{
+    if (r->failed || r->left < n) {
+        r->failed = true;
+        return NULL;
+    }
+    const uint8_t *at = r->p;
+    r->p += n;
+    r->left -= n;
+    return at;
+}
+
+int hb__wire_get_u8(hb_rbuf *r, uint8_t *v)
+{
+    const uint8_t *p = rbuf_take(r, 1);
+    if (!p)
+        return -EPROTO;
+    *v = *p;
+    return 0;
+}
+
+int hb__wire_get_u32(hb_rbuf *r, uint32_t *v)
+{
+    const uint8_t *p = rbuf_take(r, 4);
+    if (!p)
+        return -EPROTO;
+    *v = le32_load(p);
+    return 0;
+}
+
+int hb__wire_get_u64(hb_rbuf *r, uint64_t *v)
+{
+    const uint8_t *p = rbuf_take(r, 8);
+    if (!p)
+        return -EPROTO;
+    *v = le64_load(p);
+    return 0;
+}
+
+int hb__wire_get_f32(hb_rbuf *r, float *v)
+{
+    uint32_t u;
+    int rc = hb__wire_get_u32(r, &u);
+    if (rc < 0)
+        return rc;
+    memcpy(v, &u, sizeof(*v));
+    return 0;
+}
+
+int hb__wire_get_f64(hb_rbuf *r, double *v)
+{
+    uint64_t u;
+    int rc = hb__wire_get_u64(r, &u);
+    if (rc < 0)
+        return rc;
+    memcpy(v, &u, sizeof(*v));
+    return 0;
+}
+
+int hb__wire_get_bytes(hb_rbuf *r, const void **data, size_t *len)
+{
+    const uint8_t *p = rbuf_take(r, 4);
+    if (!p)
+        return -EPROTO;
+    uint32_t n = le32_load(p);
+    const uint8_t *body = rbuf_take(r, n);
+    if (!body)
+        return -EPROTO;
+    *data = body;
+    *len = n;
+    return 0;
+}
+
+int hb__wire_get_str(hb_rbuf *r, size_t max_len, char **out)
+{
+    const void *data;
+    size_t len;
+    int rc = hb__wire_get_bytes(r, &data, &len);
+    if (rc < 0)
+        return rc;
+    if (len > max_len || memchr(data, '\0', len)) {
+        r->failed = true;
+        return -EPROTO;
+    }
+    char *s = malloc(len + 1);
+    if (!s) {
+        r->failed = true;
+        return -ENOMEM;
+    }
+    memcpy(s, data, len);
+    s[len] = '\0';
+    *out = s;
+    return 0;
+}
+
+bool hb__wire_done(const hb_rbuf *r)
+{
+    return !r->failed && r->left == 0;
+}

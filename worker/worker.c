@@ -1,0 +1,611 @@
+/* worker/worker.c - the request loop and the plugin table of hotbox-worker.
+ * Implements the message catalogue of PROTOCOL.md. */
+#include "worker.h"
+
+#include "util.h"
+
+#include <hotbox/plugin.h>
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <inttypes.h>
+#include <link.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Plugins one worker hosts at most (the harness enforces its own, lower
+ * max_plugins; this only bounds the table). */
+#define HB_WORKER_MAX_PLUGINS 4096
+
+enum { HOOK_INIT = 1, HOOK_FINI = 2, HOOK_SAVE = 4, HOOK_MIGRATE = 8 };
+enum { STATE_FRESH = 0, STATE_CARRIED = 1, STATE_DROPPED = 2 };
+
+/* One loaded plugin: the active version only (a swap replaces it). */
+typedef struct wplugin {
+    char *name;                       /* the harness's name for it */
+    uint64_t version;
+    void *handle;                     /* dlopen handle */
+    const hb_plugin_descriptor *desc; /* inside the object; checked */
+} wplugin;
+
+typedef struct worker {
+    int fd;
+    uint64_t max_state_size;
+    wplugin *plugins;
+    size_t nplugins, cap;
+    hb_wbuf out;
+    bool dead;        /* the channel failed; stop serving */
+    char msg[1024];   /* ERR text of the request being handled */
+} worker;
+
+/* ---- replies -------------------------------------------------------------- */
+
+static void send_frame(worker *w)
+{
+    int r = hb__wire_finish(&w->out);
+    if (r == 0)
+        r = hb__wire_send(w->fd, &w->out);
+    if (r < 0)
+        w->dead = true;
+}
+
+/* Records the ERR text for the current request. Newlines (dlerror text can
+ * hold some) become blanks so the message stays one line. Returns code. */
+__attribute__((format(printf, 3, 4))) static int fail(worker *w, int code, const char *fmt,
+                                                      ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->msg, sizeof(w->msg), fmt, ap);
+    va_end(ap);
+    for (char *p = w->msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    return code;
+}
+
+static void reply_err(worker *w, uint32_t id, int code)
+{
+    hb__wire_begin(&w->out, HB_MSG_ERR, id);
+    hb__wire_put_u32(&w->out, (uint32_t)code);
+    hb__wire_put_str(&w->out, w->msg);
+    send_frame(w);
+}
+
+/* ---- plugin table --------------------------------------------------------- */
+
+static wplugin *find_plugin(worker *w, const char *name)
+{
+    for (size_t i = 0; i < w->nplugins; i++)
+        if (strcmp(w->plugins[i].name, name) == 0)
+            return &w->plugins[i];
+    return NULL;
+}
+
+static uint32_t hooks_of(const hb_plugin_descriptor *d)
+{
+    return (d->init ? HOOK_INIT : 0) | (d->fini ? HOOK_FINI : 0) | (d->save ? HOOK_SAVE : 0) |
+           (d->migrate ? HOOK_MIGRATE : 0);
+}
+
+static const char *desc_name(const hb_plugin_descriptor *d)
+{
+    return d->name ? d->name : "";
+}
+
+/* Retires a version: fini (when it has one and `fini` is set), dlclose. */
+static void close_version(void *handle, const hb_plugin_descriptor *desc, bool fini)
+{
+    if (fini && desc && desc->fini)
+        desc->fini();
+    dlclose(handle);
+}
+
+/* (ELF64_ST_TYPE is the same bit mask as ELF32_ST_TYPE.) */
+/* The link map of the object a dlsym result lives in, or NULL. */
+static struct link_map *owner_of(const void *addr, const ElfW(Sym) **sym)
+{
+    Dl_info info;
+    struct link_map *lm = NULL;
+    *sym = NULL;
+    if (!dladdr1(addr, &info, (void **)&lm, RTLD_DL_LINKMAP))
+        return NULL;
+    if (!dladdr1(addr, &info, (void **)sym, RTLD_DL_SYMENT))
+        *sym = NULL;
+    return lm;
+}
+
+/* Looks `name` up in the object itself, not in the libraries it depends on
+ * (dlsym on a handle searches those too, which would let a call reach libc's
+ * functions as if the plugin exported them). */
+static void *own_symbol(void *handle, const char *name, const ElfW(Sym) **sym)
+{
+    struct link_map *self = NULL;
+    if (dlinfo(handle, RTLD_DI_LINKMAP, &self) != 0)
+        return NULL;
+    dlerror();
+    void *addr = dlsym(handle, name);
+    if (!addr)
+        return NULL;
+    if (owner_of(addr, sym) != self)
+        return NULL;
+    return addr;
+}
+
+/* dlopen + descriptor checks + init, for LOAD and SWAP. `tail` ends every
+ * error message ("; v3 stays active" or "; counter not loaded"). On failure
+ * nothing stays open. */
+static int open_version(worker *w, const char *plugin, const char *path, uint64_t version,
+                        const char *tail, void **handle_out,
+                        const hb_plugin_descriptor **desc_out)
+{
+    const ElfW(Sym) *sym;
+    int rc;
+    dlerror();
+    void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        const char *e = dlerror();
+        return fail(w, HB_EBADELF, "dlopen of %s v%" PRIu64 " failed: %s%s", plugin, version,
+                    e ? e : "unknown error", tail);
+    }
+    /* dlopen caches by path and inode: an object already loaded comes back
+     * as the same handle with the same statics, and its init would run on
+     * live state. Versions must be distinct files. */
+    for (size_t i = 0; i < w->nplugins; i++) {
+        if (w->plugins[i].handle == h) {
+            rc = fail(w, -EEXIST,
+                      "%s v%" PRIu64 " (%s) is the object already loaded as %s v%" PRIu64
+                      "; each version needs its own file%s",
+                      plugin, version, path, w->plugins[i].name, w->plugins[i].version, tail);
+            goto close;
+        }
+    }
+    const hb_plugin_descriptor *d = own_symbol(h, HB_PLUGIN_SYMBOL, &sym);
+    if (!d) {
+        rc = fail(w, HB_ENODESC, "%s v%" PRIu64 " (%s) exports no %s descriptor%s", plugin,
+                  version, path, HB_PLUGIN_SYMBOL, tail);
+        goto close;
+    }
+    /* Check the symbol is data big enough for the two header fields before
+     * reading them, so a stray `int hb_plugin` cannot make us read past it. */
+    if (sym && (ELF64_ST_TYPE(sym->st_info) != STT_OBJECT || sym->st_size < 8)) {
+        rc = fail(w, HB_ENODESC, "%s v%" PRIu64 ": %s is not a descriptor object%s", plugin,
+                  version, HB_PLUGIN_SYMBOL, tail);
+        goto close;
+    }
+    if (d->abi_version != HB_PLUGIN_ABI_VERSION) {
+        rc = fail(w, HB_EABI,
+                  "%s v%" PRIu64 " was built for plugin ABI %" PRIu32
+                  ", this worker speaks ABI %u%s",
+                  plugin, version, d->abi_version, HB_PLUGIN_ABI_VERSION, tail);
+        goto close;
+    }
+    if (d->size < sizeof(*d) || (sym && sym->st_size < sizeof(*d))) {
+        rc = fail(w, HB_ENODESC,
+                  "%s v%" PRIu64 ": descriptor is %" PRIu32 " bytes, expected at least %zu%s",
+                  plugin, version, d->size, sizeof(*d), tail);
+        goto close;
+    }
+    if (d->init) {
+        int r = d->init();
+        if (r != 0) {
+            rc = fail(w, HB_EHOOK, "init of %s v%" PRIu64 " returned %d%s", plugin, version, r,
+                      tail);
+            goto close;
+        }
+    }
+    *handle_out = h;
+    *desc_out = d;
+    return 0;
+close:
+    dlclose(h);
+    return rc;
+}
+
+/* Runs a plugin's save hook and enforces max_state_size. On success *data
+ * (malloc'ed by the plugin, maybe NULL) and *len are the state. */
+static int run_save(worker *w, const wplugin *p, const char *tail, void **data, size_t *len)
+{
+    void *d = NULL;
+    size_t n = 0;
+    int r = p->desc->save(&d, &n);
+    if (r != 0) {
+        free(d);
+        return fail(w, HB_EHOOK, "save of %s v%" PRIu64 " returned %d%s", p->name, p->version,
+                    r, tail);
+    }
+    if (!d && n) {
+        return fail(w, HB_EHOOK, "save of %s v%" PRIu64 " returned NULL with length %zu%s",
+                    p->name, p->version, n, tail);
+    }
+    if (n > w->max_state_size) {
+        free(d);
+        return fail(w, HB_ESTATESIZE,
+                    "save of %s v%" PRIu64 " produced %zu bytes, more than max_state_size %" PRIu64
+                    "%s",
+                    p->name, p->version, n, w->max_state_size, tail);
+    }
+    *data = d;
+    *len = n;
+    return 0;
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+static int do_hello(worker *w, const hb_frame *f)
+{
+    hb_req_hello q;
+    if (hb__req_hello_decode(f->payload, f->len, &q) < 0)
+        return fail(w, HB_EPROTO, "malformed HELLO request");
+    if (q.magic != HB_WIRE_MAGIC_HELLO)
+        return fail(w, HB_EPROTO, "HELLO magic is 0x%08" PRIx32 ", expected 0x%08x", q.magic,
+                    HB_WIRE_MAGIC_HELLO);
+    w->max_state_size = q.max_state_size;
+    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
+    hb__wire_put_u32(&w->out, HB_WIRE_MAGIC_HELLO);
+    hb__wire_put_u32(&w->out, HB_PLUGIN_ABI_VERSION);
+    hb__wire_put_u32(&w->out, (uint32_t)getpid());
+    send_frame(w);
+    return 0;
+}
+
+static int do_load(worker *w, const hb_frame *f)
+{
+    hb_req_load q;
+    void *h;
+    const hb_plugin_descriptor *d;
+    uint8_t state_result = STATE_FRESH;
+    char tail[64 + HB_WIRE_MAX_STR];
+    int rc = hb__req_load_decode(f->payload, f->len, &q);
+    if (rc < 0)
+        return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed LOAD request");
+    if (!q.plugin[0]) {
+        rc = fail(w, -EINVAL, "LOAD with an empty plugin name");
+        goto out;
+    }
+    const wplugin *old = find_plugin(w, q.plugin);
+    if (old) {
+        rc = fail(w, -EEXIST, "%s is already loaded (v%" PRIu64 "); use SWAP", q.plugin,
+                  old->version);
+        goto out;
+    }
+    if (w->nplugins == HB_WORKER_MAX_PLUGINS) {
+        rc = fail(w, HB_ELIMIT, "this worker already hosts %d plugins", HB_WORKER_MAX_PLUGINS);
+        goto out;
+    }
+    /* Grow the table first: after init, nothing may fail for lack of memory. */
+    if (w->nplugins == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 8;
+        wplugin *np = realloc(w->plugins, cap * sizeof(*np));
+        if (!np) {
+            rc = fail(w, -ENOMEM, "out of memory");
+            goto out;
+        }
+        w->plugins = np;
+        w->cap = cap;
+    }
+    char *name = strdup(q.plugin);
+    if (!name) {
+        rc = fail(w, -ENOMEM, "out of memory");
+        goto out;
+    }
+    snprintf(tail, sizeof(tail), "; %s not loaded", q.plugin);
+    rc = open_version(w, q.plugin, q.path, q.version, tail, &h, &d);
+    if (rc < 0)
+        goto free_name;
+    if (q.has_state && d->migrate) {
+        int r = d->migrate(q.state, q.state_len, q.state_schema);
+        if (r != 0) {
+            rc = fail(w, HB_EHOOK, "migrate of %s v%" PRIu64 " returned %d%s", q.plugin,
+                      q.version, r, tail);
+            close_version(h, d, true);
+            goto free_name;
+        }
+        state_result = STATE_CARRIED;
+    } else if (q.has_state) {
+        state_result = STATE_DROPPED;
+    }
+    w->plugins[w->nplugins++] = (wplugin){name, q.version, h, d};
+    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
+    hb__wire_put_str(&w->out, desc_name(d));
+    hb__wire_put_u32(&w->out, d->state_schema);
+    hb__wire_put_u32(&w->out, hooks_of(d));
+    hb__wire_put_u8(&w->out, state_result);
+    send_frame(w);
+    rc = 0;
+    goto out;
+free_name:
+    free(name);
+out:
+    hb__req_load_release(&q);
+    return rc;
+}
+
+static int do_swap(worker *w, const hb_frame *f)
+{
+    hb_req_swap q;
+    void *h;
+    const hb_plugin_descriptor *d;
+    void *state = NULL;
+    size_t state_len = 0;
+    uint8_t state_result = STATE_FRESH;
+    char tail[64];
+    int rc = hb__req_swap_decode(f->payload, f->len, &q);
+    if (rc < 0)
+        return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed SWAP request");
+    wplugin *p = find_plugin(w, q.plugin);
+    if (!p) {
+        rc = fail(w, HB_ENOPLUGIN, "no plugin named %s is loaded", q.plugin);
+        goto out;
+    }
+    snprintf(tail, sizeof(tail), "; v%" PRIu64 " stays active", p->version);
+
+    /* 1. Quiesced (single thread). The old version's state, sent to the
+     *    harness before anything else can go wrong, so a crash in the new
+     *    version's hooks loses nothing. */
+    bool had_save = p->desc->save != NULL;
+    if (had_save) {
+        rc = run_save(w, p, tail, &state, &state_len);
+        if (rc < 0)
+            goto out;
+        hb__wire_begin(&w->out, HB_MSG_CHECKPOINT, f->id);
+        hb__wire_put_str(&w->out, p->name);
+        hb__wire_put_u64(&w->out, p->version);
+        hb__wire_put_u32(&w->out, p->desc->state_schema);
+        hb__wire_put_bytes(&w->out, state, state_len);
+        rc = hb__wire_finish(&w->out);
+        if (rc < 0) {
+            rc = fail(w, rc == -EMSGSIZE ? HB_ESTATESIZE : rc,
+                      "checkpoint of %s v%" PRIu64 " (%zu bytes) does not fit a frame%s",
+                      p->name, p->version, state_len, tail);
+            goto free_state;
+        }
+        if (hb__wire_send(w->fd, &w->out) < 0) {
+            w->dead = true;
+            rc = 0; /* nobody to answer */
+            goto free_state;
+        }
+    }
+    /* 2. The new version: dlopen, descriptor, init. */
+    rc = open_version(w, q.plugin, q.path, q.version, tail, &h, &d);
+    if (rc < 0)
+        goto free_state;
+    /* 3. Carry the state. */
+    if (had_save && d->migrate) {
+        int r = d->migrate(state, state_len, p->desc->state_schema);
+        if (r != 0) {
+            rc = fail(w, HB_EHOOK, "migrate of %s v%" PRIu64 " returned %d%s", q.plugin,
+                      q.version, r, tail);
+            close_version(h, d, true);
+            goto free_state;
+        }
+        state_result = STATE_CARRIED;
+    } else if (had_save) {
+        state_result = STATE_DROPPED;
+    }
+    /* 4. Switch, then retire the old version. */
+    void *old_handle = p->handle;
+    const hb_plugin_descriptor *old_desc = p->desc;
+    uint64_t previous = p->version;
+    p->handle = h;
+    p->desc = d;
+    p->version = q.version;
+    close_version(old_handle, old_desc, true);
+
+    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
+    hb__wire_put_str(&w->out, desc_name(d));
+    hb__wire_put_u32(&w->out, d->state_schema);
+    hb__wire_put_u32(&w->out, hooks_of(d));
+    hb__wire_put_u8(&w->out, state_result);
+    hb__wire_put_u64(&w->out, previous);
+    send_frame(w);
+    rc = 0;
+free_state:
+    free(state);
+out:
+    hb__req_swap_release(&q);
+    return rc;
+}
+
+static int do_call(worker *w, const hb_frame *f)
+{
+    hb_req_call q;
+    hb_sig sig;
+    hb_sig_error serr;
+    hb_wvalue ret;
+    const ElfW(Sym) *sym;
+    char why[512];
+    int rc = hb__req_call_decode(f->payload, f->len, &q);
+    if (rc < 0)
+        return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed CALL request");
+    const wplugin *p = find_plugin(w, q.plugin);
+    if (!p) {
+        rc = fail(w, HB_ENOPLUGIN, "no plugin named %s is loaded", q.plugin);
+        goto out;
+    }
+    if (hb__sig_parse(q.signature, &sig, &serr) < 0) {
+        rc = fail(w, HB_ESIGNATURE, "call of %s in %s v%" PRIu64 ": %s", q.symbol, p->name,
+                  p->version, serr.msg);
+        goto out;
+    }
+    if (hb__call_check(&sig, q.args, q.nargs, why, sizeof(why)) < 0) {
+        rc = fail(w, HB_EARGS, "call of %s(\"%s\") in %s v%" PRIu64 ": %s", q.symbol,
+                  q.signature, p->name, p->version, why);
+        goto out;
+    }
+    void *fn = own_symbol(p->handle, q.symbol, &sym);
+    if (!fn) {
+        rc = fail(w, HB_ENOSYM, "%s v%" PRIu64 " exports no symbol %s", p->name, p->version,
+                  q.symbol);
+        goto out;
+    }
+    if (sym && ELF64_ST_TYPE(sym->st_info) != STT_FUNC &&
+        ELF64_ST_TYPE(sym->st_info) != STT_GNU_IFUNC) {
+        rc = fail(w, HB_ENOSYM, "%s in %s v%" PRIu64 " is not a function", q.symbol, p->name,
+                  p->version);
+        goto out;
+    }
+    rc = hb__ffi_call(fn, &sig, q.args, q.nargs, &ret, why, sizeof(why));
+    if (rc < 0) {
+        fail(w, rc, "call of %s in %s v%" PRIu64 ": %s", q.symbol, p->name, p->version, why);
+        goto out;
+    }
+    uint32_t nbuf = 0;
+    for (size_t i = 0; i < q.nargs; i++)
+        nbuf += q.args[i].type == HB_TYPE_BUF_INOUT;
+    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
+    hb__value_encode(&w->out, &ret);
+    hb__wire_put_u32(&w->out, nbuf);
+    for (size_t i = 0; i < q.nargs; i++)
+        if (q.args[i].type == HB_TYPE_BUF_INOUT)
+            hb__wire_put_bytes(&w->out, q.args[i].buf, q.args[i].len);
+    hb__value_release(&ret);
+    rc = hb__wire_finish(&w->out);
+    if (rc < 0) {
+        rc = fail(w, rc == -EMSGSIZE ? HB_ELIMIT : rc,
+                  "result of %s in %s v%" PRIu64 " does not fit a frame", q.symbol, p->name,
+                  p->version);
+        goto out;
+    }
+    if (hb__wire_send(w->fd, &w->out) < 0)
+        w->dead = true;
+out:
+    hb__req_call_release(&q);
+    return rc;
+}
+
+static int do_save(worker *w, const hb_frame *f)
+{
+    hb_req_plugin q;
+    void *state = NULL;
+    size_t len = 0;
+    int rc = hb__req_plugin_decode(f->payload, f->len, &q);
+    if (rc < 0)
+        return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed SAVE request");
+    const wplugin *p = find_plugin(w, q.plugin);
+    if (!p) {
+        rc = fail(w, HB_ENOPLUGIN, "no plugin named %s is loaded", q.plugin);
+        goto out;
+    }
+    if (p->desc->save && (rc = run_save(w, p, "", &state, &len)) < 0)
+        goto out;
+    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
+    hb__wire_put_u32(&w->out, p->desc->state_schema);
+    hb__wire_put_u8(&w->out, p->desc->save != NULL);
+    hb__wire_put_bytes(&w->out, state, len);
+    rc = hb__wire_finish(&w->out);
+    if (rc < 0) {
+        rc = fail(w, rc == -EMSGSIZE ? HB_ESTATESIZE : rc,
+                  "state of %s v%" PRIu64 " (%zu bytes) does not fit a frame", p->name,
+                  p->version, len);
+        goto out;
+    }
+    if (hb__wire_send(w->fd, &w->out) < 0)
+        w->dead = true;
+out:
+    free(state);
+    hb__req_plugin_release(&q);
+    return rc;
+}
+
+static void remove_plugin(worker *w, wplugin *p)
+{
+    close_version(p->handle, p->desc, true);
+    free(p->name);
+    size_t i = (size_t)(p - w->plugins);
+    memmove(p, p + 1, (w->nplugins - i - 1) * sizeof(*p));
+    w->nplugins--;
+}
+
+static int do_unload(worker *w, const hb_frame *f)
+{
+    hb_req_plugin q;
+    int rc = hb__req_plugin_decode(f->payload, f->len, &q);
+    if (rc < 0)
+        return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed UNLOAD request");
+    wplugin *p = find_plugin(w, q.plugin);
+    if (!p) {
+        rc = fail(w, HB_ENOPLUGIN, "no plugin named %s is loaded", q.plugin);
+        goto out;
+    }
+    remove_plugin(w, p);
+    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
+    send_frame(w);
+    rc = 0;
+out:
+    hb__req_plugin_release(&q);
+    return rc;
+}
+
+static int do_ping(worker *w, const hb_frame *f)
+{
+    if (hb__req_empty_decode(f->payload, f->len) < 0)
+        return fail(w, HB_EPROTO, "malformed PING request");
+    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
+    hb__wire_put_u32(&w->out, (uint32_t)getpid());
+    send_frame(w);
+    return 0;
+}
+
+/* Retires every plugin, newest first, running fini hooks. */
+static void unload_all(worker *w)
+{
+    while (w->nplugins)
+        remove_plugin(w, &w->plugins[w->nplugins - 1]);
+}
+
+int hb__worker_serve(int fd)
+{
+    worker w = {.fd = fd, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE};
+    int status = 0;
+    for (;;) {
+        hb_frame f;
+        int r = hb__wire_recv(fd, HB_WIRE_MAX_FRAME, &f);
+        if (r == -EPIPE || r == -ECONNRESET)
+            break; /* the harness went away: retire plugins cleanly */
+        if (r == -EPROTO || r == -EMSGSIZE || r == -ENOMEM) {
+            status = 2; /* framing lost: the byte stream cannot be resynchronised */
+            break;
+        }
+        if (r < 0) {
+            status = 1;
+            break;
+        }
+        bool shutdown = false;
+        w.msg[0] = '\0';
+        switch (f.type) {
+        case HB_MSG_HELLO: r = do_hello(&w, &f); break;
+        case HB_MSG_LOAD: r = do_load(&w, &f); break;
+        case HB_MSG_SWAP: r = do_swap(&w, &f); break;
+        case HB_MSG_CALL: r = do_call(&w, &f); break;
+        case HB_MSG_SAVE: r = do_save(&w, &f); break;
+        case HB_MSG_UNLOAD: r = do_unload(&w, &f); break;
+        case HB_MSG_PING: r = do_ping(&w, &f); break;
+        case HB_MSG_SHUTDOWN:
+            if (hb__req_empty_decode(f.payload, f.len) < 0) {
+                r = fail(&w, HB_EPROTO, "malformed SHUTDOWN request");
+                break;
+            }
+            hb__wire_begin(&w.out, HB_MSG_OK, f.id);
+            send_frame(&w);
+            shutdown = true;
+            r = 0;
+            break;
+        default:
+            r = fail(&w, HB_EPROTO, "unknown request type %u", f.type);
+            break;
+        }
+        if (r < 0 && !w.dead)
+            reply_err(&w, f.id, r);
+        hb__frame_release(&f);
+        if (shutdown || w.dead)
+            break;
+    }
+    unload_all(&w);
+    free(w.plugins);
+    hb__wire_release(&w.out);
+    return status;
+}
