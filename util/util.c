@@ -264,14 +264,14 @@ int hb__mkdir_p(const char *path, mode_t mode)
     return r;
 }
 
-static int rm_rf_at(int dirfd, const char *name)
+static int rm_rf_at(int parent, const char *name)
 {
     struct stat st;
-    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+    if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
         return errno == ENOENT ? 0 : -errno;
     if (!S_ISDIR(st.st_mode))
-        return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        return unlinkat(parent, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     DIR *d = fdopendir(fd);
@@ -289,7 +289,7 @@ static int rm_rf_at(int dirfd, const char *name)
             r = rr;
     }
     closedir(d);
-    if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
+    if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && r == 0)
         r = -errno;
     return r;
 }
@@ -543,6 +543,36 @@ char **hb__split_blank(const char *s)
             goto fail;
         v[++n] = NULL;
         s = e;
+    }
+    return v;
+fail:
+    hb__strv_free(v);
+    return NULL;
+}
+
+char **hb__split_lines(const char *s)
+{
+    size_t n = 0, cap = 8;
+    char **v = calloc(cap, sizeof(*v));
+    if (!v)
+        return NULL;
+    while (s && *s) {
+        const char *e = strchr(s, '\n');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+        if (len) {
+            if (n + 2 > cap) {
+                char **nv = realloc(v, 2 * cap * sizeof(*v));
+                if (!nv)
+                    goto fail;
+                v = nv;
+                cap *= 2;
+            }
+            v[n] = strndup(s, len);
+            if (!v[n])
+                goto fail;
+            v[++n] = NULL;
+        }
+        s = e ? e + 1 : s + len;
     }
     return v;
 fail:

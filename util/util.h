@@ -102,6 +102,8 @@ const char *hb__describe_wait_status(int status, char *buf, size_t len);
 /* Splits a blank-separated string into a NULL-terminated argv (malloc'ed;
  * free with hb__strv_free). Quoting is not supported. */
 char **hb__split_blank(const char *s);
+/* Splits on newlines (empty lines dropped); NULL-terminated, malloc'ed. */
+char **hb__split_lines(const char *s);
 void hb__strv_free(char **v);
 size_t hb__strv_len(char *const *v);
 

@@ -1,0 +1,294 @@
+/* harness/call.c - calling plugin functions in the worker.
+ *
+ * Arguments are checked against the signature here, before anything is
+ * sent, so a malformed call is a clear error and never reaches the worker.
+ * The worker checks again (it trusts nobody) and makes the call with libffi. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "signature.h"
+
+int hb_signature_check(const char *signature, size_t *nargs_out)
+{
+    if (!signature)
+        return -EINVAL;
+    hb_sig sig;
+    int r = hb__sig_parse(signature, &sig, NULL);
+    if (r < 0)
+        return r;
+    if (nargs_out)
+        *nargs_out = sig.nargs;
+    return 0;
+}
+
+static bool is_signed(hb_type t)
+{
+    return t == HB_TYPE_BOOL || t == HB_TYPE_I8 || t == HB_TYPE_I16 || t == HB_TYPE_I32 ||
+           t == HB_TYPE_I64 || t == HB_TYPE_LONG;
+}
+
+static void put_value(hb_wbuf *w, const hb_value *v)
+{
+    hb__wire_put_u8(w, (uint8_t)v->type);
+    switch (v->type) {
+    case HB_TYPE_VOID:
+        break;
+    case HB_TYPE_F32:
+        hb__wire_put_f32(w, v->v.f);
+        break;
+    case HB_TYPE_F64:
+        hb__wire_put_f64(w, v->v.d);
+        break;
+    case HB_TYPE_STR:
+        hb__wire_put_u8(w, v->v.s == NULL);
+        hb__wire_put_bytes(w, v->v.s, v->v.s ? strlen(v->v.s) : 0);
+        break;
+    case HB_TYPE_BUF_IN:
+    case HB_TYPE_BUF_INOUT:
+        hb__wire_put_bytes(w, v->v.buf.data, v->v.buf.len);
+        break;
+    default:
+        hb__wire_put_u64(w, is_signed(v->type) ? (uint64_t)v->v.i : v->v.u);
+        break;
+    }
+}
+
+static int fail(hb_sandbox *sb, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(hb_sandbox *sb, int code, const char *fmt, ...)
+{
+    hb_sb s = HB_SB_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    hb__sb_vaddf(&s, fmt, ap);
+    va_end(ap);
+    free(sb->last_error);
+    sb->last_error = hb__sb_detach(&s);
+    return code;
+}
+
+/* Decodes the CALL reply into *ret and the caller's in/out buffers. */
+static int decode_reply(hb_sandbox *sb, const hb_sig *sig, const hb_value *args,
+                        const hb_frame *f, hb_value *ret)
+{
+    hb_rbuf rb;
+    hb__rbuf_init(&rb, f->payload, f->len);
+    uint8_t t = 0;
+    hb__wire_get_u8(&rb, &t);
+    if (t != (uint8_t)sig->ret)
+        return fail(sb, HB_EPROTO, "worker returned type %u for a '%c' return", t,
+                    hb__sig_char(sig->ret));
+    hb_value v = {.type = sig->ret};
+    uint64_t u = 0;
+    switch (sig->ret) {
+    case HB_TYPE_VOID:
+        break;
+    case HB_TYPE_F32:
+        hb__wire_get_f32(&rb, &v.v.f);
+        break;
+    case HB_TYPE_F64:
+        hb__wire_get_f64(&rb, &v.v.d);
+        break;
+    case HB_TYPE_STR: {
+        uint8_t is_null = 0;
+        const void *data = NULL;
+        size_t len = 0;
+        hb__wire_get_u8(&rb, &is_null);
+        hb__wire_get_bytes(&rb, &data, &len);
+        free(sb->ret_str);
+        sb->ret_str = NULL;
+        if (!rb.failed && !is_null) {
+            sb->ret_str = malloc(len + 1);
+            if (!sb->ret_str)
+                return fail(sb, -ENOMEM, "out of memory");
+            memcpy(sb->ret_str, data, len);
+            sb->ret_str[len] = '\0';
+        }
+        v.v.s = sb->ret_str;
+        break;
+    }
+    default:
+        hb__wire_get_u64(&rb, &u);
+        if (is_signed(sig->ret))
+            v.v.i = (int64_t)u;
+        else
+            v.v.u = u;
+        break;
+    }
+    uint32_t nbuf = 0;
+    hb__wire_get_u32(&rb, &nbuf);
+    size_t bi = 0;
+    for (size_t i = 0; i < sig->nargs && !rb.failed; i++) {
+        if (sig->args[i] != HB_TYPE_BUF_INOUT)
+            continue;
+        const void *data = NULL;
+        size_t len = 0;
+        if (bi++ >= nbuf || hb__wire_get_bytes(&rb, &data, &len) < 0)
+            break;
+        if (len != args[i].v.buf.len)
+            return fail(sb, HB_EPROTO, "worker returned %zu bytes for a %zu-byte buffer", len,
+                        args[i].v.buf.len);
+        if (len)
+            memcpy(args[i].v.buf.data, data, len);
+    }
+    if (rb.failed || bi != nbuf)
+        return fail(sb, HB_EPROTO, "malformed CALL reply from the worker");
+    if (ret)
+        *ret = v;
+    return 0;
+}
+
+int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *signature,
+            const hb_value *args, size_t nargs, hb_value *ret)
+{
+    if (!sb || !plugin || !symbol || !signature || (nargs && !args))
+        return -EINVAL;
+    hb_sig sig;
+    hb_sig_error serr;
+    int r = hb__sig_parse(signature, &sig, &serr);
+    if (r < 0)
+        return fail(sb, r, "%s.%s: %s", plugin, symbol, serr.msg);
+    if (nargs != sig.nargs)
+        return fail(sb, HB_EARGS, "%s.%s: signature \"%s\" takes %zu argument%s, %zu given",
+                    plugin, symbol, signature, sig.nargs, sig.nargs == 1 ? "" : "s", nargs);
+    for (size_t i = 0; i < nargs; i++) {
+        if (args[i].type != sig.args[i])
+            return fail(sb, HB_EARGS, "%s.%s: argument %zu is %s, the signature \"%s\" says %s",
+                        plugin, symbol, i + 1, hb__type_name(args[i].type), signature,
+                        hb__type_name(sig.args[i]));
+        if ((args[i].type == HB_TYPE_BUF_IN || args[i].type == HB_TYPE_BUF_INOUT) &&
+            args[i].v.buf.len && !args[i].v.buf.data)
+            return fail(sb, -EINVAL, "%s.%s: argument %zu is a NULL buffer of %zu bytes", plugin,
+                        symbol, i + 1, args[i].v.buf.len);
+    }
+    if ((r = hb__ensure_worker(sb)) < 0)
+        return r;
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (!s)
+        return fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin, sb->name);
+    if ((r = hb__maybe_checkpoint(sb, s)) < 0)
+        return r;
+    if (!(s = hb__slot_find(sb, plugin)))
+        return fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted", plugin);
+
+    hb_wbuf w = {0};
+    hb__wc_begin(&sb->wc, &w, HB_MSG_CALL);
+    hb__wire_put_str(&w, plugin);
+    hb__wire_put_str(&w, symbol);
+    hb__wire_put_str(&w, signature);
+    hb__wire_put_u32(&w, (uint32_t)nargs);
+    for (size_t i = 0; i < nargs; i++)
+        put_value(&w, &args[i]);
+    hb_frame reply;
+    char *err = NULL;
+    uint64_t version = s->version;
+    r = hb__wc_request(&sb->wc, &w, sb->opts.call_timeout_ms, NULL, NULL, &reply, &err);
+    hb__wire_release(&w);
+    if (r == HB_ECRASHED || r == HB_EHUNG) {
+        fail(sb, r, "call %s.%s (v%llu) %s", plugin, symbol, (unsigned long long)version,
+             err ? err : "");
+        free(err);
+        char *what = strdup(sb->last_error);
+        hb__recover(sb, plugin, version, r, what ? what : "");
+        if (what) {
+            free(sb->last_error);
+            sb->last_error = what;
+        }
+        return r;
+    }
+    if (r < 0) {
+        fail(sb, r, "%s", err ? err : hb_strerror(r));
+        free(err);
+        return r;
+    }
+    free(err);
+    r = decode_reply(sb, &sig, args, &reply, ret);
+    hb__frame_release(&reply);
+    return r;
+}
+
+int hb_callf(hb_sandbox *sb, const char *plugin, const char *symbol, const char *signature, ...)
+{
+    if (!sb || !signature)
+        return -EINVAL;
+    hb_sig sig;
+    hb_sig_error serr;
+    int r = hb__sig_parse(signature, &sig, &serr);
+    if (r < 0)
+        return fail(sb, r, "%s.%s: %s", plugin ? plugin : "?", symbol ? symbol : "?", serr.msg);
+    hb_value args[HB_SIG_MAX_ARGS];
+    va_list ap;
+    va_start(ap, signature);
+    for (size_t i = 0; i < sig.nargs; i++) {
+        hb_value *a = &args[i];
+        a->type = sig.args[i];
+        switch (a->type) {
+        case HB_TYPE_BOOL: case HB_TYPE_I8: case HB_TYPE_I16: case HB_TYPE_I32:
+            a->v.i = va_arg(ap, int);
+            break;
+        case HB_TYPE_U8: case HB_TYPE_U16:
+            a->v.u = (unsigned)va_arg(ap, int);
+            break;
+        case HB_TYPE_U32:
+            a->v.u = va_arg(ap, unsigned);
+            break;
+        case HB_TYPE_LONG:
+            a->v.i = va_arg(ap, long);
+            break;
+        case HB_TYPE_ULONG:
+            a->v.u = va_arg(ap, unsigned long);
+            break;
+        case HB_TYPE_I64:
+            a->v.i = va_arg(ap, int64_t);
+            break;
+        case HB_TYPE_U64:
+            a->v.u = va_arg(ap, uint64_t);
+            break;
+        case HB_TYPE_F32:
+            a->v.f = (float)va_arg(ap, double);
+            break;
+        case HB_TYPE_F64:
+            a->v.d = va_arg(ap, double);
+            break;
+        case HB_TYPE_STR:
+            a->v.s = va_arg(ap, const char *);
+            break;
+        case HB_TYPE_BUF_IN:
+        case HB_TYPE_BUF_INOUT:
+            a->v.buf.data = va_arg(ap, void *);
+            a->v.buf.len = va_arg(ap, size_t);
+            break;
+        default:
+            break;
+        }
+    }
+    void *out = sig.ret == HB_TYPE_VOID ? NULL : va_arg(ap, void *);
+    va_end(ap);
+    hb_value ret;
+    r = hb_call(sb, plugin, symbol, signature, args, sig.nargs, &ret);
+    if (r < 0 || !out)
+        return r;
+    switch (sig.ret) {
+    case HB_TYPE_BOOL: *(_Bool *)out = ret.v.i != 0; break;
+    case HB_TYPE_I8: *(int8_t *)out = (int8_t)ret.v.i; break;
+    case HB_TYPE_U8: *(uint8_t *)out = (uint8_t)ret.v.u; break;
+    case HB_TYPE_I16: *(int16_t *)out = (int16_t)ret.v.i; break;
+    case HB_TYPE_U16: *(uint16_t *)out = (uint16_t)ret.v.u; break;
+    case HB_TYPE_I32: *(int32_t *)out = (int32_t)ret.v.i; break;
+    case HB_TYPE_U32: *(uint32_t *)out = (uint32_t)ret.v.u; break;
+    case HB_TYPE_LONG: *(long *)out = (long)ret.v.i; break;
+    case HB_TYPE_ULONG: *(unsigned long *)out = (unsigned long)ret.v.u; break;
+    case HB_TYPE_I64: *(int64_t *)out = ret.v.i; break;
+    case HB_TYPE_U64: *(uint64_t *)out = ret.v.u; break;
+    case HB_TYPE_F32: *(float *)out = ret.v.f; break;
+    case HB_TYPE_F64: *(double *)out = ret.v.d; break;
+    case HB_TYPE_STR: *(const char **)out = ret.v.s; break;
+    default: break;
+    }
+    return 0;
+}

@@ -1,0 +1,153 @@
+/*
+ * harness/harness.h - private to the harness: the manager and sandbox
+ * structures and the pipeline steps shared by its files.
+ *
+ * The harness is the only module that knows all the others: it takes
+ * sources to the compiler, objects to the ELF checks and the store, and
+ * versions to a sandbox's worker over the wire protocol.
+ */
+#ifndef HB_HARNESS_H
+#define HB_HARNESS_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "hotbox/hotbox.h"
+#include "compiler.h"
+#include "elf.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+#include "wire.h"
+
+/* ---- worker client (worker_client.c) ---------------------------------- */
+
+typedef struct hb_wclient {
+    pid_t pid;        /* 0 when no worker */
+    int pidfd;
+    int fd;           /* our end of the socketpair */
+    uint32_t next_id;
+    int wait_status;  /* valid after the worker was reaped */
+    bool reaped;
+} hb_wclient;
+
+/* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
+typedef int (*hb_interim_fn)(const hb_frame *f, void *ud);
+
+int hb__wc_spawn(hb_wclient *wc, const char *worker_path, uint64_t max_state,
+                 char **err);
+/* Begins a request frame with a fresh id. */
+void hb__wc_begin(hb_wclient *wc, hb_wbuf *w, uint8_t type);
+/* Sends a finished request and waits for its reply.
+ *  0            OK; *reply holds the OK frame (release it)
+ *  code < 0     ERR from the worker; *err is its message
+ *  HB_ECRASHED  the worker died; *err says how (it has been reaped)
+ *  HB_EHUNG     no reply within timeout_ms; the worker was killed and reaped
+ *  HB_EPROTO    garbage on the channel; the worker was killed and reaped */
+int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
+                   hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+/* Whether the worker process still runs. */
+bool hb__wc_alive(hb_wclient *wc);
+/* Asks the worker to shut down (fini hooks run), waits up to grace_ms,
+ * then kills it. Always leaves wc empty. */
+void hb__wc_stop(hb_wclient *wc, unsigned grace_ms);
+/* Kills and reaps at once. */
+void hb__wc_kill(hb_wclient *wc);
+
+/* ---- manager ------------------------------------------------------------ */
+
+struct hb_manager {
+    hb_manager_options opts;
+    char *state_dir;     /* absolute */
+    char *include_dir;   /* <state_dir>/include, holds hotbox/plugin.h */
+    char *tmp_dir;       /* <state_dir>/tmp, compile job directories */
+    char *worker_path;
+    char *cc;
+    char **cflags;
+    hb_store *store;
+    pthread_mutex_t lock; /* guards store, sandboxes list, last_error */
+    char *last_error;
+    struct hb_sandbox *sandboxes;
+    unsigned next_sandbox;
+};
+
+/* ---- sandbox ------------------------------------------------------------ */
+
+typedef struct hb_slot {
+    char *name;
+    char *dir;            /* absolute plugin directory */
+    uint64_t version;     /* active version */
+    char sha[HB_SHA256_HEX];
+    char *path;           /* object path of the active version */
+    uint32_t schema;
+    uint32_t hooks;       /* 1 init, 2 fini, 4 save, 8 migrate */
+    hb_ckset ckpts;
+    uint64_t last_ckpt_ns;
+    bool restore_fresh;   /* restart: skip the checkpoint (it failed) */
+} hb_slot;
+
+struct hb_sandbox {
+    hb_manager *m;
+    char *name;
+    hb_sandbox_options opts;
+    hb_wclient wc;
+    hb_slot *slots;
+    size_t nslots;
+    char *last_error;
+    hb_compile_result last_compile; /* diagnostics of the last failed build */
+    hb_diagnostic *pub_diags;
+    char *ret_str;
+    uint64_t restarts;
+    struct hb_sandbox *next;
+};
+
+/* ---- events ------------------------------------------------------------- */
+
+typedef struct hb_timings {
+    double compile_ms, verify_ms, swap_ms, total_ms;
+} hb_timings;
+
+void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
+              uint64_t version, uint64_t previous, int code, const hb_timings *t,
+              const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+
+/* ---- build (build.c) ------------------------------------------------------ */
+
+typedef struct hb_build_out {
+    hb_version_rec rec;       /* the stored version */
+    bool cache_hit;           /* no compile happened */
+    bool created;             /* a new version number was assigned */
+    hb_compile_result cres;   /* compiler output (also on HB_ECOMPILE) */
+    hb_timings t;
+} hb_build_out;
+
+/* Builds dir into a stored, verified version of `plugin`. On failure *err
+ * says what and where; out->cres may hold diagnostics. Always release out
+ * with hb__build_out_release. */
+int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out,
+              char **err);
+void hb__build_out_release(hb_build_out *out);
+
+/* Verifies a stored object before it is loaded (checksum + ELF). */
+int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err);
+
+/* Resolves a user-given plugin directory: absolute path and plugin name. */
+int hb__resolve_plugin_dir(const char *dir, char **abs, char **name, char **err);
+
+/* ---- sandbox internals (sandbox.c) ---------------------------------------- */
+
+hb_slot *hb__slot_find(hb_sandbox *sb, const char *name);
+int hb__ensure_worker(hb_sandbox *sb);
+int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s);
+void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code, const char *what);
+
+/* ---- misc ------------------------------------------------------------------ */
+
+extern const char hb__plugin_h[];   /* embedded include/hotbox/plugin.h */
+extern const size_t hb__plugin_h_len;
+
+void hb__set_mgr_error(hb_manager *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif /* HB_HARNESS_H */

@@ -1,0 +1,321 @@
+/* harness/manager.c - manager lifecycle, errors, events, versions. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#ifndef HB_VERSION_STRING
+#define HB_VERSION_STRING "0.0.0"
+#endif
+#ifndef HB_INSTALL_WORKER
+#define HB_INSTALL_WORKER "/usr/local/libexec/hotbox/hotbox-worker"
+#endif
+
+const char *hb_version(void)
+{
+    return HB_VERSION_STRING;
+}
+
+const char *hb_strerror(int code)
+{
+    switch (code) {
+    case 0: return "success";
+    case HB_ECOMPILE: return "the compiler rejected the plugin's sources";
+    case HB_EABI: return "the plugin was built for a different hotbox plugin ABI";
+    case HB_ECRASHED: return "the worker process crashed";
+    case HB_ENODESC: return "the object exports no valid hb_plugin descriptor";
+    case HB_ENOSYM: return "the plugin exports no such symbol";
+    case HB_ESIGNATURE: return "malformed call signature";
+    case HB_EARGS: return "the arguments do not match the signature";
+    case HB_EHOOK: return "a plugin hook reported failure";
+    case HB_ESTATESIZE: return "the plugin's saved state exceeds the sandbox limit";
+    case HB_EHUNG: return "the worker did not answer in time and was killed";
+    case HB_EPROTO: return "protocol error on the worker channel";
+    case HB_ENOSOURCES: return "the plugin directory holds no C sources";
+    case HB_EBADELF: return "not a usable ELF shared object";
+    case HB_ECORRUPT: return "a stored object does not match its checksum";
+    case HB_EPOLICY: return "refused by the security profile";
+    case HB_ECYCLE: return "dependency cycle between plugins";
+    case HB_EUNRESOLVED: return "a plugin imports a symbol no plugin or library provides";
+    case HB_ENOPLUGIN: return "no plugin of that name is loaded";
+    case HB_ENOVERSION: return "no such version in the store";
+    case HB_ELIMIT: return "a resource limit was exceeded";
+    case HB_EWORKER: return "the worker process could not be started";
+    case HB_EFAILED: return "the sandbox has failed (crash loop)";
+    case HB_EISOLATION: return "the requested isolation backend is unavailable";
+    default:
+        break;
+    }
+    if (code < 0 && code > -4096)
+        return strerror(-code);
+    return "unknown error";
+}
+
+const char *hb_version_status_name(hb_version_status status)
+{
+    switch (status) {
+    case HB_VERSION_CANDIDATE: return "candidate";
+    case HB_VERSION_ACTIVE: return "active";
+    case HB_VERSION_GOOD: return "good";
+    case HB_VERSION_BAD: return "bad";
+    case HB_VERSION_ROLLED_BACK: return "rolled-back";
+    }
+    return "unknown";
+}
+
+void hb_free(void *p)
+{
+    free(p);
+}
+
+int hb_manager_options_init(hb_manager_options *opts, unsigned version)
+{
+    if (!opts || version != HB_MANAGER_OPTIONS_VERSION)
+        return -EINVAL;
+    hb_manager_options d = HB_MANAGER_OPTIONS_INIT;
+    *opts = d;
+    return 0;
+}
+
+void hb__set_mgr_error(hb_manager *m, const char *fmt, ...)
+{
+    hb_sb sb = HB_SB_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    hb__sb_vaddf(&sb, fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&m->lock);
+    free(m->last_error);
+    m->last_error = hb__sb_detach(&sb);
+    pthread_mutex_unlock(&m->lock);
+}
+
+const char *hb_manager_last_error(hb_manager *m)
+{
+    if (!m)
+        return "no manager";
+    return m->last_error ? m->last_error : "";
+}
+
+const char *hb_manager_state_dir(hb_manager *m)
+{
+    return m ? m->state_dir : NULL;
+}
+
+void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
+              uint64_t version, uint64_t previous, int code, const hb_timings *t,
+              const char *fmt, ...)
+{
+    if (!m->opts.on_event)
+        return;
+    hb_sb msg = HB_SB_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    hb__sb_vaddf(&msg, fmt, ap);
+    va_end(ap);
+    hb_event ev = {0};
+    ev.type = type;
+    ev.sandbox = sb;
+    ev.plugin = plugin;
+    ev.version = version;
+    ev.previous_version = previous;
+    ev.code = code;
+    ev.message = msg.buf ? msg.buf : "";
+    if (t) {
+        ev.compile_ms = t->compile_ms;
+        ev.verify_ms = t->verify_ms;
+        ev.swap_ms = t->swap_ms;
+        ev.total_ms = t->total_ms;
+    }
+    m->opts.on_event(&ev, m->opts.event_userdata);
+    hb__sb_release(&msg);
+}
+
+/* The worker binary: option, $HOTBOX_WORKER, beside this library or program
+ * (<dir>/../libexec/hotbox/hotbox-worker, true both in the build tree and
+ * installed), then the configured install path. */
+static char *find_worker(const char *opt)
+{
+    if (opt && *opt)
+        return strdup(opt);
+    const char *env = getenv("HOTBOX_WORKER");
+    if (env && *env)
+        return strdup(env);
+    Dl_info info;
+    if (dladdr((void *)&hb_version, &info) && info.dli_fname) {
+        char *self = NULL;
+        if (hb__realpath(info.dli_fname, &self) == 0) {
+            char *dir = dirname(self);
+            char *cand = hb__asprintf("%s/../libexec/hotbox/hotbox-worker", dir);
+            free(self);
+            if (cand && access(cand, X_OK) == 0)
+                return cand;
+            free(cand);
+        }
+    }
+    return strdup(HB_INSTALL_WORKER);
+}
+
+static int write_plugin_header(hb_manager *m)
+{
+    char *dir = hb__asprintf("%s/hotbox", m->include_dir);
+    char *path = hb__asprintf("%s/hotbox/plugin.h", m->include_dir);
+    int r = -ENOMEM;
+    if (!dir || !path)
+        goto out;
+    r = hb__mkdir_p(dir, 0755);
+    if (r < 0)
+        goto out;
+    /* Rewrite only when different, so compile-cache hashes stay stable. */
+    void *cur = NULL;
+    size_t len = 0;
+    if (hb__read_file(path, 1 << 20, &cur, &len) == 0 && len == hb__plugin_h_len &&
+        memcmp(cur, hb__plugin_h, len) == 0) {
+        free(cur);
+        r = 0;
+        goto out;
+    }
+    free(cur);
+    r = hb__write_file_atomic(path, hb__plugin_h, hb__plugin_h_len, 0644);
+out:
+    free(dir);
+    free(path);
+    return r;
+}
+
+int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
+{
+    if (!out || (opts && opts->version != HB_MANAGER_OPTIONS_VERSION))
+        return -EINVAL;
+    hb_manager *m = calloc(1, sizeof(*m));
+    if (!m)
+        return -ENOMEM;
+    hb_manager_options d = HB_MANAGER_OPTIONS_INIT;
+    m->opts = opts ? *opts : d;
+    if (!m->opts.compile_timeout_ms)
+        m->opts.compile_timeout_ms = 60000;
+    pthread_mutex_init(&m->lock, NULL);
+
+    const char *sd = m->opts.state_dir && *m->opts.state_dir ? m->opts.state_dir : ".hotbox";
+    int r = hb__mkdir_p(sd, 0755);
+    if (r < 0)
+        goto fail;
+    r = hb__realpath(sd, &m->state_dir);
+    if (r < 0)
+        goto fail;
+    m->include_dir = hb__path_join(m->state_dir, "include");
+    m->tmp_dir = hb__path_join(m->state_dir, "tmp");
+    const char *cc = m->opts.cc && *m->opts.cc ? m->opts.cc : getenv("CC");
+    m->cc = strdup(cc && *cc ? cc : "cc");
+    m->cflags = hb__split_blank(m->opts.cflags ? m->opts.cflags : "-O2 -g");
+    m->worker_path = find_worker(m->opts.worker_path);
+    if (!m->include_dir || !m->tmp_dir || !m->cc || !m->cflags || !m->worker_path) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    m->opts.state_dir = m->opts.cc = m->opts.cflags = m->opts.worker_path = NULL;
+    if ((r = hb__mkdir_p(m->tmp_dir, 0755)) < 0 || (r = write_plugin_header(m)) < 0)
+        goto fail;
+    char *err = NULL;
+    r = hb_store_open(m->state_dir, &m->store, &err);
+    free(err);
+    if (r < 0)
+        goto fail;
+    *out = m;
+    return 0;
+fail:
+    hb_manager_free(m);
+    return r;
+}
+
+void hb_manager_free(hb_manager *m)
+{
+    if (!m)
+        return;
+    while (m->sandboxes)
+        hb_sandbox_free(m->sandboxes);
+    hb_store_close(m->store);
+    free(m->state_dir);
+    free(m->include_dir);
+    free(m->tmp_dir);
+    free(m->worker_path);
+    free(m->cc);
+    hb__strv_free(m->cflags);
+    free(m->last_error);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+static void rec_to_info(const hb_version_rec *r, hb_version_info *i)
+{
+    memset(i, 0, sizeof(*i));
+    snprintf(i->plugin, sizeof(i->plugin), "%s", r->plugin ? r->plugin : "");
+    i->version = r->version;
+    memcpy(i->object_sha256, r->object_sha256, HB_SHA256_HEX);
+    memcpy(i->source_sha256, r->input_hash, HB_SHA256_HEX);
+    i->size = r->size;
+    i->created = r->created;
+    i->status = r->status;
+}
+
+int hb_build(hb_manager *m, const char *dir, hb_version_info *out)
+{
+    if (!m || !dir)
+        return -EINVAL;
+    char *abs = NULL, *name = NULL, *err = NULL;
+    int r = hb__resolve_plugin_dir(dir, &abs, &name, &err);
+    if (r == 0) {
+        hb_build_out b;
+        r = hb__build(m, abs, name, &b, &err);
+        if (r == 0) {
+            if (out)
+                rec_to_info(&b.rec, out);
+            hb__emit(m, NULL, HB_EVENT_COMPILED, name, b.rec.version, 0, 0, &b.t,
+                     "%s v%llu %s (%.1f ms)", name, (unsigned long long)b.rec.version,
+                     b.cache_hit ? "is up to date (cache hit)"
+                                 : b.created ? "built" : "built (identical object)",
+                     b.t.total_ms);
+        } else if (r == HB_ECOMPILE) {
+            hb__emit(m, NULL, HB_EVENT_COMPILE_FAILED, name, 0, 0, r, &b.t, "%s", err);
+        }
+        hb__build_out_release(&b);
+    }
+    if (r < 0)
+        hb__set_mgr_error(m, "%s", err ? err : hb_strerror(r));
+    free(abs);
+    free(name);
+    free(err);
+    return r;
+}
+
+int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t *count)
+{
+    if (!m || !plugin || !out || !count)
+        return -EINVAL;
+    hb_version_rec *v = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_list(m->store, plugin, &v, &n);
+    pthread_mutex_unlock(&m->lock);
+    if (r < 0) {
+        hb__set_mgr_error(m, "cannot list versions of %s: %s", plugin, hb_strerror(r));
+        return r;
+    }
+    hb_version_info *info = calloc(n ? n : 1, sizeof(*info));
+    if (!info) {
+        hb_store_list_free(v, n);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        rec_to_info(&v[i], &info[i]);
+    hb_store_list_free(v, n);
+    *out = info;
+    *count = n;
+    return 0;
+}

@@ -1,0 +1,823 @@
+/* harness/sandbox.c - sandboxes: a worker process, the plugins loaded in
+ * it, their active versions and state checkpoints; load, reload (hot swap),
+ * rollback, unload, and recovery when the worker dies. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define HOOK_SAVE 4u
+#define HOOK_MIGRATE 8u
+
+static void set_err(hb_sandbox *sb, char *msg)
+{
+    free(sb->last_error);
+    sb->last_error = msg;
+}
+
+static int fail(hb_sandbox *sb, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(hb_sandbox *sb, int code, const char *fmt, ...)
+{
+    hb_sb s = HB_SB_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    hb__sb_vaddf(&s, fmt, ap);
+    va_end(ap);
+    set_err(sb, hb__sb_detach(&s));
+    return code;
+}
+
+int hb_sandbox_options_init(hb_sandbox_options *opts, unsigned version)
+{
+    if (!opts || version != HB_SANDBOX_OPTIONS_VERSION)
+        return -EINVAL;
+    hb_sandbox_options d = HB_SANDBOX_OPTIONS_INIT;
+    *opts = d;
+    return 0;
+}
+
+const char *hb_sandbox_last_error(hb_sandbox *sb)
+{
+    if (!sb)
+        return "no sandbox";
+    return sb->last_error ? sb->last_error : "";
+}
+
+int hb_sandbox_worker_pid(hb_sandbox *sb)
+{
+    return sb ? (int)sb->wc.pid : -1;
+}
+
+hb_slot *hb__slot_find(hb_sandbox *sb, const char *name)
+{
+    for (size_t i = 0; i < sb->nslots; i++)
+        if (strcmp(sb->slots[i].name, name) == 0)
+            return &sb->slots[i];
+    return NULL;
+}
+
+static void slot_release(hb_slot *s)
+{
+    free(s->name);
+    free(s->dir);
+    free(s->path);
+    hb_ckset_release(&s->ckpts);
+    memset(s, 0, sizeof(*s));
+}
+
+static void slot_remove(hb_sandbox *sb, hb_slot *s)
+{
+    size_t i = (size_t)(s - sb->slots);
+    slot_release(s);
+    memmove(&sb->slots[i], &sb->slots[i + 1], (sb->nslots - i - 1) * sizeof(*s));
+    sb->nslots--;
+}
+
+static void set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st)
+{
+    pthread_mutex_lock(&sb->m->lock);
+    hb_store_set_status(sb->m->store, plugin, v, st);
+    pthread_mutex_unlock(&sb->m->lock);
+}
+
+/* ---- CHECKPOINT interim frames ------------------------------------------ */
+
+struct ckpt_ctx {
+    hb_sandbox *sb;
+    hb_slot *slot;
+    bool got;
+};
+
+static int on_checkpoint(const hb_frame *f, void *ud)
+{
+    struct ckpt_ctx *c = ud;
+    if (f->type != HB_MSG_CHECKPOINT)
+        return HB_EPROTO;
+    hb_rbuf rb;
+    char *plugin = NULL;
+    uint64_t version = 0;
+    uint32_t schema = 0;
+    const void *data = NULL;
+    size_t len = 0;
+    hb__rbuf_init(&rb, f->payload, f->len);
+    hb__wire_get_str(&rb, 4096, &plugin);
+    hb__wire_get_u64(&rb, &version);
+    hb__wire_get_u32(&rb, &schema);
+    hb__wire_get_bytes(&rb, &data, &len);
+    int r = HB_EPROTO;
+    if (hb__wire_done(&rb) && plugin && strcmp(plugin, c->slot->name) == 0) {
+        r = hb_ckset_record(&c->slot->ckpts, version, schema, data, len, hb__now_ns());
+        c->slot->last_ckpt_ns = hb__now_ns();
+        c->got = r == 0;
+    }
+    free(plugin);
+    return r;
+}
+
+/* ---- worker lifecycle ----------------------------------------------------- */
+
+typedef struct load_reply {
+    uint32_t schema, hooks;
+    uint8_t state_result;
+} load_reply;
+
+static int parse_load_reply(const hb_frame *f, load_reply *out)
+{
+    hb_rbuf rb;
+    char *name = NULL;
+    hb__rbuf_init(&rb, f->payload, f->len);
+    hb__wire_get_str(&rb, 4096, &name);
+    hb__wire_get_u32(&rb, &out->schema);
+    hb__wire_get_u32(&rb, &out->hooks);
+    hb__wire_get_u8(&rb, &out->state_result);
+    free(name);
+    return rb.failed ? HB_EPROTO : 0;
+}
+
+/* LOAD path into the worker, restoring ck when given. */
+static int rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64_t version,
+                    const hb_ckpt *ck, load_reply *lr, char **err)
+{
+    hb_wbuf w = {0};
+    hb__wc_begin(&sb->wc, &w, HB_MSG_LOAD);
+    hb__wire_put_str(&w, plugin);
+    hb__wire_put_str(&w, path);
+    hb__wire_put_u64(&w, version);
+    hb__wire_put_u8(&w, ck && ck->valid);
+    hb__wire_put_u32(&w, ck && ck->valid ? ck->schema : 0);
+    hb__wire_put_bytes(&w, ck && ck->valid ? ck->data : NULL, ck && ck->valid ? ck->len : 0);
+    hb_frame reply;
+    int r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, err);
+    hb__wire_release(&w);
+    if (r < 0)
+        return r;
+    r = parse_load_reply(&reply, lr);
+    hb__frame_release(&reply);
+    if (r < 0)
+        hb__seterr(err, r, "malformed LOAD reply");
+    return r;
+}
+
+/* Starts a fresh worker and reloads every plugin's active version with its
+ * latest checkpoint. A plugin whose checkpoint cannot be restored starts
+ * fresh (with an event); one that cannot be loaded at all is dropped from
+ * the sandbox (with an event). When a load kills the new worker, the whole
+ * restart begins again without the culprit, so the others keep serving. */
+static int restart_worker(hb_sandbox *sb, const char *why)
+{
+    hb_manager *m = sb->m;
+    char *err = NULL;
+    int r = 0;
+    for (size_t i = 0; i < sb->nslots; i++)
+        sb->slots[i].restore_fresh = false;
+    for (unsigned attempt = 0; attempt <= 2 * sb->nslots + 1; attempt++) {
+        hb__wc_kill(&sb->wc);
+        r = hb__wc_spawn(&sb->wc, m->worker_path, sb->opts.max_state_size, &err);
+        if (r < 0) {
+            fail(sb, r, "cannot restart the worker after it %s: %s", why, err ? err : "");
+            free(err);
+            return r;
+        }
+        bool again = false;
+        for (size_t i = 0; i < sb->nslots && !again;) {
+            hb_slot *s = &sb->slots[i];
+            load_reply lr;
+            const hb_ckpt *ck =
+                s->ckpts.latest.valid && !s->restore_fresh ? &s->ckpts.latest : NULL;
+            r = rpc_load(sb, s->name, s->path, s->version, ck, &lr, &err);
+            again = r == HB_ECRASHED || r == HB_EHUNG;
+            if (r == 0) {
+                s->schema = lr.schema;
+                s->hooks = lr.hooks;
+                i++;
+                continue;
+            }
+            if (ck) {
+                s->restore_fresh = true; /* retry this plugin without its state */
+                hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, s->version, 0, r, NULL,
+                         "%s v%llu could not restore its checkpoint (%s); it restarts with fresh state",
+                         s->name, (unsigned long long)s->version, err ? err : hb_strerror(r));
+                continue;
+            }
+            hb__emit(m, sb, HB_EVENT_UNLOADED, s->name, s->version, 0, r, NULL,
+                     "%s v%llu could not be restarted and was removed: %s", s->name,
+                     (unsigned long long)s->version, err ? err : hb_strerror(r));
+            slot_remove(sb, s);
+        }
+        if (!again)
+            break;
+    }
+    sb->restarts++;
+    hb_sb restored = HB_SB_INIT;
+    for (size_t i = 0; i < sb->nslots; i++)
+        hb__sb_addf(&restored, "%s%s v%llu%s", restored.len ? ", " : "", sb->slots[i].name,
+                    (unsigned long long)sb->slots[i].version,
+                    sb->slots[i].ckpts.latest.valid && !sb->slots[i].restore_fresh
+                        ? " from its checkpoint" : "");
+    hb__emit(m, sb, HB_EVENT_RESTARTED, NULL, 0, 0, 0, NULL,
+             "worker restarted (pid %d) after it %s%s%s", (int)sb->wc.pid, why,
+             restored.len ? "; serving " : "", restored.len ? restored.buf : "");
+    hb__sb_release(&restored);
+    free(err);
+    return hb__wc_alive(&sb->wc) ? 0 : HB_ECRASHED;
+}
+
+/* Called when a request came back HB_ECRASHED/HB_EHUNG: report and recover. */
+void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
+                    const char *what)
+{
+    hb__emit(sb->m, sb, HB_EVENT_CRASHED, plugin, version, 0, code, NULL, "%s", what);
+    restart_worker(sb, code == HB_EHUNG ? "hung" : "crashed");
+}
+
+/* Before an operation: a worker that died while idle (killed from outside)
+ * is noticed and replaced first. */
+int hb__ensure_worker(hb_sandbox *sb)
+{
+    if (hb__wc_alive(&sb->wc))
+        return 0;
+    char buf[160] = "no worker";
+    if (sb->wc.reaped)
+        hb__describe_wait_status(sb->wc.wait_status, buf, sizeof(buf));
+    char *what = hb__asprintf("worker of sandbox %s died while idle: %s", sb->name, buf);
+    hb__emit(sb->m, sb, HB_EVENT_CRASHED, NULL, 0, 0, HB_ECRASHED, NULL, "%s", what ? what : "");
+    free(what);
+    return restart_worker(sb, "died while idle");
+}
+
+/* ---- public: sandboxes ---------------------------------------------------- */
+
+int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **out)
+{
+    if (!m || !out || (opts && opts->version != HB_SANDBOX_OPTIONS_VERSION))
+        return -EINVAL;
+    hb_sandbox *sb = calloc(1, sizeof(*sb));
+    if (!sb)
+        return -ENOMEM;
+    hb_sandbox_options d = HB_SANDBOX_OPTIONS_INIT;
+    sb->opts = opts ? *opts : d;
+    if (!sb->opts.max_state_size)
+        sb->opts.max_state_size = 16u << 20;
+    if (!sb->opts.call_timeout_ms)
+        sb->opts.call_timeout_ms = 10000;
+    if (!sb->opts.swap_timeout_ms)
+        sb->opts.swap_timeout_ms = 10000;
+    if (!sb->opts.max_plugins)
+        sb->opts.max_plugins = 64;
+    sb->m = m;
+    sb->wc.fd = sb->wc.pidfd = -1;
+    pthread_mutex_lock(&m->lock);
+    unsigned n = ++m->next_sandbox;
+    pthread_mutex_unlock(&m->lock);
+    sb->name = sb->opts.name ? strdup(sb->opts.name) : hb__asprintf("sandbox-%u", n);
+    sb->opts.name = NULL;
+    if (!sb->name) {
+        free(sb);
+        return -ENOMEM;
+    }
+    char *err = NULL;
+    int r = hb__wc_spawn(&sb->wc, m->worker_path, sb->opts.max_state_size, &err);
+    if (r < 0) {
+        hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(r));
+        free(err);
+        free(sb->name);
+        free(sb);
+        return r;
+    }
+    pthread_mutex_lock(&m->lock);
+    sb->next = m->sandboxes;
+    m->sandboxes = sb;
+    pthread_mutex_unlock(&m->lock);
+    *out = sb;
+    return 0;
+}
+
+void hb_sandbox_free(hb_sandbox *sb)
+{
+    if (!sb)
+        return;
+    hb_manager *m = sb->m;
+    hb__wc_stop(&sb->wc, sb->opts.swap_timeout_ms);
+    for (size_t i = 0; i < sb->nslots; i++) {
+        if (sb->slots[i].version)
+            set_status(sb, sb->slots[i].name, sb->slots[i].version, HB_VERSION_GOOD);
+        slot_release(&sb->slots[i]);
+    }
+    pthread_mutex_lock(&m->lock);
+    for (hb_sandbox **p = &m->sandboxes; *p; p = &(*p)->next)
+        if (*p == sb) {
+            *p = sb->next;
+            break;
+        }
+    pthread_mutex_unlock(&m->lock);
+    free(sb->slots);
+    free(sb->name);
+    free(sb->last_error);
+    free(sb->pub_diags);
+    free(sb->ret_str);
+    hb_compile_result_release(&sb->last_compile);
+    free(sb);
+}
+
+int hb_sandbox_diagnostics(hb_sandbox *sb, const hb_diagnostic **out, size_t *count)
+{
+    if (!sb || !out || !count)
+        return -EINVAL;
+    size_t n = sb->last_compile.ndiags;
+    free(sb->pub_diags);
+    sb->pub_diags = calloc(n ? n : 1, sizeof(hb_diagnostic));
+    if (!sb->pub_diags)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const hb_diag *d = &sb->last_compile.diags[i];
+        sb->pub_diags[i] = (hb_diagnostic){d->file, d->line, d->column, d->severity, d->message};
+    }
+    *out = sb->pub_diags;
+    *count = n;
+    return 0;
+}
+
+/* Runs the build and keeps its diagnostics on the sandbox. */
+static int build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_build_out *b)
+{
+    char *err = NULL;
+    int r = hb__build(sb->m, dir, plugin, b, &err);
+    if (r < 0) {
+        hb_compile_result_release(&sb->last_compile);
+        sb->last_compile = b->cres;
+        memset(&b->cres, 0, sizeof(b->cres));
+        set_err(sb, err);
+        hb__emit(sb->m, sb, r == HB_ECOMPILE ? HB_EVENT_COMPILE_FAILED : HB_EVENT_SWAP_FAILED,
+                 plugin, 0, 0, r, &b->t, "%s", err ? err : hb_strerror(r));
+        return r;
+    }
+    free(err);
+    if (!b->cache_hit)
+        hb__emit(sb->m, sb, HB_EVENT_COMPILED, plugin, b->rec.version, 0, 0, &b->t,
+                 "%s v%llu compiled in %.1f ms", plugin, (unsigned long long)b->rec.version,
+                 b->t.compile_ms);
+    return 0;
+}
+
+static const char *state_note(uint8_t state_result, uint32_t old_hooks)
+{
+    if (state_result == 1)
+        return "state carried";
+    if (!(old_hooks & HOOK_SAVE))
+        return "fresh state: the old version has no save hook";
+    return "fresh state: the new version has no migrate hook";
+}
+
+int hb_load(hb_sandbox *sb, const char *dir)
+{
+    if (!sb || !dir)
+        return -EINVAL;
+    char *abs = NULL, *name = NULL, *err = NULL;
+    int r = hb__resolve_plugin_dir(dir, &abs, &name, &err);
+    if (r < 0) {
+        set_err(sb, err);
+        return r;
+    }
+    hb_build_out b = {0};
+    if (hb__slot_find(sb, name)) {
+        r = fail(sb, -EEXIST, "plugin %s is already loaded in sandbox %s; use reload", name,
+                 sb->name);
+        goto out;
+    }
+    if (sb->nslots >= sb->opts.max_plugins) {
+        r = fail(sb, HB_ELIMIT, "sandbox %s already holds %u plugins (max_plugins)", sb->name,
+                 sb->opts.max_plugins);
+        goto out;
+    }
+    uint64_t t0 = hb__now_ns();
+    r = build_for(sb, abs, name, &b);
+    if (r < 0)
+        goto out;
+    if ((r = hb__ensure_worker(sb)) < 0)
+        goto out;
+    char *path = NULL;
+    pthread_mutex_lock(&sb->m->lock);
+    path = hb_store_object_path(sb->m->store, b.rec.object_sha256);
+    pthread_mutex_unlock(&sb->m->lock);
+    hb_slot *ns = realloc(sb->slots, (sb->nslots + 1) * sizeof(*ns));
+    if (!path || !ns) {
+        free(path);
+        if (ns)
+            sb->slots = ns;
+        r = fail(sb, -ENOMEM, "out of memory");
+        goto out;
+    }
+    sb->slots = ns;
+    /* A checkpoint persisted by an earlier run could be restored here; the
+     * core starts fresh. */
+    load_reply lr;
+    uint64_t ts = hb__now_ns();
+    r = rpc_load(sb, name, path, b.rec.version, NULL, &lr, &err);
+    b.t.swap_ms = hb__ms_since(ts);
+    b.t.total_ms = hb__ms_since(t0);
+    if (r < 0) {
+        set_status(sb, name, b.rec.version, HB_VERSION_BAD);
+        fail(sb, r, "loading %s v%llu failed: %s", name, (unsigned long long)b.rec.version,
+             err ? err : hb_strerror(r));
+        hb__emit(sb->m, sb, HB_EVENT_SWAP_FAILED, name, b.rec.version, 0, r, &b.t, "%s",
+                 sb->last_error);
+        free(path);
+        if (r == HB_ECRASHED || r == HB_EHUNG)
+            hb__recover(sb, name, b.rec.version, r, sb->last_error);
+        goto out;
+    }
+    hb_slot *s = &sb->slots[sb->nslots++];
+    memset(s, 0, sizeof(*s));
+    s->name = name;
+    s->dir = abs;
+    name = abs = NULL;
+    s->path = path;
+    s->version = b.rec.version;
+    memcpy(s->sha, b.rec.object_sha256, HB_SHA256_HEX);
+    s->schema = lr.schema;
+    s->hooks = lr.hooks;
+    s->last_ckpt_ns = hb__now_ns();
+    set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
+    hb__emit(sb->m, sb, HB_EVENT_LOADED, s->name, s->version, 0, 0, &b.t,
+             "%s v%llu loaded (%.1f ms)", s->name, (unsigned long long)s->version, b.t.total_ms);
+out:
+    hb__build_out_release(&b);
+    free(err);
+    free(abs);
+    free(name);
+    return r;
+}
+
+/* Swaps slot s to stored version rec. Shared by reload and rollback. */
+static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timings *t,
+                   bool is_rollback, uint64_t t0)
+{
+    hb_manager *m = sb->m;
+    char *err = NULL;
+    uint64_t tv = hb__now_ns();
+    int r = hb__verify_object(m, rec, &err);
+    t->verify_ms += hb__ms_since(tv);
+    if (r < 0) {
+        fail(sb, r, "refusing to load %s v%llu: %s", s->name, (unsigned long long)rec->version,
+             err ? err : hb_strerror(r));
+        free(err);
+        return r;
+    }
+    pthread_mutex_lock(&m->lock);
+    char *path = hb_store_object_path(m->store, rec->object_sha256);
+    pthread_mutex_unlock(&m->lock);
+    if (!path)
+        return fail(sb, -ENOMEM, "out of memory");
+
+    uint64_t old_version = s->version;
+    uint32_t old_hooks = s->hooks;
+    struct ckpt_ctx ctx = {sb, s, false};
+    hb_wbuf w = {0};
+    hb__wc_begin(&sb->wc, &w, HB_MSG_SWAP);
+    hb__wire_put_str(&w, s->name);
+    hb__wire_put_str(&w, path);
+    hb__wire_put_u64(&w, rec->version);
+    hb_frame reply;
+    uint64_t ts = hb__now_ns();
+    r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, on_checkpoint, &ctx, &reply, &err);
+    t->swap_ms = hb__ms_since(ts);
+    t->total_ms = hb__ms_since(t0);
+    hb__wire_release(&w);
+    if (r < 0) {
+        fail(sb, r, "swap of %s v%llu -> v%llu failed; v%llu keeps serving%s: %s", s->name,
+             (unsigned long long)old_version, (unsigned long long)rec->version,
+             (unsigned long long)old_version, ctx.got ? " with its state" : "",
+             err ? err : hb_strerror(r));
+        free(err);
+        free(path);
+        if (!is_rollback)
+            set_status(sb, s->name, rec->version, HB_VERSION_BAD);
+        hb__emit(m, sb, HB_EVENT_SWAP_FAILED, s->name, rec->version, old_version, r, t, "%s",
+                 sb->last_error);
+        if (r == HB_ECRASHED || r == HB_EHUNG) {
+            char *keep = strdup(sb->last_error);
+            hb__recover(sb, s->name, rec->version, r, keep ? keep : "");
+            /* recover() may have replaced last_error; keep the swap's. */
+            if (keep)
+                set_err(sb, keep);
+        }
+        return r;
+    }
+    load_reply lr;
+    r = parse_load_reply(&reply, &lr);
+    hb__frame_release(&reply);
+    if (r < 0) {
+        free(path);
+        return fail(sb, r, "malformed SWAP reply from the worker");
+    }
+    free(s->path);
+    s->path = path;
+    s->version = rec->version;
+    memcpy(s->sha, rec->object_sha256, HB_SHA256_HEX);
+    s->schema = lr.schema;
+    s->hooks = lr.hooks;
+    set_status(sb, s->name, old_version, is_rollback ? HB_VERSION_ROLLED_BACK : HB_VERSION_GOOD);
+    set_status(sb, s->name, rec->version, HB_VERSION_ACTIVE);
+    hb__emit(m, sb, is_rollback ? HB_EVENT_ROLLED_BACK : HB_EVENT_SWAPPED, s->name, rec->version,
+             old_version, 0, t, "%s v%llu -> v%llu (%s; swap %.2f ms, total %.1f ms)", s->name,
+             (unsigned long long)old_version, (unsigned long long)rec->version,
+             state_note(lr.state_result, old_hooks), t->swap_ms, t->total_ms);
+    if (lr.state_result != 1 && ctx.got == false && (old_hooks & HOOK_SAVE) == 0)
+        hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, rec->version, old_version, 0, NULL,
+                 "%s has no save hook: v%llu starts with fresh state", s->name,
+                 (unsigned long long)rec->version);
+    else if (lr.state_result == 2)
+        hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, rec->version, old_version, 0, NULL,
+                 "%s v%llu has no migrate hook: it starts with fresh state", s->name,
+                 (unsigned long long)rec->version);
+    return 0;
+}
+
+int hb_reload(hb_sandbox *sb, const char *plugin)
+{
+    if (!sb || !plugin)
+        return -EINVAL;
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (!s)
+        return fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin, sb->name);
+    uint64_t t0 = hb__now_ns();
+    hb_build_out b = {0};
+    char *dir = strdup(s->dir);
+    int r = dir ? build_for(sb, dir, plugin, &b) : -ENOMEM;
+    free(dir);
+    if (r < 0)
+        goto out;
+    if ((r = hb__ensure_worker(sb)) < 0)
+        goto out;
+    s = hb__slot_find(sb, plugin); /* a restart may have dropped it */
+    if (!s) {
+        r = fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted", plugin);
+        goto out;
+    }
+    if (b.rec.version == s->version)
+        goto out; /* nothing changed */
+    r = swap_to(sb, s, &b.rec, &b.t, false, t0);
+out:
+    hb__build_out_release(&b);
+    return r;
+}
+
+int hb_unload(hb_sandbox *sb, const char *plugin)
+{
+    if (!sb || !plugin)
+        return -EINVAL;
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (!s)
+        return fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin, sb->name);
+    int r = hb__ensure_worker(sb);
+    if (r < 0)
+        return r;
+    s = hb__slot_find(sb, plugin);
+    if (!s)
+        return 0;
+    hb_wbuf w = {0};
+    hb__wc_begin(&sb->wc, &w, HB_MSG_UNLOAD);
+    hb__wire_put_str(&w, plugin);
+    hb_frame reply;
+    char *err = NULL;
+    r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, &err);
+    hb__wire_release(&w);
+    uint64_t v = s->version;
+    if (r == 0)
+        hb__frame_release(&reply);
+    /* Gone either way: a crash in fini still removes the plugin. */
+    set_status(sb, plugin, v, HB_VERSION_GOOD);
+    char *name = strdup(plugin);
+    slot_remove(sb, s);
+    if (r == HB_ECRASHED || r == HB_EHUNG) {
+        fail(sb, r, "fini of %s v%llu: %s", name ? name : plugin, (unsigned long long)v,
+             err ? err : "");
+        hb__recover(sb, name, v, r, sb->last_error);
+    } else if (r < 0) {
+        fail(sb, r, "unload of %s: %s", name ? name : plugin, err ? err : hb_strerror(r));
+    }
+    hb__emit(sb->m, sb, HB_EVENT_UNLOADED, name, v, 0, r, NULL, "%s v%llu unloaded",
+             name ? name : plugin, (unsigned long long)v);
+    free(name);
+    free(err);
+    return r == HB_ECRASHED ? 0 : r;
+}
+
+int hb_active_version(hb_sandbox *sb, const char *plugin, uint64_t *out)
+{
+    if (!sb || !plugin || !out)
+        return -EINVAL;
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (!s)
+        return fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin, sb->name);
+    *out = s->version;
+    return 0;
+}
+
+static int checkpoint_one(hb_sandbox *sb, hb_slot *s)
+{
+    hb_wbuf w = {0};
+    hb__wc_begin(&sb->wc, &w, HB_MSG_SAVE);
+    hb__wire_put_str(&w, s->name);
+    hb_frame reply;
+    char *err = NULL;
+    int r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, &err);
+    hb__wire_release(&w);
+    if (r < 0) {
+        fail(sb, r, "checkpoint of %s v%llu failed: %s", s->name, (unsigned long long)s->version,
+             err ? err : hb_strerror(r));
+        free(err);
+        if (r == HB_ECRASHED || r == HB_EHUNG)
+            hb__recover(sb, s->name, s->version, r, sb->last_error);
+        return r;
+    }
+    hb_rbuf rb;
+    uint32_t schema = 0;
+    uint8_t has_save = 0;
+    const void *data = NULL;
+    size_t len = 0;
+    hb__rbuf_init(&rb, reply.payload, reply.len);
+    hb__wire_get_u32(&rb, &schema);
+    hb__wire_get_u8(&rb, &has_save);
+    hb__wire_get_bytes(&rb, &data, &len);
+    r = rb.failed ? HB_EPROTO : 0;
+    if (r == 0 && has_save)
+        r = hb_ckset_record(&s->ckpts, s->version, schema, data, len, hb__now_ns());
+    s->last_ckpt_ns = hb__now_ns();
+    hb__frame_release(&reply);
+    return r;
+}
+
+int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s)
+{
+    if (!sb->opts.checkpoint_interval_ms || !(s->hooks & HOOK_SAVE))
+        return 0;
+    if (hb__now_ns() - s->last_ckpt_ns < (uint64_t)sb->opts.checkpoint_interval_ms * 1000000ull)
+        return 0;
+    return checkpoint_one(sb, s);
+}
+
+int hb_checkpoint(hb_sandbox *sb, const char *plugin)
+{
+    if (!sb)
+        return -EINVAL;
+    int r = hb__ensure_worker(sb);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < sb->nslots; i++) {
+        hb_slot *s = &sb->slots[i];
+        if (plugin && strcmp(plugin, s->name) != 0)
+            continue;
+        r = checkpoint_one(sb, s);
+        if (r < 0 || plugin)
+            return r;
+    }
+    if (plugin)
+        return fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin, sb->name);
+    return 0;
+}
+
+/* ---- rollback ------------------------------------------------------------- */
+
+static int pick_rollback_target(hb_sandbox *sb, hb_slot *s, uint64_t version,
+                                hb_version_rec *out)
+{
+    hb_manager *m = sb->m;
+    if (version) {
+        pthread_mutex_lock(&m->lock);
+        int r = hb_store_get(m->store, s->name, version, out);
+        pthread_mutex_unlock(&m->lock);
+        if (r < 0)
+            return fail(sb, HB_ENOVERSION, "%s has no stored version %llu", s->name,
+                        (unsigned long long)version);
+        return 0;
+    }
+    hb_version_rec *v = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_list(m->store, s->name, &v, &n);
+    pthread_mutex_unlock(&m->lock);
+    if (r < 0)
+        return fail(sb, r, "cannot list versions of %s", s->name);
+    r = HB_ENOVERSION;
+    for (size_t i = n; i-- > 0;) {
+        if (v[i].version < s->version &&
+            (v[i].status == HB_VERSION_GOOD || v[i].status == HB_VERSION_ROLLED_BACK)) {
+            *out = v[i];
+            memset(&v[i], 0, sizeof(v[i]));
+            r = 0;
+            break;
+        }
+    }
+    hb_store_list_free(v, n);
+    if (r < 0)
+        fail(sb, r, "%s has no good version older than v%llu to roll back to", s->name,
+             (unsigned long long)s->version);
+    return r;
+}
+
+int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version)
+{
+    if (!sb || !plugin)
+        return -EINVAL;
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (!s)
+        return fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin, sb->name);
+    int r = hb__ensure_worker(sb);
+    if (r < 0)
+        return r;
+    if (!(s = hb__slot_find(sb, plugin)))
+        return fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted", plugin);
+    hb_version_rec rec = {0};
+    if ((r = pick_rollback_target(sb, s, version, &rec)) < 0)
+        return r;
+    if (rec.version == s->version) {
+        hb_version_rec_release(&rec);
+        return 0;
+    }
+    uint64_t t0 = hb__now_ns();
+    hb_timings t = {0};
+    r = swap_to(sb, s, &rec, &t, true, t0);
+    if (r == HB_EHOOK && (s = hb__slot_find(sb, plugin)) != NULL) {
+        /* The target refused the current state (typically a newer layout it
+         * cannot read). Fall back to the last checkpoint written in the
+         * target's own schema, or fresh state: unload, then load the target
+         * with that checkpoint, and if that fails put the current version
+         * back with the state it just saved. */
+        uint64_t old_version = s->version;
+        r = checkpoint_one(sb, s);
+        if (r == 0) {
+            char *err = NULL;
+            hb_ckpt cur = {0};
+            hb_checkpoint_set(&cur, s->ckpts.latest.version, s->ckpts.latest.schema,
+                              s->ckpts.latest.data, s->ckpts.latest.len, hb__now_ns());
+            hb_wbuf w = {0};
+            hb__wc_begin(&sb->wc, &w, HB_MSG_UNLOAD);
+            hb__wire_put_str(&w, plugin);
+            hb_frame reply;
+            r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, &err);
+            hb__wire_release(&w);
+            if (r == 0) {
+                hb__frame_release(&reply);
+                pthread_mutex_lock(&sb->m->lock);
+                char *path = hb_store_object_path(sb->m->store, rec.object_sha256);
+                pthread_mutex_unlock(&sb->m->lock);
+                /* Which schema will the target write? Only known after load;
+                 * try each remembered schema's checkpoint, newest first, by
+                 * loading fresh and checking the reported schema. */
+                load_reply lr;
+                r = path ? rpc_load(sb, plugin, path, rec.version, NULL, &lr, &err) : -ENOMEM;
+                const hb_ckpt *own = r == 0 ? hb_ckset_for_schema(&s->ckpts, lr.schema) : NULL;
+                bool restored = false;
+                if (own) {
+                    hb_wbuf u = {0};
+                    hb__wc_begin(&sb->wc, &u, HB_MSG_UNLOAD);
+                    hb__wire_put_str(&u, plugin);
+                    if (hb__wc_request(&sb->wc, &u, sb->opts.swap_timeout_ms, NULL, NULL, &reply,
+                                       &err) == 0) {
+                        hb__frame_release(&reply);
+                        r = rpc_load(sb, plugin, path, rec.version, own, &lr, &err);
+                        restored = r == 0;
+                    }
+                    hb__wire_release(&u);
+                }
+                if (r == 0) {
+                    free(s->path);
+                    s->path = path;
+                    path = NULL;
+                    s->version = rec.version;
+                    memcpy(s->sha, rec.object_sha256, HB_SHA256_HEX);
+                    s->schema = lr.schema;
+                    s->hooks = lr.hooks;
+                    set_status(sb, plugin, old_version, HB_VERSION_ROLLED_BACK);
+                    set_status(sb, plugin, rec.version, HB_VERSION_ACTIVE);
+                    t.total_ms = hb__ms_since(t0);
+                    hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, plugin, rec.version, old_version, 0,
+                             &t, "%s v%llu -> v%llu (%s)", plugin,
+                             (unsigned long long)old_version, (unsigned long long)rec.version,
+                             restored ? "state from its own last checkpoint" : "fresh state");
+                    if (!restored)
+                        hb__emit(sb->m, sb, HB_EVENT_STATE_RESET, plugin, rec.version, old_version,
+                                 0, NULL, "%s v%llu could not read v%llu's state and has no checkpoint of its own: fresh state",
+                                 plugin, (unsigned long long)rec.version,
+                                 (unsigned long long)old_version);
+                } else if (hb__wc_alive(&sb->wc)) {
+                    load_reply back;
+                    rpc_load(sb, plugin, s->path, old_version, &cur, &back, &err);
+                }
+                free(path);
+            }
+            hb__wire_release(&w);
+            hb_checkpoint_release(&cur);
+            if (r < 0)
+                fail(sb, r, "rollback of %s to v%llu failed: %s", plugin,
+                     (unsigned long long)rec.version, err ? err : hb_strerror(r));
+            free(err);
+        }
+    }
+    hb_version_rec_release(&rec);
+    return r;
+}

@@ -1,0 +1,275 @@
+/* harness/worker_client.c - starting a worker and talking to it.
+ *
+ * The worker is fork+exec'ed (never a bare fork of the manager: the manager
+ * may hold locks, threads and open databases). The child asks for SIGKILL
+ * when the manager dies and re-checks its parent right after, which closes
+ * the race where the manager died before the prctl. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "monitor.h"
+
+#define HB_WORKER_FD 3
+
+static void reset_client(hb_wclient *wc)
+{
+    if (wc->fd >= 0)
+        close(wc->fd);
+    if (wc->pidfd >= 0)
+        close(wc->pidfd);
+    wc->fd = wc->pidfd = -1;
+    wc->pid = 0;
+}
+
+void hb__wc_kill(hb_wclient *wc)
+{
+    if (wc->pid > 0) {
+        int st = 0;
+        if (hb_mon_kill_reap(wc->pid, wc->pidfd, &st) == 0) {
+            wc->wait_status = st;
+            wc->reaped = true;
+        }
+    }
+    reset_client(wc);
+}
+
+/* The worker is gone or going: reap it (it closed its end or died). */
+static void reap_dead(hb_wclient *wc)
+{
+    int st = 0;
+    if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
+        wc->wait_status = st;
+        wc->reaped = true;
+        reset_client(wc);
+        return;
+    }
+    /* Closed its channel but did not exit: treat as dead, make it so. */
+    hb__wc_kill(wc);
+}
+
+int hb__wc_spawn(hb_wclient *wc, const char *worker_path, uint64_t max_state, char **err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return hb__seterr(err, HB_EWORKER, "socketpair: %s", strerror(errno));
+    if (access(worker_path, X_OK) < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return hb__seterr(err, HB_EWORKER, "worker binary %s: %s (set HOTBOX_WORKER)",
+                          worker_path, strerror(e));
+    }
+    pid_t parent = getpid();
+    char fdarg[16];
+    snprintf(fdarg, sizeof(fdarg), "%d", HB_WORKER_FD);
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return hb__seterr(err, HB_EWORKER, "fork: %s", strerror(e));
+    }
+    if (pid == 0) {
+        /* Child: only async-signal-safe calls until exec. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        if (sv[1] == HB_WORKER_FD) {
+            if (fcntl(sv[1], F_SETFD, 0) < 0) /* dup2 onto itself keeps CLOEXEC */
+                _exit(127);
+        } else if (dup2(sv[1], HB_WORKER_FD) < 0) {
+            _exit(127);
+        }
+        char *argv[] = {(char *)worker_path, "--fd", fdarg, NULL};
+        execv(worker_path, argv);
+        _exit(127);
+    }
+    close(sv[1]);
+    memset(wc, 0, sizeof(*wc));
+    wc->pid = pid;
+    wc->fd = sv[0];
+    wc->next_id = 1;
+    wc->pidfd = hb_mon_pidfd_open(pid);
+    if (wc->pidfd < 0) {
+        hb__wc_kill(wc);
+        return hb__seterr(err, HB_EWORKER, "pidfd_open: %s", strerror(-wc->pidfd));
+    }
+    /* Handshake: proves the binary is a hotbox worker of our protocol. */
+    hb_wbuf w = {0};
+    hb__wc_begin(wc, &w, HB_MSG_HELLO);
+    hb__wire_put_u32(&w, HB_WIRE_MAGIC_HELLO);
+    hb__wire_put_u64(&w, max_state);
+    hb_frame reply;
+    int r = hb__wc_request(wc, &w, 10000, NULL, NULL, &reply, err);
+    hb__wire_release(&w);
+    if (r < 0) {
+        char *inner = *err;
+        *err = NULL;
+        hb__seterr(err, HB_EWORKER, "worker %s did not start: %s", worker_path,
+                   inner ? inner : hb_strerror(r));
+        free(inner);
+        hb__wc_kill(wc);
+        return HB_EWORKER;
+    }
+    hb_rbuf rb;
+    uint32_t magic = 0;
+    hb__rbuf_init(&rb, reply.payload, reply.len);
+    hb__wire_get_u32(&rb, &magic);
+    hb__frame_release(&reply);
+    if (magic != HB_WIRE_MAGIC_HELLO) {
+        hb__wc_kill(wc);
+        return hb__seterr(err, HB_EWORKER, "%s answered the handshake with the wrong magic",
+                          worker_path);
+    }
+    return 0;
+}
+
+void hb__wc_begin(hb_wclient *wc, hb_wbuf *w, uint8_t type)
+{
+    hb__wire_reset(w);
+    hb__wire_begin(w, type, wc->next_id++);
+}
+
+bool hb__wc_alive(hb_wclient *wc)
+{
+    if (wc->pid <= 0)
+        return false;
+    if (hb_mon_alive(wc->pidfd))
+        return true;
+    reap_dead(wc);
+    return false;
+}
+
+static int describe_death(hb_wclient *wc, char **err, const char *what)
+{
+    char buf[160];
+    hb__describe_wait_status(wc->wait_status, buf, sizeof(buf));
+    return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, buf);
+}
+
+int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
+                   void *ud, hb_frame *reply, char **err)
+{
+    if (wc->pid <= 0)
+        return hb__seterr(err, HB_ECRASHED, "no worker is running");
+    int r = hb__wire_finish(req);
+    if (r < 0)
+        return hb__seterr(err, r == -EMSGSIZE ? HB_ELIMIT : r,
+                          "request too large for the worker channel (%zu bytes)", req->len);
+    uint32_t id = (uint32_t)req->data[8] | (uint32_t)req->data[9] << 8 |
+                  (uint32_t)req->data[10] << 16 | (uint32_t)req->data[11] << 24;
+    r = hb__wire_send(wc->fd, req);
+    if (r < 0) {
+        /* EPIPE: the worker is gone. */
+        reap_dead(wc);
+        return describe_death(wc, err, "had died:");
+    }
+    uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    for (;;) {
+        uint64_t now = hb__now_ns();
+        if (now >= deadline) {
+            hb__wc_kill(wc);
+            return hb__seterr(err, HB_EHUNG,
+                              "worker did not answer within %u ms and was killed", timeout_ms);
+        }
+        struct pollfd p[2] = {{.fd = wc->fd, .events = POLLIN}, {.fd = wc->pidfd, .events = POLLIN}};
+        int n = poll(p, 2, (int)((deadline - now) / 1000000ull) + 1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return hb__seterr(err, -errno, "poll: %s", strerror(errno));
+        if (n == 0)
+            continue;
+        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            /* Process exited and nothing is left to read. */
+            reap_dead(wc);
+            return describe_death(wc, err, "died:");
+        }
+        hb_frame f;
+        r = hb__wire_recv(wc->fd, HB_WIRE_MAX_FRAME, &f);
+        if (r == -EPIPE || r == -ECONNRESET) {
+            reap_dead(wc);
+            return describe_death(wc, err, "died:");
+        }
+        if (r < 0) {
+            hb__wc_kill(wc);
+            return hb__seterr(err, HB_EPROTO, "bad frame from worker (%s); worker killed",
+                              strerror(-r));
+        }
+        if (f.id != id) {
+            hb__frame_release(&f);
+            hb__wc_kill(wc);
+            return hb__seterr(err, HB_EPROTO, "reply for request %u while waiting for %u",
+                              f.id, id);
+        }
+        if (f.type == HB_MSG_OK) {
+            *reply = f;
+            return 0;
+        }
+        if (f.type == HB_MSG_ERR) {
+            hb_rbuf rb;
+            uint32_t code = 0;
+            char *msg = NULL;
+            hb__rbuf_init(&rb, f.payload, f.len);
+            hb__wire_get_u32(&rb, &code);
+            hb__wire_get_str(&rb, 65536, &msg);
+            hb__frame_release(&f);
+            int c = (int32_t)code;
+            if (c >= 0)
+                c = HB_EPROTO;
+            hb__seterr(err, c, "%s", msg ? msg : "worker error");
+            free(msg);
+            return c;
+        }
+        if (interim) {
+            r = interim(&f, ud);
+            hb__frame_release(&f);
+            if (r < 0) {
+                hb__wc_kill(wc);
+                return hb__seterr(err, r, "interim message rejected; worker killed");
+            }
+            continue;
+        }
+        hb__frame_release(&f);
+    }
+}
+
+void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
+{
+    if (wc->pid <= 0) {
+        reset_client(wc);
+        return;
+    }
+    hb_wbuf w = {0};
+    hb__wc_begin(wc, &w, HB_MSG_SHUTDOWN);
+    hb_frame reply;
+    char *err = NULL;
+    int r = hb__wc_request(wc, &w, grace_ms, NULL, NULL, &reply, &err);
+    hb__wire_release(&w);
+    free(err);
+    if (r == 0) {
+        hb__frame_release(&reply);
+        int st;
+        if (hb_mon_reap(wc->pid, wc->pidfd, (int)grace_ms, &st) == 0) {
+            wc->wait_status = st;
+            wc->reaped = true;
+            reset_client(wc);
+            return;
+        }
+    }
+    hb__wc_kill(wc);
+}

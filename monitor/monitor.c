@@ -1,0 +1,72 @@
+/* monitor/monitor.c - see monitor.h. */
+#include "monitor.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int hb_mon_pidfd_open(pid_t pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    return fd < 0 ? -errno : fd; /* pidfds are always close-on-exec */
+}
+
+bool hb_mon_alive(int pidfd)
+{
+    struct pollfd p = {.fd = pidfd, .events = POLLIN};
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    return n == 0;
+}
+
+static int waitpid_retry(pid_t pid, int *status)
+{
+    for (;;) {
+        pid_t r = waitpid(pid, status, 0);
+        if (r == pid)
+            return 0;
+        if (r < 0 && errno != EINTR)
+            return -errno;
+    }
+}
+
+int hb_mon_reap(pid_t pid, int pidfd, int timeout_ms, int *status)
+{
+    if (pidfd >= 0) {
+        uint64_t deadline = timeout_ms < 0 ? 0 : hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+        for (;;) {
+            int wait_ms = -1;
+            if (timeout_ms >= 0) {
+                uint64_t now = hb__now_ns();
+                if (now >= deadline)
+                    return -ETIMEDOUT;
+                wait_ms = (int)((deadline - now) / 1000000ull) + 1;
+            }
+            struct pollfd p = {.fd = pidfd, .events = POLLIN};
+            int n = poll(&p, 1, wait_ms);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0)
+                return -errno;
+            if (n > 0)
+                break;
+        }
+    }
+    return waitpid_retry(pid, status);
+}
+
+int hb_mon_kill_reap(pid_t pid, int pidfd, int *status)
+{
+    if (pidfd >= 0)
+        syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+    else
+        kill(pid, SIGKILL);
+    return waitpid_retry(pid, status);
+}

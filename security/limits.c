@@ -1,0 +1,47 @@
+/* security/limits.c - see security.h. */
+#include "security.h"
+
+#include <errno.h>
+#include <sys/resource.h>
+
+static int set_one(int res, uint64_t v)
+{
+    struct rlimit rl = {.rlim_cur = (rlim_t)v, .rlim_max = (rlim_t)v};
+    if (res == RLIMIT_CPU) /* SIGXCPU at the soft limit, SIGKILL one second later */
+        rl.rlim_max = (rlim_t)v + 1;
+    return setrlimit(res, &rl) < 0 ? -errno : 0;
+}
+
+int hb_sec_apply_limits(const hb_limits *l, const char **failed)
+{
+    struct {
+        int res;
+        uint64_t v;
+        const char *name;
+    } want[] = {
+        {RLIMIT_AS, l->memory_bytes, "RLIMIT_AS"},
+        {RLIMIT_CPU, l->cpu_seconds, "RLIMIT_CPU"},
+        {RLIMIT_NOFILE, l->open_files, "RLIMIT_NOFILE"},
+        {RLIMIT_NPROC, l->processes, "RLIMIT_NPROC"},
+        {RLIMIT_FSIZE, l->file_size, "RLIMIT_FSIZE"},
+    };
+    for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (!want[i].v)
+            continue;
+        int r = set_one(want[i].res, want[i].v);
+        if (r < 0) {
+            if (failed)
+                *failed = want[i].name;
+            return r;
+        }
+    }
+    if (l->no_core) {
+        int r = set_one(RLIMIT_CORE, 0);
+        if (r < 0) {
+            if (failed)
+                *failed = "RLIMIT_CORE";
+            return r;
+        }
+    }
+    return 0;
+}
