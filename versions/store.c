@@ -821,41 +821,30 @@ int hb_store_add(hb_store *s, const char *plugin, const char *object_path,
     char *tmp = NULL;
     char sha[HB_SHA256_HEX];
     uint64_t size = 0;
+    /* The slow part (copy + hash + fsync) runs without the catalogue lock. */
     int r = copy_to_temp(s, object_path, &tmp, sha, &size);
     if (r < 0)
         return report(s, r, err);
 
-    hb_version_rec existing;
-    r = find_by_object(s, plugin, sha, &existing);
-    if (r == 0) {
-        /* Same bytes as a stored version: no new version. Re-install the file
-         * if it went missing, so the returned record is loadable. */
-        r = install_object(s, tmp, sha, plugin);
-        free(tmp);
-        if (r < 0) {
-            hb_version_rec_release(&existing);
-            return report(s, r, err);
-        }
-        *out = existing;
-        *created = false;
-        return 0;
-    }
-    if (r != -ENOENT) {
+    /* From here on the write lock is held: installing the object and
+     * committing its row are one step for any other process, and gc (which
+     * unlinks unreferenced objects under the same lock) cannot slip between
+     * them and leave a row without its object. */
+    r = exec_sql(s, "BEGIN IMMEDIATE", "begin insert");
+    if (r < 0) {
         unlink(tmp);
         free(tmp);
         return report(s, r, err);
     }
+    /* Installed even for a duplicate, so a missing file is healed. */
     r = install_object(s, tmp, sha, plugin);
     free(tmp);
     if (r < 0)
-        return report(s, r, err);
-
-    r = exec_sql(s, "BEGIN IMMEDIATE", "begin insert");
-    if (r < 0)
-        return report(s, r, err);
-    /* Another process may have added the same object since we looked. */
+        goto rollback;
+    hb_version_rec existing;
     r = find_by_object(s, plugin, sha, &existing);
     if (r == 0) {
+        /* Same bytes as a stored version: no new version. */
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         *out = existing;
         *created = false;
@@ -882,7 +871,7 @@ int hb_store_add(hb_store *s, const char *plugin, const char *object_path,
     return 0;
 rollback:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    /* The object stays: harmless unreferenced file, removed by gc. */
+    /* An installed object stays: an unreferenced file, removed by gc. */
     return report(s, r, err);
 }
 
@@ -1114,7 +1103,7 @@ static int gc_plugin(hb_store *s, const char *plugin, unsigned keep_n,
 }
 
 struct gc_ctx {
-    time_t cutoff;
+    time_t tmp_cutoff;
     unsigned failures;
 };
 
@@ -1124,7 +1113,11 @@ static void gc_entry(hb_store *s, const char *name, const struct stat *st, bool 
     struct gc_ctx *c = ud;
     bool obj = is_hex_name(name);
     bool tmp = !strncmp(name, TMP_PREFIX, strlen(TMP_PREFIX));
-    if ((!obj && !tmp) || (obj && referenced) || st->st_mtime > c->cutoff)
+    /* Unreferenced objects go at once: the sweep holds the write lock, and
+     * inserts install their object and commit its row under that lock, so no
+     * insert can be between the two. Temp files are written before the lock
+     * is taken, so only old ones are surely abandoned. */
+    if (obj ? referenced : (!tmp || st->st_mtime > c->tmp_cutoff))
         return;
     char *p = hb__path_join(s->objects_dir, name);
     if (!p || (unlink(p) < 0 && errno != ENOENT))
@@ -1155,13 +1148,15 @@ int hb_store_gc(hb_store *s, unsigned keep_n, const hb_store_ref *protect, size_
     r = exec_sql(s, "COMMIT", "commit gc");
     if (r < 0)
         goto rollback;
-    /* Rows are gone for good; now the files nobody references. An object
-     * whose row was just deleted is old, but it may have been renamed into
-     * place recently, so only the grace period protects in-flight inserts of
-     * other processes (their objects are fresh). Objects of deleted rows get
-     * removed now: their mtime is from when they were stored. */
+    /* Rows are gone for good; now the files nobody references, under the
+     * write lock (see gc_entry). A crash here leaves orphans, which verify
+     * reports as warnings and the next gc removes. */
+    r = exec_sql(s, "BEGIN IMMEDIATE", "lock for gc sweep");
+    if (r < 0)
+        return report(s, r, err);
     struct gc_ctx c = {time(NULL) - HB_STORE_GC_GRACE_S, 0};
     r = scan_objects(s, gc_entry, &c);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     if (r < 0)
         return report(s, r, err);
     if (c.failures)

@@ -121,10 +121,12 @@ typedef struct hb_store_ref {
  * every version in `protect` (the harness passes the versions live in its
  * sandboxes), every version whose status is ACTIVE, and the newest GOOD
  * version; removes the rest (rows first, in one transaction, then object
- * files no remaining row references). Also removes unreferenced objects and
- * temporary files older than HB_STORE_GC_GRACE_S (younger ones may belong to
- * an insert in progress in another process). Version numbers are never
- * reused after gc. *removed (may be NULL) is the number of rows removed. */
+ * files no remaining row references). Also removes every other unreferenced
+ * object (crash leftovers) and temporary files older than
+ * HB_STORE_GC_GRACE_S (younger ones may belong to an insert in progress in
+ * another process). Safe against concurrent inserts from other processes.
+ * Version numbers are never reused after gc. *removed (may be NULL) is the
+ * number of rows removed. */
 #define HB_STORE_GC_GRACE_S 600
 int hb_store_gc(hb_store *s, unsigned keep_n, const hb_store_ref *protect,
                 size_t nprotect, size_t *removed, char **err);
