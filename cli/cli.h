@@ -1,0 +1,43 @@
+/* cli/cli.h - shared by the hotbox command's files. The CLI uses only the
+ * public API (hotbox/hotbox.h). */
+#ifndef HB_CLI_H
+#define HB_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "hotbox/hotbox.h"
+
+/* Exit codes, documented in `hotbox --help` and the README. */
+enum {
+    HB_EXIT_OK = 0,
+    HB_EXIT_FAILED = 1,   /* the operation failed (see the message) */
+    HB_EXIT_USAGE = 2,    /* bad command line */
+    HB_EXIT_COMPILE = 3,  /* a plugin did not compile */
+    HB_EXIT_CRASHED = 4,  /* plugin code crashed or hung the worker */
+};
+
+typedef struct cli_global {
+    const char *state_dir;
+    const char *cc;
+    const char *cflags;
+    hb_isolation isolation;
+    bool json;
+    bool color;
+    bool quiet;
+} cli_global;
+
+int cli_exit_code(int hb_code);
+void cli_print_event(const hb_event *ev, void *ud);
+int cli_manager(const cli_global *g, hb_manager **out);
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+int cmd_demo(const cli_global *g, int argc, char **argv);
+int cmd_watch(const cli_global *g, int argc, char **argv);
+
+extern const char hb__demo_counter_v1[];
+extern const char hb__demo_counter_v2[];
+extern const char hb__demo_counter_v3[];
+extern const char hb__demo_counter_v4[];
+
+#endif

@@ -1,0 +1,234 @@
+/* cli/demo.c - `hotbox demo`: a non-interactive tour on a temporary copy of
+ * the counter example. Each step states what should happen, does it through
+ * the public API, and checks that it did. Exit 0 only when every step
+ * behaved as it should. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct demo {
+    const cli_global *g;
+    char *root;      /* temporary directory */
+    char *plugin;    /* root/counter */
+    hb_manager *m;
+    hb_sandbox *sb;
+    int failures;
+    int step;
+} demo;
+
+static void say(demo *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(demo *d, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    printf("\n%s%d. ", d->g->color ? "\033[1m" : "", ++d->step);
+    vprintf(fmt, ap);
+    printf("%s\n", d->g->color ? "\033[0m" : "");
+    va_end(ap);
+    fflush(stdout);
+}
+
+static void check(demo *d, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void check(demo *d, int ok, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    const char *mark = ok ? (d->g->color ? "\033[32mok\033[0m" : "ok")
+                          : (d->g->color ? "\033[31mFAILED\033[0m" : "FAILED");
+    printf("   %s: ", mark);
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    fflush(stdout);
+    if (!ok)
+        d->failures++;
+}
+
+static int write_source(demo *d, const char *text)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/counter.c", d->plugin);
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s/.counter.c.tmp", d->plugin);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    fputs(text, f);
+    if (fclose(f) != 0)
+        return -errno;
+    return rename(tmp, path) < 0 ? -errno : 0; /* like an editor's atomic save */
+}
+
+static int64_t call_i64(demo *d, const char *fn, int *rc)
+{
+    int64_t v = -1;
+    *rc = hb_callf(d->sb, "counter", fn, ")l", &v);
+    return v;
+}
+
+static int32_t call_version(demo *d, int *rc)
+{
+    int32_t v = -1;
+    *rc = hb_callf(d->sb, "counter", "version", ")i", &v);
+    return v;
+}
+
+static void show_error_block(const char *text)
+{
+    const char *p = text;
+    while (p && *p) {
+        const char *nl = strchr(p, '\n');
+        int len = nl ? (int)(nl - p) : (int)strlen(p);
+        printf("   | %.*s\n", len, p);
+        p = nl ? nl + 1 : NULL;
+    }
+}
+
+static void rm_tree(const char *root)
+{
+    char cmd[4200];
+    /* The demo's own temporary directory, created by mkdtemp below. */
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "hotbox demo: could not remove %s\n", root);
+}
+
+int cmd_demo(const cli_global *g, int argc, char **argv)
+{
+    bool keep = false;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            puts("usage: hotbox demo [--keep]\n\n"
+                 "A guided tour on a temporary copy of the counter example: load v1, call it,\n"
+                 "hot-swap to v2 (new behaviour, new state layout) with the state carried,\n"
+                 "try a v3 that does not compile and a v4 whose migrate hook crashes (v2 keeps\n"
+                 "serving with its state), then roll back to v1. --keep leaves the temporary\n"
+                 "directory in place. Exits 0 when every step behaved as it should.");
+            return HB_EXIT_OK;
+        }
+        if (!strcmp(argv[i], "--keep"))
+            keep = true;
+        else {
+            cli_error("demo: unknown argument %s", argv[i]);
+            return HB_EXIT_USAGE;
+        }
+    }
+    demo d = {.g = g};
+    const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    char tmpl[4096];
+    snprintf(tmpl, sizeof(tmpl), "%s/hotbox-demo-XXXXXX", tmpdir);
+    if (!mkdtemp(tmpl)) {
+        cli_error("demo: cannot create a temporary directory in %s: %s", tmpdir, strerror(errno));
+        return HB_EXIT_FAILED;
+    }
+    d.root = tmpl;
+    char plugin[4200], state[4200];
+    snprintf(plugin, sizeof(plugin), "%s/counter", d.root);
+    snprintf(state, sizeof(state), "%s/.hotbox", d.root);
+    d.plugin = plugin;
+    mkdir(plugin, 0755);
+    cli_global dg = *g;
+    dg.state_dir = g->state_dir ? g->state_dir : state;
+    int rc = 0;
+
+    printf("hotbox demo: a working copy of the counter plugin in %s\n", plugin);
+    if (write_source(&d, hb__demo_counter_v1) < 0 || cli_manager(&dg, &d.m) < 0) {
+        cli_error("demo: set-up failed");
+        rm_tree(d.root);
+        return HB_EXIT_FAILED;
+    }
+    if (hb_sandbox_new(d.m, NULL, &d.sb) < 0) {
+        cli_error("demo: %s", hb_manager_last_error(d.m));
+        hb_manager_free(d.m);
+        rm_tree(d.root);
+        return HB_EXIT_FAILED;
+    }
+    printf("worker process: pid %d (plugin code runs there, never in hotbox itself)\n",
+           hb_sandbox_worker_pid(d.sb));
+
+    say(&d, "Load counter v1 and call increment() three times");
+    int r = hb_load(d.sb, d.plugin);
+    check(&d, r == 0, "hb_load -> %s", r == 0 ? "loaded" : hb_sandbox_last_error(d.sb));
+    int64_t v = 0;
+    for (int i = 0; i < 3; i++)
+        v = call_i64(&d, "increment", &rc);
+    check(&d, rc == 0 && v == 3, "increment() x3 -> %" PRId64 " (expected 3)", v);
+
+    say(&d, "Rewrite counter.c to v2 (steps by 10, new state layout) and hot-reload");
+    write_source(&d, hb__demo_counter_v2);
+    r = hb_reload(d.sb, "counter");
+    check(&d, r == 0, "hb_reload -> %s", r == 0 ? "swapped" : hb_sandbox_last_error(d.sb));
+    int32_t ver = call_version(&d, &rc);
+    check(&d, rc == 0 && ver == 2, "version() -> %d (expected 2)", ver);
+    v = call_i64(&d, "get", &rc);
+    check(&d, rc == 0 && v == 3, "get() -> %" PRId64 ": the count survived the swap (expected 3)", v);
+    v = call_i64(&d, "increment", &rc);
+    check(&d, rc == 0 && v == 13, "increment() -> %" PRId64 ": new behaviour (expected 13)", v);
+
+    say(&d, "Save a v3 with a syntax error: the compile fails, v2 keeps serving");
+    write_source(&d, hb__demo_counter_v3);
+    r = hb_reload(d.sb, "counter");
+    check(&d, r == HB_ECOMPILE, "hb_reload -> %s", hb_strerror(r));
+    const hb_diagnostic *diags = NULL;
+    size_t nd = 0;
+    if (hb_sandbox_diagnostics(d.sb, &diags, &nd) == 0 && nd > 0) {
+        for (size_t i = 0; i < nd && i < 3; i++)
+            printf("   | %s:%u:%u: %s: %s\n", diags[i].file, diags[i].line, diags[i].column,
+                   diags[i].severity, diags[i].message);
+    } else {
+        show_error_block(hb_sandbox_last_error(d.sb));
+    }
+    check(&d, nd > 0 && diags[0].line > 0, "diagnostics name file:line (%zu found)", nd);
+    ver = call_version(&d, &rc);
+    v = call_i64(&d, "get", &rc);
+    check(&d, rc == 0 && ver == 2 && v == 13, "still v%d with count %" PRId64 " (expected v2, 13)",
+          ver, v);
+
+    say(&d, "Save a v4 whose migrate hook dereferences NULL: the swap is refused");
+    write_source(&d, hb__demo_counter_v4);
+    int old_pid = hb_sandbox_worker_pid(d.sb);
+    r = hb_reload(d.sb, "counter");
+    check(&d, r == HB_ECRASHED, "hb_reload -> %s", hb_strerror(r));
+    show_error_block(hb_sandbox_last_error(d.sb));
+    ver = call_version(&d, &rc);
+    v = call_i64(&d, "get", &rc);
+    check(&d, rc == 0 && ver == 2 && v == 13,
+          "new worker (pid %d, was %d) serves v%d with count %" PRId64 " (expected v2, 13)",
+          hb_sandbox_worker_pid(d.sb), old_pid, ver, v);
+
+    say(&d, "Roll back to v1: it cannot read v2's layout, so it resumes from its own checkpoint");
+    r = hb_rollback(d.sb, "counter", 1);
+    check(&d, r == 0, "hb_rollback(1) -> %s", r == 0 ? "rolled back" : hb_sandbox_last_error(d.sb));
+    ver = call_version(&d, &rc);
+    v = call_i64(&d, "get", &rc);
+    check(&d, rc == 0 && ver == 1 && v == 3,
+          "v%d with count %" PRId64 " (expected v1 with 3, its state when it was swapped out)", ver, v);
+
+    say(&d, "Stored versions");
+    hb_version_info *vi = NULL;
+    size_t nv = 0;
+    if (hb_versions(d.m, "counter", &vi, &nv) == 0) {
+        for (size_t i = 0; i < nv; i++)
+            printf("   v%" PRIu64 "  %-12s %.12s  %" PRIu64 " bytes\n", vi[i].version,
+                   hb_version_status_name(vi[i].status), vi[i].object_sha256, vi[i].size);
+        hb_free(vi);
+    }
+    check(&d, nv == 3, "%zu versions stored (v1, v2 and the crashing v4; v3 never compiled)", nv);
+
+    hb_sandbox_free(d.sb);
+    hb_manager_free(d.m);
+    if (keep)
+        printf("\nkept %s\n", d.root);
+    else
+        rm_tree(d.root);
+    printf("\n%s: %d step%s failed\n", d.failures ? "demo FAILED" : "demo passed", d.failures,
+           d.failures == 1 ? "" : "s");
+    return d.failures ? HB_EXIT_FAILED : HB_EXIT_OK;
+}
