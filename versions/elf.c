@@ -197,58 +197,83 @@ static int check_ident(struct ctx *c)
     return 0;
 }
 
-static int check_header(struct ctx *c, const GElf_Ehdr *eh)
+/* Checks the file header from the raw bytes (the byte order is the host's,
+ * check_ident made sure), before libelf sees the image, so that bad tables
+ * get our precise message rather than libelf's "invalid data". */
+static int check_header(struct ctx *c)
 {
-    if (eh->e_machine != HOST_EM)
+    Elf64_Ehdr eh;
+    memcpy(&eh, c->img, sizeof(eh));
+    if (eh.e_machine != HOST_EM)
         return hb__seterr(c->err, HB_EBADELF, "ELF machine is %s (%u), host is %s (%u)",
-                          machine_name(eh->e_machine), eh->e_machine, machine_name(HOST_EM),
+                          machine_name(eh.e_machine), eh.e_machine, machine_name(HOST_EM),
                           HOST_EM);
-    if (eh->e_type != ET_DYN)
+    if (eh.e_type != ET_DYN)
         return hb__seterr(c->err, HB_EBADELF,
-                          "ELF type is %s, a shared object (DYN) is needed", type_name(eh->e_type));
+                          "ELF type is %s, a shared object (DYN) is needed", type_name(eh.e_type));
     c->info.is_dyn = true;
-
-    if (eh->e_phnum != 0 && eh->e_phentsize != sizeof(Elf64_Phdr))
+    if (eh.e_ehsize < sizeof(Elf64_Ehdr))
+        return hb__seterr(c->err, HB_EBADELF, "bad ELF: header size is %u, expected %zu",
+                          eh.e_ehsize, sizeof(Elf64_Ehdr));
+    if (eh.e_phnum != 0 && eh.e_phentsize != sizeof(Elf64_Phdr))
         return hb__seterr(c->err, HB_EBADELF,
                           "bad ELF: program header entry size is %u, expected %zu",
-                          eh->e_phentsize, sizeof(Elf64_Phdr));
-    if (eh->e_shnum != 0 || eh->e_shoff != 0) {
-        if (eh->e_shentsize != sizeof(Elf64_Shdr))
-            return hb__seterr(c->err, HB_EBADELF,
-                              "bad ELF: section header entry size is %u, expected %zu",
-                              eh->e_shentsize, sizeof(Elf64_Shdr));
-        /* With e_shnum == 0 the real count lives in section 0 (extended
-         * numbering); at least that entry must be inside the file. */
-        uint64_t n = eh->e_shnum ? eh->e_shnum : 1;
-        if (!in_bounds(eh->e_shoff, n * sizeof(Elf64_Shdr), c->len))
-            return hb__seterr(c->err, HB_EBADELF,
-                              "truncated ELF: section header table at offset %" PRIu64
-                              " extends past end of file (%zu bytes)",
-                              (uint64_t)eh->e_shoff, c->len);
-    }
-    size_t shnum = 0, phnum = 0;
-    if (elf_getshdrnum(c->e, &shnum) != 0 || elf_getphdrnum(c->e, &phnum) != 0)
-        return hb__seterr(c->err, HB_EBADELF, "bad ELF: %s", elf_errmsg(-1));
-    if (shnum > c->len / sizeof(Elf64_Shdr) ||
-        !in_bounds(eh->e_shoff, (uint64_t)shnum * sizeof(Elf64_Shdr), c->len))
+                          eh.e_phentsize, sizeof(Elf64_Phdr));
+    if (eh.e_shnum != 0 && eh.e_shentsize != sizeof(Elf64_Shdr))
         return hb__seterr(c->err, HB_EBADELF,
-                          "truncated ELF: section header table at offset %" PRIu64
-                          " (%zu entries) extends past end of file (%zu bytes)",
-                          (uint64_t)eh->e_shoff, shnum, c->len);
+                          "bad ELF: section header entry size is %u, expected %zu",
+                          eh.e_shentsize, sizeof(Elf64_Shdr));
+    if (eh.e_shoff == 0 || (eh.e_shnum == 0 && eh.e_shentsize != sizeof(Elf64_Shdr)))
+        return hb__seterr(c->err, HB_EBADELF,
+                          "bad ELF: no section headers, cannot find the dynamic symbol table");
+    /* With e_shnum == 0 (or e_phnum == PN_XNUM) the real count lives in
+     * section 0 (extended numbering); that entry must be in the file first. */
+    uint64_t shnum = eh.e_shnum, phnum = eh.e_phnum;
+    if (!in_bounds(eh.e_shoff, sizeof(Elf64_Shdr), c->len))
+        goto sh_past_end;
+    if (shnum == 0 || phnum == PN_XNUM) {
+        Elf64_Shdr sh0;
+        memcpy(&sh0, c->img + eh.e_shoff, sizeof(sh0));
+        if (shnum == 0)
+            shnum = sh0.sh_size;
+        if (phnum == PN_XNUM)
+            phnum = sh0.sh_info;
+    }
+    if (shnum > c->len / sizeof(Elf64_Shdr) ||
+        !in_bounds(eh.e_shoff, shnum * sizeof(Elf64_Shdr), c->len))
+        goto sh_past_end;
     if (phnum > c->len / sizeof(Elf64_Phdr) ||
-        !in_bounds(eh->e_phoff, (uint64_t)phnum * sizeof(Elf64_Phdr), c->len))
+        !in_bounds(eh.e_phoff, phnum * sizeof(Elf64_Phdr), c->len))
         return hb__seterr(c->err, HB_EBADELF,
                           "truncated ELF: program header table at offset %" PRIu64
-                          " (%zu entries) extends past end of file (%zu bytes)",
-                          (uint64_t)eh->e_phoff, phnum, c->len);
+                          " (%" PRIu64 " entries) extends past end of file (%zu bytes)",
+                          (uint64_t)eh.e_phoff, phnum, c->len);
     if (phnum == 0)
         return hb__seterr(c->err, HB_EBADELF,
                           "bad ELF: no program headers, a shared object needs segments");
-    if (shnum == 0)
+    if (shnum < 2)
         return hb__seterr(c->err, HB_EBADELF,
                           "bad ELF: no section headers, cannot find the dynamic symbol table");
     c->shnum = shnum;
     c->phnum = phnum;
+    return 0;
+sh_past_end:
+    return hb__seterr(c->err, HB_EBADELF,
+                      "truncated ELF: section header table at offset %" PRIu64
+                      " extends past end of file (%zu bytes)",
+                      (uint64_t)eh.e_shoff, c->len);
+}
+
+/* libelf's own view must agree with ours before we index its tables. */
+static int check_libelf_counts(struct ctx *c)
+{
+    size_t shnum = 0, phnum = 0;
+    if (elf_getshdrnum(c->e, &shnum) != 0 || elf_getphdrnum(c->e, &phnum) != 0)
+        return hb__seterr(c->err, HB_EBADELF, "bad ELF: %s", elf_errmsg(-1));
+    if (shnum != c->shnum || phnum != c->phnum)
+        return hb__seterr(c->err, HB_EBADELF,
+                          "bad ELF: inconsistent header counts (%zu/%zu sections, %zu/%zu "
+                          "segments)", shnum, c->shnum, phnum, c->phnum);
     return 0;
 }
 
@@ -378,6 +403,11 @@ static int read_dynamic(struct ctx *c, Elf_Scn *scn, size_t idx, const GElf_Shdr
             break;
         if (dyn.d_tag == DT_TEXTREL || (dyn.d_tag == DT_FLAGS && (dyn.d_un.d_val & DF_TEXTREL)))
             c->info.textrel = true;
+        /* A PIE executable is ET_DYN too, but dlopen refuses it. */
+        if (dyn.d_tag == DT_FLAGS_1 && (dyn.d_un.d_val & DF_1_PIE))
+            return hb__seterr(c->err, HB_EBADELF,
+                              "ELF type is DYN but the object is a position-independent "
+                              "executable (DF_1_PIE), a shared object is needed");
         if (dyn.d_tag == DT_NEEDED) {
             const char *name = elf_strptr(c->e, sh->sh_link, dyn.d_un.d_val);
             if (!name)
@@ -495,6 +525,9 @@ static int analyze(unsigned char *img, size_t len, hb_elf_info *out, char **err)
     int r = check_ident(&c);
     if (r < 0)
         return r;
+    r = check_header(&c);
+    if (r < 0)
+        return r;
     if (elf_version(EV_CURRENT) == EV_NONE)
         return hb__seterr(err, HB_EBADELF, "libelf is too old: %s", elf_errmsg(-1));
     c.e = elf_memory((char *)img, len);
@@ -502,12 +535,7 @@ static int analyze(unsigned char *img, size_t len, hb_elf_info *out, char **err)
         r = hb__seterr(err, HB_EBADELF, "bad ELF: %s", elf_errmsg(-1));
         goto out;
     }
-    GElf_Ehdr eh;
-    if (!gelf_getehdr(c.e, &eh)) {
-        r = hb__seterr(err, HB_EBADELF, "bad ELF header: %s", elf_errmsg(-1));
-        goto out;
-    }
-    r = check_header(&c, &eh);
+    r = check_libelf_counts(&c);
     if (r == 0)
         r = check_segments(&c);
     if (r == 0)
