@@ -495,6 +495,8 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
         free(path);
         if (!is_rollback)
             set_status(sb, s->name, rec->version, HB_VERSION_BAD);
+        if (is_rollback && r == HB_EHOOK)
+            return r; /* hb_rollback falls back to the target's own checkpoint */
         hb__emit(m, sb, HB_EVENT_SWAP_FAILED, s->name, rec->version, old_version, r, t, "%s",
                  sb->last_error);
         if (r == HB_ECRASHED || r == HB_EHUNG) {
