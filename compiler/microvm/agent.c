@@ -1,0 +1,407 @@
+/*
+ * compiler/microvm/agent.c - hotbox's guest agent: /init of the microVM.
+ *
+ * Statically linked; runs as PID 1 in a guest whose only filesystems are the
+ * initramfs, the host's /usr shared read-only over virtio-9p, and the job
+ * directory shared read-write. It
+ *   1. mounts /proc, /sys, /dev (devtmpfs) and a tmpfs on /tmp,
+ *   2. loads the kernel modules listed in /modules/order (finit_module),
+ *   3. mounts 9p tag "hostusr" on /usr (ro, cache=loose) and "job" on /job
+ *      (no cache: the host rewrites it between jobs),
+ *   4. finds the virtio-serial port named HB_VMP_PORT_NAME, says READY, and
+ *   5. serves RUN requests (vmproto.h): fork, rlimits, exec, capture output,
+ *      kill the process group at the deadline, reply RESULT.
+ * Any fatal setup error is printed on the console (the host keeps it in a log
+ * file) and ends the VM with reboot(), which QEMU turns into an exit.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmproto.h"
+
+static void logmsg(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hotbox-agent: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static __attribute__((noreturn)) void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("hotbox-agent: fatal: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    sync();
+    reboot(RB_AUTOBOOT);
+    _exit(1);
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void do_mount(const char *src, const char *dst, const char *type, unsigned long fl,
+                     const char *data)
+{
+    mkdir(dst, 0755);
+    if (mount(src, dst, type, fl, data) != 0)
+        die("mount %s on %s (%s, %s): %s", src, dst, type, data ? data : "", strerror(errno));
+}
+
+static void load_modules(void)
+{
+    FILE *f = fopen("/modules/order", "re");
+    if (!f)
+        return; /* a kernel with everything built in needs none */
+    char name[256];
+    while (fgets(name, sizeof(name), f)) {
+        name[strcspn(name, "\n")] = 0;
+        if (!name[0])
+            continue;
+        char path[300];
+        snprintf(path, sizeof(path), "/modules/%s", name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            die("open %s: %s", path, strerror(errno));
+        if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)
+            die("finit_module %s: %s", name, strerror(errno));
+        close(fd);
+    }
+    fclose(f);
+}
+
+/* /dev/vportNpM whose sysfs name is HB_VMP_PORT_NAME; "" if not (yet) there. */
+static int find_port(char *out, size_t outlen)
+{
+    DIR *d = opendir("/sys/class/virtio-ports");
+    if (!d)
+        return -1;
+    struct dirent *e;
+    int found = -1;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[512], name[128] = "";
+        snprintf(p, sizeof(p), "/sys/class/virtio-ports/%s/name", e->d_name);
+        FILE *f = fopen(p, "re");
+        if (!f)
+            continue;
+        if (fgets(name, sizeof(name), f))
+            name[strcspn(name, "\n")] = 0;
+        fclose(f);
+        if (strcmp(name, HB_VMP_PORT_NAME) == 0) {
+            snprintf(out, outlen, "/dev/%s", e->d_name);
+            found = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+static int open_port(void)
+{
+    char dev[300];
+    /* The port appears as virtio_console probes; the wait is bounded (the
+     * host's boot watchdog is the real limit) and only happens at boot. */
+    for (int i = 0; i < 500; i++) {
+        if (find_port(dev, sizeof(dev)) == 0) {
+            int fd = open(dev, O_RDWR | O_CLOEXEC);
+            if (fd >= 0)
+                return fd;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    die("virtio-serial port %s not found", HB_VMP_PORT_NAME);
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* 0, or -1 on EOF/error. */
+static int read_full(int fd, void *buf, size_t len)
+{
+    uint8_t *p = buf;
+    while (len) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int send_frame(int fd, hb_vmp_w *w)
+{
+    if (hb_vmp_end(w) != 0)
+        return -1;
+    return write_full(fd, w->buf, w->len);
+}
+
+typedef struct outbuf {
+    char *buf;
+    size_t len, cap, max;
+    bool truncated;
+} outbuf;
+
+static void out_add(outbuf *o, const char *p, size_t n)
+{
+    if (o->len + n > o->max) {
+        o->truncated = true;
+        n = o->max > o->len ? o->max - o->len : 0;
+    }
+    if (o->len + n > o->cap) {
+        size_t nc = o->cap ? o->cap * 2 : 4096;
+        while (nc < o->len + n)
+            nc *= 2;
+        char *nb = realloc(o->buf, nc);
+        if (!nb) {
+            o->truncated = true;
+            return;
+        }
+        o->buf = nb;
+        o->cap = nc;
+    }
+    memcpy(o->buf + o->len, p, n);
+    o->len += n;
+}
+
+static void set_limit(int res, uint64_t v)
+{
+    if (!v)
+        return;
+    struct rlimit rl = {(rlim_t)v, (rlim_t)v};
+    setrlimit(res, &rl);
+}
+
+/* Runs one RUN request; fills kind/code/elapsed and the output buffer. */
+static void run_job(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
+{
+    uint64_t timeout_ms, max_mem, max_fsize, max_out, argc;
+    const char *cwd_p;
+    size_t cwd_n;
+    hb_vmp_w w = {wbuf, wcap, 0, false};
+    outbuf out = {0};
+    uint64_t kind = HB_VMP_SETUP, code = 0, t0 = now_us();
+    char **argv = NULL, *cwd = NULL;
+
+    if (!hb_vmp_get_u64(r, &timeout_ms) || !hb_vmp_get_u64(r, &max_mem) ||
+        !hb_vmp_get_u64(r, &max_fsize) || !hb_vmp_get_u64(r, &max_out) ||
+        !hb_vmp_get_str(r, &cwd_p, &cwd_n) || !hb_vmp_get_u64(r, &argc) || argc == 0 ||
+        argc > 4096) {
+        out.max = 4096;
+        out_add(&out, "agent: malformed RUN request\n", 29);
+        goto reply;
+    }
+    out.max = max_out ? max_out : (1u << 20);
+    argv = calloc(argc + 1, sizeof(*argv));
+    cwd = strndup(cwd_p, cwd_n);
+    if (!argv || !cwd)
+        goto reply;
+    for (uint64_t i = 0; i < argc; i++) {
+        const char *s;
+        size_t n;
+        if (!hb_vmp_get_str(r, &s, &n) || !(argv[i] = strndup(s, n))) {
+            out_add(&out, "agent: malformed argv\n", 22);
+            goto reply;
+        }
+    }
+
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0)
+        goto reply;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pfd[0]);
+        close(pfd[1]);
+        goto reply;
+    }
+    if (pid == 0) {
+        static char *envp[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "LC_ALL=C", "HOME=/tmp",
+                               "TMPDIR=/tmp", NULL};
+        setsid();
+        int nul = open("/dev/null", O_RDONLY);
+        if (nul >= 0)
+            dup2(nul, 0);
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        if (chdir(cwd) != 0) {
+            dprintf(2, "agent: chdir %s: %s\n", cwd, strerror(errno));
+            _exit(127);
+        }
+        set_limit(RLIMIT_AS, max_mem);
+        set_limit(RLIMIT_FSIZE, max_fsize);
+        set_limit(RLIMIT_CPU, timeout_ms / 1000 + 1);
+        set_limit(RLIMIT_CORE, 0);
+        signal(SIGPIPE, SIG_DFL);
+        execvpe(argv[0], argv, envp);
+        dprintf(2, "agent: exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(pfd[1]);
+    uint64_t deadline = t0 + timeout_ms * 1000u;
+    bool timed_out = false;
+    for (;;) {
+        uint64_t now = now_us();
+        if (timeout_ms && now >= deadline) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd p = {pfd[0], POLLIN, 0};
+        int wait_ms = timeout_ms ? (int)((deadline - now + 999) / 1000) : -1;
+        int n = poll(&p, 1, wait_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            continue; /* timeout: the loop head decides */
+        char buf[16384];
+        ssize_t k = read(pfd[0], buf, sizeof(buf));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break; /* every writer closed: the compiler (and its children) finished */
+        out_add(&out, buf, (size_t)k);
+    }
+    close(pfd[0]);
+    /* Kill the whole group: stray children must not outlive the job. */
+    kill(-pid, SIGKILL);
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (timed_out) {
+        kind = HB_VMP_TIMEOUT;
+        code = SIGKILL;
+    } else if (WIFSIGNALED(st)) {
+        kind = HB_VMP_SIGNALED;
+        code = (uint64_t)WTERMSIG(st);
+    } else {
+        kind = HB_VMP_EXITED;
+        code = (uint64_t)WEXITSTATUS(st);
+    }
+
+reply:
+    if (out.truncated) {
+        out.max += 64;
+        out_add(&out, "\n[output truncated]\n", 20);
+    }
+    hb_vmp_begin(&w, HB_VMP_RESULT);
+    hb_vmp_put_u64(&w, kind);
+    hb_vmp_put_u64(&w, code);
+    hb_vmp_put_u64(&w, now_us() - t0);
+    hb_vmp_put_strn(&w, out.buf ? out.buf : "", out.len);
+    if (send_frame(port, &w) != 0)
+        logmsg("cannot send RESULT");
+    free(out.buf);
+    if (argv)
+        for (uint64_t i = 0; i < argc; i++)
+            free(argv[i]);
+    free(argv);
+    free(cwd);
+}
+
+/* Reaps orphans re-parented to PID 1. */
+static void reap(void)
+{
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+}
+
+int main(void)
+{
+    /* The kernel gives init the console on 0/1/2 when /dev/console exists in
+     * the initramfs; line-buffer so diagnostics reach the host's log. */
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+    do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+    do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
+    load_modules();
+    do_mount("hostusr", "/usr", "9p", MS_RDONLY | MS_NODEV | MS_NOSUID,
+             "trans=virtio,version=9p2000.L,cache=loose,msize=512000");
+    do_mount("job", "/job", "9p", MS_NODEV | MS_NOSUID,
+             "trans=virtio,version=9p2000.L,cache=none,msize=512000");
+
+    size_t wcap = HB_VMP_MAX_FRAME + HB_VMP_HEADER;
+    uint8_t *wbuf = malloc(wcap), *rbuf = malloc(HB_VMP_MAX_FRAME);
+    if (!wbuf || !rbuf)
+        die("out of memory");
+    struct utsname u;
+    uname(&u);
+
+    int port = open_port();
+    hb_vmp_w w = {wbuf, wcap, 0, false};
+    hb_vmp_begin(&w, HB_VMP_READY);
+    hb_vmp_put_str(&w, u.release);
+    if (send_frame(port, &w) != 0)
+        die("cannot send READY: %s", strerror(errno));
+
+    for (;;) {
+        uint8_t hdr[HB_VMP_HEADER];
+        uint32_t type, len;
+        reap();
+        if (read_full(port, hdr, sizeof(hdr)) != 0 || hb_vmp_header(hdr, &type, &len) != 0 ||
+            read_full(port, rbuf, len) != 0) {
+            /* Host went away (or sent junk): reopen and wait for the next one. */
+            close(port);
+            port = open_port();
+            continue;
+        }
+        hb_vmp_r r = {rbuf, len, false};
+        switch (type) {
+        case HB_VMP_RUN:
+            run_job(&r, port, wbuf, wcap);
+            break;
+        case HB_VMP_PING:
+            hb_vmp_begin(&w, HB_VMP_PONG);
+            send_frame(port, &w);
+            break;
+        case HB_VMP_SHUTDOWN:
+            sync();
+            reboot(RB_AUTOBOOT);
+            die("reboot: %s", strerror(errno));
+        default:
+            logmsg("unknown request type %u", type);
+        }
+    }
+}

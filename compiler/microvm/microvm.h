@@ -1,0 +1,154 @@
+/*
+ * compiler/microvm/microvm.h - compile jobs inside QEMU microVMs, kept warm
+ * in a pool.
+ *
+ * Each VM is `qemu-system-x86_64 -M microvm` with no network device, booting
+ * the Debian guest kernel from the kernel cache (scripts/fetch-guest-kernel.sh)
+ * and an initramfs whose /init is hotbox's static guest agent (agent.c). The
+ * host's /usr is shared read-only over virtio-9p (the toolchain); each VM has
+ * one writable job directory, shared over 9p without caching, which the host
+ * empties and refills for every job. Requests and replies travel over the
+ * virtio-serial port "org.hotbox.agent" (vmproto.h).
+ *
+ * What the guest sees for a job (use these paths in the compiler argv):
+ *   HB_VM_GUEST_SRC      the plugin's sources (the names listed in the job)
+ *   HB_VM_GUEST_INCLUDE  a copy of the job's include_dir (hotbox/plugin.h)
+ *   HB_VM_GUEST_OUT      writable; the host takes HB_VM_OBJECT_NAME and
+ *                        HB_VM_DEPFILE_NAME from here after the job
+ *   /usr, /bin, /lib...  the host's /usr, read-only; nothing else of the host
+ * The compiler runs as root in the guest with cwd HB_VM_GUEST_SRC, env
+ * PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C, rlimits AS/FSIZE/CPU, in its own
+ * process group that is killed at the job's time limit.
+ *
+ * Paths: the kernel cache is opts->kernel_dir, else $HOTBOX_KERNEL_DIR, else
+ * ${XDG_CACHE_HOME:-$HOME/.cache}/hotbox/guest-kernel. The base initramfs is
+ * opts->initramfs, else $HOTBOX_MICROVM_INITRAMFS, else the build tree's
+ * libexec/hotbox/hotbox-initramfs.cpio (compiled in). The pool appends the
+ * kernel's modules and the host's /etc/ld.so.cache to a private copy of it,
+ * so the build never needs the kernel cache.
+ *
+ * Threads: a pool is safe to use from several threads at once (jobs run in
+ * parallel on different VMs). One keeper thread per pool boots VMs, runs the
+ * warm-up compile and replaces recycled ones. Every QEMU is started with
+ * PR_SET_PDEATHSIG(SIGKILL), so none outlives the process, and
+ * hb_vm_pool_free kills and reaps them all.
+ */
+#ifndef HB_MICROVM_H
+#define HB_MICROVM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HB_VM_GUEST_SRC "/job/src"
+#define HB_VM_GUEST_INCLUDE "/job/include"
+#define HB_VM_GUEST_OUT "/job/out"
+#define HB_VM_OBJECT_NAME "plugin.so"
+#define HB_VM_DEPFILE_NAME "plugin.d"
+
+typedef enum hb_vm_accel {
+    HB_VM_ACCEL_AUTO = 0, /* KVM when a probe boot under KVM works, else TCG */
+    HB_VM_ACCEL_KVM = 1,
+    HB_VM_ACCEL_TCG = 2,
+} hb_vm_accel;
+
+const char *hb_vm_accel_name(hb_vm_accel a); /* "auto", "kvm", "tcg" */
+
+typedef struct hb_vm_pool_options {
+    unsigned version;          /* HB_VM_POOL_OPTIONS_VERSION */
+    unsigned size;             /* VMs kept booted; 0 = 1 */
+    unsigned jobs_per_vm;      /* recycle a VM after this many jobs; 0 = 50 */
+    unsigned boot_timeout_ms;  /* boot + warm-up watchdog; 0 = 30000 */
+    unsigned job_timeout_ms;   /* default job limit; 0 = 60000 */
+    unsigned memory_mb;        /* guest RAM; 0 = 256 */
+    hb_vm_accel accel;
+    const char *kernel_dir;    /* NULL: see above */
+    const char *initramfs;     /* NULL: see above */
+    const char *qemu;          /* NULL: "qemu-system-x86_64" from PATH */
+    const char *run_dir;       /* parent of the pool's private directory; NULL: $TMPDIR or /tmp */
+    const char *warmup_cc;     /* compiler for the warm-up job; NULL: "cc" */
+    bool no_warmup;            /* skip the warm-up compile after each boot */
+} hb_vm_pool_options;
+
+#define HB_VM_POOL_OPTIONS_VERSION 1u
+#define HB_VM_POOL_OPTIONS_INIT {HB_VM_POOL_OPTIONS_VERSION, 0, 0, 0, 0, 0, HB_VM_ACCEL_AUTO, \
+                                 NULL, NULL, NULL, NULL, NULL, false}
+void hb_vm_pool_options_init(hb_vm_pool_options *o);
+
+typedef struct hb_vm_pool hb_vm_pool;
+
+/* Checks the kernel cache and initramfs, resolves the accelerator (auto runs
+ * hb_vm_probe's KVM attempt once per process), builds the pool's initramfs
+ * and starts booting opts->size VMs in the background; it does not wait for
+ * them. opts may be NULL. Errors: -ENOENT with "guest kernel not found at
+ * ...; run scripts/fetch-guest-kernel.sh" or the missing initramfs, -errno
+ * otherwise; *err (malloc'ed) says what. */
+int hb_vm_pool_new(const hb_vm_pool_options *opts, hb_vm_pool **out, char **err);
+
+/* Kills and reaps every QEMU of the pool, removes its directory. NULL ok.
+ * No job may be running on the pool. */
+void hb_vm_pool_free(hb_vm_pool *pool);
+
+/* Blocks until every slot holds a warm VM, or timeout_ms passes (-ETIMEDOUT),
+ * or booting keeps failing (-EIO, *err says why). For tests and `doctor`. */
+int hb_vm_pool_wait_warm(hb_vm_pool *pool, unsigned timeout_ms, char **err);
+
+typedef struct hb_vm_job {
+    const char *plugin_dir;           /* absolute host path of the sources */
+    const char *include_dir;          /* host dir copied to HB_VM_GUEST_INCLUDE; may be NULL */
+    const char *const *sources;       /* names relative to plugin_dir, NULL-terminated;
+                                         no "..", no absolute names; subdirs allowed */
+    const char *const *argv;          /* compiler argv as run in the guest, NULL-terminated */
+    const char *out_dir;              /* existing host dir receiving plugin.so / plugin.d */
+    unsigned timeout_ms;              /* 0 = the pool's job_timeout_ms */
+    uint64_t max_memory_bytes;        /* RLIMIT_AS in the guest; 0 = none (the VM's RAM) */
+    uint64_t max_output_bytes;        /* RLIMIT_FSIZE; 0 = 256 MiB */
+    uint64_t max_diag_bytes;          /* captured stdout+stderr kept; 0 = 1 MiB */
+} hb_vm_job;
+
+typedef struct hb_vm_result {
+    int exit_status;    /* the compiler's exit status; -1 if killed */
+    int term_signal;    /* signal that ended it, else 0 */
+    bool timed_out;     /* the agent killed it at job->timeout_ms */
+    char *output;       /* stdout+stderr, guest paths mapped to host paths */
+    char *object_path;  /* out_dir/plugin.so when the compiler made one, else NULL */
+    char *depfile_path; /* out_dir/plugin.d (paths mapped) when made, else NULL */
+    double elapsed_ms;  /* host wall time, waiting for a VM included */
+    double guest_ms;    /* the compiler's run time measured in the guest */
+    unsigned attempts;  /* 1, or 2 after a VM fault and a retry */
+} hb_vm_result;
+
+/* Runs one job on a warm VM. Returns 0 when the compiler ran to an end
+ * (any exit status, or killed at its time limit: res->timed_out); res is then
+ * filled and must be released. A VM fault (QEMU died, no reply within the
+ * limit + a grace period, a protocol error) kills that VM, boots a
+ * replacement and retries once on another VM; a second fault returns -EIO or
+ * -ETIMEDOUT with *err saying what happened both times. -EINVAL for a bad job
+ * (e.g. a source name with ".."), -errno for host I/O errors. */
+int hb_vm_pool_compile(hb_vm_pool *pool, const hb_vm_job *job, hb_vm_result *res, char **err);
+void hb_vm_result_release(hb_vm_result *res);
+
+typedef struct hb_vm_pool_stats {
+    unsigned size, warm, busy, booting;
+    uint64_t boots;          /* VMs that booted and warmed up */
+    uint64_t failures;       /* failed boots + VM faults during jobs */
+    uint64_t jobs;           /* jobs completed */
+    uint64_t recycled;       /* VMs retired after jobs_per_vm jobs */
+    double last_job_ms, median_job_ms, p95_job_ms; /* over the last 256 jobs */
+    double last_boot_ms, median_boot_ms;           /* spawn to READY */
+    hb_vm_accel accel;       /* what the pool runs under (never AUTO) */
+    const char *accel_why;   /* why; owned by the pool */
+    uint64_t qemu_rss_kib;   /* summed VmRSS of the pool's QEMUs now */
+} hb_vm_pool_stats;
+
+void hb_vm_pool_stats_get(hb_vm_pool *pool, hb_vm_pool_stats *out);
+
+/* Boots one VM (no warm-up) and shuts it down. With opts->accel AUTO: KVM
+ * first (when /dev/kvm opens) with a short timeout and early failure on
+ * "KVM internal error", then TCG. Returns 0 when a boot reached the agent;
+ * *used and *boot_ms (spawn to READY) are then set. *why (malloc'ed, may be
+ * NULL on allocation failure) is set in every case and explains each attempt.
+ * opts may be NULL. */
+int hb_vm_probe(const hb_vm_pool_options *opts, hb_vm_accel *used, double *boot_ms, char **why);
+
+#endif /* HB_MICROVM_H */

@@ -1,0 +1,152 @@
+/*
+ * compiler/microvm/vmproto.h - the host <-> guest agent protocol over the
+ * virtio-serial port "org.hotbox.agent". Header-only so the static guest
+ * agent and the host share one definition without sharing a library.
+ *
+ * A frame is a 12-byte header followed by `len` payload bytes. Both ends are
+ * x86-64, so integers are little endian in memory and on the wire alike:
+ *   u32 magic  HB_VMP_MAGIC
+ *   u32 type   an hb_vmp_type value
+ *   u32 len    payload length, at most HB_VMP_MAX_FRAME
+ * Payload fields: u64 (8 bytes), str (u32 length + bytes, no NUL on the wire).
+ *
+ * Messages:
+ *   READY    guest -> host once the port is open: str kernel release.
+ *   RUN      host -> guest: u64 timeout_ms, u64 max_memory (RLIMIT_AS),
+ *            u64 max_fsize (RLIMIT_FSIZE), u64 max_output (bytes of stdout+
+ *            stderr kept), str cwd, u64 argc, argc x str argv.
+ *   RESULT   guest -> host: u64 kind (hb_vmp_kind), u64 code (exit status or
+ *            signal number), u64 elapsed_us, str output (stdout+stderr, cut
+ *            at max_output; a "[output truncated]" line says so).
+ *   PING     host -> guest, empty; answered with PONG (empty).
+ *   SHUTDOWN host -> guest, empty; the guest reboots, which with QEMU's
+ *            -no-reboot and the kernel's reboot=t ends QEMU.
+ */
+#ifndef HB_VMPROTO_H
+#define HB_VMPROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define HB_VMP_MAGIC 0x4d564248u /* "HBVM" */
+#define HB_VMP_HEADER 12u
+#define HB_VMP_MAX_FRAME (8u << 20)
+#define HB_VMP_PORT_NAME "org.hotbox.agent"
+
+enum hb_vmp_type {
+    HB_VMP_READY = 1,
+    HB_VMP_RUN = 2,
+    HB_VMP_RESULT = 3,
+    HB_VMP_PING = 4,
+    HB_VMP_PONG = 5,
+    HB_VMP_SHUTDOWN = 6,
+};
+
+enum hb_vmp_kind {
+    HB_VMP_EXITED = 0,   /* code = exit status */
+    HB_VMP_SIGNALED = 1, /* code = signal number */
+    HB_VMP_TIMEOUT = 2,  /* killed at its time limit */
+    HB_VMP_SETUP = 3,    /* the agent could not start it; output says why */
+};
+
+/* Appends into a caller-owned fixed buffer; `failed` latches on overflow. */
+typedef struct hb_vmp_w {
+    uint8_t *buf;
+    size_t cap, len;
+    bool failed;
+} hb_vmp_w;
+
+static inline void hb_vmp_put(hb_vmp_w *w, const void *p, size_t n)
+{
+    if (w->failed || w->cap - w->len < n) {
+        w->failed = true;
+        return;
+    }
+    memcpy(w->buf + w->len, p, n);
+    w->len += n;
+}
+
+static inline void hb_vmp_put_u32(hb_vmp_w *w, uint32_t v) { hb_vmp_put(w, &v, 4); }
+static inline void hb_vmp_put_u64(hb_vmp_w *w, uint64_t v) { hb_vmp_put(w, &v, 8); }
+static inline void hb_vmp_put_strn(hb_vmp_w *w, const char *s, size_t n)
+{
+    if (n > UINT32_MAX) {
+        w->failed = true;
+        return;
+    }
+    hb_vmp_put_u32(w, (uint32_t)n);
+    hb_vmp_put(w, s, n);
+}
+static inline void hb_vmp_put_str(hb_vmp_w *w, const char *s)
+{
+    hb_vmp_put_strn(w, s ? s : "", s ? strlen(s) : 0);
+}
+
+/* Starts a frame at the beginning of the buffer; hb_vmp_end patches len. */
+static inline void hb_vmp_begin(hb_vmp_w *w, uint32_t type)
+{
+    w->len = 0;
+    w->failed = false;
+    hb_vmp_put_u32(w, HB_VMP_MAGIC);
+    hb_vmp_put_u32(w, type);
+    hb_vmp_put_u32(w, 0);
+}
+static inline int hb_vmp_end(hb_vmp_w *w)
+{
+    if (w->failed || w->len - HB_VMP_HEADER > HB_VMP_MAX_FRAME)
+        return -1;
+    uint32_t n = (uint32_t)(w->len - HB_VMP_HEADER);
+    memcpy(w->buf + 8, &n, 4);
+    return 0;
+}
+
+/* Header check: returns 0 and the type/len, or -1 on a bad magic/size. */
+static inline int hb_vmp_header(const uint8_t h[HB_VMP_HEADER], uint32_t *type, uint32_t *len)
+{
+    uint32_t m, t, n;
+    memcpy(&m, h, 4);
+    memcpy(&t, h + 4, 4);
+    memcpy(&n, h + 8, 4);
+    if (m != HB_VMP_MAGIC || n > HB_VMP_MAX_FRAME)
+        return -1;
+    *type = t;
+    *len = n;
+    return 0;
+}
+
+/* Bounds-checked reader; every get fails once `failed` is set. */
+typedef struct hb_vmp_r {
+    const uint8_t *p;
+    size_t left;
+    bool failed;
+} hb_vmp_r;
+
+static inline bool hb_vmp_get_u64(hb_vmp_r *r, uint64_t *v)
+{
+    if (r->failed || r->left < 8)
+        return !(r->failed = true);
+    memcpy(v, r->p, 8);
+    r->p += 8;
+    r->left -= 8;
+    return true;
+}
+
+/* A view (not NUL-terminated) of a str field. */
+static inline bool hb_vmp_get_str(hb_vmp_r *r, const char **s, size_t *n)
+{
+    uint32_t len;
+    if (r->failed || r->left < 4)
+        return !(r->failed = true);
+    memcpy(&len, r->p, 4);
+    if (r->left - 4 < len)
+        return !(r->failed = true);
+    *s = (const char *)r->p + 4;
+    *n = len;
+    r->p += 4 + (size_t)len;
+    r->left -= 4 + (size_t)len;
+    return true;
+}
+
+#endif /* HB_VMPROTO_H */
