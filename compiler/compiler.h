@@ -30,11 +30,17 @@ typedef struct hb_compile_request {
     unsigned timeout_ms;      /* wall-clock limit; 0 = 60000 */
     uint64_t max_output_bytes;/* RLIMIT_FSIZE for the compiler; 0 = 256 MiB */
     uint64_t max_memory_bytes;/* RLIMIT_AS; 0 = 2 GiB */
-    hb_isolation isolation;   /* only HB_ISOLATION_LOCAL in the core */
+    hb_isolation isolation;   /* AUTO: namespace if bwrap works, else local */
+    /* Appended fields (zero = default). */
+    bool text_diagnostics;    /* never ask GCC for -fdiagnostics-format=json */
 } hb_compile_request;
 
 typedef struct hb_diag {
-    char *file;      /* as the compiler printed it, mapped back to the user's path */
+    /* As the compiler printed it; never NULL. Every backend shows the plugin,
+     * include and job directories at their host paths, so this is already
+     * the user's real path. "" when the message names no location; the
+     * program's name ("cc1", "gcc", "collect2") for driver messages. */
+    char *file;
     unsigned line, column;
     char *severity;  /* "error", "warning", "note", "fatal error" */
     char *message;
@@ -44,12 +50,18 @@ typedef struct hb_compile_result {
     int exit_status;       /* compiler's exit status, or -1 when killed */
     bool timed_out;
     char *object_path;     /* job_dir/plugin.so on success, else NULL */
-    char *diagnostics;     /* everything the compiler wrote to stderr */
+    /* Everything the compiler wrote (stdout+stderr, at most 1 MiB, then a
+     * marker). When GCC's JSON diagnostics were used this is a rendering of
+     * them as "file:line:col: severity: message" lines plus the compiler's
+     * other lines verbatim. */
+    char *diagnostics;
     hb_diag *diags;
     size_t ndiags;
     char **inputs;         /* every file the compiler read (absolute), NULL-terminated */
     char input_hash[HB_SHA256_HEX];
     double elapsed_ms;
+    /* Appended fields. */
+    const char *backend;   /* static name of the backend used ("local", ...) */
 } hb_compile_result;
 
 /* Lists the plugin's C sources (*.c directly in plugin_dir, sorted). */
@@ -58,9 +70,15 @@ int hb_compiler_list_sources(const char *plugin_dir, char ***out);
 /* Runs one compile. Returns 0 when the compiler ran and produced an object;
  * HB_ECOMPILE when it ran and failed (res filled: diagnostics, exit status);
  * HB_ENOSOURCES when there are no sources; HB_EHUNG when it was killed at its
- * time limit; other negative codes for setup failures (with *err set). res is
- * filled on 0 and HB_ECOMPILE/HB_EHUNG; release it with
- * hb_compile_result_release in every case. */
+ * time limit (wall clock, or the CPU limit derived from it); HB_ELIMIT when
+ * it hit max_output_bytes; HB_EISOLATION when the requested backend cannot
+ * run here (*err says why); other negative codes for setup failures (with
+ * *err set). *err gets a one-line summary on every failure. res is filled on
+ * 0 and HB_ECOMPILE/HB_EHUNG/HB_ELIMIT; release it with
+ * hb_compile_result_release in every case. inputs and input_hash are only
+ * set on success. The compiler runs with LC_ALL=C and
+ * -fdiagnostics-color=never; GCC >= 10 also with -fdiagnostics-format=json
+ * unless text_diagnostics is set (probed once per process per cc string). */
 int hb_compiler_run(const hb_compile_request *req, hb_compile_result *res, char **err);
 void hb_compile_result_release(hb_compile_result *res);
 
@@ -78,5 +96,12 @@ void hb_diags_free(hb_diag *d, size_t n);
 /* Parses a make-style depfile ("target: dep dep \\\n dep"), handling
  * backslash continuations and escaped spaces. NULL-terminated list. */
 int hb_compiler_parse_depfile(const char *text, size_t len, char ***out);
+
+/* For `hotbox doctor`: whether a backend works on this machine (0, or a
+ * negative code and a malloc'ed reason in *why; why may be NULL), and its
+ * name. For HB_ISOLATION_AUTO both describe the backend AUTO would pick.
+ * Probes run once per process and are cached. */
+int hb_compiler_backend_probe(hb_isolation which, char **why);
+const char *hb_compiler_backend_name(hb_isolation which);
 
 #endif /* HB_COMPILER_H */

@@ -1,0 +1,870 @@
+/*
+ * compiler/compiler.c - hb_compiler_run and friends: list sources, choose a
+ * backend, build the command line, run it, parse diagnostics and the
+ * depfile, and hash every input for the compile cache.
+ *
+ * One source compiles in a single command:
+ *   cc [diag flags] [cflags] -shared -fPIC -I<inc> -MD -MF <job>/plugin.d
+ *      -o <job>/plugin.so <source>
+ * Several sources compile one command per source (-c, each with its own
+ * depfile) and then link: GCC and Clang write a single -MF file per
+ * translation unit, so with several sources in one command each overwrites
+ * the previous one and the headers of all but the last source would be
+ * missing from the inputs (checked with GCC 12 and Clang 14).
+ *
+ * The input hash frames, in order: a format tag, the compiler identity
+ * (resolved binary path and first line of `cc --version`), the canonical
+ * flags "words-of-cc... cflags... -shared -fPIC -I<inc> -MD sources..." and
+ * then every input (sorted) as its path and the SHA-256 of its content.
+ * Output and depfile paths are not hashed, so the job directory does not
+ * matter. The compiler always runs with LC_ALL=C so its messages parse.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "diag.h"
+
+extern char **environ;
+
+#define DEFAULT_TIMEOUT_MS 60000u
+#define DEFAULT_MAX_OUTPUT (256ull << 20)
+#define DEFAULT_MAX_MEMORY (2ull << 30)
+#define MAX_SOURCES 4096
+#define MAX_DEPFILE (16u << 20)
+
+/* ---- backends ---------------------------------------------------------- */
+
+/* Replaced by compiler/microvm/ when it is linked in (see backend.h). */
+__attribute__((weak)) const hb__backend *hb__microvm_backend(void)
+{
+    return NULL;
+}
+
+static const hb__backend *backend_for(hb_isolation which)
+{
+    switch (which) {
+    case HB_ISOLATION_LOCAL:
+        return hb__local_backend();
+    case HB_ISOLATION_NAMESPACE:
+        return hb__namespace_backend();
+    case HB_ISOLATION_MICROVM:
+        return hb__microvm_backend();
+    default:
+        return NULL;
+    }
+}
+
+/* AUTO: the strongest backend that probes OK. The microvm backend is not
+ * tried automatically yet: on this machine kind it needs TCG and costs
+ * about 0.8 s per compile (MICROVM-FACTS.md); add it here when a pool
+ * makes it competitive. */
+static const hb__backend *resolve_auto(void)
+{
+    const hb__backend *ns = hb__namespace_backend();
+    if (ns->probe(NULL) == 0)
+        return ns;
+    return hb__local_backend();
+}
+
+int hb_compiler_backend_probe(hb_isolation which, char **why)
+{
+    if (which == HB_ISOLATION_AUTO)
+        return resolve_auto()->probe(why);
+    const hb__backend *b = backend_for(which);
+    if (!b)
+        return hb__cerr(why, HB_EISOLATION, "%s backend is not built into this hotbox",
+                        which == HB_ISOLATION_MICROVM ? "microvm" : "unknown");
+    return b->probe(why);
+}
+
+const char *hb_compiler_backend_name(hb_isolation which)
+{
+    if (which == HB_ISOLATION_AUTO)
+        return resolve_auto()->name;
+    const hb__backend *b = backend_for(which);
+    if (b)
+        return b->name;
+    return which == HB_ISOLATION_MICROVM ? "microvm" : "unknown";
+}
+
+static int select_backend(hb_isolation which, const hb__backend **out, char **err)
+{
+    if (which == HB_ISOLATION_AUTO) {
+        *out = resolve_auto();
+        return 0;
+    }
+    const hb__backend *b = backend_for(which);
+    if (!b)
+        return hb__cerr(err, HB_EISOLATION, "isolation backend %s is not built into this hotbox",
+                        hb_compiler_backend_name(which));
+    char *why = NULL;
+    int r = b->probe(&why);
+    if (r < 0) {
+        r = hb__cerr(err, HB_EISOLATION, "isolation backend %s is unavailable: %s", b->name,
+                     why ? why : "probe failed");
+        free(why);
+        return r;
+    }
+    *out = b;
+    return 0;
+}
+
+/* ---- environment -------------------------------------------------------- */
+
+/* The caller's environment with the locale forced to C, so severities and
+ * quotes come out in the form the parsers expect. Entries point into
+ * environ; only the array is allocated. */
+static char **compiler_env(void)
+{
+    size_t n = 0;
+    while (environ && environ[n])
+        n++;
+    char **e = calloc(n + 2, sizeof(*e));
+    if (!e)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = environ[i];
+        if (!strncmp(s, "LC_ALL=", 7) || !strncmp(s, "LANG=", 5) ||
+            !strncmp(s, "LANGUAGE=", 9) || !strncmp(s, "LC_MESSAGES=", 12))
+            continue;
+        e[k++] = environ[i];
+    }
+    e[k++] = "LC_ALL=C";
+    e[k] = NULL;
+    return e;
+}
+
+/* ---- compiler identity, cached per process per cc string ---------------- */
+
+typedef struct cc_info {
+    char *cc;         /* the request's cc string, the cache key */
+    char **words;     /* cc split on blanks; words[0] resolved to a path */
+    char *real;       /* realpath of words[0] */
+    char *version;    /* first line of `cc --version` */
+    bool json;        /* accepts -fdiagnostics-format=json (GCC >= 10) */
+    struct cc_info *next;
+} cc_info;
+
+static pthread_mutex_t cc_lock = PTHREAD_MUTEX_INITIALIZER;
+static cc_info *cc_cache;
+
+static void cc_info_free(cc_info *ci)
+{
+    if (!ci)
+        return;
+    free(ci->cc);
+    hb__strv_free(ci->words);
+    free(ci->real);
+    free(ci->version);
+    free(ci);
+}
+
+/* Runs words + extra (a short query, not a compile) locally. */
+static int run_query(char *const *words, const char *const *extra, hb__run_outcome *out)
+{
+    size_t nw = hb__strv_len(words), ne = 0;
+    while (extra[ne])
+        ne++;
+    char **argv = calloc(nw + ne + 1, sizeof(*argv));
+    char **env = compiler_env();
+    int r = -ENOMEM;
+    if (!argv || !env)
+        goto out;
+    for (size_t i = 0; i < nw; i++)
+        argv[i] = words[i];
+    for (size_t i = 0; i < ne; i++)
+        argv[nw + i] = (char *)extra[i];
+    hb__run_ctx ctx = {
+        .envp = env,
+        .deadline_ns = hb__now_ns() + 20ull * 1000000000ull,
+        .timeout_ms = 20000,
+        .max_output_bytes = 1u << 20,
+        .max_memory_bytes = DEFAULT_MAX_MEMORY,
+    };
+    r = hb__spawn_limited(&ctx, argv, out, NULL);
+    if (r == 0 && out->timed_out)
+        r = -ETIMEDOUT;
+out:
+    free(argv);
+    free(env);
+    return r;
+}
+
+/* GCC prints "[]" for a translation unit without diagnostics. */
+static bool is_empty_json_output(const char *s)
+{
+    s += strspn(s, " \t\r\n");
+    if (!strncmp(s, "[]", 2))
+        s += 2;
+    s += strspn(s, " \t\r\n");
+    return *s == 0;
+}
+
+static int cc_info_probe(const char *cc, cc_info **out, char **err)
+{
+    cc_info *ci = calloc(1, sizeof(*ci));
+    hb__run_outcome o1 = {0}, o2 = {0};
+    char *resolved = NULL;
+    int r = -ENOMEM;
+    if (!ci || !(ci->cc = strdup(cc)) || !(ci->words = hb__split_blank(cc)))
+        goto fail;
+    if (!ci->words[0]) {
+        r = hb__cerr(err, -EINVAL, "empty compiler command");
+        goto fail;
+    }
+    r = hb__find_program(ci->words[0], &resolved);
+    if (r < 0) {
+        r = hb__cerr(err, r, "compiler %s not found on $PATH", ci->words[0]);
+        goto fail;
+    }
+    free(ci->words[0]);
+    ci->words[0] = resolved;
+    if (hb__realpath(resolved, &ci->real) < 0 && !(ci->real = strdup(resolved))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+
+    static const char *const ver[] = {"--version", NULL};
+    r = run_query(ci->words, ver, &o1);
+    if (r < 0 || !WIFEXITED(o1.wait_status) || WEXITSTATUS(o1.wait_status) != 0) {
+        r = hb__cerr(err, r < 0 ? r : -ENOEXEC, "%s --version failed%s%.200s", cc,
+                     o1.output.len ? ": " : "", o1.output.buf ? o1.output.buf : "");
+        goto fail;
+    }
+    size_t l = strcspn(o1.output.buf, "\n");
+    if (!(ci->version = strndup(o1.output.buf, l))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    /* GCC 9 has a different JSON shape and Clang rejects the value; only
+     * trust a compiler that accepts the flag silently and is not clang. */
+    static const char *const jq[] = {"-fdiagnostics-format=json", "-fsyntax-only", "-x", "c",
+                                     "/dev/null", NULL};
+    if (!strstr(ci->version, "clang") && run_query(ci->words, jq, &o2) == 0 &&
+        WIFEXITED(o2.wait_status) && WEXITSTATUS(o2.wait_status) == 0 &&
+        is_empty_json_output(o2.output.buf ? o2.output.buf : ""))
+        ci->json = true;
+    hb__sb_release(&o1.output);
+    hb__sb_release(&o2.output);
+    *out = ci;
+    return 0;
+fail:
+    hb__sb_release(&o1.output);
+    hb__sb_release(&o2.output);
+    cc_info_free(ci);
+    return r;
+}
+
+/* Entries are never freed: the cache lives as long as the process, and a
+ * pointer handed out stays valid. */
+static int get_cc_info(const char *cc, const cc_info **out, char **err)
+{
+    pthread_mutex_lock(&cc_lock);
+    for (cc_info *c = cc_cache; c; c = c->next) {
+        if (!strcmp(c->cc, cc)) {
+            pthread_mutex_unlock(&cc_lock);
+            *out = c;
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&cc_lock);
+    /* Probe without the lock (it runs processes); a racing duplicate is
+     * harmless, the first one inserted wins. */
+    cc_info *ci = NULL;
+    int r = cc_info_probe(cc, &ci, err);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&cc_lock);
+    for (cc_info *c = cc_cache; c; c = c->next) {
+        if (!strcmp(c->cc, cc)) {
+            pthread_mutex_unlock(&cc_lock);
+            cc_info_free(ci);
+            *out = c;
+            return 0;
+        }
+    }
+    ci->next = cc_cache;
+    cc_cache = ci;
+    pthread_mutex_unlock(&cc_lock);
+    *out = ci;
+    return 0;
+}
+
+/* ---- sources ------------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int hb_compiler_list_sources(const char *plugin_dir, char ***out)
+{
+    if (!plugin_dir || !out)
+        return -EINVAL;
+    DIR *d = opendir(plugin_dir);
+    if (!d)
+        return -errno;
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    int r = 0;
+    struct dirent *de;
+    errno = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || !hb__has_suffix(de->d_name, ".c") || strlen(de->d_name) < 3)
+            continue;
+        char *p = hb__path_join(plugin_dir, de->d_name);
+        struct stat st;
+        if (!p) {
+            r = -ENOMEM;
+            goto fail;
+        }
+        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+            free(p);
+            continue;
+        }
+        if (n + 2 > cap) {
+            if (n >= MAX_SOURCES) {
+                free(p);
+                r = -E2BIG;
+                goto fail;
+            }
+            size_t nc = cap ? 2 * cap : 16;
+            char **nv = realloc(v, nc * sizeof(*nv));
+            if (!nv) {
+                free(p);
+                r = -ENOMEM;
+                goto fail;
+            }
+            v = nv;
+            cap = nc;
+        }
+        v[n++] = p;
+        v[n] = NULL;
+    }
+    if (!v && !(v = calloc(1, sizeof(*v)))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    closedir(d);
+    qsort(v, n, sizeof(*v), cmp_str);
+    *out = v;
+    return 0;
+fail:
+    closedir(d);
+    hb__strv_free(v);
+    return r;
+}
+
+/* ---- argv ------------------------------------------------------------------ */
+
+typedef struct strv {
+    char **v;
+    size_t n, cap;
+    bool failed;
+} strv;
+
+static void sv_add(strv *s, const char *str)
+{
+    if (s->failed)
+        return;
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 32;
+        char **nv = realloc(s->v, cap * sizeof(*nv));
+        if (!nv) {
+            s->failed = true;
+            return;
+        }
+        s->v = nv;
+        s->cap = cap;
+    }
+    if (!(s->v[s->n] = strdup(str))) {
+        s->failed = true;
+        return;
+    }
+    s->v[++s->n] = NULL;
+}
+
+static void sv_addf_I(strv *s, const char *inc)
+{
+    char *x = hb__asprintf("-I%s", inc);
+    if (!x) {
+        s->failed = true;
+        return;
+    }
+    sv_add(s, x);
+    free(x);
+}
+
+static void sv_add_all(strv *s, char *const *v)
+{
+    for (; v && *v; v++)
+        sv_add(s, *v);
+}
+
+/* What the input hash covers besides identity and inputs: the command line
+ * minus output and depfile paths, in argv order. */
+static int canonical_flags(const hb_compile_request *req, const cc_info *ci, char *const *sources,
+                           char ***out)
+{
+    strv s = {0};
+    for (size_t i = 1; ci->words[i]; i++)
+        sv_add(&s, ci->words[i]);
+    sv_add_all(&s, req->cflags);
+    sv_add(&s, "-shared");
+    sv_add(&s, "-fPIC");
+    if (req->include_dir)
+        sv_addf_I(&s, req->include_dir);
+    sv_add(&s, "-MD");
+    sv_add_all(&s, sources);
+    if (s.failed || !s.v) {
+        hb__strv_free(s.v);
+        return -ENOMEM;
+    }
+    *out = s.v;
+    return 0;
+}
+
+static void add_prefix(strv *s, const hb_compile_request *req, const cc_info *ci, bool json)
+{
+    sv_add_all(s, ci->words);
+    sv_add(s, "-fdiagnostics-color=never");
+    if (json)
+        sv_add(s, "-fdiagnostics-format=json");
+    sv_add_all(s, req->cflags);
+}
+
+/* ---- hashing ----------------------------------------------------------------- */
+
+static int hash_all(const cc_info *ci, char *const *flags, char *const *sorted_inputs,
+                    char out[HB_SHA256_HEX])
+{
+    hb_sha256 *h = hb__sha256_new();
+    if (!h)
+        return -ENOMEM;
+    static const char tag[] = "hotbox-compile-v1";
+    hb__sha256_update_framed(h, tag, sizeof(tag) - 1);
+    hb__sha256_update_framed(h, ci->real, strlen(ci->real));
+    hb__sha256_update_framed(h, ci->version, strlen(ci->version));
+    size_t nf = hb__strv_len(flags);
+    hb__sha256_update_framed(h, &nf, sizeof(nf));
+    for (size_t i = 0; i < nf; i++)
+        hb__sha256_update_framed(h, flags[i], strlen(flags[i]));
+    size_t ni = hb__strv_len(sorted_inputs);
+    hb__sha256_update_framed(h, &ni, sizeof(ni));
+    for (size_t i = 0; i < ni; i++) {
+        char fh[HB_SHA256_HEX];
+        int r = hb__sha256_file(sorted_inputs[i], fh);
+        if (r < 0) {
+            char discard[HB_SHA256_HEX];
+            hb__sha256_final(h, discard);
+            return r;
+        }
+        hb__sha256_update_framed(h, sorted_inputs[i], strlen(sorted_inputs[i]));
+        hb__sha256_update_framed(h, fh, HB_SHA256_HEX - 1);
+    }
+    hb__sha256_final(h, out);
+    return 0;
+}
+
+static char **sorted_copy(char *const *v)
+{
+    size_t n = hb__strv_len(v);
+    char **c = calloc(n + 1, sizeof(*c));
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!(c[i] = strdup(v[i]))) {
+            hb__strv_free(c);
+            return NULL;
+        }
+    }
+    qsort(c, n, sizeof(*c), cmp_str);
+    return c;
+}
+
+int hb_compiler_input_hash(const hb_compile_request *req, char *const *inputs,
+                           char out[HB_SHA256_HEX])
+{
+    if (!req || !req->plugin_dir || !req->cc || !inputs || !out)
+        return -EINVAL;
+    const cc_info *ci;
+    char **sources = NULL, **flags = NULL, **sorted = NULL;
+    int r = get_cc_info(req->cc, &ci, NULL);
+    if (r < 0)
+        return r;
+    if ((r = hb_compiler_list_sources(req->plugin_dir, &sources)) < 0)
+        goto out;
+    if (!sources[0]) {
+        r = HB_ENOSOURCES;
+        goto out;
+    }
+    if ((r = canonical_flags(req, ci, sources, &flags)) < 0)
+        goto out;
+    if (!(sorted = sorted_copy(inputs))) {
+        r = -ENOMEM;
+        goto out;
+    }
+    char h[HB_SHA256_HEX];
+    if ((r = hash_all(ci, flags, sorted, h)) < 0)
+        goto out;
+    memcpy(out, h, HB_SHA256_HEX);
+out:
+    hb__strv_free(sources);
+    hb__strv_free(flags);
+    hb__strv_free(sorted);
+    return r;
+}
+
+/* ---- depfiles -------------------------------------------------------------- */
+
+/* Absolute path for a depfile entry: relative ones are relative to the job
+ * directory (the compiler's working directory); entries with "." or ".."
+ * components are resolved so the same file has one name. */
+static char *absolute_input(const char *job_dir, const char *dep)
+{
+    char *p = dep[0] == '/' ? strdup(dep) : hb__path_join(job_dir, dep);
+    if (!p)
+        return NULL;
+    if (strstr(p, "/./") || strstr(p, "/../") || hb__has_suffix(p, "/.") ||
+        hb__has_suffix(p, "/..")) {
+        char *rp;
+        if (hb__realpath(p, &rp) == 0) {
+            free(p);
+            p = rp;
+        }
+    }
+    return p;
+}
+
+static int collect_inputs(const char *job_dir, char *const *depfiles, char ***out, char **err)
+{
+    strv all = {0};
+    int r = 0;
+    for (size_t i = 0; depfiles[i]; i++) {
+        void *data = NULL;
+        size_t len = 0;
+        char **deps = NULL;
+        r = hb__read_file(depfiles[i], MAX_DEPFILE, &data, &len);
+        if (r < 0) {
+            r = hb__cerr(err, r, "reading depfile %s: %s", depfiles[i], strerror(-r));
+            goto fail;
+        }
+        r = hb_compiler_parse_depfile(data, len, &deps);
+        free(data);
+        if (r < 0) {
+            r = hb__cerr(err, r, "parsing depfile %s: %s", depfiles[i], strerror(-r));
+            goto fail;
+        }
+        for (size_t k = 0; deps[k]; k++) {
+            char *a = absolute_input(job_dir, deps[k]);
+            if (a)
+                sv_add(&all, a);
+            else
+                all.failed = true;
+            free(a);
+            if (all.failed)
+                break;
+        }
+        hb__strv_free(deps);
+        if (all.failed) {
+            r = hb__cerr(err, -ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    if (!all.v && !(all.v = calloc(1, sizeof(*all.v)))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    qsort(all.v, all.n, sizeof(*all.v), cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < all.n; i++) {
+        if (k > 0 && !strcmp(all.v[k - 1], all.v[i])) {
+            free(all.v[i]);
+            continue;
+        }
+        all.v[k++] = all.v[i];
+    }
+    all.v[k] = NULL;
+    *out = all.v;
+    return 0;
+fail:
+    hb__strv_free(all.v);
+    return r;
+}
+
+/* ---- run ---------------------------------------------------------------------- */
+
+void hb_compile_result_release(hb_compile_result *res)
+{
+    if (!res)
+        return;
+    free(res->object_path);
+    free(res->diagnostics);
+    hb_diags_free(res->diags, res->ndiags);
+    hb__strv_free(res->inputs);
+    memset(res, 0, sizeof(*res));
+}
+
+/* Directories the sandbox must show for the compiler binary itself when it
+ * lives outside /usr (a toolchain in /opt, a wrapper script in a temp dir). */
+static char **compiler_dirs(const cc_info *ci)
+{
+    strv s = {0};
+    const char *paths[] = {ci->words[0], ci->real};
+    for (size_t i = 0; i < HB_ARRAY_SIZE(paths); i++) {
+        if (!strncmp(paths[i], "/usr/", 5) || !strncmp(paths[i], "/etc/alternatives/", 18))
+            continue;
+        char *d = strdup(paths[i]);
+        if (!d)
+            goto fail;
+        char *slash = strrchr(d, '/');
+        if (slash && slash != d) {
+            *slash = 0;
+            sv_add(&s, d);
+        }
+        free(d);
+    }
+    if (!s.v)
+        s.v = calloc(1, sizeof(*s.v));
+    if (s.failed || !s.v)
+        goto fail;
+    return s.v;
+fail:
+    hb__strv_free(s.v);
+    return NULL;
+}
+
+typedef struct plan {
+    char ***steps;  /* NULL-terminated list of argv */
+    char **depfiles;
+    char *object;
+} plan;
+
+static void plan_free(plan *p)
+{
+    for (size_t i = 0; p->steps && p->steps[i]; i++)
+        hb__strv_free(p->steps[i]);
+    free(p->steps);
+    hb__strv_free(p->depfiles);
+    free(p->object);
+}
+
+static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json,
+                     char *const *sources, plan *p)
+{
+    size_t ns = hb__strv_len(sources);
+    size_t nsteps = ns == 1 ? 1 : ns + 1;
+    strv deps = {0}, objs = {0};
+    p->steps = calloc(nsteps + 1, sizeof(*p->steps));
+    p->object = hb__path_join(req->job_dir, "plugin.so");
+    if (!p->steps || !p->object)
+        return -ENOMEM;
+    if (ns == 1) {
+        char *d = hb__path_join(req->job_dir, "plugin.d");
+        strv s = {0};
+        add_prefix(&s, req, ci, json);
+        sv_add(&s, "-shared");
+        sv_add(&s, "-fPIC");
+        if (req->include_dir)
+            sv_addf_I(&s, req->include_dir);
+        sv_add(&s, "-MD");
+        sv_add(&s, "-MF");
+        sv_add(&s, d ? d : "");
+        sv_add(&s, "-o");
+        sv_add(&s, p->object);
+        sv_add(&s, sources[0]);
+        sv_add(&deps, d ? d : "");
+        p->steps[0] = s.v;
+        free(d);
+        if (!d || s.failed || deps.failed)
+            goto nomem;
+        p->depfiles = deps.v;
+        return 0;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        char *d = hb__asprintf("%s/src%zu.d", req->job_dir, i);
+        char *o = hb__asprintf("%s/src%zu.o", req->job_dir, i);
+        strv s = {0};
+        add_prefix(&s, req, ci, json);
+        sv_add(&s, "-fPIC");
+        if (req->include_dir)
+            sv_addf_I(&s, req->include_dir);
+        sv_add(&s, "-MD");
+        sv_add(&s, "-MF");
+        sv_add(&s, d ? d : "");
+        sv_add(&s, "-c");
+        sv_add(&s, "-o");
+        sv_add(&s, o ? o : "");
+        sv_add(&s, sources[i]);
+        sv_add(&deps, d ? d : "");
+        sv_add(&objs, o ? o : "");
+        p->steps[i] = s.v;
+        bool bad = !d || !o || s.failed;
+        free(d);
+        free(o);
+        if (bad)
+            goto nomem;
+    }
+    strv l = {0};
+    add_prefix(&l, req, ci, json);
+    sv_add(&l, "-shared");
+    sv_add(&l, "-fPIC");
+    sv_add(&l, "-o");
+    sv_add(&l, p->object);
+    sv_add_all(&l, objs.v);
+    p->steps[ns] = l.v;
+    if (l.failed || deps.failed || objs.failed)
+        goto nomem;
+    hb__strv_free(objs.v);
+    p->depfiles = deps.v;
+    return 0;
+nomem:
+    hb__strv_free(deps.v);
+    hb__strv_free(objs.v);
+    return -ENOMEM;
+}
+
+int hb_compiler_run(const hb_compile_request *req, hb_compile_result *res, char **err)
+{
+    if (!req || !res || !req->plugin_dir || !req->job_dir || !req->cc || req->plugin_dir[0] != '/' ||
+        req->job_dir[0] != '/' || (req->include_dir && req->include_dir[0] != '/'))
+        return hb__cerr(err, -EINVAL, "compile request needs absolute plugin_dir and job_dir and a cc");
+    memset(res, 0, sizeof(*res));
+    uint64_t start = hb__now_ns();
+    const hb__backend *be = NULL;
+    const cc_info *ci = NULL;
+    char **sources = NULL, **env = NULL, **extra = NULL, **flags = NULL;
+    plan p = {0};
+    hb_sb output = HB_SB_INIT;
+    int r;
+
+    r = hb_compiler_list_sources(req->plugin_dir, &sources);
+    if (r < 0) {
+        r = hb__cerr(err, r, "plugin directory %s: %s", req->plugin_dir, strerror(-r));
+        goto out;
+    }
+    if (!sources[0]) {
+        r = hb__cerr(err, HB_ENOSOURCES, "plugin directory %s holds no *.c sources",
+                     req->plugin_dir);
+        goto out;
+    }
+    if ((r = select_backend(req->isolation, &be, err)) < 0)
+        goto out;
+    if ((r = get_cc_info(req->cc, &ci, err)) < 0)
+        goto out;
+    bool json = ci->json && !req->text_diagnostics;
+    env = compiler_env();
+    extra = compiler_dirs(ci);
+    if (!env || !extra || (r = make_plan(req, ci, json, sources, &p)) < 0) {
+        r = hb__cerr(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    res->backend = be->name;
+
+    unsigned timeout_ms = req->timeout_ms ? req->timeout_ms : DEFAULT_TIMEOUT_MS;
+    hb__run_ctx ctx = {
+        .req = req,
+        .envp = env,
+        .deadline_ns = start + (uint64_t)timeout_ms * 1000000ull,
+        .timeout_ms = timeout_ms,
+        .max_output_bytes = req->max_output_bytes ? req->max_output_bytes : DEFAULT_MAX_OUTPUT,
+        .max_memory_bytes = req->max_memory_bytes ? req->max_memory_bytes : DEFAULT_MAX_MEMORY,
+        .extra_ro_dirs = extra,
+    };
+    int status = 0;
+    bool ok = true;
+    for (size_t i = 0; p.steps[i]; i++) {
+        hb__run_outcome o = {0};
+        r = be->run(&ctx, p.steps[i], &o, err);
+        if (r == 0 && o.output.len && output.len < HB__MAX_CAPTURE)
+            r = hb__sb_add(&output, o.output.buf, o.output.len);
+        hb__sb_release(&o.output);
+        if (r < 0)
+            goto out;
+        if (o.timed_out) {
+            res->timed_out = true;
+            ok = false;
+            break;
+        }
+        status = o.wait_status;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            ok = false;
+            break;
+        }
+    }
+    res->exit_status = res->timed_out || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
+    res->elapsed_ms = hb__ms_since(start);
+
+    /* Diagnostics, whatever the outcome. */
+    if (json) {
+        r = hb__parse_mixed_diagnostics(output.buf ? output.buf : "", output.len, &res->diags,
+                                        &res->ndiags, &res->diagnostics);
+    } else {
+        r = hb_compiler_parse_diagnostics(output.buf ? output.buf : "", output.len, &res->diags,
+                                          &res->ndiags);
+        if (r == 0 && !(res->diagnostics = hb__sb_detach(&output)))
+            r = -ENOMEM;
+    }
+    if (r < 0) {
+        r = hb__cerr(err, r, "parsing compiler output: %s", strerror(-r));
+        goto out;
+    }
+
+    if (res->timed_out) {
+        r = hb__cerr(err, HB_EHUNG,
+                     "compiler killed after %u ms: it exceeded the compile time limit (timeout_ms)",
+                     timeout_ms);
+        goto out;
+    }
+    if (!ok && WIFSIGNALED(status)) {
+        char desc[128];
+        int sig = WTERMSIG(status);
+        hb__describe_wait_status(status, desc, sizeof(desc));
+        if (sig == SIGXCPU)
+            r = hb__cerr(err, HB_EHUNG, "compiler %s: CPU time limit (%u s, from timeout_ms)",
+                         desc, (unsigned)(timeout_ms / 1000 + 2));
+        else if (sig == SIGXFSZ)
+            r = hb__cerr(err, HB_ELIMIT, "compiler %s: output size limit (max_output_bytes=%llu)",
+                         desc, (unsigned long long)ctx.max_output_bytes);
+        else
+            r = hb__cerr(err, HB_ECOMPILE, "compiler %s", desc);
+        goto out;
+    }
+    if (!ok) {
+        r = hb__cerr(err, HB_ECOMPILE, "compiler exited with status %d", res->exit_status);
+        goto out;
+    }
+    if (access(p.object, F_OK) != 0) {
+        r = hb__cerr(err, HB_ECOMPILE, "compiler succeeded but wrote no %s", p.object);
+        goto out;
+    }
+    if ((r = collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
+        goto out;
+    if ((r = canonical_flags(req, ci, sources, &flags)) < 0 ||
+        (r = hash_all(ci, flags, res->inputs, res->input_hash)) < 0) {
+        r = hb__cerr(err, r, "hashing compile inputs: %s", strerror(-r));
+        goto out;
+    }
+    res->object_path = p.object;
+    p.object = NULL;
+    r = 0;
+out:
+    if (r == 0 || r == HB_ECOMPILE || r == HB_EHUNG || r == HB_ELIMIT)
+        res->elapsed_ms = hb__ms_since(start);
+    hb__sb_release(&output);
+    hb__strv_free(sources);
+    hb__strv_free(flags);
+    free(env);
+    hb__strv_free(extra);
+    plan_free(&p);
+    return r;
+}
