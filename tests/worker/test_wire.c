@@ -175,12 +175,16 @@ int main(void)
     hdr[0] = 200;
     HB_CHECK_EQ(write(sv[0], hdr, sizeof(hdr)), (long)sizeof(hdr));
     HB_CHECK_EQ(hb__wire_recv(sv[1], 100, &f), -EMSGSIZE);
-    /* truncated payload then EOF */
+    /* a whole frame, then one cut inside its payload, then EOF */
     build_sample(&w);
-    HB_CHECK_OK(hb__wire_send(sv[0], &w) == 0 ? 0 : -1);
+    HB_CHECK_OK(hb__wire_send(sv[0], &w));
+    HB_CHECK_EQ(write(sv[0], w.data, HB_WIRE_HEADER + 3), (long)HB_WIRE_HEADER + 3);
     close(sv[0]);
     HB_CHECK_OK(hb__wire_recv(sv[1], HB_WIRE_MAX_FRAME, &f));
     hb__frame_release(&f);
+    f.type = 0xee;
+    HB_CHECK_EQ(hb__wire_recv(sv[1], HB_WIRE_MAX_FRAME, &f), -EPIPE);
+    HB_CHECK_EQ(f.type, 0xee);
     HB_CHECK_EQ(hb__wire_recv(sv[1], HB_WIRE_MAX_FRAME, &f), -EPIPE);
     close(sv[1]);
 

@@ -306,7 +306,7 @@ static int wk_call(wk *k, const char *plugin, const char *sym, const char *sig,
         size_t len;
         HB_CHECK_OK(hb__wire_get_bytes(&rb, &d, &len));
         HB_CHECK(bufs != NULL);
-        bufs[i].type = HB_TYPE_BUF_INOUT;
+        bufs[i] = (hb_wvalue){.type = HB_TYPE_BUF_INOUT};
         bufs[i].buf = malloc(len + 1);
         memcpy(bufs[i].buf, d, len);
         bufs[i].len = len;
@@ -431,7 +431,9 @@ static void test_swaps(void)
     }
 
     /* v1 -> v2: checkpoint of v1's state, then migrate converts 1 -> 2 */
+    uint64_t t0 = hb__now_ns();
     HB_CHECK_OK(wk_swap(&k, "counter", PLUGIN_COUNTER_V2, 2, &lr, &cp));
+    printf("swap v1 -> v2: %.3f ms\n", hb__ms_since(t0));
     HB_CHECK(cp.present);
     HB_CHECK_STR(cp.plugin, "counter");
     HB_CHECK_EQ(cp.version, 1);
@@ -767,6 +769,14 @@ static void test_types_and_fini(void)
     }
     strcpy(sig + 32, ")i");
     HB_CHECK_EQ(call_i32(&k, "types", "t_sum32", sig, many, 32), 465 + 31 * 1000);
+
+    /* Informational: round-trip cost of a small call (not an assertion). */
+    uint64_t t0 = hb__now_ns();
+    for (int i = 0; i < 2000; i++) {
+        hb_wvalue x = vi(HB_TYPE_I32, i);
+        HB_CHECK_EQ(call_i32(&k, "types", "t_neg32", "i)i", &x, 1), -i);
+    }
+    printf("call round trip: %.1f us mean over 2000 calls\n", hb__ms_since(t0) * 1000.0 / 2000);
 
     /* fini runs at SHUTDOWN */
     char dir[] = "/tmp/hbtw-XXXXXX";
