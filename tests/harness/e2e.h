@@ -1,0 +1,108 @@
+/* tests/harness/e2e.h - helpers for end-to-end tests of the public API:
+ * temporary plugin directories written from strings, an event recorder,
+ * and a manager whose state directory is private to the test. */
+#ifndef HB_E2E_H
+#define HB_E2E_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hbtest.h"
+#include "hotbox/hotbox.h"
+
+typedef struct e2e_events {
+    int count[16];
+    char last[16][512];
+} e2e_events;
+
+static void e2e_on_event(const hb_event *ev, void *ud)
+{
+    e2e_events *e = ud;
+    if ((unsigned)ev->type < 16) {
+        e->count[ev->type]++;
+        snprintf(e->last[ev->type], sizeof(e->last[0]), "%s", ev->message ? ev->message : "");
+    }
+    if (getenv("HB_TEST_VERBOSE"))
+        fprintf(stderr, "event %d: %s\n", ev->type, ev->message ? ev->message : "");
+}
+
+static char e2e_root[4096];
+
+/* A fresh temporary directory for this test (removed by e2e_cleanup). */
+static const char *e2e_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(e2e_root, sizeof(e2e_root), "%s/hb-e2e-XXXXXX", base);
+    HB_CHECK(mkdtemp(e2e_root) != NULL);
+    return e2e_root;
+}
+
+static void e2e_cleanup(void)
+{
+    if (e2e_root[0] && !getenv("HB_TEST_KEEP")) {
+        char cmd[4200];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e2e_root);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", e2e_root);
+    }
+}
+
+/* Writes <root>/<plugin>/<file> with text (atomic rename like an editor);
+ * returns the plugin directory (static buffer per call site is not needed:
+ * malloc'ed, leaked on purpose in tests). */
+static char *e2e_write(const char *plugin, const char *file, const char *text)
+{
+    char dir[4200], path[4400], tmp[4500];
+    snprintf(dir, sizeof(dir), "%s/%s", e2e_root, plugin);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof(path), "%s/%s", dir, file);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, file);
+    FILE *f = fopen(tmp, "w");
+    HB_CHECK(f != NULL);
+    fputs(text, f);
+    HB_CHECK(fclose(f) == 0);
+    HB_CHECK(rename(tmp, path) == 0);
+    return strdup(dir);
+}
+
+static hb_manager *e2e_manager(e2e_events *ev)
+{
+    char state[4300];
+    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_LOCAL;
+    o.on_event = e2e_on_event;
+    o.event_userdata = ev;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    return m;
+}
+
+/* A counter plugin with a configurable step, schema and extra body. */
+static char *e2e_counter_src(int version, int step, const char *extra)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    fprintf(f,
+            "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n"
+            "static int64_t count;\n"
+            "int64_t increment(void) { count += %d; return count; }\n"
+            "int64_t get(void) { return count; }\n"
+            "int32_t version(void) { return %d; }\n"
+            "static int save(void **d, size_t *l) { int64_t *p = malloc(8); if (!p) return -1; *p = count; *d = p; *l = 8; return 0; }\n"
+            "static int migrate(const void *d, size_t l, uint32_t s) { if (s != 1 || l != 8) return -1; memcpy(&count, d, 8); return 0; }\n"
+            "%s\n",
+            step, version, extra ? extra : "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);");
+    fclose(f);
+    return s;
+}
+
+#endif
