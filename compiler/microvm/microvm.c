@@ -894,6 +894,33 @@ static void *keeper_main(void *arg)
     return NULL;
 }
 
+/* Debian's /usr/bin/cc -> /etc/alternatives/cc -> /usr/bin/gcc: the guest
+ * needs the /etc/alternatives links (not their targets, which are in /usr). */
+static int add_alternatives(hb_cpio *c, char **err)
+{
+    DIR *d = opendir("/etc/alternatives");
+    if (!d)
+        return 0;
+    int r = hb__cpio_dir(c, "etc/alternatives", 0755);
+    struct dirent *e;
+    while (!r && (e = readdir(d))) {
+        char path[PATH_MAX], target[PATH_MAX], name[PATH_MAX];
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/etc/alternatives/%s", e->d_name);
+        ssize_t n = readlink(path, target, sizeof(target) - 1);
+        if (n <= 0)
+            continue;
+        target[n] = 0;
+        snprintf(name, sizeof(name), "etc/alternatives/%s", e->d_name);
+        r = hb__cpio_symlink(c, name, target);
+    }
+    closedir(d);
+    if (r)
+        hb__seterr(err, r, "cannot add /etc/alternatives to the initramfs: %s", strerror(-r));
+    return r;
+}
+
 /* Appends the kernel's modules (in load order) and the host's ld.so.cache
  * to a copy of the base initramfs. */
 static int build_initramfs(const char *base, const char *kdir, const char *out, char **err)
@@ -929,6 +956,8 @@ static int build_initramfs(const char *base, const char *kdir, const char *out, 
     free(order_path);
     if (!r && access("/etc/ld.so.cache", R_OK) == 0)
         r = hb__cpio_file_from(&c, "etc/ld.so.cache", 0644, "/etc/ld.so.cache");
+    if (!r)
+        r = add_alternatives(&c, err);
     int r2 = hb__cpio_finish(&c);
     if (fclose(f) != 0 && !r2)
         r2 = -errno;
