@@ -448,26 +448,37 @@ static void drop_watches_under(hb_watcher *w, const char *path)
     w->n_dirs = j;
 }
 
-static int kernel_watch_limit_error(hb_watcher *w, const char *path)
+static void read_knob(const char *path, char *out, size_t size)
 {
-    char cur[32] = "unknown";
     void *data = NULL;
     size_t len = 0;
-    unsigned long suggest = 524288;
-    if (hb__read_file("/proc/sys/fs/inotify/max_user_watches", 64, &data, &len) == 0) {
-        snprintf(cur, sizeof(cur), "%.*s", (int)strcspn(data, "\n"), (char *)data);
-        unsigned long v = strtoul(cur, NULL, 10);
-        if (v * 2 > suggest)
-            suggest = v * 2;
+    snprintf(out, size, "unknown");
+    if (hb__read_file(path, 64, &data, &len) == 0) {
+        snprintf(out, size, "%.*s", (int)strcspn(data, "\n"), (char *)data);
         free(data);
     }
+}
+
+static int kernel_watch_limit_error(hb_watcher *w, const char *path)
+{
+    /* The global sysctl, and the per-user-namespace one (which can be lower
+     * inside a container). */
+    char cur[32], ns[32], nsnote[160] = "";
+    read_knob("/proc/sys/fs/inotify/max_user_watches", cur, sizeof(cur));
+    read_knob("/proc/sys/user/max_inotify_watches", ns, sizeof(ns));
+    if (strcmp(ns, "unknown") != 0 && strcmp(ns, cur) != 0)
+        snprintf(nsnote, sizeof(nsnote), "; this user namespace allows %s "
+                 "(/proc/sys/user/max_inotify_watches)", ns);
+    unsigned long suggest = 524288, v = strtoul(cur, NULL, 10);
+    if (v * 2 > suggest)
+        suggest = v * 2;
     return set_error(w, -ENOSPC,
                      "cannot watch %s: the kernel's inotify watch limit is reached "
-                     "(fs.inotify.max_user_watches = %s, shared by every program of this user; "
-                     "hotbox watches %zu directories). Raise it with "
+                     "(fs.inotify.max_user_watches = %s, shared by every program of this "
+                     "user%s; hotbox watches %zu directories). Raise it with "
                      "`sudo sysctl fs.inotify.max_user_watches=%lu` (persist it in "
                      "/etc/sysctl.d/), or exclude large directories",
-                     path, cur, w->n_dirs, suggest);
+                     path, cur, nsnote, w->n_dirs, suggest);
 }
 
 /* Watches one directory. Returns 1 when newly watched (or moved: path
