@@ -75,12 +75,45 @@ static void run_hang(hb_isolation iso, const char *cc, const char *pidfile)
     free(plugin);
 }
 
+/* A "compiler" that writes more than max_output_bytes is stopped by
+ * RLIMIT_FSIZE (SIGXFSZ): HB_ELIMIT naming the limit. */
+static void test_output_limit(void)
+{
+    char *dir = t_subdir(root, "bigbin"), *plugin = t_subdir(root, "plugin"), *job = t_job(root);
+    char *err = NULL;
+    t_write(dir, "bigcc",
+            "#!/bin/sh\n"
+            "case \"$1\" in --version) echo 'bigcc 1.0'; exit 0;; esac\n"
+            "for a in \"$@\"; do [ \"$a\" = -fsyntax-only ] && exit 1; done\n"
+            "exec head -c 4000000 /dev/zero > \"$PWD/big.out\"\n");
+    char *cc = hb__path_join(dir, "bigcc");
+    HB_CHECK_OK(chmod(cc, 0755));
+    t_write(plugin, "a.c", "int a(void) { return 1; }\n");
+    hb_compile_request req = t_request(plugin, job, NULL);
+    req.cc = cc;
+    req.max_output_bytes = 1 << 20;
+    hb_compile_result res;
+    int r = hb_compiler_run(&req, &res, &err);
+    if (r != HB_ELIMIT)
+        HB_FAIL_("expected HB_ELIMIT, got %d (%s)", r, err ? err : "");
+    HB_CHECK_CONTAINS(err, "SIGXFSZ");
+    HB_CHECK_CONTAINS(err, "max_output_bytes=1048576");
+    HB_CHECK_EQ(res.exit_status, -1);
+    hb_compile_result_release(&res);
+    free(err);
+    free(cc);
+    free(job);
+    free(plugin);
+    free(dir);
+}
+
 int main(void)
 {
     root = t_mkdtemp("hb-climit-");
     char *pidfile = hb__path_join(root, "child.pid");
     char *cc = make_hang_cc(pidfile);
     run_hang(HB_ISOLATION_LOCAL, cc, pidfile);
+    test_output_limit();
     char *why = NULL;
     if (hb_compiler_backend_probe(HB_ISOLATION_NAMESPACE, &why) == 0)
         run_hang(HB_ISOLATION_NAMESPACE, cc, pidfile);
