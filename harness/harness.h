@@ -36,8 +36,18 @@ typedef struct hb_wclient {
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
 typedef int (*hb_interim_fn)(const hb_frame *f, void *ud);
 
-int hb__wc_spawn(hb_wclient *wc, const char *worker_path, uint64_t max_state,
-                 char **err);
+/* How a worker is started: the binary, its stdout/stderr (NULL inherits),
+ * the security profile, and the limits it enforces. */
+typedef struct hb_wspawn {
+    const char *worker_path;
+    const char *output_path;
+    hb_profile profile;
+    uint64_t max_state;
+    const char *objects_dir;  /* read-only in the worker's view */
+    const char *scratch_dir;  /* the worker's only writable place */
+} hb_wspawn;
+
+int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
 /* Begins a request frame with a fresh id. */
 void hb__wc_begin(hb_wclient *wc, hb_wbuf *w, uint8_t type);
 /* Sends a finished request and waits for its reply.
@@ -63,6 +73,7 @@ struct hb_manager {
     char *state_dir;     /* absolute */
     char *include_dir;   /* <state_dir>/include, holds hotbox/plugin.h */
     char *tmp_dir;       /* <state_dir>/tmp, compile job directories */
+    char *objects_dir;   /* <state_dir>/objects, the stored shared objects */
     char *worker_path;
     char *cc;
     char **cflags;
@@ -99,6 +110,7 @@ struct hb_sandbox {
     hb_compile_result last_compile; /* diagnostics of the last failed build */
     hb_diagnostic *pub_diags;
     char *ret_str;
+    char *output_path;    /* owned copy of opts.output_path */
     uint64_t restarts;
     struct hb_sandbox *next;
 };
@@ -139,6 +151,7 @@ int hb__resolve_plugin_dir(const char *dir, char **abs, char **name, char **err)
 /* ---- sandbox internals (sandbox.c) ---------------------------------------- */
 
 hb_slot *hb__slot_find(hb_sandbox *sb, const char *name);
+hb_wspawn hb__spawn_params(hb_sandbox *sb);
 int hb__ensure_worker(hb_sandbox *sb);
 int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s);
 void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code, const char *what);

@@ -211,11 +211,12 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
         goto fail;
     m->include_dir = hb__path_join(m->state_dir, "include");
     m->tmp_dir = hb__path_join(m->state_dir, "tmp");
+    m->objects_dir = hb__path_join(m->state_dir, "objects");
     const char *cc = m->opts.cc && *m->opts.cc ? m->opts.cc : getenv("CC");
     m->cc = strdup(cc && *cc ? cc : "cc");
     m->cflags = hb__split_blank(m->opts.cflags ? m->opts.cflags : "-O2 -g");
     m->worker_path = find_worker(m->opts.worker_path);
-    if (!m->include_dir || !m->tmp_dir || !m->cc || !m->cflags || !m->worker_path) {
+    if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->cc || !m->cflags || !m->worker_path) {
         r = -ENOMEM;
         goto fail;
     }
@@ -244,6 +245,7 @@ void hb_manager_free(hb_manager *m)
     free(m->state_dir);
     free(m->include_dir);
     free(m->tmp_dir);
+    free(m->objects_dir);
     free(m->worker_path);
     free(m->cc);
     hb__strv_free(m->cflags);

@@ -88,12 +88,17 @@ static void set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_versio
 struct ckpt_ctx {
     hb_sandbox *sb;
     hb_slot *slot;
-    bool got;
+    bool got;      /* the old version's state arrived (CHECKPOINT) */
+    bool switched; /* the new version went live (SWITCHED) */
 };
 
 static int on_checkpoint(const hb_frame *f, void *ud)
 {
     struct ckpt_ctx *c = ud;
+    if (f->type == HB_MSG_SWITCHED) {
+        c->switched = true;
+        return 0;
+    }
     if (f->type != HB_MSG_CHECKPOINT)
         return HB_EPROTO;
     hb_rbuf rb;
@@ -118,6 +123,18 @@ static int on_checkpoint(const hb_frame *f, void *ud)
 }
 
 /* ---- worker lifecycle ----------------------------------------------------- */
+
+hb_wspawn hb__spawn_params(hb_sandbox *sb)
+{
+    hb_wspawn how = {0};
+    how.worker_path = sb->m->worker_path;
+    how.output_path = sb->output_path;
+    how.profile = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
+    how.max_state = sb->opts.max_state_size;
+    how.objects_dir = sb->m->objects_dir;
+    how.scratch_dir = NULL;
+    return how;
+}
 
 typedef struct load_reply {
     uint32_t schema, hooks;
@@ -171,11 +188,12 @@ static int restart_worker(hb_sandbox *sb, const char *why)
     hb_manager *m = sb->m;
     char *err = NULL;
     int r = 0;
+    hb_wspawn how = hb__spawn_params(sb);
     for (size_t i = 0; i < sb->nslots; i++)
         sb->slots[i].restore_fresh = false;
     for (unsigned attempt = 0; attempt <= 2 * sb->nslots + 1; attempt++) {
         hb__wc_kill(&sb->wc);
-        r = hb__wc_spawn(&sb->wc, m->worker_path, sb->opts.max_state_size, &err);
+        r = hb__wc_spawn(&sb->wc, &how, &err);
         if (r < 0) {
             fail(sb, r, "cannot restart the worker after it %s: %s", why, err ? err : "");
             free(err);
@@ -278,9 +296,13 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         free(sb);
         return -ENOMEM;
     }
+    sb->output_path = sb->opts.output_path ? strdup(sb->opts.output_path) : NULL;
+    sb->opts.output_path = NULL;
     char *err = NULL;
-    int r = hb__wc_spawn(&sb->wc, m->worker_path, sb->opts.max_state_size, &err);
+    hb_wspawn how = hb__spawn_params(sb);
+    int r = hb__wc_spawn(&sb->wc, &how, &err);
     if (r < 0) {
+        free(sb->output_path);
         hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(r));
         free(err);
         free(sb->name);
@@ -318,6 +340,7 @@ void hb_sandbox_free(hb_sandbox *sb)
     free(sb->last_error);
     free(sb->pub_diags);
     free(sb->ret_str);
+    free(sb->output_path);
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }
@@ -474,7 +497,7 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
 
     uint64_t old_version = s->version;
     uint32_t old_hooks = s->hooks;
-    struct ckpt_ctx ctx = {sb, s, false};
+    struct ckpt_ctx ctx = {sb, s, false, false};
     hb_wbuf w = {0};
     hb__wc_begin(&sb->wc, &w, HB_MSG_SWAP);
     hb__wire_put_str(&w, s->name);
@@ -486,6 +509,28 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     t->swap_ms = hb__ms_since(ts);
     t->total_ms = hb__ms_since(t0);
     hb__wire_release(&w);
+    if (r < 0 && ctx.switched && (r == HB_ECRASHED || r == HB_EHUNG)) {
+        /* The new version was live, with the state migrated, when the old
+         * version's fini crashed: the new version is what must serve. */
+        free(s->path);
+        s->path = path;
+        s->version = rec->version;
+        memcpy(s->sha, rec->object_sha256, HB_SHA256_HEX);
+        set_status(sb, s->name, old_version, is_rollback ? HB_VERSION_ROLLED_BACK : HB_VERSION_GOOD);
+        set_status(sb, s->name, rec->version, HB_VERSION_ACTIVE);
+        fail(sb, r, "fini of %s v%llu crashed after the switch; v%llu is active with the migrated state: %s",
+             s->name, (unsigned long long)old_version, (unsigned long long)rec->version,
+             err ? err : hb_strerror(r));
+        free(err);
+        char *keep = strdup(sb->last_error);
+        hb__recover(sb, s->name, old_version, r, keep ? keep : "");
+        if (keep)
+            set_err(sb, keep);
+        hb__emit(m, sb, is_rollback ? HB_EVENT_ROLLED_BACK : HB_EVENT_SWAPPED, s->name,
+                 rec->version, old_version, 0, t, "%s v%llu -> v%llu (the old version's fini crashed)",
+                 s->name, (unsigned long long)old_version, (unsigned long long)rec->version);
+        return 0;
+    }
     if (r < 0) {
         fail(sb, r, "swap of %s v%llu -> v%llu failed; v%llu keeps serving%s: %s", s->name,
              (unsigned long long)old_version, (unsigned long long)rec->version,

@@ -57,8 +57,10 @@ static void reap_dead(hb_wclient *wc)
     hb__wc_kill(wc);
 }
 
-int hb__wc_spawn(hb_wclient *wc, const char *worker_path, uint64_t max_state, char **err)
+int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
 {
+    const char *worker_path = how->worker_path;
+    uint64_t max_state = how->max_state;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return hb__seterr(err, HB_EWORKER, "socketpair: %s", strerror(errno));
@@ -69,6 +71,16 @@ int hb__wc_spawn(hb_wclient *wc, const char *worker_path, uint64_t max_state, ch
         return hb__seterr(err, HB_EWORKER, "worker binary %s: %s (set HOTBOX_WORKER)",
                           worker_path, strerror(e));
     }
+    int outfd = -1;
+    if (how->output_path) {
+        outfd = open(how->output_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (outfd < 0) {
+            int e = errno;
+            close(sv[0]);
+            close(sv[1]);
+            return hb__seterr(err, -e, "worker output file %s: %s", how->output_path, strerror(e));
+        }
+    }
     pid_t parent = getpid();
     char fdarg[16];
     snprintf(fdarg, sizeof(fdarg), "%d", HB_WORKER_FD);
@@ -77,6 +89,8 @@ int hb__wc_spawn(hb_wclient *wc, const char *worker_path, uint64_t max_state, ch
         int e = errno;
         close(sv[0]);
         close(sv[1]);
+        if (outfd >= 0)
+            close(outfd);
         return hb__seterr(err, HB_EWORKER, "fork: %s", strerror(e));
     }
     if (pid == 0) {
@@ -88,6 +102,8 @@ int hb__wc_spawn(hb_wclient *wc, const char *worker_path, uint64_t max_state, ch
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
         signal(SIGPIPE, SIG_DFL);
+        if (outfd >= 0 && (dup2(outfd, STDOUT_FILENO) < 0 || dup2(outfd, STDERR_FILENO) < 0))
+            _exit(127);
         if (sv[1] == HB_WORKER_FD) {
             if (fcntl(sv[1], F_SETFD, 0) < 0) /* dup2 onto itself keeps CLOEXEC */
                 _exit(127);
@@ -99,6 +115,8 @@ int hb__wc_spawn(hb_wclient *wc, const char *worker_path, uint64_t max_state, ch
         _exit(127);
     }
     close(sv[1]);
+    if (outfd >= 0)
+        close(outfd);
     memset(wc, 0, sizeof(*wc));
     wc->pid = pid;
     wc->fd = sv[0];

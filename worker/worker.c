@@ -45,6 +45,9 @@ typedef struct worker {
 
 static void send_frame(worker *w)
 {
+    /* Plugin output written before this reply reaches its file or pipe
+     * before the harness acts on the reply (per-test output capture). */
+    fflush(NULL);
     int r = hb__wire_finish(&w->out);
     if (r == 0)
         r = hb__wire_send(w->fd, &w->out);
@@ -393,6 +396,15 @@ static int do_swap(worker *w, const hb_frame *f)
     p->handle = h;
     p->desc = d;
     p->version = q.version;
+    /* Tell the harness the new version is live before the old one's fini
+     * runs: if fini crashes now, the new version (with the migrated state)
+     * is what a restarted worker must serve. */
+    hb__wire_begin(&w->out, HB_MSG_SWITCHED, f->id);
+    hb__wire_put_str(&w->out, p->name);
+    hb__wire_put_u64(&w->out, p->version);
+    send_frame(w);
+    if (w->dead)
+        goto free_state;
     close_version(old_handle, old_desc, true);
 
     hb__wire_begin(&w->out, HB_MSG_OK, f->id);

@@ -104,6 +104,8 @@ typedef enum hb_event_type {
     HB_EVENT_STATE_RESET,       /* state could not be carried: fresh state */
     HB_EVENT_UNLOADED,          /* a plugin was removed from a sandbox */
     HB_EVENT_WARNING,           /* anything else worth telling a human */
+    HB_EVENT_SELFTEST,          /* a plugin self-test ran: code 0 passed, else failed */
+    HB_EVENT_WATCHING,          /* watch mode settled and waits for changes */
 } hb_event_type;
 
 typedef struct hb_event {
@@ -201,6 +203,12 @@ HB_EXTERN int hb_versions(hb_manager *m, const char *plugin, hb_version_info **o
 /* Frees memory returned by this API. Accepts NULL. */
 HB_EXTERN void hb_free(void *p);
 
+/* The dynamic symbols a stored version exports, sorted, as a NULL-terminated
+ * array in one allocation: free it with one hb_free(). version 0 means the
+ * newest stored version. Self-tests are the names starting "hb_test_". */
+HB_EXTERN int hb_version_exports(hb_manager *m, const char *plugin, uint64_t version,
+                                 char ***out);
+
 HB_EXTERN const char *hb_version_status_name(hb_version_status status);
 
 /* ------------------------------------------------------------------------ */
@@ -208,6 +216,14 @@ HB_EXTERN const char *hb_version_status_name(hb_version_status status);
 /* ------------------------------------------------------------------------ */
 
 #define HB_SANDBOX_OPTIONS_VERSION 1
+
+/* Security profiles for the worker (see the README's profile table). */
+typedef enum hb_profile {
+    HB_PROFILE_DEFAULT = 0,     /* standard */
+    HB_PROFILE_STRICT,          /* computation only: no files, no network, no processes */
+    HB_PROFILE_STANDARD,        /* the default for watch mode and tests */
+    HB_PROFILE_PERMISSIVE,      /* no seccomp filter: for plugins that need more; says so */
+} hb_profile;
 
 typedef struct hb_sandbox_options {
     unsigned version;                /* HB_SANDBOX_OPTIONS_VERSION */
@@ -217,9 +233,11 @@ typedef struct hb_sandbox_options {
     unsigned swap_timeout_ms;        /* same for load/swap hooks; default 10000 */
     unsigned max_plugins;            /* default 64 */
     unsigned checkpoint_interval_ms; /* 0: checkpoint only at swaps and on request */
+    const char *output_path;         /* worker stdout+stderr appended here; NULL inherits */
+    hb_profile profile;              /* default HB_PROFILE_DEFAULT (standard) */
 } hb_sandbox_options;
 
-#define HB_SANDBOX_OPTIONS_INIT {HB_SANDBOX_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0}
+#define HB_SANDBOX_OPTIONS_INIT {HB_SANDBOX_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, HB_PROFILE_DEFAULT}
 
 HB_EXTERN int hb_sandbox_options_init(hb_sandbox_options *opts, unsigned version);
 
@@ -346,6 +364,55 @@ HB_EXTERN int hb_callf(hb_sandbox *sb, const char *plugin, const char *symbol,
 /* Checks a signature without calling anything. On success *nargs_out is
  * the number of hb_value arguments it takes. */
 HB_EXTERN int hb_signature_check(const char *signature, size_t *nargs_out);
+
+/* ------------------------------------------------------------------------ */
+/* Self-tests and watch mode                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Runs every exported hb_test_* function of the plugin's active version
+ * (each `int f(void)`, 0 = pass) and emits one HB_EVENT_SELFTEST per test.
+ * *failed (when not NULL) receives how many failed. A test that crashes the
+ * worker counts as failed; the sandbox recovers as for any crash. */
+HB_EXTERN int hb_run_selftests(hb_sandbox *sb, const char *plugin, unsigned *passed,
+                               unsigned *failed);
+
+typedef struct hb_watch hb_watch;
+
+#define HB_WATCH_OPTIONS_VERSION 1
+
+typedef struct hb_watch_options {
+    unsigned version;      /* HB_WATCH_OPTIONS_VERSION */
+    unsigned quiet_ms;     /* coalescing window; default 20 */
+    int run_selftests;     /* run hb_test_* after each swap; default on (-1 = off) */
+} hb_watch_options;
+
+#define HB_WATCH_OPTIONS_INIT {HB_WATCH_OPTIONS_VERSION, 0, 0}
+
+/* Watches roots (NULL-terminated) and keeps the sandbox in step with them.
+ * A root holding C sources is one plugin; otherwise every subdirectory
+ * holding C sources is a plugin (and new ones are picked up as they
+ * appear, deleted ones unloaded). Every plugin is loaded at once; one that
+ * fails to build is reported and retried when its files change. Progress is
+ * reported through the manager's event callback. */
+HB_EXTERN int hb_watch_new(hb_sandbox *sb, const char *const *roots,
+                           const hb_watch_options *opts, hb_watch **out);
+HB_EXTERN void hb_watch_free(hb_watch *w);
+
+/* A file descriptor that becomes readable when hb_watch_process has work. */
+HB_EXTERN int hb_watch_fd(hb_watch *w);
+
+/* Handles whatever is ready without blocking: a settled set of changed files
+ * becomes rebuilds and hot swaps of the plugins it affects (through their
+ * header dependencies), in dependency order, each once. Returns the number
+ * of plugins it tried to reload (0 when nothing was ready), or a negative
+ * code when watching itself failed (last error on the sandbox). Failed
+ * builds and refused swaps are events, not errors: the old versions keep
+ * serving. */
+HB_EXTERN int hb_watch_process(hb_watch *w);
+
+/* Names of the plugins the watch knows, NULL-terminated, one allocation
+ * (hb_free). Includes plugins that failed to build and are not loaded. */
+HB_EXTERN int hb_watch_plugins(hb_watch *w, char ***out);
 
 #ifdef __cplusplus
 }

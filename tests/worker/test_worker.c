@@ -105,6 +105,10 @@ static int wk_reply(wk *k, uint32_t id, hb_frame *f, hb_frame *cp)
         if (r < 0)
             HB_FAIL_("no reply to request %u: %s", id, strerror(-r));
         HB_CHECK_EQ(f->id, id);
+        if (f->type == HB_MSG_SWITCHED) {
+            hb__frame_release(f); /* a swap passed its switch point */
+            continue;
+        }
         if (f->type == HB_MSG_CHECKPOINT) {
             HB_CHECK(cp != NULL);
             HB_CHECK(cp->payload == NULL);
