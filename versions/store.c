@@ -659,6 +659,17 @@ out_free:
     return r;
 }
 
+static bool is_hex_sha(const char *sha)
+{
+    size_t n = strnlen(sha, HB_SHA256_HEX);
+    if (n != 64)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!strchr("0123456789abcdef", sha[i]))
+            return false;
+    return true;
+}
+
 /* Hashes path and compares with sha (and size unless size is UINT64_MAX). */
 static int check_object(hb_store *s, const char *path, const char *sha, uint64_t size,
                         const char *whose)
@@ -691,6 +702,11 @@ int hb_store_object_verify(hb_store *s, const hb_version_rec *rec, char **err)
 {
     if (!s || !rec || !rec->plugin)
         return -EINVAL;
+    /* The checksum becomes a path: a tampered row must not point elsewhere. */
+    if (!is_hex_sha(rec->object_sha256))
+        return report(s, seterr(s, HB_ECORRUPT, "%s v%" PRIu64 " has an invalid object "
+                                "checksum \"%.70s\" in the catalogue", rec->plugin,
+                                rec->version, rec->object_sha256), err);
     char *path = hb_store_object_path(s, rec->object_sha256);
     char *whose = hb__asprintf("%s v%" PRIu64, rec->plugin, rec->version);
     int r = (!path || !whose) ? seterr(s, -ENOMEM, "out of memory")

@@ -4,7 +4,9 @@
  * text relocations; and on byte-patched copies of the good plugin: 32-bit
  * class, foreign machine, big-endian, W+X segment, missing PT_GNU_STACK,
  * truncation at every length, random garbage and random mutations. */
-#include <elf.h> /* the system's: the test patches headers by hand */
+/* The kernel's ELF types, by a path no module folder can shadow (the test
+ * include path has versions/, whose elf.h is hotbox's). */
+#include <linux/elf.h>
 #include <stdio.h>
 
 #include "elf.h"

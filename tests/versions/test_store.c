@@ -193,6 +193,7 @@ static void test_verify(hb_store *s)
     HB_CHECK_CONTAINS(err, "of counter v3 is missing from ");
     HB_CHECK_CONTAINS(err, hb_store_objects_dir(s));
     free(err);
+    err = NULL;
     rep = verify_report(s, &rc);
     HB_CHECK_EQ(rc, HB_ECORRUPT);
     HB_CHECK_CONTAINS(rep, "is missing from");
@@ -209,6 +210,14 @@ static void test_verify(hb_store *s)
     HB_CHECK_EQ(h.version, 3);
     hb_version_rec_release(&h);
     HB_CHECK_OK(hb_store_object_verify(s, &r, NULL));
+
+    /* A tampered checksum cannot make verify look outside objects/. */
+    hb_version_rec bad = r;
+    snprintf(bad.object_sha256, sizeof(bad.object_sha256), "../../../../etc/passwd");
+    err = NULL;
+    HB_CHECK_EQ(hb_store_object_verify(s, &bad, &err), HB_ECORRUPT);
+    HB_CHECK_CONTAINS(err, "invalid object checksum");
+    free(err);
 
     /* Orphans and temp files are warnings, not errors. */
     char *orphan = hb__asprintf("%s/%064d.so", hb_store_objects_dir(s), 0);
