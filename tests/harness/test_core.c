@@ -1,12 +1,26 @@
 /* tests/harness/test_core.c - end-to-end tests of the core loop through the
  * public API: real compiles of real sources, a real worker process, real
  * crashes. Each case runs as its own CTest test: test_core CASE. */
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "e2e.h"
 
 static e2e_events ev;
+
+/* Kills a process and waits (pidfd, with a timeout) until it is gone, so
+ * the test's next step sees a dead worker, not a dying one. */
+static void kill_and_wait(int pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    HB_CHECK(fd >= 0);
+    HB_CHECK_EQ(kill(pid, SIGKILL), 0);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    HB_CHECK_EQ(poll(&p, 1, 10000), 1);
+    close(fd);
+}
 
 static void case_load_call_reload(void)
 {
@@ -338,6 +352,30 @@ static void case_crash_fini(void)
     hb_manager_free(m);
 }
 
+/* The old version's fini crashes after the switch: the new version is live
+ * with the migrated state, and a restarted worker serves it. */
+static void case_crash_fini_swap(void)
+{
+    char *dir = e2e_write("counter", "counter.c", crash_plugin("fini"));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    for (int i = 0; i < 3; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    e2e_write("counter", "counter.c", e2e_counter_src(2, 10, NULL));
+    HB_CHECK_OK(hb_reload(sb, "counter"));
+    HB_CHECK_EQ(ev.count[HB_EVENT_CRASHED], 1);
+    uint64_t active = 0;
+    HB_CHECK_OK(hb_active_version(sb, "counter", &active));
+    HB_CHECK_EQ(active, 2);
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 13);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 static void case_killed_from_outside(void)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
@@ -350,7 +388,7 @@ static void case_killed_from_outside(void)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_OK(hb_checkpoint(sb, NULL));
     int pid = hb_sandbox_worker_pid(sb);
-    HB_CHECK_EQ(kill(pid, SIGKILL), 0);
+    kill_and_wait(pid);
     /* The next call notices, restarts from the checkpoint and serves. */
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 8);
@@ -430,7 +468,7 @@ static void case_two_sandboxes(void)
     HB_CHECK_OK(hb_callf(a, "counter", "increment", ")l", &v));
     HB_CHECK_OK(hb_callf(b, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 1); /* separate processes, separate state */
-    HB_CHECK_EQ(kill(hb_sandbox_worker_pid(a), SIGKILL), 0);
+    kill_and_wait(hb_sandbox_worker_pid(a));
     HB_CHECK_OK(hb_callf(b, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 2);
     hb_manager_free(m); /* frees both sandboxes */
@@ -454,6 +492,7 @@ int main(int argc, char **argv)
         {"crash_call", case_crash_call},
         {"crash_fini", case_crash_fini},
         {"killed_from_outside", case_killed_from_outside},
+        {"crash_fini_swap", case_crash_fini_swap},
         {"state_too_big", case_state_too_big},
         {"no_state_hooks", case_no_state_hooks},
         {"two_sandboxes", case_two_sandboxes},
