@@ -256,6 +256,27 @@ int main(void)
     HB_CHECK_EQ(st.boots, 2);
     HB_CHECK_EQ(st.failures, 0);
 
+    /* ---- a VM fault (guest kernel crash mid-job): the VM is replaced, the
+     * job retried once on a fresh VM, then reported; the pool recovers ---- */
+    const char *argv_crash[] = {"sh", "-c", "echo c > /proc/sysrq-trigger; sleep 600", NULL};
+    {
+        const char *sources[] = {"good.c", NULL};
+        hb_vm_job job = {.plugin_dir = g_plugin, .sources = sources, .argv = argv_crash,
+                         .out_dir = g_out, .timeout_ms = 20000};
+        char *cerr = NULL;
+        r = hb_vm_pool_compile(pool, &job, &res, &cerr);
+        printf("crashing job: %d %s\n", r, cerr ? cerr : "");
+        HB_CHECK(r < 0);
+        HB_CHECK_CONTAINS(cerr, "job failed twice");
+        free(cerr);
+    }
+    HB_CHECK_OK(compile(pool, "good.c", argv_good, 60000, &res));
+    HB_CHECK_EQ(res.exit_status, 0);
+    hb_vm_result_release(&res);
+    hb_vm_pool_stats_get(pool, &st);
+    HB_CHECK_EQ(st.failures, 2);
+    HB_CHECK_EQ(st.boots, 4);
+
     qsort(warm, 4, sizeof(double), cmp_dbl);
     qsort(guest, 4, sizeof(double), cmp_dbl);
     printf("accel: %s (%s)\n", hb_vm_accel_name(st.accel), st.accel_why);
