@@ -293,7 +293,7 @@ static int cmd_call(const cli_global *g, int argc, char **argv)
               "  l/L int64/uint64  f float  d double  Z string  v void (return only)\n"
               "  b input bytes, w in/out bytes (the argument text is the bytes; an in/out\n"
               "    buffer is printed after the call)\n\n"
-              "example: hotbox call examples/mathx -- mathx add ii)i 2 3\n",
+              "example: hotbox call examples/plugins/mathx -- mathx add ii)i 2 3\n",
               f);
         return f == stdout ? HB_EXIT_OK : HB_EXIT_USAGE;
     }

@@ -5,7 +5,7 @@
  * Build with pkg-config:
  *     cc counter_test.c $(pkg-config --cflags --libs hotbox) -o counter_test
  * or with CMake (see CMakeLists.txt here), then run:
- *     ./counter_test path/to/a/copy/of/examples/counter
+ *     ./counter_test path/to/a/copy/of/examples/plugins/counter
  * It edits counter.c in that directory, so give it a copy. */
 #include <hotbox/hotbox.h>
 

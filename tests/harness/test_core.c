@@ -174,7 +174,7 @@ static void case_call_errors(void)
 static void case_signatures(void)
 {
     char src[4096];
-    snprintf(src, sizeof(src), "%s/examples/mathx", HB_SOURCE_DIR);
+    snprintf(src, sizeof(src), "%s/examples/plugins/mathx", HB_SOURCE_DIR);
     hb_manager *m = e2e_manager(&ev);
     hb_sandbox *sb;
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));

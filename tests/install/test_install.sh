@@ -33,16 +33,16 @@ fi
 export PKG_CONFIG_PATH="$work/stage/lib/pkgconfig"
 cc -std=c11 -Wall -Werror -o "$work/suite-pc" "$src_dir/examples/test-suite/counter_test.c" \
   $(pkg-config --cflags --libs hotbox) -Wl,-rpath,"$work/stage/lib"
-cp -r "$src_dir/examples/counter" "$work/counter"
+cp -r "$src_dir/examples/plugins/counter" "$work/counter"
 (cd "$work" && ./suite-pc "$work/counter")
 
 # CMake consumer
 cmake -S "$src_dir/examples/test-suite" -B "$work/cmake-build" -G Ninja \
   -DCMAKE_PREFIX_PATH="$work/stage" >/dev/null
 cmake --build "$work/cmake-build" >/dev/null
-rm -rf "$work/counter" && cp -r "$src_dir/examples/counter" "$work/counter"
+rm -rf "$work/counter" && cp -r "$src_dir/examples/plugins/counter" "$work/counter"
 (cd "$work" && "$work/cmake-build/counter_test" "$work/counter")
 
 # The installed CLI works too.
-"$work/stage/bin/hotbox" --state-dir "$work/cli-state" call "$src_dir/examples/mathx" -- mathx add 'ii)i' 40 2 | grep -qx 42
+"$work/stage/bin/hotbox" --state-dir "$work/cli-state" call "$src_dir/examples/plugins/mathx" -- mathx add 'ii)i' 40 2 | grep -qx 42
 echo "PASS install"
