@@ -111,6 +111,7 @@ struct hb_sandbox {
     hb_diagnostic *pub_diags;
     char *ret_str;
     char *output_path;    /* owned copy of opts.output_path */
+    double detect_ms;     /* set by watch mode while it reloads (events carry it) */
     uint64_t restarts;
     struct hb_sandbox *next;
 };
@@ -155,6 +156,15 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb);
 int hb__ensure_worker(hb_sandbox *sb);
 int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s);
 void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code, const char *what);
+
+/* ---- dependencies (deps.c) -------------------------------------------------- */
+
+/* Reorders idx[0..n) (indexes into an array of records whose char * name
+ * is at name_off) so that a plugin comes after every plugin it depends on
+ * (from the store's latest versions). Unrelated plugins keep their order.
+ * Cycles are left in their original order (hb_load reports them). */
+void hb__dependency_order(hb_manager *m, size_t *idx, size_t n, const void *recs,
+                          size_t rec_size, size_t name_off);
 
 /* ---- misc ------------------------------------------------------------------ */
 

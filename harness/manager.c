@@ -133,6 +133,8 @@ void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plu
         ev.swap_ms = t->swap_ms;
         ev.total_ms = t->total_ms;
     }
+    if (sb)
+        ev.detect_ms = sb->detect_ms;
     m->opts.on_event(&ev, m->opts.event_userdata);
     hb__sb_release(&msg);
 }

@@ -1,0 +1,434 @@
+/* harness/watch.c - watch mode: the watcher's change sets become rebuilds
+ * and hot swaps of the plugins they affect.
+ *
+ * A change affects a plugin when the changed file is inside the plugin's
+ * directory or is one of the inputs its last compile read (the depfile), so
+ * editing a shared header reloads every plugin that includes it and nothing
+ * else. Plugins that fail to build stay known and are retried on change. */
+#include <dirent.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "harness.h"
+#include "watcher.h"
+
+typedef struct wplug {
+    char *name;
+    char *dir;
+    char *inputs;   /* newline list of the last stored version's inputs */
+    bool loaded;
+} wplug;
+
+struct hb_watch {
+    hb_sandbox *sb;
+    hb_watcher *w;
+    char **roots;          /* absolute */
+    bool *root_is_plugin;  /* the root itself is one plugin */
+    size_t nroots;
+    wplug *plugs;
+    size_t nplugs;
+    bool selftests;
+};
+
+static bool has_sources(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)))
+        found = e->d_name[0] != '.' && hb__has_suffix(e->d_name, ".c");
+    closedir(d);
+    return found;
+}
+
+static wplug *find_plug_dir(hb_watch *w, const char *dir)
+{
+    for (size_t i = 0; i < w->nplugs; i++)
+        if (strcmp(w->plugs[i].dir, dir) == 0)
+            return &w->plugs[i];
+    return NULL;
+}
+
+static void refresh_inputs(hb_watch *w, wplug *p)
+{
+    hb_manager *m = w->sb->m;
+    hb_version_rec rec = {0};
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_latest(m->store, p->name, &rec);
+    pthread_mutex_unlock(&m->lock);
+    if (r == 0) {
+        free(p->inputs);
+        p->inputs = rec.inputs;
+        rec.inputs = NULL;
+    }
+    hb_version_rec_release(&rec);
+}
+
+static wplug *add_plug(hb_watch *w, const char *dir)
+{
+    wplug *np = realloc(w->plugs, (w->nplugs + 1) * sizeof(*np));
+    if (!np)
+        return NULL;
+    w->plugs = np;
+    wplug *p = &w->plugs[w->nplugs];
+    memset(p, 0, sizeof(*p));
+    p->dir = strdup(dir);
+    p->name = hb__basename(dir);
+    if (!p->dir || !p->name) {
+        free(p->dir);
+        free(p->name);
+        return NULL;
+    }
+    w->nplugs++;
+    return p;
+}
+
+static void load_plug(hb_watch *w, wplug *p)
+{
+    int r = hb_load(w->sb, p->dir);
+    p->loaded = r == 0;
+    refresh_inputs(w, p);
+    if (r == 0 && w->selftests)
+        hb_run_selftests(w->sb, p->name, NULL, NULL);
+}
+
+static void remove_plug(hb_watch *w, wplug *p)
+{
+    if (p->loaded)
+        hb_unload(w->sb, p->name);
+    free(p->name);
+    free(p->dir);
+    free(p->inputs);
+    size_t i = (size_t)(p - w->plugs);
+    memmove(&w->plugs[i], &w->plugs[i + 1], (w->nplugs - i - 1) * sizeof(*p));
+    w->nplugs--;
+}
+
+/* Plugin directories of a root, sorted by name for a stable load order. */
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void scan_root(hb_watch *w, size_t ri)
+{
+    const char *root = w->roots[ri];
+    if (w->root_is_plugin[ri]) {
+        if (!find_plug_dir(w, root))
+            add_plug(w, root);
+        return;
+    }
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    char **dirs = NULL;
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *sub = hb__path_join(root, e->d_name);
+        struct stat st;
+        if (sub && lstat(sub, &st) == 0 && S_ISDIR(st.st_mode) && has_sources(sub)) {
+            char **nd = realloc(dirs, (n + 1) * sizeof(*nd));
+            if (nd) {
+                dirs = nd;
+                dirs[n++] = sub;
+                continue;
+            }
+        }
+        free(sub);
+    }
+    closedir(d);
+    if (n)
+        qsort(dirs, n, sizeof(*dirs), cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        if (!find_plug_dir(w, dirs[i]))
+            add_plug(w, dirs[i]);
+        free(dirs[i]);
+    }
+    free(dirs);
+}
+
+int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_options *opts,
+                 hb_watch **out)
+{
+    if (!sb || !roots || !roots[0] || !out || (opts && opts->version != HB_WATCH_OPTIONS_VERSION))
+        return -EINVAL;
+    hb_watch *w = calloc(1, sizeof(*w));
+    if (!w)
+        return -ENOMEM;
+    w->sb = sb;
+    w->selftests = !opts || opts->run_selftests >= 0;
+    size_t n = 0;
+    while (roots[n])
+        n++;
+    w->roots = calloc(n + 1, sizeof(char *));
+    w->root_is_plugin = calloc(n + 1, sizeof(bool));
+    if (!w->roots || !w->root_is_plugin) {
+        hb_watch_free(w);
+        return -ENOMEM;
+    }
+    int r = 0;
+    char *err = NULL;
+    for (size_t i = 0; i < n; i++) {
+        char *abs = NULL;
+        r = hb__realpath(roots[i], &abs);
+        struct stat st;
+        if (r == 0 && (stat(abs, &st) < 0 || !S_ISDIR(st.st_mode)))
+            r = -ENOTDIR;
+        if (r < 0) {
+            free(abs);
+            hb__seterr(&err, r, "cannot watch %s: %s", roots[i], hb_strerror(r));
+            goto fail;
+        }
+        w->roots[w->nroots] = abs;
+        w->root_is_plugin[w->nroots] = has_sources(abs);
+        w->nroots++;
+    }
+    /* The state directory may live under a root: never watch it. */
+    char *state_base = hb__basename(sb->m->state_dir);
+    const char *extra[] = {state_base, NULL};
+    hb_watcher_options wo = HB_WATCHER_OPTIONS_INIT;
+    wo.quiet_ms = opts ? opts->quiet_ms : 0;
+    wo.exclude_extra = extra;
+    r = hb_watcher_new(&wo, &w->w, &err);
+    free(state_base);
+    if (r < 0)
+        goto fail;
+    for (size_t i = 0; i < w->nroots; i++) {
+        free(err);
+        err = NULL;
+        r = hb_watcher_add_root(w->w, w->roots[i], &err);
+        if (r < 0)
+            goto fail;
+    }
+    for (size_t i = 0; i < w->nroots; i++)
+        scan_root(w, i);
+    for (size_t i = 0; i < w->nplugs; i++)
+        load_plug(w, &w->plugs[i]);
+    size_t loaded = 0;
+    for (size_t i = 0; i < w->nplugs; i++)
+        loaded += w->plugs[i].loaded;
+    hb__emit(sb->m, sb, HB_EVENT_WATCHING, NULL, 0, 0, 0, NULL,
+             "watching %zu plugin%s (%zu loaded) in %zu director%s", w->nplugs,
+             w->nplugs == 1 ? "" : "s", loaded, w->nroots, w->nroots == 1 ? "y" : "ies");
+    free(err);
+    *out = w;
+    return 0;
+fail:
+    free(sb->last_error);
+    sb->last_error = err ? err : strdup(hb_strerror(r));
+    hb_watch_free(w);
+    return r;
+}
+
+void hb_watch_free(hb_watch *w)
+{
+    if (!w)
+        return;
+    hb_watcher_free(w->w);
+    for (size_t i = 0; i < w->nroots; i++)
+        free(w->roots[i]);
+    free(w->roots);
+    free(w->root_is_plugin);
+    for (size_t i = 0; i < w->nplugs; i++) {
+        free(w->plugs[i].name);
+        free(w->plugs[i].dir);
+        free(w->plugs[i].inputs);
+    }
+    free(w->plugs);
+    free(w);
+}
+
+int hb_watch_fd(hb_watch *w)
+{
+    return w ? hb_watcher_fd(w->w) : -EINVAL;
+}
+
+int hb_watch_plugins(hb_watch *w, char ***out)
+{
+    if (!w || !out)
+        return -EINVAL;
+    size_t bytes = 0;
+    for (size_t i = 0; i < w->nplugs; i++)
+        bytes += strlen(w->plugs[i].name) + 1;
+    char **v = malloc((w->nplugs + 1) * sizeof(char *) + bytes);
+    if (!v)
+        return -ENOMEM;
+    char *p = (char *)(v + w->nplugs + 1);
+    for (size_t i = 0; i < w->nplugs; i++) {
+        size_t l = strlen(w->plugs[i].name) + 1;
+        memcpy(p, w->plugs[i].name, l);
+        v[i] = p;
+        p += l;
+    }
+    v[w->nplugs] = NULL;
+    *out = v;
+    return 0;
+}
+
+static bool path_in(const char *path, const char *dir)
+{
+    size_t l = strlen(dir);
+    return strncmp(path, dir, l) == 0 && path[l] == '/';
+}
+
+static bool in_inputs(const char *inputs, const char *path)
+{
+    size_t l = strlen(path);
+    for (const char *p = inputs; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len == l && memcmp(p, path, l) == 0)
+            return true;
+        p = nl ? nl + 1 : p + len;
+    }
+    return false;
+}
+
+/* The container root a new directory would be a plugin of, if any. */
+static bool under_container_root(hb_watch *w, const char *dir)
+{
+    char *copy = strdup(dir);
+    if (!copy)
+        return false;
+    char *slash = strrchr(copy, '/');
+    bool yes = false;
+    if (slash) {
+        *slash = '\0';
+        for (size_t i = 0; i < w->nroots && !yes; i++)
+            yes = !w->root_is_plugin[i] && strcmp(w->roots[i], copy) == 0;
+    }
+    free(copy);
+    return yes;
+}
+
+/* Milliseconds from the newest save among the changed files to now. */
+static double detect_latency(const hb_change_set *cs)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    double best = -1;
+    for (size_t i = 0; i < cs->n_changes; i++) {
+        struct stat st;
+        if (cs->changes[i].kind == HB_CHANGE_DELETED || stat(cs->changes[i].path, &st) < 0)
+            continue;
+        double ms = (double)(now.tv_sec - st.st_mtim.tv_sec) * 1e3 +
+                    (double)(now.tv_nsec - st.st_mtim.tv_nsec) / 1e6;
+        if (ms >= 0 && (best < 0 || ms < best))
+            best = ms;
+    }
+    return best < 0 ? 0 : best;
+}
+
+int hb_watch_process(hb_watch *w)
+{
+    if (!w)
+        return -EINVAL;
+    hb_sandbox *sb = w->sb;
+    hb_change_set cs;
+    hb_change_set_init(&cs);
+    int r = hb_watcher_process(w->w, &cs);
+    if (r < 0) {
+        free(sb->last_error);
+        sb->last_error = hb__asprintf("watching failed: %s", hb_watcher_last_error(w->w));
+        return r;
+    }
+    if (r == 0)
+        return 0;
+    for (size_t i = 0; i < cs.n_warnings; i++)
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "%s", cs.warnings[i]);
+    if (cs.overflowed)
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "the inotify queue overflowed; every watched tree was rescanned by checksum");
+    for (size_t i = 0; i < cs.n_gone_roots; i++)
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "%s was deleted or renamed: its plugins are unloaded; the versions already running elsewhere are unaffected",
+                 cs.gone_roots[i]);
+
+    /* 1. Plugin directories that disappeared, or whose roots did. */
+    for (size_t i = 0; i < w->nplugs;) {
+        wplug *p = &w->plugs[i];
+        struct stat st;
+        if (stat(p->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            remove_plug(w, p);
+            continue;
+        }
+        i++;
+    }
+    /* 2. Which plugins the changes touch (each once), and new plugin dirs. */
+    bool *touched = calloc(w->nplugs + cs.n_changes + 1, sizeof(bool));
+    if (!touched) {
+        hb_change_set_release(&cs);
+        return -ENOMEM;
+    }
+    size_t nbefore = w->nplugs;
+    for (size_t c = 0; c < cs.n_changes; c++) {
+        const char *path = cs.changes[c].path;
+        bool matched = false;
+        for (size_t i = 0; i < w->nplugs; i++) {
+            if (path_in(path, w->plugs[i].dir) || in_inputs(w->plugs[i].inputs, path)) {
+                touched[i] = true;
+                matched = true;
+            }
+        }
+        if (matched || cs.changes[c].kind == HB_CHANGE_DELETED)
+            continue;
+        /* A file in a new directory directly under a container root. */
+        char *dir = cs.changes[c].is_dir ? strdup(path) : NULL;
+        if (!dir) {
+            char *slash = strrchr(path, '/');
+            dir = slash ? strndup(path, (size_t)(slash - path)) : NULL;
+        }
+        if (dir && under_container_root(w, dir) && has_sources(dir) && !find_plug_dir(w, dir)) {
+            wplug *np = add_plug(w, dir);
+            if (np)
+                touched[np - w->plugs] = true;
+        }
+        free(dir);
+    }
+    double detect = detect_latency(&cs);
+    hb_change_set_release(&cs);
+
+    /* 3. Rebuild in order: plugins others depend on come first. */
+    int count = 0;
+    size_t order_n = 0;
+    size_t *order = calloc(w->nplugs + 1, sizeof(size_t));
+    if (order) {
+        for (size_t i = 0; i < w->nplugs; i++)
+            if (touched[i])
+                order[order_n++] = i;
+        hb__dependency_order(w->sb->m, order, order_n, w->plugs, sizeof(wplug),
+                             offsetof(wplug, name));
+    }
+    sb->detect_ms = detect;
+    for (size_t k = 0; k < order_n; k++) {
+        wplug *p = &w->plugs[order[k]];
+        count++;
+        if (!p->loaded || !hb__slot_find(sb, p->name)) {
+            load_plug(w, p);
+            continue;
+        }
+        uint64_t before = 0, after = 0;
+        hb_active_version(sb, p->name, &before);
+        int rr = hb_reload(sb, p->name);
+        refresh_inputs(w, p);
+        hb_active_version(sb, p->name, &after);
+        if (rr == 0 && after != before && w->selftests)
+            hb_run_selftests(sb, p->name, NULL, NULL);
+        if (!hb__slot_find(sb, p->name))
+            p->loaded = false;
+    }
+    sb->detect_ms = 0;
+    (void)nbefore;
+    free(order);
+    free(touched);
+    return count;
+}
