@@ -70,3 +70,38 @@ int hb_mon_kill_reap(pid_t pid, int pidfd, int *status)
         kill(pid, SIGKILL);
     return waitpid_retry(pid, status);
 }
+
+int hb_mon_stop(pid_t pid, int pidfd, unsigned grace_ms, int *status)
+{
+    if (pid <= 0 || !status)
+        return -EINVAL;
+    int st = 0, r;
+    if (pidfd >= 0 && !hb_mon_alive(pidfd)) {
+        if ((r = waitpid_retry(pid, &st)) < 0)
+            return r;
+        *status = st;
+        return HB_MON_STOP_ALREADY_EXITED;
+    }
+    if (pidfd >= 0)
+        r = (int)syscall(SYS_pidfd_send_signal, pidfd, SIGTERM, NULL, 0);
+    else
+        r = kill(pid, SIGTERM);
+    if (r < 0 && errno != ESRCH)
+        return -errno;
+    if (pidfd >= 0) {
+        r = hb_mon_reap(pid, pidfd, grace_ms > INT32_MAX ? INT32_MAX : (int)grace_ms, &st);
+        if (r == 0) {
+            *status = st;
+            return HB_MON_STOP_TERM;
+        }
+        if (r != -ETIMEDOUT)
+            return r;
+    }
+    /* Without a pidfd there is no event to wait on short of SIGCHLD, which
+     * belongs to the application: no grace, straight to SIGKILL. */
+    if ((r = hb_mon_kill_reap(pid, pidfd, &st)) < 0)
+        return r;
+    *status = st;
+    /* It may have exited from SIGTERM in the instant after the deadline. */
+    return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL ? HB_MON_STOP_KILL : HB_MON_STOP_TERM;
+}
