@@ -43,7 +43,7 @@ asan: deps
 fuzz: deps
 	cmake -S . -B $(BUILD_FUZZ) $(CMAKE_GEN) -DCMAKE_C_COMPILER=clang -DHOTBOX_FUZZ=ON \
 	  -DHOTBOX_FUZZ_SECONDS=$${HOTBOX_FUZZ_SECONDS:-60}
-	cmake --build $(BUILD_FUZZ) -j $(JOBS)
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target fuzzers
 	ctest --test-dir $(BUILD_FUZZ) --output-on-failure -L fuzz_run
 
 bench: build

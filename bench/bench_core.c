@@ -1,0 +1,231 @@
+/* bench/bench_core.c - the core loop's costs, each beside a baseline
+ * measured in the same run, so the ratios survive a noisy machine:
+ *   1. swap latency (save + dlopen + migrate + switch, 4 KiB of state)
+ *      vs a plain dlopen+dlclose of the same object in this process;
+ *   2. hb_call round trip of int add(int,int) vs a direct call via dlsym;
+ *   3. edit-to-swap with the local backend vs the bare `cc` command.
+ * Prints median and p95 of each. Not a test: no pass/fail thresholds. */
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hotbox/hotbox.h"
+
+static double now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void stats(const char *what, double *v, size_t n, const char *unit)
+{
+    qsort(v, n, sizeof(*v), cmp_d);
+    printf("  %-44s median %9.3f %s   p95 %9.3f %s   (n=%zu)\n", what, v[n / 2], unit,
+           v[(size_t)((double)(n - 1) * 0.95)], unit, n);
+}
+
+static double median(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_d);
+    return v[n / 2];
+}
+
+static char root[] = "/tmp/hb-bench-XXXXXX";
+
+static void write_file(const char *path, const char *text)
+{
+    char tmp[4400];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        perror(tmp);
+        exit(1);
+    }
+    fputs(text, f);
+    fclose(f);
+    if (rename(tmp, path) < 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+/* A plugin with 4 KiB of state; `salt` makes each version a new object. */
+static void write_state_plugin(const char *dir, int salt)
+{
+    char src[2048], path[4200];
+    snprintf(src, sizeof(src),
+             "#include <hotbox/plugin.h>\n#include <stdlib.h>\n#include <string.h>\n"
+             "static unsigned char st[4096];\n"
+             "int add(int a, int b) { return a + b; }\n"
+             "int salt(void) { return %d; }\n"
+             "static int save(void **d, size_t *l) { void *p = malloc(sizeof st); if (!p) return -1; memcpy(p, st, sizeof st); *d = p; *l = sizeof st; return 0; }\n"
+             "static int migrate(const void *d, size_t l, uint32_t s) { if (l != sizeof st) return -1; memcpy(st, d, l); return 0; }\n"
+             "HB_PLUGIN(\"bench\", 1, 0, 0, save, migrate);\n",
+             salt);
+    snprintf(path, sizeof(path), "%s/bench.c", dir);
+    write_file(path, src);
+}
+
+static double last_swap_ms;
+static void on_event(const hb_event *ev, void *ud)
+{
+    (void)ud;
+    if (ev->type == HB_EVENT_SWAPPED || ev->type == HB_EVENT_ROLLED_BACK)
+        last_swap_ms = ev->swap_ms;
+}
+
+static double run_cc(const char *cc, const char *src, const char *out, const char *inc)
+{
+    double t0 = now_us();
+    pid_t p = fork();
+    if (p == 0) {
+        execlp(cc, cc, "-O2", "-g", "-shared", "-fPIC", "-I", inc, "-o", out, src, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "bare cc failed\n");
+        exit(1);
+    }
+    return now_us() - t0;
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 30;
+    if (runs < 5)
+        runs = 5;
+    if (!getenv("HOTBOX_WORKER"))
+        setenv("HOTBOX_WORKER", HB_WORKER_PATH, 0);
+    if (!mkdtemp(root)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    char dir[4200], state[4200];
+    snprintf(dir, sizeof(dir), "%s/bench", root);
+    snprintf(state, sizeof(state), "%s/.hotbox", root);
+    mkdir(dir, 0755);
+    write_state_plugin(dir, 0);
+
+    hb_manager_options mo = HB_MANAGER_OPTIONS_INIT;
+    mo.state_dir = state;
+    mo.isolation = HB_ISOLATION_LOCAL;
+    mo.on_event = on_event;
+    hb_manager *m;
+    hb_sandbox *sb;
+    if (hb_manager_new(&mo, &m) < 0 || hb_sandbox_new(m, NULL, &sb) < 0 || hb_load(sb, dir) < 0) {
+        fprintf(stderr, "set-up failed\n");
+        return 1;
+    }
+    printf("hotbox %s core benchmarks (%d runs each)\n", hb_version(), runs);
+
+    /* 1. swap latency: alternate between two stored versions. */
+    write_state_plugin(dir, 1);
+    if (hb_reload(sb, "bench") < 0) {
+        fprintf(stderr, "reload: %s\n", hb_sandbox_last_error(sb));
+        return 1;
+    }
+    double *swap = calloc((size_t)runs, sizeof(double));
+    double *swap_api = calloc((size_t)runs, sizeof(double));
+    double *dl = calloc((size_t)runs, sizeof(double));
+    for (int i = 0; i < runs; i++) {
+        double t0 = now_us();
+        if (hb_rollback(sb, "bench", (uint64_t)(i % 2 ? 2 : 1)) < 0) {
+            fprintf(stderr, "rollback: %s\n", hb_sandbox_last_error(sb));
+            return 1;
+        }
+        swap_api[i] = (now_us() - t0) / 1e3;
+        swap[i] = last_swap_ms;
+    }
+    hb_version_info *vi;
+    size_t nv;
+    hb_versions(m, "bench", &vi, &nv);
+    char obj[4300];
+    snprintf(obj, sizeof(obj), "%s/objects/%s.so", state, vi[0].object_sha256);
+    hb_free(vi);
+    for (int i = 0; i < runs; i++) {
+        double t0 = now_us();
+        void *h = dlopen(obj, RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            fprintf(stderr, "dlopen: %s\n", dlerror());
+            return 1;
+        }
+        dlclose(h);
+        dl[i] = (now_us() - t0) / 1e3;
+    }
+    printf("\n1. swap with 4 KiB of state\n");
+    stats("worker swap (save+dlopen+migrate+switch)", swap, (size_t)runs, "ms");
+    stats("hb_rollback call (checksum+ELF check+swap)", swap_api, (size_t)runs, "ms");
+    stats("baseline: dlopen+dlclose in-process", dl, (size_t)runs, "ms");
+
+    /* 2. call round trip vs a direct call. */
+    int ncalls = runs * 200;
+    double *rt = calloc((size_t)ncalls, sizeof(double));
+    double *direct = calloc((size_t)ncalls, sizeof(double));
+    for (int i = 0; i < ncalls; i++) {
+        int32_t r;
+        double t0 = now_us();
+        hb_callf(sb, "bench", "add", "ii)i", i, 1, &r);
+        rt[i] = now_us() - t0;
+    }
+    void *h = dlopen(obj, RTLD_NOW | RTLD_LOCAL);
+    int (*add)(int, int) = (int (*)(int, int))dlsym(h, "add");
+    volatile int sink = 0;
+    for (int i = 0; i < ncalls; i++) {
+        double t0 = now_us();
+        sink += add(i, 1);
+        direct[i] = now_us() - t0;
+    }
+    dlclose(h);
+    printf("\n2. call of int add(int,int)\n");
+    stats("hb_call round trip", rt, (size_t)ncalls, "us");
+    stats("baseline: direct call through dlsym", direct, (size_t)ncalls, "us");
+
+    /* 3. edit-to-swap (local backend) vs bare cc. */
+    const char *cc = getenv("CC") ? getenv("CC") : "cc";
+    char inc[4300], src[4300], out[4300];
+    snprintf(inc, sizeof(inc), "%s/include", state);
+    snprintf(src, sizeof(src), "%s/bench.c", dir);
+    snprintf(out, sizeof(out), "%s/bare.so", root);
+    int nedit = runs < 20 ? runs : 20;
+    double *edit = calloc((size_t)nedit, sizeof(double));
+    double *bare = calloc((size_t)nedit, sizeof(double));
+    for (int i = 0; i < nedit; i++) {
+        write_state_plugin(dir, 100 + i);
+        double t0 = now_us();
+        if (hb_reload(sb, "bench") < 0) {
+            fprintf(stderr, "reload: %s\n", hb_sandbox_last_error(sb));
+            return 1;
+        }
+        edit[i] = (now_us() - t0) / 1e3;
+        bare[i] = run_cc(cc, src, out, inc) / 1e3;
+    }
+    printf("\n3. edit-to-swap, local backend\n");
+    double me = median(edit, (size_t)nedit), mb = median(bare, (size_t)nedit);
+    stats("hb_reload after an edit (compile+store+swap)", edit, (size_t)nedit, "ms");
+    stats("baseline: bare cc on the same source", bare, (size_t)nedit, "ms");
+    printf("  ratio edit-to-swap / bare cc: %.2fx (median %+.1f ms)\n", me / mb, me - mb);
+
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+    char cmd[4300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", root);
+    (void)sink;
+    return 0;
+}
