@@ -59,6 +59,13 @@ static char *e2e_write(const char *plugin, const char *file, const char *text)
 {
     char dir[4200], path[4400], tmp[4500];
     snprintf(dir, sizeof(dir), "%s/%s", e2e_root, plugin);
+    for (char *p = dir + strlen(e2e_root) + 1; *p; p++) { /* mkdir -p */
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+    }
     mkdir(dir, 0755);
     snprintf(path, sizeof(path), "%s/%s", dir, file);
     snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, file);
