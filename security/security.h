@@ -1,13 +1,40 @@
 /*
- * security/security.h - containment applied to processes hotbox starts.
+ * security/security.h - containment of plugin code: profiles, rlimits, the
+ * seccomp filter the worker installs on itself, the bubblewrap command line
+ * the harness starts a worker under, the ELF import policy, the audit log
+ * (audit.h) and what this machine supports (for `hotbox doctor`).
  *
- * hb_limits are resource limits applied with setrlimit in a freshly forked
- * child before exec (async-signal-safe: no allocation).
+ * Who calls what
+ *  - The harness (manager side) calls hb_sec_wrap_argv() to build the
+ *    command that starts a worker, hb_sec_namespaces_status() to learn
+ *    whether namespaces work here, hb_sec_check_imports() before a LOAD or
+ *    SWAP, and hb_sec_report() for doctor.
+ *  - The worker calls hb_sec_apply_profile() once, after its channel is set
+ *    up and before it serves the first request, so no plugin code ever runs
+ *    without the profile's filter.
+ *
+ * Profiles (the table lives in profile.c; the README repeats it)
+ *   strict      seccomp (deny list + no W+X memory), all namespaces, a root
+ *               with only /usr, the plugin objects and a tmpfs scratch,
+ *               tight rlimits, imports limited to libc/libm/libpthread and
+ *               no process, network, dl* or ptrace symbols.
+ *   standard    seccomp (deny list; W+X allowed), all namespaces, the same
+ *               minimal root, rlimits against runaway files and cores,
+ *               imports refused only for process creation, exec and ptrace.
+ *   permissive  nothing but RLIMIT_CORE=0. For plugins that need the
+ *               network or child processes; the harness warns every time.
  */
 #ifndef HB_SECURITY_H
 #define HB_SECURITY_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "hotbox/hotbox.h"
+#include "util.h"
+
+/* ---- rlimits (limits.c) --------------------------------------------------- */
 
 typedef struct hb_limits {
     uint64_t memory_bytes;   /* RLIMIT_AS; 0 = unlimited */
@@ -22,5 +49,90 @@ typedef struct hb_limits {
  * *failed naming the limit that could not be set (static string). Safe to
  * call between fork and exec. */
 int hb_sec_apply_limits(const hb_limits *l, const char **failed);
+
+/* ---- profiles (profile.c) ------------------------------------------------- */
+
+/* What one profile fixes. All pointers are static. */
+typedef struct hb_profile_spec {
+    hb_profile id;
+    const char *name;            /* "strict", "standard", "permissive" */
+    bool seccomp;                /* the worker installs the deny filter */
+    bool deny_wx;                /* mmap/mprotect with PROT_WRITE|PROT_EXEC denied */
+    bool namespaces;             /* the worker runs under bubblewrap */
+    hb_limits limits;            /* applied by the worker before seccomp */
+    const char *const *deny_symbols; /* NULL-terminated; "x*" is a prefix */
+    const char *const *allow_needed; /* NULL-terminated patterns; NULL = any library */
+    const char *summary;         /* one line for doctor and the README */
+} hb_profile_spec;
+
+/* The spec of p (HB_PROFILE_DEFAULT is standard). Unknown values give NULL. */
+const hb_profile_spec *hb_sec_profile(hb_profile p);
+
+/* "strict", "standard", "permissive"; "unknown" for anything else.
+ * HB_PROFILE_DEFAULT names the profile it stands for ("standard"). */
+const char *hb_profile_name(hb_profile p);
+
+/* Parses a profile name as hb_profile_name() prints it. 0 or -EINVAL. */
+int hb_sec_profile_parse(const char *name, hb_profile *out);
+
+/* Import policy. imports: the version's undefined dynamic symbols, needed:
+ * its DT_NEEDED libraries (either may be NULL; both NULL-terminated; a
+ * symbol may carry an "@VERSION" suffix). Returns 0 when the profile allows
+ * them, or HB_EPOLICY with *err naming every offending symbol and library:
+ *   "refused by the strict profile: imports popen, system; needs libcurl.so.4"
+ * The caller prefixes the plugin and version. -EINVAL for an unknown
+ * profile. */
+int hb_sec_check_imports(hb_profile p, char *const *imports, char *const *needed, char **err);
+
+/* ---- the worker's side (seccomp.c) ---------------------------------------- */
+
+/* Applies profile p to the calling process, which must be single-threaded:
+ * rlimits, then PR_SET_NO_NEW_PRIVS, then the seccomp filter (strict and
+ * standard). A denied system call raises SIGSYS; the handler installed here
+ * writes one HB_MSG_DENIED frame (u32 syscall number, str name) on
+ * report_fd and the process dies of SIGSYS. Returns 0, or a negative errno
+ * with a one-line reason in err. */
+int hb_sec_apply_profile(hb_profile p, int report_fd, char *err, size_t errlen);
+
+/* The frame the SIGSYS reporter writes, spelled out here so security does
+ * not depend on worker/ (worker/main.c asserts these equal wire.h's
+ * HB_WIRE_HEADER and HB_MSG_DENIED). */
+#define HB_SEC_FRAME_HEADER 12u
+#define HB_SEC_MSG_DENIED 66
+
+/* ---- the harness's side (wrap.c) ------------------------------------------ */
+
+/* Whether bubblewrap can create the namespaces a worker needs here, probed
+ * once per process (`bwrap <namespaces> true`). Returns NULL when it can,
+ * else a static reason ("bwrap not found", "bwrap: setting up uid map:
+ * Permission denied", ...). Thread-safe. */
+const char *hb_sec_namespaces_unavailable(void);
+
+/* How a worker is to be started; mirrors the harness's hb_wspawn. */
+typedef struct hb_sec_spawn {
+    const char *worker_path;  /* absolute */
+    hb_profile profile;
+    int channel_fd;           /* the fd number the worker finds its channel at */
+    const char *objects_dir;  /* bound read-only at the same path; may be NULL */
+    const char *scratch_dir;  /* bound read-write at the same path; NULL = a tmpfs /tmp */
+} hb_sec_spawn;
+
+/* Builds the argv that starts the worker for s (NULL-terminated, free with
+ * hb__strv_free): `bwrap ... -- worker --fd N --profile NAME` when the
+ * profile wants namespaces and they work here, else the worker alone.
+ * *warning (may be NULL) receives a malloc'ed sentence when the worker runs
+ * with less protection than its profile asks for, or under permissive; the
+ * caller must emit it as an HB_EVENT_WARNING. *wrapped tells whether bwrap
+ * is the process that will be started (its exit status 128+n means the
+ * worker died of signal n). */
+int hb_sec_wrap_argv(const hb_sec_spawn *s, char ***argv, bool *wrapped, char **warning,
+                     char **err);
+
+/* ---- doctor (report.c) ---------------------------------------------------- */
+
+/* Appends to out, one "name: yes|no (reason)" line each, what this machine
+ * supports: seccomp filters, user namespaces, bubblewrap, cgroup v2, and
+ * the profile table. Returns 0 or -ENOMEM. */
+int hb_sec_report(hb_sb *out);
 
 #endif /* HB_SECURITY_H */
