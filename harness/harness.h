@@ -29,8 +29,17 @@ typedef struct hb_wclient {
     int pidfd;
     int fd;           /* our end of the socketpair */
     uint32_t next_id;
-    int wait_status;  /* valid after the worker was reaped */
+    int wait_status;  /* valid after the worker was reaped (bwrap's 128+n is
+                         turned back into "killed by signal n") */
     bool reaped;
+    /* Security (set by hb__wc_spawn): the profile the worker runs under,
+     * whether bwrap wraps it, the system call the seccomp filter denied
+     * during the last request ("" if none; HB_MSG_DENIED), and the missing
+     * protection the caller must emit as an HB_EVENT_WARNING ("" if none). */
+    hb_profile profile;
+    bool wrapped;
+    char denied[96];
+    char warning[320];
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */

@@ -18,6 +18,7 @@
 
 #include "harness.h"
 #include "monitor.h"
+#include "security.h"
 
 #define HB_WORKER_FD 3
 
@@ -31,12 +32,23 @@ static void reset_client(hb_wclient *wc)
     wc->pid = 0;
 }
 
+/* bwrap reports a worker killed by signal n as its own exit status 128+n;
+ * turn that back into the wait status of a signal death, so crashes read
+ * the same wrapped or not. (A plugin calling exit(128+n) under bwrap reads
+ * as signal n: the worker's own statuses are 0, 1, 2 and 64.) */
+static int unwrap_status(const hb_wclient *wc, int st)
+{
+    if (wc->wrapped && WIFEXITED(st) && WEXITSTATUS(st) > 128 && WEXITSTATUS(st) < 128 + 65)
+        return WEXITSTATUS(st) - 128;
+    return st;
+}
+
 void hb__wc_kill(hb_wclient *wc)
 {
     if (wc->pid > 0) {
         int st = 0;
         if (hb_mon_kill_reap(wc->pid, wc->pidfd, &st) == 0) {
-            wc->wait_status = st;
+            wc->wait_status = unwrap_status(wc, st);
             wc->reaped = true;
         }
     }
@@ -48,7 +60,7 @@ static void reap_dead(hb_wclient *wc)
 {
     int st = 0;
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
-        wc->wait_status = st;
+        wc->wait_status = unwrap_status(wc, st);
         wc->reaped = true;
         reset_client(wc);
         return;
@@ -62,14 +74,27 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     const char *worker_path = how->worker_path;
     uint64_t max_state = how->max_state;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-        return hb__seterr(err, HB_EWORKER, "socketpair: %s", strerror(errno));
-    if (access(worker_path, X_OK) < 0) {
-        int e = errno;
-        close(sv[0]);
-        close(sv[1]);
+    if (access(worker_path, X_OK) < 0)
         return hb__seterr(err, HB_EWORKER, "worker binary %s: %s (set HOTBOX_WORKER)",
-                          worker_path, strerror(e));
+                          worker_path, strerror(errno));
+    /* The command line is built before fork: the child may not allocate.
+     * It is bwrap around the worker when the profile wants namespaces and
+     * this machine has them (security/wrap.c). */
+    hb_sec_spawn sp = {
+        .worker_path = worker_path,
+        .profile = how->profile,
+        .channel_fd = HB_WORKER_FD,
+        .objects_dir = how->objects_dir,
+        .scratch_dir = how->scratch_dir,
+    };
+    char **argv = NULL, *warning = NULL;
+    bool wrapped = false;
+    int r = hb_sec_wrap_argv(&sp, &argv, &wrapped, &warning, err);
+    if (r < 0)
+        return r;
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+        r = hb__seterr(err, HB_EWORKER, "socketpair: %s", strerror(errno));
+        goto fail_argv;
     }
     int outfd = -1;
     if (how->output_path) {
@@ -78,12 +103,11 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
             int e = errno;
             close(sv[0]);
             close(sv[1]);
-            return hb__seterr(err, -e, "worker output file %s: %s", how->output_path, strerror(e));
+            r = hb__seterr(err, -e, "worker output file %s: %s", how->output_path, strerror(e));
+            goto fail_argv;
         }
     }
     pid_t parent = getpid();
-    char fdarg[16];
-    snprintf(fdarg, sizeof(fdarg), "%d", HB_WORKER_FD);
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
@@ -91,7 +115,8 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         close(sv[1]);
         if (outfd >= 0)
             close(outfd);
-        return hb__seterr(err, HB_EWORKER, "fork: %s", strerror(e));
+        r = hb__seterr(err, HB_EWORKER, "fork: %s", strerror(e));
+        goto fail_argv;
     }
     if (pid == 0) {
         /* Child: only async-signal-safe calls until exec. */
@@ -110,10 +135,11 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         } else if (dup2(sv[1], HB_WORKER_FD) < 0) {
             _exit(127);
         }
-        char *argv[] = {(char *)worker_path, "--fd", fdarg, NULL};
-        execv(worker_path, argv);
+        execv(argv[0], argv);
         _exit(127);
     }
+    hb__strv_free(argv);
+    argv = NULL;
     close(sv[1]);
     if (outfd >= 0)
         close(outfd);
@@ -121,6 +147,12 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     wc->pid = pid;
     wc->fd = sv[0];
     wc->next_id = 1;
+    wc->profile = how->profile;
+    wc->wrapped = wrapped;
+    if (warning)
+        snprintf(wc->warning, sizeof(wc->warning), "%s", warning);
+    free(warning);
+    warning = NULL;
     wc->pidfd = hb_mon_pidfd_open(pid);
     if (wc->pidfd < 0) {
         hb__wc_kill(wc);
@@ -132,12 +164,13 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     hb__wire_put_u32(&w, HB_WIRE_MAGIC_HELLO);
     hb__wire_put_u64(&w, max_state);
     hb_frame reply;
-    int r = hb__wc_request(wc, &w, 10000, NULL, NULL, &reply, err);
+    r = hb__wc_request(wc, &w, 10000, NULL, NULL, &reply, err);
     hb__wire_release(&w);
     if (r < 0) {
         char *inner = *err;
         *err = NULL;
-        hb__seterr(err, HB_EWORKER, "worker %s did not start: %s", worker_path,
+        hb__seterr(err, HB_EWORKER, "worker %s did not start%s: %s", worker_path,
+                   wrapped ? " under bwrap (its messages are on the worker's stderr)" : "",
                    inner ? inner : hb_strerror(r));
         free(inner);
         hb__wc_kill(wc);
@@ -154,6 +187,10 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
                           worker_path);
     }
     return 0;
+fail_argv:
+    hb__strv_free(argv);
+    free(warning);
+    return r;
 }
 
 void hb__wc_begin(hb_wclient *wc, hb_wbuf *w, uint8_t type)
@@ -175,8 +212,33 @@ bool hb__wc_alive(hb_wclient *wc)
 static int describe_death(hb_wclient *wc, char **err, const char *what)
 {
     char buf[160];
+    const char *profile = hb_profile_name(wc->profile);
+    if (wc->denied[0])
+        return hb__seterr(err, HB_ECRASHED, "worker %s plugin called %s (denied by the %s profile)",
+                          what, wc->denied, profile);
     hb__describe_wait_status(wc->wait_status, buf, sizeof(buf));
+    if (wc->reaped && WIFSIGNALED(wc->wait_status) && WTERMSIG(wc->wait_status) == SIGSYS &&
+        hb_sec_profile(wc->profile) && hb_sec_profile(wc->profile)->seccomp)
+        return hb__seterr(err, HB_ECRASHED,
+                          "worker %s %s: a system call denied by the %s profile (not identified)",
+                          what, buf, profile);
     return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, buf);
+}
+
+/* HB_MSG_DENIED: u32 syscall number, str name. Kept for describe_death. */
+static void record_denied(hb_wclient *wc, const hb_frame *f)
+{
+    hb_rbuf rb;
+    uint32_t nr = 0;
+    char *name = NULL;
+    hb__rbuf_init(&rb, f->payload, f->len);
+    hb__wire_get_u32(&rb, &nr);
+    hb__wire_get_str(&rb, 200, &name);
+    if (name && *name)
+        snprintf(wc->denied, sizeof(wc->denied), "%s", name);
+    else
+        snprintf(wc->denied, sizeof(wc->denied), "system call %u", nr);
+    free(name);
 }
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
@@ -184,6 +246,7 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
 {
     if (wc->pid <= 0)
         return hb__seterr(err, HB_ECRASHED, "no worker is running");
+    wc->denied[0] = 0;
     int r = hb__wire_finish(req);
     if (r < 0)
         return hb__seterr(err, r == -EMSGSIZE ? HB_ELIMIT : r,
@@ -227,6 +290,13 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
             hb__wc_kill(wc);
             return hb__seterr(err, HB_EPROTO, "bad frame from worker (%s); worker killed",
                               strerror(-r));
+        }
+        if (f.type == HB_MSG_DENIED) {
+            /* Written by the worker's SIGSYS handler, which cannot know the
+             * request id; the worker dies right after. */
+            record_denied(wc, &f);
+            hb__frame_release(&f);
+            continue;
         }
         if (f.id != id) {
             hb__frame_release(&f);
@@ -283,7 +353,7 @@ void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
         hb__frame_release(&reply);
         int st;
         if (hb_mon_reap(wc->pid, wc->pidfd, (int)grace_ms, &st) == 0) {
-            wc->wait_status = st;
+            wc->wait_status = unwrap_status(wc, st);
             wc->reaped = true;
             reset_client(wc);
             return;

@@ -1,13 +1,17 @@
 /* worker/main.c - hotbox-worker: the guest process that hosts plugins.
  *
- *   hotbox-worker --fd N
+ *   hotbox-worker --fd N [--profile strict|standard|permissive]
  *
- * N is this end of the harness's socketpair. Everything else about the
- * process (which plugins, which versions, limits) arrives as requests; see
- * PROTOCOL.md. */
+ * N is this end of the harness's socketpair. The profile (default
+ * standard) is applied before the first request is read, so no plugin code
+ * ever runs outside it: rlimits, no_new_privs and the seccomp filter (see
+ * security/security.h). Everything else about the process (which plugins,
+ * which versions, limits) arrives as requests; see PROTOCOL.md. */
 #include "worker.h"
 
+#include "security.h"
 #include "util.h"
+#include "wire.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -48,15 +52,37 @@ static int close_other_fds(int keep)
     return 0;
 }
 
+_Static_assert(HB_SEC_MSG_DENIED == HB_MSG_DENIED, "security's DENIED frame type");
+_Static_assert(HB_SEC_FRAME_HEADER == HB_WIRE_HEADER, "security's frame header size");
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: hotbox-worker --fd N [--profile strict|standard|permissive]\n"
+                    "(started by the hotbox library, not by hand)\n");
+    return EXIT_USAGE;
+}
+
 int main(int argc, char **argv)
 {
-    uint64_t fd;
-    if (argc != 3 || strcmp(argv[1], "--fd") != 0 || hb__parse_u64(argv[2], &fd) < 0 ||
-        fd > INT32_MAX) {
-        fprintf(stderr, "usage: hotbox-worker --fd N\n"
-                        "(started by the hotbox library, not by hand)\n");
-        return EXIT_USAGE;
+    uint64_t fd = UINT64_MAX;
+    hb_profile profile = HB_PROFILE_STANDARD;
+    for (int i = 1; i < argc; i += 2) {
+        if (i + 1 >= argc)
+            return usage();
+        if (strcmp(argv[i], "--fd") == 0) {
+            if (hb__parse_u64(argv[i + 1], &fd) < 0 || fd > INT32_MAX)
+                return usage();
+        } else if (strcmp(argv[i], "--profile") == 0) {
+            if (hb_sec_profile_parse(argv[i + 1], &profile) < 0) {
+                fprintf(stderr, "hotbox-worker: unknown profile %s\n", argv[i + 1]);
+                return EXIT_USAGE;
+            }
+        } else {
+            return usage();
+        }
     }
+    if (fd == UINT64_MAX)
+        return usage();
     int sock = (int)fd;
     if (fcntl(sock, F_GETFD) < 0) {
         fprintf(stderr, "hotbox-worker: fd %d is not open\n", sock);
@@ -71,6 +97,13 @@ int main(int argc, char **argv)
     }
     /* Children a plugin spawns must not hold the channel open. */
     (void)fcntl(sock, F_SETFD, FD_CLOEXEC);
+    /* Last step of set-up: from here on only the profile's calls work. */
+    char why[256];
+    if (hb_sec_apply_profile(profile, sock, why, sizeof(why)) < 0) {
+        fprintf(stderr, "hotbox-worker: cannot apply the %s profile: %s\n",
+                hb_profile_name(profile), why);
+        return 1;
+    }
     int status = hb__worker_serve(sock);
     close(sock);
     return status;

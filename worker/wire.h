@@ -41,6 +41,9 @@ typedef enum hb_msg {
     /* worker -> harness, interim (same id as the request, more follows) */
     HB_MSG_CHECKPOINT = 64, /* str plugin, u64 version, u32 schema, bytes state */
     HB_MSG_SWITCHED = 65,   /* str plugin, u64 version: a SWAP passed its switch point */
+    HB_MSG_DENIED = 66,     /* u32 syscall number, str name: the seccomp filter
+                               trapped a call; the worker dies of SIGSYS next.
+                               Sent with id 0 during any request. */
     /* replies, worker -> harness */
     HB_MSG_OK = 128,    /* request-specific payload, see PROTOCOL.md */
     HB_MSG_ERR = 129,   /* i32 code (as u32), str message */
