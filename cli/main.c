@@ -24,6 +24,8 @@ static const char usage_main[] =
     "                          load plugins in a fresh sandbox and call a function\n"
     "  versions PLUGIN         list a plugin's stored versions\n"
     "  demo                    a guided, non-interactive tour (exits 0 when all steps pass)\n"
+    "  test DIR...             build plugins and run their hb_test_* functions (CI runs)\n"
+    "  report merge OUT IN...  join JUnit or JSON reports of `hotbox test` runs\n"
     "\n"
     "global options:\n"
     "  --state-dir DIR         where versions and the catalogue live (default .hotbox)\n"
@@ -420,6 +422,11 @@ int main(int argc, char **argv)
         return cmd_demo(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "watch"))
         return cmd_watch(&g, sub_argc, sub_argv);
+    int cmd_test(const cli_global *, int, char **), cmd_report(const cli_global *, int, char **);
+    if (!strcmp(cmd, "test"))
+        return cmd_test(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "report"))
+        return cmd_report(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "help")) {
         fputs(usage_main, stdout);
         return HB_EXIT_OK;
