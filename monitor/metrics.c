@@ -126,7 +126,8 @@ uint64_t hb_hist_quantile_ns(const hb_hist_snapshot *s, double q)
             continue;
         }
         double lo = i == 0 ? 0.0 : 1000.0 * (double)(1ull << (i - 1)); /* ns */
-        double hi = 1000.0 * (double)(1ull << i);
+        /* The last bucket is open-ended: its top is the largest sample. */
+        double hi = i == HB_HIST_BUCKETS - 1 ? (double)s->max_ns : 1000.0 * (double)(1ull << i);
         if (lo < (double)s->min_ns)
             lo = (double)s->min_ns;
         if (hi > (double)s->max_ns)
