@@ -1,0 +1,92 @@
+/* ledger v1 - the "before" half of the upgrade-path example.
+ *
+ * State: a balance and the entries it is the sum of. The invariant every
+ * version must keep, across hot swaps in both directions:
+ *     balance == sum(entries)  and the seeded entries are still there.
+ *
+ * How the tests check migrated state (see docs/testing.md):
+ *  - hb_setup() seeds the state only when it is fresh (no balance, no
+ *    entries). On a worker that already holds state - state carried over
+ *    by a hot swap - it leaves it alone, so the tests see what migration made.
+ *  - The tests assert invariants, not a fresh-state snapshot.
+ *
+ * Copy this file to <somewhere>/ledger/ledger.c to use it (the plugin's name
+ * is its directory's name). */
+#include <hotbox/plugin.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ENTRIES 64
+
+static int64_t balance;
+static int32_t nentries;
+static int64_t entries[MAX_ENTRIES];
+
+HB_EXPORT_FN int64_t add(int64_t amount)
+{
+    if (nentries < MAX_ENTRIES) {
+        entries[nentries++] = amount;
+        balance += amount;
+    }
+    return balance;
+}
+
+HB_EXPORT_FN int64_t get_balance(void) { return balance; }
+HB_EXPORT_FN int32_t get_count(void) { return nentries; }
+
+HB_EXPORT_FN int hb_setup(void)
+{
+    if (balance == 0 && nentries == 0) {
+        add(10);
+        add(20);
+        add(30);
+    }
+    return 0;
+}
+
+HB_EXPORT_FN int hb_test_balance_is_sum_of_entries(void)
+{
+    int64_t sum = 0;
+    for (int32_t i = 0; i < nentries; i++)
+        sum += entries[i];
+    return sum == balance ? 0 : 1;
+}
+
+HB_EXPORT_FN int hb_test_seeded_entries_survive(void)
+{
+    return nentries >= 3 && entries[0] == 10 && entries[1] == 20 && entries[2] == 30 ? 0 : 1;
+}
+
+/* Schema 1: balance, count, then the entries. */
+static int ledger_save(void **data, size_t *len)
+{
+    size_t n = sizeof(int64_t) + sizeof(int32_t) + (size_t)nentries * sizeof(int64_t);
+    unsigned char *p = malloc(n);
+    if (!p)
+        return -1;
+    memcpy(p, &balance, sizeof(balance));
+    memcpy(p + 8, &nentries, sizeof(nentries));
+    memcpy(p + 12, entries, (size_t)nentries * sizeof(int64_t));
+    *data = p;
+    *len = n;
+    return 0;
+}
+
+static int ledger_migrate(const void *data, size_t len, uint32_t from_schema)
+{
+    const unsigned char *p = data;
+    int32_t n;
+    if (from_schema != 1 || len < 12)
+        return -1; /* a newer layout: refuse, the harness uses our own checkpoint */
+    memcpy(&n, p + 8, sizeof(n));
+    if (n < 0 || n > MAX_ENTRIES || len != 12 + (size_t)n * sizeof(int64_t))
+        return -1;
+    memcpy(&balance, p, sizeof(balance));
+    nentries = n;
+    memcpy(entries, p + 12, (size_t)n * sizeof(int64_t));
+    return 0;
+}
+
+HB_PLUGIN("ledger", 1, 0, 0, ledger_save, ledger_migrate);
