@@ -34,6 +34,9 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cmd_demo(const cli_global *g, int argc, char **argv);
 int cmd_watch(const cli_global *g, int argc, char **argv);
+int cmd_verify(const cli_global *g, int argc, char **argv);
+int cmd_gc(const cli_global *g, int argc, char **argv);
+int cmd_rollback(const cli_global *g, int argc, char **argv);
 
 extern const char hb__demo_counter_v1[];
 extern const char hb__demo_counter_v2[];

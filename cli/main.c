@@ -23,6 +23,9 @@ static const char usage_main[] =
     "  call DIR... -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n"
     "                          load plugins in a fresh sandbox and call a function\n"
     "  versions PLUGIN         list a plugin's stored versions\n"
+    "  rollback PLUGIN [--to N] pin a plugin to an earlier version until its source changes\n"
+    "  verify                  check every stored object against its checksum\n"
+    "  gc [--keep N]           remove old versions\n"
     "  demo                    a guided, non-interactive tour (exits 0 when all steps pass)\n"
     "  test DIR...             build plugins and run their hb_test_* functions (CI runs)\n"
     "  report merge OUT IN...  join JUnit or JSON reports of `hotbox test` runs\n"
@@ -422,6 +425,12 @@ int main(int argc, char **argv)
         return cmd_demo(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "watch"))
         return cmd_watch(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "verify"))
+        return cmd_verify(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "gc"))
+        return cmd_gc(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "rollback"))
+        return cmd_rollback(&g, sub_argc, sub_argv);
     int cmd_test(const cli_global *, int, char **), cmd_report(const cli_global *, int, char **);
     if (!strcmp(cmd, "test"))
         return cmd_test(&g, sub_argc, sub_argv);

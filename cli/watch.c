@@ -287,7 +287,12 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     }
     int rc = HB_EXIT_OK;
     hb_watch *w = NULL;
-    r = hb_sandbox_new(m, NULL, &ui.sb);
+    /* A named sandbox: a restarted `hotbox watch` resumes every plugin from
+     * the state checkpoint the previous run stored. */
+    hb_sandbox_options so;
+    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
+    so.name = "watch";
+    r = hb_sandbox_new(m, &so, &ui.sb);
     if (r < 0) {
         cli_error("watch: %s", hb_manager_last_error(m));
         rc = HB_EXIT_FAILED;

@@ -121,6 +121,7 @@ struct hb_sandbox {
     char *ret_str;
     char *output_path;    /* owned copy of opts.output_path */
     double detect_ms;     /* set by watch mode while it reloads (events carry it) */
+    bool named;           /* opts.name was given: checkpoints persist under it */
     uint64_t restarts;
     struct hb_sandbox *next;
 };

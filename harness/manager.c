@@ -323,3 +323,99 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
     *count = n;
     return 0;
 }
+
+int hb_verify(hb_manager *m, char **report)
+{
+    if (!m || !report)
+        return -EINVAL;
+    hb_sb sb = HB_SB_INIT;
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_verify_all(m->store, &sb);
+    pthread_mutex_unlock(&m->lock);
+    if (r < 0 && r != HB_ECORRUPT)
+        hb__set_mgr_error(m, "verify could not run: %s", sb.buf ? sb.buf : hb_strerror(r));
+    *report = hb__sb_detach(&sb);
+    return r;
+}
+
+int hb_gc(hb_manager *m, unsigned keep, unsigned *removed)
+{
+    if (!m)
+        return -EINVAL;
+    /* Versions live in any sandbox of this manager are protected. */
+    pthread_mutex_lock(&m->lock);
+    size_t n = 0;
+    for (hb_sandbox *sb = m->sandboxes; sb; sb = sb->next)
+        n += sb->nslots;
+    hb_store_ref *prot = calloc(n ? n : 1, sizeof(*prot));
+    size_t k = 0;
+    for (hb_sandbox *sb = m->sandboxes; prot && sb; sb = sb->next)
+        for (size_t i = 0; i < sb->nslots; i++)
+            prot[k++] = (hb_store_ref){sb->slots[i].name, sb->slots[i].version};
+    size_t gone = 0;
+    char *err = NULL;
+    int r = prot ? hb_store_gc(m->store, keep, prot, k, &gone, &err) : -ENOMEM;
+    pthread_mutex_unlock(&m->lock);
+    free(prot);
+    if (r < 0)
+        hb__set_mgr_error(m, "gc failed: %s", err ? err : hb_strerror(r));
+    else if (removed)
+        *removed = (unsigned)gone;
+    free(err);
+    return r;
+}
+
+int hb_pin(hb_manager *m, const char *plugin, uint64_t version, uint64_t *pinned)
+{
+    if (!m || !plugin)
+        return -EINVAL;
+    hb_version_rec *v = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_list(m->store, plugin, &v, &n);
+    if (r < 0 || n == 0) {
+        pthread_mutex_unlock(&m->lock);
+        hb_store_list_free(v, n);
+        hb__set_mgr_error(m, "%s has no stored versions", plugin);
+        return HB_ENOVERSION;
+    }
+    size_t target = n;
+    if (version) {
+        for (size_t i = 0; i < n; i++)
+            if (v[i].version == version)
+                target = i;
+    } else {
+        for (size_t i = n - 1; i-- > 0 && target == n;)
+            if (v[i].status == HB_VERSION_GOOD || v[i].status == HB_VERSION_ACTIVE ||
+                v[i].status == HB_VERSION_ROLLED_BACK)
+                target = i;
+    }
+    if (target == n) {
+        pthread_mutex_unlock(&m->lock);
+        hb_store_list_free(v, n);
+        if (version)
+            hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
+        else
+            hb__set_mgr_error(m, "%s has no good version to roll back to", plugin);
+        return HB_ENOVERSION;
+    }
+    if (v[target].status == HB_VERSION_BAD) {
+        pthread_mutex_unlock(&m->lock);
+        hb__set_mgr_error(m, "%s v%llu is marked bad; pick a good version", plugin,
+                          (unsigned long long)v[target].version);
+        hb_store_list_free(v, n);
+        return HB_ENOVERSION;
+    }
+    for (size_t i = target + 1; i < n; i++)
+        if (v[i].status != HB_VERSION_BAD)
+            hb_store_set_status(m->store, plugin, v[i].version, HB_VERSION_ROLLED_BACK);
+    hb_store_set_status(m->store, plugin, v[target].version, HB_VERSION_GOOD);
+    uint64_t got = v[target].version;
+    pthread_mutex_unlock(&m->lock);
+    hb_store_list_free(v, n);
+    hb__emit(m, NULL, HB_EVENT_ROLLED_BACK, plugin, got, 0, 0, NULL,
+             "%s pinned to v%llu until its source changes", plugin, (unsigned long long)got);
+    if (pinned)
+        *pinned = got;
+    return 0;
+}

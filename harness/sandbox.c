@@ -85,6 +85,23 @@ static void set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_versio
 
 /* ---- CHECKPOINT interim frames ------------------------------------------ */
 
+/* Writes the slot's latest checkpoint to the catalogue when the sandbox is
+ * named, so a later run with the same name resumes from it. Failure to
+ * persist is an event, not an error: the in-memory checkpoint still holds. */
+static void persist_checkpoint(hb_sandbox *sb, hb_slot *s)
+{
+    if (!sb->named || !s->ckpts.latest.valid)
+        return;
+    pthread_mutex_lock(&sb->m->lock);
+    int r = hb_store_checkpoint_put(sb->m->store, s->name, sb->name, s->ckpts.latest.version,
+                                    s->ckpts.latest.schema, s->ckpts.latest.data,
+                                    s->ckpts.latest.len);
+    pthread_mutex_unlock(&sb->m->lock);
+    if (r < 0)
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, s->name, s->version, 0, r, NULL,
+                 "could not store the checkpoint of %s: %s", s->name, hb_strerror(r));
+}
+
 struct ckpt_ctx {
     hb_sandbox *sb;
     hb_slot *slot;
@@ -290,7 +307,8 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     pthread_mutex_lock(&m->lock);
     unsigned n = ++m->next_sandbox;
     pthread_mutex_unlock(&m->lock);
-    sb->name = sb->opts.name ? strdup(sb->opts.name) : hb__asprintf("sandbox-%u", n);
+    sb->named = sb->opts.name && *sb->opts.name;
+    sb->name = sb->named ? strdup(sb->opts.name) : hb__asprintf("sandbox-%u", n);
     sb->opts.name = NULL;
     if (!sb->name) {
         free(sb);
@@ -385,6 +403,37 @@ static int build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_bui
     return 0;
 }
 
+/* When a build is a version that was rolled back or failed (its source has
+ * not changed since), the version to use instead: the newest good or
+ * active one older than it. Returns 0 and fills *out, or -ENOENT. */
+static int pinned_instead(hb_sandbox *sb, const hb_version_rec *built, hb_version_rec *out)
+{
+    hb_version_rec *v = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&sb->m->lock);
+    int r = hb_store_list(sb->m->store, built->plugin, &v, &n);
+    pthread_mutex_unlock(&sb->m->lock);
+    if (r < 0)
+        return r;
+    r = -ENOENT;
+    for (size_t i = n; i-- > 0;) {
+        if (v[i].version < built->version &&
+            (v[i].status == HB_VERSION_GOOD || v[i].status == HB_VERSION_ACTIVE)) {
+            *out = v[i];
+            memset(&v[i], 0, sizeof(v[i]));
+            r = 0;
+            break;
+        }
+    }
+    hb_store_list_free(v, n);
+    return r;
+}
+
+static bool is_skipped(const hb_version_rec *r)
+{
+    return r->status == HB_VERSION_BAD || r->status == HB_VERSION_ROLLED_BACK;
+}
+
 static const char *state_note(uint8_t state_result, uint32_t old_hooks)
 {
     if (state_result == 1)
@@ -405,6 +454,7 @@ int hb_load(hb_sandbox *sb, const char *dir)
         return r;
     }
     hb_build_out b = {0};
+    hb_ckpt resume = {0};
     if (hb__slot_find(sb, name)) {
         r = fail(sb, -EEXIST, "plugin %s is already loaded in sandbox %s; use reload", name,
                  sb->name);
@@ -419,6 +469,24 @@ int hb_load(hb_sandbox *sb, const char *dir)
     r = build_for(sb, abs, name, &b);
     if (r < 0)
         goto out;
+    if (is_skipped(&b.rec)) {
+        hb_version_rec alt = {0};
+        if (pinned_instead(sb, &b.rec, &alt) == 0) {
+            hb__emit(sb->m, sb, HB_EVENT_WARNING, name, alt.version, b.rec.version, 0, NULL,
+                     "%s v%llu is %s and its source has not changed: loading v%llu instead",
+                     name, (unsigned long long)b.rec.version,
+                     b.rec.status == HB_VERSION_BAD ? "marked bad" : "rolled back",
+                     (unsigned long long)alt.version);
+            hb_version_rec_release(&b.rec);
+            b.rec = alt;
+            char *verr = NULL;
+            r = hb__verify_object(sb->m, &b.rec, &verr);
+            if (r < 0) {
+                set_err(sb, verr);
+                goto out;
+            }
+        }
+    }
     if ((r = hb__ensure_worker(sb)) < 0)
         goto out;
     char *path = NULL;
@@ -434,11 +502,27 @@ int hb_load(hb_sandbox *sb, const char *dir)
         goto out;
     }
     sb->slots = ns;
-    /* A checkpoint persisted by an earlier run could be restored here; the
-     * core starts fresh. */
+    /* A named sandbox resumes from the checkpoint an earlier run stored. */
+    if (sb->named) {
+        hb_checkpoint_rec cr = {0};
+        pthread_mutex_lock(&sb->m->lock);
+        int cg = hb_store_checkpoint_get(sb->m->store, name, sb->name, -1, &cr);
+        pthread_mutex_unlock(&sb->m->lock);
+        if (cg == 0) {
+            hb_checkpoint_set(&resume, cr.version, cr.schema, cr.blob, cr.len, hb__now_ns());
+            hb_checkpoint_rec_release(&cr);
+        }
+    }
     load_reply lr;
     uint64_t ts = hb__now_ns();
-    r = rpc_load(sb, name, path, b.rec.version, NULL, &lr, &err);
+    r = rpc_load(sb, name, path, b.rec.version, resume.valid ? &resume : NULL, &lr, &err);
+    if (r == HB_EHOOK && resume.valid) {
+        hb__emit(sb->m, sb, HB_EVENT_STATE_RESET, name, b.rec.version, 0, r, NULL,
+                 "%s v%llu refused the stored checkpoint (%s); it starts with fresh state", name,
+                 (unsigned long long)b.rec.version, err ? err : "");
+        hb_checkpoint_release(&resume);
+        r = rpc_load(sb, name, path, b.rec.version, NULL, &lr, &err);
+    }
     b.t.swap_ms = hb__ms_since(ts);
     b.t.total_ms = hb__ms_since(t0);
     if (r < 0) {
@@ -454,6 +538,11 @@ int hb_load(hb_sandbox *sb, const char *dir)
     }
     hb_slot *s = &sb->slots[sb->nslots++];
     memset(s, 0, sizeof(*s));
+    if (resume.valid) {
+        /* The resumed state is this plugin's checkpoint until a newer one. */
+        hb_ckset_record(&s->ckpts, resume.version, resume.schema, resume.data, resume.len,
+                        hb__now_ns());
+    }
     s->name = name;
     s->dir = abs;
     name = abs = NULL;
@@ -465,8 +554,10 @@ int hb_load(hb_sandbox *sb, const char *dir)
     s->last_ckpt_ns = hb__now_ns();
     set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
     hb__emit(sb->m, sb, HB_EVENT_LOADED, s->name, s->version, 0, 0, &b.t,
-             "%s v%llu loaded (%.1f ms)", s->name, (unsigned long long)s->version, b.t.total_ms);
+             "%s v%llu loaded (%.1f ms)%s", s->name, (unsigned long long)s->version, b.t.total_ms,
+             resume.valid && lr.state_result == 1 ? "; state resumed from its stored checkpoint" : "");
 out:
+    hb_checkpoint_release(&resume);
     hb__build_out_release(&b);
     free(err);
     free(abs);
@@ -509,6 +600,8 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     t->swap_ms = hb__ms_since(ts);
     t->total_ms = hb__ms_since(t0);
     hb__wire_release(&w);
+    if (ctx.got)
+        persist_checkpoint(sb, s);
     if (r < 0 && ctx.switched && (r == HB_ECRASHED || r == HB_EHUNG)) {
         /* The new version was live, with the state migrated, when the old
          * version's fini crashed: the new version is what must serve. */
@@ -606,6 +699,16 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
     }
     if (b.rec.version == s->version)
         goto out; /* nothing changed */
+    if (is_skipped(&b.rec)) {
+        /* Failed or rolled back before, and the source is the same: not
+         * retried until the source changes. */
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, plugin, b.rec.version, s->version, 0, NULL,
+                 "%s v%llu is %s and its source has not changed since: v%llu keeps serving",
+                 plugin, (unsigned long long)b.rec.version,
+                 b.rec.status == HB_VERSION_BAD ? "marked bad" : "rolled back",
+                 (unsigned long long)s->version);
+        goto out;
+    }
     r = swap_to(sb, s, &b.rec, &b.t, false, t0);
 out:
     hb__build_out_release(&b);
@@ -695,6 +798,8 @@ static int checkpoint_one(hb_sandbox *sb, hb_slot *s)
         r = hb_ckset_record(&s->ckpts, s->version, schema, data, len, hb__now_ns());
     s->last_ckpt_ns = hb__now_ns();
     hb__frame_release(&reply);
+    if (r == 0 && has_save)
+        persist_checkpoint(sb, s);
     return r;
 }
 

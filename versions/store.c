@@ -518,8 +518,9 @@ bool hb_store_status_transition_ok(hb_version_status from, hb_version_status to)
         return true;
     case HB_VERSION_GOOD:
         return from == HB_VERSION_ACTIVE || from == HB_VERSION_ROLLED_BACK;
-    case HB_VERSION_ROLLED_BACK:
-        return from == HB_VERSION_ACTIVE || from == HB_VERSION_GOOD;
+    case HB_VERSION_ROLLED_BACK: /* a candidate can be skipped by a pin */
+        return from == HB_VERSION_ACTIVE || from == HB_VERSION_GOOD ||
+               from == HB_VERSION_CANDIDATE;
     case HB_VERSION_CANDIDATE:
         return from == HB_VERSION_BAD;
     }

@@ -206,6 +206,23 @@ HB_EXTERN int hb_versions(hb_manager *m, const char *plugin, hb_version_info **o
 /* Frees memory returned by this API. Accepts NULL. */
 HB_EXTERN void hb_free(void *p);
 
+/* Checks every stored object against its checksum and the catalogue.
+ * Returns 0 when consistent (warnings such as unreferenced objects are
+ * allowed), HB_ECORRUPT otherwise. *report (hb_free) is the full account,
+ * one finding per line; it is set in both cases. */
+HB_EXTERN int hb_verify(hb_manager *m, char **report);
+
+/* Removes old versions, keeping per plugin the newest `keep` versions, every
+ * version live in a sandbox of this manager, and the newest good one.
+ * *removed (may be NULL) receives how many versions went. */
+HB_EXTERN int hb_gc(hb_manager *m, unsigned keep, unsigned *removed);
+
+/* Marks `version` (0: the newest good version older than the newest) as the
+ * one to load for plugin until its source changes: newer versions become
+ * rolled-back. A later hb_load whose build is one of those rolled-back
+ * versions loads `version` instead. Live sandboxes use hb_rollback. */
+HB_EXTERN int hb_pin(hb_manager *m, const char *plugin, uint64_t version, uint64_t *pinned);
+
 /* The dynamic symbols a stored version exports, sorted, as a NULL-terminated
  * array in one allocation: free it with one hb_free(). version 0 means the
  * newest stored version. Self-tests are the names starting "hb_test_". */
