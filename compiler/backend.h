@@ -32,6 +32,9 @@ typedef struct hb__run_ctx {
     /* Extra directories the compiler needs read-only (where the compiler
      * binary lives when it is outside /usr). NULL-terminated; may be NULL. */
     char *const *extra_ro_dirs;
+    /* The backend's per-context state (the microvm pool); NULL for the
+     * stateless local and namespace backends. */
+    struct hb__vm_state *state;
 } hb__run_ctx;
 
 /* How one command ended. output holds stdout+stderr interleaved, at most
@@ -43,6 +46,28 @@ typedef struct hb__run_outcome {
     hb_sb output;
 } hb__run_outcome;
 
+/* The stateful part of the microvm backend, owned by an hb_compiler. Every
+ * function is thread-safe. None starts QEMU unless it says so. */
+typedef struct hb__vm_state hb__vm_state;
+typedef struct hb__vm_ops {
+    /* Resolves paths (initramfs: env > option > beside the library >
+     * compiled in); starts nothing. */
+    int (*state_new)(const hb_compiler_options *o, hb__vm_state **out, char **err);
+    void (*state_free)(hb__vm_state *s); /* kills every QEMU */
+    /* QEMU, the guest kernel and the initramfs are present (no boot). */
+    int (*check)(hb__vm_state *s, char **why);
+    /* Whether a guest boots under KVM: the on-disk verdict when its key
+     * matches, else a probe boot (kvm_probe_timeout_ms) whose verdict is
+     * stored. 0 with *kvm and *why (malloc'ed) set; <0 if it cannot tell. */
+    int (*kvm_verdict)(hb__vm_state *s, bool *kvm, bool *cached, char **why);
+    /* One boot to the agent under accel (KVM or TCG) and shutdown. */
+    int (*boot_probe)(hb__vm_state *s, hb_compiler_accel accel, double *ms, char **why);
+    /* Creates the pool (boots start in the background) unless it exists. */
+    int (*start)(hb__vm_state *s, char **err);
+    int (*wait_warm)(hb__vm_state *s, unsigned timeout_ms, char **err);
+    void (*stats)(hb__vm_state *s, hb_compiler_stats *out);
+} hb__vm_ops;
+
 typedef struct hb__backend {
     const char *name;
     int (*probe)(char **why);
@@ -50,15 +75,18 @@ typedef struct hb__backend {
      * deadline (see out->timed_out); a negative code when it could not be
      * started (with *err set). */
     int (*run)(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *out, char **err);
+    const hb__vm_ops *vm; /* microvm only; NULL for the stateless backends */
 } hb__backend;
 
 const hb__backend *hb__local_backend(void);
 const hb__backend *hb__namespace_backend(void);
 
-/* The microvm backend (compiler/microvm/, written separately) defines this
- * function. backend.c carries a weak default returning NULL, which means
- * "not built in"; a strong definition elsewhere replaces it at link time
- * with no change to this folder. */
+/* The microvm backend (compiler/microvm/glue.c, in the hb_microvm OBJECT
+ * library) defines this function. compiler.c carries a weak default
+ * returning NULL, which means "not built in": hb_compiler has no hard
+ * reference to the pool's symbols, so a libhotbox linked without hb_microvm
+ * still links and reports microvm as not built in. Its run() needs
+ * ctx->state (an hb_compiler context). */
 const hb__backend *hb__microvm_backend(void);
 
 /* Shared by the local and namespace backends: fork + exec argv in its own

@@ -104,4 +104,123 @@ int hb_compiler_parse_depfile(const char *text, size_t len, char ***out);
 int hb_compiler_backend_probe(hb_isolation which, char **why);
 const char *hb_compiler_backend_name(hb_isolation which);
 
+/* ---- compiler contexts: backend selection and the microVM pool ----------
+ *
+ * An hb_compiler owns everything a backend keeps between compiles: today the
+ * microVM pool. Its lifetime is the caller's (a manager creates one and frees
+ * it on shutdown); no QEMU process outlives hb_compiler_free. The pool boots
+ * lazily on the first compile that runs under microvm, or when the caller asks
+ * with hb_compiler_warm(); a context that never compiles under microvm never
+ * starts QEMU (AUTO may run one short KVM probe boot, whose verdict is cached
+ * on disk, see below).
+ *
+ * Selection (hb_compiler_options.isolation):
+ *   AUTO      microvm when a probe boot under KVM reaches the guest agent
+ *             within kvm_probe_timeout_ms (never trusting /dev/kvm's mere
+ *             presence: on PVM hosts it opens but cannot run the guest and
+ *             the probe hangs until the timeout); else namespace (bubblewrap)
+ *             when it works; else local. hb_compiler_selection() says which
+ *             and why.
+ *   MICROVM   microvm, under KVM when the probe says so, else TCG.
+ *   NAMESPACE, LOCAL  that backend (LOCAL has no isolation at all).
+ * The KVM verdict is cached in ${XDG_CACHE_HOME:-~/.cache}/hotbox/accel-probe
+ * (or opts->probe_cache), keyed by /proc/sys/kernel/random/boot_id, the QEMU
+ * binary's identity and the guest kernel file's identity, so a reboot, a QEMU
+ * upgrade or a new kernel probes again.
+ *
+ * The guest initramfs is found in this order: $HOTBOX_MICROVM_INITRAMFS,
+ * opts->initramfs, <dir of the library>/../libexec/hotbox/hotbox-initramfs.cpio
+ * (found with dladdr, so an installed libhotbox finds its own), then the build
+ * tree's path compiled in. The guest kernel: opts->kernel_dir,
+ * $HOTBOX_KERNEL_DIR, ${XDG_CACHE_HOME:-~/.cache}/hotbox/guest-kernel.
+ *
+ * Threads: hb_compiler_run_ctx may be called from several threads at once on
+ * one context. local and namespace compiles are independent processes; under
+ * microvm each compile takes a warm VM from the pool and waits (up to its
+ * time limit) when all are busy, so a build can compile independent plugins
+ * in parallel, bounded by min(cores, pool_size). hb_compiler_free must not
+ * race with a running compile. */
+
+typedef struct hb_compiler hb_compiler;
+
+typedef enum hb_compiler_accel {
+    HB_COMPILER_ACCEL_AUTO = 0, /* KVM when the probe boot works, else TCG */
+    HB_COMPILER_ACCEL_KVM = 1,  /* KVM or fail */
+    HB_COMPILER_ACCEL_TCG = 2,  /* software emulation, works everywhere, slow */
+} hb_compiler_accel;
+
+typedef struct hb_compiler_options {
+    unsigned version;                /* HB_COMPILER_OPTIONS_VERSION */
+    hb_isolation isolation;          /* default AUTO */
+    unsigned pool_size;              /* warm VMs; 0 = 1 */
+    unsigned jobs_per_vm;            /* recycle a VM after this many jobs; 0 = 50 */
+    hb_compiler_accel accel;
+    unsigned boot_timeout_ms;        /* boot + warm-up watchdog per VM; 0 = 30000 */
+    unsigned job_timeout_ms;         /* default per-compile limit; 0 = request's or 60000 */
+    unsigned kvm_probe_timeout_ms;   /* 0 = 8000 */
+    const char *kernel_dir;          /* NULL: see above */
+    const char *initramfs;           /* NULL: see above */
+    const char *probe_cache;         /* KVM verdict file; NULL: see above; "" = no cache */
+} hb_compiler_options;
+
+#define HB_COMPILER_OPTIONS_VERSION 1u
+#define HB_COMPILER_OPTIONS_INIT {HB_COMPILER_OPTIONS_VERSION, HB_ISOLATION_AUTO, 0, 0, \
+                                  HB_COMPILER_ACCEL_AUTO, 0, 0, 0, NULL, NULL, NULL}
+void hb_compiler_options_init(hb_compiler_options *o);
+
+/* Creates a context; cheap: it probes nothing and starts no process. opts may
+ * be NULL (defaults). Errors: -EINVAL (bad version), -ENOMEM. */
+int hb_compiler_new(const hb_compiler_options *opts, hb_compiler **out, char **err);
+
+/* Kills and reaps every QEMU the context started and removes its files.
+ * NULL is fine. No compile may be running on it. */
+void hb_compiler_free(hb_compiler *c);
+
+/* Like hb_compiler_run, on the context: req->isolation AUTO means "the
+ * context's selection"; any other value forces that backend (the microvm one
+ * uses the context's pool). Thread-safe (see above). */
+int hb_compiler_run_ctx(hb_compiler *c, const hb_compile_request *req, hb_compile_result *res,
+                        char **err);
+
+/* Resolves the selection now (AUTO may run the KVM probe, up to
+ * kvm_probe_timeout_ms, unless cached) and, when it is microvm, starts
+ * booting the pool without waiting. 0, or the reason microvm cannot start. */
+int hb_compiler_warm(hb_compiler *c, char **err);
+
+/* Waits until every pool VM is booted and warmed up (microvm only; 0 at once
+ * for other backends). -ETIMEDOUT, or -EIO when boots keep failing. */
+int hb_compiler_wait_warm(hb_compiler *c, unsigned timeout_ms, char **err);
+
+/* The backend AUTO (or the forced isolation) resolves to, and one line saying
+ * why, e.g. "auto: namespace (microvm: KVM probe boot timed out after 8 s -
+ * /dev/kvm is present but cannot run this guest; TCG works but is ~20x
+ * slower: force it with isolation=microvm)". Resolves the selection if not
+ * done yet. The string belongs to the context and lives as long as it. */
+const char *hb_compiler_selection(hb_compiler *c);
+hb_isolation hb_compiler_selected(hb_compiler *c);
+
+typedef struct hb_compiler_stats {
+    const char *backend;      /* selected backend's name ("microvm", ...) */
+    bool pool_started;        /* false until the first microvm compile or warm */
+    const char *accel;        /* "kvm" / "tcg" once the pool started, else "" */
+    unsigned pool_size, warm, busy, booting;
+    uint64_t boots, failures, jobs, recycled;
+    double median_job_ms, p95_job_ms, last_job_ms;
+    double last_boot_ms, median_boot_ms;
+    uint64_t rss_kib_total;   /* summed RSS of the pool's QEMUs now */
+    uint64_t rss_kib_per_vm;  /* rss_kib_total / live VMs (0 when none) */
+} hb_compiler_stats;
+
+/* For `hotbox doctor` / `hotbox status`. Never starts anything. */
+void hb_compiler_stats_get(hb_compiler *c, hb_compiler_stats *out);
+
+/* Appends a multi-line report for `hotbox doctor`: every backend with
+ * works/doesn't and the reason (local is "works, no isolation"), the
+ * accelerator decision and why (the cached KVM verdict when there is one;
+ * a TCG probe boot), and, when measure, the measured cost of one compile of
+ * a small self-contained plugin on each working backend (microvm: cold boot,
+ * first and warm compile on a throw-away pool). Takes seconds (a TCG boot);
+ * with measure, tens of seconds under TCG. */
+int hb_compiler_backend_report(hb_sb *out, bool measure);
+
 #endif /* HB_COMPILER_H */

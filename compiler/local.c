@@ -17,7 +17,7 @@ static int local_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome 
     return hb__spawn_limited(ctx, argv, out, err);
 }
 
-static const hb__backend local_backend = {"local", local_probe, local_run};
+static const hb__backend local_backend = {"local", local_probe, local_run, NULL};
 
 const hb__backend *hb__local_backend(void)
 {

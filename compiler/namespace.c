@@ -222,7 +222,7 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     return r;
 }
 
-static const hb__backend namespace_backend = {"namespace", ns_probe, ns_run};
+static const hb__backend namespace_backend = {"namespace", ns_probe, ns_run, NULL};
 
 const hb__backend *hb__namespace_backend(void)
 {

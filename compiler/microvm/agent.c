@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -215,10 +216,60 @@ static void set_limit(int res, uint64_t v)
     setrlimit(res, &rl);
 }
 
+/* mkdir -p for an absolute path on the guest's root (a tmpfs-like rootfs). */
+static int mkdir_p(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof(buf) || path[0] != '/')
+        return -1;
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+/* In the job's child: a private mount namespace, so the binds vanish with
+ * the job, then each bind in order (parents first, as the host sends them). */
+static int apply_binds(char **binds, uint64_t nbinds)
+{
+    if (!nbinds)
+        return 0;
+    if (unshare(CLONE_NEWNS) != 0) {
+        dprintf(2, "agent: unshare(CLONE_NEWNS): %s\n", strerror(errno));
+        return -1;
+    }
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
+        dprintf(2, "agent: making / private: %s\n", strerror(errno));
+        return -1;
+    }
+    for (uint64_t i = 0; i < nbinds; i++) {
+        const char *from = binds[2 * i], *to = binds[2 * i + 1];
+        if (mkdir_p(to) != 0) {
+            dprintf(2, "agent: cannot create %s in the guest: %s\n", to, strerror(errno));
+            return -1;
+        }
+        if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) != 0) {
+            dprintf(2, "agent: bind %s on %s: %s\n", from, to, strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* Runs one RUN request; fills kind/code/elapsed and the output buffer. */
 static void run_job(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
 {
-    uint64_t timeout_ms, max_mem, max_fsize, max_out, argc;
+    uint64_t timeout_ms, max_mem, max_fsize, max_out, argc, nbinds = 0;
+    char **binds = NULL;
     const char *cwd_p;
     size_t cwd_n;
     hb_vmp_w w = {wbuf, wcap, 0, false};
@@ -247,6 +298,26 @@ static void run_job(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
             goto reply;
         }
     }
+    if (r->left > 0) {
+        if (!hb_vmp_get_u64(r, &nbinds) || nbinds > HB_VMP_MAX_BINDS) {
+            nbinds = 0;
+            out_add(&out, "agent: malformed binds\n", 23);
+            goto reply;
+        }
+        binds = calloc(2 * nbinds + 1, sizeof(*binds));
+        if (!binds) {
+            nbinds = 0;
+            goto reply;
+        }
+        for (uint64_t i = 0; i < 2 * nbinds; i++) {
+            const char *s;
+            size_t n;
+            if (!hb_vmp_get_str(r, &s, &n) || !(binds[i] = strndup(s, n))) {
+                out_add(&out, "agent: malformed binds\n", 23);
+                goto reply;
+            }
+        }
+    }
 
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0)
@@ -266,6 +337,8 @@ static void run_job(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
             dup2(nul, 0);
         dup2(pfd[1], 1);
         dup2(pfd[1], 2);
+        if (apply_binds(binds, nbinds) != 0)
+            _exit(127);
         if (chdir(cwd) != 0) {
             dprintf(2, "agent: chdir %s: %s\n", cwd, strerror(errno));
             _exit(127);
@@ -337,6 +410,9 @@ reply:
         for (uint64_t i = 0; i < argc; i++)
             free(argv[i]);
     free(argv);
+    for (uint64_t i = 0; binds && i < 2 * nbinds; i++)
+        free(binds[i]);
+    free(binds);
     free(cwd);
 }
 

@@ -193,6 +193,45 @@ static int copy_tree(const char *src, const char *dst, unsigned depth)
     return r;
 }
 
+/* Moves (or copies, across file systems) every top-level regular file of
+ * src into dst, replacing files of the same name. */
+static int move_top_files(const char *src, const char *dst, bool copy_only)
+{
+    DIR *d = opendir(src);
+    if (!d)
+        return -errno;
+    int r = 0;
+    unsigned n = 0;
+    struct dirent *e;
+    while (!r && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (++n > 4096) {
+            r = -E2BIG;
+            break;
+        }
+        char *s = hb__path_join(src, e->d_name), *t = hb__path_join(dst, e->d_name);
+        struct stat st;
+        if (!s || !t)
+            r = -ENOMEM;
+        else if (lstat(s, &st) == 0 && S_ISREG(st.st_mode)) {
+            if (copy_only)
+                r = copy_file(s, t, st.st_mode & 0777);
+            else if (rename(s, t) != 0)
+                r = errno == EXDEV ? copy_file(s, t, st.st_mode & 0777) : -errno;
+        }
+        free(s);
+        free(t);
+    }
+    closedir(d);
+    return r;
+}
+
+static int copy_top_files(const char *src, const char *dst)
+{
+    return move_top_files(src, dst, true);
+}
+
 static bool safe_relname(const char *n)
 {
     if (!n || !*n || n[0] == '/')
@@ -609,6 +648,14 @@ static int stage_job(vm *v, const hb_vm_job *job, char **err)
         if (r)
             return r;
     }
+    if (job->sync_out) {
+        char *dst = hb__path_join(v->jobdir, "out");
+        r = dst ? copy_top_files(job->out_dir, dst) : -ENOMEM;
+        free(dst);
+        if (r)
+            return hb__seterr(err, r, "cannot copy %s into the job directory: %s",
+                              job->out_dir, strerror(-r));
+    }
     if (job->include_dir) {
         char *dst = hb__path_join(v->jobdir, "include");
         r = dst ? copy_tree(job->include_dir, dst, 0) : -ENOMEM;
@@ -620,9 +667,41 @@ static int stage_job(vm *v, const hb_vm_job *job, char **err)
     return 0;
 }
 
+/* sync_out: every file the job left in the guest's out dir goes to out_dir
+ * as is (with host_paths the depfile already names host paths). */
+static int collect_all_outputs(vm *v, const hb_vm_job *job, hb_vm_result *res, char **err)
+{
+    char *out = hb__path_join(v->jobdir, "out");
+    char *oobj = hb__path_join(job->out_dir, HB_VM_OBJECT_NAME);
+    char *odep = hb__path_join(job->out_dir, HB_VM_DEPFILE_NAME);
+    int r = out && oobj && odep ? 0 : -ENOMEM;
+    if (!r) {
+        unlink(oobj);
+        unlink(odep);
+        r = move_top_files(out, job->out_dir, false);
+        if (r)
+            hb__seterr(err, r, "cannot move the job's files to %s: %s", job->out_dir,
+                       strerror(-r));
+    }
+    if (!r && access(oobj, F_OK) == 0) {
+        res->object_path = oobj;
+        oobj = NULL;
+    }
+    if (!r && access(odep, F_OK) == 0) {
+        res->depfile_path = odep;
+        odep = NULL;
+    }
+    free(out);
+    free(oobj);
+    free(odep);
+    return r;
+}
+
 /* Moves plugin.so and the mapped plugin.d to out_dir. */
 static int collect_outputs(vm *v, const hb_vm_job *job, hb_vm_result *res, char **err)
 {
+    if (job->sync_out)
+        return collect_all_outputs(v, job, res, err);
     char *obj = hb__asprintf("%s/out/" HB_VM_OBJECT_NAME, v->jobdir);
     char *dep = hb__asprintf("%s/out/" HB_VM_DEPFILE_NAME, v->jobdir);
     char *oobj = hb__path_join(job->out_dir, HB_VM_OBJECT_NAME);
@@ -678,9 +757,34 @@ static int vm_run(vm *v, const hb_vm_job *job, unsigned timeout_ms, hb_vm_result
     *fault = false;
     if ((r = stage_job(v, job, err)) != 0)
         return r;
-    size_t cap = HB_VMP_HEADER + 64;
+    /* Guest dir -> host path binds, parents first (a job dir inside the
+     * plugin dir must be mounted after, i.e. over, the plugin dir). */
+    const char *binds[6];
+    size_t nb = 0;
+    if (job->host_paths) {
+        const char *pairs[3][2] = {{HB_VM_GUEST_SRC, job->plugin_dir},
+                                   {HB_VM_GUEST_INCLUDE, job->include_dir},
+                                   {HB_VM_GUEST_OUT, job->out_dir}};
+        for (size_t i = 0; i < 3; i++) {
+            if (!pairs[i][1])
+                continue;
+            size_t k = nb;
+            while (k > 0 && strlen(binds[2 * (k - 1) + 1]) > strlen(pairs[i][1])) {
+                binds[2 * k] = binds[2 * (k - 1)];
+                binds[2 * k + 1] = binds[2 * (k - 1) + 1];
+                k--;
+            }
+            binds[2 * k] = pairs[i][0];
+            binds[2 * k + 1] = pairs[i][1];
+            nb++;
+        }
+    }
+    const char *cwd = job->host_paths ? job->out_dir : HB_VM_GUEST_SRC;
+    size_t cap = HB_VMP_HEADER + 64 + strlen(cwd);
     for (size_t i = 0; job->argv[i]; i++)
         cap += 4 + strlen(job->argv[i]);
+    for (size_t i = 0; i < 2 * nb; i++)
+        cap += 4 + strlen(binds[i]);
     w.buf = malloc(cap);
     w.cap = cap;
     if (!w.buf)
@@ -691,10 +795,15 @@ static int vm_run(vm *v, const hb_vm_job *job, unsigned timeout_ms, hb_vm_result
     hb_vmp_put_u64(&w, job->max_memory_bytes);
     hb_vmp_put_u64(&w, job->max_output_bytes ? job->max_output_bytes : (256u << 20));
     hb_vmp_put_u64(&w, job->max_diag_bytes ? job->max_diag_bytes : (1u << 20));
-    hb_vmp_put_str(&w, HB_VM_GUEST_SRC);
+    hb_vmp_put_str(&w, cwd);
     hb_vmp_put_u64(&w, argc);
     for (size_t i = 0; i < argc; i++)
         hb_vmp_put_str(&w, job->argv[i]);
+    if (nb) {
+        hb_vmp_put_u64(&w, nb);
+        for (size_t i = 0; i < 2 * nb; i++)
+            hb_vmp_put_str(&w, binds[i]);
+    }
     r = send_frame(v->sock, &w);
     free(w.buf);
     if (r) {

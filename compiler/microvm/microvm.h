@@ -104,6 +104,18 @@ typedef struct hb_vm_job {
     uint64_t max_memory_bytes;        /* RLIMIT_AS in the guest; 0 = none (the VM's RAM) */
     uint64_t max_output_bytes;        /* RLIMIT_FSIZE; 0 = 256 MiB */
     uint64_t max_diag_bytes;          /* captured stdout+stderr kept; 0 = 1 MiB */
+    /* Appended fields (zero = the behaviour above). */
+    /* The guest also shows plugin_dir, include_dir and out_dir at their host
+     * paths (bind mounts of HB_VM_GUEST_SRC/INCLUDE/OUT in the job's private
+     * mount namespace) and runs the compiler with cwd out_dir, so argv can use
+     * host paths and __FILE__, depfiles and diagnostics come out as on the
+     * host. The host paths must not lie under /usr (read-only in the guest). */
+    bool host_paths;
+    /* out_dir is mirrored: its top-level regular files are copied into
+     * HB_VM_GUEST_OUT before the job, and every top-level regular file there
+     * is moved back afterwards (not only plugin.so/plugin.d). Lets a
+     * multi-step build (compile to .o, then link) run one step per job. */
+    bool sync_out;
 } hb_vm_job;
 
 typedef struct hb_vm_result {

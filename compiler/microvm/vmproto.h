@@ -14,7 +14,15 @@
  *   READY    guest -> host once the port is open: str kernel release.
  *   RUN      host -> guest: u64 timeout_ms, u64 max_memory (RLIMIT_AS),
  *            u64 max_fsize (RLIMIT_FSIZE), u64 max_output (bytes of stdout+
- *            stderr kept), str cwd, u64 argc, argc x str argv.
+ *            stderr kept), str cwd, u64 argc, argc x str argv, and then,
+ *            optionally (an older host sends nothing more): u64 nbinds,
+ *            nbinds x (str from, str to). The agent runs the command in a
+ *            private mount namespace where each `from` (a guest directory,
+ *            e.g. /job/src) is bind-mounted on `to` (created if missing), in
+ *            the order given, before it changes to cwd. The host uses this to
+ *            show the plugin, include and job directories at their host
+ *            paths, so argv, __FILE__, depfiles and diagnostics need no path
+ *            translation and objects are byte-identical to a host compile.
  *   RESULT   guest -> host: u64 kind (hb_vmp_kind), u64 code (exit status or
  *            signal number), u64 elapsed_us, str output (stdout+stderr, cut
  *            at max_output; a "[output truncated]" line says so).
@@ -34,6 +42,7 @@
 #define HB_VMP_HEADER 12u
 #define HB_VMP_MAX_FRAME (8u << 20)
 #define HB_VMP_PORT_NAME "org.hotbox.agent"
+#define HB_VMP_MAX_BINDS 16u
 
 enum hb_vmp_type {
     HB_VMP_READY = 1,
