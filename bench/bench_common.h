@@ -1,0 +1,69 @@
+/*
+ * bench/bench_common.h - what every hotbox benchmark shares: a monotonic
+ * clock in milliseconds and median/p95 over a set of samples, printed the
+ * same way everywhere. Header-only (static inline) so a benchmark needs no
+ * extra library.
+ *
+ *   double ms[RUNS]; ... ms[i] = hb_bench_now_ms() - t0; ...
+ *   hb_bench_report("crash -> serving", ms, RUNS);
+ *   // "crash -> serving          n=50  median    7.812 ms  p95    9.301 ms  min ... max ..."
+ */
+#ifndef HB_BENCH_COMMON_H
+#define HB_BENCH_COMMON_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static inline double hb_bench_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static inline int hb_bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+typedef struct hb_bench_stats {
+    size_t n;
+    double median, p95, min, max, mean;
+} hb_bench_stats;
+
+/* Sorts v in place. Median: mean of the middle two for even n. p95: the
+ * nearest-rank sample (the smallest value with at least 95% of samples at
+ * or below it), so it is always a measured value. */
+static inline hb_bench_stats hb_bench_stats_of(double *v, size_t n)
+{
+    hb_bench_stats s = {0};
+    if (!n)
+        return s;
+    qsort(v, n, sizeof(*v), hb_bench_cmp_double);
+    s.n = n;
+    s.min = v[0];
+    s.max = v[n - 1];
+    s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+    size_t rank = (size_t)((double)n * 0.95 + 0.999999); /* ceil(0.95 n), 1-based */
+    if (rank < 1)
+        rank = 1;
+    s.p95 = v[rank - 1];
+    double sum = 0;
+    for (size_t i = 0; i < n; i++)
+        sum += v[i];
+    s.mean = sum / (double)n;
+    return s;
+}
+
+static inline hb_bench_stats hb_bench_report(const char *what, double *ms, size_t n)
+{
+    hb_bench_stats s = hb_bench_stats_of(ms, n);
+    printf("%-34s n=%-4zu median %9.3f ms  p95 %9.3f ms  min %9.3f  max %9.3f\n", what, s.n,
+           s.median, s.p95, s.min, s.max);
+    return s;
+}
+
+#endif /* HB_BENCH_COMMON_H */
