@@ -699,14 +699,13 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
     }
     if (b.rec.version == s->version)
         goto out; /* nothing changed */
-    if (is_skipped(&b.rec)) {
-        /* Failed or rolled back before, and the source is the same: not
-         * retried until the source changes. */
+    if (b.rec.status == HB_VERSION_BAD) {
+        /* It failed before and its inputs are the same: not retried until
+         * the source changes. (A rolled-back version is retried: reloading
+         * is an explicit request.) */
         hb__emit(sb->m, sb, HB_EVENT_WARNING, plugin, b.rec.version, s->version, 0, NULL,
-                 "%s v%llu is %s and its source has not changed since: v%llu keeps serving",
-                 plugin, (unsigned long long)b.rec.version,
-                 b.rec.status == HB_VERSION_BAD ? "marked bad" : "rolled back",
-                 (unsigned long long)s->version);
+                 "%s v%llu is marked bad and its source has not changed since: v%llu keeps serving",
+                 plugin, (unsigned long long)b.rec.version, (unsigned long long)s->version);
         goto out;
     }
     r = swap_to(sb, s, &b.rec, &b.t, false, t0);
