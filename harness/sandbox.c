@@ -195,6 +195,60 @@ static int rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64
     return r;
 }
 
+/* Before a restart loads a slot's object again: if the object no longer
+ * matches its checksum (corrupted or deleted on disk), fall back to the
+ * newest good version that does, with an event. */
+static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
+{
+    hb_version_rec cur = {0};
+    pthread_mutex_lock(&sb->m->lock);
+    int r = hb_store_get(sb->m->store, s->name, s->version, &cur);
+    pthread_mutex_unlock(&sb->m->lock);
+    char *err = NULL;
+    if (r == 0)
+        r = hb__verify_object(sb->m, &cur, &err);
+    if (r == 0) {
+        hb_version_rec_release(&cur);
+        return 0;
+    }
+    hb_version_rec *v = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&sb->m->lock);
+    int lr = hb_store_list(sb->m->store, s->name, &v, &n);
+    pthread_mutex_unlock(&sb->m->lock);
+    int found = -ENOENT;
+    for (size_t i = n; lr == 0 && i-- > 0 && found < 0;) {
+        if (v[i].version == s->version ||
+            (v[i].status != HB_VERSION_GOOD && v[i].status != HB_VERSION_ACTIVE &&
+             v[i].status != HB_VERSION_ROLLED_BACK))
+            continue;
+        char *e2 = NULL;
+        if (hb__verify_object(sb->m, &v[i], &e2) == 0) {
+            pthread_mutex_lock(&sb->m->lock);
+            char *path = hb_store_object_path(sb->m->store, v[i].object_sha256);
+            pthread_mutex_unlock(&sb->m->lock);
+            if (path) {
+                hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, s->name, v[i].version, s->version, r,
+                         NULL, "%s v%llu cannot be loaded again (%s); falling back to v%llu",
+                         s->name, (unsigned long long)s->version, err ? err : hb_strerror(r),
+                         (unsigned long long)v[i].version);
+                set_status(sb, s->name, s->version, HB_VERSION_BAD);
+                free(s->path);
+                s->path = path;
+                s->version = v[i].version;
+                memcpy(s->sha, v[i].object_sha256, HB_SHA256_HEX);
+                set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
+                found = 0;
+            }
+        }
+        free(e2);
+    }
+    hb_store_list_free(v, n);
+    hb_version_rec_release(&cur);
+    free(err);
+    return found;
+}
+
 /* Starts a fresh worker and reloads every plugin's active version with its
  * latest checkpoint. A plugin whose checkpoint cannot be restored starts
  * fresh (with an event); one that cannot be loaded at all is dropped from
@@ -219,6 +273,12 @@ static int restart_worker(hb_sandbox *sb, const char *why)
         bool again = false;
         for (size_t i = 0; i < sb->nslots && !again;) {
             hb_slot *s = &sb->slots[i];
+            if (attempt == 0 && verify_or_fallback(sb, s) < 0) {
+                hb__emit(m, sb, HB_EVENT_UNLOADED, s->name, s->version, 0, HB_ECORRUPT, NULL,
+                         "%s: no stored version verifies; removed from the sandbox", s->name);
+                slot_remove(sb, s);
+                continue;
+            }
             load_reply lr;
             const hb_ckpt *ck =
                 s->ckpts.latest.valid && !s->restore_fresh ? &s->ckpts.latest : NULL;
