@@ -2,6 +2,7 @@
  * it: persisted checkpoints, pins, bad versions, verify, gc, corrupted
  * objects. Each case: test_store_e2e CASE. */
 #include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <sys/syscall.h>
 
