@@ -228,7 +228,10 @@ typedef struct hb_cgroup_limits {
 
 /* Finds the cgroup v2 hierarchy and this process's place in it, and tries
  * to create (then removes) the per-manager parent <own cgroup>/hotbox-<pid>
- * with memory, cpu and pids delegated to its children. Returns a bitmask of
+ * with memory, cpu and pids delegated to its children. Side effect: where
+ * the manager's own cgroup offers a controller but does not yet delegate
+ * it (possible only at the root), the probe enables it there (and leaves
+ * it enabled, as systemd would). Returns a bitmask of
  * the controllers hotbox can use (>= 0; 0 still allows monitoring-only
  * cgroups: cpu.stat, cgroup.kill) or a negative errno when no cgroup can be
  * created at all. *why (malloc'ed, may be NULL on ENOMEM) always explains
