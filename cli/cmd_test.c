@@ -1328,8 +1328,20 @@ int cmd_report(const cli_global *g, int argc, char **argv)
         return HB_EXIT_USAGE;
     }
     const char *out = argv[2];
+    /* Every input must be readable and the output writable before any
+     * work: those are usage errors (exit 2), like a bad --junit path. */
+    for (int i = 3; i < argc; i++)
+        if (access(argv[i], R_OK) < 0) {
+            cli_error("cannot read %s: %s", argv[i], strerror(errno));
+            return HB_EXIT_USAGE;
+        }
     if (looks_like_json(argv[3]))
         return merge_json(out, argc - 3, argv + 3);
+    FILE *f = fopen(out, "we");
+    if (!f) {
+        cli_error("cannot write %s: %s", out, strerror(errno));
+        return HB_EXIT_USAGE;
+    }
     tr_case *cases = NULL;
     size_t n = 0;
     int rc = HB_EXIT_OK;
@@ -1338,15 +1350,11 @@ int cmd_report(const cli_global *g, int argc, char **argv)
         if (junit_read(argv[i], &cases, &n, &err) < 0) {
             cli_error("%s", err ? err : "cannot read a report");
             free(err);
+            fclose(f);
+            unlink(out);
             rc = HB_EXIT_FAILED;
             goto done;
         }
-    }
-    FILE *f = fopen(out, "we");
-    if (!f) {
-        cli_error("cannot write %s: %s", out, strerror(errno));
-        rc = HB_EXIT_USAGE;
-        goto done;
     }
     int w = junit_write(f, cases, n);
     if (fclose(f) != 0 || w < 0) {

@@ -12,6 +12,7 @@ HB_EXPORT_FN int hb_test_megabytes(void)
     for (int i = 0; i < 8 * 1024; i++)
         fputs(line, stdout);
     printf("LAST LINE\n");
+    fflush(stdout); /* stdout into a file is block-buffered in the worker */
     return 0;
 }
 

@@ -6,6 +6,7 @@ HB_EXPORT_FN int hb_test_ok(void) { return 0; }
 HB_EXPORT_FN int hb_test_returns_three(void)
 {
     printf("about to fail\n");
+    fflush(stdout); /* stdout into a file is block-buffered in the worker */
     return 3;
 }
 
