@@ -638,8 +638,10 @@ static int stage_job(vm *v, const hb_vm_job *job, char **err)
             r = hb__mkdir_p(dst, 0755);
             *slash = '/';
         }
+        /* Keep the execute bit: a plugin may ship a script its build runs. */
+        struct stat st;
         if (!r)
-            r = copy_file(src, dst, 0644);
+            r = copy_file(src, dst, stat(src, &st) == 0 && (st.st_mode & 0111) ? 0755 : 0644);
         if (r)
             hb__seterr(err, r, "cannot copy %s into the job directory: %s", src ? src : "?",
                        strerror(-r));
