@@ -158,6 +158,10 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
     uint64_t tc = hb__now_ns();
     r = hb_compiler_run(&req, &out->cres, &cerr);
     out->t.compile_ms = hb__ms_since(tc);
+    hb_metrics_add(m->metrics, HB_CTR_COMPILES, 1);
+    hb_metrics_observe(m->metrics, HB_HIST_COMPILE, hb__now_ns() - tc);
+    if (r < 0)
+        hb_metrics_add(m->metrics, HB_CTR_COMPILE_FAILURES, 1);
     if (r == HB_ECOMPILE) {
         hb__seterr(err, r, "%s: compile failed (%s exited with status %d)\n%s", plugin, m->cc,
                    out->cres.exit_status, out->cres.diagnostics ? out->cres.diagnostics : "");

@@ -187,8 +187,14 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
     hb_frame reply;
     char *err = NULL;
     uint64_t version = s->version;
+    uint64_t t0 = hb__now_ns();
     r = hb__wc_request(&sb->wc, &w, sb->opts.call_timeout_ms, NULL, NULL, &reply, &err);
     hb__wire_release(&w);
+    sb->calls++;
+    hb_metrics_add(sb->m->metrics, HB_CTR_CALLS, 1);
+    hb_metrics_observe(sb->m->metrics, HB_HIST_CALL, hb__now_ns() - t0);
+    if (r < 0)
+        hb_metrics_add(sb->m->metrics, HB_CTR_CALL_ERRORS, 1);
     if (r == HB_ECRASHED || r == HB_EHUNG) {
         fail(sb, r, "call %s.%s (v%llu) %s", plugin, symbol, (unsigned long long)version,
              err ? err : "");
@@ -209,6 +215,8 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
     free(err);
     r = decode_reply(sb, &sig, args, &reply, ret);
     hb__frame_release(&reply);
+    if (r == 0 && strncmp(symbol, "hb_test_", 8) != 0)
+        hb__probation_call(sb, plugin, 0);
     return r;
 }
 

@@ -16,6 +16,8 @@
 
 #include "hotbox/hotbox.h"
 #include "compiler.h"
+#include "monitor.h"
+#include "security.h"
 #include "elf.h"
 #include "state.h"
 #include "store.h"
@@ -53,6 +55,7 @@ typedef struct hb_wspawn {
     hb_profile profile;
     uint64_t max_state;
     const char *objects_dir;  /* read-only in the worker's view */
+    hb_limits limits;         /* rlimits applied before exec */
     const char *scratch_dir;  /* the worker's only writable place */
 } hb_wspawn;
 
@@ -91,6 +94,8 @@ struct hb_manager {
     char *last_error;
     struct hb_sandbox *sandboxes;
     unsigned next_sandbox;
+    hb_metrics *metrics;
+    char *run_dir;       /* <state_dir>/run: records of live workers */
 };
 
 /* ---- sandbox ------------------------------------------------------------ */
@@ -106,6 +111,12 @@ typedef struct hb_slot {
     hb_ckset ckpts;
     uint64_t last_ckpt_ns;
     bool restore_fresh;   /* restart: skip the checkpoint (it failed) */
+    /* Probation of the active version after a swap. */
+    bool on_probation;
+    hb_probation prob;
+    uint64_t prev_version; /* the version to roll back to */
+    char prev_sha[HB_SHA256_HEX];
+    uint32_t prev_schema;
 } hb_slot;
 
 struct hb_sandbox {
@@ -122,6 +133,10 @@ struct hb_sandbox {
     char *output_path;    /* owned copy of opts.output_path */
     double detect_ms;     /* set by watch mode while it reloads (events carry it) */
     bool named;           /* opts.name was given: checkpoints persist under it */
+    hb_mon_policy *policy;/* crash-loop detection and restart backoff */
+    bool failed;          /* crash loop: refuses work */
+    uint64_t calls, crashes;
+    hb_limits limits;     /* rlimits of the worker */
     uint64_t restarts;
     struct hb_sandbox *next;
 };
@@ -166,6 +181,10 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb);
 int hb__ensure_worker(hb_sandbox *sb);
 int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s);
 void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code, const char *what);
+/* Probation bookkeeping after a call or self-test (sandbox.c). */
+void hb__probation_call(hb_sandbox *sb, const char *plugin, int result);
+void hb__probation_selftests(hb_sandbox *sb, const char *plugin, unsigned failed,
+                             const char *first_failure);
 
 /* ---- dependencies (deps.c) -------------------------------------------------- */
 

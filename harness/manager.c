@@ -214,17 +214,24 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     m->include_dir = hb__path_join(m->state_dir, "include");
     m->tmp_dir = hb__path_join(m->state_dir, "tmp");
     m->objects_dir = hb__path_join(m->state_dir, "objects");
+    m->run_dir = hb__path_join(m->state_dir, "run");
     const char *cc = m->opts.cc && *m->opts.cc ? m->opts.cc : getenv("CC");
     m->cc = strdup(cc && *cc ? cc : "cc");
     m->cflags = hb__split_blank(m->opts.cflags ? m->opts.cflags : "-O2 -g");
     m->worker_path = find_worker(m->opts.worker_path);
-    if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->cc || !m->cflags || !m->worker_path) {
+    if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->run_dir || !m->cc || !m->cflags || !m->worker_path) {
         r = -ENOMEM;
         goto fail;
     }
     m->opts.state_dir = m->opts.cc = m->opts.cflags = m->opts.worker_path = NULL;
-    if ((r = hb__mkdir_p(m->tmp_dir, 0755)) < 0 || (r = write_plugin_header(m)) < 0)
+    if ((r = hb__mkdir_p(m->tmp_dir, 0755)) < 0 || (r = write_plugin_header(m)) < 0 ||
+        (r = hb__mkdir_p(m->run_dir, 0755)) < 0 || (r = hb_metrics_new(&m->metrics)) < 0)
         goto fail;
+    /* Workers left behind by a manager that died (kill -9) are reaped now. */
+    hb_orphan_report rep = {0};
+    if (hb_mon_reap_orphans(m->run_dir, &rep) == 0 && rep.text && *rep.text)
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "%s", rep.text);
+    hb_orphan_report_release(&rep);
     char *err = NULL;
     r = hb_store_open(m->state_dir, &m->store, &err);
     free(err);
@@ -248,6 +255,8 @@ void hb_manager_free(hb_manager *m)
     free(m->include_dir);
     free(m->tmp_dir);
     free(m->objects_dir);
+    free(m->run_dir);
+    hb_metrics_free(m->metrics);
     free(m->worker_path);
     free(m->cc);
     hb__strv_free(m->cflags);
@@ -418,4 +427,11 @@ int hb_pin(hb_manager *m, const char *plugin, uint64_t version, uint64_t *pinned
     if (pinned)
         *pinned = got;
     return 0;
+}
+
+int hb_manager_metrics(hb_manager *m, int json, char **out)
+{
+    if (!m || !out)
+        return -EINVAL;
+    return json ? hb_metrics_json(m->metrics, out) : hb_metrics_text(m->metrics, out);
 }

@@ -2,6 +2,8 @@
  * it, their active versions and state checkpoints; load, reload (hot swap),
  * rollback, unload, and recovery when the worker dies. */
 #include <errno.h>
+#include <poll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,6 +143,20 @@ static int on_checkpoint(const hb_frame *f, void *ud)
 
 /* ---- worker lifecycle ----------------------------------------------------- */
 
+/* Records the live worker in the run directory, so a manager that dies
+ * without cleaning up has its workers reaped by the next one. */
+static void record_worker(hb_sandbox *sb)
+{
+    if (sb->wc.pid > 0 && sb->m->run_dir)
+        hb_mon_record_worker(sb->m->run_dir, sb->wc.pid, getpid());
+}
+
+static void forget_worker(hb_sandbox *sb, pid_t pid)
+{
+    if (pid > 0 && sb->m->run_dir)
+        hb_mon_forget_worker(sb->m->run_dir, pid);
+}
+
 hb_wspawn hb__spawn_params(hb_sandbox *sb)
 {
     hb_wspawn how = {0};
@@ -150,6 +166,7 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     how.max_state = sb->opts.max_state_size;
     how.objects_dir = sb->m->objects_dir;
     how.scratch_dir = NULL;
+    how.limits = sb->limits;
     return how;
 }
 
@@ -262,9 +279,13 @@ static int restart_worker(hb_sandbox *sb, const char *why)
     hb_wspawn how = hb__spawn_params(sb);
     for (size_t i = 0; i < sb->nslots; i++)
         sb->slots[i].restore_fresh = false;
+    uint64_t t0 = hb__now_ns();
     for (unsigned attempt = 0; attempt <= 2 * sb->nslots + 1; attempt++) {
+        pid_t oldpid = sb->wc.pid;
         hb__wc_kill(&sb->wc);
+        forget_worker(sb, oldpid);
         r = hb__wc_spawn(&sb->wc, &how, &err);
+        record_worker(sb);
         if (r < 0) {
             fail(sb, r, "cannot restart the worker after it %s: %s", why, err ? err : "");
             free(err);
@@ -283,6 +304,15 @@ static int restart_worker(hb_sandbox *sb, const char *why)
             const hb_ckpt *ck =
                 s->ckpts.latest.valid && !s->restore_fresh ? &s->ckpts.latest : NULL;
             r = rpc_load(sb, s->name, s->path, s->version, ck, &lr, &err);
+            if (r == HB_EHOOK && ck && ck->schema != s->schema) {
+                /* The latest state is in a layout this version cannot read
+                 * (after an automatic rollback): its own last checkpoint. */
+                const hb_ckpt *own = hb_ckset_for_schema(&s->ckpts, s->schema);
+                if (own) {
+                    ck = own;
+                    r = rpc_load(sb, s->name, s->path, s->version, ck, &lr, &err);
+                }
+            }
             again = r == HB_ECRASHED || r == HB_EHUNG;
             if (r == 0) {
                 s->schema = lr.schema;
@@ -306,6 +336,8 @@ static int restart_worker(hb_sandbox *sb, const char *why)
             break;
     }
     sb->restarts++;
+    hb_metrics_add(m->metrics, HB_CTR_RESTARTS, 1);
+    hb_metrics_observe(m->metrics, HB_HIST_RESTART, hb__now_ns() - t0);
     hb_sb restored = HB_SB_INIT;
     for (size_t i = 0; i < sb->nslots; i++)
         hb__sb_addf(&restored, "%s%s v%llu%s", restored.len ? ", " : "", sb->slots[i].name,
@@ -321,17 +353,126 @@ static int restart_worker(hb_sandbox *sb, const char *why)
 }
 
 /* Called when a request came back HB_ECRASHED/HB_EHUNG: report and recover. */
+/* A crash loop ends here: the sandbox refuses work until it is recreated. */
+static bool crash_loop_check(hb_sandbox *sb)
+{
+    uint64_t now = hb__now_ns();
+    hb_mon_policy_crash(sb->policy, now);
+    sb->crashes++;
+    if (hb_mon_should_fail(sb->policy, now)) {
+        sb->failed = true;
+        pid_t pid = sb->wc.pid;
+        hb__wc_kill(&sb->wc);
+        forget_worker(sb, pid);
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, HB_EFAILED, NULL,
+                 "sandbox %s failed: %u crashes within %u ms; it is not restarted again",
+                 sb->name, hb_mon_policy_recent(sb->policy, now),
+                 sb->opts.crash_loop_window_ms);
+        return true;
+    }
+    /* Back off before restarting a worker that keeps dying. The wait is
+     * bounded (2 s at most) and only happens in a crash loop. */
+    uint64_t d = hb_mon_backoff_ms(sb->policy, now);
+    if (d > 0)
+        poll(NULL, 0, (int)d);
+    return false;
+}
+
+/* A version on probation that crashed or hung goes back to the version
+ * before it (marked bad), before the worker restarts. */
+static bool revert_probation(hb_sandbox *sb, hb_slot *s, const char *reason)
+{
+    if (!s->on_probation || !s->prev_version)
+        return false;
+    pthread_mutex_lock(&sb->m->lock);
+    char *path = hb_store_object_path(sb->m->store, s->prev_sha);
+    pthread_mutex_unlock(&sb->m->lock);
+    if (!path)
+        return false;
+    uint64_t bad = s->version;
+    set_status(sb, s->name, bad, HB_VERSION_BAD);
+    free(s->path);
+    s->path = path;
+    s->version = s->prev_version;
+    memcpy(s->sha, s->prev_sha, HB_SHA256_HEX);
+    s->schema = s->prev_schema;
+    s->on_probation = false;
+    set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
+    hb_metrics_add(sb->m->metrics, HB_CTR_ROLLBACKS, 1);
+    hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, s->name, s->version, bad, HB_ECRASHED, NULL,
+             "automatic rollback: %s v%llu %s during probation; v%llu serves again with its last checkpoint (v%llu is marked bad)",
+             s->name, (unsigned long long)bad, reason, (unsigned long long)s->version,
+             (unsigned long long)bad);
+    return true;
+}
+
 void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
                     const char *what)
 {
+    uint64_t t0 = hb__now_ns();
+    hb_metrics_add(sb->m->metrics, code == HB_EHUNG ? HB_CTR_HANGS : HB_CTR_CRASHES, 1);
     hb__emit(sb->m, sb, HB_EVENT_CRASHED, plugin, version, 0, code, NULL, "%s", what);
+    if (crash_loop_check(sb))
+        return;
+    hb_slot *s = plugin ? hb__slot_find(sb, plugin) : NULL;
+    bool reverted = s && s->version == version &&
+                    revert_probation(sb, s, code == HB_EHUNG ? "hung" : "crashed");
     restart_worker(sb, code == HB_EHUNG ? "hung" : "crashed");
+    if (reverted)
+        hb_metrics_observe(sb->m->metrics, HB_HIST_ROLLBACK, hb__now_ns() - t0);
+}
+
+void hb__probation_call(hb_sandbox *sb, const char *plugin, int result)
+{
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (!s || !s->on_probation || result != 0)
+        return; /* crashes and hangs are handled by hb__recover */
+    hb_probation_state st = hb_probation_call_ok(&s->prob, hb__now_ns());
+    if (st == HB_PROBATION_PASSED) {
+        s->on_probation = false;
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, s->name, s->version, 0, 0, NULL,
+                 "%s v%llu passed probation", s->name, (unsigned long long)s->version);
+    }
+}
+
+void hb__probation_selftests(hb_sandbox *sb, const char *plugin, unsigned failed,
+                             const char *first_failure)
+{
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (!s || !s->on_probation)
+        return;
+    uint64_t now = hb__now_ns();
+    hb_probation_state st = failed ? hb_probation_selftest_failed(&s->prob, now)
+                                   : hb_probation_selftests_passed(&s->prob, now);
+    if (st == HB_PROBATION_PASSED) {
+        s->on_probation = false;
+        return;
+    }
+    if (st != HB_PROBATION_FAILED || !s->prev_version)
+        return;
+    /* A failed self-test: the worker is fine, so roll back in place. */
+    uint64_t bad = s->version, to = s->prev_version;
+    s->on_probation = false;
+    uint64_t t0 = hb__now_ns();
+    int r = hb_rollback(sb, plugin, to);
+    s = hb__slot_find(sb, plugin);
+    set_status(sb, plugin, bad, HB_VERSION_BAD);
+    if (r == 0) {
+        hb_metrics_add(sb->m->metrics, HB_CTR_ROLLBACKS, 1);
+        hb_metrics_observe(sb->m->metrics, HB_HIST_ROLLBACK, hb__now_ns() - t0);
+        hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, plugin, to, bad, HB_EHOOK, NULL,
+                 "automatic rollback: %s v%llu failed its self-test %s during probation; v%llu serves again (v%llu is marked bad)",
+                 plugin, (unsigned long long)bad, first_failure ? first_failure : "",
+                 (unsigned long long)to, (unsigned long long)bad);
+    }
 }
 
 /* Before an operation: a worker that died while idle (killed from outside)
  * is noticed and replaced first. */
 int hb__ensure_worker(hb_sandbox *sb)
 {
+    if (sb->failed)
+        return fail(sb, HB_EFAILED, "sandbox %s has failed (crash loop); recreate it", sb->name);
     if (hb__wc_alive(&sb->wc))
         return 0;
     char buf[160] = "no worker";
@@ -340,6 +481,9 @@ int hb__ensure_worker(hb_sandbox *sb)
     char *what = hb__asprintf("worker of sandbox %s died while idle: %s", sb->name, buf);
     hb__emit(sb->m, sb, HB_EVENT_CRASHED, NULL, 0, 0, HB_ECRASHED, NULL, "%s", what ? what : "");
     free(what);
+    hb_metrics_add(sb->m->metrics, HB_CTR_CRASHES, 1);
+    if (crash_loop_check(sb))
+        return fail(sb, HB_EFAILED, "sandbox %s has failed (crash loop); recreate it", sb->name);
     return restart_worker(sb, "died while idle");
 }
 
@@ -362,6 +506,35 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         sb->opts.swap_timeout_ms = 10000;
     if (!sb->opts.max_plugins)
         sb->opts.max_plugins = 64;
+    if (!sb->opts.max_memory)
+        sb->opts.max_memory = 4ull << 30;
+    if (!sb->opts.max_open_files)
+        sb->opts.max_open_files = 256;
+    if (!sb->opts.probation_calls)
+        sb->opts.probation_calls = 20;
+    if (!sb->opts.probation_ms)
+        sb->opts.probation_ms = 2000;
+    if (!sb->opts.crash_loop_max)
+        sb->opts.crash_loop_max = 5;
+    if (!sb->opts.crash_loop_window_ms)
+        sb->opts.crash_loop_window_ms = 10000;
+#if defined(__SANITIZE_ADDRESS__)
+    /* An ASan-built worker reserves terabytes of shadow address space. */
+    sb->limits.memory_bytes = 0;
+#else
+    sb->limits.memory_bytes = sb->opts.max_memory;
+#endif
+    sb->limits.cpu_seconds = sb->opts.max_cpu_seconds;
+    sb->limits.open_files = sb->opts.max_open_files;
+    sb->limits.processes = sb->opts.max_processes;
+    sb->limits.no_core = 1;
+    hb_mon_policy_options po = {0};
+    po.max_crashes = sb->opts.crash_loop_max;
+    po.window_ms = sb->opts.crash_loop_window_ms;
+    if (hb_mon_policy_new(&po, &sb->policy) < 0) {
+        free(sb);
+        return -ENOMEM;
+    }
     sb->m = m;
     sb->wc.fd = sb->wc.pidfd = -1;
     pthread_mutex_lock(&m->lock);
@@ -380,6 +553,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     hb_wspawn how = hb__spawn_params(sb);
     int r = hb__wc_spawn(&sb->wc, &how, &err);
     if (r < 0) {
+        hb_mon_policy_free(sb->policy);
         free(sb->output_path);
         hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(r));
         free(err);
@@ -387,6 +561,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         free(sb);
         return r;
     }
+    record_worker(sb);
     pthread_mutex_lock(&m->lock);
     sb->next = m->sandboxes;
     m->sandboxes = sb;
@@ -400,7 +575,10 @@ void hb_sandbox_free(hb_sandbox *sb)
     if (!sb)
         return;
     hb_manager *m = sb->m;
+    pid_t pid = sb->wc.pid;
     hb__wc_stop(&sb->wc, sb->opts.swap_timeout_ms);
+    forget_worker(sb, pid);
+    hb_mon_policy_free(sb->policy);
     for (size_t i = 0; i < sb->nslots; i++) {
         if (sb->slots[i].version)
             set_status(sb, sb->slots[i].name, sb->slots[i].version, HB_VERSION_GOOD);
@@ -648,6 +826,9 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
 
     uint64_t old_version = s->version;
     uint32_t old_hooks = s->hooks;
+    uint32_t old_schema = s->schema;
+    char old_sha[HB_SHA256_HEX];
+    memcpy(old_sha, s->sha, HB_SHA256_HEX);
     struct ckpt_ctx ctx = {sb, s, false, false};
     hb_wbuf w = {0};
     hb__wc_begin(&sb->wc, &w, HB_MSG_SWAP);
@@ -693,6 +874,7 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
         free(path);
         if (!is_rollback)
             set_status(sb, s->name, rec->version, HB_VERSION_BAD);
+        hb_metrics_add(m->metrics, HB_CTR_SWAP_FAILURES, 1);
         if (is_rollback && r == HB_EHOOK)
             return r; /* hb_rollback falls back to the target's own checkpoint */
         hb__emit(m, sb, HB_EVENT_SWAP_FAILED, s->name, rec->version, old_version, r, t, "%s",
@@ -721,6 +903,24 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     s->hooks = lr.hooks;
     set_status(sb, s->name, old_version, is_rollback ? HB_VERSION_ROLLED_BACK : HB_VERSION_GOOD);
     set_status(sb, s->name, rec->version, HB_VERSION_ACTIVE);
+    hb_metrics_add(m->metrics, HB_CTR_SWAPS, 1);
+    hb_metrics_observe(m->metrics, HB_HIST_SWAP, (uint64_t)(t->swap_ms * 1e6));
+    s->on_probation = false;
+    if (!is_rollback) {
+        /* The new version is on probation; the old one is where it goes
+         * back to if it fails. */
+        hb_probation_options po = HB_PROBATION_OPTIONS_INIT;
+        po.calls = sb->opts.probation_calls;
+        po.ms = sb->opts.probation_ms;
+        po.has_selftests = false;
+        if (rec->exports)
+            po.has_selftests = strstr(rec->exports, "hb_test_") != NULL;
+        hb_probation_init(&s->prob, &po, hb__now_ns());
+        s->on_probation = true;
+        s->prev_version = old_version;
+        memcpy(s->prev_sha, old_sha, HB_SHA256_HEX);
+        s->prev_schema = old_schema;
+    }
     hb__emit(m, sb, is_rollback ? HB_EVENT_ROLLED_BACK : HB_EVENT_SWAPPED, s->name, rec->version,
              old_version, 0, t, "%s v%llu -> v%llu (%s; swap %.2f ms, total %.1f ms)", s->name,
              (unsigned long long)old_version, (unsigned long long)rec->version,
@@ -1031,4 +1231,24 @@ int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version)
     }
     hb_version_rec_release(&rec);
     return r;
+}
+
+int hb_sandbox_usage_get(hb_sandbox *sb, hb_sandbox_usage *out)
+{
+    if (!sb || !out)
+        return -EINVAL;
+    hb_sandbox_usage u = {0};
+    u.worker_pid = (int)sb->wc.pid;
+    u.calls = sb->calls;
+    u.crashes = sb->crashes;
+    u.restarts = sb->restarts;
+    u.failed = sb->failed;
+    hb_usage pu;
+    if (sb->wc.pid > 0 && hb_mon_usage(sb->wc.pid, &pu) == 0) {
+        u.rss_bytes = pu.rss_bytes;
+        u.cpu_ms = pu.cpu_user_ms + pu.cpu_sys_ms;
+        u.uptime_ms = pu.uptime_ms;
+    }
+    *out = u;
+    return 0;
 }

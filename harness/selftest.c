@@ -1,6 +1,7 @@
 /* harness/selftest.c - a plugin's exports from the store, and running its
  * self-tests (exported `int hb_test_*(void)`, 0 = pass) in the worker. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,7 @@ int hb_run_selftests(hb_sandbox *sb, const char *plugin, unsigned *passed, unsig
     if (r < 0)
         return r;
     unsigned ok = 0, bad = 0;
+    char first_failure[128] = "";
     for (char **e = exports; *e; e++) {
         if (strncmp(*e, "hb_test_", 8) != 0)
             continue;
@@ -85,6 +87,8 @@ int hb_run_selftests(hb_sandbox *sb, const char *plugin, unsigned *passed, unsig
                      t.total_ms);
         } else {
             bad++;
+            if (!first_failure[0])
+                snprintf(first_failure, sizeof(first_failure), "%s", *e);
             if (r == 0)
                 hb__emit(sb->m, sb, HB_EVENT_SELFTEST, plugin, version, 0, rc ? rc : -1, &t,
                          "%s v%llu: %s FAILED (returned %d)", plugin,
@@ -96,6 +100,8 @@ int hb_run_selftests(hb_sandbox *sb, const char *plugin, unsigned *passed, unsig
         }
     }
     hb_free(exports);
+    if (ok + bad > 0)
+        hb__probation_selftests(sb, plugin, bad, first_failure);
     if (passed)
         *passed = ok;
     if (failed)

@@ -129,6 +129,8 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         signal(SIGPIPE, SIG_DFL);
         if (outfd >= 0 && (dup2(outfd, STDOUT_FILENO) < 0 || dup2(outfd, STDERR_FILENO) < 0))
             _exit(127);
+        if (hb_sec_apply_limits(&how->limits, NULL) < 0)
+            _exit(126);
         if (sv[1] == HB_WORKER_FD) {
             if (fcntl(sv[1], F_SETFD, 0) < 0) /* dup2 onto itself keeps CLOEXEC */
                 _exit(127);

@@ -255,9 +255,27 @@ typedef struct hb_sandbox_options {
     unsigned checkpoint_interval_ms; /* 0: checkpoint only at swaps and on request */
     const char *output_path;         /* worker stdout+stderr appended here; NULL inherits */
     hb_profile profile;              /* default HB_PROFILE_DEFAULT (standard) */
+    /* Resource limits of the worker, enforced with rlimits (and named in the
+     * error when the worker dies of one). 0 means the default. */
+    uint64_t max_memory;             /* address space bytes; default 4 GiB */
+    unsigned max_cpu_seconds;        /* CPU time of the worker; default unlimited */
+    unsigned max_open_files;         /* default 256 */
+    unsigned max_processes;          /* RLIMIT_NPROC; default unchanged */
+    /* Probation after a swap: the new version is proven once its self-tests
+     * (if any) pass and it has served probation_calls calls or run for
+     * probation_ms, whichever comes first. A crash, hang or failed self-test
+     * before that rolls it back automatically and marks it bad. */
+    unsigned probation_calls;        /* default 20 */
+    unsigned probation_ms;           /* default 2000 */
+    /* Crash loops: after crash_loop_max crashes within crash_loop_window_ms
+     * the sandbox is failed (every call returns HB_EFAILED). Restarts before
+     * that back off exponentially (10 ms doubling to 2 s). */
+    unsigned crash_loop_max;         /* default 5 */
+    unsigned crash_loop_window_ms;   /* default 10000 */
 } hb_sandbox_options;
 
-#define HB_SANDBOX_OPTIONS_INIT {HB_SANDBOX_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, HB_PROFILE_DEFAULT}
+#define HB_SANDBOX_OPTIONS_INIT {HB_SANDBOX_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, HB_PROFILE_DEFAULT, \
+                                 0, 0, 0, 0, 0, 0, 0, 0}
 
 HB_EXTERN int hb_sandbox_options_init(hb_sandbox_options *opts, unsigned version);
 
@@ -275,6 +293,25 @@ HB_EXTERN const char *hb_sandbox_last_error(hb_sandbox *sb);
 
 /* Process id of the sandbox's current worker (changes after a restart). */
 HB_EXTERN int hb_sandbox_worker_pid(hb_sandbox *sb);
+
+typedef struct hb_sandbox_usage {
+    int worker_pid;
+    uint64_t rss_bytes;        /* worker's resident memory now */
+    uint64_t cpu_ms;           /* worker's CPU time (user + system) */
+    uint64_t uptime_ms;        /* of the current worker */
+    uint64_t calls;            /* calls made through this sandbox */
+    uint64_t crashes;          /* worker deaths seen */
+    uint64_t restarts;         /* workers started after a death */
+    int failed;                /* crash loop: the sandbox refuses work */
+} hb_sandbox_usage;
+
+/* Resource usage of the sandbox and its current worker. */
+HB_EXTERN int hb_sandbox_usage_get(hb_sandbox *sb, hb_sandbox_usage *out);
+
+/* Counters and latency histograms (compile, swap, call, rollback, restart)
+ * of every sandbox of the manager, as text (json = 0) or one JSON object
+ * (json = 1). *out is freed with hb_free. */
+HB_EXTERN int hb_manager_metrics(hb_manager *m, int json, char **out);
 
 typedef struct hb_diagnostic {
     const char *file;      /* path as the user knows it */
