@@ -4,11 +4,17 @@
 #include <errno.h>
 #include <sys/resource.h>
 
+/* Limits only ever go down: a value above the current hard limit is capped
+ * at it, so layered callers (the harness, then the worker's profile) compose
+ * to the tighter of the two instead of failing. */
 static int set_one(int res, uint64_t v)
 {
+    struct rlimit cur;
+    if (getrlimit(res, &cur) == 0 && cur.rlim_max != RLIM_INFINITY && v > (uint64_t)cur.rlim_max)
+        v = (uint64_t)cur.rlim_max;
     struct rlimit rl = {.rlim_cur = (rlim_t)v, .rlim_max = (rlim_t)v};
-    if (res == RLIMIT_CPU) /* SIGXCPU at the soft limit, SIGKILL one second later */
-        rl.rlim_max = (rlim_t)v + 1;
+    if (res == RLIMIT_CPU && (cur.rlim_max == RLIM_INFINITY || (uint64_t)cur.rlim_max > v))
+        rl.rlim_max = (rlim_t)v + 1; /* SIGXCPU at the soft limit, SIGKILL one second later */
     return setrlimit(res, &rl) < 0 ? -errno : 0;
 }
 

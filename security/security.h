@@ -45,7 +45,8 @@ typedef struct hb_limits {
     int no_core;             /* RLIMIT_CORE = 0 when set */
 } hb_limits;
 
-/* Applies the limits to the calling process. Returns 0 or -errno with
+/* Applies the limits to the calling process. Limits only ever go down: a
+ * value above the current hard limit is capped at it. Returns 0 or -errno with
  * *failed naming the limit that could not be set (static string). Safe to
  * call between fork and exec. */
 int hb_sec_apply_limits(const hb_limits *l, const char **failed);
