@@ -81,12 +81,12 @@ typedef struct hb__backend {
 const hb__backend *hb__local_backend(void);
 const hb__backend *hb__namespace_backend(void);
 
-/* The microvm backend (compiler/microvm/glue.c, in the hb_microvm OBJECT
- * library) defines this function. compiler.c carries a weak default
- * returning NULL, which means "not built in": hb_compiler has no hard
- * reference to the pool's symbols, so a libhotbox linked without hb_microvm
- * still links and reports microvm as not built in. Its run() needs
- * ctx->state (an hb_compiler context). */
+/* The microvm backend, defined in compiler/microvm/glue.c (OBJECT library
+ * hb_microvm, which must be linked wherever hb_compiler's objects are).
+ * There is deliberately no weak default: in a static archive a weak
+ * definition already present would keep the linker from pulling glue.o, and
+ * hotbox_static would silently lose the backend. Callers still treat NULL
+ * as "not built in". Its run() needs ctx->state (an hb_compiler context). */
 const hb__backend *hb__microvm_backend(void);
 
 /* Shared by the local and namespace backends: fork + exec argv in its own

@@ -42,12 +42,6 @@ extern char **environ;
 
 /* ---- backends ---------------------------------------------------------- */
 
-/* Replaced by compiler/microvm/ when it is linked in (see backend.h). */
-__attribute__((weak)) const hb__backend *hb__microvm_backend(void)
-{
-    return NULL;
-}
-
 static const hb__backend *backend_for(hb_isolation which)
 {
     switch (which) {
