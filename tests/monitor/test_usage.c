@@ -2,6 +2,7 @@
  * allocates and touches memory, opens files and burns CPU is sampled; then
  * the limit-kill explanations, including a real RLIMIT_CPU kill. */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -34,10 +35,17 @@ static pid_t spawn_busy(int *ready_rd, int *hold_wr)
         for (int i = 0; i < 20; i++)
             if (open("/dev/null", O_RDONLY | O_CLOEXEC) < 0)
                 _exit(3);
-        uint64_t t0 = hb__now_ns();
+        /* Burn 150 ms of this process's own CPU time (not wall time: on a
+         * loaded machine the scheduler may give it less). */
         volatile uint64_t x = 0;
-        while (hb__now_ns() - t0 < 150000000ull)
-            x += mem[x % (64 * MIB)];
+        for (;;) {
+            struct timespec ts;
+            clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+            if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec >= 150000000ull)
+                break;
+            for (int k = 0; k < 10000; k++)
+                x += mem[x % (64 * MIB)];
+        }
         char c = 'r';
         if (write(ready[1], &c, 1) != 1)
             _exit(4);
