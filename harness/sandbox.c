@@ -136,6 +136,10 @@ static int on_checkpoint(const hb_frame *f, void *ud)
         r = hb_ckset_record(&c->slot->ckpts, version, schema, data, len, hb__now_ns());
         c->slot->last_ckpt_ns = hb__now_ns();
         c->got = r == 0;
+        /* Durable before the new version runs any code: a manager killed
+         * in the middle of this swap resumes from exactly this state. */
+        if (c->got)
+            persist_checkpoint(c->sb, c->slot);
     }
     free(plugin);
     return r;
@@ -841,8 +845,6 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     t->swap_ms = hb__ms_since(ts);
     t->total_ms = hb__ms_since(t0);
     hb__wire_release(&w);
-    if (ctx.got)
-        persist_checkpoint(sb, s);
     if (r < 0 && ctx.switched && (r == HB_ECRASHED || r == HB_EHUNG)) {
         /* The new version was live, with the state migrated, when the old
          * version's fini crashed: the new version is what must serve. */
