@@ -1151,12 +1151,19 @@ int cmd_test(const cli_global *g, int argc, char **argv)
             goto out;
         }
     }
+    bool empty_dir = false;
     for (size_t i = 0; i < ndirs; i++) {
+        size_t before = R->nplugins;
         int r = discover(R, dirs[i], 0, true);
         if (r < 0) {
             if (r != -ENOTDIR && r != -EEXIST)
                 cli_error("%s: %s", dirs[i], strerror(-r));
+            rc = HB_EXIT_FAILED;
             goto out;
+        }
+        if (R->nplugins == before) {
+            cli_error("no plugins found under %s", dirs[i]);
+            empty_dir = true;
         }
     }
     const char *tmp = getenv("TMPDIR");
@@ -1213,7 +1220,7 @@ int cmd_test(const cli_global *g, int argc, char **argv)
         nfail += R->cases[i].status == TR_FAIL;
         nskip += R->cases[i].status == TR_SKIP || R->cases[i].status == TR_PENDING;
     }
-    rc = nfail ? HB_EXIT_FAILED : HB_EXIT_OK;
+    rc = nfail || (empty_dir && R->require_tests) ? HB_EXIT_FAILED : HB_EXIT_OK;
     if (R->junit) {
         int w = junit_write(R->junit, R->cases, R->ncases);
         if (fclose(R->junit) != 0 && w == 0)

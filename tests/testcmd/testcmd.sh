@@ -116,6 +116,12 @@ notests)
   run 1 test --require-tests "$plugins/tnotests" "$plugins/tpass"
   has "$work/out" "^FAIL tnotests.tests"
   last_line_is "$work/out" "11 passed, 1 failed"
+  mkdir -p empty
+  run 0 test empty
+  has "$work/err" "no plugins found under empty"
+  run 1 test --require-tests empty
+  run 1 test "$work/missing"
+  has "$work/err" "missing: not a directory"
   ;;
 broken)
   run 1 test --junit "$work/b.xml" "$plugins/tbroken" "$plugins/tpass"
