@@ -15,6 +15,7 @@
 #include "security.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -88,16 +89,14 @@ static size_t fmt_number_name(char *buf, size_t cap, uint32_t nr)
     return n;
 }
 
-static void on_sigsys(int sig, siginfo_t *si, void *uctx)
+/* Writes the DENIED frame for syscall nr of architecture arch on the
+ * report fd. Async-signal-safe. */
+static void report_denied(uint32_t nr, uint32_t arch)
 {
-    (void)sig;
-    (void)uctx;
-    int saved = errno;
-    uint32_t nr = (uint32_t)si->si_syscall;
     char fallback[32];
     const char *name = NULL;
     size_t nlen;
-    if (si->si_arch != native_arch) {
+    if (arch != native_arch) {
         name = "a system call of another ABI (int 0x80 / x32)";
     } else if (nr < NAME_SLOTS && denied_names[nr]) {
         name = denied_names[nr];
@@ -131,6 +130,14 @@ static void on_sigsys(int sig, siginfo_t *si, void *uctx)
             off += (size_t)w;
         }
     }
+}
+
+static void on_sigsys(int sig, siginfo_t *si, void *uctx)
+{
+    (void)sig;
+    (void)uctx;
+    int saved = errno;
+    report_denied((uint32_t)si->si_syscall, si->si_arch);
     /* SA_RESETHAND made the action the default (terminate); SA_NODEFER lets
      * this signal through at once, so the process dies of SIGSYS as a
      * crash the harness recognises. tgkill to ourselves is allowed. */
@@ -161,9 +168,12 @@ static int add_rules(scmp_filter_ctx ctx, const hb_profile_spec *spec, pid_t sel
         }
         note_name(nr, deny_always[i]);
     }
-    /* clone: threads yes (CLONE_THREAD), processes no. */
+    /* clone: threads yes (CLONE_THREAD), processes no. A user notification
+     * rather than a trap: glibc's posix_spawn (system, popen) blocks every
+     * signal around its clone, and a trap with SIGSYS blocked kills the
+     * process before any handler can say which call it was. */
     what = "clone";
-    if ((r = seccomp_rule_add(ctx, SCMP_ACT_TRAP, SCMP_SYS(clone), 1,
+    if ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(clone), 1,
                               SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))) < 0)
         goto fail;
     note_name(SCMP_SYS(clone), "clone (a new process)");
@@ -208,6 +218,64 @@ static int add_rules(scmp_filter_ctx ctx, const hb_profile_spec *spec, pid_t sel
 fail:
     snprintf(err, errlen, "seccomp rule for %s: %s", what ? what : "?", strerror(-r));
     return r;
+}
+
+/* The supervisor of SCMP_ACT_NOTIFY rules: a thread of the worker with
+ * every signal blocked that waits on the listener fd. A notification means
+ * a plugin thread is stopped inside a denied call; the supervisor reports
+ * it and ends the process (exit status 128+SIGSYS, what a trap would give)
+ * without ever letting the call proceed. */
+static struct seccomp_notif *notif_req;
+static struct seccomp_notif_resp *notif_resp;
+
+static void *supervise(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    /* No allocation in here: the notification may come from a fork() that
+     * holds malloc's locks while it waits for us. */
+    struct seccomp_notif *req = notif_req;
+    for (;;) {
+        int r = seccomp_notify_receive(lfd, req);
+        if (r == -EINTR || r == -ENOENT)
+            continue;
+        if (r < 0)
+            break;
+        report_denied((uint32_t)req->data.nr, req->data.arch);
+        syscall(SYS_exit_group, 128 + SIGSYS);
+    }
+    /* The listener broke: nothing can answer notifications any more, so
+     * a denied call would hang; end the process instead. */
+    syscall(SYS_exit_group, 128 + SIGSYS);
+    return NULL;
+}
+
+static int start_supervisor(int lfd, char *err, size_t errlen)
+{
+    int a = seccomp_notify_alloc(&notif_req, &notif_resp);
+    if (a < 0) {
+        snprintf(err, errlen, "seccomp_notify_alloc: %s", strerror(-a));
+        return a;
+    }
+    /* Every signal but SIGSYS: if the supervisor itself hits a trap (glibc
+     * makes every thread run setuid & co. through SIGSETXID), its handler
+     * must run and report rather than the kernel killing silently. */
+    sigset_t all, old;
+    sigfillset(&all);
+    sigdelset(&all, SIGSYS);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 64 << 10);
+    int r = pthread_create(&t, &attr, supervise, (void *)(intptr_t)lfd);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (r != 0) {
+        snprintf(err, errlen, "cannot start the seccomp supervisor thread: %s", strerror(r));
+        return -r;
+    }
+    return 0;
 }
 
 int hb_sec_apply_profile(hb_profile p, int fd, char *err, size_t errlen)
@@ -263,6 +331,14 @@ int hb_sec_apply_profile(hb_profile p, int fd, char *err, size_t errlen)
         r = seccomp_load(ctx);
         if (r < 0)
             snprintf(err, errlen, "seccomp_load: %s", strerror(-r));
+    }
+    if (r == 0) {
+        /* The thread is created under the filter: its clone has
+         * CLONE_THREAD, which the filter allows. */
+        int lfd = seccomp_notify_fd(ctx);
+        r = lfd < 0 ? lfd : start_supervisor(lfd, err, errlen);
+        if (lfd < 0)
+            snprintf(err, errlen, "seccomp listener fd: %s", strerror(-lfd));
     }
     seccomp_release(ctx);
     return r;
