@@ -305,7 +305,8 @@ static int discover(run *R, const char *dir, int depth, bool explicit_arg)
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof(*names), name_cmp);
+    if (n)
+        qsort(names, n, sizeof(*names), name_cmp);
     for (size_t i = 0; i < n && r == 0; i++) {
         char *sub = tr_printf("%s/%s", dir, names[i]);
         r = sub ? discover(R, sub, depth + 1, false) : -ENOMEM;
