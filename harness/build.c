@@ -156,7 +156,19 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
     hb_compile_request req = make_request(m, dir, job);
     char *cerr = NULL;
     uint64_t tc = hb__now_ns();
-    r = hb_compiler_run(&req, &out->cres, &cerr);
+    if (!m->selection_told) {
+        /* Say once which isolation the compiles get, and why. */
+        m->selection_told = true;
+        const char *sel = hb_compiler_selection(m->compiler);
+        hb_isolation which = hb_compiler_selected(m->compiler);
+        if (which == HB_ISOLATION_LOCAL)
+            hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                     "compiles run with NO isolation (local backend): %s", sel ? sel : "");
+        else
+            hb__emit(m, NULL, HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL, "compiler isolation: %s",
+                     sel ? sel : "");
+    }
+    r = hb_compiler_run_ctx(m->compiler, &req, &out->cres, &cerr);
     out->t.compile_ms = hb__ms_since(tc);
     hb_metrics_add(m->metrics, HB_CTR_COMPILES, 1);
     hb_metrics_observe(m->metrics, HB_HIST_COMPILE, hb__now_ns() - tc);

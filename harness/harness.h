@@ -18,6 +18,7 @@
 #include "compiler.h"
 #include "monitor.h"
 #include "security.h"
+#include "audit.h"
 #include "elf.h"
 #include "state.h"
 #include "store.h"
@@ -96,6 +97,9 @@ struct hb_manager {
     unsigned next_sandbox;
     hb_metrics *metrics;
     char *run_dir;       /* <state_dir>/run: records of live workers */
+    hb_compiler *compiler;   /* isolation backends, the microvm pool */
+    bool selection_told;     /* the backend choice was announced */
+    hb_audit *audit;         /* <state_dir>/audit.log */
 };
 
 /* ---- sandbox ------------------------------------------------------------ */

@@ -108,17 +108,23 @@ const char *hb_manager_state_dir(hb_manager *m)
     return m ? m->state_dir : NULL;
 }
 
+static void audit_event(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
+                        uint64_t version, int code, const char *message);
+
 void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
               uint64_t version, uint64_t previous, int code, const hb_timings *t,
               const char *fmt, ...)
 {
-    if (!m->opts.on_event)
-        return;
     hb_sb msg = HB_SB_INIT;
     va_list ap;
     va_start(ap, fmt);
     hb__sb_vaddf(&msg, fmt, ap);
     va_end(ap);
+    audit_event(m, sb, type, plugin, version, code, msg.buf);
+    if (!m->opts.on_event) {
+        hb__sb_release(&msg);
+        return;
+    }
     hb_event ev = {0};
     ev.type = type;
     ev.sandbox = sb;
@@ -137,6 +143,30 @@ void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plu
         ev.detect_ms = sb->detect_ms;
     m->opts.on_event(&ev, m->opts.event_userdata);
     hb__sb_release(&msg);
+}
+
+/* The audit log's record of an event: loads, swaps, refusals, denials,
+ * crashes, limit kills, rollbacks. */
+static void audit_event(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
+                        uint64_t version, int code, const char *message)
+{
+    static const char *kinds[] = {NULL, NULL, "compile-failed", "load", "swap", "refused",
+                                  "crash", "restart", "rollback", NULL, "unload", NULL, NULL,
+                                  NULL, NULL};
+    if ((unsigned)type >= sizeof(kinds) / sizeof(kinds[0]) || !kinds[type] || !m->audit)
+        return;
+    bool security = code == HB_EPOLICY || (message && strstr(message, "denied by the")) ||
+                    code == HB_ELIMIT;
+    const char *sha = NULL;
+    hb_profile prof = HB_PROFILE_STANDARD;
+    if (sb) {
+        prof = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
+        for (size_t i = 0; plugin && i < sb->nslots; i++)
+            if (!strcmp(sb->slots[i].name, plugin) && sb->slots[i].version == version)
+                sha = sb->slots[i].sha;
+    }
+    hb_audit_log(m->audit, kinds[type], plugin, version, sha, hb_profile_name(prof), code,
+                 message, security);
 }
 
 /* The worker binary: option, $HOTBOX_WORKER, beside this library or program
@@ -235,8 +265,24 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     char *err = NULL;
     r = hb_store_open(m->state_dir, &m->store, &err);
     free(err);
+    err = NULL;
     if (r < 0)
         goto fail;
+    hb_compiler_options co;
+    hb_compiler_options_init(&co);
+    co.isolation = m->opts.isolation;
+    co.job_timeout_ms = m->opts.compile_timeout_ms;
+    r = hb_compiler_new(&co, &m->compiler, &err);
+    free(err);
+    err = NULL;
+    if (r < 0)
+        goto fail;
+    /* The audit log is best effort at open: a read-only state directory
+     * still works, without a log (and says so). */
+    if (hb_audit_open(m->state_dir, &m->audit, &err) < 0)
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "no audit log: %s",
+                 err ? err : "cannot open");
+    free(err);
     *out = m;
     return 0;
 fail:
@@ -250,6 +296,8 @@ void hb_manager_free(hb_manager *m)
         return;
     while (m->sandboxes)
         hb_sandbox_free(m->sandboxes);
+    hb_compiler_free(m->compiler);
+    hb_audit_close(m->audit);
     hb_store_close(m->store);
     free(m->state_dir);
     free(m->include_dir);

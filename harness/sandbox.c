@@ -566,6 +566,9 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         return r;
     }
     record_worker(sb);
+    if (sb->wc.warning[0]) /* a protection this machine cannot give */
+        hb__emit(m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "sandbox %s: %s", sb->name,
+                 sb->wc.warning);
     pthread_mutex_lock(&m->lock);
     sb->next = m->sandboxes;
     m->sandboxes = sb;
@@ -671,6 +674,27 @@ static int pinned_instead(hb_sandbox *sb, const hb_version_rec *built, hb_versio
     return r;
 }
 
+/* The profile's import policy for a version about to be loaded: its
+ * undefined symbols and DT_NEEDED libraries, from the ELF analysis. */
+static int check_policy(hb_sandbox *sb, const hb_version_rec *rec)
+{
+    hb_profile prof = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
+    char **imports = hb__split_lines(rec->imports ? rec->imports : "");
+    char **needed = hb__split_lines(rec->needed ? rec->needed : "");
+    char *err = NULL;
+    int r = imports && needed ? hb_sec_check_imports(prof, imports, needed, &err) : -ENOMEM;
+    hb__strv_free(imports);
+    hb__strv_free(needed);
+    if (r < 0) {
+        fail(sb, r, "%s v%llu %s", rec->plugin, (unsigned long long)rec->version,
+             err ? err : hb_strerror(r));
+        hb__emit(sb->m, sb, HB_EVENT_SWAP_FAILED, rec->plugin, rec->version, 0, r, NULL, "%s",
+                 sb->last_error);
+    }
+    free(err);
+    return r;
+}
+
 static bool is_skipped(const hb_version_rec *r)
 {
     return r->status == HB_VERSION_BAD || r->status == HB_VERSION_ROLLED_BACK;
@@ -728,6 +752,10 @@ int hb_load(hb_sandbox *sb, const char *dir)
                 goto out;
             }
         }
+    }
+    if ((r = check_policy(sb, &b.rec)) < 0) {
+        set_status(sb, name, b.rec.version, HB_VERSION_BAD);
+        goto out;
     }
     if ((r = hb__ensure_worker(sb)) < 0)
         goto out;
@@ -820,6 +848,11 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
         fail(sb, r, "refusing to load %s v%llu: %s", s->name, (unsigned long long)rec->version,
              err ? err : hb_strerror(r));
         free(err);
+        return r;
+    }
+    if ((r = check_policy(sb, rec)) < 0) {
+        if (!is_rollback)
+            set_status(sb, s->name, rec->version, HB_VERSION_BAD);
         return r;
     }
     pthread_mutex_lock(&m->lock);

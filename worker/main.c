@@ -23,6 +23,18 @@
 
 #define EXIT_USAGE 64
 
+#if defined(__SANITIZE_ADDRESS__)
+/* In sanitizer builds the worker must still die of the signal a plugin
+ * raised (the harness reports "killed by SIGSEGV"), not have ASan catch it
+ * and exit 1; and its leak check cannot run under the seccomp profile. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0:"
+           "detect_leaks=0:allow_user_segv_handler=1";
+}
+#endif
+
 /* Closes every fd above 2 except keep, so nothing the harness had open
  * (other sandboxes' sockets, the store) leaks into plugin code. */
 static int close_other_fds(int keep)

@@ -482,6 +482,7 @@ static int do_call(worker *w, const hb_frame *f)
                   p->version);
         goto out;
     }
+    fflush(NULL); /* the call's output reaches its file before the reply */
     if (hb__wire_send(w->fd, &w->out) < 0)
         w->dead = true;
 out:
@@ -515,6 +516,7 @@ static int do_save(worker *w, const hb_frame *f)
                   p->version, len);
         goto out;
     }
+    fflush(NULL);
     if (hb__wire_send(w->fd, &w->out) < 0)
         w->dead = true;
 out:

@@ -106,6 +106,7 @@ typedef enum hb_event_type {
     HB_EVENT_WARNING,           /* anything else worth telling a human */
     HB_EVENT_SELFTEST,          /* a plugin self-test ran: code 0 passed, else failed */
     HB_EVENT_WATCHING,          /* watch mode settled and waits for changes */
+    HB_EVENT_NOTICE,            /* information: which isolation backend, profile, ... */
 } hb_event_type;
 
 typedef struct hb_event {
