@@ -109,6 +109,7 @@ struct ckpt_ctx {
     hb_slot *slot;
     bool got;      /* the old version's state arrived (CHECKPOINT) */
     bool switched; /* the new version went live (SWITCHED) */
+    bool wait_ack; /* the worker waits for CHECKPOINT_ACK */
 };
 
 static int on_checkpoint(const hb_frame *f, void *ud)
@@ -140,6 +141,14 @@ static int on_checkpoint(const hb_frame *f, void *ud)
          * in the middle of this swap resumes from exactly this state. */
         if (c->got)
             persist_checkpoint(c->sb, c->slot);
+        if (r == 0 && c->wait_ack) {
+            hb_wbuf ack = {0};
+            hb__wire_begin(&ack, HB_MSG_CHECKPOINT_ACK, f->id);
+            r = hb__wire_finish(&ack);
+            if (r == 0)
+                r = hb__wire_send(c->sb->wc.fd, &ack);
+            hb__wire_release(&ack);
+        }
     }
     free(plugin);
     return r;
@@ -866,12 +875,14 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     uint32_t old_schema = s->schema;
     char old_sha[HB_SHA256_HEX];
     memcpy(old_sha, s->sha, HB_SHA256_HEX);
-    struct ckpt_ctx ctx = {sb, s, false, false};
+    struct ckpt_ctx ctx = {sb, s, false, false, sb->named};
     hb_wbuf w = {0};
     hb__wc_begin(&sb->wc, &w, HB_MSG_SWAP);
     hb__wire_put_str(&w, s->name);
     hb__wire_put_str(&w, path);
     hb__wire_put_u64(&w, rec->version);
+    if (sb->named)
+        hb__wire_put_u8(&w, 1); /* checkpoint durable before new code runs */
     hb_frame reply;
     uint64_t ts = hb__now_ns();
     r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, on_checkpoint, &ctx, &reply, &err);

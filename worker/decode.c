@@ -85,6 +85,8 @@ int hb__req_swap_decode(const void *payload, size_t len, hb_req_swap *out)
         (rc = hb__wire_get_str(&r, HB_WIRE_MAX_STR, &q.path)) < 0)
         goto fail;
     hb__wire_get_u64(&r, &q.version);
+    if (!r.failed && r.left == 1) /* the optional wait_ack flag */
+        hb__wire_get_u8(&r, &q.wait_ack);
     rc = finish(&r, 0);
     if (rc < 0)
         goto fail;

@@ -36,6 +36,7 @@ typedef struct hb_req_load {
 typedef struct hb_req_swap {
     char *plugin, *path;
     uint64_t version;
+    uint8_t wait_ack;  /* optional trailing u8: wait for CHECKPOINT_ACK */
 } hb_req_swap;
 
 /* SAVE and UNLOAD carry just a plugin name. */

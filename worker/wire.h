@@ -31,13 +31,14 @@ typedef enum hb_msg {
     HB_MSG_HELLO = 1,   /* u32 magic, u64 max_state_size */
     HB_MSG_LOAD = 2,    /* str plugin, str path, u64 version, u8 has_state,
                            u32 state_schema, bytes state */
-    HB_MSG_SWAP = 3,    /* str plugin, str path, u64 version */
+    HB_MSG_SWAP = 3,    /* str plugin, str path, u64 version [, u8 wait_ack] */
     HB_MSG_CALL = 4,    /* str plugin, str symbol, str signature, u32 nargs,
                            nargs x value (see PROTOCOL.md) */
     HB_MSG_SAVE = 5,    /* str plugin */
     HB_MSG_UNLOAD = 6,  /* str plugin */
     HB_MSG_SHUTDOWN = 7,/* (empty) */
     HB_MSG_PING = 8,    /* (empty) */
+    HB_MSG_CHECKPOINT_ACK = 9, /* (empty, same id as the SWAP): the checkpoint is durable */
     /* worker -> harness, interim (same id as the request, more follows) */
     HB_MSG_CHECKPOINT = 64, /* str plugin, u64 version, u32 schema, bytes state */
     HB_MSG_SWITCHED = 65,   /* str plugin, u64 version: a SWAP passed its switch point */

@@ -371,6 +371,25 @@ static int do_swap(worker *w, const hb_frame *f)
             rc = 0; /* nobody to answer */
             goto free_state;
         }
+        if (q.wait_ack) {
+            /* The harness makes the checkpoint durable before any code of
+             * the new version runs, so a manager killed from here on loses
+             * nothing. */
+            hb_frame ack;
+            int ar = hb__wire_recv(w->fd, HB_WIRE_MAX_FRAME, &ack);
+            if (ar < 0) {
+                w->dead = true;
+                rc = 0;
+                goto free_state;
+            }
+            bool ok = ack.type == HB_MSG_CHECKPOINT_ACK && ack.id == f->id;
+            hb__frame_release(&ack);
+            if (!ok) {
+                rc = fail(w, HB_EPROTO, "expected CHECKPOINT_ACK during the swap of %s%s",
+                          p->name, tail);
+                goto free_state;
+            }
+        }
     }
     /* 2. The new version: dlopen, descriptor, init. */
     rc = open_version(w, q.plugin, q.path, q.version, tail, &h, &d);
