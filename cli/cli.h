@@ -37,6 +37,9 @@ int cmd_watch(const cli_global *g, int argc, char **argv);
 int cmd_verify(const cli_global *g, int argc, char **argv);
 int cmd_gc(const cli_global *g, int argc, char **argv);
 int cmd_rollback(const cli_global *g, int argc, char **argv);
+int cmd_doctor(const cli_global *g, int argc, char **argv);
+int cmd_status(const cli_global *g, int argc, char **argv);
+int cmd_audit(const cli_global *g, int argc, char **argv);
 
 extern const char hb__demo_counter_v1[];
 extern const char hb__demo_counter_v2[];

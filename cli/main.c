@@ -26,6 +26,9 @@ static const char usage_main[] =
     "  rollback PLUGIN [--to N] pin a plugin to an earlier version until its source changes\n"
     "  verify                  check every stored object against its checksum\n"
     "  gc [--keep N]           remove old versions\n"
+    "  status                  plugins in the store, their versions, security events\n"
+    "  audit [--security]      the audit log\n"
+    "  doctor [--measure]      what this machine offers: isolation, containment, limits\n"
     "  demo                    a guided, non-interactive tour (exits 0 when all steps pass)\n"
     "  test DIR...             build plugins and run their hb_test_* functions (CI runs)\n"
     "  report merge OUT IN...  join JUnit or JSON reports of `hotbox test` runs\n"
@@ -431,6 +434,12 @@ int main(int argc, char **argv)
         return cmd_gc(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "rollback"))
         return cmd_rollback(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "doctor"))
+        return cmd_doctor(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "status"))
+        return cmd_status(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "audit"))
+        return cmd_audit(&g, sub_argc, sub_argv);
     int cmd_test(const cli_global *, int, char **), cmd_report(const cli_global *, int, char **);
     if (!strcmp(cmd, "test"))
         return cmd_test(&g, sub_argc, sub_argv);

@@ -483,3 +483,100 @@ int hb_manager_metrics(hb_manager *m, int json, char **out)
         return -EINVAL;
     return json ? hb_metrics_json(m->metrics, out) : hb_metrics_text(m->metrics, out);
 }
+
+int hb_plugins(hb_manager *m, char ***out)
+{
+    if (!m || !out)
+        return -EINVAL;
+    char **names = NULL;
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_plugins(m->store, &names);
+    pthread_mutex_unlock(&m->lock);
+    if (r < 0)
+        return r;
+    size_t n = hb__strv_len(names), bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(names[i]) + 1;
+    char **v = malloc((n + 1) * sizeof(char *) + bytes);
+    if (!v) {
+        hb__strv_free(names);
+        return -ENOMEM;
+    }
+    char *p = (char *)(v + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(names[i]) + 1;
+        memcpy(p, names[i], l);
+        v[i] = p;
+        p += l;
+    }
+    v[n] = NULL;
+    hb__strv_free(names);
+    *out = v;
+    return 0;
+}
+
+static int audit_collect(const hb_audit_record *rec, void *ud)
+{
+    hb_sb *sb = ud;
+    hb__sb_adds(sb, rec->json);
+    hb__sb_adds(sb, "\n");
+    return 0;
+}
+
+int hb_audit_read(hb_manager *m, const char *plugin, int security_only, char **jsonl)
+{
+    if (!m || !jsonl)
+        return -EINVAL;
+    hb_audit_filter f = {0};
+    f.plugin = plugin;
+    f.security_only = security_only != 0;
+    hb_sb sb = HB_SB_INIT;
+    char *err = NULL;
+    int r = hb_audit_query(m->state_dir, &f, audit_collect, &sb, NULL, &err);
+    if (r < 0) {
+        hb__set_mgr_error(m, "cannot read the audit log: %s", err ? err : hb_strerror(r));
+        free(err);
+        hb__sb_release(&sb);
+        return r;
+    }
+    free(err);
+    *jsonl = hb__sb_detach(&sb);
+    return 0;
+}
+
+int hb_doctor(hb_manager *m, int measure, char **report)
+{
+    if (!m || !report)
+        return -EINVAL;
+    hb_sb sb = HB_SB_INIT;
+    hb__sb_addf(&sb, "hotbox %s\nstate directory: %s\n", hb_version(), m->state_dir);
+    /* The worker: can we start one and talk to it? */
+    hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
+    so.name = NULL;
+    hb_sandbox *probe = NULL;
+    uint64_t t0 = hb__now_ns();
+    int r = hb_sandbox_new(m, &so, &probe);
+    if (r == 0) {
+        hb__sb_addf(&sb, "worker: %s: works (started in %.1f ms, standard profile)%s%s\n",
+                    m->worker_path, hb__ms_since(t0), probe->wc.warning[0] ? "; " : "",
+                    probe->wc.warning);
+        hb_sandbox_free(probe);
+    } else {
+        hb__sb_addf(&sb, "worker: %s: DOES NOT START: %s\n", m->worker_path,
+                    hb_manager_last_error(m));
+    }
+    hb__sb_adds(&sb, "\ncompiler isolation:\n");
+    hb_compiler_backend_report(&sb, measure != 0);
+    const char *sel = hb_compiler_selection(m->compiler);
+    hb__sb_addf(&sb, "selected: %s\n", sel ? sel : "?");
+    hb__sb_adds(&sb, "\nplugin containment (worker):\n");
+    hb_sec_report(&sb);
+    char *why = NULL;
+    int cg = hb_cgroup_probe(&why);
+    hb__sb_addf(&sb, "\nresource limits: rlimits (always); cgroup v2 %s: %s\n",
+                cg > 0 ? "limits available" : "limits NOT available, rlimits only",
+                why ? why : "(no detail)");
+    free(why);
+    *report = hb__sb_detach(&sb);
+    return 0;
+}

@@ -218,6 +218,22 @@ HB_EXTERN int hb_verify(hb_manager *m, char **report);
  * *removed (may be NULL) receives how many versions went. */
 HB_EXTERN int hb_gc(hb_manager *m, unsigned keep, unsigned *removed);
 
+/* Names of every plugin with stored versions, sorted, NULL-terminated, in one
+ * allocation (hb_free). */
+HB_EXTERN int hb_plugins(hb_manager *m, char ***out);
+
+/* The audit log (loads, swaps, refusals, seccomp denials, limit kills,
+ * rollbacks), oldest first, as JSON lines in one string (hb_free). plugin
+ * (may be NULL) and security_only filter it. */
+HB_EXTERN int hb_audit_read(hb_manager *m, const char *plugin, int security_only, char **jsonl);
+
+/* What this machine offers hotbox, as text for humans: the worker, every
+ * compiler isolation backend (works or not, and why; with measure != 0 also
+ * the cost of one compile on each, which takes seconds to minutes), the
+ * security protections (seccomp, namespaces, cgroups) and the state
+ * directory. *report is freed with hb_free. */
+HB_EXTERN int hb_doctor(hb_manager *m, int measure, char **report);
+
 /* Marks `version` (0: the newest good version older than the newest) as the
  * one to load for plugin until its source changes: newer versions become
  * rolled-back. A later hb_load whose build is one of those rolled-back
