@@ -406,6 +406,33 @@ static void sv_add_all(strv *s, char *const *v)
         sv_add(s, *v);
 }
 
+static void sv_addf_soname(strv *s, const char *soname)
+{
+    char *f = hb__asprintf("-Wl,-soname,%s", soname);
+    sv_add(s, f ? f : "");
+    if (!f)
+        s->failed = true;
+    free(f);
+}
+
+/* The link-time arguments for SONAME and DT_NEEDED (see hb_compile_request):
+ * the stubs live in <job>/deps, named by their SONAMEs. */
+static void add_link_names(strv *s, const hb_compile_request *req)
+{
+    if (req->soname)
+        sv_addf_soname(s, req->soname);
+    if (!req->needed || !req->needed[0])
+        return;
+    sv_add(s, "-Wl,--no-as-needed");
+    for (char *const *n = req->needed; *n; n++) {
+        char *stub = hb__asprintf("%s/deps/%s", req->job_dir, *n);
+        sv_add(s, stub ? stub : "");
+        if (!stub)
+            s->failed = true;
+        free(stub);
+    }
+}
+
 /* What the input hash covers besides identity and inputs: the command line
  * minus output and depfile paths, in argv order. */
 static int canonical_flags(const hb_compile_request *req, const cc_info *ci, char *const *sources,
@@ -421,6 +448,12 @@ static int canonical_flags(const hb_compile_request *req, const cc_info *ci, cha
         sv_addf_I(&s, req->include_dir);
     sv_add(&s, "-MD");
     sv_add_all(&s, sources);
+    if (req->soname)
+        sv_addf_soname(&s, req->soname);
+    for (char *const *n = req->needed; n && *n; n++) {
+        sv_add(&s, "hotbox-needed");
+        sv_add(&s, *n);
+    }
     if (s.failed || !s.v) {
         hb__strv_free(s.v);
         return -ENOMEM;
@@ -658,12 +691,42 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
                      char *const *sources, plan *p)
 {
     size_t ns = hb__strv_len(sources);
-    size_t nsteps = ns == 1 ? 1 : ns + 1;
+    size_t nneeded = hb__strv_len(req->needed);
+    size_t nsteps = nneeded + (ns == 1 ? 1 : ns + 1);
     strv deps = {0}, objs = {0};
     p->steps = calloc(nsteps + 1, sizeof(*p->steps));
     p->object = hb__path_join(req->job_dir, "plugin.so");
     if (!p->steps || !p->object)
         return -ENOMEM;
+    /* Stub libraries carrying only the providers' SONAMEs: linking against
+     * them records DT_NEEDED entries, nothing else. */
+    if (nneeded) {
+        char *dd = hb__path_join(req->job_dir, "deps");
+        if (!dd || (mkdir(dd, 0755) < 0 && errno != EEXIST)) {
+            free(dd);
+            return -ENOMEM;
+        }
+        free(dd);
+    }
+    for (size_t i = 0; i < nneeded; i++) {
+        strv st = {0};
+        add_prefix(&st, req, ci, false);
+        sv_add(&st, "-shared");
+        sv_add(&st, "-fPIC");
+        sv_addf_soname(&st, req->needed[i]);
+        sv_add(&st, "-o");
+        char *stub = hb__asprintf("%s/deps/%s", req->job_dir, req->needed[i]);
+        sv_add(&st, stub ? stub : "");
+        free(stub);
+        sv_add(&st, "-x");
+        sv_add(&st, "c");
+        sv_add(&st, "/dev/null");
+        if (st.failed)
+            return -ENOMEM;
+        p->steps[i] = st.v;
+    }
+    char ***steps_base = p->steps;
+    p->steps += nneeded; /* the compile steps follow the stubs */
     if (ns == 1) {
         char *d = hb__path_join(req->job_dir, "plugin.d");
         strv s = {0};
@@ -678,8 +741,10 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
         sv_add(&s, "-o");
         sv_add(&s, p->object);
         sv_add(&s, sources[0]);
+        add_link_names(&s, req);
         sv_add(&deps, d ? d : "");
         p->steps[0] = s.v;
+        p->steps = steps_base;
         free(d);
         if (!d || s.failed || deps.failed)
             goto nomem;
@@ -717,13 +782,16 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
     sv_add(&l, "-o");
     sv_add(&l, p->object);
     sv_add_all(&l, objs.v);
+    add_link_names(&l, req);
     p->steps[ns] = l.v;
+    p->steps = steps_base;
     if (l.failed || deps.failed || objs.failed)
         goto nomem;
     hb__strv_free(objs.v);
     p->depfiles = deps.v;
     return 0;
 nomem:
+    p->steps = steps_base;
     hb__strv_free(deps.v);
     hb__strv_free(objs.v);
     return -ENOMEM;

@@ -33,6 +33,13 @@ typedef struct hb_compile_request {
     hb_isolation isolation;   /* AUTO: namespace if bwrap works, else local */
     /* Appended fields (zero = default). */
     bool text_diagnostics;    /* never ask GCC for -fdiagnostics-format=json */
+    /* Inter-plugin linking: the object's SONAME ("hotbox-plugin-NAME.so"),
+     * and the SONAMEs of the plugins it depends on, recorded as DT_NEEDED so
+     * that the dynamic loader binds its imports to whichever version of each
+     * provider is loaded in the worker. The compiler links against tiny stub
+     * libraries it makes in the job directory; only the names are hashed. */
+    const char *soname;       /* NULL: none */
+    char *const *needed;      /* NULL-terminated; NULL: none */
 } hb_compile_request;
 
 typedef struct hb_diag {

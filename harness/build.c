@@ -42,6 +42,28 @@ void hb__build_out_release(hb_build_out *out)
     memset(out, 0, sizeof(*out));
 }
 
+/* Every plugin object carries the SONAME hotbox-plugin-<name>.so; a plugin
+ * that imports symbols another plugin exports records that SONAME as
+ * DT_NEEDED. In the worker, plugins are dlopen()ed RTLD_LOCAL by their
+ * versioned paths, and the loader resolves a DT_NEEDED entry to the object
+ * already loaded with that SONAME: the provider's live instance, state and
+ * all. The dependent's lookup scope is itself then its providers, so one
+ * plugin's symbols never interpose on another's (as RTLD_GLOBAL would), and
+ * the object does not change when the provider is rebuilt. */
+static char **sonames_of(char *const *plugins)
+{
+    size_t n = hb__strv_len(plugins);
+    char **v = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; v && i < n; i++) {
+        v[i] = hb__asprintf("hotbox-plugin-%s.so", plugins[i]);
+        if (!v[i]) {
+            hb__strv_free(v);
+            return NULL;
+        }
+    }
+    return v;
+}
+
 static hb_compile_request make_request(hb_manager *m, const char *dir, const char *job)
 {
     hb_compile_request req = {0};
@@ -69,6 +91,11 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
         char **inputs = hb__split_lines(latest.inputs);
         char hash[HB_SHA256_HEX];
         hb_compile_request req = make_request(m, dir, m->tmp_dir);
+        char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
+        char **deps = hb__split_lines(latest.depends ? latest.depends : "");
+        char **needed = deps ? sonames_of(deps) : NULL;
+        req.soname = soname;
+        req.needed = needed;
         /* Every current source must be among the remembered inputs, or a
          * new file was added. */
         char **sources = NULL;
@@ -80,12 +107,15 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
             complete = found;
         }
         hb__strv_free(sources);
-        if (complete && hb_compiler_input_hash(&req, inputs, hash) == 0) {
+        if (complete && soname && needed && hb_compiler_input_hash(&req, inputs, hash) == 0) {
             pthread_mutex_lock(&m->lock);
             r = hb_store_find_input(m->store, plugin, hash, out);
             pthread_mutex_unlock(&m->lock);
         }
         hb__strv_free(inputs);
+        hb__strv_free(deps);
+        hb__strv_free(needed);
+        free(soname);
     }
     hb_version_rec_release(&latest);
     return r;
@@ -99,6 +129,82 @@ static char *join_lines(char *const *v)
         hb__sb_adds(&sb, "\n");
     }
     return hb__sb_detach(&sb);
+}
+
+static bool in_lines(const char *lines, const char *word)
+{
+    size_t l = strlen(word);
+    for (const char *p = lines; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len == l && memcmp(p, word, l) == 0)
+            return true;
+        p = nl ? nl + 1 : p + len;
+    }
+    return false;
+}
+
+/* The plugins whose newest stored version exports a symbol `plugin`
+ * imports, as sorted newline-separated names (malloc'ed, "" when none). */
+static char *providers_of(hb_manager *m, const char *plugin, const char *imports)
+{
+    hb_sb out = HB_SB_INIT;
+    char **names = NULL;
+    char **imp = hb__split_lines(imports ? imports : "");
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_plugins(m->store, &names);
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; r == 0 && imp && names[i]; i++) {
+        if (!strcmp(names[i], plugin))
+            continue;
+        hb_version_rec rec = {0};
+        pthread_mutex_lock(&m->lock);
+        int g = hb_store_latest(m->store, names[i], &rec);
+        pthread_mutex_unlock(&m->lock);
+        bool provides = false;
+        for (size_t k = 0; g == 0 && imp[k] && !provides; k++)
+            provides = in_lines(rec.exports, imp[k]);
+        if (provides) {
+            hb__sb_adds(&out, names[i]);
+            hb__sb_adds(&out, "\n");
+        }
+        hb_version_rec_release(&rec);
+    }
+    hb__strv_free(names);
+    hb__strv_free(imp);
+    return hb__sb_detach(&out);
+}
+
+/* Depth-first search for `target` from `from` along the stored `depends`
+ * edges; on success `path` holds "from -> ... -> target". */
+static bool reaches(hb_manager *m, const char *from, const char *target, hb_sb *path,
+                    unsigned depth)
+{
+    if (depth > 64)
+        return false;
+    if (!strcmp(from, target)) {
+        hb__sb_adds(path, target);
+        return true;
+    }
+    hb_version_rec rec = {0};
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_latest(m->store, from, &rec);
+    pthread_mutex_unlock(&m->lock);
+    bool found = false;
+    char **deps = r == 0 ? hb__split_lines(rec.depends ? rec.depends : "") : NULL;
+    for (size_t i = 0; deps && deps[i] && !found; i++) {
+        size_t mark = path->len;
+        hb__sb_addf(path, "%s -> ", from);
+        found = reaches(m, deps[i], target, path, depth + 1);
+        if (!found) {
+            path->len = mark;
+            if (path->buf)
+                path->buf[mark] = '\0';
+        }
+    }
+    hb__strv_free(deps);
+    hb_version_rec_release(&rec);
+    return found;
 }
 
 int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err)
@@ -154,8 +260,30 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
         return hb__seterr(err, r, "cannot create a job directory in %s: %s", m->tmp_dir,
                           strerror(-r));
     hb_compile_request req = make_request(m, dir, job);
+    char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
+    char *depends = NULL;
+    char **dep_names = NULL, **needed = NULL;
+    {
+        /* Start from the providers the previous version had; recompile
+         * below if the imports say otherwise. */
+        hb_version_rec prev = {0};
+        pthread_mutex_lock(&m->lock);
+        int pr = hb_store_latest(m->store, plugin, &prev);
+        pthread_mutex_unlock(&m->lock);
+        depends = strdup(pr == 0 && prev.depends ? prev.depends : "");
+        hb_version_rec_release(&prev);
+    }
+    dep_names = hb__split_lines(depends ? depends : "");
+    needed = dep_names ? sonames_of(dep_names) : NULL;
+    if (!soname || !depends || !needed) {
+        r = hb__seterr(err, -ENOMEM, "out of memory");
+        goto out_rm;
+    }
+    req.soname = soname;
+    req.needed = needed;
     char *cerr = NULL;
     uint64_t tc = hb__now_ns();
+relink:
     if (!m->selection_told) {
         /* Say once which isolation the compiles get, and why. */
         m->selection_told = true;
@@ -199,13 +327,55 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
         free(eerr);
         goto out_rm;
     }
+    {
+        char *imports = NULL;
+        hb_sb joined = HB_SB_INIT;
+        for (size_t i = 0; info.imports && info.imports[i]; i++) {
+            hb__sb_adds(&joined, info.imports[i]);
+            hb__sb_adds(&joined, "\n");
+        }
+        imports = hb__sb_detach(&joined);
+        char *prov = providers_of(m, plugin, imports);
+        free(imports);
+        if (prov && strcmp(prov, depends) != 0) {
+            /* The providers changed: link again with the right DT_NEEDED. */
+            free(depends);
+            depends = prov;
+            hb__strv_free(dep_names);
+            hb__strv_free(needed);
+            dep_names = hb__split_lines(depends);
+            needed = dep_names ? sonames_of(dep_names) : NULL;
+            req.needed = needed;
+            hb_elf_info_release(&info);
+            hb_compile_result_release(&out->cres);
+            memset(&out->cres, 0, sizeof(out->cres));
+            if (!needed || hb__rm_rf(job) < 0 || hb__mkdir_p(job, 0755) < 0) {
+                r = hb__seterr(err, -ENOMEM, "cannot prepare the relink of %s", plugin);
+                goto out_rm;
+            }
+            goto relink;
+        }
+        free(prov);
+        for (size_t i = 0; dep_names && dep_names[i]; i++) {
+            hb_sb cyc = HB_SB_INIT;
+            hb__sb_addf(&cyc, "%s -> ", plugin);
+            if (reaches(m, dep_names[i], plugin, &cyc, 0)) {
+                r = hb__seterr(err, HB_ECYCLE, "%s: dependency cycle between plugins: %s", plugin,
+                               cyc.buf);
+                hb__sb_release(&cyc);
+                hb_elf_info_release(&info);
+                goto out_rm;
+            }
+            hb__sb_release(&cyc);
+        }
+    }
     hb_version_rec meta = {0};
     memcpy(meta.input_hash, out->cres.input_hash, HB_SHA256_HEX);
     meta.inputs = join_lines(out->cres.inputs);
     meta.exports = join_lines(info.exports);
     meta.imports = join_lines(info.imports);
     meta.needed = join_lines(info.needed);
-    meta.depends = strdup("");
+    meta.depends = strdup(depends);
     hb_elf_info_release(&info);
     out->t.verify_ms = hb__ms_since(tv);
 
@@ -223,6 +393,10 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
         goto out_rm;
     }
 out_rm:
+    free(soname);
+    free(depends);
+    hb__strv_free(dep_names);
+    hb__strv_free(needed);
     free(cerr);
     hb__rm_rf(job);
     free(job);

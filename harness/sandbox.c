@@ -201,6 +201,40 @@ static int parse_load_reply(const hb_frame *f, load_reply *out)
     return rb.failed ? HB_EPROTO : 0;
 }
 
+/* The dynamic loader's words for a missing provider or symbol become
+ * HB_EUNRESOLVED with a sentence a developer can act on. */
+static int map_loader_error(int r, char **err, const char *plugin)
+{
+    if (r != HB_EBADELF || !err || !*err)
+        return r;
+    const char *text = *err;
+    const char *prov = strstr(text, "hotbox-plugin-");
+    const char *undef = strstr(text, "undefined symbol: ");
+    if (prov && strstr(text, "cannot open shared object")) {
+        const char *end = strstr(prov, ".so");
+        int len = end ? (int)(end - prov - 14) : 0;
+        char *msg = hb__asprintf("%s depends on plugin %.*s, which is not loaded in this sandbox "
+                                 "(load %.*s first): %s", plugin, len, prov + 14, len, prov + 14, text);
+        if (msg) {
+            free(*err);
+            *err = msg;
+        }
+        return HB_EUNRESOLVED;
+    }
+    if (undef) {
+        const char *sym = undef + 18;
+        size_t len = strcspn(sym, " \t(),\n");
+        char *msg = hb__asprintf("%s imports %.*s, which no loaded plugin or library provides: %s",
+                                 plugin, (int)len, sym, text);
+        if (msg) {
+            free(*err);
+            *err = msg;
+        }
+        return HB_EUNRESOLVED;
+    }
+    return r;
+}
+
 /* LOAD path into the worker, restoring ck when given. */
 static int rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64_t version,
                     const hb_ckpt *ck, load_reply *lr, char **err)
@@ -217,7 +251,7 @@ static int rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64
     int r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, err);
     hb__wire_release(&w);
     if (r < 0)
-        return r;
+        return map_loader_error(r, err, plugin);
     r = parse_load_reply(&reply, lr);
     hb__frame_release(&reply);
     if (r < 0)
@@ -690,6 +724,17 @@ static int check_policy(hb_sandbox *sb, const hb_version_rec *rec)
     hb_profile prof = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
     char **imports = hb__split_lines(rec->imports ? rec->imports : "");
     char **needed = hb__split_lines(rec->needed ? rec->needed : "");
+    /* Other plugins are not libraries: the policy checks them on their own
+     * load. Drop their SONAMEs from the list. */
+    for (size_t i = 0, k = 0; needed; i++) {
+        if (needed[i] && strncmp(needed[i], "hotbox-plugin-", 14) == 0) {
+            free(needed[i]);
+            continue;
+        }
+        needed[k++] = needed[i];
+        if (!needed[i])
+            break;
+    }
     char *err = NULL;
     int r = imports && needed ? hb_sec_check_imports(prof, imports, needed, &err) : -ENOMEM;
     hb__strv_free(imports);
@@ -889,6 +934,8 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     t->swap_ms = hb__ms_since(ts);
     t->total_ms = hb__ms_since(t0);
     hb__wire_release(&w);
+    if (r < 0)
+        r = map_loader_error(r, &err, s->name);
     if (r < 0 && ctx.switched && (r == HB_ECRASHED || r == HB_EHUNG)) {
         /* The new version was live, with the state migrated, when the old
          * version's fini crashed: the new version is what must serve. */
@@ -982,6 +1029,154 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     return 0;
 }
 
+static int checkpoint_one(hb_sandbox *sb, hb_slot *s);
+
+static bool line_in(const char *lines, const char *word)
+{
+    size_t l = strlen(word);
+    for (const char *p = lines; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (len == l && memcmp(p, word, l) == 0)
+            return true;
+        p = nl ? nl + 1 : p + len;
+    }
+    return false;
+}
+
+/* The plugins that the active version of slot i depends on (newline list,
+ * malloc'ed). */
+static char *slot_depends(hb_sandbox *sb, const hb_slot *s)
+{
+    hb_version_rec rec = {0};
+    pthread_mutex_lock(&sb->m->lock);
+    int r = hb_store_get(sb->m->store, s->name, s->version, &rec);
+    pthread_mutex_unlock(&sb->m->lock);
+    char *d = strdup(r == 0 && rec.depends ? rec.depends : "");
+    hb_version_rec_release(&rec);
+    return d;
+}
+
+static int rpc_unload(hb_sandbox *sb, const char *plugin, char **err)
+{
+    hb_wbuf w = {0};
+    hb__wc_begin(&sb->wc, &w, HB_MSG_UNLOAD);
+    hb__wire_put_str(&w, plugin);
+    hb_frame reply;
+    int r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, err);
+    hb__wire_release(&w);
+    if (r == 0)
+        hb__frame_release(&reply);
+    return r;
+}
+
+/* Reloads the provider in slot `pi` to rec together with the plugins that
+ * depend on it (dep[0..n), in load order), atomically: the dependents are
+ * checkpointed and unloaded, the provider is swapped, and the dependents
+ * are loaded again with their state, bound to the new provider. If any step
+ * fails, every member goes back to its previous version with the state it
+ * had at the start. */
+static int reload_group(hb_sandbox *sb, size_t pi, const hb_version_rec *rec, hb_timings *t,
+                        uint64_t t0, const size_t *dep, size_t n)
+{
+    char *err = NULL;
+    int r = 0;
+    char *provider = strdup(sb->slots[pi].name);
+    if (!provider)
+        return fail(sb, -ENOMEM, "out of memory");
+    pid_t pid = sb->wc.pid;
+    uint64_t old_version = sb->slots[pi].version;
+    /* 1. Dependents, last loaded first: state saved, then unloaded. */
+    size_t unloaded = 0;
+    for (size_t k = n; k-- > 0;) {
+        hb_slot *d = &sb->slots[dep[k]];
+        if ((d->hooks & HOOK_SAVE) && (r = checkpoint_one(sb, d)) < 0)
+            goto restore;
+        if ((r = rpc_unload(sb, d->name, &err)) < 0) {
+            fail(sb, r, "unloading %s to re-bind it to %s failed: %s", d->name, provider,
+                 err ? err : hb_strerror(r));
+            goto restore;
+        }
+        unloaded++;
+    }
+    /* 2. The provider. */
+    r = swap_to(sb, &sb->slots[pi], rec, t, false, t0);
+    if (sb->wc.pid != pid) {
+        free(provider);
+        free(err);
+        return r < 0 ? r : HB_ECRASHED; /* a restarted worker loaded everyone */
+    }
+    if (r < 0) {
+        /* The provider did not change: the dependents go back as they were. */
+        char *why = strdup(sb->last_error ? sb->last_error : "");
+        for (size_t k = 0; k < n; k++) {
+            hb_slot *d = &sb->slots[dep[k]];
+            load_reply lr;
+            rpc_load(sb, d->name, d->path, d->version,
+                     d->ckpts.latest.valid ? &d->ckpts.latest : NULL, &lr, &err);
+        }
+        if (why)
+            set_err(sb, why);
+        free(provider);
+        free(err);
+        return r;
+    }
+    /* 3. The dependents again, in load order, bound to the new provider. */
+    for (size_t k = 0; k < n; k++) {
+        hb_slot *d = &sb->slots[dep[k]];
+        load_reply lr;
+        r = rpc_load(sb, d->name, d->path, d->version,
+                     d->ckpts.latest.valid ? &d->ckpts.latest : NULL, &lr, &err);
+        if (r < 0) {
+            fail(sb, r, "%s v%llu could not be re-bound to %s v%llu: %s; the whole group goes back",
+                 d->name, (unsigned long long)d->version, provider,
+                 (unsigned long long)rec->version, err ? err : hb_strerror(r));
+            char *why = strdup(sb->last_error);
+            for (size_t j = k; j-- > 0;)
+                rpc_unload(sb, sb->slots[dep[j]].name, &err);
+            if (sb->wc.pid == pid)
+                hb_rollback(sb, provider, old_version);
+            set_status(sb, provider, rec->version, HB_VERSION_BAD);
+            if (sb->wc.pid == pid) {
+                for (size_t j = 0; j < n; j++) {
+                    hb_slot *e = &sb->slots[dep[j]];
+                    rpc_load(sb, e->name, e->path, e->version,
+                             e->ckpts.latest.valid ? &e->ckpts.latest : NULL, &lr, &err);
+                }
+            }
+            if (why)
+                set_err(sb, why);
+            hb__emit(sb->m, sb, HB_EVENT_SWAP_FAILED, provider, rec->version, old_version, r, t,
+                     "%s", sb->last_error);
+            free(provider);
+            free(err);
+            return r;
+        }
+        d->schema = lr.schema;
+        d->hooks = lr.hooks;
+    }
+    hb__emit(sb->m, sb, HB_EVENT_NOTICE, provider, rec->version, old_version, 0, t,
+             "%s v%llu -> v%llu with %zu dependent plugin%s re-bound in order", provider,
+             (unsigned long long)old_version, (unsigned long long)rec->version, n,
+             n == 1 ? "" : "s");
+    free(provider);
+    free(err);
+    return 0;
+restore:
+    /* Put back the dependents already unloaded (they are bound to the old
+     * provider, which never changed). */
+    for (size_t k = n - unloaded; k < n; k++) {
+        hb_slot *d = &sb->slots[dep[k]];
+        load_reply lr;
+        if (sb->wc.pid == pid)
+            rpc_load(sb, d->name, d->path, d->version,
+                     d->ckpts.latest.valid ? &d->ckpts.latest : NULL, &lr, &err);
+    }
+    free(provider);
+    free(err);
+    return r;
+}
+
 int hb_reload(hb_sandbox *sb, const char *plugin)
 {
     if (!sb || !plugin)
@@ -1014,7 +1209,38 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
                  plugin, (unsigned long long)b.rec.version, (unsigned long long)s->version);
         goto out;
     }
-    r = swap_to(sb, s, &b.rec, &b.t, false, t0);
+    {
+        /* Plugins that depend on this one (transitively), in load order. */
+        size_t *dep = calloc(sb->nslots + 1, sizeof(size_t));
+        size_t n = 0;
+        hb_sb names = HB_SB_INIT;
+        hb__sb_addf(&names, "%s\n", plugin);
+        for (size_t i = 0; dep && i < sb->nslots; i++) {
+            if (&sb->slots[i] == s)
+                continue;
+            char *d = slot_depends(sb, &sb->slots[i]);
+            bool hit = false;
+            for (const char *p = d; p && *p && !hit;) {
+                const char *nl = strchr(p, '\n');
+                size_t len = nl ? (size_t)(nl - p) : strlen(p);
+                char *one = strndup(p, len);
+                hit = one && line_in(names.buf, one);
+                free(one);
+                p = nl ? nl + 1 : p + len;
+            }
+            free(d);
+            if (hit) {
+                dep[n++] = i;
+                hb__sb_addf(&names, "%s\n", sb->slots[i].name);
+            }
+        }
+        hb__sb_release(&names);
+        if (dep && n)
+            r = reload_group(sb, (size_t)(s - sb->slots), &b.rec, &b.t, t0, dep, n);
+        else
+            r = swap_to(sb, s, &b.rec, &b.t, false, t0);
+        free(dep);
+    }
 out:
     hb__build_out_release(&b);
     return r;
