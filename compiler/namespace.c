@@ -197,6 +197,8 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     size_t nb = 0;
     const hb_compile_request *req = ctx->req;
     binds[nb++] = (bind){req->plugin_dir, false};
+    if (req->source_root)
+        binds[nb++] = (bind){req->source_root, false};
     if (req->include_dir)
         binds[nb++] = (bind){req->include_dir, false};
     binds[nb++] = (bind){req->job_dir, true};

@@ -64,10 +64,25 @@ static char **sonames_of(char *const *plugins)
     return v;
 }
 
+/* The directory holding a plugin directory: sibling plugins and shared
+ * headers, visible read-only to isolated compiles. Static storage per
+ * thread; NULL for a plugin directly under "/". */
+static const char *source_root_of(const char *dir)
+{
+    static _Thread_local char root[4096];
+    const char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir || (size_t)(slash - dir) >= sizeof(root))
+        return NULL;
+    memcpy(root, dir, (size_t)(slash - dir));
+    root[slash - dir] = '\0';
+    return root;
+}
+
 static hb_compile_request make_request(hb_manager *m, const char *dir, const char *job)
 {
     hb_compile_request req = {0};
     req.plugin_dir = dir;
+    req.source_root = source_root_of(dir);
     req.job_dir = job;
     req.cc = m->cc;
     req.cflags = m->cflags;

@@ -539,16 +539,19 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     if (!pool)
         return HB_EISOLATION;
 
+    /* The guest sees a copy of the source root (the plugin and its
+     * siblings) or of the plugin directory alone. */
+    const char *root = req->source_root ? req->source_root : req->plugin_dir;
     names files = {0};
-    int r = list_files(req->plugin_dir, NULL, req->job_dir, 0, &files);
+    int r = list_files(root, NULL, req->job_dir, 0, &files);
     if (r < 0) {
         free(files.v);
-        return hb__cerr(err, r, "listing %s: %s", req->plugin_dir, strerror(-r));
+        return hb__cerr(err, r, "listing %s: %s", root, strerror(-r));
     }
     uint64_t now = hb__now_ns();
     unsigned left = ctx->deadline_ns > now ? (unsigned)((ctx->deadline_ns - now) / 1000000u) : 1;
     hb_vm_job job = {
-        .plugin_dir = req->plugin_dir,
+        .plugin_dir = root,
         .include_dir = req->include_dir,
         .sources = (const char *const *)(files.v ? files.v : (char *[]){NULL}),
         .argv = (const char *const *)argv,
