@@ -484,6 +484,24 @@ static void on_event(const hb_event *ev, void *ud)
     }
 }
 
+/* Loads a plugin after the plugins it depends on (found among the plugins
+ * of this run), each once. */
+static int load_with_providers(run *R, hb_sandbox *sb, tplugin *p, unsigned depth)
+{
+    uint64_t have;
+    if (hb_active_version(sb, p->name, &have) == 0)
+        return 0; /* already loaded as someone's provider */
+    char **deps = NULL;
+    if (depth < 16 && hb_version_depends(R->m, p->name, 0, &deps) == 0) {
+        for (char **d = deps; *d; d++)
+            for (size_t i = 0; i < R->nplugins; i++)
+                if (!strcmp(R->plugins[i].name, *d))
+                    load_with_providers(R, sb, &R->plugins[i], depth + 1);
+        hb_free(deps);
+    }
+    return hb_load(sb, p->dir);
+}
+
 static int open_sandbox(jctx *j, double *load_ms, char **err)
 {
     run *R = j->R;
@@ -499,7 +517,7 @@ static int open_sandbox(jctx *j, double *load_ms, char **err)
         *err = tr_printf("cannot start a worker: %s: %s", hb_strerror(r), hb_manager_last_error(R->m));
         return r;
     }
-    r = hb_load(j->sb, j->J->p->dir);
+    r = load_with_providers(R, j->sb, j->J->p, 0);
     *load_ms = now_ms() - t0;
     if (r < 0) {
         *err = tr_printf("loading %s failed: %s", j->J->p->name, hb_sandbox_last_error(j->sb));
@@ -976,6 +994,13 @@ static int find_previous(run *R, tplugin *p)
  * run costs little. */
 static void build_all(run *R)
 {
+    /* A plugin built before the plugin it imports from is linked again once
+     * that provider exists: a quiet first pass settles the dependencies
+     * (cache hits cost little), the second pass is the one reported. */
+    for (size_t i = 0; i < R->nplugins; i++) {
+        hb_version_info v;
+        hb_build(R->m, R->plugins[i].dir, &v);
+    }
     for (size_t i = 0; i < R->nplugins; i++) {
         tplugin *p = &R->plugins[i];
         hb_version_info v;

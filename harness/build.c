@@ -254,6 +254,18 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
 
     hb_version_rec hit = {0};
     if (cache_lookup(m, dir, plugin, &hit) == 0) {
+        /* A cached object is only reusable if its providers are still the
+         * plugins that export what it imports (a provider may have appeared
+         * since): otherwise it must be linked again. */
+        char *prov = providers_of(m, plugin, hit.imports);
+        if (!prov || strcmp(prov, hit.depends ? hit.depends : "") != 0) {
+            hb_version_rec_release(&hit);
+            memset(&hit, 0, sizeof(hit));
+            hit.version = 0;
+        }
+        free(prov);
+    }
+    if (hit.version) {
         uint64_t tv = hb__now_ns();
         int r = hb__verify_object(m, &hit, err);
         if (r == 0) {

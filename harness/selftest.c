@@ -108,3 +108,26 @@ int hb_run_selftests(hb_sandbox *sb, const char *plugin, unsigned *passed, unsig
         *failed = bad;
     return 0;
 }
+
+int hb_version_depends(hb_manager *m, const char *plugin, uint64_t version, char ***out)
+{
+    if (!m || !plugin || !out)
+        return -EINVAL;
+    hb_version_rec rec = {0};
+    pthread_mutex_lock(&m->lock);
+    int r = version ? hb_store_get(m->store, plugin, version, &rec)
+                    : hb_store_latest(m->store, plugin, &rec);
+    pthread_mutex_unlock(&m->lock);
+    if (r < 0) {
+        hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
+        return HB_ENOVERSION;
+    }
+    char **lines = hb__split_lines(rec.depends ? rec.depends : "");
+    hb_version_rec_release(&rec);
+    char **packed = lines ? pack_strv(lines) : NULL;
+    hb__strv_free(lines);
+    if (!packed)
+        return -ENOMEM;
+    *out = packed;
+    return 0;
+}

@@ -211,8 +211,26 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     }
     for (size_t i = 0; i < w->nroots; i++)
         scan_root(w, i);
-    for (size_t i = 0; i < w->nplugs; i++)
-        load_plug(w, &w->plugs[i]);
+    /* Build everything before loading anything, twice: a plugin built
+     * before its provider was known is linked again once it is; then load
+     * providers before the plugins that use them. */
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < w->nplugs; i++) {
+            hb_build_out b;
+            char *berr = NULL;
+            hb__build(sb->m, w->plugs[i].dir, w->plugs[i].name, &b, &berr);
+            hb__build_out_release(&b);
+            free(berr);
+        }
+    size_t *order = calloc(w->nplugs + 1, sizeof(size_t));
+    for (size_t i = 0; order && i < w->nplugs; i++)
+        order[i] = i;
+    if (order)
+        hb__dependency_order(sb->m, order, w->nplugs, w->plugs, sizeof(wplug),
+                             offsetof(wplug, name));
+    for (size_t k = 0; k < w->nplugs; k++)
+        load_plug(w, &w->plugs[order ? order[k] : k]);
+    free(order);
     size_t loaded = 0;
     for (size_t i = 0; i < w->nplugs; i++)
         loaded += w->plugs[i].loaded;

@@ -218,6 +218,12 @@ HB_EXTERN int hb_verify(hb_manager *m, char **report);
  * *removed (may be NULL) receives how many versions went. */
 HB_EXTERN int hb_gc(hb_manager *m, unsigned keep, unsigned *removed);
 
+/* The plugins a stored version depends on (it imports symbols they export;
+ * they must be loaded first in a sandbox), NULL-terminated, one allocation
+ * (hb_free). version 0: the newest. */
+HB_EXTERN int hb_version_depends(hb_manager *m, const char *plugin, uint64_t version,
+                                 char ***out);
+
 /* Names of every plugin with stored versions, sorted, NULL-terminated, in one
  * allocation (hb_free). */
 HB_EXTERN int hb_plugins(hb_manager *m, char ***out);
