@@ -45,5 +45,9 @@ extern const char hb__demo_counter_v1[];
 extern const char hb__demo_counter_v2[];
 extern const char hb__demo_counter_v3[];
 extern const char hb__demo_counter_v4[];
+extern const char hb__demo_counter_v5[];
+extern const char hb__demo_scale_c[];
+extern const char hb__demo_scale_h[];
+extern const char hb__demo_pricing_c[];
 
 #endif
