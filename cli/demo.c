@@ -203,6 +203,51 @@ int cmd_demo(const cli_global *g, int argc, char **argv)
           "new worker (pid %d, was %d) serves v%d with count %" PRId64 " (expected v2, 13)",
           hb_sandbox_worker_pid(d.sb), old_pid, ver, v);
 
+    say(&d, "Save an edit that swaps in fine but crashes on its first call: it is on probation");
+    write_source(&d, hb__demo_counter_v5);
+    r = hb_reload(d.sb, "counter");
+    ver = call_version(&d, &rc);
+    check(&d, r == 0 && rc == 0 && ver == 5, "hb_reload -> swapped to the new edit (version() -> %d)", ver);
+    v = call_i64(&d, "increment", &rc);
+    check(&d, rc == HB_ECRASHED, "increment() -> %s", hb_strerror(rc));
+    show_error_block(hb_sandbox_last_error(d.sb));
+    ver = call_version(&d, &rc);
+    v = call_i64(&d, "get", &rc);
+    check(&d, rc == 0 && ver == 2 && v == 13,
+          "rolled back automatically: v%d serves with count %" PRId64 " (expected v2, 13)", ver, v);
+
+    say(&d, "Two plugins where one uses the other: pricing imports scale() from scale");
+    char dep_root[4200], scale_dir[4300], pricing_dir[4300];
+    snprintf(dep_root, sizeof(dep_root), "%s/deps", d.root);
+    snprintf(scale_dir, sizeof(scale_dir), "%s/scale", dep_root);
+    snprintf(pricing_dir, sizeof(pricing_dir), "%s/pricing", dep_root);
+    mkdir(dep_root, 0755);
+    write_file_in(scale_dir, "scale.h", hb__demo_scale_h);
+    write_file_in(scale_dir, "scale.c", hb__demo_scale_c);
+    write_file_in(pricing_dir, "pricing.c", hb__demo_pricing_c);
+    r = hb_load(d.sb, scale_dir);
+    if (r == 0)
+        r = hb_load(d.sb, pricing_dir);
+    check(&d, r == 0, "loaded scale, then pricing (%s)",
+          r == 0 ? "dependency order" : hb_sandbox_last_error(d.sb));
+    int64_t price = -1;
+    rc = hb_callf(d.sb, "pricing", "price", "l)l", (int64_t)10, &price);
+    check(&d, rc == 0 && price == 21, "price(10) -> %" PRId64 " (expected 21: scale doubles)", price);
+    char *edited = strdup(hb__demo_scale_c); /* factor 2 -> 3 */
+    char *at = edited ? strstr(edited, "return 2;") : NULL;
+    if (at)
+        at[7] = '3';
+    write_file_in(scale_dir, "scale.c", edited ? edited : hb__demo_scale_c);
+    free(edited);
+    r = hb_reload(d.sb, "scale");
+    check(&d, r == 0, "hb_reload(scale) -> %s",
+          r == 0 ? "scale swapped, pricing re-bound to it" : hb_sandbox_last_error(d.sb));
+    rc = hb_callf(d.sb, "pricing", "price", "l)l", (int64_t)10, &price);
+    check(&d, rc == 0 && price == 31, "price(10) -> %" PRId64 " (expected 31: the new scale)", price);
+    int64_t calls = -1;
+    rc = hb_callf(d.sb, "scale", "scale_calls", ")l", &calls);
+    check(&d, rc == 0 && calls == 2, "scale's state survived: %" PRId64 " calls (expected 2)", calls);
+
     say(&d, "Roll back to v1: it cannot read v2's layout, so it resumes from its own checkpoint");
     r = hb_rollback(d.sb, "counter", 1);
     check(&d, r == 0, "hb_rollback(1) -> %s", r == 0 ? "rolled back" : hb_sandbox_last_error(d.sb));
@@ -214,15 +259,18 @@ int cmd_demo(const cli_global *g, int argc, char **argv)
     say(&d, "Stored versions");
     hb_version_info *vi = NULL;
     size_t nv = 0;
-    bool third_bad = false;
+    bool third_bad = false, fourth_bad = false;
     if (hb_versions(d.m, "counter", &vi, &nv) == 0) {
         for (size_t i = 0; i < nv; i++)
             printf("   v%" PRIu64 "  %-12s %.12s  %" PRIu64 " bytes\n", vi[i].version,
                    hb_version_status_name(vi[i].status), vi[i].object_sha256, vi[i].size);
-        third_bad = nv == 3 && vi[2].status == HB_VERSION_BAD;
+        third_bad = nv == 4 && vi[2].status == HB_VERSION_BAD;
+        fourth_bad = nv == 4 && vi[3].status == HB_VERSION_BAD;
         hb_free(vi);
     }
-    check(&d, nv == 3 && third_bad, "%zu versions stored (v1, v2, and v3 = the crashing edit, marked bad; the broken edit never compiled)", nv);
+    check(&d, nv == 4 && third_bad && fourth_bad,
+          "%zu versions stored (v1, v2; v3 and v4, the crashing edits, marked bad; the broken "
+          "edit never compiled)", nv);
 
     hb_sandbox_free(d.sb);
     hb_manager_free(d.m);

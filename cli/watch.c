@@ -40,7 +40,7 @@ static const char *type_name(hb_event_type t)
 {
     static const char *n[] = {"?", "compiled", "compile-failed", "loaded", "swapped", "swap-failed",
                               "crashed", "restarted", "rolled-back", "state-reset", "unloaded",
-                              "warning", "selftest", "watching"};
+                              "warning", "selftest", "watching", "notice"};
     return (unsigned)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
 
