@@ -51,6 +51,21 @@ static void check(demo *d, int ok, const char *fmt, ...)
         d->failures++;
 }
 
+static int write_file_in(const char *dir, const char *name, const char *text)
+{
+    char path[4400], tmp[4500];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -errno;
+    fputs(text, f);
+    if (fclose(f) != 0)
+        return -errno;
+    return rename(tmp, path) < 0 ? -errno : 0;
+}
+
 static int write_source(demo *d, const char *text)
 {
     char path[4096];
