@@ -27,7 +27,7 @@
 /* In sanitizer builds the worker must still die of the signal a plugin
  * raised (the harness reports "killed by SIGSEGV"), not have ASan catch it
  * and exit 1; and its leak check cannot run under the seccomp profile. */
-const char *__asan_default_options(void);
+const char *__asan_default_options(void) __attribute__((visibility("default"), used));
 const char *__asan_default_options(void)
 {
     return "handle_segv=0:handle_sigbus=0:handle_abort=0:handle_sigfpe=0:handle_sigill=0:"
