@@ -6,6 +6,7 @@
 set -euo pipefail
 build_dir=$1
 src_dir=$2
+extra_cflags=${3:-}  # e.g. the sanitizer flags the library was built with
 work=$(mktemp -d "${TMPDIR:-/tmp}/hb-install-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 unset HOTBOX_WORKER
@@ -31,14 +32,14 @@ fi
 
 # pkg-config consumer
 export PKG_CONFIG_PATH="$work/stage/lib/pkgconfig"
-cc -std=c11 -Wall -Werror -o "$work/suite-pc" "$src_dir/examples/test-suite/counter_test.c" \
+cc -std=c11 -Wall -Werror $extra_cflags -o "$work/suite-pc" "$src_dir/examples/test-suite/counter_test.c" \
   $(pkg-config --cflags --libs hotbox) -Wl,-rpath,"$work/stage/lib"
 cp -r "$src_dir/examples/plugins/counter" "$work/counter"
 (cd "$work" && ./suite-pc "$work/counter")
 
 # CMake consumer
 cmake -S "$src_dir/examples/test-suite" -B "$work/cmake-build" -G Ninja \
-  -DCMAKE_PREFIX_PATH="$work/stage" >/dev/null
+  -DCMAKE_PREFIX_PATH="$work/stage" -DCMAKE_C_FLAGS="$extra_cflags" >/dev/null
 cmake --build "$work/cmake-build" >/dev/null
 rm -rf "$work/counter" && cp -r "$src_dir/examples/plugins/counter" "$work/counter"
 (cd "$work" && "$work/cmake-build/counter_test" "$work/counter")
