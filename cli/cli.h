@@ -22,6 +22,7 @@ typedef struct cli_global {
     const char *cc;
     const char *cflags;
     hb_isolation isolation;
+    hb_profile profile;
     bool json;
     bool color;
     bool quiet;

@@ -1,6 +1,7 @@
 /* cli/main.c - the `hotbox` command: argument parsing and the simple
  * subcommands (build, call, versions). Uses only the public API. */
 #include <errno.h>
+#include <jansson.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -38,9 +39,15 @@ static const char usage_main[] =
     "  --cc CMD                compiler (default $CC, else cc)\n"
     "  --cflags FLAGS          compiler flags (default \"-O2 -g\")\n"
     "  --isolation MODE        auto | local | namespace | microvm (default auto)\n"
+    "  --profile NAME          strict | standard | permissive: how plugin code is\n"
+    "                          contained in the worker (default standard)\n"
     "  -q, --quiet             print only results and errors\n"
     "  -h, --help              help (also after any command)\n"
     "  --version               print the version\n"
+    "\n"
+    "Defaults for these options may be kept in ./hotbox.json, e.g.\n"
+    "  {\"isolation\": \"namespace\", \"profile\": \"strict\", \"cflags\": \"-O2 -g -Wall\"}\n"
+    "(keys: state_dir, cc, cflags, isolation, profile); the command line wins.\n"
     "\n"
     "exit status: 0 success, 1 operation failed, 2 usage error, 3 compile error,\n"
     "4 plugin code crashed or hung.\n";
@@ -335,7 +342,10 @@ static int cmd_call(const cli_global *g, int argc, char **argv)
         return HB_EXIT_FAILED;
     hb_sandbox *sb;
     int rc = HB_EXIT_OK;
-    int r = hb_sandbox_new(m, NULL, &sb);
+    hb_sandbox_options so;
+    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
+    so.profile = g->profile;
+    int r = hb_sandbox_new(m, &so, &sb);
     if (r < 0) {
         cli_error("%s", hb_manager_last_error(m));
         hb_manager_free(m);
@@ -369,12 +379,96 @@ out:
     return rc;
 }
 
+/* ---- configuration ---------------------------------------------------------- */
+
+static int parse_isolation(const char *v, hb_isolation *out)
+{
+    static const struct {
+        const char *name;
+        hb_isolation value;
+    } t[] = {{"auto", HB_ISOLATION_AUTO}, {"local", HB_ISOLATION_LOCAL},
+             {"namespace", HB_ISOLATION_NAMESPACE}, {"microvm", HB_ISOLATION_MICROVM}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (!strcmp(v, t[i].name)) {
+            *out = t[i].value;
+            return 0;
+        }
+    return -EINVAL;
+}
+
+static int parse_profile(const char *v, hb_profile *out)
+{
+    if (!strcmp(v, "strict"))
+        *out = HB_PROFILE_STRICT;
+    else if (!strcmp(v, "standard"))
+        *out = HB_PROFILE_STANDARD;
+    else if (!strcmp(v, "permissive"))
+        *out = HB_PROFILE_PERMISSIVE;
+    else
+        return -EINVAL;
+    return 0;
+}
+
+/* ./hotbox.json: defaults for the global options. Strings are kept for the
+ * life of the process. */
+static int load_config(cli_global *g)
+{
+    json_error_t je;
+    json_t *o = json_load_file("hotbox.json", 0, &je);
+    if (!o) {
+        FILE *f = fopen("hotbox.json", "r");
+        if (!f)
+            return 0; /* no config: fine */
+        fclose(f);
+        cli_error("hotbox.json:%d:%d: %s", je.line, je.column, je.text);
+        return -EINVAL;
+    }
+    if (!json_is_object(o)) {
+        cli_error("hotbox.json: expected a JSON object");
+        json_decref(o);
+        return -EINVAL;
+    }
+    const char *key;
+    json_t *val;
+    int r = 0;
+    json_object_foreach(o, key, val) {
+        const char *v = json_string_value(val);
+        if (!v) {
+            cli_error("hotbox.json: \"%s\" must be a string", key);
+            r = -EINVAL;
+            break;
+        }
+        if (!strcmp(key, "state_dir"))
+            g->state_dir = strdup(v);
+        else if (!strcmp(key, "cc"))
+            g->cc = strdup(v);
+        else if (!strcmp(key, "cflags"))
+            g->cflags = strdup(v);
+        else if (!strcmp(key, "isolation")) {
+            if ((r = parse_isolation(v, &g->isolation)) < 0)
+                cli_error("hotbox.json: unknown isolation \"%s\" (auto, local, namespace, microvm)", v);
+        } else if (!strcmp(key, "profile")) {
+            if ((r = parse_profile(v, &g->profile)) < 0)
+                cli_error("hotbox.json: unknown profile \"%s\" (strict, standard, permissive)", v);
+        } else {
+            cli_error("hotbox.json: unknown key \"%s\"", key);
+            r = -EINVAL;
+        }
+        if (r < 0)
+            break;
+    }
+    json_decref(o);
+    return r;
+}
+
 /* ---- main ------------------------------------------------------------------ */
 
 int main(int argc, char **argv)
 {
     cli_global g = {0};
     g.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    if (load_config(&g) < 0)
+        return HB_EXIT_USAGE;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -387,7 +481,7 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             g.quiet = true;
         } else if ((!strcmp(a, "--state-dir") || !strcmp(a, "--cc") || !strcmp(a, "--cflags") ||
-                    !strcmp(a, "--isolation")) && i + 1 < argc) {
+                    !strcmp(a, "--isolation") || !strcmp(a, "--profile")) && i + 1 < argc) {
             const char *v = argv[++i];
             if (!strcmp(a, "--state-dir"))
                 g.state_dir = v;
@@ -395,15 +489,12 @@ int main(int argc, char **argv)
                 g.cc = v;
             else if (!strcmp(a, "--cflags"))
                 g.cflags = v;
-            else if (!strcmp(v, "auto"))
-                g.isolation = HB_ISOLATION_AUTO;
-            else if (!strcmp(v, "local"))
-                g.isolation = HB_ISOLATION_LOCAL;
-            else if (!strcmp(v, "namespace"))
-                g.isolation = HB_ISOLATION_NAMESPACE;
-            else if (!strcmp(v, "microvm"))
-                g.isolation = HB_ISOLATION_MICROVM;
-            else {
+            else if (!strcmp(a, "--profile")) {
+                if (parse_profile(v, &g.profile) < 0) {
+                    cli_error("unknown profile \"%s\" (strict, standard, permissive)", v);
+                    return HB_EXIT_USAGE;
+                }
+            } else if (parse_isolation(v, &g.isolation) < 0) {
                 cli_error("unknown isolation \"%s\" (auto, local, namespace, microvm)", v);
                 return HB_EXIT_USAGE;
             }
