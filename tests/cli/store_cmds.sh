@@ -18,14 +18,19 @@ cd "$tmp" || exit 1
 cp -r "$src/examples/plugins/counter" counter
 S="--state-dir $tmp/st"
 check "build v1" "$hb" $S build counter
+check "run v1" "$hb" $S -q call counter -- counter increment ')l'
+expect_out "^1$"
 sed -i 's/count += 1;/count += 2;/' counter/counter.c
-check "build v2" "$hb" $S build counter
+check "run v2" "$hb" $S -q call counter -- counter increment ')l'
+expect_out "^2$"
 check "versions" "$hb" $S versions counter
 expect_out "^v2 "
 check "rollback" "$hb" $S rollback counter
 expect_out "pinned to v1"
 check "versions after rollback" "$hb" $S versions counter
 expect_out "^v2 +rolled-back"
+check "the pinned version loads while the source is unchanged" "$hb" $S -q call counter -- counter increment ')l'
+expect_out "^1$"
 check "verify" "$hb" $S verify
 expect_out "consistent"
 check "gc" "$hb" $S gc --keep 1
@@ -40,7 +45,7 @@ expect_out "load"
 # hotbox.json defaults; a bad one is a usage error naming the file
 printf '{"profile": "permissive", "isolation": "local"}\n' > hotbox.json
 check "call with hotbox.json" "$hb" $S call counter -- counter increment ')l'
-expect_out "NO (containment|isolation)"
+expect_out "permissive profile contains nothing"
 printf '{"profile": "sideways"}\n' > hotbox.json
 "$hb" $S versions counter >"$tmp/out" 2>&1
 [ $? = 2 ] || { echo "FAIL: a bad hotbox.json is not a usage error"; fail=1; }
