@@ -43,6 +43,7 @@ typedef struct hb_wclient {
     bool wrapped;
     char denied[96];
     char warning[320];
+    hb_limits limits; /* the rlimits it runs under, to name the one it died of */
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */

@@ -150,6 +150,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     wc->fd = sv[0];
     wc->next_id = 1;
     wc->profile = how->profile;
+    wc->limits = how->limits;
     wc->wrapped = wrapped;
     if (warning)
         snprintf(wc->warning, sizeof(wc->warning), "%s", warning);
@@ -224,6 +225,13 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
         return hb__seterr(err, HB_ECRASHED,
                           "worker %s %s: a system call denied by the %s profile (not identified)",
                           what, buf, profile);
+    /* A death a resource limit explains is reported with the limit and its
+     * value ("killed by SIGXCPU: CPU time limit 5 s exceeded"). */
+    char why[256];
+    if (wc->reaped &&
+        hb_mon_explain_death(wc->wait_status, &wc->limits, NULL, NULL, why, sizeof(why)) !=
+            HB_LIMIT_NONE)
+        return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, why);
     return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, buf);
 }
 

@@ -79,6 +79,29 @@ static void case_alloc_unbounded(void)
     run_fault("for (;;) { volatile char *p = malloc(1 << 20); p[4096] = 1; }", HB_ECRASHED, "SIG");
 }
 
+static void case_cpu_limit(void)
+{
+    /* A worker over its CPU time limit dies of SIGXCPU; the error names the
+     * limit and its value. */
+    char *dir = e2e_write("counter", "counter.c", faulty(1, "for (volatile unsigned long i = 0;; i++) { }"));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.max_cpu_seconds = 1;
+    so.call_timeout_ms = 60000;
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    int r = hb_callf(sb, "counter", "bad", ")l", &v);
+    printf("cpu hog -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_ECRASHED);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "CPU time limit 1 s");
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 static void case_fd_exhaustion(void)
 {
     /* Contained by RLIMIT_NOFILE: open() fails, the plugin sees it. */
@@ -326,6 +349,7 @@ int main(int argc, char **argv)
         {"exit0", case_exit0},
         {"alloc_unbounded", case_alloc_unbounded},
         {"fd_exhaustion", case_fd_exhaustion},
+        {"cpu_limit", case_cpu_limit},
         {"fork_bomb", case_fork_bomb},
         {"probation_crash", case_probation_crash},
         {"probation_selftest", case_probation_selftest},
