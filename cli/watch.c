@@ -201,6 +201,12 @@ static void print_view(watch_ui *ui)
                ui->last_reload_plugin, e->detect_ms, e->compile_ms, e->verify_ms, e->swap_ms,
                e->total_ms + e->detect_ms);
     }
+    hb_sandbox_usage u;
+    if (hb_sandbox_usage_get(ui->sb, &u) == 0)
+        printf("  worker pid %d: RSS %.1f MiB, CPU %.2f s, up %.0f s, %llu calls, %llu restarts%s\n",
+               u.worker_pid, (double)u.rss_bytes / (1024.0 * 1024.0), (double)u.cpu_ms / 1000.0,
+               (double)u.uptime_ms / 1000.0, (unsigned long long)u.calls,
+               (unsigned long long)u.restarts, u.failed ? " (FAILED: crash loop)" : "");
     printf("  watching; Ctrl-C stops\n");
     fflush(stdout);
 }
@@ -345,6 +351,16 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         }
     }
 out:
+    if (m && w) {
+        char *metrics = NULL;
+        if (hb_manager_metrics(m, ui.json, &metrics) == 0 && metrics) {
+            if (ui.json)
+                printf("{\"event\":\"metrics\",\"metrics\":%s}\n", metrics);
+            else if (ui.tty)
+                printf("\n%s", metrics);
+        }
+        hb_free(metrics);
+    }
     hb_watch_free(w);
     hb_sandbox_free(ui.sb); /* fini hooks run; the worker exits */
     hb_manager_free(m);
