@@ -1,0 +1,154 @@
+/* bench/bench_watch.c - edit-to-swap latency through watch mode: write a new
+ * version of a small plugin's source (an editor's atomic save), wait for
+ * the `swapped` event, 50 runs; beside the bare `cc` of the same source in
+ * the same run. Local backend (the issue's target: median edit-to-swap no
+ * more than bare compile + 30 ms), then the namespace backend for
+ * comparison. Not a test. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hotbox/hotbox.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct(double *v, size_t n, double q)
+{
+    qsort(v, n, sizeof(*v), cmp_d);
+    return v[(size_t)((double)(n - 1) * q)];
+}
+
+static void write_src(const char *dir, int salt)
+{
+    char path[4200], tmp[4300], src[1024];
+    snprintf(src, sizeof(src),
+             "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n"
+             "static int64_t n;\nint64_t bump(void) { return n += %d; }\n"
+             "static int save(void **d, size_t *l) { int64_t *p = malloc(8); if (!p) return -1; *p = n; *d = p; *l = 8; return 0; }\n"
+             "static int mig(const void *d, size_t l, uint32_t s) { if (l != 8) return -1; memcpy(&n, d, 8); return 0; }\n"
+             "HB_PLUGIN(\"w\", 1, 0, 0, save, mig);\n",
+             salt);
+    snprintf(path, sizeof(path), "%s/w.c", dir);
+    snprintf(tmp, sizeof(tmp), "%s/.w.c.tmp", dir);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        perror(tmp);
+        exit(1);
+    }
+    fputs(src, f);
+    fclose(f);
+    rename(tmp, path);
+}
+
+static int swaps;
+static void on_event(const hb_event *ev, void *ud)
+{
+    (void)ud;
+    if (ev->type == HB_EVENT_SWAPPED)
+        swaps++;
+}
+
+static double bare_cc(const char *src, const char *inc, const char *out)
+{
+    double t0 = now_ms();
+    pid_t p = fork();
+    if (p == 0) {
+        execlp("cc", "cc", "-O2", "-g", "-shared", "-fPIC", "-I", inc, "-o", out, src, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(p, &st, 0);
+    return now_ms() - t0;
+}
+
+static void run(hb_isolation iso, const char *name, int runs)
+{
+    char root[] = "/tmp/hb-bench-watch-XXXXXX";
+    if (!mkdtemp(root))
+        exit(1);
+    char dir[4200], state[4200], src[4300], inc[4300], out[4300];
+    snprintf(dir, sizeof(dir), "%s/w", root);
+    snprintf(state, sizeof(state), "%s/state", root);
+    mkdir(dir, 0755);
+    write_src(dir, 0);
+    hb_manager_options mo = HB_MANAGER_OPTIONS_INIT;
+    mo.state_dir = state;
+    mo.isolation = iso;
+    mo.on_event = on_event;
+    hb_manager *m;
+    hb_sandbox *sb;
+    hb_watch *w;
+    const char *roots[] = {dir, NULL};
+    hb_watch_options wo = HB_WATCH_OPTIONS_INIT;
+    wo.run_selftests = -1;
+    if (hb_manager_new(&mo, &m) < 0 || hb_sandbox_new(m, NULL, &sb) < 0 ||
+        hb_watch_new(sb, roots, &wo, &w) < 0) {
+        fprintf(stderr, "set-up failed (%s)\n", name);
+        exit(1);
+    }
+    snprintf(src, sizeof(src), "%s/w.c", dir);
+    snprintf(inc, sizeof(inc), "%s/include", state);
+    snprintf(out, sizeof(out), "%s/bare.so", root);
+    double *e2s = calloc((size_t)runs, sizeof(double));
+    double *cc = calloc((size_t)runs, sizeof(double));
+    int got = 0;
+    for (int i = 0; i < runs; i++) {
+        int before = swaps;
+        double t0 = now_ms();
+        write_src(dir, i + 1);
+        while (swaps == before) {
+            struct pollfd p = {.fd = hb_watch_fd(w), .events = POLLIN};
+            if (poll(&p, 1, 30000) <= 0) {
+                fprintf(stderr, "no swap within 30 s (run %d)\n", i);
+                exit(1);
+            }
+            hb_watch_process(w);
+        }
+        e2s[got] = now_ms() - t0;
+        cc[got++] = bare_cc(src, inc, out);
+    }
+    double m_e = pct(e2s, (size_t)got, 0.5), p_e = pct(e2s, (size_t)got, 0.95);
+    double m_c = pct(cc, (size_t)got, 0.5), p_c = pct(cc, (size_t)got, 0.95);
+    printf("  %-9s edit-to-swap median %7.1f ms  p95 %7.1f ms | bare cc median %7.1f ms  p95 %7.1f ms"
+           " | overhead %+6.1f ms (%.2fx)\n",
+           name, m_e, p_e, m_c, p_c, m_e - m_c, m_e / m_c);
+    hb_watch_free(w);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+    char cmd[4300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", root);
+    free(e2s);
+    free(cc);
+}
+
+int main(int argc, char **argv)
+{
+    int runs = argc > 1 ? atoi(argv[1]) : 50;
+    if (runs < 5)
+        runs = 5;
+    if (!getenv("HOTBOX_WORKER"))
+        setenv("HOTBOX_WORKER", HB_WORKER_PATH, 0);
+    printf("hotbox %s: save -> swapped event through watch mode (%d runs, 20 ms quiet window)\n",
+           hb_version(), runs);
+    run(HB_ISOLATION_LOCAL, "local", runs);
+    run(HB_ISOLATION_NAMESPACE, "namespace", runs);
+    return 0;
+}
