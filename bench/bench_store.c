@@ -103,8 +103,6 @@ int main(int argc, char **argv)
     printf("\n2. load order of a generated graph of %d plugins (up to 3 dependencies each)\n", np);
     srand(42);
     rec *recs = calloc((size_t)np, sizeof(rec));
-    sqlite3_stmt *unused = NULL;
-    (void)unused;
     double t_ins0 = now_us();
     for (int i = 0; i < np; i++) {
         recs[i].name = hb__asprintf("p%04d", i);
