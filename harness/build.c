@@ -5,6 +5,7 @@
  * current contents with the same flags and compiler gives the stored input
  * hash, nothing changed and the stored object is reused without compiling. */
 #include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,6 +223,25 @@ static bool reaches(hb_manager *m, const char *from, const char *target, hb_sb *
     return found;
 }
 
+void hb__announce_isolation(hb_manager *m)
+{
+    /* Say once which isolation the compiles get, and why. */
+    pthread_mutex_lock(&m->lock);
+    bool told = m->selection_told;
+    m->selection_told = true;
+    pthread_mutex_unlock(&m->lock);
+    if (told)
+        return;
+    const char *sel = hb_compiler_selection(m->compiler);
+    hb_isolation which = hb_compiler_selected(m->compiler);
+    if (which == HB_ISOLATION_LOCAL)
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "compiles run with NO isolation (local backend): %s", sel ? sel : "");
+    else
+        hb__emit(m, NULL, HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL, "compiler isolation: %s",
+                 sel ? sel : "");
+}
+
 int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err)
 {
     pthread_mutex_lock(&m->lock);
@@ -311,18 +331,7 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
     char *cerr = NULL;
     uint64_t tc = hb__now_ns();
 relink:
-    if (!m->selection_told) {
-        /* Say once which isolation the compiles get, and why. */
-        m->selection_told = true;
-        const char *sel = hb_compiler_selection(m->compiler);
-        hb_isolation which = hb_compiler_selected(m->compiler);
-        if (which == HB_ISOLATION_LOCAL)
-            hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
-                     "compiles run with NO isolation (local backend): %s", sel ? sel : "");
-        else
-            hb__emit(m, NULL, HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL, "compiler isolation: %s",
-                     sel ? sel : "");
-    }
+    hb__announce_isolation(m);
     r = hb_compiler_run_ctx(m->compiler, &req, &out->cres, &cerr);
     out->t.compile_ms = hb__ms_since(tc);
     hb_metrics_add(m->metrics, HB_CTR_COMPILES, 1);
@@ -429,4 +438,52 @@ out_rm:
     free(job);
     out->t.total_ms = hb__ms_since(t0);
     return r;
+}
+
+/* ---- parallel builds ------------------------------------------------------- */
+
+typedef struct par_builds {
+    hb_manager *m;
+    char *const *dirs, *const *names;
+    size_t n, next;
+    pthread_mutex_t lock;
+} par_builds;
+
+static void *build_worker(void *arg)
+{
+    par_builds *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        size_t i = p->next++;
+        pthread_mutex_unlock(&p->lock);
+        if (i >= p->n)
+            return NULL;
+        hb_build_out b;
+        char *err = NULL;
+        hb__build(p->m, p->dirs[i], p->names[i], &b, &err);
+        hb__build_out_release(&b);
+        free(err);
+    }
+}
+
+void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, size_t n)
+{
+    if (!n)
+        return;
+    hb__announce_isolation(m); /* from this thread, before the workers */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = cores > 0 ? (size_t)cores : 1;
+    if (nthreads > n)
+        nthreads = n;
+    if (nthreads > 8)
+        nthreads = 8;
+    par_builds p = {m, dirs, names, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    pthread_t tids[8];
+    size_t started = 0;
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&tids[started], NULL, build_worker, &p) == 0)
+            started++;
+    build_worker(&p); /* this thread builds too */
+    for (size_t t = 0; t < started; t++)
+        pthread_join(tids[t], NULL);
 }

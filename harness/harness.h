@@ -173,6 +173,13 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
               char **err);
 void hb__build_out_release(hb_build_out *out);
 
+/* Emits, once per manager, which compiler isolation is in use and why. */
+void hb__announce_isolation(hb_manager *m);
+
+/* Builds several plugins at once (bounded by the cores), for watch mode's
+ * first load. No events. dirs/names are parallel arrays of n entries. */
+void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, size_t n);
+
 /* Verifies a stored object before it is loaded (checksum + ELF). */
 int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err);
 

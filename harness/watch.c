@@ -214,7 +214,20 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     /* Build everything before loading anything, twice: a plugin built
      * before its provider was known is linked again once it is; then load
      * providers before the plugins that use them. */
-    for (int pass = 0; pass < 2; pass++)
+    {
+        /* First pass in parallel (independent compiles, bounded by the
+         * cores); the second, serial pass only relinks plugins whose
+         * providers turned up in the first. */
+        char **dirs = calloc(w->nplugs + 1, sizeof(char *));
+        char **names = calloc(w->nplugs + 1, sizeof(char *));
+        for (size_t i = 0; dirs && names && i < w->nplugs; i++) {
+            dirs[i] = w->plugs[i].dir;
+            names[i] = w->plugs[i].name;
+        }
+        if (dirs && names)
+            hb__build_parallel(sb->m, dirs, names, w->nplugs);
+        free(dirs);
+        free(names);
         for (size_t i = 0; i < w->nplugs; i++) {
             hb_build_out b;
             char *berr = NULL;
@@ -222,6 +235,7 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
             hb__build_out_release(&b);
             free(berr);
         }
+    }
     size_t *order = calloc(w->nplugs + 1, sizeof(size_t));
     for (size_t i = 0; order && i < w->nplugs; i++)
         order[i] = i;
