@@ -25,7 +25,7 @@ build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
 run: build
-	$(BUILD)/bin/hotbox --state-dir $(BUILD)/run-state watch examples
+	$(BUILD)/bin/hotbox --state-dir $(BUILD)/run-state watch examples/plugins
 
 demo: build
 	$(BUILD)/bin/hotbox demo
