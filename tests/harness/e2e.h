@@ -125,4 +125,30 @@ static char *e2e_counter_src(int version, int step, const char *extra)
     return r;
 }
 
+/* Each test file is one executable whose argv[1] names the case to run
+ * (one CTest test per case). */
+typedef struct e2e_case {
+    const char *name;
+    void (*fn)(void);
+} e2e_case;
+
+static int e2e_main(int argc, char **argv, const e2e_case *cases, size_t n)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s CASE\n", argv[0]);
+        return 2;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(argv[1], cases[i].name) == 0) {
+            e2e_tmpdir();
+            cases[i].fn();
+            e2e_cleanup();
+            printf("PASS %s\n", argv[1]);
+            return 0;
+        }
+    }
+    fprintf(stderr, "unknown case %s\n", argv[1]);
+    return 2;
+}
+
 #endif

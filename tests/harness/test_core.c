@@ -476,10 +476,7 @@ static void case_two_sandboxes(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const e2e_case cases[] = {
         {"load_call_reload", case_load_call_reload},
         {"missing_dir", case_missing_dir},
         {"compile_error", case_compile_error},
@@ -497,19 +494,5 @@ int main(int argc, char **argv)
         {"no_state_hooks", case_no_state_hooks},
         {"two_sandboxes", case_two_sandboxes},
     };
-    if (argc != 2) {
-        fprintf(stderr, "usage: %s CASE\n", argv[0]);
-        return 2;
-    }
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (strcmp(argv[1], cases[i].name) == 0) {
-            e2e_tmpdir();
-            cases[i].fn();
-            e2e_cleanup();
-            printf("PASS %s\n", argv[1]);
-            return 0;
-        }
-    }
-    fprintf(stderr, "unknown case %s\n", argv[1]);
-    return 2;
+    return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -149,24 +149,11 @@ static void case_cycle(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const e2e_case cases[] = {
         {"rebind", case_rebind},
         {"missing_provider", case_missing_provider},
         {"unresolved_symbol", case_unresolved_symbol},
         {"cycle", case_cycle},
     };
-    if (argc != 2)
-        return 2;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (!strcmp(argv[1], cases[i].name)) {
-            e2e_tmpdir();
-            cases[i].fn();
-            e2e_cleanup();
-            printf("PASS %s\n", argv[1]);
-            return 0;
-        }
-    return 2;
+    return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

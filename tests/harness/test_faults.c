@@ -339,10 +339,7 @@ static void case_manager_killed_mid_swap(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const e2e_case cases[] = {
         {"infinite_loop", case_infinite_loop},
         {"stack_overflow", case_stack_overflow},
         {"abort", case_abort},
@@ -356,15 +353,5 @@ int main(int argc, char **argv)
         {"crash_loop", case_crash_loop},
         {"manager_killed_mid_swap", case_manager_killed_mid_swap},
     };
-    if (argc != 2)
-        return 2;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (!strcmp(argv[1], cases[i].name)) {
-            e2e_tmpdir();
-            cases[i].fn();
-            e2e_cleanup();
-            printf("PASS %s\n", argv[1]);
-            return 0;
-        }
-    return 2;
+    return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

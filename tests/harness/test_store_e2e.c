@@ -200,25 +200,12 @@ static void case_gc(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const e2e_case cases[] = {
         {"resume_named", case_resume_named},
         {"pin", case_pin},
         {"bad_not_retried", case_bad_not_retried},
         {"verify_and_corruption", case_verify_and_corruption},
         {"gc", case_gc},
     };
-    if (argc != 2)
-        return 2;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (!strcmp(argv[1], cases[i].name)) {
-            e2e_tmpdir();
-            cases[i].fn();
-            e2e_cleanup();
-            printf("PASS %s\n", argv[1]);
-            return 0;
-        }
-    return 2;
+    return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

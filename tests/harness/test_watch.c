@@ -181,10 +181,7 @@ static void case_bad_root(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const e2e_case cases[] = {
         {"edit_reload", case_edit_reload},
         {"compile_error_then_fix", case_compile_error_then_fix},
         {"shared_header", case_shared_header},
@@ -192,15 +189,5 @@ int main(int argc, char **argv)
         {"burst", case_burst},
         {"bad_root", case_bad_root},
     };
-    if (argc != 2)
-        return 2;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (!strcmp(argv[1], cases[i].name)) {
-            e2e_tmpdir();
-            cases[i].fn();
-            e2e_cleanup();
-            printf("PASS %s\n", argv[1]);
-            return 0;
-        }
-    return 2;
+    return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
