@@ -20,7 +20,7 @@ typedef struct e2e_events {
     char last[16][512];
 } e2e_events;
 
-static void e2e_on_event(const hb_event *ev, void *ud)
+static __attribute__((unused)) void e2e_on_event(const hb_event *ev, void *ud)
 {
     e2e_events *e = ud;
     if ((unsigned)ev->type < 16) {
@@ -31,10 +31,10 @@ static void e2e_on_event(const hb_event *ev, void *ud)
         fprintf(stderr, "event %d: %s\n", ev->type, ev->message ? ev->message : "");
 }
 
-static char e2e_root[4096];
+static __attribute__((unused)) char e2e_root[4096];
 
 /* A fresh temporary directory for this test (removed by e2e_cleanup). */
-static const char *e2e_tmpdir(void)
+static __attribute__((unused)) const char *e2e_tmpdir(void)
 {
     const char *base = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     snprintf(e2e_root, sizeof(e2e_root), "%s/hb-e2e-XXXXXX", base);
@@ -42,7 +42,7 @@ static const char *e2e_tmpdir(void)
     return e2e_root;
 }
 
-static void e2e_cleanup(void)
+static __attribute__((unused)) void e2e_cleanup(void)
 {
     if (e2e_root[0] && !getenv("HB_TEST_KEEP")) {
         char cmd[4200];
@@ -57,7 +57,7 @@ static void e2e_cleanup(void)
  * malloc'ed, leaked on purpose in tests). */
 /* Strings the helpers return live in a small ring of static buffers, so
  * tests need not free them (and LeakSanitizer stays quiet). */
-static char *e2e_ring(const char *text)
+static __attribute__((unused)) char *e2e_ring(const char *text)
 {
     static char ring[16][16384];
     static unsigned next;
@@ -66,7 +66,7 @@ static char *e2e_ring(const char *text)
     return slot;
 }
 
-static char *e2e_write(const char *plugin, const char *file, const char *text)
+static __attribute__((unused)) char *e2e_write(const char *plugin, const char *file, const char *text)
 {
     char dir[4200], path[4400], tmp[4500];
     snprintf(dir, sizeof(dir), "%s/%s", e2e_root, plugin);
@@ -88,7 +88,7 @@ static char *e2e_write(const char *plugin, const char *file, const char *text)
     return e2e_ring(dir);
 }
 
-static hb_manager *e2e_manager(e2e_events *ev)
+static __attribute__((unused)) hb_manager *e2e_manager(e2e_events *ev)
 {
     char state[4300];
     snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
@@ -104,7 +104,7 @@ static hb_manager *e2e_manager(e2e_events *ev)
 }
 
 /* A counter plugin with a configurable step, schema and extra body. */
-static char *e2e_counter_src(int version, int step, const char *extra)
+static __attribute__((unused)) char *e2e_counter_src(int version, int step, const char *extra)
 {
     char *s = NULL;
     size_t n = 0;
@@ -132,7 +132,7 @@ typedef struct e2e_case {
     void (*fn)(void);
 } e2e_case;
 
-static int e2e_main(int argc, char **argv, const e2e_case *cases, size_t n)
+static __attribute__((unused)) int e2e_main(int argc, char **argv, const e2e_case *cases, size_t n)
 {
     if (argc != 2) {
         fprintf(stderr, "usage: %s CASE\n", argv[0]);
