@@ -59,6 +59,7 @@ typedef struct hb_wspawn {
     const char *objects_dir;  /* read-only in the worker's view */
     hb_limits limits;         /* rlimits applied before exec */
     const char *scratch_dir;  /* the worker's only writable place */
+    hb_cgroup *cgroup;        /* joined before exec; NULL: none */
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
@@ -100,6 +101,9 @@ struct hb_manager {
     char *run_dir;       /* <state_dir>/run: records of live workers */
     hb_compiler *compiler;   /* isolation backends, the microvm pool */
     bool selection_told;     /* the backend choice was announced */
+    int cg_mask;             /* cgroup v2 controllers usable; <0 none; probed once */
+    bool cg_probed;
+    char *cg_why;
     hb_audit *audit;         /* <state_dir>/audit.log */
 };
 
@@ -142,6 +146,7 @@ struct hb_sandbox {
     bool failed;          /* crash loop: refuses work */
     uint64_t calls, crashes;
     hb_limits limits;     /* rlimits of the worker */
+    hb_cgroup *cg;        /* the sandbox's cgroup v2 (NULL: rlimits only) */
     uint64_t restarts;
     struct hb_sandbox *next;
 };

@@ -304,6 +304,7 @@ void hb_manager_free(hb_manager *m)
     free(m->tmp_dir);
     free(m->objects_dir);
     free(m->run_dir);
+    free(m->cg_why);
     hb_metrics_free(m->metrics);
     free(m->worker_path);
     free(m->cc);

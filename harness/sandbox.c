@@ -156,6 +156,42 @@ static int on_checkpoint(const hb_frame *f, void *ud)
 
 /* ---- worker lifecycle ----------------------------------------------------- */
 
+/* A cgroup v2 sub-tree for the sandbox where the machine lets hotbox create
+ * one: it enforces the memory and process limits the controllers allow,
+ * accounts CPU, and kills whatever is left when the sandbox goes. Where it
+ * cannot, rlimits alone apply, and the manager says so once. */
+static void setup_cgroup(hb_sandbox *sb, unsigned n)
+{
+    hb_manager *m = sb->m;
+    pthread_mutex_lock(&m->lock);
+    bool first = !m->cg_probed;
+    if (first) {
+        m->cg_probed = true;
+        m->cg_mask = hb_cgroup_probe(&m->cg_why);
+    }
+    int mask = m->cg_mask;
+    pthread_mutex_unlock(&m->lock);
+    if (first)
+        hb__emit(m, NULL, mask > 0 ? HB_EVENT_NOTICE : HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "resource limits: %s: %s",
+                 mask > 0 ? "rlimits and a cgroup v2 sub-tree per sandbox"
+                          : "rlimits only (no cgroup v2 limits)",
+                 m->cg_why ? m->cg_why : "");
+    if (mask < 0)
+        return;
+    hb_cgroup_limits lim = {0};
+    if (mask & HB_CG_MEMORY)
+        lim.memory_max = sb->opts.max_memory;
+    if (mask & HB_CG_PIDS)
+        lim.pids_max = sb->opts.max_processes;
+    char name[64];
+    snprintf(name, sizeof(name), "sandbox-%u", n);
+    char *err = NULL;
+    if (hb_cgroup_create(name, &lim, &sb->cg, &err) < 0)
+        sb->cg = NULL; /* rlimits still hold */
+    free(err);
+}
+
 /* Records the live worker in the run directory, so a manager that dies
  * without cleaning up has its workers reaped by the next one. */
 static void record_worker(hb_sandbox *sb)
@@ -180,6 +216,7 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     how.objects_dir = sb->m->objects_dir;
     how.scratch_dir = NULL;
     how.limits = sb->limits;
+    how.cgroup = sb->cg;
     return how;
 }
 
@@ -596,10 +633,12 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     }
     sb->output_path = sb->opts.output_path ? strdup(sb->opts.output_path) : NULL;
     sb->opts.output_path = NULL;
+    setup_cgroup(sb, n);
     char *err = NULL;
     hb_wspawn how = hb__spawn_params(sb);
     int r = hb__wc_spawn(&sb->wc, &how, &err);
     if (r < 0) {
+        hb_cgroup_destroy(sb->cg);
         hb_mon_policy_free(sb->policy);
         free(sb->output_path);
         hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(r));
@@ -628,6 +667,7 @@ void hb_sandbox_free(hb_sandbox *sb)
     pid_t pid = sb->wc.pid;
     hb__wc_stop(&sb->wc, sb->opts.swap_timeout_ms);
     forget_worker(sb, pid);
+    hb_cgroup_destroy(sb->cg); /* and anything the worker left in it */
     hb_mon_policy_free(sb->policy);
     for (size_t i = 0; i < sb->nslots; i++) {
         if (sb->slots[i].version)
@@ -1521,6 +1561,9 @@ int hb_sandbox_usage_get(hb_sandbox *sb, hb_sandbox_usage *out)
         u.cpu_ms = pu.cpu_user_ms + pu.cpu_sys_ms;
         u.uptime_ms = pu.uptime_ms;
     }
+    hb_cgroup_stats cs;
+    if (sb->cg && hb_cgroup_usage(sb->cg, &cs) == 0 && cs.cpu_usage_usec / 1000 > u.cpu_ms)
+        u.cpu_ms = cs.cpu_usage_usec / 1000; /* includes everything the worker started */
     *out = u;
     return 0;
 }

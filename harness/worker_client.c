@@ -107,6 +107,9 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
             goto fail_argv;
         }
     }
+    /* The worker joins its sandbox's cgroup (when there is one) before it
+     * runs a single instruction of its own. */
+    int cgfd = how->cgroup ? hb_cgroup_procs_fd(how->cgroup) : -1;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
@@ -115,6 +118,8 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         close(sv[1]);
         if (outfd >= 0)
             close(outfd);
+        if (cgfd >= 0)
+            close(cgfd);
         r = hb__seterr(err, HB_EWORKER, "fork: %s", strerror(e));
         goto fail_argv;
     }
@@ -123,6 +128,8 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
+        if (cgfd >= 0 && hb_cgroup_join_self(cgfd) < 0)
+            _exit(125);
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
@@ -145,6 +152,8 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     close(sv[1]);
     if (outfd >= 0)
         close(outfd);
+    if (cgfd >= 0)
+        close(cgfd);
     memset(wc, 0, sizeof(*wc));
     wc->pid = pid;
     wc->fd = sv[0];
