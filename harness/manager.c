@@ -262,6 +262,11 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     if (hb_mon_reap_orphans(m->run_dir, &rep) == 0 && rep.text && *rep.text)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "%s", rep.text);
     hb_orphan_report_release(&rep);
+    unsigned stale = 0;
+    if (hb_cgroup_reap_stale(&stale) == 0 && stale)
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "removed %u cgroup%s left behind by hotbox processes that died", stale,
+                 stale == 1 ? "" : "s");
     char *err = NULL;
     r = hb_store_open(m->state_dir, &m->store, &err);
     free(err);

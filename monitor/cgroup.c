@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -612,4 +613,57 @@ int hb_cgroup_destroy(hb_cgroup *cg)
     free(cg->parent);
     free(cg);
     return r;
+}
+
+/* Removes the per-manager parents (hotbox-<pid>) that managers which died
+ * without cleaning up left under this process's cgroup: whatever still runs
+ * in them is killed first. A parent whose manager is alive is left alone. */
+int hb_cgroup_reap_stale(unsigned *removed)
+{
+    char *base = NULL, *why = NULL;
+    unsigned v1 = 0;
+    int r = base_dir(&base, &v1, &why);
+    free(why);
+    if (r < 0)
+        return r;
+    DIR *d = opendir(base);
+    if (!d) {
+        r = -errno;
+        free(base);
+        return r;
+    }
+    unsigned n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        int pid = 0;
+        if (sscanf(e->d_name, "hotbox-%d", &pid) != 1 || pid <= 0 || pid == (int)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno == EPERM)
+            continue; /* that manager still runs */
+        char *parent = hb__path_join(base, e->d_name);
+        DIR *pd = parent ? opendir(parent) : NULL;
+        struct dirent *c;
+        while (pd && (c = readdir(pd))) {
+            if (c->d_type != DT_DIR || c->d_name[0] == '.')
+                continue;
+            char *child = hb__path_join(parent, c->d_name);
+            if (!child)
+                continue;
+            if (write_small(child, "cgroup.kill", "1") < 0)
+                kill_listed(child);
+            wait_empty(child, 2000);
+            rmdir(child);
+            free(child);
+        }
+        if (pd)
+            closedir(pd);
+        if (parent && rmdir(parent) == 0)
+            n++;
+        free(parent);
+    }
+    closedir(d);
+    free(base);
+    if (removed)
+        *removed = n;
+    return 0;
 }

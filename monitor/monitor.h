@@ -280,6 +280,10 @@ const char *hb_cgroup_path(const hb_cgroup *cg);
  * (cg is freed either way). */
 int hb_cgroup_destroy(hb_cgroup *cg);
 
+/* Removes the per-manager cgroups (hotbox-<pid>) of managers that died
+ * without cleaning up, killing whatever still runs in them. */
+int hb_cgroup_reap_stale(unsigned *removed);
+
 /* ======================================================================== */
 /* Orphans (orphans.c)                                                       */
 /* ======================================================================== */
