@@ -12,6 +12,10 @@
 # Idempotent: when the cache is complete it only prints its path.
 # Runs unattended as root on a fresh Debian 12 (apt-get update on a failed download).
 set -euo pipefail
+# CI may run without HOME; the library falls back to the same place.
+HOME=${HOME:-$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6)}
+HOME=${HOME:-/root}
+export HOME
 
 CACHE=${HOTBOX_KERNEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/hotbox/guest-kernel}
 WANT=(virtio_ring virtio virtio_mmio 9pnet 9pnet_virtio netfs fscache 9p virtio_console)
