@@ -416,7 +416,7 @@ static void sv_addf_soname(strv *s, const char *soname)
 }
 
 /* The link-time arguments for SONAME and DT_NEEDED (see hb_compile_request):
- * the stubs live in <job>/deps, named by their SONAMEs. */
+ * the name-only libraries live in <job>/deps, named by their SONAMEs. */
 static void add_link_names(strv *s, const hb_compile_request *req)
 {
     if (req->soname)
@@ -425,11 +425,11 @@ static void add_link_names(strv *s, const hb_compile_request *req)
         return;
     sv_add(s, "-Wl,--no-as-needed");
     for (char *const *n = req->needed; *n; n++) {
-        char *stub = hb__asprintf("%s/deps/%s", req->job_dir, *n);
-        sv_add(s, stub ? stub : "");
-        if (!stub)
+        char *namelib = hb__asprintf("%s/deps/%s", req->job_dir, *n);
+        sv_add(s, namelib ? namelib : "");
+        if (!namelib)
             s->failed = true;
-        free(stub);
+        free(namelib);
     }
 }
 
@@ -698,7 +698,7 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
     p->object = hb__path_join(req->job_dir, "plugin.so");
     if (!p->steps || !p->object)
         return -ENOMEM;
-    /* Stub libraries carrying only the providers' SONAMEs: linking against
+    /* Name-only libraries carrying only the providers' SONAMEs: linking against
      * them records DT_NEEDED entries, nothing else. */
     if (nneeded) {
         char *dd = hb__path_join(req->job_dir, "deps");
@@ -715,9 +715,9 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
         sv_add(&st, "-fPIC");
         sv_addf_soname(&st, req->needed[i]);
         sv_add(&st, "-o");
-        char *stub = hb__asprintf("%s/deps/%s", req->job_dir, req->needed[i]);
-        sv_add(&st, stub ? stub : "");
-        free(stub);
+        char *namelib = hb__asprintf("%s/deps/%s", req->job_dir, req->needed[i]);
+        sv_add(&st, namelib ? namelib : "");
+        free(namelib);
         sv_add(&st, "-x");
         sv_add(&st, "c");
         sv_add(&st, "/dev/null");
@@ -726,7 +726,7 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
         p->steps[i] = st.v;
     }
     char ***steps_base = p->steps;
-    p->steps += nneeded; /* the compile steps follow the stubs */
+    p->steps += nneeded; /* the compile steps follow the name-only libraries */
     if (ns == 1) {
         char *d = hb__path_join(req->job_dir, "plugin.d");
         strv s = {0};

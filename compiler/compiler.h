@@ -36,7 +36,7 @@ typedef struct hb_compile_request {
     /* Inter-plugin linking: the object's SONAME ("hotbox-plugin-NAME.so"),
      * and the SONAMEs of the plugins it depends on, recorded as DT_NEEDED so
      * that the dynamic loader binds its imports to whichever version of each
-     * provider is loaded in the worker. The compiler links against tiny stub
+     * provider is loaded in the worker. The compiler links against tiny name-only
      * libraries it makes in the job directory; only the names are hashed. */
     const char *soname;       /* NULL: none */
     char *const *needed;      /* NULL-terminated; NULL: none */
