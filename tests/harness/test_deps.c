@@ -5,32 +5,24 @@
 
 static e2e_events ev;
 
+/* The provider: scale(x) multiplies by `factor`, unless `extra` replaces
+ * that definition (e.g. to drop scale() altogether). */
 static const char *provider_src(int factor, const char *extra)
 {
     static char src[4096];
+    char body[256];
+    if (!extra) {
+        snprintf(body, sizeof(body), "int64_t scale(int64_t x) { calls++; return x * %d; }", factor);
+        extra = body;
+    }
     snprintf(src, sizeof(src),
              "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n"
-             "static int64_t calls;\n"
-             "%s\n"
+             "static int64_t calls;\n%s\n"
              "int64_t scale_calls(void) { return calls; }\n"
              "static int save(void **d, size_t *l) { int64_t *p = malloc(8); if (!p) return -1; *p = calls; *d = p; *l = 8; return 0; }\n"
              "static int migrate(const void *d, size_t l, uint32_t s) { if (l != 8) return -1; memcpy(&calls, d, 8); return 0; }\n"
              "HB_PLUGIN(\"scale\", 1, 0, 0, save, migrate);\n",
-             extra ? extra : "");
-    if (!extra) {
-        char body[256];
-        snprintf(body, sizeof(body), "int64_t scale(int64_t x) { calls++; return x * %d; }", factor);
-        char *p = strstr(src, "\n\nint64_t scale_calls");
-        (void)p;
-        snprintf(src, sizeof(src),
-                 "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n"
-                 "static int64_t calls;\n%s\n"
-                 "int64_t scale_calls(void) { return calls; }\n"
-                 "static int save(void **d, size_t *l) { int64_t *p = malloc(8); if (!p) return -1; *p = calls; *d = p; *l = 8; return 0; }\n"
-                 "static int migrate(const void *d, size_t l, uint32_t s) { if (l != 8) return -1; memcpy(&calls, d, 8); return 0; }\n"
-                 "HB_PLUGIN(\"scale\", 1, 0, 0, save, migrate);\n",
-                 body);
-    }
+             extra);
     return src;
 }
 
