@@ -184,8 +184,10 @@ static void setup_cgroup(hb_sandbox *sb, unsigned n)
         lim.memory_max = sb->opts.max_memory;
     if (mask & HB_CG_PIDS)
         lim.pids_max = sb->opts.max_processes;
+    /* Unique in the process: several managers may live in one program. */
+    static _Atomic unsigned serial;
     char name[64];
-    snprintf(name, sizeof(name), "sandbox-%u", n);
+    snprintf(name, sizeof(name), "sandbox-%u-%u", ++serial, n);
     char *err = NULL;
     if (hb_cgroup_create(name, &lim, &sb->cg, &err) < 0)
         sb->cg = NULL; /* rlimits still hold */
