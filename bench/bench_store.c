@@ -11,26 +11,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
 #include "harness.h"
 
 static double now_us(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return hb_bench_now_ms() * 1e3;
 }
 
 static void stats(const char *what, double *v, size_t n, const char *unit)
 {
-    qsort(v, n, sizeof(*v), cmp_d);
-    printf("  %-46s median %9.3f %s   p95 %9.3f %s   (n=%zu)\n", what, v[n / 2], unit,
-           v[(size_t)((double)(n - 1) * 0.95)], unit, n);
+    hb_bench_stats st = hb_bench_stats_of(v, n);
+    printf("  %-46s median %9.3f %s   p95 %9.3f %s   (n=%zu)\n", what, st.median, unit, st.p95,
+           unit, n);
 }
 
 typedef struct rec {

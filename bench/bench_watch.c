@@ -13,25 +13,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
 #include "hotbox/hotbox.h"
 
 static double now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    return hb_bench_now_ms();
 }
 
 static double pct(double *v, size_t n, double q)
 {
-    qsort(v, n, sizeof(*v), cmp_d);
-    return v[(size_t)((double)(n - 1) * q)];
+    hb_bench_stats st = hb_bench_stats_of(v, n);
+    return q < 0.9 ? st.median : st.p95;
 }
 
 static void write_src(const char *dir, int salt)

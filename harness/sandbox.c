@@ -733,22 +733,22 @@ static int build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_bui
     return 0;
 }
 
-/* When a build is a version that was rolled back or failed (its source has
- * not changed since), the version to use instead: the newest good or
- * active one older than it. Returns 0 and fills *out, or -ENOENT. */
-static int pinned_instead(hb_sandbox *sb, const hb_version_rec *built, hb_version_rec *out)
+/* The newest stored version of plugin older than `below` whose status is in
+ * `statuses` (a bit set of 1u << hb_version_status). 0 and *out filled,
+ * -ENOENT when there is none, or the store's error. */
+static int newest_older(hb_sandbox *sb, const char *plugin, uint64_t below, unsigned statuses,
+                        hb_version_rec *out)
 {
     hb_version_rec *v = NULL;
     size_t n = 0;
     pthread_mutex_lock(&sb->m->lock);
-    int r = hb_store_list(sb->m->store, built->plugin, &v, &n);
+    int r = hb_store_list(sb->m->store, plugin, &v, &n);
     pthread_mutex_unlock(&sb->m->lock);
     if (r < 0)
         return r;
     r = -ENOENT;
     for (size_t i = n; i-- > 0;) {
-        if (v[i].version < built->version &&
-            (v[i].status == HB_VERSION_GOOD || v[i].status == HB_VERSION_ACTIVE)) {
+        if (v[i].version < below && (statuses & (1u << v[i].status))) {
             *out = v[i];
             memset(&v[i], 0, sizeof(v[i]));
             r = 0;
@@ -757,6 +757,15 @@ static int pinned_instead(hb_sandbox *sb, const hb_version_rec *built, hb_versio
     }
     hb_store_list_free(v, n);
     return r;
+}
+
+/* When a build is a version that was rolled back or failed (its source has
+ * not changed since), the version to use instead: the newest good or
+ * active one older than it. Returns 0 and fills *out, or -ENOENT. */
+static int pinned_instead(hb_sandbox *sb, const hb_version_rec *built, hb_version_rec *out)
+{
+    return newest_older(sb, built->plugin, built->version,
+                        1u << HB_VERSION_GOOD | 1u << HB_VERSION_ACTIVE, out);
 }
 
 /* The profile's import policy for a version about to be loaded: its
@@ -1420,24 +1429,10 @@ static int pick_rollback_target(hb_sandbox *sb, hb_slot *s, uint64_t version,
                         (unsigned long long)version);
         return 0;
     }
-    hb_version_rec *v = NULL;
-    size_t n = 0;
-    pthread_mutex_lock(&m->lock);
-    int r = hb_store_list(m->store, s->name, &v, &n);
-    pthread_mutex_unlock(&m->lock);
-    if (r < 0)
-        return fail(sb, r, "cannot list versions of %s", s->name);
-    r = HB_ENOVERSION;
-    for (size_t i = n; i-- > 0;) {
-        if (v[i].version < s->version &&
-            (v[i].status == HB_VERSION_GOOD || v[i].status == HB_VERSION_ROLLED_BACK)) {
-            *out = v[i];
-            memset(&v[i], 0, sizeof(v[i]));
-            r = 0;
-            break;
-        }
-    }
-    hb_store_list_free(v, n);
+    int r = newest_older(sb, s->name, s->version,
+                         1u << HB_VERSION_GOOD | 1u << HB_VERSION_ROLLED_BACK, out);
+    if (r == -ENOENT)
+        r = HB_ENOVERSION;
     if (r < 0)
         fail(sb, r, "%s has no good version older than v%llu to roll back to", s->name,
              (unsigned long long)s->version);
