@@ -28,7 +28,10 @@
 /* ---- worker client (worker_client.c) ---------------------------------- */
 
 typedef struct hb_wclient {
-    pid_t pid;        /* 0 when no worker */
+    pid_t pid;        /* 0 when no worker; bwrap's pid when wrapped */
+    pid_t worker_pid; /* the worker process itself (inside bwrap): what
+                         usage, the watch view and gdb -p want */
+    int worker_pidfd; /* of worker_pid when wrapped, else -1 */
     int pidfd;
     int fd;           /* our end of the socketpair */
     uint32_t next_id;
@@ -57,6 +60,8 @@ typedef struct hb_wspawn {
     hb_profile profile;
     uint64_t max_state;
     const char *objects_dir;  /* read-only in the worker's view */
+    const char *objects_view; /* what is shown at objects_dir: the sandbox's
+                                 view (security/jail.h); NULL: objects_dir */
     hb_limits limits;         /* rlimits applied before exec */
     const char *scratch_dir;  /* the worker's only writable place */
     hb_cgroup *cgroup;        /* joined before exec; NULL: none */
@@ -148,6 +153,7 @@ struct hb_sandbox {
     hb_limits limits;     /* rlimits of the worker */
     hb_cgroup *cg;        /* the sandbox's cgroup v2 (NULL: rlimits only) */
     uint64_t restarts;
+    char *jail_view;      /* the objects this sandbox's worker may see (security/jail.h) */
     struct hb_sandbox *next;
 };
 

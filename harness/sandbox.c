@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "jail.h"
 
 #define HOOK_SAVE 4u
 #define HOOK_MIGRATE 8u
@@ -50,7 +51,7 @@ const char *hb_sandbox_last_error(hb_sandbox *sb)
 
 int hb_sandbox_worker_pid(hb_sandbox *sb)
 {
-    return sb ? (int)sb->wc.pid : -1;
+    return sb ? (int)(sb->wc.worker_pid > 0 ? sb->wc.worker_pid : sb->wc.pid) : -1;
 }
 
 hb_slot *hb__slot_find(hb_sandbox *sb, const char *name)
@@ -215,7 +216,14 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     how.output_path = sb->output_path;
     how.profile = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
     how.max_state = sb->opts.max_state_size;
-    how.objects_dir = sb->m->objects_dir;
+    /* The worker sees its own objects only: a view it is shown at the
+     * store's path (no view: no objects at all, never the whole store). */
+    char *verr = NULL;
+    if (!sb->jail_view && hb_jail_view_new(sb->m->run_dir, &sb->jail_view, &verr) < 0)
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "%s", verr ? verr : "?");
+    free(verr);
+    how.objects_dir = sb->jail_view ? sb->m->objects_dir : NULL;
+    how.objects_view = sb->jail_view;
     how.scratch_dir = NULL;
     how.limits = sb->limits;
     how.cgroup = sb->cg;
@@ -274,10 +282,19 @@ static int map_loader_error(int r, char **err, const char *plugin)
     return r;
 }
 
+/* Makes the object at path visible to this sandbox's worker. */
+static int expose_object(hb_sandbox *sb, const char *path, char **err)
+{
+    return sb->jail_view ? hb_jail_view_add(sb->jail_view, path, err) : 0;
+}
+
 /* LOAD path into the worker, restoring ck when given. */
 static int rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64_t version,
                     const hb_ckpt *ck, load_reply *lr, char **err)
 {
+    int xr = expose_object(sb, path, err);
+    if (xr < 0)
+        return xr;
     hb_wbuf w = {0};
     hb__wc_begin(&sb->wc, &w, HB_MSG_LOAD);
     hb__wire_put_str(&w, plugin);
@@ -622,7 +639,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         return -ENOMEM;
     }
     sb->m = m;
-    sb->wc.fd = sb->wc.pidfd = -1;
+    sb->wc.fd = sb->wc.pidfd = sb->wc.worker_pidfd = -1;
     pthread_mutex_lock(&m->lock);
     unsigned n = ++m->next_sandbox;
     pthread_mutex_unlock(&m->lock);
@@ -643,6 +660,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         hb_cgroup_destroy(sb->cg);
         hb_mon_policy_free(sb->policy);
         free(sb->output_path);
+    hb_jail_view_free(sb->jail_view);
         hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(r));
         free(err);
         free(sb->name);
@@ -965,6 +983,13 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     pthread_mutex_unlock(&m->lock);
     if (!path)
         return fail(sb, -ENOMEM, "out of memory");
+    char *xerr = NULL;
+    if ((r = expose_object(sb, path, &xerr)) < 0) {
+        free(path);
+        r = fail(sb, r, "%s", xerr ? xerr : "cannot show the object to the worker");
+        free(xerr);
+        return r;
+    }
 
     uint64_t old_version = s->version;
     uint32_t old_hooks = s->hooks;
@@ -1547,13 +1572,15 @@ int hb_sandbox_usage_get(hb_sandbox *sb, hb_sandbox_usage *out)
     if (!sb || !out)
         return -EINVAL;
     hb_sandbox_usage u = {0};
-    u.worker_pid = (int)sb->wc.pid;
+    /* The worker itself, not bwrap around it. */
+    pid_t wpid = sb->wc.worker_pid > 0 ? sb->wc.worker_pid : sb->wc.pid;
+    u.worker_pid = (int)wpid;
     u.calls = sb->calls;
     u.crashes = sb->crashes;
     u.restarts = sb->restarts;
     u.failed = sb->failed;
     hb_usage pu;
-    if (sb->wc.pid > 0 && hb_mon_usage(sb->wc.pid, &pu) == 0) {
+    if (wpid > 0 && hb_mon_usage(wpid, &pu) == 0) {
         u.rss_bytes = pu.rss_bytes;
         u.cpu_ms = pu.cpu_user_ms + pu.cpu_sys_ms;
         u.uptime_ms = pu.uptime_ms;

@@ -18,9 +18,11 @@
 
 #include "harness.h"
 #include "monitor.h"
+#include "jail.h"
 #include "security.h"
 
 #define HB_WORKER_FD 3
+#define HB_INFO_FD 4 /* bwrap's --info-fd, in the child only */
 
 static void reset_client(hb_wclient *wc)
 {
@@ -28,8 +30,11 @@ static void reset_client(hb_wclient *wc)
         close(wc->fd);
     if (wc->pidfd >= 0)
         close(wc->pidfd);
-    wc->fd = wc->pidfd = -1;
+    if (wc->worker_pidfd >= 0)
+        close(wc->worker_pidfd);
+    wc->fd = wc->pidfd = wc->worker_pidfd = -1;
     wc->pid = 0;
+    wc->worker_pid = 0;
 }
 
 /* bwrap reports a worker killed by signal n as its own exit status 128+n;
@@ -80,18 +85,44 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* The command line is built before fork: the child may not allocate.
      * It is bwrap around the worker when the profile wants namespaces and
      * this machine has them (security/wrap.c). */
+    char *worker_src = NULL;
+    int r;
+    if (how->objects_view &&
+        (r = hb_jail_view_worker(how->objects_view, worker_path, &worker_src, err)) < 0)
+        return r;
+    /* bwrap reports the worker's host pid on this pipe (--info-fd). */
+    int info[2] = {-1, -1};
+    if (pipe2(info, O_CLOEXEC | O_NONBLOCK) < 0) {
+        free(worker_src);
+        return hb__seterr(err, HB_EWORKER, "pipe: %s", strerror(errno));
+    }
     hb_sec_spawn sp = {
         .worker_path = worker_path,
         .profile = how->profile,
         .channel_fd = HB_WORKER_FD,
         .objects_dir = how->objects_dir,
         .scratch_dir = how->scratch_dir,
+        .objects_src = how->objects_view,
+        .worker_src = worker_src,
+        .info_fd = HB_INFO_FD,
     };
-    char **argv = NULL, *warning = NULL;
-    bool wrapped = false;
-    int r = hb_sec_wrap_argv(&sp, &argv, &wrapped, &warning, err);
-    if (r < 0)
+    hb_sec_cmd cmd = {0};
+    r = hb_sec_wrap(&sp, &cmd, err);
+    free(worker_src);
+    if (r < 0) {
+        close(info[0]);
+        close(info[1]);
         return r;
+    }
+    char **argv = cmd.argv;
+    bool wrapped = cmd.wrapped;
+    /* Above every fd the child dup2()s onto. */
+    int info_w = fcntl(info[1], F_DUPFD_CLOEXEC, 10);
+    close(info[1]);
+    if (info_w < 0) {
+        r = hb__seterr(err, HB_EWORKER, "fcntl: %s", strerror(errno));
+        goto fail_argv;
+    }
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         r = hb__seterr(err, HB_EWORKER, "socketpair: %s", strerror(errno));
         goto fail_argv;
@@ -124,12 +155,16 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         goto fail_argv;
     }
     if (pid == 0) {
-        /* Child: only async-signal-safe calls until exec. */
+        /* Child: only async-signal-safe calls until exec. The cgroup is
+         * joined while still root; root is dropped before the parent-death
+         * signal is set, because a credential change clears it. */
+        if (cgfd >= 0 && hb_cgroup_join_self(cgfd) < 0)
+            _exit(125);
+        if (cmd.drop_root && hb_jail_drop_root() < 0)
+            _exit(126);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(127);
-        if (cgfd >= 0 && hb_cgroup_join_self(cgfd) < 0)
-            _exit(125);
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
@@ -144,29 +179,33 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         } else if (dup2(sv[1], HB_WORKER_FD) < 0) {
             _exit(127);
         }
-        execv(argv[0], argv);
+        if (wrapped && dup2(info_w, HB_INFO_FD) < 0)
+            _exit(127);
+        execve(argv[0], argv, cmd.envp);
         _exit(127);
     }
-    hb__strv_free(argv);
     argv = NULL;
+    close(info_w);
+    info_w = -1;
     close(sv[1]);
     if (outfd >= 0)
         close(outfd);
     if (cgfd >= 0)
         close(cgfd);
     memset(wc, 0, sizeof(*wc));
+    wc->worker_pidfd = -1;
     wc->pid = pid;
     wc->fd = sv[0];
     wc->next_id = 1;
     wc->profile = how->profile;
     wc->limits = how->limits;
     wc->wrapped = wrapped;
-    if (warning)
-        snprintf(wc->warning, sizeof(wc->warning), "%s", warning);
-    free(warning);
-    warning = NULL;
+    if (cmd.warning)
+        snprintf(wc->warning, sizeof(wc->warning), "%s", cmd.warning);
+    hb_sec_cmd_release(&cmd);
     wc->pidfd = hb_mon_pidfd_open(pid);
     if (wc->pidfd < 0) {
+        close(info[0]);
         hb__wc_kill(wc);
         return hb__seterr(err, HB_EWORKER, "pidfd_open: %s", strerror(-wc->pidfd));
     }
@@ -185,6 +224,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
                    wrapped ? " under bwrap (its messages are on the worker's stderr)" : "",
                    inner ? inner : hb_strerror(r));
         free(inner);
+        close(info[0]);
         hb__wc_kill(wc);
         return HB_EWORKER;
     }
@@ -194,14 +234,29 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     hb__wire_get_u32(&rb, &magic);
     hb__frame_release(&reply);
     if (magic != HB_WIRE_MAGIC_HELLO) {
+        close(info[0]);
         hb__wc_kill(wc);
         return hb__seterr(err, HB_EWORKER, "%s answered the handshake with the wrong magic",
                           worker_path);
     }
+    /* The worker answered, so bwrap has written its child's pid: the pid
+     * a developer gives to gdb -p, and whose memory the usage shows. */
+    wc->worker_pid = pid;
+    pid_t inner = 0;
+    if (wrapped && hb_jail_child_pid(info[0], &inner) == 0) {
+        wc->worker_pid = inner;
+        /* Its death is the worker's death even while bwrap (which holds
+         * the channel open) has not noticed yet. */
+        int wfd = hb_mon_pidfd_open(inner);
+        wc->worker_pidfd = wfd >= 0 ? wfd : -1;
+    }
+    close(info[0]);
     return 0;
 fail_argv:
-    hb__strv_free(argv);
-    free(warning);
+    hb_sec_cmd_release(&cmd);
+    if (info_w >= 0)
+        close(info_w);
+    close(info[0]);
     return r;
 }
 
@@ -215,7 +270,7 @@ bool hb__wc_alive(hb_wclient *wc)
 {
     if (wc->pid <= 0)
         return false;
-    if (hb_mon_alive(wc->pidfd))
+    if (hb_mon_alive(wc->pidfd) && (wc->worker_pidfd < 0 || hb_mon_alive(wc->worker_pidfd)))
         return true;
     reap_dead(wc);
     return false;

@@ -114,20 +114,34 @@ typedef struct hb_sec_spawn {
     const char *worker_path;  /* absolute */
     hb_profile profile;
     int channel_fd;           /* the fd number the worker finds its channel at */
-    const char *objects_dir;  /* bound read-only at the same path; may be NULL */
+    const char *objects_dir;  /* the store's objects path, shown read-only at
+                                 that path; may be NULL */
     const char *scratch_dir;  /* bound read-write at the same path; NULL = a tmpfs /tmp */
+    /* Appended: what is shown at objects_dir (the sandbox's view, jail.h;
+     * NULL: objects_dir itself) and at worker_path (NULL: itself). */
+    const char *objects_src;
+    const char *worker_src;
+    int info_fd;              /* > 0: bwrap reports the worker's host pid there */
 } hb_sec_spawn;
 
-/* Builds the argv that starts the worker for s (NULL-terminated, free with
- * hb__strv_free): `bwrap ... -- worker --fd N --profile NAME` when the
- * profile wants namespaces and they work here, else the worker alone.
- * *warning (may be NULL) receives a malloc'ed sentence when the worker runs
- * with less protection than its profile asks for, or under permissive; the
- * caller must emit it as an HB_EVENT_WARNING. *wrapped tells whether bwrap
- * is the process that will be started (its exit status 128+n means the
- * worker died of signal n). */
-int hb_sec_wrap_argv(const hb_sec_spawn *s, char ***argv, bool *wrapped, char **warning,
-                     char **err);
+/* The command hb_sec_wrap() builds. */
+typedef struct hb_sec_cmd {
+    char **argv;      /* NULL-terminated */
+    char **envp;      /* the minimal documented environment (wrap.c) */
+    bool wrapped;     /* bwrap is the process started (its exit status 128+n
+                         means the worker died of signal n) */
+    bool drop_root;   /* the forked child must call hb_jail_drop_root() */
+    char *warning;    /* a sentence when the worker runs with less protection
+                         than its profile asks for, or under permissive; the
+                         caller emits it as an HB_EVENT_WARNING; else NULL */
+} hb_sec_cmd;
+
+/* Builds the command that starts the worker for s: `bwrap ... -- worker
+ * --fd N --profile NAME` when the profile wants namespaces and they work
+ * here, else the worker alone; with the environment to exec it with. 0, or
+ * a negative code with *err set. Release *out with hb_sec_cmd_release(). */
+int hb_sec_wrap(const hb_sec_spawn *s, hb_sec_cmd *out, char **err);
+void hb_sec_cmd_release(hb_sec_cmd *c);
 
 /* ---- doctor (report.c) ---------------------------------------------------- */
 

@@ -67,6 +67,31 @@ static int close_other_fds(int keep)
 _Static_assert(HB_SEC_MSG_DENIED == HB_MSG_DENIED, "security's DENIED frame type");
 _Static_assert(HB_SEC_FRAME_HEADER == HB_WIRE_HEADER, "security's frame header size");
 
+/* Under bwrap --as-pid-1 the worker is its pid namespace's init, and the
+ * kernel drops a signal an init sends itself (abort()'s SIGABRT) or gets
+ * from the kernel's CPU limit (SIGXCPU) while its action is the default.
+ * Make those end the worker as "killed by signal n" would read through
+ * bwrap (exit status 128+n), so crashes report the same inside a jail or
+ * not. Faults (SIGSEGV & co.) are forced and kill an init anyway. */
+static void exit_like_signal(int sig)
+{
+    _exit(128 + sig);
+}
+
+static void init_dies_of_signals(void)
+{
+    if (getpid() != 1)
+        return;
+    static const int sigs[] = {SIGABRT, SIGXCPU, SIGXFSZ, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
+                               SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGTRAP};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = exit_like_signal;
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        (void)sigaction(sigs[i], &sa, NULL);
+}
+
 static int usage(void)
 {
     fprintf(stderr, "usage: hotbox-worker --fd N [--profile strict|standard|permissive]\n"
@@ -103,6 +128,7 @@ int main(int argc, char **argv)
     /* A harness that goes away must show up as EPIPE on send, not kill us
      * before fini hooks run. */
     signal(SIGPIPE, SIG_IGN);
+    init_dies_of_signals();
     if (close_other_fds(sock) < 0) {
         fprintf(stderr, "hotbox-worker: cannot close inherited fds\n");
         return 1;

@@ -1,0 +1,521 @@
+/* security/jail.c - the bubblewrap command line shared by workers and the
+ * namespace compile backend (see jail.h for what a jail holds). */
+#include "jail.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+extern char **environ;
+
+/* A growable NULL-terminated argv; on allocation failure `failed` is set. */
+typedef struct strv {
+    char **v;
+    size_t n, cap;
+    bool failed;
+} strv;
+
+static void sv_add(strv *s, const char *arg)
+{
+    if (s->failed)
+        return;
+    if (s->n + 2 > s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        char **nv = realloc(s->v, cap * sizeof(*nv));
+        if (!nv) {
+            s->failed = true;
+            return;
+        }
+        s->v = nv;
+        s->cap = cap;
+    }
+    if (!(s->v[s->n] = strdup(arg))) {
+        s->failed = true;
+        return;
+    }
+    s->v[++s->n] = NULL;
+}
+
+static void sv_add2(strv *s, const char *a, const char *b)
+{
+    sv_add(s, a);
+    sv_add(s, b);
+}
+
+static void sv_add3(strv *s, const char *a, const char *b, const char *c)
+{
+    sv_add(s, a);
+    sv_add(s, b);
+    sv_add(s, c);
+}
+
+/* ---- finding bwrap ---------------------------------------------------- */
+
+static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+static char probe_reason[512];
+static bool probe_ok;
+static char bwrap_path[PATH_MAX];
+
+/* $HOTBOX_BWRAP (empty disables jails), else $PATH. */
+static bool find_bwrap(char *reason, size_t rlen)
+{
+    const char *env = getenv("HOTBOX_BWRAP");
+    if (env) {
+        if (!*env) {
+            snprintf(reason, rlen, "disabled by HOTBOX_BWRAP=\"\"");
+            return false;
+        }
+        if (access(env, X_OK) < 0) {
+            snprintf(reason, rlen, "HOTBOX_BWRAP=%s: %s", env, strerror(errno));
+            return false;
+        }
+        snprintf(bwrap_path, sizeof(bwrap_path), "%s", env);
+        return true;
+    }
+    const char *path = getenv("PATH");
+    char buf[PATH_MAX];
+    while (path && *path) {
+        size_t len = strcspn(path, ":");
+        if (len && len + 7 < sizeof(buf)) {
+            snprintf(buf, sizeof(buf), "%.*s/bwrap", (int)len, path);
+            if (access(buf, X_OK) == 0) {
+                snprintf(bwrap_path, sizeof(bwrap_path), "%s", buf);
+                return true;
+            }
+        }
+        path += len;
+        if (*path == ':')
+            path++;
+    }
+    snprintf(reason, rlen, "bwrap (bubblewrap) not found in PATH");
+    return false;
+}
+
+const char *hb_jail_bwrap(void)
+{
+    return bwrap_path[0] ? bwrap_path : NULL;
+}
+
+/* ---- the command line ----------------------------------------------------- */
+
+static void add_base(strv *s, const hb_jail *j)
+{
+    char id[16];
+    sv_add(s, bwrap_path);
+    sv_add(s, "--unshare-user");
+    sv_add(s, "--unshare-pid");
+    sv_add(s, "--unshare-net");
+    sv_add(s, "--unshare-ipc");
+    sv_add(s, "--unshare-uts");
+    sv_add(s, "--unshare-cgroup-try");
+    sv_add(s, "--die-with-parent");
+    /* setsid: code inside cannot push input into the developer's terminal
+     * (TIOCSTI). */
+    sv_add(s, "--new-session");
+    sv_add2(s, "--cap-drop", "ALL");
+    snprintf(id, sizeof(id), "%d", HB_JAIL_UID);
+    sv_add2(s, "--uid", id);
+    snprintf(id, sizeof(id), "%d", HB_JAIL_GID);
+    sv_add2(s, "--gid", id);
+    if (j->as_pid_1)
+        sv_add(s, "--as-pid-1");
+    if (j->info_fd >= 0) {
+        snprintf(id, sizeof(id), "%d", j->info_fd);
+        sv_add2(s, "--info-fd", id);
+    }
+    sv_add3(s, "--ro-bind", "/usr", "/usr");
+    /* Merged /usr (Debian 12): the top-level links are recreated as links;
+     * real directories are bound read-only. */
+    static const char *const sysdirs[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
+    for (size_t i = 0; i < HB_ARRAY_SIZE(sysdirs); i++) {
+        struct stat st;
+        if (lstat(sysdirs[i], &st) < 0)
+            continue;
+        if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = readlink(sysdirs[i], target, sizeof(target) - 1);
+            if (n <= 0)
+                continue;
+            target[n] = 0;
+            sv_add3(s, "--symlink", target, sysdirs[i]);
+        } else if (S_ISDIR(st.st_mode)) {
+            sv_add3(s, "--ro-bind", sysdirs[i], sysdirs[i]);
+        }
+    }
+    sv_add3(s, "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache");
+    sv_add3(s, "--ro-bind-try", "/etc/localtime", "/etc/localtime");
+    if (j->etc_alternatives)
+        sv_add3(s, "--ro-bind-try", "/etc/alternatives", "/etc/alternatives");
+    sv_add2(s, "--proc", "/proc");
+    sv_add2(s, "--dev", "/dev");
+    sv_add2(s, "--tmpfs", "/tmp");
+}
+
+int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out)
+{
+    assert(j && cmd && out);
+    strv s = {0};
+    add_base(&s, j);
+    for (size_t i = 0; i < j->nbinds; i++)
+        sv_add3(&s, j->binds[i].rw ? "--bind" : "--ro-bind",
+                j->binds[i].src ? j->binds[i].src : j->binds[i].path, j->binds[i].path);
+    /* Last: the binds above are in place, now nothing but them and /tmp
+     * stays writable. A read-only /proc keeps /proc/sys,
+     * /proc/sysrq-trigger and /proc/<pid>/mem from being opened for
+     * writing whatever the uid. */
+    sv_add2(&s, "--remount-ro", "/proc");
+    sv_add2(&s, "--remount-ro", "/");
+    sv_add2(&s, "--chdir", j->chdir ? j->chdir : "/");
+    sv_add(&s, "--");
+    for (char *const *a = cmd; *a; a++)
+        sv_add(&s, *a);
+    if (s.failed) {
+        hb__strv_free(s.v);
+        return -ENOMEM;
+    }
+    *out = s.v;
+    return 0;
+}
+
+/* ---- environment and credentials ------------------------------------------ */
+
+char **hb_jail_env(const char *home, const char *tmpdir, const char *const *keep,
+                   char *const *from)
+{
+    if (!from)
+        from = environ;
+    size_t nkeep = 0;
+    while (keep && keep[nkeep])
+        nkeep++;
+    char **e = calloc(nkeep + 4, sizeof(*e));
+    if (!e)
+        return NULL;
+    size_t k = 0;
+    e[k++] = strdup("PATH=/usr/bin:/bin");
+    e[k++] = hb__asprintf("HOME=%s", home);
+    e[k++] = hb__asprintf("TMPDIR=%s", tmpdir);
+    for (size_t i = 0; i < nkeep; i++) {
+        size_t len = strlen(keep[i]);
+        for (char *const *f = from; f && *f; f++) {
+            if (strncmp(*f, keep[i], len) == 0 && (*f)[len] == '=') {
+                e[k++] = strdup(*f);
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        if (!e[i]) {
+            hb__strv_free(e);
+            return NULL;
+        }
+    }
+    return e;
+}
+
+bool hb_jail_drops_root(void)
+{
+    return geteuid() == 0;
+}
+
+int hb_jail_drop_root(void)
+{
+    if (geteuid() != 0)
+        return 0;
+    /* Raw system calls: glibc's wrappers broadcast to every thread of the
+     * process, and this runs in a forked child of a threaded manager. */
+    if (syscall(SYS_setgroups, 0, NULL) < 0)
+        return -errno;
+    if (syscall(SYS_setresgid, HB_JAIL_GID, HB_JAIL_GID, HB_JAIL_GID) < 0)
+        return -errno;
+    if (syscall(SYS_setresuid, HB_JAIL_UID, HB_JAIL_UID, HB_JAIL_UID) < 0)
+        return -errno;
+    return 0;
+}
+
+int hb_jail_child_pid(int fd, pid_t *out)
+{
+    char buf[1024];
+    size_t got = 0;
+    /* bwrap writes the whole object at once before its child runs. */
+    for (;;) {
+        ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        buf[got] = 0;
+        if (strchr(buf, '}') || got == sizeof(buf) - 1)
+            break;
+    }
+    buf[got] = 0;
+    const char *p = strstr(buf, "\"child-pid\"");
+    if (!p)
+        return -ENOENT;
+    p = strchr(p, ':');
+    if (!p)
+        return -EINVAL;
+    long pid = strtol(p + 1, NULL, 10);
+    if (pid <= 0 || pid > INT_MAX)
+        return -EINVAL;
+    *out = (pid_t)pid;
+    return 0;
+}
+
+/* ---- the probe ---------------------------------------------------------- */
+
+/* Runs the jail a worker gets around `true`, from a child that drops root
+ * the way a worker's does. */
+static void run_probe(void)
+{
+    if (!find_bwrap(probe_reason, sizeof(probe_reason)))
+        return;
+    const char *truebin = access("/usr/bin/true", X_OK) == 0 ? "/usr/bin/true" : "/bin/true";
+    char *const cmd[] = {(char *)truebin, NULL};
+    hb_jail j = {.as_pid_1 = true, .info_fd = -1};
+    char **argv = NULL;
+    char **env = hb_jail_env("/tmp", "/tmp", NULL, NULL);
+    int pfd[2] = {-1, -1};
+    if (!env || hb_jail_argv(&j, cmd, &argv) < 0) {
+        snprintf(probe_reason, sizeof(probe_reason), "out of memory");
+        goto out;
+    }
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+        snprintf(probe_reason, sizeof(probe_reason), "pipe: %s", strerror(errno));
+        goto out;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(probe_reason, sizeof(probe_reason), "fork: %s", strerror(errno));
+        goto out;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(pfd[1], 2) < 0)
+            _exit(127);
+        if (hb_jail_drop_root() < 0)
+            _exit(126);
+        execve(argv[0], argv, env);
+        _exit(127);
+    }
+    close(pfd[1]);
+    pfd[1] = -1;
+    char msg[400];
+    size_t got = 0;
+    for (;;) {
+        ssize_t n = read(pfd[0], msg + got, sizeof(msg) - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+        if (got == sizeof(msg) - 1)
+            break;
+    }
+    msg[got] = 0;
+    int st = 0;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+        probe_ok = true;
+        goto out;
+    }
+    msg[strcspn(msg, "\n")] = 0;
+    char how[64];
+    hb__describe_wait_status(st, how, sizeof(how));
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 126)
+        snprintf(probe_reason, sizeof(probe_reason), "cannot become uid %d to run %.200s",
+                 HB_JAIL_UID, bwrap_path);
+    else
+        snprintf(probe_reason, sizeof(probe_reason), "%.200s%s %s%s%.200s", bwrap_path,
+                 hb_jail_drops_root() ? " (as uid 65534)" : "", how, msg[0] ? ": " : "", msg);
+out:
+    if (pfd[0] >= 0)
+        close(pfd[0]);
+    if (pfd[1] >= 0)
+        close(pfd[1]);
+    hb__strv_free(argv);
+    hb__strv_free(env);
+}
+
+const char *hb_jail_unavailable(void)
+{
+    pthread_once(&probe_once, run_probe);
+    return probe_ok ? NULL : probe_reason;
+}
+
+/* ---- views ------------------------------------------------------------------ */
+
+/* Whether the jail's host uid can reach path (search every parent, read
+ * the file, and execute it when exec is set). Always true when jails keep
+ * the manager's own uid. */
+static bool jail_uid_can_reach(const char *path, bool exec)
+{
+    if (!hb_jail_drops_root())
+        return true;
+    char buf[PATH_MAX];
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf) || buf[0] != '/')
+        return false;
+    struct stat st;
+    for (char *p = strchr(buf + 1, '/');; p = strchr(p + 1, '/')) {
+        if (p)
+            *p = 0;
+        if (stat(buf[0] ? buf : "/", &st) < 0)
+            return false;
+        bool last = !p;
+        mode_t need_o = last ? (S_ISDIR(st.st_mode) ? S_IXOTH : S_IROTH | (exec ? S_IXOTH : 0))
+                             : S_IXOTH;
+        mode_t need_u = need_o << 6, need_g = need_o << 3;
+        bool ok = st.st_uid == HB_JAIL_UID ? (st.st_mode & need_u) == need_u
+                  : st.st_gid == HB_JAIL_GID ? (st.st_mode & need_g) == need_g
+                                             : (st.st_mode & need_o) == need_o;
+        if (!ok)
+            return false;
+        if (last)
+            return true;
+        *p = '/';
+    }
+}
+
+int hb_jail_view_new(const char *dir_hint, char **out, char **err)
+{
+    const char *base = dir_hint && jail_uid_can_reach(dir_hint, false) ? dir_hint : NULL;
+    if (!base) {
+        const char *t = getenv("TMPDIR");
+        base = t && *t == '/' && jail_uid_can_reach(t, false) ? t : "/tmp";
+    }
+    char *dir = hb__asprintf("%s/hb-view-XXXXXX", base);
+    if (!dir)
+        return hb__seterr(err, -ENOMEM, "out of memory");
+    if (!mkdtemp(dir)) {
+        int e = errno;
+        int r = hb__seterr(err, -e, "cannot create a sandbox's object view in %s: %s", base,
+                           strerror(e));
+        free(dir);
+        return r;
+    }
+    if (hb_jail_drops_root() && chmod(dir, 0711) < 0) {
+        int e = errno;
+        int r = hb__seterr(err, -e, "chmod %s: %s", dir, strerror(e));
+        hb__rm_rf(dir);
+        free(dir);
+        return r;
+    }
+    *out = dir;
+    return 0;
+}
+
+/* Copies src to dst (through a temporary name beside it) with mode. */
+static int copy_file(const char *src, const char *dst, mode_t mode, char **err)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return hb__seterr(err, -errno, "cannot open %s: %s", src, strerror(errno));
+    char *tmp = hb__asprintf("%s.tmp-XXXXXX", dst);
+    int outfd = tmp ? mkostemp(tmp, O_CLOEXEC) : -1;
+    int r = 0;
+    if (outfd < 0) {
+        r = tmp ? hb__seterr(err, -errno, "cannot create %s: %s", tmp, strerror(errno))
+                : hb__seterr(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            r = hb__seterr(err, -errno, "reading %s: %s", src, strerror(errno));
+            break;
+        }
+        if (n == 0)
+            break;
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(outfd, buf + off, (size_t)(n - off));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                r = hb__seterr(err, -errno, "writing %s: %s", tmp, strerror(errno));
+                break;
+            }
+            off += w;
+        }
+        if (r < 0)
+            break;
+    }
+    if (r == 0 && fchmod(outfd, mode) < 0)
+        r = hb__seterr(err, -errno, "chmod %s: %s", tmp, strerror(errno));
+    close(outfd);
+    if (r == 0 && rename(tmp, dst) < 0)
+        r = hb__seterr(err, -errno, "rename %s: %s", tmp, strerror(errno));
+    if (r < 0)
+        unlink(tmp);
+out:
+    close(in);
+    free(tmp);
+    return r;
+}
+
+static int link_or_copy(const char *file, const char *dst, mode_t mode, char **err)
+{
+    if (link(file, dst) == 0 || errno == EEXIST)
+        return 0;
+    if (errno != EXDEV && errno != EPERM && errno != EMLINK)
+        return hb__seterr(err, -errno, "cannot link %s into %s: %s", file, dst, strerror(errno));
+    return copy_file(file, dst, mode, err);
+}
+
+int hb_jail_view_add(const char *view, const char *file, char **err)
+{
+    assert(view && file);
+    const char *base = strrchr(file, '/');
+    base = base ? base + 1 : file;
+    char *dst = hb__path_join(view, base);
+    if (!dst)
+        return hb__seterr(err, -ENOMEM, "out of memory");
+    int r = link_or_copy(file, dst, 0644, err);
+    free(dst);
+    return r;
+}
+
+int hb_jail_view_worker(const char *view, const char *worker_path, char **out, char **err)
+{
+    if (jail_uid_can_reach(worker_path, true)) {
+        *out = strdup(worker_path);
+        return *out ? 0 : hb__seterr(err, -ENOMEM, "out of memory");
+    }
+    char *dst = hb__path_join(view, ".hotbox-worker");
+    if (!dst)
+        return hb__seterr(err, -ENOMEM, "out of memory");
+    struct stat st;
+    int r = stat(dst, &st) == 0 ? 0 : copy_file(worker_path, dst, 0755, err);
+    if (r < 0) {
+        free(dst);
+        return r;
+    }
+    *out = dst;
+    return 0;
+}
+
+void hb_jail_view_free(char *view)
+{
+    if (!view)
+        return;
+    hb__rm_rf(view);
+    free(view);
+}

@@ -1,0 +1,118 @@
+/*
+ * security/jail.h - the one place that builds a bubblewrap (bwrap) command
+ * line. Both the worker (security/wrap.c) and the namespace compile backend
+ * (compiler/namespace.c) go through it, so the two can never disagree on
+ * what "inside the jail" means.
+ *
+ * What every jail gets (docs/threat-model.md says why):
+ *  - new user, pid, network, ipc, uts (and, where possible, cgroup)
+ *    namespaces; --die-with-parent and a new session;
+ *  - every capability dropped (--cap-drop ALL: CapEff, CapPrm and CapBnd
+ *    are 0 inside) and uid/gid HB_JAIL_UID/HB_JAIL_GID (65534) inside;
+ *  - /usr, the /bin /lib* links or directories, the loader cache and
+ *    /etc/localtime read-only; a fresh /proc of its own pid namespace,
+ *    remounted read-only (no /proc/sys, /proc/sysrq-trigger, /proc/self/mem
+ *    writes); a minimal /dev; a private tmpfs /tmp; the caller's binds;
+ *    the root itself read-only;
+ *  - the environment the caller passes to execve() of bwrap (build it with
+ *    hb_jail_env(): bwrap's own environment is what a process inside sees
+ *    in /proc/<bwrap's child>/environ, so it must hold nothing secret).
+ *
+ * Host uid: when the manager runs as root, a jail whose process drops root
+ * (hb_jail_drop_root(), called in the forked child before exec) runs bwrap
+ * as the unprivileged host uid 65534, so the uid inside maps to 65534 on
+ * the host, not to root. An unprivileged manager's jail maps to its own uid.
+ */
+#ifndef HB_SECURITY_JAIL_H
+#define HB_SECURITY_JAIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define HB_JAIL_UID 65534
+#define HB_JAIL_GID 65534
+
+/* One directory or file shown inside, at `path` (its host path, so paths in
+ * argv, depfiles and LOAD messages need no translation). src: where it
+ * comes from on the host; NULL means path itself. */
+typedef struct hb_jail_bind {
+    const char *path;
+    const char *src;
+    bool rw;
+} hb_jail_bind;
+
+typedef struct hb_jail {
+    const hb_jail_bind *binds; /* mounted in this order (parents first) */
+    size_t nbinds;
+    const char *chdir;         /* NULL: "/" */
+    bool as_pid_1;             /* the command is the jail's pid 1: no bwrap
+                                  init a plugin could open /proc/1/mem of */
+    bool etc_alternatives;     /* /etc/alternatives (Debian's cc links) */
+    int info_fd;               /* >= 0: bwrap writes {"child-pid": N} there */
+} hb_jail;
+
+/* Whether bwrap can build a jail here, with the same flags and the same
+ * host uid a worker gets, probed once per process. NULL when it can, else a
+ * static reason. $HOTBOX_BWRAP names the bwrap binary; set but empty, it
+ * disables jails (for tests and machines where bwrap misbehaves).
+ * Thread-safe. */
+const char *hb_jail_unavailable(void);
+
+/* The bwrap binary (valid once hb_jail_unavailable() returned NULL). */
+const char *hb_jail_bwrap(void);
+
+/* Builds `bwrap <jail j> -- cmd...` (NULL-terminated, free with
+ * hb__strv_free). Returns 0 or -ENOMEM. */
+int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out);
+
+/* The minimal environment of a jail (and of an unjailed worker):
+ *   PATH=/usr/bin:/bin  HOME=home  TMPDIR=tmpdir
+ * plus each variable named in keep that is set in from (NULL: environ).
+ * NULL-terminated, malloc'ed (free with hb__strv_free); NULL when out of
+ * memory. */
+char **hb_jail_env(const char *home, const char *tmpdir, const char *const *keep,
+                   char *const *from);
+
+/* Whether a jailed process started now drops root (the manager runs as
+ * root). */
+bool hb_jail_drops_root(void);
+
+/* In a forked child, before exec: when running as root, become host uid
+ * HB_JAIL_UID / gid HB_JAIL_GID with no supplementary groups. Only raw
+ * system calls (async-signal-safe). Returns 0 or -errno. The parent-death
+ * signal is cleared by a credential change: set it after this. */
+int hb_jail_drop_root(void);
+
+/* Reads bwrap's --info-fd JSON from fd (without waiting for EOF: call it
+ * after the jailed process answered, when bwrap has written it) and returns
+ * the host pid of the jail's first process. 0 or -errno. */
+int hb_jail_child_pid(int fd, pid_t *out);
+
+/* ---- a sandbox's view of the object store ---------------------------------
+ * A worker sees only the objects of plugins loaded in it: the harness keeps
+ * one directory per sandbox (its view) holding hard links to (or, across
+ * file systems, copies of) exactly the objects it LOADs or SWAPs, and the
+ * jail shows that directory at the store's objects path, so LOAD messages
+ * name the same absolute paths inside and out. When the manager is root
+ * the view lives where uid 65534 can reach it (the run directory if every
+ * parent is searchable by others, else /tmp), mode 0711: others can open
+ * a file whose name they know but cannot list. */
+
+/* Creates a view under dir_hint (or /tmp, see above). *out: malloc'ed
+ * path. 0 or -errno with *err set. */
+int hb_jail_view_new(const char *dir_hint, char **out, char **err);
+
+/* Adds file (an object of the store) to view, under its base name.
+ * Idempotent. 0 or -errno with *err set. */
+int hb_jail_view_add(const char *view, const char *file, char **err);
+
+/* The host file to show at worker_path inside a jail: worker_path itself
+ * when the jail's uid can execute it, else a copy kept in view. *out is
+ * malloc'ed. 0 or -errno with *err set. */
+int hb_jail_view_worker(const char *view, const char *worker_path, char **out, char **err);
+
+/* Removes the view and frees the string. NULL is fine. */
+void hb_jail_view_free(char *view);
+
+#endif /* HB_SECURITY_JAIL_H */
