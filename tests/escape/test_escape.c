@@ -8,6 +8,7 @@
  * symbol) or contained (the call returned an error from inside the
  * worker's private view, and nothing changed outside). Then the sandbox
  * must still serve: mathx's add(2, 3) == 5. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -315,6 +316,259 @@ static void case_wx_jump_standard(void)
     hb_sandbox_free(sb);
 }
 
+/* ---- the jail itself (issue 12 items 1, 2, 3, 6, 10; issue 11 item 13) ---- */
+
+#define SECRET_NAME "HB_ESCAPE_SECRET"
+
+/* A value a hostile plugin must never see: set in this (the manager's)
+ * process before any worker or compiler starts. */
+static void set_secret(void)
+{
+    setenv(SECRET_NAME, "hunter2-token-do-not-leak", 1);
+}
+
+/* The hex (or decimal for Seccomp/NoNewPrivs) value of a field of
+ * /proc/<pid>/status, read from outside the jail. */
+static unsigned long long host_status(int pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        HB_FAIL_("%s: %s", path, strerror(errno));
+    size_t l = strlen(field);
+    while (fgets(line, sizeof(line), f)) {
+        if (strncmp(line, field, l) == 0 && line[l] == ':') {
+            fclose(f);
+            bool hex = strncmp(field, "Cap", 3) == 0;
+            return strtoull(line + l + 1, NULL, hex ? 16 : 10);
+        }
+    }
+    fclose(f);
+    HB_FAIL_("%s has no %s line", path, field);
+}
+
+/* Every uid of the Uid: line of /proc/<pid>/status (real, effective,
+ * saved, fs) is non-zero. */
+static bool host_uids_nonroot(int pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof(path), "/proc/%d/status", pid);
+    FILE *f = fopen(path, "re");
+    HB_CHECK(f != NULL);
+    bool ok = false;
+    while (fgets(line, sizeof(line), f)) {
+        unsigned r, e, s, fs;
+        if (sscanf(line, "Uid: %u %u %u %u", &r, &e, &s, &fs) == 4) {
+            printf("worker %d: host uids %u %u %u %u\n", pid, r, e, s, fs);
+            ok = r && e && s && fs;
+        }
+    }
+    fclose(f);
+    return ok;
+}
+
+static hb_sandbox *jailed_probe(hb_profile profile)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    set_secret();
+    hb_sandbox *sb = sandbox(profile);
+    load(sb, "jail_probe");
+    return sb;
+}
+
+/* Item 1: /proc/sys/kernel/core_pattern and friends cannot be opened for
+ * writing (as root, today's worker could install a core handler that the
+ * kernel runs as real root). */
+static void case_host_knobs(void)
+{
+    hb_sandbox *sb = jailed_probe(HB_PROFILE_STANDARD);
+    int32_t r = -1;
+    HB_CHECK_OK(hb_callf(sb, "jail_probe", "host_knobs", ")i", &r));
+    HB_CHECK_EQ(r, 0);
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
+/* Item 1: no capability inside, not uid 0 inside, and on the host the
+ * worker's uid is not root; the worker's process (not bwrap's) is under
+ * seccomp with no_new_privs. */
+static void case_capabilities(void)
+{
+    hb_sandbox *sb = jailed_probe(HB_PROFILE_STANDARD);
+    int32_t r = -1;
+    HB_CHECK_OK(hb_callf(sb, "jail_probe", "caps", ")i", &r));
+    HB_CHECK_EQ(r, 0);
+    int pid = hb_sandbox_worker_pid(sb);
+    HB_CHECK(pid > 0);
+    HB_CHECK_EQ(host_status(pid, "CapEff"), 0ull);
+    HB_CHECK_EQ(host_status(pid, "CapBnd"), 0ull);
+    HB_CHECK_EQ(host_status(pid, "CapPrm"), 0ull);
+    HB_CHECK_EQ(host_status(pid, "Seccomp"), 2ull);
+    HB_CHECK_EQ(host_status(pid, "NoNewPrivs"), 1ull);
+    HB_CHECK(host_uids_nonroot(pid));
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
+/* Item 2: no process the plugin can see is unfiltered or has writable
+ * memory (today pid 1 is bwrap's init: no seccomp, /proc/1/mem writable). */
+static void case_pid1(void)
+{
+    hb_sandbox *sb = jailed_probe(HB_PROFILE_STANDARD);
+    int32_t r = -1;
+    HB_CHECK_OK(hb_callf(sb, "jail_probe", "other_processes", ")i", &r));
+    HB_CHECK_EQ(r, 0);
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
+/* Item 3: the manager's environment is not in /proc/1/environ nor in the
+ * worker's own. */
+static void case_environ(void)
+{
+    hb_sandbox *sb = jailed_probe(HB_PROFILE_STANDARD);
+    int32_t r = -1;
+    HB_CHECK_OK(hb_callf(sb, "jail_probe", "environ_has", "Z)i", SECRET_NAME, &r));
+    HB_CHECK_EQ(r, 0);
+    /* The probe can fail: PATH is there. */
+    HB_CHECK_OK(hb_callf(sb, "jail_probe", "environ_has", "Z)i", "PATH", &r));
+    HB_CHECK_EQ(r, 1);
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
+/* Item 10: a worker opens its own objects, not another sandbox's. */
+static void case_other_objects(void)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    hb_sandbox *other = sandbox(HB_PROFILE_STANDARD);
+    still_serves(other); /* loads mathx there */
+    hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+    load(sb, "jail_probe");
+    char objdir[4200];
+    snprintf(objdir, sizeof(objdir), "%s/objects", hb_manager_state_dir(mgr));
+    DIR *d = opendir(objdir);
+    HB_CHECK(d != NULL);
+    int readable = 0, total = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 4 || strcmp(e->d_name + l - 3, ".so") != 0)
+            continue;
+        char path[4500];
+        snprintf(path, sizeof(path), "%s/%s", objdir, e->d_name);
+        int32_t r = -1;
+        HB_CHECK_OK(hb_callf(sb, "jail_probe", "can_read", "Z)i", path, &r));
+        printf("%s: %s\n", e->d_name, r == 0 ? "readable" : strerror(-r));
+        total++;
+        readable += r == 0;
+    }
+    closedir(d);
+    HB_CHECK_EQ(total, 2);    /* jail_probe's and mathx's */
+    HB_CHECK_EQ(readable, 1); /* its own only */
+    hb_sandbox_free(sb);
+    hb_sandbox_free(other);
+}
+
+/* Issue 11 item 13: the pid the API reports is the worker itself (what
+ * gdb -p wants), not bwrap around it, and usage shows its memory. */
+static void case_worker_pid(void)
+{
+    hb_sandbox *sb = jailed_probe(HB_PROFILE_STANDARD);
+    int pid = hb_sandbox_worker_pid(sb);
+    char path[64], exe[4096];
+    snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+    ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+    HB_CHECK(n > 0);
+    exe[n] = 0;
+    printf("worker pid %d: %s\n", pid, exe);
+    HB_CHECK_CONTAINS(exe, "hotbox-worker");
+    hb_sandbox_usage u;
+    HB_CHECK_OK(hb_sandbox_usage_get(sb, &u));
+    HB_CHECK_EQ(u.worker_pid, pid);
+    /* bwrap's RSS is a few hundred KiB; the worker with libc and a plugin
+     * mapped is more, and the figure must be the worker's own. */
+    unsigned long long rss_kb = host_status(pid, "VmRSS");
+    printf("usage rss %llu KiB, /proc VmRSS %llu KiB\n",
+           (unsigned long long)(u.rss_bytes / 1024), rss_kb);
+    HB_CHECK(u.rss_bytes > 0);
+    HB_CHECK(u.rss_bytes / 1024 <= rss_kb * 2 && u.rss_bytes / 1024 * 2 >= rss_kb);
+    hb_sandbox_free(sb);
+}
+
+/* ---- the namespace compile backend (item 6, and items 1 and 3 there) ---- */
+
+static hb_manager *ns_manager(const char *state)
+{
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_NAMESPACE;
+    o.on_event = on_event;
+    hb_manager *m = NULL;
+    if (hb_manager_new(&o, &m) != 0)
+        HB_FAIL_("hb_manager_new with the namespace backend failed");
+    return m;
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        HB_FAIL_("%s: %s", path, strerror(errno));
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A project: <root>/proj holding a secret file, the state directory
+ * .hotbox and the plugin incbin/ whose source embeds `target`. The
+ * compile must fail: target is not in the compiler's view. */
+static void expect_incbin_fails(const char *which)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    set_secret();
+    sandbox(HB_PROFILE_STANDARD); /* creates root */
+    char proj[4200], state[4300], plug[4300], target[4400], src[8192], file[4400];
+    snprintf(proj, sizeof(proj), "%s/proj", root);
+    HB_CHECK(mkdir(proj, 0755) == 0);
+    snprintf(state, sizeof(state), "%s/.hotbox", proj);
+    snprintf(plug, sizeof(plug), "%s/incbin", proj);
+    HB_CHECK(mkdir(plug, 0755) == 0);
+    snprintf(file, sizeof(file), "%s/secret.txt", proj);
+    write_text(file, "SECRET-IN-PARENT\n");
+    hb_manager *m = ns_manager(state);
+    if (!strcmp(which, "parent"))
+        snprintf(target, sizeof(target), "%s", file);
+    else
+        snprintf(target, sizeof(target), "%s/hotbox.db", state);
+    struct stat st;
+    HB_CHECK(stat(target, &st) == 0); /* it exists on the host */
+    snprintf(src, sizeof(src),
+             "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+             "__asm__(\".section .rodata\\n.globl leaked\\nleaked:\\n.incbin \\\"%s\\\"\\n"
+             ".previous\\n\");\n"
+             "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
+             "HB_PLUGIN(\"incbin\", 1, 0, 0, 0, 0);\n",
+             target);
+    snprintf(file, sizeof(file), "%s/x.c", plug);
+    write_text(file, src);
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    int r = hb_load(sb, plug);
+    printf("load: %d %s\n", r, r ? hb_sandbox_last_error(sb) : "(compiled)");
+    HB_CHECK_EQ(r, HB_ECOMPILE);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), target);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -356,6 +610,22 @@ int main(int argc, char **argv)
     else if (!strcmp(c, "dlsym_execve_strict"))
         /* strict refuses dlsym at load (once wired) or denies execve. */
         expect_denied(HB_PROFILE_STRICT, "dlsym_execve", ")i", 0, "execve", "dlsym");
+    else if (!strcmp(c, "host_knobs"))
+        case_host_knobs();
+    else if (!strcmp(c, "capabilities"))
+        case_capabilities();
+    else if (!strcmp(c, "pid1"))
+        case_pid1();
+    else if (!strcmp(c, "environ"))
+        case_environ();
+    else if (!strcmp(c, "other_objects"))
+        case_other_objects();
+    else if (!strcmp(c, "worker_pid"))
+        case_worker_pid();
+    else if (!strcmp(c, "incbin_parent"))
+        expect_incbin_fails("parent");
+    else if (!strcmp(c, "incbin_state"))
+        expect_incbin_fails("state");
     else
         HB_FAIL_("unknown case %s", c);
     printf("PASS escape %s\n", c);
