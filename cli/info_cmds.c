@@ -25,7 +25,10 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
              "Says what this machine offers hotbox: whether the worker starts, every\n"
              "compiler isolation backend (microvm, namespace, local) with works/doesn't\n"
              "and the reason, which one `auto` picks and why, the plugin containment\n"
-             "(seccomp, namespaces) and resource limits (rlimits, cgroups).\n"
+             "(seccomp, namespaces) and resource limits (rlimits, cgroups), and the\n"
+             "effective containment of a worker started per profile, read from outside\n"
+             "through /proc: host uid, uid inside and what it maps to, capabilities,\n"
+             "seccomp and no_new_privs of every process of the sandbox.\n"
              "--measure also times one compile on each working backend (a microVM under\n"
              "TCG takes tens of seconds).");
         return HB_EXIT_OK;

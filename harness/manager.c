@@ -577,6 +577,21 @@ int hb_doctor(hb_manager *m, int measure, char **report)
     hb__sb_addf(&sb, "selected: %s\n", sel ? sel : "?");
     hb__sb_adds(&sb, "\nplugin containment (worker):\n");
     hb_sec_report(&sb);
+    /* What a worker really runs with, per profile, read from outside. */
+    hb__sb_adds(&sb, "\neffective containment (a worker started now, per profile):\n");
+    for (hb_profile p = HB_PROFILE_STRICT; p <= HB_PROFILE_PERMISSIVE; p++) {
+        so.profile = p;
+        hb_sandbox *s = NULL;
+        hb__sb_addf(&sb, "profile %s:\n", hb_profile_name(p));
+        if (hb_sandbox_new(m, &so, &s) != 0) {
+            hb__sb_addf(&sb, "  worker does not start: %s\n", hb_manager_last_error(m));
+            continue;
+        }
+        if (s->wc.wrapped)
+            hb_sec_process_report(&sb, "bwrap (outside the jail's pid namespace)", s->wc.pid);
+        hb_sec_process_report(&sb, "worker", s->wc.worker_pid > 0 ? s->wc.worker_pid : s->wc.pid);
+        hb_sandbox_free(s);
+    }
     char *why = NULL;
     int cg = hb_cgroup_probe(&why);
     hb__sb_addf(&sb, "\nresource limits: rlimits (always); cgroup v2 %s: %s\n",

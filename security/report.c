@@ -101,3 +101,63 @@ int hb_sec_report(hb_sb *out)
     }
     return out->len > before ? 0 : -ENOMEM;
 }
+
+/* The first line of /proc/<pid>/<file> that starts with key (without the
+ * key and leading blanks, newline cut) into buf; "" when absent. */
+static void proc_field(pid_t pid, const char *file, const char *key, char *buf, size_t len)
+{
+    char path[64], l[512];
+    buf[0] = 0;
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return;
+    size_t kl = strlen(key);
+    while (fgets(l, sizeof(l), f)) {
+        if (strncmp(l, key, kl) != 0)
+            continue;
+        const char *v = l + kl;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        snprintf(buf, len, "%s", v);
+        buf[strcspn(buf, "\n")] = 0;
+        /* collapse runs of blanks */
+        char *w = buf;
+        for (const char *r = buf; *r; r++)
+            if (!((*r == ' ' || *r == '\t') && w > buf && w[-1] == ' '))
+                *w++ = *r == '\t' ? ' ' : *r;
+        *w = 0;
+        break;
+    }
+    fclose(f);
+}
+
+int hb_sec_process_report(hb_sb *out, const char *role, pid_t pid)
+{
+    if (!out || !role || pid <= 0)
+        return -EINVAL;
+    char uid[128], map[128], eff[64], bnd[64], sec[16], nnp[16];
+    proc_field(pid, "status", "Uid:", uid, sizeof(uid));
+    proc_field(pid, "uid_map", "", map, sizeof(map));
+    proc_field(pid, "status", "CapEff:", eff, sizeof(eff));
+    proc_field(pid, "status", "CapBnd:", bnd, sizeof(bnd));
+    proc_field(pid, "status", "Seccomp:", sec, sizeof(sec));
+    proc_field(pid, "status", "NoNewPrivs:", nnp, sizeof(nnp));
+    if (!uid[0])
+        return hb__sb_addf(out, "  %s pid %d: gone (cannot read /proc/%d/status)\n", role,
+                           (int)pid, (int)pid),
+               -ESRCH;
+    unsigned inside = 0, outside = 0, count = 0;
+    bool mapped = sscanf(map, "%u %u %u", &inside, &outside, &count) == 3;
+    bool no_eff = strspn(eff, "0") == strlen(eff), no_bnd = strspn(bnd, "0") == strlen(bnd);
+    const char *seccomp = !strcmp(sec, "2") ? "filter" : !strcmp(sec, "1") ? "strict" : "NONE";
+    hb__sb_addf(out, "  %s pid %d: host uid %s; ", role, (int)pid, uid);
+    if (mapped && strcmp(map, "0 0 4294967295") != 0)
+        hb__sb_addf(out, "uid %u inside = host uid %u%s; ", inside, outside,
+                    outside == 0 ? " (ROOT)" : "");
+    else
+        hb__sb_adds(out, "no user namespace; ");
+    hb__sb_addf(out, "capabilities %s (CapEff %s, CapBnd %s); seccomp %s; no_new_privs %s\n",
+                !no_eff ? "PRESENT" : no_bnd ? "none" : "none effective", eff, bnd, seccomp, nnp);
+    return 0;
+}

@@ -150,4 +150,12 @@ void hb_sec_cmd_release(hb_sec_cmd *c);
  * the profile table. Returns 0 or -ENOMEM. */
 int hb_sec_report(hb_sb *out);
 
+/* Appends one line on a running process of a sandbox, read from outside
+ * through /proc/<pid>: its host uids, the uid it has inside its user
+ * namespace and the host uid that maps to, its capabilities (effective and
+ * bounding), its seccomp mode and no_new_privs. role names the process
+ * ("worker", "bwrap"). Returns 0, -ESRCH when it is gone (a line says so),
+ * -EINVAL. */
+int hb_sec_process_report(hb_sb *out, const char *role, pid_t pid);
+
 #endif /* HB_SECURITY_H */

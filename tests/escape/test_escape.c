@@ -501,6 +501,33 @@ static void case_worker_pid(void)
     hb_sandbox_free(sb);
 }
 
+/* Deliverable: `hotbox doctor` reports the effective containment of each
+ * profile's worker, read from outside. */
+static void case_doctor(void)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    hb_sandbox_free(sandbox(HB_PROFILE_STANDARD)); /* the manager */
+    char *rep = NULL;
+    HB_CHECK_OK(hb_doctor(mgr, 0, &rep));
+    const char *sec = strstr(rep, "effective containment");
+    HB_CHECK(sec != NULL);
+    const char *std = strstr(sec, "profile standard:");
+    HB_CHECK(std != NULL);
+    const char *w = strstr(std, "  worker pid ");
+    HB_CHECK(w != NULL);
+    char line[1024];
+    snprintf(line, sizeof(line), "%.*s", (int)strcspn(w, "\n"), w);
+    printf("%s\n", line);
+    HB_CHECK_CONTAINS(line, "uid 65534 inside = host uid ");
+    HB_CHECK(strstr(line, "(ROOT)") == NULL);
+    HB_CHECK_CONTAINS(line, "capabilities none (");
+    HB_CHECK_CONTAINS(line, "seccomp filter");
+    HB_CHECK_CONTAINS(line, "no_new_privs 1");
+    hb_free(rep);
+}
+
 /* ---- the namespace compile backend (item 6, and items 1 and 3 there) ---- */
 
 static hb_manager *ns_manager(const char *state)
@@ -622,6 +649,8 @@ int main(int argc, char **argv)
         case_other_objects();
     else if (!strcmp(c, "worker_pid"))
         case_worker_pid();
+    else if (!strcmp(c, "doctor"))
+        case_doctor();
     else if (!strcmp(c, "incbin_parent"))
         expect_incbin_fails("parent");
     else if (!strcmp(c, "incbin_state"))
