@@ -40,9 +40,10 @@ typedef struct hb_compile_request {
      * libraries it makes in the job directory; only the names are hashed. */
     const char *soname;       /* NULL: none */
     char *const *needed;      /* NULL-terminated; NULL: none */
-    /* A directory holding plugin_dir (typically its parent: sibling plugins
-     * and shared headers) that isolated backends show read-only too, so
-     * `#include "../common/x.h"` works; nothing else outside is visible.
+    /* A directory holding plugin_dir (typically its parent). The namespace
+     * backend shows its sibling plugin directories (those holding C
+     * sources) read-only, so `#include "../scale/scale.h"` works; the
+     * directory itself and its other entries stay invisible.
      * NULL: only plugin_dir. */
     const char *source_root;
 } hb_compile_request;

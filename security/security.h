@@ -5,8 +5,9 @@
  * (audit.h) and what this machine supports (for `hotbox doctor`).
  *
  * Who calls what
- *  - The harness (manager side) calls hb_sec_wrap_argv() to build the
- *    command that starts a worker, hb_sec_namespaces_status() to learn
+ *  - The harness (manager side) calls hb_sec_wrap() to build the
+ *    command that starts a worker (through jail.h, the one bubblewrap
+ *    command-line builder), hb_sec_namespaces_status() to learn
  *    whether namespaces work here, hb_sec_check_imports() before a LOAD or
  *    SWAP, and hb_sec_report() for doctor.
  *  - The worker calls hb_sec_apply_profile() once, after its channel is set
