@@ -596,6 +596,52 @@ static void expect_incbin_fails(const char *which)
     hb_manager_free(m);
 }
 
+/* Item 3 for the compiler: a compiler (here a wrapper script that dumps
+ * its environment when it runs inside the jail, where HOME is the job
+ * directory it runs in) sees the minimal documented environment, not the
+ * manager's. */
+static void case_compile_environ(void)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    set_secret();
+    hb_sandbox_free(sandbox(HB_PROFILE_STANDARD)); /* creates root */
+    char bin[4200], cc[4300], plug[4200], file[4300], state[4200];
+    snprintf(bin, sizeof(bin), "%s/ccwrap", root);
+    HB_CHECK(mkdir(bin, 0755) == 0);
+    snprintf(cc, sizeof(cc), "%s/cc", bin);
+    write_text(cc, "#!/bin/sh\n"
+                   "if [ \"$HOME\" = \"$PWD\" ]; then env >&2; echo HB-ENV-DUMPED >&2; exit 1; fi\n"
+                   "exec /usr/bin/cc \"$@\"\n");
+    HB_CHECK(chmod(cc, 0755) == 0);
+    snprintf(plug, sizeof(plug), "%s/envp", root);
+    HB_CHECK(mkdir(plug, 0755) == 0);
+    snprintf(file, sizeof(file), "%s/x.c", plug);
+    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+                     "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
+                     "HB_PLUGIN(\"envp\", 1, 0, 0, 0, 0);\n");
+    snprintf(state, sizeof(state), "%s/.hotbox-env", root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_NAMESPACE;
+    o.cc = cc;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    int r = hb_load(sb, plug);
+    const char *e = hb_sandbox_last_error(sb);
+    printf("load: %d\n%s\n", r, r ? e : "(compiled: the compiler ran with the manager's HOME)");
+    HB_CHECK_EQ(r, HB_ECOMPILE);
+    HB_CHECK_CONTAINS(e, "HB-ENV-DUMPED");
+    HB_CHECK_CONTAINS(e, "PATH=/usr/bin:/bin");
+    HB_CHECK(strstr(e, SECRET_NAME) == NULL);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -649,6 +695,8 @@ int main(int argc, char **argv)
         case_other_objects();
     else if (!strcmp(c, "worker_pid"))
         case_worker_pid();
+    else if (!strcmp(c, "compile_environ"))
+        case_compile_environ();
     else if (!strcmp(c, "doctor"))
         case_doctor();
     else if (!strcmp(c, "incbin_parent"))
