@@ -596,10 +596,11 @@ static void expect_incbin_fails(const char *which)
     hb_manager_free(m);
 }
 
-/* Item 3 for the compiler: a compiler (here a wrapper script that dumps
- * its environment when it runs inside the jail, where HOME is the job
+/* Items 3 and 1 for the compiler: a compiler (here a wrapper script that
+ * dumps what it sees when it runs inside the jail, where HOME is the job
  * directory it runs in) sees the minimal documented environment, not the
- * manager's. */
+ * manager's, holds no capability, is not uid 0 and cannot write host
+ * knobs. */
 static void case_compile_environ(void)
 {
     const char *why = namespaces_missing();
@@ -611,8 +612,16 @@ static void case_compile_environ(void)
     snprintf(bin, sizeof(bin), "%s/ccwrap", root);
     HB_CHECK(mkdir(bin, 0755) == 0);
     snprintf(cc, sizeof(cc), "%s/cc", bin);
+    /* Inside the jail it also reports its capabilities, its uid and
+     * whether host knobs are writable (test -w: access(), nothing written). */
     write_text(cc, "#!/bin/sh\n"
-                   "if [ \"$HOME\" = \"$PWD\" ]; then env >&2; echo HB-ENV-DUMPED >&2; exit 1; fi\n"
+                   "if [ \"$HOME\" = \"$PWD\" ]; then\n"
+                   "  env >&2; grep -E '^Cap(Eff|Bnd):' /proc/self/status >&2\n"
+                   "  echo \"UID-$(id -u)\" >&2\n"
+                   "  if [ -w /proc/sys/kernel/core_pattern ] || [ -w /proc/sysrq-trigger ]; then\n"
+                   "    echo KNOBS-WRITABLE >&2; else echo KNOBS-RO >&2; fi\n"
+                   "  echo HB-ENV-DUMPED >&2; exit 1\n"
+                   "fi\n"
                    "exec /usr/bin/cc \"$@\"\n");
     HB_CHECK(chmod(cc, 0755) == 0);
     snprintf(plug, sizeof(plug), "%s/envp", root);
@@ -638,6 +647,11 @@ static void case_compile_environ(void)
     HB_CHECK_CONTAINS(e, "HB-ENV-DUMPED");
     HB_CHECK_CONTAINS(e, "PATH=/usr/bin:/bin");
     HB_CHECK(strstr(e, SECRET_NAME) == NULL);
+    /* Item 1 for the compiler: no capabilities, not uid 0, no host knobs. */
+    HB_CHECK_CONTAINS(e, "CapEff:\t0000000000000000");
+    HB_CHECK_CONTAINS(e, "CapBnd:\t0000000000000000");
+    HB_CHECK_CONTAINS(e, "UID-65534");
+    HB_CHECK_CONTAINS(e, "KNOBS-RO");
     hb_sandbox_free(sb);
     hb_manager_free(m);
 }
