@@ -15,9 +15,11 @@ if ! command -v setpriv >/dev/null 2>&1; then
 fi
 as_nobody="setpriv --reuid=65534 --regid=65534 --clear-groups"
 if ! $as_nobody test -x "$1"; then
-    echo "FAIL: $1 is not reachable by uid 65534: the checkout and the build" \
-         "directory must be readable (and their parents searchable) by others" >&2
-    exit 1
+    # A skip here, not a failure, so `make test` works from a checkout under
+    # /root; .ci/run's unprivileged stage turns any skip into a failure.
+    echo "SKIP: $1 is not reachable by uid 65534: the checkout and the build" \
+         "directory must be readable (and their parents searchable) by others"
+    exit 77
 fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-escape-nobody-XXXXXX")
 chmod 0777 "$tmp"
