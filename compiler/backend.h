@@ -35,6 +35,9 @@ typedef struct hb__run_ctx {
     /* The backend's per-context state (the microvm pool); NULL for the
      * stateless local and namespace backends. */
     struct hb__vm_state *state;
+    /* The child drops root before exec (security/jail.h,
+     * hb_jail_drop_root()); set by the namespace backend only. */
+    bool drop_root;
 } hb__run_ctx;
 
 /* How one command ended. output holds stdout+stderr interleaved, at most

@@ -19,6 +19,9 @@
  * at its host path, argv, the depfile and the diagnostics carry the user's
  * real paths with no translation.
  *
+ * Host uid: a root manager's compile runs as host uid 65534 when every
+ * directory above is reachable by it (see compile_drops_root()).
+ *
  * Environment (bwrap's own, so nothing else is in any /proc/<pid>/environ
  * inside): PATH=/usr/bin:/bin, HOME=the job directory, TMPDIR=/tmp, and
  * LC_ALL, LANG, TZ and SOURCE_DATE_EPOCH from the compile's environment.
@@ -106,6 +109,51 @@ static size_t sibling_plugins(const char *root, const char *plugin_dir, char **o
     return n;
 }
 
+/* Whether every regular file directly in dir is readable by the jail uid. */
+static bool files_reachable(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return false;
+    bool ok = true;
+    struct dirent *de;
+    while (ok && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = hb__path_join(dir, de->d_name);
+        struct stat st;
+        ok = p && (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) || hb_jail_uid_can_reach(p, false));
+        free(p);
+    }
+    closedir(d);
+    return ok;
+}
+
+/* A root manager's compile drops to host uid 65534 when everything shown
+ * is reachable by it (every directory searchable, the plugin's own files
+ * readable); the job directory is then handed to that uid. Otherwise (a
+ * tree under a 0700 home) it keeps the manager's uid, still without any
+ * capability, uid 65534 inside, /proc and the root read-only. */
+static bool compile_drops_root(const hb_compile_request *req, const hb_jail_bind *b, size_t n)
+{
+    if (!hb_jail_drops_root())
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!b[i].rw && !hb_jail_uid_can_reach(b[i].path, false))
+            return false;
+    if (!files_reachable(req->plugin_dir))
+        return false;
+    /* The job directory's parent must be searchable; the directory itself
+     * becomes the jail uid's. */
+    const char *slash = strrchr(req->job_dir, '/');
+    char *parent = slash && slash != req->job_dir
+                       ? strndup(req->job_dir, (size_t)(slash - req->job_dir))
+                       : strdup("/");
+    bool ok = parent && hb_jail_uid_can_reach(parent, false);
+    free(parent);
+    return ok && chown(req->job_dir, HB_JAIL_UID, HB_JAIL_GID) == 0;
+}
+
 static const char *const compiler_env_keep[] = {"LC_ALL", "LANG", "TZ", "SOURCE_DATE_EPOCH", NULL};
 
 static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *out, char **err)
@@ -152,6 +200,7 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     } else {
         hb__run_ctx jctx = *ctx;
         jctx.envp = env;
+        jctx.drop_root = compile_drops_root(req, jb, nb);
         r = hb__spawn_limited(&jctx, bargv, out, err);
     }
     hb__strv_free(bargv);

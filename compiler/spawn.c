@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "jail.h"
 
 int hb__cerr(char **err, int code, const char *fmt, ...)
 {
@@ -104,6 +105,8 @@ static _Noreturn void child_exec(const hb__run_ctx *ctx, char *const *argv, int 
     set_limit(RLIMIT_FSIZE, ctx->max_output_bytes);
     set_limit(RLIMIT_CPU, cpu_s);
     set_limit(RLIMIT_CORE, 0);
+    if (ctx->drop_root && hb_jail_drop_root() < 0)
+        goto fail;
     execve(argv[0], argv, ctx->envp);
 fail:;
     int e = errno;

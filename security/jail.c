@@ -364,7 +364,7 @@ const char *hb_jail_unavailable(void)
 /* Whether the jail's host uid can reach path (search every parent, read
  * the file, and execute it when exec is set). Always true when jails keep
  * the manager's own uid. */
-static bool jail_uid_can_reach(const char *path, bool exec)
+bool hb_jail_uid_can_reach(const char *path, bool exec)
 {
     if (!hb_jail_drops_root())
         return true;
@@ -394,10 +394,10 @@ static bool jail_uid_can_reach(const char *path, bool exec)
 
 int hb_jail_view_new(const char *dir_hint, char **out, char **err)
 {
-    const char *base = dir_hint && jail_uid_can_reach(dir_hint, false) ? dir_hint : NULL;
+    const char *base = dir_hint && hb_jail_uid_can_reach(dir_hint, false) ? dir_hint : NULL;
     if (!base) {
         const char *t = getenv("TMPDIR");
-        base = t && *t == '/' && jail_uid_can_reach(t, false) ? t : "/tmp";
+        base = t && *t == '/' && hb_jail_uid_can_reach(t, false) ? t : "/tmp";
     }
     char *dir = hb__asprintf("%s/hb-view-XXXXXX", base);
     if (!dir)
@@ -495,7 +495,7 @@ int hb_jail_view_add(const char *view, const char *file, char **err)
 
 int hb_jail_view_worker(const char *view, const char *worker_path, char **out, char **err)
 {
-    if (jail_uid_can_reach(worker_path, true)) {
+    if (hb_jail_uid_can_reach(worker_path, true)) {
         *out = strdup(worker_path);
         return *out ? 0 : hb__seterr(err, -ENOMEM, "out of memory");
     }

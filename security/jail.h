@@ -84,6 +84,12 @@ bool hb_jail_drops_root(void);
  * signal is cleared by a credential change: set it after this. */
 int hb_jail_drop_root(void);
 
+/* Whether a process that dropped root (host uid HB_JAIL_UID, no groups)
+ * can reach path: search every parent directory, read a file (and execute
+ * it when exec is set), search a directory. Always true when jails keep the
+ * manager's own uid (it is not root). */
+bool hb_jail_uid_can_reach(const char *path, bool exec);
+
 /* Reads bwrap's --info-fd JSON from fd (without waiting for EOF: call it
  * after the jailed process answered, when bwrap has written it) and returns
  * the host pid of the jail's first process. 0 or -errno. */

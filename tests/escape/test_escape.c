@@ -656,6 +656,69 @@ static void case_compile_environ(void)
     hb_manager_free(m);
 }
 
+/* Item 1 for the compiler: with a root manager and a tree uid 65534 can
+ * reach, the compiler's host uid is not root: a sibling file only root may
+ * read (0600) stays unreadable to it. (An unprivileged manager's compiler
+ * has the manager's uid: the same file, ours, is readable, which shows the
+ * probe works.) */
+static void case_compile_host_uid(void)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    hb_sandbox_free(sandbox(HB_PROFILE_STANDARD)); /* creates root */
+    HB_CHECK(chmod(root, 0755) == 0);
+    char bin[4200], cc[4300], proj[4200], plug[4300], sib[4300], file[4400], secret[4400],
+        state[4300], script[9000];
+    snprintf(proj, sizeof(proj), "%s/uidproj", root);
+    snprintf(plug, sizeof(plug), "%s/p", proj);
+    snprintf(sib, sizeof(sib), "%s/s", proj);
+    HB_CHECK(mkdir(proj, 0755) == 0 && mkdir(plug, 0755) == 0 && mkdir(sib, 0755) == 0);
+    snprintf(file, sizeof(file), "%s/s.c", sib);
+    write_text(file, "int s(void) { return 0; }\n");
+    snprintf(secret, sizeof(secret), "%s/secret.h", sib);
+    write_text(secret, "#define SECRET 1\n");
+    HB_CHECK(chmod(secret, 0600) == 0);
+    snprintf(file, sizeof(file), "%s/x.c", plug);
+    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+                     "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
+                     "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n");
+    HB_CHECK(chmod(file, 0644) == 0);
+    snprintf(bin, sizeof(bin), "%s/ccuid", root);
+    HB_CHECK(mkdir(bin, 0755) == 0);
+    snprintf(cc, sizeof(cc), "%s/cc", bin);
+    snprintf(script, sizeof(script),
+             "#!/bin/sh\n"
+             "if [ \"$HOME\" = \"$PWD\" ]; then\n"
+             "  if cat '%s' >/dev/null 2>&1; then echo HOSTROOT-READ >&2;\n"
+             "  else echo HOSTROOT-DENIED >&2; fi; exit 1\n"
+             "fi\n"
+             "exec /usr/bin/cc \"$@\"\n",
+             secret);
+    write_text(cc, script);
+    HB_CHECK(chmod(cc, 0755) == 0);
+    snprintf(state, sizeof(state), "%s/.hotbox", proj);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_NAMESPACE;
+    o.cc = cc;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    int r = hb_load(sb, plug);
+    const char *e = hb_sandbox_last_error(sb);
+    printf("load: %d\n%s\n", r, r ? e : "(compiled)");
+    HB_CHECK_EQ(r, HB_ECOMPILE);
+    if (geteuid() == 0)
+        HB_CHECK_CONTAINS(e, "HOSTROOT-DENIED");
+    else
+        HB_CHECK_CONTAINS(e, "HOSTROOT-READ");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -709,6 +772,8 @@ int main(int argc, char **argv)
         case_other_objects();
     else if (!strcmp(c, "worker_pid"))
         case_worker_pid();
+    else if (!strcmp(c, "compile_host_uid"))
+        case_compile_host_uid();
     else if (!strcmp(c, "compile_environ"))
         case_compile_environ();
     else if (!strcmp(c, "doctor"))
