@@ -28,7 +28,10 @@ static void reset_client(hb_wclient *wc)
         close(wc->fd);
     if (wc->pidfd >= 0)
         close(wc->pidfd);
-    wc->fd = wc->pidfd = -1;
+    if (wc->has_listener)
+        close(wc->listener);
+    wc->has_listener = false;
+    wc->fd = wc->pidfd = wc->listener = -1;
     wc->pid = 0;
 }
 
@@ -67,6 +70,63 @@ static void reap_dead(hb_wclient *wc)
     }
     /* Closed its channel but did not exit: treat as dead, make it so. */
     hb__wc_kill(wc);
+}
+
+/* Receives HB_MSG_LISTENER, the worker's first frame under a seccomp
+ * profile, and keeps the listener it carries. */
+static int take_listener(hb_wclient *wc, unsigned timeout_ms, char **err)
+{
+    struct pollfd p[2] = {{.fd = wc->fd, .events = POLLIN}, {.fd = wc->pidfd, .events = POLLIN}};
+    int n;
+    do
+        n = poll(p, 2, (int)timeout_ms);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return hb__seterr(err, -errno, "poll: %s", strerror(errno));
+    if (n == 0)
+        return hb__seterr(err, HB_EHUNG, "no seccomp listener within %u ms", timeout_ms);
+    if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        return hb__seterr(err, HB_ECRASHED, "it exited before passing its seccomp listener");
+    hb_frame f;
+    int lfd = -1;
+    int r = hb__wire_recv_fd(wc->fd, 0, &f, &lfd);
+    if (r < 0)
+        return hb__seterr(err, r == -EPIPE ? HB_ECRASHED : HB_EPROTO,
+                          "no seccomp listener: %s", strerror(-r));
+    bool ok = f.type == HB_MSG_LISTENER && f.id == 0 && lfd >= 0;
+    hb__frame_release(&f);
+    if (ok && (r = hb_sec_listener_check(lfd)) < 0)
+        ok = false;
+    if (!ok) {
+        if (lfd >= 0)
+            close(lfd);
+        return hb__seterr(err, HB_EPROTO,
+                          "its first frame is not the seccomp listener (type %u)", f.type);
+    }
+    wc->listener = lfd;
+    wc->has_listener = true;
+    return 0;
+}
+
+/* The listener is readable: a plugin thread is stopped in a denied call.
+ * Returns 1 when the denial was read (wc->denied names it), 0 when there
+ * was nothing to read after all. */
+static int observe_denial(hb_wclient *wc, short revents)
+{
+    if (revents & POLLIN) {
+        char what[sizeof(wc->denied)];
+        if (hb_sec_listener_take(wc->listener, what, sizeof(what)) == 1) {
+            snprintf(wc->denied, sizeof(wc->denied), "%s", what);
+            return 1;
+        }
+        return 0;
+    }
+    /* POLLHUP: no process under the filter is left; the pidfd and the
+     * channel tell the rest. Stop polling the listener. */
+    close(wc->listener);
+    wc->listener = -1;
+    wc->has_listener = false;
+    return 0;
 }
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
@@ -155,6 +215,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     if (cgfd >= 0)
         close(cgfd);
     memset(wc, 0, sizeof(*wc));
+    wc->listener = -1;
     wc->pid = pid;
     wc->fd = sv[0];
     wc->next_id = 1;
@@ -169,6 +230,19 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     if (wc->pidfd < 0) {
         hb__wc_kill(wc);
         return hb__seterr(err, HB_EWORKER, "pidfd_open: %s", strerror(-wc->pidfd));
+    }
+    /* Under a seccomp profile the worker's first frame carries the filter's
+     * listener: denials are read there, by us. */
+    const hb_profile_spec *spec = hb_sec_profile(how->profile);
+    if (spec && spec->seccomp && (r = take_listener(wc, 10000, err)) < 0) {
+        char *inner = *err;
+        *err = NULL;
+        hb__seterr(err, HB_EWORKER, "worker %s did not start%s: %s", worker_path,
+                   wrapped ? " under bwrap (its messages are on the worker's stderr)" : "",
+                   inner ? inner : hb_strerror(r));
+        free(inner);
+        hb__wc_kill(wc);
+        return HB_EWORKER;
     }
     /* Handshake: proves the binary is a hotbox worker of our protocol. */
     hb_wbuf w = {0};
@@ -229,11 +303,6 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
         return hb__seterr(err, HB_ECRASHED, "worker %s plugin called %s (denied by the %s profile)",
                           what, wc->denied, profile);
     hb__describe_wait_status(wc->wait_status, buf, sizeof(buf));
-    if (wc->reaped && WIFSIGNALED(wc->wait_status) && WTERMSIG(wc->wait_status) == SIGSYS &&
-        hb_sec_profile(wc->profile) && hb_sec_profile(wc->profile)->seccomp)
-        return hb__seterr(err, HB_ECRASHED,
-                          "worker %s %s: a system call denied by the %s profile (not identified)",
-                          what, buf, profile);
     /* A death a resource limit explains is reported with the limit and its
      * value ("killed by SIGXCPU: CPU time limit 5 s exceeded"). */
     char why[256];
@@ -242,22 +311,6 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
             HB_LIMIT_NONE)
         return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, why);
     return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, buf);
-}
-
-/* HB_MSG_DENIED: u32 syscall number, str name. Kept for describe_death. */
-static void record_denied(hb_wclient *wc, const hb_frame *f)
-{
-    hb_rbuf rb;
-    uint32_t nr = 0;
-    char *name = NULL;
-    hb__rbuf_init(&rb, f->payload, f->len);
-    hb__wire_get_u32(&rb, &nr);
-    hb__wire_get_str(&rb, 200, &name);
-    if (name && *name)
-        snprintf(wc->denied, sizeof(wc->denied), "%s", name);
-    else
-        snprintf(wc->denied, sizeof(wc->denied), "system call %u", nr);
-    free(name);
 }
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
@@ -286,13 +339,22 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
             return hb__seterr(err, HB_EHUNG,
                               "worker did not answer within %u ms and was killed", timeout_ms);
         }
-        struct pollfd p[2] = {{.fd = wc->fd, .events = POLLIN}, {.fd = wc->pidfd, .events = POLLIN}};
-        int n = poll(p, 2, (int)((deadline - now) / 1000000ull) + 1);
+        struct pollfd p[3] = {{.fd = wc->fd, .events = POLLIN},
+                              {.fd = wc->pidfd, .events = POLLIN},
+                              {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
+        int n = poll(p, 3, (int)((deadline - now) / 1000000ull) + 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return hb__seterr(err, -errno, "poll: %s", strerror(errno));
         if (n == 0)
+            continue;
+        /* A denial first: the worker is ended before anything it says. */
+        if (p[2].revents && observe_denial(wc, p[2].revents)) {
+            hb__wc_kill(wc);
+            return describe_death(wc, err, "ended:");
+        }
+        if (!p[0].revents && !p[1].revents)
             continue;
         if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             /* Process exited and nothing is left to read. */
@@ -310,12 +372,15 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
             return hb__seterr(err, HB_EPROTO, "bad frame from worker (%s); worker killed",
                               strerror(-r));
         }
-        if (f.type == HB_MSG_DENIED) {
-            /* Written by the worker's SIGSYS handler, which cannot know the
-             * request id; the worker dies right after. */
-            record_denied(wc, &f);
+        if (f.type == HB_MSG_DENIED || f.type == HB_MSG_LISTENER) {
+            /* Denials are read from the seccomp listener; a worker that
+             * claims one is lying (plugin code writing on its channel). */
             hb__frame_release(&f);
-            continue;
+            hb__wc_kill(wc);
+            return hb__seterr(err, HB_EPROTO,
+                              "protocol violation: the worker sent a %s frame, which only the "
+                              "kernel may report (forged by plugin code?); worker killed",
+                              f.type == HB_MSG_DENIED ? "DENIED" : "LISTENER");
         }
         if (f.id != id) {
             hb__frame_release(&f);

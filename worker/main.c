@@ -64,8 +64,20 @@ static int close_other_fds(int keep)
     return 0;
 }
 
-_Static_assert(HB_SEC_MSG_DENIED == HB_MSG_DENIED, "security's DENIED frame type");
-_Static_assert(HB_SEC_FRAME_HEADER == HB_WIRE_HEADER, "security's frame header size");
+/* The seccomp listener goes to the harness, the only reader of denials,
+ * and this process keeps no copy: plugin code could otherwise read its own
+ * denied calls, or answer them and let them through. */
+static int hand_over_listener(int sock, int listener)
+{
+    hb_wbuf w = {0};
+    hb__wire_begin(&w, HB_MSG_LISTENER, 0);
+    int r = hb__wire_finish(&w);
+    if (r == 0)
+        r = hb__wire_send_fd(sock, &w, listener);
+    hb__wire_release(&w);
+    close(listener);
+    return r;
+}
 
 static int usage(void)
 {
@@ -111,9 +123,14 @@ int main(int argc, char **argv)
     (void)fcntl(sock, F_SETFD, FD_CLOEXEC);
     /* Last step of set-up: from here on only the profile's calls work. */
     char why[256];
-    if (hb_sec_apply_profile(profile, sock, why, sizeof(why)) < 0) {
+    int listener = -1;
+    if (hb_sec_apply_profile(profile, &listener, why, sizeof(why)) < 0) {
         fprintf(stderr, "hotbox-worker: cannot apply the %s profile: %s\n",
                 hb_profile_name(profile), why);
+        return 1;
+    }
+    if (listener >= 0 && hand_over_listener(sock, listener) < 0) {
+        fprintf(stderr, "hotbox-worker: cannot pass the seccomp listener to the harness\n");
         return 1;
     }
     int status = hb__worker_serve(sock);
