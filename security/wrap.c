@@ -158,6 +158,10 @@ static void add_base(strv *s)
     sv_add3(s, "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache");
     sv_add3(s, "--ro-bind-try", "/etc/localtime", "/etc/localtime");
     sv_add2(s, "--proc", "/proc");
+    /* No writes through /proc: /proc/self/mem writes into read-only and
+     * executable memory (a W^X bypass), /proc/<pid>/mem into other
+     * processes of the sandbox. */
+    sv_add2(s, "--remount-ro", "/proc");
     sv_add2(s, "--dev", "/dev");
     sv_add2(s, "--tmpfs", "/tmp");
 }

@@ -353,6 +353,22 @@ static void case_forge_denied(void)
     hb_sandbox_free(sb);
 }
 
+/* /proc/self/mem writes past page protections: the worker's /proc is
+ * read-only, so strict's W^X holds there too. */
+static void case_wx_proc_mem(void)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s (without bwrap the worker sees the host's writable /proc)", why);
+    hb_sandbox *sb = sandbox(HB_PROFILE_STRICT);
+    load(sb, "wx_proc_mem");
+    int32_t r = 0;
+    HB_CHECK_OK(hb_callf(sb, "wx_proc_mem", "esc", ")i", &r));
+    HB_CHECK_EQ(r, -EROFS);
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
 /* Returns whether c is one of these cases (and ran it). */
 static bool seccomp_case(const char *c)
 {
@@ -366,6 +382,8 @@ static bool seccomp_case(const char *c)
     else if (!strcmp(c, "wx_mprotect"))
         expect_denied(HB_PROFILE_STRICT, "wx_mprotect", ")i", 0,
                       "mprotect (making memory executable)", "mprotect");
+    else if (!strcmp(c, "wx_proc_mem"))
+        case_wx_proc_mem();
     else if (!strcmp(c, "wx_shared_file"))
         expect_denied(HB_PROFILE_STRICT, "wx_shared_file", ")i", 0,
                       "mmap (an executable shared mapping)", "mmap");
