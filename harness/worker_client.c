@@ -90,9 +90,10 @@ static int take_listener(hb_wclient *wc, unsigned timeout_ms, char **err)
     hb_frame f;
     int lfd = -1;
     int r = hb__wire_recv_fd(wc->fd, 0, &f, &lfd);
+    if (r == -EPIPE || r == -ECONNRESET)
+        return hb__seterr(err, HB_ECRASHED, "it exited before passing its seccomp listener");
     if (r < 0)
-        return hb__seterr(err, r == -EPIPE ? HB_ECRASHED : HB_EPROTO,
-                          "no seccomp listener: %s", strerror(-r));
+        return hb__seterr(err, HB_EPROTO, "no seccomp listener: %s", strerror(-r));
     bool ok = f.type == HB_MSG_LISTENER && f.id == 0 && lfd >= 0;
     hb__frame_release(&f);
     if (ok && (r = hb_sec_listener_check(lfd)) < 0)

@@ -321,6 +321,14 @@ static int do_clone_thread_ns(void)
     long r = clone_thread_newuts();
     return r > 0 ? 3 : 4;
 }
+static int do_unshare(void)
+{
+    return unshare(CLONE_NEWUTS) == 0 ? 3 : 4;
+}
+static int do_setns(void)
+{
+    return setns(0, CLONE_NEWUTS) == 0 ? 3 : 4;
+}
 static int do_memfd_ok(void)
 {
     int fd = memfd_create("x", MFD_CLOEXEC);
@@ -360,6 +368,8 @@ int main(void)
 #if defined(__x86_64__)
         expect_denied(p, do_clone_thread_ns, "clone (namespace flags on a thread)");
 #endif
+        expect_denied(p, do_unshare, "unshare");
+        expect_denied(p, do_setns, "setns");
     }
     expect_ok(HB_PROFILE_STANDARD, do_mprotect_rx, "mprotect RW->RX under standard");
     /* W+X: allowed by standard, denied by strict (see security/profile.c). */
