@@ -110,17 +110,21 @@ static int take_listener(hb_wclient *wc, unsigned timeout_ms, char **err)
 }
 
 /* The listener is readable: a plugin thread is stopped in a denied call.
- * Returns 1 when the denial was read (wc->denied names it), 0 when there
+ * Returns 1 when there was a denial (wc->denied names it), 0 when there
  * was nothing to read after all. */
 static int observe_denial(hb_wclient *wc, short revents)
 {
     if (revents & POLLIN) {
         char what[sizeof(wc->denied)];
-        if (hb_sec_listener_take(wc->listener, what, sizeof(what)) == 1) {
-            snprintf(wc->denied, sizeof(wc->denied), "%s", what);
-            return 1;
-        }
-        return 0;
+        int r = hb_sec_listener_take(wc->listener, what, sizeof(what));
+        if (r == 0)
+            return 0;
+        /* A read error would leave the notification (and poll) pending
+         * for ever: it is still a denial, only unnamed. */
+        if (r < 0)
+            snprintf(what, sizeof(what), "a system call (not named: %s)", strerror(-r));
+        snprintf(wc->denied, sizeof(wc->denied), "%s", what);
+        return 1;
     }
     /* POLLHUP: no process under the filter is left; the pidfd and the
      * channel tell the rest. Stop polling the listener. */
