@@ -89,12 +89,16 @@ static int take_listener(hb_wclient *wc, unsigned timeout_ms, char **err)
         return hb__seterr(err, HB_ECRASHED, "it exited before passing its seccomp listener");
     hb_frame f;
     int lfd = -1;
-    int r = hb__wire_recv_fd(wc->fd, 0, &f, &lfd);
+    int r = hb__wire_recv_fd(wc->fd, 4, &f, &lfd);
     if (r == -EPIPE || r == -ECONNRESET)
         return hb__seterr(err, HB_ECRASHED, "it exited before passing its seccomp listener");
     if (r < 0)
         return hb__seterr(err, HB_EPROTO, "no seccomp listener: %s", strerror(-r));
     bool ok = f.type == HB_MSG_LISTENER && f.id == 0 && lfd >= 0;
+    hb_rbuf rb;
+    uint32_t flags = 0;
+    hb__rbuf_init(&rb, f.payload, f.len);
+    ok = ok && hb__wire_get_u32(&rb, &flags) == 0 && hb__wire_done(&rb);
     hb__frame_release(&f);
     if (ok && (r = hb_sec_listener_check(lfd)) < 0)
         ok = false;
@@ -106,6 +110,14 @@ static int take_listener(hb_wclient *wc, unsigned timeout_ms, char **err)
     }
     wc->listener = lfd;
     wc->has_listener = true;
+    /* strict's W^X for files needs Landlock; say so when it is missing. */
+    const hb_profile_spec *spec = hb_sec_profile(wc->profile);
+    if (spec && spec->deny_wx && wc->wrapped && !(flags & HB_LISTENER_FILES_LOCKED) &&
+        !wc->warning[0])
+        snprintf(wc->warning, sizeof(wc->warning),
+                 "Landlock unavailable: under the %s profile, files the plugin writes can "
+                 "still be mapped executable (memory W^X still holds)",
+                 spec->name);
     return 0;
 }
 

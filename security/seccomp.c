@@ -149,14 +149,15 @@ fail:
     return r;
 }
 
-int hb_sec_apply_profile(hb_profile p, int *listener, char *err, size_t errlen)
+int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t errlen)
 {
     const hb_profile_spec *spec = hb_sec_profile(p);
-    if (!spec || !listener) {
+    if (!spec || !out) {
         snprintf(err, errlen, "unknown profile %d", (int)p);
         return -EINVAL;
     }
-    *listener = -1;
+    out->listener = -1;
+    out->files_locked = false;
     hb_limits lim = spec->limits;
 #if defined(__SANITIZE_ADDRESS__)
     lim.memory_bytes = 0; /* ASan reserves terabytes of shadow address space */
@@ -173,6 +174,12 @@ int hb_sec_apply_profile(hb_profile p, int *listener, char *err, size_t errlen)
         r = -errno;
         snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         return r;
+    }
+    if (spec->deny_wx) {
+        r = hb__sec_lock_written_files(err, errlen);
+        if (r < 0)
+            return r;
+        out->files_locked = r == 1;
     }
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx) {
@@ -198,7 +205,8 @@ int hb_sec_apply_profile(hb_profile p, int *listener, char *err, size_t errlen)
             r = lfd;
             snprintf(err, errlen, "seccomp listener fd: %s", strerror(-lfd));
         } else {
-            *listener = lfd;
+            out->listener = lfd;
+            r = 0;
         }
     }
     seccomp_release(ctx);

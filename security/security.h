@@ -17,7 +17,8 @@
  * Profiles (the table lives in profile.c; the README repeats it)
  *   strict      seccomp (deny list + W^X: no W+X memory, nothing made
  *               executable after mapping, no executable anonymous, shared
- *               or memfd memory), all namespaces, a root
+ *               or memfd memory), Landlock (files it can write it cannot
+ *               read, so never map executable), all namespaces, a root
  *               with only /usr, the plugin objects and a tmpfs scratch,
  *               tight rlimits, imports limited to libc/libm/libpthread and
  *               no process, network, dl* or ptrace symbols.
@@ -90,15 +91,29 @@ int hb_sec_check_imports(hb_profile p, char *const *imports, char *const *needed
 
 /* ---- the seccomp filter (seccomp.c) -------------------------------------- */
 
+/* What hb_sec_apply_profile set up. */
+typedef struct hb_sec_applied {
+    int listener;      /* the filter's listener (O_CLOEXEC); -1 without a filter */
+    bool files_locked; /* strict inside the sandbox view: files the plugin can
+                          write cannot be opened for reading (landlock.c) */
+} hb_sec_applied;
+
 /* Worker side. Applies profile p to the calling process, which must be
- * single-threaded: rlimits, then PR_SET_NO_NEW_PRIVS, then the seccomp
- * filter (strict and standard). A denied system call stops the calling
- * thread and queues a user notification on the filter's listener, whose fd
- * (O_CLOEXEC) *listener receives (-1 for permissive). The caller must hand
- * it to the harness (HB_MSG_LISTENER) and close it before any plugin code
- * runs: whoever holds the listener reads, and could answer, every denied
- * call. Returns 0, or a negative errno with a one-line reason in err. */
-int hb_sec_apply_profile(hb_profile p, int *listener, char *err, size_t errlen);
+ * single-threaded: rlimits, then PR_SET_NO_NEW_PRIVS, then (strict) the
+ * Landlock rule of landlock.c, then the seccomp filter (strict and
+ * standard). A denied system call stops the calling thread and queues a
+ * user notification on the filter's listener. The caller must hand
+ * out->listener to the harness (HB_MSG_LISTENER) and close it before any
+ * plugin code runs: whoever holds the listener reads, and could answer,
+ * every denied call. Returns 0, or a negative errno with a one-line
+ * reason in err. */
+int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t errlen);
+
+/* (landlock.c, for hb_sec_apply_profile) Inside the sandbox view (a
+ * read-only root), lets the process open for reading only files beneath
+ * read-only mounts and character devices. 1 when applied, 0 when not
+ * applicable or Landlock is missing, <0 with err on failure. */
+int hb__sec_lock_written_files(char *err, size_t errlen);
 
 /* Harness side. 0 when fd is a seccomp user-notification listener,
  * -ENOTTY when it is some other file, -EBADF when it is not open. */

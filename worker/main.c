@@ -67,10 +67,11 @@ static int close_other_fds(int keep)
 /* The seccomp listener goes to the harness, the only reader of denials,
  * and this process keeps no copy: plugin code could otherwise read its own
  * denied calls, or answer them and let them through. */
-static int hand_over_listener(int sock, int listener)
+static int hand_over_listener(int sock, int listener, uint32_t flags)
 {
     hb_wbuf w = {0};
     hb__wire_begin(&w, HB_MSG_LISTENER, 0);
+    hb__wire_put_u32(&w, flags);
     int r = hb__wire_finish(&w);
     if (r == 0)
         r = hb__wire_send_fd(sock, &w, listener);
@@ -123,13 +124,14 @@ int main(int argc, char **argv)
     (void)fcntl(sock, F_SETFD, FD_CLOEXEC);
     /* Last step of set-up: from here on only the profile's calls work. */
     char why[256];
-    int listener = -1;
-    if (hb_sec_apply_profile(profile, &listener, why, sizeof(why)) < 0) {
+    hb_sec_applied applied;
+    if (hb_sec_apply_profile(profile, &applied, why, sizeof(why)) < 0) {
         fprintf(stderr, "hotbox-worker: cannot apply the %s profile: %s\n",
                 hb_profile_name(profile), why);
         return 1;
     }
-    if (listener >= 0 && hand_over_listener(sock, listener) < 0) {
+    uint32_t flags = applied.files_locked ? HB_LISTENER_FILES_LOCKED : 0;
+    if (applied.listener >= 0 && hand_over_listener(sock, applied.listener, flags) < 0) {
         fprintf(stderr, "hotbox-worker: cannot pass the seccomp listener to the harness\n");
         return 1;
     }

@@ -46,15 +46,18 @@ typedef enum hb_msg {
                                the seccomp listener, never reported by the
                                worker; the harness treats this frame as a
                                protocol violation (a forgery). */
-    HB_MSG_LISTENER = 67,   /* (empty, id 0) the first frame of a worker under a
-                               seccomp profile, sent before it reads any
-                               request, with the filter's user-notification
-                               listener attached (SCM_RIGHTS); the worker
-                               keeps no copy. */
+    HB_MSG_LISTENER = 67,   /* u32 flags (HB_LISTENER_*), id 0: the first frame
+                               of a worker under a seccomp profile, sent
+                               before it reads any request, with the filter's
+                               user-notification listener attached
+                               (SCM_RIGHTS); the worker keeps no copy. */
     /* replies, worker -> harness */
     HB_MSG_OK = 128,    /* request-specific payload, see PROTOCOL.md */
     HB_MSG_ERR = 129,   /* i32 code (as u32), str message */
 } hb_msg;
+
+/* HB_MSG_LISTENER flags: what else the profile set up. */
+#define HB_LISTENER_FILES_LOCKED 1u /* files it can write, it cannot read (strict) */
 
 /* An encoder appending to a growable buffer. On allocation failure `failed`
  * is set and further puts do nothing; hb__wire_finish then reports -ENOMEM. */

@@ -39,11 +39,15 @@ static int run(hb_profile p, body_fn body, char *denied, size_t dlen)
     if (pid == 0) {
         close(sv[0]);
         char why[256];
-        int lfd = -1;
-        if (hb_sec_apply_profile(p, &lfd, why, sizeof(why)) < 0) {
+        hb_sec_applied a;
+        if (hb_sec_apply_profile(p, &a, why, sizeof(why)) < 0) {
             fprintf(stderr, "apply: %s\n", why);
             _exit(100);
         }
+        /* Outside a sandbox view (a writable root) nothing is locked. */
+        if (a.files_locked)
+            _exit(102);
+        int lfd = a.listener;
         if (lfd >= 0) {
             hb_wbuf w = {0};
             hb__wire_begin(&w, HB_MSG_LISTENER, 0);
@@ -346,8 +350,8 @@ static int do_socket_quiet(void)
 int main(void)
 {
     char err[128];
-    int lfd = 7;
-    HB_CHECK_EQ(hb_sec_apply_profile((hb_profile)42, &lfd, err, sizeof(err)), -EINVAL);
+    hb_sec_applied a;
+    HB_CHECK_EQ(hb_sec_apply_profile((hb_profile)42, &a, err, sizeof(err)), -EINVAL);
     HB_CHECK_EQ(hb_sec_listener_check(-1), -EBADF);
 
     const hb_profile both[] = {HB_PROFILE_STANDARD, HB_PROFILE_STRICT};

@@ -171,7 +171,7 @@ static void wk_take_listener(wk *k)
     struct pollfd p = {.fd = k->fd, .events = POLLIN};
     HB_CHECK_EQ(poll(&p, 1, REPLY_TIMEOUT_MS), 1);
     hb_frame f;
-    HB_CHECK_OK(hb__wire_recv_fd(k->fd, 0, &f, &k->listener));
+    HB_CHECK_OK(hb__wire_recv_fd(k->fd, HB_WIRE_MAX_FRAME, &f, &k->listener));
     HB_CHECK_EQ(f.type, HB_MSG_LISTENER);
     HB_CHECK_EQ(f.id, 0u);
     HB_CHECK(k->listener >= 0);

@@ -1,0 +1,123 @@
+/* security/landlock.c - strict's W^X for files: inside the sandbox view,
+ * a file the plugin can write is a file it cannot open for reading, so it
+ * can never be mapped executable (mmap needs a readable fd).
+ *
+ * Why: the seccomp filter sees mmap's flags, not which file an fd names.
+ * With memory W^X alone a plugin writes code into a file in its scratch or
+ * /tmp (or prints it to its own output and reopens /proc/self/fd/1) and
+ * maps it PROT_EXEC|MAP_PRIVATE. bubblewrap cannot mount the writable
+ * places noexec, and noexec would not cover the output file anyway.
+ *
+ * How: a Landlock ruleset that handles only LANDLOCK_ACCESS_FS_READ_FILE
+ * and allows it beneath every read-only mount of the worker's view (/usr,
+ * the plugin objects, /etc/ld.so.cache, /proc, ... as mountinfo lists
+ * them, each checked with fstatvfs) and on the character devices bwrap
+ * binds (/dev/null, /dev/urandom, ...). Everything writable (/tmp, the
+ * scratch, /dev's tmpfs, files outside the view reached through
+ * /proc/self/fd) stays writable but unreadable. Already open fds keep
+ * their access (Landlock checks at open).
+ *
+ * Only inside the sandbox view (its root is read-only): a worker that runs
+ * unwrapped sees the host, where this rule would refuse the libraries, and
+ * its missing namespaces are already reported as a warning. */
+#include "security.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define RIGHTS ((uint64_t)LANDLOCK_ACCESS_FS_READ_FILE)
+
+/* mountinfo escapes blanks and backslashes as \ooo. In place. */
+static void unescape_octal(char *s)
+{
+    char *w = s;
+    for (char *r = s; *r; r++) {
+        if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+            r[3] >= '0' && r[3] <= '7') {
+            *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+            r += 3;
+        } else {
+            *w++ = *r;
+        }
+    }
+    *w = 0;
+}
+
+/* The 5th field of a mountinfo line (the mount point), unescaped; NULL
+ * when the line is malformed. Modifies line. */
+static char *mount_point(char *line)
+{
+    char *save = NULL, *f = strtok_r(line, " ", &save);
+    for (int i = 1; f && i < 5; i++)
+        f = strtok_r(NULL, " ", &save);
+    if (f)
+        unescape_octal(f);
+    return f;
+}
+
+/* Allows reading beneath path when nothing there can be written: a
+ * read-only mount, or a character device. 1 added, 0 skipped, <0 error. */
+static int allow_if_unwritable(int ruleset, const char *path)
+{
+    int fd = open(path, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return 0; /* overmounted or gone: nothing to allow */
+    struct statvfs vfs;
+    struct stat st;
+    bool ro = fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+    bool chr = fstat(fd, &st) == 0 && S_ISCHR(st.st_mode);
+    int r = 0;
+    if (ro || chr) {
+        struct landlock_path_beneath_attr pb = {.allowed_access = RIGHTS, .parent_fd = fd};
+        r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == 0
+                ? 1
+                : -errno;
+    }
+    close(fd);
+    return r;
+}
+
+int hb__sec_lock_written_files(char *err, size_t errlen)
+{
+    struct statvfs root;
+    if (statvfs("/", &root) < 0 || !(root.f_flag & ST_RDONLY))
+        return 0; /* not inside the sandbox view */
+    struct landlock_ruleset_attr attr = {.handled_access_fs = RIGHTS};
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+    if (ruleset < 0)
+        return 0; /* no Landlock here (ENOSYS, EOPNOTSUPP): the harness warns */
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    int r = 0;
+    if (!f) {
+        r = -errno;
+        snprintf(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
+        goto out;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    while (r >= 0 && getline(&line, &cap, f) > 0) {
+        char *mp = mount_point(line);
+        /* "/" is read-only but holds the writable mounts beneath it. */
+        if (mp && strcmp(mp, "/") != 0 && (r = allow_if_unwritable(ruleset, mp)) < 0)
+            snprintf(err, errlen, "landlock rule for %s: %s", mp, strerror(-r));
+    }
+    free(line);
+    fclose(f);
+    if (r >= 0 && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "landlock_restrict_self: %s", strerror(errno));
+    }
+    if (r >= 0)
+        r = 1;
+out:
+    close(ruleset);
+    return r;
+}
