@@ -8,14 +8,14 @@
  * maps it PROT_EXEC|MAP_PRIVATE. bubblewrap cannot mount the writable
  * places noexec, and noexec would not cover the output file anyway.
  *
- * How: a Landlock ruleset that handles only LANDLOCK_ACCESS_FS_READ_FILE
- * and allows it beneath every read-only mount of the worker's view (/usr,
- * the plugin objects, /etc/ld.so.cache, /proc, ... as mountinfo lists
- * them, each checked with fstatvfs) and on the character devices bwrap
- * binds (/dev/null, /dev/urandom, ...). Everything writable (/tmp, the
- * scratch, /dev's tmpfs, files outside the view reached through
- * /proc/self/fd) stays writable but unreadable. Already open fds keep
- * their access (Landlock checks at open).
+ * How: a Landlock ruleset that handles opening files for reading and for
+ * writing, with one rule per mount point of the worker's view as
+ * mountinfo lists them (add_mount_rule): read beneath read-only mounts
+ * (/usr, the plugin objects, /etc/ld.so.cache, ...) and /proc, write
+ * beneath writable ones (/tmp, the scratch, /dev's tmpfs), both on the
+ * character devices. Files outside the view reached through /proc/self/fd
+ * (the worker's output file) get neither. Already open fds keep their
+ * access (Landlock checks at open).
  *
  * Only inside the sandbox view (its root is read-only): a worker that runs
  * unwrapped sees the host, where this rule would refuse the libraries, and
@@ -25,15 +25,17 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/landlock.h>
+#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define RIGHTS ((uint64_t)LANDLOCK_ACCESS_FS_READ_FILE)
+#define RIGHTS ((uint64_t)(LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE))
 
 /* mountinfo escapes blanks and backslashes as \ooo. In place. */
 static void unescape_octal(char *s)
@@ -63,24 +65,34 @@ static char *mount_point(char *line)
     return f;
 }
 
-/* Allows reading beneath path when nothing there can be written: a
- * read-only mount, or a character device. 1 added, 0 skipped, <0 error. */
-static int allow_if_unwritable(int ruleset, const char *path)
+/* The rights beneath one mount point of the view:
+ *  - read-only mounts: read (nothing there can be written);
+ *  - procfs: read only, so no /proc/<pid>/mem writes even if /proc were
+ *    mounted writable (reading is harmless: nothing in it can be mapped,
+ *    and its fd links open the file they name, which this rule does not
+ *    cover);
+ *  - character devices (/dev/null, /dev/urandom, ...): read and write;
+ *  - every other, writable, mount (/tmp, the scratch, /dev's tmpfs):
+ *    write only.
+ * 1 added, 0 skipped, <0 error. */
+static int add_mount_rule(int ruleset, const char *path)
 {
     int fd = open(path, O_PATH | O_CLOEXEC);
     if (fd < 0)
         return 0; /* overmounted or gone: nothing to allow */
     struct statvfs vfs;
+    struct statfs fs;
     struct stat st;
-    bool ro = fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
-    bool chr = fstat(fd, &st) == 0 && S_ISCHR(st.st_mode);
-    int r = 0;
-    if (ro || chr) {
-        struct landlock_path_beneath_attr pb = {.allowed_access = RIGHTS, .parent_fd = fd};
-        r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == 0
+    uint64_t rights = LANDLOCK_ACCESS_FS_WRITE_FILE;
+    if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode))
+        rights = RIGHTS;
+    else if ((fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) ||
+             (fstatfs(fd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC))
+        rights = LANDLOCK_ACCESS_FS_READ_FILE;
+    struct landlock_path_beneath_attr pb = {.allowed_access = rights, .parent_fd = fd};
+    int r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == 0
                 ? 1
                 : -errno;
-    }
     close(fd);
     return r;
 }
@@ -106,7 +118,7 @@ int hb__sec_lock_written_files(char *err, size_t errlen)
     while (r >= 0 && getline(&line, &cap, f) > 0) {
         char *mp = mount_point(line);
         /* "/" is read-only but holds the writable mounts beneath it. */
-        if (mp && strcmp(mp, "/") != 0 && (r = allow_if_unwritable(ruleset, mp)) < 0)
+        if (mp && strcmp(mp, "/") != 0 && (r = add_mount_rule(ruleset, mp)) < 0)
             snprintf(err, errlen, "landlock rule for %s: %s", mp, strerror(-r));
     }
     free(line);
