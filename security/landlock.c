@@ -73,27 +73,77 @@ static char *mount_point(char *line)
  *    cover);
  *  - character devices (/dev/null, /dev/urandom, ...): read and write;
  *  - every other, writable, mount (/tmp, the scratch, /dev's tmpfs):
- *    write only.
- * 1 added, 0 skipped, <0 error. */
-static int add_mount_rule(int ruleset, const char *path)
+ *    write only. */
+static uint64_t mount_rights(int fd)
 {
-    int fd = open(path, O_PATH | O_CLOEXEC);
-    if (fd < 0)
-        return 0; /* overmounted or gone: nothing to allow */
     struct statvfs vfs;
     struct statfs fs;
     struct stat st;
-    uint64_t rights = LANDLOCK_ACCESS_FS_WRITE_FILE;
     if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode))
-        rights = RIGHTS;
-    else if ((fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) ||
-             (fstatfs(fd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC))
-        rights = LANDLOCK_ACCESS_FS_READ_FILE;
-    struct landlock_path_beneath_attr pb = {.allowed_access = rights, .parent_fd = fd};
-    int r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) == 0
-                ? 1
-                : -errno;
-    close(fd);
+        return RIGHTS;
+    if ((fstatvfs(fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) ||
+        (fstatfs(fd, &fs) == 0 && fs.f_type == PROC_SUPER_MAGIC))
+        return LANDLOCK_ACCESS_FS_READ_FILE;
+    return LANDLOCK_ACCESS_FS_WRITE_FILE;
+}
+
+/* Whether dir is a proper ancestor directory of path. */
+static bool beneath(const char *dir, const char *path)
+{
+    size_t n = strlen(dir);
+    return strncmp(dir, path, n) == 0 && path[n] == '/';
+}
+
+typedef struct mnt {
+    char *path;
+    uint64_t rights;
+} mnt;
+
+/* Reads the mount points of the view ("/" aside: it is read-only but
+ * holds the writable mounts) with their rights. A mount point that cannot
+ * be opened (overmounted, gone) is left out. */
+static int read_mounts(mnt **out, size_t *n, char *err, size_t errlen)
+{
+    FILE *f = fopen("/proc/self/mountinfo", "re");
+    if (!f) {
+        int r = -errno;
+        snprintf(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
+        return r;
+    }
+    char *line = NULL;
+    size_t cap = 0, cnt = 0, room = 0;
+    mnt *v = NULL;
+    int r = 0;
+    while (r == 0 && getline(&line, &cap, f) > 0) {
+        char *mp = mount_point(line);
+        if (!mp || strcmp(mp, "/") == 0)
+            continue;
+        int fd = open(mp, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        uint64_t rights = mount_rights(fd);
+        close(fd);
+        if (cnt == room) {
+            room = room ? 2 * room : 32;
+            mnt *nv = realloc(v, room * sizeof(*v));
+            if (!nv) {
+                r = -ENOMEM;
+                break;
+            }
+            v = nv;
+        }
+        if (!(v[cnt].path = strdup(mp))) {
+            r = -ENOMEM;
+            break;
+        }
+        v[cnt++].rights = rights;
+    }
+    free(line);
+    fclose(f);
+    if (r < 0)
+        snprintf(err, errlen, "out of memory reading mountinfo");
+    *out = v;
+    *n = cnt;
     return r;
 }
 
@@ -106,30 +156,37 @@ int hb__sec_lock_written_files(char *err, size_t errlen)
     int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
     if (ruleset < 0)
         return 0; /* no Landlock here (ENOSYS, EOPNOTSUPP): the harness warns */
-    FILE *f = fopen("/proc/self/mountinfo", "re");
-    int r = 0;
-    if (!f) {
-        r = -errno;
-        snprintf(err, errlen, "/proc/self/mountinfo: %s", strerror(errno));
-        goto out;
+    mnt *m = NULL;
+    size_t n = 0;
+    int r = read_mounts(&m, &n, err, errlen);
+    /* Rights are inherited beneath a rule: a writable mount under a
+     * readable one would make its files readable. Refuse such a view. */
+    for (size_t i = 0; r == 0 && i < n; i++)
+        for (size_t j = 0; r == 0 && j < n; j++)
+            if (!(m[i].rights & LANDLOCK_ACCESS_FS_READ_FILE) &&
+                (m[j].rights & LANDLOCK_ACCESS_FS_READ_FILE) && beneath(m[j].path, m[i].path)) {
+                r = -EINVAL;
+                snprintf(err, errlen, "writable mount %s lies beneath readable %s", m[i].path,
+                         m[j].path);
+            }
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        int fd = open(m[i].path, O_PATH | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct landlock_path_beneath_attr pb = {.allowed_access = m[i].rights, .parent_fd = fd};
+        if (syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &pb, 0) < 0) {
+            r = -errno;
+            snprintf(err, errlen, "landlock rule for %s: %s", m[i].path, strerror(errno));
+        }
+        close(fd);
     }
-    char *line = NULL;
-    size_t cap = 0;
-    while (r >= 0 && getline(&line, &cap, f) > 0) {
-        char *mp = mount_point(line);
-        /* "/" is read-only but holds the writable mounts beneath it. */
-        if (mp && strcmp(mp, "/") != 0 && (r = add_mount_rule(ruleset, mp)) < 0)
-            snprintf(err, errlen, "landlock rule for %s: %s", mp, strerror(-r));
-    }
-    free(line);
-    fclose(f);
-    if (r >= 0 && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
+    if (r == 0 && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
         r = -errno;
         snprintf(err, errlen, "landlock_restrict_self: %s", strerror(errno));
     }
-    if (r >= 0)
-        r = 1;
-out:
+    for (size_t i = 0; i < n; i++)
+        free(m[i].path);
+    free(m);
     close(ruleset);
-    return r;
+    return r == 0 ? 1 : r;
 }
