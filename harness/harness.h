@@ -40,11 +40,14 @@ typedef struct hb_wclient {
     bool reaped;
     /* Security (set by hb__wc_spawn): the profile the worker runs under,
      * whether bwrap wraps it, the system call the seccomp filter denied
-     * during the last request ("" if none; HB_MSG_DENIED), and the missing
+     * during the last request ("" if none; read by us from the filter's
+     * listener, never taken from the worker's word), and the missing
      * protection the caller must emit as an HB_EVENT_WARNING ("" if none). */
     hb_profile profile;
     bool wrapped;
     char denied[96];
+    bool has_listener; /* listener holds the seccomp filter's listener fd */
+    int listener;
     char warning[320];
     hb_limits limits; /* the rlimits it runs under, to name the one it died of */
 } hb_wclient;

@@ -155,8 +155,11 @@ static void audit_event(hb_manager *m, hb_sandbox *sb, hb_event_type type, const
                                   NULL, NULL};
     if ((unsigned)type >= sizeof(kinds) / sizeof(kinds[0]) || !kinds[type] || !m->audit)
         return;
-    bool security = code == HB_EPOLICY || (message && strstr(message, "denied by the")) ||
-                    code == HB_ELIMIT;
+    /* A denial counts only when the manager read it from the seccomp
+     * listener itself (sb->wc.denied, set during the request that ended
+     * the worker); no text a worker sends can make one. */
+    bool denied = sb && type == HB_EVENT_CRASHED && sb->wc.denied[0];
+    bool security = code == HB_EPOLICY || code == HB_ELIMIT || denied;
     const char *sha = NULL;
     hb_profile prof = HB_PROFILE_STANDARD;
     if (sb) {
@@ -165,8 +168,8 @@ static void audit_event(hb_manager *m, hb_sandbox *sb, hb_event_type type, const
             if (!strcmp(sb->slots[i].name, plugin) && sb->slots[i].version == version)
                 sha = sb->slots[i].sha;
     }
-    hb_audit_log(m->audit, kinds[type], plugin, version, sha, hb_profile_name(prof), code,
-                 message, security);
+    hb_audit_log(m->audit, denied ? "denied" : kinds[type], plugin, version, sha,
+                 hb_profile_name(prof), code, message, security);
 }
 
 /* The worker binary: option, $HOTBOX_WORKER, beside this library or program

@@ -32,7 +32,10 @@ static void reset_client(hb_wclient *wc)
         close(wc->pidfd);
     if (wc->worker_pidfd >= 0)
         close(wc->worker_pidfd);
-    wc->fd = wc->pidfd = wc->worker_pidfd = -1;
+    if (wc->has_listener)
+        close(wc->listener);
+    wc->has_listener = false;
+    wc->fd = wc->pidfd = wc->worker_pidfd = wc->listener = -1;
     wc->pid = 0;
     wc->worker_pid = 0;
 }
@@ -72,6 +75,80 @@ static void reap_dead(hb_wclient *wc)
     }
     /* Closed its channel but did not exit: treat as dead, make it so. */
     hb__wc_kill(wc);
+}
+
+/* Receives HB_MSG_LISTENER, the worker's first frame under a seccomp
+ * profile, and keeps the listener it carries. */
+static int take_listener(hb_wclient *wc, unsigned timeout_ms, char **err)
+{
+    struct pollfd p[2] = {{.fd = wc->fd, .events = POLLIN}, {.fd = wc->pidfd, .events = POLLIN}};
+    int n;
+    do
+        n = poll(p, 2, (int)timeout_ms);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return hb__seterr(err, -errno, "poll: %s", strerror(errno));
+    if (n == 0)
+        return hb__seterr(err, HB_EHUNG, "no seccomp listener within %u ms", timeout_ms);
+    if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+        return hb__seterr(err, HB_ECRASHED, "it exited before passing its seccomp listener");
+    hb_frame f;
+    int lfd = -1;
+    int r = hb__wire_recv_fd(wc->fd, 4, &f, &lfd);
+    if (r == -EPIPE || r == -ECONNRESET)
+        return hb__seterr(err, HB_ECRASHED, "it exited before passing its seccomp listener");
+    if (r < 0)
+        return hb__seterr(err, HB_EPROTO, "no seccomp listener: %s", strerror(-r));
+    bool ok = f.type == HB_MSG_LISTENER && f.id == 0 && lfd >= 0;
+    hb_rbuf rb;
+    uint32_t flags = 0;
+    hb__rbuf_init(&rb, f.payload, f.len);
+    ok = ok && hb__wire_get_u32(&rb, &flags) == 0 && hb__wire_done(&rb);
+    hb__frame_release(&f);
+    if (ok && (r = hb_sec_listener_check(lfd)) < 0)
+        ok = false;
+    if (!ok) {
+        if (lfd >= 0)
+            close(lfd);
+        return hb__seterr(err, HB_EPROTO,
+                          "its first frame is not the seccomp listener (type %u)", f.type);
+    }
+    wc->listener = lfd;
+    wc->has_listener = true;
+    /* strict's W^X for files needs Landlock; say so when it is missing. */
+    const hb_profile_spec *spec = hb_sec_profile(wc->profile);
+    if (spec && spec->deny_wx && wc->wrapped && !(flags & HB_LISTENER_FILES_LOCKED) &&
+        !wc->warning[0])
+        snprintf(wc->warning, sizeof(wc->warning),
+                 "Landlock unavailable: under the %s profile, files the plugin writes can "
+                 "still be mapped executable (memory W^X still holds)",
+                 spec->name);
+    return 0;
+}
+
+/* The listener is readable: a plugin thread is stopped in a denied call.
+ * Returns 1 when there was a denial (wc->denied names it), 0 when there
+ * was nothing to read after all. */
+static int observe_denial(hb_wclient *wc, short revents)
+{
+    if (revents & POLLIN) {
+        char what[sizeof(wc->denied)];
+        int r = hb_sec_listener_take(wc->listener, what, sizeof(what));
+        if (r == 0)
+            return 0;
+        /* A read error would leave the notification (and poll) pending
+         * for ever: it is still a denial, only unnamed. */
+        if (r < 0)
+            snprintf(what, sizeof(what), "a system call (not named: %s)", strerror(-r));
+        snprintf(wc->denied, sizeof(wc->denied), "%s", what);
+        return 1;
+    }
+    /* POLLHUP: no process under the filter is left; the pidfd and the
+     * channel tell the rest. Stop polling the listener. */
+    close(wc->listener);
+    wc->listener = -1;
+    wc->has_listener = false;
+    return 0;
 }
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
@@ -194,6 +271,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         close(cgfd);
     memset(wc, 0, sizeof(*wc));
     wc->worker_pidfd = -1;
+    wc->listener = -1;
     wc->pid = pid;
     wc->fd = sv[0];
     wc->next_id = 1;
@@ -208,6 +286,19 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         close(info[0]);
         hb__wc_kill(wc);
         return hb__seterr(err, HB_EWORKER, "pidfd_open: %s", strerror(-wc->pidfd));
+    }
+    /* Under a seccomp profile the worker's first frame carries the filter's
+     * listener: denials are read there, by us. */
+    const hb_profile_spec *spec = hb_sec_profile(how->profile);
+    if (spec && spec->seccomp && (r = take_listener(wc, 10000, err)) < 0) {
+        char *inner = *err;
+        *err = NULL;
+        hb__seterr(err, HB_EWORKER, "worker %s did not start%s: %s", worker_path,
+                   wrapped ? " under bwrap (its messages are on the worker's stderr)" : "",
+                   inner ? inner : hb_strerror(r));
+        free(inner);
+        hb__wc_kill(wc);
+        return HB_EWORKER;
     }
     /* Handshake: proves the binary is a hotbox worker of our protocol. */
     hb_wbuf w = {0};
@@ -284,11 +375,6 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
         return hb__seterr(err, HB_ECRASHED, "worker %s plugin called %s (denied by the %s profile)",
                           what, wc->denied, profile);
     hb__describe_wait_status(wc->wait_status, buf, sizeof(buf));
-    if (wc->reaped && WIFSIGNALED(wc->wait_status) && WTERMSIG(wc->wait_status) == SIGSYS &&
-        hb_sec_profile(wc->profile) && hb_sec_profile(wc->profile)->seccomp)
-        return hb__seterr(err, HB_ECRASHED,
-                          "worker %s %s: a system call denied by the %s profile (not identified)",
-                          what, buf, profile);
     /* A death a resource limit explains is reported with the limit and its
      * value ("killed by SIGXCPU: CPU time limit 5 s exceeded"). */
     char why[256];
@@ -297,22 +383,6 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
             HB_LIMIT_NONE)
         return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, why);
     return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, buf);
-}
-
-/* HB_MSG_DENIED: u32 syscall number, str name. Kept for describe_death. */
-static void record_denied(hb_wclient *wc, const hb_frame *f)
-{
-    hb_rbuf rb;
-    uint32_t nr = 0;
-    char *name = NULL;
-    hb__rbuf_init(&rb, f->payload, f->len);
-    hb__wire_get_u32(&rb, &nr);
-    hb__wire_get_str(&rb, 200, &name);
-    if (name && *name)
-        snprintf(wc->denied, sizeof(wc->denied), "%s", name);
-    else
-        snprintf(wc->denied, sizeof(wc->denied), "system call %u", nr);
-    free(name);
 }
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
@@ -341,13 +411,22 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
             return hb__seterr(err, HB_EHUNG,
                               "worker did not answer within %u ms and was killed", timeout_ms);
         }
-        struct pollfd p[2] = {{.fd = wc->fd, .events = POLLIN}, {.fd = wc->pidfd, .events = POLLIN}};
-        int n = poll(p, 2, (int)((deadline - now) / 1000000ull) + 1);
+        struct pollfd p[3] = {{.fd = wc->fd, .events = POLLIN},
+                              {.fd = wc->pidfd, .events = POLLIN},
+                              {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
+        int n = poll(p, 3, (int)((deadline - now) / 1000000ull) + 1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return hb__seterr(err, -errno, "poll: %s", strerror(errno));
         if (n == 0)
+            continue;
+        /* A denial first: the worker is ended before anything it says. */
+        if (p[2].revents && observe_denial(wc, p[2].revents)) {
+            hb__wc_kill(wc);
+            return describe_death(wc, err, "ended:");
+        }
+        if (!p[0].revents && !p[1].revents)
             continue;
         if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             /* Process exited and nothing is left to read. */
@@ -365,12 +444,15 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
             return hb__seterr(err, HB_EPROTO, "bad frame from worker (%s); worker killed",
                               strerror(-r));
         }
-        if (f.type == HB_MSG_DENIED) {
-            /* Written by the worker's SIGSYS handler, which cannot know the
-             * request id; the worker dies right after. */
-            record_denied(wc, &f);
+        if (f.type == HB_MSG_DENIED || f.type == HB_MSG_LISTENER) {
+            /* Denials are read from the seccomp listener; a worker that
+             * claims one is lying (plugin code writing on its channel). */
             hb__frame_release(&f);
-            continue;
+            hb__wc_kill(wc);
+            return hb__seterr(err, HB_EPROTO,
+                              "protocol violation: the worker sent a %s frame, which only the "
+                              "kernel may report (forged by plugin code?); worker killed",
+                              f.type == HB_MSG_DENIED ? "DENIED" : "LISTENER");
         }
         if (f.id != id) {
             hb__frame_release(&f);

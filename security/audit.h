@@ -7,7 +7,9 @@
  *    "version":3,"sha256":"ab..","profile":"standard","code":0,
  *    "message":"counter v2 -> v3","security":false}
  * Kinds the harness writes: "load", "swap", "refused" (import policy),
- * "denied" (seccomp), "limit" (a resource limit killed the worker),
+ * "denied" (seccomp: only a denial the manager read from the filter's
+ * listener itself, never one a worker claims), "limit" (a resource limit
+ * killed the worker),
  * "crash", "rollback", "warning" (missing protection, permissive profile).
  * Optional fields are omitted when empty (plugin NULL, version 0, sha NULL).
  *

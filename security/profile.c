@@ -9,6 +9,15 @@
  * |            |                   |            |                             |   no core                       | ptrace                               |                   |
  * | permissive | none              | allowed    | none                        | no core                         | none                                 | any               |
  *
+ * strict's W^X (seccomp.c, add_wx_rules): no mapping is writable and
+ * executable, mprotect never adds PROT_EXEC, executable memory is never
+ * anonymous, MAP_SHARED or SysV shm, and memfd_create is denied; the
+ * worker's /proc is read-only (wrap.c), so /proc/self/mem cannot patch
+ * code either; and inside the sandbox view a file the plugin can write is
+ * a file it cannot open for reading, so it is never mapped executable
+ * (landlock.c). Consequence: strict plugins can write files (scratch,
+ * /tmp) but not read them back.
+ *
  * Why standard allows W+X: the guarantees hotbox gives (no exec, no
  * network, no other processes, no files outside the view) come from the
  * seccomp filter and the namespaces, which generated code cannot get

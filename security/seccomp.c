@@ -1,38 +1,42 @@
-/* security/seccomp.c - the worker applies its profile to itself: rlimits,
- * no_new_privs, a SIGSYS reporter, and a libseccomp deny-list filter.
+/* security/seccomp.c - the worker applies its profile to itself (rlimits,
+ * no_new_privs, a libseccomp deny-list filter), and the harness reads the
+ * filter's denials (hb_sec_listener_*).
  *
  * Why a deny list (default allow) and not an allow list: plugins are
  * arbitrary C linked against glibc, whose set of harmless system calls
  * grows with every release (rseq, clone3, statx, getrandom, ...); an allow
  * list breaks working plugins on a libc update, while the dangerous calls
- * are a short, stable list. Every denied call traps (SECCOMP_RET_TRAP) so
- * the developer learns which call it was; clone3 alone answers ENOSYS, so
- * glibc falls back to clone, whose flags the filter can inspect.
+ * are a short, stable list. clone3 answers ENOSYS, so glibc falls back to
+ * clone, whose flags the filter can inspect (clone3 keeps them in memory,
+ * out of a filter's reach).
  *
- * The SIGSYS handler is async-signal-safe: the names were resolved into a
- * static table at install time (seccomp_syscall_resolve_num_arch
- * allocates), the frame is built on the stack and written with write(2). */
+ * Why every denial is a user notification (SCMP_ACT_NOTIFY) read by the
+ * harness, not a SIGSYS the worker reports: anything the worker says can be
+ * said by plugin code, which shares its address space and its channel. The
+ * kernel stops the denied thread and queues the call (number, arguments)
+ * on the filter's listener fd; the worker passes that fd to the harness
+ * before any plugin code runs and keeps no copy, so only the harness reads
+ * denials, and only the kernel writes them. The stopped thread never
+ * resumes: the harness kills the worker. */
 #include "security.h"
 
 #include <errno.h>
-#include <pthread.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define NAME_SLOTS 1024
-
-static const char *denied_names[NAME_SLOTS];
-static int report_fd = -1;
-static uint32_t native_arch;
-
-/* Unconditionally denied in strict and standard. */
+/* Unconditionally denied in strict and standard. unshare and setns are
+ * here; clone's namespace flags have their own rules below. */
 static const char *const deny_always[] = {
     "execve", "execveat", "fork", "vfork",
     "socket", "socketpair", "connect", "bind", "listen", "accept", "accept4",
@@ -60,97 +64,55 @@ static const char *const signal_self_only[] = {
     "kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", NULL,
 };
 
-static const char *const wx_calls[] = {"mmap", "mprotect", "pkey_mprotect", NULL};
+/* A thread may not start in namespaces of its own. (CLONE_NEWTIME shares
+ * its bit with the exit signal in clone's flags; only clone3 and unshare
+ * take it, and both are denied.) */
+static const unsigned long clone_ns_flags[] = {
+    CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID,
+    CLONE_NEWNET,
+};
 
-static void put_le32(uint8_t *p, uint32_t v)
+#define DENY SCMP_ACT_NOTIFY
+
+static int add_named(scmp_filter_ctx ctx, const char *name, unsigned n,
+                     const struct scmp_arg_cmp *cmp)
 {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
+    int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR)
+        return 0; /* not a call on this architecture */
+    return seccomp_rule_add_array(ctx, DENY, nr, n, cmp);
 }
 
-/* "syscall 123" without snprintf (not async-signal-safe). */
-static size_t fmt_number_name(char *buf, size_t cap, uint32_t nr)
+/* strict's W^X: no memory is ever writable and executable, no mapping
+ * becomes executable after it was made, and executable memory comes only
+ * from private mappings of files (what the dynamic loader makes of the
+ * plugin and its libraries; RELRO's mprotect is PROT_READ). That leaves no
+ * way to run generated code through memory: not RW->RX flips, not a
+ * second executable view of memory written through the first (memfd,
+ * MAP_SHARED, SysV shm with SHM_EXEC). */
+static int add_wx_rules(scmp_filter_ctx ctx, const char **what)
 {
-    const char prefix[] = "syscall ";
-    size_t n = sizeof(prefix) - 1;
-    if (cap < n + 11)
-        return 0;
-    memcpy(buf, prefix, n);
-    char digits[10];
-    size_t d = 0;
-    do {
-        digits[d++] = (char)('0' + nr % 10);
-        nr /= 10;
-    } while (nr && d < sizeof(digits));
-    while (d)
-        buf[n++] = digits[--d];
-    return n;
-}
-
-/* Writes the DENIED frame for syscall nr of architecture arch on the
- * report fd. Async-signal-safe. */
-static void report_denied(uint32_t nr, uint32_t arch)
-{
-    char fallback[32];
-    const char *name = NULL;
-    size_t nlen;
-    if (arch != native_arch) {
-        name = "a system call of another ABI (int 0x80 / x32)";
-    } else if (nr < NAME_SLOTS && denied_names[nr]) {
-        name = denied_names[nr];
-    }
-    if (name) {
-        nlen = strlen(name);
-    } else {
-        nlen = fmt_number_name(fallback, sizeof(fallback), nr);
-        name = fallback;
-    }
-    if (nlen > 200)
-        nlen = 200;
-    if (report_fd >= 0) {
-        uint8_t frame[HB_SEC_FRAME_HEADER + 8 + 200];
-        uint32_t plen = 8 + (uint32_t)nlen;
-        memset(frame, 0, HB_SEC_FRAME_HEADER);
-        put_le32(frame, plen);
-        frame[4] = HB_SEC_MSG_DENIED;
-        /* id 0: the handler cannot know the request; the harness accepts a
-         * DENIED frame during any request. */
-        put_le32(frame + HB_SEC_FRAME_HEADER, nr);
-        put_le32(frame + HB_SEC_FRAME_HEADER + 4, (uint32_t)nlen);
-        memcpy(frame + HB_SEC_FRAME_HEADER + 8, name, nlen);
-        size_t total = HB_SEC_FRAME_HEADER + plen, off = 0;
-        while (off < total) {
-            ssize_t w = write(report_fd, frame + off, total - off);
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
-    }
-}
-
-static void on_sigsys(int sig, siginfo_t *si, void *uctx)
-{
-    (void)sig;
-    (void)uctx;
-    int saved = errno;
-    report_denied((uint32_t)si->si_syscall, si->si_arch);
-    /* SA_RESETHAND made the action the default (terminate); SA_NODEFER lets
-     * this signal through at once, so the process dies of SIGSYS as a
-     * crash the harness recognises. tgkill to ourselves is allowed. */
-    syscall(SYS_tgkill, getpid(), (pid_t)syscall(SYS_gettid), SIGSYS);
-    errno = saved;
-    _exit(128 + SIGSYS);
-}
-
-/* Records the name a denial of `name` is reported with. */
-static void note_name(int nr, const char *label)
-{
-    if (nr >= 0 && nr < NAME_SLOTS)
-        denied_names[nr] = label;
+    const scmp_datum_t wx = PROT_WRITE | PROT_EXEC;
+    const struct scmp_arg_cmp both[] = {SCMP_A2(SCMP_CMP_MASKED_EQ, wx, wx)};
+    const struct scmp_arg_cmp exec[] = {SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC)};
+    const struct scmp_arg_cmp exec_anon[] = {
+        SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC),
+        SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_ANONYMOUS, MAP_ANONYMOUS)};
+    /* MAP_SHARED_VALIDATE has the MAP_SHARED bit too. */
+    const struct scmp_arg_cmp exec_shared[] = {
+        SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC),
+        SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_SHARED, MAP_SHARED)};
+    const struct scmp_arg_cmp shm_exec[] = {SCMP_A2(SCMP_CMP_MASKED_EQ, SHM_EXEC, SHM_EXEC)};
+    int r;
+    if ((r = add_named(ctx, *what = "mmap", 1, both)) < 0 ||
+        (r = add_named(ctx, *what = "mmap", 2, exec_anon)) < 0 ||
+        (r = add_named(ctx, *what = "mmap", 2, exec_shared)) < 0 ||
+        (r = add_named(ctx, *what = "mprotect", 1, exec)) < 0 ||
+        (r = add_named(ctx, *what = "pkey_mprotect", 1, exec)) < 0 ||
+        (r = add_named(ctx, *what = "memfd_create", 0, NULL)) < 0 ||
+        (r = add_named(ctx, *what = "shmat", 1, shm_exec)) < 0)
+        return r;
+    return 0;
 }
 
 static int add_rules(scmp_filter_ctx ctx, const hb_profile_spec *spec, pid_t self, char *err,
@@ -158,133 +120,44 @@ static int add_rules(scmp_filter_ctx ctx, const hb_profile_spec *spec, pid_t sel
 {
     int r;
     const char *what = NULL;
-    for (size_t i = 0; deny_always[i]; i++) {
-        int nr = seccomp_syscall_resolve_name(deny_always[i]);
-        if (nr == __NR_SCMP_ERROR)
-            continue; /* not a call on this architecture */
-        if ((r = seccomp_rule_add(ctx, SCMP_ACT_TRAP, nr, 0)) < 0) {
-            what = deny_always[i];
+    for (size_t i = 0; deny_always[i]; i++)
+        if ((r = add_named(ctx, what = deny_always[i], 0, NULL)) < 0)
             goto fail;
-        }
-        note_name(nr, deny_always[i]);
-    }
-    /* clone: threads yes (CLONE_THREAD), processes no. A user notification
-     * rather than a trap: glibc's posix_spawn (system, popen) blocks every
-     * signal around its clone, and a trap with SIGSYS blocked kills the
-     * process before any handler can say which call it was. */
+    /* clone: threads yes (CLONE_THREAD), processes no; and no thread in a
+     * namespace of its own. */
     what = "clone";
-    if ((r = seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(clone), 1,
+    if ((r = seccomp_rule_add(ctx, DENY, SCMP_SYS(clone), 1,
                               SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0))) < 0)
         goto fail;
-    note_name(SCMP_SYS(clone), "clone (a new process)");
+    for (size_t i = 0; i < HB_ARRAY_SIZE(clone_ns_flags); i++)
+        if ((r = seccomp_rule_add(ctx, DENY, SCMP_SYS(clone), 1,
+                                  SCMP_A0(SCMP_CMP_MASKED_EQ, clone_ns_flags[i],
+                                          clone_ns_flags[i]))) < 0)
+            goto fail;
     what = "clone3";
     if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0)) < 0)
         goto fail;
-    for (size_t i = 0; signal_self_only[i]; i++) {
-        int nr = seccomp_syscall_resolve_name(signal_self_only[i]);
-        what = signal_self_only[i];
-        if (nr == __NR_SCMP_ERROR)
-            continue;
-        if ((r = seccomp_rule_add(ctx, SCMP_ACT_TRAP, nr, 1,
-                                  SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)self))) < 0)
+    const struct scmp_arg_cmp other[] = {SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)self)};
+    for (size_t i = 0; signal_self_only[i]; i++)
+        if ((r = add_named(ctx, what = signal_self_only[i], 1, other)) < 0)
             goto fail;
-    }
-    note_name(SCMP_SYS(kill), "kill (of another process)");
-    note_name(SCMP_SYS(tkill), "tkill (of another process)");
-    note_name(SCMP_SYS(tgkill), "tgkill (of another process)");
-    note_name(SCMP_SYS(rt_sigqueueinfo), "rt_sigqueueinfo (to another process)");
-    note_name(SCMP_SYS(rt_tgsigqueueinfo), "rt_tgsigqueueinfo (to another process)");
-    /* The reporter stays: a plugin may not replace the SIGSYS handler. */
-    what = "rt_sigaction";
-    if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(rt_sigaction), 2,
-                              SCMP_A0(SCMP_CMP_EQ, SIGSYS), SCMP_A1(SCMP_CMP_NE, 0))) < 0)
+    if (spec->deny_wx && (r = add_wx_rules(ctx, &what)) < 0)
         goto fail;
-    if (spec->deny_wx) {
-        for (size_t i = 0; wx_calls[i]; i++) {
-            int nr = seccomp_syscall_resolve_name(wx_calls[i]);
-            what = wx_calls[i];
-            if (nr == __NR_SCMP_ERROR)
-                continue;
-            if ((r = seccomp_rule_add(ctx, SCMP_ACT_TRAP, nr, 1,
-                                      SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_WRITE | PROT_EXEC,
-                                              PROT_WRITE | PROT_EXEC))) < 0)
-                goto fail;
-        }
-        note_name(SCMP_SYS(mmap), "mmap (writable and executable memory)");
-        note_name(SCMP_SYS(mprotect), "mprotect (writable and executable memory)");
-        note_name(SCMP_SYS(pkey_mprotect), "pkey_mprotect (writable and executable memory)");
-    }
     return 0;
 fail:
     snprintf(err, errlen, "seccomp rule for %s: %s", what ? what : "?", strerror(-r));
     return r;
 }
 
-/* The supervisor of SCMP_ACT_NOTIFY rules: a thread of the worker with
- * every signal blocked that waits on the listener fd. A notification means
- * a plugin thread is stopped inside a denied call; the supervisor reports
- * it and ends the process (exit status 128+SIGSYS, what a trap would give)
- * without ever letting the call proceed. */
-static struct seccomp_notif *notif_req;
-static struct seccomp_notif_resp *notif_resp;
-
-static void *supervise(void *arg)
-{
-    int lfd = (int)(intptr_t)arg;
-    /* No allocation in here: the notification may come from a fork() that
-     * holds malloc's locks while it waits for us. */
-    struct seccomp_notif *req = notif_req;
-    for (;;) {
-        int r = seccomp_notify_receive(lfd, req);
-        if (r == -EINTR || r == -ENOENT)
-            continue;
-        if (r < 0)
-            break;
-        report_denied((uint32_t)req->data.nr, req->data.arch);
-        syscall(SYS_exit_group, 128 + SIGSYS);
-    }
-    /* The listener broke: nothing can answer notifications any more, so
-     * a denied call would hang; end the process instead. */
-    syscall(SYS_exit_group, 128 + SIGSYS);
-    return NULL;
-}
-
-static int start_supervisor(int lfd, char *err, size_t errlen)
-{
-    int a = seccomp_notify_alloc(&notif_req, &notif_resp);
-    if (a < 0) {
-        snprintf(err, errlen, "seccomp_notify_alloc: %s", strerror(-a));
-        return a;
-    }
-    /* Every signal but SIGSYS: if the supervisor itself hits a trap (glibc
-     * makes every thread run setuid & co. through SIGSETXID), its handler
-     * must run and report rather than the kernel killing silently. */
-    sigset_t all, old;
-    sigfillset(&all);
-    sigdelset(&all, SIGSYS);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 << 10);
-    int r = pthread_create(&t, &attr, supervise, (void *)(intptr_t)lfd);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0) {
-        snprintf(err, errlen, "cannot start the seccomp supervisor thread: %s", strerror(r));
-        return -r;
-    }
-    return 0;
-}
-
-int hb_sec_apply_profile(hb_profile p, int fd, char *err, size_t errlen)
+int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t errlen)
 {
     const hb_profile_spec *spec = hb_sec_profile(p);
-    if (!spec) {
+    if (!spec || !out) {
         snprintf(err, errlen, "unknown profile %d", (int)p);
         return -EINVAL;
     }
+    out->listener = -1;
+    out->files_locked = false;
     hb_limits lim = spec->limits;
 #if defined(__SANITIZE_ADDRESS__)
     lim.memory_bytes = 0; /* ASan reserves terabytes of shadow address space */
@@ -302,44 +175,119 @@ int hb_sec_apply_profile(hb_profile p, int fd, char *err, size_t errlen)
         snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         return r;
     }
-    report_fd = fd;
-    native_arch = seccomp_arch_native();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_sigaction = on_sigsys;
-    sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSYS, &sa, NULL) < 0) {
-        r = -errno;
-        snprintf(err, errlen, "sigaction SIGSYS: %s", strerror(errno));
-        return r;
+    if (spec->deny_wx) {
+        r = hb__sec_lock_written_files(err, errlen);
+        if (r < 0)
+            return r;
+        out->files_locked = r == 1;
     }
-    sigset_t sys;
-    sigemptyset(&sys);
-    sigaddset(&sys, SIGSYS);
-    sigprocmask(SIG_UNBLOCK, &sys, NULL);
-
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx) {
         snprintf(err, errlen, "seccomp_init failed");
         return -ENOMEM;
     }
-    /* Calls through another ABI (int 0x80, x32) would skip every rule. */
-    seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_TRAP);
-    r = add_rules(ctx, spec, getpid(), err, errlen);
+    /* Calls through another ABI (int 0x80, x32) would skip every rule:
+     * they are denials too, reported like the others. */
+    r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, DENY);
+    if (r < 0)
+        snprintf(err, errlen, "seccomp: deny other ABIs: %s", strerror(-r));
+    if (r == 0)
+        r = add_rules(ctx, spec, getpid(), err, errlen);
     if (r == 0) {
         r = seccomp_load(ctx);
         if (r < 0)
             snprintf(err, errlen, "seccomp_load: %s", strerror(-r));
     }
     if (r == 0) {
-        /* The thread is created under the filter: its clone has
-         * CLONE_THREAD, which the filter allows. */
+        /* The kernel made it O_CLOEXEC. */
         int lfd = seccomp_notify_fd(ctx);
-        r = lfd < 0 ? lfd : start_supervisor(lfd, err, errlen);
-        if (lfd < 0)
+        if (lfd < 0) {
+            r = lfd;
             snprintf(err, errlen, "seccomp listener fd: %s", strerror(-lfd));
+        } else {
+            out->listener = lfd;
+            r = 0;
+        }
     }
     seccomp_release(ctx);
+    return r;
+}
+
+/* ---- the harness's side ----------------------------------------------------- */
+
+int hb_sec_listener_check(int fd)
+{
+    /* Only a listener knows SECCOMP_IOCTL_NOTIF_ID_VALID; no notification
+     * has id 0 pending, so a listener answers ENOENT. */
+    uint64_t id = 0;
+    if (ioctl(fd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0 || errno == ENOENT)
+        return 0;
+    return errno == EBADF ? -EBADF : -ENOTTY;
+}
+
+static bool is_call(int nr, const char *name)
+{
+    return nr == seccomp_syscall_resolve_name(name);
+}
+
+void hb_sec_describe_denial(uint32_t arch, int nr, const uint64_t args[6], char *buf,
+                            size_t len)
+{
+    if (arch != seccomp_arch_native()) {
+        snprintf(buf, len, "a system call of another ABI (int 0x80 / x32)");
+        return;
+    }
+    const uint64_t wx = PROT_WRITE | PROT_EXEC;
+    const char *name = NULL, *why = NULL;
+    char *resolved = seccomp_syscall_resolve_num_arch(arch, nr);
+    name = resolved;
+    if (is_call(nr, "clone")) {
+        why = args[0] & CLONE_THREAD ? "namespace flags on a thread" : "a new process";
+    } else if (is_call(nr, "kill") || is_call(nr, "tkill") || is_call(nr, "tgkill")) {
+        why = "of another process";
+    } else if (is_call(nr, "rt_sigqueueinfo") || is_call(nr, "rt_tgsigqueueinfo")) {
+        why = "to another process";
+    } else if (is_call(nr, "mmap")) {
+        if ((args[2] & wx) == wx)
+            why = "writable and executable memory";
+        else if (args[3] & MAP_ANONYMOUS)
+            why = "executable anonymous memory";
+        else
+            why = "an executable shared mapping";
+    } else if (is_call(nr, "mprotect") || is_call(nr, "pkey_mprotect")) {
+        why = (args[2] & wx) == wx ? "writable and executable memory"
+                                   : "making memory executable";
+    } else if (is_call(nr, "shmat")) {
+        why = "executable shared memory";
+    }
+    if (name && why)
+        snprintf(buf, len, "%s (%s)", name, why);
+    else if (name)
+        snprintf(buf, len, "%s", name);
+    else
+        snprintf(buf, len, "system call %d", nr);
+    free(resolved);
+}
+
+int hb_sec_listener_take(int fd, char *what, size_t len)
+{
+    struct seccomp_notif *req = NULL;
+    struct seccomp_notif_resp *resp = NULL;
+    int r = seccomp_notify_alloc(&req, &resp);
+    if (r < 0)
+        return r;
+    /* Only called when poll says a notification is pending; if its thread
+     * died in between, the kernel answers at once with an error. */
+    r = seccomp_notify_receive(fd, req);
+    if (r == 0) {
+        uint64_t args[6];
+        for (int i = 0; i < 6; i++)
+            args[i] = req->data.args[i];
+        hb_sec_describe_denial(req->data.arch, req->data.nr, args, what, len);
+        r = 1;
+    } else if (r == -ENOENT || r == -ECANCELED || r == -EINTR) {
+        r = 0;
+    }
+    seccomp_notify_free(req, resp);
     return r;
 }

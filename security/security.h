@@ -12,10 +12,14 @@
  *    SWAP, and hb_sec_report() for doctor.
  *  - The worker calls hb_sec_apply_profile() once, after its channel is set
  *    up and before it serves the first request, so no plugin code ever runs
- *    without the profile's filter.
+ *    without the profile's filter; it passes the filter's listener to the
+ *    harness, which alone observes denials (hb_sec_listener_take()).
  *
  * Profiles (the table lives in profile.c; the README repeats it)
- *   strict      seccomp (deny list + no W+X memory), all namespaces, a root
+ *   strict      seccomp (deny list + W^X: no W+X memory, nothing made
+ *               executable after mapping, no executable anonymous, shared
+ *               or memfd memory), Landlock (files it can write it cannot
+ *               read, so never map executable), all namespaces, a root
  *               with only /usr, the plugin objects and a tmpfs scratch,
  *               tight rlimits, imports limited to libc/libm/libpthread and
  *               no process, network, dl* or ptrace symbols.
@@ -59,7 +63,7 @@ typedef struct hb_profile_spec {
     hb_profile id;
     const char *name;            /* "strict", "standard", "permissive" */
     bool seccomp;                /* the worker installs the deny filter */
-    bool deny_wx;                /* mmap/mprotect with PROT_WRITE|PROT_EXEC denied */
+    bool deny_wx;                /* W^X: see add_wx_rules in seccomp.c */
     bool namespaces;             /* the worker runs under bubblewrap */
     hb_limits limits;            /* applied by the worker before seccomp */
     const char *const *deny_symbols; /* NULL-terminated; "x*" is a prefix */
@@ -86,21 +90,48 @@ int hb_sec_profile_parse(const char *name, hb_profile *out);
  * profile. */
 int hb_sec_check_imports(hb_profile p, char *const *imports, char *const *needed, char **err);
 
-/* ---- the worker's side (seccomp.c) ---------------------------------------- */
+/* ---- the seccomp filter (seccomp.c) -------------------------------------- */
 
-/* Applies profile p to the calling process, which must be single-threaded:
- * rlimits, then PR_SET_NO_NEW_PRIVS, then the seccomp filter (strict and
- * standard). A denied system call raises SIGSYS; the handler installed here
- * writes one HB_MSG_DENIED frame (u32 syscall number, str name) on
- * report_fd and the process dies of SIGSYS. Returns 0, or a negative errno
- * with a one-line reason in err. */
-int hb_sec_apply_profile(hb_profile p, int report_fd, char *err, size_t errlen);
+/* What hb_sec_apply_profile set up. */
+typedef struct hb_sec_applied {
+    int listener;      /* the filter's listener (O_CLOEXEC); -1 without a filter */
+    bool files_locked; /* strict inside the sandbox view: files the plugin can
+                          write cannot be opened for reading (landlock.c) */
+} hb_sec_applied;
 
-/* The frame the SIGSYS reporter writes, spelled out here so security does
- * not depend on worker/ (worker/main.c asserts these equal wire.h's
- * HB_WIRE_HEADER and HB_MSG_DENIED). */
-#define HB_SEC_FRAME_HEADER 12u
-#define HB_SEC_MSG_DENIED 66
+/* Worker side. Applies profile p to the calling process, which must be
+ * single-threaded: rlimits, then PR_SET_NO_NEW_PRIVS, then (strict) the
+ * Landlock rule of landlock.c, then the seccomp filter (strict and
+ * standard). A denied system call stops the calling thread and queues a
+ * user notification on the filter's listener. The caller must hand
+ * out->listener to the harness (HB_MSG_LISTENER) and close it before any
+ * plugin code runs: whoever holds the listener reads, and could answer,
+ * every denied call. Returns 0, or a negative errno with a one-line
+ * reason in err. */
+int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t errlen);
+
+/* (landlock.c, for hb_sec_apply_profile) Inside the sandbox view (a
+ * read-only root), lets the process open for reading only files beneath
+ * read-only mounts and character devices. 1 when applied, 0 when not
+ * applicable or Landlock is missing, <0 with err on failure. */
+int hb__sec_lock_written_files(char *err, size_t errlen);
+
+/* Harness side. 0 when fd is a seccomp user-notification listener,
+ * -ENOTTY when it is some other file, -EBADF when it is not open. */
+int hb_sec_listener_check(int fd);
+
+/* Harness side, once poll() reports the listener readable: takes one
+ * pending notification and describes the denied call in what, e.g.
+ * "socket", "clone (a new process)", "mmap (writable and executable
+ * memory)". Returns 1 with what filled, 0 when the notification was gone
+ * (its thread died), or a negative errno. The denied thread is left
+ * stopped: the caller ends the worker. */
+int hb_sec_listener_take(int fd, char *what, size_t len);
+
+/* The text hb_sec_listener_take gives for a call (arch is an AUDIT_ARCH_
+ * value; args are the call's six arguments). */
+void hb_sec_describe_denial(uint32_t arch, int nr, const uint64_t args[6], char *buf,
+                            size_t len);
 
 /* ---- the harness's side (wrap.c) ------------------------------------------ */
 

@@ -64,8 +64,21 @@ static int close_other_fds(int keep)
     return 0;
 }
 
-_Static_assert(HB_SEC_MSG_DENIED == HB_MSG_DENIED, "security's DENIED frame type");
-_Static_assert(HB_SEC_FRAME_HEADER == HB_WIRE_HEADER, "security's frame header size");
+/* The seccomp listener goes to the harness, the only reader of denials,
+ * and this process keeps no copy: plugin code could otherwise read its own
+ * denied calls, or answer them and let them through. */
+static int hand_over_listener(int sock, int listener, uint32_t flags)
+{
+    hb_wbuf w = {0};
+    hb__wire_begin(&w, HB_MSG_LISTENER, 0);
+    hb__wire_put_u32(&w, flags);
+    int r = hb__wire_finish(&w);
+    if (r == 0)
+        r = hb__wire_send_fd(sock, &w, listener);
+    hb__wire_release(&w);
+    close(listener);
+    return r;
+}
 
 /* Under bwrap --as-pid-1 the worker is its pid namespace's init, and the
  * kernel drops a signal an init sends itself (abort()'s SIGABRT) or gets
@@ -137,9 +150,15 @@ int main(int argc, char **argv)
     (void)fcntl(sock, F_SETFD, FD_CLOEXEC);
     /* Last step of set-up: from here on only the profile's calls work. */
     char why[256];
-    if (hb_sec_apply_profile(profile, sock, why, sizeof(why)) < 0) {
+    hb_sec_applied applied;
+    if (hb_sec_apply_profile(profile, &applied, why, sizeof(why)) < 0) {
         fprintf(stderr, "hotbox-worker: cannot apply the %s profile: %s\n",
                 hb_profile_name(profile), why);
+        return 1;
+    }
+    uint32_t flags = applied.files_locked ? HB_LISTENER_FILES_LOCKED : 0;
+    if (applied.listener >= 0 && hand_over_listener(sock, applied.listener, flags) < 0) {
+        fprintf(stderr, "hotbox-worker: cannot pass the seccomp listener to the harness\n");
         return 1;
     }
     int status = hb__worker_serve(sock);

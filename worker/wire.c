@@ -183,6 +183,58 @@ int hb__wire_send(int fd, const hb_wbuf *w)
     return 0;
 }
 
+int hb__wire_send_fd(int sock, const hb_wbuf *w, int passfd)
+{
+    if (w->len == 0)
+        return -EINVAL;
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    memset(&ctl, 0, sizeof(ctl));
+    struct iovec iov = {.iov_base = w->data, .iov_len = w->len};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                        .msg_controllen = sizeof(ctl.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+    ssize_t n;
+    do
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    /* The fd went with the first byte; the rest is an ordinary send. */
+    if ((size_t)n < w->len) {
+        hb_wbuf rest = {.data = w->data + n, .len = w->len - (size_t)n};
+        return hb__wire_send(sock, &rest);
+    }
+    return 0;
+}
+
+/* Closes every fd an SCM_RIGHTS message carried except the first, which
+ * it returns (-1 when there was none). */
+static int take_fds(struct msghdr *mh)
+{
+    int first = -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+            if (first < 0)
+                first = fd;
+            else
+                close(fd);
+        }
+    }
+    return first;
+}
+
 /* ---- frames --------------------------------------------------------------- */
 
 int hb__wire_parse_header(const uint8_t hdr[HB_WIRE_HEADER], uint32_t max_frame,
@@ -223,6 +275,53 @@ int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f)
     f->id = id;
     f->payload = payload;
     f->len = len;
+    return 0;
+}
+
+int hb__wire_recv_fd(int sock, uint32_t max_frame, hb_frame *f, int *passed)
+{
+    uint8_t hdr[HB_WIRE_HEADER];
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+    } ctl;
+    struct iovec iov = {.iov_base = hdr, .iov_len = sizeof(hdr)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                        .msg_controllen = sizeof(ctl.buf)};
+    ssize_t n;
+    do
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return -EPIPE;
+    int fd = take_fds(&mh);
+    int r = 0;
+    if (mh.msg_flags & MSG_CTRUNC)
+        r = -EPROTO; /* more fds than anyone sends: not our peer's frame */
+    if (r == 0 && (size_t)n < sizeof(hdr))
+        r = hb__read_full(sock, hdr + n, sizeof(hdr) - (size_t)n);
+    uint8_t type = 0;
+    uint32_t id = 0, len = 0;
+    if (r == 0)
+        r = hb__wire_parse_header(hdr, max_frame, &type, &id, &len);
+    uint8_t *payload = NULL;
+    if (r == 0 && !(payload = malloc(len ? len : 1)))
+        r = -ENOMEM;
+    if (r == 0)
+        r = hb__read_full(sock, payload, len);
+    if (r < 0) {
+        free(payload);
+        if (fd >= 0)
+            close(fd);
+        return r;
+    }
+    f->type = type;
+    f->id = id;
+    f->payload = payload;
+    f->len = len;
+    *passed = fd;
     return 0;
 }
 

@@ -42,13 +42,22 @@ typedef enum hb_msg {
     /* worker -> harness, interim (same id as the request, more follows) */
     HB_MSG_CHECKPOINT = 64, /* str plugin, u64 version, u32 schema, bytes state */
     HB_MSG_SWITCHED = 65,   /* str plugin, u64 version: a SWAP passed its switch point */
-    HB_MSG_DENIED = 66,     /* u32 syscall number, str name: the seccomp filter
-                               trapped a call; the worker dies of SIGSYS next.
-                               Sent with id 0 during any request. */
+    HB_MSG_DENIED = 66,     /* retired: denials are observed by the harness on
+                               the seccomp listener, never reported by the
+                               worker; the harness treats this frame as a
+                               protocol violation (a forgery). */
+    HB_MSG_LISTENER = 67,   /* u32 flags (HB_LISTENER_*), id 0: the first frame
+                               of a worker under a seccomp profile, sent
+                               before it reads any request, with the filter's
+                               user-notification listener attached
+                               (SCM_RIGHTS); the worker keeps no copy. */
     /* replies, worker -> harness */
     HB_MSG_OK = 128,    /* request-specific payload, see PROTOCOL.md */
     HB_MSG_ERR = 129,   /* i32 code (as u32), str message */
 } hb_msg;
+
+/* HB_MSG_LISTENER flags: what else the profile set up. */
+#define HB_LISTENER_FILES_LOCKED 1u /* files it can write, it cannot read (strict) */
 
 /* An encoder appending to a growable buffer. On allocation failure `failed`
  * is set and further puts do nothing; hb__wire_finish then reports -ENOMEM. */
@@ -75,6 +84,10 @@ void hb__wire_release(hb_wbuf *w);
 /* Sends a finished frame (all of it, retrying on EINTR). 0 or -errno. */
 int hb__wire_send(int fd, const hb_wbuf *w);
 
+/* hb__wire_send with one fd attached to the frame's first byte
+ * (SCM_RIGHTS); the caller keeps its copy. sock must be a UNIX socket. */
+int hb__wire_send_fd(int sock, const hb_wbuf *w, int passfd);
+
 /* A received frame. payload is owned by the frame. */
 typedef struct hb_frame {
     uint8_t type;
@@ -91,6 +104,10 @@ int hb__wire_parse_header(const uint8_t hdr[HB_WIRE_HEADER], uint32_t max_frame,
 /* Blocking receive of one whole frame. Returns 0, -EPIPE on EOF, -EPROTO,
  * -EMSGSIZE, -ENOMEM or -errno. On error *f is untouched. */
 int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f);
+/* hb__wire_recv that also takes the fd attached to the frame (see
+ * hb__wire_send_fd): *passed receives it (O_CLOEXEC), or -1 when none was
+ * attached. Extra fds are closed. On error nothing is left open. */
+int hb__wire_recv_fd(int sock, uint32_t max_frame, hb_frame *f, int *passed);
 void hb__frame_release(hb_frame *f);
 
 /* A decoder over a payload. Every get fails (returns -EPROTO and sets

@@ -4,9 +4,49 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* A frame with an fd attached (how the worker hands over its seccomp
+ * listener): the fd arrives, CLOEXEC, and names the same file; a frame
+ * without one gives -1; a plain recv of a frame with an fd drops it. */
+static void test_fd_passing(void)
+{
+    int sv[2], pipefd[2];
+    HB_CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+    HB_CHECK_OK(pipe2(pipefd, O_CLOEXEC));
+    hb_wbuf w = {0};
+    hb__wire_begin(&w, HB_MSG_LISTENER, 0);
+    hb__wire_put_u32(&w, 7);
+    HB_CHECK_OK(hb__wire_finish(&w));
+    HB_CHECK_OK(hb__wire_send_fd(sv[0], &w, pipefd[1]));
+    hb_frame f;
+    int got = -1;
+    HB_CHECK_OK(hb__wire_recv_fd(sv[1], HB_WIRE_MAX_FRAME, &f, &got));
+    HB_CHECK_EQ(f.type, HB_MSG_LISTENER);
+    HB_CHECK_EQ(f.len, 4u);
+    hb__frame_release(&f);
+    HB_CHECK(got >= 0 && got != pipefd[1]);
+    HB_CHECK_EQ(fcntl(got, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+    HB_CHECK_EQ(write(got, "x", 1), 1L);
+    char c = 0;
+    HB_CHECK_EQ(read(pipefd[0], &c, 1), 1L);
+    HB_CHECK_EQ(c, 'x');
+    close(got);
+    /* No fd attached. */
+    HB_CHECK_OK(hb__wire_send(sv[0], &w));
+    got = 5;
+    HB_CHECK_OK(hb__wire_recv_fd(sv[1], HB_WIRE_MAX_FRAME, &f, &got));
+    HB_CHECK_EQ(got, -1);
+    hb__frame_release(&f);
+    hb__wire_release(&w);
+    close(sv[0]);
+    close(sv[1]);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
 
 static void build_sample(hb_wbuf *w)
 {
@@ -195,6 +235,7 @@ int main(void)
     close(sv[0]);
 
     hb__wire_release(&w);
+    test_fd_passing();
     printf("wire: ok\n");
     return 0;
 }
