@@ -298,6 +298,16 @@ static int rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64
     return r;
 }
 
+/* The slot's active version is not on probation (any more). */
+static void clear_probation(hb_slot *s)
+{
+    memset(&s->prob, 0, sizeof(s->prob));
+    s->on_probation = false;
+    s->prev_version = 0;
+    s->prev_sha[0] = '\0';
+    s->prev_schema = 0;
+}
+
 /* Before a restart loads a slot's object again: if the object no longer
  * matches its checksum (corrupted or deleted on disk), fall back to the
  * newest good version that does, with an event. */
@@ -340,6 +350,7 @@ static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
                 s->path = path;
                 s->version = v[i].version;
                 memcpy(s->sha, v[i].object_sha256, HB_SHA256_HEX);
+                clear_probation(s); /* a good version, not on probation */
                 set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
                 found = 0;
             }
@@ -464,11 +475,30 @@ static bool crash_loop_check(hb_sandbox *sb)
     return false;
 }
 
+/* Re-evaluates the probation of s at the current time (the time condition
+ * holds whether or not calls happened). Returns true when it passed now or
+ * earlier, with an event the first time. */
+static bool probation_tick(hb_sandbox *sb, hb_slot *s)
+{
+    if (!s->on_probation)
+        return true;
+    if (hb_probation_tick(&s->prob, hb__now_ns()) != HB_PROBATION_PASSED)
+        return false;
+    clear_probation(s);
+    hb__emit(sb->m, sb, HB_EVENT_WARNING, s->name, s->version, 0, 0, NULL,
+             "%s v%llu passed probation", s->name, (unsigned long long)s->version);
+    return true;
+}
+
 /* A version on probation that crashed or hung goes back to the version
  * before it (marked bad), before the worker restarts. */
 static bool revert_probation(hb_sandbox *sb, hb_slot *s, const char *reason)
 {
     if (!s->on_probation || !s->prev_version)
+        return false;
+    /* A version that served long enough passed by time, whether or not any
+     * call came to say so: this crash is an ordinary one. */
+    if (probation_tick(sb, s))
         return false;
     pthread_mutex_lock(&sb->m->lock);
     char *path = hb_store_object_path(sb->m->store, s->prev_sha);
@@ -513,12 +543,8 @@ void hb__probation_call(hb_sandbox *sb, const char *plugin, int result)
     hb_slot *s = hb__slot_find(sb, plugin);
     if (!s || !s->on_probation || result != 0)
         return; /* crashes and hangs are handled by hb__recover */
-    hb_probation_state st = hb_probation_call_ok(&s->prob, hb__now_ns());
-    if (st == HB_PROBATION_PASSED) {
-        s->on_probation = false;
-        hb__emit(sb->m, sb, HB_EVENT_WARNING, s->name, s->version, 0, 0, NULL,
-                 "%s v%llu passed probation", s->name, (unsigned long long)s->version);
-    }
+    hb_probation_call_ok(&s->prob, hb__now_ns());
+    probation_tick(sb, s);
 }
 
 void hb__probation_selftests(hb_sandbox *sb, const char *plugin, unsigned failed,
@@ -559,6 +585,8 @@ int hb__ensure_worker(hb_sandbox *sb)
 {
     if (sb->failed)
         return fail(sb, HB_EFAILED, "sandbox %s has failed (crash loop); recreate it", sb->name);
+    for (size_t i = 0; i < sb->nslots; i++)
+        probation_tick(sb, &sb->slots[i]); /* proven by time: said when seen */
     if (hb__wc_alive(&sb->wc))
         return 0;
     char buf[160] = "no worker";
@@ -940,6 +968,29 @@ out:
     return r;
 }
 
+/* Every path of a swap that makes rec the active version of s ends here:
+ * the probation state is the new version's own, never inherited from the
+ * version it replaced. A rollback target is not put on probation (it
+ * served before); a new version is, with the old one as where it goes back
+ * to if it fails. */
+static void start_probation(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
+                            bool is_rollback, uint64_t old_version, const char *old_sha,
+                            uint32_t old_schema)
+{
+    clear_probation(s);
+    if (is_rollback)
+        return;
+    hb_probation_options po = HB_PROBATION_OPTIONS_INIT;
+    po.calls = sb->opts.probation_calls;
+    po.ms = sb->opts.probation_ms;
+    po.has_selftests = rec->exports && strstr(rec->exports, "hb_test_") != NULL;
+    hb_probation_init(&s->prob, &po, hb__now_ns());
+    s->on_probation = true;
+    s->prev_version = old_version;
+    memcpy(s->prev_sha, old_sha, HB_SHA256_HEX);
+    s->prev_schema = old_schema;
+}
+
 /* Swaps slot s to stored version rec. Shared by reload and rollback. */
 static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timings *t,
                    bool is_rollback, uint64_t t0)
@@ -996,6 +1047,9 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
         memcpy(s->sha, rec->object_sha256, HB_SHA256_HEX);
         set_status(sb, s->name, old_version, is_rollback ? HB_VERSION_ROLLED_BACK : HB_VERSION_GOOD);
         set_status(sb, s->name, rec->version, HB_VERSION_ACTIVE);
+        /* Not the old version's probation: this version's own (a crash in
+         * the old fini says nothing about the new code). */
+        start_probation(sb, s, rec, is_rollback, old_version, old_sha, old_schema);
         fail(sb, r, "fini of %s v%llu crashed after the switch; v%llu is active with the migrated state: %s",
              s->name, (unsigned long long)old_version, (unsigned long long)rec->version,
              err ? err : hb_strerror(r));
@@ -1049,22 +1103,7 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     set_status(sb, s->name, rec->version, HB_VERSION_ACTIVE);
     hb_metrics_add(m->metrics, HB_CTR_SWAPS, 1);
     hb_metrics_observe(m->metrics, HB_HIST_SWAP, (uint64_t)(t->swap_ms * 1e6));
-    s->on_probation = false;
-    if (!is_rollback) {
-        /* The new version is on probation; the old one is where it goes
-         * back to if it fails. */
-        hb_probation_options po = HB_PROBATION_OPTIONS_INIT;
-        po.calls = sb->opts.probation_calls;
-        po.ms = sb->opts.probation_ms;
-        po.has_selftests = false;
-        if (rec->exports)
-            po.has_selftests = strstr(rec->exports, "hb_test_") != NULL;
-        hb_probation_init(&s->prob, &po, hb__now_ns());
-        s->on_probation = true;
-        s->prev_version = old_version;
-        memcpy(s->prev_sha, old_sha, HB_SHA256_HEX);
-        s->prev_schema = old_schema;
-    }
+    start_probation(sb, s, rec, is_rollback, old_version, old_sha, old_schema);
     hb__emit(m, sb, is_rollback ? HB_EVENT_ROLLED_BACK : HB_EVENT_SWAPPED, s->name, rec->version,
              old_version, 0, t, "%s v%llu -> v%llu (%s; swap %.2f ms, total %.1f ms)", s->name,
              (unsigned long long)old_version, (unsigned long long)rec->version,
@@ -1510,6 +1549,7 @@ int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version)
                     path = NULL;
                     s->version = rec.version;
                     memcpy(s->sha, rec.object_sha256, HB_SHA256_HEX);
+                    clear_probation(s);
                     s->schema = lr.schema;
                     s->hooks = lr.hooks;
                     set_status(sb, plugin, old_version, HB_VERSION_ROLLED_BACK);
