@@ -3,7 +3,10 @@
  * The worker is fork+exec'ed (never a bare fork of the manager: the manager
  * may hold locks, threads and open databases). The child asks for SIGKILL
  * when the manager dies and re-checks its parent right after, which closes
- * the race where the manager died before the prctl. */
+ * the race where the manager died before the prctl. The fork happens on
+ * the process's keeper thread (util/keeper.h): the death signal fires when
+ * the forking thread exits, and the API may be called from threads that
+ * exit long before the sandbox is freed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "keeper.h"
 #include "monitor.h"
 #include "security.h"
 
@@ -69,6 +73,56 @@ static void reap_dead(hb_wclient *wc)
     hb__wc_kill(wc);
 }
 
+/* What the child needs between fork and exec (built before the fork: the
+ * child may not allocate). */
+struct fork_job {
+    char **argv;
+    const hb_limits *limits;
+    int channel, outfd, cgfd;
+    pid_t parent;
+    pid_t pid; /* out: the child, or -1 with err */
+    int err;
+};
+
+/* Runs on the keeper thread (util/keeper.h), so the worker's death signal
+ * follows the manager process, not the thread that asked for the worker. */
+static void fork_worker(void *arg)
+{
+    struct fork_job *j = arg;
+    pid_t pid = fork();
+    if (pid < 0) {
+        j->err = errno;
+        j->pid = -1;
+        return;
+    }
+    if (pid > 0) {
+        j->pid = pid;
+        return;
+    }
+    /* Child: only async-signal-safe calls until exec. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != j->parent)
+        _exit(127);
+    if (j->cgfd >= 0 && hb_cgroup_join_self(j->cgfd) < 0)
+        _exit(125);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (j->outfd >= 0 && (dup2(j->outfd, STDOUT_FILENO) < 0 || dup2(j->outfd, STDERR_FILENO) < 0))
+        _exit(127);
+    if (hb_sec_apply_limits(j->limits, NULL) < 0)
+        _exit(126);
+    if (j->channel == HB_WORKER_FD) {
+        if (fcntl(j->channel, F_SETFD, 0) < 0) /* dup2 onto itself keeps CLOEXEC */
+            _exit(127);
+    } else if (dup2(j->channel, HB_WORKER_FD) < 0) {
+        _exit(127);
+    }
+    execv(j->argv[0], j->argv);
+    _exit(127);
+}
+
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
 {
     const char *worker_path = how->worker_path;
@@ -110,42 +164,23 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* The worker joins its sandbox's cgroup (when there is one) before it
      * runs a single instruction of its own. */
     int cgfd = how->cgroup ? hb_cgroup_procs_fd(how->cgroup) : -1;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
+    struct fork_job job = {
+        .argv = argv, .limits = &how->limits, .channel = sv[1], .outfd = outfd,
+        .cgfd = cgfd, .parent = getpid(), .pid = -1, .err = 0,
+    };
+    int kr = hb__keeper_run(fork_worker, &job);
+    pid_t pid = job.pid;
+    if (kr < 0 || pid < 0) {
+        int e = kr < 0 ? -kr : job.err;
         close(sv[0]);
         close(sv[1]);
         if (outfd >= 0)
             close(outfd);
         if (cgfd >= 0)
             close(cgfd);
-        r = hb__seterr(err, HB_EWORKER, "fork: %s", strerror(e));
+        r = hb__seterr(err, HB_EWORKER, "%s: %s", kr < 0 ? "starting the keeper thread" : "fork",
+                       strerror(e));
         goto fail_argv;
-    }
-    if (pid == 0) {
-        /* Child: only async-signal-safe calls until exec. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        if (cgfd >= 0 && hb_cgroup_join_self(cgfd) < 0)
-            _exit(125);
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        if (outfd >= 0 && (dup2(outfd, STDOUT_FILENO) < 0 || dup2(outfd, STDERR_FILENO) < 0))
-            _exit(127);
-        if (hb_sec_apply_limits(&how->limits, NULL) < 0)
-            _exit(126);
-        if (sv[1] == HB_WORKER_FD) {
-            if (fcntl(sv[1], F_SETFD, 0) < 0) /* dup2 onto itself keeps CLOEXEC */
-                _exit(127);
-        } else if (dup2(sv[1], HB_WORKER_FD) < 0) {
-            _exit(127);
-        }
-        execv(argv[0], argv);
-        _exit(127);
     }
     hb__strv_free(argv);
     argv = NULL;

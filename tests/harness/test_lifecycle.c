@@ -170,12 +170,147 @@ static void case_fini_crash_after_pass(void)
     hb_manager_free(m);
 }
 
+/* ---- sandboxes used from short-lived threads (11.5) ---------------------- */
+
+#define NTHREADS 6
+
+struct owner {
+    hb_manager *m;
+    char dir[4200];
+    char name[16];
+    hb_sandbox *sb;
+    int pid;
+    int64_t value;
+    int rc;
+};
+
+/* Thread A: creates the sandbox, loads, calls 5 times, then exits. */
+static void *create_and_use(void *arg)
+{
+    struct owner *o = arg;
+    hb_sandbox_options so;
+    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
+    if ((o->rc = hb_sandbox_new(o->m, &so, &o->sb)) < 0)
+        return NULL;
+    if ((o->rc = hb_load(o->sb, o->dir)) < 0)
+        return NULL;
+    for (int i = 0; i < 5 && o->rc == 0; i++)
+        o->rc = hb_callf(o->sb, o->name, "increment", ")l", &o->value);
+    o->pid = hb_sandbox_worker_pid(o->sb);
+    return NULL;
+}
+
+/* Thread B: one more call on the sandbox thread A made. */
+static void *call_again(void *arg)
+{
+    struct owner *o = arg;
+    o->rc = hb_callf(o->sb, o->name, "increment", ")l", &o->value);
+    return NULL;
+}
+
+/* Waits (bounded) for a worker that is about to die of its creating
+ * thread's exit, so the bug shows deterministically: the pidfd tells. */
+static bool worker_dies_within(int pid, int ms)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return true;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = poll(&p, 1, ms);
+    close(fd);
+    return n == 1;
+}
+
+/* Sandboxes created (and used) on threads that then exit keep their worker
+ * and their state: the next call, from another thread, sees the same
+ * worker and the state the first thread left. Several at once. */
+static void case_threads(void)
+{
+    hb_manager *m = e2e_manager(&ev);
+    static struct owner o[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++) {
+        o[i].m = m;
+        snprintf(o[i].name, sizeof(o[i].name), "c%d", i);
+        char extra[256];
+        snprintf(extra, sizeof(extra), "HB_PLUGIN(\"%s\", 1, 0, 0, save, migrate);", o[i].name);
+        snprintf(o[i].dir, sizeof(o[i].dir), "%s", e2e_write(o[i].name, "c.c", e2e_counter_src(1, 1, extra)));
+    }
+    pthread_t t[NTHREADS];
+    for (int i = 0; i < NTHREADS; i++)
+        HB_CHECK_EQ(pthread_create(&t[i], NULL, create_and_use, &o[i]), 0);
+    for (int i = 0; i < NTHREADS; i++)
+        HB_CHECK_EQ(pthread_join(t[i], NULL), 0);
+    for (int i = 0; i < NTHREADS; i++) {
+        HB_CHECK_OK(o[i].rc);
+        HB_CHECK_EQ(o[i].value, 5);
+        HB_CHECK(o[i].pid > 0);
+    }
+    /* The creating threads are gone. A worker tied to its thread dies now. */
+    for (int i = 0; i < NTHREADS; i++)
+        HB_CHECK(!worker_dies_within(o[i].pid, i == 0 ? 500 : 0));
+    for (int i = 0; i < NTHREADS; i++)
+        HB_CHECK_EQ(pthread_create(&t[i], NULL, call_again, &o[i]), 0);
+    for (int i = 0; i < NTHREADS; i++)
+        HB_CHECK_EQ(pthread_join(t[i], NULL), 0);
+    for (int i = 0; i < NTHREADS; i++) {
+        HB_CHECK_OK(o[i].rc);
+        HB_CHECK_EQ(o[i].value, 6); /* state intact */
+        HB_CHECK_EQ(hb_sandbox_worker_pid(o[i].sb), o[i].pid);
+        hb_sandbox_usage u;
+        HB_CHECK_OK(hb_sandbox_usage_get(o[i].sb, &u));
+        HB_CHECK_EQ(u.restarts, 0);
+        HB_CHECK_EQ(u.crashes, 0);
+        hb_sandbox_free(o[i].sb);
+    }
+    hb_manager_free(m);
+}
+
+/* No orphans: a manager whose sandbox was created on a thread that exited
+ * is SIGKILLed; its worker dies with it (the keeper thread held it). */
+static void case_threads_manager_killed(void)
+{
+    static struct owner o;
+    snprintf(o.name, sizeof(o.name), "c0");
+    snprintf(o.dir, sizeof(o.dir), "%s",
+             e2e_write("c0", "c.c", e2e_counter_src(1, 1, "HB_PLUGIN(\"c0\", 1, 0, 0, save, migrate);")));
+    int sync[2];
+    HB_CHECK_EQ(pipe(sync), 0);
+    pid_t mgr = fork();
+    HB_CHECK(mgr >= 0);
+    if (mgr == 0) {
+        close(sync[0]);
+        o.m = e2e_manager(&ev);
+        pthread_t t;
+        if (pthread_create(&t, NULL, create_and_use, &o) != 0 || pthread_join(t, NULL) != 0 ||
+            o.rc < 0)
+            _exit(10);
+        if (write(sync[1], &o.pid, sizeof(o.pid)) != sizeof(o.pid))
+            _exit(11);
+        for (;;)
+            pause();
+    }
+    close(sync[1]);
+    int wpid = 0;
+    HB_CHECK_EQ(read(sync[0], &wpid, sizeof(wpid)), (ssize_t)sizeof(wpid));
+    int wfd = (int)syscall(SYS_pidfd_open, wpid, 0);
+    HB_CHECK(wfd >= 0);
+    struct pollfd p = {.fd = wfd, .events = POLLIN};
+    HB_CHECK_EQ(poll(&p, 1, 0), 0); /* alive while its manager lives */
+    HB_CHECK_EQ(kill(mgr, SIGKILL), 0);
+    int st;
+    HB_CHECK_EQ(waitpid(mgr, &st, 0), mgr);
+    HB_CHECK_EQ(poll(&p, 1, 10000), 1); /* and dies with it */
+    close(wfd);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
         {"probation_time", case_probation_time},
         {"fini_crash_probation", case_fini_crash_probation},
         {"fini_crash_after_pass", case_fini_crash_after_pass},
+        {"threads", case_threads},
+        {"threads_manager_killed", case_threads_manager_killed},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
