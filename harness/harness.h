@@ -120,6 +120,8 @@ typedef struct hb_slot {
     hb_ckset ckpts;
     uint64_t last_ckpt_ns;
     bool restore_fresh;   /* restart: skip the checkpoint (it failed) */
+    uint64_t calls_since_ckpt; /* calls whose effect a restart would lose */
+    bool state_lost;      /* a restart lost state: the next call says so */
     /* Probation of the active version after a swap. */
     bool on_probation;
     hb_probation prob;

@@ -137,6 +137,8 @@ static int on_checkpoint(const hb_frame *f, void *ud)
         r = hb_ckset_record(&c->slot->ckpts, version, schema, data, len, hb__now_ns());
         c->slot->last_ckpt_ns = hb__now_ns();
         c->got = r == 0;
+        if (c->got)
+            c->slot->calls_since_ckpt = 0;
         /* Durable before the new version runs any code: a manager killed
          * in the middle of this swap resumes from exactly this state. */
         if (c->got)
@@ -374,8 +376,20 @@ static int restart_worker(hb_sandbox *sb, const char *why)
     char *err = NULL;
     int r = 0;
     hb_wspawn how = hb__spawn_params(sb);
-    for (size_t i = 0; i < sb->nslots; i++)
-        sb->slots[i].restore_fresh = false;
+    for (size_t i = 0; i < sb->nslots; i++) {
+        hb_slot *s = &sb->slots[i];
+        s->restore_fresh = false;
+        if (!s->calls_since_ckpt)
+            continue;
+        /* What the plugin did since its last checkpoint dies with this
+         * worker: said now (event) and on the plugin's next call. */
+        s->state_lost = true;
+        hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, s->version, 0, HB_ESTATELOST, NULL,
+                 "%s v%llu lost the effect of %llu call%s since its last checkpoint when its worker %s",
+                 s->name, (unsigned long long)s->version,
+                 (unsigned long long)s->calls_since_ckpt, s->calls_since_ckpt == 1 ? "" : "s", why);
+        s->calls_since_ckpt = 0;
+    }
     uint64_t t0 = hb__now_ns();
     for (unsigned attempt = 0; attempt <= 2 * sb->nslots + 1; attempt++) {
         pid_t oldpid = sb->wc.pid;
@@ -419,6 +433,7 @@ static int restart_worker(hb_sandbox *sb, const char *why)
             }
             if (ck) {
                 s->restore_fresh = true; /* retry this plugin without its state */
+                s->state_lost = true;
                 hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, s->version, 0, r, NULL,
                          "%s v%llu could not restore its checkpoint (%s); it restarts with fresh state",
                          s->name, (unsigned long long)s->version, err ? err : hb_strerror(r));
@@ -1104,6 +1119,7 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     hb_metrics_add(m->metrics, HB_CTR_SWAPS, 1);
     hb_metrics_observe(m->metrics, HB_HIST_SWAP, (uint64_t)(t->swap_ms * 1e6));
     start_probation(sb, s, rec, is_rollback, old_version, old_sha, old_schema);
+    s->calls_since_ckpt = 0; /* the state at the swap is the checkpoint */
     hb__emit(m, sb, is_rollback ? HB_EVENT_ROLLED_BACK : HB_EVENT_SWAPPED, s->name, rec->version,
              old_version, 0, t, "%s v%llu -> v%llu (%s; swap %.2f ms, total %.1f ms)", s->name,
              (unsigned long long)old_version, (unsigned long long)rec->version,
@@ -1417,6 +1433,8 @@ static int checkpoint_one(hb_sandbox *sb, hb_slot *s)
     r = rb.failed ? HB_EPROTO : 0;
     if (r == 0 && has_save)
         r = hb_ckset_record(&s->ckpts, s->version, schema, data, len, hb__now_ns());
+    if (r == 0 && has_save)
+        s->calls_since_ckpt = 0;
     s->last_ckpt_ns = hb__now_ns();
     hb__frame_release(&reply);
     if (r == 0 && has_save)

@@ -303,6 +303,68 @@ static void case_threads_manager_killed(void)
     close(wfd);
 }
 
+static void kill_and_wait(int pid)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    HB_CHECK(fd >= 0);
+    HB_CHECK_EQ(kill(pid, SIGKILL), 0);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    HB_CHECK_EQ(poll(&p, 1, 10000), 1);
+    close(fd);
+}
+
+/* A restart between two calls is visible: the worker is killed from outside
+ * after calls that no checkpoint holds; the next call says the state was
+ * lost (and does not run), events and usage counters say it too, and the
+ * plugin serves from its checkpoint afterwards. A restart caused by another
+ * plugin's crash is reported to this plugin the same way. */
+static void case_restart_visible(void)
+{
+    char *dir = e2e_write("counter", "counter.c", counter(1, 1, false));
+    char *other = e2e_write("other", "other.c",
+                            e2e_counter_src(1, 1, "int64_t boom(void) " CRASH "\n"
+                                                  "HB_PLUGIN(\"other\", 1, 0, 0, save, migrate);"));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 20, 2000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    HB_CHECK_OK(hb_load(sb, other));
+    int64_t v;
+    for (int i = 0; i < 3; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_OK(hb_checkpoint(sb, NULL));
+    for (int i = 0; i < 2; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 5);
+    kill_and_wait(hb_sandbox_worker_pid(sb));
+    int r = hb_callf(sb, "counter", "increment", ")l", &v);
+    printf("after the kill -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_ESTATELOST);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "since its last checkpoint was lost");
+    HB_CHECK_EQ(ev.count[HB_EVENT_RESTARTED], 1);
+    HB_CHECK_EQ(ev.count[HB_EVENT_STATE_RESET], 1);
+    HB_CHECK_CONTAINS(ev.last[HB_EVENT_STATE_RESET], "2 calls");
+    hb_sandbox_usage u;
+    HB_CHECK_OK(hb_sandbox_usage_get(sb, &u));
+    HB_CHECK_EQ(u.restarts, 1);
+    HB_CHECK_EQ(u.crashes, 1);
+    HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+    HB_CHECK_EQ(v, 3); /* the checkpoint; the failed call did not run */
+    /* Said once: the next call is ordinary. "other" made no call: nothing
+     * of it was lost, and it is not told anything. */
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 4);
+    HB_CHECK_OK(hb_callf(sb, "other", "get", ")l", &v));
+    /* Another plugin's crash restarts the worker: counter's call since its
+     * last checkpoint is lost and its next call says so. */
+    HB_CHECK_EQ(hb_callf(sb, "other", "boom", ")l", &v), HB_ECRASHED);
+    HB_CHECK_EQ(hb_callf(sb, "counter", "get", ")l", &v), HB_ESTATELOST);
+    HB_CHECK_OK(hb_callf(sb, "other", "get", ")l", &v)); /* its own crash said it */
+    HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+    HB_CHECK_EQ(v, 3);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -310,6 +372,7 @@ int main(int argc, char **argv)
         {"fini_crash_probation", case_fini_crash_probation},
         {"fini_crash_after_pass", case_fini_crash_after_pass},
         {"threads", case_threads},
+        {"restart_visible", case_restart_visible},
         {"threads_manager_killed", case_threads_manager_killed},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
