@@ -464,6 +464,25 @@ static int restart_worker(hb_sandbox *sb, const char *why)
     return hb__wc_alive(&sb->wc) ? 0 : HB_ECRASHED;
 }
 
+static int checkpoint_one(hb_sandbox *sb, hb_slot *s);
+
+/* The worker answered a LOAD or SWAP with -EMFILE: a plugin holds every
+ * descriptor the worker may have, so every later dlopen would fail for the
+ * life of this worker. Saves each plugin's state while the worker still
+ * answers (saving needs no descriptor), then restarts it with the same
+ * versions and that state. Returns 0 when a fresh worker serves. */
+static int recover_fds(hb_sandbox *sb)
+{
+    for (size_t i = 0; i < sb->nslots; i++) {
+        if (!(sb->slots[i].hooks & HOOK_SAVE))
+            continue;
+        int r = checkpoint_one(sb, &sb->slots[i]);
+        if (r == HB_ECRASHED || r == HB_EHUNG)
+            return hb__wc_alive(&sb->wc) ? 0 : r; /* already restarted */
+    }
+    return restart_worker(sb, "ran out of file descriptors (a plugin holds them all)");
+}
+
 /* Called when a request came back HB_ECRASHED/HB_EHUNG: report and recover. */
 /* A crash loop ends here: the sandbox refuses work until it is recreated. */
 static bool crash_loop_check(hb_sandbox *sb)
@@ -941,6 +960,8 @@ int hb_load(hb_sandbox *sb, const char *dir)
         hb_checkpoint_release(&resume);
         r = rpc_load(sb, name, path, b.rec.version, NULL, &lr, &err);
     }
+    if (r == -EMFILE && recover_fds(sb) == 0) /* not this plugin's fault */
+        r = rpc_load(sb, name, path, b.rec.version, resume.valid ? &resume : NULL, &lr, &err);
     b.t.swap_ms = hb__ms_since(ts);
     b.t.total_ms = hb__ms_since(t0);
     if (r < 0) {
@@ -1006,9 +1027,9 @@ static void start_probation(hb_sandbox *sb, hb_slot *s, const hb_version_rec *re
     s->prev_schema = old_schema;
 }
 
-/* Swaps slot s to stored version rec. Shared by reload and rollback. */
-static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timings *t,
-                   bool is_rollback, uint64_t t0)
+/* Swaps slot s to stored version rec, once (see swap_to). */
+static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timings *t,
+                     bool is_rollback, uint64_t t0)
 {
     hb_manager *m = sb->m;
     char *err = NULL;
@@ -1078,6 +1099,14 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
                  s->name, (unsigned long long)old_version, (unsigned long long)rec->version);
         return 0;
     }
+    if (r == -EMFILE) {
+        /* The worker, not the new version, is at fault: swap_to recovers. */
+        fail(sb, r, "swap of %s v%llu -> v%llu: %s", s->name, (unsigned long long)old_version,
+             (unsigned long long)rec->version, err ? err : hb_strerror(r));
+        free(err);
+        free(path);
+        return r;
+    }
     if (r < 0) {
         fail(sb, r, "swap of %s v%llu -> v%llu failed; v%llu keeps serving%s: %s", s->name,
              (unsigned long long)old_version, (unsigned long long)rec->version,
@@ -1135,7 +1164,21 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     return 0;
 }
 
-static int checkpoint_one(hb_sandbox *sb, hb_slot *s);
+/* Swaps slot s to stored version rec. Shared by reload and rollback. A
+ * worker out of file descriptors is restarted (with every plugin's state)
+ * and the swap tried once more. */
+static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timings *t,
+                   bool is_rollback, uint64_t t0)
+{
+    int r = swap_once(sb, s, rec, t, is_rollback, t0);
+    if (r != -EMFILE)
+        return r;
+    char *name = strdup(s->name);
+    if (name && recover_fds(sb) == 0 && (s = hb__slot_find(sb, name)) != NULL)
+        r = swap_once(sb, s, rec, t, is_rollback, t0);
+    free(name);
+    return r;
+}
 
 static bool line_in(const char *lines, const char *word)
 {

@@ -8,6 +8,8 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <link.h>
 #include <stdarg.h>
@@ -138,6 +140,19 @@ static void *own_symbol(void *handle, const char *name, const ElfW(Sym) **sym)
     return addr;
 }
 
+/* Whether this process has no file descriptor left (RLIMIT_NOFILE): a
+ * plugin that leaked them all makes every later dlopen fail. Probed by
+ * duplicating the channel, which needs no path. */
+static bool fds_exhausted(worker *w)
+{
+    int t = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
+    if (t >= 0) {
+        close(t);
+        return false;
+    }
+    return errno == EMFILE;
+}
+
 /* dlopen + descriptor checks + init, for LOAD and SWAP. `tail` ends every
  * error message ("; v3 stays active" or "; counter not loaded"). On failure
  * nothing stays open. */
@@ -151,6 +166,11 @@ static int open_version(worker *w, const char *plugin, const char *path, uint64_
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *e = dlerror();
+        if (fds_exhausted(w))
+            return fail(w, -EMFILE,
+                        "dlopen of %s v%" PRIu64 " failed: the worker has no file descriptor "
+                        "left (a loaded plugin holds them all): %s%s",
+                        plugin, version, e ? e : "unknown error", tail);
         return fail(w, HB_EBADELF, "dlopen of %s v%" PRIu64 " failed: %s%s", plugin, version,
                     e ? e : "unknown error", tail);
     }

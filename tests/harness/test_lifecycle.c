@@ -365,6 +365,73 @@ static void case_restart_visible(void)
     hb_manager_free(m);
 }
 
+/* ---- a plugin that exhausts its descriptors (11.10) ---------------------- */
+
+static char *leaky(int version, int step)
+{
+    static char extra[1024];
+    snprintf(extra, sizeof(extra),
+             "#include <fcntl.h>\n"
+             "int64_t leak(void) { int64_t n = 0; while (open(\"/dev/null\", O_RDONLY) >= 0) n++; return n; }\n"
+             "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);");
+    return e2e_counter_src(version, step, extra);
+}
+
+/* The plugin leaks every descriptor the worker may have. Later loads and
+ * swaps (dlopen needs a descriptor) must not fail with "Too many open
+ * files" for the life of the sandbox: the worker restarts with the last
+ * good versions and their state, the operation goes through, and no good
+ * version is marked bad. */
+static void case_fd_exhaustion_recovers(void)
+{
+    char *dir = e2e_write("counter", "counter.c", leaky(1, 1));
+    char *other = e2e_write("other", "other.c",
+                            e2e_counter_src(1, 1, "HB_PLUGIN(\"other\", 1, 0, 0, save, migrate);"));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.max_open_files = 64;
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v, n = 0;
+    for (int i = 0; i < 3; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    int r = hb_callf(sb, "counter", "leak", ")l", &n);
+    if (r == HB_ECRASHED)
+        HB_SKIP("the sandbox profile does not let the plugin open files: %s",
+                hb_sandbox_last_error(sb));
+    HB_CHECK_OK(r);
+    HB_CHECK(n > 0 && n < 64);
+    int pid = hb_sandbox_worker_pid(sb);
+    /* A load into the crippled worker. */
+    r = hb_load(sb, other);
+    printf("load after the leak -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_OK(r);
+    HB_CHECK(hb_sandbox_worker_pid(sb) != pid);
+    HB_CHECK_EQ(ev.count[HB_EVENT_RESTARTED], 1);
+    HB_CHECK_CONTAINS(ev.last[HB_EVENT_RESTARTED], "file descriptors");
+    HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+    HB_CHECK_EQ(v, 3); /* saved before the restart: nothing lost */
+    HB_CHECK_OK(hb_callf(sb, "other", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 1);
+    /* Leak again, then a swap of the leaking plugin itself. */
+    HB_CHECK_OK(hb_callf(sb, "counter", "leak", ")l", &n));
+    e2e_write("counter", "counter.c", leaky(2, 10));
+    r = hb_reload(sb, "counter");
+    printf("reload after the leak -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_OK(r);
+    HB_CHECK_EQ(active(sb), 2);
+    HB_CHECK_EQ(ev.count[HB_EVENT_RESTARTED], 2);
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 13); /* the state came along */
+    HB_CHECK_OK(hb_callf(sb, "other", "get", ")l", &v));
+    HB_CHECK_EQ(v, 1);
+    HB_CHECK(status_of(m, 2) != HB_VERSION_BAD);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -373,6 +440,7 @@ int main(int argc, char **argv)
         {"fini_crash_after_pass", case_fini_crash_after_pass},
         {"threads", case_threads},
         {"restart_visible", case_restart_visible},
+        {"fd_exhaustion_recovers", case_fd_exhaustion_recovers},
         {"threads_manager_killed", case_threads_manager_killed},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
