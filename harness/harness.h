@@ -44,6 +44,15 @@ typedef struct hb_wclient {
     char denied[96];
     char warning[320];
     hb_limits limits; /* the rlimits it runs under, to name the one it died of */
+    /* The fatal signal the worker reported during the last request
+     * (HB_MSG_FAULT), and the plugin version whose code faulted (plugin ""
+     * when the pc was in no plugin). valid is false when none came. */
+    struct hb_wfault {
+        bool valid, retired;
+        uint32_t signo;
+        uint64_t pc, addr, version;
+        char plugin[128];
+    } fault;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */

@@ -561,6 +561,20 @@ void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
 {
     uint64_t t0 = hb__now_ns();
     hb_metrics_add(sb->m->metrics, code == HB_EHUNG ? HB_CTR_HANGS : HB_CTR_CRASHES, 1);
+    /* The worker names the version whose code faulted: that one is to
+     * blame, not the one whose operation was running (a thread an old
+     * version left behind, or another plugin's thread). */
+    const struct hb_wfault *f = &sb->wc.fault;
+    char blamed[sizeof(f->plugin)] = "";
+    if (code == HB_ECRASHED && f->valid && f->plugin[0] &&
+        (!plugin || strcmp(f->plugin, plugin) != 0 || f->version != version)) {
+        snprintf(blamed, sizeof(blamed), "%s", f->plugin);
+        plugin = blamed;
+        version = f->version;
+        hb_slot *owner = hb__slot_find(sb, blamed);
+        if (f->retired && (!owner || owner->version != version))
+            set_status(sb, blamed, version, HB_VERSION_BAD); /* never a rollback target */
+    }
     hb__emit(sb->m, sb, HB_EVENT_CRASHED, plugin, version, 0, code, NULL, "%s", what);
     if (crash_loop_check(sb))
         return;

@@ -256,9 +256,23 @@ bool hb__wc_alive(hb_wclient *wc)
     return false;
 }
 
+/* Where a reported fault was, when in plugin code: " in counter v1, a
+ * version no longer active (...) (pc 0x..., address 0x...)"; "" otherwise. */
+static void fault_place(const hb_wclient *wc, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (!wc->fault.valid || !wc->fault.plugin[0])
+        return;
+    snprintf(buf, len, " in %s v%llu%s (pc %#llx, address %#llx)", wc->fault.plugin,
+             (unsigned long long)wc->fault.version,
+             wc->fault.retired ? ", a version no longer active (a thread it started outlived it)"
+                               : "",
+             (unsigned long long)wc->fault.pc, (unsigned long long)wc->fault.addr);
+}
+
 static int describe_death(hb_wclient *wc, char **err, const char *what)
 {
-    char buf[160];
+    char buf[160], where[320];
     const char *profile = hb_profile_name(wc->profile);
     if (wc->denied[0])
         return hb__seterr(err, HB_ECRASHED, "worker %s plugin called %s (denied by the %s profile)",
@@ -269,14 +283,39 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
         return hb__seterr(err, HB_ECRASHED,
                           "worker %s %s: a system call denied by the %s profile (not identified)",
                           what, buf, profile);
+    fault_place(wc, where, sizeof(where));
     /* A death a resource limit explains is reported with the limit and its
      * value ("killed by SIGXCPU: CPU time limit 5 s exceeded"). */
     char why[256];
     if (wc->reaped &&
         hb_mon_explain_death(wc->wait_status, &wc->limits, NULL, NULL, why, sizeof(why)) !=
             HB_LIMIT_NONE)
-        return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, why);
-    return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, buf);
+        return hb__seterr(err, HB_ECRASHED, "worker %s %s%s", what, why, where);
+    return hb__seterr(err, HB_ECRASHED, "worker %s %s%s", what, buf, where);
+}
+
+/* HB_MSG_FAULT: u32 signo, u64 pc, u64 addr, str plugin, u64 version,
+ * u8 retired. Kept for describe_death and for blaming the right version. */
+static void record_fault(hb_wclient *wc, const hb_frame *f)
+{
+    hb_rbuf rb;
+    char *plugin = NULL;
+    uint8_t retired = 0;
+    struct hb_wfault x = {0};
+    hb__rbuf_init(&rb, f->payload, f->len);
+    hb__wire_get_u32(&rb, &x.signo);
+    hb__wire_get_u64(&rb, &x.pc);
+    hb__wire_get_u64(&rb, &x.addr);
+    hb__wire_get_str(&rb, sizeof(x.plugin) - 1, &plugin);
+    hb__wire_get_u64(&rb, &x.version);
+    hb__wire_get_u8(&rb, &retired);
+    if (hb__wire_done(&rb) && plugin) {
+        snprintf(x.plugin, sizeof(x.plugin), "%s", plugin);
+        x.retired = retired != 0;
+        x.valid = true;
+        wc->fault = x;
+    }
+    free(plugin);
 }
 
 /* HB_MSG_DENIED: u32 syscall number, str name. Kept for describe_death. */
@@ -301,6 +340,7 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
     if (wc->pid <= 0)
         return hb__seterr(err, HB_ECRASHED, "no worker is running");
     wc->denied[0] = 0;
+    wc->fault.valid = false;
     int r = hb__wire_finish(req);
     if (r < 0)
         return hb__seterr(err, r == -EMSGSIZE ? HB_ELIMIT : r,
@@ -344,6 +384,11 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
             hb__wc_kill(wc);
             return hb__seterr(err, HB_EPROTO, "bad frame from worker (%s); worker killed",
                               strerror(-r));
+        }
+        if (f.type == HB_MSG_FAULT) {
+            record_fault(wc, &f); /* from the worker's fault handler; it dies next */
+            hb__frame_release(&f);
+            continue;
         }
         if (f.type == HB_MSG_DENIED) {
             /* Written by the worker's SIGSYS handler, which cannot know the

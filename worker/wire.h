@@ -45,6 +45,10 @@ typedef enum hb_msg {
     HB_MSG_DENIED = 66,     /* u32 syscall number, str name: the seccomp filter
                                trapped a call; the worker dies of SIGSYS next.
                                Sent with id 0 during any request. */
+    HB_MSG_FAULT = 67,      /* u32 signo, u64 pc, u64 addr, str plugin, u64 version,
+                               u8 retired: a fatal signal, and the plugin version
+                               whose code faulted ("" when none); the worker dies
+                               of it next. Id 0, during any request. */
     /* replies, worker -> harness */
     HB_MSG_OK = 128,    /* request-specific payload, see PROTOCOL.md */
     HB_MSG_ERR = 129,   /* i32 code (as u32), str message */

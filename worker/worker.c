@@ -106,7 +106,7 @@ static void close_version(void *handle, const hb_plugin_descriptor *desc, bool f
 {
     if (fini && desc && desc->fini)
         desc->fini();
-    dlclose(handle);
+    hb__version_unmap(handle); /* kept mapped while threads it started may run */
 }
 
 /* (ELF64_ST_TYPE is the same bit mask as ELF32_ST_TYPE.) */
@@ -212,17 +212,22 @@ static int open_version(worker *w, const char *plugin, const char *path, uint64_
                   plugin, version, d->size, sizeof(*d), tail);
         goto close;
     }
+    /* From its first instruction on, a fault in this version names it. */
+    hb__fault_track(h, plugin, version);
     if (d->init) {
         int r = d->init();
         if (r != 0) {
             rc = fail(w, HB_EHOOK, "init of %s v%" PRIu64 " returned %d%s", plugin, version, r,
                       tail);
-            goto close;
+            goto unmap;
         }
     }
     *handle_out = h;
     *desc_out = d;
     return 0;
+unmap:
+    hb__version_unmap(h); /* init ran: it may have started threads */
+    return rc;
 close:
     dlclose(h);
     return rc;
@@ -613,6 +618,7 @@ static void unload_all(worker *w)
 int hb__worker_serve(int fd)
 {
     worker w = {.fd = fd, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE};
+    hb__fault_setup(fd);
     int status = 0;
     for (;;) {
         hb_frame f;

@@ -432,6 +432,67 @@ static void case_fd_exhaustion_recovers(void)
     hb_manager_free(m);
 }
 
+/* ---- a thread an old version left behind (11.9) ---------------------------- */
+
+/* v1's init starts a thread that blocks on a pipe whose write end it puts
+ * at fd 200, then crashes in v1's own code once a byte arrives. v1 has no
+ * fini: the thread outlives the swap. */
+#define LURKER_FD "200"
+
+static const char *lurking_v1(void)
+{
+    return e2e_counter_src(
+        1, 1,
+        "#include <pthread.h>\n#include <unistd.h>\n"
+        "static int pfd[2];\n"
+        "static void *lurker(void *a) { char c; while (read(pfd[0], &c, 1) != 1) { } "
+        "volatile int *p = 0; *p = 1; return a; }\n"
+        "static int init(void) { pthread_t t; if (pipe(pfd) < 0 || dup2(pfd[1], " LURKER_FD ") < 0) return -1; "
+        "return pthread_create(&t, 0, lurker, 0) == 0 ? 0 : -1; }\n"
+        "HB_PLUGIN(\"counter\", 1, init, 0, save, migrate);");
+}
+
+/* v2's poke wakes v1's thread and waits: the worker dies during v2's call,
+ * of a fault in v1's code. */
+static const char *poking_v2(void)
+{
+    return e2e_counter_src(
+        2, 10,
+        "#include <unistd.h>\n"
+        "int64_t poke(void) { char c = 1; if (write(" LURKER_FD ", &c, 1) != 1) return -1; for (;;) pause(); return 0; }\n"
+        "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);");
+}
+
+/* The old version's code stays mapped while its thread lives, and the crash
+ * is blamed on the version whose code faulted (v1, retired), not on the
+ * version whose call was running (v2, on probation): v2 is not rolled back
+ * nor marked bad, the error names v1. */
+static void case_old_thread_blame(void)
+{
+    char *dir = e2e_write("counter", "counter.c", lurking_v1());
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 1000, 600000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    for (int i = 0; i < 3; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    e2e_write("counter", "counter.c", poking_v2());
+    HB_CHECK_OK(hb_reload(sb, "counter"));
+    HB_CHECK_EQ(active(sb), 2);
+    int r = hb_callf(sb, "counter", "poke", ")l", &v);
+    printf("poke -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_ECRASHED);
+    HB_CHECK_EQ(active(sb), 2);
+    HB_CHECK_EQ(ev.count[HB_EVENT_ROLLED_BACK], 0);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "in counter v1, a version no longer active");
+    HB_CHECK(status_of(m, 2) != HB_VERSION_BAD);
+    HB_CHECK_EQ(status_of(m, 1), HB_VERSION_BAD); /* v1's fault, said so */
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 13); /* v2 from the swap's checkpoint (3) */
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -441,6 +502,7 @@ int main(int argc, char **argv)
         {"threads", case_threads},
         {"restart_visible", case_restart_visible},
         {"fd_exhaustion_recovers", case_fd_exhaustion_recovers},
+        {"old_thread_blame", case_old_thread_blame},
         {"threads_manager_killed", case_threads_manager_killed},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
