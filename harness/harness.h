@@ -82,6 +82,9 @@ void hb__wc_begin(hb_wclient *wc, hb_wbuf *w, uint8_t type);
  *  HB_EPROTO    garbage on the channel; the worker was killed and reaped */
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+/* " in <plugin> v<N>[, a version no longer active ...] (pc 0x.., address 0x..)"
+ * when the dead worker reported a fault in plugin code, else "". */
+void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);
 /* Whether the worker process still runs. */
 bool hb__wc_alive(hb_wclient *wc);
 /* Asks the worker to shut down (fini hooks run), waits up to grace_ms,

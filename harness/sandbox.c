@@ -556,8 +556,12 @@ static bool revert_probation(hb_sandbox *sb, hb_slot *s, const char *reason)
     return true;
 }
 
-void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
-                    const char *what)
+/* Reports a dead worker, blames the version whose code faulted (when the
+ * worker said), rolls that version back if it was on probation, and starts
+ * a new worker. plugin/version: the operation that was running (NULL, 0:
+ * none). Returns HB_EFAILED in a crash loop, else the restart's result. */
+static int recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
+                   const char *what, const char *why)
 {
     uint64_t t0 = hb__now_ns();
     hb_metrics_add(sb->m->metrics, code == HB_EHUNG ? HB_CTR_HANGS : HB_CTR_CRASHES, 1);
@@ -577,13 +581,20 @@ void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
     }
     hb__emit(sb->m, sb, HB_EVENT_CRASHED, plugin, version, 0, code, NULL, "%s", what);
     if (crash_loop_check(sb))
-        return;
+        return HB_EFAILED;
     hb_slot *s = plugin ? hb__slot_find(sb, plugin) : NULL;
     bool reverted = s && s->version == version &&
                     revert_probation(sb, s, code == HB_EHUNG ? "hung" : "crashed");
-    restart_worker(sb, code == HB_EHUNG ? "hung" : "crashed");
+    int r = restart_worker(sb, why);
     if (reverted)
         hb_metrics_observe(sb->m->metrics, HB_HIST_ROLLBACK, hb__now_ns() - t0);
+    return r;
+}
+
+void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
+                 const char *what)
+{
+    recover(sb, plugin, version, code, what, code == HB_EHUNG ? "hung" : "crashed");
 }
 
 void hb__probation_call(hb_sandbox *sb, const char *plugin, int result)
@@ -637,16 +648,18 @@ int hb__ensure_worker(hb_sandbox *sb)
         probation_tick(sb, &sb->slots[i]); /* proven by time: said when seen */
     if (hb__wc_alive(&sb->wc))
         return 0;
-    char buf[160] = "no worker";
+    char buf[160] = "no worker", where[320];
     if (sb->wc.reaped)
         hb__describe_wait_status(sb->wc.wait_status, buf, sizeof(buf));
-    char *what = hb__asprintf("worker of sandbox %s died while idle: %s", sb->name, buf);
-    hb__emit(sb->m, sb, HB_EVENT_CRASHED, NULL, 0, 0, HB_ECRASHED, NULL, "%s", what ? what : "");
+    hb__wc_fault_place(&sb->wc, where, sizeof(where));
+    /* A thread of a plugin can crash the worker between requests: the
+     * version whose code faulted is blamed as for a crash during a call. */
+    char *what = hb__asprintf("worker of sandbox %s died while idle: %s%s", sb->name, buf, where);
+    int r = recover(sb, NULL, 0, HB_ECRASHED, what ? what : "", "died while idle");
     free(what);
-    hb_metrics_add(sb->m->metrics, HB_CTR_CRASHES, 1);
-    if (crash_loop_check(sb))
+    if (r == HB_EFAILED)
         return fail(sb, HB_EFAILED, "sandbox %s has failed (crash loop); recreate it", sb->name);
-    return restart_worker(sb, "died while idle");
+    return r;
 }
 
 /* ---- public: sandboxes ---------------------------------------------------- */

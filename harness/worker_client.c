@@ -60,12 +60,33 @@ void hb__wc_kill(hb_wclient *wc)
 }
 
 /* The worker is gone or going: reap it (it closed its end or died). */
+static void record_fault(hb_wclient *wc, const hb_frame *f);
+
+/* A worker that died between requests may have said where it faulted
+ * (HB_MSG_FAULT) just before: read what it left on the channel. It is
+ * dead, so nothing blocks. */
+static void drain_fault(hb_wclient *wc)
+{
+    for (;;) {
+        struct pollfd p = {.fd = wc->fd, .events = POLLIN};
+        if (wc->fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+            return;
+        hb_frame f;
+        if (hb__wire_recv(wc->fd, HB_WIRE_MAX_FRAME, &f) < 0)
+            return;
+        if (f.type == HB_MSG_FAULT)
+            record_fault(wc, &f);
+        hb__frame_release(&f);
+    }
+}
+
 static void reap_dead(hb_wclient *wc)
 {
     int st = 0;
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
         wc->wait_status = unwrap_status(wc, st);
         wc->reaped = true;
+        drain_fault(wc);
         reset_client(wc);
         return;
     }
@@ -258,7 +279,7 @@ bool hb__wc_alive(hb_wclient *wc)
 
 /* Where a reported fault was, when in plugin code: " in counter v1, a
  * version no longer active (...) (pc 0x..., address 0x...)"; "" otherwise. */
-static void fault_place(const hb_wclient *wc, char *buf, size_t len)
+void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len)
 {
     buf[0] = 0;
     if (!wc->fault.valid || !wc->fault.plugin[0])
@@ -283,7 +304,7 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
         return hb__seterr(err, HB_ECRASHED,
                           "worker %s %s: a system call denied by the %s profile (not identified)",
                           what, buf, profile);
-    fault_place(wc, where, sizeof(where));
+    hb__wc_fault_place(wc, where, sizeof(where));
     /* A death a resource limit explains is reported with the limit and its
      * value ("killed by SIGXCPU: CPU time limit 5 s exceeded"). */
     char why[256];

@@ -493,6 +493,64 @@ static void case_old_thread_blame(void)
     hb_manager_free(m);
 }
 
+/* v2's init starts a thread that, once arm() wrote a byte, waits until the
+ * worker's main thread is blocked waiting for the next request (its state
+ * in /proc turns to S), then crashes in v2's code: the worker dies between
+ * requests. */
+static const char *idle_crasher_v2(void)
+{
+    return e2e_counter_src(
+        2, 10,
+        "#include <pthread.h>\n#include <sched.h>\n#include <stdio.h>\n#include <unistd.h>\n"
+        "static int pfd[2];\n"
+        "static int main_blocked(void) { char b[512], path[64]; "
+        "snprintf(path, sizeof(path), \"/proc/self/task/%d/stat\", (int)getpid()); "
+        "FILE *f = fopen(path, \"r\"); if (!f) return 1; size_t n = fread(b, 1, sizeof(b) - 1, f); fclose(f); "
+        "b[n] = 0; char *p = strrchr(b, ')'); return p && p[1] == ' ' && p[2] == 'S'; }\n"
+        "static void *lurker(void *a) { char c; while (read(pfd[0], &c, 1) != 1) { } "
+        "while (!main_blocked()) sched_yield(); volatile int *p = 0; *p = 1; return a; }\n"
+        "static int init(void) { pthread_t t; if (pipe(pfd) < 0) return -1; "
+        "return pthread_create(&t, 0, lurker, 0) == 0 ? 0 : -1; }\n"
+        "int64_t arm(void) { char c = 1; return write(pfd[1], &c, 1) == 1 ? 0 : -1; }\n"
+        "HB_PLUGIN(\"counter\", 1, init, 0, save, migrate);");
+}
+
+/* A version on probation whose thread crashes the worker while no request
+ * runs is blamed all the same (the worker said where it faulted): rolled
+ * back, marked bad, and the next call says state was lost. */
+static void case_idle_thread_crash(void)
+{
+    char *dir = e2e_write("counter", "counter.c", counter(1, 1, false));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 1000, 600000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    for (int i = 0; i < 3; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    e2e_write("counter", "counter.c", idle_crasher_v2());
+    HB_CHECK_OK(hb_reload(sb, "counter"));
+    HB_CHECK_EQ(active(sb), 2);
+    int pid = hb_sandbox_worker_pid(sb);
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    HB_CHECK(pfd >= 0);
+    HB_CHECK_OK(hb_callf(sb, "counter", "arm", ")l", &v));
+    struct pollfd p = {.fd = pfd, .events = POLLIN};
+    HB_CHECK_EQ(poll(&p, 1, 10000), 1); /* the worker died after answering */
+    close(pfd);
+    int r = hb_callf(sb, "counter", "get", ")l", &v);
+    printf("get after the idle crash -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_ESTATELOST); /* arm() ran since the swap's checkpoint */
+    HB_CHECK_EQ(active(sb), 1);
+    HB_CHECK_EQ(ev.count[HB_EVENT_ROLLED_BACK], 1);
+    HB_CHECK_EQ(status_of(m, 2), HB_VERSION_BAD);
+    HB_CHECK_CONTAINS(ev.last[HB_EVENT_CRASHED], "died while idle");
+    HB_CHECK_CONTAINS(ev.last[HB_EVENT_CRASHED], "in counter v2");
+    HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+    HB_CHECK_EQ(v, 3);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -503,6 +561,7 @@ int main(int argc, char **argv)
         {"restart_visible", case_restart_visible},
         {"fd_exhaustion_recovers", case_fd_exhaustion_recovers},
         {"old_thread_blame", case_old_thread_blame},
+        {"idle_thread_crash", case_idle_thread_crash},
         {"threads_manager_killed", case_threads_manager_killed},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
