@@ -25,6 +25,10 @@
  *  - A manager may be used from several threads at once.
  *  - A sandbox must be used by one thread at a time; different sandboxes of
  *    one manager may be used from different threads concurrently.
+ *  - Which thread does not matter: a sandbox created on a thread that then
+ *    exits keeps its worker and its state. Workers are started from one
+ *    internal thread that lives as long as the process (so they die with the
+ *    process, SIGKILL included, and never with the thread that asked).
  *  - The event callback runs synchronously, on the thread that made the call
  *    which caused the event, before that call returns. It must not call back
  *    into the sandbox that raised the event.
