@@ -21,8 +21,10 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/syscall.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,6 +44,7 @@ typedef struct range {
 } range;
 
 static range ranges[MAX_RANGES];
+static _Atomic long channel_owner; /* tid writing a frame; 0: nobody */
 static int report_fd = -1;
 static long base_threads = -1;
 static unsigned char altstack[64 << 10];
@@ -82,9 +85,37 @@ static uintptr_t fault_pc(const void *ucv)
 #endif
 }
 
+static long my_tid(void)
+{
+    return syscall(SYS_gettid);
+}
+
+void hb__channel_claim(void)
+{
+    long me = my_tid(), free_ = 0;
+    while (!atomic_compare_exchange_weak(&channel_owner, &free_, me)) {
+        free_ = 0;
+        sched_yield(); /* a fault handler is writing; the process dies next */
+    }
+}
+
+void hb__channel_release(void)
+{
+    atomic_store(&channel_owner, 0);
+}
+
 static void on_fault(int sig, siginfo_t *si, void *ucv)
 {
     int saved = errno;
+    /* Wait for a frame another thread is writing (its thread runs on); a
+     * fault on the writing thread itself (not plugin code) writes anyway. */
+    long me = my_tid(), free_ = 0;
+    while (!atomic_compare_exchange_weak(&channel_owner, &free_, me)) {
+        if (free_ == me)
+            break;
+        free_ = 0;
+        sched_yield();
+    }
     uintptr_t pc = fault_pc(ucv);
     const range *hit = NULL;
     for (size_t i = 0; i < MAX_RANGES && !hit; i++) {
@@ -119,6 +150,7 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
             break;
         off += (size_t)n;
     }
+    atomic_store(&channel_owner, 0);
     errno = saved;
     /* The disposition is back to default (SA_RESETHAND). A fault re-runs
      * its instruction and dies of it; a signal someone sent is raised. */

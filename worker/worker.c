@@ -45,6 +45,17 @@ typedef struct worker {
 
 /* ---- replies -------------------------------------------------------------- */
 
+/* Sends w->out. The channel is claimed for the whole frame so the fault
+ * handler of a crashing plugin thread never interleaves its FAULT frame
+ * with a reply (fault.c). */
+static int send_out(worker *w)
+{
+    hb__channel_claim();
+    int r = hb__wire_send(w->fd, &w->out);
+    hb__channel_release();
+    return r;
+}
+
 static void send_frame(worker *w)
 {
     /* Plugin output written before this reply reaches its file or pipe
@@ -52,7 +63,7 @@ static void send_frame(worker *w)
     fflush(NULL);
     int r = hb__wire_finish(&w->out);
     if (r == 0)
-        r = hb__wire_send(w->fd, &w->out);
+        r = send_out(w);
     if (r < 0)
         w->dead = true;
 }
@@ -391,7 +402,7 @@ static int do_swap(worker *w, const hb_frame *f)
                       p->name, p->version, state_len, tail);
             goto free_state;
         }
-        if (hb__wire_send(w->fd, &w->out) < 0) {
+        if (send_out(w) < 0) {
             w->dead = true;
             rc = 0; /* nobody to answer */
             goto free_state;
@@ -527,7 +538,7 @@ static int do_call(worker *w, const hb_frame *f)
         goto out;
     }
     fflush(NULL); /* the call's output reaches its file before the reply */
-    if (hb__wire_send(w->fd, &w->out) < 0)
+    if (send_out(w) < 0)
         w->dead = true;
 out:
     hb__req_call_release(&q);
@@ -561,7 +572,7 @@ static int do_save(worker *w, const hb_frame *f)
         goto out;
     }
     fflush(NULL);
-    if (hb__wire_send(w->fd, &w->out) < 0)
+    if (send_out(w) < 0)
         w->dead = true;
 out:
     free(state);

@@ -42,5 +42,10 @@ void hb__fault_track(void *handle, const char *plugin, uint64_t version);
  * still execute its code): then it stays mapped and retired. Returns
  * whether it was unmapped. */
 bool hb__version_unmap(void *handle);
+/* Frames on the channel are written whole: the request loop claims the
+ * channel around each send, and the fault handler claims it (waiting for a
+ * frame in progress on another thread) before writing its FAULT frame. */
+void hb__channel_claim(void);
+void hb__channel_release(void);
 
 #endif /* HB_WORKER_H */
