@@ -546,7 +546,7 @@ static bool revert_probation(hb_sandbox *sb, hb_slot *s, const char *reason)
     s->version = s->prev_version;
     memcpy(s->sha, s->prev_sha, HB_SHA256_HEX);
     s->schema = s->prev_schema;
-    s->on_probation = false;
+    clear_probation(s); /* the version it goes back to served before */
     set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
     hb_metrics_add(sb->m->metrics, HB_CTR_ROLLBACKS, 1);
     hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, s->name, s->version, bad, HB_ECRASHED, NULL,
