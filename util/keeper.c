@@ -35,12 +35,34 @@ static void *keeper_main(void *unused)
     return NULL;
 }
 
+/* In the child of a fork() only the forking thread exists: a lock held by
+ * another thread (a spawn in progress, the keeper between two requests)
+ * would never be released there. The child starts afresh, without a
+ * keeper until it spawns. */
+static void after_fork_in_child(void)
+{
+    pthread_mutex_t m0 = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t c0 = PTHREAD_COND_INITIALIZER;
+    call_lock = m0;
+    lock = m0;
+    request_cv = c0;
+    done_cv = c0;
+    keeper_pid = 0;
+    pending = false;
+}
+
+static void register_atfork(void)
+{
+    pthread_atfork(NULL, NULL, after_fork_in_child);
+}
+
 /* Called with lock held. */
 static int start_keeper(void)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, register_atfork);
     if (keeper_pid == getpid())
         return 0;
-    /* A forked child inherits no threads: the old keeper is not ours. */
     pending = false;
     pthread_attr_t attr;
     int r = pthread_attr_init(&attr);
