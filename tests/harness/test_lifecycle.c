@@ -551,6 +551,32 @@ static void case_idle_thread_crash(void)
     hb_manager_free(m);
 }
 
+/* A state-lost notice is not a self-test failure: a version on probation
+ * whose worker was killed after calls runs its self-tests, they pass, and
+ * it is not rolled back. */
+static void case_selftest_after_restart(void)
+{
+    char *dir = e2e_write("counter", "counter.c", counter(1, 1, false));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 1000, 600000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    e2e_write("counter", "counter.c",
+              e2e_counter_src(2, 10, "int hb_test_ok(void) { return 0; }\n"
+                                     "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);"));
+    HB_CHECK_OK(hb_reload(sb, "counter"));
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    kill_and_wait(hb_sandbox_worker_pid(sb));
+    unsigned passed = 9, failed = 9;
+    HB_CHECK_OK(hb_run_selftests(sb, "counter", &passed, &failed));
+    HB_CHECK_EQ(failed, 0);
+    HB_CHECK_EQ(passed, 1);
+    HB_CHECK_EQ(active(sb), 2);
+    HB_CHECK_EQ(ev.count[HB_EVENT_ROLLED_BACK], 0);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -562,6 +588,7 @@ int main(int argc, char **argv)
         {"fd_exhaustion_recovers", case_fd_exhaustion_recovers},
         {"old_thread_blame", case_old_thread_blame},
         {"idle_thread_crash", case_idle_thread_crash},
+        {"selftest_after_restart", case_selftest_after_restart},
         {"threads_manager_killed", case_threads_manager_killed},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
