@@ -175,6 +175,14 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
         return r;
     if (!(s = hb__slot_find(sb, plugin)))
         return fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted", plugin);
+    if (s->state_lost) {
+        s->state_lost = false;
+        return fail(sb, HB_ESTATELOST,
+                    "%s: the worker of sandbox %s restarted since the last call and the state of "
+                    "%s v%llu since its last checkpoint was lost; it serves from that checkpoint "
+                    "now (%s was not called)",
+                    plugin, sb->name, plugin, (unsigned long long)s->version, symbol);
+    }
 
     hb_wbuf w = {0};
     hb__wc_begin(&sb->wc, &w, HB_MSG_CALL);
@@ -201,6 +209,8 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
         free(err);
         char *what = strdup(sb->last_error);
         hb__recover(sb, plugin, version, r, what ? what : "");
+        if ((s = hb__slot_find(sb, plugin)) != NULL)
+            s->state_lost = false; /* this result already says so */
         if (what) {
             free(sb->last_error);
             sb->last_error = what;
@@ -213,6 +223,7 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
         return r;
     }
     free(err);
+    s->calls_since_ckpt++;
     r = decode_reply(sb, &sig, args, &reply, ret);
     hb__frame_release(&reply);
     if (r == 0 && strncmp(symbol, "hb_test_", 8) != 0)

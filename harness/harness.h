@@ -50,6 +50,15 @@ typedef struct hb_wclient {
     int listener;
     char warning[320];
     hb_limits limits; /* the rlimits it runs under, to name the one it died of */
+    /* The fatal signal the worker reported during the last request
+     * (HB_MSG_FAULT), and the plugin version whose code faulted (plugin ""
+     * when the pc was in no plugin). valid is false when none came. */
+    struct hb_wfault {
+        bool valid, retired;
+        uint32_t signo;
+        uint64_t pc, addr, version;
+        char plugin[128];
+    } fault;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
@@ -81,6 +90,9 @@ void hb__wc_begin(hb_wclient *wc, hb_wbuf *w, uint8_t type);
  *  HB_EPROTO    garbage on the channel; the worker was killed and reaped */
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+/* " in <plugin> v<N>[, a version no longer active ...] (pc 0x.., address 0x..)"
+ * when the dead worker reported a fault in plugin code, else "". */
+void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);
 /* Whether the worker process still runs. */
 bool hb__wc_alive(hb_wclient *wc);
 /* Asks the worker to shut down (fini hooks run), waits up to grace_ms,
@@ -128,6 +140,8 @@ typedef struct hb_slot {
     hb_ckset ckpts;
     uint64_t last_ckpt_ns;
     bool restore_fresh;   /* restart: skip the checkpoint (it failed) */
+    uint64_t calls_since_ckpt; /* calls whose effect a restart would lose */
+    bool state_lost;      /* a restart lost state: the next call says so */
     /* Probation of the active version after a swap. */
     bool on_probation;
     hb_probation prob;

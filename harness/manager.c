@@ -49,6 +49,7 @@ const char *hb_strerror(int code)
     case HB_EWORKER: return "the worker process could not be started";
     case HB_EFAILED: return "the sandbox has failed (crash loop)";
     case HB_EISOLATION: return "the requested isolation backend is unavailable";
+    case HB_ESTATELOST: return "the worker restarted and the plugin's state since its last checkpoint was lost";
     default:
         break;
     }

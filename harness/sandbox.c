@@ -138,6 +138,8 @@ static int on_checkpoint(const hb_frame *f, void *ud)
         r = hb_ckset_record(&c->slot->ckpts, version, schema, data, len, hb__now_ns());
         c->slot->last_ckpt_ns = hb__now_ns();
         c->got = r == 0;
+        if (c->got)
+            c->slot->calls_since_ckpt = 0;
         /* Durable before the new version runs any code: a manager killed
          * in the middle of this swap resumes from exactly this state. */
         if (c->got)
@@ -315,6 +317,16 @@ static int rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64
     return r;
 }
 
+/* The slot's active version is not on probation (any more). */
+static void clear_probation(hb_slot *s)
+{
+    memset(&s->prob, 0, sizeof(s->prob));
+    s->on_probation = false;
+    s->prev_version = 0;
+    s->prev_sha[0] = '\0';
+    s->prev_schema = 0;
+}
+
 /* Before a restart loads a slot's object again: if the object no longer
  * matches its checksum (corrupted or deleted on disk), fall back to the
  * newest good version that does, with an event. */
@@ -357,6 +369,7 @@ static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
                 s->path = path;
                 s->version = v[i].version;
                 memcpy(s->sha, v[i].object_sha256, HB_SHA256_HEX);
+                clear_probation(s); /* a good version, not on probation */
                 set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
                 found = 0;
             }
@@ -380,8 +393,20 @@ static int restart_worker(hb_sandbox *sb, const char *why)
     char *err = NULL;
     int r = 0;
     hb_wspawn how = hb__spawn_params(sb);
-    for (size_t i = 0; i < sb->nslots; i++)
-        sb->slots[i].restore_fresh = false;
+    for (size_t i = 0; i < sb->nslots; i++) {
+        hb_slot *s = &sb->slots[i];
+        s->restore_fresh = false;
+        if (!s->calls_since_ckpt)
+            continue;
+        /* What the plugin did since its last checkpoint dies with this
+         * worker: said now (event) and on the plugin's next call. */
+        s->state_lost = true;
+        hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, s->version, 0, HB_ESTATELOST, NULL,
+                 "%s v%llu lost the effect of %llu call%s since its last checkpoint when its worker %s",
+                 s->name, (unsigned long long)s->version,
+                 (unsigned long long)s->calls_since_ckpt, s->calls_since_ckpt == 1 ? "" : "s", why);
+        s->calls_since_ckpt = 0;
+    }
     uint64_t t0 = hb__now_ns();
     for (unsigned attempt = 0; attempt <= 2 * sb->nslots + 1; attempt++) {
         pid_t oldpid = sb->wc.pid;
@@ -425,6 +450,7 @@ static int restart_worker(hb_sandbox *sb, const char *why)
             }
             if (ck) {
                 s->restore_fresh = true; /* retry this plugin without its state */
+                s->state_lost = true;
                 hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, s->version, 0, r, NULL,
                          "%s v%llu could not restore its checkpoint (%s); it restarts with fresh state",
                          s->name, (unsigned long long)s->version, err ? err : hb_strerror(r));
@@ -455,6 +481,25 @@ static int restart_worker(hb_sandbox *sb, const char *why)
     return hb__wc_alive(&sb->wc) ? 0 : HB_ECRASHED;
 }
 
+static int checkpoint_one(hb_sandbox *sb, hb_slot *s);
+
+/* The worker answered a LOAD or SWAP with -EMFILE: a plugin holds every
+ * descriptor the worker may have, so every later dlopen would fail for the
+ * life of this worker. Saves each plugin's state while the worker still
+ * answers (saving needs no descriptor), then restarts it with the same
+ * versions and that state. Returns 0 when a fresh worker serves. */
+static int recover_fds(hb_sandbox *sb)
+{
+    for (size_t i = 0; i < sb->nslots; i++) {
+        if (!(sb->slots[i].hooks & HOOK_SAVE))
+            continue;
+        int r = checkpoint_one(sb, &sb->slots[i]);
+        if (r == HB_ECRASHED || r == HB_EHUNG)
+            return hb__wc_alive(&sb->wc) ? 0 : r; /* already restarted */
+    }
+    return restart_worker(sb, "ran out of file descriptors (a plugin holds them all)");
+}
+
 /* Called when a request came back HB_ECRASHED/HB_EHUNG: report and recover. */
 /* A crash loop ends here: the sandbox refuses work until it is recreated. */
 static bool crash_loop_check(hb_sandbox *sb)
@@ -481,11 +526,30 @@ static bool crash_loop_check(hb_sandbox *sb)
     return false;
 }
 
+/* Re-evaluates the probation of s at the current time (the time condition
+ * holds whether or not calls happened). Returns true when it passed now or
+ * earlier, with an event the first time. */
+static bool probation_tick(hb_sandbox *sb, hb_slot *s)
+{
+    if (!s->on_probation)
+        return true;
+    if (hb_probation_tick(&s->prob, hb__now_ns()) != HB_PROBATION_PASSED)
+        return false;
+    clear_probation(s);
+    hb__emit(sb->m, sb, HB_EVENT_WARNING, s->name, s->version, 0, 0, NULL,
+             "%s v%llu passed probation", s->name, (unsigned long long)s->version);
+    return true;
+}
+
 /* A version on probation that crashed or hung goes back to the version
  * before it (marked bad), before the worker restarts. */
 static bool revert_probation(hb_sandbox *sb, hb_slot *s, const char *reason)
 {
     if (!s->on_probation || !s->prev_version)
+        return false;
+    /* A version that served long enough passed by time, whether or not any
+     * call came to say so: this crash is an ordinary one. */
+    if (probation_tick(sb, s))
         return false;
     pthread_mutex_lock(&sb->m->lock);
     char *path = hb_store_object_path(sb->m->store, s->prev_sha);
@@ -499,7 +563,7 @@ static bool revert_probation(hb_sandbox *sb, hb_slot *s, const char *reason)
     s->version = s->prev_version;
     memcpy(s->sha, s->prev_sha, HB_SHA256_HEX);
     s->schema = s->prev_schema;
-    s->on_probation = false;
+    clear_probation(s); /* the version it goes back to served before */
     set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
     hb_metrics_add(sb->m->metrics, HB_CTR_ROLLBACKS, 1);
     hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, s->name, s->version, bad, HB_ECRASHED, NULL,
@@ -509,20 +573,45 @@ static bool revert_probation(hb_sandbox *sb, hb_slot *s, const char *reason)
     return true;
 }
 
-void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
-                    const char *what)
+/* Reports a dead worker, blames the version whose code faulted (when the
+ * worker said), rolls that version back if it was on probation, and starts
+ * a new worker. plugin/version: the operation that was running (NULL, 0:
+ * none). Returns HB_EFAILED in a crash loop, else the restart's result. */
+static int recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
+                   const char *what, const char *why)
 {
     uint64_t t0 = hb__now_ns();
     hb_metrics_add(sb->m->metrics, code == HB_EHUNG ? HB_CTR_HANGS : HB_CTR_CRASHES, 1);
+    /* The worker names the version whose code faulted: that one is to
+     * blame, not the one whose operation was running (a thread an old
+     * version left behind, or another plugin's thread). */
+    const struct hb_wfault *f = &sb->wc.fault;
+    char blamed[sizeof(f->plugin)] = "";
+    if (code == HB_ECRASHED && f->valid && f->plugin[0] &&
+        (!plugin || strcmp(f->plugin, plugin) != 0 || f->version != version)) {
+        snprintf(blamed, sizeof(blamed), "%s", f->plugin);
+        plugin = blamed;
+        version = f->version;
+        hb_slot *owner = hb__slot_find(sb, blamed);
+        if (f->retired && (!owner || owner->version != version))
+            set_status(sb, blamed, version, HB_VERSION_BAD); /* never a rollback target */
+    }
     hb__emit(sb->m, sb, HB_EVENT_CRASHED, plugin, version, 0, code, NULL, "%s", what);
     if (crash_loop_check(sb))
-        return;
+        return HB_EFAILED;
     hb_slot *s = plugin ? hb__slot_find(sb, plugin) : NULL;
     bool reverted = s && s->version == version &&
                     revert_probation(sb, s, code == HB_EHUNG ? "hung" : "crashed");
-    restart_worker(sb, code == HB_EHUNG ? "hung" : "crashed");
+    int r = restart_worker(sb, why);
     if (reverted)
         hb_metrics_observe(sb->m->metrics, HB_HIST_ROLLBACK, hb__now_ns() - t0);
+    return r;
+}
+
+void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
+                 const char *what)
+{
+    recover(sb, plugin, version, code, what, code == HB_EHUNG ? "hung" : "crashed");
 }
 
 void hb__probation_call(hb_sandbox *sb, const char *plugin, int result)
@@ -530,12 +619,8 @@ void hb__probation_call(hb_sandbox *sb, const char *plugin, int result)
     hb_slot *s = hb__slot_find(sb, plugin);
     if (!s || !s->on_probation || result != 0)
         return; /* crashes and hangs are handled by hb__recover */
-    hb_probation_state st = hb_probation_call_ok(&s->prob, hb__now_ns());
-    if (st == HB_PROBATION_PASSED) {
-        s->on_probation = false;
-        hb__emit(sb->m, sb, HB_EVENT_WARNING, s->name, s->version, 0, 0, NULL,
-                 "%s v%llu passed probation", s->name, (unsigned long long)s->version);
-    }
+    hb_probation_call_ok(&s->prob, hb__now_ns());
+    probation_tick(sb, s);
 }
 
 void hb__probation_selftests(hb_sandbox *sb, const char *plugin, unsigned failed,
@@ -576,18 +661,22 @@ int hb__ensure_worker(hb_sandbox *sb)
 {
     if (sb->failed)
         return fail(sb, HB_EFAILED, "sandbox %s has failed (crash loop); recreate it", sb->name);
+    for (size_t i = 0; i < sb->nslots; i++)
+        probation_tick(sb, &sb->slots[i]); /* proven by time: said when seen */
     if (hb__wc_alive(&sb->wc))
         return 0;
-    char buf[160] = "no worker";
+    char buf[160] = "no worker", where[320];
     if (sb->wc.reaped)
         hb__describe_wait_status(sb->wc.wait_status, buf, sizeof(buf));
-    char *what = hb__asprintf("worker of sandbox %s died while idle: %s", sb->name, buf);
-    hb__emit(sb->m, sb, HB_EVENT_CRASHED, NULL, 0, 0, HB_ECRASHED, NULL, "%s", what ? what : "");
+    hb__wc_fault_place(&sb->wc, where, sizeof(where));
+    /* A thread of a plugin can crash the worker between requests: the
+     * version whose code faulted is blamed as for a crash during a call. */
+    char *what = hb__asprintf("worker of sandbox %s died while idle: %s%s", sb->name, buf, where);
+    int r = recover(sb, NULL, 0, HB_ECRASHED, what ? what : "", "died while idle");
     free(what);
-    hb_metrics_add(sb->m->metrics, HB_CTR_CRASHES, 1);
-    if (crash_loop_check(sb))
+    if (r == HB_EFAILED)
         return fail(sb, HB_EFAILED, "sandbox %s has failed (crash loop); recreate it", sb->name);
-    return restart_worker(sb, "died while idle");
+    return r;
 }
 
 /* ---- public: sandboxes ---------------------------------------------------- */
@@ -916,6 +1005,8 @@ int hb_load(hb_sandbox *sb, const char *dir)
         hb_checkpoint_release(&resume);
         r = rpc_load(sb, name, path, b.rec.version, NULL, &lr, &err);
     }
+    if (r == -EMFILE && recover_fds(sb) == 0) /* not this plugin's fault */
+        r = rpc_load(sb, name, path, b.rec.version, resume.valid ? &resume : NULL, &lr, &err);
     b.t.swap_ms = hb__ms_since(ts);
     b.t.total_ms = hb__ms_since(t0);
     if (r < 0) {
@@ -958,9 +1049,32 @@ out:
     return r;
 }
 
-/* Swaps slot s to stored version rec. Shared by reload and rollback. */
-static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timings *t,
-                   bool is_rollback, uint64_t t0)
+/* Every path of a swap that makes rec the active version of s ends here:
+ * the probation state is the new version's own, never inherited from the
+ * version it replaced. A rollback target is not put on probation (it
+ * served before); a new version is, with the old one as where it goes back
+ * to if it fails. */
+static void start_probation(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
+                            bool is_rollback, uint64_t old_version, const char *old_sha,
+                            uint32_t old_schema)
+{
+    clear_probation(s);
+    if (is_rollback)
+        return;
+    hb_probation_options po = HB_PROBATION_OPTIONS_INIT;
+    po.calls = sb->opts.probation_calls;
+    po.ms = sb->opts.probation_ms;
+    po.has_selftests = rec->exports && strstr(rec->exports, "hb_test_") != NULL;
+    hb_probation_init(&s->prob, &po, hb__now_ns());
+    s->on_probation = true;
+    s->prev_version = old_version;
+    memcpy(s->prev_sha, old_sha, HB_SHA256_HEX);
+    s->prev_schema = old_schema;
+}
+
+/* Swaps slot s to stored version rec, once (see swap_to). */
+static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timings *t,
+                     bool is_rollback, uint64_t t0)
 {
     hb_manager *m = sb->m;
     char *err = NULL;
@@ -1021,6 +1135,9 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
         memcpy(s->sha, rec->object_sha256, HB_SHA256_HEX);
         set_status(sb, s->name, old_version, is_rollback ? HB_VERSION_ROLLED_BACK : HB_VERSION_GOOD);
         set_status(sb, s->name, rec->version, HB_VERSION_ACTIVE);
+        /* Not the old version's probation: this version's own (a crash in
+         * the old fini says nothing about the new code). */
+        start_probation(sb, s, rec, is_rollback, old_version, old_sha, old_schema);
         fail(sb, r, "fini of %s v%llu crashed after the switch; v%llu is active with the migrated state: %s",
              s->name, (unsigned long long)old_version, (unsigned long long)rec->version,
              err ? err : hb_strerror(r));
@@ -1033,6 +1150,14 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
                  rec->version, old_version, 0, t, "%s v%llu -> v%llu (the old version's fini crashed)",
                  s->name, (unsigned long long)old_version, (unsigned long long)rec->version);
         return 0;
+    }
+    if (r == -EMFILE) {
+        /* The worker, not the new version, is at fault: swap_to recovers. */
+        fail(sb, r, "swap of %s v%llu -> v%llu: %s", s->name, (unsigned long long)old_version,
+             (unsigned long long)rec->version, err ? err : hb_strerror(r));
+        free(err);
+        free(path);
+        return r;
     }
     if (r < 0) {
         fail(sb, r, "swap of %s v%llu -> v%llu failed; v%llu keeps serving%s: %s", s->name,
@@ -1074,22 +1199,8 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     set_status(sb, s->name, rec->version, HB_VERSION_ACTIVE);
     hb_metrics_add(m->metrics, HB_CTR_SWAPS, 1);
     hb_metrics_observe(m->metrics, HB_HIST_SWAP, (uint64_t)(t->swap_ms * 1e6));
-    s->on_probation = false;
-    if (!is_rollback) {
-        /* The new version is on probation; the old one is where it goes
-         * back to if it fails. */
-        hb_probation_options po = HB_PROBATION_OPTIONS_INIT;
-        po.calls = sb->opts.probation_calls;
-        po.ms = sb->opts.probation_ms;
-        po.has_selftests = false;
-        if (rec->exports)
-            po.has_selftests = strstr(rec->exports, "hb_test_") != NULL;
-        hb_probation_init(&s->prob, &po, hb__now_ns());
-        s->on_probation = true;
-        s->prev_version = old_version;
-        memcpy(s->prev_sha, old_sha, HB_SHA256_HEX);
-        s->prev_schema = old_schema;
-    }
+    start_probation(sb, s, rec, is_rollback, old_version, old_sha, old_schema);
+    s->calls_since_ckpt = 0; /* the state at the swap is the checkpoint */
     hb__emit(m, sb, is_rollback ? HB_EVENT_ROLLED_BACK : HB_EVENT_SWAPPED, s->name, rec->version,
              old_version, 0, t, "%s v%llu -> v%llu (%s; swap %.2f ms, total %.1f ms)", s->name,
              (unsigned long long)old_version, (unsigned long long)rec->version,
@@ -1105,7 +1216,21 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     return 0;
 }
 
-static int checkpoint_one(hb_sandbox *sb, hb_slot *s);
+/* Swaps slot s to stored version rec. Shared by reload and rollback. A
+ * worker out of file descriptors is restarted (with every plugin's state)
+ * and the swap tried once more. */
+static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timings *t,
+                   bool is_rollback, uint64_t t0)
+{
+    int r = swap_once(sb, s, rec, t, is_rollback, t0);
+    if (r != -EMFILE)
+        return r;
+    char *name = strdup(s->name);
+    if (name && recover_fds(sb) == 0 && (s = hb__slot_find(sb, name)) != NULL)
+        r = swap_once(sb, s, rec, t, is_rollback, t0);
+    free(name);
+    return r;
+}
 
 static bool line_in(const char *lines, const char *word)
 {
@@ -1403,6 +1528,8 @@ static int checkpoint_one(hb_sandbox *sb, hb_slot *s)
     r = rb.failed ? HB_EPROTO : 0;
     if (r == 0 && has_save)
         r = hb_ckset_record(&s->ckpts, s->version, schema, data, len, hb__now_ns());
+    if (r == 0 && has_save)
+        s->calls_since_ckpt = 0;
     s->last_ckpt_ns = hb__now_ns();
     hb__frame_release(&reply);
     if (r == 0 && has_save)
@@ -1535,6 +1662,7 @@ int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version)
                     path = NULL;
                     s->version = rec.version;
                     memcpy(s->sha, rec.object_sha256, HB_SHA256_HEX);
+                    clear_probation(s);
                     s->schema = lr.schema;
                     s->hooks = lr.hooks;
                     set_status(sb, plugin, old_version, HB_VERSION_ROLLED_BACK);

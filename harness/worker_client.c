@@ -3,7 +3,10 @@
  * The worker is fork+exec'ed (never a bare fork of the manager: the manager
  * may hold locks, threads and open databases). The child asks for SIGKILL
  * when the manager dies and re-checks its parent right after, which closes
- * the race where the manager died before the prctl. */
+ * the race where the manager died before the prctl. The fork happens on
+ * the process's keeper thread (util/keeper.h): the death signal fires when
+ * the forking thread exits, and the API may be called from threads that
+ * exit long before the sandbox is freed. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "keeper.h"
 #include "monitor.h"
 #include "jail.h"
 #include "security.h"
@@ -64,12 +68,33 @@ void hb__wc_kill(hb_wclient *wc)
 }
 
 /* The worker is gone or going: reap it (it closed its end or died). */
+static void record_fault(hb_wclient *wc, const hb_frame *f);
+
+/* A worker that died between requests may have said where it faulted
+ * (HB_MSG_FAULT) just before: read what it left on the channel. It is
+ * dead, so nothing blocks. */
+static void drain_fault(hb_wclient *wc)
+{
+    for (;;) {
+        struct pollfd p = {.fd = wc->fd, .events = POLLIN};
+        if (wc->fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+            return;
+        hb_frame f;
+        if (hb__wire_recv(wc->fd, HB_WIRE_MAX_FRAME, &f) < 0)
+            return;
+        if (f.type == HB_MSG_FAULT)
+            record_fault(wc, &f);
+        hb__frame_release(&f);
+    }
+}
+
 static void reap_dead(hb_wclient *wc)
 {
     int st = 0;
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
         wc->wait_status = unwrap_status(wc, st);
         wc->reaped = true;
+        drain_fault(wc);
         reset_client(wc);
         return;
     }
@@ -151,6 +176,65 @@ static int observe_denial(hb_wclient *wc, short revents)
     return 0;
 }
 
+/* What the child needs between fork and exec (built before the fork: the
+ * child may not allocate). */
+struct fork_job {
+    char **argv;
+    const hb_limits *limits;
+    char **envp;       /* the jail's minimal environment */
+    bool drop_root;    /* a root manager's worker runs as an unprivileged host uid */
+    int channel, outfd, cgfd;
+    int info_fd;       /* bwrap's --info-fd, or -1 when not wrapped */
+    pid_t parent;
+    pid_t pid; /* out: the child, or -1 with err */
+    int err;
+};
+
+/* Runs on the keeper thread (util/keeper.h), so the worker's death signal
+ * follows the manager process, not the thread that asked for the worker. */
+static void fork_worker(void *arg)
+{
+    struct fork_job *j = arg;
+    pid_t pid = fork();
+    if (pid < 0) {
+        j->err = errno;
+        j->pid = -1;
+        return;
+    }
+    if (pid > 0) {
+        j->pid = pid;
+        return;
+    }
+    /* Child: only async-signal-safe calls until exec. The cgroup is joined
+     * while still root; root is dropped before the parent-death signal is
+     * set, because a credential change clears it. */
+    if (j->cgfd >= 0 && hb_cgroup_join_self(j->cgfd) < 0)
+        _exit(125);
+    if (j->drop_root && hb_jail_drop_root() < 0)
+        _exit(126);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != j->parent)
+        _exit(127);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    if (j->outfd >= 0 && (dup2(j->outfd, STDOUT_FILENO) < 0 || dup2(j->outfd, STDERR_FILENO) < 0))
+        _exit(127);
+    if (hb_sec_apply_limits(j->limits, NULL) < 0)
+        _exit(126);
+    if (j->channel == HB_WORKER_FD) {
+        if (fcntl(j->channel, F_SETFD, 0) < 0) /* dup2 onto itself keeps CLOEXEC */
+            _exit(127);
+    } else if (dup2(j->channel, HB_WORKER_FD) < 0) {
+        _exit(127);
+    }
+    if (j->info_fd >= 0 && dup2(j->info_fd, HB_INFO_FD) < 0)
+        _exit(127);
+    execve(j->argv[0], j->argv, j->envp);
+    _exit(127);
+}
+
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
 {
     const char *worker_path = how->worker_path;
@@ -218,48 +302,24 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* The worker joins its sandbox's cgroup (when there is one) before it
      * runs a single instruction of its own. */
     int cgfd = how->cgroup ? hb_cgroup_procs_fd(how->cgroup) : -1;
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        int e = errno;
+    struct fork_job job = {
+        .argv = argv, .envp = cmd.envp, .drop_root = cmd.drop_root, .limits = &how->limits,
+        .channel = sv[1], .outfd = outfd, .cgfd = cgfd, .info_fd = wrapped ? info_w : -1,
+        .parent = getpid(), .pid = -1, .err = 0,
+    };
+    int kr = hb__keeper_run(fork_worker, &job);
+    pid_t pid = job.pid;
+    if (kr < 0 || pid < 0) {
+        int e = kr < 0 ? -kr : job.err;
         close(sv[0]);
         close(sv[1]);
         if (outfd >= 0)
             close(outfd);
         if (cgfd >= 0)
             close(cgfd);
-        r = hb__seterr(err, HB_EWORKER, "fork: %s", strerror(e));
+        r = hb__seterr(err, HB_EWORKER, "%s: %s", kr < 0 ? "starting the keeper thread" : "fork",
+                       strerror(e));
         goto fail_argv;
-    }
-    if (pid == 0) {
-        /* Child: only async-signal-safe calls until exec. The cgroup is
-         * joined while still root; root is dropped before the parent-death
-         * signal is set, because a credential change clears it. */
-        if (cgfd >= 0 && hb_cgroup_join_self(cgfd) < 0)
-            _exit(125);
-        if (cmd.drop_root && hb_jail_drop_root() < 0)
-            _exit(126);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        sigset_t all;
-        sigemptyset(&all);
-        sigprocmask(SIG_SETMASK, &all, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        if (outfd >= 0 && (dup2(outfd, STDOUT_FILENO) < 0 || dup2(outfd, STDERR_FILENO) < 0))
-            _exit(127);
-        if (hb_sec_apply_limits(&how->limits, NULL) < 0)
-            _exit(126);
-        if (sv[1] == HB_WORKER_FD) {
-            if (fcntl(sv[1], F_SETFD, 0) < 0) /* dup2 onto itself keeps CLOEXEC */
-                _exit(127);
-        } else if (dup2(sv[1], HB_WORKER_FD) < 0) {
-            _exit(127);
-        }
-        if (wrapped && dup2(info_w, HB_INFO_FD) < 0)
-            _exit(127);
-        execve(argv[0], argv, cmd.envp);
-        _exit(127);
     }
     argv = NULL;
     close(info_w);
@@ -297,6 +357,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
                    wrapped ? " under bwrap (its messages are on the worker's stderr)" : "",
                    inner ? inner : hb_strerror(r));
         free(inner);
+        close(info[0]);
         hb__wc_kill(wc);
         return HB_EWORKER;
     }
@@ -367,22 +428,61 @@ bool hb__wc_alive(hb_wclient *wc)
     return false;
 }
 
+/* Where a reported fault was, when in plugin code: " in counter v1, a
+ * version no longer active (...) (pc 0x..., address 0x...)"; "" otherwise. */
+void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (!wc->fault.valid || !wc->fault.plugin[0])
+        return;
+    snprintf(buf, len, " in %s v%llu%s (pc %#llx, address %#llx)", wc->fault.plugin,
+             (unsigned long long)wc->fault.version,
+             wc->fault.retired ? ", a version no longer active (a thread it started outlived it)"
+                               : "",
+             (unsigned long long)wc->fault.pc, (unsigned long long)wc->fault.addr);
+}
+
 static int describe_death(hb_wclient *wc, char **err, const char *what)
 {
-    char buf[160];
+    char buf[160], where[320];
     const char *profile = hb_profile_name(wc->profile);
     if (wc->denied[0])
         return hb__seterr(err, HB_ECRASHED, "worker %s plugin called %s (denied by the %s profile)",
                           what, wc->denied, profile);
     hb__describe_wait_status(wc->wait_status, buf, sizeof(buf));
+    hb__wc_fault_place(wc, where, sizeof(where));
     /* A death a resource limit explains is reported with the limit and its
      * value ("killed by SIGXCPU: CPU time limit 5 s exceeded"). */
     char why[256];
     if (wc->reaped &&
         hb_mon_explain_death(wc->wait_status, &wc->limits, NULL, NULL, why, sizeof(why)) !=
             HB_LIMIT_NONE)
-        return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, why);
-    return hb__seterr(err, HB_ECRASHED, "worker %s %s", what, buf);
+        return hb__seterr(err, HB_ECRASHED, "worker %s %s%s", what, why, where);
+    return hb__seterr(err, HB_ECRASHED, "worker %s %s%s", what, buf, where);
+}
+
+/* HB_MSG_FAULT: u32 signo, u64 pc, u64 addr, str plugin, u64 version,
+ * u8 retired. Kept for describe_death and for blaming the right version. */
+static void record_fault(hb_wclient *wc, const hb_frame *f)
+{
+    hb_rbuf rb;
+    char *plugin = NULL;
+    uint8_t retired = 0;
+    struct hb_wfault x = {0};
+    hb__rbuf_init(&rb, f->payload, f->len);
+    hb__wire_get_u32(&rb, &x.signo);
+    hb__wire_get_u64(&rb, &x.pc);
+    hb__wire_get_u64(&rb, &x.addr);
+    hb__wire_get_str(&rb, sizeof(x.plugin) - 1, &plugin);
+    hb__wire_get_u64(&rb, &x.version);
+    hb__wire_get_u8(&rb, &retired);
+    if (hb__wire_done(&rb) && plugin) {
+        snprintf(x.plugin, sizeof(x.plugin), "%s", plugin);
+        x.retired = retired != 0;
+        x.valid = true;
+        wc->fault = x;
+    }
+    free(plugin);
 }
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
@@ -391,6 +491,7 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
     if (wc->pid <= 0)
         return hb__seterr(err, HB_ECRASHED, "no worker is running");
     wc->denied[0] = 0;
+    wc->fault.valid = false;
     int r = hb__wire_finish(req);
     if (r < 0)
         return hb__seterr(err, r == -EMSGSIZE ? HB_ELIMIT : r,
@@ -443,6 +544,11 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
             hb__wc_kill(wc);
             return hb__seterr(err, HB_EPROTO, "bad frame from worker (%s); worker killed",
                               strerror(-r));
+        }
+        if (f.type == HB_MSG_FAULT) {
+            record_fault(wc, &f); /* from the worker's fault handler; it dies next */
+            hb__frame_release(&f);
+            continue;
         }
         if (f.type == HB_MSG_DENIED || f.type == HB_MSG_LISTENER) {
             /* Denials are read from the seccomp listener; a worker that

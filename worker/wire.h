@@ -51,6 +51,10 @@ typedef enum hb_msg {
                                before it reads any request, with the filter's
                                user-notification listener attached
                                (SCM_RIGHTS); the worker keeps no copy. */
+    HB_MSG_FAULT = 68,      /* u32 signo, u64 pc, u64 addr, str plugin, u64 version,
+                               u8 retired: a fatal signal, and the plugin version
+                               whose code faulted ("" when none); the worker dies
+                               of it next. Id 0, during any request. */
     /* replies, worker -> harness */
     HB_MSG_OK = 128,    /* request-specific payload, see PROTOCOL.md */
     HB_MSG_ERR = 129,   /* i32 code (as u32), str message */

@@ -8,6 +8,8 @@
 
 #include <dlfcn.h>
 #include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <link.h>
 #include <stdarg.h>
@@ -43,6 +45,17 @@ typedef struct worker {
 
 /* ---- replies -------------------------------------------------------------- */
 
+/* Sends w->out. The channel is claimed for the whole frame so the fault
+ * handler of a crashing plugin thread never interleaves its FAULT frame
+ * with a reply (fault.c). */
+static int send_out(worker *w)
+{
+    hb__channel_claim();
+    int r = hb__wire_send(w->fd, &w->out);
+    hb__channel_release();
+    return r;
+}
+
 static void send_frame(worker *w)
 {
     /* Plugin output written before this reply reaches its file or pipe
@@ -50,7 +63,7 @@ static void send_frame(worker *w)
     fflush(NULL);
     int r = hb__wire_finish(&w->out);
     if (r == 0)
-        r = hb__wire_send(w->fd, &w->out);
+        r = send_out(w);
     if (r < 0)
         w->dead = true;
 }
@@ -104,7 +117,7 @@ static void close_version(void *handle, const hb_plugin_descriptor *desc, bool f
 {
     if (fini && desc && desc->fini)
         desc->fini();
-    dlclose(handle);
+    hb__version_unmap(handle); /* kept mapped while threads it started may run */
 }
 
 /* (ELF64_ST_TYPE is the same bit mask as ELF32_ST_TYPE.) */
@@ -138,6 +151,19 @@ static void *own_symbol(void *handle, const char *name, const ElfW(Sym) **sym)
     return addr;
 }
 
+/* Whether this process has no file descriptor left (RLIMIT_NOFILE): a
+ * plugin that leaked them all makes every later dlopen fail. Probed by
+ * duplicating the channel, which needs no path. */
+static bool fds_exhausted(worker *w)
+{
+    int t = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
+    if (t >= 0) {
+        close(t);
+        return false;
+    }
+    return errno == EMFILE;
+}
+
 /* dlopen + descriptor checks + init, for LOAD and SWAP. `tail` ends every
  * error message ("; v3 stays active" or "; counter not loaded"). On failure
  * nothing stays open. */
@@ -151,6 +177,11 @@ static int open_version(worker *w, const char *plugin, const char *path, uint64_
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         const char *e = dlerror();
+        if (fds_exhausted(w))
+            return fail(w, -EMFILE,
+                        "dlopen of %s v%" PRIu64 " failed: the worker has no file descriptor "
+                        "left (a loaded plugin holds them all): %s%s",
+                        plugin, version, e ? e : "unknown error", tail);
         return fail(w, HB_EBADELF, "dlopen of %s v%" PRIu64 " failed: %s%s", plugin, version,
                     e ? e : "unknown error", tail);
     }
@@ -192,17 +223,22 @@ static int open_version(worker *w, const char *plugin, const char *path, uint64_
                   plugin, version, d->size, sizeof(*d), tail);
         goto close;
     }
+    /* From its first instruction on, a fault in this version names it. */
+    hb__fault_track(h, plugin, version);
     if (d->init) {
         int r = d->init();
         if (r != 0) {
             rc = fail(w, HB_EHOOK, "init of %s v%" PRIu64 " returned %d%s", plugin, version, r,
                       tail);
-            goto close;
+            goto unmap;
         }
     }
     *handle_out = h;
     *desc_out = d;
     return 0;
+unmap:
+    hb__version_unmap(h); /* init ran: it may have started threads */
+    return rc;
 close:
     dlclose(h);
     return rc;
@@ -366,7 +402,7 @@ static int do_swap(worker *w, const hb_frame *f)
                       p->name, p->version, state_len, tail);
             goto free_state;
         }
-        if (hb__wire_send(w->fd, &w->out) < 0) {
+        if (send_out(w) < 0) {
             w->dead = true;
             rc = 0; /* nobody to answer */
             goto free_state;
@@ -502,7 +538,7 @@ static int do_call(worker *w, const hb_frame *f)
         goto out;
     }
     fflush(NULL); /* the call's output reaches its file before the reply */
-    if (hb__wire_send(w->fd, &w->out) < 0)
+    if (send_out(w) < 0)
         w->dead = true;
 out:
     hb__req_call_release(&q);
@@ -536,7 +572,7 @@ static int do_save(worker *w, const hb_frame *f)
         goto out;
     }
     fflush(NULL);
-    if (hb__wire_send(w->fd, &w->out) < 0)
+    if (send_out(w) < 0)
         w->dead = true;
 out:
     free(state);
@@ -593,6 +629,7 @@ static void unload_all(worker *w)
 int hb__worker_serve(int fd)
 {
     worker w = {.fd = fd, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE};
+    hb__fault_setup(fd);
     int status = 0;
     for (;;) {
         hb_frame f;

@@ -25,6 +25,10 @@
  *  - A manager may be used from several threads at once.
  *  - A sandbox must be used by one thread at a time; different sandboxes of
  *    one manager may be used from different threads concurrently.
+ *  - Which thread does not matter: a sandbox created on a thread that then
+ *    exits keeps its worker and its state. Workers are started from one
+ *    internal thread that lives as long as the process (so they die with the
+ *    process, SIGKILL included, and never with the thread that asked).
  *  - The event callback runs synchronously, on the thread that made the call
  *    which caused the event, before that call returns. It must not call back
  *    into the sandbox that raised the event.
@@ -76,6 +80,8 @@ enum hb_error_code {
     HB_EWORKER = -1021,      /* the worker process could not be started */
     HB_EFAILED = -1022,      /* the sandbox is failed (crash loop); recreate it */
     HB_EISOLATION = -1023,   /* the requested isolation backend is unavailable */
+    HB_ESTATELOST = -1024,   /* the worker restarted since the plugin's last call and
+                                state since its last checkpoint is lost; not called */
 };
 
 /* Returns a static, human-readable description of any code this API returns
@@ -428,7 +434,17 @@ typedef struct hb_value {
  *
  * Returns HB_ECRASHED when the call killed the worker (the last error names
  * the signal); the sandbox has then restarted its worker with the last good
- * versions and their last checkpoints, and is ready for the next call. */
+ * versions and their last checkpoints, and is ready for the next call.
+ *
+ * A restart is never silent. When the worker was restarted since this
+ * plugin's previous call for any other reason (killed from outside, died
+ * while idle, another plugin's crash, a restart to recover descriptors)
+ * and calls since the plugin's last checkpoint were lost with it, the next
+ * call returns HB_ESTATELOST without calling anything: the plugin now
+ * serves the state of its last checkpoint (or fresh state without a save
+ * hook), and the caller decides whether to retry. The restart is also an
+ * HB_EVENT_RESTARTED event with an HB_EVENT_STATE_RESET per plugin that lost
+ * state, and counts in hb_sandbox_usage's crashes and restarts. */
 HB_EXTERN int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol,
                       const char *signature, const hb_value *args, size_t nargs,
                       hb_value *ret);

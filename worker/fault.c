@@ -1,0 +1,245 @@
+/* worker/fault.c - which plugin version a fatal signal came from, and
+ * keeping a retired version's code mapped while threads it may have
+ * started still run.
+ *
+ * Every version the worker opens is recorded with the address range of its
+ * loaded segments. On SIGSEGV, SIGBUS, SIGILL or SIGFPE (on an alternate
+ * stack, so a stack overflow is reported too) the handler looks the
+ * faulting pc up in that table, writes one HB_MSG_FAULT frame to the
+ * harness, and lets the signal kill the process as it would have: the
+ * handler is reset, and returning re-executes the faulting instruction.
+ * Everything the handler touches is async-signal-safe: a fixed table,
+ * write(2), no allocation, no locks.
+ *
+ * A version is only unmapped (dlclose) when the worker runs no more
+ * threads than it did at start: a thread a plugin started may still be
+ * executing its code after fini, and unmapping it would turn that thread's
+ * next instruction into a fault nobody can attribute. */
+#include "worker.h"
+#include "wire.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <link.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#define MAX_RANGES 1024
+#define NAME_MAX_LEN 128
+
+typedef struct range {
+    _Atomic int used;  /* 0 free, 1 active, 2 retired (kept mapped) */
+    void *handle;
+    uintptr_t start, end;
+    uint64_t version;
+    char plugin[NAME_MAX_LEN];
+} range;
+
+static range ranges[MAX_RANGES];
+static _Atomic long channel_owner; /* tid writing a frame; 0: nobody */
+static int report_fd = -1;
+static long base_threads = -1;
+static unsigned char altstack[64 << 10];
+
+/* Threads of this process, or -1 when /proc cannot tell. */
+static long count_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void put_le(unsigned char *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uintptr_t fault_pc(const void *ucv)
+{
+    const ucontext_t *uc = ucv;
+#if defined(__x86_64__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#elif defined(__aarch64__)
+    return (uintptr_t)uc->uc_mcontext.pc;
+#elif defined(__i386__)
+    return (uintptr_t)uc->uc_mcontext.gregs[REG_EIP];
+#else
+    (void)uc;
+    return 0;
+#endif
+}
+
+static long my_tid(void)
+{
+    return syscall(SYS_gettid);
+}
+
+void hb__channel_claim(void)
+{
+    long me = my_tid(), free_ = 0;
+    while (!atomic_compare_exchange_weak(&channel_owner, &free_, me)) {
+        free_ = 0;
+        sched_yield(); /* a fault handler is writing; the process dies next */
+    }
+}
+
+void hb__channel_release(void)
+{
+    atomic_store(&channel_owner, 0);
+}
+
+static void on_fault(int sig, siginfo_t *si, void *ucv)
+{
+    int saved = errno;
+    /* Wait for a frame another thread is writing (its thread runs on); a
+     * fault on the writing thread itself (not plugin code) writes anyway. */
+    long me = my_tid(), free_ = 0;
+    while (!atomic_compare_exchange_weak(&channel_owner, &free_, me)) {
+        if (free_ == me)
+            break;
+        free_ = 0;
+        sched_yield();
+    }
+    uintptr_t pc = fault_pc(ucv);
+    const range *hit = NULL;
+    for (size_t i = 0; i < MAX_RANGES && !hit; i++) {
+        int u = atomic_load_explicit(&ranges[i].used, memory_order_acquire);
+        if (u && pc >= ranges[i].start && pc < ranges[i].end)
+            hit = &ranges[i];
+    }
+    /* u32 signo, u64 pc, u64 addr, str plugin, u64 version, u8 retired */
+    unsigned char buf[HB_WIRE_HEADER + 4 + 8 + 8 + 4 + NAME_MAX_LEN + 8 + 1];
+    size_t name_len = hit ? strnlen(hit->plugin, NAME_MAX_LEN) : 0;
+    size_t len = 4 + 8 + 8 + 4 + name_len + 8 + 1;
+    unsigned char *p = buf;
+    put_le(p, len, 4);
+    p[4] = HB_MSG_FAULT;
+    p[5] = p[6] = p[7] = 0;
+    put_le(p + 8, 0, 4);
+    p += HB_WIRE_HEADER;
+    put_le(p, (uint32_t)sig, 4), p += 4;
+    put_le(p, pc, 8), p += 8;
+    put_le(p, (uintptr_t)si->si_addr, 8), p += 8;
+    put_le(p, name_len, 4), p += 4;
+    if (name_len)
+        memcpy(p, hit->plugin, name_len), p += name_len;
+    put_le(p, hit ? hit->version : 0, 8), p += 8;
+    *p++ = hit && atomic_load_explicit(&hit->used, memory_order_relaxed) == 2;
+    size_t total = (size_t)(p - buf), off = 0;
+    while (report_fd >= 0 && off < total) {
+        ssize_t n = write(report_fd, buf + off, total - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    atomic_store(&channel_owner, 0);
+    errno = saved;
+    /* The disposition is back to default (SA_RESETHAND). A fault re-runs
+     * its instruction and dies of it; a signal someone sent is raised. */
+    if (si->si_code <= 0)
+        raise(sig);
+}
+
+void hb__fault_setup(int fd)
+{
+    report_fd = fd;
+    base_threads = count_threads();
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack), .ss_flags = 0};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    static const int sigs[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+struct find_ctx {
+    const struct link_map *lm;
+    uintptr_t start, end;
+};
+
+static int find_segments(struct dl_phdr_info *info, size_t size, void *ud)
+{
+    (void)size;
+    struct find_ctx *c = ud;
+    if (info->dlpi_addr != c->lm->l_addr || !info->dlpi_name ||
+        strcmp(info->dlpi_name, c->lm->l_name) != 0)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t s = info->dlpi_addr + ph->p_vaddr, e = s + ph->p_memsz;
+        if (!c->start || s < c->start)
+            c->start = s;
+        if (e > c->end)
+            c->end = e;
+    }
+    return 1;
+}
+
+void hb__fault_track(void *handle, const char *plugin, uint64_t version)
+{
+    struct link_map *lm = NULL;
+    if (dlinfo(handle, RTLD_DI_LINKMAP, &lm) != 0 || !lm)
+        return;
+    struct find_ctx c = {lm, 0, 0};
+    dl_iterate_phdr(find_segments, &c);
+    if (!c.start)
+        return;
+    for (size_t i = 0; i < MAX_RANGES; i++) {
+        if (atomic_load_explicit(&ranges[i].used, memory_order_relaxed))
+            continue;
+        range *r = &ranges[i];
+        r->handle = handle;
+        r->start = c.start;
+        r->end = c.end;
+        r->version = version;
+        snprintf(r->plugin, sizeof(r->plugin), "%s", plugin);
+        atomic_store_explicit(&r->used, 1, memory_order_release);
+        return;
+    }
+    /* Table full: faults in this version are reported without a name. */
+}
+
+bool hb__version_unmap(void *handle)
+{
+    range *r = NULL;
+    for (size_t i = 0; i < MAX_RANGES && !r; i++)
+        if (atomic_load_explicit(&ranges[i].used, memory_order_relaxed) &&
+            ranges[i].handle == handle)
+            r = &ranges[i];
+    long now = count_threads();
+    if (base_threads < 0 || now < 0 || now > base_threads) {
+        /* A thread may still run this version's code: keep it mapped and
+         * remember it as retired, so its faults are still attributed. */
+        if (r)
+            atomic_store_explicit(&r->used, 2, memory_order_release);
+        return false;
+    }
+    if (r)
+        atomic_store_explicit(&r->used, 0, memory_order_release);
+    dlclose(handle);
+    return true;
+}
