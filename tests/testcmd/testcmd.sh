@@ -82,6 +82,33 @@ hang)
   last_line_is "$work/out" "1 passed, 1 failed"
   [ $((end - start)) -lt 30 ] || fail "a 1 s time limit took $((end - start)) s"
   ;;
+halfframe)
+  # Plugin code writes half a frame on its channel and blocks: every read of
+  # the channel has the call's deadline. `timeout` is this test's own bound.
+  start=$(date +%s)
+  "$hb" --state-dir "$work/state" test -j 1 --timeout 5 "$plugins/thalfframe" >"$work/out" 2>"$work/err" &
+  pid=$!
+  timeout 60 tail --pid=$pid -f /dev/null
+  if kill -0 $pid 2>/dev/null; then
+    kill -KILL $pid; fail "hotbox test --timeout 5 still runs after 60 s"
+  fi
+  wait $pid; got=$?
+  end=$(date +%s)
+  [ "$got" = 1 ] || { fail "hotbox test exited $got, want 1"; cat "$work/out" "$work/err"; }
+  has "$work/out" "^FAIL thalfframe.hb_test_five_bytes .*timed out after 5000 ms"
+  has "$work/out" "^FAIL thalfframe.hb_test_header_only .*timed out after 5000 ms"
+  has "$work/out" "^PASS thalfframe.hb_test_after"
+  [ $((end - start)) -lt 40 ] || fail "two 5 s time limits took $((end - start)) s"
+  # hotbox call: the default 10 s call limit, then a clear error
+  start=$(date +%s)
+  timeout -s KILL 60 "$hb" --state-dir "$work/state" call "$plugins/thalfframe" -- thalfframe five_bytes ')i' >"$work/out" 2>"$work/err"
+  got=$?
+  end=$(date +%s)
+  [ "$got" != 137 ] || fail "hotbox call still ran after 60 s"
+  [ "$got" != 0 ] || fail "hotbox call of a hanging function succeeded"
+  has "$work/err" "did not answer within 10000 ms.*unfinished frame"
+  [ $((end - start)) -lt 40 ] || fail "a 10 s call limit took $((end - start)) s"
+  ;;
 crash)
   run 1 test -j 1 "$plugins/tcrash"
   # (a sanitizer build's worker reports the SEGV itself, then exits 1)
