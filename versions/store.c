@@ -77,6 +77,10 @@ static const char *const migrations[] = {
     "  created INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL,"
     "  PRIMARY KEY (plugin, sandbox, schema));",
+    /* 1 -> 2: the outcome of `hotbox test --upgrade` for a version (an
+     * hb_upgrade_result) and the base version it was upgraded from. */
+    "ALTER TABLE versions ADD COLUMN upgrade_result INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE versions ADD COLUMN upgrade_base INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)HB_ARRAY_SIZE(migrations))
 
@@ -295,9 +299,11 @@ void hb_store_list_free(hb_version_rec *v, size_t n)
     free(v);
 }
 
-#define REC_COLUMNS                                                          \
+/* The columns a new row is inserted with; the rest keep their defaults. */
+#define INSERT_COLUMNS                                                       \
     "plugin, version, object_sha256, input_hash, size, created, status, "   \
     "inputs, exports, imports, needed, depends"
+#define REC_COLUMNS INSERT_COLUMNS ", upgrade_result, upgrade_base"
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
@@ -326,6 +332,8 @@ static int read_rec(sqlite3_stmt *st, hb_version_rec *out)
     r.imports = col_dup(st, 9);
     r.needed = col_dup(st, 10);
     r.depends = col_dup(st, 11);
+    r.upgrade_result = sqlite3_column_int(st, 12);
+    r.upgrade_base = (uint64_t)sqlite3_column_int64(st, 13);
     if (!r.plugin || !r.inputs || !r.exports || !r.imports || !r.needed || !r.depends) {
         hb_version_rec_release(&r);
         return -ENOMEM;
@@ -565,6 +573,31 @@ rollback:
     return r;
 }
 
+int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t version,
+                                uint64_t base, int result)
+{
+    if (!s || !plugin || version > INT64_MAX || base > INT64_MAX || result < 0 || result > 2)
+        return -EINVAL;
+    sqlite3_stmt *st = NULL;
+    int r = prepare(s,
+                    "UPDATE versions SET upgrade_result=?3, upgrade_base=?4 "
+                    "WHERE plugin=?1 AND version=?2",
+                    &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+    sqlite3_bind_int(st, 3, result);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)base);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return dberr(s, rc, "recording an upgrade test result");
+    if (sqlite3_changes(s->db) == 0)
+        return seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin, version);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Objects                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -792,7 +825,7 @@ static int insert_row(hb_store *s, const char *plugin, uint64_t version, const c
 {
     sqlite3_stmt *st = NULL;
     int r = prepare(s,
-                    "INSERT INTO versions (" REC_COLUMNS ") VALUES "
+                    "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     &st);
     if (r < 0)

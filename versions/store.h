@@ -37,6 +37,8 @@ typedef struct hb_version_rec {
     char *imports;                 /* newline-separated undefined symbols */
     char *needed;                  /* newline-separated DT_NEEDED */
     char *depends;                 /* newline-separated plugin names it depends on */
+    int upgrade_result;            /* an hb_upgrade_result: `hotbox test --upgrade` */
+    uint64_t upgrade_base;         /* the version that upgrade run started from */
 } hb_version_rec;
 
 void hb_version_rec_release(hb_version_rec *r);
@@ -76,6 +78,12 @@ int hb_store_plugins(hb_store *s, char ***out);
 
 int hb_store_set_status(hb_store *s, const char *plugin, uint64_t version,
                         hb_version_status status);
+
+/* Records the outcome of an upgrade-path test run of plugin `version`
+ * started from `base` (result: an hb_upgrade_result). -ENOENT when there is
+ * no such version. */
+int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t version,
+                                uint64_t base, int result);
 
 /* Absolute path of an object by checksum (malloc'ed). */
 char *hb_store_object_path(hb_store *s, const char *sha256);

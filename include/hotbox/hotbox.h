@@ -254,6 +254,34 @@ HB_EXTERN int hb_version_exports(hb_manager *m, const char *plugin, uint64_t ver
 
 HB_EXTERN const char *hb_version_status_name(hb_version_status status);
 
+/* The outcome of the upgrade-path tests (`hotbox test --upgrade`) of a
+ * version, kept in the catalogue. A version whose upgrade tests failed is
+ * never chosen as the base of a later upgrade run. */
+typedef enum hb_upgrade_result {
+    HB_UPGRADE_UNTESTED = 0,    /* no upgrade run finished for it */
+    HB_UPGRADE_PASSED = 1,      /* its last upgrade run passed */
+    HB_UPGRADE_FAILED = 2,      /* its last upgrade run failed */
+} hb_upgrade_result;
+
+/* Records that the upgrade run of plugin `version` from `base` ended with
+ * `result` (replacing an earlier record). HB_ENOVERSION if there is no such
+ * version. */
+HB_EXTERN int hb_version_set_upgrade_result(hb_manager *m, const char *plugin, uint64_t version,
+                                            uint64_t base, hb_upgrade_result result);
+
+/* The recorded upgrade result of a version and the base it was tested from
+ * (0 when untested); either output may be NULL. */
+HB_EXTERN int hb_version_upgrade_result(hb_manager *m, const char *plugin, uint64_t version,
+                                        hb_upgrade_result *result, uint64_t *base);
+
+/* The version an upgrade run of plugin `version` starts from: the newest
+ * older version that is not bad and whose own upgrade tests did not fail
+ * (a broken migration is not a base: the commit fixing it is tested from
+ * the last version that upgraded cleanly). HB_ENOVERSION when there is none;
+ * *base is written only on success. */
+HB_EXTERN int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t version,
+                              uint64_t *base);
+
 /* ------------------------------------------------------------------------ */
 /* Sandboxes                                                                 */
 /* ------------------------------------------------------------------------ */

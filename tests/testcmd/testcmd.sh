@@ -250,8 +250,30 @@ upgrade)
   has "$work/out" "^PASS ledger.rollback@v2->v1"
   has "$work/out" "^PASS ledger.hb_test_seeded_entries_survive@v1-rolled-back"
   xml_ok up.xml
+  has "$work/out" "v2 failed its upgrade from v1"
   # without --upgrade the broken v2 passes: its fresh state is fine
   run 0 test app/ledger
+  # the commit that fixes the migration (v3) is tested from v1, the last
+  # version that upgraded cleanly, not from the broken v2 (issue 11, item 11)
+  cp "$src/examples/broken-migration/ledger_v2_fixed.c" app/ledger/ledger.c
+  run 0 test --upgrade app/ledger
+  has "$work/out" "^PASS ledger.upgrade@v1->v3"
+  has "$work/out" "^PASS ledger.hb_test_balance_is_sum_of_entries@v3-upgraded"
+  hasnt "$work/out" "v2->v3"
+  # and v3 passed, so it is the base of the next upgrade
+  cp "$src/examples/broken-migration/ledger_v2_fixed.c" app/ledger/ledger.c
+  echo "/* v4 */" >>app/ledger/ledger.c
+  run 0 test --upgrade app/ledger
+  has "$work/out" "^PASS ledger.upgrade@v3->v4"
+  # --from picks the base explicitly, even the broken one
+  runany test --upgrade --from 2 app/ledger
+  has "$work/out" "upgrade@v2->v4"
+  run 1 test --upgrade --from 9 app/ledger
+  has "$work/out" "^FAIL ledger.build .*cannot be upgraded from --from 9"
+  has "$work/out" "--from 9: ledger has no such stored version"
+  run 1 test --upgrade --from 4 app/ledger
+  has "$work/out" "the base must be older"
+  run 2 test --from 1 app/ledger
   # the fixed migration passes the same path (fresh store: v1 then fixed v2)
   rm -rf "$work/state"
   cp "$src/examples/broken-migration/ledger_v1.c" app/ledger/ledger.c
