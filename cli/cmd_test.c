@@ -1284,8 +1284,7 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     mo.on_event = on_event;
     int r = hb_manager_new(&mo, &R->m);
     if (r < 0) {
-        cli_error("cannot open the state directory %s: %s", g->state_dir ? g->state_dir : ".hotbox",
-                  hb_strerror(r));
+        cli_state_error(g, r);
         rc = HB_EXIT_FAILED;
         goto out;
     }

@@ -40,6 +40,7 @@ const char *hb_strerror(int code)
     case HB_ENOSOURCES: return "the plugin directory holds no C sources";
     case HB_EBADELF: return "not a usable ELF shared object";
     case HB_ECORRUPT: return "a stored object does not match its checksum";
+    case HB_ECATALOG: return "the version catalogue (hotbox.db) is damaged or missing; see `hotbox store recover`";
     case HB_EPOLICY: return "refused by the security profile";
     case HB_ECYCLE: return "dependency cycle between plugins";
     case HB_EUNRESOLVED: return "a plugin imports a symbol no plugin or library provides";
@@ -397,6 +398,27 @@ int hb_verify(hb_manager *m, char **report)
     pthread_mutex_unlock(&m->lock);
     if (r < 0 && r != HB_ECORRUPT)
         hb__set_mgr_error(m, "verify could not run: %s", sb.buf ? sb.buf : hb_strerror(r));
+    *report = hb__sb_detach(&sb);
+    return r;
+}
+
+int hb_catalogue_check(const char *state_dir, char **why)
+{
+    if (!why)
+        return -EINVAL;
+    *why = NULL;
+    hb_store *s = NULL;
+    int r = hb_store_open(state_dir && *state_dir ? state_dir : ".hotbox", &s, why);
+    hb_store_close(s);
+    return r;
+}
+
+int hb_catalogue_recover(const char *state_dir, int force, char **report)
+{
+    if (!report)
+        return -EINVAL;
+    hb_sb sb = HB_SB_INIT;
+    int r = hb_store_recover(state_dir && *state_dir ? state_dir : ".hotbox", force != 0, &sb);
     *report = hb__sb_detach(&sb);
     return r;
 }

@@ -76,6 +76,7 @@ enum hb_error_code {
     HB_EWORKER = -1021,      /* the worker process could not be started */
     HB_EFAILED = -1022,      /* the sandbox is failed (crash loop); recreate it */
     HB_EISOLATION = -1023,   /* the requested isolation backend is unavailable */
+    HB_ECATALOG = -1024,     /* the version catalogue (hotbox.db) is damaged or missing */
 };
 
 /* Returns a static, human-readable description of any code this API returns
@@ -209,9 +210,25 @@ HB_EXTERN void hb_free(void *p);
 
 /* Checks every stored object against its checksum and the catalogue.
  * Returns 0 when consistent (warnings such as unreferenced objects are
- * allowed), HB_ECORRUPT otherwise. *report (hb_free) is the full account,
+ * allowed), HB_ECORRUPT when an object is missing or altered, HB_ECATALOG
+ * when the catalogue itself is damaged. *report (hb_free) is the full account,
  * one finding per line; it is set in both cases. */
 HB_EXTERN int hb_verify(hb_manager *m, char **report);
+
+/* Why hb_manager_new cannot open the store of state_dir (NULL: ".hotbox"):
+ * 0 when it opens; otherwise the code (HB_ECATALOG for a catalogue that is
+ * empty, truncated, garbled, damaged or missing next to stored objects)
+ * and *why (hb_free) naming the file and the condition. */
+HB_EXTERN int hb_catalogue_check(const char *state_dir, char **why);
+
+/* Rebuilds a damaged or missing catalogue (hotbox.db) of state_dir. Without
+ * force, a catalogue that opens and verifies is left alone (-EEXIST). The
+ * damaged file is kept as hotbox.db.damaged-<UTC time>; every row that can
+ * still be read is carried over, versions whose object is missing or
+ * altered are dropped, and objects no row names are reported. *report
+ * (hb_free) is the account; it is set in both cases. No manager may use
+ * the state directory meanwhile. */
+HB_EXTERN int hb_catalogue_recover(const char *state_dir, int force, char **report);
 
 /* Removes old versions, keeping per plugin the newest `keep` versions, every
  * version live in a sandbox of this manager, and the newest good one.
