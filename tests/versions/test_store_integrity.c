@@ -4,6 +4,7 @@
  * to stored objects, and recovery that keeps the damaged file.
  * Each case runs as: test_store_integrity CASE. */
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -57,6 +58,56 @@ static void case_concurrent_open(void)
         if (failed)
             HB_FAIL_("round %d: %d of %d concurrent opens of a fresh state directory failed",
                      round, failed, NOPENERS);
+        free(state);
+    }
+}
+
+/* The same from threads of one process, each with its own store handle
+ * (a handle is not shared between threads). */
+typedef struct opener {
+    pthread_barrier_t *go;
+    const char *state;
+    int result;
+    char *err;
+} opener;
+
+static void *open_thread(void *arg)
+{
+    opener *o = arg;
+    pthread_barrier_wait(o->go);
+    hb_store *s = NULL;
+    o->result = hb_store_open(o->state, &s, &o->err);
+    hb_store_close(s);
+    return NULL;
+}
+
+static void case_concurrent_open_threads(void)
+{
+    for (int round = 0; round < 10; round++) {
+        char name[64];
+        snprintf(name, sizeof(name), "fresh-t%d", round);
+        char *state = vt_path(g_dir, name);
+        pthread_barrier_t go;
+        HB_CHECK_EQ(pthread_barrier_init(&go, NULL, NOPENERS), 0);
+        pthread_t th[NOPENERS];
+        opener o[NOPENERS];
+        for (int i = 0; i < NOPENERS; i++) {
+            o[i] = (opener){&go, state, -1, NULL};
+            HB_CHECK_EQ(pthread_create(&th[i], NULL, open_thread, &o[i]), 0);
+        }
+        int failed = 0;
+        for (int i = 0; i < NOPENERS; i++) {
+            HB_CHECK_EQ(pthread_join(th[i], NULL), 0);
+            if (o[i].result != 0) {
+                fprintf(stderr, "thread %d: %d %s\n", i, o[i].result, o[i].err ? o[i].err : "");
+                failed++;
+            }
+            free(o[i].err);
+        }
+        pthread_barrier_destroy(&go);
+        if (failed)
+            HB_FAIL_("round %d: %d of %d concurrent opens (threads) failed", round, failed,
+                     NOPENERS);
         free(state);
     }
 }
@@ -361,6 +412,7 @@ int main(int argc, char **argv)
 {
     static const tcase cases[] = {
         {"concurrent_open", case_concurrent_open},
+        {"concurrent_open_threads", case_concurrent_open_threads},
         {"zero_byte", case_zero_byte},
         {"truncated", case_truncated},
         {"garbled", case_garbled},
