@@ -370,9 +370,12 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
     size_t n = 0;
     pthread_mutex_lock(&m->lock);
     int r = hb_store_list(m->store, plugin, &v, &n);
+    char *why = r < 0 ? strdup(hb_store_last_error(m->store)) : NULL;
     pthread_mutex_unlock(&m->lock);
     if (r < 0) {
-        hb__set_mgr_error(m, "cannot list versions of %s: %s", plugin, hb_strerror(r));
+        hb__set_mgr_error(m, "cannot list versions of %s: %s", plugin,
+                          why && *why ? why : hb_strerror(r));
+        free(why);
         return r;
     }
     hb_version_info *info = calloc(n ? n : 1, sizeof(*info));
