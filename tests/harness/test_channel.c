@@ -94,6 +94,52 @@ static void case_oversized_header(void)
     run_channel(2, HB_EPROTO, "protocol limit", CALL_TIMEOUT_MS / 2);
 }
 
+/* The same during a hot swap: v2's migrate hook writes half a frame and
+ * blocks. The swap ends within the swap time limit and v1 keeps serving
+ * with its state. */
+static void case_half_header_swap(void)
+{
+    static const char v2_extra[] =
+        "#include <fcntl.h>\n#include <unistd.h>\n"
+        "static int bad_migrate(const void *d, size_t l, uint32_t s) {\n"
+        "    (void)d; (void)l; (void)s; (void)migrate;\n"
+        "    char cl[4096]; int f = open(\"/proc/self/cmdline\", O_RDONLY);\n"
+        "    ssize_t n = f < 0 ? 0 : read(f, cl, sizeof(cl) - 1); int fd = -1;\n"
+        "    for (ssize_t i = 0; i + 6 < n; i++)\n"
+        "        if (!memcmp(cl + i, \"--fd\", 5)) { fd = atoi(cl + i + 5); break; }\n"
+        "    if (fd < 0 || write(fd, \"\\x10\\0\\0\\0\\x80\", 5) < 0) return -1;\n"
+        "    for (;;) pause();\n"
+        "}\n"
+        "HB_PLUGIN(\"counter\", 1, 0, 0, save, bad_migrate);";
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.swap_timeout_ms = CALL_TIMEOUT_MS;
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    for (int i = 0; i < 3; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    e2e_write("counter", "counter.c", e2e_counter_src(2, 10, v2_extra));
+    alarm(30);
+    double t0 = now_ms();
+    int r = hb_reload(sb, "counter");
+    double took = now_ms() - t0;
+    alarm(0);
+    printf("reload -> %d after %.0f ms: %s\n", r, took, hb_sandbox_last_error(sb));
+    HB_CHECK(r < 0);
+    HB_CHECK(took < CALL_TIMEOUT_MS + 4000); /* the limit, then a worker restart */
+    uint64_t active = 0;
+    HB_CHECK_OK(hb_active_version(sb, "counter", &active));
+    HB_CHECK_EQ(active, 1);
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 4); /* v1 with its state: nothing lost */
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -101,6 +147,7 @@ int main(int argc, char **argv)
         {"half_header", case_half_header},
         {"big_header", case_big_header},
         {"oversized_header", case_oversized_header},
+        {"half_header_swap", case_half_header_swap},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
