@@ -50,7 +50,8 @@ static const char usage_test[] =
     "                     old tests again (see docs/testing.md). The base is the\n"
     "                     newest older version that is not bad and whose own\n"
     "                     upgrade tests did not fail; the result is recorded\n"
-    "  --from VERSION     with --upgrade: upgrade from this stored version\n"
+    "  --from VERSION     with --upgrade: upgrade from this stored version (the\n"
+    "                     result of such a run is not recorded)\n"
     "  --shard I/N        run only part I of N (by a stable hash of the test id)\n"
     "  --junit FILE       write a JUnit XML report\n"
     "  --tap              TAP 13 on stdout (progress goes to stderr)\n"
@@ -1064,9 +1065,12 @@ static void build_all(run *R)
 
 /* Keeps each upgrade run's outcome in the catalogue, so a version whose
  * migration failed is not the base of the next run. A run cut short
- * (skipped or unfinished cases, another shard) records nothing. */
+ * (skipped or unfinished cases, another shard) or from a --from base
+ * records nothing. */
 static void record_upgrade_results(run *R)
 {
+    if (R->from)
+        return; /* an explicit base is an experiment: the automatic choice stays */
     for (size_t i = 0; i < R->nplugins; i++) {
         tplugin *p = &R->plugins[i];
         if (!p->built || !p->prev || p->up_end <= p->up_first)

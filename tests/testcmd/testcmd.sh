@@ -268,6 +268,7 @@ upgrade)
   # --from picks the base explicitly, even the broken one
   runany test --upgrade --from 2 app/ledger
   has "$work/out" "upgrade@v2->v4"
+  hasnt "$work/out" "later upgrade runs will not start from it"
   run 1 test --upgrade --from 9 app/ledger
   has "$work/out" "^FAIL ledger.build .*cannot be upgraded from --from 9"
   has "$work/out" "--from 9: ledger has no such stored version"
