@@ -45,13 +45,13 @@ static double now_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void run_channel(int kind, int want, const char *needle, double max_ms)
+static void run_channel(int kind, unsigned timeout_ms, int want, const char *needle, double max_ms)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, bad_src));
     hb_manager *m = e2e_manager(&ev);
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
-    so.call_timeout_ms = CALL_TIMEOUT_MS;
+    so.call_timeout_ms = timeout_ms;
     hb_sandbox *sb;
     HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
     HB_CHECK_OK(hb_load(sb, dir));
@@ -59,7 +59,7 @@ static void run_channel(int kind, int want, const char *needle, double max_ms)
     for (int i = 0; i < 3; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_OK(hb_checkpoint(sb, NULL));
-    alarm(30); /* the test's own deadline: a hang fails here, not at ctest's */
+    alarm(60); /* the test's own deadline: a hang fails here, not at ctest's */
     double t0 = now_ms();
     int r = hb_callf(sb, "counter", "bad", "i)l", (int32_t)kind, &v);
     double took = now_ms() - t0;
@@ -67,7 +67,7 @@ static void run_channel(int kind, int want, const char *needle, double max_ms)
     printf("bad(%d) -> %d after %.0f ms: %s\n", kind, r, took, hb_sandbox_last_error(sb));
     HB_CHECK_EQ(r, want);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), needle);
-    HB_CHECK(took < max_ms);
+    HB_CHECK(took >= 0 && took < max_ms); /* the time limit, then a worker restart */
     /* The sandbox serves again, from the checkpoint. */
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 4);
@@ -79,19 +79,20 @@ static void run_channel(int kind, int want, const char *needle, double max_ms)
 /* 5 bytes of a 12-byte header, then silence. */
 static void case_half_header(void)
 {
-    run_channel(0, HB_EHUNG, "unfinished frame", CALL_TIMEOUT_MS + 1500);
+    run_channel(0, CALL_TIMEOUT_MS, HB_EHUNG, "unfinished frame", CALL_TIMEOUT_MS + 4000);
 }
 
 /* A header announcing 64 MiB - 1 (within the limit) and no payload. */
 static void case_big_header(void)
 {
-    run_channel(1, HB_EHUNG, "unfinished frame", CALL_TIMEOUT_MS + 1500);
+    run_channel(1, CALL_TIMEOUT_MS, HB_EHUNG, "unfinished frame", CALL_TIMEOUT_MS + 4000);
 }
 
-/* A header announcing ~4 GiB: refused at once, not waited for. */
+/* A header announcing ~4 GiB: refused at once, not waited for (a 30 s
+ * limit, so "at once" stands out from "at the limit" even under load). */
 static void case_oversized_header(void)
 {
-    run_channel(2, HB_EPROTO, "protocol limit", CALL_TIMEOUT_MS / 2);
+    run_channel(2, 30000, HB_EPROTO, "protocol limit", 10000);
 }
 
 /* The same during a hot swap: v2's migrate hook writes half a frame and
@@ -123,7 +124,7 @@ static void case_half_header_swap(void)
     for (int i = 0; i < 3; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     e2e_write("counter", "counter.c", e2e_counter_src(2, 10, v2_extra));
-    alarm(30);
+    alarm(60);
     double t0 = now_ms();
     int r = hb_reload(sb, "counter");
     double took = now_ms() - t0;
