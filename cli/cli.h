@@ -31,12 +31,15 @@ typedef struct cli_global {
 int cli_exit_code(int hb_code);
 void cli_print_event(const hb_event *ev, void *ud);
 int cli_manager(const cli_global *g, hb_manager **out);
+/* Says why the state directory could not be opened (hb_manager_new's r). */
+void cli_state_error(const cli_global *g, int r);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 int cmd_demo(const cli_global *g, int argc, char **argv);
 int cmd_watch(const cli_global *g, int argc, char **argv);
 int cmd_verify(const cli_global *g, int argc, char **argv);
 int cmd_gc(const cli_global *g, int argc, char **argv);
+int cmd_store(const cli_global *g, int argc, char **argv);
 int cmd_rollback(const cli_global *g, int argc, char **argv);
 int cmd_doctor(const cli_global *g, int argc, char **argv);
 int cmd_status(const cli_global *g, int argc, char **argv);

@@ -47,7 +47,11 @@ static const char usage_test[] =
     "  --require-tests    a plugin without tests is a failure\n"
     "  --upgrade          upgrade-path mode: previous version's tests, hot swap to\n"
     "                     the new build, new tests on migrated state, roll back,\n"
-    "                     old tests again (see docs/testing.md)\n"
+    "                     old tests again (see docs/testing.md). The base is the\n"
+    "                     newest older version that is not bad and whose own\n"
+    "                     upgrade tests did not fail; the result is recorded\n"
+    "  --from VERSION     with --upgrade: upgrade from this stored version (the\n"
+    "                     result of such a run is not recorded)\n"
     "  --shard I/N        run only part I of N (by a stable hash of the test id)\n"
     "  --junit FILE       write a JUnit XML report\n"
     "  --tap              TAP 13 on stdout (progress goes to stderr)\n"
@@ -76,7 +80,9 @@ typedef struct plugin {
     double build_ms;
     char **exports;         /* hb_free */
     bool has_setup, has_teardown;
-    uint64_t prev;          /* --upgrade: earlier non-bad version, or 0 */
+    uint64_t prev;          /* --upgrade: the base version (hb_upgrade_base), or 0 */
+    size_t up_first, up_end; /* --upgrade: its upgrade-path cases */
+    bool bad_from;          /* --from names no usable base: reported like a build error */
     char **prev_exports;
     bool prev_setup, prev_teardown;
     size_t ntests;
@@ -112,6 +118,7 @@ typedef struct run {
     const char *pattern;
     unsigned repeat;
     bool fail_fast, require_tests, upgrade, tap, json, verbose;
+    uint64_t from;          /* --from: the explicit upgrade base, or 0 */
     unsigned timeout_ms;
     unsigned shard_i, shard_n;
     const char *junit_path;
@@ -691,7 +698,10 @@ static void run_job(run *R, job *J, size_t jobno)
         if (s->kind == STEP_BUILD) {
             c->status = TR_FAIL;
             c->ms = s->p->build_ms;
-            c->message = tr_printf("%s does not compile", s->p->name);
+            c->message = s->p->bad_from
+                             ? tr_printf("%s cannot be upgraded from --from %" PRIu64, s->p->name,
+                                         R->from)
+                             : tr_printf("%s does not compile", s->p->name);
             c->body = tr_dup(s->p->build_error);
             report_case(R, c);
             if (R->fail_fast)
@@ -919,11 +929,14 @@ static int plan(run *R)
             free(n_back);
             if (r < 0)
                 return r;
+            p->up_first = before;
+            p->up_end = R->ncases;
             if (R->ncases - before == 3) {
                 /* -k selected none of its tests: skip the swaps too. */
                 for (size_t c = before; c < R->ncases; c++)
                     tr_case_release(&R->cases[c]);
                 R->ncases = before;
+                p->up_end = before;
                 free(J->steps);
                 R->njobs--;
             }
@@ -967,22 +980,34 @@ static int plan(run *R)
 
 /* ---- building ------------------------------------------------------------------ */
 
+/* The base of p's upgrade run: --from, or the library's choice (never a
+ * bad version nor one whose own upgrade tests failed). */
 static int find_previous(run *R, tplugin *p)
 {
-    hb_version_info *v = NULL;
-    size_t n = 0;
-    int r = hb_versions(R->m, p->name, &v, &n);
-    if (r < 0)
-        return r;
-    for (size_t i = n; i-- > 0;) {
-        if (v[i].version < p->version && v[i].status != HB_VERSION_BAD) {
-            p->prev = v[i].version;
-            break;
+    int r;
+    if (R->from) {
+        r = hb_version_upgrade_result(R->m, p->name, R->from, NULL, NULL);
+        if (r < 0) {
+            p->build_error = tr_printf("--from %" PRIu64 ": %s has no such stored version",
+                                       R->from, p->name);
+            return r;
         }
+        if (R->from >= p->version) {
+            p->build_error = tr_printf("--from %" PRIu64 ": %s v%" PRIu64 " is the version under "
+                                       "test; the base must be older", R->from, p->name,
+                                       p->version);
+            return -EINVAL;
+        }
+        p->prev = R->from;
+    } else {
+        uint64_t base = 0;
+        r = hb_upgrade_base(R->m, p->name, p->version, &base);
+        if (r == HB_ENOVERSION)
+            return 0;
+        if (r < 0)
+            return r;
+        p->prev = base;
     }
-    hb_free(v);
-    if (!p->prev)
-        return 0;
     r = hb_version_exports(R->m, p->name, p->prev, &p->prev_exports);
     if (r < 0)
         return r;
@@ -1024,11 +1049,49 @@ static void build_all(run *R)
             continue;
         }
         p->ntests = (size_t)scan_exports(p->exports, &p->has_setup, &p->has_teardown);
-        if (R->upgrade && find_previous(R, p) < 0)
+        if (R->upgrade && find_previous(R, p) < 0) {
             p->prev = 0;
+            if (p->build_error) { /* a bad --from: this plugin fails */
+                p->built = false;
+                p->bad_from = true;
+                continue;
+            }
+        }
         if (R->upgrade && !p->prev && !R->g->quiet)
             fprintf(R->human, "note: %s has no earlier good version in the store: plain tests only\n",
                     p->name);
+    }
+}
+
+/* Keeps each upgrade run's outcome in the catalogue, so a version whose
+ * migration failed is not the base of the next run. A run cut short
+ * (skipped or unfinished cases, another shard) or from a --from base
+ * records nothing. */
+static void record_upgrade_results(run *R)
+{
+    if (R->from)
+        return; /* an explicit base is an experiment: the automatic choice stays */
+    for (size_t i = 0; i < R->nplugins; i++) {
+        tplugin *p = &R->plugins[i];
+        if (!p->built || !p->prev || p->up_end <= p->up_first)
+            continue;
+        bool failed = false, complete = true;
+        for (size_t c = p->up_first; c < p->up_end; c++) {
+            failed |= R->cases[c].status == TR_FAIL;
+            complete &= R->cases[c].status == TR_PASS;
+        }
+        if (!failed && !complete)
+            continue;
+        int r = hb_version_set_upgrade_result(R->m, p->name, p->version, p->prev,
+                                              failed ? HB_UPGRADE_FAILED : HB_UPGRADE_PASSED);
+        if (r < 0)
+            cli_error("cannot record the upgrade result of %s v%" PRIu64 ": %s", p->name,
+                      p->version, hb_manager_last_error(R->m));
+        else if (failed && !R->g->quiet)
+            fprintf(R->human,
+                    "note: %s v%" PRIu64 " failed its upgrade from v%" PRIu64
+                    "; later upgrade runs will not start from it\n",
+                    p->name, p->version, p->prev);
     }
 }
 
@@ -1150,6 +1213,15 @@ int cmd_test(const cli_global *g, int argc, char **argv)
             R->require_tests = true;
         } else if (!strcmp(a, "--upgrade")) {
             R->upgrade = true;
+        } else if (!strcmp(a, "--from")) {
+            char *end = NULL;
+            unsigned long long v = val ? strtoull(val, &end, 10) : 0;
+            if (!val || !*val || *end || v == 0 || v > INT64_MAX) {
+                rc = usage_error("--from wants a stored version number, not \"%s\"", val ? val : "");
+                goto out;
+            }
+            R->from = v;
+            i++;
         } else if (!strcmp(a, "--tap")) {
             R->tap = true;
         } else if (!strcmp(a, "--json")) {
@@ -1163,6 +1235,10 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     }
     if (ndirs == 0) {
         fprintf(stderr, usage_test, MAX_DEPTH);
+        goto out;
+    }
+    if (R->from && !R->upgrade) {
+        rc = usage_error("%s", "--from only makes sense with --upgrade");
         goto out;
     }
     if (R->tap && R->json) {
@@ -1212,8 +1288,7 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     mo.on_event = on_event;
     int r = hb_manager_new(&mo, &R->m);
     if (r < 0) {
-        cli_error("cannot open the state directory %s: %s", g->state_dir ? g->state_dir : ".hotbox",
-                  hb_strerror(r));
+        cli_state_error(g, r);
         rc = HB_EXIT_FAILED;
         goto out;
     }
@@ -1241,6 +1316,7 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     free(th);
     double wall = now_ms() - t0;
 
+    record_upgrade_results(R);
     size_t npass = 0, nfail = 0, nskip = 0;
     for (size_t i = 0; i < R->ncases; i++) {
         npass += R->cases[i].status == TR_PASS;

@@ -27,6 +27,7 @@ static const char usage_main[] =
     "  rollback PLUGIN [--to N] pin a plugin to an earlier version until its source changes\n"
     "  verify                  check every stored object against its checksum\n"
     "  gc [--keep N]           remove old versions\n"
+    "  store recover [--force] rebuild a damaged catalogue (hotbox.db), keeping a copy\n"
     "  status                  plugins in the store, their versions, security events\n"
     "  audit [--security]      the audit log\n"
     "  doctor [--measure]      what this machine offers: isolation, containment, limits\n"
@@ -107,9 +108,20 @@ int cli_manager(const cli_global *g, hb_manager **out)
     o.event_userdata = (void *)g;
     int r = hb_manager_new(&o, out);
     if (r < 0)
-        cli_error("cannot open the state directory %s: %s", g->state_dir ? g->state_dir : ".hotbox",
-                  hb_strerror(r));
+        cli_state_error(g, r);
     return r;
+}
+
+void cli_state_error(const cli_global *g, int r)
+{
+    const char *dir = g->state_dir ? g->state_dir : ".hotbox";
+    char *why = NULL;
+    /* The manager reports a code only; the store says what and where. */
+    if (r == HB_ECATALOG && hb_catalogue_check(g->state_dir, &why) < 0 && why)
+        cli_error("cannot open the state directory %s: %s", dir, why);
+    else
+        cli_error("cannot open the state directory %s: %s", dir, hb_strerror(r));
+    hb_free(why);
 }
 
 static bool want_help(int argc, char **argv)
@@ -522,6 +534,8 @@ int main(int argc, char **argv)
         return cmd_watch(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "verify"))
         return cmd_verify(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "store"))
+        return cmd_store(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "gc"))
         return cmd_gc(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "rollback"))

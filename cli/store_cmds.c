@@ -1,4 +1,5 @@
-/* cli/store_cmds.c - commands on the version store: verify, gc, rollback. */
+/* cli/store_cmds.c - commands on the version store: verify, gc, rollback,
+ * store recover. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -33,8 +34,11 @@ int cmd_verify(const cli_global *g, int argc, char **argv)
         fputs(report, stdout);
     if (r == 0)
         printf("store %s is consistent\n", hb_manager_state_dir(m));
-    else
+    else if (r == HB_ECORRUPT || r == HB_ECATALOG)
         cli_error("store %s is NOT consistent: %s", hb_manager_state_dir(m), hb_strerror(r));
+    else
+        cli_error("store %s could not be verified: %s", hb_manager_state_dir(m),
+                  hb_manager_last_error(m));
     hb_free(report);
     hb_manager_free(m);
     return r == 0 ? HB_EXIT_OK : HB_EXIT_FAILED;
@@ -119,5 +123,47 @@ int cmd_rollback(const cli_global *g, int argc, char **argv)
     else
         printf("%s pinned to v%" PRIu64 " until its source changes\n", plugin, pinned);
     hb_manager_free(m);
+    return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
+}
+
+static const char usage_store[] =
+    "usage: hotbox store recover [--force]\n"
+    "\n"
+    "Rebuilds a damaged or missing version catalogue (STATE_DIR/hotbox.db). hotbox\n"
+    "never replaces a damaged catalogue by itself: every command refuses to open it\n"
+    "and names the problem. Stop every hotbox using the state directory first.\n"
+    "\n"
+    "The damaged file is kept as hotbox.db.damaged-<UTC time> (with its -wal), every\n"
+    "row that can still be read is carried into a new catalogue, versions whose\n"
+    "object is missing or altered are dropped, and stored objects no row names are\n"
+    "listed. Without --force a catalogue that opens and verifies is left alone.\n"
+    "Exit 0 when rebuilt, 1 otherwise.\n";
+
+int cmd_store(const cli_global *g, int argc, char **argv)
+{
+    if (help_asked(argc, argv)) {
+        fputs(usage_store, stdout);
+        return HB_EXIT_OK;
+    }
+    bool force = false;
+    if (argc < 2 || strcmp(argv[1], "recover") != 0) {
+        fputs(usage_store, stderr);
+        return HB_EXIT_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--force")) {
+            force = true;
+        } else {
+            cli_error("store recover: unknown argument %s", argv[i]);
+            return HB_EXIT_USAGE;
+        }
+    }
+    char *report = NULL;
+    int r = hb_catalogue_recover(g->state_dir, force, &report);
+    if (report && *report)
+        fputs(report, r < 0 ? stderr : stdout);
+    if (r < 0 && r != -EEXIST)
+        cli_error("store recover failed: %s", hb_strerror(r));
+    hb_free(report);
     return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
 }

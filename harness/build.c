@@ -242,7 +242,28 @@ void hb__announce_isolation(hb_manager *m)
                  sel ? sel : "");
 }
 
-int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err)
+/* A stored object that does not match its checksum was altered or damaged
+ * after it was stored: never silent. The audit log gets a security record
+ * at once (hb_audit is thread-safe); the warning event only when `emit`
+ * (parallel pre-builds run on internal threads, which never call the
+ * user's callback: they hand the text back instead). */
+static char *report_mismatch(hb_manager *m, const hb_version_rec *rec, const char *why,
+                             const char *then, bool emit)
+{
+    char *msg = hb__asprintf("stored object of %s v%llu does not match its checksum (altered or "
+                             "damaged on disk): %s; %s",
+                             rec->plugin, (unsigned long long)rec->version, why ? why : "", then);
+    if (m->audit)
+        hb_audit_log(m->audit, "object-mismatch", rec->plugin, rec->version,
+                     rec->object_sha256, NULL, HB_ECORRUPT, msg ? msg : "", true);
+    if (emit && msg)
+        hb__emit(m, NULL, HB_EVENT_WARNING, rec->plugin, rec->version, 0, HB_ECORRUPT, NULL,
+                 "%s", msg);
+    return msg;
+}
+
+/* Checksum and ELF check of a stored object, without reporting. */
+static int verify_object_quiet(hb_manager *m, const hb_version_rec *rec, char **err)
 {
     pthread_mutex_lock(&m->lock);
     int r = hb_store_object_verify(m->store, rec, err);
@@ -267,7 +288,18 @@ int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err)
     return 0;
 }
 
-int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out, char **err)
+int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err)
+{
+    int r = verify_object_quiet(m, rec, err);
+    if (r == HB_ECORRUPT)
+        free(report_mismatch(m, rec, err ? *err : NULL, "that version is not loaded", true));
+    return r;
+}
+
+/* hb__build; `warned` (NULL: emit the event now) receives the warning
+ * about an altered cached object instead. */
+static int build_one(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out,
+                     char **err, char **warned)
 {
     memset(out, 0, sizeof(*out));
     uint64_t t0 = hb__now_ns();
@@ -287,7 +319,14 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
     }
     if (hit.version) {
         uint64_t tv = hb__now_ns();
-        int r = hb__verify_object(m, &hit, err);
+        int r = verify_object_quiet(m, &hit, err);
+        if (r == HB_ECORRUPT) {
+            char *w = report_mismatch(m, &hit, *err, "it is rebuilt from source", !warned);
+            if (warned && !*warned)
+                *warned = w;
+            else
+                free(w);
+        }
         if (r == 0) {
             out->rec = hit;
             out->cache_hit = true;
@@ -295,7 +334,7 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
             out->t.total_ms = hb__ms_since(t0);
             return 0;
         }
-        /* A corrupt cached object: rebuild rather than fail. */
+        /* A corrupt cached object (reported above): rebuild rather than fail. */
         hb_version_rec_release(&hit);
         free(*err);
         *err = NULL;
@@ -440,6 +479,11 @@ out_rm:
     return r;
 }
 
+int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out, char **err)
+{
+    return build_one(m, dir, plugin, out, err, NULL);
+}
+
 /* ---- parallel builds ------------------------------------------------------- */
 
 typedef struct par_builds {
@@ -447,6 +491,7 @@ typedef struct par_builds {
     char *const *dirs, *const *names;
     size_t n, next;
     pthread_mutex_t lock;
+    char **warnings;         /* [n]: what the calling thread reports after the join */
 } par_builds;
 
 static void *build_worker(void *arg)
@@ -460,7 +505,7 @@ static void *build_worker(void *arg)
             return NULL;
         hb_build_out b;
         char *err = NULL;
-        hb__build(p->m, p->dirs[i], p->names[i], &b, &err);
+        build_one(p->m, p->dirs[i], p->names[i], &b, &err, p->warnings ? &p->warnings[i] : NULL);
         hb__build_out_release(&b);
         free(err);
     }
@@ -477,7 +522,7 @@ void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, si
         nthreads = n;
     if (nthreads > 8)
         nthreads = 8;
-    par_builds p = {m, dirs, names, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    par_builds p = {m, dirs, names, n, 0, PTHREAD_MUTEX_INITIALIZER, calloc(n, sizeof(char *))};
     pthread_t tids[8];
     size_t started = 0;
     for (size_t t = 1; t < nthreads; t++)
@@ -486,4 +531,11 @@ void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, si
     build_worker(&p); /* this thread builds too */
     for (size_t t = 0; t < started; t++)
         pthread_join(tids[t], NULL);
+    for (size_t i = 0; p.warnings && i < n; i++) {
+        if (p.warnings[i])
+            hb__emit(m, NULL, HB_EVENT_WARNING, names[i], 0, 0, HB_ECORRUPT, NULL, "%s",
+                     p.warnings[i]);
+        free(p.warnings[i]);
+    }
+    free(p.warnings);
 }

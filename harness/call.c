@@ -203,7 +203,9 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
     hb_metrics_observe(sb->m->metrics, HB_HIST_CALL, hb__now_ns() - t0);
     if (r < 0)
         hb_metrics_add(sb->m->metrics, HB_CTR_CALL_ERRORS, 1);
-    if (r == HB_ECRASHED || r == HB_EHUNG) {
+    /* A protocol violation kills the worker too (plugin code can write on
+     * the channel): recover from it like from a crash. */
+    if (r == HB_ECRASHED || r == HB_EHUNG || (r == HB_EPROTO && sb->wc.pid <= 0)) {
         fail(sb, r, "call %s.%s (v%llu) %s", plugin, symbol, (unsigned long long)version,
              err ? err : "");
         free(err);

@@ -205,10 +205,14 @@ void hb__build_out_release(hb_build_out *out);
 void hb__announce_isolation(hb_manager *m);
 
 /* Builds several plugins at once (bounded by the cores), for watch mode's
- * first load. No events. dirs/names are parallel arrays of n entries. */
+ * first load. No events from the build threads; after they finish, this
+ * thread emits a warning for each altered stored object they found (and
+ * rebuilt). dirs/names are parallel arrays of n entries. */
 void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, size_t n);
 
-/* Verifies a stored object before it is loaded (checksum + ELF). */
+/* Verifies a stored object before it is loaded (checksum + ELF). An
+ * object that does not match its checksum is reported: an audit record
+ * ("object-mismatch", security) and a warning event. */
 int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err);
 
 /* Resolves a user-given plugin directory: absolute path and plugin name. */

@@ -40,6 +40,7 @@ const char *hb_strerror(int code)
     case HB_ENOSOURCES: return "the plugin directory holds no C sources";
     case HB_EBADELF: return "not a usable ELF shared object";
     case HB_ECORRUPT: return "a stored object does not match its checksum";
+    case HB_ECATALOG: return "the version catalogue (hotbox.db) is damaged or missing; see `hotbox store recover`";
     case HB_EPOLICY: return "refused by the security profile";
     case HB_ECYCLE: return "dependency cycle between plugins";
     case HB_EUNRESOLVED: return "a plugin imports a symbol no plugin or library provides";
@@ -373,9 +374,12 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
     size_t n = 0;
     pthread_mutex_lock(&m->lock);
     int r = hb_store_list(m->store, plugin, &v, &n);
+    char *why = r < 0 ? strdup(hb_store_last_error(m->store)) : NULL;
     pthread_mutex_unlock(&m->lock);
     if (r < 0) {
-        hb__set_mgr_error(m, "cannot list versions of %s: %s", plugin, hb_strerror(r));
+        hb__set_mgr_error(m, "cannot list versions of %s: %s", plugin,
+                          why && *why ? why : hb_strerror(r));
+        free(why);
         return r;
     }
     hb_version_info *info = calloc(n ? n : 1, sizeof(*info));
@@ -401,6 +405,27 @@ int hb_verify(hb_manager *m, char **report)
     pthread_mutex_unlock(&m->lock);
     if (r < 0 && r != HB_ECORRUPT)
         hb__set_mgr_error(m, "verify could not run: %s", sb.buf ? sb.buf : hb_strerror(r));
+    *report = hb__sb_detach(&sb);
+    return r;
+}
+
+int hb_catalogue_check(const char *state_dir, char **why)
+{
+    if (!why)
+        return -EINVAL;
+    *why = NULL;
+    hb_store *s = NULL;
+    int r = hb_store_open(state_dir && *state_dir ? state_dir : ".hotbox", &s, why);
+    hb_store_close(s);
+    return r;
+}
+
+int hb_catalogue_recover(const char *state_dir, int force, char **report)
+{
+    if (!report)
+        return -EINVAL;
+    hb_sb sb = HB_SB_INIT;
+    int r = hb_store_recover(state_dir && *state_dir ? state_dir : ".hotbox", force != 0, &sb);
     *report = hb__sb_detach(&sb);
     return r;
 }

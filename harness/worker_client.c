@@ -534,11 +534,29 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
             reap_dead(wc);
             return describe_death(wc, err, "died:");
         }
+        /* The frame itself is read against the same deadline: plugin code
+         * can write on the channel, and half a frame followed by silence
+         * must not hold the manager past the request's time limit. */
         hb_frame f;
-        r = hb__wire_recv(wc->fd, HB_WIRE_MAX_FRAME, &f);
+        size_t got = 0;
+        r = hb__wire_recv_until(wc->fd, HB_WIRE_MAX_FRAME, deadline, &f, &got);
         if (r == -EPIPE || r == -ECONNRESET) {
             reap_dead(wc);
             return describe_death(wc, err, "died:");
+        }
+        if (r == -ETIMEDOUT) {
+            hb__wc_kill(wc);
+            return hb__seterr(err, HB_EHUNG,
+                              "worker did not answer within %u ms and was killed (it had sent "
+                              "%zu bytes of an unfinished frame)",
+                              timeout_ms, got);
+        }
+        if (r == -EMSGSIZE) {
+            hb__wc_kill(wc);
+            return hb__seterr(err, HB_EPROTO,
+                              "worker announced a frame larger than the protocol limit of %u "
+                              "bytes; worker killed",
+                              HB_WIRE_MAX_FRAME);
         }
         if (r < 0) {
             hb__wc_kill(wc);

@@ -77,6 +77,10 @@ static const char *const migrations[] = {
     "  created INTEGER NOT NULL,"
     "  seq INTEGER NOT NULL,"
     "  PRIMARY KEY (plugin, sandbox, schema));",
+    /* 1 -> 2: the outcome of `hotbox test --upgrade` for a version (an
+     * hb_upgrade_result) and the base version it was upgraded from. */
+    "ALTER TABLE versions ADD COLUMN upgrade_result INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE versions ADD COLUMN upgrade_base INTEGER NOT NULL DEFAULT 0;",
 };
 #define SCHEMA_VERSION ((int)HB_ARRAY_SIZE(migrations))
 
@@ -102,13 +106,21 @@ static int report(hb_store *s, int code, char **err)
     return code;
 }
 
+/* What to do about a damaged catalogue, appended to every such error. */
+#define RECOVER_HINT                                                                      \
+    "nothing was changed; stop every hotbox using this state directory and run "          \
+    "`hotbox store recover` (or hb_catalogue_recover): it keeps the damaged file and "        \
+    "builds a new catalogue from what can be read"
+
 static int dberr(hb_store *s, int rc, const char *what)
 {
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+        return seterr(s, HB_ECATALOG, "catalogue %s is damaged: %s (%s); " RECOVER_HINT,
+                      s->db_path, what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
     int code = (rc == SQLITE_FULL) ? -ENOSPC
                : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? -EBUSY
                : (rc == SQLITE_NOMEM) ? -ENOMEM
-               : (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) ? HB_ECORRUPT
-                                                                : -EIO;
+                                      : -EIO;
     return seterr(s, code, "catalogue %s: %s (%s)", s->db_path, what,
                   s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
@@ -185,6 +197,205 @@ rollback:
 /* Open / close                                                              */
 /* ------------------------------------------------------------------------ */
 
+static bool is_hex_name(const char *name);
+
+/* How many stored objects (<sha256>.so) objects/ holds. */
+static int count_objects(hb_store *s, unsigned *n)
+{
+    DIR *d = opendir(s->objects_dir);
+    if (!d)
+        return errno == ENOENT ? (*n = 0, 0) : -errno;
+    unsigned c = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        c += is_hex_name(e->d_name);
+    closedir(d);
+    *n = c;
+    return 0;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Looks at the catalogue file before SQLite does, so an emptied, cut or
+ * overwritten file is named for what it is (SQLite would take a 0-byte
+ * file for a new database and quietly start an empty history). */
+static int check_catalogue_file(hb_store *s)
+{
+    int fd = open(s->db_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return seterr(s, e == ENOENT ? HB_ECATALOG : -e, "catalogue %s: cannot open: %s",
+                      s->db_path, strerror(e));
+    }
+    struct stat st;
+    unsigned char hdr[100];
+    ssize_t n = -1;
+    int r = fstat(fd, &st) < 0 ? -errno : 0;
+    if (r == 0) {
+        do
+            n = pread(fd, hdr, sizeof(hdr), 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            r = -errno;
+    }
+    close(fd);
+    if (r < 0)
+        return seterr(s, r, "catalogue %s: cannot read: %s", s->db_path, strerror(-r));
+    if (st.st_size == 0)
+        return seterr(s, HB_ECATALOG,
+                      "catalogue %s is empty (0 bytes): it was truncated, and the version "
+                      "history it held is not in it; " RECOVER_HINT, s->db_path);
+    if (n < (ssize_t)sizeof(hdr) || memcmp(hdr, "SQLite format 3", 16) != 0)
+        return seterr(s, HB_ECATALOG,
+                      "catalogue %s is not an SQLite database (%lld bytes; its header is "
+                      "garbled or cut short); " RECOVER_HINT, s->db_path, (long long)st.st_size);
+    /* The page count in the header is valid when its "valid-for" counter
+     * matches the change counter. With WAL frames pending (a crash during a
+     * checkpoint) the file may be short legitimately: SQLite replays them. */
+    uint32_t page = (uint32_t)hdr[16] << 8 | hdr[17];
+    if (page == 1)
+        page = 65536;
+    uint32_t pages = be32(hdr + 28);
+    char *wal = hb__asprintf("%s-wal", s->db_path);
+    struct stat wst;
+    bool wal_frames = !wal || (stat(wal, &wst) == 0 && wst.st_size > 0);
+    free(wal);
+    if (!wal_frames && pages && be32(hdr + 24) == be32(hdr + 92) &&
+        (uint64_t)st.st_size < (uint64_t)pages * page)
+        return seterr(s, HB_ECATALOG,
+                      "catalogue %s is truncated: %lld bytes, its header says %" PRIu32
+                      " pages of %" PRIu32 " bytes; " RECOVER_HINT,
+                      s->db_path, (long long)st.st_size, pages, page);
+    return 0;
+}
+
+/* Sets up a connection to a catalogue: busy timeout, WAL (persistent in the
+ * file; only set when the file is not in WAL yet, which needs a lock), FULL
+ * sync (per connection). */
+static int setup_connection(hb_store *s)
+{
+    sqlite3_extended_result_codes(s->db, 0);
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_stmt *st = NULL;
+    int r = prepare(s, "PRAGMA journal_mode", &st);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    bool wal = rc == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+               !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return dberr(s, rc, "reading the journal mode");
+    /* WAL: readers never block the writer; FULL: a committed version
+     * survives power loss, not just a process crash. */
+    if (!wal && (r = exec_sql(s, "PRAGMA journal_mode=WAL", "set WAL mode")) < 0)
+        return r;
+    return exec_sql(s, "PRAGMA synchronous=FULL", "set synchronous mode");
+}
+
+static int migrate(hb_store *s);
+
+/* Creates a catalogue where there is none, atomically: the schema is
+ * written to a private file that is then linked into place. Whoever links
+ * first wins; the others find a complete catalogue. So no opener ever sees
+ * a half-made catalogue (the EBUSY race of several managers opening a
+ * fresh state directory), and a hotbox.db that is empty is always damage. */
+static int create_catalogue(hb_store *s)
+{
+    char *tmp = hb__asprintf("%s.new-%d-XXXXXX", s->db_path, (int)getpid());
+    if (!tmp)
+        return seterr(s, -ENOMEM, "out of memory");
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return seterr(s, -e, "cannot create a catalogue in %s: %s", s->state_dir, strerror(e));
+    }
+    close(fd);
+    sqlite3 *keep = s->db;
+    char *keep_path = s->db_path;
+    s->db = NULL;
+    s->db_path = tmp;
+    int rc = sqlite3_open_v2(tmp, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int r = rc == SQLITE_OK ? setup_connection(s) : dberr(s, rc, "create");
+    if (r == 0)
+        r = migrate(s);
+    if (s->db)
+        sqlite3_close_v2(s->db); /* checkpoints the WAL into the file */
+    s->db = keep;
+    s->db_path = keep_path;
+    if (r == 0 && link(tmp, s->db_path) < 0 && errno != EEXIST) {
+        int e = errno;
+        r = seterr(s, -e, "cannot create catalogue %s: %s", s->db_path, strerror(e));
+    }
+    unlink(tmp);
+    char *side = hb__asprintf("%s-wal", tmp);
+    if (side)
+        unlink(side);
+    free(side);
+    side = hb__asprintf("%s-shm", tmp);
+    if (side)
+        unlink(side);
+    free(side);
+    free(tmp);
+    if (r == 0)
+        hb__fsync_dir(s->state_dir);
+    return r;
+}
+
+/* Opens the catalogue file (creating it when the state directory has none
+ * and no stored objects either). */
+static int open_catalogue(hb_store *s)
+{
+    struct stat st;
+    if (lstat(s->db_path, &st) < 0 && errno == ENOENT) {
+        unsigned nobj = 0;
+        int r = count_objects(s, &nobj);
+        if (r < 0)
+            return seterr(s, r, "cannot read %s: %s", s->objects_dir, strerror(-r));
+        if (nobj)
+            return seterr(s, HB_ECATALOG,
+                          "catalogue %s is missing, but %s holds %u stored object%s: the "
+                          "version history was deleted; " RECOVER_HINT,
+                          s->db_path, s->objects_dir, nobj, nobj == 1 ? "" : "s");
+        if ((r = create_catalogue(s)) < 0)
+            return r;
+    }
+    int r = check_catalogue_file(s);
+    if (r < 0)
+        return r;
+    /* No SQLITE_OPEN_CREATE: a catalogue that vanished since is an error,
+     * not a new empty history. */
+    int rc = sqlite3_open_v2(s->db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK)
+        return dberr(s, rc, "open");
+    return setup_connection(s);
+}
+
+/* A store handle with its paths, the state and objects directories
+ * created; no catalogue yet. */
+static int store_init(hb_store *s, const char *state_dir)
+{
+    int r = hb__mkdir_p(state_dir, 0755);
+    if (r < 0)
+        return seterr(s, r, "cannot create state directory %s: %s", state_dir, strerror(-r));
+    r = hb__realpath(state_dir, &s->state_dir);
+    if (r < 0)
+        return seterr(s, r, "cannot resolve state directory %s: %s", state_dir, strerror(-r));
+    s->objects_dir = hb__path_join(s->state_dir, "objects");
+    s->db_path = hb__path_join(s->state_dir, "hotbox.db");
+    if (!s->objects_dir || !s->db_path)
+        return seterr(s, -ENOMEM, "out of memory");
+    r = hb__mkdir_p(s->objects_dir, 0755);
+    if (r < 0)
+        return seterr(s, r, "cannot create %s: %s", s->objects_dir, strerror(-r));
+    return 0;
+}
+
 int hb_store_open(const char *state_dir, hb_store **out, char **err)
 {
     if (!state_dir || !*state_dir || !out)
@@ -192,39 +403,10 @@ int hb_store_open(const char *state_dir, hb_store **out, char **err)
     hb_store *s = calloc(1, sizeof(*s));
     if (!s)
         return -ENOMEM;
-    int r = hb__mkdir_p(state_dir, 0755);
-    if (r < 0) {
-        seterr(s, r, "cannot create state directory %s: %s", state_dir, strerror(-r));
+    int r = store_init(s, state_dir);
+    if (r < 0)
         goto fail;
-    }
-    r = hb__realpath(state_dir, &s->state_dir);
-    if (r < 0) {
-        seterr(s, r, "cannot resolve state directory %s: %s", state_dir, strerror(-r));
-        goto fail;
-    }
-    s->objects_dir = hb__path_join(s->state_dir, "objects");
-    s->db_path = hb__path_join(s->state_dir, "hotbox.db");
-    if (!s->objects_dir || !s->db_path) {
-        r = seterr(s, -ENOMEM, "out of memory");
-        goto fail;
-    }
-    r = hb__mkdir_p(s->objects_dir, 0755);
-    if (r < 0) {
-        seterr(s, r, "cannot create %s: %s", s->objects_dir, strerror(-r));
-        goto fail;
-    }
-    int rc = sqlite3_open_v2(s->db_path, &s->db,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
-    if (rc != SQLITE_OK) {
-        r = dberr(s, rc, "open");
-        goto fail;
-    }
-    sqlite3_extended_result_codes(s->db, 0);
-    sqlite3_busy_timeout(s->db, 5000);
-    /* WAL: readers never block the writer; FULL: a committed version
-     * survives power loss, not just a process crash. */
-    r = exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", "set WAL mode");
+    r = open_catalogue(s);
     if (r < 0)
         goto fail;
     r = migrate(s);
@@ -295,9 +477,11 @@ void hb_store_list_free(hb_version_rec *v, size_t n)
     free(v);
 }
 
-#define REC_COLUMNS                                                          \
+/* The columns a new row is inserted with; the rest keep their defaults. */
+#define INSERT_COLUMNS                                                       \
     "plugin, version, object_sha256, input_hash, size, created, status, "   \
     "inputs, exports, imports, needed, depends"
+#define REC_COLUMNS INSERT_COLUMNS ", upgrade_result, upgrade_base"
 
 static char *col_dup(sqlite3_stmt *st, int i)
 {
@@ -326,6 +510,8 @@ static int read_rec(sqlite3_stmt *st, hb_version_rec *out)
     r.imports = col_dup(st, 9);
     r.needed = col_dup(st, 10);
     r.depends = col_dup(st, 11);
+    r.upgrade_result = sqlite3_column_int(st, 12);
+    r.upgrade_base = (uint64_t)sqlite3_column_int64(st, 13);
     if (!r.plugin || !r.inputs || !r.exports || !r.imports || !r.needed || !r.depends) {
         hb_version_rec_release(&r);
         return -ENOMEM;
@@ -565,6 +751,31 @@ rollback:
     return r;
 }
 
+int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t version,
+                                uint64_t base, int result)
+{
+    if (!s || !plugin || version > INT64_MAX || base > INT64_MAX || result < 0 || result > 2)
+        return -EINVAL;
+    sqlite3_stmt *st = NULL;
+    int r = prepare(s,
+                    "UPDATE versions SET upgrade_result=?3, upgrade_base=?4 "
+                    "WHERE plugin=?1 AND version=?2",
+                    &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+    sqlite3_bind_int(st, 3, result);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)base);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return dberr(s, rc, "recording an upgrade test result");
+    if (sqlite3_changes(s->db) == 0)
+        return seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin, version);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Objects                                                                   */
 /* ------------------------------------------------------------------------ */
@@ -792,7 +1003,7 @@ static int insert_row(hb_store *s, const char *plugin, uint64_t version, const c
 {
     sqlite3_stmt *st = NULL;
     int r = prepare(s,
-                    "INSERT INTO versions (" REC_COLUMNS ") VALUES "
+                    "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
                     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     &st);
     if (r < 0)
@@ -992,6 +1203,7 @@ int hb_store_verify_all(hb_store *s, hb_sb *report_sb)
     hb_sb scratch = HB_SB_INIT;
     struct verify_ctx c = {report_sb ? report_sb : &scratch, 0, 0};
     sqlite3_stmt *st = NULL;
+    unsigned catalogue_errors = 0;
     int r = prepare(s, "PRAGMA quick_check", &st);
     if (r < 0)
         goto out;
@@ -1000,7 +1212,8 @@ int hb_store_verify_all(hb_store *s, hb_sb *report_sb)
         const char *msg = (const char *)sqlite3_column_text(st, 0);
         if (msg && strcmp(msg, "ok") != 0) {
             c.errors++;
-            hb__sb_addf(c.report, "error: catalogue %s: %s\n", s->db_path, msg);
+            catalogue_errors++;
+            hb__sb_addf(c.report, "error: catalogue %s is damaged: %s\n", s->db_path, msg);
         }
     }
     sqlite3_finalize(st);
@@ -1056,7 +1269,12 @@ int hb_store_verify_all(hb_store *s, hb_sb *report_sb)
     r = scan_objects(s, verify_entry, &c);
     if (r < 0)
         goto out;
-    if (c.errors) {
+    if (catalogue_errors) {
+        hb__sb_addf(c.report, "hint: %s\n", "stop every hotbox using this state directory and "
+                    "run `hotbox store recover`");
+        r = seterr(s, HB_ECATALOG, "store %s: the catalogue is damaged: %u error(s), %u "
+                   "warning(s)", s->state_dir, c.errors, c.warnings);
+    } else if (c.errors) {
         r = seterr(s, HB_ECORRUPT, "store %s: %u error(s), %u warning(s)", s->state_dir,
                    c.errors, c.warnings);
     }
@@ -1282,4 +1500,317 @@ int hb_store_checkpoint_drop(hb_store *s, const char *plugin, const char *sandbo
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : dberr(s, rc, "dropping checkpoints");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Recovery                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Copies a file byte for byte (the damaged catalogue to a scratch copy
+ * SQLite may write to while reading it). -ENOENT when src is absent. */
+static int copy_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -errno;
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (out < 0) {
+        int e = errno;
+        close(in);
+        return -e;
+    }
+    int r = 0;
+    char buf[COPY_CHUNK];
+    for (;;) {
+        ssize_t n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? -errno : 0;
+            break;
+        }
+        if ((r = hb__write_full(out, buf, (size_t)n)) < 0)
+            break;
+    }
+    close(in);
+    if (close(out) < 0 && r == 0)
+        r = -errno;
+    return r;
+}
+
+/* A file cut short is padded with zeros to the size its header states:
+ * SQLite refuses to attach a file shorter than that at all, while the
+ * pages before the cut are still readable. */
+static void extend_to_header_size(const char *path)
+{
+    unsigned char hdr[100];
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    struct stat st;
+    if (fstat(fd, &st) == 0 && pread(fd, hdr, sizeof(hdr), 0) == (ssize_t)sizeof(hdr) &&
+        !memcmp(hdr, "SQLite format 3", 16)) {
+        uint32_t page = (uint32_t)hdr[16] << 8 | hdr[17];
+        uint64_t want = (uint64_t)be32(hdr + 28) * (page == 1 ? 65536 : page);
+        if ((uint64_t)st.st_size < want && want < ((uint64_t)1 << 40) &&
+            ftruncate(fd, (off_t)want) < 0) {
+            /* best effort: the attach then says what is wrong */
+        }
+    }
+    close(fd);
+}
+
+/* Moves path+suffix to to+suffix when it exists. */
+static int move_aside(const char *path, const char *to, const char *suffix)
+{
+    char *a = hb__asprintf("%s%s", path, suffix), *b = hb__asprintf("%s%s", to, suffix);
+    int r = (!a || !b) ? -ENOMEM : rename(a, b) < 0 && errno != ENOENT ? -errno : 0;
+    free(a);
+    free(b);
+    return r;
+}
+
+/* Copies the rows of one table from the damaged catalogue (its own
+ * connection: a read error there cannot roll back the new catalogue's
+ * transaction), one by one, until the end or the first row the damage
+ * makes unreadable. */
+static void salvage_table(hb_store *s, sqlite3 *old, const char *table, const char *cols,
+                          hb_sb *rep)
+{
+    char *sql = hb__asprintf("SELECT %s FROM %s", cols, table);
+    char *ins = NULL;
+    sqlite3_stmt *sel = NULL, *put = NULL;
+    int ncols = 1;
+    for (const char *c = cols; *c; c++)
+        ncols += *c == ',';
+    hb_sb q = HB_SB_INIT;
+    hb__sb_addf(&q, "INSERT OR IGNORE INTO %s (%s) VALUES (", table, cols);
+    for (int i = 0; i < ncols; i++)
+        hb__sb_adds(&q, i ? ", ?" : "?");
+    hb__sb_adds(&q, ")");
+    ins = hb__sb_detach(&q);
+    if (!sql || !ins) {
+        hb__sb_addf(rep, "%s: out of memory\n", table);
+        goto out;
+    }
+    if (sqlite3_prepare_v2(old, sql, -1, &sel, NULL) != SQLITE_OK) {
+        hb__sb_addf(rep, "%s: nothing readable (%s)\n", table, sqlite3_errmsg(old));
+        goto out;
+    }
+    if (sqlite3_prepare_v2(s->db, ins, -1, &put, NULL) != SQLITE_OK) {
+        hb__sb_addf(rep, "%s: cannot insert (%s)\n", table, sqlite3_errmsg(s->db));
+        goto out;
+    }
+    unsigned n = 0;
+    int rc;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        for (int i = 0; i < ncols; i++)
+            sqlite3_bind_value(put, i + 1, sqlite3_column_value(sel, i));
+        if (sqlite3_step(put) == SQLITE_DONE)
+            n += sqlite3_changes(s->db) > 0;
+        sqlite3_reset(put);
+        sqlite3_clear_bindings(put);
+    }
+    if (rc == SQLITE_DONE)
+        hb__sb_addf(rep, "%s: %u row%s recovered\n", table, n, n == 1 ? "" : "s");
+    else
+        hb__sb_addf(rep, "%s: %u row%s recovered; the rest is unreadable (%s)\n", table, n,
+                    n == 1 ? "" : "s", sqlite3_errmsg(old));
+out:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(put);
+    free(sql);
+    free(ins);
+}
+
+/* Rows whose object is gone or altered cannot be loaded: they go, named. */
+static void drop_unverifiable(hb_store *s, hb_sb *rep)
+{
+    hb_version_rec *bad = NULL;
+    size_t nbad = 0, cap = 0;
+    sqlite3_stmt *st = NULL;
+    if (prepare(s, "SELECT " REC_COLUMNS " FROM versions", &st) < 0)
+        return;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        hb_version_rec rec;
+        if (read_rec(st, &rec) < 0)
+            break;
+        if (hb_store_object_verify(s, &rec, NULL) == 0) {
+            hb_version_rec_release(&rec);
+            continue;
+        }
+        hb__sb_addf(rep, "dropped %s v%" PRIu64 ": %s\n", rec.plugin, rec.version,
+                    hb_store_last_error(s));
+        if (nbad == cap) {
+            size_t nc = cap ? cap * 2 : 8;
+            hb_version_rec *nb = realloc(bad, nc * sizeof(*nb));
+            if (!nb) {
+                hb_version_rec_release(&rec);
+                break;
+            }
+            bad = nb;
+            cap = nc;
+        }
+        bad[nbad++] = rec;
+    }
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < nbad; i++) {
+        if (prepare(s, "DELETE FROM versions WHERE plugin=?1 AND version=?2", &st) == 0) {
+            sqlite3_bind_text(st, 1, bad[i].plugin, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)bad[i].version);
+            sqlite3_step(st);
+            sqlite3_finalize(st);
+        }
+    }
+    hb_store_list_free(bad, nbad);
+}
+
+int hb_store_recover(const char *state_dir, bool force, hb_sb *rep)
+{
+    if (!state_dir || !*state_dir || !rep)
+        return -EINVAL;
+    hb_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    char *damaged = NULL, *scratch = NULL;
+    int r = store_init(s, state_dir);
+    if (r < 0)
+        goto fail;
+    if (!force) {
+        hb_store *probe = NULL;
+        char *why = NULL;
+        r = hb_store_open(state_dir, &probe, &why);
+        if (r == 0) {
+            hb_sb v = HB_SB_INIT;
+            r = hb_store_verify_all(probe, &v);
+            hb__sb_release(&v);
+            hb_store_close(probe);
+        }
+        free(why);
+        if (r != HB_ECATALOG) {
+            r = seterr(s, -EEXIST, "catalogue %s is not damaged: nothing to recover (use "
+                       "--force to rebuild it anyway)", s->db_path);
+            goto fail;
+        }
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    damaged = hb__asprintf("%s.damaged-%s", s->db_path, stamp);
+    scratch = hb__asprintf("%s.salvage-%d", s->db_path, (int)getpid());
+    if (!damaged || !scratch) {
+        r = seterr(s, -ENOMEM, "out of memory");
+        goto fail;
+    }
+    struct stat st;
+    bool had = lstat(s->db_path, &st) == 0;
+    if (had) {
+        /* The damaged file is kept as it is, with its WAL; recovery reads
+         * a scratch copy (SQLite may write to what it opens). */
+        if ((r = move_aside(s->db_path, damaged, "")) < 0 ||
+            (r = move_aside(s->db_path, damaged, "-wal")) < 0 ||
+            (r = move_aside(s->db_path, damaged, "-shm")) < 0) {
+            seterr(s, r, "cannot move %s aside: %s", s->db_path, strerror(-r));
+            goto fail;
+        }
+        hb__sb_addf(rep, "kept the damaged catalogue as %s\n", damaged);
+    } else {
+        hb__sb_addf(rep, "there was no catalogue %s\n", s->db_path);
+    }
+    if ((r = create_catalogue(s)) < 0 || (r = open_catalogue(s)) < 0 || (r = migrate(s)) < 0)
+        goto fail;
+    if (had) {
+        char *dw = hb__asprintf("%s-wal", damaged), *sw = hb__asprintf("%s-wal", scratch);
+        r = (!dw || !sw) ? -ENOMEM : copy_file(damaged, scratch);
+        if (r == 0 && copy_file(dw, sw) < 0)
+            unlink(sw);
+        free(dw);
+        free(sw);
+        if (r < 0) {
+            seterr(s, r, "cannot copy %s: %s", damaged, strerror(-r));
+            goto fail;
+        }
+        extend_to_header_size(scratch);
+        sqlite3 *old = NULL;
+        sqlite3_stmt *uv = NULL;
+        int rc = sqlite3_open_v2(scratch, &old, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_prepare_v2(old, "PRAGMA user_version", -1, &uv, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(uv);
+        if (rc != SQLITE_ROW) {
+            hb__sb_addf(rep, "the damaged catalogue cannot be read at all (%s)\n",
+                        old ? sqlite3_errmsg(old) : sqlite3_errstr(rc));
+        } else {
+            int oldv = sqlite3_column_int(uv, 0);
+            if ((r = exec_sql(s, "BEGIN IMMEDIATE", "begin recovery")) < 0) {
+                sqlite3_finalize(uv);
+                sqlite3_close_v2(old);
+                goto fail;
+            }
+            salvage_table(s, old, "versions", oldv >= 2 ? REC_COLUMNS : INSERT_COLUMNS, rep);
+            salvage_table(s, old, "counters", "plugin, last_version", rep);
+            salvage_table(s, old, "checkpoints",
+                          "plugin, sandbox, schema, version, blob, created, seq", rep);
+            if ((r = exec_sql(s, "COMMIT", "commit recovery")) < 0) {
+                sqlite3_finalize(uv);
+                sqlite3_close_v2(old);
+                goto fail;
+            }
+        }
+        sqlite3_finalize(uv);
+        sqlite3_close_v2(old);
+    }
+    drop_unverifiable(s, rep);
+    /* Version numbers are never reused: every counter at least its
+     * plugin's highest recovered version. */
+    r = exec_sql(s,
+                 "INSERT INTO counters (plugin, last_version) "
+                 "SELECT plugin, max(version) FROM versions WHERE true GROUP BY plugin "
+                 "ON CONFLICT(plugin) DO UPDATE SET last_version = "
+                 "max(last_version, excluded.last_version)",
+                 "fixing version counters");
+    if (r < 0)
+        goto fail;
+    unsigned orphans = 0, total = 0;
+    DIR *d = opendir(s->objects_dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (!is_hex_name(e->d_name))
+            continue;
+        char sha[HB_SHA256_HEX];
+        snprintf(sha, sizeof(sha), "%.64s", e->d_name);
+        bool ref = true;
+        total++;
+        if (object_referenced(s, sha, &ref) == 0 && !ref)
+            orphans++;
+    }
+    if (d)
+        closedir(d);
+    if (orphans)
+        hb__sb_addf(rep, "%u of %u stored objects have no catalogue row: their history is lost "
+                    "(a build of the same sources stores them again; `hotbox gc` removes them)\n",
+                    orphans, total);
+    hb__sb_addf(rep, "catalogue %s rebuilt\n", s->db_path);
+    r = 0;
+fail:
+    if (r < 0)
+        hb__sb_addf(rep, "error: %s\n", s->last_error ? s->last_error : strerror(-r));
+    if (scratch) {
+        unlink(scratch);
+        char *x = hb__asprintf("%s-wal", scratch);
+        if (x)
+            unlink(x);
+        free(x);
+        x = hb__asprintf("%s-shm", scratch);
+        if (x)
+            unlink(x);
+        free(x);
+    }
+    free(damaged);
+    free(scratch);
+    hb_store_close(s);
+    return r;
 }

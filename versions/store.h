@@ -37,13 +37,32 @@ typedef struct hb_version_rec {
     char *imports;                 /* newline-separated undefined symbols */
     char *needed;                  /* newline-separated DT_NEEDED */
     char *depends;                 /* newline-separated plugin names it depends on */
+    int upgrade_result;            /* an hb_upgrade_result: `hotbox test --upgrade` */
+    uint64_t upgrade_base;         /* the version that upgrade run started from */
 } hb_version_rec;
 
 void hb_version_rec_release(hb_version_rec *r);
 
 /* Opens or creates the store in state_dir (creating objects/ and hotbox.db).
- * On failure *err explains. */
+ * On failure *err explains. A new catalogue is made in a private file and
+ * linked into place, so any number of processes may open a fresh state
+ * directory at once, and no opener ever sees a half-made catalogue.
+ * History is never discarded silently: a hotbox.db that is empty, cut
+ * short, not an SQLite file, or that SQLite finds damaged, and a missing
+ * hotbox.db next to stored objects, fail with HB_ECATALOG naming the file
+ * and the condition (and hb_store_recover as the way out); nothing is
+ * changed on disk. */
 int hb_store_open(const char *state_dir, hb_store **out, char **err);
+
+/* Rebuilds a damaged or missing catalogue. Unless force, refuses
+ * (-EEXIST) when the store opens and verifies without catalogue errors.
+ * The damaged hotbox.db (with its -wal/-shm) is kept, renamed
+ * hotbox.db.damaged-<UTC time>; a new catalogue gets every row of the old
+ * one that can still be read (versions, counters, checkpoints), minus
+ * versions whose object is missing or does not match its checksum; version
+ * counters never go back. Appends an account, one line per finding, to
+ * *report. Other processes must not use the store meanwhile. */
+int hb_store_recover(const char *state_dir, bool force, hb_sb *report);
 void hb_store_close(hb_store *s);
 
 /* Adds the object at object_path (a finished compile output) as a new
@@ -76,6 +95,12 @@ int hb_store_plugins(hb_store *s, char ***out);
 
 int hb_store_set_status(hb_store *s, const char *plugin, uint64_t version,
                         hb_version_status status);
+
+/* Records the outcome of an upgrade-path test run of plugin `version`
+ * started from `base` (result: an hb_upgrade_result). -ENOENT when there is
+ * no such version. */
+int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t version,
+                                uint64_t base, int result);
 
 /* Absolute path of an object by checksum (malloc'ed). */
 char *hb_store_object_path(hb_store *s, const char *sha256);

@@ -6,6 +6,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -323,6 +324,96 @@ int hb__wire_recv_fd(int sock, uint32_t max_frame, hb_frame *f, int *passed)
     f->len = len;
     *passed = fd;
     return 0;
+}
+
+/* Reads up to len bytes once data is there, waiting at most until the
+ * deadline. Returns the count (> 0), -EPIPE on EOF, -ETIMEDOUT or -errno. */
+static ssize_t read_some_until(int fd, void *buf, size_t len, uint64_t deadline_ns)
+{
+    for (;;) {
+        uint64_t now = hb__now_ns();
+        if (now >= deadline_ns)
+            return -ETIMEDOUT;
+        uint64_t left_ms = (deadline_ns - now + 999999u) / 1000000u;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int n = poll(&p, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            continue; /* the deadline check above ends the wait */
+        /* Readable (data, EOF or an error): read returns without blocking. */
+        ssize_t r = read(fd, buf, len);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (r < 0)
+            return -errno;
+        if (r == 0)
+            return -EPIPE;
+        return r;
+    }
+}
+
+int hb__wire_recv_until(int fd, uint32_t max_frame, uint64_t deadline_ns, hb_frame *f,
+                        size_t *got)
+{
+    uint8_t hdr[HB_WIRE_HEADER];
+    size_t have = 0;
+    uint8_t type;
+    uint32_t id, len;
+    uint8_t *payload = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int r;
+    while (have < sizeof(hdr)) {
+        n = read_some_until(fd, hdr + have, sizeof(hdr) - have, deadline_ns);
+        if (n < 0) {
+            r = (int)n;
+            goto fail;
+        }
+        have += (size_t)n;
+    }
+    r = hb__wire_parse_header(hdr, max_frame, &type, &id, &len);
+    if (r < 0)
+        goto fail;
+    /* Never NULL, so an empty payload is still a valid pointer to decode. */
+    cap = len < 65536u ? (len ? len : 1) : 65536u;
+    payload = malloc(cap);
+    if (!payload) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    size_t done = 0;
+    while (done < len) {
+        if (done == cap) {
+            size_t ncap = cap * 2 < len ? cap * 2 : len;
+            uint8_t *np = realloc(payload, ncap);
+            if (!np) {
+                r = -ENOMEM;
+                goto fail;
+            }
+            payload = np;
+            cap = ncap;
+        }
+        n = read_some_until(fd, payload + done, cap - done, deadline_ns);
+        if (n < 0) {
+            r = (int)n;
+            have += done;
+            goto fail;
+        }
+        done += (size_t)n;
+    }
+    f->type = type;
+    f->id = id;
+    f->payload = payload;
+    f->len = len;
+    return 0;
+fail:
+    free(payload);
+    if (got)
+        *got = have;
+    return r;
 }
 
 void hb__frame_release(hb_frame *f)

@@ -114,6 +114,19 @@ int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f);
 int hb__wire_recv_fd(int sock, uint32_t max_frame, hb_frame *f, int *passed);
 void hb__frame_release(hb_frame *f);
 
+/* Receive of one whole frame that gives up at deadline_ns (hb__now_ns
+ * clock): every read waits in poll for at most the time left, so a peer
+ * that sends half a frame and stops cannot hold the reader. A header
+ * announcing more than max_frame is refused as soon as it is read
+ * (-EMSGSIZE), before any payload is awaited; the payload buffer grows as
+ * bytes arrive, so an announced length costs nothing until it is sent.
+ * Returns 0, -EPIPE on EOF (at a frame boundary or inside one), -ETIMEDOUT
+ * at the deadline, -EPROTO, -EMSGSIZE, -ENOMEM or -errno. *got (may be
+ * NULL) is the number of bytes of the unfinished frame read when it
+ * fails. On error *f is untouched. */
+int hb__wire_recv_until(int fd, uint32_t max_frame, uint64_t deadline_ns, hb_frame *f,
+                        size_t *got);
+
 /* A decoder over a payload. Every get fails (returns -EPROTO and sets
  * `failed`) when the payload is too short; after a failure all gets fail. */
 typedef struct hb_rbuf {

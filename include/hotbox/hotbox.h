@@ -82,6 +82,7 @@ enum hb_error_code {
     HB_EISOLATION = -1023,   /* the requested isolation backend is unavailable */
     HB_ESTATELOST = -1024,   /* the worker restarted since the plugin's last call and
                                 state since its last checkpoint is lost; not called */
+    HB_ECATALOG = -1025,     /* the version catalogue (hotbox.db) is damaged or missing */
 };
 
 /* Returns a static, human-readable description of any code this API returns
@@ -215,9 +216,25 @@ HB_EXTERN void hb_free(void *p);
 
 /* Checks every stored object against its checksum and the catalogue.
  * Returns 0 when consistent (warnings such as unreferenced objects are
- * allowed), HB_ECORRUPT otherwise. *report (hb_free) is the full account,
+ * allowed), HB_ECORRUPT when an object is missing or altered, HB_ECATALOG
+ * when the catalogue itself is damaged. *report (hb_free) is the full account,
  * one finding per line; it is set in both cases. */
 HB_EXTERN int hb_verify(hb_manager *m, char **report);
+
+/* Why hb_manager_new cannot open the store of state_dir (NULL: ".hotbox"):
+ * 0 when it opens; otherwise the code (HB_ECATALOG for a catalogue that is
+ * empty, truncated, garbled, damaged or missing next to stored objects)
+ * and *why (hb_free) naming the file and the condition. */
+HB_EXTERN int hb_catalogue_check(const char *state_dir, char **why);
+
+/* Rebuilds a damaged or missing catalogue (hotbox.db) of state_dir. Without
+ * force, a catalogue that opens and verifies is left alone (-EEXIST). The
+ * damaged file is kept as hotbox.db.damaged-<UTC time>; every row that can
+ * still be read is carried over, versions whose object is missing or
+ * altered are dropped, and objects no row names are reported. *report
+ * (hb_free) is the account; it is set in both cases. No manager may use
+ * the state directory meanwhile. */
+HB_EXTERN int hb_catalogue_recover(const char *state_dir, int force, char **report);
 
 /* Removes old versions, keeping per plugin the newest `keep` versions, every
  * version live in a sandbox of this manager, and the newest good one.
@@ -259,6 +276,34 @@ HB_EXTERN int hb_version_exports(hb_manager *m, const char *plugin, uint64_t ver
                                  char ***out);
 
 HB_EXTERN const char *hb_version_status_name(hb_version_status status);
+
+/* The outcome of the upgrade-path tests (`hotbox test --upgrade`) of a
+ * version, kept in the catalogue. A version whose upgrade tests failed is
+ * never chosen as the base of a later upgrade run. */
+typedef enum hb_upgrade_result {
+    HB_UPGRADE_UNTESTED = 0,    /* no upgrade run finished for it */
+    HB_UPGRADE_PASSED = 1,      /* its last upgrade run passed */
+    HB_UPGRADE_FAILED = 2,      /* its last upgrade run failed */
+} hb_upgrade_result;
+
+/* Records that the upgrade run of plugin `version` from `base` ended with
+ * `result` (replacing an earlier record). HB_ENOVERSION if there is no such
+ * version. */
+HB_EXTERN int hb_version_set_upgrade_result(hb_manager *m, const char *plugin, uint64_t version,
+                                            uint64_t base, hb_upgrade_result result);
+
+/* The recorded upgrade result of a version and the base it was tested from
+ * (0 when untested); either output may be NULL. */
+HB_EXTERN int hb_version_upgrade_result(hb_manager *m, const char *plugin, uint64_t version,
+                                        hb_upgrade_result *result, uint64_t *base);
+
+/* The version an upgrade run of plugin `version` starts from: the newest
+ * older version that is not bad and whose own upgrade tests did not fail
+ * (a broken migration is not a base: the commit fixing it is tested from
+ * the last version that upgraded cleanly). HB_ENOVERSION when there is none;
+ * *base is written only on success. */
+HB_EXTERN int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t version,
+                              uint64_t *base);
 
 /* ------------------------------------------------------------------------ */
 /* Sandboxes                                                                 */

@@ -19,7 +19,7 @@ expect 2 "$hb" frobnicate
 expect 2 "$hb" --isolation bogus build x
 expect 0 "$hb" --help
 expect 0 "$hb" --version
-for c in build call versions demo watch test rollback verify gc status audit doctor report; do expect 0 "$hb" "$c" --help; done
+for c in build call versions demo watch test rollback verify gc store status audit doctor report; do expect 0 "$hb" "$c" --help; done
 expect 1 "$hb" --state-dir "$state" build "$tmp/missing"
 mkdir -p "$tmp/broken"
 printf 'int f(void) { return }\n' > "$tmp/broken/b.c"

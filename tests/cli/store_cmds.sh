@@ -56,5 +56,24 @@ rm hotbox.json
 check "doctor" "$hb" $S doctor
 expect_out "namespace"
 expect_out "seccomp"
+# A catalogue emptied by accident is refused with its name and the way out,
+# never recreated empty; `hotbox store recover` keeps the damaged file.
+: > "$tmp/st/hotbox.db"
+"$hb" $S versions counter >"$tmp/out" 2>&1
+[ $? = 1 ] || { echo "FAIL: a 0-byte hotbox.db did not fail"; fail=1; }
+expect_out "hotbox.db is empty \(0 bytes\)"
+expect_out "hotbox store recover"
+[ -s "$tmp/st/hotbox.db" ] && { echo "FAIL: the 0-byte hotbox.db was rewritten"; fail=1; }
+"$hb" $S verify >"$tmp/out" 2>&1 && { echo "FAIL: verify accepts a 0-byte hotbox.db"; fail=1; }
+check "store recover" "$hb" $S store recover
+expect_out "kept the damaged catalogue as .*hotbox.db.damaged-"
+expect_out "stored objects have no catalogue row"
+ls "$tmp/st"/hotbox.db.damaged-* >/dev/null 2>&1 || { echo "FAIL: no damaged copy kept"; fail=1; }
+check "verify after recover" "$hb" $S verify
+expect_out "consistent"
+"$hb" $S store recover >"$tmp/out" 2>&1 && { echo "FAIL: recover of a healthy store did something"; fail=1; }
+expect_out "not damaged"
+check "store --help" "$hb" store --help
+expect_out "hotbox store recover"
 [ $fail = 0 ] && echo "PASS store commands"
 exit $fail

@@ -156,11 +156,43 @@ static void case_verify_and_corruption(void)
     HB_CHECK_OK(hb_active_version(sb, "counter", &active));
     HB_CHECK_EQ(active, 1);
     HB_CHECK_EQ(v, 4); /* v1 restored from the checkpoint (same schema) */
+    /* ... and the altered v2 is on record, not just skipped. */
+    HB_CHECK_CONTAINS(ev.last[HB_EVENT_WARNING], "does not match its checksum");
+    char *log = NULL;
+    HB_CHECK_OK(hb_audit_read(m, "counter", 1, &log));
+    HB_CHECK_CONTAINS(log, "object-mismatch");
+    hb_free(log);
     /* Rolling back to a corrupted version is refused with the reason. */
     HB_CHECK_EQ(hb_rollback(sb, "counter", 2), HB_ECORRUPT);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "v2");
     hb_free(vi);
     hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* A cached object altered on disk is rebuilt, but never silently: a
+ * warning event naming the object and a security record in the audit log. */
+static void case_tampered_rebuilt(void)
+{
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_version_info v1, v;
+    HB_CHECK_OK(hb_build(m, dir, &v1));
+    corrupt(hb_manager_state_dir(m), v1.object_sha256);
+    int warnings = ev.count[HB_EVENT_WARNING];
+    HB_CHECK_OK(hb_build(m, dir, &v));
+    HB_CHECK_EQ(ev.count[HB_EVENT_WARNING], warnings + 1);
+    const char *w = ev.last[HB_EVENT_WARNING];
+    printf("warning: %s\n", w);
+    HB_CHECK_CONTAINS(w, "does not match its checksum");
+    HB_CHECK_CONTAINS(w, v1.object_sha256);
+    HB_CHECK_CONTAINS(w, "rebuilt from source");
+    char *log = NULL;
+    HB_CHECK_OK(hb_audit_read(m, "counter", 1, &log));
+    printf("audit: %s\n", log ? log : "");
+    HB_CHECK_CONTAINS(log, "\"kind\":\"object-mismatch\"");
+    HB_CHECK_CONTAINS(log, v1.object_sha256);
+    hb_free(log);
     hb_manager_free(m);
 }
 
@@ -206,6 +238,7 @@ int main(int argc, char **argv)
         {"bad_not_retried", case_bad_not_retried},
         {"verify_and_corruption", case_verify_and_corruption},
         {"gc", case_gc},
+        {"tampered_rebuilt", case_tampered_rebuilt},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -82,6 +82,33 @@ hang)
   last_line_is "$work/out" "1 passed, 1 failed"
   [ $((end - start)) -lt 30 ] || fail "a 1 s time limit took $((end - start)) s"
   ;;
+halfframe)
+  # Plugin code writes half a frame on its channel and blocks: every read of
+  # the channel has the call's deadline. `timeout` is this test's own bound.
+  start=$(date +%s)
+  "$hb" --state-dir "$work/state" test -j 1 --timeout 5 "$plugins/thalfframe" >"$work/out" 2>"$work/err" &
+  pid=$!
+  timeout 60 tail --pid=$pid -f /dev/null
+  if kill -0 $pid 2>/dev/null; then
+    kill -KILL $pid; fail "hotbox test --timeout 5 still runs after 60 s"
+  fi
+  wait $pid; got=$?
+  end=$(date +%s)
+  [ "$got" = 1 ] || { fail "hotbox test exited $got, want 1"; cat "$work/out" "$work/err"; }
+  has "$work/out" "^FAIL thalfframe.hb_test_five_bytes .*timed out after 5000 ms"
+  has "$work/out" "^FAIL thalfframe.hb_test_header_only .*timed out after 5000 ms"
+  has "$work/out" "^PASS thalfframe.hb_test_after"
+  [ $((end - start)) -lt 40 ] || fail "two 5 s time limits took $((end - start)) s"
+  # hotbox call: the default 10 s call limit, then a clear error
+  start=$(date +%s)
+  timeout -s KILL 60 "$hb" --state-dir "$work/state" call "$plugins/thalfframe" -- thalfframe five_bytes ')i' >"$work/out" 2>"$work/err"
+  got=$?
+  end=$(date +%s)
+  [ "$got" != 137 ] || fail "hotbox call still ran after 60 s"
+  [ "$got" != 0 ] || fail "hotbox call of a hanging function succeeded"
+  has "$work/err" "did not answer within 10000 ms.*unfinished frame"
+  [ $((end - start)) -lt 40 ] || fail "a 10 s call limit took $((end - start)) s"
+  ;;
 crash)
   run 1 test -j 1 "$plugins/tcrash"
   # (a sanitizer build's worker reports the SEGV itself, then exits 1)
@@ -223,8 +250,31 @@ upgrade)
   has "$work/out" "^PASS ledger.rollback@v2->v1"
   has "$work/out" "^PASS ledger.hb_test_seeded_entries_survive@v1-rolled-back"
   xml_ok up.xml
+  has "$work/out" "v2 failed its upgrade from v1"
   # without --upgrade the broken v2 passes: its fresh state is fine
   run 0 test app/ledger
+  # the commit that fixes the migration (v3) is tested from v1, the last
+  # version that upgraded cleanly, not from the broken v2 (issue 11, item 11)
+  cp "$src/examples/broken-migration/ledger_v2_fixed.c" app/ledger/ledger.c
+  run 0 test --upgrade app/ledger
+  has "$work/out" "^PASS ledger.upgrade@v1->v3"
+  has "$work/out" "^PASS ledger.hb_test_balance_is_sum_of_entries@v3-upgraded"
+  hasnt "$work/out" "v2->v3"
+  # and v3 passed, so it is the base of the next upgrade
+  cp "$src/examples/broken-migration/ledger_v2_fixed.c" app/ledger/ledger.c
+  echo "/* v4 */" >>app/ledger/ledger.c
+  run 0 test --upgrade app/ledger
+  has "$work/out" "^PASS ledger.upgrade@v3->v4"
+  # --from picks the base explicitly, even the broken one
+  runany test --upgrade --from 2 app/ledger
+  has "$work/out" "upgrade@v2->v4"
+  hasnt "$work/out" "later upgrade runs will not start from it"
+  run 1 test --upgrade --from 9 app/ledger
+  has "$work/out" "^FAIL ledger.build .*cannot be upgraded from --from 9"
+  has "$work/out" "--from 9: ledger has no such stored version"
+  run 1 test --upgrade --from 4 app/ledger
+  has "$work/out" "the base must be older"
+  run 2 test --from 1 app/ledger
   # the fixed migration passes the same path (fresh store: v1 then fixed v2)
   rm -rf "$work/state"
   cp "$src/examples/broken-migration/ledger_v1.c" app/ledger/ledger.c

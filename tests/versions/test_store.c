@@ -342,6 +342,17 @@ static void test_reopen_and_schema(const char *state)
     HB_CHECK(has_version(s, "g", 4)); /* active: survived keep 0 */
     HB_CHECK(!has_version(s, "g", 6)); /* candidate: did not */
     HB_CHECK_EQ(add(s, "g", "g7", true), 7);
+    /* The upgrade-test result of a version is kept (schema 2). */
+    hb_version_rec rec;
+    HB_CHECK_OK(hb_store_get(s, "g", 7, &rec));
+    HB_CHECK_EQ(rec.upgrade_result, 0);
+    hb_version_rec_release(&rec);
+    HB_CHECK_OK(hb_store_set_upgrade_result(s, "g", 7, 4, 2));
+    HB_CHECK_OK(hb_store_get(s, "g", 7, &rec));
+    HB_CHECK_EQ(rec.upgrade_result, 2);
+    HB_CHECK_EQ(rec.upgrade_base, 4);
+    hb_version_rec_release(&rec);
+    HB_CHECK_EQ(hb_store_set_upgrade_result(s, "g", 99, 4, 1), -ENOENT);
     hb_store_close(s);
 
     /* The catalogue is WAL with a schema version. */
@@ -351,7 +362,7 @@ static void test_reopen_and_schema(const char *state)
     sqlite3_stmt *st;
     HB_CHECK_EQ(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     HB_CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
-    HB_CHECK_EQ(sqlite3_column_int(st, 0), 1);
+    HB_CHECK_EQ(sqlite3_column_int(st, 0), 2);
     sqlite3_finalize(st);
     HB_CHECK_EQ(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     HB_CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
