@@ -107,6 +107,9 @@ typedef enum hb_event_type {
     HB_EVENT_SELFTEST,          /* a plugin self-test ran: code 0 passed, else failed */
     HB_EVENT_WATCHING,          /* watch mode settled and waits for changes */
     HB_EVENT_NOTICE,            /* information: which isolation backend, profile, ... */
+    HB_EVENT_UP_TO_DATE,        /* watch mode: a plugin whose last build or swap failed
+                                   builds again to the version already live (the sources
+                                   went back to it): nothing to swap, it is fine again */
 } hb_event_type;
 
 typedef struct hb_event {
@@ -483,11 +486,20 @@ HB_EXTERN int hb_watch_fd(hb_watch *w);
 
 /* Handles whatever is ready without blocking: a settled set of changed files
  * becomes rebuilds and hot swaps of the plugins it affects (through their
- * header dependencies), in dependency order, each once. Returns the number
- * of plugins it tried to reload (0 when nothing was ready), or a negative
- * code when watching itself failed (last error on the sandbox). Failed
- * builds and refused swaps are events, not errors: the old versions keep
- * serving. */
+ * header dependencies), in dependency order, each once. Returns how many
+ * plugins it acted on: built (loaded or reloaded, whatever the outcome) plus
+ * unloaded because their directory went away; 0 when nothing was ready. A
+ * negative code means watching itself failed (last error on the sandbox).
+ * Failed builds and refused swaps are events, not errors: the old versions
+ * keep serving.
+ *
+ * Convergence: when a plugin's files change while it is being built (an
+ * editor or formatter saving again mid-compile, a half-written file), that
+ * build is superseded: a failure it produced is not reported, and the
+ * plugin is built again, without the compile cache, once its files are
+ * quiet. After any storm of saves every plugin runs the build of its final
+ * content, or reports the failure of its final content while its last good
+ * version serves. */
 HB_EXTERN int hb_watch_process(hb_watch *w);
 
 /* Names of the plugins the watch knows, NULL-terminated, one allocation
