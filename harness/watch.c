@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +45,7 @@ struct hb_watch {
     wplug *plugs;
     size_t nplugs;
     bool selftests;
+    unsigned quiet_ms;  /* the watcher's coalescing window */
     hb_held_event held; /* a build failure, until it is known to be real */
 };
 
@@ -179,6 +181,27 @@ static bool adopt_loaded(hb_watch *w, wplug *p)
     return true;
 }
 
+/* Before a failed build is reported: whether p's files stay as they were
+ * (digest) for one quiet window. Any file event in the meantime means
+ * something is still being written: the failure is judged again once the
+ * files settle. Waits on the watcher's fd, at most quiet_ms. */
+static bool settles_unchanged(hb_watch *w, wplug *p, const char *digest)
+{
+    struct pollfd pfd = {.fd = hb_watcher_fd(w->w), .events = POLLIN};
+    int n;
+    uint64_t deadline = hb__now_ns() + (uint64_t)w->quiet_ms * 1000000u;
+    do {
+        uint64_t now = hb__now_ns();
+        int left = now < deadline ? (int)((deadline - now + 999999u) / 1000000u) : 0;
+        n = poll(&pfd, 1, left);
+    } while (n < 0 && errno == EINTR);
+    if (hb_watcher_pending(w->w) != 0)
+        return false;
+    char again[HB_SHA256_HEX];
+    digest_plug(p, again);
+    return strcmp(again, digest) == 0;
+}
+
 /* One build of p (its first load or a reload) and what it means: see the
  * comment at the top. Returns hb_load's or hb_reload's result. */
 static int build_plug(hb_watch *w, wplug *p)
@@ -208,7 +231,7 @@ static int build_plug(hb_watch *w, wplug *p)
     bool changed = reload ? v_after != v_before : p->loaded;
     bool moved = strcmp(before, after) != 0;
     if (!moved && w->held.held)
-        moved = hb_watcher_pending(w->w) > 0; /* still being written: judge later */
+        moved = !settles_unchanged(w, p, after); /* still being written: judge later */
     if (moved) {
         p->stale = true;
         p->untested |= changed;
@@ -300,6 +323,7 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
         return -ENOMEM;
     w->sb = sb;
     w->selftests = !opts || opts->run_selftests >= 0;
+    w->quiet_ms = opts && opts->quiet_ms ? opts->quiet_ms : 20;
     size_t n = 0;
     while (roots[n])
         n++;
