@@ -475,8 +475,10 @@ typedef struct hb_watch_options {
  * A root holding C sources is one plugin; otherwise every subdirectory
  * holding C sources is a plugin (and new ones are picked up as they
  * appear, deleted ones unloaded). Every plugin is loaded at once; one that
- * fails to build is reported and retried when its files change. Progress is
- * reported through the manager's event callback. */
+ * fails to build is reported and retried when its files change. A plugin
+ * the sandbox already holds (loaded from the same directory) is adopted:
+ * it is reloaded, not loaded again. Progress is reported through the
+ * manager's event callback. */
 HB_EXTERN int hb_watch_new(hb_sandbox *sb, const char *const *roots,
                            const hb_watch_options *opts, hb_watch **out);
 HB_EXTERN void hb_watch_free(hb_watch *w);
