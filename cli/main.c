@@ -79,7 +79,7 @@ static const char *event_name(hb_event_type t)
     static const char *names[] = {"?", "compiled", "compile-failed", "loaded", "swapped",
                                   "swap-failed", "crashed", "restarted", "rolled-back",
                                   "state-reset", "unloaded", "warning", "selftest", "watching",
-                                  "notice"};
+                                  "notice", "up-to-date"};
     return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
 

@@ -40,7 +40,7 @@ static const char *type_name(hb_event_type t)
 {
     static const char *n[] = {"?", "compiled", "compile-failed", "loaded", "swapped", "swap-failed",
                               "crashed", "restarted", "rolled-back", "state-reset", "unloaded",
-                              "warning", "selftest", "watching", "notice"};
+                              "warning", "selftest", "watching", "notice", "up-to-date"};
     return (unsigned)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
 
@@ -114,6 +114,10 @@ static void on_event(const hb_event *ev, void *ud)
             case HB_EVENT_UNLOADED:
                 snprintf(r->status, sizeof(r->status), "unloaded");
                 break;
+            case HB_EVENT_UP_TO_DATE: /* fine again: the live version is the source's */
+                r->version = ev->version;
+                snprintf(r->status, sizeof(r->status), "ok (up to date)");
+                break;
             case HB_EVENT_SELFTEST:
                 snprintf(r->status, sizeof(r->status), "%s", ev->code ? "tests FAILED" : "tests ok");
                 break;
@@ -138,6 +142,7 @@ static void on_event(const hb_event *ev, void *ud)
         end = "\033[0m";
         switch (ev->type) {
         case HB_EVENT_SWAPPED: case HB_EVENT_LOADED: case HB_EVENT_ROLLED_BACK:
+        case HB_EVENT_UP_TO_DATE:
             col = "\033[32m"; break;
         case HB_EVENT_COMPILE_FAILED: case HB_EVENT_SWAP_FAILED: case HB_EVENT_CRASHED:
             col = "\033[31m"; break;

@@ -301,11 +301,17 @@ int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err)
 static int build_one(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out,
                      char **err, char **warned)
 {
+    return hb__build_ex(m, dir, plugin, true, out, err);
+}
+
+int hb__build_ex(hb_manager *m, const char *dir, const char *plugin, bool use_cache,
+                 hb_build_out *out, char **err)
+{
     memset(out, 0, sizeof(*out));
     uint64_t t0 = hb__now_ns();
 
     hb_version_rec hit = {0};
-    if (cache_lookup(m, dir, plugin, &hit) == 0) {
+    if (use_cache && cache_lookup(m, dir, plugin, &hit) == 0) {
         /* A cached object is only reusable if its providers are still the
          * plugins that export what it imports (a provider may have appeared
          * since): otherwise it must be linked again. */

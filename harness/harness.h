@@ -172,6 +172,13 @@ struct hb_sandbox {
     uint64_t restarts;
     char *jail_view;      /* the objects this sandbox's worker may see (security/jail.h) */
     struct hb_sandbox *next;
+    /* Watch mode, while it builds one plugin: when held is set, a build
+     * failure's event is kept there instead of emitted (watch mode drops it
+     * when the files changed during the build: a half-written save), and
+     * build_fresh skips the compile cache (a build that raced a save may
+     * have stored its object under the newer content's input hash). */
+    struct hb_held_event *held;
+    bool build_fresh;
 };
 
 /* ---- events ------------------------------------------------------------- */
@@ -183,6 +190,20 @@ typedef struct hb_timings {
 void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
               uint64_t version, uint64_t previous, int code, const hb_timings *t,
               const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+
+/* An event kept back for its owner to emit (hb__emit_held) or drop. */
+typedef struct hb_held_event {
+    bool held;
+    hb_event_type type;
+    int code;
+    hb_timings t;
+    char *plugin, *message;
+} hb_held_event;
+
+void hb__hold_event(hb_held_event *h, hb_event_type type, const char *plugin, int code,
+                    const hb_timings *t, const char *message);
+void hb__emit_held(hb_manager *m, hb_sandbox *sb, hb_held_event *h); /* and clears it */
+void hb__held_event_clear(hb_held_event *h);
 
 /* ---- build (build.c) ------------------------------------------------------ */
 
@@ -199,6 +220,10 @@ typedef struct hb_build_out {
  * with hb__build_out_release. */
 int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out,
               char **err);
+/* The same; use_cache false compiles even when a stored version's input
+ * hash matches the files. */
+int hb__build_ex(hb_manager *m, const char *dir, const char *plugin, bool use_cache,
+                 hb_build_out *out, char **err);
 void hb__build_out_release(hb_build_out *out);
 
 /* Emits, once per manager, which compiler isolation is in use and why. */

@@ -147,6 +147,34 @@ void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plu
     hb__sb_release(&msg);
 }
 
+void hb__held_event_clear(hb_held_event *h)
+{
+    free(h->plugin);
+    free(h->message);
+    memset(h, 0, sizeof(*h));
+}
+
+void hb__hold_event(hb_held_event *h, hb_event_type type, const char *plugin, int code,
+                    const hb_timings *t, const char *message)
+{
+    hb__held_event_clear(h);
+    h->held = true;
+    h->type = type;
+    h->code = code;
+    if (t)
+        h->t = *t;
+    h->plugin = plugin ? strdup(plugin) : NULL;
+    h->message = strdup(message ? message : hb_strerror(code));
+}
+
+void hb__emit_held(hb_manager *m, hb_sandbox *sb, hb_held_event *h)
+{
+    if (h->held)
+        hb__emit(m, sb, h->type, h->plugin, 0, 0, h->code, &h->t, "%s",
+                 h->message ? h->message : hb_strerror(h->code));
+    hb__held_event_clear(h);
+}
+
 /* The audit log's record of an event: loads, swaps, refusals, denials,
  * crashes, limit kills, rollbacks. */
 static void audit_event(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,

@@ -822,14 +822,17 @@ int hb_sandbox_diagnostics(hb_sandbox *sb, const hb_diagnostic **out, size_t *co
 static int build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_build_out *b)
 {
     char *err = NULL;
-    int r = hb__build(sb->m, dir, plugin, b, &err);
+    int r = hb__build_ex(sb->m, dir, plugin, !sb->build_fresh, b, &err);
     if (r < 0) {
         hb_compile_result_release(&sb->last_compile);
         sb->last_compile = b->cres;
         memset(&b->cres, 0, sizeof(b->cres));
         set_err(sb, err);
-        hb__emit(sb->m, sb, r == HB_ECOMPILE ? HB_EVENT_COMPILE_FAILED : HB_EVENT_SWAP_FAILED,
-                 plugin, 0, 0, r, &b->t, "%s", err ? err : hb_strerror(r));
+        hb_event_type type = r == HB_ECOMPILE ? HB_EVENT_COMPILE_FAILED : HB_EVENT_SWAP_FAILED;
+        if (sb->held)
+            hb__hold_event(sb->held, type, plugin, r, &b->t, sb->last_error);
+        else
+            hb__emit(sb->m, sb, type, plugin, 0, 0, r, &b->t, "%s", err ? err : hb_strerror(r));
         return r;
     }
     free(err);

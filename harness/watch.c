@@ -4,10 +4,20 @@
  * A change affects a plugin when the changed file is inside the plugin's
  * directory or is one of the inputs its last compile read (the depfile), so
  * editing a shared header reloads every plugin that includes it and nothing
- * else. Plugins that fail to build stay known and are retried on change. */
+ * else. Plugins that fail to build stay known and are retried on change.
+ *
+ * Builds run on this thread, so files may change while one runs (a second
+ * save, a formatter re-saving, a file still being written). Each build is
+ * judged against a digest of the plugin's files taken before and after it:
+ * when they differ the build is superseded. Its failure is not reported
+ * (it is likely a half-written file), and the plugin is marked stale and
+ * built again, without the compile cache, once the files are quiet. */
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
+#include <poll.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,6 +31,9 @@ typedef struct wplug {
     char *dir;
     char *inputs;   /* newline list of the last stored version's inputs */
     bool loaded;
+    bool stale;     /* its files changed during its last build: build again */
+    bool failed;    /* its last build or swap failed (and was reported) */
+    bool untested;  /* a new version went live in a superseded build */
 } wplug;
 
 struct hb_watch {
@@ -32,7 +45,12 @@ struct hb_watch {
     wplug *plugs;
     size_t nplugs;
     bool selftests;
+    unsigned quiet_ms;  /* the watcher's coalescing window */
+    hb_held_event held; /* a build failure, until it is known to be real */
 };
+
+static bool path_in(const char *path, const char *dir);
+static int cmp_str(const void *a, const void *b);
 
 static bool has_sources(const char *dir)
 {
@@ -89,13 +107,152 @@ static wplug *add_plug(hb_watch *w, const char *dir)
     return p;
 }
 
-static void load_plug(hb_watch *w, wplug *p)
+/* A digest of the files a build of p reads: the watched files in its
+ * directory and the inputs (shared headers) its last build recorded, each
+ * by path and content ("-" when missing). */
+static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
 {
-    int r = hb_load(w->sb, p->dir);
-    p->loaded = r == 0;
+    hb_sha256 *h = hb__sha256_new();
+    if (!h) {
+        memset(out, 0, HB_SHA256_HEX);
+        return;
+    }
+    char **files = NULL;
+    size_t n = 0;
+    DIR *d = opendir(p->dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        bool watched = false;
+        for (const char *const *pat = hb_watcher_default_include(); *pat && !watched; pat++)
+            watched = fnmatch(*pat, e->d_name, 0) == 0;
+        if (e->d_name[0] == '.' || !watched)
+            continue;
+        char **nf = realloc(files, (n + 1) * sizeof(*nf));
+        if (!nf)
+            break;
+        files = nf;
+        if ((files[n] = hb__path_join(p->dir, e->d_name)))
+            n++;
+    }
+    if (d)
+        closedir(d);
+    if (n)
+        qsort(files, n, sizeof(*files), cmp_str);
+    char fh[HB_SHA256_HEX];
+    for (size_t i = 0; i < n; i++) {
+        if (hb__sha256_file(files[i], fh) < 0)
+            snprintf(fh, sizeof(fh), "-");
+        hb__sha256_update_framed(h, files[i], strlen(files[i]));
+        hb__sha256_update_framed(h, fh, strlen(fh));
+        free(files[i]);
+    }
+    free(files);
+    for (const char *q = p->inputs; q && *q;) {
+        const char *nl = strchr(q, '\n');
+        size_t len = nl ? (size_t)(nl - q) : strlen(q);
+        char *one = strndup(q, len);
+        if (one && !path_in(one, p->dir)) {
+            if (hb__sha256_file(one, fh) < 0)
+                snprintf(fh, sizeof(fh), "-");
+            hb__sha256_update_framed(h, one, len);
+            hb__sha256_update_framed(h, fh, strlen(fh));
+        }
+        free(one);
+        q = nl ? nl + 1 : q + len;
+    }
+    hb__sha256_final(h, out);
+}
+
+/* A plugin already loaded in the sandbox (by the caller, before watching)
+ * is adopted: watch mode reloads it rather than loading it again. One
+ * loaded from another directory under the same name is left alone. */
+static bool adopt_loaded(hb_watch *w, wplug *p)
+{
+    hb_slot *s = hb__slot_find(w->sb, p->name);
+    if (!s)
+        return false;
+    if (strcmp(s->dir, p->dir) != 0) {
+        hb__emit(w->sb->m, w->sb, HB_EVENT_WARNING, p->name, s->version, 0, -EEXIST, NULL,
+                 "%s is already loaded in this sandbox from %s: %s is not watched", p->name,
+                 s->dir, p->dir);
+        return false;
+    }
+    p->loaded = true;
+    return true;
+}
+
+/* Before a failed build is reported: whether p's files stay as they were
+ * (digest) for one quiet window. Any file event in the meantime means
+ * something is still being written: the failure is judged again once the
+ * files settle. Waits on the watcher's fd, at most quiet_ms. */
+static bool settles_unchanged(hb_watch *w, wplug *p, const char *digest)
+{
+    struct pollfd pfd = {.fd = hb_watcher_fd(w->w), .events = POLLIN};
+    int n;
+    uint64_t deadline = hb__now_ns() + (uint64_t)w->quiet_ms * 1000000u;
+    do {
+        uint64_t now = hb__now_ns();
+        int left = now < deadline ? (int)((deadline - now + 999999u) / 1000000u) : 0;
+        n = poll(&pfd, 1, left);
+    } while (n < 0 && errno == EINTR);
+    if (hb_watcher_pending(w->w) != 0)
+        return false;
+    char again[HB_SHA256_HEX];
+    digest_plug(p, again);
+    return strcmp(again, digest) == 0;
+}
+
+/* One build of p (its first load or a reload) and what it means: see the
+ * comment at the top. Returns hb_load's or hb_reload's result. */
+static int build_plug(hb_watch *w, wplug *p)
+{
+    hb_sandbox *sb = w->sb;
+    bool reload = (p->loaded && hb__slot_find(sb, p->name)) || adopt_loaded(w, p);
+    if (!reload && p->loaded)
+        p->loaded = false; /* lost (a worker restart dropped it) */
+    if (!reload && hb__slot_find(sb, p->name))
+        return -EEXIST; /* someone else's plugin of that name: said once above */
+    char before[HB_SHA256_HEX], after[HB_SHA256_HEX];
+    digest_plug(p, before);
+    uint64_t v_before = 0, v_after = 0;
+    if (reload)
+        hb_active_version(sb, p->name, &v_before);
+    sb->held = &w->held;
+    sb->build_fresh = p->stale;
+    p->stale = false;
+    int r = reload ? hb_reload(sb, p->name) : hb_load(sb, p->dir);
+    sb->held = NULL;
+    sb->build_fresh = false;
+    digest_plug(p, after); /* with the inputs the build started from */
     refresh_inputs(w, p);
-    if (r == 0 && w->selftests)
-        hb_run_selftests(w->sb, p->name, NULL, NULL);
+    p->loaded = hb__slot_find(sb, p->name) != NULL;
+    if (p->loaded)
+        hb_active_version(sb, p->name, &v_after);
+    bool changed = reload ? v_after != v_before : p->loaded;
+    bool moved = strcmp(before, after) != 0;
+    if (!moved && w->held.held)
+        moved = !settles_unchanged(w, p, after); /* still being written: judge later */
+    if (moved) {
+        p->stale = true;
+        p->untested |= changed;
+        hb__held_event_clear(&w->held);
+        return r;
+    }
+    hb__emit_held(sb->m, sb, &w->held);
+    if (r < 0) {
+        p->failed = true;
+        return r;
+    }
+    if (p->failed && reload && v_after == v_before)
+        hb__emit(sb->m, sb, HB_EVENT_UP_TO_DATE, p->name, v_after, 0, 0, NULL,
+                 "%s builds again: v%llu, the live version, matches its sources", p->name,
+                 (unsigned long long)v_after);
+    p->failed = false;
+    if (p->loaded && (changed || p->untested) && w->selftests) {
+        p->untested = false;
+        hb_run_selftests(sb, p->name, NULL, NULL);
+    }
+    return r;
 }
 
 static void remove_plug(hb_watch *w, wplug *p)
@@ -166,6 +323,7 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
         return -ENOMEM;
     w->sb = sb;
     w->selftests = !opts || opts->run_selftests >= 0;
+    w->quiet_ms = opts && opts->quiet_ms ? opts->quiet_ms : 20;
     size_t n = 0;
     while (roots[n])
         n++;
@@ -243,7 +401,7 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
         hb__dependency_order(sb->m, order, w->nplugs, w->plugs, sizeof(wplug),
                              offsetof(wplug, name));
     for (size_t k = 0; k < w->nplugs; k++)
-        load_plug(w, &w->plugs[order ? order[k] : k]);
+        build_plug(w, &w->plugs[order ? order[k] : k]);
     free(order);
     size_t loaded = 0;
     for (size_t i = 0; i < w->nplugs; i++)
@@ -276,6 +434,7 @@ void hb_watch_free(hb_watch *w)
         free(w->plugs[i].inputs);
     }
     free(w->plugs);
+    hb__held_event_clear(&w->held);
     free(w);
 }
 
@@ -360,6 +519,44 @@ static double detect_latency(const hb_change_set *cs)
     return best < 0 ? 0 : best;
 }
 
+static bool any_stale(const hb_watch *w)
+{
+    for (size_t i = 0; i < w->nplugs; i++)
+        if (w->plugs[i].stale)
+            return true;
+    return false;
+}
+
+/* Builds the plugins marked in touched (and the stale ones), providers
+ * first. Returns how many it built. */
+static int build_marked(hb_watch *w, bool *touched)
+{
+    size_t order_n = 0;
+    size_t *order = calloc(w->nplugs + 1, sizeof(size_t));
+    if (!order)
+        return -ENOMEM;
+    for (size_t i = 0; i < w->nplugs; i++)
+        if (touched[i] || w->plugs[i].stale)
+            order[order_n++] = i;
+    hb__dependency_order(w->sb->m, order, order_n, w->plugs, sizeof(wplug),
+                         offsetof(wplug, name));
+    for (size_t k = 0; k < order_n; k++)
+        build_plug(w, &w->plugs[order[k]]);
+    free(order);
+    /* A file that changed during a build normally leaves inotify events
+     * that bring us back once it is quiet; one outside the watched roots
+     * (a header elsewhere) does not: build again now, a bounded number of
+     * times. */
+    int n = (int)order_n;
+    for (int round = 0; round < 4 && any_stale(w) && hb_watcher_pending(w->w) == 0; round++)
+        for (size_t i = 0; i < w->nplugs; i++)
+            if (w->plugs[i].stale) {
+                build_plug(w, &w->plugs[i]);
+                n++;
+            }
+    return n;
+}
+
 int hb_watch_process(hb_watch *w)
 {
     if (!w)
@@ -373,8 +570,20 @@ int hb_watch_process(hb_watch *w)
         sb->last_error = hb__asprintf("watching failed: %s", hb_watcher_last_error(w->w));
         return r;
     }
-    if (r == 0)
-        return 0;
+    if (r == 0) {
+        /* Nothing settled. Stale plugins are built again once their files
+         * are quiet: when no change is pending (an edit that went back to
+         * the content already seen settles as no change at all). */
+        if (!any_stale(w) || hb_watcher_next_timeout_ms(w->w) >= 0)
+            return 0;
+        bool *none = calloc(w->nplugs + 1, sizeof(bool));
+        if (!none)
+            return -ENOMEM;
+        sb->detect_ms = 0;
+        int n = build_marked(w, none);
+        free(none);
+        return n;
+    }
     for (size_t i = 0; i < cs.n_warnings; i++)
         hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "%s", cs.warnings[i]);
     if (cs.overflowed)
@@ -386,11 +595,13 @@ int hb_watch_process(hb_watch *w)
                  cs.gone_roots[i]);
 
     /* 1. Plugin directories that disappeared, or whose roots did. */
+    int count = 0;
     for (size_t i = 0; i < w->nplugs;) {
         wplug *p = &w->plugs[i];
         struct stat st;
         if (stat(p->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
             remove_plug(w, p);
+            count++;
             continue;
         }
         i++;
@@ -401,7 +612,6 @@ int hb_watch_process(hb_watch *w)
         hb_change_set_release(&cs);
         return -ENOMEM;
     }
-    size_t nbefore = w->nplugs;
     for (size_t c = 0; c < cs.n_changes; c++) {
         const char *path = cs.changes[c].path;
         bool matched = false;
@@ -426,41 +636,14 @@ int hb_watch_process(hb_watch *w)
         }
         free(dir);
     }
-    double detect = detect_latency(&cs);
+    sb->detect_ms = detect_latency(&cs);
     hb_change_set_release(&cs);
 
     /* 3. Rebuild in order: plugins others depend on come first. */
-    int count = 0;
-    size_t order_n = 0;
-    size_t *order = calloc(w->nplugs + 1, sizeof(size_t));
-    if (order) {
-        for (size_t i = 0; i < w->nplugs; i++)
-            if (touched[i])
-                order[order_n++] = i;
-        hb__dependency_order(w->sb->m, order, order_n, w->plugs, sizeof(wplug),
-                             offsetof(wplug, name));
-    }
-    sb->detect_ms = detect;
-    for (size_t k = 0; k < order_n; k++) {
-        wplug *p = &w->plugs[order[k]];
-        count++;
-        if (!p->loaded || !hb__slot_find(sb, p->name)) {
-            load_plug(w, p);
-            continue;
-        }
-        uint64_t before = 0, after = 0;
-        hb_active_version(sb, p->name, &before);
-        int rr = hb_reload(sb, p->name);
-        refresh_inputs(w, p);
-        hb_active_version(sb, p->name, &after);
-        if (rr == 0 && after != before && w->selftests)
-            hb_run_selftests(sb, p->name, NULL, NULL);
-        if (!hb__slot_find(sb, p->name))
-            p->loaded = false;
-    }
+    int built = build_marked(w, touched);
     sb->detect_ms = 0;
-    (void)nbefore;
-    free(order);
     free(touched);
-    return count;
+    if (built < 0)
+        return built;
+    return count + built;
 }

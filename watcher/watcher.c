@@ -1375,6 +1375,17 @@ int hb_watcher_process(hb_watcher *w, hb_change_set *out)
     return r < 0 ? r : 0;
 }
 
+int hb_watcher_pending(hb_watcher *w)
+{
+    if (!w)
+        return -EINVAL;
+    int r = read_events(w);
+    if (r < 0)
+        return r;
+    r = update_timer(w);
+    return r < 0 ? r : w->pending ? 1 : 0;
+}
+
 const char *hb_watcher_last_error(const hb_watcher *w)
 {
     return w && w->last_error ? w->last_error : "";

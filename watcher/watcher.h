@@ -164,6 +164,13 @@ int hb_watcher_next_timeout_ms(const hb_watcher *w);
  * a new directory cannot be watched. */
 int hb_watcher_process(hb_watcher *w, hb_change_set *out);
 
+/* Reads pending events without blocking and without settling anything:
+ * 1 when changes are waiting for their quiet window (a change set will
+ * follow through the fd), 0 when none are, or a negative -errno as for
+ * hb_watcher_process. For a caller that wants to know whether files moved
+ * again before it reports on them. */
+int hb_watcher_pending(hb_watcher *w);
+
 /* Text of the last error, or "" . Valid until the next call on w. */
 const char *hb_watcher_last_error(const hb_watcher *w);
 

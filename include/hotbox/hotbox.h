@@ -114,6 +114,9 @@ typedef enum hb_event_type {
     HB_EVENT_SELFTEST,          /* a plugin self-test ran: code 0 passed, else failed */
     HB_EVENT_WATCHING,          /* watch mode settled and waits for changes */
     HB_EVENT_NOTICE,            /* information: which isolation backend, profile, ... */
+    HB_EVENT_UP_TO_DATE,        /* watch mode: a plugin whose last build or swap failed
+                                   builds again to the version already live (the sources
+                                   went back to it): nothing to swap, it is fine again */
 } hb_event_type;
 
 typedef struct hb_event {
@@ -533,8 +536,10 @@ typedef struct hb_watch_options {
  * A root holding C sources is one plugin; otherwise every subdirectory
  * holding C sources is a plugin (and new ones are picked up as they
  * appear, deleted ones unloaded). Every plugin is loaded at once; one that
- * fails to build is reported and retried when its files change. Progress is
- * reported through the manager's event callback. */
+ * fails to build is reported and retried when its files change. A plugin
+ * the sandbox already holds (loaded from the same directory) is adopted:
+ * it is reloaded, not loaded again. Progress is reported through the
+ * manager's event callback. */
 HB_EXTERN int hb_watch_new(hb_sandbox *sb, const char *const *roots,
                            const hb_watch_options *opts, hb_watch **out);
 HB_EXTERN void hb_watch_free(hb_watch *w);
@@ -544,11 +549,20 @@ HB_EXTERN int hb_watch_fd(hb_watch *w);
 
 /* Handles whatever is ready without blocking: a settled set of changed files
  * becomes rebuilds and hot swaps of the plugins it affects (through their
- * header dependencies), in dependency order, each once. Returns the number
- * of plugins it tried to reload (0 when nothing was ready), or a negative
- * code when watching itself failed (last error on the sandbox). Failed
- * builds and refused swaps are events, not errors: the old versions keep
- * serving. */
+ * header dependencies), in dependency order, each once. Returns how many
+ * plugins it acted on: built (loaded or reloaded, whatever the outcome) plus
+ * unloaded because their directory went away; 0 when nothing was ready. A
+ * negative code means watching itself failed (last error on the sandbox).
+ * Failed builds and refused swaps are events, not errors: the old versions
+ * keep serving.
+ *
+ * Convergence: when a plugin's files change while it is being built (an
+ * editor or formatter saving again mid-compile, a half-written file), that
+ * build is superseded: a failure it produced is not reported, and the
+ * plugin is built again, without the compile cache, once its files are
+ * quiet. After any storm of saves every plugin runs the build of its final
+ * content, or reports the failure of its final content while its last good
+ * version serves. */
 HB_EXTERN int hb_watch_process(hb_watch *w);
 
 /* Names of the plugins the watch knows, NULL-terminated, one allocation

@@ -16,14 +16,14 @@
 #include "hotbox/hotbox.h"
 
 typedef struct e2e_events {
-    int count[16];
-    char last[16][512];
+    int count[32];
+    char last[32][512];
 } e2e_events;
 
 static __attribute__((unused)) void e2e_on_event(const hb_event *ev, void *ud)
 {
     e2e_events *e = ud;
-    if ((unsigned)ev->type < 16) {
+    if ((unsigned)ev->type < 32) {
         e->count[ev->type]++;
         snprintf(e->last[ev->type], sizeof(e->last[0]), "%s", ev->message ? ev->message : "");
     }

@@ -136,8 +136,8 @@ static void case_new_and_deleted_plugin(void)
     char cmd[4400];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s/fresh'", root);
     HB_CHECK_EQ(system(cmd), 0);
-    HB_CHECK(wait_cycle(w, 10000) >= 0 || 1);
-    /* The unload happens in the cycle the deletion triggers. */
+    /* The unload happens in the cycle the deletion triggers, and counts. */
+    HB_CHECK_EQ(wait_cycle(w, 10000), 1);
     HB_CHECK_EQ(ev.count[HB_EVENT_UNLOADED], 1);
     HB_CHECK_EQ(hb_callf(sb, "fresh", "seven", ")i", &v), HB_ENOPLUGIN);
     HB_CHECK_EQ(get(), 0); /* counter untouched */
@@ -161,6 +161,153 @@ static void case_burst(void)
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 1000); /* the final state reflects the last save */
     printf("1000 saves -> %d reload cycle(s)\n", cycles);
+    stop(w);
+}
+
+/* A sandbox that already holds the plugin: watching adopts it, and a
+ * change reloads it with its state (it used to say "already loaded; use
+ * reload" on every change). */
+static void case_adopt_loaded(void)
+{
+    const char *dir = e2e_write("plugins/counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    m = e2e_manager(&ev);
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    char root[4200];
+    snprintf(root, sizeof(root), "%s/plugins", e2e_root);
+    const char *roots[] = {root, NULL};
+    hb_watch *w = NULL;
+    HB_CHECK_OK(hb_watch_new(sb, roots, NULL, &w));
+    HB_CHECK_EQ(ev.count[HB_EVENT_LOADED], 1); /* not loaded a second time */
+    HB_CHECK_EQ(get(), 1);
+    e2e_write("plugins/counter", "counter.c", e2e_counter_src(2, 10, NULL));
+    HB_CHECK_EQ(wait_cycle(w, 10000), 1);
+    HB_CHECK_EQ(ev.count[HB_EVENT_SWAPPED], 1);
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 11);
+    stop(w);
+}
+
+/* Going back to the live version's source after a failed build: no swap
+ * is needed, and watch mode says the plugin is fine again. */
+static void case_revert_after_failure(void)
+{
+    e2e_write("plugins/counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    char root[4200];
+    snprintf(root, sizeof(root), "%s/plugins", e2e_root);
+    hb_watch *w = start(root);
+    e2e_write("plugins/counter", "counter.c", "#include <hotbox/plugin.h>\nint oops( { \n");
+    HB_CHECK_EQ(wait_cycle(w, 10000), 1);
+    HB_CHECK_EQ(ev.count[HB_EVENT_COMPILE_FAILED], 1);
+    HB_CHECK_EQ(ev.count[HB_EVENT_UP_TO_DATE], 0);
+    e2e_write("plugins/counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    HB_CHECK_EQ(wait_cycle(w, 10000), 1);
+    HB_CHECK_EQ(ev.count[HB_EVENT_UP_TO_DATE], 1);
+    HB_CHECK_CONTAINS(ev.last[HB_EVENT_UP_TO_DATE], "v1");
+    HB_CHECK_EQ(ev.count[HB_EVENT_SWAPPED], 0);
+    HB_CHECK_EQ(ev.count[HB_EVENT_COMPILE_FAILED], 1);
+    uint64_t ver = 0;
+    HB_CHECK_OK(hb_active_version(sb, "counter", &ver));
+    HB_CHECK_EQ(ver, 1);
+    /* A plain identical save after that is not news. */
+    e2e_write("plugins/counter", "counter.c", e2e_counter_src(3, 1, NULL));
+    HB_CHECK_EQ(wait_cycle(w, 10000), 1);
+    HB_CHECK_EQ(ev.count[HB_EVENT_SWAPPED], 1);
+    HB_CHECK_EQ(ev.count[HB_EVENT_UP_TO_DATE], 1);
+    stop(w);
+}
+
+/* A compiler wrapper that, once armed, replaces the plugin's source with
+ * NEXT after the real compiler ran: a save landing mid-compile, on cue. */
+static hb_watch *start_with_saving_cc(const char *root, char *arm, size_t armsz, char *next,
+                                      size_t nextsz)
+{
+    char wrapper[4300];
+    snprintf(arm, armsz, "%s/arm", e2e_root);
+    snprintf(next, nextsz, "%s/next.c", e2e_root);
+    snprintf(wrapper, sizeof(wrapper), "%s/cc-wrapper", e2e_root);
+    FILE *f = fopen(wrapper, "w");
+    HB_CHECK(f != NULL);
+    fprintf(f, "#!/bin/sh\n%s \"$@\"\nrc=$?\n"
+               "if [ -e '%s' ]; then rm -f '%s'; cat '%s' > '%s/counter/counter.c'; fi\n"
+               "exit $rc\n",
+            getenv("CC") && *getenv("CC") ? getenv("CC") : "cc", arm, arm, next, root);
+    HB_CHECK_EQ(fclose(f), 0);
+    HB_CHECK_EQ(chmod(wrapper, 0755), 0);
+    char state[4300];
+    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_LOCAL;
+    o.cc = wrapper;
+    o.on_event = e2e_on_event;
+    o.event_userdata = &ev;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    const char *roots[] = {root, NULL};
+    hb_watch *w = NULL;
+    HB_CHECK_OK(hb_watch_new(sb, roots, NULL, &w));
+    return w;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    HB_CHECK(f != NULL);
+    fputs(text, f);
+    HB_CHECK_EQ(fclose(f), 0);
+}
+
+/* Runs cycles until the counter's version() is want (or times out). */
+static void wait_version(hb_watch *w, int32_t want)
+{
+    int32_t got = -1;
+    for (int i = 0; i < 50; i++) {
+        HB_CHECK_OK(hb_callf(sb, "counter", "version", ")i", &got));
+        if (got == want)
+            return;
+        if (wait_cycle(w, 10000) < 0)
+            break;
+    }
+    HB_CHECK_EQ(got, want);
+}
+
+/* A save lands while the compiler runs on the previous one (a formatter
+ * re-saving): the build of the old content is superseded and the plugin
+ * ends up on the new content. */
+static void case_save_during_compile(void)
+{
+    e2e_write("plugins/counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    char root[4200], arm[4300], next[4300];
+    snprintf(root, sizeof(root), "%s/plugins", e2e_root);
+    hb_watch *w = start_with_saving_cc(root, arm, sizeof(arm), next, sizeof(next));
+    write_file(next, e2e_counter_src(3, 1, NULL));
+    write_file(arm, "");
+    e2e_write("plugins/counter", "counter.c", e2e_counter_src(2, 1, NULL));
+    wait_version(w, 3);
+    stop(w);
+}
+
+/* A half-written file is compiled (it has no descriptor yet) and the rest
+ * lands during the compile: that failure is not reported. */
+static void case_half_written(void)
+{
+    e2e_write("plugins/counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    char root[4200], arm[4300], next[4300];
+    snprintf(root, sizeof(root), "%s/plugins", e2e_root);
+    hb_watch *w = start_with_saving_cc(root, arm, sizeof(arm), next, sizeof(next));
+    const char *full = e2e_counter_src(2, 1, NULL);
+    write_file(next, full);
+    write_file(arm, "");
+    char half[16384];
+    snprintf(half, sizeof(half), "%.*s", (int)(strstr(full, "HB_PLUGIN") - full), full);
+    e2e_write("plugins/counter", "counter.c", half);
+    wait_version(w, 2);
+    HB_CHECK_EQ(ev.count[HB_EVENT_COMPILE_FAILED], 0);
+    HB_CHECK_EQ(ev.count[HB_EVENT_SWAP_FAILED], 0);
     stop(w);
 }
 
@@ -188,6 +335,10 @@ int main(int argc, char **argv)
         {"new_and_deleted_plugin", case_new_and_deleted_plugin},
         {"burst", case_burst},
         {"bad_root", case_bad_root},
+        {"adopt_loaded", case_adopt_loaded},
+        {"revert_after_failure", case_revert_after_failure},
+        {"save_during_compile", case_save_during_compile},
+        {"half_written", case_half_written},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

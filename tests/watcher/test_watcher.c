@@ -199,6 +199,27 @@ static void case_inplace(void)
     hb_watcher_free(w);
 }
 
+/* hb_watcher_pending: says a change is waiting for its window without
+ * settling it, and the change set still arrives through the fd. */
+static void case_pending(void)
+{
+    char *t = make_tree();
+    write_in(t, "a.c", "int a;\n");
+    hb_watcher *w = watcher_on(t);
+    HB_CHECK_EQ(hb_watcher_pending(w), 0);
+    write_in(t, "a.c", "int a = 2;\n"); /* queued by the write itself */
+    HB_CHECK_EQ(hb_watcher_pending(w), 1);
+    HB_CHECK(hb_watcher_next_timeout_ms(w) >= 0);
+    hb_change_set cs;
+    expect_set(w, &cs);
+    HB_CHECK_EQ(cs.n_changes, 1);
+    CHECK_KIND(&cs, t, "a.c", HB_CHANGE_MODIFIED);
+    hb_change_set_release(&cs);
+    HB_CHECK_EQ(hb_watcher_pending(w), 0);
+    expect_nothing(w);
+    hb_watcher_free(w);
+}
+
 static void case_rename_save(void)
 {
     char *t = make_tree();
@@ -912,6 +933,7 @@ static const struct {
     {"symlink_loop", case_symlink_loop}, {"non_utf8", case_non_utf8},
     {"root_deleted", case_root_deleted}, {"excluded", case_excluded},
     {"limits", case_limits},           {"idle", case_idle},
+    {"pending", case_pending},
 };
 
 int main(int argc, char **argv)
