@@ -66,7 +66,7 @@ int cli_exit_code(int code)
 {
     switch (code) {
     case 0: return HB_EXIT_OK;
-    case HB_ECOMPILE: case HB_ENOSOURCES: return HB_EXIT_COMPILE;
+    case HB_ECOMPILE: case HB_ENOSOURCES: case HB_ECHANGED: return HB_EXIT_COMPILE;
     case HB_ECRASHED: case HB_EHUNG: return HB_EXIT_CRASHED;
     case -EINVAL: case HB_ESIGNATURE: case HB_EARGS: return HB_EXIT_USAGE;
     default: return HB_EXIT_FAILED;

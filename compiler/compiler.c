@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -473,8 +474,29 @@ static void add_prefix(strv *s, const hb_compile_request *req, const cc_info *ci
 
 /* ---- hashing ----------------------------------------------------------------- */
 
+/* The SHA-256 of every input's content, in order. A non-regular input
+ * (FIFO, device, /proc file) fails with -EINVAL and *bad names it. */
+static int hash_files(char *const *inputs, char (**out)[HB_SHA256_HEX], const char **bad)
+{
+    size_t n = hb__strv_len(inputs);
+    char(*h)[HB_SHA256_HEX] = calloc(n + 1, sizeof(*h));
+    if (!h)
+        return -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int r = hb__sha256_file(inputs[i], h[i]);
+        if (r < 0) {
+            if (bad)
+                *bad = inputs[i];
+            free(h);
+            return r;
+        }
+    }
+    *out = h;
+    return 0;
+}
+
 static int hash_all(const cc_info *ci, char *const *flags, char *const *sorted_inputs,
-                    char out[HB_SHA256_HEX])
+                    const char (*file_hashes)[HB_SHA256_HEX], char out[HB_SHA256_HEX])
 {
     hb_sha256 *h = hb__sha256_new();
     if (!h)
@@ -490,15 +512,8 @@ static int hash_all(const cc_info *ci, char *const *flags, char *const *sorted_i
     size_t ni = hb__strv_len(sorted_inputs);
     hb__sha256_update_framed(h, &ni, sizeof(ni));
     for (size_t i = 0; i < ni; i++) {
-        char fh[HB_SHA256_HEX];
-        int r = hb__sha256_file(sorted_inputs[i], fh);
-        if (r < 0) {
-            char discard[HB_SHA256_HEX];
-            hb__sha256_final(h, discard);
-            return r;
-        }
         hb__sha256_update_framed(h, sorted_inputs[i], strlen(sorted_inputs[i]));
-        hb__sha256_update_framed(h, fh, HB_SHA256_HEX - 1);
+        hb__sha256_update_framed(h, file_hashes[i], HB_SHA256_HEX - 1);
     }
     hb__sha256_final(h, out);
     return 0;
@@ -542,10 +557,11 @@ int hb_compiler_input_hash(const hb_compile_request *req, char *const *inputs,
         r = -ENOMEM;
         goto out;
     }
-    char h[HB_SHA256_HEX];
-    if ((r = hash_all(ci, flags, sorted, h)) < 0)
+    char(*fh)[HB_SHA256_HEX] = NULL;
+    if ((r = hash_files(sorted, &fh, NULL)) < 0)
         goto out;
-    memcpy(out, h, HB_SHA256_HEX);
+    r = hash_all(ci, flags, sorted, (const char(*)[HB_SHA256_HEX])fh, out);
+    free(fh);
 out:
     hb__strv_free(sources);
     hb__strv_free(flags);
@@ -797,6 +813,130 @@ nomem:
     return -ENOMEM;
 }
 
+/* ---- inputs changing under a running compile -------------------------------
+ *
+ * The object must be built from exactly the contents the input hash covers.
+ * Before each compile hotbox takes a snapshot: the time t0 (from the coarse
+ * real-time clock the kernel stamps files with), then the identity (inode,
+ * size, mtime, ctime) and content hash of every input it already knows (the
+ * sources, and on a retry every input the previous attempt read). After the
+ * compile it hashes every input the depfile names and stats it again. An
+ * input is unchanged when it is in the snapshot with the same identity and
+ * hash, or when it is not and its ctime is before t0 (every write moves
+ * ctime, and userspace cannot set it back). Anything else may have changed
+ * while the compiler ran: the compile is repeated (a header written just
+ * before the build also looks "new" once), and after MAX_ATTEMPTS the result
+ * is HB_ECHANGED and nothing is reported as built. */
+
+#define MAX_ATTEMPTS 3
+
+typedef struct snap_ent {
+    char *path;
+    struct stat st;
+    char hash[HB_SHA256_HEX];
+} snap_ent;
+
+typedef struct snapshot {
+    struct timespec t0;
+    snap_ent *v;
+    size_t n;
+} snapshot;
+
+static void snapshot_release(snapshot *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i].path);
+    free(s->v);
+    memset(s, 0, sizeof(*s));
+}
+
+static void snapshot_add(snapshot *s, size_t cap, const char *path)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->v[i].path, path))
+            return;
+    snap_ent e = {0};
+    /* stat before hashing: a write between the two shows in the hash. */
+    if (s->n >= cap || stat(path, &e.st) < 0 || hb__sha256_file(path, e.hash) < 0)
+        return; /* unknown: judged by its ctime after the compile */
+    if (!(e.path = strdup(path)))
+        return;
+    s->v[s->n++] = e;
+}
+
+static int snapshot_take(snapshot *s, char *const *sources, char *const *prev)
+{
+    snapshot_release(s);
+    clock_gettime(CLOCK_REALTIME_COARSE, &s->t0);
+    size_t cap = hb__strv_len(sources) + hb__strv_len(prev);
+    if (!(s->v = calloc(cap + 1, sizeof(*s->v))))
+        return -ENOMEM;
+    for (size_t i = 0; sources[i]; i++)
+        snapshot_add(s, cap, sources[i]);
+    for (size_t i = 0; prev && prev[i]; i++)
+        snapshot_add(s, cap, prev[i]);
+    return 0;
+}
+
+static bool same_identity(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* The first input that may have changed since the snapshot, or NULL. Call
+ * after hashing the inputs (hashes[i] is inputs[i]'s content). */
+static const char *snapshot_changed(const snapshot *s, char *const *inputs,
+                                    const char (*hashes)[HB_SHA256_HEX])
+{
+    for (size_t i = 0; inputs[i]; i++) {
+        struct stat st;
+        if (stat(inputs[i], &st) < 0)
+            return inputs[i];
+        const snap_ent *e = NULL;
+        for (size_t k = 0; k < s->n && !e; k++)
+            if (!strcmp(s->v[k].path, inputs[i]))
+                e = &s->v[k];
+        if (e) {
+            if (!same_identity(&e->st, &st) || strcmp(e->hash, hashes[i]) != 0)
+                return inputs[i];
+            continue;
+        }
+        if (st.st_ctim.tv_sec > s->t0.tv_sec ||
+            (st.st_ctim.tv_sec == s->t0.tv_sec && st.st_ctim.tv_nsec >= s->t0.tv_nsec))
+            return inputs[i];
+    }
+    return NULL;
+}
+
+/* Adds one hotbox-made error to the result, as the compiler would print it. */
+static int add_error_diag(hb_compile_result *res, const char *file, const char *msg)
+{
+    hb_diag *nd = realloc(res->diags, (res->ndiags + 1) * sizeof(*nd));
+    if (!nd)
+        return -ENOMEM;
+    res->diags = nd;
+    hb_diag *d = &nd[res->ndiags];
+    memset(d, 0, sizeof(*d));
+    d->file = strdup(file);
+    d->severity = strdup("error");
+    d->message = strdup(msg);
+    char *text = hb__asprintf("%s%s: error: %s\n", res->diagnostics ? res->diagnostics : "",
+                              file, msg);
+    if (!d->file || !d->severity || !d->message || !text) {
+        free(d->file);
+        free(d->severity);
+        free(d->message);
+        free(text);
+        return -ENOMEM;
+    }
+    res->ndiags++;
+    free(res->diagnostics);
+    res->diagnostics = text;
+    return 0;
+}
+
 /* ---- contexts ------------------------------------------------------------ */
 
 struct hb_compiler {
@@ -1041,7 +1181,9 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     uint64_t start = hb__now_ns();
     const hb__backend *be = NULL;
     const cc_info *ci = NULL;
-    char **sources = NULL, **env = NULL, **extra = NULL, **flags = NULL;
+    char **sources = NULL, **env = NULL, **extra = NULL, **flags = NULL, **prev_inputs = NULL;
+    char(*fhash)[HB_SHA256_HEX] = NULL;
+    snapshot snap = {0};
     plan p = {0};
     hb_sb output = HB_SB_INIT;
     int r;
@@ -1082,84 +1224,140 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     hb__run_ctx ctx = {
         .req = req,
         .envp = env,
-        .deadline_ns = start + (uint64_t)timeout_ms * 1000000ull,
         .timeout_ms = timeout_ms,
         .max_output_bytes = req->max_output_bytes ? req->max_output_bytes : DEFAULT_MAX_OUTPUT,
         .max_memory_bytes = req->max_memory_bytes ? req->max_memory_bytes : DEFAULT_MAX_MEMORY,
         .extra_ro_dirs = extra,
         .state = be->vm ? c->vm : NULL,
     };
-    int status = 0;
-    bool ok = true;
-    for (size_t i = 0; p.steps[i]; i++) {
-        hb__run_outcome o = {0};
-        r = be->run(&ctx, p.steps[i], &o, err);
-        if (r == 0 && o.output.len && output.len < HB__MAX_CAPTURE)
-            r = hb__sb_add(&output, o.output.buf, o.output.len);
-        hb__sb_release(&o.output);
-        if (r < 0)
+    if ((r = canonical_flags(req, ci, sources, &flags)) < 0) {
+        r = hb__cerr(err, r, "out of memory");
+        goto out;
+    }
+    for (unsigned attempt = 1;; attempt++) {
+        if ((r = snapshot_take(&snap, sources, prev_inputs)) < 0) {
+            r = hb__cerr(err, r, "out of memory");
             goto out;
-        if (o.timed_out) {
-            res->timed_out = true;
-            ok = false;
-            break;
         }
-        status = o.wait_status;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            ok = false;
-            break;
+        (void)unlink(p.object); /* a retry must not find the previous attempt's */
+        ctx.deadline_ns = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+        int status = 0;
+        bool ok = true;
+        for (size_t i = 0; p.steps[i]; i++) {
+            hb__run_outcome o = {0};
+            r = be->run(&ctx, p.steps[i], &o, err);
+            if (r == 0 && o.output.len && output.len < HB__MAX_CAPTURE)
+                r = hb__sb_add(&output, o.output.buf, o.output.len);
+            hb__sb_release(&o.output);
+            if (r < 0)
+                goto out;
+            if (o.timed_out) {
+                res->timed_out = true;
+                ok = false;
+                break;
+            }
+            status = o.wait_status;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                ok = false;
+                break;
+            }
         }
-    }
-    res->exit_status = res->timed_out || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
-    res->elapsed_ms = hb__ms_since(start);
+        res->exit_status = res->timed_out || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
+        res->elapsed_ms = hb__ms_since(start);
 
-    /* Diagnostics, whatever the outcome. */
-    if (json) {
-        r = hb__parse_mixed_diagnostics(output.buf ? output.buf : "", output.len, &res->diags,
-                                        &res->ndiags, &res->diagnostics);
-    } else {
-        r = hb_compiler_parse_diagnostics(output.buf ? output.buf : "", output.len, &res->diags,
-                                          &res->ndiags);
-        if (r == 0 && !(res->diagnostics = hb__sb_detach(&output)))
-            r = -ENOMEM;
-    }
-    if (r < 0) {
-        r = hb__cerr(err, r, "parsing compiler output: %s", strerror(-r));
-        goto out;
-    }
+        /* Diagnostics, whatever the outcome. */
+        if (json) {
+            r = hb__parse_mixed_diagnostics(output.buf ? output.buf : "", output.len,
+                                            &res->diags, &res->ndiags, &res->diagnostics);
+        } else {
+            r = hb_compiler_parse_diagnostics(output.buf ? output.buf : "", output.len,
+                                              &res->diags, &res->ndiags);
+            if (r == 0 && !(res->diagnostics = hb__sb_detach(&output)))
+                r = -ENOMEM;
+        }
+        hb__sb_release(&output);
+        if (r < 0) {
+            r = hb__cerr(err, r, "parsing compiler output: %s", strerror(-r));
+            goto out;
+        }
 
-    if (res->timed_out) {
-        r = hb__cerr(err, HB_EHUNG,
-                     "compiler killed after %u ms: it exceeded the compile time limit (timeout_ms)",
-                     timeout_ms);
-        goto out;
+        if (res->timed_out) {
+            r = hb__cerr(err, HB_EHUNG,
+                         "compiler killed after %u ms: it exceeded the compile time limit "
+                         "(timeout_ms)",
+                         timeout_ms);
+            goto out;
+        }
+        if (!ok && WIFSIGNALED(status)) {
+            char desc[128];
+            int sig = WTERMSIG(status);
+            hb__describe_wait_status(status, desc, sizeof(desc));
+            if (sig == SIGXCPU)
+                r = hb__cerr(err, HB_EHUNG, "compiler %s: CPU time limit (%u s, from timeout_ms)",
+                             desc, (unsigned)(timeout_ms / 1000 + 2));
+            else if (sig == SIGXFSZ)
+                r = hb__cerr(err, HB_ELIMIT,
+                             "compiler %s: output size limit (max_output_bytes=%llu)", desc,
+                             (unsigned long long)ctx.max_output_bytes);
+            else
+                r = hb__cerr(err, HB_ECOMPILE, "compiler %s", desc);
+            goto out;
+        }
+        if (!ok) {
+            r = hb__cerr(err, HB_ECOMPILE, "compiler exited with status %d", res->exit_status);
+            goto out;
+        }
+        if (access(p.object, F_OK) != 0) {
+            r = hb__cerr(err, HB_ECOMPILE, "compiler succeeded but wrote no %s", p.object);
+            goto out;
+        }
+        if ((r = collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
+            goto out;
+        const char *bad = NULL;
+        r = hash_files(res->inputs, &fhash, &bad);
+        if (r == -EINVAL && bad) {
+            /* A FIFO or device would hang (or feed) every later cache check. */
+            char *msg = hb__asprintf("the compile read %s, which is not a regular file (a FIFO, "
+                                     "device or /proc file); hotbox refuses such inputs",
+                                     bad);
+            r = msg ? add_error_diag(res, bad, msg) : -ENOMEM;
+            free(msg);
+            if (r == 0)
+                r = hb__cerr(err, HB_ECOMPILE, "compile input %s is not a regular file", bad);
+            else
+                r = hb__cerr(err, r, "out of memory");
+            goto out;
+        }
+        if (r < 0) {
+            r = hb__cerr(err, r, "hashing compile input %s: %s", bad ? bad : "?", strerror(-r));
+            goto out;
+        }
+        const char *moved = snapshot_changed(&snap, res->inputs,
+                                             (const char(*)[HB_SHA256_HEX])fhash);
+        if (!moved)
+            break;
+        if (attempt >= MAX_ATTEMPTS) {
+            r = hb__cerr(err, HB_ECHANGED,
+                         "%s changed while the compiler ran (%u attempts); the object was not "
+                         "used",
+                         moved, attempt);
+            goto out;
+        }
+        /* Again, now knowing every input: this time the snapshot covers
+         * them all. */
+        hb__strv_free(prev_inputs);
+        prev_inputs = res->inputs;
+        res->inputs = NULL;
+        free(fhash);
+        fhash = NULL;
+        free(res->diagnostics);
+        res->diagnostics = NULL;
+        hb_diags_free(res->diags, res->ndiags);
+        res->diags = NULL;
+        res->ndiags = 0;
     }
-    if (!ok && WIFSIGNALED(status)) {
-        char desc[128];
-        int sig = WTERMSIG(status);
-        hb__describe_wait_status(status, desc, sizeof(desc));
-        if (sig == SIGXCPU)
-            r = hb__cerr(err, HB_EHUNG, "compiler %s: CPU time limit (%u s, from timeout_ms)",
-                         desc, (unsigned)(timeout_ms / 1000 + 2));
-        else if (sig == SIGXFSZ)
-            r = hb__cerr(err, HB_ELIMIT, "compiler %s: output size limit (max_output_bytes=%llu)",
-                         desc, (unsigned long long)ctx.max_output_bytes);
-        else
-            r = hb__cerr(err, HB_ECOMPILE, "compiler %s", desc);
-        goto out;
-    }
-    if (!ok) {
-        r = hb__cerr(err, HB_ECOMPILE, "compiler exited with status %d", res->exit_status);
-        goto out;
-    }
-    if (access(p.object, F_OK) != 0) {
-        r = hb__cerr(err, HB_ECOMPILE, "compiler succeeded but wrote no %s", p.object);
-        goto out;
-    }
-    if ((r = collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
-        goto out;
-    if ((r = canonical_flags(req, ci, sources, &flags)) < 0 ||
-        (r = hash_all(ci, flags, res->inputs, res->input_hash)) < 0) {
+    if ((r = hash_all(ci, flags, res->inputs, (const char(*)[HB_SHA256_HEX])fhash,
+                      res->input_hash)) < 0) {
         r = hb__cerr(err, r, "hashing compile inputs: %s", strerror(-r));
         goto out;
     }
@@ -1167,8 +1365,17 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     p.object = NULL;
     r = 0;
 out:
-    if (r == 0 || r == HB_ECOMPILE || r == HB_EHUNG || r == HB_ELIMIT)
+    if (r == 0 || r == HB_ECOMPILE || r == HB_EHUNG || r == HB_ELIMIT || r == HB_ECHANGED)
         res->elapsed_ms = hb__ms_since(start);
+    if (r != 0) {
+        /* inputs and input_hash only on success */
+        hb__strv_free(res->inputs);
+        res->inputs = NULL;
+        memset(res->input_hash, 0, sizeof(res->input_hash));
+    }
+    snapshot_release(&snap);
+    hb__strv_free(prev_inputs);
+    free(fhash);
     hb__sb_release(&output);
     hb__strv_free(sources);
     hb__strv_free(flags);

@@ -84,11 +84,18 @@ int hb_compiler_list_sources(const char *plugin_dir, char ***out);
  * HB_ENOSOURCES when there are no sources; HB_EHUNG when it was killed at its
  * time limit (wall clock, or the CPU limit derived from it); HB_ELIMIT when
  * it hit max_output_bytes; HB_EISOLATION when the requested backend cannot
- * run here (*err says why); other negative codes for setup failures (with
- * *err set). *err gets a one-line summary on every failure. res is filled on
- * 0 and HB_ECOMPILE/HB_EHUNG/HB_ELIMIT; release it with
+ * run here (*err says why); HB_ECHANGED when an input kept changing while the
+ * compiler ran (it is compiled up to 3 times; the object may not match the
+ * files, so none is returned: build again after the save settles); other
+ * negative codes for setup failures (with *err set). *err gets a one-line
+ * summary on every failure. res is filled on 0 and
+ * HB_ECOMPILE/HB_EHUNG/HB_ELIMIT/HB_ECHANGED; release it with
  * hb_compile_result_release in every case. inputs and input_hash are only
- * set on success. The compiler runs with LC_ALL=C and
+ * set on success, and then the object was built from exactly the contents
+ * input_hash covers (inputs are snapshotted before and checked after the
+ * compile, see compiler.c). An input that is not a regular file (a FIFO, a
+ * device such as /dev/stdin, a /proc file) makes the compile fail with
+ * HB_ECOMPILE and a diagnostic naming the file. The compiler runs with LC_ALL=C and
  * -fdiagnostics-color=never; GCC >= 10 also with -fdiagnostics-format=json
  * unless text_diagnostics is set (probed once per process per cc string). */
 int hb_compiler_run(const hb_compile_request *req, hb_compile_result *res, char **err);

@@ -348,6 +348,12 @@ relink:
                    req.timeout_ms, out->cres.diagnostics ? out->cres.diagnostics : "");
         goto out_rm;
     }
+    if (r == HB_ECHANGED) {
+        /* Nothing is stored: the next change event (or build) compiles the
+         * settled content. */
+        hb__seterr(err, r, "%s: not built: %s", plugin, cerr ? cerr : hb_strerror(r));
+        goto out_rm;
+    }
     if (r < 0) {
         hb__seterr(err, r, "%s: %s", plugin, cerr ? cerr : hb_strerror(r));
         goto out_rm;

@@ -49,6 +49,7 @@ const char *hb_strerror(int code)
     case HB_EWORKER: return "the worker process could not be started";
     case HB_EFAILED: return "the sandbox has failed (crash loop)";
     case HB_EISOLATION: return "the requested isolation backend is unavailable";
+    case HB_ECHANGED: return "a source changed while it was being compiled; build again";
     default:
         break;
     }

@@ -76,6 +76,7 @@ enum hb_error_code {
     HB_EWORKER = -1021,      /* the worker process could not be started */
     HB_EFAILED = -1022,      /* the sandbox is failed (crash loop); recreate it */
     HB_EISOLATION = -1023,   /* the requested isolation backend is unavailable */
+    HB_ECHANGED = -1024,     /* a source changed while it was being compiled; build again */
 };
 
 /* Returns a static, human-readable description of any code this API returns
