@@ -17,7 +17,10 @@
  * flags "words-of-cc... cflags... -shared -fPIC -I<inc> -MD sources..." and
  * then every input (sorted) as its path and the SHA-256 of its content.
  * Output and depfile paths are not hashed, so the job directory does not
- * matter. The compiler always runs with LC_ALL=C so its messages parse.
+ * matter; nor does it reach the object: the compiler runs in the job
+ * directory with it mapped to "." (-ffile-prefix-map), so the same inputs
+ * give the same bytes. The compiler always runs with LC_ALL=C so its
+ * messages parse.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -442,6 +445,7 @@ static int canonical_flags(const hb_compile_request *req, const cc_info *ci, cha
     strv s = {0};
     for (size_t i = 1; ci->words[i]; i++)
         sv_add(&s, ci->words[i]);
+    sv_add(&s, "hotbox-job-prefix-map"); /* stands for add_prefix_maps() */
     sv_add_all(&s, req->cflags);
     sv_add(&s, "-shared");
     sv_add(&s, "-fPIC");
@@ -463,12 +467,30 @@ static int canonical_flags(const hb_compile_request *req, const cc_info *ci, cha
     return 0;
 }
 
+/* The job directory is random and the compiler's working directory: map it
+ * to "." in everything the compiler writes into the object (DW_AT_comp_dir,
+ * __FILE__ of job-relative paths), so identical inputs give identical bytes
+ * in any job directory on every backend. Diagnostics are not affected:
+ * they keep naming the real files. */
+static void add_prefix_maps(strv *s, const hb_compile_request *req)
+{
+    char *f = hb__asprintf("-ffile-prefix-map=%s=.", req->job_dir);
+    char *d = hb__asprintf("-fdebug-prefix-map=%s=.", req->job_dir);
+    if (!f || !d)
+        s->failed = true;
+    sv_add(s, f ? f : "");
+    sv_add(s, d ? d : "");
+    free(f);
+    free(d);
+}
+
 static void add_prefix(strv *s, const hb_compile_request *req, const cc_info *ci, bool json)
 {
     sv_add_all(s, ci->words);
     sv_add(s, "-fdiagnostics-color=never");
     if (json)
         sv_add(s, "-fdiagnostics-format=json");
+    add_prefix_maps(s, req);
     sv_add_all(s, req->cflags);
 }
 
