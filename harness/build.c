@@ -1,9 +1,10 @@
 /* harness/build.c - sources -> compiler -> ELF checks -> store.
  *
- * The compile cache: the newest stored version of the plugin remembers every
+ * The compile cache: every stored version of the plugin remembers every
  * input file its compile read (from the depfile). When hashing those files'
- * current contents with the same flags and compiler gives the stored input
- * hash, nothing changed and the stored object is reused without compiling. */
+ * current contents with the same flags and compiler gives a stored input
+ * hash, the files are what that version was built from and its object is
+ * reused without compiling (see cache_lookup). */
 #include <errno.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -93,47 +94,83 @@ static hb_compile_request make_request(hb_manager *m, const char *dir, const cha
     return req;
 }
 
-/* The stored version whose inputs still hash the same, if any. */
+/* Whether the current sources are all among a version's remembered
+ * inputs (else a source file was added since). */
+static bool sources_covered(const char *dir, char *const *inputs)
+{
+    char **sources = NULL;
+    bool complete = inputs && hb_compiler_list_sources(dir, &sources) == 0;
+    for (char **s = sources; complete && s && *s; s++) {
+        bool found = false;
+        for (char *const *i = inputs; *i && !found; i++)
+            found = strcmp(*i, *s) == 0;
+        complete = found;
+    }
+    hb__strv_free(sources);
+    return complete;
+}
+
+/* The input hash the files a stored version read would have now. */
+static int hash_as(hb_manager *m, const char *dir, const char *plugin, const hb_version_rec *v,
+                   char hash[HB_SHA256_HEX])
+{
+    char **inputs = hb__split_lines(v->inputs);
+    hb_compile_request req = make_request(m, dir, m->tmp_dir);
+    char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
+    char **deps = hb__split_lines(v->depends ? v->depends : "");
+    char **needed = deps ? sonames_of(deps) : NULL;
+    req.soname = soname;
+    req.needed = needed;
+    int r = -ENOENT;
+    if (soname && needed && sources_covered(dir, inputs))
+        r = hb_compiler_input_hash(&req, inputs, hash);
+    hb__strv_free(inputs);
+    hb__strv_free(deps);
+    hb__strv_free(needed);
+    free(soname);
+    return r;
+}
+
+/* How many distinct (inputs, providers) sets of stored versions, newest
+ * first, a cache lookup hashes at most. */
+#define CACHE_SETS 16
+
+/* A stored version built from exactly the current files, if any: not only
+ * the newest (reverting an edit finds the version built before it, even when
+ * the edit changed which headers the plugin reads). Each stored version
+ * remembers the files its compile read; the lookup hashes their current
+ * contents as that version's compile did and asks the store for a version
+ * with that input hash. */
 static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_version_rec *out)
 {
-    hb_version_rec latest = {0};
+    hb_version_rec *all = NULL;
+    size_t n = 0;
     pthread_mutex_lock(&m->lock);
-    int r = hb_store_latest(m->store, plugin, &latest);
+    int r = hb_store_list(m->store, plugin, &all, &n);
     pthread_mutex_unlock(&m->lock);
     if (r < 0)
         return r;
     r = -ENOENT;
-    if (latest.inputs && *latest.inputs) {
-        char **inputs = hb__split_lines(latest.inputs);
+    size_t tried = 0;
+    for (size_t i = n; i-- > 0 && r == -ENOENT && tried < CACHE_SETS;) {
+        const hb_version_rec *v = &all[i];
+        if (!v->inputs || !*v->inputs)
+            continue;
+        bool seen = false;
+        for (size_t k = i + 1; k < n && !seen; k++)
+            seen = all[k].inputs && !strcmp(all[k].inputs, v->inputs) &&
+                   !strcmp(all[k].depends ? all[k].depends : "", v->depends ? v->depends : "");
+        if (seen)
+            continue;
+        tried++;
         char hash[HB_SHA256_HEX];
-        hb_compile_request req = make_request(m, dir, m->tmp_dir);
-        char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
-        char **deps = hb__split_lines(latest.depends ? latest.depends : "");
-        char **needed = deps ? sonames_of(deps) : NULL;
-        req.soname = soname;
-        req.needed = needed;
-        /* Every current source must be among the remembered inputs, or a
-         * new file was added. */
-        char **sources = NULL;
-        bool complete = inputs && hb_compiler_list_sources(dir, &sources) == 0;
-        for (char **s = sources; complete && s && *s; s++) {
-            bool found = false;
-            for (char **i = inputs; *i && !found; i++)
-                found = strcmp(*i, *s) == 0;
-            complete = found;
-        }
-        hb__strv_free(sources);
-        if (complete && soname && needed && hb_compiler_input_hash(&req, inputs, hash) == 0) {
-            pthread_mutex_lock(&m->lock);
-            r = hb_store_find_input(m->store, plugin, hash, out);
-            pthread_mutex_unlock(&m->lock);
-        }
-        hb__strv_free(inputs);
-        hb__strv_free(deps);
-        hb__strv_free(needed);
-        free(soname);
+        if (hash_as(m, dir, plugin, v, hash) < 0)
+            continue;
+        pthread_mutex_lock(&m->lock);
+        r = hb_store_find_input(m->store, plugin, hash, out);
+        pthread_mutex_unlock(&m->lock);
     }
-    hb_version_rec_release(&latest);
+    hb_store_list_free(all, n);
     return r;
 }
 
