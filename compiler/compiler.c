@@ -36,8 +36,6 @@
 #include "backend.h"
 #include "diag.h"
 
-extern char **environ;
-
 #define DEFAULT_TIMEOUT_MS 60000u
 #define DEFAULT_MAX_OUTPUT (256ull << 20)
 #define DEFAULT_MAX_MEMORY (2ull << 30)
@@ -119,27 +117,38 @@ static int select_backend(hb_isolation which, hb__vm_state *vm, const hb__backen
 
 /* ---- environment -------------------------------------------------------- */
 
-/* The caller's environment with the locale forced to C, so severities and
- * quotes come out in the form the parsers expect. Entries point into
- * environ; only the array is allocated. */
-static char **compiler_env(void)
+/* The compiler's whole environment, documented in compiler.h: nothing of
+ * the manager's leaks in (tokens, cloud keys, CPATH/C_INCLUDE_PATH that would
+ * change the compile behind the input hash's back) except PATH, which the
+ * driver needs to find as and ld. tmp is the job directory (NULL for probes:
+ * /tmp). One malloc'ed block: free the array only. */
+static char **compiler_env(const char *tmp)
 {
-    size_t n = 0;
-    while (environ && environ[n])
-        n++;
-    char **e = calloc(n + 2, sizeof(*e));
-    if (!e)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *s = environ[i];
-        if (!strncmp(s, "LC_ALL=", 7) || !strncmp(s, "LANG=", 5) ||
-            !strncmp(s, "LANGUAGE=", 9) || !strncmp(s, "LC_MESSAGES=", 12))
-            continue;
-        e[k++] = environ[i];
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    if (!tmp)
+        tmp = "/tmp";
+    char *vals[5];
+    vals[0] = hb__asprintf("PATH=%s", path);
+    vals[1] = hb__asprintf("TMPDIR=%s", tmp);
+    vals[2] = hb__asprintf("HOME=%s", tmp);
+    vals[3] = "LC_ALL=C";
+    vals[4] = "LANG=C";
+    size_t size = sizeof(char *) * 6;
+    for (size_t i = 0; i < 5; i++)
+        size += vals[i] ? strlen(vals[i]) + 1 : 0;
+    char **e = vals[0] && vals[1] && vals[2] ? malloc(size) : NULL;
+    if (e) {
+        char *p = (char *)(e + 6);
+        for (size_t i = 0; i < 5; i++) {
+            e[i] = p;
+            p = stpcpy(p, vals[i]) + 1;
+        }
+        e[5] = NULL;
     }
-    e[k++] = "LC_ALL=C";
-    e[k] = NULL;
+    for (size_t i = 0; i < 3; i++)
+        free(vals[i]);
     return e;
 }
 
@@ -175,7 +184,7 @@ static int run_query(char *const *words, const char *const *extra, hb__run_outco
     while (extra[ne])
         ne++;
     char **argv = calloc(nw + ne + 1, sizeof(*argv));
-    char **env = compiler_env();
+    char **env = compiler_env(NULL);
     int r = -ENOMEM;
     if (!argv || !env)
         goto out;
@@ -1232,7 +1241,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     if ((r = get_cc_info(req->cc, &ci, err)) < 0)
         goto out;
     bool json = ci->json && !req->text_diagnostics;
-    env = compiler_env();
+    env = compiler_env(req->job_dir);
     extra = compiler_dirs(ci);
     if (!env || !extra || (r = make_plan(req, ci, json, sources, &p)) < 0) {
         r = hb__cerr(err, -ENOMEM, "out of memory");

@@ -95,9 +95,16 @@ int hb_compiler_list_sources(const char *plugin_dir, char ***out);
  * input_hash covers (inputs are snapshotted before and checked after the
  * compile, see compiler.c). An input that is not a regular file (a FIFO, a
  * device such as /dev/stdin, a /proc file) makes the compile fail with
- * HB_ECOMPILE and a diagnostic naming the file. The compiler runs with LC_ALL=C and
- * -fdiagnostics-color=never; GCC >= 10 also with -fdiagnostics-format=json
- * unless text_diagnostics is set (probed once per process per cc string). */
+ * HB_ECOMPILE and a diagnostic naming the file.
+ *
+ * The compiler runs in job_dir with -fdiagnostics-color=never (GCC >= 10
+ * also with -fdiagnostics-format=json unless text_diagnostics is set; probed
+ * once per process per cc string) and this environment only, on every
+ * backend: PATH (the caller's, else /usr/local/bin:/usr/bin:/bin),
+ * LC_ALL=C, LANG=C, TMPDIR and HOME (the job directory; /tmp in the microvm
+ * guest and for identity probes). Nothing else of the caller's environment
+ * reaches it: no secrets, and no CPATH-style variables that would change a
+ * compile without changing its input hash. */
 int hb_compiler_run(const hb_compile_request *req, hb_compile_result *res, char **err);
 void hb_compile_result_release(hb_compile_result *res);
 

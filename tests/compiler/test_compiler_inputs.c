@@ -267,6 +267,49 @@ static void test_reproducible(void)
     free(plugin);
 }
 
+/* Issue 12.3 (compiler side): the compiler gets the documented minimal
+ * environment, not the manager's. */
+static void test_minimal_env(void)
+{
+    char *plugin = t_subdir(root, "env");
+    char *dump = path2(root, "env.out");
+    t_write(plugin, "e.c", "int e(void) { return 1; }\n");
+    char *text = hb__asprintf("#!/bin/sh\n"
+                              "case \"$*\" in *plugin.so*) env > '%s';; esac\n"
+                              "exec '%s' \"$@\"\n",
+                              dump, real_cc);
+    char *wrap = write_script("env-cc.sh", text);
+    HB_CHECK_OK(setenv("HB_TEST_SECRET_TOKEN", "hunter2", 1));
+    HB_CHECK_OK(setenv("CPATH", "/nonexistent-cpath", 1));
+    char *job = t_job(root), *err = NULL;
+    hb_compile_request req = t_request(plugin, job, NULL);
+    req.cc = wrap;
+    hb_compile_result res;
+    int r = hb_compiler_run(&req, &res, &err);
+    if (r != 0)
+        HB_FAIL_("compile failed %d: %s\n%s", r, err ? err : "", res.diagnostics);
+    void *data = NULL;
+    size_t len = 0;
+    HB_CHECK_OK(hb__read_file(dump, 1u << 20, &data, &len));
+    HB_CHECK(strstr(data, "HB_TEST_SECRET_TOKEN") == NULL);
+    HB_CHECK(strstr(data, "CPATH") == NULL);
+    HB_CHECK_CONTAINS((char *)data, "LC_ALL=C\n");
+    char *tmpdir = hb__asprintf("TMPDIR=%s\n", job);
+    HB_CHECK_CONTAINS((char *)data, tmpdir);
+    HB_CHECK_CONTAINS((char *)data, "PATH=");
+    unsetenv("HB_TEST_SECRET_TOKEN");
+    unsetenv("CPATH");
+    free(tmpdir);
+    free(data);
+    hb_compile_result_release(&res);
+    free(err);
+    free(job);
+    free(wrap);
+    free(text);
+    free(dump);
+    free(plugin);
+}
+
 /* With an argument, runs only the case of that name. */
 int main(int argc, char **argv)
 {
@@ -282,7 +325,8 @@ int main(int argc, char **argv)
                  {"stdin", test_dev_stdin_include},
                  {"never-settles", test_never_settles},
                  {"save-during-compile", test_save_during_compile},
-                 {"reproducible", test_reproducible}};
+                 {"reproducible", test_reproducible},
+                 {"env", test_minimal_env}};
     for (size_t i = 0; i < HB_ARRAY_SIZE(cases); i++)
         if (!only || !strcmp(only, cases[i].name))
             cases[i].fn();
