@@ -93,6 +93,11 @@ void cli_print_event(const hb_event *ev, void *ud)
     const char *nl = strchr(msg, '\n');
     fprintf(stderr, "  [%s] %.*s\n", event_name(ev->type), nl ? (int)(nl - msg) : (int)strlen(msg),
             msg);
+    for (size_t i = 0; i < ev->ndiagnostics; i++) { /* a successful compile's warnings */
+        const hb_diagnostic *d = &ev->diagnostics[i];
+        fprintf(stderr, "    %s:%u:%u: %s: %s\n", d->file, d->line, d->column, d->severity,
+                d->message);
+    }
 }
 
 int cli_manager(const cli_global *g, hb_manager **out)

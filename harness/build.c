@@ -279,6 +279,38 @@ void hb__announce_isolation(hb_manager *m)
                  sel ? sel : "");
 }
 
+/* Set on hb__build_parallel's helper threads: events must be raised on the
+ * thread that made the API call (hotbox.h), so they are reported after the
+ * join. */
+static _Thread_local bool in_build_worker;
+
+/* A compile that succeeded with warnings says so, structured, in one
+ * HB_EVENT_WARNING (the build does not fail). */
+static void report_warnings(hb_manager *m, const char *plugin, const hb_compile_result *res)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < res->ndiags; i++)
+        n += strcmp(res->diags[i].severity, "warning") == 0;
+    if (!n)
+        return;
+    hb_diagnostic *v = calloc(n, sizeof(*v));
+    hb_sb text = HB_SB_INIT;
+    if (!v)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < res->ndiags; i++) {
+        const hb_diag *d = &res->diags[i];
+        if (strcmp(d->severity, "warning") != 0)
+            continue;
+        v[k++] = (hb_diagnostic){d->file, d->line, d->column, d->severity, d->message};
+        hb__sb_addf(&text, "\n%s:%u:%u: warning: %s", d->file, d->line, d->column, d->message);
+    }
+    hb__emit_diags(m, HB_EVENT_WARNING, plugin, v, n, "%s: compiled with %zu warning%s%s",
+                   plugin, n, n == 1 ? "" : "s", text.buf ? text.buf : "");
+    hb__sb_release(&text);
+    free(v);
+}
+
 int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err)
 {
     pthread_mutex_lock(&m->lock);
@@ -448,6 +480,8 @@ relink:
             hb__sb_release(&cyc);
         }
     }
+    if (!in_build_worker) /* else the caller's thread reports them after the join */
+        report_warnings(m, plugin, &out->cres);
     hb_version_rec meta = {0};
     memcpy(meta.input_hash, out->cres.input_hash, HB_SHA256_HEX);
     meta.inputs = join_lines(out->cres.inputs);
@@ -490,23 +524,32 @@ typedef struct par_builds {
     char *const *dirs, *const *names;
     size_t n, next;
     pthread_mutex_t lock;
+    hb_compile_result *compiled; /* [n]: each successful compile's result */
 } par_builds;
 
 static void *build_worker(void *arg)
 {
     par_builds *p = arg;
+    bool was = in_build_worker;
+    in_build_worker = true;
     for (;;) {
         pthread_mutex_lock(&p->lock);
         size_t i = p->next++;
         pthread_mutex_unlock(&p->lock);
         if (i >= p->n)
-            return NULL;
+            break;
         hb_build_out b;
         char *err = NULL;
-        hb__build(p->m, p->dirs[i], p->names[i], &b, &err);
+        if (hb__build(p->m, p->dirs[i], p->names[i], &b, &err) == 0 && !b.cache_hit &&
+            p->compiled) {
+            p->compiled[i] = b.cres;
+            memset(&b.cres, 0, sizeof(b.cres));
+        }
         hb__build_out_release(&b);
         free(err);
     }
+    in_build_worker = was;
+    return NULL;
 }
 
 void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, size_t n)
@@ -520,7 +563,7 @@ void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, si
         nthreads = n;
     if (nthreads > 8)
         nthreads = 8;
-    par_builds p = {m, dirs, names, n, 0, PTHREAD_MUTEX_INITIALIZER};
+    par_builds p = {m, dirs, names, n, 0, PTHREAD_MUTEX_INITIALIZER, calloc(n, sizeof(hb_compile_result))};
     pthread_t tids[8];
     size_t started = 0;
     for (size_t t = 1; t < nthreads; t++)
@@ -529,4 +572,9 @@ void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, si
     build_worker(&p); /* this thread builds too */
     for (size_t t = 0; t < started; t++)
         pthread_join(tids[t], NULL);
+    for (size_t i = 0; p.compiled && i < n; i++) {
+        report_warnings(m, names[i], &p.compiled[i]);
+        hb_compile_result_release(&p.compiled[i]);
+    }
+    free(p.compiled);
 }

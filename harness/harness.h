@@ -160,6 +160,11 @@ typedef struct hb_timings {
 void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
               uint64_t version, uint64_t previous, int code, const hb_timings *t,
               const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+/* A manager-level event carrying structured compiler diagnostics
+ * (hb_event.diagnostics), e.g. the warnings of a successful compile. */
+void hb__emit_diags(hb_manager *m, hb_event_type type, const char *plugin,
+                    const hb_diagnostic *diags, size_t ndiags, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* ---- build (build.c) ------------------------------------------------------ */
 

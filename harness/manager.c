@@ -112,15 +112,36 @@ const char *hb_manager_state_dir(hb_manager *m)
 static void audit_event(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
                         uint64_t version, int code, const char *message);
 
+static void emit_v(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
+                   uint64_t version, uint64_t previous, int code, const hb_timings *t,
+                   const hb_diagnostic *diags, size_t ndiags, const char *fmt, va_list ap)
+    __attribute__((format(printf, 11, 0)));
+
 void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
               uint64_t version, uint64_t previous, int code, const hb_timings *t,
               const char *fmt, ...)
 {
-    hb_sb msg = HB_SB_INIT;
     va_list ap;
     va_start(ap, fmt);
-    hb__sb_vaddf(&msg, fmt, ap);
+    emit_v(m, sb, type, plugin, version, previous, code, t, NULL, 0, fmt, ap);
     va_end(ap);
+}
+
+void hb__emit_diags(hb_manager *m, hb_event_type type, const char *plugin,
+                    const hb_diagnostic *diags, size_t ndiags, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit_v(m, NULL, type, plugin, 0, 0, 0, NULL, diags, ndiags, fmt, ap);
+    va_end(ap);
+}
+
+static void emit_v(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
+                   uint64_t version, uint64_t previous, int code, const hb_timings *t,
+                   const hb_diagnostic *diags, size_t ndiags, const char *fmt, va_list ap)
+{
+    hb_sb msg = HB_SB_INIT;
+    hb__sb_vaddf(&msg, fmt, ap);
     audit_event(m, sb, type, plugin, version, code, msg.buf);
     if (!m->opts.on_event) {
         hb__sb_release(&msg);
@@ -142,6 +163,8 @@ void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plu
     }
     if (sb)
         ev.detect_ms = sb->detect_ms;
+    ev.diagnostics = ndiags ? diags : NULL;
+    ev.ndiagnostics = ndiags;
     m->opts.on_event(&ev, m->opts.event_userdata);
     hb__sb_release(&msg);
 }

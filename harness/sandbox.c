@@ -726,6 +726,12 @@ static int build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_bui
         return r;
     }
     free(err);
+    if (!b->cache_hit) {
+        /* Keep this compile's warnings for hb_sandbox_diagnostics. */
+        hb_compile_result_release(&sb->last_compile);
+        sb->last_compile = b->cres;
+        memset(&b->cres, 0, sizeof(b->cres));
+    }
     if (!b->cache_hit)
         hb__emit(sb->m, sb, HB_EVENT_COMPILED, plugin, b->rec.version, 0, 0, &b->t,
                  "%s v%llu compiled in %.1f ms", plugin, (unsigned long long)b->rec.version,

@@ -110,6 +110,14 @@ typedef enum hb_event_type {
     HB_EVENT_NOTICE,            /* information: which isolation backend, profile, ... */
 } hb_event_type;
 
+/* One compiler diagnostic, as the compiler printed it. */
+typedef struct hb_diagnostic {
+    const char *file;      /* path as the user knows it */
+    unsigned line, column; /* 1-based; 0 when unknown */
+    const char *severity;  /* "error", "warning", "note", "fatal error" */
+    const char *message;
+} hb_diagnostic;
+
 typedef struct hb_event {
     hb_event_type type;
     hb_sandbox *sandbox;        /* NULL for manager-level events */
@@ -123,6 +131,14 @@ typedef struct hb_event {
     /* Watch mode: from the newest file save (its mtime) to the change being
      * picked up, in milliseconds; 0 outside watch mode. */
     double detect_ms;
+    /* Appended. HB_EVENT_WARNING after a compile that succeeded with
+     * warnings: the compiler's warnings, structured (the build did not fail;
+     * message says "PLUGIN: compiled with N warning(s)" and then one
+     * "file:line:col: warning: text" line per warning). NULL/0 otherwise. A
+     * build served from the compile cache does not compile and repeats no
+     * warnings. */
+    const hb_diagnostic *diagnostics;
+    size_t ndiagnostics;
 } hb_event;
 
 /* Valid only during the callback; copy what you keep. */
@@ -337,15 +353,10 @@ HB_EXTERN int hb_sandbox_usage_get(hb_sandbox *sb, hb_sandbox_usage *out);
  * (json = 1). *out is freed with hb_free. */
 HB_EXTERN int hb_manager_metrics(hb_manager *m, int json, char **out);
 
-typedef struct hb_diagnostic {
-    const char *file;      /* path as the user knows it */
-    unsigned line, column; /* 1-based; 0 when unknown */
-    const char *severity;  /* "error", "warning", "note", "fatal error" */
-    const char *message;
-} hb_diagnostic;
-
-/* Structured compiler diagnostics of the last failed build on this sandbox.
- * Valid until the next call on the sandbox. */
+/* Structured compiler diagnostics of the last compile on this sandbox: the
+ * errors of a failed build, or the warnings of one that succeeded (a build
+ * served from the compile cache leaves them unchanged). Valid until the next
+ * call on the sandbox. */
 HB_EXTERN int hb_sandbox_diagnostics(hb_sandbox *sb, const hb_diagnostic **out,
                                      size_t *count);
 
