@@ -106,6 +106,7 @@ int cli_manager(const cli_global *g, hb_manager **out)
     hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
     o.state_dir = g->state_dir;
     o.cc = g->cc;
+    o.cc_origin = g->cc_origin;
     o.cflags = g->cflags;
     o.isolation = g->isolation;
     o.on_event = cli_print_event;
@@ -445,8 +446,10 @@ static int load_config(cli_global *g)
         }
         if (!strcmp(key, "state_dir"))
             g->state_dir = strdup(v);
-        else if (!strcmp(key, "cc"))
+        else if (!strcmp(key, "cc")) {
             g->cc = strdup(v);
+            g->cc_origin = "./hotbox.json";
+        }
         else if (!strcmp(key, "cflags"))
             g->cflags = strdup(v);
         else if (!strcmp(key, "isolation")) {
@@ -490,8 +493,10 @@ int main(int argc, char **argv)
             const char *v = argv[++i];
             if (!strcmp(a, "--state-dir"))
                 g.state_dir = v;
-            else if (!strcmp(a, "--cc"))
+            else if (!strcmp(a, "--cc")) {
                 g.cc = v;
+                g.cc_origin = NULL;
+            }
             else if (!strcmp(a, "--cflags"))
                 g.cflags = v;
             else if (!strcmp(a, "--profile")) {

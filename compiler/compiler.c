@@ -155,7 +155,8 @@ static char **compiler_env(const char *tmp)
 /* ---- compiler identity, cached per process per cc string ---------------- */
 
 typedef struct cc_info {
-    char *cc;         /* the request's cc string, the cache key */
+    char *cc;         /* the request's cc string, the cache key with backend */
+    const char *backend; /* where it was probed (static backend name) */
     char **words;     /* cc split on blanks; words[0] resolved to a path */
     char *real;       /* realpath of words[0] */
     char *version;    /* first line of `cc --version` */
@@ -177,34 +178,65 @@ static void cc_info_free(cc_info *ci)
     free(ci);
 }
 
-/* Runs words + extra (a short query, not a compile) locally. */
-static int run_query(char *const *words, const char *const *extra, hb__run_outcome *out)
+/* Where identity probes run: the compile's own backend and directories, so
+ * that a compiler named by a cloned repository's config never runs bare on
+ * the host (unless the isolation is local). */
+typedef struct probe_env {
+    const hb__backend *be;
+    hb__vm_state *vm;                /* microvm pool, else NULL */
+    const hb_compile_request *req;   /* the directories the backend shows */
+} probe_env;
+
+static char **compiler_dirs(const cc_info *ci);
+
+/* Runs words + extra (a short query, not a compile) under pe's backend, in a
+ * fresh directory inside the request's job directory. */
+static int run_query(const cc_info *ci, const probe_env *pe, const char *const *extra,
+                     hb__run_outcome *out)
 {
+    char *const *words = ci->words;
     size_t nw = hb__strv_len(words), ne = 0;
     while (extra[ne])
         ne++;
+    char *dir = NULL;
     char **argv = calloc(nw + ne + 1, sizeof(*argv));
-    char **env = compiler_env(NULL);
+    char **env = NULL, **ro = compiler_dirs(ci);
     int r = -ENOMEM;
-    if (!argv || !env)
+    if (!argv || !ro)
+        goto out;
+    const char *tmp = getenv("TMPDIR");
+    if ((!pe->req->job_dir || hb__mkdtemp_in(pe->req->job_dir, "probe-", &dir) < 0) &&
+        (r = hb__mkdtemp_in(tmp && *tmp == '/' ? tmp : "/tmp", "hotbox-probe-", &dir)) < 0)
+        goto out;
+    r = -ENOMEM;
+    if (!(env = compiler_env(dir)))
         goto out;
     for (size_t i = 0; i < nw; i++)
         argv[i] = words[i];
     for (size_t i = 0; i < ne; i++)
         argv[nw + i] = (char *)extra[i];
+    hb_compile_request preq = *pe->req;
+    preq.job_dir = dir;
     hb__run_ctx ctx = {
+        .req = &preq,
         .envp = env,
         .deadline_ns = hb__now_ns() + 20ull * 1000000000ull,
         .timeout_ms = 20000,
         .max_output_bytes = 1u << 20,
         .max_memory_bytes = DEFAULT_MAX_MEMORY,
+        .extra_ro_dirs = ro,
+        .state = pe->vm,
     };
-    r = hb__spawn_limited(&ctx, argv, out, NULL);
+    r = pe->be->run(&ctx, argv, out, NULL);
     if (r == 0 && out->timed_out)
         r = -ETIMEDOUT;
 out:
+    if (dir)
+        (void)hb__rm_rf(dir);
+    free(dir);
     free(argv);
     free(env);
+    hb__strv_free(ro);
     return r;
 }
 
@@ -218,7 +250,7 @@ static bool is_empty_json_output(const char *s)
     return *s == 0;
 }
 
-static int cc_info_probe(const char *cc, cc_info **out, char **err)
+static int cc_info_probe(const char *cc, const probe_env *pe, cc_info **out, char **err)
 {
     cc_info *ci = calloc(1, sizeof(*ci));
     hb__run_outcome o1 = {0}, o2 = {0};
@@ -226,6 +258,7 @@ static int cc_info_probe(const char *cc, cc_info **out, char **err)
     int r = -ENOMEM;
     if (!ci || !(ci->cc = strdup(cc)) || !(ci->words = hb__split_blank(cc)))
         goto fail;
+    ci->backend = pe->be->name;
     if (!ci->words[0]) {
         r = hb__cerr(err, -EINVAL, "empty compiler command");
         goto fail;
@@ -243,7 +276,7 @@ static int cc_info_probe(const char *cc, cc_info **out, char **err)
     }
 
     static const char *const ver[] = {"--version", NULL};
-    r = run_query(ci->words, ver, &o1);
+    r = run_query(ci, pe, ver, &o1);
     if (r < 0 || !WIFEXITED(o1.wait_status) || WEXITSTATUS(o1.wait_status) != 0) {
         r = hb__cerr(err, r < 0 ? r : -ENOEXEC, "%s --version failed%s%.200s", cc,
                      o1.output.len ? ": " : "", o1.output.buf ? o1.output.buf : "");
@@ -258,7 +291,7 @@ static int cc_info_probe(const char *cc, cc_info **out, char **err)
      * trust a compiler that accepts the flag silently and is not clang. */
     static const char *const jq[] = {"-fdiagnostics-format=json", "-fsyntax-only", "-x", "c",
                                      "/dev/null", NULL};
-    if (!strstr(ci->version, "clang") && run_query(ci->words, jq, &o2) == 0 &&
+    if (!strstr(ci->version, "clang") && run_query(ci, pe, jq, &o2) == 0 &&
         WIFEXITED(o2.wait_status) && WEXITSTATUS(o2.wait_status) == 0 &&
         is_empty_json_output(o2.output.buf ? o2.output.buf : ""))
         ci->json = true;
@@ -275,11 +308,11 @@ fail:
 
 /* Entries are never freed: the cache lives as long as the process, and a
  * pointer handed out stays valid. */
-static int get_cc_info(const char *cc, const cc_info **out, char **err)
+static int get_cc_info(const char *cc, const probe_env *pe, const cc_info **out, char **err)
 {
     pthread_mutex_lock(&cc_lock);
     for (cc_info *c = cc_cache; c; c = c->next) {
-        if (!strcmp(c->cc, cc)) {
+        if (!strcmp(c->cc, cc) && !strcmp(c->backend, pe->be->name)) {
             pthread_mutex_unlock(&cc_lock);
             *out = c;
             return 0;
@@ -289,12 +322,12 @@ static int get_cc_info(const char *cc, const cc_info **out, char **err)
     /* Probe without the lock (it runs processes); a racing duplicate is
      * harmless, the first one inserted wins. */
     cc_info *ci = NULL;
-    int r = cc_info_probe(cc, &ci, err);
+    int r = cc_info_probe(cc, pe, &ci, err);
     if (r < 0)
         return r;
     pthread_mutex_lock(&cc_lock);
     for (cc_info *c = cc_cache; c; c = c->next) {
-        if (!strcmp(c->cc, cc)) {
+        if (!strcmp(c->cc, cc) && !strcmp(c->backend, pe->be->name)) {
             pthread_mutex_unlock(&cc_lock);
             cc_info_free(ci);
             *out = c;
@@ -566,14 +599,25 @@ static char **sorted_copy(char *const *v)
     return c;
 }
 
-int hb_compiler_input_hash(const hb_compile_request *req, char *const *inputs,
+static int select_backend(hb_isolation which, hb__vm_state *vm, const hb__backend **out,
+                          char **err);
+static hb_isolation context_selection(hb_compiler *c, hb_isolation want);
+static hb__vm_state *context_vm(hb_compiler *c);
+
+static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *const *inputs,
                            char out[HB_SHA256_HEX])
 {
     if (!req || !req->plugin_dir || !req->cc || !inputs || !out)
         return -EINVAL;
     const cc_info *ci;
     char **sources = NULL, **flags = NULL, **sorted = NULL;
-    int r = get_cc_info(req->cc, &ci, NULL);
+    probe_env pe = {.vm = context_vm(c), .req = req};
+    int r = select_backend(context_selection(c, req->isolation), pe.vm, &pe.be, NULL);
+    if (r < 0)
+        return r;
+    if (pe.be->vm && !pe.vm)
+        return HB_EISOLATION; /* microvm needs a context */
+    r = get_cc_info(req->cc, &pe, &ci, NULL);
     if (r < 0)
         return r;
     if ((r = hb_compiler_list_sources(req->plugin_dir, &sources)) < 0)
@@ -598,6 +642,20 @@ out:
     hb__strv_free(flags);
     hb__strv_free(sorted);
     return r;
+}
+
+int hb_compiler_input_hash(const hb_compile_request *req, char *const *inputs,
+                           char out[HB_SHA256_HEX])
+{
+    return input_hash_impl(NULL, req, inputs, out);
+}
+
+int hb_compiler_input_hash_ctx(hb_compiler *c, const hb_compile_request *req,
+                               char *const *inputs, char out[HB_SHA256_HEX])
+{
+    if (!c)
+        return -EINVAL;
+    return input_hash_impl(c, req, inputs, out);
 }
 
 /* ---- depfiles -------------------------------------------------------------- */
@@ -1173,6 +1231,18 @@ void hb_compiler_stats_get(hb_compiler *c, hb_compiler_stats *out)
 
 /* ---- run ------------------------------------------------------------------ */
 
+/* The backend a request runs on: AUTO means the context's selection (or,
+ * without a context, namespace when it works, else local). */
+static hb_isolation context_selection(hb_compiler *c, hb_isolation want)
+{
+    return c && want == HB_ISOLATION_AUTO ? hb_compiler_selected(c) : want;
+}
+
+static hb__vm_state *context_vm(hb_compiler *c)
+{
+    return c ? c->vm : NULL;
+}
+
 static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_result *res,
                     char **err);
 
@@ -1229,16 +1299,14 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
                      req->plugin_dir);
         goto out;
     }
-    hb_isolation want = req->isolation;
-    if (c && want == HB_ISOLATION_AUTO)
-        want = hb_compiler_selected(c);
-    if ((r = select_backend(want, c ? c->vm : NULL, &be, err)) < 0)
+    if ((r = select_backend(context_selection(c, req->isolation), context_vm(c), &be, err)) < 0)
         goto out;
     if (be->vm && !(c && c->vm)) {
         r = hb__cerr(err, HB_EISOLATION, "the microvm backend needs an hb_compiler context");
         goto out;
     }
-    if ((r = get_cc_info(req->cc, &ci, err)) < 0)
+    probe_env pe = {be, be->vm ? c->vm : NULL, req};
+    if ((r = get_cc_info(req->cc, &pe, &ci, err)) < 0)
         goto out;
     bool json = ci->json && !req->text_diagnostics;
     env = compiler_env(req->job_dir);

@@ -114,6 +114,17 @@ void hb_compile_result_release(hb_compile_result *res);
 int hb_compiler_input_hash(const hb_compile_request *req, char *const *inputs,
                            char out[HB_SHA256_HEX]);
 
+/* Compiler identity: the first time a cc string is used on a backend, hotbox
+ * runs `cc --version` (and a JSON-diagnostics check) on THAT backend, with
+ * the request's directories and a scratch directory in its job directory:
+ * a compiler is never run bare on the host unless the isolation is local.
+ * hb_compiler_input_hash probes without a context (AUTO: namespace or
+ * local; microvm: HB_EISOLATION unless already probed); this one uses the
+ * context's selection, like hb_compiler_run_ctx. */
+struct hb_compiler;
+int hb_compiler_input_hash_ctx(struct hb_compiler *c, const hb_compile_request *req,
+                               char *const *inputs, char out[HB_SHA256_HEX]);
+
 /* Parses GCC/Clang text diagnostics ("file:line:col: severity: message").
  * Lines that are not diagnostics are skipped. Used as a fallback and fuzzed. */
 int hb_compiler_parse_diagnostics(const char *text, size_t len, hb_diag **out, size_t *n);

@@ -123,7 +123,7 @@ static int hash_as(hb_manager *m, const char *dir, const char *plugin, const hb_
     req.needed = needed;
     int r = -ENOENT;
     if (soname && needed && sources_covered(dir, inputs))
-        r = hb_compiler_input_hash(&req, inputs, hash);
+        r = hb_compiler_input_hash_ctx(m->compiler, &req, inputs, hash);
     hb__strv_free(inputs);
     hb__strv_free(deps);
     hb__strv_free(needed);
@@ -271,6 +271,11 @@ void hb__announce_isolation(hb_manager *m)
         return;
     const char *sel = hb_compiler_selection(m->compiler);
     hb_isolation which = hb_compiler_selected(m->compiler);
+    if (m->cc_origin) /* a cloned repository's config must not pick a compiler silently */
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "the compiler \"%s\" is named by %s, not chosen by you (--cc or $CC): "
+                 "hotbox runs it, under %s isolation, to build plugins",
+                 m->cc, m->cc_origin, hb_compiler_backend_name(which));
     if (which == HB_ISOLATION_LOCAL)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
                  "compiles run with NO isolation (local backend): %s", sel ? sel : "");
@@ -340,6 +345,9 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
 {
     memset(out, 0, sizeof(*out));
     uint64_t t0 = hb__now_ns();
+    /* Before the cache lookup: that already runs the compiler (its
+     * identity probe, isolated like a compile). */
+    hb__announce_isolation(m);
 
     hb_version_rec hit = {0};
     if (cache_lookup(m, dir, plugin, &hit) == 0) {

@@ -91,6 +91,7 @@ struct hb_manager {
     char *objects_dir;   /* <state_dir>/objects, the stored shared objects */
     char *worker_path;
     char *cc;
+    char *cc_origin;          /* opts.cc_origin, copied; NULL: the caller chose cc */
     char **cflags;
     hb_store *store;
     pthread_mutex_t lock; /* guards store, sandboxes list, last_error */

@@ -75,12 +75,19 @@ void hb_free(void *p)
     free(p);
 }
 
+/* How much of hb_manager_options a caller of that version has. */
+static size_t options_size(unsigned version)
+{
+    return version == 1 ? offsetof(hb_manager_options, cc_origin) : sizeof(hb_manager_options);
+}
+
 int hb_manager_options_init(hb_manager_options *opts, unsigned version)
 {
-    if (!opts || version != HB_MANAGER_OPTIONS_VERSION)
+    if (!opts || version < 1 || version > HB_MANAGER_OPTIONS_VERSION)
         return -EINVAL;
     hb_manager_options d = HB_MANAGER_OPTIONS_INIT;
-    *opts = d;
+    d.version = version;
+    memcpy(opts, &d, options_size(version));
     return 0;
 }
 
@@ -247,13 +254,15 @@ out:
 
 int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
 {
-    if (!out || (opts && opts->version != HB_MANAGER_OPTIONS_VERSION))
+    if (!out || (opts && (opts->version < 1 || opts->version > HB_MANAGER_OPTIONS_VERSION)))
         return -EINVAL;
     hb_manager *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
     hb_manager_options d = HB_MANAGER_OPTIONS_INIT;
-    m->opts = opts ? *opts : d;
+    m->opts = d;
+    if (opts)
+        memcpy(&m->opts, opts, options_size(opts->version));
     if (!m->opts.compile_timeout_ms)
         m->opts.compile_timeout_ms = 60000;
     pthread_mutex_init(&m->lock, NULL);
@@ -271,6 +280,9 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     m->run_dir = hb__path_join(m->state_dir, "run");
     const char *cc = m->opts.cc && *m->opts.cc ? m->opts.cc : getenv("CC");
     m->cc = strdup(cc && *cc ? cc : "cc");
+    if (m->opts.cc_origin && m->opts.cc && *m->opts.cc)
+        m->cc_origin = strdup(m->opts.cc_origin);
+    m->opts.cc_origin = NULL; /* the caller's string; m->cc_origin is ours */
     m->cflags = hb__split_blank(m->opts.cflags ? m->opts.cflags : "-O2 -g");
     m->worker_path = find_worker(m->opts.worker_path);
     if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->run_dir || !m->cc || !m->cflags || !m->worker_path) {
@@ -337,6 +349,7 @@ void hb_manager_free(hb_manager *m)
     hb_metrics_free(m->metrics);
     free(m->worker_path);
     free(m->cc);
+    free(m->cc_origin);
     hb__strv_free(m->cflags);
     free(m->last_error);
     pthread_mutex_destroy(&m->lock);

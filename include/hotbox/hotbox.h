@@ -155,7 +155,7 @@ typedef enum hb_isolation {
     HB_ISOLATION_MICROVM,       /* QEMU microvm guest */
 } hb_isolation;
 
-#define HB_MANAGER_OPTIONS_VERSION 1
+#define HB_MANAGER_OPTIONS_VERSION 2 /* 1 is accepted: the fields after event_userdata default */
 
 typedef struct hb_manager_options {
     unsigned version;            /* HB_MANAGER_OPTIONS_VERSION */
@@ -167,11 +167,20 @@ typedef struct hb_manager_options {
     hb_isolation isolation;      /* default HB_ISOLATION_AUTO */
     hb_event_fn on_event;        /* optional */
     void *event_userdata;
+    /* Version 2. Where cc came from when the user did not choose it (e.g.
+     * "./hotbox.json"): the manager then warns once, with an
+     * HB_EVENT_WARNING before its first compile, that it runs a compiler
+     * named by that file. NULL: the caller chose cc. Compilers, and the
+     * identity probes hotbox runs them with (--version), always run under
+     * the compile isolation, never bare on the host unless isolation is
+     * LOCAL. */
+    const char *cc_origin;
 } hb_manager_options;
 
-#define HB_MANAGER_OPTIONS_INIT {HB_MANAGER_OPTIONS_VERSION, 0, 0, 0, 0, 0, HB_ISOLATION_AUTO, 0, 0}
+#define HB_MANAGER_OPTIONS_INIT {HB_MANAGER_OPTIONS_VERSION, 0, 0, 0, 0, 0, HB_ISOLATION_AUTO, 0, 0, 0}
 
-/* Fills *opts with defaults. version must be HB_MANAGER_OPTIONS_VERSION. */
+/* Fills *opts with defaults. version must be HB_MANAGER_OPTIONS_VERSION (or
+ * 1, for callers built against the first version). */
 HB_EXTERN int hb_manager_options_init(hb_manager_options *opts, unsigned version);
 
 /* Creates a manager, opening (and creating if needed) its state directory.
