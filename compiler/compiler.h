@@ -40,11 +40,18 @@ typedef struct hb_compile_request {
      * libraries it makes in the job directory; only the names are hashed. */
     const char *soname;       /* NULL: none */
     char *const *needed;      /* NULL-terminated; NULL: none */
-    /* A directory holding plugin_dir (typically its parent: sibling plugins
-     * and shared headers) that isolated backends show read-only too, so
-     * `#include "../common/x.h"` works; nothing else outside is visible.
-     * NULL: only plugin_dir. */
+    /* Deprecated (shows too much: a plugin in $HOME could .incbin
+     * ~/.ssh/id_rsa): a directory holding plugin_dir that isolated backends
+     * show read-only too. Ignored when source_dirs is set; hotbox itself no
+     * longer passes it. NULL: only plugin_dir. */
     const char *source_root;
+    /* What else an isolated compile may read besides plugin_dir,
+     * include_dir, the job directory and the system headers: these
+     * directories (absolute; declared include directories, sibling plugins
+     * the plugin includes from), each shown read-only at its own path.
+     * NULL-terminated; NULL: none. The microvm backend takes only siblings
+     * of plugin_dir (children of its parent directory). */
+    char *const *source_dirs;
 } hb_compile_request;
 
 typedef struct hb_diag {

@@ -197,8 +197,10 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     size_t nb = 0;
     const hb_compile_request *req = ctx->req;
     binds[nb++] = (bind){req->plugin_dir, false};
-    if (req->source_root)
+    if (req->source_root && !req->source_dirs)
         binds[nb++] = (bind){req->source_root, false};
+    for (char *const *d = req->source_dirs; d && *d && nb + 3 < HB_ARRAY_SIZE(binds); d++)
+        binds[nb++] = (bind){*d, false};
     if (req->include_dir)
         binds[nb++] = (bind){req->include_dir, false};
     binds[nb++] = (bind){req->job_dir, true};

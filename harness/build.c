@@ -5,6 +5,7 @@
  * current contents with the same flags and compiler gives a stored input
  * hash, the files are what that version was built from and its object is
  * reused without compiling (see cache_lookup). */
+#include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -66,25 +67,82 @@ static char **sonames_of(char *const *plugins)
     return v;
 }
 
-/* The directory holding a plugin directory: sibling plugins and shared
- * headers, visible read-only to isolated compiles. Static storage per
- * thread; NULL for a plugin directly under "/". */
-static const char *source_root_of(const char *dir)
+/* What an isolated compile of the plugin in `dir` may read besides its own
+ * directory, the hotbox include directory and the system headers: the
+ * sibling directories its sources name as "../NAME/..." (a sibling plugin it
+ * includes from, a shared include directory next to the plugins). Never
+ * the parent directory itself (a plugin in $HOME would expose ~/.ssh),
+ * files directly in it, dot-directories, or the directory holding the
+ * manager's state (hotbox.db). NULL-terminated, malloc'ed; NULL on ENOMEM. */
+#define MAX_SIBLINGS 8
+#define MAX_SCAN_BYTES (1u << 20)
+
+static void add_sibling(hb_manager *m, const char *parent, const char *name, size_t len,
+                        char **v, size_t *n)
 {
-    static _Thread_local char root[4096];
+    if (!len || len > 255 || name[0] == '.' || memchr(name, '\\', len) || *n >= MAX_SIBLINGS)
+        return;
+    char *cand = hb__asprintf("%s/%.*s", parent, (int)len, name);
+    char *real = NULL;
+    struct stat st;
+    /* A real directory directly in the parent (no symlink out of it). */
+    bool ok = cand && stat(cand, &st) == 0 && S_ISDIR(st.st_mode) &&
+              hb__realpath(cand, &real) == 0 && strcmp(real, cand) == 0;
+    /* Not holding (or inside) the state directory. */
+    size_t cl = cand ? strlen(cand) : 0;
+    if (ok && (!strncmp(m->state_dir, cand, cl) && (m->state_dir[cl] == '/' || !m->state_dir[cl])))
+        ok = false;
+    size_t sl = strlen(m->state_dir);
+    if (ok && !strncmp(cand, m->state_dir, sl) && (cand[sl] == '/' || !cand[sl]))
+        ok = false;
+    for (size_t i = 0; ok && i < *n; i++)
+        ok = strcmp(v[i], cand) != 0;
+    free(real);
+    if (ok)
+        v[(*n)++] = cand;
+    else
+        free(cand);
+}
+
+static char **sibling_dirs(hb_manager *m, const char *dir)
+{
+    char **v = calloc(MAX_SIBLINGS + 1, sizeof(*v));
     const char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir || (size_t)(slash - dir) >= sizeof(root))
-        return NULL;
-    memcpy(root, dir, (size_t)(slash - dir));
-    root[slash - dir] = '\0';
-    return root;
+    if (!v || !slash || slash == dir)
+        return v;
+    char *parent = strndup(dir, (size_t)(slash - dir));
+    DIR *d = parent ? opendir(dir) : NULL;
+    size_t n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' ||
+            !(hb__has_suffix(de->d_name, ".c") || hb__has_suffix(de->d_name, ".h") ||
+              hb__has_suffix(de->d_name, ".S") || hb__has_suffix(de->d_name, ".s")))
+            continue;
+        char *path = hb__path_join(dir, de->d_name);
+        void *data = NULL;
+        size_t len = 0;
+        if (path && hb__read_file(path, MAX_SCAN_BYTES, &data, &len) == 0) {
+            for (const char *p = data; (p = strstr(p, "\"../")); p += 4) {
+                const char *name = p + 4;
+                size_t nl = strcspn(name, "/\"\n");
+                if (name[nl] == '/')
+                    add_sibling(m, parent, name, nl, v, &n);
+            }
+        }
+        free(data);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    free(parent);
+    return v;
 }
 
 static hb_compile_request make_request(hb_manager *m, const char *dir, const char *job)
 {
     hb_compile_request req = {0};
     req.plugin_dir = dir;
-    req.source_root = source_root_of(dir);
     req.job_dir = job;
     req.cc = m->cc;
     req.cflags = m->cflags;
@@ -116,14 +174,17 @@ static int hash_as(hb_manager *m, const char *dir, const char *plugin, const hb_
 {
     char **inputs = hb__split_lines(v->inputs);
     hb_compile_request req = make_request(m, dir, m->tmp_dir);
+    char **siblings = sibling_dirs(m, dir);
+    req.source_dirs = siblings;
     char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
     char **deps = hb__split_lines(v->depends ? v->depends : "");
     char **needed = deps ? sonames_of(deps) : NULL;
     req.soname = soname;
     req.needed = needed;
     int r = -ENOENT;
-    if (soname && needed && sources_covered(dir, inputs))
+    if (soname && needed && siblings && sources_covered(dir, inputs))
         r = hb_compiler_input_hash_ctx(m->compiler, &req, inputs, hash);
+    hb__strv_free(siblings);
     hb__strv_free(inputs);
     hb__strv_free(deps);
     hb__strv_free(needed);
@@ -384,6 +445,8 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
         return hb__seterr(err, r, "cannot create a job directory in %s: %s", m->tmp_dir,
                           strerror(-r));
     hb_compile_request req = make_request(m, dir, job);
+    char **siblings = sibling_dirs(m, dir);
+    req.source_dirs = siblings;
     char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
     char *depends = NULL;
     char **dep_names = NULL, **needed = NULL;
@@ -399,7 +462,7 @@ int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *
     }
     dep_names = hb__split_lines(depends ? depends : "");
     needed = dep_names ? sonames_of(dep_names) : NULL;
-    if (!soname || !depends || !needed) {
+    if (!soname || !depends || !needed || !siblings) {
         r = hb__seterr(err, -ENOMEM, "out of memory");
         goto out_rm;
     }
@@ -514,6 +577,7 @@ relink:
         goto out_rm;
     }
 out_rm:
+    hb__strv_free(siblings);
     free(soname);
     free(depends);
     hb__strv_free(dep_names);
