@@ -294,6 +294,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
     o.state_dir = g->state_dir;
     o.cc = g->cc;
+    o.cc_origin = g->cc_origin;
     o.cflags = g->cflags;
     o.isolation = g->isolation;
     o.on_event = on_event;

@@ -721,7 +721,9 @@ static int build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_bui
         sb->last_compile = b->cres;
         memset(&b->cres, 0, sizeof(b->cres));
         set_err(sb, err);
-        hb__emit(sb->m, sb, r == HB_ECOMPILE ? HB_EVENT_COMPILE_FAILED : HB_EVENT_SWAP_FAILED,
+        hb__emit(sb->m, sb,
+                 r == HB_ECOMPILE || r == HB_ECHANGED ? HB_EVENT_COMPILE_FAILED
+                                                     : HB_EVENT_SWAP_FAILED,
                  plugin, 0, 0, r, &b->t, "%s", err ? err : hb_strerror(r));
         return r;
     }
