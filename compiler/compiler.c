@@ -35,6 +35,7 @@
 
 #include "backend.h"
 #include "diag.h"
+#include "inputs.h"
 
 #define DEFAULT_TIMEOUT_MS 60000u
 #define DEFAULT_MAX_OUTPUT (256ull << 20)
@@ -538,27 +539,6 @@ static void add_prefix(strv *s, const hb_compile_request *req, const cc_info *ci
 
 /* ---- hashing ----------------------------------------------------------------- */
 
-/* The SHA-256 of every input's content, in order. A non-regular input
- * (FIFO, device, /proc file) fails with -EINVAL and *bad names it. */
-static int hash_files(char *const *inputs, char (**out)[HB_SHA256_HEX], const char **bad)
-{
-    size_t n = hb__strv_len(inputs);
-    char(*h)[HB_SHA256_HEX] = calloc(n + 1, sizeof(*h));
-    if (!h)
-        return -ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        int r = hb__sha256_file(inputs[i], h[i]);
-        if (r < 0) {
-            if (bad)
-                *bad = inputs[i];
-            free(h);
-            return r;
-        }
-    }
-    *out = h;
-    return 0;
-}
-
 static int hash_all(const cc_info *ci, char *const *flags, char *const *sorted_inputs,
                     const char (*file_hashes)[HB_SHA256_HEX], char out[HB_SHA256_HEX])
 {
@@ -633,7 +613,7 @@ static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *
         goto out;
     }
     char(*fh)[HB_SHA256_HEX] = NULL;
-    if ((r = hash_files(sorted, &fh, NULL)) < 0)
+    if ((r = hb__hash_files(sorted, &fh, NULL)) < 0)
         goto out;
     r = hash_all(ci, flags, sorted, (const char(*)[HB_SHA256_HEX])fh, out);
     free(fh);
@@ -900,103 +880,6 @@ nomem:
     hb__strv_free(deps.v);
     hb__strv_free(objs.v);
     return -ENOMEM;
-}
-
-/* ---- inputs changing under a running compile -------------------------------
- *
- * The object must be built from exactly the contents the input hash covers.
- * Before each compile hotbox takes a snapshot: the time t0 (from the coarse
- * real-time clock the kernel stamps files with), then the identity (inode,
- * size, mtime, ctime) and content hash of every input it already knows (the
- * sources, and on a retry every input the previous attempt read). After the
- * compile it hashes every input the depfile names and stats it again. An
- * input is unchanged when it is in the snapshot with the same identity and
- * hash, or when it is not and its ctime is before t0 (every write moves
- * ctime, and userspace cannot set it back). Anything else may have changed
- * while the compiler ran: the compile is repeated (a header written just
- * before the build also looks "new" once), and after MAX_ATTEMPTS the result
- * is HB_ECHANGED and nothing is reported as built. */
-
-#define MAX_ATTEMPTS 3
-
-typedef struct snap_ent {
-    char *path;
-    struct stat st;
-    char hash[HB_SHA256_HEX];
-} snap_ent;
-
-typedef struct snapshot {
-    struct timespec t0;
-    snap_ent *v;
-    size_t n;
-} snapshot;
-
-static void snapshot_release(snapshot *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i].path);
-    free(s->v);
-    memset(s, 0, sizeof(*s));
-}
-
-static void snapshot_add(snapshot *s, size_t cap, const char *path)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (!strcmp(s->v[i].path, path))
-            return;
-    snap_ent e = {0};
-    /* stat before hashing: a write between the two shows in the hash. */
-    if (s->n >= cap || stat(path, &e.st) < 0 || hb__sha256_file(path, e.hash) < 0)
-        return; /* unknown: judged by its ctime after the compile */
-    if (!(e.path = strdup(path)))
-        return;
-    s->v[s->n++] = e;
-}
-
-static int snapshot_take(snapshot *s, char *const *sources, char *const *prev)
-{
-    snapshot_release(s);
-    clock_gettime(CLOCK_REALTIME_COARSE, &s->t0);
-    size_t cap = hb__strv_len(sources) + hb__strv_len(prev);
-    if (!(s->v = calloc(cap + 1, sizeof(*s->v))))
-        return -ENOMEM;
-    for (size_t i = 0; sources[i]; i++)
-        snapshot_add(s, cap, sources[i]);
-    for (size_t i = 0; prev && prev[i]; i++)
-        snapshot_add(s, cap, prev[i]);
-    return 0;
-}
-
-static bool same_identity(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
-/* The first input that may have changed since the snapshot, or NULL. Call
- * after hashing the inputs (hashes[i] is inputs[i]'s content). */
-static const char *snapshot_changed(const snapshot *s, char *const *inputs,
-                                    const char (*hashes)[HB_SHA256_HEX])
-{
-    for (size_t i = 0; inputs[i]; i++) {
-        struct stat st;
-        if (stat(inputs[i], &st) < 0)
-            return inputs[i];
-        const snap_ent *e = NULL;
-        for (size_t k = 0; k < s->n && !e; k++)
-            if (!strcmp(s->v[k].path, inputs[i]))
-                e = &s->v[k];
-        if (e) {
-            if (!same_identity(&e->st, &st) || strcmp(e->hash, hashes[i]) != 0)
-                return inputs[i];
-            continue;
-        }
-        if (st.st_ctim.tv_sec > s->t0.tv_sec ||
-            (st.st_ctim.tv_sec == s->t0.tv_sec && st.st_ctim.tv_nsec >= s->t0.tv_nsec))
-            return inputs[i];
-    }
-    return NULL;
 }
 
 /* Adds one hotbox-made error to the result, as the compiler would print it. */
@@ -1284,7 +1167,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     const cc_info *ci = NULL;
     char **sources = NULL, **env = NULL, **extra = NULL, **flags = NULL, **prev_inputs = NULL;
     char(*fhash)[HB_SHA256_HEX] = NULL;
-    snapshot snap = {0};
+    hb__snapshot snap = {0};
     plan p = {0};
     hb_sb output = HB_SB_INIT;
     int r;
@@ -1334,7 +1217,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         goto out;
     }
     for (unsigned attempt = 1;; attempt++) {
-        if ((r = snapshot_take(&snap, sources, prev_inputs)) < 0) {
+        if ((r = hb__snapshot_take(&snap, sources, prev_inputs)) < 0) {
             r = hb__cerr(err, r, "out of memory");
             goto out;
         }
@@ -1413,7 +1296,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         if ((r = collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
             goto out;
         const char *bad = NULL;
-        r = hash_files(res->inputs, &fhash, &bad);
+        r = hb__hash_files(res->inputs, &fhash, &bad);
         if (r == -EINVAL && bad) {
             /* A FIFO or device would hang (or feed) every later cache check. */
             char *msg = hb__asprintf("the compile read %s, which is not a regular file (a FIFO, "
@@ -1431,11 +1314,11 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
             r = hb__cerr(err, r, "hashing compile input %s: %s", bad ? bad : "?", strerror(-r));
             goto out;
         }
-        const char *moved = snapshot_changed(&snap, res->inputs,
+        const char *moved = hb__snapshot_changed(&snap, res->inputs,
                                              (const char(*)[HB_SHA256_HEX])fhash);
         if (!moved)
             break;
-        if (attempt >= MAX_ATTEMPTS) {
+        if (attempt >= HB__COMPILE_ATTEMPTS) {
             r = hb__cerr(err, HB_ECHANGED,
                          "%s changed while the compiler ran (%u attempts); the object was not "
                          "used",
@@ -1472,7 +1355,7 @@ out:
         res->inputs = NULL;
         memset(res->input_hash, 0, sizeof(res->input_hash));
     }
-    snapshot_release(&snap);
+    hb__snapshot_release(&snap);
     hb__strv_free(prev_inputs);
     free(fhash);
     hb__sb_release(&output);
