@@ -20,6 +20,7 @@ enum {
 typedef struct cli_global {
     const char *state_dir;
     const char *cc;
+    const char *cc_origin; /* "./hotbox.json" when cc came from there, not --cc */
     const char *cflags;
     hb_isolation isolation;
     hb_profile profile;

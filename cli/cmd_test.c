@@ -1283,6 +1283,7 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     hb_manager_options_init(&mo, HB_MANAGER_OPTIONS_VERSION);
     mo.state_dir = g->state_dir;
     mo.cc = g->cc;
+    mo.cc_origin = g->cc_origin;
     mo.cflags = g->cflags;
     mo.isolation = g->isolation;
     mo.on_event = on_event;

@@ -67,7 +67,7 @@ int cli_exit_code(int code)
 {
     switch (code) {
     case 0: return HB_EXIT_OK;
-    case HB_ECOMPILE: case HB_ENOSOURCES: return HB_EXIT_COMPILE;
+    case HB_ECOMPILE: case HB_ENOSOURCES: case HB_ECHANGED: return HB_EXIT_COMPILE;
     case HB_ECRASHED: case HB_EHUNG: return HB_EXIT_CRASHED;
     case -EINVAL: case HB_ESIGNATURE: case HB_EARGS: return HB_EXIT_USAGE;
     default: return HB_EXIT_FAILED;
@@ -94,6 +94,11 @@ void cli_print_event(const hb_event *ev, void *ud)
     const char *nl = strchr(msg, '\n');
     fprintf(stderr, "  [%s] %.*s\n", event_name(ev->type), nl ? (int)(nl - msg) : (int)strlen(msg),
             msg);
+    for (size_t i = 0; i < ev->ndiagnostics; i++) { /* a successful compile's warnings */
+        const hb_diagnostic *d = &ev->diagnostics[i];
+        fprintf(stderr, "    %s:%u:%u: %s: %s\n", d->file, d->line, d->column, d->severity,
+                d->message);
+    }
 }
 
 int cli_manager(const cli_global *g, hb_manager **out)
@@ -102,6 +107,7 @@ int cli_manager(const cli_global *g, hb_manager **out)
     hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
     o.state_dir = g->state_dir;
     o.cc = g->cc;
+    o.cc_origin = g->cc_origin;
     o.cflags = g->cflags;
     o.isolation = g->isolation;
     o.on_event = cli_print_event;
@@ -452,8 +458,10 @@ static int load_config(cli_global *g)
         }
         if (!strcmp(key, "state_dir"))
             g->state_dir = strdup(v);
-        else if (!strcmp(key, "cc"))
+        else if (!strcmp(key, "cc")) {
             g->cc = strdup(v);
+            g->cc_origin = "./hotbox.json";
+        }
         else if (!strcmp(key, "cflags"))
             g->cflags = strdup(v);
         else if (!strcmp(key, "isolation")) {
@@ -497,8 +505,10 @@ int main(int argc, char **argv)
             const char *v = argv[++i];
             if (!strcmp(a, "--state-dir"))
                 g.state_dir = v;
-            else if (!strcmp(a, "--cc"))
+            else if (!strcmp(a, "--cc")) {
                 g.cc = v;
+                g.cc_origin = NULL;
+            }
             else if (!strcmp(a, "--cflags"))
                 g.cflags = v;
             else if (!strcmp(a, "--profile")) {

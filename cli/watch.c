@@ -80,6 +80,16 @@ static void print_json(const hb_event *ev)
         json_object_set_new(t, "total_ms", json_real(ev->total_ms));
         json_object_set_new(o, "timings", t);
     }
+    if (ev->ndiagnostics) { /* a successful compile's warnings */
+        json_t *a = json_array();
+        for (size_t i = 0; i < ev->ndiagnostics; i++) {
+            const hb_diagnostic *d = &ev->diagnostics[i];
+            json_array_append_new(a, json_pack("{s:s, s:i, s:i, s:s, s:s}", "file", d->file,
+                                               "line", (int)d->line, "column", (int)d->column,
+                                               "severity", d->severity, "message", d->message));
+        }
+        json_object_set_new(o, "diagnostics", a);
+    }
     char *s = json_dumps(o, JSON_COMPACT);
     if (s) {
         puts(s);
@@ -156,6 +166,10 @@ static void on_event(const hb_event *ev, void *ud)
     }
     printf("%s[%s]%s %.*s\n", col, type_name(ev->type), end,
            nl ? (int)(nl - msg) : (int)strlen(msg), msg);
+    for (size_t i = 0; i < ev->ndiagnostics; i++)
+        printf("    %s:%u:%u: %s: %s\n", ev->diagnostics[i].file, ev->diagnostics[i].line,
+               ev->diagnostics[i].column, ev->diagnostics[i].severity,
+               ev->diagnostics[i].message);
     fflush(stdout);
 }
 
@@ -285,6 +299,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
     o.state_dir = g->state_dir;
     o.cc = g->cc;
+    o.cc_origin = g->cc_origin;
     o.cflags = g->cflags;
     o.isolation = g->isolation;
     o.on_event = on_event;

@@ -93,7 +93,8 @@ const hb__backend *hb__namespace_backend(void);
 const hb__backend *hb__microvm_backend(void);
 
 /* Shared by the local and namespace backends: fork + exec argv in its own
- * process group with stdin from /dev/null, stdout+stderr captured (bounded),
+ * process group, in ctx->req->job_dir when there is a request, with stdin
+ * from /dev/null, stdout+stderr captured (bounded),
  * the rlimits from ctx, and the wall-clock deadline enforced with a pidfd;
  * on timeout the whole process group is killed. */
 int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *out,

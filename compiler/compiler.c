@@ -17,7 +17,10 @@
  * flags "words-of-cc... cflags... -shared -fPIC -I<inc> -MD sources..." and
  * then every input (sorted) as its path and the SHA-256 of its content.
  * Output and depfile paths are not hashed, so the job directory does not
- * matter. The compiler always runs with LC_ALL=C so its messages parse.
+ * matter; nor does it reach the object: the compiler runs in the job
+ * directory with it mapped to "." (-ffile-prefix-map), so the same inputs
+ * give the same bytes. The compiler always runs with LC_ALL=C so its
+ * messages parse.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,12 +30,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
 #include "diag.h"
-
-extern char **environ;
+#include "inputs.h"
 
 #define DEFAULT_TIMEOUT_MS 60000u
 #define DEFAULT_MAX_OUTPUT (256ull << 20)
@@ -115,34 +118,46 @@ static int select_backend(hb_isolation which, hb__vm_state *vm, const hb__backen
 
 /* ---- environment -------------------------------------------------------- */
 
-/* The caller's environment with the locale forced to C, so severities and
- * quotes come out in the form the parsers expect. Entries point into
- * environ; only the array is allocated. */
-static char **compiler_env(void)
+/* The compiler's whole environment, documented in compiler.h: nothing of
+ * the manager's leaks in (tokens, cloud keys, CPATH/C_INCLUDE_PATH that would
+ * change the compile behind the input hash's back) except PATH, which the
+ * driver needs to find as and ld. tmp is the job directory (NULL for probes:
+ * /tmp). One malloc'ed block: free the array only. */
+static char **compiler_env(const char *tmp)
 {
-    size_t n = 0;
-    while (environ && environ[n])
-        n++;
-    char **e = calloc(n + 2, sizeof(*e));
-    if (!e)
-        return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *s = environ[i];
-        if (!strncmp(s, "LC_ALL=", 7) || !strncmp(s, "LANG=", 5) ||
-            !strncmp(s, "LANGUAGE=", 9) || !strncmp(s, "LC_MESSAGES=", 12))
-            continue;
-        e[k++] = environ[i];
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    if (!tmp)
+        tmp = "/tmp";
+    char *vals[5];
+    vals[0] = hb__asprintf("PATH=%s", path);
+    vals[1] = hb__asprintf("TMPDIR=%s", tmp);
+    vals[2] = hb__asprintf("HOME=%s", tmp);
+    vals[3] = "LC_ALL=C";
+    vals[4] = "LANG=C";
+    size_t size = sizeof(char *) * 6;
+    for (size_t i = 0; i < 5; i++)
+        size += vals[i] ? strlen(vals[i]) + 1 : 0;
+    char **e = vals[0] && vals[1] && vals[2] ? malloc(size) : NULL;
+    if (e) {
+        char *p = (char *)(e + 6);
+        for (size_t i = 0; i < 5; i++) {
+            e[i] = p;
+            p = stpcpy(p, vals[i]) + 1;
+        }
+        e[5] = NULL;
     }
-    e[k++] = "LC_ALL=C";
-    e[k] = NULL;
+    for (size_t i = 0; i < 3; i++)
+        free(vals[i]);
     return e;
 }
 
 /* ---- compiler identity, cached per process per cc string ---------------- */
 
 typedef struct cc_info {
-    char *cc;         /* the request's cc string, the cache key */
+    char *cc;         /* the request's cc string, the cache key with backend */
+    const char *backend; /* where it was probed (static backend name) */
     char **words;     /* cc split on blanks; words[0] resolved to a path */
     char *real;       /* realpath of words[0] */
     char *version;    /* first line of `cc --version` */
@@ -164,34 +179,65 @@ static void cc_info_free(cc_info *ci)
     free(ci);
 }
 
-/* Runs words + extra (a short query, not a compile) locally. */
-static int run_query(char *const *words, const char *const *extra, hb__run_outcome *out)
+/* Where identity probes run: the compile's own backend and directories, so
+ * that a compiler named by a cloned repository's config never runs bare on
+ * the host (unless the isolation is local). */
+typedef struct probe_env {
+    const hb__backend *be;
+    hb__vm_state *vm;                /* microvm pool, else NULL */
+    const hb_compile_request *req;   /* the directories the backend shows */
+} probe_env;
+
+static char **compiler_dirs(const cc_info *ci);
+
+/* Runs words + extra (a short query, not a compile) under pe's backend, in a
+ * fresh directory inside the request's job directory. */
+static int run_query(const cc_info *ci, const probe_env *pe, const char *const *extra,
+                     hb__run_outcome *out)
 {
+    char *const *words = ci->words;
     size_t nw = hb__strv_len(words), ne = 0;
     while (extra[ne])
         ne++;
+    char *dir = NULL;
     char **argv = calloc(nw + ne + 1, sizeof(*argv));
-    char **env = compiler_env();
+    char **env = NULL, **ro = compiler_dirs(ci);
     int r = -ENOMEM;
-    if (!argv || !env)
+    if (!argv || !ro)
+        goto out;
+    const char *tmp = getenv("TMPDIR");
+    if ((!pe->req->job_dir || hb__mkdtemp_in(pe->req->job_dir, "probe-", &dir) < 0) &&
+        (r = hb__mkdtemp_in(tmp && *tmp == '/' ? tmp : "/tmp", "hotbox-probe-", &dir)) < 0)
+        goto out;
+    r = -ENOMEM;
+    if (!(env = compiler_env(dir)))
         goto out;
     for (size_t i = 0; i < nw; i++)
         argv[i] = words[i];
     for (size_t i = 0; i < ne; i++)
         argv[nw + i] = (char *)extra[i];
+    hb_compile_request preq = *pe->req;
+    preq.job_dir = dir;
     hb__run_ctx ctx = {
+        .req = &preq,
         .envp = env,
         .deadline_ns = hb__now_ns() + 20ull * 1000000000ull,
         .timeout_ms = 20000,
         .max_output_bytes = 1u << 20,
         .max_memory_bytes = DEFAULT_MAX_MEMORY,
+        .extra_ro_dirs = ro,
+        .state = pe->vm,
     };
-    r = hb__spawn_limited(&ctx, argv, out, NULL);
+    r = pe->be->run(&ctx, argv, out, NULL);
     if (r == 0 && out->timed_out)
         r = -ETIMEDOUT;
 out:
+    if (dir)
+        (void)hb__rm_rf(dir);
+    free(dir);
     free(argv);
     free(env);
+    hb__strv_free(ro);
     return r;
 }
 
@@ -205,7 +251,7 @@ static bool is_empty_json_output(const char *s)
     return *s == 0;
 }
 
-static int cc_info_probe(const char *cc, cc_info **out, char **err)
+static int cc_info_probe(const char *cc, const probe_env *pe, cc_info **out, char **err)
 {
     cc_info *ci = calloc(1, sizeof(*ci));
     hb__run_outcome o1 = {0}, o2 = {0};
@@ -213,6 +259,7 @@ static int cc_info_probe(const char *cc, cc_info **out, char **err)
     int r = -ENOMEM;
     if (!ci || !(ci->cc = strdup(cc)) || !(ci->words = hb__split_blank(cc)))
         goto fail;
+    ci->backend = pe->be->name;
     if (!ci->words[0]) {
         r = hb__cerr(err, -EINVAL, "empty compiler command");
         goto fail;
@@ -230,9 +277,10 @@ static int cc_info_probe(const char *cc, cc_info **out, char **err)
     }
 
     static const char *const ver[] = {"--version", NULL};
-    r = run_query(ci->words, ver, &o1);
+    r = run_query(ci, pe, ver, &o1);
     if (r < 0 || !WIFEXITED(o1.wait_status) || WEXITSTATUS(o1.wait_status) != 0) {
-        r = hb__cerr(err, r < 0 ? r : -ENOEXEC, "%s --version failed%s%.200s", cc,
+        /* It ran and failed: a compile problem the user fixes (HB_ECOMPILE). */
+        r = hb__cerr(err, r < 0 ? r : HB_ECOMPILE, "%s --version failed%s%.2000s", cc,
                      o1.output.len ? ": " : "", o1.output.buf ? o1.output.buf : "");
         goto fail;
     }
@@ -245,7 +293,7 @@ static int cc_info_probe(const char *cc, cc_info **out, char **err)
      * trust a compiler that accepts the flag silently and is not clang. */
     static const char *const jq[] = {"-fdiagnostics-format=json", "-fsyntax-only", "-x", "c",
                                      "/dev/null", NULL};
-    if (!strstr(ci->version, "clang") && run_query(ci->words, jq, &o2) == 0 &&
+    if (!strstr(ci->version, "clang") && run_query(ci, pe, jq, &o2) == 0 &&
         WIFEXITED(o2.wait_status) && WEXITSTATUS(o2.wait_status) == 0 &&
         is_empty_json_output(o2.output.buf ? o2.output.buf : ""))
         ci->json = true;
@@ -262,11 +310,11 @@ fail:
 
 /* Entries are never freed: the cache lives as long as the process, and a
  * pointer handed out stays valid. */
-static int get_cc_info(const char *cc, const cc_info **out, char **err)
+static int get_cc_info(const char *cc, const probe_env *pe, const cc_info **out, char **err)
 {
     pthread_mutex_lock(&cc_lock);
     for (cc_info *c = cc_cache; c; c = c->next) {
-        if (!strcmp(c->cc, cc)) {
+        if (!strcmp(c->cc, cc) && !strcmp(c->backend, pe->be->name)) {
             pthread_mutex_unlock(&cc_lock);
             *out = c;
             return 0;
@@ -276,12 +324,12 @@ static int get_cc_info(const char *cc, const cc_info **out, char **err)
     /* Probe without the lock (it runs processes); a racing duplicate is
      * harmless, the first one inserted wins. */
     cc_info *ci = NULL;
-    int r = cc_info_probe(cc, &ci, err);
+    int r = cc_info_probe(cc, pe, &ci, err);
     if (r < 0)
         return r;
     pthread_mutex_lock(&cc_lock);
     for (cc_info *c = cc_cache; c; c = c->next) {
-        if (!strcmp(c->cc, cc)) {
+        if (!strcmp(c->cc, cc) && !strcmp(c->backend, pe->be->name)) {
             pthread_mutex_unlock(&cc_lock);
             cc_info_free(ci);
             *out = c;
@@ -441,6 +489,7 @@ static int canonical_flags(const hb_compile_request *req, const cc_info *ci, cha
     strv s = {0};
     for (size_t i = 1; ci->words[i]; i++)
         sv_add(&s, ci->words[i]);
+    sv_add(&s, "hotbox-job-prefix-map"); /* stands for add_prefix_maps() */
     sv_add_all(&s, req->cflags);
     sv_add(&s, "-shared");
     sv_add(&s, "-fPIC");
@@ -462,19 +511,37 @@ static int canonical_flags(const hb_compile_request *req, const cc_info *ci, cha
     return 0;
 }
 
+/* The job directory is random and the compiler's working directory: map it
+ * to "." in everything the compiler writes into the object (DW_AT_comp_dir,
+ * __FILE__ of job-relative paths), so identical inputs give identical bytes
+ * in any job directory on every backend. Diagnostics are not affected:
+ * they keep naming the real files. */
+static void add_prefix_maps(strv *s, const hb_compile_request *req)
+{
+    char *f = hb__asprintf("-ffile-prefix-map=%s=.", req->job_dir);
+    char *d = hb__asprintf("-fdebug-prefix-map=%s=.", req->job_dir);
+    if (!f || !d)
+        s->failed = true;
+    sv_add(s, f ? f : "");
+    sv_add(s, d ? d : "");
+    free(f);
+    free(d);
+}
+
 static void add_prefix(strv *s, const hb_compile_request *req, const cc_info *ci, bool json)
 {
     sv_add_all(s, ci->words);
     sv_add(s, "-fdiagnostics-color=never");
     if (json)
         sv_add(s, "-fdiagnostics-format=json");
+    add_prefix_maps(s, req);
     sv_add_all(s, req->cflags);
 }
 
 /* ---- hashing ----------------------------------------------------------------- */
 
 static int hash_all(const cc_info *ci, char *const *flags, char *const *sorted_inputs,
-                    char out[HB_SHA256_HEX])
+                    const char (*file_hashes)[HB_SHA256_HEX], char out[HB_SHA256_HEX])
 {
     hb_sha256 *h = hb__sha256_new();
     if (!h)
@@ -490,15 +557,8 @@ static int hash_all(const cc_info *ci, char *const *flags, char *const *sorted_i
     size_t ni = hb__strv_len(sorted_inputs);
     hb__sha256_update_framed(h, &ni, sizeof(ni));
     for (size_t i = 0; i < ni; i++) {
-        char fh[HB_SHA256_HEX];
-        int r = hb__sha256_file(sorted_inputs[i], fh);
-        if (r < 0) {
-            char discard[HB_SHA256_HEX];
-            hb__sha256_final(h, discard);
-            return r;
-        }
         hb__sha256_update_framed(h, sorted_inputs[i], strlen(sorted_inputs[i]));
-        hb__sha256_update_framed(h, fh, HB_SHA256_HEX - 1);
+        hb__sha256_update_framed(h, file_hashes[i], HB_SHA256_HEX - 1);
     }
     hb__sha256_final(h, out);
     return 0;
@@ -520,14 +580,25 @@ static char **sorted_copy(char *const *v)
     return c;
 }
 
-int hb_compiler_input_hash(const hb_compile_request *req, char *const *inputs,
+static int select_backend(hb_isolation which, hb__vm_state *vm, const hb__backend **out,
+                          char **err);
+static hb_isolation context_selection(hb_compiler *c, hb_isolation want);
+static hb__vm_state *context_vm(hb_compiler *c);
+
+static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *const *inputs,
                            char out[HB_SHA256_HEX])
 {
     if (!req || !req->plugin_dir || !req->cc || !inputs || !out)
         return -EINVAL;
     const cc_info *ci;
     char **sources = NULL, **flags = NULL, **sorted = NULL;
-    int r = get_cc_info(req->cc, &ci, NULL);
+    probe_env pe = {.vm = context_vm(c), .req = req};
+    int r = select_backend(context_selection(c, req->isolation), pe.vm, &pe.be, NULL);
+    if (r < 0)
+        return r;
+    if (pe.be->vm && !pe.vm)
+        return HB_EISOLATION; /* microvm needs a context */
+    r = get_cc_info(req->cc, &pe, &ci, NULL);
     if (r < 0)
         return r;
     if ((r = hb_compiler_list_sources(req->plugin_dir, &sources)) < 0)
@@ -542,15 +613,30 @@ int hb_compiler_input_hash(const hb_compile_request *req, char *const *inputs,
         r = -ENOMEM;
         goto out;
     }
-    char h[HB_SHA256_HEX];
-    if ((r = hash_all(ci, flags, sorted, h)) < 0)
+    char(*fh)[HB_SHA256_HEX] = NULL;
+    if ((r = hb__hash_files(sorted, &fh, NULL)) < 0)
         goto out;
-    memcpy(out, h, HB_SHA256_HEX);
+    r = hash_all(ci, flags, sorted, (const char(*)[HB_SHA256_HEX])fh, out);
+    free(fh);
 out:
     hb__strv_free(sources);
     hb__strv_free(flags);
     hb__strv_free(sorted);
     return r;
+}
+
+int hb_compiler_input_hash(const hb_compile_request *req, char *const *inputs,
+                           char out[HB_SHA256_HEX])
+{
+    return input_hash_impl(NULL, req, inputs, out);
+}
+
+int hb_compiler_input_hash_ctx(hb_compiler *c, const hb_compile_request *req,
+                               char *const *inputs, char out[HB_SHA256_HEX])
+{
+    if (!c)
+        return -EINVAL;
+    return input_hash_impl(c, req, inputs, out);
 }
 
 /* ---- depfiles -------------------------------------------------------------- */
@@ -797,6 +883,33 @@ nomem:
     return -ENOMEM;
 }
 
+/* Adds one hotbox-made error to the result, as the compiler would print it. */
+static int add_error_diag(hb_compile_result *res, const char *file, const char *msg)
+{
+    hb_diag *nd = realloc(res->diags, (res->ndiags + 1) * sizeof(*nd));
+    if (!nd)
+        return -ENOMEM;
+    res->diags = nd;
+    hb_diag *d = &nd[res->ndiags];
+    memset(d, 0, sizeof(*d));
+    d->file = strdup(file);
+    d->severity = strdup("error");
+    d->message = strdup(msg);
+    char *text = hb__asprintf("%s%s: error: %s\n", res->diagnostics ? res->diagnostics : "",
+                              file, msg);
+    if (!d->file || !d->severity || !d->message || !text) {
+        free(d->file);
+        free(d->severity);
+        free(d->message);
+        free(text);
+        return -ENOMEM;
+    }
+    res->ndiags++;
+    free(res->diagnostics);
+    res->diagnostics = text;
+    return 0;
+}
+
 /* ---- contexts ------------------------------------------------------------ */
 
 struct hb_compiler {
@@ -1002,6 +1115,18 @@ void hb_compiler_stats_get(hb_compiler *c, hb_compiler_stats *out)
 
 /* ---- run ------------------------------------------------------------------ */
 
+/* The backend a request runs on: AUTO means the context's selection (or,
+ * without a context, namespace when it works, else local). */
+static hb_isolation context_selection(hb_compiler *c, hb_isolation want)
+{
+    return c && want == HB_ISOLATION_AUTO ? hb_compiler_selected(c) : want;
+}
+
+static hb__vm_state *context_vm(hb_compiler *c)
+{
+    return c ? c->vm : NULL;
+}
+
 static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_result *res,
                     char **err);
 
@@ -1041,7 +1166,9 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     uint64_t start = hb__now_ns();
     const hb__backend *be = NULL;
     const cc_info *ci = NULL;
-    char **sources = NULL, **env = NULL, **extra = NULL, **flags = NULL;
+    char **sources = NULL, **env = NULL, **extra = NULL, **flags = NULL, **prev_inputs = NULL;
+    char(*fhash)[HB_SHA256_HEX] = NULL;
+    hb__snapshot snap = {0};
     plan p = {0};
     hb_sb output = HB_SB_INIT;
     int r;
@@ -1056,19 +1183,17 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
                      req->plugin_dir);
         goto out;
     }
-    hb_isolation want = req->isolation;
-    if (c && want == HB_ISOLATION_AUTO)
-        want = hb_compiler_selected(c);
-    if ((r = select_backend(want, c ? c->vm : NULL, &be, err)) < 0)
+    if ((r = select_backend(context_selection(c, req->isolation), context_vm(c), &be, err)) < 0)
         goto out;
     if (be->vm && !(c && c->vm)) {
         r = hb__cerr(err, HB_EISOLATION, "the microvm backend needs an hb_compiler context");
         goto out;
     }
-    if ((r = get_cc_info(req->cc, &ci, err)) < 0)
+    probe_env pe = {be, be->vm ? c->vm : NULL, req};
+    if ((r = get_cc_info(req->cc, &pe, &ci, err)) < 0)
         goto out;
     bool json = ci->json && !req->text_diagnostics;
-    env = compiler_env();
+    env = compiler_env(req->job_dir);
     extra = compiler_dirs(ci);
     if (!env || !extra || (r = make_plan(req, ci, json, sources, &p)) < 0) {
         r = hb__cerr(err, -ENOMEM, "out of memory");
@@ -1082,84 +1207,140 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     hb__run_ctx ctx = {
         .req = req,
         .envp = env,
-        .deadline_ns = start + (uint64_t)timeout_ms * 1000000ull,
         .timeout_ms = timeout_ms,
         .max_output_bytes = req->max_output_bytes ? req->max_output_bytes : DEFAULT_MAX_OUTPUT,
         .max_memory_bytes = req->max_memory_bytes ? req->max_memory_bytes : DEFAULT_MAX_MEMORY,
         .extra_ro_dirs = extra,
         .state = be->vm ? c->vm : NULL,
     };
-    int status = 0;
-    bool ok = true;
-    for (size_t i = 0; p.steps[i]; i++) {
-        hb__run_outcome o = {0};
-        r = be->run(&ctx, p.steps[i], &o, err);
-        if (r == 0 && o.output.len && output.len < HB__MAX_CAPTURE)
-            r = hb__sb_add(&output, o.output.buf, o.output.len);
-        hb__sb_release(&o.output);
-        if (r < 0)
+    if ((r = canonical_flags(req, ci, sources, &flags)) < 0) {
+        r = hb__cerr(err, r, "out of memory");
+        goto out;
+    }
+    for (unsigned attempt = 1;; attempt++) {
+        if ((r = hb__snapshot_take(&snap, sources, prev_inputs)) < 0) {
+            r = hb__cerr(err, r, "out of memory");
             goto out;
-        if (o.timed_out) {
-            res->timed_out = true;
-            ok = false;
-            break;
         }
-        status = o.wait_status;
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            ok = false;
-            break;
+        (void)unlink(p.object); /* a retry must not find the previous attempt's */
+        ctx.deadline_ns = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+        int status = 0;
+        bool ok = true;
+        for (size_t i = 0; p.steps[i]; i++) {
+            hb__run_outcome o = {0};
+            r = be->run(&ctx, p.steps[i], &o, err);
+            if (r == 0 && o.output.len && output.len < HB__MAX_CAPTURE)
+                r = hb__sb_add(&output, o.output.buf, o.output.len);
+            hb__sb_release(&o.output);
+            if (r < 0)
+                goto out;
+            if (o.timed_out) {
+                res->timed_out = true;
+                ok = false;
+                break;
+            }
+            status = o.wait_status;
+            if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                ok = false;
+                break;
+            }
         }
-    }
-    res->exit_status = res->timed_out || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
-    res->elapsed_ms = hb__ms_since(start);
+        res->exit_status = res->timed_out || !WIFEXITED(status) ? -1 : WEXITSTATUS(status);
+        res->elapsed_ms = hb__ms_since(start);
 
-    /* Diagnostics, whatever the outcome. */
-    if (json) {
-        r = hb__parse_mixed_diagnostics(output.buf ? output.buf : "", output.len, &res->diags,
-                                        &res->ndiags, &res->diagnostics);
-    } else {
-        r = hb_compiler_parse_diagnostics(output.buf ? output.buf : "", output.len, &res->diags,
-                                          &res->ndiags);
-        if (r == 0 && !(res->diagnostics = hb__sb_detach(&output)))
-            r = -ENOMEM;
-    }
-    if (r < 0) {
-        r = hb__cerr(err, r, "parsing compiler output: %s", strerror(-r));
-        goto out;
-    }
+        /* Diagnostics, whatever the outcome. */
+        if (json) {
+            r = hb__parse_mixed_diagnostics(output.buf ? output.buf : "", output.len,
+                                            &res->diags, &res->ndiags, &res->diagnostics);
+        } else {
+            r = hb_compiler_parse_diagnostics(output.buf ? output.buf : "", output.len,
+                                              &res->diags, &res->ndiags);
+            if (r == 0 && !(res->diagnostics = hb__sb_detach(&output)))
+                r = -ENOMEM;
+        }
+        hb__sb_release(&output);
+        if (r < 0) {
+            r = hb__cerr(err, r, "parsing compiler output: %s", strerror(-r));
+            goto out;
+        }
 
-    if (res->timed_out) {
-        r = hb__cerr(err, HB_EHUNG,
-                     "compiler killed after %u ms: it exceeded the compile time limit (timeout_ms)",
-                     timeout_ms);
-        goto out;
+        if (res->timed_out) {
+            r = hb__cerr(err, HB_EHUNG,
+                         "compiler killed after %u ms: it exceeded the compile time limit "
+                         "(timeout_ms)",
+                         timeout_ms);
+            goto out;
+        }
+        if (!ok && WIFSIGNALED(status)) {
+            char desc[128];
+            int sig = WTERMSIG(status);
+            hb__describe_wait_status(status, desc, sizeof(desc));
+            if (sig == SIGXCPU)
+                r = hb__cerr(err, HB_EHUNG, "compiler %s: CPU time limit (%u s, from timeout_ms)",
+                             desc, (unsigned)(timeout_ms / 1000 + 2));
+            else if (sig == SIGXFSZ)
+                r = hb__cerr(err, HB_ELIMIT,
+                             "compiler %s: output size limit (max_output_bytes=%llu)", desc,
+                             (unsigned long long)ctx.max_output_bytes);
+            else
+                r = hb__cerr(err, HB_ECOMPILE, "compiler %s", desc);
+            goto out;
+        }
+        if (!ok) {
+            r = hb__cerr(err, HB_ECOMPILE, "compiler exited with status %d", res->exit_status);
+            goto out;
+        }
+        if (access(p.object, F_OK) != 0) {
+            r = hb__cerr(err, HB_ECOMPILE, "compiler succeeded but wrote no %s", p.object);
+            goto out;
+        }
+        if ((r = collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
+            goto out;
+        const char *bad = NULL;
+        r = hb__hash_files(res->inputs, &fhash, &bad);
+        if (r == -EINVAL && bad) {
+            /* A FIFO or device would hang (or feed) every later cache check. */
+            char *msg = hb__asprintf("the compile read %s, which is not a regular file (a FIFO, "
+                                     "device or /proc file); hotbox refuses such inputs",
+                                     bad);
+            r = msg ? add_error_diag(res, bad, msg) : -ENOMEM;
+            free(msg);
+            if (r == 0)
+                r = hb__cerr(err, HB_ECOMPILE, "compile input %s is not a regular file", bad);
+            else
+                r = hb__cerr(err, r, "out of memory");
+            goto out;
+        }
+        if (r < 0) {
+            r = hb__cerr(err, r, "hashing compile input %s: %s", bad ? bad : "?", strerror(-r));
+            goto out;
+        }
+        const char *moved = hb__snapshot_changed(&snap, res->inputs,
+                                             (const char(*)[HB_SHA256_HEX])fhash);
+        if (!moved)
+            break;
+        if (attempt >= HB__COMPILE_ATTEMPTS) {
+            r = hb__cerr(err, HB_ECHANGED,
+                         "%s changed while the compiler ran (%u attempts); the object was not "
+                         "used",
+                         moved, attempt);
+            goto out;
+        }
+        /* Again, now knowing every input: this time the snapshot covers
+         * them all. */
+        hb__strv_free(prev_inputs);
+        prev_inputs = res->inputs;
+        res->inputs = NULL;
+        free(fhash);
+        fhash = NULL;
+        free(res->diagnostics);
+        res->diagnostics = NULL;
+        hb_diags_free(res->diags, res->ndiags);
+        res->diags = NULL;
+        res->ndiags = 0;
     }
-    if (!ok && WIFSIGNALED(status)) {
-        char desc[128];
-        int sig = WTERMSIG(status);
-        hb__describe_wait_status(status, desc, sizeof(desc));
-        if (sig == SIGXCPU)
-            r = hb__cerr(err, HB_EHUNG, "compiler %s: CPU time limit (%u s, from timeout_ms)",
-                         desc, (unsigned)(timeout_ms / 1000 + 2));
-        else if (sig == SIGXFSZ)
-            r = hb__cerr(err, HB_ELIMIT, "compiler %s: output size limit (max_output_bytes=%llu)",
-                         desc, (unsigned long long)ctx.max_output_bytes);
-        else
-            r = hb__cerr(err, HB_ECOMPILE, "compiler %s", desc);
-        goto out;
-    }
-    if (!ok) {
-        r = hb__cerr(err, HB_ECOMPILE, "compiler exited with status %d", res->exit_status);
-        goto out;
-    }
-    if (access(p.object, F_OK) != 0) {
-        r = hb__cerr(err, HB_ECOMPILE, "compiler succeeded but wrote no %s", p.object);
-        goto out;
-    }
-    if ((r = collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
-        goto out;
-    if ((r = canonical_flags(req, ci, sources, &flags)) < 0 ||
-        (r = hash_all(ci, flags, res->inputs, res->input_hash)) < 0) {
+    if ((r = hash_all(ci, flags, res->inputs, (const char(*)[HB_SHA256_HEX])fhash,
+                      res->input_hash)) < 0) {
         r = hb__cerr(err, r, "hashing compile inputs: %s", strerror(-r));
         goto out;
     }
@@ -1167,8 +1348,17 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     p.object = NULL;
     r = 0;
 out:
-    if (r == 0 || r == HB_ECOMPILE || r == HB_EHUNG || r == HB_ELIMIT)
+    if (r == 0 || r == HB_ECOMPILE || r == HB_EHUNG || r == HB_ELIMIT || r == HB_ECHANGED)
         res->elapsed_ms = hb__ms_since(start);
+    if (r != 0) {
+        /* inputs and input_hash only on success */
+        hb__strv_free(res->inputs);
+        res->inputs = NULL;
+        memset(res->input_hash, 0, sizeof(res->input_hash));
+    }
+    hb__snapshot_release(&snap);
+    hb__strv_free(prev_inputs);
+    free(fhash);
     hb__sb_release(&output);
     hb__strv_free(sources);
     hb__strv_free(flags);

@@ -40,12 +40,18 @@ typedef struct hb_compile_request {
      * libraries it makes in the job directory; only the names are hashed. */
     const char *soname;       /* NULL: none */
     char *const *needed;      /* NULL-terminated; NULL: none */
-    /* A directory holding plugin_dir (typically its parent). The namespace
-     * backend shows its sibling plugin directories (those holding C
-     * sources) read-only, so `#include "../scale/scale.h"` works; the
-     * directory itself and its other entries stay invisible.
-     * NULL: only plugin_dir. */
+    /* Deprecated (shows too much: a plugin in $HOME could .incbin
+     * ~/.ssh/id_rsa): a directory holding plugin_dir that isolated backends
+     * show read-only too. Ignored when source_dirs is set; hotbox itself no
+     * longer passes it. NULL: only plugin_dir. */
     const char *source_root;
+    /* What else an isolated compile may read besides plugin_dir,
+     * include_dir, the job directory and the system headers: these
+     * directories (absolute; declared include directories, sibling plugins
+     * the plugin includes from), each shown read-only at its own path.
+     * NULL-terminated; NULL: none. The microvm backend takes only siblings
+     * of plugin_dir (children of its parent directory). */
+    char *const *source_dirs;
 } hb_compile_request;
 
 typedef struct hb_diag {
@@ -85,13 +91,27 @@ int hb_compiler_list_sources(const char *plugin_dir, char ***out);
  * HB_ENOSOURCES when there are no sources; HB_EHUNG when it was killed at its
  * time limit (wall clock, or the CPU limit derived from it); HB_ELIMIT when
  * it hit max_output_bytes; HB_EISOLATION when the requested backend cannot
- * run here (*err says why); other negative codes for setup failures (with
- * *err set). *err gets a one-line summary on every failure. res is filled on
- * 0 and HB_ECOMPILE/HB_EHUNG/HB_ELIMIT; release it with
+ * run here (*err says why); HB_ECHANGED when an input kept changing while the
+ * compiler ran (it is compiled up to 3 times; the object may not match the
+ * files, so none is returned: build again after the save settles); other
+ * negative codes for setup failures (with *err set). *err gets a one-line
+ * summary on every failure. res is filled on 0 and
+ * HB_ECOMPILE/HB_EHUNG/HB_ELIMIT/HB_ECHANGED; release it with
  * hb_compile_result_release in every case. inputs and input_hash are only
- * set on success. The compiler runs with LC_ALL=C and
- * -fdiagnostics-color=never; GCC >= 10 also with -fdiagnostics-format=json
- * unless text_diagnostics is set (probed once per process per cc string). */
+ * set on success, and then the object was built from exactly the contents
+ * input_hash covers (inputs are snapshotted before and checked after the
+ * compile, see compiler.c). An input that is not a regular file (a FIFO, a
+ * device such as /dev/stdin, a /proc file) makes the compile fail with
+ * HB_ECOMPILE and a diagnostic naming the file.
+ *
+ * The compiler runs in job_dir with -fdiagnostics-color=never (GCC >= 10
+ * also with -fdiagnostics-format=json unless text_diagnostics is set; probed
+ * once per process per cc string) and this environment only, on every
+ * backend: PATH (the caller's, else /usr/local/bin:/usr/bin:/bin),
+ * LC_ALL=C, LANG=C, TMPDIR and HOME (the job directory; /tmp in the microvm
+ * guest and for identity probes). Nothing else of the caller's environment
+ * reaches it: no secrets, and no CPATH-style variables that would change a
+ * compile without changing its input hash. */
 int hb_compiler_run(const hb_compile_request *req, hb_compile_result *res, char **err);
 void hb_compile_result_release(hb_compile_result *res);
 
@@ -100,6 +120,17 @@ void hb_compile_result_release(hb_compile_result *res);
  * with -ENOENT if an input no longer exists. */
 int hb_compiler_input_hash(const hb_compile_request *req, char *const *inputs,
                            char out[HB_SHA256_HEX]);
+
+/* Compiler identity: the first time a cc string is used on a backend, hotbox
+ * runs `cc --version` (and a JSON-diagnostics check) on THAT backend, with
+ * the request's directories and a scratch directory in its job directory:
+ * a compiler is never run bare on the host unless the isolation is local.
+ * hb_compiler_input_hash probes without a context (AUTO: namespace or
+ * local; microvm: HB_EISOLATION unless already probed); this one uses the
+ * context's selection, like hb_compiler_run_ctx. */
+struct hb_compiler;
+int hb_compiler_input_hash_ctx(struct hb_compiler *c, const hb_compile_request *req,
+                               char *const *inputs, char out[HB_SHA256_HEX]);
 
 /* Parses GCC/Clang text diagnostics ("file:line:col: severity: message").
  * Lines that are not diagnostics are skipped. Used as a fallback and fuzzed. */

@@ -173,8 +173,12 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     bind binds[HB_NS_MAX_SIBLINGS + 16];
     size_t nb = 0;
     binds[nb++] = (bind){req->plugin_dir, false};
-    for (size_t i = 0; i < ns; i++)
+    /* Legacy callers naming only a source_root see its sibling plugin
+     * directories (not the root itself); hotbox names source_dirs. */
+    for (size_t i = 0; i < ns && !req->source_dirs; i++)
         binds[nb++] = (bind){siblings[i], false};
+    for (char *const *d = req->source_dirs; d && *d && nb + 3 < HB_ARRAY_SIZE(binds); d++)
+        binds[nb++] = (bind){*d, false};
     if (req->include_dir)
         binds[nb++] = (bind){req->include_dir, false};
     binds[nb++] = (bind){req->job_dir, true};

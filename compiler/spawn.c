@@ -101,6 +101,11 @@ static _Noreturn void child_exec(const hb__run_ctx *ctx, char *const *argv, int 
     setpgid(0, 0);
     if (dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
         goto fail;
+    /* A compile runs in its job directory on every backend (bwrap --chdir,
+     * the microvm agent), so relative depfile entries and the prefix map
+     * mean the same everywhere. */
+    if (ctx->req && ctx->req->job_dir && chdir(ctx->req->job_dir) < 0)
+        goto fail;
     set_limit(RLIMIT_AS, ctx->max_memory_bytes);
     set_limit(RLIMIT_FSIZE, ctx->max_output_bytes);
     set_limit(RLIMIT_CPU, cpu_s);

@@ -1,9 +1,11 @@
 /* harness/build.c - sources -> compiler -> ELF checks -> store.
  *
- * The compile cache: the newest stored version of the plugin remembers every
+ * The compile cache: every stored version of the plugin remembers every
  * input file its compile read (from the depfile). When hashing those files'
- * current contents with the same flags and compiler gives the stored input
- * hash, nothing changed and the stored object is reused without compiling. */
+ * current contents with the same flags and compiler gives a stored input
+ * hash, the files are what that version was built from and its object is
+ * reused without compiling (see cache_lookup). */
+#include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -65,25 +67,82 @@ static char **sonames_of(char *const *plugins)
     return v;
 }
 
-/* The directory holding a plugin directory: sibling plugins and shared
- * headers, visible read-only to isolated compiles. Static storage per
- * thread; NULL for a plugin directly under "/". */
-static const char *source_root_of(const char *dir)
+/* What an isolated compile of the plugin in `dir` may read besides its own
+ * directory, the hotbox include directory and the system headers: the
+ * sibling directories its sources name as "../NAME/..." (a sibling plugin it
+ * includes from, a shared include directory next to the plugins). Never
+ * the parent directory itself (a plugin in $HOME would expose ~/.ssh),
+ * files directly in it, dot-directories, or the directory holding the
+ * manager's state (hotbox.db). NULL-terminated, malloc'ed; NULL on ENOMEM. */
+#define MAX_SIBLINGS 8
+#define MAX_SCAN_BYTES (1u << 20)
+
+static void add_sibling(hb_manager *m, const char *parent, const char *name, size_t len,
+                        char **v, size_t *n)
 {
-    static _Thread_local char root[4096];
+    if (!len || len > 255 || name[0] == '.' || memchr(name, '\\', len) || *n >= MAX_SIBLINGS)
+        return;
+    char *cand = hb__asprintf("%s/%.*s", parent, (int)len, name);
+    char *real = NULL;
+    struct stat st;
+    /* A real directory directly in the parent (no symlink out of it). */
+    bool ok = cand && stat(cand, &st) == 0 && S_ISDIR(st.st_mode) &&
+              hb__realpath(cand, &real) == 0 && strcmp(real, cand) == 0;
+    /* Not holding (or inside) the state directory. */
+    size_t cl = cand ? strlen(cand) : 0;
+    if (ok && (!strncmp(m->state_dir, cand, cl) && (m->state_dir[cl] == '/' || !m->state_dir[cl])))
+        ok = false;
+    size_t sl = strlen(m->state_dir);
+    if (ok && !strncmp(cand, m->state_dir, sl) && (cand[sl] == '/' || !cand[sl]))
+        ok = false;
+    for (size_t i = 0; ok && i < *n; i++)
+        ok = strcmp(v[i], cand) != 0;
+    free(real);
+    if (ok)
+        v[(*n)++] = cand;
+    else
+        free(cand);
+}
+
+static char **sibling_dirs(hb_manager *m, const char *dir)
+{
+    char **v = calloc(MAX_SIBLINGS + 1, sizeof(*v));
     const char *slash = strrchr(dir, '/');
-    if (!slash || slash == dir || (size_t)(slash - dir) >= sizeof(root))
-        return NULL;
-    memcpy(root, dir, (size_t)(slash - dir));
-    root[slash - dir] = '\0';
-    return root;
+    if (!v || !slash || slash == dir)
+        return v;
+    char *parent = strndup(dir, (size_t)(slash - dir));
+    DIR *d = parent ? opendir(dir) : NULL;
+    size_t n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.' ||
+            !(hb__has_suffix(de->d_name, ".c") || hb__has_suffix(de->d_name, ".h") ||
+              hb__has_suffix(de->d_name, ".S") || hb__has_suffix(de->d_name, ".s")))
+            continue;
+        char *path = hb__path_join(dir, de->d_name);
+        void *data = NULL;
+        size_t len = 0;
+        if (path && hb__read_file(path, MAX_SCAN_BYTES, &data, &len) == 0) {
+            for (const char *p = data; (p = strstr(p, "\"../")); p += 4) {
+                const char *name = p + 4;
+                size_t nl = strcspn(name, "/\"\n");
+                if (name[nl] == '/')
+                    add_sibling(m, parent, name, nl, v, &n);
+            }
+        }
+        free(data);
+        free(path);
+    }
+    if (d)
+        closedir(d);
+    free(parent);
+    return v;
 }
 
 static hb_compile_request make_request(hb_manager *m, const char *dir, const char *job)
 {
     hb_compile_request req = {0};
     req.plugin_dir = dir;
-    req.source_root = source_root_of(dir);
     req.job_dir = job;
     req.cc = m->cc;
     req.cflags = m->cflags;
@@ -93,47 +152,86 @@ static hb_compile_request make_request(hb_manager *m, const char *dir, const cha
     return req;
 }
 
-/* The stored version whose inputs still hash the same, if any. */
+/* Whether the current sources are all among a version's remembered
+ * inputs (else a source file was added since). */
+static bool sources_covered(const char *dir, char *const *inputs)
+{
+    char **sources = NULL;
+    bool complete = inputs && hb_compiler_list_sources(dir, &sources) == 0;
+    for (char **s = sources; complete && s && *s; s++) {
+        bool found = false;
+        for (char *const *i = inputs; *i && !found; i++)
+            found = strcmp(*i, *s) == 0;
+        complete = found;
+    }
+    hb__strv_free(sources);
+    return complete;
+}
+
+/* The input hash the files a stored version read would have now. */
+static int hash_as(hb_manager *m, const char *dir, const char *plugin, const hb_version_rec *v,
+                   char hash[HB_SHA256_HEX])
+{
+    char **inputs = hb__split_lines(v->inputs);
+    hb_compile_request req = make_request(m, dir, m->tmp_dir);
+    char **siblings = sibling_dirs(m, dir);
+    req.source_dirs = siblings;
+    char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
+    char **deps = hb__split_lines(v->depends ? v->depends : "");
+    char **needed = deps ? sonames_of(deps) : NULL;
+    req.soname = soname;
+    req.needed = needed;
+    int r = -ENOENT;
+    if (soname && needed && siblings && sources_covered(dir, inputs))
+        r = hb_compiler_input_hash_ctx(m->compiler, &req, inputs, hash);
+    hb__strv_free(siblings);
+    hb__strv_free(inputs);
+    hb__strv_free(deps);
+    hb__strv_free(needed);
+    free(soname);
+    return r;
+}
+
+/* How many distinct (inputs, providers) sets of stored versions, newest
+ * first, a cache lookup hashes at most. */
+#define CACHE_SETS 16
+
+/* A stored version built from exactly the current files, if any: not only
+ * the newest (reverting an edit finds the version built before it, even when
+ * the edit changed which headers the plugin reads). Each stored version
+ * remembers the files its compile read; the lookup hashes their current
+ * contents as that version's compile did and asks the store for a version
+ * with that input hash. */
 static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_version_rec *out)
 {
-    hb_version_rec latest = {0};
+    hb_version_rec *all = NULL;
+    size_t n = 0;
     pthread_mutex_lock(&m->lock);
-    int r = hb_store_latest(m->store, plugin, &latest);
+    int r = hb_store_list(m->store, plugin, &all, &n);
     pthread_mutex_unlock(&m->lock);
     if (r < 0)
         return r;
     r = -ENOENT;
-    if (latest.inputs && *latest.inputs) {
-        char **inputs = hb__split_lines(latest.inputs);
+    size_t tried = 0;
+    for (size_t i = n; i-- > 0 && r == -ENOENT && tried < CACHE_SETS;) {
+        const hb_version_rec *v = &all[i];
+        if (!v->inputs || !*v->inputs)
+            continue;
+        bool seen = false;
+        for (size_t k = i + 1; k < n && !seen; k++)
+            seen = all[k].inputs && !strcmp(all[k].inputs, v->inputs) &&
+                   !strcmp(all[k].depends ? all[k].depends : "", v->depends ? v->depends : "");
+        if (seen)
+            continue;
+        tried++;
         char hash[HB_SHA256_HEX];
-        hb_compile_request req = make_request(m, dir, m->tmp_dir);
-        char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
-        char **deps = hb__split_lines(latest.depends ? latest.depends : "");
-        char **needed = deps ? sonames_of(deps) : NULL;
-        req.soname = soname;
-        req.needed = needed;
-        /* Every current source must be among the remembered inputs, or a
-         * new file was added. */
-        char **sources = NULL;
-        bool complete = inputs && hb_compiler_list_sources(dir, &sources) == 0;
-        for (char **s = sources; complete && s && *s; s++) {
-            bool found = false;
-            for (char **i = inputs; *i && !found; i++)
-                found = strcmp(*i, *s) == 0;
-            complete = found;
-        }
-        hb__strv_free(sources);
-        if (complete && soname && needed && hb_compiler_input_hash(&req, inputs, hash) == 0) {
-            pthread_mutex_lock(&m->lock);
-            r = hb_store_find_input(m->store, plugin, hash, out);
-            pthread_mutex_unlock(&m->lock);
-        }
-        hb__strv_free(inputs);
-        hb__strv_free(deps);
-        hb__strv_free(needed);
-        free(soname);
+        if (hash_as(m, dir, plugin, v, hash) < 0)
+            continue;
+        pthread_mutex_lock(&m->lock);
+        r = hb_store_find_input(m->store, plugin, hash, out);
+        pthread_mutex_unlock(&m->lock);
     }
-    hb_version_rec_release(&latest);
+    hb_store_list_free(all, n);
     return r;
 }
 
@@ -234,12 +332,49 @@ void hb__announce_isolation(hb_manager *m)
         return;
     const char *sel = hb_compiler_selection(m->compiler);
     hb_isolation which = hb_compiler_selected(m->compiler);
+    if (m->cc_origin) /* a cloned repository's config must not pick a compiler silently */
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "the compiler \"%s\" is named by %s, not chosen by you (--cc or $CC): "
+                 "hotbox runs it, under %s isolation, to build plugins",
+                 m->cc, m->cc_origin, hb_compiler_backend_name(which));
     if (which == HB_ISOLATION_LOCAL)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
                  "compiles run with NO isolation (local backend): %s", sel ? sel : "");
     else
         hb__emit(m, NULL, HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL, "compiler isolation: %s",
                  sel ? sel : "");
+}
+
+/* Set on hb__build_parallel's helper threads: events must be raised on the
+ * thread that made the API call (hotbox.h), so they are reported after the
+ * join. */
+static _Thread_local bool in_build_worker;
+
+/* A compile that succeeded with warnings says so, structured, in one
+ * HB_EVENT_WARNING (the build does not fail). */
+static void report_warnings(hb_manager *m, const char *plugin, const hb_compile_result *res)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < res->ndiags; i++)
+        n += strcmp(res->diags[i].severity, "warning") == 0;
+    if (!n)
+        return;
+    hb_diagnostic *v = calloc(n, sizeof(*v));
+    hb_sb text = HB_SB_INIT;
+    if (!v)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < res->ndiags; i++) {
+        const hb_diag *d = &res->diags[i];
+        if (strcmp(d->severity, "warning") != 0)
+            continue;
+        v[k++] = (hb_diagnostic){d->file, d->line, d->column, d->severity, d->message};
+        hb__sb_addf(&text, "\n%s:%u:%u: warning: %s", d->file, d->line, d->column, d->message);
+    }
+    hb__emit_diags(m, HB_EVENT_WARNING, plugin, v, n, "%s: compiled with %zu warning%s%s",
+                   plugin, n, n == 1 ? "" : "s", text.buf ? text.buf : "");
+    hb__sb_release(&text);
+    free(v);
 }
 
 /* A stored object that does not match its checksum was altered or damaged
@@ -298,17 +433,14 @@ int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err)
 
 /* hb__build; `warned` (NULL: emit the event now) receives the warning
  * about an altered cached object instead. */
-static int build_one(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out,
-                     char **err, char **warned)
-{
-    return hb__build_ex(m, dir, plugin, true, out, err);
-}
-
-int hb__build_ex(hb_manager *m, const char *dir, const char *plugin, bool use_cache,
-                 hb_build_out *out, char **err)
+static int build_one(hb_manager *m, const char *dir, const char *plugin, bool use_cache,
+                     hb_build_out *out, char **err, char **warned)
 {
     memset(out, 0, sizeof(*out));
     uint64_t t0 = hb__now_ns();
+    /* Before the cache lookup: that already runs the compiler (its
+     * identity probe, isolated like a compile). */
+    hb__announce_isolation(m);
 
     hb_version_rec hit = {0};
     if (use_cache && cache_lookup(m, dir, plugin, &hit) == 0) {
@@ -352,6 +484,8 @@ int hb__build_ex(hb_manager *m, const char *dir, const char *plugin, bool use_ca
         return hb__seterr(err, r, "cannot create a job directory in %s: %s", m->tmp_dir,
                           strerror(-r));
     hb_compile_request req = make_request(m, dir, job);
+    char **siblings = sibling_dirs(m, dir);
+    req.source_dirs = siblings;
     char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
     char *depends = NULL;
     char **dep_names = NULL, **needed = NULL;
@@ -367,7 +501,7 @@ int hb__build_ex(hb_manager *m, const char *dir, const char *plugin, bool use_ca
     }
     dep_names = hb__split_lines(depends ? depends : "");
     needed = dep_names ? sonames_of(dep_names) : NULL;
-    if (!soname || !depends || !needed) {
+    if (!soname || !depends || !needed || !siblings) {
         r = hb__seterr(err, -ENOMEM, "out of memory");
         goto out_rm;
     }
@@ -383,6 +517,11 @@ relink:
     hb_metrics_observe(m->metrics, HB_HIST_COMPILE, hb__now_ns() - tc);
     if (r < 0)
         hb_metrics_add(m->metrics, HB_CTR_COMPILE_FAILURES, 1);
+    if (r == HB_ECOMPILE && !out->cres.diagnostics && cerr) {
+        /* Failed before compiling (the compiler's identity probe). */
+        hb__seterr(err, r, "%s: compile failed: %s", plugin, cerr);
+        goto out_rm;
+    }
     if (r == HB_ECOMPILE) {
         hb__seterr(err, r, "%s: compile failed (%s exited with status %d)\n%s", plugin, m->cc,
                    out->cres.exit_status, out->cres.diagnostics ? out->cres.diagnostics : "");
@@ -391,6 +530,12 @@ relink:
     if (r == HB_EHUNG) {
         hb__seterr(err, r, "%s: the compiler ran longer than %u ms and was killed\n%s", plugin,
                    req.timeout_ms, out->cres.diagnostics ? out->cres.diagnostics : "");
+        goto out_rm;
+    }
+    if (r == HB_ECHANGED) {
+        /* Nothing is stored: the next change event (or build) compiles the
+         * settled content. */
+        hb__seterr(err, r, "%s: not built: %s", plugin, cerr ? cerr : hb_strerror(r));
         goto out_rm;
     }
     if (r < 0) {
@@ -450,6 +595,8 @@ relink:
             hb__sb_release(&cyc);
         }
     }
+    if (!in_build_worker) /* else the caller's thread reports them after the join */
+        report_warnings(m, plugin, &out->cres);
     hb_version_rec meta = {0};
     memcpy(meta.input_hash, out->cres.input_hash, HB_SHA256_HEX);
     meta.inputs = join_lines(out->cres.inputs);
@@ -474,6 +621,7 @@ relink:
         goto out_rm;
     }
 out_rm:
+    hb__strv_free(siblings);
     free(soname);
     free(depends);
     hb__strv_free(dep_names);
@@ -485,9 +633,15 @@ out_rm:
     return r;
 }
 
+int hb__build_ex(hb_manager *m, const char *dir, const char *plugin, bool use_cache,
+                 hb_build_out *out, char **err)
+{
+    return build_one(m, dir, plugin, use_cache, out, err, NULL);
+}
+
 int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out, char **err)
 {
-    return build_one(m, dir, plugin, out, err, NULL);
+    return build_one(m, dir, plugin, true, out, err, NULL);
 }
 
 /* ---- parallel builds ------------------------------------------------------- */
@@ -497,24 +651,34 @@ typedef struct par_builds {
     char *const *dirs, *const *names;
     size_t n, next;
     pthread_mutex_t lock;
-    char **warnings;         /* [n]: what the calling thread reports after the join */
+    char **warnings;             /* [n]: what the calling thread reports after the join */
+    hb_compile_result *compiled; /* [n]: each successful compile's result */
 } par_builds;
 
 static void *build_worker(void *arg)
 {
     par_builds *p = arg;
+    bool was = in_build_worker;
+    in_build_worker = true;
     for (;;) {
         pthread_mutex_lock(&p->lock);
         size_t i = p->next++;
         pthread_mutex_unlock(&p->lock);
         if (i >= p->n)
-            return NULL;
+            break;
         hb_build_out b;
         char *err = NULL;
-        build_one(p->m, p->dirs[i], p->names[i], &b, &err, p->warnings ? &p->warnings[i] : NULL);
+        if (build_one(p->m, p->dirs[i], p->names[i], true, &b, &err,
+                      p->warnings ? &p->warnings[i] : NULL) == 0 &&
+            !b.cache_hit && p->compiled) {
+            p->compiled[i] = b.cres;
+            memset(&b.cres, 0, sizeof(b.cres));
+        }
         hb__build_out_release(&b);
         free(err);
     }
+    in_build_worker = was;
+    return NULL;
 }
 
 void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, size_t n)
@@ -528,7 +692,8 @@ void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, si
         nthreads = n;
     if (nthreads > 8)
         nthreads = 8;
-    par_builds p = {m, dirs, names, n, 0, PTHREAD_MUTEX_INITIALIZER, calloc(n, sizeof(char *))};
+    par_builds p = {m, dirs, names, n, 0, PTHREAD_MUTEX_INITIALIZER, calloc(n, sizeof(char *)),
+                    calloc(n, sizeof(hb_compile_result))};
     pthread_t tids[8];
     size_t started = 0;
     for (size_t t = 1; t < nthreads; t++)
@@ -544,4 +709,9 @@ void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, si
         free(p.warnings[i]);
     }
     free(p.warnings);
+    for (size_t i = 0; p.compiled && i < n; i++) {
+        report_warnings(m, names[i], &p.compiled[i]);
+        hb_compile_result_release(&p.compiled[i]);
+    }
+    free(p.compiled);
 }

@@ -111,6 +111,7 @@ struct hb_manager {
     char *objects_dir;   /* <state_dir>/objects, the stored shared objects */
     char *worker_path;
     char *cc;
+    char *cc_origin;          /* opts.cc_origin, copied; NULL: the caller chose cc */
     char **cflags;
     hb_store *store;
     pthread_mutex_t lock; /* guards store, sandboxes list, last_error */
@@ -190,6 +191,11 @@ typedef struct hb_timings {
 void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
               uint64_t version, uint64_t previous, int code, const hb_timings *t,
               const char *fmt, ...) __attribute__((format(printf, 9, 10)));
+/* A manager-level event carrying structured compiler diagnostics
+ * (hb_event.diagnostics), e.g. the warnings of a successful compile. */
+void hb__emit_diags(hb_manager *m, hb_event_type type, const char *plugin,
+                    const hb_diagnostic *diags, size_t ndiags, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* An event kept back for its owner to emit (hb__emit_held) or drop. */
 typedef struct hb_held_event {

@@ -51,6 +51,7 @@ const char *hb_strerror(int code)
     case HB_EFAILED: return "the sandbox has failed (crash loop)";
     case HB_EISOLATION: return "the requested isolation backend is unavailable";
     case HB_ESTATELOST: return "the worker restarted and the plugin's state since its last checkpoint was lost";
+    case HB_ECHANGED: return "a source changed while it was being compiled; build again";
     default:
         break;
     }
@@ -76,12 +77,19 @@ void hb_free(void *p)
     free(p);
 }
 
+/* How much of hb_manager_options a caller of that version has. */
+static size_t options_size(unsigned version)
+{
+    return version == 1 ? offsetof(hb_manager_options, cc_origin) : sizeof(hb_manager_options);
+}
+
 int hb_manager_options_init(hb_manager_options *opts, unsigned version)
 {
-    if (!opts || version != HB_MANAGER_OPTIONS_VERSION)
+    if (!opts || version < 1 || version > HB_MANAGER_OPTIONS_VERSION)
         return -EINVAL;
     hb_manager_options d = HB_MANAGER_OPTIONS_INIT;
-    *opts = d;
+    d.version = version;
+    memcpy(opts, &d, options_size(version));
     return 0;
 }
 
@@ -113,15 +121,36 @@ const char *hb_manager_state_dir(hb_manager *m)
 static void audit_event(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
                         uint64_t version, int code, const char *message);
 
+static void emit_v(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
+                   uint64_t version, uint64_t previous, int code, const hb_timings *t,
+                   const hb_diagnostic *diags, size_t ndiags, const char *fmt, va_list ap)
+    __attribute__((format(printf, 11, 0)));
+
 void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
               uint64_t version, uint64_t previous, int code, const hb_timings *t,
               const char *fmt, ...)
 {
-    hb_sb msg = HB_SB_INIT;
     va_list ap;
     va_start(ap, fmt);
-    hb__sb_vaddf(&msg, fmt, ap);
+    emit_v(m, sb, type, plugin, version, previous, code, t, NULL, 0, fmt, ap);
     va_end(ap);
+}
+
+void hb__emit_diags(hb_manager *m, hb_event_type type, const char *plugin,
+                    const hb_diagnostic *diags, size_t ndiags, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    emit_v(m, NULL, type, plugin, 0, 0, 0, NULL, diags, ndiags, fmt, ap);
+    va_end(ap);
+}
+
+static void emit_v(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,
+                   uint64_t version, uint64_t previous, int code, const hb_timings *t,
+                   const hb_diagnostic *diags, size_t ndiags, const char *fmt, va_list ap)
+{
+    hb_sb msg = HB_SB_INIT;
+    hb__sb_vaddf(&msg, fmt, ap);
     audit_event(m, sb, type, plugin, version, code, msg.buf);
     if (!m->opts.on_event) {
         hb__sb_release(&msg);
@@ -143,6 +172,8 @@ void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plu
     }
     if (sb)
         ev.detect_ms = sb->detect_ms;
+    ev.diagnostics = ndiags ? diags : NULL;
+    ev.ndiagnostics = ndiags;
     m->opts.on_event(&ev, m->opts.event_userdata);
     hb__sb_release(&msg);
 }
@@ -256,13 +287,15 @@ out:
 
 int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
 {
-    if (!out || (opts && opts->version != HB_MANAGER_OPTIONS_VERSION))
+    if (!out || (opts && (opts->version < 1 || opts->version > HB_MANAGER_OPTIONS_VERSION)))
         return -EINVAL;
     hb_manager *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
     hb_manager_options d = HB_MANAGER_OPTIONS_INIT;
-    m->opts = opts ? *opts : d;
+    m->opts = d;
+    if (opts)
+        memcpy(&m->opts, opts, options_size(opts->version));
     if (!m->opts.compile_timeout_ms)
         m->opts.compile_timeout_ms = 60000;
     pthread_mutex_init(&m->lock, NULL);
@@ -280,6 +313,9 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     m->run_dir = hb__path_join(m->state_dir, "run");
     const char *cc = m->opts.cc && *m->opts.cc ? m->opts.cc : getenv("CC");
     m->cc = strdup(cc && *cc ? cc : "cc");
+    if (m->opts.cc_origin && m->opts.cc && *m->opts.cc)
+        m->cc_origin = strdup(m->opts.cc_origin);
+    m->opts.cc_origin = NULL; /* the caller's string; m->cc_origin is ours */
     m->cflags = hb__split_blank(m->opts.cflags ? m->opts.cflags : "-O2 -g");
     m->worker_path = find_worker(m->opts.worker_path);
     if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->run_dir || !m->cc || !m->cflags || !m->worker_path) {
@@ -346,6 +382,7 @@ void hb_manager_free(hb_manager *m)
     hb_metrics_free(m->metrics);
     free(m->worker_path);
     free(m->cc);
+    free(m->cc_origin);
     hb__strv_free(m->cflags);
     free(m->last_error);
     pthread_mutex_destroy(&m->lock);

@@ -828,7 +828,8 @@ static int build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_bui
         sb->last_compile = b->cres;
         memset(&b->cres, 0, sizeof(b->cres));
         set_err(sb, err);
-        hb_event_type type = r == HB_ECOMPILE ? HB_EVENT_COMPILE_FAILED : HB_EVENT_SWAP_FAILED;
+        hb_event_type type = r == HB_ECOMPILE || r == HB_ECHANGED ? HB_EVENT_COMPILE_FAILED
+                                                                 : HB_EVENT_SWAP_FAILED;
         if (sb->held)
             hb__hold_event(sb->held, type, plugin, r, &b->t, sb->last_error);
         else
@@ -836,6 +837,12 @@ static int build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_bui
         return r;
     }
     free(err);
+    if (!b->cache_hit) {
+        /* Keep this compile's warnings for hb_sandbox_diagnostics. */
+        hb_compile_result_release(&sb->last_compile);
+        sb->last_compile = b->cres;
+        memset(&b->cres, 0, sizeof(b->cres));
+    }
     if (!b->cache_hit)
         hb__emit(sb->m, sb, HB_EVENT_COMPILED, plugin, b->rec.version, 0, 0, &b->t,
                  "%s v%llu compiled in %.1f ms", plugin, (unsigned long long)b->rec.version,

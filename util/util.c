@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <limits.h>
 #include <openssl/evp.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -403,11 +405,35 @@ void hb__sha256_hex(const void *data, size_t len, char out[HB_SHA256_HEX])
     to_hex(md, n, out);
 }
 
+/* Pseudo file systems whose "regular files" are generated on read
+ * (/proc/self/environ, /sys/...): their content is not a file's content. */
+static bool is_pseudo_fs(int fd)
+{
+    struct statfs sfs;
+    if (fstatfs(fd, &sfs) < 0)
+        return false;
+    return sfs.f_type == PROC_SUPER_MAGIC || sfs.f_type == SYSFS_MAGIC ||
+           sfs.f_type == DEBUGFS_MAGIC || sfs.f_type == TRACEFS_MAGIC;
+}
+
 int hb__sha256_file(const char *path, char out[HB_SHA256_HEX])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer; the type check
+     * below then refuses it (and devices, /dev/stdin, /proc files) before
+     * any read could block or read something that is not a file. */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0)
         return -errno;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    if (!S_ISREG(st.st_mode) || is_pseudo_fs(fd)) {
+        close(fd);
+        return -EINVAL;
+    }
     hb_sha256 *h = hb__sha256_new();
     if (!h) {
         close(fd);

@@ -73,6 +73,9 @@ char *hb__basename(const char *path);
 
 /* SHA-256 as lowercase hex. */
 void hb__sha256_hex(const void *data, size_t len, char out[HB_SHA256_HEX]);
+/* Hashes a regular file's content. Anything else (a FIFO, a device such as
+ * /dev/stdin, a socket, a file on /proc or /sys) is refused with -EINVAL
+ * without reading from it: the open never blocks. */
 int hb__sha256_file(const char *path, char out[HB_SHA256_HEX]);
 
 /* Incremental SHA-256 for hashing several inputs. */

@@ -539,14 +539,49 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     if (!pool)
         return HB_EISOLATION;
 
-    /* The guest sees a copy of the source root (the plugin and its
-     * siblings) or of the plugin directory alone. */
-    const char *root = req->source_root ? req->source_root : req->plugin_dir;
+    /* The guest sees a copy of the plugin directory alone, or, with
+     * source_dirs (siblings it includes from), of those directories under
+     * their common parent: nothing else of the parent (its other files and
+     * directories, a state directory) is copied in. */
+    const char *root = req->plugin_dir;
+    char *parent = NULL;
     names files = {0};
-    int r = list_files(root, NULL, req->job_dir, 0, &files);
+    int r = 0;
+    if (req->source_dirs && req->source_dirs[0]) {
+        const char *slash = strrchr(req->plugin_dir, '/');
+        parent = slash && slash != req->plugin_dir
+                     ? strndup(req->plugin_dir, (size_t)(slash - req->plugin_dir))
+                     : NULL;
+        if (!parent)
+            return hb__cerr(err, HB_EISOLATION, "microvm: plugin directory %s has no parent "
+                                                "to share sibling directories from",
+                            req->plugin_dir);
+        root = parent;
+        r = list_files(root, slash + 1, req->job_dir, 1, &files);
+        for (char *const *d = req->source_dirs; r == 0 && *d; d++) {
+            const char *ds = strrchr(*d, '/');
+            if (!ds || strlen(parent) != (size_t)(ds - *d) || strncmp(*d, parent, strlen(parent)) ||
+                !ds[1] || ds[1] == '.') {
+                free(parent);
+                hb__strv_free(files.v);
+                return hb__cerr(err, HB_EISOLATION,
+                                "microvm: %s is not a sibling of the plugin directory %s; the "
+                                "guest only gets the plugin's siblings",
+                                *d, req->plugin_dir);
+            }
+            r = list_files(root, ds + 1, req->job_dir, 1, &files);
+        }
+    } else if (req->source_root) {
+        root = req->source_root; /* deprecated: everything under it */
+        r = list_files(root, NULL, req->job_dir, 0, &files);
+    } else {
+        r = list_files(root, NULL, req->job_dir, 0, &files);
+    }
     if (r < 0) {
-        free(files.v);
-        return hb__cerr(err, r, "listing %s: %s", root, strerror(-r));
+        r = hb__cerr(err, r, "listing %s: %s", root, strerror(-r));
+        hb__strv_free(files.v);
+        free(parent);
+        return r;
     }
     uint64_t now = hb__now_ns();
     unsigned left = ctx->deadline_ns > now ? (unsigned)((ctx->deadline_ns - now) / 1000000u) : 1;
@@ -567,6 +602,7 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     char *e = NULL;
     r = hb_vm_pool_compile(pool, &job, &vr, &e);
     hb__strv_free(files.v);
+    free(parent);
     if (r < 0) {
         r = hb__cerr(err, r, "microvm: %s", e ? e : strerror(-r));
         free(e);

@@ -83,6 +83,7 @@ enum hb_error_code {
     HB_ESTATELOST = -1024,   /* the worker restarted since the plugin's last call and
                                 state since its last checkpoint is lost; not called */
     HB_ECATALOG = -1025,     /* the version catalogue (hotbox.db) is damaged or missing */
+    HB_ECHANGED = -1026,     /* a source changed while it was being compiled; build again */
 };
 
 /* Returns a static, human-readable description of any code this API returns
@@ -119,6 +120,14 @@ typedef enum hb_event_type {
                                    went back to it): nothing to swap, it is fine again */
 } hb_event_type;
 
+/* One compiler diagnostic, as the compiler printed it. */
+typedef struct hb_diagnostic {
+    const char *file;      /* path as the user knows it */
+    unsigned line, column; /* 1-based; 0 when unknown */
+    const char *severity;  /* "error", "warning", "note", "fatal error" */
+    const char *message;
+} hb_diagnostic;
+
 typedef struct hb_event {
     hb_event_type type;
     hb_sandbox *sandbox;        /* NULL for manager-level events */
@@ -132,6 +141,14 @@ typedef struct hb_event {
     /* Watch mode: from the newest file save (its mtime) to the change being
      * picked up, in milliseconds; 0 outside watch mode. */
     double detect_ms;
+    /* Appended. HB_EVENT_WARNING after a compile that succeeded with
+     * warnings: the compiler's warnings, structured (the build did not fail;
+     * message says "PLUGIN: compiled with N warning(s)" and then one
+     * "file:line:col: warning: text" line per warning). NULL/0 otherwise. A
+     * build served from the compile cache does not compile and repeats no
+     * warnings. */
+    const hb_diagnostic *diagnostics;
+    size_t ndiagnostics;
 } hb_event;
 
 /* Valid only during the callback; copy what you keep. */
@@ -148,7 +165,7 @@ typedef enum hb_isolation {
     HB_ISOLATION_MICROVM,       /* QEMU microvm guest */
 } hb_isolation;
 
-#define HB_MANAGER_OPTIONS_VERSION 1
+#define HB_MANAGER_OPTIONS_VERSION 2 /* 1 is accepted: the fields after event_userdata default */
 
 typedef struct hb_manager_options {
     unsigned version;            /* HB_MANAGER_OPTIONS_VERSION */
@@ -160,11 +177,20 @@ typedef struct hb_manager_options {
     hb_isolation isolation;      /* default HB_ISOLATION_AUTO */
     hb_event_fn on_event;        /* optional */
     void *event_userdata;
+    /* Version 2. Where cc came from when the user did not choose it (e.g.
+     * "./hotbox.json"): the manager then warns once, with an
+     * HB_EVENT_WARNING before its first compile, that it runs a compiler
+     * named by that file. NULL: the caller chose cc. Compilers, and the
+     * identity probes hotbox runs them with (--version), always run under
+     * the compile isolation, never bare on the host unless isolation is
+     * LOCAL. */
+    const char *cc_origin;
 } hb_manager_options;
 
-#define HB_MANAGER_OPTIONS_INIT {HB_MANAGER_OPTIONS_VERSION, 0, 0, 0, 0, 0, HB_ISOLATION_AUTO, 0, 0}
+#define HB_MANAGER_OPTIONS_INIT {HB_MANAGER_OPTIONS_VERSION, 0, 0, 0, 0, 0, HB_ISOLATION_AUTO, 0, 0, 0}
 
-/* Fills *opts with defaults. version must be HB_MANAGER_OPTIONS_VERSION. */
+/* Fills *opts with defaults. version must be HB_MANAGER_OPTIONS_VERSION (or
+ * 1, for callers built against the first version). */
 HB_EXTERN int hb_manager_options_init(hb_manager_options *opts, unsigned version);
 
 /* Creates a manager, opening (and creating if needed) its state directory.
@@ -390,15 +416,10 @@ HB_EXTERN int hb_sandbox_usage_get(hb_sandbox *sb, hb_sandbox_usage *out);
  * (json = 1). *out is freed with hb_free. */
 HB_EXTERN int hb_manager_metrics(hb_manager *m, int json, char **out);
 
-typedef struct hb_diagnostic {
-    const char *file;      /* path as the user knows it */
-    unsigned line, column; /* 1-based; 0 when unknown */
-    const char *severity;  /* "error", "warning", "note", "fatal error" */
-    const char *message;
-} hb_diagnostic;
-
-/* Structured compiler diagnostics of the last failed build on this sandbox.
- * Valid until the next call on the sandbox. */
+/* Structured compiler diagnostics of the last compile on this sandbox: the
+ * errors of a failed build, or the warnings of one that succeeded (a build
+ * served from the compile cache leaves them unchanged). Valid until the next
+ * call on the sandbox. */
 HB_EXTERN int hb_sandbox_diagnostics(hb_sandbox *sb, const hb_diagnostic **out,
                                      size_t *count);
 

@@ -27,6 +27,7 @@ static const hb_isolation biso[NB] = {HB_ISOLATION_LOCAL, HB_ISOLATION_NAMESPACE
 static hb_compiler *ctx[NB];
 static bool have[NB];
 static char *g_root, *g_inc;
+static char **g_cflags; /* extra flags for compile(); NULL: none */
 
 static int compile(int b, const char *plugin, const char *cc, unsigned timeout_ms,
                    hb_compile_result *res, char **err)
@@ -34,6 +35,7 @@ static int compile(int b, const char *plugin, const char *cc, unsigned timeout_m
     char *job = t_job(g_root);
     hb_compile_request req = t_request(plugin, job, g_inc);
     req.isolation = biso[b];
+    req.cflags = g_cflags;
     if (cc)
         req.cc = cc;
     if (timeout_ms)
@@ -416,6 +418,12 @@ int main(void)
     t_write(multi, "one.c", "#include \"shared.h\"\nconst char *one(void) { return WHERE; }\n");
     t_write(multi, "two.c", "#include \"shared.h\"\nint two(void) { return __LINE__; }\n");
     check_identical(multi, "shared.h");
+    /* With debug info too: the random job directory must not reach
+     * DW_AT_comp_dir (issue 11.4), on any backend. */
+    char *debug_flags[] = {"-g", NULL};
+    g_cflags = debug_flags;
+    check_identical(multi, "shared.h");
+    g_cflags = NULL;
     free(multi);
 
     check_parallel();

@@ -622,7 +622,8 @@ static void case_compile_environ(void)
     /* Inside the jail it also reports its capabilities, its uid and
      * whether host knobs are writable (test -w: access(), nothing written). */
     write_text(cc, "#!/bin/sh\n"
-                   "if [ \"$HOME\" = \"$PWD\" ]; then\n"
+                   "case \" $* \" in *\" -o \"*) real=1;; *) real=;; esac\n"
+                   "if [ -n \"$real\" ] && [ \"$HOME\" = \"$PWD\" ]; then\n"
                    "  env >&2; grep -E '^Cap(Eff|Bnd):' /proc/self/status >&2\n"
                    "  echo \"UID-$(id -u)\" >&2\n"
                    "  if [ -w /proc/sys/kernel/core_pattern ] || [ -w /proc/sysrq-trigger ]; then\n"
@@ -683,12 +684,16 @@ static void case_compile_host_uid(void)
     HB_CHECK(mkdir(proj, 0755) == 0 && mkdir(plug, 0755) == 0 && mkdir(sib, 0755) == 0);
     snprintf(file, sizeof(file), "%s/s.c", sib);
     write_text(file, "int s(void) { return 0; }\n");
+    /* The plugin includes from the sibling, so the compile sees it. */
+    snprintf(file, sizeof(file), "%s/pub.h", sib);
+    write_text(file, "#define PUB 1\n");
+    HB_CHECK(chmod(file, 0644) == 0);
     snprintf(secret, sizeof(secret), "%s/secret.h", sib);
     write_text(secret, "#define SECRET 1\n");
     HB_CHECK(chmod(secret, 0600) == 0);
     snprintf(file, sizeof(file), "%s/x.c", plug);
-    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
-                     "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
+    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include \"../s/pub.h\"\n"
+                     "HB_EXPORT_FN int32_t one(void) { return PUB; }\n"
                      "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n");
     HB_CHECK(chmod(file, 0644) == 0);
     snprintf(bin, sizeof(bin), "%s/ccuid", root);
@@ -696,7 +701,8 @@ static void case_compile_host_uid(void)
     snprintf(cc, sizeof(cc), "%s/cc", bin);
     snprintf(script, sizeof(script),
              "#!/bin/sh\n"
-             "if [ \"$HOME\" = \"$PWD\" ]; then\n"
+             "case \" $* \" in *\" -o \"*) real=1;; *) real=;; esac\n"
+             "if [ -n \"$real\" ] && [ \"$HOME\" = \"$PWD\" ]; then\n"
              "  if cat '%s' >/dev/null 2>&1; then echo HOSTROOT-READ >&2;\n"
              "  else echo HOSTROOT-DENIED >&2; fi; exit 1\n"
              "fi\n"

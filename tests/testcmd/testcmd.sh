@@ -262,7 +262,8 @@ upgrade)
   hasnt "$work/out" "v2->v3"
   # and v3 passed, so it is the base of the next upgrade
   cp "$src/examples/broken-migration/ledger_v2_fixed.c" app/ledger/ledger.c
-  echo "/* v4 */" >>app/ledger/ledger.c
+  # a real change (a comment alone now builds the identical object: v3)
+  echo '__attribute__((used)) static const char ledger_v4_marker[] = "v4";' >>app/ledger/ledger.c
   run 0 test --upgrade app/ledger
   has "$work/out" "^PASS ledger.upgrade@v3->v4"
   # --from picks the base explicitly, even the broken one

@@ -1,0 +1,49 @@
+/*
+ * compiler/inputs.h - private: the files a compile read.
+ *
+ * hb__hash_files hashes each input's content (regular files only, see
+ * hb__sha256_file). The snapshot tells whether any input may have changed
+ * while the compiler ran (the method is described in inputs.c): compiler.c
+ * takes one before each attempt and checks it after hashing, and compiles
+ * again, at most HB__COMPILE_ATTEMPTS times in all.
+ */
+#ifndef HB_COMPILER_INPUTS_H
+#define HB_COMPILER_INPUTS_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util.h"
+
+#define HB__COMPILE_ATTEMPTS 3
+
+/* The SHA-256 of every input's content, in order, in a malloc'ed array. A
+ * non-regular input (FIFO, device, /proc file) fails with -EINVAL and *bad
+ * (when not NULL) names it; other errors are -errno. */
+int hb__hash_files(char *const *inputs, char (**out)[HB_SHA256_HEX], const char **bad);
+
+typedef struct hb__snap_ent {
+    char *path;
+    struct stat st;
+    char hash[HB_SHA256_HEX];
+} hb__snap_ent;
+
+typedef struct hb__snapshot {
+    struct timespec t0;
+    hb__snap_ent *v;
+    size_t n;
+} hb__snapshot;
+
+/* Replaces *s with a snapshot of sources and prev (either may list files
+ * that are gone; prev may be NULL). 0 or -ENOMEM. */
+int hb__snapshot_take(hb__snapshot *s, char *const *sources, char *const *prev);
+
+/* The first of inputs that may have changed since the snapshot, or NULL.
+ * Call after hashing the inputs (hashes[i] is inputs[i]'s content). */
+const char *hb__snapshot_changed(const hb__snapshot *s, char *const *inputs,
+                                 const char (*hashes)[HB_SHA256_HEX]);
+
+void hb__snapshot_release(hb__snapshot *s);
+
+#endif /* HB_COMPILER_INPUTS_H */
