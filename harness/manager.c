@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "jail.h"
 
 #ifndef HB_VERSION_STRING
 #define HB_VERSION_STRING "0.0.0"
@@ -336,6 +337,8 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
                  "removed %u cgroup%s left behind by hotbox processes that died", stale,
                  stale == 1 ? "" : "s");
+    /* So are the object views of its sandboxes (quietly: nothing was lost). */
+    hb_jail_views_reap(m->run_dir);
     char *err = NULL;
     r = hb_store_open(m->state_dir, &m->store, &err);
     free(err);

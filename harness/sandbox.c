@@ -749,7 +749,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         hb_cgroup_destroy(sb->cg);
         hb_mon_policy_free(sb->policy);
         free(sb->output_path);
-    hb_jail_view_free(sb->jail_view);
+        hb_jail_view_free(sb->jail_view);
         hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(r));
         free(err);
         free(sb->name);
@@ -796,6 +796,7 @@ void hb_sandbox_free(hb_sandbox *sb)
     free(sb->pub_diags);
     free(sb->ret_str);
     free(sb->output_path);
+    hb_jail_view_free(sb->jail_view); /* the worker is gone: nothing reads it */
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }

@@ -3,6 +3,7 @@
 #include "jail.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -399,7 +400,7 @@ int hb_jail_view_new(const char *dir_hint, char **out, char **err)
         const char *t = getenv("TMPDIR");
         base = t && *t == '/' && hb_jail_uid_can_reach(t, false) ? t : "/tmp";
     }
-    char *dir = hb__asprintf("%s/hb-view-XXXXXX", base);
+    char *dir = hb__asprintf("%s/hb-view-%ld-XXXXXX", base, (long)getpid());
     if (!dir)
         return hb__seterr(err, -ENOMEM, "out of memory");
     if (!mkdtemp(dir)) {
@@ -518,4 +519,45 @@ void hb_jail_view_free(char *view)
         return;
     hb__rm_rf(view);
     free(view);
+}
+
+/* Removes dead managers' views directly in dir. */
+static int reap_views_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end = NULL;
+        if (strncmp(e->d_name, "hb-view-", 8) != 0)
+            continue;
+        long pid = strtol(e->d_name + 8, &end, 10);
+        if (end == e->d_name + 8 || *end != '-' || pid <= 0)
+            continue; /* not ours (or from before views carried a pid) */
+        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its manager may still run */
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        char *path = hb__path_join(dir, e->d_name);
+        if (path && hb__rm_rf(path) == 0)
+            n++;
+        free(path);
+    }
+    closedir(d);
+    return n;
+}
+
+int hb_jail_views_reap(const char *dir_hint)
+{
+    int n = dir_hint ? reap_views_in(dir_hint) : 0;
+    const char *t = getenv("TMPDIR");
+    if (t && *t == '/' && (!dir_hint || strcmp(t, dir_hint) != 0))
+        n += reap_views_in(t);
+    if ((!dir_hint || strcmp(dir_hint, "/tmp") != 0) && (!t || strcmp(t, "/tmp") != 0))
+        n += reap_views_in("/tmp");
+    return n;
 }
