@@ -1,5 +1,5 @@
-/* worker/wire.c - framing and field codec of the harness <-> worker channel.
- * See wire.h. Shared by the library (hb_wire) and the worker executable. */
+/* proto/wire.c - framing and field codec of the harness <-> worker channel.
+ * See wire.h. Shared by the library (hb_proto) and the worker executable. */
 #include "wire.h"
 
 #include "util.h"

@@ -1,5 +1,5 @@
 /*
- * worker/decode.h - request payload decoders of the worker, kept apart from
+ * proto/proto.h - request payload decoders, kept apart from
  * the code that acts on them so a fuzz target can run them without dlopen.
  *
  * Every decoder takes a whole payload, returns 0 and fills *out, or returns
@@ -7,8 +7,8 @@
  * -ENOMEM. *out is written only on success. Strings are NUL-terminated
  * malloc'ed copies; release a decoded request with its _release function.
  */
-#ifndef HB_WORKER_DECODE_H
-#define HB_WORKER_DECODE_H
+#ifndef HB_PROTO_H
+#define HB_PROTO_H
 
 #include "signature.h"
 #include "wire.h"
@@ -91,4 +91,4 @@ void hb__value_encode(hb_wbuf *w, const hb_wvalue *v);
 int hb__call_check(const hb_sig *sig, const hb_wvalue *args, size_t nargs, char *msg,
                    size_t msglen);
 
-#endif /* HB_WORKER_DECODE_H */
+#endif /* HB_PROTO_H */

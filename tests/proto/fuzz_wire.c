@@ -1,7 +1,7 @@
 /* Fuzz target: arbitrary bytes through the frame header parser, every
  * request decoder of the worker, the call checks and the signature parser.
  * Nothing here may crash, leak or read out of bounds. */
-#include "decode.h"
+#include "proto.h"
 #include "signature.h"
 #include "wire.h"
 

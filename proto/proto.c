@@ -1,5 +1,5 @@
-/* worker/decode.c - see decode.h. */
-#include "decode.h"
+/* proto/proto.c - see proto.h. */
+#include "proto.h"
 
 #include <errno.h>
 #include <inttypes.h>

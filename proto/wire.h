@@ -1,8 +1,8 @@
 /*
- * worker/wire.h - the harness <-> worker wire protocol: framing and a
+ * proto/wire.h - the harness <-> worker wire protocol: framing and a
  * bounds-checked field codec. Both sides link this file; the harness is the
  * only other module that includes it. The message catalogue is documented in
- * worker/PROTOCOL.md; keep the two in step.
+ * proto/PROTOCOL.md; keep the two in step.
  *
  * A frame is a 12-byte header followed by `len` payload bytes:
  *   u32 len    payload length, little endian, at most HB_WIRE_MAX_FRAME

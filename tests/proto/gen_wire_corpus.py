@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the `wire` fuzz target (tests/fuzz/corpus/wire/):
-one valid frame of every request type, in the format of worker/PROTOCOL.md.
+one valid frame of every request type, in the format of proto/PROTOCOL.md.
 Run it again after a protocol change and commit the result."""
 import os
 import struct
