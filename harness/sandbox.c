@@ -1037,7 +1037,8 @@ int hb_load(hb_sandbox *sb, const char *dir)
     set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
     hb__emit(sb->m, sb, HB_EVENT_LOADED, s->name, s->version, 0, 0, &b.t,
              "%s v%llu loaded (%.1f ms)%s", s->name, (unsigned long long)s->version, b.t.total_ms,
-             resume.valid && lr.state_result == 1 ? "; state resumed from its stored checkpoint" : "");
+             resume.valid && lr.state_result == HB_PROTO_STATE_CARRIED
+                 ? "; state resumed from its stored checkpoint" : "");
 out:
     hb_checkpoint_release(&resume);
     hb__build_out_release(&b);
