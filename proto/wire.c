@@ -162,12 +162,6 @@ int hb__wire_finish(hb_wbuf *w)
     return 0;
 }
 
-void hb__wire_reset(hb_wbuf *w)
-{
-    w->len = 0;
-    w->failed = false;
-}
-
 void hb__wire_release(hb_wbuf *w)
 {
     if (!w->fixed)

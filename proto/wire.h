@@ -51,7 +51,6 @@ void hb__wire_put_bytes(hb_wbuf *w, const void *data, size_t len);
 void hb__wire_put_str(hb_wbuf *w, const char *s); /* NULL encodes as "" */
 /* Patches the length. Returns 0, -ENOMEM, or -EMSGSIZE past the limit. */
 int hb__wire_finish(hb_wbuf *w);
-void hb__wire_reset(hb_wbuf *w); /* len = 0 */
 void hb__wire_release(hb_wbuf *w);
 
 /* The id in the header of a frame begun in w (0 when none was). */
