@@ -26,38 +26,6 @@ int hb_signature_check(const char *signature, size_t *nargs_out)
     return 0;
 }
 
-static bool is_signed(hb_type t)
-{
-    return t == HB_TYPE_BOOL || t == HB_TYPE_I8 || t == HB_TYPE_I16 || t == HB_TYPE_I32 ||
-           t == HB_TYPE_I64 || t == HB_TYPE_LONG;
-}
-
-static void put_value(hb_wbuf *w, const hb_value *v)
-{
-    hb__wire_put_u8(w, (uint8_t)v->type);
-    switch (v->type) {
-    case HB_TYPE_VOID:
-        break;
-    case HB_TYPE_F32:
-        hb__wire_put_f32(w, v->v.f);
-        break;
-    case HB_TYPE_F64:
-        hb__wire_put_f64(w, v->v.d);
-        break;
-    case HB_TYPE_STR:
-        hb__wire_put_u8(w, v->v.s == NULL);
-        hb__wire_put_bytes(w, v->v.s, v->v.s ? strlen(v->v.s) : 0);
-        break;
-    case HB_TYPE_BUF_IN:
-    case HB_TYPE_BUF_INOUT:
-        hb__wire_put_bytes(w, v->v.buf.data, v->v.buf.len);
-        break;
-    default:
-        hb__wire_put_u64(w, is_signed(v->type) ? (uint64_t)v->v.i : v->v.u);
-        break;
-    }
-}
-
 static int fail(hb_sandbox *sb, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail(hb_sandbox *sb, int code, const char *fmt, ...)
@@ -76,71 +44,62 @@ static int fail(hb_sandbox *sb, int code, const char *fmt, ...)
 static int decode_reply(hb_sandbox *sb, const hb_sig *sig, const hb_value *args,
                         const hb_frame *f, hb_value *ret)
 {
-    hb_rbuf rb;
-    hb__rbuf_init(&rb, f->payload, f->len);
-    uint8_t t = 0;
-    hb__wire_get_u8(&rb, &t);
-    if (t != (uint8_t)sig->ret)
-        return fail(sb, HB_EPROTO, "worker returned type %u for a '%c' return", t,
-                    hb__sig_char(sig->ret));
+    hb_proto_call_ok ok;
+    int r = hb__proto_call_ok_decode(f->payload, f->len, &ok);
+    if (r == -ENOMEM)
+        return fail(sb, -ENOMEM, "out of memory");
+    if (r < 0)
+        return fail(sb, HB_EPROTO, "malformed CALL reply from the worker");
+    if (ok.ret.type != sig->ret) {
+        r = fail(sb, HB_EPROTO, "worker returned type %u for a '%c' return",
+                 (unsigned)ok.ret.type, hb__sig_char(sig->ret));
+        goto out;
+    }
     hb_value v = {.type = sig->ret};
-    uint64_t u = 0;
     switch (sig->ret) {
     case HB_TYPE_VOID:
         break;
     case HB_TYPE_F32:
-        hb__wire_get_f32(&rb, &v.v.f);
+        v.v.f = ok.ret.n.f;
         break;
     case HB_TYPE_F64:
-        hb__wire_get_f64(&rb, &v.v.d);
+        v.v.d = ok.ret.n.d;
         break;
-    case HB_TYPE_STR: {
-        uint8_t is_null = 0;
-        const void *data = NULL;
-        size_t len = 0;
-        hb__wire_get_u8(&rb, &is_null);
-        hb__wire_get_bytes(&rb, &data, &len);
+    case HB_TYPE_STR:
         free(sb->ret_str);
-        sb->ret_str = NULL;
-        if (!rb.failed && !is_null) {
-            sb->ret_str = malloc(len + 1);
-            if (!sb->ret_str)
-                return fail(sb, -ENOMEM, "out of memory");
-            memcpy(sb->ret_str, data, len);
-            sb->ret_str[len] = '\0';
-        }
+        sb->ret_str = ok.ret.s; /* NULL for a NULL string */
+        ok.ret.s = NULL;
         v.v.s = sb->ret_str;
         break;
-    }
     default:
-        hb__wire_get_u64(&rb, &u);
-        if (is_signed(sig->ret))
-            v.v.i = (int64_t)u;
-        else
-            v.v.u = u;
+        v.v.u = ok.ret.n.u; /* the same bits as v.v.i */
         break;
     }
-    uint32_t nbuf = 0;
-    hb__wire_get_u32(&rb, &nbuf);
     size_t bi = 0;
-    for (size_t i = 0; i < sig->nargs && !rb.failed; i++) {
+    for (size_t i = 0; i < sig->nargs; i++) {
         if (sig->args[i] != HB_TYPE_BUF_INOUT)
             continue;
-        const void *data = NULL;
-        size_t len = 0;
-        if (bi++ >= nbuf || hb__wire_get_bytes(&rb, &data, &len) < 0)
+        if (bi >= ok.nbuf)
             break;
-        if (len != args[i].v.buf.len)
-            return fail(sb, HB_EPROTO, "worker returned %zu bytes for a %zu-byte buffer", len,
-                        args[i].v.buf.len);
-        if (len)
-            memcpy(args[i].v.buf.data, data, len);
+        const hb_proto_bytes *b = &ok.bufs[bi++];
+        if (b->len != args[i].v.buf.len) {
+            r = fail(sb, HB_EPROTO, "worker returned %zu bytes for a %zu-byte buffer", b->len,
+                     args[i].v.buf.len);
+            goto out;
+        }
+        if (b->len)
+            memcpy(args[i].v.buf.data, b->data, b->len);
     }
-    if (rb.failed || bi != nbuf)
-        return fail(sb, HB_EPROTO, "malformed CALL reply from the worker");
+    if (bi != ok.nbuf) {
+        r = fail(sb, HB_EPROTO, "malformed CALL reply from the worker");
+        goto out;
+    }
     if (ret)
         *ret = v;
-    return 0;
+    r = 0;
+out:
+    hb__proto_call_ok_release(&ok);
+    return r;
 }
 
 int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *signature,
@@ -185,13 +144,12 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
     }
 
     hb_wbuf w = {0};
-    hb__wc_begin(&sb->wc, &w, HB_MSG_CALL);
-    hb__wire_put_str(&w, plugin);
-    hb__wire_put_str(&w, symbol);
-    hb__wire_put_str(&w, signature);
-    hb__wire_put_u32(&w, (uint32_t)nargs);
+    hb_wvalue wargs[HB_SIG_MAX_ARGS];
     for (size_t i = 0; i < nargs; i++)
-        put_value(&w, &args[i]);
+        wargs[i] = hb__value_view(&args[i]);
+    hb_proto_call req = {.plugin = (char *)plugin, .symbol = (char *)symbol,
+                         .signature = (char *)signature, .nargs = nargs, .args = wargs};
+    hb__proto_call_encode(&w, hb__wc_next_id(&sb->wc), &req); /* failure: hb__wc_request says */
     hb_frame reply;
     char *err = NULL;
     uint64_t version = s->version;

@@ -23,6 +23,7 @@
 #include "state.h"
 #include "store.h"
 #include "util.h"
+#include "proto.h"
 #include "wire.h"
 
 /* ---- worker client (worker_client.c) ---------------------------------- */
@@ -80,9 +81,10 @@ typedef struct hb_wspawn {
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
-/* Begins a request frame with a fresh id. */
-void hb__wc_begin(hb_wclient *wc, hb_wbuf *w, uint8_t type);
-/* Sends a finished request and waits for its reply.
+/* A fresh request id: encode the request with it (proto.h). */
+uint32_t hb__wc_next_id(hb_wclient *wc);
+/* Sends a request (encoded by proto.h; an encoding failure is reported
+ * here, as HB_ELIMIT or -ENOMEM) and waits for its reply.
  *  0            OK; *reply holds the OK frame (release it)
  *  code < 0     ERR from the worker; *err is its message
  *  HB_ECRASHED  the worker died; *err says how (it has been reaped)
@@ -137,7 +139,7 @@ typedef struct hb_slot {
     char sha[HB_SHA256_HEX];
     char *path;           /* object path of the active version */
     uint32_t schema;
-    uint32_t hooks;       /* 1 init, 2 fini, 4 save, 8 migrate */
+    uint32_t hooks;       /* HB_PROTO_HOOK_* (init, fini, save, migrate) */
     hb_ckset ckpts;
     uint64_t last_ckpt_ns;
     bool restore_fresh;   /* restart: skip the checkpoint (it failed) */

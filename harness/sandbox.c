@@ -11,9 +11,6 @@
 #include "harness.h"
 #include "jail.h"
 
-#define HOOK_SAVE 4u
-#define HOOK_MIGRATE 8u
-
 static void set_err(hb_sandbox *sb, char *msg)
 {
     free(sb->last_error);
@@ -122,20 +119,12 @@ static int on_checkpoint(const hb_frame *f, void *ud)
     }
     if (f->type != HB_MSG_CHECKPOINT)
         return HB_EPROTO;
-    hb_rbuf rb;
-    char *plugin = NULL;
-    uint64_t version = 0;
-    uint32_t schema = 0;
-    const void *data = NULL;
-    size_t len = 0;
-    hb__rbuf_init(&rb, f->payload, f->len);
-    hb__wire_get_str(&rb, 4096, &plugin);
-    hb__wire_get_u64(&rb, &version);
-    hb__wire_get_u32(&rb, &schema);
-    hb__wire_get_bytes(&rb, &data, &len);
+    hb_proto_checkpoint ck = {0};
     int r = HB_EPROTO;
-    if (hb__wire_done(&rb) && plugin && strcmp(plugin, c->slot->name) == 0) {
-        r = hb_ckset_record(&c->slot->ckpts, version, schema, data, len, hb__now_ns());
+    if (hb__proto_checkpoint_decode(f->payload, f->len, &ck) == 0 &&
+        strcmp(ck.plugin, c->slot->name) == 0) {
+        r = hb_ckset_record(&c->slot->ckpts, ck.version, ck.schema, ck.state, ck.state_len,
+                            hb__now_ns());
         c->slot->last_ckpt_ns = hb__now_ns();
         c->got = r == 0;
         if (c->got)
@@ -146,14 +135,13 @@ static int on_checkpoint(const hb_frame *f, void *ud)
             persist_checkpoint(c->sb, c->slot);
         if (r == 0 && c->wait_ack) {
             hb_wbuf ack = {0};
-            hb__wire_begin(&ack, HB_MSG_CHECKPOINT_ACK, f->id);
-            r = hb__wire_finish(&ack);
+            r = hb__proto_empty_encode(&ack, HB_MSG_CHECKPOINT_ACK, f->id);
             if (r == 0)
                 r = hb__wire_send(c->sb->wc.fd, &ack);
             hb__wire_release(&ack);
         }
     }
-    free(plugin);
+    hb__proto_checkpoint_release(&ck);
     return r;
 }
 
@@ -237,17 +225,19 @@ typedef struct load_reply {
     uint8_t state_result;
 } load_reply;
 
-static int parse_load_reply(const hb_frame *f, load_reply *out)
+/* The OK of a LOAD, or of a SWAP when swap is set. */
+static int parse_load_reply(const hb_frame *f, bool swap, load_reply *out)
 {
-    hb_rbuf rb;
-    char *name = NULL;
-    hb__rbuf_init(&rb, f->payload, f->len);
-    hb__wire_get_str(&rb, 4096, &name);
-    hb__wire_get_u32(&rb, &out->schema);
-    hb__wire_get_u32(&rb, &out->hooks);
-    hb__wire_get_u8(&rb, &out->state_result);
-    free(name);
-    return rb.failed ? HB_EPROTO : 0;
+    hb_proto_loaded m;
+    int r = swap ? hb__proto_swap_ok_decode(f->payload, f->len, &m)
+                 : hb__proto_load_ok_decode(f->payload, f->len, &m);
+    if (r < 0)
+        return r == -ENOMEM ? r : HB_EPROTO;
+    out->schema = m.schema;
+    out->hooks = m.hooks;
+    out->state_result = m.state_result;
+    hb__proto_loaded_release(&m);
+    return 0;
 }
 
 /* The dynamic loader's words for a missing provider or symbol become
@@ -298,19 +288,17 @@ static int rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64
     if (xr < 0)
         return xr;
     hb_wbuf w = {0};
-    hb__wc_begin(&sb->wc, &w, HB_MSG_LOAD);
-    hb__wire_put_str(&w, plugin);
-    hb__wire_put_str(&w, path);
-    hb__wire_put_u64(&w, version);
-    hb__wire_put_u8(&w, ck && ck->valid);
-    hb__wire_put_u32(&w, ck && ck->valid ? ck->schema : 0);
-    hb__wire_put_bytes(&w, ck && ck->valid ? ck->data : NULL, ck && ck->valid ? ck->len : 0);
+    bool has = ck && ck->valid;
+    hb_proto_load req = {.plugin = (char *)plugin, .path = (char *)path, .version = version,
+                         .has_state = has, .state_schema = has ? ck->schema : 0,
+                         .state = has ? ck->data : NULL, .state_len = has ? ck->len : 0};
+    hb__proto_load_encode(&w, hb__wc_next_id(&sb->wc), &req); /* failure: hb__wc_request says */
     hb_frame reply;
     int r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, err);
     hb__wire_release(&w);
     if (r < 0)
         return map_loader_error(r, err, plugin);
-    r = parse_load_reply(&reply, lr);
+    r = parse_load_reply(&reply, false, lr);
     hb__frame_release(&reply);
     if (r < 0)
         hb__seterr(err, r, "malformed LOAD reply");
@@ -491,7 +479,7 @@ static int checkpoint_one(hb_sandbox *sb, hb_slot *s);
 static int recover_fds(hb_sandbox *sb)
 {
     for (size_t i = 0; i < sb->nslots; i++) {
-        if (!(sb->slots[i].hooks & HOOK_SAVE))
+        if (!(sb->slots[i].hooks & HB_PROTO_HOOK_SAVE))
             continue;
         int r = checkpoint_one(sb, &sb->slots[i]);
         if (r == HB_ECRASHED || r == HB_EHUNG)
@@ -925,9 +913,9 @@ static bool is_skipped(const hb_version_rec *r)
 
 static const char *state_note(uint8_t state_result, uint32_t old_hooks)
 {
-    if (state_result == 1)
+    if (state_result == HB_PROTO_STATE_CARRIED)
         return "state carried";
-    if (!(old_hooks & HOOK_SAVE))
+    if (!(old_hooks & HB_PROTO_HOOK_SAVE))
         return "fresh state: the old version has no save hook";
     return "fresh state: the new version has no migrate hook";
 }
@@ -1050,7 +1038,8 @@ int hb_load(hb_sandbox *sb, const char *dir)
     set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
     hb__emit(sb->m, sb, HB_EVENT_LOADED, s->name, s->version, 0, 0, &b.t,
              "%s v%llu loaded (%.1f ms)%s", s->name, (unsigned long long)s->version, b.t.total_ms,
-             resume.valid && lr.state_result == 1 ? "; state resumed from its stored checkpoint" : "");
+             resume.valid && lr.state_result == HB_PROTO_STATE_CARRIED
+                 ? "; state resumed from its stored checkpoint" : "");
 out:
     hb_checkpoint_release(&resume);
     hb__build_out_release(&b);
@@ -1123,12 +1112,10 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
     memcpy(old_sha, s->sha, HB_SHA256_HEX);
     struct ckpt_ctx ctx = {sb, s, false, false, sb->named};
     hb_wbuf w = {0};
-    hb__wc_begin(&sb->wc, &w, HB_MSG_SWAP);
-    hb__wire_put_str(&w, s->name);
-    hb__wire_put_str(&w, path);
-    hb__wire_put_u64(&w, rec->version);
-    if (sb->named)
-        hb__wire_put_u8(&w, 1); /* checkpoint durable before new code runs */
+    /* wait_ack: the checkpoint is durable before the new code runs */
+    hb_proto_swap req = {.plugin = s->name, .path = path, .version = rec->version,
+                         .wait_ack = sb->named};
+    hb__proto_swap_encode(&w, hb__wc_next_id(&sb->wc), &req);
     hb_frame reply;
     uint64_t ts = hb__now_ns();
     r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, on_checkpoint, &ctx, &reply, &err);
@@ -1194,7 +1181,7 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
         return r;
     }
     load_reply lr;
-    r = parse_load_reply(&reply, &lr);
+    r = parse_load_reply(&reply, true, &lr);
     hb__frame_release(&reply);
     if (r < 0) {
         free(path);
@@ -1216,11 +1203,12 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
              old_version, 0, t, "%s v%llu -> v%llu (%s; swap %.2f ms, total %.1f ms)", s->name,
              (unsigned long long)old_version, (unsigned long long)rec->version,
              state_note(lr.state_result, old_hooks), t->swap_ms, t->total_ms);
-    if (lr.state_result != 1 && ctx.got == false && (old_hooks & HOOK_SAVE) == 0)
+    if (lr.state_result != HB_PROTO_STATE_CARRIED && ctx.got == false &&
+        (old_hooks & HB_PROTO_HOOK_SAVE) == 0)
         hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, rec->version, old_version, 0, NULL,
                  "%s has no save hook: v%llu starts with fresh state", s->name,
                  (unsigned long long)rec->version);
-    else if (lr.state_result == 2)
+    else if (lr.state_result == HB_PROTO_STATE_DROPPED)
         hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, rec->version, old_version, 0, NULL,
                  "%s v%llu has no migrate hook: it starts with fresh state", s->name,
                  (unsigned long long)rec->version);
@@ -1272,8 +1260,8 @@ static char *slot_depends(hb_sandbox *sb, const hb_slot *s)
 static int rpc_unload(hb_sandbox *sb, const char *plugin, char **err)
 {
     hb_wbuf w = {0};
-    hb__wc_begin(&sb->wc, &w, HB_MSG_UNLOAD);
-    hb__wire_put_str(&w, plugin);
+    hb_proto_plugin req = {(char *)plugin};
+    hb__proto_unload_encode(&w, hb__wc_next_id(&sb->wc), &req);
     hb_frame reply;
     int r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, err);
     hb__wire_release(&w);
@@ -1302,7 +1290,7 @@ static int reload_group(hb_sandbox *sb, size_t pi, const hb_version_rec *rec, hb
     size_t unloaded = 0;
     for (size_t k = n; k-- > 0;) {
         hb_slot *d = &sb->slots[dep[k]];
-        if ((d->hooks & HOOK_SAVE) && (r = checkpoint_one(sb, d)) < 0)
+        if ((d->hooks & HB_PROTO_HOOK_SAVE) && (r = checkpoint_one(sb, d)) < 0)
             goto restore;
         if ((r = rpc_unload(sb, d->name, &err)) < 0) {
             fail(sb, r, "unloading %s to re-bind it to %s failed: %s", d->name, provider,
@@ -1472,8 +1460,8 @@ int hb_unload(hb_sandbox *sb, const char *plugin)
     if (!s)
         return 0;
     hb_wbuf w = {0};
-    hb__wc_begin(&sb->wc, &w, HB_MSG_UNLOAD);
-    hb__wire_put_str(&w, plugin);
+    hb_proto_plugin req = {(char *)plugin};
+    hb__proto_unload_encode(&w, hb__wc_next_id(&sb->wc), &req);
     hb_frame reply;
     char *err = NULL;
     r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, &err);
@@ -1513,8 +1501,8 @@ int hb_active_version(hb_sandbox *sb, const char *plugin, uint64_t *out)
 static int checkpoint_one(hb_sandbox *sb, hb_slot *s)
 {
     hb_wbuf w = {0};
-    hb__wc_begin(&sb->wc, &w, HB_MSG_SAVE);
-    hb__wire_put_str(&w, s->name);
+    hb_proto_plugin req = {s->name};
+    hb__proto_save_encode(&w, hb__wc_next_id(&sb->wc), &req);
     hb_frame reply;
     char *err = NULL;
     int r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, &err);
@@ -1527,18 +1515,12 @@ static int checkpoint_one(hb_sandbox *sb, hb_slot *s)
             hb__recover(sb, s->name, s->version, r, sb->last_error);
         return r;
     }
-    hb_rbuf rb;
-    uint32_t schema = 0;
-    uint8_t has_save = 0;
-    const void *data = NULL;
-    size_t len = 0;
-    hb__rbuf_init(&rb, reply.payload, reply.len);
-    hb__wire_get_u32(&rb, &schema);
-    hb__wire_get_u8(&rb, &has_save);
-    hb__wire_get_bytes(&rb, &data, &len);
-    r = rb.failed ? HB_EPROTO : 0;
+    hb_proto_save_ok ok = {0};
+    r = hb__proto_save_ok_decode(reply.payload, reply.len, &ok) < 0 ? HB_EPROTO : 0;
+    bool has_save = ok.has_save;
     if (r == 0 && has_save)
-        r = hb_ckset_record(&s->ckpts, s->version, schema, data, len, hb__now_ns());
+        r = hb_ckset_record(&s->ckpts, s->version, ok.schema, ok.state, ok.state_len,
+                            hb__now_ns());
     if (r == 0 && has_save)
         s->calls_since_ckpt = 0;
     s->last_ckpt_ns = hb__now_ns();
@@ -1550,7 +1532,7 @@ static int checkpoint_one(hb_sandbox *sb, hb_slot *s)
 
 int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s)
 {
-    if (!sb->opts.checkpoint_interval_ms || !(s->hooks & HOOK_SAVE))
+    if (!sb->opts.checkpoint_interval_ms || !(s->hooks & HB_PROTO_HOOK_SAVE))
         return 0;
     if (hb__now_ns() - s->last_ckpt_ns < (uint64_t)sb->opts.checkpoint_interval_ms * 1000000ull)
         return 0;
@@ -1638,8 +1620,8 @@ int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version)
             hb_checkpoint_set(&cur, s->ckpts.latest.version, s->ckpts.latest.schema,
                               s->ckpts.latest.data, s->ckpts.latest.len, hb__now_ns());
             hb_wbuf w = {0};
-            hb__wc_begin(&sb->wc, &w, HB_MSG_UNLOAD);
-            hb__wire_put_str(&w, plugin);
+            hb_proto_plugin req = {(char *)plugin};
+            hb__proto_unload_encode(&w, hb__wc_next_id(&sb->wc), &req);
             hb_frame reply;
             r = hb__wc_request(&sb->wc, &w, sb->opts.swap_timeout_ms, NULL, NULL, &reply, &err);
             hb__wire_release(&w);
@@ -1657,8 +1639,7 @@ int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version)
                 bool restored = false;
                 if (own) {
                     hb_wbuf u = {0};
-                    hb__wc_begin(&sb->wc, &u, HB_MSG_UNLOAD);
-                    hb__wire_put_str(&u, plugin);
+                    hb__proto_unload_encode(&u, hb__wc_next_id(&sb->wc), &req);
                     if (hb__wc_request(&sb->wc, &u, sb->opts.swap_timeout_ms, NULL, NULL, &reply,
                                        &err) == 0) {
                         hb__frame_release(&reply);

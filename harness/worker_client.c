@@ -119,16 +119,14 @@ static int take_listener(hb_wclient *wc, unsigned timeout_ms, char **err)
         return hb__seterr(err, HB_ECRASHED, "it exited before passing its seccomp listener");
     hb_frame f;
     int lfd = -1;
-    int r = hb__wire_recv_fd(wc->fd, 4, &f, &lfd);
+    int r = hb__wire_recv_fd(wc->fd, HB_PROTO_LISTENER_LEN, &f, &lfd);
     if (r == -EPIPE || r == -ECONNRESET)
         return hb__seterr(err, HB_ECRASHED, "it exited before passing its seccomp listener");
     if (r < 0)
         return hb__seterr(err, HB_EPROTO, "no seccomp listener: %s", strerror(-r));
     bool ok = f.type == HB_MSG_LISTENER && f.id == 0 && lfd >= 0;
-    hb_rbuf rb;
-    uint32_t flags = 0;
-    hb__rbuf_init(&rb, f.payload, f.len);
-    ok = ok && hb__wire_get_u32(&rb, &flags) == 0 && hb__wire_done(&rb);
+    hb_proto_listener li = {0};
+    ok = ok && hb__proto_listener_decode(f.payload, f.len, &li) == 0;
     hb__frame_release(&f);
     if (ok && (r = hb_sec_listener_check(lfd)) < 0)
         ok = false;
@@ -142,7 +140,7 @@ static int take_listener(hb_wclient *wc, unsigned timeout_ms, char **err)
     wc->has_listener = true;
     /* strict's W^X for files needs Landlock; say so when it is missing. */
     const hb_profile_spec *spec = hb_sec_profile(wc->profile);
-    if (spec && spec->deny_wx && wc->wrapped && !(flags & HB_LISTENER_FILES_LOCKED) &&
+    if (spec && spec->deny_wx && wc->wrapped && !(li.flags & HB_LISTENER_FILES_LOCKED) &&
         !wc->warning[0])
         snprintf(wc->warning, sizeof(wc->warning),
                  "Landlock unavailable: under the %s profile, files the plugin writes can "
@@ -363,9 +361,8 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     }
     /* Handshake: proves the binary is a hotbox worker of our protocol. */
     hb_wbuf w = {0};
-    hb__wc_begin(wc, &w, HB_MSG_HELLO);
-    hb__wire_put_u32(&w, HB_WIRE_MAGIC_HELLO);
-    hb__wire_put_u64(&w, max_state);
+    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, max_state};
+    hb__proto_hello_encode(&w, hb__wc_next_id(wc), &hello); /* failure: hb__wc_request says */
     hb_frame reply;
     r = hb__wc_request(wc, &w, 10000, NULL, NULL, &reply, err);
     hb__wire_release(&w);
@@ -380,12 +377,10 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         hb__wc_kill(wc);
         return HB_EWORKER;
     }
-    hb_rbuf rb;
-    uint32_t magic = 0;
-    hb__rbuf_init(&rb, reply.payload, reply.len);
-    hb__wire_get_u32(&rb, &magic);
+    hb_proto_hello_ok hok = {0};
+    int hr = hb__proto_hello_ok_decode(reply.payload, reply.len, &hok);
     hb__frame_release(&reply);
-    if (magic != HB_WIRE_MAGIC_HELLO) {
+    if (hr < 0 || hok.magic != HB_WIRE_MAGIC_HELLO) {
         close(info[0]);
         hb__wc_kill(wc);
         return hb__seterr(err, HB_EWORKER, "%s answered the handshake with the wrong magic",
@@ -412,10 +407,9 @@ fail_argv:
     return r;
 }
 
-void hb__wc_begin(hb_wclient *wc, hb_wbuf *w, uint8_t type)
+uint32_t hb__wc_next_id(hb_wclient *wc)
 {
-    hb__wire_reset(w);
-    hb__wire_begin(w, type, wc->next_id++);
+    return wc->next_id++;
 }
 
 bool hb__wc_alive(hb_wclient *wc)
@@ -465,24 +459,14 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
  * u8 retired. Kept for describe_death and for blaming the right version. */
 static void record_fault(hb_wclient *wc, const hb_frame *f)
 {
-    hb_rbuf rb;
-    char *plugin = NULL;
-    uint8_t retired = 0;
-    struct hb_wfault x = {0};
-    hb__rbuf_init(&rb, f->payload, f->len);
-    hb__wire_get_u32(&rb, &x.signo);
-    hb__wire_get_u64(&rb, &x.pc);
-    hb__wire_get_u64(&rb, &x.addr);
-    hb__wire_get_str(&rb, sizeof(x.plugin) - 1, &plugin);
-    hb__wire_get_u64(&rb, &x.version);
-    hb__wire_get_u8(&rb, &retired);
-    if (hb__wire_done(&rb) && plugin) {
-        snprintf(x.plugin, sizeof(x.plugin), "%s", plugin);
-        x.retired = retired != 0;
-        x.valid = true;
-        wc->fault = x;
-    }
-    free(plugin);
+    hb_proto_fault m;
+    if (hb__proto_fault_decode(f->payload, f->len, &m) < 0)
+        return;
+    struct hb_wfault x = {.valid = true, .retired = m.retired != 0, .signo = m.signo,
+                          .pc = m.pc, .addr = m.addr, .version = m.version};
+    snprintf(x.plugin, sizeof(x.plugin), "%s", m.plugin);
+    wc->fault = x;
+    hb__proto_fault_release(&m);
 }
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
@@ -496,8 +480,7 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
     if (r < 0)
         return hb__seterr(err, r == -EMSGSIZE ? HB_ELIMIT : r,
                           "request too large for the worker channel (%zu bytes)", req->len);
-    uint32_t id = (uint32_t)req->data[8] | (uint32_t)req->data[9] << 8 |
-                  (uint32_t)req->data[10] << 16 | (uint32_t)req->data[11] << 24;
+    uint32_t id = hb__wire_frame_id(req);
     r = hb__wire_send(wc->fd, req);
     if (r < 0) {
         /* EPIPE: the worker is gone. */
@@ -589,18 +572,12 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
             return 0;
         }
         if (f.type == HB_MSG_ERR) {
-            hb_rbuf rb;
-            uint32_t code = 0;
-            char *msg = NULL;
-            hb__rbuf_init(&rb, f.payload, f.len);
-            hb__wire_get_u32(&rb, &code);
-            hb__wire_get_str(&rb, 65536, &msg);
+            hb_proto_err e = {0};
+            int dr = hb__proto_err_decode(f.payload, f.len, &e);
             hb__frame_release(&f);
-            int c = (int32_t)code;
-            if (c >= 0)
-                c = HB_EPROTO;
-            hb__seterr(err, c, "%s", msg ? msg : "worker error");
-            free(msg);
+            int c = dr < 0 || e.code >= 0 ? HB_EPROTO : e.code;
+            hb__seterr(err, c, "%s", dr < 0 ? "malformed ERR reply from the worker" : e.message);
+            hb__proto_err_release(&e);
             return c;
         }
         if (interim) {
@@ -623,7 +600,7 @@ void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
         return;
     }
     hb_wbuf w = {0};
-    hb__wc_begin(wc, &w, HB_MSG_SHUTDOWN);
+    hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));
     hb_frame reply;
     char *err = NULL;
     int r = hb__wc_request(wc, &w, grace_ms, NULL, NULL, &reply, &err);

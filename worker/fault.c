@@ -33,7 +33,7 @@
 #include <unistd.h>
 
 #define MAX_RANGES 1024
-#define NAME_MAX_LEN 128
+#define NAME_MAX_LEN (HB_PROTO_MAX_FAULT_PLUGIN + 1)
 
 typedef struct range {
     _Atomic int used;  /* 0 free, 1 active, 2 retired (kept mapped) */
@@ -62,12 +62,6 @@ static long count_threads(void)
             n++;
     closedir(d);
     return n;
-}
-
-static void put_le(unsigned char *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static uintptr_t fault_pc(const void *ucv)
@@ -123,25 +117,20 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
         if (u && pc >= ranges[i].start && pc < ranges[i].end)
             hit = &ranges[i];
     }
-    /* u32 signo, u64 pc, u64 addr, str plugin, u64 version, u8 retired */
-    unsigned char buf[HB_WIRE_HEADER + 4 + 8 + 8 + 4 + NAME_MAX_LEN + 8 + 1];
-    size_t name_len = hit ? strnlen(hit->plugin, NAME_MAX_LEN) : 0;
-    size_t len = 4 + 8 + 8 + 4 + name_len + 8 + 1;
-    unsigned char *p = buf;
-    put_le(p, len, 4);
-    p[4] = HB_MSG_FAULT;
-    p[5] = p[6] = p[7] = 0;
-    put_le(p + 8, 0, 4);
-    p += HB_WIRE_HEADER;
-    put_le(p, (uint32_t)sig, 4), p += 4;
-    put_le(p, pc, 8), p += 8;
-    put_le(p, (uintptr_t)si->si_addr, 8), p += 8;
-    put_le(p, name_len, 4), p += 4;
-    if (name_len)
-        memcpy(p, hit->plugin, name_len), p += name_len;
-    put_le(p, hit ? hit->version : 0, 8), p += 8;
-    *p++ = hit && atomic_load_explicit(&hit->used, memory_order_relaxed) == 2;
-    size_t total = (size_t)(p - buf), off = 0;
+    /* Encoded into a fixed buffer: no allocation in a signal handler. */
+    unsigned char buf[HB_PROTO_FAULT_MAX_FRAME];
+    char none[1] = "";
+    hb_proto_fault m = {
+        .signo = (uint32_t)sig,
+        .pc = pc,
+        .addr = (uintptr_t)si->si_addr,
+        .plugin = hit ? (char *)hit->plugin : none,
+        .version = hit ? hit->version : 0,
+        .retired = hit && atomic_load_explicit(&hit->used, memory_order_relaxed) == 2,
+    };
+    hb_wbuf w;
+    hb__wire_init_fixed(&w, buf, sizeof(buf));
+    size_t total = hb__proto_fault_encode(&w, 0, &m) == 0 ? w.len : 0, off = 0;
     while (report_fd >= 0 && off < total) {
         ssize_t n = write(report_fd, buf + off, total - off);
         if (n < 0 && errno == EINTR)

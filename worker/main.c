@@ -70,9 +70,8 @@ static int close_other_fds(int keep)
 static int hand_over_listener(int sock, int listener, uint32_t flags)
 {
     hb_wbuf w = {0};
-    hb__wire_begin(&w, HB_MSG_LISTENER, 0);
-    hb__wire_put_u32(&w, flags);
-    int r = hb__wire_finish(&w);
+    hb_proto_listener m = {flags};
+    int r = hb__proto_listener_encode(&w, 0, &m);
     if (r == 0)
         r = hb__wire_send_fd(sock, &w, listener);
     hb__wire_release(&w);

@@ -3,6 +3,7 @@
 #include "worker.h"
 
 #include "util.h"
+#include "wire.h"
 
 #include <hotbox/plugin.h>
 
@@ -21,9 +22,6 @@
 /* Plugins one worker hosts at most (the harness enforces its own, lower
  * max_plugins; this only bounds the table). */
 #define HB_WORKER_MAX_PLUGINS 4096
-
-enum { HOOK_INIT = 1, HOOK_FINI = 2, HOOK_SAVE = 4, HOOK_MIGRATE = 8 };
-enum { STATE_FRESH = 0, STATE_CARRIED = 1, STATE_DROPPED = 2 };
 
 /* One loaded plugin: the active version only (a swap replaces it). */
 typedef struct wplugin {
@@ -85,9 +83,8 @@ __attribute__((format(printf, 3, 4))) static int fail(worker *w, int code, const
 
 static void reply_err(worker *w, uint32_t id, int code)
 {
-    hb__wire_begin(&w->out, HB_MSG_ERR, id);
-    hb__wire_put_u32(&w->out, (uint32_t)code);
-    hb__wire_put_str(&w->out, w->msg);
+    hb_proto_err m = {.code = code, .message = w->msg};
+    hb__proto_err_encode(&w->out, id, &m);
     send_frame(w);
 }
 
@@ -103,8 +100,8 @@ static wplugin *find_plugin(worker *w, const char *name)
 
 static uint32_t hooks_of(const hb_plugin_descriptor *d)
 {
-    return (d->init ? HOOK_INIT : 0) | (d->fini ? HOOK_FINI : 0) | (d->save ? HOOK_SAVE : 0) |
-           (d->migrate ? HOOK_MIGRATE : 0);
+    return (d->init ? HB_PROTO_HOOK_INIT : 0) | (d->fini ? HB_PROTO_HOOK_FINI : 0) |
+           (d->save ? HB_PROTO_HOOK_SAVE : 0) | (d->migrate ? HB_PROTO_HOOK_MIGRATE : 0);
 }
 
 static const char *desc_name(const hb_plugin_descriptor *d)
@@ -276,29 +273,27 @@ static int run_save(worker *w, const wplugin *p, const char *tail, void **data, 
 
 static int do_hello(worker *w, const hb_frame *f)
 {
-    hb_req_hello q;
-    if (hb__req_hello_decode(f->payload, f->len, &q) < 0)
+    hb_proto_hello q;
+    if (hb__proto_hello_decode(f->payload, f->len, &q) < 0)
         return fail(w, HB_EPROTO, "malformed HELLO request");
     if (q.magic != HB_WIRE_MAGIC_HELLO)
         return fail(w, HB_EPROTO, "HELLO magic is 0x%08" PRIx32 ", expected 0x%08x", q.magic,
                     HB_WIRE_MAGIC_HELLO);
     w->max_state_size = q.max_state_size;
-    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
-    hb__wire_put_u32(&w->out, HB_WIRE_MAGIC_HELLO);
-    hb__wire_put_u32(&w->out, HB_PLUGIN_ABI_VERSION);
-    hb__wire_put_u32(&w->out, (uint32_t)getpid());
+    hb_proto_hello_ok ok = {HB_WIRE_MAGIC_HELLO, HB_PLUGIN_ABI_VERSION, (uint32_t)getpid()};
+    hb__proto_hello_ok_encode(&w->out, f->id, &ok);
     send_frame(w);
     return 0;
 }
 
 static int do_load(worker *w, const hb_frame *f)
 {
-    hb_req_load q;
+    hb_proto_load q;
     void *h;
     const hb_plugin_descriptor *d;
-    uint8_t state_result = STATE_FRESH;
-    char tail[64 + HB_WIRE_MAX_STR];
-    int rc = hb__req_load_decode(f->payload, f->len, &q);
+    uint8_t state_result = HB_PROTO_STATE_FRESH;
+    char tail[64 + HB_PROTO_MAX_STR];
+    int rc = hb__proto_load_decode(f->payload, f->len, &q);
     if (rc < 0)
         return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed LOAD request");
     if (!q.plugin[0]) {
@@ -343,36 +338,34 @@ static int do_load(worker *w, const hb_frame *f)
             close_version(h, d, true);
             goto free_name;
         }
-        state_result = STATE_CARRIED;
+        state_result = HB_PROTO_STATE_CARRIED;
     } else if (q.has_state) {
-        state_result = STATE_DROPPED;
+        state_result = HB_PROTO_STATE_DROPPED;
     }
     w->plugins[w->nplugins++] = (wplugin){name, q.version, h, d};
-    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
-    hb__wire_put_str(&w->out, desc_name(d));
-    hb__wire_put_u32(&w->out, d->state_schema);
-    hb__wire_put_u32(&w->out, hooks_of(d));
-    hb__wire_put_u8(&w->out, state_result);
+    hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
+                          .hooks = hooks_of(d), .state_result = state_result};
+    hb__proto_load_ok_encode(&w->out, f->id, &ok);
     send_frame(w);
     rc = 0;
     goto out;
 free_name:
     free(name);
 out:
-    hb__req_load_release(&q);
+    hb__proto_load_release(&q);
     return rc;
 }
 
 static int do_swap(worker *w, const hb_frame *f)
 {
-    hb_req_swap q;
+    hb_proto_swap q;
     void *h;
     const hb_plugin_descriptor *d;
     void *state = NULL;
     size_t state_len = 0;
-    uint8_t state_result = STATE_FRESH;
+    uint8_t state_result = HB_PROTO_STATE_FRESH;
     char tail[64];
-    int rc = hb__req_swap_decode(f->payload, f->len, &q);
+    int rc = hb__proto_swap_decode(f->payload, f->len, &q);
     if (rc < 0)
         return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed SWAP request");
     wplugin *p = find_plugin(w, q.plugin);
@@ -390,12 +383,10 @@ static int do_swap(worker *w, const hb_frame *f)
         rc = run_save(w, p, tail, &state, &state_len);
         if (rc < 0)
             goto out;
-        hb__wire_begin(&w->out, HB_MSG_CHECKPOINT, f->id);
-        hb__wire_put_str(&w->out, p->name);
-        hb__wire_put_u64(&w->out, p->version);
-        hb__wire_put_u32(&w->out, p->desc->state_schema);
-        hb__wire_put_bytes(&w->out, state, state_len);
-        rc = hb__wire_finish(&w->out);
+        hb_proto_checkpoint ck = {.plugin = p->name, .version = p->version,
+                                  .schema = p->desc->state_schema, .state = state,
+                                  .state_len = state_len};
+        rc = hb__proto_checkpoint_encode(&w->out, f->id, &ck);
         if (rc < 0) {
             rc = fail(w, rc == -EMSGSIZE ? HB_ESTATESIZE : rc,
                       "checkpoint of %s v%" PRIu64 " (%zu bytes) does not fit a frame%s",
@@ -440,9 +431,9 @@ static int do_swap(worker *w, const hb_frame *f)
             close_version(h, d, true);
             goto free_state;
         }
-        state_result = STATE_CARRIED;
+        state_result = HB_PROTO_STATE_CARRIED;
     } else if (had_save) {
-        state_result = STATE_DROPPED;
+        state_result = HB_PROTO_STATE_DROPPED;
     }
     /* 4. Switch, then retire the old version. */
     void *old_handle = p->handle;
@@ -454,38 +445,35 @@ static int do_swap(worker *w, const hb_frame *f)
     /* Tell the harness the new version is live before the old one's fini
      * runs: if fini crashes now, the new version (with the migrated state)
      * is what a restarted worker must serve. */
-    hb__wire_begin(&w->out, HB_MSG_SWITCHED, f->id);
-    hb__wire_put_str(&w->out, p->name);
-    hb__wire_put_u64(&w->out, p->version);
+    hb_proto_switched sw = {.plugin = p->name, .version = p->version};
+    hb__proto_switched_encode(&w->out, f->id, &sw);
     send_frame(w);
     if (w->dead)
         goto free_state;
     close_version(old_handle, old_desc, true);
 
-    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
-    hb__wire_put_str(&w->out, desc_name(d));
-    hb__wire_put_u32(&w->out, d->state_schema);
-    hb__wire_put_u32(&w->out, hooks_of(d));
-    hb__wire_put_u8(&w->out, state_result);
-    hb__wire_put_u64(&w->out, previous);
+    hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
+                          .hooks = hooks_of(d), .state_result = state_result,
+                          .previous = previous};
+    hb__proto_swap_ok_encode(&w->out, f->id, &ok);
     send_frame(w);
     rc = 0;
 free_state:
     free(state);
 out:
-    hb__req_swap_release(&q);
+    hb__proto_swap_release(&q);
     return rc;
 }
 
 static int do_call(worker *w, const hb_frame *f)
 {
-    hb_req_call q;
+    hb_proto_call q;
     hb_sig sig;
     hb_sig_error serr;
     hb_wvalue ret;
     const ElfW(Sym) *sym;
     char why[512];
-    int rc = hb__req_call_decode(f->payload, f->len, &q);
+    int rc = hb__proto_call_decode(f->payload, f->len, &q);
     if (rc < 0)
         return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed CALL request");
     const wplugin *p = find_plugin(w, q.plugin);
@@ -520,17 +508,12 @@ static int do_call(worker *w, const hb_frame *f)
         fail(w, rc, "call of %s in %s v%" PRIu64 ": %s", q.symbol, p->name, p->version, why);
         goto out;
     }
-    uint32_t nbuf = 0;
-    for (size_t i = 0; i < q.nargs; i++)
-        nbuf += q.args[i].type == HB_TYPE_BUF_INOUT;
-    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
-    hb__value_encode(&w->out, &ret);
-    hb__wire_put_u32(&w->out, nbuf);
+    hb_proto_call_ok ok = {.ret = ret};
     for (size_t i = 0; i < q.nargs; i++)
         if (q.args[i].type == HB_TYPE_BUF_INOUT)
-            hb__wire_put_bytes(&w->out, q.args[i].buf, q.args[i].len);
+            ok.bufs[ok.nbuf++] = (hb_proto_bytes){q.args[i].buf, q.args[i].len};
+    rc = hb__proto_call_ok_encode(&w->out, f->id, &ok);
     hb__value_release(&ret);
-    rc = hb__wire_finish(&w->out);
     if (rc < 0) {
         rc = fail(w, rc == -EMSGSIZE ? HB_ELIMIT : rc,
                   "result of %s in %s v%" PRIu64 " does not fit a frame", q.symbol, p->name,
@@ -541,16 +524,16 @@ static int do_call(worker *w, const hb_frame *f)
     if (send_out(w) < 0)
         w->dead = true;
 out:
-    hb__req_call_release(&q);
+    hb__proto_call_release(&q);
     return rc;
 }
 
 static int do_save(worker *w, const hb_frame *f)
 {
-    hb_req_plugin q;
+    hb_proto_plugin q;
     void *state = NULL;
     size_t len = 0;
-    int rc = hb__req_plugin_decode(f->payload, f->len, &q);
+    int rc = hb__proto_plugin_decode(f->payload, f->len, &q);
     if (rc < 0)
         return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed SAVE request");
     const wplugin *p = find_plugin(w, q.plugin);
@@ -560,11 +543,9 @@ static int do_save(worker *w, const hb_frame *f)
     }
     if (p->desc->save && (rc = run_save(w, p, "", &state, &len)) < 0)
         goto out;
-    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
-    hb__wire_put_u32(&w->out, p->desc->state_schema);
-    hb__wire_put_u8(&w->out, p->desc->save != NULL);
-    hb__wire_put_bytes(&w->out, state, len);
-    rc = hb__wire_finish(&w->out);
+    hb_proto_save_ok ok = {.schema = p->desc->state_schema, .has_save = p->desc->save != NULL,
+                           .state = state, .state_len = len};
+    rc = hb__proto_save_ok_encode(&w->out, f->id, &ok);
     if (rc < 0) {
         rc = fail(w, rc == -EMSGSIZE ? HB_ESTATESIZE : rc,
                   "state of %s v%" PRIu64 " (%zu bytes) does not fit a frame", p->name,
@@ -576,7 +557,7 @@ static int do_save(worker *w, const hb_frame *f)
         w->dead = true;
 out:
     free(state);
-    hb__req_plugin_release(&q);
+    hb__proto_plugin_release(&q);
     return rc;
 }
 
@@ -591,8 +572,8 @@ static void remove_plugin(worker *w, wplugin *p)
 
 static int do_unload(worker *w, const hb_frame *f)
 {
-    hb_req_plugin q;
-    int rc = hb__req_plugin_decode(f->payload, f->len, &q);
+    hb_proto_plugin q;
+    int rc = hb__proto_plugin_decode(f->payload, f->len, &q);
     if (rc < 0)
         return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed UNLOAD request");
     wplugin *p = find_plugin(w, q.plugin);
@@ -601,20 +582,20 @@ static int do_unload(worker *w, const hb_frame *f)
         goto out;
     }
     remove_plugin(w, p);
-    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
+    hb__proto_empty_encode(&w->out, HB_MSG_OK, f->id);
     send_frame(w);
     rc = 0;
 out:
-    hb__req_plugin_release(&q);
+    hb__proto_plugin_release(&q);
     return rc;
 }
 
 static int do_ping(worker *w, const hb_frame *f)
 {
-    if (hb__req_empty_decode(f->payload, f->len) < 0)
+    if (hb__proto_empty_decode(f->payload, f->len) < 0)
         return fail(w, HB_EPROTO, "malformed PING request");
-    hb__wire_begin(&w->out, HB_MSG_OK, f->id);
-    hb__wire_put_u32(&w->out, (uint32_t)getpid());
+    hb_proto_ping_ok ok = {(uint32_t)getpid()};
+    hb__proto_ping_ok_encode(&w->out, f->id, &ok);
     send_frame(w);
     return 0;
 }
@@ -655,11 +636,11 @@ int hb__worker_serve(int fd)
         case HB_MSG_UNLOAD: r = do_unload(&w, &f); break;
         case HB_MSG_PING: r = do_ping(&w, &f); break;
         case HB_MSG_SHUTDOWN:
-            if (hb__req_empty_decode(f.payload, f.len) < 0) {
+            if (hb__proto_empty_decode(f.payload, f.len) < 0) {
                 r = fail(&w, HB_EPROTO, "malformed SHUTDOWN request");
                 break;
             }
-            hb__wire_begin(&w.out, HB_MSG_OK, f.id);
+            hb__proto_empty_encode(&w.out, HB_MSG_OK, f.id);
             send_frame(&w);
             shutdown = true;
             r = 0;

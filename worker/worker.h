@@ -8,7 +8,7 @@
 #ifndef HB_WORKER_H
 #define HB_WORKER_H
 
-#include "decode.h"
+#include "proto.h"
 #include "signature.h"
 
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* Drives the real hotbox-worker (fork + exec over a socketpair) through the
- * message catalogue of worker/PROTOCOL.md with the plugins in plugins/. */
-#include "decode.h"
+ * message catalogue of proto/PROTOCOL.md with the plugins in plugins/. */
+#include "proto.h"
 #include "hbtest.h"
 #include "util.h"
 #include "wire.h"

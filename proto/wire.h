@@ -1,8 +1,9 @@
 /*
- * worker/wire.h - the harness <-> worker wire protocol: framing and a
- * bounds-checked field codec. Both sides link this file; the harness is the
- * only other module that includes it. The message catalogue is documented in
- * worker/PROTOCOL.md; keep the two in step.
+ * proto/wire.h - framing and a bounds-checked field codec of the harness
+ * <-> worker channel. The messages built from these fields, the message
+ * types and every limit are in proto.h (the catalogue in prose is
+ * PROTOCOL.md); the harness and the worker use those, and the fields here
+ * only for frame I/O.
  *
  * A frame is a 12-byte header followed by `len` payload bytes:
  *   u32 len    payload length, little endian, at most HB_WIRE_MAX_FRAME
@@ -22,54 +23,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HB_WIRE_HEADER 12u
-#define HB_WIRE_MAX_FRAME (64u << 20) /* 64 MiB */
-#define HB_WIRE_MAGIC_HELLO 0x48425831u /* "HBX1" */
-
-typedef enum hb_msg {
-    /* requests, harness -> worker */
-    HB_MSG_HELLO = 1,   /* u32 magic, u64 max_state_size */
-    HB_MSG_LOAD = 2,    /* str plugin, str path, u64 version, u8 has_state,
-                           u32 state_schema, bytes state */
-    HB_MSG_SWAP = 3,    /* str plugin, str path, u64 version [, u8 wait_ack] */
-    HB_MSG_CALL = 4,    /* str plugin, str symbol, str signature, u32 nargs,
-                           nargs x value (see PROTOCOL.md) */
-    HB_MSG_SAVE = 5,    /* str plugin */
-    HB_MSG_UNLOAD = 6,  /* str plugin */
-    HB_MSG_SHUTDOWN = 7,/* (empty) */
-    HB_MSG_PING = 8,    /* (empty) */
-    HB_MSG_CHECKPOINT_ACK = 9, /* (empty, same id as the SWAP): the checkpoint is durable */
-    /* worker -> harness, interim (same id as the request, more follows) */
-    HB_MSG_CHECKPOINT = 64, /* str plugin, u64 version, u32 schema, bytes state */
-    HB_MSG_SWITCHED = 65,   /* str plugin, u64 version: a SWAP passed its switch point */
-    HB_MSG_DENIED = 66,     /* retired: denials are observed by the harness on
-                               the seccomp listener, never reported by the
-                               worker; the harness treats this frame as a
-                               protocol violation (a forgery). */
-    HB_MSG_LISTENER = 67,   /* u32 flags (HB_LISTENER_*), id 0: the first frame
-                               of a worker under a seccomp profile, sent
-                               before it reads any request, with the filter's
-                               user-notification listener attached
-                               (SCM_RIGHTS); the worker keeps no copy. */
-    HB_MSG_FAULT = 68,      /* u32 signo, u64 pc, u64 addr, str plugin, u64 version,
-                               u8 retired: a fatal signal, and the plugin version
-                               whose code faulted ("" when none); the worker dies
-                               of it next. Id 0, during any request. */
-    /* replies, worker -> harness */
-    HB_MSG_OK = 128,    /* request-specific payload, see PROTOCOL.md */
-    HB_MSG_ERR = 129,   /* i32 code (as u32), str message */
-} hb_msg;
-
-/* HB_MSG_LISTENER flags: what else the profile set up. */
-#define HB_LISTENER_FILES_LOCKED 1u /* files it can write, it cannot read (strict) */
+#include "proto.h" /* the limits, the message types */
 
 /* An encoder appending to a growable buffer. On allocation failure `failed`
- * is set and further puts do nothing; hb__wire_finish then reports -ENOMEM. */
-typedef struct hb_wbuf {
+ * is set and further puts do nothing; hb__wire_finish then reports -ENOMEM.
+ * A fixed buffer (hb__wire_init_fixed) never allocates: running out of room
+ * fails it the same way. */
+struct hb_wbuf {
     uint8_t *data;
     size_t len, cap;
     bool failed;
-} hb_wbuf;
+    bool fixed; /* data is the caller's; never reallocated or freed */
+};
+
+/* Makes w encode into buf[0..cap) without allocating, so frames can be
+ * built in a signal handler (the worker's FAULT report). */
+void hb__wire_init_fixed(hb_wbuf *w, void *buf, size_t cap);
 
 /* Starts a frame: writes a header with a placeholder length. */
 void hb__wire_begin(hb_wbuf *w, uint8_t type, uint32_t id);
@@ -82,8 +51,10 @@ void hb__wire_put_bytes(hb_wbuf *w, const void *data, size_t len);
 void hb__wire_put_str(hb_wbuf *w, const char *s); /* NULL encodes as "" */
 /* Patches the length. Returns 0, -ENOMEM, or -EMSGSIZE past the limit. */
 int hb__wire_finish(hb_wbuf *w);
-void hb__wire_reset(hb_wbuf *w); /* len = 0 */
 void hb__wire_release(hb_wbuf *w);
+
+/* The id in the header of a frame begun in w (0 when none was). */
+uint32_t hb__wire_frame_id(const hb_wbuf *w);
 
 /* Sends a finished frame (all of it, retrying on EINTR). 0 or -errno. */
 int hb__wire_send(int fd, const hb_wbuf *w);
@@ -129,11 +100,11 @@ int hb__wire_recv_until(int fd, uint32_t max_frame, uint64_t deadline_ns, hb_fra
 
 /* A decoder over a payload. Every get fails (returns -EPROTO and sets
  * `failed`) when the payload is too short; after a failure all gets fail. */
-typedef struct hb_rbuf {
+struct hb_rbuf {
     const uint8_t *p;
     size_t left;
     bool failed;
-} hb_rbuf;
+};
 
 void hb__rbuf_init(hb_rbuf *r, const void *data, size_t len);
 int hb__wire_get_u8(hb_rbuf *r, uint8_t *v);

@@ -1,4 +1,4 @@
-/* worker/signature.c - see signature.h. */
+/* proto/signature.c - see signature.h. */
 #include "signature.h"
 
 #include <stdarg.h>

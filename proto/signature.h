@@ -1,8 +1,8 @@
 /*
- * worker/signature.h - parser for hotbox call signatures (dyncall characters
+ * proto/signature.h - parser for hotbox call signatures (dyncall characters
  * plus 'b'/'w' buffers, see hotbox.h). Pure code with no libffi dependency:
  * the worker uses it before every call and the harness library links it
- * (OBJECT library hb_sig) to check signatures on the client side.
+ * (OBJECT library hb_proto) to check signatures on the client side.
  */
 #ifndef HB_SIGNATURE_H
 #define HB_SIGNATURE_H

@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Writes the seed corpus of the `wire` fuzz target (tests/fuzz/corpus/wire/):
-one valid frame of every request type, in the format of worker/PROTOCOL.md.
-Run it again after a protocol change and commit the result."""
+one valid frame of every message (requests, replies, interim frames), in the
+format of proto/PROTOCOL.md, written here independently of proto/'s C code.
+A reply's file name says which request it answers (ok_<request>), because an
+OK frame's type does not. tests/proto/test_proto.c (case corpus) re-encodes
+every seed with proto/ and compares the bytes. Run it again after a protocol
+change and commit the result."""
 import os
 import struct
 import sys
@@ -48,6 +52,20 @@ seeds = {
     'unload': frame(6, s('counter')),
     'shutdown': frame(7, b''),
     'ping': frame(8, b''),
+    'ack': frame(9, b''),
+    'ok_hello': frame(128, u32(0x48425831) + u32(1) + u32(4242)),
+    'ok_load': frame(128, s('counter') + u32(1) + u32(1 | 2 | 4 | 8) + u8(1)),
+    'ok_swap': frame(128, s('counter') + u32(2) + u32(4 | 8) + u8(2) + u64(1)),
+    'ok_call': frame(128, val(I32, 7) + u32(1) + bts(b'abc')),
+    'ok_call_str': frame(128, val(STR, 'hello') + u32(0)),
+    'ok_save': frame(128, u32(1) + u8(1) + bts(b'\x0c\0\0\0')),
+    'ok_ping': frame(128, u32(4242)),
+    'ok_empty': frame(128, b''),
+    'err': frame(129, u32(-22) + s('no plugin named x is loaded')),
+    'checkpoint': frame(64, s('counter') + u64(1) + u32(1) + bts(b'\x0c\0\0\0')),
+    'switched': frame(65, s('counter') + u64(2)),
+    'listener': frame(67, u32(1), 0),
+    'fault': frame(68, u32(11) + u64(0x7f0000001000) + u64(8) + s('counter') + u64(2) + u8(1), 0),
     'sig_only': b'cSfdlZbwB)d',
 }
 

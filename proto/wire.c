@@ -1,5 +1,5 @@
-/* worker/wire.c - framing and field codec of the harness <-> worker channel.
- * See wire.h. Shared by the library (hb_wire) and the worker executable. */
+/* proto/wire.c - framing and field codec of the harness <-> worker channel.
+ * See wire.h. Shared by the library (hb_proto) and the worker executable. */
 #include "wire.h"
 
 #include "util.h"
@@ -49,6 +49,10 @@ static uint8_t *wbuf_reserve(hb_wbuf *w, size_t n)
         w->failed = true;
         return NULL;
     }
+    if (w->len + n > w->cap && w->fixed) {
+        w->failed = true;
+        return NULL;
+    }
     if (w->len + n > w->cap) {
         size_t cap = w->cap ? w->cap : 256;
         while (cap < w->len + n)
@@ -64,6 +68,15 @@ static uint8_t *wbuf_reserve(hb_wbuf *w, size_t n)
     uint8_t *at = w->data + w->len;
     w->len += n;
     return at;
+}
+
+void hb__wire_init_fixed(hb_wbuf *w, void *buf, size_t cap)
+{
+    w->data = buf;
+    w->len = 0;
+    w->cap = cap;
+    w->failed = false;
+    w->fixed = true;
 }
 
 void hb__wire_begin(hb_wbuf *w, uint8_t type, uint32_t id)
@@ -149,18 +162,19 @@ int hb__wire_finish(hb_wbuf *w)
     return 0;
 }
 
-void hb__wire_reset(hb_wbuf *w)
-{
-    w->len = 0;
-    w->failed = false;
-}
-
 void hb__wire_release(hb_wbuf *w)
 {
-    free(w->data);
+    if (!w->fixed)
+        free(w->data);
     w->data = NULL;
     w->len = w->cap = 0;
     w->failed = false;
+    w->fixed = false;
+}
+
+uint32_t hb__wire_frame_id(const hb_wbuf *w)
+{
+    return w->len >= HB_WIRE_HEADER ? le32_load(w->data + 8) : 0;
 }
 
 int hb__wire_send(int fd, const hb_wbuf *w)
