@@ -429,6 +429,18 @@ static int parse_profile(const char *v, hb_profile *out)
 
 /* ./hotbox.json: defaults for the global options. Strings are kept for the
  * life of the process. */
+/* hotbox.json's strings live as long as the process: kept here, so they
+ * stay reachable (and LeakSanitizer quiet) whichever way main returns. */
+static const char *config_string(const char *v)
+{
+    static char *kept[8];
+    static size_t n;
+    char *c = strdup(v);
+    if (c && n < sizeof(kept) / sizeof(kept[0]))
+        kept[n++] = c;
+    return c;
+}
+
 static int load_config(cli_global *g)
 {
     json_error_t je;
@@ -457,13 +469,12 @@ static int load_config(cli_global *g)
             break;
         }
         if (!strcmp(key, "state_dir"))
-            g->state_dir = strdup(v);
+            g->state_dir = config_string(v);
         else if (!strcmp(key, "cc")) {
-            g->cc = strdup(v);
+            g->cc = config_string(v);
             g->cc_origin = "./hotbox.json";
-        }
-        else if (!strcmp(key, "cflags"))
-            g->cflags = strdup(v);
+        } else if (!strcmp(key, "cflags"))
+            g->cflags = config_string(v);
         else if (!strcmp(key, "isolation")) {
             if ((r = parse_isolation(v, &g->isolation)) < 0)
                 cli_error("hotbox.json: unknown isolation \"%s\" (auto, local, namespace, microvm)", v);
