@@ -19,8 +19,9 @@
  * at its host path, argv, the depfile and the diagnostics carry the user's
  * real paths with no translation.
  *
- * Host uid: a root manager's compile runs as host uid 65534 when every
- * directory above is reachable by it (see compile_drops_root()).
+ * Host uid: a root manager's compile runs as host uid HB_JAIL_HOST_UID, in a
+ * root-owned user namespace (security/jail.h), when every directory above
+ * is reachable by that uid (see compile_drops_root()).
  *
  * Environment (bwrap's own, so nothing else is in any /proc/<pid>/environ
  * inside): PATH=/usr/bin:/bin, HOME=the job directory, TMPDIR=/tmp, and
@@ -151,7 +152,7 @@ static bool compile_drops_root(const hb_compile_request *req, const hb_jail_bind
                        : strdup("/");
     bool ok = parent && hb_jail_uid_can_reach(parent, false);
     free(parent);
-    return ok && chown(req->job_dir, HB_JAIL_UID, HB_JAIL_GID) == 0;
+    return ok && chown(req->job_dir, HB_JAIL_HOST_UID, HB_JAIL_HOST_GID) == 0;
 }
 
 static const char *const compiler_env_keep[] = {"LC_ALL", "LANG", "TZ", "SOURCE_DATE_EPOCH", NULL};
@@ -193,6 +194,15 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
                  .etc_alternatives = true,
                  .info_fd = -1};
     char **bargv = NULL;
+    bool drop = compile_drops_root(req, jb, nb);
+    char *uerr = NULL;
+    if (drop && (r = hb_jail_userns_new(&j.userns_fd, &uerr)) < 0) {
+        r = hb__cerr(err, HB_EISOLATION, "namespace backend: %s", uerr ? uerr : "?");
+        free(uerr);
+        for (size_t i = 0; i < ns; i++)
+            free(siblings[i]);
+        return r;
+    }
     char **env = hb_jail_env(req->job_dir, "/tmp", compiler_env_keep, ctx->envp);
     r = env ? hb_jail_argv(&j, argv, &bargv) : -ENOMEM;
     if (r < 0) {
@@ -200,9 +210,12 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     } else {
         hb__run_ctx jctx = *ctx;
         jctx.envp = env;
-        jctx.drop_root = compile_drops_root(req, jb, nb);
+        jctx.drop_root = drop;
+        jctx.userns_fd = j.userns_fd;
         r = hb__spawn_limited(&jctx, bargv, out, err);
     }
+    if (j.userns_fd > 0)
+        close(j.userns_fd);
     hb__strv_free(bargv);
     hb__strv_free(env);
     for (size_t i = 0; i < ns; i++)

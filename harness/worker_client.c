@@ -155,12 +155,13 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         goto fail_argv;
     }
     if (pid == 0) {
-        /* Child: only async-signal-safe calls until exec. The cgroup is
-         * joined while still root; root is dropped before the parent-death
-         * signal is set, because a credential change clears it. */
+        /* Child: only async-signal-safe calls until exec. A root manager's
+         * child stays root (bwrap joins the jail's root-owned user namespace
+         * and becomes the jail's host uid there, jail.h); it only lets bwrap
+         * inherit that namespace's fd. */
         if (cgfd >= 0 && hb_cgroup_join_self(cgfd) < 0)
             _exit(125);
-        if (cmd.drop_root && hb_jail_drop_root() < 0)
+        if (cmd.drop_root && hb_jail_drop_root(cmd.userns_fd) < 0)
             _exit(126);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
