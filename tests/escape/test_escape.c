@@ -839,6 +839,67 @@ static void case_compile_shared_uid(void)
     hb_manager_free(m);
 }
 
+/* A compiler in the jail may be hostile (a cloned repository's hotbox.json
+ * "cc", a -fplugin in its cflags). What it leaves in its job directory is
+ * read by the manager outside the jail: a depfile it replaced with a
+ * symbolic link to a host file it cannot see (a 0600 secret beside the
+ * project) must not be followed. Before, the manager read the secret as
+ * the depfile and its lines came back as "inputs" in the error. */
+static void case_compile_job_symlink(void)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    hb_sandbox_free(sandbox(HB_PROFILE_STANDARD)); /* creates root */
+    HB_CHECK(chmod(root, 0755) == 0);
+    char bin[4200], cc[4300], plug[4200], file[4300], state[4200], secret[4300], script[9000];
+    snprintf(file, sizeof(file), "%s/private", root);
+    HB_CHECK(mkdir(file, 0700) == 0);
+    snprintf(secret, sizeof(secret), "%s/private/secret.txt", root);
+    write_text(secret, "HB-LEAKED-SECRET-9f3: /HB-LEAKED-SECRET-9f3\n");
+    HB_CHECK(chmod(secret, 0600) == 0);
+    snprintf(bin, sizeof(bin), "%s/ccdep", root);
+    HB_CHECK(mkdir(bin, 0755) == 0);
+    snprintf(cc, sizeof(cc), "%s/cc", bin);
+    snprintf(script, sizeof(script),
+             "#!/bin/sh\n"
+             "if [ \"$HOME\" = \"$PWD\" ]; then\n"
+             "  /usr/bin/cc \"$@\" || exit $?\n"
+             "  for f in *.d; do [ -f \"$f\" ] && ln -sf '%s' \"$f\"; done\n"
+             "  exit 0\n"
+             "fi\n"
+             "exec /usr/bin/cc \"$@\"\n",
+             secret);
+    write_text(cc, script);
+    HB_CHECK(chmod(cc, 0755) == 0);
+    snprintf(plug, sizeof(plug), "%s/depp", root);
+    HB_CHECK(mkdir(plug, 0755) == 0);
+    snprintf(file, sizeof(file), "%s/x.c", plug);
+    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+                     "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
+                     "HB_PLUGIN(\"depp\", 1, 0, 0, 0, 0);\n");
+    HB_CHECK(chmod(file, 0644) == 0);
+    snprintf(state, sizeof(state), "%s/.hotbox-dep", root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_NAMESPACE;
+    o.cc = cc;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    int r = hb_load(sb, plug);
+    const char *e = r ? hb_sandbox_last_error(sb) : "";
+    printf("load: %d %s\n", r, r ? e : "(loaded)");
+    if (r == 0)
+        HB_FAIL_("a compile whose depfile is a symbolic link out of the jail was accepted");
+    HB_CHECK(strstr(e, "HB-LEAKED") == NULL);
+    HB_CHECK_CONTAINS(e, "symbolic link");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -900,6 +961,8 @@ int main(int argc, char **argv)
         case_outside_attach();
     else if (!strcmp(c, "compile_shared_uid"))
         case_compile_shared_uid();
+    else if (!strcmp(c, "compile_job_symlink"))
+        case_compile_job_symlink();
     else if (!strcmp(c, "doctor"))
         case_doctor();
     else if (!strcmp(c, "incbin_parent"))
