@@ -253,51 +253,36 @@ static int write_all_at(const char *path, const char *text)
 
 int hb_jail_userns_new(int *out, char **err)
 {
-    /* A child unshares a user namespace and waits; this process (root in
-     * the initial namespace, so the namespace's owner is root) writes its
-     * maps, keeps an fd of it and lets the child go. */
-    int ready[2] = {-1, -1}, hold[2] = {-1, -1};
-    if (pipe2(ready, O_CLOEXEC) < 0 || pipe2(hold, O_CLOEXEC) < 0) {
-        int e = errno;
-        if (ready[0] >= 0) {
-            close(ready[0]);
-            close(ready[1]);
-        }
-        return hb__seterr(err, -e, "cannot make a jail's user namespace: pipe: %s", strerror(e));
-    }
+    /* A child unshares a user namespace and stops itself; this process
+     * (root in the initial namespace, so the namespace's owner is root)
+     * writes its maps, keeps an fd of it and kills the child. No pipes: a
+     * helper forked at the same time by another thread would inherit their
+     * ends, and two helpers waiting for EOF on each other's pipe would
+     * never finish. */
     pid_t pid = fork();
     if (pid == 0) {
         /* Only async-signal-safe calls: the manager may be threaded. */
-        close(ready[0]);
-        close(hold[1]);
-        char c = syscall(SYS_unshare, CLONE_NEWUSER) == 0 ? 'u' : 'e';
-        ssize_t w;
-        while ((w = write(ready[1], &c, 1)) < 0 && errno == EINTR)
-            ;
-        while (read(hold[0], &c, 1) < 0 && errno == EINTR)
-            ;
-        _exit(0);
+        if (syscall(SYS_unshare, CLONE_NEWUSER) < 0)
+            _exit(1);
+        for (;;)
+            syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
     }
-    int e = pid < 0 ? errno : 0;
-    close(ready[1]);
-    close(hold[0]);
-    char c = 0, path[64], map[64];
-    int r = 0, fd = -1;
-    const char *what = "fork";
-    if (pid < 0) {
-        r = -e;
+    if (pid < 0)
+        return hb__seterr(err, -errno, "cannot make a jail's user namespace: fork: %s",
+                          strerror(errno));
+    int st = 0, r = 0, fd = -1;
+    char path[64], map[64];
+    const char *what = "unshare(CLONE_NEWUSER)";
+    pid_t w;
+    while ((w = waitpid(pid, &st, WUNTRACED)) < 0 && errno == EINTR)
+        ;
+    if (w != pid || !WIFSTOPPED(st)) {
+        r = w < 0 ? -errno : -EPERM;
     } else {
-        ssize_t n;
-        while ((n = read(ready[0], &c, 1)) < 0 && errno == EINTR)
-            ;
-        what = "unshare(CLONE_NEWUSER)";
-        r = n == 1 && c == 'u' ? 0 : -EPERM;
-        if (r == 0) {
-            what = "uid_map";
-            snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
-            snprintf(map, sizeof(map), "%d %u 1\n", HB_JAIL_UID, HB_JAIL_HOST_UID);
-            r = write_all_at(path, map);
-        }
+        what = "uid_map";
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+        snprintf(map, sizeof(map), "%d %u 1\n", HB_JAIL_UID, HB_JAIL_HOST_UID);
+        r = write_all_at(path, map);
         if (r == 0) {
             what = "gid_map";
             snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
@@ -314,12 +299,10 @@ int hb_jail_userns_new(int *out, char **err)
             if (tmp >= 0)
                 close(tmp);
         }
-    }
-    close(hold[1]); /* the child exits */
-    close(ready[0]);
-    if (pid > 0)
+        kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
             ;
+    }
     if (r < 0)
         return hb__seterr(err, r, "cannot make a jail's user namespace (%s): %s", what,
                           strerror(-r));
