@@ -35,9 +35,11 @@ typedef struct hb__run_ctx {
     /* The backend's per-context state (the microvm pool); NULL for the
      * stateless local and namespace backends. */
     struct hb__vm_state *state;
-    /* The child drops root before exec (security/jail.h,
-     * hb_jail_drop_root()); set by the namespace backend only. */
+    /* The child passes userns_fd (a root-owned user namespace, see
+     * security/jail.h) to bwrap with hb_jail_drop_root(); set by the
+     * namespace backend only. */
     bool drop_root;
+    int userns_fd;
 } hb__run_ctx;
 
 /* How one command ended. output holds stdout+stderr interleaved, at most

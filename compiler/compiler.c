@@ -206,6 +206,12 @@ static int run_query(const cc_info *ci, const probe_env *pe, const char *const *
     if (!argv || !ro)
         goto out;
     const char *tmp = getenv("TMPDIR");
+    /* The probe directory is made inside the job directory, which must then
+     * be searchable by the jail's host uid (a root manager's isolated run
+     * drops root only where that uid can reach: namespace.c); the job
+     * directory becomes that uid's for the compile anyway. */
+    if (pe->req->job_dir && geteuid() == 0)
+        (void)chmod(pe->req->job_dir, 0711);
     if ((!pe->req->job_dir || hb__mkdtemp_in(pe->req->job_dir, "probe-", &dir) < 0) &&
         (r = hb__mkdtemp_in(tmp && *tmp == '/' ? tmp : "/tmp", "hotbox-probe-", &dir)) < 0)
         goto out;

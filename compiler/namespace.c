@@ -19,8 +19,9 @@
  * at its host path, argv, the depfile and the diagnostics carry the user's
  * real paths with no translation.
  *
- * Host uid: a root manager's compile runs as host uid 65534 when every
- * directory above is reachable by it (see compile_drops_root()).
+ * Host uid: a root manager's compile runs as host uid HB_JAIL_HOST_UID, in a
+ * root-owned user namespace (security/jail.h), when every directory above
+ * is reachable by that uid (see compile_drops_root()).
  *
  * Environment (bwrap's own, so nothing else is in any /proc/<pid>/environ
  * inside): PATH=/usr/bin:/bin, HOME=the job directory, TMPDIR=/tmp, and
@@ -32,6 +33,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +154,56 @@ static bool compile_drops_root(const hb_compile_request *req, const hb_jail_bind
                        : strdup("/");
     bool ok = parent && hb_jail_uid_can_reach(parent, false);
     free(parent);
-    return ok && chown(req->job_dir, HB_JAIL_UID, HB_JAIL_GID) == 0;
+    return ok && chown(req->job_dir, HB_JAIL_HOST_UID, HB_JAIL_HOST_GID) == 0;
+}
+
+/* Everything in the job directory was made inside the jail, by a compiler
+ * that may be hostile (a repository's "cc", a -fplugin in its cflags), and
+ * the manager reads it outside: depfiles, objects. Only regular files and
+ * directories may be there; a symbolic link (to a host file the jail never
+ * showed), a FIFO (a read that never ends) or a device is refused, naming
+ * the first one found in *bad. Runs after the jail has ended: nothing
+ * inside can change the directory any more. Returns true when clean. */
+static bool job_dir_clean(int dfd, const char *rel, int depth, char *bad, size_t badlen)
+{
+    DIR *d = fdopendir(dfd);
+    if (!d) {
+        close(dfd);
+        snprintf(bad, badlen, "%s (cannot be listed)", rel);
+        return false;
+    }
+    bool ok = true;
+    struct dirent *de;
+    while (ok && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        struct stat st;
+        char sub[1024];
+        snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            snprintf(bad, badlen, "%s (cannot be examined: %s)", sub, strerror(errno));
+            ok = false;
+        } else if (S_ISDIR(st.st_mode)) {
+            int fd = depth < 8 ? openat(dirfd(d), de->d_name,
+                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                               : -1;
+            if (fd < 0) {
+                snprintf(bad, badlen, "%s (a directory too deep or not openable)", sub);
+                ok = false;
+            } else {
+                ok = job_dir_clean(fd, sub, depth + 1, bad, badlen);
+            }
+        } else if (!S_ISREG(st.st_mode)) {
+            snprintf(bad, badlen, "%s (%s)", sub,
+                     S_ISLNK(st.st_mode)    ? "a symbolic link"
+                     : S_ISFIFO(st.st_mode) ? "a FIFO"
+                     : S_ISSOCK(st.st_mode) ? "a socket"
+                                            : "a device");
+            ok = false;
+        }
+    }
+    closedir(d);
+    return ok;
 }
 
 static const char *const compiler_env_keep[] = {"LC_ALL", "LANG", "TZ", "SOURCE_DATE_EPOCH", NULL};
@@ -197,6 +249,15 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
                  .etc_alternatives = true,
                  .info_fd = -1};
     char **bargv = NULL;
+    bool drop = compile_drops_root(req, jb, nb);
+    char *uerr = NULL;
+    if (drop && (r = hb_jail_userns_new(&j.userns_fd, &uerr)) < 0) {
+        r = hb__cerr(err, HB_EISOLATION, "namespace backend: %s", uerr ? uerr : "?");
+        free(uerr);
+        for (size_t i = 0; i < ns; i++)
+            free(siblings[i]);
+        return r;
+    }
     char **env = hb_jail_env(req->job_dir, "/tmp", compiler_env_keep, ctx->envp);
     r = env ? hb_jail_argv(&j, argv, &bargv) : -ENOMEM;
     if (r < 0) {
@@ -204,9 +265,22 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     } else {
         hb__run_ctx jctx = *ctx;
         jctx.envp = env;
-        jctx.drop_root = compile_drops_root(req, jb, nb);
+        jctx.drop_root = drop;
+        jctx.userns_fd = j.userns_fd;
         r = hb__spawn_limited(&jctx, bargv, out, err);
+        char bad[1200];
+        int jfd = r < 0 ? -1 : open(req->job_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (r >= 0 && (jfd < 0 || !job_dir_clean(jfd, "", 0, bad, sizeof(bad)))) {
+            if (jfd < 0)
+                snprintf(bad, sizeof(bad), ". (cannot be opened: %s)", strerror(errno));
+            r = hb__cerr(err, HB_EISOLATION,
+                         "the compiler left %s in its job directory %s: only regular files and "
+                         "directories are accepted from inside the jail (refused, nothing read)",
+                         bad, req->job_dir);
+        }
     }
+    if (j.userns_fd > 0)
+        close(j.userns_fd);
     hb__strv_free(bargv);
     hb__strv_free(env);
     for (size_t i = 0; i < ns; i++)

@@ -110,7 +110,7 @@ static _Noreturn void child_exec(const hb__run_ctx *ctx, char *const *argv, int 
     set_limit(RLIMIT_FSIZE, ctx->max_output_bytes);
     set_limit(RLIMIT_CPU, cpu_s);
     set_limit(RLIMIT_CORE, 0);
-    if (ctx->drop_root && hb_jail_drop_root() < 0)
+    if (ctx->drop_root && hb_jail_drop_root(ctx->userns_fd) < 0)
         goto fail;
     execve(argv[0], argv, ctx->envp);
 fail:;

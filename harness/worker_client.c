@@ -180,7 +180,8 @@ struct fork_job {
     char **argv;
     const hb_limits *limits;
     char **envp;       /* the jail's minimal environment */
-    bool drop_root;    /* a root manager's worker runs as an unprivileged host uid */
+    bool drop_root;    /* a root manager's worker runs as the jail's host uid */
+    int userns_fd;     /* with drop_root: the jail's root-owned user namespace */
     int channel, outfd, cgfd;
     int info_fd;       /* bwrap's --info-fd, or -1 when not wrapped */
     pid_t parent;
@@ -203,12 +204,13 @@ static void fork_worker(void *arg)
         j->pid = pid;
         return;
     }
-    /* Child: only async-signal-safe calls until exec. The cgroup is joined
-     * while still root; root is dropped before the parent-death signal is
-     * set, because a credential change clears it. */
+    /* Child: only async-signal-safe calls until exec. A root manager's
+     * child stays root (bwrap joins the jail's root-owned user namespace
+     * and becomes the jail's host uid there, jail.h); it only lets bwrap
+     * inherit that namespace's fd. */
     if (j->cgfd >= 0 && hb_cgroup_join_self(j->cgfd) < 0)
         _exit(125);
-    if (j->drop_root && hb_jail_drop_root() < 0)
+    if (j->drop_root && hb_jail_drop_root(j->userns_fd) < 0)
         _exit(126);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != j->parent)
@@ -301,7 +303,8 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
      * runs a single instruction of its own. */
     int cgfd = how->cgroup ? hb_cgroup_procs_fd(how->cgroup) : -1;
     struct fork_job job = {
-        .argv = argv, .envp = cmd.envp, .drop_root = cmd.drop_root, .limits = &how->limits,
+        .argv = argv, .envp = cmd.envp, .drop_root = cmd.drop_root,
+        .userns_fd = cmd.userns_fd, .limits = &how->limits,
         .channel = sv[1], .outfd = outfd, .cgfd = cgfd, .info_fd = wrapped ? info_w : -1,
         .parent = getpid(), .pid = -1, .err = 0,
     };

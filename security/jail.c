@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -116,7 +117,13 @@ static void add_base(strv *s, const hb_jail *j)
 {
     char id[16];
     sv_add(s, bwrap_path);
-    sv_add(s, "--unshare-user");
+    if (j->userns_fd > 0) {
+        /* A root manager's namespace, owned by root (see jail.h). */
+        snprintf(id, sizeof(id), "%d", j->userns_fd);
+        sv_add2(s, "--userns", id);
+    } else {
+        sv_add(s, "--unshare-user");
+    }
     sv_add(s, "--unshare-pid");
     sv_add(s, "--unshare-net");
     sv_add(s, "--unshare-ipc");
@@ -231,19 +238,84 @@ bool hb_jail_drops_root(void)
     return geteuid() == 0;
 }
 
-int hb_jail_drop_root(void)
+static int write_all_at(const char *path, const char *text)
 {
-    if (geteuid() != 0)
-        return 0;
-    /* Raw system calls: glibc's wrappers broadcast to every thread of the
-     * process, and this runs in a forked child of a threaded manager. */
-    if (syscall(SYS_setgroups, 0, NULL) < 0)
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
         return -errno;
-    if (syscall(SYS_setresgid, HB_JAIL_GID, HB_JAIL_GID, HB_JAIL_GID) < 0)
-        return -errno;
-    if (syscall(SYS_setresuid, HB_JAIL_UID, HB_JAIL_UID, HB_JAIL_UID) < 0)
-        return -errno;
+    size_t len = strlen(text);
+    ssize_t w;
+    while ((w = write(fd, text, len)) < 0 && errno == EINTR)
+        ;
+    int r = w == (ssize_t)len ? 0 : w < 0 ? -errno : -EIO;
+    close(fd);
+    return r;
+}
+
+int hb_jail_userns_new(int *out, char **err)
+{
+    /* A child unshares a user namespace and stops itself; this process
+     * (root in the initial namespace, so the namespace's owner is root)
+     * writes its maps, keeps an fd of it and kills the child. No pipes: a
+     * helper forked at the same time by another thread would inherit their
+     * ends, and two helpers waiting for EOF on each other's pipe would
+     * never finish. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* Only async-signal-safe calls: the manager may be threaded. */
+        if (syscall(SYS_unshare, CLONE_NEWUSER) < 0)
+            _exit(1);
+        for (;;)
+            syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
+    }
+    if (pid < 0)
+        return hb__seterr(err, -errno, "cannot make a jail's user namespace: fork: %s",
+                          strerror(errno));
+    int st = 0, r = 0, fd = -1;
+    char path[64], map[64];
+    const char *what = "unshare(CLONE_NEWUSER)";
+    pid_t w;
+    while ((w = waitpid(pid, &st, WUNTRACED)) < 0 && errno == EINTR)
+        ;
+    if (w != pid || !WIFSTOPPED(st)) {
+        r = w < 0 ? -errno : -EPERM;
+    } else {
+        what = "uid_map";
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", (int)pid);
+        snprintf(map, sizeof(map), "%d %u 1\n", HB_JAIL_UID, HB_JAIL_HOST_UID);
+        r = write_all_at(path, map);
+        if (r == 0) {
+            what = "gid_map";
+            snprintf(path, sizeof(path), "/proc/%d/gid_map", (int)pid);
+            snprintf(map, sizeof(map), "%d %u 1\n", HB_JAIL_GID, HB_JAIL_HOST_GID);
+            r = write_all_at(path, map);
+        }
+        if (r == 0) {
+            what = "ns/user";
+            snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+            int tmp = open(path, O_RDONLY | O_CLOEXEC);
+            /* 10 or above: clear of the fds a spawning child dup2()s. */
+            fd = tmp < 0 ? -1 : fcntl(tmp, F_DUPFD_CLOEXEC, 10);
+            r = fd < 0 ? -errno : 0;
+            if (tmp >= 0)
+                close(tmp);
+        }
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (r < 0)
+        return hb__seterr(err, r, "cannot make a jail's user namespace (%s): %s", what,
+                          strerror(-r));
+    *out = fd;
     return 0;
+}
+
+int hb_jail_drop_root(int userns_fd)
+{
+    if (userns_fd <= 0)
+        return -EBADF;
+    return fcntl(userns_fd, F_SETFD, 0) < 0 ? -errno : 0;
 }
 
 int hb_jail_child_pid(int fd, pid_t *out)
@@ -292,6 +364,14 @@ static void run_probe(void)
     char **argv = NULL;
     char **env = hb_jail_env("/tmp", "/tmp", NULL, NULL);
     int pfd[2] = {-1, -1};
+    if (hb_jail_drops_root()) {
+        char *uerr = NULL;
+        if (hb_jail_userns_new(&j.userns_fd, &uerr) < 0) {
+            snprintf(probe_reason, sizeof(probe_reason), "%s", uerr ? uerr : "out of memory");
+            free(uerr);
+            goto out;
+        }
+    }
     if (!env || hb_jail_argv(&j, cmd, &argv) < 0) {
         snprintf(probe_reason, sizeof(probe_reason), "out of memory");
         goto out;
@@ -309,13 +389,17 @@ static void run_probe(void)
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(pfd[1], 2) < 0)
             _exit(127);
-        if (hb_jail_drop_root() < 0)
+        if (j.userns_fd > 0 && hb_jail_drop_root(j.userns_fd) < 0)
             _exit(126);
         execve(argv[0], argv, env);
         _exit(127);
     }
     close(pfd[1]);
     pfd[1] = -1;
+    if (j.userns_fd > 0) {
+        close(j.userns_fd);
+        j.userns_fd = 0;
+    }
     char msg[400];
     size_t got = 0;
     for (;;) {
@@ -340,12 +424,15 @@ static void run_probe(void)
     char how[64];
     hb__describe_wait_status(st, how, sizeof(how));
     if (WIFEXITED(st) && WEXITSTATUS(st) == 126)
-        snprintf(probe_reason, sizeof(probe_reason), "cannot become uid %d to run %.200s",
-                 HB_JAIL_UID, bwrap_path);
+        snprintf(probe_reason, sizeof(probe_reason), "cannot pass a user namespace to %.200s",
+                 bwrap_path);
     else
         snprintf(probe_reason, sizeof(probe_reason), "%.200s%s %s%s%.200s", bwrap_path,
-                 hb_jail_drops_root() ? " (as uid 65534)" : "", how, msg[0] ? ": " : "", msg);
+                 hb_jail_drops_root() ? " (joining a root-owned user namespace)" : "", how,
+                 msg[0] ? ": " : "", msg);
 out:
+    if (j.userns_fd > 0)
+        close(j.userns_fd);
     if (pfd[0] >= 0)
         close(pfd[0]);
     if (pfd[1] >= 0)
@@ -382,8 +469,8 @@ bool hb_jail_uid_can_reach(const char *path, bool exec)
         mode_t need_o = last ? (S_ISDIR(st.st_mode) ? S_IXOTH : S_IROTH | (exec ? S_IXOTH : 0))
                              : S_IXOTH;
         mode_t need_u = need_o << 6, need_g = need_o << 3;
-        bool ok = st.st_uid == HB_JAIL_UID ? (st.st_mode & need_u) == need_u
-                  : st.st_gid == HB_JAIL_GID ? (st.st_mode & need_g) == need_g
+        bool ok = st.st_uid == HB_JAIL_HOST_UID ? (st.st_mode & need_u) == need_u
+                  : st.st_gid == HB_JAIL_HOST_GID ? (st.st_mode & need_g) == need_g
                                              : (st.st_mode & need_o) == need_o;
         if (!ok)
             return false;

@@ -18,10 +18,20 @@
  *    hb_jail_env(): bwrap's own environment is what a process inside sees
  *    in /proc/<bwrap's child>/environ, so it must hold nothing secret).
  *
- * Host uid: when the manager runs as root, a jail whose process drops root
- * (hb_jail_drop_root(), called in the forked child before exec) runs bwrap
- * as the unprivileged host uid 65534, so the uid inside maps to 65534 on
- * the host, not to root. An unprivileged manager's jail maps to its own uid.
+ * Host uid: when the manager runs as root, a jail that drops root gets a
+ * user namespace the manager made (hb_jail_userns_new()): owned by host
+ * root, its only mapping is uid/gid 65534 inside to HB_JAIL_HOST_UID/GID
+ * outside, a uid nothing else on the machine runs as. bwrap joins it
+ * (--userns) instead of making its own. Neither half may be weakened:
+ *  - a user namespace made by bwrap running as host uid 65534 is owned by
+ *    65534, and every process of that uid on the host (nobody: daemons, an
+ *    unprivileged CI stage) holds every capability in it, so it could
+ *    ptrace the worker, write its memory, enter its namespaces;
+ *  - a host uid shared with anything (65534 is nobody) lets that thing
+ *    ptrace a dumpable process of the jail (the compiler) by plain uid
+ *    match (escape_nobody_attach, escape_compile_shared_uid).
+ * An unprivileged manager's jail maps to its own uid and bwrap makes the
+ * user namespace (--unshare-user): it is owned by the manager's uid.
  */
 #ifndef HB_SECURITY_JAIL_H
 #define HB_SECURITY_JAIL_H
@@ -32,6 +42,14 @@
 
 #define HB_JAIL_UID 65534
 #define HB_JAIL_GID 65534
+
+/* The host uid/gid of a root manager's jails: not 0, not 65534 (nobody,
+ * shared with daemons), below 2^31 (tools that keep uids in an int), and
+ * outside the ranges distributions hand out (system and login users below
+ * 60000, systemd's dynamic users 61184-65519, container ranges from
+ * 524288, systemd's foreign range 0x7ffe0000-0x7ffeffff). */
+#define HB_JAIL_HOST_UID 2147220990u
+#define HB_JAIL_HOST_GID 2147220990u
 
 /* One directory or file shown inside, at `path` (its host path, so paths in
  * argv, depfiles and LOAD messages need no translation). src: where it
@@ -50,6 +68,9 @@ typedef struct hb_jail {
                                   init a plugin could open /proc/1/mem of */
     bool etc_alternatives;     /* /etc/alternatives (Debian's cc links) */
     int info_fd;               /* >= 0: bwrap writes {"child-pid": N} there */
+    int userns_fd;             /* > 0: join this user namespace (from
+                                  hb_jail_userns_new()) instead of
+                                  --unshare-user; 0: bwrap makes one */
 } hb_jail;
 
 /* Whether bwrap can build a jail here, with the same flags and the same
@@ -78,13 +99,20 @@ char **hb_jail_env(const char *home, const char *tmpdir, const char *const *keep
  * root). */
 bool hb_jail_drops_root(void);
 
-/* In a forked child, before exec: when running as root, become host uid
- * HB_JAIL_UID / gid HB_JAIL_GID with no supplementary groups. Only raw
- * system calls (async-signal-safe). Returns 0 or -errno. The parent-death
- * signal is cleared by a credential change: set it after this. */
-int hb_jail_drop_root(void);
+/* A root manager only: a new user namespace owned by host root whose only
+ * mapping is uid/gid HB_JAIL_UID/GID inside = HB_JAIL_HOST_UID/GID
+ * outside. *out: an O_CLOEXEC fd of it, numbered 10 or above (clear of the
+ * fds a spawning child dup2()s into place); give it to hb_jail.userns_fd
+ * and to hb_jail_drop_root() in the child, close it after the fork. Costs
+ * one short-lived fork. 0 or -errno with *err set. */
+int hb_jail_userns_new(int *out, char **err);
 
-/* Whether a process that dropped root (host uid HB_JAIL_UID, no groups)
+/* In a forked child, before exec of a jail built with userns_fd: lets bwrap
+ * inherit userns_fd (bwrap, still root, joins it; every process inside then
+ * runs as HB_JAIL_HOST_UID). Async-signal-safe. Returns 0 or -errno. */
+int hb_jail_drop_root(int userns_fd);
+
+/* Whether a process of the jail's host uid (HB_JAIL_HOST_UID, no groups)
  * can reach path: search every parent directory, read a file (and execute
  * it when exec is set), search a directory. Always true when jails keep the
  * manager's own uid (it is not root). */
@@ -101,7 +129,7 @@ int hb_jail_child_pid(int fd, pid_t *out);
  * file systems, copies of) exactly the objects it LOADs or SWAPs, and the
  * jail shows that directory at the store's objects path, so LOAD messages
  * name the same absolute paths inside and out. When the manager is root
- * the view lives where uid 65534 can reach it (the run directory if every
+ * the view lives where the jail's host uid can reach it (the run directory if every
  * parent is searchable by others, else /tmp), mode 0711: others can open
  * a file whose name they know but cannot list. */
 

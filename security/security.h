@@ -162,7 +162,10 @@ typedef struct hb_sec_cmd {
     char **envp;      /* the minimal documented environment (wrap.c) */
     bool wrapped;     /* bwrap is the process started (its exit status 128+n
                          means the worker died of signal n) */
-    bool drop_root;   /* the forked child must call hb_jail_drop_root() */
+    bool drop_root;   /* the forked child must call hb_jail_drop_root(userns_fd) */
+    int userns_fd;    /* > 0 with drop_root: the jail's root-owned user
+                         namespace (jail.h); hb_sec_cmd_release() closes it,
+                         so release only after the fork */
     char *warning;    /* a sentence when the worker runs with less protection
                          than its profile asks for, or under permissive; the
                          caller emits it as an HB_EVENT_WARNING; else NULL */

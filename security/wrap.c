@@ -8,7 +8,9 @@
  * the objects this sandbox loaded), and the scratch directory (read-write)
  * when one is given. The worker is the jail's pid 1 (--as-pid-1): there is
  * no bwrap init without seccomp beside it. When the manager is root the
- * worker runs as host uid 65534 (hb_jail_drop_root() in the forked child).
+ * jail joins a root-owned user namespace whose uid 65534 is host uid
+ * HB_JAIL_HOST_UID (jail.h: hb_jail_userns_new(); the forked child passes
+ * the fd on with hb_jail_drop_root()).
  *
  * Environment (the same wrapped or not, and bwrap's own, so /proc/1/environ
  * holds nothing else): PATH=/usr/bin:/bin, HOME and TMPDIR = the scratch
@@ -22,6 +24,7 @@
 #include "jail.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,8 @@ void hb_sec_cmd_release(hb_sec_cmd *c)
         return;
     hb__strv_free(c->argv);
     hb__strv_free(c->envp);
+    if (c->userns_fd > 0)
+        close(c->userns_fd);
     free(c->warning);
     memset(c, 0, sizeof(*c));
 }
@@ -80,11 +85,16 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             binds[nb++] = (hb_jail_bind){sp->objects_dir, sp->objects_src, false};
         if (sp->scratch_dir)
             binds[nb++] = (hb_jail_bind){sp->scratch_dir, NULL, true};
+        if (c.drop_root && (r = hb_jail_userns_new(&c.userns_fd, err)) < 0) {
+            hb_sec_cmd_release(&c);
+            return r;
+        }
         hb_jail j = {.binds = binds,
                      .nbinds = nb,
                      .chdir = scratch,
                      .as_pid_1 = true,
-                     .info_fd = sp->info_fd > 0 ? sp->info_fd : -1};
+                     .info_fd = sp->info_fd > 0 ? sp->info_fd : -1,
+                     .userns_fd = c.userns_fd};
         r = hb_jail_argv(&j, cmd, &c.argv);
     } else {
         c.argv = calloc(HB_ARRAY_SIZE(cmd), sizeof(*c.argv));

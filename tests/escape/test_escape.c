@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/landlock.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -26,6 +27,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "hbtest.h"
@@ -535,6 +537,64 @@ static void case_doctor(void)
     hb_free(rep);
 }
 
+/* From outside: a process running as uid 65534 (nobody: daemons, an
+ * unprivileged CI stage) on the same machine must not reach a root
+ * manager's worker. Before, bwrap ran as host uid 65534, so the worker was
+ * a dumpable process of nobody's and its user namespace was nobody's: any
+ * nobody process could ptrace it, write its memory (and from there forge
+ * frames to the root manager) or enter its namespaces with every
+ * capability. The probe is safe: opens only, nothing written or stopped.
+ * As an unprivileged manager the worker is our own uid's (same trust
+ * domain) and the same probe must reach it, which shows the probe works. */
+static void case_outside_attach(void)
+{
+    hb_sandbox *sb = jailed_probe(HB_PROFILE_STANDARD);
+    int pid = hb_sandbox_worker_pid(sb);
+    HB_CHECK(pid > 0);
+    pid_t c = fork();
+    HB_CHECK(c >= 0);
+    if (c == 0) {
+        if (geteuid() == 0 &&
+            (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 ||
+             setresuid(65534, 65534, 65534) < 0))
+            _exit(100);
+        char path[64];
+        int got = 0;
+        snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+        int fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd >= 0) {
+            got |= 1;
+            close(fd);
+        }
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", pid);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+            got |= 2;
+            close(fd);
+        }
+        snprintf(path, sizeof(path), "/proc/%d/root/tmp", pid);
+        DIR *d = opendir(path);
+        if (d) {
+            got |= 4;
+            closedir(d);
+        }
+        _exit(got);
+    }
+    int st = 0;
+    HB_CHECK(waitpid(c, &st, 0) == c && WIFEXITED(st));
+    int got = WEXITSTATUS(st);
+    HB_CHECK(got != 100);
+    printf("as uid %d: /proc/%d/mem rw %s, ns/user %s, root/ %s\n", geteuid() == 0 ? 65534 : (int)geteuid(), pid,
+           got & 1 ? "opened" : "denied", got & 2 ? "opened" : "denied",
+           got & 4 ? "opened" : "denied");
+    if (geteuid() == 0)
+        HB_CHECK_EQ(got, 0);
+    else
+        HB_CHECK_EQ(got & 1, 1);
+    HB_CHECK(host_uids_nonroot(pid));
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
 /* ---- the namespace compile backend (item 6, and items 1 and 3 there) ---- */
 
 static hb_manager *ns_manager(const char *state)
@@ -902,6 +962,171 @@ static bool seccomp_case(const char *c)
     return true;
 }
 
+/* The compiler of a root manager runs as a host uid nothing else runs as
+ * (not 0, not 65534): a compiler is dumpable, so any process of the same
+ * host uid could ptrace it and change the object root then stores. The
+ * wrapper cc reads its uid map inside the jail: "65534 HOST 1" in the one
+ * root-owned user namespace. (Before, bwrap ran as host uid 65534 and
+ * nested its own namespaces: the map read "65534 0 1", relative to an
+ * intermediate namespace.) An unprivileged manager's compiler is its own
+ * uid's, in bwrap's nested namespaces; there the probe only proves it
+ * runs (uid 65534 inside). */
+static void case_compile_shared_uid(void)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    hb_sandbox_free(sandbox(HB_PROFILE_STANDARD)); /* creates root */
+    HB_CHECK(chmod(root, 0755) == 0);
+    char bin[4200], cc[4300], plug[4200], file[4300], state[4200];
+    snprintf(bin, sizeof(bin), "%s/ccmap", root);
+    HB_CHECK(mkdir(bin, 0755) == 0);
+    snprintf(cc, sizeof(cc), "%s/cc", bin);
+    write_text(cc, "#!/bin/sh\n"
+                   "if [ \"$HOME\" = \"$PWD\" ]; then\n"
+                   "  echo \"UIDMAP-$(awk '{print $1 \"-\" $2}' /proc/self/uid_map)-\" >&2; exit 1\n"
+                   "fi\n"
+                   "exec /usr/bin/cc \"$@\"\n");
+    HB_CHECK(chmod(cc, 0755) == 0);
+    snprintf(plug, sizeof(plug), "%s/mapp", root);
+    HB_CHECK(mkdir(plug, 0755) == 0);
+    snprintf(file, sizeof(file), "%s/x.c", plug);
+    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+                     "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
+                     "HB_PLUGIN(\"mapp\", 1, 0, 0, 0, 0);\n");
+    HB_CHECK(chmod(file, 0644) == 0);
+    snprintf(state, sizeof(state), "%s/.hotbox-map", root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_NAMESPACE;
+    o.cc = cc;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    int r = hb_load(sb, plug);
+    const char *e = hb_sandbox_last_error(sb);
+    printf("load: %d\n%s\n", r, r ? e : "(compiled)");
+    HB_CHECK_EQ(r, HB_ECOMPILE);
+    const char *u = strstr(e, "UIDMAP-");
+    HB_CHECK(u != NULL);
+    unsigned inside = 0, host = 0;
+    HB_CHECK(sscanf(u, "UIDMAP-%u-%u-", &inside, &host) == 2);
+    printf("compiler: uid %u inside = host uid %u\n", inside, host);
+    HB_CHECK_EQ(inside, 65534u);
+    if (geteuid() == 0) {
+        HB_CHECK(host != 0);
+        HB_CHECK(host != 65534u);
+    }
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* A compiler in the jail may be hostile (a cloned repository's hotbox.json
+ * "cc", a -fplugin in its cflags). What it leaves in its job directory is
+ * read by the manager outside the jail: a depfile it replaced with a
+ * symbolic link to a host file it cannot see (a 0600 secret beside the
+ * project) must not be followed. Before, the manager read the secret as
+ * the depfile and its lines came back as "inputs" in the error. */
+static void case_compile_job_symlink(void)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    hb_sandbox_free(sandbox(HB_PROFILE_STANDARD)); /* creates root */
+    HB_CHECK(chmod(root, 0755) == 0);
+    char bin[4200], cc[4300], plug[4200], file[4300], state[4200], secret[4300], script[9000];
+    snprintf(file, sizeof(file), "%s/private", root);
+    HB_CHECK(mkdir(file, 0700) == 0);
+    snprintf(secret, sizeof(secret), "%s/private/secret.txt", root);
+    write_text(secret, "HB-LEAKED-SECRET-9f3: /HB-LEAKED-SECRET-9f3\n");
+    HB_CHECK(chmod(secret, 0600) == 0);
+    snprintf(bin, sizeof(bin), "%s/ccdep", root);
+    HB_CHECK(mkdir(bin, 0755) == 0);
+    snprintf(cc, sizeof(cc), "%s/cc", bin);
+    snprintf(script, sizeof(script),
+             "#!/bin/sh\n"
+             "if [ \"$HOME\" = \"$PWD\" ]; then\n"
+             "  /usr/bin/cc \"$@\" || exit $?\n"
+             "  for f in *.d; do [ -f \"$f\" ] && ln -sf '%s' \"$f\"; done\n"
+             "  exit 0\n"
+             "fi\n"
+             "exec /usr/bin/cc \"$@\"\n",
+             secret);
+    write_text(cc, script);
+    HB_CHECK(chmod(cc, 0755) == 0);
+    snprintf(plug, sizeof(plug), "%s/depp", root);
+    HB_CHECK(mkdir(plug, 0755) == 0);
+    snprintf(file, sizeof(file), "%s/x.c", plug);
+    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+                     "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
+                     "HB_PLUGIN(\"depp\", 1, 0, 0, 0, 0);\n");
+    HB_CHECK(chmod(file, 0644) == 0);
+    snprintf(state, sizeof(state), "%s/.hotbox-dep", root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_NAMESPACE;
+    o.cc = cc;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    int r = hb_load(sb, plug);
+    const char *e = r ? hb_sandbox_last_error(sb) : "";
+    printf("load: %d %s\n", r, r ? e : "(loaded)");
+    if (r == 0)
+        HB_FAIL_("a compile whose depfile is a symbolic link out of the jail was accepted");
+    HB_CHECK(strstr(e, "HB-LEAKED") == NULL);
+    HB_CHECK_CONTAINS(e, "symbolic link");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* NEEDS A SECCOMP RULE (or a harness that never hands the worker a
+ * terminal); fails on today's code, registered DISABLED until then (see
+ * CMakeLists.txt). Without an output file the worker's stdout and stderr
+ * are the manager's, often the developer's terminal. --new-session keeps
+ * TIOCSTI out, but plugin code can still set the terminal's modes (echo
+ * off, raw mode, a flushed input queue) and they outlive hotbox. The case
+ * gives the manager a pseudo-terminal of its own as stderr, lets the plugin
+ * try, and checks the terminal's modes are unchanged. */
+static void case_tty_termios(void)
+{
+    const char *why = namespaces_missing();
+    if (why)
+        HB_SKIP("%s", why);
+    int mfd = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (mfd < 0 || grantpt(mfd) < 0 || unlockpt(mfd) < 0)
+        HB_SKIP("no pseudo-terminal: %s", strerror(errno));
+    int sfd = open(ptsname(mfd), O_RDWR | O_NOCTTY | O_CLOEXEC);
+    HB_CHECK(sfd >= 0);
+    struct termios before, after;
+    HB_CHECK(tcgetattr(sfd, &before) == 0);
+    HB_CHECK(before.c_lflag & ECHO);
+    fflush(stderr);
+    int saved = dup(2);
+    HB_CHECK(saved >= 0 && dup2(sfd, 2) == 2);
+    hb_sandbox *sb = jailed_probe(HB_PROFILE_STANDARD); /* the worker inherits it */
+    int32_t r = -1;
+    int rc = hb_callf(sb, "jail_probe", "tty_poke", ")i", &r);
+    HB_CHECK(tcgetattr(sfd, &after) == 0);
+    tcsetattr(sfd, TCSANOW, &before);
+    HB_CHECK(dup2(saved, 2) == 2);
+    close(saved);
+    printf("tty_poke: call %d, result %d (1: modes set, 2: TIOCSTI); ECHO %s\n", rc, r,
+           after.c_lflag & ECHO ? "kept" : "turned off from inside the sandbox");
+    if (rc == 0)
+        HB_CHECK_EQ(r, 0);
+    else
+        HB_CHECK_EQ(rc, HB_ECRASHED); /* a denial is containment too */
+    HB_CHECK(after.c_lflag & ECHO);
+    close(sfd);
+    close(mfd);
+    hb_sandbox_free(sb);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2)
@@ -963,6 +1188,14 @@ int main(int argc, char **argv)
         case_compile_host_uid();
     else if (!strcmp(c, "compile_environ"))
         case_compile_environ();
+    else if (!strcmp(c, "outside_attach"))
+        case_outside_attach();
+    else if (!strcmp(c, "compile_shared_uid"))
+        case_compile_shared_uid();
+    else if (!strcmp(c, "compile_job_symlink"))
+        case_compile_job_symlink();
+    else if (!strcmp(c, "tty_termios"))
+        case_tty_termios();
     else if (!strcmp(c, "doctor"))
         case_doctor();
     else if (!strcmp(c, "incbin_parent"))

@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/nsfs.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -93,8 +96,51 @@ static void check_view(void)
     HB_CHECK_OK(hb__rm_rf(base));
 }
 
+/* A root manager's user namespace: owned by root, uid 65534 inside = the
+ * jail's host uid; and many threads making them at once (sandboxes started
+ * in parallel) all finish: helpers forked at the same time once waited on
+ * each other's inherited pipe ends forever. SIGALRM is the deadline. */
+static void *make_many(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 40; i++) {
+        int fd = -1;
+        char *err = NULL;
+        if (hb_jail_userns_new(&fd, &err) < 0)
+            HB_FAIL_("hb_jail_userns_new: %s", err ? err : "?");
+        close(fd);
+    }
+    return NULL;
+}
+
+static void check_userns(void)
+{
+    if (geteuid() != 0) {
+        puts("userns: not root, a jail's user namespace is bwrap's own (not checked here)");
+        return;
+    }
+    int fd = -1;
+    char *err = NULL;
+    if (hb_jail_userns_new(&fd, &err) < 0)
+        HB_FAIL_("hb_jail_userns_new: %s", err ? err : "?");
+    HB_CHECK(fd >= 10);
+    HB_CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+    uid_t owner = 12345;
+    HB_CHECK(ioctl(fd, NS_GET_OWNER_UID, &owner) == 0);
+    HB_CHECK_EQ((unsigned)owner, 0u);
+    close(fd);
+    alarm(60);
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++)
+        HB_CHECK(pthread_create(&t[i], NULL, make_many, NULL) == 0);
+    for (int i = 0; i < 6; i++)
+        pthread_join(t[i], NULL);
+    alarm(0);
+}
+
 int main(void)
 {
+    check_userns();
     check_env();
     check_info();
     check_view();

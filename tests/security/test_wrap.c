@@ -98,7 +98,18 @@ int main(void)
     HB_CHECK_EQ(c.drop_root, geteuid() == 0);
     HB_CHECK(c.warning == NULL);
     HB_CHECK_CONTAINS(argv[0], "bwrap");
-    for (const char *const *f = (const char *const[]){"--unshare-user", "--unshare-pid",
+    /* A root manager's jail joins a root-owned user namespace (jail.h);
+     * otherwise bwrap makes one. */
+    if (geteuid() == 0) {
+        HB_CHECK(c.userns_fd >= 10);
+        char fdnum[16];
+        snprintf(fdnum, sizeof(fdnum), "%d", c.userns_fd);
+        HB_CHECK(has_triple(argv, "--userns", fdnum, "--unshare-pid"));
+        HB_CHECK(!has_arg(argv, "--unshare-user"));
+    } else {
+        HB_CHECK(has_arg(argv, "--unshare-user"));
+    }
+    for (const char *const *f = (const char *const[]){"--unshare-pid",
                                                        "--unshare-net", "--unshare-ipc",
                                                        "--unshare-uts", "--die-with-parent",
                                                        "--new-session", "--as-pid-1", NULL};

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 
 /* 1 when path opens for writing (closed at once, nothing written). */
 static int32_t writable(const char *path)
@@ -121,4 +123,22 @@ HB_EXPORT_FN int32_t can_read(const char *path)
     close(fd);
     return 0;
 }
+/* The terminal the worker's stderr may be (the developer's): 1 when its
+ * modes can be set (ECHO turned off: the probe's only change, on the test's
+ * own pseudo-terminal), 2 when TIOCSTI injects a byte into its input. */
+HB_EXPORT_FN int32_t tty_poke(void)
+{
+    int32_t r = 0;
+    struct termios t;
+    if (tcgetattr(2, &t) == 0) {
+        t.c_lflag &= ~(tcflag_t)ECHO;
+        if (tcsetattr(2, TCSANOW, &t) == 0)
+            r |= 1;
+    }
+    char c = '#';
+    if (ioctl(2, TIOCSTI, &c) == 0)
+        r |= 2;
+    return r;
+}
+
 HB_PLUGIN("jail_probe", 1, 0, 0, 0, 0);
