@@ -74,6 +74,23 @@ static const unsigned long clone_ns_flags[] = {
 
 #define DENY SCMP_ACT_NOTIFY
 
+/* ioctls that change a terminal: the worker's stdout and stderr may be the
+ * developer's terminal, and its modes (echo off, a stopped output, a new
+ * line discipline, input pushed into it) would outlive hotbox. They fail
+ * with EPERM instead of ending the worker: a plugin that only asks (isatty,
+ * tcgetattr) keeps working, one that tries to change it learns it may not. */
+/* The termios2 forms (struct termios2 is 44 bytes on every Linux ABI;
+ * <asm/termbits.h> cannot be included beside glibc's <termios.h>). */
+#define HB_TCSETS2 _IOW('T', 0x2B, char[44])
+#define HB_TCSETSW2 _IOW('T', 0x2C, char[44])
+#define HB_TCSETSF2 _IOW('T', 0x2D, char[44])
+static const unsigned long tty_changes[] = {
+    TCSETS, TCSETSW, TCSETSF, TCSETA, TCSETAW, TCSETAF, HB_TCSETS2, HB_TCSETSW2, HB_TCSETSF2,
+    TIOCSWINSZ, TCFLSH, TCXONC, TCSBRK, TCSBRKP, TIOCSBRK, TIOCCBRK, TIOCSETD, TIOCSTI,
+    TIOCLINUX, TIOCCONS, TIOCSCTTY, TIOCNOTTY, TIOCSPGRP, TIOCSLCKTRMIOS, TIOCVHANGUP,
+    TIOCEXCL, TIOCNXCL, TIOCSSERIAL, TIOCMSET, TIOCMBIS, TIOCMBIC,
+};
+
 static int add_named(scmp_filter_ctx ctx, const char *name, unsigned n,
                      const struct scmp_arg_cmp *cmp)
 {
@@ -140,6 +157,11 @@ static int add_rules(scmp_filter_ctx ctx, const hb_profile_spec *spec, pid_t sel
     const struct scmp_arg_cmp other[] = {SCMP_A0(SCMP_CMP_NE, (scmp_datum_t)self)};
     for (size_t i = 0; signal_self_only[i]; i++)
         if ((r = add_named(ctx, what = signal_self_only[i], 1, other)) < 0)
+            goto fail;
+    what = "ioctl (changing a terminal)";
+    for (size_t i = 0; i < HB_ARRAY_SIZE(tty_changes); i++)
+        if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                                  SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, tty_changes[i]))) < 0)
             goto fail;
     if (spec->deny_wx && (r = add_wx_rules(ctx, &what)) < 0)
         goto fail;
