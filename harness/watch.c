@@ -614,13 +614,21 @@ int hb_watch_process(hb_watch *w)
     }
     for (size_t c = 0; c < cs.n_changes; c++) {
         const char *path = cs.changes[c].path;
-        bool matched = false;
+        bool matched = false, in_plugin = false;
         for (size_t i = 0; i < w->nplugs; i++) {
-            if (path_in(path, w->plugs[i].dir) || in_inputs(w->plugs[i].inputs, path)) {
+            bool inside = path_in(path, w->plugs[i].dir);
+            in_plugin |= inside;
+            if (inside || in_inputs(w->plugs[i].inputs, path)) {
                 touched[i] = true;
                 matched = true;
             }
         }
+        /* A failed compile records no inputs: the header that broke it (or
+         * was missing) may be any file outside the plugins or any header.
+         * Failed plugins are retried when one changes. */
+        if (!cs.changes[c].is_dir && (!in_plugin || hb__has_suffix(path, ".h")))
+            for (size_t i = 0; i < w->nplugs; i++)
+                touched[i] |= w->plugs[i].failed;
         if (matched || cs.changes[c].kind == HB_CHANGE_DELETED)
             continue;
         /* A file in a new directory directly under a container root. */
