@@ -484,6 +484,16 @@ static bool in_inputs(const char *inputs, const char *path)
     return false;
 }
 
+/* Whether dir is a root that is itself a plugin (one that came back after
+ * it was deleted or renamed away). */
+static bool is_plugin_root(hb_watch *w, const char *dir)
+{
+    for (size_t i = 0; i < w->nroots; i++)
+        if (w->root_is_plugin[i] && strcmp(w->roots[i], dir) == 0)
+            return true;
+    return false;
+}
+
 /* The container root a new directory would be a plugin of, if any. */
 static bool under_container_root(hb_watch *w, const char *dir)
 {
@@ -591,7 +601,7 @@ int hb_watch_process(hb_watch *w)
                  "the inotify queue overflowed; every watched tree was rescanned by checksum");
     for (size_t i = 0; i < cs.n_gone_roots; i++)
         hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
-                 "%s was deleted or renamed: its plugins are unloaded; the versions already running elsewhere are unaffected",
+                 "%s was deleted or renamed: its plugins are unloaded; it is watched again when a directory of that name comes back",
                  cs.gone_roots[i]);
 
     /* 1. Plugin directories that disappeared, or whose roots did. */
@@ -637,7 +647,8 @@ int hb_watch_process(hb_watch *w)
             char *slash = strrchr(path, '/');
             dir = slash ? strndup(path, (size_t)(slash - path)) : NULL;
         }
-        if (dir && under_container_root(w, dir) && has_sources(dir) && !find_plug_dir(w, dir)) {
+        if (dir && (under_container_root(w, dir) || is_plugin_root(w, dir)) && has_sources(dir) &&
+            !find_plug_dir(w, dir)) {
             wplug *np = add_plug(w, dir);
             if (np)
                 touched[np - w->plugs] = true;

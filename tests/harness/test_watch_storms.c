@@ -679,6 +679,97 @@ static void case_many(void)
     stop();
 }
 
+/* A header outside the plugin that never compiled yet: a plugin whose
+ * first build failed in a shared header, or on a missing one, builds once
+ * the header is fixed or created. */
+static void case_header_fixed_first(void)
+{
+    snprintf(root, sizeof(root), "%s/plugins", e2e_root);
+    mkdir(root, 0755);
+    char inc[4400], bad[4500], missing[4500];
+    snprintf(inc, sizeof(inc), "%s/include", e2e_root);
+    mkdir(inc, 0755);
+    snprintf(bad, sizeof(bad), "%s/bad.h", inc);
+    snprintf(missing, sizeof(missing), "%s/missing.h", inc);
+    put(bad, "#define BAD (\n");
+    put_plug("x", "main.c", src("x", 0, "#include \"../../include/bad.h\"\nint32_t more(void) { return BAD; }"));
+    put_plug("y", "main.c", src("y", 0, "#include \"../../include/missing.h\"\nint32_t more(void) { return MISSING; }"));
+    char state[4300];
+    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_LOCAL;
+    o.cflags = "-O0";
+    o.on_event = on_event;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    /* The include directory is watched too (a second root). */
+    const char *roots[] = {root, inc, NULL};
+    HB_CHECK_OK(hb_watch_new(sb, roots, NULL, &w));
+    HB_CHECK_EQ(value_of("x"), INT32_MIN);
+    HB_CHECK_EQ(value_of("y"), INT32_MIN);
+    HB_CHECK(plug[slot("x")].failed > 0);
+    HB_CHECK(plug[slot("y")].failed > 0);
+    put(bad, "#define BAD 5\n");
+    put(missing, "#define MISSING 6\n");
+    want w1[] = {{"x", 0}, {"y", 0}};
+    settle(w1, 2);
+    stop();
+}
+
+/* The watched root is itself the plugin: removed while watching (its
+ * plugin is unloaded, said) and re-created with other content. */
+static void case_root_plugin_recreated(void)
+{
+    char dir[4400], file[4500], cmd[9000];
+    snprintf(root, sizeof(root), "%s", e2e_root);
+    snprintf(dir, sizeof(dir), "%s/solo", e2e_root);
+    mkdir(dir, 0755);
+    snprintf(file, sizeof(file), "%s/main.c", dir);
+    put(file, src("solo", 1, NULL));
+    char state[4300];
+    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_LOCAL;
+    o.cflags = "-O0";
+    o.on_event = on_event;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    const char *roots[] = {dir, NULL};
+    HB_CHECK_OK(hb_watch_new(sb, roots, NULL, &w));
+    HB_CHECK_EQ(value_of("solo"), 1);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    HB_CHECK_EQ(system(cmd), 0);
+    want w1[] = {{"solo", INT32_MIN}};
+    settle(w1, 1);
+    mkdir(dir, 0755);
+    put(file, src("solo", 2, NULL));
+    want w2[] = {{"solo", 2}};
+    settle(w2, 1);
+    put(file, src("solo", 3, NULL));
+    want w3[] = {{"solo", 3}};
+    settle(w3, 1);
+    stop();
+}
+
+/* A plugin directory renamed: the old name is unloaded, the new loaded. */
+static void case_dir_renamed(void)
+{
+    const char *names[] = {"a"};
+    start(names, 1);
+    char from[4400], to[4400];
+    path_of(from, sizeof(from), "a", NULL);
+    path_of(to, sizeof(to), "z", NULL);
+    HB_CHECK_EQ(rename(from, to), 0);
+    put_plug("z", "main.c", src("z", 4, NULL));
+    want w1[] = {{"a", INT32_MIN}, {"z", 4}};
+    settle(w1, 2);
+    stop();
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -695,6 +786,9 @@ int main(int argc, char **argv)
         {"checkout", case_checkout},
         {"revert_no_rebuild", case_revert_no_rebuild},
         {"many", case_many},
+        {"header_fixed_first", case_header_fixed_first},
+        {"root_plugin_recreated", case_root_plugin_recreated},
+        {"dir_renamed", case_dir_renamed},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
