@@ -567,6 +567,14 @@ static int build_marked(hb_watch *w, bool *touched)
     return n;
 }
 
+int hb_watch_pending(hb_watch *w)
+{
+    if (!w)
+        return -EINVAL;
+    int r = hb_watcher_pending(w->w);
+    return r != 0 ? r : any_stale(w) ? 1 : 0;
+}
+
 int hb_watch_process(hb_watch *w)
 {
     if (!w)
