@@ -339,6 +339,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.name = "watch";
     so.profile = g->profile;
+    so.max_plugins = 4096; /* every plugin under the roots, not the default 64 */
     r = hb_sandbox_new(m, &so, &ui.sb);
     if (r < 0) {
         cli_error("watch: %s", hb_manager_last_error(m));

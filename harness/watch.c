@@ -217,6 +217,7 @@ static int build_plug(hb_watch *w, wplug *p)
     uint64_t v_before = 0, v_after = 0;
     if (reload)
         hb_active_version(sb, p->name, &v_before);
+    unsigned long said = sb->failure_events;
     sb->held = &w->held;
     sb->build_fresh = p->stale;
     p->stale = false;
@@ -240,6 +241,11 @@ static int build_plug(hb_watch *w, wplug *p)
     }
     hb__emit_held(sb->m, sb, &w->held);
     if (r < 0) {
+        /* A refusal that said nothing itself (a sandbox limit, say) is
+         * still a failure of this plugin: the stream says so. */
+        if (sb->failure_events == said)
+            hb__emit(sb->m, sb, HB_EVENT_SWAP_FAILED, p->name, 0, 0, r, NULL, "%s: %s", p->name,
+                     hb_sandbox_last_error(sb));
         p->failed = true;
         return r;
     }

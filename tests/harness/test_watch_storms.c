@@ -25,6 +25,7 @@ static hb_manager *m;
 static hb_sandbox *sb;
 static hb_watch *w;
 static char root[4200];
+static unsigned max_plugins; /* the sandbox's; 0: its default */
 
 #define MAXP 256
 static struct {
@@ -223,7 +224,10 @@ static void start(const char *const *names, size_t n)
     o.cflags = "-O0";
     o.on_event = on_event;
     HB_CHECK_OK(hb_manager_new(&o, &m));
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.max_plugins = max_plugins;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
     const char *roots[] = {root, NULL};
     HB_CHECK_OK(hb_watch_new(sb, roots, NULL, &w));
     for (size_t i = 0; i < n; i++)
@@ -663,6 +667,7 @@ static void case_many(void)
         names[i] = namebuf[i];
     }
     uint64_t t0 = now_ns();
+    max_plugins = MAXP;
     start(names, (size_t)n);
     double start_s = (double)(now_ns() - t0) / 1e9;
     long runs = compiler_runs();
@@ -770,6 +775,39 @@ static void case_dir_renamed(void)
     stop();
 }
 
+/* More plugins than the sandbox may hold: each one refused is said (a
+ * swap-failed event naming max_plugins), not left silently unloaded. */
+static void case_over_limit(void)
+{
+    max_plugins = 2;
+    snprintf(root, sizeof(root), "%s/plugins", e2e_root);
+    mkdir(root, 0755);
+    const char *names[] = {"a", "b", "c"};
+    for (int i = 0; i < 3; i++)
+        put_plug(names[i], "main.c", src(names[i], 1, NULL));
+    char state[4300];
+    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_LOCAL;
+    o.cflags = "-O0";
+    o.on_event = on_event;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.max_plugins = max_plugins;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    const char *roots[] = {root, NULL};
+    HB_CHECK_OK(hb_watch_new(sb, roots, NULL, &w));
+    HB_CHECK_EQ(value_of("a"), 1);
+    HB_CHECK_EQ(value_of("b"), 1);
+    HB_CHECK_EQ(value_of("c"), INT32_MIN);
+    HB_CHECK_EQ(plug[slot("c")].failed, 1);
+    HB_CHECK_EQ(plug[slot("c")].last, HB_EVENT_SWAP_FAILED);
+    stop();
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -789,6 +827,7 @@ int main(int argc, char **argv)
         {"header_fixed_first", case_header_fixed_first},
         {"root_plugin_recreated", case_root_plugin_recreated},
         {"dir_renamed", case_dir_renamed},
+        {"over_limit", case_over_limit},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
