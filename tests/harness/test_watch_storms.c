@@ -808,6 +808,42 @@ static void case_over_limit(void)
     stop();
 }
 
+/* Delete then restore, each step settled: the only source deleted (said,
+ * the last good version serves), restored with the same bytes (fine again:
+ * up-to-date, no compile); the whole directory deleted (unloaded) and
+ * restored with the same bytes (loaded, no compile). */
+static void case_delete_restore(void)
+{
+    const char *names[] = {"a"};
+    start(names, 1);
+    long runs;
+    char file[4400], dir[4400], cmd[9000];
+    path_of(file, sizeof(file), "a", "main.c");
+    path_of(dir, sizeof(dir), "a", NULL);
+    HB_CHECK_EQ(unlink(file), 0);
+    uint64_t deadline = now_ns() + 60ull * 1000000000u;
+    while (plug[slot("a")].failed == 0 && now_ns() < deadline)
+        step(100);
+    HB_CHECK_EQ(plug[slot("a")].failed, 1);
+    HB_CHECK_EQ(value_of("a"), 1);
+    runs = compiler_runs(); /* that attempt ran the compiler front end */
+    put(file, src("a", 1, NULL));
+    want w1[] = {{"a", 1}};
+    settle(w1, 1);
+    HB_CHECK_EQ(plug[slot("a")].last, HB_EVENT_UP_TO_DATE);
+    HB_CHECK_EQ(compiler_runs() - runs, 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    HB_CHECK_EQ(system(cmd), 0);
+    want w2[] = {{"a", INT32_MIN}};
+    settle(w2, 1);
+    HB_CHECK_EQ(plug[slot("a")].last, HB_EVENT_UNLOADED);
+    put_plug("a", "main.c", src("a", 1, NULL));
+    settle(w1, 1);
+    HB_CHECK_EQ(plug[slot("a")].last, HB_EVENT_LOADED);
+    HB_CHECK_EQ(compiler_runs() - runs, 0);
+    stop();
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -828,6 +864,7 @@ int main(int argc, char **argv)
         {"root_plugin_recreated", case_root_plugin_recreated},
         {"dir_renamed", case_dir_renamed},
         {"over_limit", case_over_limit},
+        {"delete_restore", case_delete_restore},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
