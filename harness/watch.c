@@ -34,6 +34,7 @@ typedef struct wplug {
     bool stale;     /* its files changed during its last build: build again */
     bool failed;    /* its last build or swap failed (and was reported) */
     bool untested;  /* a new version went live in a superseded build */
+    bool orphaned;  /* its directory is gone; kept for a loaded dependent */
 } wplug;
 
 struct hb_watch {
@@ -50,6 +51,7 @@ struct hb_watch {
 };
 
 static bool path_in(const char *path, const char *dir);
+static bool in_inputs(const char *inputs, const char *path);
 static int cmp_str(const void *a, const void *b);
 
 static bool has_sources(const char *dir)
@@ -259,6 +261,27 @@ static int build_plug(hb_watch *w, wplug *p)
         hb_run_selftests(sb, p->name, NULL, NULL);
     }
     return r;
+}
+
+/* A loaded plugin (other than p) that the active version of which was
+ * linked against p, or NULL. */
+static const char *loaded_dependent(hb_watch *w, const wplug *p)
+{
+    hb_sandbox *sb = w->sb;
+    for (size_t i = 0; i < sb->nslots; i++) {
+        const hb_slot *s = &sb->slots[i];
+        if (strcmp(s->name, p->name) == 0)
+            continue;
+        hb_version_rec rec = {0};
+        pthread_mutex_lock(&sb->m->lock);
+        int r = hb_store_get(sb->m->store, s->name, s->version, &rec);
+        pthread_mutex_unlock(&sb->m->lock);
+        bool hit = r == 0 && in_inputs(rec.depends, p->name);
+        hb_version_rec_release(&rec);
+        if (hit)
+            return s->name;
+    }
+    return NULL;
 }
 
 static void remove_plug(hb_watch *w, wplug *p)
@@ -538,7 +561,7 @@ static double detect_latency(const hb_change_set *cs)
 static bool any_stale(const hb_watch *w)
 {
     for (size_t i = 0; i < w->nplugs; i++)
-        if (w->plugs[i].stale)
+        if (w->plugs[i].stale && !w->plugs[i].orphaned)
             return true;
     return false;
 }
@@ -552,7 +575,7 @@ static int build_marked(hb_watch *w, bool *touched)
     if (!order)
         return -ENOMEM;
     for (size_t i = 0; i < w->nplugs; i++)
-        if (touched[i] || w->plugs[i].stale)
+        if ((touched[i] || w->plugs[i].stale) && !w->plugs[i].orphaned)
             order[order_n++] = i;
     hb__dependency_order(w->sb->m, order, order_n, w->plugs, sizeof(wplug),
                          offsetof(wplug, name));
@@ -566,11 +589,46 @@ static int build_marked(hb_watch *w, bool *touched)
     int n = (int)order_n;
     for (int round = 0; round < 4 && any_stale(w) && hb_watcher_pending(w->w) == 0; round++)
         for (size_t i = 0; i < w->nplugs; i++)
-            if (w->plugs[i].stale) {
+            if (w->plugs[i].stale && !w->plugs[i].orphaned) {
                 build_plug(w, &w->plugs[i]);
                 n++;
             }
     return n;
+}
+
+/* Forgets (and unloads) the plugins whose directory disappeared, or whose
+ * root did; returns how many. A provider stays while a loaded plugin is
+ * linked against it: unloading it would leave that plugin running its code
+ * while saying it is gone, and bind nothing to it when it is back. When its
+ * directory returns, it is reloaded and its dependents re-bound. */
+static int drop_gone(hb_watch *w)
+{
+    hb_sandbox *sb = w->sb;
+    int count = 0;
+    for (size_t i = 0; i < w->nplugs;) {
+        wplug *p = &w->plugs[i];
+        struct stat st;
+        if (stat(p->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            const char *user = p->loaded ? loaded_dependent(w, p) : NULL;
+            if (user) {
+                if (!p->orphaned)
+                    hb__emit(sb->m, sb, HB_EVENT_WARNING, p->name, 0, 0, 0, NULL,
+                             "%s: its directory %s is gone, but %s is linked against it: "
+                             "%s stays loaded until its directory is back or %s no longer "
+                             "needs it",
+                             p->name, p->dir, user, p->name, user);
+                p->orphaned = true;
+                i++;
+                continue;
+            }
+            remove_plug(w, p);
+            count++;
+            continue;
+        }
+        p->orphaned = false;
+        i++;
+    }
+    return count;
 }
 
 int hb_watch_pending(hb_watch *w)
@@ -618,18 +676,10 @@ int hb_watch_process(hb_watch *w)
                  "%s was deleted or renamed: its plugins are unloaded; it is watched again when a directory of that name comes back",
                  cs.gone_roots[i]);
 
-    /* 1. Plugin directories that disappeared, or whose roots did. */
-    int count = 0;
-    for (size_t i = 0; i < w->nplugs;) {
-        wplug *p = &w->plugs[i];
-        struct stat st;
-        if (stat(p->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            remove_plug(w, p);
-            count++;
-            continue;
-        }
-        i++;
-    }
+    /* 1. Plugin directories that disappeared, or whose roots did (twice:
+     * a provider kept for a dependent removed later in the list goes too). */
+    int count = drop_gone(w);
+    count += drop_gone(w);
     /* 2. Which plugins the changes touch (each once), and new plugin dirs. */
     bool *touched = calloc(w->nplugs + cs.n_changes + 1, sizeof(bool));
     if (!touched) {

@@ -844,6 +844,46 @@ static void case_delete_restore(void)
     stop();
 }
 
+/* The provider's directory removed while its dependent is loaded, then
+ * restored with new content: the dependent ends bound to it. */
+static void case_provider_removed(void)
+{
+    snprintf(root, sizeof(root), "%s/plugins", e2e_root);
+    mkdir(root, 0755);
+    put_plug("scale", "main.c", provider(2));
+    put_plug("pricing", "main.c", dependent(1));
+    char state[4300];
+    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_LOCAL;
+    o.cflags = "-O0";
+    o.on_event = on_event;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    const char *roots[] = {root, NULL};
+    HB_CHECK_OK(hb_watch_new(sb, roots, NULL, &w));
+    want w0[] = {{"scale", 2}, {"pricing", 21}};
+    settle(w0, 2);
+    char dir[4400], cmd[9000];
+    path_of(dir, sizeof(dir), "scale", NULL);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    HB_CHECK_EQ(system(cmd), 0);
+    while (step(300))
+        ;
+    /* scale stays (pricing runs its code), said as a warning, no failure. */
+    HB_CHECK_EQ(value_of("scale"), 2);
+    HB_CHECK_EQ(value_of("pricing"), 21);
+    HB_CHECK_EQ(plug[slot("scale")].failed, 0);
+    HB_CHECK_EQ(plug[slot("scale")].unloads, 0);
+    HB_CHECK_CONTAINS(last_warning, "linked against");
+    put_plug("scale", "main.c", provider(4));
+    want w1[] = {{"scale", 4}, {"pricing", 41}};
+    settle(w1, 2);
+    stop();
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -865,6 +905,7 @@ int main(int argc, char **argv)
         {"dir_renamed", case_dir_renamed},
         {"over_limit", case_over_limit},
         {"delete_restore", case_delete_restore},
+        {"provider_removed", case_provider_removed},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
