@@ -15,6 +15,8 @@
  * built). The nanosleeps pace writers only; no wait of the test is one. */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -52,6 +54,8 @@ static int slot(const char *name)
 static void on_event(const hb_event *ev, void *ud)
 {
     (void)ud;
+    if (ev->sandbox && sb && ev->sandbox != sb)
+        return; /* another sandbox's (case under_load: another thread) */
     if (getenv("HB_TEST_VERBOSE"))
         fprintf(stderr, "event %d %s v%llu: %.200s\n", ev->type, ev->plugin ? ev->plugin : "-",
                 (unsigned long long)ev->version, ev->message ? ev->message : "");
@@ -884,6 +888,66 @@ static void case_provider_removed(void)
     stop();
 }
 
+/* The manager under load: another thread keeps a second sandbox of the same
+ * manager busy (calls that spin, and reloads) while a storm of saves hits
+ * the watched plugin. The watched plugin converges on its final content and
+ * every call of the other sandbox succeeds. */
+static atomic_int load_stop, load_calls, load_errors;
+
+static void *load_thread(void *arg)
+{
+    const char *dir = arg;
+    hb_sandbox *other = NULL;
+    if (hb_sandbox_new(m, NULL, &other) != 0 || hb_load(other, dir) != 0) {
+        atomic_fetch_add(&load_errors, 1);
+        hb_sandbox_free(other);
+        return NULL;
+    }
+    for (int k = 0; !atomic_load(&load_stop); k++) {
+        int32_t v = -1;
+        if (hb_callf(other, "busy", "spin", "i)i", 200000, &v) != 0 || v != 200000)
+            atomic_fetch_add(&load_errors, 1);
+        atomic_fetch_add(&load_calls, 1);
+        if (k % 25 == 24 && hb_reload(other, "busy") != 0)
+            atomic_fetch_add(&load_errors, 1);
+    }
+    hb_sandbox_free(other);
+    return NULL;
+}
+
+static void case_under_load(void)
+{
+    const char *names[] = {"a"};
+    start(names, 1);
+    char busy[4400];
+    snprintf(busy, sizeof(busy), "%s/busy", e2e_root);
+    mkdir(busy, 0755);
+    char bfile[4500];
+    snprintf(bfile, sizeof(bfile), "%s/busy.c", busy);
+    put(bfile, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+               "int32_t spin(int32_t n) { volatile int32_t i = 0; while (i < n) i++; return i; }\n"
+               "HB_PLUGIN(\"busy\", 1, 0, 0, 0, 0);\n");
+    pthread_t t;
+    HB_CHECK_EQ(pthread_create(&t, NULL, load_thread, busy), 0);
+    uint64_t deadline = now_ns() + 60ull * 1000000000u;
+    while (atomic_load(&load_calls) < 3 && !atomic_load(&load_errors) && now_ns() < deadline)
+        step(20);
+    HB_CHECK(atomic_load(&load_calls) >= 3);
+    for (int v = 2; v <= 40; v++) {
+        put_plug("a", "main.c", src("a", v, NULL));
+        uint64_t until = now_ns() + (uint64_t)(v % 5 == 0 ? 45 : 7) * 1000000u;
+        while (now_ns() < until)
+            step(3);
+    }
+    want w1[] = {{"a", 40}};
+    settle(w1, 1);
+    atomic_store(&load_stop, 1);
+    HB_CHECK_EQ(pthread_join(t, NULL), 0);
+    HB_CHECK_EQ(atomic_load(&load_errors), 0);
+    printf("under load: %d calls of the other sandbox during the storm\n", atomic_load(&load_calls));
+    stop();
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -906,6 +970,7 @@ int main(int argc, char **argv)
         {"over_limit", case_over_limit},
         {"delete_restore", case_delete_restore},
         {"provider_removed", case_provider_removed},
+        {"under_load", case_under_load},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
