@@ -948,6 +948,34 @@ static void case_under_load(void)
     stop();
 }
 
+/* A plugin directory swapped whole (deploy tools, worktree switches): the
+ * old one renamed away and a prepared one renamed in, in one window and
+ * across windows. */
+static void case_dir_swap(void)
+{
+    const char *names[] = {"a", "b"};
+    start(names, 2);
+    char dir[4400], old[4400], next[4400], file[4500];
+    path_of(dir, sizeof(dir), "a", NULL);
+    for (int v = 2; v <= 4; v++) {
+        snprintf(old, sizeof(old), "%s/a.old%d", e2e_root, v);
+        snprintf(next, sizeof(next), "%s/a.next%d", e2e_root, v);
+        HB_CHECK_EQ(mkdir(next, 0755), 0);
+        snprintf(file, sizeof(file), "%s/main.c", next);
+        put(file, src("a", v, NULL));
+        snprintf(file, sizeof(file), "%s/extra.h", next);
+        put(file, "#define EXTRA 1\n");
+        HB_CHECK_EQ(rename(dir, old), 0);
+        if (v == 3) /* across windows: the plugin is gone for a while */
+            for (uint64_t until = now_ns() + 200ull * 1000000u; now_ns() < until;)
+                step(20);
+        HB_CHECK_EQ(rename(next, dir), 0);
+        want ws[] = {{"a", v}, {"b", 1}};
+        settle(ws, 2);
+    }
+    stop();
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -971,6 +999,7 @@ int main(int argc, char **argv)
         {"delete_restore", case_delete_restore},
         {"provider_removed", case_provider_removed},
         {"under_load", case_under_load},
+        {"dir_swap", case_dir_swap},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
