@@ -976,6 +976,36 @@ static void case_dir_swap(void)
     stop();
 }
 
+/* A storm whose final save does not compile: once settled, the failure of
+ * the final content is the last word on the plugin, the last good version
+ * of the storm serves, and the watch says it has settled. */
+static void case_storm_ends_broken(void)
+{
+    const char *names[] = {"a"};
+    start(names, 1);
+    for (int v = 2; v <= 30; v++) {
+        put_plug("a", "main.c", src("a", v, v == 30 ? "int32_t broken(void) { return }" : NULL));
+        uint64_t until = now_ns() + (uint64_t)(v % 4 == 0 ? 40 : 6) * 1000000u;
+        while (now_ns() < until)
+            step(3);
+    }
+    uint64_t deadline = now_ns() + 60ull * 1000000000u;
+    while ((hb_watch_pending(w) != 0 || plug[slot("a")].last != HB_EVENT_COMPILE_FAILED) &&
+           now_ns() < deadline)
+        step(100);
+    while (step(150))
+        ;
+    HB_CHECK_EQ(hb_watch_pending(w), 0);
+    HB_CHECK_EQ(plug[slot("a")].last, HB_EVENT_COMPILE_FAILED);
+    int32_t v = value_of("a");
+    HB_CHECK(v >= 2 && v <= 29);
+    /* Fixed: fine again. */
+    put_plug("a", "main.c", src("a", 31, NULL));
+    want w1[] = {{"a", 31}};
+    settle(w1, 1);
+    stop();
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -1000,6 +1030,7 @@ int main(int argc, char **argv)
         {"provider_removed", case_provider_removed},
         {"under_load", case_under_load},
         {"dir_swap", case_dir_swap},
+        {"storm_ends_broken", case_storm_ends_broken},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
