@@ -21,15 +21,17 @@ typedef struct view_row {
     char name[128];
     uint64_t version;
     char status[32];
+    bool acted; /* --once: something happened to it since watching began */
+    bool bad;   /* --once: its latest outcome is a failure */
 } view_row;
 
 typedef struct watch_ui {
     const cli_global *g;
     bool json, tty, color, once;
+    bool watching; /* the initial loads are done */
     hb_sandbox *sb;
     view_row rows[MAX_VIEW];
     size_t nrows;
-    bool cycle_failed;
     bool compile_failed;
     hb_event last_reload;       /* timings of the last swap */
     char last_reload_plugin[128];
@@ -102,13 +104,29 @@ static void print_json(const hb_event *ev)
 static void on_event(const hb_event *ev, void *ud)
 {
     watch_ui *ui = ud;
-    if (ev->type == HB_EVENT_COMPILE_FAILED || ev->type == HB_EVENT_SWAP_FAILED ||
-        ev->type == HB_EVENT_CRASHED || (ev->type == HB_EVENT_SELFTEST && ev->code))
-        ui->cycle_failed = true;
     if (ev->type == HB_EVENT_COMPILE_FAILED)
         ui->compile_failed = true;
     if (ev->plugin) {
         view_row *r = row_for(ui, ev->plugin);
+        if (r && ui->watching) {
+            switch (ev->type) {
+            case HB_EVENT_LOADED: case HB_EVENT_SWAPPED: case HB_EVENT_UP_TO_DATE:
+            case HB_EVENT_UNLOADED:
+                r->acted = true;
+                r->bad = false;
+                break;
+            case HB_EVENT_COMPILE_FAILED: case HB_EVENT_SWAP_FAILED: case HB_EVENT_CRASHED:
+            case HB_EVENT_ROLLED_BACK:
+                r->acted = r->bad = true;
+                break;
+            case HB_EVENT_SELFTEST:
+                r->acted = true;
+                r->bad |= ev->code != 0;
+                break;
+            default:
+                break;
+            }
+        }
         if (r) {
             switch (ev->type) {
             case HB_EVENT_LOADED:
@@ -247,8 +265,10 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
                  "state. After each swap the plugin's exported hb_test_* self-tests run.\n"
                  "A failed build or refused swap leaves the old version serving.\n\n"
                  "  --json          one JSON object per event on stdout (for editors, scripts)\n"
-                 "  --once          exit after the first change has been handled (0 = it\n"
-                 "                  built, swapped and passed its self-tests)\n"
+                 "  --once          exit once the first change has been handled and the\n"
+                 "                  files are quiet (a build superseded by a later save does\n"
+                 "                  not count); 0 = the final content of every plugin it\n"
+                 "                  touched built, swapped and passed its self-tests\n"
                  "  --quiet-ms N    coalesce file events over N ms (default 20)\n"
                  "  --no-selftests  do not run hb_test_* after swaps\n\n"
                  "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.");
@@ -319,6 +339,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.name = "watch";
     so.profile = g->profile;
+    so.max_plugins = 4096; /* every plugin under the roots, not the default 64 */
     r = hb_sandbox_new(m, &so, &ui.sb);
     if (r < 0) {
         cli_error("watch: %s", hb_manager_last_error(m));
@@ -334,6 +355,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     if (ui.compile_failed)
         print_diagnostics(&ui);
     ui.compile_failed = false;
+    ui.watching = true;
     print_view(&ui);
     for (;;) {
         struct pollfd p[2] = {{.fd = hb_watch_fd(w), .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
@@ -353,7 +375,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         }
         if (!(p[0].revents & POLLIN))
             continue;
-        ui.cycle_failed = ui.compile_failed = false;
+        ui.compile_failed = false;
         r = hb_watch_process(w);
         if (r < 0) {
             cli_error("watch: %s", hb_sandbox_last_error(ui.sb));
@@ -365,8 +387,14 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         if (ui.compile_failed)
             print_diagnostics(&ui);
         print_view(&ui);
-        if (ui.once) {
-            rc = ui.cycle_failed ? HB_EXIT_FAILED : HB_EXIT_OK;
+        /* --once: the change is handled when the watch has settled (a build
+         * superseded by a later save is not the outcome); the exit code is
+         * the outcome of each plugin's final content. */
+        if (ui.once && hb_watch_pending(w) == 0) {
+            rc = HB_EXIT_OK;
+            for (size_t i = 0; i < ui.nrows; i++)
+                if (ui.rows[i].acted && ui.rows[i].bad)
+                    rc = HB_EXIT_FAILED;
             break;
         }
     }

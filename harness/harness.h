@@ -182,6 +182,7 @@ struct hb_sandbox {
      * have stored its object under the newer content's input hash). */
     struct hb_held_event *held;
     bool build_fresh;
+    unsigned long failure_events; /* compile-failed and swap-failed emitted */
 };
 
 /* ---- events ------------------------------------------------------------- */

@@ -152,6 +152,8 @@ static void emit_v(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char
 {
     hb_sb msg = HB_SB_INIT;
     hb__sb_vaddf(&msg, fmt, ap);
+    if (sb && (type == HB_EVENT_COMPILE_FAILED || type == HB_EVENT_SWAP_FAILED))
+        sb->failure_events++;
     audit_event(m, sb, type, plugin, version, code, msg.buf);
     if (!m->opts.on_event) {
         hb__sb_release(&msg);

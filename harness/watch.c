@@ -34,6 +34,7 @@ typedef struct wplug {
     bool stale;     /* its files changed during its last build: build again */
     bool failed;    /* its last build or swap failed (and was reported) */
     bool untested;  /* a new version went live in a superseded build */
+    bool orphaned;  /* its directory is gone; kept for a loaded dependent */
 } wplug;
 
 struct hb_watch {
@@ -50,6 +51,7 @@ struct hb_watch {
 };
 
 static bool path_in(const char *path, const char *dir);
+static bool in_inputs(const char *inputs, const char *path);
 static int cmp_str(const void *a, const void *b);
 
 static bool has_sources(const char *dir)
@@ -217,6 +219,7 @@ static int build_plug(hb_watch *w, wplug *p)
     uint64_t v_before = 0, v_after = 0;
     if (reload)
         hb_active_version(sb, p->name, &v_before);
+    unsigned long said = sb->failure_events;
     sb->held = &w->held;
     sb->build_fresh = p->stale;
     p->stale = false;
@@ -240,6 +243,11 @@ static int build_plug(hb_watch *w, wplug *p)
     }
     hb__emit_held(sb->m, sb, &w->held);
     if (r < 0) {
+        /* A refusal that said nothing itself (a sandbox limit, say) is
+         * still a failure of this plugin: the stream says so. */
+        if (sb->failure_events == said)
+            hb__emit(sb->m, sb, HB_EVENT_SWAP_FAILED, p->name, 0, 0, r, NULL, "%s: %s", p->name,
+                     hb_sandbox_last_error(sb));
         p->failed = true;
         return r;
     }
@@ -253,6 +261,27 @@ static int build_plug(hb_watch *w, wplug *p)
         hb_run_selftests(sb, p->name, NULL, NULL);
     }
     return r;
+}
+
+/* A loaded plugin (other than p) that the active version of which was
+ * linked against p, or NULL. */
+static const char *loaded_dependent(hb_watch *w, const wplug *p)
+{
+    hb_sandbox *sb = w->sb;
+    for (size_t i = 0; i < sb->nslots; i++) {
+        const hb_slot *s = &sb->slots[i];
+        if (strcmp(s->name, p->name) == 0)
+            continue;
+        hb_version_rec rec = {0};
+        pthread_mutex_lock(&sb->m->lock);
+        int r = hb_store_get(sb->m->store, s->name, s->version, &rec);
+        pthread_mutex_unlock(&sb->m->lock);
+        bool hit = r == 0 && in_inputs(rec.depends, p->name);
+        hb_version_rec_release(&rec);
+        if (hit)
+            return s->name;
+    }
+    return NULL;
 }
 
 static void remove_plug(hb_watch *w, wplug *p)
@@ -484,6 +513,16 @@ static bool in_inputs(const char *inputs, const char *path)
     return false;
 }
 
+/* Whether dir is a root that is itself a plugin (one that came back after
+ * it was deleted or renamed away). */
+static bool is_plugin_root(hb_watch *w, const char *dir)
+{
+    for (size_t i = 0; i < w->nroots; i++)
+        if (w->root_is_plugin[i] && strcmp(w->roots[i], dir) == 0)
+            return true;
+    return false;
+}
+
 /* The container root a new directory would be a plugin of, if any. */
 static bool under_container_root(hb_watch *w, const char *dir)
 {
@@ -522,7 +561,7 @@ static double detect_latency(const hb_change_set *cs)
 static bool any_stale(const hb_watch *w)
 {
     for (size_t i = 0; i < w->nplugs; i++)
-        if (w->plugs[i].stale)
+        if (w->plugs[i].stale && !w->plugs[i].orphaned)
             return true;
     return false;
 }
@@ -536,7 +575,7 @@ static int build_marked(hb_watch *w, bool *touched)
     if (!order)
         return -ENOMEM;
     for (size_t i = 0; i < w->nplugs; i++)
-        if (touched[i] || w->plugs[i].stale)
+        if ((touched[i] || w->plugs[i].stale) && !w->plugs[i].orphaned)
             order[order_n++] = i;
     hb__dependency_order(w->sb->m, order, order_n, w->plugs, sizeof(wplug),
                          offsetof(wplug, name));
@@ -550,11 +589,54 @@ static int build_marked(hb_watch *w, bool *touched)
     int n = (int)order_n;
     for (int round = 0; round < 4 && any_stale(w) && hb_watcher_pending(w->w) == 0; round++)
         for (size_t i = 0; i < w->nplugs; i++)
-            if (w->plugs[i].stale) {
+            if (w->plugs[i].stale && !w->plugs[i].orphaned) {
                 build_plug(w, &w->plugs[i]);
                 n++;
             }
     return n;
+}
+
+/* Forgets (and unloads) the plugins whose directory disappeared, or whose
+ * root did; returns how many. A provider stays while a loaded plugin is
+ * linked against it: unloading it would leave that plugin running its code
+ * while saying it is gone, and bind nothing to it when it is back. When its
+ * directory returns, it is reloaded and its dependents re-bound. */
+static int drop_gone(hb_watch *w)
+{
+    hb_sandbox *sb = w->sb;
+    int count = 0;
+    for (size_t i = 0; i < w->nplugs;) {
+        wplug *p = &w->plugs[i];
+        struct stat st;
+        if (stat(p->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            const char *user = p->loaded ? loaded_dependent(w, p) : NULL;
+            if (user) {
+                if (!p->orphaned)
+                    hb__emit(sb->m, sb, HB_EVENT_WARNING, p->name, 0, 0, 0, NULL,
+                             "%s: its directory %s is gone, but %s is linked against it: "
+                             "%s stays loaded until its directory is back or %s no longer "
+                             "needs it",
+                             p->name, p->dir, user, p->name, user);
+                p->orphaned = true;
+                i++;
+                continue;
+            }
+            remove_plug(w, p);
+            count++;
+            continue;
+        }
+        p->orphaned = false;
+        i++;
+    }
+    return count;
+}
+
+int hb_watch_pending(hb_watch *w)
+{
+    if (!w)
+        return -EINVAL;
+    int r = hb_watcher_pending(w->w);
+    return r != 0 ? r : any_stale(w) ? 1 : 0;
 }
 
 int hb_watch_process(hb_watch *w)
@@ -591,21 +673,13 @@ int hb_watch_process(hb_watch *w)
                  "the inotify queue overflowed; every watched tree was rescanned by checksum");
     for (size_t i = 0; i < cs.n_gone_roots; i++)
         hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
-                 "%s was deleted or renamed: its plugins are unloaded; the versions already running elsewhere are unaffected",
+                 "%s was deleted or renamed: its plugins are unloaded; it is watched again when a directory of that name comes back",
                  cs.gone_roots[i]);
 
-    /* 1. Plugin directories that disappeared, or whose roots did. */
-    int count = 0;
-    for (size_t i = 0; i < w->nplugs;) {
-        wplug *p = &w->plugs[i];
-        struct stat st;
-        if (stat(p->dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            remove_plug(w, p);
-            count++;
-            continue;
-        }
-        i++;
-    }
+    /* 1. Plugin directories that disappeared, or whose roots did (twice:
+     * a provider kept for a dependent removed later in the list goes too). */
+    int count = drop_gone(w);
+    count += drop_gone(w);
     /* 2. Which plugins the changes touch (each once), and new plugin dirs. */
     bool *touched = calloc(w->nplugs + cs.n_changes + 1, sizeof(bool));
     if (!touched) {
@@ -614,13 +688,21 @@ int hb_watch_process(hb_watch *w)
     }
     for (size_t c = 0; c < cs.n_changes; c++) {
         const char *path = cs.changes[c].path;
-        bool matched = false;
+        bool matched = false, in_plugin = false;
         for (size_t i = 0; i < w->nplugs; i++) {
-            if (path_in(path, w->plugs[i].dir) || in_inputs(w->plugs[i].inputs, path)) {
+            bool inside = path_in(path, w->plugs[i].dir);
+            in_plugin |= inside;
+            if (inside || in_inputs(w->plugs[i].inputs, path)) {
                 touched[i] = true;
                 matched = true;
             }
         }
+        /* A failed compile records no inputs: the header that broke it (or
+         * was missing) may be any file outside the plugins or any header.
+         * Failed plugins are retried when one changes. */
+        if (!cs.changes[c].is_dir && (!in_plugin || hb__has_suffix(path, ".h")))
+            for (size_t i = 0; i < w->nplugs; i++)
+                touched[i] |= w->plugs[i].failed;
         if (matched || cs.changes[c].kind == HB_CHANGE_DELETED)
             continue;
         /* A file in a new directory directly under a container root. */
@@ -629,7 +711,8 @@ int hb_watch_process(hb_watch *w)
             char *slash = strrchr(path, '/');
             dir = slash ? strndup(path, (size_t)(slash - path)) : NULL;
         }
-        if (dir && under_container_root(w, dir) && has_sources(dir) && !find_plug_dir(w, dir)) {
+        if (dir && (under_container_root(w, dir) || is_plugin_root(w, dir)) && has_sources(dir) &&
+            !find_plug_dir(w, dir)) {
             wplug *np = add_plug(w, dir);
             if (np)
                 touched[np - w->plugs] = true;

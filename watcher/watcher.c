@@ -199,6 +199,11 @@ struct root {
     bool gone;
 };
 
+struct awaited { /* a root that went away, until it is back */
+    char *path;
+    int parent_wd; /* IN_CREATE | IN_MOVED_TO on its parent directory */
+};
+
 struct hb_watcher {
     int ifd, tfd, efd;
     unsigned quiet_ms, max_delay_ms;
@@ -227,6 +232,8 @@ struct hb_watcher {
     size_t n_warnings, suppressed;
     char **gone;
     size_t n_gone;
+    struct awaited *awaited;
+    size_t n_awaited;
 
     char *last_error;
 };
@@ -870,6 +877,96 @@ static void mark_root_gone(hb_watcher *w, struct root *rt)
     note_activity(w);
 }
 
+/* ---- roots that come back ------------------------------------------------ */
+
+static void await_drop(hb_watcher *w, size_t i)
+{
+    int wd = w->awaited[i].parent_wd;
+    free(w->awaited[i].path);
+    memmove(&w->awaited[i], &w->awaited[i + 1], (w->n_awaited - i - 1) * sizeof(*w->awaited));
+    w->n_awaited--;
+    bool shared = false;
+    for (size_t k = 0; k < w->n_awaited; k++)
+        shared |= w->awaited[k].parent_wd == wd;
+    if (!shared && wd >= 0 && !dir_find(w, wd))
+        inotify_rm_watch(w->ifd, wd);
+}
+
+/* Watches the awaited root at index i again: its directory and files are
+ * reported as created in the next change set. Returns 0 when it does not
+ * exist (yet), 1 when it is watched again, or a negative -errno. */
+static int await_attach(hb_watcher *w, size_t i)
+{
+    const char *path = w->awaited[i].path;
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    struct root *nr = realloc(w->roots, (w->n_roots + 1) * sizeof(*nr));
+    if (!nr)
+        return set_error(w, -ENOMEM, "out of memory");
+    w->roots = nr;
+    char *copy = strdup(path);
+    if (!copy)
+        return set_error(w, -ENOMEM, "out of memory");
+    int wd = -1;
+    int r = mark_dirty(w, copy, false);
+    if (r >= 0)
+        r = walk(w, copy, WALK_MARK_DIRTY, false, &wd);
+    if (r < 0 || wd < 0) {
+        free(copy);
+        return r < 0 ? r : 0; /* gone again: its parent's events say when back */
+    }
+    w->roots[w->n_roots++] = (struct root){.path = copy, .wd = wd};
+    await_drop(w, i);
+    note_activity(w);
+    return 1;
+}
+
+/* A root that was deleted or renamed is awaited: its parent directory is
+ * watched (that directory only) until a directory of the same name appears
+ * there, and then the root is watched again. */
+static void await_root(hb_watcher *w, const char *path)
+{
+    char *parent = strdup(path);
+    char *slash = parent ? strrchr(parent, '/') : NULL;
+    if (!slash) {
+        free(parent);
+        return;
+    }
+    if (slash == parent)
+        slash[1] = '\0';
+    else
+        *slash = '\0';
+    struct awaited *na = realloc(w->awaited, (w->n_awaited + 1) * sizeof(*na));
+    char *copy = strdup(path);
+    int wd = na && copy ? inotify_add_watch(w->ifd, parent, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR)
+                        : -1;
+    free(parent);
+    if (na)
+        w->awaited = na;
+    if (wd < 0) {
+        add_warning(w, "%s: its parent directory cannot be watched, so it is not watched again "
+                       "if it comes back (%s)", path, strerror(errno));
+        free(copy);
+        return;
+    }
+    w->awaited[w->n_awaited++] = (struct awaited){.path = copy, .parent_wd = wd};
+}
+
+static int root_back(hb_watcher *w, const struct inotify_event *ev)
+{
+    if (!ev->len || !(ev->mask & IN_ISDIR) || !(ev->mask & (IN_CREATE | IN_MOVED_TO)))
+        return 0;
+    for (size_t i = 0; i < w->n_awaited; i++) {
+        const char *path = w->awaited[i].path, *base = strrchr(path, '/');
+        if (w->awaited[i].parent_wd == ev->wd && base && strcmp(base + 1, ev->name) == 0) {
+            int r = await_attach(w, i);
+            return r < 0 ? r : 0;
+        }
+    }
+    return 0;
+}
+
 static int handle_event(hb_watcher *w, const struct inotify_event *ev)
 {
     if (ev->mask & IN_Q_OVERFLOW) {
@@ -879,7 +976,7 @@ static int handle_event(hb_watcher *w, const struct inotify_event *ev)
     }
     struct wdir *d = dir_find(w, ev->wd);
     if (!d)
-        return 0; /* a watch we already dropped */
+        return root_back(w, ev); /* an awaited root's parent, or a dropped watch */
     struct root *rt = root_by_wd(w, ev->wd);
     if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
         /* For a subdirectory the parent's IN_DELETE/IN_MOVED_FROM carries
@@ -1056,6 +1153,7 @@ static int reconcile_gone_roots(hb_watcher *w)
             continue;
         }
         w->gone[w->n_gone++] = rt->path; /* ownership moves to the set */
+        await_root(w, rt->path);
     }
     w->n_roots = j;
     return r;
@@ -1092,6 +1190,14 @@ static int reconcile(hb_watcher *w, hb_change_set *out)
         r = reconcile_gone_roots(w);
     w->rescan_all = w->overflowed = false;
     w->pending = false;
+    /* A root already back (re-created before its parent was watched). */
+    for (size_t i = 0; i < w->n_awaited && r >= 0;) {
+        int a = await_attach(w, i);
+        if (a < 0)
+            r = a;
+        else if (a == 0)
+            i++;
+    }
     if (r < 0) {
         discard_output(w);
         return r;
@@ -1226,6 +1332,9 @@ void hb_watcher_free(hb_watcher *w)
     for (size_t i = 0; i < w->n_roots; i++)
         free(w->roots[i].path);
     free(w->roots);
+    for (size_t i = 0; i < w->n_awaited; i++)
+        free(w->awaited[i].path);
+    free(w->awaited);
     for (size_t i = 0; i < w->n_dirs; i++)
         free(w->dirs[i].path);
     free(w->dirs);
@@ -1301,6 +1410,11 @@ int hb_watcher_add_root(hb_watcher *w, const char *path, char **err)
         goto fail;
     }
     w->roots = nr;
+    for (size_t i = 0; i < w->n_awaited; i++)
+        if (strcmp(w->awaited[i].path, abs) == 0) {
+            await_drop(w, i); /* the caller adds it back itself */
+            break;
+        }
     size_t saved_warnings = w->n_warnings;
     int wd = -1;
     w->gen++;
@@ -1328,6 +1442,13 @@ int hb_watcher_remove_root(hb_watcher *w, const char *path)
         return -EINVAL;
     char *abs = NULL;
     hb__realpath(path, &abs); /* may be gone: then compare as given */
+    for (size_t i = 0; i < w->n_awaited; i++) {
+        if (strcmp(w->awaited[i].path, path) == 0 || (abs && !strcmp(w->awaited[i].path, abs))) {
+            await_drop(w, i);
+            free(abs);
+            return 0;
+        }
+    }
     for (size_t i = 0; i < w->n_roots; i++) {
         struct root *rt = &w->roots[i];
         if (strcmp(rt->path, path) != 0 && !(abs && strcmp(rt->path, abs) == 0))

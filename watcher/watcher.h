@@ -115,8 +115,10 @@ typedef struct hb_change_set {
      * in changes. */
     bool overflowed;
     /* A watched root was deleted, renamed or unmounted. The roots in
-     * gone_roots are no longer watched (add them again once they exist);
-     * their files are reported as deleted. */
+     * gone_roots are not watched while they are away; their files are
+     * reported as deleted. Their parent directory is watched (that directory
+     * only) and when a directory of the same name appears there the root is
+     * watched again and its files are reported as created. */
     bool root_gone;
     char **gone_roots;
     size_t n_gone_roots;

@@ -586,6 +586,14 @@ HB_EXTERN int hb_watch_fd(hb_watch *w);
  * version serves. */
 HB_EXTERN int hb_watch_process(hb_watch *w);
 
+/* Whether the watch has not settled yet: 1 when a plugin's build was
+ * superseded and it is still to be built again, or file changes are waiting
+ * for their quiet window (hb_watch_fd will become readable for them); 0 when
+ * every plugin's outcome reported so far is that of its files as they are;
+ * negative on error. For a caller that acts once a change has been handled
+ * completely (hotbox watch --once). */
+HB_EXTERN int hb_watch_pending(hb_watch *w);
+
 /* Names of the plugins the watch knows, NULL-terminated, one allocation
  * (hb_free). Includes plugins that failed to build and are not loaded. */
 HB_EXTERN int hb_watch_plugins(hb_watch *w, char ***out);

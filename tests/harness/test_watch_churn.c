@@ -303,6 +303,14 @@ static void case_churn(void)
             hb_callf(sb, name, "value", ")i", &v);
             fprintf(stderr, "p%d serves %d, final content has %d\n", i, v, final_value[i]);
         }
+        /* What the watch thinks: still pending (superseded builds or
+         * changes in their quiet window), and what ran. */
+        char *metrics = NULL;
+        hb_manager_metrics(m, 1, &metrics);
+        fprintf(stderr, "hb_watch_pending: %d; %d watch cycles; events: %d compiled, %d compile-failed, %d swap-failed, %d swapped; metrics: %s\n",
+                hb_watch_pending(w), cycles, compiled, compile_failed, swap_failed, swapped,
+                metrics ? metrics : "-");
+        hb_free(metrics);
     }
     HB_CHECK(done);
     /* And it stays so: whatever is still ready is handled, nothing moves. */

@@ -797,6 +797,33 @@ static void case_root_deleted(void)
     HB_CHECK_EQ(hb_watcher_remove_root(w, r1), -ENOENT);
     write_in(r1, "c.c", "c2");
     expect_nothing(w);
+
+    /* A root that went away is watched again by itself when a directory
+     * of its name comes back (renamed in, or created and filled). */
+    char *away = P(t, "r1-away");
+    HB_CHECK_OK(hb_watcher_add_root(w, r1, &err));
+    HB_CHECK_EQ(rename(r1, away), 0);
+    expect_set(w, &cs);
+    HB_CHECK_EQ(cs.n_gone_roots, 1);
+    hb_change_set_release(&cs);
+    HB_CHECK_EQ(rename(away, r1), 0);
+    expect_set(w, &cs);
+    CHECK_KIND(&cs, r1, "c.c", HB_CHANGE_CREATED);
+    hb_change_set_release(&cs);
+    HB_CHECK_OK(hb__rm_rf(r1));
+    expect_set(w, &cs);
+    HB_CHECK_EQ(cs.n_gone_roots, 1);
+    hb_change_set_release(&cs);
+    mkdir_in(t, "r1");
+    write_in(r1, "d.c", "d");
+    expect_set(w, &cs);
+    CHECK_KIND(&cs, r1, "d.c", HB_CHANGE_CREATED);
+    hb_change_set_release(&cs);
+    write_in(r1, "d.c", "d2");
+    expect_set(w, &cs);
+    CHECK_KIND(&cs, r1, "d.c", HB_CHANGE_MODIFIED);
+    hb_change_set_release(&cs);
+    free(away);
     free(r1), free(r2), free(r2b);
     hb_watcher_free(w);
 }

@@ -1,0 +1,57 @@
+#!/bin/sh
+# hotbox watch --once: a save during the compile of the previous save
+# supersedes that build; --once must wait for the build of the final content
+# and its exit code must say how that went. Here the final save does not
+# compile: exit 1 and a compile-failed event naming the plugin, not exit 0
+# after the superseded build. The compiler (--cc) is a wrapper that reports on
+# a FIFO and waits on another until this script has saved again. FIFO waits
+# are bounded by `timeout`; reading the JSON stream is how this waits.
+set -u
+hb=$1
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-once-XXXXXX")
+trap '[ -n "${HB_TEST_KEEP:-}" ] || rm -rf "$tmp"' EXIT
+real_cc=$(command -v "${CC:-cc}")
+mkdir -p "$tmp/plugins/race"
+mkfifo "$tmp/compiled" "$tmp/go" "$tmp/fifo"
+cat > "$tmp/slow-cc.sh" <<SH
+#!/bin/sh
+'$real_cc' "\$@" || exit \$?
+case "\$*" in *plugin.so*)
+  if [ -e '$tmp/block' ]; then rm -f '$tmp/block'; echo compiled > '$tmp/compiled'; read x < '$tmp/go'; fi;;
+esac
+exit 0
+SH
+chmod +x "$tmp/slow-cc.sh"
+src() {
+  cat > "$tmp/plugins/race/r.c.new" <<SRC
+#include <hotbox/plugin.h>
+int val(void) { return $1; }
+$2
+HB_PLUGIN("race", 1, 0, 0, 0, 0);
+SRC
+  mv "$tmp/plugins/race/r.c.new" "$tmp/plugins/race/r.c"
+}
+src 1 ""
+fail=0
+"$hb" --state-dir "$tmp/state" --isolation local --cc "$tmp/slow-cc.sh" watch --json --once --no-selftests "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
+pid=$!
+exec 3<"$tmp/fifo"
+while IFS= read -r line <&3; do
+  echo "$line" >>"$tmp/log"
+  case "$line" in *'"event":"watching"'*) break ;; esac
+done
+: > "$tmp/block"
+src 2 ""                                  # a good save: its compile blocks
+timeout 60 sh -c "read x < '$tmp/compiled'" || { echo "FAIL: the compiler never ran"; kill $pid; exit 1; }
+src 3 "int broken(void) { return }"      # saved again mid-compile: does not compile
+timeout 60 sh -c "echo go > '$tmp/go'" || { echo "FAIL: the compiler stopped waiting"; kill $pid; exit 1; }
+while IFS= read -r line <&3; do echo "$line" >>"$tmp/log"; done
+exec 3<&-
+wait $pid
+rc=$?
+[ $rc = 1 ] || { echo "FAIL: watch --once exited $rc; the final save does not compile (want 1)"; fail=1; }
+grep -q '"event":"compile-failed","plugin":"race"' "$tmp/log" ||
+  { echo "FAIL: no compile-failed event for the final content"; fail=1; }
+[ $fail = 0 ] && echo "PASS watch --once waits for the final content"
+[ $fail = 0 ] || cat "$tmp/log" "$tmp/err"
+exit $fail
