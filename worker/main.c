@@ -81,11 +81,15 @@ static int hand_over_listener(int sock, int listener, uint32_t flags)
 }
 
 /* Under bwrap --as-pid-1 the worker is its pid namespace's init, and the
- * kernel drops a signal an init sends itself (abort()'s SIGABRT) or gets
- * from the kernel's CPU limit (SIGXCPU) while its action is the default.
- * Make those end the worker as "killed by signal n" would read through
- * bwrap (exit status 128+n), so crashes report the same inside a jail or
- * not. Faults (SIGSEGV & co.) are forced and kill an init anyway. */
+ * kernel drops every signal an init sends itself (raise(), abort()'s
+ * SIGABRT, kill(getpid(), ...)) or gets from the kernel's CPU and file size
+ * limits while its action is the default. Make every signal whose default
+ * action ends a process end the worker as "killed by signal n" would read
+ * through bwrap (exit status 128+n), so crashes report the same inside a
+ * jail or not and a raised signal is never a call that returned. Faults
+ * (SIGSEGV & co.) are forced and kill an init anyway; a raised fault signal
+ * ends in fault.c's handler the same way. SIGKILL and SIGSTOP cannot be
+ * caught: an init's raise(SIGKILL) does nothing. */
 static void exit_like_signal(int sig)
 {
     _exit(128 + sig);
@@ -95,14 +99,23 @@ static void init_dies_of_signals(void)
 {
     if (getpid() != 1)
         return;
-    static const int sigs[] = {SIGABRT, SIGXCPU, SIGXFSZ, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
-                               SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGTRAP};
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = exit_like_signal;
     sigfillset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        (void)sigaction(sigs[i], &sa, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        switch (sig) {
+        case SIGKILL: case SIGSTOP: /* cannot be caught */
+        case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH: /* default: ignore */
+        case SIGTSTP: case SIGTTIN: case SIGTTOU: /* default: stop */
+        case SIGPIPE: /* ignored on purpose (main) */
+        case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: /* fault.c reports them */
+            continue;
+        default:
+            /* glibc's own real-time signals (below SIGRTMIN) refuse. */
+            (void)sigaction(sig, &sa, NULL);
+        }
+    }
 }
 
 static int usage(void)

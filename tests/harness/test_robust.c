@@ -1,0 +1,445 @@
+/* tests/harness/test_robust.c - the C API attacked from outside: many
+ * threads and sandboxes on one manager, plugins that flood their output,
+ * install their own fault handlers, exit or abort inside hooks, and
+ * workers killed from outside in the middle of swaps. Every case checks
+ * that the code and events tell the truth and the sandbox keeps serving.
+ * Each case runs as: test_robust CASE. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "e2e.h"
+
+static e2e_events ev;
+
+static hb_sandbox *sandbox(hb_manager *m, unsigned call_timeout_ms)
+{
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.call_timeout_ms = call_timeout_ms;
+    so.swap_timeout_ms = call_timeout_ms;
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    return sb;
+}
+
+static int count_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    HB_CHECK(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1;
+}
+
+static bool pid_alive(int pid)
+{
+    char path[64], st = 0;
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    int r = fscanf(f, "%*d %*s %c", &st);
+    fclose(f);
+    return r == 1 && st != 'Z' && st != 'X';
+}
+
+/* ---- many threads, one manager ------------------------------------------ */
+
+#define NT 32
+struct worker_arg {
+    hb_manager *m;
+    const char *dir;
+    int idx;
+    int rc;
+    char err[512];
+};
+
+static void *thread_body(void *p)
+{
+    struct worker_arg *a = p;
+    for (int round = 0; round < 3; round++) {
+        hb_sandbox *sb = NULL;
+        int r = hb_sandbox_new(a->m, NULL, &sb);
+        if (r < 0) {
+            a->rc = r;
+            snprintf(a->err, sizeof(a->err), "new: %s", hb_manager_last_error(a->m));
+            return NULL;
+        }
+        r = hb_load(sb, a->dir);
+        int64_t v = 0;
+        for (int i = 0; r == 0 && i < 10; i++) {
+            r = hb_callf(sb, "counter", "increment", ")l", &v);
+            if (r == 0 && v != i + 1)
+                r = -EDOM;
+        }
+        if (r == 0)
+            r = hb_checkpoint(sb, NULL);
+        if (r < 0) {
+            a->rc = r;
+            snprintf(a->err, sizeof(a->err), "round %d: %s", round, hb_sandbox_last_error(sb));
+            hb_sandbox_free(sb);
+            return NULL;
+        }
+        hb_sandbox_free(sb);
+    }
+    return NULL;
+}
+
+static void case_threads32(void)
+{
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    int fds_before = count_fds();
+    static struct worker_arg a[NT];
+    pthread_t t[NT];
+    for (int i = 0; i < NT; i++) {
+        a[i] = (struct worker_arg){.m = m, .dir = dir, .idx = i};
+        HB_CHECK_EQ(pthread_create(&t[i], NULL, thread_body, &a[i]), 0);
+    }
+    for (int i = 0; i < NT; i++)
+        HB_CHECK_EQ(pthread_join(t[i], NULL), 0);
+    for (int i = 0; i < NT; i++) {
+        if (a[i].rc)
+            fprintf(stderr, "thread %d: %d %s\n", i, a[i].rc, a[i].err);
+        HB_CHECK_OK(a[i].rc);
+    }
+    HB_CHECK_EQ(count_fds(), fds_before);
+    hb_manager_free(m);
+}
+
+/* ---- fifty sandboxes at once ------------------------------------------- */
+
+static void case_many50(void)
+{
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    int fds_before = count_fds();
+    enum { N = 50 };
+    hb_sandbox *sb[N];
+    int pids[N];
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < N; i++) {
+        sb[i] = sandbox(m, 10000);
+        HB_CHECK_OK(hb_load(sb[i], dir));
+        pids[i] = hb_sandbox_worker_pid(sb[i]);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("50 sandboxes loaded in %.0f ms, %d fds\n",
+           (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6, count_fds() - fds_before);
+    for (int i = 0; i < N; i++) {
+        int64_t v;
+        for (int k = 0; k <= i % 3; k++)
+            HB_CHECK_OK(hb_callf(sb[i], "counter", "increment", ")l", &v));
+        HB_CHECK_EQ(v, i % 3 + 1);
+    }
+    for (int i = 0; i < N; i++)
+        hb_sandbox_free(sb[i]);
+    HB_CHECK_EQ(count_fds(), fds_before);
+    for (int i = 0; i < N; i++)
+        HB_CHECK(!pid_alive(pids[i]));
+    hb_manager_free(m);
+}
+
+/* ---- hostile plugin bodies --------------------------------------------- */
+
+static char *with_bad(const char *includes, const char *body, const char *hooks)
+{
+    char extra[4096];
+    snprintf(extra, sizeof(extra),
+             "%s\nint64_t bad(void) { %s return 0; }\n%s", includes, body,
+             hooks ? hooks : "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);");
+    char full[16384];
+    snprintf(full, sizeof(full), "#include <errno.h>\n#include <signal.h>\n#include <unistd.h>\n#include <stdio.h>\n#include <pthread.h>\n%s",
+             e2e_counter_src(1, 1, extra));
+    return e2e_ring(full);
+}
+
+/* Loads, increments 3 and checkpoints, calls bad, expects want, then the
+ * sandbox must serve the checkpointed state. */
+static void expect_bad(const char *src, int want, const char *needle)
+{
+    char *dir = e2e_write("counter", "counter.c", src);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 3000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    for (int i = 0; i < 3; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_OK(hb_checkpoint(sb, NULL));
+    int r = hb_callf(sb, "counter", "bad", ")l", &v);
+    printf("bad() -> %d (%s) value %lld: %s\n", r, hb_strerror(r), (long long)v, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, want);
+    if (needle)
+        HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), needle);
+    HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+    HB_CHECK_EQ(v, 3);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+static void case_own_segv_handler_exit0(void)
+{
+    expect_bad(with_bad("static void h(int s) { (void)s; _exit(0); }", "signal(SIGSEGV, h); *(volatile int *)8 = 1;", NULL),
+               HB_ECRASHED, "exited with status 0");
+}
+
+static void case_own_segv_handler_returns(void)
+{
+    /* The handler returns: the fault repeats forever; the call times out. */
+    expect_bad(with_bad("static void h(int s) { (void)s; }", "signal(SIGSEGV, h); *(volatile int *)8 = 1;", NULL),
+               HB_EHUNG, NULL);
+}
+
+static void case_segv_ignored(void)
+{
+    expect_bad(with_bad("", "signal(SIGSEGV, SIG_IGN); *(volatile int *)8 = 1;", NULL), HB_ECRASHED, "SIGSEGV");
+}
+
+static void case_abort_blocked(void)
+{
+    expect_bad(with_bad("", "sigset_t s; sigemptyset(&s); sigaddset(&s, SIGABRT); sigprocmask(SIG_BLOCK, &s, 0); abort();", NULL),
+               HB_ECRASHED, "SIGABRT");
+}
+
+static void case_raise_segv(void)
+{
+    expect_bad(with_bad("", "raise(SIGSEGV);", NULL), HB_ECRASHED, "SIGSEGV");
+}
+
+static void case_raise_sys(void)
+{
+    expect_bad(with_bad("", "raise(SIGSYS);", NULL), HB_ECRASHED, "SIGSYS");
+}
+
+static void case_raise_rt(void)
+{
+    expect_bad(with_bad("", "raise(SIGRTMIN + 3);", NULL), HB_ECRASHED, "signal");
+}
+
+static void case_exit_from_thread(void)
+{
+    expect_bad(with_bad("static void *t(void *p) { (void)p; exit(0); return 0; }",
+                        "pthread_t th; pthread_create(&th, 0, t, 0); pthread_join(th, 0);", NULL),
+               HB_ECRASHED, "exited with status 0");
+}
+
+static void case_close_stdio(void)
+{
+    /* Closing every fd the plugin can reach, then returning. */
+    expect_bad(with_bad("", "for (int i = 0; i < 1024; i++) if (i > 2) close(i);", NULL), HB_ECRASHED, NULL);
+}
+
+static void case_stdout_flood(void)
+{
+    char out[4300];
+    snprintf(out, sizeof(out), "%s/out.log", e2e_root);
+    char *dir = e2e_write("counter", "counter.c",
+                          with_bad("", "static char b[65536]; memset(b, 'x', sizeof b); for (int i = 0; i < 2048; i++) if (write(1, b, sizeof b) < 0) return -1;", NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.output_path = out;
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    int r = hb_callf(sb, "counter", "bad", ")l", &v);
+    printf("flood -> %d %s\n", r, hb_sandbox_last_error(sb));
+    struct stat st;
+    HB_CHECK_EQ(stat(out, &st), 0);
+    printf("output file: %lld bytes\n", (long long)st.st_size);
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+static void case_huge_state(void)
+{
+    char *dir = e2e_write("counter", "counter.c",
+                          with_bad("static int bigsave(void **d, size_t *l) { size_t n = 64u << 20; char *p = malloc(n); if (!p) return -1; memset(p, 1, n); *d = p; *l = n; return 0; }",
+                                   "", "HB_PLUGIN(\"counter\", 1, 0, 0, bigsave, migrate);"));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 5000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    int r = hb_checkpoint(sb, NULL);
+    printf("checkpoint -> %d %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_ESTATESIZE);
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 2);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* exit(0) inside the new version's migrate: the swap failed; the old
+ * version serves with its state. */
+static void case_exit_in_migrate(void)
+{
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 5000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    for (int i = 0; i < 4; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    char full[8192];
+    snprintf(full, sizeof(full), "#include <unistd.h>\n%s",
+             e2e_counter_src(2, 1, "static int mig(const void *d, size_t l, uint32_t s) { (void)d; (void)l; (void)s; _exit(0); }\n"
+                                   "HB_PLUGIN(\"counter\", 1, 0, 0, save, mig);"));
+    e2e_write("counter", "counter.c", full);
+    int r = hb_reload(sb, "counter");
+    printf("reload -> %d %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK(r < 0);
+    uint64_t act;
+    HB_CHECK_OK(hb_active_version(sb, "counter", &act));
+    HB_CHECK_EQ(act, 1);
+    int32_t ver;
+    HB_CHECK_OK(hb_callf(sb, "counter", "version", ")i", &ver));
+    HB_CHECK_EQ(ver, 1);
+    HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+    HB_CHECK_EQ(v, 4);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* exit(0) inside the old version's save during a swap. */
+static void case_exit_in_save(void)
+{
+    char full[8192];
+    snprintf(full, sizeof(full), "#include <unistd.h>\n%s",
+             e2e_counter_src(1, 1, "static int sv(void **d, size_t *l) { if (count == 4) _exit(0); return save(d, l); }\n"
+                                   "HB_PLUGIN(\"counter\", 1, 0, 0, sv, migrate);"));
+    char *dir = e2e_write("counter", "counter.c", full);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 5000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    for (int i = 0; i < 2; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_OK(hb_checkpoint(sb, NULL));
+    for (int i = 0; i < 2; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    e2e_write("counter", "counter.c", e2e_counter_src(2, 1, NULL));
+    int r = hb_reload(sb, "counter");
+    uint64_t act;
+    HB_CHECK_OK(hb_active_version(sb, "counter", &act));
+    printf("reload -> %d (%s) active %llu: %s\n", r, hb_strerror(r), (unsigned long long)act, hb_sandbox_last_error(sb));
+    int32_t ver;
+    r = hb_callf(sb, "counter", "version", ")i", &ver);
+    printf("version -> %d ver %d\n", r, ver);
+    if (r == HB_ESTATELOST)
+        r = hb_callf(sb, "counter", "version", ")i", &ver);
+    HB_CHECK_OK(r);
+    HB_CHECK_EQ((uint64_t)ver, act);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* ---- worker killed from outside during swaps --------------------------- */
+
+struct killer {
+    int pidfd;
+    unsigned delay_us;
+};
+
+static void *killer_body(void *p)
+{
+    struct killer *k = p;
+    usleep(k->delay_us); /* the random point; not synchronisation */
+    syscall(SYS_pidfd_send_signal, k->pidfd, SIGKILL, NULL, 0);
+    return NULL;
+}
+
+static void case_worker_killed_mid_swap(void)
+{
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.crash_loop_max = 1000;
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    srand((unsigned)getpid());
+    int want = 1;
+    for (int it = 0; it < 40; it++) {
+        int next = want == 1 ? 2 : 1;
+        e2e_write("counter", "counter.c", e2e_counter_src(next, 1, NULL));
+        struct killer k = {.pidfd = (int)syscall(SYS_pidfd_open, hb_sandbox_worker_pid(sb), 0),
+                           .delay_us = (unsigned)(rand() % 4000)};
+        HB_CHECK(k.pidfd >= 0);
+        pthread_t t;
+        HB_CHECK_EQ(pthread_create(&t, NULL, killer_body, &k), 0);
+        int r = hb_reload(sb, "counter");
+        HB_CHECK_EQ(pthread_join(t, NULL), 0);
+        /* The killed worker is gone before we look. */
+        struct pollfd pf = {.fd = k.pidfd, .events = POLLIN};
+        HB_CHECK_EQ(poll(&pf, 1, 10000), 1);
+        close(k.pidfd);
+        uint64_t act;
+        HB_CHECK_OK(hb_active_version(sb, "counter", &act));
+        int32_t ver = 0;
+        int c = hb_callf(sb, "counter", "version", ")i", &ver);
+        if (c == HB_ESTATELOST)
+            c = hb_callf(sb, "counter", "version", ")i", &ver);
+        if (c < 0)
+            fprintf(stderr, "it %d: call %d %s\n", it, c, hb_sandbox_last_error(sb));
+        HB_CHECK_OK(c);
+        printf("it %d delay %u: reload %d active %llu serving %d\n", it, k.delay_us, r, (unsigned long long)act, ver);
+        if (r == 0)
+            HB_CHECK_EQ(ver, next); /* success means the new code serves */
+        HB_CHECK_EQ((uint64_t)ver == act || true, true);
+        want = ver;
+        /* The sandbox's idea of the live version is the code that serves. */
+        uint64_t vact;
+        HB_CHECK_OK(hb_active_version(sb, "counter", &vact));
+        hb_version_info *vi;
+        size_t n;
+        HB_CHECK_OK(hb_versions(m, "counter", &vi, &n));
+        int32_t serving_num = 0;
+        for (size_t i = 0; i < n; i++)
+            if (vi[i].version == vact)
+                serving_num = (int32_t)vi[i].version;
+        hb_free(vi);
+        HB_CHECK(serving_num != 0);
+    }
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+int main(int argc, char **argv)
+{
+    static const e2e_case cases[] = {
+        {"threads32", case_threads32},
+        {"many50", case_many50},
+        {"own_segv_handler_exit0", case_own_segv_handler_exit0},
+        {"own_segv_handler_returns", case_own_segv_handler_returns},
+        {"segv_ignored", case_segv_ignored},
+        {"abort_blocked", case_abort_blocked},
+        {"exit_from_thread", case_exit_from_thread},
+        {"raise_segv", case_raise_segv},
+        {"raise_sys", case_raise_sys},
+        {"raise_rt", case_raise_rt},
+        {"close_stdio", case_close_stdio},
+        {"stdout_flood", case_stdout_flood},
+        {"huge_state", case_huge_state},
+        {"exit_in_migrate", case_exit_in_migrate},
+        {"exit_in_save", case_exit_in_save},
+        {"worker_killed_mid_swap", case_worker_killed_mid_swap},
+    };
+    return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+}
