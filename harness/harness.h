@@ -50,6 +50,10 @@ typedef struct hb_wclient {
     int listener;
     char warning[320];
     hb_limits limits; /* the rlimits it runs under, to name the one it died of */
+    /* The last request never reached the worker: it had died before (the
+     * send failed). Nothing the request asked for ran, so no version is
+     * to blame for that death. */
+    bool undelivered;
     /* The fatal signal the worker reported during the last request
      * (HB_MSG_FAULT), and the plugin version whose code faulted (plugin ""
      * when the pc was in no plugin). valid is false when none came. */

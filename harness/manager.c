@@ -52,6 +52,7 @@ const char *hb_strerror(int code)
     case HB_EISOLATION: return "the requested isolation backend is unavailable";
     case HB_ESTATELOST: return "the worker restarted and the plugin's state since its last checkpoint was lost";
     case HB_ECHANGED: return "a source changed while it was being compiled; build again";
+    case HB_EBADVERSION: return "the build is a version that failed before (marked bad); change its source";
     default:
         break;
     }

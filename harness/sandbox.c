@@ -1176,7 +1176,9 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
              err ? err : hb_strerror(r));
         free(err);
         free(path);
-        if (!is_rollback)
+        /* A worker that had died before the request reached it ran none of
+         * the new version's code: that version is not to blame. */
+        if (!is_rollback && !sb->wc.undelivered)
             set_status(sb, s->name, rec->version, HB_VERSION_BAD);
         hb_metrics_add(m->metrics, HB_CTR_SWAP_FAILURES, 1);
         if (is_rollback && r == HB_EHOOK)
@@ -1415,9 +1417,11 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
         /* It failed before and its inputs are the same: not retried until
          * the source changes. (A rolled-back version is retried: reloading
          * is an explicit request.) */
-        hb__emit(sb->m, sb, HB_EVENT_WARNING, plugin, b.rec.version, s->version, 0, NULL,
+        r = fail(sb, HB_EBADVERSION,
                  "%s v%llu is marked bad and its source has not changed since: v%llu keeps serving",
                  plugin, (unsigned long long)b.rec.version, (unsigned long long)s->version);
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, plugin, b.rec.version, s->version, r, NULL, "%s",
+                 sb->last_error);
         goto out;
     }
     {

@@ -488,6 +488,7 @@ static void record_fault(hb_wclient *wc, const hb_frame *f)
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
                    void *ud, hb_frame *reply, char **err)
 {
+    wc->undelivered = true;
     if (wc->pid <= 0)
         return hb__seterr(err, HB_ECRASHED, "no worker is running");
     wc->denied[0] = 0;
@@ -499,6 +500,7 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
     uint32_t id = (uint32_t)req->data[8] | (uint32_t)req->data[9] << 8 |
                   (uint32_t)req->data[10] << 16 | (uint32_t)req->data[11] << 24;
     r = hb__wire_send(wc->fd, req);
+    wc->undelivered = r < 0;
     if (r < 0) {
         /* EPIPE: the worker is gone. */
         reap_dead(wc);

@@ -84,6 +84,8 @@ enum hb_error_code {
                                 state since its last checkpoint is lost; not called */
     HB_ECATALOG = -1025,     /* the version catalogue (hotbox.db) is damaged or missing */
     HB_ECHANGED = -1026,     /* a source changed while it was being compiled; build again */
+    HB_EBADVERSION = -1027,  /* the build is a version that failed before (marked bad):
+                                not tried again until its source changes */
 };
 
 /* Returns a static, human-readable description of any code this API returns
@@ -430,8 +432,12 @@ HB_EXTERN int hb_load(hb_sandbox *sb, const char *dir);
 
 /* Rebuilds a loaded plugin from its directory's current sources and
  * hot-swaps the result in, carrying its state. When the sources did not
- * change this is a no-op returning 0. On any failure the old version keeps
- * serving with its state and the reason is the sandbox's last error. */
+ * change this is a no-op returning 0. When they build to a version that is
+ * marked bad (it failed before) nothing is tried and the result is
+ * HB_EBADVERSION. On any failure the old version keeps serving with its
+ * state and the reason is the sandbox's last error. A swap whose worker had
+ * died before the request reached it fails with HB_ECRASHED but does not
+ * mark the new version bad (none of its code ran). */
 HB_EXTERN int hb_reload(hb_sandbox *sb, const char *plugin);
 
 /* Removes a plugin from the sandbox (its fini hook runs). */
