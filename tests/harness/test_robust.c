@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -437,6 +438,197 @@ static void case_worker_killed_mid_swap(void)
     hb_manager_free(m);
 }
 
+static int parent_of(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ppid = -1;
+    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1)
+        ppid = -1;
+    fclose(f);
+    return ppid;
+}
+
+static bool dies_within(int pidfd, int ms)
+{
+    struct pollfd pf = {.fd = pidfd, .events = POLLIN};
+    return poll(&pf, 1, ms) == 1;
+}
+
+/* The wrapper (bwrap) of the worker is killed, or the worker itself: in
+ * both cases the other one goes too, the next call says state was lost,
+ * and the sandbox serves its last checkpoint. */
+static void kill_one(bool wrapper)
+{
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 5000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_OK(hb_checkpoint(sb, NULL));
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    int worker = hb_sandbox_worker_pid(sb);
+    int wrap = parent_of(worker);
+    if (wrap == getpid())
+        HB_SKIP("the worker is not wrapped here");
+    int wfd = (int)syscall(SYS_pidfd_open, worker, 0);
+    int bfd = (int)syscall(SYS_pidfd_open, wrap, 0);
+    HB_CHECK(wfd >= 0 && bfd >= 0);
+    HB_CHECK_EQ(kill(wrapper ? wrap : worker, SIGKILL), 0);
+    HB_CHECK(dies_within(wfd, 10000));
+    HB_CHECK(dies_within(bfd, 10000));
+    int r = hb_callf(sb, "counter", "increment", ")l", &v);
+    printf("call after the kill -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_ESTATELOST);
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 2);
+    hb_sandbox_usage u;
+    HB_CHECK_OK(hb_sandbox_usage_get(sb, &u));
+    HB_CHECK_EQ(u.restarts, 1);
+    close(wfd);
+    close(bfd);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+static void case_kill_wrapper(void) { kill_one(true); }
+static void case_kill_worker(void) { kill_one(false); }
+
+/* ---- the manager SIGKILLed at random points --------------------------- */
+
+static hb_sandbox *survivor(hb_manager *m)
+{
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.name = "survivor";
+    so.crash_loop_max = 1000;
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    return sb;
+}
+
+/* The child: loads, calls, checkpoints (reporting each checkpointed value
+ * on fd), reloads new builds and rolls back, until it is killed. */
+_Noreturn static void manager_loop(int fd, int seed)
+{
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = survivor(m);
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1000 + seed, 1, NULL));
+    if (hb_load(sb, dir) < 0)
+        _exit(10);
+    for (int round = 0;; round++) {
+        int64_t v;
+        for (int i = 0; i < 3; i++)
+            if (hb_callf(sb, "counter", "increment", ")l", &v) < 0)
+                _exit(11);
+        if (hb_checkpoint(sb, NULL) < 0 || hb_callf(sb, "counter", "get", ")l", &v) < 0)
+            _exit(12);
+        if (write(fd, &v, sizeof(v)) != sizeof(v))
+            _exit(13);
+        if (round % 3 == 2) {
+            int r = hb_rollback(sb, "counter", 0);
+            if (r < 0 && r != HB_ENOVERSION)
+                _exit(14);
+        } else {
+            e2e_write("counter", "counter.c", e2e_counter_src(seed * 100 + round, 1, NULL));
+            if (hb_reload(sb, "counter") < 0)
+                _exit(15);
+        }
+    }
+}
+
+/* Waits for every orphan handed to us (the subreaper) to end. */
+static int reap_orphans(unsigned deadline_ms)
+{
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int st;
+        pid_t p = waitpid(-1, &st, WNOHANG);
+        if (p < 0 && errno == ECHILD)
+            return 0;
+        if (p > 0)
+            continue;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > deadline_ms)
+            return -1;
+        /* Orphans die asynchronously (PR_SET_PDEATHSIG, bwrap's own
+         * die-with-parent): poll their exit with a short wait. */
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void case_manager_killed_random(void)
+{
+    HB_CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+    srand((unsigned)getpid());
+    int64_t last = 0;
+    for (int it = 0; it < 12; it++) {
+        int p[2];
+        HB_CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
+        pid_t mgr = fork();
+        HB_CHECK(mgr >= 0);
+        if (mgr == 0) {
+            close(p[0]);
+            manager_loop(p[1], it + 1);
+        }
+        close(p[1]);
+        /* Kill after a random number of checkpoints plus a random delay:
+         * inside a call, a save, a compile, a swap or a rollback. */
+        int want = 1 + rand() % 4;
+        int64_t v;
+        for (int got = 0; got < want; got++) {
+            ssize_t n = read(p[0], &v, sizeof(v));
+            if (n != sizeof(v)) {
+                int st;
+                waitpid(mgr, &st, 0);
+                fprintf(stderr, "it %d: manager ended early: status %d\n", it, st);
+                HB_CHECK(0);
+            }
+            HB_CHECK(v >= last); /* state only grows: nothing was lost */
+            last = v;
+        }
+        struct timespec ts = {0, (long)(rand() % 150) * 1000000L};
+        nanosleep(&ts, NULL); /* the random point, not synchronisation */
+        HB_CHECK_EQ(kill(mgr, SIGKILL), 0);
+        while (read(p[0], &v, sizeof(v)) == sizeof(v))
+            last = v; /* checkpoints it reported before it died */
+        close(p[0]);
+        int st;
+        HB_CHECK_EQ(waitpid(mgr, &st, 0), mgr);
+        /* No worker, no bwrap outlives its manager. */
+        HB_CHECK_OK(reap_orphans(10000));
+        /* The state directory opens, verifies, and resumes the survivor
+         * from (at least) its last durable checkpoint. */
+        hb_manager *m = e2e_manager(&ev);
+        char *report = NULL;
+        int r = hb_verify(m, &report);
+        if (r < 0)
+            fprintf(stderr, "it %d: verify: %s\n", it, report ? report : "");
+        HB_CHECK_OK(r);
+        hb_free(report);
+        hb_sandbox *sb = survivor(m);
+        char dir[4300];
+        snprintf(dir, sizeof(dir), "%s/counter", e2e_root);
+        r = hb_load(sb, dir);
+        if (r < 0)
+            fprintf(stderr, "it %d: load: %s\n", it, hb_sandbox_last_error(sb));
+        HB_CHECK_OK(r);
+        HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+        printf("it %d: killed after %d checkpoints; last durable %lld, resumed %lld\n", it, want,
+               (long long)last, (long long)v);
+        HB_CHECK(v >= last);
+        last = v;
+        hb_sandbox_free(sb);
+        hb_manager_free(m);
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -457,6 +649,9 @@ int main(int argc, char **argv)
         {"exit_in_save", case_exit_in_save},
         {"worker_killed_mid_swap", case_worker_killed_mid_swap},
         {"reload_known_bad", case_reload_known_bad},
+        {"kill_wrapper", case_kill_wrapper},
+        {"kill_worker", case_kill_worker},
+        {"manager_killed_random", case_manager_killed_random},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
