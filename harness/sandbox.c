@@ -1595,8 +1595,12 @@ static int pick_rollback_target(hb_sandbox *sb, hb_slot *s, uint64_t version,
                         (unsigned long long)version);
         return 0;
     }
+    /* A version live in another sandbox of the store is "active" there,
+     * not bad: it is a target too (as for pins and hb_pin's default). */
     int r = newest_older(sb, s->name, s->version,
-                         1u << HB_VERSION_GOOD | 1u << HB_VERSION_ROLLED_BACK, out);
+                         1u << HB_VERSION_GOOD | 1u << HB_VERSION_ROLLED_BACK |
+                             1u << HB_VERSION_ACTIVE,
+                         out);
     if (r == -ENOENT)
         r = HB_ENOVERSION;
     if (r < 0)

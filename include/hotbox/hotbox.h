@@ -444,7 +444,8 @@ HB_EXTERN int hb_reload(hb_sandbox *sb, const char *plugin);
 HB_EXTERN int hb_unload(hb_sandbox *sb, const char *plugin);
 
 /* Swaps a plugin to stored version `version`, or when version is 0 to the
- * newest good version older than the active one. State is carried through
+ * newest version older than the active one that is not bad (good, rolled
+ * back, or live in another sandbox). State is carried through
  * the target's migrate hook; when the target refuses it, the last checkpoint
  * taken under the target's own schema is used instead (or fresh state, with
  * an HB_EVENT_STATE_RESET event). */

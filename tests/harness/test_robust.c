@@ -438,6 +438,48 @@ static void case_worker_killed_mid_swap(void)
     hb_manager_free(m);
 }
 
+static hb_version_status status_of(hb_manager *m, uint64_t version)
+{
+    hb_version_info *vi;
+    size_t n;
+    HB_CHECK_OK(hb_versions(m, "counter", &vi, &n));
+    hb_version_status st = (hb_version_status)-1;
+    for (size_t i = 0; i < n; i++)
+        if (vi[i].version == version)
+            st = vi[i].status;
+    hb_free(vi);
+    return st;
+}
+
+/* Two sandboxes run v2; it crashes on probation in one. Another sandbox
+ * moving on from v2 must not make it "good" again, and an automatic
+ * rollback there must never pick it. */
+static void case_bad_stays_bad(void)
+{
+    char *dir = e2e_write("counter", "counter.c", with_bad("", "", NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *a = sandbox(m, 5000), *b = sandbox(m, 5000);
+    HB_CHECK_OK(hb_load(a, dir));
+    HB_CHECK_OK(hb_load(b, dir));
+    int64_t v;
+    e2e_write("counter", "counter.c", with_bad("", "*(volatile int *)8 = 1;", NULL));
+    HB_CHECK_OK(hb_reload(a, "counter"));
+    HB_CHECK_OK(hb_reload(b, "counter"));
+    HB_CHECK_EQ(hb_callf(a, "counter", "bad", ")l", &v), HB_ECRASHED); /* v2 crashed on probation */
+    HB_CHECK_EQ(status_of(m, 2), HB_VERSION_BAD);
+    e2e_write("counter", "counter.c", e2e_counter_src(3, 1, NULL));
+    HB_CHECK_OK(hb_reload(b, "counter")); /* b leaves v2 for v3 */
+    printf("v2 after b moved on: %s\n", hb_version_status_name(status_of(m, 2)));
+    HB_CHECK_EQ(status_of(m, 2), HB_VERSION_BAD);
+    HB_CHECK_OK(hb_rollback(b, "counter", 0));
+    uint64_t act;
+    HB_CHECK_OK(hb_active_version(b, "counter", &act));
+    HB_CHECK_EQ(act, 1);
+    hb_sandbox_free(a);
+    hb_sandbox_free(b);
+    hb_manager_free(m);
+}
+
 static int parent_of(int pid)
 {
     char path[64];
@@ -649,6 +691,7 @@ int main(int argc, char **argv)
         {"exit_in_save", case_exit_in_save},
         {"worker_killed_mid_swap", case_worker_killed_mid_swap},
         {"reload_known_bad", case_reload_known_bad},
+        {"bad_stays_bad", case_bad_stays_bad},
         {"kill_wrapper", case_kill_wrapper},
         {"kill_worker", case_kill_worker},
         {"manager_killed_random", case_manager_killed_random},
