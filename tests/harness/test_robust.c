@@ -120,6 +120,119 @@ static void case_threads32(void)
     hb_manager_free(m);
 }
 
+/* Many sandboxes of one manager build and swap the same plugin at once:
+ * every distinct source is stored once, every swap that succeeded serves
+ * a build of a source that was on disk. */
+#define NR 16
+static atomic_int edits_done, loaded, swapped;
+struct reload_arg {
+    hb_manager *m;
+    const char *dir;
+    int rc, swaps, last;
+    char err[512];
+};
+
+static void *reload_body(void *p)
+{
+    struct reload_arg *a = p;
+    hb_sandbox_options so;
+    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
+    so.probation_calls = 2;
+    hb_sandbox *sb = NULL;
+    int r = hb_sandbox_new(a->m, &so, &sb);
+    if (r == 0)
+        r = hb_load(sb, a->dir);
+    atomic_fetch_add(&loaded, 1);
+    int extra = 0;
+    for (int i = 0; r == 0 && (!atomic_load(&edits_done) || extra++ < 2); i++) {
+        uint64_t before = 0, after = 0;
+        hb_active_version(sb, "counter", &before);
+        r = hb_reload(sb, "counter");
+        if (r == HB_ECHANGED)
+            r = 0; /* the source moved during the build: fine, next round */
+        hb_active_version(sb, "counter", &after);
+        a->swaps += after != before;
+        if (after != before)
+            atomic_fetch_add(&swapped, 1);
+        int32_t ver = 0;
+        if (r == 0)
+            r = hb_callf(sb, "counter", "version", ")i", &ver);
+        if (r == 0 && (ver < 1 || ver > 1000))
+            r = -EDOM;
+        a->last = ver;
+        int64_t v;
+        if (r == 0)
+            r = hb_callf(sb, "counter", "increment", ")l", &v);
+        if (r == 0 && v != i + 1) {
+            snprintf(a->err, sizeof(a->err), "round %d: count %lld", i, (long long)v);
+            a->rc = -ERANGE; /* state lost in a swap */
+            hb_sandbox_free(sb);
+            return NULL;
+        }
+    }
+    if (r < 0)
+        snprintf(a->err, sizeof(a->err), "%s", sb ? hb_sandbox_last_error(sb) : hb_manager_last_error(a->m));
+    a->rc = r;
+    hb_sandbox_free(sb);
+    return NULL;
+}
+
+static void case_threads_reload(void)
+{
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    static struct reload_arg a[NR];
+    pthread_t t[NR];
+    for (int i = 0; i < NR; i++) {
+        a[i] = (struct reload_arg){.m = m, .dir = dir};
+        HB_CHECK_EQ(pthread_create(&t[i], NULL, reload_body, &a[i]), 0);
+    }
+    struct timespec t0, now, pause = {0, 1000000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (atomic_load(&loaded) < NR) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        HB_CHECK(now.tv_sec - t0.tv_sec < 120);
+        nanosleep(&pause, NULL);
+    }
+    for (int k = 2; k <= 6; k++) {
+        /* The next edit once a few sandboxes swapped to the last one. */
+        int target = atomic_load(&swapped) + 3;
+        e2e_write("counter", "counter.c", e2e_counter_src(k, 1, NULL));
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (atomic_load(&swapped) < target) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            HB_CHECK(now.tv_sec - t0.tv_sec < 120);
+            nanosleep(&pause, NULL);
+        }
+    }
+    atomic_store(&edits_done, 1);
+    for (int i = 0; i < NR; i++)
+        HB_CHECK_EQ(pthread_join(t[i], NULL), 0);
+    for (int i = 0; i < NR; i++) {
+        if (a[i].rc)
+            fprintf(stderr, "thread %d: %d (%s) %s\n", i, a[i].rc, hb_strerror(a[i].rc), a[i].err);
+        HB_CHECK_OK(a[i].rc);
+    }
+    hb_version_info *vi;
+    size_t n;
+    HB_CHECK_OK(hb_versions(m, "counter", &vi, &n));
+    int swaps = 0;
+    for (int i = 0; i < NR; i++)
+        swaps += a[i].swaps;
+    printf("%zu versions stored for 6 sources, %d swaps in %d sandboxes\n", n, swaps, NR);
+    HB_CHECK(n >= 2 && n <= 6); /* an edit superseded before any build is never built */
+    for (int i = 0; i < NR; i++)
+        HB_CHECK_EQ(a[i].last, 6); /* every sandbox converged on the last edit */
+    HB_CHECK(n <= 6);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
+            HB_CHECK(vi[i].version != vi[j].version);
+            HB_CHECK(strcmp(vi[i].source_sha256, vi[j].source_sha256) != 0);
+        }
+    hb_free(vi);
+    hb_manager_free(m);
+}
+
 /* ---- fifty sandboxes at once ------------------------------------------- */
 
 static void case_many50(void)
@@ -282,6 +395,65 @@ static void case_huge_state(void)
     HB_CHECK_EQ(r, HB_ESTATESIZE);
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 2);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* A swap whose old version saves more state than the sandbox allows
+ * fails cleanly: the old version keeps serving with its state. */
+static void case_huge_state_swap(void)
+{
+    char *dir = e2e_write("counter", "counter.c",
+                          with_bad("static int bigsave(void **d, size_t *l) { size_t n = 64u << 20; char *p = malloc(n); if (!p) return -1; memset(p, 1, n); memcpy(p, &count, 8); *d = p; *l = n; return 0; }",
+                                   "", "HB_PLUGIN(\"counter\", 1, 0, 0, bigsave, migrate);"));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 5000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    for (int i = 0; i < 3; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    e2e_write("counter", "counter.c", e2e_counter_src(2, 1, NULL));
+    int r = hb_reload(sb, "counter");
+    printf("reload -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_ESTATESIZE);
+    int32_t ver;
+    HB_CHECK_OK(hb_callf(sb, "counter", "version", ")i", &ver));
+    HB_CHECK_EQ(ver, 1);
+    HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+    HB_CHECK_EQ(v, 3);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* Big arguments and results cross the channel or fail with a limit code;
+ * the sandbox serves on either way. */
+static void case_big_buffers(void)
+{
+    char *dir = e2e_write("counter", "counter.c",
+                          with_bad("size_t sum(const void *p, size_t n) { const unsigned char *c = p; size_t s = 0; for (size_t i = 0; i < n; i++) s += c[i]; return s; }\n"
+                                   "const char *big(void) { static char *s; if (!s) { s = malloc(96u << 20); memset(s, 'y', (96u << 20) - 1); s[(96u << 20) - 1] = 0; } return s; }",
+                                   "", NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 10000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    size_t n = 200u << 20;
+    unsigned char *buf = calloc(n, 1);
+    HB_CHECK(buf != NULL);
+    buf[0] = 7;
+    uint64_t s = 0;
+    int r = hb_callf(sb, "counter", "sum", "b)J", buf, n, &s);
+    printf("sum(200 MiB) -> %d (%s) %llu: %s\n", r, hb_strerror(r), (unsigned long long)s, hb_sandbox_last_error(sb));
+    HB_CHECK(r == 0 ? s == 7 : r == HB_ELIMIT);
+    free(buf);
+    const char *str = NULL;
+    r = hb_callf(sb, "counter", "big", ")Z", &str);
+    printf("big() -> %d (%s) %zu: %s\n", r, hb_strerror(r), str ? strlen(str) : 0, hb_sandbox_last_error(sb));
+    HB_CHECK(r == 0 ? strlen(str) == (96u << 20) - 1 : r == HB_ELIMIT);
+    int64_t v;
+    r = hb_callf(sb, "counter", "increment", ")l", &v);
+    if (r == HB_ESTATELOST)
+        r = hb_callf(sb, "counter", "increment", ")l", &v);
+    HB_CHECK_OK(r);
     hb_sandbox_free(sb);
     hb_manager_free(m);
 }
@@ -676,6 +848,7 @@ int main(int argc, char **argv)
     static const e2e_case cases[] = {
         {"threads32", case_threads32},
         {"many50", case_many50},
+        {"threads_reload", case_threads_reload},
         {"own_segv_handler_exit0", case_own_segv_handler_exit0},
         {"own_segv_handler_returns", case_own_segv_handler_returns},
         {"segv_ignored", case_segv_ignored},
@@ -691,6 +864,8 @@ int main(int argc, char **argv)
         {"exit_in_save", case_exit_in_save},
         {"worker_killed_mid_swap", case_worker_killed_mid_swap},
         {"reload_known_bad", case_reload_known_bad},
+        {"huge_state_swap", case_huge_state_swap},
+        {"big_buffers", case_big_buffers},
         {"bad_stays_bad", case_bad_stays_bad},
         {"kill_wrapper", case_kill_wrapper},
         {"kill_worker", case_kill_worker},
