@@ -796,6 +796,8 @@ void hb_sandbox_free(hb_sandbox *sb)
     free(sb->pub_diags);
     free(sb->ret_str);
     free(sb->output_path);
+    /* The worker is gone: its copies of the plugin objects go too. */
+    hb_jail_view_free(sb->jail_view);
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }

@@ -235,8 +235,38 @@ static void case_threads_reload(void)
 
 /* ---- fifty sandboxes at once ------------------------------------------- */
 
+/* Object views (hb-view-*) of this test's sandboxes: they live in the
+ * state directory's run/ or in $TMPDIR, both private to the test here. */
+static int count_views(void)
+{
+    int n = 0;
+    const char *where[] = {"tmp", ".hotbox/run"};
+    for (size_t i = 0; i < 2; i++) {
+        char path[4300];
+        snprintf(path, sizeof(path), "%s/%s", e2e_root, where[i]);
+        DIR *d = opendir(path);
+        if (!d)
+            continue;
+        struct dirent *e;
+        while ((e = readdir(d)))
+            n += strncmp(e->d_name, "hb-view-", 8) == 0;
+        closedir(d);
+    }
+    return n;
+}
+
+static void private_tmpdir(void)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof(tmp), "%s/tmp", e2e_root);
+    HB_CHECK_EQ(chmod(e2e_root, 0711), 0); /* the jail's uid reaches it */
+    HB_CHECK_EQ(mkdir(tmp, 0755), 0);
+    HB_CHECK_EQ(setenv("TMPDIR", tmp, 1), 0);
+}
+
 static void case_many50(void)
 {
+    private_tmpdir();
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
     int fds_before = count_fds();
@@ -259,8 +289,12 @@ static void case_many50(void)
             HB_CHECK_OK(hb_callf(sb[i], "counter", "increment", ")l", &v));
         HB_CHECK_EQ(v, i % 3 + 1);
     }
+    int views = count_views();
+    printf("%d object views while 50 sandboxes live\n", views);
+    HB_CHECK(views > 0);
     for (int i = 0; i < N; i++)
         hb_sandbox_free(sb[i]);
+    HB_CHECK_EQ(count_views(), 0); /* freed sandboxes leave nothing behind */
     HB_CHECK_EQ(count_fds(), fds_before);
     for (int i = 0; i < N; i++)
         HB_CHECK(!pid_alive(pids[i]));
