@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "jail.h"
 
 #ifndef HB_VERSION_STRING
 #define HB_VERSION_STRING "0.0.0"
@@ -332,6 +333,11 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     if (hb_mon_reap_orphans(m->run_dir, &rep) == 0 && rep.text && *rep.text)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "%s", rep.text);
     hb_orphan_report_release(&rep);
+    unsigned views = hb_jail_views_reap(m->run_dir);
+    if (views)
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "removed %u sandbox object view%s left behind by managers that died", views,
+                 views == 1 ? "" : "s");
     unsigned stale = 0;
     if (hb_cgroup_reap_stale(&stale) == 0 && stale)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,

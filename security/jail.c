@@ -3,6 +3,7 @@
 #include "jail.h"
 
 #include <assert.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -392,6 +393,8 @@ bool hb_jail_uid_can_reach(const char *path, bool exec)
     }
 }
 
+#define VIEW_PREFIX "hb-view-"
+
 int hb_jail_view_new(const char *dir_hint, char **out, char **err)
 {
     const char *base = dir_hint && hb_jail_uid_can_reach(dir_hint, false) ? dir_hint : NULL;
@@ -399,7 +402,9 @@ int hb_jail_view_new(const char *dir_hint, char **out, char **err)
         const char *t = getenv("TMPDIR");
         base = t && *t == '/' && hb_jail_uid_can_reach(t, false) ? t : "/tmp";
     }
-    char *dir = hb__asprintf("%s/hb-view-XXXXXX", base);
+    /* The creator's pid in the name: hb_jail_views_reap finds the views
+     * of a manager that was killed before it could remove them. */
+    char *dir = hb__asprintf("%s/" VIEW_PREFIX "%ld-XXXXXX", base, (long)getpid());
     if (!dir)
         return hb__seterr(err, -ENOMEM, "out of memory");
     if (!mkdtemp(dir)) {
@@ -518,4 +523,48 @@ void hb_jail_view_free(char *view)
         return;
     hb__rm_rf(view);
     free(view);
+}
+
+/* Removes the views in dir that this user's dead processes created. */
+static unsigned reap_views_in(const char *dir)
+{
+    unsigned n = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, VIEW_PREFIX, strlen(VIEW_PREFIX)) != 0)
+            continue;
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(e->d_name + strlen(VIEW_PREFIX), &end, 10);
+        if (errno || pid <= 0 || !end || *end != '-')
+            continue; /* not a name we give */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its manager lives (or a process reuses the pid) */
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+            !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+            continue;
+        char *path = hb__path_join(dir, e->d_name);
+        if (path && hb__rm_rf(path) == 0)
+            n++;
+        free(path);
+    }
+    closedir(d);
+    return n;
+}
+
+unsigned hb_jail_views_reap(const char *dir_hint)
+{
+    unsigned n = 0;
+    if (dir_hint)
+        n += reap_views_in(dir_hint);
+    const char *t = getenv("TMPDIR");
+    if (t && *t == '/' && (!dir_hint || strcmp(t, dir_hint) != 0))
+        n += reap_views_in(t);
+    if ((!dir_hint || strcmp(dir_hint, "/tmp") != 0) && (!t || strcmp(t, "/tmp") != 0))
+        n += reap_views_in("/tmp");
+    return n;
 }

@@ -121,4 +121,10 @@ int hb_jail_view_worker(const char *view, const char *worker_path, char **out, c
 /* Removes the view and frees the string. NULL is fine. */
 void hb_jail_view_free(char *view);
 
+/* Removes the views that managers which died without freeing them (kill
+ * -9) left in the places hb_jail_view_new uses for dir_hint: views are
+ * named after the pid that made them, and only this user's views of dead
+ * pids go. Returns how many went. */
+unsigned hb_jail_views_reap(const char *dir_hint);
+
 #endif /* HB_SECURITY_JAIL_H */

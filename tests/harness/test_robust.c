@@ -813,6 +813,7 @@ static int reap_orphans(unsigned deadline_ms)
 
 static void case_manager_killed_random(void)
 {
+    private_tmpdir();
     HB_CHECK_EQ(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
     srand((unsigned)getpid());
     int64_t last = 0;
@@ -853,7 +854,10 @@ static void case_manager_killed_random(void)
         HB_CHECK_OK(reap_orphans(10000));
         /* The state directory opens, verifies, and resumes the survivor
          * from (at least) its last durable checkpoint. */
+        int views = count_views();
         hb_manager *m = e2e_manager(&ev);
+        HB_CHECK(views > 0); /* the killed manager's sandbox left its view */
+        HB_CHECK_EQ(count_views(), 0); /* and the next manager removed it */
         char *report = NULL;
         int r = hb_verify(m, &report);
         if (r < 0)
