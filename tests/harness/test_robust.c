@@ -492,6 +492,65 @@ static void case_big_buffers(void)
     hb_manager_free(m);
 }
 
+/* exit(0) in the first version's init: the load failed and says why; a
+ * fixed version loads into the same sandbox. */
+static void case_exit_in_init(void)
+{
+    char full[8192];
+    snprintf(full, sizeof(full), "#include <unistd.h>\n%s",
+             e2e_counter_src(1, 1, "static int in(void) { _exit(0); }\n"
+                                   "HB_PLUGIN(\"counter\", 1, in, 0, save, migrate);"));
+    char *dir = e2e_write("counter", "counter.c", full);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 5000);
+    int r = hb_load(sb, dir);
+    printf("load -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_ECRASHED);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "exited with status 0");
+    uint64_t act;
+    HB_CHECK(hb_active_version(sb, "counter", &act) < 0);
+    e2e_write("counter", "counter.c", e2e_counter_src(2, 1, NULL));
+    HB_CHECK_OK(hb_load(sb, dir));
+    int32_t ver;
+    HB_CHECK_OK(hb_callf(sb, "counter", "version", ")i", &ver));
+    HB_CHECK_EQ(ver, 2);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* Threads an old version started keep spinning after the call returned
+ * and across a swap; the new version serves, the sandbox frees. */
+static void case_spinning_threads(void)
+{
+    char *dir = e2e_write("counter", "counter.c",
+                          with_bad("static void *spin(void *p) { (void)p; for (;;) { __asm__ volatile(\"\"); } return 0; }",
+                                   "for (int i = 0; i < 4; i++) { pthread_t t; if (pthread_create(&t, 0, spin, 0)) return -1; pthread_detach(t); }", NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 5000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "counter", "bad", ")l", &v));
+    HB_CHECK_EQ(v, 0);
+    for (int i = 0; i < 5; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 5);
+    e2e_write("counter", "counter.c", e2e_counter_src(2, 1, NULL));
+    HB_CHECK_OK(hb_reload(sb, "counter"));
+    int32_t ver;
+    HB_CHECK_OK(hb_callf(sb, "counter", "version", ")i", &ver));
+    HB_CHECK_EQ(ver, 2);
+    HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+    HB_CHECK_EQ(v, 5);
+    int pid = hb_sandbox_worker_pid(sb);
+    int pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    HB_CHECK(pfd >= 0);
+    hb_sandbox_free(sb);
+    struct pollfd pf = {.fd = pfd, .events = POLLIN};
+    HB_CHECK_EQ(poll(&pf, 1, 0), 1); /* gone when free returned */
+    close(pfd);
+    hb_manager_free(m);
+}
+
 /* exit(0) inside the new version's migrate: the swap failed; the old
  * version serves with its state. */
 static void case_exit_in_migrate(void)
@@ -902,6 +961,8 @@ int main(int argc, char **argv)
         {"exit_in_save", case_exit_in_save},
         {"worker_killed_mid_swap", case_worker_killed_mid_swap},
         {"reload_known_bad", case_reload_known_bad},
+        {"exit_in_init", case_exit_in_init},
+        {"spinning_threads", case_spinning_threads},
         {"huge_state_swap", case_huge_state_swap},
         {"big_buffers", case_big_buffers},
         {"bad_stays_bad", case_bad_stays_bad},
