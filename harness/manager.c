@@ -375,6 +375,10 @@ void hb_manager_free(hb_manager *m)
 {
     if (!m)
         return;
+    /* Every worker runs its fini hooks at the same time; then each is
+     * waited for (against the deadline set here) and freed. */
+    for (hb_sandbox *sb = m->sandboxes; sb; sb = sb->next)
+        hb__wc_stop_begin(&sb->wc, sb->opts.swap_timeout_ms);
     while (m->sandboxes)
         hb_sandbox_free(m->sandboxes);
     hb_compiler_free(m->compiler);

@@ -41,6 +41,7 @@ static void reset_client(hb_wclient *wc)
     wc->has_listener = false;
     wc->fd = wc->pidfd = wc->worker_pidfd = wc->listener = -1;
     wc->pid = 0;
+    wc->stopping = false;
     wc->worker_pid = 0;
 }
 
@@ -485,6 +486,9 @@ static void record_fault(hb_wclient *wc, const hb_frame *f)
     free(plugin);
 }
 
+static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
+                       hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
                    void *ud, hb_frame *reply, char **err)
 {
@@ -507,6 +511,15 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
         return describe_death(wc, err, "had died:");
     }
     uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    return await_reply(wc, id, deadline, timeout_ms, interim, ud, reply, err);
+}
+
+/* Waits for the reply to request id until deadline (timeout_ms is only
+ * named in messages); see hb__wc_request for the results. */
+static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
+                       hb_interim_fn interim, void *ud, hb_frame *reply, char **err)
+{
+    int r;
     for (;;) {
         uint64_t now = hb__now_ns();
         if (now >= deadline) {
@@ -618,18 +631,43 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
     }
 }
 
+void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
+{
+    if (wc->pid <= 0 || wc->stopping)
+        return;
+    hb_wbuf w = {0};
+    hb__wc_begin(wc, &w, HB_MSG_SHUTDOWN);
+    if (hb__wire_finish(&w) == 0 && hb__wire_send(wc->fd, &w) == 0) {
+        wc->stop_id = (uint32_t)w.data[8] | (uint32_t)w.data[9] << 8 |
+                      (uint32_t)w.data[10] << 16 | (uint32_t)w.data[11] << 24;
+        wc->stop_deadline = hb__now_ns() + (uint64_t)grace_ms * 1000000ull;
+        wc->stopping = true;
+    }
+    hb__wire_release(&w);
+}
+
 void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
 {
     if (wc->pid <= 0) {
         reset_client(wc);
         return;
     }
-    hb_wbuf w = {0};
-    hb__wc_begin(wc, &w, HB_MSG_SHUTDOWN);
     hb_frame reply;
     char *err = NULL;
-    int r = hb__wc_request(wc, &w, grace_ms, NULL, NULL, &reply, &err);
-    hb__wire_release(&w);
+    int r;
+    if (wc->stopping) {
+        /* SHUTDOWN went out with hb__wc_stop_begin: wait for its reply
+         * until the deadline set then. */
+        wc->stopping = false;
+        wc->denied[0] = 0;
+        wc->fault.valid = false;
+        r = await_reply(wc, wc->stop_id, wc->stop_deadline, grace_ms, NULL, NULL, &reply, &err);
+    } else {
+        hb_wbuf w = {0};
+        hb__wc_begin(wc, &w, HB_MSG_SHUTDOWN);
+        r = hb__wc_request(wc, &w, grace_ms, NULL, NULL, &reply, &err);
+        hb__wire_release(&w);
+    }
     free(err);
     if (r == 0) {
         hb__frame_release(&reply);

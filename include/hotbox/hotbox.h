@@ -201,7 +201,9 @@ HB_EXTERN int hb_manager_options_init(hb_manager_options *opts, unsigned version
 HB_EXTERN int hb_manager_new(const hb_manager_options *opts, hb_manager **out);
 
 /* Stops every sandbox's worker (running fini hooks) and frees the manager.
- * Sandboxes still open are freed too. Accepts NULL. */
+ * Sandboxes still open are freed too; their workers are asked to stop all
+ * at once, so this takes at most the longest swap timeout, not their sum.
+ * Accepts NULL. */
 HB_EXTERN void hb_manager_free(hb_manager *m);
 
 /* Text of the last failure of a manager-level call. Never NULL. */

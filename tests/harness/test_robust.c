@@ -551,6 +551,85 @@ static void case_spinning_threads(void)
     hb_manager_free(m);
 }
 
+/* A worker stopped from outside (SIGSTOP) hangs the call: HB_EHUNG in
+ * time, then the sandbox serves again. */
+static void case_worker_stopped(void)
+{
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 1000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    HB_CHECK_OK(hb_checkpoint(sb, NULL));
+    HB_CHECK_EQ(kill(hb_sandbox_worker_pid(sb), SIGSTOP), 0);
+    int r = hb_callf(sb, "counter", "increment", ")l", &v);
+    printf("call to a stopped worker -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_EHUNG);
+    r = hb_callf(sb, "counter", "get", ")l", &v);
+    if (r == HB_ESTATELOST)
+        r = hb_callf(sb, "counter", "get", ")l", &v);
+    HB_CHECK_OK(r);
+    HB_CHECK_EQ(v, 1);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* A fini that never returns: hb_sandbox_free still ends the worker within
+ * its swap timeout. */
+static void case_fini_hangs(void)
+{
+    char *dir = e2e_write("counter", "counter.c",
+                          with_bad("static void fin(void) { for (;;) pause(); }", "",
+                                   "HB_PLUGIN(\"counter\", 1, 0, fin, save, migrate);"));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 1000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int pfd = (int)syscall(SYS_pidfd_open, hb_sandbox_worker_pid(sb), 0);
+    HB_CHECK(pfd >= 0);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    hb_sandbox_free(sb);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    printf("free with a hanging fini: %.0f ms\n", ms);
+    HB_CHECK(ms < 5000);
+    struct pollfd pf = {.fd = pfd, .events = POLLIN};
+    HB_CHECK_EQ(poll(&pf, 1, 0), 1);
+    close(pfd);
+    hb_manager_free(m);
+}
+
+/* Freeing a manager stops its sandboxes' workers together: eight fini
+ * hooks that never return cost one swap timeout, not eight. */
+static void case_manager_free_parallel(void)
+{
+    char *dir = e2e_write("counter", "counter.c",
+                          with_bad("static void fin(void) { for (;;) pause(); }", "",
+                                   "HB_PLUGIN(\"counter\", 1, 0, fin, save, migrate);"));
+    hb_manager *m = e2e_manager(&ev);
+    enum { N = 8 };
+    int pfd[N];
+    for (int i = 0; i < N; i++) {
+        hb_sandbox *sb = sandbox(m, 1000);
+        HB_CHECK_OK(hb_load(sb, dir));
+        pfd[i] = (int)syscall(SYS_pidfd_open, hb_sandbox_worker_pid(sb), 0);
+        HB_CHECK(pfd[i] >= 0);
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    hb_manager_free(m);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    printf("manager free with %d hanging fini hooks (1 s timeout each): %.0f ms\n", N, ms);
+    HB_CHECK(ms < 4000);
+    for (int i = 0; i < N; i++) {
+        struct pollfd pf = {.fd = pfd[i], .events = POLLIN};
+        HB_CHECK_EQ(poll(&pf, 1, 0), 1);
+        close(pfd[i]);
+    }
+}
+
 /* exit(0) inside the new version's migrate: the swap failed; the old
  * version serves with its state. */
 static void case_exit_in_migrate(void)
@@ -961,6 +1040,9 @@ int main(int argc, char **argv)
         {"exit_in_save", case_exit_in_save},
         {"worker_killed_mid_swap", case_worker_killed_mid_swap},
         {"reload_known_bad", case_reload_known_bad},
+        {"worker_stopped", case_worker_stopped},
+        {"fini_hangs", case_fini_hangs},
+        {"manager_free_parallel", case_manager_free_parallel},
         {"exit_in_init", case_exit_in_init},
         {"spinning_threads", case_spinning_threads},
         {"huge_state_swap", case_huge_state_swap},
