@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -98,10 +99,19 @@ static void *thread_body(void *p)
     return NULL;
 }
 
-static void case_threads32(void)
+static void threads32(hb_isolation iso)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
-    hb_manager *m = e2e_manager(&ev);
+    char state[4300];
+    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = iso;
+    o.on_event = e2e_on_event;
+    o.event_userdata = &ev;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
     int fds_before = count_fds();
     static struct worker_arg a[NT];
     pthread_t t[NT];
@@ -119,6 +129,10 @@ static void case_threads32(void)
     HB_CHECK_EQ(count_fds(), fds_before);
     hb_manager_free(m);
 }
+
+static void case_threads32(void) { threads32(HB_ISOLATION_LOCAL); }
+/* The same with compiles in the strongest isolation this machine has. */
+static void case_threads32_auto(void) { threads32(HB_ISOLATION_AUTO); }
 
 /* Many sandboxes of one manager build and swap the same plugin at once:
  * every distinct source is stored once, every swap that succeeded serves
@@ -298,6 +312,61 @@ static void case_many50(void)
     HB_CHECK_EQ(count_fds(), fds_before);
     for (int i = 0; i < N; i++)
         HB_CHECK(!pid_alive(pids[i]));
+    hb_manager_free(m);
+}
+
+/* The manager runs out of descriptors while making sandboxes: a clear
+ * error, nothing leaked on the failure path, and room again once a
+ * sandbox is freed. */
+static void case_manager_fd_limit(void)
+{
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *warm = sandbox(m, 5000);
+    HB_CHECK_OK(hb_load(warm, dir)); /* compile once, with room */
+    struct rlimit old, low;
+    HB_CHECK_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
+    low = old;
+    low.rlim_cur = (rlim_t)count_fds() + 40;
+    HB_CHECK_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+    hb_sandbox *sb[64];
+    int n = 0, r = 0;
+    const char *why = "";
+    while (n < 64) {
+        r = hb_sandbox_new(m, NULL, &sb[n]);
+        if (r < 0) {
+            why = hb_manager_last_error(m);
+            break;
+        }
+        r = hb_load(sb[n], dir);
+        n++;
+        if (r < 0) {
+            why = hb_sandbox_last_error(sb[n - 1]);
+            break;
+        }
+    }
+    printf("%d sandboxes, then %d (%s): %s\n", n, r, hb_strerror(r), why);
+    HB_CHECK(r < 0 && n < 64);
+    HB_CHECK_CONTAINS(why, "open files"); /* says why: EMFILE's text */
+    int at_limit = count_fds();
+    /* Failing again leaks nothing. */
+    hb_sandbox *extra = NULL;
+    for (int i = 0; i < 5; i++) {
+        if (hb_sandbox_new(m, NULL, &extra) == 0) {
+            hb_sandbox_free(extra);
+            extra = NULL;
+        }
+    }
+    HB_CHECK(count_fds() <= at_limit);
+    for (int i = 0; i < n; i++)
+        hb_sandbox_free(sb[i]);
+    HB_CHECK_EQ(setrlimit(RLIMIT_NOFILE, &old), 0);
+    hb_sandbox *again = sandbox(m, 5000);
+    HB_CHECK_OK(hb_load(again, dir));
+    int64_t v;
+    HB_CHECK_OK(hb_callf(again, "counter", "increment", ")l", &v));
+    hb_sandbox_free(again);
+    hb_sandbox_free(warm);
     hb_manager_free(m);
 }
 
@@ -1023,7 +1092,9 @@ int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
         {"threads32", case_threads32},
+        {"threads32_auto", case_threads32_auto},
         {"many50", case_many50},
+        {"manager_fd_limit", case_manager_fd_limit},
         {"threads_reload", case_threads_reload},
         {"own_segv_handler_exit0", case_own_segv_handler_exit0},
         {"own_segv_handler_returns", case_own_segv_handler_returns},
