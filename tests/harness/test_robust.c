@@ -763,6 +763,57 @@ static void case_exit_in_save(void)
     hb_manager_free(m);
 }
 
+/* An event callback may use the manager (it is thread-safe): list versions,
+ * read metrics and the audit log from inside every event. */
+static hb_manager *cb_mgr;
+static int cb_calls;
+static void reentrant_cb(const hb_event *e, void *ud)
+{
+    (void)e;
+    (void)ud;
+    if (!cb_mgr)
+        return;
+    hb_version_info *vi = NULL;
+    size_t n = 0;
+    if (hb_versions(cb_mgr, "counter", &vi, &n) == 0)
+        hb_free(vi);
+    char *t = NULL;
+    if (hb_manager_metrics(cb_mgr, 1, &t) == 0)
+        hb_free(t);
+    t = NULL;
+    if (hb_audit_read(cb_mgr, NULL, 0, &t) == 0)
+        hb_free(t);
+    cb_calls++;
+}
+
+static void case_reentrant_events(void)
+{
+    char *dir = e2e_write("counter", "counter.c", with_bad("", "*(volatile int *)8 = 1;", NULL));
+    char state[4300];
+    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_LOCAL;
+    o.on_event = reentrant_cb;
+    HB_CHECK_OK(hb_manager_new(&o, &cb_mgr));
+    hb_sandbox *sb = sandbox(cb_mgr, 5000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    e2e_write("counter", "counter.c", e2e_counter_src(2, 1, NULL));
+    HB_CHECK_OK(hb_reload(sb, "counter"));
+    HB_CHECK_OK(hb_rollback(sb, "counter", 1));
+    HB_CHECK_EQ(hb_callf(sb, "counter", "bad", ")l", &v), HB_ECRASHED);
+    HB_CHECK_OK(hb_checkpoint(sb, NULL));
+    printf("%d events, each used the manager\n", cb_calls);
+    HB_CHECK(cb_calls >= 5);
+    hb_sandbox_free(sb);
+    hb_manager *m = cb_mgr;
+    cb_mgr = NULL;
+    hb_manager_free(m);
+}
+
 /* Reloading to a build that is a known-bad version swaps nothing: that is
  * an error, never success. */
 static void case_reload_known_bad(void)
@@ -1094,6 +1145,7 @@ int main(int argc, char **argv)
         {"threads32", case_threads32},
         {"threads32_auto", case_threads32_auto},
         {"many50", case_many50},
+        {"reentrant_events", case_reentrant_events},
         {"manager_fd_limit", case_manager_fd_limit},
         {"threads_reload", case_threads_reload},
         {"own_segv_handler_exit0", case_own_segv_handler_exit0},
