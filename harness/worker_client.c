@@ -503,14 +503,22 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
                           "request too large for the worker channel (%zu bytes)", req->len);
     uint32_t id = (uint32_t)req->data[8] | (uint32_t)req->data[9] << 8 |
                   (uint32_t)req->data[10] << 16 | (uint32_t)req->data[11] << 24;
-    r = hb__wire_send(wc->fd, req);
+    /* The send counts against the request's deadline: a worker that does
+     * not read (stopped, or plugin code holding it) cannot hold us. */
+    uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    r = hb__wire_send_until(wc->fd, req, deadline);
+    if (r == -ETIMEDOUT) {
+        hb__wc_kill(wc);
+        return hb__seterr(err, HB_EHUNG,
+                          "worker did not read the request within %u ms and was killed",
+                          timeout_ms);
+    }
     wc->undelivered = r < 0;
     if (r < 0) {
         /* EPIPE: the worker is gone. */
         reap_dead(wc);
         return describe_death(wc, err, "had died:");
     }
-    uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
     return await_reply(wc, id, deadline, timeout_ms, interim, ud, reply, err);
 }
 
@@ -637,10 +645,11 @@ void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
         return;
     hb_wbuf w = {0};
     hb__wc_begin(wc, &w, HB_MSG_SHUTDOWN);
-    if (hb__wire_finish(&w) == 0 && hb__wire_send(wc->fd, &w) == 0) {
+    uint64_t deadline = hb__now_ns() + (uint64_t)grace_ms * 1000000ull;
+    if (hb__wire_finish(&w) == 0 && hb__wire_send_until(wc->fd, &w, deadline) == 0) {
         wc->stop_id = (uint32_t)w.data[8] | (uint32_t)w.data[9] << 8 |
                       (uint32_t)w.data[10] << 16 | (uint32_t)w.data[11] << 24;
-        wc->stop_deadline = hb__now_ns() + (uint64_t)grace_ms * 1000000ull;
+        wc->stop_deadline = deadline;
         wc->stopping = true;
     }
     hb__wire_release(&w);

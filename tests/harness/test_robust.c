@@ -644,6 +644,36 @@ static void case_worker_stopped(void)
     hb_manager_free(m);
 }
 
+/* A worker that does not read its channel (stopped here; plugin code can
+ * do the same) while a big request is sent: the call still ends within
+ * its timeout, with HB_EHUNG. */
+static void case_stopped_big_request(void)
+{
+    char *dir = e2e_write("counter", "counter.c",
+                          with_bad("size_t sum(const void *p, size_t n) { (void)p; return n; }", "", NULL));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 1000);
+    HB_CHECK_OK(hb_load(sb, dir));
+    HB_CHECK_EQ(kill(hb_sandbox_worker_pid(sb), SIGSTOP), 0);
+    size_t n = 32u << 20;
+    void *buf = calloc(n, 1);
+    HB_CHECK(buf != NULL);
+    uint64_t got = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int r = hb_callf(sb, "counter", "sum", "b)J", buf, n, &got);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+    printf("32 MiB to a stopped worker -> %d after %.0f ms: %s\n", r, ms, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_EHUNG);
+    HB_CHECK(ms < 5000);
+    free(buf);
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 /* A fini that never returns: hb_sandbox_free still ends the worker within
  * its swap timeout. */
 static void case_fini_hangs(void)
@@ -1165,6 +1195,7 @@ int main(int argc, char **argv)
         {"reload_known_bad", case_reload_known_bad},
         {"worker_stopped", case_worker_stopped},
         {"fini_hangs", case_fini_hangs},
+        {"stopped_big_request", case_stopped_big_request},
         {"manager_free_parallel", case_manager_free_parallel},
         {"exit_in_init", case_exit_in_init},
         {"spinning_threads", case_spinning_threads},
