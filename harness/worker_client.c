@@ -72,8 +72,8 @@ void hb__wc_kill(hb_wclient *wc)
 static void record_fault(hb_wclient *wc, const hb_frame *f);
 
 /* A worker that died between requests may have said where it faulted
- * (HB_MSG_FAULT) just before: read what it left on the channel. It is
- * dead, so nothing blocks. */
+ * (HB_MSG_FAULT) just before: read what it left on the channel. It should
+ * be dead, but only its wrapper may be: reads are bounded all the same. */
 static void drain_fault(hb_wclient *wc)
 {
     for (;;) {
@@ -81,7 +81,8 @@ static void drain_fault(hb_wclient *wc)
         if (wc->fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
             return;
         hb_frame f;
-        if (hb__wire_recv(wc->fd, HB_WIRE_MAX_FRAME, &f) < 0)
+        if (hb__wire_recv_until(wc->fd, HB_WIRE_MAX_FRAME, hb__now_ns() + 200000000ull, &f,
+                                NULL) < 0)
             return;
         if (f.type == HB_MSG_FAULT)
             record_fault(wc, &f);
