@@ -863,6 +863,7 @@ static void case_reload_known_bad(void)
     printf("reload of the bad build again -> %d: %s\n", r, hb_sandbox_last_error(sb));
     HB_CHECK_EQ(r, HB_EBADVERSION);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "marked bad");
+    HB_CHECK_CONTAINS(hb_strerror(HB_EBADVERSION), "marked bad");
     int32_t ver;
     r = hb_callf(sb, "counter", "version", ")i", &ver);
     if (r == HB_ESTATELOST)
