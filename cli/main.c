@@ -494,7 +494,7 @@ static int load_config(cli_global *g)
 
 /* ---- main ------------------------------------------------------------------ */
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
     cli_global g = {0};
     g.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
@@ -578,4 +578,18 @@ int main(int argc, char **argv)
     }
     cli_error("unknown command \"%s\" (see hotbox --help)", cmd);
     return HB_EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    int code = run(argc, argv);
+    /* Results that never reached stdout (a full disk, a closed file) are
+     * not a success, whatever the command did. */
+    errno = 0;
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        cli_error("cannot write the output: %s", errno ? strerror(errno) : "write error");
+        if (code == HB_EXIT_OK)
+            code = HB_EXIT_FAILED;
+    }
+    return code;
 }

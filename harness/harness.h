@@ -51,6 +51,15 @@ typedef struct hb_wclient {
     int listener;
     char warning[320];
     hb_limits limits; /* the rlimits it runs under, to name the one it died of */
+    /* The last request never reached the worker: it had died before (the
+     * send failed). Nothing the request asked for ran, so no version is
+     * to blame for that death. */
+    bool undelivered;
+    /* hb__wc_stop_begin sent SHUTDOWN (request stop_id); hb__wc_stop waits
+     * for its reply until stop_deadline (hb__now_ns clock). */
+    bool stopping;
+    uint32_t stop_id;
+    uint64_t stop_deadline;
     /* The fatal signal the worker reported during the last request
      * (HB_MSG_FAULT), and the plugin version whose code faulted (plugin ""
      * when the pc was in no plugin). valid is false when none came. */
@@ -100,6 +109,10 @@ bool hb__wc_alive(hb_wclient *wc);
 /* Asks the worker to shut down (fini hooks run), waits up to grace_ms,
  * then kills it. Always leaves wc empty. */
 void hb__wc_stop(hb_wclient *wc, unsigned grace_ms);
+/* Sends SHUTDOWN now without waiting; the next hb__wc_stop waits for it
+ * against a deadline grace_ms from now. Stopping many workers this way
+ * costs one grace period, not one per worker. */
+void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms);
 /* Kills and reaps at once. */
 void hb__wc_kill(hb_wclient *wc);
 

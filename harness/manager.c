@@ -53,6 +53,7 @@ const char *hb_strerror(int code)
     case HB_EISOLATION: return "the requested isolation backend is unavailable";
     case HB_ESTATELOST: return "the worker restarted and the plugin's state since its last checkpoint was lost";
     case HB_ECHANGED: return "a source changed while it was being compiled; build again";
+    case HB_EBADVERSION: return "the build is a version that failed before (marked bad); change its source";
     default:
         break;
     }
@@ -334,13 +335,16 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     if (hb_mon_reap_orphans(m->run_dir, &rep) == 0 && rep.text && *rep.text)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "%s", rep.text);
     hb_orphan_report_release(&rep);
+    unsigned views = hb_jail_views_reap(m->run_dir);
+    if (views)
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "removed %u sandbox object view%s left behind by managers that died", views,
+                 views == 1 ? "" : "s");
     unsigned stale = 0;
     if (hb_cgroup_reap_stale(&stale) == 0 && stale)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
                  "removed %u cgroup%s left behind by hotbox processes that died", stale,
                  stale == 1 ? "" : "s");
-    /* So are the object views of its sandboxes (quietly: nothing was lost). */
-    hb_jail_views_reap(m->run_dir);
     char *err = NULL;
     r = hb_store_open(m->state_dir, &m->store, &err);
     free(err);
@@ -373,6 +377,10 @@ void hb_manager_free(hb_manager *m)
 {
     if (!m)
         return;
+    /* Every worker runs its fini hooks at the same time; then each is
+     * waited for (against the deadline set here) and freed. */
+    for (hb_sandbox *sb = m->sandboxes; sb; sb = sb->next)
+        hb__wc_stop_begin(&sb->wc, sb->opts.swap_timeout_ms);
     while (m->sandboxes)
         hb_sandbox_free(m->sandboxes);
     hb_compiler_free(m->compiler);

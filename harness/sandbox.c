@@ -784,7 +784,8 @@ void hb_sandbox_free(hb_sandbox *sb)
     free(sb->pub_diags);
     free(sb->ret_str);
     free(sb->output_path);
-    hb_jail_view_free(sb->jail_view); /* the worker is gone: nothing reads it */
+    /* The worker is gone: its copies of the plugin objects go too. */
+    hb_jail_view_free(sb->jail_view);
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }
@@ -1164,7 +1165,9 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
              err ? err : hb_strerror(r));
         free(err);
         free(path);
-        if (!is_rollback)
+        /* A worker that had died before the request reached it ran none of
+         * the new version's code: that version is not to blame. */
+        if (!is_rollback && !sb->wc.undelivered)
             set_status(sb, s->name, rec->version, HB_VERSION_BAD);
         hb_metrics_add(m->metrics, HB_CTR_SWAP_FAILURES, 1);
         if (is_rollback && r == HB_EHOOK)
@@ -1404,9 +1407,11 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
         /* It failed before and its inputs are the same: not retried until
          * the source changes. (A rolled-back version is retried: reloading
          * is an explicit request.) */
-        hb__emit(sb->m, sb, HB_EVENT_WARNING, plugin, b.rec.version, s->version, 0, NULL,
+        r = fail(sb, HB_EBADVERSION,
                  "%s v%llu is marked bad and its source has not changed since: v%llu keeps serving",
                  plugin, (unsigned long long)b.rec.version, (unsigned long long)s->version);
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, plugin, b.rec.version, s->version, r, NULL, "%s",
+                 sb->last_error);
         goto out;
     }
     {
@@ -1574,8 +1579,12 @@ static int pick_rollback_target(hb_sandbox *sb, hb_slot *s, uint64_t version,
                         (unsigned long long)version);
         return 0;
     }
+    /* A version live in another sandbox of the store is "active" there,
+     * not bad: it is a target too (as for pins and hb_pin's default). */
     int r = newest_older(sb, s->name, s->version,
-                         1u << HB_VERSION_GOOD | 1u << HB_VERSION_ROLLED_BACK, out);
+                         1u << HB_VERSION_GOOD | 1u << HB_VERSION_ROLLED_BACK |
+                             1u << HB_VERSION_ACTIVE,
+                         out);
     if (r == -ENOENT)
         r = HB_ENOVERSION;
     if (r < 0)

@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -34,13 +35,19 @@ static void reset_client(hb_wclient *wc)
         close(wc->fd);
     if (wc->pidfd >= 0)
         close(wc->pidfd);
-    if (wc->worker_pidfd >= 0)
+    if (wc->worker_pidfd >= 0) {
+        /* The real worker goes with its client, whatever happened to its
+         * wrapper (a killed bwrap does not take a root manager's jailed
+         * worker with it: no parent-death signal crosses the uid change). */
+        (void)syscall(SYS_pidfd_send_signal, wc->worker_pidfd, SIGKILL, NULL, 0);
         close(wc->worker_pidfd);
+    }
     if (wc->has_listener)
         close(wc->listener);
     wc->has_listener = false;
     wc->fd = wc->pidfd = wc->worker_pidfd = wc->listener = -1;
     wc->pid = 0;
+    wc->stopping = false;
     wc->worker_pid = 0;
 }
 
@@ -71,8 +78,8 @@ void hb__wc_kill(hb_wclient *wc)
 static void record_fault(hb_wclient *wc, const hb_frame *f);
 
 /* A worker that died between requests may have said where it faulted
- * (HB_MSG_FAULT) just before: read what it left on the channel. It is
- * dead, so nothing blocks. */
+ * (HB_MSG_FAULT) just before: read what it left on the channel. It should
+ * be dead, but only its wrapper may be: reads are bounded all the same. */
 static void drain_fault(hb_wclient *wc)
 {
     for (;;) {
@@ -80,7 +87,8 @@ static void drain_fault(hb_wclient *wc)
         if (wc->fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
             return;
         hb_frame f;
-        if (hb__wire_recv(wc->fd, HB_WIRE_MAX_FRAME, &f) < 0)
+        if (hb__wire_recv_until(wc->fd, HB_WIRE_MAX_FRAME, hb__now_ns() + 200000000ull, &f,
+                                NULL) < 0)
             return;
         if (f.type == HB_MSG_FAULT)
             record_fault(wc, &f);
@@ -472,9 +480,13 @@ static void record_fault(hb_wclient *wc, const hb_frame *f)
     hb__proto_fault_release(&m);
 }
 
+static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
+                       hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
                    void *ud, hb_frame *reply, char **err)
 {
+    wc->undelivered = true;
     if (wc->pid <= 0)
         return hb__seterr(err, HB_ECRASHED, "no worker is running");
     wc->denied[0] = 0;
@@ -484,13 +496,31 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
         return hb__seterr(err, r == -EMSGSIZE ? HB_ELIMIT : r,
                           "request too large for the worker channel (%zu bytes)", req->len);
     uint32_t id = hb__wire_frame_id(req);
-    r = hb__wire_send(wc->fd, req);
+    /* The send counts against the request's deadline: a worker that does
+     * not read (stopped, or plugin code holding it) cannot hold us. */
+    uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    r = hb__wire_send_until(wc->fd, req, deadline);
+    if (r == -ETIMEDOUT) {
+        hb__wc_kill(wc);
+        return hb__seterr(err, HB_EHUNG,
+                          "worker did not read the request within %u ms and was killed",
+                          timeout_ms);
+    }
+    wc->undelivered = r < 0;
     if (r < 0) {
         /* EPIPE: the worker is gone. */
         reap_dead(wc);
         return describe_death(wc, err, "had died:");
     }
-    uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    return await_reply(wc, id, deadline, timeout_ms, interim, ud, reply, err);
+}
+
+/* Waits for the reply to request id until deadline (timeout_ms is only
+ * named in messages); see hb__wc_request for the results. */
+static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
+                       hb_interim_fn interim, void *ud, hb_frame *reply, char **err)
+{
+    int r;
     for (;;) {
         uint64_t now = hb__now_ns();
         if (now >= deadline) {
@@ -596,18 +626,43 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
     }
 }
 
+void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
+{
+    if (wc->pid <= 0 || wc->stopping)
+        return;
+    hb_wbuf w = {0};
+    hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));
+    uint64_t deadline = hb__now_ns() + (uint64_t)grace_ms * 1000000ull;
+    if (hb__wire_finish(&w) == 0 && hb__wire_send_until(wc->fd, &w, deadline) == 0) {
+        wc->stop_id = hb__wire_frame_id(&w);
+        wc->stop_deadline = deadline;
+        wc->stopping = true;
+    }
+    hb__wire_release(&w);
+}
+
 void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
 {
     if (wc->pid <= 0) {
         reset_client(wc);
         return;
     }
-    hb_wbuf w = {0};
-    hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));
     hb_frame reply;
     char *err = NULL;
-    int r = hb__wc_request(wc, &w, grace_ms, NULL, NULL, &reply, &err);
-    hb__wire_release(&w);
+    int r;
+    if (wc->stopping) {
+        /* SHUTDOWN went out with hb__wc_stop_begin: wait for its reply
+         * until the deadline set then. */
+        wc->stopping = false;
+        wc->denied[0] = 0;
+        wc->fault.valid = false;
+        r = await_reply(wc, wc->stop_id, wc->stop_deadline, grace_ms, NULL, NULL, &reply, &err);
+    } else {
+        hb_wbuf w = {0};
+        hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));
+        r = hb__wc_request(wc, &w, grace_ms, NULL, NULL, &reply, &err);
+        hb__wire_release(&w);
+    }
     free(err);
     if (r == 0) {
         hb__frame_release(&reply);

@@ -177,6 +177,36 @@ uint32_t hb__wire_frame_id(const hb_wbuf *w)
     return w->len >= HB_WIRE_HEADER ? le32_load(w->data + 8) : 0;
 }
 
+int hb__wire_send_until(int fd, const hb_wbuf *w, uint64_t deadline_ns)
+{
+    const uint8_t *p = w->data;
+    size_t left = w->len;
+    while (left) {
+        ssize_t n = send(fd, p, left, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == ENOTSOCK && p == w->data)
+            return hb__wire_send(fd, w); /* not a socket: no deadline to offer */
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            uint64_t now = hb__now_ns();
+            if (now >= deadline_ns)
+                return -ETIMEDOUT;
+            uint64_t left_ms = (deadline_ns - now + 999999u) / 1000000u;
+            struct pollfd pf = {.fd = fd, .events = POLLOUT};
+            int r = poll(&pf, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
+            if (r < 0 && errno != EINTR)
+                return -errno;
+            continue; /* writable, or the deadline check ends the wait */
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    return 0;
+}
+
 int hb__wire_send(int fd, const hb_wbuf *w)
 {
     const uint8_t *p = w->data;

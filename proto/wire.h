@@ -58,6 +58,11 @@ uint32_t hb__wire_frame_id(const hb_wbuf *w);
 
 /* Sends a finished frame (all of it, retrying on EINTR). 0 or -errno. */
 int hb__wire_send(int fd, const hb_wbuf *w);
+/* hb__wire_send that gives up at deadline_ns (hb__now_ns clock) with
+ * -ETIMEDOUT: a peer that stops reading cannot hold the sender. fd must be
+ * a socket for the deadline to hold (other fds are written as by
+ * hb__wire_send). */
+int hb__wire_send_until(int fd, const hb_wbuf *w, uint64_t deadline_ns);
 
 /* hb__wire_send with one fd attached to the frame's first byte
  * (SCM_RIGHTS); the caller keeps its copy. sock must be a UNIX socket. */

@@ -480,6 +480,8 @@ bool hb_jail_uid_can_reach(const char *path, bool exec)
     }
 }
 
+#define VIEW_PREFIX "hb-view-"
+
 int hb_jail_view_new(const char *dir_hint, char **out, char **err)
 {
     const char *base = dir_hint && hb_jail_uid_can_reach(dir_hint, false) ? dir_hint : NULL;
@@ -487,7 +489,9 @@ int hb_jail_view_new(const char *dir_hint, char **out, char **err)
         const char *t = getenv("TMPDIR");
         base = t && *t == '/' && hb_jail_uid_can_reach(t, false) ? t : "/tmp";
     }
-    char *dir = hb__asprintf("%s/hb-view-%ld-XXXXXX", base, (long)getpid());
+    /* The creator's pid in the name: hb_jail_views_reap finds the views
+     * of a manager that was killed before it could remove them. */
+    char *dir = hb__asprintf("%s/" VIEW_PREFIX "%ld-XXXXXX", base, (long)getpid());
     if (!dir)
         return hb__seterr(err, -ENOMEM, "out of memory");
     if (!mkdtemp(dir)) {
@@ -608,23 +612,24 @@ void hb_jail_view_free(char *view)
     free(view);
 }
 
-/* Removes dead managers' views directly in dir. */
-static int reap_views_in(const char *dir)
+/* Removes the views in dir that this user's dead processes created. */
+static unsigned reap_views_in(const char *dir)
 {
+    unsigned n = 0;
     DIR *d = opendir(dir);
     if (!d)
         return 0;
-    int n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        char *end = NULL;
-        if (strncmp(e->d_name, "hb-view-", 8) != 0)
+        if (strncmp(e->d_name, VIEW_PREFIX, strlen(VIEW_PREFIX)) != 0)
             continue;
-        long pid = strtol(e->d_name + 8, &end, 10);
-        if (end == e->d_name + 8 || *end != '-' || pid <= 0)
-            continue; /* not ours (or from before views carried a pid) */
-        if (pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue; /* its manager may still run */
+        char *end = NULL;
+        errno = 0;
+        long pid = strtol(e->d_name + strlen(VIEW_PREFIX), &end, 10);
+        if (errno || pid <= 0 || !end || *end != '-')
+            continue; /* not a name we give */
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue; /* its manager lives (or a process reuses the pid) */
         struct stat st;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
             !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
@@ -638,9 +643,11 @@ static int reap_views_in(const char *dir)
     return n;
 }
 
-int hb_jail_views_reap(const char *dir_hint)
+unsigned hb_jail_views_reap(const char *dir_hint)
 {
-    int n = dir_hint ? reap_views_in(dir_hint) : 0;
+    unsigned n = 0;
+    if (dir_hint)
+        n += reap_views_in(dir_hint);
     const char *t = getenv("TMPDIR");
     if (t && *t == '/' && (!dir_hint || strcmp(t, dir_hint) != 0))
         n += reap_views_in(t);

@@ -149,10 +149,10 @@ int hb_jail_view_worker(const char *view, const char *worker_path, char **out, c
 /* Removes the view and frees the string. NULL is fine. */
 void hb_jail_view_free(char *view);
 
-/* Removes the views a manager that died (SIGKILL) left in dir_hint and in
- * the fallback places hb_jail_view_new uses: views are named
- * hb-view-<manager pid>-XXXXXX, and only those of this user whose manager
- * pid no longer runs are removed. Returns how many were removed. */
-int hb_jail_views_reap(const char *dir_hint);
+/* Removes the views that managers which died without freeing them (kill
+ * -9) left in the places hb_jail_view_new uses for dir_hint: views are
+ * named after the pid that made them, and only this user's views of dead
+ * pids go. Returns how many went. */
+unsigned hb_jail_views_reap(const char *dir_hint);
 
 #endif /* HB_SECURITY_JAIL_H */

@@ -142,9 +142,16 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
     atomic_store(&channel_owner, 0);
     errno = saved;
     /* The disposition is back to default (SA_RESETHAND). A fault re-runs
-     * its instruction and dies of it; a signal someone sent is raised. */
-    if (si->si_code <= 0)
+     * its instruction and dies of it; a signal someone sent is raised. A
+     * pid namespace's init (the worker under bwrap --as-pid-1) would drop
+     * its own raised signal and carry on as if nothing happened: end it
+     * the way bwrap reports a death by signal (main.c does the same for
+     * the other deadly signals). */
+    if (si->si_code <= 0) {
+        if (getpid() == 1)
+            _exit(128 + sig);
         raise(sig);
+    }
 }
 
 void hb__fault_setup(int fd)

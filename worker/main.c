@@ -14,8 +14,12 @@
 #include "wire.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,11 +84,15 @@ static int hand_over_listener(int sock, int listener, uint32_t flags)
 }
 
 /* Under bwrap --as-pid-1 the worker is its pid namespace's init, and the
- * kernel drops a signal an init sends itself (abort()'s SIGABRT) or gets
- * from the kernel's CPU limit (SIGXCPU) while its action is the default.
- * Make those end the worker as "killed by signal n" would read through
- * bwrap (exit status 128+n), so crashes report the same inside a jail or
- * not. Faults (SIGSEGV & co.) are forced and kill an init anyway. */
+ * kernel drops every signal an init sends itself (raise(), abort()'s
+ * SIGABRT, kill(getpid(), ...)) or gets from the kernel's CPU and file size
+ * limits while its action is the default. Make every signal whose default
+ * action ends a process end the worker as "killed by signal n" would read
+ * through bwrap (exit status 128+n), so crashes report the same inside a
+ * jail or not and a raised signal is never a call that returned. Faults
+ * (SIGSEGV & co.) are forced and kill an init anyway; a raised fault signal
+ * ends in fault.c's handler the same way. SIGKILL and SIGSTOP cannot be
+ * caught: an init's raise(SIGKILL) does nothing. */
 static void exit_like_signal(int sig)
 {
     _exit(128 + sig);
@@ -94,14 +102,23 @@ static void init_dies_of_signals(void)
 {
     if (getpid() != 1)
         return;
-    static const int sigs[] = {SIGABRT, SIGXCPU, SIGXFSZ, SIGTERM, SIGINT, SIGQUIT, SIGHUP,
-                               SIGUSR1, SIGUSR2, SIGALRM, SIGVTALRM, SIGPROF, SIGTRAP};
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = exit_like_signal;
     sigfillset(&sa.sa_mask);
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        (void)sigaction(sigs[i], &sa, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        switch (sig) {
+        case SIGKILL: case SIGSTOP: /* cannot be caught */
+        case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH: /* default: ignore */
+        case SIGTSTP: case SIGTTIN: case SIGTTOU: /* default: stop */
+        case SIGPIPE: /* ignored on purpose (main) */
+        case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: /* fault.c reports them */
+            continue;
+        default:
+            /* glibc's own real-time signals (below SIGRTMIN) refuse. */
+            (void)sigaction(sig, &sa, NULL);
+        }
+    }
 }
 
 static int usage(void)
@@ -109,6 +126,27 @@ static int usage(void)
     fprintf(stderr, "usage: hotbox-worker --fd N [--profile strict|standard|permissive]\n"
                     "(started by the hotbox library, not by hand)\n");
     return EXIT_USAGE;
+}
+
+/* Ends the worker when the harness's end of the channel is gone: the
+ * manager died (SIGKILL) or let go of this worker. A dedicated thread, so
+ * a worker whose plugin code never returns still goes; the parent-death
+ * signal alone does not cover a root manager's jail (bwrap stays root, the
+ * worker is the jail's uid, and the kernel does not deliver that signal
+ * across the uid change). */
+static void *lifeline(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+        int n = poll(&p, 1, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return NULL;
+        if (p.revents)
+            _exit(0);
+    }
 }
 
 int main(int argc, char **argv)
@@ -147,6 +185,12 @@ int main(int argc, char **argv)
     }
     /* Children a plugin spawns must not hold the channel open. */
     (void)fcntl(sock, F_SETFD, FD_CLOEXEC);
+    pthread_t life;
+    if (pthread_create(&life, NULL, lifeline, (void *)(intptr_t)sock) != 0) {
+        fprintf(stderr, "hotbox-worker: cannot start the lifeline thread\n");
+        return 1;
+    }
+    pthread_detach(life);
     /* Last step of set-up: from here on only the profile's calls work. */
     char why[256];
     hb_sec_applied applied;

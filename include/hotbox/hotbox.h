@@ -84,6 +84,8 @@ enum hb_error_code {
                                 state since its last checkpoint is lost; not called */
     HB_ECATALOG = -1025,     /* the version catalogue (hotbox.db) is damaged or missing */
     HB_ECHANGED = -1026,     /* a source changed while it was being compiled; build again */
+    HB_EBADVERSION = -1027,  /* the build is a version that failed before (marked bad):
+                                not tried again until its source changes */
 };
 
 /* Returns a static, human-readable description of any code this API returns
@@ -199,7 +201,9 @@ HB_EXTERN int hb_manager_options_init(hb_manager_options *opts, unsigned version
 HB_EXTERN int hb_manager_new(const hb_manager_options *opts, hb_manager **out);
 
 /* Stops every sandbox's worker (running fini hooks) and frees the manager.
- * Sandboxes still open are freed too. Accepts NULL. */
+ * Sandboxes still open are freed too; their workers are asked to stop all
+ * at once, so this takes at most the longest swap timeout, not their sum.
+ * Accepts NULL. */
 HB_EXTERN void hb_manager_free(hb_manager *m);
 
 /* Text of the last failure of a manager-level call. Never NULL. */
@@ -430,15 +434,20 @@ HB_EXTERN int hb_load(hb_sandbox *sb, const char *dir);
 
 /* Rebuilds a loaded plugin from its directory's current sources and
  * hot-swaps the result in, carrying its state. When the sources did not
- * change this is a no-op returning 0. On any failure the old version keeps
- * serving with its state and the reason is the sandbox's last error. */
+ * change this is a no-op returning 0. When they build to a version that is
+ * marked bad (it failed before) nothing is tried and the result is
+ * HB_EBADVERSION. On any failure the old version keeps serving with its
+ * state and the reason is the sandbox's last error. A swap whose worker had
+ * died before the request reached it fails with HB_ECRASHED but does not
+ * mark the new version bad (none of its code ran). */
 HB_EXTERN int hb_reload(hb_sandbox *sb, const char *plugin);
 
 /* Removes a plugin from the sandbox (its fini hook runs). */
 HB_EXTERN int hb_unload(hb_sandbox *sb, const char *plugin);
 
 /* Swaps a plugin to stored version `version`, or when version is 0 to the
- * newest good version older than the active one. State is carried through
+ * newest version older than the active one that is not bad (good, rolled
+ * back, or live in another sandbox). State is carried through
  * the target's migrate hook; when the target refuses it, the last checkpoint
  * taken under the target's own schema is used instead (or fresh state, with
  * an HB_EVENT_STATE_RESET event). */

@@ -34,5 +34,12 @@ HB_PLUGIN("crash", 1, 0, 0, 0, 0);
 SRC
 expect 4 "$hb" --state-dir "$state" call "$tmp/crash" -- crash crash ')i'
 grep -q SIGSEGV "$tmp/out" || { echo "FAIL: crash does not name SIGSEGV"; cat "$tmp/out"; fail=1; }
+# Results that cannot be written (a full disk) are a failure, not success.
+if [ -w /dev/full ]; then
+  "$hb" --state-dir "$state" versions crash >/dev/full 2>"$tmp/out"
+  got=$?
+  [ "$got" = 1 ] || { echo "FAIL: versions >/dev/full exited $got, want 1"; cat "$tmp/out"; fail=1; }
+  grep -q "cannot write the output" "$tmp/out" || { echo "FAIL: no write error named"; cat "$tmp/out"; fail=1; }
+fi
 [ $fail = 0 ] && echo "PASS exit codes"
 exit $fail

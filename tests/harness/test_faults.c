@@ -187,8 +187,8 @@ static void case_probation_crash(void)
     HB_CHECK_OK(hb_versions(m, "counter", &vi, &n));
     HB_CHECK_EQ(vi[1].status, HB_VERSION_BAD);
     hb_free(vi);
-    /* Not retried while the source is the same. */
-    HB_CHECK_OK(hb_reload(sb, "counter"));
+    /* Not retried while the source is the same, and not reported as done. */
+    HB_CHECK_EQ(hb_reload(sb, "counter"), HB_EBADVERSION);
     HB_CHECK_OK(hb_active_version(sb, "counter", &active));
     HB_CHECK_EQ(active, 1);
     hb_sandbox_usage u;

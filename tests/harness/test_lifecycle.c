@@ -303,6 +303,73 @@ static void case_threads_manager_killed(void)
     close(wfd);
 }
 
+/* A worker stuck in plugin code dies with its manager: the manager is
+ * SIGKILLed while a call spins for ever (so the worker never reads the
+ * closed channel), and nothing of the sandbox may outlive it. As root the
+ * worker runs as the jail's uid under a root bwrap, where no parent-death
+ * signal reaches it: only its lifeline thread can end it. */
+static void case_manager_killed_mid_call(void)
+{
+    char *dir = e2e_write("spinner", "s.c",
+                          "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+                          "HB_EXPORT_FN int32_t spin(void) { volatile int32_t x = 0; for (;;) x++; return x; }\n"
+                          "HB_PLUGIN(\"spinner\", 1, 0, 0, 0, 0);\n");
+    int sync[2];
+    HB_CHECK_EQ(pipe(sync), 0);
+    pid_t mgr = fork();
+    HB_CHECK(mgr >= 0);
+    if (mgr == 0) {
+        close(sync[0]);
+        hb_manager *m = e2e_manager(&ev);
+        hb_sandbox_options so;
+        hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
+        so.call_timeout_ms = 600000;
+        hb_sandbox *sb = NULL;
+        if (hb_sandbox_new(m, &so, &sb) < 0 || hb_load(sb, dir) < 0)
+            _exit(10);
+        int pid = hb_sandbox_worker_pid(sb);
+        if (write(sync[1], &pid, sizeof(pid)) != sizeof(pid))
+            _exit(11);
+        int32_t r = 0;
+        hb_callf(sb, "spinner", "spin", ")i", &r);
+        _exit(12);
+    }
+    close(sync[1]);
+    int wpid = 0;
+    HB_CHECK_EQ(read(sync[0], &wpid, sizeof(wpid)), (ssize_t)sizeof(wpid));
+    int wfd = (int)syscall(SYS_pidfd_open, wpid, 0);
+    HB_CHECK(wfd >= 0);
+    /* Wait (deadline 20 s) until the worker spins in the call. */
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", wpid);
+    bool spinning = false;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (spinning || t.tv_sec - t0.tv_sec > 20)
+            break;
+        FILE *f = fopen(path, "r");
+        HB_CHECK(f != NULL);
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = 0;
+        const char *st = strrchr(buf, ')');
+        spinning = st && st[1] == ' ' && st[2] == 'R';
+        if (!spinning) {
+            struct pollfd p = {.fd = wfd, .events = POLLIN};
+            HB_CHECK_EQ(poll(&p, 1, 1), 0); /* still alive; look again */
+        }
+    }
+    HB_CHECK(spinning);
+    HB_CHECK_EQ(kill(mgr, SIGKILL), 0);
+    int st;
+    HB_CHECK_EQ(waitpid(mgr, &st, 0), mgr);
+    struct pollfd p = {.fd = wfd, .events = POLLIN};
+    HB_CHECK_EQ(poll(&p, 1, 10000), 1); /* the worker dies with its manager */
+    close(wfd);
+}
+
 static void kill_and_wait(int pid)
 {
     int fd = (int)syscall(SYS_pidfd_open, pid, 0);
@@ -590,6 +657,7 @@ int main(int argc, char **argv)
         {"idle_thread_crash", case_idle_thread_crash},
         {"selftest_after_restart", case_selftest_after_restart},
         {"threads_manager_killed", case_threads_manager_killed},
+        {"manager_killed_mid_call", case_manager_killed_mid_call},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

@@ -96,8 +96,9 @@ static void case_bad_not_retried(void)
                                     "HB_PLUGIN(\"counter\", 1, init, 0, save, migrate);"));
     HB_CHECK_EQ(hb_reload(sb, "counter"), HB_ECRASHED);
     int crashes = ev.count[HB_EVENT_CRASHED];
-    /* Same source again: not retried (no new crash), the old one serves. */
-    HB_CHECK_OK(hb_reload(sb, "counter"));
+    /* Same source again: not retried (no new crash), the old one serves,
+     * and the reload says it swapped nothing. */
+    HB_CHECK_EQ(hb_reload(sb, "counter"), HB_EBADVERSION);
     HB_CHECK_EQ(ev.count[HB_EVENT_CRASHED], crashes);
     HB_CHECK_CONTAINS(ev.last[HB_EVENT_WARNING], "marked bad");
     uint64_t active = 0;
