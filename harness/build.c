@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "graph.h"
 
 int hb__resolve_plugin_dir(const char *dir, char **abs, char **name, char **err)
 {
@@ -289,36 +290,19 @@ static char *providers_of(hb_manager *m, const char *plugin, const char *imports
     return hb__sb_detach(&out);
 }
 
-/* Depth-first search for `target` from `from` along the stored `depends`
- * edges; on success `path` holds "from -> ... -> target". */
-static bool reaches(hb_manager *m, const char *from, const char *target, hb_sb *path,
-                    unsigned depth)
+/* The stored `depends` of a plugin's latest version (for the cycle check:
+ * versions/graph.c walks them). */
+static char *latest_depends(void *ud, const char *name)
 {
-    if (depth > 64)
-        return false;
-    if (!strcmp(from, target)) {
-        hb__sb_adds(path, target);
-        return true;
-    }
+    hb_manager *m = ud;
     hb_version_rec rec = {0};
     pthread_mutex_lock(&m->lock);
-    int r = hb_store_latest(m->store, from, &rec);
+    int r = hb_store_latest(m->store, name, &rec);
     pthread_mutex_unlock(&m->lock);
-    bool found = false;
-    char **deps = r == 0 ? hb__split_lines(rec.depends ? rec.depends : "") : NULL;
-    for (size_t i = 0; deps && deps[i] && !found; i++) {
-        size_t mark = path->len;
-        hb__sb_addf(path, "%s -> ", from);
-        found = reaches(m, deps[i], target, path, depth + 1);
-        if (!found) {
-            path->len = mark;
-            if (path->buf)
-                path->buf[mark] = '\0';
-        }
-    }
-    hb__strv_free(deps);
+    char *d = r == 0 ? rec.depends : NULL;
+    rec.depends = NULL;
     hb_version_rec_release(&rec);
-    return found;
+    return d;
 }
 
 void hb__announce_isolation(hb_manager *m)
@@ -585,7 +569,7 @@ relink:
         for (size_t i = 0; dep_names && dep_names[i]; i++) {
             hb_sb cyc = HB_SB_INIT;
             hb__sb_addf(&cyc, "%s -> ", plugin);
-            if (reaches(m, dep_names[i], plugin, &cyc, 0)) {
+            if (hb_graph_reaches(dep_names[i], plugin, latest_depends, m, &cyc)) {
                 r = hb__seterr(err, HB_ECYCLE, "%s: dependency cycle between plugins: %s", plugin,
                                cyc.buf);
                 hb__sb_release(&cyc);

@@ -137,9 +137,7 @@ struct hb_manager {
     char *run_dir;       /* <state_dir>/run: records of live workers */
     hb_compiler *compiler;   /* isolation backends, the microvm pool */
     bool selection_told;     /* the backend choice was announced */
-    int cg_mask;             /* cgroup v2 controllers usable; <0 none; probed once */
-    bool cg_probed;
-    char *cg_why;
+    hb_cgroup_site cg;       /* cgroup v2, probed once (monitor/cgroup.c) */
     hb_audit *audit;         /* <state_dir>/audit.log */
 };
 
@@ -182,6 +180,12 @@ struct hb_sandbox {
     bool named;           /* opts.name was given: checkpoints persist under it */
     hb_mon_policy *policy;/* crash-loop detection and restart backoff */
     bool failed;          /* crash loop: refuses work */
+    /* Crash-loop backoff is a deadline, not a wait: a worker that crashed
+     * again soon is restarted by the next operation at or after
+     * restart_due (hb__now_ns clock); restart_why says what it did. */
+    bool restart_pending;
+    uint64_t restart_due;
+    const char *restart_why; /* a string literal */
     uint64_t calls, crashes;
     hb_limits limits;     /* rlimits of the worker */
     hb_cgroup *cg;        /* the sandbox's cgroup v2 (NULL: rlimits only) */
@@ -265,14 +269,18 @@ int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err);
 /* Resolves a user-given plugin directory: absolute path and plugin name. */
 int hb__resolve_plugin_dir(const char *dir, char **abs, char **name, char **err);
 
-/* ---- sandbox internals (sandbox.c) ---------------------------------------- */
+/* ---- sandbox internals (sandbox_impl.h has the rest) ---------------------------------------- */
 
 hb_slot *hb__slot_find(hb_sandbox *sb, const char *name);
 hb_wspawn hb__spawn_params(hb_sandbox *sb);
 int hb__ensure_worker(hb_sandbox *sb);
 int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s);
 void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code, const char *what);
-/* Probation bookkeeping after a call or self-test (sandbox.c). */
+/* Stops a sandbox whose manager is being freed and detaches it: the
+ * caller's handle stays valid, every operation on it returns HB_EFAILED,
+ * and hb_sandbox_free releases it (sandbox.c). */
+void hb__sandbox_detach(hb_sandbox *sb);
+/* Probation bookkeeping after a call or self-test (probation.c). */
 void hb__probation_call(hb_sandbox *sb, const char *plugin, int result);
 void hb__probation_selftests(hb_sandbox *sb, const char *plugin, unsigned failed,
                              const char *first_failure);

@@ -381,8 +381,11 @@ void hb_manager_free(hb_manager *m)
      * waited for (against the deadline set here) and freed. */
     for (hb_sandbox *sb = m->sandboxes; sb; sb = sb->next)
         hb__wc_stop_begin(&sb->wc, sb->opts.swap_timeout_ms);
+    /* Sandboxes the caller still holds are detached, not freed: their
+     * handles stay valid (operations return HB_EFAILED) until
+     * hb_sandbox_free. */
     while (m->sandboxes)
-        hb_sandbox_free(m->sandboxes);
+        hb__sandbox_detach(m->sandboxes);
     hb_compiler_free(m->compiler);
     hb_audit_close(m->audit);
     hb_store_close(m->store);
@@ -391,7 +394,7 @@ void hb_manager_free(hb_manager *m)
     free(m->tmp_dir);
     free(m->objects_dir);
     free(m->run_dir);
-    free(m->cg_why);
+    hb_cgroup_site_release(&m->cg);
     hb_metrics_free(m->metrics);
     free(m->worker_path);
     free(m->cc);

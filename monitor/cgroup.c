@@ -667,3 +667,49 @@ int hb_cgroup_reap_stale(unsigned *removed)
         *removed = n;
     return 0;
 }
+
+/* ---- a manager's site: probe once, a sub-tree per sandbox ---------------- */
+
+bool hb_cgroup_site_probe(hb_cgroup_site *site)
+{
+    if (site->probed)
+        return false;
+    site->probed = true;
+    site->mask = hb_cgroup_probe(&site->why);
+    return true;
+}
+
+const char *hb_cgroup_site_summary(const hb_cgroup_site *site, bool *warn)
+{
+    *warn = site->mask <= 0;
+    return site->mask > 0 ? "rlimits and a cgroup v2 sub-tree per sandbox"
+                          : "rlimits only (no cgroup v2 limits)";
+}
+
+hb_cgroup *hb_cgroup_site_sandbox(const hb_cgroup_site *site, unsigned n, uint64_t memory_max,
+                                  uint64_t pids_max)
+{
+    if (!site->probed || site->mask < 0)
+        return NULL;
+    hb_cgroup_limits lim = {0};
+    if (site->mask & HB_CG_MEMORY)
+        lim.memory_max = memory_max;
+    if (site->mask & HB_CG_PIDS)
+        lim.pids_max = pids_max;
+    /* Unique in the process: several managers may live in one program. */
+    static _Atomic unsigned serial;
+    char name[64];
+    snprintf(name, sizeof(name), "sandbox-%u-%u", ++serial, n);
+    hb_cgroup *cg = NULL;
+    char *err = NULL;
+    if (hb_cgroup_create(name, &lim, &cg, &err) < 0)
+        cg = NULL;
+    free(err);
+    return cg;
+}
+
+void hb_cgroup_site_release(hb_cgroup_site *site)
+{
+    free(site->why);
+    *site = (hb_cgroup_site){0};
+}

@@ -239,6 +239,28 @@ typedef struct hb_cgroup_limits {
  * layout, the "no internal processes" rule, permissions). */
 int hb_cgroup_probe(char **why);
 
+/* A manager's view of cgroup v2: probed once, on first use, then a
+ * sub-tree per sandbox with the limits the usable controllers allow. The
+ * caller serialises access (the harness holds its manager's lock). */
+typedef struct hb_cgroup_site {
+    bool probed;
+    int mask;  /* hb_cgroup_probe's result */
+    char *why; /* its explanation (may be NULL) */
+} hb_cgroup_site;
+
+/* Probes on the first call only; true that time (the caller says, once,
+ * which resource limits apply: see hb_cgroup_site_summary). */
+bool hb_cgroup_site_probe(hb_cgroup_site *site);
+/* One line for that announcement; *warn is set when cgroup limits are not
+ * available (rlimits only). */
+const char *hb_cgroup_site_summary(const hb_cgroup_site *site, bool *warn);
+/* A sandbox's cgroup named sandbox-<serial>-<n>, limiting memory and
+ * processes where those controllers are usable; NULL where the site has
+ * no cgroups or creation fails (rlimits still hold). */
+hb_cgroup *hb_cgroup_site_sandbox(const hb_cgroup_site *site, unsigned n, uint64_t memory_max,
+                                  uint64_t pids_max);
+void hb_cgroup_site_release(hb_cgroup_site *site);
+
 /* Creates <own cgroup>/hotbox-<manager pid>/<name> with the limits. Fails
  * with -EOPNOTSUPP (and *err explaining) when a limit needs a controller
  * that cannot be used here: the caller then falls back to rlimits and says

@@ -1,0 +1,333 @@
+/* harness/recover.c - a sandbox whose worker died: blame the version whose
+ * code faulted, revert it if it was on probation, account for the state
+ * lost, and start a fresh worker with every plugin's last good version and
+ * checkpoint. Crash loops fail the sandbox; restarts before that back off
+ * behind a deadline the next operation checks (never a wait here). */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox_impl.h"
+#include "policy.h"
+
+/* Switches the slot to the stored version at v (which verified). */
+static int fall_back_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *v, int why,
+                        const char *err)
+{
+    char *path = hb__object_path(sb, v->object_sha256);
+    if (!path)
+        return -ENOMEM;
+    hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, s->name, v->version, s->version, why, NULL,
+             "%s v%llu cannot be loaded again (%s); falling back to v%llu", s->name,
+             (unsigned long long)s->version, err ? err : hb_strerror(why),
+             (unsigned long long)v->version);
+    hb__set_status(sb, s->name, s->version, HB_VERSION_BAD);
+    hb__slot_activate(s, path, v->version, v->object_sha256);
+    hb__probation_clear(s); /* a good version, not on probation */
+    hb__set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
+    return 0;
+}
+
+/* Before a restart loads a slot's object again: if the object no longer
+ * matches its checksum (corrupted or deleted on disk), fall back to the
+ * newest version the fallback policy allows that does, with an event. */
+static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
+{
+    hb_version_rec cur = {0};
+    pthread_mutex_lock(&sb->m->lock);
+    int r = hb_store_get(sb->m->store, s->name, s->version, &cur);
+    pthread_mutex_unlock(&sb->m->lock);
+    char *err = NULL;
+    if (r == 0)
+        r = hb__verify_object(sb->m, &cur, &err);
+    hb_version_rec_release(&cur);
+    if (r == 0)
+        return 0;
+    hb_version_rec *v = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&sb->m->lock);
+    int lr = hb_store_list(sb->m->store, s->name, &v, &n);
+    pthread_mutex_unlock(&sb->m->lock);
+    int found = -ENOENT;
+    for (size_t i = lr == 0 ? n : 0; found < 0;) {
+        i = hb_policy_fallback(v, i, UINT64_MAX, s->version);
+        if (i == HB_POLICY_NONE)
+            break;
+        char *e2 = NULL;
+        if (hb__verify_object(sb->m, &v[i], &e2) == 0 && fall_back_to(sb, s, &v[i], r, err) == 0)
+            found = 0;
+        free(e2);
+    }
+    hb_store_list_free(v, n);
+    free(err);
+    return found;
+}
+
+/* What each plugin did since its last checkpoint dies with its worker:
+ * said now (event) and on the plugin's next call. */
+static void account_lost_state(hb_sandbox *sb, const char *why)
+{
+    for (size_t i = 0; i < sb->nslots; i++) {
+        hb_slot *s = &sb->slots[i];
+        s->restore_fresh = false;
+        if (!s->calls_since_ckpt)
+            continue;
+        s->state_lost = true;
+        hb__emit(sb->m, sb, HB_EVENT_STATE_RESET, s->name, s->version, 0, HB_ESTATELOST, NULL,
+                 "%s v%llu lost the effect of %llu call%s since its last checkpoint when its worker %s",
+                 s->name, (unsigned long long)s->version,
+                 (unsigned long long)s->calls_since_ckpt, s->calls_since_ckpt == 1 ? "" : "s", why);
+        s->calls_since_ckpt = 0;
+    }
+}
+
+/* Loads slot s into the fresh worker with its latest checkpoint (or, when
+ * that is in a layout this version cannot read, its own last one). */
+static int reload_slot(hb_sandbox *sb, hb_slot *s, const hb_ckpt **used, char **err)
+{
+    hb_load_reply lr;
+    const hb_ckpt *ck = s->ckpts.latest.valid && !s->restore_fresh ? &s->ckpts.latest : NULL;
+    int r = hb__rpc_load(sb, s->name, s->path, s->version, ck, &lr, err);
+    if (r == HB_EHOOK && ck && ck->schema != s->schema) {
+        const hb_ckpt *own = hb_ckset_for_schema(&s->ckpts, s->schema);
+        if (own) {
+            ck = own;
+            r = hb__rpc_load(sb, s->name, s->path, s->version, ck, &lr, err);
+        }
+    }
+    if (r == 0) {
+        s->schema = lr.schema;
+        s->hooks = lr.hooks;
+    }
+    *used = ck;
+    return r;
+}
+
+/* Loads every slot into the fresh worker. A plugin whose checkpoint cannot
+ * be restored starts fresh; one that cannot be loaded is dropped (events).
+ * True when a load killed the worker: the caller starts over. */
+static bool reload_slots(hb_sandbox *sb, bool first, char **err)
+{
+    hb_manager *m = sb->m;
+    for (size_t i = 0; i < sb->nslots;) {
+        hb_slot *s = &sb->slots[i];
+        if (first && verify_or_fallback(sb, s) < 0) {
+            hb__emit(m, sb, HB_EVENT_UNLOADED, s->name, s->version, 0, HB_ECORRUPT, NULL,
+                     "%s: no stored version verifies; removed from the sandbox", s->name);
+            hb__slot_remove(sb, s);
+            continue;
+        }
+        const hb_ckpt *ck = NULL;
+        int r = reload_slot(sb, s, &ck, err);
+        if (r == 0) {
+            i++;
+            continue;
+        }
+        if (r == HB_ECRASHED || r == HB_EHUNG)
+            return true;
+        if (ck) {
+            s->restore_fresh = true; /* retry this plugin without its state */
+            s->state_lost = true;
+            hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, s->version, 0, r, NULL,
+                     "%s v%llu could not restore its checkpoint (%s); it restarts with fresh state",
+                     s->name, (unsigned long long)s->version, *err ? *err : hb_strerror(r));
+            continue;
+        }
+        hb__emit(m, sb, HB_EVENT_UNLOADED, s->name, s->version, 0, r, NULL,
+                 "%s v%llu could not be restarted and was removed: %s", s->name,
+                 (unsigned long long)s->version, *err ? *err : hb_strerror(r));
+        hb__slot_remove(sb, s);
+    }
+    return false;
+}
+
+static void announce_restart(hb_sandbox *sb, const char *why)
+{
+    hb_sb restored = HB_SB_INIT;
+    for (size_t i = 0; i < sb->nslots; i++)
+        hb__sb_addf(&restored, "%s%s v%llu%s", restored.len ? ", " : "", sb->slots[i].name,
+                    (unsigned long long)sb->slots[i].version,
+                    sb->slots[i].ckpts.latest.valid && !sb->slots[i].restore_fresh
+                        ? " from its checkpoint" : "");
+    hb__emit(sb->m, sb, HB_EVENT_RESTARTED, NULL, 0, 0, 0, NULL,
+             "worker restarted (pid %d) after it %s%s%s", (int)sb->wc.pid, why,
+             restored.len ? "; serving " : "", restored.len ? restored.buf : "");
+    hb__sb_release(&restored);
+}
+
+/* Spawns a fresh worker and loads every slot; when a load kills the new
+ * worker, starts again (the culprit then restarts fresh or is dropped). */
+static int respawn(hb_sandbox *sb, const char *why)
+{
+    char *err = NULL;
+    hb_wspawn how = hb__spawn_params(sb);
+    uint64_t t0 = hb__now_ns();
+    sb->restart_pending = false;
+    for (unsigned attempt = 0; attempt <= 2 * sb->nslots + 1; attempt++) {
+        pid_t oldpid = sb->wc.pid;
+        hb__wc_kill(&sb->wc);
+        hb__forget_worker(sb, oldpid);
+        int r = hb__wc_spawn(&sb->wc, &how, &err);
+        hb__record_worker(sb);
+        if (r < 0) {
+            hb__sb_fail(sb, r, "cannot restart the worker after it %s: %s", why, err ? err : "");
+            free(err);
+            return r;
+        }
+        if (!reload_slots(sb, attempt == 0, &err))
+            break;
+    }
+    sb->restarts++;
+    hb_metrics_add(sb->m->metrics, HB_CTR_RESTARTS, 1);
+    hb_metrics_observe(sb->m->metrics, HB_HIST_RESTART, hb__now_ns() - t0);
+    announce_restart(sb, why);
+    free(err);
+    return hb__wc_alive(&sb->wc) ? 0 : HB_ECRASHED;
+}
+
+int hb__restart_worker(hb_sandbox *sb, const char *why)
+{
+    account_lost_state(sb, why);
+    return respawn(sb, why);
+}
+
+int hb__recover_fds(hb_sandbox *sb)
+{
+    for (size_t i = 0; i < sb->nslots; i++) {
+        if (!(sb->slots[i].hooks & HB_PROTO_HOOK_SAVE))
+            continue;
+        int r = hb__checkpoint_one(sb, &sb->slots[i]);
+        if (r == HB_ECRASHED || r == HB_EHUNG)
+            return hb__wc_alive(&sb->wc) ? 0 : r; /* already restarted */
+    }
+    return hb__restart_worker(sb, "ran out of file descriptors (a plugin holds them all)");
+}
+
+/* Counts the crash. A crash loop ends here: the sandbox refuses work until
+ * it is recreated (true). Otherwise the restart's deadline is set: now, or
+ * later when the worker keeps dying (exponential backoff). */
+static bool crash_loop_check(hb_sandbox *sb)
+{
+    uint64_t now = hb__now_ns();
+    hb_mon_policy_crash(sb->policy, now);
+    sb->crashes++;
+    pid_t pid = sb->wc.pid;
+    if (hb_mon_should_fail(sb->policy, now)) {
+        sb->failed = true;
+        sb->restart_pending = false;
+        hb__wc_kill(&sb->wc);
+        hb__forget_worker(sb, pid);
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, HB_EFAILED, NULL,
+                 "sandbox %s failed: %u crashes within %u ms; it is not restarted again",
+                 sb->name, hb_mon_policy_recent(sb->policy, now),
+                 sb->opts.crash_loop_window_ms);
+        return true;
+    }
+    sb->restart_due = now + hb_mon_backoff_ms(sb->policy, now) * 1000000ull;
+    return false;
+}
+
+/* The deferred restart, at or after its deadline. An operation that comes
+ * back before the deadline waits out the rest of it (at most the policy's
+ * cap, 2 s); time the caller spent elsewhere counts. */
+static int restart_when_due(hb_sandbox *sb)
+{
+    uint64_t now = hb__now_ns();
+    while (now < sb->restart_due) {
+        uint64_t ms = (sb->restart_due - now + 999999) / 1000000;
+        poll(NULL, 0, (int)ms);
+        now = hb__now_ns();
+    }
+    return respawn(sb, sb->restart_why ? sb->restart_why : "crashed");
+}
+
+/* Reports a dead worker, blames the version whose code faulted (when the
+ * worker said), rolls that version back if it was on probation, and starts
+ * a new worker (now, or by the next operation when backing off).
+ * plugin/version: the operation that was running (NULL, 0: none). Returns
+ * HB_EFAILED in a crash loop, else the restart's result (0 when deferred). */
+static int recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
+                   const char *what, const char *why)
+{
+    uint64_t t0 = hb__now_ns();
+    hb_metrics_add(sb->m->metrics, code == HB_EHUNG ? HB_CTR_HANGS : HB_CTR_CRASHES, 1);
+    /* The worker names the version whose code faulted: that one is to
+     * blame, not the one whose operation was running (a thread an old
+     * version left behind, or another plugin's thread). */
+    const struct hb_wfault *f = &sb->wc.fault;
+    char blamed[sizeof(f->plugin)] = "";
+    if (code == HB_ECRASHED && f->valid && f->plugin[0] &&
+        (!plugin || strcmp(f->plugin, plugin) != 0 || f->version != version)) {
+        snprintf(blamed, sizeof(blamed), "%s", f->plugin);
+        plugin = blamed;
+        version = f->version;
+        hb_slot *owner = hb__slot_find(sb, blamed);
+        if (f->retired && (!owner || owner->version != version))
+            hb__set_status(sb, blamed, version, HB_VERSION_BAD); /* never a rollback target */
+    }
+    hb__emit(sb->m, sb, HB_EVENT_CRASHED, plugin, version, 0, code, NULL, "%s", what);
+    if (crash_loop_check(sb))
+        return HB_EFAILED;
+    hb_slot *s = plugin ? hb__slot_find(sb, plugin) : NULL;
+    bool reverted = s && s->version == version &&
+                    hb__probation_revert(sb, s, code == HB_EHUNG ? "hung" : "crashed");
+    account_lost_state(sb, why);
+    int r = 0;
+    if (hb__now_ns() >= sb->restart_due) {
+        r = respawn(sb, why);
+    } else {
+        pid_t pid = sb->wc.pid;
+        hb__wc_kill(&sb->wc);
+        hb__forget_worker(sb, pid);
+        sb->restart_pending = true;
+        sb->restart_why = why;
+    }
+    if (reverted)
+        hb_metrics_observe(sb->m->metrics, HB_HIST_ROLLBACK, hb__now_ns() - t0);
+    return r;
+}
+
+void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
+                 const char *what)
+{
+    recover(sb, plugin, version, code, what, code == HB_EHUNG ? "hung" : "crashed");
+}
+
+static int failed_error(hb_sandbox *sb)
+{
+    return hb__sb_fail(sb, HB_EFAILED, "sandbox %s has failed (crash loop); recreate it",
+                       sb->name);
+}
+
+/* Before an operation: a restart that is due happens now, and a worker
+ * that died while idle (killed from outside) is noticed and replaced. */
+int hb__ensure_worker(hb_sandbox *sb)
+{
+    int r = hb__sb_usable(sb);
+    if (r < 0)
+        return r;
+    if (sb->failed)
+        return failed_error(sb);
+    for (size_t i = 0; i < sb->nslots; i++)
+        hb__probation_tick(sb, &sb->slots[i]); /* proven by time: said when seen */
+    if (sb->restart_pending)
+        return restart_when_due(sb);
+    if (hb__wc_alive(&sb->wc))
+        return 0;
+    char buf[160] = "no worker", where[320];
+    if (sb->wc.reaped)
+        hb__describe_wait_status(sb->wc.wait_status, buf, sizeof(buf));
+    hb__wc_fault_place(&sb->wc, where, sizeof(where));
+    /* A thread of a plugin can crash the worker between requests: the
+     * version whose code faulted is blamed as for a crash during a call. */
+    char *what = hb__asprintf("worker of sandbox %s died while idle: %s%s", sb->name, buf, where);
+    r = recover(sb, NULL, 0, HB_ECRASHED, what ? what : "", "died while idle");
+    free(what);
+    if (r == HB_EFAILED)
+        return failed_error(sb);
+    if (r == 0 && sb->restart_pending)
+        return restart_when_due(sb);
+    return r;
+}

@@ -1,0 +1,152 @@
+/*
+ * harness/sandbox_impl.h - private to the sandbox files: the steps they
+ * share. Which file owns what:
+ *
+ *   sandbox.c     public sandbox API: options, new/free, errors, usage,
+ *                 worker records, detaching from a freed manager
+ *   slots.c       the plugin slots of a sandbox and their catalogue status
+ *   probation.c   probation of a freshly swapped version, automatic revert
+ *   rpc.c         the one place the sandbox speaks proto/ to its worker
+ *                 (load, swap, unload, save) and maps the loader's errors
+ *   checkpoint.c  taking, recording and persisting state checkpoints
+ *   recover.c     crash recovery: blame, crash-loop deadline, restart
+ *   load.c        hb_load and the build + policy steps a load shares
+ *   swap.c        swapping a slot to a stored version (reload, rollback)
+ *   group.c       hb_reload: a provider with its dependents re-bound
+ *   rollback.c    rollback_to() and hb_rollback
+ *   unload.c      hb_unload, hb_active_version
+ *
+ * Nothing here calls a public hb_* function of the sandbox API: public
+ * entry points check their arguments and call these steps.
+ */
+#ifndef HB_SANDBOX_IMPL_H
+#define HB_SANDBOX_IMPL_H
+
+#include "harness.h"
+
+/* ---- sandbox.c ------------------------------------------------------------ */
+
+/* Replaces the sandbox's last error (takes msg). */
+void hb__sb_set_err(hb_sandbox *sb, char *msg);
+/* Sets the last error from fmt and returns code. */
+int hb__sb_fail(hb_sandbox *sb, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* 0, or HB_EFAILED (with the error set) when the sandbox's manager was
+ * freed: the handle is detached and only hb_sandbox_free remains. */
+int hb__sb_usable(hb_sandbox *sb);
+/* The run directory's record of a live worker (reaped by the next manager
+ * if this one dies without cleaning up). */
+void hb__record_worker(hb_sandbox *sb);
+void hb__forget_worker(hb_sandbox *sb, pid_t pid);
+
+/* ---- slots.c -------------------------------------------------------------- */
+
+void hb__slot_release(hb_slot *s);
+void hb__slot_remove(hb_sandbox *sb, hb_slot *s);
+/* Makes version rec (its object at path, taken) the active one of s. */
+void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha);
+/* hb_store_set_status under the manager's lock. */
+void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st);
+/* The stored object path of sha (malloc'ed), NULL when out of memory. */
+char *hb__object_path(hb_sandbox *sb, const char *sha);
+
+/* ---- probation.c ---------------------------------------------------------- */
+
+void hb__probation_clear(hb_slot *s);
+/* A swap made rec active: a new version goes on probation with the old
+ * one as where it goes back to; a rollback target does not (it served). */
+void hb__probation_start(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
+                         bool is_rollback, uint64_t old_version, const char *old_sha,
+                         uint32_t old_schema);
+/* True when s is not (or no longer) on probation. */
+bool hb__probation_tick(hb_sandbox *sb, hb_slot *s);
+/* A version on probation that crashed or hung goes back to the version
+ * before it (marked bad), before the worker restarts. */
+bool hb__probation_revert(hb_sandbox *sb, hb_slot *s, const char *reason);
+
+/* ---- rpc.c ---------------------------------------------------------------- */
+
+typedef struct hb_load_reply {
+    uint32_t schema, hooks;
+    uint8_t state_result; /* HB_PROTO_STATE_* */
+} hb_load_reply;
+
+/* Makes the object at path visible to this sandbox's worker. */
+int hb__rpc_expose(hb_sandbox *sb, const char *path, char **err);
+/* LOAD path into the worker, restoring ck when given. */
+int hb__rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64_t version,
+                 const hb_ckpt *ck, hb_load_reply *lr, char **err);
+/* LOAD of a slot's active version with its latest checkpoint; the slot's
+ * schema and hooks are updated on success. */
+int hb__rpc_reload_slot(hb_sandbox *sb, hb_slot *s, char **err);
+int hb__rpc_unload(hb_sandbox *sb, const char *plugin, char **err);
+
+/* State that arrived from the worker (SAVE's reply, a SWAP's CHECKPOINT):
+ * the callee records it. <0 aborts. */
+typedef int (*hb_state_fn)(void *ud, uint64_t version, uint32_t schema, const void *state,
+                           size_t len);
+/* SAVE: the plugin's state now; on_state is called when it has a save
+ * hook (version: the slot's, passed through). */
+int hb__rpc_save(hb_sandbox *sb, const char *plugin, uint64_t version, hb_state_fn on_state,
+                 void *ud, char **err);
+
+typedef struct hb_swap_progress {
+    bool got;      /* the old version's state arrived */
+    bool switched; /* the new version went live (SWITCHED) */
+    bool malformed; /* the reply came but could not be decoded */
+} hb_swap_progress;
+/* SWAP plugin to the object at path. wait_ack: the worker waits for
+ * CHECKPOINT_ACK (sent once on_state accepted the state) before the new
+ * code runs. */
+int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t version,
+                 bool wait_ack, hb_state_fn on_state, void *ud, hb_swap_progress *prog,
+                 hb_load_reply *lr, char **err);
+
+/* ---- checkpoint.c --------------------------------------------------------- */
+
+/* Records state as the slot's latest checkpoint (and persists it for a
+ * named sandbox). */
+int hb__checkpoint_record(hb_sandbox *sb, hb_slot *s, uint64_t version, uint32_t schema,
+                          const void *state, size_t len);
+/* Asks the worker for the slot's state now. */
+int hb__checkpoint_one(hb_sandbox *sb, hb_slot *s);
+/* The checkpoint an earlier run of this named sandbox stored for plugin,
+ * into *out (left invalid when there is none). */
+void hb__checkpoint_resume(hb_sandbox *sb, const char *plugin, hb_ckpt *out);
+
+/* ---- recover.c ------------------------------------------------------------ */
+
+/* Starts a fresh worker and reloads every plugin's active version with its
+ * latest checkpoint. */
+int hb__restart_worker(hb_sandbox *sb, const char *why);
+/* The worker ran out of descriptors: save states, restart. 0 when a fresh
+ * worker serves. */
+int hb__recover_fds(hb_sandbox *sb);
+
+/* ---- load.c ------------------------------------------------------------- */
+
+/* Runs the build and keeps its diagnostics on the sandbox (events too). */
+int hb__build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_build_out *b);
+/* The profile's import policy for a version about to be loaded. */
+int hb__check_policy(hb_sandbox *sb, const hb_version_rec *rec);
+
+/* ---- swap.c --------------------------------------------------------------- */
+
+/* Swaps slot s to stored version rec. Shared by reload and rollback. A
+ * worker out of file descriptors is restarted and the swap tried again. */
+int hb__swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timings *t,
+                bool is_rollback, uint64_t t0);
+
+/* ---- group.c -------------------------------------------------------------- */
+
+/* Makes rec the active version of s; the loaded plugins that depend on it
+ * (transitively) are re-bound to it in load order, atomically. */
+int hb__reload_with_dependents(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
+                               hb_timings *t, uint64_t t0);
+
+/* ---- rollback.c ----------------------------------------------------------- */
+
+/* Swaps plugin back to version (0: the fallback policy's pick). */
+int hb__rollback_to(hb_sandbox *sb, const char *plugin, uint64_t version);
+
+#endif /* HB_SANDBOX_IMPL_H */

@@ -1,0 +1,55 @@
+/* harness/slots.c - the plugin slots of a sandbox: finding, activating and
+ * removing them, and the catalogue status of the versions they hold. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox_impl.h"
+
+hb_slot *hb__slot_find(hb_sandbox *sb, const char *name)
+{
+    for (size_t i = 0; i < sb->nslots; i++)
+        if (strcmp(sb->slots[i].name, name) == 0)
+            return &sb->slots[i];
+    return NULL;
+}
+
+void hb__slot_release(hb_slot *s)
+{
+    free(s->name);
+    free(s->dir);
+    free(s->path);
+    hb_ckset_release(&s->ckpts);
+    memset(s, 0, sizeof(*s));
+}
+
+void hb__slot_remove(hb_sandbox *sb, hb_slot *s)
+{
+    size_t i = (size_t)(s - sb->slots);
+    hb__slot_release(s);
+    memmove(&sb->slots[i], &sb->slots[i + 1], (sb->nslots - i - 1) * sizeof(*s));
+    sb->nslots--;
+}
+
+void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha)
+{
+    free(s->path);
+    s->path = path;
+    s->version = version;
+    memcpy(s->sha, sha, HB_SHA256_HEX);
+}
+
+void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st)
+{
+    pthread_mutex_lock(&sb->m->lock);
+    hb_store_set_status(sb->m->store, plugin, v, st);
+    pthread_mutex_unlock(&sb->m->lock);
+}
+
+char *hb__object_path(hb_sandbox *sb, const char *sha)
+{
+    pthread_mutex_lock(&sb->m->lock);
+    char *path = hb_store_object_path(sb->m->store, sha);
+    pthread_mutex_unlock(&sb->m->lock);
+    return path;
+}

@@ -1,0 +1,49 @@
+/*
+ * versions/policy.h - which stored version to fall back to. The one place
+ * that decides it: a restart whose object no longer verifies, a rollback
+ * without an explicit target, hb_pin's default, and the version gc keeps
+ * so a fallback stays possible all ask here.
+ *
+ * The status set. A version may be fallen back to when it has served and
+ * was never found at fault:
+ *   GOOD         served and was swapped away from normally (or was pinned)
+ *   ACTIVE       live now, in this or another sandbox of the store: it
+ *                serves, so it is not bad
+ *   ROLLED_BACK  served, and was only rolled away from by a user (a
+ *                rollback or a pin), not for a failure
+ * never BAD (it crashed, hung, failed a hook, a self-test or the import
+ * policy) or CANDIDATE (built, never run).
+ *
+ * One rule differs on purpose, hb_policy_pin_target: a build that is a
+ * rolled-back or bad version (its source unchanged) loads what a pin left
+ * in force instead, and the versions a pin rolled back are exactly the
+ * ones it skips, so there ROLLED_BACK does not count.
+ */
+#ifndef HB_VERSIONS_POLICY_H
+#define HB_VERSIONS_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+#define HB_POLICY_NONE SIZE_MAX
+
+/* Whether a version of this status may be fallen back to. */
+bool hb_policy_fallback_ok(hb_version_status st);
+
+/* Scanning v[0..from) newest first (v sorted by version ascending, as
+ * hb_store_list returns it): the index of the first version older than
+ * `below`, other than `exclude` (0: none), that may be fallen back to;
+ * HB_POLICY_NONE when there is none. Call again with the returned index as
+ * `from` for the next candidate (a caller that verifies objects). */
+size_t hb_policy_fallback(const hb_version_rec *v, size_t from, uint64_t below,
+                          uint64_t exclude);
+
+/* The version a pin left in force for a build that is rolled back or bad:
+ * the newest GOOD or ACTIVE one older than `below`; HB_POLICY_NONE when
+ * there is none. */
+size_t hb_policy_pin_target(const hb_version_rec *v, size_t n, uint64_t below);
+
+#endif /* HB_VERSIONS_POLICY_H */
