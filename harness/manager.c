@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "policy.h"
 #include "jail.h"
 
 #ifndef HB_VERSION_STRING
@@ -558,10 +559,9 @@ int hb_pin(hb_manager *m, const char *plugin, uint64_t version, uint64_t *pinned
             if (v[i].version == version)
                 target = i;
     } else {
-        for (size_t i = n - 1; i-- > 0 && target == n;)
-            if (v[i].status == HB_VERSION_GOOD || v[i].status == HB_VERSION_ACTIVE ||
-                v[i].status == HB_VERSION_ROLLED_BACK)
-                target = i;
+        size_t i = hb_policy_fallback(v, n - 1, UINT64_MAX, 0); /* older than the newest */
+        if (i != HB_POLICY_NONE)
+            target = i;
     }
     if (target == n) {
         pthread_mutex_unlock(&m->lock);

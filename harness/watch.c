@@ -347,6 +347,8 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
 {
     if (!sb || !roots || !roots[0] || !out || (opts && opts->version != HB_WATCH_OPTIONS_VERSION))
         return -EINVAL;
+    if (!sb->m) /* detached: its manager was freed */
+        return HB_EFAILED;
     hb_watch *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
