@@ -201,9 +201,11 @@ HB_EXTERN int hb_manager_options_init(hb_manager_options *opts, unsigned version
 HB_EXTERN int hb_manager_new(const hb_manager_options *opts, hb_manager **out);
 
 /* Stops every sandbox's worker (running fini hooks) and frees the manager.
- * Sandboxes still open are freed too; their workers are asked to stop all
- * at once, so this takes at most the longest swap timeout, not their sum.
- * Accepts NULL. */
+ * The workers are asked to stop all at once, so this takes at most the
+ * longest swap timeout, not their sum. Sandboxes still open are detached,
+ * not freed: their handles stay valid, every operation on them returns
+ * HB_EFAILED ("its manager was freed"), and the caller still releases each
+ * with hb_sandbox_free (before or after this call). Accepts NULL. */
 HB_EXTERN void hb_manager_free(hb_manager *m);
 
 /* Text of the last failure of a manager-level call. Never NULL. */
@@ -376,7 +378,9 @@ typedef struct hb_sandbox_options {
     unsigned probation_ms;           /* default 2000 */
     /* Crash loops: after crash_loop_max crashes within crash_loop_window_ms
      * the sandbox is failed (every call returns HB_EFAILED). Restarts before
-     * that back off exponentially (10 ms doubling to 2 s). */
+     * that back off exponentially (10 ms doubling to 2 s): the crashing call
+     * returns at once, and the next operation restarts the worker once the
+     * backoff deadline has passed (waiting out the rest if it is early). */
     unsigned crash_loop_max;         /* default 5 */
     unsigned crash_loop_window_ms;   /* default 10000 */
 } hb_sandbox_options;
@@ -391,7 +395,8 @@ HB_EXTERN int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts,
                              hb_sandbox **out);
 
 /* Shuts the worker down (fini hooks run, then the process exits; it is
- * killed if it does not exit within its swap timeout). Accepts NULL. */
+ * killed if it does not exit within its swap timeout). Also releases a
+ * sandbox detached by hb_manager_free. Accepts NULL. */
 HB_EXTERN void hb_sandbox_free(hb_sandbox *sb);
 
 /* Text of the last failure on this sandbox (compiler output, dlerror text,
