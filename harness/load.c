@@ -76,11 +76,9 @@ static int honour_pin(hb_sandbox *sb, const char *name, hb_version_rec *rec)
 {
     if (rec->status != HB_VERSION_BAD && rec->status != HB_VERSION_ROLLED_BACK)
         return 0;
-    hb_version_rec *v = NULL;
-    size_t n = 0;
-    pthread_mutex_lock(&sb->m->lock);
-    int r = hb_store_list(sb->m->store, rec->plugin, &v, &n);
-    pthread_mutex_unlock(&sb->m->lock);
+    hb_version_rec *v;
+    size_t n;
+    int r = hb__versions_of(sb, rec->plugin, &v, &n);
     size_t i = r == 0 ? hb_policy_pin_target(v, n, rec->version) : HB_POLICY_NONE;
     if (i == HB_POLICY_NONE) {
         hb_store_list_free(v, n);

@@ -45,11 +45,9 @@ static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
     hb_version_rec_release(&cur);
     if (r == 0)
         return 0;
-    hb_version_rec *v = NULL;
-    size_t n = 0;
-    pthread_mutex_lock(&sb->m->lock);
-    int lr = hb_store_list(sb->m->store, s->name, &v, &n);
-    pthread_mutex_unlock(&sb->m->lock);
+    hb_version_rec *v;
+    size_t n;
+    int lr = hb__versions_of(sb, s->name, &v, &n);
     int found = -ENOENT;
     for (size_t i = lr == 0 ? n : 0; found < 0;) {
         i = hb_policy_fallback(v, i, UINT64_MAX, s->version);

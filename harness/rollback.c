@@ -21,11 +21,9 @@ static int pick_target(hb_sandbox *sb, hb_slot *s, uint64_t version, hb_version_
                                (unsigned long long)version);
         return 0;
     }
-    hb_version_rec *v = NULL;
-    size_t n = 0;
-    pthread_mutex_lock(&m->lock);
-    int r = hb_store_list(m->store, s->name, &v, &n);
-    pthread_mutex_unlock(&m->lock);
+    hb_version_rec *v;
+    size_t n;
+    int r = hb__versions_of(sb, s->name, &v, &n);
     size_t i = r == 0 ? hb_policy_fallback(v, n, s->version, 0) : HB_POLICY_NONE;
     if (i != HB_POLICY_NONE) {
         *out = v[i];

@@ -47,6 +47,9 @@ void hb__slot_remove(hb_sandbox *sb, hb_slot *s);
 void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha);
 /* hb_store_set_status under the manager's lock. */
 void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st);
+/* Every stored version of plugin, oldest first (hb_store_list under the
+ * manager's lock; free with hb_store_list_free). */
+int hb__versions_of(hb_sandbox *sb, const char *plugin, hb_version_rec **v, size_t *n);
 /* The stored object path of sha (malloc'ed), NULL when out of memory. */
 char *hb__object_path(hb_sandbox *sb, const char *sha);
 

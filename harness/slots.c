@@ -53,3 +53,13 @@ char *hb__object_path(hb_sandbox *sb, const char *sha)
     pthread_mutex_unlock(&sb->m->lock);
     return path;
 }
+
+int hb__versions_of(hb_sandbox *sb, const char *plugin, hb_version_rec **v, size_t *n)
+{
+    *v = NULL;
+    *n = 0;
+    pthread_mutex_lock(&sb->m->lock);
+    int r = hb_store_list(sb->m->store, plugin, v, n);
+    pthread_mutex_unlock(&sb->m->lock);
+    return r;
+}
