@@ -24,3 +24,11 @@ size_t hb_policy_pin_target(const hb_version_rec *v, size_t n, uint64_t below)
             return i;
     return HB_POLICY_NONE;
 }
+
+size_t hb_policy_gc_keep(const hb_version_rec *v, size_t n)
+{
+    for (size_t i = n; i-- > 0;)
+        if (v[i].status == HB_VERSION_GOOD)
+            return i;
+    return HB_POLICY_NONE;
+}

@@ -14,10 +14,12 @@
  * never BAD (it crashed, hung, failed a hook, a self-test or the import
  * policy) or CANDIDATE (built, never run).
  *
- * One rule differs on purpose, hb_policy_pin_target: a build that is a
+ * Two rules differ on purpose. hb_policy_pin_target: a build that is a
  * rolled-back or bad version (its source unchanged) loads what a pin left
  * in force instead, and the versions a pin rolled back are exactly the
- * ones it skips, so there ROLLED_BACK does not count.
+ * ones it skips, so there ROLLED_BACK does not count. hb_policy_gc_keep:
+ * what gc keeps for a pin and a fallback, the newest GOOD version (the
+ * active ones are kept anyway).
  */
 #ifndef HB_VERSIONS_POLICY_H
 #define HB_VERSIONS_POLICY_H
@@ -45,5 +47,11 @@ size_t hb_policy_fallback(const hb_version_rec *v, size_t from, uint64_t below,
  * the newest GOOD or ACTIVE one older than `below`; HB_POLICY_NONE when
  * there is none. */
 size_t hb_policy_pin_target(const hb_version_rec *v, size_t n, uint64_t below);
+
+/* The version gc keeps besides the newest, the active and the protected
+ * ones, so that a pin and a fallback still have a target: the newest GOOD
+ * one (a pin's target is GOOD; the versions it rolled back are not kept
+ * for it). HB_POLICY_NONE when there is none. */
+size_t hb_policy_gc_keep(const hb_version_rec *v, size_t n);
 
 #endif /* HB_VERSIONS_POLICY_H */

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "fault.h"
+#include "policy.h"
 
 #define OBJ_SUFFIX ".so"
 #define TMP_PREFIX ".tmp-"
@@ -1319,10 +1320,7 @@ static int gc_plugin(hb_store *s, const char *plugin, unsigned keep_n,
     int r = hb_store_list(s, plugin, &v, &n);
     if (r < 0)
         return r;
-    size_t newest_good = SIZE_MAX;
-    for (size_t i = 0; i < n; i++)
-        if (v[i].status == HB_VERSION_GOOD)
-            newest_good = i;
+    size_t newest_good = hb_policy_gc_keep(v, n); /* versions/policy.c */
     for (size_t i = 0; i < n && r == 0; i++) {
         bool keep = i + keep_n >= n /* among the newest keep_n */
                     || i == newest_good || v[i].status == HB_VERSION_ACTIVE
