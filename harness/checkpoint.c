@@ -56,7 +56,7 @@ int hb__checkpoint_one(hb_sandbox *sb, hb_slot *s)
     struct save_ctx ctx = {sb, s};
     int r = hb__rpc_save(sb, s->name, s->version, on_saved, &ctx, &err);
     if (r == HB_ECRASHED || r == HB_EHUNG || (r < 0 && err)) {
-        hb__sb_fail(sb, r, "checkpoint of %s v%llu failed: %s", s->name,
+        hb__sandbox_fail(sb, r, "checkpoint of %s v%llu failed: %s", s->name,
                     (unsigned long long)s->version, err ? err : hb_strerror(r));
         free(err);
         if (r == HB_ECRASHED || r == HB_EHUNG)
@@ -107,7 +107,7 @@ int hb_checkpoint(hb_sandbox *sb, const char *plugin)
             return r;
     }
     if (plugin)
-        return hb__sb_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
+        return hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
                            sb->name);
     return 0;
 }

@@ -75,7 +75,7 @@ static int unbind_dependents(hb_sandbox *sb, const char *provider, const size_t 
         if ((d->hooks & HB_PROTO_HOOK_SAVE) && (r = hb__checkpoint_one(sb, d)) < 0)
             break;
         if ((r = hb__rpc_unload(sb, d->name, &err)) < 0) {
-            hb__sb_fail(sb, r, "unloading %s to re-bind it to %s failed: %s", d->name, provider,
+            hb__sandbox_fail(sb, r, "unloading %s to re-bind it to %s failed: %s", d->name, provider,
                         err ? err : hb_strerror(r));
             break;
         }
@@ -92,7 +92,7 @@ static int rebind_failed(hb_sandbox *sb, const char *provider, uint64_t old_vers
                          size_t n, size_t k, pid_t pid, int r, const char *err)
 {
     hb_slot *d = &sb->slots[dep[k]];
-    hb__sb_fail(sb, r, "%s v%llu could not be re-bound to %s v%llu: %s; the whole group goes back",
+    hb__sandbox_fail(sb, r, "%s v%llu could not be re-bound to %s v%llu: %s; the whole group goes back",
                 d->name, (unsigned long long)d->version, provider,
                 (unsigned long long)rec->version, err ? err : hb_strerror(r));
     char *why = strdup(sb->last_error);
@@ -108,7 +108,7 @@ static int rebind_failed(hb_sandbox *sb, const char *provider, uint64_t old_vers
     if (sb->wc.pid == pid)
         reload_members(sb, dep, 0, n);
     if (why)
-        hb__sb_set_err(sb, why);
+        hb__sandbox_set_err(sb, why);
     hb__emit(sb->m, sb, HB_EVENT_SWAP_FAILED, provider, rec->version, old_version, r, t, "%s",
              sb->last_error);
     return r;
@@ -121,7 +121,7 @@ static int reload_group(hb_sandbox *sb, size_t pi, const hb_version_rec *rec, hb
 {
     char *provider = strdup(sb->slots[pi].name);
     if (!provider)
-        return hb__sb_fail(sb, -ENOMEM, "out of memory");
+        return hb__sandbox_fail(sb, -ENOMEM, "out of memory");
     pid_t pid = sb->wc.pid;
     uint64_t old_version = sb->slots[pi].version;
     char *err = NULL;
@@ -143,7 +143,7 @@ static int reload_group(hb_sandbox *sb, size_t pi, const hb_version_rec *rec, hb
         char *why = strdup(sb->last_error ? sb->last_error : "");
         reload_members(sb, dep, 0, n);
         if (why)
-            hb__sb_set_err(sb, why);
+            hb__sandbox_set_err(sb, why);
         goto out;
     }
     /* Step 3: the dependents again, in load order, bound to the new provider. */
@@ -180,7 +180,7 @@ int hb__reload_with_dependents(hb_sandbox *sb, hb_slot *s, const hb_version_rec 
 static int refuse_bad(hb_sandbox *sb, const char *plugin, const hb_version_rec *rec,
                       const hb_slot *s)
 {
-    int r = hb__sb_fail(sb, HB_EBADVERSION,
+    int r = hb__sandbox_fail(sb, HB_EBADVERSION,
                         "%s v%llu is marked bad and its source has not changed since: v%llu keeps serving",
                         plugin, (unsigned long long)rec->version, (unsigned long long)s->version);
     hb__emit(sb->m, sb, HB_EVENT_WARNING, plugin, rec->version, s->version, r, NULL, "%s",
@@ -192,12 +192,12 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
 {
     if (!sb || !plugin)
         return -EINVAL;
-    int r = hb__sb_usable(sb);
+    int r = hb__sandbox_usable(sb);
     if (r < 0)
         return r;
     hb_slot *s = hb__slot_find(sb, plugin);
     if (!s)
-        return hb__sb_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
+        return hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
                            sb->name);
     uint64_t t0 = hb__now_ns();
     hb_build_out b = {0};
@@ -207,7 +207,7 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
     if (r < 0 || (r = hb__ensure_worker(sb)) < 0)
         goto out;
     if (!(s = hb__slot_find(sb, plugin))) { /* a restart may have dropped it */
-        r = hb__sb_fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted", plugin);
+        r = hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted", plugin);
         goto out;
     }
     if (b.rec.version == s->version)

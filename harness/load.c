@@ -17,7 +17,7 @@ int hb__build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_build_
         hb_compile_result_release(&sb->last_compile);
         sb->last_compile = b->cres;
         memset(&b->cres, 0, sizeof(b->cres));
-        hb__sb_set_err(sb, err);
+        hb__sandbox_set_err(sb, err);
         hb_event_type type = r == HB_ECOMPILE || r == HB_ECHANGED ? HB_EVENT_COMPILE_FAILED
                                                                  : HB_EVENT_SWAP_FAILED;
         if (sb->held)
@@ -60,7 +60,7 @@ int hb__check_policy(hb_sandbox *sb, const hb_version_rec *rec)
     hb__strv_free(imports);
     hb__strv_free(needed);
     if (r < 0) {
-        hb__sb_fail(sb, r, "%s v%llu %s", rec->plugin, (unsigned long long)rec->version,
+        hb__sandbox_fail(sb, r, "%s v%llu %s", rec->plugin, (unsigned long long)rec->version,
                     err ? err : hb_strerror(r));
         hb__emit(sb->m, sb, HB_EVENT_SWAP_FAILED, rec->plugin, rec->version, 0, r, NULL, "%s",
                  sb->last_error);
@@ -96,7 +96,7 @@ static int honour_pin(hb_sandbox *sb, const char *name, hb_version_rec *rec)
     char *verr = NULL;
     r = hb__verify_object(sb->m, rec, &verr);
     if (r < 0)
-        hb__sb_set_err(sb, verr);
+        hb__sandbox_set_err(sb, verr);
     else
         free(verr);
     return r;
@@ -106,10 +106,10 @@ static int honour_pin(hb_sandbox *sb, const char *name, hb_version_rec *rec)
 static int check_room(hb_sandbox *sb, const char *name)
 {
     if (hb__slot_find(sb, name))
-        return hb__sb_fail(sb, -EEXIST, "plugin %s is already loaded in sandbox %s; use reload",
+        return hb__sandbox_fail(sb, -EEXIST, "plugin %s is already loaded in sandbox %s; use reload",
                            name, sb->name);
     if (sb->nslots >= sb->opts.max_plugins)
-        return hb__sb_fail(sb, HB_ELIMIT, "sandbox %s already holds %u plugins (max_plugins)",
+        return hb__sandbox_fail(sb, HB_ELIMIT, "sandbox %s already holds %u plugins (max_plugins)",
                            sb->name, sb->opts.max_plugins);
     return 0;
 }
@@ -139,7 +139,7 @@ static int load_failed(hb_sandbox *sb, const char *name, const hb_build_out *b, 
                        const char *err)
 {
     hb__set_status(sb, name, b->rec.version, HB_VERSION_BAD);
-    hb__sb_fail(sb, r, "loading %s v%llu failed: %s", name, (unsigned long long)b->rec.version,
+    hb__sandbox_fail(sb, r, "loading %s v%llu failed: %s", name, (unsigned long long)b->rec.version,
                 err ? err : hb_strerror(r));
     hb__emit(sb->m, sb, HB_EVENT_SWAP_FAILED, name, b->rec.version, 0, r, &b->t, "%s",
              sb->last_error);
@@ -172,13 +172,13 @@ int hb_load(hb_sandbox *sb, const char *dir)
 {
     if (!sb || !dir)
         return -EINVAL;
-    int r = hb__sb_usable(sb);
+    int r = hb__sandbox_usable(sb);
     if (r < 0)
         return r;
     char *abs = NULL, *name = NULL, *err = NULL, *path = NULL;
     r = hb__resolve_plugin_dir(dir, &abs, &name, &err);
     if (r < 0) {
-        hb__sb_set_err(sb, err);
+        hb__sandbox_set_err(sb, err);
         return r;
     }
     hb_build_out b = {0};
@@ -198,7 +198,7 @@ int hb_load(hb_sandbox *sb, const char *dir)
     if (ns)
         sb->slots = ns;
     if (!path || !ns) {
-        r = hb__sb_fail(sb, -ENOMEM, "out of memory");
+        r = hb__sandbox_fail(sb, -ENOMEM, "out of memory");
         goto out;
     }
     hb__checkpoint_resume(sb, name, &resume); /* a named sandbox resumes */

@@ -170,7 +170,7 @@ static int respawn(hb_sandbox *sb, const char *why)
         int r = hb__wc_spawn(&sb->wc, &how, &err);
         hb__record_worker(sb);
         if (r < 0) {
-            hb__sb_fail(sb, r, "cannot restart the worker after it %s: %s", why, err ? err : "");
+            hb__sandbox_fail(sb, r, "cannot restart the worker after it %s: %s", why, err ? err : "");
             free(err);
             return r;
         }
@@ -295,7 +295,7 @@ void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code,
 
 static int failed_error(hb_sandbox *sb)
 {
-    return hb__sb_fail(sb, HB_EFAILED, "sandbox %s has failed (crash loop); recreate it",
+    return hb__sandbox_fail(sb, HB_EFAILED, "sandbox %s has failed (crash loop); recreate it",
                        sb->name);
 }
 
@@ -303,7 +303,7 @@ static int failed_error(hb_sandbox *sb)
  * that died while idle (killed from outside) is noticed and replaced. */
 int hb__ensure_worker(hb_sandbox *sb)
 {
-    int r = hb__sb_usable(sb);
+    int r = hb__sandbox_usable(sb);
     if (r < 0)
         return r;
     if (sb->failed)

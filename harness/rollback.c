@@ -17,7 +17,7 @@ static int pick_target(hb_sandbox *sb, hb_slot *s, uint64_t version, hb_version_
         int r = hb_store_get(m->store, s->name, version, out);
         pthread_mutex_unlock(&m->lock);
         if (r < 0)
-            return hb__sb_fail(sb, HB_ENOVERSION, "%s has no stored version %llu", s->name,
+            return hb__sandbox_fail(sb, HB_ENOVERSION, "%s has no stored version %llu", s->name,
                                (unsigned long long)version);
         return 0;
     }
@@ -33,7 +33,7 @@ static int pick_target(hb_sandbox *sb, hb_slot *s, uint64_t version, hb_version_
     if (r == 0 && i == HB_POLICY_NONE)
         r = HB_ENOVERSION;
     if (r < 0)
-        hb__sb_fail(sb, r, "%s has no good version older than v%llu to roll back to", s->name,
+        hb__sandbox_fail(sb, r, "%s has no good version older than v%llu to roll back to", s->name,
                     (unsigned long long)s->version);
     return r;
 }
@@ -101,7 +101,7 @@ static int rollback_own_state(hb_sandbox *sb, hb_slot *s, const hb_version_rec *
                  plugin, (unsigned long long)rec->version, (unsigned long long)old_version);
 out:
     if (r < 0)
-        hb__sb_fail(sb, r, "rollback of %s to v%llu failed: %s", plugin,
+        hb__sandbox_fail(sb, r, "rollback of %s to v%llu failed: %s", plugin,
                     (unsigned long long)rec->version, err ? err : hb_strerror(r));
     hb_checkpoint_release(&cur);
     free(path);
@@ -112,14 +112,14 @@ out:
 int hb__rollback_to(hb_sandbox *sb, const char *plugin, uint64_t version)
 {
     if (!hb__slot_find(sb, plugin))
-        return hb__sb_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
+        return hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
                            sb->name);
     int r = hb__ensure_worker(sb);
     if (r < 0)
         return r;
     hb_slot *s = hb__slot_find(sb, plugin);
     if (!s)
-        return hb__sb_fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted",
+        return hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted",
                            plugin);
     hb_version_rec rec = {0};
     if ((r = pick_target(sb, s, version, &rec)) < 0)
@@ -139,6 +139,6 @@ int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version)
 {
     if (!sb || !plugin)
         return -EINVAL;
-    int r = hb__sb_usable(sb);
+    int r = hb__sandbox_usable(sb);
     return r < 0 ? r : hb__rollback_to(sb, plugin, version);
 }

@@ -16,28 +16,28 @@
 static pthread_mutex_t detached_lock = PTHREAD_MUTEX_INITIALIZER;
 static hb_sandbox *detached;
 
-void hb__sb_set_err(hb_sandbox *sb, char *msg)
+void hb__sandbox_set_err(hb_sandbox *sb, char *msg)
 {
     free(sb->last_error);
     sb->last_error = msg;
 }
 
-int hb__sb_fail(hb_sandbox *sb, int code, const char *fmt, ...)
+int hb__sandbox_fail(hb_sandbox *sb, int code, const char *fmt, ...)
 {
     hb_sb s = HB_SB_INIT;
     va_list ap;
     va_start(ap, fmt);
     hb__sb_vaddf(&s, fmt, ap);
     va_end(ap);
-    hb__sb_set_err(sb, hb__sb_detach(&s));
+    hb__sandbox_set_err(sb, hb__sb_detach(&s));
     return code;
 }
 
-int hb__sb_usable(hb_sandbox *sb)
+int hb__sandbox_usable(hb_sandbox *sb)
 {
     if (sb->m)
         return 0;
-    return hb__sb_fail(sb, HB_EFAILED, "sandbox %s is detached: its manager was freed; "
+    return hb__sandbox_fail(sb, HB_EFAILED, "sandbox %s is detached: its manager was freed; "
                        "only hb_sandbox_free remains", sb->name);
 }
 
@@ -249,7 +249,7 @@ void hb__sandbox_detach(hb_sandbox *sb)
     sb->m = NULL;
     sb->failed = true;
     sb->restart_pending = false;
-    hb__sb_fail(sb, HB_EFAILED, "sandbox %s is detached: its manager was freed; "
+    hb__sandbox_fail(sb, HB_EFAILED, "sandbox %s is detached: its manager was freed; "
                 "only hb_sandbox_free remains", sb->name);
     pthread_mutex_lock(&detached_lock);
     sb->next = detached;

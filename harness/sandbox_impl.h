@@ -27,13 +27,13 @@
 /* ---- sandbox.c ------------------------------------------------------------ */
 
 /* Replaces the sandbox's last error (takes msg). */
-void hb__sb_set_err(hb_sandbox *sb, char *msg);
+void hb__sandbox_set_err(hb_sandbox *sb, char *msg);
 /* Sets the last error from fmt and returns code. */
-int hb__sb_fail(hb_sandbox *sb, int code, const char *fmt, ...)
+int hb__sandbox_fail(hb_sandbox *sb, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* 0, or HB_EFAILED (with the error set) when the sandbox's manager was
  * freed: the handle is detached and only hb_sandbox_free remains. */
-int hb__sb_usable(hb_sandbox *sb);
+int hb__sandbox_usable(hb_sandbox *sb);
 /* The run directory's record of a live worker (reaped by the next manager
  * if this one dies without cleaning up). */
 void hb__record_worker(hb_sandbox *sb);

@@ -35,7 +35,7 @@ static int prepare(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     int r = hb__verify_object(sb->m, rec, &err);
     t->verify_ms += hb__ms_since(tv);
     if (r < 0) {
-        hb__sb_fail(sb, r, "refusing to load %s v%llu: %s", s->name,
+        hb__sandbox_fail(sb, r, "refusing to load %s v%llu: %s", s->name,
                     (unsigned long long)rec->version, err ? err : hb_strerror(r));
         free(err);
         return r;
@@ -46,11 +46,11 @@ static int prepare(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
         return r;
     }
     if (!(*path = hb__object_path(sb, rec->object_sha256)))
-        return hb__sb_fail(sb, -ENOMEM, "out of memory");
+        return hb__sandbox_fail(sb, -ENOMEM, "out of memory");
     if ((r = hb__rpc_expose(sb, *path, &err)) < 0) {
         free(*path);
         *path = NULL;
-        r = hb__sb_fail(sb, r, "%s", err ? err : "cannot show the object to the worker");
+        r = hb__sandbox_fail(sb, r, "%s", err ? err : "cannot show the object to the worker");
         free(err);
     }
     return r;
@@ -62,7 +62,7 @@ static void recover_keeping_error(hb_sandbox *sb, const char *plugin, uint64_t v
     char *keep = strdup(sb->last_error);
     hb__recover(sb, plugin, version, r, keep ? keep : "");
     if (keep) /* recover() may have replaced last_error */
-        hb__sb_set_err(sb, keep);
+        hb__sandbox_set_err(sb, keep);
 }
 
 /* The slot now runs rec (its object at path, taken); the old version
@@ -85,7 +85,7 @@ static int switched_then_crashed(hb_sandbox *sb, hb_slot *s, const hb_version_re
                                  const char *err, const hb_timings *t)
 {
     commit(sb, s, rec, path, old, is_rollback);
-    hb__sb_fail(sb, r, "fini of %s v%llu crashed after the switch; v%llu is active with the migrated state: %s",
+    hb__sandbox_fail(sb, r, "fini of %s v%llu crashed after the switch; v%llu is active with the migrated state: %s",
                 s->name, (unsigned long long)old->version, (unsigned long long)rec->version,
                 err ? err : hb_strerror(r));
     recover_keeping_error(sb, s->name, old->version, r);
@@ -100,7 +100,7 @@ static int swap_failed(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
                        const swap_from *old, bool is_rollback, int r, const char *err, bool got,
                        const hb_timings *t)
 {
-    hb__sb_fail(sb, r, "swap of %s v%llu -> v%llu failed; v%llu keeps serving%s: %s", s->name,
+    hb__sandbox_fail(sb, r, "swap of %s v%llu -> v%llu failed; v%llu keeps serving%s: %s", s->name,
                 (unsigned long long)old->version, (unsigned long long)rec->version,
                 (unsigned long long)old->version, got ? " with its state" : "",
                 err ? err : hb_strerror(r));
@@ -176,10 +176,10 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
         r = switched_then_crashed(sb, s, rec, path, &old, is_rollback, r, err, t);
         path = NULL;
     } else if (prog.malformed) {
-        r = hb__sb_fail(sb, r, "malformed SWAP reply from the worker");
+        r = hb__sandbox_fail(sb, r, "malformed SWAP reply from the worker");
     } else if (r == -EMFILE) {
         /* The worker, not the new version, is at fault: hb__swap_to recovers. */
-        hb__sb_fail(sb, r, "swap of %s v%llu -> v%llu: %s", s->name,
+        hb__sandbox_fail(sb, r, "swap of %s v%llu -> v%llu: %s", s->name,
                     (unsigned long long)old.version, (unsigned long long)rec->version,
                     err ? err : hb_strerror(r));
     } else if (r < 0) {

@@ -12,7 +12,7 @@ int hb_unload(hb_sandbox *sb, const char *plugin)
         return -EINVAL;
     hb_slot *s = hb__slot_find(sb, plugin);
     if (!s)
-        return hb__sb_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
+        return hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
                            sb->name);
     int r = hb__ensure_worker(sb);
     if (r < 0)
@@ -27,11 +27,11 @@ int hb_unload(hb_sandbox *sb, const char *plugin)
     char *name = strdup(plugin);
     hb__slot_remove(sb, s);
     if (r == HB_ECRASHED || r == HB_EHUNG) {
-        hb__sb_fail(sb, r, "fini of %s v%llu: %s", name ? name : plugin, (unsigned long long)v,
+        hb__sandbox_fail(sb, r, "fini of %s v%llu: %s", name ? name : plugin, (unsigned long long)v,
                     err ? err : "");
         hb__recover(sb, name, v, r, sb->last_error);
     } else if (r < 0) {
-        hb__sb_fail(sb, r, "unload of %s: %s", name ? name : plugin, err ? err : hb_strerror(r));
+        hb__sandbox_fail(sb, r, "unload of %s: %s", name ? name : plugin, err ? err : hb_strerror(r));
     }
     hb__emit(sb->m, sb, HB_EVENT_UNLOADED, name, v, 0, r, NULL, "%s v%llu unloaded",
              name ? name : plugin, (unsigned long long)v);
@@ -46,7 +46,7 @@ int hb_active_version(hb_sandbox *sb, const char *plugin, uint64_t *out)
         return -EINVAL;
     hb_slot *s = hb__slot_find(sb, plugin);
     if (!s)
-        return hb__sb_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
+        return hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
                            sb->name);
     *out = s->version;
     return 0;
