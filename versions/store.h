@@ -8,7 +8,15 @@
  * an unreferenced object, never a row without its object. An object's
  * checksum is its name; hb_store_object_verify re-hashes before a load.
  *
- * A store handle is not thread-safe; the harness serialises access.
+ * A store handle is thread-safe: it has its own lock, taken by every entry
+ * point for the duration of that call (the copy and hash of a new object in
+ * hb_store_add runs outside it), so callers need no lock of their own
+ * around store calls. SQLite's own locking orders this process against
+ * others sharing the state directory.
+ *
+ * The files: catalog.c (schema, migrations, opening), records.c (version
+ * rows and queries), objects.c (object files, hb_store_add, verification),
+ * gc.c, checkpoints.c, recover.c; store_int.h is private to them.
  */
 #ifndef HB_STORE_H
 #define HB_STORE_H
@@ -111,8 +119,9 @@ int hb_store_object_verify(hb_store *s, const hb_version_rec *rec, char **err);
 
 /* ---- Additions (versions module; compatible extensions) ---------------- */
 
-/* Text of the last failure of any call on this store (also for the calls
- * without an err parameter). Never NULL; "" when there was none. */
+/* Text of the calling thread's last failed store call (also for the calls
+ * without an err parameter); per thread, since threads share a store.
+ * Never NULL; "" when there was none. */
 const char *hb_store_last_error(hb_store *s);
 
 /* The objects directory (absolute, no trailing slash). */

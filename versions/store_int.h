@@ -1,0 +1,88 @@
+/*
+ * versions/store_int.h - private to the store's files (catalog.c,
+ * records.c, objects.c, gc.c, checkpoints.c, recover.c): the handle, the
+ * catalogue's column lists, and the helpers every file reports through.
+ *
+ * Every helper here expects the caller to hold s->lock (the public entry
+ * points take it; see store.h).
+ */
+#ifndef HB_STORE_INT_H
+#define HB_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "store.h"
+
+#define OBJ_SUFFIX ".so"
+#define TMP_PREFIX ".tmp-"
+#define MAX_PLUGIN_NAME 127 /* fits hb_version_info.plugin[128] */
+#define COPY_CHUNK (1u << 16)
+#define MAX_OBJECT_SIZE ((uint64_t)1 << 30)
+
+struct hb_store {
+    pthread_mutex_t lock; /* recursive: entry points call each other */
+    sqlite3 *db;
+    char *state_dir;
+    char *objects_dir;
+    char *db_path;
+};
+
+/* What to do about a damaged catalogue, appended to every such error. */
+#define RECOVER_HINT                                                                      \
+    "nothing was changed; stop every hotbox using this state directory and run "          \
+    "`hotbox store recover` (or hb_catalogue_recover): it keeps the damaged file and "        \
+    "builds a new catalogue from what can be read"
+
+/* The columns a new row is inserted with; the rest keep their defaults. */
+#define INSERT_COLUMNS                                                       \
+    "plugin, version, object_sha256, input_hash, size, created, status, "   \
+    "inputs, exports, imports, needed, depends"
+#define REC_COLUMNS INSERT_COLUMNS ", upgrade_result, upgrade_base"
+
+/* ---- catalog.c ---- */
+/* Sets the store's last error; returns code. */
+int hb__store_seterr(hb_store *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Copies the store's last error to *err (when err is non-NULL); returns code. */
+int hb__store_report(hb_store *s, int code, char **err);
+/* An SQLite result as a hotbox code, with the last error naming the file. */
+int hb__store_dberr(hb_store *s, int rc, const char *what);
+int hb__store_exec(hb_store *s, const char *sql, const char *what);
+int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st);
+uint32_t hb__store_be32(const unsigned char *p);
+/* Brings the open catalogue's schema up to date (one transaction). */
+int hb__store_migrate(hb_store *s);
+int hb__store_create_catalogue(hb_store *s);
+int hb__store_open_catalogue(hb_store *s);
+/* Fills the handle's paths and creates the state and objects directories. */
+int hb__store_init(hb_store *s, const char *state_dir);
+/* A handle with its lock initialised, nothing else (free: hb_store_close). */
+hb_store *hb__store_alloc(void);
+/* The handle's lock, taken by every public entry point. */
+void hb__store_lock(hb_store *s);
+void hb__store_unlock(hb_store *s);
+
+/* ---- records.c ---- */
+int hb__store_read_rec(sqlite3_stmt *st, hb_version_rec *out);
+int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
+bool hb__store_valid_plugin(const char *p);
+int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha,
+                             hb_version_rec *out);
+int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out);
+int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, const char *sha,
+                         uint64_t size, int64_t created, const hb_version_rec *meta);
+
+/* ---- objects.c ---- */
+/* Whether name is "<64 hex>.so", a stored object's file name. */
+bool hb__store_is_object_name(const char *name);
+int hb__store_object_referenced(hb_store *s, const char *sha, bool *out);
+typedef void (*hb__store_entry_fn)(hb_store *s, const char *name, const struct stat *st,
+                                   bool referenced, void *ud);
+/* Calls fn for every object or temp file in objects/ (referenced is only
+ * meaningful for objects). */
+int hb__store_scan_objects(hb_store *s, hb__store_entry_fn fn, void *ud);
+
+#endif /* HB_STORE_INT_H */
