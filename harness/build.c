@@ -206,9 +206,7 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
 {
     hb_version_rec *all = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_list(m->store, plugin, &all, &n);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0)
         return r;
     r = -ENOENT;
@@ -227,9 +225,7 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
         char hash[HB_SHA256_HEX];
         if (hash_as(m, dir, plugin, v, hash) < 0)
             continue;
-        pthread_mutex_lock(&m->lock);
         r = hb_store_find_input(m->store, plugin, hash, out);
-        pthread_mutex_unlock(&m->lock);
     }
     hb_store_list_free(all, n);
     return r;
@@ -265,16 +261,12 @@ static char *providers_of(hb_manager *m, const char *plugin, const char *imports
     hb_sb out = HB_SB_INIT;
     char **names = NULL;
     char **imp = hb__split_lines(imports ? imports : "");
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_plugins(m->store, &names);
-    pthread_mutex_unlock(&m->lock);
     for (size_t i = 0; r == 0 && imp && names[i]; i++) {
         if (!strcmp(names[i], plugin))
             continue;
         hb_version_rec rec = {0};
-        pthread_mutex_lock(&m->lock);
         int g = hb_store_latest(m->store, names[i], &rec);
-        pthread_mutex_unlock(&m->lock);
         bool provides = false;
         for (size_t k = 0; g == 0 && imp[k] && !provides; k++)
             provides = in_lines(rec.exports, imp[k]);
@@ -301,9 +293,7 @@ static bool reaches(hb_manager *m, const char *from, const char *target, hb_sb *
         return true;
     }
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_latest(m->store, from, &rec);
-    pthread_mutex_unlock(&m->lock);
     bool found = false;
     char **deps = r == 0 ? hb__split_lines(rec.depends ? rec.depends : "") : NULL;
     for (size_t i = 0; deps && deps[i] && !found; i++) {
@@ -400,10 +390,8 @@ static char *report_mismatch(hb_manager *m, const hb_version_rec *rec, const cha
 /* Checksum and ELF check of a stored object, without reporting. */
 static int verify_object_quiet(hb_manager *m, const hb_version_rec *rec, char **err)
 {
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_object_verify(m->store, rec, err);
     char *path = hb_store_object_path(m->store, rec->object_sha256);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         free(path);
         return r == -ENOENT ? HB_ECORRUPT : r;
@@ -493,9 +481,7 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
         /* Start from the providers the previous version had; recompile
          * below if the imports say otherwise. */
         hb_version_rec prev = {0};
-        pthread_mutex_lock(&m->lock);
         int pr = hb_store_latest(m->store, plugin, &prev);
-        pthread_mutex_unlock(&m->lock);
         depends = strdup(pr == 0 && prev.depends ? prev.depends : "");
         hb_version_rec_release(&prev);
     }
@@ -608,10 +594,8 @@ relink:
     out->t.verify_ms = hb__ms_since(tv);
 
     char *serr = NULL;
-    pthread_mutex_lock(&m->lock);
     r = hb_store_add(m->store, plugin, out->cres.object_path, &meta, &out->rec, &out->created,
                      &serr);
-    pthread_mutex_unlock(&m->lock);
     meta.plugin = NULL;
     hb_version_rec_release(&meta);
     if (r < 0) {

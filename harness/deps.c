@@ -43,9 +43,7 @@ void hb__dependency_order(hb_manager *m, size_t *idx, size_t n, const void *recs
         const char *name = name_at(recs, rec_size, name_off, idx[i]);
         byname[i] = (name_pos){name, i};
         hb_version_rec rec = {0};
-        pthread_mutex_lock(&m->lock);
         int r = hb_store_latest(m->store, name, &rec);
-        pthread_mutex_unlock(&m->lock);
         if (r == 0) {
             deps[i] = rec.depends;
             rec.depends = NULL;

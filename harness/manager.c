@@ -450,10 +450,8 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
         return -EINVAL;
     hb_version_rec *v = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_list(m->store, plugin, &v, &n);
     char *why = r < 0 ? strdup(hb_store_last_error(m->store)) : NULL;
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         hb__set_mgr_error(m, "cannot list versions of %s: %s", plugin,
                           why && *why ? why : hb_strerror(r));
@@ -478,9 +476,7 @@ int hb_verify(hb_manager *m, char **report)
     if (!m || !report)
         return -EINVAL;
     hb_sb sb = HB_SB_INIT;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_verify_all(m->store, &sb);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0 && r != HB_ECORRUPT)
         hb__set_mgr_error(m, "verify could not run: %s", sb.buf ? sb.buf : hb_strerror(r));
     *report = hb__sb_detach(&sb);
@@ -602,9 +598,7 @@ int hb_plugins(hb_manager *m, char ***out)
     if (!m || !out)
         return -EINVAL;
     char **names = NULL;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_plugins(m->store, &names);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0)
         return r;
     size_t n = hb__strv_len(names), bytes = 0;

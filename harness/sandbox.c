@@ -78,9 +78,7 @@ static void slot_remove(hb_sandbox *sb, hb_slot *s)
 
 static void set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st)
 {
-    pthread_mutex_lock(&sb->m->lock);
     hb_store_set_status(sb->m->store, plugin, v, st);
-    pthread_mutex_unlock(&sb->m->lock);
 }
 
 /* ---- CHECKPOINT interim frames ------------------------------------------ */
@@ -92,11 +90,9 @@ static void persist_checkpoint(hb_sandbox *sb, hb_slot *s)
 {
     if (!sb->named || !s->ckpts.latest.valid)
         return;
-    pthread_mutex_lock(&sb->m->lock);
     int r = hb_store_checkpoint_put(sb->m->store, s->name, sb->name, s->ckpts.latest.version,
                                     s->ckpts.latest.schema, s->ckpts.latest.data,
                                     s->ckpts.latest.len);
-    pthread_mutex_unlock(&sb->m->lock);
     if (r < 0)
         hb__emit(sb->m, sb, HB_EVENT_WARNING, s->name, s->version, 0, r, NULL,
                  "could not store the checkpoint of %s: %s", s->name, hb_strerror(r));
@@ -321,9 +317,7 @@ static void clear_probation(hb_slot *s)
 static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
 {
     hb_version_rec cur = {0};
-    pthread_mutex_lock(&sb->m->lock);
     int r = hb_store_get(sb->m->store, s->name, s->version, &cur);
-    pthread_mutex_unlock(&sb->m->lock);
     char *err = NULL;
     if (r == 0)
         r = hb__verify_object(sb->m, &cur, &err);
@@ -333,9 +327,7 @@ static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
     }
     hb_version_rec *v = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&sb->m->lock);
     int lr = hb_store_list(sb->m->store, s->name, &v, &n);
-    pthread_mutex_unlock(&sb->m->lock);
     int found = -ENOENT;
     for (size_t i = n; lr == 0 && i-- > 0 && found < 0;) {
         if (v[i].version == s->version ||
@@ -344,9 +336,7 @@ static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
             continue;
         char *e2 = NULL;
         if (hb__verify_object(sb->m, &v[i], &e2) == 0) {
-            pthread_mutex_lock(&sb->m->lock);
             char *path = hb_store_object_path(sb->m->store, v[i].object_sha256);
-            pthread_mutex_unlock(&sb->m->lock);
             if (path) {
                 hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, s->name, v[i].version, s->version, r,
                          NULL, "%s v%llu cannot be loaded again (%s); falling back to v%llu",
@@ -539,9 +529,7 @@ static bool revert_probation(hb_sandbox *sb, hb_slot *s, const char *reason)
      * call came to say so: this crash is an ordinary one. */
     if (probation_tick(sb, s))
         return false;
-    pthread_mutex_lock(&sb->m->lock);
     char *path = hb_store_object_path(sb->m->store, s->prev_sha);
-    pthread_mutex_unlock(&sb->m->lock);
     if (!path)
         return false;
     uint64_t bad = s->version;
@@ -848,9 +836,7 @@ static int newest_older(hb_sandbox *sb, const char *plugin, uint64_t below, unsi
 {
     hb_version_rec *v = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&sb->m->lock);
     int r = hb_store_list(sb->m->store, plugin, &v, &n);
-    pthread_mutex_unlock(&sb->m->lock);
     if (r < 0)
         return r;
     r = -ENOENT;
@@ -972,9 +958,7 @@ int hb_load(hb_sandbox *sb, const char *dir)
     if ((r = hb__ensure_worker(sb)) < 0)
         goto out;
     char *path = NULL;
-    pthread_mutex_lock(&sb->m->lock);
     path = hb_store_object_path(sb->m->store, b.rec.object_sha256);
-    pthread_mutex_unlock(&sb->m->lock);
     hb_slot *ns = realloc(sb->slots, (sb->nslots + 1) * sizeof(*ns));
     if (!path || !ns) {
         free(path);
@@ -987,9 +971,7 @@ int hb_load(hb_sandbox *sb, const char *dir)
     /* A named sandbox resumes from the checkpoint an earlier run stored. */
     if (sb->named) {
         hb_checkpoint_rec cr = {0};
-        pthread_mutex_lock(&sb->m->lock);
         int cg = hb_store_checkpoint_get(sb->m->store, name, sb->name, -1, &cr);
-        pthread_mutex_unlock(&sb->m->lock);
         if (cg == 0) {
             hb_checkpoint_set(&resume, cr.version, cr.schema, cr.blob, cr.len, hb__now_ns());
             hb_checkpoint_rec_release(&cr);
@@ -1093,9 +1075,7 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
             set_status(sb, s->name, rec->version, HB_VERSION_BAD);
         return r;
     }
-    pthread_mutex_lock(&m->lock);
     char *path = hb_store_object_path(m->store, rec->object_sha256);
-    pthread_mutex_unlock(&m->lock);
     if (!path)
         return fail(sb, -ENOMEM, "out of memory");
     char *xerr = NULL;
@@ -1252,9 +1232,7 @@ static bool line_in(const char *lines, const char *word)
 static char *slot_depends(hb_sandbox *sb, const hb_slot *s)
 {
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&sb->m->lock);
     int r = hb_store_get(sb->m->store, s->name, s->version, &rec);
-    pthread_mutex_unlock(&sb->m->lock);
     char *d = strdup(r == 0 && rec.depends ? rec.depends : "");
     hb_version_rec_release(&rec);
     return d;
@@ -1571,9 +1549,7 @@ static int pick_rollback_target(hb_sandbox *sb, hb_slot *s, uint64_t version,
 {
     hb_manager *m = sb->m;
     if (version) {
-        pthread_mutex_lock(&m->lock);
         int r = hb_store_get(m->store, s->name, version, out);
-        pthread_mutex_unlock(&m->lock);
         if (r < 0)
             return fail(sb, HB_ENOVERSION, "%s has no stored version %llu", s->name,
                         (unsigned long long)version);
@@ -1636,9 +1612,7 @@ int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version)
             hb__wire_release(&w);
             if (r == 0) {
                 hb__frame_release(&reply);
-                pthread_mutex_lock(&sb->m->lock);
                 char *path = hb_store_object_path(sb->m->store, rec.object_sha256);
-                pthread_mutex_unlock(&sb->m->lock);
                 /* Which schema will the target write? Only known after load;
                  * try each remembered schema's checkpoint, newest first, by
                  * loading fresh and checking the reported schema. */

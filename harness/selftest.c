@@ -38,10 +38,8 @@ int hb_version_exports(hb_manager *m, const char *plugin, uint64_t version, char
     if (!m || !plugin || !out)
         return -EINVAL;
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&m->lock);
     int r = version ? hb_store_get(m->store, plugin, version, &rec)
                     : hb_store_latest(m->store, plugin, &rec);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
         return HB_ENOVERSION;
@@ -116,10 +114,8 @@ int hb_version_depends(hb_manager *m, const char *plugin, uint64_t version, char
     if (!m || !plugin || !out)
         return -EINVAL;
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&m->lock);
     int r = version ? hb_store_get(m->store, plugin, version, &rec)
                     : hb_store_latest(m->store, plugin, &rec);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
         return HB_ENOVERSION;

@@ -79,9 +79,7 @@ static void refresh_inputs(hb_watch *w, wplug *p)
 {
     hb_manager *m = w->sb->m;
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_latest(m->store, p->name, &rec);
-    pthread_mutex_unlock(&m->lock);
     if (r == 0) {
         free(p->inputs);
         p->inputs = rec.inputs;
@@ -273,9 +271,7 @@ static const char *loaded_dependent(hb_watch *w, const wplug *p)
         if (strcmp(s->name, p->name) == 0)
             continue;
         hb_version_rec rec = {0};
-        pthread_mutex_lock(&sb->m->lock);
         int r = hb_store_get(sb->m->store, s->name, s->version, &rec);
-        pthread_mutex_unlock(&sb->m->lock);
         bool hit = r == 0 && in_inputs(rec.depends, p->name);
         hb_version_rec_release(&rec);
         if (hit)
