@@ -341,8 +341,10 @@ static void scan_root(hb_watch *w, size_t ri)
 int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_options *opts,
                  hb_watch **out)
 {
-    if (!sb || !roots || !roots[0] || !out || (opts && opts->version != HB_WATCH_OPTIONS_VERSION))
+    if (!sb || !roots || !roots[0] || !out)
         return -EINVAL;
+    if (opts && hb__options_check(&hb__watch_options_kind, opts->version) < 0)
+        return HB_EOPTVERSION;
     hb_watch *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
