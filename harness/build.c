@@ -172,21 +172,18 @@ static bool sources_covered(const char *dir, char *const *inputs)
 static int hash_as(hb_manager *m, const char *dir, const char *plugin, const hb_version_rec *v,
                    char hash[HB_SHA256_HEX])
 {
-    char **inputs = hb__split_lines(v->inputs);
+    char *const *inputs = v->inputs;
     hb_compile_request req = make_request(m, dir, m->tmp_dir);
     char **siblings = sibling_dirs(m, dir);
     req.source_dirs = siblings;
     char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
-    char **deps = hb__split_lines(v->depends ? v->depends : "");
-    char **needed = deps ? sonames_of(deps) : NULL;
+    char **needed = sonames_of(v->depends);
     req.soname = soname;
     req.needed = needed;
     int r = -ENOENT;
     if (soname && needed && siblings && sources_covered(dir, inputs))
         r = hb_compiler_input_hash_ctx(m->compiler, &req, inputs, hash);
     hb__strv_free(siblings);
-    hb__strv_free(inputs);
-    hb__strv_free(deps);
     hb__strv_free(needed);
     free(soname);
     return r;
@@ -213,12 +210,12 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
     size_t tried = 0;
     for (size_t i = n; i-- > 0 && r == -ENOENT && tried < CACHE_SETS;) {
         const hb_version_rec *v = &all[i];
-        if (!v->inputs || !*v->inputs)
+        if (!v->inputs || !v->inputs[0])
             continue;
         bool seen = false;
         for (size_t k = i + 1; k < n && !seen; k++)
-            seen = all[k].inputs && !strcmp(all[k].inputs, v->inputs) &&
-                   !strcmp(all[k].depends ? all[k].depends : "", v->depends ? v->depends : "");
+            seen = hb__strv_equal(all[k].inputs, v->inputs) &&
+                   hb__strv_equal(all[k].depends, v->depends);
         if (seen)
             continue;
         tried++;
@@ -231,54 +228,29 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
     return r;
 }
 
-static char *join_lines(char *const *v)
-{
-    hb_sb sb = HB_SB_INIT;
-    for (size_t i = 0; v && v[i]; i++) {
-        hb__sb_adds(&sb, v[i]);
-        hb__sb_adds(&sb, "\n");
-    }
-    return hb__sb_detach(&sb);
-}
-
-static bool in_lines(const char *lines, const char *word)
-{
-    size_t l = strlen(word);
-    for (const char *p = lines; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len == l && memcmp(p, word, l) == 0)
-            return true;
-        p = nl ? nl + 1 : p + len;
-    }
-    return false;
-}
-
 /* The plugins whose newest stored version exports a symbol `plugin`
- * imports, as sorted newline-separated names (malloc'ed, "" when none). */
-static char *providers_of(hb_manager *m, const char *plugin, const char *imports)
+ * imports, sorted (a list; empty when none; NULL when out of memory). */
+static char **providers_of(hb_manager *m, const char *plugin, char *const *imp)
 {
-    hb_sb out = HB_SB_INIT;
+    char **out = calloc(1, sizeof(char *));
     char **names = NULL;
-    char **imp = hb__split_lines(imports ? imports : "");
     int r = hb_store_plugins(m->store, &names);
-    for (size_t i = 0; r == 0 && imp && names[i]; i++) {
+    for (size_t i = 0; r == 0 && out && names[i]; i++) {
         if (!strcmp(names[i], plugin))
             continue;
         hb_version_rec rec = {0};
         int g = hb_store_latest(m->store, names[i], &rec);
         bool provides = false;
-        for (size_t k = 0; g == 0 && imp[k] && !provides; k++)
-            provides = in_lines(rec.exports, imp[k]);
-        if (provides) {
-            hb__sb_adds(&out, names[i]);
-            hb__sb_adds(&out, "\n");
+        for (size_t k = 0; g == 0 && imp && imp[k] && !provides; k++)
+            provides = hb__strv_contains(rec.exports, imp[k]);
+        if (provides && hb__strv_push(&out, names[i]) < 0) {
+            hb__strv_free(out);
+            out = NULL;
         }
         hb_version_rec_release(&rec);
     }
     hb__strv_free(names);
-    hb__strv_free(imp);
-    return hb__sb_detach(&out);
+    return out;
 }
 
 /* Depth-first search for `target` from `from` along the stored `depends`
@@ -295,7 +267,7 @@ static bool reaches(hb_manager *m, const char *from, const char *target, hb_sb *
     hb_version_rec rec = {0};
     int r = hb_store_latest(m->store, from, &rec);
     bool found = false;
-    char **deps = r == 0 ? hb__split_lines(rec.depends ? rec.depends : "") : NULL;
+    char *const *deps = r == 0 ? rec.depends : NULL;
     for (size_t i = 0; deps && deps[i] && !found; i++) {
         size_t mark = path->len;
         hb__sb_addf(path, "%s -> ", from);
@@ -306,7 +278,6 @@ static bool reaches(hb_manager *m, const char *from, const char *target, hb_sb *
                 path->buf[mark] = '\0';
         }
     }
-    hb__strv_free(deps);
     hb_version_rec_release(&rec);
     return found;
 }
@@ -435,13 +406,13 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
         /* A cached object is only reusable if its providers are still the
          * plugins that export what it imports (a provider may have appeared
          * since): otherwise it must be linked again. */
-        char *prov = providers_of(m, plugin, hit.imports);
-        if (!prov || strcmp(prov, hit.depends ? hit.depends : "") != 0) {
+        char **prov = providers_of(m, plugin, hit.imports);
+        if (!prov || !hb__strv_equal(prov, hit.depends)) {
             hb_version_rec_release(&hit);
             memset(&hit, 0, sizeof(hit));
             hit.version = 0;
         }
-        free(prov);
+        hb__strv_free(prov);
     }
     if (hit.version) {
         uint64_t tv = hb__now_ns();
@@ -475,19 +446,17 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
     char **siblings = sibling_dirs(m, dir);
     req.source_dirs = siblings;
     char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
-    char *depends = NULL;
-    char **dep_names = NULL, **needed = NULL;
+    char **dep_names = NULL, **needed = NULL; /* the plugins it links against */
     {
         /* Start from the providers the previous version had; recompile
          * below if the imports say otherwise. */
         hb_version_rec prev = {0};
         int pr = hb_store_latest(m->store, plugin, &prev);
-        depends = strdup(pr == 0 && prev.depends ? prev.depends : "");
+        dep_names = hb__strv_dup(pr == 0 ? prev.depends : NULL);
         hb_version_rec_release(&prev);
     }
-    dep_names = hb__split_lines(depends ? depends : "");
     needed = dep_names ? sonames_of(dep_names) : NULL;
-    if (!soname || !depends || !needed || !siblings) {
+    if (!soname || !needed || !siblings) {
         r = hb__seterr(err, -ENOMEM, "out of memory");
         goto out_rm;
     }
@@ -540,23 +509,13 @@ relink:
         goto out_rm;
     }
     {
-        char *imports = NULL;
-        hb_sb joined = HB_SB_INIT;
-        for (size_t i = 0; info.imports && info.imports[i]; i++) {
-            hb__sb_adds(&joined, info.imports[i]);
-            hb__sb_adds(&joined, "\n");
-        }
-        imports = hb__sb_detach(&joined);
-        char *prov = providers_of(m, plugin, imports);
-        free(imports);
-        if (prov && strcmp(prov, depends) != 0) {
+        char **prov = providers_of(m, plugin, info.imports);
+        if (prov && !hb__strv_equal(prov, dep_names)) {
             /* The providers changed: link again with the right DT_NEEDED. */
-            free(depends);
-            depends = prov;
             hb__strv_free(dep_names);
+            dep_names = prov;
             hb__strv_free(needed);
-            dep_names = hb__split_lines(depends);
-            needed = dep_names ? sonames_of(dep_names) : NULL;
+            needed = sonames_of(dep_names);
             req.needed = needed;
             hb_elf_info_release(&info);
             hb_compile_result_release(&out->cres);
@@ -567,7 +526,7 @@ relink:
             }
             goto relink;
         }
-        free(prov);
+        hb__strv_free(prov);
         for (size_t i = 0; dep_names && dep_names[i]; i++) {
             hb_sb cyc = HB_SB_INIT;
             hb__sb_addf(&cyc, "%s -> ", plugin);
@@ -583,21 +542,20 @@ relink:
     }
     if (!in_build_worker) /* else the caller's thread reports them after the join */
         report_warnings(m, plugin, &out->cres);
+    /* The lists are borrowed: meta is not released. */
     hb_version_rec meta = {0};
     memcpy(meta.input_hash, out->cres.input_hash, HB_SHA256_HEX);
-    meta.inputs = join_lines(out->cres.inputs);
-    meta.exports = join_lines(info.exports);
-    meta.imports = join_lines(info.imports);
-    meta.needed = join_lines(info.needed);
-    meta.depends = strdup(depends);
-    hb_elf_info_release(&info);
+    meta.inputs = out->cres.inputs;
+    meta.exports = info.exports;
+    meta.imports = info.imports;
+    meta.needed = info.needed;
+    meta.depends = dep_names;
     out->t.verify_ms = hb__ms_since(tv);
 
     char *serr = NULL;
     r = hb_store_add(m->store, plugin, out->cres.object_path, &meta, &out->rec, &out->created,
                      &serr);
-    meta.plugin = NULL;
-    hb_version_rec_release(&meta);
+    hb_elf_info_release(&info);
     if (r < 0) {
         hb__seterr(err, r, "%s: cannot store the new version: %s", plugin,
                    serr ? serr : hb_strerror(r));
@@ -607,7 +565,6 @@ relink:
 out_rm:
     hb__strv_free(siblings);
     free(soname);
-    free(depends);
     hb__strv_free(dep_names);
     hb__strv_free(needed);
     free(cerr);

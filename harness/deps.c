@@ -29,7 +29,7 @@ void hb__dependency_order(hb_manager *m, size_t *idx, size_t n, const void *recs
 {
     if (n < 2)
         return;
-    char **deps = calloc(n, sizeof(char *));
+    char ***deps = calloc(n, sizeof(char **)); /* each plugin's depends list */
     name_pos *byname = calloc(n, sizeof(name_pos));
     size_t *indeg = calloc(n, sizeof(size_t));
     size_t *edge_start = calloc(n + 1, sizeof(size_t));
@@ -54,25 +54,17 @@ void hb__dependency_order(hb_manager *m, size_t *idx, size_t n, const void *recs
     /* Two passes over the dependency lists: count, then fill the edges. */
     for (int pass = 0; pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
-            for (const char *p = deps[i]; p && *p;) {
-                const char *nl = strchr(p, '\n');
-                size_t len = nl ? (size_t)(nl - p) : strlen(p);
-                char key[256];
-                if (len < sizeof(key)) {
-                    memcpy(key, p, len);
-                    key[len] = '\0';
-                    name_pos want = {key, 0};
-                    name_pos *hit = bsearch(&want, byname, n, sizeof(*byname), cmp_name_pos);
-                    if (hit && hit->pos != i) {
-                        if (pass == 0) {
-                            edge_start[hit->pos + 1]++;
-                            indeg[i]++;
-                        } else {
-                            edges[edge_start[hit->pos] + fill[hit->pos]++] = i;
-                        }
+            for (size_t d = 0; deps[i] && deps[i][d]; d++) {
+                name_pos want = {deps[i][d], 0};
+                name_pos *hit = bsearch(&want, byname, n, sizeof(*byname), cmp_name_pos);
+                if (hit && hit->pos != i) {
+                    if (pass == 0) {
+                        edge_start[hit->pos + 1]++;
+                        indeg[i]++;
+                    } else {
+                        edges[edge_start[hit->pos] + fill[hit->pos]++] = i;
                     }
                 }
-                p = nl ? nl + 1 : p + len;
             }
         }
         if (pass == 0) {
@@ -104,7 +96,7 @@ void hb__dependency_order(hb_manager *m, size_t *idx, size_t n, const void *recs
 out:
     if (deps)
         for (size_t i = 0; i < n; i++)
-            free(deps[i]);
+            hb__strv_free(deps[i]);
     free(deps);
     free(byname);
     free(indeg);

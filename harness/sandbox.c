@@ -868,8 +868,8 @@ static int pinned_instead(hb_sandbox *sb, const hb_version_rec *built, hb_versio
 static int check_policy(hb_sandbox *sb, const hb_version_rec *rec)
 {
     hb_profile prof = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
-    char **imports = hb__split_lines(rec->imports ? rec->imports : "");
-    char **needed = hb__split_lines(rec->needed ? rec->needed : "");
+    char **imports = hb__strv_dup(rec->imports);
+    char **needed = hb__strv_dup(rec->needed);
     /* Other plugins are not libraries: the policy checks them on their own
      * load. Drop their SONAMEs from the list. */
     for (size_t i = 0, k = 0; needed; i++) {
@@ -1049,7 +1049,9 @@ static void start_probation(hb_sandbox *sb, hb_slot *s, const hb_version_rec *re
     hb_probation_options po = HB_PROBATION_OPTIONS_INIT;
     po.calls = sb->opts.probation_calls;
     po.ms = sb->opts.probation_ms;
-    po.has_selftests = rec->exports && strstr(rec->exports, "hb_test_") != NULL;
+    po.has_selftests = false;
+    for (size_t i = 0; rec->exports && rec->exports[i] && !po.has_selftests; i++)
+        po.has_selftests = strncmp(rec->exports[i], "hb_test_", 8) == 0;
     hb_probation_init(&s->prob, &po, hb__now_ns());
     s->on_probation = true;
     s->prev_version = old_version;
@@ -1216,26 +1218,13 @@ static int swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     return r;
 }
 
-static bool line_in(const char *lines, const char *word)
-{
-    size_t l = strlen(word);
-    for (const char *p = lines; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len == l && memcmp(p, word, l) == 0)
-            return true;
-        p = nl ? nl + 1 : p + len;
-    }
-    return false;
-}
-
-/* The plugins that the active version of slot i depends on (newline list,
+/* The plugins that the active version of slot i depends on (a list,
  * malloc'ed). */
-static char *slot_depends(hb_sandbox *sb, const hb_slot *s)
+static char **slot_depends(hb_sandbox *sb, const hb_slot *s)
 {
     hb_version_rec rec = {0};
     int r = hb_store_get(sb->m->store, s->name, s->version, &rec);
-    char *d = strdup(r == 0 && rec.depends ? rec.depends : "");
+    char **d = hb__strv_dup(r == 0 ? rec.depends : NULL);
     hb_version_rec_release(&rec);
     return d;
 }
@@ -1398,28 +1387,22 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
         /* Plugins that depend on this one (transitively), in load order. */
         size_t *dep = calloc(sb->nslots + 1, sizeof(size_t));
         size_t n = 0;
-        hb_sb names = HB_SB_INIT;
-        hb__sb_addf(&names, "%s\n", plugin);
+        char **names = NULL;
+        hb__strv_push(&names, plugin);
         for (size_t i = 0; dep && i < sb->nslots; i++) {
             if (&sb->slots[i] == s)
                 continue;
-            char *d = slot_depends(sb, &sb->slots[i]);
+            char **d = slot_depends(sb, &sb->slots[i]);
             bool hit = false;
-            for (const char *p = d; p && *p && !hit;) {
-                const char *nl = strchr(p, '\n');
-                size_t len = nl ? (size_t)(nl - p) : strlen(p);
-                char *one = strndup(p, len);
-                hit = one && line_in(names.buf, one);
-                free(one);
-                p = nl ? nl + 1 : p + len;
-            }
-            free(d);
+            for (size_t k = 0; d && d[k] && !hit; k++)
+                hit = hb__strv_contains(names, d[k]);
+            hb__strv_free(d);
             if (hit) {
                 dep[n++] = i;
-                hb__sb_addf(&names, "%s\n", sb->slots[i].name);
+                hb__strv_push(&names, sb->slots[i].name);
             }
         }
-        hb__sb_release(&names);
+        hb__strv_free(names);
         if (dep && n)
             r = reload_group(sb, (size_t)(s - sb->slots), &b.rec, &b.t, t0, dep, n);
         else

@@ -58,8 +58,44 @@ static const char *const migrations[] = {
      * hb_upgrade_result) and the base version it was upgraded from. */
     "ALTER TABLE versions ADD COLUMN upgrade_result INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE versions ADD COLUMN upgrade_base INTEGER NOT NULL DEFAULT 0;",
+    /* 2 -> 3: the list columns (inputs, exports, imports, needed, depends),
+     * newline-joined text until now, become rows of a child table: one row
+     * per element, in order. Existing rows are split (empty lines were never
+     * elements), then the text columns go. A version's rows go with it. */
+    "CREATE TABLE version_lists ("
+    "  plugin TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  list INTEGER NOT NULL," /* enum hb__store_list */
+    "  pos INTEGER NOT NULL,"
+    "  item TEXT NOT NULL,"
+    "  PRIMARY KEY (plugin, version, list, pos));"
+    "CREATE INDEX version_lists_by_item ON version_lists(list, item);"
+    "WITH RECURSIVE split(plugin, version, list, pos, item, rest) AS ("
+    "  SELECT plugin, version, 0, -1, '', inputs || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, 1, -1, '', exports || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, 2, -1, '', imports || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, 3, -1, '', needed || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, 4, -1, '', depends || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, list, pos + 1,"
+    "    substr(rest, 1, instr(rest, char(10)) - 1), substr(rest, instr(rest, char(10)) + 1)"
+    "    FROM split WHERE rest <> '')"
+    "INSERT INTO version_lists (plugin, version, list, pos, item)"
+    "  SELECT plugin, version, list, pos, item FROM split WHERE pos >= 0 AND item <> '';"
+    "ALTER TABLE versions DROP COLUMN inputs;"
+    "ALTER TABLE versions DROP COLUMN exports;"
+    "ALTER TABLE versions DROP COLUMN imports;"
+    "ALTER TABLE versions DROP COLUMN needed;"
+    "ALTER TABLE versions DROP COLUMN depends;"
+    "CREATE TRIGGER version_lists_follow AFTER DELETE ON versions BEGIN"
+    "  DELETE FROM version_lists WHERE plugin = old.plugin AND version = old.version;"
+    "END;",
 };
 #define SCHEMA_VERSION ((int)HB_ARRAY_SIZE(migrations))
+
+int hb__store_schema_version(void)
+{
+    return SCHEMA_VERSION;
+}
 
 /* The last error text is per thread (several threads may share a store):
  * it is what the calling thread's last failed store call said. */
@@ -136,6 +172,11 @@ static int user_version(hb_store *s, int *out)
 
 int hb__store_migrate(hb_store *s)
 {
+    return hb__store_migrate_to(s, SCHEMA_VERSION);
+}
+
+int hb__store_migrate_to(hb_store *s, int target)
+{
     int r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin migration");
     if (r < 0)
         return r;
@@ -149,7 +190,7 @@ int hb__store_migrate(hb_store *s)
                    "understands (%d)", s->db_path, v, SCHEMA_VERSION);
         goto rollback;
     }
-    for (; v < SCHEMA_VERSION; v++) {
+    for (; v < target; v++) {
         r = hb__store_exec(s, migrations[v], "schema migration");
         if (r < 0)
             goto rollback;
@@ -273,7 +314,7 @@ static int setup_connection(hb_store *s)
  * first wins; the others find a complete catalogue. So no opener ever sees
  * a half-made catalogue (the EBUSY race of several managers opening a
  * fresh state directory), and a hotbox.db that is empty is always damage. */
-int hb__store_create_catalogue(hb_store *s)
+int hb__store_create_catalogue(hb_store *s, int target)
 {
     char *tmp = hb__asprintf("%s.new-%d-XXXXXX", s->db_path, (int)getpid());
     if (!tmp)
@@ -292,7 +333,7 @@ int hb__store_create_catalogue(hb_store *s)
     int rc = sqlite3_open_v2(tmp, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     int r = rc == SQLITE_OK ? setup_connection(s) : hb__store_dberr(s, rc, "create");
     if (r == 0)
-        r = hb__store_migrate(s);
+        r = hb__store_migrate_to(s, target > 0 ? target : SCHEMA_VERSION);
     if (s->db)
         sqlite3_close_v2(s->db); /* checkpoints the WAL into the file */
     s->db = keep;
@@ -331,7 +372,7 @@ int hb__store_open_catalogue(hb_store *s)
                           "catalogue %s is missing, but %s holds %u stored object%s: the "
                           "version history was deleted; " RECOVER_HINT,
                           s->db_path, s->objects_dir, nobj, nobj == 1 ? "" : "s");
-        if ((r = hb__store_create_catalogue(s)) < 0)
+        if ((r = hb__store_create_catalogue(s, 0)) < 0)
             return r;
     }
     int r = check_catalogue_file(s);

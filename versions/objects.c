@@ -410,7 +410,7 @@ static int verify_all_locked(hb_store *s, hb_sb *report_sb)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         hb_version_rec rec;
-        r = hb__store_read_rec(st, &rec);
+        r = hb__store_read_rec(s, st, &rec);
         if (r < 0)
             goto out;
         if (hb_store_object_verify(s, &rec, NULL) < 0) {

@@ -23,11 +23,11 @@ void hb_version_rec_release(hb_version_rec *r)
     if (!r)
         return;
     free(r->plugin);
-    free(r->inputs);
-    free(r->exports);
-    free(r->imports);
-    free(r->needed);
-    free(r->depends);
+    hb__strv_free(r->inputs);
+    hb__strv_free(r->exports);
+    hb__strv_free(r->imports);
+    hb__strv_free(r->needed);
+    hb__strv_free(r->depends);
     memset(r, 0, sizeof(*r));
 }
 
@@ -52,7 +52,51 @@ static void col_hex(sqlite3_stmt *st, int i, char out[HB_SHA256_HEX])
     snprintf(out, HB_SHA256_HEX, "%s", t ? (const char *)t : "");
 }
 
-int hb__store_read_rec(sqlite3_stmt *st, hb_version_rec *out)
+/* The field of r that holds list k. */
+static char ***rec_list(hb_version_rec *r, enum hb__store_list k)
+{
+    switch (k) {
+    case HB__LIST_INPUTS: return &r->inputs;
+    case HB__LIST_EXPORTS: return &r->exports;
+    case HB__LIST_IMPORTS: return &r->imports;
+    case HB__LIST_NEEDED: return &r->needed;
+    case HB__LIST_DEPENDS: return &r->depends;
+    case HB__NLISTS: break;
+    }
+    return NULL;
+}
+
+/* Fills r's lists from version_lists (each an array, empty when the
+ * version has no rows for it). */
+static int read_lists(hb_store *s, hb_version_rec *r)
+{
+    for (int k = 0; k < HB__NLISTS; k++)
+        if (!(*rec_list(r, k) = calloc(1, sizeof(char *))))
+            return -ENOMEM;
+    sqlite3_stmt *st = NULL;
+    int rc, res = hb__store_prepare(s,
+                                    "SELECT list, item FROM version_lists "
+                                    "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
+                                    &st);
+    if (res < 0)
+        return res;
+    sqlite3_bind_text(st, 1, r->plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->version);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int k = sqlite3_column_int(st, 0);
+        const unsigned char *item = sqlite3_column_text(st, 1);
+        if (k < 0 || k >= HB__NLISTS || !item)
+            continue; /* a list this version of hotbox does not know */
+        if ((res = hb__strv_push(rec_list(r, k), (const char *)item)) < 0)
+            break;
+    }
+    if (res == 0 && rc != SQLITE_DONE)
+        res = hb__store_dberr(s, rc, "reading a version's lists");
+    sqlite3_finalize(st);
+    return res;
+}
+
+int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
 {
     hb_version_rec r = {0};
     r.plugin = col_dup(st, 0);
@@ -62,16 +106,12 @@ int hb__store_read_rec(sqlite3_stmt *st, hb_version_rec *out)
     r.size = (uint64_t)sqlite3_column_int64(st, 4);
     r.created = sqlite3_column_int64(st, 5);
     r.status = (hb_version_status)sqlite3_column_int(st, 6);
-    r.inputs = col_dup(st, 7);
-    r.exports = col_dup(st, 8);
-    r.imports = col_dup(st, 9);
-    r.needed = col_dup(st, 10);
-    r.depends = col_dup(st, 11);
-    r.upgrade_result = sqlite3_column_int(st, 12);
-    r.upgrade_base = (uint64_t)sqlite3_column_int64(st, 13);
-    if (!r.plugin || !r.inputs || !r.exports || !r.imports || !r.needed || !r.depends) {
+    r.upgrade_result = sqlite3_column_int(st, 7);
+    r.upgrade_base = (uint64_t)sqlite3_column_int64(st, 8);
+    int res = r.plugin ? read_lists(s, &r) : -ENOMEM;
+    if (res < 0) {
         hb_version_rec_release(&r);
-        return -ENOMEM;
+        return res;
     }
     *out = r;
     return 0;
@@ -83,7 +123,7 @@ int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
     int rc = sqlite3_step(st);
     int r;
     if (rc == SQLITE_ROW)
-        r = hb__store_read_rec(st, out);
+        r = hb__store_read_rec(s, st, out);
     else if (rc == SQLITE_DONE)
         r = -ENOENT;
     else
@@ -204,7 +244,7 @@ static int list_locked(hb_store *s, const char *plugin, hb_version_rec **out, si
             v = nv;
             cap = ncap;
         }
-        r = hb__store_read_rec(st, &v[len]);
+        r = hb__store_read_rec(s, st, &v[len]);
         if (r < 0)
             goto fail;
         len++;
@@ -447,9 +487,35 @@ int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out)
     return r;
 }
 
-static void bind_text_or_empty(sqlite3_stmt *st, int i, const char *t)
+/* Inserts the rows of r's lists (meta's: NULL lists are empty). */
+static int insert_lists(hb_store *s, const char *plugin, uint64_t version,
+                        const hb_version_rec *meta)
 {
-    sqlite3_bind_text(st, i, t ? t : "", -1, SQLITE_TRANSIENT);
+    if (!meta)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s,
+                              "INSERT INTO version_lists (" LIST_COLUMNS ") "
+                              "VALUES (?1, ?2, ?3, ?4, ?5)",
+                              &st);
+    if (r < 0)
+        return r;
+    for (int k = 0; k < HB__NLISTS && r == 0; k++) {
+        char **v = *rec_list((hb_version_rec *)meta, k);
+        for (size_t i = 0; v && v[i] && r == 0; i++) {
+            sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+            sqlite3_bind_int(st, 3, k);
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)i);
+            sqlite3_bind_text(st, 5, v[i], -1, SQLITE_TRANSIENT);
+            int rc = sqlite3_step(st);
+            if (rc != SQLITE_DONE)
+                r = hb__store_dberr(s, rc, "inserting a version's lists");
+            sqlite3_reset(st);
+        }
+    }
+    sqlite3_finalize(st);
+    return r;
 }
 
 int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, const char *sha,
@@ -458,26 +524,23 @@ int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, cons
     sqlite3_stmt *st = NULL;
     int r = hb__store_prepare(s,
                     "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
-                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                     &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
     sqlite3_bind_text(st, 3, sha, -1, SQLITE_TRANSIENT);
-    bind_text_or_empty(st, 4, meta ? meta->input_hash : NULL);
+    sqlite3_bind_text(st, 4, meta ? meta->input_hash : "", -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)size);
     sqlite3_bind_int64(st, 6, created);
     sqlite3_bind_int(st, 7, HB_VERSION_CANDIDATE);
-    bind_text_or_empty(st, 8, meta ? meta->inputs : NULL);
-    bind_text_or_empty(st, 9, meta ? meta->exports : NULL);
-    bind_text_or_empty(st, 10, meta ? meta->imports : NULL);
-    bind_text_or_empty(st, 11, meta ? meta->needed : NULL);
-    bind_text_or_empty(st, 12, meta ? meta->depends : NULL);
     int rc = sqlite3_step(st);
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return hb__store_dberr(s, rc, "inserting version");
+    if ((r = insert_lists(s, plugin, version, meta)) < 0)
+        return r;
     if (sqlite3_prepare_v2(s->db,
                            "INSERT INTO counters (plugin, last_version) VALUES (?1, ?2) "
                            "ON CONFLICT(plugin) DO UPDATE SET last_version=excluded.last_version",

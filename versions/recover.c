@@ -143,7 +143,7 @@ static void drop_unverifiable(hb_store *s, hb_sb *rep)
         return;
     while (sqlite3_step(st) == SQLITE_ROW) {
         hb_version_rec rec;
-        if (hb__store_read_rec(st, &rec) < 0)
+        if (hb__store_read_rec(s, st, &rec) < 0)
             break;
         if (hb_store_object_verify(s, &rec, NULL) == 0) {
             hb_version_rec_release(&rec);
@@ -173,6 +173,59 @@ static void drop_unverifiable(hb_store *s, hb_sb *rep)
         }
     }
     hb_store_list_free(bad, nbad);
+}
+
+/* Copies the damaged catalogue to scratch and opens the copy: *old is NULL
+ * (and the report says so) when it cannot be read at all; else *oldv is
+ * its schema version. */
+static int open_damaged(hb_store *s, const char *damaged, const char *scratch, sqlite3 **old,
+                        int *oldv, hb_sb *rep)
+{
+    char *dw = hb__asprintf("%s-wal", damaged), *sw = hb__asprintf("%s-wal", scratch);
+    int r = (!dw || !sw) ? -ENOMEM : copy_file(damaged, scratch);
+    if (r == 0 && copy_file(dw, sw) < 0)
+        unlink(sw);
+    free(dw);
+    free(sw);
+    if (r < 0)
+        return hb__store_seterr(s, r, "cannot copy %s: %s", damaged, strerror(-r));
+    extend_to_header_size(scratch);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *uv = NULL;
+    int rc = sqlite3_open_v2(scratch, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &uv, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(uv);
+    if (rc != SQLITE_ROW) {
+        hb__sb_addf(rep, "the damaged catalogue cannot be read at all (%s)\n",
+                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_finalize(uv);
+        sqlite3_close_v2(db);
+        *old = NULL;
+        return 0;
+    }
+    *oldv = sqlite3_column_int(uv, 0);
+    sqlite3_finalize(uv);
+    *old = db;
+    return 0;
+}
+
+/* Copies every readable row of the damaged catalogue (schema oldv) into
+ * the new one, created with the same schema, in one transaction. */
+static int salvage_all(hb_store *s, sqlite3 *old, int oldv, hb_sb *rep)
+{
+    int r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin recovery");
+    if (r < 0)
+        return r;
+    salvage_table(s, old, "versions",
+                  oldv >= 3 ? REC_COLUMNS : oldv == 2 ? V2_COLUMNS : V1_COLUMNS, rep);
+    if (oldv >= 3)
+        salvage_table(s, old, "version_lists", LIST_COLUMNS, rep);
+    salvage_table(s, old, "counters", "plugin, last_version", rep);
+    salvage_table(s, old, "checkpoints",
+                  "plugin, sandbox, schema, version, blob, created, seq", rep);
+    return hb__store_exec(s, "COMMIT", "commit recovery");
 }
 
 int hb_store_recover(const char *state_dir, bool force, hb_sb *rep)
@@ -229,50 +282,26 @@ int hb_store_recover(const char *state_dir, bool force, hb_sb *rep)
     } else {
         hb__sb_addf(rep, "there was no catalogue %s\n", s->db_path);
     }
-    if ((r = hb__store_create_catalogue(s)) < 0 || (r = hb__store_open_catalogue(s)) < 0 || (r = hb__store_migrate(s)) < 0)
+    sqlite3 *old = NULL;
+    int oldv = 0;
+    if (had && (r = open_damaged(s, damaged, scratch, &old, &oldv, rep)) < 0)
         goto fail;
-    if (had) {
-        char *dw = hb__asprintf("%s-wal", damaged), *sw = hb__asprintf("%s-wal", scratch);
-        r = (!dw || !sw) ? -ENOMEM : copy_file(damaged, scratch);
-        if (r == 0 && copy_file(dw, sw) < 0)
-            unlink(sw);
-        free(dw);
-        free(sw);
-        if (r < 0) {
-            hb__store_seterr(s, r, "cannot copy %s: %s", damaged, strerror(-r));
-            goto fail;
-        }
-        extend_to_header_size(scratch);
-        sqlite3 *old = NULL;
-        sqlite3_stmt *uv = NULL;
-        int rc = sqlite3_open_v2(scratch, &old, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_prepare_v2(old, "PRAGMA user_version", -1, &uv, NULL);
-        if (rc == SQLITE_OK)
-            rc = sqlite3_step(uv);
-        if (rc != SQLITE_ROW) {
-            hb__sb_addf(rep, "the damaged catalogue cannot be read at all (%s)\n",
-                        old ? sqlite3_errmsg(old) : sqlite3_errstr(rc));
-        } else {
-            int oldv = sqlite3_column_int(uv, 0);
-            if ((r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin recovery")) < 0) {
-                sqlite3_finalize(uv);
-                sqlite3_close_v2(old);
-                goto fail;
-            }
-            salvage_table(s, old, "versions", oldv >= 2 ? REC_COLUMNS : INSERT_COLUMNS, rep);
-            salvage_table(s, old, "counters", "plugin, last_version", rep);
-            salvage_table(s, old, "checkpoints",
-                          "plugin, sandbox, schema, version, blob, created, seq", rep);
-            if ((r = hb__store_exec(s, "COMMIT", "commit recovery")) < 0) {
-                sqlite3_finalize(uv);
-                sqlite3_close_v2(old);
-                goto fail;
-            }
-        }
-        sqlite3_finalize(uv);
+    /* The rows are salvaged into a catalogue of the damaged one's schema,
+     * then migrated like any old catalogue: one conversion, not two. */
+    int target = old && oldv >= 1 && oldv <= hb__store_schema_version() ? oldv : 0;
+    if ((r = hb__store_create_catalogue(s, target)) < 0 ||
+        (r = hb__store_open_catalogue(s)) < 0) {
         sqlite3_close_v2(old);
+        goto fail;
     }
+    if (old) {
+        r = salvage_all(s, old, oldv, rep);
+        sqlite3_close_v2(old);
+        if (r < 0)
+            goto fail;
+    }
+    if ((r = hb__store_migrate(s)) < 0)
+        goto fail;
     drop_unverifiable(s, rep);
     /* Version numbers are never reused: every counter at least its
      * plugin's highest recovered version. */

@@ -40,11 +40,14 @@ typedef struct hb_version_rec {
     uint64_t size;
     int64_t created;               /* unix seconds */
     hb_version_status status;
-    char *inputs;                  /* newline-separated input file list (depfile) */
-    char *exports;                 /* newline-separated dynamic exports (may be "") */
-    char *imports;                 /* newline-separated undefined symbols */
-    char *needed;                  /* newline-separated DT_NEEDED */
-    char *depends;                 /* newline-separated plugin names it depends on */
+    /* Lists: NULL-terminated arrays (hb__strv_*), in order; empty (never
+     * NULL) in a record the store returns; NULL in `meta` means empty.
+     * Stored as rows of the version_lists table, one per element. */
+    char **inputs;                 /* input files the compile read (depfile) */
+    char **exports;                /* dynamic exports */
+    char **imports;                /* undefined dynamic symbols */
+    char **needed;                 /* DT_NEEDED */
+    char **depends;                /* names of the plugins it depends on */
     int upgrade_result;            /* an hb_upgrade_result: `hotbox test --upgrade` */
     uint64_t upgrade_base;         /* the version that upgrade run started from */
 } hb_version_rec;

@@ -37,10 +37,23 @@ struct hb_store {
     "builds a new catalogue from what can be read"
 
 /* The columns a new row is inserted with; the rest keep their defaults. */
-#define INSERT_COLUMNS                                                       \
-    "plugin, version, object_sha256, input_hash, size, created, status, "   \
-    "inputs, exports, imports, needed, depends"
+#define INSERT_COLUMNS "plugin, version, object_sha256, input_hash, size, created, status"
 #define REC_COLUMNS INSERT_COLUMNS ", upgrade_result, upgrade_base"
+/* The versions table's columns in older schemas (recovery salvages an old
+ * catalogue in its own schema, then migrates it). */
+#define V1_COLUMNS INSERT_COLUMNS ", inputs, exports, imports, needed, depends"
+#define V2_COLUMNS V1_COLUMNS ", upgrade_result, upgrade_base"
+#define LIST_COLUMNS "plugin, version, list, pos, item"
+
+/* version_lists.list: which list of a version a row belongs to. */
+enum hb__store_list {
+    HB__LIST_INPUTS,
+    HB__LIST_EXPORTS,
+    HB__LIST_IMPORTS,
+    HB__LIST_NEEDED,
+    HB__LIST_DEPENDS,
+    HB__NLISTS
+};
 
 /* ---- catalog.c ---- */
 /* Sets the store's last error; returns code. */
@@ -55,7 +68,12 @@ int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st);
 uint32_t hb__store_be32(const unsigned char *p);
 /* Brings the open catalogue's schema up to date (one transaction). */
 int hb__store_migrate(hb_store *s);
-int hb__store_create_catalogue(hb_store *s);
+/* The schema version this code writes (the number of migrations). */
+int hb__store_schema_version(void);
+/* Brings it to schema version `target` only (recovery). */
+int hb__store_migrate_to(hb_store *s, int target);
+/* Creates a catalogue of schema version target (<= 0: the current one). */
+int hb__store_create_catalogue(hb_store *s, int target);
 int hb__store_open_catalogue(hb_store *s);
 /* Fills the handle's paths and creates the state and objects directories. */
 int hb__store_init(hb_store *s, const char *state_dir);
@@ -66,7 +84,8 @@ void hb__store_lock(hb_store *s);
 void hb__store_unlock(hb_store *s);
 
 /* ---- records.c ---- */
-int hb__store_read_rec(sqlite3_stmt *st, hb_version_rec *out);
+/* Reads the current row of st (REC_COLUMNS) and the version's lists. */
+int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
 int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
 bool hb__store_valid_plugin(const char *p);
 int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha,
