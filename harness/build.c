@@ -367,6 +367,11 @@ static int verify_object_quiet(hb_manager *m, const hb_version_rec *rec, char **
         free(path);
         return r == -ENOENT ? HB_ECORRUPT : r;
     }
+    /* Analysed once per object: at its build, or at its first load. */
+    if (hb_store_object_analysed(m->store, rec->object_sha256)) {
+        free(path);
+        return 0;
+    }
     hb_elf_info info;
     char *eerr = NULL;
     r = path ? hb_elf_analyze_file(path, &info, &eerr) : -ENOMEM;
@@ -379,6 +384,7 @@ static int verify_object_quiet(hb_manager *m, const hb_version_rec *rec, char **
     }
     hb_elf_info_release(&info);
     free(path);
+    hb_store_object_set_analysed(m->store, rec->object_sha256);
     return 0;
 }
 
@@ -556,6 +562,8 @@ relink:
     r = hb_store_add(m->store, plugin, out->cres.object_path, &meta, &out->rec, &out->created,
                      &serr);
     hb_elf_info_release(&info);
+    if (r == 0) /* the bytes just analysed are the stored object's */
+        hb_store_object_set_analysed(m->store, out->rec.object_sha256);
     if (r < 0) {
         hb__seterr(err, r, "%s: cannot store the new version: %s", plugin,
                    serr ? serr : hb_strerror(r));

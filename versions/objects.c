@@ -27,6 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
+/* How many object files the store has hashed, process-wide (tests and
+ * benches count hashes per reload with it). */
+static _Atomic uint64_t objects_hashed;
+
+uint64_t hb_store_objects_hashed(void)
+{
+    return objects_hashed;
+}
+
 char *hb_store_object_path(hb_store *s, const char *sha256)
 {
     if (!s || !sha256)
@@ -64,6 +73,7 @@ static int copy_to_temp(hb_store *s, const char *src, char **tmp_out,
     }
     h = hb__sha256_new();
     buf = malloc(COPY_CHUNK);
+    objects_hashed++;
     if (!h || !buf) {
         r = hb__store_seterr(s, -ENOMEM, "out of memory");
         goto out_unlink;
@@ -137,8 +147,44 @@ static bool is_hex_sha(const char *sha)
 }
 
 /* Hashes path and compares with sha (and size unless size is UINT64_MAX). */
+static bool same_file(const hb__seen_object *e, const struct stat *st)
+{
+    return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+           e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+/* The entry for sha whose file is still exactly st, or NULL. */
+static hb__seen_object *seen_find(hb_store *s, const char *sha, const struct stat *st)
+{
+    for (unsigned i = 0; i < HB__SEEN_MAX; i++) {
+        hb__seen_object *e = &s->seen[i];
+        if (!strcmp(e->sha, sha))
+            return same_file(e, st) ? e : NULL;
+    }
+    return NULL;
+}
+
+/* Remembers that the file st holds the bytes named sha. */
+static void seen_note(hb_store *s, const char *sha, const struct stat *st)
+{
+    hb__seen_object *e = NULL;
+    for (unsigned i = 0; i < HB__SEEN_MAX && !e; i++)
+        if (!strcmp(s->seen[i].sha, sha))
+            e = &s->seen[i];
+    if (e && same_file(e, st))
+        return;
+    if (!e)
+        e = &s->seen[s->seen_next++ % HB__SEEN_MAX];
+    *e = (hb__seen_object){.dev = st->st_dev, .ino = st->st_ino, .size = st->st_size,
+                           .mtime = st->st_mtim, .elf_ok = false};
+    memcpy(e->sha, sha, HB_SHA256_HEX);
+}
+
+/* Hashes path and compares with sha (and size unless size is UINT64_MAX).
+ * Unless full, a file this handle already hashed (or wrote) and that has
+ * not changed since is taken as it is. */
 static int check_object(hb_store *s, const char *path, const char *sha, uint64_t size,
-                        const char *whose)
+                        const char *whose, bool full)
 {
     struct stat st;
     if (stat(path, &st) < 0) {
@@ -149,7 +195,11 @@ static int check_object(hb_store *s, const char *path, const char *sha, uint64_t
         return hb__store_seterr(s, -e, "object %.12s... of %s: cannot stat %s: %s", sha, whose, path,
                       strerror(e));
     }
+    bool size_ok = size == UINT64_MAX || (uint64_t)st.st_size == size;
+    if (!full && size_ok && seen_find(s, sha, &st))
+        return 0;
     char got[HB_SHA256_HEX];
+    objects_hashed++;
     int r = hb__sha256_file(path, got);
     if (r < 0)
         return hb__store_seterr(s, r, "object %.12s... of %s: cannot read %s: %s", sha, whose, path,
@@ -158,13 +208,14 @@ static int check_object(hb_store *s, const char *path, const char *sha, uint64_t
         return hb__store_seterr(s, HB_ECORRUPT,
                       "object %.12s... of %s is corrupt: %s hashes to %.12s... (%lld bytes)",
                       sha, whose, path, got, (long long)st.st_size);
-    if (size != UINT64_MAX && (uint64_t)st.st_size != size)
+    if (!size_ok)
         return hb__store_seterr(s, HB_ECORRUPT, "object %.12s... of %s has %lld bytes, catalogue says %"
                       PRIu64, sha, whose, (long long)st.st_size, size);
+    seen_note(s, sha, &st);
     return 0;
 }
 
-static int object_verify_locked(hb_store *s, const hb_version_rec *rec, char **err)
+static int verify_rec(hb_store *s, const hb_version_rec *rec, char **err, bool full)
 {
     if (!s || !rec || !rec->plugin)
         return -EINVAL;
@@ -176,7 +227,7 @@ static int object_verify_locked(hb_store *s, const hb_version_rec *rec, char **e
     char *path = hb_store_object_path(s, rec->object_sha256);
     char *whose = hb__asprintf("%s v%" PRIu64, rec->plugin, rec->version);
     int r = (!path || !whose) ? hb__store_seterr(s, -ENOMEM, "out of memory")
-                              : check_object(s, path, rec->object_sha256, rec->size, whose);
+                              : check_object(s, path, rec->object_sha256, rec->size, whose, full);
     free(path);
     free(whose);
     return r < 0 ? hb__store_report(s, r, err) : 0;
@@ -187,9 +238,47 @@ int hb_store_object_verify(hb_store *s, const hb_version_rec *rec, char **err)
     if (!s)
         return -EINVAL;
     hb__store_lock(s);
-    int r = object_verify_locked(s, rec, err);
+    int r = verify_rec(s, rec, err, false);
     hb__store_unlock(s);
     return r;
+}
+
+int hb__store_verify_full(hb_store *s, const hb_version_rec *rec, char **err)
+{
+    return verify_rec(s, rec, err, true);
+}
+
+/* The entry of an object the last verify (or insert) of this handle saw,
+ * still unchanged on disk. */
+static hb__seen_object *seen_current(hb_store *s, const char *sha)
+{
+    char *path = hb_store_object_path(s, sha);
+    struct stat st;
+    hb__seen_object *e = path && stat(path, &st) == 0 ? seen_find(s, sha, &st) : NULL;
+    free(path);
+    return e;
+}
+
+bool hb_store_object_analysed(hb_store *s, const char *sha256)
+{
+    if (!s || !sha256)
+        return false;
+    hb__store_lock(s);
+    hb__seen_object *e = seen_current(s, sha256);
+    bool ok = e && e->elf_ok;
+    hb__store_unlock(s);
+    return ok;
+}
+
+void hb_store_object_set_analysed(hb_store *s, const char *sha256)
+{
+    if (!s || !sha256)
+        return;
+    hb__store_lock(s);
+    hb__seen_object *e = seen_current(s, sha256);
+    if (e)
+        e->elf_ok = true;
+    hb__store_unlock(s);
 }
 
 /* Moves the finished temp file to objects/<sha>.so. An existing file of that
@@ -203,7 +292,7 @@ static int install_object(hb_store *s, const char *tmp, const char *sha, const c
         return hb__store_seterr(s, -ENOMEM, "out of memory");
     }
     int r = 0;
-    if (access(dst, F_OK) == 0 && check_object(s, dst, sha, UINT64_MAX, plugin) == 0) {
+    if (access(dst, F_OK) == 0 && check_object(s, dst, sha, UINT64_MAX, plugin, false) == 0) {
         unlink(tmp);
         goto out;
     }
@@ -217,6 +306,10 @@ static int install_object(hb_store *s, const char *tmp, const char *sha, const c
     r = hb__fsync_dir(s->objects_dir);
     if (r < 0)
         hb__store_seterr(s, r, "cannot sync %s: %s", s->objects_dir, strerror(-r));
+    /* Hashed while it was copied in: a load need not hash it again. */
+    struct stat st;
+    if (r == 0 && stat(dst, &st) == 0)
+        seen_note(s, sha, &st);
 out:
     free(dst);
     return r;
@@ -413,7 +506,7 @@ static int verify_all_locked(hb_store *s, hb_sb *report_sb)
         r = hb__store_read_rec(s, st, &rec);
         if (r < 0)
             goto out;
-        if (hb_store_object_verify(s, &rec, NULL) < 0) {
+        if (hb__store_verify_full(s, &rec, NULL) < 0) {
             c.errors++;
             hb__sb_addf(c.report, "error: %s\n", hb_store_last_error(s));
         }

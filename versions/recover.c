@@ -145,7 +145,7 @@ static void drop_unverifiable(hb_store *s, hb_sb *rep)
         hb_version_rec rec;
         if (hb__store_read_rec(s, st, &rec) < 0)
             break;
-        if (hb_store_object_verify(s, &rec, NULL) == 0) {
+        if (hb__store_verify_full(s, &rec, NULL) == 0) {
             hb_version_rec_release(&rec);
             continue;
         }

@@ -116,9 +116,24 @@ int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t versio
 /* Absolute path of an object by checksum (malloc'ed). */
 char *hb_store_object_path(hb_store *s, const char *sha256);
 
-/* Re-hashes the object of rec and compares with its checksum: 0, -ENOENT
- * (missing file) or HB_ECORRUPT; *err says which and where. */
+/* Checks the object of rec against its checksum and size before a load:
+ * 0, -ENOENT (missing file) or HB_ECORRUPT; *err says which and where.
+ * Each object is hashed once per handle: a file this handle wrote (its
+ * digest taken while copying it in) or already hashed, and that is
+ * unchanged since (same device, inode, size and mtime in nanoseconds: a
+ * write changes mtime; only a deliberate utimes() could hide one), is not
+ * hashed again. hb_store_verify_all always hashes. */
 int hb_store_object_verify(hb_store *s, const hb_version_rec *rec, char **err);
+
+/* Whether the ELF analysis of the object named sha256 passed, as recorded
+ * with hb_store_object_set_analysed for the same unchanged file (see
+ * hb_store_object_verify); so each object is analysed once. */
+bool hb_store_object_analysed(hb_store *s, const char *sha256);
+void hb_store_object_set_analysed(hb_store *s, const char *sha256);
+
+/* Object files hashed by any store in this process (copy-in and
+ * verification), for tests and benches: one per new object per reload. */
+uint64_t hb_store_objects_hashed(void);
 
 /* ---- Additions (versions module; compatible extensions) ---------------- */
 

@@ -22,8 +22,24 @@
 #define COPY_CHUNK (1u << 16)
 #define MAX_OBJECT_SIZE ((uint64_t)1 << 30)
 
+/* An object file this handle hashed (or wrote) and found matching its
+ * name, identified by what a write changes: device, inode, size and mtime
+ * (in nanoseconds). Not ctime: the harness links objects into its jails,
+ * which changes ctime but not the bytes. */
+typedef struct hb__seen_object {
+    char sha[HB_SHA256_HEX];
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    bool elf_ok; /* the ELF analysis of these bytes passed */
+} hb__seen_object;
+#define HB__SEEN_MAX 64
+
 struct hb_store {
     pthread_mutex_t lock; /* recursive: entry points call each other */
+    hb__seen_object seen[HB__SEEN_MAX]; /* a ring, newest at seen_next - 1 */
+    unsigned seen_next;
     sqlite3 *db;
     char *state_dir;
     char *objects_dir;
@@ -95,6 +111,10 @@ int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, cons
                          uint64_t size, int64_t created, const hb_version_rec *meta);
 
 /* ---- objects.c ---- */
+/* Hashes the object of rec and compares (checksum, size) - always, unlike
+ * hb_store_object_verify, which trusts an unchanged file it hashed before.
+ * For verify_all and recovery. */
+int hb__store_verify_full(hb_store *s, const hb_version_rec *rec, char **err);
 /* Whether name is "<64 hex>.so", a stored object's file name. */
 bool hb__store_is_object_name(const char *name);
 int hb__store_object_referenced(hb_store *s, const char *sha, bool *out);
