@@ -100,19 +100,10 @@ static void case_error_texts(void)
 
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
+    static const hb_test_case cases[] = {
         {"manager_init_versions", case_manager_init_versions},
         {"manager_new_versions", case_manager_new_versions},
         {"error_texts", case_error_texts},
     };
-    HB_CHECK(argc == 2);
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-        if (!strcmp(argv[1], cases[i].name)) {
-            cases[i].fn();
-            return 0;
-        }
-    HB_FAIL_("no case %s", argv[1]);
+    return hb_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

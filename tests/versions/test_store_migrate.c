@@ -211,26 +211,30 @@ static void case_recover_v2(void)
     free(state);
 }
 
+/* Each case in a fresh directory of its own. */
+static void in_tmpdir(void (*fn)(void))
+{
+    g_dir = vt_tmpdir("hb-migrate-");
+    fn();
+    hb__rm_rf(g_dir);
+    free(g_dir);
+}
+
+static void case_open_v2_run(void)
+{
+    in_tmpdir(case_open_v2);
+}
+
+static void case_recover_v2_run(void)
+{
+    in_tmpdir(case_recover_v2);
+}
+
 int main(int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        void (*fn)(void);
-    } cases[] = {
-        {"open_v2", case_open_v2},
-        {"recover_v2", case_recover_v2},
+    static const hb_test_case cases[] = {
+        {"open_v2", case_open_v2_run},
+        {"recover_v2", case_recover_v2_run},
     };
-    if (argc != 2)
-        HB_FAIL_("usage: %s CASE", argv[0]);
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (strcmp(argv[1], cases[i].name) != 0)
-            continue;
-        g_dir = vt_tmpdir("hb-migrate-");
-        cases[i].fn();
-        hb__rm_rf(g_dir);
-        free(g_dir);
-        printf("PASS %s\n", argv[1]);
-        return 0;
-    }
-    HB_FAIL_("unknown case %s", argv[1]);
+    return hb_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
