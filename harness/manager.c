@@ -38,18 +38,6 @@ const char *hb_strerror(int code)
     return "unknown error";
 }
 
-const char *hb_version_status_name(hb_version_status status)
-{
-    switch (status) {
-    case HB_VERSION_CANDIDATE: return "candidate";
-    case HB_VERSION_ACTIVE: return "active";
-    case HB_VERSION_GOOD: return "good";
-    case HB_VERSION_BAD: return "bad";
-    case HB_VERSION_ROLLED_BACK: return "rolled-back";
-    }
-    return "unknown";
-}
-
 void hb_free(void *p)
 {
     free(p);

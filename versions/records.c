@@ -330,7 +330,8 @@ int hb_store_plugins(hb_store *s, char ***out)
 /* Status                                                                    */
 /* ------------------------------------------------------------------------ */
 
-static const char *status_name(hb_version_status st)
+/* Public (hotbox.h): a version status belongs to the store. */
+const char *hb_version_status_name(hb_version_status st)
 {
     switch (st) {
     case HB_VERSION_CANDIDATE: return "candidate";
@@ -377,7 +378,7 @@ static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
     hb_version_rec_release(&cur);
     if (!hb_store_status_transition_ok(from, status)) {
         r = hb__store_seterr(s, -EINVAL, "%s v%" PRIu64 ": status cannot change from %s to %s", plugin,
-                   version, status_name(from), status_name(status));
+                   version, hb_version_status_name(from), hb_version_status_name(status));
         goto rollback;
     }
     sqlite3_stmt *st = NULL;
