@@ -99,15 +99,18 @@ int main(int argc, char **argv)
     double t_ins0 = now_us();
     for (int i = 0; i < np; i++) {
         recs[i].name = hb__asprintf("p%04d", i);
-        hb_sb deps = HB_SB_INIT;
-        for (int k = 0; k < 3 && i > 0; k++)
-            hb__sb_addf(&deps, "p%04d\n", rand() % i);
+        char **deps = NULL;
+        for (int k = 0; k < 3 && i > 0; k++) {
+            char dep[16];
+            snprintf(dep, sizeof(dep), "p%04d", rand() % i);
+            hb__strv_push(&deps, dep);
+        }
         snprintf(blob, sizeof(blob), "plugin %d", i);
         FILE *f = fopen(obj, "wb");
         fwrite(blob, 1, 64, f);
         fclose(f);
         hb_version_rec meta = {0}, out = {0};
-        meta.depends = deps.buf ? deps.buf : "";
+        meta.depends = deps;
         bool created;
         char *err = NULL;
         if (hb_store_add(m->store, recs[i].name, obj, &meta, &out, &created, &err) < 0) {
@@ -115,7 +118,7 @@ int main(int argc, char **argv)
             return 1;
         }
         hb_version_rec_release(&out);
-        hb__sb_release(&deps);
+        hb__strv_free(deps);
     }
     printf("  (set-up: %d inserts in %.1f s)\n", np, (now_us() - t_ins0) / 1e6);
     double order_ms[5];
@@ -141,10 +144,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < np; i++) {
         hb_version_rec r = {0};
         hb_store_latest(m->store, recs[i].name, &r);
-        char **d = hb__split_lines(r.depends ? r.depends : "");
-        for (size_t k = 0; d && d[k]; k++)
-            bad += pos[atoi(d[k] + 1)] > pos[i];
-        hb__strv_free(d);
+        for (size_t k = 0; r.depends && r.depends[k]; k++)
+            bad += pos[atoi(r.depends[k] + 1)] > pos[i];
         hb_version_rec_release(&r);
     }
     stats("topological order of 1,000 plugins", order_ms, 5, "ms");

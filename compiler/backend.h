@@ -106,7 +106,8 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
  * malloc'ed absolute path of an executable file, or -ENOENT. */
 int hb__find_program(const char *name, char **out);
 
-/* Like hb__seterr but tolerates err == NULL. */
-int hb__cerr(char **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The compiler's name for util's hb__seterr (which tolerates err == NULL):
+ * one error-text helper, not two. */
+#define hb__cerr hb__seterr
 
 #endif /* HB_COMPILER_BACKEND_H */

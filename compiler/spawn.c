@@ -24,22 +24,6 @@
 #include "backend.h"
 #include "jail.h"
 
-int hb__cerr(char **err, int code, const char *fmt, ...)
-{
-    if (!err)
-        return code;
-    hb_sb sb = HB_SB_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = hb__sb_vaddf(&sb, fmt, ap);
-    va_end(ap);
-    free(*err);
-    *err = r < 0 ? NULL : hb__sb_detach(&sb);
-    if (r < 0)
-        hb__sb_release(&sb);
-    return code;
-}
-
 int hb__find_program(const char *name, char **out)
 {
     if (!name || !*name)

@@ -173,21 +173,18 @@ static bool sources_covered(const char *dir, char *const *inputs)
 static int hash_as(hb_manager *m, const char *dir, const char *plugin, const hb_version_rec *v,
                    char hash[HB_SHA256_HEX])
 {
-    char **inputs = hb__split_lines(v->inputs);
+    char *const *inputs = v->inputs;
     hb_compile_request req = make_request(m, dir, m->tmp_dir);
     char **siblings = sibling_dirs(m, dir);
     req.source_dirs = siblings;
     char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
-    char **deps = hb__split_lines(v->depends ? v->depends : "");
-    char **needed = deps ? sonames_of(deps) : NULL;
+    char **needed = sonames_of(v->depends);
     req.soname = soname;
     req.needed = needed;
     int r = -ENOENT;
     if (soname && needed && siblings && sources_covered(dir, inputs))
         r = hb_compiler_input_hash_ctx(m->compiler, &req, inputs, hash);
     hb__strv_free(siblings);
-    hb__strv_free(inputs);
-    hb__strv_free(deps);
     hb__strv_free(needed);
     free(soname);
     return r;
@@ -207,99 +204,64 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
 {
     hb_version_rec *all = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_list(m->store, plugin, &all, &n);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0)
         return r;
     r = -ENOENT;
     size_t tried = 0;
     for (size_t i = n; i-- > 0 && r == -ENOENT && tried < CACHE_SETS;) {
         const hb_version_rec *v = &all[i];
-        if (!v->inputs || !*v->inputs)
+        if (!v->inputs || !v->inputs[0])
             continue;
         bool seen = false;
         for (size_t k = i + 1; k < n && !seen; k++)
-            seen = all[k].inputs && !strcmp(all[k].inputs, v->inputs) &&
-                   !strcmp(all[k].depends ? all[k].depends : "", v->depends ? v->depends : "");
+            seen = hb__strv_equal(all[k].inputs, v->inputs) &&
+                   hb__strv_equal(all[k].depends, v->depends);
         if (seen)
             continue;
         tried++;
         char hash[HB_SHA256_HEX];
         if (hash_as(m, dir, plugin, v, hash) < 0)
             continue;
-        pthread_mutex_lock(&m->lock);
         r = hb_store_find_input(m->store, plugin, hash, out);
-        pthread_mutex_unlock(&m->lock);
     }
     hb_store_list_free(all, n);
     return r;
 }
 
-static char *join_lines(char *const *v)
-{
-    hb_sb sb = HB_SB_INIT;
-    for (size_t i = 0; v && v[i]; i++) {
-        hb__sb_adds(&sb, v[i]);
-        hb__sb_adds(&sb, "\n");
-    }
-    return hb__sb_detach(&sb);
-}
-
-static bool in_lines(const char *lines, const char *word)
-{
-    size_t l = strlen(word);
-    for (const char *p = lines; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len == l && memcmp(p, word, l) == 0)
-            return true;
-        p = nl ? nl + 1 : p + len;
-    }
-    return false;
-}
-
 /* The plugins whose newest stored version exports a symbol `plugin`
- * imports, as sorted newline-separated names (malloc'ed, "" when none). */
-static char *providers_of(hb_manager *m, const char *plugin, const char *imports)
+ * imports, sorted (a list; empty when none; NULL when out of memory). */
+static char **providers_of(hb_manager *m, const char *plugin, char *const *imp)
 {
-    hb_sb out = HB_SB_INIT;
+    char **out = calloc(1, sizeof(char *));
     char **names = NULL;
-    char **imp = hb__split_lines(imports ? imports : "");
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_plugins(m->store, &names);
-    pthread_mutex_unlock(&m->lock);
-    for (size_t i = 0; r == 0 && imp && names[i]; i++) {
+    for (size_t i = 0; r == 0 && out && names[i]; i++) {
         if (!strcmp(names[i], plugin))
             continue;
         hb_version_rec rec = {0};
-        pthread_mutex_lock(&m->lock);
         int g = hb_store_latest(m->store, names[i], &rec);
-        pthread_mutex_unlock(&m->lock);
         bool provides = false;
-        for (size_t k = 0; g == 0 && imp[k] && !provides; k++)
-            provides = in_lines(rec.exports, imp[k]);
-        if (provides) {
-            hb__sb_adds(&out, names[i]);
-            hb__sb_adds(&out, "\n");
+        for (size_t k = 0; g == 0 && imp && imp[k] && !provides; k++)
+            provides = hb__strv_contains(rec.exports, imp[k]);
+        if (provides && hb__strv_push(&out, names[i]) < 0) {
+            hb__strv_free(out);
+            out = NULL;
         }
         hb_version_rec_release(&rec);
     }
     hb__strv_free(names);
-    hb__strv_free(imp);
-    return hb__sb_detach(&out);
+    return out;
 }
 
 /* The stored `depends` of a plugin's latest version (for the cycle check:
  * versions/graph.c walks them). */
-static char *latest_depends(void *ud, const char *name)
+static char **latest_depends(void *ud, const char *name)
 {
     hb_manager *m = ud;
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_latest(m->store, name, &rec);
-    pthread_mutex_unlock(&m->lock);
-    char *d = r == 0 ? rec.depends : NULL;
+    char **d = r == 0 ? rec.depends : NULL;
     rec.depends = NULL;
     hb_version_rec_release(&rec);
     return d;
@@ -384,13 +346,16 @@ static char *report_mismatch(hb_manager *m, const hb_version_rec *rec, const cha
 /* Checksum and ELF check of a stored object, without reporting. */
 static int verify_object_quiet(hb_manager *m, const hb_version_rec *rec, char **err)
 {
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_object_verify(m->store, rec, err);
     char *path = hb_store_object_path(m->store, rec->object_sha256);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         free(path);
         return r == -ENOENT ? HB_ECORRUPT : r;
+    }
+    /* Analysed once per object: at its build, or at its first load. */
+    if (hb_store_object_analysed(m->store, rec->object_sha256)) {
+        free(path);
+        return 0;
     }
     hb_elf_info info;
     char *eerr = NULL;
@@ -404,6 +369,7 @@ static int verify_object_quiet(hb_manager *m, const hb_version_rec *rec, char **
     }
     hb_elf_info_release(&info);
     free(path);
+    hb_store_object_set_analysed(m->store, rec->object_sha256);
     return 0;
 }
 
@@ -431,13 +397,13 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
         /* A cached object is only reusable if its providers are still the
          * plugins that export what it imports (a provider may have appeared
          * since): otherwise it must be linked again. */
-        char *prov = providers_of(m, plugin, hit.imports);
-        if (!prov || strcmp(prov, hit.depends ? hit.depends : "") != 0) {
+        char **prov = providers_of(m, plugin, hit.imports);
+        if (!prov || !hb__strv_equal(prov, hit.depends)) {
             hb_version_rec_release(&hit);
             memset(&hit, 0, sizeof(hit));
             hit.version = 0;
         }
-        free(prov);
+        hb__strv_free(prov);
     }
     if (hit.version) {
         uint64_t tv = hb__now_ns();
@@ -471,21 +437,17 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
     char **siblings = sibling_dirs(m, dir);
     req.source_dirs = siblings;
     char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
-    char *depends = NULL;
-    char **dep_names = NULL, **needed = NULL;
+    char **dep_names = NULL, **needed = NULL; /* the plugins it links against */
     {
         /* Start from the providers the previous version had; recompile
          * below if the imports say otherwise. */
         hb_version_rec prev = {0};
-        pthread_mutex_lock(&m->lock);
         int pr = hb_store_latest(m->store, plugin, &prev);
-        pthread_mutex_unlock(&m->lock);
-        depends = strdup(pr == 0 && prev.depends ? prev.depends : "");
+        dep_names = hb__strv_dup(pr == 0 ? prev.depends : NULL);
         hb_version_rec_release(&prev);
     }
-    dep_names = hb__split_lines(depends ? depends : "");
     needed = dep_names ? sonames_of(dep_names) : NULL;
-    if (!soname || !depends || !needed || !siblings) {
+    if (!soname || !needed || !siblings) {
         r = hb__seterr(err, -ENOMEM, "out of memory");
         goto out_rm;
     }
@@ -538,23 +500,13 @@ relink:
         goto out_rm;
     }
     {
-        char *imports = NULL;
-        hb_sb joined = HB_SB_INIT;
-        for (size_t i = 0; info.imports && info.imports[i]; i++) {
-            hb__sb_adds(&joined, info.imports[i]);
-            hb__sb_adds(&joined, "\n");
-        }
-        imports = hb__sb_detach(&joined);
-        char *prov = providers_of(m, plugin, imports);
-        free(imports);
-        if (prov && strcmp(prov, depends) != 0) {
+        char **prov = providers_of(m, plugin, info.imports);
+        if (prov && !hb__strv_equal(prov, dep_names)) {
             /* The providers changed: link again with the right DT_NEEDED. */
-            free(depends);
-            depends = prov;
             hb__strv_free(dep_names);
+            dep_names = prov;
             hb__strv_free(needed);
-            dep_names = hb__split_lines(depends);
-            needed = dep_names ? sonames_of(dep_names) : NULL;
+            needed = sonames_of(dep_names);
             req.needed = needed;
             hb_elf_info_release(&info);
             hb_compile_result_release(&out->cres);
@@ -565,7 +517,7 @@ relink:
             }
             goto relink;
         }
-        free(prov);
+        hb__strv_free(prov);
         for (size_t i = 0; dep_names && dep_names[i]; i++) {
             hb_sb cyc = HB_SB_INIT;
             hb__sb_addf(&cyc, "%s -> ", plugin);
@@ -581,23 +533,22 @@ relink:
     }
     if (!in_build_worker) /* else the caller's thread reports them after the join */
         report_warnings(m, plugin, &out->cres);
+    /* The lists are borrowed: meta is not released. */
     hb_version_rec meta = {0};
     memcpy(meta.input_hash, out->cres.input_hash, HB_SHA256_HEX);
-    meta.inputs = join_lines(out->cres.inputs);
-    meta.exports = join_lines(info.exports);
-    meta.imports = join_lines(info.imports);
-    meta.needed = join_lines(info.needed);
-    meta.depends = strdup(depends);
-    hb_elf_info_release(&info);
+    meta.inputs = out->cres.inputs;
+    meta.exports = info.exports;
+    meta.imports = info.imports;
+    meta.needed = info.needed;
+    meta.depends = dep_names;
     out->t.verify_ms = hb__ms_since(tv);
 
     char *serr = NULL;
-    pthread_mutex_lock(&m->lock);
     r = hb_store_add(m->store, plugin, out->cres.object_path, &meta, &out->rec, &out->created,
                      &serr);
-    pthread_mutex_unlock(&m->lock);
-    meta.plugin = NULL;
-    hb_version_rec_release(&meta);
+    hb_elf_info_release(&info);
+    if (r == 0) /* the bytes just analysed are the stored object's */
+        hb_store_object_set_analysed(m->store, out->rec.object_sha256);
     if (r < 0) {
         hb__seterr(err, r, "%s: cannot store the new version: %s", plugin,
                    serr ? serr : hb_strerror(r));
@@ -607,7 +558,6 @@ relink:
 out_rm:
     hb__strv_free(siblings);
     free(soname);
-    free(depends);
     hb__strv_free(dep_names);
     hb__strv_free(needed);
     free(cerr);

@@ -15,11 +15,9 @@ static void persist(hb_sandbox *sb, hb_slot *s)
 {
     if (!sb->named || !s->ckpts.latest.valid)
         return;
-    pthread_mutex_lock(&sb->m->lock);
     int r = hb_store_checkpoint_put(sb->m->store, s->name, sb->name, s->ckpts.latest.version,
                                     s->ckpts.latest.schema, s->ckpts.latest.data,
                                     s->ckpts.latest.len);
-    pthread_mutex_unlock(&sb->m->lock);
     if (r < 0)
         hb__emit(sb->m, sb, HB_EVENT_WARNING, s->name, s->version, 0, r, NULL,
                  "could not store the checkpoint of %s: %s", s->name, hb_strerror(r));
@@ -73,9 +71,7 @@ void hb__checkpoint_resume(hb_sandbox *sb, const char *plugin, hb_ckpt *out)
     if (!sb->named)
         return;
     hb_checkpoint_rec cr = {0};
-    pthread_mutex_lock(&sb->m->lock);
     int r = hb_store_checkpoint_get(sb->m->store, plugin, sb->name, -1, &cr);
-    pthread_mutex_unlock(&sb->m->lock);
     if (r == 0) {
         hb_checkpoint_set(out, cr.version, cr.schema, cr.blob, cr.len, hb__now_ns());
         hb_checkpoint_rec_release(&cr);

@@ -24,9 +24,7 @@ void hb__dependency_order(hb_manager *m, size_t *idx, size_t n, const void *recs
     for (size_t i = 0; i < n; i++) {
         nodes[i].name = name_at(recs, rec_size, name_off, idx[i]);
         hb_version_rec rec = {0};
-        pthread_mutex_lock(&m->lock);
         int r = hb_store_latest(m->store, nodes[i].name, &rec);
-        pthread_mutex_unlock(&m->lock);
         if (r == 0) {
             nodes[i].depends = rec.depends;
             rec.depends = NULL;
@@ -40,7 +38,7 @@ void hb__dependency_order(hb_manager *m, size_t *idx, size_t n, const void *recs
     }
 out:
     for (size_t i = 0; nodes && i < n; i++)
-        free((char *)nodes[i].depends);
+        hb__strv_free((char **)nodes[i].depends);
     free(nodes);
     free(order);
     free(out);

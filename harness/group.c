@@ -17,9 +17,7 @@ static hb_graph_node *slot_nodes(hb_sandbox *sb)
     hb_graph_node *nodes = calloc(sb->nslots + 1, sizeof(*nodes));
     for (size_t i = 0; nodes && i < sb->nslots; i++) {
         hb_version_rec rec = {0};
-        pthread_mutex_lock(&sb->m->lock);
         int r = hb_store_get(sb->m->store, sb->slots[i].name, sb->slots[i].version, &rec);
-        pthread_mutex_unlock(&sb->m->lock);
         nodes[i].name = sb->slots[i].name;
         nodes[i].depends = r == 0 ? rec.depends : NULL;
         rec.depends = NULL;
@@ -31,7 +29,7 @@ static hb_graph_node *slot_nodes(hb_sandbox *sb)
 static void free_nodes(hb_graph_node *nodes, size_t n)
 {
     for (size_t i = 0; nodes && i < n; i++)
-        free((char *)nodes[i].depends);
+        hb__strv_free((char **)nodes[i].depends);
     free(nodes);
 }
 

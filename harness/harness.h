@@ -23,6 +23,7 @@
 #include "state.h"
 #include "store.h"
 #include "util.h"
+#include "options.h"
 #include "proto.h"
 #include "wire.h"
 

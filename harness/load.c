@@ -42,8 +42,8 @@ int hb__build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_build_
 int hb__check_policy(hb_sandbox *sb, const hb_version_rec *rec)
 {
     hb_profile prof = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
-    char **imports = hb__split_lines(rec->imports ? rec->imports : "");
-    char **needed = hb__split_lines(rec->needed ? rec->needed : "");
+    char **imports = hb__strv_dup(rec->imports);
+    char **needed = hb__strv_dup(rec->needed);
     /* Other plugins are not libraries: the policy checks them on their own
      * load. Drop their SONAMEs from the list. */
     for (size_t i = 0, k = 0; needed; i++) {

@@ -28,33 +28,9 @@ const char *hb_strerror(int code)
 {
     switch (code) {
     case 0: return "success";
-    case HB_ECOMPILE: return "the compiler rejected the plugin's sources";
-    case HB_EABI: return "the plugin was built for a different hotbox plugin ABI";
-    case HB_ECRASHED: return "the worker process crashed";
-    case HB_ENODESC: return "the object exports no valid hb_plugin descriptor";
-    case HB_ENOSYM: return "the plugin exports no such symbol";
-    case HB_ESIGNATURE: return "malformed call signature";
-    case HB_EARGS: return "the arguments do not match the signature";
-    case HB_EHOOK: return "a plugin hook reported failure";
-    case HB_ESTATESIZE: return "the plugin's saved state exceeds the sandbox limit";
-    case HB_EHUNG: return "the worker did not answer in time and was killed";
-    case HB_EPROTO: return "protocol error on the worker channel";
-    case HB_ENOSOURCES: return "the plugin directory holds no C sources";
-    case HB_EBADELF: return "not a usable ELF shared object";
-    case HB_ECORRUPT: return "a stored object does not match its checksum";
-    case HB_ECATALOG: return "the version catalogue (hotbox.db) is damaged or missing; see `hotbox store recover`";
-    case HB_EPOLICY: return "refused by the security profile";
-    case HB_ECYCLE: return "dependency cycle between plugins";
-    case HB_EUNRESOLVED: return "a plugin imports a symbol no plugin or library provides";
-    case HB_ENOPLUGIN: return "no plugin of that name is loaded";
-    case HB_ENOVERSION: return "no such version in the store";
-    case HB_ELIMIT: return "a resource limit was exceeded";
-    case HB_EWORKER: return "the worker process could not be started";
-    case HB_EFAILED: return "the sandbox has failed (crash loop)";
-    case HB_EISOLATION: return "the requested isolation backend is unavailable";
-    case HB_ESTATELOST: return "the worker restarted and the plugin's state since its last checkpoint was lost";
-    case HB_ECHANGED: return "a source changed while it was being compiled; build again";
-    case HB_EBADVERSION: return "the build is a version that failed before (marked bad); change its source";
+#define HB_ERROR_TEXT_(name, value, text) case name: return text;
+    HB_ERROR_MAP(HB_ERROR_TEXT_)
+#undef HB_ERROR_TEXT_
     default:
         break;
     }
@@ -63,37 +39,15 @@ const char *hb_strerror(int code)
     return "unknown error";
 }
 
-const char *hb_version_status_name(hb_version_status status)
-{
-    switch (status) {
-    case HB_VERSION_CANDIDATE: return "candidate";
-    case HB_VERSION_ACTIVE: return "active";
-    case HB_VERSION_GOOD: return "good";
-    case HB_VERSION_BAD: return "bad";
-    case HB_VERSION_ROLLED_BACK: return "rolled-back";
-    }
-    return "unknown";
-}
-
 void hb_free(void *p)
 {
     free(p);
 }
 
-/* How much of hb_manager_options a caller of that version has. */
-static size_t options_size(unsigned version)
-{
-    return version == 1 ? offsetof(hb_manager_options, cc_origin) : sizeof(hb_manager_options);
-}
-
 int hb_manager_options_init(hb_manager_options *opts, unsigned version)
 {
-    if (!opts || version < 1 || version > HB_MANAGER_OPTIONS_VERSION)
-        return -EINVAL;
     hb_manager_options d = HB_MANAGER_OPTIONS_INIT;
-    d.version = version;
-    memcpy(opts, &d, options_size(version));
-    return 0;
+    return hb__options_init(&hb__manager_options_kind, opts, &d, version);
 }
 
 void hb__set_mgr_error(hb_manager *m, const char *fmt, ...)
@@ -292,15 +246,15 @@ out:
 
 int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
 {
-    if (!out || (opts && (opts->version < 1 || opts->version > HB_MANAGER_OPTIONS_VERSION)))
+    if (!out)
         return -EINVAL;
+    if (opts && hb__options_check(&hb__manager_options_kind, opts->version) < 0)
+        return HB_EOPTVERSION;
     hb_manager *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
     hb_manager_options d = HB_MANAGER_OPTIONS_INIT;
-    m->opts = d;
-    if (opts)
-        memcpy(&m->opts, opts, options_size(opts->version));
+    hb__options_take(&hb__manager_options_kind, &m->opts, &d, opts);
     if (!m->opts.compile_timeout_ms)
         m->opts.compile_timeout_ms = 60000;
     pthread_mutex_init(&m->lock, NULL);
@@ -454,10 +408,8 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
         return -EINVAL;
     hb_version_rec *v = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_list(m->store, plugin, &v, &n);
     char *why = r < 0 ? strdup(hb_store_last_error(m->store)) : NULL;
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         hb__set_mgr_error(m, "cannot list versions of %s: %s", plugin,
                           why && *why ? why : hb_strerror(r));
@@ -482,9 +434,7 @@ int hb_verify(hb_manager *m, char **report)
     if (!m || !report)
         return -EINVAL;
     hb_sb sb = HB_SB_INIT;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_verify_all(m->store, &sb);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0 && r != HB_ECORRUPT)
         hb__set_mgr_error(m, "verify could not run: %s", sb.buf ? sb.buf : hb_strerror(r));
     *report = hb__sb_detach(&sb);
@@ -605,9 +555,7 @@ int hb_plugins(hb_manager *m, char ***out)
     if (!m || !out)
         return -EINVAL;
     char **names = NULL;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_plugins(m->store, &names);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0)
         return r;
     size_t n = hb__strv_len(names), bytes = 0;

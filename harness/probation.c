@@ -29,7 +29,9 @@ void hb__probation_start(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
     hb_probation_options po = HB_PROBATION_OPTIONS_INIT;
     po.calls = sb->opts.probation_calls;
     po.ms = sb->opts.probation_ms;
-    po.has_selftests = rec->exports && strstr(rec->exports, "hb_test_") != NULL;
+    po.has_selftests = false;
+    for (size_t i = 0; rec->exports && rec->exports[i] && !po.has_selftests; i++)
+        po.has_selftests = strncmp(rec->exports[i], "hb_test_", 8) == 0;
     hb_probation_init(&s->prob, &po, hb__now_ns());
     s->on_probation = true;
     s->prev_version = old_version;

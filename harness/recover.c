@@ -36,9 +36,7 @@ static int fall_back_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *v, int
 static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
 {
     hb_version_rec cur = {0};
-    pthread_mutex_lock(&sb->m->lock);
     int r = hb_store_get(sb->m->store, s->name, s->version, &cur);
-    pthread_mutex_unlock(&sb->m->lock);
     char *err = NULL;
     if (r == 0)
         r = hb__verify_object(sb->m, &cur, &err);

@@ -13,9 +13,7 @@ static int pick_target(hb_sandbox *sb, hb_slot *s, uint64_t version, hb_version_
 {
     hb_manager *m = sb->m;
     if (version) {
-        pthread_mutex_lock(&m->lock);
         int r = hb_store_get(m->store, s->name, version, out);
-        pthread_mutex_unlock(&m->lock);
         if (r < 0)
             return hb__sandbox_fail(sb, HB_ENOVERSION, "%s has no stored version %llu", s->name,
                                (unsigned long long)version);

@@ -43,11 +43,8 @@ int hb__sandbox_usable(hb_sandbox *sb)
 
 int hb_sandbox_options_init(hb_sandbox_options *opts, unsigned version)
 {
-    if (!opts || version != HB_SANDBOX_OPTIONS_VERSION)
-        return -EINVAL;
     hb_sandbox_options d = HB_SANDBOX_OPTIONS_INIT;
-    *opts = d;
-    return 0;
+    return hb__options_init(&hb__sandbox_options_kind, opts, &d, version);
 }
 
 const char *hb_sandbox_last_error(hb_sandbox *sb)
@@ -118,7 +115,7 @@ static void apply_defaults(hb_sandbox *sb, const hb_sandbox_options *opts)
 {
     hb_sandbox_options d = HB_SANDBOX_OPTIONS_INIT;
     hb_sandbox_options *o = &sb->opts;
-    *o = opts ? *opts : d;
+    hb__options_take(&hb__sandbox_options_kind, o, &d, opts);
 #define HB_DEFAULT(field, value) if (!o->field) o->field = (value)
     HB_DEFAULT(max_state_size, 16u << 20);
     HB_DEFAULT(call_timeout_ms, 10000);
@@ -158,8 +155,13 @@ static void free_handle(hb_sandbox *sb)
 
 int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **out)
 {
-    if (!m || !out || (opts && opts->version != HB_SANDBOX_OPTIONS_VERSION))
+    if (!m || !out)
         return -EINVAL;
+    if (opts && hb__options_check(&hb__sandbox_options_kind, opts->version) < 0) {
+        hb__set_mgr_error(m, "hb_sandbox_new: options version %u is not one this library "
+                          "accepts (1 to %u)", opts->version, HB_SANDBOX_OPTIONS_VERSION);
+        return HB_EOPTVERSION;
+    }
     hb_sandbox *sb = calloc(1, sizeof(*sb));
     if (!sb)
         return -ENOMEM;

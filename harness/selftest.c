@@ -38,15 +38,14 @@ int hb_version_exports(hb_manager *m, const char *plugin, uint64_t version, char
     if (!m || !plugin || !out)
         return -EINVAL;
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&m->lock);
     int r = version ? hb_store_get(m->store, plugin, version, &rec)
                     : hb_store_latest(m->store, plugin, &rec);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
         return HB_ENOVERSION;
     }
-    char **lines = hb__split_lines(rec.exports ? rec.exports : "");
+    char **lines = rec.exports; /* taken over from rec */
+    rec.exports = NULL;
     hb_version_rec_release(&rec);
     if (!lines)
         return -ENOMEM;
@@ -116,15 +115,14 @@ int hb_version_depends(hb_manager *m, const char *plugin, uint64_t version, char
     if (!m || !plugin || !out)
         return -EINVAL;
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&m->lock);
     int r = version ? hb_store_get(m->store, plugin, version, &rec)
                     : hb_store_latest(m->store, plugin, &rec);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
         return HB_ENOVERSION;
     }
-    char **lines = hb__split_lines(rec.depends ? rec.depends : "");
+    char **lines = rec.depends; /* taken over from rec */
+    rec.depends = NULL;
     hb_version_rec_release(&rec);
     char **packed = lines ? pack_strv(lines) : NULL;
     hb__strv_free(lines);

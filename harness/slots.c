@@ -41,16 +41,12 @@ void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha
 
 void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st)
 {
-    pthread_mutex_lock(&sb->m->lock);
     hb_store_set_status(sb->m->store, plugin, v, st);
-    pthread_mutex_unlock(&sb->m->lock);
 }
 
 char *hb__object_path(hb_sandbox *sb, const char *sha)
 {
-    pthread_mutex_lock(&sb->m->lock);
     char *path = hb_store_object_path(sb->m->store, sha);
-    pthread_mutex_unlock(&sb->m->lock);
     return path;
 }
 
@@ -58,8 +54,6 @@ int hb__versions_of(hb_sandbox *sb, const char *plugin, hb_version_rec **v, size
 {
     *v = NULL;
     *n = 0;
-    pthread_mutex_lock(&sb->m->lock);
     int r = hb_store_list(sb->m->store, plugin, v, n);
-    pthread_mutex_unlock(&sb->m->lock);
     return r;
 }

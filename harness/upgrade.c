@@ -12,10 +12,8 @@ int hb_version_set_upgrade_result(hb_manager *m, const char *plugin, uint64_t ve
 {
     if (!m || !plugin || !version || (unsigned)result > HB_UPGRADE_FAILED)
         return -EINVAL;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_set_upgrade_result(m->store, plugin, version, base, (int)result);
     char *why = r < 0 ? strdup(hb_store_last_error(m->store)) : NULL;
-    pthread_mutex_unlock(&m->lock);
     if (r < 0)
         hb__set_mgr_error(m, "%s", why ? why : hb_strerror(r));
     free(why);
@@ -28,10 +26,8 @@ int hb_version_upgrade_result(hb_manager *m, const char *plugin, uint64_t versio
     if (!m || !plugin || !version)
         return -EINVAL;
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_get(m->store, plugin, version, &rec);
     char *why = r < 0 ? strdup(hb_store_last_error(m->store)) : NULL;
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         hb__set_mgr_error(m, "%s", why ? why : hb_strerror(r));
         free(why);
@@ -51,9 +47,7 @@ int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t version, uint64_
         return -EINVAL;
     hb_version_rec *v = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_list(m->store, plugin, &v, &n);
-    pthread_mutex_unlock(&m->lock);
     if (r < 0) {
         hb__set_mgr_error(m, "cannot list versions of %s: %s", plugin, hb_strerror(r));
         return r;

@@ -29,7 +29,7 @@
 typedef struct wplug {
     char *name;
     char *dir;
-    char *inputs;   /* newline list of the last stored version's inputs */
+    char **inputs;  /* the last stored version's inputs (a list) */
     bool loaded;
     bool stale;     /* its files changed during its last build: build again */
     bool failed;    /* its last build or swap failed (and was reported) */
@@ -51,7 +51,6 @@ struct hb_watch {
 };
 
 static bool path_in(const char *path, const char *dir);
-static bool in_inputs(const char *inputs, const char *path);
 static int cmp_str(const void *a, const void *b);
 
 static bool has_sources(const char *dir)
@@ -79,11 +78,9 @@ static void refresh_inputs(hb_watch *w, wplug *p)
 {
     hb_manager *m = w->sb->m;
     hb_version_rec rec = {0};
-    pthread_mutex_lock(&m->lock);
     int r = hb_store_latest(m->store, p->name, &rec);
-    pthread_mutex_unlock(&m->lock);
     if (r == 0) {
-        free(p->inputs);
+        hb__strv_free(p->inputs);
         p->inputs = rec.inputs;
         rec.inputs = NULL;
     }
@@ -149,18 +146,14 @@ static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
         free(files[i]);
     }
     free(files);
-    for (const char *q = p->inputs; q && *q;) {
-        const char *nl = strchr(q, '\n');
-        size_t len = nl ? (size_t)(nl - q) : strlen(q);
-        char *one = strndup(q, len);
-        if (one && !path_in(one, p->dir)) {
+    for (size_t i = 0; p->inputs && p->inputs[i]; i++) {
+        const char *one = p->inputs[i];
+        if (!path_in(one, p->dir)) {
             if (hb__sha256_file(one, fh) < 0)
                 snprintf(fh, sizeof(fh), "-");
-            hb__sha256_update_framed(h, one, len);
+            hb__sha256_update_framed(h, one, strlen(one));
             hb__sha256_update_framed(h, fh, strlen(fh));
         }
-        free(one);
-        q = nl ? nl + 1 : q + len;
     }
     hb__sha256_final(h, out);
 }
@@ -273,10 +266,8 @@ static const char *loaded_dependent(hb_watch *w, const wplug *p)
         if (strcmp(s->name, p->name) == 0)
             continue;
         hb_version_rec rec = {0};
-        pthread_mutex_lock(&sb->m->lock);
         int r = hb_store_get(sb->m->store, s->name, s->version, &rec);
-        pthread_mutex_unlock(&sb->m->lock);
-        bool hit = r == 0 && in_inputs(rec.depends, p->name);
+        bool hit = r == 0 && hb__strv_contains(rec.depends, p->name);
         hb_version_rec_release(&rec);
         if (hit)
             return s->name;
@@ -290,7 +281,7 @@ static void remove_plug(hb_watch *w, wplug *p)
         hb_unload(w->sb, p->name);
     free(p->name);
     free(p->dir);
-    free(p->inputs);
+    hb__strv_free(p->inputs);
     size_t i = (size_t)(p - w->plugs);
     memmove(&w->plugs[i], &w->plugs[i + 1], (w->nplugs - i - 1) * sizeof(*p));
     w->nplugs--;
@@ -345,10 +336,12 @@ static void scan_root(hb_watch *w, size_t ri)
 int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_options *opts,
                  hb_watch **out)
 {
-    if (!sb || !roots || !roots[0] || !out || (opts && opts->version != HB_WATCH_OPTIONS_VERSION))
+    if (!sb || !roots || !roots[0] || !out)
         return -EINVAL;
     if (!sb->m) /* detached: its manager was freed */
         return HB_EFAILED;
+    if (opts && hb__options_check(&hb__watch_options_kind, opts->version) < 0)
+        return HB_EOPTVERSION;
     hb_watch *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
@@ -462,7 +455,7 @@ void hb_watch_free(hb_watch *w)
     for (size_t i = 0; i < w->nplugs; i++) {
         free(w->plugs[i].name);
         free(w->plugs[i].dir);
-        free(w->plugs[i].inputs);
+        hb__strv_free(w->plugs[i].inputs);
     }
     free(w->plugs);
     hb__held_event_clear(&w->held);
@@ -500,19 +493,6 @@ static bool path_in(const char *path, const char *dir)
 {
     size_t l = strlen(dir);
     return strncmp(path, dir, l) == 0 && path[l] == '/';
-}
-
-static bool in_inputs(const char *inputs, const char *path)
-{
-    size_t l = strlen(path);
-    for (const char *p = inputs; p && *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (len == l && memcmp(p, path, l) == 0)
-            return true;
-        p = nl ? nl + 1 : p + len;
-    }
-    return false;
 }
 
 /* Whether dir is a root that is itself a plugin (one that came back after
@@ -694,7 +674,7 @@ int hb_watch_process(hb_watch *w)
         for (size_t i = 0; i < w->nplugs; i++) {
             bool inside = path_in(path, w->plugs[i].dir);
             in_plugin |= inside;
-            if (inside || in_inputs(w->plugs[i].inputs, path)) {
+            if (inside || hb__strv_contains(w->plugs[i].inputs, path)) {
                 touched[i] = true;
                 matched = true;
             }

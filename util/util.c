@@ -119,6 +119,8 @@ char *hb__asprintf(const char *fmt, ...)
 
 int hb__seterr(char **slot, int code, const char *fmt, ...)
 {
+    if (!slot)
+        return code;
     hb_sb sb = HB_SB_INIT;
     va_list ap;
     va_start(ap, fmt);
@@ -621,6 +623,49 @@ size_t hb__strv_len(char *const *v)
     while (v && v[n])
         n++;
     return n;
+}
+
+bool hb__strv_contains(char *const *v, const char *s)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        if (strcmp(v[i], s) == 0)
+            return true;
+    return false;
+}
+
+bool hb__strv_equal(char *const *a, char *const *b)
+{
+    size_t i = 0;
+    for (; a && a[i] && b && b[i]; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return !(a && a[i]) && !(b && b[i]);
+}
+
+int hb__strv_push(char ***v, const char *s)
+{
+    size_t n = hb__strv_len(*v);
+    char *copy = strdup(s);
+    char **nv = copy ? realloc(*v, (n + 2) * sizeof(*nv)) : NULL;
+    if (!nv) {
+        free(copy);
+        return -ENOMEM;
+    }
+    nv[n] = copy;
+    nv[n + 1] = NULL;
+    *v = nv;
+    return 0;
+}
+
+char **hb__strv_dup(char *const *v)
+{
+    char **out = calloc(1, sizeof(*out));
+    for (size_t i = 0; out && v && v[i]; i++)
+        if (hb__strv_push(&out, v[i]) < 0) {
+            hb__strv_free(out);
+            return NULL;
+        }
+    return out;
 }
 
 bool hb__has_suffix(const char *name, const char *suffix)

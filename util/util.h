@@ -38,7 +38,10 @@ char *hb__sb_detach(hb_sb *sb); /* returns buf (maybe "" allocated), zeroes sb *
 char *hb__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Replaces *slot (freed) with a formatted message. Never fails: on
- * allocation failure *slot becomes NULL. Returns `code` for tail calls. */
+ * allocation failure *slot becomes NULL; a NULL slot (the caller wants no
+ * text) is allowed. Returns `code` for tail calls. The one helper that
+ * writes an error text into a caller's slot (the compiler's hb__cerr is
+ * this function). */
 int hb__seterr(char **slot, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -109,6 +112,14 @@ char **hb__split_blank(const char *s);
 char **hb__split_lines(const char *s);
 void hb__strv_free(char **v);
 size_t hb__strv_len(char *const *v);
+/* Whether s is an element of v (NULL v: empty). The one "is X in this list". */
+bool hb__strv_contains(char *const *v, const char *s);
+/* Same elements in the same order (NULL equals empty). */
+bool hb__strv_equal(char *const *a, char *const *b);
+/* Appends a copy of s to *v (NULL *v: a new list). 0 or -ENOMEM (*v kept). */
+int hb__strv_push(char ***v, const char *s);
+/* A deep copy; NULL v gives an empty list. NULL on allocation failure. */
+char **hb__strv_dup(char *const *v);
 
 /* Whether name ends with suffix. */
 bool hb__has_suffix(const char *name, const char *suffix);

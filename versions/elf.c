@@ -519,8 +519,16 @@ static int check_policy(struct ctx *c)
 
 /* Analyses img (owned by the caller, private to this call: libelf may
  * touch it). */
+static _Atomic uint64_t analyses;
+
+uint64_t hb_elf_analyses(void)
+{
+    return analyses;
+}
+
 static int analyze(unsigned char *img, size_t len, hb_elf_info *out, char **err)
 {
+    analyses++;
     struct ctx c = {.img = img, .len = len, .err = err};
     int r = check_ident(&c);
     if (r < 0)

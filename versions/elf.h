@@ -34,4 +34,8 @@ int hb_elf_analyze(const void *image, size_t len, hb_elf_info *out, char **err);
 int hb_elf_analyze_file(const char *path, hb_elf_info *out, char **err);
 void hb_elf_info_release(hb_elf_info *info);
 
+/* How many images were analysed in this process (tests and benches count
+ * analyses per reload with it). */
+uint64_t hb_elf_analyses(void);
+
 #endif /* HB_ELF_H */

@@ -43,23 +43,15 @@ static int edges_build(const hb_graph_node *nodes, size_t n, edges *e)
     /* Two passes over the dependency lists: count, then fill. */
     for (int pass = 0; r == 0 && pass < 2; pass++) {
         for (size_t i = 0; i < n; i++) {
-            for (const char *p = nodes[i].depends; p && *p;) {
-                const char *nl = strchr(p, '\n');
-                size_t len = nl ? (size_t)(nl - p) : strlen(p);
-                char key[256];
-                if (len < sizeof(key)) {
-                    memcpy(key, p, len);
-                    key[len] = '\0';
-                    name_pos want = {key, 0};
-                    name_pos *hit = bsearch(&want, byname, n, sizeof(*byname), cmp_name_pos);
-                    if (hit && hit->pos != i && pass == 0) {
-                        e->start[hit->pos + 1]++;
-                        e->indeg[i]++;
-                    } else if (hit && hit->pos != i) {
-                        e->to[e->start[hit->pos] + fill[hit->pos]++] = i;
-                    }
+            for (char *const *d = nodes[i].depends; d && *d; d++) {
+                name_pos want = {*d, 0};
+                name_pos *hit = bsearch(&want, byname, n, sizeof(*byname), cmp_name_pos);
+                if (hit && hit->pos != i && pass == 0) {
+                    e->start[hit->pos + 1]++;
+                    e->indeg[i]++;
+                } else if (hit && hit->pos != i) {
+                    e->to[e->start[hit->pos] + fill[hit->pos]++] = i;
                 }
-                p = nl ? nl + 1 : p + len;
             }
         }
         if (pass == 0) {
@@ -149,9 +141,7 @@ static bool reaches(const char *from, const char *target, hb_graph_depends_fn de
         hb__sb_adds(path, target);
         return true;
     }
-    char *list = deps(ud, from);
-    char **names = hb__split_lines(list ? list : "");
-    free(list);
+    char **names = deps(ud, from);
     bool found = false;
     for (size_t i = 0; names && names[i] && !found; i++) {
         size_t mark = path->len;

@@ -1,7 +1,7 @@
 /*
  * versions/graph.h - the dependency graph between plugins, in one place.
  * A plugin depends on another when the catalogue says so (`depends`, a
- * newline list filled from imports matched against exports). Pure code
+ * list filled from imports matched against exports). Pure code
  * over caller-given nodes; the harness supplies them from the store or
  * from a sandbox's active versions.
  */
@@ -15,7 +15,7 @@
 
 typedef struct hb_graph_node {
     const char *name;
-    const char *depends; /* newline-separated plugin names; NULL: none */
+    char *const *depends; /* NULL-terminated plugin names; NULL: none */
 } hb_graph_node;
 
 /* A stable topological order of nodes[0..n): order[k] is a node index, a
@@ -29,9 +29,10 @@ int hb_graph_order(const hb_graph_node *nodes, size_t n, size_t *order);
  * is set for each (never for `of` itself). 0, or -ENOMEM. */
 int hb_graph_dependents(const hb_graph_node *nodes, size_t n, size_t of, bool *out);
 
-/* The dependencies of a plugin by name, as a malloc'ed newline list (NULL:
- * none or unknown), for walking a graph too large to list (the store). */
-typedef char *(*hb_graph_depends_fn)(void *ud, const char *name);
+/* The dependencies of a plugin by name, as a malloc'ed NULL-terminated
+ * list (hb__strv_free; NULL: none or unknown), for walking a graph too
+ * large to list (the store). */
+typedef char **(*hb_graph_depends_fn)(void *ud, const char *name);
 
 /* Whether `target` is reachable from `from` along depends edges (at most
  * 64 deep); on success path holds "from -> ... -> target". Cycle

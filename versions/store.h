@@ -8,7 +8,15 @@
  * an unreferenced object, never a row without its object. An object's
  * checksum is its name; hb_store_object_verify re-hashes before a load.
  *
- * A store handle is not thread-safe; the harness serialises access.
+ * A store handle is thread-safe: it has its own lock, taken by every entry
+ * point for the duration of that call (the copy and hash of a new object in
+ * hb_store_add runs outside it), so callers need no lock of their own
+ * around store calls. SQLite's own locking orders this process against
+ * others sharing the state directory.
+ *
+ * The files: catalog.c (schema, migrations, opening), records.c (version
+ * rows and queries), objects.c (object files, hb_store_add, verification),
+ * gc.c, checkpoints.c, recover.c; store_int.h is private to them.
  */
 #ifndef HB_STORE_H
 #define HB_STORE_H
@@ -32,11 +40,14 @@ typedef struct hb_version_rec {
     uint64_t size;
     int64_t created;               /* unix seconds */
     hb_version_status status;
-    char *inputs;                  /* newline-separated input file list (depfile) */
-    char *exports;                 /* newline-separated dynamic exports (may be "") */
-    char *imports;                 /* newline-separated undefined symbols */
-    char *needed;                  /* newline-separated DT_NEEDED */
-    char *depends;                 /* newline-separated plugin names it depends on */
+    /* Lists: NULL-terminated arrays (hb__strv_*), in order; empty (never
+     * NULL) in a record the store returns; NULL in `meta` means empty.
+     * Stored as rows of the version_lists table, one per element. */
+    char **inputs;                 /* input files the compile read (depfile) */
+    char **exports;                /* dynamic exports */
+    char **imports;                /* undefined dynamic symbols */
+    char **needed;                 /* DT_NEEDED */
+    char **depends;                /* names of the plugins it depends on */
     int upgrade_result;            /* an hb_upgrade_result: `hotbox test --upgrade` */
     uint64_t upgrade_base;         /* the version that upgrade run started from */
 } hb_version_rec;
@@ -105,14 +116,30 @@ int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t versio
 /* Absolute path of an object by checksum (malloc'ed). */
 char *hb_store_object_path(hb_store *s, const char *sha256);
 
-/* Re-hashes the object of rec and compares with its checksum: 0, -ENOENT
- * (missing file) or HB_ECORRUPT; *err says which and where. */
+/* Checks the object of rec against its checksum and size before a load:
+ * 0, -ENOENT (missing file) or HB_ECORRUPT; *err says which and where.
+ * Each object is hashed once per handle: a file this handle wrote (its
+ * digest taken while copying it in) or already hashed, and that is
+ * unchanged since (same device, inode, size and mtime in nanoseconds: a
+ * write changes mtime; only a deliberate utimes() could hide one), is not
+ * hashed again. hb_store_verify_all always hashes. */
 int hb_store_object_verify(hb_store *s, const hb_version_rec *rec, char **err);
+
+/* Whether the ELF analysis of the object named sha256 passed, as recorded
+ * with hb_store_object_set_analysed for the same unchanged file (see
+ * hb_store_object_verify); so each object is analysed once. */
+bool hb_store_object_analysed(hb_store *s, const char *sha256);
+void hb_store_object_set_analysed(hb_store *s, const char *sha256);
+
+/* Object files hashed by any store in this process (copy-in and
+ * verification), for tests and benches: one per new object per reload. */
+uint64_t hb_store_objects_hashed(void);
 
 /* ---- Additions (versions module; compatible extensions) ---------------- */
 
-/* Text of the last failure of any call on this store (also for the calls
- * without an err parameter). Never NULL; "" when there was none. */
+/* Text of the calling thread's last failed store call (also for the calls
+ * without an err parameter); per thread, since threads share a store.
+ * Never NULL; "" when there was none. */
 const char *hb_store_last_error(hb_store *s);
 
 /* The objects directory (absolute, no trailing slash). */

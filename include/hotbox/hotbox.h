@@ -55,37 +55,61 @@ extern "C" {
 /* Errors                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* hotbox's own codes. Codes are only ever appended, never renumbered. */
+/* hotbox's own codes, each with the text hb_strerror() gives it: one table,
+ * so a code cannot be added without its text. Codes are only ever
+ * appended, never renumbered (they are ABI). XX(name, value, text). */
+#define HB_ERROR_MAP(XX)                                                                   \
+    XX(HB_ECOMPILE, -1001, "the compiler rejected the plugin's sources")                   \
+    XX(HB_EABI, -1002, "the plugin was built for a different hotbox plugin ABI")           \
+    XX(HB_ECRASHED, -1003, "the worker process crashed")                                   \
+    XX(HB_ENODESC, -1004, "the object exports no valid hb_plugin descriptor")              \
+    XX(HB_ENOSYM, -1005, "the plugin exports no such symbol")                              \
+    XX(HB_ESIGNATURE, -1006, "malformed call signature")                                   \
+    XX(HB_EARGS, -1007, "the arguments do not match the signature")                        \
+    XX(HB_EHOOK, -1008, "a plugin hook reported failure")                                  \
+    XX(HB_ESTATESIZE, -1009, "the plugin's saved state exceeds the sandbox limit")         \
+    XX(HB_EHUNG, -1010, "the worker did not answer in time and was killed")                \
+    XX(HB_EPROTO, -1011, "protocol error on the worker channel")                           \
+    XX(HB_ENOSOURCES, -1012, "the plugin directory holds no C sources")                    \
+    XX(HB_EBADELF, -1013, "not a usable ELF shared object")                                \
+    XX(HB_ECORRUPT, -1014, "a stored object does not match its checksum")                  \
+    XX(HB_EPOLICY, -1015, "refused by the security profile")                               \
+    XX(HB_ECYCLE, -1016, "dependency cycle between plugins")                               \
+    XX(HB_EUNRESOLVED, -1017, "a plugin imports a symbol no plugin or library provides")   \
+    XX(HB_ENOPLUGIN, -1018, "no plugin of that name is loaded")                            \
+    XX(HB_ENOVERSION, -1019, "no such version in the store")                               \
+    XX(HB_ELIMIT, -1020, "a resource limit was exceeded")                                  \
+    XX(HB_EWORKER, -1021, "the worker process could not be started")                       \
+    XX(HB_EFAILED, -1022, "the sandbox has failed (crash loop)")                           \
+    XX(HB_EISOLATION, -1023, "the requested isolation backend is unavailable")             \
+    XX(HB_ESTATELOST, -1024, "the worker restarted and the plugin's state since its last " \
+                             "checkpoint was lost")                                        \
+    XX(HB_ECATALOG, -1025, "the version catalogue (hotbox.db) is damaged or missing; see " \
+                           "`hotbox store recover`")                                       \
+    XX(HB_ECHANGED, -1026, "a source changed while it was being compiled; build again")    \
+    XX(HB_EBADVERSION, -1027, "the build is a version that failed before (marked bad); "   \
+                              "change its source")                                         \
+    XX(HB_EOPTVERSION, -1028, "the options struct's version is 0 or newer than this "      \
+                              "library knows")
+
+/* What the codes mean, in more words:
+ * HB_ECRASHED    the worker died (signal or exit) during the operation.
+ * HB_EHOOK       a plugin hook (init/save/migrate) returned failure.
+ * HB_EHUNG       the worker did not answer in time and was killed.
+ * HB_ECORRUPT    a stored object does not match its checksum.
+ * HB_EFAILED     the sandbox is failed (crash loop); recreate it.
+ * HB_ESTATELOST  the worker restarted since the plugin's last call and state
+ *                since its last checkpoint is lost; the call was not made.
+ * HB_ECHANGED    a source changed while it was being compiled; build again.
+ * HB_EBADVERSION the build is a version that failed before (marked bad): not
+ *                tried again until its source changes.
+ * HB_EOPTVERSION an options struct's `version` is 0 or larger than the
+ *                library's HB_*_OPTIONS_VERSION; every version from 1 to the
+ *                current one is accepted (fields it lacks get defaults). */
 enum hb_error_code {
-    HB_ECOMPILE = -1001,     /* the compiler rejected the sources */
-    HB_EABI = -1002,         /* plugin descriptor has a different ABI version */
-    HB_ECRASHED = -1003,     /* the worker died (signal or exit) during the op */
-    HB_ENODESC = -1004,      /* the object exports no valid hb_plugin descriptor */
-    HB_ENOSYM = -1005,       /* the plugin exports no such symbol */
-    HB_ESIGNATURE = -1006,   /* malformed call signature */
-    HB_EARGS = -1007,        /* arguments do not match the signature */
-    HB_EHOOK = -1008,        /* a plugin hook (init/save/migrate) returned failure */
-    HB_ESTATESIZE = -1009,   /* saved state is larger than the sandbox allows */
-    HB_EHUNG = -1010,        /* the worker did not answer in time and was killed */
-    HB_EPROTO = -1011,       /* malformed message on the worker channel */
-    HB_ENOSOURCES = -1012,   /* the plugin directory holds no C sources */
-    HB_EBADELF = -1013,      /* the object is not a usable ELF shared object */
-    HB_ECORRUPT = -1014,     /* a stored object does not match its checksum */
-    HB_EPOLICY = -1015,      /* refused by the sandbox's security profile */
-    HB_ECYCLE = -1016,       /* dependency cycle between plugins */
-    HB_EUNRESOLVED = -1017,  /* a plugin imports a symbol nobody provides */
-    HB_ENOPLUGIN = -1018,    /* no plugin of that name is loaded */
-    HB_ENOVERSION = -1019,   /* no such version in the store */
-    HB_ELIMIT = -1020,       /* a configured resource limit was exceeded */
-    HB_EWORKER = -1021,      /* the worker process could not be started */
-    HB_EFAILED = -1022,      /* the sandbox is failed (crash loop); recreate it */
-    HB_EISOLATION = -1023,   /* the requested isolation backend is unavailable */
-    HB_ESTATELOST = -1024,   /* the worker restarted since the plugin's last call and
-                                state since its last checkpoint is lost; not called */
-    HB_ECATALOG = -1025,     /* the version catalogue (hotbox.db) is damaged or missing */
-    HB_ECHANGED = -1026,     /* a source changed while it was being compiled; build again */
-    HB_EBADVERSION = -1027,  /* the build is a version that failed before (marked bad):
-                                not tried again until its source changes */
+#define HB_ERROR_ENUM_(name, value, text) name = value,
+    HB_ERROR_MAP(HB_ERROR_ENUM_)
+#undef HB_ERROR_ENUM_
 };
 
 /* Returns a static, human-readable description of any code this API returns
@@ -167,7 +191,7 @@ typedef enum hb_isolation {
     HB_ISOLATION_MICROVM,       /* QEMU microvm guest */
 } hb_isolation;
 
-#define HB_MANAGER_OPTIONS_VERSION 2 /* 1 is accepted: the fields after event_userdata default */
+#define HB_MANAGER_OPTIONS_VERSION 2 /* 1 (no cc_origin) is accepted too */
 
 typedef struct hb_manager_options {
     unsigned version;            /* HB_MANAGER_OPTIONS_VERSION */
@@ -189,10 +213,15 @@ typedef struct hb_manager_options {
     const char *cc_origin;
 } hb_manager_options;
 
-#define HB_MANAGER_OPTIONS_INIT {HB_MANAGER_OPTIONS_VERSION, 0, 0, 0, 0, 0, HB_ISOLATION_AUTO, 0, 0, 0}
+#define HB_MANAGER_OPTIONS_INIT {.version = HB_MANAGER_OPTIONS_VERSION, .isolation = HB_ISOLATION_AUTO}
 
-/* Fills *opts with defaults. version must be HB_MANAGER_OPTIONS_VERSION (or
- * 1, for callers built against the first version). */
+/* Fills *opts with defaults (the fields a struct of `version` has). Every
+ * options struct of this API accepts any version from 1 to its current
+ * HB_*_OPTIONS_VERSION, here and in the function taking it: a caller built
+ * against an older header gets defaults for the fields added since.
+ * Version 0 or a newer one than this library knows: HB_EOPTVERSION.
+ * The HB_*_OPTIONS_INIT macros are the same defaults for the current
+ * version, as designated initializers. */
 HB_EXTERN int hb_manager_options_init(hb_manager_options *opts, unsigned version);
 
 /* Creates a manager, opening (and creating if needed) its state directory.
@@ -385,8 +414,7 @@ typedef struct hb_sandbox_options {
     unsigned crash_loop_window_ms;   /* default 10000 */
 } hb_sandbox_options;
 
-#define HB_SANDBOX_OPTIONS_INIT {HB_SANDBOX_OPTIONS_VERSION, 0, 0, 0, 0, 0, 0, 0, HB_PROFILE_DEFAULT, \
-                                 0, 0, 0, 0, 0, 0, 0, 0}
+#define HB_SANDBOX_OPTIONS_INIT {.version = HB_SANDBOX_OPTIONS_VERSION, .profile = HB_PROFILE_DEFAULT}
 
 HB_EXTERN int hb_sandbox_options_init(hb_sandbox_options *opts, unsigned version);
 
@@ -565,7 +593,7 @@ typedef struct hb_watch_options {
     int run_selftests;     /* run hb_test_* after each swap; default on (-1 = off) */
 } hb_watch_options;
 
-#define HB_WATCH_OPTIONS_INIT {HB_WATCH_OPTIONS_VERSION, 0, 0}
+#define HB_WATCH_OPTIONS_INIT {.version = HB_WATCH_OPTIONS_VERSION}
 
 /* Watches roots (NULL-terminated) and keeps the sandbox in step with them.
  * A root holding C sources is one plugin; otherwise every subdirectory

@@ -9,7 +9,8 @@
 static void test_order(void)
 {
     /* c depends on b, b on a; d unrelated; given as c, d, b, a. */
-    hb_graph_node n[] = {{"c", "b"}, {"d", NULL}, {"b", "a\nlibm"}, {"a", ""}};
+    char *c_deps[] = {"b", NULL}, *b_deps[] = {"a", "libm", NULL}, *none[] = {NULL};
+    hb_graph_node n[] = {{"c", c_deps}, {"d", NULL}, {"b", b_deps}, {"a", none}};
     size_t order[4];
     HB_CHECK_OK(hb_graph_order(n, 4, order));
     /* d is first ready; then a, b, c as each becomes ready. */
@@ -18,7 +19,8 @@ static void test_order(void)
     HB_CHECK_EQ(order[2], 2);
     HB_CHECK_EQ(order[3], 0);
     /* A cycle keeps its given order. */
-    hb_graph_node cyc[] = {{"x", "y"}, {"y", "x"}};
+    char *x_deps[] = {"y", NULL}, *y_deps[] = {"x", NULL};
+    hb_graph_node cyc[] = {{"x", x_deps}, {"y", y_deps}};
     HB_CHECK_OK(hb_graph_order(cyc, 2, order));
     HB_CHECK_EQ(order[0], 0);
     HB_CHECK_EQ(order[1], 1);
@@ -26,7 +28,9 @@ static void test_order(void)
 
 static void test_dependents(void)
 {
-    hb_graph_node n[] = {{"a", NULL}, {"b", "a"}, {"c", "b"}, {"d", "z"}, {"e", "c\na"}};
+    char *on_a[] = {"a", NULL}, *on_b[] = {"b", NULL}, *on_z[] = {"z", NULL};
+    char *on_ca[] = {"c", "a", NULL};
+    hb_graph_node n[] = {{"a", NULL}, {"b", on_a}, {"c", on_b}, {"d", on_z}, {"e", on_ca}};
     bool is[5];
     HB_CHECK_OK(hb_graph_dependents(n, 5, 0, is));
     HB_CHECK(!is[0]);
@@ -39,14 +43,17 @@ static void test_dependents(void)
     HB_CHECK(is[4]);
 }
 
-static char *deps_of(void *ud, const char *name)
+static char **deps_of(void *ud, const char *name)
 {
     (void)ud;
+    char **out = NULL;
     if (!strcmp(name, "a"))
-        return strdup("b");
-    if (!strcmp(name, "b"))
-        return strdup("c\nd");
-    return NULL;
+        hb__strv_push(&out, "b");
+    if (!strcmp(name, "b")) {
+        hb__strv_push(&out, "c");
+        hb__strv_push(&out, "d");
+    }
+    return out;
 }
 
 static void test_reaches(void)

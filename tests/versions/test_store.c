@@ -23,13 +23,16 @@ static char *make_object(const char *tag)
     return p;
 }
 
+static char *imports_malloc[] = {"malloc", NULL};
+
 static uint64_t add(hb_store *s, const char *plugin, const char *tag, bool want_created)
 {
     char *obj = make_object(tag);
     hb_version_rec meta = {0};
     snprintf(meta.input_hash, sizeof(meta.input_hash), "input-%s", tag);
-    meta.exports = "f\ng";
-    meta.imports = "malloc";
+    char *exports[] = {"f", "g", NULL}, *imports[] = {"malloc", NULL};
+    meta.exports = exports;
+    meta.imports = imports;
     hb_version_rec rec;
     bool created = !want_created;
     char *err = NULL;
@@ -38,7 +41,10 @@ static uint64_t add(hb_store *s, const char *plugin, const char *tag, bool want_
         HB_FAIL_("hb_store_add(%s, %s) = %d: %s", plugin, tag, r, err ? err : "");
     HB_CHECK_EQ(created, want_created);
     HB_CHECK_STR(rec.plugin, plugin);
-    HB_CHECK_STR(rec.exports, "f\ng");
+    HB_CHECK_EQ(hb__strv_len(rec.exports), 2);
+    HB_CHECK_STR(rec.exports[0], "f");
+    HB_CHECK_STR(rec.exports[1], "g");
+    HB_CHECK(rec.inputs && !rec.inputs[0] && rec.needed && !rec.needed[0]);
     HB_CHECK_EQ(strlen(rec.object_sha256), 64);
     uint64_t v = rec.version;
     hb_version_rec_release(&rec);
@@ -80,7 +86,7 @@ static void test_add_dedupe_numbering(hb_store *s)
     hb_version_rec_release(&r);
     HB_CHECK_OK(hb_store_find_input(s, "counter", "input-b", &r));
     HB_CHECK_EQ(r.version, 2);
-    HB_CHECK_STR(r.imports, "malloc");
+    HB_CHECK(hb__strv_equal(r.imports, imports_malloc));
     hb_version_rec_release(&r);
     HB_CHECK_EQ(hb_store_find_input(s, "counter", "input-zzz", &r), -ENOENT);
     HB_CHECK_EQ(hb_store_get(s, "counter", 99, &r), -ENOENT);
@@ -362,7 +368,7 @@ static void test_reopen_and_schema(const char *state)
     sqlite3_stmt *st;
     HB_CHECK_EQ(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     HB_CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
-    HB_CHECK_EQ(sqlite3_column_int(st, 0), 2);
+    HB_CHECK_EQ(sqlite3_column_int(st, 0), 3);
     sqlite3_finalize(st);
     HB_CHECK_EQ(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     HB_CHECK_EQ(sqlite3_step(st), SQLITE_ROW);

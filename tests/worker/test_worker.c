@@ -910,19 +910,20 @@ static void test_fds_closed(void)
     wk_shutdown(&k);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    static const hb_test_case cases[] = {
+        {"swaps", test_swaps},
+        {"load_state", test_load_state},
+        {"nostate_swap", test_nostate_swap},
+        {"state_size", test_state_size},
+        {"crash_in_init", test_crash_in_init},
+        {"types_and_fini", test_types_and_fini},
+        {"framing", test_framing},
+        {"fds_closed", test_fds_closed},
+    };
     worker_path = getenv("HOTBOX_WORKER");
     if (!worker_path || access(worker_path, X_OK) != 0)
         HB_SKIP("HOTBOX_WORKER is not set to an executable worker");
-    test_swaps();
-    test_load_state();
-    test_nostate_swap();
-    test_state_size();
-    test_crash_in_init();
-    test_types_and_fini();
-    test_framing();
-    test_fds_closed();
-    printf("worker: ok\n");
-    return 0;
+    return hb_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

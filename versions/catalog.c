@@ -1,0 +1,487 @@
+/*
+ * versions/catalog.c - the SQLite catalogue: schema and its migrations,
+ * opening (and refusing a damaged or missing catalogue), creating one
+ * atomically, and the error helpers every store file reports through.
+ */
+#include "store_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+/* Schema and migrations                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* migrations[i] takes the catalogue from user_version i to i+1. Append only. */
+static const char *const migrations[] = {
+    /* 0 -> 1 */
+    "CREATE TABLE versions ("
+    "  plugin TEXT NOT NULL,"
+    "  version INTEGER NOT NULL CHECK (version > 0),"
+    "  object_sha256 TEXT NOT NULL,"
+    "  input_hash TEXT NOT NULL DEFAULT '',"
+    "  size INTEGER NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  inputs TEXT NOT NULL DEFAULT '',"
+    "  exports TEXT NOT NULL DEFAULT '',"
+    "  imports TEXT NOT NULL DEFAULT '',"
+    "  needed TEXT NOT NULL DEFAULT '',"
+    "  depends TEXT NOT NULL DEFAULT '',"
+    "  PRIMARY KEY (plugin, version));"
+    "CREATE INDEX versions_by_object ON versions(plugin, object_sha256);"
+    "CREATE INDEX versions_by_input ON versions(plugin, input_hash);"
+    "CREATE INDEX versions_sha ON versions(object_sha256);"
+    /* Survives gc, so version numbers are never reused. */
+    "CREATE TABLE counters ("
+    "  plugin TEXT PRIMARY KEY,"
+    "  last_version INTEGER NOT NULL);"
+    "CREATE TABLE checkpoints ("
+    "  plugin TEXT NOT NULL,"
+    "  sandbox TEXT NOT NULL,"
+    "  schema INTEGER NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  blob BLOB NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (plugin, sandbox, schema));",
+    /* 1 -> 2: the outcome of `hotbox test --upgrade` for a version (an
+     * hb_upgrade_result) and the base version it was upgraded from. */
+    "ALTER TABLE versions ADD COLUMN upgrade_result INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE versions ADD COLUMN upgrade_base INTEGER NOT NULL DEFAULT 0;",
+    /* 2 -> 3: the list columns (inputs, exports, imports, needed, depends),
+     * newline-joined text until now, become rows of a child table: one row
+     * per element, in order. Existing rows are split (empty lines were never
+     * elements), then the text columns go. A version's rows go with it. */
+    "CREATE TABLE version_lists ("
+    "  plugin TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  list INTEGER NOT NULL," /* enum hb__store_list */
+    "  pos INTEGER NOT NULL,"
+    "  item TEXT NOT NULL,"
+    "  PRIMARY KEY (plugin, version, list, pos));"
+    "CREATE INDEX version_lists_by_item ON version_lists(list, item);"
+    "WITH RECURSIVE split(plugin, version, list, pos, item, rest) AS ("
+    "  SELECT plugin, version, 0, -1, '', inputs || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, 1, -1, '', exports || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, 2, -1, '', imports || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, 3, -1, '', needed || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, 4, -1, '', depends || char(10) FROM versions"
+    "  UNION ALL SELECT plugin, version, list, pos + 1,"
+    "    substr(rest, 1, instr(rest, char(10)) - 1), substr(rest, instr(rest, char(10)) + 1)"
+    "    FROM split WHERE rest <> '')"
+    "INSERT INTO version_lists (plugin, version, list, pos, item)"
+    "  SELECT plugin, version, list, pos, item FROM split WHERE pos >= 0 AND item <> '';"
+    "ALTER TABLE versions DROP COLUMN inputs;"
+    "ALTER TABLE versions DROP COLUMN exports;"
+    "ALTER TABLE versions DROP COLUMN imports;"
+    "ALTER TABLE versions DROP COLUMN needed;"
+    "ALTER TABLE versions DROP COLUMN depends;"
+    "CREATE TRIGGER version_lists_follow AFTER DELETE ON versions BEGIN"
+    "  DELETE FROM version_lists WHERE plugin = old.plugin AND version = old.version;"
+    "END;",
+};
+#define SCHEMA_VERSION ((int)HB_ARRAY_SIZE(migrations))
+
+int hb__store_schema_version(void)
+{
+    return SCHEMA_VERSION;
+}
+
+/* The last error text is per thread (several threads may share a store):
+ * it is what the calling thread's last failed store call said. */
+static _Thread_local char last_error[4096];
+
+int hb__store_seterr(hb_store *s, int code, const char *fmt, ...)
+{
+    (void)s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof(last_error), fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Copies the store's last error to *err (when err is non-NULL). */
+int hb__store_report(hb_store *s, int code, char **err)
+{
+    (void)s;
+    if (err)
+        hb__seterr(err, code, "%s", last_error[0] ? last_error : "store error");
+    return code;
+}
+
+int hb__store_dberr(hb_store *s, int rc, const char *what)
+{
+    if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
+        return hb__store_seterr(s, HB_ECATALOG, "catalogue %s is damaged: %s (%s); " RECOVER_HINT,
+                      s->db_path, what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    int code = (rc == SQLITE_FULL) ? -ENOSPC
+               : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? -EBUSY
+               : (rc == SQLITE_NOMEM) ? -ENOMEM
+                                      : -EIO;
+    return hb__store_seterr(s, code, "catalogue %s: %s (%s)", s->db_path, what,
+                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+}
+
+int hb__store_exec(hb_store *s, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        int code = hb__store_dberr(s, rc, what);
+        if (msg)
+            hb__store_seterr(s, code, "catalogue %s: %s: %s", s->db_path, what, msg);
+        sqlite3_free(msg);
+        return code;
+    }
+    return 0;
+}
+
+int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st)
+{
+    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    if (rc != SQLITE_OK)
+        return hb__store_dberr(s, rc, "prepare");
+    return 0;
+}
+
+static int user_version(hb_store *s, int *out)
+{
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s, "PRAGMA user_version", &st);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int(st, 0);
+    else
+        r = hb__store_dberr(s, rc, "reading schema version");
+    sqlite3_finalize(st);
+    return r;
+}
+
+int hb__store_migrate(hb_store *s)
+{
+    return hb__store_migrate_to(s, SCHEMA_VERSION);
+}
+
+int hb__store_migrate_to(hb_store *s, int target)
+{
+    int r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin migration");
+    if (r < 0)
+        return r;
+    int v = 0;
+    r = user_version(s, &v);
+    if (r < 0)
+        goto rollback;
+    if (v > SCHEMA_VERSION) {
+        r = hb__store_seterr(s, -EPROTONOSUPPORT,
+                   "catalogue %s has schema version %d, newer than this hotbox "
+                   "understands (%d)", s->db_path, v, SCHEMA_VERSION);
+        goto rollback;
+    }
+    for (; v < target; v++) {
+        r = hb__store_exec(s, migrations[v], "schema migration");
+        if (r < 0)
+            goto rollback;
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+        r = hb__store_exec(s, pragma, "setting schema version");
+        if (r < 0)
+            goto rollback;
+    }
+    return hb__store_exec(s, "COMMIT", "commit migration");
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Open / close                                                              */
+/* ------------------------------------------------------------------------ */
+
+
+/* How many stored objects (<sha256>.so) objects/ holds. */
+static int count_objects(hb_store *s, unsigned *n)
+{
+    DIR *d = opendir(s->objects_dir);
+    if (!d)
+        return errno == ENOENT ? (*n = 0, 0) : -errno;
+    unsigned c = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        c += hb__store_is_object_name(e->d_name);
+    closedir(d);
+    *n = c;
+    return 0;
+}
+
+uint32_t hb__store_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Looks at the catalogue file before SQLite does, so an emptied, cut or
+ * overwritten file is named for what it is (SQLite would take a 0-byte
+ * file for a new database and quietly start an empty history). */
+static int check_catalogue_file(hb_store *s)
+{
+    int fd = open(s->db_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return hb__store_seterr(s, e == ENOENT ? HB_ECATALOG : -e, "catalogue %s: cannot open: %s",
+                      s->db_path, strerror(e));
+    }
+    struct stat st;
+    unsigned char hdr[100];
+    ssize_t n = -1;
+    int r = fstat(fd, &st) < 0 ? -errno : 0;
+    if (r == 0) {
+        do
+            n = pread(fd, hdr, sizeof(hdr), 0);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+            r = -errno;
+    }
+    close(fd);
+    if (r < 0)
+        return hb__store_seterr(s, r, "catalogue %s: cannot read: %s", s->db_path, strerror(-r));
+    if (st.st_size == 0)
+        return hb__store_seterr(s, HB_ECATALOG,
+                      "catalogue %s is empty (0 bytes): it was truncated, and the version "
+                      "history it held is not in it; " RECOVER_HINT, s->db_path);
+    if (n < (ssize_t)sizeof(hdr) || memcmp(hdr, "SQLite format 3", 16) != 0)
+        return hb__store_seterr(s, HB_ECATALOG,
+                      "catalogue %s is not an SQLite database (%lld bytes; its header is "
+                      "garbled or cut short); " RECOVER_HINT, s->db_path, (long long)st.st_size);
+    /* The page count in the header is valid when its "valid-for" counter
+     * matches the change counter. With WAL frames pending (a crash during a
+     * checkpoint) the file may be short legitimately: SQLite replays them. */
+    uint32_t page = (uint32_t)hdr[16] << 8 | hdr[17];
+    if (page == 1)
+        page = 65536;
+    uint32_t pages = hb__store_be32(hdr + 28);
+    char *wal = hb__asprintf("%s-wal", s->db_path);
+    struct stat wst;
+    bool wal_frames = !wal || (stat(wal, &wst) == 0 && wst.st_size > 0);
+    free(wal);
+    if (!wal_frames && pages && hb__store_be32(hdr + 24) == hb__store_be32(hdr + 92) &&
+        (uint64_t)st.st_size < (uint64_t)pages * page)
+        return hb__store_seterr(s, HB_ECATALOG,
+                      "catalogue %s is truncated: %lld bytes, its header says %" PRIu32
+                      " pages of %" PRIu32 " bytes; " RECOVER_HINT,
+                      s->db_path, (long long)st.st_size, pages, page);
+    return 0;
+}
+
+/* Sets up a connection to a catalogue: busy timeout, WAL (persistent in the
+ * file; only set when the file is not in WAL yet, which needs a lock), FULL
+ * sync (per connection). */
+static int setup_connection(hb_store *s)
+{
+    sqlite3_extended_result_codes(s->db, 0);
+    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s, "PRAGMA journal_mode", &st);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    bool wal = rc == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+               !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW)
+        return hb__store_dberr(s, rc, "reading the journal mode");
+    /* WAL: readers never block the writer; FULL: a committed version
+     * survives power loss, not just a process crash. */
+    if (!wal && (r = hb__store_exec(s, "PRAGMA journal_mode=WAL", "set WAL mode")) < 0)
+        return r;
+    return hb__store_exec(s, "PRAGMA synchronous=FULL", "set synchronous mode");
+}
+
+
+/* Creates a catalogue where there is none, atomically: the schema is
+ * written to a private file that is then linked into place. Whoever links
+ * first wins; the others find a complete catalogue. So no opener ever sees
+ * a half-made catalogue (the EBUSY race of several managers opening a
+ * fresh state directory), and a hotbox.db that is empty is always damage. */
+int hb__store_create_catalogue(hb_store *s, int target)
+{
+    char *tmp = hb__asprintf("%s.new-%d-XXXXXX", s->db_path, (int)getpid());
+    if (!tmp)
+        return hb__store_seterr(s, -ENOMEM, "out of memory");
+    int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return hb__store_seterr(s, -e, "cannot create a catalogue in %s: %s", s->state_dir, strerror(e));
+    }
+    close(fd);
+    sqlite3 *keep = s->db;
+    char *keep_path = s->db_path;
+    s->db = NULL;
+    s->db_path = tmp;
+    int rc = sqlite3_open_v2(tmp, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int r = rc == SQLITE_OK ? setup_connection(s) : hb__store_dberr(s, rc, "create");
+    if (r == 0)
+        r = hb__store_migrate_to(s, target > 0 ? target : SCHEMA_VERSION);
+    if (s->db)
+        sqlite3_close_v2(s->db); /* checkpoints the WAL into the file */
+    s->db = keep;
+    s->db_path = keep_path;
+    if (r == 0 && link(tmp, s->db_path) < 0 && errno != EEXIST) {
+        int e = errno;
+        r = hb__store_seterr(s, -e, "cannot create catalogue %s: %s", s->db_path, strerror(e));
+    }
+    unlink(tmp);
+    char *side = hb__asprintf("%s-wal", tmp);
+    if (side)
+        unlink(side);
+    free(side);
+    side = hb__asprintf("%s-shm", tmp);
+    if (side)
+        unlink(side);
+    free(side);
+    free(tmp);
+    if (r == 0)
+        hb__fsync_dir(s->state_dir);
+    return r;
+}
+
+/* Opens the catalogue file (creating it when the state directory has none
+ * and no stored objects either). */
+int hb__store_open_catalogue(hb_store *s)
+{
+    struct stat st;
+    if (lstat(s->db_path, &st) < 0 && errno == ENOENT) {
+        unsigned nobj = 0;
+        int r = count_objects(s, &nobj);
+        if (r < 0)
+            return hb__store_seterr(s, r, "cannot read %s: %s", s->objects_dir, strerror(-r));
+        if (nobj)
+            return hb__store_seterr(s, HB_ECATALOG,
+                          "catalogue %s is missing, but %s holds %u stored object%s: the "
+                          "version history was deleted; " RECOVER_HINT,
+                          s->db_path, s->objects_dir, nobj, nobj == 1 ? "" : "s");
+        if ((r = hb__store_create_catalogue(s, 0)) < 0)
+            return r;
+    }
+    int r = check_catalogue_file(s);
+    if (r < 0)
+        return r;
+    /* No SQLITE_OPEN_CREATE: a catalogue that vanished since is an error,
+     * not a new empty history. */
+    int rc = sqlite3_open_v2(s->db_path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                             NULL);
+    if (rc != SQLITE_OK)
+        return hb__store_dberr(s, rc, "open");
+    return setup_connection(s);
+}
+
+/* A store handle with its paths, the state and objects directories
+ * created; no catalogue yet. */
+int hb__store_init(hb_store *s, const char *state_dir)
+{
+    int r = hb__mkdir_p(state_dir, 0755);
+    if (r < 0)
+        return hb__store_seterr(s, r, "cannot create state directory %s: %s", state_dir, strerror(-r));
+    r = hb__realpath(state_dir, &s->state_dir);
+    if (r < 0)
+        return hb__store_seterr(s, r, "cannot resolve state directory %s: %s", state_dir, strerror(-r));
+    s->objects_dir = hb__path_join(s->state_dir, "objects");
+    s->db_path = hb__path_join(s->state_dir, "hotbox.db");
+    if (!s->objects_dir || !s->db_path)
+        return hb__store_seterr(s, -ENOMEM, "out of memory");
+    r = hb__mkdir_p(s->objects_dir, 0755);
+    if (r < 0)
+        return hb__store_seterr(s, r, "cannot create %s: %s", s->objects_dir, strerror(-r));
+    return 0;
+}
+
+int hb_store_open(const char *state_dir, hb_store **out, char **err)
+{
+    if (!state_dir || !*state_dir || !out)
+        return -EINVAL;
+    hb_store *s = hb__store_alloc();
+    if (!s)
+        return -ENOMEM;
+    last_error[0] = '\0';
+    int r = hb__store_init(s, state_dir);
+    if (r < 0)
+        goto fail;
+    r = hb__store_open_catalogue(s);
+    if (r < 0)
+        goto fail;
+    r = hb__store_migrate(s);
+    if (r < 0)
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    if (err)
+        hb__seterr(err, r, "%s", last_error[0] ? last_error : strerror(-r));
+    hb_store_close(s);
+    return r;
+}
+
+void hb_store_close(hb_store *s)
+{
+    if (!s)
+        return;
+    if (s->db)
+        sqlite3_close_v2(s->db);
+    free(s->state_dir);
+    free(s->objects_dir);
+    free(s->db_path);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+hb_store *hb__store_alloc(void)
+{
+    hb_store *s = calloc(1, sizeof(*s));
+    pthread_mutexattr_t a;
+    if (!s || pthread_mutexattr_init(&a) != 0) {
+        free(s);
+        return NULL;
+    }
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    int r = pthread_mutex_init(&s->lock, &a);
+    pthread_mutexattr_destroy(&a);
+    if (r != 0) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void hb__store_lock(hb_store *s)
+{
+    pthread_mutex_lock(&s->lock);
+}
+
+void hb__store_unlock(hb_store *s)
+{
+    pthread_mutex_unlock(&s->lock);
+}
+
+const char *hb_store_last_error(hb_store *s)
+{
+    (void)s;
+    return last_error;
+}
+
+const char *hb_store_objects_dir(hb_store *s)
+{
+    return s ? s->objects_dir : NULL;
+}
+

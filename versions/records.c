@@ -1,0 +1,558 @@
+/*
+ * versions/records.c - catalogue rows: reading version records, the
+ * queries (get, latest, by input hash, by object, list, plugins), status
+ * changes, upgrade results, and inserting a new version's row.
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------------ */
+
+void hb_version_rec_release(hb_version_rec *r)
+{
+    if (!r)
+        return;
+    free(r->plugin);
+    hb__strv_free(r->inputs);
+    hb__strv_free(r->exports);
+    hb__strv_free(r->imports);
+    hb__strv_free(r->needed);
+    hb__strv_free(r->depends);
+    memset(r, 0, sizeof(*r));
+}
+
+void hb_store_list_free(hb_version_rec *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        hb_version_rec_release(&v[i]);
+    free(v);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    return strdup(t ? (const char *)t : "");
+}
+
+static void col_hex(sqlite3_stmt *st, int i, char out[HB_SHA256_HEX])
+{
+    const unsigned char *t = sqlite3_column_text(st, i);
+    snprintf(out, HB_SHA256_HEX, "%s", t ? (const char *)t : "");
+}
+
+/* The field of r that holds list k. */
+static char ***rec_list(hb_version_rec *r, enum hb__store_list k)
+{
+    switch (k) {
+    case HB__LIST_INPUTS: return &r->inputs;
+    case HB__LIST_EXPORTS: return &r->exports;
+    case HB__LIST_IMPORTS: return &r->imports;
+    case HB__LIST_NEEDED: return &r->needed;
+    case HB__LIST_DEPENDS: return &r->depends;
+    case HB__NLISTS: break;
+    }
+    return NULL;
+}
+
+/* Fills r's lists from version_lists (each an array, empty when the
+ * version has no rows for it). */
+static int read_lists(hb_store *s, hb_version_rec *r)
+{
+    for (int k = 0; k < HB__NLISTS; k++)
+        if (!(*rec_list(r, k) = calloc(1, sizeof(char *))))
+            return -ENOMEM;
+    sqlite3_stmt *st = NULL;
+    int rc, res = hb__store_prepare(s,
+                                    "SELECT list, item FROM version_lists "
+                                    "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
+                                    &st);
+    if (res < 0)
+        return res;
+    sqlite3_bind_text(st, 1, r->plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->version);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int k = sqlite3_column_int(st, 0);
+        const unsigned char *item = sqlite3_column_text(st, 1);
+        if (k < 0 || k >= HB__NLISTS || !item)
+            continue; /* a list this version of hotbox does not know */
+        if ((res = hb__strv_push(rec_list(r, k), (const char *)item)) < 0)
+            break;
+    }
+    if (res == 0 && rc != SQLITE_DONE)
+        res = hb__store_dberr(s, rc, "reading a version's lists");
+    sqlite3_finalize(st);
+    return res;
+}
+
+int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
+{
+    hb_version_rec r = {0};
+    r.plugin = col_dup(st, 0);
+    r.version = (uint64_t)sqlite3_column_int64(st, 1);
+    col_hex(st, 2, r.object_sha256);
+    col_hex(st, 3, r.input_hash);
+    r.size = (uint64_t)sqlite3_column_int64(st, 4);
+    r.created = sqlite3_column_int64(st, 5);
+    r.status = (hb_version_status)sqlite3_column_int(st, 6);
+    r.upgrade_result = sqlite3_column_int(st, 7);
+    r.upgrade_base = (uint64_t)sqlite3_column_int64(st, 8);
+    int res = r.plugin ? read_lists(s, &r) : -ENOMEM;
+    if (res < 0) {
+        hb_version_rec_release(&r);
+        return res;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Runs a prepared single-row query; binds are done by the caller. */
+int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
+{
+    int rc = sqlite3_step(st);
+    int r;
+    if (rc == SQLITE_ROW)
+        r = hb__store_read_rec(s, st, out);
+    else if (rc == SQLITE_DONE)
+        r = -ENOENT;
+    else
+        r = hb__store_dberr(s, rc, "query");
+    sqlite3_finalize(st);
+    return r;
+}
+
+bool hb__store_valid_plugin(const char *p)
+{
+    size_t n = p ? strlen(p) : 0;
+    return n > 0 && n <= MAX_PLUGIN_NAME && !strchr(p, '\n');
+}
+
+static int get_locked(hb_store *s, const char *plugin, uint64_t version, hb_version_rec *out)
+{
+    if (!s || !plugin || !out || version > INT64_MAX)
+        return -EINVAL;
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s, "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version=?2", &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+    r = hb__store_query_one(s, st, out);
+    if (r == -ENOENT)
+        hb__store_seterr(s, r, "%s has no version %" PRIu64 " in the store", plugin, version);
+    return r;
+}
+
+int hb_store_get(hb_store *s, const char *plugin, uint64_t version, hb_version_rec *out)
+{
+    if (!s)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = get_locked(s, plugin, version, out);
+    hb__store_unlock(s);
+    return r;
+}
+
+static int find_input_locked(hb_store *s, const char *plugin, const char *input_hash,
+                             hb_version_rec *out)
+{
+    if (!s || !plugin || !input_hash || !*input_hash || !out)
+        return -EINVAL;
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s,
+                    "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND input_hash=?2 "
+                    "ORDER BY version DESC LIMIT 1",
+                    &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, input_hash, -1, SQLITE_TRANSIENT);
+    return hb__store_query_one(s, st, out);
+}
+
+int hb_store_find_input(hb_store *s, const char *plugin, const char *input_hash,
+                        hb_version_rec *out)
+{
+    if (!s)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = find_input_locked(s, plugin, input_hash, out);
+    hb__store_unlock(s);
+    return r;
+}
+
+static int latest_locked(hb_store *s, const char *plugin, hb_version_rec *out)
+{
+    if (!s || !plugin || !out)
+        return -EINVAL;
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s,
+                    "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 "
+                    "ORDER BY version DESC LIMIT 1",
+                    &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    r = hb__store_query_one(s, st, out);
+    if (r == -ENOENT)
+        hb__store_seterr(s, r, "%s has no versions in the store", plugin);
+    return r;
+}
+
+int hb_store_latest(hb_store *s, const char *plugin, hb_version_rec *out)
+{
+    if (!s)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = latest_locked(s, plugin, out);
+    hb__store_unlock(s);
+    return r;
+}
+
+static int list_locked(hb_store *s, const char *plugin, hb_version_rec **out, size_t *n)
+{
+    if (!s || !plugin || !out || !n)
+        return -EINVAL;
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s, "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version",
+                    &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    hb_version_rec *v = NULL;
+    size_t len = 0, cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 8;
+            hb_version_rec *nv = realloc(v, ncap * sizeof(*v));
+            if (!nv) {
+                r = -ENOMEM;
+                goto fail;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        r = hb__store_read_rec(s, st, &v[len]);
+        if (r < 0)
+            goto fail;
+        len++;
+    }
+    if (rc != SQLITE_DONE) {
+        r = hb__store_dberr(s, rc, "listing versions");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    *out = v;
+    *n = len;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    hb_store_list_free(v, len);
+    return r;
+}
+
+int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t *n)
+{
+    if (!s)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = list_locked(s, plugin, out, n);
+    hb__store_unlock(s);
+    return r;
+}
+
+static int plugins_locked(hb_store *s, char ***out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s, "SELECT DISTINCT plugin FROM versions ORDER BY plugin", &st);
+    if (r < 0)
+        return r;
+    char **v = calloc(1, sizeof(char *));
+    size_t len = 0;
+    int rc;
+    if (!v) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char **nv = realloc(v, (len + 2) * sizeof(char *));
+        if (!nv) {
+            r = -ENOMEM;
+            goto fail;
+        }
+        v = nv;
+        v[len] = col_dup(st, 0);
+        v[len + 1] = NULL;
+        if (!v[len]) {
+            r = -ENOMEM;
+            goto fail;
+        }
+        len++;
+    }
+    if (rc != SQLITE_DONE) {
+        r = hb__store_dberr(s, rc, "listing plugins");
+        goto fail;
+    }
+    sqlite3_finalize(st);
+    *out = v;
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    hb__strv_free(v);
+    return r;
+}
+
+int hb_store_plugins(hb_store *s, char ***out)
+{
+    if (!s)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = plugins_locked(s, out);
+    hb__store_unlock(s);
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Status                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Public (hotbox.h): a version status belongs to the store. */
+const char *hb_version_status_name(hb_version_status st)
+{
+    switch (st) {
+    case HB_VERSION_CANDIDATE: return "candidate";
+    case HB_VERSION_ACTIVE: return "active";
+    case HB_VERSION_GOOD: return "good";
+    case HB_VERSION_BAD: return "bad";
+    case HB_VERSION_ROLLED_BACK: return "rolled-back";
+    }
+    return "unknown";
+}
+
+bool hb_store_status_transition_ok(hb_version_status from, hb_version_status to)
+{
+    if (from == to)
+        return true;
+    switch (to) {
+    case HB_VERSION_ACTIVE:
+    case HB_VERSION_BAD:
+        return true;
+    case HB_VERSION_GOOD:
+        return from == HB_VERSION_ACTIVE || from == HB_VERSION_ROLLED_BACK;
+    case HB_VERSION_ROLLED_BACK: /* a candidate can be skipped by a pin */
+        return from == HB_VERSION_ACTIVE || from == HB_VERSION_GOOD ||
+               from == HB_VERSION_CANDIDATE;
+    case HB_VERSION_CANDIDATE:
+        return from == HB_VERSION_BAD;
+    }
+    return false;
+}
+
+static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
+                             hb_version_status status)
+{
+    if (!s || !plugin || version > INT64_MAX || (unsigned)status > HB_VERSION_ROLLED_BACK)
+        return -EINVAL;
+    int r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin");
+    if (r < 0)
+        return r;
+    hb_version_rec cur;
+    r = hb_store_get(s, plugin, version, &cur);
+    if (r < 0)
+        goto rollback;
+    hb_version_status from = cur.status;
+    hb_version_rec_release(&cur);
+    if (!hb_store_status_transition_ok(from, status)) {
+        r = hb__store_seterr(s, -EINVAL, "%s v%" PRIu64 ": status cannot change from %s to %s", plugin,
+                   version, hb_version_status_name(from), hb_version_status_name(status));
+        goto rollback;
+    }
+    sqlite3_stmt *st = NULL;
+    r = hb__store_prepare(s, "UPDATE versions SET status=?3 WHERE plugin=?1 AND version=?2", &st);
+    if (r < 0)
+        goto rollback;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+    sqlite3_bind_int(st, 3, (int)status);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        r = hb__store_dberr(s, rc, "updating status");
+        goto rollback;
+    }
+    return hb__store_exec(s, "COMMIT", "commit status");
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+int hb_store_set_status(hb_store *s, const char *plugin, uint64_t version,
+                        hb_version_status status)
+{
+    if (!s)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = set_status_locked(s, plugin, version, status);
+    hb__store_unlock(s);
+    return r;
+}
+
+static int set_upgrade_result_locked(hb_store *s, const char *plugin, uint64_t version,
+                                     uint64_t base, int result)
+{
+    if (!s || !plugin || version > INT64_MAX || base > INT64_MAX || result < 0 || result > 2)
+        return -EINVAL;
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s,
+                    "UPDATE versions SET upgrade_result=?3, upgrade_base=?4 "
+                    "WHERE plugin=?1 AND version=?2",
+                    &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+    sqlite3_bind_int(st, 3, result);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)base);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return hb__store_dberr(s, rc, "recording an upgrade test result");
+    if (sqlite3_changes(s->db) == 0)
+        return hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin, version);
+    return 0;
+}
+
+int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t version,
+                                uint64_t base, int result)
+{
+    if (!s)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = set_upgrade_result_locked(s, plugin, version, base, result);
+    hb__store_unlock(s);
+    return r;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Objects                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Copies src into a fresh temp file in objects/ while hashing it; the temp
+ * file is fsynced and closed. On failure nothing is left behind. */
+int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha, hb_version_rec *out)
+{
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s,
+                    "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND object_sha256=?2 "
+                    "ORDER BY version DESC LIMIT 1",
+                    &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, sha, -1, SQLITE_TRANSIENT);
+    return hb__store_query_one(s, st, out);
+}
+
+int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out)
+{
+    sqlite3_stmt *st = NULL;
+    /* max() of both, so a counter row lost to an old bug or hand-editing can
+     * never make a number be reused. */
+    int r = hb__store_prepare(s,
+                    "SELECT max(coalesce((SELECT last_version FROM counters WHERE plugin=?1),0),"
+                    "           coalesce((SELECT max(version) FROM versions WHERE plugin=?1),0))",
+                    &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = (uint64_t)sqlite3_column_int64(st, 0) + 1;
+    else
+        r = hb__store_dberr(s, rc, "reading version counter");
+    sqlite3_finalize(st);
+    return r;
+}
+
+/* Inserts the rows of r's lists (meta's: NULL lists are empty). */
+static int insert_lists(hb_store *s, const char *plugin, uint64_t version,
+                        const hb_version_rec *meta)
+{
+    if (!meta)
+        return 0;
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s,
+                              "INSERT INTO version_lists (" LIST_COLUMNS ") "
+                              "VALUES (?1, ?2, ?3, ?4, ?5)",
+                              &st);
+    if (r < 0)
+        return r;
+    for (int k = 0; k < HB__NLISTS && r == 0; k++) {
+        char **v = *rec_list((hb_version_rec *)meta, k);
+        for (size_t i = 0; v && v[i] && r == 0; i++) {
+            sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+            sqlite3_bind_int(st, 3, k);
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)i);
+            sqlite3_bind_text(st, 5, v[i], -1, SQLITE_TRANSIENT);
+            int rc = sqlite3_step(st);
+            if (rc != SQLITE_DONE)
+                r = hb__store_dberr(s, rc, "inserting a version's lists");
+            sqlite3_reset(st);
+        }
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
+int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, const char *sha,
+                      uint64_t size, int64_t created, const hb_version_rec *meta)
+{
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s,
+                    "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
+                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    &st);
+    if (r < 0)
+        return r;
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+    sqlite3_bind_text(st, 3, sha, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 4, meta ? meta->input_hash : "", -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)size);
+    sqlite3_bind_int64(st, 6, created);
+    sqlite3_bind_int(st, 7, HB_VERSION_CANDIDATE);
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return hb__store_dberr(s, rc, "inserting version");
+    if ((r = insert_lists(s, plugin, version, meta)) < 0)
+        return r;
+    if (sqlite3_prepare_v2(s->db,
+                           "INSERT INTO counters (plugin, last_version) VALUES (?1, ?2) "
+                           "ON CONFLICT(plugin) DO UPDATE SET last_version=excluded.last_version",
+                           -1, &st, NULL) != SQLITE_OK)
+        return hb__store_dberr(s, sqlite3_errcode(s->db), "prepare counter");
+    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE)
+        return hb__store_dberr(s, rc, "updating version counter");
+    return 0;
+}
+

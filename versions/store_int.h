@@ -1,0 +1,127 @@
+/*
+ * versions/store_int.h - private to the store's files (catalog.c,
+ * records.c, objects.c, gc.c, checkpoints.c, recover.c): the handle, the
+ * catalogue's column lists, and the helpers every file reports through.
+ *
+ * Every helper here expects the caller to hold s->lock (the public entry
+ * points take it; see store.h).
+ */
+#ifndef HB_STORE_INT_H
+#define HB_STORE_INT_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "store.h"
+
+#define OBJ_SUFFIX ".so"
+#define TMP_PREFIX ".tmp-"
+#define MAX_PLUGIN_NAME 127 /* fits hb_version_info.plugin[128] */
+#define COPY_CHUNK (1u << 16)
+#define MAX_OBJECT_SIZE ((uint64_t)1 << 30)
+
+/* An object file this handle hashed (or wrote) and found matching its
+ * name, identified by what a write changes: device, inode, size and mtime
+ * (in nanoseconds). Not ctime: the harness links objects into its jails,
+ * which changes ctime but not the bytes. */
+typedef struct hb__seen_object {
+    char sha[HB_SHA256_HEX];
+    dev_t dev;
+    ino_t ino;
+    off_t size;
+    struct timespec mtime;
+    bool elf_ok; /* the ELF analysis of these bytes passed */
+} hb__seen_object;
+#define HB__SEEN_MAX 64
+
+struct hb_store {
+    pthread_mutex_t lock; /* recursive: entry points call each other */
+    hb__seen_object seen[HB__SEEN_MAX]; /* a ring, newest at seen_next - 1 */
+    unsigned seen_next;
+    sqlite3 *db;
+    char *state_dir;
+    char *objects_dir;
+    char *db_path;
+};
+
+/* What to do about a damaged catalogue, appended to every such error. */
+#define RECOVER_HINT                                                                      \
+    "nothing was changed; stop every hotbox using this state directory and run "          \
+    "`hotbox store recover` (or hb_catalogue_recover): it keeps the damaged file and "        \
+    "builds a new catalogue from what can be read"
+
+/* The columns a new row is inserted with; the rest keep their defaults. */
+#define INSERT_COLUMNS "plugin, version, object_sha256, input_hash, size, created, status"
+#define REC_COLUMNS INSERT_COLUMNS ", upgrade_result, upgrade_base"
+/* The versions table's columns in older schemas (recovery salvages an old
+ * catalogue in its own schema, then migrates it). */
+#define V1_COLUMNS INSERT_COLUMNS ", inputs, exports, imports, needed, depends"
+#define V2_COLUMNS V1_COLUMNS ", upgrade_result, upgrade_base"
+#define LIST_COLUMNS "plugin, version, list, pos, item"
+
+/* version_lists.list: which list of a version a row belongs to. */
+enum hb__store_list {
+    HB__LIST_INPUTS,
+    HB__LIST_EXPORTS,
+    HB__LIST_IMPORTS,
+    HB__LIST_NEEDED,
+    HB__LIST_DEPENDS,
+    HB__NLISTS
+};
+
+/* ---- catalog.c ---- */
+/* Sets the store's last error; returns code. */
+int hb__store_seterr(hb_store *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Copies the store's last error to *err (when err is non-NULL); returns code. */
+int hb__store_report(hb_store *s, int code, char **err);
+/* An SQLite result as a hotbox code, with the last error naming the file. */
+int hb__store_dberr(hb_store *s, int rc, const char *what);
+int hb__store_exec(hb_store *s, const char *sql, const char *what);
+int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st);
+uint32_t hb__store_be32(const unsigned char *p);
+/* Brings the open catalogue's schema up to date (one transaction). */
+int hb__store_migrate(hb_store *s);
+/* The schema version this code writes (the number of migrations). */
+int hb__store_schema_version(void);
+/* Brings it to schema version `target` only (recovery). */
+int hb__store_migrate_to(hb_store *s, int target);
+/* Creates a catalogue of schema version target (<= 0: the current one). */
+int hb__store_create_catalogue(hb_store *s, int target);
+int hb__store_open_catalogue(hb_store *s);
+/* Fills the handle's paths and creates the state and objects directories. */
+int hb__store_init(hb_store *s, const char *state_dir);
+/* A handle with its lock initialised, nothing else (free: hb_store_close). */
+hb_store *hb__store_alloc(void);
+/* The handle's lock, taken by every public entry point. */
+void hb__store_lock(hb_store *s);
+void hb__store_unlock(hb_store *s);
+
+/* ---- records.c ---- */
+/* Reads the current row of st (REC_COLUMNS) and the version's lists. */
+int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
+int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
+bool hb__store_valid_plugin(const char *p);
+int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha,
+                             hb_version_rec *out);
+int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out);
+int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, const char *sha,
+                         uint64_t size, int64_t created, const hb_version_rec *meta);
+
+/* ---- objects.c ---- */
+/* Hashes the object of rec and compares (checksum, size) - always, unlike
+ * hb_store_object_verify, which trusts an unchanged file it hashed before.
+ * For verify_all and recovery. */
+int hb__store_verify_full(hb_store *s, const hb_version_rec *rec, char **err);
+/* Whether name is "<64 hex>.so", a stored object's file name. */
+bool hb__store_is_object_name(const char *name);
+int hb__store_object_referenced(hb_store *s, const char *sha, bool *out);
+typedef void (*hb__store_entry_fn)(hb_store *s, const char *name, const struct stat *st,
+                                   bool referenced, void *ud);
+/* Calls fn for every object or temp file in objects/ (referenced is only
+ * meaningful for objects). */
+int hb__store_scan_objects(hb_store *s, hb__store_entry_fn fn, void *ud);
+
+#endif /* HB_STORE_INT_H */
