@@ -11,7 +11,14 @@
  * judged against a digest of the plugin's files taken before and after it:
  * when they differ the build is superseded. Its failure is not reported
  * (it is likely a half-written file), and the plugin is marked stale and
- * built again, without the compile cache, once the files are quiet. */
+ * built again, without the compile cache, once the files are quiet.
+ *
+ * A build starts at the first complete write of a watched file (the
+ * watcher's settle_on_close: a close after writing, or a rename into
+ * place), not after a quiet window: the edit-to-swap time is then the
+ * compiler's. The supersede rule above is what keeps that correct: a
+ * formatter saving again while the build runs moves the digest, and the
+ * final build is that of the last save. */
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -384,6 +391,9 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     const char *extra[] = {state_base, NULL};
     hb_watcher_options wo = HB_WATCHER_OPTIONS_INIT;
     wo.quiet_ms = opts ? opts->quiet_ms : 0;
+    /* Build at the first complete write (close or rename), not after the
+     * quiet window: a later save supersedes the build (see the top). */
+    wo.settle_on_close = true;
     wo.exclude_extra = extra;
     r = hb_watcher_new(&wo, &w->w, &err);
     free(state_base);

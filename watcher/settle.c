@@ -35,6 +35,8 @@ void hb__w_note_activity(hb_watcher *w)
 
 uint64_t hb__w_deadline_ns(const hb_watcher *w)
 {
+    if (w->write_done)
+        return w->last_ns; /* a write completed: due now (settle_on_close) */
     uint64_t quiet = w->last_ns + (uint64_t)w->quiet_ms * 1000000u;
     uint64_t cap = w->first_ns + (uint64_t)w->max_delay_ms * 1000000u;
     return quiet < cap ? quiet : cap;
@@ -411,7 +413,7 @@ int hb__w_reconcile(hb_watcher *w, hb_change_set *out)
     if (r >= 0)
         r = reconcile_gone_roots(w);
     w->rescan_all = w->overflowed = false;
-    w->pending = false;
+    w->pending = w->write_done = false;
     /* A root already back (re-created before its parent was watched). */
     for (size_t i = 0; i < w->n_awaited && r >= 0;) {
         int a = hb__w_await_attach(w, i);

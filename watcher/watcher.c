@@ -191,6 +191,8 @@ static int handle_event(hb_watcher *w, const struct inotify_event *ev)
         return 0; /* attributes of a directory: nothing to rebuild */
     } else {
         r = hb__w_mark_dirty(w, path, false);
+        if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+            w->write_done = w->settle_on_close;
     }
     free(path);
     if (r >= 0)
@@ -240,6 +242,7 @@ int hb_watcher_new(const hb_watcher_options *opts, hb_watcher **out, char **err)
         w->max_delay_ms = w->quiet_ms;
     w->max_watches = o.max_watches ? o.max_watches : DEFAULT_MAX_WATCHES;
     w->max_files = o.max_files ? o.max_files : DEFAULT_MAX_FILES;
+    w->settle_on_close = o.settle_on_close;
 
     int r;
     size_t n_inc = 0;

@@ -111,6 +111,8 @@ struct hb_watcher {
     uint32_t gen;
 
     bool pending, rescan_all, overflowed;
+    bool settle_on_close; /* the option */
+    bool write_done;      /* a tracked file's write completed: settle now */
     uint64_t first_ns, last_ns; /* first and last relevant event pending */
     bool timer_armed;
     uint64_t timer_deadline;
