@@ -289,6 +289,19 @@ static char *providers_of(hb_manager *m, const char *plugin, const char *imports
     return hb__sb_detach(&out);
 }
 
+bool hb__build_needs_relink(hb_manager *m, const char *plugin)
+{
+    hb_version_rec rec = {0};
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_latest(m->store, plugin, &rec);
+    pthread_mutex_unlock(&m->lock);
+    char *prov = r == 0 ? providers_of(m, plugin, rec.imports) : NULL;
+    bool relink = prov && strcmp(prov, rec.depends ? rec.depends : "") != 0;
+    free(prov);
+    hb_version_rec_release(&rec);
+    return relink;
+}
+
 /* Depth-first search for `target` from `from` along the stored `depends`
  * edges; on success `path` holds "from -> ... -> target". */
 static bool reaches(hb_manager *m, const char *from, const char *target, hb_sb *path,
@@ -443,15 +456,18 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
     hb__announce_isolation(m);
 
     hb_version_rec hit = {0};
+    char *relink_to = NULL; /* the providers a rejected cache hit should have had */
     if (use_cache && cache_lookup(m, dir, plugin, &hit) == 0) {
         /* A cached object is only reusable if its providers are still the
          * plugins that export what it imports (a provider may have appeared
-         * since): otherwise it must be linked again. */
+         * since): otherwise it must be linked again, against those. */
         char *prov = providers_of(m, plugin, hit.imports);
         if (!prov || strcmp(prov, hit.depends ? hit.depends : "") != 0) {
             hb_version_rec_release(&hit);
             memset(&hit, 0, sizeof(hit));
             hit.version = 0;
+            relink_to = prov;
+            prov = NULL;
         }
         free(prov);
     }
@@ -466,6 +482,7 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
                 free(w);
         }
         if (r == 0) {
+            free(relink_to);
             out->rec = hit;
             out->cache_hit = true;
             out->t.verify_ms = hb__ms_since(tv);
@@ -480,9 +497,11 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
 
     char *job = NULL;
     int r = hb__mkdtemp_in(m->tmp_dir, "job-", &job);
-    if (r < 0)
+    if (r < 0) {
+        free(relink_to);
         return hb__seterr(err, r, "cannot create a job directory in %s: %s", m->tmp_dir,
                           strerror(-r));
+    }
     hb_compile_request req = make_request(m, dir, job);
     char **siblings = sibling_dirs(m, dir);
     req.source_dirs = siblings;
@@ -496,7 +515,8 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
         pthread_mutex_lock(&m->lock);
         int pr = hb_store_latest(m->store, plugin, &prev);
         pthread_mutex_unlock(&m->lock);
-        depends = strdup(pr == 0 && prev.depends ? prev.depends : "");
+        depends = relink_to ? relink_to : strdup(pr == 0 && prev.depends ? prev.depends : "");
+        relink_to = NULL;
         hb_version_rec_release(&prev);
     }
     dep_names = hb__split_lines(depends ? depends : "");

@@ -408,13 +408,12 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     }
     for (size_t i = 0; i < w->nroots; i++)
         scan_root(w, i);
-    /* Build everything before loading anything, twice: a plugin built
-     * before its provider was known is linked again once it is; then load
-     * providers before the plugins that use them. */
+    /* Build everything before loading anything, in parallel (independent
+     * compiles, bounded by the cores); then link again only the plugins
+     * built before a provider of theirs was stored, and load providers
+     * before the plugins that use them. The loads find the builds in the
+     * compile cache: every plugin is compiled once. */
     {
-        /* First pass in parallel (independent compiles, bounded by the
-         * cores); the second, serial pass only relinks plugins whose
-         * providers turned up in the first. */
         char **dirs = calloc(w->nplugs + 1, sizeof(char *));
         char **names = calloc(w->nplugs + 1, sizeof(char *));
         for (size_t i = 0; dirs && names && i < w->nplugs; i++) {
@@ -426,6 +425,8 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
         free(dirs);
         free(names);
         for (size_t i = 0; i < w->nplugs; i++) {
+            if (!hb__build_needs_relink(sb->m, w->plugs[i].name))
+                continue;
             hb_build_out b;
             char *berr = NULL;
             hb__build(sb->m, w->plugs[i].dir, w->plugs[i].name, &b, &berr);
