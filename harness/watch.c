@@ -149,7 +149,7 @@ static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
         qsort(files, n, sizeof(*files), cmp_str);
     char fh[HB_SHA256_HEX];
     for (size_t i = 0; i < n; i++) {
-        if (hb__sha256_file(files[i], fh) < 0)
+        if (hb__sha256_file_cached(files[i], fh) < 0)
             snprintf(fh, sizeof(fh), "-");
         hb__sha256_update_framed(h, files[i], strlen(files[i]));
         hb__sha256_update_framed(h, fh, strlen(fh));
@@ -161,7 +161,7 @@ static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
         size_t len = nl ? (size_t)(nl - q) : strlen(q);
         char *one = strndup(q, len);
         if (one && !path_in(one, p->dir)) {
-            if (hb__sha256_file(one, fh) < 0)
+            if (hb__sha256_file_cached(one, fh) < 0)
                 snprintf(fh, sizeof(fh), "-");
             hb__sha256_update_framed(h, one, len);
             hb__sha256_update_framed(h, fh, strlen(fh));

@@ -199,7 +199,7 @@ int hb__w_check_path(hb_watcher *w, const char *path, bool report, bool fast)
         return 0;
     }
     char hash[HB_SHA256_HEX];
-    r = hb__sha256_file(path, hash);
+    r = hb__sha256_file_cached(path, hash);
     if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP)
         return forget_path(w, path, report); /* gone between stat and open */
     if (r < 0) {
