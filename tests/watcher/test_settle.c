@@ -19,16 +19,7 @@ static hb_watcher *early_watcher_on(const char *root, bool settle_on_close)
     o.quiet_ms = LONG_MS;
     o.max_delay_ms = LONG_MS;
     o.settle_on_close = settle_on_close;
-    hb_watcher *w = NULL;
-    char *err = NULL;
-    int r = hb_watcher_new(&o, &w, &err);
-    if (r < 0)
-        HB_FAIL_("hb_watcher_new: %d %s", r, err ? err : "");
-    r = hb_watcher_add_root(w, root, &err);
-    if (r < 0)
-        HB_FAIL_("hb_watcher_add_root(%s): %d %s", root, r, err ? err : "");
-    free(err);
-    return w;
+    return watcher_with(root, &o);
 }
 
 /* One process() call: the set it delivers (1) or 0. */

@@ -91,13 +91,13 @@ static __attribute__((unused)) void mkdir_in(const char *dir, const char *name)
     free(p);
 }
 
-static __attribute__((unused)) hb_watcher *watcher_on(const char *root)
+/* A watcher with options o on root. */
+static __attribute__((unused)) hb_watcher *watcher_with(const char *root,
+                                                        const hb_watcher_options *o)
 {
-    hb_watcher_options o = HB_WATCHER_OPTIONS_INIT;
-    o.quiet_ms = QUIET_MS;
     hb_watcher *w = NULL;
     char *err = NULL;
-    int r = hb_watcher_new(&o, &w, &err);
+    int r = hb_watcher_new(o, &w, &err);
     if (r < 0)
         HB_FAIL_("hb_watcher_new: %d %s", r, err ? err : "");
     r = hb_watcher_add_root(w, root, &err);
@@ -105,6 +105,13 @@ static __attribute__((unused)) hb_watcher *watcher_on(const char *root)
         HB_FAIL_("hb_watcher_add_root(%s): %d %s", root, r, err ? err : "");
     free(err);
     return w;
+}
+
+static __attribute__((unused)) hb_watcher *watcher_on(const char *root)
+{
+    hb_watcher_options o = HB_WATCHER_OPTIONS_INIT;
+    o.quiet_ms = QUIET_MS;
+    return watcher_with(root, &o);
 }
 
 /* Waits for the next change set through the watcher's fd. 1: got one. */
