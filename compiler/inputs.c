@@ -18,7 +18,7 @@ int hb__hash_files(char *const *inputs, char (**out)[HB_SHA256_HEX], const char 
     if (!h)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        int r = hb__sha256_file(inputs[i], h[i]);
+        int r = hb__sha256_file_cached(inputs[i], h[i]);
         if (r < 0) {
             if (bad)
                 *bad = inputs[i];
@@ -62,7 +62,7 @@ static void snapshot_add(hb__snapshot *s, size_t cap, const char *path)
             return;
     hb__snap_ent e = {0};
     /* stat before hashing: a write between the two shows in the hash. */
-    if (s->n >= cap || stat(path, &e.st) < 0 || hb__sha256_file(path, e.hash) < 0)
+    if (s->n >= cap || stat(path, &e.st) < 0 || hb__sha256_file_cached(path, e.hash) < 0)
         return; /* unknown: judged by its ctime after the compile */
     if (!(e.path = strdup(path)))
         return;

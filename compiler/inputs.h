@@ -2,7 +2,9 @@
  * compiler/inputs.h - private: the files a compile read.
  *
  * hb__hash_files hashes each input's content (regular files only, see
- * hb__sha256_file). The snapshot tells whether any input may have changed
+ * hb__sha256_file), through the process-wide cache of util/hashcache.c:
+ * an input whose identity did not change since anyone (the watcher, watch
+ * mode's digests, an earlier compile) hashed it is not read again. The snapshot tells whether any input may have changed
  * while the compiler ran (the method is described in inputs.c): compiler.c
  * takes one before each attempt and checks it after hashing, and compiles
  * again, at most HB__COMPILE_ATTEMPTS times in all.

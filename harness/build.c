@@ -254,6 +254,17 @@ static char **providers_of(hb_manager *m, const char *plugin, char *const *imp)
     return out;
 }
 
+bool hb__build_needs_relink(hb_manager *m, const char *plugin)
+{
+    hb_version_rec rec = {0};
+    int r = hb_store_latest(m->store, plugin, &rec);
+    char **prov = r == 0 ? providers_of(m, plugin, rec.imports) : NULL;
+    bool relink = prov && !hb__strv_equal(prov, rec.depends);
+    hb__strv_free(prov);
+    hb_version_rec_release(&rec);
+    return relink;
+}
+
 /* The stored `depends` of a plugin's latest version (for the cycle check:
  * versions/graph.c walks them). */
 static char **latest_depends(void *ud, const char *name)
@@ -393,15 +404,18 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
     hb__announce_isolation(m);
 
     hb_version_rec hit = {0};
+    char **relink_to = NULL; /* the providers a rejected cache hit should have had */
     if (use_cache && cache_lookup(m, dir, plugin, &hit) == 0) {
         /* A cached object is only reusable if its providers are still the
          * plugins that export what it imports (a provider may have appeared
-         * since): otherwise it must be linked again. */
+         * since): otherwise it must be linked again, against those. */
         char **prov = providers_of(m, plugin, hit.imports);
         if (!prov || !hb__strv_equal(prov, hit.depends)) {
             hb_version_rec_release(&hit);
             memset(&hit, 0, sizeof(hit));
             hit.version = 0;
+            relink_to = prov;
+            prov = NULL;
         }
         hb__strv_free(prov);
     }
@@ -416,6 +430,7 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
                 free(w);
         }
         if (r == 0) {
+            hb__strv_free(relink_to);
             out->rec = hit;
             out->cache_hit = true;
             out->t.verify_ms = hb__ms_since(tv);
@@ -430,9 +445,11 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
 
     char *job = NULL;
     int r = hb__mkdtemp_in(m->tmp_dir, "job-", &job);
-    if (r < 0)
+    if (r < 0) {
+        hb__strv_free(relink_to);
         return hb__seterr(err, r, "cannot create a job directory in %s: %s", m->tmp_dir,
                           strerror(-r));
+    }
     hb_compile_request req = make_request(m, dir, job);
     char **siblings = sibling_dirs(m, dir);
     req.source_dirs = siblings;
@@ -443,7 +460,8 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
          * below if the imports say otherwise. */
         hb_version_rec prev = {0};
         int pr = hb_store_latest(m->store, plugin, &prev);
-        dep_names = hb__strv_dup(pr == 0 ? prev.depends : NULL);
+        dep_names = relink_to ? relink_to : hb__strv_dup(pr == 0 ? prev.depends : NULL);
+        relink_to = NULL;
         hb_version_rec_release(&prev);
     }
     needed = dep_names ? sonames_of(dep_names) : NULL;

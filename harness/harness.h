@@ -261,6 +261,10 @@ void hb__announce_isolation(hb_manager *m);
  * thread emits a warning for each altered stored object they found (and
  * rebuilt). dirs/names are parallel arrays of n entries. */
 void hb__build_parallel(hb_manager *m, char *const *dirs, char *const *names, size_t n);
+/* Whether plugin's newest stored version was linked against other
+ * providers than the plugins that export what it imports now (one built
+ * beside its provider, before the provider was stored). */
+bool hb__build_needs_relink(hb_manager *m, const char *plugin);
 
 /* Verifies a stored object before it is loaded (checksum + ELF). An
  * object that does not match its checksum is reported: an audit record

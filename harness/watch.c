@@ -11,7 +11,14 @@
  * judged against a digest of the plugin's files taken before and after it:
  * when they differ the build is superseded. Its failure is not reported
  * (it is likely a half-written file), and the plugin is marked stale and
- * built again, without the compile cache, once the files are quiet. */
+ * built again, without the compile cache, once the files are quiet.
+ *
+ * A build starts at the first complete write of a watched file (the
+ * watcher's settle_on_close: a close after writing, or a rename into
+ * place), not after a quiet window: the edit-to-swap time is then the
+ * compiler's. The supersede rule above is what keeps that correct: a
+ * formatter saving again while the build runs moves the digest, and the
+ * final build is that of the last save. */
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -139,7 +146,7 @@ static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
         qsort(files, n, sizeof(*files), cmp_str);
     char fh[HB_SHA256_HEX];
     for (size_t i = 0; i < n; i++) {
-        if (hb__sha256_file(files[i], fh) < 0)
+        if (hb__sha256_file_cached(files[i], fh) < 0)
             snprintf(fh, sizeof(fh), "-");
         hb__sha256_update_framed(h, files[i], strlen(files[i]));
         hb__sha256_update_framed(h, fh, strlen(fh));
@@ -149,7 +156,7 @@ static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
     for (size_t i = 0; p->inputs && p->inputs[i]; i++) {
         const char *one = p->inputs[i];
         if (!path_in(one, p->dir)) {
-            if (hb__sha256_file(one, fh) < 0)
+            if (hb__sha256_file_cached(one, fh) < 0)
                 snprintf(fh, sizeof(fh), "-");
             hb__sha256_update_framed(h, one, strlen(one));
             hb__sha256_update_framed(h, fh, strlen(fh));
@@ -379,6 +386,9 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     const char *extra[] = {state_base, NULL};
     hb_watcher_options wo = HB_WATCHER_OPTIONS_INIT;
     wo.quiet_ms = opts ? opts->quiet_ms : 0;
+    /* Build at the first complete write (close or rename), not after the
+     * quiet window: a later save supersedes the build (see the top). */
+    wo.settle_on_close = true;
     wo.exclude_extra = extra;
     r = hb_watcher_new(&wo, &w->w, &err);
     free(state_base);
@@ -393,13 +403,12 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     }
     for (size_t i = 0; i < w->nroots; i++)
         scan_root(w, i);
-    /* Build everything before loading anything, twice: a plugin built
-     * before its provider was known is linked again once it is; then load
-     * providers before the plugins that use them. */
+    /* Build everything before loading anything, in parallel (independent
+     * compiles, bounded by the cores); then link again only the plugins
+     * built before a provider of theirs was stored, and load providers
+     * before the plugins that use them. The loads find the builds in the
+     * compile cache: every plugin is compiled once. */
     {
-        /* First pass in parallel (independent compiles, bounded by the
-         * cores); the second, serial pass only relinks plugins whose
-         * providers turned up in the first. */
         char **dirs = calloc(w->nplugs + 1, sizeof(char *));
         char **names = calloc(w->nplugs + 1, sizeof(char *));
         for (size_t i = 0; dirs && names && i < w->nplugs; i++) {
@@ -411,6 +420,8 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
         free(dirs);
         free(names);
         for (size_t i = 0; i < w->nplugs; i++) {
+            if (!hb__build_needs_relink(sb->m, w->plugs[i].name))
+                continue;
             hb_build_out b;
             char *berr = NULL;
             hb__build(sb->m, w->plugs[i].dir, w->plugs[i].name, &b, &berr);

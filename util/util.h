@@ -80,6 +80,15 @@ void hb__sha256_hex(const void *data, size_t len, char out[HB_SHA256_HEX]);
  * /dev/stdin, a socket, a file on /proc or /sys) is refused with -EINVAL
  * without reading from it: the open never blocks. */
 int hb__sha256_file(const char *path, char out[HB_SHA256_HEX]);
+/* The same, remembering each file's hash by its identity (device, inode,
+ * size, mtime, ctime) for the life of the process (util/hashcache.c): a
+ * file that did not change since it was last hashed is not read again. A
+ * file changed in the current clock tick, or on a file system without
+ * nanosecond timestamps, is always read. Thread-safe. */
+int hb__sha256_file_cached(const char *path, char out[HB_SHA256_HEX]);
+/* Calls of hb__sha256_file_cached answered from memory, and files read. */
+void hb__hash_cache_stats(uint64_t *hits, uint64_t *reads);
+void hb__hash_cache_clear(void); /* forgets every entry and the counts */
 
 /* Incremental SHA-256 for hashing several inputs. */
 typedef struct hb_sha256 hb_sha256;

@@ -9,7 +9,8 @@
  *
  * Invariants and ownership
  *  - Events are coalesced until a quiet window (default 20 ms) passes with no
- *    new relevant event; then one change set is delivered. A writer that never
+ *    new relevant event; then one change set is delivered (with
+ *    settle_on_close, already when a tracked file's write completes). A writer that never
  *    stops cannot starve delivery: a set is delivered at most max_delay_ms
  *    after the first pending event even if events keep arriving.
  *  - Content decides, not events. Every tracked file's SHA-256 is kept; a file
@@ -81,9 +82,20 @@ typedef struct hb_watcher_options {
     /* Extra exclude patterns added to whichever set above is in force, e.g.
      * the name of a state directory other than .hotbox. May be NULL. */
     const char *const *exclude_extra;
+    /* Settle at the first complete write instead of waiting out the quiet
+     * window: as soon as a tracked file is closed after writing
+     * (IN_CLOSE_WRITE) or a file is renamed onto a tracked name
+     * (IN_MOVED_TO), everything pending is settled and delivered. Events
+     * that follow start the next set as usual. A write that is not closed
+     * yet (IN_MODIFY only), a deletion or a new directory still waits for
+     * the quiet window. For a caller that supersedes work when more changes
+     * arrive (watch mode starts the build at once and builds again if the
+     * files move meanwhile). */
+    bool settle_on_close;
 } hb_watcher_options;
 
-#define HB_WATCHER_OPTIONS_INIT {HB_WATCHER_OPTIONS_VERSION, 0, 0, 0, 0, NULL, NULL, NULL}
+#define HB_WATCHER_OPTIONS_INIT                                                                \
+    {HB_WATCHER_OPTIONS_VERSION, 0, 0, 0, 0, NULL, NULL, NULL, false}
 void hb_watcher_options_init(hb_watcher_options *opts);
 
 /* The built-in pattern lists, NULL-terminated, static. */

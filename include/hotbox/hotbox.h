@@ -589,7 +589,9 @@ typedef struct hb_watch hb_watch;
 
 typedef struct hb_watch_options {
     unsigned version;      /* HB_WATCH_OPTIONS_VERSION */
-    unsigned quiet_ms;     /* coalescing window; default 20 */
+    unsigned quiet_ms;     /* coalescing window for writes not completed yet
+                              (a completed save, closed or renamed into
+                              place, starts its build at once); default 20 */
     int run_selftests;     /* run hb_test_* after each swap; default on (-1 = off) */
 } hb_watch_options;
 
@@ -611,7 +613,8 @@ HB_EXTERN void hb_watch_free(hb_watch *w);
 HB_EXTERN int hb_watch_fd(hb_watch *w);
 
 /* Handles whatever is ready without blocking: a settled set of changed files
- * becomes rebuilds and hot swaps of the plugins it affects (through their
+ * (settled as soon as a save completes: the file closed after writing or
+ * renamed into place) becomes rebuilds and hot swaps of the plugins it affects (through their
  * header dependencies), in dependency order, each once. Returns how many
  * plugins it acted on: built (loaded or reloaded, whatever the outcome) plus
  * unloaded because their directory went away; 0 when nothing was ready. A

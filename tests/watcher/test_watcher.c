@@ -1,180 +1,16 @@
 /*
  * tests/watcher/test_watcher.c - the watcher against real file systems
- * operations, one case per CTest test (the case name is argv[1]).
+ * operations, one case per CTest test (the case name is argv[1]; without
+ * one, every case runs in a child process of its own).
  *
  * Every case builds its own temporary tree, drives the watcher only through
  * its fd (poll with a timeout as the failure path: no sleeps), and removes the
- * tree afterwards. "Nothing happens" is checked with a bounded wait of three
- * quiet windows plus 50 ms: inotify events are queued synchronously by the
- * system call that causes them, so by the time the test's own write returns
- * the watcher can see it, and a pending set would be due after one window.
+ * tree afterwards. "Nothing happens" is checked by running the watcher
+ * until what is pending settled (wtest.h: wait_settled): inotify events
+ * are queued synchronously by the system call that causes them, so by the
+ * time the test's own write returns the watcher can see it.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <poll.h>
-#include <sched.h>
-#include <stdbool.h>
-#include <stdint.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "hbtest.h"
-#include "util.h"
-#include "watcher.h"
-
-#define QUIET_MS 20
-#define WAIT_MS 5000
-
-static char *g_tree; /* removed at exit */
-
-static void cleanup_tree(void)
-{
-    if (g_tree) {
-        hb__rm_rf(g_tree);
-        free(g_tree);
-        g_tree = NULL;
-    }
-}
-
-static char *make_tree(void)
-{
-    char *dir = NULL, *real = NULL;
-    HB_CHECK_OK(hb__mkdtemp_in("/tmp", "hb-watch-", &dir));
-    HB_CHECK_OK(hb__realpath(dir, &real)); /* what the watcher reports */
-    free(dir);
-    g_tree = real;
-    atexit(cleanup_tree);
-    return real;
-}
-
-static char *P(const char *dir, const char *name) /* caller frees */
-{
-    char *p = hb__path_join(dir, name);
-    HB_CHECK(p != NULL);
-    return p;
-}
-
-static void write_at(const char *path, const char *content)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        HB_FAIL_("open %s: %s", path, strerror(errno));
-    HB_CHECK_OK(hb__write_full(fd, content, strlen(content)));
-    HB_CHECK_EQ(close(fd), 0);
-}
-
-static void write_in(const char *dir, const char *name, const char *content)
-{
-    char *p = P(dir, name);
-    write_at(p, content);
-    free(p);
-}
-
-/* Temp file + rename, without the fsyncs of hb__write_file_atomic: how git
- * checkout and most tools replace files. */
-static void replace_at(const char *path, const char *content)
-{
-    char *tmp = hb__asprintf("%s.tmp-replace", path);
-    HB_CHECK(tmp != NULL);
-    write_at(tmp, content);
-    if (rename(tmp, path) < 0)
-        HB_FAIL_("rename %s: %s", tmp, strerror(errno));
-    free(tmp);
-}
-
-static void mkdir_in(const char *dir, const char *name)
-{
-    char *p = P(dir, name);
-    if (mkdir(p, 0755) < 0)
-        HB_FAIL_("mkdir %s: %s", p, strerror(errno));
-    free(p);
-}
-
-static hb_watcher *watcher_on(const char *root)
-{
-    hb_watcher_options o = HB_WATCHER_OPTIONS_INIT;
-    o.quiet_ms = QUIET_MS;
-    hb_watcher *w = NULL;
-    char *err = NULL;
-    int r = hb_watcher_new(&o, &w, &err);
-    if (r < 0)
-        HB_FAIL_("hb_watcher_new: %d %s", r, err ? err : "");
-    r = hb_watcher_add_root(w, root, &err);
-    if (r < 0)
-        HB_FAIL_("hb_watcher_add_root(%s): %d %s", root, r, err ? err : "");
-    free(err);
-    return w;
-}
-
-/* Waits for the next change set through the watcher's fd. 1: got one. */
-static int wait_set(hb_watcher *w, int timeout_ms, hb_change_set *cs)
-{
-    uint64_t end = hb__now_ns() + (uint64_t)timeout_ms * 1000000u;
-    for (;;) {
-        int r = hb_watcher_process(w, cs);
-        if (r < 0)
-            HB_FAIL_("hb_watcher_process: %d %s", r, hb_watcher_last_error(w));
-        if (r == 1)
-            return 1;
-        uint64_t now = hb__now_ns();
-        if (now >= end)
-            return 0;
-        struct pollfd pfd = {.fd = hb_watcher_fd(w), .events = POLLIN};
-        int left = (int)((end - now + 999999u) / 1000000u);
-        if (poll(&pfd, 1, left) < 0 && errno != EINTR)
-            HB_FAIL_("poll: %s", strerror(errno));
-    }
-}
-
-static void dump_set(const char *what, const hb_change_set *cs)
-{
-    fprintf(stderr, "%s: %zu changes%s%s\n", what, cs->n_changes,
-            cs->overflowed ? " (overflowed)" : "", cs->root_gone ? " (root gone)" : "");
-    for (size_t i = 0; i < cs->n_changes && i < 40; i++)
-        fprintf(stderr, "  %-8s %s%s\n", hb_change_kind_name(cs->changes[i].kind),
-                cs->changes[i].path, cs->changes[i].is_dir ? "/" : "");
-    for (size_t i = 0; i < cs->n_warnings; i++)
-        fprintf(stderr, "  warning: %s\n", cs->warnings[i]);
-}
-
-static void expect_set(hb_watcher *w, hb_change_set *cs)
-{
-    hb_change_set_init(cs);
-    if (!wait_set(w, WAIT_MS, cs))
-        HB_FAIL_("no change set within %d ms", WAIT_MS);
-    dump_set("got", cs);
-}
-
-static void expect_nothing(hb_watcher *w)
-{
-    hb_change_set cs;
-    hb_change_set_init(&cs);
-    if (wait_set(w, 3 * QUIET_MS + 50, &cs)) {
-        dump_set("unexpected", &cs);
-        HB_FAIL_("expected no change set, got %zu changes", cs.n_changes);
-    }
-    /* Settled and idle: no timer armed, nothing readable. */
-    HB_CHECK_EQ(hb_watcher_next_timeout_ms(w), -1);
-    struct pollfd pfd = {.fd = hb_watcher_fd(w), .events = POLLIN};
-    HB_CHECK_EQ(poll(&pfd, 1, 0), 0);
-}
-
-/* The kind reported for dir/name, or 0. */
-static int kind_of(const hb_change_set *cs, const char *dir, const char *name)
-{
-    char *p = name ? P(dir, name) : strdup(dir);
-    int kind = 0;
-    for (size_t i = 0; i < cs->n_changes; i++)
-        if (strcmp(cs->changes[i].path, p) == 0)
-            kind = cs->changes[i].kind;
-    free(p);
-    return kind;
-}
-
-#define CHECK_KIND(cs, dir, name, k) HB_CHECK_EQ(kind_of(cs, dir, name), k)
+#include "wtest.h"
 
 /* ---- cases ------------------------------------------------------------ */
 
@@ -470,7 +306,7 @@ static void case_burst(void)
         }
     }
     double burst_ms = hb__ms_since(t0);
-    while (wait_set(w, 3 * QUIET_MS + 50, &cs)) {
+    while (wait_settled(w, &cs)) {
         sets++;
         HB_CHECK_EQ(cs.n_changes, 1);
         CHECK_KIND(&cs, t, "a.c", HB_CHANGE_MODIFIED);
@@ -947,10 +783,7 @@ static void case_idle(void)
     hb_watcher_free(w);
 }
 
-static const struct {
-    const char *name;
-    void (*fn)(void);
-} cases[] = {
+static const wt_case cases[] = {
     {"inplace", case_inplace},         {"rename_save", case_rename_save},
     {"vim_save", case_vim_save},       {"delete_create", case_delete_create},
     {"touch_resave", case_touch_resave}, {"new_subdir", case_new_subdir},
@@ -965,19 +798,5 @@ static const struct {
 
 int main(int argc, char **argv)
 {
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        if (argc < 2 || strcmp(argv[1], cases[i].name) == 0) {
-            printf("== %s\n", cases[i].name);
-            fflush(stdout);
-            cases[i].fn();
-            cleanup_tree();
-            if (argc >= 2)
-                return 0;
-        }
-    }
-    if (argc >= 2) {
-        fprintf(stderr, "unknown case %s\n", argv[1]);
-        return 2;
-    }
-    return 0;
+    return wt_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
