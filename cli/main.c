@@ -101,15 +101,20 @@ void cli_print_event(const hb_event *ev, void *ud)
     }
 }
 
+void cli_manager_options(const cli_global *g, hb_manager_options *o)
+{
+    hb_manager_options_init(o, HB_MANAGER_OPTIONS_VERSION);
+    o->state_dir = g->state_dir;
+    o->cc = g->cc;
+    o->cc_origin = g->cc_origin;
+    o->cflags = g->cflags;
+    o->isolation = g->isolation;
+}
+
 int cli_manager(const cli_global *g, hb_manager **out)
 {
     hb_manager_options o;
-    hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
-    o.state_dir = g->state_dir;
-    o.cc = g->cc;
-    o.cc_origin = g->cc_origin;
-    o.cflags = g->cflags;
-    o.isolation = g->isolation;
+    cli_manager_options(g, &o);
     o.on_event = cli_print_event;
     o.event_userdata = (void *)g;
     int r = hb_manager_new(&o, out);
@@ -567,7 +572,6 @@ static int run(int argc, char **argv)
         return cmd_status(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "audit"))
         return cmd_audit(&g, sub_argc, sub_argv);
-    int cmd_test(const cli_global *, int, char **), cmd_report(const cli_global *, int, char **);
     if (!strcmp(cmd, "test"))
         return cmd_test(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "report"))

@@ -316,12 +316,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
     hb_manager_options o;
-    hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
-    o.state_dir = g->state_dir;
-    o.cc = g->cc;
-    o.cc_origin = g->cc_origin;
-    o.cflags = g->cflags;
-    o.isolation = g->isolation;
+    cli_manager_options(g, &o);
     o.on_event = on_event;
     o.event_userdata = &ui;
     hb_manager *m = NULL;
