@@ -84,11 +84,15 @@ int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts,
     if (c != '?' && c != ':')
         return c;
     const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+    /* "test: ..." for a command's options; nothing for the global ones. */
+    const char *sep = cmd ? ": " : "", *see = cmd ? " " : "";
+    if (!cmd)
+        cmd = "";
     char shortname[3] = {'-', (char)optopt, '\0'};
     /* For a short option, optind may still point at the word holding it. */
     const char *what = (c == ':' && arg[0] == '-' && arg[1] == '-') || !optopt ? arg : shortname;
     if (c == ':') {
-        cli_error("%s: option %s wants a value (see hotbox %s --help)", cmd, what, cmd);
+        cli_error("%s%soption %s wants a value (see hotbox%s%s --help)", cmd, sep, what, see, cmd);
         return '?';
     }
     if (!optopt && arg[0] == '-' && arg[1] == '-') {
@@ -96,13 +100,14 @@ int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts,
         char name[128];
         snprintf(name, sizeof(name), "%.*s", (int)strcspn(arg, "="), arg);
         if (s)
-            cli_error("%s: unknown option %s; did you mean --%s? (see hotbox %s --help)", cmd, name,
-                      s, cmd);
+            cli_error("%s%sunknown option %s; did you mean --%s? (see hotbox%s%s --help)", cmd, sep,
+                      name, s, see, cmd);
         else
-            cli_error("%s: unknown or ambiguous option %s (see hotbox %s --help)", cmd, name, cmd);
+            cli_error("%s%sunknown or ambiguous option %s (see hotbox%s%s --help)", cmd, sep, name,
+                      see, cmd);
         return '?';
     }
-    cli_error("%s: unknown option %s (see hotbox %s --help)", cmd, what, cmd);
+    cli_error("%s%sunknown option %s (see hotbox%s%s --help)", cmd, sep, what, see, cmd);
     return '?';
 }
 
@@ -122,4 +127,23 @@ int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
         return -1;
     *out = (unsigned)v;
     return 0;
+}
+
+int cli_operands(int argc, char **argv, const char *cmd, const char *usage, int min, int max)
+{
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    optind = 0;
+    int c;
+    while ((c = cli_getopt(argc, argv, cmd, "h", longopts, NULL)) != -1) {
+        if (c != 'h')
+            return HB_EXIT_USAGE;
+        fputs(usage, stdout);
+        return HB_EXIT_OK;
+    }
+    int n = argc - optind;
+    if (n < min || (max >= 0 && n > max)) {
+        fputs(usage, stderr);
+        return HB_EXIT_USAGE;
+    }
+    return -1;
 }

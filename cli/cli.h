@@ -30,10 +30,13 @@ typedef struct cli_global {
     bool json;
     bool color;
     bool quiet;
+    bool machine_notices; /* show the machine's notices even if shown before */
 } cli_global;
 
 int cli_exit_code(int hb_code);
 void cli_print_event(const hb_event *ev, void *ud);
+/* An event type's name in text and --json output (docs/events.md). */
+const char *cli_event_name(hb_event_type t);
 int cli_manager(const cli_global *g, hb_manager **out);
 /* The manager options the global options ask for (no event callback). */
 void cli_manager_options(const cli_global *g, hb_manager_options *o);
@@ -43,10 +46,16 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* cli/args.c: getopt_long with the house conventions. Call with optind = 0
  * before a command's first option. Returns the option, -1 at the end, or
- * '?' after saying once what was wrong (with "did you mean --x?"). A
+ * '?' after saying once what was wrong (with "did you mean --x?"). cmd
+ * names the command in messages (NULL for the global options). A
  * shortopts starting with '+' stops at the first operand. */
 int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts,
                const struct option *longopts, int *longindex);
+/* For commands whose only option is --help: prints usage (stdout for
+ * --help, stderr when the operand count is outside [min, max], max -1 =
+ * any) and returns the exit code, or -1 to go on with the operands at
+ * argv[optind..]. */
+int cli_operands(int argc, char **argv, const char *cmd, const char *usage, int min, int max);
 /* Edit distance (with swaps of neighbours) and the closest candidate
  * within two edits, or NULL. */
 size_t cli_edit_distance(const char *a, const char *b);
@@ -63,6 +72,18 @@ const char *cli_fmt_double(char buf[40], double v);
 /* A decimal number in [min, max]; 0 or -1. */
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 
+/* cli/notices.c: the machine's permanent notices, once per machine; the
+ * read-only commands' "no state directory" (they create none); removing
+ * a temporary tree. */
+bool cli_is_machine_notice(const hb_event *ev);
+bool cli_notice_shown_before(const char *msg);
+bool cli_state_dir_absent(const cli_global *g);
+bool cli_state_missing(const cli_global *g, const char *what); /* says so when what != NULL */
+void cli_remove_tree(const char *path);
+
+int cmd_build(const cli_global *g, int argc, char **argv);
+int cmd_versions(const cli_global *g, int argc, char **argv);
+int cmd_call(const cli_global *g, int argc, char **argv);
 int cmd_demo(const cli_global *g, int argc, char **argv);
 int cmd_watch(const cli_global *g, int argc, char **argv);
 int cmd_verify(const cli_global *g, int argc, char **argv);

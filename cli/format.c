@@ -38,8 +38,8 @@ char *cli_json_dumps(const json_t *o)
 
 const char *cli_fmt_double(char buf[40], double v)
 {
-    /* The shortest of %.15g..%.17g that reads back as the same value. */
-    for (int prec = 15; prec <= 17; prec++) {
+    /* The shortest of %.1g..%.17g that reads back as the same value. */
+    for (int prec = 1; prec <= 17; prec++) {
         snprintf(buf, 40, "%.*g", prec, v);
         if (strtod(buf, NULL) == v)
             break;

@@ -158,8 +158,8 @@ int cmd_report(const cli_global *g, int argc, char **argv)
         if (argc >= 2) {
             const char *subs[] = {"merge"};
             const char *s = cli_suggest(argv[1], subs, 1);
-            cli_error("report: unknown subcommand \"%s\"%s%s%s", argv[1], s ? "; did you mean " : "",
-                      s ? s : "", s ? "?" : "");
+            cli_error("report: unknown subcommand \"%s\"%s", argv[1],
+                      s ? "; did you mean \"merge\"?" : "");
         }
         fputs(usage_report, stderr);
         return HB_EXIT_USAGE;

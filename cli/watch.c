@@ -38,14 +38,6 @@ typedef struct watch_ui {
     bool have_last;
 } watch_ui;
 
-static const char *type_name(hb_event_type t)
-{
-    static const char *n[] = {"?", "compiled", "compile-failed", "loaded", "swapped", "swap-failed",
-                              "crashed", "restarted", "rolled-back", "state-reset", "unloaded",
-                              "warning", "selftest", "watching", "notice", "up-to-date"};
-    return (unsigned)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
-}
-
 static view_row *row_for(watch_ui *ui, const char *name)
 {
     for (size_t i = 0; i < ui->nrows; i++)
@@ -62,7 +54,7 @@ static view_row *row_for(watch_ui *ui, const char *name)
 static void print_json(const hb_event *ev)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "event", json_string(type_name(ev->type)));
+    json_object_set_new(o, "event", json_string(cli_event_name(ev->type)));
     if (ev->plugin)
         json_object_set_new(o, "plugin", json_string(ev->plugin));
     if (ev->version)
@@ -133,11 +125,11 @@ static void on_event(const hb_event *ev, void *ud)
             case HB_EVENT_SWAPPED:
             case HB_EVENT_ROLLED_BACK:
                 r->version = ev->version;
-                snprintf(r->status, sizeof(r->status), "%s", type_name(ev->type));
+                snprintf(r->status, sizeof(r->status), "%s", cli_event_name(ev->type));
                 break;
             case HB_EVENT_COMPILE_FAILED:
             case HB_EVENT_SWAP_FAILED:
-                snprintf(r->status, sizeof(r->status), "%s", type_name(ev->type));
+                snprintf(r->status, sizeof(r->status), "%s", cli_event_name(ev->type));
                 break;
             case HB_EVENT_UNLOADED:
                 snprintf(r->status, sizeof(r->status), "unloaded");
@@ -182,7 +174,7 @@ static void on_event(const hb_event *ev, void *ud)
             end = ""; break;
         }
     }
-    printf("%s[%s]%s %.*s\n", col, type_name(ev->type), end,
+    printf("%s[%s]%s %.*s\n", col, cli_event_name(ev->type), end,
            nl ? (int)(nl - msg) : (int)strlen(msg), msg);
     for (size_t i = 0; i < ev->ndiagnostics; i++)
         printf("    %s:%u:%u: %s: %s\n", ev->diagnostics[i].file, ev->diagnostics[i].line,
@@ -248,60 +240,71 @@ static void print_view(watch_ui *ui)
     fflush(stdout);
 }
 
+static const char usage_watch[] =
+    "usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests] DIR...\n\n"
+    "Loads every plugin under DIR (a plugin directory, or a directory of plugin\n"
+    "directories) into one sandbox and hot-reloads each on save, carrying its\n"
+    "state. After each swap the plugin's exported hb_test_* self-tests run (with\n"
+    "hb_setup/hb_teardown, as in hotbox test). A failed build or refused swap\n"
+    "leaves the old version serving.\n\n"
+    "On a terminal the plugin table is redrawn in place below the event lines;\n"
+    "otherwise every event is a plain line. What the plugins print appears\n"
+    "prefixed with the plugin's name; compile errors show the source line and a\n"
+    "caret, as GCC prints them.\n\n"
+    "  --json          one JSON object per event on stdout (docs/events.md)\n"
+    "  --once          exit once the first change has been handled and the\n"
+    "                  files are quiet (a build superseded by a later save does\n"
+    "                  not count); 0 = the final content of every plugin it\n"
+    "                  touched built, swapped and passed its self-tests\n"
+    "  --quiet-ms N    coalesce file events over N ms (default 20)\n"
+    "  --no-selftests  do not run hb_test_* after swaps\n\n"
+    "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.\n";
+
+/* -1 to go on (the roots at argv[optind..]), or the exit code. */
+static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"once", no_argument, NULL, 'o'},
+                                             {"no-selftests", no_argument, NULL, 'n'},
+                                             {"quiet-ms", required_argument, NULL, 'q'},
+                                             {0}};
+    optind = 0;
+    for (int c; (c = cli_getopt(argc, argv, "watch", "h", longopts, NULL)) != -1;) {
+        switch (c) {
+        case 'h': fputs(usage_watch, stdout); return HB_EXIT_OK;
+        case 'j': ui->json = true; break;
+        case 'o': ui->once = true; break;
+        case 'n': wo->run_selftests = -1; break;
+        case 'q':
+            if (cli_parse_uint(optarg, 1, 60000, &wo->quiet_ms) < 0) {
+                cli_error("watch: --quiet-ms wants a number of milliseconds (1-60000), not \"%s\"",
+                          optarg);
+                return HB_EXIT_USAGE;
+            }
+            break;
+        default: return HB_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("watch: give at least one directory (see hotbox watch --help)");
+        return HB_EXIT_USAGE;
+    }
+    return -1;
+}
+
 int cmd_watch(const cli_global *g, int argc, char **argv)
 {
     watch_ui ui = {.g = g};
     hb_watch_options wo = HB_WATCH_OPTIONS_INIT;
-    const char **roots = calloc((size_t)argc + 1, sizeof(char *));
-    size_t nroots = 0;
+    int rc = watch_options(&ui, &wo, argc, argv);
+    if (rc >= 0)
+        return rc;
+    const char **roots = calloc((size_t)(argc - optind) + 1, sizeof(char *));
     if (!roots)
         return HB_EXIT_FAILED;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests] DIR...\n\n"
-                 "Loads every plugin under DIR (a plugin directory, or a directory of plugin\n"
-                 "directories) into one sandbox and hot-reloads each on save, carrying its\n"
-                 "state. After each swap the plugin's exported hb_test_* self-tests run.\n"
-                 "A failed build or refused swap leaves the old version serving.\n\n"
-                 "  --json          one JSON object per event on stdout (for editors, scripts)\n"
-                 "  --once          exit once the first change has been handled and the\n"
-                 "                  files are quiet (a build superseded by a later save does\n"
-                 "                  not count); 0 = the final content of every plugin it\n"
-                 "                  touched built, swapped and passed its self-tests\n"
-                 "  --quiet-ms N    coalesce file events over N ms (default 20)\n"
-                 "  --no-selftests  do not run hb_test_* after swaps\n\n"
-                 "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.");
-            free(roots);
-            return HB_EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
-            ui.json = true;
-        } else if (!strcmp(a, "--once")) {
-            ui.once = true;
-        } else if (!strcmp(a, "--no-selftests")) {
-            wo.run_selftests = -1;
-        } else if (!strcmp(a, "--quiet-ms") && i + 1 < argc) {
-            char *end = NULL;
-            long v = strtol(argv[++i], &end, 10);
-            if (!end || *end || v < 1 || v > 60000) {
-                cli_error("watch: --quiet-ms needs a number of milliseconds (1-60000)");
-                free(roots);
-                return HB_EXIT_USAGE;
-            }
-            wo.quiet_ms = (unsigned)v;
-        } else if (a[0] == '-') {
-            cli_error("watch: unknown option %s (see hotbox watch --help)", a);
-            free(roots);
-            return HB_EXIT_USAGE;
-        } else {
-            roots[nroots++] = a;
-        }
-    }
-    if (!nroots) {
-        cli_error("watch: give at least one directory (see hotbox watch --help)");
-        free(roots);
-        return HB_EXIT_USAGE;
-    }
+    for (int i = optind; i < argc; i++)
+        roots[i - optind] = argv[i];
     ui.tty = isatty(STDOUT_FILENO);
     ui.color = ui.tty && !getenv("NO_COLOR") && !ui.json;
 
@@ -326,7 +329,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         free(roots);
         return HB_EXIT_FAILED;
     }
-    int rc = HB_EXIT_OK;
+    rc = HB_EXIT_OK;
     hb_watch *w = NULL;
     /* A named sandbox: a restarted `hotbox watch` resumes every plugin from
      * the state checkpoint the previous run stored. */
