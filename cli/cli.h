@@ -72,6 +72,10 @@ const char *cli_fmt_double(char buf[40], double v);
 /* A decimal number in [min, max]; 0 or -1. */
 int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
 
+/* cli/diag.c: "file:line:col: severity: message", the source line and a
+ * caret under the column, as GCC prints them. */
+void cli_print_diagnostic(FILE *f, const hb_diagnostic *d, const char *indent, bool color);
+
 /* cli/notices.c: the machine's permanent notices, once per machine; the
  * read-only commands' "no state directory" (they create none); removing
  * a temporary tree. */
