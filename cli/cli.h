@@ -67,6 +67,7 @@ const char *cli_suggest(const char *word, const char *const *candidates, size_t 
 const char *cli_fmt_ms(char buf[32], double ms);
 double cli_round_ms(double ms);
 char *cli_json_dumps(const json_t *o);
+void cli_json_round(json_t *j); /* every real in j, to three decimals */
 const char *cli_fmt_double(char buf[40], double v);
 
 /* A decimal number in [min, max]; 0 or -1. */

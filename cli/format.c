@@ -46,3 +46,25 @@ const char *cli_fmt_double(char buf[40], double v)
     }
     return buf;
 }
+
+void cli_json_round(json_t *j)
+{
+    const char *k;
+    json_t *v;
+    size_t i;
+    if (json_is_object(j)) {
+        json_object_foreach(j, k, v) {
+            if (json_is_real(v))
+                json_real_set(v, cli_round_ms(json_real_value(v)));
+            else
+                cli_json_round(v);
+        }
+    } else if (json_is_array(j)) {
+        json_array_foreach(j, i, v) {
+            if (json_is_real(v))
+                json_real_set(v, cli_round_ms(json_real_value(v)));
+            else
+                cli_json_round(v);
+        }
+    }
+}

@@ -29,7 +29,7 @@ static const char usage_doctor[] =
  * "title:" line opens a section of the lines below it. */
 static json_t *doctor_json(const char *report, int r)
 {
-    json_t *o = json_object(), *sections = json_object(), *cur = NULL;
+    json_t *o = json_object(), *fields = json_object(), *sections = json_object(), *cur = NULL;
     json_object_set_new(o, "event", json_string("doctor"));
     json_object_set_new(o, "ok", json_boolean(r == 0));
     for (const char *p = report ? report : ""; *p;) {
@@ -50,10 +50,11 @@ static json_t *doctor_json(const char *report, int r)
             json_array_append_new(cur, json_string(line + strspn(line, " ")));
         } else if (line[0] != ' ' && colon) {
             *colon = '\0';
-            json_object_set_new(o, line, json_string(colon + 2));
+            json_object_set_new(fields, line, json_string(colon + 2));
         }
         free(line);
     }
+    json_object_set_new(o, "fields", fields);
     json_object_set_new(o, "sections", sections);
     json_object_set_new(o, "report", json_string(report ? report : ""));
     return o;

@@ -77,16 +77,6 @@ int cli_exit_code(int code)
     }
 }
 
-const char *cli_event_name(hb_event_type t)
-{
-    /* The names of docs/events.md; tests/cli checks every one is there. */
-    static const char *names[] = {"?", "compiled", "compile-failed", "loaded", "swapped",
-                                  "swap-failed", "crashed", "restarted", "rolled-back",
-                                  "state-reset", "unloaded", "warning", "selftest", "watching",
-                                  "notice", "up-to-date"};
-    return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
-}
-
 void cli_print_event(const hb_event *ev, void *ud)
 {
     const cli_global *g = ud;

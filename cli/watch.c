@@ -531,6 +531,7 @@ out:
         char *metrics = NULL;
         if (hb_manager_metrics(m, ui.json, &metrics) == 0 && metrics) {
             json_t *mj = ui.json ? json_loads(metrics, 0, NULL) : NULL;
+            cli_json_round(mj);
             json_t *ev = mj ? json_pack("{s:s, s:o}", "event", "metrics", "metrics", mj) : NULL;
             char *s = ev ? cli_json_dumps(ev) : NULL; /* no float noise */
             if (s)
