@@ -32,6 +32,8 @@ void cli_test_on_event(const hb_event *ev, void *ud)
     if (!j || (ev->type != HB_EVENT_STATE_RESET && ev->type != HB_EVENT_WARNING &&
                ev->type != HB_EVENT_RESTARTED))
         return;
+    if (cli_is_machine_notice(ev))
+        return; /* the machine's, not the case's (hotbox doctor shows it) */
     char *s = tr_printf("%s%s\n", j->events ? j->events : "", ev->message ? ev->message : "");
     if (s) {
         free(j->events);

@@ -243,6 +243,34 @@ reports)
   # control characters the test printed are escaped, never raw
   has "$work/r.xml" 'to stderr &lt;&amp;&gt; \\x01\\x1b\[0m'
   if LC_ALL=C grep -q $'\x1b' "$work/r.xml"; then fail "raw ESC in the JUnit report"; fi
+  # what hotbox says during a case (the restart after the crash) is a
+  # property of the case, never part of the plugin's captured output
+  has "$work/r.xml" '<property name="hotbox-event" value="worker restarted'
+  hasnt "$work/r.xml" '<system-out>[^<]*worker restarted'
+  hasnt "$work/r.xml" '\[event\]'
+  hasnt "$work/r.xml" 'hotbox-event" value="resource limits'
+  # real durations: each suite has its start and wall-clock span, and the
+  # run's time is not the sum of parallel suites
+  has "$work/r.xml" '<testsuite name="tpass" tests="11" failures="0" errors="0" skipped="0" timestamp="[0-9-]+T[0-9:]+" time="[0-9.]+"'
+  has "$work/r.xml" '<testsuites name="hotbox" [^>]*timestamp="[0-9-]+T[0-9:]+" time="[0-9.]+"'
+  "$hb" report merge "$work/rm.xml" "$work/r.xml" > /dev/null || fail "JUnit merge failed"
+  has "$work/rm.xml" '<property name="hotbox-event" value="worker restarted'
+  has "$work/rm.xml" '<testsuite name="tpass" [^>]*timestamp='
+  # another tool's JUnit (read with libxml2): errors, CDATA, entities, nesting
+  cat > "$work/other.xml" <<'XML'
+<?xml version="1.0"?>
+<!-- written by some other tool -->
+<testsuites><testsuite name="outer"><testsuite name="inner" timestamp="2024-01-02T03:04:05" time="2.5">
+  <testcase classname="lib" name="a&amp;b" time="0.5"><error message="boom"><![CDATA[x < y]]></error></testcase>
+  <testcase classname="lib" name="c" time="1"><system-err>to &#x3c;stderr&#x3e;</system-err></testcase>
+</testsuite></testsuite></testsuites>
+XML
+  "$hb" report merge "$work/om.xml" "$work/other.xml" > "$work/om.out" || fail "foreign JUnit not merged"
+  has "$work/om.out" "^1 passed, 1 failed$"
+  has "$work/om.xml" 'name="a&amp;b"'
+  has "$work/om.xml" '<failure message="boom" type="failure">x &lt; y</failure>'
+  has "$work/om.xml" 'to &lt;stderr&gt;'
+  has "$work/om.xml" '<testsuite name="lib" [^>]*timestamp="2024-01-02T03:04:05" time="2.500"'
   run 1 test --tap "$plugins/tfail"
   has "$work/out" "^TAP version 13$"
   has "$work/out" "^1\.\.2$"
