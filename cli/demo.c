@@ -199,8 +199,7 @@ int cmd_demo(const cli_global *g, int argc, char **argv)
     size_t nd = 0;
     if (hb_sandbox_diagnostics(d.sb, &diags, &nd) == 0 && nd > 0) {
         for (size_t i = 0; i < nd && i < 3; i++)
-            printf("   | %s:%u:%u: %s: %s\n", diags[i].file, diags[i].line, diags[i].column,
-                   diags[i].severity, diags[i].message);
+            cli_print_diagnostic(stdout, &diags[i], "   | ", false);
     } else {
         show_error_block(hb_sandbox_last_error(d.sb));
     }

@@ -80,11 +80,13 @@ int cli_exit_code(int code)
 void cli_print_event(const hb_event *ev, void *ud)
 {
     const cli_global *g = ud;
-    /* A failed build or swap is the command's error, printed once by the
-     * command (with the diagnostics), not also as an event. */
-    if (ev->type == HB_EVENT_COMPILE_FAILED || ev->type == HB_EVENT_SWAP_FAILED)
+    /* A failed build or swap, or a crash, is the command's error, printed
+     * once by the command (with the diagnostics or the signal), not also as
+     * an event; what follows a crash (the restart) is still shown. */
+    if (ev->type == HB_EVENT_COMPILE_FAILED || ev->type == HB_EVENT_SWAP_FAILED ||
+        ev->type == HB_EVENT_CRASHED)
         return;
-    if (g && g->quiet && ev->type != HB_EVENT_CRASHED)
+    if (g && g->quiet && ev->type != HB_EVENT_RESTARTED)
         return;
     /* (doctor shows them every time, and remembers them as shown too) */
     if (cli_is_machine_notice(ev) && cli_notice_shown_before(ev->message) &&

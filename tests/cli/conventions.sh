@@ -72,6 +72,9 @@ mkdir -p "$tmp/p/m"
 cat > "$tmp/p/m/m.c" <<'SRC'
 #include <hotbox/plugin.h>
 HB_EXPORT_FN int two(void) { return 2; }
+HB_EXPORT_FN double tenth(void) { return 0.1; }
+HB_EXPORT_FN float third(void) { return 1.0f / 3.0f; }
+HB_EXPORT_FN int boom(void) { *(volatile int *)0 = 1; return 0; }
 HB_PLUGIN("m", 1, 0, 0, 0, 0);
 SRC
 run 0 "$hb" --state-dir "$tmp/s" call "$tmp/p/m" -- m two ')i'
@@ -89,5 +92,12 @@ run 3 "$hb" --state-dir "$tmp/s" build "$tmp/p/broken"
 once "$tmp/err" "compile failed"
 once "$tmp/err" "b.c:2:[0-9]+: error: .x. undeclared"
 
+run 4 "$hb" --state-dir "$tmp/s" call "$tmp/p/m" -- m boom ')i'
+once "$tmp/err" "SIGSEGV"
+
 # doubles and floats print in their shortest exact form
+run 0 "$hb" -q --state-dir "$tmp/s" call "$tmp/p/m" -- m tenth ')d'
+[ "$(cat "$tmp/out")" = "0.1" ] || bad "0.1 printed as $(cat "$tmp/out")"
+run 0 "$hb" -q --state-dir "$tmp/s" call "$tmp/p/m" -- m third ')f'
+[ "$(cat "$tmp/out")" = "0.33333334" ] || bad "1/3f printed as $(cat "$tmp/out")"
 exit $fail
