@@ -90,16 +90,20 @@ static bool run_step(hb_sandbox *sb, const char *plugin, const char *fn, bool fi
     return r == 0;
 }
 
+/* The exports of the plugin's active version (sorted, hb_free). */
+static int active_exports(hb_sandbox *sb, const char *plugin, uint64_t *version, char ***exports)
+{
+    int r = hb_active_version(sb, plugin, version);
+    return r < 0 ? r : hb_version_exports(sb->m, plugin, *version, exports);
+}
+
 int hb_run_test(hb_sandbox *sb, const char *plugin, const char *test, hb_test_result *out)
 {
     if (!sb || !plugin || !test || !out)
         return -EINVAL;
     uint64_t version = 0;
-    int r = hb_active_version(sb, plugin, &version);
-    if (r < 0)
-        return r;
     char **exports = NULL;
-    r = hb_version_exports(sb->m, plugin, version, &exports);
+    int r = active_exports(sb, plugin, &version, &exports);
     if (r < 0)
         return r;
     bool setup = has_export(exports, "hb_setup"), teardown = has_export(exports, "hb_teardown");
@@ -124,11 +128,8 @@ int hb_run_selftests(hb_sandbox *sb, const char *plugin, unsigned *passed, unsig
     if (!sb || !plugin)
         return -EINVAL;
     uint64_t version = 0;
-    int r = hb_active_version(sb, plugin, &version);
-    if (r < 0)
-        return r;
     char **exports = NULL;
-    r = hb_version_exports(sb->m, plugin, version, &exports);
+    int r = active_exports(sb, plugin, &version, &exports);
     if (r < 0)
         return r;
     unsigned ok = 0, bad = 0;
