@@ -85,8 +85,17 @@ __attribute__((format(printf, 2, 3))) static void view_line(watch_ui *ui, const 
 static void output_line(watch_ui *ui, const char *plugin, const char *text, size_t len)
 {
     if (ui->json) {
-        json_t *o = json_pack("{s:s, s:s, s:s%}", "event", "output", "plugin", plugin, "text", text,
-                              len);
+        json_t *t = json_stringn(text, len);
+        if (!t) { /* not UTF-8: the bytes that are not ASCII become '?' */
+            char *clean = strndup(text, len);
+            for (size_t i = 0; clean && i < len; i++)
+                if ((unsigned char)clean[i] >= 0x80 || !clean[i])
+                    clean[i] = '?';
+            t = clean ? json_stringn(clean, len) : NULL;
+            free(clean);
+        }
+        json_t *o = t ? json_pack("{s:s, s:s, s:o}", "event", "output", "plugin", plugin, "text", t)
+                      : NULL;
         char *js = o ? cli_json_dumps(o) : NULL;
         if (js)
             puts(js);
@@ -447,7 +456,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     hb_manager *m = NULL;
     int r = hb_manager_new(&o, &m);
     if (r < 0) {
-        cli_error("watch: cannot open the state directory: %s", hb_strerror(r));
+        cli_state_error(g, r);
         free(roots);
         return HB_EXIT_FAILED;
     }
