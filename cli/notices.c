@@ -57,7 +57,9 @@ static char *cache_path(void)
 }
 
 /* The text that identifies a notice: its first line, without the parts
- * that differ between a fresh probe and a cached one. */
+ * that differ from run to run for the same machine: a cached probe's
+ * marker, and numbers (process ids in a path, timings), each run of digits
+ * kept as one '#'. */
 static char *notice_key(const char *msg)
 {
     size_t len = strcspn(msg, "\n");
@@ -65,6 +67,15 @@ static char *notice_key(const char *msg)
     static const char cached[] = " [cached verdict]";
     for (char *p; k && (p = strstr(k, cached));)
         memmove(p, p + sizeof(cached) - 1, strlen(p + sizeof(cached) - 1) + 1);
+    size_t o = 0;
+    for (size_t i = 0; k && k[i]; i++) {
+        bool digit = k[i] >= '0' && k[i] <= '9';
+        if (digit && o > 0 && k[o - 1] == '#')
+            continue;
+        k[o++] = digit ? '#' : k[i];
+    }
+    if (k)
+        k[o] = '\0';
     return k;
 }
 
