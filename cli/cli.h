@@ -3,8 +3,11 @@
 #ifndef HB_CLI_H
 #define HB_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include "hotbox/hotbox.h"
 
@@ -27,15 +30,65 @@ typedef struct cli_global {
     bool json;
     bool color;
     bool quiet;
+    bool machine_notices; /* show the machine's notices even if shown before */
 } cli_global;
 
 int cli_exit_code(int hb_code);
 void cli_print_event(const hb_event *ev, void *ud);
+/* An event type's name in text and --json output (docs/events.md). */
+const char *cli_event_name(hb_event_type t);
 int cli_manager(const cli_global *g, hb_manager **out);
+/* The manager options the global options ask for (no event callback). */
+void cli_manager_options(const cli_global *g, hb_manager_options *o);
 /* Says why the state directory could not be opened (hb_manager_new's r). */
 void cli_state_error(const cli_global *g, int r);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* cli/args.c: getopt_long with the house conventions. Call with optind = 0
+ * before a command's first option. Returns the option, -1 at the end, or
+ * '?' after saying once what was wrong (with "did you mean --x?"). cmd
+ * names the command in messages (NULL for the global options). A
+ * shortopts starting with '+' stops at the first operand. */
+int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts,
+               const struct option *longopts, int *longindex);
+/* For commands whose only option is --help: prints usage (stdout for
+ * --help, stderr when the operand count is outside [min, max], max -1 =
+ * any) and returns the exit code, or -1 to go on with the operands at
+ * argv[optind..]. */
+int cli_operands(int argc, char **argv, const char *cmd, const char *usage, int min, int max);
+/* Edit distance (with swaps of neighbours) and the closest candidate
+ * within two edits, or NULL. */
+size_t cli_edit_distance(const char *a, const char *b);
+const char *cli_suggest(const char *word, const char *const *candidates, size_t n);
+/* cli/format.c: numbers with sensible precision. A duration as text
+ * ("0.42 ms", "12.3 ms", "1.25 s"); milliseconds rounded to the microsecond
+ * for JSON; JSON text (compact, ASCII, no float noise); a double in its
+ * shortest exact form. */
+const char *cli_fmt_ms(char buf[32], double ms);
+double cli_round_ms(double ms);
+char *cli_json_dumps(const json_t *o);
+void cli_json_round(json_t *j); /* every real in j, to three decimals */
+const char *cli_fmt_double(char buf[40], double v);
+
+/* A decimal number in [min, max]; 0 or -1. */
+int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out);
+
+/* cli/diag.c: "file:line:col: severity: message", the source line and a
+ * caret under the column, as GCC prints them. */
+void cli_print_diagnostic(FILE *f, const hb_diagnostic *d, const char *indent, bool color);
+
+/* cli/notices.c: the machine's permanent notices, once per machine; the
+ * read-only commands' "no state directory" (they create none); removing
+ * a temporary tree. */
+bool cli_is_machine_notice(const hb_event *ev);
+bool cli_notice_shown_before(const char *msg);
+bool cli_state_dir_absent(const cli_global *g);
+bool cli_state_missing(const cli_global *g, const char *what); /* says so when what != NULL */
+void cli_remove_tree(const char *path);
+
+int cmd_build(const cli_global *g, int argc, char **argv);
+int cmd_versions(const cli_global *g, int argc, char **argv);
+int cmd_call(const cli_global *g, int argc, char **argv);
 int cmd_demo(const cli_global *g, int argc, char **argv);
 int cmd_watch(const cli_global *g, int argc, char **argv);
 int cmd_verify(const cli_global *g, int argc, char **argv);
@@ -45,6 +98,8 @@ int cmd_rollback(const cli_global *g, int argc, char **argv);
 int cmd_doctor(const cli_global *g, int argc, char **argv);
 int cmd_status(const cli_global *g, int argc, char **argv);
 int cmd_audit(const cli_global *g, int argc, char **argv);
+int cmd_test(const cli_global *g, int argc, char **argv);
+int cmd_report(const cli_global *g, int argc, char **argv);
 
 extern const char hb__demo_counter_v1[];
 extern const char hb__demo_counter_v2[];

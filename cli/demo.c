@@ -118,8 +118,11 @@ static void rm_tree(const char *root)
 int cmd_demo(const cli_global *g, int argc, char **argv)
 {
     bool keep = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {"keep", no_argument, NULL, 'k'}, {0}};
+    optind = 0;
+    for (int c; (c = cli_getopt(argc, argv, "demo", "h", longopts, NULL)) != -1;) {
+        if (c == 'h') {
             puts("usage: hotbox demo [--keep]\n\n"
                  "A guided tour on a temporary copy of the counter example: load v1, call it,\n"
                  "hot-swap to v2 (new behaviour, new state layout) with the state carried,\n"
@@ -128,12 +131,13 @@ int cmd_demo(const cli_global *g, int argc, char **argv)
                  "directory in place. Exits 0 when every step behaved as it should.");
             return HB_EXIT_OK;
         }
-        if (!strcmp(argv[i], "--keep"))
-            keep = true;
-        else {
-            cli_error("demo: unknown argument %s", argv[i]);
+        if (c != 'k')
             return HB_EXIT_USAGE;
-        }
+        keep = true;
+    }
+    if (optind < argc) {
+        cli_error("demo: unexpected argument %s (see hotbox demo --help)", argv[optind]);
+        return HB_EXIT_USAGE;
     }
     demo d = {.g = g};
     const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -195,8 +199,7 @@ int cmd_demo(const cli_global *g, int argc, char **argv)
     size_t nd = 0;
     if (hb_sandbox_diagnostics(d.sb, &diags, &nd) == 0 && nd > 0) {
         for (size_t i = 0; i < nd && i < 3; i++)
-            printf("   | %s:%u:%u: %s: %s\n", diags[i].file, diags[i].line, diags[i].column,
-                   diags[i].severity, diags[i].message);
+            cli_print_diagnostic(stdout, &diags[i], "   | ", false);
     } else {
         show_error_block(hb_sandbox_last_error(d.sb));
     }

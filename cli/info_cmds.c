@@ -1,5 +1,6 @@
 /* cli/info_cmds.c - doctor, status and audit: what the machine offers, what
  * the store holds, and what happened. */
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -9,59 +10,133 @@
 
 #include "cli.h"
 
-static bool help_asked(int argc, char **argv)
+static const char usage_doctor[] =
+    "usage: hotbox doctor [--measure] [--json]\n\n"
+    "Says what this machine offers hotbox: whether the worker starts, every\n"
+    "compiler isolation backend (microvm, namespace, local) with works/doesn't\n"
+    "and the reason, which one `auto` picks and why, the plugin containment\n"
+    "(seccomp, namespaces) and resource limits (rlimits, cgroups), and the\n"
+    "effective containment of a worker started per profile, read from outside\n"
+    "through /proc: host uid, uid inside and what it maps to, capabilities,\n"
+    "seccomp and no_new_privs of every process of the sandbox. The machine's\n"
+    "permanent notices (the KVM verdict, the cgroup mode), which other commands\n"
+    "show only once per machine, are always here.\n"
+    "--measure also times one compile on each working backend (a microVM under\n"
+    "TCG takes tens of seconds). --json prints one JSON object (docs/events.md).\n"
+    "Creates nothing: without a state directory a temporary one is used.\n";
+
+/* The report as JSON: "key: value" lines at the left margin are fields, a
+ * "title:" line opens a section of the lines below it. */
+static json_t *doctor_json(const char *report, int r)
 {
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return true;
-    return false;
+    json_t *o = json_object(), *fields = json_object(), *sections = json_object(), *cur = NULL;
+    json_object_set_new(o, "event", json_string("doctor"));
+    json_object_set_new(o, "ok", json_boolean(r == 0));
+    for (const char *p = report ? report : ""; *p;) {
+        size_t len = strcspn(p, "\n");
+        char *line = strndup(p, len);
+        p += len + (p[len] == '\n');
+        if (!line)
+            break;
+        char *colon = strstr(line, ": ");
+        size_t l = strlen(line);
+        if (l == 0) {
+            cur = NULL;
+        } else if (line[0] != ' ' && l > 1 && line[l - 1] == ':') {
+            line[l - 1] = '\0';
+            cur = json_array();
+            json_object_set_new(sections, line, cur);
+        } else if (cur) {
+            json_array_append_new(cur, json_string(line + strspn(line, " ")));
+        } else if (line[0] != ' ' && colon) {
+            *colon = '\0';
+            json_object_set_new(fields, line, json_string(colon + 2));
+        }
+        free(line);
+    }
+    json_object_set_new(o, "fields", fields);
+    json_object_set_new(o, "sections", sections);
+    json_object_set_new(o, "report", json_string(report ? report : ""));
+    return o;
 }
 
 int cmd_doctor(const cli_global *g, int argc, char **argv)
 {
-    bool measure = false;
-    if (help_asked(argc, argv)) {
-        puts("usage: hotbox doctor [--measure]\n\n"
-             "Says what this machine offers hotbox: whether the worker starts, every\n"
-             "compiler isolation backend (microvm, namespace, local) with works/doesn't\n"
-             "and the reason, which one `auto` picks and why, the plugin containment\n"
-             "(seccomp, namespaces) and resource limits (rlimits, cgroups), and the\n"
-             "effective containment of a worker started per profile, read from outside\n"
-             "through /proc: host uid, uid inside and what it maps to, capabilities,\n"
-             "seccomp and no_new_privs of every process of the sandbox.\n"
-             "--measure also times one compile on each working backend (a microVM under\n"
-             "TCG takes tens of seconds).");
-        return HB_EXIT_OK;
-    }
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--measure"))
-            measure = true;
-        else {
-            cli_error("doctor: unknown argument %s", argv[i]);
-            return HB_EXIT_USAGE;
+    bool measure = false, json = false;
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"measure", no_argument, NULL, 'm'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {0}};
+    optind = 0;
+    for (int c; (c = cli_getopt(argc, argv, "doctor", "h", longopts, NULL)) != -1;) {
+        if (c == 'h') {
+            fputs(usage_doctor, stdout);
+            return HB_EXIT_OK;
         }
+        if (c == 'm')
+            measure = true;
+        else if (c == 'j')
+            json = true;
+        else
+            return HB_EXIT_USAGE;
     }
+    if (optind < argc) {
+        cli_error("doctor: unexpected argument %s (see hotbox doctor --help)", argv[optind]);
+        return HB_EXIT_USAGE;
+    }
+    /* Read-only: a missing state directory is not created; the probe
+     * workers use a temporary one, removed after. */
+    cli_global tg = *g;
+    char *tmp = NULL;
+    if (cli_state_dir_absent(g)) {
+        const char *t = getenv("TMPDIR");
+        if (asprintf(&tmp, "%s/hotbox-doctor-XXXXXX", t && *t ? t : "/tmp") < 0 || !mkdtemp(tmp)) {
+            cli_error("doctor: cannot create a temporary state directory: %s", strerror(errno));
+            free(tmp);
+            return HB_EXIT_FAILED;
+        }
+        tg.state_dir = tmp;
+    }
+    tg.machine_notices = true; /* doctor shows them every time */
     hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
+    int rc = HB_EXIT_FAILED;
+    if (cli_manager(&tg, &m) < 0)
+        goto out;
     char *report = NULL;
     int r = hb_doctor(m, measure, &report);
-    if (report)
+    if (json) {
+        json_t *o = doctor_json(report, r);
+        char *s = o ? cli_json_dumps(o) : NULL;
+        if (s)
+            puts(s);
+        free(s);
+        json_decref(o);
+    } else if (report) {
         fputs(report, stdout);
+    }
     hb_free(report);
     hb_manager_free(m);
-    return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
+    rc = r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
+out:
+    if (tmp) {
+        cli_remove_tree(tmp);
+        free(tmp);
+    }
+    return rc;
 }
 
 int cmd_status(const cli_global *g, int argc, char **argv)
 {
-    if (help_asked(argc, argv) || argc != 1) {
-        fputs("usage: hotbox status\n\nShows every plugin in the store: its newest and active versions and\n"
-              "their statuses, and the latest security events from the audit log. A\n"
-              "running `hotbox watch` shows live usage and metrics itself.\n",
-              argc != 1 && !help_asked(argc, argv) ? stderr : stdout);
-        return help_asked(argc, argv) ? HB_EXIT_OK : HB_EXIT_USAGE;
-    }
+    int rc = cli_operands(argc, argv, "status",
+                          "usage: hotbox status\n\nShows every plugin in the store: its newest and active versions and\n"
+                          "their statuses, and the latest security events from the audit log. A\n"
+                          "running `hotbox watch` shows live usage and metrics itself. Creates\n"
+                          "nothing: without a state directory it says so.\n",
+                          0, 0);
+    if (rc >= 0)
+        return rc;
+    if (cli_state_missing(g, "no plugins stored yet"))
+        return HB_EXIT_OK;
     hb_manager *m;
     if (cli_manager(g, &m) < 0)
         return HB_EXIT_FAILED;
@@ -116,26 +191,34 @@ int cmd_audit(const cli_global *g, int argc, char **argv)
 {
     const char *plugin = NULL;
     bool security = false, json = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"plugin", required_argument, NULL, 'p'},
+                                             {"security", no_argument, NULL, 's'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {0}};
+    optind = 0;
+    for (int c; (c = cli_getopt(argc, argv, "audit", "h", longopts, NULL)) != -1;) {
+        switch (c) {
+        case 'h':
             puts("usage: hotbox audit [--plugin NAME] [--security] [--json]\n\n"
                  "Prints the audit log: loads and swaps (plugin, version, object checksum,\n"
                  "profile), refusals, seccomp denials, limit kills, crashes and rollbacks,\n"
                  "oldest first. --security keeps security events only; --json prints the\n"
-                 "stored JSON lines.");
+                 "stored JSON lines. Creates nothing: without a state directory there is\n"
+                 "no log.");
             return HB_EXIT_OK;
-        }
-        if (!strcmp(argv[i], "--plugin") && i + 1 < argc)
-            plugin = argv[++i];
-        else if (!strcmp(argv[i], "--security"))
-            security = true;
-        else if (!strcmp(argv[i], "--json"))
-            json = true;
-        else {
-            cli_error("audit: unknown argument %s", argv[i]);
-            return HB_EXIT_USAGE;
+        case 'p': plugin = optarg; break;
+        case 's': security = true; break;
+        case 'j': json = true; break;
+        default: return HB_EXIT_USAGE;
         }
     }
+    if (optind < argc) {
+        cli_error("audit: unexpected argument %s (see hotbox audit --help)", argv[optind]);
+        return HB_EXIT_USAGE;
+    }
+    if (cli_state_missing(g, json ? NULL : "no audit log"))
+        return HB_EXIT_OK;
     hb_manager *m;
     if (cli_manager(g, &m) < 0)
         return HB_EXIT_FAILED;

@@ -1,5 +1,7 @@
-/* cli/main.c - the `hotbox` command: argument parsing and the simple
- * subcommands (build, call, versions). Uses only the public API. */
+/* cli/main.c - the `hotbox` command: the global options, ./hotbox.json,
+ * the command table ("did you mean"), `hotbox help CMD`, and what every
+ * command shares (exit codes, errors, the manager). Uses only the public
+ * API. */
 #include <errno.h>
 #include <jansson.h>
 #include <inttypes.h>
@@ -30,10 +32,12 @@ static const char usage_main[] =
     "  store recover [--force] rebuild a damaged catalogue (hotbox.db), keeping a copy\n"
     "  status                  plugins in the store, their versions, security events\n"
     "  audit [--security]      the audit log\n"
-    "  doctor [--measure]      what this machine offers: isolation, containment, limits\n"
+    "  doctor [--measure] [--json]\n"
+    "                          what this machine offers: isolation, containment, limits\n"
     "  demo                    a guided, non-interactive tour (exits 0 when all steps pass)\n"
     "  test DIR...             build plugins and run their hb_test_* functions (CI runs)\n"
     "  report merge OUT IN...  join JUnit or JSON reports of `hotbox test` runs\n"
+    "  help [CMD]              this text, or a command's own help\n"
     "\n"
     "global options:\n"
     "  --state-dir DIR         where versions and the catalogue live (default .hotbox)\n"
@@ -43,12 +47,14 @@ static const char usage_main[] =
     "  --profile NAME          strict | standard | permissive: how plugin code is\n"
     "                          contained in the worker (default standard)\n"
     "  -q, --quiet             print only results and errors\n"
-    "  -h, --help              help (also after any command)\n"
+    "  -h, --help              help (also after any command: hotbox CMD --help,\n"
+    "                          or hotbox help CMD)\n"
     "  --version               print the version\n"
     "\n"
     "Defaults for these options may be kept in ./hotbox.json, e.g.\n"
     "  {\"isolation\": \"namespace\", \"profile\": \"strict\", \"cflags\": \"-O2 -g -Wall\"}\n"
     "(keys: state_dir, cc, cflags, isolation, profile); the command line wins.\n"
+    "Options may be written --opt=VALUE or --opt VALUE; -- ends the options.\n"
     "\n"
     "exit status: 0 success, 1 operation failed, 2 usage error, 3 compile error,\n"
     "4 plugin code crashed or hung.\n";
@@ -74,25 +80,26 @@ int cli_exit_code(int code)
     }
 }
 
-static const char *event_name(hb_event_type t)
-{
-    static const char *names[] = {"?", "compiled", "compile-failed", "loaded", "swapped",
-                                  "swap-failed", "crashed", "restarted", "rolled-back",
-                                  "state-reset", "unloaded", "warning", "selftest", "watching",
-                                  "notice", "up-to-date"};
-    return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
-}
-
 void cli_print_event(const hb_event *ev, void *ud)
 {
     const cli_global *g = ud;
-    if (g && g->quiet && ev->type != HB_EVENT_CRASHED && ev->type != HB_EVENT_SWAP_FAILED)
+    /* A failed build or swap, or a crash, is the command's error, printed
+     * once by the command (with the diagnostics or the signal), not also as
+     * an event; what follows a crash (the restart) is still shown. */
+    if (ev->type == HB_EVENT_COMPILE_FAILED || ev->type == HB_EVENT_SWAP_FAILED ||
+        ev->type == HB_EVENT_CRASHED)
+        return;
+    if (g && g->quiet && ev->type != HB_EVENT_RESTARTED)
+        return;
+    /* (doctor shows them every time, and remembers them as shown too) */
+    if (cli_is_machine_notice(ev) && cli_notice_shown_before(ev->message) &&
+        !(g && g->machine_notices))
         return;
     const char *msg = ev->message ? ev->message : "";
     /* Multi-line messages (diagnostics) are printed by whoever handles the
      * error; the event shows the first line only. */
     const char *nl = strchr(msg, '\n');
-    fprintf(stderr, "  [%s] %.*s\n", event_name(ev->type), nl ? (int)(nl - msg) : (int)strlen(msg),
+    fprintf(stderr, "  [%s] %.*s\n", cli_event_name(ev->type), nl ? (int)(nl - msg) : (int)strlen(msg),
             msg);
     for (size_t i = 0; i < ev->ndiagnostics; i++) { /* a successful compile's warnings */
         const hb_diagnostic *d = &ev->diagnostics[i];
@@ -101,15 +108,20 @@ void cli_print_event(const hb_event *ev, void *ud)
     }
 }
 
+void cli_manager_options(const cli_global *g, hb_manager_options *o)
+{
+    hb_manager_options_init(o, HB_MANAGER_OPTIONS_VERSION);
+    o->state_dir = g->state_dir;
+    o->cc = g->cc;
+    o->cc_origin = g->cc_origin;
+    o->cflags = g->cflags;
+    o->isolation = g->isolation;
+}
+
 int cli_manager(const cli_global *g, hb_manager **out)
 {
     hb_manager_options o;
-    hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
-    o.state_dir = g->state_dir;
-    o.cc = g->cc;
-    o.cc_origin = g->cc_origin;
-    o.cflags = g->cflags;
-    o.isolation = g->isolation;
+    cli_manager_options(g, &o);
     o.on_event = cli_print_event;
     o.event_userdata = (void *)g;
     int r = hb_manager_new(&o, out);
@@ -128,273 +140,6 @@ void cli_state_error(const cli_global *g, int r)
     else
         cli_error("cannot open the state directory %s: %s", dir, hb_strerror(r));
     hb_free(why);
-}
-
-static bool want_help(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--"))
-            return false;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return true;
-    }
-    return false;
-}
-
-/* ---- build ----------------------------------------------------------------- */
-
-static int cmd_build(const cli_global *g, int argc, char **argv)
-{
-    if (want_help(argc, argv) || argc < 2) {
-        fputs("usage: hotbox build DIR...\n\nCompiles each plugin directory and stores the object as a new\n"
-              "version (or reuses the stored one when nothing changed).\n",
-              argc < 2 ? stderr : stdout);
-        return argc < 2 ? HB_EXIT_USAGE : HB_EXIT_OK;
-    }
-    hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
-    int rc = HB_EXIT_OK;
-    for (int i = 1; i < argc; i++) {
-        hb_version_info v;
-        int r = hb_build(m, argv[i], &v);
-        if (r < 0) {
-            cli_error("%s", hb_manager_last_error(m));
-            if (rc == HB_EXIT_OK)
-                rc = cli_exit_code(r);
-            continue;
-        }
-        printf("%s v%" PRIu64 " %.12s %" PRIu64 " bytes\n", v.plugin, v.version, v.object_sha256,
-               v.size);
-    }
-    hb_manager_free(m);
-    return rc;
-}
-
-/* ---- versions -------------------------------------------------------------- */
-
-static void format_age(int64_t created, char *buf, size_t len)
-{
-    int64_t age = (int64_t)time(NULL) - created;
-    if (age < 0)
-        age = 0;
-    if (age < 120)
-        snprintf(buf, len, "%" PRId64 "s", age);
-    else if (age < 7200)
-        snprintf(buf, len, "%" PRId64 "m", age / 60);
-    else if (age < 172800)
-        snprintf(buf, len, "%" PRId64 "h", age / 3600);
-    else
-        snprintf(buf, len, "%" PRId64 "d", age / 86400);
-}
-
-static int cmd_versions(const cli_global *g, int argc, char **argv)
-{
-    if (want_help(argc, argv) || argc != 2) {
-        fputs("usage: hotbox versions PLUGIN\n\nLists the stored versions of PLUGIN: number, status, short checksum,\n"
-              "size and age.\n",
-              argc != 2 ? stderr : stdout);
-        return argc != 2 ? HB_EXIT_USAGE : HB_EXIT_OK;
-    }
-    hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
-    hb_version_info *v = NULL;
-    size_t n = 0;
-    int r = hb_versions(m, argv[1], &v, &n);
-    if (r < 0) {
-        cli_error("%s", hb_manager_last_error(m));
-        hb_manager_free(m);
-        return cli_exit_code(r);
-    }
-    if (n == 0)
-        printf("%s has no stored versions in %s\n", argv[1], hb_manager_state_dir(m));
-    else
-        printf("%-8s %-12s %-12s %10s %6s\n", "VERSION", "STATUS", "SHA256", "SIZE", "AGE");
-    for (size_t i = 0; i < n; i++) {
-        char age[32];
-        format_age(v[i].created, age, sizeof(age));
-        printf("v%-7" PRIu64 " %-12s %-12.12s %10" PRIu64 " %6s\n", v[i].version,
-               hb_version_status_name(v[i].status), v[i].object_sha256, v[i].size, age);
-    }
-    hb_free(v);
-    hb_manager_free(m);
-    return HB_EXIT_OK;
-}
-
-/* ---- call ------------------------------------------------------------------ */
-
-static hb_type sig_type(char c)
-{
-    switch (c) {
-    case 'B': return HB_TYPE_BOOL;
-    case 'c': return HB_TYPE_I8;
-    case 'C': return HB_TYPE_U8;
-    case 's': return HB_TYPE_I16;
-    case 'S': return HB_TYPE_U16;
-    case 'i': return HB_TYPE_I32;
-    case 'I': return HB_TYPE_U32;
-    case 'j': return HB_TYPE_LONG;
-    case 'J': return HB_TYPE_ULONG;
-    case 'l': return HB_TYPE_I64;
-    case 'L': return HB_TYPE_U64;
-    case 'f': return HB_TYPE_F32;
-    case 'd': return HB_TYPE_F64;
-    case 'Z': return HB_TYPE_STR;
-    case 'b': return HB_TYPE_BUF_IN;
-    case 'w': return HB_TYPE_BUF_INOUT;
-    default: return HB_TYPE_VOID;
-    }
-}
-
-static int parse_arg(hb_type t, const char *s, hb_value *v)
-{
-    char *end = NULL;
-    errno = 0;
-    v->type = t;
-    switch (t) {
-    case HB_TYPE_BOOL:
-        if (!strcmp(s, "true") || !strcmp(s, "1"))
-            v->v.i = 1;
-        else if (!strcmp(s, "false") || !strcmp(s, "0"))
-            v->v.i = 0;
-        else
-            return -EINVAL;
-        return 0;
-    case HB_TYPE_I8: case HB_TYPE_I16: case HB_TYPE_I32: case HB_TYPE_I64: case HB_TYPE_LONG:
-        v->v.i = strtoll(s, &end, 0);
-        break;
-    case HB_TYPE_U8: case HB_TYPE_U16: case HB_TYPE_U32: case HB_TYPE_U64: case HB_TYPE_ULONG:
-        if (*s == '-')
-            return -EINVAL;
-        v->v.u = strtoull(s, &end, 0);
-        break;
-    case HB_TYPE_F32:
-        v->v.f = strtof(s, &end);
-        break;
-    case HB_TYPE_F64:
-        v->v.d = strtod(s, &end);
-        break;
-    case HB_TYPE_STR:
-        v->v.s = s;
-        return 0;
-    case HB_TYPE_BUF_IN:
-    case HB_TYPE_BUF_INOUT:
-        v->v.buf.data = strdup(s);
-        v->v.buf.len = strlen(s);
-        return v->v.buf.data ? 0 : -ENOMEM;
-    default:
-        return -EINVAL;
-    }
-    return (errno || !end || *end || end == s) ? -EINVAL : 0;
-}
-
-static void print_value(const hb_value *v)
-{
-    switch (v->type) {
-    case HB_TYPE_VOID: printf("(void)\n"); break;
-    case HB_TYPE_BOOL: printf("%s\n", v->v.i ? "true" : "false"); break;
-    case HB_TYPE_I8: case HB_TYPE_I16: case HB_TYPE_I32: case HB_TYPE_I64: case HB_TYPE_LONG:
-        printf("%" PRId64 "\n", v->v.i);
-        break;
-    case HB_TYPE_F32: printf("%.9g\n", (double)v->v.f); break;
-    case HB_TYPE_F64: printf("%.17g\n", v->v.d); break;
-    case HB_TYPE_STR:
-        if (v->v.s)
-            printf("%s\n", v->v.s);
-        else
-            printf("(null)\n");
-        break;
-    default: printf("%" PRIu64 "\n", v->v.u); break;
-    }
-}
-
-static int cmd_call(const cli_global *g, int argc, char **argv)
-{
-    int sep = -1;
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--")) {
-            sep = i;
-            break;
-        }
-    if (want_help(argc, argv) || sep < 2 || argc - sep < 4) {
-        FILE *f = want_help(argc, argv) ? stdout : stderr;
-        fputs("usage: hotbox call DIR... -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n\n"
-              "Builds and loads each plugin directory in a fresh sandbox, calls SYMBOL of\n"
-              "PLUGIN with ARGS converted by SIGNATURE, and prints the result.\n\n"
-              "SIGNATURE uses dyncall's characters, arguments then ')' then the return:\n"
-              "  B bool  c/C int8/uint8  s/S int16/uint16  i/I int32/uint32  j/J long\n"
-              "  l/L int64/uint64  f float  d double  Z string  v void (return only)\n"
-              "  b input bytes, w in/out bytes (the argument text is the bytes; an in/out\n"
-              "    buffer is printed after the call)\n\n"
-              "example: hotbox call examples/plugins/mathx -- mathx add ii)i 2 3\n",
-              f);
-        return f == stdout ? HB_EXIT_OK : HB_EXIT_USAGE;
-    }
-    const char *plugin = argv[sep + 1], *symbol = argv[sep + 2], *sig = argv[sep + 3];
-    size_t nargs = 0;
-    if (hb_signature_check(sig, &nargs) < 0) {
-        cli_error("malformed signature \"%s\" (try hotbox call --help)", sig);
-        return HB_EXIT_USAGE;
-    }
-    int given = argc - sep - 4;
-    if ((size_t)given != nargs) {
-        cli_error("signature \"%s\" takes %zu argument%s, %d given", sig, nargs,
-                  nargs == 1 ? "" : "s", given);
-        return HB_EXIT_USAGE;
-    }
-    hb_value args[32];
-    memset(args, 0, sizeof(args));
-    size_t ai = 0;
-    for (const char *p = sig; *p && *p != ')'; p++) {
-        hb_type t = sig_type(*p);
-        const char *text = argv[sep + 4 + (int)ai];
-        if (parse_arg(t, text, &args[ai]) < 0) {
-            cli_error("argument %zu \"%s\" is not a valid '%c' value", ai + 1, text, *p);
-            return HB_EXIT_USAGE;
-        }
-        ai++;
-    }
-    hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
-    hb_sandbox *sb;
-    int rc = HB_EXIT_OK;
-    hb_sandbox_options so;
-    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
-    so.profile = g->profile;
-    int r = hb_sandbox_new(m, &so, &sb);
-    if (r < 0) {
-        cli_error("%s", hb_manager_last_error(m));
-        hb_manager_free(m);
-        return HB_EXIT_FAILED;
-    }
-    for (int i = 1; i < sep; i++) {
-        r = hb_load(sb, argv[i]);
-        if (r < 0) {
-            cli_error("%s", hb_sandbox_last_error(sb));
-            rc = cli_exit_code(r);
-            goto out;
-        }
-    }
-    hb_value ret;
-    r = hb_call(sb, plugin, symbol, sig, args, nargs, &ret);
-    if (r < 0) {
-        cli_error("%s", hb_sandbox_last_error(sb));
-        rc = cli_exit_code(r);
-        goto out;
-    }
-    print_value(&ret);
-    for (size_t i = 0; i < nargs; i++)
-        if (args[i].type == HB_TYPE_BUF_INOUT)
-            printf("arg %zu: %.*s\n", i + 1, (int)args[i].v.buf.len, (char *)args[i].v.buf.data);
-out:
-    for (size_t i = 0; i < nargs; i++)
-        if (args[i].type == HB_TYPE_BUF_IN || args[i].type == HB_TYPE_BUF_INOUT)
-            free(args[i].v.buf.data);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
-    return rc;
 }
 
 /* ---- configuration ---------------------------------------------------------- */
@@ -494,90 +239,112 @@ static int load_config(cli_global *g)
 
 /* ---- main ------------------------------------------------------------------ */
 
+typedef struct command {
+    const char *name;
+    int (*fn)(const cli_global *g, int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"watch", cmd_watch},       {"build", cmd_build},   {"call", cmd_call},
+    {"versions", cmd_versions}, {"rollback", cmd_rollback}, {"verify", cmd_verify},
+    {"gc", cmd_gc},             {"store", cmd_store},   {"status", cmd_status},
+    {"audit", cmd_audit},       {"doctor", cmd_doctor}, {"demo", cmd_demo},
+    {"test", cmd_test},         {"report", cmd_report}, {"help", NULL},
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (!strcmp(commands[i].name, name))
+            return &commands[i];
+    const char *names[NCOMMANDS];
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        names[i] = commands[i].name;
+    const char *s = cli_suggest(name, names, NCOMMANDS);
+    if (s)
+        cli_error("unknown command \"%s\"; did you mean \"%s\"? (see hotbox --help)", name, s);
+    else
+        cli_error("unknown command \"%s\" (see hotbox --help)", name);
+    return NULL;
+}
+
+/* `hotbox help [CMD]`: the command's own --help. */
+static int cmd_help(const cli_global *g, int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "help")) {
+        fputs(usage_main, stdout);
+        return HB_EXIT_OK;
+    }
+    const command *c = find_command(argv[1]);
+    if (!c)
+        return HB_EXIT_USAGE;
+    char *help_argv[] = {(char *)c->name, (char *)"--help", NULL};
+    return c->fn(g, 2, help_argv);
+}
+
+enum { OPT_STATE_DIR = 256, OPT_CC, OPT_CFLAGS, OPT_ISOLATION, OPT_PROFILE, OPT_VERSION };
+
+static const struct option global_opts[] = {
+    {"help", no_argument, NULL, 'h'},
+    {"quiet", no_argument, NULL, 'q'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
+    {"cc", required_argument, NULL, OPT_CC},
+    {"cflags", required_argument, NULL, OPT_CFLAGS},
+    {"isolation", required_argument, NULL, OPT_ISOLATION},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {0},
+};
+
+/* One global option; -1 to go on, or the exit code. */
+static int global_option(cli_global *g, int c, const char *v)
+{
+    switch (c) {
+    case 'h': fputs(usage_main, stdout); return HB_EXIT_OK;
+    case OPT_VERSION: printf("hotbox %s\n", hb_version()); return HB_EXIT_OK;
+    case 'q': g->quiet = true; return -1;
+    case OPT_STATE_DIR: g->state_dir = v; return -1;
+    case OPT_CC: g->cc = v; g->cc_origin = NULL; return -1;
+    case OPT_CFLAGS: g->cflags = v; return -1;
+    case OPT_PROFILE:
+        if (parse_profile(v, &g->profile) == 0)
+            return -1;
+        cli_error("unknown profile \"%s\" (strict, standard, permissive)", v);
+        return HB_EXIT_USAGE;
+    case OPT_ISOLATION:
+        if (parse_isolation(v, &g->isolation) == 0)
+            return -1;
+        cli_error("unknown isolation \"%s\" (auto, local, namespace, microvm)", v);
+        return HB_EXIT_USAGE;
+    default: return HB_EXIT_USAGE; /* cli_getopt said what */
+    }
+}
+
 static int run(int argc, char **argv)
 {
     cli_global g = {0};
     g.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
     if (load_config(&g) < 0)
         return HB_EXIT_USAGE;
-    int i = 1;
-    for (; i < argc && argv[i][0] == '-'; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(usage_main, stdout);
-            return HB_EXIT_OK;
-        } else if (!strcmp(a, "--version")) {
-            printf("hotbox %s\n", hb_version());
-            return HB_EXIT_OK;
-        } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
-            g.quiet = true;
-        } else if ((!strcmp(a, "--state-dir") || !strcmp(a, "--cc") || !strcmp(a, "--cflags") ||
-                    !strcmp(a, "--isolation") || !strcmp(a, "--profile")) && i + 1 < argc) {
-            const char *v = argv[++i];
-            if (!strcmp(a, "--state-dir"))
-                g.state_dir = v;
-            else if (!strcmp(a, "--cc")) {
-                g.cc = v;
-                g.cc_origin = NULL;
-            }
-            else if (!strcmp(a, "--cflags"))
-                g.cflags = v;
-            else if (!strcmp(a, "--profile")) {
-                if (parse_profile(v, &g.profile) < 0) {
-                    cli_error("unknown profile \"%s\" (strict, standard, permissive)", v);
-                    return HB_EXIT_USAGE;
-                }
-            } else if (parse_isolation(v, &g.isolation) < 0) {
-                cli_error("unknown isolation \"%s\" (auto, local, namespace, microvm)", v);
-                return HB_EXIT_USAGE;
-            }
-        } else {
-            cli_error("unknown option %s (see hotbox --help)", a);
-            return HB_EXIT_USAGE;
-        }
+    optind = 0;
+    int c;
+    /* '+': global options end at the command; the command parses the rest. */
+    while ((c = cli_getopt(argc, argv, NULL, "+hq", global_opts, NULL)) != -1) {
+        int rc = global_option(&g, c, optarg);
+        if (rc >= 0)
+            return rc;
     }
-    if (i >= argc) {
+    if (optind >= argc) {
         fputs(usage_main, stderr);
         return HB_EXIT_USAGE;
     }
-    const char *cmd = argv[i];
-    int sub_argc = argc - i;
-    char **sub_argv = argv + i;
-    if (!strcmp(cmd, "build"))
-        return cmd_build(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "call"))
-        return cmd_call(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "versions"))
-        return cmd_versions(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "demo"))
-        return cmd_demo(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "watch"))
-        return cmd_watch(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "verify"))
-        return cmd_verify(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "store"))
-        return cmd_store(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "gc"))
-        return cmd_gc(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "rollback"))
-        return cmd_rollback(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "doctor"))
-        return cmd_doctor(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "status"))
-        return cmd_status(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "audit"))
-        return cmd_audit(&g, sub_argc, sub_argv);
-    int cmd_test(const cli_global *, int, char **), cmd_report(const cli_global *, int, char **);
-    if (!strcmp(cmd, "test"))
-        return cmd_test(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "report"))
-        return cmd_report(&g, sub_argc, sub_argv);
-    if (!strcmp(cmd, "help")) {
-        fputs(usage_main, stdout);
-        return HB_EXIT_OK;
-    }
-    cli_error("unknown command \"%s\" (see hotbox --help)", cmd);
-    return HB_EXIT_USAGE;
+    const command *cmd = find_command(argv[optind]);
+    if (!cmd)
+        return HB_EXIT_USAGE;
+    int sub_argc = argc - optind;
+    char **sub_argv = argv + optind;
+    return cmd->fn ? cmd->fn(&g, sub_argc, sub_argv) : cmd_help(&g, sub_argc, sub_argv);
 }
 
 int main(int argc, char **argv)

@@ -19,7 +19,10 @@ typedef struct tr_case {
     double ms;
     char *message;  /* one line: why it failed or was skipped */
     char *body;     /* details (diagnostics, last error) */
-    char *output;   /* captured worker stdout+stderr, bounded */
+    char *output;   /* captured worker stdout+stderr, bounded: the plugin's only */
+    char *events;   /* what hotbox said during the case (restarts, state
+                     * resets), one per line; never part of output */
+    double t0;      /* when it started, seconds since the epoch; 0 unknown */
 } tr_case;
 
 void tr_case_release(tr_case *c);
@@ -33,13 +36,19 @@ char *tr_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void xml_escape(FILE *f, const char *s);
 
 /* Writes cases as one <testsuites> document, one <testsuite> per plugin in
- * order of first appearance. Returns 0 or -errno from the stream. */
+ * order of first appearance. Suite and run times are wall-clock spans
+ * (first start to last end, with a UTC timestamp) when the cases carry
+ * start times, else sums. A case's events are <property name="hotbox-event">
+ * elements. Returns 0 or -errno from the stream. */
 int junit_write(FILE *f, const tr_case *cases, size_t n);
 
-/* Reads a JUnit file written by junit_write (or a compatible subset: the
- * testsuites/testsuite/testcase elements with failure, error, skipped,
- * system-out and system-err) and appends its cases to *cases. On a parse
- * error returns -EINVAL and sets *err (malloc'ed). */
+/* cli/junit_read.c: reads a JUnit file (with libxml2; no network, no
+ * entity expansion from outside) written by junit_write or any tool using
+ * the common subset: testsuites/testsuite/testcase with failure, error,
+ * skipped, system-out, system-err and hotbox-event properties. Appends its
+ * cases to *cases; a case's start is its suite's timestamp, so merged
+ * suites keep real spans. On an error returns -EINVAL and sets *err
+ * (malloc'ed, naming the file and line). */
 int junit_read(const char *path, tr_case **cases, size_t *n, char **err);
 
 /* TAP 13: one "ok"/"not ok" line for case number `num` with a YAML block

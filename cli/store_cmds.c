@@ -8,23 +8,18 @@
 
 #include "cli.h"
 
-static bool help_asked(int argc, char **argv)
-{
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
-            return true;
-    return false;
-}
-
 int cmd_verify(const cli_global *g, int argc, char **argv)
 {
-    if (help_asked(argc, argv) || argc != 1) {
-        fputs("usage: hotbox verify\n\nChecks every stored object against its SHA-256 and the catalogue.\n"
-              "Exit 0 when consistent (warnings, such as unreferenced objects, are allowed),\n"
-              "1 when an object is missing or corrupted.\n",
-              argc != 1 && !help_asked(argc, argv) ? stderr : stdout);
-        return help_asked(argc, argv) ? HB_EXIT_OK : HB_EXIT_USAGE;
-    }
+    int rc = cli_operands(argc, argv, "verify",
+                          "usage: hotbox verify\n\nChecks every stored object against its SHA-256 and the catalogue.\n"
+                          "Exit 0 when consistent (warnings, such as unreferenced objects, are allowed),\n"
+                          "1 when an object is missing or corrupted. Creates nothing: without a\n"
+                          "state directory there is nothing to verify.\n",
+                          0, 0);
+    if (rc >= 0)
+        return rc;
+    if (cli_state_missing(g, "nothing stored, nothing to verify"))
+        return HB_EXIT_OK;
     hb_manager *m;
     if (cli_manager(g, &m) < 0)
         return HB_EXIT_FAILED;
@@ -47,24 +42,25 @@ int cmd_verify(const cli_global *g, int argc, char **argv)
 int cmd_gc(const cli_global *g, int argc, char **argv)
 {
     unsigned keep = 5;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {"keep", required_argument, NULL, 'k'}, {0}};
+    optind = 0;
+    for (int c; (c = cli_getopt(argc, argv, "gc", "h", longopts, NULL)) != -1;) {
+        if (c == 'h') {
             puts("usage: hotbox gc [--keep N]\n\nRemoves old versions and their objects, keeping per plugin the newest N\n"
                  "(default 5) and always the newest good one.");
             return HB_EXIT_OK;
         }
-        if (!strcmp(argv[i], "--keep") && i + 1 < argc) {
-            char *end = NULL;
-            long v = strtol(argv[++i], &end, 10);
-            if (!end || *end || v < 1 || v > 1000000) {
-                cli_error("gc: --keep needs a number from 1");
-                return HB_EXIT_USAGE;
-            }
-            keep = (unsigned)v;
-        } else {
-            cli_error("gc: unknown argument %s", argv[i]);
+        if (c != 'k')
+            return HB_EXIT_USAGE;
+        if (cli_parse_uint(optarg, 1, 1000000, &keep) < 0) {
+            cli_error("gc: --keep wants a number from 1 to 1000000, not \"%s\"", optarg);
             return HB_EXIT_USAGE;
         }
+    }
+    if (optind < argc) {
+        cli_error("gc: unexpected argument %s (see hotbox gc --help)", argv[optind]);
+        return HB_EXIT_USAGE;
     }
     hb_manager *m;
     if (cli_manager(g, &m) < 0)
@@ -82,10 +78,12 @@ int cmd_gc(const cli_global *g, int argc, char **argv)
 
 int cmd_rollback(const cli_global *g, int argc, char **argv)
 {
-    const char *plugin = NULL;
     uint64_t to = 0;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {"to", required_argument, NULL, 't'}, {0}};
+    optind = 0;
+    for (int c; (c = cli_getopt(argc, argv, "rollback", "h", longopts, NULL)) != -1;) {
+        if (c == 'h') {
             puts("usage: hotbox rollback PLUGIN [--to N]\n\n"
                  "Pins PLUGIN to stored version N (default: the newest good version before\n"
                  "the newest) until its source changes: newer versions are marked\n"
@@ -94,25 +92,22 @@ int cmd_rollback(const cli_global *g, int argc, char **argv)
                  "back with hb_rollback().");
             return HB_EXIT_OK;
         }
-        if (!strcmp(argv[i], "--to") && i + 1 < argc) {
-            char *end = NULL;
-            unsigned long long v = strtoull(argv[++i], &end, 10);
-            if (!end || *end || v == 0) {
-                cli_error("rollback: --to needs a version number");
-                return HB_EXIT_USAGE;
-            }
-            to = v;
-        } else if (!plugin && argv[i][0] != '-') {
-            plugin = argv[i];
-        } else {
-            cli_error("rollback: unknown argument %s", argv[i]);
+        if (c != 't')
+            return HB_EXIT_USAGE;
+        char *end = NULL;
+        unsigned long long v = strtoull(optarg, &end, 10);
+        if (!*optarg || !end || *end || v == 0) {
+            cli_error("rollback: --to wants a version number, not \"%s\"", optarg);
             return HB_EXIT_USAGE;
         }
+        to = v;
     }
-    if (!plugin) {
-        cli_error("rollback: which plugin? (see hotbox rollback --help)");
+    if (argc - optind != 1) {
+        cli_error("rollback: %s (see hotbox rollback --help)",
+                  optind < argc ? "one plugin at a time" : "which plugin?");
         return HB_EXIT_USAGE;
     }
+    const char *plugin = argv[optind];
     hb_manager *m;
     if (cli_manager(g, &m) < 0)
         return HB_EXIT_FAILED;
@@ -141,22 +136,28 @@ static const char usage_store[] =
 
 int cmd_store(const cli_global *g, int argc, char **argv)
 {
-    if (help_asked(argc, argv)) {
-        fputs(usage_store, stdout);
-        return HB_EXIT_OK;
-    }
     bool force = false;
-    if (argc < 2 || strcmp(argv[1], "recover") != 0) {
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'}, {"force", no_argument, NULL, 'f'}, {0}};
+    optind = 0;
+    for (int c; (c = cli_getopt(argc, argv, "store", "h", longopts, NULL)) != -1;) {
+        if (c == 'h') {
+            fputs(usage_store, stdout);
+            return HB_EXIT_OK;
+        }
+        if (c != 'f')
+            return HB_EXIT_USAGE;
+        force = true;
+    }
+    if (argc - optind != 1 || strcmp(argv[optind], "recover") != 0) {
+        if (optind < argc && strcmp(argv[optind], "recover") != 0) {
+            const char *subs[] = {"recover"};
+            const char *sug = cli_suggest(argv[optind], subs, 1);
+            cli_error("store: unknown subcommand \"%s\"%s", argv[optind],
+                      sug ? "; did you mean \"recover\"?" : "");
+        }
         fputs(usage_store, stderr);
         return HB_EXIT_USAGE;
-    }
-    for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--force")) {
-            force = true;
-        } else {
-            cli_error("store recover: unknown argument %s", argv[i]);
-            return HB_EXIT_USAGE;
-        }
     }
     char *report = NULL;
     int r = hb_catalogue_recover(g->state_dir, force, &report);

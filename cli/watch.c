@@ -1,15 +1,20 @@
-/* cli/watch.c - `hotbox watch`: watch mode for a developer (a live view on
- * a terminal, plain event lines otherwise) or for tools (--json, one event
- * per line). Ctrl-C stops cleanly: the sandbox's worker runs its fini hooks
+/* cli/watch.c - `hotbox watch`: watch mode for a developer (event lines
+ * with a plugin table redrawn in place below them on a terminal, plain
+ * lines otherwise; plugin output prefixed with the plugin's name; compile
+ * errors with the source line and a caret) or for tools (--json, one event
+ * per line, docs/events.md). Ctrl-C stops cleanly: the sandbox's worker runs its fini hooks
  * and exits before hotbox does. */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <jansson.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -36,14 +41,124 @@ typedef struct watch_ui {
     hb_event last_reload;       /* timings of the last swap */
     char last_reload_plugin[128];
     bool have_last;
+    char failed_plugin[128];    /* whose compile failed last: its diagnostics' plugin */
+    unsigned view_lines;        /* lines of the table on screen, redrawn in place */
+    unsigned cols;              /* terminal width */
+    /* What the plugins print: the worker appends it to out_fd's file; each
+     * chunk is shown prefixed with the plugin hotbox was acting on. */
+    int out_fd;
+    off_t out_off;
+    char pending[4096];         /* a line not finished yet */
+    size_t npending;
 } watch_ui;
 
-static const char *type_name(hb_event_type t)
+/* ---- the table, redrawn in place on a terminal ------------------------------ */
+
+/* Takes the table off the screen before anything else is printed, so event
+ * lines scroll above it and the table is drawn again below them. */
+static void view_clear(watch_ui *ui)
 {
-    static const char *n[] = {"?", "compiled", "compile-failed", "loaded", "swapped", "swap-failed",
-                              "crashed", "restarted", "rolled-back", "state-reset", "unloaded",
-                              "warning", "selftest", "watching", "notice", "up-to-date"};
-    return (unsigned)t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
+    if (ui->view_lines) {
+        printf("\033[%uA\033[J", ui->view_lines);
+        ui->view_lines = 0;
+    }
+}
+
+/* One table line, cut to the terminal's width so it never wraps (the
+ * cursor-up count must be exact). */
+__attribute__((format(printf, 2, 3))) static void view_line(watch_ui *ui, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    size_t max = ui->cols ? ui->cols - 1 : sizeof(buf) - 1;
+    if (strlen(buf) > max)
+        buf[max] = '\0';
+    printf("%s\n", buf);
+    ui->view_lines++;
+}
+
+/* ---- plugin output ---------------------------------------------------------- */
+
+static void output_line(watch_ui *ui, const char *plugin, const char *text, size_t len)
+{
+    if (ui->json) {
+        json_t *t = json_stringn(text, len);
+        if (!t) { /* not UTF-8: the bytes that are not ASCII become '?' */
+            char *clean = strndup(text, len);
+            for (size_t i = 0; clean && i < len; i++)
+                if ((unsigned char)clean[i] >= 0x80 || !clean[i])
+                    clean[i] = '?';
+            t = clean ? json_stringn(clean, len) : NULL;
+            free(clean);
+        }
+        json_t *o = t ? json_pack("{s:s, s:s, s:o}", "event", "output", "plugin", plugin, "text", t)
+                      : NULL;
+        char *js = o ? cli_json_dumps(o) : NULL;
+        if (js)
+            puts(js);
+        free(js);
+        json_decref(o);
+        return;
+    }
+    view_clear(ui);
+    printf("%s%s|%s %.*s\n", ui->color ? "\033[2m" : "", plugin, ui->color ? "\033[0m" : "",
+           (int)len, text);
+}
+
+/* Shows what the worker wrote since last time, line by line, as output of
+ * `plugin` (the one hotbox was acting on: loading, swapping, testing). A
+ * line not finished yet waits, unless `all`. */
+static void drain_output(watch_ui *ui, const char *plugin, bool all)
+{
+    if (ui->out_fd < 0)
+        return;
+    for (;;) {
+        size_t room = sizeof(ui->pending) - ui->npending;
+        ssize_t n = pread(ui->out_fd, ui->pending + ui->npending, room, ui->out_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        ui->out_off += n;
+        ui->npending += (size_t)n;
+        size_t start = 0;
+        for (size_t i = 0; i < ui->npending; i++)
+            if (ui->pending[i] == '\n') {
+                output_line(ui, plugin, ui->pending + start, i - start);
+                start = i + 1;
+            }
+        if (start == 0 && ui->npending == sizeof(ui->pending)) { /* a very long line */
+            output_line(ui, plugin, ui->pending, ui->npending);
+            start = ui->npending;
+        }
+        memmove(ui->pending, ui->pending + start, ui->npending - start);
+        ui->npending -= start;
+    }
+    if (all && ui->npending) {
+        output_line(ui, plugin, ui->pending, ui->npending);
+        ui->npending = 0;
+    }
+    fflush(stdout);
+}
+
+/* The capture file: created in TMPDIR and unlinked at once after the
+ * worker has opened it by path (the sandbox options name it). */
+static char *open_output(watch_ui *ui)
+{
+    const char *t = getenv("TMPDIR");
+    char *path = NULL;
+    ui->out_fd = -1;
+    if (asprintf(&path, "%s/hotbox-watch-XXXXXX", t && *t ? t : "/tmp") < 0)
+        return NULL;
+    ui->out_fd = mkostemp(path, O_CLOEXEC);
+    if (ui->out_fd < 0) {
+        free(path);
+        return NULL;
+    }
+    return path;
 }
 
 static view_row *row_for(watch_ui *ui, const char *name)
@@ -62,7 +177,7 @@ static view_row *row_for(watch_ui *ui, const char *name)
 static void print_json(const hb_event *ev)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "event", json_string(type_name(ev->type)));
+    json_object_set_new(o, "event", json_string(cli_event_name(ev->type)));
     if (ev->plugin)
         json_object_set_new(o, "plugin", json_string(ev->plugin));
     if (ev->version)
@@ -75,11 +190,11 @@ static void print_json(const hb_event *ev)
     json_object_set_new(o, "message", json_string(ev->message ? ev->message : ""));
     if (ev->total_ms > 0 || ev->detect_ms > 0) {
         json_t *t = json_object();
-        json_object_set_new(t, "detect_ms", json_real(ev->detect_ms));
-        json_object_set_new(t, "compile_ms", json_real(ev->compile_ms));
-        json_object_set_new(t, "verify_ms", json_real(ev->verify_ms));
-        json_object_set_new(t, "swap_ms", json_real(ev->swap_ms));
-        json_object_set_new(t, "total_ms", json_real(ev->total_ms));
+        json_object_set_new(t, "detect_ms", json_real(cli_round_ms(ev->detect_ms)));
+        json_object_set_new(t, "compile_ms", json_real(cli_round_ms(ev->compile_ms)));
+        json_object_set_new(t, "verify_ms", json_real(cli_round_ms(ev->verify_ms)));
+        json_object_set_new(t, "swap_ms", json_real(cli_round_ms(ev->swap_ms)));
+        json_object_set_new(t, "total_ms", json_real(cli_round_ms(ev->total_ms)));
         json_object_set_new(o, "timings", t);
     }
     if (ev->ndiagnostics) { /* a successful compile's warnings */
@@ -92,7 +207,7 @@ static void print_json(const hb_event *ev)
         }
         json_object_set_new(o, "diagnostics", a);
     }
-    char *s = json_dumps(o, JSON_COMPACT);
+    char *s = cli_json_dumps(o);
     if (s) {
         puts(s);
         free(s);
@@ -104,8 +219,12 @@ static void print_json(const hb_event *ev)
 static void on_event(const hb_event *ev, void *ud)
 {
     watch_ui *ui = ud;
-    if (ev->type == HB_EVENT_COMPILE_FAILED)
+    /* Output written while hotbox acted on this plugin comes first. */
+    drain_output(ui, ev->plugin ? ev->plugin : "worker", true);
+    if (ev->type == HB_EVENT_COMPILE_FAILED) {
         ui->compile_failed = true;
+        snprintf(ui->failed_plugin, sizeof(ui->failed_plugin), "%s", ev->plugin ? ev->plugin : "");
+    }
     if (ev->plugin) {
         view_row *r = row_for(ui, ev->plugin);
         if (r && ui->watching) {
@@ -133,11 +252,11 @@ static void on_event(const hb_event *ev, void *ud)
             case HB_EVENT_SWAPPED:
             case HB_EVENT_ROLLED_BACK:
                 r->version = ev->version;
-                snprintf(r->status, sizeof(r->status), "%s", type_name(ev->type));
+                snprintf(r->status, sizeof(r->status), "%s", cli_event_name(ev->type));
                 break;
             case HB_EVENT_COMPILE_FAILED:
             case HB_EVENT_SWAP_FAILED:
-                snprintf(r->status, sizeof(r->status), "%s", type_name(ev->type));
+                snprintf(r->status, sizeof(r->status), "%s", cli_event_name(ev->type));
                 break;
             case HB_EVENT_UNLOADED:
                 snprintf(r->status, sizeof(r->status), "unloaded");
@@ -163,6 +282,9 @@ static void on_event(const hb_event *ev, void *ud)
         print_json(ev);
         return;
     }
+    if (cli_is_machine_notice(ev) && cli_notice_shown_before(ev->message))
+        return; /* shown once per machine; hotbox doctor has it */
+    view_clear(ui);
     const char *msg = ev->message ? ev->message : "";
     const char *nl = strchr(msg, '\n');
     const char *col = "", *end = "";
@@ -182,12 +304,10 @@ static void on_event(const hb_event *ev, void *ud)
             end = ""; break;
         }
     }
-    printf("%s[%s]%s %.*s\n", col, type_name(ev->type), end,
+    printf("%s[%s]%s %.*s\n", col, cli_event_name(ev->type), end,
            nl ? (int)(nl - msg) : (int)strlen(msg), msg);
     for (size_t i = 0; i < ev->ndiagnostics; i++)
-        printf("    %s:%u:%u: %s: %s\n", ev->diagnostics[i].file, ev->diagnostics[i].line,
-               ev->diagnostics[i].column, ev->diagnostics[i].severity,
-               ev->diagnostics[i].message);
+        cli_print_diagnostic(stdout, &ev->diagnostics[i], "    ", ui->color);
     fflush(stdout);
 }
 
@@ -197,26 +317,23 @@ static void print_diagnostics(watch_ui *ui)
     size_t n = 0;
     if (hb_sandbox_diagnostics(ui->sb, &d, &n) < 0)
         return;
+    if (!ui->json)
+        view_clear(ui);
     for (size_t i = 0; i < n; i++) {
         if (ui->json) {
-            json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s}", "event", "diagnostic", "file",
-                                  d[i].file ? d[i].file : "", "line", (int)d[i].line, "column",
-                                  (int)d[i].column, "severity", d[i].severity ? d[i].severity : "",
-                                  "message", d[i].message ? d[i].message : "");
-            char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+            json_t *o = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:s}", "event", "diagnostic",
+                                  "plugin", ui->failed_plugin, "file", d[i].file ? d[i].file : "",
+                                  "line", (int)d[i].line, "column", (int)d[i].column, "severity",
+                                  d[i].severity ? d[i].severity : "", "message",
+                                  d[i].message ? d[i].message : "");
+            char *s = o ? cli_json_dumps(o) : NULL;
             if (s)
                 puts(s);
             free(s);
             json_decref(o);
             continue;
         }
-        const char *sev = d[i].severity ? d[i].severity : "";
-        const char *col = "";
-        if (ui->color)
-            col = strstr(sev, "error") ? "\033[1;31m" : strstr(sev, "warning") ? "\033[1;35m"
-                                                                                : "\033[1;36m";
-        printf("    \033[1m%s:%u:%u:\033[0m %s%s:\033[0m %s\n", d[i].file ? d[i].file : "?",
-               d[i].line, d[i].column, col, sev, d[i].message ? d[i].message : "");
+        cli_print_diagnostic(stdout, &d[i], "    ", ui->color);
     }
     if (!n && !ui->json)
         printf("    %s\n", hb_sandbox_last_error(ui->sb));
@@ -227,82 +344,99 @@ static void print_view(watch_ui *ui)
 {
     if (ui->json || !ui->tty)
         return;
-    printf("%s── plugins ─────────────────────────────────────────────%s\n",
-           ui->color ? "\033[2m" : "", ui->color ? "\033[0m" : "");
+    view_clear(ui);
+    char ms[5][32];
+    view_line(ui, "%s── plugins ─────────────────────────────────────────────%s",
+              ui->color ? "\033[2m" : "", ui->color ? "\033[0m" : "");
     for (size_t i = 0; i < ui->nrows; i++)
-        printf("  %-20s v%-4" PRIu64 " %s\n", ui->rows[i].name, ui->rows[i].version,
-               ui->rows[i].status[0] ? ui->rows[i].status : "-");
+        view_line(ui, "  %-20s v%-4" PRIu64 " %s", ui->rows[i].name, ui->rows[i].version,
+                  ui->rows[i].status[0] ? ui->rows[i].status : "-");
     if (ui->have_last) {
         const hb_event *e = &ui->last_reload;
-        printf("  last reload (%s): detect %.1f ms, compile %.1f ms, verify %.1f ms, swap %.2f ms, total %.1f ms\n",
-               ui->last_reload_plugin, e->detect_ms, e->compile_ms, e->verify_ms, e->swap_ms,
-               e->total_ms + e->detect_ms);
+        view_line(ui, "  last reload (%s): detect %s, compile %s, verify %s, swap %s, total %s",
+                  ui->last_reload_plugin, cli_fmt_ms(ms[0], e->detect_ms),
+                  cli_fmt_ms(ms[1], e->compile_ms), cli_fmt_ms(ms[2], e->verify_ms),
+                  cli_fmt_ms(ms[3], e->swap_ms), cli_fmt_ms(ms[4], e->total_ms + e->detect_ms));
     }
     hb_sandbox_usage u;
     if (hb_sandbox_usage_get(ui->sb, &u) == 0)
-        printf("  worker pid %d: RSS %.1f MiB, CPU %.2f s, up %.0f s, %llu calls, %llu restarts%s\n",
-               u.worker_pid, (double)u.rss_bytes / (1024.0 * 1024.0), (double)u.cpu_ms / 1000.0,
-               (double)u.uptime_ms / 1000.0, (unsigned long long)u.calls,
-               (unsigned long long)u.restarts, u.failed ? " (FAILED: crash loop)" : "");
-    printf("  watching; Ctrl-C stops\n");
+        view_line(ui, "  worker pid %d: RSS %.1f MiB, CPU %.2f s, up %.0f s, %llu calls, %llu restarts%s",
+                  u.worker_pid, (double)u.rss_bytes / (1024.0 * 1024.0), (double)u.cpu_ms / 1000.0,
+                  (double)u.uptime_ms / 1000.0, (unsigned long long)u.calls,
+                  (unsigned long long)u.restarts, u.failed ? " (FAILED: crash loop)" : "");
+    view_line(ui, "  watching; Ctrl-C stops");
     fflush(stdout);
+}
+
+static const char usage_watch[] =
+    "usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests] DIR...\n\n"
+    "Loads every plugin under DIR (a plugin directory, or a directory of plugin\n"
+    "directories) into one sandbox and hot-reloads each on save, carrying its\n"
+    "state. After each swap the plugin's exported hb_test_* self-tests run (with\n"
+    "hb_setup/hb_teardown, as in hotbox test). A failed build or refused swap\n"
+    "leaves the old version serving.\n\n"
+    "On a terminal the plugin table is redrawn in place below the event lines;\n"
+    "otherwise every event is a plain line. What the plugins print appears\n"
+    "prefixed with the plugin's name; compile errors show the source line and a\n"
+    "caret, as GCC prints them.\n\n"
+    "  --json          one JSON object per event on stdout (docs/events.md)\n"
+    "  --once          exit once the first change has been handled and the\n"
+    "                  files are quiet (a build superseded by a later save does\n"
+    "                  not count); 0 = the final content of every plugin it\n"
+    "                  touched built, swapped and passed its self-tests\n"
+    "  --quiet-ms N    coalesce file events over N ms (default 20)\n"
+    "  --no-selftests  do not run hb_test_* after swaps\n\n"
+    "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.\n";
+
+/* -1 to go on (the roots at argv[optind..]), or the exit code. */
+static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **argv)
+{
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"json", no_argument, NULL, 'j'},
+                                             {"once", no_argument, NULL, 'o'},
+                                             {"no-selftests", no_argument, NULL, 'n'},
+                                             {"quiet-ms", required_argument, NULL, 'q'},
+                                             {0}};
+    optind = 0;
+    for (int c; (c = cli_getopt(argc, argv, "watch", "h", longopts, NULL)) != -1;) {
+        switch (c) {
+        case 'h': fputs(usage_watch, stdout); return HB_EXIT_OK;
+        case 'j': ui->json = true; break;
+        case 'o': ui->once = true; break;
+        case 'n': wo->run_selftests = -1; break;
+        case 'q':
+            if (cli_parse_uint(optarg, 1, 60000, &wo->quiet_ms) < 0) {
+                cli_error("watch: --quiet-ms wants a number of milliseconds (1-60000), not \"%s\"",
+                          optarg);
+                return HB_EXIT_USAGE;
+            }
+            break;
+        default: return HB_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("watch: give at least one directory (see hotbox watch --help)");
+        return HB_EXIT_USAGE;
+    }
+    return -1;
 }
 
 int cmd_watch(const cli_global *g, int argc, char **argv)
 {
-    watch_ui ui = {.g = g};
+    watch_ui ui = {.g = g, .out_fd = -1};
     hb_watch_options wo = HB_WATCH_OPTIONS_INIT;
-    const char **roots = calloc((size_t)argc + 1, sizeof(char *));
-    size_t nroots = 0;
+    int rc = watch_options(&ui, &wo, argc, argv);
+    if (rc >= 0)
+        return rc;
+    const char **roots = calloc((size_t)(argc - optind) + 1, sizeof(char *));
     if (!roots)
         return HB_EXIT_FAILED;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            puts("usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests] DIR...\n\n"
-                 "Loads every plugin under DIR (a plugin directory, or a directory of plugin\n"
-                 "directories) into one sandbox and hot-reloads each on save, carrying its\n"
-                 "state. After each swap the plugin's exported hb_test_* self-tests run.\n"
-                 "A failed build or refused swap leaves the old version serving.\n\n"
-                 "  --json          one JSON object per event on stdout (for editors, scripts)\n"
-                 "  --once          exit once the first change has been handled and the\n"
-                 "                  files are quiet (a build superseded by a later save does\n"
-                 "                  not count); 0 = the final content of every plugin it\n"
-                 "                  touched built, swapped and passed its self-tests\n"
-                 "  --quiet-ms N    coalesce file events over N ms (default 20)\n"
-                 "  --no-selftests  do not run hb_test_* after swaps\n\n"
-                 "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.");
-            free(roots);
-            return HB_EXIT_OK;
-        } else if (!strcmp(a, "--json")) {
-            ui.json = true;
-        } else if (!strcmp(a, "--once")) {
-            ui.once = true;
-        } else if (!strcmp(a, "--no-selftests")) {
-            wo.run_selftests = -1;
-        } else if (!strcmp(a, "--quiet-ms") && i + 1 < argc) {
-            char *end = NULL;
-            long v = strtol(argv[++i], &end, 10);
-            if (!end || *end || v < 1 || v > 60000) {
-                cli_error("watch: --quiet-ms needs a number of milliseconds (1-60000)");
-                free(roots);
-                return HB_EXIT_USAGE;
-            }
-            wo.quiet_ms = (unsigned)v;
-        } else if (a[0] == '-') {
-            cli_error("watch: unknown option %s (see hotbox watch --help)", a);
-            free(roots);
-            return HB_EXIT_USAGE;
-        } else {
-            roots[nroots++] = a;
-        }
-    }
-    if (!nroots) {
-        cli_error("watch: give at least one directory (see hotbox watch --help)");
-        free(roots);
-        return HB_EXIT_USAGE;
-    }
+    for (int i = optind; i < argc; i++)
+        roots[i - optind] = argv[i];
     ui.tty = isatty(STDOUT_FILENO);
+    struct winsize ws;
+    if (ui.tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
+        ui.cols = ws.ws_col;
     ui.color = ui.tty && !getenv("NO_COLOR") && !ui.json;
 
     /* Signals arrive as readable data, so the loop below handles Ctrl-C
@@ -316,22 +450,17 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
     hb_manager_options o;
-    hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
-    o.state_dir = g->state_dir;
-    o.cc = g->cc;
-    o.cc_origin = g->cc_origin;
-    o.cflags = g->cflags;
-    o.isolation = g->isolation;
+    cli_manager_options(g, &o);
     o.on_event = on_event;
     o.event_userdata = &ui;
     hb_manager *m = NULL;
     int r = hb_manager_new(&o, &m);
     if (r < 0) {
-        cli_error("watch: cannot open the state directory: %s", hb_strerror(r));
+        cli_state_error(g, r);
         free(roots);
         return HB_EXIT_FAILED;
     }
-    int rc = HB_EXIT_OK;
+    rc = HB_EXIT_OK;
     hb_watch *w = NULL;
     /* A named sandbox: a restarted `hotbox watch` resumes every plugin from
      * the state checkpoint the previous run stored. */
@@ -340,7 +469,13 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     so.name = "watch";
     so.profile = g->profile;
     so.max_plugins = 4096; /* every plugin under the roots, not the default 64 */
+    char *out_path = open_output(&ui);
+    so.output_path = out_path; /* NULL: the worker writes to our stdout, unprefixed */
     r = hb_sandbox_new(m, &so, &ui.sb);
+    if (out_path) {
+        unlink(out_path);
+        free(out_path);
+    }
     if (r < 0) {
         cli_error("watch: %s", hb_manager_last_error(m));
         rc = HB_EXIT_FAILED;
@@ -352,6 +487,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         rc = HB_EXIT_FAILED;
         goto out;
     }
+    drain_output(&ui, "worker", true);
     if (ui.compile_failed)
         print_diagnostics(&ui);
     ui.compile_failed = false;
@@ -382,6 +518,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
             rc = HB_EXIT_FAILED;
             break;
         }
+        drain_output(&ui, "worker", true);
         if (r == 0)
             continue;
         if (ui.compile_failed)
@@ -402,16 +539,27 @@ out:
     if (m && w) {
         char *metrics = NULL;
         if (hb_manager_metrics(m, ui.json, &metrics) == 0 && metrics) {
-            if (ui.json)
+            json_t *mj = ui.json ? json_loads(metrics, 0, NULL) : NULL;
+            cli_json_round(mj);
+            json_t *ev = mj ? json_pack("{s:s, s:o}", "event", "metrics", "metrics", mj) : NULL;
+            char *s = ev ? cli_json_dumps(ev) : NULL; /* no float noise */
+            if (s)
+                puts(s);
+            else if (ui.json)
                 printf("{\"event\":\"metrics\",\"metrics\":%s}\n", metrics);
-            else if (ui.tty)
+            free(s);
+            json_decref(ev);
+            if (!ui.json && ui.tty)
                 printf("\n%s", metrics);
         }
         hb_free(metrics);
     }
     hb_watch_free(w);
     hb_sandbox_free(ui.sb); /* fini hooks run; the worker exits */
+    drain_output(&ui, "worker", true); /* what the fini hooks printed */
     hb_manager_free(m);
+    if (ui.out_fd >= 0)
+        close(ui.out_fd);
     if (sfd >= 0)
         close(sfd);
     free(roots);

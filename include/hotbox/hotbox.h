@@ -583,6 +583,38 @@ HB_EXTERN int hb_signature_check(const char *signature, size_t *nargs_out);
 HB_EXTERN int hb_run_selftests(hb_sandbox *sb, const char *plugin, unsigned *passed,
                                unsigned *failed);
 
+/* The outcome of one self-test run by hb_run_test. */
+typedef struct hb_test_result {
+    int passed;            /* 1 when hb_setup, the test and hb_teardown all succeeded */
+    const char *failed_in; /* the step that failed first: "hb_setup", the test (the
+                            * caller's string) or "hb_teardown"; NULL when passed */
+    int32_t returned;      /* failed_in's nonzero return value, when it returned */
+    int error;             /* 0 when failed_in returned; else its call's code
+                            * (HB_ECRASHED, HB_EHUNG, ...; the sandbox's last
+                            * error says more) */
+    double ms;             /* wall time of the steps that ran */
+} hb_test_result;
+
+/* Runs one self-test of the plugin's active version with its fixture. This
+ * is the one test runner: watch mode's self-tests (hb_run_selftests) and
+ * `hotbox test` both go through it, so hb_setup and hb_teardown mean the
+ * same everywhere:
+ *   1. hb_setup, when the active version exports `int hb_setup(void)`, runs
+ *      before the test; when it fails (nonzero, crash, hang) the test fails
+ *      and does not run;
+ *   2. the test, `int test(void)`; nonzero fails it;
+ *   3. hb_teardown, when exported, runs after every test whose hb_setup
+ *      succeeded and that returned (passed or not); it does not run after
+ *      a crash or hang (the worker, and the state it would tidy, are
+ *      gone). A failing teardown fails a test that had passed.
+ * The first failure is the one reported. A call refused with HB_ESTATELOST
+ * (a restart before this test, not its failure) is retried once.
+ * Returns 0 when the test ran, whatever its outcome (see *out), or a
+ * negative code when it could not run: -EINVAL, HB_ENOPLUGIN, ... No event
+ * is emitted. */
+HB_EXTERN int hb_run_test(hb_sandbox *sb, const char *plugin, const char *test,
+                          hb_test_result *out);
+
 typedef struct hb_watch hb_watch;
 
 #define HB_WATCH_OPTIONS_VERSION 1

@@ -66,7 +66,11 @@ filters)
   run 0 test -k '*.hb_test_p[12]' --repeat 3 -j 1 "$plugins/tpass"
   last_line_is "$work/out" "6 passed, 0 failed"
   has "$work/out" "hb_test_p1#3"
-  run 0 test -k 'nomatch*' "$plugins/tpass"
+  # a -k that matches nothing is a failure (a typo must not pass CI) ...
+  run 1 test -k 'nomatch*' "$plugins/tpass"
+  has "$work/err" "no tests found matching -k"
+  # ... unless the run allows it
+  run 0 test --allow-empty -k 'nomatch*' "$plugins/tpass"
   last_line_is "$work/out" "0 passed, 0 failed"
   # fail-fast: one job, the first failure stops the rest
   run 1 test -x -j 1 "$plugins/tfail" "$plugins/tpass"
@@ -141,15 +145,23 @@ bigout)
   xml_ok "$work/big.xml"
   ;;
 notests)
-  run 0 test "$plugins/tnotests"
+  # no tests at all: exit 1 with one clear error (issue 19), once
+  run 1 test "$plugins/tnotests"
   has "$work/out" "tnotests v1 exports no hb_test_"
+  has "$work/err" "no tests found"
+  [ "$(wc -l < "$work/err")" = 1 ] || fail "the error is printed more than once"
+  last_line_is "$work/out" "0 passed, 0 failed"
+  run 0 test --allow-empty "$plugins/tnotests"
   last_line_is "$work/out" "0 passed, 0 failed"
   run 1 test --require-tests "$plugins/tnotests" "$plugins/tpass"
   has "$work/out" "^FAIL tnotests.tests"
   last_line_is "$work/out" "11 passed, 1 failed"
   mkdir -p empty
-  run 0 test empty
-  has "$work/err" "no plugins found under empty"
+  run 1 test empty
+  has "$work/out" "no plugins found under empty"
+  has "$work/err" "no tests found"
+  run 0 test --allow-empty empty
+  run 2 test --allow-empty --require-tests empty
   run 1 test --require-tests empty
   run 1 test "$work/missing"
   has "$work/err" "missing: not a directory"
@@ -183,6 +195,18 @@ usage)
   has "$work/err" "cannot read .*missing.xml"
   run 1 report merge "$work/m.xml" "$src/tests/testcmd/CMakeLists.txt"
   has "$work/err" "not well-formed XML"
+  # getopt_long conventions: --opt=V, -jN, and -- ends the options
+  run 0 test --junit="$work/eq.xml" -j2 --timeout=5 -- "$plugins/tpass"
+  [ -s "$work/eq.xml" ] || fail "--junit=FILE wrote nothing"
+  last_line_is "$work/out" "11 passed, 0 failed"
+  run 0 test -j 2 --junit "$work/sp.xml" "$plugins/tpass"
+  [ -s "$work/sp.xml" ] || fail "--junit FILE wrote nothing"
+  # a mistyped option: one error with a suggestion, exit 2
+  run 2 test --jnuit=x.xml "$plugins/tpass"
+  has "$work/err" "unknown option --jnuit; did you mean --junit\\?"
+  [ "$(wc -l < "$work/err")" = 1 ] || fail "the usage error is printed more than once"
+  run 2 test --junit
+  has "$work/err" "option --junit wants a value"
   ;;
 shards)
   run 1 test --tap "$plugins"
@@ -219,6 +243,34 @@ reports)
   # control characters the test printed are escaped, never raw
   has "$work/r.xml" 'to stderr &lt;&amp;&gt; \\x01\\x1b\[0m'
   if LC_ALL=C grep -q $'\x1b' "$work/r.xml"; then fail "raw ESC in the JUnit report"; fi
+  # what hotbox says during a case (the restart after the crash) is a
+  # property of the case, never part of the plugin's captured output
+  has "$work/r.xml" '<property name="hotbox-event" value="worker restarted'
+  hasnt "$work/r.xml" '<system-out>[^<]*worker restarted'
+  hasnt "$work/r.xml" '\[event\]'
+  hasnt "$work/r.xml" 'hotbox-event" value="resource limits'
+  # real durations: each suite has its start and wall-clock span, and the
+  # run's time is not the sum of parallel suites
+  has "$work/r.xml" '<testsuite name="tpass" tests="11" failures="0" errors="0" skipped="0" timestamp="[0-9-]+T[0-9:]+" time="[0-9.]+"'
+  has "$work/r.xml" '<testsuites name="hotbox" [^>]*timestamp="[0-9-]+T[0-9:]+" time="[0-9.]+"'
+  "$hb" report merge "$work/rm.xml" "$work/r.xml" > /dev/null || fail "JUnit merge failed"
+  has "$work/rm.xml" '<property name="hotbox-event" value="worker restarted'
+  has "$work/rm.xml" '<testsuite name="tpass" [^>]*timestamp='
+  # another tool's JUnit (read with libxml2): errors, CDATA, entities, nesting
+  cat > "$work/other.xml" <<'XML'
+<?xml version="1.0"?>
+<!-- written by some other tool -->
+<testsuites><testsuite name="outer"><testsuite name="inner" timestamp="2024-01-02T03:04:05" time="2.5">
+  <testcase classname="lib" name="a&amp;b" time="0.5"><error message="boom"><![CDATA[x < y]]></error></testcase>
+  <testcase classname="lib" name="c" time="1"><system-err>to &#x3c;stderr&#x3e;</system-err></testcase>
+</testsuite></testsuite></testsuites>
+XML
+  "$hb" report merge "$work/om.xml" "$work/other.xml" > "$work/om.out" || fail "foreign JUnit not merged"
+  has "$work/om.out" "^1 passed, 1 failed$"
+  has "$work/om.xml" 'name="a&amp;b"'
+  has "$work/om.xml" '<failure message="boom" type="failure">x &lt; y</failure>'
+  has "$work/om.xml" 'to &lt;stderr&gt;'
+  has "$work/om.xml" '<testsuite name="lib" [^>]*timestamp="2024-01-02T03:04:05" time="2.500"'
   run 1 test --tap "$plugins/tfail"
   has "$work/out" "^TAP version 13$"
   has "$work/out" "^1\.\.2$"

@@ -755,8 +755,13 @@ static void case_limits(void)
     while (waitpid(pid, &status, 0) < 0)
         HB_CHECK(errno == EINTR);
     HB_CHECK(WIFEXITED(status));
-    HB_CHECK_EQ(WEXITSTATUS(status), 0);
     free(err);
+    /* The child said why (SKIP: ...): where the kernel refuses user
+     * namespaces the kernel's limit cannot be made real; the own limits
+     * above were checked. */
+    if (WEXITSTATUS(status) == 77)
+        HB_SKIP("the inotify watch limit needs a user namespace; own limits checked");
+    HB_CHECK_EQ(WEXITSTATUS(status), 0);
 }
 
 /* No wakeups when idle: the fd stays unreadable and no timer is armed. */

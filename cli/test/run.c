@@ -1,0 +1,292 @@
+/* cli/test/run.c - running the planned jobs: each thread takes the next
+ * job, opens its sandbox (the plugin after the plugins it imports from),
+ * and runs its steps: tests through hb_run_test (the one runner, shared
+ * with watch mode), upgrade-path swaps, with fail-fast and recovery from
+ * a broken sandbox. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test.h"
+
+typedef struct jctx {
+    run *R;
+    job *J;
+    hb_sandbox *sb;
+    int cap_fd;
+    char *cap_path;
+    char *events; /* interesting events during the current step (state resets) */
+} jctx;
+
+/* Events run on the calling thread: a thread-local pointer routes them to
+ * the job that caused them. */
+static _Thread_local jctx *cur_job;
+
+void cli_test_on_event(const hb_event *ev, void *ud)
+{
+    (void)ud;
+    jctx *j = cur_job;
+    if (!j || (ev->type != HB_EVENT_STATE_RESET && ev->type != HB_EVENT_WARNING &&
+               ev->type != HB_EVENT_RESTARTED))
+        return;
+    if (cli_is_machine_notice(ev))
+        return; /* the machine's, not the case's (hotbox doctor shows it) */
+    char *s = tr_printf("%s%s\n", j->events ? j->events : "", ev->message ? ev->message : "");
+    if (s) {
+        free(j->events);
+        j->events = s;
+    }
+}
+
+/* Loads a plugin after the plugins it depends on (found among the plugins
+ * of this run), each once. */
+static int load_with_providers(run *R, hb_sandbox *sb, tplugin *p, unsigned depth)
+{
+    uint64_t have;
+    if (hb_active_version(sb, p->name, &have) == 0)
+        return 0; /* already loaded as someone's provider */
+    char **deps = NULL;
+    if (depth < 16 && hb_version_depends(R->m, p->name, 0, &deps) == 0) {
+        for (char **d = deps; *d; d++)
+            for (size_t i = 0; i < R->nplugins; i++)
+                if (!strcmp(R->plugins[i].name, *d))
+                    load_with_providers(R, sb, &R->plugins[i], depth + 1);
+        hb_free(deps);
+    }
+    return hb_load(sb, p->dir);
+}
+
+static int open_sandbox(jctx *j, double *load_ms, char **err)
+{
+    run *R = j->R;
+    hb_sandbox_options o;
+    hb_sandbox_options_init(&o, HB_SANDBOX_OPTIONS_VERSION);
+    o.name = j->J->p->name;
+    o.profile = R->g->profile;
+    o.call_timeout_ms = R->timeout_ms;
+    o.swap_timeout_ms = R->timeout_ms;
+    o.output_path = j->cap_path;
+    double t0 = cli_test_now_ms();
+    int r = hb_sandbox_new(R->m, &o, &j->sb);
+    if (r < 0) {
+        *err = tr_printf("cannot start a worker: %s: %s", hb_strerror(r), hb_manager_last_error(R->m));
+        return r;
+    }
+    r = load_with_providers(R, j->sb, j->J->p, 0);
+    *load_ms = cli_test_now_ms() - t0;
+    if (r < 0) {
+        *err = tr_printf("loading %s failed: %s", j->J->p->name, hb_sandbox_last_error(j->sb));
+        hb_sandbox_free(j->sb);
+        j->sb = NULL;
+    }
+    cli_test_json_stage(R, "load", j->J->p->name, *load_ms, r == 0, j->J->p->version);
+    return r;
+}
+
+/* Whether the sandbox must be rebuilt before the next step: it failed
+ * (crash loop) or lost the plugin. */
+static bool sandbox_broken(int r)
+{
+    return r == HB_EFAILED || r == HB_ENOPLUGIN || r == HB_EWORKER;
+}
+
+/* The captured output and the harness events of the step just run. */
+static void collect(jctx *j, tr_case *c)
+{
+    c->output = cli_test_read_capture(j->cap_fd);
+    c->events = j->events;
+    j->events = NULL;
+}
+
+static void run_test_step(jctx *j, step *s, tr_case *c)
+{
+    cli_test_reset_capture(j->cap_fd);
+    c->t0 = cli_test_wall();
+    hb_test_result res;
+    int r = hb_run_test(j->sb, s->p->name, s->symbol, &res);
+    if (r < 0)
+        res = (hb_test_result){.failed_in = s->symbol, .error = r};
+    c->ms = res.ms;
+    collect(j, c);
+    c->status = res.passed ? TR_PASS : TR_FAIL;
+    if (res.passed)
+        return;
+    const char *fn = res.failed_in, *le = hb_sandbox_last_error(j->sb);
+    if (res.error == 0)
+        c->message = tr_printf("%s returned %d", fn, (int)res.returned);
+    else if (res.error == HB_EHUNG)
+        c->message = tr_printf("%s timed out after %u ms (worker killed)", fn, j->R->timeout_ms);
+    else if (res.error == HB_ECRASHED)
+        c->message = tr_printf("%s crashed: %s", fn, le);
+    else
+        c->message = tr_printf("%s: %s", fn, hb_strerror(res.error));
+    if (res.error)
+        c->body = tr_dup(le);
+    if (sandbox_broken(res.error)) {
+        hb_sandbox_free(j->sb);
+        j->sb = NULL;
+    }
+}
+
+/* Upgrade-path swaps. */
+static void run_swap_step(jctx *j, step *s, tr_case *c)
+{
+    tplugin *p = s->p;
+    cli_test_reset_capture(j->cap_fd);
+    c->t0 = cli_test_wall();
+    double t0 = cli_test_now_ms();
+    int r;
+    const char *what;
+    uint64_t want;
+    if (s->kind == STEP_UPGRADE) {
+        what = "hot swap to the new build";
+        want = p->version;
+        r = hb_reload(j->sb, p->name);
+    } else {
+        what = s->kind == STEP_TO_OLD ? "switch to the previous version" : "rollback";
+        want = p->prev;
+        r = hb_rollback(j->sb, p->name, p->prev);
+    }
+    uint64_t active = 0;
+    if (r == 0 && hb_active_version(j->sb, p->name, &active) == 0 && active != want)
+        r = HB_ENOVERSION;
+    c->ms = cli_test_now_ms() - t0;
+    collect(j, c);
+    if (r == 0) {
+        c->status = TR_PASS;
+        return;
+    }
+    c->status = TR_FAIL;
+    if (r == HB_ENOVERSION && active)
+        c->message = tr_printf("%s: v%" PRIu64 " is active, not v%" PRIu64, what, active, want);
+    else
+        c->message = tr_printf("%s failed: %s", what, hb_strerror(r));
+    c->body = tr_dup(hb_sandbox_last_error(j->sb));
+}
+
+static void skip_rest(run *R, job *J, size_t from, const char *why)
+{
+    for (size_t k = from; k < J->nsteps; k++) {
+        tr_case *c = &R->cases[J->steps[k].case_idx];
+        if (c->status != TR_PENDING)
+            continue;
+        c->status = TR_SKIP;
+        c->message = tr_dup(why);
+        cli_test_report_case(R, c);
+    }
+}
+
+static void fail_rest(run *R, job *J, size_t from, const char *why, const char *body)
+{
+    for (size_t k = from; k < J->nsteps; k++) {
+        tr_case *c = &R->cases[J->steps[k].case_idx];
+        if (c->status != TR_PENDING)
+            continue;
+        c->status = TR_FAIL;
+        c->message = tr_dup(why);
+        c->body = tr_dup(body);
+        cli_test_report_case(R, c);
+    }
+    if (R->fail_fast)
+        atomic_store(&R->stop, true);
+}
+
+static void run_job(run *R, job *J, size_t jobno)
+{
+    jctx j = {R, J, NULL, -1, NULL, NULL};
+    cur_job = &j;
+    j.cap_path = tr_printf("%s/job-%zu.out", R->tmpdir, jobno);
+    if (j.cap_path)
+        j.cap_fd = open(j.cap_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (j.cap_fd < 0) {
+        fail_rest(R, J, 0, "cannot create the output capture file", j.cap_path);
+        goto out;
+    }
+    for (size_t k = 0; k < J->nsteps; k++) {
+        step *s = &J->steps[k];
+        tr_case *c = &R->cases[s->case_idx];
+        if (atomic_load(&R->stop)) {
+            skip_rest(R, J, k, "fail-fast: an earlier test failed");
+            break;
+        }
+        if (s->kind == STEP_BUILD) {
+            c->status = TR_FAIL;
+            c->ms = s->p->build_ms;
+            c->t0 = s->p->build_t0;
+            c->message = s->p->bad_from
+                             ? tr_printf("%s cannot be upgraded from --from %" PRIu64, s->p->name,
+                                         R->from)
+                             : tr_printf("%s does not compile", s->p->name);
+            c->body = tr_dup(s->p->build_error);
+            cli_test_report_case(R, c);
+            if (R->fail_fast)
+                atomic_store(&R->stop, true);
+            continue;
+        }
+        if (s->kind == STEP_NOTESTS) {
+            c->status = TR_FAIL;
+            c->message = tr_printf("%s exports no hb_test_* functions (--require-tests)", s->p->name);
+            cli_test_report_case(R, c);
+            if (R->fail_fast)
+                atomic_store(&R->stop, true);
+            continue;
+        }
+        if (!j.sb) {
+            double load_ms = 0;
+            char *err = NULL;
+            if (open_sandbox(&j, &load_ms, &err) < 0) {
+                fail_rest(R, J, k, "the plugin could not be loaded", err);
+                free(err);
+                break;
+            }
+            if (R->upgrade && s->kind != STEP_TO_OLD && J->steps[0].kind == STEP_TO_OLD) {
+                /* The worker was replaced mid-sequence: the state the rest of
+                 * the upgrade path checks is gone. */
+                fail_rest(R, J, k, "the sandbox had to be recreated mid-upgrade", NULL);
+                break;
+            }
+        }
+        cli_test_json_start(R, c);
+        if (s->kind == STEP_TEST)
+            run_test_step(&j, s, c);
+        else
+            run_swap_step(&j, s, c);
+        cli_test_report_case(R, c);
+        if (c->status == TR_FAIL && R->fail_fast)
+            atomic_store(&R->stop, true);
+        if (c->status == TR_FAIL && s->kind != STEP_TEST) {
+            /* Without the swap the rest of the upgrade path means nothing. */
+            char *why = tr_printf("not run: %s", c->message ? c->message : "the swap failed");
+            skip_rest(R, J, k + 1, why ? why : "not run: the swap failed");
+            free(why);
+            break;
+        }
+    }
+out:
+    if (j.sb)
+        hb_sandbox_free(j.sb);
+    if (j.cap_fd >= 0)
+        close(j.cap_fd);
+    if (j.cap_path)
+        unlink(j.cap_path);
+    free(j.cap_path);
+    free(j.events);
+    cur_job = NULL;
+}
+
+void *cli_test_worker(void *arg)
+{
+    run *R = arg;
+    for (;;) {
+        pthread_mutex_lock(&R->lock);
+        size_t i = R->next_job++;
+        pthread_mutex_unlock(&R->lock);
+        if (i >= R->njobs)
+            break;
+        run_job(R, &R->jobs[i], i);
+    }
+    return NULL;
+}

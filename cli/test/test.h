@@ -1,0 +1,147 @@
+/* cli/test/test.h - `hotbox test`, shared by its files:
+ *   options.c   the command line
+ *   discover.c  finding plugin directories under the DIR arguments
+ *   build.c     building them, the upgrade base, recording upgrade results
+ *   plan.c      which cases run, grouped into jobs (one sandbox each)
+ *   run.c       running jobs on threads through hb_run_test
+ *   capture.c   the worker's captured stdout/stderr per case
+ *   output.c    progress lines, JSON-lines events, TAP
+ *   command.c   cmd_test: the above in order, the summary, the JUnit file
+ * Uses only the public API. Threads: the manager is shared; every job owns
+ * its own sandbox, used by that job's thread only. */
+#ifndef HB_CLI_TEST_H
+#define HB_CLI_TEST_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cli.h"
+#include "report.h"
+
+#define OUTPUT_KEEP (64 * 1024) /* captured output kept per test */
+#define MAX_DEPTH 4             /* how deep DIR arguments are searched for plugins */
+#define MAX_PLUGINS 4096
+
+typedef struct tplugin {
+    char *dir, *name;
+    bool built;
+    uint64_t version;        /* of the new build */
+    char *build_error;
+    double build_ms;
+    double build_t0;         /* when its build started (epoch seconds) */
+    char **exports;          /* hb_free */
+    uint64_t prev;           /* --upgrade: the base version (hb_upgrade_base), or 0 */
+    size_t up_first, up_end; /* --upgrade: its upgrade-path cases */
+    bool bad_from;           /* --from names no usable base: reported like a build error */
+    char **prev_exports;
+    size_t ntests;
+} tplugin;
+
+typedef enum step_kind {
+    STEP_TEST = 0,  /* run a test in the active version */
+    STEP_BUILD,     /* the synthetic build failure */
+    STEP_NOTESTS,   /* --require-tests and none */
+    STEP_TO_OLD,    /* upgrade: load the new build, roll back to prev */
+    STEP_UPGRADE,   /* hb_reload to the new build */
+    STEP_ROLLBACK,  /* hb_rollback to prev */
+} step_kind;
+
+typedef struct step {
+    step_kind kind;
+    tplugin *p;
+    const char *symbol; /* STEP_TEST */
+    size_t case_idx;
+} step;
+
+typedef struct job {
+    tplugin *p;
+    step *steps;
+    size_t nsteps;
+} job;
+
+typedef struct run {
+    const cli_global *g;
+    hb_manager *m;
+    /* options */
+    unsigned jobs_n;
+    const char *pattern;
+    unsigned repeat;
+    bool fail_fast, require_tests, allow_empty, upgrade, tap, json, verbose;
+    uint64_t from;          /* --from: the explicit upgrade base, or 0 */
+    unsigned timeout_ms;
+    unsigned shard_i, shard_n;
+    const char *junit_path;
+    const char **dirs;
+    size_t ndirs;
+
+    FILE *junit;
+    char *tmpdir;
+    tplugin *plugins;
+    size_t nplugins;
+    tr_case *cases;
+    size_t ncases;
+    job *jobs;
+    size_t njobs;
+
+    pthread_mutex_t lock;    /* next_job, printing, tap numbering */
+    size_t next_job;
+    size_t tap_num;
+    atomic_bool stop;        /* fail-fast tripped */
+    FILE *human;             /* progress lines: stdout, or stderr with --tap/--json */
+} run;
+
+static inline double cli_test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Wall-clock time in seconds since the epoch: report timestamps. */
+static inline double cli_test_wall(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* options.c: fills R's options and dirs; returns -1 to go on, or the exit
+ * code (help printed, usage error reported). */
+int cli_test_options(run *R, int argc, char **argv);
+/* "I/N" with 1 <= I <= N. */
+int hb__cli_parse_shard(const char *s, unsigned *i, unsigned *n);
+
+/* discover.c: adds the plugins under dir (an explicit argument must be a
+ * directory and is itself a plugin when it holds sources). */
+int cli_test_discover(run *R, const char *dir, int depth, bool explicit_arg);
+
+/* build.c */
+void cli_test_build_all(run *R);
+void cli_test_record_upgrades(run *R);
+
+/* plan.c: the cases and jobs; -ENOMEM. */
+int cli_test_plan(run *R);
+size_t cli_test_count_tests(char **exports);
+
+/* run.c: a thread's loop (takes jobs until none is left); the manager's
+ * event callback (routes events to the job that caused them). */
+void *cli_test_worker(void *R);
+void cli_test_on_event(const hb_event *ev, void *ud);
+
+/* capture.c: the worker appends stdout and stderr to a capture file; it is
+ * emptied before each case and read after it. */
+char *cli_test_read_capture(int fd);
+void cli_test_reset_capture(int fd);
+
+/* output.c */
+void cli_test_emit_json(run *R, json_t *o); /* takes o */
+void cli_test_json_stage(run *R, const char *stage, const char *plugin, double ms, bool ok,
+                         uint64_t version);
+void cli_test_json_start(run *R, const tr_case *c);
+void cli_test_report_case(run *R, tr_case *c);
+void cli_test_note(run *R, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif
