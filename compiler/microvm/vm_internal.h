@@ -1,0 +1,76 @@
+/*
+ * compiler/microvm/vm_internal.h - private to compiler/microvm: one VM's
+ * state, what the pool boots, and the functions the backend's files share.
+ *
+ * Who owns what:
+ *   config.c   resolving kernel/initramfs/QEMU and building the pool's initramfs
+ *   launch.c   one QEMU process: argv, spawn, READY, diagnostics, kill
+ *   channel.c  frames over the virtio-serial socket; one RUN/RESULT exchange
+ *   stage.c    a job's files into and out of the VM's job directory
+ *   probe.c    the KVM probe (hb_vm_probe) and the per-process accelerator
+ *   pool.c     the warm pool (microvm.h's hb_vm_pool_*)
+ */
+#ifndef HB_VM_INTERNAL_H
+#define HB_VM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "microvm.h"
+#include "util.h"
+#include "vmproto.h"
+
+#define JOB_GRACE_MS 10000u /* agent silence beyond the job limit = VM fault */
+
+enum vm_state { VM_EMPTY, VM_BOOTING, VM_WARM, VM_BUSY, VM_DEAD };
+
+typedef struct vm {
+    enum vm_state state;
+    pid_t pid;
+    int pidfd, sock, errfd; /* errfd: QEMU's stderr (non-blocking read end) */
+    char *dir, *jobdir;
+    unsigned jobs;
+    uint64_t spawn_ns;
+    hb_sb errlog;            /* QEMU stderr seen so far (capped) */
+} vm;
+
+typedef struct vm_cfg {
+    char *qemu, *kernel, *initrd;
+    unsigned memory_mb, boot_timeout_ms;
+    hb_vm_accel accel;
+} vm_cfg;
+
+/* config.c */
+int hb__vm_cfg_init(const hb_vm_pool_options *o, const char *dir, vm_cfg *c, char **err);
+void hb__vm_cfg_release(vm_cfg *c);
+int hb__vm_make_run_dir(const hb_vm_pool_options *o, char **out, char **err);
+
+/* launch.c */
+int hb__vm_ms_left(uint64_t deadline_ns);
+int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, vm *v, char **err);
+int hb__vm_wait_ready(vm *v, uint64_t deadline_ns, char **err);
+char *hb__vm_diag(vm *v);
+void hb__vm_kill(vm *v);
+
+/* channel.c */
+int hb__vm_send_frame(int fd, hb_vmp_w *w);
+int hb__vm_recv_frame(vm *v, uint64_t deadline_ns, uint32_t *type, uint8_t **payload,
+                      uint32_t *len);
+int hb__vm_run(vm *v, const hb_vm_job *job, unsigned timeout_ms, hb_vm_result *res,
+               bool *fault, char **err);
+
+/* stage.c */
+int hb__vm_copy_file(const char *src, const char *dst, mode_t mode);
+bool hb__vm_safe_relname(const char *n);
+char *hb__vm_map_paths(const char *text, const hb_vm_job *job, bool depfile);
+int hb__vm_stage_job(vm *v, const hb_vm_job *job, char **err);
+int hb__vm_collect_outputs(vm *v, const hb_vm_job *job, hb_vm_result *res, char **err);
+
+/* probe.c */
+int hb__vm_probe_boot(const vm_cfg *base, const char *dir, hb_vm_accel accel,
+                      unsigned timeout_ms, double *ms, char **err);
+int hb__vm_resolve_accel(const vm_cfg *cfg, const char *dir, hb_vm_accel want,
+                         hb_vm_accel *used, char **why);
+
+#endif /* HB_VM_INTERNAL_H */
