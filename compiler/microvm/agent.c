@@ -6,9 +6,12 @@
  * directory shared read-write. It
  *   1. mounts /proc, /sys, /dev (devtmpfs) and a tmpfs on /tmp,
  *   2. loads the kernel modules listed in /modules/order (finit_module),
- *   3. mounts 9p tag "hostusr" on /usr (ro, cache=loose) and "job" on /job
- *      (no cache: the host rewrites it between jobs),
- *   4. finds the virtio-serial port named HB_VMP_PORT_NAME, says READY, and
+ *   3. finds the virtio-serial port named HB_VMP_PORT_NAME and says READY
+ *      (a snapshot of the VM is taken here: nothing is mounted over 9p yet),
+ *   4. on MOUNT (after a boot or a restore): sets the clock, mixes the
+ *      host's seed into /dev/urandom, mounts 9p tag "hostusr" on /usr (ro,
+ *      cache=loose) and "job" on /job (no cache: the host rewrites it
+ *      between jobs), answers MOUNTED, and
  *   5. serves RUN requests (vmproto.h): fork, rlimits, exec, capture output,
  *      kill the process group at the deadline, reply RESULT.
  * Any fatal setup error is printed on the console (the host keeps it in a log
@@ -416,6 +419,58 @@ reply:
     free(cwd);
 }
 
+/* MOUNT: clock, seed, then the 9p exports (once; a second MOUNT only
+ * answers). Replies MOUNTED with 0 or the errno and what failed. */
+static void handle_mount(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
+{
+    static bool mounted;
+    uint64_t realtime_ns, err = 0;
+    const char *seed;
+    size_t seedn;
+    char msg[512] = "";
+    if (!hb_vmp_get_u64(r, &realtime_ns) || !hb_vmp_get_str(r, &seed, &seedn)) {
+        err = EPROTO;
+        snprintf(msg, sizeof(msg), "malformed MOUNT request");
+        goto reply;
+    }
+    struct timespec ts = {(time_t)(realtime_ns / 1000000000u), (long)(realtime_ns % 1000000000u)};
+    if (clock_settime(CLOCK_REALTIME, &ts) != 0)
+        logmsg("clock_settime: %s", strerror(errno));
+    int rnd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+    if (rnd >= 0) {
+        if (seedn && write(rnd, seed, seedn) < 0)
+            logmsg("seeding /dev/urandom: %s", strerror(errno));
+        close(rnd);
+    }
+    static const struct {
+        const char *tag, *dir, *data;
+        unsigned long flags;
+    } m[] = {
+        {"hostusr", "/usr", "trans=virtio,version=9p2000.L,cache=loose,msize=512000",
+         MS_RDONLY | MS_NODEV | MS_NOSUID},
+        {"job", "/job", "trans=virtio,version=9p2000.L,cache=none,msize=512000",
+         MS_NODEV | MS_NOSUID},
+    };
+    for (size_t i = 0; !mounted && i < sizeof(m) / sizeof(m[0]); i++) {
+        mkdir(m[i].dir, 0755);
+        if (mount(m[i].tag, m[i].dir, "9p", m[i].flags, m[i].data) != 0) {
+            err = (uint64_t)errno;
+            snprintf(msg, sizeof(msg), "mount 9p %s on %s (%s): %s", m[i].tag, m[i].dir,
+                     m[i].data, strerror(errno));
+            logmsg("%s", msg);
+            goto reply;
+        }
+    }
+    mounted = true;
+reply:;
+    hb_vmp_w w = {wbuf, wcap, 0, false};
+    hb_vmp_begin(&w, HB_VMP_MOUNTED);
+    hb_vmp_put_u64(&w, err);
+    hb_vmp_put_str(&w, msg);
+    if (send_frame(port, &w) != 0)
+        logmsg("cannot send MOUNTED");
+}
+
 /* Reaps orphans re-parented to PID 1. */
 static void reap(void)
 {
@@ -433,10 +488,6 @@ int main(void)
     do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
     do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
     load_modules();
-    do_mount("hostusr", "/usr", "9p", MS_RDONLY | MS_NODEV | MS_NOSUID,
-             "trans=virtio,version=9p2000.L,cache=loose,msize=512000");
-    do_mount("job", "/job", "9p", MS_NODEV | MS_NOSUID,
-             "trans=virtio,version=9p2000.L,cache=none,msize=512000");
 
     size_t wcap = HB_VMP_MAX_FRAME + HB_VMP_HEADER;
     uint8_t *wbuf = malloc(wcap), *rbuf = malloc(HB_VMP_MAX_FRAME);
@@ -467,6 +518,9 @@ int main(void)
         switch (type) {
         case HB_VMP_RUN:
             run_job(&r, port, wbuf, wcap);
+            break;
+        case HB_VMP_MOUNT:
+            handle_mount(&r, port, wbuf, wcap);
             break;
         case HB_VMP_PING:
             hb_vmp_begin(&w, HB_VMP_PONG);

@@ -6,6 +6,8 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vm_internal.h"
@@ -190,4 +192,27 @@ int hb__vm_run(vm *v, const hb_vm_job *job, unsigned timeout_ms, hb_vm_result *r
     if (r)
         hb_vm_result_release(res);
     return r;
+}
+
+int hb__vm_send_mount(vm *v)
+{
+    uint8_t buf[HB_VMP_HEADER + 8 + 4 + 32], seed[32];
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ssize_t n;
+    while ((n = getrandom(seed, sizeof(seed), GRND_NONBLOCK)) < 0 && errno == EINTR)
+        ;
+    hb_vmp_w w = {buf, sizeof(buf), 0, false};
+    hb_vmp_begin(&w, HB_VMP_MOUNT);
+    hb_vmp_put_u64(&w, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    hb_vmp_put_strn(&w, (const char *)seed, n > 0 ? (size_t)n : 0);
+    return hb__vm_send_frame(v->sock, &w);
+}
+
+int hb__vm_mount(vm *v, uint64_t deadline_ns, char **err)
+{
+    int r = hb__vm_send_mount(v);
+    if (r)
+        return hb__seterr(err, r, "cannot send MOUNT to the guest agent: %s", strerror(-r));
+    return hb__vm_wait_ready(v, deadline_ns, HB_VMP_MOUNTED, err);
 }

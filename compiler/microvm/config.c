@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cpio.h"
@@ -102,8 +103,21 @@ static int build_initramfs(const char *base, const char *kdir, const char *out, 
     return r;
 }
 
+void hb__vm_add_identity(hb_sb *sb, const char *what, const char *path)
+{
+    struct stat st;
+    if (path && stat(path, &st) == 0)
+        hb__sb_addf(sb, "%s=%s %llu:%llu %lld %lld.%09ld\n", what, path,
+                    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+                    (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+    else
+        hb__sb_addf(sb, "%s=%s missing\n", what, path ? path : "?");
+}
+
 void hb__vm_cfg_release(vm_cfg *c)
 {
+    free(c->append);
+    free(c->snapshot);
     free(c->qemu);
     free(c->kernel);
     free(c->initrd);
@@ -125,7 +139,8 @@ int hb__vm_cfg_init(const hb_vm_pool_options *o, const char *dir, vm_cfg *c, cha
     c->memory_mb = o->memory_mb ? o->memory_mb : 256;
     c->boot_timeout_ms = o->boot_timeout_ms ? o->boot_timeout_ms : 30000;
     c->accel = o->accel;
-    if (!kdir || !c->qemu) {
+    c->append = hb__vm_kernel_cmdline();
+    if (!kdir || !c->qemu || !c->append) {
         r = -ENOMEM;
         goto out;
     }

@@ -104,11 +104,43 @@ char *hb__vm_diag(vm *v)
     return hb__sb_detach(&sb);
 }
 
-int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, vm *v, char **err)
+/* The options that define the machine (what a snapshot must be restored
+ * into): one place, used by every spawn and by the snapshot key. Under TCG
+ * the CPU model and the translation cache size are ours to choose (see
+ * docs/microvm.md for the measurements behind them). */
+static const char *accel_arg(const vm_cfg *c)
+{
+    return c->accel == HB_VM_ACCEL_KVM ? "kvm" : "tcg,tb-size=" HB_VM_TCG_TB_MB;
+}
+
+static const char *cpu_arg(const vm_cfg *c)
+{
+    return c->accel == HB_VM_ACCEL_KVM ? "host" : HB_VM_TCG_CPU;
+}
+
+char *hb__vm_kernel_cmdline(void)
+{
+    unsigned khz = host_tsc_khz();
+    hb_sb sb = HB_SB_INIT;
+    hb__sb_addf(&sb, "console=ttyS0 quiet reboot=t panic=-1 tsc=reliable");
+    if (khz)
+        hb__sb_addf(&sb, " tsc_early_khz=%u", khz);
+    return hb__sb_detach(&sb);
+}
+
+int hb__vm_machine_text(const vm_cfg *c, hb_sb *out)
+{
+    return hb__sb_addf(out, "machine=microvm accel=%s cpu=%s m=%u smp=1 append=%s\n",
+                       accel_arg(c), cpu_arg(c), c->memory_mb, c->append);
+}
+
+int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb__vm_spawn_io *io,
+                 vm *v, char **err)
 {
     int sv[2] = {-1, -1}, ep[2] = {-1, -1}, logfd = -1, r;
+    int restore_fd = -1, qmp_fd = -1;
     char **argv = NULL;
-    hb_sb append = HB_SB_INIT, chr = HB_SB_INIT, usr = HB_SB_INIT, job = HB_SB_INIT,
+    hb_sb chr = HB_SB_INIT, usr = HB_SB_INIT, job = HB_SB_INIT,
           ser = HB_SB_INIT, mem = HB_SB_INIT;
 
     memset(v, 0, sizeof(*v));
@@ -134,28 +166,44 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, vm *v, c
     fcntl(ep[0], F_SETFL, O_NONBLOCK);
     logfd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-    unsigned khz = host_tsc_khz();
-    hb__sb_addf(&append, "console=ttyS0 quiet reboot=t panic=-1 tsc=reliable");
-    if (khz)
-        hb__sb_addf(&append, " tsc_early_khz=%u", khz);
+    /* The child puts these on fds 4 and 5: keep them clear of 0..5 */
+    if (io && io->restore_fd >= 0 && (restore_fd = fcntl(io->restore_fd, F_DUPFD_CLOEXEC, 10)) < 0) {
+        r = hb__seterr(err, -errno, "cannot pass the snapshot to QEMU: %s", strerror(errno));
+        goto fail;
+    }
+    if (io && io->qmp_fd >= 0 && (qmp_fd = fcntl(io->qmp_fd, F_DUPFD_CLOEXEC, 10)) < 0) {
+        r = hb__seterr(err, -errno, "cannot pass the monitor socket to QEMU: %s", strerror(errno));
+        goto fail;
+    }
     hb__sb_addf(&chr, "socket,id=agent,fd=3");
     hb__sb_addf(&usr, "local,id=usr,path=/usr,security_model=none,readonly=on");
     hb__sb_addf(&job, "local,id=job,path=%s,security_model=none", v->jobdir);
     hb__sb_addf(&ser, "file:%s/console.log", v->dir);
     hb__sb_addf(&mem, "%u", c->memory_mb);
-    bool kvm = c->accel == HB_VM_ACCEL_KVM;
     const char *args[] = {
-        c->qemu, "-M", "microvm", "-accel", kvm ? "kvm" : "tcg,tb-size=128",
-        "-cpu", kvm ? "host" : "max", "-m", mem.buf, "-smp", "1",
+        c->qemu, "-M", "microvm", "-accel", accel_arg(c),
+        "-cpu", cpu_arg(c), "-m", mem.buf, "-smp", "1",
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-sandbox", "on",
-        "-kernel", c->kernel, "-initrd", c->initrd, "-append", append.buf,
+        "-kernel", c->kernel, "-initrd", c->initrd, "-append", c->append,
         "-serial", ser.buf, "-nic", "none",
         "-device", "virtio-serial-device", "-chardev", chr.buf,
         "-device", "virtserialport,chardev=agent,name=" HB_VMP_PORT_NAME,
         "-fsdev", usr.buf, "-device", "virtio-9p-device,fsdev=usr,mount_tag=hostusr",
         "-fsdev", job.buf, "-device", "virtio-9p-device,fsdev=job,mount_tag=job",
-        NULL};
-    if (!append.buf || !chr.buf || !usr.buf || !job.buf || !ser.buf || !mem.buf) {
+        /* optional tails: a restore, a monitor for saving a snapshot */
+        restore_fd >= 0 ? "-incoming" : NULL, "fd:4",
+        NULL, NULL, NULL, NULL, NULL};
+    size_t nargs = HB_ARRAY_SIZE(args) - 5;
+    if (restore_fd < 0)
+        nargs -= 2;
+    if (qmp_fd >= 0) {
+        args[nargs++] = "-chardev";
+        args[nargs++] = "socket,id=qmp,fd=5";
+        args[nargs++] = "-mon";
+        args[nargs++] = "chardev=qmp,mode=control";
+    }
+    args[nargs] = NULL;
+    if (!c->append || !chr.buf || !usr.buf || !job.buf || !ser.buf || !mem.buf) {
         r = -ENOMEM;
         goto fail;
     }
@@ -183,7 +231,8 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, vm *v, c
         if (getppid() != parent)
             _exit(127);
         if (dup2(sv[1], 3) < 0 || dup2(ep[1], 2) < 0 || (logfd >= 0 && dup2(logfd, 1) < 0) ||
-            (logfd >= 0 && dup2(logfd, 0) < 0))
+            (logfd >= 0 && dup2(logfd, 0) < 0) || (restore_fd >= 0 && dup2(restore_fd, 4) < 0) ||
+            (qmp_fd >= 0 && dup2(qmp_fd, 5) < 0))
             _exit(127);
         setpgid(0, 0); /* terminal signals meant for us do not hit QEMU */
         execvp(argv[0], argv);
@@ -217,8 +266,11 @@ out:
     }
     if (logfd >= 0)
         close(logfd);
+    if (restore_fd >= 0)
+        close(restore_fd);
+    if (qmp_fd >= 0)
+        close(qmp_fd);
     free(argv);
-    hb__sb_release(&append);
     hb__sb_release(&chr);
     hb__sb_release(&usr);
     hb__sb_release(&job);
@@ -228,8 +280,24 @@ out:
 }
 
 /* Waits for READY. Fails early on QEMU's exit or "KVM internal error". */
-int hb__vm_wait_ready(vm *v, uint64_t deadline_ns, char **err)
+/* MOUNTED's verdict: 0, or the guest's errno with its message in *err. */
+static int mounted_status(const uint8_t *payload, uint32_t len, char **err)
 {
+    hb_vmp_r rd = {payload, len, false};
+    uint64_t code;
+    const char *msg;
+    size_t n;
+    if (!hb_vmp_get_u64(&rd, &code) || !hb_vmp_get_str(&rd, &msg, &n))
+        return hb__seterr(err, -EPROTO, "malformed MOUNTED from the guest agent");
+    if (code == 0)
+        return 0;
+    int r = code < 4096 ? -(int)code : -EIO;
+    return hb__seterr(err, r, "the guest could not mount the host's exports: %.*s", (int)n, msg);
+}
+
+int hb__vm_wait_ready(vm *v, uint64_t deadline_ns, uint32_t expect, char **err)
+{
+    const char *what = v->restored ? "restore" : "boot";
     for (;;) {
         struct pollfd p[3] = {{v->sock, POLLIN, 0}, {v->pidfd, POLLIN, 0}, {v->errfd, POLLIN, 0}};
         int n = poll(p, 3, hb__vm_ms_left(deadline_ns));
@@ -246,7 +314,7 @@ int hb__vm_wait_ready(vm *v, uint64_t deadline_ns, char **err)
         }
         if (n == 0) {
             char *d = hb__vm_diag(v);
-            hb__seterr(err, -ETIMEDOUT, "boot did not reach the agent within %.0f ms%s",
+            hb__seterr(err, -ETIMEDOUT, "%s did not reach the agent within %.0f ms%s", what,
                        hb__ms_since(v->spawn_ns), d ? d : "");
             free(d);
             return -ETIMEDOUT;
@@ -255,19 +323,24 @@ int hb__vm_wait_ready(vm *v, uint64_t deadline_ns, char **err)
             uint32_t type, len;
             uint8_t *payload = NULL;
             int r = hb__vm_recv_frame(v, deadline_ns, &type, &payload, &len);
+            if (r == 0 && type == expect) {
+                r = type == HB_VMP_MOUNTED ? mounted_status(payload, len, err) : 0;
+                free(payload);
+                return r;
+            }
             free(payload);
-            if (r == 0 && type == HB_VMP_READY)
-                return 0;
             if (r == 0)
                 r = -EPROTO;
             char *d = hb__vm_diag(v);
-            hb__seterr(err, r, "no READY from the guest agent (%s)%s", strerror(-r), d ? d : "");
+            hb__seterr(err, r, "no %s from the guest agent after the %s (%s)%s",
+                       expect == HB_VMP_MOUNTED ? "MOUNTED" : "READY", what, strerror(-r),
+                       d ? d : "");
             free(d);
             return r;
         }
         if (p[1].revents) {
             char *d = hb__vm_diag(v);
-            hb__seterr(err, -ECHILD, "QEMU exited during boot%s", d ? d : "");
+            hb__seterr(err, -ECHILD, "QEMU exited during the %s%s", what, d ? d : "");
             free(d);
             return -ECHILD;
         }

@@ -68,11 +68,14 @@ typedef struct hb_vm_pool_options {
     const char *run_dir;       /* parent of the pool's private directory; NULL: $TMPDIR or /tmp */
     const char *warmup_cc;     /* compiler for the warm-up job; NULL: "cc" */
     bool no_warmup;            /* skip the warm-up compile after each boot */
+    /* Version 2. */
+    bool no_snapshot;          /* boot every VM; never save or restore a snapshot */
+    const char *snapshot_dir;  /* NULL: $HOTBOX_VM_SNAPSHOT_DIR, else
+                                  ${XDG_CACHE_HOME:-$HOME/.cache}/hotbox/vm-snapshots */
 } hb_vm_pool_options;
 
-#define HB_VM_POOL_OPTIONS_VERSION 1u
-#define HB_VM_POOL_OPTIONS_INIT {HB_VM_POOL_OPTIONS_VERSION, 0, 0, 0, 0, 0, HB_VM_ACCEL_AUTO, \
-                                 NULL, NULL, NULL, NULL, NULL, false}
+#define HB_VM_POOL_OPTIONS_VERSION 2u
+#define HB_VM_POOL_OPTIONS_INIT {.version = HB_VM_POOL_OPTIONS_VERSION, .accel = HB_VM_ACCEL_AUTO}
 void hb_vm_pool_options_init(hb_vm_pool_options *o);
 
 typedef struct hb_vm_pool hb_vm_pool;
@@ -147,10 +150,15 @@ typedef struct hb_vm_pool_stats {
     uint64_t jobs;           /* jobs completed */
     uint64_t recycled;       /* VMs retired after jobs_per_vm jobs */
     double last_job_ms, median_job_ms, p95_job_ms; /* over the last 256 jobs */
-    double last_boot_ms, median_boot_ms;           /* spawn to READY */
+    double last_boot_ms, median_boot_ms;           /* spawn to READY (boots only) */
     hb_vm_accel accel;       /* what the pool runs under (never AUTO) */
     const char *accel_why;   /* why; owned by the pool */
     uint64_t qemu_rss_kib;   /* summed VmRSS of the pool's QEMUs now */
+    /* The boot snapshot (boots above counts restored VMs too). */
+    uint64_t restores;       /* VMs started by restoring the snapshot */
+    double last_restore_ms, median_restore_ms; /* spawn to MOUNTED after a restore */
+    double snapshot_save_ms; /* boot + save, when this pool saved the snapshot */
+    char snapshot_note[512]; /* restoring from / saved / why not (corrupt, failed) */
 } hb_vm_pool_stats;
 
 void hb_vm_pool_stats_get(hb_vm_pool *pool, hb_vm_pool_stats *out);

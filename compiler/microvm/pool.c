@@ -3,6 +3,7 @@
  * taking a warm VM (one retry on a VM fault), recycling, and statistics.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,8 +37,11 @@ struct hb_vm_pool {
     unsigned nvm, boot_fail_streak, seq;
     char *broken;
     uint64_t boots, failures, jobs, recycled;
-    double lat[LAT_RING], boot_lat[LAT_RING];
-    uint64_t nlat, nboot_lat;
+    double lat[LAT_RING], boot_lat[LAT_RING], restore_lat[LAT_RING];
+    uint64_t nlat, nboot_lat, nrestore_lat, restores;
+    vm snap_vm;         /* the VM being booted to save the snapshot */
+    char *snap_note;    /* what happened with the snapshot, for stats */
+    double snapshot_save_ms;
 };
 
 const char *hb_vm_accel_name(hb_vm_accel a)
@@ -130,17 +136,170 @@ static void wake_keeper(hb_vm_pool *p)
     (void)n;
 }
 
-/* Boots every empty slot and waits for booting VMs; runs under p->mu. */
+static void set_note(hb_vm_pool *p, char *note)
+{
+    pthread_mutex_lock(&p->mu);
+    free(p->snap_note);
+    p->snap_note = note;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Boots one VM to READY and saves it to path (see snapshot.c). The VM is in
+ * p->snap_vm meanwhile, so hb_vm_pool_free can kill it. */
+static int save_snapshot(hb_vm_pool *p, const char *path, double *boot_ms, char **err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        return hb__seterr(err, -errno, "socketpair: %s", strerror(errno));
+    hb__vm_spawn_io io = {.restore_fd = -1, .qmp_fd = sv[1]};
+    int r = -ECANCELED;
+    pthread_mutex_lock(&p->mu);
+    if (!p->stop)
+        r = hb__vm_spawn(&p->cfg, p->dir, p->seq++, &io, &p->snap_vm, err);
+    pthread_mutex_unlock(&p->mu);
+    close(sv[1]);
+    if (!r) {
+        vm *v = &p->snap_vm;
+        r = hb__vm_wait_ready(v, v->spawn_ns + (uint64_t)p->cfg.boot_timeout_ms * 1000000u,
+                              HB_VMP_READY, err);
+        *boot_ms = hb__ms_since(v->spawn_ns);
+        if (!r)
+            r = hb__vm_snapshot_save(sv[0], path,
+                                     hb__now_ns() + (uint64_t)p->cfg.boot_timeout_ms * 1000000u,
+                                     err);
+    }
+    close(sv[0]);
+    pthread_mutex_lock(&p->mu);
+    vm dead = p->snap_vm;
+    memset(&p->snap_vm, 0, sizeof(p->snap_vm));
+    p->snap_vm.pid = -1;
+    p->snap_vm.pidfd = p->snap_vm.sock = p->snap_vm.errfd = -1;
+    pthread_mutex_unlock(&p->mu);
+    hb__vm_kill(&dead);
+    return r;
+}
+
+/* Before the first VM: find a valid snapshot for this configuration, or
+ * save one. Runs on the keeper thread, off the caller's critical path. On
+ * any failure the pool boots its VMs, and the note says why. */
+static void prepare_snapshot(hb_vm_pool *p)
+{
+    char key[HB_SHA256_HEX], *err = NULL, *bad = NULL, *path = NULL;
+    char *dir = hb__vm_snapshot_dir(&p->o);
+    int r = dir ? hb__vm_snapshot_key(&p->cfg, key, &err) : -ENOMEM;
+    if (!r)
+        path = hb__vm_snapshot_path(dir, key);
+    if (!r && !path)
+        r = -ENOMEM;
+    if (!r) {
+        r = hb__vm_snapshot_check(path, &bad);
+        if (r == 0) {
+            set_note(p, hb__asprintf("restoring from %s", path));
+            p->cfg.snapshot = path;
+            path = NULL;
+            goto out;
+        }
+        if (r != -ENOENT) /* corrupt: it goes, a new one replaces it */
+            hb__vm_snapshot_remove(path);
+        free(err);
+        err = NULL;
+        double boot_ms = 0;
+        uint64_t t0 = hb__now_ns();
+        r = save_snapshot(p, path, &boot_ms, &err);
+        if (!r) {
+            pthread_mutex_lock(&p->mu);
+            p->snapshot_save_ms = hb__ms_since(t0);
+            p->boot_lat[p->nboot_lat++ % LAT_RING] = boot_ms;
+            pthread_mutex_unlock(&p->mu);
+            set_note(p, hb__asprintf("%s%ssaved %s (boot %.0f ms, save %.0f ms)",
+                                     bad ? bad : "", bad ? "; " : "", path, boot_ms,
+                                     hb__ms_since(t0) - boot_ms));
+            p->cfg.snapshot = path;
+            path = NULL;
+            goto out;
+        }
+    }
+    set_note(p, hb__asprintf("%s%sno snapshot (%s); VMs boot", bad ? bad : "", bad ? "; " : "",
+                             err ? err : strerror(-r)));
+out:
+    free(err);
+    free(bad);
+    free(path);
+    free(dir);
+}
+
+/* Starts the VM of an empty slot: restored from the snapshot when there is
+ * one (MOUNT is sent at once: it waits in the socket until the guest runs),
+ * else booted. Under p->mu. */
+static int start_vm(hb_vm_pool *p, vm *v, char **err)
+{
+    if (p->cfg.snapshot) {
+        int fd = open(p->cfg.snapshot, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            hb__vm_spawn_io io = {.restore_fd = fd, .qmp_fd = -1};
+            int r = hb__vm_spawn(&p->cfg, p->dir, p->seq++, &io, v, err);
+            close(fd);
+            if (r)
+                return r;
+            v->restored = true;
+            if (hb__vm_send_mount(v) != 0)
+                v->state = VM_BOOTING; /* the wait reports the dead socket */
+            return 0;
+        }
+        free(p->snap_note);
+        p->snap_note = hb__asprintf("snapshot %s vanished (%s); VMs boot", p->cfg.snapshot,
+                                    strerror(errno));
+        free(p->cfg.snapshot);
+        p->cfg.snapshot = NULL;
+    }
+    return hb__vm_spawn(&p->cfg, p->dir, p->seq++, NULL, v, err);
+}
+
+/* A restore failed: the snapshot is not used again; it is removed so the
+ * next pool saves a fresh one. Under p->mu. */
+static void drop_snapshot(hb_vm_pool *p, const char *why)
+{
+    if (!p->cfg.snapshot)
+        return;
+    free(p->snap_note);
+    p->snap_note = hb__asprintf("restoring from %s failed (%s); it was removed and VMs boot",
+                                p->cfg.snapshot, why ? why : "?");
+    hb__vm_snapshot_remove(p->cfg.snapshot);
+    free(p->cfg.snapshot);
+    p->cfg.snapshot = NULL;
+}
+
+/* Waits until a started VM can take jobs: READY then MOUNT after a boot,
+ * MOUNTED after a restore; then the warm-up compile. */
+static int bring_up(hb_vm_pool *p, vm *v, uint64_t deadline, double *ms, char **err)
+{
+    int r;
+    if (v->restored) {
+        r = hb__vm_wait_ready(v, deadline, HB_VMP_MOUNTED, err);
+        *ms = hb__ms_since(v->spawn_ns);
+    } else {
+        r = hb__vm_wait_ready(v, deadline, HB_VMP_READY, err);
+        *ms = hb__ms_since(v->spawn_ns);
+        if (!r)
+            r = hb__vm_mount(v, deadline + (uint64_t)p->cfg.boot_timeout_ms * 1000000u, err);
+    }
+    if (!r && !p->o.no_warmup)
+        r = warmup(v, p->warmup_cc, p->cfg.boot_timeout_ms, err);
+    return r;
+}
+
+/* Starts every empty slot and waits for starting VMs; runs under p->mu. */
 static void *keeper_main(void *arg)
 {
     hb_vm_pool *p = arg;
+    prepare_snapshot(p);
     pthread_mutex_lock(&p->mu);
     while (!p->stop) {
         for (unsigned i = 0; i < p->nvm && !p->broken; i++) {
             if (p->vms[i].state != VM_EMPTY)
                 continue;
             char *err = NULL;
-            if (hb__vm_spawn(&p->cfg, p->dir, p->seq++, &p->vms[i], &err) != 0) {
+            if (start_vm(p, &p->vms[i], &err) != 0) {
                 p->failures++;
                 if (++p->boot_fail_streak >= MAX_BOOT_FAILURES)
                     p->broken = hb__asprintf("cannot start QEMU: %s", err ? err : "?");
@@ -186,12 +345,12 @@ static void *keeper_main(void *arg)
              * booting VM, so the lock can go while we talk to it. */
             pthread_mutex_unlock(&p->mu);
             char *err = NULL;
-            int r = hb__vm_wait_ready(v, hb__now_ns() >= dl ? hb__now_ns() : dl, &err);
-            double boot_ms = hb__ms_since(v->spawn_ns);
-            if (!r && !p->o.no_warmup)
-                r = warmup(v, p->warmup_cc, p->cfg.boot_timeout_ms, &err);
+            double boot_ms = 0;
+            int r = bring_up(p, v, hb__now_ns() >= dl ? hb__now_ns() : dl, &boot_ms, &err);
             pthread_mutex_lock(&p->mu);
             if (r) {
+                if (!p->stop && v->restored)
+                    drop_snapshot(p, err);
                 if (!p->stop) {
                     p->failures++;
                     if (++p->boot_fail_streak >= MAX_BOOT_FAILURES && !p->broken)
@@ -202,7 +361,12 @@ static void *keeper_main(void *arg)
             } else {
                 p->boot_fail_streak = 0;
                 p->boots++;
-                p->boot_lat[p->nboot_lat++ % LAT_RING] = boot_ms;
+                if (v->restored) {
+                    p->restores++;
+                    p->restore_lat[p->nrestore_lat++ % LAT_RING] = boot_ms;
+                } else {
+                    p->boot_lat[p->nboot_lat++ % LAT_RING] = boot_ms;
+                }
                 v->state = VM_WARM;
             }
             free(err);
@@ -216,12 +380,18 @@ static void *keeper_main(void *arg)
 int hb_vm_pool_new(const hb_vm_pool_options *opts, hb_vm_pool **out, char **err)
 {
     hb_vm_pool_options d = HB_VM_POOL_OPTIONS_INIT;
-    if (!out || (opts && opts->version != HB_VM_POOL_OPTIONS_VERSION))
+    if (!out || (opts && (opts->version < 1 || opts->version > HB_VM_POOL_OPTIONS_VERSION)))
         return -EINVAL;
     hb_vm_pool *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
-    p->o = opts ? *opts : d;
+    p->o = d;
+    if (opts) /* an older caller's struct ends before the newer fields */
+        memcpy(&p->o, opts, opts->version >= 2 ? sizeof(*opts)
+                                               : offsetof(hb_vm_pool_options, no_snapshot));
+    p->o.version = HB_VM_POOL_OPTIONS_VERSION;
+    p->snap_vm.pid = -1;
+    p->snap_vm.pidfd = p->snap_vm.sock = p->snap_vm.errfd = -1;
     p->wakefd = -1;
     pthread_mutex_init(&p->mu, NULL);
     pthread_condattr_t ca;
@@ -275,6 +445,8 @@ void hb_vm_pool_free(hb_vm_pool *p)
     for (unsigned i = 0; p->vms && i < p->nvm; i++)
         if (p->vms[i].pid > 0)
             kill(p->vms[i].pid, SIGKILL);
+    if (p->snap_vm.pid > 0)
+        kill(p->snap_vm.pid, SIGKILL);
     pthread_mutex_unlock(&p->mu);
     if (p->keeper_started) {
         wake_keeper(p);
@@ -292,6 +464,7 @@ void hb_vm_pool_free(hb_vm_pool *p)
     free(p->warmup_cc);
     free(p->accel_why);
     free(p->broken);
+    free(p->snap_note);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -475,6 +648,11 @@ void hb_vm_pool_stats_get(hb_vm_pool *p, hb_vm_pool_stats *out)
     s.p95_job_ms = percentile(p->lat, p->nlat, 0.95);
     s.last_boot_ms = p->nboot_lat ? p->boot_lat[(p->nboot_lat - 1) % LAT_RING] : 0;
     s.median_boot_ms = percentile(p->boot_lat, p->nboot_lat, 0.5);
+    s.restores = p->restores;
+    s.last_restore_ms = p->nrestore_lat ? p->restore_lat[(p->nrestore_lat - 1) % LAT_RING] : 0;
+    s.median_restore_ms = percentile(p->restore_lat, p->nrestore_lat, 0.5);
+    s.snapshot_save_ms = p->snapshot_save_ms;
+    snprintf(s.snapshot_note, sizeof(s.snapshot_note), "%s", p->snap_note ? p->snap_note : "");
     s.accel = p->cfg.accel;
     s.accel_why = p->accel_why;
     pthread_mutex_unlock(&p->mu);

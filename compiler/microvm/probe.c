@@ -30,10 +30,13 @@ int hb__vm_probe_boot(const vm_cfg *base, const char *dir, hb_vm_accel accel, un
     vm_cfg c = *base;
     c.accel = accel;
     vm v;
-    int r = hb__vm_spawn(&c, dir, 0, &v, err);
+    int r = hb__vm_spawn(&c, dir, 0, NULL, &v, err);
     if (r)
         return r;
-    r = hb__vm_wait_ready(&v, v.spawn_ns + (uint64_t)timeout_ms * 1000000u, err);
+    uint64_t deadline = v.spawn_ns + (uint64_t)timeout_ms * 1000000u;
+    r = hb__vm_wait_ready(&v, deadline, HB_VMP_READY, err);
+    if (!r)
+        r = hb__vm_mount(&v, deadline, err);
     if (!r) {
         *ms = hb__ms_since(v.spawn_ns);
         uint8_t buf[HB_VMP_HEADER];

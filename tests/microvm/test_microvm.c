@@ -137,6 +137,7 @@ int main(void)
     /* ---- pool: cold boot + warm-up ---- */
     o.size = 1;
     o.jobs_per_vm = 6;
+    o.no_snapshot = true; /* the boot path; test_microvm_snapshot covers restores */
     o.accel = used;
     hb_vm_pool *pool = NULL;
     char *err = NULL;
