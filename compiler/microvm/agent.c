@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sched.h>
@@ -95,6 +96,7 @@ static void load_modules(void)
         if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)
             die("finit_module %s: %s", name, strerror(errno));
         close(fd);
+        unlink(path); /* loaded: its copy in the initramfs' RAM can go */
     }
     fclose(f);
 }
@@ -471,6 +473,35 @@ reply:;
         logmsg("cannot send MOUNTED");
 }
 
+/* SCRUB: every free page of the guest becomes a zero page, which a
+ * migration stream does not carry. Anonymous memory taken with
+ * MAP_POPULATE comes zeroed from the kernel and goes back zeroed. */
+static void scrub_memory(void)
+{
+    int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (write(fd, "3", 1) != 1)
+            logmsg("drop_caches: %s", strerror(errno));
+        close(fd);
+    }
+    FILE *f = fopen("/proc/meminfo", "re");
+    unsigned long long kib = 0;
+    char line[128];
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemFree: %llu kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    const unsigned long long keep = 24u * 1024u; /* KiB left for the kernel */
+    if (kib <= keep)
+        return;
+    size_t len = (size_t)(kib - keep) * 1024u;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                   -1, 0);
+    if (p != MAP_FAILED)
+        munmap(p, len);
+}
+
 /* Reaps orphans re-parented to PID 1. */
 static void reap(void)
 {
@@ -521,6 +552,11 @@ int main(void)
             break;
         case HB_VMP_MOUNT:
             handle_mount(&r, port, wbuf, wcap);
+            break;
+        case HB_VMP_SCRUB:
+            scrub_memory();
+            hb_vmp_begin(&w, HB_VMP_PONG);
+            send_frame(port, &w);
             break;
         case HB_VMP_PING:
             hb_vmp_begin(&w, HB_VMP_PONG);

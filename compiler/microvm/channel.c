@@ -216,3 +216,24 @@ int hb__vm_mount(vm *v, uint64_t deadline_ns, char **err)
         return hb__seterr(err, r, "cannot send MOUNT to the guest agent: %s", strerror(-r));
     return hb__vm_wait_ready(v, deadline_ns, HB_VMP_MOUNTED, err);
 }
+
+int hb__vm_scrub(vm *v, uint64_t deadline_ns, char **err)
+{
+    uint8_t buf[HB_VMP_HEADER], *payload = NULL;
+    uint32_t type, len;
+    hb_vmp_w w = {buf, sizeof(buf), 0, false};
+    hb_vmp_begin(&w, HB_VMP_SCRUB);
+    int r = hb__vm_send_frame(v->sock, &w);
+    if (!r)
+        r = hb__vm_recv_frame(v, deadline_ns, &type, &payload, &len);
+    free(payload);
+    if (!r && type != HB_VMP_PONG)
+        r = -EPROTO;
+    if (r) {
+        char *d = hb__vm_diag(v);
+        hb__seterr(err, r, "the guest did not scrub its memory before the snapshot (%s)%s",
+                   strerror(-r), d ? d : "");
+        free(d);
+    }
+    return r;
+}

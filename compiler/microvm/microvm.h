@@ -3,8 +3,9 @@
  * in a pool.
  *
  * Each VM is `qemu-system-x86_64 -M microvm` with no network device, booting
- * the Debian guest kernel from the kernel cache (scripts/fetch-guest-kernel.sh)
- * and an initramfs whose /init is hotbox's static guest agent (agent.c). The
+ * (or restoring a snapshot of, see below) the Debian guest kernel from the
+ * kernel cache (scripts/fetch-guest-kernel.sh) and an initramfs whose /init
+ * is hotbox's static guest agent (agent.c). The
  * host's /usr is shared read-only over virtio-9p (the toolchain); each VM has
  * one writable job directory, shared over 9p without caching, which the host
  * empties and refills for every job. Requests and replies travel over the
@@ -26,6 +27,19 @@
  * libexec/hotbox/hotbox-initramfs.cpio (compiled in). The pool appends the
  * kernel's modules and the host's /etc/ld.so.cache to a private copy of it,
  * so the build never needs the kernel cache.
+ *
+ * Snapshot (snapshot.c): before its first VM, the pool's keeper looks for a
+ * saved guest for this exact configuration (key: QEMU binary, kernel,
+ * initramfs contents, machine options, host /usr and dpkg status) in the
+ * snapshot directory, checks its SHA-256, and otherwise boots one VM to the
+ * agent's READY (nothing mounted over 9p yet: QEMU 7.2 cannot migrate a
+ * mounted 9p export), scrubs its free memory and saves it with QEMU
+ * migration. Every VM of the pool, replacements included, is then restored
+ * from that file (`-incoming fd:4`) instead of booted; the host sends MOUNT
+ * (clock, RNG seed, 9p mounts) and the warm-up compile runs as after a boot.
+ * A corrupt file (digest mismatch) is replaced; a file QEMU cannot load makes
+ * the pool boot from then on and is removed. hb_vm_pool_stats.snapshot_note
+ * says which happened. no_snapshot turns all of this off.
  *
  * Threads: a pool is safe to use from several threads at once (jobs run in
  * parallel on different VMs). One keeper thread per pool boots VMs, runs the

@@ -164,6 +164,8 @@ static int save_snapshot(hb_vm_pool *p, const char *path, double *boot_ms, char 
                               HB_VMP_READY, err);
         *boot_ms = hb__ms_since(v->spawn_ns);
         if (!r)
+            r = hb__vm_scrub(v, hb__now_ns() + (uint64_t)p->cfg.boot_timeout_ms * 1000000u, err);
+        if (!r)
             r = hb__vm_snapshot_save(sv[0], path,
                                      hb__now_ns() + (uint64_t)p->cfg.boot_timeout_ms * 1000000u,
                                      err);
@@ -184,6 +186,10 @@ static int save_snapshot(hb_vm_pool *p, const char *path, double *boot_ms, char 
  * any failure the pool boots its VMs, and the note says why. */
 static void prepare_snapshot(hb_vm_pool *p)
 {
+    if (p->o.no_snapshot) {
+        set_note(p, strdup("snapshots off (no_snapshot): VMs boot"));
+        return;
+    }
     char key[HB_SHA256_HEX], *err = NULL, *bad = NULL, *path = NULL;
     char *dir = hb__vm_snapshot_dir(&p->o);
     int r = dir ? hb__vm_snapshot_key(&p->cfg, key, &err) : -ENOMEM;

@@ -81,6 +81,8 @@ int hb__vm_recv_frame(vm *v, uint64_t deadline_ns, uint32_t *type, uint8_t **pay
 int hb__vm_send_mount(vm *v);
 /* MOUNT and wait for MOUNTED (after a boot's READY). */
 int hb__vm_mount(vm *v, uint64_t deadline_ns, char **err);
+/* SCRUB and wait for its PONG (before saving a snapshot). */
+int hb__vm_scrub(vm *v, uint64_t deadline_ns, char **err);
 int hb__vm_run(vm *v, const hb_vm_job *job, unsigned timeout_ms, hb_vm_result *res,
                bool *fault, char **err);
 

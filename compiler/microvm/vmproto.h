@@ -22,6 +22,10 @@
  *            guest sets its clock, mounts /usr and /job over 9p and answers
  *            MOUNTED.
  *   MOUNTED  guest -> host: u64 errno (0 = mounted), str message.
+ *   SCRUB    host -> guest, empty, only before saving a snapshot: the guest
+ *            drops its caches and zero-fills its free memory (migration
+ *            skips zero pages: a smaller snapshot, a faster restore and a
+ *            smaller restored VM), then answers PONG.
  *   RUN      host -> guest: u64 timeout_ms, u64 max_memory (RLIMIT_AS),
  *            u64 max_fsize (RLIMIT_FSIZE), u64 max_output (bytes of stdout+
  *            stderr kept), str cwd, u64 argc, argc x str argv, and then,
@@ -63,6 +67,7 @@ enum hb_vmp_type {
     HB_VMP_SHUTDOWN = 6,
     HB_VMP_MOUNT = 7,
     HB_VMP_MOUNTED = 8,
+    HB_VMP_SCRUB = 9,
 };
 
 enum hb_vmp_kind {

@@ -155,6 +155,8 @@ int main(void)
     hb_vm_pool_stats_get(pool, &st);
     HB_CHECK_EQ(st.warm, 1);
     HB_CHECK_EQ(st.boots, 1);
+    HB_CHECK_EQ(st.restores, 0); /* no_snapshot: booted */
+    HB_CHECK_CONTAINS(st.snapshot_note, "snapshots off");
     double cold_boot = st.last_boot_ms;
 
     /* ---- first job: byte-identical to the host's compile ---- */
