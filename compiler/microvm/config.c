@@ -19,16 +19,16 @@
 #define HB_MICROVM_DEFAULT_INITRAMFS ""
 #endif
 
-static char *default_kernel_dir(void)
+char *hb__vm_cache_path(const char *env, const char *leaf)
 {
-    const char *e = getenv("HOTBOX_KERNEL_DIR");
+    const char *e = getenv(env);
     if (e && *e)
         return strdup(e);
     const char *x = getenv("XDG_CACHE_HOME");
     if (x && *x)
-        return hb__asprintf("%s/hotbox/guest-kernel", x);
+        return hb__asprintf("%s/hotbox/%s", x, leaf);
     const char *h = getenv("HOME");
-    return hb__asprintf("%s/.cache/hotbox/guest-kernel", h && *h ? h : "/root");
+    return hb__asprintf("%s/.cache/hotbox/%s", h && *h ? h : "/root", leaf);
 }
 
 /* Debian's /usr/bin/cc -> /etc/alternatives/cc -> /usr/bin/gcc: the guest
@@ -129,7 +129,7 @@ int hb__vm_cfg_init(const hb_vm_pool_options *o, const char *dir, vm_cfg *c, cha
 {
     int r = 0;
     memset(c, 0, sizeof(*c));
-    char *kdir = o->kernel_dir ? strdup(o->kernel_dir) : default_kernel_dir();
+    char *kdir = o->kernel_dir ? strdup(o->kernel_dir) : hb__vm_cache_path("HOTBOX_KERNEL_DIR", "guest-kernel");
     const char *base = o->initramfs;
     if (!base)
         base = getenv("HOTBOX_MICROVM_INITRAMFS");

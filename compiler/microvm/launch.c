@@ -190,13 +190,13 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
         "-device", "virtserialport,chardev=agent,name=" HB_VMP_PORT_NAME,
         "-fsdev", usr.buf, "-device", "virtio-9p-device,fsdev=usr,mount_tag=hostusr",
         "-fsdev", job.buf, "-device", "virtio-9p-device,fsdev=job,mount_tag=job",
-        /* optional tails: a restore, a monitor for saving a snapshot */
-        restore_fd >= 0 ? "-incoming" : NULL, "fd:4",
-        NULL, NULL, NULL, NULL, NULL};
-    size_t nargs = HB_ARRAY_SIZE(args) - 5;
-    if (restore_fd < 0)
-        nargs -= 2;
-    if (qmp_fd >= 0) {
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL}; /* room for the optional tails */
+    size_t nargs = HB_ARRAY_SIZE(args) - 7;
+    if (restore_fd >= 0) { /* restore the snapshot on fd 4 instead of booting */
+        args[nargs++] = "-incoming";
+        args[nargs++] = "fd:4";
+    }
+    if (qmp_fd >= 0) { /* a monitor on fd 5, to save a snapshot */
         args[nargs++] = "-chardev";
         args[nargs++] = "socket,id=qmp,fd=5";
         args[nargs++] = "-mon";

@@ -248,8 +248,8 @@ static int start_vm(hb_vm_pool *p, vm *v, char **err)
             if (r)
                 return r;
             v->restored = true;
-            if (hb__vm_send_mount(v) != 0)
-                v->state = VM_BOOTING; /* the wait reports the dead socket */
+            /* A failed send means a dead QEMU: the wait for MOUNTED says so. */
+            (void)hb__vm_send_mount(v);
             return 0;
         }
         free(p->snap_note);

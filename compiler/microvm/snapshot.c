@@ -22,8 +22,8 @@
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,14 +39,7 @@ char *hb__vm_snapshot_dir(const hb_vm_pool_options *o)
 {
     if (o->snapshot_dir)
         return strdup(o->snapshot_dir);
-    const char *e = getenv("HOTBOX_VM_SNAPSHOT_DIR");
-    if (e && *e)
-        return strdup(e);
-    const char *x = getenv("XDG_CACHE_HOME");
-    if (x && *x)
-        return hb__asprintf("%s/hotbox/vm-snapshots", x);
-    const char *h = getenv("HOME");
-    return hb__asprintf("%s/.cache/hotbox/vm-snapshots", h && *h ? h : "/root");
+    return hb__vm_cache_path("HOTBOX_VM_SNAPSHOT_DIR", "vm-snapshots");
 }
 
 int hb__vm_snapshot_key(const vm_cfg *c, char out[HB_SHA256_HEX], char **err)
@@ -168,6 +161,8 @@ static int qmp_line(int fd, uint64_t deadline_ns, hb_sb *sb)
  * in between are skipped. A QMP error reply is -EIO with its text in *err. */
 static int qmp_cmd(int fd, const char *json, int pass_fd, uint64_t deadline_ns, char **err)
 {
+    /* (proto/wire.c's hb__wire_send_fd does the same, but hb_proto's
+     * objects are not linked into every user of hb_microvm.) */
     struct iovec iov = {(void *)json, strlen(json)};
     union {
         struct cmsghdr h;
@@ -187,7 +182,7 @@ static int qmp_cmd(int fd, const char *json, int pass_fd, uint64_t deadline_ns, 
     ssize_t n;
     while ((n = sendmsg(fd, &m, MSG_NOSIGNAL)) < 0 && errno == EINTR)
         ;
-    if (n != (ssize_t)iov.iov_len)
+    if (n != (ssize_t)iov.iov_len) /* a few dozen bytes: one send or an error */
         return hb__seterr(err, n < 0 ? -errno : -EIO, "QMP: cannot send %s", json);
     hb_sb line = HB_SB_INIT;
     int r;

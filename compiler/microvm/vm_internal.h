@@ -50,6 +50,8 @@ typedef struct vm_cfg {
 } vm_cfg;
 
 /* config.c */
+/* $env when set, else ${XDG_CACHE_HOME:-$HOME/.cache}/hotbox/<leaf> (malloc'ed). */
+char *hb__vm_cache_path(const char *env, const char *leaf);
 /* Appends "what=path dev:ino size mtime" (or "missing") to sb. */
 void hb__vm_add_identity(hb_sb *sb, const char *what, const char *path);
 int hb__vm_cfg_init(const hb_vm_pool_options *o, const char *dir, vm_cfg *c, char **err);

@@ -27,7 +27,8 @@
 
 static char *g_tmp, *g_plugin, *g_out, *g_snaps;
 
-static hb_vm_pool *start_pool(unsigned memory_mb, bool warmup, hb_vm_pool_stats *st)
+static hb_vm_pool *start_pool(unsigned memory_mb, bool warmup, unsigned jobs_per_vm,
+                              hb_vm_pool_stats *st)
 {
     hb_vm_pool_options o = HB_VM_POOL_OPTIONS_INIT;
     o.size = 1;
@@ -35,6 +36,7 @@ static hb_vm_pool *start_pool(unsigned memory_mb, bool warmup, hb_vm_pool_stats 
     o.memory_mb = memory_mb;
     o.snapshot_dir = g_snaps;
     o.no_warmup = !warmup;
+    o.jobs_per_vm = jobs_per_vm;
     o.boot_timeout_ms = 120000;
     hb_vm_pool *pool = NULL;
     char *err = NULL;
@@ -127,7 +129,7 @@ int main(void)
 
     /* 1. save, then restore into the pool's VM */
     hb_vm_pool_stats st;
-    hb_vm_pool *pool = start_pool(256, true, &st);
+    hb_vm_pool *pool = start_pool(256, true, 0, &st);
     HB_CHECK_CONTAINS(st.snapshot_note, "saved");
     HB_CHECK_EQ(st.restores, 1);
     HB_CHECK_EQ(st.boots, 1);
@@ -146,20 +148,25 @@ int main(void)
     double rss = (double)st.qemu_rss_kib / 1024.0;
     hb_vm_pool_free(pool);
 
-    /* 2. a later pool restores it, saving nothing */
-    pool = start_pool(256, true, &st);
+    /* 2. a later pool restores it, saving nothing; a VM retired after its
+     * job is replaced by another restore */
+    pool = start_pool(256, true, 1, &st);
     HB_CHECK_CONTAINS(st.snapshot_note, "restoring from");
     HB_CHECK_CONTAINS(st.snapshot_note, snap);
     HB_CHECK_EQ(st.snapshot_save_ms, 0);
     HB_CHECK_EQ(st.restores, 1);
     double restore_ms = st.last_restore_ms;
     double first_after_restore = compile_and_call(pool, 3);
+    compile_and_call(pool, 3); /* on the replacement */
     hb_vm_pool_stats_get(pool, &st);
     HB_CHECK_EQ(st.failures, 0);
+    HB_CHECK_INT(st.recycled, >=, 1);
+    HB_CHECK_EQ(st.restores, st.boots); /* every VM of this pool was a restore */
+    HB_CHECK_INT(st.restores, >=, 2);
     hb_vm_pool_free(pool);
 
     /* 3. another configuration, another key: the old snapshot is not used */
-    pool = start_pool(192, false, &st);
+    pool = start_pool(192, false, 0, &st);
     HB_CHECK_CONTAINS(st.snapshot_note, "saved");
     HB_CHECK(!strstr(st.snapshot_note, snap));
     HB_CHECK_EQ(st.restores, 1);
@@ -175,7 +182,7 @@ int main(void)
         HB_CHECK(fwrite("hotbox", 1, 6, f) == 6);
         HB_CHECK_OK(fclose(f));
     }
-    pool = start_pool(256, false, &st);
+    pool = start_pool(256, false, 0, &st);
     HB_CHECK_CONTAINS(st.snapshot_note, "is corrupt");
     HB_CHECK_CONTAINS(st.snapshot_note, "saved");
     HB_CHECK_EQ(st.restores, 1);
@@ -192,7 +199,7 @@ int main(void)
         hb__sha256_hex(junk, sizeof(junk) - 1, hex);
         HB_CHECK_OK(hb__write_file_atomic(digest, hex, strlen(hex), 0600));
     }
-    pool = start_pool(256, false, &st);
+    pool = start_pool(256, false, 0, &st);
     HB_CHECK_CONTAINS(st.snapshot_note, "failed");
     HB_CHECK_CONTAINS(st.snapshot_note, "VMs boot");
     HB_CHECK_EQ(st.restores, 0);
