@@ -221,7 +221,8 @@ static int qmp_wait_migration(int fd, uint64_t deadline_ns, char **err)
     return r;
 }
 
-/* Removes other keys' snapshots that nobody has written for an hour. */
+/* Removes other keys' snapshots, and leftovers of saves that died, that
+ * nobody has written for an hour. */
 static void prune_stale(const char *dir, const char *keep)
 {
     DIR *d = opendir(dir);
@@ -231,13 +232,19 @@ static void prune_stale(const char *dir, const char *keep)
     time_t now = time(NULL);
     while ((e = readdir(d))) {
         size_t n = strlen(e->d_name), x = strlen(SNAPSHOT_EXT);
-        if (n <= x || strcmp(e->d_name + n - x, SNAPSHOT_EXT) != 0)
+        bool snap = n > x && strcmp(e->d_name + n - x, SNAPSHOT_EXT) == 0;
+        bool tmp = strstr(e->d_name, SNAPSHOT_EXT ".tmp") != NULL; /* a save that died */
+        if (!snap && !tmp)
             continue;
         char *p = hb__path_join(dir, e->d_name);
         struct stat st;
         if (p && strcmp(p, keep) != 0 && stat(p, &st) == 0 &&
-            now - st.st_mtime > STALE_SNAPSHOT_S)
-            hb__vm_snapshot_remove(p);
+            now - st.st_mtime > STALE_SNAPSHOT_S) {
+            if (snap)
+                hb__vm_snapshot_remove(p);
+            else
+                unlink(p);
+        }
         free(p);
     }
     closedir(d);
@@ -245,7 +252,9 @@ static void prune_stale(const char *dir, const char *keep)
 
 int hb__vm_snapshot_save(int qmp, const char *path, uint64_t deadline_ns, char **err)
 {
-    char *dir = strdup(path), *tmp = hb__asprintf("%s.tmp%d", path, (int)getpid());
+    /* unique per process and per save: two pools may save the same key */
+    static _Atomic unsigned seq;
+    char *dir = strdup(path), *tmp = hb__asprintf("%s.tmp%d.%u", path, (int)getpid(), seq++);
     char *dpath = digest_path(path), sum[HB_SHA256_HEX];
     int fd = -1, r = dir && tmp && dpath ? 0 : -ENOMEM;
     if (r)
