@@ -9,7 +9,8 @@
  *   stage.c    a job's files into and out of the VM's job directory
  *   snapshot.c the boot snapshot: its key, its files, saving one over QMP
  *   probe.c    the KVM probe (hb_vm_probe) and the per-process accelerator
- *   pool.c     the warm pool (microvm.h's hb_vm_pool_*)
+ *   pool.c     the warm pool (microvm.h's hb_vm_pool_*); its state is in
+ *              pool_internal.h, its use of the snapshot in pool_snapshot.c
  */
 #ifndef HB_VM_INTERNAL_H
 #define HB_VM_INTERNAL_H
