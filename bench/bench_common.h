@@ -15,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#include <errno.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static inline double hb_bench_now_ms(void)
 {
@@ -64,6 +68,24 @@ static inline hb_bench_stats hb_bench_report(const char *what, double *ms, size_
     printf("%-34s n=%-4zu median %9.3f ms  p95 %9.3f ms  min %9.3f  max %9.3f\n", what, s.n,
            s.median, s.p95, s.min, s.max);
     return s;
+}
+
+/* Runs argv (PATH lookup) to its end: the milliseconds from fork to reap,
+ * or -1 when it could not run or did not exit 0. For same-run baselines
+ * such as bare `cc`. */
+static inline double hb_bench_run(char *const argv[])
+{
+    double t0 = hb_bench_now_ms();
+    pid_t pid = fork();
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    int st = 0;
+    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    double ms = hb_bench_now_ms() - t0;
+    return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? ms : -1;
 }
 
 #endif /* HB_BENCH_COMMON_H */

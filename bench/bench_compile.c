@@ -39,17 +39,8 @@ static double bare_cc_once(void)
     char *src = hb__path_join(g_plugin, "counter.c");
     char *inc = hb__asprintf("-I%s", g_inc);
     char *argv[] = {"cc", "-shared", "-fPIC", inc, "-o", out, src, NULL};
-    double t0 = hb_bench_now_ms();
-    pid_t pid = fork();
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    int st = 0;
-    while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
-    double ms = hb_bench_now_ms() - t0;
-    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    double ms = hb_bench_run(argv);
+    if (ms < 0) {
         fprintf(stderr, "bare cc failed\n");
         exit(1);
     }

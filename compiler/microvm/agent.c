@@ -6,9 +6,12 @@
  * directory shared read-write. It
  *   1. mounts /proc, /sys, /dev (devtmpfs) and a tmpfs on /tmp,
  *   2. loads the kernel modules listed in /modules/order (finit_module),
- *   3. mounts 9p tag "hostusr" on /usr (ro, cache=loose) and "job" on /job
- *      (no cache: the host rewrites it between jobs),
- *   4. finds the virtio-serial port named HB_VMP_PORT_NAME, says READY, and
+ *   3. finds the virtio-serial port named HB_VMP_PORT_NAME and says READY
+ *      (a snapshot of the VM is taken here: nothing is mounted over 9p yet),
+ *   4. on MOUNT (after a boot or a restore): sets the clock, mixes the
+ *      host's seed into /dev/urandom, mounts 9p tag "hostusr" on /usr (ro,
+ *      cache=loose) and "job" on /job (no cache: the host rewrites it
+ *      between jobs), answers MOUNTED, and
  *   5. serves RUN requests (vmproto.h): fork, rlimits, exec, capture output,
  *      kill the process group at the deadline, reply RESULT.
  * Any fatal setup error is printed on the console (the host keeps it in a log
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sched.h>
@@ -92,6 +96,7 @@ static void load_modules(void)
         if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)
             die("finit_module %s: %s", name, strerror(errno));
         close(fd);
+        unlink(path); /* loaded: its copy in the initramfs' RAM can go */
     }
     fclose(f);
 }
@@ -416,6 +421,87 @@ reply:
     free(cwd);
 }
 
+/* MOUNT: clock, seed, then the 9p exports (once; a second MOUNT only
+ * answers). Replies MOUNTED with 0 or the errno and what failed. */
+static void handle_mount(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
+{
+    static bool mounted;
+    uint64_t realtime_ns, err = 0;
+    const char *seed;
+    size_t seedn;
+    char msg[512] = "";
+    if (!hb_vmp_get_u64(r, &realtime_ns) || !hb_vmp_get_str(r, &seed, &seedn)) {
+        err = EPROTO;
+        snprintf(msg, sizeof(msg), "malformed MOUNT request");
+        goto reply;
+    }
+    struct timespec ts = {(time_t)(realtime_ns / 1000000000u), (long)(realtime_ns % 1000000000u)};
+    if (clock_settime(CLOCK_REALTIME, &ts) != 0)
+        logmsg("clock_settime: %s", strerror(errno));
+    int rnd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
+    if (rnd >= 0) {
+        if (seedn && write(rnd, seed, seedn) < 0)
+            logmsg("seeding /dev/urandom: %s", strerror(errno));
+        close(rnd);
+    }
+    static const struct {
+        const char *tag, *dir, *data;
+        unsigned long flags;
+    } m[] = {
+        {"hostusr", "/usr", "trans=virtio,version=9p2000.L,cache=loose,msize=512000",
+         MS_RDONLY | MS_NODEV | MS_NOSUID},
+        {"job", "/job", "trans=virtio,version=9p2000.L,cache=none,msize=512000",
+         MS_NODEV | MS_NOSUID},
+    };
+    for (size_t i = 0; !mounted && i < sizeof(m) / sizeof(m[0]); i++) {
+        mkdir(m[i].dir, 0755);
+        if (mount(m[i].tag, m[i].dir, "9p", m[i].flags, m[i].data) != 0) {
+            err = (uint64_t)errno;
+            snprintf(msg, sizeof(msg), "mount 9p %s on %s (%s): %s", m[i].tag, m[i].dir,
+                     m[i].data, strerror(errno));
+            logmsg("%s", msg);
+            goto reply;
+        }
+    }
+    mounted = true;
+reply:;
+    hb_vmp_w w = {wbuf, wcap, 0, false};
+    hb_vmp_begin(&w, HB_VMP_MOUNTED);
+    hb_vmp_put_u64(&w, err);
+    hb_vmp_put_str(&w, msg);
+    if (send_frame(port, &w) != 0)
+        logmsg("cannot send MOUNTED");
+}
+
+/* SCRUB: every free page of the guest becomes a zero page, which a
+ * migration stream does not carry. Anonymous memory taken with
+ * MAP_POPULATE comes zeroed from the kernel and goes back zeroed. */
+static void scrub_memory(void)
+{
+    int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (write(fd, "3", 1) != 1)
+            logmsg("drop_caches: %s", strerror(errno));
+        close(fd);
+    }
+    FILE *f = fopen("/proc/meminfo", "re");
+    unsigned long long kib = 0;
+    char line[128];
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "MemFree: %llu kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    const unsigned long long keep = 24u * 1024u; /* KiB left for the kernel */
+    if (kib <= keep)
+        return;
+    size_t len = (size_t)(kib - keep) * 1024u;
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+                   -1, 0);
+    if (p != MAP_FAILED)
+        munmap(p, len);
+}
+
 /* Reaps orphans re-parented to PID 1. */
 static void reap(void)
 {
@@ -433,10 +519,6 @@ int main(void)
     do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
     do_mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m");
     load_modules();
-    do_mount("hostusr", "/usr", "9p", MS_RDONLY | MS_NODEV | MS_NOSUID,
-             "trans=virtio,version=9p2000.L,cache=loose,msize=512000");
-    do_mount("job", "/job", "9p", MS_NODEV | MS_NOSUID,
-             "trans=virtio,version=9p2000.L,cache=none,msize=512000");
 
     size_t wcap = HB_VMP_MAX_FRAME + HB_VMP_HEADER;
     uint8_t *wbuf = malloc(wcap), *rbuf = malloc(HB_VMP_MAX_FRAME);
@@ -467,6 +549,14 @@ int main(void)
         switch (type) {
         case HB_VMP_RUN:
             run_job(&r, port, wbuf, wcap);
+            break;
+        case HB_VMP_MOUNT:
+            handle_mount(&r, port, wbuf, wcap);
+            break;
+        case HB_VMP_SCRUB:
+            scrub_memory();
+            hb_vmp_begin(&w, HB_VMP_PONG);
+            send_frame(port, &w);
             break;
         case HB_VMP_PING:
             hb_vmp_begin(&w, HB_VMP_PONG);

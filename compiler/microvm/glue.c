@@ -32,6 +32,7 @@
 
 #include "backend.h"
 #include "microvm.h"
+#include "vm_internal.h"
 
 #ifndef HB_MICROVM_DEFAULT_INITRAMFS
 #define HB_MICROVM_DEFAULT_INITRAMFS ""
@@ -195,17 +196,6 @@ out:
 
 /* ---- the KVM verdict and its cache -------------------------------------------- */
 
-static void add_identity(hb_sb *sb, const char *what, const char *path)
-{
-    struct stat st;
-    if (path && stat(path, &st) == 0)
-        hb__sb_addf(sb, "%s=%s %llu:%llu %lld %lld.%09ld\n", what, path,
-                    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
-                    (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-    else
-        hb__sb_addf(sb, "%s=%s missing\n", what, path ? path : "?");
-}
-
 /* Hex SHA-256 of boot id + QEMU identity + kernel identity. */
 static int verdict_key(hb__vm_state *s, char out[HB_SHA256_HEX])
 {
@@ -219,10 +209,10 @@ static int verdict_key(hb__vm_state *s, char out[HB_SHA256_HEX])
     }
     hb__sb_addf(&sb, "boot_id=%.*s", (int)blen, (char *)boot);
     if (hb__find_program("qemu-system-x86_64", &qemu) == 0 && hb__realpath(qemu, &qreal) == 0)
-        add_identity(&sb, "qemu", qreal);
+        hb__vm_add_identity(&sb, "qemu", qreal);
     else
-        add_identity(&sb, "qemu", qemu);
-    add_identity(&sb, "kernel", k);
+        hb__vm_add_identity(&sb, "qemu", qemu);
+    hb__vm_add_identity(&sb, "kernel", k);
     int r = sb.buf ? 0 : -ENOMEM;
     if (!r)
         hb__sha256_hex(sb.buf, sb.len, out);

@@ -3,8 +3,9 @@
  * in a pool.
  *
  * Each VM is `qemu-system-x86_64 -M microvm` with no network device, booting
- * the Debian guest kernel from the kernel cache (scripts/fetch-guest-kernel.sh)
- * and an initramfs whose /init is hotbox's static guest agent (agent.c). The
+ * (or restoring a snapshot of, see below) the Debian guest kernel from the
+ * kernel cache (scripts/fetch-guest-kernel.sh) and an initramfs whose /init
+ * is hotbox's static guest agent (agent.c). The
  * host's /usr is shared read-only over virtio-9p (the toolchain); each VM has
  * one writable job directory, shared over 9p without caching, which the host
  * empties and refills for every job. Requests and replies travel over the
@@ -26,6 +27,19 @@
  * libexec/hotbox/hotbox-initramfs.cpio (compiled in). The pool appends the
  * kernel's modules and the host's /etc/ld.so.cache to a private copy of it,
  * so the build never needs the kernel cache.
+ *
+ * Snapshot (snapshot.c): before its first VM, the pool's keeper looks for a
+ * saved guest for this exact configuration (key: QEMU binary, kernel,
+ * initramfs contents, machine options, host /usr and dpkg status) in the
+ * snapshot directory, checks its SHA-256, and otherwise boots one VM to the
+ * agent's READY (nothing mounted over 9p yet: QEMU 7.2 cannot migrate a
+ * mounted 9p export), scrubs its free memory and saves it with QEMU
+ * migration. Every VM of the pool, replacements included, is then restored
+ * from that file (`-incoming fd:4`) instead of booted; the host sends MOUNT
+ * (clock, RNG seed, 9p mounts) and the warm-up compile runs as after a boot.
+ * A corrupt file (digest mismatch) is replaced; a file QEMU cannot load makes
+ * the pool boot from then on and is removed. hb_vm_pool_stats.snapshot_note
+ * says which happened. no_snapshot turns all of this off.
  *
  * Threads: a pool is safe to use from several threads at once (jobs run in
  * parallel on different VMs). One keeper thread per pool boots VMs, runs the
@@ -68,11 +82,14 @@ typedef struct hb_vm_pool_options {
     const char *run_dir;       /* parent of the pool's private directory; NULL: $TMPDIR or /tmp */
     const char *warmup_cc;     /* compiler for the warm-up job; NULL: "cc" */
     bool no_warmup;            /* skip the warm-up compile after each boot */
+    /* Version 2. */
+    bool no_snapshot;          /* boot every VM; never save or restore a snapshot */
+    const char *snapshot_dir;  /* NULL: $HOTBOX_VM_SNAPSHOT_DIR, else
+                                  ${XDG_CACHE_HOME:-$HOME/.cache}/hotbox/vm-snapshots */
 } hb_vm_pool_options;
 
-#define HB_VM_POOL_OPTIONS_VERSION 1u
-#define HB_VM_POOL_OPTIONS_INIT {HB_VM_POOL_OPTIONS_VERSION, 0, 0, 0, 0, 0, HB_VM_ACCEL_AUTO, \
-                                 NULL, NULL, NULL, NULL, NULL, false}
+#define HB_VM_POOL_OPTIONS_VERSION 2u
+#define HB_VM_POOL_OPTIONS_INIT {.version = HB_VM_POOL_OPTIONS_VERSION, .accel = HB_VM_ACCEL_AUTO}
 void hb_vm_pool_options_init(hb_vm_pool_options *o);
 
 typedef struct hb_vm_pool hb_vm_pool;
@@ -147,10 +164,15 @@ typedef struct hb_vm_pool_stats {
     uint64_t jobs;           /* jobs completed */
     uint64_t recycled;       /* VMs retired after jobs_per_vm jobs */
     double last_job_ms, median_job_ms, p95_job_ms; /* over the last 256 jobs */
-    double last_boot_ms, median_boot_ms;           /* spawn to READY */
+    double last_boot_ms, median_boot_ms;           /* spawn to READY (boots only) */
     hb_vm_accel accel;       /* what the pool runs under (never AUTO) */
     const char *accel_why;   /* why; owned by the pool */
     uint64_t qemu_rss_kib;   /* summed VmRSS of the pool's QEMUs now */
+    /* The boot snapshot (boots above counts restored VMs too). */
+    uint64_t restores;       /* VMs started by restoring the snapshot */
+    double last_restore_ms, median_restore_ms; /* spawn to MOUNTED after a restore */
+    double snapshot_save_ms; /* boot + save, when this pool saved the snapshot */
+    char snapshot_note[512]; /* restoring from / saved / why not (corrupt, failed) */
 } hb_vm_pool_stats;
 
 void hb_vm_pool_stats_get(hb_vm_pool *pool, hb_vm_pool_stats *out);

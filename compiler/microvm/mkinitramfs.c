@@ -7,7 +7,7 @@
  *
  * The guest kernel's modules and /etc/ld.so.cache are NOT in this archive:
  * the host library appends them at run time from the kernel cache (see
- * microvm.c), so the build never depends on scripts/fetch-guest-kernel.sh
+ * config.c), so the build never depends on scripts/fetch-guest-kernel.sh
  * having run and a later kernel update needs no rebuild.
  */
 #include <errno.h>

@@ -11,7 +11,21 @@
  * Payload fields: u64 (8 bytes), str (u32 length + bytes, no NUL on the wire).
  *
  * Messages:
- *   READY    guest -> host once the port is open: str kernel release.
+ *   READY    guest -> host once the port is open: str kernel release. The
+ *            guest has not mounted its 9p exports yet (QEMU 7.2 refuses to
+ *            migrate a VM with a mounted 9p export), so a VM can be saved
+ *            as a snapshot in this state and restored many times.
+ *   MOUNT    host -> guest, once per boot or restore, before any RUN: u64
+ *            host CLOCK_REALTIME in ns (a restored guest's clock is the
+ *            snapshot's), str seed (random bytes mixed into the guest's
+ *            /dev/urandom, so restored VMs do not share one RNG state). The
+ *            guest sets its clock, mounts /usr and /job over 9p and answers
+ *            MOUNTED.
+ *   MOUNTED  guest -> host: u64 errno (0 = mounted), str message.
+ *   SCRUB    host -> guest, empty, only before saving a snapshot: the guest
+ *            drops its caches and zero-fills its free memory (migration
+ *            skips zero pages: a smaller snapshot, a faster restore and a
+ *            smaller restored VM), then answers PONG.
  *   RUN      host -> guest: u64 timeout_ms, u64 max_memory (RLIMIT_AS),
  *            u64 max_fsize (RLIMIT_FSIZE), u64 max_output (bytes of stdout+
  *            stderr kept), str cwd, u64 argc, argc x str argv, and then,
@@ -51,6 +65,9 @@ enum hb_vmp_type {
     HB_VMP_PING = 4,
     HB_VMP_PONG = 5,
     HB_VMP_SHUTDOWN = 6,
+    HB_VMP_MOUNT = 7,
+    HB_VMP_MOUNTED = 8,
+    HB_VMP_SCRUB = 9,
 };
 
 enum hb_vmp_kind {

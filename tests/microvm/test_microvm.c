@@ -137,6 +137,7 @@ int main(void)
     /* ---- pool: cold boot + warm-up ---- */
     o.size = 1;
     o.jobs_per_vm = 6;
+    o.no_snapshot = true; /* the boot path; test_microvm_snapshot covers restores */
     o.accel = used;
     hb_vm_pool *pool = NULL;
     char *err = NULL;
@@ -154,6 +155,8 @@ int main(void)
     hb_vm_pool_stats_get(pool, &st);
     HB_CHECK_EQ(st.warm, 1);
     HB_CHECK_EQ(st.boots, 1);
+    HB_CHECK_EQ(st.restores, 0); /* no_snapshot: booted */
+    HB_CHECK_CONTAINS(st.snapshot_note, "snapshots off");
     double cold_boot = st.last_boot_ms;
 
     /* ---- first job: byte-identical to the host's compile ---- */
