@@ -503,7 +503,9 @@ static int do_call(worker *w, const hb_frame *f)
                   p->version);
         goto out;
     }
-    rc = hb__ffi_call(fn, &sig, q.args, q.nargs, &ret, why, sizeof(why));
+    const ElfW(Sym) *gsym = NULL;
+    void *guard = own_symbol(p->handle, HB_PLUGIN_CXX_GUARD_SYMBOL, &gsym);
+    rc = hb__ffi_call(fn, guard, &sig, q.args, q.nargs, &ret, why, sizeof(why));
     if (rc < 0) {
         fail(w, rc, "call of %s in %s v%" PRIu64 ": %s", q.symbol, p->name, p->version, why);
         goto out;
