@@ -501,6 +501,7 @@ typedef struct build_cfg {
     hb__settings set;
     const cc_info *cxx; /* the C++ driver; NULL when nothing is C++ */
     bool all_cxx;       /* "lang": "c++": .c sources compile as C++ too */
+    char **text_flags;  /* req->flags_text split (when req->cflags is NULL) */
 } build_cfg;
 
 static bool src_is_cxx(const build_cfg *bc, const char *src)
@@ -555,6 +556,7 @@ static char *cxx_command(const char *cc)
 static void build_cfg_release(build_cfg *bc)
 {
     hb__settings_release(&bc->set);
+    hb__strv_free(bc->text_flags);
     memset(bc, 0, sizeof(*bc));
 }
 
@@ -564,9 +566,14 @@ static int load_build_cfg(const hb_compile_request *req, const probe_env *pe,
                           char *const *sources, build_cfg *bc, char **err)
 {
     memset(bc, 0, sizeof(*bc));
-    int r = hb__settings_load(req->plugin_dir, &bc->set, err);
-    if (r < 0)
+    int r;
+    if (!req->cflags && req->flags_text &&
+        (r = hb__flags_split(req->flags_text, "--cflags", &bc->text_flags, err)) < 0)
         return r == -ENOMEM ? r : HB_ECOMPILE;
+    if ((r = hb__settings_load(req->plugin_dir, &bc->set, err)) < 0) {
+        build_cfg_release(bc);
+        return r == -ENOMEM ? r : HB_ECOMPILE;
+    }
     bool any_cxx = false;
     for (char *const *s = sources; *s; s++) {
         if (hb__is_cxx_source(*s) && bc->set.lang == HB__LANG_C) {
@@ -776,7 +783,10 @@ static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *
     }
     if ((r = load_build_cfg(req, &pe, sources, &bc, NULL)) < 0)
         goto out;
-    if ((r = canonical_flags(req, ci, &bc, sources, &flags)) < 0)
+    hb_compile_request rq = *req;
+    if (bc.text_flags)
+        rq.cflags = bc.text_flags;
+    if ((r = canonical_flags(&rq, ci, &bc, sources, &flags)) < 0)
         goto out;
     if (!(sorted = sorted_copy(inputs))) {
         r = -ENOMEM;
@@ -1384,6 +1394,8 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
      * holding plugin.json's include directories, and the compilers' own
      * directories plus pkg-config's outside /usr. */
     hb_compile_request rq = *req;
+    if (bc.text_flags)
+        rq.cflags = bc.text_flags;
     shown = strv_concat(req->source_dirs, bc.set.show_dirs);
     rq.source_dirs = shown && shown[0] ? shown : req->source_dirs;
     req = &rq;

@@ -52,6 +52,11 @@ typedef struct hb_compile_request {
      * NULL-terminated; NULL: none. The microvm backend takes only siblings
      * of plugin_dir (children of its parent directory). */
     char *const *source_dirs;
+    /* Flags as one string (the manager's --cflags), split like a POSIX
+     * shell would without running anything ("-DG=\"hi there\"" is one
+     * argument; $(...) is refused: HB_ECOMPILE naming --cflags). Used when
+     * cflags is NULL. */
+    const char *flags_text;
 } hb_compile_request;
 
 typedef struct hb_diag {

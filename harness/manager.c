@@ -320,9 +320,11 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     if (m->opts.cc_origin && m->opts.cc && *m->opts.cc)
         m->cc_origin = strdup(m->opts.cc_origin);
     m->opts.cc_origin = NULL; /* the caller's string; m->cc_origin is ours */
-    m->cflags = hb__split_blank(m->opts.cflags ? m->opts.cflags : "-O2 -g");
+    /* Split with shell quoting when a plugin is compiled (compiler/settings.c),
+     * where a bad string becomes a compile error naming --cflags. */
+    m->cflags_text = strdup(m->opts.cflags ? m->opts.cflags : "-O2 -g");
     m->worker_path = find_worker(m->opts.worker_path);
-    if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->run_dir || !m->cc || !m->cflags || !m->worker_path) {
+    if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->run_dir || !m->cc || !m->cflags_text || !m->worker_path) {
         r = -ENOMEM;
         goto fail;
     }
@@ -396,7 +398,7 @@ void hb_manager_free(hb_manager *m)
     free(m->worker_path);
     free(m->cc);
     free(m->cc_origin);
-    hb__strv_free(m->cflags);
+    free(m->cflags_text);
     free(m->last_error);
     pthread_mutex_destroy(&m->lock);
     free(m);
