@@ -51,7 +51,8 @@
      IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 
 static const char *const default_include[] = {
-    "*.c", "*.h", "*.inc", "hotbox.toml", "hotbox.json", NULL,
+    "*.c", "*.h", "*.inc", "*.cc", "*.cpp", "*.cxx", "*.hh", "*.hpp", "*.hxx",
+    "hotbox.toml", "hotbox.json", "plugin.json", NULL,
 };
 
 /* A trailing '/' means "directories only", so the build-directory pattern
