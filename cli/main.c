@@ -188,6 +188,23 @@ static void format_age(int64_t created, char *buf, size_t len)
         snprintf(buf, len, "%" PRId64 "d", age / 86400);
 }
 
+/* One indented line of a newline-separated list ("needs: a b c"). */
+static void print_list(const char *what, const char *list)
+{
+    if (!list)
+        return;
+    printf("         %s:", what);
+    if (!*list)
+        fputs(" (nothing)", stdout);
+    for (const char *p = list; *p;) {
+        size_t l = strcspn(p, "\n");
+        if (l)
+            printf(" %.*s", (int)l, p);
+        p += l + (p[l] == '\n');
+    }
+    putchar('\n');
+}
+
 static int cmd_versions(const cli_global *g, int argc, char **argv)
 {
     if (want_help(argc, argv) || argc != 2) {
@@ -216,6 +233,8 @@ static int cmd_versions(const cli_global *g, int argc, char **argv)
         format_age(v[i].created, age, sizeof(age));
         printf("v%-7" PRIu64 " %-12s %-12.12s %10" PRIu64 " %6s\n", v[i].version,
                hb_version_status_name(v[i].status), v[i].object_sha256, v[i].size, age);
+        print_list("needs", v[i].needed);
+        print_list("imports", v[i].imports);
     }
     hb_free(v);
     hb_manager_free(m);

@@ -1,6 +1,7 @@
 /* harness/manager.c - manager lifecycle, errors, events, versions. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -404,9 +405,10 @@ void hb_manager_free(hb_manager *m)
     free(m);
 }
 
+/* Fills the fields every caller has room for (not the appended ones). */
 static void rec_to_info(const hb_version_rec *r, hb_version_info *i)
 {
-    memset(i, 0, sizeof(*i));
+    memset(i, 0, offsetof(hb_version_info, needed));
     snprintf(i->plugin, sizeof(i->plugin), "%s", r->plugin ? r->plugin : "");
     i->version = r->version;
     memcpy(i->object_sha256, r->object_sha256, HB_SHA256_HEX);
@@ -462,17 +464,66 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
         free(why);
         return r;
     }
-    hb_version_info *info = calloc(n ? n : 1, sizeof(*info));
+    /* One block: the array, then the needed/imports strings. */
+    size_t strings = 0;
+    for (size_t i = 0; i < n; i++)
+        strings += strlen(v[i].needed ? v[i].needed : "") +
+                   strlen(v[i].imports ? v[i].imports : "") + 2;
+    hb_version_info *info = calloc(1, (n ? n : 1) * sizeof(*info) + strings);
     if (!info) {
         hb_store_list_free(v, n);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++)
+    char *sp = (char *)(info + (n ? n : 1));
+    for (size_t i = 0; i < n; i++) {
         rec_to_info(&v[i], &info[i]);
+        info[i].needed = sp;
+        sp = stpcpy(sp, v[i].needed ? v[i].needed : "") + 1;
+        info[i].imports = sp;
+        sp = stpcpy(sp, v[i].imports ? v[i].imports : "") + 1;
+    }
     hb_store_list_free(v, n);
     *out = info;
     *count = n;
     return 0;
+}
+
+/* "NAME" lines of a newline-separated list, as one blank-separated line. */
+static void add_list(hb_sb *sb, const char *list)
+{
+    for (const char *p = list; p && *p;) {
+        size_t l = strcspn(p, "\n");
+        if (l)
+            hb__sb_addf(sb, " %.*s", (int)l, p);
+        p += l + (p[l] == '\n');
+    }
+}
+
+/* What each stored version needs from the system: its DT_NEEDED libraries
+ * and its undefined symbols (both recorded by the ELF analysis at build). */
+static void append_imports(hb_manager *m, hb_sb *sb)
+{
+    char **plugins = NULL;
+    pthread_mutex_lock(&m->lock);
+    int r = hb_store_plugins(m->store, &plugins);
+    pthread_mutex_unlock(&m->lock);
+    for (char **p = plugins; r == 0 && p && *p; p++) {
+        hb_version_rec *v = NULL;
+        size_t n = 0;
+        pthread_mutex_lock(&m->lock);
+        int lr = hb_store_list(m->store, *p, &v, &n);
+        pthread_mutex_unlock(&m->lock);
+        for (size_t i = 0; lr == 0 && i < n; i++) {
+            hb__sb_addf(sb, "%s v%llu needs:", *p, (unsigned long long)v[i].version);
+            add_list(sb, v[i].needed && *v[i].needed ? v[i].needed : "(nothing)");
+            hb__sb_addf(sb, "\n%s v%llu imports:", *p, (unsigned long long)v[i].version);
+            add_list(sb, v[i].imports && *v[i].imports ? v[i].imports : "(nothing)");
+            hb__sb_adds(sb, "\n");
+        }
+        if (lr == 0)
+            hb_store_list_free(v, n);
+    }
+    hb__strv_free(plugins);
 }
 
 int hb_verify(hb_manager *m, char **report)
@@ -483,6 +534,8 @@ int hb_verify(hb_manager *m, char **report)
     pthread_mutex_lock(&m->lock);
     int r = hb_store_verify_all(m->store, &sb);
     pthread_mutex_unlock(&m->lock);
+    if (r == 0 || r == HB_ECORRUPT)
+        append_imports(m, &sb);
     if (r < 0 && r != HB_ECORRUPT)
         hb__set_mgr_error(m, "verify could not run: %s", sb.buf ? sb.buf : hb_strerror(r));
     *report = hb__sb_detach(&sb);

@@ -232,6 +232,11 @@ typedef struct hb_version_info {
     uint64_t size;              /* object size in bytes */
     int64_t created;            /* seconds since the epoch */
     hb_version_status status;
+    /* Appended fields. Set by hb_versions only, where they point into the
+     * same hb_free() block as the array; hb_build does not write them (a
+     * caller built against an older header has no room for them). */
+    const char *needed;  /* the object's DT_NEEDED libraries, newline-separated ("" none) */
+    const char *imports; /* undefined dynamic symbols it imports, newline-separated */
 } hb_version_info;
 
 /* Compiles the plugin in directory dir and stores the result as a new
@@ -240,14 +245,17 @@ typedef struct hb_version_info {
  * error text. */
 HB_EXTERN int hb_build(hb_manager *m, const char *dir, hb_version_info *out);
 
-/* Lists a plugin's stored versions, oldest first. Free with hb_free(). */
+/* Lists a plugin's stored versions, oldest first, with the libraries and
+ * symbols each imports. Free with hb_free() (one block). */
 HB_EXTERN int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out,
                           size_t *count);
 
 /* Frees memory returned by this API. Accepts NULL. */
 HB_EXTERN void hb_free(void *p);
 
-/* Checks every stored object against its checksum and the catalogue.
+/* Checks every stored object against its checksum and the catalogue, and
+ * lists what each version needs ("PLUGIN vN needs: LIB..." and "PLUGIN vN
+ * imports: SYMBOL..." lines, which are not findings).
  * Returns 0 when consistent (warnings such as unreferenced objects are
  * allowed), HB_ECORRUPT when an object is missing or altered, HB_ECATALOG
  * when the catalogue itself is damaged. *report (hb_free) is the full account,

@@ -13,5 +13,12 @@ check "Lua answers 42 (got '$out')" test "$out" = 42
 # the self-test uses Lua's math library
 out=$("$hb" -q --state-dir "$tmp/state" call "$tmp/luacalc" -- luacalc hb_test_lua_math ')i' 2>>"$tmp/err")
 check "self-test passes (got '$out')" test "$out" = 0
-[ $fail = 0 ] || cat "$tmp/err"
+# the needed library is visible in `hotbox versions` and `hotbox verify`
+"$hb" --state-dir "$tmp/state" versions luacalc >"$tmp/versions" 2>&1
+check "versions shows liblua as needed" grep -q '^ *needs: .*liblua5\.4' "$tmp/versions"
+check "versions shows the Lua imports" grep -q '^ *imports: .*luaL_newstate' "$tmp/versions"
+"$hb" --state-dir "$tmp/state" verify >"$tmp/verify" 2>&1
+check "verify shows liblua as needed" grep -q '^luacalc v1 needs: .*liblua5\.4' "$tmp/verify"
+check "verify still says consistent" grep -q 'is consistent' "$tmp/verify"
+[ $fail = 0 ] || cat "$tmp/err" "$tmp/versions" "$tmp/verify"
 exit $fail
