@@ -25,18 +25,18 @@ mkfifo "$tmp/fifo"
 "$hb" --state-dir "$tmp/state" watch --json --no-selftests "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
 pid=$!
 exec 3<"$tmp/fifo"
-check "watch starts" wait_event '*"event":"watching"*'
+must_event "watch starts" '*"event":"watching"*'
 
 printf '{\n  "defines": {"STEP": 5},\n  "cflag": ["-O2"]\n}\n' >"$tmp/plugins/ctr/plugin.json"
-check "unknown key: compile-failed" wait_event '*"event":"compile-failed","plugin":"ctr"*'
+must_event "unknown key: compile-failed" '*"event":"compile-failed","plugin":"ctr"*'
 check "... naming file, line:col and key" grep -q 'plugin.json:3:3: key \\"cflag\\": unknown key' <<<"$line"
 
 printf '{"defines": 5}\n' >"$tmp/plugins/ctr/plugin.json.new" && mv "$tmp/plugins/ctr/plugin.json.new" "$tmp/plugins/ctr/plugin.json"
-check "wrong type: compile-failed" wait_event '*"event":"compile-failed","plugin":"ctr"*'
+must_event "wrong type: compile-failed" '*"event":"compile-failed","plugin":"ctr"*'
 check "... naming file and key" grep -q 'plugin.json:1:2: key \\"defines\\"' <<<"$line"
 
 printf '{"defines": {"STEP": 5}}\n' >"$tmp/plugins/ctr/plugin.json"
-check "saving plugin.json swaps in a new version" wait_event '*"event":"swapped","plugin":"ctr"*'
+must_event "saving plugin.json swaps in a new version" '*"event":"swapped","plugin":"ctr"*'
 check "... from the last good version, state carried" grep -q 'state carried' <<<"$line"
 kill -INT $pid
 while IFS= read -t 60 -r line <&3; do echo "$line" >>"$tmp/log"; done
