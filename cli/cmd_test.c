@@ -207,7 +207,9 @@ static bool has_c_sources(const char *dir, int *descriptors)
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t l = strlen(e->d_name);
-        if (l < 3 || strcmp(e->d_name + l - 2, ".c"))
+        if (l < 3 || (strcmp(e->d_name + l - 2, ".c") && strcmp(e->d_name + l - 3, ".cc") &&
+                      (l < 4 || (strcmp(e->d_name + l - 4, ".cpp") &&
+                                 strcmp(e->d_name + l - 4, ".cxx")))))
             continue;
         any = true;
         char *path = tr_printf("%s/%s", dir, e->d_name);

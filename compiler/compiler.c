@@ -357,6 +357,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+bool hb_compiler_is_source(const char *name)
+{
+    return name[0] != '.' && strlen(name) >= 3 &&
+           (hb__has_suffix(name, ".c") || hb__is_cxx_source(name));
+}
+
 int hb_compiler_list_sources(const char *plugin_dir, char ***out)
 {
     if (!plugin_dir || !out)
@@ -370,9 +376,7 @@ int hb_compiler_list_sources(const char *plugin_dir, char ***out)
     struct dirent *de;
     errno = 0;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' ||
-            !(hb__has_suffix(de->d_name, ".c") || hb__is_cxx_source(de->d_name)) ||
-            strlen(de->d_name) < 3)
+        if (!hb_compiler_is_source(de->d_name))
             continue;
         char *p = hb__path_join(plugin_dir, de->d_name);
         struct stat st;

@@ -243,9 +243,18 @@ static int item_lib(const pctx *p, const char *key, const char *s, vec *out)
         vec_add(out, s); /* -lfoo, -L/opt/x/lib, -Wl,-rpath,... as written */
         return 0;
     }
+    if (strchr(s, '/')) { /* an archive or object beside the plugin */
+        if (s[0] == '/')
+            return key_error(p, key, "\"%s\" is absolute; library files are relative to the "
+                                     "plugin directory",
+                             s);
+        vec_add(out, s);
+        return 0;
+    }
     if (!is_plain_name(s))
-        return key_error(p, key, "\"%s\" is neither a library name (\"m\", \"lua5.4\") nor a "
-                                 "linker flag (\"-l...\", \"-L...\", \"-Wl,...\")",
+        return key_error(p, key, "\"%s\" is neither a library name (\"m\", \"lua5.4\"), a "
+                                 "file (\"lib/libfoo.a\") nor a linker flag (\"-l...\", "
+                                 "\"-L...\", \"-Wl,...\")",
                          s);
     vec_take(out, hb__asprintf("-l%s", s));
     return 0;
@@ -500,20 +509,22 @@ static bool under(const char *path, const char *dir)
     return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
 }
 
-/* Resolves one declared include directory: -I<real path>, and the sibling
- * of the plugin directory that holds it (when it is not inside the plugin
- * directory itself) for isolated compiles to show. */
-static int resolve_include(const char *plugin_dir, const char *path, const char *inc,
-                           vec *flags, vec *show, char **err)
+/* Resolves a path plugin.json names (an include directory, a library
+ * file): its real path, which must lie in the plugin directory or a sibling
+ * of it; the sibling is added to show for isolated compiles. The result is
+ * prefix + real path (e.g. "-I/abs/dir"). */
+static int resolve_path(const char *plugin_dir, const char *path, const char *key,
+                        const char *inc, bool dir, const char *prefix, vec *flags, vec *show,
+                        char **err)
 {
     char *joined = hb__path_join(plugin_dir, inc), *real = NULL;
     if (!joined)
         return hb__cerr(err, -ENOMEM, "out of memory");
     int r = hb__realpath(joined, &real);
     struct stat st;
-    if (r < 0 || stat(real, &st) < 0 || !S_ISDIR(st.st_mode)) {
-        r = hb__cerr(err, -EINVAL, "%s: key \"include\": %s: %s", path, joined,
-                     r < 0 ? strerror(-r) : "not a directory");
+    if (r < 0 || stat(real, &st) < 0 || (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+        r = hb__cerr(err, -EINVAL, "%s: key \"%s\": %s: %s", path, key, joined,
+                     r < 0 ? strerror(-r) : dir ? "not a directory" : "not a regular file");
         goto out;
     }
     const char *slash = strrchr(plugin_dir, '/');
@@ -531,12 +542,12 @@ static int resolve_include(const char *plugin_dir, const char *path, const char 
         r = 0;
     } else {
         r = hb__cerr(err, -EINVAL,
-                     "%s: key \"include\": \"%s\" resolves to %s, outside the plugin directory "
+                     "%s: key \"%s\": \"%s\" resolves to %s, outside the plugin directory "
                      "and its sibling directories; a compile only sees those",
-                     path, inc, real);
+                     path, key, inc, real);
         goto out;
     }
-    vec_take(flags, hb__asprintf("-I%s", real));
+    vec_take(flags, hb__asprintf("%s%s", prefix, real));
 out:
     free(joined);
     free(real);
@@ -680,9 +691,16 @@ int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
     vec_add_all(&common, raw.cflags);
     vec_add_all(&common, raw.defines);
     for (char **i = raw.include; *i; i++)
-        if ((r = resolve_include(plugin_dir, path, *i, &common, &show, err)) < 0)
+        if ((r = resolve_path(plugin_dir, path, "include", *i, true, "-I", &common, &show,
+                              err)) < 0)
             goto fail;
-    vec_add_all(&link, raw.libs);
+    for (char **l = raw.libs; *l; l++) {
+        if ((*l)[0] == '-')
+            vec_add(&link, *l);
+        else if ((r = resolve_path(plugin_dir, path, "libs", *l, false, "", &link, &show,
+                                   err)) < 0)
+            goto fail;
+    }
     if (raw.pkg[0] && (r = resolve_pkg(path, raw.pkg, &common, &link, &host, err)) < 0)
         goto fail;
 empty:

@@ -38,7 +38,7 @@ typedef struct hb__settings_raw {
     char **cflags;   /* verbatim, one argv element each */
     char **defines;  /* already "-DNAME", "-DNAME=value" or "-UNAME" */
     char **include;  /* relative directories as written */
-    char **libs;     /* already "-lNAME", or a flag/path as written */
+    char **libs;     /* "-lNAME", a flag as written, or a relative file path */
     char **pkg;      /* pkg-config package names */
     hb__lang lang;
     char *std;       /* "c11", "gnu++17", ...; NULL: the compiler's default */
@@ -69,8 +69,8 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
 void hb__settings_raw_release(hb__settings_raw *s);
 
 /* Loads <plugin_dir>/plugin.json (a missing file gives empty settings with
- * path NULL). Include directories must stay inside the plugin directory or
- * a sibling directory of it (no "..", absolute path or symlink leading
+ * path NULL). Include directories and library files must stay inside the
+ * plugin directory or a sibling directory of it (no "..", absolute path or symlink leading
  * elsewhere: a cloned repository must not show ~/.ssh to its compile).
  * "pkg" runs `pkg-config --cflags --libs NAMES` on the host with the
  * caller's PATH and PKG_CONFIG_* variables and a 20 s limit. 0, or a

@@ -68,7 +68,7 @@ enum hb_error_code {
     HB_ESTATESIZE = -1009,   /* saved state is larger than the sandbox allows */
     HB_EHUNG = -1010,        /* the worker did not answer in time and was killed */
     HB_EPROTO = -1011,       /* malformed message on the worker channel */
-    HB_ENOSOURCES = -1012,   /* the plugin directory holds no C sources */
+    HB_ENOSOURCES = -1012,   /* the plugin directory holds no C or C++ sources */
     HB_EBADELF = -1013,      /* the object is not a usable ELF shared object */
     HB_ECORRUPT = -1014,     /* a stored object does not match its checksum */
     HB_EPOLICY = -1015,      /* refused by the sandbox's security profile */
@@ -571,8 +571,8 @@ typedef struct hb_watch_options {
 #define HB_WATCH_OPTIONS_INIT {HB_WATCH_OPTIONS_VERSION, 0, 0}
 
 /* Watches roots (NULL-terminated) and keeps the sandbox in step with them.
- * A root holding C sources is one plugin; otherwise every subdirectory
- * holding C sources is a plugin (and new ones are picked up as they
+ * A root holding C or C++ sources is one plugin; otherwise every subdirectory
+ * holding them is a plugin (and new ones are picked up as they
  * appear, deleted ones unloaded). Every plugin is loaded at once; one that
  * fails to build is reported and retried when its files change. A plugin
  * the sandbox already holds (loaded from the same directory) is adopted:

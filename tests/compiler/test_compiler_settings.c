@@ -150,6 +150,46 @@ static void test_compile(hb_isolation iso)
     free(err);
 }
 
+/* A static archive in a sibling directory, named by a relative path in
+ * "libs": linked in (its function is no import), visible to isolated
+ * compiles; a path leading outside the siblings is refused. */
+static void test_static_lib(hb_isolation iso)
+{
+    char *vendor = t_subdir(root, "vendor");
+    t_write(vendor, "foo.c", "int foo_answer(void) { return 42; }\n");
+    char *cmd = hb__asprintf("cd '%s' && cc -fPIC -c foo.c -o foo.o && ar rcs libfoo.a foo.o",
+                             vendor);
+    HB_CHECK(cmd && system(cmd) == 0);
+    char *sdir = t_subdir(root, "uses-static");
+    t_write(sdir, "s.c",
+            "#include <hotbox/plugin.h>\nint foo_answer(void);\n"
+            "HB_EXPORT_FN int answer(void) { return foo_answer(); }\n"
+            "HB_PLUGIN(\"s\", 1, 0, 0, 0, 0);\n");
+    t_write(sdir, "plugin.json", "{\"libs\": [\"../vendor/libfoo.a\"]}");
+    char *job = t_job(root), *err = NULL;
+    hb_compile_request req = t_request(sdir, job, inc);
+    req.isolation = iso;
+    hb_compile_result res;
+    int r = hb_compiler_run(&req, &res, &err);
+    if (r != 0)
+        HB_FAIL_("static lib compile (%s) failed %d: %s\n%s", hb_compiler_backend_name(iso), r,
+                 err ? err : "", res.diagnostics ? res.diagnostics : "");
+    hb_elf_info info;
+    HB_CHECK_OK(hb_elf_analyze_file(res.object_path, &info, &err));
+    HB_CHECK(!has(info.imports, "foo_answer"));
+    hb_elf_info_release(&info);
+    hb_compile_result_release(&res);
+    t_write(sdir, "plugin.json", "{\"libs\": [\"../../etc/passwd\"]}");
+    HB_CHECK_EQ(hb_compiler_run(&req, &res, &err), HB_ECOMPILE);
+    HB_CHECK_CONTAINS(err, "\"libs\"");
+    hb_compile_result_release(&res);
+    free(err);
+    free(job);
+    free(cmd);
+    free(sdir);
+    free(vendor);
+}
+
 static void test_bad_settings(void)
 {
     hb_compile_result res;
@@ -216,9 +256,11 @@ int main(void)
     test_flags_split();
     setup();
     test_compile(HB_ISOLATION_LOCAL);
-    if (hb_compiler_backend_probe(HB_ISOLATION_NAMESPACE, NULL) == 0)
+    test_static_lib(HB_ISOLATION_LOCAL);
+    if (hb_compiler_backend_probe(HB_ISOLATION_NAMESPACE, NULL) == 0) {
         test_compile(HB_ISOLATION_NAMESPACE);
-    else
+        test_static_lib(HB_ISOLATION_NAMESPACE);
+    } else
         printf("note: namespace backend unavailable; include visibility checked locally only\n");
     test_bad_settings();
     test_cxx();
