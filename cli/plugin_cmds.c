@@ -55,11 +55,23 @@ static void format_age(int64_t created, char *buf, size_t len)
         snprintf(buf, len, "%" PRId64 "d", age / 86400);
 }
 
+/* One indented line of a list ("needs: a b c"). */
+static void print_list(const char *what, const char *const *list)
+{
+    printf("         %s:", what);
+    if (!list || !*list)
+        fputs(" (nothing)", stdout);
+    for (size_t i = 0; list && list[i]; i++)
+        printf(" %s", list[i]);
+    putchar('\n');
+}
+
 int cmd_versions(const cli_global *g, int argc, char **argv)
 {
     int rc = cli_operands(argc, argv, "versions",
                           "usage: hotbox versions PLUGIN\n\nLists the stored versions of PLUGIN: number, status, short checksum,\n"
-                          "size and age.\n",
+                          "size and age, and below each the libraries it needs and the symbols it\n"
+                          "imports.\n",
                           1, 1);
     if (rc >= 0)
         return rc;
@@ -84,6 +96,8 @@ int cmd_versions(const cli_global *g, int argc, char **argv)
         format_age(v[i].created, age, sizeof(age));
         printf("v%-7" PRIu64 " %-12s %-12.12s %10" PRIu64 " %6s\n", v[i].version,
                hb_version_status_name(v[i].status), v[i].object_sha256, v[i].size, age);
+        print_list("needs", v[i].needed);
+        print_list("imports", v[i].imports);
     }
     hb_free(v);
     hb_manager_free(m);

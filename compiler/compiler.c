@@ -36,6 +36,7 @@
 #include "backend.h"
 #include "diag.h"
 #include "inputs.h"
+#include "settings.h"
 
 #define DEFAULT_TIMEOUT_MS 60000u
 #define DEFAULT_MAX_OUTPUT (256ull << 20)
@@ -356,6 +357,12 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+bool hb_compiler_is_source(const char *name)
+{
+    return name[0] != '.' && strlen(name) >= 3 &&
+           (hb__has_suffix(name, ".c") || hb__is_cxx_source(name));
+}
+
 int hb_compiler_list_sources(const char *plugin_dir, char ***out)
 {
     if (!plugin_dir || !out)
@@ -369,7 +376,7 @@ int hb_compiler_list_sources(const char *plugin_dir, char ***out)
     struct dirent *de;
     errno = 0;
     while ((de = readdir(d))) {
-        if (de->d_name[0] == '.' || !hb__has_suffix(de->d_name, ".c") || strlen(de->d_name) < 3)
+        if (!hb_compiler_is_source(de->d_name))
             continue;
         char *p = hb__path_join(plugin_dir, de->d_name);
         struct stat st;
@@ -487,16 +494,180 @@ static void add_link_names(strv *s, const hb_compile_request *req)
     }
 }
 
+/* ---- per-plugin settings and the source language --------------------------
+ *
+ * plugin.json (compiler/settings.c) adds flags after the manager's and
+ * before the sources, and libraries after the objects; C++ sources (or every
+ * source, with "lang": "c++") compile with the C++ driver derived from cc,
+ * which then also links. */
+
+typedef struct build_cfg {
+    hb__settings set;
+    const cc_info *cxx; /* the C++ driver; NULL when nothing is C++ */
+    bool all_cxx;       /* "lang": "c++": .c sources compile as C++ too */
+    char **text_flags;  /* req->flags_text split (when req->cflags is NULL) */
+} build_cfg;
+
+static bool src_is_cxx(const build_cfg *bc, const char *src)
+{
+    return bc->all_cxx || hb__is_cxx_source(src);
+}
+
+static const cc_info *driver_for(const build_cfg *bc, const cc_info *ci, const char *src)
+{
+    return src_is_cxx(bc, src) ? bc->cxx : ci;
+}
+
+static char *const *settings_flags_for(const build_cfg *bc, const char *src)
+{
+    return src_is_cxx(bc, src) ? bc->set.compile_cxx : bc->set.compile_c;
+}
+
+/* The C++ driver that goes with cc: the first word named cc, gcc or clang
+ * (with any prefix and version suffix) becomes c++, g++ or clang++. NULL
+ * when no word is one of those. */
+static char *cxx_command(const char *cc)
+{
+    char **w = hb__split_blank(cc);
+    hb_sb sb = HB_SB_INIT;
+    bool found = false;
+    for (size_t i = 0; w && w[i]; i++) {
+        const char *base = strrchr(w[i], '/') ? strrchr(w[i], '/') + 1 : w[i];
+        size_t dir = (size_t)(base - w[i]);
+        const char *g = strstr(base, "gcc"), *c = strstr(base, "clang");
+        hb__sb_adds(&sb, i ? " " : "");
+        if (found) {
+            hb__sb_adds(&sb, w[i]);
+        } else if (!strcmp(base, "cc")) {
+            hb__sb_addf(&sb, "%.*sc++", (int)dir, w[i]);
+            found = true;
+        } else if (c && strncmp(c, "clang++", 7)) {
+            hb__sb_addf(&sb, "%.*sclang++%s", (int)(c - w[i]), w[i], c + 5);
+            found = true;
+        } else if (g) {
+            hb__sb_addf(&sb, "%.*sg++%s", (int)(g - w[i]), w[i], g + 3);
+            found = true;
+        } else {
+            hb__sb_adds(&sb, w[i]);
+        }
+    }
+    hb__strv_free(w);
+    char *r = found ? hb__sb_detach(&sb) : NULL;
+    hb__sb_release(&sb);
+    return r;
+}
+
+static void build_cfg_release(build_cfg *bc)
+{
+    hb__settings_release(&bc->set);
+    hb__strv_free(bc->text_flags);
+    memset(bc, 0, sizeof(*bc));
+}
+
+/* Reads plugin.json and decides the language. A bad plugin.json, or one
+ * that contradicts the sources, is the user's to fix: HB_ECOMPILE. */
+static int load_build_cfg(const hb_compile_request *req, const probe_env *pe,
+                          char *const *sources, build_cfg *bc, char **err)
+{
+    memset(bc, 0, sizeof(*bc));
+    int r;
+    if (!req->cflags && req->flags_text &&
+        (r = hb__flags_split(req->flags_text, "--cflags", &bc->text_flags, err)) < 0)
+        return r == -ENOMEM ? r : HB_ECOMPILE;
+    if ((r = hb__settings_load(req->plugin_dir, &bc->set, err)) < 0) {
+        build_cfg_release(bc);
+        return r == -ENOMEM ? r : HB_ECOMPILE;
+    }
+    bool any_cxx = false;
+    for (char *const *s = sources; *s; s++) {
+        if (hb__is_cxx_source(*s) && bc->set.lang == HB__LANG_C) {
+            r = hb__cerr(err, HB_ECOMPILE, "%s: key \"lang\" is \"c\" but %s is a C++ source",
+                         bc->set.path, *s);
+            goto fail;
+        }
+        any_cxx |= hb__is_cxx_source(*s);
+    }
+    bc->all_cxx = bc->set.lang == HB__LANG_CXX;
+    if (!any_cxx && !bc->all_cxx)
+        return 0;
+    char *cxx = cxx_command(req->cc);
+    if (!cxx) {
+        r = hb__cerr(err, HB_ECOMPILE, "%s holds C++ sources, but hotbox cannot tell the C++ "
+                                       "compiler that goes with cc \"%s\" (it knows cc, gcc and "
+                                       "clang); choose one of those with --cc",
+                     req->plugin_dir, req->cc);
+        goto fail;
+    }
+    r = get_cc_info(cxx, pe, &bc->cxx, err);
+    free(cxx);
+    if (r < 0)
+        goto fail;
+    return 0;
+fail:
+    build_cfg_release(bc);
+    return r;
+}
+
+/* Adds the settings file to a compile's sorted inputs. */
+static int add_settings_input(char ***inputs, const char *path)
+{
+    for (char **i = *inputs; *i; i++)
+        if (!strcmp(*i, path))
+            return 0;
+    strv s = {0};
+    sv_add_all(&s, *inputs);
+    sv_add(&s, path);
+    if (s.failed) {
+        hb__strv_free(s.v);
+        return -ENOMEM;
+    }
+    qsort(s.v, s.n, sizeof(*s.v), cmp_str);
+    hb__strv_free(*inputs);
+    *inputs = s.v;
+    return 0;
+}
+
+/* A NULL-terminated copy of a and b one after the other (either may be
+ * NULL), or NULL on ENOMEM. */
+static char **strv_concat(char *const *a, char *const *b)
+{
+    strv s = {0};
+    sv_add_all(&s, a);
+    sv_add_all(&s, b);
+    if (!s.v && !s.failed)
+        s.v = calloc(1, sizeof(*s.v));
+    if (s.failed) {
+        hb__strv_free(s.v);
+        return NULL;
+    }
+    return s.v;
+}
+
 /* What the input hash covers besides identity and inputs: the command line
  * minus output and depfile paths, in argv order. */
-static int canonical_flags(const hb_compile_request *req, const cc_info *ci, char *const *sources,
-                           char ***out)
+static int canonical_flags(const hb_compile_request *req, const cc_info *ci,
+                           const build_cfg *bc, char *const *sources, char ***out)
 {
     strv s = {0};
     for (size_t i = 1; ci->words[i]; i++)
         sv_add(&s, ci->words[i]);
     sv_add(&s, "hotbox-job-prefix-map"); /* stands for add_prefix_maps() */
     sv_add_all(&s, req->cflags);
+    /* Only with a plugin.json or C++, so older cached versions still match. */
+    if (bc->set.path || bc->cxx) {
+        sv_add(&s, bc->all_cxx ? "hotbox-settings-all-c++" : "hotbox-settings-c");
+        sv_add_all(&s, bc->set.compile_c);
+        sv_add(&s, "hotbox-settings-c++");
+        sv_add_all(&s, bc->set.compile_cxx);
+        sv_add(&s, "hotbox-settings-link");
+        sv_add_all(&s, bc->set.link);
+    }
+    if (bc->cxx) {
+        sv_add(&s, "hotbox-cxx");
+        sv_add_all(&s, bc->cxx->words);
+        sv_add(&s, bc->cxx->real);
+        sv_add(&s, bc->cxx->version);
+    }
     sv_add(&s, "-shared");
     sv_add(&s, "-fPIC");
     if (req->include_dir)
@@ -598,6 +769,7 @@ static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *
         return -EINVAL;
     const cc_info *ci;
     char **sources = NULL, **flags = NULL, **sorted = NULL;
+    build_cfg bc = {0};
     probe_env pe = {.vm = context_vm(c), .req = req};
     int r = select_backend(context_selection(c, req->isolation), pe.vm, &pe.be, NULL);
     if (r < 0)
@@ -613,7 +785,12 @@ static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *
         r = HB_ENOSOURCES;
         goto out;
     }
-    if ((r = canonical_flags(req, ci, sources, &flags)) < 0)
+    if ((r = load_build_cfg(req, &pe, sources, &bc, NULL)) < 0)
+        goto out;
+    hb_compile_request rq = *req;
+    if (bc.text_flags)
+        rq.cflags = bc.text_flags;
+    if ((r = canonical_flags(&rq, ci, &bc, sources, &flags)) < 0)
         goto out;
     if (!(sorted = sorted_copy(inputs))) {
         r = -ENOMEM;
@@ -625,6 +802,7 @@ static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *
     r = hash_all(ci, flags, sorted, (const char(*)[HB_SHA256_HEX])fh, out);
     free(fh);
 out:
+    build_cfg_release(&bc);
     hb__strv_free(sources);
     hb__strv_free(flags);
     hb__strv_free(sorted);
@@ -779,8 +957,8 @@ static void plan_free(plan *p)
     free(p->object);
 }
 
-static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json,
-                     char *const *sources, plan *p)
+static int make_plan(const hb_compile_request *req, const cc_info *ci, const build_cfg *bc,
+                     bool json, char *const *sources, plan *p)
 {
     size_t ns = hb__strv_len(sources);
     size_t nneeded = hb__strv_len(req->needed);
@@ -822,7 +1000,8 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
     if (ns == 1) {
         char *d = hb__path_join(req->job_dir, "plugin.d");
         strv s = {0};
-        add_prefix(&s, req, ci, json);
+        add_prefix(&s, req, driver_for(bc, ci, sources[0]), json);
+        sv_add_all(&s, settings_flags_for(bc, sources[0]));
         sv_add(&s, "-shared");
         sv_add(&s, "-fPIC");
         if (req->include_dir)
@@ -834,6 +1013,7 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
         sv_add(&s, p->object);
         sv_add(&s, sources[0]);
         add_link_names(&s, req);
+        sv_add_all(&s, bc->set.link); /* after the objects: --as-needed keeps them */
         sv_add(&deps, d ? d : "");
         p->steps[0] = s.v;
         p->steps = steps_base;
@@ -847,7 +1027,8 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
         char *d = hb__asprintf("%s/src%zu.d", req->job_dir, i);
         char *o = hb__asprintf("%s/src%zu.o", req->job_dir, i);
         strv s = {0};
-        add_prefix(&s, req, ci, json);
+        add_prefix(&s, req, driver_for(bc, ci, sources[i]), json);
+        sv_add_all(&s, settings_flags_for(bc, sources[i]));
         sv_add(&s, "-fPIC");
         if (req->include_dir)
             sv_addf_I(&s, req->include_dir);
@@ -868,13 +1049,15 @@ static int make_plan(const hb_compile_request *req, const cc_info *ci, bool json
             goto nomem;
     }
     strv l = {0};
-    add_prefix(&l, req, ci, json);
+    add_prefix(&l, req, bc->cxx ? bc->cxx : ci, json);
+    sv_add_all(&l, bc->cxx ? bc->set.compile_cxx : bc->set.compile_c);
     sv_add(&l, "-shared");
     sv_add(&l, "-fPIC");
     sv_add(&l, "-o");
     sv_add(&l, p->object);
     sv_add_all(&l, objs.v);
     add_link_names(&l, req);
+    sv_add_all(&l, bc->set.link); /* after the objects: --as-needed keeps them */
     p->steps[ns] = l.v;
     p->steps = steps_base;
     if (l.failed || deps.failed || objs.failed)
@@ -1173,6 +1356,8 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     const hb__backend *be = NULL;
     const cc_info *ci = NULL;
     char **sources = NULL, **env = NULL, **extra = NULL, **flags = NULL, **prev_inputs = NULL;
+    char **watched = NULL, **shown = NULL, **cc_dirs = NULL, **cxx_dirs = NULL, **both = NULL;
+    build_cfg bc = {0};
     char(*fhash)[HB_SHA256_HEX] = NULL;
     hb__snapshot snap = {0};
     plan p = {0};
@@ -1185,7 +1370,8 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         goto out;
     }
     if (!sources[0]) {
-        r = hb__cerr(err, HB_ENOSOURCES, "plugin directory %s holds no *.c sources",
+        r = hb__cerr(err, HB_ENOSOURCES,
+                     "plugin directory %s holds no *.c, *.cc, *.cpp or *.cxx sources",
                      req->plugin_dir);
         goto out;
     }
@@ -1198,10 +1384,33 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     probe_env pe = {be, be->vm ? c->vm : NULL, req};
     if ((r = get_cc_info(req->cc, &pe, &ci, err)) < 0)
         goto out;
-    bool json = ci->json && !req->text_diagnostics;
+    if ((r = load_build_cfg(req, &pe, sources, &bc, err)) < 0)
+        goto out;
+    if (be->vm && bc.set.host_dirs[0]) {
+        r = hb__cerr(err, HB_EISOLATION,
+                     "%s: key \"pkg\": pkg-config names %s, outside /usr; the microvm guest "
+                     "only has the host's /usr (use the namespace backend for this plugin)",
+                     bc.set.path, bc.set.host_dirs[0]);
+        goto out;
+    }
+    bool json = ci->json && (!bc.cxx || bc.cxx->json) && !req->text_diagnostics;
+    /* What the backends show: the request's directories plus the siblings
+     * holding plugin.json's include directories, and the compilers' own
+     * directories plus pkg-config's outside /usr. */
+    hb_compile_request rq = *req;
+    if (bc.text_flags)
+        rq.cflags = bc.text_flags;
+    shown = strv_concat(req->source_dirs, bc.set.show_dirs);
+    rq.source_dirs = shown && shown[0] ? shown : req->source_dirs;
+    req = &rq;
     env = compiler_env(req->job_dir);
-    extra = compiler_dirs(ci);
-    if (!env || !extra || (r = make_plan(req, ci, json, sources, &p)) < 0) {
+    cc_dirs = compiler_dirs(ci);
+    cxx_dirs = bc.cxx ? compiler_dirs(bc.cxx) : NULL;
+    both = cc_dirs ? strv_concat(cc_dirs, cxx_dirs) : NULL;
+    extra = both ? strv_concat(both, bc.set.host_dirs) : NULL;
+    watched = bc.set.path ? strv_concat(sources, (char *const[]){bc.set.path, NULL}) : NULL;
+    if (!env || !extra || !shown || (bc.set.path && !watched) ||
+        (r = make_plan(req, ci, &bc, json, sources, &p)) < 0) {
         r = hb__cerr(err, -ENOMEM, "out of memory");
         goto out;
     }
@@ -1219,12 +1428,12 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         .extra_ro_dirs = extra,
         .state = be->vm ? c->vm : NULL,
     };
-    if ((r = canonical_flags(req, ci, sources, &flags)) < 0) {
+    if ((r = canonical_flags(req, ci, &bc, sources, &flags)) < 0) {
         r = hb__cerr(err, r, "out of memory");
         goto out;
     }
     for (unsigned attempt = 1;; attempt++) {
-        if ((r = hb__snapshot_take(&snap, sources, prev_inputs)) < 0) {
+        if ((r = hb__snapshot_take(&snap, watched ? watched : sources, prev_inputs)) < 0) {
             r = hb__cerr(err, r, "out of memory");
             goto out;
         }
@@ -1302,6 +1511,10 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         }
         if ((r = collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
             goto out;
+        if (bc.set.path && (r = add_settings_input(&res->inputs, bc.set.path)) < 0) {
+            r = hb__cerr(err, r, "out of memory");
+            goto out;
+        }
         const char *bad = NULL;
         r = hb__hash_files(res->inputs, &fhash, &bad);
         if (r == -EINVAL && bad) {
@@ -1323,6 +1536,15 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         }
         const char *moved = hb__snapshot_changed(&snap, res->inputs,
                                              (const char(*)[HB_SHA256_HEX])fhash);
+        /* plugin.json was read before the snapshot: the flags used must be
+         * those of the content hashed. */
+        for (size_t i = 0; !moved && bc.set.path && res->inputs[i]; i++)
+            if (!strcmp(res->inputs[i], bc.set.path) && strcmp(fhash[i], bc.set.hash)) {
+                r = hb__cerr(err, HB_ECHANGED, "%s changed while the compiler ran; the object "
+                                               "was not used",
+                             bc.set.path);
+                goto out;
+            }
         if (!moved)
             break;
         if (attempt >= HB__COMPILE_ATTEMPTS) {
@@ -1370,6 +1592,12 @@ out:
     hb__strv_free(flags);
     free(env);
     hb__strv_free(extra);
+    hb__strv_free(watched);
+    hb__strv_free(shown);
+    hb__strv_free(cc_dirs);
+    hb__strv_free(cxx_dirs);
+    hb__strv_free(both);
+    build_cfg_release(&bc);
     plan_free(&p);
     return r;
 }

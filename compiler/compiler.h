@@ -52,6 +52,11 @@ typedef struct hb_compile_request {
      * NULL-terminated; NULL: none. The microvm backend takes only siblings
      * of plugin_dir (children of its parent directory). */
     char *const *source_dirs;
+    /* Flags as one string (the manager's --cflags), split like a POSIX
+     * shell would without running anything ("-DG=\"hi there\"" is one
+     * argument; $(...) is refused: HB_ECOMPILE naming --cflags). Used when
+     * cflags is NULL. */
+    const char *flags_text;
 } hb_compile_request;
 
 typedef struct hb_diag {
@@ -83,8 +88,14 @@ typedef struct hb_compile_result {
     const char *backend;   /* static name of the backend used ("local", ...) */
 } hb_compile_result;
 
-/* Lists the plugin's C sources (*.c directly in plugin_dir, sorted). */
+/* Lists the plugin's sources (*.c, and the C++ *.cc, *.cpp, *.cxx, directly
+ * in plugin_dir, sorted). C++ sources compile with the C++ driver that goes
+ * with cc, which then links; plugin.json in plugin_dir adds settings (see
+ * compiler/settings.h and docs/plugin-json.md) and is an input. */
 int hb_compiler_list_sources(const char *plugin_dir, char ***out);
+
+/* Whether a file name is a plugin source hb_compiler_list_sources lists. */
+bool hb_compiler_is_source(const char *name);
 
 /* Runs one compile. Returns 0 when the compiler ran and produced an object;
  * HB_ECOMPILE when it ran and failed (res filled: diagnostics, exit status);

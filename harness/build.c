@@ -146,7 +146,7 @@ static hb_compile_request make_request(hb_manager *m, const char *dir, const cha
     req.plugin_dir = dir;
     req.job_dir = job;
     req.cc = m->cc;
-    req.cflags = m->cflags;
+    req.flags_text = m->cflags_text;
     req.include_dir = m->include_dir;
     req.timeout_ms = m->opts.compile_timeout_ms;
     req.isolation = m->opts.isolation;

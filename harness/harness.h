@@ -128,7 +128,7 @@ struct hb_manager {
     char *worker_path;
     char *cc;
     char *cc_origin;          /* opts.cc_origin, copied; NULL: the caller chose cc */
-    char **cflags;
+    char *cflags_text; /* as given; split by the compiler (flags_text) */
     hb_store *store;
     pthread_mutex_t lock; /* guards store, sandboxes list, last_error */
     char *last_error;

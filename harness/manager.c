@@ -1,6 +1,7 @@
 /* harness/manager.c - manager lifecycle, errors, events, versions. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <stddef.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -275,9 +276,11 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     if (m->opts.cc_origin && m->opts.cc && *m->opts.cc)
         m->cc_origin = strdup(m->opts.cc_origin);
     m->opts.cc_origin = NULL; /* the caller's string; m->cc_origin is ours */
-    m->cflags = hb__split_blank(m->opts.cflags ? m->opts.cflags : "-O2 -g");
+    /* Split with shell quoting when a plugin is compiled (compiler/settings.c),
+     * where a bad string becomes a compile error naming --cflags. */
+    m->cflags_text = strdup(m->opts.cflags ? m->opts.cflags : "-O2 -g");
     m->worker_path = find_worker(m->opts.worker_path);
-    if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->run_dir || !m->cc || !m->cflags || !m->worker_path) {
+    if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->run_dir || !m->cc || !m->cflags_text || !m->worker_path) {
         r = -ENOMEM;
         goto fail;
     }
@@ -354,15 +357,16 @@ void hb_manager_free(hb_manager *m)
     free(m->worker_path);
     free(m->cc);
     free(m->cc_origin);
-    hb__strv_free(m->cflags);
+    free(m->cflags_text);
     free(m->last_error);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
 
+/* Fills the fields every caller has room for (not the appended ones). */
 static void rec_to_info(const hb_version_rec *r, hb_version_info *i)
 {
-    memset(i, 0, sizeof(*i));
+    memset(i, 0, offsetof(hb_version_info, needed));
     snprintf(i->plugin, sizeof(i->plugin), "%s", r->plugin ? r->plugin : "");
     i->version = r->version;
     memcpy(i->object_sha256, r->object_sha256, HB_SHA256_HEX);
@@ -416,17 +420,76 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
         free(why);
         return r;
     }
-    hb_version_info *info = calloc(n ? n : 1, sizeof(*info));
+    /* One block: the array, then each version's needed/imports pointer
+     * lists, then their strings. */
+    size_t ptrs = 0, strings = 0;
+    for (size_t i = 0; i < n; i++) {
+        char **lists[2] = {v[i].needed, v[i].imports};
+        for (int l = 0; l < 2; l++) {
+            ptrs += hb__strv_len(lists[l]) + 1;
+            for (size_t k = 0; lists[l] && lists[l][k]; k++)
+                strings += strlen(lists[l][k]) + 1;
+        }
+    }
+    hb_version_info *info =
+        calloc(1, (n ? n : 1) * sizeof(*info) + ptrs * sizeof(char *) + strings);
     if (!info) {
         hb_store_list_free(v, n);
         return -ENOMEM;
     }
-    for (size_t i = 0; i < n; i++)
+    const char **pp = (const char **)(void *)(info + (n ? n : 1));
+    char *sp = (char *)(pp + ptrs);
+    for (size_t i = 0; i < n; i++) {
         rec_to_info(&v[i], &info[i]);
+        char **lists[2] = {v[i].needed, v[i].imports};
+        for (int l = 0; l < 2; l++) {
+            if (l == 0)
+                info[i].needed = pp;
+            else
+                info[i].imports = pp;
+            for (size_t k = 0; lists[l] && lists[l][k]; k++) {
+                *pp++ = sp;
+                sp = stpcpy(sp, lists[l][k]) + 1;
+            }
+            *pp++ = NULL;
+        }
+    }
     hb_store_list_free(v, n);
     *out = info;
     *count = n;
     return 0;
+}
+
+/* A list as one blank-separated line; "(nothing)" when empty. */
+static void add_list(hb_sb *sb, char *const *list)
+{
+    if (!list || !*list)
+        hb__sb_adds(sb, " (nothing)");
+    for (size_t i = 0; list && list[i]; i++)
+        hb__sb_addf(sb, " %s", list[i]);
+}
+
+/* What each stored version needs from the system: its DT_NEEDED libraries
+ * and its undefined symbols (both recorded by the ELF analysis at build). */
+static void append_imports(hb_manager *m, hb_sb *sb)
+{
+    char **plugins = NULL;
+    int r = hb_store_plugins(m->store, &plugins);
+    for (char **p = plugins; r == 0 && p && *p; p++) {
+        hb_version_rec *v = NULL;
+        size_t n = 0;
+        int lr = hb_store_list(m->store, *p, &v, &n);
+        for (size_t i = 0; lr == 0 && i < n; i++) {
+            hb__sb_addf(sb, "%s v%llu needs:", *p, (unsigned long long)v[i].version);
+            add_list(sb, v[i].needed);
+            hb__sb_addf(sb, "\n%s v%llu imports:", *p, (unsigned long long)v[i].version);
+            add_list(sb, v[i].imports);
+            hb__sb_adds(sb, "\n");
+        }
+        if (lr == 0)
+            hb_store_list_free(v, n);
+    }
+    hb__strv_free(plugins);
 }
 
 int hb_verify(hb_manager *m, char **report)
@@ -435,6 +498,8 @@ int hb_verify(hb_manager *m, char **report)
         return -EINVAL;
     hb_sb sb = HB_SB_INIT;
     int r = hb_store_verify_all(m->store, &sb);
+    if (r == 0 || r == HB_ECORRUPT)
+        append_imports(m, &sb);
     if (r < 0 && r != HB_ECORRUPT)
         hb__set_mgr_error(m, "verify could not run: %s", sb.buf ? sb.buf : hb_strerror(r));
     *report = hb__sb_detach(&sb);

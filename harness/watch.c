@@ -68,7 +68,7 @@ static bool has_sources(const char *dir)
     bool found = false;
     struct dirent *e;
     while (!found && (e = readdir(d)))
-        found = e->d_name[0] != '.' && hb__has_suffix(e->d_name, ".c");
+        found = hb_compiler_is_source(e->d_name);
     closedir(d);
     return found;
 }

@@ -34,7 +34,8 @@
 #include "watcher_int.h"
 
 static const char *const default_include[] = {
-    "*.c", "*.h", "*.inc", "hotbox.toml", "hotbox.json", NULL,
+    "*.c", "*.h", "*.inc", "*.cc", "*.cpp", "*.cxx", "*.hh", "*.hpp", "*.hxx",
+    "hotbox.toml", "hotbox.json", "plugin.json", NULL,
 };
 
 /* A trailing '/' means "directories only", so the build-directory pattern

@@ -88,8 +88,21 @@ static void fill_slot(slot *s, const hb_wvalue *v)
     }
 }
 
-int hb__ffi_call(void *fn, const hb_sig *sig, hb_wvalue *args, size_t nargs, hb_wvalue *ret,
-                 char *msg, size_t msglen)
+/* A C++ plugin's hb_plugin_cxx_guard (hotbox/plugin.h) runs the call and
+ * catches what escapes it; this is the call it runs. */
+typedef struct ffi_job {
+    ffi_cif *cif;
+    void *fn, *rv, **avalues;
+} ffi_job;
+
+static void run_job(void *p)
+{
+    ffi_job *j = p;
+    ffi_call(j->cif, FFI_FN(j->fn), j->rv, j->avalues);
+}
+
+int hb__ffi_call(void *fn, void *cxx_guard, const hb_sig *sig, hb_wvalue *args, size_t nargs,
+                 hb_wvalue *ret, char *msg, size_t msglen)
 {
     ffi_type *types[2 * HB_SIG_MAX_ARGS];
     void *avalues[2 * HB_SIG_MAX_ARGS];
@@ -122,7 +135,18 @@ int hb__ffi_call(void *fn, const hb_sig *sig, hb_wvalue *args, size_t nargs, hb_
         return HB_ESIGNATURE;
     }
     memset(&rv, 0, sizeof(rv));
-    ffi_call(&cif, FFI_FN(fn), &rv, n ? avalues : NULL);
+    ffi_job job = {&cif, fn, &rv, n ? avalues : NULL};
+    if (cxx_guard) {
+        char what[512] = "";
+        int (*guard)(void (*)(void *), void *, char *, size_t) =
+            (int (*)(void (*)(void *), void *, char *, size_t))cxx_guard;
+        if (guard(run_job, &job, what, sizeof(what)) != 0) {
+            snprintf(msg, msglen, "a C++ exception escaped it: %s", what);
+            return HB_EHOOK;
+        }
+    } else {
+        run_job(&job);
+    }
 
     memset(&r, 0, sizeof(r));
     r.type = sig->ret;

@@ -29,6 +29,7 @@ typedef struct wplugin {
     uint64_t version;
     void *handle;                     /* dlopen handle */
     const hb_plugin_descriptor *desc; /* inside the object; checked */
+    void *cxx_guard;                  /* C++ plugins: hb_plugin_cxx_guard, else NULL */
 } wplugin;
 
 typedef struct worker {
@@ -146,6 +147,14 @@ static void *own_symbol(void *handle, const char *name, const ElfW(Sym) **sym)
     if (owner_of(addr, sym) != self)
         return NULL;
     return addr;
+}
+
+/* The guard a C++ plugin's HB_PLUGIN defines (hotbox/plugin.h): calls go
+ * through it so that an escaping exception fails the call, not the worker. */
+static void *cxx_guard_of(void *handle)
+{
+    const ElfW(Sym) *sym = NULL;
+    return own_symbol(handle, HB_PLUGIN_CXX_GUARD_SYMBOL, &sym);
 }
 
 /* Whether this process has no file descriptor left (RLIMIT_NOFILE): a
@@ -342,7 +351,7 @@ static int do_load(worker *w, const hb_frame *f)
     } else if (q.has_state) {
         state_result = HB_PROTO_STATE_DROPPED;
     }
-    w->plugins[w->nplugins++] = (wplugin){name, q.version, h, d};
+    w->plugins[w->nplugins++] = (wplugin){name, q.version, h, d, cxx_guard_of(h)};
     hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
                           .hooks = hooks_of(d), .state_result = state_result};
     hb__proto_load_ok_encode(&w->out, f->id, &ok);
@@ -440,6 +449,7 @@ static int do_swap(worker *w, const hb_frame *f)
     const hb_plugin_descriptor *old_desc = p->desc;
     uint64_t previous = p->version;
     p->handle = h;
+    p->cxx_guard = cxx_guard_of(h);
     p->desc = d;
     p->version = q.version;
     /* Tell the harness the new version is live before the old one's fini
@@ -503,7 +513,7 @@ static int do_call(worker *w, const hb_frame *f)
                   p->version);
         goto out;
     }
-    rc = hb__ffi_call(fn, &sig, q.args, q.nargs, &ret, why, sizeof(why));
+    rc = hb__ffi_call(fn, p->cxx_guard, &sig, q.args, q.nargs, &ret, why, sizeof(why));
     if (rc < 0) {
         fail(w, rc, "call of %s in %s v%" PRIu64 ": %s", q.symbol, p->name, p->version, why);
         goto out;

@@ -27,9 +27,11 @@ int hb__worker_serve(int fd);
 /* Calls fn with the arguments (already checked against sig by
  * hb__call_check). In/out buffers are modified in place. On success *ret
  * holds the result (a returned string is copied into ret->s). Returns 0, or
- * a negative code with one line in msg. */
-int hb__ffi_call(void *fn, const hb_sig *sig, hb_wvalue *args, size_t nargs, hb_wvalue *ret,
-                 char *msg, size_t msglen);
+ * a negative code with one line in msg. cxx_guard: the plugin's
+ * hb_plugin_cxx_guard (C++ plugins, see hotbox/plugin.h) or NULL; an
+ * exception it catches fails the call with HB_EHOOK and its what(). */
+int hb__ffi_call(void *fn, void *cxx_guard, const hb_sig *sig, hb_wvalue *args, size_t nargs,
+                 hb_wvalue *ret, char *msg, size_t msglen);
 
 /* Fault attribution and safe unmapping (fault.c). hb__fault_setup installs
  * the fatal-signal handlers (on an alternate stack) that report the faulting

@@ -19,7 +19,9 @@ static bool has_c_sources(const char *dir, int *descriptors)
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t l = strlen(e->d_name);
-        if (l < 3 || strcmp(e->d_name + l - 2, ".c"))
+        const char *dot = strrchr(e->d_name, '.');
+        if (l < 3 || !dot || (strcmp(dot, ".c") && strcmp(dot, ".cc") && strcmp(dot, ".cpp") &&
+                              strcmp(dot, ".cxx")))
             continue;
         any = true;
         char *path = tr_printf("%s/%s", dir, e->d_name);

@@ -70,7 +70,7 @@ extern "C" {
     XX(HB_ESTATESIZE, -1009, "the plugin's saved state exceeds the sandbox limit")         \
     XX(HB_EHUNG, -1010, "the worker did not answer in time and was killed")                \
     XX(HB_EPROTO, -1011, "protocol error on the worker channel")                           \
-    XX(HB_ENOSOURCES, -1012, "the plugin directory holds no C sources")                    \
+    XX(HB_ENOSOURCES, -1012, "the plugin directory holds no C or C++ sources")             \
     XX(HB_EBADELF, -1013, "not a usable ELF shared object")                                \
     XX(HB_ECORRUPT, -1014, "a stored object does not match its checksum")                  \
     XX(HB_EPOLICY, -1015, "refused by the security profile")                               \
@@ -263,6 +263,11 @@ typedef struct hb_version_info {
     uint64_t size;              /* object size in bytes */
     int64_t created;            /* seconds since the epoch */
     hb_version_status status;
+    /* Appended fields. Set by hb_versions only, where they point into the
+     * same hb_free() block as the array; hb_build does not write them (a
+     * caller built against an older header has no room for them). */
+    const char *const *needed;  /* the object's DT_NEEDED libraries, NULL-terminated */
+    const char *const *imports; /* undefined dynamic symbols it imports, NULL-terminated */
 } hb_version_info;
 
 /* Compiles the plugin in directory dir and stores the result as a new
@@ -271,14 +276,17 @@ typedef struct hb_version_info {
  * error text. */
 HB_EXTERN int hb_build(hb_manager *m, const char *dir, hb_version_info *out);
 
-/* Lists a plugin's stored versions, oldest first. Free with hb_free(). */
+/* Lists a plugin's stored versions, oldest first, with the libraries and
+ * symbols each imports. Free with hb_free() (one block). */
 HB_EXTERN int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out,
                           size_t *count);
 
 /* Frees memory returned by this API. Accepts NULL. */
 HB_EXTERN void hb_free(void *p);
 
-/* Checks every stored object against its checksum and the catalogue.
+/* Checks every stored object against its checksum and the catalogue, and
+ * lists what each version needs ("PLUGIN vN needs: LIB..." and "PLUGIN vN
+ * imports: SYMBOL..." lines, which are not findings).
  * Returns 0 when consistent (warnings such as unreferenced objects are
  * allowed), HB_ECORRUPT when an object is missing or altered, HB_ECATALOG
  * when the catalogue itself is damaged. *report (hb_free) is the full account,
@@ -630,8 +638,8 @@ typedef struct hb_watch_options {
 #define HB_WATCH_OPTIONS_INIT {.version = HB_WATCH_OPTIONS_VERSION}
 
 /* Watches roots (NULL-terminated) and keeps the sandbox in step with them.
- * A root holding C sources is one plugin; otherwise every subdirectory
- * holding C sources is a plugin (and new ones are picked up as they
+ * A root holding C or C++ sources is one plugin; otherwise every subdirectory
+ * holding them is a plugin (and new ones are picked up as they
  * appear, deleted ones unloaded). Every plugin is loaded at once; one that
  * fails to build is reported and retried when its files change. A plugin
  * the sandbox already holds (loaded from the same directory) is adopted:

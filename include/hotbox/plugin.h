@@ -68,20 +68,69 @@ typedef struct hb_plugin_descriptor {
 #define HB_PLUGIN_API
 #endif
 
+/* In C++, what hotbox looks up must have C linkage: unmangled names, and
+ * external linkage for the const descriptor (a namespace-scope const is
+ * internal in C++). */
+#ifdef __cplusplus
+#define HB_EXTERN_C extern "C"
+#else
+#define HB_EXTERN_C
+#endif
+
 /* Declares the plugin descriptor in one line. Pass 0 for any hook the plugin
  * does not have, e.g.
  *     HB_PLUGIN("counter", 2, counter_init, 0, counter_save, counter_migrate);
  */
 #define HB_PLUGIN(name_, schema_, init_, fini_, save_, migrate_)                 \
-    HB_PLUGIN_API const hb_plugin_descriptor HB_PLUGIN_SYMBOL_ID = {             \
+    HB_PLUGIN_CXX_GUARD(name_)                                                   \
+    HB_EXTERN_C HB_PLUGIN_API const hb_plugin_descriptor HB_PLUGIN_SYMBOL_ID = { \
         HB_PLUGIN_ABI_VERSION, (uint32_t)sizeof(hb_plugin_descriptor), (name_), \
         (schema_), 0u, (init_), (fini_), (save_), (migrate_)}
 
-/* Marks a function as callable from hotbox (exported from the object). */
-#define HB_EXPORT_FN HB_PLUGIN_API
+/* Marks a function as callable from hotbox (exported from the object, with
+ * C linkage in C++). */
+#define HB_EXPORT_FN HB_EXTERN_C HB_PLUGIN_API
 
 #ifdef __cplusplus
 }
+#endif
+
+/* C++ plugins: an exception escaping a plugin function must not unwind into
+ * the worker (which is C: the runtime would call std::terminate and the
+ * worker would abort with the plugin's state). HB_PLUGIN therefore also
+ * defines hb_plugin_cxx_guard, which the worker calls every plugin function
+ * through: it runs call(ctx) and, when an exception escapes, copies its
+ * what() into msg and returns nonzero. The call then fails with that text
+ * (HB_EHOOK) and the worker and the plugin's state live on. */
+#define HB_PLUGIN_CXX_GUARD_SYMBOL "hb_plugin_cxx_guard"
+#ifdef __cplusplus
+#include <exception>
+
+static inline void hb__cxx_copy(char *dst, size_t len, const char *src)
+{
+    size_t i = 0;
+    for (; src && len && i + 1 < len && src[i]; i++)
+        dst[i] = src[i];
+    if (len)
+        dst[i] = 0;
+}
+#define HB_PLUGIN_CXX_GUARD(name_)                                                       \
+    extern "C" HB_PLUGIN_API int hb_plugin_cxx_guard(void (*call_)(void *), void *ctx_,  \
+                                                     char *msg_, size_t len_)            \
+    {                                                                                    \
+        try {                                                                            \
+            call_(ctx_);                                                                 \
+            return 0;                                                                    \
+        } catch (const std::exception &e_) {                                             \
+            hb__cxx_copy(msg_, len_, e_.what());                                         \
+            return 1;                                                                    \
+        } catch (...) {                                                                  \
+            hb__cxx_copy(msg_, len_, "an exception that is not a std::exception");       \
+            return 2;                                                                    \
+        }                                                                                \
+    }
+#else
+#define HB_PLUGIN_CXX_GUARD(name_)
 #endif
 
 #endif /* HOTBOX_PLUGIN_H */
