@@ -22,6 +22,8 @@
 #include "compiler.h"
 
 /* Everything a backend needs for one command besides argv. */
+#define HB__JAIL_INFO_FD 8 /* bwrap's --info-fd in a namespace compile */
+
 typedef struct hb__run_ctx {
     const hb_compile_request *req; /* plugin/include/job dirs, limits */
     char *const *envp;             /* environment for the compiler */
@@ -40,6 +42,12 @@ typedef struct hb__run_ctx {
      * namespace backend only. */
     bool drop_root;
     int userns_fd;
+    /* The namespace backend's bwrap --info-fd pipe (set by it only): the
+     * write end is bwrap's fd HB__JAIL_INFO_FD; from the read end
+     * hb__spawn_limited learns the jail's init and kills the whole jail
+     * with it. */
+    bool has_jail_info;
+    int jail_info_wr, jail_info_rd;
 } hb__run_ctx;
 
 /* How one command ended. output holds stdout+stderr interleaved, at most
@@ -94,11 +102,13 @@ const hb__backend *hb__namespace_backend(void);
  * as "not built in". Its run() needs ctx->state (an hb_compiler context). */
 const hb__backend *hb__microvm_backend(void);
 
-/* Shared by the local and namespace backends: fork + exec argv in its own
- * process group, in ctx->req->job_dir when there is a request, with stdin
- * from /dev/null, stdout+stderr captured (bounded),
- * the rlimits from ctx, and the wall-clock deadline enforced with a pidfd;
- * on timeout the whole process group is killed. */
+/* Shared by the local and namespace backends: runs argv (util/process.h)
+ * in its own process group, in ctx->req->job_dir when there is a request,
+ * with stdin from /dev/null, stdout+stderr captured (bounded), no other fd
+ * but the jail's, the rlimits from ctx, and the wall-clock deadline enforced
+ * with a pidfd. When it ends (or on timeout) its process group is killed,
+ * and with ctx->has_jail_info the jail's init too: every process of the
+ * jail is gone when this returns. */
 int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *out,
                       char **err);
 
@@ -106,7 +116,5 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
  * malloc'ed absolute path of an executable file, or -ENOENT. */
 int hb__find_program(const char *name, char **out);
 
-/* Like hb__seterr but tolerates err == NULL. */
-int hb__cerr(char **err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif /* HB_COMPILER_BACKEND_H */

@@ -101,12 +101,12 @@ static int ccinfo_probe(const char *cc, const hb__probe_env *pe, hb__ccinfo **ou
         goto fail;
     ci->backend = pe->be->name;
     if (!ci->words[0]) {
-        r = hb__cerr(err, -EINVAL, "empty compiler command");
+        r = hb__seterr(err, -EINVAL, "empty compiler command");
         goto fail;
     }
     r = hb__find_program(ci->words[0], &resolved);
     if (r < 0) {
-        r = hb__cerr(err, r, "compiler %s not found on $PATH", ci->words[0]);
+        r = hb__seterr(err, r, "compiler %s not found on $PATH", ci->words[0]);
         goto fail;
     }
     free(ci->words[0]);
@@ -120,7 +120,7 @@ static int ccinfo_probe(const char *cc, const hb__probe_env *pe, hb__ccinfo **ou
     r = run_query(ci, pe, ver, &o1);
     if (r < 0 || !WIFEXITED(o1.wait_status) || WEXITSTATUS(o1.wait_status) != 0) {
         /* It ran and failed: a compile problem the user fixes (HB_ECOMPILE). */
-        r = hb__cerr(err, r < 0 ? r : HB_ECOMPILE, "%s --version failed%s%.2000s", cc,
+        r = hb__seterr(err, r < 0 ? r : HB_ECOMPILE, "%s --version failed%s%.2000s", cc,
                      o1.output.len ? ": " : "", o1.output.buf ? o1.output.buf : "");
         goto fail;
     }

@@ -123,7 +123,7 @@ int hb_compiler_run_ctx(hb_compiler *c, const hb_compile_request *req, hb_compil
                         char **err)
 {
     if (!c)
-        return hb__cerr(err, -EINVAL, "hb_compiler_run_ctx: NULL context");
+        return hb__seterr(err, -EINVAL, "hb_compiler_run_ctx: NULL context");
     return run_impl(c, req, res, err);
 }
 
@@ -150,7 +150,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
 {
     if (!req || !res || !req->plugin_dir || !req->job_dir || !req->cc || req->plugin_dir[0] != '/' ||
         req->job_dir[0] != '/' || (req->include_dir && req->include_dir[0] != '/'))
-        return hb__cerr(err, -EINVAL, "compile request needs absolute plugin_dir and job_dir and a cc");
+        return hb__seterr(err, -EINVAL, "compile request needs absolute plugin_dir and job_dir and a cc");
     memset(res, 0, sizeof(*res));
     uint64_t start = hb__now_ns();
     const hb__backend *be = NULL;
@@ -164,11 +164,11 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
 
     r = hb_compiler_list_sources(req->plugin_dir, &sources);
     if (r < 0) {
-        r = hb__cerr(err, r, "plugin directory %s: %s", req->plugin_dir, strerror(-r));
+        r = hb__seterr(err, r, "plugin directory %s: %s", req->plugin_dir, strerror(-r));
         goto out;
     }
     if (!sources[0]) {
-        r = hb__cerr(err, HB_ENOSOURCES, "plugin directory %s holds no *.c sources",
+        r = hb__seterr(err, HB_ENOSOURCES, "plugin directory %s holds no *.c sources",
                      req->plugin_dir);
         goto out;
     }
@@ -182,7 +182,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     env = hb__compiler_env(req->job_dir);
     extra = hb__ccinfo_dirs(ci);
     if (!env || !extra || (r = hb__plan_compile(req, ci, json, sources, &p)) < 0) {
-        r = hb__cerr(err, -ENOMEM, "out of memory");
+        r = hb__seterr(err, -ENOMEM, "out of memory");
         goto out;
     }
     res->backend = be->name;
@@ -200,12 +200,12 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         .state = pe.vm,
     };
     if ((r = hb__plan_hashed_flags(req, ci, sources, &flags)) < 0) {
-        r = hb__cerr(err, r, "out of memory");
+        r = hb__seterr(err, r, "out of memory");
         goto out;
     }
     for (unsigned attempt = 1;; attempt++) {
         if ((r = hb__snapshot_take(&snap, sources, prev_inputs)) < 0) {
-            r = hb__cerr(err, r, "out of memory");
+            r = hb__seterr(err, r, "out of memory");
             goto out;
         }
         (void)unlink(p.object); /* a retry must not find the previous attempt's */
@@ -246,12 +246,12 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         }
         hb__sb_release(&output);
         if (r < 0) {
-            r = hb__cerr(err, r, "parsing compiler output: %s", strerror(-r));
+            r = hb__seterr(err, r, "parsing compiler output: %s", strerror(-r));
             goto out;
         }
 
         if (res->timed_out) {
-            r = hb__cerr(err, HB_EHUNG,
+            r = hb__seterr(err, HB_EHUNG,
                          "compiler killed after %u ms: it exceeded the compile time limit "
                          "(timeout_ms)",
                          timeout_ms);
@@ -262,22 +262,22 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
             int sig = WTERMSIG(status);
             hb__describe_wait_status(status, desc, sizeof(desc));
             if (sig == SIGXCPU)
-                r = hb__cerr(err, HB_EHUNG, "compiler %s: CPU time limit (%u s, from timeout_ms)",
+                r = hb__seterr(err, HB_EHUNG, "compiler %s: CPU time limit (%u s, from timeout_ms)",
                              desc, (unsigned)(timeout_ms / 1000 + 2));
             else if (sig == SIGXFSZ)
-                r = hb__cerr(err, HB_ELIMIT,
+                r = hb__seterr(err, HB_ELIMIT,
                              "compiler %s: output size limit (max_output_bytes=%llu)", desc,
                              (unsigned long long)ctx.max_output_bytes);
             else
-                r = hb__cerr(err, HB_ECOMPILE, "compiler %s", desc);
+                r = hb__seterr(err, HB_ECOMPILE, "compiler %s", desc);
             goto out;
         }
         if (!ok) {
-            r = hb__cerr(err, HB_ECOMPILE, "compiler exited with status %d", res->exit_status);
+            r = hb__seterr(err, HB_ECOMPILE, "compiler exited with status %d", res->exit_status);
             goto out;
         }
         if (access(p.object, F_OK) != 0) {
-            r = hb__cerr(err, HB_ECOMPILE, "compiler succeeded but wrote no %s", p.object);
+            r = hb__seterr(err, HB_ECOMPILE, "compiler succeeded but wrote no %s", p.object);
             goto out;
         }
         if ((r = hb__collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
@@ -292,13 +292,13 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
             r = msg ? add_error_diag(res, bad, msg) : -ENOMEM;
             free(msg);
             if (r == 0)
-                r = hb__cerr(err, HB_ECOMPILE, "compile input %s is not a regular file", bad);
+                r = hb__seterr(err, HB_ECOMPILE, "compile input %s is not a regular file", bad);
             else
-                r = hb__cerr(err, r, "out of memory");
+                r = hb__seterr(err, r, "out of memory");
             goto out;
         }
         if (r < 0) {
-            r = hb__cerr(err, r, "hashing compile input %s: %s", bad ? bad : "?", strerror(-r));
+            r = hb__seterr(err, r, "hashing compile input %s: %s", bad ? bad : "?", strerror(-r));
             goto out;
         }
         const char *moved = hb__snapshot_changed(&snap, res->inputs,
@@ -306,7 +306,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         if (!moved)
             break;
         if (attempt >= HB__COMPILE_ATTEMPTS) {
-            r = hb__cerr(err, HB_ECHANGED,
+            r = hb__seterr(err, HB_ECHANGED,
                          "%s changed while the compiler ran (%u attempts); the object was not "
                          "used",
                          moved, attempt);
@@ -327,7 +327,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     }
     if ((r = hb__input_hash(ci->real, ci->version, flags, res->inputs, (const char(*)[HB_SHA256_HEX])fhash,
                       res->input_hash)) < 0) {
-        r = hb__cerr(err, r, "hashing compile inputs: %s", strerror(-r));
+        r = hb__seterr(err, r, "hashing compile inputs: %s", strerror(-r));
         goto out;
     }
     res->object_path = p.object;

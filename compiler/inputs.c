@@ -258,13 +258,13 @@ int hb__collect_inputs(const char *job_dir, char *const *depfiles, char ***out, 
         char **deps = NULL;
         r = hb__read_file(depfiles[i], MAX_DEPFILE, &data, &len);
         if (r < 0) {
-            r = hb__cerr(err, r, "reading depfile %s: %s", depfiles[i], strerror(-r));
+            r = hb__seterr(err, r, "reading depfile %s: %s", depfiles[i], strerror(-r));
             goto fail;
         }
         r = hb_compiler_parse_depfile(data, len, &deps);
         free(data);
         if (r < 0) {
-            r = hb__cerr(err, r, "parsing depfile %s: %s", depfiles[i], strerror(-r));
+            r = hb__seterr(err, r, "parsing depfile %s: %s", depfiles[i], strerror(-r));
             goto fail;
         }
         for (size_t k = 0; deps[k]; k++) {
@@ -277,7 +277,7 @@ int hb__collect_inputs(const char *job_dir, char *const *depfiles, char ***out, 
         }
         hb__strv_free(deps);
         if (all.failed) {
-            r = hb__cerr(err, -ENOMEM, "out of memory");
+            r = hb__seterr(err, -ENOMEM, "out of memory");
             goto fail;
         }
     }

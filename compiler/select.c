@@ -45,7 +45,7 @@ int hb_compiler_backend_probe(hb_isolation which, char **why)
         return resolve_auto()->probe(why);
     const hb__backend *b = backend_for(which);
     if (!b)
-        return hb__cerr(why, HB_EISOLATION, "%s backend is not built into this hotbox",
+        return hb__seterr(why, HB_EISOLATION, "%s backend is not built into this hotbox",
                         which == HB_ISOLATION_MICROVM ? "microvm" : "unknown");
     return b->probe(why);
 }
@@ -69,13 +69,13 @@ static int select_backend(hb_isolation which, hb__vm_state *vm, const hb__backen
     }
     const hb__backend *b = backend_for(which);
     if (!b)
-        return hb__cerr(err, HB_EISOLATION, "isolation backend %s is not built into this hotbox",
+        return hb__seterr(err, HB_EISOLATION, "isolation backend %s is not built into this hotbox",
                         hb_compiler_backend_name(which));
     char *why = NULL;
     /* A stateful backend checks with the context's settings (kernel dir...). */
     int r = b->vm && vm ? b->vm->check(vm, &why) : b->probe(&why);
     if (r < 0) {
-        r = hb__cerr(err, HB_EISOLATION, "isolation backend %s is unavailable: %s", b->name,
+        r = hb__seterr(err, HB_EISOLATION, "isolation backend %s is unavailable: %s", b->name,
                      why ? why : "probe failed");
         free(why);
         return r;
@@ -106,10 +106,10 @@ int hb_compiler_new(const hb_compiler_options *opts, hb_compiler **out, char **e
 {
     hb_compiler_options d = HB_COMPILER_OPTIONS_INIT;
     if (!out || (opts && opts->version != HB_COMPILER_OPTIONS_VERSION))
-        return hb__cerr(err, -EINVAL, "hb_compiler_new: bad arguments or options version");
+        return hb__seterr(err, -EINVAL, "hb_compiler_new: bad arguments or options version");
     hb_compiler *c = calloc(1, sizeof(*c));
     if (!c)
-        return hb__cerr(err, -ENOMEM, "out of memory");
+        return hb__seterr(err, -ENOMEM, "out of memory");
     c->o = opts ? *opts : d;
     pthread_mutex_init(&c->mu, NULL);
     c->mv = hb__microvm_backend();
@@ -252,22 +252,22 @@ hb_isolation hb_compiler_selected(hb_compiler *c)
 int hb_compiler_warm(hb_compiler *c, char **err)
 {
     if (!c)
-        return hb__cerr(err, -EINVAL, "hb_compiler_warm: NULL context");
+        return hb__seterr(err, -EINVAL, "hb_compiler_warm: NULL context");
     if (hb_compiler_selected(c) != HB_ISOLATION_MICROVM)
         return 0;
     if (!c->vm)
-        return hb__cerr(err, HB_EISOLATION, "microvm backend is not built into this hotbox");
+        return hb__seterr(err, HB_EISOLATION, "microvm backend is not built into this hotbox");
     return c->mv->vm->start(c->vm, err);
 }
 
 int hb_compiler_wait_warm(hb_compiler *c, unsigned timeout_ms, char **err)
 {
     if (!c)
-        return hb__cerr(err, -EINVAL, "hb_compiler_wait_warm: NULL context");
+        return hb__seterr(err, -EINVAL, "hb_compiler_wait_warm: NULL context");
     if (hb_compiler_selected(c) != HB_ISOLATION_MICROVM)
         return 0;
     if (!c->vm)
-        return hb__cerr(err, HB_EISOLATION, "microvm backend is not built into this hotbox");
+        return hb__seterr(err, HB_EISOLATION, "microvm backend is not built into this hotbox");
     return c->mv->vm->wait_warm(c->vm, timeout_ms, err);
 }
 
@@ -303,7 +303,7 @@ int hb__compiler_backend(hb_compiler *c, hb_isolation want, const hb__backend **
     if (r < 0)
         return r;
     if (b->vm && !(c && c->vm))
-        return hb__cerr(err, HB_EISOLATION, "the microvm backend needs an hb_compiler context");
+        return hb__seterr(err, HB_EISOLATION, "the microvm backend needs an hb_compiler context");
     *be = b;
     *vm = b->vm ? c->vm : NULL;
     return 0;

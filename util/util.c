@@ -119,6 +119,8 @@ char *hb__asprintf(const char *fmt, ...)
 
 int hb__seterr(char **slot, int code, const char *fmt, ...)
 {
+    if (!slot)
+        return code;
     hb_sb sb = HB_SB_INIT;
     va_list ap;
     va_start(ap, fmt);
