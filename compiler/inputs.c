@@ -133,56 +133,35 @@ int hb_compiler_list_sources(const char *plugin_dir, char ***out)
     DIR *d = opendir(plugin_dir);
     if (!d)
         return -errno;
-    char **v = NULL;
-    size_t n = 0, cap = 0;
+    hb_argv v = HB_ARGV_INIT;
     int r = 0;
     struct dirent *de;
-    errno = 0;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.' || !hb__has_suffix(de->d_name, ".c") || strlen(de->d_name) < 3)
             continue;
         char *p = hb__path_join(plugin_dir, de->d_name);
         struct stat st;
-        if (!p) {
-            r = -ENOMEM;
-            goto fail;
-        }
-        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
+        if (p && (stat(p, &st) != 0 || !S_ISREG(st.st_mode))) {
             free(p);
             continue;
         }
-        if (n + 2 > cap) {
-            if (n >= MAX_SOURCES) {
-                free(p);
-                r = -E2BIG;
-                goto fail;
-            }
-            size_t nc = cap ? 2 * cap : 16;
-            char **nv = realloc(v, nc * sizeof(*nv));
-            if (!nv) {
-                free(p);
-                r = -ENOMEM;
-                goto fail;
-            }
-            v = nv;
-            cap = nc;
+        if (v.n >= MAX_SOURCES) {
+            free(p);
+            r = -E2BIG;
+            break;
         }
-        v[n++] = p;
-        v[n] = NULL;
-    }
-    if (!v && !(v = calloc(1, sizeof(*v)))) {
-        r = -ENOMEM;
-        goto fail;
+        hb__argv_push(&v, p);
+        free(p);
     }
     closedir(d);
-    qsort(v, n, sizeof(*v), cmp_str);
-    *out = v;
+    if (r < 0 || (r = hb__argv_detach(&v, out)) < 0) {
+        hb__argv_release(&v);
+        return r;
+    }
+    qsort(*out, hb__strv_len(*out), sizeof(**out), cmp_str);
     return 0;
-fail:
-    closedir(d);
-    hb__strv_free(v);
-    return r;
 }
+
 /* ---- hashing ----------------------------------------------------------------- */
 
 int hb__input_hash(const char *cc_real, const char *cc_version, char *const *flags,
