@@ -1,6 +1,7 @@
 /* security/report.c - what this machine supports, for `hotbox doctor`.
  * Each capability is tried for real in a short-lived child (a filter
  * loaded, a namespace created), not guessed from version numbers. */
+#include "jail.h"
 #include "process.h"
 #include "security.h"
 
@@ -85,7 +86,7 @@ int hb_sec_report(hb_sb *out)
     e = in_child(try_userns);
     line(out, "user namespaces", e == 0, e ? strerror(e) : "unshare(CLONE_NEWUSER) works");
 
-    const char *why = hb_sec_namespaces_unavailable();
+    const char *why = hb_jail_unavailable();
     line(out, "bubblewrap namespaces", why == NULL,
          why ? why : "user, pid, net, ipc, uts, mount; minimal read-only root");
 

@@ -124,11 +124,8 @@ void hb_sec_describe_denial(uint32_t arch, int nr, const uint64_t args[6], char 
 
 /* ---- the harness's side (wrap.c) ------------------------------------------ */
 
-/* Whether bubblewrap can create the namespaces a worker needs here, probed
- * once per process (`bwrap <namespaces> true`). Returns NULL when it can,
- * else a static reason ("bwrap not found", "bwrap: setting up uid map:
- * Permission denied", ...). Thread-safe. */
-const char *hb_sec_namespaces_unavailable(void);
+/* Whether bubblewrap can jail a worker here: hb_jail_unavailable()
+ * (jail.h), the one probe. */
 
 /* How a worker is to be started; mirrors the harness's hb_wspawn. */
 typedef struct hb_sec_spawn {

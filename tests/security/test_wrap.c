@@ -42,7 +42,7 @@ static int fallback_child(void)
     if (!strstr(c.warning, "namespaces unavailable: disabled by HOTBOX_BWRAP") ||
         !strstr(c.warning, "without a private filesystem view") || !strstr(c.warning, "standard"))
         return 3;
-    if (!hb_sec_namespaces_unavailable())
+    if (!hb_jail_unavailable())
         return 4;
     /* Unwrapped, the worker still gets the minimal environment. */
     if (!has_arg(c.envp, "PATH=/usr/bin:/bin") || has_arg(c.envp, "HB_TEST_SECRET=s3cret"))
@@ -81,7 +81,7 @@ int main(void)
     HB_CHECK_CONTAINS(c.warning, "permissive profile contains nothing");
     hb_sec_cmd_release(&c);
 
-    const char *why = hb_sec_namespaces_unavailable();
+    const char *why = hb_jail_unavailable();
     sp.profile = HB_PROFILE_DEFAULT;
     sp.scratch_dir = "/var/scratch/sb1";
     sp.objects_src = "/run/view-1";
