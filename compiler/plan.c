@@ -149,30 +149,24 @@ static int plan_name_only_lib(const hb_compile_request *req, const hb__ccinfo *c
     return hb__argv_detach(&a, out);
 }
 
-/* One source: compile and link in one command. */
-static int plan_single(const hb_compile_request *req, const hb__ccinfo *ci, bool json,
-                       const char *source, const char *depfile, const char *object,
+/* One source to object: with `link` (the only source) straight to
+ * plugin.so, else to an object file (-c) for plan_link(). */
+static int plan_source(const hb_compile_request *req, const hb__ccinfo *ci, bool json,
+                       const char *source, const char *depfile, const char *object, bool link,
                        char ***out)
 {
     hb_argv a = HB_ARGV_INIT;
     push_prefix(&a, req, ci, json);
-    hb__argv_pushl(&a, "-shared", "-fPIC", NULL);
-    push_compile_flags(&a, req);
-    hb__argv_pushl(&a, "-MD", "-MF", depfile, "-o", object, source, NULL);
-    push_link_flags(&a, req);
-    return hb__argv_detach(&a, out);
-}
-
-/* One of several sources: compile it to an object file. */
-static int plan_compile_one(const hb_compile_request *req, const hb__ccinfo *ci, bool json,
-                            const char *source, const char *depfile, const char *object,
-                            char ***out)
-{
-    hb_argv a = HB_ARGV_INIT;
-    push_prefix(&a, req, ci, json);
+    if (link)
+        hb__argv_push(&a, "-shared");
     hb__argv_push(&a, "-fPIC");
     push_compile_flags(&a, req);
-    hb__argv_pushl(&a, "-MD", "-MF", depfile, "-c", "-o", object, source, NULL);
+    hb__argv_pushl(&a, "-MD", "-MF", depfile, NULL);
+    if (!link)
+        hb__argv_push(&a, "-c");
+    hb__argv_pushl(&a, "-o", object, source, NULL);
+    if (link)
+        push_link_flags(&a, req);
     return hb__argv_detach(&a, out);
 }
 
@@ -214,16 +208,16 @@ int hb__plan_compile(const hb_compile_request *req, const hb__ccinfo *ci, bool j
             goto out;
     if (ns == 1) {
         hb__argv_pushf(&deps, "%s/plugin.d", req->job_dir);
-        if (deps.failed || (r = plan_single(req, ci, json, sources[0], deps.v[0], p->object,
-                                            &p->steps[k++])) < 0)
+        if (deps.failed || (r = plan_source(req, ci, json, sources[0], deps.v[0], p->object,
+                                            true, &p->steps[k++])) < 0)
             goto nomem;
     } else {
         for (size_t i = 0; i < ns; i++) {
             hb__argv_pushf(&deps, "%s/src%zu.d", req->job_dir, i);
             hb__argv_pushf(&objs, "%s/src%zu.o", req->job_dir, i);
             if (deps.failed || objs.failed ||
-                (r = plan_compile_one(req, ci, json, sources[i], deps.v[i], objs.v[i],
-                                      &p->steps[k++])) < 0)
+                (r = plan_source(req, ci, json, sources[i], deps.v[i], objs.v[i], false,
+                                 &p->steps[k++])) < 0)
                 goto nomem;
         }
         if ((r = plan_link(req, ci, json, objs.v, p->object, &p->steps[k++])) < 0)
