@@ -217,7 +217,8 @@ int hb__spawn(const hb_spawn *sp, pid_t *pid, int *pidfd, char **err)
     while (n < 0 && errno == EINTR);
     if (n == (ssize_t)sizeof(f)) {
         (void)hb__wait_pid(p, NULL, 0);
-        const char *step = f.step >= 0 && (size_t)f.step < HB_ARRAY_SIZE(step_names)
+        const char *step = f.step == STEP_SETUP && sp->setup_what ? sp->setup_what
+                           : f.step >= 0 && (size_t)f.step < HB_ARRAY_SIZE(step_names)
                                ? step_names[f.step]
                                : "?";
         r = f.step == STEP_EXEC
