@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "process.h" /* hb__find_program */
 
 /* Everything a backend needs for one command besides argv. */
 #define HB__JAIL_INFO_FD 8 /* bwrap's --info-fd in a namespace compile */
@@ -112,9 +113,6 @@ const hb__backend *hb__microvm_backend(void);
 int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *out,
                       char **err);
 
-/* Finds name on $PATH (or takes it as is when it contains a '/'). Returns a
- * malloc'ed absolute path of an executable file, or -ENOENT. */
-int hb__find_program(const char *name, char **out);
 
 
 #endif /* HB_COMPILER_BACKEND_H */

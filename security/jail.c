@@ -48,20 +48,11 @@ static bool find_bwrap(char *reason, size_t rlen)
         snprintf(bwrap_path, sizeof(bwrap_path), "%s", env);
         return true;
     }
-    const char *path = getenv("PATH");
-    char buf[PATH_MAX];
-    while (path && *path) {
-        size_t len = strcspn(path, ":");
-        if (len && len + 7 < sizeof(buf)) {
-            snprintf(buf, sizeof(buf), "%.*s/bwrap", (int)len, path);
-            if (access(buf, X_OK) == 0) {
-                snprintf(bwrap_path, sizeof(bwrap_path), "%s", buf);
-                return true;
-            }
-        }
-        path += len;
-        if (*path == ':')
-            path++;
+    char *found = NULL;
+    if (hb__find_program("bwrap", &found) == 0) {
+        snprintf(bwrap_path, sizeof(bwrap_path), "%s", found);
+        free(found);
+        return true;
     }
     snprintf(reason, rlen, "bwrap (bubblewrap) not found in PATH");
     return false;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -245,4 +246,42 @@ out:
     if (devnull >= 0)
         close(devnull);
     return r;
+}
+
+int hb__find_program(const char *name, char **out)
+{
+    if (!name || !*name)
+        return -EINVAL;
+    if (strchr(name, '/')) {
+        if (access(name, X_OK) != 0)
+            return -errno;
+        if (name[0] == '/') {
+            *out = strdup(name);
+            return *out ? 0 : -ENOMEM;
+        }
+        return hb__realpath(name, out);
+    }
+    const char *path = getenv("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    const char *p = path;
+    while (*p) {
+        const char *e = strchr(p, ':');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        if (n > 0 && p[0] == '/') {
+            char *cand = hb__asprintf("%.*s/%s", (int)n, p, name);
+            if (!cand)
+                return -ENOMEM;
+            struct stat st;
+            if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
+                *out = cand;
+                return 0;
+            }
+            free(cand);
+        }
+        p += n;
+        if (*p == ':')
+            p++;
+    }
+    return -ENOENT;
 }

@@ -71,6 +71,12 @@ int hb__spawn(const hb_spawn *sp, pid_t *pid, int *pidfd, char **err);
 /* waitpid() retried on EINTR. Returns the pid or -errno. */
 pid_t hb__wait_pid(pid_t pid, int *status, int options);
 
+/* Finds name on $PATH (absolute entries only; default
+ * /usr/local/bin:/usr/bin:/bin), or takes it as is when it contains a '/'.
+ * *out: a malloc'ed absolute path of an executable regular file; -ENOENT
+ * when there is none. */
+int hb__find_program(const char *name, char **out);
+
 /* pidfd_open(2); -errno on failure. The fd is close-on-exec. */
 int hb__pidfd_open(pid_t pid);
 
