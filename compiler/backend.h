@@ -20,8 +20,11 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "process.h" /* hb__find_program */
 
 /* Everything a backend needs for one command besides argv. */
+#define HB__JAIL_INFO_FD 8 /* bwrap's --info-fd in a namespace compile */
+
 typedef struct hb__run_ctx {
     const hb_compile_request *req; /* plugin/include/job dirs, limits */
     char *const *envp;             /* environment for the compiler */
@@ -40,6 +43,12 @@ typedef struct hb__run_ctx {
      * namespace backend only. */
     bool drop_root;
     int userns_fd;
+    /* The namespace backend's bwrap --info-fd pipe (set by it only): the
+     * write end is bwrap's fd HB__JAIL_INFO_FD; from the read end
+     * hb__spawn_limited learns the jail's init and kills the whole jail
+     * with it. */
+    bool has_jail_info;
+    int jail_info_wr, jail_info_rd;
 } hb__run_ctx;
 
 /* How one command ended. output holds stdout+stderr interleaved, at most
@@ -94,20 +103,16 @@ const hb__backend *hb__namespace_backend(void);
  * as "not built in". Its run() needs ctx->state (an hb_compiler context). */
 const hb__backend *hb__microvm_backend(void);
 
-/* Shared by the local and namespace backends: fork + exec argv in its own
- * process group, in ctx->req->job_dir when there is a request, with stdin
- * from /dev/null, stdout+stderr captured (bounded),
- * the rlimits from ctx, and the wall-clock deadline enforced with a pidfd;
- * on timeout the whole process group is killed. */
+/* Shared by the local and namespace backends: runs argv (util/process.h)
+ * in its own process group, in ctx->req->job_dir when there is a request,
+ * with stdin from /dev/null, stdout+stderr captured (bounded), no other fd
+ * but the jail's, the rlimits from ctx, and the wall-clock deadline enforced
+ * with a pidfd. When it ends (or on timeout) its process group is killed,
+ * and with ctx->has_jail_info the jail's init too: every process of the
+ * jail is gone when this returns. */
 int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *out,
                       char **err);
 
-/* Finds name on $PATH (or takes it as is when it contains a '/'). Returns a
- * malloc'ed absolute path of an executable file, or -ENOENT. */
-int hb__find_program(const char *name, char **out);
 
-/* The compiler's name for util's hb__seterr (which tolerates err == NULL):
- * one error-text helper, not two. */
-#define hb__cerr hb__seterr
 
 #endif /* HB_COMPILER_BACKEND_H */

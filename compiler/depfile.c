@@ -14,27 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argv.h"
 #include "compiler.h"
-
-typedef struct strv {
-    char **v;
-    size_t n, cap;
-} strv;
-
-static int strv_push(strv *s, char *str)
-{
-    if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 16;
-        char **nv = realloc(s->v, cap * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        s->v = nv;
-        s->cap = cap;
-    }
-    s->v[s->n++] = str;
-    s->v[s->n] = NULL;
-    return 0;
-}
 
 static bool is_blank(char c)
 {
@@ -47,7 +28,7 @@ int hb_compiler_parse_depfile(const char *text, size_t len, char ***out)
         return -EINVAL;
     if (len && memchr(text, 0, len))
         return -EINVAL;
-    strv deps = {0};
+    hb_argv deps = HB_ARGV_INIT;
     hb_sb tok = HB_SB_INIT;
     bool in_deps = false, have_tok = false, in_comment = false;
     int r = 0;
@@ -57,9 +38,8 @@ int hb_compiler_parse_depfile(const char *text, size_t len, char ***out)
 #define FLUSH()                                                            \
     do {                                                                   \
         if (have_tok && in_deps) {                                         \
-            char *s_ = hb__sb_detach(&tok);                                \
-            if (!s_ || strv_push(&deps, s_) < 0) {                         \
-                free(s_);                                                  \
+            hb__argv_push(&deps, tok.buf ? tok.buf : "");                  \
+            if (deps.failed) {                                             \
                 r = -ENOMEM;                                               \
                 goto fail;                                                 \
             }                                                              \
@@ -143,15 +123,9 @@ int hb_compiler_parse_depfile(const char *text, size_t len, char ***out)
 #undef FLUSH
 #undef PUT
     hb__sb_release(&tok);
-    if (!deps.v) {
-        deps.v = calloc(1, sizeof(*deps.v));
-        if (!deps.v)
-            return -ENOMEM;
-    }
-    *out = deps.v;
-    return 0;
+    return hb__argv_detach(&deps, out);
 fail:
     hb__sb_release(&tok);
-    hb__strv_free(deps.v);
+    hb__argv_release(&deps);
     return r;
 }

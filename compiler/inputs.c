@@ -1,7 +1,9 @@
 /*
- * compiler/inputs.c - the files a compile read: their content hashes, and
- * whether any changed while the compiler ran. See inputs.h.
+ * compiler/inputs.c - the files of a compile: the sources it is given, the
+ * inputs its depfiles name, their content hashes, whether any changed while
+ * the compiler ran, and the input hash over them. See inputs.h.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -9,7 +11,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "argv.h"
+#include "backend.h"
 #include "inputs.h"
+#include "settings.h"
 
 int hb__hash_files(char *const *inputs, char (**out)[HB_SHA256_HEX], const char **bad)
 {
@@ -111,4 +116,174 @@ const char *hb__snapshot_changed(const hb__snapshot *s, char *const *inputs,
             return inputs[i];
     }
     return NULL;
+}
+
+/* ---- sources ------------------------------------------------------------- */
+
+#define MAX_SOURCES 4096
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+bool hb_compiler_is_source(const char *name)
+{
+    return name[0] != '.' && strlen(name) >= 3 &&
+           (hb__has_suffix(name, ".c") || hb__is_cxx_source(name));
+}
+
+int hb_compiler_list_sources(const char *plugin_dir, char ***out)
+{
+    if (!plugin_dir || !out)
+        return -EINVAL;
+    DIR *d = opendir(plugin_dir);
+    if (!d)
+        return -errno;
+    hb_argv v = HB_ARGV_INIT;
+    int r = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!hb_compiler_is_source(de->d_name))
+            continue;
+        char *p = hb__path_join(plugin_dir, de->d_name);
+        struct stat st;
+        if (p && (stat(p, &st) != 0 || !S_ISREG(st.st_mode))) {
+            free(p);
+            continue;
+        }
+        if (v.n >= MAX_SOURCES) {
+            free(p);
+            r = -E2BIG;
+            break;
+        }
+        hb__argv_push(&v, p);
+        free(p);
+    }
+    closedir(d);
+    if (r < 0 || (r = hb__argv_detach(&v, out)) < 0) {
+        hb__argv_release(&v);
+        return r;
+    }
+    qsort(*out, hb__strv_len(*out), sizeof(**out), cmp_str);
+    return 0;
+}
+
+/* ---- hashing ----------------------------------------------------------------- */
+
+int hb__input_hash(const char *cc_real, const char *cc_version, char *const *flags,
+                   char *const *sorted_inputs, const char (*file_hashes)[HB_SHA256_HEX],
+                   char out[HB_SHA256_HEX])
+{
+    hb_sha256 *h = hb__sha256_new();
+    if (!h)
+        return -ENOMEM;
+    static const char tag[] = "hotbox-compile-v1";
+    hb__sha256_update_framed(h, tag, sizeof(tag) - 1);
+    hb__sha256_update_framed(h, cc_real, strlen(cc_real));
+    hb__sha256_update_framed(h, cc_version, strlen(cc_version));
+    size_t nf = hb__strv_len(flags);
+    hb__sha256_update_framed(h, &nf, sizeof(nf));
+    for (size_t i = 0; i < nf; i++)
+        hb__sha256_update_framed(h, flags[i], strlen(flags[i]));
+    size_t ni = hb__strv_len(sorted_inputs);
+    hb__sha256_update_framed(h, &ni, sizeof(ni));
+    for (size_t i = 0; i < ni; i++) {
+        hb__sha256_update_framed(h, sorted_inputs[i], strlen(sorted_inputs[i]));
+        hb__sha256_update_framed(h, file_hashes[i], HB_SHA256_HEX - 1);
+    }
+    hb__sha256_final(h, out);
+    return 0;
+}
+
+char **hb__sorted_copy(char *const *v)
+{
+    size_t n = hb__strv_len(v);
+    char **c = calloc(n + 1, sizeof(*c));
+    if (!c)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (!(c[i] = strdup(v[i]))) {
+            hb__strv_free(c);
+            return NULL;
+        }
+    }
+    qsort(c, n, sizeof(*c), cmp_str);
+    return c;
+}
+/* ---- depfiles -------------------------------------------------------------- */
+
+#define MAX_DEPFILE (16u << 20)
+
+/* Absolute path for a depfile entry: relative ones are relative to the job
+ * directory (the compiler's working directory); entries with "." or ".."
+ * components are resolved so the same file has one name. */
+static char *absolute_input(const char *job_dir, const char *dep)
+{
+    char *p = dep[0] == '/' ? strdup(dep) : hb__path_join(job_dir, dep);
+    if (!p)
+        return NULL;
+    if (strstr(p, "/./") || strstr(p, "/../") || hb__has_suffix(p, "/.") ||
+        hb__has_suffix(p, "/..")) {
+        char *rp;
+        if (hb__realpath(p, &rp) == 0) {
+            free(p);
+            p = rp;
+        }
+    }
+    return p;
+}
+
+int hb__collect_inputs(const char *job_dir, char *const *depfiles, char ***out, char **err)
+{
+    hb_argv all = HB_ARGV_INIT;
+    int r = 0;
+    for (size_t i = 0; depfiles[i]; i++) {
+        void *data = NULL;
+        size_t len = 0;
+        char **deps = NULL;
+        r = hb__read_file(depfiles[i], MAX_DEPFILE, &data, &len);
+        if (r < 0) {
+            r = hb__seterr(err, r, "reading depfile %s: %s", depfiles[i], strerror(-r));
+            goto fail;
+        }
+        r = hb_compiler_parse_depfile(data, len, &deps);
+        free(data);
+        if (r < 0) {
+            r = hb__seterr(err, r, "parsing depfile %s: %s", depfiles[i], strerror(-r));
+            goto fail;
+        }
+        for (size_t k = 0; deps[k]; k++) {
+            char *a = absolute_input(job_dir, deps[k]);
+            hb__argv_push(&all, a);
+            all.failed |= !a;
+            free(a);
+            if (all.failed)
+                break;
+        }
+        hb__strv_free(deps);
+        if (all.failed) {
+            r = hb__seterr(err, -ENOMEM, "out of memory");
+            goto fail;
+        }
+    }
+    if (!all.v && !(all.v = calloc(1, sizeof(*all.v)))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    qsort(all.v, all.n, sizeof(*all.v), cmp_str);
+    size_t k = 0;
+    for (size_t i = 0; i < all.n; i++) {
+        if (k > 0 && !strcmp(all.v[k - 1], all.v[i])) {
+            free(all.v[i]);
+            continue;
+        }
+        all.v[k++] = all.v[i];
+    }
+    all.v[k] = NULL;
+    *out = all.v;
+    return 0;
+fail:
+    hb__argv_release(&all);
+    return r;
 }

@@ -1,6 +1,12 @@
 /*
  * compiler/inputs.h - private: the files a compile read.
  *
+ * hb__collect_inputs turns a compile's depfiles into the sorted, unique,
+ * absolute list of the files it read. hb__input_hash frames, in order: a
+ * format tag, the compiler identity (resolved binary path and first line of
+ * `cc --version`), the canonical flags (plan.h: hb__plan_hashed_flags) and
+ * then every input (sorted) as its path and the SHA-256 of its content.
+ *
  * hb__hash_files hashes each input's content (regular files only, see
  * hb__sha256_file), through the process-wide cache of util/hashcache.c:
  * an input whose identity did not change since anyone (the watcher, watch
@@ -19,6 +25,18 @@
 #include "util.h"
 
 #define HB__COMPILE_ATTEMPTS 3
+
+/* The inputs the depfiles name (relative ones are relative to job_dir),
+ * absolute, sorted, without duplicates. 0 or a negative code with *err. */
+int hb__collect_inputs(const char *job_dir, char *const *depfiles, char ***out, char **err);
+
+/* A sorted deep copy of v; NULL on ENOMEM. */
+char **hb__sorted_copy(char *const *v);
+
+/* The input hash (see above); file_hashes[i] is sorted_inputs[i]'s. */
+int hb__input_hash(const char *cc_real, const char *cc_version, char *const *flags,
+                   char *const *sorted_inputs, const char (*file_hashes)[HB_SHA256_HEX],
+                   char out[HB_SHA256_HEX]);
 
 /* The SHA-256 of every input's content, in order, in a malloc'ed array. A
  * non-regular input (FIFO, device, /proc file) fails with -EINVAL and *bad

@@ -28,8 +28,10 @@
  * LC_ALL, LANG, TZ and SOURCE_DATE_EPOCH from the compile's environment.
  *
  * rlimits are set before bwrap is executed and are inherited by everything
- * inside. A timeout kills bwrap's process group; --die-with-parent and the
- * pid namespace take the sandboxed processes down with it.
+ * inside. When the compiler ends or times out, spawn.c kills bwrap's
+ * process group and the jail's init (named by bwrap on --info-fd), which
+ * takes every process of the jail's pid namespace with it, and waits until
+ * they are gone: nothing of a compile outlives hb_compiler_run.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -213,7 +215,7 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     char *why = NULL;
     int r = ns_probe(&why);
     if (r < 0) {
-        r = hb__cerr(err, HB_EISOLATION, "namespace backend unavailable: %s", why ? why : "?");
+        r = hb__seterr(err, HB_EISOLATION, "namespace backend unavailable: %s", why ? why : "?");
         free(why);
         return r;
     }
@@ -243,37 +245,51 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     hb_jail_bind jb[HB_ARRAY_SIZE(binds)];
     for (size_t i = 0; i < nb; i++)
         jb[i] = (hb_jail_bind){binds[i].path, NULL, binds[i].rw};
+    /* bwrap names the jail's init here: a timeout kills the whole jail
+     * through it (spawn.c), not only bwrap's own process group. */
+    int info[2] = {-1, -1};
+    if (pipe2(info, O_CLOEXEC | O_NONBLOCK) < 0) {
+        r = hb__seterr(err, -errno, "namespace backend: pipe: %s", strerror(errno));
+        for (size_t i = 0; i < ns; i++)
+            free(siblings[i]);
+        return r;
+    }
     hb_jail j = {.binds = jb,
                  .nbinds = nb,
                  .chdir = req->job_dir,
                  .etc_alternatives = true,
-                 .info_fd = -1};
+                 .info_fd = HB__JAIL_INFO_FD};
     char **bargv = NULL;
     bool drop = compile_drops_root(req, jb, nb);
     char *uerr = NULL;
     if (drop && (r = hb_jail_userns_new(&j.userns_fd, &uerr)) < 0) {
-        r = hb__cerr(err, HB_EISOLATION, "namespace backend: %s", uerr ? uerr : "?");
+        r = hb__seterr(err, HB_EISOLATION, "namespace backend: %s", uerr ? uerr : "?");
         free(uerr);
         for (size_t i = 0; i < ns; i++)
             free(siblings[i]);
+        close(info[0]);
+        close(info[1]);
         return r;
     }
     char **env = hb_jail_env(req->job_dir, "/tmp", compiler_env_keep, ctx->envp);
     r = env ? hb_jail_argv(&j, argv, &bargv) : -ENOMEM;
     if (r < 0) {
-        r = hb__cerr(err, -ENOMEM, "out of memory");
+        r = hb__seterr(err, -ENOMEM, "out of memory");
     } else {
         hb__run_ctx jctx = *ctx;
         jctx.envp = env;
         jctx.drop_root = drop;
         jctx.userns_fd = j.userns_fd;
+        jctx.has_jail_info = true;
+        jctx.jail_info_wr = info[1];
+        jctx.jail_info_rd = info[0];
         r = hb__spawn_limited(&jctx, bargv, out, err);
         char bad[1200];
         int jfd = r < 0 ? -1 : open(req->job_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (r >= 0 && (jfd < 0 || !job_dir_clean(jfd, "", 0, bad, sizeof(bad)))) {
             if (jfd < 0)
                 snprintf(bad, sizeof(bad), ". (cannot be opened: %s)", strerror(errno));
-            r = hb__cerr(err, HB_EISOLATION,
+            r = hb__seterr(err, HB_EISOLATION,
                          "the compiler left %s in its job directory %s: only regular files and "
                          "directories are accepted from inside the jail (refused, nothing read)",
                          bad, req->job_dir);
@@ -281,6 +297,8 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     }
     if (j.userns_fd > 0)
         close(j.userns_fd);
+    close(info[0]);
+    close(info[1]);
     hb__strv_free(bargv);
     hb__strv_free(env);
     for (size_t i = 0; i < ns; i++)

@@ -35,7 +35,7 @@ static int one_compile(hb_compiler *c, hb_isolation iso, const char *tmp, const 
     char *job = NULL;
     int r = hb__mkdtemp_in(tmp, "job-", &job);
     if (r < 0)
-        return hb__cerr(err, r, "cannot create a job directory: %s", strerror(-r));
+        return hb__seterr(err, r, "cannot create a job directory: %s", strerror(-r));
     hb_compile_request req = {.plugin_dir = plugin, .job_dir = job, .cc = "cc",
                               .isolation = iso, .timeout_ms = 120000};
     hb_compile_result res;

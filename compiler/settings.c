@@ -352,16 +352,16 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
     pctx p = {text, len, path ? path : HB__SETTINGS_FILE, err};
     memset(out, 0, sizeof(*out));
     if (len > HB__SETTINGS_MAX_BYTES)
-        return hb__cerr(err, -EINVAL, "%s: larger than %u bytes", p.path, HB__SETTINGS_MAX_BYTES);
+        return hb__seterr(err, -EINVAL, "%s: larger than %u bytes", p.path, HB__SETTINGS_MAX_BYTES);
     json_error_t je;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
     if (!root)
-        return hb__cerr(err, -EINVAL, "%s:%d:%d: invalid JSON: %s", p.path, je.line, je.column,
+        return hb__seterr(err, -EINVAL, "%s:%d:%d: invalid JSON: %s", p.path, je.line, je.column,
                         je.text);
     vec cflags = {0}, defines = {0}, include = {0}, libs = {0}, pkg = {0};
     int r = 0;
     if (!json_is_object(root)) {
-        r = hb__cerr(err, -EINVAL, "%s: expected a JSON object ({\"cflags\": [...], ...})",
+        r = hb__seterr(err, -EINVAL, "%s: expected a JSON object ({\"cflags\": [...], ...})",
                      p.path);
         goto out;
     }
@@ -436,7 +436,7 @@ out:
     hb__strv_free(vec_done(&libs));
     hb__strv_free(vec_done(&pkg));
     if (r == -ENOMEM)
-        hb__cerr(err, r, "%s: out of memory", p.path);
+        hb__seterr(err, r, "%s: out of memory", p.path);
     if (r < 0)
         hb__settings_raw_release(out);
     return r;
@@ -450,7 +450,7 @@ int hb__flags_split(const char *flags, const char *what, char ***out, char **err
      * output with one. Blanks of any kind separate words. */
     char *copy = strdup(flags ? flags : "");
     if (!copy)
-        return hb__cerr(err, -ENOMEM, "out of memory");
+        return hb__seterr(err, -ENOMEM, "out of memory");
     for (char *c = copy; *c; c++)
         if (*c == '\n' || *c == '\r' || *c == '\t')
             *c = ' ';
@@ -468,7 +468,7 @@ int hb__flags_split(const char *flags, const char *what, char ***out, char **err
                                               : "cannot be split";
         if (w == WRDE_NOSPACE)
             wordfree(&we);
-        return hb__cerr(err, w == WRDE_NOSPACE ? -ENOMEM : -EINVAL, "%s \"%s\": %s", what,
+        return hb__seterr(err, w == WRDE_NOSPACE ? -ENOMEM : -EINVAL, "%s \"%s\": %s", what,
                         flags, why);
     }
     vec v = {0};
@@ -477,7 +477,7 @@ int hb__flags_split(const char *flags, const char *what, char ***out, char **err
     wordfree(&we);
     char **res = vec_done(&v);
     if (!res)
-        return hb__cerr(err, -ENOMEM, "out of memory");
+        return hb__seterr(err, -ENOMEM, "out of memory");
     *out = res;
     return 0;
 }
@@ -519,11 +519,11 @@ static int resolve_path(const char *plugin_dir, const char *path, const char *ke
 {
     char *joined = hb__path_join(plugin_dir, inc), *real = NULL;
     if (!joined)
-        return hb__cerr(err, -ENOMEM, "out of memory");
+        return hb__seterr(err, -ENOMEM, "out of memory");
     int r = hb__realpath(joined, &real);
     struct stat st;
     if (r < 0 || stat(real, &st) < 0 || (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
-        r = hb__cerr(err, -EINVAL, "%s: key \"%s\": %s: %s", path, key, joined,
+        r = hb__seterr(err, -EINVAL, "%s: key \"%s\": %s: %s", path, key, joined,
                      r < 0 ? strerror(-r) : dir ? "not a directory" : "not a regular file");
         goto out;
     }
@@ -541,7 +541,7 @@ static int resolve_path(const char *plugin_dir, const char *path, const char *ke
             free(sib);
         r = 0;
     } else {
-        r = hb__cerr(err, -EINVAL,
+        r = hb__seterr(err, -EINVAL,
                      "%s: key \"%s\": \"%s\" resolves to %s, outside the plugin directory "
                      "and its sibling directories; a compile only sees those",
                      path, key, inc, real);
@@ -582,7 +582,7 @@ static int run_pkg_config(const char *path, char *const *pkgs, const char *mode,
     hb__run_outcome o = {0};
     int r = hb__find_program("pkg-config", &prog);
     if (r < 0) {
-        r = hb__cerr(err, -ENOENT, "%s: key \"pkg\": pkg-config is not installed (apt-get "
+        r = hb__seterr(err, -ENOENT, "%s: key \"pkg\": pkg-config is not installed (apt-get "
                                    "install pkg-config)",
                      path);
         goto out;
@@ -593,7 +593,7 @@ static int run_pkg_config(const char *path, char *const *pkgs, const char *mode,
     char **av = vec_done(&argv);
     if (!av || !env) {
         hb__strv_free(av);
-        r = hb__cerr(err, -ENOMEM, "out of memory");
+        r = hb__seterr(err, -ENOMEM, "out of memory");
         goto out;
     }
     hb__run_ctx ctx = {
@@ -612,14 +612,14 @@ static int run_pkg_config(const char *path, char *const *pkgs, const char *mode,
         hb_sb names = HB_SB_INIT;
         for (char *const *p = pkgs; *p; p++)
             hb__sb_addf(&names, "%s%s", p == pkgs ? "" : " ", *p);
-        r = hb__cerr(err, -ENOENT, "%s: key \"pkg\": pkg-config %s %s failed%s%.2000s", path,
+        r = hb__seterr(err, -ENOENT, "%s: key \"pkg\": pkg-config %s %s failed%s%.2000s", path,
                      mode, names.buf ? names.buf : "", o.timed_out ? " (timed out)" : ": ",
                      o.timed_out ? "" : text);
         hb__sb_release(&names);
         goto out;
     }
     char *what = hb__asprintf("%s: key \"pkg\": the output of pkg-config %s", path, mode);
-    r = what ? hb__flags_split(text, what, words, err) : hb__cerr(err, -ENOMEM, "out of memory");
+    r = what ? hb__flags_split(text, what, words, err) : hb__seterr(err, -ENOMEM, "out of memory");
     free(what);
 out:
     hb__sb_release(&o.output);
@@ -668,7 +668,7 @@ int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
     int r;
     struct stat st;
     if (!path) {
-        r = hb__cerr(err, -ENOMEM, "out of memory");
+        r = hb__seterr(err, -ENOMEM, "out of memory");
         goto fail;
     }
     if (lstat(path, &st) < 0 && errno == ENOENT) {
@@ -677,11 +677,11 @@ int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
         goto empty;
     }
     if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-        r = hb__cerr(err, -EINVAL, "%s: not a regular file", path);
+        r = hb__seterr(err, -EINVAL, "%s: not a regular file", path);
         goto fail;
     }
     if ((r = hb__read_file(path, HB__SETTINGS_MAX_BYTES + 1, &data, &len)) < 0) {
-        r = hb__cerr(err, r == -EFBIG ? -EINVAL : r, "%s: %s", path, strerror(-r));
+        r = hb__seterr(err, r == -EFBIG ? -EINVAL : r, "%s: %s", path, strerror(-r));
         goto fail;
     }
     hb__sha256_hex(data, len, out->hash);
@@ -717,7 +717,7 @@ empty:
     out->host_dirs = vec_done(&host);
     if (!out->compile_c || !out->compile_cxx || !out->link || !out->show_dirs ||
         !out->host_dirs) {
-        r = hb__cerr(err, -ENOMEM, "out of memory");
+        r = hb__seterr(err, -ENOMEM, "out of memory");
         goto fail;
     }
     r = 0;

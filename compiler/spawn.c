@@ -23,86 +23,7 @@
 
 #include "backend.h"
 #include "jail.h"
-
-int hb__find_program(const char *name, char **out)
-{
-    if (!name || !*name)
-        return -EINVAL;
-    if (strchr(name, '/')) {
-        if (access(name, X_OK) != 0)
-            return -errno;
-        if (name[0] == '/') {
-            *out = strdup(name);
-            return *out ? 0 : -ENOMEM;
-        }
-        return hb__realpath(name, out);
-    }
-    const char *path = getenv("PATH");
-    if (!path || !*path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    const char *p = path;
-    while (*p) {
-        const char *e = strchr(p, ':');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n > 0 && p[0] == '/') {
-            char *cand = hb__asprintf("%.*s/%s", (int)n, p, name);
-            if (!cand)
-                return -ENOMEM;
-            struct stat st;
-            if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0) {
-                *out = cand;
-                return 0;
-            }
-            free(cand);
-        }
-        p += n;
-        if (*p == ':')
-            p++;
-    }
-    return -ENOENT;
-}
-
-static int pidfd_open_(pid_t pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static void set_limit(int res, uint64_t v)
-{
-    struct rlimit rl = {(rlim_t)v, (rlim_t)v};
-    (void)setrlimit(res, &rl);
-}
-
-/* Only async-signal-safe calls from here to execve: the caller may be one
- * thread of many, and another thread may hold the malloc lock. */
-static _Noreturn void child_exec(const hb__run_ctx *ctx, char *const *argv, int devnull,
-                                 int out_fd, int status_fd, rlim_t cpu_s)
-{
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    setpgid(0, 0);
-    if (dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(out_fd, 2) < 0)
-        goto fail;
-    /* A compile runs in its job directory on every backend (bwrap --chdir,
-     * the microvm agent), so relative depfile entries and the prefix map
-     * mean the same everywhere. */
-    if (ctx->req && ctx->req->job_dir && chdir(ctx->req->job_dir) < 0)
-        goto fail;
-    set_limit(RLIMIT_AS, ctx->max_memory_bytes);
-    set_limit(RLIMIT_FSIZE, ctx->max_output_bytes);
-    set_limit(RLIMIT_CPU, cpu_s);
-    set_limit(RLIMIT_CORE, 0);
-    if (ctx->drop_root && hb_jail_drop_root(ctx->userns_fd) < 0)
-        goto fail;
-    execve(argv[0], argv, ctx->envp);
-fail:;
-    int e = errno;
-    ssize_t w = write(status_fd, &e, sizeof(e));
-    (void)w;
-    _exit(127);
-}
+#include "process.h"
 
 static void capture(hb__run_outcome *out, const char *buf, size_t n, bool *truncated)
 {
@@ -145,71 +66,96 @@ static int ms_until(uint64_t deadline_ns)
     return ms > INT_MAX ? INT_MAX : (int)ms;
 }
 
+/* bwrap is told where its user namespace (--userns) and info pipe
+ * (--info-fd) are: they are put at those numbers. */
+static int spawn_compiler(const hb__run_ctx *ctx, char *const *argv, int out_fd, pid_t *pid,
+                          int *pidfd, char **err)
+{
+    hb_spawn_fd fds[5] = {{HB_SPAWN_DEVNULL, 0}, {out_fd, 1}, {out_fd, 2}};
+    size_t nfds = 3;
+    if (ctx->drop_root)
+        fds[nfds++] = (hb_spawn_fd){ctx->userns_fd, HB_JAIL_USERNS_FD};
+    if (ctx->has_jail_info)
+        fds[nfds++] = (hb_spawn_fd){ctx->jail_info_wr, HB__JAIL_INFO_FD};
+    const hb_limits limits = {
+        .memory_bytes = ctx->max_memory_bytes,
+        .file_size = ctx->max_output_bytes,
+        .cpu_seconds = ctx->timeout_ms / 1000 + 2,
+        .no_core = 1,
+    };
+    hb_spawn sp = {
+        .argv = argv,
+        .envp = ctx->envp,
+        .fds = fds,
+        .nfds = nfds,
+        /* A compile runs in its job directory on every backend (bwrap
+         * --chdir, the microvm agent), so relative depfile entries and the
+         * prefix map mean the same everywhere. */
+        .cwd = ctx->req ? ctx->req->job_dir : NULL,
+        .limits = &limits,
+        .new_pgroup = true,
+    };
+    return hb__spawn(&sp, pid, pidfd, err);
+}
+
+/* A pidfd of the jail's init (pid 1 of its pid namespace), from what bwrap
+ * wrote on its --info-fd; -1 when it said nothing (yet) or is gone. Opened
+ * as soon as bwrap reports it, so the pid cannot be reused under us. */
+static int jail_init_pidfd(int info_rd)
+{
+    pid_t init;
+    if (hb_jail_child_pid(info_rd, &init) < 0)
+        return -1;
+    int fd = hb__pidfd_open(init);
+    return fd < 0 ? -1 : fd;
+}
+
+/* Killing a pid namespace's init kills every process in it (a compiler's
+ * helpers that left bwrap's session and process group included), and its
+ * pidfd turns readable only once they are all gone. Bounded: a process
+ * stuck in the kernel (D state) must not hang the compile for ever. */
+static void kill_jail(int init_pidfd)
+{
+    if (init_pidfd < 0)
+        return;
+    (void)syscall(SYS_pidfd_send_signal, init_pidfd, SIGKILL, NULL, 0);
+    struct pollfd p = {init_pidfd, POLLIN, 0};
+    uint64_t deadline = hb__now_ns() + 5000000000ull;
+    while (poll(&p, 1, ms_until(deadline)) < 0 && errno == EINTR)
+        ;
+}
+
 int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *out,
                       char **err)
 {
-    int r = 0, devnull = -1, pipefd[2] = {-1, -1}, status_pipe[2] = {-1, -1}, pidfd = -1;
+    int r = 0, pipefd[2] = {-1, -1}, pidfd = -1, jail_init = -1;
     pid_t pid = -1;
     bool truncated = false;
 
-    devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0) {
-        r = hb__cerr(err, -errno, "open /dev/null: %s", strerror(errno));
+    if (pipe2(pipefd, O_CLOEXEC) < 0) {
+        r = hb__seterr(err, -errno, "pipe: %s", strerror(errno));
         goto out_close;
     }
-    if (pipe2(pipefd, O_CLOEXEC) < 0 || pipe2(status_pipe, O_CLOEXEC) < 0) {
-        r = hb__cerr(err, -errno, "pipe: %s", strerror(errno));
-        goto out_close;
-    }
-    rlim_t cpu_s = (rlim_t)ctx->timeout_ms / 1000 + 2;
-
-    pid = fork();
-    if (pid < 0) {
-        r = hb__cerr(err, -errno, "fork: %s", strerror(errno));
-        goto out_close;
-    }
-    if (pid == 0)
-        child_exec(ctx, argv, devnull, pipefd[1], status_pipe[1], cpu_s);
-
-    /* Also from the parent, so a kill(-pid) right after fork cannot miss. */
-    (void)setpgid(pid, pid);
+    r = spawn_compiler(ctx, argv, pipefd[1], &pid, &pidfd, err);
     close(pipefd[1]);
     pipefd[1] = -1;
-    close(status_pipe[1]);
-    status_pipe[1] = -1;
-
-    int exec_errno = 0;
-    ssize_t n;
-    do
-        n = read(status_pipe[0], &exec_errno, sizeof(exec_errno));
-    while (n < 0 && errno == EINTR);
-    if (n == (ssize_t)sizeof(exec_errno)) {
-        int st;
-        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-            ;
-        pid = -1;
-        r = hb__cerr(err, -exec_errno, "cannot run %s: %s", argv[0], strerror(exec_errno));
+    if (r < 0)
         goto out_close;
-    }
-
-    pidfd = pidfd_open_(pid);
-    if (pidfd < 0) {
-        r = hb__cerr(err, -errno, "pidfd_open: %s", strerror(errno));
-        kill(-pid, SIGKILL);
-        goto out_reap;
-    }
     (void)fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 
-    bool pipe_open = true, exited = false;
+    bool pipe_open = true, exited = false, info_open = ctx->has_jail_info;
     while (!exited) {
-        struct pollfd p[2] = {{pidfd, POLLIN, 0}, {pipe_open ? pipefd[0] : -1, POLLIN, 0}};
+        struct pollfd p[3] = {{pidfd, POLLIN, 0},
+                              {pipe_open ? pipefd[0] : -1, POLLIN, 0},
+                              {info_open ? ctx->jail_info_rd : -1, POLLIN, 0}};
         int timeout = ms_until(ctx->deadline_ns);
-        int pr = poll(p, 2, timeout);
+        int pr = poll(p, 3, timeout);
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr < 0) {
-            r = hb__cerr(err, -errno, "poll: %s", strerror(errno));
+            r = hb__seterr(err, -errno, "poll: %s", strerror(errno));
             kill(-pid, SIGKILL);
+            kill_jail(jail_init);
             goto out_reap;
         }
         if (pr == 0 && ms_until(ctx->deadline_ns) == 0) {
@@ -219,9 +165,16 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
         }
         if (p[1].revents && drain(pipefd[0], out, &truncated))
             pipe_open = false;
+        if (p[2].revents) {
+            info_open = false;
+            jail_init = jail_init_pidfd(ctx->jail_info_rd);
+        }
         if (p[0].revents & POLLIN)
             exited = true;
     }
+    if (info_open)
+        jail_init = jail_init_pidfd(ctx->jail_info_rd);
+    kill_jail(jail_init);
     /* The driver is done (or killed). Its group may still hold stragglers
      * that keep the pipe open; the zombie leader still reserves the group
      * id, so this kill cannot hit an unrelated process. */
@@ -237,10 +190,7 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
 
 out_reap:;
     int st = 0;
-    pid_t w;
-    do
-        w = waitpid(pid, &st, 0);
-    while (w < 0 && errno == EINTR);
+    (void)hb__wait_pid(pid, &st, 0);
     if (r == 0)
         out->wait_status = st;
     pid = -1;
@@ -248,13 +198,10 @@ out_reap:;
 out_close:
     if (pidfd >= 0)
         close(pidfd);
-    for (int i = 0; i < 2; i++) {
+    if (jail_init >= 0)
+        close(jail_init);
+    for (int i = 0; i < 2; i++)
         if (pipefd[i] >= 0)
             close(pipefd[i]);
-        if (status_pipe[i] >= 0)
-            close(status_pipe[i]);
-    }
-    if (devnull >= 0)
-        close(devnull);
     return r;
 }

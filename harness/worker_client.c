@@ -22,6 +22,7 @@
 
 #include "harness.h"
 #include "keeper.h"
+#include "process.h"
 #include "monitor.h"
 #include "jail.h"
 #include "security.h"
@@ -192,55 +193,45 @@ struct fork_job {
     int userns_fd;     /* with drop_root: the jail's root-owned user namespace */
     int channel, outfd, cgfd;
     int info_fd;       /* bwrap's --info-fd, or -1 when not wrapped */
-    pid_t parent;
-    pid_t pid; /* out: the child, or -1 with err */
+    pid_t pid; /* out: the child, or -1 with err and why */
     int err;
+    char *why;
 };
 
+static int join_cgroup(void *arg)
+{
+    int r = hb_cgroup_join_self(*(const int *)arg);
+    return r < 0 ? r : 0;
+}
+
 /* Runs on the keeper thread (util/keeper.h), so the worker's death signal
- * follows the manager process, not the thread that asked for the worker. */
+ * follows the manager process, not the thread that asked for the worker.
+ * A root manager's child stays root (bwrap joins the jail's root-owned
+ * user namespace, handed over as fd HB_JAIL_USERNS_FD, and becomes the
+ * jail's host uid there, jail.h). */
 static void fork_worker(void *arg)
 {
     struct fork_job *j = arg;
-    pid_t pid = fork();
-    if (pid < 0) {
-        j->err = errno;
+    hb_spawn_fd fds[5];
+    size_t n = 0;
+    fds[n++] = (hb_spawn_fd){j->channel, HB_WORKER_FD};
+    if (j->outfd >= 0) {
+        fds[n++] = (hb_spawn_fd){j->outfd, STDOUT_FILENO};
+        fds[n++] = (hb_spawn_fd){j->outfd, STDERR_FILENO};
+    }
+    if (j->info_fd >= 0)
+        fds[n++] = (hb_spawn_fd){j->info_fd, HB_INFO_FD};
+    if (j->drop_root)
+        fds[n++] = (hb_spawn_fd){j->userns_fd, HB_JAIL_USERNS_FD};
+    hb_spawn sp = {.argv = j->argv, .envp = j->envp, .fds = fds, .nfds = n,
+                   .limits = j->limits, .die_with_parent = true,
+                   .setup = j->cgfd >= 0 ? join_cgroup : NULL, .setup_arg = &j->cgfd,
+                   .setup_what = "joining the sandbox's cgroup"};
+    int r = hb__spawn(&sp, &j->pid, NULL, &j->why);
+    if (r < 0) {
+        j->err = -r;
         j->pid = -1;
-        return;
     }
-    if (pid > 0) {
-        j->pid = pid;
-        return;
-    }
-    /* Child: only async-signal-safe calls until exec. A root manager's
-     * child stays root (bwrap joins the jail's root-owned user namespace
-     * and becomes the jail's host uid there, jail.h); it only lets bwrap
-     * inherit that namespace's fd. */
-    if (j->cgfd >= 0 && hb_cgroup_join_self(j->cgfd) < 0)
-        _exit(125);
-    if (j->drop_root && hb_jail_drop_root(j->userns_fd) < 0)
-        _exit(126);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != j->parent)
-        _exit(127);
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, NULL);
-    signal(SIGPIPE, SIG_DFL);
-    if (j->outfd >= 0 && (dup2(j->outfd, STDOUT_FILENO) < 0 || dup2(j->outfd, STDERR_FILENO) < 0))
-        _exit(127);
-    if (hb_sec_apply_limits(j->limits, NULL) < 0)
-        _exit(126);
-    if (j->channel == HB_WORKER_FD) {
-        if (fcntl(j->channel, F_SETFD, 0) < 0) /* dup2 onto itself keeps CLOEXEC */
-            _exit(127);
-    } else if (dup2(j->channel, HB_WORKER_FD) < 0) {
-        _exit(127);
-    }
-    if (j->info_fd >= 0 && dup2(j->info_fd, HB_INFO_FD) < 0)
-        _exit(127);
-    execve(j->argv[0], j->argv, j->envp);
-    _exit(127);
 }
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
@@ -314,7 +305,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .argv = argv, .envp = cmd.envp, .drop_root = cmd.drop_root,
         .userns_fd = cmd.userns_fd, .limits = &how->limits,
         .channel = sv[1], .outfd = outfd, .cgfd = cgfd, .info_fd = wrapped ? info_w : -1,
-        .parent = getpid(), .pid = -1, .err = 0,
+        .pid = -1, .err = 0,
     };
     int kr = hb__keeper_run(fork_worker, &job);
     pid_t pid = job.pid;
@@ -326,8 +317,11 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
             close(outfd);
         if (cgfd >= 0)
             close(cgfd);
-        r = hb__seterr(err, HB_EWORKER, "%s: %s", kr < 0 ? "starting the keeper thread" : "fork",
-                       strerror(e));
+        if (kr < 0)
+            r = hb__seterr(err, HB_EWORKER, "starting the keeper thread: %s", strerror(e));
+        else
+            r = hb__seterr(err, HB_EWORKER, "%s", job.why ? job.why : strerror(e));
+        free(job.why);
         goto fail_argv;
     }
     argv = NULL;

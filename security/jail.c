@@ -19,50 +19,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "argv.h"
+#include "process.h"
 #include "util.h"
 
 extern char **environ;
-
-/* A growable NULL-terminated argv; on allocation failure `failed` is set. */
-typedef struct strv {
-    char **v;
-    size_t n, cap;
-    bool failed;
-} strv;
-
-static void sv_add(strv *s, const char *arg)
-{
-    if (s->failed)
-        return;
-    if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        char **nv = realloc(s->v, cap * sizeof(*nv));
-        if (!nv) {
-            s->failed = true;
-            return;
-        }
-        s->v = nv;
-        s->cap = cap;
-    }
-    if (!(s->v[s->n] = strdup(arg))) {
-        s->failed = true;
-        return;
-    }
-    s->v[++s->n] = NULL;
-}
-
-static void sv_add2(strv *s, const char *a, const char *b)
-{
-    sv_add(s, a);
-    sv_add(s, b);
-}
-
-static void sv_add3(strv *s, const char *a, const char *b, const char *c)
-{
-    sv_add(s, a);
-    sv_add(s, b);
-    sv_add(s, c);
-}
 
 /* ---- finding bwrap ---------------------------------------------------- */
 
@@ -87,20 +48,11 @@ static bool find_bwrap(char *reason, size_t rlen)
         snprintf(bwrap_path, sizeof(bwrap_path), "%s", env);
         return true;
     }
-    const char *path = getenv("PATH");
-    char buf[PATH_MAX];
-    while (path && *path) {
-        size_t len = strcspn(path, ":");
-        if (len && len + 7 < sizeof(buf)) {
-            snprintf(buf, sizeof(buf), "%.*s/bwrap", (int)len, path);
-            if (access(buf, X_OK) == 0) {
-                snprintf(bwrap_path, sizeof(bwrap_path), "%s", buf);
-                return true;
-            }
-        }
-        path += len;
-        if (*path == ':')
-            path++;
+    char *found = NULL;
+    if (hb__find_program("bwrap", &found) == 0) {
+        snprintf(bwrap_path, sizeof(bwrap_path), "%s", found);
+        free(found);
+        return true;
     }
     snprintf(reason, rlen, "bwrap (bubblewrap) not found in PATH");
     return false;
@@ -113,38 +65,39 @@ const char *hb_jail_bwrap(void)
 
 /* ---- the command line ----------------------------------------------------- */
 
-static void add_base(strv *s, const hb_jail *j)
+static void add_base(hb_argv *s, const hb_jail *j)
 {
     char id[16];
-    sv_add(s, bwrap_path);
+    hb__argv_push(s, bwrap_path);
     if (j->userns_fd > 0) {
-        /* A root manager's namespace, owned by root (see jail.h). */
-        snprintf(id, sizeof(id), "%d", j->userns_fd);
-        sv_add2(s, "--userns", id);
+        /* A root manager's namespace, owned by root (see jail.h), at the
+         * number the spawner puts it. */
+        snprintf(id, sizeof(id), "%d", HB_JAIL_USERNS_FD);
+        hb__argv_pushl(s, "--userns", id, NULL);
     } else {
-        sv_add(s, "--unshare-user");
+        hb__argv_push(s, "--unshare-user");
     }
-    sv_add(s, "--unshare-pid");
-    sv_add(s, "--unshare-net");
-    sv_add(s, "--unshare-ipc");
-    sv_add(s, "--unshare-uts");
-    sv_add(s, "--unshare-cgroup-try");
-    sv_add(s, "--die-with-parent");
+    hb__argv_push(s, "--unshare-pid");
+    hb__argv_push(s, "--unshare-net");
+    hb__argv_push(s, "--unshare-ipc");
+    hb__argv_push(s, "--unshare-uts");
+    hb__argv_push(s, "--unshare-cgroup-try");
+    hb__argv_push(s, "--die-with-parent");
     /* setsid: code inside cannot push input into the developer's terminal
      * (TIOCSTI). */
-    sv_add(s, "--new-session");
-    sv_add2(s, "--cap-drop", "ALL");
+    hb__argv_push(s, "--new-session");
+    hb__argv_pushl(s, "--cap-drop", "ALL", NULL);
     snprintf(id, sizeof(id), "%d", HB_JAIL_UID);
-    sv_add2(s, "--uid", id);
+    hb__argv_pushl(s, "--uid", id, NULL);
     snprintf(id, sizeof(id), "%d", HB_JAIL_GID);
-    sv_add2(s, "--gid", id);
+    hb__argv_pushl(s, "--gid", id, NULL);
     if (j->as_pid_1)
-        sv_add(s, "--as-pid-1");
+        hb__argv_push(s, "--as-pid-1");
     if (j->info_fd >= 0) {
         snprintf(id, sizeof(id), "%d", j->info_fd);
-        sv_add2(s, "--info-fd", id);
+        hb__argv_pushl(s, "--info-fd", id, NULL);
     }
-    sv_add3(s, "--ro-bind", "/usr", "/usr");
+    hb__argv_pushl(s, "--ro-bind", "/usr", "/usr", NULL);
     /* Merged /usr (Debian 12): the top-level links are recreated as links;
      * real directories are bound read-only. */
     static const char *const sysdirs[] = {"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"};
@@ -158,44 +111,44 @@ static void add_base(strv *s, const hb_jail *j)
             if (n <= 0)
                 continue;
             target[n] = 0;
-            sv_add3(s, "--symlink", target, sysdirs[i]);
+            hb__argv_pushl(s, "--symlink", target, sysdirs[i], NULL);
         } else if (S_ISDIR(st.st_mode)) {
-            sv_add3(s, "--ro-bind", sysdirs[i], sysdirs[i]);
+            hb__argv_pushl(s, "--ro-bind", sysdirs[i], sysdirs[i], NULL);
         }
     }
-    sv_add3(s, "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache");
-    sv_add3(s, "--ro-bind-try", "/etc/localtime", "/etc/localtime");
+    hb__argv_pushl(s, "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", NULL);
+    hb__argv_pushl(s, "--ro-bind-try", "/etc/localtime", "/etc/localtime", NULL);
     if (j->etc_alternatives)
-        sv_add3(s, "--ro-bind-try", "/etc/alternatives", "/etc/alternatives");
-    sv_add2(s, "--proc", "/proc");
-    sv_add2(s, "--dev", "/dev");
-    sv_add2(s, "--tmpfs", "/tmp");
+        hb__argv_pushl(s, "--ro-bind-try", "/etc/alternatives", "/etc/alternatives", NULL);
+    hb__argv_pushl(s, "--proc", "/proc", NULL);
+    hb__argv_pushl(s, "--dev", "/dev", NULL);
+    hb__argv_pushl(s, "--tmpfs", "/tmp", NULL);
 }
 
 int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out)
 {
     assert(j && cmd && out);
-    strv s = {0};
+    hb_argv s = HB_ARGV_INIT;
     add_base(&s, j);
     for (size_t i = 0; i < j->nbinds; i++)
-        sv_add3(&s, j->binds[i].rw ? "--bind" : "--ro-bind",
-                j->binds[i].src ? j->binds[i].src : j->binds[i].path, j->binds[i].path);
+        hb__argv_pushl(&s, j->binds[i].rw ? "--bind" : "--ro-bind",
+                j->binds[i].src ? j->binds[i].src : j->binds[i].path, j->binds[i].path, NULL);
     /* Last: the binds above are in place, now nothing but them and /tmp
      * stays writable. A read-only /proc keeps /proc/sys,
      * /proc/sysrq-trigger and /proc/<pid>/mem from being opened for
      * writing whatever the uid. */
-    sv_add2(&s, "--remount-ro", "/proc");
-    sv_add2(&s, "--remount-ro", "/");
-    sv_add2(&s, "--chdir", j->chdir ? j->chdir : "/");
-    sv_add(&s, "--");
-    for (char *const *a = cmd; *a; a++)
-        sv_add(&s, *a);
-    if (s.failed) {
-        hb__strv_free(s.v);
-        return -ENOMEM;
-    }
-    *out = s.v;
-    return 0;
+    hb__argv_pushl(&s, "--remount-ro", "/proc", NULL);
+    hb__argv_pushl(&s, "--remount-ro", "/", NULL);
+    hb__argv_pushl(&s, "--chdir", j->chdir ? j->chdir : "/", NULL);
+    hb__argv_push(&s, "--");
+    /* bwrap passes its fds through untouched: the user namespace's fd would
+     * reach the command (a compiler, a worker). A shell closes it and
+     * execs the command, keeping its pid (pid 1 with as_pid_1). */
+    if (j->userns_fd > 0)
+        hb__argv_pushl(&s, "/bin/sh", "-c", "exec " HB_JAIL_USERNS_FD_STR "<&- \"$@\"",
+                       "hotbox-jail", NULL);
+    hb__argv_push_all(&s, cmd);
+    return hb__argv_detach(&s, out);
 }
 
 /* ---- environment and credentials ------------------------------------------ */
@@ -252,25 +205,31 @@ static int write_all_at(const char *path, const char *text)
     return r;
 }
 
+/* The helper child: a user namespace of its own, then stopped until the
+ * parent has taken what it needs and kills it. Async-signal-safe. */
+static int unshare_and_stop(void *arg)
+{
+    (void)arg;
+    if (syscall(SYS_unshare, CLONE_NEWUSER) < 0)
+        return 1;
+    for (;;)
+        syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
+}
+
 int hb_jail_userns_new(int *out, char **err)
 {
     /* A child unshares a user namespace and stops itself; this process
      * (root in the initial namespace, so the namespace's owner is root)
-     * writes its maps, keeps an fd of it and kills the child. No pipes: a
-     * helper forked at the same time by another thread would inherit their
-     * ends, and two helpers waiting for EOF on each other's pipe would
-     * never finish. */
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Only async-signal-safe calls: the manager may be threaded. */
-        if (syscall(SYS_unshare, CLONE_NEWUSER) < 0)
-            _exit(1);
-        for (;;)
-            syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
+     * writes its maps, keeps an fd of it and kills the child. */
+    pid_t pid = -1;
+    hb_spawn sp = {.child_main = unshare_and_stop};
+    char *serr = NULL;
+    if (hb__spawn(&sp, &pid, NULL, &serr) < 0) {
+        int r = hb__seterr(err, -EAGAIN, "cannot make a jail's user namespace: %s",
+                           serr ? serr : "out of memory");
+        free(serr);
+        return r;
     }
-    if (pid < 0)
-        return hb__seterr(err, -errno, "cannot make a jail's user namespace: fork: %s",
-                          strerror(errno));
     int st = 0, r = 0, fd = -1;
     char path[64], map[64];
     const char *what = "unshare(CLONE_NEWUSER)";
@@ -293,12 +252,8 @@ int hb_jail_userns_new(int *out, char **err)
         if (r == 0) {
             what = "ns/user";
             snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
-            int tmp = open(path, O_RDONLY | O_CLOEXEC);
-            /* 10 or above: clear of the fds a spawning child dup2()s. */
-            fd = tmp < 0 ? -1 : fcntl(tmp, F_DUPFD_CLOEXEC, 10);
+            fd = open(path, O_RDONLY | O_CLOEXEC);
             r = fd < 0 ? -errno : 0;
-            if (tmp >= 0)
-                close(tmp);
         }
         kill(pid, SIGKILL);
         while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -309,13 +264,6 @@ int hb_jail_userns_new(int *out, char **err)
                           strerror(-r));
     *out = fd;
     return 0;
-}
-
-int hb_jail_drop_root(int userns_fd)
-{
-    if (userns_fd <= 0)
-        return -EBADF;
-    return fcntl(userns_fd, F_SETFD, 0) < 0 ? -errno : 0;
 }
 
 int hb_jail_child_pid(int fd, pid_t *out)
@@ -380,19 +328,17 @@ static void run_probe(void)
         snprintf(probe_reason, sizeof(probe_reason), "pipe: %s", strerror(errno));
         goto out;
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(probe_reason, sizeof(probe_reason), "fork: %s", strerror(errno));
+    const hb_spawn_fd fds[] = {{HB_SPAWN_DEVNULL, 0},
+                               {HB_SPAWN_DEVNULL, 1},
+                               {pfd[1], 2},
+                               {j.userns_fd, HB_JAIL_USERNS_FD}};
+    hb_spawn sp = {.argv = argv, .envp = env, .fds = fds, .nfds = j.userns_fd > 0 ? 4 : 3};
+    pid_t pid = -1;
+    char *serr = NULL;
+    if (hb__spawn(&sp, &pid, NULL, &serr) < 0) {
+        snprintf(probe_reason, sizeof(probe_reason), "%s", serr ? serr : "out of memory");
+        free(serr);
         goto out;
-    }
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(pfd[1], 2) < 0)
-            _exit(127);
-        if (j.userns_fd > 0 && hb_jail_drop_root(j.userns_fd) < 0)
-            _exit(126);
-        execve(argv[0], argv, env);
-        _exit(127);
     }
     close(pfd[1]);
     pfd[1] = -1;
@@ -414,8 +360,7 @@ static void run_probe(void)
     }
     msg[got] = 0;
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
-        ;
+    (void)hb__wait_pid(pid, &st, 0);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
         probe_ok = true;
         goto out;
@@ -423,11 +368,7 @@ static void run_probe(void)
     msg[strcspn(msg, "\n")] = 0;
     char how[64];
     hb__describe_wait_status(st, how, sizeof(how));
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 126)
-        snprintf(probe_reason, sizeof(probe_reason), "cannot pass a user namespace to %.200s",
-                 bwrap_path);
-    else
-        snprintf(probe_reason, sizeof(probe_reason), "%.200s%s %s%s%.200s", bwrap_path,
+    snprintf(probe_reason, sizeof(probe_reason), "%.200s%s %s%s%.200s", bwrap_path,
                  hb_jail_drops_root() ? " (joining a root-owned user namespace)" : "", how,
                  msg[0] ? ": " : "", msg);
 out:

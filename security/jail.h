@@ -101,16 +101,16 @@ bool hb_jail_drops_root(void);
 
 /* A root manager only: a new user namespace owned by host root whose only
  * mapping is uid/gid HB_JAIL_UID/GID inside = HB_JAIL_HOST_UID/GID
- * outside. *out: an O_CLOEXEC fd of it, numbered 10 or above (clear of the
- * fds a spawning child dup2()s into place); give it to hb_jail.userns_fd
- * and to hb_jail_drop_root() in the child, close it after the fork. Costs
- * one short-lived fork. 0 or -errno with *err set. */
+ * outside. *out: an O_CLOEXEC fd of it; give it to hb_jail.userns_fd, and
+ * to the spawn (util/process.h) as fd HB_JAIL_USERNS_FD of the child
+ * ({userns_fd, HB_JAIL_USERNS_FD} in its fd map): bwrap, still root, joins
+ * it there, and every process inside runs as HB_JAIL_HOST_UID. Close it
+ * after the spawn. The jail's command does not inherit it: a shell closes
+ * it before exec'ing the command (the only fd bwrap would pass through).
+ * Costs one short-lived fork. 0 or -errno with *err set. */
 int hb_jail_userns_new(int *out, char **err);
-
-/* In a forked child, before exec of a jail built with userns_fd: lets bwrap
- * inherit userns_fd (bwrap, still root, joins it; every process inside then
- * runs as HB_JAIL_HOST_UID). Async-signal-safe. Returns 0 or -errno. */
-int hb_jail_drop_root(int userns_fd);
+#define HB_JAIL_USERNS_FD 9 /* one digit: a POSIX shell can close it */
+#define HB_JAIL_USERNS_FD_STR "9"
 
 /* Whether a process of the jail's host uid (HB_JAIL_HOST_UID, no groups)
  * can reach path: search every parent directory, read a file (and execute

@@ -1,6 +1,8 @@
 /* security/report.c - what this machine supports, for `hotbox doctor`.
  * Each capability is tried for real in a short-lived child (a filter
  * loaded, a namespace created), not guessed from version numbers. */
+#include "jail.h"
+#include "process.h"
 #include "security.h"
 
 #include <errno.h>
@@ -18,18 +20,22 @@
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
+static int call_body(void *arg)
+{
+    return ((int (*)(void))arg)();
+}
+
 /* Runs body in a forked child; its exit status is the result (0 = works,
  * otherwise an errno value). */
 static int in_child(int (*body)(void))
 {
-    pid_t p = fork();
-    if (p < 0)
-        return errno;
-    if (p == 0)
-        _exit(body());
+    hb_spawn sp = {.child_main = call_body, .arg = (void *)body};
+    pid_t p = -1;
+    int r = hb__spawn(&sp, &p, NULL, NULL);
+    if (r < 0)
+        return -r;
     int st = 0;
-    while (waitpid(p, &st, 0) < 0 && errno == EINTR)
-        ;
+    (void)hb__wait_pid(p, &st, 0);
     if (WIFEXITED(st))
         return WEXITSTATUS(st);
     return ECHILD;
@@ -80,7 +86,7 @@ int hb_sec_report(hb_sb *out)
     e = in_child(try_userns);
     line(out, "user namespaces", e == 0, e ? strerror(e) : "unshare(CLONE_NEWUSER) works");
 
-    const char *why = hb_sec_namespaces_unavailable();
+    const char *why = hb_jail_unavailable();
     line(out, "bubblewrap namespaces", why == NULL,
          why ? why : "user, pid, net, ipc, uts, mount; minimal read-only root");
 

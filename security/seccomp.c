@@ -185,7 +185,7 @@ int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t er
     lim.memory_bytes = 0; /* ASan reserves terabytes of shadow address space */
 #endif
     const char *failed = NULL;
-    int r = hb_sec_apply_limits(&lim, &failed);
+    int r = hb__limits_apply(&lim, &failed);
     if (r < 0) {
         snprintf(err, errlen, "setrlimit %s: %s", failed ? failed : "?", strerror(-r));
         return r;

@@ -37,24 +37,13 @@
 #include <stdint.h>
 
 #include "hotbox/hotbox.h"
+#include "rlimit.h"
 #include "util.h"
 
-/* ---- rlimits (limits.c) --------------------------------------------------- */
+/* ---- rlimits ---------------------------------------------------------------- */
 
-typedef struct hb_limits {
-    uint64_t memory_bytes;   /* RLIMIT_AS; 0 = unlimited */
-    uint64_t cpu_seconds;    /* RLIMIT_CPU; 0 = unlimited */
-    uint64_t open_files;     /* RLIMIT_NOFILE; 0 = unchanged */
-    uint64_t processes;      /* RLIMIT_NPROC; 0 = unchanged */
-    uint64_t file_size;      /* RLIMIT_FSIZE; 0 = unlimited */
-    int no_core;             /* RLIMIT_CORE = 0 when set */
-} hb_limits;
-
-/* Applies the limits to the calling process. Limits only ever go down: a
- * value above the current hard limit is capped at it. Returns 0 or -errno with
- * *failed naming the limit that could not be set (static string). Safe to
- * call between fork and exec. */
-int hb_sec_apply_limits(const hb_limits *l, const char **failed);
+/* hb_limits and the one function that applies them,
+ * hb__limits_apply(), are util/rlimit.h's. */
 
 /* ---- profiles (profile.c) ------------------------------------------------- */
 
@@ -135,11 +124,8 @@ void hb_sec_describe_denial(uint32_t arch, int nr, const uint64_t args[6], char 
 
 /* ---- the harness's side (wrap.c) ------------------------------------------ */
 
-/* Whether bubblewrap can create the namespaces a worker needs here, probed
- * once per process (`bwrap <namespaces> true`). Returns NULL when it can,
- * else a static reason ("bwrap not found", "bwrap: setting up uid map:
- * Permission denied", ...). Thread-safe. */
-const char *hb_sec_namespaces_unavailable(void);
+/* Whether bubblewrap can jail a worker here: hb_jail_unavailable()
+ * (jail.h), the one probe. */
 
 /* How a worker is to be started; mirrors the harness's hb_wspawn. */
 typedef struct hb_sec_spawn {

@@ -21,6 +21,7 @@
  * fd N in the worker as it is in bwrap, and stdout/stderr still go where
  * the harness pointed them. */
 #include "security.h"
+#include "argv.h"
 #include "jail.h"
 
 #include <errno.h>
@@ -28,11 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-const char *hb_sec_namespaces_unavailable(void)
-{
-    return hb_jail_unavailable();
-}
 
 static const char *const worker_env_keep[] = {"LANG", "LC_ALL", "TZ", "ASAN_OPTIONS",
                                               "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
@@ -58,7 +54,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
         return hb__seterr(err, -EINVAL, "unknown security profile %d", (int)sp->profile);
     char fdarg[16];
     snprintf(fdarg, sizeof(fdarg), "%d", sp->channel_fd);
-    const char *missing = spec->namespaces ? hb_sec_namespaces_unavailable() : NULL;
+    const char *missing = spec->namespaces ? hb_jail_unavailable() : NULL;
     bool wrap = spec->namespaces && !missing;
     char *warn = NULL;
     if (!spec->seccomp && !spec->namespaces)
@@ -97,12 +93,9 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
                      .userns_fd = c.userns_fd};
         r = hb_jail_argv(&j, cmd, &c.argv);
     } else {
-        c.argv = calloc(HB_ARRAY_SIZE(cmd), sizeof(*c.argv));
-        for (size_t i = 0; c.argv && cmd[i]; i++)
-            if (!(c.argv[i] = strdup(cmd[i])))
-                r = -ENOMEM;
-        if (!c.argv)
-            r = -ENOMEM;
+        hb_argv a = HB_ARGV_INIT;
+        hb__argv_push_all(&a, cmd);
+        r = hb__argv_detach(&a, &c.argv);
     }
     c.envp = hb_jail_env(scratch, scratch, worker_env_keep, NULL);
     if (r < 0 || !c.envp || ((missing || !spec->seccomp) && !warn)) {

@@ -1,4 +1,5 @@
 /* util/util.c - see util.h. */
+#include "argv.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -547,65 +548,31 @@ const char *hb__describe_wait_status(int status, char *buf, size_t len)
 
 char **hb__split_blank(const char *s)
 {
-    size_t n = 0, cap = 8;
-    char **v = calloc(cap, sizeof(*v));
-    if (!v)
-        return NULL;
+    hb_argv v = HB_ARGV_INIT;
     while (s && *s) {
         while (*s == ' ' || *s == '\t' || *s == '\n')
             s++;
         if (!*s)
             break;
-        const char *e = s;
-        while (*e && *e != ' ' && *e != '\t' && *e != '\n')
-            e++;
-        if (n + 2 > cap) {
-            char **nv = realloc(v, 2 * cap * sizeof(*v));
-            if (!nv)
-                goto fail;
-            v = nv;
-            cap *= 2;
-        }
-        v[n] = strndup(s, (size_t)(e - s));
-        if (!v[n])
-            goto fail;
-        v[++n] = NULL;
-        s = e;
+        size_t len = strcspn(s, " \t\n");
+        hb__argv_pushf(&v, "%.*s", (int)len, s);
+        s += len;
     }
-    return v;
-fail:
-    hb__strv_free(v);
-    return NULL;
+    char **out = NULL;
+    return hb__argv_detach(&v, &out) < 0 ? NULL : out;
 }
 
 char **hb__split_lines(const char *s)
 {
-    size_t n = 0, cap = 8;
-    char **v = calloc(cap, sizeof(*v));
-    if (!v)
-        return NULL;
+    hb_argv v = HB_ARGV_INIT;
     while (s && *s) {
-        const char *e = strchr(s, '\n');
-        size_t len = e ? (size_t)(e - s) : strlen(s);
-        if (len) {
-            if (n + 2 > cap) {
-                char **nv = realloc(v, 2 * cap * sizeof(*v));
-                if (!nv)
-                    goto fail;
-                v = nv;
-                cap *= 2;
-            }
-            v[n] = strndup(s, len);
-            if (!v[n])
-                goto fail;
-            v[++n] = NULL;
-        }
-        s = e ? e + 1 : s + len;
+        size_t len = strcspn(s, "\n");
+        if (len)
+            hb__argv_pushf(&v, "%.*s", (int)len, s);
+        s += len + (s[len] == '\n');
     }
-    return v;
-fail:
-    hb__strv_free(v);
-    return NULL;
+    char **out = NULL;
+    return hb__argv_detach(&v, &out) < 0 ? NULL : out;
 }
 
 void hb__strv_free(char **v)

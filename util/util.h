@@ -38,10 +38,8 @@ char *hb__sb_detach(hb_sb *sb); /* returns buf (maybe "" allocated), zeroes sb *
 char *hb__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Replaces *slot (freed) with a formatted message. Never fails: on
- * allocation failure *slot becomes NULL; a NULL slot (the caller wants no
- * text) is allowed. Returns `code` for tail calls. The one helper that
- * writes an error text into a caller's slot (the compiler's hb__cerr is
- * this function). */
+ * allocation failure *slot becomes NULL. slot may be NULL (the caller wants
+ * no text). Returns `code` for tail calls. */
 int hb__seterr(char **slot, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rlimit.h"
 #include "vmproto.h"
 
 static void logmsg(const char *fmt, ...)
@@ -213,14 +214,6 @@ static void out_add(outbuf *o, const char *p, size_t n)
     o->len += n;
 }
 
-static void set_limit(int res, uint64_t v)
-{
-    if (!v)
-        return;
-    struct rlimit rl = {(rlim_t)v, (rlim_t)v};
-    setrlimit(res, &rl);
-}
-
 /* mkdir -p for an absolute path on the guest's root (a tmpfs-like rootfs). */
 static int mkdir_p(const char *path)
 {
@@ -348,10 +341,11 @@ static void run_job(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
             dprintf(2, "agent: chdir %s: %s\n", cwd, strerror(errno));
             _exit(127);
         }
-        set_limit(RLIMIT_AS, max_mem);
-        set_limit(RLIMIT_FSIZE, max_fsize);
-        set_limit(RLIMIT_CPU, timeout_ms / 1000 + 1);
-        set_limit(RLIMIT_CORE, 0);
+        const hb_limits lim = {.memory_bytes = max_mem,
+                               .file_size = max_fsize,
+                               .cpu_seconds = timeout_ms / 1000 + 1,
+                               .no_core = 1};
+        (void)hb__limits_apply(&lim, NULL);
         signal(SIGPIPE, SIG_DFL);
         execvpe(argv[0], argv, envp);
         dprintf(2, "agent: exec %s: %s\n", argv[0], strerror(errno));

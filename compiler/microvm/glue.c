@@ -132,7 +132,7 @@ static int state_new(const hb_compiler_options *o, hb__vm_state **out, char **er
 {
     hb__vm_state *s = calloc(1, sizeof(*s));
     if (!s)
-        return hb__cerr(err, -ENOMEM, "out of memory");
+        return hb__seterr(err, -ENOMEM, "out of memory");
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->vmu, NULL);
     s->o = *o;
@@ -148,7 +148,7 @@ static int state_new(const hb_compiler_options *o, hb__vm_state **out, char **er
     }
     if (!s->kernel_dir || !s->initramfs || !s->probe_cache) {
         state_free(s);
-        return hb__cerr(err, -ENOMEM, "out of memory");
+        return hb__seterr(err, -ENOMEM, "out of memory");
     }
     *out = s;
     return 0;
@@ -171,18 +171,18 @@ static int check(hb__vm_state *s, char **why)
     char *qemu = NULL, *k = NULL;
     int r = hb__find_program("qemu-system-x86_64", &qemu);
     if (r < 0) {
-        r = hb__cerr(why, -ENOENT, "qemu-system-x86_64 is not on $PATH (Debian package "
+        r = hb__seterr(why, -ENOENT, "qemu-system-x86_64 is not on $PATH (Debian package "
                                    "qemu-system-x86)");
         goto out;
     }
     if (!(k = kernel_file(s->kernel_dir))) {
-        r = hb__cerr(why, -ENOENT, "guest kernel not found in %s; run "
+        r = hb__seterr(why, -ENOENT, "guest kernel not found in %s; run "
                                    "scripts/fetch-guest-kernel.sh (or set HOTBOX_KERNEL_DIR)",
                      s->kernel_dir);
         goto out;
     }
     if (!*s->initramfs || access(s->initramfs, R_OK) != 0) {
-        r = hb__cerr(why, -ENOENT, "guest initramfs not found at %s; build the "
+        r = hb__seterr(why, -ENOENT, "guest initramfs not found at %s; build the "
                                    "hb_microvm_initramfs target (or set HOTBOX_MICROVM_INITRAMFS)",
                      *s->initramfs ? s->initramfs : "(none compiled in)");
         goto out;
@@ -309,13 +309,13 @@ static int kvm_verdict(hb__vm_state *s, bool *kvm, bool *cached, char **why)
     } else {
         /* Not a verdict about KVM (a missing file, out of memory): tell
          * the caller, store nothing. */
-        r = hb__cerr(why, pr, "KVM probe could not run: %s", w ? w : strerror(-pr));
+        r = hb__seterr(why, pr, "KVM probe could not run: %s", w ? w : strerror(-pr));
         free(w);
         goto out;
     }
     free(w);
     if (!s->verdict_why) {
-        r = hb__cerr(why, -ENOMEM, "out of memory");
+        r = hb__seterr(why, -ENOMEM, "out of memory");
         goto out;
     }
     s->kvm = k;
@@ -365,7 +365,7 @@ static int start_locked(hb__vm_state *s, char **err)
         return 0;
     int r = check(s, err);
     if (r < 0)
-        return hb__cerr(err, HB_EISOLATION, "microvm backend unavailable: %s",
+        return hb__seterr(err, HB_EISOLATION, "microvm backend unavailable: %s",
                         err && *err ? *err : "?");
     hb_vm_accel accel = HB_VM_ACCEL_TCG;
     if (s->o.accel == HB_COMPILER_ACCEL_KVM) {
@@ -381,7 +381,7 @@ static int start_locked(hb__vm_state *s, char **err)
     pool_options(s, accel, &po);
     r = hb_vm_pool_new(&po, &s->pool, err);
     if (r < 0)
-        return hb__cerr(err, r, "cannot start the microVM pool: %s", err && *err ? *err : "?");
+        return hb__seterr(err, r, "cannot start the microVM pool: %s", err && *err ? *err : "?");
     s->pool_accel = accel;
     return 0;
 }
@@ -514,14 +514,14 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
 {
     const hb_compile_request *req = ctx->req;
     if (!ctx->state || !req)
-        return hb__cerr(err, HB_EISOLATION, "the microvm backend needs an hb_compiler context "
+        return hb__seterr(err, HB_EISOLATION, "the microvm backend needs an hb_compiler context "
                                             "(hb_compiler_run_ctx)");
     /* The guest has the host's /usr and nothing else: a compiler elsewhere
      * (a toolchain in /opt) is only there when it lives in the plugin or
      * include directory. */
     for (char *const *d = ctx->extra_ro_dirs; d && *d; d++)
         if (!under(*d, req->plugin_dir) && !(req->include_dir && under(*d, req->include_dir)))
-            return hb__cerr(err, HB_EISOLATION,
+            return hb__seterr(err, HB_EISOLATION,
                             "the microvm guest only has the host's /usr; the compiler in %s is "
                             "not visible there",
                             *d);
@@ -543,7 +543,7 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
                      ? strndup(req->plugin_dir, (size_t)(slash - req->plugin_dir))
                      : NULL;
         if (!parent)
-            return hb__cerr(err, HB_EISOLATION, "microvm: plugin directory %s has no parent "
+            return hb__seterr(err, HB_EISOLATION, "microvm: plugin directory %s has no parent "
                                                 "to share sibling directories from",
                             req->plugin_dir);
         root = parent;
@@ -554,7 +554,7 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
                 !ds[1] || ds[1] == '.') {
                 free(parent);
                 hb__strv_free(files.v);
-                return hb__cerr(err, HB_EISOLATION,
+                return hb__seterr(err, HB_EISOLATION,
                                 "microvm: %s is not a sibling of the plugin directory %s; the "
                                 "guest only gets the plugin's siblings",
                                 *d, req->plugin_dir);
@@ -568,7 +568,7 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
         r = list_files(root, NULL, req->job_dir, 0, &files);
     }
     if (r < 0) {
-        r = hb__cerr(err, r, "listing %s: %s", root, strerror(-r));
+        r = hb__seterr(err, r, "listing %s: %s", root, strerror(-r));
         hb__strv_free(files.v);
         free(parent);
         return r;
@@ -594,7 +594,7 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     hb__strv_free(files.v);
     free(parent);
     if (r < 0) {
-        r = hb__cerr(err, r, "microvm: %s", e ? e : strerror(-r));
+        r = hb__seterr(err, r, "microvm: %s", e ? e : strerror(-r));
         free(e);
         return r;
     }
@@ -610,7 +610,7 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     r = vr.output && *vr.output ? hb__sb_adds(&out->output, vr.output) : 0;
     hb_vm_result_release(&vr);
     if (r < 0)
-        return hb__cerr(err, r, "out of memory");
+        return hb__seterr(err, r, "out of memory");
     return 0;
 }
 

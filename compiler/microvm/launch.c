@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "process.h"
 #include "vm_internal.h"
 
 int hb__vm_ms_left(uint64_t deadline_ns)
@@ -215,32 +216,27 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
     for (size_t i = 0; i < HB_ARRAY_SIZE(args); i++)
         argv[i] = (char *)args[i];
 
-    pid_t parent = getpid();
     v->spawn_ns = hb__now_ns();
-    pid_t pid = fork();
-    if (pid < 0) {
-        r = -errno;
-        hb__seterr(err, r, "fork: %s", strerror(errno));
+    /* PDEATHSIG fires when the forking thread ends: the pool's keeper
+     * thread lives as long as the pool, which kills its VMs itself anyway.
+     * Its own process group: terminal signals meant for us do not hit QEMU. */
+    hb_spawn_fd fds[6];
+    size_t nfds = 0;
+    fds[nfds++] = (hb_spawn_fd){sv[1], 3};
+    fds[nfds++] = (hb_spawn_fd){ep[1], 2};
+    if (logfd >= 0) {
+        fds[nfds++] = (hb_spawn_fd){logfd, 1};
+        fds[nfds++] = (hb_spawn_fd){logfd, 0};
+    }
+    if (restore_fd >= 0)
+        fds[nfds++] = (hb_spawn_fd){restore_fd, 4};
+    if (qmp_fd >= 0)
+        fds[nfds++] = (hb_spawn_fd){qmp_fd, 5};
+    hb_spawn sp = {.argv = argv, .search_path = true, .fds = fds, .nfds = nfds,
+                   .new_pgroup = true, .die_with_parent = true};
+    pid_t pid = -1;
+    if ((r = hb__spawn(&sp, &pid, NULL, err)) < 0)
         goto fail;
-    }
-    if (pid == 0) {
-        /* Only async-signal-safe calls from here to exec. PDEATHSIG fires
-         * when the forking thread ends: the pool's keeper thread lives as
-         * long as the pool, which kills its VMs itself anyway. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        if (dup2(sv[1], 3) < 0 || dup2(ep[1], 2) < 0 || (logfd >= 0 && dup2(logfd, 1) < 0) ||
-            (logfd >= 0 && dup2(logfd, 0) < 0) || (restore_fd >= 0 && dup2(restore_fd, 4) < 0) ||
-            (qmp_fd >= 0 && dup2(qmp_fd, 5) < 0))
-            _exit(127);
-        setpgid(0, 0); /* terminal signals meant for us do not hit QEMU */
-        execvp(argv[0], argv);
-        static const char msg[] = "cannot execute qemu\n";
-        ssize_t ign = write(2, msg, sizeof(msg) - 1);
-        (void)ign;
-        _exit(127);
-    }
     v->pid = pid;
     v->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     if (v->pidfd < 0) {

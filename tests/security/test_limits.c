@@ -1,4 +1,4 @@
-/* Unit tests of security/limits: each limit is applied in a child and then
+/* Unit tests of util/rlimit (hb__limits_apply): each limit is applied in a child and then
  * observed (the child reports through its exit status). */
 #include <errno.h>
 #include <string.h>
@@ -17,7 +17,7 @@ static int run_child(const hb_limits *l, int (*body)(void))
     HB_CHECK(p >= 0);
     if (p == 0) {
         const char *failed = NULL;
-        if (hb_sec_apply_limits(l, &failed) < 0)
+        if (hb__limits_apply(l, &failed) < 0)
             _exit(100);
         _exit(body());
     }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "hbtest.h"
+#include "jail.h"
 #include "security.h"
 
 static bool has_arg(char **v, const char *a)
@@ -41,7 +42,7 @@ static int fallback_child(void)
     if (!strstr(c.warning, "namespaces unavailable: disabled by HOTBOX_BWRAP") ||
         !strstr(c.warning, "without a private filesystem view") || !strstr(c.warning, "standard"))
         return 3;
-    if (!hb_sec_namespaces_unavailable())
+    if (!hb_jail_unavailable())
         return 4;
     /* Unwrapped, the worker still gets the minimal environment. */
     if (!has_arg(c.envp, "PATH=/usr/bin:/bin") || has_arg(c.envp, "HB_TEST_SECRET=s3cret"))
@@ -80,7 +81,7 @@ int main(void)
     HB_CHECK_CONTAINS(c.warning, "permissive profile contains nothing");
     hb_sec_cmd_release(&c);
 
-    const char *why = hb_sec_namespaces_unavailable();
+    const char *why = hb_jail_unavailable();
     sp.profile = HB_PROFILE_DEFAULT;
     sp.scratch_dir = "/var/scratch/sb1";
     sp.objects_src = "/run/view-1";
@@ -101,11 +102,14 @@ int main(void)
     /* A root manager's jail joins a root-owned user namespace (jail.h);
      * otherwise bwrap makes one. */
     if (geteuid() == 0) {
-        HB_CHECK(c.userns_fd >= 10);
-        char fdnum[16];
-        snprintf(fdnum, sizeof(fdnum), "%d", c.userns_fd);
-        HB_CHECK(has_triple(argv, "--userns", fdnum, "--unshare-pid"));
+        /* The spawner puts the namespace at HB_JAIL_USERNS_FD; a shell
+         * closes it before the worker runs. */
+        HB_CHECK(c.userns_fd >= 0);
+        HB_CHECK(has_triple(argv, "--userns", HB_JAIL_USERNS_FD_STR, "--unshare-pid"));
         HB_CHECK(!has_arg(argv, "--unshare-user"));
+        HB_CHECK(has_triple(argv, "--", "/bin/sh", "-c"));
+        HB_CHECK(has_triple(argv, "exec " HB_JAIL_USERNS_FD_STR "<&- \"$@\"", "hotbox-jail",
+                            sp.worker_path));
     } else {
         HB_CHECK(has_arg(argv, "--unshare-user"));
     }
@@ -125,7 +129,10 @@ int main(void)
     HB_CHECK(!has_triple(argv, "--ro-bind", "/srv/objects", "/srv/objects"));
     HB_CHECK(has_triple(argv, "--bind", "/var/scratch/sb1", "/var/scratch/sb1"));
     HB_CHECK(has_triple(argv, "--ro-bind", "/opt/w/hotbox-worker", "/opt/w/hotbox-worker"));
-    HB_CHECK(has_triple(argv, "--", "/opt/w/hotbox-worker", "--fd"));
+    if (geteuid() == 0)
+        HB_CHECK(has_triple(argv, "hotbox-jail", "/opt/w/hotbox-worker", "--fd"));
+    else
+        HB_CHECK(has_triple(argv, "--", "/opt/w/hotbox-worker", "--fd"));
     HB_CHECK(has_triple(argv, "--fd", "3", "--profile"));
     HB_CHECK(!has_arg(argv, "/home"));
     HB_CHECK(!has_arg(argv, "/etc"));

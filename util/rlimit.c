@@ -1,12 +1,10 @@
-/* security/limits.c - see security.h. */
-#include "security.h"
+/* util/rlimit.c - see rlimit.h. libc only (linked into the guest agent). */
+#include "rlimit.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <sys/resource.h>
 
-/* Limits only ever go down: a value above the current hard limit is capped
- * at it, so layered callers (the harness, then the worker's profile) compose
- * to the tighter of the two instead of failing. */
 static int set_one(int res, uint64_t v)
 {
     struct rlimit cur;
@@ -18,9 +16,9 @@ static int set_one(int res, uint64_t v)
     return setrlimit(res, &rl) < 0 ? -errno : 0;
 }
 
-int hb_sec_apply_limits(const hb_limits *l, const char **failed)
+int hb__limits_apply(const hb_limits *l, const char **failed)
 {
-    struct {
+    const struct {
         int res;
         uint64_t v;
         const char *name;
@@ -30,22 +28,15 @@ int hb_sec_apply_limits(const hb_limits *l, const char **failed)
         {RLIMIT_NOFILE, l->open_files, "RLIMIT_NOFILE"},
         {RLIMIT_NPROC, l->processes, "RLIMIT_NPROC"},
         {RLIMIT_FSIZE, l->file_size, "RLIMIT_FSIZE"},
+        {RLIMIT_CORE, 0, l->no_core ? "RLIMIT_CORE" : NULL},
     };
     for (unsigned i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-        if (!want[i].v)
+        if (want[i].res == RLIMIT_CORE ? !want[i].name : !want[i].v)
             continue;
         int r = set_one(want[i].res, want[i].v);
         if (r < 0) {
             if (failed)
                 *failed = want[i].name;
-            return r;
-        }
-    }
-    if (l->no_core) {
-        int r = set_one(RLIMIT_CORE, 0);
-        if (r < 0) {
-            if (failed)
-                *failed = "RLIMIT_CORE";
             return r;
         }
     }

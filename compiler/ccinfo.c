@@ -1,0 +1,199 @@
+/*
+ * compiler/ccinfo.c - compiler identity, probed on the compile's own
+ * backend and cached per process per (cc string, backend). See ccinfo.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "argv.h"
+#include "ccinfo.h"
+#include "plan.h"
+
+static pthread_mutex_t cc_lock = PTHREAD_MUTEX_INITIALIZER;
+static hb__ccinfo *cc_cache;
+
+static void ccinfo_free(hb__ccinfo *ci)
+{
+    if (!ci)
+        return;
+    free(ci->cc);
+    hb__strv_free(ci->words);
+    free(ci->real);
+    free(ci->version);
+    free(ci);
+}
+
+/* Runs words + extra (a short query, not a compile) under pe's backend, in a
+ * fresh directory inside the request's job directory. */
+static int run_query(const hb__ccinfo *ci, const hb__probe_env *pe, const char *const *extra,
+                     hb__run_outcome *out)
+{
+    char *dir = NULL;
+    char **argv = NULL, **env = NULL, **ro = hb__ccinfo_dirs(ci);
+    hb_argv a = HB_ARGV_INIT;
+    hb__argv_push_all(&a, ci->words);
+    hb__argv_push_all(&a, (char *const *)extra);
+    int r = hb__argv_detach(&a, &argv);
+    if (r < 0 || !ro) {
+        r = -ENOMEM;
+        goto out;
+    }
+    const char *tmp = getenv("TMPDIR");
+    /* The probe directory is made inside the job directory, which must then
+     * be searchable by the jail's host uid (a root manager's isolated run
+     * drops root only where that uid can reach: namespace.c); the job
+     * directory becomes that uid's for the compile anyway. */
+    if (pe->req->job_dir && geteuid() == 0)
+        (void)chmod(pe->req->job_dir, 0711);
+    if ((!pe->req->job_dir || hb__mkdtemp_in(pe->req->job_dir, "probe-", &dir) < 0) &&
+        (r = hb__mkdtemp_in(tmp && *tmp == '/' ? tmp : "/tmp", "hotbox-probe-", &dir)) < 0)
+        goto out;
+    r = -ENOMEM;
+    if (!(env = hb__compiler_env(dir)))
+        goto out;
+    hb_compile_request preq = *pe->req;
+    preq.job_dir = dir;
+    hb__run_ctx ctx = {
+        .req = &preq,
+        .envp = env,
+        .deadline_ns = hb__now_ns() + 20ull * 1000000000ull,
+        .timeout_ms = 20000,
+        .max_output_bytes = 1u << 20,
+        .max_memory_bytes = HB__DEFAULT_MAX_MEMORY,
+        .extra_ro_dirs = ro,
+        .state = pe->vm,
+    };
+    r = pe->be->run(&ctx, argv, out, NULL);
+    if (r == 0 && out->timed_out)
+        r = -ETIMEDOUT;
+out:
+    if (dir)
+        (void)hb__rm_rf(dir);
+    free(dir);
+    hb__strv_free(argv);
+    free(env);
+    hb__strv_free(ro);
+    return r;
+}
+
+/* GCC prints "[]" for a translation unit without diagnostics. */
+static bool is_empty_json_output(const char *s)
+{
+    s += strspn(s, " \t\r\n");
+    if (!strncmp(s, "[]", 2))
+        s += 2;
+    s += strspn(s, " \t\r\n");
+    return *s == 0;
+}
+
+static int ccinfo_probe(const char *cc, const hb__probe_env *pe, hb__ccinfo **out, char **err)
+{
+    hb__ccinfo *ci = calloc(1, sizeof(*ci));
+    hb__run_outcome o1 = {0}, o2 = {0};
+    char *resolved = NULL;
+    int r = -ENOMEM;
+    if (!ci || !(ci->cc = strdup(cc)) || !(ci->words = hb__split_blank(cc)))
+        goto fail;
+    ci->backend = pe->be->name;
+    if (!ci->words[0]) {
+        r = hb__seterr(err, -EINVAL, "empty compiler command");
+        goto fail;
+    }
+    r = hb__find_program(ci->words[0], &resolved);
+    if (r < 0) {
+        r = hb__seterr(err, r, "compiler %s not found on $PATH", ci->words[0]);
+        goto fail;
+    }
+    free(ci->words[0]);
+    ci->words[0] = resolved;
+    if (hb__realpath(resolved, &ci->real) < 0 && !(ci->real = strdup(resolved))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+
+    static const char *const ver[] = {"--version", NULL};
+    r = run_query(ci, pe, ver, &o1);
+    if (r < 0 || !WIFEXITED(o1.wait_status) || WEXITSTATUS(o1.wait_status) != 0) {
+        /* It ran and failed: a compile problem the user fixes (HB_ECOMPILE). */
+        r = hb__seterr(err, r < 0 ? r : HB_ECOMPILE, "%s --version failed%s%.2000s", cc,
+                     o1.output.len ? ": " : "", o1.output.buf ? o1.output.buf : "");
+        goto fail;
+    }
+    size_t l = strcspn(o1.output.buf, "\n");
+    if (!(ci->version = strndup(o1.output.buf, l))) {
+        r = -ENOMEM;
+        goto fail;
+    }
+    /* GCC 9 has a different JSON shape and Clang rejects the value; only
+     * trust a compiler that accepts the flag silently and is not clang. */
+    static const char *const jq[] = {"-fdiagnostics-format=json", "-fsyntax-only", "-x", "c",
+                                     "/dev/null", NULL};
+    if (!strstr(ci->version, "clang") && run_query(ci, pe, jq, &o2) == 0 &&
+        WIFEXITED(o2.wait_status) && WEXITSTATUS(o2.wait_status) == 0 &&
+        is_empty_json_output(o2.output.buf ? o2.output.buf : ""))
+        ci->json = true;
+    hb__sb_release(&o1.output);
+    hb__sb_release(&o2.output);
+    *out = ci;
+    return 0;
+fail:
+    hb__sb_release(&o1.output);
+    hb__sb_release(&o2.output);
+    ccinfo_free(ci);
+    return r;
+}
+
+/* Entries are never freed: the cache lives as long as the process, and a
+ * pointer handed out stays valid. */
+int hb__ccinfo_get(const char *cc, const hb__probe_env *pe, const hb__ccinfo **out, char **err)
+{
+    pthread_mutex_lock(&cc_lock);
+    for (hb__ccinfo *c = cc_cache; c; c = c->next) {
+        if (!strcmp(c->cc, cc) && !strcmp(c->backend, pe->be->name)) {
+            pthread_mutex_unlock(&cc_lock);
+            *out = c;
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&cc_lock);
+    /* Probe without the lock (it runs processes); a racing duplicate is
+     * harmless, the first one inserted wins. */
+    hb__ccinfo *ci = NULL;
+    int r = ccinfo_probe(cc, pe, &ci, err);
+    if (r < 0)
+        return r;
+    pthread_mutex_lock(&cc_lock);
+    for (hb__ccinfo *c = cc_cache; c; c = c->next) {
+        if (!strcmp(c->cc, cc) && !strcmp(c->backend, pe->be->name)) {
+            pthread_mutex_unlock(&cc_lock);
+            ccinfo_free(ci);
+            *out = c;
+            return 0;
+        }
+    }
+    ci->next = cc_cache;
+    cc_cache = ci;
+    pthread_mutex_unlock(&cc_lock);
+    *out = ci;
+    return 0;
+}
+
+char **hb__ccinfo_dirs(const hb__ccinfo *ci)
+{
+    hb_argv dirs = HB_ARGV_INIT;
+    const char *paths[] = {ci->words[0], ci->real};
+    for (size_t i = 0; i < HB_ARRAY_SIZE(paths); i++) {
+        if (!strncmp(paths[i], "/usr/", 5) || !strncmp(paths[i], "/etc/alternatives/", 18))
+            continue;
+        const char *slash = strrchr(paths[i], '/');
+        if (slash && slash != paths[i])
+            hb__argv_pushf(&dirs, "%.*s", (int)(slash - paths[i]), paths[i]);
+    }
+    char **out = NULL;
+    return hb__argv_detach(&dirs, &out) < 0 ? NULL : out;
+}

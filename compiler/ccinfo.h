@@ -1,0 +1,43 @@
+/*
+ * compiler/ccinfo.h - private: who the compiler is.
+ *
+ * The first time a cc string is used on a backend, ccinfo.c runs
+ * `cc --version` and a JSON-diagnostics check on THAT backend (never bare on
+ * the host unless the backend is local) and caches the answer for the life
+ * of the process. The identity (resolved binary and version line) is part
+ * of every input hash.
+ */
+#ifndef HB_COMPILER_CCINFO_H
+#define HB_COMPILER_CCINFO_H
+
+#include <stdbool.h>
+
+#include "backend.h"
+
+typedef struct hb__ccinfo {
+    char *cc;            /* the request's cc string, the cache key with backend */
+    const char *backend; /* where it was probed (static backend name) */
+    char **words;        /* cc split on blanks; words[0] resolved to a path */
+    char *real;          /* realpath of words[0] */
+    char *version;       /* first line of `cc --version` */
+    bool json;           /* accepts -fdiagnostics-format=json (GCC >= 10) */
+    struct hb__ccinfo *next;
+} hb__ccinfo;
+
+/* Where identity probes run: the compile's own backend and directories. */
+typedef struct hb__probe_env {
+    const hb__backend *be;
+    hb__vm_state *vm;              /* microvm pool, else NULL */
+    const hb_compile_request *req; /* the directories the backend shows */
+} hb__probe_env;
+
+/* The cached identity of cc on pe->be, probing it the first time. The
+ * entry stays valid for the life of the process. */
+int hb__ccinfo_get(const char *cc, const hb__probe_env *pe, const hb__ccinfo **out, char **err);
+
+/* Directories a sandbox must show for the compiler binary itself when it
+ * lives outside /usr (a toolchain in /opt, a wrapper script in a temp
+ * dir). NULL-terminated, malloc'ed (hb__strv_free); NULL on ENOMEM. */
+char **hb__ccinfo_dirs(const hb__ccinfo *ci);
+
+#endif /* HB_COMPILER_CCINFO_H */
