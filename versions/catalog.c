@@ -437,6 +437,7 @@ void hb_store_close(hb_store *s)
 {
     if (!s)
         return;
+    sqlite3_finalize(s->lists_st);
     if (s->db)
         sqlite3_close_v2(s->db);
     free(s->state_dir);

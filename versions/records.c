@@ -73,13 +73,15 @@ static int read_lists(hb_store *s, hb_version_rec *r)
     for (int k = 0; k < HB__NLISTS; k++)
         if (!(*rec_list(r, k) = calloc(1, sizeof(char *))))
             return -ENOMEM;
-    sqlite3_stmt *st = NULL;
-    int rc, res = hb__store_prepare(s,
-                                    "SELECT list, item FROM version_lists "
-                                    "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
-                                    &st);
+    int rc, res = 0;
+    if (!s->lists_st)
+        res = hb__store_prepare(s,
+                                "SELECT list, item FROM version_lists "
+                                "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
+                                &s->lists_st);
     if (res < 0)
         return res;
+    sqlite3_stmt *st = s->lists_st;
     sqlite3_bind_text(st, 1, r->plugin, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)r->version);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -92,7 +94,8 @@ static int read_lists(hb_store *s, hb_version_rec *r)
     }
     if (res == 0 && rc != SQLITE_DONE)
         res = hb__store_dberr(s, rc, "reading a version's lists");
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return res;
 }
 

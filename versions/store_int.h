@@ -41,6 +41,7 @@ struct hb_store {
     hb__seen_object seen[HB__SEEN_MAX]; /* a ring, newest at seen_next - 1 */
     unsigned seen_next;
     sqlite3 *db;
+    sqlite3_stmt *lists_st; /* read_lists' query, prepared once */
     char *state_dir;
     char *objects_dir;
     char *db_path;
