@@ -309,6 +309,17 @@ static int setup_connection(hb_store *s)
 }
 
 
+void hb__store_unlink_db(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < HB_ARRAY_SIZE(suffixes); i++) {
+        char *p = hb__asprintf("%s%s", path, suffixes[i]);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+}
+
 /* Creates a catalogue where there is none, atomically: the schema is
  * written to a private file that is then linked into place. Whoever links
  * first wins; the others find a complete catalogue. So no opener ever sees
@@ -342,15 +353,7 @@ int hb__store_create_catalogue(hb_store *s, int target)
         int e = errno;
         r = hb__store_seterr(s, -e, "cannot create catalogue %s: %s", s->db_path, strerror(e));
     }
-    unlink(tmp);
-    char *side = hb__asprintf("%s-wal", tmp);
-    if (side)
-        unlink(side);
-    free(side);
-    side = hb__asprintf("%s-shm", tmp);
-    if (side)
-        unlink(side);
-    free(side);
+    hb__store_unlink_db(tmp);
     free(tmp);
     if (r == 0)
         hb__fsync_dir(s->state_dir);

@@ -337,17 +337,8 @@ int hb_store_recover(const char *state_dir, bool force, hb_sb *rep)
 fail:
     if (r < 0)
         hb__sb_addf(rep, "error: %s\n", hb_store_last_error(s)[0] ? hb_store_last_error(s) : strerror(-r));
-    if (scratch) {
-        unlink(scratch);
-        char *x = hb__asprintf("%s-wal", scratch);
-        if (x)
-            unlink(x);
-        free(x);
-        x = hb__asprintf("%s-shm", scratch);
-        if (x)
-            unlink(x);
-        free(x);
-    }
+    if (scratch)
+        hb__store_unlink_db(scratch);
     free(damaged);
     free(scratch);
     hb_store_close(s);
