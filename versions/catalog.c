@@ -124,13 +124,13 @@ int hb__store_dberr(hb_store *s, int rc, const char *what)
 {
     if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB)
         return hb__store_seterr(s, HB_ECATALOG, "catalogue %s is damaged: %s (%s); " RECOVER_HINT,
-                      s->db_path, what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                s->db_path, what, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
     int code = (rc == SQLITE_FULL) ? -ENOSPC
                : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? -EBUSY
                : (rc == SQLITE_NOMEM) ? -ENOMEM
                                       : -EIO;
     return hb__store_seterr(s, code, "catalogue %s: %s (%s)", s->db_path, what,
-                  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+                            s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 }
 
 int hb__store_exec(hb_store *s, const char *sql, const char *what)
@@ -186,8 +186,8 @@ int hb__store_migrate_to(hb_store *s, int target)
         goto rollback;
     if (v > SCHEMA_VERSION) {
         r = hb__store_seterr(s, -EPROTONOSUPPORT,
-                   "catalogue %s has schema version %d, newer than this hotbox "
-                   "understands (%d)", s->db_path, v, SCHEMA_VERSION);
+                             "catalogue %s has schema version %d, newer than this hotbox "
+                             "understands (%d)", s->db_path, v, SCHEMA_VERSION);
         goto rollback;
     }
     for (; v < target; v++) {
@@ -240,7 +240,7 @@ static int check_catalogue_file(hb_store *s)
     if (fd < 0) {
         int e = errno;
         return hb__store_seterr(s, e == ENOENT ? HB_ECATALOG : -e, "catalogue %s: cannot open: %s",
-                      s->db_path, strerror(e));
+                                s->db_path, strerror(e));
     }
     struct stat st;
     unsigned char hdr[100];
@@ -258,12 +258,12 @@ static int check_catalogue_file(hb_store *s)
         return hb__store_seterr(s, r, "catalogue %s: cannot read: %s", s->db_path, strerror(-r));
     if (st.st_size == 0)
         return hb__store_seterr(s, HB_ECATALOG,
-                      "catalogue %s is empty (0 bytes): it was truncated, and the version "
-                      "history it held is not in it; " RECOVER_HINT, s->db_path);
+                "catalogue %s is empty (0 bytes): it was truncated, and the version "
+                "history it held is not in it; " RECOVER_HINT, s->db_path);
     if (n < (ssize_t)sizeof(hdr) || memcmp(hdr, "SQLite format 3", 16) != 0)
         return hb__store_seterr(s, HB_ECATALOG,
-                      "catalogue %s is not an SQLite database (%lld bytes; its header is "
-                      "garbled or cut short); " RECOVER_HINT, s->db_path, (long long)st.st_size);
+                "catalogue %s is not an SQLite database (%lld bytes; its header is "
+                "garbled or cut short); " RECOVER_HINT, s->db_path, (long long)st.st_size);
     /* The page count in the header is valid when its "valid-for" counter
      * matches the change counter. With WAL frames pending (a crash during a
      * checkpoint) the file may be short legitimately: SQLite replays them. */
@@ -278,9 +278,9 @@ static int check_catalogue_file(hb_store *s)
     if (!wal_frames && pages && hb__store_be32(hdr + 24) == hb__store_be32(hdr + 92) &&
         (uint64_t)st.st_size < (uint64_t)pages * page)
         return hb__store_seterr(s, HB_ECATALOG,
-                      "catalogue %s is truncated: %lld bytes, its header says %" PRIu32
-                      " pages of %" PRIu32 " bytes; " RECOVER_HINT,
-                      s->db_path, (long long)st.st_size, pages, page);
+                                "catalogue %s is truncated: %lld bytes, its header says %" PRIu32
+                                " pages of %" PRIu32 " bytes; " RECOVER_HINT,
+                                s->db_path, (long long)st.st_size, pages, page);
     return 0;
 }
 
@@ -309,6 +309,17 @@ static int setup_connection(hb_store *s)
 }
 
 
+void hb__store_unlink_db(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; i < HB_ARRAY_SIZE(suffixes); i++) {
+        char *p = hb__asprintf("%s%s", path, suffixes[i]);
+        if (p)
+            unlink(p);
+        free(p);
+    }
+}
+
 /* Creates a catalogue where there is none, atomically: the schema is
  * written to a private file that is then linked into place. Whoever links
  * first wins; the others find a complete catalogue. So no opener ever sees
@@ -323,7 +334,8 @@ int hb__store_create_catalogue(hb_store *s, int target)
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        return hb__store_seterr(s, -e, "cannot create a catalogue in %s: %s", s->state_dir, strerror(e));
+        return hb__store_seterr(s, -e, "cannot create a catalogue in %s: %s", s->state_dir,
+                                strerror(e));
     }
     close(fd);
     sqlite3 *keep = s->db;
@@ -342,15 +354,7 @@ int hb__store_create_catalogue(hb_store *s, int target)
         int e = errno;
         r = hb__store_seterr(s, -e, "cannot create catalogue %s: %s", s->db_path, strerror(e));
     }
-    unlink(tmp);
-    char *side = hb__asprintf("%s-wal", tmp);
-    if (side)
-        unlink(side);
-    free(side);
-    side = hb__asprintf("%s-shm", tmp);
-    if (side)
-        unlink(side);
-    free(side);
+    hb__store_unlink_db(tmp);
     free(tmp);
     if (r == 0)
         hb__fsync_dir(s->state_dir);
@@ -369,9 +373,9 @@ int hb__store_open_catalogue(hb_store *s)
             return hb__store_seterr(s, r, "cannot read %s: %s", s->objects_dir, strerror(-r));
         if (nobj)
             return hb__store_seterr(s, HB_ECATALOG,
-                          "catalogue %s is missing, but %s holds %u stored object%s: the "
-                          "version history was deleted; " RECOVER_HINT,
-                          s->db_path, s->objects_dir, nobj, nobj == 1 ? "" : "s");
+                                    "catalogue %s is missing, but %s holds %u stored object%s: the "
+                                    "version history was deleted; " RECOVER_HINT,
+                                    s->db_path, s->objects_dir, nobj, nobj == 1 ? "" : "s");
         if ((r = hb__store_create_catalogue(s, 0)) < 0)
             return r;
     }
@@ -393,10 +397,12 @@ int hb__store_init(hb_store *s, const char *state_dir)
 {
     int r = hb__mkdir_p(state_dir, 0755);
     if (r < 0)
-        return hb__store_seterr(s, r, "cannot create state directory %s: %s", state_dir, strerror(-r));
+        return hb__store_seterr(s, r, "cannot create state directory %s: %s", state_dir,
+                                strerror(-r));
     r = hb__realpath(state_dir, &s->state_dir);
     if (r < 0)
-        return hb__store_seterr(s, r, "cannot resolve state directory %s: %s", state_dir, strerror(-r));
+        return hb__store_seterr(s, r, "cannot resolve state directory %s: %s", state_dir,
+                                strerror(-r));
     s->objects_dir = hb__path_join(s->state_dir, "objects");
     s->db_path = hb__path_join(s->state_dir, "hotbox.db");
     if (!s->objects_dir || !s->db_path)
@@ -437,6 +443,7 @@ void hb_store_close(hb_store *s)
 {
     if (!s)
         return;
+    sqlite3_finalize(s->lists_st);
     if (s->db)
         sqlite3_close_v2(s->db);
     free(s->state_dir);

@@ -29,16 +29,17 @@ static int checkpoint_put_locked(hb_store *s, const char *plugin, const char *sa
     if (!s || !hb__store_valid_plugin(plugin) || !sandbox || (len && !blob) || version > INT64_MAX)
         return -EINVAL;
     if (len > HB_STORE_MAX_CHECKPOINT)
-        return hb__store_seterr(s, HB_ELIMIT, "checkpoint of %s is %zu bytes, the store's limit is %u",
-                      plugin, len, HB_STORE_MAX_CHECKPOINT);
+        return hb__store_seterr(s, HB_ELIMIT,
+                                "checkpoint of %s is %zu bytes, the store's limit is %u",
+                                plugin, len, HB_STORE_MAX_CHECKPOINT);
     sqlite3_stmt *st = NULL;
     /* seq orders checkpoints taken within the same second. */
     int r = hb__store_prepare(s,
-                    "INSERT OR REPLACE INTO checkpoints "
-                    "(plugin, sandbox, schema, version, blob, created, seq) VALUES "
-                    "(?1, ?2, ?3, ?4, ?5, ?6, "
-                    " (SELECT coalesce(max(seq), 0) + 1 FROM checkpoints))",
-                    &st);
+                              "INSERT OR REPLACE INTO checkpoints "
+                              "(plugin, sandbox, schema, version, blob, created, seq) VALUES "
+                              "(?1, ?2, ?3, ?4, ?5, ?6, "
+                              " (SELECT coalesce(max(seq), 0) + 1 FROM checkpoints))",
+                              &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
@@ -70,10 +71,10 @@ static int checkpoint_get_locked(hb_store *s, const char *plugin, const char *sa
         return -EINVAL;
     sqlite3_stmt *st = NULL;
     int r = hb__store_prepare(s,
-                    "SELECT version, schema, blob, created FROM checkpoints "
-                    "WHERE plugin=?1 AND sandbox=?2 AND (?3 < 0 OR schema=?3) "
-                    "ORDER BY seq DESC LIMIT 1",
-                    &st);
+                              "SELECT version, schema, blob, created FROM checkpoints "
+                              "WHERE plugin=?1 AND sandbox=?2 AND (?3 < 0 OR schema=?3) "
+                              "ORDER BY seq DESC LIMIT 1",
+                              &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);

@@ -121,7 +121,8 @@ static int gc_locked(hb_store *s, unsigned keep_n, const hb_store_ref *protect, 
     if (r < 0)
         return hb__store_report(s, r, err);
     if (c.failures)
-        hb__store_seterr(s, 0, "gc could not remove %u file(s) from %s", c.failures, s->objects_dir);
+        hb__store_seterr(s, 0, "gc could not remove %u file(s) from %s", c.failures,
+                         s->objects_dir);
     if (removed)
         *removed = count;
     return 0;

@@ -68,7 +68,7 @@ static int copy_to_temp(hb_store *s, const char *src, char **tmp_out,
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
         r = hb__store_seterr(s, -errno, "cannot create a temporary file in %s: %s", s->objects_dir,
-                   strerror(errno));
+                             strerror(errno));
         goto out_free;
     }
     h = hb__sha256_new();
@@ -90,8 +90,9 @@ static int copy_to_temp(hb_store *s, const char *src, char **tmp_out,
             break;
         size += (uint64_t)n;
         if (size > MAX_OBJECT_SIZE) {
-            r = hb__store_seterr(s, -EFBIG, "object %s is larger than the limit of %" PRIu64 " bytes",
-                       src, MAX_OBJECT_SIZE);
+            r = hb__store_seterr(s, -EFBIG,
+                                 "object %s is larger than the limit of %" PRIu64 " bytes",
+                                 src, MAX_OBJECT_SIZE);
             goto out_unlink;
         }
         hb__sha256_update(h, buf, (size_t)n);
@@ -99,18 +100,20 @@ static int copy_to_temp(hb_store *s, const char *src, char **tmp_out,
         r = hb__fault_active("store.enospc") ? -ENOSPC : hb__write_full(fd, buf, (size_t)n);
         if (r < 0) {
             hb__store_seterr(s, r, "writing object to %s: %s%s", s->objects_dir, strerror(-r),
-                   r == -ENOSPC ? " (the disk holding the state directory is full)" : "");
+                             r == -ENOSPC ? " (the disk holding the state directory is full)" : "");
             goto out_unlink;
         }
     }
     if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-        r = hb__store_seterr(s, -errno, "syncing object in %s: %s", s->objects_dir, strerror(errno));
+        r = hb__store_seterr(s, -errno, "syncing object in %s: %s", s->objects_dir,
+                             strerror(errno));
         goto out_unlink;
     }
     int cr = close(fd);
     fd = -1;
     if (cr < 0) {
-        r = hb__store_seterr(s, -errno, "closing object in %s: %s", s->objects_dir, strerror(errno));
+        r = hb__store_seterr(s, -errno, "closing object in %s: %s", s->objects_dir,
+                             strerror(errno));
         goto out_unlink;
     }
     hb__sha256_final(h, sha);
@@ -190,10 +193,12 @@ static int check_object(hb_store *s, const char *path, const char *sha, uint64_t
     if (stat(path, &st) < 0) {
         int e = errno;
         if (e == ENOENT)
-            return hb__store_seterr(s, -ENOENT, "object %.12s... of %s is missing from %s", sha, whose,
-                          s->objects_dir);
-        return hb__store_seterr(s, -e, "object %.12s... of %s: cannot stat %s: %s", sha, whose, path,
-                      strerror(e));
+            return hb__store_seterr(s, -ENOENT, "object %.12s... of %s is missing from %s", sha,
+                                    whose,
+                                    s->objects_dir);
+        return hb__store_seterr(s, -e, "object %.12s... of %s: cannot stat %s: %s", sha, whose,
+                                path,
+                                strerror(e));
     }
     bool size_ok = size == UINT64_MAX || (uint64_t)st.st_size == size;
     if (!full && size_ok && seen_find(s, sha, &st))
@@ -203,14 +208,15 @@ static int check_object(hb_store *s, const char *path, const char *sha, uint64_t
     int r = hb__sha256_file(path, got);
     if (r < 0)
         return hb__store_seterr(s, r, "object %.12s... of %s: cannot read %s: %s", sha, whose, path,
-                      strerror(-r));
+                                strerror(-r));
     if (strcmp(got, sha) != 0)
         return hb__store_seterr(s, HB_ECORRUPT,
-                      "object %.12s... of %s is corrupt: %s hashes to %.12s... (%lld bytes)",
-                      sha, whose, path, got, (long long)st.st_size);
+                "object %.12s... of %s is corrupt: %s hashes to %.12s... (%lld bytes)",
+                sha, whose, path, got, (long long)st.st_size);
     if (!size_ok)
-        return hb__store_seterr(s, HB_ECORRUPT, "object %.12s... of %s has %lld bytes, catalogue says %"
-                      PRIu64, sha, whose, (long long)st.st_size, size);
+        return hb__store_seterr(s, HB_ECORRUPT,
+                                "object %.12s... of %s has %lld bytes, catalogue says %"
+                                PRIu64, sha, whose, (long long)st.st_size, size);
     seen_note(s, sha, &st);
     return 0;
 }
@@ -221,7 +227,8 @@ static int verify_rec(hb_store *s, const hb_version_rec *rec, char **err, bool f
         return -EINVAL;
     /* The checksum becomes a path: a tampered row must not point elsewhere. */
     if (!is_hex_sha(rec->object_sha256))
-        return hb__store_report(s, hb__store_seterr(s, HB_ECORRUPT, "%s v%" PRIu64 " has an invalid object "
+        return hb__store_report(s, hb__store_seterr(s, HB_ECORRUPT,
+                                                    "%s v%" PRIu64 " has an invalid object "
                                 "checksum \"%.70s\" in the catalogue", rec->plugin,
                                 rec->version, rec->object_sha256), err);
     char *path = hb_store_object_path(s, rec->object_sha256);
@@ -525,10 +532,10 @@ static int verify_all_locked(hb_store *s, hb_sb *report_sb)
     }
 
     r = hb__store_prepare(s,
-                "SELECT v.plugin, max(v.version), coalesce(c.last_version, 0) FROM versions v "
-                "LEFT JOIN counters c ON c.plugin = v.plugin GROUP BY v.plugin "
-                "HAVING max(v.version) > coalesce(c.last_version, 0)",
-                &st);
+            "SELECT v.plugin, max(v.version), coalesce(c.last_version, 0) FROM versions v "
+            "LEFT JOIN counters c ON c.plugin = v.plugin GROUP BY v.plugin "
+            "HAVING max(v.version) > coalesce(c.last_version, 0)",
+            &st);
     if (r < 0)
         goto out;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -548,10 +555,10 @@ static int verify_all_locked(hb_store *s, hb_sb *report_sb)
         hb__sb_addf(c.report, "hint: %s\n", "stop every hotbox using this state directory and "
                     "run `hotbox store recover`");
         r = hb__store_seterr(s, HB_ECATALOG, "store %s: the catalogue is damaged: %u error(s), %u "
-                   "warning(s)", s->state_dir, c.errors, c.warnings);
+                             "warning(s)", s->state_dir, c.errors, c.warnings);
     } else if (c.errors) {
         r = hb__store_seterr(s, HB_ECORRUPT, "store %s: %u error(s), %u warning(s)", s->state_dir,
-                   c.errors, c.warnings);
+                             c.errors, c.warnings);
     }
 out:
     if (st)

@@ -73,13 +73,15 @@ static int read_lists(hb_store *s, hb_version_rec *r)
     for (int k = 0; k < HB__NLISTS; k++)
         if (!(*rec_list(r, k) = calloc(1, sizeof(char *))))
             return -ENOMEM;
-    sqlite3_stmt *st = NULL;
-    int rc, res = hb__store_prepare(s,
-                                    "SELECT list, item FROM version_lists "
-                                    "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
-                                    &st);
+    int rc, res = 0;
+    if (!s->lists_st)
+        res = hb__store_prepare(s,
+                                "SELECT list, item FROM version_lists "
+                                "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
+                                &s->lists_st);
     if (res < 0)
         return res;
+    sqlite3_stmt *st = s->lists_st;
     sqlite3_bind_text(st, 1, r->plugin, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)r->version);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -92,7 +94,8 @@ static int read_lists(hb_store *s, hb_version_rec *r)
     }
     if (res == 0 && rc != SQLITE_DONE)
         res = hb__store_dberr(s, rc, "reading a version's lists");
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
     return res;
 }
 
@@ -143,7 +146,8 @@ static int get_locked(hb_store *s, const char *plugin, uint64_t version, hb_vers
     if (!s || !plugin || !out || version > INT64_MAX)
         return -EINVAL;
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version=?2", &st);
+    int r = hb__store_prepare(s,
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version=?2", &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
@@ -171,9 +175,9 @@ static int find_input_locked(hb_store *s, const char *plugin, const char *input_
         return -EINVAL;
     sqlite3_stmt *st = NULL;
     int r = hb__store_prepare(s,
-                    "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND input_hash=?2 "
-                    "ORDER BY version DESC LIMIT 1",
-                    &st);
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND input_hash=?2 "
+            "ORDER BY version DESC LIMIT 1",
+            &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
@@ -198,9 +202,9 @@ static int latest_locked(hb_store *s, const char *plugin, hb_version_rec *out)
         return -EINVAL;
     sqlite3_stmt *st = NULL;
     int r = hb__store_prepare(s,
-                    "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 "
-                    "ORDER BY version DESC LIMIT 1",
-                    &st);
+                              "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 "
+                              "ORDER BY version DESC LIMIT 1",
+                              &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
@@ -225,8 +229,9 @@ static int list_locked(hb_store *s, const char *plugin, hb_version_rec **out, si
     if (!s || !plugin || !out || !n)
         return -EINVAL;
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version",
-                    &st);
+    int r = hb__store_prepare(s,
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version",
+            &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
@@ -377,8 +382,9 @@ static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
     hb_version_status from = cur.status;
     hb_version_rec_release(&cur);
     if (!hb_store_status_transition_ok(from, status)) {
-        r = hb__store_seterr(s, -EINVAL, "%s v%" PRIu64 ": status cannot change from %s to %s", plugin,
-                   version, hb_version_status_name(from), hb_version_status_name(status));
+        r = hb__store_seterr(s, -EINVAL, "%s v%" PRIu64 ": status cannot change from %s to %s",
+                             plugin,
+                             version, hb_version_status_name(from), hb_version_status_name(status));
         goto rollback;
     }
     sqlite3_stmt *st = NULL;
@@ -418,9 +424,9 @@ static int set_upgrade_result_locked(hb_store *s, const char *plugin, uint64_t v
         return -EINVAL;
     sqlite3_stmt *st = NULL;
     int r = hb__store_prepare(s,
-                    "UPDATE versions SET upgrade_result=?3, upgrade_base=?4 "
-                    "WHERE plugin=?1 AND version=?2",
-                    &st);
+                              "UPDATE versions SET upgrade_result=?3, upgrade_base=?4 "
+                              "WHERE plugin=?1 AND version=?2",
+                              &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
@@ -432,7 +438,8 @@ static int set_upgrade_result_locked(hb_store *s, const char *plugin, uint64_t v
     if (rc != SQLITE_DONE)
         return hb__store_dberr(s, rc, "recording an upgrade test result");
     if (sqlite3_changes(s->db) == 0)
-        return hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin, version);
+        return hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin,
+                                version);
     return 0;
 }
 
@@ -457,9 +464,9 @@ int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha, h
 {
     sqlite3_stmt *st = NULL;
     int r = hb__store_prepare(s,
-                    "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND object_sha256=?2 "
-                    "ORDER BY version DESC LIMIT 1",
-                    &st);
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND object_sha256=?2 "
+            "ORDER BY version DESC LIMIT 1",
+            &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
@@ -473,9 +480,9 @@ int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out)
     /* max() of both, so a counter row lost to an old bug or hand-editing can
      * never make a number be reused. */
     int r = hb__store_prepare(s,
-                    "SELECT max(coalesce((SELECT last_version FROM counters WHERE plugin=?1),0),"
-                    "           coalesce((SELECT max(version) FROM versions WHERE plugin=?1),0))",
-                    &st);
+            "SELECT max(coalesce((SELECT last_version FROM counters WHERE plugin=?1),0),"
+            "           coalesce((SELECT max(version) FROM versions WHERE plugin=?1),0))",
+            &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
@@ -524,9 +531,9 @@ int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, cons
 {
     sqlite3_stmt *st = NULL;
     int r = hb__store_prepare(s,
-                    "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
-                    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    &st);
+                              "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
+                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                              &st);
     if (r < 0)
         return r;
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);

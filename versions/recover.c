@@ -252,7 +252,7 @@ int hb_store_recover(const char *state_dir, bool force, hb_sb *rep)
         free(why);
         if (r != HB_ECATALOG) {
             r = hb__store_seterr(s, -EEXIST, "catalogue %s is not damaged: nothing to recover (use "
-                       "--force to rebuild it anyway)", s->db_path);
+                                 "--force to rebuild it anyway)", s->db_path);
             goto fail;
         }
     }
@@ -306,11 +306,11 @@ int hb_store_recover(const char *state_dir, bool force, hb_sb *rep)
     /* Version numbers are never reused: every counter at least its
      * plugin's highest recovered version. */
     r = hb__store_exec(s,
-                 "INSERT INTO counters (plugin, last_version) "
-                 "SELECT plugin, max(version) FROM versions WHERE true GROUP BY plugin "
-                 "ON CONFLICT(plugin) DO UPDATE SET last_version = "
-                 "max(last_version, excluded.last_version)",
-                 "fixing version counters");
+                       "INSERT INTO counters (plugin, last_version) "
+                       "SELECT plugin, max(version) FROM versions WHERE true GROUP BY plugin "
+                       "ON CONFLICT(plugin) DO UPDATE SET last_version = "
+                       "max(last_version, excluded.last_version)",
+                       "fixing version counters");
     if (r < 0)
         goto fail;
     unsigned orphans = 0, total = 0;
@@ -336,18 +336,10 @@ int hb_store_recover(const char *state_dir, bool force, hb_sb *rep)
     r = 0;
 fail:
     if (r < 0)
-        hb__sb_addf(rep, "error: %s\n", hb_store_last_error(s)[0] ? hb_store_last_error(s) : strerror(-r));
-    if (scratch) {
-        unlink(scratch);
-        char *x = hb__asprintf("%s-wal", scratch);
-        if (x)
-            unlink(x);
-        free(x);
-        x = hb__asprintf("%s-shm", scratch);
-        if (x)
-            unlink(x);
-        free(x);
-    }
+        hb__sb_addf(rep, "error: %s\n",
+                    hb_store_last_error(s)[0] ? hb_store_last_error(s) : strerror(-r));
+    if (scratch)
+        hb__store_unlink_db(scratch);
     free(damaged);
     free(scratch);
     hb_store_close(s);

@@ -41,6 +41,7 @@ struct hb_store {
     hb__seen_object seen[HB__SEEN_MAX]; /* a ring, newest at seen_next - 1 */
     unsigned seen_next;
     sqlite3 *db;
+    sqlite3_stmt *lists_st; /* read_lists' query, prepared once */
     char *state_dir;
     char *objects_dir;
     char *db_path;
@@ -91,6 +92,8 @@ int hb__store_migrate_to(hb_store *s, int target);
 /* Creates a catalogue of schema version target (<= 0: the current one). */
 int hb__store_create_catalogue(hb_store *s, int target);
 int hb__store_open_catalogue(hb_store *s);
+/* Removes an SQLite file and its -wal and -shm files (missing ones are fine). */
+void hb__store_unlink_db(const char *path);
 /* Fills the handle's paths and creates the state and objects directories. */
 int hb__store_init(hb_store *s, const char *state_dir);
 /* A handle with its lock initialised, nothing else (free: hb_store_close). */
