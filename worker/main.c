@@ -133,7 +133,14 @@ static int usage(void)
  * a worker whose plugin code never returns still goes; the parent-death
  * signal alone does not cover a root manager's jail (bwrap stays root, the
  * worker is the jail's uid, and the kernel does not deliver that signal
- * across the uid change). */
+ * across the uid change).
+ *
+ * An orderly end (the harness closes the channel after its last request)
+ * is also a hang-up: the main loop then reads EOF and runs each plugin's
+ * fini hook. So the lifeline gives it LIFELINE_GRACE_MS to finish on its
+ * own (its return ends the process and this thread) and only then ends a
+ * worker whose code is stuck. */
+#define LIFELINE_GRACE_MS 1000
 static void *lifeline(void *arg)
 {
     int fd = (int)(intptr_t)arg;
@@ -145,8 +152,13 @@ static void *lifeline(void *arg)
         if (n < 0)
             return NULL;
         if (p.revents)
-            _exit(0);
+            break;
     }
+    /* poll with no fds: a wait the seccomp profiles already allow. */
+    uint64_t end = hb__now_ns() + LIFELINE_GRACE_MS * 1000000ull;
+    for (uint64_t now = hb__now_ns(); now < end; now = hb__now_ns())
+        (void)poll(NULL, 0, (int)((end - now) / 1000000u) + 1);
+    _exit(0);
 }
 
 int main(int argc, char **argv)
