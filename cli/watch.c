@@ -92,6 +92,8 @@ static void print_json(const hb_event *ev)
         }
         json_object_set_new(o, "diagnostics", a);
     }
+    if (ev->carry) /* what became of each static (docs/state.md) */
+        json_object_set_new(o, "carry", json_string(ev->carry));
     char *s = json_dumps(o, JSON_COMPACT);
     if (s) {
         puts(s);
@@ -188,6 +190,11 @@ static void on_event(const hb_event *ev, void *ud)
         printf("    %s:%u:%u: %s: %s\n", ev->diagnostics[i].file, ev->diagnostics[i].line,
                ev->diagnostics[i].column, ev->diagnostics[i].severity,
                ev->diagnostics[i].message);
+    for (const char *c = ev->carry; c && *c;) { /* one line per static */
+        size_t n = strcspn(c, "\n");
+        printf("    %.*s\n", (int)n, c);
+        c += n + (c[n] == '\n');
+    }
     fflush(stdout);
 }
 
