@@ -207,6 +207,8 @@ static void print_json(const hb_event *ev)
         }
         json_object_set_new(o, "diagnostics", a);
     }
+    if (ev->carry) /* what became of each static (docs/state.md) */
+        json_object_set_new(o, "carry", json_string(ev->carry));
     char *s = cli_json_dumps(o);
     if (s) {
         puts(s);
@@ -308,6 +310,11 @@ static void on_event(const hb_event *ev, void *ud)
            nl ? (int)(nl - msg) : (int)strlen(msg), msg);
     for (size_t i = 0; i < ev->ndiagnostics; i++)
         cli_print_diagnostic(stdout, &ev->diagnostics[i], "    ", ui->color);
+    for (const char *c = ev->carry; c && *c;) { /* one line per static */
+        size_t n = strcspn(c, "\n");
+        printf("    %.*s\n", (int)n, c);
+        c += n + (c[n] == '\n');
+    }
     fflush(stdout);
 }
 

@@ -163,6 +163,11 @@ typedef struct hb_slot {
     uint64_t prev_version; /* the version to roll back to */
     char prev_sha[HB_SHA256_HEX];
     uint32_t prev_schema;
+    /* The DWARF analysis of one of its versions' objects (harness/carry.c),
+     * kept so each object is analysed once; dwarf_sha names the object. */
+    struct hb_dwarf_info *dwarf;
+    char dwarf_sha[HB_SHA256_HEX];
+    bool nodebug_said;    /* the "no debug info" notice was given */
 } hb_slot;
 
 struct hb_sandbox {
@@ -201,6 +206,7 @@ struct hb_sandbox {
     struct hb_held_event *held;
     bool build_fresh;
     unsigned long failure_events; /* compile-failed and swap-failed emitted */
+    const char *carry_report; /* while a swap event is emitted: its `carry` lines */
 };
 
 /* ---- events ------------------------------------------------------------- */

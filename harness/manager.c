@@ -134,6 +134,8 @@ static void emit_v(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char
         ev.detect_ms = sb->detect_ms;
     ev.diagnostics = ndiags ? diags : NULL;
     ev.ndiagnostics = ndiags;
+    if (sb && (type == HB_EVENT_SWAPPED || type == HB_EVENT_ROLLED_BACK))
+        ev.carry = sb->carry_report;
     m->opts.on_event(&ev, m->opts.event_userdata);
     hb__sb_release(&msg);
 }

@@ -22,6 +22,8 @@ static int parse_load_reply(const hb_frame *f, bool swap, hb_load_reply *out)
     out->schema = m.schema;
     out->hooks = m.hooks;
     out->state_result = m.state_result;
+    out->carry = m.carry;
+    m.carry = (hb_proto_carry_result){0};
     hb__proto_loaded_release(&m);
     return 0;
 }
@@ -182,14 +184,16 @@ static int on_interim(const hb_frame *f, void *ud)
 }
 
 int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t version,
-                 bool wait_ack, hb_state_fn on_state, void *ud, hb_swap_progress *prog,
-                 hb_load_reply *lr, char **err)
+                 bool wait_ack, const hb_proto_carry *carry, hb_state_fn on_state, void *ud,
+                 hb_swap_progress *prog, hb_load_reply *lr, char **err)
 {
     *prog = (hb_swap_progress){0};
     struct swap_ctx ctx = {sb, plugin, wait_ack, on_state, ud, prog};
     hb_wbuf w = {0};
     hb_proto_swap req = {.plugin = (char *)plugin, .path = (char *)path, .version = version,
                          .wait_ack = wait_ack};
+    if (carry)
+        req.carry = *carry;
     hb__proto_swap_encode(&w, hb__wc_next_id(&sb->wc), &req);
     hb_frame reply;
     int r = exchange(sb, &w, on_interim, &ctx, &reply, err);

@@ -23,6 +23,7 @@
 #define HB_SANDBOX_IMPL_H
 
 #include "harness.h"
+#include "dwarf.h"
 
 /* ---- sandbox.c ------------------------------------------------------------ */
 
@@ -72,6 +73,7 @@ bool hb__probation_revert(hb_sandbox *sb, hb_slot *s, const char *reason);
 typedef struct hb_load_reply {
     uint32_t schema, hooks;
     uint8_t state_result; /* HB_PROTO_STATE_* */
+    hb_proto_carry_result carry; /* SWAP: what the carry plan did (release it) */
 } hb_load_reply;
 
 /* Makes the object at path visible to this sandbox's worker. */
@@ -100,10 +102,40 @@ typedef struct hb_swap_progress {
 } hb_swap_progress;
 /* SWAP plugin to the object at path. wait_ack: the worker waits for
  * CHECKPOINT_ACK (sent once on_state accepted the state) before the new
- * code runs. */
+ * code runs. carry (NULL: none): the carry section (carry.c). */
 int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t version,
-                 bool wait_ack, hb_state_fn on_state, void *ud, hb_swap_progress *prog,
-                 hb_load_reply *lr, char **err);
+                 bool wait_ack, const hb_proto_carry *carry, hb_state_fn on_state, void *ud,
+                 hb_swap_progress *prog, hb_load_reply *lr, char **err);
+
+/* ---- carry.c -------------------------------------------------------------- */
+
+/* The static variables a swap carries (docs/state.md): the DWARF of the
+ * old and new objects compared (versions/dwarf.h), the carry section for
+ * the SWAP, and what became of each variable. */
+typedef struct hb_carry {
+    struct hb_dwarf_info *old, *new_;  /* NULL: no analysis (see nodebug) */
+    hb_carry_plan plan;
+    hb_proto_carry wire;               /* wire.present: send it */
+    uint32_t *wire_entry;              /* plan entry of each wire variable */
+    char nodebug[96];                  /* why no plan: "v3 has no debug info" */
+    char *report;                      /* after the swap: one line per variable */
+    char summary[96];                  /* "statics: 2 carried, 1 reset, 0 new" */
+} hb_carry;
+
+/* Analyses both objects (the old one's analysis is kept on the slot) and
+ * builds the plan. Never fails the swap: without debug info, or on an
+ * analysis error, c->wire.present stays false and c->nodebug says why.
+ * is_rollback: no guard (the target version served with its own state). */
+void hb__carry_prepare(hb_sandbox *sb, hb_slot *s, const char *new_path, uint64_t new_version,
+                       bool is_rollback, hb_carry *c);
+/* After a swap that succeeded and was committed (s is the new version's
+ * slot now): c->report from the worker's result, and the
+ * new version's analysis kept on the slot; the "no debug info" notice
+ * given once per slot. Returns c->summary for the swap event, or NULL
+ * when no plan ran (no debug info, or save/migrate carried the state). */
+const char *hb__carry_done(hb_sandbox *sb, hb_slot *s, hb_carry *c,
+                           const hb_proto_carry_result *res, uint64_t old_version);
+void hb__carry_release(hb_carry *c);
 
 /* ---- checkpoint.c --------------------------------------------------------- */
 

@@ -19,6 +19,7 @@ void hb__slot_release(hb_slot *s)
     free(s->name);
     free(s->dir);
     free(s->path);
+    hb_dwarf_info_free(s->dwarf);
     hb_ckset_release(&s->ckpts);
     memset(s, 0, sizeof(*s));
 }

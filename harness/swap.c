@@ -120,14 +120,21 @@ static int swap_failed(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
 
 /* The swap went through: the events that say so, and how the state went. */
 static void swapped(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, const swap_from *old,
-                    bool is_rollback, const hb_load_reply *lr, bool got, const hb_timings *t)
+                    bool is_rollback, const hb_load_reply *lr, bool got, const hb_timings *t,
+                    const hb_carry *carry, const char *carry_summary)
 {
     hb_metrics_add(sb->m->metrics, HB_CTR_SWAPS, 1);
     hb_metrics_observe(sb->m->metrics, HB_HIST_SWAP, (uint64_t)(t->swap_ms * 1e6));
+    /* The event's `carry` lines name every static carried or reset. */
+    sb->carry_report = carry_summary ? carry->report : NULL;
     hb__emit(sb->m, sb, is_rollback ? HB_EVENT_ROLLED_BACK : HB_EVENT_SWAPPED, s->name,
              rec->version, old->version, 0, t, "%s v%llu -> v%llu (%s; swap %.2f ms, total %.1f ms)",
              s->name, (unsigned long long)old->version, (unsigned long long)rec->version,
-             state_note(lr->state_result, old->hooks), t->swap_ms, t->total_ms);
+             carry_summary ? carry_summary : state_note(lr->state_result, old->hooks),
+             t->swap_ms, t->total_ms);
+    sb->carry_report = NULL;
+    if (carry_summary)
+        return; /* the statics were carried (or reset, each named) */
     if (lr->state_result != HB_PROTO_STATE_CARRIED && !got &&
         (old->hooks & HB_PROTO_HOOK_SAVE) == 0)
         hb__emit(sb->m, sb, HB_EVENT_STATE_RESET, s->name, rec->version, old->version, 0, NULL,
@@ -165,10 +172,13 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
     memcpy(old.sha, s->sha, HB_SHA256_HEX);
     struct state_ctx ctx = {sb, s};
     hb_swap_progress prog;
-    hb_load_reply lr;
+    hb_load_reply lr = {0};
+    hb_carry carry;
     uint64_t ts = hb__now_ns();
+    hb__carry_prepare(sb, s, path, rec->version, is_rollback, &carry);
     /* wait_ack: a named sandbox's checkpoint is durable before new code runs */
-    r = hb__rpc_swap(sb, s->name, path, rec->version, sb->named, on_old_state, &ctx, &prog, &lr,
+    r = hb__rpc_swap(sb, s->name, path, rec->version, sb->named,
+                     carry.wire.present ? &carry.wire : NULL, on_old_state, &ctx, &prog, &lr,
                      &err);
     t->swap_ms = hb__ms_since(ts);
     t->total_ms = hb__ms_since(t0);
@@ -190,8 +200,11 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
         s->schema = lr.schema;
         s->hooks = lr.hooks;
         s->calls_since_ckpt = 0; /* the state at the swap is the checkpoint */
-        swapped(sb, s, rec, &old, is_rollback, &lr, prog.got, t);
+        const char *summary = hb__carry_done(sb, s, &carry, &lr.carry, old.version);
+        swapped(sb, s, rec, &old, is_rollback, &lr, prog.got, t, &carry, summary);
     }
+    hb__carry_release(&carry);
+    hb__proto_carry_result_release(&lr.carry);
     free(path);
     free(err);
     return r;

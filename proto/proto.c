@@ -142,6 +142,7 @@ fail:
 void hb__proto_loaded_release(hb_proto_loaded *m)
 {
     free(m->name);
+    hb__proto_carry_result_release(&m->carry);
     memset(m, 0, sizeof(*m));
 }
 
@@ -154,6 +155,8 @@ static int loaded_encode(hb_wbuf *w, uint32_t id, const hb_proto_loaded *m, bool
     hb__wire_put_u8(w, m->state_result);
     if (swap)
         hb__wire_put_u64(w, m->previous);
+    if (swap && m->carry.present)
+        hb__proto_carry_result_put(w, &m->carry);
     return hb__wire_finish(w);
 }
 
@@ -170,7 +173,9 @@ static int loaded_decode(const void *payload, size_t len, hb_proto_loaded *out, 
     hb__wire_get_u8(&r, &q.state_result);
     if (swap)
         hb__wire_get_u64(&r, &q.previous);
-    rc = finish(&r, 0);
+    if (swap && !r.failed && r.left > 0)
+        rc = hb__proto_carry_result_get(&r, &q.carry);
+    rc = finish(&r, rc);
     if (rc == 0 && q.state_result > HB_PROTO_STATE_DROPPED)
         rc = -EPROTO;
     if (rc < 0)
@@ -200,8 +205,10 @@ int hb__proto_swap_encode(hb_wbuf *w, uint32_t id, const hb_proto_swap *m)
     hb__wire_put_str(w, m->plugin);
     hb__wire_put_str(w, m->path);
     hb__wire_put_u64(w, m->version);
-    if (m->wait_ack)
+    if (m->wait_ack || m->carry.present)
         hb__wire_put_u8(w, m->wait_ack);
+    if (m->carry.present)
+        hb__proto_carry_put(w, &m->carry);
     return hb__wire_finish(w);
 }
 
@@ -209,6 +216,7 @@ void hb__proto_swap_release(hb_proto_swap *m)
 {
     free(m->plugin);
     free(m->path);
+    hb__proto_carry_release(&m->carry);
     memset(m, 0, sizeof(*m));
 }
 
@@ -222,9 +230,11 @@ int hb__proto_swap_decode(const void *payload, size_t len, hb_proto_swap *out)
         (rc = get_str(&r, HB_PROTO_MAX_STR, &q.path)) < 0)
         goto fail;
     hb__wire_get_u64(&r, &q.version);
-    if (!r.failed && r.left == 1) /* the optional wait_ack flag */
+    if (!r.failed && r.left >= 1) /* the optional wait_ack flag */
         hb__wire_get_u8(&r, &q.wait_ack);
-    rc = finish(&r, 0);
+    if (!r.failed && r.left > 0) /* the optional carry section */
+        rc = hb__proto_carry_get(&r, &q.carry);
+    rc = finish(&r, rc);
     if (rc < 0)
         goto fail;
     *out = q;

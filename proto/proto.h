@@ -167,12 +167,62 @@ typedef struct hb_proto_load {
     size_t state_len;
 } hb_proto_load;
 
-/* SWAP: str plugin, str path, u64 version [, u8 wait_ack]. The flag is
- * written only when set; any non-zero value asks for a CHECKPOINT_ACK. */
+/* SWAP's optional carry section (proto/carry.c, PROTOCOL.md "Carry"): the
+ * static variables the worker copies from the old version's memory to the
+ * new one's, as offsets from each object's load base, with the offsets of
+ * the pointers inside each (checked against the old object's mapping at
+ * transfer time). flags HB_PROTO_CARRY_GUARD: the layout of a static
+ * changed (reason says which): refuse the swap when the plugin carries
+ * its state by save/migrate under an unchanged state_schema. */
+#define HB_PROTO_CARRY_GUARD 1u
+#define HB_PROTO_MAX_CARRY_VARS 65536u /* variables in one plan */
+#define HB_PROTO_MAX_CARRY_PTRS 65536u /* pointer offsets of one variable */
+
+typedef struct hb_proto_carry_var {
+    uint64_t old_off, new_off, size;
+    uint32_t nptrs;
+    uint64_t *ptrs; /* offsets inside the variable, each + 8 <= size */
+} hb_proto_carry_var;
+
+typedef struct hb_proto_carry {
+    bool present;   /* the section is on the wire */
+    uint8_t flags;  /* HB_PROTO_CARRY_* */
+    char *reason;   /* GUARD: the first layout change, one line; else "" */
+    uint32_t nvars;
+    hb_proto_carry_var *vars;
+} hb_proto_carry;
+
+/* The SWAP reply's carry section: whether the plan was applied (it is
+ * when the old state did not go through save/migrate), and the variables
+ * left at their new initial value because a pointer in them pointed into
+ * the old object (index into the plan, offset of that pointer). */
+typedef struct hb_proto_carry_refused {
+    uint32_t index;
+    uint64_t offset;
+} hb_proto_carry_refused;
+
+typedef struct hb_proto_carry_result {
+    bool present;
+    uint8_t applied; /* 0 or 1 */
+    uint32_t nrefused;
+    hb_proto_carry_refused *refused;
+} hb_proto_carry_result;
+
+void hb__proto_carry_put(hb_wbuf *w, const hb_proto_carry *c);
+int hb__proto_carry_get(hb_rbuf *r, hb_proto_carry *out);
+void hb__proto_carry_release(hb_proto_carry *c);
+void hb__proto_carry_result_put(hb_wbuf *w, const hb_proto_carry_result *c);
+int hb__proto_carry_result_get(hb_rbuf *r, hb_proto_carry_result *out);
+void hb__proto_carry_result_release(hb_proto_carry_result *c);
+
+/* SWAP: str plugin, str path, u64 version [, u8 wait_ack [, carry]]. The
+ * flag is written only when set or when a carry section follows; any
+ * non-zero value asks for a CHECKPOINT_ACK. */
 typedef struct hb_proto_swap {
     char *plugin, *path;
     uint64_t version;
     uint8_t wait_ack;
+    hb_proto_carry carry; /* carry.present: the section follows */
 } hb_proto_swap;
 
 /* CALL: str plugin, str symbol, str signature, u32 nargs, nargs x value
@@ -216,13 +266,15 @@ typedef struct hb_proto_hello_ok {
 } hb_proto_hello_ok;
 
 /* OK of LOAD: str descriptor name, u32 schema, u32 hooks, u8 state_result.
- * OK of SWAP: the same, then u64 previous (the version it replaced). */
+ * OK of SWAP: the same, then u64 previous (the version it replaced)
+ * [, carry result: present when the request had a carry section]. */
 typedef struct hb_proto_loaded {
     char *name;
     uint32_t schema;
     uint32_t hooks;       /* HB_PROTO_HOOK_* */
     uint8_t state_result; /* HB_PROTO_STATE_* */
     uint64_t previous;    /* SWAP only */
+    hb_proto_carry_result carry; /* SWAP only */
 } hb_proto_loaded;
 
 /* OK of CALL: value (the return), u32 nbuf, nbuf x bytes (the in/out

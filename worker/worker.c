@@ -373,6 +373,7 @@ static int do_swap(worker *w, const hb_frame *f)
     void *state = NULL;
     size_t state_len = 0;
     uint8_t state_result = HB_PROTO_STATE_FRESH;
+    hb_proto_carry_result carry = {0};
     char tail[64];
     int rc = hb__proto_swap_decode(f->payload, f->len, &q);
     if (rc < 0)
@@ -431,7 +432,15 @@ static int do_swap(worker *w, const hb_frame *f)
     rc = open_version(w, q.plugin, q.path, q.version, tail, &h, &d);
     if (rc < 0)
         goto free_state;
-    /* 3. Carry the state. */
+    /* 3. Carry the state: statics by the harness's plan (carry.c), or by
+     *    save/migrate. */
+    char cmsg[sizeof(w->msg) - 128];
+    if ((rc = hb__carry_swap(p->handle, p->desc, h, d, &q.carry, &carry, cmsg, sizeof(cmsg))) < 0) {
+        rc = fail(w, rc, "swap of %s v%" PRIu64 " -> v%" PRIu64 " refused: %s%s", q.plugin,
+                  p->version, q.version, cmsg, tail);
+        close_version(h, d, true);
+        goto free_state;
+    }
     if (had_save && d->migrate) {
         int r = d->migrate(state, state_len, p->desc->state_schema);
         if (r != 0) {
@@ -464,11 +473,12 @@ static int do_swap(worker *w, const hb_frame *f)
 
     hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
                           .hooks = hooks_of(d), .state_result = state_result,
-                          .previous = previous};
+                          .previous = previous, .carry = carry};
     hb__proto_swap_ok_encode(&w->out, f->id, &ok);
     send_frame(w);
     rc = 0;
 free_state:
+    hb__proto_carry_result_release(&carry);
     free(state);
 out:
     hb__proto_swap_release(&q);

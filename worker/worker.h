@@ -33,6 +33,18 @@ int hb__worker_serve(int fd);
 int hb__ffi_call(void *fn, void *cxx_guard, const hb_sig *sig, hb_wvalue *args, size_t nargs,
                  hb_wvalue *ret, char *msg, size_t msglen);
 
+/* The carry plan of a SWAP (carry.c), between opening the new version and
+ * its migrate: refuses (HB_EHOOK, one line in msg) when plan has
+ * HB_PROTO_CARRY_GUARD and the state goes through save/migrate under an
+ * unchanged state_schema; else, when it does not go through save/migrate,
+ * copies each variable from the old object's memory to the new one's,
+ * except those holding a pointer into the old object (res->refused).
+ * res is filled on 0 (release it with hb__proto_carry_result_release). */
+struct hb_plugin_descriptor;
+int hb__carry_swap(void *old_h, const struct hb_plugin_descriptor *old_d, void *new_h,
+                   const struct hb_plugin_descriptor *new_d, const hb_proto_carry *plan,
+                   hb_proto_carry_result *res, char *msg, size_t msglen);
+
 /* Fault attribution and safe unmapping (fault.c). hb__fault_setup installs
  * the fatal-signal handlers (on an alternate stack) that report the faulting
  * pc's plugin version to the harness on fd as an HB_MSG_FAULT frame, and

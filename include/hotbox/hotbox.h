@@ -175,6 +175,14 @@ typedef struct hb_event {
      * warnings. */
     const hb_diagnostic *diagnostics;
     size_t ndiagnostics;
+    /* Appended. HB_EVENT_SWAPPED / HB_EVENT_ROLLED_BACK when the static
+     * variables were carried by their DWARF layouts (docs/state.md): one
+     * line per variable, "carried: `long count`", "reset: `struct stats
+     * counters`: member `hits` moved from offset 0 to 8", "new: ...",
+     * "dropped: ..."; message then says "statics: N carried, M reset, K
+     * new". NULL when no carry ran (no debug info, or save/migrate moved
+     * the state). */
+    const char *carry;
 } hb_event;
 
 /* Valid only during the callback; copy what you keep. */

@@ -26,8 +26,11 @@
  *   A.schema) -> switch -> A.fini -> dlclose(A).
  * Any failure before "switch" leaves A active with its state untouched.
  *
- * All hooks return 0 on success. A plugin without save/migrate reloads with
- * fresh state, and hotbox says so in an event.
+ * All hooks return 0 on success. A plugin without save/migrate keeps the
+ * statics whose type layout its debug info (-g, the default) proves
+ * unchanged; the others start fresh, and the swap event names each one and
+ * why (docs/state.md). The copy happens after B.init. A plugin with hooks
+ * whose statics changed layout under an unchanged schema is refused.
  *
  * Exported functions named hb_test_* (returning int, 0 = pass, taking no
  * arguments) are the plugin's self-tests; hotbox runs them after a swap.
