@@ -154,7 +154,7 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
     char *err = NULL;
     uint64_t version = s->version;
     uint64_t t0 = hb__now_ns();
-    r = hb__wc_request(&sb->wc, &w, sb->opts.call_timeout_ms, NULL, NULL, &reply, &err);
+    r = hb__wc_call(&sb->wc, &w, sb->opts.call_timeout_ms, &reply, &err);
     hb__wire_release(&w);
     sb->calls++;
     hb_metrics_add(sb->m->metrics, HB_CTR_CALLS, 1);

@@ -69,6 +69,16 @@ typedef struct hb_wclient {
         uint64_t pc, addr, version;
         char plugin[128];
     } fault;
+    /* The shared-memory call ring (proto/ring.h), mapped for the worker's
+     * life; NULL when it could not be set up (calls then use the socket).
+     * spin_ns is the caller's adaptive spin budget. */
+    struct hb_ring *ring;
+    uint32_t spin_ns;
+    /* A ring CALL is in flight: the bell value that announced it (the
+     * worker had not taken it if it died before: undelivered), and whether
+     * the caller stopped spinning and waits for WAKE on the socket. */
+    bool ring_pending, ring_sleeping;
+    uint32_t ring_bell;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
@@ -101,6 +111,11 @@ uint32_t hb__wc_next_id(hb_wclient *wc);
  *  HB_EPROTO    garbage on the channel; the worker was killed and reaped */
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+/* hb__wc_request for a CALL (no interim frames): through the shared-memory
+ * ring when the worker has one and the frame fits a slot, otherwise (and
+ * for large replies) over the socket. Same results and guarantees. */
+int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_frame *reply,
+                char **err);
 /* " in <plugin> v<N>[, a version no longer active ...] (pc 0x.., address 0x..)"
  * when the dead worker reported a fault in plugin code, else "". */
 void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);

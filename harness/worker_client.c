@@ -22,12 +22,14 @@
 
 #include "harness.h"
 #include "keeper.h"
+#include "ring.h"
 #include "monitor.h"
 #include "jail.h"
 #include "security.h"
 
 #define HB_WORKER_FD 3
 #define HB_INFO_FD 4 /* bwrap's --info-fd, in the child only */
+#define HB_RING_FD 5 /* the call ring's memfd (proto/ring.h), in the child only */
 
 static void reset_client(hb_wclient *wc)
 {
@@ -45,6 +47,9 @@ static void reset_client(hb_wclient *wc)
     if (wc->has_listener)
         close(wc->listener);
     wc->has_listener = false;
+    hb__ring_unmap(wc->ring);
+    wc->ring = NULL;
+    wc->ring_pending = wc->ring_sleeping = false;
     wc->fd = wc->pidfd = wc->worker_pidfd = wc->listener = -1;
     wc->pid = 0;
     wc->stopping = false;
@@ -98,6 +103,9 @@ static void drain_fault(hb_wclient *wc)
 
 static void reap_dead(hb_wclient *wc)
 {
+    /* A ring CALL whose bell the worker never took never ran. */
+    if (wc->ring_pending && wc->ring)
+        wc->undelivered = atomic_load(&wc->ring->taken) != wc->ring_bell;
     int st = 0;
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
         wc->wait_status = unwrap_status(wc, st);
@@ -192,6 +200,7 @@ struct fork_job {
     int userns_fd;     /* with drop_root: the jail's root-owned user namespace */
     int channel, outfd, cgfd;
     int info_fd;       /* bwrap's --info-fd, or -1 when not wrapped */
+    int ring_fd;       /* the call ring's memfd, or -1 */
     pid_t parent;
     pid_t pid; /* out: the child, or -1 with err */
     int err;
@@ -239,6 +248,8 @@ static void fork_worker(void *arg)
     }
     if (j->info_fd >= 0 && dup2(j->info_fd, HB_INFO_FD) < 0)
         _exit(127);
+    if (j->ring_fd >= 0 && dup2(j->ring_fd, HB_RING_FD) < 0)
+        _exit(127);
     execve(j->argv[0], j->argv, j->envp);
     _exit(127);
 }
@@ -265,6 +276,18 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         free(worker_src);
         return hb__seterr(err, HB_EWORKER, "pipe: %s", strerror(errno));
     }
+    /* The call ring; without one (no memfd) calls take the socket. Above
+     * every fd the child dup2()s onto. */
+    hb_ring *ring = NULL;
+    int ring_fd = -1, ring_tmp;
+    if (hb__ring_create(&ring_tmp, &ring) == 0) {
+        ring_fd = fcntl(ring_tmp, F_DUPFD_CLOEXEC, 10);
+        close(ring_tmp);
+        if (ring_fd < 0) {
+            hb__ring_unmap(ring);
+            ring = NULL;
+        }
+    }
     hb_sec_spawn sp = {
         .worker_path = worker_path,
         .profile = how->profile,
@@ -274,6 +297,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .objects_src = how->objects_view,
         .worker_src = worker_src,
         .info_fd = HB_INFO_FD,
+        .ring_fd = ring_fd >= 0 ? HB_RING_FD : 0,
     };
     hb_sec_cmd cmd = {0};
     r = hb_sec_wrap(&sp, &cmd, err);
@@ -281,7 +305,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     if (r < 0) {
         close(info[0]);
         close(info[1]);
-        return r;
+        goto fail_ring;
     }
     char **argv = cmd.argv;
     bool wrapped = cmd.wrapped;
@@ -314,7 +338,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .argv = argv, .envp = cmd.envp, .drop_root = cmd.drop_root,
         .userns_fd = cmd.userns_fd, .limits = &how->limits,
         .channel = sv[1], .outfd = outfd, .cgfd = cgfd, .info_fd = wrapped ? info_w : -1,
-        .parent = getpid(), .pid = -1, .err = 0,
+        .ring_fd = ring_fd, .parent = getpid(), .pid = -1, .err = 0,
     };
     int kr = hb__keeper_run(fork_worker, &job);
     pid_t pid = job.pid;
@@ -338,7 +362,11 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         close(outfd);
     if (cgfd >= 0)
         close(cgfd);
+    if (ring_fd >= 0)
+        close(ring_fd);
     memset(wc, 0, sizeof(*wc));
+    wc->ring = ring;
+    wc->spin_ns = HB_RING_SPIN_MAX_NS;
     wc->worker_pidfd = -1;
     wc->listener = -1;
     wc->pid = pid;
@@ -415,6 +443,10 @@ fail_argv:
     if (info_w >= 0)
         close(info_w);
     close(info[0]);
+fail_ring:
+    if (ring_fd >= 0)
+        close(ring_fd);
+    hb__ring_unmap(ring);
     return r;
 }
 
@@ -482,6 +514,8 @@ static void record_fault(hb_wclient *wc, const hb_frame *f)
 
 static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
                        hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+static int settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err);
+static int take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err);
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
                    void *ud, hb_frame *reply, char **err)
@@ -512,6 +546,8 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
         reap_dead(wc);
         return describe_death(wc, err, "had died:");
     }
+    if (wc->ring)
+        hb__ring_post(wc->ring, HB_RING_KIND_SOCKET);
     return await_reply(wc, id, deadline, timeout_ms, interim, ud, reply, err);
 }
 
@@ -594,25 +630,20 @@ static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned 
                               "kernel may report (forged by plugin code?); worker killed",
                               f.type == HB_MSG_DENIED ? "DENIED" : "LISTENER");
         }
-        if (f.id != id) {
+        if (f.type == HB_MSG_RING_WAKE) {
+            bool expected = wc->ring_sleeping && f.id == id && f.len == 0;
             hb__frame_release(&f);
-            hb__wc_kill(wc);
-            return hb__seterr(err, HB_EPROTO, "reply for request %u while waiting for %u",
-                              f.id, id);
+            if (!expected) {
+                hb__wc_kill(wc);
+                return hb__seterr(err, HB_EPROTO,
+                                  "protocol violation: a WAKE frame while no ring call "
+                                  "sleeps; worker killed");
+            }
+            return take_ring_reply(wc, id, reply, err);
         }
-        if (f.type == HB_MSG_OK) {
-            *reply = f;
-            return 0;
-        }
-        if (f.type == HB_MSG_ERR) {
-            hb_proto_err e = {0};
-            int dr = hb__proto_err_decode(f.payload, f.len, &e);
-            hb__frame_release(&f);
-            int c = dr < 0 || e.code >= 0 ? HB_EPROTO : e.code;
-            hb__seterr(err, c, "%s", dr < 0 ? "malformed ERR reply from the worker" : e.message);
-            hb__proto_err_release(&e);
-            return c;
-        }
+        r = settle(wc, id, &f, reply, err);
+        if (r != 1)
+            return r;
         if (interim) {
             r = interim(&f, ud);
             hb__frame_release(&f);
@@ -626,6 +657,127 @@ static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned 
     }
 }
 
+/* The frame that ends request id: OK (returns 0, *reply takes it), ERR (its
+ * code and message), or one for another request (HB_EPROTO, worker
+ * killed). Returns 1, f untouched, for any other frame of this request. */
+static int settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err)
+{
+    if (f->id != id) {
+        uint32_t got = f->id;
+        hb__frame_release(f);
+        hb__wc_kill(wc);
+        return hb__seterr(err, HB_EPROTO, "reply for request %u while waiting for %u", got,
+                          id);
+    }
+    if (f->type == HB_MSG_OK) {
+        *reply = *f;
+        return 0;
+    }
+    if (f->type == HB_MSG_ERR) {
+        hb_proto_err e = {0};
+        int dr = hb__proto_err_decode(f->payload, f->len, &e);
+        hb__frame_release(f);
+        int c = dr < 0 || e.code >= 0 ? HB_EPROTO : e.code;
+        hb__seterr(err, c, "%s", dr < 0 ? "malformed ERR reply from the worker" : e.message);
+        hb__proto_err_release(&e);
+        return c;
+    }
+    return 1;
+}
+
+static int ring_violation(hb_wclient *wc, char **err, const char *what)
+{
+    hb__wc_kill(wc);
+    return hb__seterr(err, HB_EPROTO, "protocol violation on the call ring: %s; worker killed",
+                      what);
+}
+
+/* Reads the reply of ring request id out of the ring. Plugin code can write
+ * the ring: the length is read once and bounded, the bytes are copied out
+ * before they are parsed, and anything but OK or ERR for id is refused. */
+static int take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err)
+{
+    hb_ring *ring = wc->ring;
+    wc->ring_pending = wc->ring_sleeping = false;
+    if (atomic_load(&ring->state) != HB_RING_DONE)
+        return ring_violation(wc, err, "no reply in the ring");
+    uint32_t len = atomic_load_explicit(&ring->rep_len, memory_order_relaxed);
+    if (len < HB_WIRE_HEADER || len > HB_RING_SLOT)
+        return ring_violation(wc, err, "reply length out of bounds");
+    uint8_t hdr[HB_WIRE_HEADER];
+    memcpy(hdr, ring->rep, sizeof(hdr));
+    hb_frame f = {0};
+    uint32_t plen;
+    if (hb__wire_parse_header(hdr, HB_RING_SLOT, &f.type, &f.id, &plen) < 0 ||
+        plen != len - HB_WIRE_HEADER)
+        return ring_violation(wc, err, "malformed reply frame");
+    if (plen && !(f.payload = malloc(plen)))
+        return hb__seterr(err, -ENOMEM, "out of memory");
+    if (plen)
+        memcpy(f.payload, ring->rep + HB_WIRE_HEADER, plen);
+    f.len = plen;
+    int r = settle(wc, id, &f, reply, err);
+    if (r != 1)
+        return r;
+    hb__frame_release(&f);
+    return ring_violation(wc, err, "a reply that is neither OK nor ERR");
+}
+
+/* The next call spins for twice what this one took (a reply that would
+ * have come while spinning), up to the budget; a call that took longer
+ * than that spins for the minimum only. Judged on the time taken, not on
+ * whether the spin caught it, so a worker that was asleep once (a wake-up
+ * costs what a spin does) does not shorten the spins after it. */
+static void adapt_spin(hb_wclient *wc, uint64_t took_ns)
+{
+    uint64_t next = took_ns <= HB_RING_SPIN_MAX_NS ? 2 * took_ns : HB_RING_SPIN_MIN_NS;
+    if (next > HB_RING_SPIN_MAX_NS)
+        next = HB_RING_SPIN_MAX_NS;
+    if (next < HB_RING_SPIN_MIN_NS)
+        next = HB_RING_SPIN_MIN_NS;
+    wc->spin_ns = (uint32_t)next;
+}
+
+int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_frame *reply,
+                char **err)
+{
+    hb_ring *ring = wc->ring;
+    if (!ring || wc->pid <= 0 || hb__wire_finish(req) < 0 || req->len > HB_RING_SLOT)
+        return hb__wc_request(wc, req, timeout_ms, NULL, NULL, reply, err);
+    wc->denied[0] = 0;
+    wc->fault.valid = false;
+    uint32_t id = hb__wire_frame_id(req);
+    uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    memcpy(ring->req, req->data, req->len);
+    atomic_store_explicit(&ring->req_len, (uint32_t)req->len, memory_order_relaxed);
+    hb__ring_post(ring, HB_RING_KIND_RING);
+    wc->undelivered = false;
+    wc->ring_pending = true;
+    wc->ring_bell = atomic_load_explicit(&ring->bell, memory_order_relaxed);
+    uint64_t t0 = hb__now_ns();
+    uint32_t st = hb__ring_await(ring, wc->spin_ns);
+    if (st == HB_RING_DONE) {
+        /* A plugin thread stopped in a denied call fails this call as it
+         * would on the socket path (the poll there sees the listener). */
+        struct pollfd p = {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN};
+        if (wc->has_listener && poll(&p, 1, 0) > 0 && observe_denial(wc, p.revents)) {
+            hb__wc_kill(wc);
+            return describe_death(wc, err, "ended:");
+        }
+        adapt_spin(wc, hb__now_ns() - t0);
+        return take_ring_reply(wc, id, reply, err);
+    }
+    if (st == HB_RING_SLEEPING || st == HB_RING_SOCKET) {
+        wc->ring_sleeping = st == HB_RING_SLEEPING;
+        int r = await_reply(wc, id, deadline, timeout_ms, NULL, NULL, reply, err);
+        wc->ring_pending = wc->ring_sleeping = false;
+        adapt_spin(wc, hb__now_ns() - t0);
+        return r;
+    }
+    wc->ring_pending = false;
+    return ring_violation(wc, err, "unknown reply state");
+}
+
 void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
 {
     if (wc->pid <= 0 || wc->stopping)
@@ -634,6 +786,8 @@ void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
     hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));
     uint64_t deadline = hb__now_ns() + (uint64_t)grace_ms * 1000000ull;
     if (hb__wire_finish(&w) == 0 && hb__wire_send_until(wc->fd, &w, deadline) == 0) {
+        if (wc->ring)
+            hb__ring_post(wc->ring, HB_RING_KIND_SOCKET);
         wc->stop_id = hb__wire_frame_id(&w);
         wc->stop_deadline = deadline;
         wc->stopping = true;

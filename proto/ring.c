@@ -160,6 +160,7 @@ uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen)
     uint64_t budget = peer >= 0 && me >= 0 && peer == me ? 0 : HB_RING_WORKER_SPIN_NS;
     hb__ring_wait_ne(&ring->bell, *seen, &ring->worker_sleeping, budget);
     *seen = atomic_load(&ring->bell);
+    atomic_store_explicit(&ring->taken, *seen, memory_order_relaxed);
     atomic_store_explicit(&ring->worker_cpu, hb__ring_cpu(), memory_order_relaxed);
     return atomic_load_explicit(&ring->kind, memory_order_acquire);
 }

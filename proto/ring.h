@@ -65,14 +65,14 @@ enum {
 };
 
 /* Spin budgets. A blocking hand-off to another CPU costs ~70 us on the
- * nested VMs hotbox is measured on (3.4 us on one CPU) and a spinning one
- * ~0.4 us: spinning longer than a block costs is never worth it, so the
- * caller's budget adapts between the bounds below (halved when a reply
- * needed the sleep, doubled when it came while spinning), and the worker
- * waits this long for the next request before it sleeps. */
-#define HB_RING_SPIN_MAX_NS 50000u
+ * nested VMs hotbox is measured on (3.4 us on one CPU), a spinning one
+ * ~0.4 us. The caller spins for up to twice what its last call took,
+ * within [MIN, MAX] (MAX covers a cross-CPU wake-up, so a worker that was
+ * asleep is still caught spinning and the next call finds it awake); the
+ * worker waits this long for the next request before it sleeps. */
+#define HB_RING_SPIN_MAX_NS 100000u
 #define HB_RING_SPIN_MIN_NS 2000u
-#define HB_RING_WORKER_SPIN_NS 50000u
+#define HB_RING_WORKER_SPIN_NS 100000u
 
 typedef struct hb_ring {
     /* Line 1: harness -> worker. */
@@ -85,6 +85,7 @@ typedef struct hb_ring {
     _Alignas(64) _Atomic uint32_t state;    /* HB_RING_IDLE .. HB_RING_SOCKET */
     _Atomic uint32_t rep_len;               /* bytes in rep */
     _Atomic int32_t worker_cpu;             /* where the worker last ran */
+    _Atomic uint32_t taken;                 /* the last bell the worker took */
     _Alignas(64) uint8_t req[HB_RING_SLOT];
     uint8_t rep[HB_RING_SLOT];
 } hb_ring;

@@ -33,6 +33,10 @@ typedef struct wplugin {
 
 typedef struct worker {
     int fd;
+    hb_ring *ring;      /* NULL: requests come on fd only */
+    uint32_t seen;      /* the last bell taken */
+    bool ring_request;  /* the request being served came in the ring and its
+                           reply (the next frame sent) goes back there */
     uint64_t max_state_size;
     wplugin *plugins;
     size_t nplugins, cap;
@@ -43,15 +47,41 @@ typedef struct worker {
 
 /* ---- replies -------------------------------------------------------------- */
 
-/* Sends w->out. The channel is claimed for the whole frame so the fault
- * handler of a crashing plugin thread never interleaves its FAULT frame
- * with a reply (fault.c). */
-static int send_out(worker *w)
+/* Sends w->out on the socket. The channel is claimed for the whole frame
+ * so the fault handler of a crashing plugin thread never interleaves its
+ * FAULT frame with a reply (fault.c). */
+static int send_socket(worker *w)
 {
     hb__channel_claim();
     int r = hb__wire_send(w->fd, &w->out);
     hb__channel_release();
     return r;
+}
+
+/* The reply of a ring request: into the reply slot when it fits (and a
+ * WAKE frame on the socket when the harness stopped spinning), on the
+ * socket otherwise. */
+static int send_ring_reply(worker *w)
+{
+    w->ring_request = false;
+    if (w->out.len > HB_RING_SLOT) {
+        int r = send_socket(w);
+        hb__ring_reply(w->ring, NULL, 0);
+        return r;
+    }
+    if (!hb__ring_reply(w->ring, w->out.data, w->out.len))
+        return 0;
+    uint32_t id = hb__wire_frame_id(&w->out);
+    hb__proto_empty_encode(&w->out, HB_MSG_RING_WAKE, id);
+    int r = hb__wire_finish(&w->out);
+    return r < 0 ? r : send_socket(w);
+}
+
+/* Sends the finished frame in w->out: the reply of a ring request goes
+ * back through the ring, everything else on the socket. */
+static int send_out(worker *w)
+{
+    return w->ring_request ? send_ring_reply(w) : send_socket(w);
 }
 
 static void send_frame(worker *w)
@@ -607,14 +637,47 @@ static void unload_all(worker *w)
         remove_plugin(w, &w->plugins[w->nplugins - 1]);
 }
 
-int hb__worker_serve(int fd)
+/* A request posted in the ring, copied out before it is parsed (plugin
+ * threads can write the ring too). */
+static int ring_recv(worker *w, hb_frame *f)
 {
-    worker w = {.fd = fd, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE};
+    uint32_t len = atomic_load_explicit(&w->ring->req_len, memory_order_relaxed);
+    uint8_t hdr[HB_WIRE_HEADER];
+    if (len < HB_WIRE_HEADER || len > HB_RING_SLOT)
+        return -EPROTO;
+    memcpy(hdr, w->ring->req, sizeof(hdr));
+    uint32_t plen;
+    int r = hb__wire_parse_header(hdr, HB_RING_SLOT, &f->type, &f->id, &plen);
+    if (r < 0 || plen != len - HB_WIRE_HEADER)
+        return -EPROTO;
+    f->len = plen;
+    f->payload = NULL;
+    if (plen && !(f->payload = malloc(plen)))
+        return -ENOMEM;
+    if (plen)
+        memcpy(f->payload, w->ring->req + HB_WIRE_HEADER, plen);
+    w->ring_request = true;
+    return 0;
+}
+
+/* The next request: the one the bell announces when there is a ring, else
+ * the next frame on the socket. */
+static int next_request(worker *w, hb_frame *f)
+{
+    w->ring_request = false;
+    if (w->ring && hb__ring_next(w->ring, &w->seen) == HB_RING_KIND_RING)
+        return ring_recv(w, f);
+    return hb__wire_recv(w->fd, HB_WIRE_MAX_FRAME, f);
+}
+
+int hb__worker_serve(int fd, hb_ring *ring)
+{
+    worker w = {.fd = fd, .ring = ring, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE};
     hb__fault_setup(fd);
     int status = 0;
     for (;;) {
         hb_frame f;
-        int r = hb__wire_recv(fd, HB_WIRE_MAX_FRAME, &f);
+        int r = next_request(&w, &f);
         if (r == -EPIPE || r == -ECONNRESET)
             break; /* the harness went away: retire plugins cleanly */
         if (r == -EPROTO || r == -EMSGSIZE || r == -ENOMEM) {
