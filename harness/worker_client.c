@@ -190,6 +190,23 @@ static int observe_denial(hb_wclient *wc, short revents)
     return 0;
 }
 
+static int describe_death(hb_wclient *wc, char **err, const char *what);
+
+int hb__wc_take_denial(hb_wclient *wc, char **err)
+{
+    if (!wc->has_listener)
+        return 0;
+    struct pollfd p = {.fd = wc->listener, .events = POLLIN};
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0 || !observe_denial(wc, p.revents))
+        return 0;
+    hb__wc_kill(wc);
+    return describe_death(wc, err, "ended:");
+}
+
 /* What the child needs between fork and exec (built before the fork: the
  * child may not allocate). */
 struct fork_job {
@@ -512,10 +529,6 @@ static void record_fault(hb_wclient *wc, const hb_frame *f)
     hb__proto_fault_release(&m);
 }
 
-static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
-                       hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
-static int settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err);
-static int take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err);
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
                    void *ud, hb_frame *reply, char **err)
@@ -548,13 +561,13 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
     }
     if (wc->ring)
         hb__ring_post(wc->ring, HB_RING_KIND_SOCKET);
-    return await_reply(wc, id, deadline, timeout_ms, interim, ud, reply, err);
+    return hb__wc_await(wc, id, deadline, timeout_ms, interim, ud, reply, err);
 }
 
 /* Waits for the reply to request id until deadline (timeout_ms is only
  * named in messages); see hb__wc_request for the results. */
-static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
-                       hb_interim_fn interim, void *ud, hb_frame *reply, char **err)
+int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
+                 hb_interim_fn interim, void *ud, hb_frame *reply, char **err)
 {
     int r;
     for (;;) {
@@ -639,9 +652,9 @@ static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned 
                                   "protocol violation: a WAKE frame while no ring call "
                                   "sleeps; worker killed");
             }
-            return take_ring_reply(wc, id, reply, err);
+            return hb__wc_take_ring_reply(wc, id, reply, err);
         }
-        r = settle(wc, id, &f, reply, err);
+        r = hb__wc_settle(wc, id, &f, reply, err);
         if (r != 1)
             return r;
         if (interim) {
@@ -660,7 +673,7 @@ static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned 
 /* The frame that ends request id: OK (returns 0, *reply takes it), ERR (its
  * code and message), or one for another request (HB_EPROTO, worker
  * killed). Returns 1, f untouched, for any other frame of this request. */
-static int settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err)
+int hb__wc_settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err)
 {
     if (f->id != id) {
         uint32_t got = f->id;
@@ -683,99 +696,6 @@ static int settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, cha
         return c;
     }
     return 1;
-}
-
-static int ring_violation(hb_wclient *wc, char **err, const char *what)
-{
-    hb__wc_kill(wc);
-    return hb__seterr(err, HB_EPROTO, "protocol violation on the call ring: %s; worker killed",
-                      what);
-}
-
-/* Reads the reply of ring request id out of the ring. Plugin code can write
- * the ring: the length is read once and bounded, the bytes are copied out
- * before they are parsed, and anything but OK or ERR for id is refused. */
-static int take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err)
-{
-    hb_ring *ring = wc->ring;
-    wc->ring_pending = wc->ring_sleeping = false;
-    if (atomic_load(&ring->state) != HB_RING_DONE)
-        return ring_violation(wc, err, "no reply in the ring");
-    uint32_t len = atomic_load_explicit(&ring->rep_len, memory_order_relaxed);
-    if (len < HB_WIRE_HEADER || len > HB_RING_SLOT)
-        return ring_violation(wc, err, "reply length out of bounds");
-    uint8_t hdr[HB_WIRE_HEADER];
-    memcpy(hdr, ring->rep, sizeof(hdr));
-    hb_frame f = {0};
-    uint32_t plen;
-    if (hb__wire_parse_header(hdr, HB_RING_SLOT, &f.type, &f.id, &plen) < 0 ||
-        plen != len - HB_WIRE_HEADER)
-        return ring_violation(wc, err, "malformed reply frame");
-    if (plen && !(f.payload = malloc(plen)))
-        return hb__seterr(err, -ENOMEM, "out of memory");
-    if (plen)
-        memcpy(f.payload, ring->rep + HB_WIRE_HEADER, plen);
-    f.len = plen;
-    int r = settle(wc, id, &f, reply, err);
-    if (r != 1)
-        return r;
-    hb__frame_release(&f);
-    return ring_violation(wc, err, "a reply that is neither OK nor ERR");
-}
-
-/* The next call spins for twice what this one took (a reply that would
- * have come while spinning), up to the budget; a call that took longer
- * than that spins for the minimum only. Judged on the time taken, not on
- * whether the spin caught it, so a worker that was asleep once (a wake-up
- * costs what a spin does) does not shorten the spins after it. */
-static void adapt_spin(hb_wclient *wc, uint64_t took_ns)
-{
-    uint64_t next = took_ns <= HB_RING_SPIN_MAX_NS ? 2 * took_ns : HB_RING_SPIN_MIN_NS;
-    if (next > HB_RING_SPIN_MAX_NS)
-        next = HB_RING_SPIN_MAX_NS;
-    if (next < HB_RING_SPIN_MIN_NS)
-        next = HB_RING_SPIN_MIN_NS;
-    wc->spin_ns = (uint32_t)next;
-}
-
-int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_frame *reply,
-                char **err)
-{
-    hb_ring *ring = wc->ring;
-    if (!ring || wc->pid <= 0 || hb__wire_finish(req) < 0 || req->len > HB_RING_SLOT)
-        return hb__wc_request(wc, req, timeout_ms, NULL, NULL, reply, err);
-    wc->denied[0] = 0;
-    wc->fault.valid = false;
-    uint32_t id = hb__wire_frame_id(req);
-    uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
-    memcpy(ring->req, req->data, req->len);
-    atomic_store_explicit(&ring->req_len, (uint32_t)req->len, memory_order_relaxed);
-    hb__ring_post(ring, HB_RING_KIND_RING);
-    wc->undelivered = false;
-    wc->ring_pending = true;
-    wc->ring_bell = atomic_load_explicit(&ring->bell, memory_order_relaxed);
-    uint64_t t0 = hb__now_ns();
-    uint32_t st = hb__ring_await(ring, wc->spin_ns);
-    if (st == HB_RING_DONE) {
-        /* A plugin thread stopped in a denied call fails this call as it
-         * would on the socket path (the poll there sees the listener). */
-        struct pollfd p = {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN};
-        if (wc->has_listener && poll(&p, 1, 0) > 0 && observe_denial(wc, p.revents)) {
-            hb__wc_kill(wc);
-            return describe_death(wc, err, "ended:");
-        }
-        adapt_spin(wc, hb__now_ns() - t0);
-        return take_ring_reply(wc, id, reply, err);
-    }
-    if (st == HB_RING_SLEEPING || st == HB_RING_SOCKET) {
-        wc->ring_sleeping = st == HB_RING_SLEEPING;
-        int r = await_reply(wc, id, deadline, timeout_ms, NULL, NULL, reply, err);
-        wc->ring_pending = wc->ring_sleeping = false;
-        adapt_spin(wc, hb__now_ns() - t0);
-        return r;
-    }
-    wc->ring_pending = false;
-    return ring_violation(wc, err, "unknown reply state");
 }
 
 void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
@@ -810,7 +730,7 @@ void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
         wc->stopping = false;
         wc->denied[0] = 0;
         wc->fault.valid = false;
-        r = await_reply(wc, wc->stop_id, wc->stop_deadline, grace_ms, NULL, NULL, &reply, &err);
+        r = hb__wc_await(wc, wc->stop_id, wc->stop_deadline, grace_ms, NULL, NULL, &reply, &err);
     } else {
         hb_wbuf w = {0};
         hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));
