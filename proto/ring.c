@@ -172,5 +172,8 @@ bool hb__ring_reply(hb_ring *ring, const void *frame, size_t len)
         return atomic_exchange(&ring->state, HB_RING_SOCKET), false;
     memcpy(ring->rep, frame, len);
     atomic_store_explicit(&ring->rep_len, (uint32_t)len, memory_order_relaxed);
-    return atomic_exchange(&ring->state, HB_RING_DONE) == HB_RING_SLEEPING;
+    /* Only a caller still spinning (REQ) needs no WAKE; anything else is a
+     * sleeping caller, or plugin code that wrote the state, and a WAKE
+     * then keeps the caller from waiting out its time limit. */
+    return atomic_exchange(&ring->state, HB_RING_DONE) != HB_RING_REQ;
 }

@@ -138,7 +138,7 @@ uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen);
 
 /* Worker: publishes a reply. frame/len in the slot (len <= HB_RING_SLOT),
  * or NULL when the reply went on the socket. Returns true when the caller
- * sleeps and needs a WAKE frame on the socket. */
+ * is not spinning on it any more and needs a WAKE frame on the socket. */
 bool hb__ring_reply(hb_ring *ring, const void *frame, size_t len);
 
 #endif /* HB_RING_H */
