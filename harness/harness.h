@@ -79,6 +79,9 @@ typedef struct hb_wclient {
      * the caller stopped spinning and waits for WAKE on the socket. */
     bool ring_pending, ring_sleeping;
     uint32_t ring_bell;
+    /* hb__wc_alive saw the seccomp listener readable: a plugin thread waits
+     * in a denied call; the next CALL fails with it before it is posted. */
+    bool denial_pending;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */

@@ -71,22 +71,25 @@ int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_frame *rep
         return hb__wc_request(wc, req, timeout_ms, NULL, NULL, reply, err);
     wc->denied[0] = 0;
     wc->fault.valid = false;
+    /* A plugin thread stopped in a denied call (seen by the liveness
+     * check before this call, or during the last ring call) ends the
+     * worker before anything else runs, as the socket path's poll would. */
+    if (wc->denial_pending) {
+        int dr = hb__wc_take_denial(wc, err);
+        if (dr < 0)
+            return dr;
+    }
     uint32_t id = hb__wire_frame_id(req);
-    uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    uint64_t t0 = hb__now_ns();
+    uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000000ull;
     memcpy(ring->req, req->data, req->len);
     atomic_store_explicit(&ring->req_len, (uint32_t)req->len, memory_order_relaxed);
     hb__ring_post(ring, HB_RING_KIND_RING);
     wc->undelivered = false;
     wc->ring_pending = true;
     wc->ring_bell = atomic_load_explicit(&ring->bell, memory_order_relaxed);
-    uint64_t t0 = hb__now_ns();
     uint32_t st = hb__ring_await(ring, wc->spin_ns);
     if (st == HB_RING_DONE) {
-        /* A plugin thread stopped in a denied call fails this call as it
-         * would on the socket path (the poll there sees the listener). */
-        int dr = hb__wc_take_denial(wc, err);
-        if (dr < 0)
-            return dr;
         adapt_spin(wc, hb__now_ns() - t0);
         return hb__wc_take_ring_reply(wc, id, reply, err);
     }

@@ -194,6 +194,7 @@ static int describe_death(hb_wclient *wc, char **err, const char *what);
 
 int hb__wc_take_denial(hb_wclient *wc, char **err)
 {
+    wc->denial_pending = false;
     if (!wc->has_listener)
         return 0;
     struct pollfd p = {.fd = wc->listener, .events = POLLIN};
@@ -472,11 +473,27 @@ uint32_t hb__wc_next_id(hb_wclient *wc)
     return wc->next_id++;
 }
 
+/* One poll (a system call is most of a ring call's cost) asks both
+ * processes whether they run and the seccomp listener whether a plugin
+ * thread waits in a denied call; the next CALL reports that denial
+ * (hb__wc_call) before it is posted. */
 bool hb__wc_alive(hb_wclient *wc)
 {
     if (wc->pid <= 0)
         return false;
-    if (hb_mon_alive(wc->pidfd) && (wc->worker_pidfd < 0 || hb_mon_alive(wc->worker_pidfd)))
+    struct pollfd p[3] = {{.fd = wc->pidfd, .events = POLLIN},
+                          {.fd = wc->worker_pidfd, .events = POLLIN},
+                          {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
+    int n;
+    do
+        n = poll(p, 3, 0);
+    while (n < 0 && errno == EINTR);
+    if (n == 0 || (n > 0 && !p[0].revents && !p[1].revents)) {
+        wc->denial_pending = p[2].revents != 0;
+        return true;
+    }
+    if (n < 0 && hb_mon_alive(wc->pidfd) &&
+        (wc->worker_pidfd < 0 || hb_mon_alive(wc->worker_pidfd)))
         return true;
     reap_dead(wc);
     return false;
