@@ -129,7 +129,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++) {
         double t0 = hb_bench_now_ms();
         if (hb_sandbox_new(m, &so, &sb[i]) < 0 || hb_load(sb[i], dir) < 0) {
-            fprintf(stderr, "sandbox %d: %s\n", i, sb[i] ? hb_sandbox_last_error(sb[i]) : "failed");
+            fprintf(stderr, "sandbox %d: %s\n", i,
+                    sb[i] ? hb_sandbox_last_error(sb[i]) : hb_manager_last_error(m));
             return 1;
         }
         create[i] = hb_bench_now_ms() - t0;

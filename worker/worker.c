@@ -29,6 +29,13 @@ typedef struct wplugin {
     uint64_t version;
     void *handle;                     /* dlopen handle */
     const hb_plugin_descriptor *desc; /* inside the object; checked */
+    /* The last symbol called, looked up once per version (dlsym and the
+     * owner check cost more than a ring round trip). fn NULL: none. */
+    struct {
+        char name[96];
+        void *fn;
+        const ElfW(Sym) *sym;
+    } last;
 } wplugin;
 
 typedef struct worker {
@@ -176,6 +183,22 @@ static void *own_symbol(void *handle, const char *name, const ElfW(Sym) **sym)
     if (owner_of(addr, sym) != self)
         return NULL;
     return addr;
+}
+
+/* own_symbol for a call, through the plugin's one-entry cache. */
+static void *called_symbol(wplugin *p, const char *name, const ElfW(Sym) **sym)
+{
+    if (p->last.fn && strcmp(p->last.name, name) == 0) {
+        *sym = p->last.sym;
+        return p->last.fn;
+    }
+    void *fn = own_symbol(p->handle, name, sym);
+    if (fn && strlen(name) < sizeof(p->last.name)) {
+        strcpy(p->last.name, name);
+        p->last.fn = fn;
+        p->last.sym = *sym;
+    }
+    return fn;
 }
 
 /* Whether this process has no file descriptor left (RLIMIT_NOFILE): a
@@ -372,7 +395,8 @@ static int do_load(worker *w, const hb_frame *f)
     } else if (q.has_state) {
         state_result = HB_PROTO_STATE_DROPPED;
     }
-    w->plugins[w->nplugins++] = (wplugin){name, q.version, h, d};
+    w->plugins[w->nplugins++] = (wplugin){.name = name, .version = q.version, .handle = h,
+                                          .desc = d};
     hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
                           .hooks = hooks_of(d), .state_result = state_result};
     hb__proto_load_ok_encode(&w->out, f->id, &ok);
@@ -470,6 +494,7 @@ static int do_swap(worker *w, const hb_frame *f)
     const hb_plugin_descriptor *old_desc = p->desc;
     uint64_t previous = p->version;
     p->handle = h;
+    p->last.fn = NULL; /* the old version's symbol */
     p->desc = d;
     p->version = q.version;
     /* Tell the harness the new version is live before the old one's fini
@@ -506,7 +531,7 @@ static int do_call(worker *w, const hb_frame *f)
     int rc = hb__proto_call_decode(f->payload, f->len, &q);
     if (rc < 0)
         return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed CALL request");
-    const wplugin *p = find_plugin(w, q.plugin);
+    wplugin *p = find_plugin(w, q.plugin);
     if (!p) {
         rc = fail(w, HB_ENOPLUGIN, "no plugin named %s is loaded", q.plugin);
         goto out;
@@ -521,7 +546,7 @@ static int do_call(worker *w, const hb_frame *f)
                   q.signature, p->name, p->version, why);
         goto out;
     }
-    void *fn = own_symbol(p->handle, q.symbol, &sym);
+    void *fn = called_symbol(p, q.symbol, &sym);
     if (!fn) {
         rc = fail(w, HB_ENOSYM, "%s v%" PRIu64 " exports no symbol %s", p->name, p->version,
                   q.symbol);
