@@ -66,4 +66,13 @@ static inline hb_bench_stats hb_bench_report(const char *what, double *ms, size_
     return s;
 }
 
+/* Removes a benchmark's temporary tree (rm -rf), saying so when it cannot. */
+static inline void hb_bench_rm_rf(const char *dir)
+{
+    char cmd[4400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
 #endif /* HB_BENCH_COMMON_H */

@@ -206,14 +206,6 @@ static void object_path(hb_manager *m, const char *state, char *obj, size_t len)
     hb_free(vi);
 }
 
-static void remove_root(void)
-{
-    char cmd[4300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
-}
-
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 30;
@@ -248,7 +240,7 @@ int main(int argc, char **argv)
         int rc = bench_calls(m, dir, obj, runs * 200) < 0;
         hb_sandbox_free(sb);
         hb_manager_free(m);
-        remove_root();
+        hb_bench_rm_rf(root);
         return rc;
     }
 
@@ -317,6 +309,6 @@ int main(int argc, char **argv)
 
     hb_sandbox_free(sb);
     hb_manager_free(m);
-    remove_root();
+    hb_bench_rm_rf(root);
     return 0;
 }

@@ -164,9 +164,6 @@ int main(int argc, char **argv)
     printf("freeing %d sandboxes: %.1f ms\n", n, hb_bench_now_ms() - t0);
     hb_sandbox_free(first);
     hb_manager_free(m);
-    char cmd[4300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    hb_bench_rm_rf(root);
     return 0;
 }

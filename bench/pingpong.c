@@ -33,6 +33,17 @@ typedef struct board {
     _Alignas(64) _Atomic uint32_t pong, pong_sleeping;
 } board;
 
+/* Forks the echoing child, after saving this thread's affinity in *saved
+ * (restored by the caller). */
+static pid_t fork_echo(cpu_set_t *saved)
+{
+    sched_getaffinity(0, sizeof(*saved), saved);
+    pid_t pid = fork();
+    if (pid < 0)
+        perror("pingpong: fork");
+    return pid;
+}
+
 static void reap(pid_t pid)
 {
     int st;
@@ -50,11 +61,9 @@ int hb_bench_shm_pingpong(int cpu_a, int cpu_b, uint64_t spin_ns, double *us, si
     }
     memset(b, 0, sizeof(*b));
     cpu_set_t saved;
-    sched_getaffinity(0, sizeof(saved), &saved);
     size_t total = n + WARMUP;
-    pid_t pid = fork();
+    pid_t pid = fork_echo(&saved);
     if (pid < 0) {
-        perror("pingpong: fork");
         munmap(b, sizeof(*b));
         return -1;
     }
@@ -101,11 +110,9 @@ int hb_bench_sock_pingpong(int cpu_a, int cpu_b, double *us, size_t n)
         return -1;
     }
     cpu_set_t saved;
-    sched_getaffinity(0, sizeof(saved), &saved);
     size_t total = n + WARMUP;
-    pid_t pid = fork();
+    pid_t pid = fork_echo(&saved);
     if (pid < 0) {
-        perror("pingpong: fork");
         close(sv[0]);
         close(sv[1]);
         return -1;
