@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Plugins one worker hosts at most (the harness enforces its own, lower
@@ -44,6 +45,8 @@ typedef struct worker {
     uint32_t seen;      /* the last bell taken */
     bool ring_request;  /* the request being served came in the ring and its
                            reply (the next frame sent) goes back there */
+    dev_t chan_dev;     /* the channel socket's identity, to notice plugin */
+    ino_t chan_ino;     /* code that closed or replaced it (see below) */
     uint64_t max_state_size;
     wplugin *plugins;
     size_t nplugins, cap;
@@ -71,6 +74,12 @@ static int send_socket(worker *w)
 static int send_ring_reply(worker *w)
 {
     w->ring_request = false;
+    /* A reply on the socket fails when plugin code closed the channel (and
+     * the worker ends, seen as a crash); one through the ring would not
+     * notice. So the channel must still be the socket it was. */
+    struct stat st;
+    if (fstat(w->fd, &st) < 0 || st.st_dev != w->chan_dev || st.st_ino != w->chan_ino)
+        return -EBADF;
     if (w->out.len > HB_RING_SLOT) {
         int r = send_socket(w);
         hb__ring_reply(w->ring, NULL, 0);
@@ -698,6 +707,11 @@ static int next_request(worker *w, hb_frame *f)
 int hb__worker_serve(int fd, hb_ring *ring)
 {
     worker w = {.fd = fd, .ring = ring, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE};
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return 1;
+    w.chan_dev = st.st_dev;
+    w.chan_ino = st.st_ino;
     hb__fault_setup(fd);
     int status = 0;
     for (;;) {
