@@ -151,12 +151,12 @@ static int call_parsed(hb_sandbox *sb, const char *plugin, const char *symbol,
     hb_frame reply;
     char *err = NULL;
     uint64_t version = s->version;
-    uint64_t t0 = hb__now_ns();
-    r = hb__wc_call(&sb->wc, &w, sb->opts.call_timeout_ms, &reply, &err);
+    uint64_t t0 = hb__now_ns(), clock = t0;
+    r = hb__wc_call(&sb->wc, &w, sb->opts.call_timeout_ms, &clock, &reply, &err);
     hb__wire_release(&w);
     sb->calls++;
     hb_metrics_add(sb->m->metrics, HB_CTR_CALLS, 1);
-    hb_metrics_observe(sb->m->metrics, HB_HIST_CALL, hb__now_ns() - t0);
+    hb_metrics_observe(sb->m->metrics, HB_HIST_CALL, clock - t0);
     if (r < 0)
         hb_metrics_add(sb->m->metrics, HB_CTR_CALL_ERRORS, 1);
     /* A protocol violation kills the worker too (plugin code can write on

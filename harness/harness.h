@@ -116,9 +116,11 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
 /* hb__wc_request for a CALL (no interim frames): through the shared-memory
  * ring when the worker has one and the frame fits a slot, otherwise (and
- * for large replies) over the socket. Same results and guarantees. */
-int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_frame *reply,
-                char **err);
+ * for large replies) over the socket. Same results and guarantees. *clock
+ * holds the hb__now_ns time the caller started the call and receives the
+ * time it ended (a clock read costs ~0.1 us on a VM: read once, shared). */
+int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clock,
+                hb_frame *reply, char **err);
 /* Shared by worker_client.c and ring_client.c. hb__wc_await waits for
  * the reply of request id (results as hb__wc_request). hb__wc_settle
  * ends request id with frame f: 0 (OK, *reply takes f), ERR's code, or

@@ -63,12 +63,11 @@ static void adapt_spin(hb_wclient *wc, uint64_t took_ns)
     wc->spin_ns = (uint32_t)next;
 }
 
-int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_frame *reply,
-                char **err)
+/* The ring call proper; *clock as for hb__wc_call. */
+static int ring_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clock,
+                     hb_frame *reply, char **err)
 {
     hb_ring *ring = wc->ring;
-    if (!ring || wc->pid <= 0 || hb__wire_finish(req) < 0 || req->len > HB_RING_SLOT)
-        return hb__wc_request(wc, req, timeout_ms, NULL, NULL, reply, err);
     wc->denied[0] = 0;
     wc->fault.valid = false;
     /* A plugin thread stopped in a denied call (seen by the liveness
@@ -80,7 +79,7 @@ int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_frame *rep
             return dr;
     }
     uint32_t id = hb__wire_frame_id(req);
-    uint64_t t0 = hb__now_ns();
+    uint64_t t0 = *clock;
     uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000000ull;
     memcpy(ring->req, req->data, req->len);
     atomic_store_explicit(&ring->req_len, (uint32_t)req->len, memory_order_relaxed);
@@ -90,16 +89,32 @@ int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_frame *rep
     wc->ring_bell = atomic_load_explicit(&ring->bell, memory_order_relaxed);
     uint32_t st = hb__ring_await(ring, wc->spin_ns);
     if (st == HB_RING_DONE) {
-        adapt_spin(wc, hb__now_ns() - t0);
+        *clock = hb__now_ns();
+        adapt_spin(wc, *clock - t0);
         return hb__wc_take_ring_reply(wc, id, reply, err);
     }
     if (st == HB_RING_SLEEPING || st == HB_RING_SOCKET) {
         wc->ring_sleeping = st == HB_RING_SLEEPING;
         int r = hb__wc_await(wc, id, deadline, timeout_ms, NULL, NULL, reply, err);
         wc->ring_pending = wc->ring_sleeping = false;
-        adapt_spin(wc, hb__now_ns() - t0);
+        *clock = hb__now_ns();
+        adapt_spin(wc, *clock - t0);
         return r;
     }
     wc->ring_pending = false;
     return ring_violation(wc, err, "unknown reply state");
+}
+
+int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clock,
+                hb_frame *reply, char **err)
+{
+    uint64_t start = *clock;
+    int r;
+    if (!wc->ring || wc->pid <= 0 || hb__wire_finish(req) < 0 || req->len > HB_RING_SLOT)
+        r = hb__wc_request(wc, req, timeout_ms, NULL, NULL, reply, err);
+    else
+        r = ring_call(wc, req, timeout_ms, clock, reply, err);
+    if (*clock == start) /* not read at the end yet (the socket, an error) */
+        *clock = hb__now_ns();
+    return r;
 }
