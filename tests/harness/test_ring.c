@@ -13,6 +13,7 @@ static e2e_events ev;
 
 static const char ring_plugin[] =
     "#include <hotbox/plugin.h>\n"
+    "#include <pthread.h>\n#include <sys/socket.h>\n"
     "#include <stdint.h>\n#include <stdio.h>\n#include <string.h>\n#include <time.h>\n"
     "static uint64_t now_us(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t);\n"
     "  return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u; }\n"
@@ -23,6 +24,8 @@ static const char ring_plugin[] =
     "int crash_after(int us) { uint64_t end = now_us() + (uint64_t)us;\n"
     "  while (now_us() < end) ; *(volatile int *)0 = 1; return 0; }\n"
     "int spin_forever(void) { for (;;) ; }\n"
+    "static void *denied(void *a) { (void)a; socket(2, 1, 0); return 0; }\n"
+    "int start_denied_thread(void) { pthread_t t; return pthread_create(&t, 0, denied, 0); }\n"
     /* Finds the ring in its own mapping; forge then writes a reply the
      * harness must refuse (offsets of proto/ring.h: state at 64, rep_len
      * at 68) for ever. */
@@ -183,12 +186,36 @@ static void case_forged_reply(void)
     hb_manager_free(m);
 }
 
+/* A plugin thread stopped in a denied call while calls keep completing
+ * through the ring: the denial still ends the worker and fails a call
+ * (the poll before each call watches the seccomp listener), within a
+ * deadline, and the sandbox serves again. */
+static void case_thread_denial(void)
+{
+    hb_manager *m;
+    hb_sandbox *sb = start(&m, HB_PROFILE_STANDARD, 10000);
+    int32_t r = -1;
+    HB_CHECK_OK(hb_callf(sb, "ringt", "start_denied_thread", ")i", &r));
+    HB_CHECK_EQ(r, 0);
+    double t0 = now_ms();
+    int rc = 0;
+    while (rc == 0 && now_ms() - t0 < 10000)
+        rc = hb_callf(sb, "ringt", "add", "ii)i", 1, 2, &r);
+    HB_CHECK_EQ(rc, HB_ECRASHED);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "socket");
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "denied");
+    HB_CHECK_OK(hb_callf(sb, "ringt", "add", "ii)i", 2, 3, &r));
+    HB_CHECK_EQ(r, 5);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
         {"calls_use_ring", case_calls_use_ring}, {"buffers", case_buffers},
         {"crash_mid_call", case_crash_mid_call}, {"timeout", case_timeout},
-        {"forged_reply", case_forged_reply},
+        {"forged_reply", case_forged_reply}, {"thread_denial", case_thread_denial},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
