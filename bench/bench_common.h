@@ -88,4 +88,13 @@ static inline double hb_bench_run(char *const argv[])
     return pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0 ? ms : -1;
 }
 
+/* Removes a benchmark's temporary tree (rm -rf), saying so when it cannot. */
+static inline void hb_bench_rm_rf(const char *dir)
+{
+    char cmd[4400];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+}
+
 #endif /* HB_BENCH_COMMON_H */

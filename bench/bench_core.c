@@ -2,10 +2,17 @@
  * measured in the same run, so the ratios survive a noisy machine:
  *   1. swap latency (save + dlopen + migrate + switch, 4 KiB of state)
  *      vs a plain dlopen+dlclose of the same object in this process;
- *   2. hb_call round trip of int add(int,int) vs a direct call via dlsym;
+ *   2. hb_call round trip of int add(int,int), permissive and standard
+ *      profiles, caller and worker on one CPU / on two CPUs / unpinned, vs
+ *      a direct call via dlsym and vs the hardware's floor: two processes
+ *      ping-ponging over shared memory (spin, then futex) and over a
+ *      socketpair, in the same two placements (pingpong.h);
  *   3. edit-to-swap with the local backend vs the bare `cc` command.
- * Prints median and p95 of each. Not a test: no pass/fail thresholds. */
+ * Prints median and p95 of each. Not a test: no pass/fail thresholds.
+ *   bench_core [runs] [calls]   "calls" runs part 2 only. */
 #include <dlfcn.h>
+#include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +23,8 @@
 #include <unistd.h>
 
 #include "bench_common.h"
+#include "pingpong.h"
+#include "ring.h"
 #include "hotbox/hotbox.h"
 
 static double now_us(void)
@@ -96,6 +105,107 @@ static double run_cc(const char *cc, const char *src, const char *out, const cha
     return now_us() - t0;
 }
 
+/* Round trips of add(1, i) through sb with the caller on cpu_a and the
+ * worker on cpu_b (-1: unpinned). */
+static int time_calls(hb_sandbox *sb, int cpu_a, int cpu_b, double *us, size_t n)
+{
+    cpu_set_t saved;
+    sched_getaffinity(0, sizeof(saved), &saved);
+    if (cpu_b >= 0 && hb_bench_pin(hb_sandbox_worker_pid(sb), cpu_b) < 0)
+        fprintf(stderr, "  (could not pin the worker to CPU %d)\n", cpu_b);
+    if (cpu_b < 0) { /* unpin: every CPU this process may use */
+        sched_setaffinity(hb_sandbox_worker_pid(sb), sizeof(saved), &saved);
+    }
+    hb_bench_pin(0, cpu_a);
+    for (size_t i = 0; i < n + 200; i++) {
+        int32_t r = 0;
+        double t0 = now_us();
+        if (hb_callf(sb, "bench", "add", "ii)i", (int)i, 1, &r) < 0 || r != (int32_t)i + 1) {
+            fprintf(stderr, "call: %s\n", hb_sandbox_last_error(sb));
+            return -1;
+        }
+        if (i >= 200)
+            us[i - 200] = now_us() - t0;
+    }
+    sched_setaffinity(0, sizeof(saved), &saved);
+    return 0;
+}
+
+static int bench_calls(hb_manager *m, const char *dir, const char *obj, int ncalls)
+{
+    size_t n = (size_t)ncalls;
+    double *v = calloc(n, sizeof(double));
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    int other = ncpu > 1 ? 1 : 0;
+    printf("\n2. call of int add(int,int) (%d CPUs online)\n", ncpu);
+    printf("  baselines, same run:\n");
+    static const struct { const char *what; int a, b; uint64_t spin; bool shm; } base[] = {
+        {"shm ping-pong, 2 CPUs, spin then futex", 0, 1, HB_RING_SPIN_MAX_NS, true},
+        {"shm ping-pong, 1 CPU, futex only", 0, 0, 0, true},
+        {"shm ping-pong, 1 CPU, spin then futex", 0, 0, HB_RING_SPIN_MAX_NS, true},
+        {"socketpair ping-pong, 2 CPUs", 0, 1, 0, false},
+        {"socketpair ping-pong, 1 CPU", 0, 0, 0, false},
+    };
+    size_t nb = n < 20000 ? n : 20000;
+    for (size_t i = 0; i < sizeof(base) / sizeof(base[0]); i++) {
+        if (base[i].b == 1 && other == 0)
+            continue;
+        int r = base[i].shm ? hb_bench_shm_pingpong(base[i].a, base[i].b, base[i].spin, v, nb)
+                            : hb_bench_sock_pingpong(base[i].a, base[i].b, v, nb);
+        if (r == 0)
+            stats(base[i].what, v, nb, "us");
+    }
+    static const struct { const char *name; hb_profile p; } prof[] = {
+        {"permissive", HB_PROFILE_PERMISSIVE}, {"standard", HB_PROFILE_STANDARD}};
+    static const struct { const char *what; int a, b; } place[] = {
+        {"2 CPUs", 0, 1}, {"1 CPU", 0, 0}, {"unpinned", -1, -1}};
+    for (size_t p = 0; p < 2; p++) {
+        hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
+        so.profile = prof[p].p;
+        hb_sandbox *sb;
+        if (hb_sandbox_new(m, &so, &sb) < 0 || hb_load(sb, dir) < 0) {
+            fprintf(stderr, "%s sandbox: set-up failed\n", prof[p].name);
+            return -1;
+        }
+        for (size_t k = 0; k < 3; k++) {
+            if (place[k].b == 1 && other == 0)
+                continue;
+            if (time_calls(sb, place[k].a, place[k].b == 1 ? other : place[k].b, v, n) < 0)
+                return -1;
+            char what[96];
+            snprintf(what, sizeof(what), "hb_call, %s profile, %s", prof[p].name, place[k].what);
+            stats(what, v, n, "us");
+        }
+        hb_sandbox_free(sb);
+    }
+    void *h = dlopen(obj, RTLD_NOW | RTLD_LOCAL);
+    int (*add)(int, int) = (int (*)(int, int))dlsym(h, "add");
+    volatile int sink = 0;
+    for (size_t i = 0; i < n; i++) {
+        double t0 = now_us();
+        sink += add((int)i, 1);
+        v[i] = now_us() - t0;
+    }
+    dlclose(h);
+    (void)sink;
+    stats("baseline: direct call through dlsym", v, n, "us");
+    free(v);
+    return 0;
+}
+
+/* The stored object of the newest version of "bench". */
+static void object_path(hb_manager *m, const char *state, char *obj, size_t len)
+{
+    hb_version_info *vi;
+    size_t nv;
+    if (hb_versions(m, "bench", &vi, &nv) < 0 || !nv) {
+        fprintf(stderr, "no stored version of bench\n");
+        exit(1);
+    }
+    snprintf(obj, len, "%s/objects/%s.so", state, vi[0].object_sha256);
+    hb_free(vi);
+}
+
 int main(int argc, char **argv)
 {
     int runs = argc > 1 ? atoi(argv[1]) : 30;
@@ -124,6 +234,15 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("hotbox %s core benchmarks (%d runs each)\n", hb_version(), runs);
+    char obj[4300];
+    if (argc > 2 && strcmp(argv[2], "calls") == 0) {
+        object_path(m, state, obj, sizeof(obj));
+        int rc = bench_calls(m, dir, obj, runs * 200) < 0;
+        hb_sandbox_free(sb);
+        hb_manager_free(m);
+        hb_bench_rm_rf(root);
+        return rc;
+    }
 
     /* 1. swap latency: alternate between two stored versions. */
     write_state_plugin(dir, 1);
@@ -143,12 +262,7 @@ int main(int argc, char **argv)
         swap_api[i] = (now_us() - t0) / 1e3;
         swap[i] = last_swap_ms;
     }
-    hb_version_info *vi;
-    size_t nv;
-    hb_versions(m, "bench", &vi, &nv);
-    char obj[4300];
-    snprintf(obj, sizeof(obj), "%s/objects/%s.so", state, vi[0].object_sha256);
-    hb_free(vi);
+    object_path(m, state, obj, sizeof(obj));
     for (int i = 0; i < runs; i++) {
         double t0 = now_us();
         void *h = dlopen(obj, RTLD_NOW | RTLD_LOCAL);
@@ -164,28 +278,9 @@ int main(int argc, char **argv)
     stats("hb_rollback call (checksum+ELF check+swap)", swap_api, (size_t)runs, "ms");
     stats("baseline: dlopen+dlclose in-process", dl, (size_t)runs, "ms");
 
-    /* 2. call round trip vs a direct call. */
-    int ncalls = runs * 200;
-    double *rt = calloc((size_t)ncalls, sizeof(double));
-    double *direct = calloc((size_t)ncalls, sizeof(double));
-    for (int i = 0; i < ncalls; i++) {
-        int32_t r;
-        double t0 = now_us();
-        hb_callf(sb, "bench", "add", "ii)i", i, 1, &r);
-        rt[i] = now_us() - t0;
-    }
-    void *h = dlopen(obj, RTLD_NOW | RTLD_LOCAL);
-    int (*add)(int, int) = (int (*)(int, int))dlsym(h, "add");
-    volatile int sink = 0;
-    for (int i = 0; i < ncalls; i++) {
-        double t0 = now_us();
-        sink += add(i, 1);
-        direct[i] = now_us() - t0;
-    }
-    dlclose(h);
-    printf("\n2. call of int add(int,int)\n");
-    stats("hb_call round trip", rt, (size_t)ncalls, "us");
-    stats("baseline: direct call through dlsym", direct, (size_t)ncalls, "us");
+    /* 2. call round trip vs a direct call and the ping-pong floor. */
+    if (bench_calls(m, dir, obj, runs * 200) < 0)
+        return 1;
 
     /* 3. edit-to-swap (local backend) vs bare cc. */
     const char *cc = getenv("CC") ? getenv("CC") : "cc";
@@ -214,10 +309,6 @@ int main(int argc, char **argv)
 
     hb_sandbox_free(sb);
     hb_manager_free(m);
-    char cmd[4300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
-    (void)sink;
+    hb_bench_rm_rf(root);
     return 0;
 }

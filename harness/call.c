@@ -102,16 +102,14 @@ out:
     return r;
 }
 
-int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *signature,
-            const hb_value *args, size_t nargs, hb_value *ret)
+/* hb_call with the signature already parsed into sig (hb_callf parses it
+ * once for both). */
+static int call_parsed(hb_sandbox *sb, const char *plugin, const char *symbol,
+                       const char *signature, const hb_sig *psig, const hb_value *args,
+                       size_t nargs, hb_value *ret)
 {
-    if (!sb || !plugin || !symbol || !signature || (nargs && !args))
-        return -EINVAL;
-    hb_sig sig;
-    hb_sig_error serr;
-    int r = hb__sig_parse(signature, &sig, &serr);
-    if (r < 0)
-        return fail(sb, r, "%s.%s: %s", plugin, symbol, serr.msg);
+    const hb_sig sig = *psig;
+    int r;
     if (nargs != sig.nargs)
         return fail(sb, HB_EARGS, "%s.%s: signature \"%s\" takes %zu argument%s, %zu given",
                     plugin, symbol, signature, sig.nargs, sig.nargs == 1 ? "" : "s", nargs);
@@ -153,12 +151,12 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
     hb_frame reply;
     char *err = NULL;
     uint64_t version = s->version;
-    uint64_t t0 = hb__now_ns();
-    r = hb__wc_request(&sb->wc, &w, sb->opts.call_timeout_ms, NULL, NULL, &reply, &err);
+    uint64_t t0 = hb__now_ns(), clock = t0;
+    r = hb__wc_call(&sb->wc, &w, sb->opts.call_timeout_ms, &clock, &reply, &err);
     hb__wire_release(&w);
     sb->calls++;
     hb_metrics_add(sb->m->metrics, HB_CTR_CALLS, 1);
-    hb_metrics_observe(sb->m->metrics, HB_HIST_CALL, hb__now_ns() - t0);
+    hb_metrics_observe(sb->m->metrics, HB_HIST_CALL, clock - t0);
     if (r < 0)
         hb_metrics_add(sb->m->metrics, HB_CTR_CALL_ERRORS, 1);
     /* A protocol violation kills the worker too (plugin code can write on
@@ -189,6 +187,19 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
     if (r == 0 && strncmp(symbol, "hb_test_", 8) != 0)
         hb__probation_call(sb, plugin, 0);
     return r;
+}
+
+int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *signature,
+            const hb_value *args, size_t nargs, hb_value *ret)
+{
+    if (!sb || !plugin || !symbol || !signature || (nargs && !args))
+        return -EINVAL;
+    hb_sig sig;
+    hb_sig_error serr;
+    int r = hb__sig_parse(signature, &sig, &serr);
+    if (r < 0)
+        return fail(sb, r, "%s.%s: %s", plugin, symbol, serr.msg);
+    return call_parsed(sb, plugin, symbol, signature, &sig, args, nargs, ret);
 }
 
 int hb_callf(hb_sandbox *sb, const char *plugin, const char *symbol, const char *signature, ...)
@@ -249,7 +260,9 @@ int hb_callf(hb_sandbox *sb, const char *plugin, const char *symbol, const char 
     void *out = sig.ret == HB_TYPE_VOID ? NULL : va_arg(ap, void *);
     va_end(ap);
     hb_value ret;
-    r = hb_call(sb, plugin, symbol, signature, args, sig.nargs, &ret);
+    if (!plugin || !symbol)
+        return -EINVAL;
+    r = call_parsed(sb, plugin, symbol, signature, &sig, args, sig.nargs, &ret);
     if (r < 0 || !out)
         return r;
     switch (sig.ret) {

@@ -70,6 +70,19 @@ typedef struct hb_wclient {
         uint64_t pc, addr, version;
         char plugin[128];
     } fault;
+    /* The shared-memory call ring (proto/ring.h), mapped for the worker's
+     * life; NULL when it could not be set up (calls then use the socket).
+     * spin_ns is the caller's adaptive spin budget. */
+    struct hb_ring *ring;
+    uint32_t spin_ns;
+    /* A ring CALL is in flight: the bell value that announced it (the
+     * worker had not taken it if it died before: undelivered), and whether
+     * the caller stopped spinning and waits for WAKE on the socket. */
+    bool ring_pending, ring_sleeping;
+    uint32_t ring_bell;
+    /* hb__wc_alive saw the seccomp listener readable: a plugin thread waits
+     * in a denied call; the next CALL fails with it before it is posted. */
+    bool denial_pending;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
@@ -102,6 +115,25 @@ uint32_t hb__wc_next_id(hb_wclient *wc);
  *  HB_EPROTO    garbage on the channel; the worker was killed and reaped */
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+/* hb__wc_request for a CALL (no interim frames): through the shared-memory
+ * ring when the worker has one and the frame fits a slot, otherwise (and
+ * for large replies) over the socket. Same results and guarantees. *clock
+ * holds the hb__now_ns time the caller started the call and receives the
+ * time it ended (a clock read costs ~0.1 us on a VM: read once, shared). */
+int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clock,
+                hb_frame *reply, char **err);
+/* Shared by worker_client.c and ring_client.c. hb__wc_await waits for
+ * the reply of request id (results as hb__wc_request). hb__wc_settle
+ * ends request id with frame f: 0 (OK, *reply takes f), ERR's code, or
+ * HB_EPROTO for another request's frame (worker killed); 1 leaves f to the
+ * caller. hb__wc_take_denial: a plugin thread stopped in a denied call
+ * ends the worker now (returns HB_ECRASHED saying so), else 0.
+ * hb__wc_take_ring_reply reads a ring CALL's reply (ring_client.c). */
+int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
+                 hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+int hb__wc_settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err);
+int hb__wc_take_denial(hb_wclient *wc, char **err);
+int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err);
 /* " in <plugin> v<N>[, a version no longer active ...] (pc 0x.., address 0x..)"
  * when the dead worker reported a fault in plugin code, else "". */
 void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);

@@ -23,12 +23,14 @@
 #include "harness.h"
 #include "keeper.h"
 #include "process.h"
+#include "ring.h"
 #include "monitor.h"
 #include "jail.h"
 #include "security.h"
 
 #define HB_WORKER_FD 3
 #define HB_INFO_FD 4 /* bwrap's --info-fd, in the child only */
+#define HB_RING_FD 5 /* the call ring's memfd (proto/ring.h), in the child only */
 
 static void reset_client(hb_wclient *wc)
 {
@@ -46,6 +48,9 @@ static void reset_client(hb_wclient *wc)
     if (wc->has_listener)
         close(wc->listener);
     wc->has_listener = false;
+    hb__ring_unmap(wc->ring);
+    wc->ring = NULL;
+    wc->ring_pending = wc->ring_sleeping = false;
     wc->fd = wc->pidfd = wc->worker_pidfd = wc->listener = -1;
     wc->pid = 0;
     wc->stopping = false;
@@ -99,6 +104,9 @@ static void drain_fault(hb_wclient *wc)
 
 static void reap_dead(hb_wclient *wc)
 {
+    /* A ring CALL whose bell the worker never took never ran. */
+    if (wc->ring_pending && wc->ring)
+        wc->undelivered = atomic_load(&wc->ring->taken) != wc->ring_bell;
     int st = 0;
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
         wc->wait_status = unwrap_status(wc, st);
@@ -183,6 +191,24 @@ static int observe_denial(hb_wclient *wc, short revents)
     return 0;
 }
 
+static int describe_death(hb_wclient *wc, char **err, const char *what);
+
+int hb__wc_take_denial(hb_wclient *wc, char **err)
+{
+    wc->denial_pending = false;
+    if (!wc->has_listener)
+        return 0;
+    struct pollfd p = {.fd = wc->listener, .events = POLLIN};
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0 || !observe_denial(wc, p.revents))
+        return 0;
+    hb__wc_kill(wc);
+    return describe_death(wc, err, "ended:");
+}
+
 /* What the child needs between fork and exec (built before the fork: the
  * child may not allocate). */
 struct fork_job {
@@ -193,6 +219,7 @@ struct fork_job {
     int userns_fd;     /* with drop_root: the jail's root-owned user namespace */
     int channel, outfd, cgfd;
     int info_fd;       /* bwrap's --info-fd, or -1 when not wrapped */
+    int ring_fd;       /* the call ring's memfd, or -1 */
     pid_t pid; /* out: the child, or -1 with err and why */
     int err;
     char *why;
@@ -212,7 +239,7 @@ static int join_cgroup(void *arg)
 static void fork_worker(void *arg)
 {
     struct fork_job *j = arg;
-    hb_spawn_fd fds[5];
+    hb_spawn_fd fds[6];
     size_t n = 0;
     fds[n++] = (hb_spawn_fd){j->channel, HB_WORKER_FD};
     if (j->outfd >= 0) {
@@ -223,6 +250,8 @@ static void fork_worker(void *arg)
         fds[n++] = (hb_spawn_fd){j->info_fd, HB_INFO_FD};
     if (j->drop_root)
         fds[n++] = (hb_spawn_fd){j->userns_fd, HB_JAIL_USERNS_FD};
+    if (j->ring_fd >= 0)
+        fds[n++] = (hb_spawn_fd){j->ring_fd, HB_RING_FD};
     hb_spawn sp = {.argv = j->argv, .envp = j->envp, .fds = fds, .nfds = n,
                    .limits = j->limits, .die_with_parent = true,
                    .setup = j->cgfd >= 0 ? join_cgroup : NULL, .setup_arg = &j->cgfd,
@@ -256,6 +285,18 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         free(worker_src);
         return hb__seterr(err, HB_EWORKER, "pipe: %s", strerror(errno));
     }
+    /* The call ring; without one (no memfd) calls take the socket. Above
+     * every fd the child dup2()s onto. */
+    hb_ring *ring = NULL;
+    int ring_fd = -1, ring_tmp;
+    if (hb__ring_create(&ring_tmp, &ring) == 0) {
+        ring_fd = fcntl(ring_tmp, F_DUPFD_CLOEXEC, 10);
+        close(ring_tmp);
+        if (ring_fd < 0) {
+            hb__ring_unmap(ring);
+            ring = NULL;
+        }
+    }
     hb_sec_spawn sp = {
         .worker_path = worker_path,
         .profile = how->profile,
@@ -265,6 +306,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .objects_src = how->objects_view,
         .worker_src = worker_src,
         .info_fd = HB_INFO_FD,
+        .ring_fd = ring_fd >= 0 ? HB_RING_FD : 0,
     };
     hb_sec_cmd cmd = {0};
     r = hb_sec_wrap(&sp, &cmd, err);
@@ -272,7 +314,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     if (r < 0) {
         close(info[0]);
         close(info[1]);
-        return r;
+        goto fail_ring;
     }
     char **argv = cmd.argv;
     bool wrapped = cmd.wrapped;
@@ -305,7 +347,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .argv = argv, .envp = cmd.envp, .drop_root = cmd.drop_root,
         .userns_fd = cmd.userns_fd, .limits = &how->limits,
         .channel = sv[1], .outfd = outfd, .cgfd = cgfd, .info_fd = wrapped ? info_w : -1,
-        .pid = -1, .err = 0,
+        .ring_fd = ring_fd, .pid = -1, .err = 0,
     };
     int kr = hb__keeper_run(fork_worker, &job);
     pid_t pid = job.pid;
@@ -332,7 +374,11 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         close(outfd);
     if (cgfd >= 0)
         close(cgfd);
+    if (ring_fd >= 0)
+        close(ring_fd);
     memset(wc, 0, sizeof(*wc));
+    wc->ring = ring;
+    wc->spin_ns = HB_RING_SPIN_MAX_NS;
     wc->worker_pidfd = -1;
     wc->listener = -1;
     wc->pid = pid;
@@ -409,6 +455,10 @@ fail_argv:
     if (info_w >= 0)
         close(info_w);
     close(info[0]);
+fail_ring:
+    if (ring_fd >= 0)
+        close(ring_fd);
+    hb__ring_unmap(ring);
     return r;
 }
 
@@ -417,11 +467,27 @@ uint32_t hb__wc_next_id(hb_wclient *wc)
     return wc->next_id++;
 }
 
+/* One poll (a system call is most of a ring call's cost) asks both
+ * processes whether they run and the seccomp listener whether a plugin
+ * thread waits in a denied call; the next CALL reports that denial
+ * (hb__wc_call) before it is posted. */
 bool hb__wc_alive(hb_wclient *wc)
 {
     if (wc->pid <= 0)
         return false;
-    if (hb_mon_alive(wc->pidfd) && (wc->worker_pidfd < 0 || hb_mon_alive(wc->worker_pidfd)))
+    struct pollfd p[3] = {{.fd = wc->pidfd, .events = POLLIN},
+                          {.fd = wc->worker_pidfd, .events = POLLIN},
+                          {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
+    int n;
+    do
+        n = poll(p, 3, 0);
+    while (n < 0 && errno == EINTR);
+    if (n == 0 || (n > 0 && !p[0].revents && !p[1].revents)) {
+        wc->denial_pending = p[2].revents != 0;
+        return true;
+    }
+    if (n < 0 && hb_mon_alive(wc->pidfd) &&
+        (wc->worker_pidfd < 0 || hb_mon_alive(wc->worker_pidfd)))
         return true;
     reap_dead(wc);
     return false;
@@ -474,8 +540,6 @@ static void record_fault(hb_wclient *wc, const hb_frame *f)
     hb__proto_fault_release(&m);
 }
 
-static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
-                       hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
                    void *ud, hb_frame *reply, char **err)
@@ -506,13 +570,15 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
         reap_dead(wc);
         return describe_death(wc, err, "had died:");
     }
-    return await_reply(wc, id, deadline, timeout_ms, interim, ud, reply, err);
+    if (wc->ring)
+        hb__ring_post(wc->ring, HB_RING_KIND_SOCKET);
+    return hb__wc_await(wc, id, deadline, timeout_ms, interim, ud, reply, err);
 }
 
 /* Waits for the reply to request id until deadline (timeout_ms is only
  * named in messages); see hb__wc_request for the results. */
-static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
-                       hb_interim_fn interim, void *ud, hb_frame *reply, char **err)
+int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
+                 hb_interim_fn interim, void *ud, hb_frame *reply, char **err)
 {
     int r;
     for (;;) {
@@ -588,25 +654,20 @@ static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned 
                               "kernel may report (forged by plugin code?); worker killed",
                               f.type == HB_MSG_DENIED ? "DENIED" : "LISTENER");
         }
-        if (f.id != id) {
+        if (f.type == HB_MSG_RING_WAKE) {
+            bool expected = wc->ring_sleeping && f.id == id && f.len == 0;
             hb__frame_release(&f);
-            hb__wc_kill(wc);
-            return hb__seterr(err, HB_EPROTO, "reply for request %u while waiting for %u",
-                              f.id, id);
+            if (!expected) {
+                hb__wc_kill(wc);
+                return hb__seterr(err, HB_EPROTO,
+                                  "protocol violation: a WAKE frame while no ring call "
+                                  "sleeps; worker killed");
+            }
+            return hb__wc_take_ring_reply(wc, id, reply, err);
         }
-        if (f.type == HB_MSG_OK) {
-            *reply = f;
-            return 0;
-        }
-        if (f.type == HB_MSG_ERR) {
-            hb_proto_err e = {0};
-            int dr = hb__proto_err_decode(f.payload, f.len, &e);
-            hb__frame_release(&f);
-            int c = dr < 0 || e.code >= 0 ? HB_EPROTO : e.code;
-            hb__seterr(err, c, "%s", dr < 0 ? "malformed ERR reply from the worker" : e.message);
-            hb__proto_err_release(&e);
-            return c;
-        }
+        r = hb__wc_settle(wc, id, &f, reply, err);
+        if (r != 1)
+            return r;
         if (interim) {
             r = interim(&f, ud);
             hb__frame_release(&f);
@@ -620,6 +681,34 @@ static int await_reply(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned 
     }
 }
 
+/* The frame that ends request id: OK (returns 0, *reply takes it), ERR (its
+ * code and message), or one for another request (HB_EPROTO, worker
+ * killed). Returns 1, f untouched, for any other frame of this request. */
+int hb__wc_settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err)
+{
+    if (f->id != id) {
+        uint32_t got = f->id;
+        hb__frame_release(f);
+        hb__wc_kill(wc);
+        return hb__seterr(err, HB_EPROTO, "reply for request %u while waiting for %u", got,
+                          id);
+    }
+    if (f->type == HB_MSG_OK) {
+        *reply = *f;
+        return 0;
+    }
+    if (f->type == HB_MSG_ERR) {
+        hb_proto_err e = {0};
+        int dr = hb__proto_err_decode(f->payload, f->len, &e);
+        hb__frame_release(f);
+        int c = dr < 0 || e.code >= 0 ? HB_EPROTO : e.code;
+        hb__seterr(err, c, "%s", dr < 0 ? "malformed ERR reply from the worker" : e.message);
+        hb__proto_err_release(&e);
+        return c;
+    }
+    return 1;
+}
+
 void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
 {
     if (wc->pid <= 0 || wc->stopping)
@@ -628,6 +717,8 @@ void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
     hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));
     uint64_t deadline = hb__now_ns() + (uint64_t)grace_ms * 1000000ull;
     if (hb__wire_finish(&w) == 0 && hb__wire_send_until(wc->fd, &w, deadline) == 0) {
+        if (wc->ring)
+            hb__ring_post(wc->ring, HB_RING_KIND_SOCKET);
         wc->stop_id = hb__wire_frame_id(&w);
         wc->stop_deadline = deadline;
         wc->stopping = true;
@@ -650,7 +741,7 @@ void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
         wc->stopping = false;
         wc->denied[0] = 0;
         wc->fault.valid = false;
-        r = await_reply(wc, wc->stop_id, wc->stop_deadline, grace_ms, NULL, NULL, &reply, &err);
+        r = hb__wc_await(wc, wc->stop_id, wc->stop_deadline, grace_ms, NULL, NULL, &reply, &err);
     } else {
         hb_wbuf w = {0};
         hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));

@@ -79,6 +79,9 @@ typedef enum hb_msg {
     HB_MSG_FAULT = 68,      /* hb_proto_fault, id 0, during any request: a fatal
                                signal and the plugin version whose code faulted;
                                the worker dies of it next. */
+    HB_MSG_RING_WAKE = 69,  /* (empty), the request's id: the reply of a CALL
+                               posted on the shared-memory ring is in the ring,
+                               and the harness sleeps (proto/ring.h) */
     /* replies, worker -> harness */
     HB_MSG_OK = 128,  /* the request's reply struct (hb_proto_*_ok) or empty */
     HB_MSG_ERR = 129, /* hb_proto_err */

@@ -140,6 +140,8 @@ typedef struct hb_sec_spawn {
     const char *objects_src;
     const char *worker_src;
     int info_fd;              /* > 0: bwrap reports the worker's host pid there */
+    int ring_fd;              /* > 0: the fd number of the call ring (proto/ring.h),
+                                 passed as --ring */
 } hb_sec_spawn;
 
 /* The command hb_sec_wrap() builds. */

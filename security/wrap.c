@@ -68,8 +68,10 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
                             "seccomp filter and rlimits still apply)",
                             missing, spec->name);
     const char *scratch = sp->scratch_dir ? sp->scratch_dir : "/tmp";
+    char ringarg[16];
+    snprintf(ringarg, sizeof(ringarg), "%d", sp->ring_fd);
     char *const cmd[] = {(char *)sp->worker_path, "--fd", fdarg, "--profile",
-                         (char *)spec->name, NULL};
+                         (char *)spec->name, sp->ring_fd > 0 ? "--ring" : NULL, ringarg, NULL};
     hb_sec_cmd c = {.wrapped = wrap, .drop_root = wrap && hb_jail_drops_root(), .warning = warn};
     int r = 0;
     if (wrap) {

@@ -1,8 +1,10 @@
 /* worker/main.c - hotbox-worker: the guest process that hosts plugins.
  *
- *   hotbox-worker --fd N [--profile strict|standard|permissive]
+ *   hotbox-worker --fd N [--profile strict|standard|permissive] [--ring M]
  *
- * N is this end of the harness's socketpair. The profile (default
+ * N is this end of the harness's socketpair; M, when given, the memfd of
+ * the shared-memory call ring (proto/ring.h), mapped here before anything
+ * else and closed. The profile (default
  * standard) is applied before the first request is read, so no plugin code
  * ever runs outside it: rlimits, no_new_privs and the seccomp filter (see
  * security/security.h). Everything else about the process (which plugins,
@@ -123,7 +125,8 @@ static void init_dies_of_signals(void)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: hotbox-worker --fd N [--profile strict|standard|permissive]\n"
+    fprintf(stderr, "usage: hotbox-worker --fd N [--profile strict|standard|permissive] "
+                    "[--ring M]\n"
                     "(started by the hotbox library, not by hand)\n");
     return EXIT_USAGE;
 }
@@ -163,13 +166,16 @@ static void *lifeline(void *arg)
 
 int main(int argc, char **argv)
 {
-    uint64_t fd = UINT64_MAX;
+    uint64_t fd = UINT64_MAX, ring_fd = UINT64_MAX;
     hb_profile profile = HB_PROFILE_STANDARD;
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
             return usage();
         if (strcmp(argv[i], "--fd") == 0) {
             if (hb__parse_u64(argv[i + 1], &fd) < 0 || fd > INT32_MAX)
+                return usage();
+        } else if (strcmp(argv[i], "--ring") == 0) {
+            if (hb__parse_u64(argv[i + 1], &ring_fd) < 0 || ring_fd > INT32_MAX)
                 return usage();
         } else if (strcmp(argv[i], "--profile") == 0) {
             if (hb_sec_profile_parse(argv[i + 1], &profile) < 0) {
@@ -185,6 +191,13 @@ int main(int argc, char **argv)
     int sock = (int)fd;
     if (fcntl(sock, F_GETFD) < 0) {
         fprintf(stderr, "hotbox-worker: fd %d is not open\n", sock);
+        return EXIT_USAGE;
+    }
+    /* The ring is mapped before the inherited fds are closed (its own with
+     * them) and before the seccomp filter. */
+    hb_ring *ring = NULL;
+    if (ring_fd != UINT64_MAX && (ring_fd == fd || hb__ring_map((int)ring_fd, &ring) < 0)) {
+        fprintf(stderr, "hotbox-worker: fd %d is not a call ring\n", (int)ring_fd);
         return EXIT_USAGE;
     }
     /* A harness that goes away must show up as EPIPE on send, not kill us
@@ -216,7 +229,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hotbox-worker: cannot pass the seccomp listener to the harness\n");
         return 1;
     }
-    int status = hb__worker_serve(sock);
+    int status = hb__worker_serve(sock, ring);
     close(sock);
     return status;
 }

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Plugins one worker hosts at most (the harness enforces its own, lower
@@ -30,10 +31,23 @@ typedef struct wplugin {
     void *handle;                     /* dlopen handle */
     const hb_plugin_descriptor *desc; /* inside the object; checked */
     void *cxx_guard;                  /* C++ plugins: hb_plugin_cxx_guard, else NULL */
+    /* The last symbol called, looked up once per version (dlsym and the
+     * owner check cost more than a ring round trip). fn NULL: none. */
+    struct {
+        char name[96];
+        void *fn;
+        const ElfW(Sym) *sym;
+    } last;
 } wplugin;
 
 typedef struct worker {
     int fd;
+    hb_ring *ring;      /* NULL: requests come on fd only */
+    uint32_t seen;      /* the last bell taken */
+    bool ring_request;  /* the request being served came in the ring and its
+                           reply (the next frame sent) goes back there */
+    dev_t chan_dev;     /* the channel socket's identity, to notice plugin */
+    ino_t chan_ino;     /* code that closed or replaced it (see below) */
     uint64_t max_state_size;
     wplugin *plugins;
     size_t nplugins, cap;
@@ -44,15 +58,47 @@ typedef struct worker {
 
 /* ---- replies -------------------------------------------------------------- */
 
-/* Sends w->out. The channel is claimed for the whole frame so the fault
- * handler of a crashing plugin thread never interleaves its FAULT frame
- * with a reply (fault.c). */
-static int send_out(worker *w)
+/* Sends w->out on the socket. The channel is claimed for the whole frame
+ * so the fault handler of a crashing plugin thread never interleaves its
+ * FAULT frame with a reply (fault.c). */
+static int send_socket(worker *w)
 {
     hb__channel_claim();
     int r = hb__wire_send(w->fd, &w->out);
     hb__channel_release();
     return r;
+}
+
+/* The reply of a ring request: into the reply slot when it fits (and a
+ * WAKE frame on the socket when the harness stopped spinning), on the
+ * socket otherwise. */
+static int send_ring_reply(worker *w)
+{
+    w->ring_request = false;
+    /* A reply on the socket fails when plugin code closed the channel (and
+     * the worker ends, seen as a crash); one through the ring would not
+     * notice. So the channel must still be the socket it was. */
+    struct stat st;
+    if (fstat(w->fd, &st) < 0 || st.st_dev != w->chan_dev || st.st_ino != w->chan_ino)
+        return -EBADF;
+    if (w->out.len > HB_RING_SLOT) {
+        int r = send_socket(w);
+        hb__ring_reply(w->ring, NULL, 0);
+        return r;
+    }
+    if (!hb__ring_reply(w->ring, w->out.data, w->out.len))
+        return 0;
+    uint32_t id = hb__wire_frame_id(&w->out);
+    hb__proto_empty_encode(&w->out, HB_MSG_RING_WAKE, id);
+    int r = hb__wire_finish(&w->out);
+    return r < 0 ? r : send_socket(w);
+}
+
+/* Sends the finished frame in w->out: the reply of a ring request goes
+ * back through the ring, everything else on the socket. */
+static int send_out(worker *w)
+{
+    return w->ring_request ? send_ring_reply(w) : send_socket(w);
 }
 
 static void send_frame(worker *w)
@@ -155,6 +201,22 @@ static void *cxx_guard_of(void *handle)
 {
     const ElfW(Sym) *sym = NULL;
     return own_symbol(handle, HB_PLUGIN_CXX_GUARD_SYMBOL, &sym);
+}
+
+/* own_symbol for a call, through the plugin's one-entry cache. */
+static void *called_symbol(wplugin *p, const char *name, const ElfW(Sym) **sym)
+{
+    if (p->last.fn && strcmp(p->last.name, name) == 0) {
+        *sym = p->last.sym;
+        return p->last.fn;
+    }
+    void *fn = own_symbol(p->handle, name, sym);
+    if (fn && strlen(name) < sizeof(p->last.name)) {
+        strcpy(p->last.name, name);
+        p->last.fn = fn;
+        p->last.sym = *sym;
+    }
+    return fn;
 }
 
 /* Whether this process has no file descriptor left (RLIMIT_NOFILE): a
@@ -351,7 +413,8 @@ static int do_load(worker *w, const hb_frame *f)
     } else if (q.has_state) {
         state_result = HB_PROTO_STATE_DROPPED;
     }
-    w->plugins[w->nplugins++] = (wplugin){name, q.version, h, d, cxx_guard_of(h)};
+    w->plugins[w->nplugins++] = (wplugin){.name = name, .version = q.version, .handle = h,
+                                          .desc = d, .cxx_guard = cxx_guard_of(h)};
     hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
                           .hooks = hooks_of(d), .state_result = state_result};
     hb__proto_load_ok_encode(&w->out, f->id, &ok);
@@ -459,6 +522,7 @@ static int do_swap(worker *w, const hb_frame *f)
     uint64_t previous = p->version;
     p->handle = h;
     p->cxx_guard = cxx_guard_of(h);
+    p->last.fn = NULL; /* the old version's symbol */
     p->desc = d;
     p->version = q.version;
     /* Tell the harness the new version is live before the old one's fini
@@ -496,7 +560,7 @@ static int do_call(worker *w, const hb_frame *f)
     int rc = hb__proto_call_decode(f->payload, f->len, &q);
     if (rc < 0)
         return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed CALL request");
-    const wplugin *p = find_plugin(w, q.plugin);
+    wplugin *p = find_plugin(w, q.plugin);
     if (!p) {
         rc = fail(w, HB_ENOPLUGIN, "no plugin named %s is loaded", q.plugin);
         goto out;
@@ -511,7 +575,7 @@ static int do_call(worker *w, const hb_frame *f)
                   q.signature, p->name, p->version, why);
         goto out;
     }
-    void *fn = own_symbol(p->handle, q.symbol, &sym);
+    void *fn = called_symbol(p, q.symbol, &sym);
     if (!fn) {
         rc = fail(w, HB_ENOSYM, "%s v%" PRIu64 " exports no symbol %s", p->name, p->version,
                   q.symbol);
@@ -627,14 +691,52 @@ static void unload_all(worker *w)
         remove_plugin(w, &w->plugins[w->nplugins - 1]);
 }
 
-int hb__worker_serve(int fd)
+/* A request posted in the ring, copied out before it is parsed (plugin
+ * threads can write the ring too). */
+static int ring_recv(worker *w, hb_frame *f)
 {
-    worker w = {.fd = fd, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE};
+    uint32_t len = atomic_load_explicit(&w->ring->req_len, memory_order_relaxed);
+    uint8_t hdr[HB_WIRE_HEADER];
+    if (len < HB_WIRE_HEADER || len > HB_RING_SLOT)
+        return -EPROTO;
+    memcpy(hdr, w->ring->req, sizeof(hdr));
+    uint32_t plen;
+    int r = hb__wire_parse_header(hdr, HB_RING_SLOT, &f->type, &f->id, &plen);
+    if (r < 0 || plen != len - HB_WIRE_HEADER)
+        return -EPROTO;
+    f->len = plen;
+    f->payload = NULL;
+    if (plen && !(f->payload = malloc(plen)))
+        return -ENOMEM;
+    if (plen)
+        memcpy(f->payload, w->ring->req + HB_WIRE_HEADER, plen);
+    w->ring_request = true;
+    return 0;
+}
+
+/* The next request: the one the bell announces when there is a ring, else
+ * the next frame on the socket. */
+static int next_request(worker *w, hb_frame *f)
+{
+    w->ring_request = false;
+    if (w->ring && hb__ring_next(w->ring, &w->seen) == HB_RING_KIND_RING)
+        return ring_recv(w, f);
+    return hb__wire_recv(w->fd, HB_WIRE_MAX_FRAME, f);
+}
+
+int hb__worker_serve(int fd, hb_ring *ring)
+{
+    worker w = {.fd = fd, .ring = ring, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE};
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return 1;
+    w.chan_dev = st.st_dev;
+    w.chan_ino = st.st_ino;
     hb__fault_setup(fd);
     int status = 0;
     for (;;) {
         hb_frame f;
-        int r = hb__wire_recv(fd, HB_WIRE_MAX_FRAME, &f);
+        int r = next_request(&w, &f);
         if (r == -EPIPE || r == -ECONNRESET)
             break; /* the harness went away: retire plugins cleanly */
         if (r == -EPROTO || r == -EMSGSIZE || r == -ENOMEM) {

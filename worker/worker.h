@@ -9,6 +9,7 @@
 #define HB_WORKER_H
 
 #include "proto.h"
+#include "ring.h"
 #include "signature.h"
 
 #include <errno.h>
@@ -19,10 +20,12 @@
 /* State limit until HELLO says otherwise (the sandbox default). */
 #define HB_WORKER_DEFAULT_MAX_STATE (16u << 20)
 
-/* Serves requests on fd until SHUTDOWN or EOF. Returns the process exit
- * status: 0 after SHUTDOWN or EOF (fini hooks have run), 2 when the framing
- * broke, 1 on other channel errors. */
-int hb__worker_serve(int fd);
+/* Serves requests on fd until SHUTDOWN or EOF. With a ring (proto/ring.h;
+ * NULL: none) every request is announced by its bell, and a request posted
+ * in the ring is answered there when the reply fits a slot. Returns the
+ * process exit status: 0 after SHUTDOWN or EOF (fini hooks have run), 2
+ * when the framing broke, 1 on other channel errors. */
+int hb__worker_serve(int fd, hb_ring *ring);
 
 /* Calls fn with the arguments (already checked against sig by
  * hb__call_check). In/out buffers are modified in place. On success *ret

@@ -1,0 +1,184 @@
+/* proto/ring.c - the shared-memory call ring (see ring.h). */
+#include "ring.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int hb__ring_create(int *fd, hb_ring **ring)
+{
+    int m = memfd_create("hotbox-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (m < 0)
+        return -errno;
+    int r = 0;
+    /* Sealed at its size: neither side can shrink it under the other's
+     * mapping (a SIGBUS in the harness). */
+    if (ftruncate(m, HB_RING_SIZE) < 0 ||
+        fcntl(m, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+        r = -errno;
+        close(m);
+        return r;
+    }
+    void *p = mmap(NULL, HB_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, m, 0);
+    if (p == MAP_FAILED) {
+        r = -errno;
+        close(m);
+        return r;
+    }
+    *fd = m;
+    *ring = p;
+    return 0;
+}
+
+int hb__ring_map(int fd, hb_ring **ring)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode) || st.st_size != (off_t)HB_RING_SIZE)
+        return -EINVAL;
+    void *p = mmap(NULL, HB_RING_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    *ring = p;
+    return 0;
+}
+
+void hb__ring_unmap(hb_ring *ring)
+{
+    if (ring)
+        munmap(ring, HB_RING_SIZE);
+}
+
+int hb__ring_cpu(void)
+{
+    return sched_getcpu(); /* rseq or the vDSO: no system call */
+}
+
+int hb__futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns)
+{
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000ull), (long)(timeout_ns % 1000000000ull)};
+    long r = syscall(SYS_futex, (uint32_t *)word, FUTEX_WAIT, val, timeout_ns ? &ts : NULL,
+                     NULL, 0);
+    if (r == 0 || errno == EAGAIN)
+        return 0;
+    return -errno;
+}
+
+void hb__futex_wake(_Atomic uint32_t *word)
+{
+    (void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 1, NULL, NULL, 0);
+}
+
+bool hb__ring_spin(_Atomic uint32_t *word, uint32_t old, uint64_t spin_ns)
+{
+    if (atomic_load_explicit(word, memory_order_acquire) != old)
+        return true;
+    if (!spin_ns)
+        return false;
+    /* The clock is read every 64 pauses only, and first after 64 (a
+     * clock read costs ~0.1 us on a VM, a fast reply less). */
+    uint64_t end = 0;
+    for (;;) {
+        for (int i = 0; i < 64; i++) {
+            if (atomic_load_explicit(word, memory_order_acquire) != old)
+                return true;
+            cpu_relax();
+        }
+        uint64_t now = mono_ns();
+        if (!end)
+            end = now + spin_ns;
+        else if (now >= end)
+            return false;
+    }
+}
+
+void hb__ring_wait_ne(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleeping,
+                      uint64_t spin_ns)
+{
+    if (hb__ring_spin(word, old, spin_ns))
+        return;
+    /* Announce, then re-check (both sequentially consistent): the signaller
+     * changes the word, then reads the announcement, so one of the two sees
+     * the other. */
+    atomic_store(sleeping, 1);
+    while (atomic_load(word) == old)
+        (void)hb__futex_wait(word, old, 0);
+    atomic_store(sleeping, 0);
+}
+
+void hb__ring_signal(_Atomic uint32_t *word, _Atomic uint32_t *sleeping)
+{
+    atomic_fetch_add(word, 1);
+    if (atomic_load(sleeping))
+        hb__futex_wake(word);
+}
+
+void hb__ring_post(hb_ring *ring, uint32_t kind)
+{
+    atomic_store_explicit(&ring->caller_cpu, hb__ring_cpu(), memory_order_relaxed);
+    atomic_store_explicit(&ring->kind, kind, memory_order_relaxed);
+    if (kind == HB_RING_KIND_RING)
+        atomic_store_explicit(&ring->state, HB_RING_REQ, memory_order_relaxed);
+    hb__ring_signal(&ring->bell, &ring->worker_sleeping);
+}
+
+uint32_t hb__ring_await(hb_ring *ring, uint64_t spin_ns)
+{
+    int peer = atomic_load_explicit(&ring->worker_cpu, memory_order_relaxed);
+    int me = hb__ring_cpu();
+    uint64_t budget = peer >= 0 && me >= 0 && peer == me ? 0 : spin_ns;
+    (void)hb__ring_spin(&ring->state, HB_RING_REQ, budget);
+    uint32_t expect = HB_RING_REQ;
+    if (atomic_compare_exchange_strong(&ring->state, &expect, HB_RING_SLEEPING))
+        return HB_RING_SLEEPING;
+    return expect; /* what the worker (or plugin code) left there */
+}
+
+uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen)
+{
+    int peer = atomic_load_explicit(&ring->caller_cpu, memory_order_relaxed);
+    int me = hb__ring_cpu();
+    uint64_t budget = peer >= 0 && me >= 0 && peer == me ? 0 : HB_RING_WORKER_SPIN_NS;
+    hb__ring_wait_ne(&ring->bell, *seen, &ring->worker_sleeping, budget);
+    *seen = atomic_load(&ring->bell);
+    atomic_store_explicit(&ring->taken, *seen, memory_order_relaxed);
+    atomic_store_explicit(&ring->worker_cpu, hb__ring_cpu(), memory_order_relaxed);
+    return atomic_load_explicit(&ring->kind, memory_order_acquire);
+}
+
+bool hb__ring_reply(hb_ring *ring, const void *frame, size_t len)
+{
+    atomic_store_explicit(&ring->worker_cpu, hb__ring_cpu(), memory_order_relaxed);
+    if (!frame)
+        return atomic_exchange(&ring->state, HB_RING_SOCKET), false;
+    memcpy(ring->rep, frame, len);
+    atomic_store_explicit(&ring->rep_len, (uint32_t)len, memory_order_relaxed);
+    /* Only a caller still spinning (REQ) needs no WAKE; anything else is a
+     * sleeping caller, or plugin code that wrote the state, and a WAKE
+     * then keeps the caller from waiting out its time limit. */
+    return atomic_exchange(&ring->state, HB_RING_DONE) != HB_RING_REQ;
+}
