@@ -50,8 +50,9 @@ static int apply_fd_map(const hb_spawn *sp, int status_fd, int devnull_fd)
     for (size_t i = 0; i < sp->nfds; i++) {
         int from = sp->fds[i].from == HB_SPAWN_DEVNULL ? devnull_fd : sp->fds[i].from;
         tmp[i] = fcntl(from, F_DUPFD_CLOEXEC, top + 1);
+        /* EINVAL here: top + 1 is past RLIMIT_NOFILE, no room either. */
         if (tmp[i] < 0)
-            return -errno;
+            return errno == EINVAL ? -EMFILE : -errno;
     }
     for (size_t i = 0; i < sp->nfds; i++)
         if (dup2(tmp[i], sp->fds[i].to) < 0)
