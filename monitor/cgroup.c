@@ -686,8 +686,13 @@ const char *hb_cgroup_site_summary(const hb_cgroup_site *site, bool *warn)
                           : "rlimits only (no cgroup v2 limits)";
 }
 
+bool hb_cgroup_site_has_cpu(const hb_cgroup_site *site)
+{
+    return site->probed && site->mask > 0 && (site->mask & HB_CG_CPU);
+}
+
 hb_cgroup *hb_cgroup_site_sandbox(const hb_cgroup_site *site, unsigned n, uint64_t memory_max,
-                                  uint64_t pids_max)
+                                  uint64_t pids_max, unsigned cpu_percent)
 {
     if (!site->probed || site->mask < 0)
         return NULL;
@@ -696,6 +701,8 @@ hb_cgroup *hb_cgroup_site_sandbox(const hb_cgroup_site *site, unsigned n, uint64
         lim.memory_max = memory_max;
     if (site->mask & HB_CG_PIDS)
         lim.pids_max = pids_max;
+    if (site->mask & HB_CG_CPU)
+        lim.cpu_percent = cpu_percent;
     /* Unique in the process: several managers may live in one program. */
     static _Atomic unsigned serial;
     char name[64];
