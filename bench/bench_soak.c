@@ -31,16 +31,16 @@
 #define WARMUP 500
 #define EVERY 1000
 
-static const char *src_fmt =
-    "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n"
-    "static int64_t count;\n"
-    "HB_EXPORT_FN int64_t bump(void) { return ++count; }\n"
-    "HB_EXPORT_FN int32_t which(void) { return %d; }\n"
-    "static int save(void **d, size_t *n) { int64_t *p = malloc(8); if (!p) return -1;\n"
-    "  *p = count; *d = p; *n = 8; return 0; }\n"
-    "static int migrate(const void *d, size_t n, uint32_t s) { if (s != 1 || n != 8) return -1;\n"
-    "  memcpy(&count, d, 8); return 0; }\n"
-    "HB_PLUGIN(\"soak\", 1, 0, 0, save, migrate);\n";
+#define SRC_FMT \
+    "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n" \
+    "static int64_t count;\n" \
+    "HB_EXPORT_FN int64_t bump(void) { return ++count; }\n" \
+    "HB_EXPORT_FN int32_t which(void) { return %d; }\n" \
+    "static int save(void **d, size_t *n) { int64_t *p = malloc(8); if (!p) return -1;\n" \
+    "  *p = count; *d = p; *n = 8; return 0; }\n" \
+    "static int migrate(const void *d, size_t n, uint32_t s) { if (s != 1 || n != 8) return -1;\n" \
+    "  memcpy(&count, d, 8); return 0; }\n" \
+    "HB_PLUGIN(\"soak\", 1, 0, 0, save, migrate);\n"
 
 typedef struct sample {
     double rss_kb, maps, fds;
@@ -58,7 +58,7 @@ static void write_src(const char *path, int which)
     FILE *f = fopen(path, "we");
     if (!f)
         die("writing the plugin", -errno, path);
-    fprintf(f, src_fmt, which);
+    fprintf(f, SRC_FMT, which);
     if (fclose(f) != 0)
         die("writing the plugin", -EIO, path);
 }
@@ -180,12 +180,19 @@ int main(int argc, char **argv)
         direct_bump(&c);
         direct[i] = hb_bench_now_ms() - t0;
     }
+    char comm[64] = "?", cp[64];
+    snprintf(cp, sizeof(cp), "/proc/%d/comm", hb_sandbox_worker_pid(sb));
+    FILE *cf = fopen(cp, "re");
+    if (cf && fgets(comm, sizeof(comm), cf))
+        comm[strcspn(comm, "\n")] = '\0';
+    if (cf)
+        fclose(cf);
     hb_sandbox_usage u;
     if (hb_sandbox_usage_get(sb, &u) < 0)
         memset(&u, 0, sizeof(u));
     printf("bench_soak: %ld swaps (v%" PRIu64 " <-> v%" PRIu64 "), %ld calls each; "
-           "worker restarts %" PRIu64 ", same worker %s\n",
-           swaps, v[0], v[1], calls, u.restarts, hb_sandbox_worker_pid(sb) == pid0 ? "yes" : "NO");
+           "worker %s (pid %d), restarts %" PRIu64 ", same worker %s\n",
+           swaps, v[0], v[1], calls, comm, hb_sandbox_worker_pid(sb), u.restarts, hb_sandbox_worker_pid(sb) == pid0 ? "yes" : "NO");
     hb_bench_report("swap (hb_rollback, state carried)", swap_ms, (size_t)swaps);
     hb_bench_report("call (hb_callf)", call_ms, (size_t)(swaps * calls));
     if (direct)

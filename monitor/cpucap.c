@@ -9,13 +9,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroupfs.h"
 #include "monitor.h"
 #include "util.h"
 
@@ -24,85 +24,6 @@ struct hb_cpucap {
 };
 
 #define CFS_PERIOD_US 100000u
-
-/* Mount point of the v1 hierarchy whose super options name "cpu". */
-static int find_v1_cpu_mount(char **out)
-{
-    void *data = NULL;
-    size_t len = 0;
-    int r = hb__read_file("/proc/self/mountinfo", 1u << 20, &data, &len);
-    if (r < 0)
-        return r;
-    r = -ENOENT;
-    for (char *line = data, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        char *sep = strstr(line, " - cgroup ");
-        if (!sep)
-            continue;
-        /* " - cgroup <source> <super options>" */
-        char src[256], sopts[512];
-        if (sscanf(sep + 10, "%255s %511s", src, sopts) != 2)
-            continue;
-        bool cpu = false;
-        for (char *tok = strtok(sopts, ","); tok; tok = strtok(NULL, ","))
-            cpu |= strcmp(tok, "cpu") == 0;
-        char mnt[4096];
-        if (!cpu || sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-            continue;
-        *out = strdup(mnt);
-        r = *out ? 0 : -ENOMEM;
-        break;
-    }
-    free(data);
-    return r;
-}
-
-/* This process's path in the v1 cpu hierarchy ("N:cpu,cpuacct:/path"). */
-static int own_v1_cpu_path(char **out)
-{
-    void *data = NULL;
-    size_t len = 0;
-    int r = hb__read_file("/proc/self/cgroup", 1u << 16, &data, &len);
-    if (r < 0)
-        return r;
-    r = -ENOENT;
-    for (char *line = data, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c1 || !c2)
-            continue;
-        *c2 = '\0';
-        bool cpu = false;
-        for (char *tok = strtok(c1 + 1, ","); tok; tok = strtok(NULL, ","))
-            cpu |= strcmp(tok, "cpu") == 0;
-        if (cpu) {
-            *out = strdup(c2 + 1);
-            r = *out ? 0 : -ENOMEM;
-            break;
-        }
-    }
-    free(data);
-    return r;
-}
-
-static int write_text(const char *dir, const char *file, const char *text)
-{
-    char *p = hb__path_join(dir, file);
-    if (!p)
-        return -ENOMEM;
-    int fd = open(p, O_WRONLY | O_CLOEXEC);
-    free(p);
-    if (fd < 0)
-        return -errno;
-    int r = hb__write_full(fd, text, strlen(text));
-    close(fd);
-    return r;
-}
 
 /* Removes the caps a manager that died without cleaning up left behind
  * (hotbox-<pid>-* of a pid that is gone; rmdir fails while one is in use). */
@@ -129,11 +50,11 @@ int hb_cpucap_new(const char *name, unsigned percent, hb_cpucap **out, char **er
     if (!name || !*name || strchr(name, '/') || !percent || percent > 100000)
         return hb__seterr(err, -EINVAL, "cpu cap: bad name or percentage %u", percent);
     char *mnt = NULL, *own = NULL;
-    int r = find_v1_cpu_mount(&mnt);
+    int r = hb__cgfs_mount("cgroup", "cpu", &mnt);
     if (r < 0)
         return hb__seterr(err, -EOPNOTSUPP, "no cgroup v1 cpu hierarchy is mounted and cgroup "
                           "v2 does not delegate cpu here: no CPU cap");
-    r = own_v1_cpu_path(&own);
+    r = hb__cgfs_own("cpu", &own);
     if (r < 0) {
         free(mnt);
         return hb__seterr(err, -EOPNOTSUPP, "this process has no place in the cgroup v1 cpu "
@@ -158,10 +79,10 @@ int hb_cpucap_new(const char *name, unsigned percent, hb_cpucap **out, char **er
     }
     char v[32];
     snprintf(v, sizeof(v), "%u", CFS_PERIOD_US);
-    if ((r = write_text(path, "cpu.cfs_period_us", v)) == 0) {
+    if ((r = hb__cgfs_write(path, "cpu.cfs_period_us", v)) == 0) {
         snprintf(v, sizeof(v), "%llu",
                  (unsigned long long)percent * CFS_PERIOD_US / 100ull);
-        r = write_text(path, "cpu.cfs_quota_us", v);
+        r = hb__cgfs_write(path, "cpu.cfs_quota_us", v);
     }
     if (r < 0) {
         hb__seterr(err, r, "%s/cpu.cfs_quota_us: %s", path, strerror(-r));
@@ -186,7 +107,7 @@ int hb_cpucap_add_pid(hb_cpucap *c, pid_t pid)
         return -EINVAL;
     char v[32];
     snprintf(v, sizeof(v), "%d", (int)pid);
-    return write_text(c->path, "cgroup.procs", v);
+    return hb__cgfs_write(c->path, "cgroup.procs", v);
 }
 
 const char *hb_cpucap_path(const hb_cpucap *c)
