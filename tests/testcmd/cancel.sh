@@ -20,7 +20,7 @@ mkdir "$work/suite"
 cp -r "$plugins/tpass" "$work/suite/a_pass"
 cp -r "$plugins/thang" "$work/suite/b_hang"
 # -j1 and a time limit far beyond the test's: only the signal can end it.
-"$hb" --state-dir "$work/state" test -j1 --timeout 600 --json --junit "$work/junit.xml" \
+"$hb" --state-dir "$work/state" test -j 1 --timeout 600 --json --junit "$work/junit.xml" \
   "$work/suite" >"$work/out" 2>"$work/err" &
 pid=$!
 # Wait (deadline 120 s) until the hanging test has started.
