@@ -34,6 +34,8 @@ typedef struct watch_ui {
     const cli_global *g;
     bool json, tty, color, once;
     bool watching; /* the initial loads are done */
+    const char **exclude; /* --exclude values (argv strings), NULL-terminated */
+    size_t nexclude;
     hb_sandbox *sb;
     view_row rows[MAX_VIEW];
     size_t nrows;
@@ -376,7 +378,8 @@ static void print_view(watch_ui *ui)
 }
 
 static const char usage_watch[] =
-    "usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests] DIR...\n\n"
+    "usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests]\n"
+    "                    [--exclude GLOB]... DIR...\n\n"
     "Loads every plugin under DIR (a plugin directory, or a directory of plugin\n"
     "directories) into one sandbox and hot-reloads each on save, carrying its\n"
     "state. After each swap the plugin's exported hb_test_* self-tests run (with\n"
@@ -392,7 +395,13 @@ static const char usage_watch[] =
     "                  not count); 0 = the final content of every plugin it\n"
     "                  touched built, swapped and passed its self-tests\n"
     "  --quiet-ms N    coalesce file events over N ms (default 20)\n"
-    "  --no-selftests  do not run hb_test_* after swaps\n\n"
+    "  --no-selftests  do not run hb_test_* after swaps\n"
+    "  --exclude GLOB  ignore changes to files and directories whose name\n"
+    "                  matches GLOB (fnmatch; \"dir/\" matches directories only);\n"
+    "                  repeatable, added to the built-in excludes (.git/, build/)\n\n"
+    "SIGUSR1 pauses auto-reload (changes are remembered, nothing is rebuilt);\n"
+    "SIGUSR2 resumes it and rebuilds what changed meanwhile, once:\n"
+    "  kill -USR1 $(pidof hotbox)   # pause while checking out a branch\n"
     "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.\n";
 
 /* -1 to go on (the roots at argv[optind..]), or the exit code. */
@@ -403,6 +412,7 @@ static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **ar
                                              {"once", no_argument, NULL, 'o'},
                                              {"no-selftests", no_argument, NULL, 'n'},
                                              {"quiet-ms", required_argument, NULL, 'q'},
+                                             {"exclude", required_argument, NULL, 'x'},
                                              {0}};
     optind = 0;
     for (int c; (c = cli_getopt(argc, argv, "watch", "h", longopts, NULL)) != -1;) {
@@ -411,6 +421,22 @@ static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **ar
         case 'j': ui->json = true; break;
         case 'o': ui->once = true; break;
         case 'n': wo->run_selftests = -1; break;
+        case 'x':
+            if (!*optarg || strchr(optarg, '/') != strrchr(optarg, '/') ||
+                (strchr(optarg, '/') && optarg[strlen(optarg) - 1] != '/')) {
+                cli_error("watch: --exclude wants a name pattern (\"*.tmp\", \"gen/\"), "
+                          "matched against each path component, not \"%s\"", optarg);
+                return HB_EXIT_USAGE;
+            }
+            {
+                const char **x = realloc(ui->exclude, (ui->nexclude + 2) * sizeof(char *));
+                if (!x)
+                    return HB_EXIT_FAILED;
+                ui->exclude = x;
+                x[ui->nexclude++] = optarg;
+                x[ui->nexclude] = NULL;
+            }
+            break;
         case 'q':
             if (cli_parse_uint(optarg, 1, 60000, &wo->quiet_ms) < 0) {
                 cli_error("watch: --quiet-ms wants a number of milliseconds (1-60000), not \"%s\"",
@@ -433,11 +459,16 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     watch_ui ui = {.g = g, .out_fd = -1};
     hb_watch_options wo = HB_WATCH_OPTIONS_INIT;
     int rc = watch_options(&ui, &wo, argc, argv);
-    if (rc >= 0)
+    if (rc >= 0) {
+        free(ui.exclude);
         return rc;
+    }
+    wo.exclude = ui.exclude;
     const char **roots = calloc((size_t)(argc - optind) + 1, sizeof(char *));
-    if (!roots)
+    if (!roots) {
+        free(ui.exclude);
         return HB_EXIT_FAILED;
+    }
     for (int i = optind; i < argc; i++)
         roots[i - optind] = argv[i];
     ui.tty = isatty(STDOUT_FILENO);
@@ -453,6 +484,8 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGUSR1); /* pause auto-reload */
+    sigaddset(&mask, SIGUSR2); /* resume it */
     sigprocmask(SIG_BLOCK, &mask, NULL);
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
@@ -512,7 +545,19 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         }
         if (sfd >= 0 && (p[1].revents & POLLIN)) {
             struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) > 0 && !ui.json)
+            if (read(sfd, &si, sizeof(si)) != sizeof(si))
+                continue;
+            if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2) {
+                r = si.ssi_signo == SIGUSR1 ? hb_watch_pause(w) : hb_watch_resume(w);
+                drain_output(&ui, "worker", true);
+                if (r > 0) {
+                    if (ui.compile_failed)
+                        print_diagnostics(&ui);
+                    print_view(&ui);
+                }
+                continue;
+            }
+            if (!ui.json)
                 printf("\n%s: stopping\n", strsignal((int)si.ssi_signo));
             break;
         }
@@ -570,5 +615,6 @@ out:
     if (sfd >= 0)
         close(sfd);
     free(roots);
+    free(ui.exclude);
     return rc;
 }

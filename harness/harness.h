@@ -227,6 +227,7 @@ struct hb_sandbox {
     uint64_t calls, crashes;
     hb_limits limits;     /* rlimits of the worker */
     hb_cgroup *cg;        /* the sandbox's cgroup v2 (NULL: rlimits only) */
+    hb_cpucap *cpucap;    /* v1 CPU cap on a hybrid machine (NULL: none or in cg) */
     uint64_t restarts;
     char *jail_view;      /* the objects this sandbox's worker may see (security/jail.h) */
     struct hb_sandbox *next;

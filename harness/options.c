@@ -10,8 +10,14 @@ static const size_t manager_sizes[] = {
     offsetof(hb_manager_options, cc_origin), /* 1: up to event_userdata */
     sizeof(hb_manager_options),              /* 2: cc_origin */
 };
-static const size_t sandbox_sizes[] = {sizeof(hb_sandbox_options)};
-static const size_t watch_sizes[] = {sizeof(hb_watch_options)};
+static const size_t sandbox_sizes[] = {
+    offsetof(hb_sandbox_options, cpu_percent), /* 1: up to crash_loop_window_ms */
+    sizeof(hb_sandbox_options),                /* 2: cpu_percent */
+};
+static const size_t watch_sizes[] = {
+    offsetof(hb_watch_options, exclude), /* 1: up to run_selftests */
+    sizeof(hb_watch_options),            /* 2: exclude */
+};
 
 #define KIND(type, sizes, cur)                                                        \
     {#type, sizes, cur};                                                              \

@@ -63,6 +63,13 @@ void hb__record_worker(hb_sandbox *sb)
 {
     if (sb->wc.pid > 0 && sb->m->run_dir)
         hb_mon_record_worker(sb->m->run_dir, sb->wc.pid, getpid());
+    /* A v1 CPU cap is joined from outside, right after the start (a v2
+     * cgroup is joined before exec): bwrap and the worker it started. */
+    if (sb->cpucap && sb->wc.pid > 0) {
+        hb_cpucap_add_pid(sb->cpucap, sb->wc.pid);
+        if (sb->wc.worker_pid > 0 && sb->wc.worker_pid != sb->wc.pid)
+            hb_cpucap_add_pid(sb->cpucap, sb->wc.worker_pid);
+    }
 }
 
 void hb__forget_worker(hb_sandbox *sb, pid_t pid)
@@ -86,7 +93,16 @@ static void setup_cgroup(hb_sandbox *sb, unsigned n)
         hb__emit(m, NULL, warn ? HB_EVENT_WARNING : HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL,
                  "resource limits: %s: %s", what, m->cg.why ? m->cg.why : "");
     }
-    sb->cg = hb_cgroup_site_sandbox(&m->cg, n, sb->opts.max_memory, sb->opts.max_processes);
+    sb->cg = hb_cgroup_site_sandbox(&m->cg, n, sb->opts.max_memory, sb->opts.max_processes,
+                                    sb->opts.cpu_percent);
+    if (!sb->opts.cpu_percent || (sb->cg && hb_cgroup_site_has_cpu(&m->cg)))
+        return;
+    char name[32], *err = NULL;
+    snprintf(name, sizeof(name), "sandbox-%u", n);
+    if (hb_cpucap_new(name, sb->opts.cpu_percent, &sb->cpucap, &err) < 0)
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "cpu_percent %u is not enforced: %s", sb->opts.cpu_percent, err ? err : "?");
+    free(err);
 }
 
 hb_wspawn hb__spawn_params(hb_sandbox *sb)
@@ -194,6 +210,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     int r = hb__wc_spawn(&sb->wc, &how, &err);
     if (r < 0) {
         hb_cgroup_destroy(sb->cg);
+        hb_cpucap_free(sb->cpucap);
         hb_mon_policy_free(sb->policy);
         hb_jail_view_free(sb->jail_view);
         hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(r));
@@ -224,6 +241,8 @@ static void release_from_manager(hb_sandbox *sb)
     hb__forget_worker(sb, pid);
     hb_cgroup_destroy(sb->cg); /* and anything the worker left in it */
     sb->cg = NULL;
+    hb_cpucap_free(sb->cpucap);
+    sb->cpucap = NULL;
     hb_mon_policy_free(sb->policy);
     sb->policy = NULL;
     for (size_t i = 0; i < sb->nslots; i++) {

@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <limits.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -33,29 +34,7 @@
 #include "harness.h"
 #include "watcher.h"
 
-typedef struct wplug {
-    char *name;
-    char *dir;
-    char **inputs;  /* the last stored version's inputs (a list) */
-    bool loaded;
-    bool stale;     /* its files changed during its last build: build again */
-    bool failed;    /* its last build or swap failed (and was reported) */
-    bool untested;  /* a new version went live in a superseded build */
-    bool orphaned;  /* its directory is gone; kept for a loaded dependent */
-} wplug;
-
-struct hb_watch {
-    hb_sandbox *sb;
-    hb_watcher *w;
-    char **roots;          /* absolute */
-    bool *root_is_plugin;  /* the root itself is one plugin */
-    size_t nroots;
-    wplug *plugs;
-    size_t nplugs;
-    bool selftests;
-    unsigned quiet_ms;  /* the watcher's coalescing window */
-    hb_held_event held; /* a build failure, until it is known to be real */
-};
+#include "watch_impl.h"
 
 static bool path_in(const char *path, const char *dir);
 static int cmp_str(const void *a, const void *b);
@@ -300,6 +279,19 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Whether a directory name matches one of the caller's exclude globs. */
+static bool excluded_dir(const hb_watch *w, const char *name)
+{
+    for (char **p = w->exclude; p && *p; p++) {
+        size_t l = strlen(*p);
+        char pat[PATH_MAX];
+        snprintf(pat, sizeof(pat), "%.*s", (int)(l && (*p)[l - 1] == '/' ? l - 1 : l), *p);
+        if (fnmatch(pat, name, 0) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void scan_root(hb_watch *w, size_t ri)
 {
     const char *root = w->roots[ri];
@@ -315,7 +307,7 @@ static void scan_root(hb_watch *w, size_t ri)
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
+        if (e->d_name[0] == '.' || excluded_dir(w, e->d_name))
             continue;
         char *sub = hb__path_join(root, e->d_name);
         struct stat st;
@@ -355,6 +347,13 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     w->sb = sb;
     w->selftests = !opts || opts->run_selftests >= 0;
     w->quiet_ms = opts && opts->quiet_ms ? opts->quiet_ms : 20;
+    hb_watch_options full = HB_WATCH_OPTIONS_INIT;
+    hb_watch_options d = HB_WATCH_OPTIONS_INIT;
+    hb__options_take(&hb__watch_options_kind, &full, &d, opts);
+    if (full.exclude && !(w->exclude = hb__strv_dup((char *const *)full.exclude))) {
+        free(w);
+        return -ENOMEM;
+    }
     size_t n = 0;
     while (roots[n])
         n++;
@@ -383,7 +382,16 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     }
     /* The state directory may live under a root: never watch it. */
     char *state_base = hb__basename(sb->m->state_dir);
-    const char *extra[] = {state_base, NULL};
+    size_t nx = hb__strv_len(w->exclude);
+    const char **extra = calloc(nx + 2, sizeof(char *));
+    if (!extra) {
+        free(state_base);
+        r = -ENOMEM;
+        goto fail;
+    }
+    extra[0] = state_base;
+    for (size_t i = 0; i < nx; i++)
+        extra[i + 1] = w->exclude[i];
     hb_watcher_options wo = HB_WATCHER_OPTIONS_INIT;
     wo.quiet_ms = opts ? opts->quiet_ms : 0;
     /* Build at the first complete write (close or rename), not after the
@@ -392,6 +400,7 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     wo.exclude_extra = extra;
     r = hb_watcher_new(&wo, &w->w, &err);
     free(state_base);
+    free(extra);
     if (r < 0)
         goto fail;
     for (size_t i = 0; i < w->nroots; i++) {
@@ -469,6 +478,7 @@ void hb_watch_free(hb_watch *w)
         hb__strv_free(w->plugs[i].inputs);
     }
     free(w->plugs);
+    hb__strv_free(w->exclude);
     hb__held_event_clear(&w->held);
     free(w);
 }
@@ -561,7 +571,7 @@ static bool any_stale(const hb_watch *w)
 
 /* Builds the plugins marked in touched (and the stale ones), providers
  * first. Returns how many it built. */
-static int build_marked(hb_watch *w, bool *touched)
+int hb__watch_build_marked(hb_watch *w, bool *touched)
 {
     size_t order_n = 0;
     size_t *order = calloc(w->nplugs + 1, sizeof(size_t));
@@ -594,7 +604,7 @@ static int build_marked(hb_watch *w, bool *touched)
  * linked against it: unloading it would leave that plugin running its code
  * while saying it is gone, and bind nothing to it when it is back. When its
  * directory returns, it is reloaded and its dependents re-bound. */
-static int drop_gone(hb_watch *w)
+int hb__watch_drop_gone(hb_watch *w)
 {
     hb_sandbox *sb = w->sb;
     int count = 0;
@@ -649,13 +659,13 @@ int hb_watch_process(hb_watch *w)
         /* Nothing settled. Stale plugins are built again once their files
          * are quiet: when no change is pending (an edit that went back to
          * the content already seen settles as no change at all). */
-        if (!any_stale(w) || hb_watcher_next_timeout_ms(w->w) >= 0)
+        if (w->paused || !any_stale(w) || hb_watcher_next_timeout_ms(w->w) >= 0)
             return 0;
         bool *none = calloc(w->nplugs + 1, sizeof(bool));
         if (!none)
             return -ENOMEM;
         sb->detect_ms = 0;
-        int n = build_marked(w, none);
+        int n = hb__watch_build_marked(w, none);
         free(none);
         return n;
     }
@@ -671,8 +681,11 @@ int hb_watch_process(hb_watch *w)
 
     /* 1. Plugin directories that disappeared, or whose roots did (twice:
      * a provider kept for a dependent removed later in the list goes too). */
-    int count = drop_gone(w);
-    count += drop_gone(w);
+    int count = 0;
+    if (w->paused)
+        w->gone_deferred |= cs.n_gone_roots > 0 || cs.n_changes > 0;
+    else
+        count = hb__watch_drop_gone(w) + hb__watch_drop_gone(w);
     /* 2. Which plugins the changes touch (each once), and new plugin dirs. */
     bool *touched = calloc(w->nplugs + cs.n_changes + 1, sizeof(bool));
     if (!touched) {
@@ -715,8 +728,14 @@ int hb_watch_process(hb_watch *w)
     sb->detect_ms = detect_latency(&cs);
     hb_change_set_release(&cs);
 
-    /* 3. Rebuild in order: plugins others depend on come first. */
-    int built = build_marked(w, touched);
+    /* 3. Rebuild in order: plugins others depend on come first; while
+     * paused, only remember what to build at hb_watch_resume. */
+    if (w->paused) {
+        hb__watch_defer(w, touched);
+        free(touched);
+        return 0;
+    }
+    int built = hb__watch_build_marked(w, touched);
     sb->detect_ms = 0;
     free(touched);
     if (built < 0)

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroupfs.h"
 #include "monitor.h"
 #include "util.h"
 
@@ -34,55 +35,6 @@ static const struct {
     unsigned bit;
     const char *name;
 } ctl_names[] = {{HB_CG_MEMORY, "memory"}, {HB_CG_CPU, "cpu"}, {HB_CG_PIDS, "pids"}};
-
-/* ---- small file helpers ---------------------------------------------------- */
-
-static int read_small(const char *dir, const char *file, char *buf, size_t len)
-{
-    char *p = hb__path_join(dir, file);
-    if (!p)
-        return -ENOMEM;
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    free(p);
-    if (fd < 0)
-        return -errno;
-    size_t got = 0;
-    while (got + 1 < len) {
-        ssize_t n = read(fd, buf + got, len - 1 - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n < 0) {
-                int e = errno;
-                close(fd);
-                return -e;
-            }
-            break;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    buf[got] = '\0';
-    return 0;
-}
-
-static int write_small(const char *dir, const char *file, const char *text)
-{
-    char *p = hb__path_join(dir, file);
-    if (!p)
-        return -ENOMEM;
-    int fd = open(p, O_WRONLY | O_CLOEXEC);
-    free(p);
-    if (fd < 0)
-        return -errno;
-    ssize_t n;
-    do
-        n = write(fd, text, strlen(text));
-    while (n < 0 && errno == EINTR);
-    int r = n < 0 ? -errno : 0;
-    close(fd);
-    return r;
-}
 
 /* Whether a blank-separated list holds word. */
 static bool has_word(const char *list, const char *word)
@@ -118,82 +70,25 @@ static void add_names(hb_sb *sb, unsigned mask)
 
 /* ---- where is cgroup v2 ---------------------------------------------------- */
 
-/* Mount point of the cgroup2 file system (mountinfo field 5, before " - cgroup2 "). */
-static int find_v2_mount(char **out)
-{
-    void *data = NULL;
-    size_t len = 0;
-    int r = hb__read_file("/proc/self/mountinfo", 1u << 20, &data, &len);
-    if (r < 0)
-        return r;
-    r = -ENOENT;
-    for (char *line = data, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        char *sep = strstr(line, " - ");
-        if (!sep || strncmp(sep + 3, "cgroup2 ", 8) != 0)
-            continue;
-        char mnt[4096];
-        if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-            continue;
-        /* Octal escapes (\040 for a blank) in mount points. */
-        char *w = mnt;
-        for (char *p = mnt; *p; p++) {
-            if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
-                *w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
-                p += 3;
-            } else {
-                *w++ = *p;
-            }
-        }
-        *w = '\0';
-        *out = strdup(mnt);
-        r = *out ? 0 : -ENOMEM;
-        break;
-    }
-    free(data);
-    return r;
-}
-
-/* Our cgroup v2 path ("0::/path") and, for explanations, whether any of
- * memory/cpu/pids is bound to a v1 hierarchy. */
+/* Our cgroup v2 path ("0::/path") and, for explanations, which of
+ * memory/cpu/pids are bound to a v1 hierarchy. */
 static int own_cgroup(char **path, unsigned *v1_bound)
 {
-    void *data = NULL;
-    size_t len = 0;
-    int r = hb__read_file("/proc/self/cgroup", 1u << 16, &data, &len);
-    if (r < 0)
-        return r;
     *v1_bound = 0;
-    r = -ENOENT;
-    for (char *line = data, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
-        if (strncmp(line, "0::", 3) == 0) {
-            free(*path);
-            *path = strdup(line + 3);
-            r = *path ? 0 : -ENOMEM;
-            continue;
-        }
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (c1 && c2) {
-            *c2 = '\0';
-            for (char *tok = strtok(c1 + 1, ","); tok; tok = strtok(NULL, ","))
-                *v1_bound |= ctl_mask(tok);
-        }
+    for (size_t i = 0; i < HB_ARRAY_SIZE(ctl_names); i++) {
+        char *v1 = NULL;
+        if (hb__cgfs_own(ctl_names[i].name, &v1) == 0)
+            *v1_bound |= ctl_names[i].bit;
+        free(v1);
     }
-    free(data);
-    return r;
+    return hb__cgfs_own(NULL, path);
 }
 
 /* The manager's own cgroup directory (mount + own path). */
 static int base_dir(char **out, unsigned *v1_bound, char **why)
 {
     char *mnt = NULL, *own = NULL;
-    int r = find_v2_mount(&mnt);
+    int r = hb__cgfs_mount("cgroup2", NULL, &mnt);
     if (r < 0) {
         hb__seterr(why, r, "no cgroup v2 file system is mounted (%s); limits use rlimits",
                    strerror(-r));
@@ -224,11 +119,11 @@ static int prepare_parent(const char *base, const char *parent, unsigned want,
                           unsigned v1_bound, bool *created, char **why)
 {
     char avail_s[512] = "", sub_s[512] = "";
-    int r = read_small(base, "cgroup.controllers", avail_s, sizeof(avail_s));
+    int r = hb__cgfs_read(base, "cgroup.controllers", avail_s, sizeof(avail_s));
     if (r < 0)
         return hb__seterr(why, r, "%s/cgroup.controllers: %s; limits use rlimits", base,
                           strerror(-r));
-    read_small(base, "cgroup.subtree_control", sub_s, sizeof(sub_s));
+    hb__cgfs_read(base, "cgroup.subtree_control", sub_s, sizeof(sub_s));
     unsigned avail = ctl_mask(avail_s) & want;
     unsigned sub = ctl_mask(sub_s) & want;
     hb_sb msg = HB_SB_INIT;
@@ -254,7 +149,7 @@ static int prepare_parent(const char *base, const char *parent, unsigned want,
             continue;
         char cmd[32];
         snprintf(cmd, sizeof(cmd), "+%s", ctl_names[i].name);
-        r = write_small(base, "cgroup.subtree_control", cmd);
+        r = hb__cgfs_write(base, "cgroup.subtree_control", cmd);
         if (r == 0) {
             sub |= bit;
             continue;
@@ -282,7 +177,7 @@ static int prepare_parent(const char *base, const char *parent, unsigned want,
             continue;
         char cmd[32];
         snprintf(cmd, sizeof(cmd), "+%s", ctl_names[i].name);
-        r = write_small(parent, "cgroup.subtree_control", cmd);
+        r = hb__cgfs_write(parent, "cgroup.subtree_control", cmd);
         if (r == 0)
             got |= bit;
         else
@@ -360,19 +255,19 @@ static int write_limits(hb_cgroup *cg, const hb_cgroup_limits *l, char **err)
     int r;
     if (l->memory_max) {
         snprintf(v, sizeof(v), "%llu", (unsigned long long)l->memory_max);
-        if ((r = write_small(cg->path, "memory.max", v)) < 0)
+        if ((r = hb__cgfs_write(cg->path, "memory.max", v)) < 0)
             return hb__seterr(err, r, "%s/memory.max: %s", cg->path, strerror(-r));
         /* Swap would let the worker outgrow the limit slowly instead of dying. */
-        write_small(cg->path, "memory.swap.max", "0");
+        hb__cgfs_write(cg->path, "memory.swap.max", "0");
     }
     if (l->pids_max) {
         snprintf(v, sizeof(v), "%llu", (unsigned long long)l->pids_max);
-        if ((r = write_small(cg->path, "pids.max", v)) < 0)
+        if ((r = hb__cgfs_write(cg->path, "pids.max", v)) < 0)
             return hb__seterr(err, r, "%s/pids.max: %s", cg->path, strerror(-r));
     }
     if (l->cpu_percent) {
         snprintf(v, sizeof(v), "%u 100000", l->cpu_percent * 1000u);
-        if ((r = write_small(cg->path, "cpu.max", v)) < 0)
+        if ((r = hb__cgfs_write(cg->path, "cpu.max", v)) < 0)
             return hb__seterr(err, r, "%s/cpu.max: %s", cg->path, strerror(-r));
     }
     return 0;
@@ -450,7 +345,7 @@ int hb_cgroup_add_pid(hb_cgroup *cg, pid_t pid)
         return -EINVAL;
     char v[32];
     snprintf(v, sizeof(v), "%d", (int)pid);
-    return write_small(cg->path, "cgroup.procs", v);
+    return hb__cgfs_write(cg->path, "cgroup.procs", v);
 }
 
 int hb_cgroup_procs_fd(hb_cgroup *cg)
@@ -488,7 +383,7 @@ static uint64_t keyed(const char *text, const char *key)
 static uint64_t single(const char *dir, const char *file)
 {
     char buf[64];
-    if (read_small(dir, file, buf, sizeof(buf)) < 0 || strncmp(buf, "max", 3) == 0)
+    if (hb__cgfs_read(dir, file, buf, sizeof(buf)) < 0 || strncmp(buf, "max", 3) == 0)
         return 0;
     return strtoull(buf, NULL, 10);
 }
@@ -496,7 +391,7 @@ static uint64_t single(const char *dir, const char *file)
 uint64_t hb_cgroup_oom_kills(hb_cgroup *cg)
 {
     char buf[512];
-    if (!cg || read_small(cg->path, "memory.events", buf, sizeof(buf)) < 0)
+    if (!cg || hb__cgfs_read(cg->path, "memory.events", buf, sizeof(buf)) < 0)
         return 0;
     return keyed(buf, "oom_kill");
 }
@@ -504,7 +399,7 @@ uint64_t hb_cgroup_oom_kills(hb_cgroup *cg)
 static unsigned count_procs(const char *dir)
 {
     char buf[8192];
-    if (read_small(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+    if (hb__cgfs_read(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
         return 0;
     unsigned n = 0;
     for (char *p = buf; *p; p++)
@@ -517,7 +412,7 @@ int hb_cgroup_usage(hb_cgroup *cg, hb_cgroup_stats *out)
     if (!cg || !out)
         return -EINVAL;
     char buf[1024];
-    int r = read_small(cg->path, "cpu.stat", buf, sizeof(buf));
+    int r = hb__cgfs_read(cg->path, "cpu.stat", buf, sizeof(buf));
     if (r < 0)
         return r;
     hb_cgroup_stats s = {0};
@@ -549,7 +444,7 @@ const char *hb_cgroup_path(const hb_cgroup *cg)
 static void kill_listed(const char *dir)
 {
     char buf[8192];
-    if (read_small(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+    if (hb__cgfs_read(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
         return;
     for (char *p = buf; *p;) {
         long pid = strtol(p, &p, 10);
@@ -601,7 +496,7 @@ int hb_cgroup_destroy(hb_cgroup *cg)
 {
     if (!cg)
         return 0;
-    if (write_small(cg->path, "cgroup.kill", "1") < 0)
+    if (hb__cgfs_write(cg->path, "cgroup.kill", "1") < 0)
         kill_listed(cg->path);
     wait_empty(cg->path, 2000);
     int r = 0;
@@ -649,7 +544,7 @@ int hb_cgroup_reap_stale(unsigned *removed)
             char *child = hb__path_join(parent, c->d_name);
             if (!child)
                 continue;
-            if (write_small(child, "cgroup.kill", "1") < 0)
+            if (hb__cgfs_write(child, "cgroup.kill", "1") < 0)
                 kill_listed(child);
             wait_empty(child, 2000);
             rmdir(child);
@@ -686,8 +581,13 @@ const char *hb_cgroup_site_summary(const hb_cgroup_site *site, bool *warn)
                           : "rlimits only (no cgroup v2 limits)";
 }
 
+bool hb_cgroup_site_has_cpu(const hb_cgroup_site *site)
+{
+    return site->probed && site->mask > 0 && (site->mask & HB_CG_CPU);
+}
+
 hb_cgroup *hb_cgroup_site_sandbox(const hb_cgroup_site *site, unsigned n, uint64_t memory_max,
-                                  uint64_t pids_max)
+                                  uint64_t pids_max, unsigned cpu_percent)
 {
     if (!site->probed || site->mask < 0)
         return NULL;
@@ -696,6 +596,8 @@ hb_cgroup *hb_cgroup_site_sandbox(const hb_cgroup_site *site, unsigned n, uint64
         lim.memory_max = memory_max;
     if (site->mask & HB_CG_PIDS)
         lim.pids_max = pids_max;
+    if (site->mask & HB_CG_CPU)
+        lim.cpu_percent = cpu_percent;
     /* Unique in the process: several managers may live in one program. */
     static _Atomic unsigned serial;
     char name[64];

@@ -254,11 +254,14 @@ bool hb_cgroup_site_probe(hb_cgroup_site *site);
 /* One line for that announcement; *warn is set when cgroup limits are not
  * available (rlimits only). */
 const char *hb_cgroup_site_summary(const hb_cgroup_site *site, bool *warn);
-/* A sandbox's cgroup named sandbox-<serial>-<n>, limiting memory and
- * processes where those controllers are usable; NULL where the site has
- * no cgroups or creation fails (rlimits still hold). */
+/* A sandbox's cgroup named sandbox-<serial>-<n>, limiting memory,
+ * processes and CPU (cpu.max, cpu_percent of one CPU; 0 = none) where
+ * those controllers are usable; NULL where the site has no cgroups or
+ * creation fails (rlimits still hold). */
 hb_cgroup *hb_cgroup_site_sandbox(const hb_cgroup_site *site, unsigned n, uint64_t memory_max,
-                                  uint64_t pids_max);
+                                  uint64_t pids_max, unsigned cpu_percent);
+/* Whether the site's cgroup v2 sub-trees carry cpu.max. */
+bool hb_cgroup_site_has_cpu(const hb_cgroup_site *site);
 void hb_cgroup_site_release(hb_cgroup_site *site);
 
 /* Creates <own cgroup>/hotbox-<manager pid>/<name> with the limits. Fails
@@ -305,6 +308,19 @@ int hb_cgroup_destroy(hb_cgroup *cg);
 /* Removes the per-manager cgroups (hotbox-<pid>) of managers that died
  * without cleaning up, killing whatever still runs in them. */
 int hb_cgroup_reap_stale(unsigned *removed);
+
+/* A CPU cap on a hybrid machine (cpucap.c): where cgroup v2 does not hold
+ * the cpu controller but a cgroup v1 cpu hierarchy is mounted and writable
+ * (as root), <own v1 cpu cgroup>/hotbox-<pid>-<name> with
+ * cpu.cfs_quota_us = percent% of one CPU. -EOPNOTSUPP or -EACCES (and
+ * *err explaining) where that cannot be had. Processes are added by pid;
+ * their children follow. hb_cpucap_free removes the cgroup once its
+ * processes are gone (accepts NULL). */
+typedef struct hb_cpucap hb_cpucap;
+int hb_cpucap_new(const char *name, unsigned percent, hb_cpucap **out, char **err);
+int hb_cpucap_add_pid(hb_cpucap *c, pid_t pid);
+const char *hb_cpucap_path(const hb_cpucap *c);
+void hb_cpucap_free(hb_cpucap *c);
 
 /* ======================================================================== */
 /* Orphans (orphans.c)                                                       */

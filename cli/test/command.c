@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -82,15 +83,25 @@ static void run_jobs(run *R)
 {
     unsigned nthreads = R->jobs_n < R->njobs ? R->jobs_n : (unsigned)R->njobs;
     pthread_t *th = calloc(nthreads ? nthreads : 1, sizeof(*th));
+    R->live = calloc(R->njobs + 1, sizeof(*R->live));
+    R->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     unsigned started = 0;
-    for (; th && started < nthreads; started++)
+    atomic_store(&R->running, nthreads);
+    for (; th && R->done_fd >= 0 && started < nthreads; started++)
         if (pthread_create(&th[started], NULL, cli_test_worker, R) != 0)
             break;
+    atomic_fetch_sub(&R->running, nthreads - started);
     if (started == 0)
         cli_test_worker(R); /* no threads: run everything here */
+    else
+        cli_test_wait_jobs(R); /* or a signal that cancels the run */
     for (unsigned i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     free(th);
+    if (R->done_fd >= 0)
+        close(R->done_fd);
+    free(R->live);
+    R->live = NULL;
 }
 
 /* The summary line, the JSON summary and the JUnit file; the exit code. */
@@ -139,6 +150,8 @@ int cmd_test(const cli_global *g, int argc, char **argv)
 {
     run R0 = {.g = g}, *R = &R0;
     pthread_mutex_init(&R->lock, NULL);
+    R->done_fd = -1;
+    cli_test_block_signals();
     int rc = cli_test_options(R, argc, argv);
     if (rc >= 0)
         goto out;
@@ -169,6 +182,8 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     double wall = cli_test_now_ms() - t0;
     cli_test_record_upgrades(R);
     rc = finish(R, wall);
+    if (atomic_load(&R->cancel_sig))
+        rc = 128 + atomic_load(&R->cancel_sig);
 out:
     run_free(R);
     return rc;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 typedef struct jctx {
     run *R;
     job *J;
+    size_t jobno;
     hb_sandbox *sb;
     int cap_fd;
     char *cap_path;
@@ -83,6 +85,8 @@ static int open_sandbox(jctx *j, double *load_ms, char **err)
         j->sb = NULL;
     }
     cli_test_json_stage(R, "load", j->J->p->name, *load_ms, r == 0, j->J->p->version);
+    if (r == 0)
+        cli_test_set_live(R, j->jobno, j->sb);
     return r;
 }
 
@@ -125,7 +129,14 @@ static void run_test_step(jctx *j, step *s, tr_case *c)
         c->message = tr_printf("%s: %s", fn, hb_strerror(res.error));
     if (res.error)
         c->body = tr_dup(le);
+    if (atomic_load(&j->R->cancel_sig)) {
+        /* Its worker was killed to stop the run: not a result. */
+        free(c->message);
+        c->status = TR_SKIP;
+        c->message = tr_printf("cancelled by %s", strsignal(atomic_load(&j->R->cancel_sig)));
+    }
     if (sandbox_broken(res.error)) {
+        cli_test_set_live(j->R, j->jobno, NULL);
         hb_sandbox_free(j->sb);
         j->sb = NULL;
     }
@@ -196,7 +207,7 @@ static void fail_rest(run *R, job *J, size_t from, const char *why, const char *
 
 static void run_job(run *R, job *J, size_t jobno)
 {
-    jctx j = {R, J, NULL, -1, NULL, NULL};
+    jctx j = {R, J, jobno, NULL, -1, NULL, NULL};
     cur_job = &j;
     j.cap_path = tr_printf("%s/job-%zu.out", R->tmpdir, jobno);
     if (j.cap_path)
@@ -209,7 +220,10 @@ static void run_job(run *R, job *J, size_t jobno)
         step *s = &J->steps[k];
         tr_case *c = &R->cases[s->case_idx];
         if (atomic_load(&R->stop)) {
-            skip_rest(R, J, k, "fail-fast: an earlier test failed");
+            int sig = atomic_load(&R->cancel_sig);
+            char *why = sig ? tr_printf("cancelled by %s", strsignal(sig)) : NULL;
+            skip_rest(R, J, k, why ? why : "fail-fast: an earlier test failed");
+            free(why);
             break;
         }
         if (s->kind == STEP_BUILD) {
@@ -266,6 +280,7 @@ static void run_job(run *R, job *J, size_t jobno)
         }
     }
 out:
+    cli_test_set_live(R, jobno, NULL);
     if (j.sb)
         hb_sandbox_free(j.sb);
     if (j.cap_fd >= 0)
@@ -280,6 +295,7 @@ out:
 void *cli_test_worker(void *arg)
 {
     run *R = arg;
+    bool thread = R->done_fd >= 0 && atomic_load(&R->running) > 0;
     for (;;) {
         pthread_mutex_lock(&R->lock);
         size_t i = R->next_job++;
@@ -287,6 +303,11 @@ void *cli_test_worker(void *arg)
         if (i >= R->njobs)
             break;
         run_job(R, &R->jobs[i], i);
+    }
+    if (thread && atomic_fetch_sub(&R->running, 1) == 1) {
+        uint64_t one = 1;
+        if (write(R->done_fd, &one, sizeof(one)) < 0) { /* the waiter polls it: cannot be full */
+        }
     }
     return NULL;
 }

@@ -89,7 +89,11 @@ typedef struct run {
     pthread_mutex_t lock;    /* next_job, printing, tap numbering */
     size_t next_job;
     size_t tap_num;
-    atomic_bool stop;        /* fail-fast tripped */
+    atomic_bool stop;        /* fail-fast tripped, or cancelled */
+    atomic_int cancel_sig;   /* SIGTERM/SIGINT that cancelled the run; 0 = none */
+    hb_sandbox **live;       /* [njobs]: each job's open sandbox (under lock) */
+    atomic_size_t running;   /* job threads still running */
+    int done_fd;             /* eventfd: the last job thread is done */
     FILE *human;             /* progress lines: stdout, or stderr with --tap/--json */
 } run;
 
@@ -125,6 +129,15 @@ void cli_test_record_upgrades(run *R);
 /* plan.c: the cases and jobs; -ENOMEM. */
 int cli_test_plan(run *R);
 size_t cli_test_count_tests(char **exports);
+
+/* cancel.c: SIGTERM/SIGINT block from the start of the run (cli_test_block_signals);
+ * cli_test_wait_jobs waits for the job threads, and when a signal comes
+ * first it stops the run: no further case starts, every open sandbox's
+ * worker is killed (the case it ran is reported as cancelled), and the
+ * reports are written for what ran; the exit code is then 128+signal. */
+void cli_test_block_signals(void);
+void cli_test_wait_jobs(run *R);
+void cli_test_set_live(run *R, size_t jobno, hb_sandbox *sb);
 
 /* run.c: a thread's loop (takes jobs until none is left); the manager's
  * event callback (routes events to the job that caused them). */

@@ -389,7 +389,7 @@ HB_EXTERN int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t versio
 /* Sandboxes                                                                 */
 /* ------------------------------------------------------------------------ */
 
-#define HB_SANDBOX_OPTIONS_VERSION 1
+#define HB_SANDBOX_OPTIONS_VERSION 2
 
 /* Security profiles for the worker (see the README's profile table). */
 typedef enum hb_profile {
@@ -428,6 +428,14 @@ typedef struct hb_sandbox_options {
      * backoff deadline has passed (waiting out the rest if it is early). */
     unsigned crash_loop_max;         /* default 5 */
     unsigned crash_loop_window_ms;   /* default 10000 */
+    /* Version 2. CPU share of the worker as a percentage of one CPU (50 =
+     * half a core, 200 = two cores); 0 = no cap. Enforced by the kernel's
+     * CFS bandwidth control, so a spinning plugin is throttled, not killed:
+     * cgroup v2 cpu.max where the machine delegates the cpu controller to
+     * hotbox, else (a hybrid v1/v2 machine, as root) a cgroup v1 cpu
+     * hierarchy's cpu.cfs_quota_us. Where neither is available the sandbox
+     * still starts, uncapped, with an HB_EVENT_WARNING saying why. */
+    unsigned cpu_percent;
 } hb_sandbox_options;
 
 #define HB_SANDBOX_OPTIONS_INIT {.version = HB_SANDBOX_OPTIONS_VERSION, .profile = HB_PROFILE_DEFAULT}
@@ -633,7 +641,7 @@ HB_EXTERN int hb_run_test(hb_sandbox *sb, const char *plugin, const char *test,
 
 typedef struct hb_watch hb_watch;
 
-#define HB_WATCH_OPTIONS_VERSION 1
+#define HB_WATCH_OPTIONS_VERSION 2
 
 typedef struct hb_watch_options {
     unsigned version;      /* HB_WATCH_OPTIONS_VERSION */
@@ -641,6 +649,14 @@ typedef struct hb_watch_options {
                               (a completed save, closed or renamed into
                               place, starts its build at once); default 20 */
     int run_selftests;     /* run hb_test_* after each swap; default on (-1 = off) */
+    /* Version 2. NULL-terminated fnmatch() globs matched against every path
+     * component below a root (a pattern ending in '/' matches directories
+     * only), added to the built-in excludes (.git/, build directories, the
+     * state directory): a matching file's changes never trigger a build,
+     * and a matching directory is neither watched nor, directly under a
+     * root of plugin directories, a plugin. Excluding does not take a file
+     * out of a build that includes it. Copied by hb_watch_new. */
+    const char *const *exclude;
 } hb_watch_options;
 
 #define HB_WATCH_OPTIONS_INIT {.version = HB_WATCH_OPTIONS_VERSION}
@@ -690,6 +706,19 @@ HB_EXTERN int hb_watch_pending(hb_watch *w);
 /* Names of the plugins the watch knows, NULL-terminated, one allocation
  * (hb_free). Includes plugins that failed to build and are not loaded. */
 HB_EXTERN int hb_watch_plugins(hb_watch *w, char ***out);
+
+/* Pauses auto-reload: file changes are still read (hb_watch_fd does not
+ * stay readable, hb_watch_process returns 0) and remembered, but nothing is
+ * built, swapped or unloaded until hb_watch_resume. Pausing a paused watch
+ * does nothing. Emits HB_EVENT_NOTICE "auto-reload paused". */
+HB_EXTERN int hb_watch_pause(hb_watch *w);
+
+/* Resumes auto-reload: every plugin whose files changed while paused is
+ * built and swapped once (providers first), and plugins whose directory
+ * went away are unloaded. Returns how many plugins it acted on, as
+ * hb_watch_process does (0 when nothing changed or the watch was not
+ * paused). Emits HB_EVENT_NOTICE "auto-reload resumed". */
+HB_EXTERN int hb_watch_resume(hb_watch *w);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,143 @@
+/* monitor/cgroupfs.c - reading the cgroup file systems (cgroupfs.h). */
+#include "cgroupfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int hb__cgfs_read(const char *dir, const char *file, char *buf, size_t len)
+{
+    char *p = hb__path_join(dir, file);
+    if (!p)
+        return -ENOMEM;
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    free(p);
+    if (fd < 0)
+        return -errno;
+    size_t got = 0;
+    while (got + 1 < len) {
+        ssize_t n = read(fd, buf + got, len - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+            }
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return 0;
+}
+
+int hb__cgfs_write(const char *dir, const char *file, const char *text)
+{
+    char *p = hb__path_join(dir, file);
+    if (!p)
+        return -ENOMEM;
+    int fd = open(p, O_WRONLY | O_CLOEXEC);
+    free(p);
+    if (fd < 0)
+        return -errno;
+    ssize_t n;
+    do
+        n = write(fd, text, strlen(text));
+    while (n < 0 && errno == EINTR);
+    int r = n < 0 ? -errno : 0;
+    close(fd);
+    return r;
+}
+
+/* Whether a comma-separated list holds word. */
+static bool in_list(char *list, const char *word)
+{
+    bool yes = false;
+    char *save = NULL;
+    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        yes |= strcmp(t, word) == 0;
+    return yes;
+}
+
+/* Octal escapes (\040 for a blank) in mount points, in place. */
+static void unescape(char *s)
+{
+    char *w = s;
+    for (char *p = s; *p; p++) {
+        if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] && p[3]) {
+            *w++ = (char)((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+            p += 3;
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = '\0';
+}
+
+int hb__cgfs_mount(const char *fstype, const char *opt, char **out)
+{
+    void *data = NULL;
+    size_t len = 0;
+    int r = hb__read_file("/proc/self/mountinfo", 1u << 20, &data, &len);
+    if (r < 0)
+        return r;
+    r = -ENOENT;
+    for (char *line = data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        /* "... <mount point> ... - <fstype> <source> <super options>" */
+        char *sep = strstr(line, " - ");
+        char type[32], src[256], sopts[512], mnt[4096];
+        if (!sep || sscanf(sep + 3, "%31s %255s %511s", type, src, sopts) != 3 ||
+            strcmp(type, fstype) != 0 || (opt && !in_list(sopts, opt)))
+            continue;
+        if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
+            continue;
+        unescape(mnt);
+        *out = strdup(mnt);
+        r = *out ? 0 : -ENOMEM;
+        break;
+    }
+    free(data);
+    return r;
+}
+
+int hb__cgfs_own(const char *controller, char **out)
+{
+    void *data = NULL;
+    size_t len = 0;
+    int r = hb__read_file("/proc/self/cgroup", 1u << 16, &data, &len);
+    if (r < 0)
+        return r;
+    r = -ENOENT;
+    for (char *line = data, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = '\0';
+        /* "<id>:<controllers>:<path>"; v2 is "0::<path>". */
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c2 = '\0';
+        bool match = controller ? in_list(c1 + 1, controller)
+                                : (c1 == line + 1 && line[0] == '0' && c2 == c1 + 1);
+        if (match) {
+            *out = strdup(c2 + 1);
+            r = *out ? 0 : -ENOMEM;
+            break;
+        }
+    }
+    free(data);
+    return r;
+}
