@@ -211,6 +211,17 @@ char **hb__sorted_copy(char *const *v)
     qsort(c, n, sizeof(*c), cmp_str);
     return c;
 }
+
+int hb__inputs_add(char ***inputs, const char *path)
+{
+    if (hb__strv_contains(*inputs, path))
+        return 0;
+    if (hb__strv_push(inputs, path) < 0)
+        return -ENOMEM;
+    qsort(*inputs, hb__strv_len(*inputs), sizeof(**inputs), cmp_str);
+    return 0;
+}
+
 /* ---- depfiles -------------------------------------------------------------- */
 
 #define MAX_DEPFILE (16u << 20)

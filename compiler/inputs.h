@@ -30,6 +30,10 @@
  * absolute, sorted, without duplicates. 0 or a negative code with *err. */
 int hb__collect_inputs(const char *job_dir, char *const *depfiles, char ***out, char **err);
 
+/* Adds path to the sorted inputs *inputs unless it is there (plugin.json,
+ * which no depfile names). 0 or -ENOMEM. */
+int hb__inputs_add(char ***inputs, const char *path);
+
 /* A sorted deep copy of v; NULL on ENOMEM. */
 char **hb__sorted_copy(char *const *v);
 
