@@ -18,74 +18,20 @@
 #include <sys/wait.h>
 #include <wordexp.h>
 
+#include "argv.h"
 #include "backend.h"
 #include "settings.h"
 
 #define MAX_STRING 4096u
 #define PKG_TIMEOUT_MS 20000u
 
-/* ---- a growing NULL-terminated string vector ------------------------------ */
-
-typedef struct vec {
-    char **v;
-    size_t n, cap;
-    bool failed;
-} vec;
-
-static void vec_take(vec *s, char *str) /* takes ownership of str */
-{
-    if (!str || s->failed) {
-        free(str);
-        s->failed = true;
-        return;
-    }
-    if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 8;
-        char **nv = realloc(s->v, cap * sizeof(*nv));
-        if (!nv) {
-            free(str);
-            s->failed = true;
-            return;
-        }
-        s->v = nv;
-        s->cap = cap;
-    }
-    s->v[s->n++] = str;
-    s->v[s->n] = NULL;
-}
-
-static void vec_add(vec *s, const char *str)
-{
-    vec_take(s, strdup(str));
-}
-
-static void vec_add_all(vec *s, char *const *v)
-{
-    for (; v && *v; v++)
-        vec_add(s, *v);
-}
-
-static bool vec_has(const vec *s, const char *str)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (!strcmp(s->v[i], str))
-            return true;
-    return false;
-}
+/* ---- string vectors (util/argv.h) ---------------------------------------- */
 
 /* The finished vector (never NULL unless out of memory). */
-static char **vec_done(vec *s)
+static char **vec_done(hb_argv *a)
 {
-    if (!s->failed && !s->v)
-        s->v = calloc(1, sizeof(char *));
-    if (s->failed || !s->v) {
-        hb__strv_free(s->v);
-        memset(s, 0, sizeof(*s));
-        return NULL;
-    }
-    char **v = s->v;
-    memset(s, 0, sizeof(*s));
-    return v;
+    char **v = NULL;
+    return hb__argv_detach(a, &v) < 0 ? NULL : v;
 }
 
 /* ---- messages ---------------------------------------------------------------- */
@@ -196,9 +142,9 @@ static bool is_plain_name(const char *s)
     return true;
 }
 
-typedef int (*item_fn)(const pctx *p, const char *key, const char *s, vec *out);
+typedef int (*item_fn)(const pctx *p, const char *key, const char *s, hb_argv *out);
 
-static int string_array(const pctx *p, const char *key, json_t *v, item_fn fn, vec *out)
+static int string_array(const pctx *p, const char *key, json_t *v, item_fn fn, hb_argv *out)
 {
     if (!json_is_array(v))
         return key_error(p, key, "expected an array of strings");
@@ -219,28 +165,28 @@ static int string_array(const pctx *p, const char *key, json_t *v, item_fn fn, v
     return 0;
 }
 
-static int item_verbatim(const pctx *p, const char *key, const char *s, vec *out)
+static int item_verbatim(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     (void)p;
     (void)key;
-    vec_add(out, s);
+    hb__argv_push(out, s);
     return 0;
 }
 
-static int item_include(const pctx *p, const char *key, const char *s, vec *out)
+static int item_include(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     if (s[0] == '/')
         return key_error(p, key, "\"%s\" is absolute; include directories are relative to the "
                                  "plugin directory",
                          s);
-    vec_add(out, s);
+    hb__argv_push(out, s);
     return 0;
 }
 
-static int item_lib(const pctx *p, const char *key, const char *s, vec *out)
+static int item_lib(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     if (s[0] == '-') {
-        vec_add(out, s); /* -lfoo, -L/opt/x/lib, -Wl,-rpath,... as written */
+        hb__argv_push(out, s); /* -lfoo, -L/opt/x/lib, -Wl,-rpath,... as written */
         return 0;
     }
     if (strchr(s, '/')) { /* an archive or object beside the plugin */
@@ -248,7 +194,7 @@ static int item_lib(const pctx *p, const char *key, const char *s, vec *out)
             return key_error(p, key, "\"%s\" is absolute; library files are relative to the "
                                      "plugin directory",
                              s);
-        vec_add(out, s);
+        hb__argv_push(out, s);
         return 0;
     }
     if (!is_plain_name(s))
@@ -256,28 +202,28 @@ static int item_lib(const pctx *p, const char *key, const char *s, vec *out)
                                  "file (\"lib/libfoo.a\") nor a linker flag (\"-l...\", "
                                  "\"-L...\", \"-Wl,...\")",
                          s);
-    vec_take(out, hb__asprintf("-l%s", s));
+    hb__argv_pushf(out, "-l%s", s);
     return 0;
 }
 
-static int item_pkg(const pctx *p, const char *key, const char *s, vec *out)
+static int item_pkg(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     if (!is_plain_name(s))
         return key_error(p, key, "\"%s\" is not a pkg-config package name", s);
-    vec_add(out, s);
+    hb__argv_push(out, s);
     return 0;
 }
 
-static int item_define(const pctx *p, const char *key, const char *s, vec *out)
+static int item_define(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     size_t n = strcspn(s, "=");
     if (!is_identifier(s, n))
         return key_error(p, key, "\"%.*s\" is not a macro name", (int)n, s);
-    vec_take(out, hb__asprintf("-D%s", s));
+    hb__argv_pushf(out, "-D%s", s);
     return 0;
 }
 
-static int parse_defines(const pctx *p, const char *key, json_t *v, vec *out)
+static int parse_defines(const pctx *p, const char *key, json_t *v, hb_argv *out)
 {
     if (json_is_array(v))
         return string_array(p, key, v, item_define, out);
@@ -292,18 +238,18 @@ static int parse_defines(const pctx *p, const char *key, json_t *v, vec *out)
         if (!is_identifier(name, strlen(name)))
             return key_error(p, key, "\"%s\" is not a macro name", name);
         if (json_is_true(val) || json_is_null(val)) {
-            vec_take(out, hb__asprintf("-D%s", name));
+            hb__argv_pushf(out, "-D%s", name);
         } else if (json_is_false(val)) {
-            vec_take(out, hb__asprintf("-U%s", name));
+            hb__argv_pushf(out, "-U%s", name);
         } else if (json_is_integer(val)) {
-            vec_take(out, hb__asprintf("-D%s=%lld", name, (long long)json_integer_value(val)));
+            hb__argv_pushf(out, "-D%s=%lld", name, (long long)json_integer_value(val));
         } else if (json_is_real(val)) {
-            vec_take(out, hb__asprintf("-D%s=%.17g", name, json_real_value(val)));
+            hb__argv_pushf(out, "-D%s=%.17g", name, json_real_value(val));
         } else if (json_is_string(val)) {
             const char *s = json_string_value(val);
             if (strlen(s) != json_string_length(val) || strlen(s) > MAX_STRING)
                 return key_error(p, key, "the value of %s contains a NUL or is too long", name);
-            vec_take(out, hb__asprintf("-D%s=%s", name, s));
+            hb__argv_pushf(out, "-D%s=%s", name, s);
         } else {
             return key_error(p, key, "the value of %s must be a string, a number, true, false "
                                      "or null",
@@ -358,7 +304,8 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
     if (!root)
         return hb__seterr(err, -EINVAL, "%s:%d:%d: invalid JSON: %s", p.path, je.line, je.column,
                         je.text);
-    vec cflags = {0}, defines = {0}, include = {0}, libs = {0}, pkg = {0};
+    hb_argv cflags = HB_ARGV_INIT, defines = HB_ARGV_INIT, include = HB_ARGV_INIT;
+    hb_argv libs = HB_ARGV_INIT, pkg = HB_ARGV_INIT;
     int r = 0;
     if (!json_is_object(root)) {
         r = hb__seterr(err, -EINVAL, "%s: expected a JSON object ({\"cflags\": [...], ...})",
@@ -471,9 +418,9 @@ int hb__flags_split(const char *flags, const char *what, char ***out, char **err
         return hb__seterr(err, w == WRDE_NOSPACE ? -ENOMEM : -EINVAL, "%s \"%s\": %s", what,
                         flags, why);
     }
-    vec v = {0};
+    hb_argv v = HB_ARGV_INIT;
     for (size_t i = 0; i < we.we_wordc; i++)
-        vec_add(&v, we.we_wordv[i]);
+        hb__argv_push(&v, we.we_wordv[i]);
     wordfree(&we);
     char **res = vec_done(&v);
     if (!res)
@@ -514,8 +461,8 @@ static bool under(const char *path, const char *dir)
  * of it; the sibling is added to show for isolated compiles. The result is
  * prefix + real path (e.g. "-I/abs/dir"). */
 static int resolve_path(const char *plugin_dir, const char *path, const char *key,
-                        const char *inc, bool dir, const char *prefix, vec *flags, vec *show,
-                        char **err)
+                        const char *inc, bool dir, const char *prefix, hb_argv *flags,
+                        hb_argv *show, char **err)
 {
     char *joined = hb__path_join(plugin_dir, inc), *real = NULL;
     if (!joined)
@@ -535,10 +482,11 @@ static int resolve_path(const char *plugin_dir, const char *path, const char *ke
                real[pl + 1] != '.' && real[pl + 1] != 0) {
         size_t sl = strcspn(real + pl + 1, "/");
         char *sib = strndup(real, pl + 1 + sl);
-        if (sib && !vec_has(show, sib))
-            vec_take(show, sib);
-        else
-            free(sib);
+        if (!sib)
+            show->failed = true;
+        else if (!hb__strv_contains(show->v, sib))
+            hb__argv_push(show, sib);
+        free(sib);
         r = 0;
     } else {
         r = hb__seterr(err, -EINVAL,
@@ -547,7 +495,7 @@ static int resolve_path(const char *plugin_dir, const char *path, const char *ke
                      path, key, inc, real);
         goto out;
     }
-    vec_take(flags, hb__asprintf("%s%s", prefix, real));
+    hb__argv_pushf(flags, "%s%s", prefix, real);
 out:
     free(joined);
     free(real);
@@ -560,15 +508,15 @@ static char **pkg_env(void)
     static const char *const keep[] = {"PATH", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR",
                                        "PKG_CONFIG_SYSROOT_DIR", "PKG_CONFIG_ALLOW_SYSTEM_CFLAGS",
                                        "PKG_CONFIG_ALLOW_SYSTEM_LIBS", NULL};
-    vec e = {0};
+    hb_argv e = HB_ARGV_INIT;
     for (size_t i = 0; keep[i]; i++) {
         const char *v = getenv(keep[i]);
         if (v)
-            vec_take(&e, hb__asprintf("%s=%s", keep[i], v));
+            hb__argv_pushf(&e, "%s=%s", keep[i], v);
     }
     if (!getenv("PATH"))
-        vec_add(&e, "PATH=/usr/local/bin:/usr/bin:/bin");
-    vec_add(&e, "LC_ALL=C");
+        hb__argv_push(&e, "PATH=/usr/local/bin:/usr/bin:/bin");
+    hb__argv_push(&e, "LC_ALL=C");
     return vec_done(&e);
 }
 
@@ -578,7 +526,7 @@ static int run_pkg_config(const char *path, char *const *pkgs, const char *mode,
                           char **err)
 {
     char *prog = NULL, **env = pkg_env();
-    vec argv = {0};
+    hb_argv argv = HB_ARGV_INIT;
     hb__run_outcome o = {0};
     int r = hb__find_program("pkg-config", &prog);
     if (r < 0) {
@@ -587,9 +535,9 @@ static int run_pkg_config(const char *path, char *const *pkgs, const char *mode,
                      path);
         goto out;
     }
-    vec_add(&argv, prog);
-    vec_add(&argv, mode);
-    vec_add_all(&argv, pkgs);
+    hb__argv_push(&argv, prog);
+    hb__argv_push(&argv, mode);
+    hb__argv_push_all(&argv, pkgs);
     char **av = vec_done(&argv);
     if (!av || !env) {
         hb__strv_free(av);
@@ -628,27 +576,27 @@ out:
     return r;
 }
 
-static void add_host_dir(vec *host, const char *dir)
+static void add_host_dir(hb_argv *host, const char *dir)
 {
-    if (dir[0] != '/' || under(dir, "/usr") || vec_has(host, dir))
+    if (dir[0] != '/' || under(dir, "/usr") || hb__strv_contains(host->v, dir))
         return;
-    vec_add(host, dir);
+    hb__argv_push(host, dir);
 }
 
-static int resolve_pkg(const char *path, char *const *pkgs, vec *flags, vec *link, vec *host,
-                       char **err)
+static int resolve_pkg(const char *path, char *const *pkgs, hb_argv *flags, hb_argv *link,
+                       hb_argv *host, char **err)
 {
     char **cf = NULL, **lf = NULL;
     int r = run_pkg_config(path, pkgs, "--cflags", &cf, err);
     if (r == 0)
         r = run_pkg_config(path, pkgs, "--libs", &lf, err);
     for (char **w = cf; r == 0 && *w; w++) {
-        vec_add(flags, *w);
+        hb__argv_push(flags, *w);
         if (!strncmp(*w, "-I", 2))
             add_host_dir(host, *w + 2);
     }
     for (char **w = lf; r == 0 && *w; w++) {
-        vec_add(link, *w);
+        hb__argv_push(link, *w);
         if (!strncmp(*w, "-L", 2))
             add_host_dir(host, *w + 2);
     }
@@ -664,7 +612,8 @@ int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
     void *data = NULL;
     size_t len = 0;
     hb__settings_raw raw = {0};
-    vec common = {0}, link = {0}, show = {0}, host = {0}, c = {0}, cxx = {0};
+    hb_argv common = HB_ARGV_INIT, link = HB_ARGV_INIT, show = HB_ARGV_INIT;
+    hb_argv host = HB_ARGV_INIT, c = HB_ARGV_INIT, cxx = HB_ARGV_INIT;
     int r;
     struct stat st;
     if (!path) {
@@ -688,15 +637,15 @@ int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
     if ((r = hb__settings_parse(data, len, path, &raw, err)) < 0)
         goto fail;
     out->lang = raw.lang;
-    vec_add_all(&common, raw.cflags);
-    vec_add_all(&common, raw.defines);
+    hb__argv_push_all(&common, raw.cflags);
+    hb__argv_push_all(&common, raw.defines);
     for (char **i = raw.include; *i; i++)
         if ((r = resolve_path(plugin_dir, path, "include", *i, true, "-I", &common, &show,
                               err)) < 0)
             goto fail;
     for (char **l = raw.libs; *l; l++) {
         if ((*l)[0] == '-')
-            vec_add(&link, *l);
+            hb__argv_push(&link, *l);
         else if ((r = resolve_path(plugin_dir, path, "libs", *l, false, "", &link, &show,
                                    err)) < 0)
             goto fail;
@@ -704,10 +653,10 @@ int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
     if (raw.pkg[0] && (r = resolve_pkg(path, raw.pkg, &common, &link, &host, err)) < 0)
         goto fail;
 empty:
-    vec_add_all(&c, common.v);
-    vec_add_all(&cxx, common.v);
+    hb__argv_push_all(&c, common.v);
+    hb__argv_push_all(&cxx, common.v);
     if (raw.std)
-        vec_take(strstr(raw.std, "++") ? &cxx : &c, hb__asprintf("-std=%s", raw.std));
+        hb__argv_pushf(strstr(raw.std, "++") ? &cxx : &c, "-std=%s", raw.std);
     out->path = path;
     path = NULL;
     out->compile_c = vec_done(&c);
