@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fileid.h"
 #include "util.h"
 
 #define HB__COMPILE_ATTEMPTS 3
@@ -49,7 +50,7 @@ int hb__hash_files(char *const *inputs, char (**out)[HB_SHA256_HEX], const char 
 
 typedef struct hb__snap_ent {
     char *path;
-    struct stat st;
+    hb_file_id id;
     char hash[HB_SHA256_HEX];
 } hb__snap_ent;
 
