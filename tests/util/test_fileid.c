@@ -44,9 +44,10 @@ int main(void)
     HB_CHECK(hb__file_id_same(&id, &st));
     HB_CHECK(hb__file_id_same_bytes(&id, &st));
 
+    /* t0 strictly after the file's ctime, the link strictly after t0. */
     struct timespec t0;
-    clock_gettime(CLOCK_REALTIME_COARSE, &t0);
     wait_past(&st.st_ctim);
+    clock_gettime(CLOCK_REALTIME_COARSE, &t0);
     wait_past(&t0);
     HB_CHECK(link(f, l) == 0);
     HB_CHECK(stat(f, &now) == 0);
