@@ -194,6 +194,5 @@ char **hb__ccinfo_dirs(const hb__ccinfo *ci)
         if (slash && slash != paths[i])
             hb__argv_pushf(&dirs, "%.*s", (int)(slash - paths[i]), paths[i]);
     }
-    char **out = NULL;
-    return hb__argv_detach(&dirs, &out) < 0 ? NULL : out;
+    return hb__argv_take(&dirs);
 }

@@ -1,8 +1,9 @@
 /*
  * compiler/compiler.c - the compile pipeline: hb_compiler_run and the input
  * hash for the compile cache. One compile: list the sources, ask select.c
- * for the backend, ccinfo.c for the compiler's identity, plan.c for the
- * command lines; run them on the backend, parse the diagnostics (diag.c),
+ * for the backend, ccinfo.c for the compiler's identity, buildcfg.c for
+ * plugin.json, the language and the C++ driver, plan.c for the command
+ * lines; run them on the backend, parse the diagnostics (diag.c),
  * collect and hash the inputs the depfiles name (inputs.c), and compile
  * again when an input changed while the compiler ran.
  *
@@ -15,7 +16,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "argv.h"
 #include "backend.h"
+#include "buildcfg.h"
 #include "ccinfo.h"
 #include "diag.h"
 #include "inputs.h"
@@ -29,6 +32,7 @@ static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *
         return -EINVAL;
     const hb__ccinfo *ci;
     char **sources = NULL, **flags = NULL, **sorted = NULL;
+    hb__buildcfg bc = {0};
     hb__probe_env pe = {.req = req};
     int r = hb__compiler_backend(c, req->isolation, &pe.be, &pe.vm, NULL);
     if (r < 0)
@@ -42,7 +46,8 @@ static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *
         r = HB_ENOSOURCES;
         goto out;
     }
-    if ((r = hb__plan_hashed_flags(req, ci, sources, &flags)) < 0)
+    if ((r = hb__buildcfg_load(req, &pe, sources, &bc, NULL)) < 0 ||
+        (r = hb__plan_hashed_flags(req, ci, &bc, sources, &flags)) < 0)
         goto out;
     if (!(sorted = hb__sorted_copy(inputs))) {
         r = -ENOMEM;
@@ -55,6 +60,7 @@ static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *
                        out);
     free(fh);
 out:
+    hb__buildcfg_release(&bc);
     hb__strv_free(sources);
     hb__strv_free(flags);
     hb__strv_free(sorted);
@@ -119,6 +125,45 @@ static int add_error_diag(hb_compile_result *res, const char *file, const char *
 static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_result *res,
                     char **err);
 
+/* What the backend shows: the request's source directories plus the
+ * siblings holding plugin.json's include directories (*shown), and the
+ * compilers' own directories plus pkg-config's outside /usr (*extra). */
+static int backend_dirs(const hb_compile_request *req, const hb__ccinfo *ci,
+                        const hb__buildcfg *bc, char ***shown, char ***extra)
+{
+    hb_argv s = HB_ARGV_INIT, e = HB_ARGV_INIT;
+    char **cc_dirs = hb__ccinfo_dirs(ci);
+    char **cxx_dirs = bc->cxx ? hb__ccinfo_dirs(bc->cxx) : NULL;
+    hb__argv_push_all(&s, req->source_dirs);
+    hb__argv_push_all(&s, bc->set.show_dirs);
+    hb__argv_push_all(&e, cc_dirs);
+    hb__argv_push_all(&e, cxx_dirs);
+    hb__argv_push_all(&e, bc->set.host_dirs);
+    int r = !cc_dirs || (bc->cxx && !cxx_dirs) ? -ENOMEM : 0;
+    hb__strv_free(cc_dirs);
+    hb__strv_free(cxx_dirs);
+    if (r == 0 && (r = hb__argv_detach(&s, shown)) == 0 && (r = hb__argv_detach(&e, extra)) < 0) {
+        hb__strv_free(*shown);
+        *shown = NULL;
+    }
+    hb__argv_release(&s);
+    hb__argv_release(&e);
+    return r;
+}
+
+/* plugin.json was read before the snapshot: the flags used must be those
+ * of the content hashed. */
+static int check_settings_unchanged(const hb__buildcfg *bc, char *const *inputs,
+                                    const char (*hashes)[HB_SHA256_HEX], char **err)
+{
+    for (size_t i = 0; bc->set.path && inputs[i]; i++)
+        if (!strcmp(inputs[i], bc->set.path) && strcmp(hashes[i], bc->set.hash))
+            return hb__seterr(err, HB_ECHANGED,
+                              "%s changed while the compiler ran; the object was not used",
+                              bc->set.path);
+    return 0;
+}
+
 int hb_compiler_run_ctx(hb_compiler *c, const hb_compile_request *req, hb_compile_result *res,
                         char **err)
 {
@@ -156,6 +201,8 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     const hb__backend *be = NULL;
     const hb__ccinfo *ci = NULL;
     char **sources = NULL, **env = NULL, **extra = NULL, **flags = NULL, **prev_inputs = NULL;
+    char **watched = NULL, **shown = NULL;
+    hb__buildcfg bc = {0};
     char(*fhash)[HB_SHA256_HEX] = NULL;
     hb__snapshot snap = {0};
     hb__plan p = {0};
@@ -168,7 +215,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         goto out;
     }
     if (!sources[0]) {
-        r = hb__seterr(err, HB_ENOSOURCES, "plugin directory %s holds no *.c sources",
+        r = hb__seterr(err, HB_ENOSOURCES, "plugin directory %s holds no *.c, *.cc, *.cpp or *.cxx sources",
                      req->plugin_dir);
         goto out;
     }
@@ -178,10 +225,27 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     be = pe.be;
     if ((r = hb__ccinfo_get(req->cc, &pe, &ci, err)) < 0)
         goto out;
-    bool json = ci->json && !req->text_diagnostics;
+    if ((r = hb__buildcfg_load(req, &pe, sources, &bc, err)) < 0)
+        goto out;
+    if (be->vm && bc.set.host_dirs[0]) {
+        r = hb__seterr(err, HB_EISOLATION,
+                       "%s: key \"pkg\": pkg-config names %s, outside /usr; the microvm guest "
+                       "only has the host's /usr (use the namespace backend for this plugin)",
+                       bc.set.path, bc.set.host_dirs[0]);
+        goto out;
+    }
+    bool json = ci->json && (!bc.cxx || bc.cxx->json) && !req->text_diagnostics;
+    if (backend_dirs(req, ci, &bc, &shown, &extra) < 0) {
+        r = hb__seterr(err, -ENOMEM, "out of memory");
+        goto out;
+    }
+    hb_compile_request rq = *req;
+    rq.source_dirs = shown[0] ? shown : req->source_dirs;
+    req = &rq;
     env = hb__compiler_env(req->job_dir);
-    extra = hb__ccinfo_dirs(ci);
-    if (!env || !extra || (r = hb__plan_compile(req, ci, json, sources, &p)) < 0) {
+    watched = hb__strv_dup(sources);
+    if (!env || !watched || (bc.set.path && hb__strv_push(&watched, bc.set.path) < 0) ||
+        (r = hb__plan_compile(req, ci, &bc, json, sources, &p)) < 0) {
         r = hb__seterr(err, -ENOMEM, "out of memory");
         goto out;
     }
@@ -199,12 +263,12 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         .extra_ro_dirs = extra,
         .state = pe.vm,
     };
-    if ((r = hb__plan_hashed_flags(req, ci, sources, &flags)) < 0) {
+    if ((r = hb__plan_hashed_flags(req, ci, &bc, sources, &flags)) < 0) {
         r = hb__seterr(err, r, "out of memory");
         goto out;
     }
     for (unsigned attempt = 1;; attempt++) {
-        if ((r = hb__snapshot_take(&snap, sources, prev_inputs)) < 0) {
+        if ((r = hb__snapshot_take(&snap, watched, prev_inputs)) < 0) {
             r = hb__seterr(err, r, "out of memory");
             goto out;
         }
@@ -282,6 +346,10 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         }
         if ((r = hb__collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
             goto out;
+        if (bc.set.path && (r = hb__inputs_add(&res->inputs, bc.set.path)) < 0) {
+            r = hb__seterr(err, r, "out of memory");
+            goto out;
+        }
         const char *bad = NULL;
         r = hb__hash_files(res->inputs, &fhash, &bad);
         if (r == -EINVAL && bad) {
@@ -303,6 +371,9 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         }
         const char *moved = hb__snapshot_changed(&snap, res->inputs,
                                              (const char(*)[HB_SHA256_HEX])fhash);
+        if (!moved && (r = check_settings_unchanged(&bc, res->inputs,
+                                                    (const char(*)[HB_SHA256_HEX])fhash, err)) < 0)
+            goto out;
         if (!moved)
             break;
         if (attempt >= HB__COMPILE_ATTEMPTS) {
@@ -350,6 +421,9 @@ out:
     hb__strv_free(flags);
     free(env);
     hb__strv_free(extra);
+    hb__strv_free(watched);
+    hb__strv_free(shown);
+    hb__buildcfg_release(&bc);
     hb__plan_release(&p);
     return r;
 }

@@ -66,9 +66,11 @@ static void snapshot_add(hb__snapshot *s, size_t cap, const char *path)
         if (!strcmp(s->v[i].path, path))
             return;
     hb__snap_ent e = {0};
+    struct stat st;
     /* stat before hashing: a write between the two shows in the hash. */
-    if (s->n >= cap || stat(path, &e.st) < 0 || hb__sha256_file_cached(path, e.hash) < 0)
+    if (s->n >= cap || stat(path, &st) < 0 || hb__sha256_file_cached(path, e.hash) < 0)
         return; /* unknown: judged by its ctime after the compile */
+    e.id = hb__file_id(&st);
     if (!(e.path = strdup(path)))
         return;
     s->v[s->n++] = e;
@@ -88,13 +90,6 @@ int hb__snapshot_take(hb__snapshot *s, char *const *sources, char *const *prev)
     return 0;
 }
 
-static bool same_identity(const struct stat *a, const struct stat *b)
-{
-    return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
-           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-           a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 const char *hb__snapshot_changed(const hb__snapshot *s, char *const *inputs,
                                     const char (*hashes)[HB_SHA256_HEX])
 {
@@ -107,12 +102,12 @@ const char *hb__snapshot_changed(const hb__snapshot *s, char *const *inputs,
             if (!strcmp(s->v[k].path, inputs[i]))
                 e = &s->v[k];
         if (e) {
-            if (!same_identity(&e->st, &st) || strcmp(e->hash, hashes[i]) != 0)
+            if (!hb__file_id_same(&e->id, &st) || strcmp(e->hash, hashes[i]) != 0)
                 return inputs[i];
             continue;
         }
-        if (st.st_ctim.tv_sec > s->t0.tv_sec ||
-            (st.st_ctim.tv_sec == s->t0.tv_sec && st.st_ctim.tv_nsec >= s->t0.tv_nsec))
+        hb_file_id id = hb__file_id(&st);
+        if (hb__file_id_racy(&id, &s->t0))
             return inputs[i];
     }
     return NULL;
@@ -211,6 +206,17 @@ char **hb__sorted_copy(char *const *v)
     qsort(c, n, sizeof(*c), cmp_str);
     return c;
 }
+
+int hb__inputs_add(char ***inputs, const char *path)
+{
+    if (hb__strv_contains(*inputs, path))
+        return 0;
+    if (hb__strv_push(inputs, path) < 0)
+        return -ENOMEM;
+    qsort(*inputs, hb__strv_len(*inputs), sizeof(**inputs), cmp_str);
+    return 0;
+}
+
 /* ---- depfiles -------------------------------------------------------------- */
 
 #define MAX_DEPFILE (16u << 20)

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fileid.h"
 #include "util.h"
 
 #define HB__COMPILE_ATTEMPTS 3
@@ -29,6 +30,10 @@
 /* The inputs the depfiles name (relative ones are relative to job_dir),
  * absolute, sorted, without duplicates. 0 or a negative code with *err. */
 int hb__collect_inputs(const char *job_dir, char *const *depfiles, char ***out, char **err);
+
+/* Adds path to the sorted inputs *inputs unless it is there (plugin.json,
+ * which no depfile names). 0 or -ENOMEM. */
+int hb__inputs_add(char ***inputs, const char *path);
 
 /* A sorted deep copy of v; NULL on ENOMEM. */
 char **hb__sorted_copy(char *const *v);
@@ -45,7 +50,7 @@ int hb__hash_files(char *const *inputs, char (**out)[HB_SHA256_HEX], const char 
 
 typedef struct hb__snap_ent {
     char *path;
-    struct stat st;
+    hb_file_id id;
     char hash[HB_SHA256_HEX];
 } hb__snap_ent;
 

@@ -5,10 +5,13 @@
  *
  * Where a flag goes:
  *   - push_prefix():        every command (compiler words, diagnostics
- *                           format, prefix maps, the request's cflags);
+ *                           format, prefix maps, the request's cflags,
+ *                           then plugin.json's compile flags for the
+ *                           command's language);
  *   - push_compile_flags(): every command that compiles a source (-I...);
  *   - push_link_flags():    every command that links plugin.so (SONAME,
- *                           DT_NEEDED);
+ *                           DT_NEEDED, then plugin.json's libraries: after
+ *                           the objects, so that --as-needed keeps them);
  * and hb__plan_hashed_flags() lists the same things for the input hash.
  * Output and depfile paths are not hashed, so the job directory does not
  * matter; nor does it reach the object: the compiler runs in the job
@@ -21,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "argv.h"
+#include "buildcfg.h"
 #include "plan.h"
 
 /* ---- environment -------------------------------------------------------- */
@@ -71,15 +75,18 @@ static void push_prefix_maps(hb_argv *a, const hb_compile_request *req)
     hb__argv_pushf(a, "-fdebug-prefix-map=%s=.", req->job_dir);
 }
 
-static void push_prefix(hb_argv *a, const hb_compile_request *req, const hb__ccinfo *ci,
-                        bool json)
+/* ci is the command's driver; settings are plugin.json's flags for its
+ * language (NULL: none). */
+static void push_prefix(hb_argv *a, const hb_compile_request *req, const hb__buildcfg *bc,
+                        const hb__ccinfo *ci, char *const *settings, bool json)
 {
     hb__argv_push_all(a, ci->words);
     hb__argv_push(a, "-fdiagnostics-color=never");
     if (json)
         hb__argv_push(a, "-fdiagnostics-format=json");
     push_prefix_maps(a, req);
-    hb__argv_push_all(a, req->cflags);
+    hb__argv_push_all(a, hb__buildcfg_cflags(bc, req));
+    hb__argv_push_all(a, settings);
 }
 
 /* Flags of a command that compiles a source, after -fPIC. */
@@ -91,25 +98,46 @@ static void push_compile_flags(hb_argv *a, const hb_compile_request *req)
 
 /* The link-time arguments for SONAME and DT_NEEDED (see hb_compile_request):
  * the name-only libraries live in <job>/deps, named by their SONAMEs. */
-static void push_link_flags(hb_argv *a, const hb_compile_request *req)
+static void push_link_flags(hb_argv *a, const hb_compile_request *req, const hb__buildcfg *bc)
 {
     if (req->soname)
         hb__argv_pushf(a, "-Wl,-soname,%s", req->soname);
-    if (!req->needed || !req->needed[0])
+    if (req->needed && req->needed[0]) {
+        hb__argv_push(a, "-Wl,--no-as-needed");
+        for (char *const *n = req->needed; *n; n++)
+            hb__argv_pushf(a, "%s/deps/%s", req->job_dir, *n);
+    }
+    hb__argv_push_all(a, hb__buildcfg_libs(bc));
+}
+
+/* The settings' part of the hashed flags: only with a plugin.json or C++,
+ * so that versions cached before plugin.json existed still match. */
+static void push_hashed_settings(hb_argv *a, const hb__buildcfg *bc)
+{
+    if (!bc || (!bc->set.path && !bc->cxx))
         return;
-    hb__argv_push(a, "-Wl,--no-as-needed");
-    for (char *const *n = req->needed; *n; n++)
-        hb__argv_pushf(a, "%s/deps/%s", req->job_dir, *n);
+    hb__argv_push(a, bc->all_cxx ? "hotbox-settings-all-c++" : "hotbox-settings-c");
+    hb__argv_push_all(a, bc->set.compile_c);
+    hb__argv_push(a, "hotbox-settings-c++");
+    hb__argv_push_all(a, bc->set.compile_cxx);
+    hb__argv_push(a, "hotbox-settings-link");
+    hb__argv_push_all(a, bc->set.link);
+    if (bc->cxx) {
+        hb__argv_push(a, "hotbox-cxx");
+        hb__argv_push_all(a, bc->cxx->words);
+        hb__argv_pushl(a, bc->cxx->real, bc->cxx->version, NULL);
+    }
 }
 
 int hb__plan_hashed_flags(const hb_compile_request *req, const hb__ccinfo *ci,
-                          char *const *sources, char ***out)
+                          const hb__buildcfg *bc, char *const *sources, char ***out)
 {
     hb_argv a = HB_ARGV_INIT;
     for (size_t i = 1; ci->words[i]; i++)
         hb__argv_push(&a, ci->words[i]);
     hb__argv_push(&a, "hotbox-job-prefix-map"); /* stands for push_prefix_maps() */
-    hb__argv_push_all(&a, req->cflags);
+    hb__argv_push_all(&a, hb__buildcfg_cflags(bc, req));
+    push_hashed_settings(&a, bc);
     hb__argv_pushl(&a, "-shared", "-fPIC", NULL);
     push_compile_flags(&a, req);
     hb__argv_push(&a, "-MD");
@@ -136,11 +164,11 @@ void hb__plan_release(hb__plan *p)
 
 /* Name-only libraries carrying only the providers' SONAMEs: linking against
  * them records DT_NEEDED entries, nothing else. */
-static int plan_name_only_lib(const hb_compile_request *req, const hb__ccinfo *ci,
-                              const char *soname, char ***out)
+static int plan_name_only_lib(const hb_compile_request *req, const hb__buildcfg *bc,
+                              const hb__ccinfo *ci, const char *soname, char ***out)
 {
     hb_argv a = HB_ARGV_INIT;
-    push_prefix(&a, req, ci, false);
+    push_prefix(&a, req, bc, ci, NULL, false);
     hb__argv_pushl(&a, "-shared", "-fPIC", NULL);
     hb__argv_pushf(&a, "-Wl,-soname,%s", soname);
     hb__argv_push(&a, "-o");
@@ -151,12 +179,13 @@ static int plan_name_only_lib(const hb_compile_request *req, const hb__ccinfo *c
 
 /* One source to object: with `link` (the only source) straight to
  * plugin.so, else to an object file (-c) for plan_link(). */
-static int plan_source(const hb_compile_request *req, const hb__ccinfo *ci, bool json,
-                       const char *source, const char *depfile, const char *object, bool link,
-                       char ***out)
+static int plan_source(const hb_compile_request *req, const hb__buildcfg *bc,
+                       const hb__ccinfo *ci, bool json, const char *source, const char *depfile,
+                       const char *object, bool link, char ***out)
 {
     hb_argv a = HB_ARGV_INIT;
-    push_prefix(&a, req, ci, json);
+    push_prefix(&a, req, bc, hb__buildcfg_driver(bc, ci, source),
+                hb__buildcfg_compile_flags(bc, source), json);
     if (link)
         hb__argv_push(&a, "-shared");
     hb__argv_push(&a, "-fPIC");
@@ -166,24 +195,26 @@ static int plan_source(const hb_compile_request *req, const hb__ccinfo *ci, bool
         hb__argv_push(&a, "-c");
     hb__argv_pushl(&a, "-o", object, source, NULL);
     if (link)
-        push_link_flags(&a, req);
+        push_link_flags(&a, req, bc);
     return hb__argv_detach(&a, out);
 }
 
 /* The link of several object files into plugin.so. */
-static int plan_link(const hb_compile_request *req, const hb__ccinfo *ci, bool json,
-                     char *const *objects, const char *object, char ***out)
+static int plan_link(const hb_compile_request *req, const hb__buildcfg *bc,
+                     const hb__ccinfo *ci, bool json, char *const *objects, const char *object,
+                     char ***out)
 {
     hb_argv a = HB_ARGV_INIT;
-    push_prefix(&a, req, ci, json);
+    push_prefix(&a, req, bc, hb__buildcfg_linker(bc, ci), hb__buildcfg_link_compile_flags(bc),
+                json);
     hb__argv_pushl(&a, "-shared", "-fPIC", "-o", object, NULL);
     hb__argv_push_all(&a, objects);
-    push_link_flags(&a, req);
+    push_link_flags(&a, req, bc);
     return hb__argv_detach(&a, out);
 }
 
-int hb__plan_compile(const hb_compile_request *req, const hb__ccinfo *ci, bool json,
-                     char *const *sources, hb__plan *p)
+int hb__plan_compile(const hb_compile_request *req, const hb__ccinfo *ci,
+                     const hb__buildcfg *bc, bool json, char *const *sources, hb__plan *p)
 {
     size_t ns = hb__strv_len(sources);
     size_t nneeded = hb__strv_len(req->needed);
@@ -204,11 +235,11 @@ int hb__plan_compile(const hb_compile_request *req, const hb__ccinfo *ci, bool j
         free(dd);
     }
     for (size_t i = 0; i < nneeded; i++)
-        if ((r = plan_name_only_lib(req, ci, req->needed[i], &p->steps[k++])) < 0)
+        if ((r = plan_name_only_lib(req, bc, ci, req->needed[i], &p->steps[k++])) < 0)
             goto out;
     if (ns == 1) {
         hb__argv_pushf(&deps, "%s/plugin.d", req->job_dir);
-        if (deps.failed || (r = plan_source(req, ci, json, sources[0], deps.v[0], p->object,
+        if (deps.failed || (r = plan_source(req, bc, ci, json, sources[0], deps.v[0], p->object,
                                             true, &p->steps[k++])) < 0)
             goto nomem;
     } else {
@@ -216,11 +247,11 @@ int hb__plan_compile(const hb_compile_request *req, const hb__ccinfo *ci, bool j
             hb__argv_pushf(&deps, "%s/src%zu.d", req->job_dir, i);
             hb__argv_pushf(&objs, "%s/src%zu.o", req->job_dir, i);
             if (deps.failed || objs.failed ||
-                (r = plan_source(req, ci, json, sources[i], deps.v[i], objs.v[i], false,
+                (r = plan_source(req, bc, ci, json, sources[i], deps.v[i], objs.v[i], false,
                                  &p->steps[k++])) < 0)
                 goto nomem;
         }
-        if ((r = plan_link(req, ci, json, objs.v, p->object, &p->steps[k++])) < 0)
+        if ((r = plan_link(req, bc, ci, json, objs.v, p->object, &p->steps[k++])) < 0)
             goto nomem;
     }
     r = hb__argv_detach(&deps, &p->depfiles);

@@ -9,8 +9,10 @@
  * so the cache can never miss a flag the compiler saw.
  *
  * One source compiles in a single command:
- *   cc [diag flags] [cflags] -shared -fPIC -I<inc> -MD -MF <job>/plugin.d
- *      -o <job>/plugin.so <source> [soname, needed]
+ *   cc [diag flags] [cflags] [settings] -shared -fPIC -I<inc> -MD
+ *      -MF <job>/plugin.d -o <job>/plugin.so <source> [soname, needed] [libs]
+ * where cc is the C++ driver for a C++ source, [settings] plugin.json's
+ * flags for the source's language and [libs] its libraries (buildcfg.h).
  * Several sources compile one command per source (-c, each with its own
  * depfile) and then link: GCC and Clang write a single -MF file per
  * translation unit, so with several sources in one command each overwrites
@@ -22,6 +24,7 @@
 
 #include <stdbool.h>
 
+#include "buildcfg.h"
 #include "ccinfo.h"
 
 #define HB__DEFAULT_TIMEOUT_MS 60000u
@@ -40,16 +43,17 @@ typedef struct hb__plan {
 } hb__plan;
 
 /* The commands that turn sources (sorted absolute paths, at least one) into
- * req->job_dir/plugin.so with compiler ci; json asks for GCC's JSON
- * diagnostics. Makes <job>/deps when req->needed is set. 0 or -ENOMEM;
- * release *p in every case. */
-int hb__plan_compile(const hb_compile_request *req, const hb__ccinfo *ci, bool json,
-                     char *const *sources, hb__plan *p);
+ * req->job_dir/plugin.so with compiler ci and the settings, language and
+ * C++ driver of bc (NULL: none, and req->cflags only); json asks for GCC's
+ * JSON diagnostics. Makes <job>/deps when req->needed is set. 0 or
+ * -ENOMEM; release *p in every case. */
+int hb__plan_compile(const hb_compile_request *req, const hb__ccinfo *ci,
+                     const hb__buildcfg *bc, bool json, char *const *sources, hb__plan *p);
 void hb__plan_release(hb__plan *p);
 
 /* What the input hash covers besides identity and inputs: the command line
  * minus output and depfile paths, in argv order. */
 int hb__plan_hashed_flags(const hb_compile_request *req, const hb__ccinfo *ci,
-                          char *const *sources, char ***out);
+                          const hb__buildcfg *bc, char *const *sources, char ***out);
 
 #endif /* HB_COMPILER_PLAN_H */

@@ -8,6 +8,7 @@
  * something else. jansson gives the line and column of syntax errors; for a
  * key whose value is wrong, the key's first occurrence in the text gives
  * them (good enough to jump to; the message always names the key).
+ * Loading (the file, its directories, pkg-config) is settings_load.c's.
  */
 #include <errno.h>
 #include <jansson.h>
@@ -15,78 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <wordexp.h>
 
-#include "backend.h"
+#include "argv.h"
 #include "settings.h"
 
 #define MAX_STRING 4096u
-#define PKG_TIMEOUT_MS 20000u
-
-/* ---- a growing NULL-terminated string vector ------------------------------ */
-
-typedef struct vec {
-    char **v;
-    size_t n, cap;
-    bool failed;
-} vec;
-
-static void vec_take(vec *s, char *str) /* takes ownership of str */
-{
-    if (!str || s->failed) {
-        free(str);
-        s->failed = true;
-        return;
-    }
-    if (s->n + 2 > s->cap) {
-        size_t cap = s->cap ? 2 * s->cap : 8;
-        char **nv = realloc(s->v, cap * sizeof(*nv));
-        if (!nv) {
-            free(str);
-            s->failed = true;
-            return;
-        }
-        s->v = nv;
-        s->cap = cap;
-    }
-    s->v[s->n++] = str;
-    s->v[s->n] = NULL;
-}
-
-static void vec_add(vec *s, const char *str)
-{
-    vec_take(s, strdup(str));
-}
-
-static void vec_add_all(vec *s, char *const *v)
-{
-    for (; v && *v; v++)
-        vec_add(s, *v);
-}
-
-static bool vec_has(const vec *s, const char *str)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (!strcmp(s->v[i], str))
-            return true;
-    return false;
-}
-
-/* The finished vector (never NULL unless out of memory). */
-static char **vec_done(vec *s)
-{
-    if (!s->failed && !s->v)
-        s->v = calloc(1, sizeof(char *));
-    if (s->failed || !s->v) {
-        hb__strv_free(s->v);
-        memset(s, 0, sizeof(*s));
-        return NULL;
-    }
-    char **v = s->v;
-    memset(s, 0, sizeof(*s));
-    return v;
-}
 
 /* ---- messages ---------------------------------------------------------------- */
 
@@ -196,9 +131,9 @@ static bool is_plain_name(const char *s)
     return true;
 }
 
-typedef int (*item_fn)(const pctx *p, const char *key, const char *s, vec *out);
+typedef int (*item_fn)(const pctx *p, const char *key, const char *s, hb_argv *out);
 
-static int string_array(const pctx *p, const char *key, json_t *v, item_fn fn, vec *out)
+static int string_array(const pctx *p, const char *key, json_t *v, item_fn fn, hb_argv *out)
 {
     if (!json_is_array(v))
         return key_error(p, key, "expected an array of strings");
@@ -219,28 +154,28 @@ static int string_array(const pctx *p, const char *key, json_t *v, item_fn fn, v
     return 0;
 }
 
-static int item_verbatim(const pctx *p, const char *key, const char *s, vec *out)
+static int item_verbatim(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     (void)p;
     (void)key;
-    vec_add(out, s);
+    hb__argv_push(out, s);
     return 0;
 }
 
-static int item_include(const pctx *p, const char *key, const char *s, vec *out)
+static int item_include(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     if (s[0] == '/')
         return key_error(p, key, "\"%s\" is absolute; include directories are relative to the "
                                  "plugin directory",
                          s);
-    vec_add(out, s);
+    hb__argv_push(out, s);
     return 0;
 }
 
-static int item_lib(const pctx *p, const char *key, const char *s, vec *out)
+static int item_lib(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     if (s[0] == '-') {
-        vec_add(out, s); /* -lfoo, -L/opt/x/lib, -Wl,-rpath,... as written */
+        hb__argv_push(out, s); /* -lfoo, -L/opt/x/lib, -Wl,-rpath,... as written */
         return 0;
     }
     if (strchr(s, '/')) { /* an archive or object beside the plugin */
@@ -248,7 +183,7 @@ static int item_lib(const pctx *p, const char *key, const char *s, vec *out)
             return key_error(p, key, "\"%s\" is absolute; library files are relative to the "
                                      "plugin directory",
                              s);
-        vec_add(out, s);
+        hb__argv_push(out, s);
         return 0;
     }
     if (!is_plain_name(s))
@@ -256,28 +191,28 @@ static int item_lib(const pctx *p, const char *key, const char *s, vec *out)
                                  "file (\"lib/libfoo.a\") nor a linker flag (\"-l...\", "
                                  "\"-L...\", \"-Wl,...\")",
                          s);
-    vec_take(out, hb__asprintf("-l%s", s));
+    hb__argv_pushf(out, "-l%s", s);
     return 0;
 }
 
-static int item_pkg(const pctx *p, const char *key, const char *s, vec *out)
+static int item_pkg(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     if (!is_plain_name(s))
         return key_error(p, key, "\"%s\" is not a pkg-config package name", s);
-    vec_add(out, s);
+    hb__argv_push(out, s);
     return 0;
 }
 
-static int item_define(const pctx *p, const char *key, const char *s, vec *out)
+static int item_define(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     size_t n = strcspn(s, "=");
     if (!is_identifier(s, n))
         return key_error(p, key, "\"%.*s\" is not a macro name", (int)n, s);
-    vec_take(out, hb__asprintf("-D%s", s));
+    hb__argv_pushf(out, "-D%s", s);
     return 0;
 }
 
-static int parse_defines(const pctx *p, const char *key, json_t *v, vec *out)
+static int parse_defines(const pctx *p, const char *key, json_t *v, hb_argv *out)
 {
     if (json_is_array(v))
         return string_array(p, key, v, item_define, out);
@@ -292,18 +227,18 @@ static int parse_defines(const pctx *p, const char *key, json_t *v, vec *out)
         if (!is_identifier(name, strlen(name)))
             return key_error(p, key, "\"%s\" is not a macro name", name);
         if (json_is_true(val) || json_is_null(val)) {
-            vec_take(out, hb__asprintf("-D%s", name));
+            hb__argv_pushf(out, "-D%s", name);
         } else if (json_is_false(val)) {
-            vec_take(out, hb__asprintf("-U%s", name));
+            hb__argv_pushf(out, "-U%s", name);
         } else if (json_is_integer(val)) {
-            vec_take(out, hb__asprintf("-D%s=%lld", name, (long long)json_integer_value(val)));
+            hb__argv_pushf(out, "-D%s=%lld", name, (long long)json_integer_value(val));
         } else if (json_is_real(val)) {
-            vec_take(out, hb__asprintf("-D%s=%.17g", name, json_real_value(val)));
+            hb__argv_pushf(out, "-D%s=%.17g", name, json_real_value(val));
         } else if (json_is_string(val)) {
             const char *s = json_string_value(val);
             if (strlen(s) != json_string_length(val) || strlen(s) > MAX_STRING)
                 return key_error(p, key, "the value of %s contains a NUL or is too long", name);
-            vec_take(out, hb__asprintf("-D%s=%s", name, s));
+            hb__argv_pushf(out, "-D%s=%s", name, s);
         } else {
             return key_error(p, key, "the value of %s must be a string, a number, true, false "
                                      "or null",
@@ -358,7 +293,8 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
     if (!root)
         return hb__seterr(err, -EINVAL, "%s:%d:%d: invalid JSON: %s", p.path, je.line, je.column,
                         je.text);
-    vec cflags = {0}, defines = {0}, include = {0}, libs = {0}, pkg = {0};
+    hb_argv cflags = HB_ARGV_INIT, defines = HB_ARGV_INIT, include = HB_ARGV_INIT;
+    hb_argv libs = HB_ARGV_INIT, pkg = HB_ARGV_INIT;
     int r = 0;
     if (!json_is_object(root)) {
         r = hb__seterr(err, -EINVAL, "%s: expected a JSON object ({\"cflags\": [...], ...})",
@@ -421,20 +357,20 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
                       out->lang == HB__LANG_CXX ? "c++" : "c");
         goto out;
     }
-    out->cflags = vec_done(&cflags);
-    out->defines = vec_done(&defines);
-    out->include = vec_done(&include);
-    out->libs = vec_done(&libs);
-    out->pkg = vec_done(&pkg);
+    out->cflags = hb__argv_take(&cflags);
+    out->defines = hb__argv_take(&defines);
+    out->include = hb__argv_take(&include);
+    out->libs = hb__argv_take(&libs);
+    out->pkg = hb__argv_take(&pkg);
     if (!out->cflags || !out->defines || !out->include || !out->libs || !out->pkg)
         r = -ENOMEM;
 out:
     json_decref(root);
-    hb__strv_free(vec_done(&cflags));
-    hb__strv_free(vec_done(&defines));
-    hb__strv_free(vec_done(&include));
-    hb__strv_free(vec_done(&libs));
-    hb__strv_free(vec_done(&pkg));
+    hb__strv_free(hb__argv_take(&cflags));
+    hb__strv_free(hb__argv_take(&defines));
+    hb__strv_free(hb__argv_take(&include));
+    hb__strv_free(hb__argv_take(&libs));
+    hb__strv_free(hb__argv_take(&pkg));
     if (r == -ENOMEM)
         hb__seterr(err, r, "%s: out of memory", p.path);
     if (r < 0)
@@ -471,11 +407,11 @@ int hb__flags_split(const char *flags, const char *what, char ***out, char **err
         return hb__seterr(err, w == WRDE_NOSPACE ? -ENOMEM : -EINVAL, "%s \"%s\": %s", what,
                         flags, why);
     }
-    vec v = {0};
+    hb_argv v = HB_ARGV_INIT;
     for (size_t i = 0; i < we.we_wordc; i++)
-        vec_add(&v, we.we_wordv[i]);
+        hb__argv_push(&v, we.we_wordv[i]);
     wordfree(&we);
-    char **res = vec_done(&v);
+    char **res = hb__argv_take(&v);
     if (!res)
         return hb__seterr(err, -ENOMEM, "out of memory");
     *out = res;
@@ -486,253 +422,4 @@ bool hb__is_cxx_source(const char *name)
 {
     return hb__has_suffix(name, ".cc") || hb__has_suffix(name, ".cpp") ||
            hb__has_suffix(name, ".cxx");
-}
-
-/* ---- loading: files, directories, pkg-config ------------------------------------ */
-
-void hb__settings_release(hb__settings *s)
-{
-    if (!s)
-        return;
-    free(s->path);
-    hb__strv_free(s->compile_c);
-    hb__strv_free(s->compile_cxx);
-    hb__strv_free(s->link);
-    hb__strv_free(s->show_dirs);
-    hb__strv_free(s->host_dirs);
-    memset(s, 0, sizeof(*s));
-}
-
-static bool under(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
-}
-
-/* Resolves a path plugin.json names (an include directory, a library
- * file): its real path, which must lie in the plugin directory or a sibling
- * of it; the sibling is added to show for isolated compiles. The result is
- * prefix + real path (e.g. "-I/abs/dir"). */
-static int resolve_path(const char *plugin_dir, const char *path, const char *key,
-                        const char *inc, bool dir, const char *prefix, vec *flags, vec *show,
-                        char **err)
-{
-    char *joined = hb__path_join(plugin_dir, inc), *real = NULL;
-    if (!joined)
-        return hb__seterr(err, -ENOMEM, "out of memory");
-    int r = hb__realpath(joined, &real);
-    struct stat st;
-    if (r < 0 || stat(real, &st) < 0 || (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
-        r = hb__seterr(err, -EINVAL, "%s: key \"%s\": %s: %s", path, key, joined,
-                     r < 0 ? strerror(-r) : dir ? "not a directory" : "not a regular file");
-        goto out;
-    }
-    const char *slash = strrchr(plugin_dir, '/');
-    size_t pl = slash ? (size_t)(slash - plugin_dir) : 0;
-    if (under(real, plugin_dir)) {
-        r = 0;
-    } else if (pl > 0 && !strncmp(real, plugin_dir, pl) && real[pl] == '/' &&
-               real[pl + 1] != '.' && real[pl + 1] != 0) {
-        size_t sl = strcspn(real + pl + 1, "/");
-        char *sib = strndup(real, pl + 1 + sl);
-        if (sib && !vec_has(show, sib))
-            vec_take(show, sib);
-        else
-            free(sib);
-        r = 0;
-    } else {
-        r = hb__seterr(err, -EINVAL,
-                     "%s: key \"%s\": \"%s\" resolves to %s, outside the plugin directory "
-                     "and its sibling directories; a compile only sees those",
-                     path, key, inc, real);
-        goto out;
-    }
-    vec_take(flags, hb__asprintf("%s%s", prefix, real));
-out:
-    free(joined);
-    free(real);
-    return r;
-}
-
-/* The environment pkg-config runs with: PATH and its own variables. */
-static char **pkg_env(void)
-{
-    static const char *const keep[] = {"PATH", "PKG_CONFIG_PATH", "PKG_CONFIG_LIBDIR",
-                                       "PKG_CONFIG_SYSROOT_DIR", "PKG_CONFIG_ALLOW_SYSTEM_CFLAGS",
-                                       "PKG_CONFIG_ALLOW_SYSTEM_LIBS", NULL};
-    vec e = {0};
-    for (size_t i = 0; keep[i]; i++) {
-        const char *v = getenv(keep[i]);
-        if (v)
-            vec_take(&e, hb__asprintf("%s=%s", keep[i], v));
-    }
-    if (!getenv("PATH"))
-        vec_add(&e, "PATH=/usr/local/bin:/usr/bin:/bin");
-    vec_add(&e, "LC_ALL=C");
-    return vec_done(&e);
-}
-
-/* Runs pkg-config `mode` (--cflags or --libs) on the packages; the output
- * split into words. */
-static int run_pkg_config(const char *path, char *const *pkgs, const char *mode, char ***words,
-                          char **err)
-{
-    char *prog = NULL, **env = pkg_env();
-    vec argv = {0};
-    hb__run_outcome o = {0};
-    int r = hb__find_program("pkg-config", &prog);
-    if (r < 0) {
-        r = hb__seterr(err, -ENOENT, "%s: key \"pkg\": pkg-config is not installed (apt-get "
-                                   "install pkg-config)",
-                     path);
-        goto out;
-    }
-    vec_add(&argv, prog);
-    vec_add(&argv, mode);
-    vec_add_all(&argv, pkgs);
-    char **av = vec_done(&argv);
-    if (!av || !env) {
-        hb__strv_free(av);
-        r = hb__seterr(err, -ENOMEM, "out of memory");
-        goto out;
-    }
-    hb__run_ctx ctx = {
-        .envp = env,
-        .deadline_ns = hb__now_ns() + PKG_TIMEOUT_MS * 1000000ull,
-        .timeout_ms = PKG_TIMEOUT_MS,
-        .max_output_bytes = 1u << 20,
-        .max_memory_bytes = 1ull << 30,
-    };
-    r = hb__spawn_limited(&ctx, av, &o, err);
-    hb__strv_free(av);
-    if (r < 0)
-        goto out;
-    const char *text = o.output.buf ? o.output.buf : "";
-    if (o.timed_out || !WIFEXITED(o.wait_status) || WEXITSTATUS(o.wait_status) != 0) {
-        hb_sb names = HB_SB_INIT;
-        for (char *const *p = pkgs; *p; p++)
-            hb__sb_addf(&names, "%s%s", p == pkgs ? "" : " ", *p);
-        r = hb__seterr(err, -ENOENT, "%s: key \"pkg\": pkg-config %s %s failed%s%.2000s", path,
-                     mode, names.buf ? names.buf : "", o.timed_out ? " (timed out)" : ": ",
-                     o.timed_out ? "" : text);
-        hb__sb_release(&names);
-        goto out;
-    }
-    char *what = hb__asprintf("%s: key \"pkg\": the output of pkg-config %s", path, mode);
-    r = what ? hb__flags_split(text, what, words, err) : hb__seterr(err, -ENOMEM, "out of memory");
-    free(what);
-out:
-    hb__sb_release(&o.output);
-    free(prog);
-    hb__strv_free(env);
-    return r;
-}
-
-static void add_host_dir(vec *host, const char *dir)
-{
-    if (dir[0] != '/' || under(dir, "/usr") || vec_has(host, dir))
-        return;
-    vec_add(host, dir);
-}
-
-static int resolve_pkg(const char *path, char *const *pkgs, vec *flags, vec *link, vec *host,
-                       char **err)
-{
-    char **cf = NULL, **lf = NULL;
-    int r = run_pkg_config(path, pkgs, "--cflags", &cf, err);
-    if (r == 0)
-        r = run_pkg_config(path, pkgs, "--libs", &lf, err);
-    for (char **w = cf; r == 0 && *w; w++) {
-        vec_add(flags, *w);
-        if (!strncmp(*w, "-I", 2))
-            add_host_dir(host, *w + 2);
-    }
-    for (char **w = lf; r == 0 && *w; w++) {
-        vec_add(link, *w);
-        if (!strncmp(*w, "-L", 2))
-            add_host_dir(host, *w + 2);
-    }
-    hb__strv_free(cf);
-    hb__strv_free(lf);
-    return r;
-}
-
-int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
-{
-    memset(out, 0, sizeof(*out));
-    char *path = hb__path_join(plugin_dir, HB__SETTINGS_FILE);
-    void *data = NULL;
-    size_t len = 0;
-    hb__settings_raw raw = {0};
-    vec common = {0}, link = {0}, show = {0}, host = {0}, c = {0}, cxx = {0};
-    int r;
-    struct stat st;
-    if (!path) {
-        r = hb__seterr(err, -ENOMEM, "out of memory");
-        goto fail;
-    }
-    if (lstat(path, &st) < 0 && errno == ENOENT) {
-        free(path);
-        path = NULL;
-        goto empty;
-    }
-    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-        r = hb__seterr(err, -EINVAL, "%s: not a regular file", path);
-        goto fail;
-    }
-    if ((r = hb__read_file(path, HB__SETTINGS_MAX_BYTES + 1, &data, &len)) < 0) {
-        r = hb__seterr(err, r == -EFBIG ? -EINVAL : r, "%s: %s", path, strerror(-r));
-        goto fail;
-    }
-    hb__sha256_hex(data, len, out->hash);
-    if ((r = hb__settings_parse(data, len, path, &raw, err)) < 0)
-        goto fail;
-    out->lang = raw.lang;
-    vec_add_all(&common, raw.cflags);
-    vec_add_all(&common, raw.defines);
-    for (char **i = raw.include; *i; i++)
-        if ((r = resolve_path(plugin_dir, path, "include", *i, true, "-I", &common, &show,
-                              err)) < 0)
-            goto fail;
-    for (char **l = raw.libs; *l; l++) {
-        if ((*l)[0] == '-')
-            vec_add(&link, *l);
-        else if ((r = resolve_path(plugin_dir, path, "libs", *l, false, "", &link, &show,
-                                   err)) < 0)
-            goto fail;
-    }
-    if (raw.pkg[0] && (r = resolve_pkg(path, raw.pkg, &common, &link, &host, err)) < 0)
-        goto fail;
-empty:
-    vec_add_all(&c, common.v);
-    vec_add_all(&cxx, common.v);
-    if (raw.std)
-        vec_take(strstr(raw.std, "++") ? &cxx : &c, hb__asprintf("-std=%s", raw.std));
-    out->path = path;
-    path = NULL;
-    out->compile_c = vec_done(&c);
-    out->compile_cxx = vec_done(&cxx);
-    out->link = vec_done(&link);
-    out->show_dirs = vec_done(&show);
-    out->host_dirs = vec_done(&host);
-    if (!out->compile_c || !out->compile_cxx || !out->link || !out->show_dirs ||
-        !out->host_dirs) {
-        r = hb__seterr(err, -ENOMEM, "out of memory");
-        goto fail;
-    }
-    r = 0;
-    goto done;
-fail:
-    hb__settings_release(out);
-done:
-    free(path);
-    free(data);
-    hb__settings_raw_release(&raw);
-    hb__strv_free(vec_done(&common));
-    hb__strv_free(vec_done(&link));
-    hb__strv_free(vec_done(&show));
-    hb__strv_free(vec_done(&host));
-    hb__strv_free(vec_done(&c));
-    hb__strv_free(vec_done(&cxx));
-    return r;
 }

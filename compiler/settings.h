@@ -3,12 +3,13 @@
  * and the shell-style splitting of the manager-wide flags.
  *
  * plugin.json sits in the plugin directory; docs/plugin-json.md is the
- * reference. hb__settings_parse checks the text alone (it is what the fuzz
- * target feeds); hb__settings_load reads the file, parses it, resolves the
- * include directories against the plugin directory and runs pkg-config on
- * the host for "pkg". The result is already argv pieces: compiler.c puts
- * compile_c/compile_cxx after the manager's flags and before the sources,
- * and link after the objects (so that --as-needed keeps the libraries).
+ * reference. hb__settings_parse (settings.c) checks the text alone (it is
+ * what the fuzz target feeds); hb__settings_load (settings_load.c) reads
+ * the file, parses it, resolves the include directories against the plugin
+ * directory and runs pkg-config on the host for "pkg". The result is
+ * already argv pieces: plan.c puts compile_c/compile_cxx after the
+ * manager's flags and before the sources, and link after the objects (so
+ * that --as-needed keeps the libraries); buildcfg.c picks which.
  *
  * Every error names the file and the key, and the line and column where
  * jansson or the key search can tell them: "/p/plugin.json:3:5: key

@@ -78,6 +78,12 @@ int hb__argv_detach(hb_argv *a, char ***out)
     return 0;
 }
 
+char **hb__argv_take(hb_argv *a)
+{
+    char **v = NULL;
+    return hb__argv_detach(a, &v) < 0 ? NULL : v;
+}
+
 void hb__argv_release(hb_argv *a)
 {
     hb__strv_free(a->v);

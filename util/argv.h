@@ -32,6 +32,8 @@ void hb__argv_pushl(hb_argv *a, const char *first, ...) __attribute__((sentinel)
  * free it with hb__strv_free) and a is zeroed. -ENOMEM (a released, *out
  * untouched) if any push failed. */
 int hb__argv_detach(hb_argv *a, char ***out);
+/* The same as a value: the vector, or NULL (a released) if any push failed. */
+char **hb__argv_take(hb_argv *a);
 void hb__argv_release(hb_argv *a);
 
 #endif /* HB_UTIL_ARGV_H */

@@ -4,8 +4,8 @@
  * the compiler's input hashes all ask here (see util.h).
  *
  * An entry is the SHA-256 of a path's content together with the identity
- * the file had while it was read (device, inode, size, mtime and ctime to
- * the nanosecond). It is reused only while stat() still gives that exact
+ * the file had while it was read (util/fileid.h: device, inode, size, mtime
+ * and ctime to the nanosecond; the identity functions live here too). It is reused only while stat() still gives that exact
  * identity. That is sound only if every later write changes the identity,
  * and the one write that may not is a write in the same clock tick as the
  * hash ("racy git"): the kernel stamps ctime from the coarse real-time
@@ -29,6 +29,7 @@
 #include <sys/vfs.h>
 #include <time.h>
 
+#include "fileid.h"
 #include "util.h"
 
 #define CACHE_SLOTS 4096u /* direct-mapped by path: a collision replaces */
@@ -39,10 +40,7 @@
 
 struct cached {
     char *path;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime, ctime;
+    hb_file_id id;
     char hash[HB_SHA256_HEX];
 };
 
@@ -58,19 +56,37 @@ static size_t slot_of(const char *path)
     return (size_t)(h % CACHE_SLOTS);
 }
 
-static bool same_identity(const struct cached *c, const struct stat *st)
+/* ---- file identity (fileid.h) ---------------------------------------------- */
+
+static bool same_time(const struct timespec *a, const struct timespec *b)
 {
-    return c->dev == st->st_dev && c->ino == st->st_ino && c->size == st->st_size &&
-           c->mtime.tv_sec == st->st_mtim.tv_sec && c->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-           c->ctime.tv_sec == st->st_ctim.tv_sec && c->ctime.tv_nsec == st->st_ctim.tv_nsec;
+    return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-static bool same_stat(const struct stat *a, const struct stat *b)
+hb_file_id hb__file_id(const struct stat *st)
 {
-    struct cached c = {.dev = a->st_dev, .ino = a->st_ino, .size = a->st_size,
-                       .mtime = a->st_mtim, .ctime = a->st_ctim};
-    return same_identity(&c, b);
+    return (hb_file_id){.dev = st->st_dev, .ino = st->st_ino, .size = st->st_size,
+                        .mtime = st->st_mtim, .ctime = st->st_ctim};
 }
+
+bool hb__file_id_same_bytes(const hb_file_id *id, const struct stat *st)
+{
+    return id->dev == st->st_dev && id->ino == st->st_ino && id->size == st->st_size &&
+           same_time(&id->mtime, &st->st_mtim);
+}
+
+bool hb__file_id_same(const hb_file_id *id, const struct stat *st)
+{
+    return hb__file_id_same_bytes(id, st) && same_time(&id->ctime, &st->st_ctim);
+}
+
+bool hb__file_id_racy(const hb_file_id *id, const struct timespec *t0)
+{
+    return id->ctime.tv_sec > t0->tv_sec ||
+           (id->ctime.tv_sec == t0->tv_sec && id->ctime.tv_nsec >= t0->tv_nsec);
+}
+
+/* ---- the content-hash cache ------------------------------------------------ */
 
 static bool fine_timestamps(const char *path)
 {
@@ -89,11 +105,6 @@ static bool fine_timestamps(const char *path)
     }
 }
 
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 int hb__sha256_file_cached(const char *path, char out[HB_SHA256_HEX])
 {
     struct stat st;
@@ -102,7 +113,7 @@ int hb__sha256_file_cached(const char *path, char out[HB_SHA256_HEX])
         size_t i = slot_of(path);
         pthread_mutex_lock(&lock);
         struct cached *c = &slots[i];
-        bool hit = c->path && strcmp(c->path, path) == 0 && same_identity(c, &st);
+        bool hit = c->path && strcmp(c->path, path) == 0 && hb__file_id_same(&c->id, &st);
         if (hit) {
             memcpy(out, c->hash, HB_SHA256_HEX);
             n_hits++;
@@ -124,8 +135,9 @@ int hb__sha256_file_cached(const char *path, char out[HB_SHA256_HEX])
     /* Remembered only when the file did not move while it was read and its
      * last change is in an earlier tick than the read (see the top). */
     struct stat after;
-    if (!regular || stat(path, &after) < 0 || !same_stat(&st, &after) ||
-        !before(&st.st_ctim, &t0) || !fine_timestamps(path))
+    hb_file_id id = hb__file_id(&st);
+    if (!regular || stat(path, &after) < 0 || !hb__file_id_same(&id, &after) ||
+        hb__file_id_racy(&id, &t0) || !fine_timestamps(path))
         return 0;
     char *copy = strdup(path);
     if (!copy)
@@ -133,8 +145,7 @@ int hb__sha256_file_cached(const char *path, char out[HB_SHA256_HEX])
     pthread_mutex_lock(&lock);
     struct cached *c = &slots[slot_of(path)];
     free(c->path);
-    *c = (struct cached){.path = copy, .dev = st.st_dev, .ino = st.st_ino, .size = st.st_size,
-                         .mtime = st.st_mtim, .ctime = st.st_ctim};
+    *c = (struct cached){.path = copy, .id = id};
     memcpy(c->hash, hash, HB_SHA256_HEX);
     pthread_mutex_unlock(&lock);
     return 0;

@@ -149,20 +149,13 @@ static bool is_hex_sha(const char *sha)
     return true;
 }
 
-/* Hashes path and compares with sha (and size unless size is UINT64_MAX). */
-static bool same_file(const hb__seen_object *e, const struct stat *st)
-{
-    return e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
-           e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec;
-}
-
 /* The entry for sha whose file is still exactly st, or NULL. */
 static hb__seen_object *seen_find(hb_store *s, const char *sha, const struct stat *st)
 {
     for (unsigned i = 0; i < HB__SEEN_MAX; i++) {
         hb__seen_object *e = &s->seen[i];
         if (!strcmp(e->sha, sha))
-            return same_file(e, st) ? e : NULL;
+            return hb__file_id_same_bytes(&e->id, st) ? e : NULL;
     }
     return NULL;
 }
@@ -174,12 +167,11 @@ static void seen_note(hb_store *s, const char *sha, const struct stat *st)
     for (unsigned i = 0; i < HB__SEEN_MAX && !e; i++)
         if (!strcmp(s->seen[i].sha, sha))
             e = &s->seen[i];
-    if (e && same_file(e, st))
+    if (e && hb__file_id_same_bytes(&e->id, st))
         return;
     if (!e)
         e = &s->seen[s->seen_next++ % HB__SEEN_MAX];
-    *e = (hb__seen_object){.dev = st->st_dev, .ino = st->st_ino, .size = st->st_size,
-                           .mtime = st->st_mtim, .elf_ok = false};
+    *e = (hb__seen_object){.id = hb__file_id(st), .elf_ok = false};
     memcpy(e->sha, sha, HB_SHA256_HEX);
 }
 

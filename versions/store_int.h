@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "fileid.h"
 #include "store.h"
 
 #define OBJ_SUFFIX ".so"
@@ -23,15 +24,12 @@
 #define MAX_OBJECT_SIZE ((uint64_t)1 << 30)
 
 /* An object file this handle hashed (or wrote) and found matching its
- * name, identified by what a write changes: device, inode, size and mtime
- * (in nanoseconds). Not ctime: the harness links objects into its jails,
- * which changes ctime but not the bytes. */
+ * name, by its identity (util/fileid.h), compared without ctime
+ * (hb__file_id_same_bytes): the harness hard-links objects into its jails,
+ * which moves ctime but not the bytes. */
 typedef struct hb__seen_object {
     char sha[HB_SHA256_HEX];
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime;
+    hb_file_id id;
     bool elf_ok; /* the ELF analysis of these bytes passed */
 } hb__seen_object;
 #define HB__SEEN_MAX 64

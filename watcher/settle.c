@@ -131,11 +131,7 @@ static int new_entry(hb_watcher *w, const char *path, bool is_dir, struct fentry
 
 static void record_stat(struct fentry *e, const struct stat *st)
 {
-    e->dev = st->st_dev;
-    e->ino = st->st_ino;
-    e->size = st->st_size;
-    e->mtime = st->st_mtim;
-    e->ctime = st->st_ctim;
+    e->id = hb__file_id(st);
     /* A write in the same timestamp tick as our hash would leave the stat
      * identical ("racy git"): such entries are always re-hashed. */
     struct timespec now;
@@ -145,9 +141,7 @@ static void record_stat(struct fentry *e, const struct stat *st)
 
 static bool same_stat(const struct fentry *e, const struct stat *st)
 {
-    return !e->racy && e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
-           e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-           e->ctime.tv_sec == st->st_ctim.tv_sec && e->ctime.tv_nsec == st->st_ctim.tv_nsec;
+    return !e->racy && hb__file_id_same(&e->id, st);
 }
 
 enum probe { PROBE_NONE, PROBE_FILE, PROBE_DIR };

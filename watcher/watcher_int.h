@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "fileid.h"
 #include "util.h"
 #include "watcher.h"
 
@@ -64,10 +65,7 @@ struct fentry { /* one tracked path */
     bool is_dir;
     bool racy; /* mtime too close to when it was hashed for the stat fast path */
     uint32_t gen;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtime, ctime;
+    hb_file_id id; /* when hash was taken (util/fileid.h) */
     char hash[HB_SHA256_HEX];
 };
 

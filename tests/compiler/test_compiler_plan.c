@@ -1,5 +1,6 @@
 /* compiler/plan.c: the exact command lines of a compile (one source, several
- * sources, DT_NEEDED name-only libraries) and the hashed flag list, so a
+ * sources, DT_NEEDED name-only libraries, plugin.json settings with a C++
+ * source and the manager's --cflags as text) and the hashed flag list, so a
  * change to what the compiler is told is a visible change here. */
 #include <stdio.h>
 
@@ -36,7 +37,7 @@ int main(void)
                              job, job);
 
     hb__plan p = {0};
-    HB_CHECK_OK(hb__plan_compile(&req, &ci, false, one, &p));
+    HB_CHECK_OK(hb__plan_compile(&req, &ci, NULL, false, one, &p));
     char *want = hb__asprintf("%s -shared -fPIC -I/inc -MD -MF %s/plugin.d -o %s/plugin.so "
                               "/p/a.c",
                               pre, job, job);
@@ -51,7 +52,7 @@ int main(void)
     char *needed[] = {"hotbox-plugin-base.so", NULL};
     req.soname = "hotbox-plugin-me.so";
     req.needed = needed;
-    HB_CHECK_OK(hb__plan_compile(&req, &ci, true, two, &p));
+    HB_CHECK_OK(hb__plan_compile(&req, &ci, NULL, true, two, &p));
     char *pre_nojson = pre;
     want = hb__asprintf("%s -shared -fPIC -Wl,-soname,hotbox-plugin-base.so -o "
                         "%s/deps/hotbox-plugin-base.so -x c /dev/null",
@@ -76,11 +77,75 @@ int main(void)
     hb__plan_release(&p);
 
     char **flags = NULL;
-    HB_CHECK_OK(hb__plan_hashed_flags(&req, &ci, two, &flags));
+    HB_CHECK_OK(hb__plan_hashed_flags(&req, &ci, NULL, two, &flags));
     /* No job directory path: the same inputs hash the same in any job. */
     check_argv(flags, "-m64 hotbox-job-prefix-map -O2 -shared -fPIC -I/inc -MD /p/a.c /p/b.c "
                       "-Wl,-soname,hotbox-plugin-me.so hotbox-needed hotbox-plugin-base.so");
     hb__strv_free(flags);
+
+    /* plugin.json settings, a C source and a C++ one, --cflags as text. */
+    char *cxx_words[] = {"/usr/bin/c++", "-m64", NULL};
+    hb__ccinfo cxx = {.words = cxx_words, .real = "/usr/bin/g++-12", .version = "g++ 12"};
+    char *set_c[] = {"-DX=1", "-I/p/inc", NULL}, *set_cxx[] = {"-DX=1", "-I/p/inc",
+                                                               "-std=gnu++17", NULL};
+    char *set_link[] = {"-llua5.4", NULL}, *text[] = {"-DG=hi there", NULL};
+    hb__buildcfg bc = {.set = {.path = "/p/plugin.json", .compile_c = set_c,
+                               .compile_cxx = set_cxx, .link = set_link},
+                       .cxx = &cxx, .text_flags = text};
+    char *mixed[] = {"/p/a.c", "/p/b.cc", NULL};
+    req.cflags = NULL;
+    req.soname = NULL;
+    req.needed = NULL;
+    HB_CHECK_OK(hb__plan_compile(&req, &ci, &bc, false, mixed, &p));
+    char *tail = hb__asprintf("-fdiagnostics-color=never -ffile-prefix-map=%s=. "
+                              "-fdebug-prefix-map=%s=. -DG=hi there -DX=1 -I/p/inc",
+                              job, job);
+    want = hb__asprintf("/usr/bin/cc -m64 %s -fPIC -I/inc -MD -MF %s/src0.d -c -o %s/src0.o "
+                        "/p/a.c",
+                        tail, job, job);
+    check_argv(p.steps[0], want);
+    free(want);
+    want = hb__asprintf("/usr/bin/c++ -m64 %s -std=gnu++17 -fPIC -I/inc -MD -MF %s/src1.d -c "
+                        "-o %s/src1.o /p/b.cc",
+                        tail, job, job);
+    check_argv(p.steps[1], want);
+    free(want);
+    /* The C++ driver links; the libraries come after the objects. */
+    want = hb__asprintf("/usr/bin/c++ -m64 %s -std=gnu++17 -shared -fPIC -o %s/plugin.so "
+                        "%s/src0.o %s/src1.o -llua5.4",
+                        tail, job, job, job);
+    check_argv(p.steps[2], want);
+    HB_CHECK(p.steps[3] == NULL);
+    free(want);
+    hb__plan_release(&p);
+    /* A single C++ source compiles and links in one command with c++. */
+    char *only_cxx[] = {"/p/b.cc", NULL};
+    HB_CHECK_OK(hb__plan_compile(&req, &ci, &bc, false, only_cxx, &p));
+    want = hb__asprintf("/usr/bin/c++ -m64 %s -std=gnu++17 -shared -fPIC -I/inc -MD -MF "
+                        "%s/plugin.d -o %s/plugin.so /p/b.cc -llua5.4",
+                        tail, job, job);
+    check_argv(p.steps[0], want);
+    free(want);
+    hb__plan_release(&p);
+    HB_CHECK_OK(hb__plan_hashed_flags(&req, &ci, &bc, mixed, &flags));
+    check_argv(flags, "-m64 hotbox-job-prefix-map -DG=hi there hotbox-settings-c -DX=1 "
+                      "-I/p/inc hotbox-settings-c++ -DX=1 -I/p/inc -std=gnu++17 "
+                      "hotbox-settings-link -llua5.4 hotbox-cxx /usr/bin/c++ -m64 "
+                      "/usr/bin/g++-12 g++ 12 -shared -fPIC -I/inc -MD /p/a.c /p/b.cc");
+    hb__strv_free(flags);
+    /* "lang": "c++" compiles the .c source as C++ too, and says so in the hash. */
+    bc.all_cxx = true;
+    HB_CHECK_OK(hb__plan_compile(&req, &ci, &bc, false, mixed, &p));
+    want = hb__asprintf("/usr/bin/c++ -m64 %s -std=gnu++17 -fPIC -I/inc -MD -MF %s/src0.d -c "
+                        "-o %s/src0.o /p/a.c",
+                        tail, job, job);
+    check_argv(p.steps[0], want);
+    free(want);
+    hb__plan_release(&p);
+    HB_CHECK_OK(hb__plan_hashed_flags(&req, &ci, &bc, mixed, &flags));
+    HB_CHECK_STR(flags[3], "hotbox-settings-all-c++");
+    hb__strv_free(flags);
+    free(tail);
 
     free(pre);
     free(prej);
