@@ -482,20 +482,21 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         rc = HB_EXIT_FAILED;
         goto out;
     }
+    /* The console: hotbox call/status/versions from other terminals reach
+     * this sandbox (docs/console.md). Served on this thread, between
+     * swaps, never during one; it listens before the "watching" event, so
+     * a client that saw the event finds it (and waits until served). */
+    int stale = 0;
+    if (hb_console_start(ui.sb, &console, &stale) < 0)
+        cli_error("watch: no console for other commands: %s", hb_sandbox_last_error(ui.sb));
+    else if (stale && !g->quiet)
+        fprintf(stderr, "hotbox: console: replaced a stale socket left by a session that died\n");
     r = hb_watch_new(ui.sb, roots, &wo, &w);
     if (r < 0) {
         cli_error("watch: %s", hb_sandbox_last_error(ui.sb));
         rc = HB_EXIT_FAILED;
         goto out;
     }
-    /* The console: hotbox call/status/versions from other terminals reach
-     * this sandbox (docs/console.md). Served on this thread, between
-     * swaps, never during one. */
-    int stale = 0;
-    if (hb_console_start(ui.sb, &console, &stale) < 0)
-        cli_error("watch: no console for other commands: %s", hb_sandbox_last_error(ui.sb));
-    else if (stale && !g->quiet && !ui.json)
-        printf("console: replaced a stale socket left by a session that died\n");
     drain_output(&ui, "worker", true);
     if (ui.compile_failed)
         print_diagnostics(&ui);

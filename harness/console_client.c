@@ -60,16 +60,16 @@ int hb_console_request(const char *state_dir, const char *request, char **reply,
             r = say(err, -e, hb__asprintf("console: cannot connect to %s: %s", path, strerror(e)));
         goto out;
     }
-    r = hb__console_send(fd, request, strlen(request), HB__CONSOLE_IO_MS);
-    if (r < 0) {
-        r = say(err, r, hb__asprintf("console: cannot send to %s: %s", path, strerror(-r)));
-        goto out;
-    }
+    int sent = hb__console_send(fd, request, strlen(request), HB__CONSOLE_IO_MS);
     /* The reply comes when the call has run: a slow plugin, or a swap in
-     * progress, is waited for (the session's own call timeout bounds it). */
+     * progress, is waited for (the session's own call timeout bounds it).
+     * A session that refused us replied without reading: the send may have
+     * failed, the refusal still waits to be read. */
     size_t len;
-    r = hb__console_recv(fd, reply, &len, 10u * 60 * 1000);
-    if (r < 0)
+    r = hb__console_recv(fd, reply, &len, sent < 0 ? 100u : 10u * 60 * 1000);
+    if (r < 0 && sent < 0)
+        r = say(err, sent, hb__asprintf("console: cannot send to %s: %s", path, strerror(-sent)));
+    else if (r < 0)
         r = say(err, r, hb__asprintf("console: no reply from %s: %s", path, strerror(-r)));
 out:
     if (fd >= 0)
