@@ -110,4 +110,16 @@ extern const char hb__demo_scale_c[];
 extern const char hb__demo_scale_h[];
 extern const char hb__demo_pricing_c[];
 
+/* cli/console.c: the live session (docs/console.md). cli_console_call
+ * returns CLI_NO_SESSION when none is live (said unless quiet), else the
+ * exit code of the call made there (errors printed). */
+#define CLI_NO_SESSION (-100)
+int cli_console_call(const cli_global *g, const char *plugin, const char *symbol,
+                     const char *sig, hb_value *args, size_t nargs, hb_value *ret,
+                     char **ret_text);
+/* "live session: ..." and the live versions, or "live session: none". */
+void cli_console_print_status(const cli_global *g);
+/* 1 and *version when the live session has plugin loaded, else 0. */
+int cli_console_live_version(const cli_global *g, const char *plugin, uint64_t *version);
+
 #endif

@@ -129,9 +129,9 @@ int cmd_status(const cli_global *g, int argc, char **argv)
 {
     int rc = cli_operands(argc, argv, "status",
                           "usage: hotbox status\n\nShows every plugin in the store: its newest and active versions and\n"
-                          "their statuses, and the latest security events from the audit log. A\n"
-                          "running `hotbox watch` shows live usage and metrics itself. Creates\n"
-                          "nothing: without a state directory it says so.\n",
+                          "their statuses, the latest security events from the audit log, and the\n"
+                          "live session (hotbox watch) with its worker pid and live versions.\n"
+                          "Creates nothing: without a state directory it says so.\n",
                           0, 0);
     if (rc >= 0)
         return rc;
@@ -184,6 +184,8 @@ int cmd_status(const cli_global *g, int argc, char **argv)
     }
     hb_free(log);
     hb_manager_free(m);
+    putchar('\n');
+    cli_console_print_status(g);
     return HB_EXIT_OK;
 }
 

@@ -87,8 +87,12 @@ int cmd_versions(const cli_global *g, int argc, char **argv)
         hb_manager_free(m);
         return cli_exit_code(r);
     }
+    uint64_t live = 0;
+    int is_live = cli_console_live_version(g, plugin, &live);
     if (n == 0)
         printf("%s has no stored versions in %s\n", plugin, hb_manager_state_dir(m));
+    else if (is_live)
+        printf("live session: %s runs v%" PRIu64 "\n", plugin, live);
     else
         printf("%-8s %-12s %-12s %10s %6s\n", "VERSION", "STATUS", "SHA256", "SIZE", "AGE");
     for (size_t i = 0; i < n; i++) {
@@ -205,10 +209,28 @@ static void print_value(const hb_value *v)
     }
 }
 
+static void print_result(const hb_value *ret, const hb_value *args, size_t nargs)
+{
+    print_value(ret);
+    for (size_t i = 0; i < nargs; i++)
+        if (args[i].type == HB_TYPE_BUF_INOUT)
+            printf("arg %zu: %.*s\n", i + 1, (int)args[i].v.buf.len, (char *)args[i].v.buf.data);
+}
+
+static void free_bufs(hb_value *args, size_t nargs)
+{
+    for (size_t i = 0; i < nargs; i++)
+        if (args[i].type == HB_TYPE_BUF_IN || args[i].type == HB_TYPE_BUF_INOUT)
+            free(args[i].v.buf.data);
+}
+
 static const char usage_call[] =
-    "usage: hotbox call DIR... -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n\n"
-    "Builds and loads each plugin directory in a fresh sandbox, calls SYMBOL of\n"
-    "PLUGIN with ARGS converted by SIGNATURE, and prints the result.\n\n"
+    "usage: hotbox call [--no-session] DIR... -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n\n"
+    "Calls SYMBOL of PLUGIN with ARGS converted by SIGNATURE, and prints the\n"
+    "result. When a session is live on the state directory (hotbox watch), the\n"
+    "call runs there, on its loaded plugins and their state (DIR... is not\n"
+    "built); otherwise, or with --no-session, each DIR is built and loaded in a\n"
+    "fresh sandbox first. See docs/console.md.\n\n"
     "SIGNATURE uses dyncall's characters, arguments then ')' then the return:\n"
     "  B bool  c/C int8/uint8  s/S int16/uint16  i/I int32/uint32  j/J long\n"
     "  l/L int64/uint64  f float  d double  Z string  v void (return only)\n"
@@ -218,10 +240,17 @@ static const char usage_call[] =
 
 int cmd_call(const cli_global *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+                                             {"no-session", no_argument, NULL, 'n'},
+                                             {0}};
+    bool no_session = false;
     optind = 0;
     /* '+': the words after DIR... -- are the call's, never options. */
     for (int c; (c = cli_getopt(argc, argv, "call", "+h", longopts, NULL)) != -1;) {
+        if (c == 'n') {
+            no_session = true;
+            continue;
+        }
         if (c != 'h')
             return HB_EXIT_USAGE;
         fputs(usage_call, stdout);
@@ -261,11 +290,28 @@ int cmd_call(const cli_global *g, int argc, char **argv)
         }
         ai++;
     }
-    hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
-    hb_sandbox *sb;
     int rc = HB_EXIT_OK;
+    hb_value ret;
+    if (!no_session) {
+        /* A live session (hotbox watch) on this state directory serves the
+         * call: its plugins, its state. */
+        char *text = NULL;
+        rc = cli_console_call(g, plugin, symbol, sig, args, nargs, &ret, &text);
+        if (rc == HB_EXIT_OK)
+            print_result(&ret, args, nargs);
+        hb_free(text);
+        if (rc != CLI_NO_SESSION) {
+            free_bufs(args, nargs);
+            return rc;
+        }
+        rc = HB_EXIT_OK;
+    }
+    hb_manager *m;
+    if (cli_manager(g, &m) < 0) {
+        free_bufs(args, nargs);
+        return HB_EXIT_FAILED;
+    }
+    hb_sandbox *sb;
     hb_sandbox_options so;
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.profile = g->profile;
@@ -283,21 +329,15 @@ int cmd_call(const cli_global *g, int argc, char **argv)
             goto out;
         }
     }
-    hb_value ret;
     r = hb_call(sb, plugin, symbol, sig, args, nargs, &ret);
     if (r < 0) {
         cli_error("%s", hb_sandbox_last_error(sb));
         rc = cli_exit_code(r);
         goto out;
     }
-    print_value(&ret);
-    for (size_t i = 0; i < nargs; i++)
-        if (args[i].type == HB_TYPE_BUF_INOUT)
-            printf("arg %zu: %.*s\n", i + 1, (int)args[i].v.buf.len, (char *)args[i].v.buf.data);
+    print_result(&ret, args, nargs);
 out:
-    for (size_t i = 0; i < nargs; i++)
-        if (args[i].type == HB_TYPE_BUF_IN || args[i].type == HB_TYPE_BUF_INOUT)
-            free(args[i].v.buf.data);
+    free_bufs(args, nargs);
     hb_sandbox_free(sb);
     hb_manager_free(m);
     return rc;

@@ -502,6 +502,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     }
     rc = HB_EXIT_OK;
     hb_watch *w = NULL;
+    hb_console *console = NULL;
     /* A named sandbox: a restarted `hotbox watch` resumes every plugin from
      * the state checkpoint the previous run stored. */
     hb_sandbox_options so;
@@ -521,6 +522,15 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         rc = HB_EXIT_FAILED;
         goto out;
     }
+    /* The console: hotbox call/status/versions from other terminals reach
+     * this sandbox (docs/console.md). Served on this thread, between
+     * swaps, never during one; it listens before the "watching" event, so
+     * a client that saw the event finds it (and waits until served). */
+    int stale = 0;
+    if (hb_console_start(ui.sb, &console, &stale) < 0)
+        cli_error("watch: no console for other commands: %s", hb_sandbox_last_error(ui.sb));
+    else if (stale && !g->quiet)
+        fprintf(stderr, "hotbox: console: replaced a stale socket left by a session that died\n");
     r = hb_watch_new(ui.sb, roots, &wo, &w);
     if (r < 0) {
         cli_error("watch: %s", hb_sandbox_last_error(ui.sb));
@@ -534,8 +544,10 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     ui.watching = true;
     print_view(&ui);
     for (;;) {
-        struct pollfd p[2] = {{.fd = hb_watch_fd(w), .events = POLLIN}, {.fd = sfd, .events = POLLIN}};
-        int n = poll(p, sfd >= 0 ? 2 : 1, -1);
+        struct pollfd p[3] = {{.fd = hb_watch_fd(w), .events = POLLIN},
+                              {.fd = sfd, .events = POLLIN},
+                              {.fd = console ? hb_console_fd(console) : -1, .events = POLLIN}};
+        int n = poll(p, 3, -1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -560,6 +572,10 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
             if (!ui.json)
                 printf("\n%s: stopping\n", strsignal((int)si.ssi_signo));
             break;
+        }
+        if (p[2].revents & POLLIN) {
+            hb_console_process(console);
+            drain_output(&ui, "worker", true);
         }
         if (!(p[0].revents & POLLIN))
             continue;
@@ -606,6 +622,7 @@ out:
         }
         hb_free(metrics);
     }
+    hb_console_stop(console);
     hb_watch_free(w);
     hb_sandbox_free(ui.sb); /* fini hooks run; the worker exits */
     drain_output(&ui, "worker", true); /* what the fini hooks printed */

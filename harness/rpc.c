@@ -56,7 +56,7 @@ static int map_loader_error(int r, char **err, const char *plugin)
     }
     if (undef) {
         const char *sym = undef + 18;
-        size_t len = strcspn(sym, " \t(),\n");
+        size_t len = strcspn(sym, " \t(),;\n");
         replace_err(err, hb__asprintf("%s imports %.*s, which no loaded plugin or library "
                                       "provides: %s", plugin, (int)len, sym, text));
         return HB_EUNRESOLVED;

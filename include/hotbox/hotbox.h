@@ -720,6 +720,48 @@ HB_EXTERN int hb_watch_pause(hb_watch *w);
  * paused). Emits HB_EVENT_NOTICE "auto-reload resumed". */
 HB_EXTERN int hb_watch_resume(hb_watch *w);
 
+/* ------------------------------------------------------------------------ */
+/* Console: the live session from outside (docs/console.md)                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct hb_console hb_console;
+
+/* Serves sb to other processes of the same user over the UNIX socket
+ * <state_dir>/run/console.sock (mode 0600; each peer's uid is checked with
+ * SO_PEERCRED and any uid but this process's effective uid is refused).
+ * One console per state directory: a lock file next to the socket says
+ * whether a session is live, so a socket left by a session that was killed
+ * is detected as stale and replaced. *stale_removed (when not NULL) is set
+ * to 1 when a stale socket was removed. Returns -EBUSY when another live
+ * process serves this state directory (the sandbox's last error says
+ * which). The console never runs anything on a thread of its own:
+ * requests are handled inside hb_console_process, on the caller's thread,
+ * so a call can never run while that thread swaps the plugin (watch mode
+ * polls hb_console_fd beside hb_watch_fd). */
+HB_EXTERN int hb_console_start(hb_sandbox *sb, hb_console **out, int *stale_removed);
+/* Removes the socket and the lock. Accepts NULL. */
+HB_EXTERN void hb_console_stop(hb_console *c);
+/* Readable when a client is waiting. */
+HB_EXTERN int hb_console_fd(hb_console *c);
+/* Serves every waiting client, one request each (each with a 5 s deadline
+ * to send its request and take its reply). Returns how many were served. */
+HB_EXTERN int hb_console_process(hb_console *c);
+
+/* The client side. Sends one JSON request (docs/console.md) to the live
+ * session of state_dir and stores its JSON reply in *reply (hb_free).
+ * Returns -ENOENT when no session is live (no socket, or a stale one: its
+ * session died), -EACCES when the socket belongs to another user, or
+ * another negative errno; *err (hb_free, may be NULL) says what and where. */
+HB_EXTERN int hb_console_request(const char *state_dir, const char *request,
+                                 char **reply, char **err);
+/* hb_call through the live session: the same arguments and result, the
+ * result's string (type 'Z') in *ret_text (hb_free) and in-out buffers
+ * updated in place (up to their length). A failed call returns the code the
+ * session's hb_call returned, with its last error in *err. */
+HB_EXTERN int hb_console_call(const char *state_dir, const char *plugin, const char *symbol,
+                              const char *signature, hb_value *args, size_t nargs,
+                              hb_value *ret, char **ret_text, char **err);
+
 #ifdef __cplusplus
 }
 #endif
