@@ -60,6 +60,16 @@ static void check_serves(hb_sandbox *sb)
     HB_CHECK_EQ((int)ret.v.i, 5);
 }
 
+/* The sandbox got a process worker, and its reason holds `why`. */
+static void check_process(hb_sandbox *sb, const char *why)
+{
+    hb_worker_kind k = HB_WORKER_AUTO;
+    const char *w = NULL;
+    HB_CHECK_OK(hb_sandbox_worker_kind(sb, &k, &w));
+    HB_CHECK_EQ((int)k, (int)HB_WORKER_PROCESS);
+    HB_CHECK_CONTAINS(w, why);
+}
+
 static void case_default_process(void)
 {
     hb_manager *m = new_manager();
@@ -69,15 +79,11 @@ static void case_default_process(void)
     HB_CHECK_EQ((int)so.worker, (int)HB_WORKER_PROCESS);
     hb_sandbox *sb = NULL;
     HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    hb_worker_kind k = HB_WORKER_AUTO;
-    const char *why = NULL;
-    HB_CHECK_OK(hb_sandbox_worker_kind(sb, &k, &why));
-    HB_CHECK_EQ((int)k, (int)HB_WORKER_PROCESS);
-    HB_CHECK_CONTAINS(why, "process");
+    check_process(sb, "process: asked for");
     HB_CHECK(strstr(notices, "worker") == NULL); /* the caller's own choice: no notice */
     check_serves(sb);
     hb_sandbox_free(sb);
-    HB_CHECK_EQ(hb_sandbox_worker_kind(NULL, &k, &why), -EINVAL);
+    HB_CHECK_EQ(hb_sandbox_worker_kind(NULL, NULL, NULL), -EINVAL);
     done(m);
 }
 
@@ -92,9 +98,7 @@ static void case_v1_struct(void)
     HB_CHECK_EQ((int)so.worker, (int)0xABABABAB); /* not written by a v1 init */
     hb_sandbox *sb = NULL;
     HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    hb_worker_kind k = HB_WORKER_AUTO;
-    HB_CHECK_OK(hb_sandbox_worker_kind(sb, &k, NULL));
-    HB_CHECK_EQ((int)k, (int)HB_WORKER_PROCESS);
+    check_process(sb, "process: asked for");
     hb_sandbox_free(sb);
     done(m);
 }
@@ -124,11 +128,7 @@ static void case_auto_says_why(void)
     so.worker = HB_WORKER_AUTO;
     hb_sandbox *sb = NULL;
     HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    hb_worker_kind k = HB_WORKER_AUTO;
-    const char *why = NULL;
-    HB_CHECK_OK(hb_sandbox_worker_kind(sb, &k, &why));
-    HB_CHECK_EQ((int)k, (int)HB_WORKER_PROCESS);
-    HB_CHECK_CONTAINS(why, "microVM workers are not available");
+    check_process(sb, "microVM workers are not available");
     HB_CHECK_CONTAINS(notices, "worker process: auto picks");
     check_serves(sb);
     hb_sandbox_free(sb);
