@@ -52,7 +52,9 @@
  *   WORKER_STARTED guest -> host: u64 errno (0 = started), u64 guest pid,
  *            str message.
  *   WORKER_EXIT guest -> host, unasked, when the worker ends: u64 kind
- *            (HB_VMP_EXITED or HB_VMP_SIGNALED), u64 code. (A worker's death
+ *            (HB_VMP_EXITED, HB_VMP_SIGNALED, or HB_VMP_DENIED: the relay
+ *            holds the seccomp listener the worker hands over and kills the
+ *            worker when a call is denied), u64 code. (A worker's death
  *            gives the host no EOF: QEMU keeps the port's chardev open.)
  */
 #ifndef HB_VMPROTO_H
@@ -90,6 +92,8 @@ enum hb_vmp_kind {
     HB_VMP_SIGNALED = 1, /* code = signal number */
     HB_VMP_TIMEOUT = 2,  /* killed at its time limit */
     HB_VMP_SETUP = 3,    /* the agent could not start it; output says why */
+    HB_VMP_DENIED = 4,   /* WORKER_EXIT only: killed for a call its seccomp profile
+                            denies; code = the syscall number (~0: unknown) */
 };
 
 /* Appends into a caller-owned fixed buffer; `failed` latches on overflow. */

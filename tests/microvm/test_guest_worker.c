@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "hbtest.h"
@@ -41,9 +42,12 @@ static const char plugin_src[] =
     "HB_EXPORT_FN int32_t proc1_is_agent(void) {\n"
     "  char b[64] = {0}; int fd = open(\"/proc/1/cmdline\", O_RDONLY); if (fd < 0) return -errno;\n"
     "  ssize_t n = read(fd, b, sizeof(b) - 1); close(fd); (void)n; return strcmp(b, \"/init\") == 0; }\n"
+    "HB_EXPORT_FN int32_t do_exec(void) {\n"
+    "  char *a[] = {\"/bin/true\", 0}; execve(a[0], a, 0); return errno; }\n"
     "HB_PLUGIN(\"probe\", 1, 0, 0, 0, 0);\n";
 
 static uint32_t next_id = 1;
+static int listeners; /* LISTENER frames seen (a seccomp profile is on) */
 
 static hb_frame request(int fd, hb_wbuf *w)
 {
@@ -51,13 +55,18 @@ static hb_frame request(int fd, hb_wbuf *w)
     HB_CHECK_OK(hb__wire_send(fd, w));
     hb__wire_release(w);
     hb_frame f;
-    int r = hb__wire_recv_until(fd, HB_WIRE_MAX_FRAME, hb__now_ns() + DEADLINE_S * 1000000000ull,
-                                &f, NULL);
-    if (r != 0) {
-        fprintf(stderr, "no reply from the guest worker: %s\n", strerror(-r));
-        HB_CHECK(0);
+    for (;;) {
+        int r = hb__wire_recv_until(fd, HB_WIRE_MAX_FRAME,
+                                    hb__now_ns() + DEADLINE_S * 1000000000ull, &f, NULL);
+        if (r != 0) {
+            fprintf(stderr, "no reply from the guest worker: %s\n", strerror(-r));
+            HB_CHECK(0);
+        }
+        if (f.type != HB_MSG_LISTENER) /* its fd stays with the guest's relay */
+            return f;
+        listeners++;
+        hb__frame_release(&f);
     }
-    return f;
 }
 
 static void call_async(int fd, const char *symbol, const char *sig, hb_wvalue *args, size_t n)
@@ -104,6 +113,44 @@ static void agent_frame(vm *v, uint32_t want, uint64_t out[2], char *msg, size_t
     free(p);
 }
 
+/* WORKER (the agent starts it), HELLO (answered by the guest pid the agent
+ * reported) and LOAD of /job/probe.so. */
+static void start_worker(vm *v, int fd, const char *profile)
+{
+    uint8_t buf[512];
+    hb_vmp_w w = {buf, sizeof(buf), 0, false};
+    hb_vmp_begin(&w, HB_VMP_WORKER);
+    hb_vmp_put_str(&w, "/job/hotbox-worker");
+    hb_vmp_put_str(&w, profile);
+    HB_CHECK_OK(hb__vm_send_frame(v->sock, &w));
+    uint64_t st[2];
+    char msg[512] = "";
+    agent_frame(v, HB_VMP_WORKER_STARTED, st, msg, sizeof(msg));
+    if (st[0])
+        fprintf(stderr, "WORKER: %s\n", msg);
+    HB_CHECK_EQ((int)st[0], 0);
+    printf("worker (%s) started in the guest as pid %llu\n", profile,
+           (unsigned long long)st[1]);
+
+    hb_wbuf wb = {0};
+    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, 1u << 20};
+    HB_CHECK_OK(hb__proto_hello_encode(&wb, next_id++, &hello));
+    hb_frame f = request(fd, &wb);
+    HB_CHECK_EQ(f.type, HB_MSG_OK);
+    hb_proto_hello_ok hok;
+    HB_CHECK_OK(hb__proto_hello_ok_decode(f.payload, f.len, &hok));
+    HB_CHECK_EQ((int)hok.pid, (int)st[1]);
+    hb__frame_release(&f);
+
+    hb_proto_load ld = {"probe", "/job/probe.so", 1, 0, 0, NULL, 0};
+    HB_CHECK_OK(hb__proto_load_encode(&wb, next_id++, &ld));
+    f = request(fd, &wb);
+    if (f.type != HB_MSG_OK)
+        fprintf(stderr, "LOAD: %.*s\n", (int)f.len, (const char *)f.payload);
+    HB_CHECK_EQ(f.type, HB_MSG_OK);
+    hb__frame_release(&f);
+}
+
 static void case_guest_worker(void)
 {
     hb_vm_pool_options o = HB_VM_POOL_OPTIONS_INIT;
@@ -146,41 +193,11 @@ static void case_guest_worker(void)
              HB_SOURCE_DIR, v.jobdir, path);
     HB_CHECK_EQ(system(cmd), 0);
 
-    /* WORKER: the agent starts it. */
-    uint8_t buf[512];
-    hb_vmp_w w = {buf, sizeof(buf), 0, false};
-    hb_vmp_begin(&w, HB_VMP_WORKER);
-    hb_vmp_put_str(&w, "/job/hotbox-worker");
-    hb_vmp_put_str(&w, "permissive");
-    HB_CHECK_OK(hb__vm_send_frame(v.sock, &w));
-    uint64_t st[2];
-    char msg[512] = "";
-    agent_frame(&v, HB_VMP_WORKER_STARTED, st, msg, sizeof(msg));
-    if (st[0])
-        fprintf(stderr, "WORKER: %s\n", msg);
-    HB_CHECK_EQ((int)st[0], 0);
-    printf("worker started in the guest as pid %llu\n", (unsigned long long)st[1]);
-
     int fd = sv[0];
+    uint64_t st[2];
     uint64_t t0 = hb__now_ns();
-    hb_wbuf wb = {0};
-    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, 1u << 20};
-    HB_CHECK_OK(hb__proto_hello_encode(&wb, next_id++, &hello));
-    hb_frame f = request(fd, &wb);
-    HB_CHECK_EQ(f.type, HB_MSG_OK);
-    hb_proto_hello_ok hok;
-    HB_CHECK_OK(hb__proto_hello_ok_decode(f.payload, f.len, &hok));
-    HB_CHECK_EQ((int)hok.pid, (int)st[1]); /* the guest's worker answered */
-    hb__frame_release(&f);
-
-    hb_proto_load ld = {"probe", "/job/probe.so", 1, 0, 0, NULL, 0};
-    HB_CHECK_OK(hb__proto_load_encode(&wb, next_id++, &ld));
-    f = request(fd, &wb);
-    if (f.type != HB_MSG_OK)
-        fprintf(stderr, "LOAD: %.*s\n", (int)f.len, (const char *)f.payload);
-    HB_CHECK_EQ(f.type, HB_MSG_OK);
-    hb__frame_release(&f);
-
+    start_worker(&v, fd, "permissive");
+    HB_CHECK_EQ(listeners, 0);
     hb_wvalue a[2] = {{.type = HB_TYPE_I32, .n.i = 2}, {.type = HB_TYPE_I32, .n.i = 3}};
     HB_CHECK_EQ((int)call_i32(fd, "add", "ii)i", a, 2), 5);
     printf("hello+load+call in the guest: %.0f ms\n", hb__ms_since(t0));
@@ -206,6 +223,29 @@ static void case_guest_worker(void)
     HB_CHECK_EQ((int)st[0], HB_VMP_SIGNALED);
     HB_CHECK_EQ((int)st[1], SIGSEGV);
     printf("crash reported: signal %d\n", (int)st[1]);
+    /* The worker's own FAULT report crossed the boundary too. */
+    hb_frame f;
+    HB_CHECK_OK(hb__wire_recv_until(fd, HB_WIRE_MAX_FRAME,
+                                    hb__now_ns() + DEADLINE_S * 1000000000ull, &f, NULL));
+    HB_CHECK_EQ(f.type, HB_MSG_FAULT);
+    hb_proto_fault fault;
+    HB_CHECK_OK(hb__proto_fault_decode(f.payload, f.len, &fault));
+    HB_CHECK_EQ((int)fault.signo, SIGSEGV);
+    HB_CHECK_STR(fault.plugin, "probe");
+    hb__proto_fault_release(&fault);
+    hb__frame_release(&f);
+
+    /* The standard profile in the guest: its seccomp filter is in force
+     * (the worker handed its listener over), a call works, and exec is
+     * denied: the relay kills the worker and the agent names the call. */
+    start_worker(&v, fd, "standard");
+    HB_CHECK_EQ(listeners, 1);
+    HB_CHECK_EQ((int)call_i32(fd, "add", "ii)i", a, 2), 5);
+    call_async(fd, "do_exec", ")i", NULL, 0);
+    agent_frame(&v, HB_VMP_WORKER_EXIT, st, NULL, 0);
+    HB_CHECK_EQ((int)st[0], HB_VMP_DENIED);
+    HB_CHECK_EQ((int)st[1], (int)SYS_execve);
+    printf("denied in the guest: syscall %d\n", (int)st[1]);
 
     close(fd);
     hb__vm_kill(&v);
