@@ -27,6 +27,7 @@ typedef struct cli_global {
     const char *cflags;
     hb_isolation isolation;
     hb_profile profile;
+    hb_worker_kind worker; /* --worker: where plugin code runs */
     bool json;
     bool color;
     bool quiet;

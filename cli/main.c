@@ -47,6 +47,9 @@ static const char usage_main[] =
     "  --isolation MODE        auto | local | namespace | microvm (default auto)\n"
     "  --profile NAME          strict | standard | permissive: how plugin code is\n"
     "                          contained in the worker (default standard)\n"
+    "  --worker KIND           process | microvm | auto: where plugin code runs\n"
+    "                          (default process; microvm is not available in this\n"
+    "                          build, auto says why it picked process)\n"
     "  -q, --quiet             print only results and errors\n"
     "  -h, --help              help (also after any command: hotbox CMD --help,\n"
     "                          or hotbox help CMD)\n"
@@ -54,7 +57,7 @@ static const char usage_main[] =
     "\n"
     "Defaults for these options may be kept in ./hotbox.json, e.g.\n"
     "  {\"isolation\": \"namespace\", \"profile\": \"strict\", \"cflags\": \"-O2 -g -Wall\"}\n"
-    "(keys: state_dir, cc, cflags, isolation, profile); the command line wins.\n"
+    "(keys: state_dir, cc, cflags, isolation, profile, worker); the command line wins.\n"
     "Options may be written --opt=VALUE or --opt VALUE; -- ends the options.\n"
     "\n"
     "exit status: 0 success, 1 operation failed, 2 usage error, 3 compile error,\n"
@@ -173,6 +176,19 @@ static int parse_profile(const char *v, hb_profile *out)
     return 0;
 }
 
+static int parse_worker(const char *v, hb_worker_kind *out)
+{
+    if (!strcmp(v, "process"))
+        *out = HB_WORKER_PROCESS;
+    else if (!strcmp(v, "microvm"))
+        *out = HB_WORKER_MICROVM;
+    else if (!strcmp(v, "auto"))
+        *out = HB_WORKER_AUTO;
+    else
+        return -EINVAL;
+    return 0;
+}
+
 /* ./hotbox.json: defaults for the global options. Strings are kept for the
  * life of the process. */
 /* hotbox.json's strings live as long as the process: kept here, so they
@@ -227,6 +243,9 @@ static int load_config(cli_global *g)
         } else if (!strcmp(key, "profile")) {
             if ((r = parse_profile(v, &g->profile)) < 0)
                 cli_error("hotbox.json: unknown profile \"%s\" (strict, standard, permissive)", v);
+        } else if (!strcmp(key, "worker")) {
+            if ((r = parse_worker(v, &g->worker)) < 0)
+                cli_error("hotbox.json: unknown worker \"%s\" (process, microvm, auto)", v);
         } else {
             cli_error("hotbox.json: unknown key \"%s\"", key);
             r = -EINVAL;
@@ -284,7 +303,7 @@ static int cmd_help(const cli_global *g, int argc, char **argv)
     return c->fn(g, 2, help_argv);
 }
 
-enum { OPT_STATE_DIR = 256, OPT_CC, OPT_CFLAGS, OPT_ISOLATION, OPT_PROFILE, OPT_VERSION };
+enum { OPT_STATE_DIR = 256, OPT_CC, OPT_CFLAGS, OPT_ISOLATION, OPT_PROFILE, OPT_VERSION, OPT_WORKER };
 
 static const struct option global_opts[] = {
     {"help", no_argument, NULL, 'h'},
@@ -295,6 +314,7 @@ static const struct option global_opts[] = {
     {"cflags", required_argument, NULL, OPT_CFLAGS},
     {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"profile", required_argument, NULL, OPT_PROFILE},
+    {"worker", required_argument, NULL, OPT_WORKER},
     {0},
 };
 
@@ -312,6 +332,11 @@ static int global_option(cli_global *g, int c, const char *v)
         if (parse_profile(v, &g->profile) == 0)
             return -1;
         cli_error("unknown profile \"%s\" (strict, standard, permissive)", v);
+        return HB_EXIT_USAGE;
+    case OPT_WORKER:
+        if (parse_worker(v, &g->worker) == 0)
+            return -1;
+        cli_error("unknown worker \"%s\" (process, microvm, auto)", v);
         return HB_EXIT_USAGE;
     case OPT_ISOLATION:
         if (parse_isolation(v, &g->isolation) == 0)

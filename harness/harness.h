@@ -240,7 +240,14 @@ struct hb_sandbox {
     bool build_fresh;
     unsigned long failure_events; /* compile-failed and swap-failed emitted */
     const char *carry_report; /* while a swap event is emitted: its `carry` lines */
+    hb_worker_kind worker_kind;   /* what opts.worker resolved to (worker_kind.c) */
+    char *worker_why;             /* and why */
 };
+
+/* worker_kind.c: resolves hb_sandbox_options.worker. 0 with *used, or
+ * HB_EISOLATION / -EINVAL; *why (malloc'ed) says why in every case. */
+int hb__worker_kind_resolve(hb_worker_kind want, hb_worker_kind *used, char **why);
+const char *hb__worker_kind_name(hb_worker_kind k);
 
 /* ---- events ------------------------------------------------------------- */
 

@@ -12,7 +12,8 @@ static const size_t manager_sizes[] = {
 };
 static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, cpu_percent), /* 1: up to crash_loop_window_ms */
-    sizeof(hb_sandbox_options),                /* 2: cpu_percent */
+    offsetof(hb_sandbox_options, worker),      /* 2: cpu_percent */
+    sizeof(hb_sandbox_options),                /* 3: worker */
 };
 static const size_t watch_sizes[] = {
     offsetof(hb_watch_options, exclude), /* 1: up to run_selftests */

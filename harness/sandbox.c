@@ -165,6 +165,7 @@ static void free_handle(hb_sandbox *sb)
     free(sb->pub_diags);
     free(sb->ret_str);
     free(sb->output_path);
+    free(sb->worker_why);
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }
@@ -182,6 +183,14 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     if (!sb)
         return -ENOMEM;
     apply_defaults(sb, opts);
+    int kr = hb__worker_kind_resolve(sb->opts.worker, &sb->worker_kind, &sb->worker_why);
+    if (kr < 0) {
+        hb__set_mgr_error(m, "hb_sandbox_new: %s",
+                          sb->worker_why ? sb->worker_why : hb_strerror(kr));
+        free(sb->worker_why);
+        free(sb);
+        return kr;
+    }
     hb_mon_policy_options po = {0};
     po.max_crashes = sb->opts.crash_loop_max;
     po.window_ms = sb->opts.crash_loop_window_ms;
@@ -219,6 +228,9 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         return r;
     }
     hb__record_worker(sb);
+    if (sb->opts.worker == HB_WORKER_AUTO) /* the choice was not the caller's: say it */
+        hb__emit(m, sb, HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL, "sandbox %s: worker %s",
+                 sb->name, sb->worker_why);
     if (sb->wc.warning[0]) /* a protection this machine cannot give */
         hb__emit(m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "sandbox %s: %s", sb->name,
                  sb->wc.warning);

@@ -139,7 +139,7 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
                  vm *v, char **err)
 {
     int sv[2] = {-1, -1}, ep[2] = {-1, -1}, logfd = -1, r;
-    int restore_fd = -1, qmp_fd = -1;
+    int restore_fd = -1, qmp_fd = -1, worker_fd = -1;
     char **argv = NULL;
     hb_sb chr = HB_SB_INIT, usr = HB_SB_INIT, job = HB_SB_INIT,
           ser = HB_SB_INIT, mem = HB_SB_INIT;
@@ -176,6 +176,10 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
         r = hb__seterr(err, -errno, "cannot pass the monitor socket to QEMU: %s", strerror(errno));
         goto fail;
     }
+    if (io && io->worker && (worker_fd = fcntl(io->worker_fd, F_DUPFD_CLOEXEC, 10)) < 0) {
+        r = hb__seterr(err, -errno, "cannot pass the worker's socket to QEMU: %s", strerror(errno));
+        goto fail;
+    }
     hb__sb_addf(&chr, "socket,id=agent,fd=3");
     hb__sb_addf(&usr, "local,id=usr,path=/usr,security_model=none,readonly=on");
     hb__sb_addf(&job, "local,id=job,path=%s,security_model=none", v->jobdir);
@@ -191,8 +195,9 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
         "-device", "virtserialport,chardev=agent,name=" HB_VMP_PORT_NAME,
         "-fsdev", usr.buf, "-device", "virtio-9p-device,fsdev=usr,mount_tag=hostusr",
         "-fsdev", job.buf, "-device", "virtio-9p-device,fsdev=job,mount_tag=job",
-        NULL, NULL, NULL, NULL, NULL, NULL, NULL}; /* room for the optional tails */
-    size_t nargs = HB_ARRAY_SIZE(args) - 7;
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+        NULL}; /* room for the optional tails */
+    size_t nargs = HB_ARRAY_SIZE(args) - 12;
     if (restore_fd >= 0) { /* restore the snapshot on fd 4 instead of booting */
         args[nargs++] = "-incoming";
         args[nargs++] = "fd:4";
@@ -202,6 +207,12 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
         args[nargs++] = "socket,id=qmp,fd=5";
         args[nargs++] = "-mon";
         args[nargs++] = "chardev=qmp,mode=control";
+    }
+    if (worker_fd >= 0) { /* the guest worker's port on fd 6 */
+        args[nargs++] = "-chardev";
+        args[nargs++] = "socket,id=worker,fd=6";
+        args[nargs++] = "-device";
+        args[nargs++] = "virtserialport,chardev=worker,name=" HB_VMP_WORKER_PORT_NAME;
     }
     args[nargs] = NULL;
     if (!c->append || !chr.buf || !usr.buf || !job.buf || !ser.buf || !mem.buf) {
@@ -220,7 +231,7 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
     /* PDEATHSIG fires when the forking thread ends: the pool's keeper
      * thread lives as long as the pool, which kills its VMs itself anyway.
      * Its own process group: terminal signals meant for us do not hit QEMU. */
-    hb_spawn_fd fds[6];
+    hb_spawn_fd fds[7];
     size_t nfds = 0;
     fds[nfds++] = (hb_spawn_fd){sv[1], 3};
     fds[nfds++] = (hb_spawn_fd){ep[1], 2};
@@ -232,6 +243,8 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
         fds[nfds++] = (hb_spawn_fd){restore_fd, 4};
     if (qmp_fd >= 0)
         fds[nfds++] = (hb_spawn_fd){qmp_fd, 5};
+    if (worker_fd >= 0)
+        fds[nfds++] = (hb_spawn_fd){worker_fd, 6};
     hb_spawn sp = {.argv = argv, .search_path = true, .fds = fds, .nfds = nfds,
                    .new_pgroup = true, .die_with_parent = true};
     pid_t pid = -1;
@@ -266,6 +279,8 @@ out:
         close(restore_fd);
     if (qmp_fd >= 0)
         close(qmp_fd);
+    if (worker_fd >= 0)
+        close(worker_fd);
     free(argv);
     hb__sb_release(&chr);
     hb__sb_release(&usr);

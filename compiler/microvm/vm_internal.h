@@ -63,6 +63,8 @@ int hb__vm_make_run_dir(const hb_vm_pool_options *o, char **out, char **err);
 typedef struct hb__vm_spawn_io {
     int restore_fd; /* >= 0: restore the snapshot read from it (-incoming) */
     int qmp_fd;     /* >= 0: a QMP monitor on this socket (to save a snapshot) */
+    bool worker;    /* a guest worker's port (HB_VMP_WORKER_PORT_NAME) on worker_fd */
+    int worker_fd;  /* the host end: a socket, used like a process worker's */
 } hb__vm_spawn_io;
 int hb__vm_ms_left(uint64_t deadline_ns);
 char *hb__vm_kernel_cmdline(void);

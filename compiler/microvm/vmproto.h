@@ -43,6 +43,19 @@
  *   PING     host -> guest, empty; answered with PONG (empty).
  *   SHUTDOWN host -> guest, empty; the guest reboots, which with QEMU's
  *            -no-reboot and the kernel's reboot=t ends QEMU.
+ *   WORKER   host -> guest (guest workers, issue 17; after MOUNTED): str
+ *            path of hotbox-worker in the guest, str profile. The agent starts
+ *            it as uid/gid 65534 with no_new_privs, `--fd 3 --profile P`, fd 3
+ *            one end of a socketpair whose other end a relay process joins to
+ *            the port HB_VMP_WORKER_PORT_NAME (the worker's wire code needs a
+ *            socket; a virtio port is a character device). One at a time.
+ *   WORKER_STARTED guest -> host: u64 errno (0 = started), u64 guest pid,
+ *            str message.
+ *   WORKER_EXIT guest -> host, unasked, when the worker ends: u64 kind
+ *            (HB_VMP_EXITED, HB_VMP_SIGNALED, or HB_VMP_DENIED: the relay
+ *            holds the seccomp listener the worker hands over and kills the
+ *            worker when a call is denied), u64 code. (A worker's death
+ *            gives the host no EOF: QEMU keeps the port's chardev open.)
  */
 #ifndef HB_VMPROTO_H
 #define HB_VMPROTO_H
@@ -56,6 +69,7 @@
 #define HB_VMP_HEADER 12u
 #define HB_VMP_MAX_FRAME (8u << 20)
 #define HB_VMP_PORT_NAME "org.hotbox.agent"
+#define HB_VMP_WORKER_PORT_NAME "org.hotbox.worker"
 #define HB_VMP_MAX_BINDS 16u
 
 enum hb_vmp_type {
@@ -68,6 +82,9 @@ enum hb_vmp_type {
     HB_VMP_MOUNT = 7,
     HB_VMP_MOUNTED = 8,
     HB_VMP_SCRUB = 9,
+    HB_VMP_WORKER = 10,
+    HB_VMP_WORKER_STARTED = 11,
+    HB_VMP_WORKER_EXIT = 12,
 };
 
 enum hb_vmp_kind {
@@ -75,6 +92,8 @@ enum hb_vmp_kind {
     HB_VMP_SIGNALED = 1, /* code = signal number */
     HB_VMP_TIMEOUT = 2,  /* killed at its time limit */
     HB_VMP_SETUP = 3,    /* the agent could not start it; output says why */
+    HB_VMP_DENIED = 4,   /* WORKER_EXIT only: killed for a call its seccomp profile
+                            denies; code = the syscall number (~0: unknown) */
 };
 
 /* Appends into a caller-owned fixed buffer; `failed` latches on overflow. */

@@ -389,7 +389,7 @@ HB_EXTERN int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t versio
 /* Sandboxes                                                                 */
 /* ------------------------------------------------------------------------ */
 
-#define HB_SANDBOX_OPTIONS_VERSION 2
+#define HB_SANDBOX_OPTIONS_VERSION 3
 
 /* Security profiles for the worker (see the README's profile table). */
 typedef enum hb_profile {
@@ -398,6 +398,21 @@ typedef enum hb_profile {
     HB_PROFILE_STANDARD,        /* the default for watch mode and tests */
     HB_PROFILE_PERMISSIVE,      /* no seccomp filter: for plugins that need more; says so */
 } hb_profile;
+
+/* Where a sandbox's worker runs (hb_sandbox_options.worker, version 2).
+ * HB_WORKER_PROCESS   a host process under bubblewrap and seccomp (default).
+ * HB_WORKER_MICROVM   a process inside a microVM guest (issue 17). Not
+ *                     available in this build: hb_sandbox_new refuses it with
+ *                     HB_EISOLATION and says why; nothing runs on the host
+ *                     in its place.
+ * HB_WORKER_AUTO      the microVM where it is available and a KVM probe
+ *                     really boots a guest; else a process, and the sandbox's
+ *                     notice event (and hb_sandbox_worker_kind) says why. */
+typedef enum hb_worker_kind {
+    HB_WORKER_PROCESS = 0,
+    HB_WORKER_MICROVM = 1,
+    HB_WORKER_AUTO = 2,
+} hb_worker_kind;
 
 typedef struct hb_sandbox_options {
     unsigned version;                /* HB_SANDBOX_OPTIONS_VERSION */
@@ -436,6 +451,8 @@ typedef struct hb_sandbox_options {
      * hierarchy's cpu.cfs_quota_us. Where neither is available the sandbox
      * still starts, uncapped, with an HB_EVENT_WARNING saying why. */
     unsigned cpu_percent;
+    /* Version 3. */
+    hb_worker_kind worker;           /* default HB_WORKER_PROCESS */
 } hb_sandbox_options;
 
 #define HB_SANDBOX_OPTIONS_INIT {.version = HB_SANDBOX_OPTIONS_VERSION, .profile = HB_PROFILE_DEFAULT}
@@ -517,6 +534,11 @@ HB_EXTERN int hb_active_version(hb_sandbox *sb, const char *plugin, uint64_t *ou
  * every loaded plugin when plugin is NULL. The harness keeps the last
  * checkpoint of each plugin and restores it if the worker must restart. */
 HB_EXTERN int hb_checkpoint(hb_sandbox *sb, const char *plugin);
+
+/* The kind of worker the sandbox got (hb_sandbox_options.worker resolved:
+ * never HB_WORKER_AUTO) and a sentence saying why. *why lives as long as
+ * the sandbox. Either out pointer may be NULL. */
+HB_EXTERN int hb_sandbox_worker_kind(hb_sandbox *sb, hb_worker_kind *kind, const char **why);
 
 /* ------------------------------------------------------------------------ */
 /* Calls                                                                     */
