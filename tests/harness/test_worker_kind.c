@@ -75,7 +75,7 @@ static void case_default_process(void)
     hb_manager *m = new_manager();
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
-    HB_CHECK_EQ(so.version, 2u);
+    HB_CHECK_EQ(so.version, (unsigned)HB_SANDBOX_OPTIONS_VERSION);
     HB_CHECK_EQ((int)so.worker, (int)HB_WORKER_PROCESS);
     hb_sandbox *sb = NULL;
     HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
