@@ -71,6 +71,17 @@ static void push_prefix_maps(hb_argv *a, const hb_compile_request *req)
     hb__argv_pushf(a, "-fdebug-prefix-map=%s=.", req->job_dir);
 }
 
+/* ---- debug information and instrumentation ------------------------------ */
+
+/* Every plugin is compiled with -g, ahead of the request's cflags (a -g0
+ * there still wins): a crash report names the faulting function, file and
+ * line from the stored object's DWARF (versions/symbolize.c). Hashed as
+ * such by hb__plan_hashed_flags(). */
+static void push_debug_flags(hb_argv *a)
+{
+    hb__argv_push(a, "-g");
+}
+
 static void push_prefix(hb_argv *a, const hb_compile_request *req, const hb__ccinfo *ci,
                         bool json)
 {
@@ -79,6 +90,7 @@ static void push_prefix(hb_argv *a, const hb_compile_request *req, const hb__cci
     if (json)
         hb__argv_push(a, "-fdiagnostics-format=json");
     push_prefix_maps(a, req);
+    push_debug_flags(a);
     hb__argv_push_all(a, req->cflags);
 }
 
@@ -109,6 +121,7 @@ int hb__plan_hashed_flags(const hb_compile_request *req, const hb__ccinfo *ci,
     for (size_t i = 1; ci->words[i]; i++)
         hb__argv_push(&a, ci->words[i]);
     hb__argv_push(&a, "hotbox-job-prefix-map"); /* stands for push_prefix_maps() */
+    push_debug_flags(&a);
     hb__argv_push_all(&a, req->cflags);
     hb__argv_pushl(&a, "-shared", "-fPIC", NULL);
     push_compile_flags(&a, req);

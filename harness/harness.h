@@ -69,7 +69,13 @@ typedef struct hb_wclient {
         uint32_t signo;
         uint64_t pc, addr, version;
         char plugin[128];
+        /* Symbolized from the FAULT's backtrace (crash_trace.c): " at foo
+         * (foo.c:12)" for the faulting frame, and one line per plugin
+         * frame ("  #0 foo (foo.c:12) in foo v3"); "" when unknown. */
+        char at[480];
+        char trace[3072];
     } fault;
+    hb_store *store; /* symbolizes fault backtraces (from hb_wspawn) */
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
@@ -88,6 +94,7 @@ typedef struct hb_wspawn {
     hb_limits limits;         /* rlimits applied before exec */
     const char *scratch_dir;  /* the worker's only writable place */
     hb_cgroup *cgroup;        /* joined before exec; NULL: none */
+    hb_store *store;          /* where fault backtraces are symbolized; NULL: not */
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
@@ -105,6 +112,9 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
 /* " in <plugin> v<N>[, a version no longer active ...] (pc 0x.., address 0x..)"
  * when the dead worker reported a fault in plugin code, else "". */
 void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);
+/* Fills out->at and out->trace from the backtrace of FAULT m, symbolized
+ * against the stored objects of store (crash_trace.c). */
+void hb__crash_trace(hb_store *store, const hb_proto_fault *m, struct hb_wfault *out);
 /* Whether the worker process still runs. */
 bool hb__wc_alive(hb_wclient *wc);
 /* Asks the worker to shut down (fini hooks run), waits up to grace_ms,

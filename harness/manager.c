@@ -124,6 +124,12 @@ static void emit_v(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char
     ev.previous_version = previous;
     ev.code = code;
     ev.message = msg.buf ? msg.buf : "";
+    if (sb && type == HB_EVENT_CRASHED && sb->wc.fault.valid && sb->wc.fault.trace[0]) {
+        ev.backtrace = sb->wc.fault.trace; /* the message keeps its first line */
+        char *nl = msg.buf ? strchr(msg.buf, '\n') : NULL;
+        if (nl)
+            *nl = 0;
+    }
     if (t) {
         ev.compile_ms = t->compile_ms;
         ev.verify_ms = t->verify_ms;

@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev
-  libelf-dev libffi-dev libsqlite3-dev libssl-dev libjansson-dev libseccomp-dev libxml2-dev
+  libelf-dev libdw-dev libffi-dev libsqlite3-dev libssl-dev libjansson-dev libseccomp-dev libxml2-dev
   g++ liblua5.4-dev
   bubblewrap qemu-system-x86 cpio kmod
 )

@@ -175,6 +175,12 @@ typedef struct hb_event {
      * warnings. */
     const hb_diagnostic *diagnostics;
     size_t ndiagnostics;
+    /* Appended. HB_EVENT_CRASHED when plugin code faulted: the symbolized
+     * backtrace, one line per plugin frame ("  #0 foo (foo.c:12) in foo
+     * v3"), innermost first; the message names the signal and the
+     * faulting function ("... killed by SIGSEGV in foo v3 at foo (foo.c:12)
+     * ..."). NULL otherwise. */
+    const char *backtrace;
 } hb_event;
 
 /* Valid only during the callback; copy what you keep. */
