@@ -75,11 +75,16 @@ static void push_prefix_maps(hb_argv *a, const hb_compile_request *req)
 
 /* Every plugin is compiled with -g, ahead of the request's cflags (a -g0
  * there still wins): a crash report names the faulting function, file and
- * line from the stored object's DWARF (versions/symbolize.c). Hashed as
- * such by hb__plan_hashed_flags(). */
-static void push_debug_flags(hb_argv *a)
+ * line from the stored object's DWARF (versions/symbolize.c). Sanitizers
+ * (hb_compile_request.sanitize) go on every command, compiles and the link
+ * alike. Hashed as such by hb__plan_hashed_flags(). */
+static void push_debug_flags(hb_argv *a, const hb_compile_request *req)
 {
     hb__argv_push(a, "-g");
+    if (req->sanitize && *req->sanitize) {
+        hb__argv_pushf(a, "-fsanitize=%s", req->sanitize);
+        hb__argv_pushl(a, "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", NULL);
+    }
 }
 
 static void push_prefix(hb_argv *a, const hb_compile_request *req, const hb__ccinfo *ci,
@@ -90,7 +95,7 @@ static void push_prefix(hb_argv *a, const hb_compile_request *req, const hb__cci
     if (json)
         hb__argv_push(a, "-fdiagnostics-format=json");
     push_prefix_maps(a, req);
-    push_debug_flags(a);
+    push_debug_flags(a, req);
     hb__argv_push_all(a, req->cflags);
 }
 
@@ -121,7 +126,7 @@ int hb__plan_hashed_flags(const hb_compile_request *req, const hb__ccinfo *ci,
     for (size_t i = 1; ci->words[i]; i++)
         hb__argv_push(&a, ci->words[i]);
     hb__argv_push(&a, "hotbox-job-prefix-map"); /* stands for push_prefix_maps() */
-    push_debug_flags(&a);
+    push_debug_flags(&a, req);
     hb__argv_push_all(&a, req->cflags);
     hb__argv_pushl(&a, "-shared", "-fPIC", NULL);
     push_compile_flags(&a, req);

@@ -139,6 +139,7 @@ struct hb_manager {
     char *cc;
     char *cc_origin;          /* opts.cc_origin, copied; NULL: the caller chose cc */
     char *cflags_text; /* as given; split by the compiler (flags_text) */
+    char *sanitize;    /* hb_manager_options.sanitize, checked; NULL: none */
     hb_store *store;
     pthread_mutex_t lock; /* guards store, sandboxes list, last_error */
     char *last_error;

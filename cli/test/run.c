@@ -125,6 +125,16 @@ static void run_test_step(jctx *j, step *s, tr_case *c)
         c->message = tr_printf("%s: %s", fn, hb_strerror(res.error));
     if (res.error)
         c->body = tr_dup(le);
+    /* Under --sanitize a finding ends the worker with its report on the
+     * plugin's output: the report is the failure's text. */
+    const char *rep = j->R->sanitize && res.error == HB_ECRASHED && c->output
+                          ? strstr(c->output, "runtime error:")
+                          : NULL;
+    if (rep) {
+        while (rep > c->output && rep[-1] != '\n')
+            rep--;
+        c->message = tr_printf("%s: sanitizer finding: %s", fn, rep);
+    }
     if (sandbox_broken(res.error)) {
         hb_sandbox_free(j->sb);
         j->sb = NULL;

@@ -197,7 +197,7 @@ typedef enum hb_isolation {
     HB_ISOLATION_MICROVM,       /* QEMU microvm guest */
 } hb_isolation;
 
-#define HB_MANAGER_OPTIONS_VERSION 2 /* 1 (no cc_origin) is accepted too */
+#define HB_MANAGER_OPTIONS_VERSION 3 /* 1 (no cc_origin) and 2 (no sanitize) are accepted too */
 
 typedef struct hb_manager_options {
     unsigned version;            /* HB_MANAGER_OPTIONS_VERSION */
@@ -217,6 +217,13 @@ typedef struct hb_manager_options {
      * the compile isolation, never bare on the host unless isolation is
      * LOCAL. */
     const char *cc_origin;
+    /* Version 3. Sanitizers every plugin is built with, comma-separated:
+     * "undefined" (UBSan: -fsanitize=undefined -fno-sanitize-recover=all;
+     * the first finding ends the worker, its report goes to the plugin's
+     * output, and the call fails with HB_ECRASHED). NULL or "": none.
+     * Anything else ("address" included, not supported yet) makes
+     * hb_manager_new fail with -EINVAL. */
+    const char *sanitize;
 } hb_manager_options;
 
 #define HB_MANAGER_OPTIONS_INIT {.version = HB_MANAGER_OPTIONS_VERSION, .isolation = HB_ISOLATION_AUTO}
