@@ -21,33 +21,12 @@ static const char crashy_c[] =
     "int64_t crash(void) { return bar(2) + 5; }\n"                      /* 11 */
     "HB_PLUGIN(\"crashy\", 1, 0, 0, NULL, NULL);\n";
 
-static char crashed_backtrace[4096];
-static char crashed_message[1024];
-static int crashed;
-
-static void on_event(const hb_event *e, void *ud)
-{
-    (void)ud;
-    if (e->type != HB_EVENT_CRASHED)
-        return;
-    crashed++;
-    snprintf(crashed_message, sizeof(crashed_message), "%s", e->message ? e->message : "");
-    snprintf(crashed_backtrace, sizeof(crashed_backtrace), "%s",
-             e->backtrace ? e->backtrace : "(none)");
-}
+static e2e_events ev;
 
 static void run(hb_profile profile)
 {
     char *dir = e2e_write("crashy", "crashy.c", crashy_c);
-    char state[4300];
-    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
-    o.on_event = on_event;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_manager *m = e2e_manager(&ev);
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.profile = profile;
@@ -62,6 +41,8 @@ static void run(hb_profile profile)
     int64_t v = 0;
     HB_CHECK_EQ(hb_callf(sb, "crashy", "crash", ")l", &v), HB_ECRASHED);
     const char *err = hb_sandbox_last_error(sb);
+    const char *crashed_message = ev.last[HB_EVENT_CRASHED];
+    const char *crashed_backtrace = ev.backtrace[HB_EVENT_CRASHED];
     printf("last error:\n%s\nevent: %s\nbacktrace:\n%s\n", err, crashed_message,
            crashed_backtrace);
     HB_CHECK_CONTAINS(err, "SIGSEGV");
@@ -76,7 +57,7 @@ static void run(hb_profile profile)
     HB_CHECK_CONTAINS(err, f1);
     HB_CHECK_CONTAINS(err, f2);
     /* The event: the one-line reason, and the backtrace in its own field. */
-    HB_CHECK_EQ(crashed, 1);
+    HB_CHECK_EQ(ev.count[HB_EVENT_CRASHED], 1);
     HB_CHECK_CONTAINS(crashed_message, at);
     HB_CHECK(strchr(crashed_message, '\n') == NULL);
     HB_CHECK_CONTAINS(crashed_backtrace, f0 + strlen("backtrace:\n"));
