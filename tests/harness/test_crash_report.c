@@ -68,6 +68,34 @@ static void run(hb_profile profile)
     hb_manager_free(m);
 }
 
+/* A fault whose stack cannot be unwound (the stack pointer is garbage, so
+ * the unwinder itself faults in the signal handler) is still attributed to
+ * the plugin: the report without a backtrace goes out before the unwind. */
+static void case_bad_stack(void)
+{
+#if defined(__x86_64__)
+    char *dir = e2e_write("smash", "smash.c",
+                          "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+                          "int64_t smash(void) { __asm__ volatile(\"mov $0x10, %%rsp\\n\\tmov (%%rsp), %%rax\" ::: \"rax\", \"memory\"); return 0; }\n"
+                          "HB_PLUGIN(\"smash\", 1, 0, 0, NULL, NULL);\n");
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t v = 0;
+    HB_CHECK_EQ(hb_callf(sb, "smash", "smash", ")l", &v), HB_ECRASHED);
+    const char *err = hb_sandbox_last_error(sb);
+    printf("last error:\n%s\n", err);
+    HB_CHECK_CONTAINS(err, "SIGSEGV");
+    HB_CHECK_CONTAINS(err, "in smash v1 at smash (");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+#else
+    printf("SKIP: the bad-stack plugin is x86-64 assembly\n");
+    exit(77);
+#endif
+}
+
 static void case_standard(void) { run(HB_PROFILE_STANDARD); }
 static void case_permissive(void) { run(HB_PROFILE_PERMISSIVE); }
 
@@ -76,6 +104,7 @@ int main(int argc, char **argv)
     static const e2e_case cases[] = {
         {"standard", case_standard},
         {"permissive", case_permissive},
+        {"bad_stack", case_bad_stack},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
