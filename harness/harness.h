@@ -109,7 +109,8 @@ uint32_t hb__wc_next_id(hb_wclient *wc);
  *  HB_EPROTO    garbage on the channel; the worker was killed and reaped */
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
-/* " in <plugin> v<N>[, a version no longer active ...] (pc 0x.., address 0x..)"
+/* " in <plugin> v<N>[, a version no longer active ...][ at <function> (<file>:<line>)]
+ * (pc 0x.., address 0x..)"
  * when the dead worker reported a fault in plugin code, else "". */
 void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);
 /* Fills out->at and out->trace from the backtrace of FAULT m, symbolized

@@ -429,17 +429,18 @@ bool hb__wc_alive(hb_wclient *wc)
 }
 
 /* Where a reported fault was, when in plugin code: " in counter v1, a
- * version no longer active (...) (pc 0x..., address 0x...)"; "" otherwise. */
+ * version no longer active (...) at foo (counter.c:12) (pc 0x..., address
+ * 0x...)"; "" otherwise. */
 void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len)
 {
     buf[0] = 0;
     if (!wc->fault.valid || !wc->fault.plugin[0])
         return;
     snprintf(buf, len, " in %s v%llu%s%s (pc %#llx, address %#llx)", wc->fault.plugin,
-             (unsigned long long)wc->fault.version, wc->fault.at,
+             (unsigned long long)wc->fault.version,
              wc->fault.retired ? ", a version no longer active (a thread it started outlived it)"
                                : "",
-             (unsigned long long)wc->fault.pc, (unsigned long long)wc->fault.addr);
+             wc->fault.at, (unsigned long long)wc->fault.pc, (unsigned long long)wc->fault.addr);
 }
 
 static int describe_death(hb_wclient *wc, char **err, const char *what)
