@@ -190,6 +190,8 @@ static void print_json(const hb_event *ev)
     if (ev->code)
         json_object_set_new(o, "error", json_string(hb_strerror(ev->code)));
     json_object_set_new(o, "message", json_string(ev->message ? ev->message : ""));
+    if (ev->backtrace) /* a crash in plugin code, symbolized */
+        json_object_set_new(o, "backtrace", json_string(ev->backtrace));
     if (ev->total_ms > 0 || ev->detect_ms > 0) {
         json_t *t = json_object();
         json_object_set_new(t, "detect_ms", json_real(cli_round_ms(ev->detect_ms)));
@@ -317,6 +319,8 @@ static void on_event(const hb_event *ev, void *ud)
         printf("    %.*s\n", (int)n, c);
         c += n + (c[n] == '\n');
     }
+    if (ev->backtrace) /* "  #0 foo (foo.c:12) in foo v3" lines */
+        printf("%s\n", ev->backtrace);
     fflush(stdout);
 }
 

@@ -57,6 +57,9 @@ typedef struct hb_compile_request {
      * argument; $(...) is refused: HB_ECOMPILE naming --cflags). Used when
      * cflags is NULL. */
     const char *flags_text;
+    /* Sanitizers to build with, comma-separated ("undefined"), checked by
+     * the manager; NULL: none. Added to every command by plan.c and hashed. */
+    const char *sanitize;
 } hb_compile_request;
 
 typedef struct hb_diag {

@@ -75,6 +75,22 @@ static void push_prefix_maps(hb_argv *a, const hb_compile_request *req)
     hb__argv_pushf(a, "-fdebug-prefix-map=%s=.", req->job_dir);
 }
 
+/* ---- debug information and instrumentation ------------------------------ */
+
+/* Every plugin is compiled with -g, ahead of the request's cflags (a -g0
+ * there still wins): a crash report names the faulting function, file and
+ * line from the stored object's DWARF (versions/symbolize.c). Sanitizers
+ * (hb_compile_request.sanitize) go on every command, compiles and the link
+ * alike. Hashed as such by hb__plan_hashed_flags(). */
+static void push_debug_flags(hb_argv *a, const hb_compile_request *req)
+{
+    hb__argv_push(a, "-g");
+    if (req->sanitize && *req->sanitize) {
+        hb__argv_pushf(a, "-fsanitize=%s", req->sanitize);
+        hb__argv_pushl(a, "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", NULL);
+    }
+}
+
 /* ci is the command's driver; settings are plugin.json's flags for its
  * language (NULL: none). */
 static void push_prefix(hb_argv *a, const hb_compile_request *req, const hb__buildcfg *bc,
@@ -85,6 +101,7 @@ static void push_prefix(hb_argv *a, const hb_compile_request *req, const hb__bui
     if (json)
         hb__argv_push(a, "-fdiagnostics-format=json");
     push_prefix_maps(a, req);
+    push_debug_flags(a, req);
     hb__argv_push_all(a, hb__buildcfg_cflags(bc, req));
     hb__argv_push_all(a, settings);
 }
@@ -136,6 +153,7 @@ int hb__plan_hashed_flags(const hb_compile_request *req, const hb__ccinfo *ci,
     for (size_t i = 1; ci->words[i]; i++)
         hb__argv_push(&a, ci->words[i]);
     hb__argv_push(&a, "hotbox-job-prefix-map"); /* stands for push_prefix_maps() */
+    push_debug_flags(&a, req);
     hb__argv_push_all(&a, hb__buildcfg_cflags(bc, req));
     push_hashed_settings(&a, bc);
     hb__argv_pushl(&a, "-shared", "-fPIC", NULL);

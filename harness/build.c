@@ -147,6 +147,7 @@ static hb_compile_request make_request(hb_manager *m, const char *dir, const cha
     req.job_dir = job;
     req.cc = m->cc;
     req.flags_text = m->cflags_text;
+    req.sanitize = m->sanitize;
     req.include_dir = m->include_dir;
     req.timeout_ms = m->opts.compile_timeout_ms;
     req.isolation = m->opts.isolation;

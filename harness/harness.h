@@ -69,6 +69,11 @@ typedef struct hb_wclient {
         uint32_t signo;
         uint64_t pc, addr, version;
         char plugin[128];
+        /* Symbolized from the FAULT's backtrace (crash_trace.c): " at foo
+         * (foo.c:12)" for the faulting frame, and one line per plugin
+         * frame ("  #0 foo (foo.c:12) in foo v3"); "" when unknown. */
+        char at[480];
+        char trace[3072];
     } fault;
     /* The shared-memory call ring (proto/ring.h), mapped for the worker's
      * life; NULL when it could not be set up (calls then use the socket).
@@ -83,6 +88,7 @@ typedef struct hb_wclient {
     /* hb__wc_alive saw the seccomp listener readable: a plugin thread waits
      * in a denied call; the next CALL fails with it before it is posted. */
     bool denial_pending;
+    hb_store *store; /* symbolizes fault backtraces (from hb_wspawn) */
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
@@ -101,6 +107,7 @@ typedef struct hb_wspawn {
     hb_limits limits;         /* rlimits applied before exec */
     const char *scratch_dir;  /* the worker's only writable place */
     hb_cgroup *cgroup;        /* joined before exec; NULL: none */
+    hb_store *store;          /* where fault backtraces are symbolized; NULL: not */
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
@@ -115,28 +122,13 @@ uint32_t hb__wc_next_id(hb_wclient *wc);
  *  HB_EPROTO    garbage on the channel; the worker was killed and reaped */
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
-/* hb__wc_request for a CALL (no interim frames): through the shared-memory
- * ring when the worker has one and the frame fits a slot, otherwise (and
- * for large replies) over the socket. Same results and guarantees. *clock
- * holds the hb__now_ns time the caller started the call and receives the
- * time it ended (a clock read costs ~0.1 us on a VM: read once, shared). */
-int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clock,
-                hb_frame *reply, char **err);
-/* Shared by worker_client.c and ring_client.c. hb__wc_await waits for
- * the reply of request id (results as hb__wc_request). hb__wc_settle
- * ends request id with frame f: 0 (OK, *reply takes f), ERR's code, or
- * HB_EPROTO for another request's frame (worker killed); 1 leaves f to the
- * caller. hb__wc_take_denial: a plugin thread stopped in a denied call
- * ends the worker now (returns HB_ECRASHED saying so), else 0.
- * hb__wc_take_ring_reply reads a ring CALL's reply (ring_client.c). */
-int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
-                 hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
-int hb__wc_settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err);
-int hb__wc_take_denial(hb_wclient *wc, char **err);
-int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err);
-/* " in <plugin> v<N>[, a version no longer active ...] (pc 0x.., address 0x..)"
+/* " in <plugin> v<N>[, a version no longer active ...][ at <function> (<file>:<line>)]
+ * (pc 0x.., address 0x..)"
  * when the dead worker reported a fault in plugin code, else "". */
 void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);
+/* Fills out->at and out->trace from the backtrace of FAULT m, symbolized
+ * against the stored objects of store (crash_trace.c). */
+void hb__crash_trace(hb_store *store, const hb_proto_fault *m, struct hb_wfault *out);
 /* Whether the worker process still runs. */
 bool hb__wc_alive(hb_wclient *wc);
 /* Asks the worker to shut down (fini hooks run), waits up to grace_ms,
@@ -161,6 +153,7 @@ struct hb_manager {
     char *cc;
     char *cc_origin;          /* opts.cc_origin, copied; NULL: the caller chose cc */
     char *cflags_text; /* as given; split by the compiler (flags_text) */
+    char *sanitize;    /* hb_manager_options.sanitize, checked; NULL: none */
     hb_store *store;
     pthread_mutex_t lock; /* guards store, sandboxes list, last_error */
     char *last_error;

@@ -124,6 +124,12 @@ static void emit_v(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char
     ev.previous_version = previous;
     ev.code = code;
     ev.message = msg.buf ? msg.buf : "";
+    if (sb && type == HB_EVENT_CRASHED && sb->wc.fault.valid && sb->wc.fault.trace[0]) {
+        ev.backtrace = sb->wc.fault.trace; /* the message keeps its first line */
+        char *nl = msg.buf ? strchr(msg.buf, '\n') : NULL;
+        if (nl)
+            *nl = 0;
+    }
     if (t) {
         ev.compile_ms = t->compile_ms;
         ev.verify_ms = t->verify_ms;
@@ -247,6 +253,27 @@ out:
     return r;
 }
 
+/* hb_manager_options.sanitize: every name known (only "undefined" for
+ * now: an ASan plugin needs the ASan runtime first in the worker, which it
+ * does not carry yet). *out: a copy, or NULL for none. */
+static int check_sanitize(const char *list, char **out)
+{
+    *out = NULL;
+    if (!list || !*list)
+        return 0;
+    char *copy = strdup(list);
+    if (!copy)
+        return -ENOMEM;
+    for (char *save = NULL, *n = strtok_r(copy, ",", &save); n; n = strtok_r(NULL, ",", &save))
+        if (strcmp(n, "undefined") != 0) {
+            free(copy);
+            return -EINVAL;
+        }
+    free(copy);
+    *out = strdup(list);
+    return *out ? 0 : -ENOMEM;
+}
+
 int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
 {
     if (!out)
@@ -281,6 +308,9 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     /* Split with shell quoting when a plugin is compiled (compiler/settings.c),
      * where a bad string becomes a compile error naming --cflags. */
     m->cflags_text = strdup(m->opts.cflags ? m->opts.cflags : "-O2 -g");
+    if ((r = check_sanitize(m->opts.sanitize, &m->sanitize)) < 0)
+        goto fail;
+    m->opts.sanitize = NULL; /* the caller's string; m->sanitize is ours */
     m->worker_path = find_worker(m->opts.worker_path);
     if (!m->include_dir || !m->tmp_dir || !m->objects_dir || !m->run_dir || !m->cc || !m->cflags_text || !m->worker_path) {
         r = -ENOMEM;
@@ -360,6 +390,7 @@ void hb_manager_free(hb_manager *m)
     free(m->cc);
     free(m->cc_origin);
     free(m->cflags_text);
+    free(m->sanitize);
     free(m->last_error);
     pthread_mutex_destroy(&m->lock);
     free(m);

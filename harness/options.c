@@ -8,7 +8,8 @@
 
 static const size_t manager_sizes[] = {
     offsetof(hb_manager_options, cc_origin), /* 1: up to event_userdata */
-    sizeof(hb_manager_options),              /* 2: cc_origin */
+    offsetof(hb_manager_options, sanitize),  /* 2: cc_origin */
+    sizeof(hb_manager_options),              /* 3: sanitize */
 };
 static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, cpu_percent), /* 1: up to crash_loop_window_ms */

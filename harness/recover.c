@@ -312,7 +312,7 @@ int hb__ensure_worker(hb_sandbox *sb)
         return restart_when_due(sb);
     if (hb__wc_alive(&sb->wc))
         return 0;
-    char buf[160] = "no worker", where[320];
+    char buf[160] = "no worker", where[1024];
     if (sb->wc.reaped)
         hb__describe_wait_status(sb->wc.wait_status, buf, sizeof(buf));
     hb__wc_fault_place(&sb->wc, where, sizeof(where));

@@ -123,6 +123,7 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     how.scratch_dir = NULL;
     how.limits = sb->limits;
     how.cgroup = sb->cg;
+    how.store = sb->m->store;
     return how;
 }
 

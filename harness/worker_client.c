@@ -379,6 +379,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     memset(wc, 0, sizeof(*wc));
     wc->ring = ring;
     wc->spin_ns = HB_RING_SPIN_MAX_NS;
+    wc->store = how->store;
     wc->worker_pidfd = -1;
     wc->listener = -1;
     wc->pid = pid;
@@ -494,22 +495,23 @@ bool hb__wc_alive(hb_wclient *wc)
 }
 
 /* Where a reported fault was, when in plugin code: " in counter v1, a
- * version no longer active (...) (pc 0x..., address 0x...)"; "" otherwise. */
+ * version no longer active (...) at foo (counter.c:12) (pc 0x..., address
+ * 0x...)"; "" otherwise. */
 void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len)
 {
     buf[0] = 0;
     if (!wc->fault.valid || !wc->fault.plugin[0])
         return;
-    snprintf(buf, len, " in %s v%llu%s (pc %#llx, address %#llx)", wc->fault.plugin,
+    snprintf(buf, len, " in %s v%llu%s%s (pc %#llx, address %#llx)", wc->fault.plugin,
              (unsigned long long)wc->fault.version,
              wc->fault.retired ? ", a version no longer active (a thread it started outlived it)"
                                : "",
-             (unsigned long long)wc->fault.pc, (unsigned long long)wc->fault.addr);
+             wc->fault.at, (unsigned long long)wc->fault.pc, (unsigned long long)wc->fault.addr);
 }
 
 static int describe_death(hb_wclient *wc, char **err, const char *what)
 {
-    char buf[160], where[320];
+    char buf[160], where[1024];
     const char *profile = hb_profile_name(wc->profile);
     if (wc->denied[0])
         return hb__seterr(err, HB_ECRASHED, "worker %s plugin called %s (denied by the %s profile)",
@@ -523,7 +525,10 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
         hb_mon_explain_death(wc->wait_status, &wc->limits, NULL, NULL, why, sizeof(why)) !=
             HB_LIMIT_NONE)
         return hb__seterr(err, HB_ECRASHED, "worker %s %s%s", what, why, where);
-    return hb__seterr(err, HB_ECRASHED, "worker %s %s%s", what, buf, where);
+    /* A symbolized backtrace follows the one-line reason (crash_trace.c). */
+    const char *bt = wc->fault.valid && wc->fault.trace[0] ? wc->fault.trace : NULL;
+    return hb__seterr(err, HB_ECRASHED, "worker %s %s%s%s%s", what, buf, where,
+                      bt ? "\nbacktrace:\n" : "", bt ? bt : "");
 }
 
 /* HB_MSG_FAULT: u32 signo, u64 pc, u64 addr, str plugin, u64 version,
@@ -536,6 +541,7 @@ static void record_fault(hb_wclient *wc, const hb_frame *f)
     struct hb_wfault x = {.valid = true, .retired = m.retired != 0, .signo = m.signo,
                           .pc = m.pc, .addr = m.addr, .version = m.version};
     snprintf(x.plugin, sizeof(x.plugin), "%s", m.plugin);
+    hb__crash_trace(wc->store, &m, &x);
     wc->fault = x;
     hb__proto_fault_release(&m);
 }

@@ -476,12 +476,25 @@ int hb__proto_fault_encode(hb_wbuf *w, uint32_t id, const hb_proto_fault *m)
     hb__wire_put_str(w, m->plugin);
     hb__wire_put_u64(w, m->version);
     hb__wire_put_u8(w, m->retired);
+    /* The appended backtrace, only when there is one: a frame without it
+     * is the same bytes as before the field existed. */
+    uint32_t n = m->nframes < HB_PROTO_MAX_FAULT_FRAMES ? m->nframes : HB_PROTO_MAX_FAULT_FRAMES;
+    if (n)
+        hb__wire_put_u32(w, n);
+    for (uint32_t i = 0; i < n; i++) {
+        hb__wire_put_u64(w, m->frames[i].pc);
+        hb__wire_put_u64(w, m->frames[i].base);
+        hb__wire_put_u64(w, m->frames[i].version);
+        hb__wire_put_str(w, m->frames[i].plugin ? m->frames[i].plugin : "");
+    }
     return hb__wire_finish(w);
 }
 
 void hb__proto_fault_release(hb_proto_fault *m)
 {
     free(m->plugin);
+    for (uint32_t i = 0; i < m->nframes && i < HB_PROTO_MAX_FAULT_FRAMES; i++)
+        free(m->frames[i].plugin);
     memset(m, 0, sizeof(*m));
 }
 
@@ -498,7 +511,22 @@ int hb__proto_fault_decode(const void *payload, size_t len, hb_proto_fault *out)
         goto fail;
     hb__wire_get_u64(&r, &q.version);
     hb__wire_get_u8(&r, &q.retired);
-    rc = finish(&r, 0);
+    rc = 0;
+    if (!r.failed && !hb__wire_done(&r)) { /* the appended backtrace */
+        uint32_t n = 0;
+        hb__wire_get_u32(&r, &n);
+        if (n > HB_PROTO_MAX_FAULT_FRAMES)
+            rc = -EPROTO;
+        for (uint32_t i = 0; rc == 0 && i < n; i++) {
+            hb_proto_fault_frame *fr = &q.frames[i];
+            hb__wire_get_u64(&r, &fr->pc);
+            hb__wire_get_u64(&r, &fr->base);
+            hb__wire_get_u64(&r, &fr->version);
+            q.nframes = i + 1; /* released from here on */
+            rc = get_str(&r, HB_PROTO_MAX_FAULT_PLUGIN, &fr->plugin);
+        }
+    }
+    rc = finish(&r, rc);
     if (rc == 0 && q.retired > 1)
         rc = -EPROTO;
     if (rc < 0)

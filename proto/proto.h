@@ -47,9 +47,15 @@
 /* The payload of a LISTENER frame (u32 flags): the harness reads the
  * worker's first frame with this as the frame limit. */
 #define HB_PROTO_LISTENER_LEN 4u
-/* A FAULT frame at its largest: header, u32, u64, u64, str, u64, u8. */
-#define HB_PROTO_FAULT_MAX_FRAME \
-    (HB_WIRE_HEADER + 4u + 8u + 8u + 4u + HB_PROTO_MAX_FAULT_PLUGIN + 8u + 1u)
+/* Most backtrace frames a FAULT frame carries (the innermost ones). */
+#define HB_PROTO_MAX_FAULT_FRAMES 16u
+/* One backtrace frame: u64 pc, u64 load base, u64 version, str plugin. */
+#define HB_PROTO_FAULT_FRAME_MAX (8u + 8u + 8u + 4u + HB_PROTO_MAX_FAULT_PLUGIN)
+/* A FAULT frame at its largest: header, u32, u64, u64, str, u64, u8, then
+ * the appended backtrace: u32 count and that many frames. */
+#define HB_PROTO_FAULT_MAX_FRAME                                                     \
+    (HB_WIRE_HEADER + 4u + 8u + 8u + 4u + HB_PROTO_MAX_FAULT_PLUGIN + 8u + 1u + 4u + \
+     HB_PROTO_MAX_FAULT_FRAMES * HB_PROTO_FAULT_FRAME_MAX)
 
 /* ---- message types ------------------------------------------------------------ */
 
@@ -328,15 +334,30 @@ typedef struct hb_proto_listener {
     uint32_t flags;
 } hb_proto_listener;
 
+/* One frame of a FAULT's backtrace: the pc (frame 0: the faulting
+ * instruction; later frames: a return address), and when it lies in a
+ * plugin version's code, that object's load base (pc - base is the address
+ * in the stored object), the version and the plugin ("", 0, 0 otherwise). */
+typedef struct hb_proto_fault_frame {
+    uint64_t pc, base, version;
+    char *plugin; /* at most HB_PROTO_MAX_FAULT_PLUGIN bytes */
+} hb_proto_fault_frame;
+
 /* FAULT: u32 signo, u64 pc, u64 fault address, str plugin, u64 version,
- * u8 retired. plugin is "" and version 0 when the pc is in no plugin. The
- * encoder is async-signal-safe over a fixed buffer (hb__wire_init_fixed). */
+ * u8 retired, then (appended; absent when nframes is 0, and a frame
+ * without it decodes as nframes 0) u32 nframes <= HB_PROTO_MAX_FAULT_FRAMES
+ * and that many
+ * hb_proto_fault_frame as u64 pc, u64 base, u64 version, str plugin.
+ * plugin is "" and version 0 when the pc is in no plugin. The encoder is
+ * async-signal-safe over a fixed buffer (hb__wire_init_fixed). */
 typedef struct hb_proto_fault {
     uint32_t signo;
     uint64_t pc, addr;
     char *plugin; /* at most HB_PROTO_MAX_FAULT_PLUGIN bytes */
     uint64_t version;
     uint8_t retired; /* 0 or 1 */
+    uint32_t nframes;
+    hb_proto_fault_frame frames[HB_PROTO_MAX_FAULT_FRAMES];
 } hb_proto_fault;
 
 int hb__proto_hello_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_hello_ok *m);

@@ -5,8 +5,10 @@
  * Every version the worker opens is recorded with the address range of its
  * loaded segments. On SIGSEGV, SIGBUS, SIGILL or SIGFPE (on an alternate
  * stack, so a stack overflow is reported too) the handler looks the
- * faulting pc up in that table, writes one HB_MSG_FAULT frame to the
- * harness, and lets the signal kill the process as it would have: the
+ * faulting pc up in that table, unwinds the faulting thread's stack (the
+ * raw pcs and the load base of the version each lies in: the harness
+ * symbolizes them against the stored objects), writes one HB_MSG_FAULT
+ * frame to the harness, and lets the signal kill the process as it would have: the
  * handler is reset, and returning re-executes the faulting instruction.
  * Everything the handler touches is async-signal-safe: a fixed table,
  * write(2), no allocation, no locks.
@@ -20,6 +22,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <execinfo.h>
 #include <link.h>
 #include <sched.h>
 #include <signal.h>
@@ -39,6 +42,7 @@ typedef struct range {
     _Atomic int used;  /* 0 free, 1 active, 2 retired (kept mapped) */
     void *handle;
     uintptr_t start, end;
+    uintptr_t base; /* load base (l_addr): pc - base is the object's address */
     uint64_t version;
     char plugin[NAME_MAX_LEN];
 } range;
@@ -48,6 +52,51 @@ static _Atomic long channel_owner; /* tid writing a frame; 0: nobody */
 static int report_fd = -1;
 static long base_threads = -1;
 static unsigned char altstack[64 << 10];
+
+/* The tracked version whose loaded code holds pc, or NULL. */
+static const range *range_of(uintptr_t pc)
+{
+    for (size_t i = 0; i < MAX_RANGES; i++) {
+        int u = atomic_load_explicit(&ranges[i].used, memory_order_acquire);
+        if (u && pc >= ranges[i].start && pc < ranges[i].end)
+            return &ranges[i];
+    }
+    return NULL;
+}
+
+/* The backtrace of the faulting thread into m->frames: frame 0 is the
+ * faulting pc, then the return addresses of its callers. glibc's
+ * backtrace() unwinds with the objects' .eh_frame (CFI, emitted by default
+ * on x86-64 and aarch64, so no frame pointers are needed) through the
+ * kernel's signal frame; its first call loads libgcc_s, which
+ * hb__fault_setup() does ahead, so here it neither allocates nor opens
+ * anything. Frames before the faulting pc (this handler, the signal
+ * trampoline) are dropped. */
+static void fill_backtrace(hb_proto_fault *m, uintptr_t pc, char *none)
+{
+    void *bt[HB_PROTO_MAX_FAULT_FRAMES + 8];
+    int n = backtrace(bt, (int)(sizeof(bt) / sizeof(bt[0])));
+    int from = -1;
+    for (int i = 0; i < n && from < 0; i++)
+        if ((uintptr_t)bt[i] == pc)
+            from = i + 1;
+    if (from < 0)
+        from = n > 2 ? 2 : n; /* pc not unwound (a jump to 0): the callers */
+    uint32_t k = 0;
+    uintptr_t frame_pc = pc;
+    for (int i = from - 1; i < n && k < HB_PROTO_MAX_FAULT_FRAMES; i++) {
+        if (i >= from)
+            frame_pc = (uintptr_t)bt[i];
+        const range *r = range_of(frame_pc);
+        m->frames[k++] = (hb_proto_fault_frame){
+            .pc = frame_pc,
+            .base = r ? r->base : 0,
+            .version = r ? r->version : 0,
+            .plugin = r ? (char *)r->plugin : none,
+        };
+    }
+    m->nframes = k;
+}
 
 /* Threads of this process, or -1 when /proc cannot tell. */
 static long count_threads(void)
@@ -111,16 +160,12 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
         sched_yield();
     }
     uintptr_t pc = fault_pc(ucv);
-    const range *hit = NULL;
-    for (size_t i = 0; i < MAX_RANGES && !hit; i++) {
-        int u = atomic_load_explicit(&ranges[i].used, memory_order_acquire);
-        if (u && pc >= ranges[i].start && pc < ranges[i].end)
-            hit = &ranges[i];
-    }
+    const range *hit = range_of(pc);
     /* Encoded into a fixed buffer: no allocation in a signal handler. */
-    unsigned char buf[HB_PROTO_FAULT_MAX_FRAME];
+    static unsigned char buf[HB_PROTO_FAULT_MAX_FRAME];
+    static hb_proto_fault m;
     char none[1] = "";
-    hb_proto_fault m = {
+    m = (hb_proto_fault){
         .signo = (uint32_t)sig,
         .pc = pc,
         .addr = (uintptr_t)si->si_addr,
@@ -128,6 +173,7 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
         .version = hit ? hit->version : 0,
         .retired = hit && atomic_load_explicit(&hit->used, memory_order_relaxed) == 2,
     };
+    fill_backtrace(&m, pc, none);
     hb_wbuf w;
     hb__wire_init_fixed(&w, buf, sizeof(buf));
     size_t total = hb__proto_fault_encode(&w, 0, &m) == 0 ? w.len : 0, off = 0;
@@ -158,6 +204,8 @@ void hb__fault_setup(int fd)
 {
     report_fd = fd;
     base_threads = count_threads();
+    void *warm[2];
+    backtrace(warm, 2); /* loads libgcc_s now, not in the handler */
     stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack), .ss_flags = 0};
     sigaltstack(&ss, NULL);
     struct sigaction sa;
@@ -211,6 +259,7 @@ void hb__fault_track(void *handle, const char *plugin, uint64_t version)
         r->handle = handle;
         r->start = c.start;
         r->end = c.end;
+        r->base = (uintptr_t)lm->l_addr;
         r->version = version;
         snprintf(r->plugin, sizeof(r->plugin), "%s", plugin);
         atomic_store_explicit(&r->used, 1, memory_order_release);

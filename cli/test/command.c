@@ -73,8 +73,11 @@ static int open_manager(run *R)
     cli_manager_options(R->g, &mo);
     mo.on_event = cli_test_on_event;
     mo.event_userdata = (void *)R->g;
+    mo.sanitize = R->sanitize;
     int r = hb_manager_new(&mo, &R->m);
-    if (r < 0)
+    if (r == -EINVAL && R->sanitize)
+        cli_error("test: --sanitize %s: supported sanitizers: undefined", R->sanitize);
+    else if (r < 0)
         cli_state_error(R->g, r);
     return r;
 }

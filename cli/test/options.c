@@ -34,6 +34,8 @@ static const char usage_test[] =
     "                     result of such a run is not recorded)\n"
     "  --shard I/N        run only part I of N (by a stable hash of the test id)\n"
     "  --junit FILE       write a JUnit XML report\n"
+    "  --sanitize LIST    build the plugins with sanitizers: undefined (UBSan;\n"
+    "                     a finding fails the test with its report)\n"
     "  --tap              TAP 13 on stdout (progress goes to stderr)\n"
     "  --json             JSON lines on stdout (docs/events.md)\n"
     "  -v, --verbose      show the output of passing tests too\n"
@@ -75,7 +77,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 
 enum {
     OPT_REPEAT = 256, OPT_TIMEOUT, OPT_REQUIRE, OPT_ALLOW_EMPTY, OPT_UPGRADE, OPT_FROM, OPT_SHARD,
-    OPT_JUNIT, OPT_TAP, OPT_JSON,
+    OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SANITIZE,
 };
 
 static const struct option longopts[] = {
@@ -92,6 +94,7 @@ static const struct option longopts[] = {
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"tap", no_argument, NULL, OPT_TAP},
     {"json", no_argument, NULL, OPT_JSON},
+    {"sanitize", required_argument, NULL, OPT_SANITIZE},
     {"verbose", no_argument, NULL, 'v'},
     {0},
 };
@@ -146,6 +149,7 @@ static int one_option(run *R, int c, const char *val)
     case OPT_FROM: return parse_from(R, val);
     case OPT_TAP: R->tap = true; return -1;
     case OPT_JSON: R->json = true; return -1;
+    case OPT_SANITIZE: R->sanitize = val; return -1;
     case 'v': R->verbose = true; return -1;
     default: return HB_EXIT_USAGE; /* cli_getopt said what */
     }

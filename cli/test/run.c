@@ -130,6 +130,17 @@ static void run_test_step(jctx *j, step *s, tr_case *c)
         c->message = tr_printf("%s: %s", fn, hb_strerror(res.error));
     if (res.error)
         c->body = tr_dup(le);
+    /* Under --sanitize a finding ends the worker with its report on the
+     * plugin's output: the report is the failure's text. */
+    const char *rep = j->R->sanitize && res.error == HB_ECRASHED && c->output
+                          ? strstr(c->output, "runtime error:")
+                          : NULL;
+    if (rep) {
+        while (rep > c->output && rep[-1] != '\n')
+            rep--;
+        free(c->message);
+        c->message = tr_printf("%s: sanitizer finding: %s", fn, rep);
+    }
     if (atomic_load(&j->R->cancel_sig)) {
         /* Its worker was killed to stop the run: not a result. */
         free(c->message);

@@ -74,6 +74,7 @@ typedef struct run {
     unsigned timeout_ms;
     unsigned shard_i, shard_n;
     const char *junit_path;
+    const char *sanitize;    /* --sanitize LIST, or NULL */
     const char **dirs;
     size_t ndirs;
 

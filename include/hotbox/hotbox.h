@@ -183,6 +183,12 @@ typedef struct hb_event {
      * new". NULL when no carry ran (no debug info, or save/migrate moved
      * the state). */
     const char *carry;
+    /* Appended. HB_EVENT_CRASHED when plugin code faulted: the symbolized
+     * backtrace, one line per plugin frame ("  #0 foo (foo.c:12) in foo
+     * v3"), innermost first; the message names the signal and the
+     * faulting function ("... killed by SIGSEGV in foo v3 at foo (foo.c:12)
+     * ..."). NULL otherwise. */
+    const char *backtrace;
 } hb_event;
 
 /* Valid only during the callback; copy what you keep. */
@@ -199,7 +205,7 @@ typedef enum hb_isolation {
     HB_ISOLATION_MICROVM,       /* QEMU microvm guest */
 } hb_isolation;
 
-#define HB_MANAGER_OPTIONS_VERSION 2 /* 1 (no cc_origin) is accepted too */
+#define HB_MANAGER_OPTIONS_VERSION 3 /* 1 (no cc_origin) and 2 (no sanitize) are accepted too */
 
 typedef struct hb_manager_options {
     unsigned version;            /* HB_MANAGER_OPTIONS_VERSION */
@@ -219,6 +225,13 @@ typedef struct hb_manager_options {
      * the compile isolation, never bare on the host unless isolation is
      * LOCAL. */
     const char *cc_origin;
+    /* Version 3. Sanitizers every plugin is built with, comma-separated:
+     * "undefined" (UBSan: -fsanitize=undefined -fno-sanitize-recover=all;
+     * the first finding ends the worker, its report goes to the plugin's
+     * output, and the call fails with HB_ECRASHED). NULL or "": none.
+     * Anything else ("address" included, not supported yet) makes
+     * hb_manager_new fail with -EINVAL. */
+    const char *sanitize;
 } hb_manager_options;
 
 #define HB_MANAGER_OPTIONS_INIT {.version = HB_MANAGER_OPTIONS_VERSION, .isolation = HB_ISOLATION_AUTO}

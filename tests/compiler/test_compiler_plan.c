@@ -33,7 +33,7 @@ int main(void)
                               .cflags = cflags, .include_dir = "/inc"};
     char *one[] = {"/p/a.c", NULL}, *two[] = {"/p/a.c", "/p/b.c", NULL};
     char *pre = hb__asprintf("/usr/bin/cc -m64 -fdiagnostics-color=never "
-                             "-ffile-prefix-map=%s=. -fdebug-prefix-map=%s=. -O2",
+                             "-ffile-prefix-map=%s=. -fdebug-prefix-map=%s=. -g -O2",
                              job, job);
 
     hb__plan p = {0};
@@ -61,7 +61,7 @@ int main(void)
     free(want);
     char *prej = hb__asprintf("/usr/bin/cc -m64 -fdiagnostics-color=never "
                               "-fdiagnostics-format=json -ffile-prefix-map=%s=. "
-                              "-fdebug-prefix-map=%s=. -O2",
+                              "-fdebug-prefix-map=%s=. -g -O2",
                               job, job);
     want = hb__asprintf("%s -fPIC -I/inc -MD -MF %s/src1.d -c -o %s/src1.o /p/b.c", prej, job,
                         job);
@@ -79,7 +79,7 @@ int main(void)
     char **flags = NULL;
     HB_CHECK_OK(hb__plan_hashed_flags(&req, &ci, NULL, two, &flags));
     /* No job directory path: the same inputs hash the same in any job. */
-    check_argv(flags, "-m64 hotbox-job-prefix-map -O2 -shared -fPIC -I/inc -MD /p/a.c /p/b.c "
+    check_argv(flags, "-m64 hotbox-job-prefix-map -g -O2 -shared -fPIC -I/inc -MD /p/a.c /p/b.c "
                       "-Wl,-soname,hotbox-plugin-me.so hotbox-needed hotbox-plugin-base.so");
     hb__strv_free(flags);
 

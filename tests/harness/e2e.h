@@ -18,6 +18,7 @@
 typedef struct e2e_events {
     int count[32];
     char last[32][512];
+    char backtrace[32][2048]; /* hb_event.backtrace of the last one; "" none */
 } e2e_events;
 
 static __attribute__((unused)) void e2e_on_event(const hb_event *ev, void *ud)
@@ -26,6 +27,8 @@ static __attribute__((unused)) void e2e_on_event(const hb_event *ev, void *ud)
     if ((unsigned)ev->type < 32) {
         e->count[ev->type]++;
         snprintf(e->last[ev->type], sizeof(e->last[0]), "%s", ev->message ? ev->message : "");
+        snprintf(e->backtrace[ev->type], sizeof(e->backtrace[0]), "%s",
+                 ev->backtrace ? ev->backtrace : "");
     }
     if (getenv("HB_TEST_VERBOSE"))
         fprintf(stderr, "event %d: %s\n", ev->type, ev->message ? ev->message : "");

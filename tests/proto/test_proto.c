@@ -18,7 +18,7 @@
 /* ---- a byte builder independent of wire.c ------------------------------- */
 
 typedef struct gold {
-    uint8_t b[1024];
+    uint8_t b[4096];
     size_t n;
 } gold;
 
@@ -400,16 +400,20 @@ static void case_replies(void)
 }
 
 /* The FAULT report, as the worker's signal handler builds it: in a fixed
- * buffer of HB_PROTO_FAULT_MAX_FRAME bytes, a longest name fits exactly;
- * one byte less fails without writing past the buffer. */
+ * buffer of HB_PROTO_FAULT_MAX_FRAME bytes, a longest name with a full
+ * backtrace of longest names fits exactly; one byte less fails without
+ * writing past the buffer. */
 static void case_fault_fixed(void)
 {
     char name[HB_PROTO_MAX_FAULT_PLUGIN + 1];
     memset(name, 'n', HB_PROTO_MAX_FAULT_PLUGIN);
     name[HB_PROTO_MAX_FAULT_PLUGIN] = '\0';
     hb_proto_fault m = {.signo = 11, .pc = 0x1000, .addr = 0x8, .plugin = name, .version = 2,
-                        .retired = 1},
+                        .retired = 1, .nframes = HB_PROTO_MAX_FAULT_FRAMES},
                    m2;
+    for (uint32_t i = 0; i < HB_PROTO_MAX_FAULT_FRAMES; i++)
+        m.frames[i] = (hb_proto_fault_frame){.pc = 0x1000 + i, .base = 0x400, .version = 2,
+                                             .plugin = name};
     uint8_t buf[HB_PROTO_FAULT_MAX_FRAME + 8];
     memset(buf, 0xee, sizeof(buf));
     hb_wbuf w;
@@ -424,13 +428,41 @@ static void case_fault_fixed(void)
     g_str(&p, name);
     g_u64(&p, 2);
     g_u8(&p, 1);
+    g_u32(&p, HB_PROTO_MAX_FAULT_FRAMES);
+    for (uint32_t i = 0; i < HB_PROTO_MAX_FAULT_FRAMES; i++) {
+        g_u64(&p, 0x1000 + i);
+        g_u64(&p, 0x400);
+        g_u64(&p, 2);
+        g_str(&p, name);
+    }
     check_frame(&w, HB_MSG_FAULT, 0, &p);
     HB_CHECK_EQ(buf[HB_PROTO_FAULT_MAX_FRAME], 0xee);
     HB_CHECK_OK(hb__proto_fault_decode(p.b, p.n, &m2));
     HB_CHECK_STR(m2.plugin, name);
     HB_CHECK_EQ(m2.retired, 1);
+    HB_CHECK_EQ(m2.nframes, HB_PROTO_MAX_FAULT_FRAMES);
+    HB_CHECK_EQ(m2.frames[15].pc, 0x100f);
+    HB_CHECK_EQ(m2.frames[15].base, 0x400);
+    HB_CHECK_STR(m2.frames[15].plugin, name);
     hb__proto_fault_release(&m2);
-    check_strict(dec_fault, &p);
+    /* A frame of the format before the backtrace: nframes 0. */
+    size_t old_len = HB_PROTO_FAULT_MAX_FRAME - HB_WIRE_HEADER - 4u -
+                     HB_PROTO_MAX_FAULT_FRAMES * HB_PROTO_FAULT_FRAME_MAX;
+    HB_CHECK_OK(hb__proto_fault_decode(p.b, old_len, &m2));
+    HB_CHECK_EQ(m2.nframes, 0);
+    hb__proto_fault_release(&m2);
+    /* More frames than HB_PROTO_MAX_FAULT_FRAMES are refused. */
+    uint8_t *count = p.b + old_len;
+    count[0] = HB_PROTO_MAX_FAULT_FRAMES + 1; /* u32 little-endian */
+    HB_CHECK_EQ(hb__proto_fault_decode(p.b, p.n, &m2), -EPROTO);
+    count[0] = HB_PROTO_MAX_FAULT_FRAMES;
+    /* Every other cut is refused (old_len is the older format, above). */
+    for (size_t cut = 0; cut < p.n; cut++)
+        if (cut != old_len)
+            HB_CHECK_EQ(dec_fault(p.b, cut), -EPROTO);
+    gold more = p;
+    more.b[more.n++] = 0x5a;
+    HB_CHECK_EQ(dec_fault(more.b, more.n), -EPROTO);
     hb__wire_release(&w); /* a fixed buffer is not freed */
 
     memset(buf, 0xee, sizeof(buf));
