@@ -147,6 +147,22 @@ void hb__channel_release(void)
     atomic_store(&channel_owner, 0);
 }
 
+/* Encodes m into buf (no allocation) and writes it to the channel. */
+static void write_report(const hb_proto_fault *m, unsigned char *buf, size_t cap)
+{
+    hb_wbuf w;
+    hb__wire_init_fixed(&w, buf, cap);
+    size_t total = hb__proto_fault_encode(&w, 0, m) == 0 ? w.len : 0, off = 0;
+    while (report_fd >= 0 && off < total) {
+        ssize_t n = write(report_fd, buf + off, total - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+}
+
 static void on_fault(int sig, siginfo_t *si, void *ucv)
 {
     int saved = errno;
@@ -173,18 +189,21 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
         .version = hit ? hit->version : 0,
         .retired = hit && atomic_load_explicit(&hit->used, memory_order_relaxed) == 2,
     };
+    /* Twice: first without the backtrace, then with it. Unwinding reads
+     * the faulting thread's stack, which may be what is broken (a garbage
+     * stack pointer): the unwinder then faults here and the process dies
+     * of that, with the first report already out. The harness keeps the
+     * last report it reads. The first names the faulting pc's frame,
+     * which needs no stack. */
+    m.frames[0] = (hb_proto_fault_frame){.pc = pc,
+                                         .base = hit ? hit->base : 0,
+                                         .version = hit ? hit->version : 0,
+                                         .plugin = hit ? (char *)hit->plugin : none};
+    m.nframes = 1;
+    write_report(&m, buf, sizeof(buf));
     fill_backtrace(&m, pc, none);
-    hb_wbuf w;
-    hb__wire_init_fixed(&w, buf, sizeof(buf));
-    size_t total = hb__proto_fault_encode(&w, 0, &m) == 0 ? w.len : 0, off = 0;
-    while (report_fd >= 0 && off < total) {
-        ssize_t n = write(report_fd, buf + off, total - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
+    if (m.nframes > 1)
+        write_report(&m, buf, sizeof(buf));
     atomic_store(&channel_owner, 0);
     errno = saved;
     /* The disposition is back to default (SA_RESETHAND). A fault re-runs

@@ -98,7 +98,7 @@ int main(void)
     req.needed = NULL;
     HB_CHECK_OK(hb__plan_compile(&req, &ci, &bc, false, mixed, &p));
     char *tail = hb__asprintf("-fdiagnostics-color=never -ffile-prefix-map=%s=. "
-                              "-fdebug-prefix-map=%s=. -DG=hi there -DX=1 -I/p/inc",
+                              "-fdebug-prefix-map=%s=. -g -DG=hi there -DX=1 -I/p/inc",
                               job, job);
     want = hb__asprintf("/usr/bin/cc -m64 %s -fPIC -I/inc -MD -MF %s/src0.d -c -o %s/src0.o "
                         "/p/a.c",
@@ -128,7 +128,7 @@ int main(void)
     free(want);
     hb__plan_release(&p);
     HB_CHECK_OK(hb__plan_hashed_flags(&req, &ci, &bc, mixed, &flags));
-    check_argv(flags, "-m64 hotbox-job-prefix-map -DG=hi there hotbox-settings-c -DX=1 "
+    check_argv(flags, "-m64 hotbox-job-prefix-map -g -DG=hi there hotbox-settings-c -DX=1 "
                       "-I/p/inc hotbox-settings-c++ -DX=1 -I/p/inc -std=gnu++17 "
                       "hotbox-settings-link -llua5.4 hotbox-cxx /usr/bin/c++ -m64 "
                       "/usr/bin/g++-12 g++ 12 -shared -fPIC -I/inc -MD /p/a.c /p/b.cc");
@@ -143,7 +143,7 @@ int main(void)
     free(want);
     hb__plan_release(&p);
     HB_CHECK_OK(hb__plan_hashed_flags(&req, &ci, &bc, mixed, &flags));
-    HB_CHECK_STR(flags[3], "hotbox-settings-all-c++");
+    HB_CHECK_STR(flags[4], "hotbox-settings-all-c++");
     hb__strv_free(flags);
     free(tail);
 

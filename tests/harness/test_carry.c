@@ -236,7 +236,7 @@ static void case_hooked_schema_guard(void)
 static void case_no_debug_info(void)
 {
     char *dir = e2e_write("p", "p.c", stats_src("long hits; long misses;", 1));
-    hb_manager *m = manager("-O2");
+    hb_manager *m = manager("-O2 -g0");
     hb_sandbox *sb = sandbox(m);
     HB_CHECK_OK(hb_load(sb, dir));
     call_l(sb, "increment");
