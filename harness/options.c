@@ -10,7 +10,10 @@ static const size_t manager_sizes[] = {
     offsetof(hb_manager_options, cc_origin), /* 1: up to event_userdata */
     sizeof(hb_manager_options),              /* 2: cc_origin */
 };
-static const size_t sandbox_sizes[] = {sizeof(hb_sandbox_options)};
+static const size_t sandbox_sizes[] = {
+    offsetof(hb_sandbox_options, no_auto_restart), /* 1: up to crash_loop_window_ms */
+    sizeof(hb_sandbox_options),                    /* 2: no_auto_restart, no_probation */
+};
 static const size_t watch_sizes[] = {sizeof(hb_watch_options)};
 
 #define KIND(type, sizes, cur)                                                        \

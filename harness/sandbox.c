@@ -147,6 +147,7 @@ static void free_handle(hb_sandbox *sb)
     free(sb->name);
     free(sb->last_error);
     free(sb->pub_diags);
+    free(sb->pub_plugins);
     free(sb->ret_str);
     free(sb->output_path);
     hb_compile_result_release(&sb->last_compile);
