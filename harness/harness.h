@@ -187,6 +187,8 @@ struct hb_sandbox {
     bool down;
     const char *down_why;
     struct hb_sandbox_plugin *pub_plugins; /* hb_sandbox_status_get's array */
+    char **pub_snapshots;  /* hb_snapshot_list's NULL-terminated array */
+    size_t npub_snapshots;
     /* Crash-loop backoff is a deadline, not a wait: a worker that crashed
      * again soon is restarted by the next operation at or after
      * restart_due (hb__now_ns clock); restart_why says what it did. */

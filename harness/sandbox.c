@@ -148,6 +148,7 @@ static void free_handle(hb_sandbox *sb)
     free(sb->last_error);
     free(sb->pub_diags);
     free(sb->pub_plugins);
+    hb_store_snapshot_names_free(sb->pub_snapshots, sb->npub_snapshots);
     free(sb->ret_str);
     free(sb->output_path);
     hb_compile_result_release(&sb->last_compile);

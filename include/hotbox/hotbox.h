@@ -92,7 +92,9 @@ extern "C" {
     XX(HB_EOPTVERSION, -1028, "the options struct's version is 0 or newer than this "      \
                               "library knows")                                             \
     XX(HB_EDOWN, -1029, "the sandbox's worker is down (automatic restart is off); "        \
-                        "hb_sandbox_restart brings it back")
+                        "hb_sandbox_restart brings it back")                           \
+    XX(HB_ESNAPSHOT, -1030, "the snapshot cannot be restored into the active version "      \
+                            "(state schema; see the last error)")
 
 /* What the codes mean, in more words:
  * HB_ECRASHED    the worker died (signal or exit) during the operation.
@@ -110,7 +112,11 @@ extern "C" {
  *                current one is accepted (fields it lacks get defaults).
  * HB_EDOWN       the sandbox's worker died while automatic restart was off
  *                (hb_sandbox_options.no_auto_restart): nothing restarted it;
- *                hb_sandbox_restart brings it back. */
+ *                hb_sandbox_restart brings it back.
+ * HB_ESNAPSHOT   a snapshot's state cannot go into the active version: it has
+ *                no migrate hook, or its migrate refused the snapshot's state
+ *                schema (the last error names both schemas); the plugin keeps
+ *                the state it had. */
 enum hb_error_code {
 #define HB_ERROR_ENUM_(name, value, text) name = value,
     HB_ERROR_MAP(HB_ERROR_ENUM_)
@@ -516,6 +522,33 @@ HB_EXTERN int hb_sandbox_restart(hb_sandbox *sb);
  * handles stay the caller's (or whoever created them). */
 HB_EXTERN int hb_manager_sandboxes(hb_manager *m, hb_sandbox **out, size_t cap,
                                    size_t *count);
+
+/* Named state snapshots, kept in the catalogue (.hotbox/hotbox.db) per
+ * plugin and name, with the plugin version whose save() wrote them and its
+ * state schema, so a test can start from a known state and a failure
+ * reproduces. Names are 1 to 128 characters of A-Z a-z 0-9 . _ -.
+ *
+ * hb_snapshot_save takes the plugin's state now (its save hook; -EOPNOTSUPP
+ * without one) and stores it under name, replacing a snapshot of that name.
+ * It also counts as the plugin's checkpoint.
+ *
+ * hb_snapshot_restore puts the snapshot's state into the active version
+ * through its migrate hook (which receives the snapshot's schema, so a
+ * version with another schema converts it); state since is replaced. The
+ * snapshot becomes the plugin's checkpoint (a restart resumes from it).
+ * Without a migrate hook, or when migrate refuses the state, it returns
+ * HB_ESNAPSHOT naming both schemas and the plugin keeps its state.
+ * -ENOENT when there is no such snapshot.
+ *
+ * hb_snapshot_list: the names of plugin's snapshots, sorted, as a
+ * NULL-terminated array that belongs to the sandbox until the next
+ * hb_snapshot_list on it (or hb_sandbox_free). hb_snapshot_delete:
+ * -ENOENT when there is none. */
+HB_EXTERN int hb_snapshot_save(hb_sandbox *sb, const char *plugin, const char *name);
+HB_EXTERN int hb_snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name);
+HB_EXTERN int hb_snapshot_list(hb_sandbox *sb, const char *plugin, const char *const **names,
+                               size_t *count);
+HB_EXTERN int hb_snapshot_delete(hb_sandbox *sb, const char *plugin, const char *name);
 
 /* Counters and latency histograms (compile, swap, call, rollback, restart)
  * of every sandbox of the manager, as text (json = 0) or one JSON object

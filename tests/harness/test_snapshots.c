@@ -1,0 +1,156 @@
+/* tests/harness/test_snapshots.c - named state snapshots end to end: save,
+ * restore, list, delete; restore into a version with another state schema
+ * through its migrate hook, or refused naming both schemas; kept in the
+ * catalogue across managers. */
+#include <stdbool.h>
+
+#include "harness/e2e.h"
+
+static e2e_events ev;
+
+/* A counter with state schema `schema` whose migrate takes schemas
+ * [accept_lo, accept_hi] (0, 0: no migrate hook). */
+static char *counter(int version, int schema, int accept_lo, int accept_hi)
+{
+    char extra[1024];
+    if (accept_hi)
+        snprintf(extra, sizeof(extra),
+                 "static int mig(const void *d, size_t l, uint32_t s) {"
+                 " if (s < %d || s > %d || l != 8) return -1; memcpy(&count, d, 8); return 0; }\n"
+                 "HB_PLUGIN(\"counter\", %d, 0, 0, save, mig);", accept_lo, accept_hi, schema);
+    else
+        snprintf(extra, sizeof(extra), "HB_PLUGIN(\"counter\", %d, 0, 0, save, 0);", schema);
+    return e2e_write("counter", "counter.c", e2e_counter_src(version, 1, extra));
+}
+
+static hb_sandbox *sandbox(hb_manager *m)
+{
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    return sb;
+}
+
+static int64_t bump(hb_sandbox *sb, int times)
+{
+    int64_t v = 0;
+    for (int i = 0; i < times; i++)
+        HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    return v;
+}
+
+static int64_t get(hb_sandbox *sb)
+{
+    int64_t v = -1;
+    HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
+    return v;
+}
+
+static void case_save_restore(void)
+{
+    char *dir = counter(1, 1, 1, 1);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    HB_CHECK_EQ(bump(sb, 3), 3);
+    HB_CHECK_OK(hb_snapshot_save(sb, "counter", "three"));
+    HB_CHECK_EQ(bump(sb, 2), 5);
+    HB_CHECK_OK(hb_snapshot_restore(sb, "counter", "three"));
+    HB_CHECK_EQ(get(sb), 3);
+    HB_CHECK_EQ(bump(sb, 1), 4);
+    /* The snapshot is the checkpoint now: a restart resumes from it. */
+    HB_CHECK_OK(hb_sandbox_restart(sb));
+    int64_t v = 0;
+    int r = hb_callf(sb, "counter", "get", ")l", &v);
+    HB_CHECK(r == 0 || r == HB_ESTATELOST);
+    HB_CHECK_EQ(get(sb), 3);
+
+    HB_CHECK_OK(hb_snapshot_save(sb, "counter", "also-3"));
+    const char *const *names = NULL;
+    size_t n = 0;
+    HB_CHECK_OK(hb_snapshot_list(sb, "counter", &names, &n));
+    HB_CHECK_EQ(n, 2);
+    HB_CHECK(strcmp(names[0], "also-3") == 0);
+    HB_CHECK(strcmp(names[1], "three") == 0);
+    HB_CHECK(names[2] == NULL);
+    HB_CHECK_OK(hb_snapshot_delete(sb, "counter", "three"));
+    HB_CHECK_EQ(hb_snapshot_delete(sb, "counter", "three"), -ENOENT);
+    HB_CHECK_OK(hb_snapshot_list(sb, "counter", &names, &n));
+    HB_CHECK_EQ(n, 1);
+    HB_CHECK_EQ(hb_snapshot_restore(sb, "counter", "three"), -ENOENT);
+    printf("missing: %s\n", hb_sandbox_last_error(sb));
+    HB_CHECK(strstr(hb_sandbox_last_error(sb), "three") != NULL);
+    HB_CHECK_EQ(hb_snapshot_save(sb, "counter", "../x"), -EINVAL);
+    HB_CHECK_EQ(hb_snapshot_save(sb, "counter", ""), -EINVAL);
+    HB_CHECK_EQ(hb_snapshot_save(sb, "nope", "x"), HB_ENOPLUGIN);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* v2 has state schema 2 and its migrate converts schema 1: the snapshot of
+ * v1 goes in. v3 (schema 3) takes schemas 2 and 3 only: the snapshot (schema 1) is refused, naming
+ * both, and the counter keeps its value. */
+static void case_schemas(void)
+{
+    char *dir = counter(1, 1, 1, 1);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    bump(sb, 7);
+    HB_CHECK_OK(hb_snapshot_save(sb, "counter", "seven"));
+    counter(2, 2, 1, 2);
+    HB_CHECK_OK(hb_reload(sb, "counter"));
+    HB_CHECK_EQ(bump(sb, 1), 8);
+    HB_CHECK_OK(hb_snapshot_restore(sb, "counter", "seven"));
+    HB_CHECK_EQ(get(sb), 7);
+
+    counter(3, 3, 2, 3);
+    HB_CHECK_OK(hb_reload(sb, "counter"));
+    bump(sb, 2);
+    int64_t before = get(sb);
+    HB_CHECK_EQ(hb_snapshot_restore(sb, "counter", "seven"), HB_ESNAPSHOT);
+    const char *e = hb_sandbox_last_error(sb);
+    printf("refused: %s\n", e);
+    HB_CHECK(strstr(e, "state schema 1") != NULL);
+    HB_CHECK(strstr(e, "state schema 3") != NULL);
+    HB_CHECK_EQ(get(sb), before);
+
+    counter(4, 4, 0, 0); /* no migrate hook at all */
+    HB_CHECK_OK(hb_reload(sb, "counter"));
+    HB_CHECK_EQ(hb_snapshot_restore(sb, "counter", "seven"), HB_ESNAPSHOT);
+    printf("no migrate: %s\n", hb_sandbox_last_error(sb));
+    HB_CHECK(strstr(hb_sandbox_last_error(sb), "no migrate hook") != NULL);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* Snapshots live in the catalogue: another manager on the same state
+ * directory, another sandbox, restores them. */
+static void case_persist(void)
+{
+    char *dir = counter(1, 1, 1, 1);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    bump(sb, 4);
+    HB_CHECK_OK(hb_snapshot_save(sb, "counter", "four"));
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+    m = e2e_manager(&ev);
+    sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    HB_CHECK_EQ(get(sb), 0);
+    HB_CHECK_OK(hb_snapshot_restore(sb, "counter", "four"));
+    HB_CHECK_EQ(get(sb), 4);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+int main(int argc, char **argv)
+{
+    static const e2e_case cases[] = {
+        {"save_restore", case_save_restore},
+        {"schemas", case_schemas},
+        {"persist", case_persist},
+    };
+    return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+}
