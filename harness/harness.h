@@ -188,6 +188,7 @@ struct hb_sandbox {
     const char *down_why;
     struct hb_sandbox_plugin *pub_plugins; /* hb_sandbox_status_get's array */
     char **pub_snapshots;  /* hb_snapshot_list's NULL-terminated array */
+    char *from_snapshot;   /* owned copy of opts.from_snapshot */
     size_t npub_snapshots;
     /* Crash-loop backoff is a deadline, not a wait: a worker that crashed
      * again soon is restarted by the next operation at or after

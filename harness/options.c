@@ -12,7 +12,8 @@ static const size_t manager_sizes[] = {
 };
 static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, no_auto_restart), /* 1: up to crash_loop_window_ms */
-    sizeof(hb_sandbox_options),                    /* 2: no_auto_restart, no_probation */
+    sizeof(hb_sandbox_options),                    /* 2: no_auto_restart, no_probation,
+                                                      from_snapshot */
 };
 static const size_t watch_sizes[] = {sizeof(hb_watch_options)};
 

@@ -105,6 +105,12 @@ int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t 
                  bool wait_ack, hb_state_fn on_state, void *ud, hb_swap_progress *prog,
                  hb_load_reply *lr, char **err);
 
+/* ---- snapshot.c ------------------------------------------------------------ */
+
+/* hb_snapshot_restore without the argument checks (hb_load's
+ * from_snapshot step). */
+int hb__snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name);
+
 /* ---- checkpoint.c --------------------------------------------------------- */
 
 /* Records state as the slot's latest checkpoint (and persists it for a

@@ -148,6 +148,11 @@ int hb_snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name)
 {
     if (!sb || !plugin || !name)
         return -EINVAL;
+    return hb__snapshot_restore(sb, plugin, name);
+}
+
+int hb__snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name)
+{
     int r = check_name(sb, name);
     if (r < 0 || (r = hb__ensure_worker(sb)) < 0)
         return r;
@@ -160,7 +165,11 @@ int hb_snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name)
     pthread_mutex_unlock(&sb->m->lock);
     if (r < 0)
         return store_fail(sb, r, "restoring a snapshot");
-    r = restore(sb, s, plugin, name, &snap);
+    /* Our own copy: plugin may be the slot's name, which a crash during
+     * the restore can take away (recover.c drops a slot it cannot load). */
+    char *pname = strdup(plugin);
+    r = pname ? restore(sb, s, pname, name, &snap) : -ENOMEM;
+    free(pname);
     hb_checkpoint_rec_release(&snap);
     return r;
 }

@@ -440,6 +440,12 @@ typedef struct hb_sandbox_options {
      * rolled back automatically). */
     int no_auto_restart;             /* default 0: restart and roll back */
     int no_probation;                /* default 0: probation after swaps */
+    /* Version 2. Every plugin hb_load loads starts from its snapshot of this
+     * name (hb_snapshot_restore right after the load; copied). When that
+     * fails (no such snapshot: -ENOENT; refused: HB_ESNAPSHOT) hb_load
+     * returns the error with the plugin loaded, in the state it had. NULL:
+     * none. */
+    const char *from_snapshot;
 } hb_sandbox_options;
 
 #define HB_SANDBOX_OPTIONS_INIT {.version = HB_SANDBOX_OPTIONS_VERSION, .profile = HB_PROFILE_DEFAULT}

@@ -201,6 +201,26 @@ static void case_restart_failed(void)
     hb_manager_free(m);
 }
 
+/* A caller built against options version 1 has no no_auto_restart field:
+ * whatever lies beyond its struct is ignored, and crashes restart. */
+static void case_options_v1(void)
+{
+    char *dir = counter(1);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox_options o;
+    memset(&o, 0xff, sizeof(o));
+    HB_CHECK_OK(hb_sandbox_options_init(&o, 1));
+    HB_CHECK_EQ(o.no_auto_restart, -1); /* bytes a v1 struct lacks were not written */
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, &o, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    HB_CHECK_EQ(hb_callf(sb, "counter", "crash", ")v"), HB_ECRASHED);
+    HB_CHECK_EQ(status(sb).state, HB_SANDBOX_RUNNING);
+    HB_CHECK_EQ(status(sb).restarts, 1);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 static void case_list(void)
 {
     hb_manager *m = e2e_manager(&ev);
@@ -231,6 +251,7 @@ int main(int argc, char **argv)
         {"no_probation", case_no_probation},
         {"restart_failed", case_restart_failed},
         {"list", case_list},
+        {"options_v1", case_options_v1},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }

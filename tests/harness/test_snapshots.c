@@ -145,12 +145,43 @@ static void case_persist(void)
     hb_manager_free(m);
 }
 
+/* A sandbox started with from_snapshot: every plugin it loads starts from
+ * its snapshot of that name; a missing one is an error naming it. */
+static void case_from_snapshot(void)
+{
+    char *dir = counter(1, 1, 1, 1);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    bump(sb, 6);
+    HB_CHECK_OK(hb_snapshot_save(sb, "counter", "six"));
+    hb_sandbox_free(sb);
+    hb_sandbox_options o;
+    HB_CHECK_OK(hb_sandbox_options_init(&o, HB_SANDBOX_OPTIONS_VERSION));
+    char want[8] = "six";
+    o.from_snapshot = want;
+    HB_CHECK_OK(hb_sandbox_new(m, &o, &sb));
+    want[0] = 'X'; /* the sandbox keeps its own copy */
+    HB_CHECK_OK(hb_load(sb, dir));
+    HB_CHECK_EQ(get(sb), 6);
+    hb_sandbox_free(sb);
+    o.from_snapshot = "none-such";
+    HB_CHECK_OK(hb_sandbox_new(m, &o, &sb));
+    HB_CHECK_EQ(hb_load(sb, dir), -ENOENT);
+    printf("missing: %s\n", hb_sandbox_last_error(sb));
+    HB_CHECK(strstr(hb_sandbox_last_error(sb), "none-such") != NULL);
+    HB_CHECK_EQ(get(sb), 0); /* loaded, fresh */
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
         {"save_restore", case_save_restore},
         {"schemas", case_schemas},
         {"persist", case_persist},
+        {"from_snapshot", case_from_snapshot},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
