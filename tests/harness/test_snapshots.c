@@ -3,6 +3,7 @@
  * through its migrate hook, or refused naming both schemas; kept in the
  * catalogue across managers. */
 #include <stdbool.h>
+#include <sys/wait.h>
 
 #include "harness/e2e.h"
 
@@ -175,6 +176,47 @@ static void case_from_snapshot(void)
     hb_manager_free(m);
 }
 
+/* `hotbox test --from-snapshot NAME`: the plugin's self-test passes only
+ * from the snapshot's state. HOTBOX_CLI names the hotbox binary. */
+static int hotbox_test(const char *dir, const char *snap)
+{
+    char cmd[9000];
+    snprintf(cmd, sizeof(cmd), "'%s' --state-dir '%s/.hotbox' test -j 1 %s%s '%s' > '%s/out' 2>&1",
+             getenv("HOTBOX_CLI"), e2e_root, snap ? "--from-snapshot " : "", snap ? snap : "",
+             dir, e2e_root);
+    int st = system(cmd);
+    snprintf(cmd, sizeof(cmd), "cat '%s/out'", e2e_root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "no output\n");
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void case_cli_from_snapshot(void)
+{
+    if (!getenv("HOTBOX_CLI")) {
+        printf("SKIP: HOTBOX_CLI is not set\n");
+        exit(77);
+    }
+    char extra[512];
+    snprintf(extra, sizeof(extra), "int hb_test_six(void) { return count == 6 ? 0 : 1; }\n"
+                                   "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);");
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, extra));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    bump(sb, 6);
+    HB_CHECK_OK(hb_snapshot_save(sb, "counter", "six"));
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+    HB_CHECK_EQ(hotbox_test(dir, NULL), 1);           /* fresh state: 0 != 6 */
+    HB_CHECK_EQ(hotbox_test(dir, "six"), 0);
+    HB_CHECK_EQ(hotbox_test(dir, "seven"), 1);        /* no such snapshot */
+    char out[4400];
+    snprintf(out, sizeof(out), "grep -q seven '%s/out'", e2e_root);
+    HB_CHECK_EQ(system(out), 0);                      /* the error names it */
+    HB_CHECK_EQ(hotbox_test(dir, "bad/name"), 2);     /* usage */
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -182,6 +224,7 @@ int main(int argc, char **argv)
         {"schemas", case_schemas},
         {"persist", case_persist},
         {"from_snapshot", case_from_snapshot},
+        {"cli_from_snapshot", case_cli_from_snapshot},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
