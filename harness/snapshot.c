@@ -47,10 +47,11 @@ int hb_snapshot_save(hb_sandbox *sb, const char *plugin, const char *name)
         return hb__sandbox_fail(sb, -EOPNOTSUPP, "snapshot %s: %s v%llu has no save hook, so "
                                 "it has no state to snapshot", name, plugin,
                                 (unsigned long long)s->version);
-    s->ckpts.latest.valid = false; /* what the save below produces, or nothing */
+    uint64_t asked = hb__now_ns(); /* the checkpoint must be one taken now */
     if ((r = hb__checkpoint_one(sb, s)) < 0)
         return r;
-    if (!(s = hb__slot_find(sb, plugin)) || !s->ckpts.latest.valid)
+    if (!(s = hb__slot_find(sb, plugin)) || !s->ckpts.latest.valid ||
+        s->ckpts.latest.taken_ns < asked)
         return hb__sandbox_fail(sb, HB_EHOOK, "snapshot %s: the save hook of %s gave no state",
                                 name, plugin);
     const hb_ckpt *ck = &s->ckpts.latest;
