@@ -211,6 +211,15 @@ struct hb_sandbox {
     bool named;           /* opts.name was given: checkpoints persist under it */
     hb_mon_policy *policy;/* crash-loop detection and restart backoff */
     bool failed;          /* crash loop: refuses work */
+    /* opts.no_auto_restart: the worker died and nothing restarted it;
+     * operations return HB_EDOWN until hb_sandbox_restart (control.c).
+     * down_why is a string literal. */
+    bool down;
+    const char *down_why;
+    struct hb_sandbox_plugin *pub_plugins; /* hb_sandbox_status_get's array */
+    char **pub_snapshots;  /* hb_snapshot_list's NULL-terminated array */
+    char *from_snapshot;   /* owned copy of opts.from_snapshot */
+    size_t npub_snapshots;
     /* Crash-loop backoff is a deadline, not a wait: a worker that crashed
      * again soon is restarted by the next operation at or after
      * restart_due (hb__now_ns clock); restart_why says what it did. */

@@ -217,6 +217,8 @@ int hb_load(hb_sandbox *sb, const char *dir)
              "%s v%llu loaded (%.1f ms)%s", s->name, (unsigned long long)s->version, b.t.total_ms,
              resume.valid && lr.state_result == HB_PROTO_STATE_CARRIED
                  ? "; state resumed from its stored checkpoint" : "");
+    if (sb->from_snapshot) /* the sandbox starts from a snapshot */
+        r = hb__snapshot_restore(sb, s->name, sb->from_snapshot);
 out:
     hb_checkpoint_release(&resume);
     hb__build_out_release(&b);

@@ -14,7 +14,8 @@ static const size_t manager_sizes[] = {
 static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, cpu_percent), /* 1: up to crash_loop_window_ms */
     offsetof(hb_sandbox_options, worker),      /* 2: cpu_percent */
-    sizeof(hb_sandbox_options),                /* 3: worker */
+    offsetof(hb_sandbox_options, no_auto_restart), /* 3: worker */
+    sizeof(hb_sandbox_options), /* 4: no_auto_restart, no_probation, from_snapshot */
 };
 static const size_t watch_sizes[] = {
     offsetof(hb_watch_options, exclude), /* 1: up to run_selftests */

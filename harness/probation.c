@@ -24,7 +24,7 @@ void hb__probation_start(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
                          uint32_t old_schema)
 {
     hb__probation_clear(s);
-    if (is_rollback)
+    if (is_rollback || sb->opts.no_probation)
         return;
     hb_probation_options po = HB_PROBATION_OPTIONS_INIT;
     po.calls = sb->opts.probation_calls;

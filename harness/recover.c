@@ -225,6 +225,23 @@ static bool crash_loop_check(hb_sandbox *sb)
     return false;
 }
 
+/* no_auto_restart: the dead worker is reaped and nothing else happens (no
+ * rollback, no restart, no crash-loop accounting beyond the count) until
+ * hb_sandbox_restart. */
+static void stay_down(hb_sandbox *sb, const char *why)
+{
+    pid_t pid = sb->wc.pid;
+    sb->crashes++;
+    hb__wc_kill(&sb->wc);
+    hb__forget_worker(sb, pid);
+    sb->down = true;
+    sb->down_why = why;
+    sb->restart_pending = false;
+    hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, HB_EDOWN, NULL,
+             "sandbox %s is down: its worker %s and automatic restart is off; "
+             "hb_sandbox_restart brings it back", sb->name, why);
+}
+
 /* The deferred restart, at or after its deadline. An operation that comes
  * back before the deadline waits out the rest of it (at most the policy's
  * cap, 2 s); time the caller spent elsewhere counts. */
@@ -264,6 +281,10 @@ static int recover(hb_sandbox *sb, const char *plugin, uint64_t version, int cod
             hb__set_status(sb, blamed, version, HB_VERSION_BAD); /* never a rollback target */
     }
     hb__emit(sb->m, sb, HB_EVENT_CRASHED, plugin, version, 0, code, NULL, "%s", what);
+    if (sb->opts.no_auto_restart) {
+        stay_down(sb, why);
+        return 0;
+    }
     if (crash_loop_check(sb))
         return HB_EFAILED;
     hb_slot *s = plugin ? hb__slot_find(sb, plugin) : NULL;
@@ -297,6 +318,13 @@ static int failed_error(hb_sandbox *sb)
                        sb->name);
 }
 
+static int down_error(hb_sandbox *sb)
+{
+    return hb__sandbox_fail(sb, HB_EDOWN, "sandbox %s is down: its worker %s and automatic "
+                            "restart is off; hb_sandbox_restart brings it back", sb->name,
+                            sb->down_why ? sb->down_why : "died");
+}
+
 /* Before an operation: a restart that is due happens now, and a worker
  * that died while idle (killed from outside) is noticed and replaced. */
 int hb__ensure_worker(hb_sandbox *sb)
@@ -306,6 +334,8 @@ int hb__ensure_worker(hb_sandbox *sb)
         return r;
     if (sb->failed)
         return failed_error(sb);
+    if (sb->down)
+        return down_error(sb);
     for (size_t i = 0; i < sb->nslots; i++)
         hb__probation_tick(sb, &sb->slots[i]); /* proven by time: said when seen */
     if (sb->restart_pending)
@@ -323,6 +353,8 @@ int hb__ensure_worker(hb_sandbox *sb)
     free(what);
     if (r == HB_EFAILED)
         return failed_error(sb);
+    if (sb->down)
+        return down_error(sb);
     if (r == 0 && sb->restart_pending)
         return restart_when_due(sb);
     return r;

@@ -164,9 +164,12 @@ static void free_handle(hb_sandbox *sb)
     free(sb->name);
     free(sb->last_error);
     free(sb->pub_diags);
+    free(sb->pub_plugins);
+    hb_store_snapshot_names_free(sb->pub_snapshots, sb->npub_snapshots);
     free(sb->ret_str);
     free(sb->output_path);
     free(sb->worker_why);
+    free(sb->from_snapshot);
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }
@@ -209,7 +212,10 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     sb->opts.name = NULL;
     sb->output_path = sb->opts.output_path ? strdup(sb->opts.output_path) : NULL;
     sb->opts.output_path = NULL;
-    if (!sb->name) {
+    sb->from_snapshot = sb->opts.from_snapshot ? strdup(sb->opts.from_snapshot) : NULL;
+    bool copied = !sb->opts.from_snapshot || sb->from_snapshot;
+    sb->opts.from_snapshot = NULL;
+    if (!sb->name || !copied) {
         hb_mon_policy_free(sb->policy);
         free_handle(sb);
         return -ENOMEM;

@@ -137,6 +137,12 @@ const char *hb__carry_done(hb_sandbox *sb, hb_slot *s, hb_carry *c,
                            const hb_proto_carry_result *res, uint64_t old_version);
 void hb__carry_release(hb_carry *c);
 
+/* ---- snapshot.c ------------------------------------------------------------ */
+
+/* hb_snapshot_restore without the argument checks (hb_load's
+ * from_snapshot step). */
+int hb__snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name);
+
 /* ---- checkpoint.c --------------------------------------------------------- */
 
 /* Records state as the slot's latest checkpoint (and persists it for a

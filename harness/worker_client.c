@@ -31,6 +31,7 @@
 #define HB_WORKER_FD 3
 #define HB_INFO_FD 4 /* bwrap's --info-fd, in the child only */
 #define HB_RING_FD 5 /* the call ring's memfd (proto/ring.h), in the child only */
+#define HB_WORKER_EXIT_WAIT_MS 5000 /* a killed worker's exit, at most */
 
 static void reset_client(hb_wclient *wc)
 {
@@ -43,6 +44,11 @@ static void reset_client(hb_wclient *wc)
          * wrapper (a killed bwrap does not take a root manager's jailed
          * worker with it: no parent-death signal crosses the uid change). */
         (void)syscall(SYS_pidfd_send_signal, wc->worker_pidfd, SIGKILL, NULL, 0);
+        /* ... and is gone when we return: a caller (hb_sandbox_free, a
+         * restart) must not see the old worker still exiting. Bounded: a
+         * killed process only takes long to exit when it has much memory to
+         * give back. */
+        (void)hb_mon_wait_exit(wc->worker_pidfd, HB_WORKER_EXIT_WAIT_MS);
         close(wc->worker_pidfd);
     }
     if (wc->has_listener)

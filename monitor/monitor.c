@@ -37,27 +37,34 @@ static int waitpid_retry(pid_t pid, int *status)
     }
 }
 
+int hb_mon_wait_exit(int pidfd, int timeout_ms)
+{
+    uint64_t deadline = timeout_ms < 0 ? 0 : hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    for (;;) {
+        int wait_ms = -1;
+        if (timeout_ms >= 0) {
+            uint64_t now = hb__now_ns();
+            if (now >= deadline)
+                return -ETIMEDOUT;
+            wait_ms = (int)((deadline - now) / 1000000ull) + 1;
+        }
+        struct pollfd p = {.fd = pidfd, .events = POLLIN};
+        int n = poll(&p, 1, wait_ms);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n > 0)
+            return 0;
+    }
+}
+
 int hb_mon_reap(pid_t pid, int pidfd, int timeout_ms, int *status)
 {
     if (pidfd >= 0) {
-        uint64_t deadline = timeout_ms < 0 ? 0 : hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
-        for (;;) {
-            int wait_ms = -1;
-            if (timeout_ms >= 0) {
-                uint64_t now = hb__now_ns();
-                if (now >= deadline)
-                    return -ETIMEDOUT;
-                wait_ms = (int)((deadline - now) / 1000000ull) + 1;
-            }
-            struct pollfd p = {.fd = pidfd, .events = POLLIN};
-            int n = poll(&p, 1, wait_ms);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0)
-                return -errno;
-            if (n > 0)
-                break;
-        }
+        int r = hb_mon_wait_exit(pidfd, timeout_ms);
+        if (r < 0)
+            return r;
     }
     return waitpid_retry(pid, status);
 }

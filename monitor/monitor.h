@@ -35,6 +35,11 @@
 /* pidfd_open(pid, 0) with O_CLOEXEC semantics. Returns fd or -errno. */
 int hb_mon_pidfd_open(pid_t pid);
 
+/* Waits until the process behind pidfd has exited (it need not be our
+ * child: nothing is reaped) or timeout_ms passes (-1: forever). Returns 0,
+ * -ETIMEDOUT, or -errno. */
+int hb_mon_wait_exit(int pidfd, int timeout_ms);
+
 /* Waits until the process exits or timeout_ms passes (-1: forever), then
  * reaps it. Returns 0 with *status, -ETIMEDOUT (not reaped), or -errno. */
 int hb_mon_reap(pid_t pid, int pidfd, int timeout_ms, int *status);

@@ -89,6 +89,16 @@ static const char *const migrations[] = {
     "CREATE TRIGGER version_lists_follow AFTER DELETE ON versions BEGIN"
     "  DELETE FROM version_lists WHERE plugin = old.plugin AND version = old.version;"
     "END;",
+    /* 3 -> 4: named state snapshots (snapshots.c), with the plugin version
+     * whose save() wrote them and its state schema. */
+    "CREATE TABLE snapshots ("
+    "  plugin TEXT NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  schema INTEGER NOT NULL,"
+    "  blob BLOB NOT NULL,"
+    "  created INTEGER NOT NULL,"
+    "  PRIMARY KEY (plugin, name));",
 };
 #define SCHEMA_VERSION ((int)HB_ARRAY_SIZE(migrations))
 

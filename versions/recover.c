@@ -225,6 +225,8 @@ static int salvage_all(hb_store *s, sqlite3 *old, int oldv, hb_sb *rep)
     salvage_table(s, old, "counters", "plugin, last_version", rep);
     salvage_table(s, old, "checkpoints",
                   "plugin, sandbox, schema, version, blob, created, seq", rep);
+    if (oldv >= 4)
+        salvage_table(s, old, "snapshots", "plugin, name, version, schema, blob, created", rep);
     return hb__store_exec(s, "COMMIT", "commit recovery");
 }
 

@@ -207,4 +207,21 @@ void hb_checkpoint_rec_release(hb_checkpoint_rec *c);
 /* Removes every checkpoint of plugin in sandbox (e.g. on unload). */
 int hb_store_checkpoint_drop(hb_store *s, const char *plugin, const char *sandbox);
 
+/* Named state snapshots (snapshots.c): per (plugin, name), the state blob,
+ * the version whose save() wrote it and its state schema. put replaces a
+ * snapshot of the same name. get: -ENOENT when there is none. Names are
+ * 1 to HB_STORE_MAX_SNAPSHOT_NAME bytes of [A-Za-z0-9._-]. */
+#define HB_STORE_MAX_SNAPSHOT_NAME 128
+bool hb_store_valid_snapshot_name(const char *name);
+int hb_store_snapshot_put(hb_store *s, const char *plugin, const char *name, uint64_t version,
+                          uint32_t schema, const void *blob, size_t len);
+int hb_store_snapshot_get(hb_store *s, const char *plugin, const char *name,
+                          hb_checkpoint_rec *out);
+/* Names of plugin's snapshots, sorted, as a malloc'ed array of malloc'ed
+ * strings (free with hb_store_snapshot_names_free). */
+int hb_store_snapshot_list(hb_store *s, const char *plugin, char ***names, size_t *n);
+void hb_store_snapshot_names_free(char **names, size_t n);
+/* -ENOENT when there is no such snapshot. */
+int hb_store_snapshot_delete(hb_store *s, const char *plugin, const char *name);
+
 #endif /* HB_STORE_H */

@@ -32,6 +32,9 @@ static const char usage_test[] =
     "                     upgrade tests did not fail; the result is recorded\n"
     "  --from VERSION     with --upgrade: upgrade from this stored version (the\n"
     "                     result of such a run is not recorded)\n"
+    "  --from-snapshot NAME  every plugin starts from its state snapshot NAME\n"
+    "                     (hb_snapshot_save; docs/testing.md); a plugin without\n"
+    "                     one fails to load\n"
     "  --shard I/N        run only part I of N (by a stable hash of the test id)\n"
     "  --junit FILE       write a JUnit XML report\n"
     "  --sanitize LIST    build the plugins with sanitizers: undefined (UBSan;\n"
@@ -77,7 +80,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 
 enum {
     OPT_REPEAT = 256, OPT_TIMEOUT, OPT_REQUIRE, OPT_ALLOW_EMPTY, OPT_UPGRADE, OPT_FROM, OPT_SHARD,
-    OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SANITIZE,
+    OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SANITIZE, OPT_FROM_SNAPSHOT,
 };
 
 static const struct option longopts[] = {
@@ -90,6 +93,7 @@ static const struct option longopts[] = {
     {"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
     {"upgrade", no_argument, NULL, OPT_UPGRADE},
     {"from", required_argument, NULL, OPT_FROM},
+    {"from-snapshot", required_argument, NULL, OPT_FROM_SNAPSHOT},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"junit", required_argument, NULL, OPT_JUNIT},
     {"tap", no_argument, NULL, OPT_TAP},
@@ -147,6 +151,14 @@ static int one_option(run *R, int c, const char *val)
     case OPT_ALLOW_EMPTY: R->allow_empty = true; return -1;
     case OPT_UPGRADE: R->upgrade = true; return -1;
     case OPT_FROM: return parse_from(R, val);
+    case OPT_FROM_SNAPSHOT:
+        if (!*val || strlen(val) > 128 ||
+            strspn(val, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") !=
+                strlen(val))
+            return usage_error("--from-snapshot wants a snapshot name (1 to 128 characters of "
+                               "A-Z a-z 0-9 . _ -), not \"%s\"", val);
+        R->from_snapshot = val;
+        return -1;
     case OPT_TAP: R->tap = true; return -1;
     case OPT_JSON: R->json = true; return -1;
     case OPT_SANITIZE: R->sanitize = val; return -1;

@@ -72,6 +72,7 @@ static int open_sandbox(jctx *j, double *load_ms, char **err)
     o.call_timeout_ms = R->timeout_ms;
     o.swap_timeout_ms = R->timeout_ms;
     o.output_path = j->cap_path;
+    o.from_snapshot = R->from_snapshot;
     double t0 = cli_test_now_ms();
     int r = hb_sandbox_new(R->m, &o, &j->sb);
     if (r < 0) {

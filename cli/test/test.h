@@ -71,6 +71,7 @@ typedef struct run {
     unsigned repeat;
     bool fail_fast, require_tests, allow_empty, upgrade, tap, json, verbose;
     uint64_t from;          /* --from: the explicit upgrade base, or 0 */
+    const char *from_snapshot; /* --from-snapshot: the state every plugin starts from */
     unsigned timeout_ms;
     unsigned shard_i, shard_n;
     const char *junit_path;

@@ -90,7 +90,11 @@ extern "C" {
     XX(HB_EBADVERSION, -1027, "the build is a version that failed before (marked bad); "   \
                               "change its source")                                         \
     XX(HB_EOPTVERSION, -1028, "the options struct's version is 0 or newer than this "      \
-                              "library knows")
+                              "library knows")                                             \
+    XX(HB_EDOWN, -1029, "the sandbox's worker is down (automatic restart is off); "        \
+                        "hb_sandbox_restart brings it back")                           \
+    XX(HB_ESNAPSHOT, -1030, "the snapshot cannot be restored into the active version "      \
+                            "(state schema; see the last error)")
 
 /* What the codes mean, in more words:
  * HB_ECRASHED    the worker died (signal or exit) during the operation.
@@ -105,7 +109,14 @@ extern "C" {
  *                tried again until its source changes.
  * HB_EOPTVERSION an options struct's `version` is 0 or larger than the
  *                library's HB_*_OPTIONS_VERSION; every version from 1 to the
- *                current one is accepted (fields it lacks get defaults). */
+ *                current one is accepted (fields it lacks get defaults).
+ * HB_EDOWN       the sandbox's worker died while automatic restart was off
+ *                (hb_sandbox_options.no_auto_restart): nothing restarted it;
+ *                hb_sandbox_restart brings it back.
+ * HB_ESNAPSHOT   a snapshot's state cannot go into the active version: it has
+ *                no migrate hook, or its migrate refused the snapshot's state
+ *                schema (the last error names both schemas); the plugin keeps
+ *                the state it had. */
 enum hb_error_code {
 #define HB_ERROR_ENUM_(name, value, text) name = value,
     HB_ERROR_MAP(HB_ERROR_ENUM_)
@@ -402,7 +413,7 @@ HB_EXTERN int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t versio
 /* Sandboxes                                                                 */
 /* ------------------------------------------------------------------------ */
 
-#define HB_SANDBOX_OPTIONS_VERSION 3
+#define HB_SANDBOX_OPTIONS_VERSION 4
 
 /* Security profiles for the worker (see the README's profile table). */
 typedef enum hb_profile {
@@ -466,6 +477,21 @@ typedef struct hb_sandbox_options {
     unsigned cpu_percent;
     /* Version 3. */
     hb_worker_kind worker;           /* default HB_WORKER_PROCESS */
+    /* Version 4. Recovery policy, for tests that crash a plugin on purpose
+     * and for debugging a crash where it happened. no_auto_restart = 1: a
+     * worker that dies is not restarted and nothing is rolled back; the
+     * crash is reported (HB_EVENT_CRASHED, the failing call's code) and
+     * every later operation returns HB_EDOWN until hb_sandbox_restart.
+     * no_probation = 1: a swapped-in version is not on probation (never
+     * rolled back automatically). */
+    int no_auto_restart;             /* default 0: restart and roll back */
+    int no_probation;                /* default 0: probation after swaps */
+    /* Version 4. Every plugin hb_load loads starts from its snapshot of this
+     * name (hb_snapshot_restore right after the load; copied). When that
+     * fails (no such snapshot: -ENOENT; refused: HB_ESNAPSHOT) hb_load
+     * returns the error with the plugin loaded, in the state it had. NULL:
+     * none. */
+    const char *from_snapshot;
 } hb_sandbox_options;
 
 #define HB_SANDBOX_OPTIONS_INIT {.version = HB_SANDBOX_OPTIONS_VERSION, .profile = HB_PROFILE_DEFAULT}
@@ -501,6 +527,80 @@ typedef struct hb_sandbox_usage {
 
 /* Resource usage of the sandbox and its current worker. */
 HB_EXTERN int hb_sandbox_usage_get(hb_sandbox *sb, hb_sandbox_usage *out);
+
+/* What state a sandbox is in (hb_sandbox_status_get). */
+typedef enum hb_sandbox_state {
+    HB_SANDBOX_RUNNING = 0,    /* a worker serves the active versions */
+    HB_SANDBOX_RESTARTING,     /* the worker died; the next operation restarts it
+                                  (crash-loop backoff) */
+    HB_SANDBOX_DOWN,           /* the worker died with no_auto_restart set */
+    HB_SANDBOX_FAILED,         /* crash loop: refuses work until hb_sandbox_restart */
+    HB_SANDBOX_DETACHED,       /* its manager was freed */
+} hb_sandbox_state;
+
+/* One plugin of a sandbox and its active version. */
+typedef struct hb_sandbox_plugin {
+    const char *name;
+    uint64_t version;
+    uint32_t schema;
+    int on_probation;
+} hb_sandbox_plugin;
+
+typedef struct hb_sandbox_status {
+    const char *name;          /* the sandbox's name */
+    hb_sandbox_state state;
+    int worker_pid;            /* 0 when no worker runs */
+    uint64_t crashes;          /* worker deaths seen */
+    uint64_t restarts;         /* workers started after a death or on request */
+    const hb_sandbox_plugin *plugins; /* the active versions, nplugins of them */
+    size_t nplugins;
+} hb_sandbox_status;
+
+/* The sandbox's state, worker, counters and active versions. The strings
+ * and the plugins array belong to the sandbox and stay valid until the
+ * next hb_sandbox_status_get call on it or its hb_sandbox_free. Does not
+ * restart anything. */
+HB_EXTERN int hb_sandbox_status_get(hb_sandbox *sb, hb_sandbox_status *out);
+
+/* Starts a fresh worker with every plugin's active version and its last
+ * checkpoint (the state since is lost, as with an automatic restart, with
+ * the same events). Brings back a sandbox that is down (no_auto_restart)
+ * or failed (crash loop; its crash history is forgotten); restarts a
+ * running one. HB_EFAILED for a detached sandbox. */
+HB_EXTERN int hb_sandbox_restart(hb_sandbox *sb);
+
+/* The manager's live sandboxes, newest first: up to cap handles go to
+ * out; *count receives how many there are (which may exceed cap). The
+ * handles stay the caller's (or whoever created them). */
+HB_EXTERN int hb_manager_sandboxes(hb_manager *m, hb_sandbox **out, size_t cap,
+                                   size_t *count);
+
+/* Named state snapshots, kept in the catalogue (.hotbox/hotbox.db) per
+ * plugin and name, with the plugin version whose save() wrote them and its
+ * state schema, so a test can start from a known state and a failure
+ * reproduces. Names are 1 to 128 characters of A-Z a-z 0-9 . _ -.
+ *
+ * hb_snapshot_save takes the plugin's state now (its save hook; -EOPNOTSUPP
+ * without one) and stores it under name, replacing a snapshot of that name.
+ * It also counts as the plugin's checkpoint.
+ *
+ * hb_snapshot_restore puts the snapshot's state into the active version
+ * through its migrate hook (which receives the snapshot's schema, so a
+ * version with another schema converts it); state since is replaced. The
+ * snapshot becomes the plugin's checkpoint (a restart resumes from it).
+ * Without a migrate hook, or when migrate refuses the state, it returns
+ * HB_ESNAPSHOT naming both schemas and the plugin keeps its state.
+ * -ENOENT when there is no such snapshot.
+ *
+ * hb_snapshot_list: the names of plugin's snapshots, sorted, as a
+ * NULL-terminated array that belongs to the sandbox until the next
+ * hb_snapshot_list on it (or hb_sandbox_free). hb_snapshot_delete:
+ * -ENOENT when there is none. */
+HB_EXTERN int hb_snapshot_save(hb_sandbox *sb, const char *plugin, const char *name);
+HB_EXTERN int hb_snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name);
+HB_EXTERN int hb_snapshot_list(hb_sandbox *sb, const char *plugin, const char *const **names,
+                               size_t *count);
+HB_EXTERN int hb_snapshot_delete(hb_sandbox *sb, const char *plugin, const char *name);
 
 /* Counters and latency histograms (compile, swap, call, rollback, restart)
  * of every sandbox of the manager, as text (json = 0) or one JSON object

@@ -1,0 +1,179 @@
+/*
+ * versions/snapshots.c - named state snapshots kept in the catalogue: a
+ * plugin's state blob under a name the user chose, with the version that
+ * wrote it and its state schema (store.h).
+ */
+#include "store_int.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+bool hb_store_valid_snapshot_name(const char *name)
+{
+    if (!name || !*name || strlen(name) > HB_STORE_MAX_SNAPSHOT_NAME)
+        return false;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '_' || *p == '-'))
+            return false;
+    return true;
+}
+
+static int check_args(hb_store *s, const char *plugin, const char *name)
+{
+    if (!hb__store_valid_plugin(plugin))
+        return -EINVAL;
+    if (!hb_store_valid_snapshot_name(name))
+        return hb__store_seterr(s, -EINVAL, "snapshot name '%s' is not 1 to %d characters of "
+                                "A-Z a-z 0-9 . _ -", name ? name : "", HB_STORE_MAX_SNAPSHOT_NAME);
+    return 0;
+}
+
+int hb_store_snapshot_put(hb_store *s, const char *plugin, const char *name, uint64_t version,
+                          uint32_t schema, const void *blob, size_t len)
+{
+    if (!s || (len && !blob) || version > INT64_MAX)
+        return -EINVAL;
+    int r = check_args(s, plugin, name);
+    if (r < 0)
+        return r;
+    if (len > HB_STORE_MAX_CHECKPOINT)
+        return hb__store_seterr(s, HB_ELIMIT, "snapshot %s of %s is %zu bytes, the store's "
+                                "limit is %u", name, plugin, len, HB_STORE_MAX_CHECKPOINT);
+    hb__store_lock(s);
+    sqlite3_stmt *st = NULL;
+    r = hb__store_prepare(s, "INSERT OR REPLACE INTO snapshots "
+                             "(plugin, name, version, schema, blob, created) "
+                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
+    if (r == 0) {
+        sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
+        sqlite3_bind_int64(st, 4, schema);
+        sqlite3_bind_blob64(st, 5, len ? blob : "", len, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        r = rc == SQLITE_DONE ? 0 : hb__store_dberr(s, rc, "storing snapshot");
+    }
+    hb__store_unlock(s);
+    return r;
+}
+
+int hb_store_snapshot_get(hb_store *s, const char *plugin, const char *name,
+                          hb_checkpoint_rec *out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    int r = check_args(s, plugin, name);
+    if (r < 0)
+        return r;
+    hb__store_lock(s);
+    sqlite3_stmt *st = NULL;
+    r = hb__store_prepare(s, "SELECT version, schema, blob, created FROM snapshots "
+                             "WHERE plugin=?1 AND name=?2", &st);
+    if (r == 0) {
+        sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            size_t len = (size_t)sqlite3_column_bytes(st, 2);
+            void *copy = malloc(len ? len : 1);
+            if (!copy) {
+                r = -ENOMEM;
+            } else {
+                if (len)
+                    memcpy(copy, sqlite3_column_blob(st, 2), len);
+                out->version = (uint64_t)sqlite3_column_int64(st, 0);
+                out->schema = (uint32_t)sqlite3_column_int64(st, 1);
+                out->blob = copy;
+                out->len = len;
+                out->created = sqlite3_column_int64(st, 3);
+            }
+        } else if (rc == SQLITE_DONE) {
+            r = hb__store_seterr(s, -ENOENT, "no snapshot %s of %s", name, plugin);
+        } else {
+            r = hb__store_dberr(s, rc, "reading snapshot");
+        }
+        sqlite3_finalize(st);
+    }
+    hb__store_unlock(s);
+    return r;
+}
+
+void hb_store_snapshot_names_free(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+int hb_store_snapshot_list(hb_store *s, const char *plugin, char ***names, size_t *n)
+{
+    if (!s || !names || !n || !hb__store_valid_plugin(plugin))
+        return -EINVAL;
+    char **v = NULL;
+    size_t count = 0, cap = 0;
+    hb__store_lock(s);
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare(s, "SELECT name FROM snapshots WHERE plugin=?1 ORDER BY name", &st);
+    if (r == 0) {
+        sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+        int rc;
+        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (count == cap) {
+                size_t nc = cap ? 2 * cap : 8;
+                char **nv = realloc(v, nc * sizeof(*nv));
+                if (!nv) {
+                    r = -ENOMEM;
+                    break;
+                }
+                v = nv;
+                cap = nc;
+            }
+            v[count] = strdup((const char *)sqlite3_column_text(st, 0));
+            if (!v[count])
+                r = -ENOMEM;
+            else
+                count++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+            r = hb__store_dberr(s, rc, "listing snapshots");
+        sqlite3_finalize(st);
+    }
+    hb__store_unlock(s);
+    if (r < 0) {
+        hb_store_snapshot_names_free(v, count);
+        return r;
+    }
+    *names = v;
+    *n = count;
+    return 0;
+}
+
+int hb_store_snapshot_delete(hb_store *s, const char *plugin, const char *name)
+{
+    if (!s)
+        return -EINVAL;
+    int r = check_args(s, plugin, name);
+    if (r < 0)
+        return r;
+    hb__store_lock(s);
+    sqlite3_stmt *st = NULL;
+    r = hb__store_prepare(s, "DELETE FROM snapshots WHERE plugin=?1 AND name=?2", &st);
+    if (r == 0) {
+        sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+        int rc = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (rc != SQLITE_DONE)
+            r = hb__store_dberr(s, rc, "deleting snapshot");
+        else if (sqlite3_changes(s->db) == 0)
+            r = hb__store_seterr(s, -ENOENT, "no snapshot %s of %s", name, plugin);
+    }
+    hb__store_unlock(s);
+    return r;
+}
