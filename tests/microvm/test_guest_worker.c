@@ -223,17 +223,21 @@ static void case_guest_worker(void)
     HB_CHECK_EQ((int)st[0], HB_VMP_SIGNALED);
     HB_CHECK_EQ((int)st[1], SIGSEGV);
     printf("crash reported: signal %d\n", (int)st[1]);
-    /* The worker's own FAULT report crossed the boundary too. */
-    hb_frame f;
-    HB_CHECK_OK(hb__wire_recv_until(fd, HB_WIRE_MAX_FRAME,
-                                    hb__now_ns() + DEADLINE_S * 1000000000ull, &f, NULL));
-    HB_CHECK_EQ(f.type, HB_MSG_FAULT);
-    hb_proto_fault fault;
-    HB_CHECK_OK(hb__proto_fault_decode(f.payload, f.len, &fault));
-    HB_CHECK_EQ((int)fault.signo, SIGSEGV);
-    HB_CHECK_STR(fault.plugin, "probe");
-    hb__proto_fault_release(&fault);
-    hb__frame_release(&f);
+    /* The worker's own FAULT reports crossed the boundary too: first the
+     * faulting frame alone (sent before unwinding), then the backtrace. */
+    for (int report = 0; report < 2; report++) {
+        hb_frame f;
+        HB_CHECK_OK(hb__wire_recv_until(fd, HB_WIRE_MAX_FRAME,
+                                        hb__now_ns() + DEADLINE_S * 1000000000ull, &f, NULL));
+        HB_CHECK_EQ(f.type, HB_MSG_FAULT);
+        hb_proto_fault fault;
+        HB_CHECK_OK(hb__proto_fault_decode(f.payload, f.len, &fault));
+        HB_CHECK_EQ((int)fault.signo, SIGSEGV);
+        HB_CHECK_STR(fault.plugin, "probe");
+        HB_CHECK_EQ(fault.nframes > 1, report == 1);
+        hb__proto_fault_release(&fault);
+        hb__frame_release(&f);
+    }
 
     /* The standard profile in the guest: its seccomp filter is in force
      * (the worker handed its listener over), a call works, and exec is
