@@ -104,6 +104,12 @@ void hb__settings_raw_release(hb__settings_raw *s);
 int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err);
 void hb__settings_release(hb__settings *s);
 
+/* Reads only the runtime section of <plugin_dir>/plugin.json (no
+ * pkg-config): what the harness applies when it (re)activates a version.
+ * A missing file gives an empty section. 0, or a negative code with *err
+ * set as hb__settings_load. */
+int hb__runtime_read(const char *plugin_dir, hb__runtime_settings *out, char **err);
+
 /* Splits flags the way a POSIX shell would, without running anything:
  * quotes and backslashes work ("-DG=\"hi there\"" is one argument),
  * variables are expanded only when set; command substitution, undefined

@@ -317,3 +317,34 @@ done:
     hb__strv_free(hb__argv_take(&cxx));
     return r;
 }
+
+int hb__runtime_read(const char *plugin_dir, hb__runtime_settings *out, char **err)
+{
+    memset(out, 0, sizeof(*out));
+    char *path = hb__path_join(plugin_dir, HB__SETTINGS_FILE);
+    if (!path)
+        return hb__seterr(err, -ENOMEM, "out of memory");
+    void *data = NULL;
+    size_t len = 0;
+    hb__settings_raw raw = {0};
+    struct stat st;
+    int r = 0;
+    if (lstat(path, &st) < 0 && errno == ENOENT)
+        goto done;
+    if ((r = hb__read_file(path, HB__SETTINGS_MAX_BYTES + 1, &data, &len)) < 0) {
+        r = hb__seterr(err, r == -EFBIG ? -EINVAL : r, "%s: %s", path, strerror(-r));
+        goto done;
+    }
+    if ((r = hb__settings_parse(data, len, path, &raw, err)) < 0)
+        goto done;
+    *out = raw.runtime;
+    out->data = NULL;
+    raw.runtime.env = NULL;
+    if ((r = resolve_data(plugin_dir, path, raw.runtime.data, &out->data, err)) < 0)
+        hb__runtime_settings_release(out);
+done:
+    hb__settings_raw_release(&raw);
+    free(data);
+    free(path);
+    return r;
+}

@@ -180,6 +180,8 @@ typedef struct hb_slot {
     char *name;
     char *dir;            /* absolute plugin directory */
     uint64_t version;     /* active version */
+    /* plugin.json runtime.call_timeout_ms when (re)activated; 0: unset. */
+    unsigned call_timeout_ms;
     char sha[HB_SHA256_HEX];
     char *path;           /* object path of the active version */
     uint32_t schema;
