@@ -3,7 +3,11 @@
  * serving; runtime.call_timeout_ms makes a hanging call fail at that
  * timeout instead of the sandbox's. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "e2e.h"
 
@@ -94,12 +98,90 @@ static void case_call_timeout_ceiling(void)
     HB_CHECK(took < 10000);
 }
 
+/* A plugin whose reader() returns the number in <dir>/testdata/n.txt (-1:
+ * cannot open) and whose greeting() returns strlen(getenv("GREETING"))
+ * (-1: unset). */
+static char *reader_plugin(const char *json)
+{
+    e2e_write("counter", "plugin.json", json);
+    char *dir = e2e_write("counter/testdata", "n.txt", "42\n");
+    dir[strlen(dir) - strlen("/testdata")] = 0;
+    char extra[8192];
+    snprintf(extra, sizeof(extra),
+             "#include <stdio.h>\n"
+             "int64_t reader(void) { FILE *f = fopen(\"%s/testdata/n.txt\", \"r\"); long n = -1;"
+             " if (!f) return -1; if (fscanf(f, \"%%ld\", &n) != 1) n = -2; fclose(f); return n; }\n"
+             "int64_t greeting(void) { const char *g = getenv(\"GREETING\"); return g ? (int64_t)strlen(g) : -1; }\n"
+             "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);",
+             dir);
+    return e2e_write("counter", "counter.c", e2e_counter_src(1, 1, extra));
+}
+
+static int64_t call_in_new(const char *json, const char *fn)
+{
+    char *dir = reader_plugin(json);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 10000);
+    int r = hb_load(sb, dir);
+    if (r < 0)
+        printf("load: %s\n", hb_sandbox_last_error(sb));
+    HB_CHECK_OK(r);
+    int64_t v = 0;
+    HB_CHECK_OK(hb_callf(sb, "counter", fn, ")l", &v));
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+    return v;
+}
+
+static void case_data(void)
+{
+    /* A jail that drops root binds as an unprivileged host uid: the data
+     * directory's parents must be searchable by it (mkdtemp made 0700). */
+    HB_CHECK(chmod(e2e_root, 0755) == 0);
+    int64_t without = call_in_new("{}\n", "reader");
+    printf("reader() without runtime.data: %lld\n", (long long)without);
+    if (without != -1) {
+        printf("SKIP: the worker is not jailed here (it reads the plugin directory anyway)\n");
+        exit(77);
+    }
+    int64_t with = call_in_new("{\"runtime\": {\"data\": [\"testdata\"]}}\n", "reader");
+    printf("reader() with runtime.data: %lld\n", (long long)with);
+    HB_CHECK_EQ(with, 42);
+}
+
+static void case_data_outside(void)
+{
+    char *dir = reader_plugin("{\"runtime\": {\"data\": [\"escape\"]}}\n");
+    char link[4400];
+    snprintf(link, sizeof(link), "%s/escape", dir);
+    unlink(link);
+    HB_CHECK(symlink("/etc", link) == 0);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 10000);
+    int r = hb_load(sb, dir);
+    printf("load with data -> /etc: %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK(r < 0);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "\"runtime.data\"");
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "outside the plugin directory");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+static void case_env(void)
+{
+    HB_CHECK_EQ(call_in_new("{}\n", "greeting"), -1);
+    HB_CHECK_EQ(call_in_new("{\"runtime\": {\"env\": {\"GREETING\": \"hello\"}}}\n", "greeting"), 5);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
         {"bad_key", case_bad_key},
         {"call_timeout", case_call_timeout},
         {"call_timeout_ceiling", case_call_timeout_ceiling},
+        {"data", case_data},
+        {"data_outside", case_data_outside},
+        {"env", case_env},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
