@@ -12,8 +12,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "argv.h"
+#include "jail.h"
 #include "sandbox_impl.h"
 #include "settings.h"
 
@@ -42,13 +45,53 @@ static int merge(char ***set, char *const *add, bool by_name)
     return added;
 }
 
-void hb__runtime_merge(hb_sandbox *sb, const char *name, const char *dir)
+/* A jail that drops root binds as an unprivileged host uid: a data
+ * directory it cannot reach would keep the worker from starting, so such a
+ * load is refused up front. 0, or -EACCES naming the path. */
+static int reachable(hb_sandbox *sb, const char *name, const char *dir)
+{
+    if (geteuid() != 0 || !hb_jail_drops_root())
+        return 0;
+    char *p = strdup(dir);
+    if (!p)
+        return 0;
+    int r = 0;
+    for (char *c = p + 1;; c++) {
+        bool end = *c == 0;
+        if (*c == '/' || end) {
+            *c = 0;
+            struct stat st;
+            mode_t need = end ? (S_IXOTH | S_IROTH) : S_IXOTH;
+            if (stat(p, &st) == 0 && (st.st_mode & need) != need) {
+                r = hb__sandbox_fail(sb, -EACCES,
+                                     "%s: plugin.json runtime.data %s: %s is not %s by others, "
+                                     "and the worker's jail binds it as an unprivileged user",
+                                     name, dir, p, end ? "readable and searchable" : "searchable");
+                break;
+            }
+            if (end)
+                break;
+            *c = '/';
+        }
+    }
+    free(p);
+    return r;
+}
+
+int hb__runtime_merge(hb_sandbox *sb, const char *name, const char *dir)
 {
     hb__runtime_settings rt;
     char *err = NULL;
     if (hb__runtime_read(dir, &rt, &err) < 0) { /* the compile reports a bad file */
         free(err);
-        return;
+        return 0;
+    }
+    for (char **d = rt.data; d && *d; d++) {
+        int r = reachable(sb, name, *d);
+        if (r < 0) {
+            hb__runtime_settings_release(&rt);
+            return r;
+        }
     }
     int ae = merge(&sb->rt_env, rt.env, true);
     int ad = merge(&sb->rt_data, rt.data, false);
@@ -67,4 +110,5 @@ void hb__runtime_merge(hb_sandbox *sb, const char *name, const char *dir)
             hb__restart_worker(sb, "was started without the runtime env/data of plugin.json");
     }
     hb__runtime_settings_release(&rt);
+    return 0;
 }

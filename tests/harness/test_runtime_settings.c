@@ -2,6 +2,7 @@
  * compile with the file, line and key while the last good version keeps
  * serving; runtime.call_timeout_ms makes a hanging call fail at that
  * timeout instead of the sandbox's. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,6 +168,38 @@ static void case_data_outside(void)
     hb_manager_free(m);
 }
 
+/* As root with a jail that drops root, a data directory under a 0700
+ * parent cannot be bound: the load is refused with the path named and the
+ * sandbox keeps serving the plugin it has. */
+static void case_data_unreachable(void)
+{
+    if (geteuid() != 0) {
+        printf("SKIP: only root binds as another user\n");
+        exit(77);
+    }
+    char *other = e2e_write("other", "other.c", e2e_counter_src(1, 1, "HB_PLUGIN(\"other\", 1, 0, 0, save, migrate);"));
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, 10000);
+    HB_CHECK_OK(hb_load(sb, other));
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "other", "increment", ")l", &v));
+    HB_CHECK(chmod(e2e_root, 0700) == 0);
+    char *dir = reader_plugin("{\"runtime\": {\"data\": [\"testdata\"]}}\n");
+    int r = hb_load(sb, dir);
+    printf("load -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    if (r == 0) {
+        printf("SKIP: the jail does not drop root here\n");
+        exit(77);
+    }
+    HB_CHECK_EQ(r, -EACCES);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), e2e_root);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "runtime.data");
+    HB_CHECK_OK(hb_callf(sb, "other", "increment", ")l", &v));
+    HB_CHECK_EQ(v, 2);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 static void case_env(void)
 {
     HB_CHECK_EQ(call_in_new("{}\n", "greeting"), -1);
@@ -181,6 +214,7 @@ int main(int argc, char **argv)
         {"call_timeout_ceiling", case_call_timeout_ceiling},
         {"data", case_data},
         {"data_outside", case_data_outside},
+        {"data_unreachable", case_data_unreachable},
         {"env", case_env},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
