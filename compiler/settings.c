@@ -265,6 +265,145 @@ static bool valid_std(const char *s)
     return true;
 }
 
+/* ---- the runtime section ----------------------------------------------------- */
+
+void hb__runtime_settings_release(hb__runtime_settings *rt)
+{
+    if (!rt)
+        return;
+    hb__strv_free(rt->env);
+    hb__strv_free(rt->data);
+    memset(rt, 0, sizeof(*rt));
+}
+
+/* An integer key of the runtime section within [lo, hi]. */
+static int rt_integer(const pctx *p, const char *key, json_t *v, unsigned long long lo,
+                      unsigned long long hi, unsigned long long *out)
+{
+    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+        (unsigned long long)json_integer_value(v) < lo ||
+        (unsigned long long)json_integer_value(v) > hi)
+        return key_error(p, key, "expected an integer from %llu to %llu", lo, hi);
+    *out = (unsigned long long)json_integer_value(v);
+    return 0;
+}
+
+static int rt_limits(const pctx *p, json_t *v, hb__runtime_settings *rt)
+{
+    if (!json_is_object(v))
+        return key_error(p, "limits", "expected an object ({\"memory_mb\": 256, ...})");
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e) {
+        int r;
+        if (!strcmp(key, "memory_mb"))
+            r = rt_integer(p, key, e, 16, 1u << 20, &rt->memory_mb);
+        else if (!strcmp(key, "cpu_seconds"))
+            r = rt_integer(p, key, e, 1, 86400, &rt->cpu_seconds);
+        else if (!strcmp(key, "max_fds"))
+            r = rt_integer(p, key, e, 16, 1u << 20, &rt->max_fds);
+        else if (!strcmp(key, "max_procs"))
+            r = rt_integer(p, key, e, 1, 1u << 16, &rt->max_procs);
+        else
+            r = key_error(p, key, "unknown key in runtime.limits (known: memory_mb, "
+                                  "cpu_seconds, max_fds, max_procs)");
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
+/* Environment names: identifiers, and none the loader or hotbox itself
+ * reads (LD_*, HB_*, HOTBOX_*): a plugin.json must not preload code into
+ * the worker or steer it. */
+static int rt_env(const pctx *p, json_t *v, hb_argv *out)
+{
+    if (!json_is_object(v))
+        return key_error(p, "env", "expected an object of strings ({\"NAME\": \"value\"})");
+    if (json_object_size(v) > HB__SETTINGS_MAX_ITEMS)
+        return key_error(p, "env", "more than %u entries", HB__SETTINGS_MAX_ITEMS);
+    const char *name;
+    json_t *val;
+    json_object_foreach(v, name, val) {
+        if (!is_identifier(name, strlen(name)))
+            return key_error(p, "env", "\"%s\" is not a variable name", name);
+        if (!strncmp(name, "LD_", 3) || !strncmp(name, "HB_", 3) ||
+            !strncmp(name, "HOTBOX_", 7))
+            return key_error(p, "env", "\"%s\": LD_*, HB_* and HOTBOX_* are reserved", name);
+        if (!json_is_string(val) || strlen(json_string_value(val)) != json_string_length(val) ||
+            json_string_length(val) > MAX_STRING)
+            return key_error(p, "env", "the value of %s must be a string without NUL of at "
+                                       "most %u bytes",
+                             name, MAX_STRING);
+        hb__argv_pushf(out, "%s=%s", name, json_string_value(val));
+    }
+    return out->failed ? -ENOMEM : 0;
+}
+
+static int item_data(const pctx *p, const char *key, const char *s, hb_argv *out)
+{
+    if (s[0] == '/')
+        return key_error(p, key, "\"%s\" is absolute; data directories are relative to the "
+                                 "plugin directory",
+                         s);
+    for (const char *c = s; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && !strncmp(c, "..", 2))
+            return key_error(p, key, "\"%s\" leaves the plugin directory (\"..\")", s);
+        c += n;
+        c += *c == '/';
+    }
+    hb__argv_push(out, s);
+    return 0;
+}
+
+static int parse_runtime(const pctx *p, json_t *v, hb__runtime_settings *rt)
+{
+    if (!json_is_object(v))
+        return key_error(p, "runtime", "expected an object");
+    hb_argv env = HB_ARGV_INIT, data = HB_ARGV_INIT;
+    const char *key;
+    json_t *e;
+    int r = 0;
+    json_object_foreach(v, key, e) {
+        unsigned long long n = 0;
+        if (!strcmp(key, "profile")) {
+            const char *s;
+            if ((r = get_string(p, key, e, &s)) < 0)
+                break;
+            rt->profile = !strcmp(s, "strict")       ? HB__RT_PROFILE_STRICT
+                          : !strcmp(s, "standard")   ? HB__RT_PROFILE_STANDARD
+                          : !strcmp(s, "permissive") ? HB__RT_PROFILE_PERMISSIVE
+                                                     : HB__RT_PROFILE_UNSET;
+            if (!rt->profile)
+                r = key_error(p, key, "\"%s\" is not a profile (strict, standard, permissive)",
+                              s);
+        } else if (!strcmp(key, "limits")) {
+            r = rt_limits(p, e, rt);
+        } else if (!strcmp(key, "call_timeout_ms")) {
+            if ((r = rt_integer(p, key, e, 1, 3600000, &n)) == 0)
+                rt->call_timeout_ms = (unsigned)n;
+        } else if (!strcmp(key, "swap_timeout_ms")) {
+            if ((r = rt_integer(p, key, e, 1, 3600000, &n)) == 0)
+                rt->swap_timeout_ms = (unsigned)n;
+        } else if (!strcmp(key, "env")) {
+            r = rt_env(p, e, &env);
+        } else if (!strcmp(key, "data")) {
+            r = string_array(p, key, e, item_data, &data);
+        } else {
+            r = key_error(p, key, "unknown key in runtime (known: profile, limits, "
+                                  "call_timeout_ms, swap_timeout_ms, env, data)");
+        }
+        if (r < 0)
+            break;
+    }
+    rt->env = hb__argv_take(&env);
+    rt->data = hb__argv_take(&data);
+    if (r == 0 && (!rt->env || !rt->data))
+        r = -ENOMEM;
+    return r;
+}
+
 void hb__settings_raw_release(hb__settings_raw *s)
 {
     if (!s)
@@ -275,6 +414,7 @@ void hb__settings_raw_release(hb__settings_raw *s)
     hb__strv_free(s->libs);
     hb__strv_free(s->pkg);
     free(s->std);
+    hb__runtime_settings_release(&s->runtime);
     memset(s, 0, sizeof(*s));
 }
 
@@ -343,10 +483,7 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
             else if (!(out->std = strdup(s)))
                 r = -ENOMEM;
         } else if (!strcmp(key, "runtime")) {
-            /* Reserved for the runtime settings (issue 18): only its type is
-             * checked for now. */
-            if (!json_is_object(v))
-                r = key_error(&p, key, "expected an object");
+            r = parse_runtime(&p, v, &out->runtime);
         }
         if (r < 0)
             goto out;

@@ -33,6 +33,26 @@ typedef enum hb__lang {
     HB__LANG_CXX,
 } hb__lang;
 
+/* The "runtime" section (docs/plugin-json.md): how the plugin's worker
+ * runs. 0 / UNSET / empty means "not set: the sandbox's option applies". */
+typedef enum hb__rt_profile {
+    HB__RT_PROFILE_UNSET = 0,
+    HB__RT_PROFILE_STRICT,
+    HB__RT_PROFILE_STANDARD,
+    HB__RT_PROFILE_PERMISSIVE,
+} hb__rt_profile;
+
+typedef struct hb__runtime_settings {
+    hb__rt_profile profile;
+    unsigned long long memory_mb, cpu_seconds, max_fds, max_procs; /* limits */
+    unsigned call_timeout_ms, swap_timeout_ms;
+    char **env;  /* "NAME=value"; NULL when the section has none */
+    char **data; /* raw: relative as written; loaded: real absolute paths;
+                  * NULL when none */
+} hb__runtime_settings;
+
+void hb__runtime_settings_release(hb__runtime_settings *rt);
+
 /* What plugin.json says, checked but not resolved (no file system, no
  * processes). Every array is NULL-terminated and never NULL. */
 typedef struct hb__settings_raw {
@@ -43,6 +63,7 @@ typedef struct hb__settings_raw {
     char **pkg;      /* pkg-config package names */
     hb__lang lang;
     char *std;       /* "c11", "gnu++17", ...; NULL: the compiler's default */
+    hb__runtime_settings runtime;
 } hb__settings_raw;
 
 /* The settings of one plugin, resolved for one compile. */
@@ -60,6 +81,9 @@ typedef struct hb__settings {
     /* Directories outside /usr that pkg-config named (-I, -L): the
      * namespace backend shows them; the microvm guest cannot. */
     char **host_dirs;
+    /* The runtime section; data directories resolved (real paths inside the
+     * plugin directory, symlinks followed). */
+    hb__runtime_settings runtime;
 } hb__settings;
 
 /* Parses plugin.json text; path only names the file in messages. 0, or
@@ -79,6 +103,12 @@ void hb__settings_raw_release(hb__settings_raw *s);
  * unknown package (pkg-config's own message included). */
 int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err);
 void hb__settings_release(hb__settings *s);
+
+/* Reads only the runtime section of <plugin_dir>/plugin.json (no
+ * pkg-config): what the harness applies when it (re)activates a version.
+ * A missing file gives an empty section. 0, or a negative code with *err
+ * set as hb__settings_load. */
+int hb__runtime_read(const char *plugin_dir, hb__runtime_settings *out, char **err);
 
 /* Splits flags the way a POSIX shell would, without running anything:
  * quotes and backslashes work ("-DG=\"hi there\"" is one argument),

@@ -28,6 +28,7 @@ void hb__settings_release(hb__settings *s)
     hb__strv_free(s->link);
     hb__strv_free(s->show_dirs);
     hb__strv_free(s->host_dirs);
+    hb__runtime_settings_release(&s->runtime);
     memset(s, 0, sizeof(*s));
 }
 
@@ -81,6 +82,50 @@ out:
     free(joined);
     free(real);
     return r;
+}
+
+/* The runtime section's data directories: each must resolve (symlinks
+ * followed) to a directory inside the plugin directory itself; the worker
+ * jail shows exactly those real paths read-only. */
+static int resolve_data(const char *plugin_dir, const char *path, char *const *data,
+                        char ***out, char **err)
+{
+    hb_argv res = HB_ARGV_INIT;
+    char *base = NULL;
+    int r = hb__realpath(plugin_dir, &base);
+    if (r < 0)
+        return hb__seterr(err, r, "%s: %s", plugin_dir, strerror(-r));
+    for (; data && *data && r >= 0; data++) {
+        char *joined = hb__path_join(plugin_dir, *data), *real = NULL;
+        struct stat st;
+        if (!joined) {
+            r = hb__seterr(err, -ENOMEM, "out of memory");
+            break;
+        }
+        int q = hb__realpath(joined, &real);
+        if (q < 0 || stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+            r = hb__seterr(err, -EINVAL, "%s: key \"runtime.data\": %s: %s", path, joined,
+                           q < 0 ? strerror(-q) : "not a directory");
+        else if (!under(real, base))
+            r = hb__seterr(err, -EINVAL,
+                           "%s: key \"runtime.data\": \"%s\" resolves to %s, outside the "
+                           "plugin directory %s",
+                           path, *data, real, base);
+        else
+            hb__argv_push(&res, real);
+        free(joined);
+        free(real);
+    }
+    free(base);
+    char **v = hb__argv_take(&res);
+    if (r >= 0 && !v)
+        r = hb__seterr(err, -ENOMEM, "out of memory");
+    if (r < 0) {
+        hb__strv_free(v);
+        return r;
+    }
+    *out = v;
+    return 0;
 }
 
 /* The environment pkg-config runs with: PATH and its own variables. */
@@ -233,6 +278,12 @@ int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
     }
     if (raw.pkg[0] && (r = resolve_pkg(path, raw.pkg, &common, &link, &host, err)) < 0)
         goto fail;
+    out->runtime = raw.runtime;
+    out->runtime.env = raw.runtime.env;
+    raw.runtime.env = NULL;
+    out->runtime.data = NULL;
+    if ((r = resolve_data(plugin_dir, path, raw.runtime.data, &out->runtime.data, err)) < 0)
+        goto fail;
 empty:
     hb__argv_push_all(&c, common.v);
     hb__argv_push_all(&cxx, common.v);
@@ -264,5 +315,36 @@ done:
     hb__strv_free(hb__argv_take(&host));
     hb__strv_free(hb__argv_take(&c));
     hb__strv_free(hb__argv_take(&cxx));
+    return r;
+}
+
+int hb__runtime_read(const char *plugin_dir, hb__runtime_settings *out, char **err)
+{
+    memset(out, 0, sizeof(*out));
+    char *path = hb__path_join(plugin_dir, HB__SETTINGS_FILE);
+    if (!path)
+        return hb__seterr(err, -ENOMEM, "out of memory");
+    void *data = NULL;
+    size_t len = 0;
+    hb__settings_raw raw = {0};
+    struct stat st;
+    int r = 0;
+    if (lstat(path, &st) < 0 && errno == ENOENT)
+        goto done;
+    if ((r = hb__read_file(path, HB__SETTINGS_MAX_BYTES + 1, &data, &len)) < 0) {
+        r = hb__seterr(err, r == -EFBIG ? -EINVAL : r, "%s: %s", path, strerror(-r));
+        goto done;
+    }
+    if ((r = hb__settings_parse(data, len, path, &raw, err)) < 0)
+        goto done;
+    *out = raw.runtime;
+    out->data = NULL;
+    raw.runtime.env = NULL;
+    if ((r = resolve_data(plugin_dir, path, raw.runtime.data, &out->data, err)) < 0)
+        hb__runtime_settings_release(out);
+done:
+    hb__settings_raw_release(&raw);
+    free(data);
+    free(path);
     return r;
 }

@@ -152,7 +152,7 @@ static int call_parsed(hb_sandbox *sb, const char *plugin, const char *symbol,
     char *err = NULL;
     uint64_t version = s->version;
     uint64_t t0 = hb__now_ns(), clock = t0;
-    r = hb__wc_call(&sb->wc, &w, sb->opts.call_timeout_ms, &clock, &reply, &err);
+    r = hb__wc_call(&sb->wc, &w, hb__slot_call_timeout(sb, s), &clock, &reply, &err);
     hb__wire_release(&w);
     sb->calls++;
     hb_metrics_add(sb->m->metrics, HB_CTR_CALLS, 1);

@@ -108,6 +108,8 @@ typedef struct hb_wspawn {
     const char *scratch_dir;  /* the worker's only writable place */
     hb_cgroup *cgroup;        /* joined before exec; NULL: none */
     hb_store *store;          /* where fault backtraces are symbolized; NULL: not */
+    char *const *env;         /* plugin.json runtime env ("NAME=value"); NULL: none */
+    char *const *data_dirs;   /* plugin.json runtime data, read-only; NULL: none */
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
@@ -173,6 +175,8 @@ typedef struct hb_slot {
     char *name;
     char *dir;            /* absolute plugin directory */
     uint64_t version;     /* active version */
+    /* plugin.json runtime.call_timeout_ms when (re)activated; 0: unset. */
+    unsigned call_timeout_ms;
     char sha[HB_SHA256_HEX];
     char *path;           /* object path of the active version */
     uint32_t schema;
@@ -232,6 +236,9 @@ struct hb_sandbox {
     hb_cpucap *cpucap;    /* v1 CPU cap on a hybrid machine (NULL: none or in cg) */
     uint64_t restarts;
     char *jail_view;      /* the objects this sandbox's worker may see (security/jail.h) */
+    /* The union of its plugins' plugin.json runtime env and data (first
+     * value of a name wins), given to each worker it starts (runtime.c). */
+    char **rt_env, **rt_data;
     struct hb_sandbox *next;
     /* Watch mode, while it builds one plugin: when held is set, a build
      * failure's event is kept there instead of emitted (watch mode drops it
@@ -245,6 +252,10 @@ struct hb_sandbox {
     hb_worker_kind worker_kind;   /* what opts.worker resolved to (worker_kind.c) */
     char *worker_why;             /* and why */
 };
+
+/* The call timeout of a slot's calls: its plugin.json runtime.call_timeout_ms
+ * when set, never above the sandbox's call_timeout_ms (the ceiling). slots.c */
+unsigned hb__slot_call_timeout(const hb_sandbox *sb, const hb_slot *s);
 
 /* worker_kind.c: resolves hb_sandbox_options.worker. 0 with *used, or
  * HB_EISOLATION / -EINVAL; *why (malloc'ed) says why in every case. */

@@ -191,7 +191,7 @@ int hb_load(hb_sandbox *sb, const char *dir)
         hb__set_status(sb, name, b.rec.version, HB_VERSION_BAD);
         goto out;
     }
-    if ((r = hb__ensure_worker(sb)) < 0)
+    if ((r = hb__runtime_merge(sb, name, abs)) < 0 || (r = hb__ensure_worker(sb)) < 0)
         goto out;
     path = hb__object_path(sb, b.rec.object_sha256);
     hb_slot *ns = realloc(sb->slots, (sb->nslots + 1) * sizeof(*ns));

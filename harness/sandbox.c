@@ -124,6 +124,8 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     how.limits = sb->limits;
     how.cgroup = sb->cg;
     how.store = sb->m->store;
+    how.env = sb->rt_env;
+    how.data_dirs = sb->rt_data;
     return how;
 }
 
@@ -281,6 +283,9 @@ static void release_from_manager(hb_sandbox *sb)
     /* The worker is gone: its copies of the plugin objects go too. */
     hb_jail_view_free(sb->jail_view);
     sb->jail_view = NULL;
+    hb__strv_free(sb->rt_env);
+    hb__strv_free(sb->rt_data);
+    sb->rt_env = sb->rt_data = NULL;
 }
 
 void hb__sandbox_detach(hb_sandbox *sb)

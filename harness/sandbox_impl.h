@@ -46,6 +46,10 @@ void hb__slot_release(hb_slot *s);
 void hb__slot_remove(hb_sandbox *sb, hb_slot *s);
 /* Makes version rec (its object at path, taken) the active one of s. */
 void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha);
+/* Adds plugin name's plugin.json runtime env and data (dir: its directory)
+ * to what the sandbox's workers start with (runtime.c). 0, or -EACCES with
+ * the sandbox's error set for a data directory the jail cannot reach. */
+int hb__runtime_merge(hb_sandbox *sb, const char *name, const char *dir);
 /* hb_store_set_status under the manager's lock. */
 void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st);
 /* Every stored version of plugin, oldest first (hb_store_list under the

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sandbox_impl.h"
+#include "settings.h"
 
 hb_slot *hb__slot_find(hb_sandbox *sb, const char *name)
 {
@@ -38,6 +39,21 @@ void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha
     s->path = path;
     s->version = version;
     memcpy(s->sha, sha, HB_SHA256_HEX);
+    /* The runtime section as it is on disk now; a file that went bad since
+     * the compile keeps the previous values (the next compile reports it). */
+    hb__runtime_settings rt;
+    char *err = NULL;
+    if (s->dir && hb__runtime_read(s->dir, &rt, &err) == 0) {
+        s->call_timeout_ms = rt.call_timeout_ms;
+        hb__runtime_settings_release(&rt);
+    }
+    free(err);
+}
+
+unsigned hb__slot_call_timeout(const hb_sandbox *sb, const hb_slot *s)
+{
+    unsigned cap = sb->opts.call_timeout_ms;
+    return s->call_timeout_ms && (!cap || s->call_timeout_ms < cap) ? s->call_timeout_ms : cap;
 }
 
 void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st)

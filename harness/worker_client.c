@@ -313,6 +313,8 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .worker_src = worker_src,
         .info_fd = HB_INFO_FD,
         .ring_fd = ring_fd >= 0 ? HB_RING_FD : 0,
+        .env = how->env,
+        .data_dirs = how->data_dirs,
     };
     hb_sec_cmd cmd = {0};
     r = hb_sec_wrap(&sp, &cmd, err);

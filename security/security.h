@@ -142,6 +142,11 @@ typedef struct hb_sec_spawn {
     int info_fd;              /* > 0: bwrap reports the worker's host pid there */
     int ring_fd;              /* > 0: the fd number of the call ring (proto/ring.h),
                                  passed as --ring */
+    /* Appended (plugin.json runtime, issue 18): "NAME=value" added to the
+     * worker's environment, and directories shown read-only at their own
+     * path in the jail. NULL-terminated; NULL: none. */
+    char *const *env;
+    char *const *data_dirs;
 } hb_sec_spawn;
 
 /* The command hb_sec_wrap() builds. */

@@ -75,7 +75,12 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     hb_sec_cmd c = {.wrapped = wrap, .drop_root = wrap && hb_jail_drops_root(), .warning = warn};
     int r = 0;
     if (wrap) {
-        hb_jail_bind binds[3];
+        size_t ndata = sp->data_dirs ? hb__strv_len((char **)sp->data_dirs) : 0;
+        hb_jail_bind *binds = calloc(3 + ndata, sizeof(*binds));
+        if (!binds) {
+            hb_sec_cmd_release(&c);
+            return hb__seterr(err, -ENOMEM, "out of memory");
+        }
         size_t nb = 0;
         if (strncmp(sp->worker_path, "/usr/", 5) != 0 || sp->worker_src)
             binds[nb++] = (hb_jail_bind){sp->worker_path, sp->worker_src, false};
@@ -83,7 +88,10 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             binds[nb++] = (hb_jail_bind){sp->objects_dir, sp->objects_src, false};
         if (sp->scratch_dir)
             binds[nb++] = (hb_jail_bind){sp->scratch_dir, NULL, true};
+        for (size_t i = 0; i < ndata; i++)
+            binds[nb++] = (hb_jail_bind){sp->data_dirs[i], NULL, false};
         if (c.drop_root && (r = hb_jail_userns_new(&c.userns_fd, err)) < 0) {
+            free(binds);
             hb_sec_cmd_release(&c);
             return r;
         }
@@ -94,12 +102,20 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
                      .info_fd = sp->info_fd > 0 ? sp->info_fd : -1,
                      .userns_fd = c.userns_fd};
         r = hb_jail_argv(&j, cmd, &c.argv);
+        free(binds);
     } else {
         hb_argv a = HB_ARGV_INIT;
         hb__argv_push_all(&a, cmd);
         r = hb__argv_detach(&a, &c.argv);
     }
     c.envp = hb_jail_env(scratch, scratch, worker_env_keep, NULL);
+    if (c.envp && sp->env && sp->env[0]) {
+        hb_argv e = HB_ARGV_INIT;
+        hb__argv_push_all(&e, c.envp);
+        hb__argv_push_all(&e, sp->env);
+        hb__strv_free(c.envp);
+        c.envp = hb__argv_take(&e);
+    }
     if (r < 0 || !c.envp || ((missing || !spec->seccomp) && !warn)) {
         hb_sec_cmd_release(&c);
         return hb__seterr(err, -ENOMEM, "out of memory");

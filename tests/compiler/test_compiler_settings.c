@@ -33,6 +33,16 @@ static void test_parse_errors(void)
         {"{\"include\": [\"/etc\"]}", {"/x/plugin.json", "\"include\"", "absolute"}},
         {"{\"cflags\": [\"a\",]}", {"/x/plugin.json:1:", "invalid JSON", ""}},
         {"[1]", {"/x/plugin.json", "object", ""}},
+        {"{\"runtime\": {\n  \"prof\": 1}}", {"/x/plugin.json:2:3:", "\"prof\"", "unknown key"}},
+        {"{\"runtime\": {\"profile\": \"lax\"}}", {"/x/plugin.json:1:14:", "\"profile\"", "lax"}},
+        {"{\"runtime\": {\"limits\": {\"memory\": 1}}}", {"/x/plugin.json", "\"memory\"", "unknown"}},
+        {"{\"runtime\": {\"limits\": {\"max_fds\": -1}}}", {"/x/plugin.json", "\"max_fds\"", "integer"}},
+        {"{\"runtime\": {\"call_timeout_ms\": 0}}", {"/x/plugin.json", "\"call_timeout_ms\"", "integer"}},
+        {"{\"runtime\": {\"env\": {\"LD_PRELOAD\": \"x\"}}}", {"/x/plugin.json", "\"env\"", "reserved"}},
+        {"{\"runtime\": {\"env\": {\"A-B\": \"x\"}}}", {"/x/plugin.json", "\"env\"", "A-B"}},
+        {"{\"runtime\": {\"env\": {\"A\": 1}}}", {"/x/plugin.json", "\"env\"", "string"}},
+        {"{\"runtime\": {\"data\": [\"a/../../etc\"]}}", {"/x/plugin.json", "\"data\"", ".."}},
+        {"{\"runtime\": {\"data\": [\"/etc\"]}}", {"/x/plugin.json", "\"data\"", "absolute"}},
     };
     for (size_t i = 0; i < HB_ARRAY_SIZE(bad); i++) {
         hb__settings_raw raw;
@@ -45,7 +55,9 @@ static void test_parse_errors(void)
     }
     const char *good = "{\"cflags\": [\"-O1\", \"-DX=a b\"], \"defines\": {\"A\": 1, \"B\": \"s\", "
                        "\"C\": true, \"D\": false}, \"libs\": [\"m\", \"-Wl,-z,now\"], "
-                       "\"lang\": \"c\", \"std\": \"gnu11\", \"runtime\": {\"future\": 1}}";
+                       "\"lang\": \"c\", \"std\": \"gnu11\", \"runtime\": {\"profile\": \"strict\", "
+                       "\"limits\": {\"memory_mb\": 64, \"max_fds\": 32}, \"call_timeout_ms\": 250, "
+                       "\"env\": {\"GREETING\": \"hi there\"}, \"data\": [\"testdata\"]}}";
     hb__settings_raw raw;
     char *err = NULL;
     HB_CHECK_OK(hb__settings_parse(good, strlen(good), "/x/plugin.json", &raw, &err));
@@ -55,6 +67,12 @@ static void test_parse_errors(void)
     HB_CHECK(has(raw.libs, "-lm") && has(raw.libs, "-Wl,-z,now"));
     HB_CHECK_EQ(raw.lang, HB__LANG_C);
     HB_CHECK_STR(raw.std, "gnu11");
+    HB_CHECK_EQ(raw.runtime.profile, HB__RT_PROFILE_STRICT);
+    HB_CHECK_EQ(raw.runtime.memory_mb, 64);
+    HB_CHECK_EQ(raw.runtime.max_fds, 32);
+    HB_CHECK_EQ(raw.runtime.call_timeout_ms, 250);
+    HB_CHECK(has(raw.runtime.env, "GREETING=hi there"));
+    HB_CHECK(has(raw.runtime.data, "testdata"));
     hb__settings_raw_release(&raw);
 }
 
