@@ -168,6 +168,10 @@ int hb__console_json_value(json_t *j, hb_type t, hb_value *v)
         if (!json_is_number(j))
             return -EINVAL;
         double d = json_number_value(j);
+        /* A float too large for f32 would become inf, which JSON (and so
+         * the reply) cannot carry: out of range, like an integer. */
+        if (t == HB_TYPE_F32 && !isfinite((float)d))
+            return -ERANGE;
         if (t == HB_TYPE_F32)
             v->v.f = (float)d;
         else

@@ -513,7 +513,9 @@ int hb__proto_fault_decode(const void *payload, size_t len, hb_proto_fault *out)
     if (!r.failed && !hb__wire_done(&r)) { /* the appended backtrace */
         uint32_t n = 0;
         hb__wire_get_u32(&r, &n);
-        if (n > HB_PROTO_MAX_FAULT_FRAMES)
+        /* 0 is never written (an empty backtrace leaves the field out):
+         * one encoding per message. */
+        if (n == 0 || n > HB_PROTO_MAX_FAULT_FRAMES)
             rc = -EPROTO;
         for (uint32_t i = 0; rc == 0 && i < n; i++) {
             hb_proto_fault_frame *fr = &q.frames[i];
