@@ -146,104 +146,89 @@ hb_wvalue hb__value_view(const hb_value *v)
     return w;
 }
 
-int hb__proto_call_encode(hb_wbuf *w, uint32_t id, const hb_proto_call *m)
+/* CALL: three strings, then the counted values. */
+static void call_put_tail(hb_wbuf *w, const void *mv)
 {
-    hb__wire_begin(w, HB_MSG_CALL, id);
-    hb__wire_put_str(w, m->plugin);
-    hb__wire_put_str(w, m->symbol);
-    hb__wire_put_str(w, m->signature);
+    const hb_proto_call *m = mv;
     hb__wire_put_u32(w, (uint32_t)m->nargs);
     for (size_t i = 0; i < m->nargs; i++)
         hb__value_encode(w, &m->args[i]);
-    return hb__wire_finish(w);
 }
 
-void hb__proto_call_release(hb_proto_call *m)
+static int call_get_tail(hb_rbuf *r, void *qv)
 {
-    free(m->plugin);
-    free(m->symbol);
-    free(m->signature);
+    hb_proto_call *q = qv;
+    uint32_t nargs = 0;
+    int rc = hb__wire_get_u32(r, &nargs);
+    if (rc < 0)
+        return rc;
+    /* No signature takes more, so a larger count cannot be a valid call;
+     * refusing it here also bounds the allocation below. */
+    if (nargs > HB_SIG_MAX_ARGS)
+        return -EPROTO;
+    q->args = calloc(nargs ? nargs : 1, sizeof(*q->args));
+    if (!q->args)
+        return -ENOMEM;
+    for (; q->nargs < nargs; q->nargs++) {
+        if ((rc = hb__value_decode(r, &q->args[q->nargs])) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void call_release_tail(void *qv)
+{
+    hb_proto_call *m = qv;
     for (size_t i = 0; m->args && i < m->nargs; i++)
         hb__value_release(&m->args[i]);
     free(m->args);
-    memset(m, 0, sizeof(*m));
 }
 
-int hb__proto_call_decode(const void *payload, size_t len, hb_proto_call *out)
-{
-    hb_rbuf r;
-    hb_proto_call q = {0};
-    uint32_t nargs = 0;
-    int rc;
-    hb__rbuf_init(&r, payload, len);
-    if ((rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.plugin)) < 0 ||
-        (rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.symbol)) < 0 ||
-        (rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.signature)) < 0 ||
-        (rc = hb__wire_get_u32(&r, &nargs)) < 0)
-        goto fail;
-    /* No signature takes more, so a larger count cannot be a valid call;
-     * refusing it here also bounds the allocation below. */
-    if (nargs > HB_SIG_MAX_ARGS) {
-        rc = -EPROTO;
-        goto fail;
-    }
-    q.args = calloc(nargs ? nargs : 1, sizeof(*q.args));
-    if (!q.args) {
-        rc = -ENOMEM;
-        goto fail;
-    }
-    for (; q.nargs < nargs; q.nargs++) {
-        if ((rc = hb__value_decode(&r, &q.args[q.nargs])) < 0)
-            goto fail;
-    }
-    rc = hb__proto_finish(&r, 0);
-    if (rc < 0)
-        goto fail;
-    *out = q;
-    return 0;
-fail:
-    hb__proto_call_release(&q);
-    return rc;
-}
+static const hb__proto_field call_f[] = {
+    HB_F_STR(hb_proto_call, plugin, HB_PROTO_MAX_STR),
+    HB_F_STR(hb_proto_call, symbol, HB_PROTO_MAX_STR),
+    HB_F_STR(hb_proto_call, signature, HB_PROTO_MAX_STR),
+};
+static const hb__proto_layout call_l =
+    HB_LAYOUT(hb_proto_call, call_f, call_put_tail, call_get_tail, call_release_tail);
+HB_PROTO_ENCODER(call, hb_proto_call, HB_MSG_CALL, call_l)
+HB_PROTO_DECODER(call, hb_proto_call, call_l)
+HB_PROTO_RELEASER(call, hb_proto_call, call_l)
 
-int hb__proto_call_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_call_ok *m)
+/* OK of CALL: all of it is the tail (a value has no fixed layout). */
+static void call_ok_put_tail(hb_wbuf *w, const void *mv)
 {
-    hb__wire_begin(w, HB_MSG_OK, id);
+    const hb_proto_call_ok *m = mv;
     hb__value_encode(w, &m->ret);
     hb__wire_put_u32(w, m->nbuf);
     for (uint32_t i = 0; i < m->nbuf && i < HB_SIG_MAX_ARGS; i++)
         hb__wire_put_bytes(w, m->bufs[i].data, m->bufs[i].len);
-    return hb__wire_finish(w);
 }
 
-void hb__proto_call_ok_release(hb_proto_call_ok *m)
+static int call_ok_get_tail(hb_rbuf *r, void *qv)
 {
-    hb__value_release(&m->ret);
-    m->nbuf = 0;
-}
-
-int hb__proto_call_ok_decode(const void *payload, size_t len, hb_proto_call_ok *out)
-{
-    hb_rbuf r;
-    hb_proto_call_ok q;
-    memset(&q, 0, sizeof(q));
-    hb__rbuf_init(&r, payload, len);
-    int rc = hb__value_decode(&r, &q.ret);
+    hb_proto_call_ok *q = qv;
+    int rc = hb__value_decode(r, &q->ret);
     if (rc < 0)
         return rc;
-    hb__wire_get_u32(&r, &q.nbuf);
-    if (!r.failed && q.nbuf > HB_SIG_MAX_ARGS)
-        rc = -EPROTO;
-    for (uint32_t i = 0; rc == 0 && !r.failed && i < q.nbuf; i++)
-        hb__wire_get_bytes(&r, &q.bufs[i].data, &q.bufs[i].len);
-    rc = hb__proto_finish(&r, rc);
-    if (rc < 0) {
-        hb__proto_call_ok_release(&q);
-        return rc;
-    }
-    *out = q;
+    hb__wire_get_u32(r, &q->nbuf);
+    if (!r->failed && q->nbuf > HB_SIG_MAX_ARGS)
+        return -EPROTO;
+    for (uint32_t i = 0; !r->failed && i < q->nbuf; i++)
+        hb__wire_get_bytes(r, &q->bufs[i].data, &q->bufs[i].len);
     return 0;
 }
+
+static void call_ok_release_tail(void *qv)
+{
+    hb__value_release(&((hb_proto_call_ok *)qv)->ret);
+}
+
+static const hb__proto_layout call_ok_l = {sizeof(hb_proto_call_ok), NULL, 0, call_ok_put_tail,
+                                           call_ok_get_tail, call_ok_release_tail};
+HB_PROTO_ENCODER(call_ok, hb_proto_call_ok, HB_MSG_OK, call_ok_l)
+HB_PROTO_DECODER(call_ok, hb_proto_call_ok, call_ok_l)
+HB_PROTO_RELEASER(call_ok, hb_proto_call_ok, call_ok_l)
 
 /* Whether an integer value fits the C type its hb_type names. */
 static bool int_fits(const hb_wvalue *v)

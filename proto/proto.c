@@ -1,6 +1,7 @@
-/* proto/proto.c - the messages of the harness <-> worker protocol: one
- * encoder and one decoder per message, over the field codec of wire.c. See
- * proto.h. Values and CALL are in call.c, the carry sections in carry.c. */
+/* proto/proto.c - the messages of the harness <-> worker protocol: per
+ * message one layout table (proto_int.h) that fields.c encodes, decodes
+ * and releases, and the tails tables cannot say. See proto.h. Values and
+ * CALL are in call.c, the carry sections in carry.c. */
 #include "proto.h"
 
 #include "proto_int.h"
@@ -43,439 +44,187 @@ int hb__proto_empty_decode(const void *payload, size_t len)
     return len == 0 ? 0 : -EPROTO;
 }
 
-/* ---- HELLO --------------------------------------------------------------- */
+/* ---- HELLO, LOAD, SAVE, UNLOAD, PING, ERR, CHECKPOINT, SWITCHED, LISTENER --- */
 
-int hb__proto_hello_encode(hb_wbuf *w, uint32_t id, const hb_proto_hello *m)
+static const hb__proto_field hello_f[] = {
+    HB_F_U32(hb_proto_hello, magic),
+    HB_F_U64(hb_proto_hello, max_state_size),
+};
+static const hb__proto_layout hello_l = HB_LAYOUT(hb_proto_hello, hello_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(hello, hb_proto_hello, HB_MSG_HELLO, hello_l)
+HB_PROTO_DECODER(hello, hb_proto_hello, hello_l)
+
+static const hb__proto_field hello_ok_f[] = {
+    HB_F_U32(hb_proto_hello_ok, magic),
+    HB_F_U32(hb_proto_hello_ok, abi),
+    HB_F_U32(hb_proto_hello_ok, pid),
+};
+static const hb__proto_layout hello_ok_l =
+    HB_LAYOUT(hb_proto_hello_ok, hello_ok_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(hello_ok, hb_proto_hello_ok, HB_MSG_OK, hello_ok_l)
+HB_PROTO_DECODER(hello_ok, hb_proto_hello_ok, hello_ok_l)
+
+static const hb__proto_field load_f[] = {
+    HB_F_STR(hb_proto_load, plugin, HB_PROTO_MAX_STR),
+    HB_F_STR(hb_proto_load, path, HB_PROTO_MAX_STR),
+    HB_F_U64(hb_proto_load, version),
+    HB_F_U8(hb_proto_load, has_state, 1),
+    HB_F_U32(hb_proto_load, state_schema),
+    HB_F_BYTES(hb_proto_load, state, state_len),
+};
+static const hb__proto_layout load_l = HB_LAYOUT(hb_proto_load, load_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(load, hb_proto_load, HB_MSG_LOAD, load_l)
+HB_PROTO_DECODER(load, hb_proto_load, load_l)
+HB_PROTO_RELEASER(load, hb_proto_load, load_l)
+
+/* SAVE and UNLOAD: one layout, two message types. */
+static const hb__proto_field plugin_f[] = {
+    HB_F_STR(hb_proto_plugin, plugin, HB_PROTO_MAX_STR),
+};
+static const hb__proto_layout plugin_l = HB_LAYOUT(hb_proto_plugin, plugin_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(save, hb_proto_plugin, HB_MSG_SAVE, plugin_l)
+HB_PROTO_ENCODER(unload, hb_proto_plugin, HB_MSG_UNLOAD, plugin_l)
+HB_PROTO_DECODER(plugin, hb_proto_plugin, plugin_l)
+HB_PROTO_RELEASER(plugin, hb_proto_plugin, plugin_l)
+
+static const hb__proto_field save_ok_f[] = {
+    HB_F_U32(hb_proto_save_ok, schema),
+    HB_F_U8(hb_proto_save_ok, has_save, 1),
+    HB_F_BYTES(hb_proto_save_ok, state, state_len),
+};
+static const hb__proto_layout save_ok_l =
+    HB_LAYOUT(hb_proto_save_ok, save_ok_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(save_ok, hb_proto_save_ok, HB_MSG_OK, save_ok_l)
+HB_PROTO_DECODER(save_ok, hb_proto_save_ok, save_ok_l)
+
+static const hb__proto_field ping_ok_f[] = {
+    HB_F_U32(hb_proto_ping_ok, pid),
+};
+static const hb__proto_layout ping_ok_l =
+    HB_LAYOUT(hb_proto_ping_ok, ping_ok_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(ping_ok, hb_proto_ping_ok, HB_MSG_OK, ping_ok_l)
+HB_PROTO_DECODER(ping_ok, hb_proto_ping_ok, ping_ok_l)
+
+static const hb__proto_field err_f[] = {
+    HB_F_U32(hb_proto_err, code),
+    HB_F_STR(hb_proto_err, message, HB_PROTO_MAX_ERR),
+};
+static const hb__proto_layout err_l = HB_LAYOUT(hb_proto_err, err_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(err, hb_proto_err, HB_MSG_ERR, err_l)
+HB_PROTO_DECODER(err, hb_proto_err, err_l)
+HB_PROTO_RELEASER(err, hb_proto_err, err_l)
+
+static const hb__proto_field checkpoint_f[] = {
+    HB_F_STR(hb_proto_checkpoint, plugin, HB_PROTO_MAX_STR),
+    HB_F_U64(hb_proto_checkpoint, version),
+    HB_F_U32(hb_proto_checkpoint, schema),
+    HB_F_BYTES(hb_proto_checkpoint, state, state_len),
+};
+static const hb__proto_layout checkpoint_l =
+    HB_LAYOUT(hb_proto_checkpoint, checkpoint_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(checkpoint, hb_proto_checkpoint, HB_MSG_CHECKPOINT, checkpoint_l)
+HB_PROTO_DECODER(checkpoint, hb_proto_checkpoint, checkpoint_l)
+HB_PROTO_RELEASER(checkpoint, hb_proto_checkpoint, checkpoint_l)
+
+static const hb__proto_field switched_f[] = {
+    HB_F_STR(hb_proto_switched, plugin, HB_PROTO_MAX_STR),
+    HB_F_U64(hb_proto_switched, version),
+};
+static const hb__proto_layout switched_l =
+    HB_LAYOUT(hb_proto_switched, switched_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(switched, hb_proto_switched, HB_MSG_SWITCHED, switched_l)
+HB_PROTO_DECODER(switched, hb_proto_switched, switched_l)
+HB_PROTO_RELEASER(switched, hb_proto_switched, switched_l)
+
+static const hb__proto_field listener_f[] = {
+    HB_F_U32(hb_proto_listener, flags),
+};
+static const hb__proto_layout listener_l =
+    HB_LAYOUT(hb_proto_listener, listener_f, NULL, NULL, NULL);
+HB_PROTO_ENCODER(listener, hb_proto_listener, HB_MSG_LISTENER, listener_l)
+HB_PROTO_DECODER(listener, hb_proto_listener, listener_l)
+
+/* ---- SWAP: optional wait_ack flag, then the optional carry section ------- */
+
+static void swap_put_tail(hb_wbuf *w, const void *mv)
 {
-    hb__wire_begin(w, HB_MSG_HELLO, id);
-    hb__wire_put_u32(w, m->magic);
-    hb__wire_put_u64(w, m->max_state_size);
-    return hb__wire_finish(w);
-}
-
-int hb__proto_hello_decode(const void *payload, size_t len, hb_proto_hello *out)
-{
-    hb_rbuf r;
-    hb_proto_hello h;
-    hb__rbuf_init(&r, payload, len);
-    hb__wire_get_u32(&r, &h.magic);
-    hb__wire_get_u64(&r, &h.max_state_size);
-    int rc = hb__proto_finish(&r, 0);
-    if (rc < 0)
-        return rc;
-    *out = h;
-    return 0;
-}
-
-int hb__proto_hello_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_hello_ok *m)
-{
-    hb__wire_begin(w, HB_MSG_OK, id);
-    hb__wire_put_u32(w, m->magic);
-    hb__wire_put_u32(w, m->abi);
-    hb__wire_put_u32(w, m->pid);
-    return hb__wire_finish(w);
-}
-
-int hb__proto_hello_ok_decode(const void *payload, size_t len, hb_proto_hello_ok *out)
-{
-    hb_rbuf r;
-    hb_proto_hello_ok h;
-    hb__rbuf_init(&r, payload, len);
-    hb__wire_get_u32(&r, &h.magic);
-    hb__wire_get_u32(&r, &h.abi);
-    hb__wire_get_u32(&r, &h.pid);
-    int rc = hb__proto_finish(&r, 0);
-    if (rc < 0)
-        return rc;
-    *out = h;
-    return 0;
-}
-
-/* ---- LOAD ---------------------------------------------------------------- */
-
-int hb__proto_load_encode(hb_wbuf *w, uint32_t id, const hb_proto_load *m)
-{
-    hb__wire_begin(w, HB_MSG_LOAD, id);
-    hb__wire_put_str(w, m->plugin);
-    hb__wire_put_str(w, m->path);
-    hb__wire_put_u64(w, m->version);
-    hb__wire_put_u8(w, m->has_state);
-    hb__wire_put_u32(w, m->state_schema);
-    hb__wire_put_bytes(w, m->state, m->state_len);
-    return hb__wire_finish(w);
-}
-
-void hb__proto_load_release(hb_proto_load *m)
-{
-    free(m->plugin);
-    free(m->path);
-    memset(m, 0, sizeof(*m));
-}
-
-int hb__proto_load_decode(const void *payload, size_t len, hb_proto_load *out)
-{
-    hb_rbuf r;
-    hb_proto_load q = {0};
-    int rc;
-    hb__rbuf_init(&r, payload, len);
-    if ((rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.plugin)) < 0 ||
-        (rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.path)) < 0)
-        goto fail;
-    hb__wire_get_u64(&r, &q.version);
-    hb__wire_get_u8(&r, &q.has_state);
-    hb__wire_get_u32(&r, &q.state_schema);
-    hb__wire_get_bytes(&r, &q.state, &q.state_len);
-    rc = hb__proto_finish(&r, 0);
-    if (rc == 0 && q.has_state > 1)
-        rc = -EPROTO;
-    if (rc < 0)
-        goto fail;
-    *out = q;
-    return 0;
-fail:
-    hb__proto_load_release(&q);
-    return rc;
-}
-
-void hb__proto_loaded_release(hb_proto_loaded *m)
-{
-    free(m->name);
-    hb__proto_carry_result_release(&m->carry);
-    memset(m, 0, sizeof(*m));
-}
-
-static int loaded_encode(hb_wbuf *w, uint32_t id, const hb_proto_loaded *m, bool swap)
-{
-    hb__wire_begin(w, HB_MSG_OK, id);
-    hb__wire_put_str(w, m->name);
-    hb__wire_put_u32(w, m->schema);
-    hb__wire_put_u32(w, m->hooks);
-    hb__wire_put_u8(w, m->state_result);
-    if (swap)
-        hb__wire_put_u64(w, m->previous);
-    if (swap && m->carry.present)
-        hb__proto_carry_result_put(w, &m->carry);
-    return hb__wire_finish(w);
-}
-
-static int loaded_decode(const void *payload, size_t len, hb_proto_loaded *out, bool swap)
-{
-    hb_rbuf r;
-    hb_proto_loaded q = {0};
-    int rc;
-    hb__rbuf_init(&r, payload, len);
-    if ((rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.name)) < 0)
-        goto fail;
-    hb__wire_get_u32(&r, &q.schema);
-    hb__wire_get_u32(&r, &q.hooks);
-    hb__wire_get_u8(&r, &q.state_result);
-    if (swap)
-        hb__wire_get_u64(&r, &q.previous);
-    if (swap && !r.failed && r.left > 0)
-        rc = hb__proto_carry_result_get(&r, &q.carry);
-    rc = hb__proto_finish(&r, rc);
-    if (rc == 0 && q.state_result > HB_PROTO_STATE_DROPPED)
-        rc = -EPROTO;
-    if (rc < 0)
-        goto fail;
-    *out = q;
-    return 0;
-fail:
-    hb__proto_loaded_release(&q);
-    return rc;
-}
-
-int hb__proto_load_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_loaded *m)
-{
-    return loaded_encode(w, id, m, false);
-}
-
-int hb__proto_load_ok_decode(const void *payload, size_t len, hb_proto_loaded *out)
-{
-    return loaded_decode(payload, len, out, false);
-}
-
-/* ---- SWAP ---------------------------------------------------------------- */
-
-int hb__proto_swap_encode(hb_wbuf *w, uint32_t id, const hb_proto_swap *m)
-{
-    hb__wire_begin(w, HB_MSG_SWAP, id);
-    hb__wire_put_str(w, m->plugin);
-    hb__wire_put_str(w, m->path);
-    hb__wire_put_u64(w, m->version);
+    const hb_proto_swap *m = mv;
     if (m->wait_ack || m->carry.present)
         hb__wire_put_u8(w, m->wait_ack);
     if (m->carry.present)
         hb__proto_carry_put(w, &m->carry);
-    return hb__wire_finish(w);
 }
 
-void hb__proto_swap_release(hb_proto_swap *m)
+static int swap_get_tail(hb_rbuf *r, void *qv)
 {
-    free(m->plugin);
-    free(m->path);
-    hb__proto_carry_release(&m->carry);
-    memset(m, 0, sizeof(*m));
-}
-
-int hb__proto_swap_decode(const void *payload, size_t len, hb_proto_swap *out)
-{
-    hb_rbuf r;
-    hb_proto_swap q = {0};
-    int rc;
-    hb__rbuf_init(&r, payload, len);
-    if ((rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.plugin)) < 0 ||
-        (rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.path)) < 0)
-        goto fail;
-    hb__wire_get_u64(&r, &q.version);
-    if (!r.failed && r.left >= 1) /* the optional wait_ack flag */
-        hb__wire_get_u8(&r, &q.wait_ack);
-    if (!r.failed && r.left > 0) /* the optional carry section */
-        rc = hb__proto_carry_get(&r, &q.carry);
-    rc = hb__proto_finish(&r, rc);
-    if (rc < 0)
-        goto fail;
-    *out = q;
-    return 0;
-fail:
-    hb__proto_swap_release(&q);
-    return rc;
-}
-
-int hb__proto_swap_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_loaded *m)
-{
-    return loaded_encode(w, id, m, true);
-}
-
-int hb__proto_swap_ok_decode(const void *payload, size_t len, hb_proto_loaded *out)
-{
-    return loaded_decode(payload, len, out, true);
-}
-
-/* ---- SAVE, UNLOAD -------------------------------------------------------- */
-
-static int plugin_encode(hb_wbuf *w, uint8_t type, uint32_t id, const hb_proto_plugin *m)
-{
-    hb__wire_begin(w, type, id);
-    hb__wire_put_str(w, m->plugin);
-    return hb__wire_finish(w);
-}
-
-int hb__proto_save_encode(hb_wbuf *w, uint32_t id, const hb_proto_plugin *m)
-{
-    return plugin_encode(w, HB_MSG_SAVE, id, m);
-}
-
-int hb__proto_unload_encode(hb_wbuf *w, uint32_t id, const hb_proto_plugin *m)
-{
-    return plugin_encode(w, HB_MSG_UNLOAD, id, m);
-}
-
-void hb__proto_plugin_release(hb_proto_plugin *m)
-{
-    free(m->plugin);
-    m->plugin = NULL;
-}
-
-int hb__proto_plugin_decode(const void *payload, size_t len, hb_proto_plugin *out)
-{
-    hb_rbuf r;
-    hb_proto_plugin q = {0};
-    hb__rbuf_init(&r, payload, len);
-    int rc = hb__proto_finish(&r, hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.plugin));
-    if (rc < 0) {
-        hb__proto_plugin_release(&q);
-        return rc;
-    }
-    *out = q;
+    hb_proto_swap *q = qv;
+    if (r->left >= 1)
+        hb__wire_get_u8(r, &q->wait_ack);
+    if (!r->failed && r->left > 0)
+        return hb__proto_carry_get(r, &q->carry);
     return 0;
 }
 
-int hb__proto_save_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_save_ok *m)
+static void swap_release_tail(void *qv)
 {
-    hb__wire_begin(w, HB_MSG_OK, id);
-    hb__wire_put_u32(w, m->schema);
-    hb__wire_put_u8(w, m->has_save);
-    hb__wire_put_bytes(w, m->state, m->state_len);
-    return hb__wire_finish(w);
+    hb__proto_carry_release(&((hb_proto_swap *)qv)->carry);
 }
 
-int hb__proto_save_ok_decode(const void *payload, size_t len, hb_proto_save_ok *out)
+static const hb__proto_field swap_f[] = {
+    HB_F_STR(hb_proto_swap, plugin, HB_PROTO_MAX_STR),
+    HB_F_STR(hb_proto_swap, path, HB_PROTO_MAX_STR),
+    HB_F_U64(hb_proto_swap, version),
+};
+static const hb__proto_layout swap_l =
+    HB_LAYOUT(hb_proto_swap, swap_f, swap_put_tail, swap_get_tail, swap_release_tail);
+HB_PROTO_ENCODER(swap, hb_proto_swap, HB_MSG_SWAP, swap_l)
+HB_PROTO_DECODER(swap, hb_proto_swap, swap_l)
+HB_PROTO_RELEASER(swap, hb_proto_swap, swap_l)
+
+/* ---- OK of LOAD and SWAP (SWAP adds previous and the carry result) ------- */
+
+static void swap_ok_put_tail(hb_wbuf *w, const void *mv)
 {
-    hb_rbuf r;
-    hb_proto_save_ok q = {0};
-    hb__rbuf_init(&r, payload, len);
-    hb__wire_get_u32(&r, &q.schema);
-    hb__wire_get_u8(&r, &q.has_save);
-    hb__wire_get_bytes(&r, &q.state, &q.state_len);
-    int rc = hb__proto_finish(&r, 0);
-    if (rc == 0 && q.has_save > 1)
-        rc = -EPROTO;
-    if (rc < 0)
-        return rc;
-    *out = q;
-    return 0;
+    const hb_proto_loaded *m = mv;
+    if (m->carry.present)
+        hb__proto_carry_result_put(w, &m->carry);
 }
 
-/* ---- PING ---------------------------------------------------------------- */
-
-int hb__proto_ping_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_ping_ok *m)
+static int swap_ok_get_tail(hb_rbuf *r, void *qv)
 {
-    hb__wire_begin(w, HB_MSG_OK, id);
-    hb__wire_put_u32(w, m->pid);
-    return hb__wire_finish(w);
+    return r->left > 0 ? hb__proto_carry_result_get(r, &((hb_proto_loaded *)qv)->carry) : 0;
 }
 
-int hb__proto_ping_ok_decode(const void *payload, size_t len, hb_proto_ping_ok *out)
+static void loaded_release_tail(void *qv)
 {
-    hb_rbuf r;
-    hb_proto_ping_ok q;
-    hb__rbuf_init(&r, payload, len);
-    hb__wire_get_u32(&r, &q.pid);
-    int rc = hb__proto_finish(&r, 0);
-    if (rc < 0)
-        return rc;
-    *out = q;
-    return 0;
+    hb__proto_carry_result_release(&((hb_proto_loaded *)qv)->carry);
 }
 
-/* ---- ERR ----------------------------------------------------------------- */
+#define LOADED_FIELDS                                            \
+    HB_F_STR(hb_proto_loaded, name, HB_PROTO_MAX_STR),           \
+        HB_F_U32(hb_proto_loaded, schema), HB_F_U32(hb_proto_loaded, hooks), \
+        HB_F_U8(hb_proto_loaded, state_result, HB_PROTO_STATE_DROPPED)
+static const hb__proto_field load_ok_f[] = {LOADED_FIELDS};
+static const hb__proto_field swap_ok_f[] = {LOADED_FIELDS, HB_F_U64(hb_proto_loaded, previous)};
+static const hb__proto_layout load_ok_l =
+    HB_LAYOUT(hb_proto_loaded, load_ok_f, NULL, NULL, loaded_release_tail);
+static const hb__proto_layout swap_ok_l = HB_LAYOUT(hb_proto_loaded, swap_ok_f, swap_ok_put_tail,
+                                                    swap_ok_get_tail, loaded_release_tail);
+HB_PROTO_ENCODER(load_ok, hb_proto_loaded, HB_MSG_OK, load_ok_l)
+HB_PROTO_DECODER(load_ok, hb_proto_loaded, load_ok_l)
+HB_PROTO_ENCODER(swap_ok, hb_proto_loaded, HB_MSG_OK, swap_ok_l)
+HB_PROTO_DECODER(swap_ok, hb_proto_loaded, swap_ok_l)
+/* Either layout releases the same memory. */
+HB_PROTO_RELEASER(loaded, hb_proto_loaded, load_ok_l)
 
-int hb__proto_err_encode(hb_wbuf *w, uint32_t id, const hb_proto_err *m)
+/* ---- FAULT: the appended backtrace ----------------------------------------- */
+
+/* Async-signal-safe: the field codec only copies. The backtrace is written
+ * only when there is one: a frame without it is the same bytes as before
+ * the field existed. */
+static void fault_put_tail(hb_wbuf *w, const void *mv)
 {
-    hb__wire_begin(w, HB_MSG_ERR, id);
-    hb__wire_put_u32(w, (uint32_t)m->code);
-    hb__wire_put_str(w, m->message);
-    return hb__wire_finish(w);
-}
-
-void hb__proto_err_release(hb_proto_err *m)
-{
-    free(m->message);
-    m->message = NULL;
-}
-
-int hb__proto_err_decode(const void *payload, size_t len, hb_proto_err *out)
-{
-    hb_rbuf r;
-    hb_proto_err q = {0};
-    uint32_t code = 0;
-    hb__rbuf_init(&r, payload, len);
-    hb__wire_get_u32(&r, &code);
-    int rc = hb__proto_finish(&r, hb__proto_get_str(&r, HB_PROTO_MAX_ERR, &q.message));
-    if (rc < 0) {
-        hb__proto_err_release(&q);
-        return rc;
-    }
-    q.code = (int32_t)code;
-    *out = q;
-    return 0;
-}
-
-/* ---- CHECKPOINT, SWITCHED ------------------------------------------------- */
-
-int hb__proto_checkpoint_encode(hb_wbuf *w, uint32_t id, const hb_proto_checkpoint *m)
-{
-    hb__wire_begin(w, HB_MSG_CHECKPOINT, id);
-    hb__wire_put_str(w, m->plugin);
-    hb__wire_put_u64(w, m->version);
-    hb__wire_put_u32(w, m->schema);
-    hb__wire_put_bytes(w, m->state, m->state_len);
-    return hb__wire_finish(w);
-}
-
-void hb__proto_checkpoint_release(hb_proto_checkpoint *m)
-{
-    free(m->plugin);
-    memset(m, 0, sizeof(*m));
-}
-
-int hb__proto_checkpoint_decode(const void *payload, size_t len, hb_proto_checkpoint *out)
-{
-    hb_rbuf r;
-    hb_proto_checkpoint q = {0};
-    int rc;
-    hb__rbuf_init(&r, payload, len);
-    if ((rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.plugin)) < 0)
-        goto fail;
-    hb__wire_get_u64(&r, &q.version);
-    hb__wire_get_u32(&r, &q.schema);
-    hb__wire_get_bytes(&r, &q.state, &q.state_len);
-    if ((rc = hb__proto_finish(&r, 0)) < 0)
-        goto fail;
-    *out = q;
-    return 0;
-fail:
-    hb__proto_checkpoint_release(&q);
-    return rc;
-}
-
-int hb__proto_switched_encode(hb_wbuf *w, uint32_t id, const hb_proto_switched *m)
-{
-    hb__wire_begin(w, HB_MSG_SWITCHED, id);
-    hb__wire_put_str(w, m->plugin);
-    hb__wire_put_u64(w, m->version);
-    return hb__wire_finish(w);
-}
-
-void hb__proto_switched_release(hb_proto_switched *m)
-{
-    free(m->plugin);
-    memset(m, 0, sizeof(*m));
-}
-
-int hb__proto_switched_decode(const void *payload, size_t len, hb_proto_switched *out)
-{
-    hb_rbuf r;
-    hb_proto_switched q = {0};
-    int rc;
-    hb__rbuf_init(&r, payload, len);
-    if ((rc = hb__proto_get_str(&r, HB_PROTO_MAX_STR, &q.plugin)) < 0)
-        goto fail;
-    hb__wire_get_u64(&r, &q.version);
-    if ((rc = hb__proto_finish(&r, 0)) < 0)
-        goto fail;
-    *out = q;
-    return 0;
-fail:
-    hb__proto_switched_release(&q);
-    return rc;
-}
-
-/* ---- LISTENER, FAULT ------------------------------------------------------ */
-
-int hb__proto_listener_encode(hb_wbuf *w, uint32_t id, const hb_proto_listener *m)
-{
-    hb__wire_begin(w, HB_MSG_LISTENER, id);
-    hb__wire_put_u32(w, m->flags);
-    return hb__wire_finish(w);
-}
-
-int hb__proto_listener_decode(const void *payload, size_t len, hb_proto_listener *out)
-{
-    hb_rbuf r;
-    hb_proto_listener q;
-    hb__rbuf_init(&r, payload, len);
-    hb__wire_get_u32(&r, &q.flags);
-    int rc = hb__proto_finish(&r, 0);
-    if (rc < 0)
-        return rc;
-    *out = q;
-    return 0;
-}
-
-/* Async-signal-safe over a fixed buffer: the field codec only copies. */
-int hb__proto_fault_encode(hb_wbuf *w, uint32_t id, const hb_proto_fault *m)
-{
-    hb__wire_begin(w, HB_MSG_FAULT, id);
-    hb__wire_put_u32(w, m->signo);
-    hb__wire_put_u64(w, m->pc);
-    hb__wire_put_u64(w, m->addr);
-    hb__wire_put_str(w, m->plugin);
-    hb__wire_put_u64(w, m->version);
-    hb__wire_put_u8(w, m->retired);
-    /* The appended backtrace, only when there is one: a frame without it
-     * is the same bytes as before the field existed. */
+    const hb_proto_fault *m = mv;
     uint32_t n = m->nframes < HB_PROTO_MAX_FAULT_FRAMES ? m->nframes : HB_PROTO_MAX_FAULT_FRAMES;
     if (n)
         hb__wire_put_u32(w, n);
@@ -485,55 +234,48 @@ int hb__proto_fault_encode(hb_wbuf *w, uint32_t id, const hb_proto_fault *m)
         hb__wire_put_u64(w, m->frames[i].version);
         hb__wire_put_str(w, m->frames[i].plugin ? m->frames[i].plugin : "");
     }
-    return hb__wire_finish(w);
 }
 
-void hb__proto_fault_release(hb_proto_fault *m)
+static int fault_get_tail(hb_rbuf *r, void *qv)
 {
-    free(m->plugin);
-    for (uint32_t i = 0; i < m->nframes && i < HB_PROTO_MAX_FAULT_FRAMES; i++)
-        free(m->frames[i].plugin);
-    memset(m, 0, sizeof(*m));
-}
-
-int hb__proto_fault_decode(const void *payload, size_t len, hb_proto_fault *out)
-{
-    hb_rbuf r;
-    hb_proto_fault q = {0};
-    int rc;
-    hb__rbuf_init(&r, payload, len);
-    hb__wire_get_u32(&r, &q.signo);
-    hb__wire_get_u64(&r, &q.pc);
-    hb__wire_get_u64(&r, &q.addr);
-    if ((rc = hb__proto_get_str(&r, HB_PROTO_MAX_FAULT_PLUGIN, &q.plugin)) < 0)
-        goto fail;
-    hb__wire_get_u64(&r, &q.version);
-    hb__wire_get_u8(&r, &q.retired);
-    rc = 0;
-    if (!r.failed && !hb__wire_done(&r)) { /* the appended backtrace */
-        uint32_t n = 0;
-        hb__wire_get_u32(&r, &n);
-        /* 0 is never written (an empty backtrace leaves the field out):
-         * one encoding per message. */
-        if (n == 0 || n > HB_PROTO_MAX_FAULT_FRAMES)
-            rc = -EPROTO;
-        for (uint32_t i = 0; rc == 0 && i < n; i++) {
-            hb_proto_fault_frame *fr = &q.frames[i];
-            hb__wire_get_u64(&r, &fr->pc);
-            hb__wire_get_u64(&r, &fr->base);
-            hb__wire_get_u64(&r, &fr->version);
-            q.nframes = i + 1; /* released from here on */
-            rc = hb__proto_get_str(&r, HB_PROTO_MAX_FAULT_PLUGIN, &fr->plugin);
-        }
+    hb_proto_fault *q = qv;
+    if (hb__wire_done(r))
+        return 0;
+    uint32_t n = 0;
+    hb__wire_get_u32(r, &n);
+    /* 0 is never written (an empty backtrace leaves the field out): one
+     * encoding per message. */
+    if (n == 0 || n > HB_PROTO_MAX_FAULT_FRAMES)
+        return -EPROTO;
+    int rc = 0;
+    for (uint32_t i = 0; rc == 0 && i < n; i++) {
+        hb_proto_fault_frame *fr = &q->frames[i];
+        hb__wire_get_u64(r, &fr->pc);
+        hb__wire_get_u64(r, &fr->base);
+        hb__wire_get_u64(r, &fr->version);
+        q->nframes = i + 1; /* released from here on */
+        rc = hb__proto_get_str(r, HB_PROTO_MAX_FAULT_PLUGIN, &fr->plugin);
     }
-    rc = hb__proto_finish(&r, rc);
-    if (rc == 0 && q.retired > 1)
-        rc = -EPROTO;
-    if (rc < 0)
-        goto fail;
-    *out = q;
-    return 0;
-fail:
-    hb__proto_fault_release(&q);
     return rc;
 }
+
+static void fault_release_tail(void *qv)
+{
+    hb_proto_fault *m = qv;
+    for (uint32_t i = 0; i < m->nframes && i < HB_PROTO_MAX_FAULT_FRAMES; i++)
+        free(m->frames[i].plugin);
+}
+
+static const hb__proto_field fault_f[] = {
+    HB_F_U32(hb_proto_fault, signo),
+    HB_F_U64(hb_proto_fault, pc),
+    HB_F_U64(hb_proto_fault, addr),
+    HB_F_STR(hb_proto_fault, plugin, HB_PROTO_MAX_FAULT_PLUGIN),
+    HB_F_U64(hb_proto_fault, version),
+    HB_F_U8(hb_proto_fault, retired, 1),
+};
+static const hb__proto_layout fault_l =
+    HB_LAYOUT(hb_proto_fault, fault_f, fault_put_tail, fault_get_tail, fault_release_tail);
+HB_PROTO_ENCODER(fault, hb_proto_fault, HB_MSG_FAULT, fault_l)
+HB_PROTO_DECODER(fault, hb_proto_fault, fault_l)
+HB_PROTO_RELEASER(fault, hb_proto_fault, fault_l)
