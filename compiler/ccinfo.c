@@ -23,9 +23,7 @@ static void ccinfo_free(hb__ccinfo *ci)
         return;
     free(ci->cc);
     hb__strv_free(ci->words);
-    free(ci->real);
-    free(ci->version);
-    free(ci);
+    HB_FREE_ALL(ci->real, ci->version, ci);
 }
 
 /* Runs words + extra (a short query, not a compile) under pe's backend, in a

@@ -61,9 +61,7 @@ static int input_hash_impl(hb_compiler *c, const hb_compile_request *req, char *
     free(fh);
 out:
     hb__buildcfg_release(&bc);
-    hb__strv_free(sources);
-    hb__strv_free(flags);
-    hb__strv_free(sorted);
+    HB_STRV_FREE_ALL(sources, flags, sorted);
     return r;
 }
 
@@ -110,10 +108,7 @@ static int add_error_diag(hb_compile_result *res, const char *file, const char *
     char *text = hb__asprintf("%s%s: error: %s\n", res->diagnostics ? res->diagnostics : "",
                               file, msg);
     if (!d->file || !d->severity || !d->message || !text) {
-        free(d->file);
-        free(d->severity);
-        free(d->message);
-        free(text);
+        HB_FREE_ALL(d->file, d->severity, d->message, text);
         return -ENOMEM;
     }
     res->ndiags++;
@@ -420,9 +415,7 @@ out:
     hb__strv_free(sources);
     hb__strv_free(flags);
     free(env);
-    hb__strv_free(extra);
-    hb__strv_free(watched);
-    hb__strv_free(shown);
+    HB_STRV_FREE_ALL(extra, watched, shown);
     hb__buildcfg_release(&bc);
     hb__plan_release(&p);
     return r;

@@ -33,9 +33,7 @@ void hb_diags_free(hb_diag *d, size_t n)
     if (!d)
         return;
     for (size_t i = 0; i < n; i++) {
-        free(d[i].file);
-        free(d[i].severity);
-        free(d[i].message);
+        HB_FREE_ALL(d[i].file, d[i].severity, d[i].message);
     }
     free(d);
 }
@@ -60,9 +58,7 @@ static int dvec_push(dvec *v, const char *file, size_t flen, unsigned line, unsi
     d->line = line;
     d->column = col;
     if (!d->file || !d->severity || !d->message) {
-        free(d->file);
-        free(d->severity);
-        free(d->message);
+        HB_FREE_ALL(d->file, d->severity, d->message);
         return -ENOMEM;
     }
     v->n++;

@@ -408,11 +408,7 @@ void hb__settings_raw_release(hb__settings_raw *s)
 {
     if (!s)
         return;
-    hb__strv_free(s->cflags);
-    hb__strv_free(s->defines);
-    hb__strv_free(s->include);
-    hb__strv_free(s->libs);
-    hb__strv_free(s->pkg);
+    HB_STRV_FREE_ALL(s->cflags, s->defines, s->include, s->libs, s->pkg);
     free(s->std);
     hb__runtime_settings_release(&s->runtime);
     memset(s, 0, sizeof(*s));

@@ -23,11 +23,7 @@ void hb__settings_release(hb__settings *s)
     if (!s)
         return;
     free(s->path);
-    hb__strv_free(s->compile_c);
-    hb__strv_free(s->compile_cxx);
-    hb__strv_free(s->link);
-    hb__strv_free(s->show_dirs);
-    hb__strv_free(s->host_dirs);
+    HB_STRV_FREE_ALL(s->compile_c, s->compile_cxx, s->link, s->show_dirs, s->host_dirs);
     hb__runtime_settings_release(&s->runtime);
     memset(s, 0, sizeof(*s));
 }

@@ -185,8 +185,6 @@ void hb__carry_release(hb_carry *c)
     hb_carry_plan_release(&c->plan);
     hb_dwarf_info_free(c->new_); /* c->old is the slot's */
     free(c->wire.vars);          /* their ptrs belong to the analysis */
-    free(c->wire.reason);
-    free(c->wire_entry);
-    free(c->report);
+    HB_FREE_ALL(c->wire.reason, c->wire_entry, c->report);
     memset(c, 0, sizeof(*c));
 }

@@ -144,9 +144,7 @@ void hb_console_stop(hb_console *c)
         }
         close(c->lock_fd);
     }
-    free(c->sock_path);
-    free(c->lock_path);
-    free(c);
+    HB_FREE_ALL(c->sock_path, c->lock_path, c);
 }
 
 int hb_console_fd(hb_console *c)

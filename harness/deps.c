@@ -39,7 +39,5 @@ void hb__dependency_order(hb_manager *m, size_t *idx, size_t n, const void *recs
 out:
     for (size_t i = 0; nodes && i < n; i++)
         hb__strv_free((char **)nodes[i].depends);
-    free(nodes);
-    free(order);
-    free(out);
+    HB_FREE_ALL(nodes, order, out);
 }

@@ -222,9 +222,6 @@ int hb_load(hb_sandbox *sb, const char *dir)
 out:
     hb_checkpoint_release(&resume);
     hb__build_out_release(&b);
-    free(path);
-    free(err);
-    free(abs);
-    free(name);
+    HB_FREE_ALL(path, err, abs, name);
     return r;
 }

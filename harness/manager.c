@@ -379,19 +379,10 @@ void hb_manager_free(hb_manager *m)
     hb_compiler_free(m->compiler);
     hb_audit_close(m->audit);
     hb_store_close(m->store);
-    free(m->state_dir);
-    free(m->include_dir);
-    free(m->tmp_dir);
-    free(m->objects_dir);
-    free(m->run_dir);
+    HB_FREE_ALL(m->state_dir, m->include_dir, m->tmp_dir, m->objects_dir, m->run_dir);
     hb_cgroup_site_release(&m->cg);
     hb_metrics_free(m->metrics);
-    free(m->worker_path);
-    free(m->cc);
-    free(m->cc_origin);
-    free(m->cflags_text);
-    free(m->sanitize);
-    free(m->last_error);
+    HB_FREE_ALL(m->worker_path, m->cc, m->cc_origin, m->cflags_text, m->sanitize, m->last_error);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }
@@ -433,9 +424,7 @@ int hb_build(hb_manager *m, const char *dir, hb_version_info *out)
     }
     if (r < 0)
         hb__set_mgr_error(m, "%s", err ? err : hb_strerror(r));
-    free(abs);
-    free(name);
-    free(err);
+    HB_FREE_ALL(abs, name, err);
     return r;
 }
 

@@ -162,16 +162,9 @@ static void apply_defaults(hb_sandbox *sb, const hb_sandbox_options *opts)
 /* Frees what only the handle holds (the last step of hb_sandbox_free). */
 static void free_handle(hb_sandbox *sb)
 {
-    free(sb->slots);
-    free(sb->name);
-    free(sb->last_error);
-    free(sb->pub_diags);
-    free(sb->pub_plugins);
+    HB_FREE_ALL(sb->slots, sb->name, sb->last_error, sb->pub_diags, sb->pub_plugins);
     hb_store_snapshot_names_free(sb->pub_snapshots, sb->npub_snapshots);
-    free(sb->ret_str);
-    free(sb->output_path);
-    free(sb->worker_why);
-    free(sb->from_snapshot);
+    HB_FREE_ALL(sb->ret_str, sb->output_path, sb->worker_why, sb->from_snapshot);
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }

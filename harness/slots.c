@@ -17,9 +17,7 @@ hb_slot *hb__slot_find(hb_sandbox *sb, const char *name)
 
 void hb__slot_release(hb_slot *s)
 {
-    free(s->name);
-    free(s->dir);
-    free(s->path);
+    HB_FREE_ALL(s->name, s->dir, s->path);
     hb_dwarf_info_free(s->dwarf);
     hb_ckset_release(&s->ckpts);
     memset(s, 0, sizeof(*s));

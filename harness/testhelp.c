@@ -19,6 +19,7 @@
 
 #include "hotbox/hotbox.h"
 #include "hotbox/test.h"
+#include "util.h"
 
 #define MAX_EVENTS 4096
 #define GONE_TIMEOUT_MS 5000
@@ -165,10 +166,7 @@ static void ts_destroy(hb_test_sandbox *ts)
         free(ts->ev[(ts->head + i) % MAX_EVENTS].plugin);
     pthread_cond_destroy(&ts->cond);
     pthread_mutex_destroy(&ts->lock);
-    free(ts->tmp);
-    free(ts->src);
-    free(ts->name);
-    free(ts);
+    HB_FREE_ALL(ts->tmp, ts->src, ts->name, ts);
 }
 
 int hb_test_sandbox_new(const char *plugin_dir, hb_test_sandbox **out)

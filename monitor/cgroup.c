@@ -330,9 +330,7 @@ int hb_cgroup_create(const char *name, const hb_cgroup_limits *limits, hb_cgroup
     r = 0;
 out:
     if (cg) {
-        free(cg->path);
-        free(cg->parent);
-        free(cg);
+        HB_FREE_ALL(cg->path, cg->parent, cg);
     }
     free(why);
     free(base);
@@ -504,9 +502,7 @@ int hb_cgroup_destroy(hb_cgroup *cg)
         r = -errno;
     /* Other sandboxes may still use the parent: EBUSY there is normal. */
     rmdir(cg->parent);
-    free(cg->path);
-    free(cg->parent);
-    free(cg);
+    HB_FREE_ALL(cg->path, cg->parent, cg);
     return r;
 }
 

@@ -70,9 +70,7 @@ int hb_audit_open(const char *state_dir, hb_audit **out, char **err)
     *out = a;
     return 0;
 fail:
-    free(a->dir);
-    free(a->path);
-    free(a);
+    HB_FREE_ALL(a->dir, a->path, a);
     return r;
 }
 
@@ -83,9 +81,7 @@ void hb_audit_close(hb_audit *a)
     if (a->fd >= 0)
         close(a->fd);
     pthread_mutex_destroy(&a->lock);
-    free(a->dir);
-    free(a->path);
-    free(a);
+    HB_FREE_ALL(a->dir, a->path, a);
 }
 
 int hb_audit_set_rotation(hb_audit *a, uint64_t max_bytes, unsigned keep)

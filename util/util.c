@@ -584,6 +584,18 @@ void hb__strv_free(char **v)
     free(v);
 }
 
+void hb__free_n(void *const *ptrs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ptrs[i]);
+}
+
+void hb__strv_free_n(char **const *vecs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        hb__strv_free(vecs[i]);
+}
+
 size_t hb__strv_len(char *const *v)
 {
     size_t n = 0;

@@ -118,6 +118,16 @@ char **hb__split_blank(const char *s);
 /* Splits on newlines (empty lines dropped); NULL-terminated, malloc'ed. */
 char **hb__split_lines(const char *s);
 void hb__strv_free(char **v);
+
+/* Destructor helpers: HB_FREE_ALL(a, b, ...) frees each pointer (NULL is
+ * fine), HB_STRV_FREE_ALL(v, w, ...) each string vector. */
+void hb__free_n(void *const *ptrs, size_t n);
+void hb__strv_free_n(char **const *vecs, size_t n);
+#define HB_FREE_ALL(...) \
+    hb__free_n((void *const[]){__VA_ARGS__}, sizeof((void *[]){__VA_ARGS__}) / sizeof(void *))
+#define HB_STRV_FREE_ALL(...)                          \
+    hb__strv_free_n((char **const[]){__VA_ARGS__}, \
+                    sizeof((char **[]){__VA_ARGS__}) / sizeof(char **))
 size_t hb__strv_len(char *const *v);
 /* Whether s is an element of v (NULL v: empty). The one "is X in this list". */
 bool hb__strv_contains(char *const *v, const char *s);

@@ -456,9 +456,7 @@ void hb_store_close(hb_store *s)
     sqlite3_finalize(s->lists_st);
     if (s->db)
         sqlite3_close_v2(s->db);
-    free(s->state_dir);
-    free(s->objects_dir);
-    free(s->db_path);
+    HB_FREE_ALL(s->state_dir, s->objects_dir, s->db_path);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

@@ -464,11 +464,7 @@ static void var_free(hb_dwarf_var *v)
         free(v->fields[i].path);
         free(v->fields[i].type);
     }
-    free(v->fields);
-    free(v->ptrs);
-    free(v->key);
-    free(v->name);
-    free(v->type_name);
+    HB_FREE_ALL(v->fields, v->ptrs, v->key, v->name, v->type_name);
 }
 
 static void add_var(walk *w, Dwarf_Die *die, const char *fn)

@@ -119,10 +119,7 @@ void hb_elf_info_release(hb_elf_info *info)
 {
     if (!info)
         return;
-    hb__strv_free(info->exports);
-    hb__strv_free(info->imports);
-    hb__strv_free(info->needed);
-    hb__strv_free(info->tests);
+    HB_STRV_FREE_ALL(info->exports, info->imports, info->needed, info->tests);
     memset(info, 0, sizeof(*info));
 }
 
@@ -567,10 +564,7 @@ static int analyze(unsigned char *img, size_t len, hb_elf_info *out, char **err)
     if (r == -ENOMEM)
         hb__seterr(err, r, "out of memory analysing ELF");
 out:
-    hb__strv_free(c.exports.v);
-    hb__strv_free(c.imports.v);
-    hb__strv_free(c.needed.v);
-    hb__strv_free(c.tests.v);
+    HB_STRV_FREE_ALL(c.exports.v, c.imports.v, c.needed.v, c.tests.v);
     if (c.e)
         elf_end(c.e);
     return r;

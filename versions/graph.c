@@ -25,9 +25,7 @@ typedef struct edges {
 
 static void edges_release(edges *e)
 {
-    free(e->start);
-    free(e->to);
-    free(e->indeg);
+    HB_FREE_ALL(e->start, e->to, e->indeg);
 }
 
 static int edges_build(const hb_graph_node *nodes, size_t n, edges *e)

@@ -23,11 +23,7 @@ void hb_version_rec_release(hb_version_rec *r)
     if (!r)
         return;
     free(r->plugin);
-    hb__strv_free(r->inputs);
-    hb__strv_free(r->exports);
-    hb__strv_free(r->imports);
-    hb__strv_free(r->needed);
-    hb__strv_free(r->depends);
+    HB_STRV_FREE_ALL(r->inputs, r->exports, r->imports, r->needed, r->depends);
     memset(r, 0, sizeof(*r));
 }
 

@@ -344,9 +344,7 @@ void hb_watcher_free(hb_watcher *w)
     free(w->warnings);
     for (size_t i = 0; i < w->n_gone; i++)
         free(w->gone[i]);
-    free(w->gone);
-    free(w->last_error);
-    free(w);
+    HB_FREE_ALL(w->gone, w->last_error, w);
 }
 
 

@@ -116,11 +116,7 @@ void hb__vm_add_identity(hb_sb *sb, const char *what, const char *path)
 
 void hb__vm_cfg_release(vm_cfg *c)
 {
-    free(c->append);
-    free(c->snapshot);
-    free(c->qemu);
-    free(c->kernel);
-    free(c->initrd);
+    HB_FREE_ALL(c->append, c->snapshot, c->qemu, c->kernel, c->initrd);
     memset(c, 0, sizeof(*c));
 }
 

@@ -119,10 +119,7 @@ static void state_free(hb__vm_state *s)
     if (!s)
         return;
     hb_vm_pool_free(s->pool); /* kills and reaps every QEMU */
-    free(s->kernel_dir);
-    free(s->initramfs);
-    free(s->probe_cache);
-    free(s->verdict_why);
+    HB_FREE_ALL(s->kernel_dir, s->initramfs, s->probe_cache, s->verdict_why);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->vmu);
     free(s);
@@ -217,10 +214,7 @@ static int verdict_key(hb__vm_state *s, char out[HB_SHA256_HEX])
     if (!r)
         hb__sha256_hex(sb.buf, sb.len, out);
     hb__sb_release(&sb);
-    free(boot);
-    free(qemu);
-    free(qreal);
-    free(k);
+    HB_FREE_ALL(boot, qemu, qreal, k);
     return r;
 }
 

@@ -302,11 +302,7 @@ void hb_vm_pool_free(hb_vm_pool *p)
     hb__vm_cfg_release(&p->cfg);
     if (p->dir)
         hb__rm_rf(p->dir);
-    free(p->dir);
-    free(p->warmup_cc);
-    free(p->accel_why);
-    free(p->broken);
-    free(p->snap_note);
+    HB_FREE_ALL(p->dir, p->warmup_cc, p->accel_why, p->broken, p->snap_note);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -459,9 +455,7 @@ void hb_vm_result_release(hb_vm_result *res)
 {
     if (!res)
         return;
-    free(res->output);
-    free(res->object_path);
-    free(res->depfile_path);
+    HB_FREE_ALL(res->output, res->object_path, res->depfile_path);
     memset(res, 0, sizeof(*res));
 }
 

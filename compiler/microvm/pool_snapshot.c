@@ -104,10 +104,7 @@ void hb__vm_pool_prepare_snapshot(hb_vm_pool *p)
     set_note(p, hb__asprintf("%s%sno snapshot (%s); VMs boot", bad ? bad : "", bad ? "; " : "",
                              err ? err : strerror(-r)));
 out:
-    free(err);
-    free(bad);
-    free(path);
-    free(dir);
+    HB_FREE_ALL(err, bad, path, dir);
 }
 
 /* Starts the VM of an empty slot: restored from the snapshot when there is

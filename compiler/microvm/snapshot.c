@@ -309,8 +309,6 @@ out:
         close(fd);
     if (r && tmp)
         unlink(tmp);
-    free(dir);
-    free(tmp);
-    free(dpath);
+    HB_FREE_ALL(dir, tmp, dpath);
     return r;
 }

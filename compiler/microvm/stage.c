@@ -262,9 +262,7 @@ static int collect_all_outputs(vm *v, const hb_vm_job *job, hb_vm_result *res, c
         res->depfile_path = odep;
         odep = NULL;
     }
-    free(out);
-    free(oobj);
-    free(odep);
+    HB_FREE_ALL(out, oobj, odep);
     return r;
 }
 
@@ -306,10 +304,6 @@ int hb__vm_collect_outputs(vm *v, const hb_vm_job *job, hb_vm_result *res, char 
             hb__seterr(err, r, "cannot write %s: %s", odep, strerror(-r));
         }
     }
-    free(data);
-    free(obj);
-    free(dep);
-    free(oobj);
-    free(odep);
+    HB_FREE_ALL(data, obj, dep, oobj, odep);
     return r;
 }
