@@ -16,28 +16,11 @@
 #include "console.h"
 #include "util.h"
 
-static int wait_fd(int fd, short ev, uint64_t deadline)
-{
-    for (;;) {
-        uint64_t now = hb__now_ns();
-        if (now >= deadline)
-            return -ETIMEDOUT;
-        struct pollfd p = {.fd = fd, .events = ev};
-        int n = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n > 0)
-            return 0;
-    }
-}
-
 static int send_all(int fd, const void *p, size_t len, uint64_t deadline)
 {
     const char *b = p;
     while (len > 0) {
-        int r = wait_fd(fd, POLLOUT, deadline);
+        int r = hb__wait_fd(fd, POLLOUT, deadline);
         if (r < 0)
             return r;
         ssize_t n = send(fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -55,7 +38,7 @@ static int recv_all(int fd, void *p, size_t len, uint64_t deadline)
 {
     char *b = p;
     while (len > 0) {
-        int r = wait_fd(fd, POLLIN, deadline);
+        int r = hb__wait_fd(fd, POLLIN, deadline);
         if (r < 0)
             return r;
         ssize_t n = recv(fd, b, len, MSG_DONTWAIT);

@@ -36,17 +36,26 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Version `version` of plugin (0: the newest) from the store. */
+static int version_rec(hb_manager *m, const char *plugin, uint64_t version, hb_version_rec *rec)
+{
+    int r = version ? hb_store_get(m->store, plugin, version, rec)
+                    : hb_store_latest(m->store, plugin, rec);
+    if (r < 0) {
+        hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
+        return HB_ENOVERSION;
+    }
+    return 0;
+}
+
 int hb_version_exports(hb_manager *m, const char *plugin, uint64_t version, char ***out)
 {
     if (!m || !plugin || !out)
         return -EINVAL;
     hb_version_rec rec = {0};
-    int r = version ? hb_store_get(m->store, plugin, version, &rec)
-                    : hb_store_latest(m->store, plugin, &rec);
-    if (r < 0) {
-        hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
-        return HB_ENOVERSION;
-    }
+    int r = version_rec(m, plugin, version, &rec);
+    if (r < 0)
+        return r;
     char **lines = rec.exports; /* taken over from rec */
     rec.exports = NULL;
     hb_version_rec_release(&rec);
@@ -176,12 +185,9 @@ int hb_version_depends(hb_manager *m, const char *plugin, uint64_t version, char
     if (!m || !plugin || !out)
         return -EINVAL;
     hb_version_rec rec = {0};
-    int r = version ? hb_store_get(m->store, plugin, version, &rec)
-                    : hb_store_latest(m->store, plugin, &rec);
-    if (r < 0) {
-        hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
-        return HB_ENOVERSION;
-    }
+    int r = version_rec(m, plugin, version, &rec);
+    if (r < 0)
+        return r;
     char **lines = rec.depends; /* taken over from rec */
     rec.depends = NULL;
     hb_version_rec_release(&rec);

@@ -83,6 +83,20 @@ static void unescape(char *s)
     *w = '\0';
 }
 
+/* The next line of a NUL-terminated buffer (cut at its newline), or NULL
+ * at the end; *cur moves past it. */
+static char *next_line(char **cur)
+{
+    char *line = *cur;
+    if (!line || !*line)
+        return NULL;
+    char *nl = strchr(line, '\n');
+    if (nl)
+        *nl++ = '\0';
+    *cur = nl;
+    return line;
+}
+
 int hb__cgfs_mount(const char *fstype, const char *opt, char **out)
 {
     void *data = NULL;
@@ -91,10 +105,7 @@ int hb__cgfs_mount(const char *fstype, const char *opt, char **out)
     if (r < 0)
         return r;
     r = -ENOENT;
-    for (char *line = data, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
+    for (char *cur = data, *line; (line = next_line(&cur));) {
         /* "... <mount point> ... - <fstype> <source> <super options>" */
         char *sep = strstr(line, " - ");
         char type[32], src[256], sopts[512], mnt[4096];
@@ -120,10 +131,7 @@ int hb__cgfs_own(const char *controller, char **out)
     if (r < 0)
         return r;
     r = -ENOENT;
-    for (char *line = data, *next; line && *line; line = next) {
-        next = strchr(line, '\n');
-        if (next)
-            *next++ = '\0';
+    for (char *cur = data, *line; (line = next_line(&cur));) {
         /* "<id>:<controllers>:<path>"; v2 is "0::<path>". */
         char *c1 = strchr(line, ':');
         char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;

@@ -39,24 +39,9 @@ static int waitpid_retry(pid_t pid, int *status)
 
 int hb_mon_wait_exit(int pidfd, int timeout_ms)
 {
-    uint64_t deadline = timeout_ms < 0 ? 0 : hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
-    for (;;) {
-        int wait_ms = -1;
-        if (timeout_ms >= 0) {
-            uint64_t now = hb__now_ns();
-            if (now >= deadline)
-                return -ETIMEDOUT;
-            wait_ms = (int)((deadline - now) / 1000000ull) + 1;
-        }
-        struct pollfd p = {.fd = pidfd, .events = POLLIN};
-        int n = poll(&p, 1, wait_ms);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n > 0)
-            return 0;
-    }
+    uint64_t deadline =
+        timeout_ms < 0 ? UINT64_MAX : hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    return hb__wait_fd(pidfd, POLLIN, deadline);
 }
 
 int hb_mon_reap(pid_t pid, int pidfd, int timeout_ms, int *status)

@@ -375,18 +375,9 @@ int hb__wire_recv_fd(int sock, uint32_t max_frame, hb_frame *f, int *passed)
 static ssize_t read_some_until(int fd, void *buf, size_t len, uint64_t deadline_ns)
 {
     for (;;) {
-        uint64_t now = hb__now_ns();
-        if (now >= deadline_ns)
-            return -ETIMEDOUT;
-        uint64_t left_ms = (deadline_ns - now + 999999u) / 1000000u;
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int n = poll(&p, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            continue; /* the deadline check above ends the wait */
+        int w = hb__wait_fd(fd, POLLIN, deadline_ns);
+        if (w < 0)
+            return w;
         /* Readable (data, EOF or an error): read returns without blocking. */
         ssize_t r = read(fd, buf, len);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))

@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <limits.h>
@@ -582,6 +583,33 @@ void hb__strv_free(char **v)
     for (char **p = v; *p; p++)
         free(*p);
     free(v);
+}
+
+void hb__strs_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+int hb__wait_fd(int fd, short events, uint64_t deadline_ns)
+{
+    for (;;) {
+        int ms = -1;
+        if (deadline_ns != UINT64_MAX) {
+            uint64_t now = hb__now_ns();
+            if (now >= deadline_ns)
+                return -ETIMEDOUT;
+            uint64_t left = (deadline_ns - now + 999999u) / 1000000u;
+            ms = left > INT32_MAX ? INT32_MAX : (int)left;
+        }
+        struct pollfd p = {.fd = fd, .events = events};
+        int n = poll(&p, 1, ms);
+        if (n > 0)
+            return 0;
+        if (n < 0 && errno != EINTR)
+            return -errno;
+    }
 }
 
 void hb__free_n(void *const *ptrs, size_t n)

@@ -98,6 +98,10 @@ void hb__sha256_final(hb_sha256 *h, char out[HB_SHA256_HEX]); /* frees h */
 
 /* Monotonic clock. */
 uint64_t hb__now_ns(void);
+/* Waits until fd reports one of events (or an error/hang-up) by
+ * deadline_ns (hb__now_ns time; UINT64_MAX: no deadline). Returns 0,
+ * -ETIMEDOUT, or -errno; EINTR is retried. */
+int hb__wait_fd(int fd, short events, uint64_t deadline_ns);
 double hb__ms_since(uint64_t start_ns);
 
 /* read()/write() everything, retrying on EINTR and short transfers.
@@ -118,6 +122,8 @@ char **hb__split_blank(const char *s);
 /* Splits on newlines (empty lines dropped); NULL-terminated, malloc'ed. */
 char **hb__split_lines(const char *s);
 void hb__strv_free(char **v);
+/* Frees n strings of v, then v. */
+void hb__strs_free(char **v, size_t n);
 
 /* Destructor helpers: HB_FREE_ALL(a, b, ...) frees each pointer (NULL is
  * fine), HB_STRV_FREE_ALL(v, w, ...) each string vector. */

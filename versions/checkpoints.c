@@ -64,6 +64,31 @@ int hb_store_checkpoint_put(hb_store *s, const char *plugin, const char *sandbox
     return r;
 }
 
+int hb__store_state_row(hb_store *s, sqlite3_stmt *st, const char *what, hb_checkpoint_rec *out)
+{
+    int r = 0, rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 2);
+        const void *b = sqlite3_column_blob(st, 2);
+        void *copy = malloc(len ? len : 1);
+        if (!copy) {
+            r = -ENOMEM;
+        } else {
+            if (len)
+                memcpy(copy, b, len);
+            out->version = (uint64_t)sqlite3_column_int64(st, 0);
+            out->schema = (uint32_t)sqlite3_column_int64(st, 1);
+            out->blob = copy;
+            out->len = len;
+            out->created = sqlite3_column_int64(st, 3);
+        }
+    } else {
+        r = rc == SQLITE_DONE ? 1 : hb__store_dberr(s, rc, what);
+    }
+    sqlite3_finalize(st);
+    return r;
+}
+
 static int checkpoint_get_locked(hb_store *s, const char *plugin, const char *sandbox,
                                  int64_t schema, hb_checkpoint_rec *out)
 {
@@ -80,28 +105,9 @@ static int checkpoint_get_locked(hb_store *s, const char *plugin, const char *sa
     sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, sandbox, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 3, schema);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        size_t len = (size_t)sqlite3_column_bytes(st, 2);
-        const void *b = sqlite3_column_blob(st, 2);
-        void *copy = malloc(len ? len : 1);
-        if (!copy) {
-            r = -ENOMEM;
-        } else {
-            if (len)
-                memcpy(copy, b, len);
-            out->version = (uint64_t)sqlite3_column_int64(st, 0);
-            out->schema = (uint32_t)sqlite3_column_int64(st, 1);
-            out->blob = copy;
-            out->len = len;
-            out->created = sqlite3_column_int64(st, 3);
-        }
-    } else if (rc == SQLITE_DONE) {
+    r = hb__store_state_row(s, st, "reading checkpoint", out);
+    if (r == 1)
         r = hb__store_seterr(s, -ENOENT, "no checkpoint of %s in sandbox %s", plugin, sandbox);
-    } else {
-        r = hb__store_dberr(s, rc, "reading checkpoint");
-    }
-    sqlite3_finalize(st);
     return r;
 }
 

@@ -78,27 +78,9 @@ int hb_store_snapshot_get(hb_store *s, const char *plugin, const char *name,
     if (r == 0) {
         sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            size_t len = (size_t)sqlite3_column_bytes(st, 2);
-            void *copy = malloc(len ? len : 1);
-            if (!copy) {
-                r = -ENOMEM;
-            } else {
-                if (len)
-                    memcpy(copy, sqlite3_column_blob(st, 2), len);
-                out->version = (uint64_t)sqlite3_column_int64(st, 0);
-                out->schema = (uint32_t)sqlite3_column_int64(st, 1);
-                out->blob = copy;
-                out->len = len;
-                out->created = sqlite3_column_int64(st, 3);
-            }
-        } else if (rc == SQLITE_DONE) {
+        r = hb__store_state_row(s, st, "reading snapshot", out);
+        if (r == 1)
             r = hb__store_seterr(s, -ENOENT, "no snapshot %s of %s", name, plugin);
-        } else {
-            r = hb__store_dberr(s, rc, "reading snapshot");
-        }
-        sqlite3_finalize(st);
     }
     hb__store_unlock(s);
     return r;

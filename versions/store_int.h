@@ -80,6 +80,10 @@ int hb__store_report(hb_store *s, int code, char **err);
 int hb__store_dberr(hb_store *s, int rc, const char *what);
 int hb__store_exec(hb_store *s, const char *sql, const char *what);
 int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st);
+/* Steps st, a SELECT of (version, schema, blob, created) from the
+ * checkpoints or snapshots table, into *out (the blob copied): 0, 1 when
+ * there is no row, or an error naming `what`. Finalizes st. */
+int hb__store_state_row(hb_store *s, sqlite3_stmt *st, const char *what, hb_checkpoint_rec *out);
 uint32_t hb__store_be32(const unsigned char *p);
 /* Brings the open catalogue's schema up to date (one transaction). */
 int hb__store_migrate(hb_store *s);

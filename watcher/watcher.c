@@ -74,12 +74,8 @@ void hb_change_set_release(hb_change_set *cs)
     for (size_t i = 0; i < cs->n_changes; i++)
         free(cs->changes[i].path);
     free(cs->changes);
-    for (size_t i = 0; i < cs->n_gone_roots; i++)
-        free(cs->gone_roots[i]);
-    free(cs->gone_roots);
-    for (size_t i = 0; i < cs->n_warnings; i++)
-        free(cs->warnings[i]);
-    free(cs->warnings);
+    hb__strs_free(cs->gone_roots, cs->n_gone_roots);
+    hb__strs_free(cs->warnings, cs->n_warnings);
     hb_change_set_init(cs);
 }
 
@@ -339,12 +335,9 @@ void hb_watcher_free(hb_watcher *w)
     hb__w_clear_dirty(w);
     hb__w_discard_output(w);
     free(w->ch);
-    for (size_t i = 0; i < w->n_warnings; i++)
-        free(w->warnings[i]);
-    free(w->warnings);
-    for (size_t i = 0; i < w->n_gone; i++)
-        free(w->gone[i]);
-    HB_FREE_ALL(w->gone, w->last_error, w);
+    hb__strs_free(w->warnings, w->n_warnings);
+    hb__strs_free(w->gone, w->n_gone);
+    HB_FREE_ALL(w->last_error, w);
 }
 
 
