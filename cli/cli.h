@@ -101,6 +101,10 @@ int cmd_status(const cli_global *g, int argc, char **argv);
 int cmd_audit(const cli_global *g, int argc, char **argv);
 int cmd_test(const cli_global *g, int argc, char **argv);
 int cmd_report(const cli_global *g, int argc, char **argv);
+int cmd_replay(const cli_global *g, int argc, char **argv);
+/* cli/replay.c: where --record puts recordings, <state_dir>/recordings
+ * (malloc'ed; NULL when out of memory). */
+char *cli_record_dir(hb_manager *m);
 
 extern const char hb__demo_counter_v1[];
 extern const char hb__demo_counter_v2[];
