@@ -34,7 +34,7 @@ char *cli_record_dir(hb_manager *m)
     return dir;
 }
 
-static json_t *report_json(const hb_replay_report *r)
+json_t *cli_replay_json(const hb_replay_report *r)
 {
     json_t *diffs = json_array();
     for (size_t i = 0; i < r->ndiffs; i++) {
@@ -52,15 +52,20 @@ static json_t *report_json(const hb_replay_report *r)
                      "seconds", r->seconds, "changed", r->ndiffs > 0, "diffs", diffs);
 }
 
-static void print_text(const hb_replay_report *r)
+void cli_replay_print_diffs(const hb_replay_report *r, const char *indent)
 {
     for (size_t i = 0; i < r->ndiffs; i++) {
         const hb_replay_diff *d = &r->diffs[i];
-        printf("call #%zu (%s:%llu) %s%s  [%s]\n", d->index + 1, r->recording,
+        printf("%scall #%zu (%s:%llu) %s%s  [%s]\n", indent, d->index + 1, r->recording,
                (unsigned long long)d->offset, d->function, d->args, d->signature);
-        printf("    v%-6llu %s\n", (unsigned long long)r->old_version, d->old_result);
-        printf("    v%-6llu %s\n", (unsigned long long)r->new_version, d->new_result);
+        printf("%s    v%-6llu %s\n", indent, (unsigned long long)r->old_version, d->old_result);
+        printf("%s    v%-6llu %s\n", indent, (unsigned long long)r->new_version, d->new_result);
     }
+}
+
+static void print_text(const hb_replay_report *r)
+{
+    cli_replay_print_diffs(r, "");
     printf("%s: %zu call%s replayed on v%llu and v%llu (%zu excluded, %zu segment%s) in "
            "%.3f s: %zu differ%s\n",
            r->plugin, r->calls, r->calls == 1 ? "" : "s", (unsigned long long)r->old_version,
@@ -184,7 +189,7 @@ int cmd_replay(const cli_global *g, int argc, char **argv)
     }
     rc = rep->ndiffs ? HB_EXIT_FAILED : HB_EXIT_OK;
     if (json) {
-        json_t *o = report_json(rep);
+        json_t *o = cli_replay_json(rep);
         char *text = o ? cli_json_dumps(o) : NULL;
         if (text)
             printf("%s\n", text);
