@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@ typedef struct rec_plugin {
     uint64_t version; /* of the open segment */
     pid_t pid;        /* the worker it ran in */
     bool open;        /* a segment was recorded for this load */
+    uint64_t segment; /* its id */
     hb_wbuf buf;      /* records not written yet */
 } rec_plugin;
 
@@ -170,8 +172,12 @@ int hb__record_begin(hb_sandbox *sb, hb_slot *s)
     const hb_ckpt *ck = &s->ckpts.latest;
     bool has = (s->hooks & HB_PROTO_HOOK_SAVE) && ck->valid;
     flush_one(sb, p); /* the previous segment's calls, off the call path */
-    hb__rec_put_segment(&p->buf, s->name, s->version, s->sha, has, ck->schema, ck->data,
+    uint64_t id;
+    if (getrandom(&id, sizeof(id), 0) != sizeof(id)) /* not secret; unique enough */
+        id = ((uint64_t)getpid() << 40) ^ hb__now_ns();
+    hb__rec_put_segment(&p->buf, id, s->name, s->version, s->sha, has, ck->schema, ck->data,
                         ck->len);
+    p->segment = id;
     p->open = true;
     p->version = s->version;
     p->pid = sb->wc.pid;
@@ -184,7 +190,7 @@ void hb__record_call(hb_sandbox *sb, const char *plugin, const hb_wbuf *req, int
     rec_plugin *p = find(sb->recorder, plugin, false);
     if (!p || req->failed || req->len < HB_WIRE_HEADER)
         return;
-    hb__rec_put_call(&p->buf, req->data + HB_WIRE_HEADER, req->len - HB_WIRE_HEADER, r,
+    hb__rec_put_call(&p->buf, p->segment, req->data + HB_WIRE_HEADER, req->len - HB_WIRE_HEADER, r,
                      r == 0 ? reply->payload : NULL, r == 0 ? reply->len : 0,
                      err ? err : (r ? hb_strerror(r) : NULL));
     if (p->buf.len >= FLUSH_AT)

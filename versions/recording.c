@@ -43,10 +43,12 @@ static void end(hb_wbuf *w, size_t at)
     put_le32_at(w, at, (uint32_t)(w->len - at - 4));
 }
 
-void hb__rec_put_segment(hb_wbuf *w, const char *plugin, uint64_t version, const char *sha,
-                         bool has_state, uint32_t schema, const void *state, size_t len)
+void hb__rec_put_segment(hb_wbuf *w, uint64_t id, const char *plugin, uint64_t version,
+                         const char *sha, bool has_state, uint32_t schema, const void *state,
+                         size_t len)
 {
     size_t at = begin(w, HB_REC_SEGMENT);
+    hb__wire_put_u64(w, id);
     hb__wire_put_str(w, plugin);
     hb__wire_put_u64(w, version);
     hb__wire_put_str(w, sha);
@@ -56,10 +58,11 @@ void hb__rec_put_segment(hb_wbuf *w, const char *plugin, uint64_t version, const
     end(w, at);
 }
 
-void hb__rec_put_call(hb_wbuf *w, const void *req, size_t reqlen, int code, const void *reply,
-                      size_t replylen, const char *error)
+void hb__rec_put_call(hb_wbuf *w, uint64_t segment, const void *req, size_t reqlen, int code,
+                      const void *reply, size_t replylen, const char *error)
 {
     size_t at = begin(w, HB_REC_CALL);
+    hb__wire_put_u64(w, segment);
     hb__wire_put_bytes(w, req, reqlen);
     hb__wire_put_u32(w, (uint32_t)code);
     hb__wire_put_bytes(w, code == 0 ? reply : NULL, code == 0 ? replylen : 0);
@@ -99,7 +102,7 @@ static int parse_segment(parser *p, hb_rbuf *r, uint64_t off)
     uint8_t has_state;
     const void *state;
     int rc = -EBADMSG;
-    if (hb__wire_get_str(r, HB_PROTO_MAX_STR, &s.plugin) < 0 ||
+    if (hb__wire_get_u64(r, &s.id) < 0 || hb__wire_get_str(r, HB_PROTO_MAX_STR, &s.plugin) < 0 ||
         hb__wire_get_u64(r, &s.version) < 0 || hb__wire_get_str(r, HB_PROTO_MAX_STR, &sha) < 0 ||
         hb__wire_get_u8(r, &has_state) < 0 || hb__wire_get_u32(r, &s.schema) < 0 ||
         hb__wire_get_bytes(r, &state, &s.len) < 0) {
@@ -118,6 +121,11 @@ static int parse_segment(parser *p, hb_rbuf *r, uint64_t off)
                                         : "SEGMENT record has state fields without state");
         goto fail;
     }
+    for (size_t i = 0; i < p->rec->nsegments; i++)
+        if (p->rec->segments[i].id == s.id) {
+            rc = bad(p, off, "SEGMENT record repeats the id of an earlier one");
+            goto fail;
+        }
     memcpy(s.sha, sha, 65);
     s.has_state = has_state;
     s.state = state;
@@ -138,11 +146,11 @@ fail:
     return rc;
 }
 
-/* The segment a call of plugin belongs to: the newest one of that plugin. */
-static bool find_segment(const hb_recording *rec, const char *plugin, size_t *out)
+/* The segment of that id (the newest first: calls follow their segment). */
+static bool find_segment(const hb_recording *rec, uint64_t id, size_t *out)
 {
     for (size_t i = rec->nsegments; i-- > 0;)
-        if (strcmp(rec->segments[i].plugin, plugin) == 0) {
+        if (rec->segments[i].id == id) {
             *out = i;
             return true;
         }
@@ -171,9 +179,10 @@ static int parse_call(parser *p, hb_rbuf *r, uint64_t off)
     const void *req, *reply;
     size_t reqlen, replylen;
     uint32_t code;
+    uint64_t segid;
     char msg[320];
     int rc;
-    if (hb__wire_get_bytes(r, &req, &reqlen) < 0 || hb__wire_get_u32(r, &code) < 0 ||
+    if (hb__wire_get_u64(r, &segid) < 0 || hb__wire_get_bytes(r, &req, &reqlen) < 0 || hb__wire_get_u32(r, &code) < 0 ||
         hb__wire_get_bytes(r, &reply, &replylen) < 0 ||
         hb__wire_get_str(r, HB_PROTO_MAX_ERR, &c.error) < 0)
         return bad(p, off, "truncated CALL record");
@@ -198,8 +207,12 @@ static int parse_call(parser *p, hb_rbuf *r, uint64_t off)
         rc = bad(p, off, msg);
         goto fail;
     }
-    if (!find_segment(p->rec, c.req.plugin, &c.segment)) {
-        rc = bad(p, off, "CALL record comes before any SEGMENT of its plugin");
+    if (!find_segment(p->rec, segid, &c.segment)) {
+        rc = bad(p, off, "CALL record names a segment no earlier SEGMENT record opened");
+        goto fail;
+    }
+    if (strcmp(p->rec->segments[c.segment].plugin, c.req.plugin) != 0) {
+        rc = bad(p, off, "CALL record's plugin is not its segment's");
         goto fail;
     }
     if (c.code > 0 || (c.code == 0 && *c.error) || (c.code != 0 && replylen)) {

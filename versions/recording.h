@@ -8,15 +8,19 @@
  *   records  u32 len, u8 kind, then len - 1 bytes of body; fields in the
  *            wire codec of proto/wire.h (little endian, bytes = u32 length
  *            + bytes, str = bytes without NUL)
- *   kind 1 SEGMENT  str plugin, u64 version, str object sha256 (64 hex),
- *            u8 has_state, u32 schema, bytes state: the state the following
- *            calls of the plugin started from (its checkpoint); without
- *            state the version started fresh
- *   kind 2 CALL     bytes request (a CALL payload, proto.h), u32 code (the
- *            call's result, 0 or a negative hotbox code as two's complement),
- *            bytes reply (its CALL OK payload when code is 0, else empty),
- *            str error (the error text when code is not 0, else empty)
- * A CALL belongs to the newest SEGMENT before it, of the same plugin.
+ *   kind 1 SEGMENT  u64 id, str plugin, u64 version, str object sha256
+ *            (64 hex), u8 has_state, u32 schema, bytes state: the state the
+ *            calls of segment `id` started from (the plugin's checkpoint);
+ *            without state the version started fresh
+ *   kind 2 CALL     u64 segment id, bytes request (a CALL payload, proto.h),
+ *            u32 code (the call's result, 0 or a negative hotbox code as two's
+ *            complement), bytes reply (its CALL OK payload when code is 0,
+ *            else empty), str error (the error text when code is not 0, else
+ *            empty)
+ * A CALL belongs to the SEGMENT with its id, which comes before it in the
+ * file and is of the same plugin. Ids are random: two sandboxes recording
+ * the same plugin append whole records under a lock, and their segments'
+ * calls may interleave in the file without mixing.
  *
  * Calls and their results are kept in the protocol's own encoding: the
  * recorder copies bytes the call path has already encoded (no second
@@ -48,16 +52,18 @@
 /* The 16-byte file header. */
 void hb__rec_put_header(hb_wbuf *w);
 /* A SEGMENT record; state NULL: the version starts fresh. */
-void hb__rec_put_segment(hb_wbuf *w, const char *plugin, uint64_t version, const char *sha,
+void hb__rec_put_segment(hb_wbuf *w, uint64_t id, const char *plugin, uint64_t version,
+                         const char *sha,
                          bool has_state, uint32_t schema, const void *state, size_t len);
 /* A CALL record: req is the CALL payload that was sent; reply the CALL OK
  * payload (code 0) or NULL; error the text of a failed call (or NULL). */
-void hb__rec_put_call(hb_wbuf *w, const void *req, size_t reqlen, int code, const void *reply,
+void hb__rec_put_call(hb_wbuf *w, uint64_t segment, const void *req, size_t reqlen, int code, const void *reply,
                       size_t replylen, const char *error);
 
 /* ---- reading ------------------------------------------------------------ */
 
 typedef struct hb_rec_segment {
+    uint64_t id;
     char *plugin;
     uint64_t version;
     char sha[65];
