@@ -53,5 +53,14 @@ rc=$?
 [ $rc = 2 ] || say "corrupt recording: exit $rc, want 2" "$tmp/out"
 grep -q "bad.hbrec:[0-9][0-9]*: record runs past the end of the file" "$tmp/out" ||
     say "corrupt recording: file and offset" "$tmp/out"
+# hotbox test --record: the self-tests' calls are the recording.
+cp -r "$src/examples/plugins/mathx" "$tmp/mathx"
+run test --record "$tmp/mathx" >"$tmp/out" 2>&1 || say "test --record" "$tmp/out"
+sed 's/return a + b; }/return a + b + 1; }/' "$tmp/mathx/mathx.c" >"$tmp/m.c" && mv "$tmp/m.c" "$tmp/mathx/mathx.c"
+run replay "$tmp/mathx" >"$tmp/out" 2>&1
+rc=$?
+[ $rc = 1 ] || say "test --record, edited add: exit $rc, want 1" "$tmp/out"
+[ "$(grep -c '^call #' "$tmp/out")" = 1 ] && grep -q '^call #[0-9]* (.*) hb_test_add()' "$tmp/out" ||
+    say "test --record: exactly hb_test_add differs" "$tmp/out"
 [ $fail = 0 ] && echo "PASS replay"
 exit $fail
