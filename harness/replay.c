@@ -182,45 +182,70 @@ static int add_diff(run *x, size_t index, const hb_rec_call *c, const hb_replay_
     return 0;
 }
 
+/* Calls replayed on one side before the other takes its turn: each worker
+ * stays busy (an idle worker sleeps, and waking it costs more than the
+ * call), and each side runs in its own process with its own state, so the
+ * order between the sides does not matter. */
+#define BATCH 1024
+
+/* The outcome of call c on side i (whose load said lr, why). */
+static void outcome(run *x, int i, int lr, const char *why, const hb_rec_call *c,
+                    hb_replay_outcome *o)
+{
+    if (lr < 0) { /* the version refused the recorded state: every call says so */
+        memset(o, 0, sizeof(*o));
+        o->code = lr;
+        o->error = why ? strdup(why) : NULL;
+    } else {
+        hb__replay_call(x->side[i], c, o);
+    }
+}
+
 /* Loads both sides for segment si and replays its calls. *index counts
  * the plugin's calls across segments. */
 static int replay_segment(run *x, size_t si, size_t *index)
 {
     const hb_rec_segment *seg = &x->rec.segments[si];
+    size_t *batch = malloc(BATCH * sizeof(*batch));
+    hb_replay_outcome *old = calloc(BATCH, sizeof(*old));
     char *why[2] = {NULL, NULL};
-    int lr[2];
-    bool any = false;
-    for (size_t k = 0; k < x->rec.ncalls && !any; k++)
-        any = x->rec.calls[k].segment == si;
-    if (!any)
-        return 0;
+    int lr[2], r = 0;
+    if (!batch || !old) {
+        r = -ENOMEM;
+        goto out;
+    }
+    size_t k = 0;
+    while (k < x->rec.ncalls && x->rec.calls[k].segment != si)
+        k++;
+    if (k == x->rec.ncalls)
+        goto out;
     x->rep->pub.segments++;
     for (int i = 0; i < 2; i++)
         lr[i] = hb__replay_load(x->side[i], x->name, x->dir, &x->vrec[i], seg, &why[i]);
-    int r = 0;
-    for (size_t k = 0; k < x->rec.ncalls && r == 0; k++) {
-        const hb_rec_call *c = &x->rec.calls[k];
-        if (c->segment != si)
-            continue;
-        hb_replay_outcome o[2];
-        for (int i = 0; i < 2; i++) {
-            if (lr[i] < 0) { /* the version refused the recorded state: every call says so */
-                memset(&o[i], 0, sizeof(o[i]));
-                o[i].code = lr[i];
-                o[i].error = why[i] ? strdup(why[i]) : NULL;
-            } else {
-                hb__replay_call(x->side[i], c, &o[i]);
-            }
+    while (k < x->rec.ncalls && r == 0) {
+        size_t n = 0;
+        for (; k < x->rec.ncalls && n < BATCH; k++)
+            if (x->rec.calls[k].segment == si)
+                batch[n++] = k;
+        for (size_t j = 0; j < n; j++)
+            outcome(x, 0, lr[0], why[0], &x->rec.calls[batch[j]], &old[j]);
+        for (size_t j = 0; j < n; j++) {
+            const hb_rec_call *c = &x->rec.calls[batch[j]];
+            hb_replay_outcome neu;
+            outcome(x, 1, lr[1], why[1], c, &neu);
+            x->rep->pub.calls++;
+            if (excluded(x, c->req.symbol))
+                x->rep->pub.excluded++;
+            else if (r == 0 && !hb__replay_same(c, &old[j], &neu))
+                r = add_diff(x, *index, c, &old[j], &neu);
+            hb__replay_outcome_release(&old[j]);
+            hb__replay_outcome_release(&neu);
+            (*index)++;
         }
-        x->rep->pub.calls++;
-        if (excluded(x, c->req.symbol))
-            x->rep->pub.excluded++;
-        else if (!hb__replay_same(c, &o[0], &o[1]))
-            r = add_diff(x, *index, c, &o[0], &o[1]);
-        hb__replay_outcome_release(&o[0]);
-        hb__replay_outcome_release(&o[1]);
-        (*index)++;
     }
+out:
+    free(batch);
+    free(old);
     free(why[0]);
     free(why[1]);
     return r < 0 ? fail(x, r, "out of memory") : 0;
