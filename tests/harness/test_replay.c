@@ -5,6 +5,8 @@
  * test_replay CASE. */
 #include "e2e.h"
 
+#include <stdint.h>
+
 static e2e_events g_ev;
 
 static hb_sandbox *recording_sandbox(hb_manager *m)
@@ -189,12 +191,39 @@ static void test_crash_is_a_difference(void)
     hb_manager_free(m);
 }
 
+/* A version-4 caller's struct ends before record_dir: whatever lies there
+ * is not read, and nothing is recorded. hb_replay_options past the current
+ * version is refused. */
+static void test_options_versions(void)
+{
+    hb_manager *m = e2e_manager(&g_ev);
+    char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    hb_sandbox_options o;
+    HB_CHECK_OK(hb_sandbox_options_init(&o, HB_SANDBOX_OPTIONS_VERSION));
+    o.version = 4;
+    o.record_dir = (const char *)(uintptr_t)1; /* not a string: must not be read */
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, &o, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    HB_CHECK_EQ(incr(sb), 1);
+    hb_sandbox_free(sb);
+    struct stat st;
+    HB_CHECK(stat(recording(), &st) < 0 && errno == ENOENT);
+    hb_replay_options ro = HB_REPLAY_OPTIONS_INIT;
+    ro.version = HB_REPLAY_OPTIONS_VERSION + 1;
+    hb_replay_report *rep = NULL;
+    HB_CHECK_EQ(hb_replay(m, dir, &ro, &rep), HB_EOPTVERSION);
+    HB_CHECK(rep == NULL);
+    hb_manager_free(m);
+}
+
 static const e2e_case cases[] = {
     {"edit_reports_changed_calls", test_edit_reports_changed_calls},
     {"exclude_and_only_changed", test_exclude_and_only_changed},
     {"corrupt_recording", test_corrupt_recording},
     {"no_recording", test_no_recording},
     {"crash_is_a_difference", test_crash_is_a_difference},
+    {"options_versions", test_options_versions},
 };
 
 int main(int argc, char **argv)
