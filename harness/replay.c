@@ -6,7 +6,6 @@
 #include "replay_int.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,19 +49,8 @@ typedef struct run {
     report *rep;
 } run;
 
-static int fail(run *x, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(run *x, int code, const char *fmt, ...)
-{
-    hb_sb s = HB_SB_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    hb__sb_vaddf(&s, fmt, ap);
-    va_end(ap);
-    char *msg = hb__sb_detach(&s);
-    hb__set_mgr_error(x->m, "%s", msg ? msg : hb_strerror(code));
-    free(msg);
-    return code;
-}
+/* Sets the manager's last error and returns code. */
+#define fail(x, code, ...) (hb__set_mgr_error((x)->m, __VA_ARGS__), (code))
 
 /* Live recorders of the plugin in this manager write what they hold, so
  * the replay sees every call made so far (watch mode's --replay). */
@@ -115,7 +103,7 @@ static int find_version(run *x, uint64_t v, hb_version_rec *out)
                     (unsigned long long)v);
     char *err = NULL;
     if ((r = hb__verify_object(x->m, out, &err)) < 0)
-        fail(x, r, "replay of %s v%llu: %s", x->name, (unsigned long long)v,
+        (void)fail(x, r, "replay of %s v%llu: %s", x->name, (unsigned long long)v,
              err ? err : hb_strerror(r));
     free(err);
     return r;
@@ -133,7 +121,7 @@ static int pick_versions(run *x)
         hb_build_out b = {0};
         r = hb__build_for(x->side[1], x->dir, x->name, &b);
         if (r < 0) {
-            fail(x, r, "replay of %s: building its current sources failed: %s", x->name,
+            (void)fail(x, r, "replay of %s: building its current sources failed: %s", x->name,
                  x->side[1]->last_error ? x->side[1]->last_error : hb_strerror(r));
             hb__build_out_release(&b);
             return r;
@@ -261,10 +249,10 @@ static int open_recording(run *x)
     flush_live(x->m, x->name);
     int r = hb__rec_read(x->file, &x->rec, &err);
     if (r == -ENOENT)
-        fail(x, r, "%s: no recording of %s (record one with `--record`, or "
+        (void)fail(x, r, "%s: no recording of %s (record one with `--record`, or "
                    "hb_sandbox_options.record_dir)", x->file, x->name);
     else if (r < 0)
-        fail(x, r, "%s", err ? err : hb_strerror(r));
+        (void)fail(x, r, "%s", err ? err : hb_strerror(r));
     free(err);
     if (r < 0)
         return r;
