@@ -62,5 +62,11 @@ rc=$?
 [ $rc = 1 ] || say "test --record, edited add: exit $rc, want 1" "$tmp/out"
 [ "$(grep -c '^call #' "$tmp/out")" = 1 ] && grep -q '^call #[0-9]* (.*) hb_test_add()' "$tmp/out" ||
     say "test --record: exactly hb_test_add differs" "$tmp/out"
+# Current sources that do not compile: exit 3, the compiler's message.
+printf 'int broken(void) { return }\n' >>"$tmp/tally/tally.c"
+run replay "$tmp/tally" >"$tmp/out" 2>&1
+rc=$?
+[ $rc = 3 ] || say "sources that do not compile: exit $rc, want 3" "$tmp/out"
+grep -q 'building its current sources failed' "$tmp/out" || say "compile failure named" "$tmp/out"
 [ $fail = 0 ] && echo "PASS replay"
 exit $fail
