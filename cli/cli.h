@@ -101,6 +101,34 @@ int cmd_status(const cli_global *g, int argc, char **argv);
 int cmd_audit(const cli_global *g, int argc, char **argv);
 int cmd_test(const cli_global *g, int argc, char **argv);
 int cmd_report(const cli_global *g, int argc, char **argv);
+int cmd_replay(const cli_global *g, int argc, char **argv);
+/* cli/replay.c: where --record puts recordings, <state_dir>/recordings
+ * (malloc'ed; NULL when out of memory). */
+char *cli_record_dir(hb_manager *m);
+/* The report as JSON (what --json prints), and its differing calls as
+ * text, two lines (old, new) under a heading each, indented. */
+json_t *cli_replay_json(const hb_replay_report *r);
+void cli_replay_print_diffs(const hb_replay_report *r, const char *indent);
+
+/* cli/replay_watch.c: `hotbox watch --replay`. Swaps of the live sandbox
+ * are noted from its events; after each hb_watch_process the recording of
+ * each swapped plugin is replayed on both versions in shadow workers. */
+typedef struct cli_replay_swap {
+    char plugin[128];
+    uint64_t from, to;
+} cli_replay_swap;
+typedef struct cli_replay_watch {
+    bool on;
+    bool running;                /* a replay runs: its sandboxes' events are not the view's */
+    const char **exclude;        /* --replay-exclude, NULL-terminated (malloc'ed array) */
+    size_t nexclude;
+    const char *const *roots;    /* the watch's roots, to find a plugin's directory */
+    cli_replay_swap *pending;
+    size_t npending;
+} cli_replay_watch;
+void cli_replay_watch_note(cli_replay_watch *rw, const hb_event *ev);
+void cli_replay_watch_run(cli_replay_watch *rw, hb_manager *m, bool json);
+void cli_replay_watch_release(cli_replay_watch *rw);
 
 extern const char hb__demo_counter_v1[];
 extern const char hb__demo_counter_v2[];

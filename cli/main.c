@@ -37,6 +37,7 @@ static const char usage_main[] =
     "  demo                    a guided, non-interactive tour (exits 0 when all steps pass)\n"
     "  test DIR...             build plugins and run their hb_test_* functions (CI runs)\n"
     "  report merge OUT IN...  join JUnit or JSON reports of `hotbox test` runs\n"
+    "  replay DIR              replay recorded calls on the last good and the new version\n"
     "  help [CMD]              this text, or a command's own help\n"
     "\n"
     "global options:\n"
@@ -269,7 +270,8 @@ static const command commands[] = {
     {"versions", cmd_versions}, {"rollback", cmd_rollback}, {"verify", cmd_verify},
     {"gc", cmd_gc},             {"store", cmd_store},   {"status", cmd_status},
     {"audit", cmd_audit},       {"doctor", cmd_doctor}, {"demo", cmd_demo},
-    {"test", cmd_test},         {"report", cmd_report}, {"help", NULL},
+    {"test", cmd_test},         {"report", cmd_report}, {"replay", cmd_replay},
+    {"help", NULL},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

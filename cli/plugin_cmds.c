@@ -225,12 +225,14 @@ static void free_bufs(hb_value *args, size_t nargs)
 }
 
 static const char usage_call[] =
-    "usage: hotbox call [--no-session] DIR... -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n\n"
+    "usage: hotbox call [--no-session] [--record] DIR... -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n\n"
     "Calls SYMBOL of PLUGIN with ARGS converted by SIGNATURE, and prints the\n"
     "result. When a session is live on the state directory (hotbox watch), the\n"
     "call runs there, on its loaded plugins and their state (DIR... is not\n"
     "built); otherwise, or with --no-session, each DIR is built and loaded in a\n"
-    "fresh sandbox first. See docs/console.md.\n\n"
+    "fresh sandbox first. See docs/console.md.\n"
+    "--record (implies --no-session) records the call for `hotbox replay`\n"
+    "(docs/replay.md).\n\n"
     "SIGNATURE uses dyncall's characters, arguments then ')' then the return:\n"
     "  B bool  c/C int8/uint8  s/S int16/uint16  i/I int32/uint32  j/J long\n"
     "  l/L int64/uint64  f float  d double  Z string  v void (return only)\n"
@@ -242,13 +244,15 @@ int cmd_call(const cli_global *g, int argc, char **argv)
 {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
                                              {"no-session", no_argument, NULL, 'n'},
+                                             {"record", no_argument, NULL, 'r'},
                                              {0}};
-    bool no_session = false;
+    bool no_session = false, record = false;
     optind = 0;
     /* '+': the words after DIR... -- are the call's, never options. */
     for (int c; (c = cli_getopt(argc, argv, "call", "+h", longopts, NULL)) != -1;) {
-        if (c == 'n') {
+        if (c == 'n' || c == 'r') {
             no_session = true;
+            record = record || c == 'r';
             continue;
         }
         if (c != 'h')
@@ -316,7 +320,10 @@ int cmd_call(const cli_global *g, int argc, char **argv)
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.profile = g->profile;
     so.worker = g->worker;
+    char *record_dir = record ? cli_record_dir(m) : NULL;
+    so.record_dir = record_dir;
     int r = hb_sandbox_new(m, &so, &sb);
+    free(record_dir);
     if (r < 0) {
         cli_error("%s", hb_manager_last_error(m));
         hb_manager_free(m);

@@ -52,6 +52,8 @@ typedef struct watch_ui {
     off_t out_off;
     char pending[4096];         /* a line not finished yet */
     size_t npending;
+    cli_replay_watch rw;        /* --replay (cli/replay_watch.c) */
+    bool record;                /* --record (implied by --replay) */
 } watch_ui;
 
 /* ---- the table, redrawn in place on a terminal ------------------------------ */
@@ -225,6 +227,10 @@ static void print_json(const hb_event *ev)
 static void on_event(const hb_event *ev, void *ud)
 {
     watch_ui *ui = ud;
+    if (ui->rw.running) /* a shadow replay's own sandboxes */
+        return;
+    if (ev->sandbox == ui->sb)
+        cli_replay_watch_note(&ui->rw, ev);
     /* Output written while hotbox acted on this plugin comes first. */
     drain_output(ui, ev->plugin ? ev->plugin : "worker", true);
     if (ev->type == HB_EVENT_COMPILE_FAILED) {
@@ -383,7 +389,8 @@ static void print_view(watch_ui *ui)
 
 static const char usage_watch[] =
     "usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests]\n"
-    "                    [--exclude GLOB]... DIR...\n\n"
+    "                    [--exclude GLOB]... [--record] [--replay [--replay-exclude FN]...]\n"
+    "                    DIR...\n\n"
     "Loads every plugin under DIR (a plugin directory, or a directory of plugin\n"
     "directories) into one sandbox and hot-reloads each on save, carrying its\n"
     "state. After each swap the plugin's exported hb_test_* self-tests run (with\n"
@@ -402,7 +409,12 @@ static const char usage_watch[] =
     "  --no-selftests  do not run hb_test_* after swaps\n"
     "  --exclude GLOB  ignore changes to files and directories whose name\n"
     "                  matches GLOB (fnmatch; \"dir/\" matches directories only);\n"
-    "                  repeatable, added to the built-in excludes (.git/, build/)\n\n"
+    "                  repeatable, added to the built-in excludes (.git/, build/)\n"
+    "  --record        record every call into the plugins for hotbox replay\n"
+    "  --replay        (implies --record) after each swap, replay the plugin's\n"
+    "                  recording on the old and the new version in shadow workers\n"
+    "                  and show the calls whose results differ (docs/replay.md)\n"
+    "  --replay-exclude FN  do not compare FN's results; repeatable\n\n"
     "SIGUSR1 pauses auto-reload (changes are remembered, nothing is rebuilt);\n"
     "SIGUSR2 resumes it and rebuilds what changed meanwhile, once:\n"
     "  kill -USR1 $(pidof hotbox)   # pause while checking out a branch\n"
@@ -417,6 +429,9 @@ static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **ar
                                              {"no-selftests", no_argument, NULL, 'n'},
                                              {"quiet-ms", required_argument, NULL, 'q'},
                                              {"exclude", required_argument, NULL, 'x'},
+                                             {"record", no_argument, NULL, 'R'},
+                                             {"replay", no_argument, NULL, 'P'},
+                                             {"replay-exclude", required_argument, NULL, 'E'},
                                              {0}};
     optind = 0;
     for (int c; (c = cli_getopt(argc, argv, "watch", "h", longopts, NULL)) != -1;) {
@@ -425,6 +440,17 @@ static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **ar
         case 'j': ui->json = true; break;
         case 'o': ui->once = true; break;
         case 'n': wo->run_selftests = -1; break;
+        case 'R': ui->record = true; break;
+        case 'P': ui->record = ui->rw.on = true; break;
+        case 'E': {
+            const char **x = realloc(ui->rw.exclude, (ui->rw.nexclude + 2) * sizeof(char *));
+            if (!x)
+                return HB_EXIT_FAILED;
+            ui->rw.exclude = x;
+            x[ui->rw.nexclude++] = optarg;
+            x[ui->rw.nexclude] = NULL;
+            break;
+        }
         case 'x':
             if (!*optarg || strchr(optarg, '/') != strrchr(optarg, '/') ||
                 (strchr(optarg, '/') && optarg[strlen(optarg) - 1] != '/')) {
@@ -465,6 +491,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     int rc = watch_options(&ui, &wo, argc, argv);
     if (rc >= 0) {
         free(ui.exclude);
+        cli_replay_watch_release(&ui.rw);
         return rc;
     }
     wo.exclude = ui.exclude;
@@ -475,6 +502,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     }
     for (int i = optind; i < argc; i++)
         roots[i - optind] = argv[i];
+    ui.rw.roots = roots;
     ui.tty = isatty(STDOUT_FILENO);
     struct winsize ws;
     if (ui.tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20)
@@ -517,7 +545,10 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     so.max_plugins = 4096; /* every plugin under the roots, not the default 64 */
     char *out_path = open_output(&ui);
     so.output_path = out_path; /* NULL: the worker writes to our stdout, unprefixed */
+    char *record_dir = ui.record ? cli_record_dir(m) : NULL;
+    so.record_dir = record_dir;
     r = hb_sandbox_new(m, &so, &ui.sb);
+    free(record_dir);
     if (out_path) {
         unlink(out_path);
         free(out_path);
@@ -594,6 +625,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         drain_output(&ui, "worker", true);
         if (r == 0)
             continue;
+        cli_replay_watch_run(&ui.rw, m, ui.json);
         if (ui.compile_failed)
             print_diagnostics(&ui);
         print_view(&ui);
@@ -638,5 +670,6 @@ out:
         close(sfd);
     free(roots);
     free(ui.exclude);
+    cli_replay_watch_release(&ui.rw);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "replay.h"
 #include "signature.h"
 
 int hb_signature_check(const char *signature, size_t *nargs_out)
@@ -128,7 +129,8 @@ static int call_parsed(hb_sandbox *sb, const char *plugin, const char *symbol,
     hb_slot *s = hb__slot_find(sb, plugin);
     if (!s)
         return fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin, sb->name);
-    if ((r = hb__maybe_checkpoint(sb, s)) < 0)
+    if ((r = hb__maybe_checkpoint(sb, s)) < 0 ||
+        (sb->recorder && (r = hb__record_begin(sb, s)) < 0))
         return r;
     if (!(s = hb__slot_find(sb, plugin)))
         return fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted", plugin);
@@ -153,6 +155,8 @@ static int call_parsed(hb_sandbox *sb, const char *plugin, const char *symbol,
     uint64_t version = s->version;
     uint64_t t0 = hb__now_ns(), clock = t0;
     r = hb__wc_call(&sb->wc, &w, hb__slot_call_timeout(sb, s), &clock, &reply, &err);
+    if (sb->recorder) /* docs/replay.md: a copy of the frames, written later */
+        hb__record_call(sb, plugin, &w, r, &reply, err);
     hb__wire_release(&w);
     sb->calls++;
     hb_metrics_add(sb->m->metrics, HB_CTR_CALLS, 1);

@@ -269,6 +269,7 @@ struct hb_sandbox {
     const char *carry_report; /* while a swap event is emitted: its `carry` lines */
     hb_worker_kind worker_kind;   /* what opts.worker resolved to (worker_kind.c) */
     char *worker_why;             /* and why */
+    struct hb_recorder *recorder; /* opts.record_dir: calls recorded (replay_record.c) */
 };
 
 /* The call timeout of a slot's calls: its plugin.json runtime.call_timeout_ms

@@ -15,11 +15,16 @@ static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, cpu_percent), /* 1: up to crash_loop_window_ms */
     offsetof(hb_sandbox_options, worker),      /* 2: cpu_percent */
     offsetof(hb_sandbox_options, no_auto_restart), /* 3: worker */
-    sizeof(hb_sandbox_options), /* 4: no_auto_restart, no_probation, from_snapshot */
+    offsetof(hb_sandbox_options, record_dir), /* 4: no_auto_restart, no_probation, from_snapshot */
+    sizeof(hb_sandbox_options),                /* 5: record_dir */
 };
 static const size_t watch_sizes[] = {
     offsetof(hb_watch_options, exclude), /* 1: up to run_selftests */
     sizeof(hb_watch_options),            /* 2: exclude */
+};
+
+static const size_t replay_sizes[] = {
+    sizeof(hb_replay_options), /* 1 */
 };
 
 #define KIND(type, sizes, cur)                                                        \
@@ -33,6 +38,8 @@ const hb__options_kind hb__sandbox_options_kind =
     KIND(hb_sandbox_options, sandbox_sizes, HB_SANDBOX_OPTIONS_VERSION);
 const hb__options_kind hb__watch_options_kind =
     KIND(hb_watch_options, watch_sizes, HB_WATCH_OPTIONS_VERSION);
+const hb__options_kind hb__replay_options_kind =
+    KIND(hb_replay_options, replay_sizes, HB_REPLAY_OPTIONS_VERSION);
 
 int hb__options_check(const hb__options_kind *k, unsigned version)
 {

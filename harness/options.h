@@ -23,6 +23,7 @@ typedef struct hb__options_kind {
 extern const hb__options_kind hb__manager_options_kind;
 extern const hb__options_kind hb__sandbox_options_kind;
 extern const hb__options_kind hb__watch_options_kind;
+extern const hb__options_kind hb__replay_options_kind;
 
 /* 0 when version is one this library accepts for kind, else HB_EOPTVERSION. */
 int hb__options_check(const hb__options_kind *k, unsigned version);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "sandbox_impl.h"
+#include "replay.h"
 #include "jail.h"
 
 /* Handles detached from a freed manager, until hb_sandbox_free: reachable,
@@ -165,6 +166,7 @@ static void free_handle(hb_sandbox *sb)
     HB_FREE_ALL(sb->slots, sb->name, sb->last_error, sb->pub_diags, sb->pub_plugins);
     hb_store_snapshot_names_free(sb->pub_snapshots, sb->npub_snapshots);
     HB_FREE_ALL(sb->ret_str, sb->output_path, sb->worker_why, sb->from_snapshot);
+    hb__recorder_free(sb->recorder);
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }
@@ -215,8 +217,17 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         free_handle(sb);
         return -ENOMEM;
     }
-    setup_cgroup(sb, n);
     char *err = NULL;
+    const char *record_dir = sb->opts.record_dir;
+    sb->opts.record_dir = NULL;
+    if (record_dir && (kr = hb__recorder_new(record_dir, &sb->recorder, &err)) < 0) {
+        hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(kr));
+        free(err);
+        hb_mon_policy_free(sb->policy);
+        free_handle(sb);
+        return kr;
+    }
+    setup_cgroup(sb, n);
     hb_wspawn how = hb__spawn_params(sb);
     int r = hb__wc_spawn(&sb->wc, &how, &err);
     if (r < 0) {
@@ -250,6 +261,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
 static void release_from_manager(hb_sandbox *sb)
 {
     hb_manager *m = sb->m;
+    hb__recorder_flush(sb, NULL); /* while its warnings can still be told */
     pid_t pid = sb->wc.pid;
     hb__wc_stop(&sb->wc, sb->opts.swap_timeout_ms);
     hb__forget_worker(sb, pid);

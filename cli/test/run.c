@@ -73,8 +73,11 @@ static int open_sandbox(jctx *j, double *load_ms, char **err)
     o.swap_timeout_ms = R->timeout_ms;
     o.output_path = j->cap_path;
     o.from_snapshot = R->from_snapshot;
+    char *record_dir = R->record ? cli_record_dir(R->m) : NULL;
+    o.record_dir = record_dir;
     double t0 = cli_test_now_ms();
     int r = hb_sandbox_new(R->m, &o, &j->sb);
+    free(record_dir);
     if (r < 0) {
         *err = tr_printf("cannot start a worker: %s: %s", hb_strerror(r), hb_manager_last_error(R->m));
         return r;

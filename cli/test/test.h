@@ -76,6 +76,7 @@ typedef struct run {
     unsigned shard_i, shard_n;
     const char *junit_path;
     const char *sanitize;    /* --sanitize LIST, or NULL */
+    bool record;             /* --record: calls recorded for hotbox replay */
     const char **dirs;
     size_t ndirs;
 

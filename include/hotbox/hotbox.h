@@ -413,7 +413,7 @@ HB_EXTERN int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t versio
 /* Sandboxes                                                                 */
 /* ------------------------------------------------------------------------ */
 
-#define HB_SANDBOX_OPTIONS_VERSION 4
+#define HB_SANDBOX_OPTIONS_VERSION 5
 
 /* Security profiles for the worker (see the README's profile table). */
 typedef enum hb_profile {
@@ -492,6 +492,14 @@ typedef struct hb_sandbox_options {
      * returns the error with the plugin loaded, in the state it had. NULL:
      * none. */
     const char *from_snapshot;
+    /* Version 5. Differential replay (docs/replay.md): when set, every call
+     * into each plugin is recorded (function, signature, arguments, buffers,
+     * result, out-buffers, error) with the checkpoint its plugin started
+     * from, appended to <record_dir>/<plugin>.hbrec (the directory is
+     * created by hb_sandbox_new). Records are buffered and written at a
+     * segment start, every 256 KiB and by hb_sandbox_free; a failed write is
+     * an HB_EVENT_WARNING, never a failed call. NULL: no recording. Copied. */
+    const char *record_dir;
 } hb_sandbox_options;
 
 #define HB_SANDBOX_OPTIONS_INIT {.version = HB_SANDBOX_OPTIONS_VERSION, .profile = HB_PROFILE_DEFAULT}
@@ -896,6 +904,73 @@ HB_EXTERN int hb_console_request(const char *state_dir, const char *request,
 HB_EXTERN int hb_console_call(const char *state_dir, const char *plugin, const char *symbol,
                               const char *signature, hb_value *args, size_t nargs,
                               hb_value *ret, char **ret_text, char **err);
+
+/* ------------------------------------------------------------------------ */
+/* Differential replay (docs/replay.md)                                      */
+/* ------------------------------------------------------------------------ */
+
+#define HB_REPLAY_OPTIONS_VERSION 1
+
+typedef struct hb_replay_options {
+    unsigned version;            /* HB_REPLAY_OPTIONS_VERSION */
+    /* The recording; NULL: <state_dir>/recordings/<plugin>.hbrec (where
+     * `--record` puts it). */
+    const char *recording;
+    /* Functions whose results are not compared (non-deterministic ones),
+     * NULL-terminated; they are still called, so the state of later calls
+     * is the recorded one. NULL: none. */
+    const char *const *exclude;
+    /* The two versions compared. 0 for old: the version the recording's
+     * newest segment ran (the last good version the calls were made
+     * against). 0 for new: the plugin directory's current sources, built
+     * if needed. */
+    uint64_t old_version;
+    uint64_t new_version;
+    hb_profile profile;          /* of the two replay workers; default standard */
+} hb_replay_options;
+
+#define HB_REPLAY_OPTIONS_INIT {.version = HB_REPLAY_OPTIONS_VERSION}
+
+/* One recorded call whose outcome differs between the two versions. The
+ * texts show values as a C programmer writes them (42, 2.5, "text", NULL,
+ * in/out buffers as hex) and failures as "error CODE: text". */
+typedef struct hb_replay_diff {
+    size_t index;                /* 0-based position among the plugin's recorded calls */
+    uint64_t offset;             /* byte offset of its record in the recording */
+    const char *function;
+    const char *signature;
+    const char *args;            /* the arguments, "(1, "x", b[3]=616263)" */
+    const char *old_result;      /* the result (and out-buffers) under old_version */
+    const char *new_result;      /* the same under new_version */
+} hb_replay_diff;
+
+typedef struct hb_replay_report {
+    const char *plugin;
+    const char *recording;       /* the file replayed */
+    uint64_t old_version, new_version;
+    size_t calls;                /* calls replayed (on each side) */
+    size_t excluded;             /* of those, not compared (exclude) */
+    size_t segments;             /* checkpoints the calls started from */
+    const hb_replay_diff *diffs; /* the calls whose outcome differs, in order */
+    size_t ndiffs;
+    double seconds;              /* wall time of the replay (loads and calls) */
+} hb_replay_report;
+
+/* Replays the recorded calls of the plugin in dir against two versions,
+ * each in a worker of its own (two shadow sandboxes of the manager; a live
+ * sandbox is never touched), each segment of calls from the same recorded
+ * checkpoint (restored through the version's migrate hook; without a save
+ * hook the version starts fresh), and compares each call's outcome: the
+ * result, the out-buffers, and the error code (error texts are not
+ * compared). Returns 0 when the replay ran, whatever it found (*out,
+ * freed with hb_replay_report_free); else a negative code with the
+ * manager's last error saying what and where: -ENOENT (no recording, or
+ * none of this plugin), -EBADMSG (a malformed recording: "FILE:OFFSET:
+ * what"), HB_ECOMPILE, HB_ENOVERSION, ... Buffers of live recorders of the
+ * plugin in this manager are written first. */
+HB_EXTERN int hb_replay(hb_manager *m, const char *dir, const hb_replay_options *opts,
+                        hb_replay_report **out);
+HB_EXTERN void hb_replay_report_free(hb_replay_report *r);
 
 #ifdef __cplusplus
 }
