@@ -76,7 +76,7 @@ static int open_manager(run *R)
     mo.sanitize = R->sanitize;
     int r = hb_manager_new(&mo, &R->m);
     if (r == -EINVAL && R->sanitize)
-        cli_error("test: --sanitize %s: supported sanitizers: undefined", R->sanitize);
+        cli_error("test: --sanitize %s: supported sanitizers: address, undefined", R->sanitize);
     else if (r < 0)
         cli_state_error(R->g, r);
     return r;

@@ -6,6 +6,7 @@
  *   run.c       running jobs on threads through hb_run_test
  *   capture.c   the worker's captured stdout/stderr per case
  *   output.c    progress lines, JSON-lines events, TAP
+ *   sanreport.c a sanitizer's report as a failure's text (--sanitize)
  *   command.c   cmd_test: the above in order, the summary, the JUnit file
  * Uses only the public API. Threads: the manager is shared; every job owns
  * its own sandbox, used by that job's thread only. */
@@ -150,6 +151,11 @@ void cli_test_on_event(const hb_event *ev, void *ud);
  * emptied before each case and read after it. */
 char *cli_test_read_capture(int fd);
 void cli_test_reset_capture(int fd);
+
+/* sanreport.c: a sanitizer finding in a test's output: the failure's
+ * message (UBSan's report; ASan's SUMMARY line) and, for ASan, the
+ * trimmed report as details (else NULL); false when there is none. */
+bool cli_test_sanitizer_report(const char *output, char **message, char **details);
 
 /* output.c */
 void cli_test_emit_json(run *R, json_t *o); /* takes o */

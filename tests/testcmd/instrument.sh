@@ -7,6 +7,12 @@
 #  sanitize      a signed overflow passes unsanitized and fails under
 #                --sanitize undefined with the UBSan report as the failure
 #                text; an unsupported sanitizer is refused by name
+#  asan          --sanitize address (standard profile): a heap overflow
+#                and a use-after-free fail their own tests with the ASan
+#                report (kind, file:line, function) in the text output,
+#                JUnit <failure> and --json; the clean test between them
+#                passes (the worker restarts); without the flag all pass.
+#                SKIP (77) when the compiler cannot build with ASan.
 set -u
 hb=$1
 case_=$2
@@ -67,16 +73,74 @@ SRC
   grep -F '<failure message=' "$tmp/j.xml" | grep -qF "$want" || bad "JUnit <failure> lacks the report"
   "$hb" --state-dir "$tmp/s" test --sanitize address,bogus "$tmp/ubp" >"$tmp/refused" 2>&1
   [ $? -ne 0 ] || bad "an unsupported sanitizer was accepted"
-  grep -qF -- "--sanitize address,bogus: supported sanitizers: undefined" "$tmp/refused" ||
+  grep -qF -- "--sanitize address,bogus: supported sanitizers: address, undefined" "$tmp/refused" ||
     bad "refusal does not name the sanitizer"
   [ $fail -eq 0 ] || {
     for f in plain out refused; do echo "--- $f:"; cat "$tmp/$f"; done
   }
 }
 
+asan() {
+  mkdir -p "$tmp/asp"
+  cat > "$tmp/asp/asp.c" <<'SRC'
+#include <hotbox/plugin.h>
+#include <stdlib.h>
+#include <string.h>
+char *volatile keep;
+__attribute__((noinline)) int overflow(int n)
+{
+    char *p = malloc(8);
+    memset(p, 1, 8);
+    int v = p[n];
+    free(p);
+    return v;
+}
+__attribute__((noinline)) int after_free(void)
+{
+    keep = malloc(16);
+    free(keep);
+    return keep[3];
+}
+int hb_test_a_overflow(void) { return overflow(8) == 1 ? 0 : 0; }
+int hb_test_b_clean(void) { return overflow(7) == 1 ? 0 : 1; }
+int hb_test_c_use_after_free(void) { return after_free() == 7; }
+HB_PLUGIN("asp", 1, 0, 0, NULL, NULL);
+SRC
+  "$hb" --state-dir "$tmp/s" test -j1 "$tmp/asp" >"$tmp/plain" 2>&1 || bad "unsanitized run failed"
+  "$hb" --state-dir "$tmp/s" test -j1 --sanitize address --junit "$tmp/j.xml" "$tmp/asp" \
+    >"$tmp/out" 2>&1
+  st=$?
+  if grep -qF "cannot build with -fsanitize=address" "$tmp/out"; then
+    echo "SKIP: the compiler cannot build with AddressSanitizer:"; cat "$tmp/out"; exit 77
+  fi
+  [ $st -eq 1 ] || bad "--sanitize address: want exit 1, got $st"
+  ov="heap-buffer-overflow $tmp/asp/asp.c:9 in overflow"
+  uaf="heap-use-after-free $tmp/asp/asp.c:17 in after_free"
+  grep -qF "FAIL asp.hb_test_a_overflow" "$tmp/out" || bad "the overflow test did not fail"
+  grep -qF "PASS asp.hb_test_b_clean" "$tmp/out" || bad "the clean test did not pass"
+  grep -qF "FAIL asp.hb_test_c_use_after_free" "$tmp/out" || bad "the use-after-free test did not fail"
+  grep -qF "hb_test_a_overflow: sanitizer finding: AddressSanitizer: $ov" "$tmp/out" ||
+    bad "output lacks the overflow's summary"
+  grep -qF "hb_test_c_use_after_free: sanitizer finding: AddressSanitizer: $uaf" "$tmp/out" ||
+    bad "output lacks the use-after-free's summary"
+  grep -qF "#0 " "$tmp/out" || bad "output lacks the report's stack"
+  grep -qF "1 passed, 2 failed" "$tmp/out" || bad "want 1 passed, 2 failed"
+  grep -F '<failure message=' "$tmp/j.xml" | grep -qF "$ov" || bad "JUnit <failure> lacks the overflow"
+  grep -F '<failure message=' "$tmp/j.xml" | grep -qF "in overflow $tmp/asp/asp.c:9" ||
+    bad "JUnit <failure> text lacks the faulting frame"
+  grep -qF 'Shadow byte legend' "$tmp/out" && grep -F '<failure' "$tmp/j.xml" | grep -qF 'Shadow byte' &&
+    bad "the failure text keeps the shadow map"
+  "$hb" --state-dir "$tmp/s" test -j1 --sanitize address --json "$tmp/asp" >"$tmp/j.jsonl" 2>/dev/null
+  grep '"status":"fail"' "$tmp/j.jsonl" | grep -qF "$uaf" || bad "--json lacks the use-after-free"
+  [ $fail -eq 0 ] || {
+    for f in plain out j.jsonl; do echo "--- $f:"; cat "$tmp/$f"; done
+  }
+}
+
 case "$case_" in
   crash_report) crash_report ;;
   sanitize) sanitize ;;
+  asan) asan ;;
   *) echo "unknown case $case_"; exit 2 ;;
 esac
 [ $fail -eq 0 ] && echo "$case_ ok"

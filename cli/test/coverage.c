@@ -1,0 +1,2 @@
+/* cli/test/coverage.c - --coverage DIR (stub). */
+#include "test.h"
