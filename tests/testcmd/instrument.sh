@@ -13,6 +13,12 @@
 #                JUnit <failure> and --json; the clean test between them
 #                passes (the worker restarts); without the flag all pass.
 #                SKIP (77) when the compiler cannot build with ASan.
+#  coverage      --coverage DIR (standard profile, two jobs = two workers
+#                writing the same counters): the lcov tracefile and the
+#                .gcov text count each line as the tests ran it (a branch
+#                never taken and a function never called show 0); a second
+#                run from the compile cache reports the same counts, not
+#                twice them; the summary line is printed.
 set -u
 hb=$1
 case_=$2
@@ -137,7 +143,51 @@ SRC
   }
 }
 
+coverage() {
+  mkdir -p "$tmp/cv"
+  cat > "$tmp/cv/cv.c" <<'SRC'
+#include <hotbox/plugin.h>
+int volatile knob = 1;
+int branchy(int x)
+{
+    if (x > 100)
+        return x * 2;
+    return x + 1;
+}
+int never_called(void)
+{
+    return 42;
+}
+int hb_test_one(void) { return branchy(knob) == 2 ? 0 : 1; }
+int hb_test_two(void) { return branchy(knob + 1) == 3 ? 0 : 1; }
+HB_PLUGIN("cv", 1, 0, 0, NULL, NULL);
+SRC
+  for run in 1 2; do
+    rm -rf "$tmp/rep"
+    "$hb" --state-dir "$tmp/s" test -j2 --coverage "$tmp/rep" "$tmp/cv" >"$tmp/out" 2>&1 ||
+      bad "run $run: --coverage failed"
+    grep -qF "coverage: lines 62.5% (5 of 8), functions 75.0% (3 of 4) in 1 file" "$tmp/out" ||
+      bad "run $run: summary line"
+    info="$tmp/rep/coverage.info"
+    grep -qxF "SF:$tmp/cv/cv.c" "$info" || bad "run $run: no SF record for cv.c"
+    for want in DA:5,2 DA:6,0 DA:7,2 DA:9,0 DA:11,0 DA:13,1 DA:14,1 FNDA:2,branchy \
+                FNDA:0,never_called LF:8 LH:5; do
+      grep -qxF "$want" "$info" || bad "run $run: coverage.info lacks $want"
+    done
+    grep -qE '^ +#####: +6: +return x \* 2;$' "$tmp/rep/cv.c.gcov" ||
+      bad "run $run: cv.c.gcov does not show line 6 unexecuted"
+    grep -qE '^ +2: +7: +return x \+ 1;$' "$tmp/rep/cv.c.gcov" ||
+      bad "run $run: cv.c.gcov does not count line 7 twice"
+    [ $fail -eq 0 ] || break
+  done
+  [ $fail -eq 0 ] || {
+    echo "--- output:"; cat "$tmp/out"; echo "--- coverage.info:"; cat "$tmp/rep/coverage.info"
+    cat "$tmp/rep/cv.c.gcov"
+  }
+}
+
 case "$case_" in
+  coverage) coverage ;;
   crash_report) crash_report ;;
   sanitize) sanitize ;;
   asan) asan ;;
