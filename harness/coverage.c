@@ -61,13 +61,32 @@ int hb__coverage_setup(hb_manager *m, const char *dir)
     return hb__mkdir_p(m->notes_dir, 0755);
 }
 
-static int copy_file(const char *from, const char *to)
+/* A copy of a regular file (not followed through a link), size-bounded. */
+int hb__coverage_copy(const char *from, const char *to)
 {
-    void *data = NULL;
-    size_t len = 0;
-    int r = hb__read_file(from, 64u << 20, &data, &len);
+    int fd = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL
+                                          : st.st_size > (64 << 20) ? -EFBIG : 0;
+    void *data = r == 0 ? malloc((size_t)st.st_size + 1) : NULL;
+    if (r == 0 && !data)
+        r = -ENOMEM;
+    size_t got = 0;
+    while (r == 0 && got < (size_t)st.st_size) {
+        ssize_t n = read(fd, (char *)data + got, (size_t)st.st_size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            r = n < 0 ? -errno : -EIO;
+            break;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
     if (r == 0)
-        r = hb__write_file_atomic(to, data, len, 0644);
+        r = hb__write_file_atomic(to, data, got, 0600);
     free(data);
     return r;
 }
@@ -85,7 +104,7 @@ void hb__coverage_keep_notes(hb_manager *m, const char *job)
         if (n < 6 || strcmp(e->d_name + n - 5, ".gcno") != 0)
             continue;
         char *from = hb__path_join(job, e->d_name), *to = hb__path_join(dst, e->d_name);
-        int r = from && to ? copy_file(from, to) : -ENOMEM;
+        int r = from && to ? hb__coverage_copy(from, to) : -ENOMEM;
         if (r < 0)
             hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
                      "coverage: cannot keep the notes %s: %s", from ? from : e->d_name,

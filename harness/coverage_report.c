@@ -23,7 +23,6 @@
 #include "process.h"
 
 #define GCOV_TIMEOUT_MS 60000
-#define MAX_DATA (64u << 20)
 
 typedef struct cov_fn {
     char *name;
@@ -120,36 +119,6 @@ static int merge_json(cov *c, json_t *doc)
     return 0;
 }
 
-/* A copy of a regular file (not followed through a link), size-bounded. */
-static int copy_in(const char *from, const char *to)
-{
-    int fd = open(from, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    int r = fstat(fd, &st) < 0 ? -errno : !S_ISREG(st.st_mode) ? -EINVAL
-                                          : st.st_size > MAX_DATA ? -EFBIG : 0;
-    void *data = r == 0 ? malloc((size_t)st.st_size + 1) : NULL;
-    if (r == 0 && !data)
-        r = -ENOMEM;
-    size_t got = 0;
-    while (r == 0 && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, (char *)data + got, (size_t)st.st_size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : -EIO;
-            break;
-        }
-        got += (size_t)n;
-    }
-    close(fd);
-    if (r == 0)
-        r = hb__write_file_atomic(to, data, got, 0600);
-    free(data);
-    return r;
-}
-
 /* gcov --json-format --stdout on one data file in the work directory. */
 static int run_gcov(const char *gcov, const char *work, const char *base, json_t **doc, char **err)
 {
@@ -217,9 +186,9 @@ static int collect(hb_manager *m, cov *c, const char *gcov, const char *work, ch
             char *dst_notes = hb__asprintf("%s/%s.gcno", work, base);
             if (!base || !src || !notes || !dst || !dst_notes)
                 r = -ENOMEM;
-            else if ((r = copy_in(src, dst)) < 0)
+            else if ((r = hb__coverage_copy(src, dst)) < 0)
                 r = hb__seterr(err, r, "%s: %s", src, strerror(-r));
-            else if ((r = copy_in(notes, dst_notes)) < 0)
+            else if ((r = hb__coverage_copy(notes, dst_notes)) < 0)
                 r = hb__seterr(err, r, "%s: no notes for it (%s: %s)", src, notes, strerror(-r));
             json_t *doc = NULL;
             if (r == 0 && (r = run_gcov(gcov, work, base, &doc, err)) == 0) {

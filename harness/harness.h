@@ -368,6 +368,9 @@ void hb__sanitize_spawn(const hb_manager *m, hb_wspawn *how);
 int hb__coverage_setup(hb_manager *m, const char *dir);
 void hb__coverage_keep_notes(hb_manager *m, const char *job);
 void hb__coverage_release(hb_manager *m);
+/* A copy of a regular file (not followed through a link; at most 64 MiB:
+ * counters come from plugin code), written atomically, mode 0600. */
+int hb__coverage_copy(const char *from, const char *to);
 int hb__ensure_worker(hb_sandbox *sb);
 int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s);
 void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code, const char *what);
