@@ -576,7 +576,7 @@ relink:
         goto out_rm;
     }
     if (m->gcda_dir)
-        hb__coverage_keep_notes(m, job);
+        hb__coverage_keep_notes(m, job, out->cres.inputs);
 out_rm:
     hb__strv_free(siblings);
     free(soname);

@@ -91,14 +91,36 @@ int hb__coverage_copy(const char *from, const char *to)
     return r;
 }
 
+/* What the compile read and its contents ("SHA256 PATH" lines): the report
+ * counts a source only from compiles of its current contents. */
+static void write_sources(hb_manager *m, const char *dst, char *const *inputs)
+{
+    hb_sb sb = HB_SB_INIT;
+    bool bad = false;
+    for (char *const *i = inputs; i && *i; i++) {
+        char hex[HB_SHA256_HEX];
+        if (!strchr(*i, '\n') && hb__sha256_file_cached(*i, hex) == 0)
+            bad |= hb__sb_addf(&sb, "%s %s\n", hex, *i) < 0;
+    }
+    char *path = hb__path_join(dst, HB_COVERAGE_SOURCES);
+    int r = bad || !path ? -ENOMEM : hb__write_file_atomic(path, sb.buf ? sb.buf : "", sb.len, 0644);
+    if (r < 0)
+        hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "coverage: cannot record the sources of %s: %s", dst, strerror(-r));
+    free(path);
+    hb__sb_release(&sb);
+}
+
 /* Best effort: a build whose notes are lost still runs, and the report
  * names the counters it cannot pair. */
-void hb__coverage_keep_notes(hb_manager *m, const char *job)
+void hb__coverage_keep_notes(hb_manager *m, const char *job, char *const *inputs)
 {
     const char *name = strrchr(job, '/');
     name = name ? name + 1 : job;
     char *dst = hb__path_join(m->notes_dir, name);
-    DIR *d = dst && hb__mkdir_p(dst, 0755) == 0 ? opendir(job) : NULL;
+    if (dst && hb__mkdir_p(dst, 0755) == 0)
+        write_sources(m, dst, inputs);
+    DIR *d = dst ? opendir(job) : NULL;
     for (struct dirent *e; d && (e = readdir(d));) {
         size_t n = strlen(e->d_name);
         if (n < 6 || strcmp(e->d_name + n - 5, ".gcno") != 0)

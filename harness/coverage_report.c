@@ -92,13 +92,37 @@ static int add_fn(cov_file *f, const char *name, unsigned line, uint64_t count)
     return n[f->nfns++].name ? 0 : -ENOMEM;
 }
 
-/* One gcov JSON document (gcc 9+ format: files[].lines[], files[].functions[]). */
-static int merge_json(cov *c, json_t *doc)
+/* Whether path's contents are still those the compile read (sources: its
+ * HB_COVERAGE_SOURCES text; a path it does not list is taken as is). */
+static bool current(const char *sources, const char *path)
+{
+    size_t pl = strlen(path);
+    for (const char *l = sources; l && *l;) {
+        const char *nl = strchr(l, '\n');
+        size_t n = nl ? (size_t)(nl - l) : strlen(l);
+        if (n == (HB_SHA256_HEX - 1) + 1 + pl && l[HB_SHA256_HEX - 1] == ' ' &&
+            memcmp(l + HB_SHA256_HEX, path, pl) == 0) {
+            char hex[HB_SHA256_HEX];
+            return hb__sha256_file(path, hex) == 0 && memcmp(hex, l, HB_SHA256_HEX - 1) == 0;
+        }
+        l = nl ? nl + 1 : NULL;
+    }
+    return true;
+}
+
+/* One gcov JSON document (gcc 9+ format: files[].lines[], files[].functions[]).
+ * A source changed since this compile is left out: its lines no longer
+ * say what ran. */
+static int merge_json(cov *c, json_t *doc, const char *sources)
 {
     size_t i, k;
     json_t *file, *e;
     json_array_foreach(json_object_get(doc, "files"), i, file) {
         const char *path = json_string_value(json_object_get(file, "file"));
+        if (path && !current(sources, path)) {
+            c->sum.stale++;
+            continue;
+        }
         cov_file *f = path ? file_of(c, path) : NULL;
         if (!f)
             return path ? -ENOMEM : -EPROTO;
@@ -191,13 +215,20 @@ static int collect(hb_manager *m, cov *c, const char *gcov, const char *work, ch
             else if ((r = hb__coverage_copy(notes, dst_notes)) < 0)
                 r = hb__seterr(err, r, "%s: no notes for it (%s: %s)", src, notes, strerror(-r));
             json_t *doc = NULL;
+            char *srcs = hb__asprintf("%s/%s/" HB_COVERAGE_SOURCES, m->notes_dir, j->d_name);
+            void *sources = NULL;
+            size_t slen = 0;
+            if (srcs)
+                (void)hb__read_file(srcs, 16u << 20, &sources, &slen); /* none: all current */
+            free(srcs);
             if (r == 0 && (r = run_gcov(gcov, work, base, &doc, err)) == 0) {
-                r = merge_json(c, doc);
+                r = merge_json(c, doc, sources);
                 if (r < 0)
                     hb__seterr(err, r, "%s: gcov's JSON: %s", src, strerror(-r));
                 c->sum.data_files++;
             }
             json_decref(doc);
+            free(sources);
             if (dst)
                 unlink(dst);
             if (dst_notes)

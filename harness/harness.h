@@ -363,10 +363,12 @@ void hb__sanitize_spawn(const hb_manager *m, hb_wspawn *how);
 
 /* coverage.c: hb_manager_options.coverage_dir set up at hb_manager_new
  * (the .gcda directory, the workers' variables, the notes directory), the
- * notes of a compile kept after it succeeded (job: its job directory), and
+ * notes of a compile kept after it succeeded (job: its job directory;
+ * inputs: what it read, recorded with their hashes), and
  * what the manager holds released. */
 int hb__coverage_setup(hb_manager *m, const char *dir);
-void hb__coverage_keep_notes(hb_manager *m, const char *job);
+void hb__coverage_keep_notes(hb_manager *m, const char *job, char *const *inputs);
+#define HB_COVERAGE_SOURCES "sources" /* beside the notes: "SHA256 PATH" of each input */
 void hb__coverage_release(hb_manager *m);
 /* A copy of a regular file (not followed through a link; at most 64 MiB:
  * counters come from plugin code), written atomically, mode 0600. */

@@ -25,6 +25,10 @@ bool cli_test_coverage_report(run *R)
             (unsigned long long)s.lines, pct(s.functions_hit, s.functions),
             (unsigned long long)s.functions_hit, (unsigned long long)s.functions, s.files,
             s.files == 1 ? "" : "s", R->coverage);
+    if (s.stale)
+        fprintf(R->human,
+                "coverage: %u source%s left out of older builds (changed since they were "
+                "compiled)\n", s.stale, s.stale == 1 ? "" : "s");
     if (R->json)
         cli_test_emit_json(R, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "event", "coverage",
                                         "dir", R->coverage, "lines", (json_int_t)s.lines,

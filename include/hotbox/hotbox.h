@@ -789,6 +789,8 @@ typedef struct hb_coverage_summary {
     uint64_t functions, functions_hit;
     unsigned files;                     /* source files with executable lines */
     unsigned data_files;                /* .gcda files read */
+    unsigned stale;                     /* a source's counts left out: the file changed
+                                           since that compile (an --upgrade base) */
 } hb_coverage_summary;
 
 /* Turns the .gcda files workers wrote under hb_manager_options.coverage_dir

@@ -18,7 +18,9 @@
 #                .gcov text count each line as the tests ran it (a branch
 #                never taken and a function never called show 0); a second
 #                run from the compile cache reports the same counts, not
-#                twice them; the summary line is printed.
+#                twice them; the summary line is printed; along --upgrade
+#                only the new build's counts are reported (the old build's
+#                are of other contents) and its swap-out wrote them.
 set -u
 hb=$1
 case_=$2
@@ -180,6 +182,19 @@ SRC
       bad "run $run: cv.c.gcov does not count line 7 twice"
     [ $fail -eq 0 ] || break
   done
+  # A new build tested along the upgrade path: the old build's counters are
+  # of other contents (left out, said so); the new build's counters come
+  # from its swap-out (rollback) as much as from the worker's exit.
+  if [ $fail -eq 0 ]; then
+    echo 'int hb_test_three(void) { return branchy(knob + 199) == 400 ? 0 : 1; }' >>"$tmp/cv/cv.c"
+    rm -rf "$tmp/rep"
+    "$hb" --state-dir "$tmp/s" test -j1 --upgrade --coverage "$tmp/rep" "$tmp/cv" >"$tmp/out" 2>&1 ||
+      bad "--upgrade --coverage failed"
+    grep -qF "coverage: 1 source left out of older builds" "$tmp/out" || bad "no note of the older build"
+    for want in DA:5,3 DA:6,1 DA:7,2 DA:13,1 DA:14,1 DA:16,1 FNDA:3,branchy; do
+      grep -qxF "$want" "$tmp/rep/coverage.info" || bad "--upgrade: coverage.info lacks $want"
+    done
+  fi
   [ $fail -eq 0 ] || {
     echo "--- output:"; cat "$tmp/out"; echo "--- coverage.info:"; cat "$tmp/rep/coverage.info"
     cat "$tmp/rep/cv.c.gcov"
