@@ -356,9 +356,10 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb);
 /* sanitize.c: hb_manager_options.sanitize checked (*out: a copy or NULL;
  * *asan: "address" named; -EINVAL for an unknown name); the ASan runtime
  * found once per manager, before the first worker that needs it (0, or
- * <0 with *err); and a worker's spawn parameters for instrumented plugins. */
+ * <0 with *err; -EINVAL under the strict profile, for ASan and coverage
+ * alike); and a worker's spawn parameters for instrumented plugins. */
 int hb__sanitize_check(const char *list, char **out, bool *asan);
-int hb__sanitize_prepare(hb_manager *m, char **err);
+int hb__sanitize_prepare(hb_manager *m, hb_profile profile, char **err);
 void hb__sanitize_spawn(const hb_manager *m, hb_wspawn *how);
 
 /* coverage.c: hb_manager_options.coverage_dir set up at hb_manager_new

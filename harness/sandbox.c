@@ -225,7 +225,8 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     }
     setup_cgroup(sb, n);
     char *err = NULL;
-    int r = hb__sanitize_prepare(m, &err);
+    int r = hb__sanitize_prepare(m, sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD,
+                                 &err);
     hb_wspawn how = hb__spawn_params(sb);
     if (r == 0)
         r = hb__wc_spawn(&sb->wc, &how, &err);

@@ -135,8 +135,15 @@ out:
     return r;
 }
 
-int hb__sanitize_prepare(hb_manager *m, char **err)
+int hb__sanitize_prepare(hb_manager *m, hb_profile profile, char **err)
 {
+    /* strict caps the address space at 1 GiB (ASan reserves terabytes),
+     * allows no library but libc's (libasan), and its Landlock rule keeps
+     * a worker from reading back the counters it writes: refused by name
+     * rather than failing obscurely in the worker. */
+    if ((m->asan || m->gcda_dir) && profile == HB_PROFILE_STRICT)
+        return hb__seterr(err, -EINVAL, "%s needs the standard or permissive profile, not strict",
+                          m->asan ? "--sanitize address" : "coverage");
     if (!m->asan)
         return 0;
     pthread_mutex_lock(&m->san_lock);
