@@ -200,8 +200,10 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     run_jobs(R);
     double wall = cli_test_now_ms() - t0;
     cli_test_record_upgrades(R);
+    /* Before the summary, which stays the last line. */
+    bool cov_ok = !R->coverage || atomic_load(&R->cancel_sig) || cli_test_coverage_report(R);
     rc = finish(R, wall);
-    if (R->coverage && !atomic_load(&R->cancel_sig) && !cli_test_coverage_report(R))
+    if (!cov_ok)
         rc = HB_EXIT_FAILED;
     if (atomic_load(&R->cancel_sig))
         rc = 128 + atomic_load(&R->cancel_sig);

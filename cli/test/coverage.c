@@ -1,6 +1,7 @@
-/* cli/test/coverage.c - --coverage DIR: after the run, the library turns
- * this run's counters into reports in DIR (hb_coverage_report); here the
- * summary line is printed (and a JSON event). */
+/* cli/test/coverage.c - --coverage DIR: after the run (every job's
+ * sandbox freed, so every worker wrote its counters), the library turns
+ * this run's counters into reports in DIR (hb_coverage_report); here its
+ * line is printed (and a `coverage` JSON event), before the summary. */
 #include <string.h>
 
 #include "test.h"
@@ -30,11 +31,12 @@ bool cli_test_coverage_report(run *R)
                 "coverage: %u source%s left out of older builds (changed since they were "
                 "compiled)\n", s.stale, s.stale == 1 ? "" : "s");
     if (R->json)
-        cli_test_emit_json(R, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "event", "coverage",
-                                        "dir", R->coverage, "lines", (json_int_t)s.lines,
-                                        "lines_hit", (json_int_t)s.lines_hit, "functions",
+        cli_test_emit_json(R, json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "event",
+                                        "coverage", "dir", R->coverage, "lines",
+                                        (json_int_t)s.lines, "lines_hit",
+                                        (json_int_t)s.lines_hit, "functions",
                                         (json_int_t)s.functions, "functions_hit",
                                         (json_int_t)s.functions_hit, "files",
-                                        (json_int_t)s.files));
+                                        (json_int_t)s.files, "stale", (json_int_t)s.stale));
     return true;
 }
