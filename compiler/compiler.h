@@ -60,6 +60,10 @@ typedef struct hb_compile_request {
     /* Sanitizers to build with, comma-separated ("undefined"), checked by
      * the manager; NULL: none. Added to every command by plan.c and hashed. */
     const char *sanitize;
+    /* Coverage (hb_manager_options.coverage_dir): --coverage with atomic
+     * counters on every command, hashed; the notes (.gcno) are left in the
+     * job directory, named after the objects. */
+    bool coverage;
 } hb_compile_request;
 
 typedef struct hb_diag {

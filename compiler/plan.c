@@ -80,8 +80,8 @@ static void push_prefix_maps(hb_argv *a, const hb_compile_request *req)
 /* Every plugin is compiled with -g, ahead of the request's cflags (a -g0
  * there still wins): a crash report names the faulting function, file and
  * line from the stored object's DWARF (versions/symbolize.c). Sanitizers
- * (hb_compile_request.sanitize) go on every command, compiles and the link
- * alike. Hashed as such by hb__plan_hashed_flags(). */
+ * (hb_compile_request.sanitize) and coverage go on every command, compiles
+ * and the link alike. Hashed as such by hb__plan_hashed_flags(). */
 static void push_debug_flags(hb_argv *a, const hb_compile_request *req)
 {
     hb__argv_push(a, "-g");
@@ -89,6 +89,11 @@ static void push_debug_flags(hb_argv *a, const hb_compile_request *req)
         hb__argv_pushf(a, "-fsanitize=%s", req->sanitize);
         hb__argv_pushl(a, "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", NULL);
     }
+    /* Counters updated atomically: plugin threads must not lose counts. The
+     * .gcda path compiled in is the job directory's; the worker strips
+     * its parent (GCOV_PREFIX_STRIP, harness/sanitize.c). */
+    if (req->coverage)
+        hb__argv_pushl(a, "--coverage", "-fprofile-update=atomic", NULL);
 }
 
 /* ci is the command's driver; settings are plugin.json's flags for its

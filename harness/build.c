@@ -148,6 +148,7 @@ static hb_compile_request make_request(hb_manager *m, const char *dir, const cha
     req.cc = m->cc;
     req.flags_text = m->cflags_text;
     req.sanitize = m->sanitize;
+    req.coverage = m->gcda_dir != NULL;
     req.include_dir = m->include_dir;
     req.timeout_ms = m->opts.compile_timeout_ms;
     req.isolation = m->opts.isolation;
@@ -574,6 +575,8 @@ relink:
         free(serr);
         goto out_rm;
     }
+    if (m->gcda_dir)
+        hb__coverage_keep_notes(m, job, out->cres.inputs);
 out_rm:
     hb__strv_free(siblings);
     free(soname);

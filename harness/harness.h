@@ -110,6 +110,13 @@ typedef struct hb_wspawn {
     hb_store *store;          /* where fault backtraces are symbolized; NULL: not */
     char *const *env;         /* plugin.json runtime env ("NAME=value"); NULL: none */
     char *const *data_dirs;   /* plugin.json runtime data, read-only; NULL: none */
+    /* Instrumented plugins (harness/sanitize.c): the runtime the worker
+     * loads first (--preload), the one directory it may write (bound
+     * read-write: the .gcda files) and the variables that point there.
+     * NULL: none. */
+    const char *preload;
+    const char *write_dir;
+    char *const *inst_env;
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
@@ -174,6 +181,14 @@ struct hb_manager {
     char *cc_origin;          /* opts.cc_origin, copied; NULL: the caller chose cc */
     char *cflags_text; /* as given; split by the compiler (flags_text) */
     char *sanitize;    /* hb_manager_options.sanitize, checked; NULL: none */
+    bool asan;         /* sanitize names "address" */
+    pthread_mutex_t san_lock; /* the ASan runtime probe, once */
+    char *asan_runtime;       /* its SONAME once probed ("libasan.so.8"); NULL: not yet */
+    char *asan_error;         /* why the probe failed (then asan_code < 0); NULL: it did not */
+    int asan_code;
+    char *gcda_dir;    /* hb_manager_options.coverage_dir, absolute; NULL: no coverage */
+    char **inst_env;   /* GCOV_PREFIX, GCOV_PREFIX_STRIP for the workers */
+    char *notes_dir;   /* <state_dir>/coverage-notes: .gcno files by job name */
     hb_store *store;
     pthread_mutex_t lock; /* guards store, sandboxes list, last_error */
     char *last_error;
@@ -356,6 +371,28 @@ int hb__resolve_plugin_dir(const char *dir, char **abs, char **name, char **err)
 
 hb_slot *hb__slot_find(hb_sandbox *sb, const char *name);
 hb_wspawn hb__spawn_params(hb_sandbox *sb);
+
+/* sanitize.c: hb_manager_options.sanitize checked (*out: a copy or NULL;
+ * *asan: "address" named; -EINVAL for an unknown name); the ASan runtime
+ * found once per manager, before the first worker that needs it (0, or
+ * <0 with *err; -EINVAL under the strict profile, for ASan and coverage
+ * alike); and a worker's spawn parameters for instrumented plugins. */
+int hb__sanitize_check(const char *list, char **out, bool *asan);
+int hb__sanitize_prepare(hb_manager *m, hb_profile profile, char **err);
+void hb__sanitize_spawn(const hb_manager *m, hb_wspawn *how);
+
+/* coverage.c: hb_manager_options.coverage_dir set up at hb_manager_new
+ * (the .gcda directory, the workers' variables, the notes directory), the
+ * notes of a compile kept after it succeeded (job: its job directory;
+ * inputs: what it read, recorded with their hashes), and
+ * what the manager holds released. */
+int hb__coverage_setup(hb_manager *m, const char *dir);
+void hb__coverage_keep_notes(hb_manager *m, const char *job, char *const *inputs);
+#define HB_COVERAGE_SOURCES "sources" /* beside the notes: "SHA256 PATH" of each input */
+void hb__coverage_release(hb_manager *m);
+/* A copy of a regular file (not followed through a link; at most 64 MiB:
+ * counters come from plugin code), written atomically, mode 0600. */
+int hb__coverage_copy(const char *from, const char *to);
 int hb__ensure_worker(hb_sandbox *sb);
 int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s);
 void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code, const char *what);

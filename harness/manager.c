@@ -253,27 +253,6 @@ out:
     return r;
 }
 
-/* hb_manager_options.sanitize: every name known (only "undefined" for
- * now: an ASan plugin needs the ASan runtime first in the worker, which it
- * does not carry yet). *out: a copy, or NULL for none. */
-static int check_sanitize(const char *list, char **out)
-{
-    *out = NULL;
-    if (!list || !*list)
-        return 0;
-    char *copy = strdup(list);
-    if (!copy)
-        return -ENOMEM;
-    for (char *save = NULL, *n = strtok_r(copy, ",", &save); n; n = strtok_r(NULL, ",", &save))
-        if (strcmp(n, "undefined") != 0) {
-            free(copy);
-            return -EINVAL;
-        }
-    free(copy);
-    *out = strdup(list);
-    return *out ? 0 : -ENOMEM;
-}
-
 int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
 {
     if (!out)
@@ -288,6 +267,7 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     if (!m->opts.compile_timeout_ms)
         m->opts.compile_timeout_ms = 60000;
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->san_lock, NULL);
 
     const char *sd = m->opts.state_dir && *m->opts.state_dir ? m->opts.state_dir : ".hotbox";
     int r = hb__mkdir_p(sd, 0755);
@@ -308,7 +288,7 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     /* Split with shell quoting when a plugin is compiled (compiler/settings.c),
      * where a bad string becomes a compile error naming --cflags. */
     m->cflags_text = strdup(m->opts.cflags ? m->opts.cflags : "-O2 -g");
-    if ((r = check_sanitize(m->opts.sanitize, &m->sanitize)) < 0)
+    if ((r = hb__sanitize_check(m->opts.sanitize, &m->sanitize, &m->asan)) < 0)
         goto fail;
     m->opts.sanitize = NULL; /* the caller's string; m->sanitize is ours */
     m->worker_path = find_worker(m->opts.worker_path);
@@ -317,7 +297,10 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
         goto fail;
     }
     m->opts.state_dir = m->opts.cc = m->opts.cflags = m->opts.worker_path = NULL;
-    if ((r = hb__mkdir_p(m->tmp_dir, 0755)) < 0 || (r = write_plugin_header(m)) < 0 ||
+    const char *coverage_dir = m->opts.coverage_dir; /* the caller's: used below, not kept */
+    m->opts.coverage_dir = NULL;
+    if ((r = hb__mkdir_p(m->tmp_dir, 0755)) < 0 ||
+        (r = hb__coverage_setup(m, coverage_dir)) < 0 || (r = write_plugin_header(m)) < 0 ||
         (r = hb__mkdir_p(m->run_dir, 0755)) < 0 || (r = hb_metrics_new(&m->metrics)) < 0)
         goto fail;
     /* Workers left behind by a manager that died (kill -9) are reaped now. */
@@ -382,7 +365,11 @@ void hb_manager_free(hb_manager *m)
     HB_FREE_ALL(m->state_dir, m->include_dir, m->tmp_dir, m->objects_dir, m->run_dir);
     hb_cgroup_site_release(&m->cg);
     hb_metrics_free(m->metrics);
-    HB_FREE_ALL(m->worker_path, m->cc, m->cc_origin, m->cflags_text, m->sanitize, m->last_error);
+    HB_FREE_ALL(m->worker_path, m->cc, m->cc_origin, m->cflags_text, m->sanitize, m->asan_runtime,
+                m->asan_error);
+    hb__coverage_release(m);
+    free(m->last_error);
+    pthread_mutex_destroy(&m->san_lock);
     pthread_mutex_destroy(&m->lock);
     free(m);
 }

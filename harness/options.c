@@ -9,7 +9,8 @@
 static const size_t manager_sizes[] = {
     offsetof(hb_manager_options, cc_origin), /* 1: up to event_userdata */
     offsetof(hb_manager_options, sanitize),  /* 2: cc_origin */
-    sizeof(hb_manager_options),              /* 3: sanitize */
+    offsetof(hb_manager_options, coverage_dir), /* 3: sanitize */
+    sizeof(hb_manager_options),              /* 4: coverage_dir */
 };
 static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, cpu_percent), /* 1: up to crash_loop_window_ms */

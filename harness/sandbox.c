@@ -127,6 +127,7 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     how.store = sb->m->store;
     how.env = sb->rt_env;
     how.data_dirs = sb->rt_data;
+    hb__sanitize_spawn(sb->m, &how);
     return how;
 }
 
@@ -228,8 +229,11 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         return kr;
     }
     setup_cgroup(sb, n);
+    int r = hb__sanitize_prepare(m, sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD,
+                                 &err);
     hb_wspawn how = hb__spawn_params(sb);
-    int r = hb__wc_spawn(&sb->wc, &how, &err);
+    if (r == 0)
+        r = hb__wc_spawn(&sb->wc, &how, &err);
     if (r < 0) {
         hb_cgroup_destroy(sb->cg);
         hb_cpucap_free(sb->cpucap);

@@ -315,6 +315,9 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .ring_fd = ring_fd >= 0 ? HB_RING_FD : 0,
         .env = how->env,
         .data_dirs = how->data_dirs,
+        .preload = how->preload,
+        .write_dir = how->write_dir,
+        .inst_env = how->inst_env,
     };
     hb_sec_cmd cmd = {0};
     r = hb_sec_wrap(&sp, &cmd, err);

@@ -147,6 +147,15 @@ typedef struct hb_sec_spawn {
      * path in the jail. NULL-terminated; NULL: none. */
     char *const *env;
     char *const *data_dirs;
+    /* Appended (instrumented plugins, issue 18; harness/sanitize.c): a
+     * runtime the worker loads first (passed as --preload: the worker
+     * re-executes itself with LD_PRELOAD, so bwrap does not carry it); a
+     * directory bound read-write at its own path (the .gcda files of
+     * --coverage; the standard profile's filter allows plain file writes);
+     * more "NAME=value" variables. NULL: none. */
+    const char *preload;
+    const char *write_dir;
+    char *const *inst_env;
 } hb_sec_spawn;
 
 /* The command hb_sec_wrap() builds. */

@@ -70,14 +70,24 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     const char *scratch = sp->scratch_dir ? sp->scratch_dir : "/tmp";
     char ringarg[16];
     snprintf(ringarg, sizeof(ringarg), "%d", sp->ring_fd);
-    char *const cmd[] = {(char *)sp->worker_path, "--fd", fdarg, "--profile",
-                         (char *)spec->name, sp->ring_fd > 0 ? "--ring" : NULL, ringarg, NULL};
+    hb_argv wcmd = HB_ARGV_INIT;
+    hb__argv_pushl(&wcmd, sp->worker_path, "--fd", fdarg, "--profile", spec->name, NULL);
+    if (sp->ring_fd > 0)
+        hb__argv_pushl(&wcmd, "--ring", ringarg, NULL);
+    if (sp->preload)
+        hb__argv_pushl(&wcmd, "--preload", sp->preload, NULL);
+    char **cmd = hb__argv_take(&wcmd);
+    if (!cmd) {
+        free(warn);
+        return hb__seterr(err, -ENOMEM, "out of memory");
+    }
     hb_sec_cmd c = {.wrapped = wrap, .drop_root = wrap && hb_jail_drops_root(), .warning = warn};
     int r = 0;
     if (wrap) {
         size_t ndata = sp->data_dirs ? hb__strv_len((char **)sp->data_dirs) : 0;
-        hb_jail_bind *binds = calloc(3 + ndata, sizeof(*binds));
+        hb_jail_bind *binds = calloc(4 + ndata, sizeof(*binds));
         if (!binds) {
+            hb__strv_free(cmd);
             hb_sec_cmd_release(&c);
             return hb__seterr(err, -ENOMEM, "out of memory");
         }
@@ -90,7 +100,10 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             binds[nb++] = (hb_jail_bind){sp->scratch_dir, NULL, true};
         for (size_t i = 0; i < ndata; i++)
             binds[nb++] = (hb_jail_bind){sp->data_dirs[i], NULL, false};
+        if (sp->write_dir)
+            binds[nb++] = (hb_jail_bind){sp->write_dir, NULL, true};
         if (c.drop_root && (r = hb_jail_userns_new(&c.userns_fd, err)) < 0) {
+            hb__strv_free(cmd);
             free(binds);
             hb_sec_cmd_release(&c);
             return r;
@@ -108,11 +121,15 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
         hb__argv_push_all(&a, cmd);
         r = hb__argv_detach(&a, &c.argv);
     }
+    hb__strv_free(cmd);
     c.envp = hb_jail_env(scratch, scratch, worker_env_keep, NULL);
-    if (c.envp && sp->env && sp->env[0]) {
+    if (c.envp && ((sp->env && sp->env[0]) || (sp->inst_env && sp->inst_env[0]))) {
         hb_argv e = HB_ARGV_INIT;
         hb__argv_push_all(&e, c.envp);
-        hb__argv_push_all(&e, sp->env);
+        if (sp->env)
+            hb__argv_push_all(&e, sp->env);
+        if (sp->inst_env)
+            hb__argv_push_all(&e, sp->inst_env);
         hb__strv_free(c.envp);
         c.envp = hb__argv_take(&e);
     }

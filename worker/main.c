@@ -1,6 +1,7 @@
 /* worker/main.c - hotbox-worker: the guest process that hosts plugins.
  *
  *   hotbox-worker --fd N [--profile strict|standard|permissive] [--ring M]
+ *                 [--preload LIB]
  *
  * N is this end of the harness's socketpair; M, when given, the memfd of
  * the shared-memory call ring (proto/ring.h), mapped here before anything
@@ -126,7 +127,7 @@ static void init_dies_of_signals(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: hotbox-worker --fd N [--profile strict|standard|permissive] "
-                    "[--ring M]\n"
+                    "[--ring M] [--preload LIB]\n"
                     "(started by the hotbox library, not by hand)\n");
     return EXIT_USAGE;
 }
@@ -168,6 +169,7 @@ int main(int argc, char **argv)
 {
     uint64_t fd = UINT64_MAX, ring_fd = UINT64_MAX;
     hb_profile profile = HB_PROFILE_STANDARD;
+    const char *preload = NULL; /* --preload LIB: preload.c */
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
             return usage();
@@ -177,6 +179,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--ring") == 0) {
             if (hb__parse_u64(argv[i + 1], &ring_fd) < 0 || ring_fd > INT32_MAX)
                 return usage();
+        } else if (strcmp(argv[i], "--preload") == 0) {
+            preload = argv[i + 1];
         } else if (strcmp(argv[i], "--profile") == 0) {
             if (hb_sec_profile_parse(argv[i + 1], &profile) < 0) {
                 fprintf(stderr, "hotbox-worker: unknown profile %s\n", argv[i + 1]);
@@ -188,6 +192,8 @@ int main(int argc, char **argv)
     }
     if (fd == UINT64_MAX)
         return usage();
+    if (preload && hb__worker_preload(preload, argv) < 0)
+        return 1;
     int sock = (int)fd;
     if (fcntl(sock, F_GETFD) < 0) {
         fprintf(stderr, "hotbox-worker: fd %d is not open\n", sock);

@@ -65,4 +65,10 @@ bool hb__version_unmap(void *handle);
 void hb__channel_claim(void);
 void hb__channel_release(void);
 
+/* preload.c: makes lib (a sanitizer runtime's SONAME) the process's first
+ * library by re-executing the worker with LD_PRELOAD (and ASan's options);
+ * returns 0 when it already is, else only on failure (-errno, said on
+ * stderr). */
+int hb__worker_preload(const char *lib, char **argv);
+
 #endif /* HB_WORKER_H */

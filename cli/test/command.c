@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -25,6 +26,11 @@ static void run_free(run *R)
     for (size_t i = 0; i < R->njobs; i++)
         free(R->jobs[i].steps);
     free(R->jobs);
+    hb_manager_free(R->m);
+    R->m = NULL;
+    if (R->gcda_dir)
+        cli_remove_tree(R->gcda_dir);
+    free(R->gcda_dir);
     if (R->tmpdir)
         rmdir(R->tmpdir);
     free(R->tmpdir);
@@ -74,9 +80,19 @@ static int open_manager(run *R)
     mo.on_event = cli_test_on_event;
     mo.event_userdata = (void *)R->g;
     mo.sanitize = R->sanitize;
+    if (R->coverage) {
+        /* This run's counters only: a fresh directory, reported at the end.
+         * A root manager's jailed worker runs as another uid: it must be
+         * able to pass through the temporary directory to its own (the
+         * files in it stay 0600). */
+        R->gcda_dir = tr_printf("%s/gcda", R->tmpdir);
+        if (chmod(R->tmpdir, 0711) < 0)
+            cli_error("test: chmod %s: %s", R->tmpdir, strerror(errno));
+        mo.coverage_dir = R->gcda_dir;
+    }
     int r = hb_manager_new(&mo, &R->m);
     if (r == -EINVAL && R->sanitize)
-        cli_error("test: --sanitize %s: supported sanitizers: undefined", R->sanitize);
+        cli_error("test: --sanitize %s: supported sanitizers: address, undefined", R->sanitize);
     else if (r < 0)
         cli_state_error(R->g, r);
     return r;
@@ -184,7 +200,11 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     run_jobs(R);
     double wall = cli_test_now_ms() - t0;
     cli_test_record_upgrades(R);
+    /* Before the summary, which stays the last line. */
+    bool cov_ok = !R->coverage || atomic_load(&R->cancel_sig) || cli_test_coverage_report(R);
     rc = finish(R, wall);
+    if (!cov_ok)
+        rc = HB_EXIT_FAILED;
     if (atomic_load(&R->cancel_sig))
         rc = 128 + atomic_load(&R->cancel_sig);
 out:

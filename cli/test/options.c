@@ -37,8 +37,11 @@ static const char usage_test[] =
     "                     one fails to load\n"
     "  --shard I/N        run only part I of N (by a stable hash of the test id)\n"
     "  --junit FILE       write a JUnit XML report\n"
-    "  --sanitize LIST    build the plugins with sanitizers: undefined (UBSan;\n"
-    "                     a finding fails the test with its report)\n"
+    "  --sanitize LIST    build the plugins with sanitizers: address (ASan),\n"
+    "                     undefined (UBSan); a finding fails the test with its\n"
+    "                     report\n"
+    "  --coverage DIR     build the plugins with --coverage and write gcov and\n"
+    "                     lcov reports of their sources to DIR\n"
     "  --tap              TAP 13 on stdout (progress goes to stderr)\n"
     "  --json             JSON lines on stdout (docs/events.md)\n"
     "  -v, --verbose      show the output of passing tests too\n"
@@ -82,7 +85,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 
 enum {
     OPT_REPEAT = 256, OPT_TIMEOUT, OPT_REQUIRE, OPT_ALLOW_EMPTY, OPT_UPGRADE, OPT_FROM, OPT_SHARD,
-    OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SANITIZE, OPT_FROM_SNAPSHOT, OPT_RECORD,
+    OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SANITIZE, OPT_FROM_SNAPSHOT, OPT_RECORD, OPT_COVERAGE,
 };
 
 static const struct option longopts[] = {
@@ -101,6 +104,7 @@ static const struct option longopts[] = {
     {"tap", no_argument, NULL, OPT_TAP},
     {"json", no_argument, NULL, OPT_JSON},
     {"sanitize", required_argument, NULL, OPT_SANITIZE},
+    {"coverage", required_argument, NULL, OPT_COVERAGE},
     {"verbose", no_argument, NULL, 'v'},
     {"record", no_argument, NULL, OPT_RECORD},
     {0},
@@ -165,6 +169,11 @@ static int one_option(run *R, int c, const char *val)
     case OPT_TAP: R->tap = true; return -1;
     case OPT_JSON: R->json = true; return -1;
     case OPT_SANITIZE: R->sanitize = val; return -1;
+    case OPT_COVERAGE:
+        if (!*val)
+            return usage_error("%s", "--coverage wants a directory");
+        R->coverage = val;
+        return -1;
     case 'v': R->verbose = true; return -1;
     case OPT_RECORD: R->record = true; return -1;
     default: return HB_EXIT_USAGE; /* cli_getopt said what */

@@ -136,15 +136,19 @@ static void run_test_step(jctx *j, step *s, tr_case *c)
         c->body = tr_dup(le);
     /* Under --sanitize a finding ends the worker with its report on the
      * plugin's output: the report is the failure's text. */
-    const char *rep = j->R->sanitize && res.error == HB_ECRASHED && c->output
-                          ? strstr(c->output, "runtime error:")
-                          : NULL;
-    if (rep) {
-        while (rep > c->output && rep[-1] != '\n')
-            rep--;
+    char *rep = NULL, *details = NULL;
+    if (j->R->sanitize && res.error == HB_ECRASHED &&
+        cli_test_sanitizer_report(c->output, &rep, &details)) {
         free(c->message);
         c->message = tr_printf("%s: sanitizer finding: %s", fn, rep);
+        if (details) {
+            free(c->body);
+            c->body = details;
+            details = NULL;
+        }
     }
+    free(rep);
+    free(details);
     if (atomic_load(&j->R->cancel_sig)) {
         /* Its worker was killed to stop the run: not a result. */
         free(c->message);

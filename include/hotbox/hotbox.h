@@ -216,7 +216,7 @@ typedef enum hb_isolation {
     HB_ISOLATION_MICROVM,       /* QEMU microvm guest */
 } hb_isolation;
 
-#define HB_MANAGER_OPTIONS_VERSION 3 /* 1 (no cc_origin) and 2 (no sanitize) are accepted too */
+#define HB_MANAGER_OPTIONS_VERSION 4 /* 1 (no cc_origin), 2 (no sanitize) and 3 (no coverage_dir) are accepted too */
 
 typedef struct hb_manager_options {
     unsigned version;            /* HB_MANAGER_OPTIONS_VERSION */
@@ -237,12 +237,21 @@ typedef struct hb_manager_options {
      * LOCAL. */
     const char *cc_origin;
     /* Version 3. Sanitizers every plugin is built with, comma-separated:
-     * "undefined" (UBSan: -fsanitize=undefined -fno-sanitize-recover=all;
-     * the first finding ends the worker, its report goes to the plugin's
-     * output, and the call fails with HB_ECRASHED). NULL or "": none.
-     * Anything else ("address" included, not supported yet) makes
-     * hb_manager_new fail with -EINVAL. */
+     * "undefined" (UBSan: -fsanitize=undefined -fno-sanitize-recover=all)
+     * and "address" (ASan; its workers load the compiler's ASan runtime
+     * first and run without RLIMIT_AS; leak detection is off). The first
+     * finding ends the worker, its report goes to the plugin's output, and
+     * the call fails with HB_ECRASHED. NULL or "": none. Any other name
+     * makes hb_manager_new fail with -EINVAL; a compiler that cannot build
+     * with ASan makes hb_sandbox_new fail with the reason. */
     const char *sanitize;
+    /* Version 4. Coverage of plugin code: every plugin is built with
+     * --coverage, and workers write their .gcda files under this directory
+     * (created; bound read-write in the jail; written when a version is
+     * unloaded or swapped out and when the worker exits; a worker that
+     * crashes loses its counters). hb_coverage_report() turns them into
+     * gcov and lcov reports. NULL or "": no coverage. */
+    const char *coverage_dir;
 } hb_manager_options;
 
 #define HB_MANAGER_OPTIONS_INIT {.version = HB_MANAGER_OPTIONS_VERSION, .isolation = HB_ISOLATION_AUTO}
@@ -781,6 +790,27 @@ typedef struct hb_test_result {
  * is emitted. */
 HB_EXTERN int hb_run_test(hb_sandbox *sb, const char *plugin, const char *test,
                           hb_test_result *out);
+
+/* What hb_coverage_report() measured, over the plugin sources. */
+typedef struct hb_coverage_summary {
+    uint64_t lines, lines_hit;          /* executable lines, and those run */
+    uint64_t functions, functions_hit;
+    unsigned files;                     /* source files with executable lines */
+    unsigned data_files;                /* .gcda files read */
+    unsigned stale;                     /* a source's counts left out: the file changed
+                                           since that compile (an --upgrade base) */
+} hb_coverage_summary;
+
+/* Turns the .gcda files workers wrote under hb_manager_options.coverage_dir
+ * into reports in out_dir (created): coverage.info (lcov tracefile),
+ * coverage.json (per file: lines and their counts) and one gcov text file
+ * per source (NAME.gcov, beside nothing else; sources that are no longer
+ * readable get none). Counts of workers still running are not in it yet:
+ * free the sandboxes first. Runs gcov from PATH ($GCOV names another; it
+ * must be the compiler's own version). 0 with *out filled; -ENOENT when
+ * there is no coverage data (no coverage_dir, nothing ran), or a negative
+ * code with the manager's last error naming the file and the reason. */
+HB_EXTERN int hb_coverage_report(hb_manager *m, const char *out_dir, hb_coverage_summary *out);
 
 typedef struct hb_watch hb_watch;
 
