@@ -89,6 +89,10 @@ typedef struct hb_wclient {
      * in a denied call; the next CALL fails with it before it is posted. */
     bool denial_pending;
     hb_store *store; /* symbolizes fault backtraces (from hb_wspawn) */
+    /* A worker inside a microVM guest (guest.h); NULL for a process worker.
+     * vm_died: the last death was QEMU's own exit, not the worker's. */
+    struct hb_guest *guest;
+    bool vm_died;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
@@ -110,6 +114,7 @@ typedef struct hb_wspawn {
     hb_store *store;          /* where fault backtraces are symbolized; NULL: not */
     char *const *env;         /* plugin.json runtime env ("NAME=value"); NULL: none */
     char *const *data_dirs;   /* plugin.json runtime data, read-only; NULL: none */
+    bool guest;               /* HB_WORKER_MICROVM: inside a microVM (guest.h) */
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);

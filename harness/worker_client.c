@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "guest.h"
 #include "harness.h"
 #include "keeper.h"
 #include "process.h"
@@ -61,6 +62,8 @@ static void reset_client(hb_wclient *wc)
     wc->pid = 0;
     wc->stopping = false;
     wc->worker_pid = 0;
+    hb__guest_free(wc->guest);
+    wc->guest = NULL;
 }
 
 /* bwrap reports a worker killed by signal n as its own exit status 128+n;
@@ -92,11 +95,11 @@ static void record_fault(hb_wclient *wc, const hb_frame *f);
 /* A worker that died between requests may have said where it faulted
  * (HB_MSG_FAULT) just before: read what it left on the channel. It should
  * be dead, but only its wrapper may be: reads are bounded all the same. */
-static void drain_fault(hb_wclient *wc)
+static void drain_fault(hb_wclient *wc, int wait_ms)
 {
     for (;;) {
         struct pollfd p = {.fd = wc->fd, .events = POLLIN};
-        if (wc->fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+        if (wc->fd < 0 || poll(&p, 1, wait_ms) <= 0 || !(p.revents & POLLIN))
             return;
         hb_frame f;
         if (hb__wire_recv_until(wc->fd, HB_WIRE_MAX_FRAME, hb__now_ns() + 200000000ull, &f,
@@ -117,12 +120,34 @@ static void reap_dead(hb_wclient *wc)
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
         wc->wait_status = unwrap_status(wc, st);
         wc->reaped = true;
-        drain_fault(wc);
+        wc->vm_died = wc->guest != NULL; /* QEMU itself exited */
+        drain_fault(wc, 0);
         reset_client(wc);
         return;
     }
     /* Closed its channel but did not exit: treat as dead, make it so. */
     hb__wc_kill(wc);
+}
+
+/* A guest worker's end, as its agent reported it (QEMU keeps the port open:
+ * no EOF). Its FAULT frames travel on the worker's own port: read them,
+ * bounded, then the VM goes. Returns true when the worker is gone. */
+static bool guest_reaped(hb_wclient *wc)
+{
+    int st = 0;
+    char denied[sizeof(wc->denied)];
+    int r = hb__guest_take_exit(wc->guest, &st, denied, sizeof(denied));
+    if (r == 0)
+        return false;
+    if (r > 0)
+        drain_fault(wc, 100);
+    hb__wc_kill(wc);
+    wc->vm_died = r < 0;
+    if (r > 0) {
+        wc->wait_status = st;
+        snprintf(wc->denied, sizeof(wc->denied), "%s", denied);
+    }
+    return true;
 }
 
 /* Receives HB_MSG_LISTENER, the worker's first frame under a seccomp
@@ -271,6 +296,8 @@ static void fork_worker(void *arg)
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
 {
+    if (how->guest)
+        return hb__guest_spawn(wc, how, err);
     const char *worker_path = how->worker_path;
     uint64_t max_state = how->max_state;
     int sv[2];
@@ -487,10 +514,14 @@ bool hb__wc_alive(hb_wclient *wc)
     struct pollfd p[3] = {{.fd = wc->pidfd, .events = POLLIN},
                           {.fd = wc->worker_pidfd, .events = POLLIN},
                           {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
+    if (wc->guest)
+        p[2].fd = hb__guest_event_fd(wc->guest);
     int n;
     do
         n = poll(p, 3, 0);
     while (n < 0 && errno == EINTR);
+    if (wc->guest && n > 0 && p[2].revents && !p[0].revents)
+        return !guest_reaped(wc);
     if (n == 0 || (n > 0 && !p[0].revents && !p[1].revents)) {
         wc->denial_pending = p[2].revents != 0;
         return true;
@@ -521,6 +552,10 @@ static int describe_death(hb_wclient *wc, char **err, const char *what)
 {
     char buf[160], where[1024];
     const char *profile = hb_profile_name(wc->profile);
+    if (wc->vm_died) {
+        hb__describe_wait_status(wc->wait_status, buf, sizeof(buf));
+        return hb__seterr(err, HB_ECRASHED, "worker %s its microVM died (QEMU %s)", what, buf);
+    }
     if (wc->denied[0])
         return hb__seterr(err, HB_ECRASHED, "worker %s plugin called %s (denied by the %s profile)",
                           what, wc->denied, profile);
@@ -605,6 +640,8 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
         struct pollfd p[3] = {{.fd = wc->fd, .events = POLLIN},
                               {.fd = wc->pidfd, .events = POLLIN},
                               {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
+        if (wc->guest)
+            p[2].fd = hb__guest_event_fd(wc->guest);
         int n = poll(p, 3, (int)((deadline - now) / 1000000ull) + 1);
         if (n < 0 && errno == EINTR)
             continue;
@@ -612,8 +649,14 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
             return hb__seterr(err, -errno, "poll: %s", strerror(errno));
         if (n == 0)
             continue;
+        /* A guest worker's end, reported by its agent, after what it sent. */
+        if (wc->guest && p[2].revents && !(p[0].revents & POLLIN) && !p[1].revents) {
+            if (guest_reaped(wc))
+                return describe_death(wc, err, wc->denied[0] ? "ended:" : "died:");
+            continue;
+        }
         /* A denial first: the worker is ended before anything it says. */
-        if (p[2].revents && observe_denial(wc, p[2].revents)) {
+        if (!wc->guest && p[2].revents && observe_denial(wc, p[2].revents)) {
             hb__wc_kill(wc);
             return describe_death(wc, err, "ended:");
         }
@@ -763,6 +806,11 @@ void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
         hb__wire_release(&w);
     }
     free(err);
+    if (r == 0 && wc->guest) { /* the worker is done; QEMU never exits by itself */
+        hb__frame_release(&reply);
+        hb__wc_kill(wc);
+        return;
+    }
     if (r == 0) {
         hb__frame_release(&reply);
         int st;
