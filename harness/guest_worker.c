@@ -396,9 +396,6 @@ int hb__guest_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     hb_vm_pool_options o = HB_VM_POOL_OPTIONS_INIT;
     o.memory_mb = GUEST_MEMORY_MB;
     o.boot_timeout_ms = GUEST_START_MS;
-    char why[400];
-    o.accel = pick_accel(why, sizeof(why));
-    snprintf(g->note, sizeof(g->note), "accel %s", why);
     char *e = NULL;
     int r = hb__vm_make_run_dir(&o, &g->dir, &e);
     if (!r)
@@ -409,6 +406,10 @@ int hb__guest_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         free(e);
         return fail_spawn(g, -1, r == -ENOENT ? HB_EISOLATION : HB_EWORKER, err);
     }
+    /* After the files are known to be there: the KVM verdict may boot. */
+    char why[400];
+    g->cfg.accel = pick_accel(why, sizeof(why));
+    snprintf(g->note, sizeof(g->note), "accel %s", why);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return fail_spawn(g, -1, hb__seterr(err, HB_EWORKER, "socketpair: %s",
