@@ -133,6 +133,10 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
  * (pc 0x.., address 0x..)"
  * when the dead worker reported a fault in plugin code, else "". */
 void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);
+/* How a reaped worker ended: "killed by SIGSEGV (...)", "plugin called X
+ * (denied by the P profile)" (a guest's agent reports that after the fact),
+ * or "its microVM died (QEMU ...)". */
+void hb__wc_describe_end(const hb_wclient *wc, char *buf, size_t len);
 /* Fills out->at and out->trace from the backtrace of FAULT m, symbolized
  * against the stored objects of store (crash_trace.c). */
 void hb__crash_trace(hb_store *store, const hb_proto_fault *m, struct hb_wfault *out);

@@ -548,6 +548,19 @@ void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len)
              wc->fault.at, (unsigned long long)wc->fault.pc, (unsigned long long)wc->fault.addr);
 }
 
+void hb__wc_describe_end(const hb_wclient *wc, char *buf, size_t len)
+{
+    char st[160];
+    hb__describe_wait_status(wc->wait_status, st, sizeof(st));
+    if (wc->vm_died)
+        snprintf(buf, len, "its microVM died (QEMU %s)", st);
+    else if (wc->denied[0])
+        snprintf(buf, len, "plugin called %s (denied by the %s profile)", wc->denied,
+                 hb_profile_name(wc->profile));
+    else
+        snprintf(buf, len, "%s", st);
+}
+
 static int describe_death(hb_wclient *wc, char **err, const char *what)
 {
     char buf[160], where[1024];
