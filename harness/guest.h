@@ -38,6 +38,11 @@ int hb__guest_event_fd(const struct hb_guest *g);
 int hb__guest_take_exit(struct hb_guest *g, int *status, char *denied, size_t len);
 /* Shows the object at path to the worker (see above). */
 int hb__guest_expose(hb_wclient *wc, const char *path, char **err);
+/* HB_WORKER_AUTO's question: 1 when a guest boots under KVM here (the
+ * compile backend's verdict, cached on disk per boot), else 0; why says
+ * which check decided. The first call on a machine may take one probe
+ * boot (bounded, ~8 s). */
+int hb__guest_auto(char *why, size_t len);
 /* One line for status and benchmarks: accelerator, snapshot, start time. */
 const char *hb__guest_note(const struct hb_guest *g);
 

@@ -72,8 +72,48 @@ void hb__guest_free(struct hb_guest *g)
     free(g);
 }
 
-/* KVM where a guest really boots under it (the compile backend's verdict,
- * kept on disk per boot), else TCG; HOTBOX_VM_ACCEL=kvm|tcg forces one. */
+/* The compile backend's view of this machine: files present (check), and
+ * whether a guest boots under KVM (its verdict, kept on disk per boot and
+ * per QEMU/kernel, else one bounded probe boot). 1 = KVM, 0 = not (why
+ * says which check failed), <0 = no guest can run here at all. */
+static int kvm_verdict(char *why, size_t len)
+{
+    const hb__backend *b = hb__microvm_backend();
+    hb_compiler_options co = HB_COMPILER_OPTIONS_INIT;
+    hb__vm_state *s = NULL;
+    char *w = NULL;
+    bool kvm = false;
+    int r = -ENOSYS;
+    if (!b || !b->vm) {
+        snprintf(why, len, "the microvm backend is not built in");
+        return r;
+    }
+    if ((r = b->vm->state_new(&co, &s, &w)) == 0 && (r = b->vm->check(s, &w)) == 0) {
+        free(w);
+        w = NULL;
+        r = b->vm->kvm_verdict(s, &kvm, NULL, &w);
+    }
+    snprintf(why, len, "%s", w ? w : r < 0 ? strerror(-r) : "");
+    free(w);
+    b->vm->state_free(s);
+    return r < 0 ? r : kvm;
+}
+
+int hb__guest_auto(char *why, size_t len)
+{
+    char w[400];
+    int r = kvm_verdict(w, sizeof(w));
+    if (r < 0)
+        snprintf(why, len, "no guest can run here: %s", w);
+    else if (r == 0)
+        snprintf(why, len, "no KVM for guests: %s", w);
+    else
+        snprintf(why, len, "KVM runs guests here: %s", w);
+    return r > 0;
+}
+
+/* KVM where a guest really boots under it, else TCG; HOTBOX_VM_ACCEL=kvm|tcg
+ * forces one. */
 static hb_vm_accel pick_accel(char *why, size_t len)
 {
     const char *e = getenv("HOTBOX_VM_ACCEL");
@@ -81,21 +121,10 @@ static hb_vm_accel pick_accel(char *why, size_t len)
         snprintf(why, len, "%s (HOTBOX_VM_ACCEL)", e);
         return e[0] == 'k' ? HB_VM_ACCEL_KVM : HB_VM_ACCEL_TCG;
     }
-    const hb__backend *b = hb__microvm_backend();
-    hb_compiler_options co = HB_COMPILER_OPTIONS_INIT;
-    hb__vm_state *s = NULL;
-    char *w = NULL;
-    bool kvm = false;
-    if (b && b->vm && b->vm->state_new(&co, &s, &w) == 0) {
-        free(w);
-        w = NULL;
-        if (b->vm->kvm_verdict(s, &kvm, NULL, &w) < 0)
-            kvm = false;
-        b->vm->state_free(s);
-    }
-    snprintf(why, len, "%s (%s)", kvm ? "kvm" : "tcg", w ? w : "no KVM verdict");
-    free(w);
-    return kvm ? HB_VM_ACCEL_KVM : HB_VM_ACCEL_TCG;
+    char w[400];
+    int kvm = kvm_verdict(w, sizeof(w));
+    snprintf(why, len, "%s (%s)", kvm > 0 ? "kvm" : "tcg", w[0] ? w : "no KVM verdict");
+    return kvm > 0 ? HB_VM_ACCEL_KVM : HB_VM_ACCEL_TCG;
 }
 
 struct start_job {

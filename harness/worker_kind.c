@@ -7,16 +7,15 @@
  *   sandbox is refused with HB_EISOLATION when its worker starts, never
  *   quietly given a host process: a caller asking for a guest must not get
  *   the shared kernel without knowing.
- * auto: process, saying why (guest workers only pay off under KVM). */
+ * auto: microvm where a guest boots under KVM (the compile backend's KVM
+ *   verdict, cached on disk per boot), else process; either way saying why. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "guest.h"
 #include "harness.h"
 
-static const char guest_slow[] =
-    "no KVM probe run: without KVM a guest worker runs under software emulation (TCG), "
-    "seconds to start and milliseconds per call; ask for --worker microvm explicitly";
 
 const char *hb__worker_kind_name(hb_worker_kind k)
 {
@@ -40,11 +39,19 @@ int hb__worker_kind_resolve(hb_worker_kind want, hb_worker_kind *used, char **wh
         *used = HB_WORKER_MICROVM;
         *why = strdup("microvm: asked for (hotbox-worker inside a QEMU microVM guest)");
         break;
-    case HB_WORKER_AUTO:
-        *used = HB_WORKER_PROCESS;
-        *why = hb__asprintf("process: auto picks a microVM guest only where a KVM probe "
-                            "boots a guest; %s", guest_slow);
+    case HB_WORKER_AUTO: {
+        char w[512];
+        if (hb__guest_auto(w, sizeof(w))) {
+            *used = HB_WORKER_MICROVM;
+            *why = hb__asprintf("microvm: auto picked a guest because %s", w);
+        } else {
+            *used = HB_WORKER_PROCESS;
+            *why = hb__asprintf("process: auto picks a microVM guest only where a KVM probe "
+                                "boots a guest (under software emulation a guest costs "
+                                "seconds to start and milliseconds per call), and %s", w);
+        }
         break;
+    }
     default:
         *why = hb__asprintf("unknown worker kind %d in hb_sandbox_options.worker "
                             "(HB_WORKER_PROCESS, HB_WORKER_MICROVM, HB_WORKER_AUTO)", (int)want);
