@@ -26,6 +26,10 @@
  * run a guest (no QEMU, no guest kernel: *err says which and the fix),
  * HB_EWORKER otherwise; wc is then untouched. */
 int hb__guest_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
+/* The worker ended and its VM lives: the VM, its port and QEMU's pid go back
+ * to the guest (wc->pid = 0, wc->guest_reusable), so the next
+ * hb__guest_spawn on wc starts a new worker in it instead of a new VM. */
+void hb__guest_park(hb_wclient *wc);
 /* Kills what is left of the VM and frees the guest (wc->pid is already
  * reaped by the caller). NULL ok. */
 void hb__guest_free(struct hb_guest *g);

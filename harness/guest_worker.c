@@ -45,6 +45,7 @@ struct hb_guest {
     char **placed;   /* host paths already shown in the guest */
     size_t nplaced;
     char note[512];
+    int port;        /* parked (hb__guest_park): the worker port's host end */
 };
 
 int hb__guest_event_fd(const struct hb_guest *g)
@@ -61,7 +62,9 @@ void hb__guest_free(struct hb_guest *g)
 {
     if (!g)
         return;
-    hb__vm_kill(&g->v); /* its pid was handed to the wclient: only fds and files here */
+    hb__vm_kill(&g->v); /* QEMU when parked; else its pid is the wclient's: fds and files */
+    if (g->port > 0)
+        close(g->port);
     hb__vm_cfg_release(&g->cfg);
     if (g->dir)
         hb__rm_rf(g->dir);
@@ -404,14 +407,102 @@ static int fail_spawn(struct hb_guest *g, int sock, int r, char **err)
     return r;
 }
 
+void hb__guest_park(hb_wclient *wc)
+{
+    struct hb_guest *g = wc->guest;
+    g->v.pid = wc->pid; /* the VM is g's again */
+    g->port = wc->fd;
+    g->exited = false;
+    wc->fd = -1;
+    wc->pid = 0;
+    wc->guest_reusable = true;
+}
+
+/* Starts a worker in g's running VM (the binary staged) and binds wc to it:
+ * the port's host end, QEMU's pid, the handshake. On failure the VM is
+ * killed and g freed. */
+static int serve(struct hb_guest *g, int port, hb_wclient *wc, const hb_wspawn *how,
+                 uint64_t t0, char **err)
+{
+    char *e = NULL;
+    int r;
+    if ((r = start_worker(g, how->profile, &e)) < 0) {
+        hb__seterr(err, HB_EWORKER, "%s", e ? e : strerror(-r));
+        free(e);
+        return fail_spawn(g, port, HB_EWORKER, err);
+    }
+    memset(wc, 0, sizeof(*wc));
+    wc->guest = g;
+    wc->fd = port;
+    wc->pid = g->v.pid;
+    wc->worker_pid = g->v.pid;
+    wc->pidfd = fcntl(g->v.pidfd, F_DUPFD_CLOEXEC, 3);
+    g->v.pid = -1; /* the wclient reaps QEMU now; g->v keeps its fds */
+    wc->worker_pidfd = wc->listener = -1;
+    wc->next_id = 1;
+    wc->profile = how->profile;
+    wc->limits = how->limits;
+    wc->store = how->store;
+    wc->spin_ns = HB_RING_SPIN_MAX_NS;
+    if (wc->pidfd < 0) {
+        r = hb__seterr(err, HB_EWORKER, "dup of QEMU's pidfd: %s", strerror(errno));
+        hb__wc_kill(wc);
+        return r;
+    }
+    const hb_profile_spec *spec = hb_sec_profile(how->profile);
+    if (spec && spec->seccomp && (r = take_guest_listener(wc, err)) < 0) {
+        hb__wc_kill(wc);
+        return r;
+    }
+    hb_wbuf w = {0};
+    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, how->max_state};
+    hb__proto_hello_encode(&w, hb__wc_next_id(wc), &hello);
+    hb_frame reply;
+    r = hb__wc_request(wc, &w, GUEST_REPLY_MS, NULL, NULL, &reply, &e);
+    hb__wire_release(&w);
+    if (r < 0) {
+        hb__seterr(err, HB_EWORKER, "the worker in the guest did not answer the handshake: %s",
+                   e ? e : hb_strerror(r));
+        free(e);
+        hb__wc_kill(wc);
+        return HB_EWORKER;
+    }
+    hb_proto_hello_ok hok = {0};
+    int hr = hb__proto_hello_ok_decode(reply.payload, reply.len, &hok);
+    hb__frame_release(&reply);
+    if (hr < 0 || hok.magic != HB_WIRE_MAGIC_HELLO) {
+        hb__wc_kill(wc);
+        return hb__seterr(err, HB_EWORKER, "the guest worker answered the handshake with the "
+                          "wrong magic");
+    }
+    size_t nl = strlen(g->note);
+    snprintf(g->note + nl, sizeof(g->note) - nl, "; worker pid %u in the guest; sandbox start "
+             "%.0f ms", (unsigned)hok.pid, hb__ms_since(t0));
+    return 0;
+}
+
 int hb__guest_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
 {
     uint64_t t0 = hb__now_ns();
-    struct hb_guest *g = calloc(1, sizeof(*g));
+    struct hb_guest *g = wc->guest_reusable ? wc->guest : NULL;
+    if (g) { /* the last worker died, its VM lives: a new worker in it */
+        wc->guest = NULL;
+        wc->guest_reusable = false;
+        int port = g->port;
+        g->port = -1;
+        snprintf(g->note, sizeof(g->note), "worker restarted in the same VM");
+        char *e = NULL;
+        if (serve(g, port, wc, how, t0, &e) == 0) {
+            free(e);
+            return 0;
+        }
+        free(e); /* the VM is gone with it: start afresh */
+    }
+    g = calloc(1, sizeof(*g));
     if (!g)
         return hb__seterr(err, -ENOMEM, "out of memory");
     g->v.pid = -1;
-    g->v.pidfd = g->v.sock = g->v.errfd = -1;
+    g->v.pidfd = g->v.sock = g->v.errfd = g->port = -1;
     if (access(how->worker_path, X_OK) < 0)
         return fail_spawn(g, -1, hb__seterr(err, HB_EWORKER, "worker binary %s: %s "
                                             "(set HOTBOX_WORKER)", how->worker_path,
@@ -459,59 +550,7 @@ int hb__guest_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     if (r < 0)
         return fail_spawn(g, sv[0], hb__seterr(err, HB_EWORKER, "staging %s in the guest: %s",
                                                how->worker_path, strerror(-r)), err);
-    if ((r = start_worker(g, how->profile, &e)) < 0) {
-        hb__seterr(err, HB_EWORKER, "%s", e ? e : strerror(-r));
-        free(e);
-        return fail_spawn(g, sv[0], HB_EWORKER, err);
-    }
-    memset(wc, 0, sizeof(*wc));
-    wc->guest = g;
-    wc->fd = sv[0];
-    wc->pid = g->v.pid;
-    wc->worker_pid = g->v.pid;
-    wc->pidfd = fcntl(g->v.pidfd, F_DUPFD_CLOEXEC, 3);
-    g->v.pid = -1; /* the wclient reaps QEMU now; g->v keeps its fds */
-    wc->worker_pidfd = wc->listener = -1;
-    wc->next_id = 1;
-    wc->profile = how->profile;
-    wc->limits = how->limits;
-    wc->store = how->store;
-    wc->spin_ns = HB_RING_SPIN_MAX_NS;
-    if (wc->pidfd < 0) {
-        r = hb__seterr(err, HB_EWORKER, "dup of QEMU's pidfd: %s", strerror(errno));
-        hb__wc_kill(wc);
-        return r;
-    }
-    const hb_profile_spec *spec = hb_sec_profile(how->profile);
-    if (spec && spec->seccomp && (r = take_guest_listener(wc, err)) < 0) {
-        hb__wc_kill(wc);
-        return r;
-    }
-    hb_wbuf w = {0};
-    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, how->max_state};
-    hb__proto_hello_encode(&w, hb__wc_next_id(wc), &hello);
-    hb_frame reply;
-    r = hb__wc_request(wc, &w, GUEST_REPLY_MS, NULL, NULL, &reply, &e);
-    hb__wire_release(&w);
-    if (r < 0) {
-        hb__seterr(err, HB_EWORKER, "the worker in the guest did not answer the handshake: %s",
-                   e ? e : hb_strerror(r));
-        free(e);
-        hb__wc_kill(wc);
-        return HB_EWORKER;
-    }
-    hb_proto_hello_ok hok = {0};
-    int hr = hb__proto_hello_ok_decode(reply.payload, reply.len, &hok);
-    hb__frame_release(&reply);
-    if (hr < 0 || hok.magic != HB_WIRE_MAGIC_HELLO) {
-        hb__wc_kill(wc);
-        return hb__seterr(err, HB_EWORKER, "the guest worker answered the handshake with the "
-                          "wrong magic");
-    }
-    size_t nl = strlen(g->note);
-    snprintf(g->note + nl, sizeof(g->note) - nl, "; worker pid %u in the guest; sandbox start "
-             "%.0f ms", (unsigned)hok.pid, hb__ms_since(t0));
-    return 0;
+    return serve(g, sv[0], wc, how, t0, err);
 }
 
 int hb__guest_expose(hb_wclient *wc, const char *path, char **err)

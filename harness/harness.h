@@ -93,6 +93,9 @@ typedef struct hb_wclient {
      * vm_died: the last death was QEMU's own exit, not the worker's. */
     struct hb_guest *guest;
     bool vm_died;
+    /* The guest worker died and its VM was kept (hb__guest_park): a
+     * restart reuses it; hb__wc_stop frees it. */
+    bool guest_reusable;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */

@@ -62,8 +62,10 @@ static void reset_client(hb_wclient *wc)
     wc->pid = 0;
     wc->stopping = false;
     wc->worker_pid = 0;
-    hb__guest_free(wc->guest);
-    wc->guest = NULL;
+    if (!wc->guest_reusable) {
+        hb__guest_free(wc->guest);
+        wc->guest = NULL;
+    }
 }
 
 /* bwrap reports a worker killed by signal n as its own exit status 128+n;
@@ -139,14 +141,17 @@ static bool guest_reaped(hb_wclient *wc)
     int r = hb__guest_take_exit(wc->guest, &st, denied, sizeof(denied));
     if (r == 0)
         return false;
-    if (r > 0)
-        drain_fault(wc, 100);
-    hb__wc_kill(wc);
-    wc->vm_died = r < 0;
-    if (r > 0) {
-        wc->wait_status = st;
-        snprintf(wc->denied, sizeof(wc->denied), "%s", denied);
+    if (r < 0) { /* the agent's channel broke: the VM is as good as dead */
+        hb__wc_kill(wc);
+        wc->vm_died = true;
+        return true;
     }
+    drain_fault(wc, 100);
+    hb__guest_park(wc); /* the VM lives: a restart starts a worker in it */
+    reset_client(wc);
+    wc->wait_status = st;
+    wc->reaped = true;
+    snprintf(wc->denied, sizeof(wc->denied), "%s", denied);
     return true;
 }
 
@@ -798,6 +803,7 @@ void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
 
 void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
 {
+    wc->guest_reusable = false; /* a parked guest VM goes too */
     if (wc->pid <= 0) {
         reset_client(wc);
         return;
