@@ -4,7 +4,8 @@
  *   load, call; self-tests; swap with state; a crash on probation ->
  *   restart with the checkpointed state and the automatic rollback; another
  *   swap and an explicit rollback (state carried); a hung call killed by
- *   its deadline, then serving again;
+ *   its deadline, then serving again; an execve the standard profile
+ *   denies, named, then serving again;
  * and, for microvm only, where the worker runs (PID 1 of its namespace is
  * the guest agent, /init), that the guest refuses a host file, and that
  * QEMU's own death is a crash ("its microVM died") the sandbox recovers
@@ -30,12 +31,15 @@ static const char *plugin_src(int version, int step)
     static char src[4096];
     snprintf(src, sizeof(src),
              "#include <hotbox/plugin.h>\n#include <fcntl.h>\n#include <stdint.h>\n"
-             "#include <stdlib.h>\n#include <string.h>\n#include <unistd.h>\n"
+             "#include <stdlib.h>\n#include <string.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n"
              "static int64_t count;\n"
              "int64_t increment(void) { count += %d; return count; }\n"
              "int64_t get(void) { return count; }\n"
              "int32_t version(void) { return %d; }\n"
              "int64_t crash(void) { volatile int *p = 0; *p = 1; return 0; }\n"
+             /* by number: an import of execve is refused at load time */
+             "int64_t do_exec(void) { char *a[] = {\"/bin/true\", 0}; "
+             "syscall(SYS_execve, a[0], a, 0); return -1; }\n"
              "int64_t spin(void) { for (;;) count += 0 * getpid(); return 0; }\n"
              /* 1 when PID 1 here is the guest agent (/init) */
              "int32_t in_guest(void) { char b[64] = {0}; int fd = open(\"/proc/1/cmdline\", "
@@ -156,6 +160,12 @@ static void run_suite(void)
     HB_CHECK_EQ(hb_callf(sb, "counter", "spin", ")l", &v), HB_EHUNG);
     HB_CHECK_EQ(call_l(sb, "get"), 114);
     HB_CHECK_EQ(ev.count[HB_EVENT_RESTARTED], 2);
+
+    /* A call the standard profile denies ends the worker and is named. */
+    HB_CHECK_EQ(hb_callf(sb, "counter", "do_exec", ")l", &v), HB_ECRASHED);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "execve");
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "denied by the standard profile");
+    HB_CHECK_EQ(call_l(sb, "get"), 114);
 
     if (guest) {
         /* The guest has no host files. */
