@@ -25,6 +25,7 @@
 
 #include "bench_common.h"
 #include "hotbox/hotbox.h"
+#include "util.h"
 
 static double last_swap_ms;
 
@@ -40,15 +41,9 @@ static char root[256];
 
 static void write_plugin(int step)
 {
-    char path[512], tmp[520];
+    char path[512], src[2048];
     snprintf(path, sizeof(path), "%s/counter/counter.c", root);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        perror(tmp);
-        exit(1);
-    }
-    fprintf(f,
+    int n = snprintf(src, sizeof(src),
             "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n"
             "#include <string.h>\n"
             "static int64_t count;\n"
@@ -61,8 +56,10 @@ static void write_plugin(int step)
             "return -1; memcpy(&count, d, 8); return 0; }\n"
             "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);\n",
             step);
-    fclose(f);
-    rename(tmp, path);
+    if (hb__write_file_atomic(path, src, (size_t)n, 0644) < 0) {
+        fprintf(stderr, "cannot write %s\n", path);
+        exit(1);
+    }
 }
 
 typedef struct column {

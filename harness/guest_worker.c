@@ -454,30 +454,17 @@ static int serve(struct hb_guest *g, int port, hb_wclient *wc, const hb_wspawn *
         hb__wc_kill(wc);
         return r;
     }
-    hb_wbuf w = {0};
-    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, how->max_state};
-    hb__proto_hello_encode(&w, hb__wc_next_id(wc), &hello);
-    hb_frame reply;
-    r = hb__wc_request(wc, &w, GUEST_REPLY_MS, NULL, NULL, &reply, &e);
-    hb__wire_release(&w);
-    if (r < 0) {
-        hb__seterr(err, HB_EWORKER, "the worker in the guest did not answer the handshake: %s",
+    uint32_t gpid = 0;
+    if ((r = hb__wc_hello(wc, how->max_state, GUEST_REPLY_MS, &gpid, &e)) < 0) {
+        hb__seterr(err, HB_EWORKER, "the worker in the guest did not start: %s",
                    e ? e : hb_strerror(r));
         free(e);
         hb__wc_kill(wc);
         return HB_EWORKER;
     }
-    hb_proto_hello_ok hok = {0};
-    int hr = hb__proto_hello_ok_decode(reply.payload, reply.len, &hok);
-    hb__frame_release(&reply);
-    if (hr < 0 || hok.magic != HB_WIRE_MAGIC_HELLO) {
-        hb__wc_kill(wc);
-        return hb__seterr(err, HB_EWORKER, "the guest worker answered the handshake with the "
-                          "wrong magic");
-    }
     size_t nl = strlen(g->note);
     snprintf(g->note + nl, sizeof(g->note) - nl, "; worker pid %u in the guest; sandbox start "
-             "%.0f ms", (unsigned)hok.pid, hb__ms_since(t0));
+             "%.0f ms", (unsigned)gpid, hb__ms_since(t0));
     return 0;
 }
 

@@ -121,6 +121,11 @@ typedef struct hb_wspawn {
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
+/* HELLO: proves the peer is a hotbox worker of our protocol; *pid (may be
+ * NULL) is the pid it reports (in its own pid namespace). HB_EPROTO for a
+ * wrong magic, else hb__wc_request's codes. */
+int hb__wc_hello(hb_wclient *wc, uint64_t max_state, unsigned timeout_ms, uint32_t *pid,
+                 char **err);
 /* A fresh request id: encode the request with it (proto.h). */
 uint32_t hb__wc_next_id(hb_wclient *wc);
 /* Sends a request (encoded by proto.h; an encoding failure is reported

@@ -452,13 +452,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         return HB_EWORKER;
     }
     /* Handshake: proves the binary is a hotbox worker of our protocol. */
-    hb_wbuf w = {0};
-    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, max_state};
-    hb__proto_hello_encode(&w, hb__wc_next_id(wc), &hello); /* failure: hb__wc_request says */
-    hb_frame reply;
-    r = hb__wc_request(wc, &w, 10000, NULL, NULL, &reply, err);
-    hb__wire_release(&w);
-    if (r < 0) {
+    if ((r = hb__wc_hello(wc, max_state, 10000, NULL, err)) < 0) {
         char *inner = *err;
         *err = NULL;
         hb__seterr(err, HB_EWORKER, "worker %s did not start%s: %s", worker_path,
@@ -468,15 +462,6 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         close(info[0]);
         hb__wc_kill(wc);
         return HB_EWORKER;
-    }
-    hb_proto_hello_ok hok = {0};
-    int hr = hb__proto_hello_ok_decode(reply.payload, reply.len, &hok);
-    hb__frame_release(&reply);
-    if (hr < 0 || hok.magic != HB_WIRE_MAGIC_HELLO) {
-        close(info[0]);
-        hb__wc_kill(wc);
-        return hb__seterr(err, HB_EWORKER, "%s answered the handshake with the wrong magic",
-                          worker_path);
     }
     /* The worker answered, so bwrap has written its child's pid: the pid
      * a developer gives to gdb -p, and whose memory the usage shows. */
@@ -501,6 +486,27 @@ fail_ring:
         close(ring_fd);
     hb__ring_unmap(ring);
     return r;
+}
+
+int hb__wc_hello(hb_wclient *wc, uint64_t max_state, unsigned timeout_ms, uint32_t *pid,
+                 char **err)
+{
+    hb_wbuf w = {0};
+    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, max_state};
+    hb__proto_hello_encode(&w, hb__wc_next_id(wc), &hello); /* failure: hb__wc_request says */
+    hb_frame reply;
+    int r = hb__wc_request(wc, &w, timeout_ms, NULL, NULL, &reply, err);
+    hb__wire_release(&w);
+    if (r < 0)
+        return r;
+    hb_proto_hello_ok hok = {0};
+    int hr = hb__proto_hello_ok_decode(reply.payload, reply.len, &hok);
+    hb__frame_release(&reply);
+    if (hr < 0 || hok.magic != HB_WIRE_MAGIC_HELLO)
+        return hb__seterr(err, HB_EPROTO, "it answered the handshake with the wrong magic");
+    if (pid)
+        *pid = hok.pid;
+    return 0;
 }
 
 uint32_t hb__wc_next_id(hb_wclient *wc)

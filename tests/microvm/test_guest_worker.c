@@ -102,19 +102,22 @@ static int64_t call_i32(int fd, const char *symbol, const char *sig, hb_wvalue *
     return v;
 }
 
-static void agent_frame(vm *v, uint32_t want, uint64_t out[2], char *msg, size_t msglen)
+/* A frame of type want: n u64 fields into out, then (msg not NULL) its str. */
+static void agent_frame(vm *v, uint32_t want, int n_u64, uint64_t *out, char *msg, size_t msglen)
 {
     uint32_t type, len;
     uint8_t *p = NULL;
     HB_CHECK_OK(hb__vm_recv_frame(v, hb__now_ns() + DEADLINE_S * 1000000000ull, &type, &p, &len));
     HB_CHECK_EQ(type, want);
     hb_vmp_r r = {p, len, false};
-    HB_CHECK(hb_vmp_get_u64(&r, &out[0]));
-    HB_CHECK(hb_vmp_get_u64(&r, &out[1]));
+    for (int i = 0; i < n_u64; i++)
+        HB_CHECK(hb_vmp_get_u64(&r, &out[i]));
     const char *s;
     size_t n;
-    if (msg && hb_vmp_get_str(&r, &s, &n))
+    if (msg) {
+        HB_CHECK(hb_vmp_get_str(&r, &s, &n));
         snprintf(msg, msglen, "%.*s", (int)n, s);
+    }
     free(p);
 }
 
@@ -126,22 +129,6 @@ static void send_object(vm *v, const char *digest, const char *path)
     hb_vmp_put_str(&w, digest);
     hb_vmp_put_str(&w, path);
     HB_CHECK_OK(hb__vm_send_frame(v->sock, &w));
-}
-
-/* A reply of u64 code + str message. */
-static void agent_frame1(vm *v, uint32_t want, uint64_t out[1], char *msg, size_t msglen)
-{
-    uint32_t type, len;
-    uint8_t *p = NULL;
-    HB_CHECK_OK(hb__vm_recv_frame(v, hb__now_ns() + DEADLINE_S * 1000000000ull, &type, &p, &len));
-    HB_CHECK_EQ(type, want);
-    hb_vmp_r r = {p, len, false};
-    const char *s;
-    size_t n;
-    HB_CHECK(hb_vmp_get_u64(&r, &out[0]));
-    HB_CHECK(hb_vmp_get_str(&r, &s, &n));
-    snprintf(msg, msglen, "%.*s", (int)n, s);
-    free(p);
 }
 
 /* WORKER (the agent starts it), HELLO (answered by the guest pid the agent
@@ -156,7 +143,7 @@ static void start_worker(vm *v, int fd, const char *profile)
     HB_CHECK_OK(hb__vm_send_frame(v->sock, &w));
     uint64_t st[2];
     char msg[512] = "";
-    agent_frame(v, HB_VMP_WORKER_STARTED, st, msg, sizeof(msg));
+    agent_frame(v, HB_VMP_WORKER_STARTED, 2, st, msg, sizeof(msg));
     if (st[0])
         fprintf(stderr, "WORKER: %s\n", msg);
     HB_CHECK_EQ((int)st[0], 0);
@@ -239,14 +226,14 @@ static void case_guest_worker(void)
     uint64_t st[2];
     char msg[600];
     send_object(&v, wrong, load_path);
-    agent_frame1(&v, HB_VMP_OBJECT_OK, st, msg, sizeof(msg));
+    agent_frame(&v, HB_VMP_OBJECT_OK, 1, st, msg, sizeof(msg));
     HB_CHECK_EQ((int)st[0], EBADMSG);
     HB_CHECK_CONTAINS(msg, "SHA-256");
     printf("a staged object under the wrong digest: refused (%s)\n", msg);
     snprintf(staged, sizeof(staged), "%s/objects/%s", v.jobdir, hex);
     HB_CHECK_OK(hb__vm_copy_file(so_path, staged, 0444));
     send_object(&v, hex, load_path);
-    agent_frame1(&v, HB_VMP_OBJECT_OK, st, msg, sizeof(msg));
+    agent_frame(&v, HB_VMP_OBJECT_OK, 1, st, msg, sizeof(msg));
     if (st[0])
         fprintf(stderr, "OBJECT: %s\n", msg);
     HB_CHECK_EQ((int)st[0], 0);
@@ -280,7 +267,7 @@ static void case_guest_worker(void)
 
     /* A crash in the guest: reported by the agent with its signal. */
     call_async(fd, "boom", ")i", NULL, 0);
-    agent_frame(&v, HB_VMP_WORKER_EXIT, st, NULL, 0);
+    agent_frame(&v, HB_VMP_WORKER_EXIT, 2, st, NULL, 0);
     HB_CHECK_EQ((int)st[0], HB_VMP_SIGNALED);
     HB_CHECK_EQ((int)st[1], SIGSEGV);
     printf("crash reported: signal %d\n", (int)st[1]);
@@ -307,7 +294,7 @@ static void case_guest_worker(void)
     HB_CHECK_EQ(listeners, 1);
     HB_CHECK_EQ((int)call_i32(fd, "add", "ii)i", a, 2), 5);
     call_async(fd, "do_exec", ")i", NULL, 0);
-    agent_frame(&v, HB_VMP_WORKER_EXIT, st, NULL, 0);
+    agent_frame(&v, HB_VMP_WORKER_EXIT, 2, st, NULL, 0);
     HB_CHECK_EQ((int)st[0], HB_VMP_DENIED);
     HB_CHECK_EQ((int)st[1], (int)SYS_execve);
     printf("denied in the guest: syscall %d\n", (int)st[1]);
