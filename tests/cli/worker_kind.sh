@@ -1,7 +1,8 @@
 #!/bin/sh
-# --worker: process serves the call; auto serves it from a process and says
-# why; microvm where no guest can run (no guest kernel) is refused (exit 1,
-# the reason on stderr, no result printed);
+# --worker: process serves the call; auto serves it (from a guest where one
+# boots under KVM, else from a process) and says why; microvm where no guest
+# can run (no guest kernel) is refused (exit 1, the reason on stderr, no
+# result printed);
 # an unknown kind is a usage error, from the command line or hotbox.json.
 hb=$1
 src=$2
@@ -21,7 +22,7 @@ run 0 "$tmp/p" --worker process $call
 grep -qx 5 "$tmp/p" || { echo "FAIL: --worker process did not print 5"; cat "$tmp/p"; fail=1; }
 run 0 "$tmp/a" --worker auto $call
 grep -qx 5 "$tmp/a" || { echo "FAIL: --worker auto did not print 5"; cat "$tmp/a"; fail=1; }
-grep -q "worker process: auto picks" "$tmp/a" "$tmp/a.err" ||
+grep -Eq "worker (process: auto picks|microvm: auto picked a guest)" "$tmp/a" "$tmp/a.err" ||
   { echo "FAIL: --worker auto did not say why it picked process"; cat "$tmp/a" "$tmp/a.err"; fail=1; }
 mkdir "$tmp/nokernel"
 HOTBOX_KERNEL_DIR=$tmp/nokernel run 1 "$tmp/m" --worker microvm $call
