@@ -516,6 +516,7 @@ int hb__guest_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* After the files are known to be there: the KVM verdict may boot. */
     char why[400];
     g->cfg.accel = pick_accel(why, sizeof(why));
+    g->cfg.worker_port = true; /* its own snapshot key: compile VMs have one port less */
     snprintf(g->note, sizeof(g->note), "accel %s", why);
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)

@@ -185,6 +185,13 @@ static void case_guest_worker(void)
         exit(77);
     }
     HB_CHECK_OK(r);
+    /* A worker VM has one more port than a compile VM: a snapshot of one
+     * must never be restored as the other (its own key). */
+    char key_compile[HB_SHA256_HEX], key_worker[HB_SHA256_HEX];
+    HB_CHECK_OK(hb__vm_snapshot_key(&c, key_compile, &err));
+    c.worker_port = true;
+    HB_CHECK_OK(hb__vm_snapshot_key(&c, key_worker, &err));
+    HB_CHECK(strcmp(key_compile, key_worker) != 0);
     int sv[2];
     HB_CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
     hb__vm_spawn_io io = {.restore_fd = -1, .qmp_fd = -1, .worker = true, .worker_fd = sv[1]};
