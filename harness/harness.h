@@ -145,6 +145,10 @@ void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);
  * (denied by the P profile)" (a guest's agent reports that after the fact),
  * or "its microVM died (QEMU ...)". */
 void hb__wc_describe_end(const hb_wclient *wc, char *buf, size_t len);
+/* HB_ECRASHED with "worker <what> <how it ended><where>[\nbacktrace:...]". */
+int hb__wc_describe_death(hb_wclient *wc, char **err, const char *what);
+/* Keeps what an HB_MSG_FAULT frame says in wc->fault (symbolized). */
+void hb__wc_record_fault(hb_wclient *wc, const hb_frame *f);
 /* Fills out->at and out->trace from the backtrace of FAULT m, symbolized
  * against the stored objects of store (crash_trace.c). */
 void hb__crash_trace(hb_store *store, const hb_proto_fault *m, struct hb_wfault *out);

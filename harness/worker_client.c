@@ -91,8 +91,6 @@ void hb__wc_kill(hb_wclient *wc)
     reset_client(wc);
 }
 
-/* The worker is gone or going: reap it (it closed its end or died). */
-static void record_fault(hb_wclient *wc, const hb_frame *f);
 
 /* A worker that died between requests may have said where it faulted
  * (HB_MSG_FAULT) just before: read what it left on the channel. It should
@@ -108,7 +106,7 @@ static void drain_fault(hb_wclient *wc, int wait_ms)
                                 NULL) < 0)
             return;
         if (f.type == HB_MSG_FAULT)
-            record_fault(wc, &f);
+            hb__wc_record_fault(wc, &f);
         hb__frame_release(&f);
     }
 }
@@ -227,7 +225,6 @@ static int observe_denial(hb_wclient *wc, short revents)
     return 0;
 }
 
-static int describe_death(hb_wclient *wc, char **err, const char *what);
 
 int hb__wc_take_denial(hb_wclient *wc, char **err)
 {
@@ -242,7 +239,7 @@ int hb__wc_take_denial(hb_wclient *wc, char **err)
     if (n <= 0 || !observe_denial(wc, p.revents))
         return 0;
     hb__wc_kill(wc);
-    return describe_death(wc, err, "ended:");
+    return hb__wc_describe_death(wc, err, "ended:");
 }
 
 /* What the child needs between fork and exec (built before the fork: the
@@ -544,76 +541,6 @@ bool hb__wc_alive(hb_wclient *wc)
     return false;
 }
 
-/* Where a reported fault was, when in plugin code: " in counter v1, a
- * version no longer active (...) at foo (counter.c:12) (pc 0x..., address
- * 0x...)"; "" otherwise. */
-void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len)
-{
-    buf[0] = 0;
-    if (!wc->fault.valid || !wc->fault.plugin[0])
-        return;
-    snprintf(buf, len, " in %s v%llu%s%s (pc %#llx, address %#llx)", wc->fault.plugin,
-             (unsigned long long)wc->fault.version,
-             wc->fault.retired ? ", a version no longer active (a thread it started outlived it)"
-                               : "",
-             wc->fault.at, (unsigned long long)wc->fault.pc, (unsigned long long)wc->fault.addr);
-}
-
-void hb__wc_describe_end(const hb_wclient *wc, char *buf, size_t len)
-{
-    char st[160];
-    hb__describe_wait_status(wc->wait_status, st, sizeof(st));
-    if (wc->vm_died)
-        snprintf(buf, len, "its microVM died (QEMU %s)", st);
-    else if (wc->denied[0])
-        snprintf(buf, len, "plugin called %s (denied by the %s profile)", wc->denied,
-                 hb_profile_name(wc->profile));
-    else
-        snprintf(buf, len, "%s", st);
-}
-
-static int describe_death(hb_wclient *wc, char **err, const char *what)
-{
-    char buf[160], where[1024];
-    const char *profile = hb_profile_name(wc->profile);
-    if (wc->vm_died) {
-        hb__describe_wait_status(wc->wait_status, buf, sizeof(buf));
-        return hb__seterr(err, HB_ECRASHED, "worker %s its microVM died (QEMU %s)", what, buf);
-    }
-    if (wc->denied[0])
-        return hb__seterr(err, HB_ECRASHED, "worker %s plugin called %s (denied by the %s profile)",
-                          what, wc->denied, profile);
-    hb__describe_wait_status(wc->wait_status, buf, sizeof(buf));
-    hb__wc_fault_place(wc, where, sizeof(where));
-    /* A death a resource limit explains is reported with the limit and its
-     * value ("killed by SIGXCPU: CPU time limit 5 s exceeded"). */
-    char why[256];
-    if (wc->reaped &&
-        hb_mon_explain_death(wc->wait_status, &wc->limits, NULL, NULL, why, sizeof(why)) !=
-            HB_LIMIT_NONE)
-        return hb__seterr(err, HB_ECRASHED, "worker %s %s%s", what, why, where);
-    /* A symbolized backtrace follows the one-line reason (crash_trace.c). */
-    const char *bt = wc->fault.valid && wc->fault.trace[0] ? wc->fault.trace : NULL;
-    return hb__seterr(err, HB_ECRASHED, "worker %s %s%s%s%s", what, buf, where,
-                      bt ? "\nbacktrace:\n" : "", bt ? bt : "");
-}
-
-/* HB_MSG_FAULT: u32 signo, u64 pc, u64 addr, str plugin, u64 version,
- * u8 retired. Kept for describe_death and for blaming the right version. */
-static void record_fault(hb_wclient *wc, const hb_frame *f)
-{
-    hb_proto_fault m;
-    if (hb__proto_fault_decode(f->payload, f->len, &m) < 0)
-        return;
-    struct hb_wfault x = {.valid = true, .retired = m.retired != 0, .signo = m.signo,
-                          .pc = m.pc, .addr = m.addr, .version = m.version};
-    snprintf(x.plugin, sizeof(x.plugin), "%s", m.plugin);
-    hb__crash_trace(wc->store, &m, &x);
-    wc->fault = x;
-    hb__proto_fault_release(&m);
-}
-
-
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
                    void *ud, hb_frame *reply, char **err)
 {
@@ -641,7 +568,7 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
     if (r < 0) {
         /* EPIPE: the worker is gone. */
         reap_dead(wc);
-        return describe_death(wc, err, "had died:");
+        return hb__wc_describe_death(wc, err, "had died:");
     }
     if (wc->ring)
         hb__ring_post(wc->ring, HB_RING_KIND_SOCKET);
@@ -676,20 +603,20 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
         /* A guest worker's end, reported by its agent, after what it sent. */
         if (wc->guest && p[2].revents && !(p[0].revents & POLLIN) && !p[1].revents) {
             if (guest_reaped(wc))
-                return describe_death(wc, err, wc->denied[0] ? "ended:" : "died:");
+                return hb__wc_describe_death(wc, err, wc->denied[0] ? "ended:" : "died:");
             continue;
         }
         /* A denial first: the worker is ended before anything it says. */
         if (!wc->guest && p[2].revents && observe_denial(wc, p[2].revents)) {
             hb__wc_kill(wc);
-            return describe_death(wc, err, "ended:");
+            return hb__wc_describe_death(wc, err, "ended:");
         }
         if (!p[0].revents && !p[1].revents)
             continue;
         if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             /* Process exited and nothing is left to read. */
             reap_dead(wc);
-            return describe_death(wc, err, "died:");
+            return hb__wc_describe_death(wc, err, "died:");
         }
         /* The frame itself is read against the same deadline: plugin code
          * can write on the channel, and half a frame followed by silence
@@ -699,7 +626,7 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
         r = hb__wire_recv_until(wc->fd, HB_WIRE_MAX_FRAME, deadline, &f, &got);
         if (r == -EPIPE || r == -ECONNRESET) {
             reap_dead(wc);
-            return describe_death(wc, err, "died:");
+            return hb__wc_describe_death(wc, err, "died:");
         }
         if (r == -ETIMEDOUT) {
             hb__wc_kill(wc);
@@ -721,7 +648,7 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
                               strerror(-r));
         }
         if (f.type == HB_MSG_FAULT) {
-            record_fault(wc, &f); /* from the worker's fault handler; it dies next */
+            hb__wc_record_fault(wc, &f); /* from the worker's fault handler; it dies next */
             hb__frame_release(&f);
             continue;
         }
