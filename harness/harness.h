@@ -89,6 +89,13 @@ typedef struct hb_wclient {
      * in a denied call; the next CALL fails with it before it is posted. */
     bool denial_pending;
     hb_store *store; /* symbolizes fault backtraces (from hb_wspawn) */
+    /* A worker inside a microVM guest (guest.h); NULL for a process worker.
+     * vm_died: the last death was QEMU's own exit, not the worker's. */
+    struct hb_guest *guest;
+    bool vm_died;
+    /* The guest worker died and its VM was kept (hb__guest_park): a
+     * restart reuses it; hb__wc_stop frees it. */
+    bool guest_reusable;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
@@ -117,9 +124,15 @@ typedef struct hb_wspawn {
     const char *preload;
     const char *write_dir;
     char *const *inst_env;
+    bool guest;               /* HB_WORKER_MICROVM: inside a microVM (guest.h) */
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
+/* HELLO: proves the peer is a hotbox worker of our protocol; *pid (may be
+ * NULL) is the pid it reports (in its own pid namespace). HB_EPROTO for a
+ * wrong magic, else hb__wc_request's codes. */
+int hb__wc_hello(hb_wclient *wc, uint64_t max_state, unsigned timeout_ms, uint32_t *pid,
+                 char **err);
 /* A fresh request id: encode the request with it (proto.h). */
 uint32_t hb__wc_next_id(hb_wclient *wc);
 /* Sends a request (encoded by proto.h; an encoding failure is reported
@@ -153,6 +166,14 @@ int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **
  * (pc 0x.., address 0x..)"
  * when the dead worker reported a fault in plugin code, else "". */
 void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len);
+/* How a reaped worker ended: "killed by SIGSEGV (...)", "plugin called X
+ * (denied by the P profile)" (a guest's agent reports that after the fact),
+ * or "its microVM died (QEMU ...)". */
+void hb__wc_describe_end(const hb_wclient *wc, char *buf, size_t len);
+/* HB_ECRASHED with "worker <what> <how it ended><where>[\nbacktrace:...]". */
+int hb__wc_describe_death(hb_wclient *wc, char **err, const char *what);
+/* Keeps what an HB_MSG_FAULT frame says in wc->fault (symbolized). */
+void hb__wc_record_fault(hb_wclient *wc, const hb_frame *f);
 /* Fills out->at and out->trace from the backtrace of FAULT m, symbolized
  * against the stored objects of store (crash_trace.c). */
 void hb__crash_trace(hb_store *store, const hb_proto_fault *m, struct hb_wfault *out);

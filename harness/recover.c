@@ -344,7 +344,7 @@ int hb__ensure_worker(hb_sandbox *sb)
         return 0;
     char buf[160] = "no worker", where[1024];
     if (sb->wc.reaped)
-        hb__describe_wait_status(sb->wc.wait_status, buf, sizeof(buf));
+        hb__wc_describe_end(&sb->wc, buf, sizeof(buf));
     hb__wc_fault_place(&sb->wc, where, sizeof(where));
     /* A thread of a plugin can crash the worker between requests: the
      * version whose code faulted is blamed as for a crash during a call. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sandbox_impl.h"
+#include "guest.h"
 #include "jail.h"
 
 /* The OK of a LOAD, or of a SWAP when swap is set. */
@@ -66,6 +67,8 @@ static int map_loader_error(int r, char **err, const char *plugin)
 
 int hb__rpc_expose(hb_sandbox *sb, const char *path, char **err)
 {
+    if (sb->wc.guest) /* a guest worker: the object crosses the VM, checked there */
+        return hb__guest_expose(&sb->wc, path, err);
     return sb->jail_view ? hb_jail_view_add(sb->jail_view, path, err) : 0;
 }
 

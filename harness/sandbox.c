@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "guest.h"
 #include "sandbox_impl.h"
 #include "replay.h"
 #include "jail.h"
@@ -128,6 +129,7 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     how.env = sb->rt_env;
     how.data_dirs = sb->rt_data;
     hb__sanitize_spawn(sb->m, &how);
+    how.guest = sb->worker_kind == HB_WORKER_MICROVM;
     return how;
 }
 
@@ -248,6 +250,9 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     if (sb->opts.worker == HB_WORKER_AUTO) /* the choice was not the caller's: say it */
         hb__emit(m, sb, HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL, "sandbox %s: worker %s",
                  sb->name, sb->worker_why);
+    if (sb->wc.guest) /* where the guest runs and what starting it cost */
+        hb__emit(m, sb, HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL, "sandbox %s: microVM worker: %s",
+                 sb->name, hb__guest_note(sb->wc.guest));
     if (sb->wc.warning[0]) /* a protection this machine cannot give */
         hb__emit(m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "sandbox %s: %s", sb->name,
                  sb->wc.warning);

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "guest.h"
 #include "harness.h"
 #include "keeper.h"
 #include "process.h"
@@ -61,6 +62,10 @@ static void reset_client(hb_wclient *wc)
     wc->pid = 0;
     wc->stopping = false;
     wc->worker_pid = 0;
+    if (!wc->guest_reusable) {
+        hb__guest_free(wc->guest);
+        wc->guest = NULL;
+    }
 }
 
 /* bwrap reports a worker killed by signal n as its own exit status 128+n;
@@ -86,24 +91,22 @@ void hb__wc_kill(hb_wclient *wc)
     reset_client(wc);
 }
 
-/* The worker is gone or going: reap it (it closed its end or died). */
-static void record_fault(hb_wclient *wc, const hb_frame *f);
 
 /* A worker that died between requests may have said where it faulted
  * (HB_MSG_FAULT) just before: read what it left on the channel. It should
  * be dead, but only its wrapper may be: reads are bounded all the same. */
-static void drain_fault(hb_wclient *wc)
+static void drain_fault(hb_wclient *wc, int wait_ms)
 {
     for (;;) {
         struct pollfd p = {.fd = wc->fd, .events = POLLIN};
-        if (wc->fd < 0 || poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+        if (wc->fd < 0 || poll(&p, 1, wait_ms) <= 0 || !(p.revents & POLLIN))
             return;
         hb_frame f;
         if (hb__wire_recv_until(wc->fd, HB_WIRE_MAX_FRAME, hb__now_ns() + 200000000ull, &f,
                                 NULL) < 0)
             return;
         if (f.type == HB_MSG_FAULT)
-            record_fault(wc, &f);
+            hb__wc_record_fault(wc, &f);
         hb__frame_release(&f);
     }
 }
@@ -117,12 +120,37 @@ static void reap_dead(hb_wclient *wc)
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
         wc->wait_status = unwrap_status(wc, st);
         wc->reaped = true;
-        drain_fault(wc);
+        wc->vm_died = wc->guest != NULL; /* QEMU itself exited */
+        drain_fault(wc, 0);
         reset_client(wc);
         return;
     }
     /* Closed its channel but did not exit: treat as dead, make it so. */
     hb__wc_kill(wc);
+}
+
+/* A guest worker's end, as its agent reported it (QEMU keeps the port open:
+ * no EOF). Its FAULT frames travel on the worker's own port: read them,
+ * bounded, then the VM goes. Returns true when the worker is gone. */
+static bool guest_reaped(hb_wclient *wc)
+{
+    int st = 0;
+    char denied[sizeof(wc->denied)];
+    int r = hb__guest_take_exit(wc->guest, &st, denied, sizeof(denied));
+    if (r == 0)
+        return false;
+    if (r < 0) { /* the agent's channel broke: the VM is as good as dead */
+        hb__wc_kill(wc);
+        wc->vm_died = true;
+        return true;
+    }
+    drain_fault(wc, 100);
+    hb__guest_park(wc); /* the VM lives: a restart starts a worker in it */
+    reset_client(wc);
+    wc->wait_status = st;
+    wc->reaped = true;
+    snprintf(wc->denied, sizeof(wc->denied), "%s", denied);
+    return true;
 }
 
 /* Receives HB_MSG_LISTENER, the worker's first frame under a seccomp
@@ -197,7 +225,6 @@ static int observe_denial(hb_wclient *wc, short revents)
     return 0;
 }
 
-static int describe_death(hb_wclient *wc, char **err, const char *what);
 
 int hb__wc_take_denial(hb_wclient *wc, char **err)
 {
@@ -212,7 +239,7 @@ int hb__wc_take_denial(hb_wclient *wc, char **err)
     if (n <= 0 || !observe_denial(wc, p.revents))
         return 0;
     hb__wc_kill(wc);
-    return describe_death(wc, err, "ended:");
+    return hb__wc_describe_death(wc, err, "ended:");
 }
 
 /* What the child needs between fork and exec (built before the fork: the
@@ -271,6 +298,8 @@ static void fork_worker(void *arg)
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
 {
+    if (how->guest)
+        return hb__guest_spawn(wc, how, err);
     const char *worker_path = how->worker_path;
     uint64_t max_state = how->max_state;
     int sv[2];
@@ -423,13 +452,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         return HB_EWORKER;
     }
     /* Handshake: proves the binary is a hotbox worker of our protocol. */
-    hb_wbuf w = {0};
-    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, max_state};
-    hb__proto_hello_encode(&w, hb__wc_next_id(wc), &hello); /* failure: hb__wc_request says */
-    hb_frame reply;
-    r = hb__wc_request(wc, &w, 10000, NULL, NULL, &reply, err);
-    hb__wire_release(&w);
-    if (r < 0) {
+    if ((r = hb__wc_hello(wc, max_state, 10000, NULL, err)) < 0) {
         char *inner = *err;
         *err = NULL;
         hb__seterr(err, HB_EWORKER, "worker %s did not start%s: %s", worker_path,
@@ -439,15 +462,6 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         close(info[0]);
         hb__wc_kill(wc);
         return HB_EWORKER;
-    }
-    hb_proto_hello_ok hok = {0};
-    int hr = hb__proto_hello_ok_decode(reply.payload, reply.len, &hok);
-    hb__frame_release(&reply);
-    if (hr < 0 || hok.magic != HB_WIRE_MAGIC_HELLO) {
-        close(info[0]);
-        hb__wc_kill(wc);
-        return hb__seterr(err, HB_EWORKER, "%s answered the handshake with the wrong magic",
-                          worker_path);
     }
     /* The worker answered, so bwrap has written its child's pid: the pid
      * a developer gives to gdb -p, and whose memory the usage shows. */
@@ -474,6 +488,27 @@ fail_ring:
     return r;
 }
 
+int hb__wc_hello(hb_wclient *wc, uint64_t max_state, unsigned timeout_ms, uint32_t *pid,
+                 char **err)
+{
+    hb_wbuf w = {0};
+    hb_proto_hello hello = {HB_WIRE_MAGIC_HELLO, max_state};
+    hb__proto_hello_encode(&w, hb__wc_next_id(wc), &hello); /* failure: hb__wc_request says */
+    hb_frame reply;
+    int r = hb__wc_request(wc, &w, timeout_ms, NULL, NULL, &reply, err);
+    hb__wire_release(&w);
+    if (r < 0)
+        return r;
+    hb_proto_hello_ok hok = {0};
+    int hr = hb__proto_hello_ok_decode(reply.payload, reply.len, &hok);
+    hb__frame_release(&reply);
+    if (hr < 0 || hok.magic != HB_WIRE_MAGIC_HELLO)
+        return hb__seterr(err, HB_EPROTO, "it answered the handshake with the wrong magic");
+    if (pid)
+        *pid = hok.pid;
+    return 0;
+}
+
 uint32_t hb__wc_next_id(hb_wclient *wc)
 {
     return wc->next_id++;
@@ -490,10 +525,14 @@ bool hb__wc_alive(hb_wclient *wc)
     struct pollfd p[3] = {{.fd = wc->pidfd, .events = POLLIN},
                           {.fd = wc->worker_pidfd, .events = POLLIN},
                           {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
+    if (wc->guest)
+        p[2].fd = hb__guest_event_fd(wc->guest);
     int n;
     do
         n = poll(p, 3, 0);
     while (n < 0 && errno == EINTR);
+    if (wc->guest && n > 0 && p[2].revents && !p[0].revents)
+        return !guest_reaped(wc);
     if (n == 0 || (n > 0 && !p[0].revents && !p[1].revents)) {
         wc->denial_pending = p[2].revents != 0;
         return true;
@@ -504,59 +543,6 @@ bool hb__wc_alive(hb_wclient *wc)
     reap_dead(wc);
     return false;
 }
-
-/* Where a reported fault was, when in plugin code: " in counter v1, a
- * version no longer active (...) at foo (counter.c:12) (pc 0x..., address
- * 0x...)"; "" otherwise. */
-void hb__wc_fault_place(const hb_wclient *wc, char *buf, size_t len)
-{
-    buf[0] = 0;
-    if (!wc->fault.valid || !wc->fault.plugin[0])
-        return;
-    snprintf(buf, len, " in %s v%llu%s%s (pc %#llx, address %#llx)", wc->fault.plugin,
-             (unsigned long long)wc->fault.version,
-             wc->fault.retired ? ", a version no longer active (a thread it started outlived it)"
-                               : "",
-             wc->fault.at, (unsigned long long)wc->fault.pc, (unsigned long long)wc->fault.addr);
-}
-
-static int describe_death(hb_wclient *wc, char **err, const char *what)
-{
-    char buf[160], where[1024];
-    const char *profile = hb_profile_name(wc->profile);
-    if (wc->denied[0])
-        return hb__seterr(err, HB_ECRASHED, "worker %s plugin called %s (denied by the %s profile)",
-                          what, wc->denied, profile);
-    hb__describe_wait_status(wc->wait_status, buf, sizeof(buf));
-    hb__wc_fault_place(wc, where, sizeof(where));
-    /* A death a resource limit explains is reported with the limit and its
-     * value ("killed by SIGXCPU: CPU time limit 5 s exceeded"). */
-    char why[256];
-    if (wc->reaped &&
-        hb_mon_explain_death(wc->wait_status, &wc->limits, NULL, NULL, why, sizeof(why)) !=
-            HB_LIMIT_NONE)
-        return hb__seterr(err, HB_ECRASHED, "worker %s %s%s", what, why, where);
-    /* A symbolized backtrace follows the one-line reason (crash_trace.c). */
-    const char *bt = wc->fault.valid && wc->fault.trace[0] ? wc->fault.trace : NULL;
-    return hb__seterr(err, HB_ECRASHED, "worker %s %s%s%s%s", what, buf, where,
-                      bt ? "\nbacktrace:\n" : "", bt ? bt : "");
-}
-
-/* HB_MSG_FAULT: u32 signo, u64 pc, u64 addr, str plugin, u64 version,
- * u8 retired. Kept for describe_death and for blaming the right version. */
-static void record_fault(hb_wclient *wc, const hb_frame *f)
-{
-    hb_proto_fault m;
-    if (hb__proto_fault_decode(f->payload, f->len, &m) < 0)
-        return;
-    struct hb_wfault x = {.valid = true, .retired = m.retired != 0, .signo = m.signo,
-                          .pc = m.pc, .addr = m.addr, .version = m.version};
-    snprintf(x.plugin, sizeof(x.plugin), "%s", m.plugin);
-    hb__crash_trace(wc->store, &m, &x);
-    wc->fault = x;
-    hb__proto_fault_release(&m);
-}
-
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,
                    void *ud, hb_frame *reply, char **err)
@@ -585,7 +571,7 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim
     if (r < 0) {
         /* EPIPE: the worker is gone. */
         reap_dead(wc);
-        return describe_death(wc, err, "had died:");
+        return hb__wc_describe_death(wc, err, "had died:");
     }
     if (wc->ring)
         hb__ring_post(wc->ring, HB_RING_KIND_SOCKET);
@@ -608,6 +594,8 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
         struct pollfd p[3] = {{.fd = wc->fd, .events = POLLIN},
                               {.fd = wc->pidfd, .events = POLLIN},
                               {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
+        if (wc->guest)
+            p[2].fd = hb__guest_event_fd(wc->guest);
         int n = poll(p, 3, (int)((deadline - now) / 1000000ull) + 1);
         if (n < 0 && errno == EINTR)
             continue;
@@ -615,17 +603,23 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
             return hb__seterr(err, -errno, "poll: %s", strerror(errno));
         if (n == 0)
             continue;
+        /* A guest worker's end, reported by its agent, after what it sent. */
+        if (wc->guest && p[2].revents && !(p[0].revents & POLLIN) && !p[1].revents) {
+            if (guest_reaped(wc))
+                return hb__wc_describe_death(wc, err, wc->denied[0] ? "ended:" : "died:");
+            continue;
+        }
         /* A denial first: the worker is ended before anything it says. */
-        if (p[2].revents && observe_denial(wc, p[2].revents)) {
+        if (!wc->guest && p[2].revents && observe_denial(wc, p[2].revents)) {
             hb__wc_kill(wc);
-            return describe_death(wc, err, "ended:");
+            return hb__wc_describe_death(wc, err, "ended:");
         }
         if (!p[0].revents && !p[1].revents)
             continue;
         if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             /* Process exited and nothing is left to read. */
             reap_dead(wc);
-            return describe_death(wc, err, "died:");
+            return hb__wc_describe_death(wc, err, "died:");
         }
         /* The frame itself is read against the same deadline: plugin code
          * can write on the channel, and half a frame followed by silence
@@ -635,7 +629,7 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
         r = hb__wire_recv_until(wc->fd, HB_WIRE_MAX_FRAME, deadline, &f, &got);
         if (r == -EPIPE || r == -ECONNRESET) {
             reap_dead(wc);
-            return describe_death(wc, err, "died:");
+            return hb__wc_describe_death(wc, err, "died:");
         }
         if (r == -ETIMEDOUT) {
             hb__wc_kill(wc);
@@ -657,7 +651,7 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
                               strerror(-r));
         }
         if (f.type == HB_MSG_FAULT) {
-            record_fault(wc, &f); /* from the worker's fault handler; it dies next */
+            hb__wc_record_fault(wc, &f); /* from the worker's fault handler; it dies next */
             hb__frame_release(&f);
             continue;
         }
@@ -745,6 +739,7 @@ void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
 
 void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
 {
+    wc->guest_reusable = false; /* a parked guest VM goes too */
     if (wc->pid <= 0) {
         reset_client(wc);
         return;
@@ -766,6 +761,11 @@ void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
         hb__wire_release(&w);
     }
     free(err);
+    if (r == 0 && wc->guest) { /* the worker is done; QEMU never exits by itself */
+        hb__frame_release(&reply);
+        hb__wc_kill(wc);
+        return;
+    }
     if (r == 0) {
         hb__frame_release(&reply);
         int st;

@@ -17,7 +17,9 @@
  *   6. on WORKER (guest workers, issue 17) starts hotbox-worker as uid 65534
  *      with no_new_privs, relays its socket to the port
  *      HB_VMP_WORKER_PORT_NAME, and reports its end (WORKER_EXIT) with
- *      its exit status or signal.
+ *      its exit status or signal (agent_worker.c), and
+ *   7. on OBJECT checks a plugin object's SHA-256 and shows it read-only at
+ *      its host path for the worker's LOAD (agent_object.c).
  * Any fatal setup error is printed on the console (the host keeps it in a log
  * file) and ends the VM with reboot(), which QEMU turns into an exit.
  */
@@ -31,12 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <grp.h>
-#include <linux/seccomp.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/reboot.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -47,10 +44,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "rlimit.h"
-#include "vmproto.h"
 
-static void logmsg(const char *fmt, ...)
+void agent_log(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -112,7 +109,7 @@ static void load_modules(void)
 }
 
 /* /dev/vportNpM whose sysfs name is `want`; -1 if not (yet) there. */
-static int find_port(const char *want, char *out, size_t outlen)
+int agent_find_port(const char *want, char *out, size_t outlen)
 {
     DIR *d = opendir("/sys/class/virtio-ports");
     if (!d)
@@ -146,7 +143,7 @@ static int open_port(void)
     /* The port appears as virtio_console probes; the wait is bounded (the
      * host's boot watchdog is the real limit) and only happens at boot. */
     for (int i = 0; i < 500; i++) {
-        if (find_port(HB_VMP_PORT_NAME, dev, sizeof(dev)) == 0) {
+        if (agent_find_port(HB_VMP_PORT_NAME, dev, sizeof(dev)) == 0) {
             int fd = open(dev, O_RDWR | O_CLOEXEC);
             if (fd >= 0)
                 return fd;
@@ -157,7 +154,7 @@ static int open_port(void)
     die("virtio-serial port %s not found", HB_VMP_PORT_NAME);
 }
 
-static int write_full(int fd, const void *buf, size_t len)
+int agent_write_full(int fd, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
     while (len) {
@@ -188,11 +185,11 @@ static int read_full(int fd, void *buf, size_t len)
     return 0;
 }
 
-static int send_frame(int fd, hb_vmp_w *w)
+int agent_send_frame(int fd, hb_vmp_w *w)
 {
     if (hb_vmp_end(w) != 0)
         return -1;
-    return write_full(fd, w->buf, w->len);
+    return agent_write_full(fd, w->buf, w->len);
 }
 
 typedef struct outbuf {
@@ -224,7 +221,7 @@ static void out_add(outbuf *o, const char *p, size_t n)
 }
 
 /* mkdir -p for an absolute path on the guest's root (a tmpfs-like rootfs). */
-static int mkdir_p(const char *path)
+int agent_mkdir_p(const char *path)
 {
     char buf[4096];
     size_t n = strlen(path);
@@ -260,7 +257,7 @@ static int apply_binds(char **binds, uint64_t nbinds)
     }
     for (uint64_t i = 0; i < nbinds; i++) {
         const char *from = binds[2 * i], *to = binds[2 * i + 1];
-        if (mkdir_p(to) != 0) {
+        if (agent_mkdir_p(to) != 0) {
             dprintf(2, "agent: cannot create %s in the guest: %s\n", to, strerror(errno));
             return -1;
         }
@@ -411,8 +408,8 @@ reply:
     hb_vmp_put_u64(&w, code);
     hb_vmp_put_u64(&w, now_us() - t0);
     hb_vmp_put_strn(&w, out.buf ? out.buf : "", out.len);
-    if (send_frame(port, &w) != 0)
-        logmsg("cannot send RESULT");
+    if (agent_send_frame(port, &w) != 0)
+        agent_log("cannot send RESULT");
     free(out.buf);
     if (argv)
         for (uint64_t i = 0; i < argc; i++)
@@ -440,11 +437,11 @@ static void handle_mount(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
     }
     struct timespec ts = {(time_t)(realtime_ns / 1000000000u), (long)(realtime_ns % 1000000000u)};
     if (clock_settime(CLOCK_REALTIME, &ts) != 0)
-        logmsg("clock_settime: %s", strerror(errno));
+        agent_log("clock_settime: %s", strerror(errno));
     int rnd = open("/dev/urandom", O_WRONLY | O_CLOEXEC);
     if (rnd >= 0) {
         if (seedn && write(rnd, seed, seedn) < 0)
-            logmsg("seeding /dev/urandom: %s", strerror(errno));
+            agent_log("seeding /dev/urandom: %s", strerror(errno));
         close(rnd);
     }
     static const struct {
@@ -462,7 +459,7 @@ static void handle_mount(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
             err = (uint64_t)errno;
             snprintf(msg, sizeof(msg), "mount 9p %s on %s (%s): %s", m[i].tag, m[i].dir,
                      m[i].data, strerror(errno));
-            logmsg("%s", msg);
+            agent_log("%s", msg);
             goto reply;
         }
     }
@@ -472,8 +469,8 @@ reply:;
     hb_vmp_begin(&w, HB_VMP_MOUNTED);
     hb_vmp_put_u64(&w, err);
     hb_vmp_put_str(&w, msg);
-    if (send_frame(port, &w) != 0)
-        logmsg("cannot send MOUNTED");
+    if (agent_send_frame(port, &w) != 0)
+        agent_log("cannot send MOUNTED");
 }
 
 /* SCRUB: every free page of the guest becomes a zero page, which a
@@ -484,7 +481,7 @@ static void scrub_memory(void)
     int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
     if (fd >= 0) {
         if (write(fd, "3", 1) != 1)
-            logmsg("drop_caches: %s", strerror(errno));
+            agent_log("drop_caches: %s", strerror(errno));
         close(fd);
     }
     FILE *f = fopen("/proc/meminfo", "re");
@@ -503,218 +500,6 @@ static void scrub_memory(void)
                    -1, 0);
     if (p != MAP_FAILED)
         munmap(p, len);
-}
-
-/* Reaps orphans re-parented to PID 1. */
-/* ---- the guest worker (WORKER, vmproto.h) ------------------------------ */
-
-static pid_t g_worker = -1, g_relay = -1;
-
-/* Set by the relay when the worker's seccomp filter stopped a denied call:
- * the syscall number + 1 (shared memory: the relay is a child). */
-static volatile uint64_t *g_denied;
-
-/* The worker's first frame under a seccomp profile carries its filter's
- * listener (SCM_RIGHTS). The relay keeps that fd (the host cannot receive
- * one across the VM) and forwards the frame's bytes; a readable listener
- * means a plugin thread is stopped in a denied call: the relay records the
- * call and kills the worker, and the agent reports it (WORKER_EXIT with
- * kind HB_VMP_DENIED). */
-static ssize_t relay_read(int fd, void *buf, size_t len, int *listener)
-{
-    char ctl[CMSG_SPACE(sizeof(int))];
-    struct iovec iov = {buf, len};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-                        .msg_controllen = sizeof(ctl)};
-    ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-    if (n < 0 && errno == ENOTSOCK)
-        return read(fd, buf, len);
-    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
-        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-            int got;
-            memcpy(&got, CMSG_DATA(c), sizeof(got));
-            if (*listener < 0)
-                *listener = got;
-            else
-                close(got);
-        }
-    return n;
-}
-
-static void relay_denied(int listener, pid_t worker)
-{
-    struct seccomp_notif_sizes sz;
-    uint64_t nr = 0;
-    if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz) == 0) {
-        void *req = calloc(1, sz.seccomp_notif > sizeof(struct seccomp_notif)
-                                  ? sz.seccomp_notif : sizeof(struct seccomp_notif));
-        if (req && ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, req) == 0)
-            nr = (uint64_t)((struct seccomp_notif *)req)->data.nr + 1;
-        free(req);
-    }
-    *g_denied = nr ? nr : ~0ull;
-    kill(worker, SIGKILL);
-    _exit(0);
-}
-
-/* Copies bytes both ways between the worker's socket and its port until
- * either side ends; then the process exits (the worker's death is reported
- * by the agent, from its wait status). */
-static __attribute__((noreturn)) void relay(int port, int sock, pid_t worker)
-{
-    static uint8_t buf[65536];
-    int listener = -1;
-    for (;;) {
-        struct pollfd p[3] = {{port, POLLIN, 0}, {sock, POLLIN, 0}, {listener, POLLIN, 0}};
-        if (poll(p, listener >= 0 ? 3 : 2, -1) < 0) {
-            if (errno == EINTR)
-                continue;
-            _exit(1);
-        }
-        if (listener >= 0 && p[2].revents)
-            relay_denied(listener, worker);
-        for (int i = 0; i < 2; i++) {
-            if (!p[i].revents)
-                continue;
-            ssize_t n = i == 1 ? relay_read(sock, buf, sizeof(buf), &listener)
-                               : read(port, buf, sizeof(buf));
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n <= 0 || write_full(p[1 - i].fd, buf, (size_t)n) != 0)
-                _exit(0);
-        }
-    }
-}
-
-static void start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
-{
-    const char *path_p, *prof_p;
-    size_t path_n, prof_n;
-    uint64_t err = 0;
-    char msg[512] = "", path[256], prof[32], dev[300];
-    int sv[2] = {-1, -1}, wport = -1;
-    pid_t pid = -1;
-    if (!hb_vmp_get_str(r, &path_p, &path_n) || !hb_vmp_get_str(r, &prof_p, &prof_n) ||
-        path_n >= sizeof(path) || prof_n >= sizeof(prof)) {
-        err = EPROTO;
-        snprintf(msg, sizeof(msg), "malformed WORKER request");
-        goto reply;
-    }
-    memcpy(path, path_p, path_n);
-    path[path_n] = 0;
-    memcpy(prof, prof_p, prof_n);
-    prof[prof_n] = 0;
-    if (!g_denied) {
-        void *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        g_denied = m == MAP_FAILED ? NULL : m;
-    }
-    if (!g_denied) {
-        err = ENOMEM;
-        snprintf(msg, sizeof(msg), "mmap: %s", strerror(errno));
-        goto reply;
-    }
-    *g_denied = 0;
-    if (g_relay > 0) { /* the last worker's, held open by a child it left */
-        kill(g_relay, SIGKILL);
-        while (waitpid(g_relay, NULL, 0) < 0 && errno == EINTR)
-            ;
-        g_relay = -1;
-    }
-    if (g_worker > 0) {
-        err = EBUSY;
-        snprintf(msg, sizeof(msg), "a worker (pid %d) is already running", (int)g_worker);
-        goto reply;
-    }
-    if (find_port(HB_VMP_WORKER_PORT_NAME, dev, sizeof(dev)) != 0 ||
-        (wport = open(dev, O_RDWR | O_CLOEXEC)) < 0) {
-        err = ENODEV;
-        snprintf(msg, sizeof(msg), "no virtio-serial port %s in this guest",
-                 HB_VMP_WORKER_PORT_NAME);
-        goto reply;
-    }
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-        err = (uint64_t)errno;
-        snprintf(msg, sizeof(msg), "socketpair: %s", strerror(errno));
-        goto reply;
-    }
-    if ((pid = fork()) == 0) {
-        static char *envp[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", "HOME=/tmp", NULL};
-        char *argv[] = {path, "--fd", "3", "--profile", prof, NULL};
-        setsid();
-        if (dup2(sv[1], 3) != 3 || setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
-            setuid(65534) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-            chdir("/tmp") != 0)
-            _exit(126);
-        execve(path, argv, envp);
-        _exit(127);
-    }
-    if (pid < 0) {
-        err = (uint64_t)errno;
-        snprintf(msg, sizeof(msg), "fork: %s", strerror(errno));
-        goto reply;
-    }
-    g_worker = pid;
-    if ((g_relay = fork()) == 0) {
-        close(sv[1]);
-        relay(wport, sv[0], pid);
-    }
-    if (g_relay < 0) {
-        err = (uint64_t)errno;
-        snprintf(msg, sizeof(msg), "fork (relay): %s", strerror(errno));
-        kill(pid, SIGKILL);
-    }
-reply:
-    if (wport >= 0)
-        close(wport);
-    for (int i = 0; i < 2; i++)
-        if (sv[i] >= 0)
-            close(sv[i]);
-    hb_vmp_w w = {wbuf, wcap, 0, false};
-    hb_vmp_begin(&w, HB_VMP_WORKER_STARTED);
-    hb_vmp_put_u64(&w, err);
-    hb_vmp_put_u64(&w, err ? 0 : (uint64_t)pid);
-    hb_vmp_put_str(&w, msg);
-    if (send_frame(port, &w) != 0)
-        logmsg("cannot send WORKER_STARTED");
-}
-
-/* Reaps every ended child; the worker's end is reported on the port. */
-static void reap(int port)
-{
-    int st;
-    pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        if (pid == g_relay)
-            g_relay = -1;
-        if (pid != g_worker)
-            continue;
-        g_worker = -1; /* its relay ends by itself once it has forwarded the rest */
-        uint8_t buf[HB_VMP_HEADER + 16];
-        hb_vmp_w w = {buf, sizeof(buf), 0, false};
-        hb_vmp_begin(&w, HB_VMP_WORKER_EXIT);
-        if (g_denied && *g_denied) { /* killed by the relay for a denied call */
-            hb_vmp_put_u64(&w, HB_VMP_DENIED);
-            hb_vmp_put_u64(&w, *g_denied == ~0ull ? ~0ull : *g_denied - 1);
-        } else {
-            hb_vmp_put_u64(&w, WIFSIGNALED(st) ? HB_VMP_SIGNALED : HB_VMP_EXITED);
-            hb_vmp_put_u64(&w, (uint64_t)(WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st)));
-        }
-        if (port >= 0 && send_frame(port, &w) != 0)
-            logmsg("cannot send WORKER_EXIT");
-    }
-}
-
-/* Waits for the port to be readable, reaping children (and reporting the
- * worker's end) every 50 ms meanwhile. */
-static void wait_request(int port)
-{
-    for (;;) {
-        reap(port);
-        struct pollfd p = {port, POLLIN, 0};
-        int n = poll(&p, 1, g_worker > 0 ? 50 : -1);
-        if (n != 0 && !(n < 0 && errno == EINTR))
-            return;
-    }
 }
 
 int main(void)
@@ -739,13 +524,13 @@ int main(void)
     hb_vmp_w w = {wbuf, wcap, 0, false};
     hb_vmp_begin(&w, HB_VMP_READY);
     hb_vmp_put_str(&w, u.release);
-    if (send_frame(port, &w) != 0)
+    if (agent_send_frame(port, &w) != 0)
         die("cannot send READY: %s", strerror(errno));
 
     for (;;) {
         uint8_t hdr[HB_VMP_HEADER];
         uint32_t type, len;
-        wait_request(port);
+        agent_wait_request(port);
         if (read_full(port, hdr, sizeof(hdr)) != 0 || hb_vmp_header(hdr, &type, &len) != 0 ||
             read_full(port, rbuf, len) != 0) {
             /* Host went away (or sent junk): reopen and wait for the next one. */
@@ -764,21 +549,24 @@ int main(void)
         case HB_VMP_SCRUB:
             scrub_memory();
             hb_vmp_begin(&w, HB_VMP_PONG);
-            send_frame(port, &w);
+            agent_send_frame(port, &w);
             break;
         case HB_VMP_WORKER:
-            start_worker(&r, port, wbuf, wcap);
+            agent_start_worker(&r, port, wbuf, wcap);
+            break;
+        case HB_VMP_OBJECT:
+            agent_object(&r, port, wbuf, wcap);
             break;
         case HB_VMP_PING:
             hb_vmp_begin(&w, HB_VMP_PONG);
-            send_frame(port, &w);
+            agent_send_frame(port, &w);
             break;
         case HB_VMP_SHUTDOWN:
             sync();
             reboot(RB_AUTOBOOT);
             die("reboot: %s", strerror(errno));
         default:
-            logmsg("unknown request type %u", type);
+            agent_log("unknown request type %u", type);
         }
     }
 }

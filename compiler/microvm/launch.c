@@ -131,8 +131,9 @@ char *hb__vm_kernel_cmdline(void)
 
 int hb__vm_machine_text(const vm_cfg *c, hb_sb *out)
 {
-    return hb__sb_addf(out, "machine=microvm accel=%s cpu=%s m=%u smp=1 append=%s\n",
-                       accel_arg(c), cpu_arg(c), c->memory_mb, c->append);
+    return hb__sb_addf(out, "machine=microvm accel=%s cpu=%s m=%u smp=1 append=%s%s\n",
+                       accel_arg(c), cpu_arg(c), c->memory_mb, c->append,
+                       c->worker_port ? " port=" HB_VMP_WORKER_PORT_NAME : "");
 }
 
 int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb__vm_spawn_io *io,

@@ -48,6 +48,8 @@ typedef struct vm_cfg {
     char *snapshot;          /* restore VMs from this file; NULL: boot them */
     unsigned memory_mb, boot_timeout_ms;
     hb_vm_accel accel;
+    bool worker_port;        /* a guest worker's VM (one more virtio-serial port):
+                                part of the machine text, so its snapshot key differs */
 } vm_cfg;
 
 /* config.c */

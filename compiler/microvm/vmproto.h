@@ -56,6 +56,16 @@
  *            holds the seccomp listener the worker hands over and kills the
  *            worker when a call is denied), u64 code. (A worker's death
  *            gives the host no EOF: QEMU keeps the port's chardev open.)
+ *   OBJECT   host -> guest (guest workers, after MOUNTED): str digest (the
+ *            SHA-256 of a plugin object, 64 lowercase hex digits), str path
+ *            (absolute). The host has staged the object as
+ *            HB_VMP_OBJECT_DIR/<digest>; the agent reads it into memory,
+ *            checks its SHA-256, and writes those bytes root-owned, mode 0444,
+ *            at path (directories created; every one on the way must be
+ *            root's and writable by no one else, or sticky), where the
+ *            worker's LOAD/SWAP will name it. At most HB_VMP_MAX_OBJECT bytes.
+ *   OBJECT_OK guest -> host: u64 errno (0 = in place; EBADMSG = the digest
+ *            did not match), str message.
  */
 #ifndef HB_VMPROTO_H
 #define HB_VMPROTO_H
@@ -71,6 +81,8 @@
 #define HB_VMP_PORT_NAME "org.hotbox.agent"
 #define HB_VMP_WORKER_PORT_NAME "org.hotbox.worker"
 #define HB_VMP_MAX_BINDS 16u
+#define HB_VMP_OBJECT_DIR "/job/objects"
+#define HB_VMP_MAX_OBJECT (128u << 20)
 
 enum hb_vmp_type {
     HB_VMP_READY = 1,
@@ -85,6 +97,8 @@ enum hb_vmp_type {
     HB_VMP_WORKER = 10,
     HB_VMP_WORKER_STARTED = 11,
     HB_VMP_WORKER_EXIT = 12,
+    HB_VMP_OBJECT = 13,
+    HB_VMP_OBJECT_OK = 14,
 };
 
 enum hb_vmp_kind {

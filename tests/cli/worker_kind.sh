@@ -1,6 +1,8 @@
 #!/bin/sh
-# --worker: process serves the call; auto serves it from a process and says
-# why; microvm is refused (exit 1, the reason on stderr, no result printed);
+# --worker: process serves the call; auto serves it (from a guest where one
+# boots under KVM, else from a process) and says why; microvm where no guest
+# can run (no guest kernel) is refused (exit 1, the reason on stderr, no
+# result printed);
 # an unknown kind is a usage error, from the command line or hotbox.json.
 hb=$1
 src=$2
@@ -20,11 +22,12 @@ run 0 "$tmp/p" --worker process $call
 grep -qx 5 "$tmp/p" || { echo "FAIL: --worker process did not print 5"; cat "$tmp/p"; fail=1; }
 run 0 "$tmp/a" --worker auto $call
 grep -qx 5 "$tmp/a" || { echo "FAIL: --worker auto did not print 5"; cat "$tmp/a"; fail=1; }
-grep -q "worker process: auto picks" "$tmp/a" "$tmp/a.err" ||
+grep -Eq "worker (process: auto picks|microvm: auto picked a guest)" "$tmp/a" "$tmp/a.err" ||
   { echo "FAIL: --worker auto did not say why it picked process"; cat "$tmp/a" "$tmp/a.err"; fail=1; }
-run 1 "$tmp/m" --worker microvm $call
+mkdir "$tmp/nokernel"
+HOTBOX_KERNEL_DIR=$tmp/nokernel run 1 "$tmp/m" --worker microvm $call
 grep -q 5 "$tmp/m" && { echo "FAIL: --worker microvm printed a result"; fail=1; }
-grep -q "worker microvm: microVM workers are not available" "$tmp/m.err" ||
+grep -q "microVM worker: guest kernel not found" "$tmp/m.err" ||
   { echo "FAIL: --worker microvm did not say why it was refused"; cat "$tmp/m.err"; fail=1; }
 run 2 "$tmp/b" --worker bogus $call
 grep -q 'unknown worker "bogus"' "$tmp/b.err" || { echo "FAIL: no message for a bad kind"; fail=1; }

@@ -2,8 +2,9 @@
  * (issue 17, transport slice): one TCG guest booted by the compile VMs'
  * launcher with a second virtio-serial port; the agent starts the worker
  * (uid 65534, no_new_privs) and relays its socket to that port; the host
- * speaks the unchanged wire protocol over the port's socket: HELLO, LOAD of
- * an object staged in the guest's job directory, CALL add -> 5, escape
+ * speaks the unchanged wire protocol over the port's socket: OBJECT (a
+ * staged copy under the wrong SHA-256 is refused; the right one is written
+ * read-only at a host path), HELLO, LOAD from that path, CALL add -> 5, escape
  * probes from plugin code (host file, host network, host /proc) that must
  * all fail, and a crash reported by the agent with its signal. SKIPs when
  * the guest kernel cache is missing. */
@@ -42,11 +43,15 @@ static const char plugin_src[] =
     "HB_EXPORT_FN int32_t proc1_is_agent(void) {\n"
     "  char b[64] = {0}; int fd = open(\"/proc/1/cmdline\", O_RDONLY); if (fd < 0) return -errno;\n"
     "  ssize_t n = read(fd, b, sizeof(b) - 1); close(fd); (void)n; return strcmp(b, \"/init\") == 0; }\n"
+    /* 0 when path opens for writing, else errno */
+    "HB_EXPORT_FN int32_t can_write(const char *p) {\n"
+    "  int fd = open(p, O_WRONLY); if (fd < 0) return errno; close(fd); return 0; }\n"
     "HB_EXPORT_FN int32_t do_exec(void) {\n"
     "  char *a[] = {\"/bin/true\", 0}; execve(a[0], a, 0); return errno; }\n"
     "HB_PLUGIN(\"probe\", 1, 0, 0, 0, 0);\n";
 
 static uint32_t next_id = 1;
+static char load_path[4096] = "/job/probe.so"; /* where LOAD finds the object */
 static int listeners; /* LISTENER frames seen (a seccomp profile is on) */
 
 static hb_frame request(int fd, hb_wbuf *w)
@@ -97,20 +102,33 @@ static int64_t call_i32(int fd, const char *symbol, const char *sig, hb_wvalue *
     return v;
 }
 
-static void agent_frame(vm *v, uint32_t want, uint64_t out[2], char *msg, size_t msglen)
+/* A frame of type want: n u64 fields into out, then (msg not NULL) its str. */
+static void agent_frame(vm *v, uint32_t want, int n_u64, uint64_t *out, char *msg, size_t msglen)
 {
     uint32_t type, len;
     uint8_t *p = NULL;
     HB_CHECK_OK(hb__vm_recv_frame(v, hb__now_ns() + DEADLINE_S * 1000000000ull, &type, &p, &len));
     HB_CHECK_EQ(type, want);
     hb_vmp_r r = {p, len, false};
-    HB_CHECK(hb_vmp_get_u64(&r, &out[0]));
-    HB_CHECK(hb_vmp_get_u64(&r, &out[1]));
+    for (int i = 0; i < n_u64; i++)
+        HB_CHECK(hb_vmp_get_u64(&r, &out[i]));
     const char *s;
     size_t n;
-    if (msg && hb_vmp_get_str(&r, &s, &n))
+    if (msg) {
+        HB_CHECK(hb_vmp_get_str(&r, &s, &n));
         snprintf(msg, msglen, "%.*s", (int)n, s);
+    }
     free(p);
+}
+
+static void send_object(vm *v, const char *digest, const char *path)
+{
+    uint8_t buf[8192];
+    hb_vmp_w w = {buf, sizeof(buf), 0, false};
+    hb_vmp_begin(&w, HB_VMP_OBJECT);
+    hb_vmp_put_str(&w, digest);
+    hb_vmp_put_str(&w, path);
+    HB_CHECK_OK(hb__vm_send_frame(v->sock, &w));
 }
 
 /* WORKER (the agent starts it), HELLO (answered by the guest pid the agent
@@ -125,7 +143,7 @@ static void start_worker(vm *v, int fd, const char *profile)
     HB_CHECK_OK(hb__vm_send_frame(v->sock, &w));
     uint64_t st[2];
     char msg[512] = "";
-    agent_frame(v, HB_VMP_WORKER_STARTED, st, msg, sizeof(msg));
+    agent_frame(v, HB_VMP_WORKER_STARTED, 2, st, msg, sizeof(msg));
     if (st[0])
         fprintf(stderr, "WORKER: %s\n", msg);
     HB_CHECK_EQ((int)st[0], 0);
@@ -142,7 +160,7 @@ static void start_worker(vm *v, int fd, const char *profile)
     HB_CHECK_EQ((int)hok.pid, (int)st[1]);
     hb__frame_release(&f);
 
-    hb_proto_load ld = {"probe", "/job/probe.so", 1, 0, 0, NULL, 0};
+    hb_proto_load ld = {"probe", load_path, 1, 0, 0, NULL, 0};
     HB_CHECK_OK(hb__proto_load_encode(&wb, next_id++, &ld));
     f = request(fd, &wb);
     if (f.type != HB_MSG_OK)
@@ -167,6 +185,13 @@ static void case_guest_worker(void)
         exit(77);
     }
     HB_CHECK_OK(r);
+    /* A worker VM has one more port than a compile VM: a snapshot of one
+     * must never be restored as the other (its own key). */
+    char key_compile[HB_SHA256_HEX], key_worker[HB_SHA256_HEX];
+    HB_CHECK_OK(hb__vm_snapshot_key(&c, key_compile, &err));
+    c.worker_port = true;
+    HB_CHECK_OK(hb__vm_snapshot_key(&c, key_worker, &err));
+    HB_CHECK(strcmp(key_compile, key_worker) != 0);
     int sv[2];
     HB_CHECK_OK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
     hb__vm_spawn_io io = {.restore_fd = -1, .qmp_fd = -1, .worker = true, .worker_fd = sv[1]};
@@ -193,8 +218,35 @@ static void case_guest_worker(void)
              HB_SOURCE_DIR, v.jobdir, path);
     HB_CHECK_EQ(system(cmd), 0);
 
-    int fd = sv[0];
+    /* OBJECT: the agent checks the SHA-256 of what the host staged; a copy
+     * whose digest differs from its name is refused, a right one is written
+     * root-owned and read-only at the host path LOAD then names. */
+    char so_path[4096], hex[HB_SHA256_HEX], staged[4200];
+    snprintf(so_path, sizeof(so_path), "%s/probe.so", v.jobdir);
+    HB_CHECK_OK(hb__sha256_file(so_path, hex));
+    snprintf(path, sizeof(path), "%s/objects", v.jobdir);
+    HB_CHECK_OK(hb__mkdir_p(path, 0755));
+    const char *wrong = "0000000000000000000000000000000000000000000000000000000000000000";
+    snprintf(staged, sizeof(staged), "%s/objects/%s", v.jobdir, wrong);
+    HB_CHECK_OK(hb__vm_copy_file(so_path, staged, 0444));
+    snprintf(load_path, sizeof(load_path), "%s/store/objects/probe-%.12s.so", dir, hex);
     uint64_t st[2];
+    char msg[600];
+    send_object(&v, wrong, load_path);
+    agent_frame(&v, HB_VMP_OBJECT_OK, 1, st, msg, sizeof(msg));
+    HB_CHECK_EQ((int)st[0], EBADMSG);
+    HB_CHECK_CONTAINS(msg, "SHA-256");
+    printf("a staged object under the wrong digest: refused (%s)\n", msg);
+    snprintf(staged, sizeof(staged), "%s/objects/%s", v.jobdir, hex);
+    HB_CHECK_OK(hb__vm_copy_file(so_path, staged, 0444));
+    send_object(&v, hex, load_path);
+    agent_frame(&v, HB_VMP_OBJECT_OK, 1, st, msg, sizeof(msg));
+    if (st[0])
+        fprintf(stderr, "OBJECT: %s\n", msg);
+    HB_CHECK_EQ((int)st[0], 0);
+    HB_CHECK(access(load_path, F_OK) != 0); /* in the guest only */
+
+    int fd = sv[0];
     uint64_t t0 = hb__now_ns();
     start_worker(&v, fd, "permissive");
     HB_CHECK_EQ(listeners, 0);
@@ -216,10 +268,13 @@ static void case_guest_worker(void)
     net[0].s = (char *)"127.0.0.1";
     HB_CHECK_INT(call_i32(fd, "can_connect", "Zi)i", net, 2), !=, 0);
     HB_CHECK_EQ((int)call_i32(fd, "proc1_is_agent", ")i", NULL, 0), 1);
+    /* The checked object is read-only for the worker (uid 65534). */
+    hb_wvalue lp = {.type = HB_TYPE_STR, .s = load_path};
+    HB_CHECK_EQ((int)call_i32(fd, "can_write", "Z)i", &lp, 1), EACCES);
 
     /* A crash in the guest: reported by the agent with its signal. */
     call_async(fd, "boom", ")i", NULL, 0);
-    agent_frame(&v, HB_VMP_WORKER_EXIT, st, NULL, 0);
+    agent_frame(&v, HB_VMP_WORKER_EXIT, 2, st, NULL, 0);
     HB_CHECK_EQ((int)st[0], HB_VMP_SIGNALED);
     HB_CHECK_EQ((int)st[1], SIGSEGV);
     printf("crash reported: signal %d\n", (int)st[1]);
@@ -246,7 +301,7 @@ static void case_guest_worker(void)
     HB_CHECK_EQ(listeners, 1);
     HB_CHECK_EQ((int)call_i32(fd, "add", "ii)i", a, 2), 5);
     call_async(fd, "do_exec", ")i", NULL, 0);
-    agent_frame(&v, HB_VMP_WORKER_EXIT, st, NULL, 0);
+    agent_frame(&v, HB_VMP_WORKER_EXIT, 2, st, NULL, 0);
     HB_CHECK_EQ((int)st[0], HB_VMP_DENIED);
     HB_CHECK_EQ((int)st[1], (int)SYS_execve);
     printf("denied in the guest: syscall %d\n", (int)st[1]);
