@@ -28,6 +28,7 @@ void hb_version_rec_release(hb_version_rec *r)
     hb__strv_free(r->imports);
     hb__strv_free(r->needed);
     hb__strv_free(r->depends);
+    hb__strv_free(r->origin);
     memset(r, 0, sizeof(*r));
 }
 
@@ -61,6 +62,7 @@ static char ***rec_list(hb_version_rec *r, enum hb__store_list k)
     case HB__LIST_IMPORTS: return &r->imports;
     case HB__LIST_NEEDED: return &r->needed;
     case HB__LIST_DEPENDS: return &r->depends;
+    case HB__LIST_ORIGIN: return &r->origin;
     case HB__NLISTS: break;
     }
     return NULL;
@@ -563,3 +565,10 @@ int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, cons
     return 0;
 }
 
+
+const char *hb_version_rec_prebuilt_from(const hb_version_rec *r)
+{
+    if (!r || !r->origin || !r->origin[0] || strcmp(r->origin[0], HB_ORIGIN_PREBUILT) != 0)
+        return NULL;
+    return r->origin[1];
+}
