@@ -101,6 +101,8 @@ int cmd_status(const cli_global *g, int argc, char **argv);
 int cmd_audit(const cli_global *g, int argc, char **argv);
 int cmd_test(const cli_global *g, int argc, char **argv);
 int cmd_report(const cli_global *g, int argc, char **argv);
+int cmd_snapshot(const cli_global *g, int argc, char **argv);
+int cmd_restart(const cli_global *g, int argc, char **argv);
 
 extern const char hb__demo_counter_v1[];
 extern const char hb__demo_counter_v2[];
@@ -120,6 +122,8 @@ int cli_console_call(const cli_global *g, const char *plugin, const char *symbol
                      char **ret_text);
 /* "live session: ..." and the live versions, or "live session: none". */
 void cli_console_print_status(const cli_global *g);
+/* The state directory the console of this command lives in. */
+const char *cli_console_dir(const cli_global *g);
 /* 1 and *version when the live session has plugin loaded, else 0. */
 int cli_console_live_version(const cli_global *g, const char *plugin, uint64_t *version);
 

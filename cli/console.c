@@ -8,10 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
-static const char *state_dir(const cli_global *g)
+const char *cli_console_dir(const cli_global *g)
 {
     return g->state_dir ? g->state_dir : ".hotbox";
 }
@@ -21,7 +22,7 @@ int cli_console_call(const cli_global *g, const char *plugin, const char *symbol
                      char **ret_text)
 {
     char *err = NULL;
-    int r = hb_console_call(g->state_dir ? g->state_dir : ".hotbox", plugin, symbol, sig, args,
+    int r = hb_console_call(cli_console_dir(g), plugin, symbol, sig, args,
                             nargs, ret, ret_text, &err);
     if (r == -ENOENT) {
         if (!g->quiet)
@@ -43,7 +44,7 @@ int cli_console_call(const cli_global *g, const char *plugin, const char *symbol
 static json_t *live_status(const cli_global *g)
 {
     char *reply = NULL, *err = NULL;
-    int r = hb_console_request(state_dir(g), "{\"op\":\"status\"}", &reply, &err);
+    int r = hb_console_request(cli_console_dir(g), "{\"op\":\"status\"}", &reply, &err);
     json_t *j = r == 0 ? json_loads(reply, 0, NULL) : NULL;
     if (r < 0 && r != -ENOENT)
         cli_error("live session: %s", err ? err : hb_strerror(r));
@@ -54,6 +55,43 @@ static json_t *live_status(const cli_global *g)
         j = NULL;
     }
     return j;
+}
+
+/* The session's sandboxes: state, worker, restarts, last crash, and each
+ * plugin's live version (with where a prebuilt object came from). */
+static void print_sandboxes(json_t *all)
+{
+    size_t i, k;
+    json_t *sb, *p;
+    json_array_foreach(all, i, sb) {
+        printf("  sandbox %s: %s, worker pid %" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
+               " crash%s, %" JSON_INTEGER_FORMAT " restart%s\n",
+               json_string_value(json_object_get(sb, "name")) ?: "",
+               json_string_value(json_object_get(sb, "state")) ?: "?",
+               json_integer_value(json_object_get(sb, "worker_pid")),
+               json_integer_value(json_object_get(sb, "crashes")),
+               json_integer_value(json_object_get(sb, "crashes")) == 1 ? "" : "es",
+               json_integer_value(json_object_get(sb, "restarts")),
+               json_integer_value(json_object_get(sb, "restarts")) == 1 ? "" : "s");
+        const char *crash = json_string_value(json_object_get(sb, "last_crash"));
+        if (crash) {
+            char when[64] = "";
+            time_t at = (time_t)json_integer_value(json_object_get(sb, "last_crash_at"));
+            struct tm tm;
+            if (gmtime_r(&at, &tm))
+                strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+            /* the first line of the report; the backtrace follows in the watch view */
+            printf("    last crash (%s): %.*s\n", when, (int)strcspn(crash, "\n"), crash);
+        }
+        json_array_foreach(json_object_get(sb, "plugins"), k, p) {
+            const char *from = json_string_value(json_object_get(p, "prebuilt_from"));
+            printf("    %-18s v%" JSON_INTEGER_FORMAT "%s%s%s\n",
+                   json_string_value(json_object_get(p, "name")) ?: "",
+                   json_integer_value(json_object_get(p, "version")),
+                   json_is_true(json_object_get(p, "on_probation")) ? " (on probation)" : "",
+                   from ? "  prebuilt from " : "", from ? from : "");
+        }
+    }
 }
 
 void cli_console_print_status(const cli_global *g)
@@ -75,6 +113,7 @@ void cli_console_print_status(const cli_global *g)
                json_string_value(json_object_get(p, "name")),
                json_integer_value(json_object_get(p, "version")),
                json_string_value(json_object_get(p, "dir")));
+    print_sandboxes(json_object_get(j, "sandboxes"));
     json_decref(j);
 }
 

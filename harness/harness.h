@@ -231,6 +231,8 @@ struct hb_sandbox {
     uint64_t restart_due;
     const char *restart_why; /* a string literal */
     uint64_t calls, crashes;
+    char *last_crash;     /* the last crash's report (hb_sandbox_last_crash); NULL: none */
+    int64_t last_crash_at;/* its wall-clock time, unix seconds */
     hb_limits limits;     /* rlimits of the worker */
     hb_cgroup *cg;        /* the sandbox's cgroup v2 (NULL: rlimits only) */
     hb_cpucap *cpucap;    /* v1 CPU cap on a hybrid machine (NULL: none or in cg) */

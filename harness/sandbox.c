@@ -172,6 +172,7 @@ static void free_handle(hb_sandbox *sb)
     free(sb->output_path);
     free(sb->worker_why);
     free(sb->from_snapshot);
+    free(sb->last_crash);
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }

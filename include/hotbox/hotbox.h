@@ -578,6 +578,13 @@ HB_EXTERN int hb_sandbox_restart(hb_sandbox *sb);
 HB_EXTERN int hb_manager_sandboxes(hb_manager *m, hb_sandbox **out, size_t cap,
                                    size_t *count);
 
+/* The report of the sandbox's last crash or hang (what the HB_EVENT_CRASHED
+ * event said: the signal, the plugin and where) and when it happened (unix
+ * seconds; at may be NULL); NULL when its worker never died. The string
+ * belongs to the sandbox and stays valid until its next crash or
+ * hb_sandbox_free. */
+HB_EXTERN const char *hb_sandbox_last_crash(hb_sandbox *sb, int64_t *at);
+
 /* Named state snapshots, kept in the catalogue (.hotbox/hotbox.db) per
  * plugin and name, with the plugin version whose save() wrote them and its
  * state schema, so a test can start from a known state and a failure
