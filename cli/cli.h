@@ -124,6 +124,10 @@ int cli_console_call(const cli_global *g, const char *plugin, const char *symbol
 void cli_console_print_status(const cli_global *g);
 /* The state directory the console of this command lives in. */
 const char *cli_console_dir(const cli_global *g);
+/* Sends req (taken) to the live session. 0 with *reply (its JSON, "ok":
+ * true), CLI_NO_SESSION when none is live (*why says so; hb_free), or an
+ * exit code after printing the session's error. */
+int cli_console_ask(const cli_global *g, json_t *req, json_t **reply, char **why);
 /* 1 and *version when the live session has plugin loaded, else 0. */
 int cli_console_live_version(const cli_global *g, const char *plugin, uint64_t *version);
 

@@ -11,45 +11,6 @@
 
 #include "cli.h"
 
-/* One request to the live session. Returns 0 with *reply (the parsed
- * JSON, "ok": true), CLI_NO_SESSION when none is live (*why says so,
- * hb_free), or an exit code after printing the session's error. */
-static int ask_session(const cli_global *g, json_t *req, json_t **reply, char **why)
-{
-    char *text = cli_json_dumps(req), *out = NULL, *err = NULL;
-    json_decref(req);
-    if (!text) {
-        cli_error("out of memory");
-        return HB_EXIT_FAILED;
-    }
-    int r = hb_console_request(cli_console_dir(g), text, &out, &err);
-    free(text);
-    if (r == -ENOENT) {
-        *why = err;
-        return CLI_NO_SESSION;
-    }
-    if (r < 0) {
-        cli_error("live session: %s", err ? err : hb_strerror(r));
-        hb_free(err);
-        return cli_exit_code(r);
-    }
-    hb_free(err);
-    json_t *j = json_loads(out, 0, NULL);
-    hb_free(out);
-    if (!j) {
-        cli_error("live session: a reply that is not JSON");
-        return HB_EXIT_FAILED;
-    }
-    if (!json_is_true(json_object_get(j, "ok"))) {
-        int code = (int)json_integer_value(json_object_get(j, "code"));
-        cli_error("live session: %s", json_string_value(json_object_get(j, "error")) ?: "failed");
-        json_decref(j);
-        return cli_exit_code(code ? code : HB_EFAILED);
-    }
-    *reply = j;
-    return 0;
-}
-
 /* ---- snapshot ---------------------------------------------------------------- */
 
 static const char usage_snapshot[] =
@@ -101,7 +62,7 @@ static int snapshot_in_session(const cli_global *g, const snap_args *a, char **w
     if (a->name)
         json_object_set_new(req, "name", json_string(a->name));
     json_t *reply = NULL;
-    int rc = ask_session(g, req, &reply, why);
+    int rc = cli_console_ask(g, req, &reply, why);
     if (rc != 0)
         return rc;
     if (!strcmp(a->action, "list"))
@@ -264,7 +225,7 @@ int cmd_restart(const cli_global *g, int argc, char **argv)
         json_object_set_new(req, "plugin", json_string(plugin));
     json_t *reply = NULL;
     char *why = NULL;
-    rc = ask_session(g, req, &reply, &why);
+    rc = cli_console_ask(g, req, &reply, &why);
     if (rc == CLI_NO_SESSION) {
         cli_error("%s: nothing to restart (hotbox restart acts on a running hotbox watch)",
                   why ? why : "no live session");
