@@ -331,6 +331,8 @@ bool hb__build_needs_relink(hb_manager *m, const char *plugin);
  * object that does not match its checksum is reported: an audit record
  * ("object-mismatch", security) and a warning event. */
 int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err);
+/* The fields of an hb_version_info every caller has room for (manager.c). */
+void hb__rec_to_info(const hb_version_rec *r, hb_version_info *i);
 
 /* Resolves a user-given plugin directory: absolute path and plugin name. */
 int hb__resolve_plugin_dir(const char *dir, char **abs, char **name, char **err);

@@ -126,6 +126,43 @@ out:
     return r;
 }
 
+/* Reads, checks and stores the object at path (the step hb_load_object
+ * and hb_build_object share); *plugin: its name. */
+static int add_object(hb_manager *m, hb_sandbox *sb, const char *path, const char *name,
+                      char **plugin, hb_build_out *b, char **err)
+{
+    char *abs = NULL;
+    void *img = NULL;
+    size_t len = 0;
+    int r = read_object(path, &abs, &img, &len, err);
+    if (r == 0)
+        r = store_object(m, abs, img, len, name, plugin, b, err);
+    if (r == 0)
+        hb__emit(m, sb, HB_EVENT_NOTICE, *plugin, b->rec.version, 0, 0, NULL,
+                 "%s v%llu: prebuilt object %s%s", *plugin, (unsigned long long)b->rec.version,
+                 abs, b->created ? "" : " (identical to a stored version)");
+    free(img);
+    free(abs);
+    return r;
+}
+
+int hb_build_object(hb_manager *m, const char *path, const char *name, hb_version_info *out)
+{
+    if (!m || !path)
+        return -EINVAL;
+    char *plugin = NULL, *err = NULL;
+    hb_build_out b = {0};
+    int r = add_object(m, NULL, path, name, &plugin, &b, &err);
+    if (r < 0)
+        hb__set_mgr_error(m, "%s", err ? err : hb_strerror(r));
+    else if (out)
+        hb__rec_to_info(&b.rec, out);
+    hb__build_out_release(&b);
+    free(plugin);
+    free(err);
+    return r;
+}
+
 int hb_load_object_as(hb_sandbox *sb, const char *path, const char *name)
 {
     if (!sb || !path)
@@ -134,19 +171,13 @@ int hb_load_object_as(hb_sandbox *sb, const char *path, const char *name)
     if (r < 0)
         return r;
     uint64_t t0 = hb__now_ns();
-    char *abs = NULL, *plugin = NULL, *err = NULL;
-    void *img = NULL;
-    size_t len = 0;
+    char *plugin = NULL, *err = NULL;
     hb_build_out b = {0};
-    if ((r = read_object(path, &abs, &img, &len, &err)) < 0 ||
-        (r = store_object(sb->m, abs, img, len, name, &plugin, &b, &err)) < 0) {
+    if ((r = add_object(sb->m, sb, path, name, &plugin, &b, &err)) < 0) {
         hb__sandbox_set_err(sb, err);
         err = NULL;
         goto out;
     }
-    hb__emit(sb->m, sb, HB_EVENT_NOTICE, plugin, b.rec.version, 0, 0, NULL,
-             "%s v%llu: prebuilt object %s%s", plugin, (unsigned long long)b.rec.version, abs,
-             b.created ? "" : " (identical to a stored version)");
     if (hb__slot_find(sb, plugin)) {
         r = hb__reload_to_built(sb, plugin, &b, t0);
     } else {
@@ -158,8 +189,6 @@ int hb_load_object_as(hb_sandbox *sb, const char *path, const char *name)
     }
 out:
     hb__build_out_release(&b);
-    free(img);
-    free(abs);
     free(plugin);
     free(err);
     return r;

@@ -397,7 +397,7 @@ void hb_manager_free(hb_manager *m)
 }
 
 /* Fills the fields every caller has room for (not the appended ones). */
-static void rec_to_info(const hb_version_rec *r, hb_version_info *i)
+void hb__rec_to_info(const hb_version_rec *r, hb_version_info *i)
 {
     memset(i, 0, offsetof(hb_version_info, needed));
     snprintf(i->plugin, sizeof(i->plugin), "%s", r->plugin ? r->plugin : "");
@@ -420,7 +420,7 @@ int hb_build(hb_manager *m, const char *dir, hb_version_info *out)
         r = hb__build(m, abs, name, &b, &err);
         if (r == 0) {
             if (out)
-                rec_to_info(&b.rec, out);
+                hb__rec_to_info(&b.rec, out);
             hb__emit(m, NULL, HB_EVENT_COMPILED, name, b.rec.version, 0, 0, &b.t,
                      "%s v%llu %s (%.1f ms)", name, (unsigned long long)b.rec.version,
                      b.cache_hit ? "is up to date (cache hit)"
@@ -473,7 +473,7 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
     const char **pp = (const char **)(void *)(info + (n ? n : 1));
     char *sp = (char *)(pp + ptrs);
     for (size_t i = 0; i < n; i++) {
-        rec_to_info(&v[i], &info[i]);
+        hb__rec_to_info(&v[i], &info[i]);
         char **lists[3] = {v[i].needed, v[i].imports, v[i].origin};
         const char **starts[3];
         for (int l = 0; l < 3; l++) {

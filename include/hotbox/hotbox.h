@@ -690,6 +690,12 @@ HB_EXTERN int hb_sandbox_worker_kind(hb_sandbox *sb, hb_worker_kind *kind, const
 HB_EXTERN int hb_load_object(hb_sandbox *sb, const char *path);
 HB_EXTERN int hb_load_object_as(hb_sandbox *sb, const char *path, const char *name);
 
+/* Stores a prebuilt plugin object as hb_load_object does (the same checks
+ * and errors, in the manager's last error) without loading it: hb_build
+ * for an object. name: NULL for its descriptor's. out may be NULL. */
+HB_EXTERN int hb_build_object(hb_manager *m, const char *path, const char *name,
+                              hb_version_info *out);
+
 /* ------------------------------------------------------------------------ */
 /* Calls                                                                     */
 /* ------------------------------------------------------------------------ */

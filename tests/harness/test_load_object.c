@@ -274,6 +274,37 @@ static void case_cli_call_object(void)
     HB_CHECK(file_has(out, "no stored versions"));
 }
 
+/* `hotbox test --object FILE`: the object's hb_test_* run like a built
+ * plugin's; a bad object fails its build case naming the file. */
+static void case_cli_test_object(void)
+{
+    if (!getenv("HOTBOX_CLI")) {
+        printf("SKIP: HOTBOX_CLI is not set\n");
+        exit(77);
+    }
+    char *obj = cc_object("tested.c",
+                          "#include <hotbox/plugin.h>\n"
+                          "HB_PLUGIN(\"tested\", 1, 0, 0, 0, 0);\n"
+                          "HB_EXPORT_FN int add(int a, int b) { return a + b; }\n"
+                          "HB_EXPORT_FN int hb_test_add(void) { return add(2, 2) == 4 ? 0 : 1; }\n"
+                          "HB_EXPORT_FN int hb_test_wrong(void) { return add(2, 2) == 5 ? 0 : 1; }\n",
+                          NULL);
+    char out[4400], args[5000];
+    snprintf(out, sizeof(out), "%s/out", e2e_root);
+    snprintf(args, sizeof(args), "--isolation local test --object '%s'", obj);
+    HB_CHECK_EQ(run_cli(args, out), 1);
+    HB_CHECK(file_has(out, "PASS tested.hb_test_add"));
+    HB_CHECK(file_has(out, "FAIL tested.hb_test_wrong"));
+    HB_CHECK(file_has(out, "1 passed, 1 failed"));
+    snprintf(args, sizeof(args), "--isolation local test -k tested.hb_test_add --object '%s'", obj);
+    HB_CHECK_EQ(run_cli(args, out), 0);
+    HB_CHECK(file_has(out, "1 passed, 0 failed"));
+    snprintf(args, sizeof(args), "--isolation local test --object '%s/src'", e2e_root);
+    HB_CHECK_EQ(run_cli(args, out), 1);
+    HB_CHECK(file_has(out, "is not a loadable plugin object"));
+    HB_CHECK(file_has(out, "is a directory"));
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -281,6 +312,7 @@ int main(int argc, char **argv)
         {"prebuilt_only", case_prebuilt_only},
         {"bad_objects", case_bad_objects},
         {"cli_call_object", case_cli_call_object},
+        {"cli_test_object", case_cli_test_object},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
