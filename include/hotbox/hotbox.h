@@ -681,12 +681,15 @@ HB_EXTERN int hb_sandbox_worker_kind(hb_sandbox *sb, hb_worker_kind *kind, const
  *
  * A file that is not an object hotbox can load (not ELF, another machine,
  * no descriptor: HB_EBADELF / HB_ENODESC; a directory: -EISDIR; not a
- * regular file, unreadable, a symlink loop: the errno) is refused with the
- * sandbox's last error naming the file and what is wrong; nothing is
- * stored and the active version keeps serving. -EINVAL
- * when the descriptor's name cannot be read from the file and no name is
- * given. hb_reload of a plugin loaded from an object is -EOPNOTSUPP (it
- * has no sources); hb_load of its directory later is -EEXIST as usual. */
+ * regular file: -EINVAL; unreadable, missing, a symlink loop: the errno)
+ * is refused with the sandbox's last error naming the file and what is
+ * wrong; nothing is stored and the active version keeps serving. A name
+ * that cannot be read from the descriptor (and none given) or is not 1 to
+ * 127 of A-Z a-z 0-9 _ - . + is -EINVAL. What the worker or the import
+ * policy refuses at load is handled as for a build: the stored version is
+ * marked bad and the active one keeps serving. hb_reload of a plugin
+ * loaded from an object is -EOPNOTSUPP (it has no sources); hb_load of
+ * its directory later is -EEXIST as usual. */
 HB_EXTERN int hb_load_object(hb_sandbox *sb, const char *path);
 HB_EXTERN int hb_load_object_as(hb_sandbox *sb, const char *path, const char *name);
 
