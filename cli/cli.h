@@ -129,6 +129,8 @@ typedef struct cli_replay_watch {
 void cli_replay_watch_note(cli_replay_watch *rw, const hb_event *ev);
 void cli_replay_watch_run(cli_replay_watch *rw, hb_manager *m, bool json);
 void cli_replay_watch_release(cli_replay_watch *rw);
+int cmd_snapshot(const cli_global *g, int argc, char **argv);
+int cmd_restart(const cli_global *g, int argc, char **argv);
 
 extern const char hb__demo_counter_v1[];
 extern const char hb__demo_counter_v2[];
@@ -148,6 +150,12 @@ int cli_console_call(const cli_global *g, const char *plugin, const char *symbol
                      char **ret_text);
 /* "live session: ..." and the live versions, or "live session: none". */
 void cli_console_print_status(const cli_global *g);
+/* The state directory the console of this command lives in. */
+const char *cli_console_dir(const cli_global *g);
+/* Sends req (taken) to the live session. 0 with *reply (its JSON, "ok":
+ * true), CLI_NO_SESSION when none is live (*why says so; hb_free), or an
+ * exit code after printing the session's error. */
+int cli_console_ask(const cli_global *g, json_t *req, json_t **reply, char **why);
 /* 1 and *version when the live session has plugin loaded, else 0. */
 int cli_console_live_version(const cli_global *g, const char *plugin, uint64_t *version);
 

@@ -25,12 +25,17 @@ static const char usage_main[] =
     "  build DIR...            compile plugins and store them as new versions\n"
     "  call DIR... -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n"
     "                          load plugins in a fresh sandbox and call a function\n"
+    "                          (--object FILE: a prebuilt plugin object)\n"
     "  versions PLUGIN         list a plugin's stored versions\n"
     "  rollback PLUGIN [--to N] pin a plugin to an earlier version until its source changes\n"
     "  verify                  check every stored object against its checksum\n"
     "  gc [--keep N]           remove old versions\n"
     "  store recover [--force] rebuild a damaged catalogue (hotbox.db), keeping a copy\n"
-    "  status                  plugins in the store, their versions, security events\n"
+    "  status                  plugins in the store, their versions, security events,\n"
+    "                          the live session's sandboxes (state, restarts, last crash)\n"
+    "  restart [PLUGIN]        restart a sandbox of the live session (hotbox watch)\n"
+    "  snapshot save|restore|list|delete PLUGIN [NAME]\n"
+    "                          named state snapshots, of the live session when one runs\n"
     "  audit [--security]      the audit log\n"
     "  doctor [--measure] [--json]\n"
     "                          what this machine offers: isolation, containment, limits\n"
@@ -271,7 +276,7 @@ static const command commands[] = {
     {"gc", cmd_gc},             {"store", cmd_store},   {"status", cmd_status},
     {"audit", cmd_audit},       {"doctor", cmd_doctor}, {"demo", cmd_demo},
     {"test", cmd_test},         {"report", cmd_report}, {"replay", cmd_replay},
-    {"help", NULL},
+    {"snapshot", cmd_snapshot}, {"restart", cmd_restart},   {"help", NULL},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

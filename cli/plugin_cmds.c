@@ -70,8 +70,8 @@ int cmd_versions(const cli_global *g, int argc, char **argv)
 {
     int rc = cli_operands(argc, argv, "versions",
                           "usage: hotbox versions PLUGIN\n\nLists the stored versions of PLUGIN: number, status, short checksum,\n"
-                          "size and age, and below each the libraries it needs and the symbols it\n"
-                          "imports.\n",
+                          "size and age, and below each where a prebuilt object came from, the\n"
+                          "libraries it needs and the symbols it imports.\n",
                           1, 1);
     if (rc >= 0)
         return rc;
@@ -100,6 +100,8 @@ int cmd_versions(const cli_global *g, int argc, char **argv)
         format_age(v[i].created, age, sizeof(age));
         printf("v%-7" PRIu64 " %-12s %-12.12s %10" PRIu64 " %6s\n", v[i].version,
                hb_version_status_name(v[i].status), v[i].object_sha256, v[i].size, age);
+        if (v[i].prebuilt_from)
+            printf("         prebuilt from %s\n", v[i].prebuilt_from);
         print_list("needs", v[i].needed);
         print_list("imports", v[i].imports);
     }
@@ -107,6 +109,8 @@ int cmd_versions(const cli_global *g, int argc, char **argv)
     hb_manager_free(m);
     return HB_EXIT_OK;
 }
+
+#define HB_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- call ------------------------------------------------------------------ */
 
@@ -225,7 +229,8 @@ static void free_bufs(hb_value *args, size_t nargs)
 }
 
 static const char usage_call[] =
-    "usage: hotbox call [--no-session] [--record] DIR... -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n\n"
+    "usage: hotbox call [--no-session] [--record] DIR... -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n"
+    "       hotbox call --object FILE [--name NAME] [DIR...] -- PLUGIN SYMBOL SIGNATURE [ARGS...]\n\n"
     "Calls SYMBOL of PLUGIN with ARGS converted by SIGNATURE, and prints the\n"
     "result. When a session is live on the state directory (hotbox watch), the\n"
     "call runs there, on its loaded plugins and their state (DIR... is not\n"
@@ -233,40 +238,65 @@ static const char usage_call[] =
     "fresh sandbox first. See docs/console.md.\n"
     "--record (implies --no-session) records the call for `hotbox replay`\n"
     "(docs/replay.md).\n\n"
+    "--object FILE loads a prebuilt plugin object (a shared object built by\n"
+    "CMake, Meson or plain cc -shared that declares HB_PLUGIN) after the DIRs:\n"
+    "it is checked as a compiled object is, stored (hotbox versions shows it\n"
+    "as prebuilt, with FILE), and named by its descriptor, or by --name. A DIR\n"
+    "of the same plugin is swapped to the object, with its state. May be\n"
+    "given more than once. With --object the call always runs in a fresh\n"
+    "sandbox, never in a live session.\n\n"
     "SIGNATURE uses dyncall's characters, arguments then ')' then the return:\n"
     "  B bool  c/C int8/uint8  s/S int16/uint16  i/I int32/uint32  j/J long\n"
     "  l/L int64/uint64  f float  d double  Z string  v void (return only)\n"
     "  b input bytes, w in/out bytes (the argument text is the bytes; an in/out\n"
     "    buffer is printed after the call)\n\n"
-    "example: hotbox call examples/plugins/mathx -- mathx add ii)i 2 3\n";
+    "example: hotbox call examples/plugins/mathx -- mathx add ii)i 2 3\n"
+    "         hotbox call --object build/libmathx.so -- mathx add ii)i 2 3\n";
 
 int cmd_call(const cli_global *g, int argc, char **argv)
 {
     static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
                                              {"no-session", no_argument, NULL, 'n'},
                                              {"record", no_argument, NULL, 'r'},
+                                             {"object", required_argument, NULL, 'o'},
+                                             {"name", required_argument, NULL, 'N'},
                                              {0}};
     bool no_session = false, record = false;
+    const char *objects[32], *name = NULL;
+    size_t nobjects = 0;
     optind = 0;
     /* '+': the words after DIR... -- are the call's, never options. */
     for (int c; (c = cli_getopt(argc, argv, "call", "+h", longopts, NULL)) != -1;) {
         if (c == 'n' || c == 'r') {
             no_session = true;
             record = record || c == 'r';
-            continue;
-        }
-        if (c != 'h')
+        } else if (c == 'o' && nobjects < HB_ARRAY_LEN(objects)) {
+            objects[nobjects++] = optarg;
+        } else if (c == 'o') {
+            cli_error("at most %zu --object options", HB_ARRAY_LEN(objects));
             return HB_EXIT_USAGE;
-        fputs(usage_call, stdout);
-        return HB_EXIT_OK;
+        } else if (c == 'N') {
+            name = optarg;
+        } else if (c == 'h') {
+            fputs(usage_call, stdout);
+            return HB_EXIT_OK;
+        } else {
+            return HB_EXIT_USAGE;
+        }
+    }
+    if (name && nobjects != 1) {
+        cli_error("--name names the plugin of one --object (%zu given)", nobjects);
+        return HB_EXIT_USAGE;
     }
     int first = optind, sep = -1;
-    for (int i = first; i < argc; i++)
+    if (first > 1 && !strcmp(argv[first - 1], "--")) /* getopt took "--": no DIR */
+        first = sep = first - 1;
+    for (int i = first; sep < 0 && i < argc; i++)
         if (!strcmp(argv[i], "--")) {
             sep = i;
             break;
         }
-    if (sep <= first || argc - sep < 4) {
+    if (sep < 0 || (sep == first && !nobjects) || argc - sep < 4) {
         fputs(usage_call, stderr);
         return HB_EXIT_USAGE;
     }
@@ -296,7 +326,7 @@ int cmd_call(const cli_global *g, int argc, char **argv)
     }
     int rc = HB_EXIT_OK;
     hb_value ret;
-    if (!no_session) {
+    if (!no_session && !nobjects) {
         /* A live session (hotbox watch) on this state directory serves the
          * call: its plugins, its state. */
         char *text = NULL;
@@ -331,6 +361,14 @@ int cmd_call(const cli_global *g, int argc, char **argv)
     }
     for (int i = first; i < sep; i++) {
         r = hb_load(sb, argv[i]);
+        if (r < 0) {
+            cli_error("%s", hb_sandbox_last_error(sb));
+            rc = cli_exit_code(r);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < nobjects; i++) {
+        r = hb_load_object_as(sb, objects[i], name);
         if (r < 0) {
             cli_error("%s", hb_sandbox_last_error(sb));
             rc = cli_exit_code(r);

@@ -154,10 +154,6 @@ int hb_console_fd(hb_console *c)
 
 /* ---- requests -------------------------------------------------------------- */
 
-static json_t *error_reply(int code, const char *msg)
-{
-    return json_pack("{s:b, s:i, s:s}", "ok", 0, "code", code, "error", msg ? msg : "");
-}
 
 static json_t *do_status(hb_sandbox *sb)
 {
@@ -167,9 +163,10 @@ static json_t *do_status(hb_sandbox *sb)
                                                  "dir", sb->slots[i].dir ? sb->slots[i].dir : "",
                                                  "version", (json_int_t)sb->slots[i].version,
                                                  "sha256", sb->slots[i].sha));
-    return json_pack("{s:b, s:i, s:i, s:s, s:s, s:o}", "ok", 1, "pid", (int)getpid(),
+    return json_pack("{s:b, s:i, s:i, s:s, s:s, s:o, s:o}", "ok", 1, "pid", (int)getpid(),
                      "worker_pid", hb_sandbox_worker_pid(sb), "sandbox", sb->name ? sb->name : "",
-                     "state_dir", sb->m->state_dir, "plugins", plugins);
+                     "state_dir", sb->m->state_dir, "plugins", plugins, "sandboxes",
+                     hb__console_sandboxes_json(sb));
 }
 
 static json_t *do_call(hb_sandbox *sb, hb__console_req *req)
@@ -181,7 +178,7 @@ static json_t *do_call(hb_sandbox *sb, hb__console_req *req)
         if (req->args[i].type == HB_TYPE_BUF_INOUT) {
             bufs[i] = malloc(req->args[i].v.buf.len + 1);
             if (!bufs[i]) {
-                reply = error_reply(-ENOMEM, "console: out of memory");
+                reply = hb__console_error_reply(-ENOMEM, "console: out of memory");
                 goto out;
             }
             memcpy(bufs[i], req->args[i].v.buf.data, req->args[i].v.buf.len);
@@ -190,7 +187,7 @@ static json_t *do_call(hb_sandbox *sb, hb__console_req *req)
     hb_value ret;
     int r = hb_call(sb, req->plugin, req->symbol, req->signature, req->args, req->nargs, &ret);
     if (r < 0) {
-        reply = error_reply(r, hb_sandbox_last_error(sb));
+        reply = hb__console_error_reply(r, hb_sandbox_last_error(sb));
         goto out;
     }
     json_t *inout = json_array();
@@ -213,24 +210,27 @@ static void serve(hb_console *c, int fd)
     char *msg = NULL;
     size_t len = 0;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl) < 0) {
-        reply = error_reply(-errno, "console: cannot tell who is asking (SO_PEERCRED)");
+        reply = hb__console_error_reply(-errno, "console: cannot tell who is asking (SO_PEERCRED)");
     } else if (cr.uid != geteuid()) {
         char why[160];
         snprintf(why, sizeof(why), "console: refused: uid %u does not own this session (uid %u)",
                  (unsigned)cr.uid, (unsigned)geteuid());
-        reply = error_reply(-EACCES, why);
+        reply = hb__console_error_reply(-EACCES, why);
     } else {
         int r = hb__console_recv(fd, &msg, &len, HB__CONSOLE_IO_MS);
         if (r < 0) {
-            reply = error_reply(r, r == -EMSGSIZE ? "console: request too long"
+            reply = hb__console_error_reply(r, r == -EMSGSIZE ? "console: request too long"
                                                   : "console: no complete request in time");
         } else {
             hb__console_req req;
             char *err = NULL;
             if (hb__console_parse(msg, len, &req, &err) < 0) {
-                reply = error_reply(-EINVAL, err);
+                reply = hb__console_error_reply(-EINVAL, err);
             } else {
-                reply = req.op == HB__CONSOLE_STATUS ? do_status(c->sb) : do_call(c->sb, &req);
+                reply = req.op == HB__CONSOLE_STATUS     ? do_status(c->sb)
+                        : req.op == HB__CONSOLE_RESTART  ? hb__console_do_restart(c->sb, &req)
+                        : req.op == HB__CONSOLE_SNAPSHOT ? hb__console_do_snapshot(c->sb, &req)
+                                                         : do_call(c->sb, &req);
                 hb__console_req_release(&req);
             }
             free(err);

@@ -24,12 +24,18 @@ int hb__console_send(int fd, const char *json, size_t len, unsigned timeout_ms);
  * length is over HB__CONSOLE_MAX_MSG, -ECONNRESET at a short read. */
 int hb__console_recv(int fd, char **out, size_t *len, unsigned timeout_ms);
 
-typedef enum { HB__CONSOLE_CALL = 1, HB__CONSOLE_STATUS } hb__console_op;
+typedef enum {
+    HB__CONSOLE_CALL = 1,
+    HB__CONSOLE_STATUS,
+    HB__CONSOLE_RESTART,  /* "plugin" optional: the sandbox holding it */
+    HB__CONSOLE_SNAPSHOT, /* "action": save, restore, list, delete */
+} hb__console_op;
 
 /* A parsed request. Strings point into root (kept alive by it). */
 typedef struct hb__console_req {
     hb__console_op op;
     const char *plugin, *symbol, *signature;
+    const char *action, *name; /* snapshot */
     hb_sig sig;
     hb_value args[HB_SIG_MAX_ARGS];
     size_t nargs;
@@ -46,5 +52,14 @@ json_t *hb__console_value_json(const hb_value *v);
 /* The JSON of a value of type t back into *v; strings and buffers point
  * into j. -EINVAL when j does not fit t. */
 int hb__console_json_value(json_t *j, hb_type t, hb_value *v);
+
+/* console_ops.c: the requests besides call. Replies are JSON objects
+ * with "ok"; a failure is hb__console_error_reply's shape. */
+json_t *hb__console_error_reply(int code, const char *msg);
+/* Every sandbox of sb's manager: state, worker, counters, last crash,
+ * plugins (with a prebuilt object's path). */
+json_t *hb__console_sandboxes_json(hb_sandbox *sb);
+json_t *hb__console_do_restart(hb_sandbox *sb, const hb__console_req *req);
+json_t *hb__console_do_snapshot(hb_sandbox *sb, const hb__console_req *req);
 
 #endif

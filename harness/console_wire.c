@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,8 +214,33 @@ int hb__console_parse(const char *buf, size_t len, hb__console_req *req, char **
         req->op = HB__CONSOLE_STATUS;
         return 0;
     }
+    if (!strcmp(op, "restart")) {
+        req->op = HB__CONSOLE_RESTART;
+        json_t *p = json_object_get(req->root, "plugin");
+        if (p && !json_is_null(p) && !(req->plugin = member_string(req->root, "plugin")))
+            return bad(req, err, hb__asprintf("request: \"plugin\" is not a string"));
+        return 0;
+    }
+    if (!strcmp(op, "snapshot")) {
+        req->op = HB__CONSOLE_SNAPSHOT;
+        static const char *const actions[] = {"save", "restore", "list", "delete"};
+        bool known = false;
+        if (!(req->action = member_string(req->root, "action")))
+            return bad(req, err, hb__asprintf("request: \"action\" is missing or not a string"));
+        for (size_t i = 0; i < 4; i++)
+            known = known || !strcmp(req->action, actions[i]);
+        if (!known)
+            return bad(req, err, hb__asprintf("request: unknown snapshot action \"%.64s\" "
+                                              "(save, restore, list, delete)", req->action));
+        if (!(req->plugin = member_string(req->root, "plugin")))
+            return bad(req, err, hb__asprintf("request: \"plugin\" is missing or not a string"));
+        if (strcmp(req->action, "list") && !(req->name = member_string(req->root, "name")))
+            return bad(req, err, hb__asprintf("request: \"name\" is missing or not a string"));
+        return 0;
+    }
     if (strcmp(op, "call"))
-        return bad(req, err, hb__asprintf("request: unknown op \"%.64s\" (call, status)", op));
+        return bad(req, err, hb__asprintf("request: unknown op \"%.64s\" (call, status, "
+                                          "restart, snapshot)", op));
     req->op = HB__CONSOLE_CALL;
     static const char *const keys[] = {"plugin", "symbol", "signature"};
     const char **dst[] = {&req->plugin, &req->symbol, &req->signature};

@@ -77,3 +77,12 @@ int hb_manager_sandboxes(hb_manager *m, hb_sandbox **out, size_t cap, size_t *co
     *count = n;
     return 0;
 }
+
+const char *hb_sandbox_last_crash(hb_sandbox *sb, int64_t *at)
+{
+    if (!sb || !sb->last_crash)
+        return NULL;
+    if (at)
+        *at = sb->last_crash_at;
+    return sb->last_crash;
+}

@@ -186,6 +186,22 @@ static int refuse_bad(hb_sandbox *sb, const char *plugin, const hb_version_rec *
     return r;
 }
 
+int hb__reload_to_built(hb_sandbox *sb, const char *plugin, hb_build_out *b, uint64_t t0)
+{
+    int r = hb__ensure_worker(sb);
+    if (r < 0)
+        return r;
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (!s) /* a restart may have dropped it */
+        return hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted",
+                                plugin);
+    if (b->rec.version == s->version)
+        return 0; /* nothing changed */
+    if (b->rec.status == HB_VERSION_BAD)
+        return refuse_bad(sb, plugin, &b->rec, s);
+    return hb__reload_with_dependents(sb, s, &b->rec, &b->t, t0);
+}
+
 int hb_reload(hb_sandbox *sb, const char *plugin)
 {
     if (!sb || !plugin)
@@ -197,24 +213,18 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
     if (!s)
         return hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
                            sb->name);
+    if (!*s->dir) /* loaded from a prebuilt object: there are no sources */
+        return hb__sandbox_fail(sb, -EOPNOTSUPP,
+                                "plugin %s was loaded from a prebuilt object, not built from a "
+                                "directory: load the new object with hb_load_object",
+                                plugin);
     uint64_t t0 = hb__now_ns();
     hb_build_out b = {0};
     char *dir = strdup(s->dir);
     r = dir ? hb__build_for(sb, dir, plugin, &b) : -ENOMEM;
     free(dir);
-    if (r < 0 || (r = hb__ensure_worker(sb)) < 0)
-        goto out;
-    if (!(s = hb__slot_find(sb, plugin))) { /* a restart may have dropped it */
-        r = hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted", plugin);
-        goto out;
-    }
-    if (b.rec.version == s->version)
-        goto out; /* nothing changed */
-    if (b.rec.status == HB_VERSION_BAD)
-        r = refuse_bad(sb, plugin, &b.rec, s);
-    else
-        r = hb__reload_with_dependents(sb, s, &b.rec, &b.t, t0);
-out:
+    if (r == 0)
+        r = hb__reload_to_built(sb, plugin, &b, t0);
     hb__build_out_release(&b);
     return r;
 }

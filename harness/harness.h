@@ -285,6 +285,8 @@ struct hb_sandbox {
     uint64_t restart_due;
     const char *restart_why; /* a string literal */
     uint64_t calls, crashes;
+    char *last_crash;     /* the last crash's report (hb_sandbox_last_crash); NULL: none */
+    int64_t last_crash_at;/* its wall-clock time, unix seconds */
     hb_limits limits;     /* rlimits of the worker */
     hb_cgroup *cg;        /* the sandbox's cgroup v2 (NULL: rlimits only) */
     hb_cpucap *cpucap;    /* v1 CPU cap on a hybrid machine (NULL: none or in cg) */
@@ -384,6 +386,8 @@ bool hb__build_needs_relink(hb_manager *m, const char *plugin);
  * object that does not match its checksum is reported: an audit record
  * ("object-mismatch", security) and a warning event. */
 int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err);
+/* The fields of an hb_version_info every caller has room for (manager.c). */
+void hb__rec_to_info(const hb_version_rec *r, hb_version_info *i);
 
 /* Resolves a user-given plugin directory: absolute path and plugin name. */
 int hb__resolve_plugin_dir(const char *dir, char **abs, char **name, char **err);

@@ -103,7 +103,7 @@ static int honour_pin(hb_sandbox *sb, const char *name, hb_version_rec *rec)
 }
 
 /* Whether one more plugin may be loaded under this name. */
-static int check_room(hb_sandbox *sb, const char *name)
+int hb__load_room(hb_sandbox *sb, const char *name)
 {
     if (hb__slot_find(sb, name))
         return hb__sandbox_fail(sb, -EEXIST, "plugin %s is already loaded in sandbox %s; use reload",
@@ -168,32 +168,19 @@ static hb_slot *add_slot(hb_sandbox *sb, char *name, char *dir, char *path,
     return s;
 }
 
-int hb_load(hb_sandbox *sb, const char *dir)
+int hb__load_stored(hb_sandbox *sb, char **name, char **dir, hb_build_out *b, uint64_t t0)
 {
-    if (!sb || !dir)
-        return -EINVAL;
-    int r = hb__sandbox_usable(sb);
-    if (r < 0)
-        return r;
-    char *abs = NULL, *name = NULL, *err = NULL, *path = NULL;
-    r = hb__resolve_plugin_dir(dir, &abs, &name, &err);
-    if (r < 0) {
-        hb__sandbox_set_err(sb, err);
-        return r;
-    }
-    hb_build_out b = {0};
+    char *path = NULL, *err = NULL;
     hb_ckpt resume = {0};
-    uint64_t t0 = hb__now_ns();
-    if ((r = check_room(sb, name)) < 0 || (r = hb__build_for(sb, abs, name, &b)) < 0 ||
-        (r = honour_pin(sb, name, &b.rec)) < 0)
-        goto out;
-    if ((r = hb__check_policy(sb, &b.rec)) < 0) {
-        hb__set_status(sb, name, b.rec.version, HB_VERSION_BAD);
-        goto out;
+    int r = hb__check_policy(sb, &b->rec);
+    if (r < 0) {
+        hb__set_status(sb, *name, b->rec.version, HB_VERSION_BAD);
+        return r;
     }
-    if ((r = hb__runtime_merge(sb, name, abs)) < 0 || (r = hb__ensure_worker(sb)) < 0)
-        goto out;
-    path = hb__object_path(sb, b.rec.object_sha256);
+    /* A prebuilt object (no directory) has no plugin.json. */
+    if ((**dir && (r = hb__runtime_merge(sb, *name, *dir)) < 0) || (r = hb__ensure_worker(sb)) < 0)
+        return r;
+    path = hb__object_path(sb, b->rec.object_sha256);
     hb_slot *ns = realloc(sb->slots, (sb->nslots + 1) * sizeof(*ns));
     if (ns)
         sb->slots = ns;
@@ -201,27 +188,51 @@ int hb_load(hb_sandbox *sb, const char *dir)
         r = hb__sandbox_fail(sb, -ENOMEM, "out of memory");
         goto out;
     }
-    hb__checkpoint_resume(sb, name, &resume); /* a named sandbox resumes */
+    hb__checkpoint_resume(sb, *name, &resume); /* a named sandbox resumes */
     hb_load_reply lr;
     uint64_t ts = hb__now_ns();
-    r = load_into_worker(sb, name, path, b.rec.version, &resume, &lr, &err);
-    b.t.swap_ms = hb__ms_since(ts);
-    b.t.total_ms = hb__ms_since(t0);
+    r = load_into_worker(sb, *name, path, b->rec.version, &resume, &lr, &err);
+    b->t.swap_ms = hb__ms_since(ts);
+    b->t.total_ms = hb__ms_since(t0);
     if (r < 0) {
-        load_failed(sb, name, &b, r, err);
+        load_failed(sb, *name, b, r, err);
         goto out;
     }
-    hb_slot *s = add_slot(sb, name, abs, path, &b.rec, &lr, &resume);
-    name = abs = path = NULL;
-    hb__emit(sb->m, sb, HB_EVENT_LOADED, s->name, s->version, 0, 0, &b.t,
-             "%s v%llu loaded (%.1f ms)%s", s->name, (unsigned long long)s->version, b.t.total_ms,
+    hb_slot *s = add_slot(sb, *name, *dir, path, &b->rec, &lr, &resume);
+    *name = *dir = path = NULL;
+    hb__emit(sb->m, sb, HB_EVENT_LOADED, s->name, s->version, 0, 0, &b->t,
+             "%s v%llu loaded (%.1f ms)%s", s->name, (unsigned long long)s->version, b->t.total_ms,
              resume.valid && lr.state_result == HB_PROTO_STATE_CARRIED
                  ? "; state resumed from its stored checkpoint" : "");
     if (sb->from_snapshot) /* the sandbox starts from a snapshot */
         r = hb__snapshot_restore(sb, s->name, sb->from_snapshot);
 out:
     hb_checkpoint_release(&resume);
+    free(path);
+    free(err);
+    return r;
+}
+
+int hb_load(hb_sandbox *sb, const char *dir)
+{
+    if (!sb || !dir)
+        return -EINVAL;
+    int r = hb__sandbox_usable(sb);
+    if (r < 0)
+        return r;
+    char *abs = NULL, *name = NULL, *err = NULL;
+    r = hb__resolve_plugin_dir(dir, &abs, &name, &err);
+    if (r < 0) {
+        hb__sandbox_set_err(sb, err);
+        return r;
+    }
+    hb_build_out b = {0};
+    uint64_t t0 = hb__now_ns();
+    if ((r = hb__load_room(sb, name)) == 0 && (r = hb__build_for(sb, abs, name, &b)) == 0 &&
+        (r = honour_pin(sb, name, &b.rec)) == 0)
+        r = hb__load_stored(sb, &name, &abs, &b, t0);
     hb__build_out_release(&b);
-    HB_FREE_ALL(path, err, abs, name);
+    free(abs);
+    free(name);
     return r;
 }

@@ -375,7 +375,7 @@ void hb_manager_free(hb_manager *m)
 }
 
 /* Fills the fields every caller has room for (not the appended ones). */
-static void rec_to_info(const hb_version_rec *r, hb_version_info *i)
+void hb__rec_to_info(const hb_version_rec *r, hb_version_info *i)
 {
     memset(i, 0, offsetof(hb_version_info, needed));
     snprintf(i->plugin, sizeof(i->plugin), "%s", r->plugin ? r->plugin : "");
@@ -398,7 +398,7 @@ int hb_build(hb_manager *m, const char *dir, hb_version_info *out)
         r = hb__build(m, abs, name, &b, &err);
         if (r == 0) {
             if (out)
-                rec_to_info(&b.rec, out);
+                hb__rec_to_info(&b.rec, out);
             hb__emit(m, NULL, HB_EVENT_COMPILED, name, b.rec.version, 0, 0, &b.t,
                      "%s v%llu %s (%.1f ms)", name, (unsigned long long)b.rec.version,
                      b.cache_hit ? "is up to date (cache hit)"
@@ -429,12 +429,12 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
         free(why);
         return r;
     }
-    /* One block: the array, then each version's needed/imports pointer
+    /* One block: the array, then each version's needed/imports/origin pointer
      * lists, then their strings. */
     size_t ptrs = 0, strings = 0;
     for (size_t i = 0; i < n; i++) {
-        char **lists[2] = {v[i].needed, v[i].imports};
-        for (int l = 0; l < 2; l++) {
+        char **lists[3] = {v[i].needed, v[i].imports, v[i].origin};
+        for (int l = 0; l < 3; l++) {
             ptrs += hb__strv_len(lists[l]) + 1;
             for (size_t k = 0; lists[l] && lists[l][k]; k++)
                 strings += strlen(lists[l][k]) + 1;
@@ -449,19 +449,21 @@ int hb_versions(hb_manager *m, const char *plugin, hb_version_info **out, size_t
     const char **pp = (const char **)(void *)(info + (n ? n : 1));
     char *sp = (char *)(pp + ptrs);
     for (size_t i = 0; i < n; i++) {
-        rec_to_info(&v[i], &info[i]);
-        char **lists[2] = {v[i].needed, v[i].imports};
-        for (int l = 0; l < 2; l++) {
-            if (l == 0)
-                info[i].needed = pp;
-            else
-                info[i].imports = pp;
+        hb__rec_to_info(&v[i], &info[i]);
+        char **lists[3] = {v[i].needed, v[i].imports, v[i].origin};
+        const char **starts[3];
+        for (int l = 0; l < 3; l++) {
+            starts[l] = pp;
             for (size_t k = 0; lists[l] && lists[l][k]; k++) {
                 *pp++ = sp;
                 sp = stpcpy(sp, lists[l][k]) + 1;
             }
             *pp++ = NULL;
         }
+        info[i].needed = starts[0];
+        info[i].imports = starts[1];
+        /* origin: {"prebuilt", path} for a prebuilt object */
+        info[i].prebuilt_from = hb_version_rec_prebuilt_from(&v[i]) ? starts[2][1] : NULL;
     }
     hb_store_list_free(v, n);
     *out = info;

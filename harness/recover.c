@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "sandbox_impl.h"
 #include "policy.h"
@@ -281,6 +282,12 @@ static int recover(hb_sandbox *sb, const char *plugin, uint64_t version, int cod
             hb__set_status(sb, blamed, version, HB_VERSION_BAD); /* never a rollback target */
     }
     hb__emit(sb->m, sb, HB_EVENT_CRASHED, plugin, version, 0, code, NULL, "%s", what);
+    char *keep = strdup(what ? what : "");
+    if (keep) { /* for hb_sandbox_last_crash (control.c) */
+        free(sb->last_crash);
+        sb->last_crash = keep;
+        sb->last_crash_at = (int64_t)time(NULL);
+    }
     if (sb->opts.no_auto_restart) {
         stay_down(sb, why);
         return 0;

@@ -170,6 +170,7 @@ static void free_handle(hb_sandbox *sb)
     hb_store_snapshot_names_free(sb->pub_snapshots, sb->npub_snapshots);
     HB_FREE_ALL(sb->ret_str, sb->output_path, sb->worker_why, sb->from_snapshot);
     hb__recorder_free(sb->recorder);
+    free(sb->last_crash);
     hb_compile_result_release(&sb->last_compile);
     free(sb);
 }

@@ -174,6 +174,14 @@ int hb__recover_fds(hb_sandbox *sb);
 int hb__build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_build_out *b);
 /* The profile's import policy for a version about to be loaded. */
 int hb__check_policy(hb_sandbox *sb, const hb_version_rec *rec);
+/* Whether one more plugin may be loaded under this name (-EEXIST when it
+ * is loaded, HB_ELIMIT past max_plugins). */
+int hb__load_room(hb_sandbox *sb, const char *name);
+/* Loads stored version b->rec into a new slot named *name: import policy,
+ * the worker, the named sandbox's resumed state, events, from_snapshot.
+ * *dir is the plugin directory ("" for a prebuilt object: no plugin.json).
+ * On success the slot takes *name and *dir (set to NULL). */
+int hb__load_stored(hb_sandbox *sb, char **name, char **dir, hb_build_out *b, uint64_t t0);
 
 /* ---- swap.c --------------------------------------------------------------- */
 
@@ -188,6 +196,10 @@ int hb__swap_to(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_timing
  * (transitively) are re-bound to it in load order, atomically. */
 int hb__reload_with_dependents(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
                                hb_timings *t, uint64_t t0);
+/* hb_reload after its build: b->rec becomes the active version of the
+ * loaded plugin (nothing when it already is; HB_EBADVERSION when it is
+ * marked bad). Also swaps a plugin to a prebuilt object. */
+int hb__reload_to_built(hb_sandbox *sb, const char *plugin, hb_build_out *b, uint64_t t0);
 
 /* ---- rollback.c ----------------------------------------------------------- */
 

@@ -41,7 +41,7 @@ void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha
      * the compile keeps the previous values (the next compile reports it). */
     hb__runtime_settings rt;
     char *err = NULL;
-    if (s->dir && hb__runtime_read(s->dir, &rt, &err) == 0) {
+    if (s->dir && *s->dir && hb__runtime_read(s->dir, &rt, &err) == 0) {
         s->call_timeout_ms = rt.call_timeout_ms;
         hb__runtime_settings_release(&rt);
     }

@@ -9,6 +9,7 @@
  * ours ("section header table at offset X extends past end of file").
  */
 #include "elf.h"
+#include "elf_desc.h"
 
 #include <errno.h>
 #include <gelf.h>
@@ -120,6 +121,7 @@ void hb_elf_info_release(hb_elf_info *info)
     if (!info)
         return;
     HB_STRV_FREE_ALL(info->exports, info->imports, info->needed, info->tests);
+    free(info->descriptor_name);
     memset(info, 0, sizeof(*info));
 }
 
@@ -140,7 +142,7 @@ struct ctx {
     /* descriptor facts for the error message */
     bool desc_seen, desc_defined;
     int desc_type, desc_vis;
-    uint64_t desc_size;
+    uint64_t desc_size, desc_value;
 };
 
 static int check_ident(struct ctx *c)
@@ -366,6 +368,7 @@ static int read_dynsym(struct ctx *c, Elf_Scn *scn, size_t idx, const GElf_Shdr 
             c->desc_type = (int)type;
             c->desc_vis = (int)vis;
             c->desc_size = sym.st_size;
+            c->desc_value = sym.st_value;
         }
         if (!global || type == STT_SECTION || type == STT_FILE)
             continue;
@@ -554,6 +557,7 @@ static int analyze(unsigned char *img, size_t len, hb_elf_info *out, char **err)
         c.info.imports = strv_finish(&c.imports);
         c.info.needed = strv_finish(&c.needed);
         c.info.tests = strv_finish(&c.tests);
+        c.info.descriptor_name = hb__elf_descriptor_name(c.e, c.img, c.len, c.desc_value);
         if (!c.info.exports || !c.info.imports || !c.info.needed || !c.info.tests) {
             hb_elf_info_release(&c.info);
             r = -ENOMEM;

@@ -22,7 +22,14 @@ typedef struct hb_elf_info {
     char **imports;            /* undefined dynamic symbols (NULL-terminated) */
     char **needed;             /* DT_NEEDED (NULL-terminated) */
     char **tests;              /* exports named hb_test_* (NULL-terminated) */
+    /* The name the descriptor's `name` member points to, read from the file
+     * (elf_desc.c): NULL when the file does not say (the pointer is
+     * relocated against another object, or the string is not in the file
+     * or longer than HB_ELF_MAX_DESC_NAME bytes). */
+    char *descriptor_name;
 } hb_elf_info;
+
+#define HB_ELF_MAX_DESC_NAME 127
 
 /* Analyses an image and checks it can be a plugin for this host: ELF64,
  * host machine and byte order, ET_DYN, sane bounds, descriptor present with

@@ -23,7 +23,7 @@ void hb_version_rec_release(hb_version_rec *r)
     if (!r)
         return;
     free(r->plugin);
-    HB_STRV_FREE_ALL(r->inputs, r->exports, r->imports, r->needed, r->depends);
+    HB_STRV_FREE_ALL(r->inputs, r->exports, r->imports, r->needed, r->depends, r->origin);
     memset(r, 0, sizeof(*r));
 }
 
@@ -57,6 +57,7 @@ static char ***rec_list(hb_version_rec *r, enum hb__store_list k)
     case HB__LIST_IMPORTS: return &r->imports;
     case HB__LIST_NEEDED: return &r->needed;
     case HB__LIST_DEPENDS: return &r->depends;
+    case HB__LIST_ORIGIN: return &r->origin;
     case HB__NLISTS: break;
     }
     return NULL;
@@ -559,3 +560,10 @@ int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, cons
     return 0;
 }
 
+
+const char *hb_version_rec_prebuilt_from(const hb_version_rec *r)
+{
+    if (!r || !r->origin || !r->origin[0] || strcmp(r->origin[0], HB_ORIGIN_PREBUILT) != 0)
+        return NULL;
+    return r->origin[1];
+}

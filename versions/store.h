@@ -50,7 +50,16 @@ typedef struct hb_version_rec {
     char **depends;                /* names of the plugins it depends on */
     int upgrade_result;            /* an hb_upgrade_result: `hotbox test --upgrade` */
     uint64_t upgrade_base;         /* the version that upgrade run started from */
+    /* Where the object came from: empty for a compile; for a prebuilt
+     * object loaded with hb_load_object, {HB_ORIGIN_PREBUILT, the file's
+     * absolute path} (a list: rows of version_lists like the others). */
+    char **origin;
 } hb_version_rec;
+
+#define HB_ORIGIN_PREBUILT "prebuilt"
+
+/* The source path of a prebuilt version, or NULL for a compiled one. */
+const char *hb_version_rec_prebuilt_from(const hb_version_rec *r);
 
 void hb_version_rec_release(hb_version_rec *r);
 

@@ -67,6 +67,7 @@ enum hb__store_list {
     HB__LIST_IMPORTS,
     HB__LIST_NEEDED,
     HB__LIST_DEPENDS,
+    HB__LIST_ORIGIN, /* appended: a catalogue of an older hotbox skips rows it does not know */
     HB__NLISTS
 };
 

@@ -38,6 +38,29 @@ static int find_previous(run *R, tplugin *p)
     return hb_version_exports(R->m, p->name, p->prev, &p->prev_exports);
 }
 
+/* --object: stores the object and names the plugin after its descriptor
+ * (a name another plugin of the run has is an error). */
+static int build_object(run *R, tplugin *p, hb_version_info *v)
+{
+    int r = hb_build_object(R->m, p->object, NULL, v);
+    if (r < 0)
+        return r;
+    for (size_t i = 0; i < R->nplugins; i++)
+        if (&R->plugins[i] != p && !strcmp(R->plugins[i].name, v->plugin)) {
+            p->build_error = tr_printf("two plugins named %s: %s and the object %s", v->plugin,
+                                       R->plugins[i].dir ? R->plugins[i].dir
+                                                         : R->plugins[i].object,
+                                       p->object);
+            return -EEXIST;
+        }
+    char *name = strdup(v->plugin);
+    if (!name)
+        return -ENOMEM;
+    free(p->name);
+    p->name = name;
+    return 0;
+}
+
 /* Builds serially: the manager's last-error text (the diagnostics) is one
  * slot shared by all threads. Builds are cached by input hash, so a second
  * run costs little. */
@@ -48,17 +71,19 @@ void cli_test_build_all(run *R)
      * (cache hits cost little), the second pass is the one reported. */
     for (size_t i = 0; i < R->nplugins; i++) {
         hb_version_info v;
-        hb_build(R->m, R->plugins[i].dir, &v);
+        if (R->plugins[i].dir)
+            hb_build(R->m, R->plugins[i].dir, &v);
     }
     for (size_t i = 0; i < R->nplugins; i++) {
         tplugin *p = &R->plugins[i];
         hb_version_info v;
         double t0 = cli_test_now_ms();
         p->build_t0 = cli_test_wall();
-        int r = hb_build(R->m, p->dir, &v);
+        int r = p->object ? build_object(R, p, &v) : hb_build(R->m, p->dir, &v);
         p->build_ms = cli_test_now_ms() - t0;
-        if (r < 0) {
+        if (r < 0 && !p->build_error)
             p->build_error = tr_printf("%s", hb_manager_last_error(R->m));
+        if (r < 0) {
             cli_test_json_stage(R, "build", p->name, p->build_ms, false, 0);
             continue;
         }

@@ -14,6 +14,7 @@ static void run_free(run *R)
     for (size_t i = 0; i < R->nplugins; i++) {
         tplugin *p = &R->plugins[i];
         free(p->dir);
+        free(p->object);
         free(p->name);
         free(p->build_error);
         hb_free(p->exports);
@@ -57,6 +58,9 @@ static int discover_all(run *R)
             empty_dir = true;
         }
     }
+    for (size_t i = 0; i < R->nobjects; i++) /* named when stored (build.c) */
+        if (cli_test_add_object(R, R->objects[i]) < 0)
+            return HB_EXIT_FAILED;
     if (empty_dir && R->require_tests) {
         cli_error("test: a directory without plugins (--require-tests)");
         return HB_EXIT_FAILED;

@@ -87,6 +87,22 @@ static int add_plugin(run *R, const char *dir)
     return p->name ? 0 : -ENOMEM;
 }
 
+int cli_test_add_object(run *R, const char *path)
+{
+    tplugin *np = R->nplugins < MAX_PLUGINS ? realloc(R->plugins, (R->nplugins + 1) * sizeof(*np))
+                                            : NULL;
+    if (!np) {
+        cli_error("test: --object %s: too many plugins or out of memory", path);
+        return -ENOMEM;
+    }
+    R->plugins = np;
+    tplugin *p = &np[R->nplugins++];
+    memset(p, 0, sizeof(*p));
+    p->object = strdup(path);
+    p->name = strdup(path); /* until the store names it by its descriptor */
+    return p->object && p->name ? 0 : -ENOMEM;
+}
+
 int cli_test_discover(run *R, const char *dir, int depth, bool explicit_arg)
 {
     struct stat st;

@@ -9,6 +9,7 @@
 
 static const char usage_test[] =
     "usage: hotbox test [OPTIONS] DIR...\n"
+    "       hotbox test [OPTIONS] --object FILE... [DIR...]\n"
     "\n"
     "Builds every plugin, loads each into its own sandbox (a fresh worker), and\n"
     "runs every exported `int hb_test_*(void)` (0 = pass), with hb_setup() before\n"
@@ -47,6 +48,9 @@ static const char usage_test[] =
     "  -v, --verbose      show the output of passing tests too\n"
     "  --record           record every call the tests make for hotbox replay\n"
     "                     (docs/replay.md)\n"
+    "  --object FILE      also test a prebuilt plugin object (built by CMake, Meson\n"
+    "                     or a release; hb_load_object), named by its descriptor;\n"
+    "                     may be given more than once\n"
     "\n"
     "The last line is \"N passed, N failed\" (\", N skipped\" when any). Exit status\n"
     "0 when every test passed, 1 when any failed or no test was found (unless\n"
@@ -85,7 +89,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 
 enum {
     OPT_REPEAT = 256, OPT_TIMEOUT, OPT_REQUIRE, OPT_ALLOW_EMPTY, OPT_UPGRADE, OPT_FROM, OPT_SHARD,
-    OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SANITIZE, OPT_FROM_SNAPSHOT, OPT_RECORD, OPT_COVERAGE,
+    OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SANITIZE, OPT_FROM_SNAPSHOT, OPT_RECORD, OPT_COVERAGE, OPT_OBJECT,
 };
 
 static const struct option longopts[] = {
@@ -107,6 +111,7 @@ static const struct option longopts[] = {
     {"coverage", required_argument, NULL, OPT_COVERAGE},
     {"verbose", no_argument, NULL, 'v'},
     {"record", no_argument, NULL, OPT_RECORD},
+    {"object", required_argument, NULL, OPT_OBJECT},
     {0},
 };
 
@@ -176,6 +181,12 @@ static int one_option(run *R, int c, const char *val)
         return -1;
     case 'v': R->verbose = true; return -1;
     case OPT_RECORD: R->record = true; return -1;
+    case OPT_OBJECT:
+        if (R->nobjects >= sizeof(R->objects) / sizeof(R->objects[0]))
+            return usage_error("at most %zu --object options",
+                               sizeof(R->objects) / sizeof(R->objects[0]));
+        R->objects[R->nobjects++] = val;
+        return -1;
     default: return HB_EXIT_USAGE; /* cli_getopt said what */
     }
 }
@@ -195,7 +206,7 @@ int cli_test_options(run *R, int argc, char **argv)
     }
     R->dirs = (const char **)argv + optind;
     R->ndirs = (size_t)(argc - optind);
-    if (R->ndirs == 0) {
+    if (R->ndirs == 0 && R->nobjects == 0) {
         fprintf(stderr, usage_test, MAX_DEPTH);
         return HB_EXIT_USAGE;
     }

@@ -58,7 +58,7 @@ static int load_with_providers(run *R, hb_sandbox *sb, tplugin *p, unsigned dept
                     load_with_providers(R, sb, &R->plugins[i], depth + 1);
         hb_free(deps);
     }
-    return hb_load(sb, p->dir);
+    return p->object ? hb_load_object_as(sb, p->object, p->name) : hb_load(sb, p->dir);
 }
 
 static int open_sandbox(jctx *j, double *load_ms, char **err)
@@ -175,7 +175,7 @@ static void run_swap_step(jctx *j, step *s, tr_case *c)
     if (s->kind == STEP_UPGRADE) {
         what = "hot swap to the new build";
         want = p->version;
-        r = hb_reload(j->sb, p->name);
+        r = p->object ? hb_load_object_as(j->sb, p->object, p->name) : hb_reload(j->sb, p->name);
     } else {
         what = s->kind == STEP_TO_OLD ? "switch to the previous version" : "rollback";
         want = p->prev;
@@ -253,7 +253,8 @@ static void run_job(run *R, job *J, size_t jobno)
             c->message = s->p->bad_from
                              ? tr_printf("%s cannot be upgraded from --from %" PRIu64, s->p->name,
                                          R->from)
-                             : tr_printf("%s does not compile", s->p->name);
+                         : s->p->object ? tr_printf("%s is not a loadable plugin object", s->p->object)
+                                        : tr_printf("%s does not compile", s->p->name);
             c->body = tr_dup(s->p->build_error);
             cli_test_report_case(R, c);
             if (R->fail_fast)

@@ -29,6 +29,7 @@
 
 typedef struct tplugin {
     char *dir, *name;
+    char *object;            /* --object FILE: a prebuilt object (dir is NULL) */
     bool built;
     uint64_t version;        /* of the new build */
     char *build_error;
@@ -83,6 +84,8 @@ typedef struct run {
     char *gcda_dir;          /* with --coverage: <tmpdir>/gcda, this run's counters */
     const char **dirs;
     size_t ndirs;
+    const char *objects[32];  /* --object FILE: prebuilt plugin objects */
+    size_t nobjects;
 
     FILE *junit;
     char *tmpdir;
@@ -128,6 +131,9 @@ int hb__cli_parse_shard(const char *s, unsigned *i, unsigned *n);
 /* discover.c: adds the plugins under dir (an explicit argument must be a
  * directory and is itself a plugin when it holds sources). */
 int cli_test_discover(run *R, const char *dir, int depth, bool explicit_arg);
+/* --object FILE: a plugin to test from a prebuilt object, named when the
+ * build step stores it. */
+int cli_test_add_object(run *R, const char *path);
 
 /* build.c */
 void cli_test_build_all(run *R);

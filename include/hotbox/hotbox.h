@@ -309,6 +309,9 @@ typedef struct hb_version_info {
      * caller built against an older header has no room for them). */
     const char *const *needed;  /* the object's DT_NEEDED libraries, NULL-terminated */
     const char *const *imports; /* undefined dynamic symbols it imports, NULL-terminated */
+    /* The file a prebuilt object was loaded from (hb_load_object); NULL for
+     * a version hotbox compiled. */
+    const char *prebuilt_from;
 } hb_version_info;
 
 /* Compiles the plugin in directory dir and stores the result as a new
@@ -592,6 +595,13 @@ HB_EXTERN int hb_sandbox_restart(hb_sandbox *sb);
 HB_EXTERN int hb_manager_sandboxes(hb_manager *m, hb_sandbox **out, size_t cap,
                                    size_t *count);
 
+/* The report of the sandbox's last crash or hang (what the HB_EVENT_CRASHED
+ * event said: the signal, the plugin and where) and when it happened (unix
+ * seconds; at may be NULL); NULL when its worker never died. The string
+ * belongs to the sandbox and stays valid until its next crash or
+ * hb_sandbox_free. */
+HB_EXTERN const char *hb_sandbox_last_crash(hb_sandbox *sb, int64_t *at);
+
 /* Named state snapshots, kept in the catalogue (.hotbox/hotbox.db) per
  * plugin and name, with the plugin version whose save() wrote them and its
  * state schema, so a test can start from a known state and a failure
@@ -669,6 +679,42 @@ HB_EXTERN int hb_checkpoint(hb_sandbox *sb, const char *plugin);
  * never HB_WORKER_AUTO) and a sentence saying why. *why lives as long as
  * the sandbox. Either out pointer may be NULL. */
 HB_EXTERN int hb_sandbox_worker_kind(hb_sandbox *sb, hb_worker_kind *kind, const char **why);
+
+/* Loads a prebuilt plugin object: a shared object built outside hotbox (by
+ * CMake or Meson, or shipped as a release artifact) that includes
+ * hotbox/plugin.h and declares HB_PLUGIN(...). The file is read once,
+ * checked as every compiled object is (ELF for this host, the hb_plugin
+ * descriptor, no text relocations, no executable stack, the profile's
+ * import policy), copied into the store under its checksum and recorded
+ * as a version whose origin is "prebuilt" and path (hb_version_info's
+ * prebuilt_from); an object identical to a stored version is that
+ * version. The plugin is named by its descriptor's name (hb_load_object)
+ * or by `name` (hb_load_object_as; NULL: the descriptor's).
+ *
+ * Not loaded yet: it is loaded as hb_load loads a build. Already loaded
+ * (from a directory or an earlier object): the active version is swapped
+ * to the object exactly as hb_reload swaps a new build, with its state,
+ * probation and rollback; a stored version marked bad is HB_EBADVERSION.
+ *
+ * A file that is not an object hotbox can load (not ELF, another machine,
+ * no descriptor: HB_EBADELF / HB_ENODESC; a directory: -EISDIR; not a
+ * regular file: -EINVAL; unreadable, missing, a symlink loop: the errno)
+ * is refused with the sandbox's last error naming the file and what is
+ * wrong; nothing is stored and the active version keeps serving. A name
+ * that cannot be read from the descriptor (and none given) or is not 1 to
+ * 127 of A-Z a-z 0-9 _ - . + is -EINVAL. What the worker or the import
+ * policy refuses at load is handled as for a build: the stored version is
+ * marked bad and the active one keeps serving. hb_reload of a plugin
+ * loaded from an object is -EOPNOTSUPP (it has no sources); hb_load of
+ * its directory later is -EEXIST as usual. */
+HB_EXTERN int hb_load_object(hb_sandbox *sb, const char *path);
+HB_EXTERN int hb_load_object_as(hb_sandbox *sb, const char *path, const char *name);
+
+/* Stores a prebuilt plugin object as hb_load_object does (the same checks
+ * and errors, in the manager's last error) without loading it: hb_build
+ * for an object. name: NULL for its descriptor's. out may be NULL. */
+HB_EXTERN int hb_build_object(hb_manager *m, const char *path, const char *name,
+                              hb_version_info *out);
 
 /* ------------------------------------------------------------------------ */
 /* Calls                                                                     */
