@@ -216,5 +216,6 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
         r = hb__reload_with_dependents(sb, s, &b.rec, &b.t, t0);
 out:
     hb__build_out_release(&b);
+    hb__store_durable(sb); /* after the event: off the swap path */
     return r;
 }

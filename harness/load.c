@@ -222,6 +222,7 @@ int hb_load(hb_sandbox *sb, const char *dir)
 out:
     hb_checkpoint_release(&resume);
     hb__build_out_release(&b);
+    hb__store_durable(sb); /* after the event: off the load path */
     free(path);
     free(err);
     free(abs);
