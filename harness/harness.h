@@ -91,7 +91,9 @@ typedef struct hb_wclient {
     hb_store *store; /* symbolizes fault backtraces (from hb_wspawn) */
 } hb_wclient;
 
-/* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
+/* Receives interim frames (CHECKPOINT, TEST_DONE) of a request. Return <0
+ * to abort, >0 to give the rest of the request a fresh timeout (a batch's
+ * next test). */
 typedef int (*hb_interim_fn)(const hb_frame *f, void *ud);
 
 /* How a worker is started: the binary, its stdout/stderr (NULL inherits),

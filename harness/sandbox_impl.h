@@ -57,6 +57,9 @@ void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_s
  * never waits for a disk sync. A failure is a warning event; the commits
  * are safe against a killed process regardless (versions/objects.c). */
 void hb__store_durable(hb_sandbox *sb);
+/* Which fixture steps the plugin's active version exports (selftest.c; the
+ * one place hb_setup/hb_teardown are looked for). */
+int hb__test_fixture(hb_sandbox *sb, const char *plugin, bool *setup, bool *teardown);
 /* Every stored version of plugin, oldest first (hb_store_list under the
  * manager's lock; free with hb_store_list_free). */
 int hb__versions_of(hb_sandbox *sb, const char *plugin, hb_version_rec **v, size_t *n);
