@@ -268,6 +268,7 @@ const char *hb__worker_kind_name(hb_worker_kind k);
 
 typedef struct hb_timings {
     double compile_ms, verify_ms, swap_ms, total_ms;
+    double store_ms; /* hb_store_add of a new build */
 } hb_timings;
 
 void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,

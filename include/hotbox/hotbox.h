@@ -200,6 +200,10 @@ typedef struct hb_event {
      * faulting function ("... killed by SIGSEGV in foo v3 at foo (foo.c:12)
      * ..."). NULL otherwise. */
     const char *backtrace;
+    /* Appended. Part of total_ms: storing a new build (copying the object
+     * in under its checksum, committing its version; the disk sync comes
+     * after the event, off this path); 0 when nothing was stored. */
+    double store_ms;
 } hb_event;
 
 /* Valid only during the callback; copy what you keep. */
