@@ -46,6 +46,27 @@ static int run_cmd(char *const argv[])
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/* PLUGINS plugin directories under dir, <c>NN/<c>NN.c, with ntests trivial
+ * tests each. */
+static int write_suite(const char *dir, char c, int ntests)
+{
+    char path[8192];
+    for (int p = 0; p < PLUGINS; p++) {
+        snprintf(path, sizeof(path), "%s/%c%02d", dir, c, p);
+        mkdir(path, 0755);
+        snprintf(path, sizeof(path), "%s/%c%02d/%c%02d.c", dir, c, p, c, p);
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return -1;
+        fprintf(f, "#include <hotbox/plugin.h>\nstatic volatile int sink;\n");
+        for (int t = 0; t < ntests; t++)
+            fprintf(f, "HB_EXPORT_FN int hb_test_t%02d(void) { sink++; return 0; }\n", t);
+        fprintf(f, "HB_PLUGIN(\"%c%02d\", 1, 0, 0, 0, 0);\n", c, p);
+        fclose(f);
+    }
+    return 0;
+}
+
 int main(void)
 {
     char cli[4096];
@@ -67,38 +88,16 @@ int main(void)
     char *root = mkdtemp(tmpl);
     if (!root)
         return 1;
-    char path[8192], plugins[2048], state[2048];
+    char plugins[2048], state[2048];
     char plugins1[2048];
     snprintf(plugins, sizeof(plugins), "%s/plugins", root);
     snprintf(plugins1, sizeof(plugins1), "%s/plugins1", root);
     snprintf(state, sizeof(state), "%s/state", root);
     mkdir(plugins, 0755);
     mkdir(plugins1, 0755);
-    for (int p = 0; p < PLUGINS; p++) { /* the same plugins with one test each */
-        snprintf(path, sizeof(path), "%s/q%02d", plugins1, p);
-        mkdir(path, 0755);
-        snprintf(path, sizeof(path), "%s/q%02d/q%02d.c", plugins1, p, p);
-        FILE *f = fopen(path, "w");
-        if (!f)
-            return 1;
-        fprintf(f, "#include <hotbox/plugin.h>\nstatic volatile int sink;\n"
-                   "HB_EXPORT_FN int hb_test_t00(void) { sink++; return 0; }\n"
-                   "HB_PLUGIN(\"q%02d\", 1, 0, 0, 0, 0);\n", p);
-        fclose(f);
-    }
-    for (int p = 0; p < PLUGINS; p++) {
-        snprintf(path, sizeof(path), "%s/p%02d", plugins, p);
-        mkdir(path, 0755);
-        snprintf(path, sizeof(path), "%s/p%02d/p%02d.c", plugins, p, p);
-        FILE *f = fopen(path, "w");
-        if (!f)
-            return 1;
-        fprintf(f, "#include <hotbox/plugin.h>\nstatic volatile int sink;\n");
-        for (int t = 0; t < TESTS; t++)
-            fprintf(f, "HB_EXPORT_FN int hb_test_t%02d(void) { sink++; return 0; }\n", t);
-        fprintf(f, "HB_PLUGIN(\"p%02d\", 1, 0, 0, 0, 0);\n", p);
-        fclose(f);
-    }
+    /* The suite, and the same plugins with one test each. */
+    if (write_suite(plugins, 'p', TESTS) < 0 || write_suite(plugins1, 'q', 1) < 0)
+        return 1;
 
     /* Baseline: the same functions, dlopen()ed and called in this process. */
     int (*fn[PLUGINS * TESTS])(void);
