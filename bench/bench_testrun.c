@@ -2,7 +2,11 @@
  * plugins: total wall time with -j 1 and -j 2 (warm build cache), against
  * the baseline of calling the same 1,000 functions directly in one process
  * (each plugin compiled with cc and dlopen()ed here), measured in the same
- * run. Per-test overhead = (hotbox -j 1 wall - direct) / 1000.
+ * run. Per-test overhead = (hotbox -j 1 wall - direct) / 1000. Beside it,
+ * in the same run: -j 1 -x (fail-fast runs one test per round trip, as
+ * every run did before batching), and the same 20 plugins with one test
+ * each, so the per-plugin cost (a worker, a load) and the per-test cost
+ * separate: per test = (wall of 1,000 - wall of 20) / 980.
  *
  * The hotbox command is $HOTBOX_CLI, else <build>/bin/hotbox derived from
  * the worker's path in the build tree. */
@@ -21,7 +25,7 @@
 
 #define PLUGINS 20
 #define TESTS 50
-#define RUNS 3
+#define RUNS 5
 
 extern char **environ;
 
@@ -40,6 +44,27 @@ static int run_cmd(char *const argv[])
         if (errno != EINTR)
             return -errno;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* PLUGINS plugin directories under dir, <c>NN/<c>NN.c, with ntests trivial
+ * tests each. */
+static int write_suite(const char *dir, char c, int ntests)
+{
+    char path[8192];
+    for (int p = 0; p < PLUGINS; p++) {
+        snprintf(path, sizeof(path), "%s/%c%02d", dir, c, p);
+        mkdir(path, 0755);
+        snprintf(path, sizeof(path), "%s/%c%02d/%c%02d.c", dir, c, p, c, p);
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return -1;
+        fprintf(f, "#include <hotbox/plugin.h>\nstatic volatile int sink;\n");
+        for (int t = 0; t < ntests; t++)
+            fprintf(f, "HB_EXPORT_FN int hb_test_t%02d(void) { sink++; return 0; }\n", t);
+        fprintf(f, "HB_PLUGIN(\"%c%02d\", 1, 0, 0, 0, 0);\n", c, p);
+        fclose(f);
+    }
+    return 0;
 }
 
 int main(void)
@@ -63,23 +88,16 @@ int main(void)
     char *root = mkdtemp(tmpl);
     if (!root)
         return 1;
-    char path[8192], plugins[2048], state[2048];
+    char plugins[2048], state[2048];
+    char plugins1[2048];
     snprintf(plugins, sizeof(plugins), "%s/plugins", root);
+    snprintf(plugins1, sizeof(plugins1), "%s/plugins1", root);
     snprintf(state, sizeof(state), "%s/state", root);
     mkdir(plugins, 0755);
-    for (int p = 0; p < PLUGINS; p++) {
-        snprintf(path, sizeof(path), "%s/p%02d", plugins, p);
-        mkdir(path, 0755);
-        snprintf(path, sizeof(path), "%s/p%02d/p%02d.c", plugins, p, p);
-        FILE *f = fopen(path, "w");
-        if (!f)
-            return 1;
-        fprintf(f, "#include <hotbox/plugin.h>\nstatic volatile int sink;\n");
-        for (int t = 0; t < TESTS; t++)
-            fprintf(f, "HB_EXPORT_FN int hb_test_t%02d(void) { sink++; return 0; }\n", t);
-        fprintf(f, "HB_PLUGIN(\"p%02d\", 1, 0, 0, 0, 0);\n", p);
-        fclose(f);
-    }
+    mkdir(plugins1, 0755);
+    /* The suite, and the same plugins with one test each. */
+    if (write_suite(plugins, 'p', TESTS) < 0 || write_suite(plugins1, 'q', 1) < 0)
+        return 1;
 
     /* Baseline: the same functions, dlopen()ed and called in this process. */
     int (*fn[PLUGINS * TESTS])(void);
@@ -114,29 +132,39 @@ int main(void)
     }
 
     char *warm[] = {cli, "--state-dir", state, "-q", "test", "-j", "2", plugins, NULL};
-    if (run_cmd(warm) != 0) { /* builds and caches all 20 plugins */
+    char *warm1[] = {cli, "--state-dir", state, "-q", "test", "-j", "2", plugins1, NULL};
+    if (run_cmd(warm) != 0 || run_cmd(warm1) != 0) { /* builds and caches the plugins */
         fprintf(stderr, "hotbox test failed (warm-up)\n");
         return 1;
     }
-    double j1[RUNS], j2[RUNS];
+    double j1[RUNS], j2[RUNS], x1[RUNS], one[RUNS];
     for (int r = 0; r < RUNS; r++) {
         char *a1[] = {cli, "--state-dir", state, "-q", "test", "-j", "1", plugins, NULL};
         char *a2[] = {cli, "--state-dir", state, "-q", "test", "-j", "2", plugins, NULL};
-        double t0 = hb_bench_now_ms();
-        if (run_cmd(a1) != 0)
-            return 1;
-        j1[r] = hb_bench_now_ms() - t0;
-        t0 = hb_bench_now_ms();
-        if (run_cmd(a2) != 0)
-            return 1;
-        j2[r] = hb_bench_now_ms() - t0;
+        char *ax[] = {cli, "--state-dir", state, "-q", "test", "-x", "-j", "1", plugins, NULL};
+        char *a20[] = {cli, "--state-dir", state, "-q", "test", "-j", "1", plugins1, NULL};
+        char *const *cmds[] = {a1, a2, ax, a20};
+        double *into[] = {j1, j2, x1, one};
+        for (int c = 0; c < 4; c++) {
+            double t0 = hb_bench_now_ms();
+            if (run_cmd((char **)cmds[c]) != 0)
+                return 1;
+            into[c][r] = hb_bench_now_ms() - t0;
+        }
     }
     printf("%d tests across %d plugins, warm build cache\n", PLUGINS * TESTS, PLUGINS);
     hb_bench_stats d = hb_bench_report("direct calls in one process", direct, RUNS);
     hb_bench_stats s1 = hb_bench_report("hotbox test -j 1 (wall)", j1, RUNS);
     hb_bench_stats s2 = hb_bench_report("hotbox test -j 2 (wall)", j2, RUNS);
+    hb_bench_stats sx = hb_bench_report("hotbox test -j 1 -x, unbatched (wall)", x1, RUNS);
+    hb_bench_stats s0 = hb_bench_report("hotbox test -j 1, 1 test/plugin (wall)", one, RUNS);
     printf("per-test overhead (-j 1): %.3f ms; speed-up of -j 2: %.2fx\n",
            (s1.median - d.median) / (PLUGINS * TESTS), s1.median / s2.median);
+    int extra = PLUGINS * TESTS - PLUGINS;
+    printf("per test beyond the per-plugin cost, median: batched %.4f ms, unbatched (-x) %.4f ms;"
+           " direct call %.5f ms\n",
+           (s1.median - s0.median) / extra, (sx.median - s0.median) / extra,
+           d.median / (PLUGINS * TESTS));
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
     if (system(cmd) != 0)

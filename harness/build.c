@@ -564,8 +564,10 @@ relink:
     out->t.verify_ms = hb__ms_since(tv);
 
     char *serr = NULL;
+    uint64_t ts = hb__now_ns();
     r = hb_store_add(m->store, plugin, out->cres.object_path, &meta, &out->rec, &out->created,
                      &serr);
+    out->t.store_ms = hb__ms_since(ts);
     hb_elf_info_release(&info);
     if (r == 0) /* the bytes just analysed are the stored object's */
         hb_store_object_set_analysed(m->store, out->rec.object_sha256);

@@ -226,5 +226,6 @@ int hb_reload(hb_sandbox *sb, const char *plugin)
     if (r == 0)
         r = hb__reload_to_built(sb, plugin, &b, t0);
     hb__build_out_release(&b);
+    hb__store_durable(sb); /* after the event: off the swap path */
     return r;
 }

@@ -98,7 +98,9 @@ typedef struct hb_wclient {
     bool guest_reusable;
 } hb_wclient;
 
-/* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
+/* Receives interim frames (CHECKPOINT, TEST_DONE) of a request. Return <0
+ * to abort, >0 to give the rest of the request a fresh timeout (a batch's
+ * next test). */
 typedef int (*hb_interim_fn)(const hb_frame *f, void *ud);
 
 /* How a worker is started: the binary, its stdout/stderr (NULL inherits),
@@ -323,6 +325,7 @@ const char *hb__worker_kind_name(hb_worker_kind k);
 
 typedef struct hb_timings {
     double compile_ms, verify_ms, swap_ms, total_ms;
+    double store_ms; /* hb_store_add of a new build */
 } hb_timings;
 
 void hb__emit(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char *plugin,

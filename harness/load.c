@@ -208,6 +208,7 @@ int hb__load_stored(hb_sandbox *sb, char **name, char **dir, hb_build_out *b, ui
         r = hb__snapshot_restore(sb, s->name, sb->from_snapshot);
 out:
     hb_checkpoint_release(&resume);
+    hb__store_durable(sb); /* after the event: off the load path */
     free(path);
     free(err);
     return r;

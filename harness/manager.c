@@ -135,6 +135,7 @@ static void emit_v(hb_manager *m, hb_sandbox *sb, hb_event_type type, const char
         ev.verify_ms = t->verify_ms;
         ev.swap_ms = t->swap_ms;
         ev.total_ms = t->total_ms;
+        ev.store_ms = t->store_ms;
     }
     if (sb)
         ev.detect_ms = sb->detect_ms;

@@ -138,5 +138,9 @@ int hb_rollback(hb_sandbox *sb, const char *plugin, uint64_t version)
     if (!sb || !plugin)
         return -EINVAL;
     int r = hb__sandbox_usable(sb);
-    return r < 0 ? r : hb__rollback_to(sb, plugin, version);
+    if (r < 0)
+        return r;
+    r = hb__rollback_to(sb, plugin, version);
+    hb__store_durable(sb); /* after the event: off the swap path */
+    return r;
 }

@@ -52,6 +52,14 @@ void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha
 int hb__runtime_merge(hb_sandbox *sb, const char *name, const char *dir);
 /* hb_store_set_status under the manager's lock. */
 void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st);
+/* Makes the store's commits so far durable (hb_store_flush), after a
+ * load, reload or rollback has raised its event: the swap path itself
+ * never waits for a disk sync. A failure is a warning event; the commits
+ * are safe against a killed process regardless (versions/objects.c). */
+void hb__store_durable(hb_sandbox *sb);
+/* Which fixture steps the plugin's active version exports (selftest.c; the
+ * one place hb_setup/hb_teardown are looked for). */
+int hb__test_fixture(hb_sandbox *sb, const char *plugin, bool *setup, bool *teardown);
 /* Every stored version of plugin, oldest first (hb_store_list under the
  * manager's lock; free with hb_store_list_free). */
 int hb__versions_of(hb_sandbox *sb, const char *plugin, hb_version_rec **v, size_t *n);

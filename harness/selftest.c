@@ -105,17 +105,27 @@ static int active_exports(hb_sandbox *sb, const char *plugin, uint64_t *version,
     return r < 0 ? r : hb_version_exports(sb->m, plugin, *version, exports);
 }
 
-int hb_run_test(hb_sandbox *sb, const char *plugin, const char *test, hb_test_result *out)
+int hb__test_fixture(hb_sandbox *sb, const char *plugin, bool *setup, bool *teardown)
 {
-    if (!sb || !plugin || !test || !out)
-        return -EINVAL;
     uint64_t version = 0;
     char **exports = NULL;
     int r = active_exports(sb, plugin, &version, &exports);
     if (r < 0)
         return r;
-    bool setup = has_export(exports, "hb_setup"), teardown = has_export(exports, "hb_teardown");
+    *setup = has_export(exports, "hb_setup");
+    *teardown = has_export(exports, "hb_teardown");
     hb_free(exports);
+    return 0;
+}
+
+int hb_run_test(hb_sandbox *sb, const char *plugin, const char *test, hb_test_result *out)
+{
+    if (!sb || !plugin || !test || !out)
+        return -EINVAL;
+    bool setup, teardown;
+    int r = hb__test_fixture(sb, plugin, &setup, &teardown);
+    if (r < 0)
+        return r;
     hb_test_result res = {.passed = 1};
     uint64_t t0 = hb__now_ns();
     bool returned = true;

@@ -59,6 +59,16 @@ void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_s
     hb_store_set_status(sb->m->store, plugin, v, st);
 }
 
+void hb__store_durable(hb_sandbox *sb)
+{
+    char *err = NULL;
+    if (hb_store_flush(sb->m->store, &err) < 0)
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                 "the version store could not be synced to disk (a power loss may lose the "
+                 "latest versions): %s", err ? err : "unknown error");
+    free(err);
+}
+
 char *hb__object_path(hb_sandbox *sb, const char *sha)
 {
     char *path = hb_store_object_path(sb->m->store, sha);

@@ -686,6 +686,8 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
                 hb__wc_kill(wc);
                 return hb__seterr(err, r, "interim message rejected; worker killed");
             }
+            if (r > 0) /* progress: what comes next has a time limit of its own */
+                deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000ull;
             continue;
         }
         hb__frame_release(&f);

@@ -70,6 +70,7 @@ typedef enum hb_msg {
     HB_MSG_SHUTDOWN = 7,       /* (empty) */
     HB_MSG_PING = 8,           /* (empty) */
     HB_MSG_CHECKPOINT_ACK = 9, /* (empty, the SWAP's id): the checkpoint is durable */
+    HB_MSG_TESTS = 10,         /* hb_proto_tests: run a batch of self-tests */
     /* worker -> harness, interim (the request's id, more follows) */
     HB_MSG_CHECKPOINT = 64, /* hb_proto_checkpoint */
     HB_MSG_SWITCHED = 65,   /* hb_proto_switched: a SWAP passed its switch point */
@@ -88,6 +89,9 @@ typedef enum hb_msg {
     HB_MSG_RING_WAKE = 69,  /* (empty), the request's id: the reply of a CALL
                                posted on the shared-memory ring is in the ring,
                                and the harness sleeps (proto/ring.h) */
+    HB_MSG_TEST_DONE = 70,  /* hb_proto_test_done, the TESTS' id: one test of
+                               the batch ran (in order; the empty OK follows
+                               the last) */
     /* replies, worker -> harness */
     HB_MSG_OK = 128,  /* the request's reply struct (hb_proto_*_ok) or empty */
     HB_MSG_ERR = 129, /* hb_proto_err */
@@ -388,5 +392,53 @@ int hb__proto_listener_decode(const void *payload, size_t len, hb_proto_listener
 int hb__proto_fault_encode(hb_wbuf *w, uint32_t id, const hb_proto_fault *m);
 int hb__proto_fault_decode(const void *payload, size_t len, hb_proto_fault *out);
 void hb__proto_fault_release(hb_proto_fault *m);
+
+/* ---- test batches (tests.c) ---------------------------------------------------- */
+
+/* Most tests one TESTS request carries. */
+#define HB_PROTO_MAX_TESTS 4096u
+/* TESTS flags: which fixture steps the plugin's active version exports. */
+#define HB_PROTO_TESTS_SETUP 1u    /* int hb_setup(void) runs before each test */
+#define HB_PROTO_TESTS_TEARDOWN 2u /* int hb_teardown(void) after each that returned */
+/* TEST_DONE failed_step. */
+#define HB_PROTO_STEP_NONE 0u /* passed */
+#define HB_PROTO_STEP_SETUP 1u
+#define HB_PROTO_STEP_TEST 2u
+#define HB_PROTO_STEP_TEARDOWN 3u
+/* TEST_DONE output_end when the worker's stdout is not a regular file. */
+#define HB_PROTO_OUTPUT_UNKNOWN UINT64_MAX
+
+/* TESTS: str plugin, u32 flags (HB_PROTO_TESTS_*), u32 n (1..MAX_TESTS),
+ * n x str test function. Each test runs as hb_run_test runs one (hotbox.h):
+ * hb_setup, the test, hb_teardown after a test that returned. */
+typedef struct hb_proto_tests {
+    char *plugin;
+    uint32_t flags;
+    uint32_t n;
+    char **tests;
+} hb_proto_tests;
+
+/* TEST_DONE: u32 index (into the batch), u8 failed_step (HB_PROTO_STEP_*),
+ * u32 error (0: failed_step returned `returned`; else a negative code the
+ * step's call failed with, two's complement), u32 returned (two's
+ * complement), u64 ns (wall time of the steps), u64 output_end (the size
+ * of the worker's stdout file once the test's output was flushed), str
+ * message (the error's text; "" when none). */
+typedef struct hb_proto_test_done {
+    uint32_t index;
+    uint8_t failed_step;
+    int32_t error;
+    int32_t returned;
+    uint64_t ns;
+    uint64_t output_end;
+    char *message;
+} hb_proto_test_done;
+
+int hb__proto_tests_encode(hb_wbuf *w, uint32_t id, const hb_proto_tests *m);
+int hb__proto_tests_decode(const void *payload, size_t len, hb_proto_tests *out);
+void hb__proto_tests_release(hb_proto_tests *m);
+int hb__proto_test_done_encode(hb_wbuf *w, uint32_t id, const hb_proto_test_done *m);
+int hb__proto_test_done_decode(const void *payload, size_t len, hb_proto_test_done *out);
+void hb__proto_test_done_release(hb_proto_test_done *m);
 
 #endif /* HB_PROTO_H */

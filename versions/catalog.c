@@ -295,8 +295,8 @@ static int check_catalogue_file(hb_store *s)
 }
 
 /* Sets up a connection to a catalogue: busy timeout, WAL (persistent in the
- * file; only set when the file is not in WAL yet, which needs a lock), FULL
- * sync (per connection). */
+ * file; only set when the file is not in WAL yet, which needs a lock),
+ * NORMAL sync (per connection; hb_store_flush syncs the WAL). */
 static int setup_connection(hb_store *s)
 {
     sqlite3_extended_result_codes(s->db, 0);
@@ -311,11 +311,12 @@ static int setup_connection(hb_store *s)
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW)
         return hb__store_dberr(s, rc, "reading the journal mode");
-    /* WAL: readers never block the writer; FULL: a committed version
-     * survives power loss, not just a process crash. */
+    /* WAL: readers never block the writer; NORMAL: a commit survives a
+     * killed process without a sync of its own; hb_store_flush, right
+     * after the swap, makes it survive power loss (objects.c). */
     if (!wal && (r = hb__store_exec(s, "PRAGMA journal_mode=WAL", "set WAL mode")) < 0)
         return r;
-    return hb__store_exec(s, "PRAGMA synchronous=FULL", "set synchronous mode");
+    return hb__store_exec(s, "PRAGMA synchronous=NORMAL", "set synchronous mode");
 }
 
 
@@ -453,6 +454,10 @@ void hb_store_close(hb_store *s)
 {
     if (!s)
         return;
+    hb__store_lock(s);
+    if (s->db)
+        hb__store_flush(s);
+    hb__store_unlock(s);
     sqlite3_finalize(s->lists_st);
     if (s->db)
         sqlite3_close_v2(s->db);

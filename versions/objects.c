@@ -5,12 +5,25 @@
  *
  * Durability argument (what a kill -9 at any point leaves behind):
  *  1. the object is copied to objects/.tmp-<pid>-XXXXXX while being hashed,
- *     fsynced, renamed to objects/<sha256>.so, and the directory fsynced;
+ *     closed, and renamed to objects/<sha256>.so;
  *  2. only then is the catalogue row inserted, in one SQLite transaction
- *     (WAL, synchronous=FULL) together with the plugin's version counter.
- * A crash before 2 commits leaves at worst a temp file or an unreferenced
- * object (verify warns, gc removes them); a crash after leaves a complete
- * version. A row never points to an object that was not durable first.
+ *     (WAL, synchronous=NORMAL) together with the plugin's version counter.
+ * A killed process loses nothing it wrote: its writes are in the kernel's
+ * page cache, which outlives it, and SQLite's WAL with synchronous=NORMAL
+ * keeps every committed transaction across an application crash. So a kill
+ * before 2 commits leaves at worst a temp file or an unreferenced object
+ * (verify warns, gc removes them); a kill after leaves a complete version,
+ * and a row never points to an object whose rename had not happened.
+ *
+ * What fsync adds is survival of power loss or a kernel crash, and that is
+ * taken off the swap path: the objects written since the last flush are
+ * remembered, and hb_store_flush (called by the harness right after a
+ * reload, load or rollback has emitted its event, and by hb_store_close)
+ * fsyncs them, then objects/, then the catalogue's WAL. A power loss in the
+ * few milliseconds between a commit and its flush may lose that commit, or
+ * keep the row while the object's bytes are lost; the object check before
+ * every load (hb_store_object_verify) then refuses the damaged object with
+ * HB_ECORRUPT, and every earlier version, flushed before, is intact.
  */
 #include "store_int.h"
 
@@ -104,9 +117,9 @@ static int copy_to_temp(hb_store *s, const char *src, char **tmp_out,
             goto out_unlink;
         }
     }
-    if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-        r = hb__store_seterr(s, -errno, "syncing object in %s: %s", s->objects_dir,
-                             strerror(errno));
+    if (fchmod(fd, 0644) < 0) { /* fsync: hb_store_flush, off the swap path */
+        r = hb__store_seterr(s, -errno, "setting the mode of an object in %s: %s",
+                             s->objects_dir, strerror(errno));
         goto out_unlink;
     }
     int cr = close(fd);
@@ -280,6 +293,68 @@ void hb_store_object_set_analysed(hb_store *s, const char *sha256)
     hb__store_unlock(s);
 }
 
+/* Remembers an object hb_store_flush must make durable; when the list is
+ * full, flushes first (so it never grows without bound). */
+static int note_unsynced(hb_store *s, const char *sha)
+{
+    if (s->nunsynced == HB__UNSYNCED_MAX) {
+        int r = hb__store_flush(s);
+        if (r < 0)
+            return r;
+    }
+    memcpy(s->unsynced[s->nunsynced++], sha, HB_SHA256_HEX);
+    return 0;
+}
+
+/* fsyncs one file by path (a missing one is fine: gc removed it). */
+static int sync_path(hb_store *s, const char *path, bool data_only)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : hb__store_seterr(s, -errno, "cannot open %s to sync it: %s",
+                                                      path, strerror(errno));
+    int r = (data_only ? fdatasync(fd) : fsync(fd)) < 0 ? -errno : 0;
+    close(fd);
+    return r < 0 ? hb__store_seterr(s, r, "cannot sync %s: %s", path, strerror(-r)) : 0;
+}
+
+int hb__store_flush(hb_store *s)
+{
+    hb__fault_kill("store.before_flush");
+    int r = 0;
+    for (unsigned i = 0; i < s->nunsynced && r == 0; i++) {
+        char *path = hb_store_object_path(s, s->unsynced[i]);
+        r = path ? sync_path(s, path, false) : hb__store_seterr(s, -ENOMEM, "out of memory");
+        free(path);
+    }
+    if (r == 0 && s->nunsynced)
+        r = sync_path(s, s->objects_dir, false);
+    if (r < 0)
+        return r;
+    s->nunsynced = 0;
+    /* The WAL holds every commit since the last checkpoint: syncing it makes
+     * them durable (what synchronous=FULL did at each commit). */
+    int changes = s->db ? sqlite3_total_changes(s->db) : 0;
+    if (changes != s->synced_changes) {
+        char *wal = hb__asprintf("%s-wal", s->db_path);
+        r = wal ? sync_path(s, wal, true) : hb__store_seterr(s, -ENOMEM, "out of memory");
+        free(wal);
+        if (r == 0)
+            s->synced_changes = changes;
+    }
+    return r;
+}
+
+int hb_store_flush(hb_store *s, char **err)
+{
+    if (!s)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = hb__store_flush(s);
+    hb__store_unlock(s);
+    return r < 0 ? hb__store_report(s, r, err) : 0;
+}
+
 /* Moves the finished temp file to objects/<sha>.so. An existing file of that
  * name is kept when it is intact (another plugin, or an earlier attempt that
  * died before committing) and replaced when it is not. */
@@ -302,9 +377,7 @@ static int install_object(hb_store *s, const char *tmp, const char *sha, const c
         goto out;
     }
     hb__fault_kill("store.after_object_rename");
-    r = hb__fsync_dir(s->objects_dir);
-    if (r < 0)
-        hb__store_seterr(s, r, "cannot sync %s: %s", s->objects_dir, strerror(-r));
+    r = note_unsynced(s, sha);
     /* Hashed while it was copied in: a load need not hash it again. */
     struct stat st;
     if (r == 0 && stat(dst, &st) == 0)

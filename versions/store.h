@@ -3,9 +3,11 @@
  * <state_dir>/objects/<sha256>.so and a SQLite catalogue <state_dir>/hotbox.db
  * (WAL). Each plugin's versions are numbered from 1, monotonically.
  *
- * Object files are written atomically (temp, fsync, rename, directory
- * fsync) before their catalogue row is committed, so a crash leaves at worst
- * an unreferenced object, never a row without its object. An object's
+ * Object files are written atomically (temp, rename) before their
+ * catalogue row is committed, so a killed process leaves at worst an
+ * unreferenced object, never a row without its object. Syncing to disk
+ * (objects, objects/, the catalogue's WAL) is deferred to hb_store_flush,
+ * off the swap path; the argument is at the top of objects.c. An object's
  * checksum is its name; hb_store_object_verify re-hashes before a load.
  *
  * A store handle is thread-safe: it has its own lock, taken by every entry
@@ -83,7 +85,15 @@ int hb_store_open(const char *state_dir, hb_store **out, char **err);
  * counters never go back. Appends an account, one line per finding, to
  * *report. Other processes must not use the store meanwhile. */
 int hb_store_recover(const char *state_dir, bool force, hb_sb *report);
+/* Flushes first (hb_store_flush; its error is dropped). */
 void hb_store_close(hb_store *s);
+
+/* Makes everything this handle committed durable against power loss:
+ * fsyncs the objects added since the last flush, objects/, then the
+ * catalogue's WAL when this handle changed rows since. Commits are already
+ * safe against a killed process without it (objects.c). The harness calls
+ * it right after a reload, load or rollback. */
+int hb_store_flush(hb_store *s, char **err);
 
 /* Adds the object at object_path (a finished compile output) as a new
  * version of plugin. The object is copied into objects/ under its checksum.

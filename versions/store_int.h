@@ -33,6 +33,7 @@ typedef struct hb__seen_object {
     bool elf_ok; /* the ELF analysis of these bytes passed */
 } hb__seen_object;
 #define HB__SEEN_MAX 64
+#define HB__UNSYNCED_MAX 32
 
 struct hb_store {
     pthread_mutex_t lock; /* recursive: entry points call each other */
@@ -43,6 +44,12 @@ struct hb_store {
     char *state_dir;
     char *objects_dir;
     char *db_path;
+    /* Objects written since the last hb_store_flush, not fsynced yet, and
+     * sqlite3_total_changes at that flush (the WAL needs a sync when it
+     * moved). See the durability argument in objects.c. */
+    char unsynced[HB__UNSYNCED_MAX][HB_SHA256_HEX];
+    unsigned nunsynced;
+    int synced_changes;
 };
 
 /* What to do about a damaged catalogue, appended to every such error. */
@@ -129,5 +136,7 @@ typedef void (*hb__store_entry_fn)(hb_store *s, const char *name, const struct s
 /* Calls fn for every object or temp file in objects/ (referenced is only
  * meaningful for objects). */
 int hb__store_scan_objects(hb_store *s, hb__store_entry_fn fn, void *ud);
+/* hb_store_flush with the lock held. */
+int hb__store_flush(hb_store *s);
 
 #endif /* HB_STORE_INT_H */

@@ -40,7 +40,7 @@ typedef struct wplugin {
     } last;
 } wplugin;
 
-typedef struct worker {
+struct worker {
     int fd;
     hb_ring *ring;      /* NULL: requests come on fd only */
     uint32_t seen;      /* the last bell taken */
@@ -54,7 +54,7 @@ typedef struct worker {
     hb_wbuf out;
     bool dead;        /* the channel failed; stop serving */
     char msg[1024];   /* ERR text of the request being handled */
-} worker;
+};
 
 /* ---- replies -------------------------------------------------------------- */
 
@@ -217,6 +217,39 @@ static void *called_symbol(wplugin *p, const char *name, const ElfW(Sym) **sym)
         p->last.sym = *sym;
     }
     return fn;
+}
+
+/* ---- for batch.c (worker.h) ------------------------------------------------ */
+
+void *hb__worker_fn(worker *w, const char *plugin, const char *name, void **cxx_guard,
+                    char *msg, size_t msglen, int *code)
+{
+    const ElfW(Sym) *sym;
+    wplugin *p = find_plugin(w, plugin);
+    void *fn = p ? called_symbol(p, name, &sym) : NULL;
+    if (fn && sym && ELF64_ST_TYPE(sym->st_info) != STT_FUNC &&
+        ELF64_ST_TYPE(sym->st_info) != STT_GNU_IFUNC)
+        fn = NULL;
+    if (!fn) {
+        *code = p ? HB_ENOSYM : HB_ENOPLUGIN;
+        snprintf(msg, msglen, p ? "%s v%" PRIu64 " exports no function %s"
+                                : "no plugin named %s is loaded%.0" PRIu64 "%s",
+                 plugin, p ? p->version : 0, p ? name : "");
+        return NULL;
+    }
+    *cxx_guard = p->cxx_guard;
+    return fn;
+}
+
+hb_wbuf *hb__worker_out(worker *w)
+{
+    return &w->out;
+}
+
+bool hb__worker_send(worker *w)
+{
+    send_frame(w);
+    return !w->dead;
 }
 
 /* Whether this process has no file descriptor left (RLIMIT_NOFILE): a
@@ -757,6 +790,7 @@ int hb__worker_serve(int fd, hb_ring *ring)
         case HB_MSG_SAVE: r = do_save(&w, &f); break;
         case HB_MSG_UNLOAD: r = do_unload(&w, &f); break;
         case HB_MSG_PING: r = do_ping(&w, &f); break;
+        case HB_MSG_TESTS: r = hb__worker_tests(&w, &f, w.msg, sizeof(w.msg)); break;
         case HB_MSG_SHUTDOWN:
             if (hb__proto_empty_decode(f.payload, f.len) < 0) {
                 r = fail(&w, HB_EPROTO, "malformed SHUTDOWN request");

@@ -11,6 +11,7 @@
 #include "proto.h"
 #include "ring.h"
 #include "signature.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -70,5 +71,22 @@ void hb__channel_release(void);
  * returns 0 when it already is, else only on failure (-errno, said on
  * stderr). */
 int hb__worker_preload(const char *lib, char **argv);
+
+/* The request loop's state (worker.c), and what batch.c needs of it. */
+typedef struct worker worker;
+/* The function `name` of plugin's active version (its own symbol, a
+ * function) and the plugin's C++ guard; NULL with *code (HB_ENOPLUGIN,
+ * HB_ENOSYM) and one line in msg when there is none. */
+void *hb__worker_fn(worker *w, const char *plugin, const char *name, void **cxx_guard,
+                    char *msg, size_t msglen, int *code);
+/* The frame buffer replies are encoded into, and sending it (output
+ * flushed first); false when the channel failed (the worker stops). */
+hb_wbuf *hb__worker_out(worker *w);
+bool hb__worker_send(worker *w);
+
+/* TESTS (batch.c): runs each test of the batch with its fixture and sends
+ * a TEST_DONE per test, then the empty OK. Returns 0, or a negative code
+ * with one line in msg for a request refused before any test ran. */
+int hb__worker_tests(worker *w, const hb_frame *f, char *msg, size_t msglen);
 
 #endif /* HB_WORKER_H */

@@ -1,7 +1,8 @@
 /* cli/test/capture.c - a test's output. The worker appends its stdout and
- * stderr to the job's capture file (O_APPEND). Before each case the file is
- * emptied; after it, what was written is read back, keeping the first and
- * last halves of OUTPUT_KEEP bytes when it is larger. Harness events are
+ * stderr to the job's capture file (O_APPEND). Before each case (or batch
+ * of cases: each test's output is then the byte range the worker reported
+ * for it) the file is emptied; after it, what was written is read back,
+ * keeping the first and last halves of OUTPUT_KEEP bytes when it is larger. Harness events are
  * never mixed in here: they go to the case's own events field. */
 #include <errno.h>
 #include <stdio.h>
@@ -14,12 +15,21 @@
 
 char *cli_test_read_capture(int fd)
 {
+    return cli_test_read_capture_range(fd, 0, UINT64_MAX);
+}
+
+char *cli_test_read_capture_range(int fd, uint64_t from, uint64_t to)
+{
     struct stat st;
     if (fstat(fd, &st) < 0)
         return NULL;
-    size_t size = (size_t)st.st_size;
-    if (size == 0)
+    uint64_t fsize = (uint64_t)st.st_size;
+    if (to > fsize)
+        to = fsize;
+    if (from >= to)
         return NULL;
+    size_t size = (size_t)(to - from);
+    off_t base = (off_t)from;
     size_t head = size <= OUTPUT_KEEP ? size : OUTPUT_KEEP / 2;
     size_t tail = size <= OUTPUT_KEEP ? 0 : OUTPUT_KEEP / 2;
     char marker[96];
@@ -31,7 +41,7 @@ char *cli_test_read_capture(int fd)
         return NULL;
     size_t got = 0;
     while (got < head) {
-        ssize_t n = pread(fd, buf + got, head - got, (off_t)got);
+        ssize_t n = pread(fd, buf + got, head - got, base + (off_t)got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
@@ -43,7 +53,7 @@ char *cli_test_read_capture(int fd)
         got += (size_t)ml;
         size_t t = 0;
         while (t < tail) {
-            ssize_t n = pread(fd, buf + got + t, tail - t, (off_t)(size - tail + t));
+            ssize_t n = pread(fd, buf + got + t, tail - t, base + (off_t)(size - tail + t));
             if (n < 0 && errno == EINTR)
                 continue;
             if (n <= 0)

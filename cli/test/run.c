@@ -1,8 +1,9 @@
 /* cli/test/run.c - running the planned jobs: each thread takes the next
  * job, opens its sandbox (the plugin after the plugins it imports from),
- * and runs its steps: tests through hb_run_test (the one runner, shared
- * with watch mode), upgrade-path swaps, with fail-fast and recovery from
- * a broken sandbox. */
+ * and runs its steps: tests in batches through hb_run_tests (one round
+ * trip per batch; hb_run_test's rules, shared with watch mode), one at a
+ * time through hb_run_test under --fail-fast, upgrade-path swaps, with
+ * recovery from a broken sandbox. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@ typedef struct jctx {
     int cap_fd;
     char *cap_path;
     char *events; /* interesting events during the current step (state resets) */
+    size_t announced; /* 1 + the case whose start was reported last (batches) */
 } jctx;
 
 /* Events run on the calling thread: a thread-local pointer routes them to
@@ -110,20 +112,14 @@ static void collect(jctx *j, tr_case *c)
     j->events = NULL;
 }
 
-static void run_test_step(jctx *j, step *s, tr_case *c)
+/* A test's case from its result; le: the text of its error. */
+static void finish_test_case(jctx *j, tr_case *c, hb_test_result res, const char *le)
 {
-    cli_test_reset_capture(j->cap_fd);
-    c->t0 = cli_test_wall();
-    hb_test_result res;
-    int r = hb_run_test(j->sb, s->p->name, s->symbol, &res);
-    if (r < 0)
-        res = (hb_test_result){.failed_in = s->symbol, .error = r};
     c->ms = res.ms;
-    collect(j, c);
     c->status = res.passed ? TR_PASS : TR_FAIL;
     if (res.passed)
         return;
-    const char *fn = res.failed_in, *le = hb_sandbox_last_error(j->sb);
+    const char *fn = res.failed_in;
     if (res.error == 0)
         c->message = tr_printf("%s returned %d", fn, (int)res.returned);
     else if (res.error == HB_EHUNG)
@@ -160,6 +156,101 @@ static void run_test_step(jctx *j, step *s, tr_case *c)
         hb_sandbox_free(j->sb);
         j->sb = NULL;
     }
+}
+
+static void run_test_step(jctx *j, step *s, tr_case *c)
+{
+    cli_test_reset_capture(j->cap_fd);
+    c->t0 = cli_test_wall();
+    hb_test_result res;
+    int r = hb_run_test(j->sb, s->p->name, s->symbol, &res);
+    if (r < 0)
+        res = (hb_test_result){.failed_in = s->symbol, .error = r};
+    collect(j, c);
+    finish_test_case(j, c, res, hb_sandbox_last_error(j->sb));
+}
+
+/* Most tests sent to the worker in one round trip. */
+#define BATCH_MAX 256
+
+/* One hb_run_tests call's cases, reported as each test ends: each gets
+ * its own byte range of the capture file (the worker says where each
+ * test's output ends), its start time and result, and the harness events
+ * that came while it ran; the next case is announced started. */
+typedef struct batch_view {
+    jctx *j;
+    step *steps; /* the call's first */
+    size_t n;    /* steps in the call */
+    uint64_t from; /* where the next test's output begins */
+    double t0;     /* when the next test started */
+} batch_view;
+
+/* Reports a batch's case as started, once. */
+static void announce(jctx *j, size_t case_idx)
+{
+    if (j->announced == case_idx + 1)
+        return;
+    j->announced = case_idx + 1;
+    cli_test_json_start(j->R, &j->R->cases[case_idx]);
+}
+
+static void on_test_done(void *ud, size_t i, const hb_test_outcome *o)
+{
+    batch_view *v = ud;
+    jctx *j = v->j;
+    tr_case *c = &j->R->cases[v->steps[i].case_idx];
+    c->t0 = v->t0;
+    v->t0 = cli_test_wall();
+    c->output = cli_test_read_capture_range(j->cap_fd, v->from, o->output_end);
+    if (o->output_end != UINT64_MAX)
+        v->from = o->output_end;
+    c->events = j->events;
+    j->events = NULL;
+    finish_test_case(j, c, o->result, o->error_text);
+    cli_test_report_case(j->R, c);
+    if (j->R->fail_fast && !o->result.passed)
+        atomic_store(&j->R->stop, true);
+    if (i + 1 < v->n && !atomic_load(&j->R->stop))
+        announce(j, v->steps[i + 1].case_idx);
+}
+
+/* Runs the tests that follow each other from step k as batches (one round
+ * trip each, hb_run_tests) until one ends the sandbox or the run stops.
+ * Returns how many steps it ran (0: none; the caller runs step k alone). */
+static size_t run_test_batch(jctx *j, size_t k)
+{
+    run *R = j->R;
+    job *J = j->J;
+    size_t n = 0;
+    while (k + n < J->nsteps && n < BATCH_MAX && J->steps[k + n].kind == STEP_TEST &&
+           J->steps[k + n].p == J->steps[k].p)
+        n++;
+    const char **names = malloc(n * sizeof(*names));
+    hb_test_outcome *out = malloc(n * sizeof(*out));
+    size_t done = 0;
+    for (size_t i = 0; names && i < n; i++)
+        names[i] = J->steps[k + i].symbol;
+    while (names && out && done < n && j->sb && !atomic_load(&R->stop)) {
+        cli_test_reset_capture(j->cap_fd);
+        batch_view v = {j, &J->steps[k + done], n - done, 0, cli_test_wall()};
+        announce(j, v.steps[0].case_idx);
+        size_t ran = 0;
+        int r = hb_run_tests(j->sb, J->steps[k].p->name, names + done, n - done, out + done,
+                             &ran, on_test_done, &v);
+        if (r < 0) { /* the first could not run: its failure, as hb_run_test's */
+            out[done] = (hb_test_outcome){.result = {.failed_in = names[done], .error = r},
+                                          .output_end = UINT64_MAX};
+            snprintf(out[done].error_text, sizeof(out[done].error_text), "%s",
+                     hb_sandbox_last_error(j->sb));
+            v.n = 1;
+            on_test_done(&v, 0, &out[done]);
+            ran = 1;
+        }
+        done += ran;
+    }
+    free(names);
+    free(out);
+    return done;
 }
 
 /* Upgrade-path swaps. */
@@ -227,7 +318,7 @@ static void fail_rest(run *R, job *J, size_t from, const char *why, const char *
 
 static void run_job(run *R, job *J, size_t jobno)
 {
-    jctx j = {R, J, jobno, NULL, -1, NULL, NULL};
+    jctx j = {R, J, jobno, NULL, -1, NULL, NULL, 0};
     cur_job = &j;
     j.cap_path = tr_printf("%s/job-%zu.out", R->tmpdir, jobno);
     if (j.cap_path)
@@ -282,6 +373,13 @@ static void run_job(run *R, job *J, size_t jobno)
                  * the upgrade path checks is gone. */
                 fail_rest(R, J, k, "the sandbox had to be recreated mid-upgrade", NULL);
                 break;
+            }
+        }
+        if (s->kind == STEP_TEST && !R->fail_fast) {
+            size_t done = run_test_batch(&j, k); /* reported there */
+            if (done) {
+                k += done - 1;
+                continue;
             }
         }
         cli_test_json_start(R, c);

@@ -160,6 +160,8 @@ void cli_test_on_event(const hb_event *ev, void *ud);
 /* capture.c: the worker appends stdout and stderr to a capture file; it is
  * emptied before each case and read after it. */
 char *cli_test_read_capture(int fd);
+/* Bytes [from, to) of it (to past the end: to the end); NULL when none. */
+char *cli_test_read_capture_range(int fd, uint64_t from, uint64_t to);
 void cli_test_reset_capture(int fd);
 
 /* sanreport.c: a sanitizer finding in a test's output: the failure's

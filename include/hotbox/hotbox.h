@@ -200,6 +200,10 @@ typedef struct hb_event {
      * faulting function ("... killed by SIGSEGV in foo v3 at foo (foo.c:12)
      * ..."). NULL otherwise. */
     const char *backtrace;
+    /* Appended. Part of total_ms: storing a new build (copying the object
+     * in under its checksum, committing its version; the disk sync comes
+     * after the event, off this path); 0 when nothing was stored. */
+    double store_ms;
 } hb_event;
 
 /* Valid only during the callback; copy what you keep. */
@@ -857,6 +861,40 @@ typedef struct hb_coverage_summary {
  * there is no coverage data (no coverage_dir, nothing ran), or a negative
  * code with the manager's last error naming the file and the reason. */
 HB_EXTERN int hb_coverage_report(hb_manager *m, const char *out_dir, hb_coverage_summary *out);
+
+/* One test's outcome in a batch run by hb_run_tests. */
+typedef struct hb_test_outcome {
+    hb_test_result result; /* as hb_run_test's (failed_in: the caller's test
+                            * string, "hb_setup" or "hb_teardown") */
+    /* The size of the sandbox's output file (output_path) when the test had
+     * ended and its output was flushed: the test's own output is the bytes
+     * between the previous test's output_end (or where the file was when
+     * the batch began) and this. UINT64_MAX when unknown (no output file,
+     * or the test crashed or hung: its output runs to the end of the file). */
+    uint64_t output_end;
+    char error_text[512]; /* result.error != 0: what went wrong, one line */
+} hb_test_outcome;
+
+/* Called by hb_run_tests as each test of the batch ends (i: its index in
+ * the call's tests), in order, before the next one's outcome is known: a
+ * caller can show progress live (a test that hangs is the one after the
+ * last reported). It must not call into the sandbox. */
+typedef void (*hb_test_done_fn)(void *ud, size_t i, const hb_test_outcome *o);
+
+/* Runs tests[0..n) of the plugin's active version as hb_run_test runs each
+ * one (same fixture rules, same results), but in one round trip to the
+ * worker: it runs them one after another and reports each as it ends
+ * (to done, when not NULL).
+ * Each test keeps its own time limit (the sandbox's call timeout per step
+ * of the test, counted from the end of the test before it). A test that
+ * crashes or hangs ends the batch: the worker is killed (a hang) and
+ * restarted as after any crash, that test's outcome says so, and *ran
+ * counts it; call again with tests + *ran for the rest. Returns 0 with
+ * out[0..*ran) written (*ran >= 1), or a negative code when no test could
+ * run (-EINVAL, HB_ENOPLUGIN, ...). No event is emitted. */
+HB_EXTERN int hb_run_tests(hb_sandbox *sb, const char *plugin, const char *const *tests,
+                           size_t n, hb_test_outcome *out, size_t *ran, hb_test_done_fn done,
+                           void *ud);
 
 typedef struct hb_watch hb_watch;
 

@@ -105,6 +105,16 @@ static void decode_all(const uint8_t *p, size_t n)
         same(hb__proto_fault_encode(&out, 1, &fa), p, n, false);
         hb__proto_fault_release(&fa);
     }
+    hb_proto_tests ts;
+    if (hb__proto_tests_decode(p, n, &ts) == 0) {
+        same(hb__proto_tests_encode(&out, 1, &ts), p, n, false);
+        hb__proto_tests_release(&ts);
+    }
+    hb_proto_test_done td;
+    if (hb__proto_test_done_decode(p, n, &td) == 0) {
+        same(hb__proto_test_done_encode(&out, 1, &td), p, n, false);
+        hb__proto_test_done_release(&td);
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

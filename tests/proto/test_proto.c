@@ -15,28 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a byte builder independent of wire.c ------------------------------- */
-
-typedef struct gold {
-    uint8_t b[4096];
-    size_t n;
-} gold;
-
-static void g_le(gold *g, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        g->b[g->n++] = (uint8_t)(v >> (8 * i));
-}
-static void g_u8(gold *g, uint8_t v) { g_le(g, v, 1); }
-static void g_u32(gold *g, uint32_t v) { g_le(g, v, 4); }
-static void g_u64(gold *g, uint64_t v) { g_le(g, v, 8); }
-static void g_bytes(gold *g, const void *p, size_t n)
-{
-    g_u32(g, (uint32_t)n);
-    memcpy(g->b + g->n, p, n);
-    g->n += n;
-}
-static void g_str(gold *g, const char *s) { g_bytes(g, s, strlen(s)); }
+#include "gold.h"
 
 /* A frame header for payload p, type t, id. */
 static void g_frame(gold *out, uint8_t t, uint32_t id, const gold *p)

@@ -11,25 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct gold {
-    uint8_t b[1024];
-    size_t n;
-} gold;
-
-static void g_le(gold *g, uint64_t v, int bytes)
-{
-    for (int i = 0; i < bytes; i++)
-        g->b[g->n++] = (uint8_t)(v >> (8 * i));
-}
-static void g_u8(gold *g, uint8_t v) { g_le(g, v, 1); }
-static void g_u32(gold *g, uint32_t v) { g_le(g, v, 4); }
-static void g_u64(gold *g, uint64_t v) { g_le(g, v, 8); }
-static void g_str(gold *g, const char *s)
-{
-    g_u32(g, (uint32_t)strlen(s));
-    memcpy(g->b + g->n, s, strlen(s));
-    g->n += strlen(s);
-}
+#include "gold.h"
 
 static void check_payload(const hb_wbuf *w, const gold *p)
 {
