@@ -15,7 +15,9 @@ static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, cpu_percent), /* 1: up to crash_loop_window_ms */
     offsetof(hb_sandbox_options, worker),      /* 2: cpu_percent */
     offsetof(hb_sandbox_options, no_auto_restart), /* 3: worker */
-    sizeof(hb_sandbox_options), /* 4: no_auto_restart, no_probation, from_snapshot */
+    offsetof(hb_sandbox_options, trust_plugin_runtime), /* 4: no_auto_restart, no_probation,
+                                                           from_snapshot */
+    sizeof(hb_sandbox_options), /* 5: trust_plugin_runtime */
 };
 static const size_t watch_sizes[] = {
     offsetof(hb_watch_options, exclude), /* 1: up to run_selftests */

@@ -99,6 +99,7 @@ static void setup_cgroup(hb_sandbox *sb, unsigned n)
         return;
     char name[32], *err = NULL;
     snprintf(name, sizeof(name), "sandbox-%u", n);
+    sb->cpucap_percent = sb->opts.cpu_percent;
     if (hb_cpucap_new(name, sb->opts.cpu_percent, &sb->cpucap, &err) < 0)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
                  "cpu_percent %u is not enforced: %s", sb->opts.cpu_percent, err ? err : "?");
@@ -110,7 +111,12 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     hb_wspawn how = {0};
     how.worker_path = sb->m->worker_path;
     how.output_path = sb->output_path;
-    how.profile = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
+    /* The sandbox's options with its plugins' plugin.json runtime sections
+     * (runtime.c); the worker started now runs with them. */
+    const hb_rt_worker *rt = hb__runtime_worker(sb);
+    hb__runtime_cpucap(sb);
+    hb__runtime_started(sb);
+    how.profile = rt->profile;
     how.max_state = sb->opts.max_state_size;
     /* The worker sees its own objects only: a view it is shown at the
      * store's path (no view: no objects at all, never the whole store). */
@@ -121,11 +127,13 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     how.objects_dir = sb->jail_view ? sb->m->objects_dir : NULL;
     how.objects_view = sb->jail_view;
     how.scratch_dir = NULL;
-    how.limits = sb->limits;
+    how.limits = rt->limits;
     how.cgroup = sb->cg;
     how.store = sb->m->store;
-    how.env = sb->rt_env;
-    how.data_dirs = sb->rt_data;
+    how.env = rt->env;
+    how.data_dirs = rt->data;
+    for (size_t k = 0; k < HB_ARRAY_SIZE(how.allow); k++)
+        how.allow[k] = rt->allow[k];
     return how;
 }
 
@@ -283,9 +291,10 @@ static void release_from_manager(hb_sandbox *sb)
     /* The worker is gone: its copies of the plugin objects go too. */
     hb_jail_view_free(sb->jail_view);
     sb->jail_view = NULL;
-    hb__strv_free(sb->rt_env);
-    hb__strv_free(sb->rt_data);
-    sb->rt_env = sb->rt_data = NULL;
+    hb__rt_worker_release(&sb->rt);
+    hb__runtime_pending_clear(sb);
+    free(sb->rt_started);
+    sb->rt_started = NULL;
 }
 
 void hb__sandbox_detach(hb_sandbox *sb)

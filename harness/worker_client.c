@@ -315,6 +315,9 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .ring_fd = ring_fd >= 0 ? HB_RING_FD : 0,
         .env = how->env,
         .data_dirs = how->data_dirs,
+        .allow_read = how->allow[0],
+        .allow_write = how->allow[1],
+        .allow_unix = how->allow[2],
     };
     hb_sec_cmd cmd = {0};
     r = hb_sec_wrap(&sp, &cmd, err);

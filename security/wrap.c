@@ -70,14 +70,27 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     const char *scratch = sp->scratch_dir ? sp->scratch_dir : "/tmp";
     char ringarg[16];
     snprintf(ringarg, sizeof(ringarg), "%d", sp->ring_fd);
-    char *const cmd[] = {(char *)sp->worker_path, "--fd", fdarg, "--profile",
-                         (char *)spec->name, sp->ring_fd > 0 ? "--ring" : NULL, ringarg, NULL};
+    /* --allow unix: the filter lets AF_UNIX sockets connect (allow.h) */
+    bool unix_ok = sp->allow_unix && sp->allow_unix[0] && spec->seccomp;
+    hb_argv wa = HB_ARGV_INIT;
+    hb__argv_pushl(&wa, sp->worker_path, "--fd", fdarg, "--profile", spec->name, NULL);
+    if (unix_ok)
+        hb__argv_pushl(&wa, "--allow", "unix", NULL);
+    if (sp->ring_fd > 0)
+        hb__argv_pushl(&wa, "--ring", ringarg, NULL);
+    char **cmd = hb__argv_take(&wa);
+    if (!cmd) {
+        free(warn);
+        return hb__seterr(err, -ENOMEM, "out of memory");
+    }
     hb_sec_cmd c = {.wrapped = wrap, .drop_root = wrap && hb_jail_drops_root(), .warning = warn};
     int r = 0;
     if (wrap) {
-        size_t ndata = sp->data_dirs ? hb__strv_len((char **)sp->data_dirs) : 0;
-        hb_jail_bind *binds = calloc(3 + ndata, sizeof(*binds));
+        size_t ndata = hb__strv_len(sp->data_dirs), nread = hb__strv_len(sp->allow_read);
+        size_t nwrite = hb__strv_len(sp->allow_write), nunix = hb__strv_len(sp->allow_unix);
+        hb_jail_bind *binds = calloc(3 + ndata + nread + nwrite + nunix, sizeof(*binds));
         if (!binds) {
+            hb__strv_free(cmd);
             hb_sec_cmd_release(&c);
             return hb__seterr(err, -ENOMEM, "out of memory");
         }
@@ -90,7 +103,16 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             binds[nb++] = (hb_jail_bind){sp->scratch_dir, NULL, true};
         for (size_t i = 0; i < ndata; i++)
             binds[nb++] = (hb_jail_bind){sp->data_dirs[i], NULL, false};
+        /* allow-lists: after the jail's own mounts (a path under /tmp lands
+         * on its tmpfs); a UNIX socket needs no write access to the mount */
+        for (size_t i = 0; i < nread; i++)
+            binds[nb++] = (hb_jail_bind){sp->allow_read[i], NULL, false};
+        for (size_t i = 0; i < nwrite; i++)
+            binds[nb++] = (hb_jail_bind){sp->allow_write[i], NULL, true};
+        for (size_t i = 0; i < nunix; i++)
+            binds[nb++] = (hb_jail_bind){sp->allow_unix[i], NULL, false};
         if (c.drop_root && (r = hb_jail_userns_new(&c.userns_fd, err)) < 0) {
+            hb__strv_free(cmd);
             free(binds);
             hb_sec_cmd_release(&c);
             return r;
@@ -108,6 +130,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
         hb__argv_push_all(&a, cmd);
         r = hb__argv_detach(&a, &c.argv);
     }
+    hb__strv_free(cmd);
     c.envp = hb_jail_env(scratch, scratch, worker_env_keep, NULL);
     if (c.envp && sp->env && sp->env[0]) {
         hb_argv e = HB_ARGV_INIT;
