@@ -311,8 +311,14 @@ static void describe_change(hb_sb *out, const hb_sandbox *sb)
         if (lim[i].was != lim[i].now)
             hb__sb_addf(out, "%slimit %s %llu -> %llu", out->len ? ", " : "", lim[i].what,
                         (unsigned long long)lim[i].was, (unsigned long long)lim[i].now);
-    if (!out->len)
-        hb__sb_adds(out, "env, data or allow-list");
+    /* The lists follow the two lines of profile and limits. */
+    const char *was = sb->rt_started ? sb->rt_started : "", *now = w->sig;
+    for (int i = 0; i < 2; i++) {
+        was += strcspn(was, "\n") + (was[strcspn(was, "\n")] == '\n');
+        now += strcspn(now, "\n") + (now[strcspn(now, "\n")] == '\n');
+    }
+    if (strcmp(was, now) != 0 || !out->len)
+        hb__sb_addf(out, "%senv, data or allow-list", out->len ? ", " : "");
 }
 
 int hb__runtime_apply(hb_sandbox *sb, const char *name)
