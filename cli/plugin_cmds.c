@@ -315,6 +315,7 @@ int cmd_call(const cli_global *g, int argc, char **argv)
     hb_sandbox_options so;
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.profile = g->profile;
+    so.trust_plugin_runtime = g->trust_plugin_runtime;
     so.worker = g->worker;
     int r = hb_sandbox_new(m, &so, &sb);
     if (r < 0) {
