@@ -263,6 +263,8 @@ struct hb_sandbox {
     hb_limits rt_started_limits;
     unsigned rt_started_cpu;
     unsigned cpucap_percent; /* the percent cpucap was made with */
+    hb_cpucap *cpucap_retired; /* replaced while its worker ran: freed once
+                                  the next worker has started */
     struct hb_sandbox *next;
     /* Watch mode, while it builds one plugin: when held is set, a build
      * failure's event is kept there instead of emitted (watch mode drops it

@@ -386,18 +386,29 @@ void hb__runtime_started(hb_sandbox *sb)
 void hb__runtime_cpucap(hb_sandbox *sb)
 {
     unsigned want = sb->rt.cpu_percent;
-    if (want == sb->cpucap_percent || (sb->cg && hb_cgroup_site_has_cpu(&sb->m->cg)))
+    if (want == sb->cpucap_percent)
         return;
-    hb_cpucap_free(sb->cpucap);
+    if (sb->cg && hb_cgroup_site_has_cpu(&sb->m->cg)) {
+        sb->cpucap_percent = want;
+        if (want != sb->opts.cpu_percent)
+            hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                     "plugin.json runtime.limits.cpu_percent %u is not enforced: the cgroup "
+                     "v2 cpu.max of sandbox %s is fixed when it is created (%u%%)",
+                     want, sb->name, sb->opts.cpu_percent);
+        return;
+    }
+    /* The running worker may still be in the old cap (removed once empty:
+     * hb__record_worker, after the next start). */
+    hb_cpucap_free(sb->cpucap_retired);
+    sb->cpucap_retired = sb->cpucap;
     sb->cpucap = NULL;
     sb->cpucap_percent = want;
     if (!want)
         return;
+    static unsigned serial;
     char cname[48], *err = NULL;
-    snprintf(cname, sizeof(cname), "%s-rt%u", sb->name, want);
-    for (char *c = cname; *c; c++)
-        if (*c == '/')
-            *c = '_';
+    snprintf(cname, sizeof(cname), "rt-%u-%u", __atomic_add_fetch(&serial, 1, __ATOMIC_RELAXED),
+             want);
     if (hb_cpucap_new(cname, want, &sb->cpucap, &err) < 0)
         hb__emit(sb->m, sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
                  "plugin.json runtime.limits.cpu_percent %u is not enforced: %s", want,

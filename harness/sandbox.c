@@ -63,6 +63,9 @@ void hb__record_worker(hb_sandbox *sb)
 {
     if (sb->wc.pid > 0 && sb->m->run_dir)
         hb_mon_record_worker(sb->m->run_dir, sb->wc.pid, getpid());
+    /* A cap plugin.json replaced held the worker just stopped: empty now. */
+    hb_cpucap_free(sb->cpucap_retired);
+    sb->cpucap_retired = NULL;
     /* A v1 CPU cap is joined from outside, right after the start (a v2
      * cgroup is joined before exec): bwrap and the worker it started. */
     if (sb->cpucap && sb->wc.pid > 0) {
@@ -170,6 +173,9 @@ static void apply_defaults(hb_sandbox *sb, const hb_sandbox_options *opts)
 /* Frees what only the handle holds (the last step of hb_sandbox_free). */
 static void free_handle(hb_sandbox *sb)
 {
+    hb__rt_worker_release(&sb->rt);
+    hb__runtime_pending_clear(sb);
+    free(sb->rt_started);
     free(sb->slots);
     free(sb->name);
     free(sb->last_error);
@@ -237,6 +243,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     if (r < 0) {
         hb_cgroup_destroy(sb->cg);
         hb_cpucap_free(sb->cpucap);
+        hb_cpucap_free(sb->cpucap_retired);
         hb_mon_policy_free(sb->policy);
         hb_jail_view_free(sb->jail_view);
         hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(r));
@@ -291,10 +298,8 @@ static void release_from_manager(hb_sandbox *sb)
     /* The worker is gone: its copies of the plugin objects go too. */
     hb_jail_view_free(sb->jail_view);
     sb->jail_view = NULL;
-    hb__rt_worker_release(&sb->rt);
-    hb__runtime_pending_clear(sb);
-    free(sb->rt_started);
-    sb->rt_started = NULL;
+    hb_cpucap_free(sb->cpucap_retired);
+    sb->cpucap_retired = NULL;
 }
 
 void hb__sandbox_detach(hb_sandbox *sb)

@@ -445,6 +445,35 @@ static void case_swap_timeout(void)
     hb_manager_free(m);
 }
 
+/* limits.cpu_percent: a plugin that burns 150 ms of CPU under its own 20%
+ * cap takes at least 4x that in wall time (uncapped: about 1x). SKIP where
+ * no cap can be had here (the warning says why). */
+static void case_cpu_percent(void)
+{
+    char *dir = plugin("{\"runtime\": {\"limits\": {\"cpu_percent\": 20}}}\n",
+                       "#include <time.h>\n"
+                       "static int64_t ms(clockid_t c) { struct timespec t; clock_gettime(c, &t);"
+                       " return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000; }\n"
+                       "int64_t burn(void) { int64_t w0 = ms(CLOCK_MONOTONIC),"
+                       " c0 = ms(CLOCK_PROCESS_CPUTIME_ID); volatile uint64_t x = 0;"
+                       " while (ms(CLOCK_PROCESS_CPUTIME_ID) - c0 < 150) x++;"
+                       " return ms(CLOCK_MONOTONIC) - w0; }");
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, false);
+    HB_CHECK_OK(hb_load(sb, dir));
+    if (strstr(ev.last[HB_EVENT_WARNING], "cpu_percent")) {
+        printf("SKIP: %s\n", ev.last[HB_EVENT_WARNING]);
+        hb_manager_free(m);
+        e2e_cleanup();
+        exit(77);
+    }
+    int64_t wall = call(sb, "burn");
+    printf("150 ms of CPU under cpu_percent 20 took %lld ms wall\n", (long long)wall);
+    HB_CHECK(wall >= 4 * 150);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -460,6 +489,7 @@ int main(int argc, char **argv)
         {"profile_stronger", case_profile_stronger},
         {"reload_restarts", case_reload_restarts},
         {"swap_timeout", case_swap_timeout},
+        {"cpu_percent", case_cpu_percent},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
