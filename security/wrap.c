@@ -33,6 +33,16 @@
 static const char *const worker_env_keep[] = {"LANG", "LC_ALL", "TZ", "ASAN_OPTIONS",
                                               "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
 
+/* Parents before children: a directory bound after one of its
+ * subdirectories would hide that bind (a read-only data directory under a
+ * writable allow-list directory would become writable). */
+static int by_depth(const void *a, const void *b)
+{
+    size_t la = strlen(((const hb_jail_bind *)a)->path);
+    size_t lb = strlen(((const hb_jail_bind *)b)->path);
+    return la < lb ? -1 : la > lb;
+}
+
 void hb_sec_cmd_release(hb_sec_cmd *c)
 {
     if (!c)
@@ -101,6 +111,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             binds[nb++] = (hb_jail_bind){sp->objects_dir, sp->objects_src, false};
         if (sp->scratch_dir)
             binds[nb++] = (hb_jail_bind){sp->scratch_dir, NULL, true};
+        size_t first_rt = nb;
         for (size_t i = 0; i < ndata; i++)
             binds[nb++] = (hb_jail_bind){sp->data_dirs[i], NULL, false};
         /* allow-lists: after the jail's own mounts (a path under /tmp lands
@@ -111,6 +122,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             binds[nb++] = (hb_jail_bind){sp->allow_write[i], NULL, true};
         for (size_t i = 0; i < nunix; i++)
             binds[nb++] = (hb_jail_bind){sp->allow_unix[i], NULL, false};
+        qsort(binds + first_rt, nb - first_rt, sizeof(*binds), by_depth);
         if (c.drop_root && (r = hb_jail_userns_new(&c.userns_fd, err)) < 0) {
             hb__strv_free(cmd);
             free(binds);

@@ -144,6 +144,46 @@ static void case_data_readonly(void)
     hb_manager_free(m);
 }
 
+/* A data directory inside a writable allow-list directory stays
+ * read-only (binds go parents first). */
+static void case_data_under_write(void)
+{
+    need_jail();
+    static char probes[8192], json[8192];
+    char *dir = e2e_write("rt/testdata", "n.txt", "42\n");
+    dir[strlen(dir) - strlen("/testdata")] = 0;
+    snprintf(probes, sizeof(probes),
+             "int64_t overwrite(void) { int fd = open(\"%s/testdata/n.txt\", O_WRONLY | O_TRUNC);"
+             " if (fd < 0) return -errno; close(fd); return 0; }\n"
+             "int64_t create(void) { int fd = open(\"%s/made\", O_WRONLY | O_CREAT, 0666);"
+             " if (fd < 0) return -errno; close(fd); return 0; }",
+             dir, dir);
+    snprintf(json, sizeof(json),
+             "{\"runtime\": {\"data\": [\"testdata\"], \"allow\": {\"write\": [\"%s\"]}}}\n",
+             dir);
+    char *pd = plugin(json, probes);
+    char td[4400];
+    snprintf(td, sizeof(td), "%s/testdata", pd);
+    HB_CHECK(chmod(pd, 0777) == 0 && chmod(td, 0777) == 0);
+    HB_CHECK(chmod(e2e_write("rt/testdata", "n.txt", "42\n"), 0777) == 0);
+    char n[4500];
+    snprintf(n, sizeof(n), "%s/n.txt", td);
+    HB_CHECK(chmod(n, 0666) == 0);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = sandbox(m, false);
+    int r = hb_load(sb, pd);
+    if (r < 0)
+        printf("load: %s\n", hb_sandbox_last_error(sb));
+    HB_CHECK_OK(r);
+    int64_t c = call(sb, "create"), o = call(sb, "overwrite");
+    printf("create in the writable dir -> %lld, overwrite in its data dir -> %lld\n",
+           (long long)c, (long long)o);
+    HB_CHECK_EQ(c, 0);
+    HB_CHECK_EQ(o, -EROFS);
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 /* A listening UNIX socket at dir/name (mode 0777 so the jail's uid may
  * connect); the fd stays open for the test's life. */
 static void listen_at(const char *path)
@@ -480,6 +520,7 @@ int main(int argc, char **argv)
         {"env", case_env},
         {"ld_preload", case_ld_preload},
         {"data_readonly", case_data_readonly},
+        {"data_under_write", case_data_under_write},
         {"allow_unix", case_allow_unix},
         {"allow_unix_absent", case_allow_unix_absent},
         {"allow_dirs", case_allow_dirs},
