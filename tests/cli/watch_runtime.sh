@@ -22,17 +22,8 @@ SRC
   mv "$tmp/plugins/greet/.g.c" "$tmp/plugins/greet/greet.c"
 }
 write 1 '{}'
-mkfifo "$tmp/fifo"
-"$hb" --state-dir "$tmp/state" watch "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
-wait_for() {
-  while IFS= read -r line <&3; do
-    echo "$line" >>"$tmp/log"
-    case "$line" in *"$1"*) return 0 ;; esac
-  done
-  return 1
-}
+. "$(dirname "$0")/lib_watch.sh"
+watch_start "$tmp/plugins"
 fail=0
 wait_for '[watching]' || { echo "FAIL: no watching line"; fail=1; }
 write 2 '{"runtime": {"env": {"GREETING": "hello"}, "limits": {"max_fds": 64}}}'
@@ -41,10 +32,7 @@ wait_for '[selftest] greet v2: hb_test_greeting passed' ||
 grep -q '^\[swapped\] greet v1 -> v2' "$tmp/log" || { echo "FAIL: no swapped line"; fail=1; }
 grep -q '^\[restarted\] .*other plugin.json runtime settings (greet: limit fds 256 -> 64, env, data or allow-list)' "$tmp/log" ||
   { echo "FAIL: no restarted line naming the changed settings"; fail=1; }
-kill -INT $pid
-while IFS= read -r line <&3; do echo "$line" >>"$tmp/log"; done
-exec 3<&-
-wait $pid
+watch_stop
 [ $fail = 0 ] && echo "PASS watch runtime"
 [ $fail = 0 ] && [ -n "${HB_TEST_VERBOSE:-}" ] && cat "$tmp/log"
 [ $fail = 0 ] || cat "$tmp/log" "$tmp/err"
