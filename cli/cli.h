@@ -28,6 +28,7 @@ typedef struct cli_global {
     hb_isolation isolation;
     hb_profile profile;
     hb_worker_kind worker; /* --worker: where plugin code runs */
+    bool trust_plugin_runtime; /* --trust-plugin-runtime (docs/plugin-json.md) */
     bool json;
     bool color;
     bool quiet;

@@ -53,6 +53,8 @@ static const char usage_main[] =
     "  --isolation MODE        auto | local | namespace | microvm (default auto)\n"
     "  --profile NAME          strict | standard | permissive: how plugin code is\n"
     "                          contained in the worker (default standard)\n"
+    "  --trust-plugin-runtime  let plugin.json's runtime section weaken the profile\n"
+    "                          and loosen limits (default: the stronger wins)\n"
     "  --worker KIND           process | microvm | auto: where plugin code runs\n"
     "                          (default process; microvm is not available in this\n"
     "                          build, auto says why it picked process)\n"
@@ -310,7 +312,8 @@ static int cmd_help(const cli_global *g, int argc, char **argv)
     return c->fn(g, 2, help_argv);
 }
 
-enum { OPT_STATE_DIR = 256, OPT_CC, OPT_CFLAGS, OPT_ISOLATION, OPT_PROFILE, OPT_VERSION, OPT_WORKER };
+enum { OPT_STATE_DIR = 256, OPT_CC, OPT_CFLAGS, OPT_ISOLATION, OPT_PROFILE, OPT_VERSION, OPT_WORKER,
+       OPT_TRUST_RUNTIME };
 
 static const struct option global_opts[] = {
     {"help", no_argument, NULL, 'h'},
@@ -322,6 +325,7 @@ static const struct option global_opts[] = {
     {"isolation", required_argument, NULL, OPT_ISOLATION},
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"worker", required_argument, NULL, OPT_WORKER},
+    {"trust-plugin-runtime", no_argument, NULL, OPT_TRUST_RUNTIME},
     {0},
 };
 
@@ -335,6 +339,7 @@ static int global_option(cli_global *g, int c, const char *v)
     case OPT_STATE_DIR: g->state_dir = v; return -1;
     case OPT_CC: g->cc = v; g->cc_origin = NULL; return -1;
     case OPT_CFLAGS: g->cflags = v; return -1;
+    case OPT_TRUST_RUNTIME: g->trust_plugin_runtime = true; return -1;
     case OPT_PROFILE:
         if (parse_profile(v, &g->profile) == 0)
             return -1;

@@ -349,6 +349,7 @@ int cmd_call(const cli_global *g, int argc, char **argv)
     hb_sandbox_options so;
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.profile = g->profile;
+    so.trust_plugin_runtime = g->trust_plugin_runtime;
     so.worker = g->worker;
     char *record_dir = record ? cli_record_dir(m) : NULL;
     so.record_dir = record_dir;

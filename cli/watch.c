@@ -541,6 +541,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.name = "watch";
     so.profile = g->profile;
+    so.trust_plugin_runtime = g->trust_plugin_runtime;
     so.worker = g->worker;
     so.max_plugins = 4096; /* every plugin under the roots, not the default 64 */
     char *out_path = open_output(&ui);

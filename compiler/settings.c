@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <wordexp.h>
 
+#include "allow.h"
 #include "argv.h"
 #include "settings.h"
 
@@ -273,6 +274,8 @@ void hb__runtime_settings_release(hb__runtime_settings *rt)
         return;
     hb__strv_free(rt->env);
     hb__strv_free(rt->data);
+    for (size_t i = 0; i < HB_ARRAY_SIZE(rt->allow); i++)
+        hb__strv_free(rt->allow[i]);
     memset(rt, 0, sizeof(*rt));
 }
 
@@ -295,7 +298,8 @@ static int rt_limits(const pctx *p, json_t *v, hb__runtime_settings *rt)
     const char *key;
     json_t *e;
     json_object_foreach(v, key, e) {
-        int r;
+        int r = 0;
+        unsigned long long n = 0;
         if (!strcmp(key, "memory_mb"))
             r = rt_integer(p, key, e, 16, 1u << 20, &rt->memory_mb);
         else if (!strcmp(key, "cpu_seconds"))
@@ -304,9 +308,12 @@ static int rt_limits(const pctx *p, json_t *v, hb__runtime_settings *rt)
             r = rt_integer(p, key, e, 16, 1u << 20, &rt->max_fds);
         else if (!strcmp(key, "max_procs"))
             r = rt_integer(p, key, e, 1, 1u << 16, &rt->max_procs);
-        else
+        else if (!strcmp(key, "cpu_percent")) {
+            if ((r = rt_integer(p, key, e, 1, 10000, &n)) == 0)
+                rt->cpu_percent = (unsigned)n;
+        } else
             r = key_error(p, key, "unknown key in runtime.limits (known: memory_mb, "
-                                  "cpu_seconds, max_fds, max_procs)");
+                                  "cpu_seconds, max_fds, max_procs, cpu_percent)");
         if (r < 0)
             return r;
     }
@@ -357,6 +364,43 @@ static int item_data(const pctx *p, const char *key, const char *s, hb_argv *out
     return 0;
 }
 
+/* One path of an allow-list, as written (security/allow.h). */
+static int item_allow(const pctx *p, const char *key, const char *s, hb_argv *out)
+{
+    const char *bad = hb_allow_check_text(s);
+    if (bad)
+        return key_error(p, key, "\"%s\" is refused: %s", s, bad);
+    hb__argv_push(out, s);
+    return 0;
+}
+
+static int rt_allow(const pctx *p, json_t *v, hb__runtime_settings *rt)
+{
+    if (!json_is_object(v))
+        return key_error(p, "allow", "expected an object ({\"read\": [\"/srv/data\"], "
+                                     "\"write\": [...], \"connect_unix\": [...]})");
+    const char *key;
+    json_t *e;
+    json_object_foreach(v, key, e) {
+        int k = !strcmp(key, "read")           ? HB_ALLOW_READ
+                : !strcmp(key, "write")        ? HB_ALLOW_WRITE
+                : !strcmp(key, "connect_unix") ? HB_ALLOW_CONNECT_UNIX
+                                               : -1;
+        if (k < 0)
+            return key_error(p, key, "unknown key in runtime.allow (known: read, write, "
+                                     "connect_unix)");
+        hb_argv a = HB_ARGV_INIT;
+        int r = string_array(p, key, e, item_allow, &a);
+        hb__strv_free(rt->allow[k]);
+        rt->allow[k] = hb__argv_take(&a);
+        if (r < 0)
+            return r;
+        if (!rt->allow[k])
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 static int parse_runtime(const pctx *p, json_t *v, hb__runtime_settings *rt)
 {
     if (!json_is_object(v))
@@ -390,9 +434,11 @@ static int parse_runtime(const pctx *p, json_t *v, hb__runtime_settings *rt)
             r = rt_env(p, e, &env);
         } else if (!strcmp(key, "data")) {
             r = string_array(p, key, e, item_data, &data);
+        } else if (!strcmp(key, "allow")) {
+            r = rt_allow(p, e, rt);
         } else {
             r = key_error(p, key, "unknown key in runtime (known: profile, limits, "
-                                  "call_timeout_ms, swap_timeout_ms, env, data)");
+                                  "call_timeout_ms, swap_timeout_ms, env, data, allow)");
         }
         if (r < 0)
             break;

@@ -45,10 +45,15 @@ typedef enum hb__rt_profile {
 typedef struct hb__runtime_settings {
     hb__rt_profile profile;
     unsigned long long memory_mb, cpu_seconds, max_fds, max_procs; /* limits */
+    unsigned cpu_percent;                                          /* limits */
     unsigned call_timeout_ms, swap_timeout_ms;
     char **env;  /* "NAME=value"; NULL when the section has none */
     char **data; /* raw: relative as written; loaded: real absolute paths;
                   * NULL when none */
+    /* "allow" (security/allow.h), indexed by hb_allow_kind: absolute paths
+     * as written (checked with hb_allow_check_text); the harness resolves
+     * them when a sandbox loads the plugin. NULL when none. */
+    char **allow[3];
 } hb__runtime_settings;
 
 void hb__runtime_settings_release(hb__runtime_settings *rt);

@@ -227,6 +227,17 @@ static int resolve_pkg(const char *path, char *const *pkgs, hb_argv *flags, hb_a
     return r;
 }
 
+/* Moves the runtime section out of raw, all but "data" (still relative:
+ * resolve_data makes the loaded list from it). */
+static void take_runtime(hb__runtime_settings *out, hb__runtime_settings *raw)
+{
+    char **data = raw->data;
+    *out = *raw;
+    out->data = NULL;
+    memset(raw, 0, sizeof(*raw));
+    raw->data = data;
+}
+
 int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
 {
     memset(out, 0, sizeof(*out));
@@ -274,10 +285,7 @@ int hb__settings_load(const char *plugin_dir, hb__settings *out, char **err)
     }
     if (raw.pkg[0] && (r = resolve_pkg(path, raw.pkg, &common, &link, &host, err)) < 0)
         goto fail;
-    out->runtime = raw.runtime;
-    out->runtime.env = raw.runtime.env;
-    raw.runtime.env = NULL;
-    out->runtime.data = NULL;
+    take_runtime(&out->runtime, &raw.runtime);
     if ((r = resolve_data(plugin_dir, path, raw.runtime.data, &out->runtime.data, err)) < 0)
         goto fail;
 empty:
@@ -333,9 +341,7 @@ int hb__runtime_read(const char *plugin_dir, hb__runtime_settings *out, char **e
     }
     if ((r = hb__settings_parse(data, len, path, &raw, err)) < 0)
         goto done;
-    *out = raw.runtime;
-    out->data = NULL;
-    raw.runtime.env = NULL;
+    take_runtime(out, &raw.runtime);
     if ((r = resolve_data(plugin_dir, path, raw.runtime.data, &out->data, err)) < 0)
         hb__runtime_settings_release(out);
 done:

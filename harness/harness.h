@@ -26,6 +26,7 @@
 #include "options.h"
 #include "proto.h"
 #include "wire.h"
+#include "settings.h"
 
 /* ---- worker client (worker_client.c) ---------------------------------- */
 
@@ -127,6 +128,8 @@ typedef struct hb_wspawn {
     const char *write_dir;
     char *const *inst_env;
     bool guest;               /* HB_WORKER_MICROVM: inside a microVM (guest.h) */
+    char *const *allow[3];    /* plugin.json runtime.allow, resolved, by
+                                 hb_allow_kind (security/allow.h); NULL: none */
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
@@ -191,6 +194,17 @@ void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms);
 /* Kills and reaps at once. */
 void hb__wc_kill(hb_wclient *wc);
 
+/* What a sandbox's worker runs with under plugin.json runtime sections
+ * (harness/runtime.c): resolved lists are NULL-terminated; sig is their
+ * canonical text (equal sig, equal worker). */
+typedef struct hb_rt_worker {
+    hb_profile profile;
+    hb_limits limits;
+    unsigned cpu_percent;
+    char **env, **data, **allow[3];
+    char *sig;
+} hb_rt_worker;
+
 /* ---- manager ------------------------------------------------------------ */
 
 struct hb_manager {
@@ -231,8 +245,9 @@ typedef struct hb_slot {
     char *name;
     char *dir;            /* absolute plugin directory */
     uint64_t version;     /* active version */
-    /* plugin.json runtime.call_timeout_ms when (re)activated; 0: unset. */
-    unsigned call_timeout_ms;
+    /* plugin.json's runtime section as read when a version of it was last
+     * (re)activated or before its last swap (runtime.c). */
+    hb__runtime_settings rt;
     char sha[HB_SHA256_HEX];
     char *path;           /* object path of the active version */
     uint32_t schema;
@@ -294,9 +309,20 @@ struct hb_sandbox {
     hb_cpucap *cpucap;    /* v1 CPU cap on a hybrid machine (NULL: none or in cg) */
     uint64_t restarts;
     char *jail_view;      /* the objects this sandbox's worker may see (security/jail.h) */
-    /* The union of its plugins' plugin.json runtime env and data (first
-     * value of a name wins), given to each worker it starts (runtime.c). */
-    char **rt_env, **rt_data;
+    /* plugin.json runtime sections applied (runtime.c): what its workers
+     * run with (computed from the options and every plugin's section), the
+     * section of a plugin being loaded (no slot yet), and what the running
+     * worker was started with. */
+    hb_rt_worker rt;
+    char *rt_pending_name;
+    hb__runtime_settings rt_pending;
+    char *rt_started;
+    hb_profile rt_started_profile;
+    hb_limits rt_started_limits;
+    unsigned rt_started_cpu;
+    unsigned cpucap_percent; /* the percent cpucap was made with */
+    hb_cpucap *cpucap_retired; /* replaced while its worker ran: freed once
+                                  the next worker has started */
     struct hb_sandbox *next;
     /* Watch mode, while it builds one plugin: when held is set, a build
      * failure's event is kept there instead of emitted (watch mode drops it
@@ -313,8 +339,10 @@ struct hb_sandbox {
 };
 
 /* The call timeout of a slot's calls: its plugin.json runtime.call_timeout_ms
- * when set, never above the sandbox's call_timeout_ms (the ceiling). slots.c */
+ * when set, never above the sandbox's call_timeout_ms (the ceiling). The
+ * same for LOAD/SWAP/UNLOAD/SAVE of a plugin and swap_timeout_ms. runtime.c */
 unsigned hb__slot_call_timeout(const hb_sandbox *sb, const hb_slot *s);
+unsigned hb__swap_timeout(const hb_sandbox *sb, const char *plugin);
 
 /* worker_kind.c: resolves hb_sandbox_options.worker. 0 with *used, or
  * HB_EISOLATION / -EINVAL; *why (malloc'ed) says why in every case. */

@@ -41,7 +41,7 @@ int hb__build_for(hb_sandbox *sb, const char *dir, const char *plugin, hb_build_
 
 int hb__check_policy(hb_sandbox *sb, const hb_version_rec *rec)
 {
-    hb_profile prof = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
+    hb_profile prof = hb__runtime_profile(sb);
     char **imports = hb__strv_dup(rec->imports);
     char **needed = hb__strv_dup(rec->needed);
     /* Other plugins are not libraries: the policy checks them on their own
@@ -172,14 +172,16 @@ int hb__load_stored(hb_sandbox *sb, char **name, char **dir, hb_build_out *b, ui
 {
     char *path = NULL, *err = NULL;
     hb_ckpt resume = {0};
-    int r = hb__check_policy(sb, &b->rec);
-    if (r < 0) {
-        hb__set_status(sb, *name, b->rec.version, HB_VERSION_BAD);
-        return r;
-    }
+    int r = 0;
     /* A prebuilt object (no directory) has no plugin.json. */
-    if ((**dir && (r = hb__runtime_merge(sb, *name, *dir)) < 0) || (r = hb__ensure_worker(sb)) < 0)
-        return r;
+    if (**dir && (r = hb__runtime_prepare_load(sb, *name, *dir)) < 0)
+        goto out;
+    if ((r = hb__check_policy(sb, &b->rec)) < 0) {
+        hb__set_status(sb, *name, b->rec.version, HB_VERSION_BAD);
+        goto out;
+    }
+    if ((r = hb__runtime_apply(sb, *name)) < 0 || (r = hb__ensure_worker(sb)) < 0)
+        goto out;
     path = hb__object_path(sb, b->rec.object_sha256);
     hb_slot *ns = realloc(sb->slots, (sb->nslots + 1) * sizeof(*ns));
     if (ns)
@@ -207,6 +209,7 @@ int hb__load_stored(hb_sandbox *sb, char **name, char **dir, hb_build_out *b, ui
     if (sb->from_snapshot) /* the sandbox starts from a snapshot */
         r = hb__snapshot_restore(sb, s->name, sb->from_snapshot);
 out:
+    hb__runtime_pending_clear(sb);
     hb_checkpoint_release(&resume);
     hb__store_durable(sb); /* after the event: off the load path */
     free(path);

@@ -193,7 +193,8 @@ static void audit_event(hb_manager *m, hb_sandbox *sb, hb_event_type type, const
     const char *sha = NULL;
     hb_profile prof = HB_PROFILE_STANDARD;
     if (sb) {
-        prof = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
+        prof = sb->rt.sig ? sb->rt.profile
+                          : sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
         for (size_t i = 0; plugin && i < sb->nslots; i++)
             if (!strcmp(sb->slots[i].name, plugin) && sb->slots[i].version == version)
                 sha = sb->slots[i].sha;

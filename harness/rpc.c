@@ -73,10 +73,11 @@ int hb__rpc_expose(hb_sandbox *sb, const char *path, char **err)
 }
 
 /* Sends an encoded request and waits for the reply (released on error). */
-static int exchange(hb_sandbox *sb, hb_wbuf *w, hb_interim_fn interim, void *ud,
-                    hb_frame *reply, char **err)
+static int exchange(hb_sandbox *sb, const char *plugin, hb_wbuf *w, hb_interim_fn interim,
+                    void *ud, hb_frame *reply, char **err)
 {
-    int r = hb__wc_request(&sb->wc, w, sb->opts.swap_timeout_ms, interim, ud, reply, err);
+    /* plugin's plugin.json runtime.swap_timeout_ms, under the sandbox's */
+    int r = hb__wc_request(&sb->wc, w, hb__swap_timeout(sb, plugin), interim, ud, reply, err);
     hb__wire_release(w);
     return r;
 }
@@ -94,7 +95,7 @@ int hb__rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64_t 
                          .state = has ? ck->data : NULL, .state_len = has ? ck->len : 0};
     hb__proto_load_encode(&w, hb__wc_next_id(&sb->wc), &req); /* failure: hb__wc_request says */
     hb_frame reply;
-    r = exchange(sb, &w, NULL, NULL, &reply, err);
+    r = exchange(sb, plugin, &w, NULL, NULL, &reply, err);
     if (r < 0)
         return map_loader_error(r, err, plugin);
     r = parse_load_reply(&reply, false, lr);
@@ -122,7 +123,7 @@ int hb__rpc_unload(hb_sandbox *sb, const char *plugin, char **err)
     hb_proto_plugin req = {(char *)plugin};
     hb__proto_unload_encode(&w, hb__wc_next_id(&sb->wc), &req);
     hb_frame reply;
-    int r = exchange(sb, &w, NULL, NULL, &reply, err);
+    int r = exchange(sb, plugin, &w, NULL, NULL, &reply, err);
     if (r == 0)
         hb__frame_release(&reply);
     return r;
@@ -135,7 +136,7 @@ int hb__rpc_save(hb_sandbox *sb, const char *plugin, uint64_t version, hb_state_
     hb_proto_plugin req = {(char *)plugin};
     hb__proto_save_encode(&w, hb__wc_next_id(&sb->wc), &req);
     hb_frame reply;
-    int r = exchange(sb, &w, NULL, NULL, &reply, err);
+    int r = exchange(sb, plugin, &w, NULL, NULL, &reply, err);
     if (r < 0)
         return r;
     hb_proto_save_ok ok = {0};
@@ -199,7 +200,7 @@ int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t 
         req.carry = *carry;
     hb__proto_swap_encode(&w, hb__wc_next_id(&sb->wc), &req);
     hb_frame reply;
-    int r = exchange(sb, &w, on_interim, &ctx, &reply, err);
+    int r = exchange(sb, plugin, &w, on_interim, &ctx, &reply, err);
     if (r < 0)
         return map_loader_error(r, err, plugin);
     r = parse_load_reply(&reply, true, lr);

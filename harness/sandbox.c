@@ -65,6 +65,9 @@ void hb__record_worker(hb_sandbox *sb)
 {
     if (sb->wc.pid > 0 && sb->m->run_dir)
         hb_mon_record_worker(sb->m->run_dir, sb->wc.pid, getpid());
+    /* A cap plugin.json replaced held the worker just stopped: empty now. */
+    hb_cpucap_free(sb->cpucap_retired);
+    sb->cpucap_retired = NULL;
     /* A v1 CPU cap is joined from outside, right after the start (a v2
      * cgroup is joined before exec): bwrap and the worker it started. */
     if (sb->cpucap && sb->wc.pid > 0) {
@@ -101,6 +104,7 @@ static void setup_cgroup(hb_sandbox *sb, unsigned n)
         return;
     char name[32], *err = NULL;
     snprintf(name, sizeof(name), "sandbox-%u", n);
+    sb->cpucap_percent = sb->opts.cpu_percent;
     if (hb_cpucap_new(name, sb->opts.cpu_percent, &sb->cpucap, &err) < 0)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
                  "cpu_percent %u is not enforced: %s", sb->opts.cpu_percent, err ? err : "?");
@@ -112,7 +116,12 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     hb_wspawn how = {0};
     how.worker_path = sb->m->worker_path;
     how.output_path = sb->output_path;
-    how.profile = sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD;
+    /* The sandbox's options with its plugins' plugin.json runtime sections
+     * (runtime.c); the worker started now runs with them. */
+    const hb_rt_worker *rt = hb__runtime_worker(sb);
+    hb__runtime_cpucap(sb);
+    hb__runtime_started(sb);
+    how.profile = rt->profile;
     how.max_state = sb->opts.max_state_size;
     /* The worker sees its own objects only: a view it is shown at the
      * store's path (no view: no objects at all, never the whole store). */
@@ -123,11 +132,13 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     how.objects_dir = sb->jail_view ? sb->m->objects_dir : NULL;
     how.objects_view = sb->jail_view;
     how.scratch_dir = NULL;
-    how.limits = sb->limits;
+    how.limits = rt->limits;
     how.cgroup = sb->cg;
     how.store = sb->m->store;
-    how.env = sb->rt_env;
-    how.data_dirs = sb->rt_data;
+    how.env = rt->env;
+    how.data_dirs = rt->data;
+    for (size_t k = 0; k < HB_ARRAY_SIZE(how.allow); k++)
+        how.allow[k] = rt->allow[k];
     hb__sanitize_spawn(sb->m, &how);
     how.guest = sb->worker_kind == HB_WORKER_MICROVM;
     return how;
@@ -166,7 +177,9 @@ static void apply_defaults(hb_sandbox *sb, const hb_sandbox_options *opts)
 /* Frees what only the handle holds (the last step of hb_sandbox_free). */
 static void free_handle(hb_sandbox *sb)
 {
-    HB_FREE_ALL(sb->slots, sb->name, sb->last_error, sb->pub_diags, sb->pub_plugins);
+    hb__rt_worker_release(&sb->rt);
+    hb__runtime_pending_clear(sb);
+    HB_FREE_ALL(sb->rt_started, sb->slots, sb->name, sb->last_error, sb->pub_diags, sb->pub_plugins);
     hb_store_snapshot_names_free(sb->pub_snapshots, sb->npub_snapshots);
     HB_FREE_ALL(sb->ret_str, sb->output_path, sb->worker_why, sb->from_snapshot);
     hb__recorder_free(sb->recorder);
@@ -240,6 +253,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     if (r < 0) {
         hb_cgroup_destroy(sb->cg);
         hb_cpucap_free(sb->cpucap);
+        hb_cpucap_free(sb->cpucap_retired);
         hb_mon_policy_free(sb->policy);
         hb_jail_view_free(sb->jail_view);
         hb__set_mgr_error(m, "sandbox %s: %s", sb->name, err ? err : hb_strerror(r));
@@ -298,9 +312,8 @@ static void release_from_manager(hb_sandbox *sb)
     /* The worker is gone: its copies of the plugin objects go too. */
     hb_jail_view_free(sb->jail_view);
     sb->jail_view = NULL;
-    hb__strv_free(sb->rt_env);
-    hb__strv_free(sb->rt_data);
-    sb->rt_env = sb->rt_data = NULL;
+    hb_cpucap_free(sb->cpucap_retired);
+    sb->cpucap_retired = NULL;
 }
 
 void hb__sandbox_detach(hb_sandbox *sb)

@@ -46,10 +46,27 @@ void hb__slot_release(hb_slot *s);
 void hb__slot_remove(hb_sandbox *sb, hb_slot *s);
 /* Makes version rec (its object at path, taken) the active one of s. */
 void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha);
-/* Adds plugin name's plugin.json runtime env and data (dir: its directory)
- * to what the sandbox's workers start with (runtime.c). 0, or -EACCES with
- * the sandbox's error set for a data directory the jail cannot reach. */
-int hb__runtime_merge(hb_sandbox *sb, const char *name, const char *dir);
+/* plugin.json runtime sections (runtime.c; docs/plugin-json.md).
+ * prepare_load: reads the section of plugin name (dir: its directory),
+ *   about to be loaded, and computes what the worker is to run with (the
+ *   profile hb__check_policy then uses); no restart yet. 0, or a negative
+ *   code with the sandbox's error naming plugin.json, the key and why.
+ * apply: restarts a running worker (checkpointing its plugins first) when
+ *   it was started with other settings than those computed; the event says
+ *   what changed. 0, or the restart's error.
+ * refresh: prepare and apply for a loaded plugin before a swap or rollback
+ *   (its slot's section is re-read from disk); s stays valid on success.
+ * started: the worker just spawned runs with the computed settings.
+ * worker: the computed settings (the sandbox's own when none were). */
+int hb__runtime_prepare_load(hb_sandbox *sb, const char *name, const char *dir);
+int hb__runtime_apply(hb_sandbox *sb, const char *name);
+int hb__runtime_refresh(hb_sandbox *sb, hb_slot *s);
+void hb__runtime_started(hb_sandbox *sb);
+const hb_rt_worker *hb__runtime_worker(hb_sandbox *sb);
+hb_profile hb__runtime_profile(hb_sandbox *sb);
+void hb__runtime_cpucap(hb_sandbox *sb);
+void hb__runtime_pending_clear(hb_sandbox *sb);
+void hb__rt_worker_release(hb_rt_worker *w);
 /* hb_store_set_status under the manager's lock. */
 void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st);
 /* Makes the store's commits so far durable (hb_store_flush), after a

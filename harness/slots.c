@@ -20,6 +20,7 @@ void hb__slot_release(hb_slot *s)
     HB_FREE_ALL(s->name, s->dir, s->path);
     hb_dwarf_info_free(s->dwarf);
     hb_ckset_release(&s->ckpts);
+    hb__runtime_settings_release(&s->rt);
     memset(s, 0, sizeof(*s));
 }
 
@@ -42,16 +43,10 @@ void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha
     hb__runtime_settings rt;
     char *err = NULL;
     if (s->dir && *s->dir && hb__runtime_read(s->dir, &rt, &err) == 0) {
-        s->call_timeout_ms = rt.call_timeout_ms;
-        hb__runtime_settings_release(&rt);
+        hb__runtime_settings_release(&s->rt);
+        s->rt = rt;
     }
     free(err);
-}
-
-unsigned hb__slot_call_timeout(const hb_sandbox *sb, const hb_slot *s)
-{
-    unsigned cap = sb->opts.call_timeout_ms;
-    return s->call_timeout_ms && (!cap || s->call_timeout_ms < cap) ? s->call_timeout_ms : cap;
 }
 
 void hb__set_status(hb_sandbox *sb, const char *plugin, uint64_t v, hb_version_status st)

@@ -33,6 +33,8 @@ static int prepare(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_tim
     char *err = NULL;
     uint64_t tv = hb__now_ns();
     int r = hb__verify_object(sb->m, rec, &err);
+    if (r == 0 && (r = hb__runtime_refresh(sb, s)) < 0) /* plugin.json runtime, may restart */
+        return r;
     t->verify_ms += hb__ms_since(tv);
     if (r < 0) {
         hb__sandbox_fail(sb, r, "refusing to load %s v%llu: %s", s->name,

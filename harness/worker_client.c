@@ -347,6 +347,9 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .preload = how->preload,
         .write_dir = how->write_dir,
         .inst_env = how->inst_env,
+        .allow_read = how->allow[0],
+        .allow_write = how->allow[1],
+        .allow_unix = how->allow[2],
     };
     hb_sec_cmd cmd = {0};
     r = hb_sec_wrap(&sp, &cmd, err);

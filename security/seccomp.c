@@ -32,6 +32,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -132,14 +133,25 @@ static int add_wx_rules(scmp_filter_ctx ctx, const char **what)
     return 0;
 }
 
-static int add_rules(scmp_filter_ctx ctx, const hb_profile_spec *spec, pid_t self, char *err,
-                     size_t errlen)
+/* An allow-list's UNIX socket (HB_SEC_ALLOW_UNIX): socket() of another
+ * family is still denied, connect() is allowed. */
+static bool opened_by_allow(const char *name, unsigned allow)
+{
+    return (allow & HB_SEC_ALLOW_UNIX) && (!strcmp(name, "socket") || !strcmp(name, "connect"));
+}
+
+static int add_rules(scmp_filter_ctx ctx, const hb_profile_spec *spec, unsigned allow,
+                     pid_t self, char *err, size_t errlen)
 {
     int r;
     const char *what = NULL;
     for (size_t i = 0; deny_always[i]; i++)
-        if ((r = add_named(ctx, what = deny_always[i], 0, NULL)) < 0)
+        if (!opened_by_allow(deny_always[i], allow) &&
+            (r = add_named(ctx, what = deny_always[i], 0, NULL)) < 0)
             goto fail;
+    const struct scmp_arg_cmp not_unix[] = {SCMP_A0(SCMP_CMP_NE, AF_UNIX)};
+    if ((allow & HB_SEC_ALLOW_UNIX) && (r = add_named(ctx, what = "socket", 1, not_unix)) < 0)
+        goto fail;
     /* clone: threads yes (CLONE_THREAD), processes no; and no thread in a
      * namespace of its own. */
     what = "clone";
@@ -172,6 +184,12 @@ fail:
 }
 
 int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t errlen)
+{
+    return hb_sec_apply_profile_allow(p, 0, out, err, errlen);
+}
+
+int hb_sec_apply_profile_allow(hb_profile p, unsigned allow, hb_sec_applied *out, char *err,
+                               size_t errlen)
 {
     const hb_profile_spec *spec = hb_sec_profile(p);
     if (!spec || !out) {
@@ -214,7 +232,7 @@ int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t er
     if (r < 0)
         snprintf(err, errlen, "seccomp: deny other ABIs: %s", strerror(-r));
     if (r == 0)
-        r = add_rules(ctx, spec, getpid(), err, errlen);
+        r = add_rules(ctx, spec, allow, getpid(), err, errlen);
     if (r == 0) {
         r = seccomp_load(ctx);
         if (r < 0)

@@ -99,6 +99,14 @@ typedef struct hb_sec_applied {
  * reason in err. */
 int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t errlen);
 
+/* The same, with what a plugin.json allow-list opens (HB_SEC_ALLOW_*
+ * bits): HB_SEC_ALLOW_UNIX lets socket(AF_UNIX, ...) and connect through
+ * the strict and standard filters (other socket families, bind, listen and
+ * accept stay denied; which socket files exist is the jail's business). */
+#define HB_SEC_ALLOW_UNIX 1u
+int hb_sec_apply_profile_allow(hb_profile p, unsigned allow, hb_sec_applied *out, char *err,
+                               size_t errlen);
+
 /* (landlock.c, for hb_sec_apply_profile) Inside the sandbox view (a
  * read-only root), lets the process open for reading only files beneath
  * read-only mounts and character devices. 1 when applied, 0 when not
@@ -156,6 +164,14 @@ typedef struct hb_sec_spawn {
     const char *preload;
     const char *write_dir;
     char *const *inst_env;
+    /* Appended (plugin.json runtime.allow, security/allow.h): real paths
+     * shown at their own path, read-only (allow_read, allow_unix) or
+     * read-write (allow_write). allow_unix also lets the worker's seccomp
+     * filter allow socket(AF_UNIX) and connect (`--allow unix`). NULL or
+     * empty: none. */
+    char *const *allow_read;
+    char *const *allow_write;
+    char *const *allow_unix;
 } hb_sec_spawn;
 
 /* The command hb_sec_wrap() builds. */

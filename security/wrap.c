@@ -33,6 +33,16 @@
 static const char *const worker_env_keep[] = {"LANG", "LC_ALL", "TZ", "ASAN_OPTIONS",
                                               "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL};
 
+/* Parents before children: a directory bound after one of its
+ * subdirectories would hide that bind (a read-only data directory under a
+ * writable allow-list directory would become writable). */
+static int by_depth(const void *a, const void *b)
+{
+    size_t la = strlen(((const hb_jail_bind *)a)->path);
+    size_t lb = strlen(((const hb_jail_bind *)b)->path);
+    return la < lb ? -1 : la > lb;
+}
+
 void hb_sec_cmd_release(hb_sec_cmd *c)
 {
     if (!c)
@@ -70,13 +80,17 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     const char *scratch = sp->scratch_dir ? sp->scratch_dir : "/tmp";
     char ringarg[16];
     snprintf(ringarg, sizeof(ringarg), "%d", sp->ring_fd);
-    hb_argv wcmd = HB_ARGV_INIT;
-    hb__argv_pushl(&wcmd, sp->worker_path, "--fd", fdarg, "--profile", spec->name, NULL);
+    /* --allow unix: the filter lets AF_UNIX sockets connect (allow.h) */
+    bool unix_ok = sp->allow_unix && sp->allow_unix[0] && spec->seccomp;
+    hb_argv wa = HB_ARGV_INIT;
+    hb__argv_pushl(&wa, sp->worker_path, "--fd", fdarg, "--profile", spec->name, NULL);
+    if (unix_ok)
+        hb__argv_pushl(&wa, "--allow", "unix", NULL);
     if (sp->ring_fd > 0)
-        hb__argv_pushl(&wcmd, "--ring", ringarg, NULL);
+        hb__argv_pushl(&wa, "--ring", ringarg, NULL);
     if (sp->preload)
-        hb__argv_pushl(&wcmd, "--preload", sp->preload, NULL);
-    char **cmd = hb__argv_take(&wcmd);
+        hb__argv_pushl(&wa, "--preload", sp->preload, NULL);
+    char **cmd = hb__argv_take(&wa);
     if (!cmd) {
         free(warn);
         return hb__seterr(err, -ENOMEM, "out of memory");
@@ -84,8 +98,9 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     hb_sec_cmd c = {.wrapped = wrap, .drop_root = wrap && hb_jail_drops_root(), .warning = warn};
     int r = 0;
     if (wrap) {
-        size_t ndata = sp->data_dirs ? hb__strv_len((char **)sp->data_dirs) : 0;
-        hb_jail_bind *binds = calloc(4 + ndata, sizeof(*binds));
+        size_t ndata = hb__strv_len(sp->data_dirs), nread = hb__strv_len(sp->allow_read);
+        size_t nwrite = hb__strv_len(sp->allow_write), nunix = hb__strv_len(sp->allow_unix);
+        hb_jail_bind *binds = calloc(4 + ndata + nread + nwrite + nunix, sizeof(*binds));
         if (!binds) {
             hb__strv_free(cmd);
             hb_sec_cmd_release(&c);
@@ -98,10 +113,20 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             binds[nb++] = (hb_jail_bind){sp->objects_dir, sp->objects_src, false};
         if (sp->scratch_dir)
             binds[nb++] = (hb_jail_bind){sp->scratch_dir, NULL, true};
+        size_t first_rt = nb;
         for (size_t i = 0; i < ndata; i++)
             binds[nb++] = (hb_jail_bind){sp->data_dirs[i], NULL, false};
         if (sp->write_dir)
             binds[nb++] = (hb_jail_bind){sp->write_dir, NULL, true};
+        /* allow-lists: after the jail's own mounts (a path under /tmp lands
+         * on its tmpfs); a UNIX socket needs no write access to the mount */
+        for (size_t i = 0; i < nread; i++)
+            binds[nb++] = (hb_jail_bind){sp->allow_read[i], NULL, false};
+        for (size_t i = 0; i < nwrite; i++)
+            binds[nb++] = (hb_jail_bind){sp->allow_write[i], NULL, true};
+        for (size_t i = 0; i < nunix; i++)
+            binds[nb++] = (hb_jail_bind){sp->allow_unix[i], NULL, false};
+        qsort(binds + first_rt, nb - first_rt, sizeof(*binds), by_depth);
         if (c.drop_root && (r = hb_jail_userns_new(&c.userns_fd, err)) < 0) {
             hb__strv_free(cmd);
             free(binds);

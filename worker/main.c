@@ -1,7 +1,7 @@
 /* worker/main.c - hotbox-worker: the guest process that hosts plugins.
  *
  *   hotbox-worker --fd N [--profile strict|standard|permissive] [--ring M]
- *                 [--preload LIB]
+ *                 [--preload LIB] [--allow unix]
  *
  * N is this end of the harness's socketpair; M, when given, the memfd of
  * the shared-memory call ring (proto/ring.h), mapped here before anything
@@ -9,7 +9,9 @@
  * standard) is applied before the first request is read, so no plugin code
  * ever runs outside it: rlimits, no_new_privs and the seccomp filter (see
  * security/security.h). Everything else about the process (which plugins,
- * which versions, limits) arrives as requests; see PROTOCOL.md. */
+ * which versions, limits) arrives as requests; see PROTOCOL.md. --allow
+ * unix (a plugin.json allow-list names a UNIX socket) lets the filter allow
+ * AF_UNIX sockets and connect. */
 #include "worker.h"
 
 #include "security.h"
@@ -127,7 +129,7 @@ static void init_dies_of_signals(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: hotbox-worker --fd N [--profile strict|standard|permissive] "
-                    "[--ring M] [--preload LIB]\n"
+                    "[--ring M] [--preload LIB] [--allow unix]\n"
                     "(started by the hotbox library, not by hand)\n");
     return EXIT_USAGE;
 }
@@ -170,6 +172,7 @@ int main(int argc, char **argv)
     uint64_t fd = UINT64_MAX, ring_fd = UINT64_MAX;
     hb_profile profile = HB_PROFILE_STANDARD;
     const char *preload = NULL; /* --preload LIB: preload.c */
+    unsigned allow = 0; /* --allow unix: a plugin.json allow-list's sockets */
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
             return usage();
@@ -181,6 +184,10 @@ int main(int argc, char **argv)
                 return usage();
         } else if (strcmp(argv[i], "--preload") == 0) {
             preload = argv[i + 1];
+        } else if (strcmp(argv[i], "--allow") == 0) {
+            if (strcmp(argv[i + 1], "unix") != 0)
+                return usage();
+            allow |= HB_SEC_ALLOW_UNIX;
         } else if (strcmp(argv[i], "--profile") == 0) {
             if (hb_sec_profile_parse(argv[i + 1], &profile) < 0) {
                 fprintf(stderr, "hotbox-worker: unknown profile %s\n", argv[i + 1]);
@@ -225,7 +232,7 @@ int main(int argc, char **argv)
     /* Last step of set-up: from here on only the profile's calls work. */
     char why[256];
     hb_sec_applied applied;
-    if (hb_sec_apply_profile(profile, &applied, why, sizeof(why)) < 0) {
+    if (hb_sec_apply_profile_allow(profile, allow, &applied, why, sizeof(why)) < 0) {
         fprintf(stderr, "hotbox-worker: cannot apply the %s profile: %s\n",
                 hb_profile_name(profile), why);
         return 1;

@@ -70,6 +70,7 @@ static int open_sandbox(jctx *j, double *load_ms, char **err)
     hb_sandbox_options_init(&o, HB_SANDBOX_OPTIONS_VERSION);
     o.name = j->J->p->name;
     o.profile = R->g->profile;
+    o.trust_plugin_runtime = R->g->trust_plugin_runtime;
     o.worker = R->g->worker;
     o.call_timeout_ms = R->timeout_ms;
     o.swap_timeout_ms = R->timeout_ms;

@@ -429,7 +429,7 @@ HB_EXTERN int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t versio
 /* Sandboxes                                                                 */
 /* ------------------------------------------------------------------------ */
 
-#define HB_SANDBOX_OPTIONS_VERSION 5
+#define HB_SANDBOX_OPTIONS_VERSION 6
 
 /* Security profiles for the worker (see the README's profile table). */
 typedef enum hb_profile {
@@ -516,6 +516,13 @@ typedef struct hb_sandbox_options {
      * segment start, every 256 KiB and by hb_sandbox_free; a failed write is
      * an HB_EVENT_WARNING, never a failed call. NULL: no recording. Copied. */
     const char *record_dir;
+    /* Version 6. How plugin.json's runtime section may change the worker
+     * (docs/plugin-json.md). 0 (default): the stronger wins: a plugin may
+     * ask for a stronger profile and tighter limits than these options,
+     * never weaker or looser (a weaker ask is an HB_EVENT_NOTICE). 1: the
+     * plugins are trusted: their strongest profile and tightest limits
+     * replace these options' (the CLI's --trust-plugin-runtime). */
+    int trust_plugin_runtime;
 } hb_sandbox_options;
 
 #define HB_SANDBOX_OPTIONS_INIT {.version = HB_SANDBOX_OPTIONS_VERSION, .profile = HB_PROFILE_DEFAULT}
