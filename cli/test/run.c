@@ -376,7 +376,10 @@ static void run_job(run *R, job *J, size_t jobno)
                 break;
             }
         }
-        if (s->kind == STEP_TEST && !R->fail_fast) {
+        /* Batches run in the worker without CALL frames: --record (which
+         * records each test's call for hotbox replay) and --fail-fast (which
+         * stops at the first failure) run one test per round trip. */
+        if (s->kind == STEP_TEST && !R->fail_fast && !R->record) {
             size_t done = run_test_batch(&j, k); /* reported there */
             if (done) {
                 k += done - 1;
