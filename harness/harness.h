@@ -89,6 +89,11 @@ typedef struct hb_wclient {
      * in a denied call; the next CALL fails with it before it is posted. */
     bool denial_pending;
     hb_store *store; /* symbolizes fault backtraces (from hb_wspawn) */
+    /* Once the worker runs, its seccomp listener is read by the process's
+     * denial watcher (denial_watch.h), not by calls; NULL: no filter, or
+     * the listener stayed here (has_listener) because the watcher could
+     * not take it. */
+    struct hb_dwatch *dwatch;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT) of a request. Return <0 to abort. */
@@ -124,6 +129,25 @@ uint32_t hb__wc_next_id(hb_wclient *wc);
  *  HB_EPROTO    garbage on the channel; the worker was killed and reaped */
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+/* hb__wc_request for a CALL (no interim frames): through the shared-memory
+ * ring when the worker has one and the frame fits a slot, otherwise (and
+ * for large replies) over the socket. Same results and guarantees. *clock
+ * holds the hb__now_ns() the call started at; it is set to the time the
+ * reply was taken (one clock read serves the caller's timing too). */
+int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clock,
+                hb_frame *reply, char **err);
+/* Shared by worker_client.c and ring_client.c. hb__wc_await waits for
+ * the reply of request id (results as hb__wc_request). hb__wc_settle
+ * ends request id with frame f: 0 (OK, *reply takes f), ERR's code, or
+ * HB_EPROTO for another request's frame (worker killed); 1 leaves f to the
+ * caller. hb__wc_take_denial: a plugin thread stopped in a denied call
+ * ends the worker now (returns HB_ECRASHED saying so), else 0.
+ * hb__wc_take_ring_reply reads a ring CALL's reply (ring_client.c). */
+int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
+                 hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
+int hb__wc_settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err);
+int hb__wc_take_denial(hb_wclient *wc, char **err);
+int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err);
 /* " in <plugin> v<N>[, a version no longer active ...][ at <function> (<file>:<line>)]
  * (pc 0x.., address 0x..)"
  * when the dead worker reported a fault in plugin code, else "". */

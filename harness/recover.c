@@ -343,7 +343,10 @@ int hb__ensure_worker(hb_sandbox *sb)
     if (hb__wc_alive(&sb->wc))
         return 0;
     char buf[160] = "no worker", where[1024];
-    if (sb->wc.reaped)
+    if (sb->wc.denied[0]) /* the denial watcher ended it (denial_watch.h) */
+        snprintf(buf, sizeof(buf), "plugin called %s (denied by the %s profile)", sb->wc.denied,
+                 hb_profile_name(sb->wc.profile));
+    else if (sb->wc.reaped)
         hb__describe_wait_status(sb->wc.wait_status, buf, sizeof(buf));
     hb__wc_fault_place(&sb->wc, where, sizeof(where));
     /* A thread of a plugin can crash the worker between requests: the
