@@ -37,7 +37,8 @@ static void need_two_cpus(void)
 }
 
 /* A child that maps the ring from fd, holds its life word, takes the
- * first bell and then dies as `how` says (0: waits to be killed). */
+ * first bell and then crashes (how SIGSEGV), replies "ok" (how 0), or
+ * waits to be killed (SIGKILL). */
 static pid_t start_holder(int fd, int how)
 {
     pid_t pid = fork();
@@ -51,6 +52,8 @@ static pid_t start_holder(int fd, int how)
         (void)hb__ring_next(r, &seen);
         if (how == SIGSEGV)
             *(volatile int *)0 = 1;
+        if (how == 0)
+            (void)hb__ring_reply(r, "ok", 2);
         for (;;)
             pause();
     }
@@ -116,19 +119,7 @@ static void case_alive_reply(void)
     int fd;
     hb_ring *ring;
     HB_CHECK_OK(hb__ring_create(&fd, &ring));
-    pid_t pid = fork();
-    HB_CHECK(pid >= 0);
-    if (pid == 0) {
-        pin(1);
-        hb_ring *r;
-        if (hb__ring_map(fd, &r) < 0 || hb__ring_hold_life(r) < 0)
-            _exit(3);
-        uint32_t seen = 0;
-        (void)hb__ring_next(r, &seen);
-        (void)hb__ring_reply(r, "ok", 2);
-        for (;;)
-            pause();
-    }
+    pid_t pid = start_holder(fd, 0);
     wait_held(ring, pid);
     atomic_store(&ring->worker_cpu, 1); /* where it is pinned (before its first bell) */
     hb__ring_post(ring, HB_RING_KIND_RING);
