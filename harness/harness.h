@@ -275,7 +275,22 @@ struct hb_sandbox {
     const char *carry_report; /* while a swap event is emitted: its `carry` lines */
     hb_worker_kind worker_kind;   /* what opts.worker resolved to (worker_kind.c) */
     char *worker_why;             /* and why */
+    /* A worker started before it is needed, for the next restart
+     * (spare.c); NULL until the first restart. from_spare: the last
+     * restart handed over to one. */
+    struct hb_spare *spare;
+    bool from_spare;
 };
+
+/* spare.c. refill: starts a spare for sb with how's parameters (copied),
+ * on a thread of its own, unless one exists. take: when sb has a spare
+ * (waits for it when it is still starting) started with the same
+ * parameters as how and still running, moves it into *out (an empty
+ * client) and returns true; otherwise drops it and returns false. free:
+ * ends the spare and its thread. */
+void hb__spare_refill(hb_sandbox *sb, const hb_wspawn *how);
+bool hb__spare_take(hb_sandbox *sb, const hb_wspawn *how, hb_wclient *out);
+void hb__spare_free(hb_sandbox *sb);
 
 /* The call timeout of a slot's calls: its plugin.json runtime.call_timeout_ms
  * when set, never above the sandbox's call_timeout_ms (the ceiling). slots.c */

@@ -148,7 +148,8 @@ static void announce_restart(hb_sandbox *sb, const char *why)
                     sb->slots[i].ckpts.latest.valid && !sb->slots[i].restore_fresh
                         ? " from its checkpoint" : "");
     hb__emit(sb->m, sb, HB_EVENT_RESTARTED, NULL, 0, 0, 0, NULL,
-             "worker restarted (pid %d) after it %s%s%s", (int)sb->wc.pid, why,
+             "worker restarted (pid %d%s) after it %s%s%s", (int)sb->wc.pid,
+             sb->from_spare ? ", a spare started before" : "", why,
              restored.len ? "; serving " : "", restored.len ? restored.buf : "");
     hb__sb_release(&restored);
 }
@@ -165,7 +166,9 @@ static int respawn(hb_sandbox *sb, const char *why)
         pid_t oldpid = sb->wc.pid;
         hb__wc_kill(&sb->wc);
         hb__forget_worker(sb, oldpid);
-        int r = hb__wc_spawn(&sb->wc, &how, &err);
+        /* The spare first (spare.c): started and confined already. */
+        sb->from_spare = attempt == 0 && hb__spare_take(sb, &how, &sb->wc);
+        int r = sb->from_spare ? 0 : hb__wc_spawn(&sb->wc, &how, &err);
         hb__record_worker(sb);
         if (r < 0) {
             hb__sandbox_fail(sb, r, "cannot restart the worker after it %s: %s", why, err ? err : "");
@@ -180,6 +183,7 @@ static int respawn(hb_sandbox *sb, const char *why)
     hb_metrics_observe(sb->m->metrics, HB_HIST_RESTART, hb__now_ns() - t0);
     announce_restart(sb, why);
     free(err);
+    hb__spare_refill(sb, &how); /* for the next one, off this path */
     return hb__wc_alive(&sb->wc) ? 0 : HB_ECRASHED;
 }
 
