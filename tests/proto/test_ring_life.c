@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 
@@ -44,6 +45,9 @@ static pid_t start_holder(int fd, int how)
     pid_t pid = fork();
     HB_CHECK(pid >= 0);
     if (pid == 0) {
+        /* A failed case leaves no holder behind. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+            _exit(3);
         pin(1);
         hb_ring *r;
         if (hb__ring_map(fd, &r) < 0 || hb__ring_hold_life(r) < 0)
