@@ -15,7 +15,6 @@
  *   bench_core [runs] [calls|crash]   "calls" runs part 2 only, "crash"
  *   part 4 only. */
 #include <poll.h>
-#include <spawn.h>
 #include <dlfcn.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -210,20 +209,6 @@ static const char crash_src[] =
     "  if (l != sizeof n) return -1; memcpy(&n, d, l); return 0; }\n"
     "HB_PLUGIN(\"crashb\", 1, 0, 0, save, migrate);\n";
 
-extern char **environ;
-
-static double spawn_true_us(void)
-{
-    char *argv[] = {"/bin/true", NULL};
-    double t0 = now_us();
-    pid_t pid;
-    if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0)
-        return -1;
-    int st;
-    waitpid(pid, &st, 0);
-    return now_us() - t0;
-}
-
 /* Crash, then the next call, timed together; gap_ms idle before each. */
 static int time_crashes(hb_sandbox *sb, int gap_ms, double *ms, int n)
 {
@@ -272,7 +257,7 @@ static int bench_crash(hb_manager *m, int runs)
         time_crashes(sb, 300, b, runs) < 0)
         return -1;
     for (int i = 0; i < runs; i++)
-        t[i] = spawn_true_us() / 1e3;
+        t[i] = hb_bench_run((char *const[]){"/bin/true", NULL});
     printf("\n4. crash -> next call served (standard profile)\n");
     stats("back to back", a, (size_t)runs, "ms");
     stats("300 ms apart (spare refilled)", b, (size_t)runs, "ms");
