@@ -23,6 +23,8 @@
 struct hb_dwatch {
     int listener;
     int kill_pidfd;
+    int wrapper_pidfd; /* borrowed: its readability means the wrapper died; -1: none */
+    bool wrapper_in_epoll;
     pid_t owner; /* the process whose thread watches it */
     uint32_t slot;
     bool in_epoll;
@@ -37,15 +39,35 @@ struct slot {
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* guards all below */
 static pid_t thread_pid; /* the process whose thread runs; 0: none yet */
+static pthread_t thread;
 static int epfd = -1;
 static struct slot *slots;
-static uint32_t nslots;
+static uint32_t nslots, nwatching; /* slots in use */
 
 static void forget(hb_dwatch *w)
 {
     if (w->in_epoll)
         (void)epoll_ctl(epfd, EPOLL_CTL_DEL, w->listener, NULL);
     w->in_epoll = false;
+}
+
+static void forget_all(hb_dwatch *w)
+{
+    forget(w);
+    if (w->wrapper_in_epoll)
+        (void)epoll_ctl(epfd, EPOLL_CTL_DEL, w->wrapper_pidfd, NULL);
+    w->wrapper_in_epoll = false;
+}
+
+/* With lock held: the worker's wrapper (bwrap) died. The worker goes
+ * too: a root manager's jailed worker gets no parent-death signal from
+ * its root bwrap, and a worker nobody supervises must not keep serving. */
+static void wrapper_died(hb_dwatch *w)
+{
+    (void)syscall(SYS_pidfd_send_signal, w->kill_pidfd, SIGKILL, NULL, 0);
+    if (w->wrapper_in_epoll)
+        (void)epoll_ctl(epfd, EPOLL_CTL_DEL, w->wrapper_pidfd, NULL);
+    w->wrapper_in_epoll = false;
 }
 
 /* With lock held: a readable or hung-up listener. */
@@ -77,14 +99,19 @@ static void *watch_main(void *arg)
     int ep = (int)(intptr_t)arg;
     struct epoll_event ev[32];
     for (;;) {
-        int n = epoll_wait(ep, ev, 32, -1);
+        int n = epoll_wait(ep, ev, 32, -1); /* where a stop cancels it */
         if (n < 0)
             continue; /* EINTR (every signal is blocked here: not expected) */
         pthread_mutex_lock(&lock);
         for (int i = 0; i < n; i++) {
-            uint32_t idx = (uint32_t)ev[i].data.u64, gen = (uint32_t)(ev[i].data.u64 >> 32);
-            if (idx < nslots && slots[idx].w && slots[idx].gen == gen)
-                handle(slots[idx].w, ev[i].events);
+            uint32_t lo = (uint32_t)ev[i].data.u64, gen = (uint32_t)(ev[i].data.u64 >> 32);
+            uint32_t idx = lo >> 1;
+            if (idx < nslots && slots[idx].w && slots[idx].gen == gen) {
+                if (lo & 1)
+                    wrapper_died(slots[idx].w);
+                else
+                    handle(slots[idx].w, ev[i].events);
+            }
         }
         pthread_mutex_unlock(&lock);
     }
@@ -102,7 +129,7 @@ static void after_fork_in_child(void)
     epfd = -1;
     thread_pid = 0;
     slots = NULL; /* the parent's table: its copy is left alone */
-    nslots = 0;
+    nslots = nwatching = 0;
 }
 
 static void register_atfork(void)
@@ -140,8 +167,22 @@ static int start_thread(void)
         return -r;
     }
     epfd = ep;
+    thread = t;
     thread_pid = getpid();
     return 0;
+}
+
+/* With lock held, when the last watch stopped: the thread and its epoll
+ * fd end (a process that freed its sandboxes holds nothing of ours). The
+ * thread is cancelled at its next epoll_wait (a cancellation point, and
+ * the only one it reaches: it never holds the lock there); it is detached,
+ * so nothing waits for it. */
+static void stop_thread(void)
+{
+    pthread_cancel(thread);
+    close(epfd);
+    epfd = -1;
+    thread_pid = 0;
 }
 
 /* With lock held: a free slot (the table grows by doubling). */
@@ -165,28 +206,40 @@ static int take_slot(hb_dwatch *w)
     return 0;
 }
 
-int hb__dwatch_start(int listener, int kill_pidfd, hb_dwatch **out)
+int hb__dwatch_start(int listener, int kill_pidfd, int wrapper_pidfd, hb_dwatch **out)
 {
     hb_dwatch *w = calloc(1, sizeof(*w));
     if (!w)
         return -ENOMEM;
     w->listener = listener;
     w->kill_pidfd = kill_pidfd;
+    w->wrapper_pidfd = wrapper_pidfd;
     pthread_mutex_lock(&lock);
     int r = start_thread();
     if (r == 0)
         r = take_slot(w);
     if (r == 0) {
-        struct epoll_event ev = {.events = EPOLLIN,
-                                 .data.u64 = (uint64_t)slots[w->slot].gen << 32 | w->slot};
+        uint64_t key = (uint64_t)slots[w->slot].gen << 32 | (uint64_t)w->slot << 1;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = key};
+        struct epoll_event wev = {.events = EPOLLIN, .data.u64 = key | 1};
         if (epoll_ctl(epfd, EPOLL_CTL_ADD, listener, &ev) < 0) {
             r = -errno;
             slots[w->slot].w = NULL;
+        } else if (wrapper_pidfd >= 0 &&
+                   epoll_ctl(epfd, EPOLL_CTL_ADD, wrapper_pidfd, &wev) < 0) {
+            r = -errno;
+            (void)epoll_ctl(epfd, EPOLL_CTL_DEL, listener, NULL);
+            slots[w->slot].w = NULL;
+        } else {
+            w->wrapper_in_epoll = wrapper_pidfd >= 0;
         }
     }
     if (r == 0) {
         w->in_epoll = true;
         w->owner = getpid();
+        nwatching++;
+    } else if (thread_pid == getpid() && nwatching == 0) {
+        stop_thread();
     }
     pthread_mutex_unlock(&lock);
     if (r < 0) {
@@ -213,9 +266,11 @@ void hb__dwatch_stop(hb_dwatch *w)
     pthread_mutex_lock(&lock);
     if (w->owner == thread_pid && w->owner == getpid() && w->slot < nslots &&
         slots[w->slot].w == w) {
-        forget(w);
+        forget_all(w);
         slots[w->slot].w = NULL;
         slots[w->slot].gen++;
+        if (--nwatching == 0)
+            stop_thread();
     }
     pthread_mutex_unlock(&lock);
     close(w->listener);

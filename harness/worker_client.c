@@ -73,27 +73,6 @@ static void reset_client(hb_wclient *wc)
     wc->worker_pid = 0;
 }
 
-/* The pidfd of wc->pid. A wrapped worker's client keeps only the worker's
- * own pidfd once it knows it (one fd less per sandbox): bwrap is our child,
- * so until it is reaped its pid cannot be reused and a pidfd opened when
- * one is needed (to reap it against a deadline) names it still. -1 when
- * none can be had (then reaping waits without a deadline). */
-static int wrapper_pidfd(hb_wclient *wc)
-{
-    if (wc->pidfd < 0 && wc->pid > 0) {
-        int fd = hb_mon_pidfd_open(wc->pid);
-        wc->pidfd = fd >= 0 ? fd : -1;
-    }
-    return wc->pidfd;
-}
-
-/* What a wait for the worker's death polls: its own pidfd when wrapped
- * and known, else wc->pid's. */
-static int death_pidfd(const hb_wclient *wc)
-{
-    return wc->worker_pidfd >= 0 ? wc->worker_pidfd : wc->pidfd;
-}
-
 /* bwrap reports a worker killed by signal n as its own exit status 128+n;
  * turn that back into the wait status of a signal death, so crashes read
  * the same wrapped or not. (A plugin calling exit(128+n) under bwrap reads
@@ -109,7 +88,7 @@ void hb__wc_kill(hb_wclient *wc)
 {
     if (wc->pid > 0) {
         int st = 0;
-        if (hb_mon_kill_reap(wc->pid, wrapper_pidfd(wc), &st) == 0) {
+        if (hb_mon_kill_reap(wc->pid, wc->pidfd, &st) == 0) {
             wc->wait_status = unwrap_status(wc, st);
             wc->reaped = true;
         }
@@ -145,7 +124,7 @@ static void reap_dead(hb_wclient *wc)
     if (wc->ring_pending && wc->ring)
         wc->undelivered = atomic_load(&wc->ring->taken) != wc->ring_bell;
     int st = 0;
-    if (hb_mon_reap(wc->pid, wrapper_pidfd(wc), 2000, &st) == 0) {
+    if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
         wc->wait_status = unwrap_status(wc, st);
         wc->reaped = true;
         drain_fault(wc);
@@ -491,12 +470,6 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
          * the channel open) has not noticed yet. */
         int wfd = hb_mon_pidfd_open(inner);
         wc->worker_pidfd = wfd >= 0 ? wfd : -1;
-        /* From here on the worker's pidfd watches and kills; bwrap's is
-         * opened again only to reap it (wrapper_pidfd). */
-        if (wfd >= 0) {
-            close(wc->pidfd);
-            wc->pidfd = -1;
-        }
     }
     close(info[0]);
     /* From here on the process's denial watcher reads the listener, and
@@ -504,7 +477,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
      * the listener stays here and every call polls it, as before. */
     if (wc->has_listener &&
         hb__dwatch_start(wc->listener, wc->worker_pidfd >= 0 ? wc->worker_pidfd : wc->pidfd,
-                         &wc->dwatch) == 0) {
+                         wc->worker_pidfd >= 0 ? wc->pidfd : -1, &wc->dwatch) == 0) {
         wc->listener = -1;
         wc->has_listener = false;
     }
@@ -537,9 +510,13 @@ bool hb__wc_alive(hb_wclient *wc)
         return false;
     /* No system call while the kernel's word says the worker runs and the
      * denial watcher saw nothing (a stopped plugin thread makes it kill
-     * the worker, which the word then says). */
+     * the worker, which the word then says). A wrapped worker's bwrap is
+     * asked too (one fd): its death is news the word does not carry yet
+     * (the watcher kills the worker then, but after whoever saw bwrap go
+     * may already call). */
     if (wc->ring && !wc->has_listener && hb__ring_peer_alive(wc->ring) &&
-        !(wc->dwatch && hb__dwatch_denied(wc->dwatch, NULL, 0)))
+        !(wc->dwatch && hb__dwatch_denied(wc->dwatch, NULL, 0)) &&
+        (wc->worker_pidfd < 0 || hb_mon_alive(wc->pidfd)))
         return true;
     struct pollfd p[3] = {{.fd = wc->pidfd, .events = POLLIN},
                           {.fd = wc->worker_pidfd, .events = POLLIN},
@@ -552,7 +529,7 @@ bool hb__wc_alive(hb_wclient *wc)
         wc->denial_pending = p[2].revents != 0;
         return true;
     }
-    if (n < 0 && (wc->pidfd < 0 || hb_mon_alive(wc->pidfd)) &&
+    if (n < 0 && hb_mon_alive(wc->pidfd) &&
         (wc->worker_pidfd < 0 || hb_mon_alive(wc->worker_pidfd)))
         return true;
     reap_dead(wc);
@@ -660,7 +637,7 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
                               "worker did not answer within %u ms and was killed", timeout_ms);
         }
         struct pollfd p[3] = {{.fd = wc->fd, .events = POLLIN},
-                              {.fd = death_pidfd(wc), .events = POLLIN},
+                              {.fd = wc->pidfd, .events = POLLIN},
                               {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
         int n = poll(p, 3, (int)((deadline - now) / 1000000ull) + 1);
         if (n < 0 && errno == EINTR)
@@ -823,7 +800,7 @@ void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
     if (r == 0) {
         hb__frame_release(&reply);
         int st;
-        if (hb_mon_reap(wc->pid, wrapper_pidfd(wc), (int)grace_ms, &st) == 0) {
+        if (hb_mon_reap(wc->pid, wc->pidfd, (int)grace_ms, &st) == 0) {
             wc->wait_status = unwrap_status(wc, st);
             wc->reaped = true;
             reset_client(wc);
