@@ -155,10 +155,9 @@ static void case_denial_idle_kills(void)
          * was denied. */
         int rc = hb_callf(sb, "callp", "add", "ii)i", 1, 2, &r);
         HB_CHECK(rc == HB_ESTATELOST || rc == HB_ECRASHED);
-        const char *said = strstr(hb_sandbox_last_error(sb), "denied") ? hb_sandbox_last_error(sb) : NULL;
-        for (int i = 0; i < 32 && !said; i++)
-            if (strstr(ev.last[i], "denied"))
-                said = ev.last[i];
+        const char *said = strstr(hb_sandbox_last_error(sb), "denied")
+                               ? hb_sandbox_last_error(sb)
+                               : e2e_event_with(&ev, "denied");
         HB_CHECK(said != NULL);
         HB_CHECK_CONTAINS(said, "socket");
         HB_CHECK_CONTAINS(said, "denied");

@@ -207,11 +207,9 @@ static void case_thread_denial(void)
      * and says the state since the checkpoint was lost; the crash event
      * names the denial then. */
     HB_CHECK(rc == HB_ECRASHED || rc == HB_ESTATELOST);
-    const char *said = hb_sandbox_last_error(sb);
-    if (rc == HB_ESTATELOST)
-        for (int i = 0; i < 32; i++)
-            if (strstr(ev.last[i], "denied"))
-                said = ev.last[i];
+    const char *said =
+        rc == HB_ESTATELOST ? e2e_event_with(&ev, "denied") : hb_sandbox_last_error(sb);
+    HB_CHECK(said != NULL);
     HB_CHECK_CONTAINS(said, "socket");
     HB_CHECK_CONTAINS(said, "denied");
     HB_CHECK_OK(hb_callf(sb, "ringt", "add", "ii)i", 2, 3, &r));
