@@ -7,9 +7,14 @@
  *      a direct call via dlsym and vs the hardware's floor: two processes
  *      ping-ponging over shared memory (spin, then futex) and over a
  *      socketpair, in the same two placements (pingpong.h);
- *   3. edit-to-swap with the local backend vs the bare `cc` command.
+ *   3. edit-to-swap with the local backend vs the bare `cc` command;
+ *   4. crash -> next call served (standard profile, checkpointed state),
+ *      back to back and with 300 ms between crashes (time for the spare
+ *      worker to be refilled), vs fork+exec of /bin/true + wait.
  * Prints median and p95 of each. Not a test: no pass/fail thresholds.
- *   bench_core [runs] [calls]   "calls" runs part 2 only. */
+ *   bench_core [runs] [calls|crash]   "calls" runs part 2 only, "crash"
+ *   part 4 only. */
+#include <poll.h>
 #include <dlfcn.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -193,6 +198,77 @@ static int bench_calls(hb_manager *m, const char *dir, const char *obj, int ncal
     return 0;
 }
 
+static const char crash_src[] =
+    "#include <hotbox/plugin.h>\n#include <stdlib.h>\n#include <string.h>\n"
+    "static long n;\n"
+    "long bump(void) { return ++n; }\nlong get(void) { return n; }\n"
+    "void crash(void) { *(volatile int *)0 = 1; }\n"
+    "static int save(void **d, size_t *l) { long *p = malloc(sizeof n); if (!p) return -1;\n"
+    "  *p = n; *d = p; *l = sizeof n; return 0; }\n"
+    "static int migrate(const void *d, size_t l, uint32_t s) { (void)s;\n"
+    "  if (l != sizeof n) return -1; memcpy(&n, d, l); return 0; }\n"
+    "HB_PLUGIN(\"crashb\", 1, 0, 0, save, migrate);\n";
+
+/* Crash, then the next call, timed together; gap_ms idle before each. */
+static int time_crashes(hb_sandbox *sb, int gap_ms, double *ms, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (gap_ms)
+            (void)poll(NULL, 0, gap_ms);
+        long v = -1;
+        double t0 = now_us();
+        int r = hb_callf(sb, "crashb", "crash", ")v");
+        int r2 = hb_callf(sb, "crashb", "get", ")l", &v);
+        ms[i] = (now_us() - t0) / 1e3;
+        if (r != HB_ECRASHED || r2 < 0 || v != 3) {
+            fprintf(stderr, "crash cycle: %d/%d, state %ld: %s\n", r, r2, v,
+                    hb_sandbox_last_error(sb));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int bench_crash(hb_manager *m, int runs)
+{
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/crashb", root);
+    mkdir(dir, 0755);
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/crashb.c", dir);
+    write_file(path, crash_src);
+    hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
+    so.profile = HB_PROFILE_STANDARD;
+    so.crash_loop_max = 1000000; /* crashes on purpose: no backoff */
+    so.crash_loop_window_ms = 1;
+    hb_sandbox *sb;
+    long v;
+    if (hb_sandbox_new(m, &so, &sb) < 0 || hb_load(sb, dir) < 0) {
+        fprintf(stderr, "crash sandbox: set-up failed\n");
+        return -1;
+    }
+    for (int i = 0; i < 3; i++)
+        hb_callf(sb, "crashb", "bump", ")l", &v);
+    hb_checkpoint(sb, NULL);
+    double *a = calloc((size_t)runs, sizeof(double)), *b = calloc((size_t)runs, sizeof(double));
+    double *t = calloc((size_t)runs, sizeof(double));
+    /* Warm-up: the first restart arms the spare. */
+    if (time_crashes(sb, 0, a, 1) < 0 || time_crashes(sb, 0, a, runs) < 0 ||
+        time_crashes(sb, 300, b, runs) < 0)
+        return -1;
+    for (int i = 0; i < runs; i++)
+        t[i] = hb_bench_run((char *const[]){"/bin/true", NULL});
+    printf("\n4. crash -> next call served (standard profile)\n");
+    stats("back to back", a, (size_t)runs, "ms");
+    stats("300 ms apart (spare refilled)", b, (size_t)runs, "ms");
+    stats("baseline: fork+exec /bin/true + wait", t, (size_t)runs, "ms");
+    hb_sandbox_free(sb);
+    free(a);
+    free(b);
+    free(t);
+    return 0;
+}
+
 /* The stored object of the newest version of "bench". */
 static void object_path(hb_manager *m, const char *state, char *obj, size_t len)
 {
@@ -235,6 +311,13 @@ int main(int argc, char **argv)
     }
     printf("hotbox %s core benchmarks (%d runs each)\n", hb_version(), runs);
     char obj[4300];
+    if (argc > 2 && strcmp(argv[2], "crash") == 0) {
+        int rc = bench_crash(m, runs) < 0;
+        hb_sandbox_free(sb);
+        hb_manager_free(m);
+        hb_bench_rm_rf(root);
+        return rc;
+    }
     if (argc > 2 && strcmp(argv[2], "calls") == 0) {
         object_path(m, state, obj, sizeof(obj));
         int rc = bench_calls(m, dir, obj, runs * 200) < 0;
@@ -306,6 +389,9 @@ int main(int argc, char **argv)
     stats("hb_reload after an edit (compile+store+swap)", edit, (size_t)nedit, "ms");
     stats("baseline: bare cc on the same source", bare, (size_t)nedit, "ms");
     printf("  ratio edit-to-swap / bare cc: %.2fx (median %+.1f ms)\n", me / mb, me - mb);
+
+    if (bench_crash(m, runs) < 0)
+        return 1;
 
     hb_sandbox_free(sb);
     hb_manager_free(m);

@@ -97,6 +97,11 @@ typedef struct hb_wclient {
     /* The guest worker died and its VM was kept (hb__guest_park): a
      * restart reuses it; hb__wc_stop frees it. */
     bool guest_reusable;
+    /* Once the worker runs, its seccomp listener is read by the process's
+     * denial watcher (denial_watch.h), not by calls; NULL: no filter, or
+     * the listener stayed here (has_listener) because the watcher could
+     * not take it. */
+    struct hb_dwatch *dwatch;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT, TEST_DONE) of a request. Return <0
@@ -149,10 +154,11 @@ uint32_t hb__wc_next_id(hb_wclient *wc);
  *  HB_EPROTO    garbage on the channel; the worker was killed and reaped */
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
-/* A CALL (ring_client.c): over the shared-memory ring when the worker has
- * one and the frame fits, else over the socket; results as hb__wc_request.
- * *clock carries a monotonic reading in and the reply's time out, so the
- * caller reads the clock once per call. */
+/* hb__wc_request for a CALL (no interim frames): through the shared-memory
+ * ring when the worker has one and the frame fits a slot, otherwise (and
+ * for large replies) over the socket. Same results and guarantees. *clock
+ * holds the hb__now_ns() the call started at; it is set to the time the
+ * reply was taken (one clock read serves the caller's timing too). */
 int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clock,
                 hb_frame *reply, char **err);
 /* Shared by worker_client.c and ring_client.c. hb__wc_await waits for
@@ -161,7 +167,7 @@ int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clo
  * HB_EPROTO for another request's frame (worker killed); 1 leaves f to the
  * caller. hb__wc_take_denial: a plugin thread stopped in a denied call
  * ends the worker now (returns HB_ECRASHED saying so), else 0.
- * hb__wc_take_ring_reply reads a ring CALL's reply. */
+ * hb__wc_take_ring_reply reads a ring CALL's reply (ring_client.c). */
 int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeout_ms,
                  hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
 int hb__wc_settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err);
@@ -336,7 +342,22 @@ struct hb_sandbox {
     hb_worker_kind worker_kind;   /* what opts.worker resolved to (worker_kind.c) */
     char *worker_why;             /* and why */
     struct hb_recorder *recorder; /* opts.record_dir: calls recorded (replay_record.c) */
+    /* A worker started before it is needed, for the next restart
+     * (spare.c); NULL until the first restart. from_spare: the last
+     * restart handed over to one. */
+    struct hb_spare *spare;
+    bool from_spare;
 };
+
+/* spare.c. refill: starts a spare for sb with how's parameters (copied),
+ * on a thread of its own, unless one exists. take: when sb has a spare
+ * (waits for it when it is still starting) started with the same
+ * parameters as how and still running, moves it into *out (an empty
+ * client) and returns true; otherwise drops it and returns false. free:
+ * ends the spare and its thread. */
+void hb__spare_refill(hb_sandbox *sb, const hb_wspawn *how);
+bool hb__spare_take(hb_sandbox *sb, const hb_wspawn *how, hb_wclient *out);
+void hb__spare_free(hb_sandbox *sb);
 
 /* The call timeout of a slot's calls: its plugin.json runtime.call_timeout_ms
  * when set, never above the sandbox's call_timeout_ms (the ceiling). The

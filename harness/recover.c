@@ -149,7 +149,8 @@ static void announce_restart(hb_sandbox *sb, const char *why)
                     sb->slots[i].ckpts.latest.valid && !sb->slots[i].restore_fresh
                         ? " from its checkpoint" : "");
     hb__emit(sb->m, sb, HB_EVENT_RESTARTED, NULL, 0, 0, 0, NULL,
-             "worker restarted (pid %d) after it %s%s%s", (int)sb->wc.pid, why,
+             "worker restarted (pid %d%s) after it %s%s%s", (int)sb->wc.pid,
+             sb->from_spare ? ", a spare started before" : "", why,
              restored.len ? "; serving " : "", restored.len ? restored.buf : "");
     hb__sb_release(&restored);
 }
@@ -166,7 +167,9 @@ static int respawn(hb_sandbox *sb, const char *why)
         pid_t oldpid = sb->wc.pid;
         hb__wc_kill(&sb->wc);
         hb__forget_worker(sb, oldpid);
-        int r = hb__wc_spawn(&sb->wc, &how, &err);
+        /* The spare first (spare.c): started and confined already. */
+        sb->from_spare = attempt == 0 && hb__spare_take(sb, &how, &sb->wc);
+        int r = sb->from_spare ? 0 : hb__wc_spawn(&sb->wc, &how, &err);
         hb__record_worker(sb);
         if (r < 0) {
             hb__sandbox_fail(sb, r, "cannot restart the worker after it %s: %s", why, err ? err : "");
@@ -181,6 +184,7 @@ static int respawn(hb_sandbox *sb, const char *why)
     hb_metrics_observe(sb->m->metrics, HB_HIST_RESTART, hb__now_ns() - t0);
     announce_restart(sb, why);
     free(err);
+    hb__spare_refill(sb, &how); /* for the next one, off this path */
     return hb__wc_alive(&sb->wc) ? 0 : HB_ECRASHED;
 }
 
@@ -350,7 +354,7 @@ int hb__ensure_worker(hb_sandbox *sb)
     if (hb__wc_alive(&sb->wc))
         return 0;
     char buf[160] = "no worker", where[1024];
-    if (sb->wc.reaped)
+    if (sb->wc.denied[0] || sb->wc.reaped) /* the denial watcher may have ended it */
         hb__wc_describe_end(&sb->wc, buf, sizeof(buf));
     hb__wc_fault_place(&sb->wc, where, sizeof(where));
     /* A thread of a plugin can crash the worker between requests: the

@@ -70,10 +70,10 @@ static int ring_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t
     hb_ring *ring = wc->ring;
     wc->denied[0] = 0;
     wc->fault.valid = false;
-    /* A plugin thread stopped in a denied call (seen by the liveness
-     * check before this call, or during the last ring call) ends the
-     * worker before anything else runs, as the socket path's poll would. */
-    if (wc->denial_pending) {
+    /* A plugin thread stopped in a denied call (seen by the denial
+     * watcher, or by the liveness poll before this call) ends the worker
+     * before anything else runs, as the socket path's poll would. */
+    if (wc->denial_pending || wc->dwatch) {
         int dr = hb__wc_take_denial(wc, err);
         if (dr < 0)
             return dr;
@@ -93,8 +93,10 @@ static int ring_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t
         adapt_spin(wc, *clock - t0);
         return hb__wc_take_ring_reply(wc, id, reply, err);
     }
-    if (st == HB_RING_SLEEPING || st == HB_RING_SOCKET) {
-        wc->ring_sleeping = st == HB_RING_SLEEPING;
+    /* DEAD: the kernel marked the worker's life word while we spun; the
+     * socket wait (its pidfds) reaps it and says how it died. */
+    if (st == HB_RING_SLEEPING || st == HB_RING_SOCKET || st == HB_RING_DEAD) {
+        wc->ring_sleeping = st != HB_RING_SOCKET;
         int r = hb__wc_await(wc, id, deadline, timeout_ms, NULL, NULL, reply, err);
         wc->ring_pending = wc->ring_sleeping = false;
         *clock = hb__now_ns();

@@ -287,6 +287,7 @@ static void release_from_manager(hb_sandbox *sb)
     hb_manager *m = sb->m;
     hb__recorder_flush(sb, NULL); /* while its warnings can still be told */
     pid_t pid = sb->wc.pid;
+    hb__spare_free(sb); /* before its cgroup and view go */
     hb__wc_stop(&sb->wc, sb->opts.swap_timeout_ms);
     hb__forget_worker(sb, pid);
     hb_cgroup_destroy(sb->cg); /* and anything the worker left in it */

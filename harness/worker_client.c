@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "guest.h"
+#include "denial_watch.h"
 #include "harness.h"
 #include "keeper.h"
 #include "process.h"
@@ -36,6 +37,15 @@
 
 static void reset_client(hb_wclient *wc)
 {
+    /* The watcher's word on a denial is kept for describe_death, and the
+     * watch ends before the pidfd it kills through is closed. */
+    if (wc->dwatch) {
+        char what[sizeof(wc->denied)];
+        if (hb__dwatch_denied(wc->dwatch, what, sizeof(what)) && !wc->denied[0])
+            memcpy(wc->denied, what, sizeof(what));
+        hb__dwatch_stop(wc->dwatch);
+        wc->dwatch = NULL;
+    }
     if (wc->fd >= 0)
         close(wc->fd);
     if (wc->pidfd >= 0)
@@ -229,6 +239,10 @@ static int observe_denial(hb_wclient *wc, short revents)
 int hb__wc_take_denial(hb_wclient *wc, char **err)
 {
     wc->denial_pending = false;
+    if (wc->dwatch && hb__dwatch_denied(wc->dwatch, NULL, 0)) {
+        hb__wc_kill(wc); /* keeps the watcher's name of the call */
+        return hb__wc_describe_death(wc, err, "ended:");
+    }
     if (!wc->has_listener)
         return 0;
     struct pollfd p = {.fd = wc->listener, .events = POLLIN};
@@ -478,6 +492,15 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         wc->worker_pidfd = wfd >= 0 ? wfd : -1;
     }
     close(info[0]);
+    /* From here on the process's denial watcher reads the listener, and
+     * calls need not ask it (they ask the ring's life word). If it cannot,
+     * the listener stays here and every call polls it, as before. */
+    if (wc->has_listener &&
+        hb__dwatch_start(wc->listener, wc->worker_pidfd >= 0 ? wc->worker_pidfd : wc->pidfd,
+                         wc->worker_pidfd >= 0 ? wc->pidfd : -1, &wc->dwatch) == 0) {
+        wc->listener = -1;
+        wc->has_listener = false;
+    }
     return 0;
 fail_argv:
     hb_sec_cmd_release(&cmd);
@@ -517,14 +540,25 @@ uint32_t hb__wc_next_id(hb_wclient *wc)
     return wc->next_id++;
 }
 
-/* One poll (a system call is most of a ring call's cost) asks both
- * processes whether they run and the seccomp listener whether a plugin
- * thread waits in a denied call; the next CALL reports that denial
- * (hb__wc_call) before it is posted. */
+/* The ring's life word answers without a system call (proto/ring.h);
+ * without it (no ring, a word that says "dead", a listener still read
+ * here) one poll asks both processes whether they run and the seccomp
+ * listener whether a plugin thread waits in a denied call; the next CALL
+ * reports that denial (hb__wc_call) before it is posted. */
 bool hb__wc_alive(hb_wclient *wc)
 {
     if (wc->pid <= 0)
         return false;
+    /* No system call while the kernel's word says the worker runs and the
+     * denial watcher saw nothing (a stopped plugin thread makes it kill
+     * the worker, which the word then says). A wrapped worker's bwrap is
+     * asked too (one fd): its death is news the word does not carry yet
+     * (the watcher kills the worker then, but after whoever saw bwrap go
+     * may already call). */
+    if (wc->ring && !wc->has_listener && hb__ring_peer_alive(wc->ring) &&
+        !(wc->dwatch && hb__dwatch_denied(wc->dwatch, NULL, 0)) &&
+        (wc->worker_pidfd < 0 || hb_mon_alive(wc->pidfd)))
+        return true;
     struct pollfd p[3] = {{.fd = wc->pidfd, .events = POLLIN},
                           {.fd = wc->worker_pidfd, .events = POLLIN},
                           {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};

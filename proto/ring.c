@@ -93,7 +93,9 @@ void hb__futex_wake(_Atomic uint32_t *word)
     (void)syscall(SYS_futex, (uint32_t *)word, FUTEX_WAKE, 1, NULL, NULL, 0);
 }
 
-bool hb__ring_spin(_Atomic uint32_t *word, uint32_t old, uint64_t spin_ns)
+/* Spins until *word != old, the ring's peer dies (ring non-NULL) or
+ * spin_ns pass. Returns whether it stopped before the time ran out. */
+static bool spin_on(_Atomic uint32_t *word, uint32_t old, hb_ring *ring, uint64_t spin_ns)
 {
     if (atomic_load_explicit(word, memory_order_acquire) != old)
         return true;
@@ -106,6 +108,8 @@ bool hb__ring_spin(_Atomic uint32_t *word, uint32_t old, uint64_t spin_ns)
         for (int i = 0; i < 64; i++) {
             if (atomic_load_explicit(word, memory_order_acquire) != old)
                 return true;
+            if (ring && !hb__ring_peer_alive(ring))
+                return true;
             cpu_relax();
         }
         uint64_t now = mono_ns();
@@ -114,6 +118,11 @@ bool hb__ring_spin(_Atomic uint32_t *word, uint32_t old, uint64_t spin_ns)
         else if (now >= end)
             return false;
     }
+}
+
+bool hb__ring_spin(_Atomic uint32_t *word, uint32_t old, uint64_t spin_ns)
+{
+    return spin_on(word, old, NULL, spin_ns);
 }
 
 void hb__ring_wait_ne(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sleeping,
@@ -151,11 +160,41 @@ uint32_t hb__ring_await(hb_ring *ring, uint64_t spin_ns)
     int peer = atomic_load_explicit(&ring->worker_cpu, memory_order_relaxed);
     int me = hb__ring_cpu();
     uint64_t budget = peer >= 0 && me >= 0 && peer == me ? 0 : spin_ns;
-    (void)hb__ring_spin(&ring->state, HB_RING_REQ, budget);
+    /* The life word is watched once it was ever set (a word never set is
+     * the poll's to judge); one that says "dead" ends the spin. */
+    bool watch = atomic_load_explicit(&ring->life, memory_order_relaxed) != 0;
+    (void)spin_on(&ring->state, HB_RING_REQ, watch ? ring : NULL, budget);
+    bool dead = watch && !hb__ring_peer_alive(ring);
     uint32_t expect = HB_RING_REQ;
     if (atomic_compare_exchange_strong(&ring->state, &expect, HB_RING_SLEEPING))
-        return HB_RING_SLEEPING;
+        return dead ? HB_RING_DEAD : HB_RING_SLEEPING;
     return expect; /* what the worker (or plugin code) left there */
+}
+
+int hb__ring_hold_life(hb_ring *ring)
+{
+    struct robust_list_head *head = NULL;
+    size_t len = 0;
+    if (syscall(SYS_get_robust_list, 0, &head, &len) < 0)
+        return -errno;
+    if (!head || len != sizeof(*head))
+        return -ENOTSUP;
+    /* The kernel finds the word at node + futex_offset (glibc's offset,
+     * the same for every node of the list): the node goes where that lands
+     * on life, which must be inside line 3. */
+    char *node = (char *)&ring->life - head->futex_offset;
+    char *lo = (char *)ring->life_node_room, *hi = lo + sizeof(ring->life_node_room);
+    if (node < lo || node + sizeof(struct robust_list) > hi ||
+        (uintptr_t)node % _Alignof(struct robust_list))
+        return -ENOTSUP;
+    struct robust_list *n = (struct robust_list *)(void *)node;
+    atomic_store(&ring->life, (uint32_t)syscall(SYS_gettid));
+    /* Linked at the head, as glibc links a robust mutex; glibc's own walks
+     * (unlocking one of its mutexes) pass over it. Only this thread touches
+     * its list, so plain stores suffice. */
+    n->next = head->list.next;
+    head->list.next = n;
+    return 0;
 }
 
 uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen)

@@ -33,11 +33,24 @@
  * publishes the CPU it last ran on; a side spins only when the other one was
  * last seen on a different CPU, and otherwise blocks at once.
  *
+ * Death. The worker's serving thread holds `life` as a robust futex: it
+ * writes its thread id there and links the word into the thread's robust
+ * list (the one glibc registered with set_robust_list), before its seccomp
+ * filter. When the thread ends (the process dies, by any signal, SIGKILL
+ * included) the kernel itself sets FUTEX_OWNER_DIED in the word, before
+ * the process's pidfd turns readable. The caller reads the word while it
+ * spins and before every call, so a worker's death costs no system call
+ * to notice; a word that says "dead" (or was never set) sends the caller
+ * to the pidfd poll, which stays the authority.
+ *
  * Trust. The worker's plugin code can write the whole mapping. The harness
  * reads a reply's length once, bounds it by the slot, copies the bytes out
  * before parsing them as an untrusted frame, and treats a state it did not
  * expect as a protocol violation; the worst a hostile worker can do is fail
- * its own calls.
+ * its own calls. That includes `life`: a plugin that clears it sends the
+ * caller to the poll (a system call more); one that unlinks it or forges
+ * "alive" delays the report of its own death by one spin budget, after
+ * which the socket poll (pidfds) sees it as before.
  */
 #ifndef HB_RING_H
 #define HB_RING_H
@@ -48,7 +61,7 @@
 #include <stdint.h>
 
 #define HB_RING_SIZE 16384u
-#define HB_RING_HEADER 128u
+#define HB_RING_HEADER 192u
 /* Bytes of one frame (header included) each way. */
 #define HB_RING_SLOT ((HB_RING_SIZE - HB_RING_HEADER) / 2)
 
@@ -62,6 +75,7 @@ enum {
     HB_RING_SLEEPING = 2, /* the caller stopped spinning: it waits for WAKE on the socket */
     HB_RING_DONE = 3,     /* the reply is in the reply slot */
     HB_RING_SOCKET = 4,   /* the reply went on the socket */
+    HB_RING_DEAD = 5,     /* not a state: hb__ring_await's "SLEEPING, and the worker died" */
 };
 
 /* Spin budgets. A blocking hand-off to another CPU costs ~70 us on the
@@ -86,6 +100,10 @@ typedef struct hb_ring {
     _Atomic uint32_t rep_len;               /* bytes in rep */
     _Atomic int32_t worker_cpu;             /* where the worker last ran */
     _Atomic uint32_t taken;                 /* the last bell the worker took */
+    /* Line 3: the worker's life (see "Death" above): a robust futex word,
+     * and room for the robust-list node that points at it. */
+    _Alignas(64) _Atomic uint32_t life;
+    uint8_t life_node_room[60];
     _Alignas(64) uint8_t req[HB_RING_SLOT];
     uint8_t rep[HB_RING_SLOT];
 } hb_ring;
@@ -128,9 +146,24 @@ void hb__ring_post(hb_ring *ring, uint32_t kind);
  * spin_ns when the worker was last seen on another CPU. Returns
  * HB_RING_DONE or HB_RING_SOCKET when the reply is there (in the ring or on
  * the socket), HB_RING_SLEEPING when the caller must now wait on the socket
- * for WAKE or the reply, or another value (a protocol violation: plugin
- * code wrote the state). */
+ * for WAKE or the reply, HB_RING_DEAD when the same holds and the worker's
+ * life word says it died (so the spin ended early: the pidfd will say how),
+ * or another value (a protocol violation: plugin code wrote the state). */
 uint32_t hb__ring_await(hb_ring *ring, uint64_t spin_ns);
+
+/* Worker: makes ring->life a robust futex held by the calling thread
+ * (see "Death"). Returns 0, or -errno when the thread has no robust list
+ * the word can join (the caller then falls back to the poll). Call it
+ * before the seccomp filter. */
+int hb__ring_hold_life(hb_ring *ring);
+
+/* Harness: whether the worker's serving thread is known to run (no system
+ * call). false means "dead or unknown": ask the pidfd. */
+static inline bool hb__ring_peer_alive(hb_ring *ring)
+{
+    uint32_t v = atomic_load_explicit(&ring->life, memory_order_acquire);
+    return v != 0 && !(v & 0x40000000u); /* FUTEX_OWNER_DIED */
+}
 
 /* Worker: waits for the next bell after *seen (updating it) and returns its
  * kind. */

@@ -213,6 +213,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "hotbox-worker: fd %d is not a call ring\n", (int)ring_fd);
         return EXIT_USAGE;
     }
+    /* This thread serves every request: its death is the worker's, and the
+     * kernel tells the harness through the ring's life word (ring.h). No
+     * robust list (never with glibc): the harness polls the pidfd instead. */
+    if (ring)
+        (void)hb__ring_hold_life(ring);
     /* A harness that goes away must show up as EPIPE on send, not kill us
      * before fini hooks run. */
     signal(SIGPIPE, SIG_IGN);

@@ -34,6 +34,15 @@ static __attribute__((unused)) void e2e_on_event(const hb_event *ev, void *ud)
         fprintf(stderr, "event %d: %s\n", ev->type, ev->message ? ev->message : "");
 }
 
+/* The last message of any event type that contains text; NULL: none. */
+static __attribute__((unused)) const char *e2e_event_with(const e2e_events *e, const char *text)
+{
+    for (int i = 0; i < 32; i++)
+        if (strstr(e->last[i], text))
+            return e->last[i];
+    return NULL;
+}
+
 static __attribute__((unused)) char e2e_root[4096];
 
 /* A fresh temporary directory for this test (removed by e2e_cleanup). */

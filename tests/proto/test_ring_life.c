@@ -1,0 +1,146 @@
+/* tests/proto/test_ring_life.c - the ring's life word (proto/ring.h,
+ * "Death"): a process holding it that dies, by SIGKILL or by a crash, has
+ * it marked by the kernel, and a caller spinning for a reply sees that at
+ * once instead of at the end of its spin budget. */
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "hbtest.h"
+#include "ring.h"
+
+static uint64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* Caller and holder on CPUs 0 and 1: the caller spins only for a holder
+ * last seen on another CPU. */
+static void pin(int cpu)
+{
+    cpu_set_t s;
+    CPU_ZERO(&s);
+    CPU_SET(cpu, &s);
+    if (sched_setaffinity(0, sizeof(s), &s) < 0)
+        _exit(3);
+}
+
+static void need_two_cpus(void)
+{
+    if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+        HB_SKIP("needs 2 CPUs (a caller spins only for a worker on another CPU)");
+    pin(0);
+}
+
+/* A child that maps the ring from fd, holds its life word, takes the
+ * first bell and then crashes (how SIGSEGV), replies "ok" (how 0), or
+ * waits to be killed (SIGKILL). */
+static pid_t start_holder(int fd, int how)
+{
+    pid_t pid = fork();
+    HB_CHECK(pid >= 0);
+    if (pid == 0) {
+        /* A failed case leaves no holder behind. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+            _exit(3);
+        pin(1);
+        hb_ring *r;
+        if (hb__ring_map(fd, &r) < 0 || hb__ring_hold_life(r) < 0)
+            _exit(3);
+        uint32_t seen = 0;
+        (void)hb__ring_next(r, &seen);
+        if (how == SIGSEGV)
+            *(volatile int *)0 = 1;
+        if (how == 0)
+            (void)hb__ring_reply(r, "ok", 2);
+        for (;;)
+            pause();
+    }
+    return pid;
+}
+
+static void wait_held(hb_ring *ring, pid_t pid)
+{
+    uint64_t end = now_ns() + 10000000000ull;
+    while (!hb__ring_peer_alive(ring)) {
+        int st;
+        HB_CHECK_EQ(waitpid(pid, &st, WNOHANG), 0); /* 3: could not hold it */
+        HB_CHECK(now_ns() < end);
+        (void)poll(NULL, 0, 1);
+    }
+}
+
+/* Killed while the caller spins with a 20 s budget: await says DEAD well
+ * before that (the word, not the clock). */
+static void run(int how)
+{
+    need_two_cpus();
+    int fd;
+    hb_ring *ring;
+    HB_CHECK_OK(hb__ring_create(&fd, &ring));
+    HB_CHECK(!hb__ring_peer_alive(ring)); /* never held: unknown */
+    pid_t pid = start_holder(fd, how);
+    wait_held(ring, pid);
+    atomic_store(&ring->worker_cpu, 1); /* where it is pinned (before its first bell) */
+    memcpy(ring->req, "x", 1);
+    atomic_store(&ring->req_len, 1);
+    hb__ring_post(ring, HB_RING_KIND_RING);
+    if (how == SIGKILL)
+        HB_CHECK_OK(kill(pid, SIGKILL));
+    uint64_t t0 = now_ns();
+    uint32_t st = hb__ring_await(ring, 20000000000ull);
+    uint64_t took = now_ns() - t0;
+    HB_CHECK_EQ(st, (uint32_t)HB_RING_DEAD);
+    HB_CHECK_INT((long)(took / 1000000u), <, 5000);
+    HB_CHECK(!hb__ring_peer_alive(ring));
+    int ws;
+    HB_CHECK_EQ(waitpid(pid, &ws, 0), pid);
+    HB_CHECK(WIFSIGNALED(ws));
+    HB_CHECK_EQ(WTERMSIG(ws), how);
+    hb__ring_unmap(ring);
+    close(fd);
+}
+
+static void case_sigkill(void)
+{
+    run(SIGKILL);
+}
+
+static void case_crash(void)
+{
+    run(SIGSEGV);
+}
+
+/* A live holder is reported alive, and a reply still ends await as DONE. */
+static void case_alive_reply(void)
+{
+    need_two_cpus();
+    int fd;
+    hb_ring *ring;
+    HB_CHECK_OK(hb__ring_create(&fd, &ring));
+    pid_t pid = start_holder(fd, 0);
+    wait_held(ring, pid);
+    atomic_store(&ring->worker_cpu, 1); /* where it is pinned (before its first bell) */
+    hb__ring_post(ring, HB_RING_KIND_RING);
+    uint32_t st = hb__ring_await(ring, 20000000000ull);
+    HB_CHECK_EQ(st, (uint32_t)HB_RING_DONE);
+    HB_CHECK(hb__ring_peer_alive(ring));
+    HB_CHECK_OK(kill(pid, SIGKILL));
+    int ws;
+    HB_CHECK_EQ(waitpid(pid, &ws, 0), pid);
+    HB_CHECK(!hb__ring_peer_alive(ring)); /* marked before the exit is reported */
+    hb__ring_unmap(ring);
+    close(fd);
+}
+
+int main(int argc, char **argv)
+{
+    static const hb_test_case cases[] = {
+        {"sigkill", case_sigkill}, {"crash", case_crash}, {"alive_reply", case_alive_reply}};
+    return hb_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+}
