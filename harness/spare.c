@@ -31,8 +31,8 @@ struct hb_spare {
     char *err;
     hb_wclient wc; /* the spare when result == 0 */
     hb_wspawn how; /* what it was started with (strings owned) */
-    char *worker_path, *output_path, *objects_dir, *objects_view;
-    char **env, **data_dirs;
+    char *worker_path, *output_path, *objects_dir, *objects_view, *preload, *write_dir;
+    char **env, **data_dirs, **inst_env, **allow[3];
 };
 
 static bool same_str(const char *a, const char *b)
@@ -66,7 +66,10 @@ static bool same_how(const hb_wspawn *a, const hb_wspawn *b)
            same_str(a->scratch_dir, b->scratch_dir) &&
            same_limits(&a->limits, &b->limits) && a->cgroup == b->cgroup &&
            a->store == b->store && same_strv(a->env, b->env) &&
-           same_strv(a->data_dirs, b->data_dirs);
+           same_strv(a->data_dirs, b->data_dirs) && same_str(a->preload, b->preload) &&
+           same_str(a->write_dir, b->write_dir) && same_strv(a->inst_env, b->inst_env) &&
+           same_strv(a->allow[0], b->allow[0]) && same_strv(a->allow[1], b->allow[1]) &&
+           same_strv(a->allow[2], b->allow[2]) && a->guest == b->guest;
 }
 
 static void spare_release(struct hb_spare *sp)
@@ -81,9 +84,9 @@ static void spare_release(struct hb_spare *sp)
     free(sp->worker_path);
     free(sp->output_path);
     free(sp->objects_dir);
-    free(sp->objects_view);
-    hb__strv_free(sp->env);
-    hb__strv_free(sp->data_dirs);
+    HB_FREE_ALL(sp->objects_view, sp->preload, sp->write_dir);
+    HB_STRV_FREE_ALL(sp->env, sp->data_dirs, sp->inst_env, sp->allow[0], sp->allow[1],
+                     sp->allow[2]);
     free(sp);
 }
 
@@ -94,29 +97,43 @@ static void *refill_main(void *arg)
     return NULL;
 }
 
-#define DUP_OR_NULL(s) ((s) ? strdup(s) : NULL)
-
 void hb__spare_refill(hb_sandbox *sb, const hb_wspawn *how)
 {
-    if (sb->spare || how->scratch_dir)
-        return; /* one at a time; a scratch dir is a worker's own */
+    if (sb->spare || how->scratch_dir || how->guest)
+        return; /* one at a time; a scratch dir is a worker's own; a guest
+                   worker restarts in its VM (guest_worker.c) */
     struct hb_spare *sp = calloc(1, sizeof(*sp));
     if (!sp)
         return;
     sp->result = -EAGAIN;
     sp->wc.fd = sp->wc.pidfd = sp->wc.worker_pidfd = sp->wc.listener = -1;
+    /* The copy owns every string it points at: the sandbox's may change or
+     * go while the refill thread reads them. */
     sp->how = *how;
-    sp->how.worker_path = sp->worker_path = DUP_OR_NULL(how->worker_path);
-    sp->how.output_path = sp->output_path = DUP_OR_NULL(how->output_path);
-    sp->how.objects_dir = sp->objects_dir = DUP_OR_NULL(how->objects_dir);
-    sp->how.objects_view = sp->objects_view = DUP_OR_NULL(how->objects_view);
-    sp->env = how->env ? hb__strv_dup(how->env) : NULL;
-    sp->data_dirs = how->data_dirs ? hb__strv_dup(how->data_dirs) : NULL;
+    bool ok = true;
+#define DUP_STR(field) \
+    ok = ok && (!how->field || (sp->how.field = sp->field = strdup(how->field)))
+#define DUP_STRV(dst, src) \
+    ok = ok && (!(src) || ((dst) = hb__strv_dup((char **)(src))))
+    DUP_STR(worker_path);
+    DUP_STR(output_path);
+    DUP_STR(objects_dir);
+    DUP_STR(objects_view);
+    DUP_STR(preload);
+    DUP_STR(write_dir);
+    DUP_STRV(sp->env, how->env);
+    DUP_STRV(sp->data_dirs, how->data_dirs);
+    DUP_STRV(sp->inst_env, how->inst_env);
+    for (size_t k = 0; k < 3; k++)
+        DUP_STRV(sp->allow[k], how->allow[k]);
+#undef DUP_STR
+#undef DUP_STRV
     sp->how.env = sp->env;
     sp->how.data_dirs = sp->data_dirs;
-    if ((how->worker_path && !sp->worker_path) || (how->output_path && !sp->output_path) ||
-        (how->objects_dir && !sp->objects_dir) || (how->objects_view && !sp->objects_view) ||
-        (how->env && !sp->env) || (how->data_dirs && !sp->data_dirs)) {
+    sp->how.inst_env = sp->inst_env;
+    for (size_t k = 0; k < 3; k++)
+        sp->how.allow[k] = sp->allow[k];
+    if (!ok) {
         spare_release(sp);
         return;
     }
