@@ -5,8 +5,10 @@
  * a slot of another generation and is dropped: a stopped watch is freed
  * at once, never touched again. */
 #include "denial_watch.h"
+#include "harness.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -275,4 +277,52 @@ void hb__dwatch_stop(hb_dwatch *w)
     pthread_mutex_unlock(&lock);
     close(w->listener);
     free(w);
+}
+
+/* ---- the listener a client kept (no watcher), and the take after a call ---- */
+
+/* The listener is readable: a plugin thread is stopped in a denied call.
+ * Returns 1 when there was a denial (wc->denied names it), 0 when there
+ * was nothing to read after all. */
+int hb__wc_observe_denial(hb_wclient *wc, short revents)
+{
+    if (revents & POLLIN) {
+        char what[sizeof(wc->denied)];
+        int r = hb_sec_listener_take(wc->listener, what, sizeof(what));
+        if (r == 0)
+            return 0;
+        /* A read error would leave the notification (and poll) pending
+         * for ever: it is still a denial, only unnamed. */
+        if (r < 0)
+            snprintf(what, sizeof(what), "a system call (not named: %s)", strerror(-r));
+        snprintf(wc->denied, sizeof(wc->denied), "%s", what);
+        return 1;
+    }
+    /* POLLHUP: no process under the filter is left; the pidfd and the
+     * channel tell the rest. Stop polling the listener. */
+    close(wc->listener);
+    wc->listener = -1;
+    wc->has_listener = false;
+    return 0;
+}
+
+
+int hb__wc_take_denial(hb_wclient *wc, char **err)
+{
+    wc->denial_pending = false;
+    if (wc->dwatch && hb__dwatch_denied(wc->dwatch, NULL, 0)) {
+        hb__wc_kill(wc); /* keeps the watcher's name of the call */
+        return hb__wc_describe_death(wc, err, "ended:");
+    }
+    if (!wc->has_listener)
+        return 0;
+    struct pollfd p = {.fd = wc->listener, .events = POLLIN};
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0 || !hb__wc_observe_denial(wc, p.revents))
+        return 0;
+    hb__wc_kill(wc);
+    return hb__wc_describe_death(wc, err, "ended:");
 }

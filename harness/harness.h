@@ -172,6 +172,10 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
                  hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
 int hb__wc_settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, char **err);
 int hb__wc_take_denial(hb_wclient *wc, char **err);
+/* The client's own listener polled readable (revents): 1 when a plugin
+ * thread is stopped in a denied call (wc->denied names it), 0 when there
+ * was nothing to read or the listener hung up (closed then) (denial_watch.c). */
+int hb__wc_observe_denial(hb_wclient *wc, short revents);
 int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err);
 /* " in <plugin> v<N>[, a version no longer active ...][ at <function> (<file>:<line>)]
  * (pc 0x.., address 0x..)"

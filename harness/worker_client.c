@@ -37,7 +37,7 @@
 
 static void reset_client(hb_wclient *wc)
 {
-    /* The watcher's word on a denial is kept for describe_death, and the
+    /* The watcher's word on a denial is kept for hb__wc_describe_death, and the
      * watch ends before the pidfd it kills through is closed. */
     if (wc->dwatch) {
         char what[sizeof(wc->denied)];
@@ -208,52 +208,6 @@ static int take_listener(hb_wclient *wc, unsigned timeout_ms, char **err)
                  "still be mapped executable (memory W^X still holds)",
                  spec->name);
     return 0;
-}
-
-/* The listener is readable: a plugin thread is stopped in a denied call.
- * Returns 1 when there was a denial (wc->denied names it), 0 when there
- * was nothing to read after all. */
-static int observe_denial(hb_wclient *wc, short revents)
-{
-    if (revents & POLLIN) {
-        char what[sizeof(wc->denied)];
-        int r = hb_sec_listener_take(wc->listener, what, sizeof(what));
-        if (r == 0)
-            return 0;
-        /* A read error would leave the notification (and poll) pending
-         * for ever: it is still a denial, only unnamed. */
-        if (r < 0)
-            snprintf(what, sizeof(what), "a system call (not named: %s)", strerror(-r));
-        snprintf(wc->denied, sizeof(wc->denied), "%s", what);
-        return 1;
-    }
-    /* POLLHUP: no process under the filter is left; the pidfd and the
-     * channel tell the rest. Stop polling the listener. */
-    close(wc->listener);
-    wc->listener = -1;
-    wc->has_listener = false;
-    return 0;
-}
-
-
-int hb__wc_take_denial(hb_wclient *wc, char **err)
-{
-    wc->denial_pending = false;
-    if (wc->dwatch && hb__dwatch_denied(wc->dwatch, NULL, 0)) {
-        hb__wc_kill(wc); /* keeps the watcher's name of the call */
-        return hb__wc_describe_death(wc, err, "ended:");
-    }
-    if (!wc->has_listener)
-        return 0;
-    struct pollfd p = {.fd = wc->listener, .events = POLLIN};
-    int n;
-    do
-        n = poll(&p, 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n <= 0 || !observe_denial(wc, p.revents))
-        return 0;
-    hb__wc_kill(wc);
-    return hb__wc_describe_death(wc, err, "ended:");
 }
 
 /* What the child needs between fork and exec (built before the fork: the
@@ -647,7 +601,7 @@ int hb__wc_await(hb_wclient *wc, uint32_t id, uint64_t deadline, unsigned timeou
             continue;
         }
         /* A denial first: the worker is ended before anything it says. */
-        if (!wc->guest && p[2].revents && observe_denial(wc, p[2].revents)) {
+        if (!wc->guest && p[2].revents && hb__wc_observe_denial(wc, p[2].revents)) {
             hb__wc_kill(wc);
             return hb__wc_describe_death(wc, err, "ended:");
         }
