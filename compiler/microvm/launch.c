@@ -109,9 +109,12 @@ char *hb__vm_diag(vm *v)
  * into): one place, used by every spawn and by the snapshot key. Under TCG
  * the CPU model and the translation cache size are ours to choose (see
  * docs/microvm.md for the measurements behind them). */
-static const char *accel_arg(const vm_cfg *c)
+static const char *accel_arg(const vm_cfg *c, char *buf, size_t len)
 {
-    return c->accel == HB_VM_ACCEL_KVM ? "kvm" : "tcg,tb-size=" HB_VM_TCG_TB_MB;
+    if (c->accel == HB_VM_ACCEL_KVM)
+        return "kvm";
+    snprintf(buf, len, "tcg,tb-size=%u", c->tb_mb ? c->tb_mb : HB_VM_TCG_TB_MB);
+    return buf;
 }
 
 static const char *cpu_arg(const vm_cfg *c)
@@ -126,13 +129,17 @@ char *hb__vm_kernel_cmdline(void)
     hb__sb_addf(&sb, "console=ttyS0 quiet reboot=t panic=-1 tsc=reliable");
     if (khz)
         hb__sb_addf(&sb, " tsc_early_khz=%u", khz);
+    const char *extra = getenv("HOTBOX_VM_APPEND");
+    if (extra && *extra)
+        hb__sb_addf(&sb, " %s", extra);
     return hb__sb_detach(&sb);
 }
 
 int hb__vm_machine_text(const vm_cfg *c, hb_sb *out)
 {
+    char accel[64];
     return hb__sb_addf(out, "machine=microvm accel=%s cpu=%s m=%u smp=1 append=%s\n",
-                       accel_arg(c), cpu_arg(c), c->memory_mb, c->append);
+                       accel_arg(c, accel, sizeof(accel)), cpu_arg(c), c->memory_mb, c->append);
 }
 
 int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb__vm_spawn_io *io,
@@ -185,8 +192,9 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
     hb__sb_addf(&job, "local,id=job,path=%s,security_model=none", v->jobdir);
     hb__sb_addf(&ser, "file:%s/console.log", v->dir);
     hb__sb_addf(&mem, "%u", c->memory_mb);
+    char accel[64];
     const char *args[] = {
-        c->qemu, "-M", "microvm", "-accel", accel_arg(c),
+        c->qemu, "-M", "microvm", "-accel", accel_arg(c, accel, sizeof(accel)),
         "-cpu", cpu_arg(c), "-m", mem.buf, "-smp", "1",
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-sandbox", "on",
         "-kernel", c->kernel, "-initrd", c->initrd, "-append", c->append,
