@@ -14,7 +14,9 @@
  *     after it, and boot-to-ready without a snapshot for comparison
  *   - QEMU RSS per warm VM
  * Environment: HB_BENCH_N (samples per row, default 8), HB_BENCH_RESTORES
- * (fresh pools for restore-to-ready, default 4), HOTBOX_VM_SNAPSHOT_DIR.
+ * (fresh pools for restore-to-ready, default 4), HB_BENCH_VM_MB (guest RAM,
+ * default 256), HB_BENCH_QUICK=1 (no breakdown, no boots: for A/B runs),
+ * HOTBOX_VM_SNAPSHOT_DIR, HOTBOX_VM_TB_MB and HOTBOX_VM_APPEND (launch.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -162,6 +164,7 @@ static hb_vm_pool *pool_new(bool snapshot, bool warmup, hb_vm_pool_stats *st, do
     o.jobs_per_vm = 1000;
     o.no_snapshot = !snapshot;
     o.no_warmup = !warmup;
+    o.memory_mb = env_n("HB_BENCH_VM_MB", 256);
     hb_vm_pool *p = NULL;
     char *err = NULL;
     double t0 = hb_bench_now_ms();
@@ -253,7 +256,7 @@ int main(void)
     hb_vm_pool_stats_get(pool, &st);
     printf("%-34s %.0f MiB RSS per warm VM\n", "microvm memory",
            (double)st.qemu_rss_kib / 1024.0);
-    rss_breakdown(256);
+    rss_breakdown(env_n("HB_BENCH_VM_MB", 256));
     hb_vm_pool_free(pool);
 
     /* restore-to-ready over fresh pools, no warm-up: the first job pays the

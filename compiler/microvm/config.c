@@ -227,6 +227,16 @@ out:
     return r;
 }
 
+int hb__vm_cfg_compile_guest(vm_cfg *c)
+{
+    char *a = hb__asprintf("%s norandmaps", c->append);
+    if (!a)
+        return -ENOMEM;
+    free(c->append);
+    c->append = a;
+    return 0;
+}
+
 int hb__vm_make_run_dir(const hb_vm_pool_options *o, char **out, char **err)
 {
     const char *parent = o->run_dir;

@@ -260,6 +260,8 @@ int hb_vm_pool_new(const hb_vm_pool_options *opts, hb_vm_pool **out, char **err)
     if (!r)
         r = hb__vm_cfg_init(&p->o, p->dir, &p->cfg, err);
     if (!r)
+        r = hb__vm_cfg_compile_guest(&p->cfg);
+    if (!r)
         r = hb__vm_resolve_accel(&p->cfg, p->dir, p->o.accel, &p->cfg.accel, &p->accel_why);
     if (!r && (p->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         r = -errno;

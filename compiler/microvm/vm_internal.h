@@ -62,6 +62,14 @@ void hb__vm_add_identity(hb_sb *sb, const char *what, const char *path);
 int hb__vm_kernel_dir(const hb_vm_pool_options *o, char **dir, bool *minimal, char **err);
 int hb__vm_cfg_init(const hb_vm_pool_options *o, const char *dir, vm_cfg *c, char **err);
 void hb__vm_cfg_release(vm_cfg *c);
+/* A compile pool's guest: no address-space randomisation in the guest
+ * ("norandmaps"). Under TCG (QEMU 7.2, x86) a translated block is found by
+ * its virtual address, so with ASLR every new cc1/as/ld process is
+ * translated afresh; without it, a warm VM's jobs reuse the translations of
+ * earlier ones (QEMU CPU per job -40%, translation cache use 128 -> ~76 MiB,
+ * docs/microvm.md). The guest is the isolation boundary and the compiler
+ * runs as root inside it, so in-guest ASLR protected nothing. */
+int hb__vm_cfg_compile_guest(vm_cfg *c);
 int hb__vm_make_run_dir(const hb_vm_pool_options *o, char **out, char **err);
 
 /* launch.c */

@@ -7,6 +7,9 @@
  *             kernel_dir, $HOTBOX_KERNEL_DIR, the minimal kernel's cache when
  *             it holds a build, $HOTBOX_GUEST_KERNEL=debian|minimal, else
  *             the Debian kernel's cache; the snapshot key changes with it;
+ *   compile_guest  a compile pool's guest runs without address-space
+ *             randomisation (norandmaps: TCG reuses a warm VM's translations
+ *             only at the same virtual addresses); SKIPs without a kernel;
  *   boot      when a minimal kernel is cached (the script was run), a pool
  *             boots it, restores its snapshot and compiles a plugin that
  *             loads here. SKIPs otherwise: tests never build a kernel.
@@ -278,9 +281,47 @@ static void case_boot(void)
     free(err);
 }
 
+static void case_compile_guest(void)
+{
+    char *tmp = NULL, *err = NULL;
+    HB_CHECK_OK(hb__mkdtemp_in("/tmp", "hb-kaslr-", &tmp));
+    char *out = hb__path_join(tmp, "out");
+    HB_CHECK_OK(hb__mkdir_p(out, 0755));
+    hb_vm_pool_options o = HB_VM_POOL_OPTIONS_INIT;
+    o.size = 1;
+    o.accel = HB_VM_ACCEL_TCG;
+    o.no_snapshot = true;
+    o.no_warmup = true;
+    o.boot_timeout_ms = 120000;
+    hb_vm_pool *pool = NULL;
+    int r = hb_vm_pool_new(&o, &pool, &err);
+    if (r == -ENOENT && err && strstr(err, "not found")) {
+        hb__rm_rf(tmp);
+        HB_SKIP("%s", err);
+    }
+    HB_CHECK_OK(r);
+    const char *sources[] = {NULL};
+    const char *argv[] = {"cat", "/proc/sys/kernel/randomize_va_space", NULL};
+    hb_vm_job job = {.plugin_dir = tmp, .sources = sources, .argv = argv, .out_dir = out};
+    hb_vm_result res;
+    r = hb_vm_pool_compile(pool, &job, &res, &err);
+    if (r)
+        fprintf(stderr, "job: %s\n", err ? err : "");
+    HB_CHECK_OK(r);
+    HB_CHECK_EQ(res.exit_status, 0);
+    HB_CHECK_STR(res.output, "0\n");
+    hb_vm_result_release(&res);
+    hb_vm_pool_free(pool);
+    hb__rm_rf(tmp);
+    free(tmp);
+    free(out);
+    free(err);
+}
+
 int main(int argc, char **argv)
 {
     static const hb_test_case cases[] = {
-        {"fragment", case_fragment}, {"select", case_select}, {"boot", case_boot}};
+        {"fragment", case_fragment}, {"select", case_select}, {"boot", case_boot},
+        {"compile_guest", case_compile_guest}};
     return hb_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
