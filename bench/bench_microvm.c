@@ -29,6 +29,7 @@
 #include "bench_common.h"
 #include "microvm.h"
 #include "util.h"
+#include "bench_vm.h"
 
 #ifndef HB_SOURCE_DIR
 #define HB_SOURCE_DIR "."
@@ -42,84 +43,6 @@ static unsigned env_n(const char *name, unsigned dflt)
     return e && atoi(e) > 0 ? (unsigned)atoi(e) : dflt;
 }
 
-/* The pid of the pool's QEMU (a child of the pool's keeper thread; a pool
- * of one VM has one), 0 when there is none. */
-static int qemu_pid(void)
-{
-    char path[300];
-    int pid = 0;
-    DIR *d = opendir("/proc/self/task");
-    struct dirent *e;
-    while (d && !pid && (e = readdir(d))) {
-        snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
-        FILE *c = e->d_name[0] != '.' ? fopen(path, "re") : NULL;
-        if (c) {
-            if (fscanf(c, "%d", &pid) != 1)
-                pid = 0;
-            fclose(c);
-        }
-    }
-    if (d)
-        closedir(d);
-    return pid;
-}
-
-/* QEMU's CPU time (user + system) so far, ms: what a job costs the
- * machine, far less sensitive to other load than wall time. */
-static double qemu_cpu_ms(void)
-{
-    char path[64], buf[1024];
-    int pid = qemu_pid();
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = pid ? fopen(path, "re") : NULL;
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    char *p = strrchr(buf, ')');
-    unsigned long long ut = 0, st = 0;
-    /* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt
-     * cminflt majflt cmajflt utime stime */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* Where a QEMU child's RSS is: the guest RAM mapping (its size is the
- * guest's -m), TCG's translation cache (the rwx mapping) and the rest. */
-static void rss_breakdown(unsigned memory_mb)
-{
-    char path[300], line[512];
-    int pid = qemu_pid();
-    if (!pid)
-        return;
-    FILE *f;
-    snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-    if (!(f = fopen(path, "re")))
-        return;
-    unsigned long long size = 0, rss, ram = 0, tb = 0, other = 0;
-    char perms[8] = "";
-    while (fgets(line, sizeof(line), f)) {
-        unsigned long long a, b;
-        char pm[8];
-        if (sscanf(line, "%llx-%llx %7s", &a, &b, pm) == 3) {
-            size = (b - a) >> 10;
-            snprintf(perms, sizeof(perms), "%s", pm);
-        } else if (sscanf(line, "Rss: %llu kB", &rss) == 1) {
-            if (size >= (unsigned long long)memory_mb * 1024 && size <= (unsigned long long)memory_mb * 1024 + 4096 && perms[2] != 'x')
-                ram += rss;
-            else if (perms[0] == 'r' && perms[1] == 'w' && perms[2] == 'x')
-                tb += rss;
-            else
-                other += rss;
-        }
-    }
-    fclose(f);
-    printf("%-34s guest RAM %.0f MiB, TCG translation cache %.0f MiB, QEMU itself %.0f MiB\n",
-           "  RSS breakdown", ram / 1024.0, tb / 1024.0, other / 1024.0);
-}
-
 static double bare_cc_once(void)
 {
     char *argv[] = {"cc", "-shared", "-fPIC", g_incflag, "-o", g_so, g_src, NULL};
@@ -129,53 +52,6 @@ static double bare_cc_once(void)
         exit(1);
     }
     return ms;
-}
-
-/* One job; *guest_ms gets the in-guest time. Exits on failure. */
-static double g_last_cpu_ms; /* QEMU CPU time of the last job */
-
-static double job(hb_vm_pool *pool, const char *const *argv, double *guest_ms)
-{
-    const char *sources[] = {"counter.c", NULL};
-    hb_vm_job j = {.plugin_dir = g_plugin, .include_dir = g_inc, .sources = sources,
-                   .argv = argv, .out_dir = g_out, .host_paths = true};
-    hb_vm_result res;
-    char *err = NULL;
-    double c0 = qemu_cpu_ms(), t0 = hb_bench_now_ms();
-    int r = hb_vm_pool_compile(pool, &j, &res, &err);
-    double ms = hb_bench_now_ms() - t0;
-    g_last_cpu_ms = qemu_cpu_ms() - c0;
-    if (r || res.exit_status != 0) {
-        fprintf(stderr, "job %s failed: %s%s\n", argv[0], err ? err : "",
-                r ? "" : res.output);
-        exit(1);
-    }
-    if (guest_ms)
-        *guest_ms = res.guest_ms;
-    hb_vm_result_release(&res);
-    free(err);
-    return ms;
-}
-
-static hb_vm_pool *pool_new(bool snapshot, bool warmup, hb_vm_pool_stats *st, double *ready_ms)
-{
-    hb_vm_pool_options o = HB_VM_POOL_OPTIONS_INIT;
-    o.size = 1;
-    o.jobs_per_vm = 1000;
-    o.no_snapshot = !snapshot;
-    o.no_warmup = !warmup;
-    o.memory_mb = env_n("HB_BENCH_VM_MB", 256);
-    hb_vm_pool *p = NULL;
-    char *err = NULL;
-    double t0 = hb_bench_now_ms();
-    if (hb_vm_pool_new(&o, &p, &err) != 0 || hb_vm_pool_wait_warm(p, 600000, &err) != 0) {
-        printf("microvm: unavailable: %s\n", err ? err : "?");
-        exit(0);
-    }
-    *ready_ms = hb_bench_now_ms() - t0;
-    hb_vm_pool_stats_get(p, st);
-    free(err);
-    return p;
 }
 
 int main(void)
@@ -191,6 +67,10 @@ int main(void)
     g_out = hb__path_join(g_tmp, "out");
     g_so = hb__path_join(g_out, "plugin.so");
     hb__mkdir_p(g_out, 0755);
+    hb_bench_vm.plugin = g_plugin;
+    hb_bench_vm.inc = g_inc;
+    hb_bench_vm.out = g_out;
+    hb_bench_vm.memory_mb = env_n("HB_BENCH_VM_MB", 256);
     double *ms = calloc(n, sizeof(double)), *gms = calloc(n, sizeof(double)),
            *cpu = calloc(n, sizeof(double));
     double *rs = calloc(nr, sizeof(double)), *f1 = calloc(nr, sizeof(double)),
@@ -205,16 +85,16 @@ int main(void)
     /* the pool as a harness starts it: snapshot on, warm-up on */
     hb_vm_pool_stats st;
     double ready;
-    hb_vm_pool *pool = pool_new(true, true, &st, &ready);
+    hb_vm_pool *pool = hb_bench_vm_pool(true, true, &st, &ready);
     printf("pool start: %s (%s)\n", st.snapshot_note, hb_vm_accel_name(st.accel));
     printf("%-34s %.0f ms (boot %.0f, restore %.0f, save %.0f)\n", "pool ready incl. warm-up",
            ready, st.last_boot_ms, st.last_restore_ms, st.snapshot_save_ms);
     const char *full[] = {"cc", "-shared", "-fPIC", g_incflag, "-o", g_so, g_src, NULL};
-    double first_warm = job(pool, full, NULL);
+    double first_warm = hb_bench_vm_job(pool, full, NULL);
     printf("%-34s %.0f ms\n", "first job (pool warmed up)", first_warm);
     for (unsigned i = 0; i < n; i++) {
-        ms[i] = job(pool, full, &gms[i]);
-        cpu[i] = g_last_cpu_ms;
+        ms[i] = hb_bench_vm_job(pool, full, &gms[i]);
+        cpu[i] = hb_bench_vm.last_cpu_ms;
     }
     hb_bench_stats warm = hb_bench_report("microvm warm job (host wall)", ms, n);
     hb_bench_stats guest = hb_bench_report("  in-guest compile alone", gms, n);
@@ -248,7 +128,7 @@ int main(void)
         double wall[64];
         unsigned m = n < 64 ? n : 64;
         for (unsigned i = 0; i < m; i++)
-            wall[i] = job(pool, rows[k].argv, &gms[i]);
+            wall[i] = hb_bench_vm_job(pool, rows[k].argv, &gms[i]);
         hb_bench_stats g = hb_bench_stats_of(gms, m), w = hb_bench_stats_of(wall, m);
         printf("%-34s median %8.1f ms  p95 %8.1f ms  [%8.1f ms]\n", rows[k].what, g.median, g.p95,
                w.median);
@@ -256,18 +136,18 @@ int main(void)
     hb_vm_pool_stats_get(pool, &st);
     printf("%-34s %.0f MiB RSS per warm VM\n", "microvm memory",
            (double)st.qemu_rss_kib / 1024.0);
-    rss_breakdown(env_n("HB_BENCH_VM_MB", 256));
+    hb_bench_vm_rss_breakdown(env_n("HB_BENCH_VM_MB", 256));
     hb_vm_pool_free(pool);
 
     /* restore-to-ready over fresh pools, no warm-up: the first job pays the
      * cold translation cache and 9p page cache */
     for (unsigned i = 0; i < nr; i++) {
-        hb_vm_pool *p = pool_new(true, false, &st, &ready);
+        hb_vm_pool *p = hb_bench_vm_pool(true, false, &st, &ready);
         rs[i] = st.last_restore_ms;
-        f1[i] = job(p, full, NULL);
-        c1[i] = g_last_cpu_ms;
-        f2[i] = job(p, full, NULL);
-        c2[i] = g_last_cpu_ms;
+        f1[i] = hb_bench_vm_job(p, full, NULL);
+        c1[i] = hb_bench_vm.last_cpu_ms;
+        f2[i] = hb_bench_vm_job(p, full, NULL);
+        c2[i] = hb_bench_vm.last_cpu_ms;
         hb_vm_pool_free(p);
     }
     hb_bench_stats rst = hb_bench_report("restore to ready (spawn->MOUNTED)", rs, nr);
@@ -283,7 +163,7 @@ int main(void)
     }
     double bt[2];
     for (unsigned i = 0; i < 2; i++) {
-        hb_vm_pool *p = pool_new(false, false, &st, &ready);
+        hb_vm_pool *p = hb_bench_vm_pool(false, false, &st, &ready);
         bt[i] = st.last_boot_ms;
         hb_vm_pool_free(p);
     }
