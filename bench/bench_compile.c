@@ -123,7 +123,8 @@ static void microvm_figures(const hb_bench_stats *bare, unsigned n, unsigned nr)
            *fcpu = calloc(nr, sizeof(double));
     hb_vm_pool_stats st;
     double ready_ms;
-    printf("\nmicrovm, issue 16's figures (pool API, the bare cc command line):\n");
+    printf("\nmicrovm, issue 16's figures (pool API, the bare cc command line; load average "
+           "%.1f on %ld CPUs):\n", hb_bench_vm_load(), sysconf(_SC_NPROCESSORS_ONLN));
     hb_vm_pool *pool = hb_bench_vm_pool(true, true, &st, &ready_ms);
     printf("pool start: %s (%s)\n", st.snapshot_note, hb_vm_accel_name(st.accel));
     hb_bench_vm_job(pool, argv, NULL); /* the pool's first job: counted below */
@@ -159,6 +160,8 @@ static void microvm_figures(const hb_bench_stats *bare, unsigned n, unsigned nr)
     hb_bench_stats fc = hb_bench_report("  its QEMU CPU time", fcpu, nr);
     printf("%-34s %.2fx steady by wall, %.2fx by QEMU CPU (target <= 1.1x: %s)\n", "",
            f.median / w.median, fc.median / c.median, target(f.median / w.median <= 1.1));
+    printf("%-34s load average now %.1f (wall times scale with it; CPU times much less)\n", "",
+           hb_bench_vm_load());
     free(wall);
     free(guest);
     free(cpu);

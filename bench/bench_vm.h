@@ -26,7 +26,7 @@ static struct {
 
 /* The pid of the pool's QEMU (a child of the pool's keeper thread; a pool
  * of one VM has one), 0 when there is none. */
-static int hb_bench_vm_qemu_pid(void)
+static inline int hb_bench_vm_qemu_pid(void)
 {
     char path[300];
     int pid = 0;
@@ -48,7 +48,7 @@ static int hb_bench_vm_qemu_pid(void)
 
 /* QEMU's CPU time (user + system) so far, ms: what a job costs the
  * machine, far less sensitive to other load than wall time. */
-static double hb_bench_vm_cpu_ms(void)
+static inline double hb_bench_vm_cpu_ms(void)
 {
     char path[64], buf[1024];
     int pid = hb_bench_vm_qemu_pid();
@@ -70,7 +70,7 @@ static double hb_bench_vm_cpu_ms(void)
 
 /* Where a QEMU child's RSS is: the guest RAM mapping (its size is the
  * guest's -m), TCG's translation cache (the rwx mapping) and the rest. */
-static void hb_bench_vm_rss_breakdown(unsigned memory_mb)
+static inline void hb_bench_vm_rss_breakdown(unsigned memory_mb)
 {
     char path[300], line[512];
     int pid = hb_bench_vm_qemu_pid();
@@ -104,7 +104,7 @@ static void hb_bench_vm_rss_breakdown(unsigned memory_mb)
 
 /* One job; *guest_ms gets the in-guest time, hb_bench_vm.last_cpu_ms the
  * QEMU CPU time. Exits on failure. */
-static double hb_bench_vm_job(hb_vm_pool *pool, const char *const *argv, double *guest_ms)
+static inline double hb_bench_vm_job(hb_vm_pool *pool, const char *const *argv, double *guest_ms)
 {
     const char *sources[] = {"counter.c", NULL};
     hb_vm_job j = {.plugin_dir = hb_bench_vm.plugin, .include_dir = hb_bench_vm.inc, .sources = sources,
@@ -130,7 +130,7 @@ static double hb_bench_vm_job(hb_vm_pool *pool, const char *const *argv, double 
 /* A one-VM pool as a harness starts it (snapshot and warm-up as asked),
  * ready; *ready_ms from hb_vm_pool_new to every VM warm. Exits 0 with a
  * message when the microVM backend is unavailable. */
-static hb_vm_pool *hb_bench_vm_pool(bool snapshot, bool warmup, hb_vm_pool_stats *st, double *ready_ms)
+static inline hb_vm_pool *hb_bench_vm_pool(bool snapshot, bool warmup, hb_vm_pool_stats *st, double *ready_ms)
 {
     hb_vm_pool_options o = HB_VM_POOL_OPTIONS_INIT;
     o.size = 1;
@@ -149,6 +149,20 @@ static hb_vm_pool *hb_bench_vm_pool(bool snapshot, bool warmup, hb_vm_pool_stats
     hb_vm_pool_stats_get(p, st);
     free(err);
     return p;
+}
+
+/* The machine's 1-minute load average, to read wall times by: on a shared
+ * 2-CPU machine a load of 20 makes a TCG job's wall time 4-6x its CPU time. */
+static inline double hb_bench_vm_load(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "re");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
 }
 
 #endif /* HB_BENCH_VM_H */
