@@ -216,44 +216,32 @@ static void case_select(void)
     free(tmp);
 }
 
-static void case_boot(void)
+/* A pool under o's accelerator saves its snapshot and restores it, and a
+ * plugin compiled in the restored VM loads and runs here. */
+static void restore_and_compile(hb_vm_pool_options *o, const char *what)
 {
-    hb_vm_pool_options o = HB_VM_POOL_OPTIONS_INIT;
-    char *kdir = NULL, *err = NULL;
-    bool minimal = false;
-    unsetenv("HOTBOX_KERNEL_DIR");
-    unsetenv("HOTBOX_GUEST_KERNEL");
-    if (hb__vm_kernel_dir(&o, &kdir, &minimal, &err) != 0 || !minimal)
-        HB_SKIP("no minimal guest kernel is cached (run scripts/build-guest-kernel.sh; "
-                "tests never build one)");
-    char *tmp = NULL;
+    char *tmp = NULL, *err = NULL;
     HB_CHECK_OK(hb__mkdtemp_in("/tmp", "hb-kboot-", &tmp));
     char *plugin = hb__path_join(tmp, "plugin"), *out = hb__path_join(tmp, "out");
-    char *snaps = hb__path_join(tmp, "snaps");
+    char *snaps = hb__path_join(tmp, "snaps"), *file = hb__path_join(plugin, "k.c");
     HB_CHECK_OK(hb__mkdir_p(plugin, 0755));
     HB_CHECK_OK(hb__mkdir_p(out, 0755));
     const char *src = "int twice(int x) { return 2 * x; }\n";
-    char *file = hb__path_join(plugin, "k.c");
     HB_CHECK_OK(hb__write_file_atomic(file, src, strlen(src), 0644));
-    o.size = 1;
-    o.accel = HB_VM_ACCEL_TCG;
-    o.snapshot_dir = snaps;
-    o.boot_timeout_ms = 120000;
+    o->size = 1;
+    o->snapshot_dir = snaps;
     hb_vm_pool *pool = NULL;
-    int r = hb_vm_pool_new(&o, &pool, &err);
+    int r = hb_vm_pool_new(o, &pool, &err);
+    if (!r)
+        r = hb_vm_pool_wait_warm(pool, 300000, &err);
     if (r)
-        fprintf(stderr, "pool_new: %s\n", err ? err : "");
-    HB_CHECK_OK(r);
-    r = hb_vm_pool_wait_warm(pool, 300000, &err);
-    if (r)
-        fprintf(stderr, "wait_warm: %s\n", err ? err : "");
+        fprintf(stderr, "%s pool: %s\n", what, err ? err : "");
     HB_CHECK_OK(r);
     hb_vm_pool_stats st;
     hb_vm_pool_stats_get(pool, &st);
-    printf("minimal kernel %s: %s; boot %.0f ms, restore %.0f ms\n", kdir, st.snapshot_note,
-           st.last_boot_ms, st.last_restore_ms);
     HB_CHECK_CONTAINS(st.snapshot_note, "saved");
     HB_CHECK_EQ(st.restores, 1);
+    HB_CHECK_EQ(st.accel, o->accel);
     const char *sources[] = {"k.c", NULL};
     const char *argv[] = {"cc", "-shared", "-fPIC", "-O2", "-o",
                           HB_VM_GUEST_OUT "/" HB_VM_OBJECT_NAME, HB_VM_GUEST_SRC "/k.c", NULL};
@@ -273,7 +261,8 @@ static void case_boot(void)
     HB_CHECK(twice);
     HB_CHECK_EQ(twice(21), 42);
     dlclose(h);
-    printf("job in the restored minimal-kernel VM: %.0f ms\n", res.elapsed_ms);
+    printf("%s: %s; boot to READY %.0f ms, restore to ready %.0f ms, a job %.0f ms\n", what,
+           st.snapshot_note, st.last_boot_ms, st.last_restore_ms, res.elapsed_ms);
     hb_vm_result_release(&res);
     hb_vm_pool_free(pool);
     hb__rm_rf(tmp);
@@ -282,6 +271,22 @@ static void case_boot(void)
     free(out);
     free(snaps);
     free(file);
+    free(err);
+}
+
+static void case_boot(void)
+{
+    hb_vm_pool_options o = HB_VM_POOL_OPTIONS_INIT;
+    char *kdir = NULL, *err = NULL;
+    bool minimal = false;
+    unsetenv("HOTBOX_KERNEL_DIR");
+    unsetenv("HOTBOX_GUEST_KERNEL");
+    if (hb__vm_kernel_dir(&o, &kdir, &minimal, &err) != 0 || !minimal)
+        HB_SKIP("no minimal guest kernel is cached (run scripts/build-guest-kernel.sh; "
+                "tests never build one)");
+    o.accel = HB_VM_ACCEL_TCG;
+    o.boot_timeout_ms = 120000;
+    restore_and_compile(&o, kdir);
     free(kdir);
     free(err);
 }
@@ -330,7 +335,7 @@ static void case_kvm(void)
     o.boot_timeout_ms = 8000;
     hb_vm_accel used = HB_VM_ACCEL_AUTO;
     double boot_ms = 0;
-    char *why = NULL, *err = NULL;
+    char *why = NULL;
     int r = hb_vm_probe(&o, &used, &boot_ms, &why);
     if (r == -ENOENT && why && strstr(why, "not found"))
         HB_SKIP("%s", why);
@@ -338,46 +343,9 @@ static void case_kvm(void)
         HB_SKIP("KVM does not run a guest here: %s", why ? why : "?");
     HB_CHECK_EQ(used, HB_VM_ACCEL_KVM);
     printf("kvm probe: %s\n", why);
-    char *tmp = NULL;
-    HB_CHECK_OK(hb__mkdtemp_in("/tmp", "hb-kvm-", &tmp));
-    char *plugin = hb__path_join(tmp, "plugin"), *out = hb__path_join(tmp, "out");
-    char *snaps = hb__path_join(tmp, "snaps");
-    HB_CHECK_OK(hb__mkdir_p(plugin, 0755));
-    HB_CHECK_OK(hb__mkdir_p(out, 0755));
-    char *file = hb__path_join(plugin, "k.c");
-    HB_CHECK_OK(hb__write_file_atomic(file, "int k(void) { return 7; }\n", 26, 0644));
-    o.size = 1;
-    o.snapshot_dir = snaps;
     o.boot_timeout_ms = 30000;
-    hb_vm_pool *pool = NULL;
-    HB_CHECK_OK(hb_vm_pool_new(&o, &pool, &err));
-    r = hb_vm_pool_wait_warm(pool, 120000, &err);
-    if (r)
-        fprintf(stderr, "wait_warm: %s\n", err ? err : "");
-    HB_CHECK_OK(r);
-    hb_vm_pool_stats st;
-    hb_vm_pool_stats_get(pool, &st);
-    HB_CHECK_EQ(st.accel, HB_VM_ACCEL_KVM);
-    HB_CHECK_EQ(st.restores, 1);
-    const char *sources[] = {"k.c", NULL};
-    const char *argv[] = {"cc", "-shared", "-fPIC", "-o", HB_VM_GUEST_OUT "/" HB_VM_OBJECT_NAME,
-                          HB_VM_GUEST_SRC "/k.c", NULL};
-    hb_vm_job job = {.plugin_dir = plugin, .sources = sources, .argv = argv, .out_dir = out};
-    hb_vm_result res;
-    HB_CHECK_OK(hb_vm_pool_compile(pool, &job, &res, &err));
-    HB_CHECK_EQ(res.exit_status, 0);
-    printf("kvm: boot to READY %.0f ms, restore to ready %.0f ms, a job %.0f ms\n",
-           st.last_boot_ms, st.last_restore_ms, res.elapsed_ms);
-    hb_vm_result_release(&res);
-    hb_vm_pool_free(pool);
-    hb__rm_rf(tmp);
-    free(tmp);
-    free(plugin);
-    free(out);
-    free(snaps);
-    free(file);
+    restore_and_compile(&o, "kvm");
     free(why);
-    free(err);
 }
 
 int main(int argc, char **argv)
