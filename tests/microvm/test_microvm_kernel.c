@@ -318,6 +318,9 @@ static void case_compile_guest(void)
     if (r)
         fprintf(stderr, "job: %s\n", err ? err : "");
     HB_CHECK_OK(r);
+    if (res.exit_status != 0)
+        fprintf(stderr, "exit %d, signal %d, timed out %d, output: %s\n", res.exit_status,
+                res.term_signal, res.timed_out, res.output);
     HB_CHECK_EQ(res.exit_status, 0);
     HB_CHECK_STR(res.output, "0\n");
     hb_vm_result_release(&res);
