@@ -117,6 +117,16 @@ static const char *accel_arg(const vm_cfg *c, char *buf, size_t len)
     return buf;
 }
 
+/* The minimal kernel has no ACPI: without ACPI tables QEMU's microvm machine
+ * lists the virtio-mmio devices on the kernel command line instead
+ * (auto-kernel-cmdline), which that kernel reads
+ * (VIRTIO_MMIO_CMDLINE_DEVICES). Debian's kernel lacks that option and finds
+ * them through ACPI. */
+static const char *machine_arg(const vm_cfg *c)
+{
+    return c->minimal_kernel ? "microvm,acpi=off" : "microvm";
+}
+
 static const char *cpu_arg(const vm_cfg *c)
 {
     return c->accel == HB_VM_ACCEL_KVM ? "host" : HB_VM_TCG_CPU;
@@ -138,7 +148,7 @@ char *hb__vm_kernel_cmdline(void)
 int hb__vm_machine_text(const vm_cfg *c, hb_sb *out)
 {
     char accel[64];
-    return hb__sb_addf(out, "machine=microvm accel=%s cpu=%s m=%u smp=1 append=%s\n",
+    return hb__sb_addf(out, "machine=%s accel=%s cpu=%s m=%u smp=1 append=%s\n", machine_arg(c),
                        accel_arg(c, accel, sizeof(accel)), cpu_arg(c), c->memory_mb, c->append);
 }
 
@@ -194,7 +204,7 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
     hb__sb_addf(&mem, "%u", c->memory_mb);
     char accel[64];
     const char *args[] = {
-        c->qemu, "-M", "microvm", "-accel", accel_arg(c, accel, sizeof(accel)),
+        c->qemu, "-M", machine_arg(c), "-accel", accel_arg(c, accel, sizeof(accel)),
         "-cpu", cpu_arg(c), "-m", mem.buf, "-smp", "1",
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-sandbox", "on",
         "-kernel", c->kernel, "-initrd", c->initrd, "-append", c->append,
