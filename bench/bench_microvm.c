@@ -14,7 +14,9 @@
  *     after it, and boot-to-ready without a snapshot for comparison
  *   - QEMU RSS per warm VM
  * Environment: HB_BENCH_N (samples per row, default 8), HB_BENCH_RESTORES
- * (fresh pools for restore-to-ready, default 4), HOTBOX_VM_SNAPSHOT_DIR.
+ * (fresh pools for restore-to-ready, default 4), HB_BENCH_VM_MB (guest RAM,
+ * default 256), HB_BENCH_QUICK=1 (no breakdown, no boots: for A/B runs),
+ * HOTBOX_VM_SNAPSHOT_DIR, HOTBOX_VM_TB_MB and HOTBOX_VM_APPEND (launch.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include "bench_common.h"
 #include "microvm.h"
 #include "util.h"
+#include "bench_vm.h"
 
 #ifndef HB_SOURCE_DIR
 #define HB_SOURCE_DIR "."
@@ -40,53 +43,6 @@ static unsigned env_n(const char *name, unsigned dflt)
     return e && atoi(e) > 0 ? (unsigned)atoi(e) : dflt;
 }
 
-/* Where a QEMU child's RSS is: the guest RAM mapping (its size is the
- * guest's -m), TCG's translation cache (the rwx mapping) and the rest. */
-static void rss_breakdown(unsigned memory_mb)
-{
-    char path[300], line[512];
-    int pid = 0;
-    DIR *d = opendir("/proc/self/task"); /* QEMU is a child of the pool's keeper thread */
-    struct dirent *e;
-    while (d && !pid && (e = readdir(d))) {
-        snprintf(path, sizeof(path), "/proc/self/task/%s/children", e->d_name);
-        FILE *c = e->d_name[0] != '.' ? fopen(path, "re") : NULL;
-        if (c) {
-            if (fscanf(c, "%d", &pid) != 1)
-                pid = 0;
-            fclose(c);
-        }
-    }
-    if (d)
-        closedir(d);
-    if (!pid)
-        return;
-    FILE *f;
-    snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-    if (!(f = fopen(path, "re")))
-        return;
-    unsigned long long size = 0, rss, ram = 0, tb = 0, other = 0;
-    char perms[8] = "";
-    while (fgets(line, sizeof(line), f)) {
-        unsigned long long a, b;
-        char pm[8];
-        if (sscanf(line, "%llx-%llx %7s", &a, &b, pm) == 3) {
-            size = (b - a) >> 10;
-            snprintf(perms, sizeof(perms), "%s", pm);
-        } else if (sscanf(line, "Rss: %llu kB", &rss) == 1) {
-            if (size >= (unsigned long long)memory_mb * 1024 && size <= (unsigned long long)memory_mb * 1024 + 4096 && perms[2] != 'x')
-                ram += rss;
-            else if (perms[0] == 'r' && perms[1] == 'w' && perms[2] == 'x')
-                tb += rss;
-            else
-                other += rss;
-        }
-    }
-    fclose(f);
-    printf("%-34s guest RAM %.0f MiB, TCG translation cache %.0f MiB, QEMU itself %.0f MiB\n",
-           "  RSS breakdown", ram / 1024.0, tb / 1024.0, other / 1024.0);
-}
-
 static double bare_cc_once(void)
 {
     char *argv[] = {"cc", "-shared", "-fPIC", g_incflag, "-o", g_so, g_src, NULL};
@@ -96,49 +52,6 @@ static double bare_cc_once(void)
         exit(1);
     }
     return ms;
-}
-
-/* One job; *guest_ms gets the in-guest time. Exits on failure. */
-static double job(hb_vm_pool *pool, const char *const *argv, double *guest_ms)
-{
-    const char *sources[] = {"counter.c", NULL};
-    hb_vm_job j = {.plugin_dir = g_plugin, .include_dir = g_inc, .sources = sources,
-                   .argv = argv, .out_dir = g_out, .host_paths = true};
-    hb_vm_result res;
-    char *err = NULL;
-    double t0 = hb_bench_now_ms();
-    int r = hb_vm_pool_compile(pool, &j, &res, &err);
-    double ms = hb_bench_now_ms() - t0;
-    if (r || res.exit_status != 0) {
-        fprintf(stderr, "job %s failed: %s%s\n", argv[0], err ? err : "",
-                r ? "" : res.output);
-        exit(1);
-    }
-    if (guest_ms)
-        *guest_ms = res.guest_ms;
-    hb_vm_result_release(&res);
-    free(err);
-    return ms;
-}
-
-static hb_vm_pool *pool_new(bool snapshot, bool warmup, hb_vm_pool_stats *st, double *ready_ms)
-{
-    hb_vm_pool_options o = HB_VM_POOL_OPTIONS_INIT;
-    o.size = 1;
-    o.jobs_per_vm = 1000;
-    o.no_snapshot = !snapshot;
-    o.no_warmup = !warmup;
-    hb_vm_pool *p = NULL;
-    char *err = NULL;
-    double t0 = hb_bench_now_ms();
-    if (hb_vm_pool_new(&o, &p, &err) != 0 || hb_vm_pool_wait_warm(p, 600000, &err) != 0) {
-        printf("microvm: unavailable: %s\n", err ? err : "?");
-        exit(0);
-    }
-    *ready_ms = hb_bench_now_ms() - t0;
-    hb_vm_pool_stats_get(p, st);
-    free(err);
-    return p;
 }
 
 int main(void)
@@ -154,9 +67,15 @@ int main(void)
     g_out = hb__path_join(g_tmp, "out");
     g_so = hb__path_join(g_out, "plugin.so");
     hb__mkdir_p(g_out, 0755);
-    double *ms = calloc(n, sizeof(double)), *gms = calloc(n, sizeof(double));
+    hb_bench_vm.plugin = g_plugin;
+    hb_bench_vm.inc = g_inc;
+    hb_bench_vm.out = g_out;
+    hb_bench_vm.memory_mb = env_n("HB_BENCH_VM_MB", 256);
+    double *ms = calloc(n, sizeof(double)), *gms = calloc(n, sizeof(double)),
+           *cpu = calloc(n, sizeof(double));
     double *rs = calloc(nr, sizeof(double)), *f1 = calloc(nr, sizeof(double)),
-           *f2 = calloc(nr, sizeof(double));
+           *f2 = calloc(nr, sizeof(double)), *c1 = calloc(nr, sizeof(double)),
+           *c2 = calloc(nr, sizeof(double));
 
     bare_cc_once();
     for (unsigned i = 0; i < n; i++)
@@ -166,17 +85,20 @@ int main(void)
     /* the pool as a harness starts it: snapshot on, warm-up on */
     hb_vm_pool_stats st;
     double ready;
-    hb_vm_pool *pool = pool_new(true, true, &st, &ready);
+    hb_vm_pool *pool = hb_bench_vm_pool(true, true, &st, &ready);
     printf("pool start: %s (%s)\n", st.snapshot_note, hb_vm_accel_name(st.accel));
     printf("%-34s %.0f ms (boot %.0f, restore %.0f, save %.0f)\n", "pool ready incl. warm-up",
            ready, st.last_boot_ms, st.last_restore_ms, st.snapshot_save_ms);
     const char *full[] = {"cc", "-shared", "-fPIC", g_incflag, "-o", g_so, g_src, NULL};
-    double first_warm = job(pool, full, NULL);
+    double first_warm = hb_bench_vm_job(pool, full, NULL);
     printf("%-34s %.0f ms\n", "first job (pool warmed up)", first_warm);
-    for (unsigned i = 0; i < n; i++)
-        ms[i] = job(pool, full, &gms[i]);
+    for (unsigned i = 0; i < n; i++) {
+        ms[i] = hb_bench_vm_job(pool, full, &gms[i]);
+        cpu[i] = hb_bench_vm.last_cpu_ms;
+    }
     hb_bench_stats warm = hb_bench_report("microvm warm job (host wall)", ms, n);
     hb_bench_stats guest = hb_bench_report("  in-guest compile alone", gms, n);
+    hb_bench_report("  QEMU CPU time per job", cpu, n);
     printf("%-34s %.1fx bare cc (in-guest alone %.1fx); first / steady = %.2f\n", "", warm.median / bare.median,
            guest.median / bare.median, first_warm / warm.median);
 
@@ -199,12 +121,14 @@ int main(void)
         {"  front end, inputs copied to tmpfs", r_tmp},
         {"  front end (-fsyntax-only)", r_syn}, {"  cc1 (-S)", r_s},
         {"  cc1 + as (-c to /tmp)", r_c}, {"  + ld, .so over 9p (full job)", full}};
-    printf("breakdown (in-guest ms; host wall in brackets):\n");
-    for (size_t k = 0; k < sizeof(rows) / sizeof(rows[0]); k++) {
+    bool quick = getenv("HB_BENCH_QUICK") != NULL; /* A/B runs: no breakdown, no boots */
+    if (!quick)
+        printf("breakdown (in-guest ms; host wall in brackets):\n");
+    for (size_t k = 0; !quick && k < sizeof(rows) / sizeof(rows[0]); k++) {
         double wall[64];
         unsigned m = n < 64 ? n : 64;
         for (unsigned i = 0; i < m; i++)
-            wall[i] = job(pool, rows[k].argv, &gms[i]);
+            wall[i] = hb_bench_vm_job(pool, rows[k].argv, &gms[i]);
         hb_bench_stats g = hb_bench_stats_of(gms, m), w = hb_bench_stats_of(wall, m);
         printf("%-34s median %8.1f ms  p95 %8.1f ms  [%8.1f ms]\n", rows[k].what, g.median, g.p95,
                w.median);
@@ -212,26 +136,34 @@ int main(void)
     hb_vm_pool_stats_get(pool, &st);
     printf("%-34s %.0f MiB RSS per warm VM\n", "microvm memory",
            (double)st.qemu_rss_kib / 1024.0);
-    rss_breakdown(256);
+    hb_bench_vm_rss_breakdown(env_n("HB_BENCH_VM_MB", 256));
     hb_vm_pool_free(pool);
 
     /* restore-to-ready over fresh pools, no warm-up: the first job pays the
      * cold translation cache and 9p page cache */
     for (unsigned i = 0; i < nr; i++) {
-        hb_vm_pool *p = pool_new(true, false, &st, &ready);
+        hb_vm_pool *p = hb_bench_vm_pool(true, false, &st, &ready);
         rs[i] = st.last_restore_ms;
-        f1[i] = job(p, full, NULL);
-        f2[i] = job(p, full, NULL);
+        f1[i] = hb_bench_vm_job(p, full, NULL);
+        c1[i] = hb_bench_vm.last_cpu_ms;
+        f2[i] = hb_bench_vm_job(p, full, NULL);
+        c2[i] = hb_bench_vm.last_cpu_ms;
         hb_vm_pool_free(p);
     }
     hb_bench_stats rst = hb_bench_report("restore to ready (spawn->MOUNTED)", rs, nr);
     hb_bench_stats a = hb_bench_report("first job after restore, no warm-up", f1, nr);
+    hb_bench_report("  its QEMU CPU time", c1, nr);
     hb_bench_report("second job after restore", f2, nr);
+    hb_bench_report("  its QEMU CPU time", c2, nr);
     printf("%-34s first job after restore / steady = %.2f\n", "", a.median / warm.median);
 
+    if (quick) {
+        hb__rm_rf(g_tmp);
+        return 0;
+    }
     double bt[2];
     for (unsigned i = 0; i < 2; i++) {
-        hb_vm_pool *p = pool_new(false, false, &st, &ready);
+        hb_vm_pool *p = hb_bench_vm_pool(false, false, &st, &ready);
         bt[i] = st.last_boot_ms;
         hb_vm_pool_free(p);
     }

@@ -382,6 +382,20 @@ static void run_job(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
         out_add(&out, buf, (size_t)k);
     }
     close(pfd[0]);
+    /* EOF comes when the compiler closes its output, which coreutils and gcc
+     * do before their exit handlers finish: let it exit (within the limit)
+     * before the group is killed, or a clean exit becomes SIGKILL. */
+    int pidfd = timed_out ? -1 : (int)syscall(SYS_pidfd_open, pid, 0);
+    while (pidfd >= 0) {
+        uint64_t now = now_us();
+        struct pollfd p = {pidfd, POLLIN, 0};
+        int n = poll(&p, 1, !timeout_ms ? -1 : now >= deadline ? 0 : (int)((deadline - now + 999) / 1000));
+        if (n < 0 && errno == EINTR)
+            continue;
+        timed_out = n == 0;
+        close(pidfd);
+        pidfd = -1;
+    }
     /* Kill the whole group: stray children must not outlive the job. */
     kill(-pid, SIGKILL);
     int st = 0;

@@ -103,6 +103,52 @@ static int build_initramfs(const char *base, const char *kdir, const char *out, 
     return r;
 }
 
+/* Which kernel a pool boots, in this order: the pool's kernel_dir;
+ * $HOTBOX_KERNEL_DIR; the minimal kernel built by
+ * scripts/build-guest-kernel.sh (<min cache>/current/vmlinux) when it is
+ * there, unless $HOTBOX_GUEST_KERNEL=debian; the Debian kernel's cache
+ * (scripts/fetch-guest-kernel.sh), the default that needs no build.
+ * $HOTBOX_GUEST_KERNEL=minimal insists on the minimal one. */
+int hb__vm_kernel_dir(const hb_vm_pool_options *o, char **dir, bool *minimal, char **err)
+{
+    *dir = NULL;
+    *minimal = false;
+    if (o->kernel_dir || (getenv("HOTBOX_KERNEL_DIR") && *getenv("HOTBOX_KERNEL_DIR"))) {
+        *dir = o->kernel_dir ? strdup(o->kernel_dir)
+                             : hb__vm_cache_path("HOTBOX_KERNEL_DIR", "guest-kernel");
+        return *dir ? 0 : -ENOMEM;
+    }
+    const char *want = getenv("HOTBOX_GUEST_KERNEL");
+    if (want && !*want)
+        want = NULL;
+    if (want && strcmp(want, "debian") != 0 && strcmp(want, "minimal") != 0)
+        return hb__seterr(err, -EINVAL,
+                          "HOTBOX_GUEST_KERNEL=%s: expected \"debian\" or \"minimal\"", want);
+    if (!want || strcmp(want, "debian") != 0) {
+        char *root = hb__vm_cache_path("HOTBOX_MIN_KERNEL_DIR", "guest-kernel-min");
+        char *cur = root ? hb__path_join(root, "current") : NULL;
+        char *vmlinux = cur ? hb__path_join(cur, "vmlinux") : NULL;
+        bool have = vmlinux && access(vmlinux, R_OK) == 0;
+        int r = root && cur && vmlinux ? 0 : -ENOMEM;
+        if (!r && !have && want)
+            r = hb__seterr(err, -ENOENT,
+                           "HOTBOX_GUEST_KERNEL=minimal but no minimal kernel at %s; run "
+                           "scripts/build-guest-kernel.sh", vmlinux);
+        /* the build the link names now: a rebuild mid-run changes nothing */
+        if (!r && have && hb__realpath(cur, dir) == 0)
+            *minimal = true;
+        else if (!r && have)
+            r = -ENOMEM;
+        free(root);
+        free(vmlinux);
+        free(cur);
+        if (r || have)
+            return r;
+    }
+    *dir = hb__vm_cache_path("HOTBOX_KERNEL_DIR", "guest-kernel");
+    return *dir ? 0 : -ENOMEM;
+}
+
 void hb__vm_add_identity(hb_sb *sb, const char *what, const char *path)
 {
     struct stat st;
@@ -123,9 +169,11 @@ void hb__vm_cfg_release(vm_cfg *c)
 /* Resolves kernel, initramfs and qemu; builds the private initramfs in dir. */
 int hb__vm_cfg_init(const hb_vm_pool_options *o, const char *dir, vm_cfg *c, char **err)
 {
-    int r = 0;
     memset(c, 0, sizeof(*c));
-    char *kdir = o->kernel_dir ? strdup(o->kernel_dir) : hb__vm_cache_path("HOTBOX_KERNEL_DIR", "guest-kernel");
+    char *kdir = NULL;
+    int r = hb__vm_kernel_dir(o, &kdir, &c->minimal_kernel, err);
+    if (r)
+        return r;
     const char *base = o->initramfs;
     if (!base)
         base = getenv("HOTBOX_MICROVM_INITRAMFS");
@@ -135,6 +183,8 @@ int hb__vm_cfg_init(const hb_vm_pool_options *o, const char *dir, vm_cfg *c, cha
     c->memory_mb = o->memory_mb ? o->memory_mb : 256;
     c->boot_timeout_ms = o->boot_timeout_ms ? o->boot_timeout_ms : 30000;
     c->accel = o->accel;
+    const char *tb = getenv("HOTBOX_VM_TB_MB");
+    c->tb_mb = tb && atoi(tb) > 0 ? (unsigned)atoi(tb) : HB_VM_TCG_TB_MB;
     c->append = hb__vm_kernel_cmdline();
     if (!kdir || !c->qemu || !c->append) {
         r = -ENOMEM;
@@ -171,6 +221,16 @@ out:
     if (r)
         hb__vm_cfg_release(c);
     return r;
+}
+
+int hb__vm_cfg_compile_guest(vm_cfg *c)
+{
+    char *a = hb__asprintf("%s norandmaps", c->append);
+    if (!a)
+        return -ENOMEM;
+    free(c->append);
+    c->append = a;
+    return 0;
 }
 
 int hb__vm_make_run_dir(const hb_vm_pool_options *o, char **out, char **err)

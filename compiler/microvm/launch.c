@@ -109,9 +109,22 @@ char *hb__vm_diag(vm *v)
  * into): one place, used by every spawn and by the snapshot key. Under TCG
  * the CPU model and the translation cache size are ours to choose (see
  * docs/microvm.md for the measurements behind them). */
-static const char *accel_arg(const vm_cfg *c)
+static const char *accel_arg(const vm_cfg *c, char *buf, size_t len)
 {
-    return c->accel == HB_VM_ACCEL_KVM ? "kvm" : "tcg,tb-size=" HB_VM_TCG_TB_MB;
+    if (c->accel == HB_VM_ACCEL_KVM)
+        return "kvm";
+    snprintf(buf, len, "tcg,tb-size=%u", c->tb_mb ? c->tb_mb : HB_VM_TCG_TB_MB);
+    return buf;
+}
+
+/* The minimal kernel has no ACPI: without ACPI tables QEMU's microvm machine
+ * lists the virtio-mmio devices on the kernel command line instead
+ * (auto-kernel-cmdline), which that kernel reads
+ * (VIRTIO_MMIO_CMDLINE_DEVICES). Debian's kernel lacks that option and finds
+ * them through ACPI. */
+static const char *machine_arg(const vm_cfg *c)
+{
+    return c->minimal_kernel ? "microvm,acpi=off" : "microvm";
 }
 
 static const char *cpu_arg(const vm_cfg *c)
@@ -126,13 +139,17 @@ char *hb__vm_kernel_cmdline(void)
     hb__sb_addf(&sb, "console=ttyS0 quiet reboot=t panic=-1 tsc=reliable");
     if (khz)
         hb__sb_addf(&sb, " tsc_early_khz=%u", khz);
+    const char *extra = getenv("HOTBOX_VM_APPEND");
+    if (extra && *extra)
+        hb__sb_addf(&sb, " %s", extra);
     return hb__sb_detach(&sb);
 }
 
 int hb__vm_machine_text(const vm_cfg *c, hb_sb *out)
 {
-    return hb__sb_addf(out, "machine=microvm accel=%s cpu=%s m=%u smp=1 append=%s%s\n",
-                       accel_arg(c), cpu_arg(c), c->memory_mb, c->append,
+    char accel[64];
+    return hb__sb_addf(out, "machine=%s accel=%s cpu=%s m=%u smp=1 append=%s%s\n", machine_arg(c),
+                       accel_arg(c, accel, sizeof(accel)), cpu_arg(c), c->memory_mb, c->append,
                        c->worker_port ? " port=" HB_VMP_WORKER_PORT_NAME : "");
 }
 
@@ -186,8 +203,9 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
     hb__sb_addf(&job, "local,id=job,path=%s,security_model=none", v->jobdir);
     hb__sb_addf(&ser, "file:%s/console.log", v->dir);
     hb__sb_addf(&mem, "%u", c->memory_mb);
+    char accel[64];
     const char *args[] = {
-        c->qemu, "-M", "microvm", "-accel", accel_arg(c),
+        c->qemu, "-M", machine_arg(c), "-accel", accel_arg(c, accel, sizeof(accel)),
         "-cpu", cpu_arg(c), "-m", mem.buf, "-smp", "1",
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-sandbox", "on",
         "-kernel", c->kernel, "-initrd", c->initrd, "-append", c->append,

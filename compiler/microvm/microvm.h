@@ -22,7 +22,10 @@
  * process group that is killed at the job's time limit.
  *
  * Paths: the kernel cache is opts->kernel_dir, else $HOTBOX_KERNEL_DIR, else
- * ${XDG_CACHE_HOME:-$HOME/.cache}/hotbox/guest-kernel. The base initramfs is
+ * the minimal kernel scripts/build-guest-kernel.sh built (its cache's
+ * current/vmlinux; not with HOTBOX_GUEST_KERNEL=debian), else
+ * ${XDG_CACHE_HOME:-$HOME/.cache}/hotbox/guest-kernel (Debian's, the default).
+ * A compile pool's guest boots with "norandmaps" (config.c says why). The base initramfs is
  * opts->initramfs, else $HOTBOX_MICROVM_INITRAMFS, else the build tree's
  * libexec/hotbox/hotbox-initramfs.cpio (compiled in). The pool appends the
  * kernel's modules and the host's /etc/ld.so.cache to a private copy of it,

@@ -67,18 +67,25 @@ static int warmup(vm *v, const char *cc, unsigned timeout_ms, char **err)
         return hb__seterr(err, r, "cannot write the warm-up source: %s", strerror(-r));
     }
     const char *sources[] = {"warmup.c", NULL};
-    const char *argv[] = {cc, "-shared", "-fPIC", "-O2", "-MD", "-MF",
-                          HB_VM_GUEST_OUT "/" HB_VM_DEPFILE_NAME, "-o",
-                          HB_VM_GUEST_OUT "/" HB_VM_OBJECT_NAME, HB_VM_GUEST_SRC "/warmup.c", NULL};
-    hb_vm_job job = {.plugin_dir = dir, .sources = sources, .argv = argv, .out_dir = dir};
-    hb_vm_result res;
-    bool fault;
-    r = hb__vm_run(v, &job, timeout_ms, &res, &fault, err);
-    if (!r) {
-        if (res.exit_status != 0)
-            r = hb__seterr(err, -EIO, "the warm-up compile failed (exit %d): %s",
-                           res.exit_status, res.output);
-        hb_vm_result_release(&res);
+    /* Two compiles: translated code is kept per guest address (no ASLR in
+     * a compile guest), so cc1's -O2 -g paths (the harness's flags) and its
+     * -O0 paths are both translated before the first real job. */
+    const char *argv[][12] = {
+        {cc, "-shared", "-fPIC", "-g", "-O2", "-MD", "-MF", HB_VM_GUEST_OUT "/" HB_VM_DEPFILE_NAME,
+         "-o", HB_VM_GUEST_OUT "/" HB_VM_OBJECT_NAME, HB_VM_GUEST_SRC "/warmup.c", NULL},
+        {cc, "-shared", "-fPIC", "-O0", "-o", HB_VM_GUEST_OUT "/" HB_VM_OBJECT_NAME,
+         HB_VM_GUEST_SRC "/warmup.c", NULL}};
+    for (size_t i = 0; !r && i < HB_ARRAY_SIZE(argv); i++) {
+        hb_vm_job job = {.plugin_dir = dir, .sources = sources, .argv = argv[i], .out_dir = dir};
+        hb_vm_result res;
+        bool fault;
+        r = hb__vm_run(v, &job, timeout_ms, &res, &fault, err);
+        if (!r) {
+            if (res.exit_status != 0)
+                r = hb__seterr(err, -EIO, "the warm-up compile failed (exit %d): %s",
+                               res.exit_status, res.output);
+            hb_vm_result_release(&res);
+        }
     }
     free(dir);
     free(file);
@@ -259,6 +266,8 @@ int hb_vm_pool_new(const hb_vm_pool_options *opts, hb_vm_pool **out, char **err)
         r = hb__vm_make_run_dir(&p->o, &p->dir, err);
     if (!r)
         r = hb__vm_cfg_init(&p->o, p->dir, &p->cfg, err);
+    if (!r)
+        r = hb__vm_cfg_compile_guest(&p->cfg);
     if (!r)
         r = hb__vm_resolve_accel(&p->cfg, p->dir, p->o.accel, &p->cfg.accel, &p->accel_why);
     if (!r && (p->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)

@@ -27,7 +27,7 @@
 
 /* Guest CPU model and translation cache under TCG (see launch.c). */
 #define HB_VM_TCG_CPU "max"
-#define HB_VM_TCG_TB_MB "128"
+#define HB_VM_TCG_TB_MB 128u
 
 enum vm_state { VM_EMPTY, VM_BOOTING, VM_WARM, VM_BUSY, VM_DEAD };
 
@@ -47,6 +47,8 @@ typedef struct vm_cfg {
     char *append;            /* kernel command line (fixed per pool: a snapshot's too) */
     char *snapshot;          /* restore VMs from this file; NULL: boot them */
     unsigned memory_mb, boot_timeout_ms;
+    unsigned tb_mb;          /* TCG translation cache (tb-size), MiB */
+    bool minimal_kernel;     /* scripts/build-guest-kernel.sh's, not Debian's */
     hb_vm_accel accel;
     bool worker_port;        /* a guest worker's VM (one more virtio-serial port):
                                 part of the machine text, so its snapshot key differs */
@@ -57,8 +59,19 @@ typedef struct vm_cfg {
 char *hb__vm_cache_path(const char *env, const char *leaf);
 /* Appends "what=path dev:ino size mtime" (or "missing") to sb. */
 void hb__vm_add_identity(hb_sb *sb, const char *what, const char *path);
+/* The kernel directory a pool boots (see config.c for the order); *minimal
+ * when it is the minimal kernel's cache. */
+int hb__vm_kernel_dir(const hb_vm_pool_options *o, char **dir, bool *minimal, char **err);
 int hb__vm_cfg_init(const hb_vm_pool_options *o, const char *dir, vm_cfg *c, char **err);
 void hb__vm_cfg_release(vm_cfg *c);
+/* A compile pool's guest: no address-space randomisation in the guest
+ * ("norandmaps"). Under TCG (QEMU 7.2, x86) a translated block is found by
+ * its virtual address, so with ASLR every new cc1/as/ld process is
+ * translated afresh; without it, a warm VM's jobs reuse the translations of
+ * earlier ones (QEMU CPU per job -40%, translation cache use 128 -> ~76 MiB,
+ * docs/microvm.md). The guest is the isolation boundary and the compiler
+ * runs as root inside it, so in-guest ASLR protected nothing. */
+int hb__vm_cfg_compile_guest(vm_cfg *c);
 int hb__vm_make_run_dir(const hb_vm_pool_options *o, char **out, char **err);
 
 /* launch.c */
