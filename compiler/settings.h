@@ -49,6 +49,10 @@ typedef struct hb__runtime_settings {
     char **env;  /* "NAME=value"; NULL when the section has none */
     char **data; /* raw: relative as written; loaded: real absolute paths;
                   * NULL when none */
+    /* The top-level key "carry": false (outside the section, but applied by
+     * the harness at a swap like it): statics are not carried by their
+     * DWARF layouts (docs/state.md). */
+    bool carry_off;
 } hb__runtime_settings;
 
 void hb__runtime_settings_release(hb__runtime_settings *rt);

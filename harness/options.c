@@ -16,7 +16,8 @@ static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, worker),      /* 2: cpu_percent */
     offsetof(hb_sandbox_options, no_auto_restart), /* 3: worker */
     offsetof(hb_sandbox_options, record_dir), /* 4: no_auto_restart, no_probation, from_snapshot */
-    sizeof(hb_sandbox_options),                /* 5: record_dir */
+    offsetof(hb_sandbox_options, no_carry),   /* 5: record_dir */
+    sizeof(hb_sandbox_options),                /* 6: no_carry */
 };
 static const size_t watch_sizes[] = {
     offsetof(hb_watch_options, exclude), /* 1: up to run_selftests */

@@ -413,7 +413,7 @@ HB_EXTERN int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t versio
 /* Sandboxes                                                                 */
 /* ------------------------------------------------------------------------ */
 
-#define HB_SANDBOX_OPTIONS_VERSION 5
+#define HB_SANDBOX_OPTIONS_VERSION 6
 
 /* Security profiles for the worker (see the README's profile table). */
 typedef enum hb_profile {
@@ -500,6 +500,12 @@ typedef struct hb_sandbox_options {
      * segment start, every 256 KiB and by hb_sandbox_free; a failed write is
      * an HB_EVENT_WARNING, never a failed call. NULL: no recording. Copied. */
     const char *record_dir;
+    /* Version 6. no_carry = 1: static variables are not carried by their
+     * DWARF layouts, marked (HB_CARRY) or not; only save/migrate moves
+     * state, as before carry existed (docs/state.md). Said once per plugin
+     * with an HB_EVENT_NOTICE. A plugin turns it off for itself with
+     * plugin.json "carry": false. Default 0: carry. */
+    int no_carry;
 } hb_sandbox_options;
 
 #define HB_SANDBOX_OPTIONS_INIT {.version = HB_SANDBOX_OPTIONS_VERSION, .profile = HB_PROFILE_DEFAULT}
