@@ -44,6 +44,8 @@ static const char usage_test[] =
     "  -v, --verbose      show the output of passing tests too\n"
     "  --record           record every call the tests make for hotbox replay\n"
     "                     (docs/replay.md)\n"
+    "  --no-carry         --upgrade swaps carry no statics by their debug info;\n"
+    "                     only save/migrate moves state (docs/state.md)\n"
     "\n"
     "The last line is \"N passed, N failed\" (\", N skipped\" when any). Exit status\n"
     "0 when every test passed, 1 when any failed or no test was found (unless\n"
@@ -83,6 +85,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 enum {
     OPT_REPEAT = 256, OPT_TIMEOUT, OPT_REQUIRE, OPT_ALLOW_EMPTY, OPT_UPGRADE, OPT_FROM, OPT_SHARD,
     OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SANITIZE, OPT_FROM_SNAPSHOT, OPT_RECORD,
+    OPT_NO_CARRY,
 };
 
 static const struct option longopts[] = {
@@ -103,6 +106,7 @@ static const struct option longopts[] = {
     {"sanitize", required_argument, NULL, OPT_SANITIZE},
     {"verbose", no_argument, NULL, 'v'},
     {"record", no_argument, NULL, OPT_RECORD},
+    {"no-carry", no_argument, NULL, OPT_NO_CARRY},
     {0},
 };
 
@@ -167,6 +171,7 @@ static int one_option(run *R, int c, const char *val)
     case OPT_SANITIZE: R->sanitize = val; return -1;
     case 'v': R->verbose = true; return -1;
     case OPT_RECORD: R->record = true; return -1;
+    case OPT_NO_CARRY: R->no_carry = true; return -1;
     default: return HB_EXIT_USAGE; /* cli_getopt said what */
     }
 }

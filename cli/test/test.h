@@ -77,6 +77,7 @@ typedef struct run {
     const char *junit_path;
     const char *sanitize;    /* --sanitize LIST, or NULL */
     bool record;             /* --record: calls recorded for hotbox replay */
+    bool no_carry;           /* --no-carry: hb_sandbox_options.no_carry */
     const char **dirs;
     size_t ndirs;
 
