@@ -191,8 +191,11 @@ typedef struct hb_event {
      * line per variable, "carried: `long count`", "reset: `struct stats
      * counters`: member `hits` moved from offset 0 to 8", "new: ...",
      * "dropped: ..."; message then says "statics: N carried, M reset, K
-     * new". NULL when no carry ran (no debug info, or save/migrate moved
-     * the state). */
+     * new". A plugin that marks statics with HB_CARRY (plugin.h) gets
+     * "carried (marked): ..." and "statics: N carried (marked), ...", its
+     * unmarked statics "reset: ...: not marked with HB_CARRY" (or, with
+     * save/migrate, "N left to save/migrate"). NULL when no carry ran (no
+     * debug info, carry off, or save/migrate moved the state). */
     const char *carry;
     /* Appended. HB_EVENT_CRASHED when plugin code faulted: the symbolized
      * backtrace, one line per plugin frame ("  #0 foo (foo.c:12) in foo

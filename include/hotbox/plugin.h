@@ -30,8 +30,9 @@
  * statics whose type layout its debug info (-g, the default) proves
  * unchanged; the others start fresh, and the swap event names each one and
  * why (docs/state.md). The copy happens after B.init. A plugin with hooks
- * whose statics changed layout under an unchanged schema is refused.
- * HB_CARRY(var) marks single statics for carrying (below).
+ * whose (unmarked) statics changed layout under an unchanged schema is
+ * refused. HB_CARRY(var) marks single statics for carrying (below); those
+ * of a plugin with hooks are copied after B.init, before B.migrate.
  *
  * Exported functions named hb_test_* (returning int, 0 = pass, taking no
  * arguments) are the plugin's self-tests; hotbox runs them after a swap.
