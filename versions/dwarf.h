@@ -18,6 +18,10 @@
  * memory are listed too: the worker checks at transfer time that none of
  * them points into the old object (see proto/PROTOCOL.md, SWAP).
  *
+ * Variables the object marks with HB_CARRY (plugin.h) are flagged
+ * `marked`; the marks are read from the section "hotbox_carry" and its
+ * relocations (marks.c), and the marks' own pointers are not listed.
+ *
  * The analysis never maps or runs the object. Sizes are bounded (fields
  * and pointers per variable, nesting depth): a variable past a bound is
  * listed with `unsupported` set, and is never carried.
