@@ -158,7 +158,7 @@ int main(int argc, char **argv)
     double *an = calloc((size_t)runs, sizeof(double));
     size_t nvars = 0;
     printf("bench_carry: %d swaps of a typical plugin (9 statics) each way\n", runs);
-    swaps("-O2", "nodebug", runs, plain);
+    swaps("-O2 -g0", "nodebug", runs, plain); /* -g comes first: -g0 wins */
     swaps("-O2 -g", "debug", runs, carry);
     analysis(runs, an, &nvars);
     hb_bench_stats b = hb_bench_report("swap, no debug info (baseline)", plain, (size_t)runs);

@@ -54,6 +54,7 @@ typedef struct watch_ui {
     size_t npending;
     cli_replay_watch rw;        /* --replay (cli/replay_watch.c) */
     bool record;                /* --record (implied by --replay) */
+    bool no_carry;              /* --no-carry */
 } watch_ui;
 
 /* ---- the table, redrawn in place on a terminal ------------------------------ */
@@ -390,6 +391,7 @@ static void print_view(watch_ui *ui)
 static const char usage_watch[] =
     "usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests]\n"
     "                    [--exclude GLOB]... [--record] [--replay [--replay-exclude FN]...]\n"
+    "                    [--no-carry]\n"
     "                    DIR...\n\n"
     "Loads every plugin under DIR (a plugin directory, or a directory of plugin\n"
     "directories) into one sandbox and hot-reloads each on save, carrying its\n"
@@ -414,7 +416,10 @@ static const char usage_watch[] =
     "  --replay        (implies --record) after each swap, replay the plugin's\n"
     "                  recording on the old and the new version in shadow workers\n"
     "                  and show the calls whose results differ (docs/replay.md)\n"
-    "  --replay-exclude FN  do not compare FN's results; repeatable\n\n"
+    "  --replay-exclude FN  do not compare FN's results; repeatable\n"
+    "  --no-carry      do not carry static variables by their debug info\n"
+    "                  (HB_CARRY marks included): only save/migrate moves state\n"
+    "                  (docs/state.md)\n\n"
     "SIGUSR1 pauses auto-reload (changes are remembered, nothing is rebuilt);\n"
     "SIGUSR2 resumes it and rebuilds what changed meanwhile, once:\n"
     "  kill -USR1 $(pidof hotbox)   # pause while checking out a branch\n"
@@ -432,6 +437,7 @@ static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **ar
                                              {"record", no_argument, NULL, 'R'},
                                              {"replay", no_argument, NULL, 'P'},
                                              {"replay-exclude", required_argument, NULL, 'E'},
+                                             {"no-carry", no_argument, NULL, 'C'},
                                              {0}};
     optind = 0;
     for (int c; (c = cli_getopt(argc, argv, "watch", "h", longopts, NULL)) != -1;) {
@@ -441,6 +447,7 @@ static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **ar
         case 'o': ui->once = true; break;
         case 'n': wo->run_selftests = -1; break;
         case 'R': ui->record = true; break;
+        case 'C': ui->no_carry = true; break;
         case 'P': ui->record = ui->rw.on = true; break;
         case 'E': {
             const char **x = realloc(ui->rw.exclude, (ui->rw.nexclude + 2) * sizeof(char *));
@@ -548,6 +555,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     so.output_path = out_path; /* NULL: the worker writes to our stdout, unprefixed */
     char *record_dir = ui.record ? cli_record_dir(m) : NULL;
     so.record_dir = record_dir;
+    so.no_carry = ui.no_carry;
     r = hb_sandbox_new(m, &so, &ui.sb);
     free(record_dir);
     if (out_path) {

@@ -460,8 +460,8 @@ void hb__settings_raw_release(hb__settings_raw *s)
     memset(s, 0, sizeof(*s));
 }
 
-static const char *const known_keys[] = {"cflags", "defines", "include", "libs",
-                                         "pkg",    "lang",    "std",     "runtime", NULL};
+static const char *const known_keys[] = {"cflags", "defines", "include", "libs",    "pkg",
+                                         "lang",   "std",     "runtime", "carry", NULL};
 
 int hb__settings_parse(const char *text, size_t len, const char *path, hb__settings_raw *out,
                        char **err)
@@ -477,6 +477,7 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
                         je.text);
     hb_argv cflags = HB_ARGV_INIT, defines = HB_ARGV_INIT, include = HB_ARGV_INIT;
     hb_argv libs = HB_ARGV_INIT, pkg = HB_ARGV_INIT;
+    bool carry_off = false; /* set after "runtime", which may come later */
     int r = 0;
     if (!json_is_object(root)) {
         r = hb__seterr(err, -EINVAL, "%s: expected a JSON object ({\"cflags\": [...], ...})",
@@ -491,7 +492,7 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
             k++;
         if (!known_keys[k]) {
             r = key_error(&p, key, "unknown key (known: cflags, defines, include, libs, pkg, "
-                                   "lang, std, runtime)");
+                                   "lang, std, runtime, carry)");
             goto out;
         }
         if (!strcmp(key, "cflags"))
@@ -526,6 +527,11 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
                 r = -ENOMEM;
         } else if (!strcmp(key, "runtime")) {
             r = parse_runtime(&p, v, &out->runtime);
+        } else if (!strcmp(key, "carry")) {
+            if (!json_is_boolean(v))
+                r = key_error(&p, key, "expected true or false");
+            else
+                carry_off = json_is_false(v);
         }
         if (r < 0)
             goto out;
@@ -536,6 +542,7 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
                       out->lang == HB__LANG_CXX ? "c++" : "c");
         goto out;
     }
+    out->runtime.carry_off = carry_off;
     out->cflags = hb__argv_take(&cflags);
     out->defines = hb__argv_take(&defines);
     out->include = hb__argv_take(&include);

@@ -54,6 +54,10 @@ typedef struct hb__runtime_settings {
      * as written (checked with hb_allow_check_text); the harness resolves
      * them when a sandbox loads the plugin. NULL when none. */
     char **allow[3];
+    /* The top-level key "carry": false (outside the section, but applied by
+     * the harness at a swap like it): statics are not carried by their
+     * DWARF layouts (docs/state.md). */
+    bool carry_off;
 } hb__runtime_settings;
 
 void hb__runtime_settings_release(hb__runtime_settings *rt);

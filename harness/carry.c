@@ -1,14 +1,16 @@
 /* harness/carry.c - the static variables a swap carries (docs/state.md):
- * compares the DWARF of the old and new objects (versions/dwarf.h), builds
- * the SWAP's carry section, and turns the worker's result into one line
- * per variable for the swap event. The copying is the worker's
- * (worker/carry.c). */
+ * whether carry is on (the sandbox option, plugin.json "carry"), compares
+ * the DWARF of the old and new objects (versions/dwarf.h; HB_CARRY marks
+ * included), builds the SWAP's carry section, and turns the worker's
+ * result into one line per variable for the swap event. The copying is the
+ * worker's (worker/carry.c). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sandbox_impl.h"
+#include "settings.h"
 
 /* Longest guard reason on the wire (a str field). */
 #define REASON_MAX 1024u
@@ -41,7 +43,9 @@ static int build_wire(hb_slot *s, bool is_rollback, hb_carry *c)
     const char *first_reset = NULL;
     for (size_t i = 0; i < p->nentries; i++) {
         const hb_carry_entry *e = &p->entries[i];
-        if (e->action == HB_CARRY_RESET && !first_reset)
+        /* A marked static is hotbox's to carry, not the hooks': its
+         * change is a reset, never the schema guard's business. */
+        if (e->action == HB_CARRY_RESET && !first_reset && !e->var->marked)
             first_reset = e->reason;
         if (e->action != HB_CARRY_COPY)
             continue;
@@ -61,15 +65,41 @@ static int build_wire(hb_slot *s, bool is_rollback, hb_carry *c)
         if (!c->wire.reason)
             return -1;
     }
+    if (p->marked)
+        c->wire.flags |= HB_PROTO_CARRY_MARKED;
     c->wire.present = true;
     return 0;
+}
+
+/* Whether carry is off for s, and why (in why). The plugin's own setting
+ * is read as it is on disk now, like its runtime section; a file that went
+ * bad since the compile leaves carry on (the next compile reports it). */
+static bool carry_off(const hb_sandbox *sb, const hb_slot *s, char *why, size_t whylen)
+{
+    if (sb->opts.no_carry) {
+        snprintf(why, whylen, "carry is off for this sandbox (no_carry, --no-carry)");
+        return true;
+    }
+    hb__runtime_settings rt;
+    char *err = NULL;
+    bool off = false;
+    if (s->dir && hb__runtime_read(s->dir, &rt, &err) == 0) {
+        off = rt.carry_off;
+        hb__runtime_settings_release(&rt);
+    }
+    free(err);
+    if (off)
+        snprintf(why, whylen, "carry is off by its plugin.json (\"carry\": false)");
+    return off;
 }
 
 void hb__carry_prepare(hb_sandbox *sb, hb_slot *s, const char *new_path, uint64_t new_version,
                        bool is_rollback, hb_carry *c)
 {
-    (void)sb;
     memset(c, 0, sizeof(*c));
+    c->old_hooks = s->hooks;
+    if ((c->off = carry_off(sb, s, c->nodebug, sizeof(c->nodebug))))
+        return;
     char who[48];
     if (!s->dwarf || memcmp(s->dwarf_sha, s->sha, HB_SHA256_HEX) != 0) {
         hb_dwarf_info_free(s->dwarf);
@@ -110,15 +140,25 @@ static bool in_new(const hb_dwarf_info *n, const char *key)
     return false;
 }
 
+/* Whether an old variable gone in the new version is listed as dropped:
+ * when save/migrate own the unmarked statics, only a marked one is. */
+static bool dropped_counts(const hb_dwarf_var *v, bool by_hooks)
+{
+    return !by_hooks || v->marked;
+}
+
 static void report(hb_carry *c, const hb_proto_carry_result *res, uint64_t old_version,
-                   uint64_t new_version)
+                   uint64_t new_version, bool by_hooks)
 {
     hb_sb sb = HB_SB_INIT;
-    size_t carried = 0, reset = 0, fresh = 0;
+    size_t carried = 0, reset = 0, fresh = 0, hooks = 0;
+    const char *how = c->plan.marked ? "carried (marked)" : "carried";
     for (size_t i = 0; i < c->plan.nentries; i++) {
         const hb_carry_entry *e = &c->plan.entries[i];
         const hb_proto_carry_refused *r;
-        if (e->action == HB_CARRY_COPY && (r = refused_of(c, res, i)) != NULL) {
+        if (by_hooks && !e->var->marked) {
+            hooks++; /* save/migrate's */
+        } else if (e->action == HB_CARRY_COPY && (r = refused_of(c, res, i)) != NULL) {
             reset++;
             if (r->offset >= e->var->size)
                 hb__sb_addf(&sb, "reset: `%s %s`: not where its object places it\n",
@@ -130,10 +170,17 @@ static void report(hb_carry *c, const hb_proto_carry_result *res, uint64_t old_v
                             e->var->type_name, e->var->name, r->offset, old_version);
         } else if (e->action == HB_CARRY_COPY) {
             carried++;
-            hb__sb_addf(&sb, "carried: `%s %s`\n", e->var->type_name, e->var->name);
+            hb__sb_addf(&sb, "%s: `%s %s`\n", how, e->var->type_name, e->var->name);
         } else if (e->action == HB_CARRY_RESET) {
             reset++;
             hb__sb_addf(&sb, "reset: %s\n", e->reason);
+        } else if (e->action == HB_CARRY_UNMARKED) {
+            reset++;
+            hb__sb_addf(&sb,
+                        "reset: `%s %s`: not marked with HB_CARRY (v%" PRIu64
+                        " marks %zu other static%s)\n",
+                        e->var->type_name, e->var->name, new_version, c->new_->nmarks,
+                        c->new_->nmarks == 1 ? "" : "s");
         } else {
             fresh++;
             hb__sb_addf(&sb, "new: `%s %s` starts from its initial value\n", e->var->type_name,
@@ -141,14 +188,19 @@ static void report(hb_carry *c, const hb_proto_carry_result *res, uint64_t old_v
         }
     }
     for (size_t i = 0; i < c->old->nvars; i++)
-        if (!in_new(c->new_, c->old->vars[i].key))
+        if (!in_new(c->new_, c->old->vars[i].key) && dropped_counts(&c->old->vars[i], by_hooks))
             hb__sb_addf(&sb, "dropped: `%s %s` is gone in v%" PRIu64 "\n",
                         c->old->vars[i].type_name, c->old->vars[i].name, new_version);
+    if (c->new_->mark_problem)
+        hb__sb_addf(&sb, "ignored: %s\n", c->new_->mark_problem);
     if (sb.len && sb.buf[sb.len - 1] == '\n')
         sb.buf[--sb.len] = '\0';
     c->report = hb__sb_detach(&sb);
-    snprintf(c->summary, sizeof(c->summary), "statics: %zu carried, %zu reset, %zu new", carried,
-             reset, fresh);
+    int n = snprintf(c->summary, sizeof(c->summary), "%sstatics: %zu %s, %zu reset, %zu new",
+                     by_hooks ? "state carried; " : "", carried, how, reset, fresh);
+    if (by_hooks && n > 0 && (size_t)n < sizeof(c->summary))
+        snprintf(c->summary + n, sizeof(c->summary) - (size_t)n, ", %zu left to save/migrate",
+                 hooks);
 }
 
 const char *hb__carry_done(hb_sandbox *sb, hb_slot *s, hb_carry *c,
@@ -156,8 +208,9 @@ const char *hb__carry_done(hb_sandbox *sb, hb_slot *s, hb_carry *c,
 {
     uint64_t new_version = s->version;
     if (!c->wire.present) {
-        if (c->nodebug[0] && !s->nodebug_said) {
-            s->nodebug_said = true;
+        bool *said = c->off ? &s->carry_off_said : &s->nodebug_said;
+        if (c->nodebug[0] && !*said) {
+            *said = true;
             hb__emit(sb->m, sb, HB_EVENT_NOTICE, s->name, new_version, old_version, 0, NULL,
                      "%s: %s: its static variables are not carried; only save/migrate "
                      "moves state (said once)",
@@ -167,7 +220,8 @@ const char *hb__carry_done(hb_sandbox *sb, hb_slot *s, hb_carry *c,
     }
     const char *summary = NULL;
     if (res->present && res->applied) {
-        report(c, res, old_version, new_version);
+        bool by_hooks = (c->old_hooks & HB_PROTO_HOOK_SAVE) && (s->hooks & HB_PROTO_HOOK_MIGRATE);
+        report(c, res, old_version, new_version, by_hooks);
         summary = c->report ? c->summary : NULL;
     }
     /* The new object's analysis is the slot's from now on. */

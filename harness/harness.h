@@ -278,6 +278,7 @@ typedef struct hb_slot {
     struct hb_dwarf_info *dwarf;
     char dwarf_sha[HB_SHA256_HEX];
     bool nodebug_said;    /* the "no debug info" notice was given */
+    bool carry_off_said;  /* the "carry is off" notice was given */
 } hb_slot;
 
 struct hb_sandbox {

@@ -18,7 +18,8 @@ static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, no_auto_restart), /* 3: worker */
     offsetof(hb_sandbox_options, record_dir), /* 4: no_auto_restart, no_probation, from_snapshot */
     offsetof(hb_sandbox_options, trust_plugin_runtime), /* 5: record_dir */
-    sizeof(hb_sandbox_options), /* 6: trust_plugin_runtime */
+    offsetof(hb_sandbox_options, no_carry),    /* 6: trust_plugin_runtime */
+    sizeof(hb_sandbox_options),                /* 7: no_carry */
 };
 static const size_t watch_sizes[] = {
     offsetof(hb_watch_options, exclude), /* 1: up to run_selftests */

@@ -146,14 +146,18 @@ typedef struct hb_carry {
     hb_carry_plan plan;
     hb_proto_carry wire;               /* wire.present: send it */
     uint32_t *wire_entry;              /* plan entry of each wire variable */
-    char nodebug[96];                  /* why no plan: "v3 has no debug info" */
+    char nodebug[160];                 /* why no plan: "v3 has no debug info" */
+    uint32_t old_hooks;                /* the old version's HB_PROTO_HOOK_* */
+    bool off;                          /* carry is off (nodebug says why) */
     char *report;                      /* after the swap: one line per variable */
-    char summary[96];                  /* "statics: 2 carried, 1 reset, 0 new" */
+    char summary[160];                 /* "statics: 2 carried, 1 reset, 0 new" */
 } hb_carry;
 
 /* Analyses both objects (the old one's analysis is kept on the slot) and
- * builds the plan. Never fails the swap: without debug info, or on an
- * analysis error, c->wire.present stays false and c->nodebug says why.
+ * builds the plan. Never fails the swap: without debug info, on an
+ * analysis error, or with carry off (hb_sandbox_options.no_carry,
+ * plugin.json "carry": false), c->wire.present stays false and c->nodebug
+ * says why.
  * is_rollback: no guard (the target version served with its own state). */
 void hb__carry_prepare(hb_sandbox *sb, hb_slot *s, const char *new_path, uint64_t new_version,
                        bool is_rollback, hb_carry *c);

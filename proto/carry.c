@@ -63,7 +63,7 @@ int hb__proto_carry_get(hb_rbuf *r, hb_proto_carry *out)
     hb_proto_carry c = {.present = true};
     int rc = -EPROTO;
     hb__wire_get_u8(r, &c.flags);
-    if (r->failed || (c.flags & ~HB_PROTO_CARRY_GUARD))
+    if (r->failed || (c.flags & ~HB_PROTO_CARRY_FLAGS))
         goto fail;
     if ((rc = hb__wire_get_str(r, HB_PROTO_MAX_STR, &c.reason)) < 0)
         goto fail;

@@ -186,8 +186,13 @@ typedef struct hb_proto_load {
  * the pointers inside each (checked against the old object's mapping at
  * transfer time). flags HB_PROTO_CARRY_GUARD: the layout of a static
  * changed (reason says which): refuse the swap when the plugin carries
- * its state by save/migrate under an unchanged state_schema. */
+ * its state by save/migrate under an unchanged state_schema.
+ * HB_PROTO_CARRY_MARKED: the variables are the ones the new version marks
+ * with HB_CARRY (plugin.h): copy them even when save/migrate carries the
+ * rest of the state. */
 #define HB_PROTO_CARRY_GUARD 1u
+#define HB_PROTO_CARRY_MARKED 2u
+#define HB_PROTO_CARRY_FLAGS (HB_PROTO_CARRY_GUARD | HB_PROTO_CARRY_MARKED)
 #define HB_PROTO_MAX_CARRY_VARS 65536u /* variables in one plan */
 #define HB_PROTO_MAX_CARRY_PTRS 65536u /* pointer offsets of one variable */
 

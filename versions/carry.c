@@ -1,6 +1,7 @@
 /* versions/carry.c - comparing two versions' static variables (dwarf.h):
  * which keep their layout (carried), which changed (reset, with the first
- * difference named), which are new. */
+ * difference named), which are new, and, when the new version marks
+ * statics with HB_CARRY, which identical ones are left out (unmarked). */
 #include "dwarf.h"
 
 #include "util.h"
@@ -126,11 +127,14 @@ int hb_carry_plan_make(const hb_dwarf_info *old, const hb_dwarf_info *new_, hb_c
             return -ENOMEM;
         }
         e->action = e->reason ? HB_CARRY_RESET : HB_CARRY_COPY;
-        if (e->reason)
+        if (e->action == HB_CARRY_COPY && new_->nmarks && !e->var->marked)
+            e->action = HB_CARRY_UNMARKED; /* the plugin chose others */
+        if (e->action == HB_CARRY_RESET)
             p.nreset++;
-        else
+        else if (e->action == HB_CARRY_COPY)
             p.ncopy++;
     }
+    p.marked = new_->nmarks > 0;
     *out = p;
     return 0;
 }

@@ -1,6 +1,7 @@
 /* versions/dwarf.c - static variables and their canonical type layouts from
  * a plugin's DWARF (libdw). The comparison of two versions is carry.c. */
 #include "dwarf.h"
+#include "marks.h"
 
 #include "util.h"
 
@@ -446,6 +447,7 @@ typedef struct walk {
     hb_dwarf_info *info;
     size_t cap;
     const segs *sg;
+    const hb_carry_marks *marks;
     const char *cu;
     bool oom;
 } walk;
@@ -487,6 +489,8 @@ static void add_var(walk *w, Dwarf_Die *die, const char *fn)
     uint64_t addr = ops[0].number, size = size_of(&t);
     if (!size || !writable(w->sg, addr, size) || seen_addr(w->info, addr))
         return;
+    if (addr < w->marks->hi && addr + size > w->marks->lo)
+        return; /* an HB_CARRY mark itself */
     if (w->info->nvars == HB_DWARF_MAX_VARS)
         return;
     if (w->info->nvars == w->cap) {
@@ -513,6 +517,8 @@ static void add_var(walk *w, Dwarf_Die *die, const char *fn)
     v.ptrs = ptrs.v;
     v.nptrs = ptrs.n;
     v.unsupported = c.unsupported;
+    for (size_t i = 0; i < w->marks->n && !v.marked; i++)
+        v.marked = w->marks->addr[i] == addr;
     if (!v.key || !v.name || !v.type_name || c.oom || ptrs.failed) {
         var_free(&v);
         w->oom = true;
@@ -555,6 +561,25 @@ static void walk_children(walk *w, Dwarf_Die *parent, const char *fn, unsigned d
     } while (!w->oom && dwarf_siblingof(&d, &d) == 0);
 }
 
+/* How many marks there are, and the first that names no listed variable. */
+static int check_marks(Elf *elf, hb_dwarf_info *info, const hb_carry_marks *marks)
+{
+    info->nmarks = marks->n;
+    for (size_t i = 0; i < marks->n; i++) {
+        if (seen_addr(info, marks->addr[i]))
+            continue;
+        char *name = hb__carry_mark_name(elf, marks->addr[i]);
+        info->mark_problem =
+            name ? hb__asprintf("HB_CARRY(%s): `%s` is not a writable static (const or "
+                                "thread-local?): nothing to carry", name, name)
+                 : hb__asprintf("an HB_CARRY mark names no writable static (address 0x%" PRIx64
+                                ")", marks->addr[i]);
+        free(name);
+        return info->mark_problem ? 0 : -1;
+    }
+    return 0;
+}
+
 static int analyze(Elf *elf, hb_dwarf_info *info, const char *path, char **err)
 {
     Dwarf *dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
@@ -565,7 +590,13 @@ static int analyze(Elf *elf, hb_dwarf_info *info, const char *path, char **err)
     info->has_debug = true;
     segs sg;
     read_segs(elf, &sg);
-    walk w = {info, 0, &sg, "", false};
+    hb_carry_marks marks;
+    if (hb__carry_marks_read(elf, &marks) < 0) {
+        dwarf_end(dw);
+        *err = hb__asprintf("%s: out of memory reading its HB_CARRY marks", path);
+        return -ENOMEM;
+    }
+    walk w = {info, 0, &sg, &marks, "", false};
     Dwarf_Off off = 0, next;
     size_t hsize;
     while (!w.oom && dwarf_nextcu(dw, off, &next, &hsize, NULL, NULL, NULL) == 0) {
@@ -578,6 +609,9 @@ static int analyze(Elf *elf, hb_dwarf_info *info, const char *path, char **err)
         off = next;
     }
     dwarf_end(dw);
+    if (!w.oom)
+        w.oom = check_marks(elf, info, &marks) < 0;
+    free(marks.addr);
     if (w.oom) {
         *err = hb__asprintf("%s: out of memory reading its DWARF", path);
         return -ENOMEM;
@@ -628,5 +662,6 @@ void hb_dwarf_info_free(hb_dwarf_info *info)
     for (size_t i = 0; i < info->nvars; i++)
         var_free(&info->vars[i]);
     free(info->vars);
+    free(info->mark_problem);
     free(info);
 }

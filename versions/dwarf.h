@@ -18,6 +18,10 @@
  * memory are listed too: the worker checks at transfer time that none of
  * them points into the old object (see proto/PROTOCOL.md, SWAP).
  *
+ * Variables the object marks with HB_CARRY (plugin.h) are flagged
+ * `marked`; the marks are read from the section "hotbox_carry" and its
+ * relocations (marks.c), and the marks' own pointers are not listed.
+ *
  * The analysis never maps or runs the object. Sizes are bounded (fields
  * and pointers per variable, nesting depth): a variable past a bound is
  * listed with `unsupported` set, and is never carried.
@@ -56,12 +60,19 @@ typedef struct hb_dwarf_var {
     uint64_t *ptrs;       /* offsets of pointers inside the variable */
     size_t nptrs;
     const char *unsupported; /* non-NULL: why the layout cannot be compared */
+    bool marked;          /* the object marks it with HB_CARRY (plugin.h) */
 } hb_dwarf_var;
 
 typedef struct hb_dwarf_info {
     bool has_debug;       /* false: the object has no DWARF (built without -g) */
     hb_dwarf_var *vars;
     size_t nvars;
+    /* HB_CARRY marks (plugin.h, versions/marks.c): how many the object
+     * has, and the first one that names no variable listed here (a const
+     * or thread-local one), for humans ("`limit` is not a writable
+     * static"); NULL when every mark names one. */
+    size_t nmarks;
+    char *mark_problem;
 } hb_dwarf_info;
 
 /* Analyses the object at path. Returns 0 (an object without debug info is
@@ -76,6 +87,8 @@ typedef enum hb_carry_action {
     HB_CARRY_COPY = 0,    /* identical layout: the old value is copied */
     HB_CARRY_RESET = 1,   /* the layout changed: the new initial value */
     HB_CARRY_NEW = 2,     /* no such variable before: the new initial value */
+    HB_CARRY_UNMARKED = 3, /* identical layout, but the new version marks
+                            * others with HB_CARRY: the new initial value */
 } hb_carry_action;
 
 typedef struct hb_carry_entry {
@@ -89,9 +102,13 @@ typedef struct hb_carry_plan {
     hb_carry_entry *entries;  /* one per new variable, in the new object's order */
     size_t nentries;
     size_t ncopy, nreset;
+    /* The new version marks statics with HB_CARRY: only they are COPY,
+     * the other identical ones UNMARKED. */
+    bool marked;
 } hb_carry_plan;
 
-/* Compares old and new (both with debug info). Borrowing: the plan points
+/* Compares old and new (both with debug info). When new marks statics
+ * (new_->nmarks), only the marked ones may be copied. Borrowing: the plan points
  * at both infos' variables, so it must be freed before them. Returns 0 or
  * -ENOMEM. */
 int hb_carry_plan_make(const hb_dwarf_info *old, const hb_dwarf_info *new_, hb_carry_plan *out);

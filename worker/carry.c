@@ -3,7 +3,9 @@
  * old version's memory into the new one's, unless a pointer in one points
  * into the old object (it would dangle once the old object is unmapped),
  * and refuses a swap whose save/migrate would read a changed layout under
- * an unchanged state_schema. */
+ * an unchanged state_schema. A plan of the variables the plugin marks with
+ * HB_CARRY (HB_PROTO_CARRY_MARKED) is copied even when save/migrate moves
+ * the rest: before migrate, so migrate sees the carried values. */
 #include "worker.h"
 
 #include <hotbox/plugin.h>
@@ -107,8 +109,8 @@ int hb__carry_swap(void *old_h, const hb_plugin_descriptor *old_d, void *new_h,
                  (unsigned)new_d->state_schema);
         return HB_EHOOK;
     }
-    if (by_hooks)
-        return 0; /* migrate carries the state */
+    if (by_hooks && !(plan->flags & HB_PROTO_CARRY_MARKED))
+        return 0; /* migrate carries the state; marked statics are copied too */
     res->applied = 1;
     if (plan->nvars == 0)
         return 0; /* nothing to copy: every static reset or new */

@@ -51,6 +51,8 @@ static const char usage_test[] =
     "  --object FILE      also test a prebuilt plugin object (built by CMake, Meson\n"
     "                     or a release; hb_load_object), named by its descriptor;\n"
     "                     may be given more than once\n"
+    "  --no-carry         --upgrade swaps carry no statics by their debug info;\n"
+    "                     only save/migrate moves state (docs/state.md)\n"
     "\n"
     "The last line is \"N passed, N failed\" (\", N skipped\" when any). Exit status\n"
     "0 when every test passed, 1 when any failed or no test was found (unless\n"
@@ -90,6 +92,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 enum {
     OPT_REPEAT = 256, OPT_TIMEOUT, OPT_REQUIRE, OPT_ALLOW_EMPTY, OPT_UPGRADE, OPT_FROM, OPT_SHARD,
     OPT_JUNIT, OPT_TAP, OPT_JSON, OPT_SANITIZE, OPT_FROM_SNAPSHOT, OPT_RECORD, OPT_COVERAGE, OPT_OBJECT,
+    OPT_NO_CARRY,
 };
 
 static const struct option longopts[] = {
@@ -112,6 +115,7 @@ static const struct option longopts[] = {
     {"verbose", no_argument, NULL, 'v'},
     {"record", no_argument, NULL, OPT_RECORD},
     {"object", required_argument, NULL, OPT_OBJECT},
+    {"no-carry", no_argument, NULL, OPT_NO_CARRY},
     {0},
 };
 
@@ -187,6 +191,7 @@ static int one_option(run *R, int c, const char *val)
                                sizeof(R->objects) / sizeof(R->objects[0]));
         R->objects[R->nobjects++] = val;
         return -1;
+    case OPT_NO_CARRY: R->no_carry = true; return -1;
     default: return HB_EXIT_USAGE; /* cli_getopt said what */
     }
 }

@@ -78,6 +78,7 @@ static int open_sandbox(jctx *j, double *load_ms, char **err)
     o.from_snapshot = R->from_snapshot;
     char *record_dir = R->record ? cli_record_dir(R->m) : NULL;
     o.record_dir = record_dir;
+    o.no_carry = R->no_carry;
     double t0 = cli_test_now_ms();
     int r = hb_sandbox_new(R->m, &o, &j->sb);
     free(record_dir);

@@ -82,6 +82,7 @@ typedef struct run {
     bool record;             /* --record: calls recorded for hotbox replay */
     const char *coverage;    /* --coverage DIR, or NULL */
     char *gcda_dir;          /* with --coverage: <tmpdir>/gcda, this run's counters */
+    bool no_carry;           /* --no-carry: hb_sandbox_options.no_carry */
     const char **dirs;
     size_t ndirs;
     const char *objects[32];  /* --object FILE: prebuilt plugin objects */

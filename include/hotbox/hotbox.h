@@ -191,8 +191,11 @@ typedef struct hb_event {
      * line per variable, "carried: `long count`", "reset: `struct stats
      * counters`: member `hits` moved from offset 0 to 8", "new: ...",
      * "dropped: ..."; message then says "statics: N carried, M reset, K
-     * new". NULL when no carry ran (no debug info, or save/migrate moved
-     * the state). */
+     * new". A plugin that marks statics with HB_CARRY (plugin.h) gets
+     * "carried (marked): ..." and "statics: N carried (marked), ...", its
+     * unmarked statics "reset: ...: not marked with HB_CARRY" (or, with
+     * save/migrate, "N left to save/migrate"). NULL when no carry ran (no
+     * debug info, carry off, or save/migrate moved the state). */
     const char *carry;
     /* Appended. HB_EVENT_CRASHED when plugin code faulted: the symbolized
      * backtrace, one line per plugin frame ("  #0 foo (foo.c:12) in foo
@@ -429,7 +432,7 @@ HB_EXTERN int hb_upgrade_base(hb_manager *m, const char *plugin, uint64_t versio
 /* Sandboxes                                                                 */
 /* ------------------------------------------------------------------------ */
 
-#define HB_SANDBOX_OPTIONS_VERSION 6
+#define HB_SANDBOX_OPTIONS_VERSION 7
 
 /* Security profiles for the worker (see the README's profile table). */
 typedef enum hb_profile {
@@ -523,6 +526,12 @@ typedef struct hb_sandbox_options {
      * plugins are trusted: their strongest profile and tightest limits
      * replace these options' (the CLI's --trust-plugin-runtime). */
     int trust_plugin_runtime;
+    /* Version 7. no_carry = 1: static variables are not carried by their
+     * DWARF layouts, marked (HB_CARRY) or not; only save/migrate moves
+     * state, as before carry existed (docs/state.md). Said once per plugin
+     * with an HB_EVENT_NOTICE. A plugin turns it off for itself with
+     * plugin.json "carry": false. Default 0: carry. */
+    int no_carry;
 } hb_sandbox_options;
 
 #define HB_SANDBOX_OPTIONS_INIT {.version = HB_SANDBOX_OPTIONS_VERSION, .profile = HB_PROFILE_DEFAULT}

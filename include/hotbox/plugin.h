@@ -30,7 +30,9 @@
  * statics whose type layout its debug info (-g, the default) proves
  * unchanged; the others start fresh, and the swap event names each one and
  * why (docs/state.md). The copy happens after B.init. A plugin with hooks
- * whose statics changed layout under an unchanged schema is refused.
+ * whose (unmarked) statics changed layout under an unchanged schema is
+ * refused. HB_CARRY(var) marks single statics for carrying (below); those
+ * of a plugin with hooks are copied after B.init, before B.migrate.
  *
  * Exported functions named hb_test_* (returning int, 0 = pass, taking no
  * arguments) are the plugin's self-tests; hotbox runs them after a swap.
@@ -93,6 +95,44 @@ typedef struct hb_plugin_descriptor {
 /* Marks a function as callable from hotbox (exported from the object, with
  * C linkage in C++). */
 #define HB_EXPORT_FN HB_EXTERN_C HB_PLUGIN_API
+
+/* Marks a static variable for carrying across swaps (docs/state.md). Write
+ * it after the variable's definition, at file scope or inside the function
+ * that holds a function-local static:
+ *
+ *     static long count;
+ *     HB_CARRY(count);
+ *     int64_t tick(void) { static int n; HB_CARRY(n); return ++n; }
+ *
+ * - A plugin with save/migrate: its marked statics are carried as well
+ *   (copied after init, before migrate); the others are left to the hooks.
+ * - A plugin without them that marks any static: only the marked ones are
+ *   carried; the others start from their initial values (the swap event
+ *   says they were not marked).
+ * - No marks and no hooks: every static whose layout is unchanged carries.
+ * A marked static whose layout changed starts fresh with the change named,
+ * as every static does. plugin.json "carry": false turns carrying off.
+ *
+ * How: the mark is a pointer to the variable in the section "hotbox_carry".
+ * The harness resolves each pointer through the object's relocations to
+ * the variable's address and matches it to the DWARF of the statics, so
+ * the mark names exactly that variable (two function-local statics of one
+ * name are told apart, which a name could not) and taking its address
+ * keeps the optimiser from removing it. var must be a plain identifier. */
+#if defined(__GNUC__)
+#if defined(__has_attribute)
+#if __has_attribute(retain)
+#define HB_CARRY_RETAIN_ __attribute__((retain))
+#endif
+#endif
+#ifndef HB_CARRY_RETAIN_
+#define HB_CARRY_RETAIN_
+#endif
+#define HB_CARRY_SECTION "hotbox_carry"
+#define HB_CARRY(var)                                                                  \
+    static const volatile void *const hb__carry_mark_##var                             \
+        __attribute__((used, section(HB_CARRY_SECTION))) HB_CARRY_RETAIN_ = &(var)
+#endif
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,8 @@
 /* End-to-end: static variables carried across a swap by their DWARF
- * layouts (docs/state.md), on real plugin sources, real compiles and a real
- * worker. One case per process: test_carry CASE. */
+ * layouts (docs/state.md), HB_CARRY marks, and carry turned off
+ * (plugin.json "carry": false, hb_sandbox_options.no_carry), on real
+ * plugin sources, real compiles and a real worker. One case per process:
+ * test_carry CASE. */
 #include "e2e.h"
 
 typedef struct seen {
@@ -8,6 +10,8 @@ typedef struct seen {
     char swapped[512];  /* its message */
     int swaps;
     int nodebug_notices;
+    int off_notices;
+    char off_notice[512];
 } seen;
 
 static seen g_seen;
@@ -25,6 +29,10 @@ static void on_event(const hb_event *ev, void *ud)
     }
     if (ev->type == HB_EVENT_NOTICE && ev->message && strstr(ev->message, "no debug info"))
         g_seen.nodebug_notices++;
+    if (ev->type == HB_EVENT_NOTICE && ev->message && strstr(ev->message, "carry is off")) {
+        g_seen.off_notices++;
+        snprintf(g_seen.off_notice, sizeof(g_seen.off_notice), "%s", ev->message);
+    }
 }
 
 static hb_manager *manager(const char *cflags)
@@ -46,6 +54,16 @@ static hb_sandbox *sandbox(hb_manager *m)
 {
     hb_sandbox *sb;
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    return sb;
+}
+
+static hb_sandbox *sandbox_no_carry(hb_manager *m)
+{
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.no_carry = 1;
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
     return sb;
 }
 
@@ -252,6 +270,198 @@ static void case_no_debug_info(void)
     hb_manager_free(m);
 }
 
+/* ---- HB_CARRY marks and carry off ---------------------------------------- */
+
+/* A plugin with save/migrate for `struct st s`, a marked `hits` of type
+ * hits_type, and an unmarked `other` its hooks do not save. */
+static const char *marked_src(const char *hits_type, int step)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof(buf),
+             HDR "struct st { long a; };\n"
+                 "static struct st s;\n"
+                 "static %s hits;\n"
+                 "HB_CARRY(hits);\n"
+                 "static long other;\n"
+                 "int64_t increment(void) { hits += %d; other++; return ++s.a; }\n"
+                 "int64_t get_hits(void) { return (int64_t)hits; }\n"
+                 "int64_t get_other(void) { return other; }\n"
+                 "int64_t get_a(void) { return s.a; }\n"
+                 "static int save(void **d, size_t *l) { void *p = malloc(sizeof s); if (!p) return -1;"
+                 " memcpy(p, &s, sizeof s); *d = p; *l = sizeof s; return 0; }\n"
+                 "static int migrate(const void *d, size_t l, uint32_t from) {"
+                 " if (from == 1 && l == sizeof s) memcpy(&s, d, l); return 0; }\n"
+                 "HB_PLUGIN(\"p\", 1, 0, 0, save, migrate);\n",
+             hits_type, step);
+    return buf;
+}
+
+/* With hooks: the marked static is carried besides what migrate moves;
+ * the unmarked one is the hooks' (they drop it). */
+static void case_hooked_marked_carried(void)
+{
+    char *dir = e2e_write("p", "p.c", marked_src("long", 1));
+    hb_manager *m = manager(NULL);
+    hb_sandbox *sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    for (int i = 0; i < 3; i++)
+        call_l(sb, "increment");
+    e2e_write("p", "p.c", marked_src("long", 10));
+    HB_CHECK_OK(hb_reload(sb, "p"));
+    HB_CHECK_EQ(active(sb), 2);
+    HB_CHECK_EQ(call_l(sb, "get_a"), 3);     /* migrate */
+    HB_CHECK_EQ(call_l(sb, "get_hits"), 3);  /* the mark */
+    HB_CHECK_EQ(call_l(sb, "get_other"), 0); /* left to the hooks, which drop it */
+    HB_CHECK_CONTAINS(g_seen.carry, "carried (marked): `long int hits`");
+    HB_CHECK(strstr(g_seen.carry, "other") == NULL);
+    HB_CHECK_CONTAINS(g_seen.swapped, "state carried; statics: 1 carried (marked), 0 reset, 0 new");
+    HB_CHECK_CONTAINS(g_seen.swapped, "left to save/migrate");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* With hooks and an unchanged schema, a marked static whose type changed
+ * is reset with the change named; it is not the schema guard's (the hooks
+ * do not own it), so the swap goes through. */
+static void case_marked_type_change_resets(void)
+{
+    char *dir = e2e_write("p", "p.c", marked_src("long", 1));
+    hb_manager *m = manager(NULL);
+    hb_sandbox *sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    call_l(sb, "increment");
+    call_l(sb, "increment");
+    e2e_write("p", "p.c", marked_src("int", 1));
+    HB_CHECK_OK(hb_reload(sb, "p"));
+    HB_CHECK_EQ(active(sb), 2);
+    HB_CHECK_EQ(call_l(sb, "get_hits"), 0);
+    HB_CHECK_EQ(call_l(sb, "get_a"), 2);
+    HB_CHECK_CONTAINS(g_seen.carry, "reset: `long int hits`: type changed from `long int` to `int`");
+    HB_CHECK_CONTAINS(g_seen.swapped, "0 carried (marked), 1 reset");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* No hooks, some marks: the marked statics (a file-scope one and one of
+ * two function-local statics of the same name) carry; the others start
+ * fresh, each said to be unmarked; a mark on a const is named as ignored. */
+static const char *nohook_src(int step)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof(buf),
+             HDR "static long kept;\n"
+                 "HB_CARRY(kept);\n"
+                 "static long dropped_val;\n"
+                 "static const long limit = 5;\n"
+                 "HB_CARRY(limit);\n"
+                 "int64_t bump(void) { kept += %d; dropped_val++; return kept + limit; }\n"
+                 "int64_t get_kept(void) { return kept; }\n"
+                 "int64_t get_dropped(void) { return dropped_val; }\n"
+                 "int64_t tick(void) { static long n; HB_CARRY(n); return ++n; }\n"
+                 "int64_t tock(void) { static long n; return ++n; }\n"
+                 "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n",
+             step);
+    return buf;
+}
+
+static void case_unmarked_reset_without_hooks(void)
+{
+    char *dir = e2e_write("p", "p.c", nohook_src(1));
+    hb_manager *m = manager(NULL);
+    hb_sandbox *sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    for (int i = 0; i < 4; i++) {
+        call_l(sb, "bump");
+        call_l(sb, "tick");
+        call_l(sb, "tock");
+    }
+    e2e_write("p", "p.c", nohook_src(100));
+    HB_CHECK_OK(hb_reload(sb, "p"));
+    HB_CHECK_EQ(active(sb), 2);
+    HB_CHECK_EQ(call_l(sb, "get_kept"), 4);
+    HB_CHECK_EQ(call_l(sb, "get_dropped"), 0);
+    HB_CHECK_EQ(call_l(sb, "tick"), 5);
+    HB_CHECK_EQ(call_l(sb, "tock"), 1);
+    HB_CHECK_CONTAINS(g_seen.carry, "carried (marked): `long int kept`");
+    HB_CHECK_CONTAINS(g_seen.carry, "carried (marked): `long int n (in tick)`");
+    HB_CHECK_CONTAINS(g_seen.carry,
+                      "reset: `long int dropped_val`: not marked with HB_CARRY (v2 marks 3 other statics)");
+    HB_CHECK_CONTAINS(g_seen.carry, "reset: `long int n (in tock)`: not marked with HB_CARRY");
+    HB_CHECK_CONTAINS(g_seen.carry, "ignored: HB_CARRY(limit): `limit` is not a writable static");
+    HB_CHECK_CONTAINS(g_seen.swapped, "statics: 2 carried (marked), 2 reset, 0 new");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+static const char *plain_src(int step)
+{
+    static char buf[4096];
+    snprintf(buf, sizeof(buf),
+             HDR "static long count;\n"
+                 "int64_t increment(void) { count += %d; return count; }\n"
+                 "int64_t get(void) { return count; }\n"
+                 "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n",
+             step);
+    return buf;
+}
+
+/* Two swaps of a hook-less plugin with carry off: count starts fresh each
+ * time, no carry lines, one notice saying why. */
+static void swaps_without_carry(hb_sandbox *sb, const char *why)
+{
+    call_l(sb, "increment");
+    call_l(sb, "increment");
+    e2e_write("p", "p.c", plain_src(2));
+    HB_CHECK_OK(hb_reload(sb, "p"));
+    HB_CHECK_EQ(active(sb), 2);
+    HB_CHECK_EQ(call_l(sb, "get"), 0);
+    HB_CHECK_STR(g_seen.carry, "(none)");
+    call_l(sb, "increment");
+    e2e_write("p", "p.c", plain_src(3));
+    HB_CHECK_OK(hb_reload(sb, "p"));
+    HB_CHECK_EQ(call_l(sb, "get"), 0);
+    HB_CHECK_EQ(g_seen.swaps, 2);
+    HB_CHECK_EQ(g_seen.off_notices, 1);
+    HB_CHECK_CONTAINS(g_seen.off_notice, why);
+    HB_CHECK_CONTAINS(g_seen.off_notice, "only save/migrate moves state");
+}
+
+static void case_off_by_plugin_json(void)
+{
+    char *dir = e2e_write("p", "p.c", plain_src(1));
+    e2e_write("p", "plugin.json", "{\"carry\": false}\n");
+    hb_manager *m = manager(NULL);
+    hb_sandbox *sb = sandbox(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    swaps_without_carry(sb, "carry is off by its plugin.json (\"carry\": false)");
+    /* A value that is not a boolean is a build error naming the key; the
+     * last good version keeps serving. */
+    e2e_write("p", "plugin.json", "{\"carry\": \"no\"}\n");
+    e2e_write("p", "p.c", plain_src(4));
+    HB_CHECK(hb_reload(sb, "p") < 0);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "\"carry\": expected true or false");
+    HB_CHECK_EQ(active(sb), 3);
+    /* Back on: the next swap carries again. */
+    e2e_write("p", "plugin.json", "{\"carry\": true}\n");
+    call_l(sb, "increment");
+    HB_CHECK_OK(hb_reload(sb, "p"));
+    HB_CHECK_EQ(call_l(sb, "get"), 3);
+    HB_CHECK_CONTAINS(g_seen.carry, "carried: `long int count`");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+static void case_off_by_option(void)
+{
+    char *dir = e2e_write("p", "p.c", plain_src(1));
+    hb_manager *m = manager(NULL);
+    hb_sandbox *sb = sandbox_no_carry(m);
+    HB_CHECK_OK(hb_load(sb, dir));
+    swaps_without_carry(sb, "carry is off for this sandbox");
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
 static const e2e_case cases[] = {
     {"identical_layout_keeps_count", case_identical_layout_keeps_count},
     {"reorder_resets_named", case_reorder_resets_named},
@@ -259,6 +469,11 @@ static const e2e_case cases[] = {
     {"pointer_into_old_object", case_pointer_into_old_object},
     {"hooked_schema_guard", case_hooked_schema_guard},
     {"no_debug_info", case_no_debug_info},
+    {"hooked_marked_carried", case_hooked_marked_carried},
+    {"marked_type_change_resets", case_marked_type_change_resets},
+    {"unmarked_reset_without_hooks", case_unmarked_reset_without_hooks},
+    {"off_by_plugin_json", case_off_by_plugin_json},
+    {"off_by_option", case_off_by_option},
 };
 
 int main(int argc, char **argv)

@@ -218,6 +218,46 @@ static void case_not_listed(void)
     hb_dwarf_info_free(i);
 }
 
+static const hb_dwarf_var *var_named(const hb_dwarf_info *i, const char *name)
+{
+    for (size_t k = 0; k < i->nvars; k++)
+        if (strcmp(i->vars[k].name, name) == 0)
+            return &i->vars[k];
+    HB_FAIL_("no variable named %s (%zu listed)", name, i->nvars);
+    return NULL;
+}
+
+/* HB_CARRY marks resolve to their variables: a static (RELATIVE
+ * relocation), a global (a relocation against its symbol), a function-local
+ * static; with packed relative relocations (RELR: the address sits in the
+ * slot) too. The marks themselves are not listed, and a plan of a marking
+ * version copies only the marked statics. */
+static void case_marks(void)
+{
+    const char *src = P "static long a;\nHB_CARRY(a);\nlong g;\nHB_CARRY(g);\nstatic long plain;\n"
+                        "HB_EXPORT_FN long f(void) { static int n; HB_CARRY(n); return ++n + ++a + ++g"
+                        " + ++plain; }\n" DESC;
+    const char *flags[] = {"-O2 -g", "-O2 -g -Wl,-z,pack-relative-relocs"};
+    for (size_t k = 0; k < 2; k++) {
+        hb_dwarf_info *i = analyze_src(k ? "marks_relr" : "marks", src, flags[k]);
+        HB_CHECK_EQ(i->nmarks, 3);
+        HB_CHECK_EQ(i->nvars, 4);
+        HB_CHECK(var_named(i, "a")->marked);
+        HB_CHECK(var_named(i, "g")->marked);
+        HB_CHECK(var_named(i, "n (in f)")->marked);
+        HB_CHECK(!var_named(i, "plain")->marked);
+        HB_CHECK(i->mark_problem == NULL);
+        hb_carry_plan p;
+        HB_CHECK_OK(hb_carry_plan_make(i, i, &p));
+        HB_CHECK(p.marked);
+        HB_CHECK_EQ(p.ncopy, 3);
+        HB_CHECK_EQ(entry(&p, "plain")->action, HB_CARRY_UNMARKED);
+        HB_CHECK_EQ(entry(&p, "a")->action, HB_CARRY_COPY);
+        hb_carry_plan_release(&p);
+        hb_dwarf_info_free(i);
+    }
+}
+
 static const struct {
     const char *name;
     void (*fn)(void);
@@ -229,7 +269,7 @@ static const struct {
     {"typedef_chain", case_typedef_chain}, {"anonymous_member", case_anonymous_member},
     {"function_local", case_function_local}, {"pointee", case_pointee},
     {"new_variable", case_new_variable}, {"pointer_offsets", case_pointer_offsets},
-    {"not_listed", case_not_listed},
+    {"not_listed", case_not_listed},     {"marks", case_marks},
 };
 
 int main(int argc, char **argv)
