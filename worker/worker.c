@@ -164,45 +164,6 @@ static void close_version(void *handle, const hb_plugin_descriptor *desc, bool f
     hb__version_unmap(handle); /* kept mapped while threads it started may run */
 }
 
-/* (ELF64_ST_TYPE is the same bit mask as ELF32_ST_TYPE.) */
-/* The link map of the object a dlsym result lives in, or NULL. */
-static struct link_map *owner_of(const void *addr, const ElfW(Sym) **sym)
-{
-    Dl_info info;
-    struct link_map *lm = NULL;
-    *sym = NULL;
-    if (!dladdr1(addr, &info, (void **)&lm, RTLD_DL_LINKMAP))
-        return NULL;
-    if (!dladdr1(addr, &info, (void **)sym, RTLD_DL_SYMENT))
-        *sym = NULL;
-    return lm;
-}
-
-/* Looks `name` up in the object itself, not in the libraries it depends on
- * (dlsym on a handle searches those too, which would let a call reach libc's
- * functions as if the plugin exported them). */
-static void *own_symbol(void *handle, const char *name, const ElfW(Sym) **sym)
-{
-    struct link_map *self = NULL;
-    if (dlinfo(handle, RTLD_DI_LINKMAP, &self) != 0)
-        return NULL;
-    dlerror();
-    void *addr = dlsym(handle, name);
-    if (!addr)
-        return NULL;
-    if (owner_of(addr, sym) != self)
-        return NULL;
-    return addr;
-}
-
-/* The guard a C++ plugin's HB_PLUGIN defines (hotbox/plugin.h): calls go
- * through it so that an escaping exception fails the call, not the worker. */
-static void *cxx_guard_of(void *handle)
-{
-    const ElfW(Sym) *sym = NULL;
-    return own_symbol(handle, HB_PLUGIN_CXX_GUARD_SYMBOL, &sym);
-}
-
 /* own_symbol for a call, through the plugin's one-entry cache. */
 static void *called_symbol(wplugin *p, const char *name, const ElfW(Sym) **sym)
 {
@@ -210,7 +171,7 @@ static void *called_symbol(wplugin *p, const char *name, const ElfW(Sym) **sym)
         *sym = p->last.sym;
         return p->last.fn;
     }
-    void *fn = own_symbol(p->handle, name, sym);
+    void *fn = hb__worker_own_symbol(p->handle, name, sym);
     if (fn && strlen(name) < sizeof(p->last.name)) {
         strcpy(p->last.name, name);
         p->last.fn = fn;
@@ -298,7 +259,7 @@ static int open_version(worker *w, const char *plugin, const char *path, uint64_
             goto close;
         }
     }
-    const hb_plugin_descriptor *d = own_symbol(h, HB_PLUGIN_SYMBOL, &sym);
+    const hb_plugin_descriptor *d = hb__worker_own_symbol(h, HB_PLUGIN_SYMBOL, &sym);
     if (!d) {
         rc = fail(w, HB_ENODESC, "%s v%" PRIu64 " (%s) exports no %s descriptor%s", plugin,
                   version, path, HB_PLUGIN_SYMBOL, tail);
@@ -447,7 +408,7 @@ static int do_load(worker *w, const hb_frame *f)
         state_result = HB_PROTO_STATE_DROPPED;
     }
     w->plugins[w->nplugins++] = (wplugin){.name = name, .version = q.version, .handle = h,
-                                          .desc = d, .cxx_guard = cxx_guard_of(h)};
+                                          .desc = d, .cxx_guard = hb__worker_cxx_guard(h)};
     hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
                           .hooks = hooks_of(d), .state_result = state_result};
     hb__proto_load_ok_encode(&w->out, f->id, &ok);
@@ -554,7 +515,7 @@ static int do_swap(worker *w, const hb_frame *f)
     const hb_plugin_descriptor *old_desc = p->desc;
     uint64_t previous = p->version;
     p->handle = h;
-    p->cxx_guard = cxx_guard_of(h);
+    p->cxx_guard = hb__worker_cxx_guard(h);
     p->last.fn = NULL; /* the old version's symbol */
     p->desc = d;
     p->version = q.version;

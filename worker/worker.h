@@ -14,6 +14,7 @@
 #include "wire.h"
 
 #include <errno.h>
+#include <link.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -88,5 +89,13 @@ bool hb__worker_send(worker *w);
  * a TEST_DONE per test, then the empty OK. Returns 0, or a negative code
  * with one line in msg for a request refused before any test ran. */
 int hb__worker_tests(worker *w, const hb_frame *f, char *msg, size_t msglen);
+
+/* symbols.c: `name` looked up in the object of handle itself, never in the
+ * libraries it depends on (dlsym on a handle searches those too, which
+ * would let a call reach libc as if the plugin exported it); *sym is its
+ * symbol entry when known. NULL when the object has no such symbol. */
+void *hb__worker_own_symbol(void *handle, const char *name, const ElfW(Sym) **sym);
+/* The guard a C++ plugin's HB_PLUGIN defines (hotbox/plugin.h), or NULL. */
+void *hb__worker_cxx_guard(void *handle);
 
 #endif /* HB_WORKER_H */
