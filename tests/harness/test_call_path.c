@@ -101,6 +101,7 @@ static void case_no_poll_per_call(void)
         HB_SKIP("no seccomp user notification here");
     int nfd = seccomp_notify_fd(ctx);
     HB_CHECK(nfd >= 0);
+    seccomp_release(ctx); /* the loaded filter and its fd stay */
     pthread_t t;
     HB_CHECK_OK(pthread_create(&t, NULL, counter, (void *)(intptr_t)nfd));
     /* Does the counter count? One poll of our own first. */
