@@ -54,9 +54,9 @@ static pid_t start_holder(int fd, int how)
             _exit(3);
         uint32_t seen = 0;
         (void)hb__ring_next(r, &seen);
-        if (how == SIGSEGV) /* a crash, as a fault would end it (a NULL store
-                               is UB that UBSan reports instead of faulting) */
-        {
+        /* A crash, as a fault ends a worker (a NULL store would be UB that
+         * UBSan reports instead of faulting). */
+        if (how == SIGSEGV) {
             signal(SIGSEGV, SIG_DFL); /* not a sanitizer's report-and-exit */
             raise(SIGSEGV);
         }
