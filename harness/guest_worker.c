@@ -377,14 +377,23 @@ static int take_guest_listener(hb_wclient *wc, char **err)
     return 0;
 }
 
-/* WORKER: the agent starts the staged binary under the profile. */
-static int start_worker(struct hb_guest *g, hb_profile profile, char **err)
+/* WORKER: the agent starts the staged binary under the profile and the
+ * sandbox's limits (applied in the guest as hb__spawn applies them on the
+ * host: a limit death reads the same). */
+static int start_worker(struct hb_guest *g, hb_profile profile, const hb_limits *lim,
+                        char **err)
 {
     uint8_t buf[256];
     hb_vmp_w w = {buf, sizeof(buf), 0, false};
     hb_vmp_begin(&w, HB_VMP_WORKER);
     hb_vmp_put_str(&w, "/job/hotbox-worker");
     hb_vmp_put_str(&w, hb_profile_name(profile));
+    hb_vmp_put_u64(&w, lim->memory_bytes);
+    hb_vmp_put_u64(&w, lim->cpu_seconds);
+    hb_vmp_put_u64(&w, lim->open_files);
+    hb_vmp_put_u64(&w, lim->processes);
+    hb_vmp_put_u64(&w, lim->file_size);
+    hb_vmp_put_u64(&w, lim->no_core ? 1 : 0);
     int r = hb__vm_send_frame(g->v.sock, &w);
     if (r < 0)
         return hb__seterr(err, r, "cannot send WORKER to the guest agent: %s", strerror(-r));
@@ -426,7 +435,7 @@ static int serve(struct hb_guest *g, int port, hb_wclient *wc, const hb_wspawn *
 {
     char *e = NULL;
     int r;
-    if ((r = start_worker(g, how->profile, &e)) < 0) {
+    if ((r = start_worker(g, how->profile, &how->limits, &e)) < 0) {
         hb__seterr(err, HB_EWORKER, "%s", e ? e : strerror(-r));
         free(e);
         return fail_spawn(g, port, HB_EWORKER, err);

@@ -49,6 +49,12 @@
  *            one end of a socketpair whose other end a relay process joins to
  *            the port HB_VMP_WORKER_PORT_NAME (the worker's wire code needs a
  *            socket; a virtio port is a character device). One at a time.
+ *            Optionally (an older host sends nothing more) the sandbox's
+ *            limits follow: u64 memory_bytes, u64 cpu_seconds, u64
+ *            open_files, u64 processes, u64 file_size, u64 no_core (the
+ *            fields of util/rlimit.h's hb_limits, 0 = unchanged); the agent
+ *            applies them to the worker before exec, as hb__spawn does for a
+ *            process worker, so a limit death reads the same on the host.
  *   WORKER_STARTED guest -> host: u64 errno (0 = started), u64 guest pid,
  *            str message.
  *   WORKER_EXIT guest -> host, unasked, when the worker ends: u64 kind

@@ -5,7 +5,8 @@
  *   restart with the checkpointed state and the automatic rollback; another
  *   swap and an explicit rollback (state carried); a hung call killed by
  *   its deadline, then serving again; an execve the standard profile
- *   denies, named, then serving again;
+ *   denies, named, then serving again; the sandbox's limits (open files,
+ *   CPU seconds: a spin ends in SIGXCPU named with its limit);
  * and, for microvm only, where the worker runs (PID 1 of its namespace is
  * the guest agent, /init), that the guest refuses a host file, and that
  * QEMU's own death is a crash ("its microVM died") the sandbox recovers
@@ -41,6 +42,10 @@ static const char *plugin_src(int version, int step)
              "int64_t do_exec(void) { char *a[] = {\"/bin/true\", 0}; "
              "syscall(SYS_execve, a[0], a, 0); return -1; }\n"
              "int64_t spin(void) { for (;;) count += 0 * getpid(); return 0; }\n"
+             /* opens until refused: the highest fd + 1 (RLIMIT_NOFILE bounds it) */
+             "int64_t fds(void) { static int got[4096]; int n = 0; while (n < 4096 && "
+             "(got[n] = open(\"/\", O_RDONLY | O_DIRECTORY)) >= 0) n++; "
+             "int64_t top = n ? got[n - 1] : -1; while (n > 0) close(got[--n]); return top + 1; }\n"
              /* 1 when PID 1 here is the guest agent (/init) */
              "int32_t in_guest(void) { char b[64] = {0}; int fd = open(\"/proc/1/cmdline\", "
              "O_RDONLY); if (fd < 0) return -1; ssize_t n = read(fd, b, sizeof(b) - 1); "
@@ -77,6 +82,35 @@ static void check_kind(hb_sandbox *sb)
     int32_t in = -1;
     HB_CHECK_OK(hb_callf(sb, "counter", "in_guest", ")i", &in));
     HB_CHECK_EQ(in, guest ? 1 : 0);
+}
+
+/* The sandbox's limits bind the worker of either kind, and a limit death
+ * reads the same: open files cap what a plugin can open; CPU seconds end a
+ * spinning call with SIGXCPU, named with the limit, and the sandbox serves
+ * again. The call deadline is far above the CPU limit (TCG is slow), so the
+ * limit, not the deadline, ends the call. */
+static void run_limits(hb_manager *m, const char *dir)
+{
+    hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
+    so.worker = guest ? HB_WORKER_MICROVM : HB_WORKER_PROCESS;
+    so.call_timeout_ms = 120000;
+    so.max_open_files = 32;
+    so.max_cpu_seconds = 2;
+    hb_sandbox *sb = NULL;
+    int r = hb_sandbox_new(m, &so, &sb);
+    if (r)
+        fprintf(stderr, "hb_sandbox_new (limits): %s\n", hb_manager_last_error(m));
+    HB_CHECK_OK(r);
+    HB_CHECK_OK(hb_load(sb, dir));
+    int64_t top = call_l(sb, "fds");
+    HB_CHECK_INT(top, >, 3);
+    HB_CHECK_INT(top, <=, 32);
+    int64_t v;
+    HB_CHECK_EQ(hb_callf(sb, "counter", "spin", ")l", &v), HB_ECRASHED);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "killed by SIGXCPU: CPU time limit 2 s exceeded");
+    HB_CHECK_INT(call_l(sb, "fds"), <=, 32); /* restarted under the same limits */
+    check_kind(sb);
+    hb_sandbox_free(sb);
 }
 
 static void run_suite(void)
@@ -192,6 +226,7 @@ static void run_suite(void)
         check_kind(sb);
     }
     hb_sandbox_free(sb);
+    run_limits(m, dir);
     hb_manager_free(m);
 }
 
