@@ -1,9 +1,10 @@
 /*
  * compiler/microvm/agent_worker.c - the guest agent's worker (WORKER,
  * vmproto.h; guest workers, issue 17): starts hotbox-worker as uid 65534
- * with no_new_privs under the sandbox's rlimits, relays its socket to the
- * port HB_VMP_WORKER_PORT_NAME, holds its seccomp listener, and reports its end (WORKER_EXIT) with its
- * exit status, signal or denied system call. Part of the static agent.
+ * with no_new_privs under the sandbox's rlimits (util/rlimit.c), relays its
+ * socket to the port HB_VMP_WORKER_PORT_NAME, holds its seccomp listener,
+ * and reports its end (WORKER_EXIT) with its exit status, signal or denied
+ * system call. Part of the static agent.
  */
 #include <errno.h>
 #include <grp.h>
