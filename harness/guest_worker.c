@@ -163,11 +163,34 @@ static int spawn_vm(struct hb_guest *g, hb__vm_spawn_io io, vm *v, char **err)
     return 0;
 }
 
+/* The host end of the worker's output port, opened O_WRONLY|O_APPEND
+ * (QEMU appends the guest worker's stdout+stderr to it): the sandbox's
+ * output file; with none, this process's stderr (a process worker inherits
+ * it), else /dev/null. path "" (the snapshot's VM): /dev/null. */
+static int open_output(const char *path, char **err)
+{
+    int fd;
+    if (path && *path) {
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return hb__seterr(err, -errno, "worker output file %s: %s", path, strerror(errno));
+        return fd;
+    }
+    if (!path && (fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0)
+        return fd;
+    if ((fd = open("/dev/null", O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
+        return hb__seterr(err, -errno, "/dev/null: %s", strerror(errno));
+    return fd;
+}
+
 /* Boots a VM with the worker's port to READY and saves it as the worker
  * snapshot at path (snapshot.c; the VM is done after). */
 static int save_snapshot(struct hb_guest *g, const char *path, char **err)
 {
     int qmp[2] = {-1, -1}, port[2] = {-1, -1}, r;
+    int outfd = open_output("", err);
+    if (outfd < 0)
+        return outfd;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) != 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, port) != 0) {
         r = hb__seterr(err, -errno, "socketpair: %s", strerror(errno));
@@ -175,7 +198,7 @@ static int save_snapshot(struct hb_guest *g, const char *path, char **err)
     }
     vm v;
     hb__vm_spawn_io io = {.restore_fd = -1, .qmp_fd = qmp[1], .worker = true,
-                          .worker_fd = port[1]};
+                          .worker_fd = port[1], .output = true, .output_fd = outfd};
     if ((r = spawn_vm(g, io, &v, err)) < 0)
         goto out;
     uint64_t deadline = v.spawn_ns + (uint64_t)GUEST_START_MS * 1000000u;
@@ -186,6 +209,7 @@ static int save_snapshot(struct hb_guest *g, const char *path, char **err)
         r = hb__vm_snapshot_save(qmp[0], path, deadline, err);
     hb__vm_kill(&v);
 out:
+    close(outfd);
     for (int i = 0; i < 2; i++) {
         if (qmp[i] >= 0)
             close(qmp[i]);
@@ -232,11 +256,13 @@ static char *worker_snapshot(struct hb_guest *g)
 }
 
 /* Starts the VM (restore, else boot) with the worker's port on port_fd and
- * waits until the guest has mounted /usr and /job. */
-static int start_vm(struct hb_guest *g, int port_fd, char **err)
+ * its output port on out_fd, and waits until the guest has mounted /usr and
+ * /job. */
+static int start_vm(struct hb_guest *g, int port_fd, int out_fd, char **err)
 {
     char *snap = getenv("HOTBOX_VM_NO_SNAPSHOT") ? NULL : worker_snapshot(g);
-    hb__vm_spawn_io io = {.restore_fd = -1, .qmp_fd = -1, .worker = true, .worker_fd = port_fd};
+    hb__vm_spawn_io io = {.restore_fd = -1, .qmp_fd = -1, .worker = true, .worker_fd = port_fd,
+                          .output = true, .output_fd = out_fd};
     int r;
     if (snap && (io.restore_fd = open(snap, O_RDONLY | O_CLOEXEC)) >= 0) {
         r = spawn_vm(g, io, &g->v, err);
@@ -531,8 +557,11 @@ int hb__guest_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return fail_spawn(g, -1, hb__seterr(err, HB_EWORKER, "socketpair: %s",
                                             strerror(errno)), err);
-    r = start_vm(g, sv[1], &e);
+    int out = open_output(how->output_path, &e);
+    r = out < 0 ? out : start_vm(g, sv[1], out, &e);
     close(sv[1]);
+    if (out >= 0)
+        close(out);
     if (r < 0) {
         hb__seterr(err, HB_EWORKER, "the worker's microVM did not start: %s",
                    e ? e : strerror(-r));

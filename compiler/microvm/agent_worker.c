@@ -4,7 +4,8 @@
  * with no_new_privs under the sandbox's rlimits (util/rlimit.c), relays its
  * socket to the port HB_VMP_WORKER_PORT_NAME, holds its seccomp listener,
  * and reports its end (WORKER_EXIT) with its exit status, signal or denied
- * system call. Part of the static agent.
+ * system call. Its stdout+stderr go to the output port, when there is one.
+ * Part of the static agent.
  */
 #include <errno.h>
 #include <grp.h>
@@ -110,7 +111,7 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
     size_t path_n, prof_n;
     uint64_t err = 0;
     char msg[512] = "", path[256], prof[32], dev[300];
-    int sv[2] = {-1, -1}, wport = -1;
+    int sv[2] = {-1, -1}, wport = -1, oport = -1;
     pid_t pid = -1;
     if (!hb_vmp_get_str(r, &path_p, &path_n) || !hb_vmp_get_str(r, &prof_p, &prof_n) ||
         path_n >= sizeof(path) || prof_n >= sizeof(prof)) {
@@ -164,6 +165,9 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
                  HB_VMP_WORKER_PORT_NAME);
         goto reply;
     }
+    /* The worker's stdout+stderr: the output port where the host gave one. */
+    if (agent_find_port(HB_VMP_OUTPUT_PORT_NAME, dev, sizeof(dev)) == 0)
+        oport = open(dev, O_WRONLY | O_CLOEXEC);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         err = (uint64_t)errno;
         snprintf(msg, sizeof(msg), "socketpair: %s", strerror(errno));
@@ -174,6 +178,8 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
         char *argv[] = {path, "--fd", "3", "--profile", prof, NULL};
         const char *which = NULL;
         setsid();
+        if (oport >= 0 && (dup2(oport, 1) != 1 || dup2(oport, 2) != 2))
+            _exit(126);
         if (dup2(sv[1], 3) != 3 || setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
             setuid(65534) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
             chdir("/tmp") != 0)
@@ -206,6 +212,8 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
 reply:
     if (wport >= 0)
         close(wport);
+    if (oport >= 0)
+        close(oport);
     for (int i = 0; i < 2; i++)
         if (sv[i] >= 0)
             close(sv[i]);

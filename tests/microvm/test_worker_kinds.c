@@ -20,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../harness/e2e.h"
@@ -32,7 +35,7 @@ static const char *plugin_src(int version, int step)
     static char src[4096];
     snprintf(src, sizeof(src),
              "#include <hotbox/plugin.h>\n#include <fcntl.h>\n#include <stdint.h>\n"
-             "#include <stdlib.h>\n#include <string.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n"
+             "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n"
              "static int64_t count;\n"
              "int64_t increment(void) { count += %d; return count; }\n"
              "int64_t get(void) { return count; }\n"
@@ -42,6 +45,8 @@ static const char *plugin_src(int version, int step)
              "int64_t do_exec(void) { char *a[] = {\"/bin/true\", 0}; "
              "syscall(SYS_execve, a[0], a, 0); return -1; }\n"
              "int64_t spin(void) { for (;;) count += 0 * getpid(); return 0; }\n"
+             "int32_t say(int32_t n) { printf(\"out-%%d\\n\", n); fflush(stdout); "
+             "fprintf(stderr, \"err-%%d\\n\", n); return n; }\n"
              /* opens until refused: the highest fd + 1 (RLIMIT_NOFILE bounds it) */
              "int64_t fds(void) { static int got[4096]; int n = 0; while (n < 4096 && "
              "(got[n] = open(\"/\", O_RDONLY | O_DIRECTORY)) >= 0) n++; "
@@ -84,6 +89,44 @@ static void check_kind(hb_sandbox *sb)
     HB_CHECK_EQ(in, guest ? 1 : 0);
 }
 
+/* Waits (deadline 30 s) until the file at path contains want: a guest
+ * worker's output reaches the file through QEMU, not in step with the
+ * call's reply. */
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static bool file_has(const char *path, const char *want)
+{
+    int in = inotify_init1(IN_CLOEXEC);
+    if (in >= 0)
+        inotify_add_watch(in, path, IN_MODIFY);
+    uint64_t end = now_ms() + 30000;
+    bool found = false;
+    for (;;) {
+        char buf[8192] = "";
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+            buf[n] = 0;
+            fclose(f);
+        }
+        if ((found = strstr(buf, want) != NULL) || now_ms() >= end || in < 0)
+            break;
+        struct pollfd p = {in, POLLIN, 0};
+        if (poll(&p, 1, (int)(end - now_ms())) > 0) {
+            char evbuf[4096];
+            (void)!read(in, evbuf, sizeof(evbuf));
+        }
+    }
+    if (in >= 0)
+        close(in);
+    return found;
+}
+
 /* The sandbox's limits bind the worker of either kind, and a limit death
  * reads the same: open files cap what a plugin can open; CPU seconds end a
  * spinning call with SIGXCPU, named with the limit, and the sandbox serves
@@ -96,12 +139,21 @@ static void run_limits(hb_manager *m, const char *dir)
     so.call_timeout_ms = 120000;
     so.max_open_files = 32;
     so.max_cpu_seconds = 2;
+    char out[4200];
+    snprintf(out, sizeof(out), "%s/worker-output.log", e2e_root);
+    so.output_path = out;
     hb_sandbox *sb = NULL;
     int r = hb_sandbox_new(m, &so, &sb);
     if (r)
         fprintf(stderr, "hb_sandbox_new (limits): %s\n", hb_manager_last_error(m));
     HB_CHECK_OK(r);
     HB_CHECK_OK(hb_load(sb, dir));
+    /* Plugin output (stdout and stderr) reaches the sandbox's output file. */
+    int32_t said = 0;
+    HB_CHECK_OK(hb_callf(sb, "counter", "say", "i)i", 41, &said));
+    HB_CHECK_EQ(said, 41);
+    HB_CHECK(file_has(out, "out-41\n"));
+    HB_CHECK(file_has(out, "err-41\n"));
     int64_t top = call_l(sb, "fds");
     HB_CHECK_INT(top, >, 3);
     HB_CHECK_INT(top, <=, 32);
