@@ -1,8 +1,9 @@
 /* harness/guest_worker.c - a worker inside a microVM guest (guest.h).
  *
  * The VM is one of the compile VMs' kind (compiler/microvm/: the same
- * kernel, initramfs and agent, started by hb__vm_spawn) with one more
- * virtio-serial port, the worker's. Because of that port its machine
+ * kernel, initramfs and agent, started by hb__vm_spawn) with two more
+ * virtio-serial ports, the worker's wire and its output (appended by QEMU
+ * to the sandbox's output file). Because of them its machine
  * differs from a compile VM's, so it has its own snapshot key: the first
  * guest worker on a machine boots a VM to the agent's READY and saves it;
  * every later one restores that file (vmstate, SHA-256 checked) instead of
