@@ -1,8 +1,9 @@
 /* harness/guest_worker.c - a worker inside a microVM guest (guest.h).
  *
  * The VM is one of the compile VMs' kind (compiler/microvm/: the same
- * kernel, initramfs and agent, started by hb__vm_spawn) with one more
- * virtio-serial port, the worker's. Because of that port its machine
+ * kernel, initramfs and agent, started by hb__vm_spawn) with two more
+ * virtio-serial ports, the worker's wire and its output (appended by QEMU
+ * to the sandbox's output file). Because of them its machine
  * differs from a compile VM's, so it has its own snapshot key: the first
  * guest worker on a machine boots a VM to the agent's READY and saves it;
  * every later one restores that file (vmstate, SHA-256 checked) instead of
@@ -163,11 +164,34 @@ static int spawn_vm(struct hb_guest *g, hb__vm_spawn_io io, vm *v, char **err)
     return 0;
 }
 
+/* The host end of the worker's output port, opened O_WRONLY|O_APPEND
+ * (QEMU appends the guest worker's stdout+stderr to it): the sandbox's
+ * output file; with none, this process's stderr (a process worker inherits
+ * it), else /dev/null. path "" (the snapshot's VM): /dev/null. */
+static int open_output(const char *path, char **err)
+{
+    int fd;
+    if (path && *path) {
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return hb__seterr(err, -errno, "worker output file %s: %s", path, strerror(errno));
+        return fd;
+    }
+    if (!path && (fd = open("/proc/self/fd/2", O_WRONLY | O_APPEND | O_CLOEXEC)) >= 0)
+        return fd;
+    if ((fd = open("/dev/null", O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
+        return hb__seterr(err, -errno, "/dev/null: %s", strerror(errno));
+    return fd;
+}
+
 /* Boots a VM with the worker's port to READY and saves it as the worker
  * snapshot at path (snapshot.c; the VM is done after). */
 static int save_snapshot(struct hb_guest *g, const char *path, char **err)
 {
     int qmp[2] = {-1, -1}, port[2] = {-1, -1}, r;
+    int outfd = open_output("", err);
+    if (outfd < 0)
+        return outfd;
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp) != 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, port) != 0) {
         r = hb__seterr(err, -errno, "socketpair: %s", strerror(errno));
@@ -175,7 +199,7 @@ static int save_snapshot(struct hb_guest *g, const char *path, char **err)
     }
     vm v;
     hb__vm_spawn_io io = {.restore_fd = -1, .qmp_fd = qmp[1], .worker = true,
-                          .worker_fd = port[1]};
+                          .worker_fd = port[1], .output = true, .output_fd = outfd};
     if ((r = spawn_vm(g, io, &v, err)) < 0)
         goto out;
     uint64_t deadline = v.spawn_ns + (uint64_t)GUEST_START_MS * 1000000u;
@@ -186,6 +210,7 @@ static int save_snapshot(struct hb_guest *g, const char *path, char **err)
         r = hb__vm_snapshot_save(qmp[0], path, deadline, err);
     hb__vm_kill(&v);
 out:
+    close(outfd);
     for (int i = 0; i < 2; i++) {
         if (qmp[i] >= 0)
             close(qmp[i]);
@@ -232,11 +257,13 @@ static char *worker_snapshot(struct hb_guest *g)
 }
 
 /* Starts the VM (restore, else boot) with the worker's port on port_fd and
- * waits until the guest has mounted /usr and /job. */
-static int start_vm(struct hb_guest *g, int port_fd, char **err)
+ * its output port on out_fd, and waits until the guest has mounted /usr and
+ * /job. */
+static int start_vm(struct hb_guest *g, int port_fd, int out_fd, char **err)
 {
     char *snap = getenv("HOTBOX_VM_NO_SNAPSHOT") ? NULL : worker_snapshot(g);
-    hb__vm_spawn_io io = {.restore_fd = -1, .qmp_fd = -1, .worker = true, .worker_fd = port_fd};
+    hb__vm_spawn_io io = {.restore_fd = -1, .qmp_fd = -1, .worker = true, .worker_fd = port_fd,
+                          .output = true, .output_fd = out_fd};
     int r;
     if (snap && (io.restore_fd = open(snap, O_RDONLY | O_CLOEXEC)) >= 0) {
         r = spawn_vm(g, io, &g->v, err);
@@ -377,14 +404,23 @@ static int take_guest_listener(hb_wclient *wc, char **err)
     return 0;
 }
 
-/* WORKER: the agent starts the staged binary under the profile. */
-static int start_worker(struct hb_guest *g, hb_profile profile, char **err)
+/* WORKER: the agent starts the staged binary under the profile and the
+ * sandbox's limits (applied in the guest as hb__spawn applies them on the
+ * host: a limit death reads the same). */
+static int start_worker(struct hb_guest *g, hb_profile profile, const hb_limits *lim,
+                        char **err)
 {
     uint8_t buf[256];
     hb_vmp_w w = {buf, sizeof(buf), 0, false};
     hb_vmp_begin(&w, HB_VMP_WORKER);
     hb_vmp_put_str(&w, "/job/hotbox-worker");
     hb_vmp_put_str(&w, hb_profile_name(profile));
+    hb_vmp_put_u64(&w, lim->memory_bytes);
+    hb_vmp_put_u64(&w, lim->cpu_seconds);
+    hb_vmp_put_u64(&w, lim->open_files);
+    hb_vmp_put_u64(&w, lim->processes);
+    hb_vmp_put_u64(&w, lim->file_size);
+    hb_vmp_put_u64(&w, lim->no_core ? 1 : 0);
     int r = hb__vm_send_frame(g->v.sock, &w);
     if (r < 0)
         return hb__seterr(err, r, "cannot send WORKER to the guest agent: %s", strerror(-r));
@@ -426,7 +462,7 @@ static int serve(struct hb_guest *g, int port, hb_wclient *wc, const hb_wspawn *
 {
     char *e = NULL;
     int r;
-    if ((r = start_worker(g, how->profile, &e)) < 0) {
+    if ((r = start_worker(g, how->profile, &how->limits, &e)) < 0) {
         hb__seterr(err, HB_EWORKER, "%s", e ? e : strerror(-r));
         free(e);
         return fail_spawn(g, port, HB_EWORKER, err);
@@ -522,8 +558,11 @@ int hb__guest_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
         return fail_spawn(g, -1, hb__seterr(err, HB_EWORKER, "socketpair: %s",
                                             strerror(errno)), err);
-    r = start_vm(g, sv[1], &e);
+    int out = open_output(how->output_path, &e);
+    r = out < 0 ? out : start_vm(g, sv[1], out, &e);
     close(sv[1]);
+    if (out >= 0)
+        close(out);
     if (r < 0) {
         hb__seterr(err, HB_EWORKER, "the worker's microVM did not start: %s",
                    e ? e : strerror(-r));

@@ -1,9 +1,11 @@
 /*
  * compiler/microvm/agent_worker.c - the guest agent's worker (WORKER,
  * vmproto.h; guest workers, issue 17): starts hotbox-worker as uid 65534
- * with no_new_privs, relays its socket to the port HB_VMP_WORKER_PORT_NAME,
- * holds its seccomp listener, and reports its end (WORKER_EXIT) with its
- * exit status, signal or denied system call. Part of the static agent.
+ * with no_new_privs under the sandbox's rlimits (util/rlimit.c), relays its
+ * socket to the port HB_VMP_WORKER_PORT_NAME, holds its seccomp listener,
+ * and reports its end (WORKER_EXIT) with its exit status, signal or denied
+ * system call. Its stdout+stderr go to the output port, when there is one.
+ * Part of the static agent.
  */
 #include <errno.h>
 #include <grp.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "rlimit.h"
 
 static pid_t g_worker = -1, g_relay = -1;
 
@@ -108,13 +111,27 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
     size_t path_n, prof_n;
     uint64_t err = 0;
     char msg[512] = "", path[256], prof[32], dev[300];
-    int sv[2] = {-1, -1}, wport = -1;
+    int sv[2] = {-1, -1}, wport = -1, oport = -1;
     pid_t pid = -1;
     if (!hb_vmp_get_str(r, &path_p, &path_n) || !hb_vmp_get_str(r, &prof_p, &prof_n) ||
         path_n >= sizeof(path) || prof_n >= sizeof(prof)) {
         err = EPROTO;
         snprintf(msg, sizeof(msg), "malformed WORKER request");
         goto reply;
+    }
+    /* The limits are optional (an older host sends none); a partial set is
+     * malformed. */
+    hb_limits lim = {0};
+    if (r->left > 0) {
+        uint64_t nc = 0;
+        if (!hb_vmp_get_u64(r, &lim.memory_bytes) || !hb_vmp_get_u64(r, &lim.cpu_seconds) ||
+            !hb_vmp_get_u64(r, &lim.open_files) || !hb_vmp_get_u64(r, &lim.processes) ||
+            !hb_vmp_get_u64(r, &lim.file_size) || !hb_vmp_get_u64(r, &nc)) {
+            err = EPROTO;
+            snprintf(msg, sizeof(msg), "malformed limits in the WORKER request");
+            goto reply;
+        }
+        lim.no_core = nc != 0;
     }
     memcpy(path, path_p, path_n);
     path[path_n] = 0;
@@ -148,6 +165,9 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
                  HB_VMP_WORKER_PORT_NAME);
         goto reply;
     }
+    /* The worker's stdout+stderr: the output port where the host gave one. */
+    if (agent_find_port(HB_VMP_OUTPUT_PORT_NAME, dev, sizeof(dev)) == 0)
+        oport = open(dev, O_WRONLY | O_CLOEXEC);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
         err = (uint64_t)errno;
         snprintf(msg, sizeof(msg), "socketpair: %s", strerror(errno));
@@ -156,11 +176,21 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
     if ((pid = fork()) == 0) {
         static char *envp[] = {"PATH=/usr/bin:/bin", "LC_ALL=C", "HOME=/tmp", NULL};
         char *argv[] = {path, "--fd", "3", "--profile", prof, NULL};
+        const char *which = NULL;
         setsid();
+        if (oport >= 0 && (dup2(oport, 1) != 1 || dup2(oport, 2) != 2))
+            _exit(126);
         if (dup2(sv[1], 3) != 3 || setgroups(0, NULL) != 0 || setgid(65534) != 0 ||
             setuid(65534) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
             chdir("/tmp") != 0)
             _exit(126);
+        if (hb__limits_apply(&lim, &which) != 0) { /* to the console log */
+            static const char m[] = "hotbox-agent: cannot set the worker's limit ";
+            (void)!write(2, m, sizeof(m) - 1);
+            (void)!write(2, which ? which : "?", which ? strlen(which) : 1);
+            (void)!write(2, "\n", 1);
+            _exit(125);
+        }
         execve(path, argv, envp);
         _exit(127);
     }
@@ -182,6 +212,8 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
 reply:
     if (wport >= 0)
         close(wport);
+    if (oport >= 0)
+        close(oport);
     for (int i = 0; i < 2; i++)
         if (sv[i] >= 0)
             close(sv[i]);

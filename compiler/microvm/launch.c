@@ -150,14 +150,15 @@ int hb__vm_machine_text(const vm_cfg *c, hb_sb *out)
     char accel[64];
     return hb__sb_addf(out, "machine=%s accel=%s cpu=%s m=%u smp=1 append=%s%s\n", machine_arg(c),
                        accel_arg(c, accel, sizeof(accel)), cpu_arg(c), c->memory_mb, c->append,
-                       c->worker_port ? " port=" HB_VMP_WORKER_PORT_NAME : "");
+                       c->worker_port ? " port=" HB_VMP_WORKER_PORT_NAME
+                                                      " port=" HB_VMP_OUTPUT_PORT_NAME : "");
 }
 
 int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb__vm_spawn_io *io,
                  vm *v, char **err)
 {
     int sv[2] = {-1, -1}, ep[2] = {-1, -1}, logfd = -1, r;
-    int restore_fd = -1, qmp_fd = -1, worker_fd = -1;
+    int restore_fd = -1, qmp_fd = -1, worker_fd = -1, output_fd = -1;
     char **argv = NULL;
     hb_sb chr = HB_SB_INIT, usr = HB_SB_INIT, job = HB_SB_INIT,
           ser = HB_SB_INIT, mem = HB_SB_INIT;
@@ -198,6 +199,11 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
         r = hb__seterr(err, -errno, "cannot pass the worker's socket to QEMU: %s", strerror(errno));
         goto fail;
     }
+    if (io && io->output && (output_fd = fcntl(io->output_fd, F_DUPFD_CLOEXEC, 10)) < 0) {
+        r = hb__seterr(err, -errno, "cannot pass the worker's output file to QEMU: %s",
+                       strerror(errno));
+        goto fail;
+    }
     hb__sb_addf(&chr, "socket,id=agent,fd=3");
     hb__sb_addf(&usr, "local,id=usr,path=/usr,security_model=none,readonly=on");
     hb__sb_addf(&job, "local,id=job,path=%s,security_model=none", v->jobdir);
@@ -215,8 +221,8 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
         "-fsdev", usr.buf, "-device", "virtio-9p-device,fsdev=usr,mount_tag=hostusr",
         "-fsdev", job.buf, "-device", "virtio-9p-device,fsdev=job,mount_tag=job",
         NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-        NULL}; /* room for the optional tails */
-    size_t nargs = HB_ARRAY_SIZE(args) - 12;
+        NULL, NULL, NULL, NULL, NULL, NULL, NULL}; /* room for the optional tails */
+    size_t nargs = HB_ARRAY_SIZE(args) - 18;
     if (restore_fd >= 0) { /* restore the snapshot on fd 4 instead of booting */
         args[nargs++] = "-incoming";
         args[nargs++] = "fd:4";
@@ -232,6 +238,14 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
         args[nargs++] = "socket,id=worker,fd=6";
         args[nargs++] = "-device";
         args[nargs++] = "virtserialport,chardev=worker,name=" HB_VMP_WORKER_PORT_NAME;
+    }
+    if (output_fd >= 0) { /* the guest worker's output, appended to the file on fd 7 */
+        args[nargs++] = "-add-fd";
+        args[nargs++] = "fd=7,set=7";
+        args[nargs++] = "-chardev";
+        args[nargs++] = "file,id=output,path=/dev/fdset/7,append=on";
+        args[nargs++] = "-device";
+        args[nargs++] = "virtserialport,chardev=output,name=" HB_VMP_OUTPUT_PORT_NAME;
     }
     args[nargs] = NULL;
     if (!c->append || !chr.buf || !usr.buf || !job.buf || !ser.buf || !mem.buf) {
@@ -250,7 +264,7 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
     /* PDEATHSIG fires when the forking thread ends: the pool's keeper
      * thread lives as long as the pool, which kills its VMs itself anyway.
      * Its own process group: terminal signals meant for us do not hit QEMU. */
-    hb_spawn_fd fds[7];
+    hb_spawn_fd fds[8];
     size_t nfds = 0;
     fds[nfds++] = (hb_spawn_fd){sv[1], 3};
     fds[nfds++] = (hb_spawn_fd){ep[1], 2};
@@ -264,6 +278,8 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
         fds[nfds++] = (hb_spawn_fd){qmp_fd, 5};
     if (worker_fd >= 0)
         fds[nfds++] = (hb_spawn_fd){worker_fd, 6};
+    if (output_fd >= 0)
+        fds[nfds++] = (hb_spawn_fd){output_fd, 7};
     hb_spawn sp = {.argv = argv, .search_path = true, .fds = fds, .nfds = nfds,
                    .new_pgroup = true, .die_with_parent = true};
     pid_t pid = -1;
@@ -300,6 +316,8 @@ out:
         close(qmp_fd);
     if (worker_fd >= 0)
         close(worker_fd);
+    if (output_fd >= 0)
+        close(output_fd);
     free(argv);
     hb__sb_release(&chr);
     hb__sb_release(&usr);

@@ -80,6 +80,9 @@ typedef struct hb__vm_spawn_io {
     int qmp_fd;     /* >= 0: a QMP monitor on this socket (to save a snapshot) */
     bool worker;    /* a guest worker's port (HB_VMP_WORKER_PORT_NAME) on worker_fd */
     int worker_fd;  /* the host end: a socket, used like a process worker's */
+    bool output;    /* the worker's output port (HB_VMP_OUTPUT_PORT_NAME) on output_fd */
+    int output_fd;  /* opened O_WRONLY|O_APPEND: QEMU appends the guest worker's
+                       stdout+stderr to it */
 } hb__vm_spawn_io;
 int hb__vm_ms_left(uint64_t deadline_ns);
 char *hb__vm_kernel_cmdline(void);

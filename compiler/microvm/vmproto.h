@@ -49,6 +49,16 @@
  *            one end of a socketpair whose other end a relay process joins to
  *            the port HB_VMP_WORKER_PORT_NAME (the worker's wire code needs a
  *            socket; a virtio port is a character device). One at a time.
+ *            Optionally (an older host sends nothing more) the sandbox's
+ *            limits follow: u64 memory_bytes, u64 cpu_seconds, u64
+ *            open_files, u64 processes, u64 file_size, u64 no_core (the
+ *            fields of util/rlimit.h's hb_limits, 0 = unchanged); the agent
+ *            applies them to the worker before exec, as hb__spawn does for a
+ *            process worker, so a limit death reads the same on the host.
+ *            Where the guest has the port HB_VMP_OUTPUT_PORT_NAME (a write-
+ *            only port whose host end QEMU appends to the sandbox's output
+ *            file), the worker's stdout and stderr are that port; else they
+ *            are the agent's (the guest console log).
  *   WORKER_STARTED guest -> host: u64 errno (0 = started), u64 guest pid,
  *            str message.
  *   WORKER_EXIT guest -> host, unasked, when the worker ends: u64 kind
@@ -80,6 +90,7 @@
 #define HB_VMP_MAX_FRAME (8u << 20)
 #define HB_VMP_PORT_NAME "org.hotbox.agent"
 #define HB_VMP_WORKER_PORT_NAME "org.hotbox.worker"
+#define HB_VMP_OUTPUT_PORT_NAME "org.hotbox.output"
 #define HB_VMP_MAX_BINDS 16u
 #define HB_VMP_OBJECT_DIR "/job/objects"
 #define HB_VMP_MAX_OBJECT (128u << 20)

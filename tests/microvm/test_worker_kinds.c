@@ -5,7 +5,8 @@
  *   restart with the checkpointed state and the automatic rollback; another
  *   swap and an explicit rollback (state carried); a hung call killed by
  *   its deadline, then serving again; an execve the standard profile
- *   denies, named, then serving again;
+ *   denies, named, then serving again; the sandbox's limits (open files,
+ *   CPU seconds: a spin ends in SIGXCPU named with its limit);
  * and, for microvm only, where the worker runs (PID 1 of its namespace is
  * the guest agent, /init), that the guest refuses a host file, and that
  * QEMU's own death is a crash ("its microVM died") the sandbox recovers
@@ -19,6 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../harness/e2e.h"
@@ -31,7 +35,7 @@ static const char *plugin_src(int version, int step)
     static char src[4096];
     snprintf(src, sizeof(src),
              "#include <hotbox/plugin.h>\n#include <fcntl.h>\n#include <stdint.h>\n"
-             "#include <stdlib.h>\n#include <string.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n"
+             "#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n"
              "static int64_t count;\n"
              "int64_t increment(void) { count += %d; return count; }\n"
              "int64_t get(void) { return count; }\n"
@@ -41,6 +45,12 @@ static const char *plugin_src(int version, int step)
              "int64_t do_exec(void) { char *a[] = {\"/bin/true\", 0}; "
              "syscall(SYS_execve, a[0], a, 0); return -1; }\n"
              "int64_t spin(void) { for (;;) count += 0 * getpid(); return 0; }\n"
+             "int32_t say(int32_t n) { printf(\"out-%%d\\n\", n); fflush(stdout); "
+             "fprintf(stderr, \"err-%%d\\n\", n); return n; }\n"
+             /* opens until refused: the highest fd + 1 (RLIMIT_NOFILE bounds it) */
+             "int64_t fds(void) { static int got[4096]; int n = 0; while (n < 4096 && "
+             "(got[n] = open(\"/\", O_RDONLY | O_DIRECTORY)) >= 0) n++; "
+             "int64_t top = n ? got[n - 1] : -1; while (n > 0) close(got[--n]); return top + 1; }\n"
              /* 1 when PID 1 here is the guest agent (/init) */
              "int32_t in_guest(void) { char b[64] = {0}; int fd = open(\"/proc/1/cmdline\", "
              "O_RDONLY); if (fd < 0) return -1; ssize_t n = read(fd, b, sizeof(b) - 1); "
@@ -77,6 +87,82 @@ static void check_kind(hb_sandbox *sb)
     int32_t in = -1;
     HB_CHECK_OK(hb_callf(sb, "counter", "in_guest", ")i", &in));
     HB_CHECK_EQ(in, guest ? 1 : 0);
+}
+
+/* Waits (deadline 30 s) until the file at path contains want: a guest
+ * worker's output reaches the file through QEMU, not in step with the
+ * call's reply. */
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static bool file_has(const char *path, const char *want)
+{
+    int in = inotify_init1(IN_CLOEXEC);
+    if (in >= 0)
+        inotify_add_watch(in, path, IN_MODIFY);
+    uint64_t end = now_ms() + 30000;
+    bool found = false;
+    for (;;) {
+        char buf[8192] = "";
+        FILE *f = fopen(path, "r");
+        if (f) {
+            size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+            buf[n] = 0;
+            fclose(f);
+        }
+        if ((found = strstr(buf, want) != NULL) || now_ms() >= end || in < 0)
+            break;
+        struct pollfd p = {in, POLLIN, 0};
+        if (poll(&p, 1, (int)(end - now_ms())) > 0) {
+            char evbuf[4096];
+            (void)!read(in, evbuf, sizeof(evbuf));
+        }
+    }
+    if (in >= 0)
+        close(in);
+    return found;
+}
+
+/* The sandbox's limits bind the worker of either kind, and a limit death
+ * reads the same: open files cap what a plugin can open; CPU seconds end a
+ * spinning call with SIGXCPU, named with the limit, and the sandbox serves
+ * again. The call deadline is far above the CPU limit (TCG is slow), so the
+ * limit, not the deadline, ends the call. */
+static void run_limits(hb_manager *m, const char *dir)
+{
+    hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
+    so.worker = guest ? HB_WORKER_MICROVM : HB_WORKER_PROCESS;
+    so.call_timeout_ms = 120000;
+    so.max_open_files = 32;
+    so.max_cpu_seconds = 2;
+    char out[4200];
+    snprintf(out, sizeof(out), "%s/worker-output.log", e2e_root);
+    so.output_path = out;
+    hb_sandbox *sb = NULL;
+    int r = hb_sandbox_new(m, &so, &sb);
+    if (r)
+        fprintf(stderr, "hb_sandbox_new (limits): %s\n", hb_manager_last_error(m));
+    HB_CHECK_OK(r);
+    HB_CHECK_OK(hb_load(sb, dir));
+    /* Plugin output (stdout and stderr) reaches the sandbox's output file. */
+    int32_t said = 0;
+    HB_CHECK_OK(hb_callf(sb, "counter", "say", "i)i", 41, &said));
+    HB_CHECK_EQ(said, 41);
+    HB_CHECK(file_has(out, "out-41\n"));
+    HB_CHECK(file_has(out, "err-41\n"));
+    int64_t top = call_l(sb, "fds");
+    HB_CHECK_INT(top, >, 3);
+    HB_CHECK_INT(top, <=, 32);
+    int64_t v;
+    HB_CHECK_EQ(hb_callf(sb, "counter", "spin", ")l", &v), HB_ECRASHED);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "killed by SIGXCPU: CPU time limit 2 s exceeded");
+    HB_CHECK_INT(call_l(sb, "fds"), <=, 32); /* restarted under the same limits */
+    check_kind(sb);
+    hb_sandbox_free(sb);
 }
 
 static void run_suite(void)
@@ -192,6 +278,7 @@ static void run_suite(void)
         check_kind(sb);
     }
     hb_sandbox_free(sb);
+    run_limits(m, dir);
     hb_manager_free(m);
 }
 
