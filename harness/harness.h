@@ -281,6 +281,19 @@ typedef struct hb_slot {
     bool carry_off_said;  /* the "carry is off" notice was given */
 } hb_slot;
 
+/* Stages of a crash recovery (recover.c times each; bench_core prints
+ * them). The worker's death was seen and it was reaped at hb_sandbox
+ * rs_at, when recover() began. */
+enum hb_rs_stage {
+    HB_RS_BACKOFF, /* waiting out the crash-loop backoff deadline */
+    HB_RS_KILL,    /* the dead client closed and forgotten */
+    HB_RS_WORKER,  /* a greeted worker: the spare taken (or waited for), or spawned */
+    HB_RS_VERIFY,  /* each slot's stored object checked again */
+    HB_RS_LOAD,    /* LOAD of each slot: dlopen + checkpoint restore */
+    HB_RS_FINISH,  /* announce, metrics, spare refill started */
+    HB_RS_COUNT
+};
+
 struct hb_sandbox {
     hb_manager *m;
     char *name;
@@ -352,7 +365,16 @@ struct hb_sandbox {
      * restart handed over to one. */
     struct hb_spare *spare;
     bool from_spare;
+    /* The last crash recovery (recover.c): when it began (hb__now_ns)
+     * and how long each stage took. Read by hb__restart_stages. */
+    uint64_t rs_at;
+    uint64_t rs_ns[HB_RS_COUNT];
 };
+
+/* recover.c: the last crash recovery of sb: when it began (hb__now_ns
+ * clock; 0: none yet), each stage's time into ns, and whether it handed
+ * over to a spare. For benchmarks (bench_core). */
+uint64_t hb__restart_stages(const hb_sandbox *sb, uint64_t ns[HB_RS_COUNT], bool *spare);
 
 /* spare.c. refill: starts a spare for sb with how's parameters (copied),
  * on a thread of its own, unless one exists. take: when sb has a spare
