@@ -269,7 +269,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     if (how->guest)
         return hb__guest_spawn(wc, how, err);
     const char *worker_path = how->worker_path;
-    uint64_t max_state = how->max_state;
+    uint64_t max_state = how->max_state, ts[HB_WS_COUNT + 1] = {hb__now_ns()};
     int sv[2];
     if (access(worker_path, X_OK) < 0)
         return hb__seterr(err, HB_EWORKER, "worker binary %s: %s (set HOTBOX_WORKER)",
@@ -360,6 +360,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         .channel = sv[1], .outfd = outfd, .cgfd = cgfd, .info_fd = wrapped ? info_w : -1,
         .ring_fd = ring_fd, .pid = -1, .err = 0,
     };
+    ts[HB_WS_FORK] = hb__now_ns();
     int kr = hb__keeper_run(fork_worker, &job);
     pid_t pid = job.pid;
     if (kr < 0 || pid < 0) {
@@ -411,6 +412,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* Under a seccomp profile the worker's first frame carries the filter's
      * listener: denials are read there, by us. */
     const hb_profile_spec *spec = hb_sec_profile(how->profile);
+    ts[HB_WS_CONFINE] = hb__now_ns();
     if (spec && spec->seccomp && (r = take_listener(wc, 10000, err)) < 0) {
         char *inner = *err;
         *err = NULL;
@@ -423,6 +425,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         return HB_EWORKER;
     }
     /* Handshake: proves the binary is a hotbox worker of our protocol. */
+    ts[HB_WS_HELLO] = hb__now_ns();
     if ((r = hb__wc_hello(wc, max_state, 10000, NULL, err)) < 0) {
         char *inner = *err;
         *err = NULL;
@@ -437,6 +440,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* The worker answered, so bwrap has written its child's pid: the pid
      * a developer gives to gdb -p, and whose memory the usage shows. */
     wc->worker_pid = pid;
+    ts[HB_WS_WATCH] = hb__now_ns();
     pid_t inner = 0;
     if (wrapped && hb_jail_child_pid(info[0], &inner) == 0) {
         wc->worker_pid = inner;
@@ -455,6 +459,9 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         wc->listener = -1;
         wc->has_listener = false;
     }
+    ts[HB_WS_COUNT] = hb__now_ns();
+    for (int k = 0; k < HB_WS_COUNT; k++)
+        wc->start_ns[k] = ts[k + 1] - ts[k];
     return 0;
 fail_argv:
     hb_sec_cmd_release(&cmd);
