@@ -226,12 +226,6 @@ struct fork_job {
     char *why;
 };
 
-static int join_cgroup(void *arg)
-{
-    int r = hb_cgroup_join_self(*(const int *)arg);
-    return r < 0 ? r : 0;
-}
-
 /* Runs on the keeper thread (util/keeper.h), so the worker's death signal
  * follows the manager process, not the thread that asked for the worker.
  * A root manager's child stays root (bwrap joins the jail's root-owned
@@ -255,8 +249,7 @@ static void fork_worker(void *arg)
         fds[n++] = (hb_spawn_fd){j->ring_fd, HB_RING_FD};
     hb_spawn sp = {.argv = j->argv, .envp = j->envp, .fds = fds, .nfds = n,
                    .limits = j->limits, .die_with_parent = true,
-                   .setup = j->cgfd >= 0 ? join_cgroup : NULL, .setup_arg = &j->cgfd,
-                   .setup_what = "joining the sandbox's cgroup"};
+                   .in_cgroup = j->cgfd >= 0, .cgroup_dir = j->cgfd};
     int r = hb__spawn(&sp, &j->pid, NULL, &j->why);
     if (r < 0) {
         j->err = -r;
@@ -353,7 +346,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     }
     /* The worker joins its sandbox's cgroup (when there is one) before it
      * runs a single instruction of its own. */
-    int cgfd = how->cgroup ? hb_cgroup_procs_fd(how->cgroup) : -1;
+    int cgfd = how->cgroup ? hb_cgroup_dir_fd(how->cgroup) : -1;
     struct fork_job job = {
         .argv = argv, .envp = cmd.envp, .drop_root = cmd.drop_root,
         .userns_fd = cmd.userns_fd, .limits = &how->limits,
