@@ -213,10 +213,11 @@ static const char crash_src[] =
     "HB_PLUGIN(\"crashb\", 1, 0, 0, save, migrate);\n";
 
 /* One crash cycle's parts (ms): see stage_names. */
-enum { ST_DETECT, ST_BACKOFF, ST_KILL, ST_WORKER, ST_VERIFY, ST_LOAD, ST_FINISH, ST_OTHER,
-       ST_COUNT };
+enum { ST_SEEN, ST_REAP, ST_DETECT, ST_BACKOFF, ST_KILL, ST_WORKER, ST_VERIFY, ST_LOAD,
+       ST_FINISH, ST_OTHER, ST_COUNT };
 static const char *const stage_names[ST_COUNT] = {
-    "detect death + reap (call sent -> recover)", "crash-loop backoff wait",
+    "call sent -> death seen (bwrap gone)", "reap (wait4 of bwrap)",
+    "reaped -> recover (fault report, events)", "crash-loop backoff wait",
     "close dead client", "worker: spare taken / spawn + HELLO",
     "verify stored object again", "LOAD: dlopen + checkpoint restore",
     "announce + spare refill start", "rest: return + the next call",
@@ -265,7 +266,13 @@ static int time_crashes(hb_sandbox *sb, int gap_ms, crash_run *cr, int n)
         uint64_t at = hb__restart_stages(sb, ns, &spare);
         cr->spares += spare;
         cr->total[i] = (double)(t2 - t0) / 1e6;
-        double sum = cr->st[ST_DETECT][i] = at > t0 ? (double)(at - t0) / 1e6 : 0;
+        uint64_t seen, reaped;
+        hb__restart_death(sb, &seen, &reaped);
+        if (!seen || seen < t0 || reaped < seen || at < reaped)
+            seen = reaped = t0; /* not seen by a call's wait: all in "-> recover" */
+        double sum = cr->st[ST_SEEN][i] = (double)(seen - t0) / 1e6;
+        sum += cr->st[ST_REAP][i] = (double)(reaped - seen) / 1e6;
+        sum += cr->st[ST_DETECT][i] = at > reaped ? (double)(at - reaped) / 1e6 : 0;
         for (int k = 0; k < HB_RS_COUNT; k++)
             sum += cr->st[ST_BACKOFF + k][i] = (double)ns[k] / 1e6;
         cr->st[ST_OTHER][i] = cr->total[i] - sum;

@@ -116,6 +116,8 @@ typedef struct hb_wclient {
     /* How long each step of this worker's start took (hb_ws_stage), for
      * benchmarks (hb__sandbox_new_stages). */
     uint64_t start_ns[HB_WS_COUNT];
+    /* When its death was seen and when it was reaped (hb__now_ns clock). */
+    uint64_t death_seen_ns, reaped_ns;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT, TEST_DONE) of a request. Return <0
@@ -390,7 +392,7 @@ struct hb_sandbox {
     bool from_spare;
     /* The last crash recovery (recover.c): when it began (hb__now_ns)
      * and how long each stage took. Read by hb__restart_stages. */
-    uint64_t rs_at;
+    uint64_t rs_at, rs_death_seen, rs_reaped; /* the last two: the dead client's */
     uint64_t rs_ns[HB_RS_COUNT];
     uint64_t new_ns[HB_NS_COUNT]; /* hb_sandbox_new's steps (hb_ns_stage) */
 };
@@ -404,6 +406,9 @@ void hb__sandbox_new_stages(const hb_sandbox *sb, uint64_t ns[HB_NS_COUNT],
  * clock; 0: none yet), each stage's time into ns, and whether it handed
  * over to a spare. For benchmarks (bench_core). */
 uint64_t hb__restart_stages(const hb_sandbox *sb, uint64_t ns[HB_RS_COUNT], bool *spare);
+/* ... and when the dead worker's death was seen and when it was reaped
+ * (0: not by a call's wait). */
+void hb__restart_death(const hb_sandbox *sb, uint64_t *seen, uint64_t *reaped);
 
 /* spare.c. refill: starts a spare for sb with how's parameters (copied),
  * on a thread of its own, unless one exists. take: when sb has a spare

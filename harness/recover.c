@@ -283,6 +283,9 @@ static int recover(hb_sandbox *sb, const char *plugin, uint64_t version, int cod
 {
     uint64_t t0 = hb__now_ns();
     sb->rs_at = t0;
+    sb->rs_death_seen = sb->wc.death_seen_ns;
+    sb->rs_reaped = sb->wc.reaped_ns;
+    sb->wc.death_seen_ns = sb->wc.reaped_ns = 0;
     memset(sb->rs_ns, 0, sizeof(sb->rs_ns));
     hb_metrics_add(sb->m->metrics, code == HB_EHUNG ? HB_CTR_HANGS : HB_CTR_CRASHES, 1);
     /* The worker names the version whose code faulted: that one is to
@@ -390,4 +393,10 @@ uint64_t hb__restart_stages(const hb_sandbox *sb, uint64_t ns[HB_RS_COUNT], bool
     memcpy(ns, sb->rs_ns, sizeof(sb->rs_ns));
     *spare = sb->from_spare;
     return sb->rs_at;
+}
+
+void hb__restart_death(const hb_sandbox *sb, uint64_t *seen, uint64_t *reaped)
+{
+    *seen = sb->rs_death_seen;
+    *reaped = sb->rs_reaped;
 }

@@ -127,7 +127,9 @@ static void reap_dead(hb_wclient *wc)
     if (wc->ring_pending && wc->ring)
         wc->undelivered = atomic_load(&wc->ring->taken) != wc->ring_bell;
     int st = 0;
+    wc->death_seen_ns = hb__now_ns();
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
+        wc->reaped_ns = hb__now_ns();
         wc->wait_status = unwrap_status(wc, st);
         wc->reaped = true;
         wc->vm_died = wc->guest != NULL; /* QEMU itself exited */
