@@ -291,6 +291,26 @@ static void crash_report(const char *what, crash_run *cr, int n)
     }
 }
 
+/* A sandbox with crashb loaded, its state 3 and checkpointed. */
+static hb_sandbox *crash_sandbox(hb_manager *m, const hb_sandbox_options *so, const char *dir)
+{
+    hb_sandbox *sb;
+    long v;
+    if (hb_sandbox_new(m, so, &sb) < 0) {
+        fprintf(stderr, "crash sandbox: %s\n", hb_manager_last_error(m));
+        return NULL;
+    }
+    if (hb_load(sb, dir) < 0) {
+        fprintf(stderr, "crash sandbox: %s\n", hb_sandbox_last_error(sb));
+        hb_sandbox_free(sb);
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        hb_callf(sb, "crashb", "bump", ")l", &v);
+    hb_checkpoint(sb, NULL);
+    return sb;
+}
+
 static int bench_crash(hb_manager *m, int runs)
 {
     char dir[4200];
@@ -303,15 +323,10 @@ static int bench_crash(hb_manager *m, int runs)
     so.profile = HB_PROFILE_STANDARD;
     so.crash_loop_max = 1000000; /* crashes on purpose: no backoff */
     so.crash_loop_window_ms = 1;
-    hb_sandbox *sb;
+    hb_sandbox *sb = crash_sandbox(m, &so, dir);
     long v;
-    if (hb_sandbox_new(m, &so, &sb) < 0 || hb_load(sb, dir) < 0) {
-        fprintf(stderr, "crash sandbox: set-up failed\n");
+    if (!sb)
         return -1;
-    }
-    for (int i = 0; i < 3; i++)
-        hb_callf(sb, "crashb", "bump", ")l", &v);
-    hb_checkpoint(sb, NULL);
     crash_run first, a, b, loop;
     int nloop = 7;
     double *t = calloc((size_t)runs, sizeof(double)), *get = calloc((size_t)runs, sizeof(double));
@@ -334,13 +349,8 @@ static int bench_crash(hb_manager *m, int runs)
      * with a limit high enough that the sandbox is not failed. */
     so.crash_loop_max = 1000;
     so.crash_loop_window_ms = 60000;
-    if (hb_sandbox_new(m, &so, &sb) < 0 || hb_load(sb, dir) < 0) {
-        fprintf(stderr, "crash-loop sandbox: set-up failed\n");
+    if (!(sb = crash_sandbox(m, &so, dir)))
         return -1;
-    }
-    for (int i = 0; i < 3; i++)
-        hb_callf(sb, "crashb", "bump", ")l", &v);
-    hb_checkpoint(sb, NULL);
     if (time_crashes(sb, 0, &loop, nloop) < 0)
         return -1;
     hb_sandbox_free(sb);
