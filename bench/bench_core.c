@@ -9,8 +9,10 @@
  *      socketpair, in the same two placements (pingpong.h);
  *   3. edit-to-swap with the local backend vs the bare `cc` command;
  *   4. crash -> next call served (standard profile, checkpointed state),
- *      back to back and with 300 ms between crashes (time for the spare
- *      worker to be refilled), vs fork+exec of /bin/true + wait.
+ *      with 300 ms between crashes (the spare refilled: the mechanism),
+ *      back to back, and in a crash loop under the backoff policy, each
+ *      with its stages (detect, backoff, spare/spawn, verify, LOAD, ...),
+ *      vs fork+exec of /bin/true + wait.
  * Prints median and p95 of each. Not a test: no pass/fail thresholds.
  *   bench_core [runs] [calls|crash]   "calls" runs part 2 only, "crash"
  *   part 4 only. */
@@ -30,6 +32,7 @@
 #include "bench_common.h"
 #include "pingpong.h"
 #include "ring.h"
+#include "harness.h"
 #include "hotbox/hotbox.h"
 
 static double now_us(void)
@@ -209,24 +212,103 @@ static const char crash_src[] =
     "  if (l != sizeof n) return -1; memcpy(&n, d, l); return 0; }\n"
     "HB_PLUGIN(\"crashb\", 1, 0, 0, save, migrate);\n";
 
-/* Crash, then the next call, timed together; gap_ms idle before each. */
-static int time_crashes(hb_sandbox *sb, int gap_ms, double *ms, int n)
+/* One crash cycle's parts (ms): see stage_names. */
+enum { ST_SEEN, ST_REAP, ST_DETECT, ST_BACKOFF, ST_KILL, ST_WORKER, ST_VERIFY, ST_LOAD,
+       ST_FINISH, ST_OTHER, ST_COUNT };
+static const char *const stage_names[ST_COUNT] = {
+    "call sent -> death seen (bwrap gone)", "reap (wait4 of bwrap)",
+    "reaped -> recover (fault report, events)", "crash-loop backoff wait",
+    "close dead client", "worker: spare taken / spawn + HELLO",
+    "verify stored object again", "LOAD: dlopen + checkpoint restore",
+    "announce + spare refill start", "rest: return + the next call",
+};
+
+typedef struct crash_run {
+    double *total, *st[ST_COUNT];
+    int spares; /* cycles served by a spare */
+} crash_run;
+
+static int crash_run_new(crash_run *cr, int n)
+{
+    memset(cr, 0, sizeof(*cr));
+    cr->total = calloc((size_t)n, sizeof(double));
+    for (int k = 0; k < ST_COUNT; k++)
+        cr->st[k] = calloc((size_t)n, sizeof(double));
+    return cr->total ? 0 : -1;
+}
+
+static void crash_run_free(crash_run *cr)
+{
+    free(cr->total);
+    for (int k = 0; k < ST_COUNT; k++)
+        free(cr->st[k]);
+}
+
+/* Crash, then the next call, timed together; gap_ms idle before each. The
+ * recovery's stages come from the sandbox (hb__restart_stages). */
+static int time_crashes(hb_sandbox *sb, int gap_ms, crash_run *cr, int n)
 {
     for (int i = 0; i < n; i++) {
         if (gap_ms)
             (void)poll(NULL, 0, gap_ms);
         long v = -1;
-        double t0 = now_us();
+        uint64_t t0 = hb__now_ns();
         int r = hb_callf(sb, "crashb", "crash", ")v");
         int r2 = hb_callf(sb, "crashb", "get", ")l", &v);
-        ms[i] = (now_us() - t0) / 1e3;
+        uint64_t t2 = hb__now_ns();
         if (r != HB_ECRASHED || r2 < 0 || v != 3) {
             fprintf(stderr, "crash cycle: %d/%d, state %ld: %s\n", r, r2, v,
                     hb_sandbox_last_error(sb));
             return -1;
         }
+        uint64_t ns[HB_RS_COUNT];
+        bool spare = false;
+        uint64_t at = hb__restart_stages(sb, ns, &spare);
+        cr->spares += spare;
+        cr->total[i] = (double)(t2 - t0) / 1e6;
+        uint64_t seen, reaped;
+        hb__restart_death(sb, &seen, &reaped);
+        if (!seen || seen < t0 || reaped < seen || at < reaped)
+            seen = reaped = t0; /* not seen by a call's wait: all in "-> recover" */
+        double sum = cr->st[ST_SEEN][i] = (double)(seen - t0) / 1e6;
+        sum += cr->st[ST_REAP][i] = (double)(reaped - seen) / 1e6;
+        sum += cr->st[ST_DETECT][i] = at > reaped ? (double)(at - reaped) / 1e6 : 0;
+        for (int k = 0; k < HB_RS_COUNT; k++)
+            sum += cr->st[ST_BACKOFF + k][i] = (double)ns[k] / 1e6;
+        cr->st[ST_OTHER][i] = cr->total[i] - sum;
     }
     return 0;
+}
+
+static void crash_report(const char *what, crash_run *cr, int n)
+{
+    char title[160];
+    snprintf(title, sizeof(title), "%s (%d/%d by a spare)", what, cr->spares, n);
+    stats(title, cr->total, (size_t)n, "ms");
+    for (int k = 0; k < ST_COUNT; k++) {
+        snprintf(title, sizeof(title), "  %s", stage_names[k]);
+        stats(title, cr->st[k], (size_t)n, "ms");
+    }
+}
+
+/* A sandbox with crashb loaded, its state 3 and checkpointed. */
+static hb_sandbox *crash_sandbox(hb_manager *m, const hb_sandbox_options *so, const char *dir)
+{
+    hb_sandbox *sb;
+    long v;
+    if (hb_sandbox_new(m, so, &sb) < 0) {
+        fprintf(stderr, "crash sandbox: %s\n", hb_manager_last_error(m));
+        return NULL;
+    }
+    if (hb_load(sb, dir) < 0) {
+        fprintf(stderr, "crash sandbox: %s\n", hb_sandbox_last_error(sb));
+        hb_sandbox_free(sb);
+        return NULL;
+    }
+    for (int i = 0; i < 3; i++)
+        hb_callf(sb, "crashb", "bump", ")l", &v);
+    hb_checkpoint(sb, NULL);
+    return sb;
 }
 
 static int bench_crash(hb_manager *m, int runs)
@@ -241,31 +323,58 @@ static int bench_crash(hb_manager *m, int runs)
     so.profile = HB_PROFILE_STANDARD;
     so.crash_loop_max = 1000000; /* crashes on purpose: no backoff */
     so.crash_loop_window_ms = 1;
-    hb_sandbox *sb;
+    hb_sandbox *sb = crash_sandbox(m, &so, dir);
     long v;
-    if (hb_sandbox_new(m, &so, &sb) < 0 || hb_load(sb, dir) < 0) {
-        fprintf(stderr, "crash sandbox: set-up failed\n");
+    if (!sb)
         return -1;
+    crash_run first, a, b, loop;
+    int nloop = 7;
+    double *t = calloc((size_t)runs, sizeof(double)), *get = calloc((size_t)runs, sizeof(double));
+    if (crash_run_new(&first, 1) < 0 || crash_run_new(&a, runs) < 0 ||
+        crash_run_new(&b, runs) < 0 || crash_run_new(&loop, nloop) < 0 || !t || !get)
+        return -1;
+    /* The first restart arms the spare; then the mechanism: crashes after
+     * a quiet period (spare refilled), and back to back (the refill still
+     * running when the next crash comes). */
+    if (time_crashes(sb, 0, &first, 1) < 0 || time_crashes(sb, 300, &b, runs) < 0 ||
+        time_crashes(sb, 0, &a, runs) < 0)
+        return -1;
+    for (int i = 0; i < runs; i++) {
+        double t0 = now_us();
+        hb_callf(sb, "crashb", "get", ")l", &v);
+        get[i] = (now_us() - t0) / 1e3;
     }
-    for (int i = 0; i < 3; i++)
-        hb_callf(sb, "crashb", "bump", ")l", &v);
-    hb_checkpoint(sb, NULL);
-    double *a = calloc((size_t)runs, sizeof(double)), *b = calloc((size_t)runs, sizeof(double));
-    double *t = calloc((size_t)runs, sizeof(double));
-    /* Warm-up: the first restart arms the spare. */
-    if (time_crashes(sb, 0, a, 1) < 0 || time_crashes(sb, 0, a, runs) < 0 ||
-        time_crashes(sb, 300, b, runs) < 0)
+    hb_sandbox_free(sb);
+    /* The crash loop: the default policy's backoff (10, 20, 40 ms, ...)
+     * with a limit high enough that the sandbox is not failed. */
+    so.crash_loop_max = 1000;
+    so.crash_loop_window_ms = 60000;
+    if (!(sb = crash_sandbox(m, &so, dir)))
         return -1;
+    if (time_crashes(sb, 0, &loop, nloop) < 0)
+        return -1;
+    hb_sandbox_free(sb);
     for (int i = 0; i < runs; i++)
         t[i] = hb_bench_run((char *const[]){"/bin/true", NULL});
-    printf("\n4. crash -> next call served (standard profile)\n");
-    stats("back to back", a, (size_t)runs, "ms");
-    stats("300 ms apart (spare refilled)", b, (size_t)runs, "ms");
+    printf("\n4. crash -> next call served (standard profile, checkpointed state)\n");
+    crash_report("first crash (no spare yet)", &first, 1);
+    crash_report("300 ms apart (spare refilled), no backoff", &b, runs);
+    crash_report("back to back (refill in flight), no backoff", &a, runs);
+    stats("the next call alone (get)", get, (size_t)runs, "ms");
     stats("baseline: fork+exec /bin/true + wait", t, (size_t)runs, "ms");
-    hb_sandbox_free(sb);
-    free(a);
-    free(b);
+    printf("  ratio 300 ms apart / baseline: %.1fx (target <= 4x)\n",
+           median(b.total, (size_t)runs) / median(t, (size_t)runs));
+    printf("  crash loop (default backoff, back to back), per crash:");
+    for (int i = 0; i < nloop; i++)
+        printf(" %.1f", loop.total[i]);
+    printf(" ms\n");
+    crash_report("crash loop", &loop, nloop);
+    crash_run_free(&first);
+    crash_run_free(&a);
+    crash_run_free(&b);
+    crash_run_free(&loop);
     free(t);
+    free(get);
     return 0;
 }
 

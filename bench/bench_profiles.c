@@ -2,7 +2,9 @@
  * the same run against the unprotected baseline (permissive: no seccomp,
  * no namespaces):
  *   1. worker start: hb_sandbox_new (fork, exec, bwrap namespaces when the
- *      profile has them, seccomp install, HELLO handshake) + hb_sandbox_free;
+ *      profile has them, seccomp install, HELLO handshake) and
+ *      hb_sandbox_free, each alone and both, with the steps of
+ *      hb_sandbox_new for the standard profile;
  *   2. call round trip: hb_callf of mathx add(int, int).
  * "standard, seccomp only" re-runs this program with HOTBOX_BWRAP="" so
  * the share of bwrap and of seccomp can be told apart.
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "hotbox/hotbox.h"
+#include "harness.h"
 
 #define STARTS 40
 #define CALLS 3000
@@ -40,12 +43,13 @@ static void stats(const char *profile, const char *what, double *v, size_t n, co
            unit, v[(size_t)((double)(n - 1) * 0.95)], unit, n);
 }
 
-static void bench(hb_manager *m, hb_profile p, const char *label)
+static void bench(hb_manager *m, hb_profile p, const char *label, bool breakdown)
 {
     hb_sandbox_options so;
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.profile = p;
-    static double starts[STARTS], calls[CALLS];
+    static double starts[STARTS], news[STARTS], frees[STARTS], calls[CALLS];
+    static double ns[HB_NS_COUNT][STARTS], ws[HB_WS_COUNT][STARTS];
     for (int i = 0; i < STARTS; i++) {
         hb_sandbox *sb = NULL;
         double t0 = now_us();
@@ -53,8 +57,17 @@ static void bench(hb_manager *m, hb_profile p, const char *label)
             fprintf(stderr, "%s: %s\n", label, hb_manager_last_error(m));
             exit(1);
         }
+        double t1 = now_us();
+        uint64_t a[HB_NS_COUNT], b[HB_WS_COUNT];
+        hb__sandbox_new_stages(sb, a, b);
+        for (int k = 0; k < HB_NS_COUNT; k++)
+            ns[k][i] = (double)a[k] / 1e6;
+        for (int k = 0; k < HB_WS_COUNT; k++)
+            ws[k][i] = (double)b[k] / 1e6;
         hb_sandbox_free(sb);
         starts[i] = (now_us() - t0) / 1000.0;
+        news[i] = (t1 - t0) / 1000.0;
+        frees[i] = starts[i] - news[i];
     }
     hb_sandbox *sb = NULL;
     if (hb_sandbox_new(m, &so, &sb) != 0)
@@ -74,7 +87,22 @@ static void bench(hb_manager *m, hb_profile p, const char *label)
         calls[i] = now_us() - t0;
     }
     hb_sandbox_free(sb);
-    stats(label, "worker start", starts, STARTS, "ms");
+    stats(label, "new + free", starts, STARTS, "ms");
+    stats(label, "hb_sandbox_new", news, STARTS, "ms");
+    stats(label, "hb_sandbox_free", frees, STARTS, "ms");
+    if (breakdown) {
+        static const char *const nn[HB_NS_COUNT] = {"  cgroup", "  params/view", "  spawn",
+                                                    "  pid record"};
+        static const char *const wn[HB_WS_COUNT] = {"    argv/ring", "    fork+exec",
+                                                    "    ns+seccomp", "    HELLO",
+                                                    "    pid/watch"};
+        for (int k = 0; k < HB_NS_COUNT; k++) {
+            stats(label, nn[k], ns[k], STARTS, "ms");
+            if (k == HB_NS_SPAWN)
+                for (int j = 0; j < HB_WS_COUNT; j++)
+                    stats(label, wn[j], ws[j], STARTS, "ms");
+        }
+    }
     stats(label, "call", calls, CALLS, "us");
 }
 
@@ -94,12 +122,12 @@ int main(int argc, char **argv)
     if (hb_manager_new(&o, &m) != 0)
         return 1;
     if (child) {
-        bench(m, HB_PROFILE_STANDARD, "standard, seccomp only");
+        bench(m, HB_PROFILE_STANDARD, "standard, seccomp only", true);
     } else {
         printf("bench_profiles: worker start and call round trip per profile\n");
-        bench(m, HB_PROFILE_PERMISSIVE, "permissive (no protection)");
-        bench(m, HB_PROFILE_STANDARD, "standard (bwrap + seccomp)");
-        bench(m, HB_PROFILE_STRICT, "strict (bwrap + seccomp)");
+        bench(m, HB_PROFILE_PERMISSIVE, "permissive (no protection)", false);
+        bench(m, HB_PROFILE_STANDARD, "standard (bwrap + seccomp)", true);
+        bench(m, HB_PROFILE_STRICT, "strict (bwrap + seccomp)", false);
         fflush(stdout);
         char cmd[4300];
         snprintf(cmd, sizeof(cmd), "HOTBOX_BWRAP= '/proc/%d/exe' --seccomp-only", (int)getpid());

@@ -30,6 +30,17 @@
 
 /* ---- worker client (worker_client.c) ---------------------------------- */
 
+/* The steps of a worker's start (hb__wc_spawn), in order. */
+enum hb_ws_stage {
+    HB_WS_PREP,    /* objects view entry, pipes, ring memfd + mmap, bwrap argv */
+    HB_WS_FORK,    /* fork + exec (keeper thread), pidfd */
+    HB_WS_CONFINE, /* bwrap's namespaces, the worker's exec and seccomp: its
+                      first frame, the filter's listener, taken */
+    HB_WS_HELLO,   /* HELLO round trip */
+    HB_WS_WATCH,   /* the inner pid and its pidfd, the denial watcher started */
+    HB_WS_COUNT
+};
+
 typedef struct hb_wclient {
     pid_t pid;        /* 0 when no worker; bwrap's pid when wrapped */
     pid_t worker_pid; /* the worker process itself (inside bwrap): what
@@ -102,6 +113,11 @@ typedef struct hb_wclient {
      * the listener stayed here (has_listener) because the watcher could
      * not take it. */
     struct hb_dwatch *dwatch;
+    /* How long each step of this worker's start took (hb_ws_stage), for
+     * benchmarks (hb__sandbox_new_stages). */
+    uint64_t start_ns[HB_WS_COUNT];
+    /* When its death was seen and when it was reaped (hb__now_ns clock). */
+    uint64_t death_seen_ns, reaped_ns;
 } hb_wclient;
 
 /* Receives interim frames (CHECKPOINT, TEST_DONE) of a request. Return <0
@@ -281,6 +297,28 @@ typedef struct hb_slot {
     bool carry_off_said;  /* the "carry is off" notice was given */
 } hb_slot;
 
+/* Steps of hb_sandbox_new (sandbox.c), beside the worker's (hb_ws_stage). */
+enum hb_ns_stage {
+    HB_NS_CGROUP, /* the sandbox's cgroup made */
+    HB_NS_PREP,   /* sanitizer check, spawn parameters (the objects view) */
+    HB_NS_SPAWN,  /* hb__wc_spawn, all of it */
+    HB_NS_RECORD, /* the worker's pid recorded in run/ */
+    HB_NS_COUNT
+};
+
+/* Stages of a crash recovery (recover.c times each; bench_core prints
+ * them). The worker's death was seen and it was reaped at hb_sandbox
+ * rs_at, when recover() began. */
+enum hb_rs_stage {
+    HB_RS_BACKOFF, /* waiting out the crash-loop backoff deadline */
+    HB_RS_KILL,    /* the dead client closed and forgotten */
+    HB_RS_WORKER,  /* a greeted worker: the spare taken (or waited for), or spawned */
+    HB_RS_VERIFY,  /* each slot's stored object checked again */
+    HB_RS_LOAD,    /* LOAD of each slot: dlopen + checkpoint restore */
+    HB_RS_FINISH,  /* announce, metrics, spare refill started */
+    HB_RS_COUNT
+};
+
 struct hb_sandbox {
     hb_manager *m;
     char *name;
@@ -352,7 +390,25 @@ struct hb_sandbox {
      * restart handed over to one. */
     struct hb_spare *spare;
     bool from_spare;
+    /* The last crash recovery (recover.c): when it began (hb__now_ns)
+     * and how long each stage took. Read by hb__restart_stages. */
+    uint64_t rs_at, rs_death_seen, rs_reaped; /* the last two: the dead client's */
+    uint64_t rs_ns[HB_RS_COUNT];
+    uint64_t new_ns[HB_NS_COUNT]; /* hb_sandbox_new's steps (hb_ns_stage) */
 };
+
+/* sandbox.c: how long each step of sb's hb_sandbox_new took (ns) and of
+ * its worker's start (ws); for benchmarks (bench_profiles). */
+void hb__sandbox_new_stages(const hb_sandbox *sb, uint64_t ns[HB_NS_COUNT],
+                            uint64_t ws[HB_WS_COUNT]);
+
+/* recover.c: the last crash recovery of sb: when it began (hb__now_ns
+ * clock; 0: none yet), each stage's time into ns, and whether it handed
+ * over to a spare. For benchmarks (bench_core). */
+uint64_t hb__restart_stages(const hb_sandbox *sb, uint64_t ns[HB_RS_COUNT], bool *spare);
+/* ... and when the dead worker's death was seen and when it was reaped
+ * (0: not by a call's wait). */
+void hb__restart_death(const hb_sandbox *sb, uint64_t *seen, uint64_t *reaped);
 
 /* spare.c. refill: starts a spare for sb with how's parameters (copied),
  * on a thread of its own, unless one exists. take: when sb has a spare

@@ -110,7 +110,11 @@ static bool reload_slots(hb_sandbox *sb, bool first, char **err)
     hb_manager *m = sb->m;
     for (size_t i = 0; i < sb->nslots;) {
         hb_slot *s = &sb->slots[i];
-        if (first && verify_or_fallback(sb, s) < 0) {
+        uint64_t tv = hb__now_ns();
+        int vr = first ? verify_or_fallback(sb, s) : 0;
+        uint64_t tl = hb__now_ns();
+        sb->rs_ns[HB_RS_VERIFY] += tl - tv;
+        if (vr < 0) {
             hb__emit(m, sb, HB_EVENT_UNLOADED, s->name, s->version, 0, HB_ECORRUPT, NULL,
                      "%s: no stored version verifies; removed from the sandbox", s->name);
             hb__slot_remove(sb, s);
@@ -118,6 +122,7 @@ static bool reload_slots(hb_sandbox *sb, bool first, char **err)
         }
         const hb_ckpt *ck = NULL;
         int r = reload_slot(sb, s, &ck, err);
+        sb->rs_ns[HB_RS_LOAD] += hb__now_ns() - tl;
         if (r == 0) {
             i++;
             continue;
@@ -165,12 +170,16 @@ static int respawn(hb_sandbox *sb, const char *why)
     sb->restart_pending = false;
     for (unsigned attempt = 0; attempt <= 2 * sb->nslots + 1; attempt++) {
         pid_t oldpid = sb->wc.pid;
+        uint64_t tk = hb__now_ns();
         hb__wc_kill(&sb->wc);
         hb__forget_worker(sb, oldpid);
+        uint64_t tw = hb__now_ns();
+        sb->rs_ns[HB_RS_KILL] += tw - tk;
         /* The spare first (spare.c): started and confined already. */
         sb->from_spare = attempt == 0 && hb__spare_take(sb, &how, &sb->wc);
         int r = sb->from_spare ? 0 : hb__wc_spawn(&sb->wc, &how, &err);
         hb__record_worker(sb);
+        sb->rs_ns[HB_RS_WORKER] += hb__now_ns() - tw;
         if (r < 0) {
             hb__sandbox_fail(sb, r, "cannot restart the worker after it %s: %s", why, err ? err : "");
             free(err);
@@ -179,12 +188,14 @@ static int respawn(hb_sandbox *sb, const char *why)
         if (!reload_slots(sb, attempt == 0, &err))
             break;
     }
+    uint64_t tf = hb__now_ns();
     sb->restarts++;
     hb_metrics_add(sb->m->metrics, HB_CTR_RESTARTS, 1);
     hb_metrics_observe(sb->m->metrics, HB_HIST_RESTART, hb__now_ns() - t0);
     announce_restart(sb, why);
     free(err);
     hb__spare_refill(sb, &how); /* for the next one, off this path */
+    sb->rs_ns[HB_RS_FINISH] += hb__now_ns() - tf;
     return hb__wc_alive(&sb->wc) ? 0 : HB_ECRASHED;
 }
 
@@ -252,12 +263,13 @@ static void stay_down(hb_sandbox *sb, const char *why)
  * cap, 2 s); time the caller spent elsewhere counts. */
 static int restart_when_due(hb_sandbox *sb)
 {
-    uint64_t now = hb__now_ns();
+    uint64_t now = hb__now_ns(), t0 = now;
     while (now < sb->restart_due) {
         uint64_t ms = (sb->restart_due - now + 999999) / 1000000;
         poll(NULL, 0, (int)ms);
         now = hb__now_ns();
     }
+    sb->rs_ns[HB_RS_BACKOFF] += now - t0;
     return respawn(sb, sb->restart_why ? sb->restart_why : "crashed");
 }
 
@@ -270,6 +282,11 @@ static int recover(hb_sandbox *sb, const char *plugin, uint64_t version, int cod
                    const char *what, const char *why)
 {
     uint64_t t0 = hb__now_ns();
+    sb->rs_at = t0;
+    sb->rs_death_seen = sb->wc.death_seen_ns;
+    sb->rs_reaped = sb->wc.reaped_ns;
+    sb->wc.death_seen_ns = sb->wc.reaped_ns = 0;
+    memset(sb->rs_ns, 0, sizeof(sb->rs_ns));
     hb_metrics_add(sb->m->metrics, code == HB_EHUNG ? HB_CTR_HANGS : HB_CTR_CRASHES, 1);
     /* The worker names the version whose code faulted: that one is to
      * blame, not the one whose operation was running (a thread an old
@@ -369,4 +386,17 @@ int hb__ensure_worker(hb_sandbox *sb)
     if (r == 0 && sb->restart_pending)
         return restart_when_due(sb);
     return r;
+}
+
+uint64_t hb__restart_stages(const hb_sandbox *sb, uint64_t ns[HB_RS_COUNT], bool *spare)
+{
+    memcpy(ns, sb->rs_ns, sizeof(sb->rs_ns));
+    *spare = sb->from_spare;
+    return sb->rs_at;
+}
+
+void hb__restart_death(const hb_sandbox *sb, uint64_t *seen, uint64_t *reaped)
+{
+    *seen = sb->rs_death_seen;
+    *reaped = sb->rs_reaped;
 }

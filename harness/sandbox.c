@@ -244,12 +244,19 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         free_handle(sb);
         return kr;
     }
+    uint64_t t0 = hb__now_ns();
     setup_cgroup(sb, n);
+    uint64_t t1 = hb__now_ns();
     int r = hb__sanitize_prepare(m, sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD,
                                  &err);
     hb_wspawn how = hb__spawn_params(sb);
+    uint64_t t2 = hb__now_ns();
     if (r == 0)
         r = hb__wc_spawn(&sb->wc, &how, &err);
+    uint64_t t3 = hb__now_ns();
+    sb->new_ns[HB_NS_CGROUP] = t1 - t0;
+    sb->new_ns[HB_NS_PREP] = t2 - t1;
+    sb->new_ns[HB_NS_SPAWN] = t3 - t2;
     if (r < 0) {
         hb_cgroup_destroy(sb->cg);
         hb_cpucap_free(sb->cpucap);
@@ -262,6 +269,7 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         return r;
     }
     hb__record_worker(sb);
+    sb->new_ns[HB_NS_RECORD] = hb__now_ns() - t3;
     if (sb->opts.worker == HB_WORKER_AUTO) /* the choice was not the caller's: say it */
         hb__emit(m, sb, HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL, "sandbox %s: worker %s",
                  sb->name, sb->worker_why);
@@ -390,4 +398,11 @@ int hb_sandbox_usage_get(hb_sandbox *sb, hb_sandbox_usage *out)
         u.cpu_ms = cs.cpu_usage_usec / 1000; /* includes everything the worker started */
     *out = u;
     return 0;
+}
+
+void hb__sandbox_new_stages(const hb_sandbox *sb, uint64_t ns[HB_NS_COUNT],
+                            uint64_t ws[HB_WS_COUNT])
+{
+    memcpy(ns, sb->new_ns, sizeof(sb->new_ns));
+    memcpy(ws, sb->wc.start_ns, sizeof(sb->wc.start_ns));
 }

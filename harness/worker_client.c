@@ -127,7 +127,9 @@ static void reap_dead(hb_wclient *wc)
     if (wc->ring_pending && wc->ring)
         wc->undelivered = atomic_load(&wc->ring->taken) != wc->ring_bell;
     int st = 0;
+    wc->death_seen_ns = hb__now_ns();
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
+        wc->reaped_ns = hb__now_ns();
         wc->wait_status = unwrap_status(wc, st);
         wc->reaped = true;
         wc->vm_died = wc->guest != NULL; /* QEMU itself exited */
@@ -226,12 +228,6 @@ struct fork_job {
     char *why;
 };
 
-static int join_cgroup(void *arg)
-{
-    int r = hb_cgroup_join_self(*(const int *)arg);
-    return r < 0 ? r : 0;
-}
-
 /* Runs on the keeper thread (util/keeper.h), so the worker's death signal
  * follows the manager process, not the thread that asked for the worker.
  * A root manager's child stays root (bwrap joins the jail's root-owned
@@ -255,8 +251,7 @@ static void fork_worker(void *arg)
         fds[n++] = (hb_spawn_fd){j->ring_fd, HB_RING_FD};
     hb_spawn sp = {.argv = j->argv, .envp = j->envp, .fds = fds, .nfds = n,
                    .limits = j->limits, .die_with_parent = true,
-                   .setup = j->cgfd >= 0 ? join_cgroup : NULL, .setup_arg = &j->cgfd,
-                   .setup_what = "joining the sandbox's cgroup"};
+                   .in_cgroup = j->cgfd >= 0, .cgroup_dir = j->cgfd};
     int r = hb__spawn(&sp, &j->pid, NULL, &j->why);
     if (r < 0) {
         j->err = -r;
@@ -269,7 +264,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     if (how->guest)
         return hb__guest_spawn(wc, how, err);
     const char *worker_path = how->worker_path;
-    uint64_t max_state = how->max_state;
+    uint64_t max_state = how->max_state, ts[HB_WS_COUNT + 1] = {hb__now_ns()};
     int sv[2];
     if (access(worker_path, X_OK) < 0)
         return hb__seterr(err, HB_EWORKER, "worker binary %s: %s (set HOTBOX_WORKER)",
@@ -353,13 +348,14 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     }
     /* The worker joins its sandbox's cgroup (when there is one) before it
      * runs a single instruction of its own. */
-    int cgfd = how->cgroup ? hb_cgroup_procs_fd(how->cgroup) : -1;
+    int cgfd = how->cgroup ? hb_cgroup_dir_fd(how->cgroup) : -1;
     struct fork_job job = {
         .argv = argv, .envp = cmd.envp, .drop_root = cmd.drop_root,
         .userns_fd = cmd.userns_fd, .limits = &how->limits,
         .channel = sv[1], .outfd = outfd, .cgfd = cgfd, .info_fd = wrapped ? info_w : -1,
         .ring_fd = ring_fd, .pid = -1, .err = 0,
     };
+    ts[HB_WS_FORK] = hb__now_ns();
     int kr = hb__keeper_run(fork_worker, &job);
     pid_t pid = job.pid;
     if (kr < 0 || pid < 0) {
@@ -411,6 +407,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* Under a seccomp profile the worker's first frame carries the filter's
      * listener: denials are read there, by us. */
     const hb_profile_spec *spec = hb_sec_profile(how->profile);
+    ts[HB_WS_CONFINE] = hb__now_ns();
     if (spec && spec->seccomp && (r = take_listener(wc, 10000, err)) < 0) {
         char *inner = *err;
         *err = NULL;
@@ -423,6 +420,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         return HB_EWORKER;
     }
     /* Handshake: proves the binary is a hotbox worker of our protocol. */
+    ts[HB_WS_HELLO] = hb__now_ns();
     if ((r = hb__wc_hello(wc, max_state, 10000, NULL, err)) < 0) {
         char *inner = *err;
         *err = NULL;
@@ -437,6 +435,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* The worker answered, so bwrap has written its child's pid: the pid
      * a developer gives to gdb -p, and whose memory the usage shows. */
     wc->worker_pid = pid;
+    ts[HB_WS_WATCH] = hb__now_ns();
     pid_t inner = 0;
     if (wrapped && hb_jail_child_pid(info[0], &inner) == 0) {
         wc->worker_pid = inner;
@@ -455,6 +454,9 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
         wc->listener = -1;
         wc->has_listener = false;
     }
+    ts[HB_WS_COUNT] = hb__now_ns();
+    for (int k = 0; k < HB_WS_COUNT; k++)
+        wc->start_ns[k] = ts[k + 1] - ts[k];
     return 0;
 fail_argv:
     hb_sec_cmd_release(&cmd);

@@ -358,6 +358,14 @@ int hb_cgroup_procs_fd(hb_cgroup *cg)
     return fd < 0 ? -errno : fd;
 }
 
+int hb_cgroup_dir_fd(hb_cgroup *cg)
+{
+    if (!cg)
+        return -EINVAL;
+    int fd = open(cg->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
 int hb_cgroup_join_self(int procs_fd)
 {
     /* "0" means the writing process; write(2) is async-signal-safe. */

@@ -285,6 +285,10 @@ int hb_cgroup_add_pid(hb_cgroup *cg, pid_t pid);
  * caller closes it. */
 int hb_cgroup_procs_fd(hb_cgroup *cg);
 int hb_cgroup_join_self(int procs_fd);
+/* An O_RDONLY|O_DIRECTORY|O_CLOEXEC fd on the cgroup's directory, for
+ * hb_spawn's cgroup_dir (a child started straight into the cgroup, util/
+ * process.h). The caller closes it. */
+int hb_cgroup_dir_fd(hb_cgroup *cg);
 
 typedef struct hb_cgroup_stats {
     uint64_t memory_current; /* bytes; 0 without the memory controller */

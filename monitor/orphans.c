@@ -46,7 +46,9 @@ int hb_mon_record_worker(const char *run_dir, pid_t worker, pid_t manager)
     char *path = record_path(run_dir, worker);
     if (!path)
         return -ENOMEM;
-    r = hb__write_file_atomic(path, text, (size_t)n, 0600);
+    /* No fsync: it is on every worker start and restart, and a pid record
+     * means nothing after a machine crash (every process is gone). */
+    r = hb__write_file_replace(path, text, (size_t)n, 0600);
     free(path);
     return r;
 }

@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <stdint.h>
 #include <unistd.h>
+#include <linux/sched.h>
 
 #include "util.h"
 
@@ -23,9 +25,10 @@ typedef struct child_failure {
     int step;    /* index into step_names */
 } child_failure;
 
-enum { STEP_SESSION, STEP_PARENT, STEP_SETUP, STEP_FDS, STEP_CWD, STEP_LIMITS, STEP_EXEC };
+enum { STEP_SESSION, STEP_PARENT, STEP_SETUP, STEP_FDS, STEP_CWD, STEP_LIMITS, STEP_EXEC,
+       STEP_CGROUP };
 static const char *const step_names[] = {"setsid", "parent check", "setup", "fd map",
-                                         "chdir",  "rlimits",      "exec"};
+                                         "chdir",  "rlimits",      "exec",  "joining the cgroup"};
 
 static _Noreturn void child_fail(int status_fd, int step, int err)
 {
@@ -125,13 +128,56 @@ static void close_if_cloexec(int fd, const void *ctx)
         close(fd);
 }
 
-static _Noreturn void child(const hb_spawn *sp, pid_t parent, int status_fd, int devnull_fd)
+/* The child joins sp->cgroup_dir itself (fork, not clone3): async-signal-safe. */
+static int join_cgroup_dir(int dir)
+{
+    int fd = openat(dir, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n;
+    do
+        n = write(fd, "0", 1); /* "0": the writing process */
+    while (n < 0 && errno == EINTR);
+    int e = n < 0 ? errno : 0;
+    close(fd);
+    return -e;
+}
+
+/* fork(), or clone3 straight into sp->cgroup_dir; *placed says which. The
+ * child only makes system calls before exec (no locks, no allocation), so
+ * it does not need what glibc's fork() resets. */
+static pid_t fork_into(const hb_spawn *sp, bool *placed)
+{
+    *placed = false;
+#if defined(SYS_clone3) && defined(CLONE_INTO_CGROUP)
+    if (sp->in_cgroup) {
+        struct clone_args ca;
+        memset(&ca, 0, sizeof(ca));
+        ca.flags = CLONE_INTO_CGROUP;
+        ca.exit_signal = SIGCHLD;
+        ca.cgroup = (uint64_t)sp->cgroup_dir;
+        long p = syscall(SYS_clone3, &ca, sizeof(ca));
+        if (p >= 0) {
+            *placed = true;
+            return (pid_t)p;
+        }
+        /* An older kernel, or a refusal: the forked child's own write
+         * then fails with the reason, or succeeds. */
+    }
+#endif
+    return fork();
+}
+
+static _Noreturn void child(const hb_spawn *sp, pid_t parent, int status_fd, int devnull_fd,
+                            bool placed)
 {
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     signal(SIGPIPE, SIG_DFL);
     int r;
+    if (sp->in_cgroup && !placed && (r = join_cgroup_dir(sp->cgroup_dir)) < 0)
+        child_fail(status_fd, STEP_CGROUP, -r);
     if (sp->new_session && setsid() < 0)
         child_fail(status_fd, STEP_SESSION, errno);
     if (sp->new_pgroup && !sp->new_session)
@@ -198,14 +244,16 @@ int hb__spawn(const hb_spawn *sp, pid_t *pid, int *pidfd, char **err)
         goto out;
     }
     pid_t parent = getpid();
-    pid_t p = fork();
+    bool placed;
+    pid_t p = fork_into(sp, &placed);
     if (p < 0) {
-        r = hb__seterr(err, -errno, "cannot start %s: fork: %s", what, strerror(errno));
+        r = hb__seterr(err, -errno, "cannot start %s: %s: %s", what,
+                       sp->in_cgroup ? "clone3 into its cgroup" : "fork", strerror(errno));
         goto out;
     }
     if (p == 0) {
         close(status[0]);
-        child(sp, parent, status[1], devnull);
+        child(sp, parent, status[1], devnull, placed);
     }
     /* Also from the parent, so a kill(-pid) right after fork cannot miss. */
     if (sp->new_pgroup && !sp->new_session)

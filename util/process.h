@@ -61,6 +61,13 @@ typedef struct hb_spawn {
     int (*setup)(void *arg);
     void *setup_arg;
     const char *setup_what;
+    /* in_cgroup: the child starts in the cgroup v2 directory cgroup_dir
+     * (an open fd): created there (clone3 CLONE_INTO_CGROUP), or, where the
+     * kernel cannot, moved there by writing its cgroup.procs before
+     * anything else runs. The first costs nothing; the move waits for an
+     * RCU grace period in the kernel (milliseconds on a busy machine). */
+    bool in_cgroup;
+    int cgroup_dir;
 } hb_spawn;
 
 /* Starts the process. *pid is the child; *pidfd (when pidfd is not NULL) a

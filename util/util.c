@@ -197,7 +197,7 @@ static char *dirname_of(const char *path)
     return strndup(path, (size_t)(slash - path));
 }
 
-int hb__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+static int write_atomic(const char *path, const void *data, size_t len, mode_t mode, bool sync)
 {
     char *dir = dirname_of(path);
     char *tmp = hb__asprintf("%s.tmp.XXXXXX", path);
@@ -214,7 +214,7 @@ int hb__write_file_atomic(const char *path, const void *data, size_t len, mode_t
     r = hb__write_full(fd, data, len);
     if (r < 0)
         goto out_unlink;
-    if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+    if (fchmod(fd, mode) < 0 || (sync && fsync(fd) < 0)) {
         r = -errno;
         goto out_unlink;
     }
@@ -228,7 +228,7 @@ int hb__write_file_atomic(const char *path, const void *data, size_t len, mode_t
         r = -errno;
         goto out_unlink;
     }
-    r = hb__fsync_dir(dir);
+    r = sync ? hb__fsync_dir(dir) : 0;
     goto out_free;
 out_unlink:
     if (fd >= 0)
@@ -238,6 +238,16 @@ out_free:
     free(tmp);
     free(dir);
     return r;
+}
+
+int hb__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+    return write_atomic(path, data, len, mode, true);
+}
+
+int hb__write_file_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+    return write_atomic(path, data, len, mode, false);
 }
 
 int hb__mkdir_p(const char *path, mode_t mode)

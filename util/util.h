@@ -51,6 +51,11 @@ int hb__read_file(const char *path, size_t max, void **data, size_t *len);
  * rename over path, fsync of the directory. Returns 0 or -errno. */
 int hb__write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* The same without either fsync: readers never see a partial file, and a
+ * killed process leaves it whole, but a machine crash may lose it. For
+ * records that mean nothing after a reboot (a worker's pid in run/). */
+int hb__write_file_replace(const char *path, const void *data, size_t len, mode_t mode);
+
 /* fsync a directory by path. */
 int hb__fsync_dir(const char *dir);
 
