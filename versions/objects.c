@@ -474,10 +474,10 @@ bool hb__store_is_object_name(const char *name)
 int hb__store_object_referenced(hb_store *s, const char *sha, bool *out)
 {
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "SELECT 1 FROM versions WHERE object_sha256=?1 LIMIT 1", &st);
+    int r = hb__store_prepare_bind(s, &st, "SELECT 1 FROM versions WHERE object_sha256=?1 LIMIT 1",
+                                   "t", sha);
     if (r < 0)
         return r;
-    sqlite3_bind_text(st, 1, sha, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE)
         *out = rc == SQLITE_ROW;

@@ -88,6 +88,15 @@ int hb__store_report(hb_store *s, int code, char **err);
 int hb__store_dberr(hb_store *s, int rc, const char *what);
 int hb__store_exec(hb_store *s, const char *sql, const char *what);
 int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st);
+/* Prepares sql and binds ?1, ?2, ... from the arguments, one per character
+ * of fmt: 't' const char * (text), 'u' uint64_t, 'I' int64_t, 'i' int,
+ * 'b' const void * and size_t (a blob). */
+int hb__store_prepare_bind(hb_store *s, sqlite3_stmt **st, const char *sql, const char *fmt, ...);
+int hb__store_vprepare_bind(hb_store *s, sqlite3_stmt **st, const char *sql, const char *fmt,
+                            va_list ap);
+/* prepare_bind, one step that must finish (an INSERT, UPDATE or DELETE),
+ * finalize: 0 or an error naming `what`. */
+int hb__store_run(hb_store *s, const char *what, const char *sql, const char *fmt, ...);
 /* Steps st, a SELECT of (version, schema, blob, created) from the
  * checkpoints or snapshots table, into *out (the blob copied): 0, 1 when
  * there is no row, or an error naming `what`. Finalizes st. */
@@ -115,8 +124,17 @@ void hb__store_unlock(hb_store *s);
 /* ---- records.c ---- */
 /* Reads the current row of st (REC_COLUMNS) and the version's lists. */
 int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
-int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
+/* A single-row query of REC_COLUMNS, bound as hb__store_prepare_bind:
+ * 0, -ENOENT when there is no row, or an error. */
+int hb__store_query_one(hb_store *s, hb_version_rec *out, const char *sql, const char *fmt, ...);
 bool hb__store_valid_plugin(const char *p);
+/* Steps st to its end, calling add for each row (which stops the walk by
+ * returning an error); finalizes st. 0 or an error naming `what`. */
+int hb__store_read_rows(hb_store *s, sqlite3_stmt *st, const char *what,
+                        int (*add)(hb_store *s, sqlite3_stmt *st, void *ud), void *ud);
+/* An `add` for hb__store_read_rows: pushes column 0's text onto the
+ * NULL-terminated list ud (a char ***). */
+int hb__store_add_text(hb_store *s, sqlite3_stmt *st, void *ud);
 int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha,
                              hb_version_rec *out);
 int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out);
