@@ -664,6 +664,39 @@ int hb__strv_push(char ***v, const char *s)
     return 0;
 }
 
+long hb__dir_count(const char *path)
+{
+    DIR *d = opendir(path); /* glibc opens it O_CLOEXEC */
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+char **hb__strv_pack(const char *const *v, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(v[i]) + 1;
+    char **out = malloc((n + 1) * sizeof(char *) + bytes);
+    if (!out)
+        return NULL;
+    char *p = (char *)(out + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(v[i]) + 1;
+        memcpy(p, v[i], l);
+        out[i] = p;
+        p += l;
+    }
+    out[n] = NULL;
+    return out;
+}
+
 char **hb__strv_dup(char *const *v)
 {
     char **out = calloc(1, sizeof(*out));

@@ -141,6 +141,13 @@ bool hb__strv_contains(char *const *v, const char *s);
 bool hb__strv_equal(char *const *a, char *const *b);
 /* Appends a copy of s to *v (NULL *v: a new list). 0 or -ENOMEM (*v kept). */
 int hb__strv_push(char ***v, const char *s);
+/* Entries of directory path, "." and ".." and other dot-names not
+ * counted (a /proc fd or task list); -1 when it cannot be opened. */
+long hb__dir_count(const char *path);
+/* The first n strings of v packed into one allocation (the pointer array,
+ * NULL-terminated, then the strings), so one free() releases it all: the
+ * shape public list results take (hb_free). NULL on allocation failure. */
+char **hb__strv_pack(const char *const *v, size_t n);
 /* A deep copy; NULL v gives an empty list. NULL on allocation failure. */
 char **hb__strv_dup(char *const *v);
 

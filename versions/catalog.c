@@ -178,8 +178,8 @@ static void bind_va(sqlite3_stmt *st, const char *fmt, va_list ap)
         case 'i': sqlite3_bind_int(st, i, va_arg(ap, int)); break;
         case 'b': {
             const void *p = va_arg(ap, const void *);
-            size_t n = va_arg(ap, size_t);
-            sqlite3_bind_blob64(st, i, n ? p : "", n, SQLITE_TRANSIENT);
+            size_t len = va_arg(ap, size_t);
+            sqlite3_bind_blob64(st, i, len ? p : "", len, SQLITE_TRANSIENT);
             break;
         }
         default: abort(); /* a format this file does not know: a bug in the caller */
