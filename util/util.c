@@ -105,18 +105,23 @@ char *hb__sb_detach(hb_sb *sb)
     return p;
 }
 
-char *hb__asprintf(const char *fmt, ...)
+char *hb__vasprintf(const char *fmt, va_list ap)
 {
     hb_sb sb = HB_SB_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = hb__sb_vaddf(&sb, fmt, ap);
-    va_end(ap);
-    if (r < 0) {
+    if (hb__sb_vaddf(&sb, fmt, ap) < 0) {
         hb__sb_release(&sb);
         return NULL;
     }
     return hb__sb_detach(&sb);
+}
+
+char *hb__asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = hb__vasprintf(fmt, ap);
+    va_end(ap);
+    return s;
 }
 
 int hb__seterr(char **slot, int code, const char *fmt, ...)

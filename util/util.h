@@ -36,6 +36,8 @@ char *hb__sb_detach(hb_sb *sb); /* returns buf (maybe "" allocated), zeroes sb *
 
 /* malloc'ed printf. Returns NULL on allocation failure. */
 char *hb__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* hb__asprintf with a va_list. */
+char *hb__vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Replaces *slot (freed) with a formatted message. Never fails: on
  * allocation failure *slot becomes NULL. slot may be NULL (the caller wants
