@@ -221,19 +221,31 @@ int hb__store_run(hb_store *s, const char *what, const char *sql, const char *fm
     return rc == SQLITE_DONE ? 0 : hb__store_dberr(s, rc, what);
 }
 
-static int user_version(hb_store *s, int *out)
+int hb__store_query_int(hb_store *s, int64_t *out, const char *what, const char *sql,
+                        const char *fmt, ...)
 {
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "PRAGMA user_version", &st);
+    va_list ap;
+    va_start(ap, fmt);
+    int r = hb__store_vprepare_bind(s, &st, sql, fmt, ap);
+    va_end(ap);
     if (r < 0)
         return r;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int(st, 0);
+        *out = sqlite3_column_int64(st, 0);
     else
-        r = hb__store_dberr(s, rc, "reading schema version");
+        r = rc == SQLITE_DONE ? 1 : hb__store_dberr(s, rc, what);
     sqlite3_finalize(st);
     return r;
+}
+
+static int user_version(hb_store *s, int *out)
+{
+    int64_t v = 0;
+    int r = hb__store_query_int(s, &v, "reading schema version", "PRAGMA user_version", "");
+    *out = (int)v;
+    return r < 0 ? r : 0;
 }
 
 int hb__store_migrate(hb_store *s)

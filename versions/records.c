@@ -186,7 +186,9 @@ int hb_store_latest(hb_store *s, const char *plugin, hb_version_rec *out)
     return r;
 }
 
-int hb__store_read_rows(hb_store *s, sqlite3_stmt *st, const char *what,
+/* Steps st to its end, calling add for each row (which stops the walk by
+ * returning an error); finalizes st. 0 or an error naming `what`. */
+static int read_rows(hb_store *s, sqlite3_stmt *st, const char *what,
                      int (*add)(hb_store *s, sqlite3_stmt *st, void *ud), void *ud)
 {
     int rc, r = 0;
@@ -230,7 +232,7 @@ int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t 
     int r = hb__store_prepare_bind(s, &st,
             "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version", "t", plugin);
     if (r == 0)
-        r = hb__store_read_rows(s, st, "listing versions", add_rec, &l);
+        r = read_rows(s, st, "listing versions", add_rec, &l);
     hb__store_unlock(s);
     if (r < 0) {
         hb_store_list_free(l.v, l.len);
@@ -241,25 +243,27 @@ int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t 
     return 0;
 }
 
-int hb__store_add_text(hb_store *s, sqlite3_stmt *st, void *ud)
+static int add_text(hb_store *s, sqlite3_stmt *st, void *ud)
 {
     (void)s;
     const unsigned char *t = sqlite3_column_text(st, 0);
     return hb__strv_push(ud, t ? (const char *)t : "");
 }
 
-int hb_store_plugins(hb_store *s, char ***out)
+int hb__store_query_texts(hb_store *s, char ***out, const char *what, const char *sql,
+                          const char *fmt, ...)
 {
-    if (!s || !out)
-        return -EINVAL;
     char **v = calloc(1, sizeof(char *));
     if (!v)
         return -ENOMEM;
     hb__store_lock(s);
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "SELECT DISTINCT plugin FROM versions ORDER BY plugin", &st);
+    va_list ap;
+    va_start(ap, fmt);
+    int r = hb__store_vprepare_bind(s, &st, sql, fmt, ap);
+    va_end(ap);
     if (r == 0)
-        r = hb__store_read_rows(s, st, "listing plugins", hb__store_add_text, &v);
+        r = read_rows(s, st, what, add_text, &v);
     hb__store_unlock(s);
     if (r < 0) {
         hb__strv_free(v);
@@ -267,6 +271,14 @@ int hb_store_plugins(hb_store *s, char ***out)
     }
     *out = v;
     return 0;
+}
+
+int hb_store_plugins(hb_store *s, char ***out)
+{
+    if (!s || !out)
+        return -EINVAL;
+    return hb__store_query_texts(s, out, "listing plugins",
+                                 "SELECT DISTINCT plugin FROM versions ORDER BY plugin", "");
 }
 
 /* ------------------------------------------------------------------------ */
@@ -377,22 +389,17 @@ int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha, h
 
 int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out)
 {
-    sqlite3_stmt *st = NULL;
+    int64_t last = 0;
     /* max() of both, so a counter row lost to an old bug or hand-editing can
      * never make a number be reused. */
-    int r = hb__store_prepare_bind(s, &st,
+    int r = hb__store_query_int(s, &last, "reading version counter",
             "SELECT max(coalesce((SELECT last_version FROM counters WHERE plugin=?1),0),"
             "           coalesce((SELECT max(version) FROM versions WHERE plugin=?1),0))",
             "t", plugin);
     if (r < 0)
         return r;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *out = (uint64_t)sqlite3_column_int64(st, 0) + 1;
-    else
-        r = hb__store_dberr(s, rc, "reading version counter");
-    sqlite3_finalize(st);
-    return r;
+    *out = (uint64_t)last + 1;
+    return 0;
 }
 
 /* Inserts the rows of r's lists (meta's: NULL lists are empty). */

@@ -84,23 +84,12 @@ int hb_store_snapshot_list(hb_store *s, const char *plugin, char ***names, size_
 {
     if (!s || !names || !n || !hb__store_valid_plugin(plugin))
         return -EINVAL;
-    char **v = calloc(1, sizeof(char *));
-    if (!v)
-        return -ENOMEM;
-    hb__store_lock(s);
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare_bind(s, &st, "SELECT name FROM snapshots WHERE plugin=?1 "
-                                           "ORDER BY name", "t", plugin);
+    int r = hb__store_query_texts(s, names, "listing snapshots",
+                                  "SELECT name FROM snapshots WHERE plugin=?1 ORDER BY name", "t",
+                                  plugin);
     if (r == 0)
-        r = hb__store_read_rows(s, st, "listing snapshots", hb__store_add_text, &v);
-    hb__store_unlock(s);
-    if (r < 0) {
-        hb__strv_free(v);
-        return r;
-    }
-    *names = v;
-    *n = hb__strv_len(v);
-    return 0;
+        *n = hb__strv_len(*names);
+    return r;
 }
 
 int hb_store_snapshot_delete(hb_store *s, const char *plugin, const char *name)
