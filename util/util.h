@@ -110,6 +110,11 @@ double hb__ms_since(uint64_t start_ns);
  * Return 0, -errno, or -EPIPE on EOF for read_full. */
 int hb__write_full(int fd, const void *buf, size_t len);
 int hb__read_full(int fd, void *buf, size_t len);
+/* Copies everything from in (to its end) to out: 0 or -errno. */
+int hb__copy_fd(int in, int out);
+/* Copies file src to dst (created or truncated, with mode when created):
+ * 0 or -errno (-ENOENT when src is absent). */
+int hb__copy_file(const char *src, const char *dst, mode_t mode);
 
 /* Name of a signal ("SIGSEGV"), or "signal N" in a static buffer. */
 const char *hb__signal_name(int sig);
