@@ -649,6 +649,19 @@ long hb__dir_count(const char *path)
     return n;
 }
 
+void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem)
+{
+    if (len < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    if (ncap < *cap || ncap > SIZE_MAX / elem)
+        return NULL;
+    void *n = realloc(arr, ncap * elem);
+    if (n)
+        *cap = ncap;
+    return n;
+}
+
 char **hb__strv_pack(const char *const *v, size_t n)
 {
     size_t bytes = 0;

@@ -151,6 +151,10 @@ int hb__strv_push(char ***v, const char *s);
 /* Entries of directory path, "." and ".." and other dot-names not
  * counted (a /proc fd or task list); -1 when it cannot be opened. */
 long hb__dir_count(const char *path);
+/* Room for element len of an array of *cap elements of elem bytes: arr
+ * itself when there is room, else arr reallocated to twice the capacity
+ * (at least 8) with *cap updated; NULL (arr and *cap kept) on failure. */
+void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem);
 /* The first n strings of v packed into one allocation (the pointer array,
  * NULL-terminated, then the strings), so one free() releases it all: the
  * shape public list results take (hb_free). NULL on allocation failure. */

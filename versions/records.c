@@ -208,14 +208,10 @@ struct rec_list {
 static int add_rec(hb_store *s, sqlite3_stmt *st, void *ud)
 {
     struct rec_list *l = ud;
-    if (l->len == l->cap) {
-        size_t ncap = l->cap ? l->cap * 2 : 8;
-        hb_version_rec *nv = realloc(l->v, ncap * sizeof(*nv));
-        if (!nv)
-            return -ENOMEM;
-        l->v = nv;
-        l->cap = ncap;
-    }
+    hb_version_rec *nv = hb__grow(l->v, l->len, &l->cap, sizeof(*nv));
+    if (!nv)
+        return -ENOMEM;
+    l->v = nv;
     int r = hb__store_read_rec(s, st, &l->v[l->len]);
     if (r == 0)
         l->len++;
