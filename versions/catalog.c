@@ -222,13 +222,10 @@ int hb__store_run(hb_store *s, const char *what, const char *sql, const char *fm
 }
 
 int hb__store_query_int(hb_store *s, int64_t *out, const char *what, const char *sql,
-                        const char *fmt, ...)
+                        const char *key)
 {
     sqlite3_stmt *st = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = hb__store_vprepare_bind(s, &st, sql, fmt, ap);
-    va_end(ap);
+    int r = hb__store_prepare_bind(s, &st, sql, key ? "t" : "", key);
     if (r < 0)
         return r;
     int rc = sqlite3_step(st);
@@ -243,7 +240,7 @@ int hb__store_query_int(hb_store *s, int64_t *out, const char *what, const char 
 static int user_version(hb_store *s, int *out)
 {
     int64_t v = 0;
-    int r = hb__store_query_int(s, &v, "reading schema version", "PRAGMA user_version", "");
+    int r = hb__store_query_int(s, &v, "reading schema version", "PRAGMA user_version", NULL);
     *out = (int)v;
     return r < 0 ? r : 0;
 }

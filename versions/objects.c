@@ -475,7 +475,7 @@ int hb__store_object_referenced(hb_store *s, const char *sha, bool *out)
 {
     int64_t one;
     int r = hb__store_query_int(s, &one, "query",
-                                "SELECT 1 FROM versions WHERE object_sha256=?1 LIMIT 1", "t", sha);
+                                "SELECT 1 FROM versions WHERE object_sha256=?1 LIMIT 1", sha);
     if (r < 0)
         return r;
     *out = r == 0;

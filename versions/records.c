@@ -247,17 +247,14 @@ static int add_text(hb_store *s, sqlite3_stmt *st, void *ud)
 }
 
 int hb__store_query_texts(hb_store *s, char ***out, const char *what, const char *sql,
-                          const char *fmt, ...)
+                          const char *key)
 {
     char **v = calloc(1, sizeof(char *));
     if (!v)
         return -ENOMEM;
     hb__store_lock(s);
     sqlite3_stmt *st = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = hb__store_vprepare_bind(s, &st, sql, fmt, ap);
-    va_end(ap);
+    int r = hb__store_prepare_bind(s, &st, sql, key ? "t" : "", key);
     if (r == 0)
         r = read_rows(s, st, what, add_text, &v);
     hb__store_unlock(s);
@@ -274,7 +271,7 @@ int hb_store_plugins(hb_store *s, char ***out)
     if (!s || !out)
         return -EINVAL;
     return hb__store_query_texts(s, out, "listing plugins",
-                                 "SELECT DISTINCT plugin FROM versions ORDER BY plugin", "");
+                                 "SELECT DISTINCT plugin FROM versions ORDER BY plugin", NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -391,7 +388,7 @@ int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out)
     int r = hb__store_query_int(s, &last, "reading version counter",
             "SELECT max(coalesce((SELECT last_version FROM counters WHERE plugin=?1),0),"
             "           coalesce((SELECT max(version) FROM versions WHERE plugin=?1),0))",
-            "t", plugin);
+            plugin);
     if (r < 0)
         return r;
     *out = (uint64_t)last + 1;

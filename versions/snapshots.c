@@ -85,7 +85,7 @@ int hb_store_snapshot_list(hb_store *s, const char *plugin, char ***names, size_
     if (!s || !names || !n || !hb__store_valid_plugin(plugin))
         return -EINVAL;
     int r = hb__store_query_texts(s, names, "listing snapshots",
-                                  "SELECT name FROM snapshots WHERE plugin=?1 ORDER BY name", "t",
+                                  "SELECT name FROM snapshots WHERE plugin=?1 ORDER BY name",
                                   plugin);
     if (r == 0)
         *n = hb__strv_len(*names);

@@ -97,10 +97,11 @@ int hb__store_vprepare_bind(hb_store *s, sqlite3_stmt **st, const char *sql, con
 /* prepare_bind, one step that must finish (an INSERT, UPDATE or DELETE),
  * finalize: 0 or an error naming `what`. */
 int hb__store_run(hb_store *s, const char *what, const char *sql, const char *fmt, ...);
-/* prepare_bind, then column 0 of the first row into *out: 0, 1 when there
- * is no row (*out untouched), or an error naming `what`. */
+/* Column 0 of the first row of sql (?1 bound to key unless NULL) into
+ * *out: 0, 1 when there is no row (*out untouched), or an error naming
+ * `what`. */
 int hb__store_query_int(hb_store *s, int64_t *out, const char *what, const char *sql,
-                        const char *fmt, ...);
+                        const char *key);
 /* Steps st, a SELECT of (version, schema, blob, created) from the
  * checkpoints or snapshots table, into *out (the blob copied): 0, 1 when
  * there is no row, or an error naming `what`. Finalizes st. */
@@ -132,10 +133,10 @@ int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
  * 0, -ENOENT when there is no row, or an error. */
 int hb__store_query_one(hb_store *s, hb_version_rec *out, const char *sql, const char *fmt, ...);
 bool hb__store_valid_plugin(const char *p);
-/* Column 0 of every row of sql (bound as hb__store_prepare_bind) as a
+/* Column 0 of every row of sql (?1 bound to key unless NULL) as a
  * NULL-terminated list (hb__strv_free), under the store's lock. */
 int hb__store_query_texts(hb_store *s, char ***out, const char *what, const char *sql,
-                          const char *fmt, ...);
+                          const char *key);
 int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha,
                              hb_version_rec *out);
 int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out);
