@@ -117,18 +117,11 @@ int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
     return 0;
 }
 
-/* Runs a single-row query of REC_COLUMNS (binds as hb__store_prepare_bind):
- * 0, -ENOENT when there is no row, or an error. */
-int hb__store_query_one(hb_store *s, hb_version_rec *out, const char *sql, const char *fmt, ...)
+/* Steps st, a query of REC_COLUMNS, for one row: 0, -ENOENT when there is
+ * no row, or an error. Finalizes st. */
+int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
 {
-    sqlite3_stmt *st = NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = hb__store_vprepare_bind(s, &st, sql, fmt, ap);
-    va_end(ap);
-    if (r < 0)
-        return r;
-    int rc = sqlite3_step(st);
+    int r, rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         r = hb__store_read_rec(s, st, out);
     else if (rc == SQLITE_DONE)
@@ -150,9 +143,12 @@ int hb_store_get(hb_store *s, const char *plugin, uint64_t version, hb_version_r
     if (!s || !plugin || !out || version > INT64_MAX)
         return -EINVAL;
     hb__store_lock(s);
-    int r = hb__store_query_one(s, out,
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st,
             "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version=?2", "tu", plugin,
             version);
+    if (r == 0)
+        r = hb__store_query_one(s, st, out);
     if (r == -ENOENT)
         hb__store_seterr(s, r, "%s has no version %" PRIu64 " in the store", plugin, version);
     hb__store_unlock(s);
@@ -165,9 +161,12 @@ int hb_store_find_input(hb_store *s, const char *plugin, const char *input_hash,
     if (!s || !plugin || !input_hash || !*input_hash || !out)
         return -EINVAL;
     hb__store_lock(s);
-    int r = hb__store_query_one(s, out,
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st,
             "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND input_hash=?2 "
             "ORDER BY version DESC LIMIT 1", "tt", plugin, input_hash);
+    if (r == 0)
+        r = hb__store_query_one(s, st, out);
     hb__store_unlock(s);
     return r;
 }
@@ -177,9 +176,12 @@ int hb_store_latest(hb_store *s, const char *plugin, hb_version_rec *out)
     if (!s || !plugin || !out)
         return -EINVAL;
     hb__store_lock(s);
-    int r = hb__store_query_one(s, out,
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st,
             "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version DESC LIMIT 1",
             "t", plugin);
+    if (r == 0)
+        r = hb__store_query_one(s, st, out);
     if (r == -ENOENT)
         hb__store_seterr(s, r, "%s has no versions in the store", plugin);
     hb__store_unlock(s);
@@ -375,9 +377,11 @@ int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t versio
  * file is fsynced and closed. On failure nothing is left behind. */
 int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha, hb_version_rec *out)
 {
-    return hb__store_query_one(s, out,
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st,
             "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND object_sha256=?2 "
             "ORDER BY version DESC LIMIT 1", "tt", plugin, sha);
+    return r < 0 ? r : hb__store_query_one(s, st, out);
 }
 
 int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out)

@@ -129,9 +129,9 @@ void hb__store_unlock(hb_store *s);
 /* ---- records.c ---- */
 /* Reads the current row of st (REC_COLUMNS) and the version's lists. */
 int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
-/* A single-row query of REC_COLUMNS, bound as hb__store_prepare_bind:
- * 0, -ENOENT when there is no row, or an error. */
-int hb__store_query_one(hb_store *s, hb_version_rec *out, const char *sql, const char *fmt, ...);
+/* Steps st (from hb__store_prepare_bind), a query of REC_COLUMNS, for one
+ * row: 0, -ENOENT when there is no row, or an error. Finalizes st. */
+int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
 bool hb__store_valid_plugin(const char *p);
 /* Column 0 of every row of sql (?1 bound to key unless NULL) as a
  * NULL-terminated list (hb__strv_free), under the store's lock. */
