@@ -51,13 +51,14 @@ static void check(demo *d, int ok, const char *fmt, ...)
         d->failures++;
 }
 
+/* Writes dir/name like an editor's atomic save (temp file, rename). */
 static int write_file_in(const char *dir, const char *name, const char *text)
 {
     char path[4400], tmp[4500];
     mkdir(dir, 0755);
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = fopen(tmp, "we");
     if (!f)
         return -errno;
     fputs(text, f);
@@ -68,17 +69,7 @@ static int write_file_in(const char *dir, const char *name, const char *text)
 
 static int write_source(demo *d, const char *text)
 {
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/counter.c", d->plugin);
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s/.counter.c.tmp", d->plugin);
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -errno;
-    fputs(text, f);
-    if (fclose(f) != 0)
-        return -errno;
-    return rename(tmp, path) < 0 ? -errno : 0; /* like an editor's atomic save */
+    return write_file_in(d->plugin, "counter.c", text);
 }
 
 static int64_t call_i64(demo *d, const char *fn, int *rc)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "security.h"
+#include "thread.h"
 
 struct hb_dwatch {
     int listener;
@@ -149,24 +150,11 @@ static int start_thread(void)
     int ep = epoll_create1(EPOLL_CLOEXEC);
     if (ep < 0)
         return -errno;
-    pthread_attr_t attr;
-    int r = pthread_attr_init(&attr);
-    if (r) {
-        close(ep);
-        return -r;
-    }
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits "all blocked" */
     pthread_t t;
-    r = pthread_create(&t, &attr, watch_main, (void *)(intptr_t)ep);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (r) {
+    int r = hb__thread_start(&t, true, 64 * 1024, watch_main, (void *)(intptr_t)ep);
+    if (r < 0) {
         close(ep);
-        return -r;
+        return r;
     }
     epfd = ep;
     thread = t;

@@ -636,23 +636,10 @@ int hb_plugins(hb_manager *m, char ***out)
     int r = hb_store_plugins(m->store, &names);
     if (r < 0)
         return r;
-    size_t n = hb__strv_len(names), bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        bytes += strlen(names[i]) + 1;
-    char **v = malloc((n + 1) * sizeof(char *) + bytes);
-    if (!v) {
-        hb__strv_free(names);
-        return -ENOMEM;
-    }
-    char *p = (char *)(v + n + 1);
-    for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(names[i]) + 1;
-        memcpy(p, names[i], l);
-        v[i] = p;
-        p += l;
-    }
-    v[n] = NULL;
+    char **v = hb__strv_pack((const char *const *)names, hb__strv_len(names));
     hb__strv_free(names);
+    if (!v)
+        return -ENOMEM;
     *out = v;
     return 0;
 }

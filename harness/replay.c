@@ -147,15 +147,11 @@ static int add_diff(run *x, size_t index, const hb_rec_call *c, const hb_replay_
                     const hb_replay_outcome *b)
 {
     report *rep = x->rep;
-    if (rep->pub.ndiffs == rep->cap) {
-        size_t cap = rep->cap ? rep->cap * 2 : 8;
-        hb_replay_diff *nd = realloc(rep->diffs, cap * sizeof(*nd));
-        if (!nd)
-            return -ENOMEM;
-        rep->diffs = nd;
-        rep->cap = cap;
-        rep->pub.diffs = nd;
-    }
+    hb_replay_diff *nd = hb__grow(rep->diffs, rep->pub.ndiffs, &rep->cap, sizeof(*nd));
+    if (!nd)
+        return -ENOMEM;
+    rep->diffs = nd;
+    rep->pub.diffs = nd;
     hb_replay_diff *d = &rep->diffs[rep->pub.ndiffs];
     /* Its own copies: the recording's strings go with the recording. */
     *d = (hb_replay_diff){.index = index, .offset = c->offset,

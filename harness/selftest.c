@@ -10,27 +10,6 @@
 
 #include "harness.h"
 
-/* Packs a string list into one allocation: the pointer array, then the
- * strings, so one free() releases everything. */
-static char **pack_strv(char *const *v)
-{
-    size_t n = 0, bytes = 0;
-    for (; v[n]; n++)
-        bytes += strlen(v[n]) + 1;
-    char **out = malloc((n + 1) * sizeof(char *) + bytes);
-    if (!out)
-        return NULL;
-    char *p = (char *)(out + n + 1);
-    for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(v[i]) + 1;
-        memcpy(p, v[i], l);
-        out[i] = p;
-        p += l;
-    }
-    out[n] = NULL;
-    return out;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -48,7 +27,9 @@ static int version_rec(hb_manager *m, const char *plugin, uint64_t version, hb_v
     return 0;
 }
 
-int hb_version_exports(hb_manager *m, const char *plugin, uint64_t version, char ***out)
+/* The stored exports (sorted) or depends list of a version, packed. */
+static int packed_list(hb_manager *m, const char *plugin, uint64_t version, bool depends,
+                       char ***out)
 {
     if (!m || !plugin || !out)
         return -EINVAL;
@@ -56,13 +37,15 @@ int hb_version_exports(hb_manager *m, const char *plugin, uint64_t version, char
     int r = version_rec(m, plugin, version, &rec);
     if (r < 0)
         return r;
-    char **lines = rec.exports; /* taken over from rec */
-    rec.exports = NULL;
+    char ***field = depends ? &rec.depends : &rec.exports;
+    char **lines = *field; /* taken over from rec */
+    *field = NULL;
     hb_version_rec_release(&rec);
     if (!lines)
         return -ENOMEM;
-    qsort(lines, hb__strv_len(lines), sizeof(char *), cmp_str);
-    char **packed = pack_strv(lines);
+    if (!depends)
+        qsort(lines, hb__strv_len(lines), sizeof(char *), cmp_str);
+    char **packed = hb__strv_pack((const char *const *)lines, hb__strv_len(lines));
     hb__strv_free(lines);
     if (!packed)
         return -ENOMEM;
@@ -70,12 +53,9 @@ int hb_version_exports(hb_manager *m, const char *plugin, uint64_t version, char
     return 0;
 }
 
-static bool has_export(char **exports, const char *name)
+int hb_version_exports(hb_manager *m, const char *plugin, uint64_t version, char ***out)
 {
-    for (char **e = exports; e && *e; e++)
-        if (!strcmp(*e, name))
-            return true;
-    return false;
+    return packed_list(m, plugin, version, false, out);
 }
 
 /* One step of a test: `int fn(void)`. Fills the result when it fails and
@@ -112,8 +92,8 @@ int hb__test_fixture(hb_sandbox *sb, const char *plugin, bool *setup, bool *tear
     int r = active_exports(sb, plugin, &version, &exports);
     if (r < 0)
         return r;
-    *setup = has_export(exports, "hb_setup");
-    *teardown = has_export(exports, "hb_teardown");
+    *setup = hb__strv_contains(exports, "hb_setup");
+    *teardown = hb__strv_contains(exports, "hb_teardown");
     hb_free(exports);
     return 0;
 }
@@ -192,19 +172,5 @@ int hb_run_selftests(hb_sandbox *sb, const char *plugin, unsigned *passed, unsig
 
 int hb_version_depends(hb_manager *m, const char *plugin, uint64_t version, char ***out)
 {
-    if (!m || !plugin || !out)
-        return -EINVAL;
-    hb_version_rec rec = {0};
-    int r = version_rec(m, plugin, version, &rec);
-    if (r < 0)
-        return r;
-    char **lines = rec.depends; /* taken over from rec */
-    rec.depends = NULL;
-    hb_version_rec_release(&rec);
-    char **packed = lines ? pack_strv(lines) : NULL;
-    hb__strv_free(lines);
-    if (!packed)
-        return -ENOMEM;
-    *out = packed;
-    return 0;
+    return packed_list(m, plugin, version, true, out);
 }

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "thread.h"
 
 struct hb_spare {
     pthread_t thread;
@@ -137,14 +138,7 @@ void hb__spare_refill(hb_sandbox *sb, const hb_wspawn *how)
         spare_release(sp);
         return;
     }
-    /* Every signal blocked: a library thread takes none of the
-     * application's process-directed signals. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    int r = pthread_create(&sp->thread, NULL, refill_main, sp);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    if (r != 0) {
+    if (hb__thread_start(&sp->thread, false, 0, refill_main, sp) < 0) {
         spare_release(sp);
         return;
     }

@@ -88,48 +88,6 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return 0;
 }
 
-static int copy_file(const char *from, const char *to)
-{
-    int in = open(from, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -errno;
-    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out < 0) {
-        int e = errno;
-        close(in);
-        return -e;
-    }
-    char buf[65536];
-    int r = 0;
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(out, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                r = -errno;
-                break;
-            }
-            off += w;
-        }
-        if (r < 0)
-            break;
-    }
-    close(in);
-    if (close(out) < 0 && r == 0)
-        r = -errno;
-    return r;
-}
-
 static int copy_sources(const char *from, const char *to)
 {
     DIR *d = opendir(from);
@@ -148,7 +106,7 @@ static int copy_sources(const char *from, const char *to)
         }
         struct stat st;
         if (stat(a, &st) == 0 && S_ISREG(st.st_mode))
-            r = copy_file(a, b);
+            r = hb__copy_file(a, b, 0644);
         free(a);
         free(b);
     }

@@ -492,20 +492,15 @@ int hb_watch_plugins(hb_watch *w, char ***out)
 {
     if (!w || !out)
         return -EINVAL;
-    size_t bytes = 0;
+    const char **names = malloc((w->nplugs + 1) * sizeof(*names));
+    if (!names)
+        return -ENOMEM;
     for (size_t i = 0; i < w->nplugs; i++)
-        bytes += strlen(w->plugs[i].name) + 1;
-    char **v = malloc((w->nplugs + 1) * sizeof(char *) + bytes);
+        names[i] = w->plugs[i].name;
+    char **v = hb__strv_pack(names, w->nplugs);
+    free(names);
     if (!v)
         return -ENOMEM;
-    char *p = (char *)(v + w->nplugs + 1);
-    for (size_t i = 0; i < w->nplugs; i++) {
-        size_t l = strlen(w->plugs[i].name) + 1;
-        memcpy(p, w->plugs[i].name, l);
-        v[i] = p;
-        p += l;
-    }
-    v[w->nplugs] = NULL;
     *out = v;
     return 0;
 }

@@ -407,21 +407,13 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* Under a seccomp profile the worker's first frame carries the filter's
      * listener: denials are read there, by us. */
     const hb_profile_spec *spec = hb_sec_profile(how->profile);
+    /* Then the handshake: proves the binary is a hotbox worker of our protocol. */
     ts[HB_WS_CONFINE] = hb__now_ns();
-    if (spec && spec->seccomp && (r = take_listener(wc, 10000, err)) < 0) {
-        char *inner = *err;
-        *err = NULL;
-        hb__seterr(err, HB_EWORKER, "worker %s did not start%s: %s", worker_path,
-                   wrapped ? " under bwrap (its messages are on the worker's stderr)" : "",
-                   inner ? inner : hb_strerror(r));
-        free(inner);
-        close(info[0]);
-        hb__wc_kill(wc);
-        return HB_EWORKER;
+    if (!(spec && spec->seccomp && (r = take_listener(wc, 10000, err)) < 0)) {
+        ts[HB_WS_HELLO] = hb__now_ns();
+        r = hb__wc_hello(wc, max_state, 10000, NULL, err);
     }
-    /* Handshake: proves the binary is a hotbox worker of our protocol. */
-    ts[HB_WS_HELLO] = hb__now_ns();
-    if ((r = hb__wc_hello(wc, max_state, 10000, NULL, err)) < 0) {
+    if (r < 0) {
         char *inner = *err;
         *err = NULL;
         hb__seterr(err, HB_EWORKER, "worker %s did not start%s: %s", worker_path,

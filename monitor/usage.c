@@ -1,6 +1,5 @@
 /* monitor/usage.c - resource usage of a process from /proc, and naming the
  * limit that most likely ended a worker. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -84,38 +83,25 @@ static int parse_stat(const char *s, stat_fields *f)
 static int read_stat(pid_t pid, stat_fields *f)
 {
     char buf[1024];
-    int r = read_proc(pid, "stat", buf, sizeof(buf));
-    if (r < 0)
-        return r;
-    return parse_stat(buf, f);
+    int r = pid > 0 ? read_proc(pid, "stat", buf, sizeof(buf)) : -EINVAL;
+    return r < 0 ? r : parse_stat(buf, f);
 }
 
 int hb_mon_start_time(pid_t pid, uint64_t *out)
 {
-    if (pid <= 0 || !out)
-        return -EINVAL;
     stat_fields f;
-    int r = read_stat(pid, &f);
-    if (r < 0)
-        return r;
-    *out = f.starttime;
-    return 0;
+    int r = out ? read_stat(pid, &f) : -EINVAL;
+    if (r == 0)
+        *out = f.starttime;
+    return r;
 }
 
 static unsigned count_fds(pid_t pid)
 {
     char path[64];
     snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    DIR *d = opendir(path); /* glibc opens it O_CLOEXEC */
-    if (!d)
-        return 0;
-    unsigned n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    long n = hb__dir_count(path);
+    return n < 0 ? 0 : (unsigned)n;
 }
 
 static unsigned count_children(pid_t pid)
@@ -139,14 +125,12 @@ static unsigned count_children(pid_t pid)
 
 int hb_mon_usage(pid_t pid, hb_usage *out)
 {
-    if (pid <= 0 || !out)
-        return -EINVAL;
     stat_fields f;
-    int r = read_stat(pid, &f);
-    if (r < 0)
-        return r;
     char statm[256];
-    if ((r = read_proc(pid, "statm", statm, sizeof(statm))) < 0)
+    int r = out ? read_stat(pid, &f) : -EINVAL;
+    if (r == 0)
+        r = read_proc(pid, "statm", statm, sizeof(statm));
+    if (r < 0)
         return r;
     unsigned long long size_pages = 0, rss_pages = 0;
     if (sscanf(statm, "%llu %llu", &size_pages, &rss_pages) != 2)

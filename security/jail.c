@@ -467,30 +467,8 @@ static int copy_file(const char *src, const char *dst, mode_t mode, char **err)
                 : hb__seterr(err, -ENOMEM, "out of memory");
         goto out;
     }
-    char buf[65536];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            r = hb__seterr(err, -errno, "reading %s: %s", src, strerror(errno));
-            break;
-        }
-        if (n == 0)
-            break;
-        for (ssize_t off = 0; off < n;) {
-            ssize_t w = write(outfd, buf + off, (size_t)(n - off));
-            if (w < 0 && errno == EINTR)
-                continue;
-            if (w < 0) {
-                r = hb__seterr(err, -errno, "writing %s: %s", tmp, strerror(errno));
-                break;
-            }
-            off += w;
-        }
-        if (r < 0)
-            break;
-    }
+    if ((r = hb__copy_fd(in, outfd)) < 0)
+        r = hb__seterr(err, r, "copying %s to %s: %s", src, tmp, strerror(-r));
     if (r == 0 && fchmod(outfd, mode) < 0)
         r = hb__seterr(err, -errno, "chmod %s: %s", tmp, strerror(errno));
     close(outfd);

@@ -41,11 +41,9 @@ void hb__argv_pushf(hb_argv *a, const char *fmt, ...)
 {
     if (a->failed)
         return;
-    char *s = NULL;
     va_list ap;
     va_start(ap, fmt);
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
+    char *s = hb__vasprintf(fmt, ap);
     va_end(ap);
     push_owned(a, s);
 }

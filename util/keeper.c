@@ -1,5 +1,6 @@
 /* util/keeper.c - see keeper.h. */
 #include "keeper.h"
+#include "thread.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -64,20 +65,10 @@ static int start_keeper(void)
     if (keeper_pid == getpid())
         return 0;
     pending = false;
-    pthread_attr_t attr;
-    int r = pthread_attr_init(&attr);
-    if (r)
-        return -r;
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the keeper inherits "all blocked" */
     pthread_t t;
-    r = pthread_create(&t, &attr, keeper_main, NULL);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
-    if (r)
-        return -r;
+    int r = hb__thread_start(&t, true, 0, keeper_main, NULL);
+    if (r < 0)
+        return r;
     keeper_pid = getpid();
     return 0;
 }

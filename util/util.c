@@ -105,18 +105,23 @@ char *hb__sb_detach(hb_sb *sb)
     return p;
 }
 
-char *hb__asprintf(const char *fmt, ...)
+char *hb__vasprintf(const char *fmt, va_list ap)
 {
     hb_sb sb = HB_SB_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    int r = hb__sb_vaddf(&sb, fmt, ap);
-    va_end(ap);
-    if (r < 0) {
+    if (hb__sb_vaddf(&sb, fmt, ap) < 0) {
         hb__sb_release(&sb);
         return NULL;
     }
     return hb__sb_detach(&sb);
+}
+
+char *hb__asprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = hb__vasprintf(fmt, ap);
+    va_end(ap);
+    return s;
 }
 
 int hb__seterr(char **slot, int code, const char *fmt, ...)
@@ -489,40 +494,6 @@ double hb__ms_since(uint64_t start_ns)
     return (double)(hb__now_ns() - start_ns) / 1e6;
 }
 
-int hb__write_full(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-int hb__read_full(int fd, void *buf, size_t len)
-{
-    char *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -EPIPE;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 const char *hb__signal_name(int sig)
 {
     static const struct {
@@ -672,6 +643,52 @@ int hb__strv_push(char ***v, const char *s)
     nv[n + 1] = NULL;
     *v = nv;
     return 0;
+}
+
+long hb__dir_count(const char *path)
+{
+    DIR *d = opendir(path); /* glibc opens it O_CLOEXEC */
+    if (!d)
+        return -1;
+    long n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem)
+{
+    if (len < *cap)
+        return arr;
+    size_t ncap = *cap ? *cap * 2 : 8;
+    if (ncap < *cap || ncap > SIZE_MAX / elem)
+        return NULL;
+    void *n = realloc(arr, ncap * elem);
+    if (n)
+        *cap = ncap;
+    return n;
+}
+
+char **hb__strv_pack(const char *const *v, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(v[i]) + 1;
+    char **out = malloc((n + 1) * sizeof(char *) + bytes);
+    if (!out)
+        return NULL;
+    char *p = (char *)(out + n + 1);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(v[i]) + 1;
+        memcpy(p, v[i], l);
+        out[i] = p;
+        p += l;
+    }
+    out[n] = NULL;
+    return out;
 }
 
 char **hb__strv_dup(char *const *v)

@@ -36,6 +36,8 @@ char *hb__sb_detach(hb_sb *sb); /* returns buf (maybe "" allocated), zeroes sb *
 
 /* malloc'ed printf. Returns NULL on allocation failure. */
 char *hb__asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* hb__asprintf with a va_list. */
+char *hb__vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Replaces *slot (freed) with a formatted message. Never fails: on
  * allocation failure *slot becomes NULL. slot may be NULL (the caller wants
@@ -113,6 +115,11 @@ double hb__ms_since(uint64_t start_ns);
  * Return 0, -errno, or -EPIPE on EOF for read_full. */
 int hb__write_full(int fd, const void *buf, size_t len);
 int hb__read_full(int fd, void *buf, size_t len);
+/* Copies everything from in (to its end) to out: 0 or -errno. */
+int hb__copy_fd(int in, int out);
+/* Copies file src to dst (created or truncated, with mode when created):
+ * 0 or -errno (-ENOENT when src is absent). */
+int hb__copy_file(const char *src, const char *dst, mode_t mode);
 
 /* Name of a signal ("SIGSEGV"), or "signal N" in a static buffer. */
 const char *hb__signal_name(int sig);
@@ -146,6 +153,17 @@ bool hb__strv_contains(char *const *v, const char *s);
 bool hb__strv_equal(char *const *a, char *const *b);
 /* Appends a copy of s to *v (NULL *v: a new list). 0 or -ENOMEM (*v kept). */
 int hb__strv_push(char ***v, const char *s);
+/* Entries of directory path, "." and ".." and other dot-names not
+ * counted (a /proc fd or task list); -1 when it cannot be opened. */
+long hb__dir_count(const char *path);
+/* Room for element len of an array of *cap elements of elem bytes: arr
+ * itself when there is room, else arr reallocated to twice the capacity
+ * (at least 8) with *cap updated; NULL (arr and *cap kept) on failure. */
+void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem);
+/* The first n strings of v packed into one allocation (the pointer array,
+ * NULL-terminated, then the strings), so one free() releases it all: the
+ * shape public list results take (hb_free). NULL on allocation failure. */
+char **hb__strv_pack(const char *const *v, size_t n);
 /* A deep copy; NULL v gives an empty list. NULL on allocation failure. */
 char **hb__strv_dup(char *const *v);
 

@@ -6,6 +6,7 @@
 #include "store_int.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -165,19 +166,83 @@ int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st)
     return 0;
 }
 
-static int user_version(hb_store *s, int *out)
+/* Binds ?1, ?2, ... of st in order, one per character of fmt. */
+static void bind_va(sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+    int n = 0;
+    for (int i = 1; *fmt; fmt++, i++, n++) {
+        switch (*fmt) {
+        case 't': sqlite3_bind_text(st, i, va_arg(ap, const char *), -1, SQLITE_TRANSIENT); break;
+        case 'u': sqlite3_bind_int64(st, i, (sqlite3_int64)va_arg(ap, uint64_t)); break;
+        case 'I': sqlite3_bind_int64(st, i, va_arg(ap, int64_t)); break;
+        case 'i': sqlite3_bind_int(st, i, va_arg(ap, int)); break;
+        case 'b': {
+            const void *p = va_arg(ap, const void *);
+            size_t len = va_arg(ap, size_t);
+            sqlite3_bind_blob64(st, i, len ? p : "", len, SQLITE_TRANSIENT);
+            break;
+        }
+        default: abort(); /* a format this file does not know: a bug in the caller */
+        }
+    }
+    if (n != sqlite3_bind_parameter_count(st))
+        abort(); /* fewer or more values than the statement's ?N: a bug in the caller */
+}
+
+int hb__store_vprepare_bind(hb_store *s, sqlite3_stmt **st, const char *sql, const char *fmt,
+                            va_list ap)
+{
+    int r = hb__store_prepare(s, sql, st);
+    if (r == 0)
+        bind_va(*st, fmt, ap);
+    return r;
+}
+
+int hb__store_prepare_bind(hb_store *s, sqlite3_stmt **st, const char *sql, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = hb__store_vprepare_bind(s, st, sql, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int hb__store_run(hb_store *s, const char *what, const char *sql, const char *fmt, ...)
 {
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "PRAGMA user_version", &st);
+    va_list ap;
+    va_start(ap, fmt);
+    int r = hb__store_vprepare_bind(s, &st, sql, fmt, ap);
+    va_end(ap);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : hb__store_dberr(s, rc, what);
+}
+
+int hb__store_query_int(hb_store *s, int64_t *out, const char *what, const char *sql,
+                        const char *key)
+{
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st, sql, key ? "t" : "", key);
     if (r < 0)
         return r;
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
-        *out = sqlite3_column_int(st, 0);
+        *out = sqlite3_column_int64(st, 0);
     else
-        r = hb__store_dberr(s, rc, "reading schema version");
+        r = rc == SQLITE_DONE ? 1 : hb__store_dberr(s, rc, what);
     sqlite3_finalize(st);
     return r;
+}
+
+static int user_version(hb_store *s, int *out)
+{
+    int64_t v = 0;
+    int r = hb__store_query_int(s, &v, "reading schema version", "PRAGMA user_version", NULL);
+    *out = (int)v;
+    return r < 0 ? r : 0;
 }
 
 int hb__store_migrate(hb_store *s)

@@ -23,8 +23,8 @@ void hb_checkpoint_rec_release(hb_checkpoint_rec *c)
     memset(c, 0, sizeof(*c));
 }
 
-static int checkpoint_put_locked(hb_store *s, const char *plugin, const char *sandbox,
-                                 uint64_t version, uint32_t schema, const void *blob, size_t len)
+int hb_store_checkpoint_put(hb_store *s, const char *plugin, const char *sandbox,
+                            uint64_t version, uint32_t schema, const void *blob, size_t len)
 {
     if (!s || !hb__store_valid_plugin(plugin) || !sandbox || (len && !blob) || version > INT64_MAX)
         return -EINVAL;
@@ -32,34 +32,15 @@ static int checkpoint_put_locked(hb_store *s, const char *plugin, const char *sa
         return hb__store_seterr(s, HB_ELIMIT,
                                 "checkpoint of %s is %zu bytes, the store's limit is %u",
                                 plugin, len, HB_STORE_MAX_CHECKPOINT);
-    sqlite3_stmt *st = NULL;
-    /* seq orders checkpoints taken within the same second. */
-    int r = hb__store_prepare(s,
-                              "INSERT OR REPLACE INTO checkpoints "
-                              "(plugin, sandbox, schema, version, blob, created, seq) VALUES "
-                              "(?1, ?2, ?3, ?4, ?5, ?6, "
-                              " (SELECT coalesce(max(seq), 0) + 1 FROM checkpoints))",
-                              &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, sandbox, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, schema);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)version);
-    sqlite3_bind_blob64(st, 5, len ? blob : "", len, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : hb__store_dberr(s, rc, "storing checkpoint");
-}
-
-int hb_store_checkpoint_put(hb_store *s, const char *plugin, const char *sandbox,
-                            uint64_t version, uint32_t schema, const void *blob, size_t len)
-{
-    if (!s)
-        return -EINVAL;
     hb__store_lock(s);
-    int r = checkpoint_put_locked(s, plugin, sandbox, version, schema, blob, len);
+    /* seq orders checkpoints taken within the same second. */
+    int r = hb__store_run(s, "storing checkpoint",
+                          "INSERT OR REPLACE INTO checkpoints "
+                          "(plugin, sandbox, schema, version, blob, created, seq) VALUES "
+                          "(?1, ?2, ?3, ?4, ?5, ?6, "
+                          " (SELECT coalesce(max(seq), 0) + 1 FROM checkpoints))",
+                          "ttuubI", plugin, sandbox, (uint64_t)schema, version, blob, len,
+                          (int64_t)time(NULL));
     hb__store_unlock(s);
     return r;
 }
@@ -89,60 +70,34 @@ int hb__store_state_row(hb_store *s, sqlite3_stmt *st, const char *what, hb_chec
     return r;
 }
 
-static int checkpoint_get_locked(hb_store *s, const char *plugin, const char *sandbox,
-                                 int64_t schema, hb_checkpoint_rec *out)
-{
-    if (!s || !plugin || !sandbox || !out)
-        return -EINVAL;
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s,
-                              "SELECT version, schema, blob, created FROM checkpoints "
-                              "WHERE plugin=?1 AND sandbox=?2 AND (?3 < 0 OR schema=?3) "
-                              "ORDER BY seq DESC LIMIT 1",
-                              &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, sandbox, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, schema);
-    r = hb__store_state_row(s, st, "reading checkpoint", out);
-    if (r == 1)
-        r = hb__store_seterr(s, -ENOENT, "no checkpoint of %s in sandbox %s", plugin, sandbox);
-    return r;
-}
-
 int hb_store_checkpoint_get(hb_store *s, const char *plugin, const char *sandbox,
                             int64_t schema, hb_checkpoint_rec *out)
 {
-    if (!s)
+    if (!s || !plugin || !sandbox || !out)
         return -EINVAL;
     hb__store_lock(s);
-    int r = checkpoint_get_locked(s, plugin, sandbox, schema, out);
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st,
+                                   "SELECT version, schema, blob, created FROM checkpoints "
+                                   "WHERE plugin=?1 AND sandbox=?2 AND (?3 < 0 OR schema=?3) "
+                                   "ORDER BY seq DESC LIMIT 1",
+                                   "ttI", plugin, sandbox, schema);
+    if (r == 0)
+        r = hb__store_state_row(s, st, "reading checkpoint", out);
+    if (r == 1)
+        r = hb__store_seterr(s, -ENOENT, "no checkpoint of %s in sandbox %s", plugin, sandbox);
     hb__store_unlock(s);
     return r;
 }
 
-static int checkpoint_drop_locked(hb_store *s, const char *plugin, const char *sandbox)
+int hb_store_checkpoint_drop(hb_store *s, const char *plugin, const char *sandbox)
 {
     if (!s || !plugin || !sandbox)
         return -EINVAL;
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "DELETE FROM checkpoints WHERE plugin=?1 AND sandbox=?2", &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, sandbox, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : hb__store_dberr(s, rc, "dropping checkpoints");
-}
-
-int hb_store_checkpoint_drop(hb_store *s, const char *plugin, const char *sandbox)
-{
-    if (!s)
-        return -EINVAL;
     hb__store_lock(s);
-    int r = checkpoint_drop_locked(s, plugin, sandbox);
+    int r = hb__store_run(s, "dropping checkpoints",
+                          "DELETE FROM checkpoints WHERE plugin=?1 AND sandbox=?2", "tt", plugin,
+                          sandbox);
     hb__store_unlock(s);
     return r;
 }

@@ -25,15 +25,8 @@ static bool is_protected(const hb_store_ref *protect, size_t n, const char *plug
 
 static int delete_row(hb_store *s, const char *plugin, uint64_t version)
 {
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "DELETE FROM versions WHERE plugin=?1 AND version=?2", &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : hb__store_dberr(s, rc, "deleting version");
+    return hb__store_run(s, "deleting version", "DELETE FROM versions WHERE plugin=?1 AND version=?2",
+                         "tu", plugin, version);
 }
 
 /* Decides and deletes the rows of one plugin (inside the gc transaction). */

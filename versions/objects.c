@@ -473,18 +473,13 @@ bool hb__store_is_object_name(const char *name)
 /* Whether any row references object sha. */
 int hb__store_object_referenced(hb_store *s, const char *sha, bool *out)
 {
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "SELECT 1 FROM versions WHERE object_sha256=?1 LIMIT 1", &st);
+    int64_t one;
+    int r = hb__store_query_int(s, &one, "query",
+                                "SELECT 1 FROM versions WHERE object_sha256=?1 LIMIT 1", sha);
     if (r < 0)
         return r;
-    sqlite3_bind_text(st, 1, sha, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
-        *out = rc == SQLITE_ROW;
-    else
-        r = hb__store_dberr(s, rc, "query");
-    sqlite3_finalize(st);
-    return r;
+    *out = r == 0;
+    return 0;
 }
 
 int hb__store_scan_objects(hb_store *s, hb__store_entry_fn fn, void *ud)

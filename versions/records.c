@@ -117,11 +117,11 @@ int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
     return 0;
 }
 
-/* Runs a prepared single-row query; binds are done by the caller. */
+/* Steps st, a query of REC_COLUMNS, for one row: 0, -ENOENT when there is
+ * no row, or an error. Finalizes st. */
 int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
 {
-    int rc = sqlite3_step(st);
-    int r;
+    int r, rc = sqlite3_step(st);
     if (rc == SQLITE_ROW)
         r = hb__store_read_rec(s, st, out);
     else if (rc == SQLITE_DONE)
@@ -138,194 +138,142 @@ bool hb__store_valid_plugin(const char *p)
     return n > 0 && n <= MAX_PLUGIN_NAME && !strchr(p, '\n');
 }
 
-static int get_locked(hb_store *s, const char *plugin, uint64_t version, hb_version_rec *out)
+int hb_store_get(hb_store *s, const char *plugin, uint64_t version, hb_version_rec *out)
 {
     if (!s || !plugin || !out || version > INT64_MAX)
         return -EINVAL;
+    hb__store_lock(s);
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s,
-            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version=?2", &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
-    r = hb__store_query_one(s, st, out);
+    int r = hb__store_prepare_bind(s, &st,
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version=?2", "tu", plugin,
+            version);
+    if (r == 0)
+        r = hb__store_query_one(s, st, out);
     if (r == -ENOENT)
         hb__store_seterr(s, r, "%s has no version %" PRIu64 " in the store", plugin, version);
-    return r;
-}
-
-int hb_store_get(hb_store *s, const char *plugin, uint64_t version, hb_version_rec *out)
-{
-    if (!s)
-        return -EINVAL;
-    hb__store_lock(s);
-    int r = get_locked(s, plugin, version, out);
     hb__store_unlock(s);
     return r;
-}
-
-static int find_input_locked(hb_store *s, const char *plugin, const char *input_hash,
-                             hb_version_rec *out)
-{
-    if (!s || !plugin || !input_hash || !*input_hash || !out)
-        return -EINVAL;
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s,
-            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND input_hash=?2 "
-            "ORDER BY version DESC LIMIT 1",
-            &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, input_hash, -1, SQLITE_TRANSIENT);
-    return hb__store_query_one(s, st, out);
 }
 
 int hb_store_find_input(hb_store *s, const char *plugin, const char *input_hash,
                         hb_version_rec *out)
 {
-    if (!s)
+    if (!s || !plugin || !input_hash || !*input_hash || !out)
         return -EINVAL;
     hb__store_lock(s);
-    int r = find_input_locked(s, plugin, input_hash, out);
-    hb__store_unlock(s);
-    return r;
-}
-
-static int latest_locked(hb_store *s, const char *plugin, hb_version_rec *out)
-{
-    if (!s || !plugin || !out)
-        return -EINVAL;
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s,
-                              "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 "
-                              "ORDER BY version DESC LIMIT 1",
-                              &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    r = hb__store_query_one(s, st, out);
-    if (r == -ENOENT)
-        hb__store_seterr(s, r, "%s has no versions in the store", plugin);
+    int r = hb__store_prepare_bind(s, &st,
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND input_hash=?2 "
+            "ORDER BY version DESC LIMIT 1", "tt", plugin, input_hash);
+    if (r == 0)
+        r = hb__store_query_one(s, st, out);
+    hb__store_unlock(s);
     return r;
 }
 
 int hb_store_latest(hb_store *s, const char *plugin, hb_version_rec *out)
 {
-    if (!s)
+    if (!s || !plugin || !out)
         return -EINVAL;
     hb__store_lock(s);
-    int r = latest_locked(s, plugin, out);
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st,
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version DESC LIMIT 1",
+            "t", plugin);
+    if (r == 0)
+        r = hb__store_query_one(s, st, out);
+    if (r == -ENOENT)
+        hb__store_seterr(s, r, "%s has no versions in the store", plugin);
     hb__store_unlock(s);
     return r;
 }
 
-static int list_locked(hb_store *s, const char *plugin, hb_version_rec **out, size_t *n)
+/* Steps st to its end, calling add for each row (which stops the walk by
+ * returning an error); finalizes st. 0 or an error naming `what`. */
+static int read_rows(hb_store *s, sqlite3_stmt *st, const char *what,
+                     int (*add)(hb_store *s, sqlite3_stmt *st, void *ud), void *ud)
 {
-    if (!s || !plugin || !out || !n)
-        return -EINVAL;
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s,
-            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version",
-            &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    hb_version_rec *v = NULL;
-    size_t len = 0, cap = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            hb_version_rec *nv = realloc(v, ncap * sizeof(*v));
-            if (!nv) {
-                r = -ENOMEM;
-                goto fail;
-            }
-            v = nv;
-            cap = ncap;
-        }
-        r = hb__store_read_rec(s, st, &v[len]);
-        if (r < 0)
-            goto fail;
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        r = hb__store_dberr(s, rc, "listing versions");
-        goto fail;
-    }
+    int rc, r = 0;
+    while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        r = add(s, st, ud);
+    if (r == 0 && rc != SQLITE_DONE)
+        r = hb__store_dberr(s, rc, what);
     sqlite3_finalize(st);
-    *out = v;
-    *n = len;
-    return 0;
-fail:
-    sqlite3_finalize(st);
-    hb_store_list_free(v, len);
+    return r;
+}
+
+struct rec_list {
+    hb_version_rec *v;
+    size_t len, cap;
+};
+
+static int add_rec(hb_store *s, sqlite3_stmt *st, void *ud)
+{
+    struct rec_list *l = ud;
+    hb_version_rec *nv = hb__grow(l->v, l->len, &l->cap, sizeof(*nv));
+    if (!nv)
+        return -ENOMEM;
+    l->v = nv;
+    int r = hb__store_read_rec(s, st, &l->v[l->len]);
+    if (r == 0)
+        l->len++;
     return r;
 }
 
 int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t *n)
 {
-    if (!s)
+    if (!s || !plugin || !out || !n)
         return -EINVAL;
     hb__store_lock(s);
-    int r = list_locked(s, plugin, out, n);
+    struct rec_list l = {0};
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st,
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version", "t", plugin);
+    if (r == 0)
+        r = read_rows(s, st, "listing versions", add_rec, &l);
     hb__store_unlock(s);
-    return r;
+    if (r < 0) {
+        hb_store_list_free(l.v, l.len);
+        return r;
+    }
+    *out = l.v;
+    *n = l.len;
+    return 0;
 }
 
-static int plugins_locked(hb_store *s, char ***out)
+static int add_text(hb_store *s, sqlite3_stmt *st, void *ud)
 {
-    if (!s || !out)
-        return -EINVAL;
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "SELECT DISTINCT plugin FROM versions ORDER BY plugin", &st);
-    if (r < 0)
-        return r;
+    (void)s;
+    const unsigned char *t = sqlite3_column_text(st, 0);
+    return hb__strv_push(ud, t ? (const char *)t : "");
+}
+
+int hb__store_query_texts(hb_store *s, char ***out, const char *what, const char *sql,
+                          const char *key)
+{
     char **v = calloc(1, sizeof(char *));
-    size_t len = 0;
-    int rc;
-    if (!v) {
-        r = -ENOMEM;
-        goto fail;
+    if (!v)
+        return -ENOMEM;
+    hb__store_lock(s);
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st, sql, key ? "t" : "", key);
+    if (r == 0)
+        r = read_rows(s, st, what, add_text, &v);
+    hb__store_unlock(s);
+    if (r < 0) {
+        hb__strv_free(v);
+        return r;
     }
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        char **nv = realloc(v, (len + 2) * sizeof(char *));
-        if (!nv) {
-            r = -ENOMEM;
-            goto fail;
-        }
-        v = nv;
-        v[len] = col_dup(st, 0);
-        v[len + 1] = NULL;
-        if (!v[len]) {
-            r = -ENOMEM;
-            goto fail;
-        }
-        len++;
-    }
-    if (rc != SQLITE_DONE) {
-        r = hb__store_dberr(s, rc, "listing plugins");
-        goto fail;
-    }
-    sqlite3_finalize(st);
     *out = v;
     return 0;
-fail:
-    sqlite3_finalize(st);
-    hb__strv_free(v);
-    return r;
 }
 
 int hb_store_plugins(hb_store *s, char ***out)
 {
-    if (!s)
+    if (!s || !out)
         return -EINVAL;
-    hb__store_lock(s);
-    int r = plugins_locked(s, out);
-    hb__store_unlock(s);
-    return r;
+    return hb__store_query_texts(s, out, "listing plugins",
+                                 "SELECT DISTINCT plugin FROM versions ORDER BY plugin", NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -367,8 +315,6 @@ bool hb_store_status_transition_ok(hb_version_status from, hb_version_status to)
 static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
                              hb_version_status status)
 {
-    if (!s || !plugin || version > INT64_MAX || (unsigned)status > HB_VERSION_ROLLED_BACK)
-        return -EINVAL;
     int r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin");
     if (r < 0)
         return r;
@@ -384,19 +330,11 @@ static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
                              version, hb_version_status_name(from), hb_version_status_name(status));
         goto rollback;
     }
-    sqlite3_stmt *st = NULL;
-    r = hb__store_prepare(s, "UPDATE versions SET status=?3 WHERE plugin=?1 AND version=?2", &st);
+    r = hb__store_run(s, "updating status",
+                      "UPDATE versions SET status=?3 WHERE plugin=?1 AND version=?2", "tui", plugin,
+                      version, (int)status);
     if (r < 0)
         goto rollback;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
-    sqlite3_bind_int(st, 3, (int)status);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) {
-        r = hb__store_dberr(s, rc, "updating status");
-        goto rollback;
-    }
     return hb__store_exec(s, "COMMIT", "commit status");
 rollback:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -406,7 +344,7 @@ rollback:
 int hb_store_set_status(hb_store *s, const char *plugin, uint64_t version,
                         hb_version_status status)
 {
-    if (!s)
+    if (!s || !plugin || version > INT64_MAX || (unsigned)status > HB_VERSION_ROLLED_BACK)
         return -EINVAL;
     hb__store_lock(s);
     int r = set_status_locked(s, plugin, version, status);
@@ -414,39 +352,19 @@ int hb_store_set_status(hb_store *s, const char *plugin, uint64_t version,
     return r;
 }
 
-static int set_upgrade_result_locked(hb_store *s, const char *plugin, uint64_t version,
-                                     uint64_t base, int result)
-{
-    if (!s || !plugin || version > INT64_MAX || base > INT64_MAX || result < 0 || result > 2)
-        return -EINVAL;
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s,
-                              "UPDATE versions SET upgrade_result=?3, upgrade_base=?4 "
-                              "WHERE plugin=?1 AND version=?2",
-                              &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
-    sqlite3_bind_int(st, 3, result);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)base);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return hb__store_dberr(s, rc, "recording an upgrade test result");
-    if (sqlite3_changes(s->db) == 0)
-        return hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin,
-                                version);
-    return 0;
-}
-
 int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t version,
                                 uint64_t base, int result)
 {
-    if (!s)
+    if (!s || !plugin || version > INT64_MAX || base > INT64_MAX || result < 0 || result > 2)
         return -EINVAL;
     hb__store_lock(s);
-    int r = set_upgrade_result_locked(s, plugin, version, base, result);
+    int r = hb__store_run(s, "recording an upgrade test result",
+                          "UPDATE versions SET upgrade_result=?3, upgrade_base=?4 "
+                          "WHERE plugin=?1 AND version=?2",
+                          "tuiu", plugin, version, result, base);
+    if (r == 0 && sqlite3_changes(s->db) == 0)
+        r = hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin,
+                             version);
     hb__store_unlock(s);
     return r;
 }
@@ -460,36 +378,25 @@ int hb_store_set_upgrade_result(hb_store *s, const char *plugin, uint64_t versio
 int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha, hb_version_rec *out)
 {
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s,
+    int r = hb__store_prepare_bind(s, &st,
             "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND object_sha256=?2 "
-            "ORDER BY version DESC LIMIT 1",
-            &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, sha, -1, SQLITE_TRANSIENT);
-    return hb__store_query_one(s, st, out);
+            "ORDER BY version DESC LIMIT 1", "tt", plugin, sha);
+    return r < 0 ? r : hb__store_query_one(s, st, out);
 }
 
 int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out)
 {
-    sqlite3_stmt *st = NULL;
+    int64_t last = 0;
     /* max() of both, so a counter row lost to an old bug or hand-editing can
      * never make a number be reused. */
-    int r = hb__store_prepare(s,
+    int r = hb__store_query_int(s, &last, "reading version counter",
             "SELECT max(coalesce((SELECT last_version FROM counters WHERE plugin=?1),0),"
             "           coalesce((SELECT max(version) FROM versions WHERE plugin=?1),0))",
-            &st);
+            plugin);
     if (r < 0)
         return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *out = (uint64_t)sqlite3_column_int64(st, 0) + 1;
-    else
-        r = hb__store_dberr(s, rc, "reading version counter");
-    sqlite3_finalize(st);
-    return r;
+    *out = (uint64_t)last + 1;
+    return 0;
 }
 
 /* Inserts the rows of r's lists (meta's: NULL lists are empty). */
@@ -526,38 +433,19 @@ static int insert_lists(hb_store *s, const char *plugin, uint64_t version,
 int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, const char *sha,
                       uint64_t size, int64_t created, const hb_version_rec *meta)
 {
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s,
-                              "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
-                              "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                              &st);
-    if (r < 0)
-        return r;
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
-    sqlite3_bind_text(st, 3, sha, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 4, meta ? meta->input_hash : "", -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 5, (sqlite3_int64)size);
-    sqlite3_bind_int64(st, 6, created);
-    sqlite3_bind_int(st, 7, HB_VERSION_CANDIDATE);
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return hb__store_dberr(s, rc, "inserting version");
-    if ((r = insert_lists(s, plugin, version, meta)) < 0)
-        return r;
-    if (sqlite3_prepare_v2(s->db,
-                           "INSERT INTO counters (plugin, last_version) VALUES (?1, ?2) "
-                           "ON CONFLICT(plugin) DO UPDATE SET last_version=excluded.last_version",
-                           -1, &st, NULL) != SQLITE_OK)
-        return hb__store_dberr(s, sqlite3_errcode(s->db), "prepare counter");
-    sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
-    rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE)
-        return hb__store_dberr(s, rc, "updating version counter");
-    return 0;
+    int r = hb__store_run(s, "inserting version",
+                          "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
+                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                          "tuttuIi", plugin, version, sha, meta ? meta->input_hash : "", size,
+                          created, (int)HB_VERSION_CANDIDATE);
+    if (r == 0)
+        r = insert_lists(s, plugin, version, meta);
+    if (r == 0)
+        r = hb__store_run(s, "updating version counter",
+                          "INSERT INTO counters (plugin, last_version) VALUES (?1, ?2) "
+                          "ON CONFLICT(plugin) DO UPDATE SET last_version=excluded.last_version",
+                          "tu", plugin, version);
+    return r;
 }
 
 

@@ -16,38 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Copies a file byte for byte (the damaged catalogue to a scratch copy
- * SQLite may write to while reading it). -ENOENT when src is absent. */
-static int copy_file(const char *src, const char *dst)
-{
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0)
-        return -errno;
-    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (out < 0) {
-        int e = errno;
-        close(in);
-        return -e;
-    }
-    int r = 0;
-    char buf[COPY_CHUNK];
-    for (;;) {
-        ssize_t n = read(in, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            r = n < 0 ? -errno : 0;
-            break;
-        }
-        if ((r = hb__write_full(out, buf, (size_t)n)) < 0)
-            break;
-    }
-    close(in);
-    if (close(out) < 0 && r == 0)
-        r = -errno;
-    return r;
-}
-
 /* A file cut short is padded with zeros to the size its header states:
  * SQLite refuses to attach a file shorter than that at all, while the
  * pages before the cut are still readable. */
@@ -182,8 +150,8 @@ static int open_damaged(hb_store *s, const char *damaged, const char *scratch, s
                         int *oldv, hb_sb *rep)
 {
     char *dw = hb__asprintf("%s-wal", damaged), *sw = hb__asprintf("%s-wal", scratch);
-    int r = (!dw || !sw) ? -ENOMEM : copy_file(damaged, scratch);
-    if (r == 0 && copy_file(dw, sw) < 0)
+    int r = (!dw || !sw) ? -ENOMEM : hb__copy_file(damaged, scratch, 0600);
+    if (r == 0 && hb__copy_file(dw, sw, 0600) < 0)
         unlink(sw);
     free(dw);
     free(sw);

@@ -44,21 +44,11 @@ int hb_store_snapshot_put(hb_store *s, const char *plugin, const char *name, uin
         return hb__store_seterr(s, HB_ELIMIT, "snapshot %s of %s is %zu bytes, the store's "
                                 "limit is %u", name, plugin, len, HB_STORE_MAX_CHECKPOINT);
     hb__store_lock(s);
-    sqlite3_stmt *st = NULL;
-    r = hb__store_prepare(s, "INSERT OR REPLACE INTO snapshots "
-                             "(plugin, name, version, schema, blob, created) "
-                             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
-    if (r == 0) {
-        sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)version);
-        sqlite3_bind_int64(st, 4, schema);
-        sqlite3_bind_blob64(st, 5, len ? blob : "", len, SQLITE_TRANSIENT);
-        sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        r = rc == SQLITE_DONE ? 0 : hb__store_dberr(s, rc, "storing snapshot");
-    }
+    r = hb__store_run(s, "storing snapshot",
+                      "INSERT OR REPLACE INTO snapshots (plugin, name, version, schema, blob, "
+                      "created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                      "ttuubI", plugin, name, version, (uint64_t)schema, blob, len,
+                      (int64_t)time(NULL));
     hb__store_unlock(s);
     return r;
 }
@@ -73,15 +63,12 @@ int hb_store_snapshot_get(hb_store *s, const char *plugin, const char *name,
         return r;
     hb__store_lock(s);
     sqlite3_stmt *st = NULL;
-    r = hb__store_prepare(s, "SELECT version, schema, blob, created FROM snapshots "
-                             "WHERE plugin=?1 AND name=?2", &st);
-    if (r == 0) {
-        sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
+    r = hb__store_prepare_bind(s, &st, "SELECT version, schema, blob, created FROM snapshots "
+                                       "WHERE plugin=?1 AND name=?2", "tt", plugin, name);
+    if (r == 0)
         r = hb__store_state_row(s, st, "reading snapshot", out);
-        if (r == 1)
-            r = hb__store_seterr(s, -ENOENT, "no snapshot %s of %s", name, plugin);
-    }
+    if (r == 1)
+        r = hb__store_seterr(s, -ENOENT, "no snapshot %s of %s", name, plugin);
     hb__store_unlock(s);
     return r;
 }
@@ -97,43 +84,12 @@ int hb_store_snapshot_list(hb_store *s, const char *plugin, char ***names, size_
 {
     if (!s || !names || !n || !hb__store_valid_plugin(plugin))
         return -EINVAL;
-    char **v = NULL;
-    size_t count = 0, cap = 0;
-    hb__store_lock(s);
-    sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare(s, "SELECT name FROM snapshots WHERE plugin=?1 ORDER BY name", &st);
-    if (r == 0) {
-        sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-        int rc;
-        while (r == 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-            if (count == cap) {
-                size_t nc = cap ? 2 * cap : 8;
-                char **nv = realloc(v, nc * sizeof(*nv));
-                if (!nv) {
-                    r = -ENOMEM;
-                    break;
-                }
-                v = nv;
-                cap = nc;
-            }
-            v[count] = strdup((const char *)sqlite3_column_text(st, 0));
-            if (!v[count])
-                r = -ENOMEM;
-            else
-                count++;
-        }
-        if (r == 0 && rc != SQLITE_DONE)
-            r = hb__store_dberr(s, rc, "listing snapshots");
-        sqlite3_finalize(st);
-    }
-    hb__store_unlock(s);
-    if (r < 0) {
-        hb_store_snapshot_names_free(v, count);
-        return r;
-    }
-    *names = v;
-    *n = count;
-    return 0;
+    int r = hb__store_query_texts(s, names, "listing snapshots",
+                                  "SELECT name FROM snapshots WHERE plugin=?1 ORDER BY name",
+                                  plugin);
+    if (r == 0)
+        *n = hb__strv_len(*names);
+    return r;
 }
 
 int hb_store_snapshot_delete(hb_store *s, const char *plugin, const char *name)
@@ -144,18 +100,10 @@ int hb_store_snapshot_delete(hb_store *s, const char *plugin, const char *name)
     if (r < 0)
         return r;
     hb__store_lock(s);
-    sqlite3_stmt *st = NULL;
-    r = hb__store_prepare(s, "DELETE FROM snapshots WHERE plugin=?1 AND name=?2", &st);
-    if (r == 0) {
-        sqlite3_bind_text(st, 1, plugin, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 2, name, -1, SQLITE_TRANSIENT);
-        int rc = sqlite3_step(st);
-        sqlite3_finalize(st);
-        if (rc != SQLITE_DONE)
-            r = hb__store_dberr(s, rc, "deleting snapshot");
-        else if (sqlite3_changes(s->db) == 0)
-            r = hb__store_seterr(s, -ENOENT, "no snapshot %s of %s", name, plugin);
-    }
+    r = hb__store_run(s, "deleting snapshot",
+                      "DELETE FROM snapshots WHERE plugin=?1 AND name=?2", "tt", plugin, name);
+    if (r == 0 && sqlite3_changes(s->db) == 0)
+        r = hb__store_seterr(s, -ENOENT, "no snapshot %s of %s", name, plugin);
     hb__store_unlock(s);
     return r;
 }

@@ -88,6 +88,20 @@ int hb__store_report(hb_store *s, int code, char **err);
 int hb__store_dberr(hb_store *s, int rc, const char *what);
 int hb__store_exec(hb_store *s, const char *sql, const char *what);
 int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st);
+/* Prepares sql and binds ?1, ?2, ... from the arguments, one per character
+ * of fmt: 't' const char * (text), 'u' uint64_t, 'I' int64_t, 'i' int,
+ * 'b' const void * and size_t (a blob). */
+int hb__store_prepare_bind(hb_store *s, sqlite3_stmt **st, const char *sql, const char *fmt, ...);
+int hb__store_vprepare_bind(hb_store *s, sqlite3_stmt **st, const char *sql, const char *fmt,
+                            va_list ap);
+/* prepare_bind, one step that must finish (an INSERT, UPDATE or DELETE),
+ * finalize: 0 or an error naming `what`. */
+int hb__store_run(hb_store *s, const char *what, const char *sql, const char *fmt, ...);
+/* Column 0 of the first row of sql (?1 bound to key unless NULL) into
+ * *out: 0, 1 when there is no row (*out untouched), or an error naming
+ * `what`. */
+int hb__store_query_int(hb_store *s, int64_t *out, const char *what, const char *sql,
+                        const char *key);
 /* Steps st, a SELECT of (version, schema, blob, created) from the
  * checkpoints or snapshots table, into *out (the blob copied): 0, 1 when
  * there is no row, or an error naming `what`. Finalizes st. */
@@ -115,8 +129,14 @@ void hb__store_unlock(hb_store *s);
 /* ---- records.c ---- */
 /* Reads the current row of st (REC_COLUMNS) and the version's lists. */
 int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
+/* Steps st (from hb__store_prepare_bind), a query of REC_COLUMNS, for one
+ * row: 0, -ENOENT when there is no row, or an error. Finalizes st. */
 int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
 bool hb__store_valid_plugin(const char *p);
+/* Column 0 of every row of sql (?1 bound to key unless NULL) as a
+ * NULL-terminated list (hb__strv_free), under the store's lock. */
+int hb__store_query_texts(hb_store *s, char ***out, const char *what, const char *sql,
+                          const char *key);
 int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha,
                              hb_version_rec *out);
 int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out);

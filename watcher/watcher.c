@@ -83,9 +83,7 @@ int hb__w_set_error(hb_watcher *w, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = hb__vasprintf(fmt, ap);
     va_end(ap);
     free(w->last_error);
     w->last_error = msg;
@@ -104,9 +102,7 @@ void hb__w_add_warning(hb_watcher *w, const char *fmt, ...)
     w->warnings = nw;
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        msg = NULL;
+    char *msg = hb__vasprintf(fmt, ap);
     va_end(ap);
     if (msg)
         w->warnings[w->n_warnings++] = msg;

@@ -18,9 +18,9 @@
  * executing its code after fini, and unmapping it would turn that thread's
  * next instruction into a fault nobody can attribute. */
 #include "worker.h"
+#include "util.h"
 #include "wire.h"
 
-#include <dirent.h>
 #include <dlfcn.h>
 #include <execinfo.h>
 #include <link.h>
@@ -101,16 +101,7 @@ static void fill_backtrace(hb_proto_fault *m, uintptr_t pc, char *none)
 /* Threads of this process, or -1 when /proc cannot tell. */
 static long count_threads(void)
 {
-    DIR *d = opendir("/proc/self/task");
-    if (!d)
-        return -1;
-    long n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        if (e->d_name[0] != '.')
-            n++;
-    closedir(d);
-    return n;
+    return hb__dir_count("/proc/self/task");
 }
 
 static uintptr_t fault_pc(const void *ucv)

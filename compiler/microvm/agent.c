@@ -154,42 +154,11 @@ static int open_port(void)
     die("virtio-serial port %s not found", HB_VMP_PORT_NAME);
 }
 
-int agent_write_full(int fd, const void *buf, size_t len)
-{
-    const uint8_t *p = buf;
-    while (len) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* 0, or -1 on EOF/error. */
-static int read_full(int fd, void *buf, size_t len)
-{
-    uint8_t *p = buf;
-    while (len) {
-        ssize_t n = read(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int agent_send_frame(int fd, hb_vmp_w *w)
 {
     if (hb_vmp_end(w) != 0)
         return -1;
-    return agent_write_full(fd, w->buf, w->len);
+    return hb__write_full(fd, w->buf, w->len) == 0 ? 0 : -1;
 }
 
 typedef struct outbuf {
@@ -545,8 +514,8 @@ int main(void)
         uint8_t hdr[HB_VMP_HEADER];
         uint32_t type, len;
         agent_wait_request(port);
-        if (read_full(port, hdr, sizeof(hdr)) != 0 || hb_vmp_header(hdr, &type, &len) != 0 ||
-            read_full(port, rbuf, len) != 0) {
+        if (hb__read_full(port, hdr, sizeof(hdr)) != 0 || hb_vmp_header(hdr, &type, &len) != 0 ||
+            hb__read_full(port, rbuf, len) != 0) {
             /* Host went away (or sent junk): reopen and wait for the next one. */
             close(port);
             port = open_port();

@@ -13,13 +13,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util.h" /* hb__read_full, hb__write_full (util/fullio.c) */
 #include "vmproto.h"
 
 /* "hotbox-agent: ..." on the console (the host keeps it in a log file). */
 void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* /dev/vportNpM whose sysfs name is `want`; -1 if not (yet) there. */
 int agent_find_port(const char *want, char *out, size_t outlen);
-int agent_write_full(int fd, const void *buf, size_t len);
 /* Ends the frame (hb_vmp_end) and writes it; -1 on failure. */
 int agent_send_frame(int fd, hb_vmp_w *w);
 /* mkdir -p for an absolute path; -1 (errno set) on failure. */

@@ -106,7 +106,7 @@ static int write_readonly(const char *path, const uint8_t *data, size_t len, cha
         snprintf(msg, msglen, "create %s: %s", tmp, strerror(errno));
         return errno;
     }
-    int e = agent_write_full(fd, data, len) == 0 ? 0 : (errno ? errno : EIO);
+    int e = -hb__write_full(fd, data, len);
     if (close(fd) != 0 && !e)
         e = errno;
     if (!e && rename(tmp, path) != 0)

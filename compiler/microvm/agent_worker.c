@@ -99,7 +99,7 @@ static __attribute__((noreturn)) void relay(int port, int sock, pid_t worker)
                                : read(port, buf, sizeof(buf));
             if (n < 0 && errno == EINTR)
                 continue;
-            if (n <= 0 || agent_write_full(p[1 - i].fd, buf, (size_t)n) != 0)
+            if (n <= 0 || hb__write_full(p[1 - i].fd, buf, (size_t)n) != 0)
                 _exit(0);
         }
     }
