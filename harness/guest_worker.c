@@ -125,7 +125,7 @@ static hb_vm_accel pick_accel(char *why, size_t len)
         snprintf(why, len, "%s (HOTBOX_VM_ACCEL)", e);
         return e[0] == 'k' ? HB_VM_ACCEL_KVM : HB_VM_ACCEL_TCG;
     }
-    char w[400];
+    char w[384]; /* room for "tcg (" and ")" in the caller's 400 */
     int kvm = kvm_verdict(w, sizeof(w));
     snprintf(why, len, "%s (%s)", kvm > 0 ? "kvm" : "tcg", w[0] ? w : "no KVM verdict");
     return kvm > 0 ? HB_VM_ACCEL_KVM : HB_VM_ACCEL_TCG;

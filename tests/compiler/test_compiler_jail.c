@@ -98,7 +98,7 @@ static int count_marked(const char *marker)
     while ((de = readdir(d))) {
         if (de->d_name[0] < '0' || de->d_name[0] > '9')
             continue;
-        char path[64], buf[4096];
+        char path[sizeof("/proc//cmdline") + sizeof(de->d_name)], buf[4096];
         snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
