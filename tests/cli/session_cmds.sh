@@ -9,8 +9,8 @@
 set -u
 hb=$1
 src=$2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-session-XXXXXX")
-trap '[ -n "${watch:-}" ] && kill -9 $watch 2>/dev/null; [ -n "${HB_TEST_KEEP:-}" ] || rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp session
 cp -r "$src/examples/plugins/counter" "$tmp/counter"
 # A function that crashes the worker, for the crash and restart counters.
 sed -i 's/^HB_EXPORT_FN int32_t version(void)/HB_EXPORT_FN int crash(void) { volatile int *p = 0; return *p; }\n&/' "$tmp/counter/counter.c"
@@ -38,18 +38,8 @@ out=$(hbq snapshot frobnicate counter 2>&1); rc=$?
 check "unknown action: usage" "$rc" 2
 
 # ---- a live session
-rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
-"$hb" --state-dir "$st" --isolation local watch --json --no-selftests "$tmp/counter" >"$tmp/fifo" 2>>"$tmp/err" &
-watch=$!
-exec 3<"$tmp/fifo"
-wait_for() { # pattern: reads the stream up to a line matching it
-  while IFS= read -r line <&3; do
-    echo "$line" >>"$tmp/log"
-    case "$line" in *$1*) return 0 ;; esac
-  done
-  echo "FAIL: the stream ended before $1"; fail=1; return 1
-}
-wait_for '"event":"watching"'
+hb_start --isolation local watch --json --no-selftests "$tmp/counter"
+expect '"event":"watching"'
 call increment ')l' >/dev/null; call increment ')l' >/dev/null
 check "live state" "$(call increment ')l')" 3
 out=$(hbq snapshot save counter three 2>&1); rc=$?
@@ -87,8 +77,6 @@ check "restart of a plugin not loaded" "$rc:$(echo "$out" | grep -c 'nosuch is n
 got=$(call get ')l'); case "$got" in 3) got=ok ;; esac
 check "state after restart: the checkpoint" "$got" ok
 
-kill -INT $watch
-while IFS= read -r line <&3; do :; done
-wait $watch; watch=
+watch_stop
 [ $fail = 0 ] || { echo "--- watch stderr"; cat "$tmp/err"; echo "--- call stderr"; cat "$tmp/callerr" 2>/dev/null; }
 exit $fail

@@ -4,8 +4,8 @@
 # with a "diagnostics" array), and the build does not fail.
 set -u
 hb=$1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-warn-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp warn
 mkdir -p "$tmp/plugins/w"
 src() { printf '#include <hotbox/plugin.h>\n#warning hotbox-test-warning\nint val(void) { return %s; }\nHB_PLUGIN("w", 1, 0, 0, 0, 0);\n' "$1" > "$tmp/plugins/w/w.c"; }
 src 1
@@ -14,18 +14,10 @@ fail=0
 grep -q "w.c:2:[0-9]*: warning: .*hotbox-test-warning" "$tmp/out" || { echo "FAIL: build does not show the warning"; cat "$tmp/out"; fail=1; }
 
 src 2
-mkfifo "$tmp/fifo"
-"$hb" --state-dir "$tmp/state" watch --json --once "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
-while IFS= read -r line <&3; do
-  printf "%s\n" "$line" >>"$tmp/log"
-  case "$line" in *'"event":"watching"'*) break ;; esac
-done
+watch_start --json --once "$tmp/plugins"
+wait_for '"event":"watching"'
 src 3
-while IFS= read -r line <&3; do printf "%s\n" "$line" >>"$tmp/log"; done
-exec 3<&-
-wait $pid
+watch_drain
 grep -q '"event":"warning".*"diagnostics":\[{.*"line":2.*"severity":"warning"' "$tmp/log" ||
   grep -q '"event":"warning".*"diagnostics":\[{.*"severity":"warning".*"line":2' "$tmp/log" ||
   { echo "FAIL: no structured warning in the JSON stream"; cat "$tmp/log" "$tmp/err"; fail=1; }

@@ -5,8 +5,8 @@
 # sleeps); the test's timeout is the failure path.
 set -u
 hb=$1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-watch-carry-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp watch-carry
 mkdir -p "$tmp/plugins/stats"
 write() {
   cat >"$tmp/plugins/stats/.s.c" <<SRC
@@ -20,17 +20,7 @@ SRC
   mv "$tmp/plugins/stats/.s.c" "$tmp/plugins/stats/stats.c"
 }
 write "long hits; long misses;"
-mkfifo "$tmp/fifo"
-"$hb" --state-dir "$tmp/state" watch --no-selftests "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
-wait_for() {
-  while IFS= read -r line <&3; do
-    echo "$line" >>"$tmp/log"
-    case "$line" in *"$1"*) return 0 ;; esac
-  done
-  return 1
-}
+watch_start --no-selftests "$tmp/plugins"
 fail=0
 wait_for '[watching]' || { echo "FAIL: no watching line"; fail=1; }
 write "long misses; long hits;"
@@ -40,10 +30,5 @@ grep -q '^\[swapped\] .*statics: 1 carried, 1 reset, 0 new' "$tmp/log" ||
   { echo "FAIL: the swapped line does not sum up the statics"; fail=1; }
 grep -q '^    carried: `long int count`' "$tmp/log" ||
   { echo "FAIL: count is not listed as carried"; fail=1; }
-kill -INT $pid
-while IFS= read -r line <&3; do :; done
-exec 3<&-
-wait $pid
-[ $fail = 0 ] && echo "PASS watch carry"
-[ $fail = 0 ] || cat "$tmp/log" "$tmp/err"
-exit $fail
+watch_stop
+watch_finish "watch carry"

@@ -6,8 +6,8 @@
 # failure path.
 set -u
 hb=$1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-watch-marks-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp watch-marks
 mkdir -p "$tmp/plugins/stats"
 write() {
   cat >"$tmp/plugins/stats/.s.c" <<SRC
@@ -21,27 +21,11 @@ SRC
   mv "$tmp/plugins/stats/.s.c" "$tmp/plugins/stats/stats.c"
 }
 fail=0
-wait_for() {
-  while IFS= read -r line <&3; do
-    echo "$line" >>"$tmp/log"
-    case "$line" in *"$1"*) return 0 ;; esac
-  done
-  return 1
-}
 run() { # $1: extra option
-  rm -f "$tmp/fifo" "$tmp/log"
-  mkfifo "$tmp/fifo"
+  rm -f "$tmp/log" "$tmp/err"
   write 1
-  "$hb" --state-dir "$tmp/state" watch --no-selftests $1 "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-  pid=$!
-  exec 3<"$tmp/fifo"
+  watch_start --no-selftests $1 "$tmp/plugins"
   wait_for '[watching]' || { echo "FAIL$1: no watching line"; fail=1; }
-}
-stop() {
-  kill -INT $pid
-  while IFS= read -r line <&3; do echo "$line" >>"$tmp/log"; done
-  exec 3<&-
-  wait $pid
 }
 
 run ""
@@ -52,7 +36,7 @@ grep -q '^    carried (marked): `long int count`' "$tmp/log" ||
   { echo "FAIL: count is not listed as carried (marked)"; fail=1; }
 grep -q '^\[swapped\] .*statics: 1 carried (marked), 1 reset, 0 new' "$tmp/log" ||
   { echo "FAIL: the swapped line does not sum up the marked statics"; fail=1; }
-stop
+watch_stop
 [ $fail = 0 ] || cat "$tmp/log" "$tmp/err"
 
 run "--no-carry"
@@ -60,10 +44,8 @@ write 3
 wait_for '[swapped]' || { echo "FAIL --no-carry: no swap"; fail=1; }
 write 4
 wait_for '[swapped]' || { echo "FAIL --no-carry: no second swap"; fail=1; }
-stop
+watch_stop
 [ "$(grep -c 'carry is off for this sandbox' "$tmp/log")" = 1 ] ||
   { echo "FAIL --no-carry: the view does not say once that carry is off"; fail=1; }
 grep -q '^    carried' "$tmp/log" && { echo "FAIL --no-carry: something was carried"; fail=1; }
-[ $fail = 0 ] && echo "PASS watch carry marks"
-[ $fail = 0 ] || cat "$tmp/log" "$tmp/err"
-exit $fail
+watch_finish "watch carry marks"

@@ -5,29 +5,21 @@
 set -u
 hb=$1
 n=${HB_WATCH_MANY:-80}
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-many-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp many
 i=0
 while [ $i -lt $n ]; do
   mkdir -p "$tmp/plugins/p$i"
   printf '#include <hotbox/plugin.h>\nint val(void) { return %d; }\nHB_PLUGIN("p%d", 1, 0, 0, 0, 0);\n' $i $i >"$tmp/plugins/p$i/p.c"
   i=$((i + 1))
 done
-mkfifo "$tmp/fifo"
-"$hb" --state-dir "$tmp/state" --isolation local watch --json --once --no-selftests "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
+hb_start --isolation local watch --json --once --no-selftests "$tmp/plugins"
 fail=0
-while IFS= read -r line <&3; do
-  echo "$line" >>"$tmp/log"
-  case "$line" in *'"event":"watching"'*) break ;; esac
-done
+wait_for '"event":"watching"'
 grep -q "\"watching $n plugins ($n loaded)" "$tmp/log" ||
   { echo "FAIL: not every plugin loaded: $(grep '"watching"' "$tmp/log")"; fail=1; }
 printf '#include <hotbox/plugin.h>\nint val(void) { return 1000; }\nHB_PLUGIN("p7", 1, 0, 0, 0, 0);\n' >"$tmp/plugins/p7/p.c"
-while IFS= read -r line <&3; do echo "$line" >>"$tmp/log"; done
-exec 3<&-
-wait $pid
+watch_drain
 rc=$?
 [ $rc = 0 ] || { echo "FAIL: watch --once exited $rc"; fail=1; }
 grep -q '"event":"swapped","plugin":"p7"' "$tmp/log" || { echo "FAIL: p7 not swapped"; fail=1; }

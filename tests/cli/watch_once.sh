@@ -6,22 +6,14 @@
 set -u
 hb=$1
 src=$2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-watch-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp watch
 cp -r "$src/examples/plugins" "$tmp/plugins"
-mkfifo "$tmp/fifo"
 
-"$hb" --state-dir "$tmp/state" watch --json --once "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
-while IFS= read -r line <&3; do
-  echo "$line" >>"$tmp/log"
-  case "$line" in *'"event":"watching"'*) break ;; esac
-done
+watch_start --json --once "$tmp/plugins"
+wait_for '"event":"watching"'
 sed -i 's/count += 1;/count += 10;/' "$tmp/plugins/counter/counter.c"
-while IFS= read -r line <&3; do echo "$line" >>"$tmp/log"; done
-exec 3<&-
-wait $pid
+watch_drain
 rc=$?
 fail=0
 [ $rc = 0 ] || { echo "FAIL: watch --once exited $rc"; fail=1; }
@@ -30,23 +22,14 @@ grep -q '"detect_ms"' "$tmp/log" || { echo "FAIL: no stage timings"; fail=1; }
 grep -q '"event":"selftest".*passed' "$tmp/log" || { echo "FAIL: self-tests did not run"; fail=1; }
 
 # Ctrl-C: clean shutdown, no worker left.
-"$hb" --state-dir "$tmp/state" watch --json "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err2" &
-pid=$!
-exec 3<"$tmp/fifo"
-while IFS= read -r line <&3; do
-  case "$line" in *'"event":"watching"'*) break ;; esac
-done
-workers=$(pgrep -P $pid)
+watch_start --json "$tmp/plugins"
+wait_for '"event":"watching"'
+workers=$(pgrep -P $watch_pid)
 [ -n "$workers" ] || { echo "FAIL: no worker process under watch"; fail=1; }
-kill -INT $pid
-while IFS= read -r line <&3; do :; done
-exec 3<&-
-wait $pid
+watch_stop
 rc=$?
-[ $rc = 0 ] || { echo "FAIL: watch exited $rc after SIGINT"; cat "$tmp/err2"; fail=1; }
+[ $rc = 0 ] || { echo "FAIL: watch exited $rc after SIGINT"; fail=1; }
 for w in $workers; do
   if kill -0 "$w" 2>/dev/null; then echo "FAIL: worker $w outlived watch"; fail=1; fi
 done
-[ $fail = 0 ] && echo "PASS watch"
-[ $fail = 0 ] || cat "$tmp/log" "$tmp/err"
-exit $fail
+watch_finish watch

@@ -8,11 +8,11 @@
 # are bounded by `timeout`; reading the JSON stream is how this waits.
 set -u
 hb=$1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-once-XXXXXX")
-trap '[ -n "${HB_TEST_KEEP:-}" ] || rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp once
 real_cc=$(command -v "${CC:-cc}")
 mkdir -p "$tmp/plugins/race"
-mkfifo "$tmp/compiled" "$tmp/go" "$tmp/fifo"
+mkfifo "$tmp/compiled" "$tmp/go"
 cat > "$tmp/slow-cc.sh" <<SH
 #!/bin/sh
 '$real_cc' "\$@" || exit \$?
@@ -33,25 +33,16 @@ SRC
 }
 src 1 ""
 fail=0
-"$hb" --state-dir "$tmp/state" --isolation local --cc "$tmp/slow-cc.sh" watch --json --once --no-selftests "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
-while IFS= read -r line <&3; do
-  echo "$line" >>"$tmp/log"
-  case "$line" in *'"event":"watching"'*) break ;; esac
-done
+hb_start --isolation local --cc "$tmp/slow-cc.sh" watch --json --once --no-selftests "$tmp/plugins"
+wait_for '"event":"watching"'
 : > "$tmp/block"
 src 2 ""                                  # a good save: its compile blocks
-timeout 60 sh -c "read x < '$tmp/compiled'" || { echo "FAIL: the compiler never ran"; kill $pid; exit 1; }
+timeout 60 sh -c "read x < '$tmp/compiled'" || { echo "FAIL: the compiler never ran"; exit 1; }
 src 3 "int broken(void) { return }"      # saved again mid-compile: does not compile
-timeout 60 sh -c "echo go > '$tmp/go'" || { echo "FAIL: the compiler stopped waiting"; kill $pid; exit 1; }
-while IFS= read -r line <&3; do echo "$line" >>"$tmp/log"; done
-exec 3<&-
-wait $pid
+timeout 60 sh -c "echo go > '$tmp/go'" || { echo "FAIL: the compiler stopped waiting"; exit 1; }
+watch_drain
 rc=$?
 [ $rc = 1 ] || { echo "FAIL: watch --once exited $rc; the final save does not compile (want 1)"; fail=1; }
 grep -q '"event":"compile-failed","plugin":"race"' "$tmp/log" ||
   { echo "FAIL: no compile-failed event for the final content"; fail=1; }
-[ $fail = 0 ] && echo "PASS watch --once waits for the final content"
-[ $fail = 0 ] || cat "$tmp/log" "$tmp/err"
-exit $fail
+watch_finish "watch --once waits for the final content"

@@ -7,44 +7,30 @@
 set -u
 hb=$1
 src=$2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-wreplay-XXXXXX")
-trap '[ -n "${watch:-}" ] && kill -9 $watch 2>/dev/null; [ -n "${HB_TEST_KEEP:-}" ] || rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp wreplay
 cp -r "$src/examples/replay/tally" "$tmp/tally"
 st="$tmp/state"
 fail=0
 check() { # what got want
   if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAIL: $1: got '$2', want '$3'"; fail=1; fi
 }
-wait_for() { # pattern: reads the stream up to a line matching it
-  while IFS= read -r line <&3; do
-    echo "$line" >>"$tmp/log"
-    case "$line" in *$1*) last=$line; return 0 ;; esac
-  done
-  echo "FAIL: the stream ended before $1"; cat "$tmp/log" "$tmp/err"; fail=1; return 1
-}
 call() { "$hb" --state-dir "$st" -q call "$tmp/tally" -- tally "$@" 2>>"$tmp/callerr"; }
 
-mkfifo "$tmp/fifo"
-"$hb" --state-dir "$st" --isolation local watch --json --no-selftests --replay \
-  --replay-exclude stamp "$tmp/tally" >"$tmp/fifo" 2>>"$tmp/err" &
-watch=$!
-exec 3<"$tmp/fifo"
-wait_for '"event":"watching"'
+hb_start --isolation local watch --json --no-selftests --replay --replay-exclude stamp "$tmp/tally"
+expect '"event":"watching"'
 check "add 5" "$(call add 'l)l' 5)" 5
 check "add 2" "$(call add 'l)l' 2)" 7
 check "score 4" "$(call score 'i)i' 4)" 8
 call stamp ')L' >/dev/null
 sed 's/return x \* 2;/return x * 3;/' "$tmp/tally/tally.c" >"$tmp/t.c" && mv "$tmp/t.c" "$tmp/tally/tally.c"
-wait_for '"event":"swapped"'
-wait_for '"event":"replay"'
+expect '"event":"swapped"'
+expect '"event":"replay"'
 echo "$last" | grep -q '"old_version":1,"new_version":2' || { echo "FAIL: versions: $last"; fail=1; }
 echo "$last" | grep -q '"calls":4,"excluded":1' || { echo "FAIL: counts: $last"; fail=1; }
 echo "$last" | grep -q '"diffs":\[{"index":2,[^]]*"function":"score","signature":"i)i","args":"(4)","old":"8","new":"12"}\]' ||
   { echo "FAIL: exactly the score call: $last"; fail=1; }
 check "the live sandbox kept its state" "$(call add 'l)l' 1)" 8
 check "and serves the new code" "$(call score 'i)i' 4)" 12
-kill -INT $watch
-wait $watch
-watch=
-[ $fail = 0 ] && echo "PASS watch replay"
-exit $fail
+watch_stop
+watch_finish "watch replay"

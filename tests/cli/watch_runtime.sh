@@ -6,8 +6,8 @@
 # (no sleeps); the test's timeout is the failure path.
 set -u
 hb=$1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-watch-runtime-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp watch-runtime
 mkdir -p "$tmp/plugins/greet"
 write() { # the version number, then plugin.json's text
   cat >"$tmp/plugins/greet/.g.c" <<SRC
@@ -22,7 +22,6 @@ SRC
   mv "$tmp/plugins/greet/.g.c" "$tmp/plugins/greet/greet.c"
 }
 write 1 '{}'
-. "$(dirname "$0")/lib_watch.sh"
 watch_start "$tmp/plugins"
 fail=0
 wait_for '[watching]' || { echo "FAIL: no watching line"; fail=1; }
@@ -33,7 +32,4 @@ grep -q '^\[swapped\] greet v1 -> v2' "$tmp/log" || { echo "FAIL: no swapped lin
 grep -q '^\[restarted\] .*other plugin.json runtime settings (greet: limit fds 256 -> 64, env, data or allow-list)' "$tmp/log" ||
   { echo "FAIL: no restarted line naming the changed settings"; fail=1; }
 watch_stop
-[ $fail = 0 ] && echo "PASS watch runtime"
-[ $fail = 0 ] && [ -n "${HB_TEST_VERBOSE:-}" ] && cat "$tmp/log"
-[ $fail = 0 ] || cat "$tmp/log" "$tmp/err"
-exit $fail
+watch_finish "watch runtime"

@@ -8,20 +8,14 @@
 # test's timeout is the failure path.
 set -u
 hb=$1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-storm-XXXXXX")
-trap '[ -n "${HB_TEST_KEEP:-}" ] || rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp storm
 src() { # plugin value
   printf '#include <hotbox/plugin.h>\nint val(void) { return %d; }\nHB_PLUGIN("%s", 1, 0, 0, 0, 0);\n' "$2" "$1"
 }
 for p in p0 p1 p2; do mkdir -p "$tmp/plugins/$p"; src $p 0 >"$tmp/plugins/$p/main.c"; done
-mkfifo "$tmp/fifo"
-"$hb" --state-dir "$tmp/state" --isolation local watch --json --no-selftests "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
-while IFS= read -r line <&3; do
-  echo "$line" >>"$tmp/log"
-  case "$line" in *'"event":"watching"'*) break ;; esac
-done
+hb_start --isolation local watch --json --no-selftests "$tmp/plugins"
+wait_for '"event":"watching"'
 k=1
 while [ $k -le 90 ]; do
   p=p$((k % 3)); f="$tmp/plugins/$p/main.c"
@@ -52,10 +46,7 @@ settled || while IFS= read -r line <&3; do
   settled && break
 done
 settled || { echo "FAIL: the stream never said p0 v$want_p0, p1 v$want_p1, p2 v$want_p2 are live"; fail=1; }
-kill -INT $pid
-while IFS= read -r line <&3; do echo "$line" >>"$tmp/log"; done
-exec 3<&-
-wait $pid
+watch_stop
 rc=$?
 [ $rc = 0 ] || { echo "FAIL: watch exited $rc after SIGINT"; fail=1; }
 settled || { echo "FAIL: after the end of the stream p0 v$(live p0), p1 v$(live p1), p2 v$(live p2) are live; want v$want_p0, v$want_p1, v$want_p2"; fail=1; }

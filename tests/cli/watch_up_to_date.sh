@@ -6,23 +6,13 @@
 set -u
 hb=$1
 src=$2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-watch-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib_watch.sh"
+watch_tmp watch
 mkdir -p "$tmp/plugins"
 cp -r "$src/examples/plugins/counter" "$tmp/plugins/counter"
 cp "$tmp/plugins/counter/counter.c" "$tmp/good.c"
-mkfifo "$tmp/fifo"
 
-"$hb" --state-dir "$tmp/state" watch --json --no-selftests "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
-wait_for() {
-  while IFS= read -r line <&3; do
-    echo "$line" >>"$tmp/log"
-    case "$line" in *"$1"*) return 0 ;; esac
-  done
-  return 1
-}
+watch_start --json --no-selftests "$tmp/plugins"
 fail=0
 wait_for '"event":"watching"' || { echo "FAIL: no watching event"; fail=1; }
 echo 'int broken( {' >>"$tmp/plugins/counter/counter.c"
@@ -31,12 +21,7 @@ cp "$tmp/good.c" "$tmp/plugins/counter/counter.c"
 wait_for '"event":"up-to-date"' || { echo "FAIL: no up-to-date event after the revert"; fail=1; }
 grep -q '"event":"up-to-date","plugin":"counter","version":1' "$tmp/log" ||
   { echo "FAIL: up-to-date does not name counter v1"; fail=1; }
-kill -INT $pid
-while IFS= read -r line <&3; do :; done
-exec 3<&-
-wait $pid
+watch_stop
 rc=$?
 [ $rc = 0 ] || { echo "FAIL: watch exited $rc after SIGINT"; fail=1; }
-[ $fail = 0 ] && echo "PASS watch up-to-date"
-[ $fail = 0 ] || cat "$tmp/log" "$tmp/err"
-exit $fail
+watch_finish "watch up-to-date"
