@@ -7,6 +7,12 @@
  *   double ms[RUNS]; ... ms[i] = hb_bench_now_ms() - t0; ...
  *   hb_bench_report("crash -> serving", ms, RUNS);
  *   // "crash -> serving          n=50  median    7.812 ms  p95    9.301 ms  min ... max ..."
+ *
+ * And the set-up every end-to-end benchmark repeats: a temporary tree with
+ * one plugin directory and a state directory (hb_bench_tree_new), a source
+ * written whole (hb_bench_write), a manager on that state
+ * (hb_bench_manager). Set-up failures end the benchmark with a message
+ * naming what failed and where (hb_bench_die).
  */
 #ifndef HB_BENCH_COMMON_H
 #define HB_BENCH_COMMON_H
@@ -16,9 +22,13 @@
 #include <stdlib.h>
 #include <time.h>
 #include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <hotbox/hotbox.h>
 
 static inline double hb_bench_now_ms(void)
 {
@@ -95,6 +105,72 @@ static inline void hb_bench_rm_rf(const char *dir)
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Ends a benchmark whose set-up failed: "WHAT: TEXT OF CODE[: DETAIL]". code
+ * is a hotbox code or a negative errno value. */
+static inline void hb_bench_die(const char *what, int code, const char *detail)
+{
+    fprintf(stderr, "bench: %s: %s%s%s\n", what, hb_strerror(code), detail && *detail ? ": " : "",
+            detail ? detail : "");
+    exit(1);
+}
+
+/* Writes text to path whole: into DIR/.NAME.tmp, then renamed over path, so
+ * a watcher sees one complete save (and no source file by another name).
+ * Dies on failure. */
+static inline void hb_bench_write(const char *path, const char *text)
+{
+    char tmp[4400];
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    snprintf(tmp, sizeof(tmp), "%.*s.%s.tmp", (int)(base - path), path, base);
+    FILE *f = fopen(tmp, "we");
+    if (!f)
+        hb_bench_die("writing", -errno, tmp);
+    int ok = fputs(text, f) >= 0;
+    if (fclose(f) != 0 || !ok)
+        hb_bench_die("writing", -EIO, tmp);
+    if (rename(tmp, path) < 0)
+        hb_bench_die("renaming", -errno, path);
+}
+
+/* A benchmark's temporary tree: root is a new /tmp/hb-bench-NAME-XXXXXX,
+ * dir its plugin directory root/PLUGIN (created), src dir/PLUGIN.c (not
+ * written), state root/.hotbox. Remove it with hb_bench_rm_rf(t.root). */
+typedef struct hb_bench_tree {
+    char root[256];
+    char dir[512];
+    char src[640];
+    char state[512];
+} hb_bench_tree;
+
+static inline void hb_bench_tree_new(hb_bench_tree *t, const char *name, const char *plugin)
+{
+    snprintf(t->root, sizeof(t->root), "/tmp/hb-bench-%s-XXXXXX", name);
+    if (!mkdtemp(t->root))
+        hb_bench_die("mkdtemp", -errno, t->root);
+    snprintf(t->dir, sizeof(t->dir), "%s/%s", t->root, plugin);
+    snprintf(t->src, sizeof(t->src), "%s/%s.c", t->dir, plugin);
+    snprintf(t->state, sizeof(t->state), "%s/.hotbox", t->root);
+    if (mkdir(t->dir, 0755) < 0)
+        hb_bench_die("mkdir", -errno, t->dir);
+}
+
+/* A manager on state with the given isolation and event callback (NULL for
+ * none). Dies on failure. */
+static inline hb_manager *hb_bench_manager(const char *state, hb_isolation iso, hb_event_fn on_event)
+{
+    hb_manager_options mo;
+    hb_manager_options_init(&mo, HB_MANAGER_OPTIONS_VERSION);
+    mo.state_dir = state;
+    mo.isolation = iso;
+    mo.on_event = on_event;
+    hb_manager *m = NULL;
+    int r = hb_manager_new(&mo, &m);
+    if (r < 0)
+        hb_bench_die("hb_manager_new", r, state);
+    return m;
 }
 
 #endif /* HB_BENCH_COMMON_H */

@@ -52,24 +52,7 @@ static double median(double *v, size_t n)
     return hb_bench_stats_of(v, n).median;
 }
 
-static char root[] = "/tmp/hb-bench-XXXXXX";
-
-static void write_file(const char *path, const char *text)
-{
-    char tmp[4400];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        perror(tmp);
-        exit(1);
-    }
-    fputs(text, f);
-    fclose(f);
-    if (rename(tmp, path) < 0) {
-        perror(path);
-        exit(1);
-    }
-}
+static const char *root; /* the benchmark's temporary tree (main) */
 
 /* A plugin with 4 KiB of state; `salt` makes each version a new object. */
 static void write_state_plugin(const char *dir, int salt)
@@ -85,7 +68,7 @@ static void write_state_plugin(const char *dir, int salt)
              "HB_PLUGIN(\"bench\", 1, 0, 0, save, migrate);\n",
              salt);
     snprintf(path, sizeof(path), "%s/bench.c", dir);
-    write_file(path, src);
+    hb_bench_write(path, src);
 }
 
 static double last_swap_ms;
@@ -318,7 +301,7 @@ static int bench_crash(hb_manager *m, int runs)
     mkdir(dir, 0755);
     char path[4300];
     snprintf(path, sizeof(path), "%s/crashb.c", dir);
-    write_file(path, crash_src);
+    hb_bench_write(path, crash_src);
     hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
     so.profile = HB_PROFILE_STANDARD;
     so.crash_loop_max = 1000000; /* crashes on purpose: no backoff */
@@ -398,23 +381,15 @@ int main(int argc, char **argv)
         runs = 5;
     if (!getenv("HOTBOX_WORKER"))
         setenv("HOTBOX_WORKER", HB_WORKER_PATH, 0);
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    char dir[4200], state[4200];
-    snprintf(dir, sizeof(dir), "%s/bench", root);
-    snprintf(state, sizeof(state), "%s/.hotbox", root);
-    mkdir(dir, 0755);
+    hb_bench_tree t;
+    hb_bench_tree_new(&t, "core", "bench");
+    root = t.root;
+    const char *dir = t.dir, *state = t.state;
     write_state_plugin(dir, 0);
 
-    hb_manager_options mo = HB_MANAGER_OPTIONS_INIT;
-    mo.state_dir = state;
-    mo.isolation = HB_ISOLATION_LOCAL;
-    mo.on_event = on_event;
-    hb_manager *m;
+    hb_manager *m = hb_bench_manager(state, HB_ISOLATION_LOCAL, on_event);
     hb_sandbox *sb;
-    if (hb_manager_new(&mo, &m) < 0 || hb_sandbox_new(m, NULL, &sb) < 0 || hb_load(sb, dir) < 0) {
+    if (hb_sandbox_new(m, NULL, &sb) < 0 || hb_load(sb, dir) < 0) {
         fprintf(stderr, "set-up failed\n");
         return 1;
     }

@@ -26,7 +26,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char root[] = "/tmp/hb-bench-replay-XXXXXX";
 
 static double now_us(void)
 {
@@ -100,28 +99,15 @@ int main(int argc, char **argv)
         return 2;
     if (!getenv("HOTBOX_WORKER"))
         setenv("HOTBOX_WORKER", HB_WORKER_PATH, 0);
-    if (!mkdtemp(root))
-        return 1;
-    char dir[256], src[300], state[256], rec[256];
-    snprintf(dir, sizeof(dir), "%s/bench", root);
-    snprintf(src, sizeof(src), "%s/bench.c", dir);
-    snprintf(state, sizeof(state), "%s/state", root);
-    snprintf(rec, sizeof(rec), "%s/state/recordings", root);
-    mkdir(dir, 0755);
-    FILE *f = fopen(src, "w");
-    if (!f)
-        return 1;
-    fputs("#include <hotbox/plugin.h>\n#include <stdint.h>\n"
-          "int32_t add(int32_t a, int32_t b) { return a + b; }\n"
-          "HB_PLUGIN(\"bench\", 1, 0, 0, 0, 0);\n", f);
-    fclose(f);
-    hb_manager_options mo;
-    hb_manager_options_init(&mo, HB_MANAGER_OPTIONS_VERSION);
-    mo.state_dir = state;
-    mo.isolation = HB_ISOLATION_LOCAL;
-    hb_manager *m = NULL;
-    if (hb_manager_new(&mo, &m) < 0)
-        return 1;
+    hb_bench_tree t;
+    hb_bench_tree_new(&t, "replay", "bench");
+    const char *root = t.root, *dir = t.dir;
+    char rec[600];
+    snprintf(rec, sizeof(rec), "%s/recordings", t.state);
+    hb_bench_write(t.src, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+                          "int32_t add(int32_t a, int32_t b) { return a + b; }\n"
+                          "HB_PLUGIN(\"bench\", 1, 0, 0, 0, 0);\n");
+    hb_manager *m = hb_bench_manager(t.state, HB_ISOLATION_LOCAL, NULL);
 
     /* 1. recording overhead, alternating blocks of 500 calls */
     hb_sandbox *plain = sandbox(m, dir, NULL), *recd = sandbox(m, dir, rec);

@@ -47,22 +47,6 @@ static const char plugin_src[] =
     "  memcpy(&count, d, 8); return 0; }\n"
     "HB_PLUGIN(\"rbplug\", 1, 0, 0, save, migrate);\n";
 
-static void die(const char *what, int code, const char *detail)
-{
-    fprintf(stderr, "bench_rollback: %s: %s%s%s\n", what, hb_strerror(code),
-            detail && *detail ? ": " : "", detail ? detail : "");
-    exit(1);
-}
-
-static int write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "we");
-    if (!f)
-        return -errno;
-    int ok = fputs(text, f) >= 0;
-    return fclose(f) == 0 && ok ? 0 : -EIO;
-}
-
 static double spawn_true_ms(void)
 {
     char *argv[] = {"/bin/true", NULL};
@@ -82,24 +66,12 @@ int main(int argc, char **argv)
     int runs = argc > 1 ? atoi(argv[1]) : 50;
     if (runs < 1)
         runs = 50;
-    char tmpl[] = "/tmp/hb-bench-rollback-XXXXXX";
-    char *root = mkdtemp(tmpl);
-    if (!root)
-        die("mkdtemp", -errno, NULL);
-    char plugdir[512], src[600], state[512];
-    snprintf(plugdir, sizeof(plugdir), "%s/rbplug", root);
-    snprintf(src, sizeof(src), "%s/rbplug.c", plugdir);
-    snprintf(state, sizeof(state), "%s/.hotbox", root);
-    if (mkdir(plugdir, 0755) < 0 || write_text(src, plugin_src) < 0)
-        die("writing the plugin", -errno, plugdir);
-
-    hb_manager_options mo;
-    hb_manager_options_init(&mo, HB_MANAGER_OPTIONS_VERSION);
-    mo.state_dir = state;
-    hb_manager *m = NULL;
-    int r = hb_manager_new(&mo, &m);
-    if (r < 0)
-        die("hb_manager_new", r, NULL);
+    hb_bench_tree t;
+    hb_bench_tree_new(&t, "rollback", "rbplug");
+    const char *root = t.root, *plugdir = t.dir, *src = t.src;
+    hb_bench_write(src, plugin_src);
+    hb_manager *m = hb_bench_manager(t.state, HB_ISOLATION_AUTO, NULL);
+    int r;
     hb_sandbox *sb = NULL;
     /* The benchmark crashes on purpose, many times a second: keep the
      * crash-loop policy (and its restart backoff) out of the measurement. */
@@ -108,15 +80,15 @@ int main(int argc, char **argv)
     so.crash_loop_max = 1000000;
     so.crash_loop_window_ms = 1;
     if ((r = hb_sandbox_new(m, &so, &sb)) < 0)
-        die("hb_sandbox_new", r, hb_manager_last_error(m));
+        hb_bench_die("hb_sandbox_new", r, hb_manager_last_error(m));
     if ((r = hb_load(sb, plugdir)) < 0)
-        die("hb_load", r, hb_sandbox_last_error(sb));
+        hb_bench_die("hb_load", r, hb_sandbox_last_error(sb));
     int64_t v = 0;
     for (int i = 0; i < 5; i++)
         if ((r = hb_callf(sb, "rbplug", "bump", ")l", &v)) < 0)
-            die("bump", r, hb_sandbox_last_error(sb));
+            hb_bench_die("bump", r, hb_sandbox_last_error(sb));
     if ((r = hb_checkpoint(sb, NULL)) < 0)
-        die("hb_checkpoint", r, hb_sandbox_last_error(sb));
+        hb_bench_die("hb_checkpoint", r, hb_sandbox_last_error(sb));
     const int64_t expect = v;
 
     double *crash_ms = calloc((size_t)runs, sizeof(double));
@@ -126,7 +98,7 @@ int main(int argc, char **argv)
     double *true_ms = calloc((size_t)runs, sizeof(double));
     double *spawn_ms = calloc((size_t)runs, sizeof(double));
     if (!crash_ms || !ret_ms || !call_ms || !fresh_ms || !true_ms || !spawn_ms)
-        die("calloc", -ENOMEM, NULL);
+        hb_bench_die("calloc", -ENOMEM, NULL);
 
     /* Warm-up: one crash cycle (first restart pays page-cache misses). */
     hb_callf(sb, "rbplug", "crash", ")v");
@@ -138,12 +110,12 @@ int main(int argc, char **argv)
         r = hb_callf(sb, "rbplug", "crash", ")v");
         double t1 = hb_bench_now_ms();
         if (r != HB_ECRASHED)
-            die("the crashing call did not report HB_ECRASHED", r, hb_sandbox_last_error(sb));
+            hb_bench_die("the crashing call did not report HB_ECRASHED", r, hb_sandbox_last_error(sb));
         v = -1;
         r = hb_callf(sb, "rbplug", "get", ")l", &v);
         double t2 = hb_bench_now_ms();
         if (r < 0)
-            die("the call after the crash", r, hb_sandbox_last_error(sb));
+            hb_bench_die("the call after the crash", r, hb_sandbox_last_error(sb));
         if (v != expect) {
             fprintf(stderr, "bench_rollback: state after restart is %lld, checkpoint held %lld\n",
                     (long long)v, (long long)expect);
@@ -161,17 +133,17 @@ int main(int argc, char **argv)
         r = hb_callf(sb, "rbplug", "get", ")l", &v);
         call_ms[i] = hb_bench_now_ms() - t0;
         if (r < 0)
-            die("get", r, hb_sandbox_last_error(sb));
+            hb_bench_die("get", r, hb_sandbox_last_error(sb));
     }
     for (int i = 0; i < runs; i++) {
         hb_sandbox *fresh = NULL;
         double t0 = hb_bench_now_ms();
         if ((r = hb_sandbox_new(m, NULL, &fresh)) < 0)
-            die("hb_sandbox_new (baseline)", r, hb_manager_last_error(m));
+            hb_bench_die("hb_sandbox_new (baseline)", r, hb_manager_last_error(m));
         if ((r = hb_load(fresh, plugdir)) < 0)
-            die("hb_load (baseline)", r, hb_sandbox_last_error(fresh));
+            hb_bench_die("hb_load (baseline)", r, hb_sandbox_last_error(fresh));
         if ((r = hb_callf(fresh, "rbplug", "get", ")l", &v)) < 0)
-            die("get (baseline)", r, hb_sandbox_last_error(fresh));
+            hb_bench_die("get (baseline)", r, hb_sandbox_last_error(fresh));
         fresh_ms[i] = hb_bench_now_ms() - t0;
         hb_sandbox_free(fresh);
     }
@@ -179,13 +151,13 @@ int main(int argc, char **argv)
         hb_sandbox *fresh = NULL;
         double t0 = hb_bench_now_ms();
         if ((r = hb_sandbox_new(m, NULL, &fresh)) < 0)
-            die("hb_sandbox_new (baseline)", r, hb_manager_last_error(m));
+            hb_bench_die("hb_sandbox_new (baseline)", r, hb_manager_last_error(m));
         spawn_ms[i] = hb_bench_now_ms() - t0;
         hb_sandbox_free(fresh);
     }
     for (int i = 0; i < runs; i++)
         if ((true_ms[i] = spawn_true_ms()) < 0)
-            die("posix_spawn /bin/true", -errno, NULL);
+            hb_bench_die("posix_spawn /bin/true", -errno, NULL);
 
     printf("bench_rollback: %d runs; plugin with a checkpointed counter (%lld)\n", runs,
            (long long)expect);
@@ -201,10 +173,7 @@ int main(int argc, char **argv)
 
     hb_sandbox_free(sb);
     hb_manager_free(m);
-    char *rm[] = {"rm", "-rf", root, NULL};
-    pid_t pid;
-    if (posix_spawnp(&pid, "rm", NULL, NULL, rm, environ) == 0)
-        waitpid(pid, NULL, 0);
+    hb_bench_rm_rf(root);
     free(crash_ms);
     free(ret_ms);
     free(call_ms);

@@ -17,8 +17,6 @@
 #include "bench_common.h"
 #include "hotbox/hotbox.h"
 
-static char root[] = "/tmp/hb-bench-scale-XXXXXX";
-
 static int count_fds(void)
 {
     DIR *d = opendir("/proc/self/fd");
@@ -87,32 +85,12 @@ int main(int argc, char **argv)
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
-        return 1;
-    }
-    char dir[4200], state[4200], src[4300];
-    snprintf(dir, sizeof(dir), "%s/idle", root);
-    snprintf(state, sizeof(state), "%s/.hotbox", root);
-    mkdir(dir, 0755);
-    snprintf(src, sizeof(src), "%s/idle.c", dir);
-    FILE *f = fopen(src, "w");
-    if (!f) {
-        perror(src);
-        return 1;
-    }
-    fputs("#include <hotbox/plugin.h>\nint add(int a, int b) { return a + b; }\n"
-          "HB_PLUGIN(\"idle\", 1, 0, 0, 0, 0);\n", f);
-    fclose(f);
-
-    hb_manager_options mo = HB_MANAGER_OPTIONS_INIT;
-    mo.state_dir = state;
-    mo.isolation = HB_ISOLATION_LOCAL;
-    hb_manager *m;
-    if (hb_manager_new(&mo, &m) < 0) {
-        fprintf(stderr, "manager: set-up failed\n");
-        return 1;
-    }
+    hb_bench_tree t;
+    hb_bench_tree_new(&t, "scale", "idle");
+    const char *root = t.root, *dir = t.dir;
+    hb_bench_write(t.src, "#include <hotbox/plugin.h>\nint add(int a, int b) { return a + b; }\n"
+                          "HB_PLUGIN(\"idle\", 1, 0, 0, 0, 0);\n");
+    hb_manager *m = hb_bench_manager(t.state, HB_ISOLATION_LOCAL, NULL);
     hb_sandbox **sb = calloc((size_t)n, sizeof(*sb));
     double *create = calloc((size_t)n, sizeof(double));
     double *mem = calloc((size_t)n, sizeof(double));

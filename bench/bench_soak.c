@@ -46,21 +46,14 @@ typedef struct sample {
     double rss_kb, maps, fds;
 } sample;
 
-static void die(const char *what, int code, const char *detail)
-{
-    fprintf(stderr, "bench_soak: %s: %s%s%s\n", what, hb_strerror(code),
-            detail && *detail ? ": " : "", detail ? detail : "");
-    exit(1);
-}
-
 static void write_src(const char *path, int which)
 {
     FILE *f = fopen(path, "we");
     if (!f)
-        die("writing the plugin", -errno, path);
+        hb_bench_die("writing the plugin", -errno, path);
     fprintf(f, SRC_FMT, which);
     if (fclose(f) != 0)
-        die("writing the plugin", -EIO, path);
+        hb_bench_die("writing the plugin", -EIO, path);
 }
 
 static sample sample_of(int pid)
@@ -111,45 +104,32 @@ int main(int argc, char **argv)
         swaps = EVERY;
     if (calls < 1)
         calls = 1;
-    char tmpl[] = "/tmp/hb-bench-soak-XXXXXX";
-    char *root = mkdtemp(tmpl);
-    if (!root)
-        die("mkdtemp", -errno, NULL);
-    char dir[512], src[600], state[512];
-    snprintf(dir, sizeof(dir), "%s/soak", root);
-    snprintf(src, sizeof(src), "%s/soak.c", dir);
-    snprintf(state, sizeof(state), "%s/.hotbox", root);
-    if (mkdir(dir, 0755) < 0)
-        die("mkdir", -errno, dir);
-
-    hb_manager_options mo;
-    hb_manager_options_init(&mo, HB_MANAGER_OPTIONS_VERSION);
-    mo.state_dir = state;
-    hb_manager *m = NULL;
-    int r = hb_manager_new(&mo, &m);
-    if (r < 0)
-        die("hb_manager_new", r, NULL);
+    hb_bench_tree t;
+    hb_bench_tree_new(&t, "soak", "soak");
+    const char *root = t.root, *dir = t.dir, *src = t.src;
+    hb_manager *m = hb_bench_manager(t.state, HB_ISOLATION_AUTO, NULL);
     hb_sandbox *sb = NULL;
+    int r;
     if ((r = hb_sandbox_new(m, NULL, &sb)) < 0)
-        die("hb_sandbox_new", r, hb_manager_last_error(m));
+        hb_bench_die("hb_sandbox_new", r, hb_manager_last_error(m));
     write_src(src, 1);
     if ((r = hb_load(sb, dir)) < 0)
-        die("hb_load", r, hb_sandbox_last_error(sb));
+        hb_bench_die("hb_load", r, hb_sandbox_last_error(sb));
     uint64_t v[2];
     if ((r = hb_active_version(sb, "soak", &v[0])) < 0)
-        die("hb_active_version", r, NULL);
+        hb_bench_die("hb_active_version", r, NULL);
     write_src(src, 2);
     if ((r = hb_reload(sb, "soak")) < 0)
-        die("hb_reload", r, hb_sandbox_last_error(sb));
+        hb_bench_die("hb_reload", r, hb_sandbox_last_error(sb));
     if ((r = hb_active_version(sb, "soak", &v[1])) < 0)
-        die("hb_active_version", r, NULL);
+        hb_bench_die("hb_active_version", r, NULL);
 
     double *swap_ms = calloc((size_t)swaps, sizeof(double));
     double *call_ms = calloc((size_t)(swaps * calls), sizeof(double));
     size_t nsamples = (size_t)(swaps - WARMUP) / EVERY + 2;
     sample *ws = calloc(nsamples, sizeof(sample)), *ms = calloc(nsamples, sizeof(sample));
     if (!swap_ms || !call_ms || !ws || !ms)
-        die("calloc", -ENOMEM, NULL);
+        hb_bench_die("calloc", -ENOMEM, NULL);
     size_t ns = 0;
     int64_t expect = 0, got = 0;
     int pid0 = hb_sandbox_worker_pid(sb);
@@ -157,15 +137,15 @@ int main(int argc, char **argv)
         uint64_t to = v[i % 2]; /* v2 is active: the first swap goes to v1 */
         double t0 = hb_bench_now_ms();
         if ((r = hb_rollback(sb, "soak", to)) < 0)
-            die("hb_rollback", r, hb_sandbox_last_error(sb));
+            hb_bench_die("hb_rollback", r, hb_sandbox_last_error(sb));
         swap_ms[i] = hb_bench_now_ms() - t0;
         for (long c = 0; c < calls; c++) {
             t0 = hb_bench_now_ms();
             if ((r = hb_callf(sb, "soak", "bump", ")l", &got)) < 0)
-                die("hb_callf", r, hb_sandbox_last_error(sb));
+                hb_bench_die("hb_callf", r, hb_sandbox_last_error(sb));
             call_ms[i * calls + c] = hb_bench_now_ms() - t0;
             if (got != ++expect)
-                die("state", -EPROTO, "the counter lost its value across a swap");
+                hb_bench_die("state", -EPROTO, "the counter lost its value across a swap");
         }
         if (i + 1 == WARMUP || (i + 1 > WARMUP && (i + 1 - WARMUP) % EVERY == 0)) {
             ws[ns] = sample_of(hb_sandbox_worker_pid(sb));
@@ -205,10 +185,7 @@ int main(int argc, char **argv)
            expect);
     hb_sandbox_free(sb);
     hb_manager_free(m);
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench_soak: could not remove %s\n", root);
+    hb_bench_rm_rf(root);
     free(swap_ms);
     free(call_ms);
     free(ws);

@@ -40,14 +40,7 @@ int main(int argc, char **argv)
     snprintf(state, sizeof(state), "%s/state", root);
     snprintf(obj, sizeof(obj), "%s/obj.bin", root);
     snprintf(plain, sizeof(plain), "%s/plain.bin", root);
-    hb_manager_options mo = HB_MANAGER_OPTIONS_INIT;
-    mo.state_dir = state;
-    mo.isolation = HB_ISOLATION_LOCAL;
-    hb_manager *m;
-    if (hb_manager_new(&mo, &m) < 0) {
-        fprintf(stderr, "manager\n");
-        return 1;
-    }
+    hb_manager *m = hb_bench_manager(state, HB_ISOLATION_LOCAL, NULL);
     printf("hotbox %s store benchmarks\n\n1. insert and lookup (%d versions of a 16 KiB object)\n",
            hb_version(), n);
     static char blob[16384];

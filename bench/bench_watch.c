@@ -36,7 +36,7 @@ static double pct(double *v, size_t n, double q)
 
 static void write_src(const char *dir, int salt)
 {
-    char path[4200], tmp[4300], src[1024];
+    char path[4200], src[1024];
     snprintf(src, sizeof(src),
              "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n"
              "static int64_t n;\nint64_t bump(void) { return n += %d; }\n"
@@ -45,15 +45,7 @@ static void write_src(const char *dir, int salt)
              "HB_PLUGIN(\"w\", 1, 0, 0, save, mig);\n",
              salt);
     snprintf(path, sizeof(path), "%s/w.c", dir);
-    snprintf(tmp, sizeof(tmp), "%s/.w.c.tmp", dir);
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        perror(tmp);
-        exit(1);
-    }
-    fputs(src, f);
-    fclose(f);
-    rename(tmp, path);
+    hb_bench_write(path, src);
 }
 
 static int swaps;
@@ -86,25 +78,18 @@ static double bare_cc(const char *src, const char *inc, const char *out)
 
 static void run(hb_isolation iso, const char *name, int runs)
 {
-    char root[] = "/tmp/hb-bench-watch-XXXXXX";
-    if (!mkdtemp(root))
-        exit(1);
-    char dir[4200], state[4200], src[4300], inc[4300], out[4300];
-    snprintf(dir, sizeof(dir), "%s/w", root);
-    snprintf(state, sizeof(state), "%s/state", root);
-    mkdir(dir, 0755);
+    hb_bench_tree t;
+    hb_bench_tree_new(&t, "watch", "w");
+    const char *root = t.root, *dir = t.dir, *state = t.state;
+    char src[4300], inc[4300], out[4300];
     write_src(dir, 0);
-    hb_manager_options mo = HB_MANAGER_OPTIONS_INIT;
-    mo.state_dir = state;
-    mo.isolation = iso;
-    mo.on_event = on_event;
-    hb_manager *m;
+    hb_manager *m = hb_bench_manager(state, iso, on_event);
     hb_sandbox *sb;
     hb_watch *w;
     const char *roots[] = {dir, NULL};
     hb_watch_options wo = HB_WATCH_OPTIONS_INIT;
     wo.run_selftests = -1;
-    if (hb_manager_new(&mo, &m) < 0 || hb_sandbox_new(m, NULL, &sb) < 0 ||
+    if (hb_sandbox_new(m, NULL, &sb) < 0 ||
         hb_watch_new(sb, roots, &wo, &w) < 0) {
         fprintf(stderr, "set-up failed (%s)\n", name);
         exit(1);
@@ -159,10 +144,7 @@ static void run(hb_isolation iso, const char *name, int runs)
     hb_watch_free(w);
     hb_sandbox_free(sb);
     hb_manager_free(m);
-    char cmd[4300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", root);
+    hb_bench_rm_rf(root);
     free(e2s);
     free(cc);
 }
