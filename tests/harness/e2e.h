@@ -100,19 +100,53 @@ static __attribute__((unused)) char *e2e_write(const char *plugin, const char *f
     return e2e_ring(dir);
 }
 
-static __attribute__((unused)) hb_manager *e2e_manager(e2e_events *ev)
+/* The manager options of every end-to-end test: the test's own state
+ * directory (<root>/.hotbox), local isolation, events to on_event with
+ * userdata. A case changes what it needs (cc, cflags) before
+ * e2e_manager_with. */
+static __attribute__((unused)) hb_manager_options e2e_options(hb_event_fn on_event, void *userdata)
 {
-    char state[4300];
+    static char state[4300];
     snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
     hb_manager_options o;
     HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
     o.state_dir = state;
     o.isolation = HB_ISOLATION_LOCAL;
-    o.on_event = e2e_on_event;
-    o.event_userdata = ev;
+    o.on_event = on_event;
+    o.event_userdata = userdata;
+    return o;
+}
+
+static __attribute__((unused)) hb_manager *e2e_manager_with(const hb_manager_options *o)
+{
     hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    HB_CHECK_OK(hb_manager_new(o, &m));
     return m;
+}
+
+/* A manager on e2e_options with the event recorder ev. */
+static __attribute__((unused)) hb_manager *e2e_manager(e2e_events *ev)
+{
+    hb_manager_options o = e2e_options(e2e_on_event, ev);
+    return e2e_manager_with(&o);
+}
+
+/* The fixture most cases open with: a new sandbox of m (options so, NULL
+ * for the defaults) with the plugin directory dir loaded. */
+static __attribute__((unused)) hb_sandbox *e2e_loaded(hb_manager *m, const hb_sandbox_options *so,
+                                                      const char *dir)
+{
+    hb_sandbox *sb = NULL;
+    HB_CHECK_OK(hb_sandbox_new(m, so, &sb));
+    HB_CHECK_OK(hb_load(sb, dir));
+    return sb;
+}
+
+/* Frees a case's sandbox and then its manager (either may be NULL). */
+static __attribute__((unused)) void e2e_free(hb_sandbox *sb, hb_manager *m)
+{
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
 }
 
 /* A counter plugin with a configurable step, schema and extra body. */

@@ -35,36 +35,33 @@ static void on_event(const hb_event *ev, void *ud)
     }
 }
 
-static hb_manager *manager(const char *cflags)
-{
-    char state[4300];
-    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
-    o.on_event = on_event;
-    o.cflags = cflags;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
-    return m;
-}
-
-static hb_sandbox *sandbox(hb_manager *m)
-{
+/* Every case's fixture (one case per process, so one per process): plugin
+ * p written from src, a manager on the test's own state directory with
+ * cflags (NULL: the defaults), and one sandbox, carry off when no_carry,
+ * with p loaded. teardown() frees them. */
+static struct {
+    hb_manager *m;
     hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    return sb;
-}
+} g_fx;
 
-static hb_sandbox *sandbox_no_carry(hb_manager *m)
+static hb_sandbox *setup(const char *src, const char *cflags, int no_carry)
 {
+    char *dir = e2e_write("p", "p.c", src);
+    hb_manager_options o = e2e_options(on_event, NULL);
+    o.cflags = cflags;
+    g_fx.m = e2e_manager_with(&o);
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
-    so.no_carry = 1;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    return sb;
+    so.no_carry = no_carry;
+    HB_CHECK_OK(hb_sandbox_new(g_fx.m, &so, &g_fx.sb));
+    HB_CHECK_OK(hb_load(g_fx.sb, dir));
+    return g_fx.sb;
+}
+
+static void teardown(void)
+{
+    hb_sandbox_free(g_fx.sb);
+    hb_manager_free(g_fx.m);
 }
 
 static int64_t call_l(hb_sandbox *sb, const char *fn)
@@ -107,10 +104,7 @@ static const char *stats_src(const char *stats_struct, int step)
  * values across an edit of a function body. */
 static void case_identical_layout_keeps_count(void)
 {
-    char *dir = e2e_write("p", "p.c", stats_src("long hits; long misses;", 1));
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(stats_src("long hits; long misses;", 1), NULL, 0);
     for (int i = 0; i < 3; i++)
         call_l(sb, "increment");
     HB_CHECK_EQ(call_l(sb, "ticks"), 1);
@@ -125,18 +119,14 @@ static void case_identical_layout_keeps_count(void)
     HB_CHECK_CONTAINS(g_seen.carry, "carried: `long int count`");
     HB_CHECK_CONTAINS(g_seen.carry, "carried: `struct stats counters`");
     HB_CHECK_CONTAINS(g_seen.carry, "carried: `long int n (in ticks)`");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 /* A struct whose members swap places is reset, with the member named;
  * the rest still carries. */
 static void case_reorder_resets_named(void)
 {
-    char *dir = e2e_write("p", "p.c", stats_src("long hits; long misses;", 1));
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(stats_src("long hits; long misses;", 1), NULL, 0);
     call_l(sb, "increment");
     call_l(sb, "increment");
     e2e_write("p", "p.c", stats_src("long misses; long hits;", 1));
@@ -146,19 +136,14 @@ static void case_reorder_resets_named(void)
     HB_CHECK_CONTAINS(g_seen.carry,
                       "reset: `struct stats counters`: member `hits` moved from offset 0 to 8");
     HB_CHECK_CONTAINS(g_seen.swapped, "1 reset");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 /* Changing count's type resets it, named. */
 static void case_type_change_resets(void)
 {
-    char *dir = e2e_write("p", "p.c",
-                          HDR "static long count;\nint64_t increment(void) { return ++count; }\n"
-                              "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n");
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(HDR "static long count;\nint64_t increment(void) { return ++count; }\n"
+                           "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n", NULL, 0);
     call_l(sb, "increment");
     call_l(sb, "increment");
     e2e_write("p", "p.c",
@@ -168,8 +153,7 @@ static void case_type_change_resets(void)
     HB_CHECK_EQ(call_l(sb, "increment"), 1);
     HB_CHECK_CONTAINS(g_seen.carry,
                       "reset: `long int count`: type changed from `long int` to `int`");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 /* A pointer into the old object's own data is not carried (it would
@@ -184,10 +168,7 @@ static void case_pointer_into_old_object(void)
             "int64_t cur_is_set(void) { return cur != 0; }\n"
             "int64_t heap_value(void) { return heap ? *heap : -1; }\n"
             "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n";
-    char *dir = e2e_write("p", "p.c", src);
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(src, NULL, 0);
     call_l(sb, "setup");
     HB_CHECK_EQ(call_l(sb, "cur_is_set"), 1);
     char edited[4096];
@@ -201,8 +182,7 @@ static void case_pointer_into_old_object(void)
                       "reset: `char * cur`: the pointer at offset 0 points into v1's own object");
     HB_CHECK_CONTAINS(g_seen.carry, "carried: `long int * heap`");
     HB_CHECK_CONTAINS(g_seen.carry, "carried: `char[32] buf`");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 static const char *hooked_src(const char *st, int schema)
@@ -226,10 +206,7 @@ static const char *hooked_src(const char *st, int schema)
  * keeps serving with its state. With the schema bumped it goes through. */
 static void case_hooked_schema_guard(void)
 {
-    char *dir = e2e_write("p", "p.c", hooked_src("long a;", 1));
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(hooked_src("long a;", 1), NULL, 0);
     call_l(sb, "increment");
     call_l(sb, "increment");
     e2e_write("p", "p.c", hooked_src("int extra; long a;", 1));
@@ -246,17 +223,13 @@ static void case_hooked_schema_guard(void)
     HB_CHECK_OK(hb_reload(sb, "p"));
     HB_CHECK_EQ(active(sb), 3);
     HB_CHECK_EQ(call_l(sb, "increment"), 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 /* Built without -g: today's behaviour (fresh statics), said once. */
 static void case_no_debug_info(void)
 {
-    char *dir = e2e_write("p", "p.c", stats_src("long hits; long misses;", 1));
-    hb_manager *m = manager("-O2 -g0");
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(stats_src("long hits; long misses;", 1), "-O2 -g0", 0);
     call_l(sb, "increment");
     e2e_write("p", "p.c", stats_src("long hits; long misses;", 2));
     HB_CHECK_OK(hb_reload(sb, "p"));
@@ -266,8 +239,7 @@ static void case_no_debug_info(void)
     HB_CHECK_OK(hb_reload(sb, "p"));
     HB_CHECK_EQ(g_seen.swaps, 2);
     HB_CHECK_EQ(g_seen.nodebug_notices, 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 /* ---- HB_CARRY marks and carry off ---------------------------------------- */
@@ -300,10 +272,7 @@ static const char *marked_src(const char *hits_type, int step)
  * the unmarked one is the hooks' (they drop it). */
 static void case_hooked_marked_carried(void)
 {
-    char *dir = e2e_write("p", "p.c", marked_src("long", 1));
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(marked_src("long", 1), NULL, 0);
     for (int i = 0; i < 3; i++)
         call_l(sb, "increment");
     e2e_write("p", "p.c", marked_src("long", 10));
@@ -316,8 +285,7 @@ static void case_hooked_marked_carried(void)
     HB_CHECK(strstr(g_seen.carry, "other") == NULL);
     HB_CHECK_CONTAINS(g_seen.swapped, "state carried; statics: 1 carried (marked), 0 reset, 0 new");
     HB_CHECK_CONTAINS(g_seen.swapped, "left to save/migrate");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 /* With hooks and an unchanged schema, a marked static whose type changed
@@ -325,10 +293,7 @@ static void case_hooked_marked_carried(void)
  * do not own it), so the swap goes through. */
 static void case_marked_type_change_resets(void)
 {
-    char *dir = e2e_write("p", "p.c", marked_src("long", 1));
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(marked_src("long", 1), NULL, 0);
     call_l(sb, "increment");
     call_l(sb, "increment");
     e2e_write("p", "p.c", marked_src("int", 1));
@@ -338,8 +303,7 @@ static void case_marked_type_change_resets(void)
     HB_CHECK_EQ(call_l(sb, "get_a"), 2);
     HB_CHECK_CONTAINS(g_seen.carry, "reset: `long int hits`: type changed from `long int` to `int`");
     HB_CHECK_CONTAINS(g_seen.swapped, "0 carried (marked), 1 reset");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 /* No hooks, some marks: the marked statics (a file-scope one and one of
@@ -366,10 +330,7 @@ static const char *nohook_src(int step)
 
 static void case_unmarked_reset_without_hooks(void)
 {
-    char *dir = e2e_write("p", "p.c", nohook_src(1));
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(nohook_src(1), NULL, 0);
     for (int i = 0; i < 4; i++) {
         call_l(sb, "bump");
         call_l(sb, "tick");
@@ -389,8 +350,7 @@ static void case_unmarked_reset_without_hooks(void)
     HB_CHECK_CONTAINS(g_seen.carry, "reset: `long int n (in tock)`: not marked with HB_CARRY");
     HB_CHECK_CONTAINS(g_seen.carry, "ignored: HB_CARRY(limit): `limit` is not a writable static");
     HB_CHECK_CONTAINS(g_seen.swapped, "statics: 2 carried (marked), 2 reset, 0 new");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 static const char *plain_src(int step)
@@ -428,11 +388,8 @@ static void swaps_without_carry(hb_sandbox *sb, const char *why)
 
 static void case_off_by_plugin_json(void)
 {
-    char *dir = e2e_write("p", "p.c", plain_src(1));
     e2e_write("p", "plugin.json", "{\"carry\": false}\n");
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(plain_src(1), NULL, 0);
     swaps_without_carry(sb, "carry is off by its plugin.json (\"carry\": false)");
     /* A value that is not a boolean is a build error naming the key; the
      * last good version keeps serving. */
@@ -447,19 +404,14 @@ static void case_off_by_plugin_json(void)
     HB_CHECK_OK(hb_reload(sb, "p"));
     HB_CHECK_EQ(call_l(sb, "get"), 3);
     HB_CHECK_CONTAINS(g_seen.carry, "carried: `long int count`");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 static void case_off_by_option(void)
 {
-    char *dir = e2e_write("p", "p.c", plain_src(1));
-    hb_manager *m = manager(NULL);
-    hb_sandbox *sb = sandbox_no_carry(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = setup(plain_src(1), NULL, 1);
     swaps_without_carry(sb, "carry is off for this sandbox");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    teardown();
 }
 
 static const e2e_case cases[] = {

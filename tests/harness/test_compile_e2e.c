@@ -28,17 +28,8 @@ static void on_event(const hb_event *ev, void *ud)
 
 static hb_manager *manager(warn_rec *w)
 {
-    char state[4300];
-    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
-    o.on_event = on_event;
-    o.event_userdata = w;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
-    return m;
+    hb_manager_options o = e2e_options(on_event, w);
+    return e2e_manager_with(&o);
 }
 
 static const char warn_src[] = "#include <hotbox/plugin.h>\n"

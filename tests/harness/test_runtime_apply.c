@@ -31,6 +31,14 @@ static hb_sandbox *sandbox(hb_manager *m, bool trust)
     return sb;
 }
 
+/* The fixture of most cases: sandbox(m, trust) with dir loaded. */
+static hb_sandbox *loaded(hb_manager *m, bool trust, const char *dir)
+{
+    hb_sandbox *sb = sandbox(m, trust);
+    HB_CHECK_OK(hb_load(sb, dir));
+    return sb;
+}
+
 /* The plugin "rt": the counter plus probes, each returning a number. */
 static char *plugin(const char *json, const char *probes)
 {
@@ -88,11 +96,9 @@ static void case_env(void)
                        "int64_t greeting(void) { const char *g = getenv(\"GREETING\");"
                        " return g ? (int64_t)strlen(g) : -1; }");
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m, false);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = loaded(m, false, dir);
     HB_CHECK_EQ(call(sb, "greeting"), 5);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_ld_preload(void)
@@ -107,8 +113,7 @@ static void case_ld_preload(void)
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "plugin.json:3:");
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "LD_PRELOAD");
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "reserved");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* testdata/ readable (reader returns 42), not writable (writer: -errno). */
@@ -132,16 +137,14 @@ static void case_data_readonly(void)
     snprintf(td, sizeof(td), "%s/testdata", pd);
     HB_CHECK(chmod(td, 0777) == 0); /* only the mount may stop the writes */
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m, false);
-    HB_CHECK_OK(hb_load(sb, pd));
+    hb_sandbox *sb = loaded(m, false, pd);
     HB_CHECK_EQ(call(sb, "reader"), 42);
     int64_t w = call(sb, "writer"), o = call(sb, "overwrite");
     printf("writer() -> %lld, overwrite() -> %lld (want -EROFS %d)\n", (long long)w,
            (long long)o, -EROFS);
     HB_CHECK_EQ(w, -EROFS);
     HB_CHECK_EQ(o, -EROFS);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A data directory inside a writable allow-list directory stays
@@ -180,8 +183,7 @@ static void case_data_under_write(void)
            (long long)c, (long long)o);
     HB_CHECK_EQ(c, 0);
     HB_CHECK_EQ(o, -EROFS);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A listening UNIX socket at dir/name (mode 0777 so the jail's uid may
@@ -229,16 +231,14 @@ static void case_allow_unix(void)
              listed);
     char *dir = plugin(json, probes);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m, false); /* standard */
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = loaded(m, false, dir); /* standard */
     int64_t a = call(sb, "listed"), b = call(sb, "unlisted");
     printf("listed -> %lld, unlisted -> %lld\n", (long long)a, (long long)b);
     HB_CHECK_EQ(a, 0);
     HB_CHECK_EQ(b, -ENOENT); /* not in the jail's view */
     /* Only AF_UNIX is opened: another family is still a denial. */
     expect_denied(sb, "inet", "socket");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Without the allow-list the same probe is a seccomp denial. */
@@ -251,11 +251,9 @@ static void case_allow_unix_absent(void)
              connect_probe, listed);
     char *dir = plugin("{}\n", probes);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m, false);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = loaded(m, false, dir);
     expect_denied(sb, "listed", "denied");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* allow.read and allow.write: a directory shown read-only, another one
@@ -293,8 +291,7 @@ static void case_allow_dirs(void)
     char made[4400];
     snprintf(made, sizeof(made), "%s/new", rw);
     HB_CHECK(access(made, F_OK) == 0); /* the write reached the host */
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Escaping paths: refused as written (file:line:col) or once resolved. */
@@ -308,8 +305,7 @@ static void refused(const char *json, const char *want1, const char *want2)
     HB_CHECK(r < 0);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), want1);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), want2);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_allow_refused(void)
@@ -349,14 +345,12 @@ static void case_limits_fds(void)
                        " (fd[n] = open(\"/dev/null\", O_RDONLY)) >= 0) n++;"
                        " for (int i = 0; i < n; i++) close(fd[i]); return n; }");
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m, false); /* its own limit: 256 */
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = loaded(m, false, dir); /* its own limit: 256 */
     int64_t n = call(sb, "fds");
     printf("fds opened under max_fds 32: %lld\n", (long long)n);
     HB_CHECK(n > 0);
     HB_CHECK(n < 32);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A plugin asking for permissive does not weaken the sandbox's standard
@@ -367,17 +361,14 @@ static void case_profile_weaker(void)
                        "int64_t inet(void) { int fd = socket(AF_INET, SOCK_STREAM, 0);"
                        " if (fd >= 0) close(fd); return fd >= 0 ? 1 : -errno; }");
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m, false);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = loaded(m, false, dir);
     printf("notice: %s\n", ev.last[HB_EVENT_NOTICE]);
     HB_CHECK_CONTAINS(ev.last[HB_EVENT_NOTICE], "keeps standard");
     expect_denied(sb, "inet", "socket");
     hb_sandbox_free(sb);
-    sb = sandbox(m, true);
-    HB_CHECK_OK(hb_load(sb, dir));
+    sb = loaded(m, true, dir);
     HB_CHECK_EQ(call(sb, "inet"), 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A plugin asking for strict gets strict in a standard sandbox: W+X
@@ -390,16 +381,13 @@ static void case_profile_stronger(void)
                         " if (p == MAP_FAILED) return -errno; munmap(p, 4096); return 1; }";
     char *dir = plugin("{}\n", probe);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m, false);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = loaded(m, false, dir);
     HB_CHECK_EQ(call(sb, "wx"), 1);
     hb_sandbox_free(sb);
     dir = plugin("{\"runtime\": {\"profile\": \"strict\"}}\n", probe);
-    sb = sandbox(m, false);
-    HB_CHECK_OK(hb_load(sb, dir));
+    sb = loaded(m, false, dir);
     expect_denied(sb, "wx", "mmap");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Watch-mode style: plugin.json changes with the source; the reload
@@ -414,8 +402,7 @@ static void case_reload_restarts(void)
                         " for (int i = 0; i < n; i++) close(fd[i]); return n; }";
     char *dir = plugin("{}\n", probe);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m, false);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = loaded(m, false, dir);
     HB_CHECK_EQ(call(sb, "increment"), 1);
     HB_CHECK_EQ(call(sb, "increment"), 2);
     HB_CHECK_EQ(call(sb, "greeting"), -1);
@@ -452,8 +439,7 @@ static void case_reload_restarts(void)
               "#include <stdlib.h>\nHB_PLUGIN(\"rt\", 1, 0, 0, save, migrate);"));
     HB_CHECK_OK(hb_reload(sb, "rt"));
     HB_CHECK_EQ(ev.count[HB_EVENT_RESTARTED], restarts + 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static double now_ms(void)
@@ -481,8 +467,7 @@ static void case_swap_timeout(void)
            hb_sandbox_last_error(sb));
     HB_CHECK_EQ(r, HB_EHUNG);
     HB_CHECK(took < 30000);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* limits.cpu_percent: a plugin that burns 150 ms of CPU under its own 20%
@@ -499,8 +484,7 @@ static void case_cpu_percent(void)
                        " while (ms(CLOCK_PROCESS_CPUTIME_ID) - c0 < 150) x++;"
                        " return ms(CLOCK_MONOTONIC) - w0; }");
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m, false);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = loaded(m, false, dir);
     if (strstr(ev.last[HB_EVENT_WARNING], "cpu_percent")) {
         printf("SKIP: %s\n", ev.last[HB_EVENT_WARNING]);
         hb_manager_free(m);
@@ -510,8 +494,7 @@ static void case_cpu_percent(void)
     int64_t wall = call(sb, "burn");
     printf("150 ms of CPU under cpu_percent 20 took %lld ms wall\n", (long long)wall);
     HB_CHECK(wall >= 4 * 150);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

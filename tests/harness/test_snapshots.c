@@ -24,13 +24,6 @@ static char *counter(int version, int schema, int accept_lo, int accept_hi)
     return e2e_write("counter", "counter.c", e2e_counter_src(version, 1, extra));
 }
 
-static hb_sandbox *sandbox(hb_manager *m)
-{
-    hb_sandbox *sb = NULL;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    return sb;
-}
-
 static int64_t bump(hb_sandbox *sb, int times)
 {
     int64_t v = 0;
@@ -50,8 +43,7 @@ static void case_save_restore(void)
 {
     char *dir = counter(1, 1, 1, 1);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     HB_CHECK_EQ(bump(sb, 3), 3);
     HB_CHECK_OK(hb_snapshot_save(sb, "counter", "three"));
     HB_CHECK_EQ(bump(sb, 2), 5);
@@ -83,8 +75,7 @@ static void case_save_restore(void)
     HB_CHECK_EQ(hb_snapshot_save(sb, "counter", "../x"), -EINVAL);
     HB_CHECK_EQ(hb_snapshot_save(sb, "counter", ""), -EINVAL);
     HB_CHECK_EQ(hb_snapshot_save(sb, "nope", "x"), HB_ENOPLUGIN);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* v2 has state schema 2 and its migrate converts schema 1: the snapshot of
@@ -94,8 +85,7 @@ static void case_schemas(void)
 {
     char *dir = counter(1, 1, 1, 1);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     bump(sb, 7);
     HB_CHECK_OK(hb_snapshot_save(sb, "counter", "seven"));
     counter(2, 2, 1, 2);
@@ -120,8 +110,7 @@ static void case_schemas(void)
     HB_CHECK_EQ(hb_snapshot_restore(sb, "counter", "seven"), HB_ESNAPSHOT);
     printf("no migrate: %s\n", hb_sandbox_last_error(sb));
     HB_CHECK(strstr(hb_sandbox_last_error(sb), "no migrate hook") != NULL);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Snapshots live in the catalogue: another manager on the same state
@@ -130,20 +119,16 @@ static void case_persist(void)
 {
     char *dir = counter(1, 1, 1, 1);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     bump(sb, 4);
     HB_CHECK_OK(hb_snapshot_save(sb, "counter", "four"));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
     m = e2e_manager(&ev);
-    sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    sb = e2e_loaded(m, NULL, dir);
     HB_CHECK_EQ(get(sb), 0);
     HB_CHECK_OK(hb_snapshot_restore(sb, "counter", "four"));
     HB_CHECK_EQ(get(sb), 4);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A sandbox started with from_snapshot: every plugin it loads starts from
@@ -152,8 +137,7 @@ static void case_from_snapshot(void)
 {
     char *dir = counter(1, 1, 1, 1);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     bump(sb, 6);
     HB_CHECK_OK(hb_snapshot_save(sb, "counter", "six"));
     hb_sandbox_free(sb);
@@ -172,8 +156,7 @@ static void case_from_snapshot(void)
     printf("missing: %s\n", hb_sandbox_last_error(sb));
     HB_CHECK(strstr(hb_sandbox_last_error(sb), "none-such") != NULL);
     HB_CHECK_EQ(get(sb), 0); /* loaded, fresh */
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* `hotbox test --from-snapshot NAME`: the plugin's self-test passes only
@@ -202,12 +185,10 @@ static void case_cli_from_snapshot(void)
                                    "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);");
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, extra));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = sandbox(m);
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     bump(sb, 6);
     HB_CHECK_OK(hb_snapshot_save(sb, "counter", "six"));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
     HB_CHECK_EQ(hotbox_test(dir, NULL), 1);           /* fresh state: 0 != 6 */
     HB_CHECK_EQ(hotbox_test(dir, "six"), 0);
     HB_CHECK_EQ(hotbox_test(dir, "seven"), 1);        /* no such snapshot */

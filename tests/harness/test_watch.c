@@ -236,16 +236,9 @@ static hb_watch *start_with_saving_cc(const char *root, char *arm, size_t armsz,
             getenv("CC") && *getenv("CC") ? getenv("CC") : "cc", arm, arm, next, root);
     HB_CHECK_EQ(fclose(f), 0);
     HB_CHECK_EQ(chmod(wrapper, 0755), 0);
-    char state[4300];
-    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
+    hb_manager_options o = e2e_options(e2e_on_event, &ev);
     o.cc = wrapper;
-    o.on_event = e2e_on_event;
-    o.event_userdata = &ev;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    m = e2e_manager_with(&o);
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
     const char *roots[] = {root, NULL};
     hb_watch *w = NULL;

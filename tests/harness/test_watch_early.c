@@ -41,16 +41,9 @@ static int32_t version_of(const char *plugin)
 /* A manager (optionally with a compiler wrapper) and a watch on root. */
 static hb_watch *start(const char *root, const char *cc, unsigned quiet_ms)
 {
-    char state[4300];
-    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
+    hb_manager_options o = e2e_options(e2e_on_event, &ev);
     o.cc = cc;
-    o.on_event = e2e_on_event;
-    o.event_userdata = &ev;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    m = e2e_manager_with(&o);
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
     const char *roots[] = {root, NULL};
     hb_watch_options wo = HB_WATCH_OPTIONS_INIT;
