@@ -14,6 +14,7 @@
 #   watch_stop            SIGINT, then watch_drain
 #   watch_finish NAME     prints PASS NAME, or the log and stderr; exits $fail
 watch_pid=
+last=
 watch_tmp() {
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-$1-XXXXXX")
   trap '[ -n "$watch_pid" ] && kill -KILL $watch_pid 2>/dev/null; [ -n "${HB_TEST_KEEP:-}" ] || rm -rf "$tmp"' EXIT

@@ -102,16 +102,9 @@ static void *thread_body(void *p)
 static void threads32(hb_isolation iso)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
-    char state[4300];
-    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
+    hb_manager_options o = e2e_options(e2e_on_event, &ev);
     o.isolation = iso;
-    o.on_event = e2e_on_event;
-    o.event_userdata = &ev;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_manager *m = e2e_manager_with(&o);
     int fds_before = count_fds();
     static struct worker_arg a[NT];
     pthread_t t[NT];
@@ -139,6 +132,32 @@ static void case_threads32_auto(void) { threads32(HB_ISOLATION_AUTO); }
  * a build of a source that was on disk. */
 #define NR 16
 static atomic_int edits_done, loaded, swapped;
+static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t progress_cond = PTHREAD_COND_INITIALIZER;
+
+/* Counts one more on counter (loaded, swapped) and wakes wait_count. */
+static void count_one(atomic_int *counter)
+{
+    pthread_mutex_lock(&progress_lock);
+    atomic_fetch_add(counter, 1);
+    pthread_cond_broadcast(&progress_cond);
+    pthread_mutex_unlock(&progress_lock);
+}
+
+/* Waits until counter reaches want; failing after 120 s. */
+static void wait_count(atomic_int *counter, int want)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += 120;
+    pthread_mutex_lock(&progress_lock);
+    int r = 0;
+    while (atomic_load(counter) < want && r != ETIMEDOUT)
+        r = pthread_cond_timedwait(&progress_cond, &progress_lock, &deadline);
+    int got = atomic_load(counter);
+    pthread_mutex_unlock(&progress_lock);
+    HB_CHECK(got >= want);
+}
 struct reload_arg {
     hb_manager *m;
     const char *dir;
@@ -156,7 +175,7 @@ static void *reload_body(void *p)
     int r = hb_sandbox_new(a->m, &so, &sb);
     if (r == 0)
         r = hb_load(sb, a->dir);
-    atomic_fetch_add(&loaded, 1);
+    count_one(&loaded);
     int extra = 0;
     for (int i = 0; r == 0 && (!atomic_load(&edits_done) || extra++ < 2); i++) {
         uint64_t before = 0, after = 0;
@@ -167,7 +186,7 @@ static void *reload_body(void *p)
         hb_active_version(sb, "counter", &after);
         a->swaps += after != before;
         if (after != before)
-            atomic_fetch_add(&swapped, 1);
+            count_one(&swapped);
         int32_t ver = 0;
         if (r == 0)
             r = hb_callf(sb, "counter", "version", ")i", &ver);
@@ -201,23 +220,12 @@ static void case_threads_reload(void)
         a[i] = (struct reload_arg){.m = m, .dir = dir};
         HB_CHECK_EQ(pthread_create(&t[i], NULL, reload_body, &a[i]), 0);
     }
-    struct timespec t0, now, pause = {0, 1000000};
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    while (atomic_load(&loaded) < NR) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        HB_CHECK(now.tv_sec - t0.tv_sec < 120);
-        nanosleep(&pause, NULL);
-    }
+    wait_count(&loaded, NR);
     for (int k = 2; k <= 6; k++) {
         /* The next edit once a few sandboxes swapped to the last one. */
         int target = atomic_load(&swapped) + 3;
         e2e_write("counter", "counter.c", e2e_counter_src(k, 1, NULL));
-        clock_gettime(CLOCK_MONOTONIC, &t0);
-        while (atomic_load(&swapped) < target) {
-            clock_gettime(CLOCK_MONOTONIC, &now);
-            HB_CHECK(now.tv_sec - t0.tv_sec < 120);
-            nanosleep(&pause, NULL);
-        }
+        wait_count(&swapped, target);
     }
     atomic_store(&edits_done, 1);
     for (int i = 0; i < NR; i++)
@@ -819,14 +827,8 @@ static void reentrant_cb(const hb_event *e, void *ud)
 static void case_reentrant_events(void)
 {
     char *dir = e2e_write("counter", "counter.c", with_bad("", "*(volatile int *)8 = 1;", NULL));
-    char state[4300];
-    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
-    o.on_event = reentrant_cb;
-    HB_CHECK_OK(hb_manager_new(&o, &cb_mgr));
+    hb_manager_options o = e2e_options(reentrant_cb, NULL);
+    cb_mgr = e2e_manager_with(&o);
     hb_sandbox *sb = sandbox(cb_mgr, 5000);
     HB_CHECK_OK(hb_load(sb, dir));
     int64_t v;
@@ -1081,26 +1083,33 @@ _Noreturn static void manager_loop(int fd, int seed)
     }
 }
 
-/* Waits for every orphan handed to us (the subreaper) to end. */
-static int reap_orphans(unsigned deadline_ms)
+static void on_alarm(int sig)
 {
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    (void)sig; /* only interrupts waitpid */
+}
+
+/* Waits for every orphan handed to us (the subreaper) to end: orphans die
+ * asynchronously (PR_SET_PDEATHSIG, bwrap's own die-with-parent), so a
+ * blocking waitpid reaps each as it exits; SIGALRM (no SA_RESTART) at the
+ * deadline interrupts it: -1. */
+static int reap_orphans(unsigned deadline_s)
+{
+    struct sigaction sa = {.sa_handler = on_alarm}, old;
+    sigemptyset(&sa.sa_mask);
+    HB_CHECK_EQ(sigaction(SIGALRM, &sa, &old), 0);
+    alarm(deadline_s);
+    int rc;
     for (;;) {
         int st;
-        pid_t p = waitpid(-1, &st, WNOHANG);
-        if (p < 0 && errno == ECHILD)
-            return 0;
+        pid_t p = waitpid(-1, &st, 0);
         if (p > 0)
             continue;
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000 > deadline_ms)
-            return -1;
-        /* Orphans die asynchronously (PR_SET_PDEATHSIG, bwrap's own
-         * die-with-parent): poll their exit with a short wait. */
-        struct timespec ts = {0, 2000000};
-        nanosleep(&ts, NULL);
+        rc = errno == ECHILD ? 0 : -1; /* EINTR: the deadline passed */
+        break;
     }
+    alarm(0);
+    HB_CHECK_EQ(sigaction(SIGALRM, &old, NULL), 0);
+    return rc;
 }
 
 static void case_manager_killed_random(void)
@@ -1143,7 +1152,7 @@ static void case_manager_killed_random(void)
         int st;
         HB_CHECK_EQ(waitpid(mgr, &st, 0), mgr);
         /* No worker, no bwrap outlives its manager. */
-        HB_CHECK_OK(reap_orphans(10000));
+        HB_CHECK_OK(reap_orphans(10));
         /* The state directory opens, verifies, and resumes the survivor
          * from (at least) its last durable checkpoint. */
         int views = count_views();

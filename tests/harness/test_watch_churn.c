@@ -142,6 +142,8 @@ typedef struct fjob {
 } fjob;
 static fjob jobs[NSAVES];
 static atomic_int njobs;
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jobs_cond = PTHREAD_COND_INITIALIZER; /* a job, or writers_done */
 
 static void *writer(void *arg)
 {
@@ -177,7 +179,10 @@ static void *writer(void *arg)
         if (!broken) {
             int n = atomic_load(&njobs);
             jobs[n] = (fjob){i, seq, seq, now_ns() + (30u + (unsigned)rand_r(&seed) % 31u) * 1000000u};
+            pthread_mutex_lock(&jobs_lock);
             atomic_store(&njobs, n + 1);
+            pthread_cond_signal(&jobs_cond);
+            pthread_mutex_unlock(&jobs_lock);
         }
         /* Bursts (a few ms apart) and pauses around the quiet window. */
         if (rand_r(&seed) % 3 == 0)
@@ -185,7 +190,10 @@ static void *writer(void *arg)
         else
             pause_ms(1, 15, &seed);
     }
+    pthread_mutex_lock(&jobs_lock);
     atomic_store(&writers_done, 1);
+    pthread_cond_signal(&jobs_cond);
+    pthread_mutex_unlock(&jobs_lock);
     return NULL;
 }
 
@@ -195,12 +203,15 @@ static void *formatter(void *arg)
     unsigned seed = 777u;
     char text[1024], path[4400];
     for (int next = 0;;) {
-        if (next >= atomic_load(&njobs)) {
-            if (atomic_load(&writers_done) && next >= atomic_load(&njobs))
-                break;
-            pause_ms(1, 1, &seed);
-            continue;
-        }
+        /* Wait for the writer's next job (or its end); the writer ends
+         * within the test's time limit, which bounds this wait. */
+        pthread_mutex_lock(&jobs_lock);
+        while (next >= atomic_load(&njobs) && !atomic_load(&writers_done))
+            pthread_cond_wait(&jobs_cond, &jobs_lock);
+        bool none = next >= atomic_load(&njobs);
+        pthread_mutex_unlock(&jobs_lock);
+        if (none)
+            break;
         fjob j = jobs[next++];
         uint64_t t = now_ns();
         if (j.due > t) {
@@ -263,15 +274,9 @@ static void case_churn(void)
         source(text, sizeof(text), i, 0, false, false);
         e2e_write(dir, "main.c", text);
     }
-    char state[4300];
-    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
+    hb_manager_options o = e2e_options(on_event, NULL);
     o.cflags = "-O0";
-    o.on_event = on_event;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    m = e2e_manager_with(&o);
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
     const char *roots[] = {root, NULL};
     hb_watch *w = NULL;

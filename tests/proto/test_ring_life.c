@@ -2,6 +2,7 @@
  * "Death"): a process holding it that dies, by SIGKILL or by a crash, has
  * it marked by the kernel, and a caller spinning for a reply sees that at
  * once instead of at the end of its spin budget. */
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -37,14 +38,18 @@ static void need_two_cpus(void)
     pin(0);
 }
 
-/* A child that maps the ring from fd, holds its life word, takes the
+/* A child that maps the ring from fd, holds its life word, says so on
+ * *held (a pipe: one byte once it holds, EOF if it could not), takes the
  * first bell and then crashes (how SIGSEGV), replies "ok" (how 0), or
  * waits to be killed (SIGKILL). */
-static pid_t start_holder(int fd, int how)
+static pid_t start_holder(int fd, int how, int *held)
 {
+    int p[2];
+    HB_CHECK_EQ(pipe2(p, O_CLOEXEC), 0);
     pid_t pid = fork();
     HB_CHECK(pid >= 0);
     if (pid == 0) {
+        close(p[0]);
         /* A failed case leaves no holder behind. */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
             _exit(3);
@@ -52,6 +57,9 @@ static pid_t start_holder(int fd, int how)
         hb_ring *r;
         if (hb__ring_map(fd, &r) < 0 || hb__ring_hold_life(r) < 0)
             _exit(3);
+        if (write(p[1], "h", 1) != 1)
+            _exit(3);
+        close(p[1]);
         uint32_t seen = 0;
         (void)hb__ring_next(r, &seen);
         /* A crash, as a fault ends a worker (a NULL store would be UB that
@@ -65,18 +73,23 @@ static pid_t start_holder(int fd, int how)
         for (;;)
             pause();
     }
+    close(p[1]);
+    *held = p[0];
     return pid;
 }
 
-static void wait_held(hb_ring *ring, pid_t pid)
+/* Waits (10 s at most) for the holder's word that it holds the ring. */
+static void wait_held(hb_ring *ring, int held)
 {
-    uint64_t end = now_ns() + 10000000000ull;
-    while (!hb__ring_peer_alive(ring)) {
-        int st;
-        HB_CHECK_EQ(waitpid(pid, &st, WNOHANG), 0); /* 3: could not hold it */
-        HB_CHECK(now_ns() < end);
-        (void)poll(NULL, 0, 1);
-    }
+    struct pollfd pfd = {.fd = held, .events = POLLIN};
+    int n;
+    while ((n = poll(&pfd, 1, 10000)) < 0 && errno == EINTR)
+        ;
+    HB_CHECK_EQ(n, 1); /* 0: no word within 10 s */
+    char c = 0;
+    HB_CHECK_EQ(read(held, &c, 1), 1); /* 0: it exited (3: could not hold it) */
+    close(held);
+    HB_CHECK(hb__ring_peer_alive(ring));
 }
 
 /* Killed while the caller spins with a 20 s budget: await says DEAD well
@@ -88,8 +101,9 @@ static void run(int how)
     hb_ring *ring;
     HB_CHECK_OK(hb__ring_create(&fd, &ring));
     HB_CHECK(!hb__ring_peer_alive(ring)); /* never held: unknown */
-    pid_t pid = start_holder(fd, how);
-    wait_held(ring, pid);
+    int held;
+    pid_t pid = start_holder(fd, how, &held);
+    wait_held(ring, held);
     atomic_store(&ring->worker_cpu, 1); /* where it is pinned (before its first bell) */
     memcpy(ring->req, "x", 1);
     atomic_store(&ring->req_len, 1);
@@ -127,8 +141,9 @@ static void case_alive_reply(void)
     int fd;
     hb_ring *ring;
     HB_CHECK_OK(hb__ring_create(&fd, &ring));
-    pid_t pid = start_holder(fd, 0);
-    wait_held(ring, pid);
+    int held;
+    pid_t pid = start_holder(fd, 0, &held);
+    wait_held(ring, held);
     atomic_store(&ring->worker_cpu, 1); /* where it is pinned (before its first bell) */
     hb__ring_post(ring, HB_RING_KIND_RING);
     uint32_t st = hb__ring_await(ring, 20000000000ull);

@@ -20,18 +20,24 @@ mkdir "$work/suite"
 cp -r "$plugins/tpass" "$work/suite/a_pass"
 cp -r "$plugins/thang" "$work/suite/b_hang"
 # -j1 and a time limit far beyond the test's: only the signal can end it.
+# Its --json output comes through a FIFO, read line by line (kept in
+# $work/out) until the hanging test has started: no polling, and read's
+# -t 120 is the deadline of each line.
+mkfifo "$work/fifo"
 "$hb" --state-dir "$work/state" test -j 1 --timeout 600 --json --junit "$work/junit.xml" \
-  "$work/suite" >"$work/out" 2>"$work/err" &
+  "$work/suite" >"$work/fifo" 2>"$work/err" &
 pid=$!
-# Wait (deadline 120 s) until the hanging test has started.
-for _ in $(seq 1200); do
-  grep -q '"test": *"hb_test_forever"' "$work/out" 2>/dev/null && break
-  kill -0 "$pid" 2>/dev/null || break
-  read -r -t 0.1 <> <(:) || true
+exec 3<"$work/fifo"
+: >"$work/out"
+while IFS= read -r -t 120 line <&3; do
+  printf '%s\n' "$line" >>"$work/out"
+  grep -q '"test": *"hb_test_forever"' "$work/out" && break
 done
 grep -q '"test": *"hb_test_forever"' "$work/out" || { fail "hb_test_forever never started"; cat "$work/out" "$work/err"; exit 1; }
 start=$(date +%s%N)
 kill -"$sig" "$pid"
+cat <&3 >>"$work/out"
+exec 3<&-
 wait "$pid"
 rc=$?
 pid=
