@@ -67,9 +67,7 @@ static void case_outcomes(void)
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.call_timeout_ms = 400;
     so.output_path = out_path;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     const char *tests[] = {"hb_test_a", "hb_test_b", "hb_test_crash", "hb_test_c",
                            "hb_test_hang", "hb_test_d"};
     const size_t n = sizeof(tests) / sizeof(tests[0]);
@@ -127,8 +125,7 @@ static void case_outcomes(void)
     HB_CHECK_STR(output[5], "d out\nd err\n");
     for (size_t i = 0; i < n; i++)
         free(output[i]);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

@@ -118,8 +118,7 @@ static void case_no_poll_per_call(void)
      * socket wait (a poll) now and then; one per call is what it was. */
     HB_CHECK_INT(n, <, calls / 10);
     /* The filter stays on this thread; the counter keeps answering. */
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static double now_ms(void)
@@ -165,8 +164,7 @@ static void case_denial_idle_kills(void)
     }
     HB_CHECK_OK(hb_callf(sb, "callp", "add", "ii)i", 2, 3, &r));
     HB_CHECK_EQ(r, 5);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

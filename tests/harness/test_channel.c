@@ -52,9 +52,7 @@ static void run_channel(int kind, unsigned timeout_ms, int want, const char *nee
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.call_timeout_ms = timeout_ms;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     int64_t v;
     for (int i = 0; i < 3; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
@@ -72,8 +70,7 @@ static void run_channel(int kind, unsigned timeout_ms, int want, const char *nee
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 4);
     HB_CHECK(ev.count[HB_EVENT_RESTARTED] >= 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* 5 bytes of a 12-byte header, then silence. */
@@ -117,9 +114,7 @@ static void case_half_header_swap(void)
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.swap_timeout_ms = CALL_TIMEOUT_MS;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     int64_t v;
     for (int i = 0; i < 3; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
@@ -137,8 +132,7 @@ static void case_half_header_swap(void)
     HB_CHECK_EQ(active, 1);
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 4); /* v1 with its state: nothing lost */
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

@@ -144,8 +144,7 @@ static void see_too_much(hb_isolation iso)
                      targets[i], hb_compiler_backend_name(iso), r, hb_strerror(r));
         HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), targets[i]);
     }
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_see_too_much_namespace(void)

@@ -93,9 +93,7 @@ static void case_load_call_reload(void)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     HB_CHECK_EQ(ev.count[HB_EVENT_LOADED], 1);
     int64_t v = 0;
     for (int i = 0; i < 5; i++)
@@ -127,8 +125,7 @@ static void case_load_call_reload(void)
     HB_CHECK_EQ(v, 106);
     HB_CHECK_EQ(ev.count[HB_EVENT_ROLLED_BACK], 1);
     HB_CHECK_EQ(hb_rollback(sb, "counter", 99), HB_ENOVERSION);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_missing_dir(void)
@@ -145,17 +142,14 @@ static void case_missing_dir(void)
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "empty");
     HB_CHECK_EQ(hb_build(m, path, NULL), -ENOENT);
     HB_CHECK_CONTAINS(hb_manager_last_error(m), "does-not-exist");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_compile_error(void)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v;
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     e2e_write("counter", "counter.c", "#include <hotbox/plugin.h>\nint broken(void) { return 1 }\n");
@@ -177,8 +171,7 @@ static void case_compile_error(void)
     HB_CHECK_OK(hb_reload(sb, "counter"));
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 12);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_no_descriptor_and_abi(void)
@@ -206,17 +199,14 @@ static void case_no_descriptor_and_abi(void)
     HB_CHECK_EQ(hb_reload(sb, "counter"), HB_EABI);
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 2);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_call_errors(void)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v;
     HB_CHECK_EQ(hb_callf(sb, "counter", "no_such_fn", ")l", &v), HB_ENOSYM);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "no_such_fn");
@@ -234,8 +224,7 @@ static void case_call_errors(void)
     /* Still serving, state intact. */
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_signatures(void)
@@ -243,9 +232,7 @@ static void case_signatures(void)
     char src[4096];
     snprintf(src, sizeof(src), "%s/examples/plugins/mathx", HB_SOURCE_DIR);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, src));
+    hb_sandbox *sb = e2e_loaded(m, NULL, src);
     int32_t i32 = 0;
     HB_CHECK_OK(hb_callf(sb, "mathx", "add", "ii)i", 2, 3, &i32));
     HB_CHECK_EQ(i32, 5);
@@ -295,8 +282,7 @@ static void case_signatures(void)
     HB_CHECK_OK(hb_callf(sb, "mathx", "upcase", "w)i", buf, strlen(buf), &i32));
     HB_CHECK_EQ(i32, 9);
     HB_CHECK_STR(buf, "HELLO, WORLD");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static const char *crash_plugin(const char *where)
@@ -328,9 +314,7 @@ static void crash_during_swap(const char *where)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v;
     for (int i = 0; i < 4; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
@@ -352,8 +336,7 @@ static void crash_during_swap(const char *where)
     HB_CHECK_EQ(n, 2);
     HB_CHECK_EQ(vi[1].status, HB_VERSION_BAD);
     hb_free(vi);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_crash_init(void) { crash_during_swap("init"); }
@@ -364,25 +347,20 @@ static void case_crash_init_first_load(void)
     char *ok = e2e_write("mathx", "m.c", "#include <hotbox/plugin.h>\nint add(int a, int b) { return a + b; }\nHB_PLUGIN(\"mathx\", 1, 0, 0, 0, 0);\n");
     char *bad = e2e_write("counter", "counter.c", crash_plugin("init"));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, ok));
+    hb_sandbox *sb = e2e_loaded(m, NULL, ok);
     HB_CHECK_EQ(hb_load(sb, bad), HB_ECRASHED);
     int32_t r = 0;
     HB_CHECK_OK(hb_callf(sb, "mathx", "add", "ii)i", 20, 22, &r));
     HB_CHECK_EQ(r, 42);
     HB_CHECK_EQ(hb_callf(sb, "counter", "get", ")l", (int64_t *)&r), HB_ENOPLUGIN);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_crash_call(void)
 {
     char *dir = e2e_write("counter", "counter.c", crash_plugin("none"));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v;
     for (int i = 0; i < 3; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
@@ -394,17 +372,14 @@ static void case_crash_call(void)
     /* Restarted from the checkpoint: the increment after it is the documented loss. */
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 3);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_crash_fini(void)
 {
     char *dir = e2e_write("counter", "counter.c", crash_plugin("fini"));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v;
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     /* Unloading runs fini, which crashes: the plugin is gone either way and
@@ -425,9 +400,7 @@ static void case_crash_fini_swap(void)
 {
     char *dir = e2e_write("counter", "counter.c", crash_plugin("fini"));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v;
     for (int i = 0; i < 3; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
@@ -439,17 +412,14 @@ static void case_crash_fini_swap(void)
     HB_CHECK_EQ(active, 2);
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 13);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_killed_from_outside(void)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v;
     for (int i = 0; i < 7; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
@@ -462,8 +432,7 @@ static void case_killed_from_outside(void)
     HB_CHECK(hb_sandbox_worker_pid(sb) != pid);
     HB_CHECK_EQ(ev.count[HB_EVENT_CRASHED], 1);
     HB_CHECK_CONTAINS(ev.last[HB_EVENT_CRASHED], "SIGKILL");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_state_too_big(void)
@@ -473,9 +442,7 @@ static void case_state_too_big(void)
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.max_state_size = 4096;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     /* v2 saves 8 KiB, over the limit: swapping away from it must fail. */
     e2e_write("counter", "counter.c",
               e2e_counter_src(2, 1,
@@ -495,17 +462,14 @@ static void case_state_too_big(void)
     HB_CHECK_EQ(active, 2);
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 3);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_no_state_hooks(void)
 {
     char *dir = e2e_write("plain", "p.c", "#include <hotbox/plugin.h>\nstatic int n;\nint bump(void) { return ++n; }\nHB_PLUGIN(\"plain\", 1, 0, 0, 0, 0);\n");
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int32_t v;
     HB_CHECK_OK(hb_callf(sb, "plain", "bump", ")i", &v));
     HB_CHECK_OK(hb_callf(sb, "plain", "bump", ")i", &v));
@@ -524,8 +488,7 @@ static void case_no_state_hooks(void)
     HB_CHECK_CONTAINS(ev.last[HB_EVENT_SWAPPED], "statics: 0 carried, 1 reset, 0 new");
     HB_CHECK_OK(hb_callf(sb, "plain", "bump", ")i", &v));
     HB_CHECK_EQ(v, 101);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_two_sandboxes(void)

@@ -64,8 +64,7 @@ static void run(hb_profile profile)
     /* The sandbox serves on. */
     HB_CHECK_OK(hb_callf(sb, "crashy", "fine", ")l", &v));
     HB_CHECK_EQ(v, 42);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A fault whose stack cannot be unwound (the stack pointer is garbage, so
@@ -79,17 +78,14 @@ static void case_bad_stack(void)
                           "int64_t smash(void) { __asm__ volatile(\"mov $0x10, %%rsp\\n\\tmov (%%rsp), %%rax\" ::: \"rax\", \"memory\"); return 0; }\n"
                           "HB_PLUGIN(\"smash\", 1, 0, 0, NULL, NULL);\n");
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb = NULL;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v = 0;
     HB_CHECK_EQ(hb_callf(sb, "smash", "smash", ")l", &v), HB_ECRASHED);
     const char *err = hb_sandbox_last_error(sb);
     printf("last error:\n%s\n", err);
     HB_CHECK_CONTAINS(err, "SIGSEGV");
     HB_CHECK_CONTAINS(err, "in smash v1 at smash (");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 #else
     printf("SKIP: the bad-stack plugin is x86-64 assembly\n");
     exit(77);

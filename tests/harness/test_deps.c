@@ -55,9 +55,7 @@ static void case_rebind(void)
     char *scale = e2e_write("scale", "scale.c", provider_src(2, NULL));
     char *pricing = e2e_write("pricing", "pricing.c", dependent_src);
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, scale));
+    hb_sandbox *sb = e2e_loaded(m, NULL, scale);
     HB_CHECK_OK(hb_load(sb, pricing));
     HB_CHECK_EQ(call1(sb, "pricing", "price", 10), 21);
     HB_CHECK_EQ(call1(sb, "pricing", "price", 5), 11);
@@ -81,8 +79,7 @@ static void case_rebind(void)
     HB_CHECK_EQ(call1(sb, "pricing", "price", 10), 31);
     HB_CHECK_EQ(call0(sb, "pricing", "quote_count"), 4);
     HB_CHECK_EQ(call0(sb, "scale", "scale_calls"), 4);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_missing_provider(void)
@@ -100,8 +97,7 @@ static void case_missing_provider(void)
     HB_CHECK_OK(hb_load(sb, scale));
     HB_CHECK_OK(hb_load(sb, pricing));
     HB_CHECK_EQ(call1(sb, "pricing", "price", 1), 3);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_unresolved_symbol(void)
@@ -115,8 +111,7 @@ static void case_unresolved_symbol(void)
     HB_CHECK_EQ(hb_load(sb, dir), HB_EUNRESOLVED);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "nobody_provides_this");
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "lonely");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_cycle(void)

@@ -101,8 +101,7 @@ static void check_after(uint64_t want)
     int32_t got = 0;
     HB_CHECK_OK(hb_callf(sb, "counter", "version", ")i", &got));
     HB_CHECK_EQ(got, (int32_t)want);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Killed after the swapped event, before the flush: v2 was committed

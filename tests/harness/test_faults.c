@@ -61,8 +61,7 @@ static void run_fault(const char *body, int want, const char *needle)
         HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), needle);
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 4); /* restored from the checkpoint: nothing lost */
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_infinite_loop(void) { run_fault("for (;;) { }", HB_EHUNG, "did not answer"); }
@@ -89,17 +88,14 @@ static void case_cpu_limit(void)
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.max_cpu_seconds = 1;
     so.call_timeout_ms = 60000;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     int64_t v;
     int r = hb_callf(sb, "counter", "bad", ")l", &v);
     printf("cpu hog -> %d: %s\n", r, hb_sandbox_last_error(sb));
     HB_CHECK_EQ(r, HB_ECRASHED);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "CPU time limit 1 s");
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_fd_exhaustion(void)
@@ -120,8 +116,7 @@ static void case_fd_exhaustion(void)
     }
     int64_t v;
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_fork_bomb(void)
@@ -141,8 +136,7 @@ static void case_fork_bomb(void)
      * by the process limit (fork returns -1): contained either way. */
     HB_CHECK(r == HB_ECRASHED || (r == 0 && v == -1));
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void kill_and_wait(int pid)
@@ -199,8 +193,7 @@ static void case_probation_crash(void)
     HB_CHECK_OK(hb_manager_metrics(m, 1, &metrics));
     HB_CHECK_CONTAINS(metrics, "rollback");
     hb_free(metrics);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_probation_selftest(void)
@@ -226,8 +219,7 @@ static void case_probation_selftest(void)
     HB_CHECK_EQ(hb_sandbox_worker_pid(sb), pid); /* kept: only a test failed */
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_crash_loop(void)
@@ -238,9 +230,7 @@ static void case_crash_loop(void)
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.crash_loop_max = 3;
     so.crash_loop_window_ms = 60000;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     int64_t v;
     for (int i = 0; i < 3; i++)
         HB_CHECK_EQ(hb_callf(sb, "counter", "bad", ")l", &v), HB_ECRASHED);
@@ -250,8 +240,7 @@ static void case_crash_loop(void)
     hb_sandbox_usage u;
     HB_CHECK_OK(hb_sandbox_usage_get(sb, &u));
     HB_CHECK(u.failed);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* The manager is SIGKILLed while its worker is inside a swap (the new
@@ -327,14 +316,11 @@ static void case_manager_killed_mid_swap(void)
     hb_sandbox_options so;
     hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
     so.name = "survivor";
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     int64_t v;
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 7);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

@@ -110,8 +110,7 @@ static void case_probation_time(void)
     int32_t ver = 0;
     HB_CHECK_OK(hb_callf(sb, "counter", "version", ")i", &ver));
     HB_CHECK_EQ(ver, 2);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* 11.7: v2 (on probation after v1) is replaced by v3 and v2's fini
@@ -139,8 +138,7 @@ static void case_fini_crash_probation(void)
     int32_t ver = 0;
     HB_CHECK_OK(hb_callf(sb, "counter", "version", ")i", &ver));
     HB_CHECK_EQ(ver, 2);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* 11.7, the other half: v2 passed its probation; v2's fini crashes when v3
@@ -166,8 +164,7 @@ static void case_fini_crash_after_pass(void)
     HB_CHECK_EQ(active(sb), 2);
     HB_CHECK_EQ(ev.count[HB_EVENT_ROLLED_BACK], 1);
     HB_CHECK_EQ(status_of(m, 3), HB_VERSION_BAD);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* ---- sandboxes used from short-lived threads (11.5) ---------------------- */
@@ -428,8 +425,7 @@ static void case_restart_visible(void)
     HB_CHECK_OK(hb_callf(sb, "other", "get", ")l", &v)); /* its own crash said it */
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 3);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* ---- a plugin that exhausts its descriptors (11.10) ---------------------- */
@@ -458,9 +454,7 @@ static void case_fd_exhaustion_recovers(void)
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.max_open_files = 64;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     int64_t v, n = 0;
     for (int i = 0; i < 3; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
@@ -495,8 +489,7 @@ static void case_fd_exhaustion_recovers(void)
     HB_CHECK_OK(hb_callf(sb, "other", "get", ")l", &v));
     HB_CHECK_EQ(v, 1);
     HB_CHECK(status_of(m, 2) != HB_VERSION_BAD);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* ---- a thread an old version left behind (11.9) ---------------------------- */
@@ -556,8 +549,7 @@ static void case_old_thread_blame(void)
     HB_CHECK_EQ(status_of(m, 1), HB_VERSION_BAD); /* v1's fault, said so */
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 13); /* v2 from the swap's checkpoint (3) */
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* v2's init starts a thread that, once arm() wrote a byte, waits until the
@@ -614,8 +606,7 @@ static void case_idle_thread_crash(void)
     HB_CHECK_CONTAINS(ev.last[HB_EVENT_CRASHED], "in counter v2");
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 3);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A state-lost notice is not a self-test failure: a version on probation
@@ -640,8 +631,7 @@ static void case_selftest_after_restart(void)
     HB_CHECK_EQ(passed, 1);
     HB_CHECK_EQ(active(sb), 2);
     HB_CHECK_EQ(ev.count[HB_EVENT_ROLLED_BACK], 0);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

@@ -69,8 +69,7 @@ static void case_once_per_reload(void)
     w = now();
     HB_CHECK_EQ(hb_rollback(sb, "counter", 2), HB_ECORRUPT);
     expect_work(w, 1, 0, "rollback to an object altered on disk");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

@@ -202,9 +202,7 @@ static void test_options_versions(void)
     HB_CHECK_OK(hb_sandbox_options_init(&o, HB_SANDBOX_OPTIONS_VERSION));
     o.version = 4;
     o.record_dir = (const char *)(uintptr_t)1; /* not a string: must not be read */
-    hb_sandbox *sb = NULL;
-    HB_CHECK_OK(hb_sandbox_new(m, &o, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &o, dir);
     HB_CHECK_EQ(incr(sb), 1);
     hb_sandbox_free(sb);
     struct stat st;

@@ -90,8 +90,7 @@ static void case_calls_use_ring(void)
     }
     long after = reads_of(hb_sandbox_worker_pid(sb));
     HB_CHECK_INT(after - before, <, 50);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Small buffers ride in the ring, large ones (over a slot) fall back to
@@ -117,8 +116,7 @@ static void case_buffers(void)
             HB_CHECK_EQ(b[i], (unsigned char)(i * 7 + 1));
         free(b);
     }
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A crash while the caller spins (at once) and after it went to sleep
@@ -139,8 +137,7 @@ static void case_crash_mid_call(void)
         HB_CHECK_OK(hb_callf(sb, "ringt", "add", "ii)i", 2, 3, &r));
         HB_CHECK_EQ(r, 5);
     }
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* The call time limit holds on the ring: a call that never returns is
@@ -157,8 +154,7 @@ static void case_timeout(void)
     HB_CHECK_INT((long)took, <, 5000);
     HB_CHECK_OK(hb_callf(sb, "ringt", "add", "ii)i", 4, 5, &r));
     HB_CHECK_EQ(r, 9);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Plugin code that writes the ring's reply (state DONE, a length past the
@@ -182,8 +178,7 @@ static void case_forged_reply(void)
     HB_CHECK_INT((long)(now_ms() - t0), <, 5000);
     HB_CHECK_OK(hb_callf(sb, "ringt", "add", "ii)i", 1, 1, &r));
     HB_CHECK_EQ(r, 2);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A plugin thread stopped in a denied call while calls keep completing
@@ -214,8 +209,7 @@ static void case_thread_denial(void)
     HB_CHECK_CONTAINS(said, "denied");
     HB_CHECK_OK(hb_callf(sb, "ringt", "add", "ii)i", 2, 3, &r));
     HB_CHECK_EQ(r, 5);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

@@ -374,8 +374,7 @@ static void case_manager_fd_limit(void)
     int64_t v;
     HB_CHECK_OK(hb_callf(again, "counter", "increment", ")l", &v));
     hb_sandbox_free(again);
-    hb_sandbox_free(warm);
-    hb_manager_free(m);
+    e2e_free(warm, m);
 }
 
 /* ---- hostile plugin bodies --------------------------------------------- */
@@ -411,8 +410,7 @@ static void expect_bad(const char *src, int want, const char *needle)
         HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), needle);
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 3);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_own_segv_handler_exit0(void)
@@ -477,9 +475,7 @@ static void case_stdout_flood(void)
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.output_path = out;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     int64_t v;
     int r = hb_callf(sb, "counter", "bad", ")l", &v);
     printf("flood -> %d %s\n", r, hb_sandbox_last_error(sb));
@@ -487,8 +483,7 @@ static void case_stdout_flood(void)
     HB_CHECK_EQ(stat(out, &st), 0);
     printf("output file: %lld bytes\n", (long long)st.st_size);
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_huge_state(void)
@@ -506,8 +501,7 @@ static void case_huge_state(void)
     HB_CHECK_EQ(r, HB_ESTATESIZE);
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 2);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A swap whose old version saves more state than the sandbox allows
@@ -532,8 +526,7 @@ static void case_huge_state_swap(void)
     HB_CHECK_EQ(ver, 1);
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 3);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Big arguments and results cross the channel or fail with a limit code;
@@ -565,8 +558,7 @@ static void case_big_buffers(void)
     if (r == HB_ESTATELOST)
         r = hb_callf(sb, "counter", "increment", ")l", &v);
     HB_CHECK_OK(r);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* exit(0) in the first version's init: the load failed and says why; a
@@ -591,8 +583,7 @@ static void case_exit_in_init(void)
     int32_t ver;
     HB_CHECK_OK(hb_callf(sb, "counter", "version", ")i", &ver));
     HB_CHECK_EQ(ver, 2);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Threads an old version started keep spinning after the call returned
@@ -648,8 +639,7 @@ static void case_worker_stopped(void)
         r = hb_callf(sb, "counter", "get", ")l", &v);
     HB_CHECK_OK(r);
     HB_CHECK_EQ(v, 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A worker that does not read its channel (stopped here; plugin code can
@@ -678,8 +668,7 @@ static void case_stopped_big_request(void)
     free(buf);
     int64_t v;
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A fini that never returns: hb_sandbox_free still ends the worker within
@@ -764,8 +753,7 @@ static void case_exit_in_migrate(void)
     HB_CHECK_EQ(ver, 1);
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 4);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* exit(0) inside the old version's save during a swap. */
@@ -797,8 +785,7 @@ static void case_exit_in_save(void)
         r = hb_callf(sb, "counter", "version", ")i", &ver);
     HB_CHECK_OK(r);
     HB_CHECK_EQ((uint64_t)ver, act);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* An event callback may use the manager (it is thread-safe): list versions,
@@ -872,8 +859,7 @@ static void case_reload_known_bad(void)
         r = hb_callf(sb, "counter", "version", ")i", &ver);
     HB_CHECK_OK(r);
     HB_CHECK_EQ(ver, 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* ---- worker killed from outside during swaps --------------------------- */
@@ -898,9 +884,7 @@ static void case_worker_killed_mid_swap(void)
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.crash_loop_max = 1000;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     srand((unsigned)getpid());
     int serving = 1, failed = 0;
     for (int it = 0; it < 40; it++) {
@@ -931,8 +915,7 @@ static void case_worker_killed_mid_swap(void)
         serving = ver;
     }
     printf("%d of 40 swaps failed\n", failed);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static hb_version_status status_of(hb_manager *m, uint64_t version)
@@ -973,8 +956,7 @@ static void case_bad_stays_bad(void)
     HB_CHECK_OK(hb_active_version(b, "counter", &act));
     HB_CHECK_EQ(act, 1);
     hb_sandbox_free(a);
-    hb_sandbox_free(b);
-    hb_manager_free(m);
+    e2e_free(b, m);
 }
 
 static int parent_of(int pid)
@@ -1033,8 +1015,7 @@ static void kill_one(bool wrapper)
     HB_CHECK_EQ(u.restarts, 1);
     close(wfd);
     close(bfd);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_kill_wrapper(void) { kill_one(true); }
@@ -1177,8 +1158,7 @@ static void case_manager_killed_random(void)
                (long long)last, (long long)v);
         HB_CHECK(v >= last);
         last = v;
-        hb_sandbox_free(sb);
-        hb_manager_free(m);
+        e2e_free(sb, m);
     }
 }
 

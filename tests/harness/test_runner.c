@@ -23,9 +23,7 @@ static const char *fixture_src(int setup_rc, int test_rc, int teardown_rc)
 static hb_sandbox *load(hb_manager *m, int setup_rc, int test_rc, int teardown_rc)
 {
     char *dir = e2e_write("fixture", "fixture.c", fixture_src(setup_rc, test_rc, teardown_rc));
-    hb_sandbox *sb = NULL;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     return sb;
 }
 
@@ -49,8 +47,7 @@ static void case_selftests_use_fixture(void)
     HB_CHECK_EQ(failed, 0);
     HB_CHECK_EQ(counts(sb), 111);
     HB_CHECK_CONTAINS(ev.last[HB_EVENT_SELFTEST], "hb_test_sees_setup passed");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A failing hb_setup fails the test, which does not run, nor teardown. */
@@ -70,8 +67,7 @@ static void case_setup_fails(void)
     HB_CHECK_OK(hb_run_selftests(sb, "fixture", &passed, &failed));
     HB_CHECK_EQ(failed, 1);
     HB_CHECK_CONTAINS(ev.last[HB_EVENT_SELFTEST], "FAILED (hb_setup returned 7)");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A test that returns nonzero still gets its teardown; its failure is the
@@ -88,8 +84,7 @@ static void case_teardown_after_failure(void)
     HB_CHECK_EQ(res.returned, 3);
     HB_CHECK_EQ(counts(sb), 111);
     HB_CHECK(res.ms > 0);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A failing teardown fails a test that had passed. */
@@ -105,8 +100,7 @@ static void case_teardown_fails(void)
     HB_CHECK_EQ(res.returned, 4);
     HB_CHECK_EQ(hb_run_test(sb, "nosuch", "hb_test_x", &res) < 0, 1);
     HB_CHECK_EQ(hb_run_test(NULL, "fixture", "hb_test_x", &res), -EINVAL);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

@@ -60,8 +60,7 @@ static void case_bad_key(void)
     HB_CHECK_EQ(ver, 1);
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Runs spin() in a sandbox whose own call timeout is sandbox_ms; returns
@@ -79,8 +78,7 @@ static double hang(const char *json, unsigned sandbox_ms)
     double took = now_ms() - t0;
     printf("spin() -> %d after %.0f ms: %s\n", r, took, hb_sandbox_last_error(sb));
     HB_CHECK_EQ(r, HB_EHUNG);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
     return took;
 }
 
@@ -129,8 +127,7 @@ static int64_t call_in_new(const char *json, const char *fn)
     HB_CHECK_OK(r);
     int64_t v = 0;
     HB_CHECK_OK(hb_callf(sb, "counter", fn, ")l", &v));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
     return v;
 }
 
@@ -164,8 +161,7 @@ static void case_data_outside(void)
     HB_CHECK(r < 0);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "\"runtime.data\"");
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "outside the plugin directory");
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* As root with a jail that drops root, a data directory under a 0700
@@ -196,8 +192,7 @@ static void case_data_unreachable(void)
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "runtime.data");
     HB_CHECK_OK(hb_callf(sb, "other", "increment", ")l", &v));
     HB_CHECK_EQ(v, 2);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_env(void)

@@ -30,9 +30,7 @@ static void case_manager_free_detaches(void)
 #endif
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v;
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     hb_manager_free(m);
@@ -60,9 +58,7 @@ static void case_backoff_is_a_deadline(void)
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.crash_loop_max = 50;
     so.crash_loop_window_ms = 60000;
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
     int64_t v;
     hb_sandbox_usage u;
     HB_CHECK_EQ(hb_callf(sb, "counter", "bad", ")l", &v), HB_ECRASHED);
@@ -79,8 +75,7 @@ static void case_backoff_is_a_deadline(void)
     HB_CHECK_EQ(u.restarts, 4);
     HB_CHECK(hb_sandbox_worker_pid(sb) > 0);
     HB_CHECK_EQ(ev.count[HB_EVENT_RESTARTED], 4);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

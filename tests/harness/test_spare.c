@@ -66,8 +66,7 @@ static void case_handover_keeps_state(void)
             HB_CHECK(now != pids[j]);
     }
     HB_CHECK_EQ(ev.count[HB_EVENT_RESTARTED], 4);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Child processes of this process (bwrap, or the worker when unwrapped). */

@@ -30,8 +30,7 @@ static void case_resume_named(void)
     for (int i = 0; i < 6; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_OK(hb_checkpoint(sb, "counter"));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
     /* A new manager (a restarted program) resumes from the checkpoint. */
     m = e2e_manager(&ev);
     sb = named_sandbox(m, "suite");
@@ -40,9 +39,7 @@ static void case_resume_named(void)
     HB_CHECK_OK(hb_callf(sb, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 6);
     /* An unnamed sandbox starts fresh. */
-    hb_sandbox *anon;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &anon));
-    HB_CHECK_OK(hb_load(anon, dir));
+    hb_sandbox *anon = e2e_loaded(m, NULL, dir);
     HB_CHECK_OK(hb_callf(anon, "counter", "get", ")l", &v));
     HB_CHECK_EQ(v, 0);
     hb_manager_free(m);
@@ -55,9 +52,7 @@ static void case_pin(void)
     hb_version_info vi;
     HB_CHECK_OK(hb_build(m, dir, &vi));
     HB_CHECK_EQ(vi.version, 1);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     hb_sandbox_free(sb);
     e2e_write("counter", "counter.c", e2e_counter_src(2, 10, NULL));
     HB_CHECK_OK(hb_build(m, dir, &vi));
@@ -80,17 +75,14 @@ static void case_pin(void)
     HB_CHECK_EQ(active, 3);
     HB_CHECK_EQ(hb_pin(m, "counter", 42, NULL), HB_ENOVERSION);
     HB_CHECK_EQ(hb_pin(m, "nobody", 0, NULL), HB_ENOVERSION);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void case_bad_not_retried(void)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     e2e_write("counter", "counter.c",
               e2e_counter_src(2, 1, "static int init(void) { volatile int *p = 0; return *p; }\n"
                                     "HB_PLUGIN(\"counter\", 1, init, 0, save, migrate);"));
@@ -104,8 +96,7 @@ static void case_bad_not_retried(void)
     uint64_t active = 0;
     HB_CHECK_OK(hb_active_version(sb, "counter", &active));
     HB_CHECK_EQ(active, 1);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static void corrupt(const char *state, const char *sha)
@@ -124,9 +115,7 @@ static void case_verify_and_corruption(void)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     int64_t v;
     for (int i = 0; i < 3; i++)
         HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
@@ -167,8 +156,7 @@ static void case_verify_and_corruption(void)
     HB_CHECK_EQ(hb_rollback(sb, "counter", 2), HB_ECORRUPT);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "v2");
     hb_free(vi);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* A cached object altered on disk is rebuilt, but never silently: a
@@ -201,9 +189,7 @@ static void case_gc(void)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager *m = e2e_manager(&ev);
-    hb_sandbox *sb;
-    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
-    HB_CHECK_OK(hb_load(sb, dir));
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
     for (int i = 2; i <= 6; i++) {
         e2e_write("counter", "counter.c", e2e_counter_src(i, i, NULL));
         HB_CHECK_OK(hb_reload(sb, "counter"));
@@ -227,8 +213,7 @@ static void case_gc(void)
     hb_free(report);
     int64_t v;
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

@@ -41,8 +41,7 @@ static hb_watch *start(const char *root)
 static void stop(hb_watch *w)
 {
     hb_watch_free(w);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static int64_t get(void)
@@ -315,8 +314,7 @@ static void case_bad_root(void)
     HB_CHECK(hb_watch_new(sb, roots, NULL, &w) < 0);
     HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "nope");
     HB_CHECK(w == NULL);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

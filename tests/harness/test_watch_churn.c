@@ -354,8 +354,7 @@ static void case_churn(void)
            atomic_load(&saves), atomic_load(&formats), (double)(storm_end - t0) / 1e9, runs,
            compiled, compile_failed, swap_failed, swapped, cycles, worst);
     hb_watch_free(w);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 int main(int argc, char **argv)

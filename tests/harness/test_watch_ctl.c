@@ -60,8 +60,7 @@ static hb_watch *start(const char *const *exclude)
 static void stop(hb_watch *w)
 {
     hb_watch_free(w);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 static int32_t version(void)

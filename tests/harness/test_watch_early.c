@@ -58,8 +58,7 @@ static hb_watch *start(const char *root, const char *cc, unsigned quiet_ms)
 static void stop(hb_watch *w)
 {
     hb_watch_free(w);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* Runs hb_watch_process (polling its fd) until the counter's version() is

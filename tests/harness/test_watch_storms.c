@@ -236,8 +236,7 @@ static void start(const char *const *names, size_t n)
 static void stop(void)
 {
     hb_watch_free(w);
-    hb_sandbox_free(sb);
-    hb_manager_free(m);
+    e2e_free(sb, m);
 }
 
 /* vim (writebackup, backupcopy=no): probe file 4913 created and deleted,
