@@ -80,6 +80,21 @@ static inline hb_bench_stats hb_bench_report(const char *what, double *ms, size_
     return s;
 }
 
+static inline double hb_bench_now_us(void)
+{
+    return hb_bench_now_ms() * 1e3;
+}
+
+/* One indented line: "  WHAT  median X UNIT   p95 Y UNIT   (n=N)", for
+ * samples in any unit (us, ms, ns/call). Sorts v in place. */
+static inline hb_bench_stats hb_bench_line(const char *what, double *v, size_t n, const char *unit)
+{
+    hb_bench_stats st = hb_bench_stats_of(v, n);
+    printf("  %-46s median %9.3f %s   p95 %9.3f %s   (n=%zu)\n", what, st.median, unit, st.p95,
+           unit, n);
+    return st;
+}
+
 /* Runs argv (PATH lookup) to its end: the milliseconds from fork to reap,
  * or -1 when it could not run or did not exit 0. For same-run baselines
  * such as bare `cc`. */

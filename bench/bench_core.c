@@ -35,18 +35,6 @@
 #include "harness.h"
 #include "hotbox/hotbox.h"
 
-static double now_us(void)
-{
-    return hb_bench_now_ms() * 1e3;
-}
-
-static void stats(const char *what, double *v, size_t n, const char *unit)
-{
-    hb_bench_stats st = hb_bench_stats_of(v, n);
-    printf("  %-44s median %9.3f %s   p95 %9.3f %s   (n=%zu)\n", what, st.median, unit, st.p95,
-           unit, n);
-}
-
 static double median(double *v, size_t n)
 {
     return hb_bench_stats_of(v, n).median;
@@ -81,7 +69,7 @@ static void on_event(const hb_event *ev, void *ud)
 
 static double run_cc(const char *cc, const char *src, const char *out, const char *inc)
 {
-    double t0 = now_us();
+    double t0 = hb_bench_now_us();
     pid_t p = fork();
     if (p == 0) {
         execlp(cc, cc, "-O2", "-g", "-shared", "-fPIC", "-I", inc, "-o", out, src, (char *)NULL);
@@ -93,7 +81,7 @@ static double run_cc(const char *cc, const char *src, const char *out, const cha
         fprintf(stderr, "bare cc failed\n");
         exit(1);
     }
-    return now_us() - t0;
+    return hb_bench_now_us() - t0;
 }
 
 /* Round trips of add(1, i) through sb with the caller on cpu_a and the
@@ -110,13 +98,13 @@ static int time_calls(hb_sandbox *sb, int cpu_a, int cpu_b, double *us, size_t n
     hb_bench_pin(0, cpu_a);
     for (size_t i = 0; i < n + 200; i++) {
         int32_t r = 0;
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         if (hb_callf(sb, "bench", "add", "ii)i", (int)i, 1, &r) < 0 || r != (int32_t)i + 1) {
             fprintf(stderr, "call: %s\n", hb_sandbox_last_error(sb));
             return -1;
         }
         if (i >= 200)
-            us[i - 200] = now_us() - t0;
+            us[i - 200] = hb_bench_now_us() - t0;
     }
     sched_setaffinity(0, sizeof(saved), &saved);
     return 0;
@@ -144,7 +132,7 @@ static int bench_calls(hb_manager *m, const char *dir, const char *obj, int ncal
         int r = base[i].shm ? hb_bench_shm_pingpong(base[i].a, base[i].b, base[i].spin, v, nb)
                             : hb_bench_sock_pingpong(base[i].a, base[i].b, v, nb);
         if (r == 0)
-            stats(base[i].what, v, nb, "us");
+            hb_bench_line(base[i].what, v, nb, "us");
     }
     static const struct { const char *name; hb_profile p; } prof[] = {
         {"permissive", HB_PROFILE_PERMISSIVE}, {"standard", HB_PROFILE_STANDARD}};
@@ -165,7 +153,7 @@ static int bench_calls(hb_manager *m, const char *dir, const char *obj, int ncal
                 return -1;
             char what[96];
             snprintf(what, sizeof(what), "hb_call, %s profile, %s", prof[p].name, place[k].what);
-            stats(what, v, n, "us");
+            hb_bench_line(what, v, n, "us");
         }
         hb_sandbox_free(sb);
     }
@@ -173,13 +161,13 @@ static int bench_calls(hb_manager *m, const char *dir, const char *obj, int ncal
     int (*add)(int, int) = (int (*)(int, int))dlsym(h, "add");
     volatile int sink = 0;
     for (size_t i = 0; i < n; i++) {
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         sink += add((int)i, 1);
-        v[i] = now_us() - t0;
+        v[i] = hb_bench_now_us() - t0;
     }
     dlclose(h);
     (void)sink;
-    stats("baseline: direct call through dlsym", v, n, "us");
+    hb_bench_line("baseline: direct call through dlsym", v, n, "us");
     free(v);
     return 0;
 }
@@ -267,10 +255,10 @@ static void crash_report(const char *what, crash_run *cr, int n)
 {
     char title[160];
     snprintf(title, sizeof(title), "%s (%d/%d by a spare)", what, cr->spares, n);
-    stats(title, cr->total, (size_t)n, "ms");
+    hb_bench_line(title, cr->total, (size_t)n, "ms");
     for (int k = 0; k < ST_COUNT; k++) {
         snprintf(title, sizeof(title), "  %s", stage_names[k]);
-        stats(title, cr->st[k], (size_t)n, "ms");
+        hb_bench_line(title, cr->st[k], (size_t)n, "ms");
     }
 }
 
@@ -323,9 +311,9 @@ static int bench_crash(hb_manager *m, int runs)
         time_crashes(sb, 0, &a, runs) < 0)
         return -1;
     for (int i = 0; i < runs; i++) {
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         hb_callf(sb, "crashb", "get", ")l", &v);
-        get[i] = (now_us() - t0) / 1e3;
+        get[i] = (hb_bench_now_us() - t0) / 1e3;
     }
     hb_sandbox_free(sb);
     /* The crash loop: the default policy's backoff (10, 20, 40 ms, ...)
@@ -343,8 +331,8 @@ static int bench_crash(hb_manager *m, int runs)
     crash_report("first crash (no spare yet)", &first, 1);
     crash_report("300 ms apart (spare refilled), no backoff", &b, runs);
     crash_report("back to back (refill in flight), no backoff", &a, runs);
-    stats("the next call alone (get)", get, (size_t)runs, "ms");
-    stats("baseline: fork+exec /bin/true + wait", t, (size_t)runs, "ms");
+    hb_bench_line("the next call alone (get)", get, (size_t)runs, "ms");
+    hb_bench_line("baseline: fork+exec /bin/true + wait", t, (size_t)runs, "ms");
     printf("  ratio 300 ms apart / baseline: %.1fx (target <= 4x)\n",
            median(b.total, (size_t)runs) / median(t, (size_t)runs));
     printf("  crash loop (default backoff, back to back), per crash:");
@@ -421,29 +409,29 @@ int main(int argc, char **argv)
     double *swap_api = calloc((size_t)runs, sizeof(double));
     double *dl = calloc((size_t)runs, sizeof(double));
     for (int i = 0; i < runs; i++) {
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         if (hb_rollback(sb, "bench", (uint64_t)(i % 2 ? 2 : 1)) < 0) {
             fprintf(stderr, "rollback: %s\n", hb_sandbox_last_error(sb));
             return 1;
         }
-        swap_api[i] = (now_us() - t0) / 1e3;
+        swap_api[i] = (hb_bench_now_us() - t0) / 1e3;
         swap[i] = last_swap_ms;
     }
     object_path(m, state, obj, sizeof(obj));
     for (int i = 0; i < runs; i++) {
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         void *h = dlopen(obj, RTLD_NOW | RTLD_LOCAL);
         if (!h) {
             fprintf(stderr, "dlopen: %s\n", dlerror());
             return 1;
         }
         dlclose(h);
-        dl[i] = (now_us() - t0) / 1e3;
+        dl[i] = (hb_bench_now_us() - t0) / 1e3;
     }
     printf("\n1. swap with 4 KiB of state\n");
-    stats("worker swap (save+dlopen+migrate+switch)", swap, (size_t)runs, "ms");
-    stats("hb_rollback call (checksum+ELF check+swap)", swap_api, (size_t)runs, "ms");
-    stats("baseline: dlopen+dlclose in-process", dl, (size_t)runs, "ms");
+    hb_bench_line("worker swap (save+dlopen+migrate+switch)", swap, (size_t)runs, "ms");
+    hb_bench_line("hb_rollback call (checksum+ELF check+swap)", swap_api, (size_t)runs, "ms");
+    hb_bench_line("baseline: dlopen+dlclose in-process", dl, (size_t)runs, "ms");
 
     /* 2. call round trip vs a direct call and the ping-pong floor. */
     if (bench_calls(m, dir, obj, runs * 200) < 0)
@@ -460,18 +448,18 @@ int main(int argc, char **argv)
     double *bare = calloc((size_t)nedit, sizeof(double));
     for (int i = 0; i < nedit; i++) {
         write_state_plugin(dir, 100 + i);
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         if (hb_reload(sb, "bench") < 0) {
             fprintf(stderr, "reload: %s\n", hb_sandbox_last_error(sb));
             return 1;
         }
-        edit[i] = (now_us() - t0) / 1e3;
+        edit[i] = (hb_bench_now_us() - t0) / 1e3;
         bare[i] = run_cc(cc, src, out, inc) / 1e3;
     }
     printf("\n3. edit-to-swap, local backend\n");
     double me = median(edit, (size_t)nedit), mb = median(bare, (size_t)nedit);
-    stats("hb_reload after an edit (compile+store+swap)", edit, (size_t)nedit, "ms");
-    stats("baseline: bare cc on the same source", bare, (size_t)nedit, "ms");
+    hb_bench_line("hb_reload after an edit (compile+store+swap)", edit, (size_t)nedit, "ms");
+    hb_bench_line("baseline: bare cc on the same source", bare, (size_t)nedit, "ms");
     printf("  ratio edit-to-swap / bare cc: %.2fx (median %+.1f ms)\n", me / mb, me - mb);
 
     if (bench_crash(m, runs) < 0)

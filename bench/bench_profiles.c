@@ -17,30 +17,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_common.h"
 #include "hotbox/hotbox.h"
 #include "harness.h"
 
 #define STARTS 40
 #define CALLS 3000
 
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static void stats(const char *profile, const char *what, double *v, size_t n, const char *unit)
 {
-    qsort(v, n, sizeof(*v), cmp_d);
-    printf("  %-28s %-14s median %9.3f %s   p95 %9.3f %s   (n=%zu)\n", profile, what, v[n / 2],
-           unit, v[(size_t)((double)(n - 1) * 0.95)], unit, n);
+    hb_bench_stats st = hb_bench_stats_of(v, n);
+    printf("  %-28s %-14s median %9.3f %s   p95 %9.3f %s   (n=%zu)\n", profile, what, st.median,
+           unit, st.p95, unit, n);
 }
 
 static void bench(hb_manager *m, hb_profile p, const char *label, bool breakdown)
@@ -52,12 +40,12 @@ static void bench(hb_manager *m, hb_profile p, const char *label, bool breakdown
     static double ns[HB_NS_COUNT][STARTS], ws[HB_WS_COUNT][STARTS];
     for (int i = 0; i < STARTS; i++) {
         hb_sandbox *sb = NULL;
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         if (hb_sandbox_new(m, &so, &sb) != 0) {
             fprintf(stderr, "%s: %s\n", label, hb_manager_last_error(m));
             exit(1);
         }
-        double t1 = now_us();
+        double t1 = hb_bench_now_us();
         uint64_t a[HB_NS_COUNT], b[HB_WS_COUNT];
         hb__sandbox_new_stages(sb, a, b);
         for (int k = 0; k < HB_NS_COUNT; k++)
@@ -65,7 +53,7 @@ static void bench(hb_manager *m, hb_profile p, const char *label, bool breakdown
         for (int k = 0; k < HB_WS_COUNT; k++)
             ws[k][i] = (double)b[k] / 1e6;
         hb_sandbox_free(sb);
-        starts[i] = (now_us() - t0) / 1000.0;
+        starts[i] = (hb_bench_now_us() - t0) / 1000.0;
         news[i] = (t1 - t0) / 1000.0;
         frees[i] = starts[i] - news[i];
     }
@@ -82,9 +70,9 @@ static void bench(hb_manager *m, hb_profile p, const char *label, bool breakdown
     for (int i = 0; i < 200; i++) /* warm-up */
         hb_callf(sb, "mathx", "add", "ii)i", i, 1, &r);
     for (int i = 0; i < CALLS; i++) {
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         hb_callf(sb, "mathx", "add", "ii)i", i, 1, &r);
-        calls[i] = now_us() - t0;
+        calls[i] = hb_bench_now_us() - t0;
     }
     hb_sandbox_free(sb);
     stats(label, "new + free", starts, STARTS, "ms");

@@ -27,11 +27,6 @@
 #include <unistd.h>
 
 
-static double now_us(void)
-{
-    return hb_bench_now_ms() * 1000.0;
-}
-
 static hb_sandbox *sandbox(hb_manager *m, const char *dir, const char *record_dir)
 {
     hb_sandbox_options o;
@@ -49,14 +44,14 @@ static void calls(hb_sandbox *sb, double *us, size_t n, size_t base)
 {
     for (size_t i = 0; i < n; i++) {
         int32_t r = 0;
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         if (hb_callf(sb, "bench", "add", "ii)i", (int)(base + i), 1, &r) < 0 ||
             r != (int32_t)(base + i) + 1) {
             fprintf(stderr, "call: %s\n", hb_sandbox_last_error(sb));
             exit(1);
         }
         if (us)
-            us[i] = now_us() - t0;
+            us[i] = hb_bench_now_us() - t0;
     }
 }
 
@@ -74,14 +69,14 @@ static void append_cost(void)
     for (int run = 0; run < 7; run++) {
         hb_wbuf buf = {0};
         const int n = 200000;
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         for (int i = 0; i < n; i++) {
             if (buf.len > (256u << 10))
                 buf.len = 0; /* the recorder writes out at 256 KiB */
             hb__rec_put_call(&buf, 42, q.data + HB_WIRE_HEADER, q.len - HB_WIRE_HEADER, 0,
                              a.data + HB_WIRE_HEADER, a.len - HB_WIRE_HEADER, NULL);
         }
-        v[run] = (now_us() - t0) * 1000.0 / n; /* ns per call */
+        v[run] = (hb_bench_now_us() - t0) * 1000.0 / n; /* ns per call */
         hb__wire_release(&buf);
     }
     hb_bench_stats s = hb_bench_stats_of(v, 7);
@@ -134,7 +129,7 @@ int main(int argc, char **argv)
     /* 2. replay speed: a recording of n calls, and one of a single call */
     char one[300];
     snprintf(one, sizeof(one), "%s/one.hbrec", root);
-    char many[300];
+    char many[640];
     snprintf(many, sizeof(many), "%s/bench.hbrec", rec);
     unlink(many);
     recd = sandbox(m, dir, rec);

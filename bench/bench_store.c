@@ -14,18 +14,6 @@
 #include "bench_common.h"
 #include "harness.h"
 
-static double now_us(void)
-{
-    return hb_bench_now_ms() * 1e3;
-}
-
-static void stats(const char *what, double *v, size_t n, const char *unit)
-{
-    hb_bench_stats st = hb_bench_stats_of(v, n);
-    printf("  %-46s median %9.3f %s   p95 %9.3f %s   (n=%zu)\n", what, st.median, unit, st.p95,
-           unit, n);
-}
-
 typedef struct rec {
     char *name;
 } rec;
@@ -56,32 +44,32 @@ int main(int argc, char **argv)
         hb_version_rec meta = {0}, out = {0};
         bool created = false;
         char *err = NULL;
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         if (hb_store_add(m->store, "bench", obj, &meta, &out, &created, &err) < 0) {
             fprintf(stderr, "insert: %s\n", err ? err : "?");
             return 1;
         }
-        ins[i] = (now_us() - t0) / 1e3;
+        ins[i] = (hb_bench_now_us() - t0) / 1e3;
         hb_version_rec_release(&out);
-        t0 = now_us();
+        t0 = hb_bench_now_us();
         hb__write_file_atomic(plain, blob, sizeof(blob), 0644);
-        base[i] = (now_us() - t0) / 1e3;
+        base[i] = (hb_bench_now_us() - t0) / 1e3;
     }
     for (int i = 0; i < n; i++) {
         hb_version_rec r = {0};
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         hb_store_get(m->store, "bench", (uint64_t)(i + 1), &r);
-        get[i] = now_us() - t0;
+        get[i] = hb_bench_now_us() - t0;
         hb_version_rec_release(&r);
-        t0 = now_us();
+        t0 = hb_bench_now_us();
         hb_store_latest(m->store, "bench", &r);
-        latest[i] = now_us() - t0;
+        latest[i] = hb_bench_now_us() - t0;
         hb_version_rec_release(&r);
     }
-    stats("insert (copy, fsync, rename, dir fsync, commit)", ins, (size_t)n, "ms");
-    stats("baseline: atomic write of the same bytes", base, (size_t)n, "ms");
-    stats("lookup by plugin and version", get, (size_t)n, "us");
-    stats("lookup of the newest version", latest, (size_t)n, "us");
+    hb_bench_line("insert (copy, fsync, rename, dir fsync, commit)", ins, (size_t)n, "ms");
+    hb_bench_line("baseline: atomic write of the same bytes", base, (size_t)n, "ms");
+    hb_bench_line("lookup by plugin and version", get, (size_t)n, "us");
+    hb_bench_line("lookup of the newest version", latest, (size_t)n, "us");
 
     /* 2. Load order of 1,000 plugins, each depending on up to 3 earlier
      * ones, given in a shuffled order. */
@@ -89,7 +77,7 @@ int main(int argc, char **argv)
     printf("\n2. load order of a generated graph of %d plugins (up to 3 dependencies each)\n", np);
     srand(42);
     rec *recs = calloc((size_t)np, sizeof(rec));
-    double t_ins0 = now_us();
+    double t_ins0 = hb_bench_now_us();
     for (int i = 0; i < np; i++) {
         recs[i].name = hb__asprintf("p%04d", i);
         char **deps = NULL;
@@ -113,7 +101,7 @@ int main(int argc, char **argv)
         hb_version_rec_release(&out);
         hb__strv_free(deps);
     }
-    printf("  (set-up: %d inserts in %.1f s)\n", np, (now_us() - t_ins0) / 1e6);
+    printf("  (set-up: %d inserts in %.1f s)\n", np, (hb_bench_now_us() - t_ins0) / 1e6);
     double order_ms[5];
     size_t *idx = calloc((size_t)np, sizeof(size_t));
     for (int rep = 0; rep < 5; rep++) {
@@ -125,9 +113,9 @@ int main(int argc, char **argv)
             idx[i] = idx[j];
             idx[j] = t;
         }
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         hb__dependency_order(m, idx, (size_t)np, recs, sizeof(rec), offsetof(rec, name));
-        order_ms[rep] = (now_us() - t0) / 1e3;
+        order_ms[rep] = (hb_bench_now_us() - t0) / 1e3;
     }
     /* Check the order once: every dependency comes first. */
     int *pos = calloc((size_t)np, sizeof(int));
@@ -141,7 +129,7 @@ int main(int argc, char **argv)
             bad += pos[atoi(r.depends[k] + 1)] > pos[i];
         hb_version_rec_release(&r);
     }
-    stats("topological order of 1,000 plugins", order_ms, 5, "ms");
+    hb_bench_line("topological order of 1,000 plugins", order_ms, 5, "ms");
     printf("  order checked: %s\n", bad ? "WRONG" : "every dependency before its dependent");
     hb_manager_free(m);
     char cmd[4300];

@@ -23,11 +23,6 @@
 #include "bench_common.h"
 #include "hotbox/hotbox.h"
 
-static double now_ms(void)
-{
-    return hb_bench_now_ms();
-}
-
 static double pct(double *v, size_t n, double q)
 {
     hb_bench_stats st = hb_bench_stats_of(v, n);
@@ -55,7 +50,7 @@ static void on_event(const hb_event *ev, void *ud)
 {
     (void)ud;
     if (ev->type == HB_EVENT_SWAPPED) {
-        last_swap_ms = now_ms();
+        last_swap_ms = hb_bench_now_ms();
         swaps++;
         last_swap = *ev;
         last_swap.message = NULL;
@@ -65,7 +60,7 @@ static void on_event(const hb_event *ev, void *ud)
 
 static double bare_cc(const char *src, const char *inc, const char *out)
 {
-    double t0 = now_ms();
+    double t0 = hb_bench_now_ms();
     pid_t p = fork();
     if (p == 0) {
         execlp("cc", "cc", "-O2", "-g", "-shared", "-fPIC", "-I", inc, "-o", out, src, (char *)NULL);
@@ -73,7 +68,7 @@ static double bare_cc(const char *src, const char *inc, const char *out)
     }
     int st;
     waitpid(p, &st, 0);
-    return now_ms() - t0;
+    return hb_bench_now_ms() - t0;
 }
 
 static void run(hb_isolation iso, const char *name, int runs)
@@ -108,7 +103,7 @@ static void run(hb_isolation iso, const char *name, int runs)
     int got = 0;
     for (int i = 0; i < runs; i++) {
         int before = swaps;
-        double t0 = now_ms();
+        double t0 = hb_bench_now_ms();
         write_src(dir, i + 1);
         while (swaps == before) {
             struct pollfd p = {.fd = hb_watch_fd(w), .events = POLLIN};
