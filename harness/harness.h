@@ -547,7 +547,7 @@ void hb__probation_call(hb_sandbox *sb, const char *plugin, int result);
 void hb__probation_selftests(hb_sandbox *sb, const char *plugin, unsigned failed,
                              const char *first_failure);
 
-/* ---- dependencies (deps.c) -------------------------------------------------- */
+/* ---- dependency order (group.c) ------------------------------------------------- */
 
 /* Reorders idx[0..n) (indexes into an array of records whose char * name
  * is at name_off) so that a plugin comes after every plugin it depends on
