@@ -100,7 +100,9 @@ static __attribute__((unused)) char *e2e_write(const char *plugin, const char *f
     return e2e_ring(dir);
 }
 
-static __attribute__((unused)) hb_manager *e2e_manager(e2e_events *ev)
+/* A manager on <root>/.hotbox (local backend) whose events go to cb(ud). */
+static __attribute__((unused)) hb_manager *e2e_manager_with(void (*cb)(const hb_event *, void *),
+                                                            void *ud)
 {
     char state[4300];
     snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
@@ -108,11 +110,16 @@ static __attribute__((unused)) hb_manager *e2e_manager(e2e_events *ev)
     HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
     o.state_dir = state;
     o.isolation = HB_ISOLATION_LOCAL;
-    o.on_event = e2e_on_event;
-    o.event_userdata = ev;
+    o.on_event = cb;
+    o.event_userdata = ud;
     hb_manager *m = NULL;
     HB_CHECK_OK(hb_manager_new(&o, &m));
     return m;
+}
+
+static __attribute__((unused)) hb_manager *e2e_manager(e2e_events *ev)
+{
+    return e2e_manager_with(e2e_on_event, ev);
 }
 
 /* A counter plugin with a configurable step, schema and extra body. */

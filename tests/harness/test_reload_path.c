@@ -34,16 +34,7 @@ static void on_event(const hb_event *e, void *ud)
 static void case_job_dir_after_event(void)
 {
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
-    char state[4300];
-    snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
-    o.on_event = on_event;
-    o.event_userdata = &ev;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_manager *m = e2e_manager_with(on_event, &ev);
     hb_sandbox *sb;
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
     HB_CHECK_OK(hb_load(sb, dir));
