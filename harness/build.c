@@ -43,6 +43,9 @@ void hb__build_out_release(hb_build_out *out)
 {
     hb_version_rec_release(&out->rec);
     hb_compile_result_release(&out->cres);
+    if (out->job)
+        (void)hb__rm_rf(out->job);
+    free(out->job);
     memset(out, 0, sizeof(*out));
 }
 
@@ -585,8 +588,7 @@ out_rm:
     hb__strv_free(dep_names);
     hb__strv_free(needed);
     free(cerr);
-    hb__rm_rf(job);
-    free(job);
+    out->job = job; /* removed by hb__build_out_release: after the caller's event */
     out->t.total_ms = hb__ms_since(t0);
     return r;
 }

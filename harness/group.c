@@ -2,13 +2,63 @@
  * version active; a provider that loaded plugins depend on is reloaded
  * together with them, atomically (checkpoint and unload the dependents,
  * swap the provider, load the dependents again bound to it; any failure
- * puts every member back). The dependency graph is versions/graph.c. */
+ * puts every member back). Also the order watch mode builds plugins in
+ * (hb__dependency_order). The dependency graph is versions/graph.c; this
+ * file is where the harness turns the store's `depends` lists into its
+ * nodes. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sandbox_impl.h"
 #include "graph.h"
+
+/* Releases graph nodes whose `depends` lists are malloc'ed. */
+static void free_nodes(hb_graph_node *nodes, size_t n)
+{
+    for (size_t i = 0; nodes && i < n; i++)
+        hb__strv_free((char **)nodes[i].depends);
+    free(nodes);
+}
+
+/* ---- build order ---------------------------------------------------------------- */
+
+static const char *name_at(const void *recs, size_t rec_size, size_t name_off, size_t i)
+{
+    return *(char *const *)((const char *)recs + i * rec_size + name_off);
+}
+
+void hb__dependency_order(hb_manager *m, size_t *idx, size_t n, const void *recs,
+                          size_t rec_size, size_t name_off)
+{
+    if (n < 2)
+        return;
+    hb_graph_node *nodes = calloc(n, sizeof(*nodes));
+    size_t *order = calloc(n, sizeof(size_t));
+    size_t *out = calloc(n, sizeof(size_t));
+    if (!nodes || !order || !out)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        nodes[i].name = name_at(recs, rec_size, name_off, idx[i]);
+        hb_version_rec rec = {0};
+        int r = hb_store_latest(m->store, nodes[i].name, &rec);
+        if (r == 0) {
+            nodes[i].depends = rec.depends;
+            rec.depends = NULL;
+        }
+        hb_version_rec_release(&rec);
+    }
+    if (hb_graph_order(nodes, n, order) == 0) {
+        for (size_t k = 0; k < n; k++)
+            out[k] = idx[order[k]];
+        memcpy(idx, out, n * sizeof(size_t));
+    }
+out:
+    free_nodes(nodes, n);
+    HB_FREE_ALL(order, out);
+}
+
+/* ---- reloading a provider with its dependents ----------------------------------- */
 
 /* The `depends` of each slot's active version, as graph nodes (the lists
  * are malloc'ed: release with free_nodes). */
@@ -24,13 +74,6 @@ static hb_graph_node *slot_nodes(hb_sandbox *sb)
         hb_version_rec_release(&rec);
     }
     return nodes;
-}
-
-static void free_nodes(hb_graph_node *nodes, size_t n)
-{
-    for (size_t i = 0; nodes && i < n; i++)
-        hb__strv_free((char **)nodes[i].depends);
-    free(nodes);
 }
 
 /* The slots that depend on slot pi (transitively), in load order, into

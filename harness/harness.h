@@ -469,6 +469,10 @@ typedef struct hb_build_out {
     bool created;             /* a new version number was assigned */
     hb_compile_result cres;   /* compiler output (also on HB_ECOMPILE) */
     hb_timings t;
+    /* The compile's job directory (NULL after a cache hit): removed by
+     * hb__build_out_release, which reload and load call after their event,
+     * so the removal (~1-3 ms of unlinks) is off the save -> swap path. */
+    char *job;
 } hb_build_out;
 
 /* Builds dir into a stored, verified version of `plugin`. On failure *err
@@ -543,7 +547,7 @@ void hb__probation_call(hb_sandbox *sb, const char *plugin, int result);
 void hb__probation_selftests(hb_sandbox *sb, const char *plugin, unsigned failed,
                              const char *first_failure);
 
-/* ---- dependencies (deps.c) -------------------------------------------------- */
+/* ---- dependency order (group.c) ------------------------------------------------- */
 
 /* Reorders idx[0..n) (indexes into an array of records whose char * name
  * is at name_off) so that a plugin comes after every plugin it depends on

@@ -196,8 +196,9 @@ static int build_plug(hb_watch *w, wplug *p)
     char before[HB_SHA256_HEX], after[HB_SHA256_HEX];
     digest_plug(p, before);
     uint64_t v_before = 0, v_after = 0;
-    if (reload)
-        hb_active_version(sb, p->name, &v_before);
+    hb_slot *slot = reload ? hb__slot_find(sb, p->name) : NULL;
+    if (slot)
+        v_before = slot->version;
     unsigned long said = sb->failure_events;
     sb->held = &w->held;
     sb->build_fresh = p->stale;
@@ -207,9 +208,10 @@ static int build_plug(hb_watch *w, wplug *p)
     sb->build_fresh = false;
     digest_plug(p, after); /* with the inputs the build started from */
     refresh_inputs(w, p);
-    p->loaded = hb__slot_find(sb, p->name) != NULL;
-    if (p->loaded)
-        hb_active_version(sb, p->name, &v_after);
+    slot = hb__slot_find(sb, p->name); /* the reload may have moved the slots */
+    p->loaded = slot != NULL;
+    if (slot)
+        v_after = slot->version;
     bool changed = reload ? v_after != v_before : p->loaded;
     bool moved = strcmp(before, after) != 0;
     if (!moved && w->held.held)
