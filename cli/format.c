@@ -68,3 +68,12 @@ void cli_json_round(json_t *j)
         }
     }
 }
+
+void cli_json_puts(json_t *o)
+{
+    char *s = o ? cli_json_dumps(o) : NULL;
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(o);
+}

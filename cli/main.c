@@ -142,6 +142,33 @@ int cli_manager(const cli_global *g, hb_manager **out)
     return r;
 }
 
+void cli_sandbox_options(const cli_global *g, hb_sandbox_options *o)
+{
+    hb_sandbox_options_init(o, HB_SANDBOX_OPTIONS_VERSION);
+    o->profile = g->profile;
+    o->trust_plugin_runtime = g->trust_plugin_runtime;
+    o->worker = g->worker;
+}
+
+int cli_sandbox(const cli_global *g, bool record, hb_manager **m, hb_sandbox **sb)
+{
+    if (cli_manager(g, m) < 0)
+        return -1;
+    hb_sandbox_options so;
+    cli_sandbox_options(g, &so);
+    char *record_dir = record ? cli_record_dir(*m) : NULL;
+    so.record_dir = record_dir;
+    int r = hb_sandbox_new(*m, &so, sb);
+    free(record_dir);
+    if (r < 0) {
+        cli_error("%s", hb_manager_last_error(*m));
+        hb_manager_free(*m);
+        *m = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 void cli_state_error(const cli_global *g, int r)
 {
     const char *dir = g->state_dir ? g->state_dir : ".hotbox";
@@ -156,46 +183,19 @@ void cli_state_error(const cli_global *g, int r)
 
 /* ---- configuration ---------------------------------------------------------- */
 
-static int parse_isolation(const char *v, hb_isolation *out)
-{
-    static const struct {
-        const char *name;
-        hb_isolation value;
-    } t[] = {{"auto", HB_ISOLATION_AUTO}, {"local", HB_ISOLATION_LOCAL},
-             {"namespace", HB_ISOLATION_NAMESPACE}, {"microvm", HB_ISOLATION_MICROVM}};
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (!strcmp(v, t[i].name)) {
-            *out = t[i].value;
-            return 0;
-        }
-    return -EINVAL;
-}
+/* The names of the choices of --isolation, --profile and --worker. */
+static const cli_choice isolations[] = {{"auto", HB_ISOLATION_AUTO}, {"local", HB_ISOLATION_LOCAL},
+                                        {"namespace", HB_ISOLATION_NAMESPACE},
+                                        {"microvm", HB_ISOLATION_MICROVM}, {0}};
+static const cli_choice profiles[] = {{"strict", HB_PROFILE_STRICT}, {"standard", HB_PROFILE_STANDARD},
+                                      {"permissive", HB_PROFILE_PERMISSIVE}, {0}};
+static const cli_choice workers[] = {{"process", HB_WORKER_PROCESS}, {"microvm", HB_WORKER_MICROVM},
+                                     {"auto", HB_WORKER_AUTO}, {0}};
 
-static int parse_profile(const char *v, hb_profile *out)
-{
-    if (!strcmp(v, "strict"))
-        *out = HB_PROFILE_STRICT;
-    else if (!strcmp(v, "standard"))
-        *out = HB_PROFILE_STANDARD;
-    else if (!strcmp(v, "permissive"))
-        *out = HB_PROFILE_PERMISSIVE;
-    else
-        return -EINVAL;
-    return 0;
-}
-
-static int parse_worker(const char *v, hb_worker_kind *out)
-{
-    if (!strcmp(v, "process"))
-        *out = HB_WORKER_PROCESS;
-    else if (!strcmp(v, "microvm"))
-        *out = HB_WORKER_MICROVM;
-    else if (!strcmp(v, "auto"))
-        *out = HB_WORKER_AUTO;
-    else
-        return -EINVAL;
-    return 0;
-}
+/* The global options' choices, kept as ints while they are parsed. */
+typedef struct choices {
+    int isolation, profile, worker;
+} choices;
 
 /* ./hotbox.json: defaults for the global options. Strings are kept for the
  * life of the process. */
@@ -211,7 +211,7 @@ static const char *config_string(const char *v)
     return c;
 }
 
-static int load_config(cli_global *g)
+static int load_config(cli_global *g, choices *ch)
 {
     json_error_t je;
     json_t *o = json_load_file("hotbox.json", 0, &je);
@@ -245,16 +245,13 @@ static int load_config(cli_global *g)
             g->cc_origin = "./hotbox.json";
         } else if (!strcmp(key, "cflags"))
             g->cflags = config_string(v);
-        else if (!strcmp(key, "isolation")) {
-            if ((r = parse_isolation(v, &g->isolation)) < 0)
-                cli_error("hotbox.json: unknown isolation \"%s\" (auto, local, namespace, microvm)", v);
-        } else if (!strcmp(key, "profile")) {
-            if ((r = parse_profile(v, &g->profile)) < 0)
-                cli_error("hotbox.json: unknown profile \"%s\" (strict, standard, permissive)", v);
-        } else if (!strcmp(key, "worker")) {
-            if ((r = parse_worker(v, &g->worker)) < 0)
-                cli_error("hotbox.json: unknown worker \"%s\" (process, microvm, auto)", v);
-        } else {
+        else if (!strcmp(key, "isolation"))
+            r = cli_choose("hotbox.json", key, isolations, v, &ch->isolation);
+        else if (!strcmp(key, "profile"))
+            r = cli_choose("hotbox.json", key, profiles, v, &ch->profile);
+        else if (!strcmp(key, "worker"))
+            r = cli_choose("hotbox.json", key, workers, v, &ch->worker);
+        else {
             cli_error("hotbox.json: unknown key \"%s\"", key);
             r = -EINVAL;
         }
@@ -312,67 +309,46 @@ static int cmd_help(const cli_global *g, int argc, char **argv)
     return c->fn(g, 2, help_argv);
 }
 
-enum { OPT_STATE_DIR = 256, OPT_CC, OPT_CFLAGS, OPT_ISOLATION, OPT_PROFILE, OPT_VERSION, OPT_WORKER,
-       OPT_TRUST_RUNTIME };
-
-static const struct option global_opts[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-    {"cc", required_argument, NULL, OPT_CC},
-    {"cflags", required_argument, NULL, OPT_CFLAGS},
-    {"isolation", required_argument, NULL, OPT_ISOLATION},
-    {"profile", required_argument, NULL, OPT_PROFILE},
-    {"worker", required_argument, NULL, OPT_WORKER},
-    {"trust-plugin-runtime", no_argument, NULL, OPT_TRUST_RUNTIME},
-    {0},
-};
-
-/* One global option; -1 to go on, or the exit code. */
-static int global_option(cli_global *g, int c, const char *v)
+static int print_version(void *unused, const char *v)
 {
-    switch (c) {
-    case 'h': fputs(usage_main, stdout); return HB_EXIT_OK;
-    case OPT_VERSION: printf("hotbox %s\n", hb_version()); return HB_EXIT_OK;
-    case 'q': g->quiet = true; return -1;
-    case OPT_STATE_DIR: g->state_dir = v; return -1;
-    case OPT_CC: g->cc = v; g->cc_origin = NULL; return -1;
-    case OPT_CFLAGS: g->cflags = v; return -1;
-    case OPT_TRUST_RUNTIME: g->trust_plugin_runtime = true; return -1;
-    case OPT_PROFILE:
-        if (parse_profile(v, &g->profile) == 0)
-            return -1;
-        cli_error("unknown profile \"%s\" (strict, standard, permissive)", v);
-        return HB_EXIT_USAGE;
-    case OPT_WORKER:
-        if (parse_worker(v, &g->worker) == 0)
-            return -1;
-        cli_error("unknown worker \"%s\" (process, microvm, auto)", v);
-        return HB_EXIT_USAGE;
-    case OPT_ISOLATION:
-        if (parse_isolation(v, &g->isolation) == 0)
-            return -1;
-        cli_error("unknown isolation \"%s\" (auto, local, namespace, microvm)", v);
-        return HB_EXIT_USAGE;
-    default: return HB_EXIT_USAGE; /* cli_getopt said what */
-    }
+    (void)unused, (void)v;
+    printf("hotbox %s\n", hb_version());
+    return HB_EXIT_OK;
+}
+
+static int set_cc(void *target, const char *v)
+{
+    cli_global *g = target;
+    g->cc = v;
+    g->cc_origin = NULL; /* the command line's, not ./hotbox.json's */
+    return -1;
 }
 
 static int run(int argc, char **argv)
 {
     cli_global g = {0};
     g.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-    if (load_config(&g) < 0)
+    choices ch = {g.isolation, g.profile, g.worker}; /* (the defaults) */
+    if (load_config(&g, &ch) < 0)
         return HB_EXIT_USAGE;
-    optind = 0;
-    int c;
-    /* '+': global options end at the command; the command parses the rest. */
-    while ((c = cli_getopt(argc, argv, NULL, "+hq", global_opts, NULL)) != -1) {
-        int rc = global_option(&g, c, optarg);
-        if (rc >= 0)
-            return rc;
-    }
+    const cli_opt opts[] = {
+        CLI_FLAG("quiet", &g.quiet, .letter = 'q'),
+        CLI_DO("version", NULL, print_version),
+        CLI_STR("state-dir", &g.state_dir),
+        CLI_FN("cc", &g, set_cc),
+        CLI_STR("cflags", &g.cflags),
+        CLI_CHOICE("isolation", &ch.isolation, isolations),
+        CLI_CHOICE("profile", &ch.profile, profiles),
+        CLI_CHOICE("worker", &ch.worker, workers),
+        CLI_FLAG("trust-plugin-runtime", &g.trust_plugin_runtime),
+        {0}};
+    /* CLI_POSIX: global options end at the command; the command parses the rest. */
+    int rc = cli_parse(argc, argv, NULL, usage_main, opts, CLI_POSIX);
+    if (rc >= 0)
+        return rc;
+    g.isolation = (hb_isolation)ch.isolation;
+    g.profile = (hb_profile)ch.profile;
+    g.worker = (hb_worker_kind)ch.worker;
     if (optind >= argc) {
         fputs(usage_main, stderr);
         return HB_EXIT_USAGE;

@@ -2,6 +2,7 @@
  * last good and the new version, the differences side by side, as JSON or
  * as JUnit (docs/replay.md). */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,57 +114,29 @@ static int write_junit(const char *path, const hb_replay_report *r)
     return rc;
 }
 
-enum { OPT_JUNIT = 1000, OPT_EXCLUDE, OPT_RECORDING, OPT_OLD, OPT_NEW, OPT_JSON };
-
 int cmd_replay(const cli_global *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"junit", required_argument, NULL, OPT_JUNIT},
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
-        {"recording", required_argument, NULL, OPT_RECORDING},
-        {"old", required_argument, NULL, OPT_OLD},
-        {"new", required_argument, NULL, OPT_NEW},
-        {0}};
     hb_replay_options ro = HB_REPLAY_OPTIONS_INIT;
     const char *junit = NULL;
     bool json = g->json;
-    const char **exclude = calloc((size_t)argc + 1, sizeof(*exclude));
-    size_t nexclude = 0;
-    unsigned v;
-    int rc = HB_EXIT_USAGE;
-    if (!exclude)
-        return HB_EXIT_FAILED;
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "replay", "h", longopts, NULL)) != -1;) {
-        switch (c) {
-        case 'h':
-            fputs(usage_replay, stdout);
-            rc = HB_EXIT_OK;
-            goto out;
-        case OPT_JSON: json = true; break;
-        case OPT_JUNIT: junit = optarg; break;
-        case OPT_EXCLUDE: exclude[nexclude++] = optarg; break;
-        case OPT_RECORDING: ro.recording = optarg; break;
-        case OPT_OLD:
-        case OPT_NEW:
-            if (cli_parse_uint(optarg, 1, ~0u, &v) < 0) {
-                cli_error("--%s wants a version number, not \"%s\"",
-                          c == OPT_OLD ? "old" : "new", optarg);
-                goto out;
-            }
-            *(c == OPT_OLD ? &ro.old_version : &ro.new_version) = v;
-            break;
-        default:
-            goto out;
-        }
-    }
+    cli_list exclude = {0};
+    const cli_opt opts[] = {
+        CLI_FLAG("json", &json),
+        CLI_STR("junit", &junit),
+        CLI_LIST("exclude", &exclude),
+        CLI_STR("recording", &ro.recording),
+        CLI_U64("old", &ro.old_version, UINT_MAX, "a version number"),
+        CLI_U64("new", &ro.new_version, UINT_MAX, "a version number"),
+        {0}};
+    int rc = cli_parse(argc, argv, "replay", usage_replay, opts, 0);
+    if (rc >= 0)
+        goto out;
+    rc = HB_EXIT_USAGE;
     if (argc - optind != 1) {
         fputs(usage_replay, stderr);
         goto out;
     }
-    ro.exclude = exclude;
+    ro.exclude = exclude.v;
     ro.profile = g->profile;
     hb_manager *m;
     if (json) { /* stdout is the report's alone */
@@ -205,6 +178,6 @@ int cmd_replay(const cli_global *g, int argc, char **argv)
     hb_replay_report_free(rep);
     hb_manager_free(m);
 out:
-    free(exclude);
+    free(exclude.v);
     return rc;
 }

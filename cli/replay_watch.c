@@ -50,7 +50,7 @@ void cli_replay_watch_run(cli_replay_watch *rw, hb_manager *m, bool json)
         if (!dir)
             continue;
         hb_replay_options o = HB_REPLAY_OPTIONS_INIT;
-        o.exclude = rw->exclude;
+        o.exclude = rw->exclude.v;
         o.old_version = s->from;
         o.new_version = s->to;
         hb_replay_report *rep = NULL;
@@ -90,6 +90,6 @@ void cli_replay_watch_run(cli_replay_watch *rw, hb_manager *m, bool json)
 void cli_replay_watch_release(cli_replay_watch *rw)
 {
     free(rw->pending);
-    free(rw->exclude);
+    free(rw->exclude.v);
     memset(rw, 0, sizeof(*rw));
 }

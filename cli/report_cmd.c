@@ -144,14 +144,9 @@ done:
 int cmd_report(const cli_global *g, int argc, char **argv)
 {
     (void)g;
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "report", "h", longopts, NULL)) != -1;) {
-        if (c != 'h')
-            return HB_EXIT_USAGE;
-        fputs(usage_report, stdout);
-        return HB_EXIT_OK;
-    }
+    int rc = cli_parse(argc, argv, "report", usage_report, NULL, 0);
+    if (rc >= 0)
+        return rc;
     argc -= optind - 1;
     argv += optind - 1;
     if (argc < 2 || strcmp(argv[1], "merge") != 0) {

@@ -95,19 +95,10 @@ static int snapshot_fresh(const cli_global *g, const snap_args *a, const char *w
         return HB_EXIT_FAILED;
     }
     hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
     hb_sandbox *sb = NULL;
-    hb_sandbox_options so;
-    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
-    so.profile = g->profile;
-    so.worker = g->worker;
-    int rc = HB_EXIT_OK, r = hb_sandbox_new(m, &so, &sb);
-    if (r < 0) {
-        cli_error("%s", hb_manager_last_error(m));
-        hb_manager_free(m);
+    if (cli_sandbox(g, false, &m, &sb) < 0)
         return HB_EXIT_FAILED;
-    }
+    int rc = HB_EXIT_OK, r = 0;
     if (needs_plugin && (r = hb_load(sb, a->dir)) < 0)
         goto fail;
     if (!strcmp(a->action, "list")) {
@@ -152,25 +143,13 @@ out:
 
 int cmd_snapshot(const cli_global *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"no-session", no_argument, NULL, 'n'},
-                                             {0}};
     snap_args a = {0};
     bool no_session = false;
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "snapshot", "h", longopts, NULL)) != -1;) {
-        if (c == 'j') {
-            a.json = true;
-        } else if (c == 'n') {
-            no_session = true;
-        } else if (c == 'h') {
-            fputs(usage_snapshot, stdout);
-            return HB_EXIT_OK;
-        } else {
-            return HB_EXIT_USAGE;
-        }
-    }
+    const cli_opt opts[] = {
+CLI_FLAG("json", &a.json), CLI_FLAG("no-session", &no_session), {0}};
+    int rc = cli_parse(argc, argv, "snapshot", usage_snapshot, opts, 0);
+    if (rc >= 0)
+        return rc;
     static const char *const actions[] = {"save", "restore", "list", "delete"};
     int left = argc - optind;
     a.action = left > 0 ? argv[optind] : NULL;
@@ -195,7 +174,7 @@ int cmd_snapshot(const cli_global *g, int argc, char **argv)
     a.name = is_list ? NULL : argv[optind + 2];
     a.dir = left == 4 ? argv[optind + 3] : NULL;
     char *why = NULL;
-    int rc = CLI_NO_SESSION;
+    rc = CLI_NO_SESSION;
     if (!no_session)
         rc = snapshot_in_session(g, &a, &why);
     if (rc == CLI_NO_SESSION)

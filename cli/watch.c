@@ -34,8 +34,7 @@ typedef struct watch_ui {
     const cli_global *g;
     bool json, tty, color, once;
     bool watching; /* the initial loads are done */
-    const char **exclude; /* --exclude values (argv strings), NULL-terminated */
-    size_t nexclude;
+    cli_list exclude;     /* --exclude values (argv strings) */
     hb_sandbox *sb;
     view_row rows[MAX_VIEW];
     size_t nrows;
@@ -425,65 +424,35 @@ static const char usage_watch[] =
     "  kill -USR1 $(pidof hotbox)   # pause while checking out a branch\n"
     "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.\n";
 
+/* --exclude: a name pattern, matched against each path component. */
+static bool exclude_valid(const char *v)
+{
+    const char *slash = strchr(v, '/');
+    return *v && slash == strrchr(v, '/') && (!slash || v[strlen(v) - 1] == '/');
+}
+
 /* -1 to go on (the roots at argv[optind..]), or the exit code. */
 static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"once", no_argument, NULL, 'o'},
-                                             {"no-selftests", no_argument, NULL, 'n'},
-                                             {"quiet-ms", required_argument, NULL, 'q'},
-                                             {"exclude", required_argument, NULL, 'x'},
-                                             {"record", no_argument, NULL, 'R'},
-                                             {"replay", no_argument, NULL, 'P'},
-                                             {"replay-exclude", required_argument, NULL, 'E'},
-                                             {"no-carry", no_argument, NULL, 'C'},
-                                             {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "watch", "h", longopts, NULL)) != -1;) {
-        switch (c) {
-        case 'h': fputs(usage_watch, stdout); return HB_EXIT_OK;
-        case 'j': ui->json = true; break;
-        case 'o': ui->once = true; break;
-        case 'n': wo->run_selftests = -1; break;
-        case 'R': ui->record = true; break;
-        case 'C': ui->no_carry = true; break;
-        case 'P': ui->record = ui->rw.on = true; break;
-        case 'E': {
-            const char **x = realloc(ui->rw.exclude, (ui->rw.nexclude + 2) * sizeof(char *));
-            if (!x)
-                return HB_EXIT_FAILED;
-            ui->rw.exclude = x;
-            x[ui->rw.nexclude++] = optarg;
-            x[ui->rw.nexclude] = NULL;
-            break;
-        }
-        case 'x':
-            if (!*optarg || strchr(optarg, '/') != strrchr(optarg, '/') ||
-                (strchr(optarg, '/') && optarg[strlen(optarg) - 1] != '/')) {
-                cli_error("watch: --exclude wants a name pattern (\"*.tmp\", \"gen/\"), "
-                          "matched against each path component, not \"%s\"", optarg);
-                return HB_EXIT_USAGE;
-            }
-            {
-                const char **x = realloc(ui->exclude, (ui->nexclude + 2) * sizeof(char *));
-                if (!x)
-                    return HB_EXIT_FAILED;
-                ui->exclude = x;
-                x[ui->nexclude++] = optarg;
-                x[ui->nexclude] = NULL;
-            }
-            break;
-        case 'q':
-            if (cli_parse_uint(optarg, 1, 60000, &wo->quiet_ms) < 0) {
-                cli_error("watch: --quiet-ms wants a number of milliseconds (1-60000), not \"%s\"",
-                          optarg);
-                return HB_EXIT_USAGE;
-            }
-            break;
-        default: return HB_EXIT_USAGE;
-        }
-    }
+    bool no_selftests = false;
+    const cli_opt opts[] = {
+        CLI_FLAG("json", &ui->json),
+        CLI_FLAG("once", &ui->once),
+        CLI_FLAG("no-selftests", &no_selftests),
+        CLI_UINT("quiet-ms", &wo->quiet_ms, 1, 60000, "a number of milliseconds (1-60000)"),
+        CLI_LIST("exclude", &ui->exclude, .valid = exclude_valid,
+                 .wants = "a name pattern (\"*.tmp\", \"gen/\"), matched against each path component"),
+        CLI_FLAG("record", &ui->record),
+        CLI_FLAG("replay", &ui->rw.on),
+        CLI_LIST("replay-exclude", &ui->rw.exclude),
+        CLI_FLAG("no-carry", &ui->no_carry),
+        {0}};
+    int rc = cli_parse(argc, argv, "watch", usage_watch, opts, 0);
+    if (rc >= 0)
+        return rc;
+    if (no_selftests)
+        wo->run_selftests = -1;
+    ui->record = ui->record || ui->rw.on; /* --replay implies --record */
     if (optind >= argc) {
         cli_error("watch: give at least one directory (see hotbox watch --help)");
         return HB_EXIT_USAGE;
@@ -497,14 +466,14 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     hb_watch_options wo = HB_WATCH_OPTIONS_INIT;
     int rc = watch_options(&ui, &wo, argc, argv);
     if (rc >= 0) {
-        free(ui.exclude);
+        free(ui.exclude.v);
         cli_replay_watch_release(&ui.rw);
         return rc;
     }
-    wo.exclude = ui.exclude;
+    wo.exclude = ui.exclude.v;
     const char **roots = calloc((size_t)(argc - optind) + 1, sizeof(char *));
     if (!roots) {
-        free(ui.exclude);
+        free(ui.exclude.v);
         return HB_EXIT_FAILED;
     }
     for (int i = optind; i < argc; i++)
@@ -545,11 +514,8 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     /* A named sandbox: a restarted `hotbox watch` resumes every plugin from
      * the state checkpoint the previous run stored. */
     hb_sandbox_options so;
-    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
+    cli_sandbox_options(g, &so);
     so.name = "watch";
-    so.profile = g->profile;
-    so.trust_plugin_runtime = g->trust_plugin_runtime;
-    so.worker = g->worker;
     so.max_plugins = 4096; /* every plugin under the roots, not the default 64 */
     char *out_path = open_output(&ui);
     so.output_path = out_path; /* NULL: the worker writes to our stdout, unprefixed */
@@ -678,7 +644,7 @@ out:
     if (sfd >= 0)
         close(sfd);
     free(roots);
-    free(ui.exclude);
+    free(ui.exclude.v);
     cli_replay_watch_release(&ui.rw);
     return rc;
 }
