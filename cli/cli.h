@@ -141,8 +141,9 @@ const char *cli_suggest(const char *word, const char *const *candidates, size_t 
 const char *cli_fmt_ms(char buf[32], double ms);
 double cli_round_ms(double ms);
 char *cli_json_dumps(const json_t *o);
-/* Prints o (taken; NULL prints nothing) as one line of JSON text. */
-void cli_json_puts(json_t *o);
+/* Prints o (taken; NULL prints nothing) to f as one line of JSON text;
+ * false when nothing was printed. */
+bool cli_json_print(FILE *f, json_t *o);
 void cli_json_round(json_t *j); /* every real in j, to three decimals */
 const char *cli_fmt_double(char buf[40], double v);
 
@@ -166,6 +167,9 @@ bool cli_state_missing(const cli_global *g, const char *what); /* says so when w
 int cli_manager_existing(const cli_global *g, const char *what, hb_manager **m);
 void cli_remove_tree(const char *path);
 
+/* The commands (argv[0] is the command's name). build, versions, verify,
+ * status and restart have no options but --help: main.c's command table
+ * holds their usage and checks their operands, at argv[optind..]. */
 int cmd_build(const cli_global *g, int argc, char **argv);
 int cmd_versions(const cli_global *g, int argc, char **argv);
 int cmd_call(const cli_global *g, int argc, char **argv);

@@ -69,11 +69,12 @@ void cli_json_round(json_t *j)
     }
 }
 
-void cli_json_puts(json_t *o)
+bool cli_json_print(FILE *f, json_t *o)
 {
     char *s = o ? cli_json_dumps(o) : NULL;
     if (s)
-        puts(s);
+        fprintf(f, "%s\n", s);
     free(s);
     json_decref(o);
+    return s != NULL;
 }

@@ -89,12 +89,7 @@ CLI_FLAG("measure", &measure), CLI_FLAG("json", &json), {0}};
     char *report = NULL;
     int r = hb_doctor(m, measure, &report);
     if (json) {
-        json_t *o = doctor_json(report, r);
-        char *s = o ? cli_json_dumps(o) : NULL;
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(o);
+        cli_json_print(stdout, doctor_json(report, r));
     } else if (report) {
         fputs(report, stdout);
     }
@@ -111,16 +106,9 @@ out:
 
 int cmd_status(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "status",
-                          "usage: hotbox status\n\nShows every plugin in the store: its newest and active versions and\n"
-                          "their statuses, the latest security events from the audit log, and the\n"
-                          "live session (hotbox watch) with its worker pid and live versions.\n"
-                          "Creates nothing: without a state directory it says so.\n",
-                          0, 0);
-    if (rc >= 0)
-        return rc;
     hb_manager *m;
-    if ((rc = cli_manager_existing(g, "no plugins stored yet", &m)) <= 0)
+    int rc = cli_manager_existing(g, "no plugins stored yet", &m);
+    if (rc <= 0)
         return rc < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
     char **plugins = NULL;
     int r = hb_plugins(m, &plugins);

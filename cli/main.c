@@ -73,12 +73,16 @@ static const char usage_main[] =
 
 void cli_error(const char *fmt, ...)
 {
+    /* The line is formatted first and written at once, so errors of
+     * processes sharing a terminal do not interleave mid-line. */
+    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    fputs("hotbox: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = vasprintf(&msg, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "hotbox: %s\n", n >= 0 ? msg : "out of memory (formatting an error)");
+    if (n >= 0)
+        free(msg);
 }
 
 int cli_exit_code(int code)
@@ -264,18 +268,69 @@ static int load_config(cli_global *g, choices *ch)
 
 /* ---- main ------------------------------------------------------------------ */
 
+/* The commands whose only option is --help. */
+static const char usage_build[] =
+    "usage: hotbox build DIR...\n\n"
+    "Compiles each plugin directory and stores the object as a new\n"
+    "version (or reuses the stored one when nothing changed).\n";
+
+static const char usage_versions[] =
+    "usage: hotbox versions PLUGIN\n\n"
+    "Lists the stored versions of PLUGIN: number, status, short checksum,\n"
+    "size and age, and below each where a prebuilt object came from, the\n"
+    "libraries it needs and the symbols it imports.\n";
+
+static const char usage_verify[] =
+    "usage: hotbox verify\n\n"
+    "Checks every stored object against its SHA-256 and the catalogue.\n"
+    "Exit 0 when consistent (warnings, such as unreferenced objects, are allowed),\n"
+    "1 when an object is missing or corrupted. Creates nothing: without a\n"
+    "state directory there is nothing to verify.\n";
+
+static const char usage_status[] =
+    "usage: hotbox status\n\n"
+    "Shows every plugin in the store: its newest and active versions and\n"
+    "their statuses, the latest security events from the audit log, and the\n"
+    "live session (hotbox watch) with its worker pid and live versions.\n"
+    "Creates nothing: without a state directory it says so.\n";
+
+static const char usage_restart[] =
+    "usage: hotbox restart [PLUGIN]\n\n"
+    "Restarts the worker of the live session's sandbox that holds PLUGIN\n"
+    "(or of its sandbox, without PLUGIN): every plugin's active version\n"
+    "with its last checkpoint, as an automatic restart would. Brings back a\n"
+    "sandbox that is down or failed (a crash loop). Needs a live session\n"
+    "(hotbox watch) on the state directory; `hotbox status` shows its\n"
+    "sandboxes.\n";
+
 typedef struct command {
     const char *name;
     int (*fn)(const cli_global *g, int argc, char **argv);
+    /* Set for a command whose only option is --help: its usage and how
+     * many operands it takes (max -1: any), checked before fn runs. */
+    const char *usage;
+    int min, max;
 } command;
 
 static const command commands[] = {
-    {"watch", cmd_watch},       {"build", cmd_build},   {"call", cmd_call},
-    {"versions", cmd_versions}, {"rollback", cmd_rollback}, {"verify", cmd_verify},
-    {"gc", cmd_gc},             {"store", cmd_store},   {"status", cmd_status},
-    {"audit", cmd_audit},       {"doctor", cmd_doctor}, {"demo", cmd_demo},
-    {"test", cmd_test},         {"report", cmd_report}, {"replay", cmd_replay},
-    {"snapshot", cmd_snapshot}, {"restart", cmd_restart},   {"help", NULL},
+    {.name = "watch", .fn = cmd_watch},
+    {.name = "build", .fn = cmd_build, .usage = usage_build, .min = 1, .max = -1},
+    {.name = "call", .fn = cmd_call},
+    {.name = "versions", .fn = cmd_versions, .usage = usage_versions, .min = 1, .max = 1},
+    {.name = "rollback", .fn = cmd_rollback},
+    {.name = "verify", .fn = cmd_verify, .usage = usage_verify, .min = 0, .max = 0},
+    {.name = "gc", .fn = cmd_gc},
+    {.name = "store", .fn = cmd_store},
+    {.name = "status", .fn = cmd_status, .usage = usage_status, .min = 0, .max = 0},
+    {.name = "audit", .fn = cmd_audit},
+    {.name = "doctor", .fn = cmd_doctor},
+    {.name = "demo", .fn = cmd_demo},
+    {.name = "test", .fn = cmd_test},
+    {.name = "report", .fn = cmd_report},
+    {.name = "replay", .fn = cmd_replay},
+    {.name = "snapshot", .fn = cmd_snapshot},
+    {.name = "restart", .fn = cmd_restart, .usage = usage_restart, .min = 0, .max = 1},
+    {.name = "help", .fn = NULL},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -295,6 +350,21 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
+static int cmd_help(const cli_global *g, int argc, char **argv);
+
+/* Runs c on its arguments (argv[0] is its name). */
+static int run_command(const command *c, const cli_global *g, int argc, char **argv)
+{
+    if (!c->fn)
+        return cmd_help(g, argc, argv);
+    if (c->usage) {
+        int rc = cli_operands(argc, argv, c->name, c->usage, c->min, c->max);
+        if (rc >= 0)
+            return rc;
+    }
+    return c->fn(g, argc, argv);
+}
+
 /* `hotbox help [CMD]`: the command's own --help. */
 static int cmd_help(const cli_global *g, int argc, char **argv)
 {
@@ -306,7 +376,7 @@ static int cmd_help(const cli_global *g, int argc, char **argv)
     if (!c)
         return HB_EXIT_USAGE;
     char *help_argv[] = {(char *)c->name, (char *)"--help", NULL};
-    return c->fn(g, 2, help_argv);
+    return run_command(c, g, 2, help_argv);
 }
 
 static int print_version(void *unused, const char *v)
@@ -356,9 +426,7 @@ static int run(int argc, char **argv)
     const command *cmd = find_command(argv[optind]);
     if (!cmd)
         return HB_EXIT_USAGE;
-    int sub_argc = argc - optind;
-    char **sub_argv = argv + optind;
-    return cmd->fn ? cmd->fn(&g, sub_argc, sub_argv) : cmd_help(&g, sub_argc, sub_argv);
+    return run_command(cmd, &g, argc - optind, argv + optind);
 }
 
 int main(int argc, char **argv)

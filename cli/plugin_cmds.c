@@ -12,16 +12,10 @@
 
 int cmd_build(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "build",
-                          "usage: hotbox build DIR...\n\nCompiles each plugin directory and stores the object as a new\n"
-                          "version (or reuses the stored one when nothing changed).\n",
-                          1, -1);
-    if (rc >= 0)
-        return rc;
     hb_manager *m;
     if (cli_manager(g, &m) < 0)
         return HB_EXIT_FAILED;
-    rc = HB_EXIT_OK;
+    int rc = HB_EXIT_OK;
     for (int i = optind; i < argc; i++) {
         hb_version_info v;
         int r = hb_build(m, argv[i], &v);
@@ -68,13 +62,6 @@ static void print_list(const char *what, const char *const *list)
 
 int cmd_versions(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "versions",
-                          "usage: hotbox versions PLUGIN\n\nLists the stored versions of PLUGIN: number, status, short checksum,\n"
-                          "size and age, and below each where a prebuilt object came from, the\n"
-                          "libraries it needs and the symbols it imports.\n",
-                          1, 1);
-    if (rc >= 0)
-        return rc;
     const char *plugin = argv[optind];
     hb_manager *m;
     if (cli_manager(g, &m) < 0)

@@ -162,12 +162,7 @@ int cmd_replay(const cli_global *g, int argc, char **argv)
     }
     rc = rep->ndiffs ? HB_EXIT_FAILED : HB_EXIT_OK;
     if (json) {
-        json_t *o = cli_replay_json(rep);
-        char *text = o ? cli_json_dumps(o) : NULL;
-        if (text)
-            printf("%s\n", text);
-        free(text);
-        json_decref(o);
+        cli_json_print(stdout, cli_replay_json(rep));
     } else {
         print_text(rep);
     }

@@ -40,11 +40,7 @@ static void print_names(const snap_args *a, json_t *names, bool session)
     if (a->json) {
         json_t *o = json_pack("{s:s, s:O, s:b}", "plugin", a->plugin, "snapshots", names,
                               "session", session);
-        char *t = cli_json_dumps(o);
-        if (t)
-            puts(t);
-        free(t);
-        json_decref(o);
+        cli_json_print(stdout, o);
         return;
     }
     size_t i;
@@ -187,24 +183,13 @@ CLI_FLAG("json", &a.json), CLI_FLAG("no-session", &no_session), {0}};
 
 int cmd_restart(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "restart",
-                          "usage: hotbox restart [PLUGIN]\n\n"
-                          "Restarts the worker of the live session's sandbox that holds PLUGIN\n"
-                          "(or of its sandbox, without PLUGIN): every plugin's active version\n"
-                          "with its last checkpoint, as an automatic restart would. Brings back a\n"
-                          "sandbox that is down or failed (a crash loop). Needs a live session\n"
-                          "(hotbox watch) on the state directory; `hotbox status` shows its\n"
-                          "sandboxes.\n",
-                          0, 1);
-    if (rc >= 0)
-        return rc;
     const char *plugin = optind < argc ? argv[optind] : NULL;
     json_t *req = json_pack("{s:s}", "op", "restart");
     if (plugin)
         json_object_set_new(req, "plugin", json_string(plugin));
     json_t *reply = NULL;
     char *why = NULL;
-    rc = cli_console_ask(g, req, &reply, &why);
+    int rc = cli_console_ask(g, req, &reply, &why);
     if (rc == CLI_NO_SESSION) {
         cli_error("%s: nothing to restart (hotbox restart acts on a running hotbox watch)",
                   why ? why : "no live session");

@@ -10,16 +10,9 @@
 
 int cmd_verify(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "verify",
-                          "usage: hotbox verify\n\nChecks every stored object against its SHA-256 and the catalogue.\n"
-                          "Exit 0 when consistent (warnings, such as unreferenced objects, are allowed),\n"
-                          "1 when an object is missing or corrupted. Creates nothing: without a\n"
-                          "state directory there is nothing to verify.\n",
-                          0, 0);
-    if (rc >= 0)
-        return rc;
     hb_manager *m;
-    if ((rc = cli_manager_existing(g, "nothing stored, nothing to verify", &m)) <= 0)
+    int rc = cli_manager_existing(g, "nothing stored, nothing to verify", &m);
+    if (rc <= 0)
         return rc < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
     char *report = NULL;
     int r = hb_verify(m, &report);

@@ -100,11 +100,7 @@ static void output_line(watch_ui *ui, const char *plugin, const char *text, size
         }
         json_t *o = t ? json_pack("{s:s, s:s, s:o}", "event", "output", "plugin", plugin, "text", t)
                       : NULL;
-        char *js = o ? cli_json_dumps(o) : NULL;
-        if (js)
-            puts(js);
-        free(js);
-        json_decref(o);
+        cli_json_print(stdout, o);
         return;
     }
     view_clear(ui);
@@ -215,12 +211,7 @@ static void print_json(const hb_event *ev)
     }
     if (ev->carry) /* what became of each static (docs/state.md) */
         json_object_set_new(o, "carry", json_string(ev->carry));
-    char *s = cli_json_dumps(o);
-    if (s) {
-        puts(s);
-        free(s);
-    }
-    json_decref(o);
+    cli_json_print(stdout, o);
     fflush(stdout);
 }
 
@@ -345,11 +336,7 @@ static void print_diagnostics(watch_ui *ui)
                                   "line", (int)d[i].line, "column", (int)d[i].column, "severity",
                                   d[i].severity ? d[i].severity : "", "message",
                                   d[i].message ? d[i].message : "");
-            char *s = o ? cli_json_dumps(o) : NULL;
-            if (s)
-                puts(s);
-            free(s);
-            json_decref(o);
+            cli_json_print(stdout, o);
             continue;
         }
         cli_print_diagnostic(stdout, &d[i], "    ", ui->color);
@@ -622,13 +609,8 @@ out:
             json_t *mj = ui.json ? json_loads(metrics, 0, NULL) : NULL;
             cli_json_round(mj);
             json_t *ev = mj ? json_pack("{s:s, s:o}", "event", "metrics", "metrics", mj) : NULL;
-            char *s = ev ? cli_json_dumps(ev) : NULL; /* no float noise */
-            if (s)
-                puts(s);
-            else if (ui.json)
+            if (!cli_json_print(stdout, ev) && ui.json) /* (no float noise) */
                 printf("{\"event\":\"metrics\",\"metrics\":%s}\n", metrics);
-            free(s);
-            json_decref(ev);
             if (!ui.json && ui.tty)
                 printf("\n%s", metrics);
         }
