@@ -212,7 +212,37 @@ static int take(const cli_opt *o, const char *cmd, const char *v, bool as_letter
 
 enum { MAX_OPTS = 40, LONG_BASE = 256 };
 
-int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const cli_opt *opts,
+void cli_help_print(FILE *f, const cli_help *h, const cli_opt *opts)
+{
+    fputs(h->text, f);
+    bool listed = false;
+    for (const cli_opt *o = opts; o && (o->name || o->letter); o++) {
+        if (!o->help)
+            continue;
+        /* "  -j, --jobs N", "  -k PATTERN", "  --json" */
+        char letter[5] = "", label[128];
+        if (o->letter)
+            snprintf(letter, sizeof(letter), "-%c%s", o->letter, o->name ? ", " : "");
+        snprintf(label, sizeof(label), "  %s%s%s%s%s", letter, o->name ? "--" : "",
+                 o->name ? o->name : "", o->arg ? " " : "", o->arg ? o->arg : "");
+        if (strlen(label) + 2 > h->column) /* too wide: the help follows it */
+            fprintf(f, "%s  ", label);
+        else
+            fprintf(f, "%-*s", (int)h->column, label);
+        for (const char *p = o->help; *p;) {
+            size_t n = strcspn(p, "\n");
+            fprintf(f, "%.*s\n", (int)n, p);
+            p += n + (p[n] == '\n');
+            if (*p)
+                fprintf(f, "%*s", (int)h->column, "");
+        }
+        listed = true;
+    }
+    if (listed && h->after)
+        fputs(h->after, f);
+}
+
+int cli_parse(int argc, char **argv, const char *cmd, const cli_help *help, const cli_opt *opts,
               unsigned flags)
 {
     /* getopt_long's tables from ours: a long option returns LONG_BASE + its
@@ -237,7 +267,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const c
     optind = 0;
     for (int c; (c = cli_getopt(argc, argv, cmd, shortopts, longopts, NULL)) != -1;) {
         if (c == 'h') {
-            fputs(usage, stdout);
+            cli_help_print(stdout, help, opts);
             return HB_EXIT_OK;
         }
         const cli_opt *o = c >= LONG_BASE && c < LONG_BASE + (int)n ? &opts[c - LONG_BASE] : NULL;
@@ -259,7 +289,7 @@ int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const c
 
 int cli_operands(int argc, char **argv, const char *cmd, const char *usage, int min, int max)
 {
-    int rc = cli_parse(argc, argv, cmd, usage, NULL, 0);
+    int rc = cli_parse(argc, argv, cmd, CLI_HELP(usage), NULL, 0);
     if (rc >= 0)
         return rc;
     int n = argc - optind;

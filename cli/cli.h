@@ -102,19 +102,33 @@ typedef struct cli_opt {
     bool (*valid)(const char *value);
     int (*fn)(void *target, const char *value);
     const cli_choice *choices;
+    const char *arg;  /* the value's name in --help ("N", "FILE") */
+    const char *help; /* its line(s) in --help ("\n" between lines); NULL: not listed */
 } cli_opt;
 
-/* Table rows; more fields may follow (.letter = 'j', .valid = f, .wants). */
+/* What --help prints: text, then (when options have help) their list,
+ * each option's help starting at column, then after. */
+typedef struct cli_help {
+    const char *text;
+    const char *after;
+    unsigned column;
+} cli_help;
+#define CLI_HELP(s) (&(const cli_help){.text = (s)})
+void cli_help_print(FILE *f, const cli_help *h, const cli_opt *opts);
+
+/* Table rows; more fields may follow (.letter = 'j', .valid = f, .wants,
+ * .arg = "N", .help = "..."). */
 #define CLI_FLAG(n, t, ...) {.name = (n), .kind = CLI_OPT_FLAG, .target = (t), __VA_ARGS__}
 #define CLI_STR(n, t, ...) {.name = (n), .kind = CLI_OPT_STR, .target = (t), __VA_ARGS__}
 #define CLI_LIST(n, t, ...) {.name = (n), .kind = CLI_OPT_LIST, .target = (t), __VA_ARGS__}
 #define CLI_UINT(n, t, lo, hi, w, ...)                                                            \
     {.name = (n), .kind = CLI_OPT_UINT, .target = (t), .min = (lo), .max = (hi), .wants = (w),     \
      __VA_ARGS__}
-#define CLI_U64(n, t, hi, w)                                                                       \
-    {.name = (n), .kind = CLI_OPT_U64, .target = (t), .min = 1, .max64 = (hi), .wants = (w)}
+#define CLI_U64(n, t, hi, w, ...)                                                                  \
+    {.name = (n), .kind = CLI_OPT_U64, .target = (t), .min = 1, .max64 = (hi), .wants = (w),        \
+     __VA_ARGS__}
 #define CLI_CHOICE(n, t, c) {.name = (n), .kind = CLI_OPT_CHOICE, .target = (t), .choices = (c)}
-#define CLI_FN(n, t, f) {.name = (n), .kind = CLI_OPT_FN, .target = (t), .fn = (f)}
+#define CLI_FN(n, t, f, ...) {.name = (n), .kind = CLI_OPT_FN, .target = (t), .fn = (f), __VA_ARGS__}
 #define CLI_DO(n, t, f) {.name = (n), .kind = CLI_OPT_DO, .target = (t), .fn = (f)}
 
 enum {
@@ -123,9 +137,9 @@ enum {
 };
 /* Parses argv[1..]'s options (optind restarts) into the table's targets.
  * -1 to go on with the operands at argv[optind..], or the exit code (0
- * after --help). cmd names the command in messages (NULL for the global
- * options); usage is what --help prints. */
-int cli_parse(int argc, char **argv, const char *cmd, const char *usage, const cli_opt *opts,
+ * after --help, which prints help and the table). cmd names the command in
+ * messages (NULL for the global options). */
+int cli_parse(int argc, char **argv, const char *cmd, const cli_help *help, const cli_opt *opts,
               unsigned flags);
 /* The value of the choice named v; else says "WHERE: unknown WHAT "v" (a,
  * b, c)" (no "WHERE: " when where is NULL) and returns -EINVAL. */

@@ -118,7 +118,7 @@ int cmd_demo(const cli_global *g, int argc, char **argv)
 {
     bool keep = false;
     const cli_opt opts[] = {CLI_FLAG("keep", &keep), {0}};
-    int rc = cli_parse(argc, argv, "demo", usage_demo, opts, CLI_NO_OPERANDS);
+    int rc = cli_parse(argc, argv, "demo", CLI_HELP(usage_demo), opts, CLI_NO_OPERANDS);
     if (rc >= 0)
         return rc;
     demo d = {.g = g};

@@ -65,7 +65,7 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
     bool measure = false, json = false;
     const cli_opt opts[] = {
 CLI_FLAG("measure", &measure), CLI_FLAG("json", &json), {0}};
-    int rc = cli_parse(argc, argv, "doctor", usage_doctor, opts, CLI_NO_OPERANDS);
+    int rc = cli_parse(argc, argv, "doctor", CLI_HELP(usage_doctor), opts, CLI_NO_OPERANDS);
     if (rc >= 0)
         return rc;
     /* Read-only: a missing state directory is not created; the probe
@@ -173,7 +173,7 @@ int cmd_audit(const cli_global *g, int argc, char **argv)
     bool security = false, json = false;
     const cli_opt opts[] = {CLI_STR("plugin", &plugin), CLI_FLAG("security", &security),
                             CLI_FLAG("json", &json), {0}};
-    int rc = cli_parse(argc, argv, "audit", usage_audit, opts, CLI_NO_OPERANDS);
+    int rc = cli_parse(argc, argv, "audit", CLI_HELP(usage_audit), opts, CLI_NO_OPERANDS);
     if (rc >= 0)
         return rc;
     hb_manager *m;

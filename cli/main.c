@@ -413,7 +413,7 @@ static int run(int argc, char **argv)
         CLI_FLAG("trust-plugin-runtime", &g.trust_plugin_runtime),
         {0}};
     /* CLI_POSIX: global options end at the command; the command parses the rest. */
-    int rc = cli_parse(argc, argv, NULL, usage_main, opts, CLI_POSIX);
+    int rc = cli_parse(argc, argv, NULL, CLI_HELP(usage_main), opts, CLI_POSIX);
     if (rc >= 0)
         return rc;
     g.isolation = (hb_isolation)ch.isolation;

@@ -346,7 +346,7 @@ int cmd_call(const cli_global *g, int argc, char **argv)
     const cli_opt opts[] = {CLI_FLAG("no-session", &no_session), CLI_FLAG("record", &record),
                             CLI_LIST("object", &objects), CLI_STR("name", &name), {0}};
     /* CLI_POSIX: the words after DIR... -- are the call's, never options. */
-    int rc = cli_parse(argc, argv, "call", usage_call, opts, CLI_POSIX);
+    int rc = cli_parse(argc, argv, "call", CLI_HELP(usage_call), opts, CLI_POSIX);
     if (rc < 0)
         rc = call_with(g, argc, argv, &objects, name, no_session || record, record);
     free(objects.v);

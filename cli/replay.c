@@ -16,12 +16,11 @@ static const char usage_replay[] =
     "against the version they were recorded on and against the plugin's current\n"
     "sources (built if needed), each in a worker of its own and from the same\n"
     "recorded checkpoint, and prints the calls whose results differ, old and new\n"
-    "side by side.\n\n"
-    "  --json            one JSON object on stdout instead of text\n"
-    "  --junit FILE      a JUnit report: one failing case per differing call\n"
-    "  --exclude FN      do not compare FN's results (non-deterministic); repeatable\n"
-    "  --recording FILE  default: <state dir>/recordings/PLUGIN.hbrec\n"
-    "  --old N, --new N  compare these stored versions instead\n\n"
+    "side by side.\n\n";
+
+/* After the options. */
+static const char usage_replay_after[] =
+    "\n"
     "Exit status: 0 nothing changed, 1 a call's result differs, 2 the replay could\n"
     "not run (bad recording: the message names file and byte offset), 3 the\n"
     "current sources do not compile. See docs/replay.md.\n";
@@ -121,19 +120,26 @@ int cmd_replay(const cli_global *g, int argc, char **argv)
     bool json = g->json;
     cli_list exclude = {0};
     const cli_opt opts[] = {
-        CLI_FLAG("json", &json),
-        CLI_STR("junit", &junit),
-        CLI_LIST("exclude", &exclude),
-        CLI_STR("recording", &ro.recording),
-        CLI_U64("old", &ro.old_version, UINT_MAX, "a version number"),
-        CLI_U64("new", &ro.new_version, UINT_MAX, "a version number"),
+        CLI_FLAG("json", &json, .help = "one JSON object on stdout instead of text"),
+        CLI_STR("junit", &junit, .arg = "FILE",
+                .help = "a JUnit report: one failing case per differing call"),
+        CLI_LIST("exclude", &exclude, .arg = "FN",
+                 .help = "do not compare FN's results (non-deterministic); repeatable"),
+        CLI_STR("recording", &ro.recording, .arg = "FILE",
+                .help = "default: <state dir>/recordings/PLUGIN.hbrec"),
+        CLI_U64("old", &ro.old_version, UINT_MAX, "a version number", .arg = "N",
+                .help = "the old side: this stored version (default: the one the calls\n"
+                        "were recorded on)"),
+        CLI_U64("new", &ro.new_version, UINT_MAX, "a version number", .arg = "N",
+                .help = "the new side: this stored version (default: the current sources)"),
         {0}};
-    int rc = cli_parse(argc, argv, "replay", usage_replay, opts, 0);
+    static const cli_help help = {usage_replay, usage_replay_after, 20};
+    int rc = cli_parse(argc, argv, "replay", &help, opts, 0);
     if (rc >= 0)
         goto out;
     rc = HB_EXIT_USAGE;
     if (argc - optind != 1) {
-        fputs(usage_replay, stderr);
+        cli_help_print(stderr, &help, opts);
         goto out;
     }
     ro.exclude = exclude.v;

@@ -137,7 +137,7 @@ done:
 int cmd_report(const cli_global *g, int argc, char **argv)
 {
     (void)g;
-    int rc = cli_parse(argc, argv, "report", usage_report, NULL, 0);
+    int rc = cli_parse(argc, argv, "report", CLI_HELP(usage_report), NULL, 0);
     if (rc >= 0)
         return rc;
     argc -= optind - 1;

@@ -25,10 +25,7 @@ static const char usage_snapshot[] =
     "Without one (or with --no-session), save and restore load PLUGIN from DIR\n"
     "into a fresh sandbox first: save stores its fresh state, restore checks\n"
     "that the snapshot restores into that build; the output says which.\n"
-    "`hotbox test --from-snapshot NAME` starts every test from a snapshot.\n\n"
-    "  --json        list: one JSON object {plugin, snapshots, session}\n"
-    "  --no-session  never use the live session\n\n"
-    "Names are 1 to 128 characters of A-Z a-z 0-9 . _ -.\n";
+    "`hotbox test --from-snapshot NAME` starts every test from a snapshot.\n\n";
 
 typedef struct snap_args {
     const char *action, *plugin, *name, *dir;
@@ -142,8 +139,12 @@ int cmd_snapshot(const cli_global *g, int argc, char **argv)
     snap_args a = {0};
     bool no_session = false;
     const cli_opt opts[] = {
-CLI_FLAG("json", &a.json), CLI_FLAG("no-session", &no_session), {0}};
-    int rc = cli_parse(argc, argv, "snapshot", usage_snapshot, opts, 0);
+        CLI_FLAG("json", &a.json, .help = "list: one JSON object {plugin, snapshots, session}"),
+        CLI_FLAG("no-session", &no_session, .help = "never use the live session"),
+        {0}};
+    static const cli_help help = {usage_snapshot,
+                                  "\nNames are 1 to 128 characters of A-Z a-z 0-9 . _ -.\n", 16};
+    int rc = cli_parse(argc, argv, "snapshot", &help, opts, 0);
     if (rc >= 0)
         return rc;
     static const char *const actions[] = {"save", "restore", "list", "delete"};
@@ -157,13 +158,13 @@ CLI_FLAG("json", &a.json), CLI_FLAG("no-session", &no_session), {0}};
         if (a.action)
             cli_error("unknown snapshot action \"%s\"%s%s%s", a.action, s ? "; did you mean \"" : "",
                       s ? s : "", s ? "\"?" : "");
-        fputs(usage_snapshot, stderr);
+        cli_help_print(stderr, &help, opts);
         return HB_EXIT_USAGE;
     }
     bool is_list = !strcmp(a.action, "list"), is_delete = !strcmp(a.action, "delete");
     int min = is_list ? 2 : 3, max = is_list ? 2 : is_delete ? 3 : 4;
     if (left < min || left > max) {
-        fputs(usage_snapshot, stderr);
+        cli_help_print(stderr, &help, opts);
         return HB_EXIT_USAGE;
     }
     a.plugin = argv[optind + 1];

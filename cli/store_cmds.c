@@ -30,15 +30,16 @@ int cmd_verify(const cli_global *g, int argc, char **argv)
     return r == 0 ? HB_EXIT_OK : HB_EXIT_FAILED;
 }
 
+static const char usage_gc[] =
+    "usage: hotbox gc [--keep N]\n\n"
+    "Removes old versions and their objects, keeping per plugin the newest N\n"
+    "(default 5) and always the newest good one.\n";
+
 int cmd_gc(const cli_global *g, int argc, char **argv)
 {
     unsigned keep = 5;
-    const cli_opt opts[] = {
-CLI_UINT("keep", &keep, 1, 1000000, "a number from 1 to 1000000"), {0}};
-    int rc = cli_parse(argc, argv, "gc",
-                       "usage: hotbox gc [--keep N]\n\nRemoves old versions and their objects, keeping "
-                       "per plugin the newest N\n(default 5) and always the newest good one.\n",
-                       opts, CLI_NO_OPERANDS);
+    const cli_opt opts[] = {CLI_UINT("keep", &keep, 1, 1000000, "a number from 1 to 1000000"), {0}};
+    int rc = cli_parse(argc, argv, "gc", CLI_HELP(usage_gc), opts, CLI_NO_OPERANDS);
     if (rc >= 0)
         return rc;
     hb_manager *m;
@@ -55,19 +56,19 @@ CLI_UINT("keep", &keep, 1, 1000000, "a number from 1 to 1000000"), {0}};
     return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
 }
 
+static const char usage_rollback[] =
+    "usage: hotbox rollback PLUGIN [--to N]\n\n"
+    "Pins PLUGIN to stored version N (default: the newest good version before\n"
+    "the newest) until its source changes: newer versions are marked\n"
+    "rolled-back, and loading the plugin (hotbox watch, hb_load) uses version N\n"
+    "as long as the source still builds to one of them. A live sandbox rolls\n"
+    "back with hb_rollback().\n";
+
 int cmd_rollback(const cli_global *g, int argc, char **argv)
 {
     uint64_t to = 0;
-    const cli_opt opts[] = {
-CLI_U64("to", &to, UINT64_MAX, "a version number"), {0}};
-    int rc = cli_parse(argc, argv, "rollback",
-                       "usage: hotbox rollback PLUGIN [--to N]\n\n"
-                       "Pins PLUGIN to stored version N (default: the newest good version before\n"
-                       "the newest) until its source changes: newer versions are marked\n"
-                       "rolled-back, and loading the plugin (hotbox watch, hb_load) uses version N\n"
-                       "as long as the source still builds to one of them. A live sandbox rolls\n"
-                       "back with hb_rollback().\n",
-                       opts, 0);
+    const cli_opt opts[] = {CLI_U64("to", &to, UINT64_MAX, "a version number"), {0}};
+    int rc = cli_parse(argc, argv, "rollback", CLI_HELP(usage_rollback), opts, 0);
     if (rc >= 0)
         return rc;
     if (argc - optind != 1) {
@@ -106,7 +107,7 @@ int cmd_store(const cli_global *g, int argc, char **argv)
 {
     bool force = false;
     const cli_opt opts[] = {CLI_FLAG("force", &force), {0}};
-    int rc = cli_parse(argc, argv, "store", usage_store, opts, 0);
+    int rc = cli_parse(argc, argv, "store", CLI_HELP(usage_store), opts, 0);
     if (rc >= 0)
         return rc;
     if (argc - optind != 1 || strcmp(argv[optind], "recover") != 0) {

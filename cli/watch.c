@@ -387,25 +387,11 @@ static const char usage_watch[] =
     "On a terminal the plugin table is redrawn in place below the event lines;\n"
     "otherwise every event is a plain line. What the plugins print appears\n"
     "prefixed with the plugin's name; compile errors show the source line and a\n"
-    "caret, as GCC prints them.\n\n"
-    "  --json          one JSON object per event on stdout (docs/events.md)\n"
-    "  --once          exit once the first change has been handled and the\n"
-    "                  files are quiet (a build superseded by a later save does\n"
-    "                  not count); 0 = the final content of every plugin it\n"
-    "                  touched built, swapped and passed its self-tests\n"
-    "  --quiet-ms N    coalesce file events over N ms (default 20)\n"
-    "  --no-selftests  do not run hb_test_* after swaps\n"
-    "  --exclude GLOB  ignore changes to files and directories whose name\n"
-    "                  matches GLOB (fnmatch; \"dir/\" matches directories only);\n"
-    "                  repeatable, added to the built-in excludes (.git/, build/)\n"
-    "  --record        record every call into the plugins for hotbox replay\n"
-    "  --replay        (implies --record) after each swap, replay the plugin's\n"
-    "                  recording on the old and the new version in shadow workers\n"
-    "                  and show the calls whose results differ (docs/replay.md)\n"
-    "  --replay-exclude FN  do not compare FN's results; repeatable\n"
-    "  --no-carry      do not carry static variables by their debug info\n"
-    "                  (HB_CARRY marks included): only save/migrate moves state\n"
-    "                  (docs/state.md)\n\n"
+    "caret, as GCC prints them.\n\n";
+
+/* After the options. */
+static const char usage_watch_after[] =
+    "\n"
     "SIGUSR1 pauses auto-reload (changes are remembered, nothing is rebuilt);\n"
     "SIGUSR2 resumes it and rebuilds what changed meanwhile, once:\n"
     "  kill -USR1 $(pidof hotbox)   # pause while checking out a branch\n"
@@ -423,18 +409,36 @@ static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **ar
 {
     bool no_selftests = false;
     const cli_opt opts[] = {
-        CLI_FLAG("json", &ui->json),
-        CLI_FLAG("once", &ui->once),
-        CLI_FLAG("no-selftests", &no_selftests),
-        CLI_UINT("quiet-ms", &wo->quiet_ms, 1, 60000, "a number of milliseconds (1-60000)"),
+        CLI_FLAG("json", &ui->json, .help = "one JSON object per event on stdout (docs/events.md)"),
+        CLI_FLAG("once", &ui->once,
+                 .help = "exit once the first change has been handled and the\n"
+                         "files are quiet (a build superseded by a later save does\n"
+                         "not count); 0 = the final content of every plugin it\n"
+                         "touched built, swapped and passed its self-tests"),
+        CLI_UINT("quiet-ms", &wo->quiet_ms, 1, 60000, "a number of milliseconds (1-60000)",
+                 .arg = "N", .help = "coalesce file events over N ms (default 20)"),
+        CLI_FLAG("no-selftests", &no_selftests, .help = "do not run hb_test_* after swaps"),
         CLI_LIST("exclude", &ui->exclude, .valid = exclude_valid,
-                 .wants = "a name pattern (\"*.tmp\", \"gen/\"), matched against each path component"),
-        CLI_FLAG("record", &ui->record),
-        CLI_FLAG("replay", &ui->rw.on),
-        CLI_LIST("replay-exclude", &ui->rw.exclude),
-        CLI_FLAG("no-carry", &ui->no_carry),
+                 .wants = "a name pattern (\"*.tmp\", \"gen/\"), matched against each path component",
+                 .arg = "GLOB",
+                 .help = "ignore changes to files and directories whose name\n"
+                         "matches GLOB (fnmatch; \"dir/\" matches directories only);\n"
+                         "repeatable, added to the built-in excludes (.git/, build/)"),
+        CLI_FLAG("record", &ui->record,
+                 .help = "record every call into the plugins for hotbox replay"),
+        CLI_FLAG("replay", &ui->rw.on,
+                 .help = "(implies --record) after each swap, replay the plugin's\n"
+                         "recording on the old and the new version in shadow workers\n"
+                         "and show the calls whose results differ (docs/replay.md)"),
+        CLI_LIST("replay-exclude", &ui->rw.exclude, .arg = "FN",
+                 .help = "do not compare FN's results; repeatable"),
+        CLI_FLAG("no-carry", &ui->no_carry,
+                 .help = "do not carry static variables by their debug info\n"
+                         "(HB_CARRY marks included): only save/migrate moves state\n"
+                         "(docs/state.md)"),
         {0}};
-    int rc = cli_parse(argc, argv, "watch", usage_watch, opts, 0);
+    static const cli_help help = {usage_watch, usage_watch_after, 18};
+    int rc = cli_parse(argc, argv, "watch", &help, opts, 0);
     if (rc >= 0)
         return rc;
     if (no_selftests)

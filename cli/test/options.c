@@ -22,41 +22,10 @@ static const char usage_test[] =
     "is one plugin; otherwise its subdirectories are searched (depth " MAX_DEPTH_TEXT ") for\n"
     "directories whose sources declare exactly one plugin descriptor.\n"
     "\n"
-    "options:\n"
-    "  -j, --jobs N       parallel jobs (default: number of cores)\n"
-    "  -k PATTERN         run only tests whose id PLUGIN.TEST matches (fnmatch)\n"
-    "  --repeat N         run every test N times\n"
-    "  -x, --fail-fast    stop after the first failure (the rest are skipped)\n"
-    "  --timeout SECONDS  time limit per call (default 10); a test over it fails\n"
-    "  --require-tests    a plugin without tests is a failure\n"
-    "  --allow-empty      finding no tests at all is not a failure\n"
-    "  --upgrade          upgrade-path mode: previous version's tests, hot swap to\n"
-    "                     the new build, new tests on migrated state, roll back,\n"
-    "                     old tests again (see docs/testing.md). The base is the\n"
-    "                     newest older version that is not bad and whose own\n"
-    "                     upgrade tests did not fail; the result is recorded\n"
-    "  --from VERSION     with --upgrade: upgrade from this stored version (the\n"
-    "                     result of such a run is not recorded)\n"
-    "  --from-snapshot NAME  every plugin starts from its state snapshot NAME\n"
-    "                     (hb_snapshot_save; docs/testing.md); a plugin without\n"
-    "                     one fails to load\n"
-    "  --shard I/N        run only part I of N (by a stable hash of the test id)\n"
-    "  --junit FILE       write a JUnit XML report\n"
-    "  --sanitize LIST    build the plugins with sanitizers: address (ASan),\n"
-    "                     undefined (UBSan); a finding fails the test with its\n"
-    "                     report\n"
-    "  --coverage DIR     build the plugins with --coverage and write gcov and\n"
-    "                     lcov reports of their sources to DIR\n"
-    "  --tap              TAP 13 on stdout (progress goes to stderr)\n"
-    "  --json             JSON lines on stdout (docs/events.md)\n"
-    "  -v, --verbose      show the output of passing tests too\n"
-    "  --record           record every call the tests make for hotbox replay\n"
-    "                     (docs/replay.md)\n"
-    "  --object FILE      also test a prebuilt plugin object (built by CMake, Meson\n"
-    "                     or a release; hb_load_object), named by its descriptor;\n"
-    "                     may be given more than once\n"
-    "  --no-carry         --upgrade swaps carry no statics by their debug info;\n"
-    "                     only save/migrate moves state (docs/state.md)\n"
+    "options:\n";
+
+/* After the options. */
+static const char usage_test_after[] =
     "\n"
     "The last line is \"N passed, N failed\" (\", N skipped\" when any). Exit status\n"
     "0 when every test passed, 1 when any failed or no test was found (unless\n"
@@ -141,35 +110,70 @@ int cli_test_options(run *R, int argc, char **argv)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     R->jobs_n = cores > 0 ? (unsigned)cores : 1;
     const cli_opt opts[] = {
-        CLI_UINT("jobs", &R->jobs_n, 1, 1024, "a number from 1 to 1024", .letter = 'j'),
-        CLI_STR(NULL, &R->pattern, .letter = 'k'), /* -k PATTERN: no long form */
-        CLI_UINT("repeat", &R->repeat, 1, 100000, "a number from 1 to 100000"),
-        CLI_FLAG("fail-fast", &R->fail_fast, .letter = 'x'),
-        CLI_FN("timeout", R, parse_timeout),
-        CLI_FLAG("require-tests", &R->require_tests),
-        CLI_FLAG("allow-empty", &R->allow_empty),
-        CLI_FLAG("upgrade", &R->upgrade),
-        CLI_U64("from", &R->from, INT64_MAX, "a stored version number"),
+        CLI_UINT("jobs", &R->jobs_n, 1, 1024, "a number from 1 to 1024", .letter = 'j', .arg = "N",
+                 .help = "parallel jobs (default: number of cores)"),
+        CLI_STR(NULL, &R->pattern, .letter = 'k', .arg = "PATTERN",
+                .help = "run only tests whose id PLUGIN.TEST matches (fnmatch)"),
+        CLI_UINT("repeat", &R->repeat, 1, 100000, "a number from 1 to 100000", .arg = "N",
+                 .help = "run every test N times"),
+        CLI_FLAG("fail-fast", &R->fail_fast, .letter = 'x',
+                 .help = "stop after the first failure (the rest are skipped)"),
+        CLI_FN("timeout", R, parse_timeout, .arg = "SECONDS",
+           .help = "time limit per call (default 10); a test over it fails"),
+        CLI_FLAG("require-tests", &R->require_tests,
+                 .help = "a plugin without tests is a failure"),
+        CLI_FLAG("allow-empty", &R->allow_empty,
+                 .help = "finding no tests at all is not a failure"),
+        CLI_FLAG("upgrade", &R->upgrade,
+                 .help = "upgrade-path mode: previous version's tests, hot swap to\n"
+                         "the new build, new tests on migrated state, roll back,\n"
+                         "old tests again (see docs/testing.md). The base is the\n"
+                         "newest older version that is not bad and whose own\n"
+                         "upgrade tests did not fail; the result is recorded"),
+        CLI_U64("from", &R->from, INT64_MAX, "a stored version number", .arg = "VERSION",
+                .help = "with --upgrade: upgrade from this stored version (the\n"
+                        "result of such a run is not recorded)"),
         CLI_STR("from-snapshot", &R->from_snapshot, .valid = snapshot_name,
-                .wants = "a snapshot name (1 to 128 characters of A-Z a-z 0-9 . _ -)"),
-        CLI_FN("shard", R, parse_shard),
-        CLI_STR("junit", &R->junit_path),
-        CLI_FLAG("tap", &R->tap),
-        CLI_FLAG("json", &R->json),
-        CLI_STR("sanitize", &R->sanitize),
-        CLI_STR("coverage", &R->coverage, .valid = not_empty, .wants = "a directory"),
-        CLI_FLAG("verbose", &R->verbose, .letter = 'v'),
-        CLI_FLAG("record", &R->record),
-        CLI_FN("object", R, add_object),
-        CLI_FLAG("no-carry", &R->no_carry),
+                .wants = "a snapshot name (1 to 128 characters of A-Z a-z 0-9 . _ -)", .arg = "NAME",
+                .help = "every plugin starts from its state snapshot NAME\n"
+                        "(hb_snapshot_save; docs/testing.md); a plugin without\n"
+                        "one fails to load"),
+        CLI_FN("shard", R, parse_shard, .arg = "I/N",
+           .help = "run only part I of N (by a stable hash of the test id)"),
+        CLI_STR("junit", &R->junit_path, .arg = "FILE",
+                .help = "write a JUnit XML report"),
+        CLI_STR("sanitize", &R->sanitize, .arg = "LIST",
+                .help = "build the plugins with sanitizers: address (ASan),\n"
+                        "undefined (UBSan); a finding fails the test with its\n"
+                        "report"),
+        CLI_STR("coverage", &R->coverage, .valid = not_empty, .wants = "a directory", .arg = "DIR",
+                .help = "build the plugins with --coverage and write gcov and\n"
+                        "lcov reports of their sources to DIR"),
+        CLI_FLAG("tap", &R->tap,
+                 .help = "TAP 13 on stdout (progress goes to stderr)"),
+        CLI_FLAG("json", &R->json,
+                 .help = "JSON lines on stdout (docs/events.md)"),
+        CLI_FLAG("verbose", &R->verbose, .letter = 'v',
+                 .help = "show the output of passing tests too"),
+        CLI_FLAG("record", &R->record,
+                 .help = "record every call the tests make for hotbox replay\n"
+                         "(docs/replay.md)"),
+        CLI_FN("object", R, add_object, .arg = "FILE",
+           .help = "also test a prebuilt plugin object (built by CMake, Meson\n"
+                   "or a release; hb_load_object), named by its descriptor;\n"
+                   "may be given more than once"),
+        CLI_FLAG("no-carry", &R->no_carry,
+                 .help = "--upgrade swaps carry no statics by their debug info;\n"
+                         "only save/migrate moves state (docs/state.md)"),
         {0}};
-    int rc = cli_parse(argc, argv, "test", usage_test, opts, 0);
+    static const cli_help help = {usage_test, usage_test_after, 21};
+    int rc = cli_parse(argc, argv, "test", &help, opts, 0);
     if (rc >= 0)
         return rc;
     R->dirs = (const char **)argv + optind;
     R->ndirs = (size_t)(argc - optind);
     if (R->ndirs == 0 && R->nobjects == 0) {
-        fputs(usage_test, stderr);
+        cli_help_print(stderr, &help, opts);
         return HB_EXIT_USAGE;
     }
     if (R->from && !R->upgrade)

@@ -50,6 +50,21 @@ done
 "$hb" build >/dev/null 2>"$tmp/err"; rc=$?
 [ $rc = 2 ] && grep -q "^usage: hotbox build DIR" "$tmp/err" || bad "build without DIR: exit $rc"
 says 2 'hotbox: status: unknown or ambiguous option --jsn (see hotbox status --help)' status --jsn
+# --help lists each table's options from the table, help at one column
+# (a label too wide for it is followed by two spaces), continuation lines
+# under it, then the text after the list.
+"$hb" test --help >"$tmp/out" || bad "test --help exited $?"
+grep -qx '  -j, --jobs N       parallel jobs (default: number of cores)' "$tmp/out" || bad "test --help: -j/--jobs line"
+grep -qx '  -k PATTERN         run only tests whose id PLUGIN.TEST matches (fnmatch)' "$tmp/out" || bad "test --help: -k line"
+grep -qx '  --from-snapshot NAME  every plugin starts from its state snapshot NAME' "$tmp/out" || bad "test --help: a wide label"
+grep -qx '                     (hb_snapshot_save; docs/testing.md); a plugin without' "$tmp/out" || bad "test --help: a continuation line"
+tail -1 "$tmp/out" | grep -q '2 on a usage error' || bad "test --help: the text after the options"
+"$hb" watch --help >"$tmp/out" || bad "watch --help exited $?"
+for o in json once quiet-ms no-selftests exclude record replay replay-exclude no-carry; do
+  grep -q "^  --$o" "$tmp/out" || bad "watch --help does not list --$o"
+done
+"$hb" snapshot >/dev/null 2>"$tmp/err"
+grep -qx '  --no-session  never use the live session' "$tmp/err" || bad "snapshot usage on stderr lacks its options"
 # ./hotbox.json names the same choices as the options.
 printf '{"worker": "vm"}\n' >hotbox.json
 says 2 'hotbox: hotbox.json: unknown worker "vm" (process, microvm, auto)' status
