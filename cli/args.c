@@ -239,7 +239,7 @@ void cli_help_print(FILE *f, const cli_help *h, const cli_opt *opts)
         listed = true;
     }
     if (listed && h->after)
-        fputs(h->after, f);
+        fprintf(f, "\n%s", h->after); /* a blank line after the list */
 }
 
 int cli_parse(int argc, char **argv, const char *cmd, const cli_help *help, const cli_opt *opts,

@@ -43,6 +43,10 @@ const char *cli_event_name(hb_event_type t);
 int cli_manager(const cli_global *g, hb_manager **out);
 /* The manager options the global options ask for (no event callback). */
 void cli_manager_options(const cli_global *g, hb_manager_options *o);
+/* A command's end on m: r < 0 says m's last error, else prints fmt (when
+ * not NULL); frees m; the exit code (HB_EXIT_FAILED when r < 0). */
+int cli_manager_end(hb_manager *m, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* The sandbox options the global options ask for. */
 void cli_sandbox_options(const cli_global *g, hb_sandbox_options *o);
 /* The manager and a sandbox of the global options (recording calls for
@@ -107,7 +111,7 @@ typedef struct cli_opt {
 } cli_opt;
 
 /* What --help prints: text, then (when options have help) their list,
- * each option's help starting at column, then after. */
+ * each option's help starting at column, then a blank line and after. */
 typedef struct cli_help {
     const char *text;
     const char *after;

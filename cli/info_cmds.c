@@ -181,11 +181,8 @@ int cmd_audit(const cli_global *g, int argc, char **argv)
         return rc < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
     char *log = NULL;
     int r = hb_audit_read(m, plugin, security, &log);
-    if (r < 0) {
-        cli_error("%s", hb_manager_last_error(m));
-        hb_manager_free(m);
-        return HB_EXIT_FAILED;
-    }
+    if (r < 0)
+        return cli_manager_end(m, r, NULL);
     for (char *l = strtok(log, "\n"); l; l = strtok(NULL, "\n")) {
         if (json) {
             puts(l);
@@ -204,6 +201,5 @@ int cmd_audit(const cli_global *g, int argc, char **argv)
         json_decref(o);
     }
     hb_free(log);
-    hb_manager_free(m);
-    return HB_EXIT_OK;
+    return cli_manager_end(m, 0, NULL);
 }

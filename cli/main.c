@@ -146,6 +146,20 @@ int cli_manager(const cli_global *g, hb_manager **out)
     return r;
 }
 
+int cli_manager_end(hb_manager *m, int r, const char *fmt, ...)
+{
+    if (r < 0) {
+        cli_error("%s", hb_manager_last_error(m));
+    } else if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+    }
+    hb_manager_free(m);
+    return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
+}
+
 void cli_sandbox_options(const cli_global *g, hb_sandbox_options *o)
 {
     hb_sandbox_options_init(o, HB_SANDBOX_OPTIONS_VERSION);

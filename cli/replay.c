@@ -9,21 +9,20 @@
 #include "cli.h"
 #include "report.h"
 
-static const char usage_replay[] =
+/* --help: the usage and what the command does, its options (column 20),
+ * then what follows them. */
+static const cli_help help_replay = {
     "usage: hotbox replay [--json] [--junit FILE] [--exclude FN]... [--recording FILE]\n"
     "                     [--old N] [--new N] PLUGIN_DIR\n\n"
     "Replays the calls recorded for the plugin (hotbox call/watch/test --record)\n"
     "against the version they were recorded on and against the plugin's current\n"
     "sources (built if needed), each in a worker of its own and from the same\n"
     "recorded checkpoint, and prints the calls whose results differ, old and new\n"
-    "side by side.\n\n";
-
-/* After the options. */
-static const char usage_replay_after[] =
-    "\n"
+    "side by side.\n\n",
     "Exit status: 0 nothing changed, 1 a call's result differs, 2 the replay could\n"
     "not run (bad recording: the message names file and byte offset), 3 the\n"
-    "current sources do not compile. See docs/replay.md.\n";
+    "current sources do not compile. See docs/replay.md.\n",
+    20};
 
 char *cli_record_dir(hb_manager *m)
 {
@@ -133,13 +132,12 @@ int cmd_replay(const cli_global *g, int argc, char **argv)
         CLI_U64("new", &ro.new_version, UINT_MAX, "a version number", .arg = "N",
                 .help = "the new side: this stored version (default: the current sources)"),
         {0}};
-    static const cli_help help = {usage_replay, usage_replay_after, 20};
-    int rc = cli_parse(argc, argv, "replay", &help, opts, 0);
+    int rc = cli_parse(argc, argv, "replay", &help_replay, opts, 0);
     if (rc >= 0)
         goto out;
     rc = HB_EXIT_USAGE;
     if (argc - optind != 1) {
-        cli_help_print(stderr, &help, opts);
+        cli_help_print(stderr, &help_replay, opts);
         goto out;
     }
     ro.exclude = exclude.v;

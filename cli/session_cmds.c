@@ -13,7 +13,9 @@
 
 /* ---- snapshot ---------------------------------------------------------------- */
 
-static const char usage_snapshot[] =
+/* --help: the usage and what the command does, its options (column 16),
+ * then what follows them. */
+static const cli_help help_snapshot = {
     "usage: hotbox snapshot save PLUGIN NAME [DIR]\n"
     "       hotbox snapshot restore PLUGIN NAME [DIR]\n"
     "       hotbox snapshot list PLUGIN [--json]\n"
@@ -25,7 +27,9 @@ static const char usage_snapshot[] =
     "Without one (or with --no-session), save and restore load PLUGIN from DIR\n"
     "into a fresh sandbox first: save stores its fresh state, restore checks\n"
     "that the snapshot restores into that build; the output says which.\n"
-    "`hotbox test --from-snapshot NAME` starts every test from a snapshot.\n\n";
+    "`hotbox test --from-snapshot NAME` starts every test from a snapshot.\n\n",
+    "Names are 1 to 128 characters of A-Z a-z 0-9 . _ -.\n",
+    16};
 
 typedef struct snap_args {
     const char *action, *plugin, *name, *dir;
@@ -142,9 +146,7 @@ int cmd_snapshot(const cli_global *g, int argc, char **argv)
         CLI_FLAG("json", &a.json, .help = "list: one JSON object {plugin, snapshots, session}"),
         CLI_FLAG("no-session", &no_session, .help = "never use the live session"),
         {0}};
-    static const cli_help help = {usage_snapshot,
-                                  "\nNames are 1 to 128 characters of A-Z a-z 0-9 . _ -.\n", 16};
-    int rc = cli_parse(argc, argv, "snapshot", &help, opts, 0);
+    int rc = cli_parse(argc, argv, "snapshot", &help_snapshot, opts, 0);
     if (rc >= 0)
         return rc;
     static const char *const actions[] = {"save", "restore", "list", "delete"};
@@ -158,13 +160,13 @@ int cmd_snapshot(const cli_global *g, int argc, char **argv)
         if (a.action)
             cli_error("unknown snapshot action \"%s\"%s%s%s", a.action, s ? "; did you mean \"" : "",
                       s ? s : "", s ? "\"?" : "");
-        cli_help_print(stderr, &help, opts);
+        cli_help_print(stderr, &help_snapshot, opts);
         return HB_EXIT_USAGE;
     }
     bool is_list = !strcmp(a.action, "list"), is_delete = !strcmp(a.action, "delete");
     int min = is_list ? 2 : 3, max = is_list ? 2 : is_delete ? 3 : 4;
     if (left < min || left > max) {
-        cli_help_print(stderr, &help, opts);
+        cli_help_print(stderr, &help_snapshot, opts);
         return HB_EXIT_USAGE;
     }
     a.plugin = argv[optind + 1];

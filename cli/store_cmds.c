@@ -47,13 +47,8 @@ int cmd_gc(const cli_global *g, int argc, char **argv)
         return HB_EXIT_FAILED;
     unsigned removed = 0;
     int r = hb_gc(m, keep, &removed);
-    if (r < 0)
-        cli_error("%s", hb_manager_last_error(m));
-    else
-        printf("removed %u version%s (kept the newest %u per plugin)\n", removed,
-               removed == 1 ? "" : "s", keep);
-    hb_manager_free(m);
-    return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
+    return cli_manager_end(m, r, "removed %u version%s (kept the newest %u per plugin)\n", removed,
+                           removed == 1 ? "" : "s", keep);
 }
 
 static const char usage_rollback[] =
@@ -82,12 +77,8 @@ int cmd_rollback(const cli_global *g, int argc, char **argv)
         return HB_EXIT_FAILED;
     uint64_t pinned = 0;
     int r = hb_pin(m, plugin, to, &pinned);
-    if (r < 0)
-        cli_error("%s", hb_manager_last_error(m));
-    else
-        printf("%s pinned to v%" PRIu64 " until its source changes\n", plugin, pinned);
-    hb_manager_free(m);
-    return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
+    return cli_manager_end(m, r, "%s pinned to v%" PRIu64 " until its source changes\n", plugin,
+                           pinned);
 }
 
 static const char usage_store[] =

@@ -374,7 +374,9 @@ static void print_view(watch_ui *ui)
     fflush(stdout);
 }
 
-static const char usage_watch[] =
+/* --help: the usage and what the command does, its options (column 18),
+ * then what follows them. */
+static const cli_help help_watch = {
     "usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests]\n"
     "                    [--exclude GLOB]... [--record] [--replay [--replay-exclude FN]...]\n"
     "                    [--no-carry]\n"
@@ -387,15 +389,12 @@ static const char usage_watch[] =
     "On a terminal the plugin table is redrawn in place below the event lines;\n"
     "otherwise every event is a plain line. What the plugins print appears\n"
     "prefixed with the plugin's name; compile errors show the source line and a\n"
-    "caret, as GCC prints them.\n\n";
-
-/* After the options. */
-static const char usage_watch_after[] =
-    "\n"
+    "caret, as GCC prints them.\n\n",
     "SIGUSR1 pauses auto-reload (changes are remembered, nothing is rebuilt);\n"
     "SIGUSR2 resumes it and rebuilds what changed meanwhile, once:\n"
     "  kill -USR1 $(pidof hotbox)   # pause while checking out a branch\n"
-    "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.\n";
+    "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.\n",
+    18};
 
 /* --exclude: a name pattern, matched against each path component. */
 static bool exclude_valid(const char *v)
@@ -437,8 +436,7 @@ static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **ar
                          "(HB_CARRY marks included): only save/migrate moves state\n"
                          "(docs/state.md)"),
         {0}};
-    static const cli_help help = {usage_watch, usage_watch_after, 18};
-    int rc = cli_parse(argc, argv, "watch", &help, opts, 0);
+    int rc = cli_parse(argc, argv, "watch", &help_watch, opts, 0);
     if (rc >= 0)
         return rc;
     if (no_selftests)

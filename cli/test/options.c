@@ -11,7 +11,9 @@
 #define TEXT(x) TEXT_(x)
 #define MAX_DEPTH_TEXT TEXT(MAX_DEPTH)
 
-static const char usage_test[] =
+/* --help: the usage and what the command does, its options (column 21),
+ * then what follows them. */
+static const cli_help help_test = {
     "usage: hotbox test [OPTIONS] DIR...\n"
     "       hotbox test [OPTIONS] --object FILE... [DIR...]\n"
     "\n"
@@ -22,14 +24,11 @@ static const char usage_test[] =
     "is one plugin; otherwise its subdirectories are searched (depth " MAX_DEPTH_TEXT ") for\n"
     "directories whose sources declare exactly one plugin descriptor.\n"
     "\n"
-    "options:\n";
-
-/* After the options. */
-static const char usage_test_after[] =
-    "\n"
+    "options:\n",
     "The last line is \"N passed, N failed\" (\", N skipped\" when any). Exit status\n"
     "0 when every test passed, 1 when any failed or no test was found (unless\n"
-    "--allow-empty), 2 on a usage error.\n";
+    "--allow-empty), 2 on a usage error.\n",
+    21};
 
 int hb__cli_parse_shard(const char *s, unsigned *i, unsigned *n)
 {
@@ -166,14 +165,13 @@ int cli_test_options(run *R, int argc, char **argv)
                  .help = "--upgrade swaps carry no statics by their debug info;\n"
                          "only save/migrate moves state (docs/state.md)"),
         {0}};
-    static const cli_help help = {usage_test, usage_test_after, 21};
-    int rc = cli_parse(argc, argv, "test", &help, opts, 0);
+    int rc = cli_parse(argc, argv, "test", &help_test, opts, 0);
     if (rc >= 0)
         return rc;
     R->dirs = (const char **)argv + optind;
     R->ndirs = (size_t)(argc - optind);
     if (R->ndirs == 0 && R->nobjects == 0) {
-        cli_help_print(stderr, &help, opts);
+        cli_help_print(stderr, &help_test, opts);
         return HB_EXIT_USAGE;
     }
     if (R->from && !R->upgrade)
