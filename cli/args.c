@@ -1,7 +1,8 @@
 /* cli/args.c - the command-line conventions every command shares: options
  * parsed with getopt_long (`--opt=V`, `--opt V`, `-j2`, `-j 2`, `--` ends
  * options), each mistake reported once with a "did you mean" suggestion
- * found by edit distance. */
+ * found by edit distance; each command's options as one table. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,35 +112,186 @@ int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts,
     return '?';
 }
 
-int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+/* A decimal number in [min, max] (digits only); 0 or -1. */
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     if (!s || !*s)
         return -1;
-    unsigned long long v = 0;
+    uint64_t v = 0;
     for (const char *p = s; *p; p++) {
-        if (*p < '0' || *p > '9')
+        uint64_t d = (uint64_t)(*p - '0');
+        if (*p < '0' || *p > '9' || v > max / 10 || d > max - v * 10)
             return -1;
-        v = v * 10 + (unsigned)(*p - '0');
-        if (v > max)
-            return -1;
+        v = v * 10 + d;
     }
     if (v < min)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+    uint64_t v;
+    if (parse_u64(s, min, max, &v) < 0)
         return -1;
     *out = (unsigned)v;
     return 0;
 }
 
+int cli_choose(const char *where, const char *what, const cli_choice *t, const char *v, int *out)
+{
+    char names[256] = "";
+    size_t len = 0;
+    for (const cli_choice *c = t; c->name; c++) {
+        if (!strcmp(c->name, v)) {
+            *out = c->value;
+            return 0;
+        }
+        int k = snprintf(names + len, sizeof(names) - len, "%s%s", c == t ? "" : ", ", c->name);
+        if (k > 0 && (size_t)k < sizeof(names) - len)
+            len += (size_t)k;
+    }
+    cli_error("%s%sunknown %s \"%s\" (%s)", where ? where : "", where ? ": " : "", what, v, names);
+    return -EINVAL;
+}
+
+static int list_add(cli_list *l, const char *v)
+{
+    const char **x = realloc(l->v, (l->n + 2) * sizeof(*x));
+    if (!x) {
+        cli_error("out of memory");
+        return HB_EXIT_FAILED;
+    }
+    l->v = x;
+    x[l->n++] = v;
+    x[l->n] = NULL;
+    return -1;
+}
+
+/* One option's value into its target (given as -L when as_letter): -1 to
+ * go on, or the exit code. */
+static int take(const cli_opt *o, const char *cmd, const char *v, bool as_letter)
+{
+    bool ok = true;
+    uint64_t n = 0;
+    switch (o->kind) {
+    case CLI_OPT_FLAG: *(bool *)o->target = true; return -1;
+    case CLI_OPT_FN:
+    case CLI_OPT_DO: return o->fn(o->target, v);
+    case CLI_OPT_CHOICE:
+        return cli_choose(cmd, o->name, o->choices, v, o->target) < 0 ? HB_EXIT_USAGE : -1;
+    case CLI_OPT_STR:
+    case CLI_OPT_LIST:
+        ok = !o->valid || o->valid(v);
+        if (ok && o->kind == CLI_OPT_LIST)
+            return list_add(o->target, v);
+        if (ok)
+            *(const char **)o->target = v;
+        break;
+    case CLI_OPT_UINT:
+        ok = parse_u64(v, o->min, o->max, &n) == 0;
+        if (ok)
+            *(unsigned *)o->target = (unsigned)n;
+        break;
+    case CLI_OPT_U64:
+        ok = parse_u64(v, o->min, o->max64, &n) == 0;
+        if (ok)
+            *(uint64_t *)o->target = n;
+        break;
+    }
+    if (ok)
+        return -1;
+    char letter[3] = {'-', o->letter, '\0'};
+    as_letter = as_letter || !o->name;
+    cli_error("%s%s%s%s wants %s, not \"%s\" (see hotbox%s%s --help)", cmd ? cmd : "", cmd ? ": " : "",
+              as_letter ? "" : "--", as_letter ? letter : o->name, o->wants, v, cmd ? " " : "",
+              cmd ? cmd : "");
+    return HB_EXIT_USAGE;
+}
+
+enum { MAX_OPTS = 40, LONG_BASE = 256 };
+
+void cli_help_print(FILE *f, const cli_help *h, const cli_opt *opts)
+{
+    fputs(h->text, f);
+    bool listed = false;
+    for (const cli_opt *o = opts; o && (o->name || o->letter); o++) {
+        if (!o->help)
+            continue;
+        /* "  -j, --jobs N", "  -k PATTERN", "  --json" */
+        char letter[5] = "", label[128];
+        if (o->letter)
+            snprintf(letter, sizeof(letter), "-%c%s", o->letter, o->name ? ", " : "");
+        snprintf(label, sizeof(label), "  %s%s%s%s%s", letter, o->name ? "--" : "",
+                 o->name ? o->name : "", o->arg ? " " : "", o->arg ? o->arg : "");
+        if (strlen(label) + 2 > h->column) /* too wide: the help follows it */
+            fprintf(f, "%s  ", label);
+        else
+            fprintf(f, "%-*s", (int)h->column, label);
+        for (const char *p = o->help; *p;) {
+            size_t n = strcspn(p, "\n");
+            fprintf(f, "%.*s\n", (int)n, p);
+            p += n + (p[n] == '\n');
+            if (*p)
+                fprintf(f, "%*s", (int)h->column, "");
+        }
+        listed = true;
+    }
+    if (listed && h->after)
+        fprintf(f, "\n%s", h->after); /* a blank line after the list */
+}
+
+int cli_parse(int argc, char **argv, const char *cmd, const cli_help *help, const cli_opt *opts,
+              unsigned flags)
+{
+    /* getopt_long's tables from ours: a long option returns LONG_BASE + its
+     * index, a short one its letter. */
+    struct option longopts[MAX_OPTS + 2] = {{"help", no_argument, NULL, 'h'}};
+    char shortopts[2 * MAX_OPTS + 4] = "";
+    size_t n = 0, nl = 1, ns = 0;
+    if (flags & CLI_POSIX)
+        shortopts[ns++] = '+';
+    shortopts[ns++] = 'h';
+    for (; opts && (opts[n].name || opts[n].letter) && n < MAX_OPTS; n++) {
+        const cli_opt *o = &opts[n];
+        int arg = o->kind == CLI_OPT_FLAG || o->kind == CLI_OPT_DO ? no_argument : required_argument;
+        if (o->name)
+            longopts[nl++] = (struct option){o->name, arg, NULL, LONG_BASE + (int)n};
+        if (o->letter) {
+            shortopts[ns++] = o->letter;
+            if (arg == required_argument)
+                shortopts[ns++] = ':';
+        }
+    }
+    optind = 0;
+    for (int c; (c = cli_getopt(argc, argv, cmd, shortopts, longopts, NULL)) != -1;) {
+        if (c == 'h') {
+            cli_help_print(stdout, help, opts);
+            return HB_EXIT_OK;
+        }
+        const cli_opt *o = c >= LONG_BASE && c < LONG_BASE + (int)n ? &opts[c - LONG_BASE] : NULL;
+        for (size_t i = 0; !o && c > 0 && c < LONG_BASE && i < n; i++)
+            if (opts[i].letter == c)
+                o = &opts[i];
+        if (!o)
+            return HB_EXIT_USAGE; /* cli_getopt said what */
+        int rc = take(o, cmd, optarg, c < LONG_BASE);
+        if (rc >= 0)
+            return rc;
+    }
+    if ((flags & CLI_NO_OPERANDS) && optind < argc) {
+        cli_error("%s: unexpected argument %s (see hotbox %s --help)", cmd, argv[optind], cmd);
+        return HB_EXIT_USAGE;
+    }
+    return -1;
+}
+
 int cli_operands(int argc, char **argv, const char *cmd, const char *usage, int min, int max)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    optind = 0;
-    int c;
-    while ((c = cli_getopt(argc, argv, cmd, "h", longopts, NULL)) != -1) {
-        if (c != 'h')
-            return HB_EXIT_USAGE;
-        fputs(usage, stdout);
-        return HB_EXIT_OK;
-    }
+    int rc = cli_parse(argc, argv, cmd, CLI_HELP(usage), NULL, 0);
+    if (rc >= 0)
+        return rc;
     int n = argc - optind;
     if (n < min || (max >= 0 && n > max)) {
         fputs(usage, stderr);

@@ -5,6 +5,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -42,6 +43,15 @@ const char *cli_event_name(hb_event_type t);
 int cli_manager(const cli_global *g, hb_manager **out);
 /* The manager options the global options ask for (no event callback). */
 void cli_manager_options(const cli_global *g, hb_manager_options *o);
+/* A command's end on m: r < 0 says m's last error, else prints fmt (when
+ * not NULL); frees m; the exit code (HB_EXIT_FAILED when r < 0). */
+int cli_manager_end(hb_manager *m, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The sandbox options the global options ask for. */
+void cli_sandbox_options(const cli_global *g, hb_sandbox_options *o);
+/* The manager and a sandbox of the global options (recording calls for
+ * hotbox replay when record); -1 after saying why not. */
+int cli_sandbox(const cli_global *g, bool record, hb_manager **m, hb_sandbox **sb);
 /* Says why the state directory could not be opened (hb_manager_new's r). */
 void cli_state_error(const cli_global *g, int r);
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -58,6 +68,86 @@ int cli_getopt(int argc, char **argv, const char *cmd, const char *shortopts,
  * any) and returns the exit code, or -1 to go on with the operands at
  * argv[optind..]. */
 int cli_operands(int argc, char **argv, const char *cmd, const char *usage, int min, int max);
+
+/* A command's options as one table, parsed by cli_parse: -h/--help (added
+ * to every table) prints the usage; a bad value is reported as
+ * "CMD: --NAME wants WANTS, not "VALUE" (see hotbox CMD --help)" (exit 2). */
+typedef enum cli_opt_kind {
+    CLI_OPT_FLAG,   /* bool *: set */
+    CLI_OPT_STR,    /* const char **: the value (checked by valid when set) */
+    CLI_OPT_LIST,   /* cli_list *: the value appended (checked by valid when set) */
+    CLI_OPT_UINT,   /* unsigned *: a decimal number in [min, max] */
+    CLI_OPT_U64,    /* uint64_t *: a decimal number in [min, max64] */
+    CLI_OPT_CHOICE, /* int *: the value of the choice named (choices) */
+    CLI_OPT_FN,     /* fn(target, value): -1 to go on, or the exit code after saying why */
+    CLI_OPT_DO,     /* the same with no value (value NULL) */
+} cli_opt_kind;
+
+/* Repeated values, in order: v is malloc'ed and NULL-terminated (free(v)). */
+typedef struct cli_list {
+    const char **v;
+    size_t n;
+} cli_list;
+
+/* A name for a value: a NULL name ends a list of them. */
+typedef struct cli_choice {
+    const char *name;
+    int value;
+} cli_choice;
+
+typedef struct cli_opt {
+    const char *name; /* the long option (NULL: a short one only) */
+    char letter;      /* its short form, or 0; neither name nor letter ends the table */
+    cli_opt_kind kind;
+    void *target;
+    const char *wants; /* what a bad value should have been */
+    unsigned min, max;
+    uint64_t max64;
+    bool (*valid)(const char *value);
+    int (*fn)(void *target, const char *value);
+    const cli_choice *choices;
+    const char *arg;  /* the value's name in --help ("N", "FILE") */
+    const char *help; /* its line(s) in --help ("\n" between lines); NULL: not listed */
+} cli_opt;
+
+/* What --help prints: text, then (when options have help) their list,
+ * each option's help starting at column, then a blank line and after. */
+typedef struct cli_help {
+    const char *text;
+    const char *after;
+    unsigned column;
+} cli_help;
+#define CLI_HELP(s) (&(const cli_help){.text = (s)})
+void cli_help_print(FILE *f, const cli_help *h, const cli_opt *opts);
+
+/* Table rows; more fields may follow (.letter = 'j', .valid = f, .wants,
+ * .arg = "N", .help = "..."). */
+#define CLI_FLAG(n, t, ...) {.name = (n), .kind = CLI_OPT_FLAG, .target = (t), __VA_ARGS__}
+#define CLI_STR(n, t, ...) {.name = (n), .kind = CLI_OPT_STR, .target = (t), __VA_ARGS__}
+#define CLI_LIST(n, t, ...) {.name = (n), .kind = CLI_OPT_LIST, .target = (t), __VA_ARGS__}
+#define CLI_UINT(n, t, lo, hi, w, ...)                                                            \
+    {.name = (n), .kind = CLI_OPT_UINT, .target = (t), .min = (lo), .max = (hi), .wants = (w),     \
+     __VA_ARGS__}
+#define CLI_U64(n, t, hi, w, ...)                                                                  \
+    {.name = (n), .kind = CLI_OPT_U64, .target = (t), .min = 1, .max64 = (hi), .wants = (w),        \
+     __VA_ARGS__}
+#define CLI_CHOICE(n, t, c) {.name = (n), .kind = CLI_OPT_CHOICE, .target = (t), .choices = (c)}
+#define CLI_FN(n, t, f, ...) {.name = (n), .kind = CLI_OPT_FN, .target = (t), .fn = (f), __VA_ARGS__}
+#define CLI_DO(n, t, f) {.name = (n), .kind = CLI_OPT_DO, .target = (t), .fn = (f)}
+
+enum {
+    CLI_POSIX = 1,       /* options end at the first operand */
+    CLI_NO_OPERANDS = 2, /* an operand is "CMD: unexpected argument" */
+};
+/* Parses argv[1..]'s options (optind restarts) into the table's targets.
+ * -1 to go on with the operands at argv[optind..], or the exit code (0
+ * after --help, which prints help and the table). cmd names the command in
+ * messages (NULL for the global options). */
+int cli_parse(int argc, char **argv, const char *cmd, const cli_help *help, const cli_opt *opts,
+              unsigned flags);
+/* The value of the choice named v; else says "WHERE: unknown WHAT "v" (a,
+ * b, c)" (no "WHERE: " when where is NULL) and returns -EINVAL. */
+int cli_choose(const char *where, const char *what, const cli_choice *t, const char *v, int *out);
 /* Edit distance (with swaps of neighbours) and the closest candidate
  * within two edits, or NULL. */
 size_t cli_edit_distance(const char *a, const char *b);
@@ -69,6 +159,9 @@ const char *cli_suggest(const char *word, const char *const *candidates, size_t 
 const char *cli_fmt_ms(char buf[32], double ms);
 double cli_round_ms(double ms);
 char *cli_json_dumps(const json_t *o);
+/* Prints o (taken; NULL prints nothing) to f as one line of JSON text;
+ * false when nothing was printed. */
+bool cli_json_print(FILE *f, json_t *o);
 void cli_json_round(json_t *j); /* every real in j, to three decimals */
 const char *cli_fmt_double(char buf[40], double v);
 
@@ -86,8 +179,15 @@ bool cli_is_machine_notice(const hb_event *ev);
 bool cli_notice_shown_before(const char *msg);
 bool cli_state_dir_absent(const cli_global *g);
 bool cli_state_missing(const cli_global *g, const char *what); /* says so when what != NULL */
+/* For a read-only command: the manager of an existing state directory. 1
+ * with *m, 0 when there is none (said as cli_state_missing says), or -1
+ * when it could not be opened (said). */
+int cli_manager_existing(const cli_global *g, const char *what, hb_manager **m);
 void cli_remove_tree(const char *path);
 
+/* The commands (argv[0] is the command's name). build, versions, verify,
+ * status and restart have no options but --help: main.c's command table
+ * holds their usage and checks their operands, at argv[optind..]. */
 int cmd_build(const cli_global *g, int argc, char **argv);
 int cmd_versions(const cli_global *g, int argc, char **argv);
 int cmd_call(const cli_global *g, int argc, char **argv);
@@ -121,8 +221,7 @@ typedef struct cli_replay_swap {
 typedef struct cli_replay_watch {
     bool on;
     bool running;                /* a replay runs: its sandboxes' events are not the view's */
-    const char **exclude;        /* --replay-exclude, NULL-terminated (malloc'ed array) */
-    size_t nexclude;
+    cli_list exclude;            /* --replay-exclude */
     const char *const *roots;    /* the watch's roots, to find a plugin's directory */
     cli_replay_swap *pending;
     size_t npending;

@@ -106,30 +106,21 @@ static void rm_tree(const char *root)
         fprintf(stderr, "hotbox demo: could not remove %s\n", root);
 }
 
+static const char usage_demo[] =
+    "usage: hotbox demo [--keep]\n\n"
+    "A guided tour on a temporary copy of the counter example: load v1, call it,\n"
+    "hot-swap to v2 (new behaviour, new state layout) with the state carried,\n"
+    "try a v3 that does not compile and a v4 whose migrate hook crashes (v2 keeps\n"
+    "serving with its state), then roll back to v1. --keep leaves the temporary\n"
+    "directory in place. Exits 0 when every step behaved as it should.\n";
+
 int cmd_demo(const cli_global *g, int argc, char **argv)
 {
     bool keep = false;
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'}, {"keep", no_argument, NULL, 'k'}, {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "demo", "h", longopts, NULL)) != -1;) {
-        if (c == 'h') {
-            puts("usage: hotbox demo [--keep]\n\n"
-                 "A guided tour on a temporary copy of the counter example: load v1, call it,\n"
-                 "hot-swap to v2 (new behaviour, new state layout) with the state carried,\n"
-                 "try a v3 that does not compile and a v4 whose migrate hook crashes (v2 keeps\n"
-                 "serving with its state), then roll back to v1. --keep leaves the temporary\n"
-                 "directory in place. Exits 0 when every step behaved as it should.");
-            return HB_EXIT_OK;
-        }
-        if (c != 'k')
-            return HB_EXIT_USAGE;
-        keep = true;
-    }
-    if (optind < argc) {
-        cli_error("demo: unexpected argument %s (see hotbox demo --help)", argv[optind]);
-        return HB_EXIT_USAGE;
-    }
+    const cli_opt opts[] = {CLI_FLAG("keep", &keep), {0}};
+    int rc = cli_parse(argc, argv, "demo", CLI_HELP(usage_demo), opts, CLI_NO_OPERANDS);
+    if (rc >= 0)
+        return rc;
     demo d = {.g = g};
     const char *tmpdir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     char tmpl[4096];
@@ -146,7 +137,7 @@ int cmd_demo(const cli_global *g, int argc, char **argv)
     mkdir(plugin, 0755);
     cli_global dg = *g;
     dg.state_dir = g->state_dir ? g->state_dir : state;
-    int rc = 0;
+    rc = 0;
 
     printf("hotbox demo: a working copy of the counter plugin in %s\n", plugin);
     if (write_source(&d, hb__demo_counter_v1) < 0 || cli_manager(&dg, &d.m) < 0) {

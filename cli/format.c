@@ -68,3 +68,13 @@ void cli_json_round(json_t *j)
         }
     }
 }
+
+bool cli_json_print(FILE *f, json_t *o)
+{
+    char *s = o ? cli_json_dumps(o) : NULL;
+    if (s)
+        fprintf(f, "%s\n", s);
+    free(s);
+    json_decref(o);
+    return s != NULL;
+}

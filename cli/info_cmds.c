@@ -63,27 +63,11 @@ static json_t *doctor_json(const char *report, int r)
 int cmd_doctor(const cli_global *g, int argc, char **argv)
 {
     bool measure = false, json = false;
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
-                                             {"measure", no_argument, NULL, 'm'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "doctor", "h", longopts, NULL)) != -1;) {
-        if (c == 'h') {
-            fputs(usage_doctor, stdout);
-            return HB_EXIT_OK;
-        }
-        if (c == 'm')
-            measure = true;
-        else if (c == 'j')
-            json = true;
-        else
-            return HB_EXIT_USAGE;
-    }
-    if (optind < argc) {
-        cli_error("doctor: unexpected argument %s (see hotbox doctor --help)", argv[optind]);
-        return HB_EXIT_USAGE;
-    }
+    const cli_opt opts[] = {
+CLI_FLAG("measure", &measure), CLI_FLAG("json", &json), {0}};
+    int rc = cli_parse(argc, argv, "doctor", CLI_HELP(usage_doctor), opts, CLI_NO_OPERANDS);
+    if (rc >= 0)
+        return rc;
     /* Read-only: a missing state directory is not created; the probe
      * workers use a temporary one, removed after. */
     cli_global tg = *g;
@@ -99,18 +83,13 @@ int cmd_doctor(const cli_global *g, int argc, char **argv)
     }
     tg.machine_notices = true; /* doctor shows them every time */
     hb_manager *m;
-    int rc = HB_EXIT_FAILED;
+    rc = HB_EXIT_FAILED;
     if (cli_manager(&tg, &m) < 0)
         goto out;
     char *report = NULL;
     int r = hb_doctor(m, measure, &report);
     if (json) {
-        json_t *o = doctor_json(report, r);
-        char *s = o ? cli_json_dumps(o) : NULL;
-        if (s)
-            puts(s);
-        free(s);
-        json_decref(o);
+        cli_json_print(stdout, doctor_json(report, r));
     } else if (report) {
         fputs(report, stdout);
     }
@@ -127,19 +106,10 @@ out:
 
 int cmd_status(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "status",
-                          "usage: hotbox status\n\nShows every plugin in the store: its newest and active versions and\n"
-                          "their statuses, the latest security events from the audit log, and the\n"
-                          "live session (hotbox watch) with its worker pid and live versions.\n"
-                          "Creates nothing: without a state directory it says so.\n",
-                          0, 0);
-    if (rc >= 0)
-        return rc;
-    if (cli_state_missing(g, "no plugins stored yet"))
-        return HB_EXIT_OK;
     hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
+    int rc = cli_manager_existing(g, "no plugins stored yet", &m);
+    if (rc <= 0)
+        return rc < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
     char **plugins = NULL;
     int r = hb_plugins(m, &plugins);
     if (r < 0) {
@@ -189,48 +159,30 @@ int cmd_status(const cli_global *g, int argc, char **argv)
     return HB_EXIT_OK;
 }
 
+static const char usage_audit[] =
+    "usage: hotbox audit [--plugin NAME] [--security] [--json]\n\n"
+    "Prints the audit log: loads and swaps (plugin, version, object checksum,\n"
+    "profile), refusals, seccomp denials, limit kills, crashes and rollbacks,\n"
+    "oldest first. --security keeps security events only; --json prints the\n"
+    "stored JSON lines. Creates nothing: without a state directory there is\n"
+    "no log.\n";
+
 int cmd_audit(const cli_global *g, int argc, char **argv)
 {
     const char *plugin = NULL;
     bool security = false, json = false;
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
-                                             {"plugin", required_argument, NULL, 'p'},
-                                             {"security", no_argument, NULL, 's'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "audit", "h", longopts, NULL)) != -1;) {
-        switch (c) {
-        case 'h':
-            puts("usage: hotbox audit [--plugin NAME] [--security] [--json]\n\n"
-                 "Prints the audit log: loads and swaps (plugin, version, object checksum,\n"
-                 "profile), refusals, seccomp denials, limit kills, crashes and rollbacks,\n"
-                 "oldest first. --security keeps security events only; --json prints the\n"
-                 "stored JSON lines. Creates nothing: without a state directory there is\n"
-                 "no log.");
-            return HB_EXIT_OK;
-        case 'p': plugin = optarg; break;
-        case 's': security = true; break;
-        case 'j': json = true; break;
-        default: return HB_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        cli_error("audit: unexpected argument %s (see hotbox audit --help)", argv[optind]);
-        return HB_EXIT_USAGE;
-    }
-    if (cli_state_missing(g, json ? NULL : "no audit log"))
-        return HB_EXIT_OK;
+    const cli_opt opts[] = {CLI_STR("plugin", &plugin), CLI_FLAG("security", &security),
+                            CLI_FLAG("json", &json), {0}};
+    int rc = cli_parse(argc, argv, "audit", CLI_HELP(usage_audit), opts, CLI_NO_OPERANDS);
+    if (rc >= 0)
+        return rc;
     hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
+    if ((rc = cli_manager_existing(g, json ? NULL : "no audit log", &m)) <= 0)
+        return rc < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
     char *log = NULL;
     int r = hb_audit_read(m, plugin, security, &log);
-    if (r < 0) {
-        cli_error("%s", hb_manager_last_error(m));
-        hb_manager_free(m);
-        return HB_EXIT_FAILED;
-    }
+    if (r < 0)
+        return cli_manager_end(m, r, NULL);
     for (char *l = strtok(log, "\n"); l; l = strtok(NULL, "\n")) {
         if (json) {
             puts(l);
@@ -249,6 +201,5 @@ int cmd_audit(const cli_global *g, int argc, char **argv)
         json_decref(o);
     }
     hb_free(log);
-    hb_manager_free(m);
-    return HB_EXIT_OK;
+    return cli_manager_end(m, 0, NULL);
 }

@@ -73,12 +73,16 @@ static const char usage_main[] =
 
 void cli_error(const char *fmt, ...)
 {
+    /* The line is formatted first and written at once, so errors of
+     * processes sharing a terminal do not interleave mid-line. */
+    char *msg = NULL;
     va_list ap;
     va_start(ap, fmt);
-    fputs("hotbox: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    int n = vasprintf(&msg, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "hotbox: %s\n", n >= 0 ? msg : "out of memory (formatting an error)");
+    if (n >= 0)
+        free(msg);
 }
 
 int cli_exit_code(int code)
@@ -142,6 +146,47 @@ int cli_manager(const cli_global *g, hb_manager **out)
     return r;
 }
 
+int cli_manager_end(hb_manager *m, int r, const char *fmt, ...)
+{
+    if (r < 0) {
+        cli_error("%s", hb_manager_last_error(m));
+    } else if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+    }
+    hb_manager_free(m);
+    return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
+}
+
+void cli_sandbox_options(const cli_global *g, hb_sandbox_options *o)
+{
+    hb_sandbox_options_init(o, HB_SANDBOX_OPTIONS_VERSION);
+    o->profile = g->profile;
+    o->trust_plugin_runtime = g->trust_plugin_runtime;
+    o->worker = g->worker;
+}
+
+int cli_sandbox(const cli_global *g, bool record, hb_manager **m, hb_sandbox **sb)
+{
+    if (cli_manager(g, m) < 0)
+        return -1;
+    hb_sandbox_options so;
+    cli_sandbox_options(g, &so);
+    char *record_dir = record ? cli_record_dir(*m) : NULL;
+    so.record_dir = record_dir;
+    int r = hb_sandbox_new(*m, &so, sb);
+    free(record_dir);
+    if (r < 0) {
+        cli_error("%s", hb_manager_last_error(*m));
+        hb_manager_free(*m);
+        *m = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 void cli_state_error(const cli_global *g, int r)
 {
     const char *dir = g->state_dir ? g->state_dir : ".hotbox";
@@ -156,46 +201,19 @@ void cli_state_error(const cli_global *g, int r)
 
 /* ---- configuration ---------------------------------------------------------- */
 
-static int parse_isolation(const char *v, hb_isolation *out)
-{
-    static const struct {
-        const char *name;
-        hb_isolation value;
-    } t[] = {{"auto", HB_ISOLATION_AUTO}, {"local", HB_ISOLATION_LOCAL},
-             {"namespace", HB_ISOLATION_NAMESPACE}, {"microvm", HB_ISOLATION_MICROVM}};
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (!strcmp(v, t[i].name)) {
-            *out = t[i].value;
-            return 0;
-        }
-    return -EINVAL;
-}
+/* The names of the choices of --isolation, --profile and --worker. */
+static const cli_choice isolations[] = {{"auto", HB_ISOLATION_AUTO}, {"local", HB_ISOLATION_LOCAL},
+                                        {"namespace", HB_ISOLATION_NAMESPACE},
+                                        {"microvm", HB_ISOLATION_MICROVM}, {0}};
+static const cli_choice profiles[] = {{"strict", HB_PROFILE_STRICT}, {"standard", HB_PROFILE_STANDARD},
+                                      {"permissive", HB_PROFILE_PERMISSIVE}, {0}};
+static const cli_choice workers[] = {{"process", HB_WORKER_PROCESS}, {"microvm", HB_WORKER_MICROVM},
+                                     {"auto", HB_WORKER_AUTO}, {0}};
 
-static int parse_profile(const char *v, hb_profile *out)
-{
-    if (!strcmp(v, "strict"))
-        *out = HB_PROFILE_STRICT;
-    else if (!strcmp(v, "standard"))
-        *out = HB_PROFILE_STANDARD;
-    else if (!strcmp(v, "permissive"))
-        *out = HB_PROFILE_PERMISSIVE;
-    else
-        return -EINVAL;
-    return 0;
-}
-
-static int parse_worker(const char *v, hb_worker_kind *out)
-{
-    if (!strcmp(v, "process"))
-        *out = HB_WORKER_PROCESS;
-    else if (!strcmp(v, "microvm"))
-        *out = HB_WORKER_MICROVM;
-    else if (!strcmp(v, "auto"))
-        *out = HB_WORKER_AUTO;
-    else
-        return -EINVAL;
-    return 0;
-}
+/* The global options' choices, kept as ints while they are parsed. */
+typedef struct choices {
+    int isolation, profile, worker;
+} choices;
 
 /* ./hotbox.json: defaults for the global options. Strings are kept for the
  * life of the process. */
@@ -211,7 +229,7 @@ static const char *config_string(const char *v)
     return c;
 }
 
-static int load_config(cli_global *g)
+static int load_config(cli_global *g, choices *ch)
 {
     json_error_t je;
     json_t *o = json_load_file("hotbox.json", 0, &je);
@@ -245,16 +263,13 @@ static int load_config(cli_global *g)
             g->cc_origin = "./hotbox.json";
         } else if (!strcmp(key, "cflags"))
             g->cflags = config_string(v);
-        else if (!strcmp(key, "isolation")) {
-            if ((r = parse_isolation(v, &g->isolation)) < 0)
-                cli_error("hotbox.json: unknown isolation \"%s\" (auto, local, namespace, microvm)", v);
-        } else if (!strcmp(key, "profile")) {
-            if ((r = parse_profile(v, &g->profile)) < 0)
-                cli_error("hotbox.json: unknown profile \"%s\" (strict, standard, permissive)", v);
-        } else if (!strcmp(key, "worker")) {
-            if ((r = parse_worker(v, &g->worker)) < 0)
-                cli_error("hotbox.json: unknown worker \"%s\" (process, microvm, auto)", v);
-        } else {
+        else if (!strcmp(key, "isolation"))
+            r = cli_choose("hotbox.json", key, isolations, v, &ch->isolation);
+        else if (!strcmp(key, "profile"))
+            r = cli_choose("hotbox.json", key, profiles, v, &ch->profile);
+        else if (!strcmp(key, "worker"))
+            r = cli_choose("hotbox.json", key, workers, v, &ch->worker);
+        else {
             cli_error("hotbox.json: unknown key \"%s\"", key);
             r = -EINVAL;
         }
@@ -267,18 +282,69 @@ static int load_config(cli_global *g)
 
 /* ---- main ------------------------------------------------------------------ */
 
+/* The commands whose only option is --help. */
+static const char usage_build[] =
+    "usage: hotbox build DIR...\n\n"
+    "Compiles each plugin directory and stores the object as a new\n"
+    "version (or reuses the stored one when nothing changed).\n";
+
+static const char usage_versions[] =
+    "usage: hotbox versions PLUGIN\n\n"
+    "Lists the stored versions of PLUGIN: number, status, short checksum,\n"
+    "size and age, and below each where a prebuilt object came from, the\n"
+    "libraries it needs and the symbols it imports.\n";
+
+static const char usage_verify[] =
+    "usage: hotbox verify\n\n"
+    "Checks every stored object against its SHA-256 and the catalogue.\n"
+    "Exit 0 when consistent (warnings, such as unreferenced objects, are allowed),\n"
+    "1 when an object is missing or corrupted. Creates nothing: without a\n"
+    "state directory there is nothing to verify.\n";
+
+static const char usage_status[] =
+    "usage: hotbox status\n\n"
+    "Shows every plugin in the store: its newest and active versions and\n"
+    "their statuses, the latest security events from the audit log, and the\n"
+    "live session (hotbox watch) with its worker pid and live versions.\n"
+    "Creates nothing: without a state directory it says so.\n";
+
+static const char usage_restart[] =
+    "usage: hotbox restart [PLUGIN]\n\n"
+    "Restarts the worker of the live session's sandbox that holds PLUGIN\n"
+    "(or of its sandbox, without PLUGIN): every plugin's active version\n"
+    "with its last checkpoint, as an automatic restart would. Brings back a\n"
+    "sandbox that is down or failed (a crash loop). Needs a live session\n"
+    "(hotbox watch) on the state directory; `hotbox status` shows its\n"
+    "sandboxes.\n";
+
 typedef struct command {
     const char *name;
     int (*fn)(const cli_global *g, int argc, char **argv);
+    /* Set for a command whose only option is --help: its usage and how
+     * many operands it takes (max -1: any), checked before fn runs. */
+    const char *usage;
+    int min, max;
 } command;
 
 static const command commands[] = {
-    {"watch", cmd_watch},       {"build", cmd_build},   {"call", cmd_call},
-    {"versions", cmd_versions}, {"rollback", cmd_rollback}, {"verify", cmd_verify},
-    {"gc", cmd_gc},             {"store", cmd_store},   {"status", cmd_status},
-    {"audit", cmd_audit},       {"doctor", cmd_doctor}, {"demo", cmd_demo},
-    {"test", cmd_test},         {"report", cmd_report}, {"replay", cmd_replay},
-    {"snapshot", cmd_snapshot}, {"restart", cmd_restart},   {"help", NULL},
+    {.name = "watch", .fn = cmd_watch},
+    {.name = "build", .fn = cmd_build, .usage = usage_build, .min = 1, .max = -1},
+    {.name = "call", .fn = cmd_call},
+    {.name = "versions", .fn = cmd_versions, .usage = usage_versions, .min = 1, .max = 1},
+    {.name = "rollback", .fn = cmd_rollback},
+    {.name = "verify", .fn = cmd_verify, .usage = usage_verify, .min = 0, .max = 0},
+    {.name = "gc", .fn = cmd_gc},
+    {.name = "store", .fn = cmd_store},
+    {.name = "status", .fn = cmd_status, .usage = usage_status, .min = 0, .max = 0},
+    {.name = "audit", .fn = cmd_audit},
+    {.name = "doctor", .fn = cmd_doctor},
+    {.name = "demo", .fn = cmd_demo},
+    {.name = "test", .fn = cmd_test},
+    {.name = "report", .fn = cmd_report},
+    {.name = "replay", .fn = cmd_replay},
+    {.name = "snapshot", .fn = cmd_snapshot},
+    {.name = "restart", .fn = cmd_restart, .usage = usage_restart, .min = 0, .max = 1},
+    {.name = "help", .fn = NULL},
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -298,6 +364,21 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
+static int cmd_help(const cli_global *g, int argc, char **argv);
+
+/* Runs c on its arguments (argv[0] is its name). */
+static int run_command(const command *c, const cli_global *g, int argc, char **argv)
+{
+    if (!c->fn)
+        return cmd_help(g, argc, argv);
+    if (c->usage) {
+        int rc = cli_operands(argc, argv, c->name, c->usage, c->min, c->max);
+        if (rc >= 0)
+            return rc;
+    }
+    return c->fn(g, argc, argv);
+}
+
 /* `hotbox help [CMD]`: the command's own --help. */
 static int cmd_help(const cli_global *g, int argc, char **argv)
 {
@@ -309,70 +390,49 @@ static int cmd_help(const cli_global *g, int argc, char **argv)
     if (!c)
         return HB_EXIT_USAGE;
     char *help_argv[] = {(char *)c->name, (char *)"--help", NULL};
-    return c->fn(g, 2, help_argv);
+    return run_command(c, g, 2, help_argv);
 }
 
-enum { OPT_STATE_DIR = 256, OPT_CC, OPT_CFLAGS, OPT_ISOLATION, OPT_PROFILE, OPT_VERSION, OPT_WORKER,
-       OPT_TRUST_RUNTIME };
-
-static const struct option global_opts[] = {
-    {"help", no_argument, NULL, 'h'},
-    {"quiet", no_argument, NULL, 'q'},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"state-dir", required_argument, NULL, OPT_STATE_DIR},
-    {"cc", required_argument, NULL, OPT_CC},
-    {"cflags", required_argument, NULL, OPT_CFLAGS},
-    {"isolation", required_argument, NULL, OPT_ISOLATION},
-    {"profile", required_argument, NULL, OPT_PROFILE},
-    {"worker", required_argument, NULL, OPT_WORKER},
-    {"trust-plugin-runtime", no_argument, NULL, OPT_TRUST_RUNTIME},
-    {0},
-};
-
-/* One global option; -1 to go on, or the exit code. */
-static int global_option(cli_global *g, int c, const char *v)
+static int print_version(void *unused, const char *v)
 {
-    switch (c) {
-    case 'h': fputs(usage_main, stdout); return HB_EXIT_OK;
-    case OPT_VERSION: printf("hotbox %s\n", hb_version()); return HB_EXIT_OK;
-    case 'q': g->quiet = true; return -1;
-    case OPT_STATE_DIR: g->state_dir = v; return -1;
-    case OPT_CC: g->cc = v; g->cc_origin = NULL; return -1;
-    case OPT_CFLAGS: g->cflags = v; return -1;
-    case OPT_TRUST_RUNTIME: g->trust_plugin_runtime = true; return -1;
-    case OPT_PROFILE:
-        if (parse_profile(v, &g->profile) == 0)
-            return -1;
-        cli_error("unknown profile \"%s\" (strict, standard, permissive)", v);
-        return HB_EXIT_USAGE;
-    case OPT_WORKER:
-        if (parse_worker(v, &g->worker) == 0)
-            return -1;
-        cli_error("unknown worker \"%s\" (process, microvm, auto)", v);
-        return HB_EXIT_USAGE;
-    case OPT_ISOLATION:
-        if (parse_isolation(v, &g->isolation) == 0)
-            return -1;
-        cli_error("unknown isolation \"%s\" (auto, local, namespace, microvm)", v);
-        return HB_EXIT_USAGE;
-    default: return HB_EXIT_USAGE; /* cli_getopt said what */
-    }
+    (void)unused, (void)v;
+    printf("hotbox %s\n", hb_version());
+    return HB_EXIT_OK;
+}
+
+static int set_cc(void *target, const char *v)
+{
+    cli_global *g = target;
+    g->cc = v;
+    g->cc_origin = NULL; /* the command line's, not ./hotbox.json's */
+    return -1;
 }
 
 static int run(int argc, char **argv)
 {
     cli_global g = {0};
     g.color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
-    if (load_config(&g) < 0)
+    choices ch = {g.isolation, g.profile, g.worker}; /* (the defaults) */
+    if (load_config(&g, &ch) < 0)
         return HB_EXIT_USAGE;
-    optind = 0;
-    int c;
-    /* '+': global options end at the command; the command parses the rest. */
-    while ((c = cli_getopt(argc, argv, NULL, "+hq", global_opts, NULL)) != -1) {
-        int rc = global_option(&g, c, optarg);
-        if (rc >= 0)
-            return rc;
-    }
+    const cli_opt opts[] = {
+        CLI_FLAG("quiet", &g.quiet, .letter = 'q'),
+        CLI_DO("version", NULL, print_version),
+        CLI_STR("state-dir", &g.state_dir),
+        CLI_FN("cc", &g, set_cc),
+        CLI_STR("cflags", &g.cflags),
+        CLI_CHOICE("isolation", &ch.isolation, isolations),
+        CLI_CHOICE("profile", &ch.profile, profiles),
+        CLI_CHOICE("worker", &ch.worker, workers),
+        CLI_FLAG("trust-plugin-runtime", &g.trust_plugin_runtime),
+        {0}};
+    /* CLI_POSIX: global options end at the command; the command parses the rest. */
+    int rc = cli_parse(argc, argv, NULL, CLI_HELP(usage_main), opts, CLI_POSIX);
+    if (rc >= 0)
+        return rc;
+    g.isolation = (hb_isolation)ch.isolation;
+    g.profile = (hb_profile)ch.profile;
+    g.worker = (hb_worker_kind)ch.worker;
     if (optind >= argc) {
         fputs(usage_main, stderr);
         return HB_EXIT_USAGE;
@@ -380,9 +440,7 @@ static int run(int argc, char **argv)
     const command *cmd = find_command(argv[optind]);
     if (!cmd)
         return HB_EXIT_USAGE;
-    int sub_argc = argc - optind;
-    char **sub_argv = argv + optind;
-    return cmd->fn ? cmd->fn(&g, sub_argc, sub_argv) : cmd_help(&g, sub_argc, sub_argv);
+    return run_command(cmd, &g, argc - optind, argv + optind);
 }
 
 int main(int argc, char **argv)

@@ -137,3 +137,10 @@ bool cli_state_missing(const cli_global *g, const char *what)
                what);
     return true;
 }
+
+int cli_manager_existing(const cli_global *g, const char *what, hb_manager **m)
+{
+    if (cli_state_missing(g, what))
+        return 0;
+    return cli_manager(g, m) < 0 ? -1 : 1;
+}

@@ -12,16 +12,10 @@
 
 int cmd_build(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "build",
-                          "usage: hotbox build DIR...\n\nCompiles each plugin directory and stores the object as a new\n"
-                          "version (or reuses the stored one when nothing changed).\n",
-                          1, -1);
-    if (rc >= 0)
-        return rc;
     hb_manager *m;
     if (cli_manager(g, &m) < 0)
         return HB_EXIT_FAILED;
-    rc = HB_EXIT_OK;
+    int rc = HB_EXIT_OK;
     for (int i = optind; i < argc; i++) {
         hb_version_info v;
         int r = hb_build(m, argv[i], &v);
@@ -68,13 +62,6 @@ static void print_list(const char *what, const char *const *list)
 
 int cmd_versions(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "versions",
-                          "usage: hotbox versions PLUGIN\n\nLists the stored versions of PLUGIN: number, status, short checksum,\n"
-                          "size and age, and below each where a prebuilt object came from, the\n"
-                          "libraries it needs and the symbols it imports.\n",
-                          1, 1);
-    if (rc >= 0)
-        return rc;
     const char *plugin = argv[optind];
     hb_manager *m;
     if (cli_manager(g, &m) < 0)
@@ -253,37 +240,11 @@ static const char usage_call[] =
     "example: hotbox call examples/plugins/mathx -- mathx add ii)i 2 3\n"
     "         hotbox call --object build/libmathx.so -- mathx add ii)i 2 3\n";
 
-int cmd_call(const cli_global *g, int argc, char **argv)
+/* hotbox call after its options (at argv[optind..]). */
+static int call_with(const cli_global *g, int argc, char **argv, const cli_list *objects,
+                     const char *name, bool no_session, bool record)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
-                                             {"no-session", no_argument, NULL, 'n'},
-                                             {"record", no_argument, NULL, 'r'},
-                                             {"object", required_argument, NULL, 'o'},
-                                             {"name", required_argument, NULL, 'N'},
-                                             {0}};
-    bool no_session = false, record = false;
-    const char *objects[32], *name = NULL;
-    size_t nobjects = 0;
-    optind = 0;
-    /* '+': the words after DIR... -- are the call's, never options. */
-    for (int c; (c = cli_getopt(argc, argv, "call", "+h", longopts, NULL)) != -1;) {
-        if (c == 'n' || c == 'r') {
-            no_session = true;
-            record = record || c == 'r';
-        } else if (c == 'o' && nobjects < HB_ARRAY_LEN(objects)) {
-            objects[nobjects++] = optarg;
-        } else if (c == 'o') {
-            cli_error("at most %zu --object options", HB_ARRAY_LEN(objects));
-            return HB_EXIT_USAGE;
-        } else if (c == 'N') {
-            name = optarg;
-        } else if (c == 'h') {
-            fputs(usage_call, stdout);
-            return HB_EXIT_OK;
-        } else {
-            return HB_EXIT_USAGE;
-        }
-    }
+    size_t nobjects = objects->n;
     if (name && nobjects != 1) {
         cli_error("--name names the plugin of one --object (%zu given)", nobjects);
         return HB_EXIT_USAGE;
@@ -341,25 +302,12 @@ int cmd_call(const cli_global *g, int argc, char **argv)
         rc = HB_EXIT_OK;
     }
     hb_manager *m;
-    if (cli_manager(g, &m) < 0) {
+    hb_sandbox *sb;
+    if (cli_sandbox(g, record, &m, &sb) < 0) {
         free_bufs(args, nargs);
         return HB_EXIT_FAILED;
     }
-    hb_sandbox *sb;
-    hb_sandbox_options so;
-    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
-    so.profile = g->profile;
-    so.trust_plugin_runtime = g->trust_plugin_runtime;
-    so.worker = g->worker;
-    char *record_dir = record ? cli_record_dir(m) : NULL;
-    so.record_dir = record_dir;
-    int r = hb_sandbox_new(m, &so, &sb);
-    free(record_dir);
-    if (r < 0) {
-        cli_error("%s", hb_manager_last_error(m));
-        hb_manager_free(m);
-        return HB_EXIT_FAILED;
-    }
+    int r;
     for (int i = first; i < sep; i++) {
         r = hb_load(sb, argv[i]);
         if (r < 0) {
@@ -369,7 +317,7 @@ int cmd_call(const cli_global *g, int argc, char **argv)
         }
     }
     for (size_t i = 0; i < nobjects; i++) {
-        r = hb_load_object_as(sb, objects[i], name);
+        r = hb_load_object_as(sb, objects->v[i], name);
         if (r < 0) {
             cli_error("%s", hb_sandbox_last_error(sb));
             rc = cli_exit_code(r);
@@ -390,3 +338,17 @@ out:
     return rc;
 }
 
+int cmd_call(const cli_global *g, int argc, char **argv)
+{
+    bool no_session = false, record = false;
+    const char *name = NULL;
+    cli_list objects = {0};
+    const cli_opt opts[] = {CLI_FLAG("no-session", &no_session), CLI_FLAG("record", &record),
+                            CLI_LIST("object", &objects), CLI_STR("name", &name), {0}};
+    /* CLI_POSIX: the words after DIR... -- are the call's, never options. */
+    int rc = cli_parse(argc, argv, "call", CLI_HELP(usage_call), opts, CLI_POSIX);
+    if (rc < 0)
+        rc = call_with(g, argc, argv, &objects, name, no_session || record, record);
+    free(objects.v);
+    return rc;
+}

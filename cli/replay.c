@@ -2,28 +2,27 @@
  * last good and the new version, the differences side by side, as JSON or
  * as JUnit (docs/replay.md). */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "report.h"
 
-static const char usage_replay[] =
+/* --help: the usage and what the command does, its options (column 20),
+ * then what follows them. */
+static const cli_help help_replay = {
     "usage: hotbox replay [--json] [--junit FILE] [--exclude FN]... [--recording FILE]\n"
     "                     [--old N] [--new N] PLUGIN_DIR\n\n"
     "Replays the calls recorded for the plugin (hotbox call/watch/test --record)\n"
     "against the version they were recorded on and against the plugin's current\n"
     "sources (built if needed), each in a worker of its own and from the same\n"
     "recorded checkpoint, and prints the calls whose results differ, old and new\n"
-    "side by side.\n\n"
-    "  --json            one JSON object on stdout instead of text\n"
-    "  --junit FILE      a JUnit report: one failing case per differing call\n"
-    "  --exclude FN      do not compare FN's results (non-deterministic); repeatable\n"
-    "  --recording FILE  default: <state dir>/recordings/PLUGIN.hbrec\n"
-    "  --old N, --new N  compare these stored versions instead\n\n"
+    "side by side.\n\n",
     "Exit status: 0 nothing changed, 1 a call's result differs, 2 the replay could\n"
     "not run (bad recording: the message names file and byte offset), 3 the\n"
-    "current sources do not compile. See docs/replay.md.\n";
+    "current sources do not compile. See docs/replay.md.\n",
+    20};
 
 char *cli_record_dir(hb_manager *m)
 {
@@ -113,57 +112,35 @@ static int write_junit(const char *path, const hb_replay_report *r)
     return rc;
 }
 
-enum { OPT_JUNIT = 1000, OPT_EXCLUDE, OPT_RECORDING, OPT_OLD, OPT_NEW, OPT_JSON };
-
 int cmd_replay(const cli_global *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"junit", required_argument, NULL, OPT_JUNIT},
-        {"exclude", required_argument, NULL, OPT_EXCLUDE},
-        {"recording", required_argument, NULL, OPT_RECORDING},
-        {"old", required_argument, NULL, OPT_OLD},
-        {"new", required_argument, NULL, OPT_NEW},
-        {0}};
     hb_replay_options ro = HB_REPLAY_OPTIONS_INIT;
     const char *junit = NULL;
     bool json = g->json;
-    const char **exclude = calloc((size_t)argc + 1, sizeof(*exclude));
-    size_t nexclude = 0;
-    unsigned v;
-    int rc = HB_EXIT_USAGE;
-    if (!exclude)
-        return HB_EXIT_FAILED;
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "replay", "h", longopts, NULL)) != -1;) {
-        switch (c) {
-        case 'h':
-            fputs(usage_replay, stdout);
-            rc = HB_EXIT_OK;
-            goto out;
-        case OPT_JSON: json = true; break;
-        case OPT_JUNIT: junit = optarg; break;
-        case OPT_EXCLUDE: exclude[nexclude++] = optarg; break;
-        case OPT_RECORDING: ro.recording = optarg; break;
-        case OPT_OLD:
-        case OPT_NEW:
-            if (cli_parse_uint(optarg, 1, ~0u, &v) < 0) {
-                cli_error("--%s wants a version number, not \"%s\"",
-                          c == OPT_OLD ? "old" : "new", optarg);
-                goto out;
-            }
-            *(c == OPT_OLD ? &ro.old_version : &ro.new_version) = v;
-            break;
-        default:
-            goto out;
-        }
-    }
+    cli_list exclude = {0};
+    const cli_opt opts[] = {
+        CLI_FLAG("json", &json, .help = "one JSON object on stdout instead of text"),
+        CLI_STR("junit", &junit, .arg = "FILE",
+                .help = "a JUnit report: one failing case per differing call"),
+        CLI_LIST("exclude", &exclude, .arg = "FN",
+                 .help = "do not compare FN's results (non-deterministic); repeatable"),
+        CLI_STR("recording", &ro.recording, .arg = "FILE",
+                .help = "default: <state dir>/recordings/PLUGIN.hbrec"),
+        CLI_U64("old", &ro.old_version, UINT_MAX, "a version number", .arg = "N",
+                .help = "the old side: this stored version (default: the one the calls\n"
+                        "were recorded on)"),
+        CLI_U64("new", &ro.new_version, UINT_MAX, "a version number", .arg = "N",
+                .help = "the new side: this stored version (default: the current sources)"),
+        {0}};
+    int rc = cli_parse(argc, argv, "replay", &help_replay, opts, 0);
+    if (rc >= 0)
+        goto out;
+    rc = HB_EXIT_USAGE;
     if (argc - optind != 1) {
-        fputs(usage_replay, stderr);
+        cli_help_print(stderr, &help_replay, opts);
         goto out;
     }
-    ro.exclude = exclude;
+    ro.exclude = exclude.v;
     ro.profile = g->profile;
     hb_manager *m;
     if (json) { /* stdout is the report's alone */
@@ -189,12 +166,7 @@ int cmd_replay(const cli_global *g, int argc, char **argv)
     }
     rc = rep->ndiffs ? HB_EXIT_FAILED : HB_EXIT_OK;
     if (json) {
-        json_t *o = cli_replay_json(rep);
-        char *text = o ? cli_json_dumps(o) : NULL;
-        if (text)
-            printf("%s\n", text);
-        free(text);
-        json_decref(o);
+        cli_json_print(stdout, cli_replay_json(rep));
     } else {
         print_text(rep);
     }
@@ -205,6 +177,6 @@ int cmd_replay(const cli_global *g, int argc, char **argv)
     hb_replay_report_free(rep);
     hb_manager_free(m);
 out:
-    free(exclude);
+    free(exclude.v);
     return rc;
 }

@@ -50,7 +50,7 @@ void cli_replay_watch_run(cli_replay_watch *rw, hb_manager *m, bool json)
         if (!dir)
             continue;
         hb_replay_options o = HB_REPLAY_OPTIONS_INIT;
-        o.exclude = rw->exclude;
+        o.exclude = rw->exclude.v;
         o.old_version = s->from;
         o.new_version = s->to;
         hb_replay_report *rep = NULL;
@@ -66,11 +66,7 @@ void cli_replay_watch_run(cli_replay_watch *rw, hb_manager *m, bool json)
                                            "error", hb_manager_last_error(m));
             if (j)
                 json_object_set_new(j, "event", json_string("replay"));
-            char *text = j ? cli_json_dumps(j) : NULL;
-            if (text)
-                printf("%s\n", text);
-            free(text);
-            json_decref(j);
+            cli_json_print(stdout, j);
         } else if (r < 0) {
             printf("[replay] %s v%llu -> v%llu: could not replay: %s\n", s->plugin,
                    (unsigned long long)s->from, (unsigned long long)s->to,
@@ -90,6 +86,6 @@ void cli_replay_watch_run(cli_replay_watch *rw, hb_manager *m, bool json)
 void cli_replay_watch_release(cli_replay_watch *rw)
 {
     free(rw->pending);
-    free(rw->exclude);
+    free(rw->exclude.v);
     memset(rw, 0, sizeof(*rw));
 }

@@ -57,24 +57,17 @@ static int merge_json(const char *out, int nin, char **in)
                 tot[1] += json_integer_value(json_object_get(ev, "failed"));
                 tot[2] += json_integer_value(json_object_get(ev, "skipped"));
                 ms += json_number_value(json_object_get(ev, "ms"));
+                json_decref(ev);
             } else {
-                char *s = cli_json_dumps(ev);
-                if (s)
-                    fprintf(o, "%s\n", s);
-                free(s);
+                cli_json_print(o, ev);
             }
-            json_decref(ev);
         }
         free(line);
         fclose(f);
     }
     json_t *sum = json_pack("{s:s, s:I, s:I, s:I, s:f, s:i}", "event", "summary", "passed", tot[0],
                             "failed", tot[1], "skipped", tot[2], "ms", cli_round_ms(ms), "merged", nin);
-    char *s = sum ? cli_json_dumps(sum) : NULL;
-    if (s)
-        fprintf(o, "%s\n", s);
-    free(s);
-    json_decref(sum);
+    cli_json_print(o, sum);
     if (fclose(o) != 0 && rc == HB_EXIT_OK) {
         cli_error("writing %s failed", out);
         rc = HB_EXIT_FAILED;
@@ -144,14 +137,9 @@ done:
 int cmd_report(const cli_global *g, int argc, char **argv)
 {
     (void)g;
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'}, {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "report", "h", longopts, NULL)) != -1;) {
-        if (c != 'h')
-            return HB_EXIT_USAGE;
-        fputs(usage_report, stdout);
-        return HB_EXIT_OK;
-    }
+    int rc = cli_parse(argc, argv, "report", CLI_HELP(usage_report), NULL, 0);
+    if (rc >= 0)
+        return rc;
     argc -= optind - 1;
     argv += optind - 1;
     if (argc < 2 || strcmp(argv[1], "merge") != 0) {

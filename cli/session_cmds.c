@@ -13,7 +13,9 @@
 
 /* ---- snapshot ---------------------------------------------------------------- */
 
-static const char usage_snapshot[] =
+/* --help: the usage and what the command does, its options (column 16),
+ * then what follows them. */
+static const cli_help help_snapshot = {
     "usage: hotbox snapshot save PLUGIN NAME [DIR]\n"
     "       hotbox snapshot restore PLUGIN NAME [DIR]\n"
     "       hotbox snapshot list PLUGIN [--json]\n"
@@ -25,10 +27,9 @@ static const char usage_snapshot[] =
     "Without one (or with --no-session), save and restore load PLUGIN from DIR\n"
     "into a fresh sandbox first: save stores its fresh state, restore checks\n"
     "that the snapshot restores into that build; the output says which.\n"
-    "`hotbox test --from-snapshot NAME` starts every test from a snapshot.\n\n"
-    "  --json        list: one JSON object {plugin, snapshots, session}\n"
-    "  --no-session  never use the live session\n\n"
-    "Names are 1 to 128 characters of A-Z a-z 0-9 . _ -.\n";
+    "`hotbox test --from-snapshot NAME` starts every test from a snapshot.\n\n",
+    "Names are 1 to 128 characters of A-Z a-z 0-9 . _ -.\n",
+    16};
 
 typedef struct snap_args {
     const char *action, *plugin, *name, *dir;
@@ -40,11 +41,7 @@ static void print_names(const snap_args *a, json_t *names, bool session)
     if (a->json) {
         json_t *o = json_pack("{s:s, s:O, s:b}", "plugin", a->plugin, "snapshots", names,
                               "session", session);
-        char *t = cli_json_dumps(o);
-        if (t)
-            puts(t);
-        free(t);
-        json_decref(o);
+        cli_json_print(stdout, o);
         return;
     }
     size_t i;
@@ -95,19 +92,10 @@ static int snapshot_fresh(const cli_global *g, const snap_args *a, const char *w
         return HB_EXIT_FAILED;
     }
     hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
     hb_sandbox *sb = NULL;
-    hb_sandbox_options so;
-    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
-    so.profile = g->profile;
-    so.worker = g->worker;
-    int rc = HB_EXIT_OK, r = hb_sandbox_new(m, &so, &sb);
-    if (r < 0) {
-        cli_error("%s", hb_manager_last_error(m));
-        hb_manager_free(m);
+    if (cli_sandbox(g, false, &m, &sb) < 0)
         return HB_EXIT_FAILED;
-    }
+    int rc = HB_EXIT_OK, r = 0;
     if (needs_plugin && (r = hb_load(sb, a->dir)) < 0)
         goto fail;
     if (!strcmp(a->action, "list")) {
@@ -152,25 +140,15 @@ out:
 
 int cmd_snapshot(const cli_global *g, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"no-session", no_argument, NULL, 'n'},
-                                             {0}};
     snap_args a = {0};
     bool no_session = false;
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "snapshot", "h", longopts, NULL)) != -1;) {
-        if (c == 'j') {
-            a.json = true;
-        } else if (c == 'n') {
-            no_session = true;
-        } else if (c == 'h') {
-            fputs(usage_snapshot, stdout);
-            return HB_EXIT_OK;
-        } else {
-            return HB_EXIT_USAGE;
-        }
-    }
+    const cli_opt opts[] = {
+        CLI_FLAG("json", &a.json, .help = "list: one JSON object {plugin, snapshots, session}"),
+        CLI_FLAG("no-session", &no_session, .help = "never use the live session"),
+        {0}};
+    int rc = cli_parse(argc, argv, "snapshot", &help_snapshot, opts, 0);
+    if (rc >= 0)
+        return rc;
     static const char *const actions[] = {"save", "restore", "list", "delete"};
     int left = argc - optind;
     a.action = left > 0 ? argv[optind] : NULL;
@@ -182,20 +160,20 @@ int cmd_snapshot(const cli_global *g, int argc, char **argv)
         if (a.action)
             cli_error("unknown snapshot action \"%s\"%s%s%s", a.action, s ? "; did you mean \"" : "",
                       s ? s : "", s ? "\"?" : "");
-        fputs(usage_snapshot, stderr);
+        cli_help_print(stderr, &help_snapshot, opts);
         return HB_EXIT_USAGE;
     }
     bool is_list = !strcmp(a.action, "list"), is_delete = !strcmp(a.action, "delete");
     int min = is_list ? 2 : 3, max = is_list ? 2 : is_delete ? 3 : 4;
     if (left < min || left > max) {
-        fputs(usage_snapshot, stderr);
+        cli_help_print(stderr, &help_snapshot, opts);
         return HB_EXIT_USAGE;
     }
     a.plugin = argv[optind + 1];
     a.name = is_list ? NULL : argv[optind + 2];
     a.dir = left == 4 ? argv[optind + 3] : NULL;
     char *why = NULL;
-    int rc = CLI_NO_SESSION;
+    rc = CLI_NO_SESSION;
     if (!no_session)
         rc = snapshot_in_session(g, &a, &why);
     if (rc == CLI_NO_SESSION)
@@ -208,24 +186,13 @@ int cmd_snapshot(const cli_global *g, int argc, char **argv)
 
 int cmd_restart(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "restart",
-                          "usage: hotbox restart [PLUGIN]\n\n"
-                          "Restarts the worker of the live session's sandbox that holds PLUGIN\n"
-                          "(or of its sandbox, without PLUGIN): every plugin's active version\n"
-                          "with its last checkpoint, as an automatic restart would. Brings back a\n"
-                          "sandbox that is down or failed (a crash loop). Needs a live session\n"
-                          "(hotbox watch) on the state directory; `hotbox status` shows its\n"
-                          "sandboxes.\n",
-                          0, 1);
-    if (rc >= 0)
-        return rc;
     const char *plugin = optind < argc ? argv[optind] : NULL;
     json_t *req = json_pack("{s:s}", "op", "restart");
     if (plugin)
         json_object_set_new(req, "plugin", json_string(plugin));
     json_t *reply = NULL;
     char *why = NULL;
-    rc = cli_console_ask(g, req, &reply, &why);
+    int rc = cli_console_ask(g, req, &reply, &why);
     if (rc == CLI_NO_SESSION) {
         cli_error("%s: nothing to restart (hotbox restart acts on a running hotbox watch)",
                   why ? why : "no live session");

@@ -10,19 +10,10 @@
 
 int cmd_verify(const cli_global *g, int argc, char **argv)
 {
-    int rc = cli_operands(argc, argv, "verify",
-                          "usage: hotbox verify\n\nChecks every stored object against its SHA-256 and the catalogue.\n"
-                          "Exit 0 when consistent (warnings, such as unreferenced objects, are allowed),\n"
-                          "1 when an object is missing or corrupted. Creates nothing: without a\n"
-                          "state directory there is nothing to verify.\n",
-                          0, 0);
-    if (rc >= 0)
-        return rc;
-    if (cli_state_missing(g, "nothing stored, nothing to verify"))
-        return HB_EXIT_OK;
     hb_manager *m;
-    if (cli_manager(g, &m) < 0)
-        return HB_EXIT_FAILED;
+    int rc = cli_manager_existing(g, "nothing stored, nothing to verify", &m);
+    if (rc <= 0)
+        return rc < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
     char *report = NULL;
     int r = hb_verify(m, &report);
     if (report && *report)
@@ -39,69 +30,42 @@ int cmd_verify(const cli_global *g, int argc, char **argv)
     return r == 0 ? HB_EXIT_OK : HB_EXIT_FAILED;
 }
 
+static const char usage_gc[] =
+    "usage: hotbox gc [--keep N]\n\n"
+    "Removes old versions and their objects, keeping per plugin the newest N\n"
+    "(default 5) and always the newest good one.\n";
+
 int cmd_gc(const cli_global *g, int argc, char **argv)
 {
     unsigned keep = 5;
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'}, {"keep", required_argument, NULL, 'k'}, {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "gc", "h", longopts, NULL)) != -1;) {
-        if (c == 'h') {
-            puts("usage: hotbox gc [--keep N]\n\nRemoves old versions and their objects, keeping per plugin the newest N\n"
-                 "(default 5) and always the newest good one.");
-            return HB_EXIT_OK;
-        }
-        if (c != 'k')
-            return HB_EXIT_USAGE;
-        if (cli_parse_uint(optarg, 1, 1000000, &keep) < 0) {
-            cli_error("gc: --keep wants a number from 1 to 1000000, not \"%s\"", optarg);
-            return HB_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        cli_error("gc: unexpected argument %s (see hotbox gc --help)", argv[optind]);
-        return HB_EXIT_USAGE;
-    }
+    const cli_opt opts[] = {CLI_UINT("keep", &keep, 1, 1000000, "a number from 1 to 1000000"), {0}};
+    int rc = cli_parse(argc, argv, "gc", CLI_HELP(usage_gc), opts, CLI_NO_OPERANDS);
+    if (rc >= 0)
+        return rc;
     hb_manager *m;
     if (cli_manager(g, &m) < 0)
         return HB_EXIT_FAILED;
     unsigned removed = 0;
     int r = hb_gc(m, keep, &removed);
-    if (r < 0)
-        cli_error("%s", hb_manager_last_error(m));
-    else
-        printf("removed %u version%s (kept the newest %u per plugin)\n", removed,
-               removed == 1 ? "" : "s", keep);
-    hb_manager_free(m);
-    return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
+    return cli_manager_end(m, r, "removed %u version%s (kept the newest %u per plugin)\n", removed,
+                           removed == 1 ? "" : "s", keep);
 }
+
+static const char usage_rollback[] =
+    "usage: hotbox rollback PLUGIN [--to N]\n\n"
+    "Pins PLUGIN to stored version N (default: the newest good version before\n"
+    "the newest) until its source changes: newer versions are marked\n"
+    "rolled-back, and loading the plugin (hotbox watch, hb_load) uses version N\n"
+    "as long as the source still builds to one of them. A live sandbox rolls\n"
+    "back with hb_rollback().\n";
 
 int cmd_rollback(const cli_global *g, int argc, char **argv)
 {
     uint64_t to = 0;
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'}, {"to", required_argument, NULL, 't'}, {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "rollback", "h", longopts, NULL)) != -1;) {
-        if (c == 'h') {
-            puts("usage: hotbox rollback PLUGIN [--to N]\n\n"
-                 "Pins PLUGIN to stored version N (default: the newest good version before\n"
-                 "the newest) until its source changes: newer versions are marked\n"
-                 "rolled-back, and loading the plugin (hotbox watch, hb_load) uses version N\n"
-                 "as long as the source still builds to one of them. A live sandbox rolls\n"
-                 "back with hb_rollback().");
-            return HB_EXIT_OK;
-        }
-        if (c != 't')
-            return HB_EXIT_USAGE;
-        char *end = NULL;
-        unsigned long long v = strtoull(optarg, &end, 10);
-        if (!*optarg || !end || *end || v == 0) {
-            cli_error("rollback: --to wants a version number, not \"%s\"", optarg);
-            return HB_EXIT_USAGE;
-        }
-        to = v;
-    }
+    const cli_opt opts[] = {CLI_U64("to", &to, UINT64_MAX, "a version number"), {0}};
+    int rc = cli_parse(argc, argv, "rollback", CLI_HELP(usage_rollback), opts, 0);
+    if (rc >= 0)
+        return rc;
     if (argc - optind != 1) {
         cli_error("rollback: %s (see hotbox rollback --help)",
                   optind < argc ? "one plugin at a time" : "which plugin?");
@@ -113,12 +77,8 @@ int cmd_rollback(const cli_global *g, int argc, char **argv)
         return HB_EXIT_FAILED;
     uint64_t pinned = 0;
     int r = hb_pin(m, plugin, to, &pinned);
-    if (r < 0)
-        cli_error("%s", hb_manager_last_error(m));
-    else
-        printf("%s pinned to v%" PRIu64 " until its source changes\n", plugin, pinned);
-    hb_manager_free(m);
-    return r < 0 ? HB_EXIT_FAILED : HB_EXIT_OK;
+    return cli_manager_end(m, r, "%s pinned to v%" PRIu64 " until its source changes\n", plugin,
+                           pinned);
 }
 
 static const char usage_store[] =
@@ -137,18 +97,10 @@ static const char usage_store[] =
 int cmd_store(const cli_global *g, int argc, char **argv)
 {
     bool force = false;
-    static const struct option longopts[] = {
-        {"help", no_argument, NULL, 'h'}, {"force", no_argument, NULL, 'f'}, {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "store", "h", longopts, NULL)) != -1;) {
-        if (c == 'h') {
-            fputs(usage_store, stdout);
-            return HB_EXIT_OK;
-        }
-        if (c != 'f')
-            return HB_EXIT_USAGE;
-        force = true;
-    }
+    const cli_opt opts[] = {CLI_FLAG("force", &force), {0}};
+    int rc = cli_parse(argc, argv, "store", CLI_HELP(usage_store), opts, 0);
+    if (rc >= 0)
+        return rc;
     if (argc - optind != 1 || strcmp(argv[optind], "recover") != 0) {
         if (optind < argc && strcmp(argv[optind], "recover") != 0) {
             const char *subs[] = {"recover"};

@@ -34,8 +34,7 @@ typedef struct watch_ui {
     const cli_global *g;
     bool json, tty, color, once;
     bool watching; /* the initial loads are done */
-    const char **exclude; /* --exclude values (argv strings), NULL-terminated */
-    size_t nexclude;
+    cli_list exclude;     /* --exclude values (argv strings) */
     hb_sandbox *sb;
     view_row rows[MAX_VIEW];
     size_t nrows;
@@ -101,11 +100,7 @@ static void output_line(watch_ui *ui, const char *plugin, const char *text, size
         }
         json_t *o = t ? json_pack("{s:s, s:s, s:o}", "event", "output", "plugin", plugin, "text", t)
                       : NULL;
-        char *js = o ? cli_json_dumps(o) : NULL;
-        if (js)
-            puts(js);
-        free(js);
-        json_decref(o);
+        cli_json_print(stdout, o);
         return;
     }
     view_clear(ui);
@@ -216,12 +211,7 @@ static void print_json(const hb_event *ev)
     }
     if (ev->carry) /* what became of each static (docs/state.md) */
         json_object_set_new(o, "carry", json_string(ev->carry));
-    char *s = cli_json_dumps(o);
-    if (s) {
-        puts(s);
-        free(s);
-    }
-    json_decref(o);
+    cli_json_print(stdout, o);
     fflush(stdout);
 }
 
@@ -346,11 +336,7 @@ static void print_diagnostics(watch_ui *ui)
                                   "line", (int)d[i].line, "column", (int)d[i].column, "severity",
                                   d[i].severity ? d[i].severity : "", "message",
                                   d[i].message ? d[i].message : "");
-            char *s = o ? cli_json_dumps(o) : NULL;
-            if (s)
-                puts(s);
-            free(s);
-            json_decref(o);
+            cli_json_print(stdout, o);
             continue;
         }
         cli_print_diagnostic(stdout, &d[i], "    ", ui->color);
@@ -388,7 +374,9 @@ static void print_view(watch_ui *ui)
     fflush(stdout);
 }
 
-static const char usage_watch[] =
+/* --help: the usage and what the command does, its options (column 18),
+ * then what follows them. */
+static const cli_help help_watch = {
     "usage: hotbox watch [--json] [--once] [--quiet-ms N] [--no-selftests]\n"
     "                    [--exclude GLOB]... [--record] [--replay [--replay-exclude FN]...]\n"
     "                    [--no-carry]\n"
@@ -401,89 +389,59 @@ static const char usage_watch[] =
     "On a terminal the plugin table is redrawn in place below the event lines;\n"
     "otherwise every event is a plain line. What the plugins print appears\n"
     "prefixed with the plugin's name; compile errors show the source line and a\n"
-    "caret, as GCC prints them.\n\n"
-    "  --json          one JSON object per event on stdout (docs/events.md)\n"
-    "  --once          exit once the first change has been handled and the\n"
-    "                  files are quiet (a build superseded by a later save does\n"
-    "                  not count); 0 = the final content of every plugin it\n"
-    "                  touched built, swapped and passed its self-tests\n"
-    "  --quiet-ms N    coalesce file events over N ms (default 20)\n"
-    "  --no-selftests  do not run hb_test_* after swaps\n"
-    "  --exclude GLOB  ignore changes to files and directories whose name\n"
-    "                  matches GLOB (fnmatch; \"dir/\" matches directories only);\n"
-    "                  repeatable, added to the built-in excludes (.git/, build/)\n"
-    "  --record        record every call into the plugins for hotbox replay\n"
-    "  --replay        (implies --record) after each swap, replay the plugin's\n"
-    "                  recording on the old and the new version in shadow workers\n"
-    "                  and show the calls whose results differ (docs/replay.md)\n"
-    "  --replay-exclude FN  do not compare FN's results; repeatable\n"
-    "  --no-carry      do not carry static variables by their debug info\n"
-    "                  (HB_CARRY marks included): only save/migrate moves state\n"
-    "                  (docs/state.md)\n\n"
+    "caret, as GCC prints them.\n\n",
     "SIGUSR1 pauses auto-reload (changes are remembered, nothing is rebuilt);\n"
     "SIGUSR2 resumes it and rebuilds what changed meanwhile, once:\n"
     "  kill -USR1 $(pidof hotbox)   # pause while checking out a branch\n"
-    "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.\n";
+    "Colour follows the terminal; NO_COLOR disables it. Ctrl-C stops cleanly.\n",
+    18};
+
+/* --exclude: a name pattern, matched against each path component. */
+static bool exclude_valid(const char *v)
+{
+    const char *slash = strchr(v, '/');
+    return *v && slash == strrchr(v, '/') && (!slash || v[strlen(v) - 1] == '/');
+}
 
 /* -1 to go on (the roots at argv[optind..]), or the exit code. */
 static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **argv)
 {
-    static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
-                                             {"json", no_argument, NULL, 'j'},
-                                             {"once", no_argument, NULL, 'o'},
-                                             {"no-selftests", no_argument, NULL, 'n'},
-                                             {"quiet-ms", required_argument, NULL, 'q'},
-                                             {"exclude", required_argument, NULL, 'x'},
-                                             {"record", no_argument, NULL, 'R'},
-                                             {"replay", no_argument, NULL, 'P'},
-                                             {"replay-exclude", required_argument, NULL, 'E'},
-                                             {"no-carry", no_argument, NULL, 'C'},
-                                             {0}};
-    optind = 0;
-    for (int c; (c = cli_getopt(argc, argv, "watch", "h", longopts, NULL)) != -1;) {
-        switch (c) {
-        case 'h': fputs(usage_watch, stdout); return HB_EXIT_OK;
-        case 'j': ui->json = true; break;
-        case 'o': ui->once = true; break;
-        case 'n': wo->run_selftests = -1; break;
-        case 'R': ui->record = true; break;
-        case 'C': ui->no_carry = true; break;
-        case 'P': ui->record = ui->rw.on = true; break;
-        case 'E': {
-            const char **x = realloc(ui->rw.exclude, (ui->rw.nexclude + 2) * sizeof(char *));
-            if (!x)
-                return HB_EXIT_FAILED;
-            ui->rw.exclude = x;
-            x[ui->rw.nexclude++] = optarg;
-            x[ui->rw.nexclude] = NULL;
-            break;
-        }
-        case 'x':
-            if (!*optarg || strchr(optarg, '/') != strrchr(optarg, '/') ||
-                (strchr(optarg, '/') && optarg[strlen(optarg) - 1] != '/')) {
-                cli_error("watch: --exclude wants a name pattern (\"*.tmp\", \"gen/\"), "
-                          "matched against each path component, not \"%s\"", optarg);
-                return HB_EXIT_USAGE;
-            }
-            {
-                const char **x = realloc(ui->exclude, (ui->nexclude + 2) * sizeof(char *));
-                if (!x)
-                    return HB_EXIT_FAILED;
-                ui->exclude = x;
-                x[ui->nexclude++] = optarg;
-                x[ui->nexclude] = NULL;
-            }
-            break;
-        case 'q':
-            if (cli_parse_uint(optarg, 1, 60000, &wo->quiet_ms) < 0) {
-                cli_error("watch: --quiet-ms wants a number of milliseconds (1-60000), not \"%s\"",
-                          optarg);
-                return HB_EXIT_USAGE;
-            }
-            break;
-        default: return HB_EXIT_USAGE;
-        }
-    }
+    bool no_selftests = false;
+    const cli_opt opts[] = {
+        CLI_FLAG("json", &ui->json, .help = "one JSON object per event on stdout (docs/events.md)"),
+        CLI_FLAG("once", &ui->once,
+                 .help = "exit once the first change has been handled and the\n"
+                         "files are quiet (a build superseded by a later save does\n"
+                         "not count); 0 = the final content of every plugin it\n"
+                         "touched built, swapped and passed its self-tests"),
+        CLI_UINT("quiet-ms", &wo->quiet_ms, 1, 60000, "a number of milliseconds (1-60000)",
+                 .arg = "N", .help = "coalesce file events over N ms (default 20)"),
+        CLI_FLAG("no-selftests", &no_selftests, .help = "do not run hb_test_* after swaps"),
+        CLI_LIST("exclude", &ui->exclude, .valid = exclude_valid,
+                 .wants = "a name pattern (\"*.tmp\", \"gen/\"), matched against each path component",
+                 .arg = "GLOB",
+                 .help = "ignore changes to files and directories whose name\n"
+                         "matches GLOB (fnmatch; \"dir/\" matches directories only);\n"
+                         "repeatable, added to the built-in excludes (.git/, build/)"),
+        CLI_FLAG("record", &ui->record,
+                 .help = "record every call into the plugins for hotbox replay"),
+        CLI_FLAG("replay", &ui->rw.on,
+                 .help = "(implies --record) after each swap, replay the plugin's\n"
+                         "recording on the old and the new version in shadow workers\n"
+                         "and show the calls whose results differ (docs/replay.md)"),
+        CLI_LIST("replay-exclude", &ui->rw.exclude, .arg = "FN",
+                 .help = "do not compare FN's results; repeatable"),
+        CLI_FLAG("no-carry", &ui->no_carry,
+                 .help = "do not carry static variables by their debug info\n"
+                         "(HB_CARRY marks included): only save/migrate moves state\n"
+                         "(docs/state.md)"),
+        {0}};
+    int rc = cli_parse(argc, argv, "watch", &help_watch, opts, 0);
+    if (rc >= 0)
+        return rc;
+    if (no_selftests)
+        wo->run_selftests = -1;
+    ui->record = ui->record || ui->rw.on; /* --replay implies --record */
     if (optind >= argc) {
         cli_error("watch: give at least one directory (see hotbox watch --help)");
         return HB_EXIT_USAGE;
@@ -497,14 +455,14 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     hb_watch_options wo = HB_WATCH_OPTIONS_INIT;
     int rc = watch_options(&ui, &wo, argc, argv);
     if (rc >= 0) {
-        free(ui.exclude);
+        free(ui.exclude.v);
         cli_replay_watch_release(&ui.rw);
         return rc;
     }
-    wo.exclude = ui.exclude;
+    wo.exclude = ui.exclude.v;
     const char **roots = calloc((size_t)(argc - optind) + 1, sizeof(char *));
     if (!roots) {
-        free(ui.exclude);
+        free(ui.exclude.v);
         return HB_EXIT_FAILED;
     }
     for (int i = optind; i < argc; i++)
@@ -545,11 +503,8 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     /* A named sandbox: a restarted `hotbox watch` resumes every plugin from
      * the state checkpoint the previous run stored. */
     hb_sandbox_options so;
-    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
+    cli_sandbox_options(g, &so);
     so.name = "watch";
-    so.profile = g->profile;
-    so.trust_plugin_runtime = g->trust_plugin_runtime;
-    so.worker = g->worker;
     so.max_plugins = 4096; /* every plugin under the roots, not the default 64 */
     char *out_path = open_output(&ui);
     so.output_path = out_path; /* NULL: the worker writes to our stdout, unprefixed */
@@ -656,13 +611,8 @@ out:
             json_t *mj = ui.json ? json_loads(metrics, 0, NULL) : NULL;
             cli_json_round(mj);
             json_t *ev = mj ? json_pack("{s:s, s:o}", "event", "metrics", "metrics", mj) : NULL;
-            char *s = ev ? cli_json_dumps(ev) : NULL; /* no float noise */
-            if (s)
-                puts(s);
-            else if (ui.json)
+            if (!cli_json_print(stdout, ev) && ui.json) /* (no float noise) */
                 printf("{\"event\":\"metrics\",\"metrics\":%s}\n", metrics);
-            free(s);
-            json_decref(ev);
             if (!ui.json && ui.tty)
                 printf("\n%s", metrics);
         }
@@ -678,7 +628,7 @@ out:
     if (sfd >= 0)
         close(sfd);
     free(roots);
-    free(ui.exclude);
+    free(ui.exclude.v);
     cli_replay_watch_release(&ui.rw);
     return rc;
 }
