@@ -38,7 +38,6 @@ static void run_free(run *R)
     if (R->junit)
         fclose(R->junit);
     hb_manager_free(R->m);
-    pthread_mutex_destroy(&R->lock);
 }
 
 /* Every DIR argument, searched; -1 to go on, or the exit code. */
@@ -172,6 +171,7 @@ static int finish(run *R, double wall_ms)
 int cmd_test(const cli_global *g, int argc, char **argv)
 {
     run R0 = {.g = g}, *R = &R0;
+    double start = cli_test_now_ms(), mark = start;
     pthread_mutex_init(&R->lock, NULL);
     R->done_fd = -1;
     cli_test_block_signals();
@@ -189,10 +189,15 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     if ((rc = discover_all(R)) >= 0)
         goto out;
     rc = HB_EXIT_FAILED;
+    cli_test_stage_add(R, CLI_STAGE_OPTIONS, cli_test_now_ms() - mark);
+    mark = cli_test_now_ms();
     if (open_manager(R) < 0)
         goto out;
     double t0 = cli_test_now_ms();
+    cli_test_stage_add(R, CLI_STAGE_MANAGER, t0 - mark);
     cli_test_build_all(R);
+    mark = cli_test_now_ms();
+    cli_test_stage_add(R, CLI_STAGE_BUILD, mark - t0);
     if (cli_test_plan(R) < 0) {
         cli_error("test: out of memory");
         goto out;
@@ -201,8 +206,10 @@ int cmd_test(const cli_global *g, int argc, char **argv)
         printf("TAP version 13\n1..%zu\n", R->ncases);
         fflush(stdout);
     }
+    cli_test_stage_add(R, CLI_STAGE_PLAN, cli_test_now_ms() - mark);
     run_jobs(R);
     double wall = cli_test_now_ms() - t0;
+    mark = cli_test_now_ms();
     cli_test_record_upgrades(R);
     /* Before the summary, which stays the last line. */
     bool cov_ok = !R->coverage || atomic_load(&R->cancel_sig) || cli_test_coverage_report(R);
@@ -211,7 +218,13 @@ int cmd_test(const cli_global *g, int argc, char **argv)
         rc = HB_EXIT_FAILED;
     if (atomic_load(&R->cancel_sig))
         rc = 128 + atomic_load(&R->cancel_sig);
+    cli_test_stage_add(R, CLI_STAGE_REPORTS, cli_test_now_ms() - mark);
 out:
+    mark = cli_test_now_ms();
     run_free(R);
+    double end = cli_test_now_ms();
+    R->stage_ms[CLI_STAGE_TEARDOWN] += end - mark; /* the threads are gone */
+    cli_test_stages_print(R, end - start);
+    pthread_mutex_destroy(&R->lock);
     return rc;
 }

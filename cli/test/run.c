@@ -82,12 +82,15 @@ static int open_sandbox(jctx *j, double *load_ms, char **err)
     double t0 = cli_test_now_ms();
     int r = hb_sandbox_new(R->m, &o, &j->sb);
     free(record_dir);
+    double t1 = cli_test_now_ms();
+    cli_test_stage_add(R, CLI_STAGE_WORKER, t1 - t0);
     if (r < 0) {
         *err = tr_printf("cannot start a worker: %s: %s", hb_strerror(r), hb_manager_last_error(R->m));
         return r;
     }
     r = load_with_providers(R, j->sb, j->J->p, 0);
     *load_ms = cli_test_now_ms() - t0;
+    cli_test_stage_add(R, CLI_STAGE_LOAD, *load_ms - (t1 - t0));
     if (r < 0) {
         *err = tr_printf("loading %s failed: %s", j->J->p->name, hb_sandbox_last_error(j->sb));
         hb_sandbox_free(j->sb);
@@ -112,6 +115,15 @@ static void collect(jctx *j, tr_case *c)
     c->output = cli_test_read_capture(j->cap_fd);
     c->events = j->events;
     j->events = NULL;
+}
+
+/* Ends the job's sandbox (its worker), timed. */
+static void free_sandbox(jctx *j)
+{
+    double t0 = cli_test_now_ms();
+    hb_sandbox_free(j->sb);
+    j->sb = NULL;
+    cli_test_stage_add(j->R, CLI_STAGE_SANDBOX_END, cli_test_now_ms() - t0);
 }
 
 /* A test's case from its result; le: the text of its error. */
@@ -155,8 +167,7 @@ static void finish_test_case(jctx *j, tr_case *c, hb_test_result res, const char
     }
     if (sandbox_broken(res.error)) {
         cli_test_set_live(j->R, j->jobno, NULL);
-        hb_sandbox_free(j->sb);
-        j->sb = NULL;
+        free_sandbox(j);
     }
 }
 
@@ -377,6 +388,7 @@ static void run_job(run *R, job *J, size_t jobno)
                 break;
             }
         }
+        double ts = cli_test_now_ms();
         /* Batches run in the worker without CALL frames: --record (which
          * records each test's call for hotbox replay) and --fail-fast (which
          * stops at the first failure) run one test per round trip. */
@@ -384,6 +396,7 @@ static void run_job(run *R, job *J, size_t jobno)
             size_t done = run_test_batch(&j, k); /* reported there */
             if (done) {
                 k += done - 1;
+                cli_test_stage_add(R, CLI_STAGE_TESTS, cli_test_now_ms() - ts);
                 continue;
             }
         }
@@ -393,6 +406,7 @@ static void run_job(run *R, job *J, size_t jobno)
         else
             run_swap_step(&j, s, c);
         cli_test_report_case(R, c);
+        cli_test_stage_add(R, CLI_STAGE_TESTS, cli_test_now_ms() - ts);
         if (c->status == TR_FAIL && R->fail_fast)
             atomic_store(&R->stop, true);
         if (c->status == TR_FAIL && s->kind != STEP_TEST) {
@@ -406,7 +420,7 @@ static void run_job(run *R, job *J, size_t jobno)
 out:
     cli_test_set_live(R, jobno, NULL);
     if (j.sb)
-        hb_sandbox_free(j.sb);
+        free_sandbox(&j);
     if (j.cap_fd >= 0)
         close(j.cap_fd);
     if (j.cap_path)

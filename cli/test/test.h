@@ -9,6 +9,7 @@
  *   sanreport.c a sanitizer's report as a failure's text (--sanitize)
  *   coverage.c  --coverage DIR: the report and its summary line
  *   command.c   cmd_test: the above in order, the summary, the JUnit file
+ *   stages.c    time per stage of the run (HOTBOX_TEST_STAGES)
  * Uses only the public API. Threads: the manager is shared; every job owns
  * its own sandbox, used by that job's thread only. */
 #ifndef HB_CLI_TEST_H
@@ -65,6 +66,21 @@ typedef struct job {
     size_t nsteps;
 } job;
 
+/* The stages of a run, timed (stages.c). */
+typedef enum cli_stage {
+    CLI_STAGE_OPTIONS = 0, /* option parsing, discovery, report files opened */
+    CLI_STAGE_MANAGER,     /* hb_manager_new: store and catalogue */
+    CLI_STAGE_BUILD,       /* compiler probes, input hashing, cache lookup */
+    CLI_STAGE_PLAN,
+    CLI_STAGE_WORKER,      /* hb_sandbox_new: a worker started (summed over jobs) */
+    CLI_STAGE_LOAD,        /* the plugin (and its providers) loaded */
+    CLI_STAGE_TESTS,       /* the cases run and reported */
+    CLI_STAGE_SANDBOX_END, /* hb_sandbox_free: the worker ended */
+    CLI_STAGE_REPORTS,     /* summary, JUnit, --json summary */
+    CLI_STAGE_TEARDOWN,    /* the manager closed, temporary files removed */
+    CLI_STAGE_N
+} cli_stage;
+
 typedef struct run {
     const cli_global *g;
     hb_manager *m;
@@ -106,6 +122,7 @@ typedef struct run {
     atomic_size_t running;   /* job threads still running */
     int done_fd;             /* eventfd: the last job thread is done */
     FILE *human;             /* progress lines: stdout, or stderr with --tap/--json */
+    double stage_ms[CLI_STAGE_N]; /* under lock (stages.c) */
 } run;
 
 static inline double cli_test_now_ms(void)
@@ -174,6 +191,11 @@ bool cli_test_sanitizer_report(const char *output, char **message, char **detail
  * line printed (after every job's sandbox is gone); false when that
  * failed (said). */
 bool cli_test_coverage_report(run *R);
+
+/* stages.c: ms added to stage s (any thread); the stages printed on
+ * stderr when HOTBOX_TEST_STAGES is set. */
+void cli_test_stage_add(run *R, cli_stage s, double ms);
+void cli_test_stages_print(const run *R, double total_ms);
 
 /* output.c */
 void cli_test_emit_json(run *R, json_t *o); /* takes o */
