@@ -1,9 +1,11 @@
 /*
  * compiler/ccinfo.c - compiler identity, probed on the compile's own
- * backend and cached per process per (cc string, backend). See ccinfo.h.
+ * backend and cached per process per (cc string, backend); whether it
+ * speaks JSON diagnostics, probed at its first compile. See ccinfo.h.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -92,7 +94,7 @@ static bool is_empty_json_output(const char *s)
 static int ccinfo_probe(const char *cc, const hb__probe_env *pe, hb__ccinfo **out, char **err)
 {
     hb__ccinfo *ci = calloc(1, sizeof(*ci));
-    hb__run_outcome o1 = {0}, o2 = {0};
+    hb__run_outcome o1 = {0};
     char *resolved = NULL;
     int r = -ENOMEM;
     if (!ci || !(ci->cc = strdup(cc)) || !(ci->words = hb__split_blank(cc)))
@@ -127,23 +129,33 @@ static int ccinfo_probe(const char *cc, const hb__probe_env *pe, hb__ccinfo **ou
         r = -ENOMEM;
         goto fail;
     }
-    /* GCC 9 has a different JSON shape and Clang rejects the value; only
-     * trust a compiler that accepts the flag silently and is not clang. */
-    static const char *const jq[] = {"-fdiagnostics-format=json", "-fsyntax-only", "-x", "c",
-                                     "/dev/null", NULL};
-    if (!strstr(ci->version, "clang") && run_query(ci, pe, jq, &o2) == 0 &&
-        WIFEXITED(o2.wait_status) && WEXITSTATUS(o2.wait_status) == 0 &&
-        is_empty_json_output(o2.output.buf ? o2.output.buf : ""))
-        ci->json = true;
     hb__sb_release(&o1.output);
-    hb__sb_release(&o2.output);
     *out = ci;
     return 0;
 fail:
     hb__sb_release(&o1.output);
-    hb__sb_release(&o2.output);
     ccinfo_free(ci);
     return r;
+}
+
+bool hb__ccinfo_json(const hb__ccinfo *ci, const hb__probe_env *pe)
+{
+    hb__ccinfo *c = (hb__ccinfo *)ci; /* the answer is cached in the entry */
+    int known = atomic_load(&c->json_known);
+    if (known)
+        return known == 1;
+    /* GCC 9 has a different JSON shape and Clang rejects the value; only
+     * trust a compiler that accepts the flag silently and is not clang. A
+     * racing duplicate probe gives the same answer. */
+    static const char *const jq[] = {"-fdiagnostics-format=json", "-fsyntax-only", "-x", "c",
+                                     "/dev/null", NULL};
+    hb__run_outcome o = {0};
+    bool json = !strstr(c->version, "clang") && run_query(c, pe, jq, &o) == 0 &&
+                WIFEXITED(o.wait_status) && WEXITSTATUS(o.wait_status) == 0 &&
+                is_empty_json_output(o.output.buf ? o.output.buf : "");
+    hb__sb_release(&o.output);
+    atomic_store(&c->json_known, json ? 1 : 2);
+    return json;
 }
 
 /* Entries are never freed: the cache lives as long as the process, and a
