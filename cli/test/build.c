@@ -113,6 +113,8 @@ void cli_test_build_all(run *R)
             r = hb_build(R->m, p->dir, &v);
         }
         p->build_ms = cli_test_now_ms() - t0;
+        if (r < 0) /* the early worker's start may set the manager's last error too */
+            cli_test_prestart_wait(R);
         if (r < 0 && !p->build_error)
             p->build_error = tr_printf("%s", hb_manager_last_error(R->m));
         if (r < 0) {
@@ -124,6 +126,7 @@ void cli_test_build_all(run *R)
         cli_test_json_stage(R, "build", p->name, p->build_ms, true, v.version);
         r = hb_version_exports(R->m, p->name, v.version, &p->exports);
         if (r < 0) {
+            cli_test_prestart_wait(R);
             p->built = false;
             p->build_error = tr_printf("cannot read the exports of %s v%" PRIu64 ": %s", p->name,
                                        v.version, hb_manager_last_error(R->m));

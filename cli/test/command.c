@@ -20,6 +20,7 @@ static void run_free(run *R)
         hb_free(p->exports);
         hb_free(p->prev_exports);
     }
+    cli_test_prestart_finish(R); /* before the plugins it points into */
     free(R->plugins);
     for (size_t i = 0; i < R->ncases; i++)
         tr_case_release(&R->cases[i]);
@@ -108,6 +109,7 @@ static void run_jobs(run *R)
     R->live = calloc(R->njobs + 1, sizeof(*R->live));
     R->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     unsigned started = 0;
+    cli_test_pipeline_init(R);
     atomic_store(&R->running, nthreads);
     for (; th && R->done_fd >= 0 && started < nthreads; started++)
         if (pthread_create(&th[started], NULL, cli_test_worker, R) != 0)
@@ -119,6 +121,7 @@ static void run_jobs(run *R)
         cli_test_wait_jobs(R); /* or a signal that cancels the run */
     for (unsigned i = 0; i < started; i++)
         pthread_join(th[i], NULL);
+    cli_test_pipeline_finish(R);
     free(th);
     if (R->done_fd >= 0)
         close(R->done_fd);
@@ -195,6 +198,7 @@ int cmd_test(const cli_global *g, int argc, char **argv)
         goto out;
     double t0 = cli_test_now_ms();
     cli_test_stage_add(R, CLI_STAGE_MANAGER, t0 - mark);
+    cli_test_prestart(R); /* the first worker starts while the builds run */
     cli_test_build_all(R);
     mark = cli_test_now_ms();
     cli_test_stage_add(R, CLI_STAGE_BUILD, mark - t0);
