@@ -75,13 +75,12 @@ void cli_test_build_all(run *R)
 {
     /* A plugin built before the plugin it imports from is linked again once
      * that provider exists: a quiet first pass settles the dependencies,
-     * the second pass is the one reported. When the first pass stored no
-     * new version and failed nowhere (a warm cache: every plugin found
-     * with the providers it had), a second pass would find exactly the
-     * same versions, so its results are the first pass's. */
+     * the second pass is the one reported. When the first pass compiled
+     * nothing and failed nowhere (a warm cache: every plugin found with
+     * the providers it had), a second pass would find exactly the same
+     * versions, so its results are the first pass's. */
     first_build *fb = calloc(R->nplugins ? R->nplugins : 1, sizeof(*fb));
-    bool settled = fb != NULL;
-    int64_t start = (int64_t)cli_test_wall();
+    atomic_store(&R->compiled, false);
     for (size_t i = 0; i < R->nplugins; i++) {
         if (!R->plugins[i].dir)
             continue;
@@ -90,12 +89,16 @@ void cli_test_build_all(run *R)
             fb[i].t0 = cli_test_wall();
         hb_version_info v;
         int r = hb_build(R->m, R->plugins[i].dir, &v);
+        R->builds++;
         if (!fb)
             continue;
         fb[i] = (first_build){r, v, cli_test_now_ms() - t0, fb[i].t0};
-        if (r < 0 || v.created >= start) /* failed, or new in this run */
-            settled = false;
     }
+    /* Nothing compiled (the event callback says so) and nothing failed:
+     * every plugin was found in the cache with the providers it had. */
+    bool settled = fb && !atomic_load(&R->compiled);
+    for (size_t i = 0; settled && i < R->nplugins; i++)
+        settled = !R->plugins[i].dir || fb[i].r == 0;
     for (size_t i = 0; i < R->nplugins; i++) {
         tplugin *p = &R->plugins[i];
         hb_version_info v;
@@ -111,6 +114,7 @@ void cli_test_build_all(run *R)
             t0 -= fb[i].ms;
         } else {
             r = hb_build(R->m, p->dir, &v);
+            R->builds++;
         }
         p->build_ms = cli_test_now_ms() - t0;
         if (r < 0) /* the early worker's start may set the manager's last error too */

@@ -82,7 +82,7 @@ static int open_manager(run *R)
     hb_manager_options_init(&mo, HB_MANAGER_OPTIONS_VERSION);
     cli_manager_options(R->g, &mo);
     mo.on_event = cli_test_on_event;
-    mo.event_userdata = (void *)R->g;
+    mo.event_userdata = R;
     mo.sanitize = R->sanitize;
     if (R->coverage) {
         /* This run's counters only: a fresh directory, reported at the end.

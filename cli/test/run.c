@@ -20,7 +20,10 @@ static _Thread_local jctx *cur_job;
 
 void cli_test_on_event(const hb_event *ev, void *ud)
 {
-    (void)ud;
+    run *R = ud;
+    if ((ev->type == HB_EVENT_COMPILED && ev->compile_ms > 0) ||
+        ev->type == HB_EVENT_COMPILE_FAILED)
+        atomic_store(&R->compiled, true);
     jctx *j = cur_job;
     if (!j || (ev->type != HB_EVENT_STATE_RESET && ev->type != HB_EVENT_WARNING &&
                ev->type != HB_EVENT_RESTARTED))

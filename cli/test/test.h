@@ -125,6 +125,9 @@ typedef struct run {
     int done_fd;             /* eventfd: the last job thread is done */
     FILE *human;             /* progress lines: stdout, or stderr with --tap/--json */
     double stage_ms[CLI_STAGE_N]; /* under lock (stages.c) */
+    unsigned builds;         /* hb_build calls (build.c; stages.c prints it) */
+    atomic_bool compiled;    /* a build compiled or failed (not a cache hit): run.c's
+                              * event callback sets it, build.c reads it */
     struct pipeline *pipe;   /* prepare.c */
     struct prestart *pre;    /* prepare.c */
 } run;
