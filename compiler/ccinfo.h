@@ -3,7 +3,9 @@
  *
  * The first time a cc string is used on a backend, ccinfo.c runs
  * `cc --version` on THAT backend (never bare on the host unless the backend
- * is local) and caches the answer for the life of the process. The identity
+ * is local) and caches the answer for the life of the process, and across
+ * processes in ${XDG_CACHE_HOME:-~/.cache}/hotbox/ccinfo keyed by the
+ * binary's identity (not for microVM guests). The identity
  * (resolved binary and version line) is part of every input hash. The
  * JSON-diagnostics check is only needed to compile, so it runs (on the same
  * backend) at the first compile, not at a cache lookup.
