@@ -1,16 +1,21 @@
 /*
  * compiler/ccinfo.c - compiler identity, probed on the compile's own
- * backend and cached per process per (cc string, backend). See ccinfo.h.
+ * backend and cached per process per (cc string, backend), and across
+ * processes by the binary's identity; whether it
+ * speaks JSON diagnostics, probed at its first compile. See ccinfo.h.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "argv.h"
+#include "fileid.h"
 #include "ccinfo.h"
 #include "plan.h"
 
@@ -89,11 +94,93 @@ static bool is_empty_json_output(const char *s)
     return *s == 0;
 }
 
+/* ---- the identity kept across processes --------------------------------
+ * `cc --version` in a jail costs a bwrap start: a `hotbox test` on a warm
+ * build cache would pay it every run. The version line is kept in
+ * ${XDG_CACHE_HOME:-~/.cache}/hotbox/ccinfo/<sha256 of the key>, keyed by the
+ * cc string, the backend, the resolved program and the identity
+ * (util/fileid.h) of the binary it resolves to, so a new compiler, an
+ * alternative switched or a rewritten wrapper script probes again. Not for
+ * microVM guests (their /usr is the guest's). Best effort: a cache that
+ * cannot be read or written is probed around. */
+#define CCINFO_CACHE_TAG "hotbox-ccinfo 1"
+
+static char *cache_key(const hb__ccinfo *ci)
+{
+    const char *real = ci->real;
+    struct stat st;
+    if (stat(real, &st) < 0)
+        return NULL;
+    hb_file_id id = hb__file_id(&st);
+    return hb__asprintf("%s|%s|%s|%s|%llu:%llu:%lld:%lld.%09ld:%lld.%09ld", ci->cc, ci->backend,
+                        ci->words[0], real, (unsigned long long)id.dev,
+                        (unsigned long long)id.ino, (long long)id.size,
+                        (long long)id.mtime.tv_sec, id.mtime.tv_nsec, (long long)id.ctime.tv_sec,
+                        id.ctime.tv_nsec);
+}
+
+static char *cache_path(const hb__ccinfo *ci)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char *base = xdg && *xdg == '/' ? hb__asprintf("%s/hotbox/ccinfo", xdg)
+                 : home && *home == '/' ? hb__asprintf("%s/.cache/hotbox/ccinfo", home)
+                                        : NULL;
+    char *name = hb__asprintf("%s|%s", ci->cc, ci->backend);
+    char *path = NULL;
+    if (base && name) {
+        char h[HB_SHA256_HEX];
+        hb__sha256_hex(name, strlen(name), h);
+        path = hb__asprintf("%s/%s", base, h);
+    }
+    free(base);
+    free(name);
+    return path;
+}
+
+/* The version line kept for ci when its key still matches, else NULL. */
+static char *cache_read(const char *path, const hb__ccinfo *ci)
+{
+    void *data = NULL;
+    size_t len = 0;
+    if (hb__read_file(path, 16 << 10, &data, &len) < 0)
+        return NULL;
+    char **lines = hb__split_lines(data);
+    free(data);
+    char *key = cache_key(ci);
+    char *version = NULL;
+    if (key && lines && hb__strv_len(lines) >= 3 && !strcmp(lines[0], CCINFO_CACHE_TAG) &&
+        !strcmp(lines[1], key) && lines[2][0])
+        version = strdup(lines[2]);
+    free(key);
+    hb__strv_free(lines);
+    return version;
+}
+
+/* Keeps ci's version line, unless its binary may have changed since t0
+ * (the moment before the probe read it). */
+static void cache_write(const char *path, const hb__ccinfo *ci, const struct timespec *t0)
+{
+    struct stat st;
+    if (stat(ci->real, &st) < 0)
+        return;
+    hb_file_id id = hb__file_id(&st);
+    if (hb__file_id_racy(&id, t0))
+        return;
+    char *key = cache_key(ci), *dir = strdup(path);
+    char *text = key ? hb__asprintf("%s\n%s\n%s\n", CCINFO_CACHE_TAG, key, ci->version) : NULL;
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash)
+        *slash = '\0';
+    if (text && slash && hb__mkdir_p(dir, 0755) == 0)
+        (void)hb__write_file_atomic(path, text, strlen(text), 0644);
+    HB_FREE_ALL(key, dir, text);
+}
+
 static int ccinfo_probe(const char *cc, const hb__probe_env *pe, hb__ccinfo **out, char **err)
 {
     hb__ccinfo *ci = calloc(1, sizeof(*ci));
-    hb__run_outcome o1 = {0}, o2 = {0};
-    char *resolved = NULL;
+    hb__run_outcome o1 = {0};
+    char *resolved = NULL, *cache = NULL;
     int r = -ENOMEM;
     if (!ci || !(ci->cc = strdup(cc)) || !(ci->words = hb__split_blank(cc)))
         goto fail;
@@ -114,6 +201,14 @@ static int ccinfo_probe(const char *cc, const hb__probe_env *pe, hb__ccinfo **ou
         goto fail;
     }
 
+    cache = pe->vm ? NULL : cache_path(ci);
+    if (cache && (ci->version = cache_read(cache, ci))) {
+        free(cache);
+        *out = ci;
+        return 0;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_REALTIME_COARSE, &t0);
     static const char *const ver[] = {"--version", NULL};
     r = run_query(ci, pe, ver, &o1);
     if (r < 0 || !WIFEXITED(o1.wait_status) || WEXITSTATUS(o1.wait_status) != 0) {
@@ -127,23 +222,37 @@ static int ccinfo_probe(const char *cc, const hb__probe_env *pe, hb__ccinfo **ou
         r = -ENOMEM;
         goto fail;
     }
-    /* GCC 9 has a different JSON shape and Clang rejects the value; only
-     * trust a compiler that accepts the flag silently and is not clang. */
-    static const char *const jq[] = {"-fdiagnostics-format=json", "-fsyntax-only", "-x", "c",
-                                     "/dev/null", NULL};
-    if (!strstr(ci->version, "clang") && run_query(ci, pe, jq, &o2) == 0 &&
-        WIFEXITED(o2.wait_status) && WEXITSTATUS(o2.wait_status) == 0 &&
-        is_empty_json_output(o2.output.buf ? o2.output.buf : ""))
-        ci->json = true;
+    if (cache && !strchr(ci->version, '\r'))
+        cache_write(cache, ci, &t0);
+    free(cache);
     hb__sb_release(&o1.output);
-    hb__sb_release(&o2.output);
     *out = ci;
     return 0;
 fail:
+    free(cache);
     hb__sb_release(&o1.output);
-    hb__sb_release(&o2.output);
     ccinfo_free(ci);
     return r;
+}
+
+bool hb__ccinfo_json(const hb__ccinfo *ci, const hb__probe_env *pe)
+{
+    hb__ccinfo *c = (hb__ccinfo *)ci; /* the answer is cached in the entry */
+    int known = atomic_load(&c->json_known);
+    if (known)
+        return known == 1;
+    /* GCC 9 has a different JSON shape and Clang rejects the value; only
+     * trust a compiler that accepts the flag silently and is not clang. A
+     * racing duplicate probe gives the same answer. */
+    static const char *const jq[] = {"-fdiagnostics-format=json", "-fsyntax-only", "-x", "c",
+                                     "/dev/null", NULL};
+    hb__run_outcome o = {0};
+    bool json = !strstr(c->version, "clang") && run_query(c, pe, jq, &o) == 0 &&
+                WIFEXITED(o.wait_status) && WEXITSTATUS(o.wait_status) == 0 &&
+                is_empty_json_output(o.output.buf ? o.output.buf : "");
+    hb__sb_release(&o.output);
+    atomic_store(&c->json_known, json ? 1 : 2);
+    return json;
 }
 
 /* Entries are never freed: the cache lives as long as the process, and a

@@ -2,14 +2,18 @@
  * compiler/ccinfo.h - private: who the compiler is.
  *
  * The first time a cc string is used on a backend, ccinfo.c runs
- * `cc --version` and a JSON-diagnostics check on THAT backend (never bare on
- * the host unless the backend is local) and caches the answer for the life
- * of the process. The identity (resolved binary and version line) is part
- * of every input hash.
+ * `cc --version` on THAT backend (never bare on the host unless the backend
+ * is local) and caches the answer for the life of the process, and across
+ * processes in ${XDG_CACHE_HOME:-~/.cache}/hotbox/ccinfo keyed by the
+ * binary's identity (not for microVM guests). The identity
+ * (resolved binary and version line) is part of every input hash. The
+ * JSON-diagnostics check is only needed to compile, so it runs (on the same
+ * backend) at the first compile, not at a cache lookup.
  */
 #ifndef HB_COMPILER_CCINFO_H
 #define HB_COMPILER_CCINFO_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include "backend.h"
@@ -20,7 +24,7 @@ typedef struct hb__ccinfo {
     char **words;        /* cc split on blanks; words[0] resolved to a path */
     char *real;          /* realpath of words[0] */
     char *version;       /* first line of `cc --version` */
-    bool json;           /* accepts -fdiagnostics-format=json (GCC >= 10) */
+    atomic_int json_known; /* hb__ccinfo_json: 0 not probed, 1 JSON, 2 text */
     struct hb__ccinfo *next;
 } hb__ccinfo;
 
@@ -34,6 +38,10 @@ typedef struct hb__probe_env {
 /* The cached identity of cc on pe->be, probing it the first time. The
  * entry stays valid for the life of the process. */
 int hb__ccinfo_get(const char *cc, const hb__probe_env *pe, const hb__ccinfo **out, char **err);
+
+/* Whether ci accepts -fdiagnostics-format=json (GCC >= 10), probed on
+ * pe's backend the first time (a compile asks; an input hash does not). */
+bool hb__ccinfo_json(const hb__ccinfo *ci, const hb__probe_env *pe);
 
 /* Directories a sandbox must show for the compiler binary itself when it
  * lives outside /usr (a toolchain in /opt, a wrapper script in a temp

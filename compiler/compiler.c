@@ -229,7 +229,8 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
                        bc.set.path, bc.set.host_dirs[0]);
         goto out;
     }
-    bool json = ci->json && (!bc.cxx || bc.cxx->json) && !req->text_diagnostics;
+    bool json = !req->text_diagnostics && hb__ccinfo_json(ci, &pe) &&
+                (!bc.cxx || hb__ccinfo_json(bc.cxx, &pe));
     if (backend_dirs(req, ci, &bc, &shown, &extra) < 0) {
         r = hb__seterr(err, -ENOMEM, "out of memory");
         goto out;

@@ -20,6 +20,8 @@ char *cli_test_read_capture(int fd)
 
 char *cli_test_read_capture_range(int fd, uint64_t from, uint64_t to)
 {
+    if (from >= to)
+        return NULL; /* the worker said: no output (most tests) */
     struct stat st;
     if (fstat(fd, &st) < 0)
         return NULL;

@@ -20,6 +20,7 @@ static void run_free(run *R)
         hb_free(p->exports);
         hb_free(p->prev_exports);
     }
+    cli_test_prestart_finish(R); /* before the plugins it points into */
     free(R->plugins);
     for (size_t i = 0; i < R->ncases; i++)
         tr_case_release(&R->cases[i]);
@@ -38,7 +39,6 @@ static void run_free(run *R)
     if (R->junit)
         fclose(R->junit);
     hb_manager_free(R->m);
-    pthread_mutex_destroy(&R->lock);
 }
 
 /* Every DIR argument, searched; -1 to go on, or the exit code. */
@@ -82,7 +82,7 @@ static int open_manager(run *R)
     hb_manager_options_init(&mo, HB_MANAGER_OPTIONS_VERSION);
     cli_manager_options(R->g, &mo);
     mo.on_event = cli_test_on_event;
-    mo.event_userdata = (void *)R->g;
+    mo.event_userdata = R;
     mo.sanitize = R->sanitize;
     if (R->coverage) {
         /* This run's counters only: a fresh directory, reported at the end.
@@ -109,6 +109,7 @@ static void run_jobs(run *R)
     R->live = calloc(R->njobs + 1, sizeof(*R->live));
     R->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     unsigned started = 0;
+    cli_test_pipeline_init(R);
     atomic_store(&R->running, nthreads);
     for (; th && R->done_fd >= 0 && started < nthreads; started++)
         if (pthread_create(&th[started], NULL, cli_test_worker, R) != 0)
@@ -120,6 +121,7 @@ static void run_jobs(run *R)
         cli_test_wait_jobs(R); /* or a signal that cancels the run */
     for (unsigned i = 0; i < started; i++)
         pthread_join(th[i], NULL);
+    cli_test_pipeline_finish(R);
     free(th);
     if (R->done_fd >= 0)
         close(R->done_fd);
@@ -172,6 +174,7 @@ static int finish(run *R, double wall_ms)
 int cmd_test(const cli_global *g, int argc, char **argv)
 {
     run R0 = {.g = g}, *R = &R0;
+    double start = cli_test_now_ms(), mark = start;
     pthread_mutex_init(&R->lock, NULL);
     R->done_fd = -1;
     cli_test_block_signals();
@@ -189,10 +192,16 @@ int cmd_test(const cli_global *g, int argc, char **argv)
     if ((rc = discover_all(R)) >= 0)
         goto out;
     rc = HB_EXIT_FAILED;
+    cli_test_stage_add(R, CLI_STAGE_OPTIONS, cli_test_now_ms() - mark);
+    mark = cli_test_now_ms();
     if (open_manager(R) < 0)
         goto out;
     double t0 = cli_test_now_ms();
+    cli_test_stage_add(R, CLI_STAGE_MANAGER, t0 - mark);
+    cli_test_prestart(R); /* the first worker starts while the builds run */
     cli_test_build_all(R);
+    mark = cli_test_now_ms();
+    cli_test_stage_add(R, CLI_STAGE_BUILD, mark - t0);
     if (cli_test_plan(R) < 0) {
         cli_error("test: out of memory");
         goto out;
@@ -201,8 +210,10 @@ int cmd_test(const cli_global *g, int argc, char **argv)
         printf("TAP version 13\n1..%zu\n", R->ncases);
         fflush(stdout);
     }
+    cli_test_stage_add(R, CLI_STAGE_PLAN, cli_test_now_ms() - mark);
     run_jobs(R);
     double wall = cli_test_now_ms() - t0;
+    mark = cli_test_now_ms();
     cli_test_record_upgrades(R);
     /* Before the summary, which stays the last line. */
     bool cov_ok = !R->coverage || atomic_load(&R->cancel_sig) || cli_test_coverage_report(R);
@@ -211,7 +222,13 @@ int cmd_test(const cli_global *g, int argc, char **argv)
         rc = HB_EXIT_FAILED;
     if (atomic_load(&R->cancel_sig))
         rc = 128 + atomic_load(&R->cancel_sig);
+    cli_test_stage_add(R, CLI_STAGE_REPORTS, cli_test_now_ms() - mark);
 out:
+    mark = cli_test_now_ms();
     run_free(R);
+    double end = cli_test_now_ms();
+    R->stage_ms[CLI_STAGE_TEARDOWN] += end - mark; /* the threads are gone */
+    cli_test_stages_print(R, end - start);
+    pthread_mutex_destroy(&R->lock);
     return rc;
 }

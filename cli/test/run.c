@@ -14,24 +14,16 @@
 
 #include "test.h"
 
-typedef struct jctx {
-    run *R;
-    job *J;
-    size_t jobno;
-    hb_sandbox *sb;
-    int cap_fd;
-    char *cap_path;
-    char *events; /* interesting events during the current step (state resets) */
-    size_t announced; /* 1 + the case whose start was reported last (batches) */
-} jctx;
-
 /* Events run on the calling thread: a thread-local pointer routes them to
  * the job that caused them. */
 static _Thread_local jctx *cur_job;
 
 void cli_test_on_event(const hb_event *ev, void *ud)
 {
-    (void)ud;
+    run *R = ud;
+    if ((ev->type == HB_EVENT_COMPILED && ev->compile_ms > 0) ||
+        ev->type == HB_EVENT_COMPILE_FAILED)
+        atomic_store(&R->compiled, true);
     jctx *j = cur_job;
     if (!j || (ev->type != HB_EVENT_STATE_RESET && ev->type != HB_EVENT_WARNING &&
                ev->type != HB_EVENT_RESTARTED))
@@ -63,31 +55,42 @@ static int load_with_providers(run *R, hb_sandbox *sb, tplugin *p, unsigned dept
     return p->object ? hb_load_object_as(sb, p->object, p->name) : hb_load(sb, p->dir);
 }
 
-static int open_sandbox(jctx *j, double *load_ms, char **err)
+int cli_test_sandbox_new(run *R, const tplugin *p, const char *cap_path, hb_sandbox **out)
 {
-    run *R = j->R;
     hb_sandbox_options o;
     hb_sandbox_options_init(&o, HB_SANDBOX_OPTIONS_VERSION);
-    o.name = j->J->p->name;
+    o.name = p->name;
     o.profile = R->g->profile;
     o.trust_plugin_runtime = R->g->trust_plugin_runtime;
     o.worker = R->g->worker;
     o.call_timeout_ms = R->timeout_ms;
     o.swap_timeout_ms = R->timeout_ms;
-    o.output_path = j->cap_path;
+    o.output_path = cap_path;
     o.from_snapshot = R->from_snapshot;
     char *record_dir = R->record ? cli_record_dir(R->m) : NULL;
     o.record_dir = record_dir;
     o.no_carry = R->no_carry;
-    double t0 = cli_test_now_ms();
-    int r = hb_sandbox_new(R->m, &o, &j->sb);
+    int r = hb_sandbox_new(R->m, &o, out);
     free(record_dir);
+    return r;
+}
+
+static int open_sandbox(jctx *j, double *load_ms, char **err)
+{
+    run *R = j->R;
+    double t0 = cli_test_now_ms();
+    /* The first job may find its worker started during the builds. */
+    j->sb = j->jobno == 0 ? cli_test_prestarted(R, j->J->p) : NULL;
+    int r = j->sb ? 0 : cli_test_sandbox_new(R, j->J->p, j->cap_path, &j->sb);
+    double t1 = cli_test_now_ms();
+    cli_test_stage_add(R, CLI_STAGE_WORKER, t1 - t0);
     if (r < 0) {
         *err = tr_printf("cannot start a worker: %s: %s", hb_strerror(r), hb_manager_last_error(R->m));
         return r;
     }
     r = load_with_providers(R, j->sb, j->J->p, 0);
     *load_ms = cli_test_now_ms() - t0;
+    cli_test_stage_add(R, CLI_STAGE_LOAD, *load_ms - (t1 - t0));
     if (r < 0) {
         *err = tr_printf("loading %s failed: %s", j->J->p->name, hb_sandbox_last_error(j->sb));
         hb_sandbox_free(j->sb);
@@ -112,6 +115,15 @@ static void collect(jctx *j, tr_case *c)
     c->output = cli_test_read_capture(j->cap_fd);
     c->events = j->events;
     j->events = NULL;
+}
+
+/* Ends the job's sandbox (its worker), timed. */
+static void free_sandbox(jctx *j)
+{
+    double t0 = cli_test_now_ms();
+    hb_sandbox_free(j->sb);
+    j->sb = NULL;
+    cli_test_stage_add(j->R, CLI_STAGE_SANDBOX_END, cli_test_now_ms() - t0);
 }
 
 /* A test's case from its result; le: the text of its error. */
@@ -155,8 +167,7 @@ static void finish_test_case(jctx *j, tr_case *c, hb_test_result res, const char
     }
     if (sandbox_broken(res.error)) {
         cli_test_set_live(j->R, j->jobno, NULL);
-        hb_sandbox_free(j->sb);
-        j->sb = NULL;
+        free_sandbox(j);
     }
 }
 
@@ -318,15 +329,68 @@ static void fail_rest(run *R, job *J, size_t from, const char *why, const char *
         atomic_store(&R->stop, true);
 }
 
+char *cli_test_cap_path(const run *R, size_t jobno)
+{
+    return tr_printf("%s/job-%zu.out", R->tmpdir, jobno);
+}
+
+/* Whether a job's steps need a sandbox (a build failure or a plugin
+ * without tests is reported without one). */
+static bool needs_sandbox(const job *J)
+{
+    for (size_t k = 0; k < J->nsteps; k++)
+        if (J->steps[k].kind != STEP_BUILD && J->steps[k].kind != STEP_NOTESTS)
+            return true;
+    return false;
+}
+
+void cli_test_job_setup(run *R, size_t jobno, jctx *j, bool load)
+{
+    *j = (jctx){R, &R->jobs[jobno], jobno, NULL, -1, NULL, NULL, 0, false, 0, NULL};
+    j->cap_path = cli_test_cap_path(R, jobno);
+    if (j->cap_path)
+        j->cap_fd = open(j->cap_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (!load || j->cap_fd < 0 || !needs_sandbox(j->J) || atomic_load(&R->stop))
+        return;
+    /* Events of the load (a state reset from a snapshot) belong to the
+     * job's first case, whichever thread loads. */
+    jctx *was = cur_job;
+    cur_job = j;
+    double load_ms = 0;
+    j->opened = true;
+    j->open_r = open_sandbox(j, &load_ms, &j->open_err);
+    cur_job = was;
+}
+
+void cli_test_job_release(jctx *j)
+{
+    cli_test_set_live(j->R, j->jobno, NULL);
+    if (j->sb)
+        free_sandbox(j);
+    if (j->cap_fd >= 0)
+        close(j->cap_fd);
+    if (j->cap_path)
+        unlink(j->cap_path);
+    free(j->cap_path);
+    free(j->events);
+    free(j->open_err);
+    j->cap_fd = -1;
+    j->cap_path = j->events = j->open_err = NULL;
+}
+
 static void run_job(run *R, job *J, size_t jobno)
 {
-    jctx j = {R, J, jobno, NULL, -1, NULL, NULL, 0};
-    cur_job = &j;
-    j.cap_path = tr_printf("%s/job-%zu.out", R->tmpdir, jobno);
-    if (j.cap_path)
-        j.cap_fd = open(j.cap_path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (j.cap_fd < 0) {
-        fail_rest(R, J, 0, "cannot create the output capture file", j.cap_path);
+    jctx own, *jp = cli_test_prepared(R, jobno);
+    if (!jp) {
+        jp = &own;
+        cli_test_job_setup(R, jobno, jp, false);
+    }
+    jctx *j = jp;
+    cur_job = j;
+    /* While this job runs, the next ones' sandboxes are made ready. */
+    cli_test_prepare_ahead(R);
+    if (j->cap_fd < 0) {
+        fail_rest(R, J, 0, "cannot create the output capture file", j->cap_path);
         goto out;
     }
     for (size_t k = 0; k < J->nsteps; k++) {
@@ -362,12 +426,12 @@ static void run_job(run *R, job *J, size_t jobno)
                 atomic_store(&R->stop, true);
             continue;
         }
-        if (!j.sb) {
+        if (!j->sb) {
             double load_ms = 0;
-            char *err = NULL;
-            if (open_sandbox(&j, &load_ms, &err) < 0) {
-                fail_rest(R, J, k, "the plugin could not be loaded", err);
-                free(err);
+            int r = j->opened ? j->open_r : open_sandbox(j, &load_ms, &j->open_err);
+            j->opened = false; /* a later reopen (after a crash loop) is this thread's */
+            if (r < 0) {
+                fail_rest(R, J, k, "the plugin could not be loaded", j->open_err);
                 break;
             }
             if (R->upgrade && s->kind != STEP_TO_OLD && J->steps[0].kind == STEP_TO_OLD) {
@@ -377,22 +441,25 @@ static void run_job(run *R, job *J, size_t jobno)
                 break;
             }
         }
+        double ts = cli_test_now_ms();
         /* Batches run in the worker without CALL frames: --record (which
          * records each test's call for hotbox replay) and --fail-fast (which
          * stops at the first failure) run one test per round trip. */
         if (s->kind == STEP_TEST && !R->fail_fast && !R->record) {
-            size_t done = run_test_batch(&j, k); /* reported there */
+            size_t done = run_test_batch(j, k); /* reported there */
             if (done) {
                 k += done - 1;
+                cli_test_stage_add(R, CLI_STAGE_TESTS, cli_test_now_ms() - ts);
                 continue;
             }
         }
         cli_test_json_start(R, c);
         if (s->kind == STEP_TEST)
-            run_test_step(&j, s, c);
+            run_test_step(j, s, c);
         else
-            run_swap_step(&j, s, c);
+            run_swap_step(j, s, c);
         cli_test_report_case(R, c);
+        cli_test_stage_add(R, CLI_STAGE_TESTS, cli_test_now_ms() - ts);
         if (c->status == TR_FAIL && R->fail_fast)
             atomic_store(&R->stop, true);
         if (c->status == TR_FAIL && s->kind != STEP_TEST) {
@@ -404,15 +471,12 @@ static void run_job(run *R, job *J, size_t jobno)
         }
     }
 out:
+    /* The worker's end is not waited for here: the next job starts. */
     cli_test_set_live(R, jobno, NULL);
-    if (j.sb)
-        hb_sandbox_free(j.sb);
-    if (j.cap_fd >= 0)
-        close(j.cap_fd);
-    if (j.cap_path)
-        unlink(j.cap_path);
-    free(j.cap_path);
-    free(j.events);
+    if (j->sb)
+        cli_test_close_later(R, j->sb);
+    j->sb = NULL;
+    cli_test_job_release(j);
     cur_job = NULL;
 }
 

@@ -9,6 +9,9 @@
  *   sanreport.c a sanitizer's report as a failure's text (--sanitize)
  *   coverage.c  --coverage DIR: the report and its summary line
  *   command.c   cmd_test: the above in order, the summary, the JUnit file
+ *   stages.c    time per stage of the run (HOTBOX_TEST_STAGES)
+ *   prepare.c   the next jobs' sandboxes readied while a job runs, and
+ *               finished sandboxes ended off the job's thread
  * Uses only the public API. Threads: the manager is shared; every job owns
  * its own sandbox, used by that job's thread only. */
 #ifndef HB_CLI_TEST_H
@@ -65,6 +68,21 @@ typedef struct job {
     size_t nsteps;
 } job;
 
+/* The stages of a run, timed (stages.c). */
+typedef enum cli_stage {
+    CLI_STAGE_OPTIONS = 0, /* option parsing, discovery, report files opened */
+    CLI_STAGE_MANAGER,     /* hb_manager_new: store and catalogue */
+    CLI_STAGE_BUILD,       /* compiler probes, input hashing, cache lookup */
+    CLI_STAGE_PLAN,
+    CLI_STAGE_WORKER,      /* hb_sandbox_new: a worker started (summed over jobs) */
+    CLI_STAGE_LOAD,        /* the plugin (and its providers) loaded */
+    CLI_STAGE_TESTS,       /* the cases run and reported */
+    CLI_STAGE_SANDBOX_END, /* hb_sandbox_free: the worker ended */
+    CLI_STAGE_REPORTS,     /* summary, JUnit, --json summary */
+    CLI_STAGE_TEARDOWN,    /* the manager closed, temporary files removed */
+    CLI_STAGE_N
+} cli_stage;
+
 typedef struct run {
     const cli_global *g;
     hb_manager *m;
@@ -106,6 +124,12 @@ typedef struct run {
     atomic_size_t running;   /* job threads still running */
     int done_fd;             /* eventfd: the last job thread is done */
     FILE *human;             /* progress lines: stdout, or stderr with --tap/--json */
+    double stage_ms[CLI_STAGE_N]; /* under lock (stages.c) */
+    unsigned builds;         /* hb_build calls (build.c; stages.c prints it) */
+    atomic_bool compiled;    /* a build compiled or failed (not a cache hit): run.c's
+                              * event callback sets it, build.c reads it */
+    struct pipeline *pipe;   /* prepare.c */
+    struct prestart *pre;    /* prepare.c */
 } run;
 
 static inline double cli_test_now_ms(void)
@@ -153,10 +177,62 @@ void cli_test_block_signals(void);
 void cli_test_wait_jobs(run *R);
 void cli_test_set_live(run *R, size_t jobno, hb_sandbox *sb);
 
+/* A job being run: its sandbox, its capture file, the events of its
+ * current step. Set up (and its sandbox opened) by the job's thread or
+ * ahead of it by prepare.c; then used by one thread at a time. */
+typedef struct jctx {
+    run *R;
+    job *J;
+    size_t jobno;
+    hb_sandbox *sb;
+    int cap_fd;
+    char *cap_path;
+    char *events; /* interesting events during the current step (state resets) */
+    size_t announced; /* 1 + the case whose start was reported last (batches) */
+    bool opened;      /* the sandbox was opened ahead: open_r, open_err say how */
+    int open_r;
+    char *open_err;
+} jctx;
+
 /* run.c: a thread's loop (takes jobs until none is left); the manager's
  * event callback (routes events to the job that caused them). */
 void *cli_test_worker(void *R);
 void cli_test_on_event(const hb_event *ev, void *ud);
+/* The job's capture file, and with load its sandbox with the plugin loaded
+ * (unless the job needs none or the run has stopped). Any thread. */
+void cli_test_job_setup(run *R, size_t jobno, jctx *j, bool load);
+/* Ends what job_setup made (the sandbox, synchronously) and frees j's fields. */
+void cli_test_job_release(jctx *j);
+/* A sandbox for p's tests, its output to cap_path (hb_sandbox_new). */
+int cli_test_sandbox_new(run *R, const tplugin *p, const char *cap_path, hb_sandbox **out);
+/* Where job jobno's worker writes its output (malloc'ed; NULL: ENOMEM). */
+char *cli_test_cap_path(const run *R, size_t jobno);
+
+/* prepare.c: the pipeline of a run. While a job runs its tests, the
+ * sandboxes of the next jobs (up to -j of them) are started and loaded on
+ * helper threads, and a finished job's sandbox is ended on a helper
+ * thread, so no job waits for a worker to start or to exit; tests still
+ * run one at a time per job thread (-j). Works the same whether
+ * hb_sandbox_new starts a worker or takes a pre-started one. */
+void cli_test_pipeline_init(run *R);   /* before the job threads */
+void cli_test_pipeline_finish(run *R); /* after them: every helper joined */
+void cli_test_prepare_ahead(run *R);   /* starts preparing the next jobs */
+/* The job's context prepared ahead (the preparation waited for), or NULL
+ * when none was started (and none will be). */
+jctx *cli_test_prepared(run *R, size_t jobno);
+/* Frees sb on a helper thread (joined by cli_test_pipeline_finish). */
+void cli_test_close_later(run *R, hb_sandbox *sb);
+/* Before the builds: the first plugin's worker started on a helper thread
+ * while the build cache is looked up (not with --from-snapshot, --record,
+ * --upgrade, --sanitize or --object, whose sandboxes depend on the builds).
+ * cli_test_prestart_wait waits for that helper (before reading the
+ * manager's last error, which it could set). cli_test_prestarted hands the
+ * sandbox to the first job when that job is p's, else ends it; NULL when
+ * there is none. cli_test_prestart_finish ends one never claimed. */
+void cli_test_prestart(run *R);
+void cli_test_prestart_wait(run *R);
+hb_sandbox *cli_test_prestarted(run *R, const tplugin *p);
+void cli_test_prestart_finish(run *R);
 
 /* capture.c: the worker appends stdout and stderr to a capture file; it is
  * emptied before each case and read after it. */
@@ -174,6 +250,11 @@ bool cli_test_sanitizer_report(const char *output, char **message, char **detail
  * line printed (after every job's sandbox is gone); false when that
  * failed (said). */
 bool cli_test_coverage_report(run *R);
+
+/* stages.c: ms added to stage s (any thread); the stages printed on
+ * stderr when HOTBOX_TEST_STAGES is set. */
+void cli_test_stage_add(run *R, cli_stage s, double ms);
+void cli_test_stages_print(const run *R, double total_ms);
 
 /* output.c */
 void cli_test_emit_json(run *R, json_t *o); /* takes o */
