@@ -494,6 +494,13 @@ double hb__ms_since(uint64_t start_ns)
     return (double)(hb__now_ns() - start_ns) / 1e6;
 }
 
+const char *hb__enum_name(const char *const *names, size_t n, long v)
+{
+    if (v < 0 || (unsigned long)v >= n || !names[v])
+        return "unknown";
+    return names[v];
+}
+
 const char *hb__signal_name(int sig)
 {
     static const struct {
@@ -659,6 +666,20 @@ long hb__dir_count(const char *path)
     return n;
 }
 
+int hb__dir_any(const char *dir, bool (*pred)(const char *dir, const char *name, void *arg),
+                void *arg)
+{
+    DIR *d = opendir(dir); /* glibc opens it O_CLOEXEC */
+    if (!d)
+        return -errno;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)))
+        found = e->d_name[0] != '.' && pred(dir, e->d_name, arg);
+    closedir(d);
+    return found;
+}
+
 void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem)
 {
     if (len < *cap)
@@ -670,6 +691,20 @@ void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem)
     if (n)
         *cap = ncap;
     return n;
+}
+
+void *hb__push(void *arrp, size_t *len, size_t *cap, size_t elem)
+{
+    void *arr;
+    memcpy(&arr, arrp, sizeof(arr));
+    char *n = hb__grow(arr, *len, cap, elem);
+    if (!n)
+        return NULL;
+    memcpy(arrp, &n, sizeof(n));
+    char *e = n + *len * elem;
+    memset(e, 0, elem);
+    (*len)++;
+    return e;
 }
 
 char **hb__strv_pack(const char *const *v, size_t n)
