@@ -40,7 +40,7 @@ typedef struct cov_file {
 
 typedef struct cov {
     cov_file *files;
-    size_t nfiles;
+    size_t nfiles, cap;
     hb_coverage_summary sum;
 } cov;
 
@@ -49,15 +49,13 @@ static cov_file *file_of(cov *c, const char *path)
     for (size_t i = 0; i < c->nfiles; i++)
         if (strcmp(c->files[i].path, path) == 0)
             return &c->files[i];
-    cov_file *n = realloc(c->files, (c->nfiles + 1) * sizeof(*n));
-    if (!n)
+    char *copy = strdup(path);
+    cov_file *f = copy ? hb__push(&c->files, &c->nfiles, &c->cap, sizeof(*f)) : NULL;
+    if (!f) {
+        free(copy);
         return NULL;
-    c->files = n;
-    cov_file *f = &n[c->nfiles];
-    memset(f, 0, sizeof(*f));
-    if (!(f->path = strdup(path)))
-        return NULL;
-    c->nfiles++;
+    }
+    f->path = copy;
     return f;
 }
 

@@ -35,7 +35,7 @@ typedef struct rec_plugin {
 struct hb_recorder {
     char *dir;
     rec_plugin *plugins;
-    size_t nplugins;
+    size_t nplugins, cap;
     size_t last; /* index of the last plugin used: calls come in runs */
 };
 
@@ -65,15 +65,14 @@ static rec_plugin *find(hb_recorder *rec, const char *name, bool add)
         }
     if (!add)
         return NULL;
-    rec_plugin *np = realloc(rec->plugins, (rec->nplugins + 1) * sizeof(*np));
-    if (!np)
+    char *copy = strdup(name);
+    rec_plugin *p = copy ? hb__push(&rec->plugins, &rec->nplugins, &rec->cap, sizeof(*p)) : NULL;
+    if (!p) {
+        free(copy);
         return NULL;
-    rec->plugins = np;
-    rec_plugin *p = &np[rec->nplugins];
-    memset(p, 0, sizeof(*p));
-    if (!(p->name = strdup(name)))
-        return NULL;
-    rec->last = rec->nplugins++;
+    }
+    p->name = copy;
+    rec->last = rec->nplugins - 1;
     return p;
 }
 
