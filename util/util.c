@@ -707,6 +707,19 @@ void *hb__push(void *arrp, size_t *len, size_t *cap, size_t elem)
     return e;
 }
 
+void *hb__push_named(void *arrp, size_t *len, size_t *cap, size_t elem, size_t name_off,
+                     const char *name)
+{
+    char *copy = strdup(name);
+    char *e = copy ? hb__push(arrp, len, cap, elem) : NULL;
+    if (!e) {
+        free(copy);
+        return NULL;
+    }
+    memcpy(e + name_off, &copy, sizeof(copy));
+    return e;
+}
+
 char **hb__strv_pack(const char *const *v, size_t n)
 {
     size_t bytes = 0;

@@ -192,6 +192,11 @@ void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem);
  * array's pointer (a T **). Returns the new element with *len counting it,
  * or NULL with the array, *len and *cap unchanged. */
 void *hb__push(void *arrp, size_t *len, size_t *cap, size_t elem);
+/* hb__push for an array of entries keyed by name: the new entry's char *
+ * at byte name_off holds a copy of name. NULL (nothing changed) when out
+ * of memory. */
+void *hb__push_named(void *arrp, size_t *len, size_t *cap, size_t elem, size_t name_off,
+                     const char *name);
 /* The first n strings of v packed into one allocation (the pointer array,
  * NULL-terminated, then the strings), so one free() releases it all: the
  * shape public list results take (hb_free). NULL on allocation failure. */
