@@ -11,6 +11,7 @@
  * there, bounded in time, never in the directory the worker could write. */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -49,14 +50,8 @@ static cov_file *file_of(cov *c, const char *path)
     for (size_t i = 0; i < c->nfiles; i++)
         if (strcmp(c->files[i].path, path) == 0)
             return &c->files[i];
-    char *copy = strdup(path);
-    cov_file *f = copy ? hb__push(&c->files, &c->nfiles, &c->cap, sizeof(*f)) : NULL;
-    if (!f) {
-        free(copy);
-        return NULL;
-    }
-    f->path = copy;
-    return f;
+    return hb__push_named(&c->files, &c->nfiles, &c->cap, sizeof(cov_file),
+                          offsetof(cov_file, path), path);
 }
 
 static int add_line(cov_file *f, unsigned line, uint64_t count)

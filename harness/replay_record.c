@@ -9,6 +9,7 @@
 #include "replay.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +66,10 @@ static rec_plugin *find(hb_recorder *rec, const char *name, bool add)
         }
     if (!add)
         return NULL;
-    char *copy = strdup(name);
-    rec_plugin *p = copy ? hb__push(&rec->plugins, &rec->nplugins, &rec->cap, sizeof(*p)) : NULL;
-    if (!p) {
-        free(copy);
-        return NULL;
-    }
-    p->name = copy;
-    rec->last = rec->nplugins - 1;
+    rec_plugin *p = hb__push_named(&rec->plugins, &rec->nplugins, &rec->cap, sizeof(*p),
+                                   offsetof(rec_plugin, name), name);
+    if (p)
+        rec->last = rec->nplugins - 1;
     return p;
 }
 

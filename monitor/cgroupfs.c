@@ -11,15 +11,23 @@
 
 #include "util.h"
 
-int hb__cgfs_read(const char *dir, const char *file, char *buf, size_t len)
+/* <dir>/<file> opened with flags (and O_CLOEXEC): the fd or -errno. */
+static int open_in(const char *dir, const char *file, int flags)
 {
     char *p = hb__path_join(dir, file);
     if (!p)
         return -ENOMEM;
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int fd = open(p, flags | O_CLOEXEC);
+    int e = errno;
     free(p);
+    return fd < 0 ? -e : fd;
+}
+
+int hb__cgfs_read(const char *dir, const char *file, char *buf, size_t len)
+{
+    int fd = open_in(dir, file, O_RDONLY);
     if (fd < 0)
-        return -errno;
+        return fd;
     size_t got = 0;
     while (got + 1 < len) {
         ssize_t n = read(fd, buf + got, len - 1 - got);
@@ -42,13 +50,9 @@ int hb__cgfs_read(const char *dir, const char *file, char *buf, size_t len)
 
 int hb__cgfs_write(const char *dir, const char *file, const char *text)
 {
-    char *p = hb__path_join(dir, file);
-    if (!p)
-        return -ENOMEM;
-    int fd = open(p, O_WRONLY | O_CLOEXEC);
-    free(p);
+    int fd = open_in(dir, file, O_WRONLY);
     if (fd < 0)
-        return -errno;
+        return fd;
     ssize_t n;
     do
         n = write(fd, text, strlen(text));

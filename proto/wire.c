@@ -260,15 +260,16 @@ int hb__wire_parse_header(const uint8_t hdr[HB_WIRE_HEADER], uint32_t max_frame,
     return 0;
 }
 
-int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f)
+/* Reads the rest of a frame whose first `have` header bytes are in hdr:
+ * the header's other bytes, then its payload, into *f. */
+static int read_frame(int fd, uint8_t hdr[HB_WIRE_HEADER], size_t have, uint32_t max_frame,
+                      hb_frame *f)
 {
-    uint8_t hdr[HB_WIRE_HEADER];
     uint8_t type;
     uint32_t id, len;
-    int r = hb__read_full(fd, hdr, sizeof(hdr));
-    if (r < 0)
-        return r;
-    r = hb__wire_parse_header(hdr, max_frame, &type, &id, &len);
+    int r = hb__read_full(fd, hdr + have, HB_WIRE_HEADER - have);
+    if (r == 0)
+        r = hb__wire_parse_header(hdr, max_frame, &type, &id, &len);
     if (r < 0)
         return r;
     /* Never NULL, so an empty payload is still a valid pointer to decode. */
@@ -280,11 +281,14 @@ int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f)
         free(payload);
         return r;
     }
-    f->type = type;
-    f->id = id;
-    f->payload = payload;
-    f->len = len;
+    *f = (hb_frame){.type = type, .id = id, .payload = payload, .len = len};
     return 0;
+}
+
+int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f)
+{
+    uint8_t hdr[HB_WIRE_HEADER];
+    return read_frame(fd, hdr, 0, max_frame, f);
 }
 
 int hb__wire_recv_fd(int sock, uint32_t max_frame, hb_frame *f, int *passed)
@@ -306,30 +310,13 @@ int hb__wire_recv_fd(int sock, uint32_t max_frame, hb_frame *f, int *passed)
     if (n == 0)
         return -EPIPE;
     int fd = take_fds(&mh);
-    int r = 0;
-    if (mh.msg_flags & MSG_CTRUNC)
-        r = -EPROTO; /* more fds than anyone sends: not our peer's frame */
-    if (r == 0 && (size_t)n < sizeof(hdr))
-        r = hb__read_full(sock, hdr + n, sizeof(hdr) - (size_t)n);
-    uint8_t type = 0;
-    uint32_t id = 0, len = 0;
-    if (r == 0)
-        r = hb__wire_parse_header(hdr, max_frame, &type, &id, &len);
-    uint8_t *payload = NULL;
-    if (r == 0 && !(payload = malloc(len ? len : 1)))
-        r = -ENOMEM;
-    if (r == 0)
-        r = hb__read_full(sock, payload, len);
+    /* More fds than anyone sends: not our peer's frame. */
+    int r = (mh.msg_flags & MSG_CTRUNC) ? -EPROTO : read_frame(sock, hdr, (size_t)n, max_frame, f);
     if (r < 0) {
-        free(payload);
         if (fd >= 0)
             close(fd);
         return r;
     }
-    f->type = type;
-    f->id = id;
-    f->payload = payload;
-    f->len = len;
     *passed = fd;
     return 0;
 }
