@@ -606,6 +606,13 @@ void hb__free_n(void *const *ptrs, size_t n)
         free(ptrs[i]);
 }
 
+void hb__close_n(const int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
 void hb__strv_free_n(char **const *vecs, size_t n)
 {
     for (size_t i = 0; i < n; i++)

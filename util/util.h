@@ -163,6 +163,10 @@ void hb__strs_free(char **v, size_t n);
  * fine), HB_STRV_FREE_ALL(v, w, ...) each string vector. */
 void hb__free_n(void *const *ptrs, size_t n);
 void hb__strv_free_n(char **const *vecs, size_t n);
+/* HB_CLOSE_ALL(fd, ...) closes each fd that is open (>= 0; -1 is skipped). */
+void hb__close_n(const int *fds, size_t n);
+#define HB_CLOSE_ALL(...) \
+    hb__close_n((const int[]){__VA_ARGS__}, sizeof((int[]){__VA_ARGS__}) / sizeof(int))
 #define HB_FREE_ALL(...) \
     hb__free_n((void *const[]){__VA_ARGS__}, sizeof((void *[]){__VA_ARGS__}) / sizeof(void *))
 #define HB_STRV_FREE_ALL(...)                          \
