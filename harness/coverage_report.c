@@ -170,10 +170,7 @@ static int run_gcov(const char *gcov, const char *work, const char *base, json_t
             free(text);
         }
     }
-    if (ofd >= 0)
-        close(ofd);
-    if (efd >= 0)
-        close(efd);
+    HB_CLOSE_ALL(ofd, efd);
     free(out_path);
     free(err_path);
     free(data);

@@ -298,12 +298,7 @@ void hb_watcher_free(hb_watcher *w)
 {
     if (!w)
         return;
-    if (w->efd >= 0)
-        close(w->efd);
-    if (w->tfd >= 0)
-        close(w->tfd);
-    if (w->ifd >= 0)
-        close(w->ifd); /* drops every watch */
+    HB_CLOSE_ALL(w->efd, w->tfd, w->ifd); /* closing ifd drops every watch */
     hb__strv_free(w->include);
     hb__strv_free(w->exclude);
     free(w->exclude_dir_only);
