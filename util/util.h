@@ -91,6 +91,13 @@ char *hb__path_join(const char *a, const char *b);
 
 /* Absolute, normalised path of an existing file (realpath). malloc'ed. */
 int hb__realpath(const char *path, char **out);
+/* Finding hotbox's helper files (libexec.c): the first of a and b that is
+ * set and not empty (an option, getenv(...)), or NULL; and
+ * <dir>/../libexec/hotbox/<name>, dir holding the library or program that
+ * contains addr, when it passes access(mode) (malloc'ed; else NULL). The
+ * layout is the same in the build tree and installed. */
+const char *hb__nonempty(const char *a, const char *b);
+char *hb__libexec_file(const void *addr, const char *name, int mode);
 
 /* Last path component without trailing slashes, malloc'ed. */
 char *hb__basename(const char *path);
