@@ -73,21 +73,16 @@ static int ns_probe(char **why)
     return -EPERM;
 }
 
+static bool is_c_or_h(const char *dir, const char *name, void *arg)
+{
+    size_t l = strlen(name);
+    return l > 2 && name[l - 2] == '.' && (name[l - 1] == 'c' || name[l - 1] == 'h');
+}
+
 /* Whether dir directly holds a C source or header. */
 static bool holds_sources(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return false;
-    bool found = false;
-    struct dirent *de;
-    while (!found && (de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        found = de->d_name[0] != '.' && l > 2 && de->d_name[l - 2] == '.' &&
-                (de->d_name[l - 1] == 'c' || de->d_name[l - 1] == 'h');
-    }
-    closedir(d);
-    return found;
+    return hb__dir_any(dir, is_c_or_h, NULL) == 1;
 }
 
 /* The sibling plugin directories of plugin_dir under root (malloc'ed
@@ -114,24 +109,19 @@ static size_t sibling_plugins(const char *root, const char *plugin_dir, char **o
     return n;
 }
 
+static bool unreachable_file(const char *dir, const char *name, void *arg)
+{
+    char *p = hb__path_join(dir, name);
+    struct stat st;
+    bool ok = p && (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) || hb_jail_uid_can_reach(p, false));
+    free(p);
+    return !ok;
+}
+
 /* Whether every regular file directly in dir is readable by the jail uid. */
 static bool files_reachable(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return false;
-    bool ok = true;
-    struct dirent *de;
-    while (ok && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
-            continue;
-        char *p = hb__path_join(dir, de->d_name);
-        struct stat st;
-        ok = p && (lstat(p, &st) < 0 || !S_ISREG(st.st_mode) || hb_jail_uid_can_reach(p, false));
-        free(p);
-    }
-    closedir(d);
-    return ok;
+    return hb__dir_any(dir, unreachable_file, NULL) == 0;
 }
 
 /* A root manager's compile drops to host uid 65534 when everything shown

@@ -249,26 +249,29 @@ hb_isolation hb_compiler_selected(hb_compiler *c)
     return i;
 }
 
-int hb_compiler_warm(hb_compiler *c, char **err)
+/* Whether warming applies to c: 1 when it compiles in microVMs, 0 when
+ * there is nothing to warm, or an error naming fn. */
+static int warms(hb_compiler *c, const char *fn, char **err)
 {
     if (!c)
-        return hb__seterr(err, -EINVAL, "hb_compiler_warm: NULL context");
+        return hb__seterr(err, -EINVAL, "%s: NULL context", fn);
     if (hb_compiler_selected(c) != HB_ISOLATION_MICROVM)
         return 0;
     if (!c->vm)
         return hb__seterr(err, HB_EISOLATION, "microvm backend is not built into this hotbox");
-    return c->mv->vm->start(c->vm, err);
+    return 1;
+}
+
+int hb_compiler_warm(hb_compiler *c, char **err)
+{
+    int r = warms(c, "hb_compiler_warm", err);
+    return r <= 0 ? r : c->mv->vm->start(c->vm, err);
 }
 
 int hb_compiler_wait_warm(hb_compiler *c, unsigned timeout_ms, char **err)
 {
-    if (!c)
-        return hb__seterr(err, -EINVAL, "hb_compiler_wait_warm: NULL context");
-    if (hb_compiler_selected(c) != HB_ISOLATION_MICROVM)
-        return 0;
-    if (!c->vm)
-        return hb__seterr(err, HB_EISOLATION, "microvm backend is not built into this hotbox");
-    return c->mv->vm->wait_warm(c->vm, timeout_ms, err);
+    int r = warms(c, "hb_compiler_wait_warm", err);
+    return r <= 0 ? r : c->mv->vm->wait_warm(c->vm, timeout_ms, err);
 }
 
 void hb_compiler_stats_get(hb_compiler *c, hb_compiler_stats *out)

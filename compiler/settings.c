@@ -163,14 +163,20 @@ static int item_verbatim(const pctx *p, const char *key, const char *s, hb_argv 
     return 0;
 }
 
-static int item_include(const pctx *p, const char *key, const char *s, hb_argv *out)
+/* s, a path relative to the plugin directory (what names its kind). */
+static int push_relative(const pctx *p, const char *key, const char *s, const char *what,
+                         hb_argv *out)
 {
     if (s[0] == '/')
-        return key_error(p, key, "\"%s\" is absolute; include directories are relative to the "
-                                 "plugin directory",
-                         s);
+        return key_error(p, key, "\"%s\" is absolute; %s are relative to the plugin directory",
+                         s, what);
     hb__argv_push(out, s);
     return 0;
+}
+
+static int item_include(const pctx *p, const char *key, const char *s, hb_argv *out)
+{
+    return push_relative(p, key, s, "include directories", out);
 }
 
 static int item_lib(const pctx *p, const char *key, const char *s, hb_argv *out)
@@ -179,14 +185,8 @@ static int item_lib(const pctx *p, const char *key, const char *s, hb_argv *out)
         hb__argv_push(out, s); /* -lfoo, -L/opt/x/lib, -Wl,-rpath,... as written */
         return 0;
     }
-    if (strchr(s, '/')) { /* an archive or object beside the plugin */
-        if (s[0] == '/')
-            return key_error(p, key, "\"%s\" is absolute; library files are relative to the "
-                                     "plugin directory",
-                             s);
-        hb__argv_push(out, s);
-        return 0;
-    }
+    if (strchr(s, '/')) /* an archive or object beside the plugin */
+        return push_relative(p, key, s, "library files", out);
     if (!is_plain_name(s))
         return key_error(p, key, "\"%s\" is neither a library name (\"m\", \"lua5.4\"), a "
                                  "file (\"lib/libfoo.a\") nor a linker flag (\"-l...\", "

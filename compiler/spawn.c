@@ -200,13 +200,7 @@ out_reap:;
     pid = -1;
 
 out_close:
-    if (pidfd >= 0)
-        close(pidfd);
-    if (jail_init >= 0)
-        close(jail_init);
-    for (int i = 0; i < 2; i++)
-        if (pipefd[i] >= 0)
-            close(pipefd[i]);
+    HB_CLOSE_ALL(pidfd, jail_init, pipefd[0], pipefd[1]);
     return r;
 }
 

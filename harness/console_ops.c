@@ -8,23 +8,16 @@
 
 #include "console.h"
 #include "sandbox_impl.h"
+#include "util.h"
 
 json_t *hb__console_error_reply(int code, const char *msg)
 {
     return json_pack("{s:b, s:i, s:s}", "ok", 0, "code", code, "error", msg ? msg : "");
 }
 
-static const char *state_name(hb_sandbox_state s)
-{
-    switch (s) {
-    case HB_SANDBOX_RUNNING: return "running";
-    case HB_SANDBOX_RESTARTING: return "restarting";
-    case HB_SANDBOX_DOWN: return "down";
-    case HB_SANDBOX_FAILED: return "failed";
-    case HB_SANDBOX_DETACHED: return "detached";
-    }
-    return "unknown";
-}
+static HB_ENUM_NAMES(state_name, hb_sandbox_state, [HB_SANDBOX_RUNNING] = "running",
+                     [HB_SANDBOX_RESTARTING] = "restarting", [HB_SANDBOX_DOWN] = "down",
+                     [HB_SANDBOX_FAILED] = "failed", [HB_SANDBOX_DETACHED] = "detached")
 
 /* The path a prebuilt active version was loaded from, or JSON null. */
 static json_t *prebuilt_json(hb_sandbox *sb, const char *plugin, uint64_t version)

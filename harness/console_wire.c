@@ -17,44 +17,6 @@
 #include "console.h"
 #include "util.h"
 
-static int send_all(int fd, const void *p, size_t len, uint64_t deadline)
-{
-    const char *b = p;
-    while (len > 0) {
-        int r = hb__wait_fd(fd, POLLOUT, deadline);
-        if (r < 0)
-            return r;
-        ssize_t n = send(fd, b, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n < 0)
-            return -errno;
-        b += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int recv_all(int fd, void *p, size_t len, uint64_t deadline)
-{
-    char *b = p;
-    while (len > 0) {
-        int r = hb__wait_fd(fd, POLLIN, deadline);
-        if (r < 0)
-            return r;
-        ssize_t n = recv(fd, b, len, MSG_DONTWAIT);
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n < 0)
-            return -errno;
-        if (n == 0)
-            return -ECONNRESET;
-        b += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int hb__console_send(int fd, const char *json, size_t len, unsigned timeout_ms)
 {
     if (len > HB__CONSOLE_MAX_MSG)
@@ -62,15 +24,15 @@ int hb__console_send(int fd, const char *json, size_t len, unsigned timeout_ms)
     uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000u;
     unsigned char hdr[4] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
                             (unsigned char)(len >> 8), (unsigned char)len};
-    int r = send_all(fd, hdr, 4, deadline);
-    return r < 0 ? r : send_all(fd, json, len, deadline);
+    int r = hb__send_full_until(fd, hdr, 4, deadline);
+    return r < 0 ? r : hb__send_full_until(fd, json, len, deadline);
 }
 
 int hb__console_recv(int fd, char **out, size_t *len, unsigned timeout_ms)
 {
     uint64_t deadline = hb__now_ns() + (uint64_t)timeout_ms * 1000000u;
     unsigned char hdr[4];
-    int r = recv_all(fd, hdr, 4, deadline);
+    int r = hb__recv_full_until(fd, hdr, 4, deadline);
     if (r < 0)
         return r;
     size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
@@ -79,7 +41,7 @@ int hb__console_recv(int fd, char **out, size_t *len, unsigned timeout_ms)
     char *b = malloc(n + 1);
     if (!b)
         return -ENOMEM;
-    r = recv_all(fd, b, n, deadline);
+    r = hb__recv_full_until(fd, b, n, deadline);
     if (r < 0) {
         free(b);
         return r;

@@ -11,6 +11,7 @@
  * there, bounded in time, never in the directory the worker could write. */
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -40,7 +41,7 @@ typedef struct cov_file {
 
 typedef struct cov {
     cov_file *files;
-    size_t nfiles;
+    size_t nfiles, cap;
     hb_coverage_summary sum;
 } cov;
 
@@ -49,16 +50,8 @@ static cov_file *file_of(cov *c, const char *path)
     for (size_t i = 0; i < c->nfiles; i++)
         if (strcmp(c->files[i].path, path) == 0)
             return &c->files[i];
-    cov_file *n = realloc(c->files, (c->nfiles + 1) * sizeof(*n));
-    if (!n)
-        return NULL;
-    c->files = n;
-    cov_file *f = &n[c->nfiles];
-    memset(f, 0, sizeof(*f));
-    if (!(f->path = strdup(path)))
-        return NULL;
-    c->nfiles++;
-    return f;
+    return hb__push_named(&c->files, &c->nfiles, &c->cap, sizeof(cov_file),
+                          offsetof(cov_file, path), path);
 }
 
 static int add_line(cov_file *f, unsigned line, uint64_t count)
@@ -177,10 +170,7 @@ static int run_gcov(const char *gcov, const char *work, const char *base, json_t
             free(text);
         }
     }
-    if (ofd >= 0)
-        close(ofd);
-    if (efd >= 0)
-        close(efd);
+    HB_CLOSE_ALL(ofd, efd);
     free(out_path);
     free(err_path);
     free(data);

@@ -1,8 +1,6 @@
 /* harness/manager.c - manager lifecycle, errors, events, versions. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,24 +206,11 @@ static void audit_event(hb_manager *m, hb_sandbox *sb, hb_event_type type, const
  * installed), then the configured install path. */
 static char *find_worker(const char *opt)
 {
-    if (opt && *opt)
-        return strdup(opt);
-    const char *env = getenv("HOTBOX_WORKER");
-    if (env && *env)
-        return strdup(env);
-    Dl_info info;
-    if (dladdr((void *)&hb_version, &info) && info.dli_fname) {
-        char *self = NULL;
-        if (hb__realpath(info.dli_fname, &self) == 0) {
-            char *dir = dirname(self);
-            char *cand = hb__asprintf("%s/../libexec/hotbox/hotbox-worker", dir);
-            free(self);
-            if (cand && access(cand, X_OK) == 0)
-                return cand;
-            free(cand);
-        }
-    }
-    return strdup(HB_INSTALL_WORKER);
+    const char *set = hb__nonempty(opt, getenv("HOTBOX_WORKER"));
+    if (set)
+        return strdup(set);
+    char *beside = hb__libexec_file((void *)&hb_version, "hotbox-worker", X_OK);
+    return beside ? beside : strdup(HB_INSTALL_WORKER);
 }
 
 static int write_plugin_header(hb_manager *m)

@@ -9,6 +9,7 @@
 #include "replay.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ typedef struct rec_plugin {
 struct hb_recorder {
     char *dir;
     rec_plugin *plugins;
-    size_t nplugins;
+    size_t nplugins, cap;
     size_t last; /* index of the last plugin used: calls come in runs */
 };
 
@@ -65,15 +66,10 @@ static rec_plugin *find(hb_recorder *rec, const char *name, bool add)
         }
     if (!add)
         return NULL;
-    rec_plugin *np = realloc(rec->plugins, (rec->nplugins + 1) * sizeof(*np));
-    if (!np)
-        return NULL;
-    rec->plugins = np;
-    rec_plugin *p = &np[rec->nplugins];
-    memset(p, 0, sizeof(*p));
-    if (!(p->name = strdup(name)))
-        return NULL;
-    rec->last = rec->nplugins++;
+    rec_plugin *p = hb__push_named(&rec->plugins, &rec->nplugins, &rec->cap, sizeof(*p),
+                                   offsetof(rec_plugin, name), name);
+    if (p)
+        rec->last = rec->nplugins - 1;
     return p;
 }
 

@@ -8,15 +8,6 @@
 
 #include "sandbox_impl.h"
 
-static hb_slot *loaded_slot(hb_sandbox *sb, const char *plugin, int *r)
-{
-    hb_slot *s = hb__slot_find(sb, plugin);
-    if (!s)
-        *r = hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
-                              sb->name);
-    return s;
-}
-
 static int store_fail(hb_sandbox *sb, int r, const char *what)
 {
     pthread_mutex_lock(&sb->m->lock);
@@ -33,14 +24,25 @@ static int check_name(hb_sandbox *sb, const char *name)
                             "A-Z a-z 0-9 . _ -", name, HB_STORE_MAX_SNAPSHOT_NAME);
 }
 
+/* The slot of a loaded plugin whose snapshot NAME is valid, with a worker
+ * running; else NULL with *r the failure (set as the sandbox's error). */
+static hb_slot *snapshot_slot(hb_sandbox *sb, const char *plugin, const char *name, int *r)
+{
+    if ((*r = check_name(sb, name)) < 0 || (*r = hb__ensure_worker(sb)) < 0)
+        return NULL;
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (!s)
+        *r = hb__sandbox_fail(sb, HB_ENOPLUGIN, "plugin %s is not loaded in sandbox %s", plugin,
+                              sb->name);
+    return s;
+}
+
 int hb_snapshot_save(hb_sandbox *sb, const char *plugin, const char *name)
 {
     if (!sb || !plugin || !name)
         return -EINVAL;
-    int r = check_name(sb, name);
-    if (r < 0 || (r = hb__ensure_worker(sb)) < 0)
-        return r;
-    hb_slot *s = loaded_slot(sb, plugin, &r);
+    int r;
+    hb_slot *s = snapshot_slot(sb, plugin, name, &r);
     if (!s)
         return r;
     if (!(s->hooks & HB_PROTO_HOOK_SAVE))
@@ -154,10 +156,8 @@ int hb_snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name)
 
 int hb__snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name)
 {
-    int r = check_name(sb, name);
-    if (r < 0 || (r = hb__ensure_worker(sb)) < 0)
-        return r;
-    hb_slot *s = loaded_slot(sb, plugin, &r);
+    int r;
+    hb_slot *s = snapshot_slot(sb, plugin, name, &r);
     if (!s)
         return r;
     hb_checkpoint_rec snap = {0};

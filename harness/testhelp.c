@@ -19,6 +19,7 @@
 
 #include "hotbox/hotbox.h"
 #include "hotbox/test.h"
+#include "thread.h"
 #include "util.h"
 
 #define MAX_EVENTS 4096
@@ -135,11 +136,7 @@ int hb_test_sandbox_new(const char *plugin_dir, hb_test_sandbox **out)
     if (!ts)
         return -ENOMEM;
     pthread_mutex_init(&ts->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&ts->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    hb__cond_init_monotonic(&ts->cond);
 
     int r = 0;
     char *abs = realpath(plugin_dir, NULL);

@@ -39,17 +39,14 @@
 static bool path_in(const char *path, const char *dir);
 static int cmp_str(const void *a, const void *b);
 
+static bool is_source(const char *dir, const char *name, void *arg)
+{
+    return hb_compiler_is_source(name);
+}
+
 static bool has_sources(const char *dir)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return false;
-    bool found = false;
-    struct dirent *e;
-    while (!found && (e = readdir(d)))
-        found = hb_compiler_is_source(e->d_name);
-    closedir(d);
-    return found;
+    return hb__dir_any(dir, is_source, NULL) == 1;
 }
 
 static wplug *find_plug_dir(hb_watch *w, const char *dir)

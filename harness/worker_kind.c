@@ -15,17 +15,11 @@
 
 #include "guest.h"
 #include "harness.h"
+#include "util.h"
 
 
-const char *hb__worker_kind_name(hb_worker_kind k)
-{
-    switch (k) {
-    case HB_WORKER_PROCESS: return "process";
-    case HB_WORKER_MICROVM: return "microvm";
-    case HB_WORKER_AUTO: return "auto";
-    }
-    return "unknown";
-}
+HB_ENUM_NAMES(hb__worker_kind_name, hb_worker_kind, [HB_WORKER_PROCESS] = "process",
+              [HB_WORKER_MICROVM] = "microvm", [HB_WORKER_AUTO] = "auto")
 
 int hb__worker_kind_resolve(hb_worker_kind want, hb_worker_kind *used, char **why)
 {

@@ -339,11 +339,7 @@ out:
 
 int hb_cgroup_add_pid(hb_cgroup *cg, pid_t pid)
 {
-    if (!cg || pid <= 0)
-        return -EINVAL;
-    char v[32];
-    snprintf(v, sizeof(v), "%d", (int)pid);
-    return hb__cgfs_write(cg->path, "cgroup.procs", v);
+    return cg ? hb__cgfs_add_pid(cg->path, pid) : -EINVAL;
 }
 
 int hb_cgroup_procs_fd(hb_cgroup *cg)

@@ -11,15 +11,23 @@
 
 #include "util.h"
 
-int hb__cgfs_read(const char *dir, const char *file, char *buf, size_t len)
+/* <dir>/<file> opened with flags (and O_CLOEXEC): the fd or -errno. */
+static int open_in(const char *dir, const char *file, int flags)
 {
     char *p = hb__path_join(dir, file);
     if (!p)
         return -ENOMEM;
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    int fd = open(p, flags | O_CLOEXEC);
+    int e = errno;
     free(p);
+    return fd < 0 ? -e : fd;
+}
+
+int hb__cgfs_read(const char *dir, const char *file, char *buf, size_t len)
+{
+    int fd = open_in(dir, file, O_RDONLY);
     if (fd < 0)
-        return -errno;
+        return fd;
     size_t got = 0;
     while (got + 1 < len) {
         ssize_t n = read(fd, buf + got, len - 1 - got);
@@ -42,13 +50,9 @@ int hb__cgfs_read(const char *dir, const char *file, char *buf, size_t len)
 
 int hb__cgfs_write(const char *dir, const char *file, const char *text)
 {
-    char *p = hb__path_join(dir, file);
-    if (!p)
-        return -ENOMEM;
-    int fd = open(p, O_WRONLY | O_CLOEXEC);
-    free(p);
+    int fd = open_in(dir, file, O_WRONLY);
     if (fd < 0)
-        return -errno;
+        return fd;
     ssize_t n;
     do
         n = write(fd, text, strlen(text));
@@ -83,6 +87,15 @@ static void unescape(char *s)
     *w = '\0';
 }
 
+int hb__cgfs_add_pid(const char *dir, pid_t pid)
+{
+    if (pid <= 0)
+        return -EINVAL;
+    char v[32];
+    snprintf(v, sizeof(v), "%d", (int)pid);
+    return hb__cgfs_write(dir, "cgroup.procs", v);
+}
+
 /* The next line of a NUL-terminated buffer (cut at its newline), or NULL
  * at the end; *cur moves past it. */
 static char *next_line(char **cur)
@@ -97,55 +110,70 @@ static char *next_line(char **cur)
     return line;
 }
 
-int hb__cgfs_mount(const char *fstype, const char *opt, char **out)
+/* A copy of what pick() finds in the first line of file path (read up to
+ * max bytes) where it finds anything; -ENOENT when no line has it. */
+static int find_in_lines(const char *path, size_t max, char *(*pick)(char *line, void *arg),
+                         void *arg, char **out)
 {
     void *data = NULL;
     size_t len = 0;
-    int r = hb__read_file("/proc/self/mountinfo", 1u << 20, &data, &len);
+    int r = hb__read_file(path, max, &data, &len);
     if (r < 0)
         return r;
     r = -ENOENT;
     for (char *cur = data, *line; (line = next_line(&cur));) {
-        /* "... <mount point> ... - <fstype> <source> <super options>" */
-        char *sep = strstr(line, " - ");
-        char type[32], src[256], sopts[512], mnt[4096];
-        if (!sep || sscanf(sep + 3, "%31s %255s %511s", type, src, sopts) != 3 ||
-            strcmp(type, fstype) != 0 || (opt && !in_list(sopts, opt)))
-            continue;
-        if (sscanf(line, "%*s %*s %*s %*s %4095s", mnt) != 1)
-            continue;
-        unescape(mnt);
-        *out = strdup(mnt);
-        r = *out ? 0 : -ENOMEM;
-        break;
-    }
-    free(data);
-    return r;
-}
-
-int hb__cgfs_own(const char *controller, char **out)
-{
-    void *data = NULL;
-    size_t len = 0;
-    int r = hb__read_file("/proc/self/cgroup", 1u << 16, &data, &len);
-    if (r < 0)
-        return r;
-    r = -ENOENT;
-    for (char *cur = data, *line; (line = next_line(&cur));) {
-        /* "<id>:<controllers>:<path>"; v2 is "0::<path>". */
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            continue;
-        *c2 = '\0';
-        bool match = controller ? in_list(c1 + 1, controller)
-                                : (c1 == line + 1 && line[0] == '0' && c2 == c1 + 1);
-        if (match) {
-            *out = strdup(c2 + 1);
+        const char *found = pick(line, arg);
+        if (found) {
+            *out = strdup(found);
             r = *out ? 0 : -ENOMEM;
             break;
         }
     }
     free(data);
     return r;
+}
+
+typedef struct mount_want {
+    const char *fstype, *opt;
+    char mnt[4096];
+} mount_want;
+
+static char *mount_point(char *line, void *arg)
+{
+    /* "... <mount point> ... - <fstype> <source> <super options>" */
+    mount_want *w = arg;
+    char *sep = strstr(line, " - ");
+    char type[32], src[256], sopts[512];
+    if (!sep || sscanf(sep + 3, "%31s %255s %511s", type, src, sopts) != 3 ||
+        strcmp(type, w->fstype) != 0 || (w->opt && !in_list(sopts, w->opt)))
+        return NULL;
+    if (sscanf(line, "%*s %*s %*s %*s %4095s", w->mnt) != 1)
+        return NULL;
+    unescape(w->mnt);
+    return w->mnt;
+}
+
+int hb__cgfs_mount(const char *fstype, const char *opt, char **out)
+{
+    mount_want w = {.fstype = fstype, .opt = opt};
+    return find_in_lines("/proc/self/mountinfo", 1u << 20, mount_point, &w, out);
+}
+
+static char *cgroup_path(char *line, void *arg)
+{
+    /* "<id>:<controllers>:<path>"; v2 is "0::<path>". */
+    const char *controller = arg;
+    char *c1 = strchr(line, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2)
+        return NULL;
+    *c2 = '\0';
+    bool match = controller ? in_list(c1 + 1, controller)
+                            : (c1 == line + 1 && line[0] == '0' && c2 == c1 + 1);
+    return match ? c2 + 1 : NULL;
+}
+
+int hb__cgfs_own(const char *controller, char **out)
+{
+    return find_in_lines("/proc/self/cgroup", 1u << 16, cgroup_path, (void *)controller, out);
 }

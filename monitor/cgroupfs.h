@@ -5,11 +5,15 @@
 #define HB_MONITOR_CGROUPFS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 /* <dir>/<file> into buf (NUL-terminated, at most len - 1 bytes). */
 int hb__cgfs_read(const char *dir, const char *file, char *buf, size_t len);
 /* text into <dir>/<file> (one write, EINTR retried). */
 int hb__cgfs_write(const char *dir, const char *file, const char *text);
+/* Moves process pid into the cgroup at dir (v1 or v2: its cgroup.procs);
+ * -EINVAL for a pid that is not positive. */
+int hb__cgfs_add_pid(const char *dir, pid_t pid);
 /* Mount point (malloc'ed) of the first file system of type fstype
  * ("cgroup2", or "cgroup" for v1) whose super options hold opt (NULL: any);
  * -ENOENT when none. */

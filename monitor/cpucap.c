@@ -103,11 +103,7 @@ int hb_cpucap_new(const char *name, unsigned percent, hb_cpucap **out, char **er
 
 int hb_cpucap_add_pid(hb_cpucap *c, pid_t pid)
 {
-    if (!c || pid <= 0)
-        return -EINVAL;
-    char v[32];
-    snprintf(v, sizeof(v), "%d", (int)pid);
-    return hb__cgfs_write(c->path, "cgroup.procs", v);
+    return c ? hb__cgfs_add_pid(c->path, pid) : -EINVAL;
 }
 
 const char *hb_cpucap_path(const hb_cpucap *c)

@@ -143,12 +143,12 @@ uint64_t hb_hist_quantile_ns(const hb_hist_snapshot *s, double q)
 
 const char *hb_metric_hist_name(hb_metric_hist h)
 {
-    return (unsigned)h < HB_HIST_COUNT_ ? hist_names[h] : "unknown";
+    return HB_ENUM_NAME(hist_names, h);
 }
 
 const char *hb_metric_counter_name(hb_metric_counter c)
 {
-    return (unsigned)c < HB_CTR_COUNT_ ? ctr_names[c] : "unknown";
+    return HB_ENUM_NAME(ctr_names, c);
 }
 
 static double ms(uint64_t ns)

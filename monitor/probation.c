@@ -3,6 +3,7 @@
 #include <stdint.h>
 
 #include "monitor.h"
+#include "util.h"
 
 #define NS_PER_MS 1000000ull
 
@@ -101,23 +102,11 @@ uint64_t hb_probation_due_ms(const hb_probation *p, uint64_t now_ns)
     return due <= now_ns ? 0 : (due - now_ns + NS_PER_MS - 1) / NS_PER_MS;
 }
 
-const char *hb_probation_state_name(hb_probation_state s)
-{
-    switch (s) {
-    case HB_PROBATION_ACTIVE: return "on probation";
-    case HB_PROBATION_PASSED: return "passed probation";
-    case HB_PROBATION_FAILED: return "failed probation";
-    }
-    return "unknown";
-}
+HB_ENUM_NAMES(hb_probation_state_name, hb_probation_state,
+              [HB_PROBATION_ACTIVE] = "on probation", [HB_PROBATION_PASSED] = "passed probation",
+              [HB_PROBATION_FAILED] = "failed probation")
 
-const char *hb_probation_reason_name(hb_probation_reason r)
-{
-    switch (r) {
-    case HB_PROBATION_OK: return "no failure";
-    case HB_PROBATION_CRASHED: return "a call crashed the worker";
-    case HB_PROBATION_HUNG: return "a call hung";
-    case HB_PROBATION_SELFTEST_FAILED: return "a self-test failed";
-    }
-    return "unknown";
-}
+HB_ENUM_NAMES(hb_probation_reason_name, hb_probation_reason, [HB_PROBATION_OK] = "no failure",
+              [HB_PROBATION_CRASHED] = "a call crashed the worker",
+              [HB_PROBATION_HUNG] = "a call hung",
+              [HB_PROBATION_SELFTEST_FAILED] = "a self-test failed")

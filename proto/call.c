@@ -191,9 +191,7 @@ static const hb__proto_field call_f[] = {
 };
 static const hb__proto_layout call_l =
     HB_LAYOUT(hb_proto_call, call_f, call_put_tail, call_get_tail, call_release_tail);
-HB_PROTO_ENCODER(call, hb_proto_call, HB_MSG_CALL, call_l)
-HB_PROTO_DECODER(call, hb_proto_call, call_l)
-HB_PROTO_RELEASER(call, hb_proto_call, call_l)
+HB_PROTO_DEFINE_OWNING(call, hb_proto_call, HB_MSG_CALL, call_l)
 
 /* OK of CALL: all of it is the tail (a value has no fixed layout). */
 static void call_ok_put_tail(hb_wbuf *w, const void *mv)
@@ -226,9 +224,7 @@ static void call_ok_release_tail(void *qv)
 
 static const hb__proto_layout call_ok_l = {sizeof(hb_proto_call_ok), NULL, 0, call_ok_put_tail,
                                            call_ok_get_tail, call_ok_release_tail};
-HB_PROTO_ENCODER(call_ok, hb_proto_call_ok, HB_MSG_OK, call_ok_l)
-HB_PROTO_DECODER(call_ok, hb_proto_call_ok, call_ok_l)
-HB_PROTO_RELEASER(call_ok, hb_proto_call_ok, call_ok_l)
+HB_PROTO_DEFINE_OWNING(call_ok, hb_proto_call_ok, HB_MSG_OK, call_ok_l)
 
 /* Whether an integer value fits the C type its hb_type names. */
 static bool int_fits(const hb_wvalue *v)

@@ -51,8 +51,7 @@ static const hb__proto_field hello_f[] = {
     HB_F_U64(hb_proto_hello, max_state_size),
 };
 static const hb__proto_layout hello_l = HB_LAYOUT(hb_proto_hello, hello_f, NULL, NULL, NULL);
-HB_PROTO_ENCODER(hello, hb_proto_hello, HB_MSG_HELLO, hello_l)
-HB_PROTO_DECODER(hello, hb_proto_hello, hello_l)
+HB_PROTO_DEFINE(hello, hb_proto_hello, HB_MSG_HELLO, hello_l)
 
 static const hb__proto_field hello_ok_f[] = {
     HB_F_U32(hb_proto_hello_ok, magic),
@@ -61,8 +60,7 @@ static const hb__proto_field hello_ok_f[] = {
 };
 static const hb__proto_layout hello_ok_l =
     HB_LAYOUT(hb_proto_hello_ok, hello_ok_f, NULL, NULL, NULL);
-HB_PROTO_ENCODER(hello_ok, hb_proto_hello_ok, HB_MSG_OK, hello_ok_l)
-HB_PROTO_DECODER(hello_ok, hb_proto_hello_ok, hello_ok_l)
+HB_PROTO_DEFINE(hello_ok, hb_proto_hello_ok, HB_MSG_OK, hello_ok_l)
 
 static const hb__proto_field load_f[] = {
     HB_F_STR(hb_proto_load, plugin, HB_PROTO_MAX_STR),
@@ -73,9 +71,7 @@ static const hb__proto_field load_f[] = {
     HB_F_BYTES(hb_proto_load, state, state_len),
 };
 static const hb__proto_layout load_l = HB_LAYOUT(hb_proto_load, load_f, NULL, NULL, NULL);
-HB_PROTO_ENCODER(load, hb_proto_load, HB_MSG_LOAD, load_l)
-HB_PROTO_DECODER(load, hb_proto_load, load_l)
-HB_PROTO_RELEASER(load, hb_proto_load, load_l)
+HB_PROTO_DEFINE_OWNING(load, hb_proto_load, HB_MSG_LOAD, load_l)
 
 /* SAVE and UNLOAD: one layout, two message types. */
 static const hb__proto_field plugin_f[] = {
@@ -94,25 +90,21 @@ static const hb__proto_field save_ok_f[] = {
 };
 static const hb__proto_layout save_ok_l =
     HB_LAYOUT(hb_proto_save_ok, save_ok_f, NULL, NULL, NULL);
-HB_PROTO_ENCODER(save_ok, hb_proto_save_ok, HB_MSG_OK, save_ok_l)
-HB_PROTO_DECODER(save_ok, hb_proto_save_ok, save_ok_l)
+HB_PROTO_DEFINE(save_ok, hb_proto_save_ok, HB_MSG_OK, save_ok_l)
 
 static const hb__proto_field ping_ok_f[] = {
     HB_F_U32(hb_proto_ping_ok, pid),
 };
 static const hb__proto_layout ping_ok_l =
     HB_LAYOUT(hb_proto_ping_ok, ping_ok_f, NULL, NULL, NULL);
-HB_PROTO_ENCODER(ping_ok, hb_proto_ping_ok, HB_MSG_OK, ping_ok_l)
-HB_PROTO_DECODER(ping_ok, hb_proto_ping_ok, ping_ok_l)
+HB_PROTO_DEFINE(ping_ok, hb_proto_ping_ok, HB_MSG_OK, ping_ok_l)
 
 static const hb__proto_field err_f[] = {
     HB_F_U32(hb_proto_err, code),
     HB_F_STR(hb_proto_err, message, HB_PROTO_MAX_ERR),
 };
 static const hb__proto_layout err_l = HB_LAYOUT(hb_proto_err, err_f, NULL, NULL, NULL);
-HB_PROTO_ENCODER(err, hb_proto_err, HB_MSG_ERR, err_l)
-HB_PROTO_DECODER(err, hb_proto_err, err_l)
-HB_PROTO_RELEASER(err, hb_proto_err, err_l)
+HB_PROTO_DEFINE_OWNING(err, hb_proto_err, HB_MSG_ERR, err_l)
 
 static const hb__proto_field checkpoint_f[] = {
     HB_F_STR(hb_proto_checkpoint, plugin, HB_PROTO_MAX_STR),
@@ -122,9 +114,7 @@ static const hb__proto_field checkpoint_f[] = {
 };
 static const hb__proto_layout checkpoint_l =
     HB_LAYOUT(hb_proto_checkpoint, checkpoint_f, NULL, NULL, NULL);
-HB_PROTO_ENCODER(checkpoint, hb_proto_checkpoint, HB_MSG_CHECKPOINT, checkpoint_l)
-HB_PROTO_DECODER(checkpoint, hb_proto_checkpoint, checkpoint_l)
-HB_PROTO_RELEASER(checkpoint, hb_proto_checkpoint, checkpoint_l)
+HB_PROTO_DEFINE_OWNING(checkpoint, hb_proto_checkpoint, HB_MSG_CHECKPOINT, checkpoint_l)
 
 static const hb__proto_field switched_f[] = {
     HB_F_STR(hb_proto_switched, plugin, HB_PROTO_MAX_STR),
@@ -132,17 +122,14 @@ static const hb__proto_field switched_f[] = {
 };
 static const hb__proto_layout switched_l =
     HB_LAYOUT(hb_proto_switched, switched_f, NULL, NULL, NULL);
-HB_PROTO_ENCODER(switched, hb_proto_switched, HB_MSG_SWITCHED, switched_l)
-HB_PROTO_DECODER(switched, hb_proto_switched, switched_l)
-HB_PROTO_RELEASER(switched, hb_proto_switched, switched_l)
+HB_PROTO_DEFINE_OWNING(switched, hb_proto_switched, HB_MSG_SWITCHED, switched_l)
 
 static const hb__proto_field listener_f[] = {
     HB_F_U32(hb_proto_listener, flags),
 };
 static const hb__proto_layout listener_l =
     HB_LAYOUT(hb_proto_listener, listener_f, NULL, NULL, NULL);
-HB_PROTO_ENCODER(listener, hb_proto_listener, HB_MSG_LISTENER, listener_l)
-HB_PROTO_DECODER(listener, hb_proto_listener, listener_l)
+HB_PROTO_DEFINE(listener, hb_proto_listener, HB_MSG_LISTENER, listener_l)
 
 /* ---- SWAP: optional wait_ack flag, then the optional carry section ------- */
 
@@ -177,9 +164,7 @@ static const hb__proto_field swap_f[] = {
 };
 static const hb__proto_layout swap_l =
     HB_LAYOUT(hb_proto_swap, swap_f, swap_put_tail, swap_get_tail, swap_release_tail);
-HB_PROTO_ENCODER(swap, hb_proto_swap, HB_MSG_SWAP, swap_l)
-HB_PROTO_DECODER(swap, hb_proto_swap, swap_l)
-HB_PROTO_RELEASER(swap, hb_proto_swap, swap_l)
+HB_PROTO_DEFINE_OWNING(swap, hb_proto_swap, HB_MSG_SWAP, swap_l)
 
 /* ---- OK of LOAD and SWAP (SWAP adds previous and the carry result) ------- */
 
@@ -210,10 +195,8 @@ static const hb__proto_layout load_ok_l =
     HB_LAYOUT(hb_proto_loaded, load_ok_f, NULL, NULL, loaded_release_tail);
 static const hb__proto_layout swap_ok_l = HB_LAYOUT(hb_proto_loaded, swap_ok_f, swap_ok_put_tail,
                                                     swap_ok_get_tail, loaded_release_tail);
-HB_PROTO_ENCODER(load_ok, hb_proto_loaded, HB_MSG_OK, load_ok_l)
-HB_PROTO_DECODER(load_ok, hb_proto_loaded, load_ok_l)
-HB_PROTO_ENCODER(swap_ok, hb_proto_loaded, HB_MSG_OK, swap_ok_l)
-HB_PROTO_DECODER(swap_ok, hb_proto_loaded, swap_ok_l)
+HB_PROTO_DEFINE(load_ok, hb_proto_loaded, HB_MSG_OK, load_ok_l)
+HB_PROTO_DEFINE(swap_ok, hb_proto_loaded, HB_MSG_OK, swap_ok_l)
 /* Either layout releases the same memory. */
 HB_PROTO_RELEASER(loaded, hb_proto_loaded, load_ok_l)
 
@@ -276,6 +259,4 @@ static const hb__proto_field fault_f[] = {
 };
 static const hb__proto_layout fault_l =
     HB_LAYOUT(hb_proto_fault, fault_f, fault_put_tail, fault_get_tail, fault_release_tail);
-HB_PROTO_ENCODER(fault, hb_proto_fault, HB_MSG_FAULT, fault_l)
-HB_PROTO_DECODER(fault, hb_proto_fault, fault_l)
-HB_PROTO_RELEASER(fault, hb_proto_fault, fault_l)
+HB_PROTO_DEFINE_OWNING(fault, hb_proto_fault, HB_MSG_FAULT, fault_l)

@@ -31,6 +31,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One line per message declares the encoder and decoder of message `name`
+ * over struct T as described above; HB_PROTO_OWNING also declares the
+ * _release of a message that holds malloc'ed strings once decoded. */
+#define HB_PROTO_MESSAGE(name, T)                                                                  \
+    int hb__proto_##name##_encode(hb_wbuf *w, uint32_t id, const T *m);                            \
+    int hb__proto_##name##_decode(const void *payload, size_t len, T *out);
+#define HB_PROTO_OWNING(name, T)                                                                   \
+    HB_PROTO_MESSAGE(name, T)                                                                      \
+    void hb__proto_##name##_release(T *m);
+
 /* ---- framing limits --------------------------------------------------------- */
 
 #define HB_WIRE_HEADER 12u             /* bytes of a frame header (wire.h) */
@@ -256,17 +266,10 @@ typedef struct hb_proto_plugin {
     char *plugin;
 } hb_proto_plugin;
 
-int hb__proto_hello_encode(hb_wbuf *w, uint32_t id, const hb_proto_hello *m);
-int hb__proto_hello_decode(const void *payload, size_t len, hb_proto_hello *out);
-int hb__proto_load_encode(hb_wbuf *w, uint32_t id, const hb_proto_load *m);
-int hb__proto_load_decode(const void *payload, size_t len, hb_proto_load *out);
-void hb__proto_load_release(hb_proto_load *m);
-int hb__proto_swap_encode(hb_wbuf *w, uint32_t id, const hb_proto_swap *m);
-int hb__proto_swap_decode(const void *payload, size_t len, hb_proto_swap *out);
-void hb__proto_swap_release(hb_proto_swap *m);
-int hb__proto_call_encode(hb_wbuf *w, uint32_t id, const hb_proto_call *m);
-int hb__proto_call_decode(const void *payload, size_t len, hb_proto_call *out);
-void hb__proto_call_release(hb_proto_call *m);
+HB_PROTO_MESSAGE(hello, hb_proto_hello)
+HB_PROTO_OWNING(load, hb_proto_load)
+HB_PROTO_OWNING(swap, hb_proto_swap)
+HB_PROTO_OWNING(call, hb_proto_call)
 int hb__proto_save_encode(hb_wbuf *w, uint32_t id, const hb_proto_plugin *m);
 int hb__proto_unload_encode(hb_wbuf *w, uint32_t id, const hb_proto_plugin *m);
 int hb__proto_plugin_decode(const void *payload, size_t len, hb_proto_plugin *out);
@@ -369,34 +372,18 @@ typedef struct hb_proto_fault {
     hb_proto_fault_frame frames[HB_PROTO_MAX_FAULT_FRAMES];
 } hb_proto_fault;
 
-int hb__proto_hello_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_hello_ok *m);
-int hb__proto_hello_ok_decode(const void *payload, size_t len, hb_proto_hello_ok *out);
-int hb__proto_load_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_loaded *m);
-int hb__proto_load_ok_decode(const void *payload, size_t len, hb_proto_loaded *out);
-int hb__proto_swap_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_loaded *m);
-int hb__proto_swap_ok_decode(const void *payload, size_t len, hb_proto_loaded *out);
+HB_PROTO_MESSAGE(hello_ok, hb_proto_hello_ok)
+HB_PROTO_MESSAGE(load_ok, hb_proto_loaded)
+HB_PROTO_MESSAGE(swap_ok, hb_proto_loaded)
 void hb__proto_loaded_release(hb_proto_loaded *m);
-int hb__proto_call_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_call_ok *m);
-int hb__proto_call_ok_decode(const void *payload, size_t len, hb_proto_call_ok *out);
-void hb__proto_call_ok_release(hb_proto_call_ok *m);
-int hb__proto_save_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_save_ok *m);
-int hb__proto_save_ok_decode(const void *payload, size_t len, hb_proto_save_ok *out);
-int hb__proto_ping_ok_encode(hb_wbuf *w, uint32_t id, const hb_proto_ping_ok *m);
-int hb__proto_ping_ok_decode(const void *payload, size_t len, hb_proto_ping_ok *out);
-int hb__proto_err_encode(hb_wbuf *w, uint32_t id, const hb_proto_err *m);
-int hb__proto_err_decode(const void *payload, size_t len, hb_proto_err *out);
-void hb__proto_err_release(hb_proto_err *m);
-int hb__proto_checkpoint_encode(hb_wbuf *w, uint32_t id, const hb_proto_checkpoint *m);
-int hb__proto_checkpoint_decode(const void *payload, size_t len, hb_proto_checkpoint *out);
-void hb__proto_checkpoint_release(hb_proto_checkpoint *m);
-int hb__proto_switched_encode(hb_wbuf *w, uint32_t id, const hb_proto_switched *m);
-int hb__proto_switched_decode(const void *payload, size_t len, hb_proto_switched *out);
-void hb__proto_switched_release(hb_proto_switched *m);
-int hb__proto_listener_encode(hb_wbuf *w, uint32_t id, const hb_proto_listener *m);
-int hb__proto_listener_decode(const void *payload, size_t len, hb_proto_listener *out);
-int hb__proto_fault_encode(hb_wbuf *w, uint32_t id, const hb_proto_fault *m);
-int hb__proto_fault_decode(const void *payload, size_t len, hb_proto_fault *out);
-void hb__proto_fault_release(hb_proto_fault *m);
+HB_PROTO_OWNING(call_ok, hb_proto_call_ok)
+HB_PROTO_MESSAGE(save_ok, hb_proto_save_ok)
+HB_PROTO_MESSAGE(ping_ok, hb_proto_ping_ok)
+HB_PROTO_OWNING(err, hb_proto_err)
+HB_PROTO_OWNING(checkpoint, hb_proto_checkpoint)
+HB_PROTO_OWNING(switched, hb_proto_switched)
+HB_PROTO_MESSAGE(listener, hb_proto_listener)
+HB_PROTO_OWNING(fault, hb_proto_fault)
 
 /* ---- test batches (tests.c) ---------------------------------------------------- */
 
@@ -439,11 +426,7 @@ typedef struct hb_proto_test_done {
     char *message;
 } hb_proto_test_done;
 
-int hb__proto_tests_encode(hb_wbuf *w, uint32_t id, const hb_proto_tests *m);
-int hb__proto_tests_decode(const void *payload, size_t len, hb_proto_tests *out);
-void hb__proto_tests_release(hb_proto_tests *m);
-int hb__proto_test_done_encode(hb_wbuf *w, uint32_t id, const hb_proto_test_done *m);
-int hb__proto_test_done_decode(const void *payload, size_t len, hb_proto_test_done *out);
-void hb__proto_test_done_release(hb_proto_test_done *m);
+HB_PROTO_OWNING(tests, hb_proto_tests)
+HB_PROTO_OWNING(test_done, hb_proto_test_done)
 
 #endif /* HB_PROTO_H */

@@ -85,4 +85,11 @@ void hb__proto_release(const hb__proto_layout *L, void *m);
         hb__proto_release(&(L), m);            \
     }
 
+/* The definitions matching HB_PROTO_MESSAGE and HB_PROTO_OWNING (proto.h),
+ * over layout L: one line per message. */
+#define HB_PROTO_DEFINE(name, T, type, L) \
+    HB_PROTO_ENCODER(name, T, type, L) HB_PROTO_DECODER(name, T, L)
+#define HB_PROTO_DEFINE_OWNING(name, T, type, L) \
+    HB_PROTO_DEFINE(name, T, type, L) HB_PROTO_RELEASER(name, T, L)
+
 #endif /* HB_PROTO_INT_H */

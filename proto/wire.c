@@ -117,20 +117,6 @@ void hb__wire_put_u64(hb_wbuf *w, uint64_t v)
         le64_store(p, v);
 }
 
-void hb__wire_put_f32(hb_wbuf *w, float v)
-{
-    uint32_t u;
-    memcpy(&u, &v, sizeof(u));
-    hb__wire_put_u32(w, u);
-}
-
-void hb__wire_put_f64(hb_wbuf *w, double v)
-{
-    uint64_t u;
-    memcpy(&u, &v, sizeof(u));
-    hb__wire_put_u64(w, u);
-}
-
 void hb__wire_put_bytes(hb_wbuf *w, const void *data, size_t len)
 {
     if (len > UINT32_MAX) {
@@ -179,32 +165,10 @@ uint32_t hb__wire_frame_id(const hb_wbuf *w)
 
 int hb__wire_send_until(int fd, const hb_wbuf *w, uint64_t deadline_ns)
 {
-    const uint8_t *p = w->data;
-    size_t left = w->len;
-    while (left) {
-        ssize_t n = send(fd, p, left, MSG_NOSIGNAL | MSG_DONTWAIT);
-        if (n < 0 && errno == ENOTSOCK && p == w->data)
-            return hb__wire_send(fd, w); /* not a socket: no deadline to offer */
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            uint64_t now = hb__now_ns();
-            if (now >= deadline_ns)
-                return -ETIMEDOUT;
-            uint64_t left_ms = (deadline_ns - now + 999999u) / 1000000u;
-            struct pollfd pf = {.fd = fd, .events = POLLOUT};
-            int r = poll(&pf, 1, left_ms > INT32_MAX ? INT32_MAX : (int)left_ms);
-            if (r < 0 && errno != EINTR)
-                return -errno;
-            continue; /* writable, or the deadline check ends the wait */
-        }
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    return 0;
+    int r = hb__send_full_until(fd, w->data, w->len, deadline_ns);
+    if (r == -ENOTSOCK)
+        return hb__wire_send(fd, w); /* not a socket: no deadline to offer */
+    return r;
 }
 
 int hb__wire_send(int fd, const hb_wbuf *w)
@@ -296,15 +260,16 @@ int hb__wire_parse_header(const uint8_t hdr[HB_WIRE_HEADER], uint32_t max_frame,
     return 0;
 }
 
-int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f)
+/* Reads the rest of a frame whose first `have` header bytes are in hdr:
+ * the header's other bytes, then its payload, into *f. */
+static int read_frame(int fd, uint8_t hdr[HB_WIRE_HEADER], size_t have, uint32_t max_frame,
+                      hb_frame *f)
 {
-    uint8_t hdr[HB_WIRE_HEADER];
     uint8_t type;
     uint32_t id, len;
-    int r = hb__read_full(fd, hdr, sizeof(hdr));
-    if (r < 0)
-        return r;
-    r = hb__wire_parse_header(hdr, max_frame, &type, &id, &len);
+    int r = hb__read_full(fd, hdr + have, HB_WIRE_HEADER - have);
+    if (r == 0)
+        r = hb__wire_parse_header(hdr, max_frame, &type, &id, &len);
     if (r < 0)
         return r;
     /* Never NULL, so an empty payload is still a valid pointer to decode. */
@@ -316,11 +281,14 @@ int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f)
         free(payload);
         return r;
     }
-    f->type = type;
-    f->id = id;
-    f->payload = payload;
-    f->len = len;
+    *f = (hb_frame){.type = type, .id = id, .payload = payload, .len = len};
     return 0;
+}
+
+int hb__wire_recv(int fd, uint32_t max_frame, hb_frame *f)
+{
+    uint8_t hdr[HB_WIRE_HEADER];
+    return read_frame(fd, hdr, 0, max_frame, f);
 }
 
 int hb__wire_recv_fd(int sock, uint32_t max_frame, hb_frame *f, int *passed)
@@ -342,30 +310,13 @@ int hb__wire_recv_fd(int sock, uint32_t max_frame, hb_frame *f, int *passed)
     if (n == 0)
         return -EPIPE;
     int fd = take_fds(&mh);
-    int r = 0;
-    if (mh.msg_flags & MSG_CTRUNC)
-        r = -EPROTO; /* more fds than anyone sends: not our peer's frame */
-    if (r == 0 && (size_t)n < sizeof(hdr))
-        r = hb__read_full(sock, hdr + n, sizeof(hdr) - (size_t)n);
-    uint8_t type = 0;
-    uint32_t id = 0, len = 0;
-    if (r == 0)
-        r = hb__wire_parse_header(hdr, max_frame, &type, &id, &len);
-    uint8_t *payload = NULL;
-    if (r == 0 && !(payload = malloc(len ? len : 1)))
-        r = -ENOMEM;
-    if (r == 0)
-        r = hb__read_full(sock, payload, len);
+    /* More fds than anyone sends: not our peer's frame. */
+    int r = (mh.msg_flags & MSG_CTRUNC) ? -EPROTO : read_frame(sock, hdr, (size_t)n, max_frame, f);
     if (r < 0) {
-        free(payload);
         if (fd >= 0)
             close(fd);
         return r;
     }
-    f->type = type;
-    f->id = id;
-    f->payload = payload;
-    f->len = len;
     *passed = fd;
     return 0;
 }
@@ -482,52 +433,47 @@ static const uint8_t *rbuf_take(hb_rbuf *r, size_t n)
     return at;
 }
 
-int hb__wire_get_u8(hb_rbuf *r, uint8_t *v)
+/* The fixed-width getters differ only in width and load: one definition
+ * makes all three. */
+#define WIRE_GET_UINT(name, type, width, load)                                                     \
+    int hb__wire_get_##name(hb_rbuf *r, type *v)                                                   \
+    {                                                                                              \
+        const uint8_t *p = rbuf_take(r, width);                                                    \
+        if (!p)                                                                                    \
+            return -EPROTO;                                                                        \
+        *v = load(p);                                                                              \
+        return 0;                                                                                  \
+    }
+
+static uint8_t u8_load(const uint8_t *p)
 {
-    const uint8_t *p = rbuf_take(r, 1);
-    if (!p)
-        return -EPROTO;
-    *v = *p;
-    return 0;
+    return *p;
 }
 
-int hb__wire_get_u32(hb_rbuf *r, uint32_t *v)
-{
-    const uint8_t *p = rbuf_take(r, 4);
-    if (!p)
-        return -EPROTO;
-    *v = le32_load(p);
-    return 0;
-}
+WIRE_GET_UINT(u8, uint8_t, 1, u8_load)
+WIRE_GET_UINT(u32, uint32_t, 4, le32_load)
+WIRE_GET_UINT(u64, uint64_t, 8, le64_load)
 
-int hb__wire_get_u64(hb_rbuf *r, uint64_t *v)
-{
-    const uint8_t *p = rbuf_take(r, 8);
-    if (!p)
-        return -EPROTO;
-    *v = le64_load(p);
-    return 0;
-}
+/* A float travels as the unsigned integer of its width holding its IEEE-754
+ * bits; one definition makes the put and get of both widths. */
+#define WIRE_FLOAT(name, type, uname, utype)                                                       \
+    void hb__wire_put_##name(hb_wbuf *w, type v)                                                   \
+    {                                                                                              \
+        utype u;                                                                                   \
+        memcpy(&u, &v, sizeof(u));                                                                 \
+        hb__wire_put_##uname(w, u);                                                                \
+    }                                                                                              \
+    int hb__wire_get_##name(hb_rbuf *r, type *v)                                                   \
+    {                                                                                              \
+        utype u;                                                                                   \
+        int rc = hb__wire_get_##uname(r, &u);                                                      \
+        if (rc == 0)                                                                               \
+            memcpy(v, &u, sizeof(*v));                                                             \
+        return rc;                                                                                 \
+    }
 
-int hb__wire_get_f32(hb_rbuf *r, float *v)
-{
-    uint32_t u;
-    int rc = hb__wire_get_u32(r, &u);
-    if (rc < 0)
-        return rc;
-    memcpy(v, &u, sizeof(*v));
-    return 0;
-}
-
-int hb__wire_get_f64(hb_rbuf *r, double *v)
-{
-    uint64_t u;
-    int rc = hb__wire_get_u64(r, &u);
-    if (rc < 0)
-        return rc;
-    memcpy(v, &u, sizeof(*v));
-    return 0;
-}
+WIRE_FLOAT(f32, float, u32, uint32_t)
+WIRE_FLOAT(f64, double, u64, uint64_t)
 
 int hb__wire_get_bytes(hb_rbuf *r, const void **data, size_t *len)
 {

@@ -45,6 +45,8 @@ void hb__wire_begin(hb_wbuf *w, uint8_t type, uint32_t id);
 void hb__wire_put_u8(hb_wbuf *w, uint8_t v);
 void hb__wire_put_u32(hb_wbuf *w, uint32_t v);
 void hb__wire_put_u64(hb_wbuf *w, uint64_t v);
+/* Floats travel as the IEEE-754 bits in the unsigned integer of their width
+ * (defined together, with the fixed-width getters, by macros in wire.c). */
 void hb__wire_put_f32(hb_wbuf *w, float v);
 void hb__wire_put_f64(hb_wbuf *w, double v);
 void hb__wire_put_bytes(hb_wbuf *w, const void *data, size_t len);

@@ -27,10 +27,8 @@ static const char *const refused[] = {
     NULL,
 };
 
-const char *hb_allow_kind_name(hb_allow_kind k)
-{
-    return k == HB_ALLOW_WRITE ? "write" : k == HB_ALLOW_CONNECT_UNIX ? "connect_unix" : "read";
-}
+HB_ENUM_NAMES(hb_allow_kind_name, hb_allow_kind, [HB_ALLOW_READ] = "read",
+              [HB_ALLOW_WRITE] = "write", [HB_ALLOW_CONNECT_UNIX] = "connect_unix")
 
 /* a is b, or b lies beneath a ("/a" and "/a/b"; not "/ab"). */
 static bool is_under(const char *b, const char *a)

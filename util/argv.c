@@ -12,22 +12,14 @@
 /* Takes ownership of s (NULL marks the vector failed). */
 static void push_owned(hb_argv *a, char *s)
 {
-    if (a->failed || !s) {
+    /* Room for s and the NULL after it. */
+    char **nv = a->failed || !s ? NULL : hb__grow(a->v, a->n + 1, &a->cap, sizeof(*nv));
+    if (!nv) {
         a->failed = true;
         free(s);
         return;
     }
-    if (a->n + 2 > a->cap) {
-        size_t cap = a->cap ? 2 * a->cap : 32;
-        char **nv = realloc(a->v, cap * sizeof(*nv));
-        if (!nv) {
-            a->failed = true;
-            free(s);
-            return;
-        }
-        a->v = nv;
-        a->cap = cap;
-    }
+    a->v = nv;
     a->v[a->n++] = s;
     a->v[a->n] = NULL;
 }

@@ -2,6 +2,7 @@
 #include "thread.h"
 
 #include <signal.h>
+#include <time.h>
 
 int hb__thread_start(pthread_t *out, bool detached, size_t stack, void *(*fn)(void *),
                      void *arg)
@@ -21,4 +22,13 @@ int hb__thread_start(pthread_t *out, bool detached, size_t stack, void *(*fn)(vo
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     return -r;
+}
+
+void hb__cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
 }

@@ -17,4 +17,8 @@
 int hb__thread_start(pthread_t *out, bool detached, size_t stack, void *(*fn)(void *),
                      void *arg);
 
+/* Initialises cv to time its waits on CLOCK_MONOTONIC, so a deadline
+ * (pthread_cond_timedwait) does not move when the wall clock is set. */
+void hb__cond_init_monotonic(pthread_cond_t *cv);
+
 #endif

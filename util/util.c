@@ -494,6 +494,13 @@ double hb__ms_since(uint64_t start_ns)
     return (double)(hb__now_ns() - start_ns) / 1e6;
 }
 
+const char *hb__enum_name(const char *const *names, size_t n, long v)
+{
+    if (v < 0 || (unsigned long)v >= n || !names[v])
+        return "unknown";
+    return names[v];
+}
+
 const char *hb__signal_name(int sig)
 {
     static const struct {
@@ -599,6 +606,13 @@ void hb__free_n(void *const *ptrs, size_t n)
         free(ptrs[i]);
 }
 
+void hb__close_n(const int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
 void hb__strv_free_n(char **const *vecs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -659,6 +673,20 @@ long hb__dir_count(const char *path)
     return n;
 }
 
+int hb__dir_any(const char *dir, bool (*pred)(const char *dir, const char *name, void *arg),
+                void *arg)
+{
+    DIR *d = opendir(dir); /* glibc opens it O_CLOEXEC */
+    if (!d)
+        return -errno;
+    bool found = false;
+    struct dirent *e;
+    while (!found && (e = readdir(d)))
+        found = e->d_name[0] != '.' && pred(dir, e->d_name, arg);
+    closedir(d);
+    return found;
+}
+
 void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem)
 {
     if (len < *cap)
@@ -670,6 +698,33 @@ void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem)
     if (n)
         *cap = ncap;
     return n;
+}
+
+void *hb__push(void *arrp, size_t *len, size_t *cap, size_t elem)
+{
+    void *arr;
+    memcpy(&arr, arrp, sizeof(arr));
+    char *n = hb__grow(arr, *len, cap, elem);
+    if (!n)
+        return NULL;
+    memcpy(arrp, &n, sizeof(n));
+    char *e = n + *len * elem;
+    memset(e, 0, elem);
+    (*len)++;
+    return e;
+}
+
+void *hb__push_named(void *arrp, size_t *len, size_t *cap, size_t elem, size_t name_off,
+                     const char *name)
+{
+    char *copy = strdup(name);
+    char *e = copy ? hb__push(arrp, len, cap, elem) : NULL;
+    if (!e) {
+        free(copy);
+        return NULL;
+    }
+    memcpy(e + name_off, &copy, sizeof(copy));
+    return e;
 }
 
 char **hb__strv_pack(const char *const *v, size_t n)

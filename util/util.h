@@ -14,6 +14,22 @@
 #include <sys/types.h>
 
 #define HB_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The one way to name an enum value: NAMES is a string array indexed by the
+ * enum, written with designated initializers ([HB_X_A] = "a", ...). Gives
+ * "unknown" for a value outside the array or one the array has no name for
+ * (the bounds check lives here, once, not at every caller). */
+const char *hb__enum_name(const char *const *names, size_t n, long v);
+#define HB_ENUM_NAME(names, v) hb__enum_name((names), HB_ARRAY_SIZE(names), (long)(v))
+/* Defines `const char *fn(T v)` over such a table, the designated
+ * initializers given after T: one statement per enum. Write `static`
+ * before it for a function private to its file. */
+#define HB_ENUM_NAMES(fn, T, ...)                                                                  \
+    const char *fn(T v)                                                                            \
+    {                                                                                              \
+        static const char *const names_[] = {__VA_ARGS__};                                         \
+        return HB_ENUM_NAME(names_, v);                                                            \
+    }
 #define HB_SHA256_HEX 65 /* 64 hex digits + NUL */
 
 /* A growable byte/text buffer in the spirit of git's strbuf. buf is always
@@ -75,6 +91,13 @@ char *hb__path_join(const char *a, const char *b);
 
 /* Absolute, normalised path of an existing file (realpath). malloc'ed. */
 int hb__realpath(const char *path, char **out);
+/* Finding hotbox's helper files (libexec.c): the first of a and b that is
+ * set and not empty (an option, getenv(...)), or NULL; and
+ * <dir>/../libexec/hotbox/<name>, dir holding the library or program that
+ * contains addr, when it passes access(mode) (malloc'ed; else NULL). The
+ * layout is the same in the build tree and installed. */
+const char *hb__nonempty(const char *a, const char *b);
+char *hb__libexec_file(const void *addr, const char *name, int mode);
 
 /* Last path component without trailing slashes, malloc'ed. */
 char *hb__basename(const char *path);
@@ -115,6 +138,12 @@ double hb__ms_since(uint64_t start_ns);
  * Return 0, -errno, or -EPIPE on EOF for read_full. */
 int hb__write_full(int fd, const void *buf, size_t len);
 int hb__read_full(int fd, void *buf, size_t len);
+/* send()/recv() everything on socket fd by deadline_ns (hb__now_ns time),
+ * waiting for the socket while it would block (sockio.c); sends use
+ * MSG_NOSIGNAL. 0, -ETIMEDOUT, -ECONNRESET when the peer closes before
+ * all of it arrived, or -errno (-ENOTSOCK for a pipe). */
+int hb__send_full_until(int fd, const void *buf, size_t len, uint64_t deadline_ns);
+int hb__recv_full_until(int fd, void *buf, size_t len, uint64_t deadline_ns);
 /* Copies everything from in (to its end) to out: 0 or -errno. */
 int hb__copy_fd(int in, int out);
 /* Copies file src to dst (created or truncated, with mode when created):
@@ -141,6 +170,10 @@ void hb__strs_free(char **v, size_t n);
  * fine), HB_STRV_FREE_ALL(v, w, ...) each string vector. */
 void hb__free_n(void *const *ptrs, size_t n);
 void hb__strv_free_n(char **const *vecs, size_t n);
+/* HB_CLOSE_ALL(fd, ...) closes each fd that is open (>= 0; -1 is skipped). */
+void hb__close_n(const int *fds, size_t n);
+#define HB_CLOSE_ALL(...) \
+    hb__close_n((const int[]){__VA_ARGS__}, sizeof((int[]){__VA_ARGS__}) / sizeof(int))
 #define HB_FREE_ALL(...) \
     hb__free_n((void *const[]){__VA_ARGS__}, sizeof((void *[]){__VA_ARGS__}) / sizeof(void *))
 #define HB_STRV_FREE_ALL(...)                          \
@@ -156,10 +189,25 @@ int hb__strv_push(char ***v, const char *s);
 /* Entries of directory path, "." and ".." and other dot-names not
  * counted (a /proc fd or task list); -1 when it cannot be opened. */
 long hb__dir_count(const char *path);
+/* Whether some entry of directory dir (dot-names skipped) satisfies
+ * pred(dir, name, arg), asked entry by entry until one does: 1 when one
+ * does, 0 when none does, -errno when dir cannot be opened. */
+int hb__dir_any(const char *dir, bool (*pred)(const char *dir, const char *name, void *arg),
+                void *arg);
 /* Room for element len of an array of *cap elements of elem bytes: arr
  * itself when there is room, else arr reallocated to twice the capacity
  * (at least 8) with *cap updated; NULL (arr and *cap kept) on failure. */
 void *hb__grow(void *arr, size_t len, size_t *cap, size_t elem);
+/* Appends one zeroed element of elem bytes to an array of *len elements
+ * (room for *cap), growing it as hb__grow does: arrp is the address of the
+ * array's pointer (a T **). Returns the new element with *len counting it,
+ * or NULL with the array, *len and *cap unchanged. */
+void *hb__push(void *arrp, size_t *len, size_t *cap, size_t elem);
+/* hb__push for an array of entries keyed by name: the new entry's char *
+ * at byte name_off holds a copy of name. NULL (nothing changed) when out
+ * of memory. */
+void *hb__push_named(void *arrp, size_t *len, size_t *cap, size_t elem, size_t name_off,
+                     const char *name);
 /* The first n strings of v packed into one allocation (the pointer array,
  * NULL-terminated, then the strings), so one free() releases it all: the
  * shape public list results take (hb_free). NULL on allocation failure. */

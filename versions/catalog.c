@@ -158,6 +158,14 @@ int hb__store_exec(hb_store *s, const char *sql, const char *what)
     return 0;
 }
 
+int hb__store_end_tx(hb_store *s, int r, const char *what)
+{
+    if (r >= 0)
+        return hb__store_exec(s, "COMMIT", what);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
 int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st)
 {
     int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
@@ -257,28 +265,18 @@ int hb__store_migrate_to(hb_store *s, int target)
         return r;
     int v = 0;
     r = user_version(s, &v);
-    if (r < 0)
-        goto rollback;
-    if (v > SCHEMA_VERSION) {
+    if (r == 0 && v > SCHEMA_VERSION)
         r = hb__store_seterr(s, -EPROTONOSUPPORT,
                              "catalogue %s has schema version %d, newer than this hotbox "
                              "understands (%d)", s->db_path, v, SCHEMA_VERSION);
-        goto rollback;
-    }
-    for (; v < target; v++) {
-        r = hb__store_exec(s, migrations[v], "schema migration");
-        if (r < 0)
-            goto rollback;
+    for (; r == 0 && v < target; v++) {
         char pragma[64];
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-        r = hb__store_exec(s, pragma, "setting schema version");
-        if (r < 0)
-            goto rollback;
+        r = hb__store_exec(s, migrations[v], "schema migration");
+        if (r == 0)
+            r = hb__store_exec(s, pragma, "setting schema version");
     }
-    return hb__store_exec(s, "COMMIT", "commit migration");
-rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return r;
+    return hb__store_end_tx(s, r, "commit migration");
 }
 
 /* ------------------------------------------------------------------------ */

@@ -45,9 +45,12 @@ int hb_store_checkpoint_put(hb_store *s, const char *plugin, const char *sandbox
     return r;
 }
 
-int hb__store_state_row(hb_store *s, sqlite3_stmt *st, const char *what, hb_checkpoint_rec *out)
+int hb__store_state_row(hb_store *s, int r, sqlite3_stmt *st, const char *what,
+                        hb_checkpoint_rec *out, const char *missing_fmt, ...)
 {
-    int r = 0, rc = sqlite3_step(st);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         size_t len = (size_t)sqlite3_column_bytes(st, 2);
         const void *b = sqlite3_column_blob(st, 2);
@@ -63,8 +66,15 @@ int hb__store_state_row(hb_store *s, sqlite3_stmt *st, const char *what, hb_chec
             out->len = len;
             out->created = sqlite3_column_int64(st, 3);
         }
+    } else if (rc == SQLITE_DONE) {
+        char msg[512];
+        va_list ap;
+        va_start(ap, missing_fmt);
+        vsnprintf(msg, sizeof(msg), missing_fmt, ap);
+        va_end(ap);
+        r = hb__store_seterr(s, -ENOENT, "%s", msg);
     } else {
-        r = rc == SQLITE_DONE ? 1 : hb__store_dberr(s, rc, what);
+        r = hb__store_dberr(s, rc, what);
     }
     sqlite3_finalize(st);
     return r;
@@ -82,10 +92,8 @@ int hb_store_checkpoint_get(hb_store *s, const char *plugin, const char *sandbox
                                    "WHERE plugin=?1 AND sandbox=?2 AND (?3 < 0 OR schema=?3) "
                                    "ORDER BY seq DESC LIMIT 1",
                                    "ttI", plugin, sandbox, schema);
-    if (r == 0)
-        r = hb__store_state_row(s, st, "reading checkpoint", out);
-    if (r == 1)
-        r = hb__store_seterr(s, -ENOENT, "no checkpoint of %s in sandbox %s", plugin, sandbox);
+    r = hb__store_state_row(s, r, st, "reading checkpoint", out,
+                            "no checkpoint of %s in sandbox %s", plugin, sandbox);
     hb__store_unlock(s);
     return r;
 }

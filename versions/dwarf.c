@@ -25,19 +25,11 @@ typedef struct u64v {
 
 static void u64v_push(u64v *a, uint64_t x)
 {
-    if (a->failed)
-        return;
-    if (a->n == a->cap) {
-        size_t cap = a->cap ? a->cap * 2 : 8;
-        uint64_t *nv = realloc(a->v, cap * sizeof(*nv));
-        if (!nv) {
-            a->failed = true;
-            return;
-        }
-        a->v = nv;
-        a->cap = cap;
-    }
-    a->v[a->n++] = x;
+    uint64_t *slot = a->failed ? NULL : hb__push(&a->v, &a->n, &a->cap, sizeof(*slot));
+    if (slot)
+        *slot = x;
+    else
+        a->failed = true;
 }
 
 /* Collects one variable's fields. */
@@ -64,24 +56,15 @@ static void add_field(flat *c, const char *path, uint64_t off, uint64_t size, ui
         free(type);
         return;
     }
-    if (c->n == c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 8;
-        hb_dwarf_field *nf = realloc(c->f, cap * sizeof(*nf));
-        if (!nf) {
-            c->oom = true;
-            free(type);
-            return;
-        }
-        c->f = nf;
-        c->cap = cap;
-    }
     char *p = strdup(path);
-    if (!p) {
+    hb_dwarf_field *f = p ? hb__push(&c->f, &c->n, &c->cap, sizeof(*f)) : NULL;
+    if (!f) {
         c->oom = true;
+        free(p);
         free(type);
         return;
     }
-    c->f[c->n++] = (hb_dwarf_field){p, off, size, bo, bs, type};
+    *f = (hb_dwarf_field){p, off, size, bo, bs, type};
 }
 
 /* The type a DIE refers to (DW_AT_type), or false for void. */

@@ -53,17 +53,10 @@ static const char *machine_name(unsigned em)
     return "unknown";
 }
 
-static const char *type_name(unsigned t)
-{
-    switch (t) {
-    case ET_NONE: return "NONE (no file type)";
-    case ET_REL: return "REL (relocatable object, not linked)";
-    case ET_EXEC: return "EXEC (executable)";
-    case ET_DYN: return "DYN (shared object)";
-    case ET_CORE: return "CORE (core dump)";
-    }
-    return "unknown";
-}
+static HB_ENUM_NAMES(type_name, unsigned, [ET_NONE] = "NONE (no file type)",
+                     [ET_REL] = "REL (relocatable object, not linked)",
+                     [ET_EXEC] = "EXEC (executable)", [ET_DYN] = "DYN (shared object)",
+                     [ET_CORE] = "CORE (core dump)")
 
 static const char *ptype_name(uint32_t t)
 {

@@ -76,6 +76,7 @@ typedef struct parser {
     const char *name;
     char **err;
     hb_recording *rec;
+    size_t segments_cap, calls_cap; /* room in rec's arrays (hb__push) */
 } parser;
 
 static int bad(parser *p, uint64_t offset, const char *what)
@@ -130,14 +131,13 @@ static int parse_segment(parser *p, hb_rbuf *r, uint64_t off)
     s.has_state = has_state;
     s.state = state;
     s.offset = off;
-    hb_recording *rec = p->rec;
-    hb_rec_segment *ns = realloc(rec->segments, (rec->nsegments + 1) * sizeof(*ns));
+    hb_rec_segment *ns =
+        hb__push(&p->rec->segments, &p->rec->nsegments, &p->segments_cap, sizeof(*ns));
     if (!ns) {
         rc = -ENOMEM;
         goto fail;
     }
-    rec->segments = ns;
-    rec->segments[rec->nsegments++] = s;
+    *ns = s;
     free(sha);
     return 0;
 fail:
@@ -232,14 +232,12 @@ static int parse_call(parser *p, hb_rbuf *r, uint64_t off)
             goto fail;
         }
     }
-    hb_recording *rec = p->rec;
-    hb_rec_call *nc = realloc(rec->calls, (rec->ncalls + 1) * sizeof(*nc));
+    hb_rec_call *nc = hb__push(&p->rec->calls, &p->rec->ncalls, &p->calls_cap, sizeof(*nc));
     if (!nc) {
         rc = -ENOMEM;
         goto fail;
     }
-    rec->calls = nc;
-    rec->calls[rec->ncalls++] = c;
+    *nc = c;
     return 0;
 fail:
     hb__proto_call_release(&c.req);

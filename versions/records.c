@@ -4,6 +4,7 @@
  * changes, upgrade results, and inserting a new version's row.
  */
 #include "store_int.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -281,17 +282,9 @@ int hb_store_plugins(hb_store *s, char ***out)
 /* ------------------------------------------------------------------------ */
 
 /* Public (hotbox.h): a version status belongs to the store. */
-const char *hb_version_status_name(hb_version_status st)
-{
-    switch (st) {
-    case HB_VERSION_CANDIDATE: return "candidate";
-    case HB_VERSION_ACTIVE: return "active";
-    case HB_VERSION_GOOD: return "good";
-    case HB_VERSION_BAD: return "bad";
-    case HB_VERSION_ROLLED_BACK: return "rolled-back";
-    }
-    return "unknown";
-}
+HB_ENUM_NAMES(hb_version_status_name, hb_version_status, [HB_VERSION_CANDIDATE] = "candidate",
+              [HB_VERSION_ACTIVE] = "active", [HB_VERSION_GOOD] = "good",
+              [HB_VERSION_BAD] = "bad", [HB_VERSION_ROLLED_BACK] = "rolled-back")
 
 bool hb_store_status_transition_ok(hb_version_status from, hb_version_status to)
 {
@@ -321,24 +314,20 @@ static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
     hb_version_rec cur;
     r = hb_store_get(s, plugin, version, &cur);
     if (r < 0)
-        goto rollback;
+        goto out;
     hb_version_status from = cur.status;
     hb_version_rec_release(&cur);
     if (!hb_store_status_transition_ok(from, status)) {
         r = hb__store_seterr(s, -EINVAL, "%s v%" PRIu64 ": status cannot change from %s to %s",
                              plugin,
                              version, hb_version_status_name(from), hb_version_status_name(status));
-        goto rollback;
+        goto out;
     }
     r = hb__store_run(s, "updating status",
                       "UPDATE versions SET status=?3 WHERE plugin=?1 AND version=?2", "tui", plugin,
                       version, (int)status);
-    if (r < 0)
-        goto rollback;
-    return hb__store_exec(s, "COMMIT", "commit status");
-rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return r;
+out:
+    return hb__store_end_tx(s, r, "commit status");
 }
 
 int hb_store_set_status(hb_store *s, const char *plugin, uint64_t version,

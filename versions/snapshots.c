@@ -65,10 +65,8 @@ int hb_store_snapshot_get(hb_store *s, const char *plugin, const char *name,
     sqlite3_stmt *st = NULL;
     r = hb__store_prepare_bind(s, &st, "SELECT version, schema, blob, created FROM snapshots "
                                        "WHERE plugin=?1 AND name=?2", "tt", plugin, name);
-    if (r == 0)
-        r = hb__store_state_row(s, st, "reading snapshot", out);
-    if (r == 1)
-        r = hb__store_seterr(s, -ENOENT, "no snapshot %s of %s", name, plugin);
+    r = hb__store_state_row(s, r, st, "reading snapshot", out, "no snapshot %s of %s", name,
+                            plugin);
     hb__store_unlock(s);
     return r;
 }

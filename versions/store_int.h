@@ -87,6 +87,10 @@ int hb__store_report(hb_store *s, int code, char **err);
 /* An SQLite result as a hotbox code, with the last error naming the file. */
 int hb__store_dberr(hb_store *s, int rc, const char *what);
 int hb__store_exec(hb_store *s, const char *sql, const char *what);
+/* Ends the open transaction by r, the result of its work: commits when r is
+ * 0 or more (returning the commit's result, `what` naming it in an error),
+ * else rolls back and returns r. */
+int hb__store_end_tx(hb_store *s, int r, const char *what);
 int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st);
 /* Prepares sql and binds ?1, ?2, ... from the arguments, one per character
  * of fmt: 't' const char * (text), 'u' uint64_t, 'I' int64_t, 'i' int,
@@ -103,9 +107,13 @@ int hb__store_run(hb_store *s, const char *what, const char *sql, const char *fm
 int hb__store_query_int(hb_store *s, int64_t *out, const char *what, const char *sql,
                         const char *key);
 /* Steps st, a SELECT of (version, schema, blob, created) from the
- * checkpoints or snapshots table, into *out (the blob copied): 0, 1 when
- * there is no row, or an error naming `what`. Finalizes st. */
-int hb__store_state_row(hb_store *s, sqlite3_stmt *st, const char *what, hb_checkpoint_rec *out);
+ * checkpoints or snapshots table, into *out (the blob copied), when r (the
+ * result of preparing st) is 0; else returns r. Gives 0, -ENOENT with the
+ * error text missing_fmt, ... when there is no row, or an error naming
+ * `what`. Finalizes st. */
+int hb__store_state_row(hb_store *s, int r, sqlite3_stmt *st, const char *what,
+                        hb_checkpoint_rec *out, const char *missing_fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 uint32_t hb__store_be32(const unsigned char *p);
 /* Brings the open catalogue's schema up to date (one transaction). */
 int hb__store_migrate(hb_store *s);

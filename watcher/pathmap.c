@@ -110,6 +110,46 @@ void *hb__w_pmap_del(struct pmap *m, const char *key)
     return v;
 }
 
+static void entry_free(void *v)
+{
+    free(*(char **)v);
+    free(v);
+}
+
+void *hb__w_pmap_add(struct pmap *m, const char *path, size_t size)
+{
+    char **v = calloc(1, size);
+    if (!v || !(*v = strdup(path)) || hb__w_pmap_put(m, v) < 0) {
+        if (v)
+            free(*v);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void hb__w_pmap_del_under(struct pmap *m, const char *prefix)
+{
+    for (size_t i = 0; i < m->cap; i++) {
+        void *v = m->slots[i];
+        if (v && v != TOMB && hb__w_path_under(pkey(v), prefix)) {
+            m->slots[i] = TOMB;
+            m->live--;
+            m->tombs++;
+            entry_free(v);
+        }
+    }
+}
+
+void hb__w_pmap_clear(struct pmap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->slots[i] && m->slots[i] != TOMB)
+            entry_free(m->slots[i]);
+    free(m->slots);
+    memset(m, 0, sizeof(*m));
+}
+
 /* Whether path is prefix itself or lies below it. */
 bool hb__w_path_under(const char *path, const char *prefix)
 {

@@ -114,17 +114,10 @@ static int new_entry(hb_watcher *w, const char *path, bool is_dir, struct fentry
                          "cannot track %s: more than max_files = %zu files and directories; "
                          "raise the limit or exclude directories",
                          path, w->max_files);
-    struct fentry *e = calloc(1, sizeof(*e));
-    if (!e || !(e->path = strdup(path))) {
-        free(e);
+    struct fentry *e = hb__w_pmap_add(&w->files, path, sizeof(*e));
+    if (!e)
         return hb__w_set_error(w, -ENOMEM, "out of memory");
-    }
     e->is_dir = is_dir;
-    int r = hb__w_pmap_put(&w->files, e);
-    if (r < 0) {
-        hb__w_fentry_free(e);
-        return hb__w_set_error(w, r, "out of memory");
-    }
     *out = e;
     return 0;
 }
@@ -228,32 +221,16 @@ int hb__w_mark_dirty(hb_watcher *w, const char *path, bool subtree)
         w->rescan_all = true;
         return 0;
     }
-    d = calloc(1, sizeof(*d));
-    if (!d || !(d->path = strdup(path))) {
-        free(d);
+    d = hb__w_pmap_add(&w->dirty, path, sizeof(*d));
+    if (!d)
         return hb__w_set_error(w, -ENOMEM, "out of memory");
-    }
     d->subtree = subtree;
-    int r = hb__w_pmap_put(&w->dirty, d);
-    if (r < 0) {
-        free(d->path);
-        free(d);
-        return hb__w_set_error(w, r, "out of memory");
-    }
     return 0;
 }
 
 void hb__w_clear_dirty(hb_watcher *w)
 {
-    for (size_t i = 0; i < w->dirty.cap; i++) {
-        struct dirty *d = w->dirty.slots[i];
-        if (d && d != TOMB) {
-            free(d->path);
-            free(d);
-        }
-    }
-    free(w->dirty.slots);
-    memset(&w->dirty, 0, sizeof(w->dirty));
+    hb__w_pmap_clear(&w->dirty);
 }
 
 /* ---- hb__w_reconcile ------------------------------------------------------------- */

@@ -247,23 +247,6 @@ int hb__w_root_back(hb_watcher *w, const struct inotify_event *ev)
 void hb__w_forget_tree(hb_watcher *w, const char *path)
 {
     hb__w_drop_watches_under(w, path);
-    for (size_t i = 0; i < w->files.cap; i++) {
-        struct fentry *e = w->files.slots[i];
-        if (e && e != TOMB && hb__w_path_under(e->path, path)) {
-            w->files.slots[i] = TOMB;
-            w->files.live--;
-            w->files.tombs++;
-            hb__w_fentry_free(e);
-        }
-    }
-    for (size_t i = 0; i < w->dirty.cap; i++) {
-        struct dirty *d = w->dirty.slots[i];
-        if (d && d != TOMB && hb__w_path_under(d->path, path)) {
-            w->dirty.slots[i] = TOMB;
-            w->dirty.live--;
-            w->dirty.tombs++;
-            free(d->path);
-            free(d);
-        }
-    }
+    hb__w_pmap_del_under(&w->files, path);
+    hb__w_pmap_del_under(&w->dirty, path);
 }

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "watcher_int.h"
+#include "util.h"
 
 static const char *const default_include[] = {
     "*.c", "*.h", "*.inc", "*.cc", "*.cpp", "*.cxx", "*.hh", "*.hpp", "*.hxx",
@@ -55,15 +56,8 @@ void hb_watcher_options_init(hb_watcher_options *opts)
 const char *const *hb_watcher_default_include(void) { return default_include; }
 const char *const *hb_watcher_default_exclude(void) { return default_exclude; }
 
-const char *hb_change_kind_name(hb_change_kind kind)
-{
-    switch (kind) {
-    case HB_CHANGE_CREATED: return "created";
-    case HB_CHANGE_MODIFIED: return "modified";
-    case HB_CHANGE_DELETED: return "deleted";
-    }
-    return "unknown";
-}
+HB_ENUM_NAMES(hb_change_kind_name, hb_change_kind, [HB_CHANGE_CREATED] = "created",
+              [HB_CHANGE_MODIFIED] = "modified", [HB_CHANGE_DELETED] = "deleted")
 
 void hb_change_set_init(hb_change_set *cs) { memset(cs, 0, sizeof(*cs)); }
 
@@ -304,12 +298,7 @@ void hb_watcher_free(hb_watcher *w)
 {
     if (!w)
         return;
-    if (w->efd >= 0)
-        close(w->efd);
-    if (w->tfd >= 0)
-        close(w->tfd);
-    if (w->ifd >= 0)
-        close(w->ifd); /* drops every watch */
+    HB_CLOSE_ALL(w->efd, w->tfd, w->ifd); /* closing ifd drops every watch */
     hb__strv_free(w->include);
     hb__strv_free(w->exclude);
     free(w->exclude_dir_only);
@@ -322,12 +311,7 @@ void hb_watcher_free(hb_watcher *w)
     for (size_t i = 0; i < w->n_dirs; i++)
         free(w->dirs[i].path);
     free(w->dirs);
-    for (size_t i = 0; i < w->files.cap; i++) {
-        struct fentry *e = w->files.slots[i];
-        if (e && e != TOMB)
-            hb__w_fentry_free(e);
-    }
-    free(w->files.slots);
+    hb__w_pmap_clear(&w->files);
     hb__w_clear_dirty(w);
     hb__w_discard_output(w);
     free(w->ch);

@@ -55,6 +55,13 @@ struct pmap {
 void *hb__w_pmap_get(const struct pmap *m, const char *key);
 int hb__w_pmap_put(struct pmap *m, void *v); /* v's key must not be present */
 void *hb__w_pmap_del(struct pmap *m, const char *key);
+/* The map owns its entries' memory: a new zeroed entry of size bytes
+ * holding a copy of path, put in m (NULL, m unchanged, when out of memory);
+ * removing and freeing every entry at or below prefix; freeing every entry
+ * and the slots, leaving m empty. */
+void *hb__w_pmap_add(struct pmap *m, const char *path, size_t size);
+void hb__w_pmap_del_under(struct pmap *m, const char *prefix);
+void hb__w_pmap_clear(struct pmap *m);
 /* Whether path is prefix itself or lies below it. */
 bool hb__w_path_under(const char *path, const char *prefix);
 

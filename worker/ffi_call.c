@@ -31,8 +31,12 @@ static ffi_type *ffi_type_of(hb_type t)
     return NULL;
 }
 
-/* Storage for one C parameter; libffi reads sizeof(type) bytes from it. */
+/* Storage for one C parameter (libffi reads sizeof(type) bytes from it) or
+ * for the return value: libffi writes a return narrower than
+ * ffi_arg as a whole (widened) ffi_arg, wider ones as themselves, so the
+ * union holds both. */
 typedef union slot {
+    ffi_arg a;
     uint8_t u8;
     int8_t i8;
     uint16_t u16;
@@ -48,20 +52,6 @@ typedef union slot {
     void *p;
     size_t z;
 } slot;
-
-/* libffi writes a return value narrower than ffi_arg as a whole (widened)
- * ffi_arg, wider ones as themselves: the buffer must hold both. */
-typedef union retbuf {
-    ffi_arg a;
-    ffi_sarg sa;
-    long l;
-    unsigned long ul;
-    int64_t i64;
-    uint64_t u64;
-    float f;
-    double d;
-    void *p;
-} retbuf;
 
 /* Narrow integer returns: truncate the widened ffi_arg back to the C type,
  * whatever libffi put in the upper bits. */
@@ -109,7 +99,7 @@ int hb__ffi_call(void *fn, void *cxx_guard, const hb_sig *sig, hb_wvalue *args, 
     slot slots[2 * HB_SIG_MAX_ARGS];
     unsigned n = 0;
     ffi_cif cif;
-    retbuf rv;
+    slot rv;
     hb_wvalue r;
 
     if (nargs > HB_SIG_MAX_ARGS) {

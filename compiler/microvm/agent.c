@@ -161,6 +161,17 @@ int agent_send_frame(int fd, hb_vmp_w *w)
     return hb__write_full(fd, w->buf, w->len) == 0 ? 0 : -1;
 }
 
+void agent_reply_status(int port, uint8_t *wbuf, size_t wcap, uint32_t type, uint64_t err,
+                        const char *msg, const char *type_name)
+{
+    hb_vmp_w w = {wbuf, wcap, 0, false};
+    hb_vmp_begin(&w, type);
+    hb_vmp_put_u64(&w, err);
+    hb_vmp_put_str(&w, msg);
+    if (agent_send_frame(port, &w) != 0)
+        agent_log("cannot send %s", type_name);
+}
+
 typedef struct outbuf {
     char *buf;
     size_t len, cap, max;
@@ -447,13 +458,8 @@ static void handle_mount(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
         }
     }
     mounted = true;
-reply:;
-    hb_vmp_w w = {wbuf, wcap, 0, false};
-    hb_vmp_begin(&w, HB_VMP_MOUNTED);
-    hb_vmp_put_u64(&w, err);
-    hb_vmp_put_str(&w, msg);
-    if (agent_send_frame(port, &w) != 0)
-        agent_log("cannot send MOUNTED");
+reply:
+    agent_reply_status(port, wbuf, wcap, HB_VMP_MOUNTED, err, msg, "MOUNTED");
 }
 
 /* SCRUB: every free page of the guest becomes a zero page, which a

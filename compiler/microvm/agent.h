@@ -22,6 +22,10 @@ void agent_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int agent_find_port(const char *want, char *out, size_t outlen);
 /* Ends the frame (hb_vmp_end) and writes it; -1 on failure. */
 int agent_send_frame(int fd, hb_vmp_w *w);
+/* Answers a request with a frame of type: u64 err (0 or an errno), str msg;
+ * logged when it cannot be sent. */
+void agent_reply_status(int port, uint8_t *wbuf, size_t wcap, uint32_t type, uint64_t err,
+                        const char *msg, const char *type_name);
 /* mkdir -p for an absolute path; -1 (errno set) on failure. */
 int agent_mkdir_p(const char *path);
 

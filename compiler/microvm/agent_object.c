@@ -173,10 +173,5 @@ reply:
     free(data);
     if (err)
         agent_log("OBJECT: %s", msg);
-    hb_vmp_w w = {wbuf, wcap, 0, false};
-    hb_vmp_begin(&w, HB_VMP_OBJECT_OK);
-    hb_vmp_put_u64(&w, err);
-    hb_vmp_put_str(&w, msg);
-    if (agent_send_frame(port, &w) != 0)
-        agent_log("cannot send OBJECT_OK");
+    agent_reply_status(port, wbuf, wcap, HB_VMP_OBJECT_OK, err, msg, "OBJECT_OK");
 }

@@ -19,7 +19,6 @@
  */
 
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -67,11 +66,9 @@ static char *cache_home(void)
 
 static char *resolve_kernel_dir(const char *opt)
 {
-    if (opt && *opt)
-        return strdup(opt);
-    const char *e = getenv("HOTBOX_KERNEL_DIR");
-    if (e && *e)
-        return strdup(e);
+    const char *set = hb__nonempty(opt, getenv("HOTBOX_KERNEL_DIR"));
+    if (set)
+        return strdup(set);
     char *c = cache_home();
     char *d = c ? hb__asprintf("%s/hotbox/guest-kernel", c) : NULL;
     free(c);
@@ -81,23 +78,12 @@ static char *resolve_kernel_dir(const char *opt)
 /* env > option > beside the library (or program) > compiled-in build path. */
 static char *resolve_initramfs(const char *opt)
 {
-    const char *env = getenv("HOTBOX_MICROVM_INITRAMFS");
-    if (env && *env)
-        return strdup(env);
-    if (opt && *opt)
-        return strdup(opt);
-    Dl_info info;
-    if (dladdr((void *)&hb__microvm_backend, &info) && info.dli_fname) {
-        char *self = NULL;
-        if (hb__realpath(info.dli_fname, &self) == 0) {
-            char *cand = hb__asprintf("%s/../libexec/hotbox/hotbox-initramfs.cpio", dirname(self));
-            free(self);
-            if (cand && access(cand, R_OK) == 0)
-                return cand;
-            free(cand);
-        }
-    }
-    return strdup(HB_MICROVM_DEFAULT_INITRAMFS);
+    const char *set = hb__nonempty(getenv("HOTBOX_MICROVM_INITRAMFS"), opt);
+    if (set)
+        return strdup(set);
+    char *beside =
+        hb__libexec_file((void *)&hb__microvm_backend, "hotbox-initramfs.cpio", R_OK);
+    return beside ? beside : strdup(HB_MICROVM_DEFAULT_INITRAMFS);
 }
 
 static char *kernel_file(const char *kdir)

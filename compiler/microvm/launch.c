@@ -302,22 +302,7 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
 fail:
     hb__vm_kill(v);
 out:
-    for (int i = 0; i < 2; i++) {
-        if (sv[i] >= 0)
-            close(sv[i]);
-        if (ep[i] >= 0)
-            close(ep[i]);
-    }
-    if (logfd >= 0)
-        close(logfd);
-    if (restore_fd >= 0)
-        close(restore_fd);
-    if (qmp_fd >= 0)
-        close(qmp_fd);
-    if (worker_fd >= 0)
-        close(worker_fd);
-    if (output_fd >= 0)
-        close(output_fd);
+    HB_CLOSE_ALL(sv[0], sv[1], ep[0], ep[1], logfd, restore_fd, qmp_fd, worker_fd, output_fd);
     free(argv);
     hb__sb_release(&chr);
     hb__sb_release(&usr);

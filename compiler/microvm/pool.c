@@ -16,17 +16,12 @@
 #include <unistd.h>
 
 #include "pool_internal.h"
+#include "thread.h"
 
 #define MAX_BOOT_FAILURES 3u     /* consecutive; then the pool reports broken */
 
-const char *hb_vm_accel_name(hb_vm_accel a)
-{
-    switch (a) {
-    case HB_VM_ACCEL_KVM: return "kvm";
-    case HB_VM_ACCEL_TCG: return "tcg";
-    default: return "auto";
-    }
-}
+HB_ENUM_NAMES(hb_vm_accel_name, hb_vm_accel, [HB_VM_ACCEL_AUTO] = "auto",
+              [HB_VM_ACCEL_KVM] = "kvm", [HB_VM_ACCEL_TCG] = "tcg")
 
 void hb_vm_pool_options_init(hb_vm_pool_options *o)
 {
@@ -243,11 +238,7 @@ int hb_vm_pool_new(const hb_vm_pool_options *opts, hb_vm_pool **out, char **err)
     p->snap_vm.pidfd = p->snap_vm.sock = p->snap_vm.errfd = -1;
     p->wakefd = -1;
     pthread_mutex_init(&p->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    hb__cond_init_monotonic(&p->cv);
     p->nvm = p->o.size ? p->o.size : 1;
     if (p->nvm > 16)
         p->nvm = 16;
