@@ -100,7 +100,9 @@ static __attribute__((unused)) char *e2e_write(const char *plugin, const char *f
     return e2e_ring(dir);
 }
 
-static __attribute__((unused)) hb_manager *e2e_manager(e2e_events *ev)
+/* A manager of the test's state directory; worker_pool as
+ * hb_manager_options.worker_pool (e2e_manager: the default). */
+static __attribute__((unused)) hb_manager *e2e_manager_pool(e2e_events *ev, unsigned worker_pool)
 {
     char state[4300];
     snprintf(state, sizeof(state), "%s/.hotbox", e2e_root);
@@ -110,9 +112,16 @@ static __attribute__((unused)) hb_manager *e2e_manager(e2e_events *ev)
     o.isolation = HB_ISOLATION_LOCAL;
     o.on_event = e2e_on_event;
     o.event_userdata = ev;
+    o.worker_pool = worker_pool;
     hb_manager *m = NULL;
     HB_CHECK_OK(hb_manager_new(&o, &m));
     return m;
+}
+
+static __attribute__((unused)) hb_manager *e2e_manager(e2e_events *ev)
+{
+    hb_manager_options d = HB_MANAGER_OPTIONS_INIT;
+    return e2e_manager_pool(ev, d.worker_pool);
 }
 
 /* A counter plugin with a configurable step, schema and extra body. */

@@ -28,7 +28,7 @@ static const char plugin[] =
 static hb_sandbox *start(hb_manager **m)
 {
     char *dir = e2e_write("sparep", "sparep.c", plugin);
-    *m = e2e_manager(&ev);
+    *m = e2e_manager_pool(&ev, 0); /* no pool: the children are the sandbox's */
     hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
     so.profile = HB_PROFILE_STANDARD;
     so.crash_loop_max = 1000; /* crashes on purpose: no backoff */

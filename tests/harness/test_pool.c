@@ -1,0 +1,316 @@
+/* tests/harness/test_pool.c - the manager's pool of pre-started workers
+ * (harness/pool.c, hb_manager_options.worker_pool):
+ *  - hit_serves: after one sandbox, the pool holds a worker for its
+ *    options; the next sandbox with them takes it (a hit), in a cgroup and
+ *    objects view of its own, and it loads and serves a plugin;
+ *  - other_options_miss: a worker pooled for options A is never handed to
+ *    a sandbox whose options differ in anything not late-bound (profile,
+ *    rlimits, cgroup limits, output file, state limit); the A worker stays
+ *    pooled and A still hits afterwards;
+ *  - output_replaced_miss: a pooled worker writes to the output file it
+ *    opened; once that path names another file, it is not taken;
+ *  - off_means_none: worker_pool 0 starts no worker ahead;
+ *  - free_ends_idle: hb_manager_free ends the idle pooled workers (no
+ *    child process left);
+ *  - sigkill_leaves_none: a manager process killed with SIGKILL leaves no
+ *    pooled worker running (the workers' death-with-the-manager covers
+ *    them). */
+#include <dirent.h>
+#include <stdbool.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "e2e.h"
+
+static e2e_events ev;
+
+static uint64_t now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* Waits (at most 20 s) until the pool has `ready` workers ready and none
+ * starting. */
+static hb_pool_stats wait_ready(hb_manager *m, unsigned ready)
+{
+    uint64_t t0 = now_ms();
+    hb_pool_stats s;
+    for (;;) {
+        HB_CHECK_OK(hb_manager_pool_stats(m, &s));
+        if (s.ready >= ready && s.starting == 0)
+            return s;
+        HB_CHECK_INT((long)(now_ms() - t0), <, 20000); /* no pooled worker within 20 s */
+        (void)poll(NULL, 0, 5);
+    }
+}
+
+static hb_sandbox_options std_opts(void)
+{
+    hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
+    so.profile = HB_PROFILE_STANDARD;
+    return so;
+}
+
+static void serves(hb_sandbox *sb)
+{
+    char dir[4200];
+    snprintf(dir, sizeof(dir), "%s/examples/plugins/mathx", HB_SOURCE_DIR);
+    if (hb_load(sb, dir) != 0)
+        HB_FAIL_("loading mathx: %s", hb_sandbox_last_error(sb));
+    int32_t sum = 0;
+    HB_CHECK_OK(hb_callf(sb, "mathx", "add", "ii)i", 2, 3, &sum));
+    HB_CHECK_EQ(sum, 5);
+}
+
+/* The worker's cgroup (the line of /proc/PID/cgroup), "" when unknown. */
+static void cgroup_of(int pid, char *out, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+    out[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    if (!fgets(out, (int)n, f))
+        out[0] = 0;
+    fclose(f);
+}
+
+static void case_hit_serves(void)
+{
+    hb_manager *m = e2e_manager_pool(&ev, 2);
+    hb_sandbox_options so = std_opts();
+    hb_sandbox *a, *b;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &a));
+    hb_pool_stats s = wait_ready(m, 1);
+    HB_CHECK_EQ(s.hits, 0);
+    HB_CHECK_EQ(s.misses, 1); /* the first one started its own */
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &b));
+    HB_CHECK_OK(hb_manager_pool_stats(m, &s));
+    HB_CHECK_EQ(s.hits, 1);
+    HB_CHECK_EQ(s.misses, 1);
+    HB_CHECK(hb_sandbox_worker_pid(a) != hb_sandbox_worker_pid(b));
+    char ca[512], cb[512];
+    cgroup_of(hb_sandbox_worker_pid(a), ca, sizeof(ca));
+    cgroup_of(hb_sandbox_worker_pid(b), cb, sizeof(cb));
+    printf("cgroups: %s %s", ca, cb);
+    if (strstr(ca, "sandbox-")) /* cgroups here: each its own */
+        HB_CHECK(strcmp(ca, cb) != 0);
+    serves(b);
+    serves(a);
+    hb_sandbox_free(b);
+    hb_sandbox_free(a);
+    hb_manager_free(m);
+}
+
+static void case_other_options_miss(void)
+{
+    hb_manager *m = e2e_manager_pool(&ev, 8);
+    hb_sandbox_options a_opts = std_opts();
+    hb_sandbox *a;
+    HB_CHECK_OK(hb_sandbox_new(m, &a_opts, &a));
+    hb_sandbox_free(a);
+    hb_pool_stats s = wait_ready(m, 1);
+    char out[4300];
+    snprintf(out, sizeof(out), "%s/out.txt", e2e_root);
+    /* Each differs from A in one thing that is fixed at the worker's start. */
+    hb_sandbox_options b[6];
+    for (int k = 0; k < 6; k++)
+        b[k] = std_opts();
+    b[0].profile = HB_PROFILE_STRICT;
+    b[1].profile = HB_PROFILE_PERMISSIVE;
+    b[2].max_open_files = 99;
+    b[3].max_memory = 1ull << 30;
+    b[4].output_path = out;
+    b[5].max_state_size = 1u << 20;
+    for (int k = 0; k < 6; k++) {
+        hb_pool_stats before;
+        HB_CHECK_OK(hb_manager_pool_stats(m, &before));
+        hb_sandbox *sb;
+        HB_CHECK_OK(hb_sandbox_new(m, &b[k], &sb));
+        HB_CHECK_OK(hb_manager_pool_stats(m, &s));
+        printf("options B%d: hits %llu -> %llu\n", k, (unsigned long long)before.hits,
+               (unsigned long long)s.hits);
+        HB_CHECK_EQ(s.hits, before.hits);          /* never A's worker */
+        HB_CHECK_EQ(s.misses, before.misses + 1);
+        hb_sandbox_free(sb);
+    }
+    /* A's worker was kept for A all along. */
+    hb_pool_stats before = wait_ready(m, 7);
+    HB_CHECK_OK(hb_sandbox_new(m, &a_opts, &a));
+    HB_CHECK_OK(hb_manager_pool_stats(m, &s));
+    HB_CHECK_EQ(s.hits, before.hits + 1);
+    serves(a);
+    hb_sandbox_free(a);
+    hb_manager_free(m);
+}
+
+static void case_output_replaced_miss(void)
+{
+    hb_manager *m = e2e_manager_pool(&ev, 2);
+    char out[4300];
+    snprintf(out, sizeof(out), "%s/worker-out.txt", e2e_root);
+    hb_sandbox_options so = std_opts();
+    so.output_path = out;
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    hb_sandbox_free(sb);
+    hb_pool_stats s = wait_ready(m, 1);
+    /* Same path, same file: a hit. */
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    hb_pool_stats t;
+    HB_CHECK_OK(hb_manager_pool_stats(m, &t));
+    HB_CHECK_EQ(t.hits, s.hits + 1);
+    hb_sandbox_free(sb);
+    s = wait_ready(m, 1);
+    /* The file is replaced: the pooled worker writes to the old one. */
+    HB_CHECK(unlink(out) == 0);
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    HB_CHECK_OK(hb_manager_pool_stats(m, &t));
+    HB_CHECK_EQ(t.hits, s.hits);
+    HB_CHECK_EQ(t.misses, s.misses + 1);
+    HB_CHECK(access(out, F_OK) == 0); /* the fresh worker made it again */
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+/* Processes whose parent is ppid, not zombies; up to max pids into out. */
+static int children_of(int ppid, int *out, int max)
+{
+    DIR *d = opendir("/proc");
+    HB_CHECK(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[300], buf[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[got] = 0;
+        char *rp = strrchr(buf, ')');
+        int pp = 0;
+        char state;
+        if (rp && sscanf(rp + 1, " %c %d", &state, &pp) == 2 && pp == ppid && state != 'Z') {
+            if (n < max)
+                out[n] = atoi(e->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static void case_off_means_none(void)
+{
+    hb_manager *m = e2e_manager_pool(&ev, 0);
+    hb_sandbox_options so = std_opts();
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    hb_pool_stats s;
+    HB_CHECK_OK(hb_manager_pool_stats(m, &s));
+    HB_CHECK_EQ(s.ready + s.starting, 0);
+    HB_CHECK_EQ(s.misses, 0);
+    int pids[8];
+    HB_CHECK_EQ(children_of((int)getpid(), pids, 8), 1); /* the sandbox's worker alone */
+    hb_sandbox_free(sb);
+    hb_manager_free(m);
+}
+
+static void case_free_ends_idle(void)
+{
+    hb_manager *m = e2e_manager_pool(&ev, 2);
+    hb_sandbox_options so = std_opts();
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    hb_sandbox_free(sb);
+    wait_ready(m, 1);
+    int pids[8];
+    HB_CHECK_EQ(children_of((int)getpid(), pids, 8), 1); /* the pooled worker */
+    hb_manager_free(m);
+    HB_CHECK_EQ(children_of((int)getpid(), pids, 8), 0);
+}
+
+static bool alive(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[got] = 0;
+    char *rp = strrchr(buf, ')');
+    char state = 'X';
+    return rp && sscanf(rp + 1, " %c", &state) == 1 && state != 'Z' && state != 'X';
+}
+
+static void case_sigkill_leaves_none(void)
+{
+    /* Orphans come to this process: it sees them, and reaps them. */
+    HB_CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+    int pipefd[2];
+    HB_CHECK(pipe(pipefd) == 0);
+    pid_t child = fork();
+    HB_CHECK(child >= 0);
+    if (child == 0) {
+        close(pipefd[0]);
+        hb_manager *m = e2e_manager_pool(&ev, 2);
+        hb_sandbox_options so = std_opts();
+        hb_sandbox *sb;
+        HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+        wait_ready(m, 1);
+        if (write(pipefd[1], "r", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(pipefd[1]);
+    char c;
+    HB_CHECK_EQ(read(pipefd[0], &c, 1), 1);
+    /* The manager's workers (the sandbox's and the pooled one) and their
+     * children (the jailed worker under bwrap). */
+    int pids[64], n = children_of(child, pids, 32);
+    HB_CHECK_EQ(n, 2);
+    for (int i = 0, top = n; i < top; i++)
+        n += children_of(pids[i], pids + n, 64 - n > 0 ? 64 - n : 0);
+    HB_CHECK(n <= 64);
+    HB_CHECK(kill(child, SIGKILL) == 0);
+    HB_CHECK(waitpid(child, NULL, 0) == child);
+    uint64_t t0 = now_ms();
+    for (int i = 0; i < n; i++) {
+        while (alive(pids[i])) {
+            while (waitpid(-1, NULL, WNOHANG) > 0)
+                ;
+            if (now_ms() - t0 > 10000)
+                HB_FAIL_("process %d of the killed manager still runs after 10 s", pids[i]);
+            (void)poll(NULL, 0, 5);
+        }
+    }
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    printf("%d processes of the killed manager ended\n", n);
+}
+
+int main(int argc, char **argv)
+{
+    static const e2e_case cases[] = {
+        {"hit_serves", case_hit_serves},
+        {"other_options_miss", case_other_options_miss},
+        {"output_replaced_miss", case_output_replaced_miss},
+        {"off_means_none", case_off_means_none},
+        {"free_ends_idle", case_free_ends_idle},
+        {"sigkill_leaves_none", case_sigkill_leaves_none},
+    };
+    return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
+}
