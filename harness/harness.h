@@ -167,8 +167,9 @@ int hb__wspawn_own_copy(hb_wspawn_own *o, const hb_wspawn *how); /* 0 or -ENOMEM
 void hb__wspawn_own_release(hb_wspawn_own *o);
 /* Whether a worker started with a runs exactly as one started with b would
  * (same binary, profile, filter, view contents, limits, env, output path).
- * late_bound: the parts a taker replaces after the start (the cgroup and
- * the objects view, pool.c) are not compared. */
+ * late_bound: the parts a taker replaces after the start (the cgroup, the
+ * objects view and which file the output goes to, pool.c) are not
+ * compared. */
 bool hb__wspawn_same(const hb_wspawn *a, const hb_wspawn *b, bool late_bound);
 /* HELLO: proves the peer is a hotbox worker of our protocol; *pid (may be
  * NULL) is the pid it reports (in its own pid namespace). HB_EPROTO for a

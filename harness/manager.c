@@ -301,6 +301,11 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     m->opts.state_dir = m->opts.cc = m->opts.cflags = m->opts.worker_path = NULL;
     const char *coverage_dir = m->opts.coverage_dir; /* the caller's: used below, not kept */
     m->opts.coverage_dir = NULL;
+    /* HOTBOX_WORKER_POOL=N overrides the pool's size (benchmarks compare
+     * a run with and without it; 0 turns it off). */
+    const char *pool_env = getenv("HOTBOX_WORKER_POOL");
+    if (pool_env && *pool_env)
+        m->opts.worker_pool = (unsigned)strtoul(pool_env, NULL, 10);
     if ((r = hb__pool_new(m, m->opts.worker_pool)) < 0 ||
         (r = hb__mkdir_p(m->tmp_dir, 0755)) < 0 ||
         (r = hb__coverage_setup(m, coverage_dir)) < 0 || (r = write_plugin_header(m)) < 0 ||

@@ -6,13 +6,16 @@
  * What a worker is started with (hb_wspawn) is fixed at fork. The parts
  * that belong to one sandbox are late-bound: the pool makes a cgroup and
  * an (empty) objects view of its own for each pooled worker, starts the
- * worker inside them, and the sandbox that takes the worker adopts both.
- * Everything else is the key, compared in full (wspawn.c): binary,
- * profile, seccomp filter, view binds, rlimits, env, data, allow-lists,
- * sanitizer runtime, the cgroup's limits, and the output file (by path,
- * and by inode at take time: a file replaced since is a miss). A worker
- * pooled for one key is never handed to a sandbox of another: a mismatch
- * is a miss and the sandbox starts its own, as without a pool.
+ * worker inside them, and the sandbox that takes the worker adopts both;
+ * a worker for sandboxes with an output file starts writing to /dev/null
+ * and is handed the sandbox's file (opened as a fresh start opens it) in
+ * an OUTPUT request, which it dup2()s onto stdout and stderr before it
+ * serves anything else. Everything else is the key, compared in full
+ * (wspawn.c): binary, profile, seccomp filter, view binds, rlimits, env,
+ * data, allow-lists, sanitizer runtime, state limit, the cgroup's limits,
+ * and whether output goes to a file. A worker pooled for one key is never
+ * handed to a sandbox of another: a mismatch is a miss and the sandbox
+ * starts its own, as without a pool.
  *
  * One entry per key, at most `max` entries; a refill for a new key evicts
  * the least recently used idle entry. Each entry is started on a thread of
@@ -22,17 +25,20 @@
  * in the run directory like sandbox workers, so a later manager reaps any
  * that outlived a manager killed with SIGKILL. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "jail.h"
+#include "ring.h"
 #include "thread.h"
+
+#define HB_POOL_OUTPUT_MS 5000 /* the OUTPUT request's time limit */
 
 typedef struct pool_entry {
     struct pool_entry *next;
@@ -115,6 +121,8 @@ static void *start_main(void *arg)
     if (r == 0) {
         how.objects_view = e->view;
         how.cgroup = e->cg;
+        if (how.output_path) /* the taker's file comes with OUTPUT */
+            how.output_path = "/dev/null";
         r = hb__wc_spawn(&e->wc, &how, &err);
     }
     if (r == 0 && m->run_dir)
@@ -132,16 +140,38 @@ static bool matches(const pool_entry *e, const hb_wspawn *key, const hb_pool_cgr
     return same_cgroup(&e->cgk, cgk) && hb__wspawn_same(&e->key.how, key, true);
 }
 
-static bool same_output(const pool_entry *e)
+/* Hands the worker its sandbox's output file (OUTPUT, the fd attached),
+ * opened as hb__wc_spawn opens it for a fresh worker. */
+static bool hand_output(hb_wclient *wc, const char *path)
 {
-    const char *path = e->key.how.output_path;
     if (!path)
         return true; /* both inherit the manager's stdout and stderr */
-    char fd1[64];
-    snprintf(fd1, sizeof(fd1), "/proc/%d/fd/1", (int)e->wc.pid);
-    struct stat a, b;
-    return stat(path, &a) == 0 && stat(fd1, &b) == 0 && a.st_dev == b.st_dev &&
-           a.st_ino == b.st_ino;
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return false; /* a fresh start says why */
+    hb_wbuf w = {0};
+    hb__proto_empty_encode(&w, HB_MSG_OUTPUT, hb__wc_next_id(wc));
+    uint32_t id = 0;
+    int r = hb__wire_finish(&w);
+    if (r == 0) {
+        id = hb__wire_frame_id(&w);
+        r = hb__wire_send_fd(wc->fd, &w, fd);
+    }
+    hb__wire_release(&w);
+    close(fd);
+    if (r < 0)
+        return false;
+    if (wc->ring)
+        hb__ring_post(wc->ring, HB_RING_KIND_SOCKET);
+    hb_frame reply;
+    char *err = NULL;
+    r = hb__wc_await(wc, id, hb__now_ns() + HB_POOL_OUTPUT_MS * 1000000ull, HB_POOL_OUTPUT_MS,
+                     NULL, NULL, &reply, &err);
+    free(err);
+    if (r < 0)
+        return false;
+    hb__frame_release(&reply);
+    return true;
 }
 
 bool hb__pool_take(hb_manager *m, const hb_wspawn *key, const hb_pool_cgroup *cgk,
@@ -166,7 +196,7 @@ bool hb__pool_take(hb_manager *m, const hb_wspawn *key, const hb_pool_cgroup *cg
             pthread_join(e->thread, NULL);
             e->running = false;
         }
-        hit = e->result == 0 && hb__wc_alive(&e->wc) && same_output(e);
+        hit = e->result == 0 && hb__wc_alive(&e->wc) && hand_output(&e->wc, key->output_path);
     }
     if (hit) {
         *wc = e->wc;

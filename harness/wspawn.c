@@ -33,10 +33,11 @@ static bool same_limits(const hb_limits *a, const hb_limits *b)
 
 bool hb__wspawn_same(const hb_wspawn *a, const hb_wspawn *b, bool late_bound)
 {
-    if (!late_bound && (!same_str(a->objects_view, b->objects_view) || a->cgroup != b->cgroup))
+    if (!late_bound && (!same_str(a->objects_view, b->objects_view) || a->cgroup != b->cgroup ||
+                        !same_str(a->output_path, b->output_path)))
         return false;
     return same_str(a->worker_path, b->worker_path) &&
-           same_str(a->output_path, b->output_path) && a->profile == b->profile &&
+           !a->output_path == !b->output_path && a->profile == b->profile &&
            a->max_state == b->max_state && same_str(a->objects_dir, b->objects_dir) &&
            same_str(a->scratch_dir, b->scratch_dir) && same_limits(&a->limits, &b->limits) &&
            a->store == b->store && same_strv(a->env, b->env) &&

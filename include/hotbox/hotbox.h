@@ -272,7 +272,8 @@ typedef struct hb_manager_options {
      * options set. Each idle worker costs about 1 MiB of private memory.
      * Idle workers end with hb_manager_free, and with the manager process
      * however it dies. 0: no pool. Default 2 (HB_MANAGER_OPTIONS_INIT and
-     * callers of an older version). */
+     * callers of an older version). The environment variable
+     * HOTBOX_WORKER_POOL=N, when set, overrides it (0 turns it off). */
     unsigned worker_pool;
 } hb_manager_options;
 

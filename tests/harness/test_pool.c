@@ -5,10 +5,13 @@
  *    objects view of its own, and it loads and serves a plugin;
  *  - other_options_miss: a worker pooled for options A is never handed to
  *    a sandbox whose options differ in anything not late-bound (profile,
- *    rlimits, cgroup limits, output file, state limit); the A worker stays
+ *    rlimits, cgroup limits, output to a file or not, state limit); the A
+ *    worker stays
  *    pooled and A still hits afterwards;
- *  - output_replaced_miss: a pooled worker writes to the output file it
- *    opened; once that path names another file, it is not taken;
+ *  - output_late_bound: a pooled worker is handed its sandbox's output
+ *    file after its start: a sandbox with another file (or the same path
+ *    naming a new file) takes it, and stdout and stderr land in that file
+ *    only;
  *  - off_means_none: worker_pool 0 starts no worker ahead;
  *  - free_ends_idle: hb_manager_free ends the idle pooled workers (no
  *    child process left);
@@ -150,32 +153,62 @@ static void case_other_options_miss(void)
     hb_manager_free(m);
 }
 
-static void case_output_replaced_miss(void)
+static const char sayer[] =
+    "#include <hotbox/plugin.h>\n#include <stdio.h>\n"
+    "int say(int n) { printf(\"said %d\\n\", n); fflush(stdout);\n"
+    "  fprintf(stderr, \"err %d\\n\", n); return n; }\n"
+    "HB_PLUGIN(\"sayer\", 1, 0, 0, 0, 0);\n";
+
+static char *slurp(const char *path)
 {
-    hb_manager *m = e2e_manager_pool(&ev, 2);
-    char out[4300];
-    snprintf(out, sizeof(out), "%s/worker-out.txt", e2e_root);
+    static char buf[4096];
+    buf[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return buf;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+static void say_into(hb_manager *m, const char *out, int n, bool want_hit)
+{
+    char *dir = e2e_write("sayer", "sayer.c", sayer);
     hb_sandbox_options so = std_opts();
     so.output_path = out;
+    hb_pool_stats before, after;
+    HB_CHECK_OK(hb_manager_pool_stats(m, &before));
     hb_sandbox *sb;
     HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
+    HB_CHECK_OK(hb_manager_pool_stats(m, &after));
+    HB_CHECK_EQ(after.hits, before.hits + (want_hit ? 1 : 0));
+    if (hb_load(sb, dir) != 0)
+        HB_FAIL_("loading sayer: %s", hb_sandbox_last_error(sb));
+    int32_t got = 0;
+    HB_CHECK_OK(hb_callf(sb, "sayer", "say", "i)i", n, &got));
+    HB_CHECK_EQ(got, n);
     hb_sandbox_free(sb);
-    hb_pool_stats s = wait_ready(m, 1);
-    /* Same path, same file: a hit. */
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    hb_pool_stats t;
-    HB_CHECK_OK(hb_manager_pool_stats(m, &t));
-    HB_CHECK_EQ(t.hits, s.hits + 1);
-    hb_sandbox_free(sb);
-    s = wait_ready(m, 1);
-    /* The file is replaced: the pooled worker writes to the old one. */
-    HB_CHECK(unlink(out) == 0);
-    HB_CHECK_OK(hb_sandbox_new(m, &so, &sb));
-    HB_CHECK_OK(hb_manager_pool_stats(m, &t));
-    HB_CHECK_EQ(t.hits, s.hits);
-    HB_CHECK_EQ(t.misses, s.misses + 1);
-    HB_CHECK(access(out, F_OK) == 0); /* the fresh worker made it again */
-    hb_sandbox_free(sb);
+}
+
+static void case_output_late_bound(void)
+{
+    hb_manager *m = e2e_manager_pool(&ev, 2);
+    char out1[4300], out2[4300];
+    snprintf(out1, sizeof(out1), "%s/out1.txt", e2e_root);
+    snprintf(out2, sizeof(out2), "%s/out2.txt", e2e_root);
+    say_into(m, out1, 1, false); /* the first starts its own */
+    wait_ready(m, 1);
+    /* Another file: the pooled worker is handed it, and writes there only. */
+    say_into(m, out2, 2, true);
+    HB_CHECK_CONTAINS(slurp(out2), "said 2\nerr 2\n");
+    HB_CHECK(strstr(slurp(out1), "2\n") == NULL);
+    HB_CHECK_CONTAINS(slurp(out1), "said 1\nerr 1\n");
+    /* The same path, replaced since: the new file gets it. */
+    wait_ready(m, 1);
+    HB_CHECK(unlink(out1) == 0);
+    say_into(m, out1, 3, true);
+    HB_CHECK_CONTAINS(slurp(out1), "said 3\nerr 3\n");
     hb_manager_free(m);
 }
 
@@ -307,7 +340,7 @@ int main(int argc, char **argv)
     static const e2e_case cases[] = {
         {"hit_serves", case_hit_serves},
         {"other_options_miss", case_other_options_miss},
-        {"output_replaced_miss", case_output_replaced_miss},
+        {"output_late_bound", case_output_late_bound},
         {"off_means_none", case_off_means_none},
         {"free_ends_idle", case_free_ends_idle},
         {"sigkill_leaves_none", case_sigkill_leaves_none},
