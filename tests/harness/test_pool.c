@@ -18,7 +18,6 @@
  *  - sigkill_leaves_none: a manager process killed with SIGKILL leaves no
  *    pooled worker running (the workers' death-with-the-manager covers
  *    them). */
-#include <dirent.h>
 #include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
@@ -212,37 +211,6 @@ static void case_output_late_bound(void)
     hb_manager_free(m);
 }
 
-/* Processes whose parent is ppid, not zombies; up to max pids into out. */
-static int children_of(int ppid, int *out, int max)
-{
-    DIR *d = opendir("/proc");
-    HB_CHECK(d != NULL);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[300], buf[512];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[got] = 0;
-        char *rp = strrchr(buf, ')');
-        int pp = 0;
-        char state;
-        if (rp && sscanf(rp + 1, " %c %d", &state, &pp) == 2 && pp == ppid && state != 'Z') {
-            if (n < max)
-                out[n] = atoi(e->d_name);
-            n++;
-        }
-    }
-    closedir(d);
-    return n;
-}
-
 static void case_off_means_none(void)
 {
     hb_manager *m = e2e_manager_pool(&ev, 0);
@@ -254,7 +222,7 @@ static void case_off_means_none(void)
     HB_CHECK_EQ(s.ready + s.starting, 0);
     HB_CHECK_EQ(s.misses, 0);
     int pids[8];
-    HB_CHECK_EQ(children_of((int)getpid(), pids, 8), 1); /* the sandbox's worker alone */
+    HB_CHECK_EQ(e2e_children_of((int)getpid(), pids, 8), 1); /* the sandbox's worker alone */
     hb_sandbox_free(sb);
     hb_manager_free(m);
 }
@@ -268,9 +236,9 @@ static void case_free_ends_idle(void)
     hb_sandbox_free(sb);
     wait_ready(m, 1);
     int pids[8];
-    HB_CHECK_EQ(children_of((int)getpid(), pids, 8), 1); /* the pooled worker */
+    HB_CHECK_EQ(e2e_children_of((int)getpid(), pids, 8), 1); /* the pooled worker */
     hb_manager_free(m);
-    HB_CHECK_EQ(children_of((int)getpid(), pids, 8), 0);
+    HB_CHECK_EQ(e2e_children_of((int)getpid(), pids, 8), 0);
 }
 
 static bool alive(int pid)
@@ -313,10 +281,10 @@ static void case_sigkill_leaves_none(void)
     HB_CHECK_EQ(read(pipefd[0], &c, 1), 1);
     /* The manager's workers (the sandbox's and the pooled one) and their
      * children (the jailed worker under bwrap). */
-    int pids[64], n = children_of(child, pids, 32);
+    int pids[64], n = e2e_children_of(child, pids, 32);
     HB_CHECK_EQ(n, 2);
     for (int i = 0, top = n; i < top; i++)
-        n += children_of(pids[i], pids + n, 64 - n > 0 ? 64 - n : 0);
+        n += e2e_children_of(pids[i], pids + n, 64 - n > 0 ? 64 - n : 0);
     HB_CHECK(n <= 64);
     HB_CHECK(kill(child, SIGKILL) == 0);
     HB_CHECK(waitpid(child, NULL, 0) == child);

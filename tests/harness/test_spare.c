@@ -73,29 +73,7 @@ static void case_handover_keeps_state(void)
 /* Child processes of this process (bwrap, or the worker when unwrapped). */
 static int children(void)
 {
-    DIR *d = opendir("/proc");
-    HB_CHECK(d != NULL);
-    int n = 0, me = (int)getpid();
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[300], buf[512];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[got] = 0;
-        char *rp = strrchr(buf, ')');
-        int ppid = 0;
-        char state;
-        if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == me && state != 'Z')
-            n++;
-    }
-    closedir(d);
-    return n;
+    return e2e_children_of((int)getpid(), NULL, 0);
 }
 
 static void case_free_ends_spare(void)
