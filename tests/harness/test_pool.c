@@ -14,7 +14,7 @@
  *    only;
  *  - off_means_none: worker_pool 0 starts no worker ahead;
  *  - free_ends_idle: hb_manager_free ends the idle pooled workers (no
- *    child process left);
+ *    child process left) and removes their objects views;
  *  - sigkill_leaves_none: a manager process killed with SIGKILL leaves no
  *    pooled worker running (the workers' death-with-the-manager covers
  *    them). */
@@ -227,6 +227,27 @@ static void case_off_means_none(void)
     hb_manager_free(m);
 }
 
+/* Objects views this process made (hb-view-<pid>-*) in the run directory
+ * and in /tmp (where a root manager's views go when the run directory is
+ * not reachable by the jail's uid). */
+static int my_views(void)
+{
+    char run[4400], prefix[64];
+    snprintf(run, sizeof(run), "%s/.hotbox/run", e2e_root);
+    snprintf(prefix, sizeof(prefix), "hb-view-%d-", (int)getpid());
+    const char *dirs[] = {run, "/tmp"};
+    int n = 0;
+    for (int k = 0; k < 2; k++) {
+        DIR *d = opendir(dirs[k]);
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+            n += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+        if (d)
+            closedir(d);
+    }
+    return n;
+}
+
 static void case_free_ends_idle(void)
 {
     hb_manager *m = e2e_manager_pool(&ev, 2);
@@ -237,8 +258,11 @@ static void case_free_ends_idle(void)
     wait_ready(m, 1);
     int pids[8];
     HB_CHECK_EQ(e2e_children_of((int)getpid(), pids, 8), 1); /* the pooled worker */
+    int views = my_views();
+    printf("objects views with one idle pooled worker: %d\n", views);
     hb_manager_free(m);
     HB_CHECK_EQ(e2e_children_of((int)getpid(), pids, 8), 0);
+    HB_CHECK_EQ(my_views(), 0); /* its view went with it */
 }
 
 static bool alive(int pid)
