@@ -110,10 +110,8 @@ static void *start_main(void *arg)
     hb_wspawn how = e->key.how;
     int r = hb_jail_view_new(m->run_dir, &e->view, &err);
     if (r == 0 && e->cgk.want) {
-        pthread_mutex_lock(&m->lock);
-        unsigned n = ++m->next_sandbox;
-        pthread_mutex_unlock(&m->lock);
-        e->cg = hb_cgroup_site_sandbox(&m->cg, n, e->cgk.memory, e->cgk.pids,
+        /* Named sandbox-<serial>-0: sandbox numbers stay the sandboxes'. */
+        e->cg = hb_cgroup_site_sandbox(&m->cg, 0, e->cgk.memory, e->cgk.pids,
                                        e->cgk.cpu_percent);
         if (!e->cg) /* a sandbox would have one: not the same confinement */
             r = -EAGAIN;
