@@ -14,7 +14,7 @@
  *    only;
  *  - off_means_none: worker_pool 0 starts no worker ahead;
  *  - free_ends_idle: hb_manager_free ends the idle pooled workers (no
- *    child process left) and removes their objects views;
+ *    child process left) and removes their objects views and fds;
  *  - sigkill_leaves_none: a manager process killed with SIGKILL leaves no
  *    pooled worker running (the workers' death-with-the-manager covers
  *    them). */
@@ -248,8 +248,21 @@ static int my_views(void)
     return n;
 }
 
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    HB_CHECK(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
 static void case_free_ends_idle(void)
 {
+    int fds_before = count_fds();
     hb_manager *m = e2e_manager_pool(&ev, 2);
     hb_sandbox_options so = std_opts();
     hb_sandbox *sb;
@@ -263,6 +276,7 @@ static void case_free_ends_idle(void)
     hb_manager_free(m);
     HB_CHECK_EQ(e2e_children_of((int)getpid(), pids, 8), 0);
     HB_CHECK_EQ(my_views(), 0); /* its view went with it */
+    HB_CHECK_EQ(count_fds(), fds_before); /* and its fds */
 }
 
 static bool alive(int pid)
