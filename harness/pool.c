@@ -50,6 +50,7 @@ typedef struct pool_entry {
     atomic_bool done;   /* the thread finished */
     int result;         /* hb__wc_spawn's (or the set-up's), once done */
     hb_wclient wc;      /* the worker when result == 0 */
+    pid_t pid;          /* its pid as recorded in the run directory */
     hb_cgroup *cg;      /* its cgroup (NULL: the site has none) */
     char *view;         /* its objects view */
     uint64_t used_ns;   /* the last refill that asked for this key */
@@ -89,10 +90,9 @@ static void entry_release(pool_entry *e)
     if (e->running)
         pthread_join(e->thread, NULL);
     if (e->result == 0) {
-        pid_t pid = e->wc.pid;
         hb__wc_kill(&e->wc);
-        if (pid > 0 && e->m->run_dir)
-            hb_mon_forget_worker(e->m->run_dir, pid);
+        if (e->pid > 0 && e->m->run_dir)
+            hb_mon_forget_worker(e->m->run_dir, e->pid);
     }
     hb_cgroup_destroy(e->cg); /* and anything left in it */
     hb_jail_view_free(e->view);
@@ -123,8 +123,10 @@ static void *start_main(void *arg)
             how.output_path = "/dev/null";
         r = hb__wc_spawn(&e->wc, &how, &err);
     }
-    if (r == 0 && m->run_dir)
-        hb_mon_record_worker(m->run_dir, e->wc.pid, getpid());
+    if (r == 0 && m->run_dir) {
+        e->pid = e->wc.pid;
+        hb_mon_record_worker(m->run_dir, e->pid, getpid());
+    }
     free(err); /* the pool is silent: a sandbox starting its own says why */
     e->result = r;
     atomic_store(&e->done, true);
