@@ -685,8 +685,7 @@ static int do_output(worker *w, const hb_frame *f)
 {
     if (hb__proto_empty_decode(f->payload, f->len) < 0 || w->passed < 0)
         return fail(w, HB_EPROTO, "malformed OUTPUT request (no fd attached)");
-    fflush(stdout);
-    fflush(stderr);
+    fflush(NULL);
     if (dup2(w->passed, STDOUT_FILENO) < 0 || dup2(w->passed, STDERR_FILENO) < 0)
         return fail(w, HB_EWORKER, "OUTPUT: dup2: %s", strerror(errno));
     hb__proto_empty_encode(&w->out, HB_MSG_OK, f->id);
