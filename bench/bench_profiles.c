@@ -7,8 +7,15 @@
  *      hb_sandbox_new for the standard profile;
  *   2. call round trip: hb_callf of mathx add(int, int).
  * "standard, seccomp only" re-runs this program with HOTBOX_BWRAP="" so
- * the share of bwrap and of seccomp can be told apart.
+ * the share of bwrap and of seccomp can be told apart. These start every
+ * worker (worker_pool 0); "standard, pooled" takes hb_sandbox_new's worker
+ * from the manager's pool (harness/pool.c): "hit" with the pool's refill
+ * done before the next sandbox (a caller doing anything for longer than a
+ * worker start between sandboxes), "back to back" without waiting (the
+ * refill still under way is waited for), and the private memory of one
+ * idle pooled worker (bwrap and the worker).
  * Prints median and p95 of each. Not a test: no pass/fail thresholds. */
+#include <dirent.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -94,6 +101,109 @@ static void bench(hb_manager *m, hb_profile p, const char *label, bool breakdown
     stats(label, "call", calls, CALLS, "us");
 }
 
+static long private_kib(int pid);
+
+/* Private memory (KiB) of the children of pid's every thread. */
+static long children_kib(int pid)
+{
+    char path[64];
+    long kib = 0;
+    snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        char cpath[300];
+        snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", pid, e->d_name);
+        FILE *f = fopen(cpath, "r");
+        int c;
+        while (f && fscanf(f, "%d", &c) == 1)
+            kib += private_kib(c);
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return kib;
+}
+
+/* Private memory (KiB) of pid and its descendants, from smaps_rollup. */
+static long private_kib(int pid)
+{
+    char path[64], line[256];
+    long kib = 0, v;
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", pid);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        while (fgets(line, sizeof(line), f))
+            if ((sscanf(line, "Private_Clean: %ld", &v) == 1 ||
+                 sscanf(line, "Private_Dirty: %ld", &v) == 1))
+                kib += v;
+        fclose(f);
+    }
+    return kib + children_kib(pid);
+}
+
+static void wait_pool(hb_manager *m)
+{
+    hb_pool_stats ps;
+    for (int i = 0; i < 20000; i++) {
+        if (hb_manager_pool_stats(m, &ps) == 0 && ps.ready > 0 && ps.starting == 0)
+            return;
+        usleep(1000);
+    }
+    fprintf(stderr, "no pooled worker within 20 s\n");
+    exit(1);
+}
+
+static void bench_pooled(const char *state)
+{
+    hb_manager_options o;
+    hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_LOCAL;
+    o.worker_pool = 2;
+    hb_manager *m = NULL;
+    if (hb_manager_new(&o, &m) != 0)
+        exit(1);
+    hb_sandbox_options so;
+    hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION);
+    so.profile = HB_PROFILE_STANDARD;
+    static double hit[STARTS], b2b[STARTS];
+    hb_pool_stats before, after;
+    hb_sandbox *sb = NULL;
+    if (hb_sandbox_new(m, &so, &sb) != 0) /* the first one warms the pool */
+        exit(1);
+    hb_sandbox_free(sb);
+    wait_pool(m);
+    /* One idle pooled worker: the only child left. */
+    long kib = children_kib((int)getpid());
+    hb_manager_pool_stats(m, &before);
+    for (int i = 0; i < STARTS; i++) {
+        wait_pool(m);
+        double t0 = now_us();
+        if (hb_sandbox_new(m, &so, &sb) != 0)
+            exit(1);
+        hit[i] = (now_us() - t0) / 1000.0;
+        hb_sandbox_free(sb);
+    }
+    hb_manager_pool_stats(m, &after);
+    unsigned long long hits = (unsigned long long)(after.hits - before.hits);
+    for (int i = 0; i < STARTS; i++) {
+        double t0 = now_us();
+        if (hb_sandbox_new(m, &so, &sb) != 0)
+            exit(1);
+        b2b[i] = (now_us() - t0) / 1000.0;
+        hb_sandbox_free(sb);
+    }
+    stats("standard, pooled", "new, hit", hit, STARTS, "ms");
+    stats("standard, pooled", "new, b2b", b2b, STARTS, "ms");
+    printf("  %-28s hits %llu of %d; idle pooled worker: %ld KiB private (bwrap + worker)\n",
+           "standard, pooled", hits, STARTS, kib);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     bool child = argc > 1 && strcmp(argv[1], "--seccomp-only") == 0;
@@ -106,6 +216,7 @@ int main(int argc, char **argv)
     hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION);
     o.state_dir = state;
     o.isolation = HB_ISOLATION_LOCAL;
+    o.worker_pool = 0; /* every start measured; the pool has its own run */
     hb_manager *m = NULL;
     if (hb_manager_new(&o, &m) != 0)
         return 1;
@@ -116,6 +227,7 @@ int main(int argc, char **argv)
         bench(m, HB_PROFILE_PERMISSIVE, "permissive (no protection)", false);
         bench(m, HB_PROFILE_STANDARD, "standard (bwrap + seccomp)", true);
         bench(m, HB_PROFILE_STRICT, "strict (bwrap + seccomp)", false);
+        bench_pooled(state);
         fflush(stdout);
         char cmd[4300];
         snprintf(cmd, sizeof(cmd), "HOTBOX_BWRAP= '/proc/%d/exe' --seccomp-only", (int)getpid());

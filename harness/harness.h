@@ -154,6 +154,23 @@ typedef struct hb_wspawn {
 } hb_wspawn;
 
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err);
+
+/* wspawn.c. An owned copy of spawn settings: how points at the copy's own
+ * strings (the fields below), so it outlives the sandbox it came from. */
+typedef struct hb_wspawn_own {
+    hb_wspawn how;
+    char *worker_path, *output_path, *objects_dir, *objects_view, *preload, *write_dir,
+        *scratch_dir;
+    char **env, **data_dirs, **inst_env, **allow[3];
+} hb_wspawn_own;
+int hb__wspawn_own_copy(hb_wspawn_own *o, const hb_wspawn *how); /* 0 or -ENOMEM */
+void hb__wspawn_own_release(hb_wspawn_own *o);
+/* Whether a worker started with a runs exactly as one started with b would
+ * (same binary, profile, filter, view contents, limits, env, output path).
+ * late_bound: the parts a taker replaces after the start (the cgroup, the
+ * objects view and which file the output goes to, pool.c) are not
+ * compared. */
+bool hb__wspawn_same(const hb_wspawn *a, const hb_wspawn *b, bool late_bound);
 /* HELLO: proves the peer is a hotbox worker of our protocol; *pid (may be
  * NULL) is the pid it reports (in its own pid namespace). HB_EPROTO for a
  * wrong magic, else hb__wc_request's codes. */
@@ -263,6 +280,7 @@ struct hb_manager {
     bool selection_told;     /* the backend choice was announced */
     hb_cgroup_site cg;       /* cgroup v2, probed once (monitor/cgroup.c) */
     hb_audit *audit;         /* <state_dir>/audit.log */
+    struct hb_pool *pool;    /* pre-started workers (pool.c); NULL: none */
 };
 
 /* ---- sandbox ------------------------------------------------------------ */
@@ -416,6 +434,24 @@ void hb__restart_death(const hb_sandbox *sb, uint64_t *seen, uint64_t *reaped);
  * parameters as how and still running, moves it into *out (an empty
  * client) and returns true; otherwise drops it and returns false. free:
  * ends the spare and its thread. */
+/* pool.c: the manager's pool of pre-started workers. A pooled worker's
+ * cgroup is made by the pool with these limits (want: the cgroup site has
+ * cgroups, so a sandbox would get one). new: none when max is 0. take: a
+ * ready (or still starting: waited for) worker started with key and cgk
+ * moves into *wc, its cgroup into *cg and its objects view into *view;
+ * false: none (the sandbox starts its own). refill: starts one for key and
+ * cgk off the caller's path, unless the pool has one. free: ends them. */
+typedef struct hb_pool_cgroup {
+    bool want;
+    uint64_t memory, pids;
+    unsigned cpu_percent;
+} hb_pool_cgroup;
+int hb__pool_new(hb_manager *m, unsigned max);
+bool hb__pool_take(hb_manager *m, const hb_wspawn *key, const hb_pool_cgroup *cgk,
+                   hb_wclient *wc, hb_cgroup **cg, char **view);
+void hb__pool_refill(hb_manager *m, const hb_wspawn *key, const hb_pool_cgroup *cgk);
+void hb__pool_free(hb_manager *m);
+
 void hb__spare_refill(hb_sandbox *sb, const hb_wspawn *how);
 bool hb__spare_take(hb_sandbox *sb, const hb_wspawn *how, hb_wclient *out);
 void hb__spare_free(hb_sandbox *sb);

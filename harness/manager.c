@@ -286,7 +286,13 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
     m->opts.state_dir = m->opts.cc = m->opts.cflags = m->opts.worker_path = NULL;
     const char *coverage_dir = m->opts.coverage_dir; /* the caller's: used below, not kept */
     m->opts.coverage_dir = NULL;
-    if ((r = hb__mkdir_p(m->tmp_dir, 0755)) < 0 ||
+    /* HOTBOX_WORKER_POOL=N overrides the pool's size (benchmarks compare
+     * a run with and without it; 0 turns it off). */
+    const char *pool_env = getenv("HOTBOX_WORKER_POOL");
+    if (pool_env && *pool_env)
+        m->opts.worker_pool = (unsigned)strtoul(pool_env, NULL, 10);
+    if ((r = hb__pool_new(m, m->opts.worker_pool)) < 0 ||
+        (r = hb__mkdir_p(m->tmp_dir, 0755)) < 0 ||
         (r = hb__coverage_setup(m, coverage_dir)) < 0 || (r = write_plugin_header(m)) < 0 ||
         (r = hb__mkdir_p(m->run_dir, 0755)) < 0 || (r = hb_metrics_new(&m->metrics)) < 0)
         goto fail;
@@ -337,6 +343,7 @@ void hb_manager_free(hb_manager *m)
 {
     if (!m)
         return;
+    hb__pool_free(m); /* idle workers: nothing of theirs to finish */
     /* Every worker runs its fini hooks at the same time; then each is
      * waited for (against the deadline set here) and freed. */
     for (hb_sandbox *sb = m->sandboxes; sb; sb = sb->next)

@@ -10,7 +10,8 @@ static const size_t manager_sizes[] = {
     offsetof(hb_manager_options, cc_origin), /* 1: up to event_userdata */
     offsetof(hb_manager_options, sanitize),  /* 2: cc_origin */
     offsetof(hb_manager_options, coverage_dir), /* 3: sanitize */
-    sizeof(hb_manager_options),              /* 4: coverage_dir */
+    offsetof(hb_manager_options, worker_pool), /* 4: coverage_dir */
+    sizeof(hb_manager_options),              /* 5: worker_pool */
 };
 static const size_t sandbox_sizes[] = {
     offsetof(hb_sandbox_options, cpu_percent), /* 1: up to crash_loop_window_ms */

@@ -85,8 +85,10 @@ void hb__forget_worker(hb_sandbox *sb, pid_t pid)
 
 /* A cgroup v2 sub-tree for the sandbox where the machine lets hotbox create
  * one (monitor/cgroup.c); where it cannot, rlimits alone apply, and the
- * manager says so once. */
-static void setup_cgroup(hb_sandbox *sb, unsigned n)
+ * manager says so once. The probe; what the sandbox's cgroup is made with
+ * (a pooled worker's is made by the pool, pool.c); the cgroup; a v1 CPU
+ * cap where cgroup v2 has no cpu.max. */
+static hb_pool_cgroup probe_cgroup(hb_sandbox *sb)
 {
     hb_manager *m = sb->m;
     pthread_mutex_lock(&m->lock);
@@ -98,8 +100,17 @@ static void setup_cgroup(hb_sandbox *sb, unsigned n)
         hb__emit(m, NULL, warn ? HB_EVENT_WARNING : HB_EVENT_NOTICE, NULL, 0, 0, 0, NULL,
                  "resource limits: %s: %s", what, m->cg.why ? m->cg.why : "");
     }
-    sb->cg = hb_cgroup_site_sandbox(&m->cg, n, sb->opts.max_memory, sb->opts.max_processes,
-                                    sb->opts.cpu_percent);
+    return (hb_pool_cgroup){.want = m->cg.probed && m->cg.mask >= 0,
+                            .memory = sb->opts.max_memory,
+                            .pids = sb->opts.max_processes,
+                            .cpu_percent = sb->opts.cpu_percent};
+}
+
+static void setup_cgroup(hb_sandbox *sb, unsigned n, const hb_pool_cgroup *cgk)
+{
+    hb_manager *m = sb->m;
+    if (!sb->cg)
+        sb->cg = hb_cgroup_site_sandbox(&m->cg, n, cgk->memory, cgk->pids, cgk->cpu_percent);
     if (!sb->opts.cpu_percent || (sb->cg && hb_cgroup_site_has_cpu(&m->cg)))
         return;
     char name[32], *err = NULL;
@@ -111,7 +122,9 @@ static void setup_cgroup(hb_sandbox *sb, unsigned n)
     free(err);
 }
 
-hb_wspawn hb__spawn_params(hb_sandbox *sb)
+/* The spawn settings that do not depend on the sandbox's cgroup and
+ * objects view (those are late-bound: pool.c), with no side effects. */
+static hb_wspawn spawn_settings(hb_sandbox *sb)
 {
     hb_wspawn how = {0};
     how.worker_path = sb->m->worker_path;
@@ -119,10 +132,26 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     /* The sandbox's options with its plugins' plugin.json runtime sections
      * (runtime.c); the worker started now runs with them. */
     const hb_rt_worker *rt = hb__runtime_worker(sb);
-    hb__runtime_cpucap(sb);
-    hb__runtime_started(sb);
     how.profile = rt->profile;
     how.max_state = sb->opts.max_state_size;
+    how.objects_dir = sb->m->objects_dir;
+    how.scratch_dir = NULL;
+    how.limits = rt->limits;
+    how.store = sb->m->store;
+    how.env = rt->env;
+    how.data_dirs = rt->data;
+    for (size_t k = 0; k < HB_ARRAY_SIZE(how.allow); k++)
+        how.allow[k] = rt->allow[k];
+    hb__sanitize_spawn(sb->m, &how);
+    how.guest = sb->worker_kind == HB_WORKER_MICROVM;
+    return how;
+}
+
+hb_wspawn hb__spawn_params(hb_sandbox *sb)
+{
+    hb_wspawn how = spawn_settings(sb);
+    hb__runtime_cpucap(sb);
+    hb__runtime_started(sb);
     /* The worker sees its own objects only: a view it is shown at the
      * store's path (no view: no objects at all, never the whole store). */
     char *verr = NULL;
@@ -131,16 +160,7 @@ hb_wspawn hb__spawn_params(hb_sandbox *sb)
     free(verr);
     how.objects_dir = sb->jail_view ? sb->m->objects_dir : NULL;
     how.objects_view = sb->jail_view;
-    how.scratch_dir = NULL;
-    how.limits = rt->limits;
     how.cgroup = sb->cg;
-    how.store = sb->m->store;
-    how.env = rt->env;
-    how.data_dirs = rt->data;
-    for (size_t k = 0; k < HB_ARRAY_SIZE(how.allow); k++)
-        how.allow[k] = rt->allow[k];
-    hb__sanitize_spawn(sb->m, &how);
-    how.guest = sb->worker_kind == HB_WORKER_MICROVM;
     return how;
 }
 
@@ -245,14 +265,22 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
         return kr;
     }
     uint64_t t0 = hb__now_ns();
-    setup_cgroup(sb, n);
-    uint64_t t1 = hb__now_ns();
     int r = hb__sanitize_prepare(m, sb->opts.profile ? sb->opts.profile : HB_PROFILE_STANDARD,
                                  &err);
+    /* A worker of the manager's pool, started with these settings, comes
+     * with its cgroup and objects view (pool.c); else they are made here. */
+    hb_pool_cgroup cgk = probe_cgroup(sb);
+    hb_wspawn key = r == 0 ? spawn_settings(sb) : (hb_wspawn){0};
+    bool pooled = r == 0 && !key.guest &&
+                  hb__pool_take(m, &key, &cgk, &sb->wc, &sb->cg, &sb->jail_view);
+    setup_cgroup(sb, n, &cgk);
+    uint64_t t1 = hb__now_ns();
     hb_wspawn how = hb__spawn_params(sb);
     uint64_t t2 = hb__now_ns();
-    if (r == 0)
+    if (r == 0 && !pooled)
         r = hb__wc_spawn(&sb->wc, &how, &err);
+    if (pooled) /* its start was not this call's */
+        memset(sb->wc.start_ns, 0, sizeof(sb->wc.start_ns));
     uint64_t t3 = hb__now_ns();
     sb->new_ns[HB_NS_CGROUP] = t1 - t0;
     sb->new_ns[HB_NS_PREP] = t2 - t1;
@@ -283,6 +311,8 @@ int hb_sandbox_new(hb_manager *m, const hb_sandbox_options *opts, hb_sandbox **o
     sb->next = m->sandboxes;
     m->sandboxes = sb;
     pthread_mutex_unlock(&m->lock);
+    /* The next sandbox with these options finds a worker ready. */
+    hb__pool_refill(m, &key, &cgk);
     *out = sb;
     return 0;
 }

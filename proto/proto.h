@@ -81,6 +81,9 @@ typedef enum hb_msg {
     HB_MSG_PING = 8,           /* (empty) */
     HB_MSG_CHECKPOINT_ACK = 9, /* (empty, the SWAP's id): the checkpoint is durable */
     HB_MSG_TESTS = 10,         /* hb_proto_tests: run a batch of self-tests */
+    HB_MSG_OUTPUT = 11,        /* (empty), one fd attached: the worker's stdout and
+                                  stderr from now on (a pooled worker handed to its
+                                  sandbox, harness/pool.c) */
     /* worker -> harness, interim (the request's id, more follows) */
     HB_MSG_CHECKPOINT = 64, /* hb_proto_checkpoint */
     HB_MSG_SWITCHED = 65,   /* hb_proto_switched: a SWAP passed its switch point */

@@ -54,6 +54,7 @@ struct worker {
     hb_wbuf out;
     bool dead;        /* the channel failed; stop serving */
     char msg[1024];   /* ERR text of the request being handled */
+    int passed;       /* the fd attached to the request, or -1 */
 };
 
 /* ---- replies -------------------------------------------------------------- */
@@ -678,6 +679,20 @@ static int do_ping(worker *w, const hb_frame *f)
     return 0;
 }
 
+/* OUTPUT: the attached fd becomes stdout and stderr (what a worker started
+ * with an output file has from its start). */
+static int do_output(worker *w, const hb_frame *f)
+{
+    if (hb__proto_empty_decode(f->payload, f->len) < 0 || w->passed < 0)
+        return fail(w, HB_EPROTO, "malformed OUTPUT request (no fd attached)");
+    fflush(NULL);
+    if (dup2(w->passed, STDOUT_FILENO) < 0 || dup2(w->passed, STDERR_FILENO) < 0)
+        return fail(w, HB_EWORKER, "OUTPUT: dup2: %s", strerror(errno));
+    hb__proto_empty_encode(&w->out, HB_MSG_OK, f->id);
+    send_frame(w);
+    return 0;
+}
+
 /* Retires every plugin, newest first, running fini hooks. */
 static void unload_all(worker *w)
 {
@@ -715,12 +730,13 @@ static int next_request(worker *w, hb_frame *f)
     w->ring_request = false;
     if (w->ring && hb__ring_next(w->ring, &w->seen) == HB_RING_KIND_RING)
         return ring_recv(w, f);
-    return hb__wire_recv(w->fd, HB_WIRE_MAX_FRAME, f);
+    return hb__wire_recv_fd(w->fd, HB_WIRE_MAX_FRAME, f, &w->passed);
 }
 
 int hb__worker_serve(int fd, hb_ring *ring)
 {
-    worker w = {.fd = fd, .ring = ring, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE};
+    worker w = {.fd = fd, .ring = ring, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE,
+                .passed = -1};
     struct stat st;
     if (fstat(fd, &st) < 0)
         return 1;
@@ -752,6 +768,7 @@ int hb__worker_serve(int fd, hb_ring *ring)
         case HB_MSG_UNLOAD: r = do_unload(&w, &f); break;
         case HB_MSG_PING: r = do_ping(&w, &f); break;
         case HB_MSG_TESTS: r = hb__worker_tests(&w, &f, w.msg, sizeof(w.msg)); break;
+        case HB_MSG_OUTPUT: r = do_output(&w, &f); break;
         case HB_MSG_SHUTDOWN:
             if (hb__proto_empty_decode(f.payload, f.len) < 0) {
                 r = fail(&w, HB_EPROTO, "malformed SHUTDOWN request");
@@ -768,6 +785,9 @@ int hb__worker_serve(int fd, hb_ring *ring)
         }
         if (r < 0 && !w.dead)
             reply_err(&w, f.id, r);
+        if (w.passed >= 0) /* an fd only OUTPUT takes */
+            close(w.passed);
+        w.passed = -1;
         hb__frame_release(&f);
         if (shutdown || w.dead)
             break;

@@ -223,7 +223,7 @@ typedef enum hb_isolation {
     HB_ISOLATION_MICROVM,       /* QEMU microvm guest */
 } hb_isolation;
 
-#define HB_MANAGER_OPTIONS_VERSION 4 /* 1 (no cc_origin), 2 (no sanitize) and 3 (no coverage_dir) are accepted too */
+#define HB_MANAGER_OPTIONS_VERSION 5 /* 1 (no cc_origin), 2 (no sanitize), 3 (no coverage_dir) and 4 (no worker_pool) are accepted too */
 
 typedef struct hb_manager_options {
     unsigned version;            /* HB_MANAGER_OPTIONS_VERSION */
@@ -259,9 +259,26 @@ typedef struct hb_manager_options {
      * crashes loses its counters). hb_coverage_report() turns them into
      * gcov and lcov reports. NULL or "": no coverage. */
     const char *coverage_dir;
+    /* Version 5. The manager's pool of pre-started workers: at most this
+     * many idle workers, already started and confined, waiting for
+     * hb_sandbox_new. After a sandbox is created, one worker for its
+     * options is started on a thread of the library (off the caller's
+     * path), so the next hb_sandbox_new with the same options takes it
+     * instead of waiting for fork, exec, namespaces and seccomp. A pooled
+     * worker is confined exactly as a fresh one for the same options (same
+     * profile, filter, view, limits, env, output file); it is handed only
+     * to a sandbox whose options match, otherwise the sandbox starts its
+     * own. The least recently used idle worker makes room for a new
+     * options set. Each idle worker costs about 1 MiB of private memory.
+     * Idle workers end with hb_manager_free, and with the manager process
+     * however it dies. 0: no pool. Default 2 (HB_MANAGER_OPTIONS_INIT and
+     * callers of an older version). The environment variable
+     * HOTBOX_WORKER_POOL=N, when set, overrides it (0 turns it off). */
+    unsigned worker_pool;
 } hb_manager_options;
 
-#define HB_MANAGER_OPTIONS_INIT {.version = HB_MANAGER_OPTIONS_VERSION, .isolation = HB_ISOLATION_AUTO}
+#define HB_MANAGER_OPTIONS_INIT                                                          \
+    {.version = HB_MANAGER_OPTIONS_VERSION, .isolation = HB_ISOLATION_AUTO, .worker_pool = 2}
 
 /* Fills *opts with defaults (the fields a struct of `version` has). Every
  * options struct of this API accepts any version from 1 to its current
@@ -290,6 +307,18 @@ HB_EXTERN const char *hb_manager_last_error(hb_manager *m);
 
 /* The state directory in use (absolute path). */
 HB_EXTERN const char *hb_manager_state_dir(hb_manager *m);
+
+/* The worker pool (hb_manager_options.worker_pool): idle workers ready to
+ * be taken, workers still starting, and how many hb_sandbox_new calls took
+ * a pooled worker (hits) or started their own (misses; counted only while
+ * the pool is on). */
+typedef struct hb_pool_stats {
+    unsigned ready;
+    unsigned starting;
+    uint64_t hits;
+    uint64_t misses;
+} hb_pool_stats;
+HB_EXTERN int hb_manager_pool_stats(hb_manager *m, hb_pool_stats *out);
 
 /* ------------------------------------------------------------------------ */
 /* Versions                                                                  */

@@ -4,6 +4,7 @@
 #ifndef HB_E2E_H
 #define HB_E2E_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,6 +150,15 @@ static __attribute__((unused)) void e2e_free(hb_sandbox *sb, hb_manager *m)
     hb_manager_free(m);
 }
 
+/* A manager on e2e_options whose hb_manager_options.worker_pool is
+ * worker_pool (e2e_manager keeps the default). */
+static __attribute__((unused)) hb_manager *e2e_manager_pool(e2e_events *ev, unsigned worker_pool)
+{
+    hb_manager_options o = e2e_options(e2e_on_event, ev);
+    o.worker_pool = worker_pool;
+    return e2e_manager_with(&o);
+}
+
 /* A counter plugin with a configurable step, schema and extra body. */
 static __attribute__((unused)) char *e2e_counter_src(int version, int step, const char *extra)
 {
@@ -195,6 +205,38 @@ static __attribute__((unused)) int e2e_main(int argc, char **argv, const e2e_cas
     }
     fprintf(stderr, "unknown case %s\n", argv[1]);
     return 2;
+}
+
+/* Processes whose parent is ppid, not zombies; up to max pids into out
+ * (may be NULL); returns how many there are. */
+static __attribute__((unused)) int e2e_children_of(int ppid, int *out, int max)
+{
+    DIR *d = opendir("/proc");
+    HB_CHECK(d != NULL);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[300], buf[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[got] = 0;
+        char *rp = strrchr(buf, ')');
+        int pp = 0;
+        char state;
+        if (rp && sscanf(rp + 1, " %c %d", &state, &pp) == 2 && pp == ppid && state != 'Z') {
+            if (out && n < max)
+                out[n] = atoi(e->d_name);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
 }
 
 #endif

@@ -104,6 +104,9 @@ static void threads32(hb_isolation iso)
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
     hb_manager_options o = e2e_options(e2e_on_event, &ev);
     o.isolation = iso;
+    /* No worker pool: the fds counted are the sandboxes' (an idle pooled
+     * worker keeps its own until hb_manager_free: test_pool). */
+    o.worker_pool = 0;
     hb_manager *m = e2e_manager_with(&o);
     int fds_before = count_fds();
     static struct worker_arg a[NT];
@@ -290,7 +293,7 @@ static void case_many50(void)
 {
     private_tmpdir();
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
-    hb_manager *m = e2e_manager(&ev);
+    hb_manager *m = e2e_manager_pool(&ev, 0); /* the sandboxes' fds and views alone */
     int fds_before = count_fds();
     enum { N = 50 };
     hb_sandbox *sb[N];

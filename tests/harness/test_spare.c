@@ -28,7 +28,7 @@ static const char plugin[] =
 static hb_sandbox *start(hb_manager **m)
 {
     char *dir = e2e_write("sparep", "sparep.c", plugin);
-    *m = e2e_manager(&ev);
+    *m = e2e_manager_pool(&ev, 0); /* no pool: the children are the sandbox's */
     hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
     so.profile = HB_PROFILE_STANDARD;
     so.crash_loop_max = 1000; /* crashes on purpose: no backoff */
@@ -72,29 +72,7 @@ static void case_handover_keeps_state(void)
 /* Child processes of this process (bwrap, or the worker when unwrapped). */
 static int children(void)
 {
-    DIR *d = opendir("/proc");
-    HB_CHECK(d != NULL);
-    int n = 0, me = (int)getpid();
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        char path[300], buf[512];
-        if (e->d_name[0] < '0' || e->d_name[0] > '9')
-            continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[got] = 0;
-        char *rp = strrchr(buf, ')');
-        int ppid = 0;
-        char state;
-        if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == me && state != 'Z')
-            n++;
-    }
-    closedir(d);
-    return n;
+    return e2e_children_of((int)getpid(), NULL, 0);
 }
 
 static void case_free_ends_spare(void)
