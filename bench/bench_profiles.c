@@ -182,19 +182,19 @@ static void bench_pooled(const char *state)
     hb_manager_pool_stats(m, &before);
     for (int i = 0; i < STARTS; i++) {
         wait_pool(m);
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         if (hb_sandbox_new(m, &so, &sb) != 0)
             exit(1);
-        hit[i] = (now_us() - t0) / 1000.0;
+        hit[i] = (hb_bench_now_us() - t0) / 1000.0;
         hb_sandbox_free(sb);
     }
     hb_manager_pool_stats(m, &after);
     unsigned long long hits = (unsigned long long)(after.hits - before.hits);
     for (int i = 0; i < STARTS; i++) {
-        double t0 = now_us();
+        double t0 = hb_bench_now_us();
         if (hb_sandbox_new(m, &so, &sb) != 0)
             exit(1);
-        b2b[i] = (now_us() - t0) / 1000.0;
+        b2b[i] = (hb_bench_now_us() - t0) / 1000.0;
         hb_sandbox_free(sb);
     }
     stats("standard, pooled", "new, hit", hit, STARTS, "ms");
