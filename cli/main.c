@@ -132,6 +132,10 @@ void cli_manager_options(const cli_global *g, hb_manager_options *o)
     o->cc_origin = g->cc_origin;
     o->cflags = g->cflags;
     o->isolation = g->isolation;
+    /* A command makes one sandbox: a pooled worker started after it would
+     * only be started, waited for and killed at exit (hotbox test, which
+     * makes one per plugin, keeps the pool). */
+    o->worker_pool = 0;
 }
 
 int cli_manager(const cli_global *g, hb_manager **out)

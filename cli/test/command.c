@@ -81,6 +81,7 @@ static int open_manager(run *R)
     hb_manager_options mo;
     hb_manager_options_init(&mo, HB_MANAGER_OPTIONS_VERSION);
     cli_manager_options(R->g, &mo);
+    mo.worker_pool = ((hb_manager_options)HB_MANAGER_OPTIONS_INIT).worker_pool; /* a sandbox per plugin */
     mo.on_event = cli_test_on_event;
     mo.event_userdata = R;
     mo.sanitize = R->sanitize;
