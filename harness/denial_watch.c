@@ -32,6 +32,7 @@ struct hb_dwatch {
     uint32_t slot;
     bool in_epoll;
     _Atomic bool denied;
+    _Atomic bool wrapper_lost; /* the wrapper died (and the worker was killed) */
     char what[96]; /* written before denied is set, never after */
 };
 
@@ -68,6 +69,7 @@ static void forget_all(hb_dwatch *w)
 static void wrapper_died(hb_dwatch *w)
 {
     (void)syscall(SYS_pidfd_send_signal, w->kill_pidfd, SIGKILL, NULL, 0);
+    atomic_store_explicit(&w->wrapper_lost, true, memory_order_release);
     if (w->wrapper_in_epoll)
         (void)epoll_ctl(epfd, EPOLL_CTL_DEL, w->wrapper_pidfd, NULL);
     w->wrapper_in_epoll = false;
@@ -247,6 +249,12 @@ bool hb__dwatch_denied(hb_dwatch *w, char *what, size_t len)
     if (what && len)
         snprintf(what, len, "%s", w->what);
     return true;
+}
+
+bool hb__dwatch_news(hb_dwatch *w)
+{
+    return atomic_load_explicit(&w->denied, memory_order_acquire) ||
+           atomic_load_explicit(&w->wrapper_lost, memory_order_acquire);
 }
 
 void hb__dwatch_stop(hb_dwatch *w)

@@ -40,6 +40,11 @@ int hb__dwatch_start(int listener, int kill_pidfd, int wrapper_pidfd, hb_dwatch 
  * non-NULL, copies its name ("socket(AF_INET, ...)") into what. */
 bool hb__dwatch_denied(hb_dwatch *w, char *what, size_t len);
 
+/* Whether the watcher ended the worker: a denial, or its wrapper died (no
+ * system call: the flag words the watcher sets). A caller that sees it
+ * asks the pidfds. */
+bool hb__dwatch_news(hb_dwatch *w);
+
 /* Stops watching, closes the listener, frees w. NULL is fine. */
 void hb__dwatch_stop(hb_dwatch *w);
 
