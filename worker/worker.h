@@ -29,6 +29,10 @@
  * when the framing broke, 1 on other channel errors. */
 int hb__worker_serve(int fd, hb_ring *ring);
 
+/* hotbox-worker --watch-helper FD: the manager's watch helper
+ * (watch_helper.c). Returns the exit status. */
+int hb__watch_helper_main(int fd);
+
 /* Calls fn with the arguments (already checked against sig by
  * hb__call_check). In/out buffers are modified in place. On success *ret
  * holds the result (a returned string is copied into ret->s). Returns 0, or
