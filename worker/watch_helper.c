@@ -18,7 +18,6 @@
 #include "worker.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -26,14 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "security.h"
 #include "watch_msg.h"
-
-#define EXIT_WAIT_MS 5000 /* a killed worker's exit, at most (as the manager's own wait) */
 
 typedef struct hwatch {
     uint64_t key; /* the manager's; 0: free entry */
@@ -70,17 +68,8 @@ static void drop_fd(int *fd)
     *fd = -1;
 }
 
-/* Kills the worker, waits (bounded) for it to be gone, frees the entry. */
-static void release(hwatch *w)
+static void free_entry(hwatch *w)
 {
-    kill_worker(w);
-    if (w->kill_pidfd >= 0) {
-        struct pollfd p = {.fd = w->kill_pidfd, .events = POLLIN};
-        int n;
-        do
-            n = poll(&p, 1, EXIT_WAIT_MS);
-        while (n < 0 && errno == EINTR);
-    }
     drop_fd(&w->listener);
     drop_fd(&w->wrapper_pidfd);
     drop_fd(&w->kill_pidfd);
@@ -111,12 +100,29 @@ static hwatch *new_entry(void)
     return &tab[first];
 }
 
-/* epoll data: the entry's index times 2, plus 1 for its wrapper pidfd;
- * UINT64_MAX: the manager's socket. */
-static int watch_fd(int fd, size_t idx, bool wrapper)
+/* epoll data: the entry's index times 4 plus what the fd is; UINT64_MAX:
+ * the manager's socket. */
+enum { TAG_LISTENER = 0, TAG_WRAPPER = 1, TAG_EXIT = 2 };
+
+static int watch_fd(int fd, size_t idx, unsigned tag)
 {
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)idx << 1 | wrapper};
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)idx << 2 | tag};
     return fd < 0 ? 0 : epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* DEL: kills the worker; DONE goes out once it is gone (its pidfd turns
+ * readable: TAG_EXIT), so one slow exit holds up no other watch. */
+static void release(hwatch *w)
+{
+    kill_worker(w);
+    drop_fd(&w->listener);
+    drop_fd(&w->wrapper_pidfd);
+    if (w->kill_pidfd >= 0 && watch_fd(w->kill_pidfd, (size_t)(w - tab), TAG_EXIT) == 0) {
+        w->key |= 1ull << 63; /* leaving: no new ADD may reuse its key */
+        return;
+    }
+    send_msg(HB_WATCH_DONE, w->key, NULL);
+    free_entry(w);
 }
 
 static void add(const hb_watch_msg *m, const int *fds, size_t nfds)
@@ -136,9 +142,10 @@ static void add(const hb_watch_msg *m, const int *fds, size_t nfds)
     }
     *w = (hwatch){.key = m->key, .listener = got[0], .kill_pidfd = got[1], .wrapper_pidfd = got[2]};
     size_t idx = (size_t)(w - tab);
-    if (watch_fd(w->listener, idx, false) < 0 || watch_fd(w->wrapper_pidfd, idx, true) < 0) {
+    if (watch_fd(w->listener, idx, TAG_LISTENER) < 0 ||
+        watch_fd(w->wrapper_pidfd, idx, TAG_WRAPPER) < 0) {
         send_msg(HB_WATCH_FAILED, m->key, strerror(errno));
-        release(w);
+        free_entry(w);
         return;
     }
     send_msg(HB_WATCH_ADDED, m->key, NULL);
@@ -178,7 +185,11 @@ static bool from_manager(void)
     if (n != (ssize_t)sizeof(m) || (h.msg_flags & MSG_CTRUNC)) {
         for (size_t i = 0; i < nfds; i++)
             close(fds[i]);
-        return true; /* not ours to judge further: ignored */
+        /* Fds lost on the way (out of fds here): the manager keeps
+         * watching that worker itself. */
+        if (n == (ssize_t)sizeof(m) && m.type == HB_WATCH_ADD)
+            send_msg(HB_WATCH_FAILED, m.key, "its fds did not arrive");
+        return true;
     }
     if (m.type == HB_WATCH_ADD) {
         add(&m, fds, nfds);
@@ -187,21 +198,27 @@ static bool from_manager(void)
     for (size_t i = 0; i < nfds; i++)
         close(fds[i]);
     if (m.type == HB_WATCH_DEL) {
-        hwatch *w = find(m.key);
+        hwatch *w = m.key ? find(m.key) : NULL;
         if (w)
             release(w);
-        send_msg(HB_WATCH_DONE, m.key, NULL);
+        else
+            send_msg(HB_WATCH_DONE, m.key, NULL);
     }
     return true;
 }
 
 static void on_event(uint64_t data, uint32_t events)
 {
-    size_t idx = (size_t)(data >> 1);
+    size_t idx = (size_t)(data >> 2);
     if (idx >= ntab || !tab[idx].key)
         return;
     hwatch *w = &tab[idx];
-    if (data & 1) { /* the wrapper died: the worker goes too */
+    if ((data & 3) == TAG_EXIT) { /* a released worker is gone */
+        send_msg(HB_WATCH_DONE, w->key & ~(1ull << 63), NULL);
+        free_entry(w);
+        return;
+    }
+    if ((data & 3) == TAG_WRAPPER) { /* the wrapper died: the worker goes too */
         kill_worker(w);
         drop_fd(&w->wrapper_pidfd);
         send_msg(HB_WATCH_LOST, w->key, NULL);
@@ -228,6 +245,14 @@ static void on_event(uint64_t data, uint32_t events)
 int hb__watch_helper_main(int fd)
 {
     ctl = fd;
+    /* Up to three fds per sandbox of the manager: as many as the hard
+     * limit allows (an ADD whose fds do not fit is refused, and the
+     * manager keeps those itself). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event cev = {.events = EPOLLIN, .data.u64 = UINT64_MAX};
     if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, ctl, &cev) < 0) {
@@ -241,14 +266,16 @@ int hb__watch_helper_main(int fd)
             continue;
         if (n < 0)
             break;
-        bool gone = false;
-        for (int i = 0; i < n && !gone; i++) {
+        /* The manager's message last: an entry it frees or fills is then
+         * never the target of an event taken in the same batch. */
+        bool manager = false;
+        for (int i = 0; i < n; i++) {
             if (ev[i].data.u64 == UINT64_MAX)
-                gone = !from_manager();
+                manager = true;
             else
                 on_event(ev[i].data.u64, ev[i].events);
         }
-        if (gone)
+        if (manager && !from_manager())
             break;
     }
     /* The manager is gone: no worker it started outlives it. */

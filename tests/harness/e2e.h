@@ -137,6 +137,22 @@ static __attribute__((unused)) char *e2e_counter_src(int version, int step, cons
     return r;
 }
 
+/* The parent of process pid, from /proc (-1 when unknown): bwrap for a
+ * wrapped worker, this process for an unwrapped one. */
+static __attribute__((unused)) int e2e_parent_of(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ppid = -1;
+    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1)
+        ppid = -1;
+    fclose(f);
+    return ppid;
+}
+
 /* Each test file is one executable whose argv[1] names the case to run
  * (one CTest test per case). */
 typedef struct e2e_case {

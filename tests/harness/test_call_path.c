@@ -82,21 +82,6 @@ static void *counter(void *arg)
     return NULL;
 }
 
-/* The parent of pid, from /proc (-1 when unknown). */
-static int parent_of(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int ppid = -1;
-    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1)
-        ppid = -1;
-    fclose(f);
-    return ppid;
-}
-
 static void no_poll(bool wrapped)
 {
     if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
@@ -109,7 +94,7 @@ static void no_poll(bool wrapped)
         setenv("HOTBOX_BWRAP", "", 1);
     hb_manager *m;
     hb_sandbox *sb = start(&m);
-    if (wrapped && parent_of(hb_sandbox_worker_pid(sb)) == getpid())
+    if (wrapped && e2e_parent_of(hb_sandbox_worker_pid(sb)) == getpid())
         HB_SKIP("the worker is not wrapped here (no bwrap or no namespaces)");
     int32_t r = 0;
     HB_CHECK_OK(hb_callf(sb, "callp", "add", "ii)i", 1, 2, &r));
