@@ -36,6 +36,7 @@ struct hb_dwatch {
     pid_t owner; /* the process whose helper watches it */
     uint32_t slot;
     uint64_t key;
+    int keep_pidfd; /* borrowed: the caller's (wrapper's, else the worker's) */
     bool answered; /* the helper answered ADD or DEL (with lock) */
     bool failed;   /* its answer to ADD was FAILED */
     _Atomic bool denied;
@@ -108,17 +109,25 @@ static void *reader_main(void *arg)
         }
         pthread_mutex_unlock(&lock);
     }
-    /* The helper is gone: nobody watches these workers any more. Each is
-     * flagged (its next call asks the pidfds and the worker is restarted
-     * under a new helper), and every waiter is answered. */
+    /* The helper is gone (or never ran: a worker binary without
+     * --watch-helper): nobody watches these workers any more. Each one's
+     * wrapper (unwrapped: the worker) is killed through the pidfd this
+     * process kept, and the watch flagged, so its sandbox restarts it; a
+     * worker that outlives its wrapper ends when the sandbox closes its
+     * channel. A waiting ADD fails (the caller keeps its fds). */
     pthread_mutex_lock(&lock);
     if (helper_fd == fd) {
         helper_gone = true;
-        for (uint32_t i = 0; i < nslots; i++)
-            if (slots[i].w) {
-                slots[i].w->answered = true;
-                atomic_store_explicit(&slots[i].w->wrapper_lost, true, memory_order_release);
-            }
+        for (uint32_t i = 0; i < nslots; i++) {
+            hb_dwatch *w = slots[i].w;
+            if (!w)
+                continue;
+            if (w->answered && w->keep_pidfd >= 0)
+                (void)syscall(SYS_pidfd_send_signal, w->keep_pidfd, SIGKILL, NULL, 0);
+            w->failed = !w->answered;
+            w->answered = true;
+            atomic_store_explicit(&w->wrapper_lost, true, memory_order_release);
+        }
         pthread_cond_broadcast(&answer_cv);
     }
     pthread_mutex_unlock(&lock);
@@ -174,8 +183,8 @@ static int start_helper(const char *path)
     pthread_once(&once, register_atfork);
     if (helper_owner == getpid() && !helper_gone)
         return 0;
-    if (helper_owner == getpid() && nwatching)
-        return -EPIPE; /* gone with watches left: those end first */
+    /* None yet, or the last one died: a new one (the dead one's watches
+     * were flagged; their DELs get a DONE from the new one). */
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
         return -errno;
@@ -292,6 +301,7 @@ int hb__dwatch_start(const char *helper_path, int listener, int kill_pidfd, int 
         r = take_slot(w);
     if (r == 0) {
         w->key = ((uint64_t)slots[w->slot].gen << 32 | w->slot) + 1;
+        w->keep_pidfd = wrapper_pidfd >= 0 ? wrapper_pidfd : kill_pidfd;
         w->owner = getpid();
         nwatching++;
         hb_watch_msg m = {.type = HB_WATCH_ADD, .key = w->key};

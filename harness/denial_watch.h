@@ -19,8 +19,11 @@
  *
  * A manager that dies, SIGKILL included, takes its helper with it (the
  * socket ends; its parent-death signal): the helper kills every worker it
- * holds first. A helper that dies flags every watch (their workers are
- * restarted under a new helper).
+ * holds first. A helper that dies has every worker it watched flagged and
+ * its wrapper (or, unwrapped, the worker) killed: each sandbox restarts
+ * its worker under a new helper on its next operation, and a worker its
+ * wrapper's death did not take along ends when its channel closes (its
+ * lifeline, worker/main.c).
  *
  * Lifetimes. The helper and the reading thread start with the first watch
  * and end with the last (a process without sandboxes holds none of them);
@@ -39,8 +42,10 @@ typedef struct hb_dwatch hb_dwatch;
  * success: closed here; -1: none), kill_pidfd (the helper gets a copy: a
  * denial or the wrapper's death kills the worker through it) and
  * wrapper_pidfd (bwrap's; a copy likewise; -1: none). The caller may close
- * its own kill_pidfd. Returns 0 and *out, or -errno with every fd left to
- * the caller. */
+ * its own kill_pidfd when it gave a wrapper_pidfd, and keeps the other
+ * (the wrapper's, else kill_pidfd) open until hb__dwatch_stop: should the
+ * helper die, the worker is killed through it. Returns 0 and *out, or
+ * -errno with every fd left to the caller. */
 int hb__dwatch_start(const char *helper_path, int listener, int kill_pidfd, int wrapper_pidfd,
                      hb_dwatch **out);
 
