@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,6 +152,25 @@ static __attribute__((unused)) int e2e_parent_of(int pid)
         ppid = -1;
     fclose(f);
     return ppid;
+}
+
+/* Whether process pid is a manager's watch helper (one per process,
+ * harness/denial_watch.h; no sandbox's): its command line says
+ * --watch-helper. */
+static __attribute__((unused)) bool e2e_is_watch_helper(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < got; i++)
+        if (!buf[i])
+            buf[i] = ' ';
+    buf[got] = 0;
+    return strstr(buf, "--watch-helper") != NULL;
 }
 
 /* Each test file is one executable whose argv[1] names the case to run

@@ -9,8 +9,6 @@
 #include <poll.h>
 #include <time.h>
 
-#include <stdbool.h>
-
 #include "e2e.h"
 
 static e2e_events ev;
@@ -72,24 +70,6 @@ static void case_handover_keeps_state(void)
     hb_manager_free(m);
 }
 
-/* Whether process pid is the manager's watch helper (one per process,
- * harness/denial_watch.h), which is no sandbox's. */
-static bool is_watch_helper(const char *pid)
-{
-    char path[300], buf[512];
-    snprintf(path, sizeof(path), "/proc/%s/cmdline", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    for (size_t i = 0; i < got; i++)
-        if (!buf[i])
-            buf[i] = ' ';
-    buf[got] = 0;
-    return strstr(buf, "--watch-helper") != NULL;
-}
-
 /* Child processes of this process (bwrap, or the worker when unwrapped). */
 static int children(void)
 {
@@ -112,7 +92,7 @@ static int children(void)
         int ppid = 0;
         char state;
         if (rp && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == me && state != 'Z' &&
-            !is_watch_helper(e->d_name))
+            !e2e_is_watch_helper(atoi(e->d_name)))
             n++;
     }
     closedir(d);

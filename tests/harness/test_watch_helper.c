@@ -72,20 +72,7 @@ static int helper_pid(void)
         if (e->d_name[0] < '1' || e->d_name[0] > '9')
             continue;
         int pid = atoi(e->d_name);
-        if (e2e_parent_of(pid) != getpid())
-            continue;
-        char path[300], buf[512];
-        snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        for (size_t i = 0; i < got; i++)
-            if (!buf[i])
-                buf[i] = ' ';
-        buf[got] = 0;
-        if (strstr(buf, "--watch-helper"))
+        if (e2e_parent_of(pid) == getpid() && e2e_is_watch_helper(pid))
             found = pid;
     }
     closedir(d);
