@@ -507,13 +507,14 @@ bool hb__wc_alive(hb_wclient *wc)
         return false;
     /* No system call while the kernel's word says the worker runs and the
      * denial watcher saw nothing (a stopped plugin thread or a dead bwrap
-     * makes it kill the worker, which the word then says). A bwrap that
-     * died a moment ago is not asked either: the worker has SIGKILL
-     * pending from then on (its parent-death signal, worker/main.c), so it
-     * never takes the next call, and a call it never took is retried on
-     * a fresh worker as if the death had been seen here (call.c). */
+     * makes it kill the worker, which the word then says). A wrapped
+     * worker's bwrap is asked too (one fd): its death is news the word
+     * does not carry yet (the watcher kills the worker then, but after
+     * whoever saw bwrap go may already call; a root manager's jailed
+     * worker gets no parent-death signal from its bwrap: the uid differs). */
     if (wc->ring && !wc->has_listener && hb__ring_peer_alive(wc->ring) &&
-        !(wc->dwatch && hb__dwatch_news(wc->dwatch)))
+        !(wc->dwatch && hb__dwatch_news(wc->dwatch)) &&
+        (!wc->wrapped || hb_mon_alive(wc->pidfd)))
         return true;
     struct pollfd p[3] = {{.fd = wc->pidfd, .events = POLLIN},
                           {.fd = wc->worker_pidfd, .events = POLLIN},

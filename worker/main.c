@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #define EXIT_USAGE 64
@@ -228,14 +227,6 @@ int main(int argc, char **argv)
      * robust list (never with glibc): the harness polls the pidfd instead. */
     if (ring)
         (void)hb__ring_hold_life(ring);
-    /* The worker dies with the process that started it (bwrap, or the
-     * manager's keeper thread), by the kernel's hand: before that parent's
-     * pidfd turns readable, this process has SIGKILL pending, so a caller
-     * that saw the parent go never gets a call served by us (the ring's
-     * life word and the undelivered bell say so; harness/ring_client.c).
-     * Set here, after every credential change (bwrap's uid switch clears
-     * a death signal set before it). */
-    (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
     /* A harness that goes away must show up as EPIPE on send, not kill us
      * before fini hooks run. */
     signal(SIGPIPE, SIG_IGN);
