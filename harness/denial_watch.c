@@ -350,7 +350,7 @@ bool hb__dwatch_news(hb_dwatch *w)
            atomic_load_explicit(&w->wrapper_lost, memory_order_acquire);
 }
 
-void hb__dwatch_stop(hb_dwatch *w)
+void hb__dwatch_stop(hb_dwatch *w, char *denied, size_t len)
 {
     if (!w)
         return;
@@ -367,6 +367,9 @@ void hb__dwatch_stop(hb_dwatch *w)
             stop_helper();
     }
     pthread_mutex_unlock(&lock);
+    /* Read after the DONE: a DENIED the helper sent before it is in. */
+    if (denied && len && !hb__dwatch_denied(w, denied, len))
+        denied[0] = '\0';
     free(w);
 }
 

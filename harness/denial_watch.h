@@ -59,7 +59,9 @@ bool hb__dwatch_denied(hb_dwatch *w, char *what, size_t len);
 bool hb__dwatch_news(hb_dwatch *w);
 
 /* Stops watching: the helper kills the worker and returns when it is gone
- * (bounded), closing its copies; frees w. NULL is fine. */
-void hb__dwatch_stop(hb_dwatch *w);
+ * (bounded), closing its copies; frees w. NULL is fine. denied (len bytes;
+ * may be NULL) gets the name of a denial seen, read once every report the
+ * helper sent before it let go of the worker is in, else "". */
+void hb__dwatch_stop(hb_dwatch *w, char *denied, size_t len);
 
 #endif /* HB_DENIAL_WATCH_H */

@@ -42,9 +42,9 @@ static void reset_client(hb_wclient *wc)
      * watch ends before the pidfd it kills through is closed. */
     if (wc->dwatch) {
         char what[sizeof(wc->denied)];
-        if (hb__dwatch_denied(wc->dwatch, what, sizeof(what)) && !wc->denied[0])
+        hb__dwatch_stop(wc->dwatch, what, sizeof(what));
+        if (what[0] && !wc->denied[0])
             memcpy(wc->denied, what, sizeof(what));
-        hb__dwatch_stop(wc->dwatch);
         wc->dwatch = NULL;
     }
     if (wc->fd >= 0)

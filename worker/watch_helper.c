@@ -233,10 +233,11 @@ static void on_event(uint64_t data, uint32_t events)
          * for ever: it is still a denial, only unnamed. */
         if (r < 0)
             snprintf(what, sizeof(what), "a system call (not named: %s)", strerror(-r));
-        /* Killed first: the worker ends before it says anything more. */
+        /* Said first, then killed: whoever sees the death (which it then
+         * reports on a DEL) finds the DENIED ahead of the DONE. */
+        send_msg(HB_WATCH_DENIED, w->key, what);
         kill_worker(w);
         drop_fd(&w->listener);
-        send_msg(HB_WATCH_DENIED, w->key, what);
         return;
     }
     drop_fd(&w->listener); /* hung up: no process under the filter is left */
