@@ -124,6 +124,13 @@ static int call_parsed(hb_sandbox *sb, const char *plugin, const char *symbol,
             return fail(sb, -EINVAL, "%s.%s: argument %zu is a NULL buffer of %zu bytes", plugin,
                         symbol, i + 1, args[i].v.buf.len);
     }
+    /* A worker found dead when the call is made is recovered first, and
+     * the call says so (HB_ESTATELOST) or runs on the fresh worker. One
+     * that dies before it takes the call (undelivered: its bell was never
+     * taken, nothing ran) is the same case seen a moment later: the call
+     * starts over once, from here. */
+    bool retried = false;
+again:
     if ((r = hb__ensure_worker(sb)) < 0)
         return r;
     hb_slot *s = hb__slot_find(sb, plugin);
@@ -155,6 +162,12 @@ static int call_parsed(hb_sandbox *sb, const char *plugin, const char *symbol,
     uint64_t version = s->version;
     uint64_t t0 = hb__now_ns(), clock = t0;
     r = hb__wc_call(&sb->wc, &w, hb__slot_call_timeout(sb, s), &clock, &reply, &err);
+    if (r == HB_ECRASHED && sb->wc.undelivered && sb->wc.pid <= 0 && !retried) {
+        free(err);
+        hb__wire_release(&w);
+        retried = true;
+        goto again;
+    }
     if (sb->recorder) /* docs/replay.md: a copy of the frames, written later */
         hb__record_call(sb, plugin, &w, r, &reply, err);
     hb__wire_release(&w);

@@ -70,6 +70,7 @@ static int ring_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t
     hb_ring *ring = wc->ring;
     wc->denied[0] = 0;
     wc->fault.valid = false;
+    wc->undelivered = false;
     /* A plugin thread stopped in a denied call (seen by the denial
      * watcher, or by the liveness poll before this call) ends the worker
      * before anything else runs, as the socket path's poll would. */

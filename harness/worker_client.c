@@ -34,6 +34,7 @@
 #define HB_INFO_FD 4 /* bwrap's --info-fd, in the child only */
 #define HB_RING_FD 5 /* the call ring's memfd (proto/ring.h), in the child only */
 #define HB_WORKER_EXIT_WAIT_MS 5000 /* a killed worker's exit, at most */
+#define HB_WRAPPER_EXIT_WAIT_MS 500 /* bwrap's exit after its worker's, at most */
 
 static void reset_client(hb_wclient *wc)
 {
@@ -41,9 +42,9 @@ static void reset_client(hb_wclient *wc)
      * watch ends before the pidfd it kills through is closed. */
     if (wc->dwatch) {
         char what[sizeof(wc->denied)];
-        if (hb__dwatch_denied(wc->dwatch, what, sizeof(what)) && !wc->denied[0])
+        hb__dwatch_stop(wc->dwatch, what, sizeof(what));
+        if (what[0] && !wc->denied[0])
             memcpy(wc->denied, what, sizeof(what));
-        hb__dwatch_stop(wc->dwatch);
         wc->dwatch = NULL;
     }
     if (wc->fd >= 0)
@@ -440,11 +441,18 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     /* From here on the process's denial watcher reads the listener, and
      * calls need not ask it (they ask the ring's life word). If it cannot,
      * the listener stays here and every call polls it, as before. */
-    if (wc->has_listener &&
-        hb__dwatch_start(wc->listener, wc->worker_pidfd >= 0 ? wc->worker_pidfd : wc->pidfd,
+    /* The watch helper holds the listener and the pidfd that kills the
+     * worker (bwrap's too, as a copy): this process keeps the socket and
+     * one pidfd per sandbox. */
+    if ((wc->has_listener || wc->worker_pidfd >= 0) &&
+        hb__dwatch_start(worker_path, wc->has_listener ? wc->listener : -1,
+                         wc->worker_pidfd >= 0 ? wc->worker_pidfd : wc->pidfd,
                          wc->worker_pidfd >= 0 ? wc->pidfd : -1, &wc->dwatch) == 0) {
         wc->listener = -1;
         wc->has_listener = false;
+        if (wc->worker_pidfd >= 0)
+            close(wc->worker_pidfd);
+        wc->worker_pidfd = -1;
     }
     ts[HB_WS_COUNT] = hb__now_ns();
     for (int k = 0; k < HB_WS_COUNT; k++)
@@ -498,23 +506,32 @@ bool hb__wc_alive(hb_wclient *wc)
     if (wc->pid <= 0)
         return false;
     /* No system call while the kernel's word says the worker runs and the
-     * denial watcher saw nothing (a stopped plugin thread makes it kill
-     * the worker, which the word then says). A wrapped worker's bwrap is
-     * asked too (one fd): its death is news the word does not carry yet
-     * (the watcher kills the worker then, but after whoever saw bwrap go
-     * may already call). */
+     * denial watcher saw nothing (a stopped plugin thread or a dead bwrap
+     * makes it kill the worker, which the word then says). A wrapped
+     * worker's bwrap is asked too (one fd): its death is news the word
+     * does not carry yet (the watcher kills the worker then, but after
+     * whoever saw bwrap go may already call; a root manager's jailed
+     * worker gets no parent-death signal from its bwrap: the uid differs). */
     if (wc->ring && !wc->has_listener && hb__ring_peer_alive(wc->ring) &&
-        !(wc->dwatch && hb__dwatch_denied(wc->dwatch, NULL, 0)) &&
-        (wc->worker_pidfd < 0 || hb_mon_alive(wc->pidfd)))
+        !(wc->dwatch && hb__dwatch_news(wc->dwatch)) &&
+        (!wc->wrapped || hb_mon_alive(wc->pidfd)))
         return true;
     struct pollfd p[3] = {{.fd = wc->pidfd, .events = POLLIN},
                           {.fd = wc->worker_pidfd, .events = POLLIN},
                           {.fd = wc->has_listener ? wc->listener : -1, .events = POLLIN}};
     if (wc->guest)
         p[2].fd = hb__guest_event_fd(wc->guest);
+    /* A wrapped worker's own pidfd is the watch helper's: when the life
+     * word says it died, bwrap (which exits with it) is given a moment to
+     * say so, so its death is seen here and not by the next request. */
+    int wait_ms = 0;
+    if (wc->wrapped && wc->worker_pidfd < 0 && wc->ring &&
+        atomic_load_explicit(&wc->ring->life, memory_order_relaxed) != 0 &&
+        !hb__ring_peer_alive(wc->ring))
+        wait_ms = HB_WRAPPER_EXIT_WAIT_MS;
     int n;
     do
-        n = poll(p, 3, 0);
+        n = poll(p, 3, wait_ms);
     while (n < 0 && errno == EINTR);
     if (wc->guest && n > 0 && p[2].revents && !p[0].revents)
         return !guest_reaped(wc);

@@ -197,6 +197,15 @@ int hb__ring_hold_life(hb_ring *ring)
     return 0;
 }
 
+/* Worker: publishes the CPU it runs on, writing only when it changed (the
+ * word shares the line the caller spins on). */
+static void note_cpu(hb_ring *ring)
+{
+    int me = hb__ring_cpu();
+    if (atomic_load_explicit(&ring->worker_cpu, memory_order_relaxed) != me)
+        atomic_store_explicit(&ring->worker_cpu, me, memory_order_relaxed);
+}
+
 uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen)
 {
     int peer = atomic_load_explicit(&ring->caller_cpu, memory_order_relaxed);
@@ -205,13 +214,13 @@ uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen)
     hb__ring_wait_ne(&ring->bell, *seen, &ring->worker_sleeping, budget);
     *seen = atomic_load(&ring->bell);
     atomic_store_explicit(&ring->taken, *seen, memory_order_relaxed);
-    atomic_store_explicit(&ring->worker_cpu, hb__ring_cpu(), memory_order_relaxed);
+    note_cpu(ring);
     return atomic_load_explicit(&ring->kind, memory_order_acquire);
 }
 
 bool hb__ring_reply(hb_ring *ring, const void *frame, size_t len)
 {
-    atomic_store_explicit(&ring->worker_cpu, hb__ring_cpu(), memory_order_relaxed);
+    note_cpu(ring);
     if (!frame)
         return atomic_exchange(&ring->state, HB_RING_SOCKET), false;
     memcpy(ring->rep, frame, len);

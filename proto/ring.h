@@ -61,7 +61,7 @@
 #include <stdint.h>
 
 #define HB_RING_SIZE 16384u
-#define HB_RING_HEADER 192u
+#define HB_RING_HEADER 256u
 /* Bytes of one frame (header included) each way. */
 #define HB_RING_SLOT ((HB_RING_SIZE - HB_RING_HEADER) / 2)
 
@@ -95,15 +95,19 @@ typedef struct hb_ring {
     _Atomic uint32_t worker_sleeping;       /* the worker waits in FUTEX_WAIT on bell */
     _Atomic uint32_t req_len;               /* bytes in req */
     _Atomic int32_t caller_cpu;             /* where the caller last posted from */
-    /* Line 2: worker -> harness. */
+    /* Line 2: worker -> harness, written once per call (the reply), the
+     * line the caller spins on. */
     _Alignas(64) _Atomic uint32_t state;    /* HB_RING_IDLE .. HB_RING_SOCKET */
     _Atomic uint32_t rep_len;               /* bytes in rep */
-    _Atomic int32_t worker_cpu;             /* where the worker last ran */
-    _Atomic uint32_t taken;                 /* the last bell the worker took */
+    _Atomic int32_t worker_cpu;             /* where the worker last ran (written when it changes) */
     /* Line 3: the worker's life (see "Death" above): a robust futex word,
      * and room for the robust-list node that points at it. */
     _Alignas(64) _Atomic uint32_t life;
     uint8_t life_node_room[60];
+    /* Line 4: the worker's own, read by the harness only after a death:
+     * written when a request is taken without touching the line the
+     * caller spins on. */
+    _Alignas(64) _Atomic uint32_t taken;    /* the last bell the worker took */
     _Alignas(64) uint8_t req[HB_RING_SLOT];
     uint8_t rep[HB_RING_SLOT];
 } hb_ring;

@@ -91,6 +91,53 @@ static void run_job(void *p)
     ffi_call(j->cif, FFI_FN(j->fn), j->rv, j->avalues);
 }
 
+/* Prepared call interfaces, one per C parameter list and return type: a
+ * plugin's functions are called with few signatures, and ffi_prep_cif
+ * costs about as much as the rest of a ring call's work in the worker.
+ * Entries are filled in order and never replaced (the worker's calls all
+ * run on its serving thread); a signature beyond the last entry is
+ * prepared per call, as before. A cif points into its own entry's types. */
+#define CIF_CACHE 32
+typedef struct cif_entry {
+    unsigned n;
+    ffi_type *rtype;
+    ffi_type *types[2 * HB_SIG_MAX_ARGS];
+    ffi_cif cif;
+} cif_entry;
+
+static cif_entry cif_cache[CIF_CACHE];
+static unsigned cif_used;
+
+static unsigned long cif_preps; /* ffi_prep_cif calls made (hb__ffi_cif_preps) */
+
+unsigned long hb__ffi_cif_preps(void)
+{
+    return cif_preps;
+}
+
+/* The prepared cif for (n, types, rtype): from the cache, or prepared into
+ * *tmp. NULL when libffi refuses it. */
+static ffi_cif *prepared_cif(unsigned n, ffi_type **types, ffi_type *rtype, ffi_cif *tmp)
+{
+    for (unsigned i = 0; i < cif_used; i++) {
+        cif_entry *e = &cif_cache[i];
+        if (e->n == n && e->rtype == rtype && memcmp(e->types, types, n * sizeof(*types)) == 0)
+            return &e->cif;
+    }
+    cif_preps++;
+    if (cif_used < CIF_CACHE) {
+        cif_entry *e = &cif_cache[cif_used];
+        e->n = n;
+        e->rtype = rtype;
+        memcpy(e->types, types, n * sizeof(*types));
+        if (ffi_prep_cif(&e->cif, FFI_DEFAULT_ABI, n, rtype, e->types) != FFI_OK)
+            return NULL;
+        cif_used++;
+        return &e->cif;
+    }
+    return ffi_prep_cif(tmp, FFI_DEFAULT_ABI, n, rtype, types) == FFI_OK ? tmp : NULL;
+}
+
 int hb__ffi_call(void *fn, void *cxx_guard, const hb_sig *sig, hb_wvalue *args, size_t nargs,
                  hb_wvalue *ret, char *msg, size_t msglen)
 {
@@ -98,7 +145,7 @@ int hb__ffi_call(void *fn, void *cxx_guard, const hb_sig *sig, hb_wvalue *args, 
     void *avalues[2 * HB_SIG_MAX_ARGS];
     slot slots[2 * HB_SIG_MAX_ARGS];
     unsigned n = 0;
-    ffi_cif cif;
+    ffi_cif tmp, *cif;
     slot rv;
     hb_wvalue r;
 
@@ -120,12 +167,12 @@ int hb__ffi_call(void *fn, void *cxx_guard, const hb_sig *sig, hb_wvalue *args, 
         }
     }
     ffi_type *rtype = ffi_type_of(sig->ret);
-    if (!rtype || ffi_prep_cif(&cif, FFI_DEFAULT_ABI, n, rtype, types) != FFI_OK) {
+    if (!rtype || !(cif = prepared_cif(n, types, rtype, &tmp))) {
         snprintf(msg, msglen, "libffi cannot prepare a call with this signature");
         return HB_ESIGNATURE;
     }
     memset(&rv, 0, sizeof(rv));
-    ffi_job job = {&cif, fn, &rv, n ? avalues : NULL};
+    ffi_job job = {cif, fn, &rv, n ? avalues : NULL};
     if (cxx_guard) {
         char what[512] = "";
         int (*guard)(void (*)(void *), void *, char *, size_t) =

@@ -2,6 +2,8 @@
  *
  *   hotbox-worker --fd N [--profile strict|standard|permissive] [--ring M]
  *                 [--preload LIB] [--allow unix]
+ *   hotbox-worker --watch-helper FD     (the manager's watch helper:
+ *                                        watch_helper.c)
  *
  * N is this end of the harness's socketpair; M, when given, the memfd of
  * the shared-memory call ring (proto/ring.h), mapped here before anything
@@ -173,10 +175,15 @@ int main(int argc, char **argv)
     hb_profile profile = HB_PROFILE_STANDARD;
     const char *preload = NULL; /* --preload LIB: preload.c */
     unsigned allow = 0; /* --allow unix: a plugin.json allow-list's sockets */
+    bool helper = false; /* --watch-helper FD: watch_helper.c */
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
             return usage();
-        if (strcmp(argv[i], "--fd") == 0) {
+        if (strcmp(argv[i], "--watch-helper") == 0) {
+            if (hb__parse_u64(argv[i + 1], &fd) < 0 || fd > INT32_MAX)
+                return usage();
+            helper = true;
+        } else if (strcmp(argv[i], "--fd") == 0) {
             if (hb__parse_u64(argv[i + 1], &fd) < 0 || fd > INT32_MAX)
                 return usage();
         } else if (strcmp(argv[i], "--ring") == 0) {
@@ -199,6 +206,8 @@ int main(int argc, char **argv)
     }
     if (fd == UINT64_MAX)
         return usage();
+    if (helper) /* the manager's watch helper, not a worker */
+        return hb__watch_helper_main((int)fd);
     if (preload && hb__worker_preload(preload, argv) < 0)
         return 1;
     int sock = (int)fd;

@@ -29,6 +29,10 @@
  * when the framing broke, 1 on other channel errors. */
 int hb__worker_serve(int fd, hb_ring *ring);
 
+/* hotbox-worker --watch-helper FD: the manager's watch helper
+ * (watch_helper.c). Returns the exit status. */
+int hb__watch_helper_main(int fd);
+
 /* Calls fn with the arguments (already checked against sig by
  * hb__call_check). In/out buffers are modified in place. On success *ret
  * holds the result (a returned string is copied into ret->s). Returns 0, or
@@ -37,6 +41,9 @@ int hb__worker_serve(int fd, hb_ring *ring);
  * exception it catches fails the call with HB_EHOOK and its what(). */
 int hb__ffi_call(void *fn, void *cxx_guard, const hb_sig *sig, hb_wvalue *args, size_t nargs,
                  hb_wvalue *ret, char *msg, size_t msglen);
+/* How many call interfaces hb__ffi_call has prepared (one per distinct
+ * parameter list and return type, up to a cache's size; tests). */
+unsigned long hb__ffi_cif_preps(void);
 
 /* The carry plan of a SWAP (carry.c), between opening the new version and
  * its migrate: refuses (HB_EHOOK, one line in msg) when plan has

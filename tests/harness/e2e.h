@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,41 @@ static __attribute__((unused)) char *e2e_counter_src(int version, int step, cons
     return r;
 }
 
+/* The parent of process pid, from /proc (-1 when unknown): bwrap for a
+ * wrapped worker, this process for an unwrapped one. */
+static __attribute__((unused)) int e2e_parent_of(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ppid = -1;
+    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1)
+        ppid = -1;
+    fclose(f);
+    return ppid;
+}
+
+/* Whether process pid is a manager's watch helper (one per process,
+ * harness/denial_watch.h; no sandbox's): its command line says
+ * --watch-helper. */
+static __attribute__((unused)) bool e2e_is_watch_helper(int pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    for (size_t i = 0; i < got; i++)
+        if (!buf[i])
+            buf[i] = ' ';
+    buf[got] = 0;
+    return strstr(buf, "--watch-helper") != NULL;
+}
+
 /* Each test file is one executable whose argv[1] names the case to run
  * (one CTest test per case). */
 typedef struct e2e_case {
@@ -229,7 +265,8 @@ static __attribute__((unused)) int e2e_children_of(int ppid, int *out, int max)
         char *rp = strrchr(buf, ')');
         int pp = 0;
         char state;
-        if (rp && sscanf(rp + 1, " %c %d", &state, &pp) == 2 && pp == ppid && state != 'Z') {
+        if (rp && sscanf(rp + 1, " %c %d", &state, &pp) == 2 && pp == ppid && state != 'Z' &&
+            !e2e_is_watch_helper(atoi(e->d_name))) {
             if (out && n < max)
                 out[n] = atoi(e->d_name);
             n++;

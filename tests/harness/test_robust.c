@@ -962,20 +962,6 @@ static void case_bad_stays_bad(void)
     e2e_free(b, m);
 }
 
-static int parent_of(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int ppid = -1;
-    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1)
-        ppid = -1;
-    fclose(f);
-    return ppid;
-}
-
 static bool dies_within(int pidfd, int ms)
 {
     struct pollfd pf = {.fd = pidfd, .events = POLLIN};
@@ -996,7 +982,7 @@ static void kill_one(bool wrapper)
     HB_CHECK_OK(hb_checkpoint(sb, NULL));
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     int worker = hb_sandbox_worker_pid(sb);
-    int wrap = parent_of(worker);
+    int wrap = e2e_parent_of(worker);
     if (wrap == getpid())
         HB_SKIP("the worker is not wrapped here");
     int wfd = (int)syscall(SYS_pidfd_open, worker, 0);
