@@ -99,7 +99,7 @@ static double same_flags_cc(const char *src, const char *inc, const char *root)
     char *argv[] = {"cc", "-fdiagnostics-color=never", "-fdiagnostics-format=json", fmap, dmap,
                     "-g", "-O2", "-g", "-shared", "-fPIC", iflag, "-MD", "-MF", dep, "-o", obj,
                     (char *)src, "-Wl,-soname,hotbox-plugin-w.so", NULL};
-    double t0 = now_ms();
+    double t0 = hb_bench_now_ms();
     pid_t p = fork();
     if (p == 0) {
         if (chdir(job) != 0)
@@ -109,7 +109,7 @@ static double same_flags_cc(const char *src, const char *inc, const char *root)
     }
     int st;
     waitpid(p, &st, 0);
-    double t = now_ms() - t0;
+    double t = hb_bench_now_ms() - t0;
     unlink(dep);
     unlink(obj);
     return t;
