@@ -100,6 +100,42 @@ static const char *const migrations[] = {
     "  blob BLOB NOT NULL,"
     "  created INTEGER NOT NULL,"
     "  PRIMARY KEY (plugin, name));",
+    /* 4 -> 5: the distinct input sets of a plugin's versions, for the
+     * compile cache's lookup (input_sets.c): each version's set as one key
+     * (input_set: a digest of its inputs and depends lists, '' without
+     * inputs), and per (plugin, set) the newest version built from it, kept
+     * by triggers, so the lookup reads a few rows, not the whole history.
+     * The keys of existing rows are filled in C (hb__store_input_sets_fill)
+     * in the same transaction. */
+    "ALTER TABLE versions ADD COLUMN input_set TEXT NOT NULL DEFAULT '';"
+    "CREATE INDEX versions_by_input_set ON versions(plugin, input_set, version);"
+    "CREATE TABLE input_sets ("
+    "  plugin TEXT NOT NULL,"
+    "  input_set TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  PRIMARY KEY (plugin, input_set));"
+    "CREATE INDEX input_sets_newest ON input_sets(plugin, version);"
+    "CREATE TRIGGER input_sets_add AFTER INSERT ON versions WHEN new.input_set <> '' BEGIN"
+    "  INSERT INTO input_sets (plugin, input_set, version)"
+    "    VALUES (new.plugin, new.input_set, new.version)"
+    "    ON CONFLICT (plugin, input_set) DO UPDATE SET version = max(version, excluded.version);"
+    "END;"
+    "CREATE TRIGGER input_sets_set AFTER UPDATE OF input_set ON versions"
+    "  WHEN new.input_set <> '' BEGIN"
+    "  INSERT INTO input_sets (plugin, input_set, version)"
+    "    VALUES (new.plugin, new.input_set, new.version)"
+    "    ON CONFLICT (plugin, input_set) DO UPDATE SET version = max(version, excluded.version);"
+    "END;"
+    /* A deleted version (gc) that was its set's newest hands the set to
+     * the next newest, or the set goes with its last version. */
+    "CREATE TRIGGER input_sets_drop AFTER DELETE ON versions WHEN old.input_set <> '' BEGIN"
+    "  DELETE FROM input_sets WHERE plugin = old.plugin AND input_set = old.input_set"
+    "    AND NOT EXISTS (SELECT 1 FROM versions"
+    "                    WHERE plugin = old.plugin AND input_set = old.input_set);"
+    "  UPDATE input_sets SET version = (SELECT max(version) FROM versions"
+    "                                   WHERE plugin = old.plugin AND input_set = old.input_set)"
+    "    WHERE plugin = old.plugin AND input_set = old.input_set AND version = old.version;"
+    "END;",
 };
 #define SCHEMA_VERSION ((int)HB_ARRAY_SIZE(migrations))
 
@@ -267,6 +303,8 @@ int hb__store_migrate_to(hb_store *s, int target)
     }
     for (; v < target; v++) {
         r = hb__store_exec(s, migrations[v], "schema migration");
+        if (r == 0 && v + 1 == HB__STORE_SCHEMA_INPUT_SETS)
+            r = hb__store_input_sets_fill(s);
         if (r < 0)
             goto rollback;
         char pragma[64];

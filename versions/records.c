@@ -241,6 +241,36 @@ int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t 
     return 0;
 }
 
+int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_rec **out,
+                        size_t *n)
+{
+    if (!s || !plugin || !out || !n)
+        return -EINVAL;
+    *out = NULL;
+    *n = 0;
+    if (max > INT64_MAX)
+        max = INT64_MAX;
+    hb__store_lock(s);
+    struct rec_list l = {0};
+    sqlite3_stmt *st = NULL;
+    /* input_sets names each set's newest version (the schema's triggers
+     * keep it): the newest `max` of them, through input_sets_newest. */
+    int r = hb__store_prepare_bind(s, &st,
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version IN "
+            "(SELECT version FROM input_sets WHERE plugin=?1 ORDER BY version DESC LIMIT ?2) "
+            "ORDER BY version DESC", "tu", plugin, (uint64_t)max);
+    if (r == 0)
+        r = read_rows(s, st, "listing input sets", add_rec, &l);
+    hb__store_unlock(s);
+    if (r < 0) {
+        hb_store_list_free(l.v, l.len);
+        return r;
+    }
+    *out = l.v;
+    *n = l.len;
+    return 0;
+}
+
 static int add_text(hb_store *s, sqlite3_stmt *st, void *ud)
 {
     (void)s;
@@ -433,11 +463,13 @@ static int insert_lists(hb_store *s, const char *plugin, uint64_t version,
 int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, const char *sha,
                       uint64_t size, int64_t created, const hb_version_rec *meta)
 {
+    char set[HB_SHA256_HEX];
+    hb__store_input_set_key(meta ? meta->inputs : NULL, meta ? meta->depends : NULL, set);
     int r = hb__store_run(s, "inserting version",
-                          "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
-                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                          "tuttuIi", plugin, version, sha, meta ? meta->input_hash : "", size,
-                          created, (int)HB_VERSION_CANDIDATE);
+                          "INSERT INTO versions (" INSERT_COLUMNS ", input_set) VALUES "
+                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                          "tuttuIit", plugin, version, sha, meta ? meta->input_hash : "", size,
+                          created, (int)HB_VERSION_CANDIDATE, set);
     if (r == 0)
         r = insert_lists(s, plugin, version, meta);
     if (r == 0)
