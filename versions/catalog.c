@@ -100,14 +100,23 @@ static const char *const migrations[] = {
     "  blob BLOB NOT NULL,"
     "  created INTEGER NOT NULL,"
     "  PRIMARY KEY (plugin, name));",
-    /* 4 -> 5: the distinct input sets of a plugin's versions, for the
-     * compile cache's lookup (input_sets.c): each version's set as one key
+    /* 4 -> 5: the compile cache's lookup and hb_store_add in a few index
+     * steps, whatever the length of the history. The distinct input sets of
+     * a plugin's versions (input_sets.c): each version's set as one key
      * (input_set: a digest of its inputs and depends lists, '' without
      * inputs), and per (plugin, set) the newest version built from it, kept
      * by triggers, so the lookup reads a few rows, not the whole history.
      * The keys of existing rows are filled in C (hb__store_input_sets_fill)
      * in the same transaction. */
     "ALTER TABLE versions ADD COLUMN input_set TEXT NOT NULL DEFAULT '';"
+    /* The newest version by input hash (the cache's hit) and by object
+     * (hb_store_add's dedupe) ordered by version inside the index: with
+     * (plugin, key) alone SQLite walked the whole history backwards in
+     * primary-key order to satisfy ORDER BY version DESC. */
+    "DROP INDEX IF EXISTS versions_by_input;"
+    "CREATE INDEX versions_by_input ON versions(plugin, input_hash, version);"
+    "DROP INDEX IF EXISTS versions_by_object;"
+    "CREATE INDEX versions_by_object ON versions(plugin, object_sha256, version);"
     "CREATE INDEX versions_by_input_set ON versions(plugin, input_set, version);"
     "CREATE TABLE input_sets ("
     "  plugin TEXT NOT NULL,"
