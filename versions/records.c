@@ -6,6 +6,7 @@
 #include "store_int.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -220,17 +221,20 @@ static int add_rec(hb_store *s, sqlite3_stmt *st, void *ud)
     return r;
 }
 
-int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t *n)
+/* The rows of sql (REC_COLUMNS; ?N bound from fmt and the arguments, as
+ * hb__store_prepare_bind), in its order, as records with their lists. */
+static int query_recs(hb_store *s, hb_version_rec **out, size_t *n, const char *what,
+                      const char *sql, const char *fmt, ...)
 {
-    if (!s || !plugin || !out || !n)
-        return -EINVAL;
     hb__store_lock(s);
     struct rec_list l = {0};
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare_bind(s, &st,
-            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version", "t", plugin);
+    va_list ap;
+    va_start(ap, fmt);
+    int r = hb__store_vprepare_bind(s, &st, sql, fmt, ap);
+    va_end(ap);
     if (r == 0)
-        r = read_rows(s, st, "listing versions", add_rec, &l);
+        r = read_rows(s, st, what, add_rec, &l);
     hb__store_unlock(s);
     if (r < 0) {
         hb_store_list_free(l.v, l.len);
@@ -241,6 +245,15 @@ int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t 
     return 0;
 }
 
+int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t *n)
+{
+    if (!s || !plugin || !out || !n)
+        return -EINVAL;
+    return query_recs(s, out, n, "listing versions",
+                      "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version",
+                      "t", plugin);
+}
+
 int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_rec **out,
                         size_t *n)
 {
@@ -248,27 +261,12 @@ int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_
         return -EINVAL;
     *out = NULL;
     *n = 0;
-    if (max > INT64_MAX)
-        max = INT64_MAX;
-    hb__store_lock(s);
-    struct rec_list l = {0};
-    sqlite3_stmt *st = NULL;
     /* input_sets names each set's newest version (the schema's triggers
      * keep it): the newest `max` of them, through input_sets_newest. */
-    int r = hb__store_prepare_bind(s, &st,
+    return query_recs(s, out, n, "listing input sets",
             "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version IN "
             "(SELECT version FROM input_sets WHERE plugin=?1 ORDER BY version DESC LIMIT ?2) "
-            "ORDER BY version DESC", "tu", plugin, (uint64_t)max);
-    if (r == 0)
-        r = read_rows(s, st, "listing input sets", add_rec, &l);
-    hb__store_unlock(s);
-    if (r < 0) {
-        hb_store_list_free(l.v, l.len);
-        return r;
-    }
-    *out = l.v;
-    *n = l.len;
-    return 0;
+            "ORDER BY version DESC", "tu", plugin, (uint64_t)(max > INT64_MAX ? INT64_MAX : max));
 }
 
 static int add_text(hb_store *s, sqlite3_stmt *st, void *ud)
