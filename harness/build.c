@@ -207,30 +207,21 @@ static int hash_as(hb_manager *m, const char *dir, const char *plugin, const hb_
  * with that input hash. */
 static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_version_rec *out)
 {
-    hb_version_rec *all = NULL;
+    /* The distinct (inputs, providers) sets, newest first: a few rows of
+     * the catalogue, however many versions the plugin has. */
+    hb_version_rec *sets = NULL;
     size_t n = 0;
-    int r = hb_store_list(m->store, plugin, &all, &n);
+    int r = hb_store_input_sets(m->store, plugin, CACHE_SETS, &sets, &n);
     if (r < 0)
         return r;
     r = -ENOENT;
-    size_t tried = 0;
-    for (size_t i = n; i-- > 0 && r == -ENOENT && tried < CACHE_SETS;) {
-        const hb_version_rec *v = &all[i];
-        if (!v->inputs || !v->inputs[0])
-            continue;
-        bool seen = false;
-        for (size_t k = i + 1; k < n && !seen; k++)
-            seen = hb__strv_equal(all[k].inputs, v->inputs) &&
-                   hb__strv_equal(all[k].depends, v->depends);
-        if (seen)
-            continue;
-        tried++;
+    for (size_t i = 0; i < n && r == -ENOENT; i++) {
         char hash[HB_SHA256_HEX];
-        if (hash_as(m, dir, plugin, v, hash) < 0)
+        if (hash_as(m, dir, plugin, &sets[i], hash) < 0)
             continue;
         r = hb_store_find_input(m->store, plugin, hash, out);
     }
-    hb_store_list_free(all, n);
+    hb_store_list_free(sets, n);
     return r;
 }
 

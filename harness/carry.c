@@ -72,25 +72,17 @@ static int build_wire(hb_slot *s, bool is_rollback, hb_carry *c)
 }
 
 /* Whether carry is off for s, and why (in why). The plugin's own setting
- * is read as it is on disk now, like its runtime section; a file that went
- * bad since the compile leaves carry on (the next compile reports it). */
+ * is its runtime section as the swap just read it (hb__runtime_refresh, in
+ * swap.c's prepare, before this), so a reload reads plugin.json once. */
 static bool carry_off(const hb_sandbox *sb, const hb_slot *s, char *why, size_t whylen)
 {
     if (sb->opts.no_carry) {
         snprintf(why, whylen, "carry is off for this sandbox (no_carry, --no-carry)");
         return true;
     }
-    hb__runtime_settings rt;
-    char *err = NULL;
-    bool off = false;
-    if (s->dir && hb__runtime_read(s->dir, &rt, &err) == 0) {
-        off = rt.carry_off;
-        hb__runtime_settings_release(&rt);
-    }
-    free(err);
-    if (off)
+    if (s->rt.carry_off)
         snprintf(why, whylen, "carry is off by its plugin.json (\"carry\": false)");
-    return off;
+    return s->rt.carry_off;
 }
 
 void hb__carry_prepare(hb_sandbox *sb, hb_slot *s, const char *new_path, uint64_t new_version,

@@ -160,7 +160,12 @@ static hb_slot *add_slot(hb_sandbox *sb, char *name, char *dir, char *path,
                         hb__now_ns());
     s->name = name;
     s->dir = dir;
-    hb__slot_activate(s, path, rec->version, rec->object_sha256);
+    hb__slot_set_version(s, path, rec->version, rec->object_sha256);
+    if (sb->rt_pending_name && !strcmp(sb->rt_pending_name, name)) {
+        /* The runtime section hb__runtime_prepare_load read for this load. */
+        s->rt = sb->rt_pending;
+        memset(&sb->rt_pending, 0, sizeof(sb->rt_pending));
+    }
     s->schema = lr->schema;
     s->hooks = lr->hooks;
     s->last_ckpt_ns = hb__now_ns();

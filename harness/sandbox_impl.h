@@ -46,6 +46,10 @@ void hb__slot_release(hb_slot *s);
 void hb__slot_remove(hb_sandbox *sb, hb_slot *s);
 /* Makes version rec (its object at path, taken) the active one of s. */
 void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha);
+/* hb__slot_activate without reading plugin.json: for a caller that has
+ * just read it into s->rt (a swap: hb__runtime_refresh; a load: the
+ * pending settings), so one reload reads it once. */
+void hb__slot_set_version(hb_slot *s, char *path, uint64_t version, const char *sha);
 /* plugin.json runtime sections (runtime.c; docs/plugin-json.md).
  * prepare_load: reads the section of plugin name (dir: its directory),
  *   about to be loaded, and computes what the worker is to run with (the

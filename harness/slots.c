@@ -32,12 +32,17 @@ void hb__slot_remove(hb_sandbox *sb, hb_slot *s)
     sb->nslots--;
 }
 
-void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha)
+void hb__slot_set_version(hb_slot *s, char *path, uint64_t version, const char *sha)
 {
     free(s->path);
     s->path = path;
     s->version = version;
     memcpy(s->sha, sha, HB_SHA256_HEX);
+}
+
+void hb__slot_activate(hb_slot *s, char *path, uint64_t version, const char *sha)
+{
+    hb__slot_set_version(s, path, version, sha);
     /* The runtime section as it is on disk now; a file that went bad since
      * the compile keeps the previous values (the next compile reports it). */
     hb__runtime_settings rt;

@@ -72,7 +72,7 @@ static void recover_keeping_error(hb_sandbox *sb, const char *plugin, uint64_t v
 static void commit(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, char *path,
                    const swap_from *old, bool is_rollback)
 {
-    hb__slot_activate(s, path, rec->version, rec->object_sha256);
+    hb__slot_set_version(s, path, rec->version, rec->object_sha256); /* s->rt: prepare() */
     hb__set_status(sb, s->name, old->version,
                    is_rollback ? HB_VERSION_ROLLED_BACK : HB_VERSION_GOOD);
     hb__set_status(sb, s->name, rec->version, HB_VERSION_ACTIVE);

@@ -100,6 +100,51 @@ static const char *const migrations[] = {
     "  blob BLOB NOT NULL,"
     "  created INTEGER NOT NULL,"
     "  PRIMARY KEY (plugin, name));",
+    /* 4 -> 5: the compile cache's lookup and hb_store_add in a few index
+     * steps, whatever the length of the history. The distinct input sets of
+     * a plugin's versions (input_sets.c): each version's set as one key
+     * (input_set: a digest of its inputs and depends lists, '' without
+     * inputs), and per (plugin, set) the newest version built from it, kept
+     * by triggers, so the lookup reads a few rows, not the whole history.
+     * The keys of existing rows are filled in C (hb__store_input_sets_fill)
+     * in the same transaction. */
+    "ALTER TABLE versions ADD COLUMN input_set TEXT NOT NULL DEFAULT '';"
+    /* The newest version by input hash (the cache's hit) and by object
+     * (hb_store_add's dedupe) ordered by version inside the index: with
+     * (plugin, key) alone SQLite walked the whole history backwards in
+     * primary-key order to satisfy ORDER BY version DESC. */
+    "DROP INDEX IF EXISTS versions_by_input;"
+    "CREATE INDEX versions_by_input ON versions(plugin, input_hash, version);"
+    "DROP INDEX IF EXISTS versions_by_object;"
+    "CREATE INDEX versions_by_object ON versions(plugin, object_sha256, version);"
+    "CREATE INDEX versions_by_input_set ON versions(plugin, input_set, version);"
+    "CREATE TABLE input_sets ("
+    "  plugin TEXT NOT NULL,"
+    "  input_set TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  PRIMARY KEY (plugin, input_set));"
+    "CREATE INDEX input_sets_newest ON input_sets(plugin, version);"
+    "CREATE TRIGGER input_sets_add AFTER INSERT ON versions WHEN new.input_set <> '' BEGIN"
+    "  INSERT INTO input_sets (plugin, input_set, version)"
+    "    VALUES (new.plugin, new.input_set, new.version)"
+    "    ON CONFLICT (plugin, input_set) DO UPDATE SET version = max(version, excluded.version);"
+    "END;"
+    "CREATE TRIGGER input_sets_set AFTER UPDATE OF input_set ON versions"
+    "  WHEN new.input_set <> '' BEGIN"
+    "  INSERT INTO input_sets (plugin, input_set, version)"
+    "    VALUES (new.plugin, new.input_set, new.version)"
+    "    ON CONFLICT (plugin, input_set) DO UPDATE SET version = max(version, excluded.version);"
+    "END;"
+    /* A deleted version (gc) that was its set's newest hands the set to
+     * the next newest, or the set goes with its last version. */
+    "CREATE TRIGGER input_sets_drop AFTER DELETE ON versions WHEN old.input_set <> '' BEGIN"
+    "  DELETE FROM input_sets WHERE plugin = old.plugin AND input_set = old.input_set"
+    "    AND NOT EXISTS (SELECT 1 FROM versions"
+    "                    WHERE plugin = old.plugin AND input_set = old.input_set);"
+    "  UPDATE input_sets SET version = (SELECT max(version) FROM versions"
+    "                                   WHERE plugin = old.plugin AND input_set = old.input_set)"
+    "    WHERE plugin = old.plugin AND input_set = old.input_set AND version = old.version;"
+    "END;",
 };
 #define SCHEMA_VERSION ((int)HB_ARRAY_SIZE(migrations))
 
@@ -273,6 +318,8 @@ int hb__store_migrate_to(hb_store *s, int target)
         char pragma[64];
         snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
         r = hb__store_exec(s, migrations[v], "schema migration");
+        if (r == 0 && v + 1 == HB__STORE_SCHEMA_INPUT_SETS)
+            r = hb__store_input_sets_fill(s);
         if (r == 0)
             r = hb__store_exec(s, pragma, "setting schema version");
     }

@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -221,17 +222,20 @@ static int add_rec(hb_store *s, sqlite3_stmt *st, void *ud)
     return r;
 }
 
-int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t *n)
+/* The rows of sql (REC_COLUMNS; ?N bound from fmt and the arguments, as
+ * hb__store_prepare_bind), in its order, as records with their lists. */
+static int query_recs(hb_store *s, hb_version_rec **out, size_t *n, const char *what,
+                      const char *sql, const char *fmt, ...)
 {
-    if (!s || !plugin || !out || !n)
-        return -EINVAL;
     hb__store_lock(s);
     struct rec_list l = {0};
     sqlite3_stmt *st = NULL;
-    int r = hb__store_prepare_bind(s, &st,
-            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version", "t", plugin);
+    va_list ap;
+    va_start(ap, fmt);
+    int r = hb__store_vprepare_bind(s, &st, sql, fmt, ap);
+    va_end(ap);
     if (r == 0)
-        r = read_rows(s, st, "listing versions", add_rec, &l);
+        r = read_rows(s, st, what, add_rec, &l);
     hb__store_unlock(s);
     if (r < 0) {
         hb_store_list_free(l.v, l.len);
@@ -240,6 +244,30 @@ int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t 
     *out = l.v;
     *n = l.len;
     return 0;
+}
+
+int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t *n)
+{
+    if (!s || !plugin || !out || !n)
+        return -EINVAL;
+    return query_recs(s, out, n, "listing versions",
+                      "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version",
+                      "t", plugin);
+}
+
+int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_rec **out,
+                        size_t *n)
+{
+    if (!s || !plugin || !out || !n)
+        return -EINVAL;
+    *out = NULL;
+    *n = 0;
+    /* input_sets names each set's newest version (the schema's triggers
+     * keep it): the newest `max` of them, through input_sets_newest. */
+    return query_recs(s, out, n, "listing input sets",
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version IN "
+            "(SELECT version FROM input_sets WHERE plugin=?1 ORDER BY version DESC LIMIT ?2) "
+            "ORDER BY version DESC", "tu", plugin, (uint64_t)(max > INT64_MAX ? INT64_MAX : max));
 }
 
 static int add_text(hb_store *s, sqlite3_stmt *st, void *ud)
@@ -273,8 +301,12 @@ int hb_store_plugins(hb_store *s, char ***out)
 {
     if (!s || !out)
         return -EINVAL;
+    /* One index step per plugin (DISTINCT would read every version's
+     * entry: providers_of asks on every build). */
     return hb__store_query_texts(s, out, "listing plugins",
-                                 "SELECT DISTINCT plugin FROM versions ORDER BY plugin", NULL);
+            "WITH RECURSIVE p(name) AS (SELECT min(plugin) FROM versions UNION ALL "
+            "SELECT (SELECT min(plugin) FROM versions WHERE plugin > p.name) FROM p "
+            "WHERE p.name IS NOT NULL) SELECT name FROM p WHERE name IS NOT NULL", NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -422,11 +454,13 @@ static int insert_lists(hb_store *s, const char *plugin, uint64_t version,
 int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, const char *sha,
                       uint64_t size, int64_t created, const hb_version_rec *meta)
 {
+    char set[HB_SHA256_HEX];
+    hb__store_input_set_key(meta ? meta->inputs : NULL, meta ? meta->depends : NULL, set);
     int r = hb__store_run(s, "inserting version",
-                          "INSERT INTO versions (" INSERT_COLUMNS ") VALUES "
-                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                          "tuttuIi", plugin, version, sha, meta ? meta->input_hash : "", size,
-                          created, (int)HB_VERSION_CANDIDATE);
+                          "INSERT INTO versions (" INSERT_COLUMNS ", input_set) VALUES "
+                          "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                          "tuttuIit", plugin, version, sha, meta ? meta->input_hash : "", size,
+                          created, (int)HB_VERSION_CANDIDATE, set);
     if (r == 0)
         r = insert_lists(s, plugin, version, meta);
     if (r == 0)

@@ -272,6 +272,15 @@ int hb_store_recover(const char *state_dir, bool force, hb_sb *rep)
     }
     if ((r = hb__store_migrate(s)) < 0)
         goto fail;
+    /* Salvaged rows come without their input-set keys (the columns above
+     * are the same for every schema from 3 on): the triggers need them. */
+    if ((r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin filling input sets")) < 0)
+        goto fail;
+    if ((r = hb__store_input_sets_fill(s)) < 0 ||
+        (r = hb__store_exec(s, "COMMIT", "commit input sets")) < 0) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        goto fail;
+    }
     drop_unverifiable(s, rep);
     /* Version numbers are never reused: every counter at least its
      * plugin's highest recovered version. */

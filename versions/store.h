@@ -17,7 +17,8 @@
  * others sharing the state directory.
  *
  * The files: catalog.c (schema, migrations, opening), records.c (version
- * rows and queries), objects.c (object files, hb_store_add, verification),
+ * rows and queries), input_sets.c (the input-set keys the compile cache's
+ * query uses), objects.c (object files, hb_store_add, verification),
  * gc.c, checkpoints.c, recover.c; store_int.h is private to them.
  */
 #ifndef HB_STORE_H
@@ -119,6 +120,16 @@ int hb_store_latest(hb_store *s, const char *plugin, hb_version_rec *out);
 /* All versions of a plugin, oldest first. Free with hb_store_list_free. */
 int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t *n);
 void hb_store_list_free(hb_version_rec *v, size_t n);
+
+/* The distinct input sets of plugin's versions, newest first, at most max:
+ * for each set (the inputs and depends lists of a compiled version; a
+ * version without inputs has none), the newest version built from it, as
+ * a full record. What the compile cache tries; the same answer as scanning
+ * hb_store_list from the newest and skipping repeated (inputs, depends)
+ * pairs, but a few index steps whatever the history's length. Free with
+ * hb_store_list_free. */
+int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_rec **out,
+                        size_t *n);
 
 /* Names of all plugins with at least one version, sorted (NULL-terminated). */
 int hb_store_plugins(hb_store *s, char ***out);

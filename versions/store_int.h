@@ -124,6 +124,18 @@ int hb__store_migrate_to(hb_store *s, int target);
 /* Creates a catalogue of schema version target (<= 0: the current one). */
 int hb__store_create_catalogue(hb_store *s, int target);
 int hb__store_open_catalogue(hb_store *s);
+/* ---- input_sets.c ---- */
+/* The schema version that added versions.input_set and input_sets. */
+#define HB__STORE_SCHEMA_INPUT_SETS 5
+/* The key of a version's input set: a digest of its inputs and depends
+ * lists (framed, in order); "" when inputs is empty (no compile inputs: a
+ * prebuilt object, which no cache lookup can hit). */
+void hb__store_input_set_key(char *const *inputs, char *const *depends,
+                             char out[HB_SHA256_HEX]);
+/* Sets input_set of every row that has inputs but no key yet (rows of a
+ * catalogue from before schema 5, rows salvaged by recovery); the
+ * triggers then fill input_sets. */
+int hb__store_input_sets_fill(hb_store *s);
 /* Removes an SQLite file and its -wal and -shm files (missing ones are fine). */
 void hb__store_unlink_db(const char *path);
 /* Fills the handle's paths and creates the state and objects directories. */
