@@ -15,45 +15,27 @@ set -u
 hb=$1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-late-XXXXXX")
 trap '[ -n "${HB_TEST_KEEP:-}" ] || rm -rf "$tmp"' EXIT
-real_cc=$(command -v "${CC:-cc}")
+. "$(dirname "$0")/lib_watch.sh"
+blocking_cc
 mkdir -p "$tmp/p/talky"
-mkfifo "$tmp/compiled" "$tmp/go" "$tmp/fifo"
-cat > "$tmp/slow-cc.sh" <<SH
-#!/bin/sh
-'$real_cc' "\$@" || exit \$?
-case "\$*" in *plugin.so*)
-  if [ -e '$tmp/block' ]; then rm -f '$tmp/block'; echo compiled > '$tmp/compiled'; read x < '$tmp/go'; fi;;
-esac
-exit 0
-SH
-chmod +x "$tmp/slow-cc.sh"
 talky() {
   printf '#include <hotbox/plugin.h>\nint says(void) { return %s; }\nHB_PLUGIN("talky", 1, 0, 0, 0, 0);\n' "$1"
 }
 talky 1 > "$tmp/p/talky/talky.c"
 fail=0
-timeout -k 10 60 "$hb" --state-dir "$tmp/state" --isolation local --cc "$tmp/slow-cc.sh" \
-  watch --json --once --no-selftests "$tmp/p" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
-while IFS= read -r line <&3; do
-  echo "$line" >>"$tmp/log"
-  case "$line" in *'"event":"watching"'*) break ;; esac
-done
+watch_cc="$tmp/slow-cc.sh" watch_limit=60 watch_start --json --once --no-selftests "$tmp/p"
+wait_for '"event":"watching"' || { echo "FAIL: no watching event"; cat "$tmp/log" "$tmp/err"; exit 1; }
 # Open without truncating (no event) and write the whole new content in one
 # write(2), longer than the old: one IN_MODIFY, no close yet.
 exec 4<>"$tmp/p/talky/talky.c"
 : > "$tmp/block"
 printf '%s\n' "$(talky 22)" >&4
-timeout 60 sh -c "read x < '$tmp/compiled'" || { echo "FAIL: the compiler never ran"; kill $pid; cat "$tmp/log" "$tmp/err"; exit 1; }
+timeout 60 sh -c "read x < '$tmp/compiled'" || { echo "FAIL: the compiler never ran"; kill $watch_pid; cat "$tmp/log" "$tmp/err"; exit 1; }
 exec 4>&-                                 # the save's close, mid-build
-timeout 60 sh -c "echo go > '$tmp/go'" || { echo "FAIL: the compiler stopped waiting"; kill $pid; exit 1; }
-while IFS= read -r line <&3; do echo "$line" >>"$tmp/log"; done
-exec 3<&-
-wait $pid
-rc=$?
-[ $rc != 124 ] || { echo "FAIL: watch --once did not exit within 60 s of the save"; fail=1; }
-[ $rc = 0 ] || [ $rc = 124 ] || { echo "FAIL: watch --once exited $rc (want 0)"; fail=1; }
+timeout 60 sh -c "echo go > '$tmp/go'" || { echo "FAIL: the compiler stopped waiting"; kill $watch_pid; exit 1; }
+watch_end
+[ $watch_rc != 124 ] || { echo "FAIL: watch --once did not exit within 60 s of the save"; fail=1; }
+[ $watch_rc = 0 ] || [ $watch_rc = 124 ] || { echo "FAIL: watch --once exited $watch_rc (want 0)"; fail=1; }
 grep -q '"event":"swapped","plugin":"talky"' "$tmp/log" || { echo "FAIL: talky was not swapped"; fail=1; }
 [ $fail = 0 ] && echo "PASS watch --once exits when the save's close settles nothing new"
 [ $fail = 0 ] || cat "$tmp/log" "$tmp/err"

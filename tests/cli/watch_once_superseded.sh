@@ -10,18 +10,9 @@ set -u
 hb=$1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-once-XXXXXX")
 trap '[ -n "${HB_TEST_KEEP:-}" ] || rm -rf "$tmp"' EXIT
-real_cc=$(command -v "${CC:-cc}")
+. "$(dirname "$0")/lib_watch.sh"
+blocking_cc
 mkdir -p "$tmp/plugins/race"
-mkfifo "$tmp/compiled" "$tmp/go" "$tmp/fifo"
-cat > "$tmp/slow-cc.sh" <<SH
-#!/bin/sh
-'$real_cc' "\$@" || exit \$?
-case "\$*" in *plugin.so*)
-  if [ -e '$tmp/block' ]; then rm -f '$tmp/block'; echo compiled > '$tmp/compiled'; read x < '$tmp/go'; fi;;
-esac
-exit 0
-SH
-chmod +x "$tmp/slow-cc.sh"
 src() {
   cat > "$tmp/plugins/race/r.c.new" <<SRC
 #include <hotbox/plugin.h>
@@ -33,22 +24,16 @@ SRC
 }
 src 1 ""
 fail=0
-"$hb" --state-dir "$tmp/state" --isolation local --cc "$tmp/slow-cc.sh" watch --json --once --no-selftests "$tmp/plugins" >"$tmp/fifo" 2>"$tmp/err" &
-pid=$!
-exec 3<"$tmp/fifo"
-while IFS= read -r line <&3; do
-  echo "$line" >>"$tmp/log"
-  case "$line" in *'"event":"watching"'*) break ;; esac
-done
+watch_cc="$tmp/slow-cc.sh" watch_limit=90 watch_start --json --once --no-selftests "$tmp/plugins"
+pid=$watch_pid
+wait_for '"event":"watching"' || { echo "FAIL: no watching event"; cat "$tmp/log" "$tmp/err"; exit 1; }
 : > "$tmp/block"
 src 2 ""                                  # a good save: its compile blocks
 timeout 60 sh -c "read x < '$tmp/compiled'" || { echo "FAIL: the compiler never ran"; kill $pid; exit 1; }
 src 3 "int broken(void) { return }"      # saved again mid-compile: does not compile
 timeout 60 sh -c "echo go > '$tmp/go'" || { echo "FAIL: the compiler stopped waiting"; kill $pid; exit 1; }
-while IFS= read -r line <&3; do echo "$line" >>"$tmp/log"; done
-exec 3<&-
-wait $pid
-rc=$?
+watch_end
+rc=$watch_rc
 [ $rc = 1 ] || { echo "FAIL: watch --once exited $rc; the final save does not compile (want 1)"; fail=1; }
 grep -q '"event":"compile-failed","plugin":"race"' "$tmp/log" ||
   { echo "FAIL: no compile-failed event for the final content"; fail=1; }
