@@ -14,13 +14,18 @@ bad() { echo "FAIL: $*"; fail=1; }
 has() { grep -qE -- "$2" "$1" || { bad "$1 lacks /$2/"; cat "$1"; }; }
 
 mkdir -p "$tmp/p/talky" "$tmp/p/oops"
+# Saved as editors do (write a new file, rename it into place): with
+# `cat > talky.c` a writer stalled between the truncation and the write for
+# two quiet windows (a loaded machine) is a save of an empty file, and
+# --once rightly ends with that save's failure.
 talky() {
-  cat > "$tmp/p/talky/talky.c" <<SRC
+  cat > "$tmp/p/talky/talky.c.new" <<SRC
 #include <hotbox/plugin.h>
 #include <stdio.h>
 HB_EXPORT_FN int hb_test_says(void) { printf("$1\\n"); fflush(stdout); return 0; }
 HB_PLUGIN("talky", 1, 0, 0, 0, 0);
 SRC
+  mv "$tmp/p/talky/talky.c.new" "$tmp/p/talky/talky.c"
 }
 talky "first words"
 printf '#include <hotbox/plugin.h>\nint f(void)\n{\n\treturn missing_name;\n}\nHB_PLUGIN("oops", 1, 0, 0, 0, 0);\n' > "$tmp/p/oops/oops.c"
