@@ -403,6 +403,24 @@ static bool exclude_valid(const char *v)
     return *v && slash == strrchr(v, '/') && (!slash || v[strlen(v) - 1] == '/');
 }
 
+/* --once: whether to stop now, and with which exit code in *rc. The change
+ * is handled when a round acted on it and the watch has settled since (a
+ * build superseded by a later save is not the outcome). The round that
+ * settles it need not be one that acted: a save's close, or a second save
+ * of the same content, read after that content was built, settles to no
+ * change at all. The exit code is the outcome of each plugin's final
+ * content. */
+static bool once_settled(const watch_ui *ui, hb_watch *w, bool handled, int *rc)
+{
+    if (!ui->once || !handled || hb_watch_pending(w) != 0)
+        return false;
+    *rc = HB_EXIT_OK;
+    for (size_t i = 0; i < ui->nrows; i++)
+        if (ui->rows[i].acted && ui->rows[i].bad)
+            *rc = HB_EXIT_FAILED;
+    return true;
+}
+
 /* -1 to go on (the roots at argv[optind..]), or the exit code. */
 static int watch_options(watch_ui *ui, hb_watch_options *wo, int argc, char **argv)
 {
@@ -543,6 +561,7 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     ui.compile_failed = false;
     ui.watching = true;
     print_view(&ui);
+    bool handled = false; /* --once: a round acted on a change */
     for (;;) {
         struct pollfd p[3] = {{.fd = hb_watch_fd(w), .events = POLLIN},
                               {.fd = sfd, .events = POLLIN},
@@ -566,7 +585,10 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
                     if (ui.compile_failed)
                         print_diagnostics(&ui);
                     print_view(&ui);
+                    handled = true;
                 }
+                if (once_settled(&ui, w, handled, &rc))
+                    break;
                 continue;
             }
             if (!ui.json)
@@ -587,22 +609,18 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
             break;
         }
         drain_output(&ui, "worker", true);
-        if (r == 0)
-            continue;
-        cli_replay_watch_run(&ui.rw, m, ui.json);
-        if (ui.compile_failed)
-            print_diagnostics(&ui);
-        print_view(&ui);
-        /* --once: the change is handled when the watch has settled (a build
-         * superseded by a later save is not the outcome); the exit code is
-         * the outcome of each plugin's final content. */
-        if (ui.once && hb_watch_pending(w) == 0) {
-            rc = HB_EXIT_OK;
-            for (size_t i = 0; i < ui.nrows; i++)
-                if (ui.rows[i].acted && ui.rows[i].bad)
-                    rc = HB_EXIT_FAILED;
-            break;
+        if (r > 0) {
+            handled = true;
+            cli_replay_watch_run(&ui.rw, m, ui.json);
+            if (ui.compile_failed)
+                print_diagnostics(&ui);
+            print_view(&ui);
         }
+        /* After every round, not only one that acted: the round that
+         * settles the watch may act on nothing (a save's close read after
+         * its content was already built). */
+        if (once_settled(&ui, w, handled, &rc))
+            break;
     }
 out:
     if (m && w) {

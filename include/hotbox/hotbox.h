@@ -1002,7 +1002,10 @@ HB_EXTERN int hb_watch_process(hb_watch *w);
  * for their quiet window (hb_watch_fd will become readable for them); 0 when
  * every plugin's outcome reported so far is that of its files as they are;
  * negative on error. For a caller that acts once a change has been handled
- * completely (hotbox watch --once). */
+ * completely (hotbox watch --once). Ask after every hb_watch_process once
+ * one has acted, including rounds that return 0: the round that settles
+ * the watch may act on nothing (a save's close read after its content was
+ * already built settles to no change). */
 HB_EXTERN int hb_watch_pending(hb_watch *w);
 
 /* Names of the plugins the watch knows, NULL-terminated, one allocation

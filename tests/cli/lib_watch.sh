@@ -13,6 +13,10 @@
 #                         returns the command's exit status
 #   watch_stop            SIGINT, then watch_drain
 #   watch_finish NAME     prints PASS NAME, or the log and stderr; exits $fail
+#   watch_end             watch_drain, its status in $watch_rc
+#   blocking_cc           writes $tmp/slow-cc.sh (see below)
+# Optional: watch_cc=PATH runs it with --isolation local --cc PATH;
+# watch_limit=N runs it under timeout(1): a hang ends after N s (exit 124).
 watch_pid=
 last=
 watch_tmp() {
@@ -22,7 +26,8 @@ watch_tmp() {
 hb_start() {
   rm -f "$tmp/fifo"
   mkfifo "$tmp/fifo"
-  "$hb" --state-dir "$tmp/state" "$@" >"$tmp/fifo" 2>>"$tmp/err" &
+  ${watch_limit:+timeout -k 10 "$watch_limit"} "$hb" --state-dir "$tmp/state" \
+    ${watch_cc:+--isolation local --cc "$watch_cc"} "$@" >"$tmp/fifo" 2>>"$tmp/err" &
   watch_pid=$!
   exec 3<"$tmp/fifo"
 }
@@ -49,6 +54,27 @@ watch_drain() {
   set -- $?
   watch_pid=
   return $1
+}
+watch_end() {
+  watch_drain
+  watch_rc=$?
+}
+# A compiler for --cc that holds one build at the script's word: it compiles
+# with the real one, then, at the link of plugin.so while $tmp/block exists,
+# removes it, says "compiled" on the FIFO $tmp/compiled and waits for a line
+# on the FIFO $tmp/go.
+blocking_cc() {
+  real_cc=$(command -v "${CC:-cc}")
+  mkfifo "$tmp/compiled" "$tmp/go"
+  cat > "$tmp/slow-cc.sh" <<SH
+#!/bin/sh
+'$real_cc' "\$@" || exit \$?
+case "\$*" in *plugin.so*)
+  if [ -e '$tmp/block' ]; then rm -f '$tmp/block'; echo compiled > '$tmp/compiled'; read x < '$tmp/go'; fi;;
+esac
+exit 0
+SH
+  chmod +x "$tmp/slow-cc.sh"
 }
 watch_stop() {
   kill -INT $watch_pid

@@ -10,18 +10,8 @@ set -u
 hb=$1
 . "$(dirname "$0")/lib_watch.sh"
 watch_tmp once
-real_cc=$(command -v "${CC:-cc}")
+blocking_cc
 mkdir -p "$tmp/plugins/race"
-mkfifo "$tmp/compiled" "$tmp/go"
-cat > "$tmp/slow-cc.sh" <<SH
-#!/bin/sh
-'$real_cc' "\$@" || exit \$?
-case "\$*" in *plugin.so*)
-  if [ -e '$tmp/block' ]; then rm -f '$tmp/block'; echo compiled > '$tmp/compiled'; read x < '$tmp/go'; fi;;
-esac
-exit 0
-SH
-chmod +x "$tmp/slow-cc.sh"
 src() {
   cat > "$tmp/plugins/race/r.c.new" <<SRC
 #include <hotbox/plugin.h>
@@ -33,8 +23,8 @@ SRC
 }
 src 1 ""
 fail=0
-hb_start --isolation local --cc "$tmp/slow-cc.sh" watch --json --once --no-selftests "$tmp/plugins"
-wait_for '"event":"watching"'
+watch_limit=90 hb_start --isolation local --cc "$tmp/slow-cc.sh" watch --json --once --no-selftests "$tmp/plugins"
+wait_for '"event":"watching"' || { echo "FAIL: no watching event"; cat "$tmp/log" "$tmp/err"; exit 1; }
 : > "$tmp/block"
 src 2 ""                                  # a good save: its compile blocks
 timeout 60 sh -c "read x < '$tmp/compiled'" || { echo "FAIL: the compiler never ran"; exit 1; }

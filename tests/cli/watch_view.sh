@@ -14,23 +14,32 @@ bad() { echo "FAIL: $*"; fail=1; }
 has() { grep -qE -- "$2" "$1" || { bad "$1 lacks /$2/"; cat "$1"; }; }
 
 mkdir -p "$tmp/p/talky" "$tmp/p/oops"
+# Saved as editors do (write a new file, rename it into place): with
+# `cat > talky.c` a writer stalled between the truncation and the write for
+# two quiet windows (a loaded machine) is a save of an empty file, and
+# --once rightly ends with that save's failure.
 talky() {
-  cat > "$tmp/p/talky/talky.c" <<SRC
+  cat > "$tmp/p/talky/talky.c.new" <<SRC
 #include <hotbox/plugin.h>
 #include <stdio.h>
 HB_EXPORT_FN int hb_test_says(void) { printf("$1\\n"); fflush(stdout); return 0; }
 HB_PLUGIN("talky", 1, 0, 0, 0, 0);
 SRC
+  mv "$tmp/p/talky/talky.c.new" "$tmp/p/talky/talky.c"
 }
 talky "first words"
 printf '#include <hotbox/plugin.h>\nint f(void)\n{\n\treturn missing_name;\n}\nHB_PLUGIN("oops", 1, 0, 0, 0, 0);\n' > "$tmp/p/oops/oops.c"
 
-# watch_until MODE LOG ARGS...: starts watch --once with stdout into the
-# fifo, reads until the "watching" line, edits talky, reads to the end.
+# watch_run LOG ARGS...: starts watch --once with stdout into the fifo,
+# reads until the "watching" line, edits talky, reads to the end. The watch
+# runs under a watchdog (POSIX sh has no read -t): if it has not exited
+# after $limit s it is stopped (SIGTERM: it shuts down and its output ends,
+# so the reads below end too) and the run fails with its log.
+limit=${HB_TEST_WATCH_LIMIT:-90}
 watch_run() {
   log=$1; shift
   rm -f "$tmp/fifo"; mkfifo "$tmp/fifo"
-  "$@" >"$tmp/fifo" 2>"$log.err" &
+  timeout -k 10 $limit "$@" >"$tmp/fifo" 2>"$log.err" &
   pid=$!
   exec 3<"$tmp/fifo"
   while IFS= read -r line <&3; do
@@ -41,6 +50,11 @@ watch_run() {
   while IFS= read -r line <&3; do printf '%s\n' "$line" >>"$log"; done
   exec 3<&-
   wait $pid
+  rc=$?
+  if [ $rc = 124 ] || [ $rc = 137 ]; then
+    bad "watch --once did not exit within $limit s of the edit: $*"
+    echo "--- $log"; cat "$log"; echo "--- $log.err"; cat "$log.err"
+  fi
 }
 
 # --json: output events carry the plugin; diagnostics too.

@@ -39,7 +39,7 @@ static int count_fds(void)
 static void case_fds_per_sandbox(void)
 {
     char *dir = e2e_write("wh", "wh.c", plugin);
-    hb_manager *m = e2e_manager(&ev);
+    hb_manager *m = e2e_manager_pool(&ev, 0); /* the sandboxes' fds alone (pooled workers: test_pool) */
     int before = count_fds();
     hb_sandbox *sb[N];
     for (int i = 0; i < N; i++) {
@@ -82,7 +82,7 @@ static int helper_pid(void)
 static void case_helper_killed(void)
 {
     char *dir = e2e_write("wh", "wh.c", plugin);
-    hb_manager *m = e2e_manager(&ev);
+    hb_manager *m = e2e_manager_pool(&ev, 0); /* the sandboxes' fds alone (pooled workers: test_pool) */
     int before = count_fds();
     hb_sandbox_options so = HB_SANDBOX_OPTIONS_INIT;
     so.profile = HB_PROFILE_STANDARD;
