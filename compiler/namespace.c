@@ -73,6 +73,15 @@ static int ns_probe(char **why)
     return -EPERM;
 }
 
+/* bwrap failed before the compiler ran (it says "bwrap: ..." and exits
+ * 1) and its cached verdict no longer holds (jail.h: hb_jail_recheck). A
+ * compile is never retried outside the jail on that: it fails, saying so. */
+static bool jail_went_stale(const hb__run_outcome *out)
+{
+    return !out->timed_out && WIFEXITED(out->wait_status) && WEXITSTATUS(out->wait_status) == 1 &&
+           out->output.buf && !strncmp(out->output.buf, "bwrap: ", 7) && hb_jail_recheck();
+}
+
 static bool is_c_or_h(const char *dir, const char *name, void *arg)
 {
     size_t l = strlen(name);
@@ -274,6 +283,11 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
         jctx.jail_info_wr = info[1];
         jctx.jail_info_rd = info[0];
         r = hb__spawn_limited(&jctx, bargv, out, err);
+        if (r >= 0 && jail_went_stale(out))
+            r = hb__seterr(err, HB_EISOLATION,
+                           "namespace backend: bubblewrap no longer works here (%s); the cached "
+                           "verdict that it did was dropped",
+                           hb_jail_unavailable());
         char bad[1200];
         int jfd = r < 0 ? -1 : open(req->job_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (r >= 0 && (jfd < 0 || !job_dir_clean(jfd, "", 0, bad, sizeof(bad)))) {

@@ -313,6 +313,11 @@ typedef struct hb_slot {
     char dwarf_sha[HB_SHA256_HEX];
     bool nodebug_said;    /* the "no debug info" notice was given */
     bool carry_off_said;  /* the "carry is off" notice was given */
+    /* Whether version fixture_version exports hb_setup / hb_teardown
+     * (selftest.c): a version's exports never change, so a test batch
+     * does not read its record again. 0: not known. */
+    uint64_t fixture_version;
+    bool fixture_setup, fixture_teardown;
 } hb_slot;
 
 /* Steps of hb_sandbox_new (sandbox.c), beside the worker's (hb_ws_stage). */

@@ -87,6 +87,12 @@ static int active_exports(hb_sandbox *sb, const char *plugin, uint64_t *version,
 
 int hb__test_fixture(hb_sandbox *sb, const char *plugin, bool *setup, bool *teardown)
 {
+    hb_slot *s = hb__slot_find(sb, plugin);
+    if (s && s->version && s->fixture_version == s->version) {
+        *setup = s->fixture_setup;
+        *teardown = s->fixture_teardown;
+        return 0;
+    }
     uint64_t version = 0;
     char **exports = NULL;
     int r = active_exports(sb, plugin, &version, &exports);
@@ -95,6 +101,11 @@ int hb__test_fixture(hb_sandbox *sb, const char *plugin, bool *setup, bool *tear
     *setup = hb__strv_contains(exports, "hb_setup");
     *teardown = hb__strv_contains(exports, "hb_teardown");
     hb_free(exports);
+    if ((s = hb__slot_find(sb, plugin)) && s->version == version) {
+        s->fixture_version = version;
+        s->fixture_setup = *setup;
+        s->fixture_teardown = *teardown;
+    }
     return 0;
 }
 

@@ -260,10 +260,31 @@ static void fork_worker(void *arg)
     }
 }
 
+static int spawn_local(hb_wclient *wc, const hb_wspawn *how, bool *wrapped_out, char **err);
+
 int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
 {
     if (how->guest)
         return hb__guest_spawn(wc, how, err);
+    bool wrapped = false;
+    int r = spawn_local(wc, how, &wrapped, err);
+    /* A jailed worker that did not start may have met a bwrap that stopped
+     * working since its verdict was cached (security/jail.h): that verdict
+     * is probed again, and when it no longer holds, the worker starts as an
+     * uncached probe would have started it (the profile's fallback, with
+     * its warning), never on the stale word. */
+    if (r < 0 && wrapped && hb_jail_recheck()) {
+        if (err) {
+            free(*err);
+            *err = NULL;
+        }
+        r = spawn_local(wc, how, &wrapped, err);
+    }
+    return r;
+}
+
+static int spawn_local(hb_wclient *wc, const hb_wspawn *how, bool *wrapped_out, char **err)
+{
     const char *worker_path = how->worker_path;
     uint64_t max_state = how->max_state, ts[HB_WS_COUNT + 1] = {hb__now_ns()};
     int sv[2];
@@ -325,6 +346,7 @@ int hb__wc_spawn(hb_wclient *wc, const hb_wspawn *how, char **err)
     }
     char **argv = cmd.argv;
     bool wrapped = cmd.wrapped;
+    *wrapped_out = wrapped;
     /* Above every fd the child dup2()s onto. */
     int info_w = fcntl(info[1], F_DUPFD_CLOEXEC, 10);
     close(info[1]);

@@ -17,9 +17,11 @@
 #include <sched.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "argv.h"
+#include "jail_cache.h"
 #include "process.h"
 #include "util.h"
 
@@ -27,9 +29,11 @@ extern char **environ;
 
 /* ---- finding bwrap ---------------------------------------------------- */
 
-static pthread_once_t probe_once = PTHREAD_ONCE_INIT;
+/* The verdict (run_probe), under probe_mu. probe_reason is written only
+ * while probe_ok is false (a caller may still hold the pointer). */
+static pthread_mutex_t probe_mu = PTHREAD_MUTEX_INITIALIZER;
 static char probe_reason[512];
-static bool probe_ok;
+static bool probe_done, probe_ok, probe_cached;
 static char bwrap_path[PATH_MAX];
 
 /* $HOTBOX_BWRAP (empty disables jails), else $PATH. */
@@ -300,29 +304,19 @@ int hb_jail_child_pid(int fd, pid_t *out)
 
 /* ---- the probe ---------------------------------------------------------- */
 
-/* Runs the jail a worker gets around `true`, from a child that drops root
- * the way a worker's does. */
-static void run_probe(void)
+/* Runs the jail a worker gets around `true` (argv, env), from a child that
+ * drops root the way a worker's does. 0 when it exited 0, else -1 with
+ * probe_reason set. */
+static int probe_run(hb_jail *j, char **argv, char **env)
 {
-    if (!find_bwrap(probe_reason, sizeof(probe_reason)))
-        return;
-    const char *truebin = access("/usr/bin/true", X_OK) == 0 ? "/usr/bin/true" : "/bin/true";
-    char *const cmd[] = {(char *)truebin, NULL};
-    hb_jail j = {.as_pid_1 = true, .info_fd = -1};
-    char **argv = NULL;
-    char **env = hb_jail_env("/tmp", "/tmp", NULL, NULL);
-    int pfd[2] = {-1, -1};
+    int pfd[2] = {-1, -1}, r = -1;
     if (hb_jail_drops_root()) {
         char *uerr = NULL;
-        if (hb_jail_userns_new(&j.userns_fd, &uerr) < 0) {
+        if (hb_jail_userns_new(&j->userns_fd, &uerr) < 0) {
             snprintf(probe_reason, sizeof(probe_reason), "%s", uerr ? uerr : "out of memory");
             free(uerr);
-            goto out;
+            return -1;
         }
-    }
-    if (!env || hb_jail_argv(&j, cmd, &argv) < 0) {
-        snprintf(probe_reason, sizeof(probe_reason), "out of memory");
-        goto out;
     }
     if (pipe2(pfd, O_CLOEXEC) < 0) {
         snprintf(probe_reason, sizeof(probe_reason), "pipe: %s", strerror(errno));
@@ -331,8 +325,8 @@ static void run_probe(void)
     const hb_spawn_fd fds[] = {{HB_SPAWN_DEVNULL, 0},
                                {HB_SPAWN_DEVNULL, 1},
                                {pfd[1], 2},
-                               {j.userns_fd, HB_JAIL_USERNS_FD}};
-    hb_spawn sp = {.argv = argv, .envp = env, .fds = fds, .nfds = j.userns_fd > 0 ? 4 : 3};
+                               {j->userns_fd, HB_JAIL_USERNS_FD}};
+    hb_spawn sp = {.argv = argv, .envp = env, .fds = fds, .nfds = j->userns_fd > 0 ? 4 : 3};
     pid_t pid = -1;
     char *serr = NULL;
     if (hb__spawn(&sp, &pid, NULL, &serr) < 0) {
@@ -342,9 +336,9 @@ static void run_probe(void)
     }
     close(pfd[1]);
     pfd[1] = -1;
-    if (j.userns_fd > 0) {
-        close(j.userns_fd);
-        j.userns_fd = 0;
+    if (j->userns_fd > 0) {
+        close(j->userns_fd);
+        j->userns_fd = 0;
     }
     char msg[400];
     size_t got = 0;
@@ -362,7 +356,7 @@ static void run_probe(void)
     int st = 0;
     (void)hb__wait_pid(pid, &st, 0);
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-        probe_ok = true;
+        r = 0;
         goto out;
     }
     msg[strcspn(msg, "\n")] = 0;
@@ -372,20 +366,88 @@ static void run_probe(void)
                  hb_jail_drops_root() ? " (joining a root-owned user namespace)" : "", how,
                  msg[0] ? ": " : "", msg);
 out:
-    if (j.userns_fd > 0)
-        close(j.userns_fd);
+    if (j->userns_fd > 0)
+        close(j->userns_fd);
+    j->userns_fd = 0;
     if (pfd[0] >= 0)
         close(pfd[0]);
     if (pfd[1] >= 0)
         close(pfd[1]);
+    return r;
+}
+
+/* The verdict: read from the cache when use_cache and it says "works"
+ * under this machine's key (jail_cache.h), else probed, and a "works"
+ * kept unless bwrap may have changed while it ran. */
+static void run_probe(bool use_cache)
+{
+    if (!find_bwrap(probe_reason, sizeof(probe_reason)))
+        return;
+    const char *truebin = access("/usr/bin/true", X_OK) == 0 ? "/usr/bin/true" : "/bin/true";
+    char *const cmd[] = {(char *)truebin, NULL};
+    /* The command line does not depend on the namespace's fd (it is passed
+     * at HB_JAIL_USERNS_FD), so it is keyed before the namespace exists. */
+    hb_jail j = {.as_pid_1 = true, .info_fd = -1,
+                 .userns_fd = hb_jail_drops_root() ? HB_JAIL_USERNS_FD : 0};
+    char **argv = NULL;
+    char **env = hb_jail_env("/tmp", "/tmp", NULL, NULL);
+    if (!env || hb_jail_argv(&j, cmd, &argv) < 0) {
+        snprintf(probe_reason, sizeof(probe_reason), "out of memory");
+        goto out;
+    }
+    j.userns_fd = 0;
+    char key[HB_SHA256_HEX], again[HB_SHA256_HEX];
+    hb_file_id id;
+    bool keyed = hb__jail_cache_key(bwrap_path, argv, key, &id) == 0;
+    if (keyed && use_cache && hb__jail_cache_works(key)) {
+        probe_ok = probe_cached = true;
+        goto out;
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_REALTIME_COARSE, &t0);
+    if (probe_run(&j, argv, env) < 0)
+        goto out;
+    probe_ok = true;
+    if (keyed && !hb__file_id_racy(&id, &t0) &&
+        hb__jail_cache_key(bwrap_path, argv, again, &id) == 0 && !strcmp(key, again))
+        hb__jail_cache_store(key);
+out:
     hb__strv_free(argv);
     hb__strv_free(env);
 }
 
 const char *hb_jail_unavailable(void)
 {
-    pthread_once(&probe_once, run_probe);
-    return probe_ok ? NULL : probe_reason;
+    pthread_mutex_lock(&probe_mu);
+    if (!probe_done) {
+        run_probe(true);
+        probe_done = true;
+    }
+    bool ok = probe_ok;
+    pthread_mutex_unlock(&probe_mu);
+    return ok ? NULL : probe_reason;
+}
+
+bool hb_jail_recheck(void)
+{
+    pthread_mutex_lock(&probe_mu);
+    bool flipped = false;
+    if (probe_done && probe_ok && probe_cached) {
+        hb__jail_cache_forget();
+        probe_ok = probe_cached = false;
+        run_probe(false);
+        flipped = !probe_ok;
+    }
+    pthread_mutex_unlock(&probe_mu);
+    return flipped;
+}
+
+bool hb_jail_verdict_cached(void)
+{
+    pthread_mutex_lock(&probe_mu);
+    bool c = probe_done && probe_cached;
+    pthread_mutex_unlock(&probe_mu);
+    return c;
 }
 
 /* ---- views ------------------------------------------------------------------ */

@@ -77,8 +77,24 @@ typedef struct hb_jail {
  * host uid a worker gets, probed once per process. NULL when it can, else a
  * static reason. $HOTBOX_BWRAP names the bwrap binary; set but empty, it
  * disables jails (for tests and machines where bwrap misbehaves).
+ * A "works" is kept across processes (jail_cache.h: keyed by the boot id,
+ * bwrap's identity, the uid, the user-namespace sysctls and more), so a
+ * later process does not probe; a "does not work" is never kept.
  * Thread-safe. */
 const char *hb_jail_unavailable(void);
+
+/* For a caller whose jailed process failed to start (bwrap exited before
+ * its command answered): when the verdict came from the cache, drops the
+ * cached file and probes again. Returns true when the fresh probe says
+ * bwrap does not work here (hb_jail_unavailable() then gives the reason):
+ * the cached verdict had gone stale. False when the verdict was probed in
+ * this process (nothing to recheck) or still holds (the failure is the
+ * command's own). Thread-safe. */
+bool hb_jail_recheck(void);
+
+/* Whether this process's verdict was read from the cache (for tests and
+ * doctor). */
+bool hb_jail_verdict_cached(void);
 
 /* The bwrap binary (valid once hb_jail_unavailable() returned NULL). */
 const char *hb_jail_bwrap(void);

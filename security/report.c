@@ -88,7 +88,10 @@ int hb_sec_report(hb_sb *out)
 
     const char *why = hb_jail_unavailable();
     line(out, "bubblewrap namespaces", why == NULL,
-         why ? why : "user, pid, net, ipc, uts, mount; minimal read-only root");
+         why ? why
+         : hb_jail_verdict_cached()
+             ? "user, pid, net, ipc, uts, mount; minimal read-only root [cached verdict]"
+             : "user, pid, net, ipc, uts, mount; minimal read-only root");
 
     struct statfs sf;
     if (statfs("/sys/fs/cgroup", &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "argv.h"
+
 /* ------------------------------------------------------------------------ */
 
 void hb_version_rec_release(hb_version_rec *r)
@@ -66,13 +68,15 @@ static char ***rec_list(hb_version_rec *r, enum hb__store_list k)
 }
 
 /* Fills r's lists from version_lists (each an array, empty when the
- * version has no rows for it). */
+ * version has no rows for it). Each list grows through util/argv.h: a
+ * plugin's exports can number thousands (one per test), and pushing onto a
+ * bare NULL-terminated array measures it again at every row. */
 static int read_lists(hb_store *s, hb_version_rec *r)
 {
+    hb_argv lists[HB__NLISTS];
     for (int k = 0; k < HB__NLISTS; k++)
-        if (!(*rec_list(r, k) = calloc(1, sizeof(char *))))
-            return -ENOMEM;
-    int rc, res = 0;
+        lists[k] = (hb_argv)HB_ARGV_INIT;
+    int rc = SQLITE_DONE, res = 0;
     if (!s->lists_st)
         res = hb__store_prepare(s,
                                 "SELECT list, item FROM version_lists "
@@ -88,13 +92,17 @@ static int read_lists(hb_store *s, hb_version_rec *r)
         const unsigned char *item = sqlite3_column_text(st, 1);
         if (k < 0 || k >= HB__NLISTS || !item)
             continue; /* a list this version of hotbox does not know */
-        if ((res = hb__strv_push(rec_list(r, k), (const char *)item)) < 0)
-            break;
+        hb__argv_push(&lists[k], (const char *)item);
     }
-    if (res == 0 && rc != SQLITE_DONE)
+    if (rc != SQLITE_DONE)
         res = hb__store_dberr(s, rc, "reading a version's lists");
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    for (int k = 0; k < HB__NLISTS; k++) {
+        if (res == 0 && hb__argv_detach(&lists[k], rec_list(r, k)) < 0)
+            res = -ENOMEM;
+        hb__argv_release(&lists[k]);
+    }
     return res;
 }
 

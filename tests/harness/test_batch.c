@@ -128,10 +128,50 @@ static void case_outcomes(void)
     e2e_free(sb, m);
 }
 
+/* The fixture is known per version (selftest.c keeps it in the slot): a
+ * reload that adds hb_setup is seen by the next batch, and one that takes
+ * it away too. */
+static void case_fixture_follows_swap(void)
+{
+    static const char *const v[3] = {
+        "#include <hotbox/plugin.h>\nstatic int fixture;\n"
+        "HB_EXPORT_FN int hb_test_x(void) { return fixture == 1 ? 0 : 9; }\n"
+        "HB_PLUGIN(\"fx\", 1, 0, 0, 0, 0);\n",
+        "#include <hotbox/plugin.h>\nstatic int fixture;\n"
+        "HB_EXPORT_FN int hb_setup(void) { fixture = 1; return 0; }\n"
+        "HB_EXPORT_FN int hb_test_x(void) { return fixture == 1 ? 0 : 9; }\n"
+        "HB_PLUGIN(\"fx\", 1, 0, 0, 0, 0);\n",
+        "#include <hotbox/plugin.h>\nstatic int fixture;\n"
+        "HB_EXPORT_FN int hb_test_x(void) { return fixture == 1 ? 0 : 8; }\n"
+        "HB_PLUGIN(\"fx\", 1, 0, 0, 0, 0);\n"};
+    static const int want[3] = {9, 0, 8}; /* what hb_test_x returns */
+    char *dir = e2e_write("fx", "fx.c", v[0]);
+    hb_manager *m = e2e_manager(&ev);
+    hb_sandbox *sb = e2e_loaded(m, NULL, dir);
+    const char *tests[] = {"hb_test_x"};
+    for (int k = 0; k < 3; k++) {
+        if (k > 0) {
+            e2e_write("fx", "fx.c", v[k]);
+            HB_CHECK_OK(hb_reload(sb, "fx"));
+        }
+        /* Twice per version: the second batch takes the kept answer. */
+        for (int rep = 0; rep < 2; rep++) {
+            hb_test_outcome out[1];
+            size_t ran = 0;
+            HB_CHECK_OK(hb_run_tests(sb, "fx", tests, 1, out, &ran, NULL, NULL));
+            HB_CHECK_EQ(ran, 1);
+            HB_CHECK_EQ(out[0].result.passed, want[k] == 0);
+            HB_CHECK_EQ(out[0].result.returned, want[k]);
+        }
+    }
+    e2e_free(sb, m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
         {"outcomes", case_outcomes},
+        {"fixture_follows_swap", case_fixture_follows_swap},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
