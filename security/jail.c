@@ -484,6 +484,26 @@ bool hb_jail_uid_can_reach(const char *path, bool exec)
 }
 
 #define VIEW_PREFIX "hb-view-"
+/* <dir>/.hb-views-<euid>: this user made object views in dir, a shared
+ * directory (not the manager's run directory) that hb_jail_views_reap
+ * scans only while the marker is there: /tmp holds thousands of entries
+ * and a manager starts for every `hotbox test`. */
+#define VIEW_MARK ".hb-views-"
+
+static char *views_mark_path(const char *dir)
+{
+    return hb__asprintf("%s/" VIEW_MARK "%ld", dir, (long)geteuid());
+}
+
+/* Best effort: a view without its marker is only not reaped after a kill. */
+static void views_mark(const char *dir)
+{
+    char *mark = views_mark_path(dir);
+    int fd = mark ? open(mark, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+    if (fd >= 0)
+        close(fd);
+    free(mark);
+}
 
 int hb_jail_view_new(const char *dir_hint, char **out, char **err)
 {
@@ -504,6 +524,12 @@ int hb_jail_view_new(const char *dir_hint, char **out, char **err)
         free(dir);
         return r;
     }
+    /* Outside dir_hint (a shared $TMPDIR or /tmp): the marker that makes
+     * hb_jail_views_reap look there. After mkdtemp, so a reaper that
+     * removed the marker before its scan either sees this view or finds
+     * the marker again. */
+    if (base != dir_hint)
+        views_mark(base);
     if (hb_jail_drops_root() && chmod(dir, 0711) < 0) {
         int e = errno;
         int r = hb__seterr(err, -e, "chmod %s: %s", dir, strerror(e));
@@ -593,8 +619,9 @@ void hb_jail_view_free(char *view)
     free(view);
 }
 
-/* Removes the views in dir that this user's dead processes created. */
-static unsigned reap_views_in(const char *dir)
+/* Removes the views in dir that this user's dead processes created; *left
+ * (NULL ok) counts this user's views that stay (their makers live). */
+static unsigned reap_views_in(const char *dir, unsigned *left)
 {
     unsigned n = 0;
     DIR *d = opendir(dir);
@@ -609,18 +636,39 @@ static unsigned reap_views_in(const char *dir)
         long pid = strtol(e->d_name + strlen(VIEW_PREFIX), &end, 10);
         if (errno || pid <= 0 || !end || *end != '-')
             continue; /* not a name we give */
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue; /* its manager lives (or a process reuses the pid) */
         struct stat st;
         if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
             !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
             continue;
-        char *path = hb__path_join(dir, e->d_name);
+        bool lives = kill((pid_t)pid, 0) == 0 || errno != ESRCH; /* or a reused pid */
+        char *path = lives ? NULL : hb__path_join(dir, e->d_name);
         if (path && hb__rm_rf(path) == 0)
             n++;
+        else if (left)
+            (*left)++;
         free(path);
     }
     closedir(d);
+    return n;
+}
+
+/* A shared directory is scanned only while it holds this user's marker
+ * (hb_jail_view_new leaves it there). The marker goes before the scan and
+ * comes back when views of living managers stay: a view made during the
+ * scan either is seen or brings its own marker. */
+static unsigned reap_marked(const char *dir)
+{
+    char *mark = views_mark_path(dir);
+    if (mark && unlink(mark) < 0 && errno == ENOENT) {
+        free(mark);
+        return 0; /* no marker (or another reaper is at it): nothing of ours */
+    }
+    /* Removed, or not ours to remove (someone else's file by that name):
+     * scan. */
+    unsigned left = 0, n = reap_views_in(dir, &left);
+    if (left)
+        views_mark(dir);
+    free(mark);
     return n;
 }
 
@@ -628,11 +676,11 @@ unsigned hb_jail_views_reap(const char *dir_hint)
 {
     unsigned n = 0;
     if (dir_hint)
-        n += reap_views_in(dir_hint);
+        n += reap_views_in(dir_hint, NULL);
     const char *t = getenv("TMPDIR");
     if (t && *t == '/' && (!dir_hint || strcmp(t, dir_hint) != 0))
-        n += reap_views_in(t);
+        n += reap_marked(t);
     if ((!dir_hint || strcmp(dir_hint, "/tmp") != 0) && (!t || strcmp(t, "/tmp") != 0))
-        n += reap_views_in("/tmp");
+        n += reap_marked("/tmp");
     return n;
 }

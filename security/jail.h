@@ -168,7 +168,10 @@ void hb_jail_view_free(char *view);
 /* Removes the views that managers which died without freeing them (kill
  * -9) left in the places hb_jail_view_new uses for dir_hint: views are
  * named after the pid that made them, and only this user's views of dead
- * pids go. Returns how many went. */
+ * pids go. dir_hint is always scanned; $TMPDIR and /tmp only while they
+ * hold this user's marker (.hb-views-<euid>), which hb_jail_view_new
+ * leaves beside every view it makes there and which goes once no view of
+ * this user is left. Returns how many went. */
 unsigned hb_jail_views_reap(const char *dir_hint);
 
 #endif /* HB_SECURITY_JAIL_H */
