@@ -357,6 +357,8 @@ static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
         goto out;
     hb_version_status from = cur.status;
     hb_version_rec_release(&cur);
+    if (from == status)
+        goto out; /* nothing changes: no WAL frame, nothing for the next flush to sync */
     if (!hb_store_status_transition_ok(from, status)) {
         r = hb__store_seterr(s, -EINVAL, "%s v%" PRIu64 ": status cannot change from %s to %s",
                              plugin,
