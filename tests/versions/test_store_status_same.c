@@ -4,31 +4,12 @@
  * (EPERM), that flush still succeeds, while the flush after a real status
  * change tries to sync (and fails here), and the change lands. */
 #include <errno.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 
+#include "refuse_sync.h"
 #include "store.h"
 #include "vtest.h"
-
-static int refuse_sync(void)
-{
-    struct sock_filter f[] = {
-        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fsync, 2, 0),
-        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_fdatasync, 1, 0),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-    };
-    struct sock_fprog prog = {sizeof(f) / sizeof(f[0]), f};
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return -errno;
-    return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 ? -errno : 0;
-}
 
 static hb_version_status status_of(hb_store *s, uint64_t v)
 {
@@ -58,7 +39,7 @@ int main(void)
 
     HB_CHECK_OK(hb_store_set_status(s, "p", v, HB_VERSION_ACTIVE));
     HB_CHECK_OK(hb_store_flush(s, &err));
-    if (refuse_sync() < 0) {
+    if (hbt_refuse_sync() < 0) {
         printf("SKIP: cannot install a seccomp filter here\n");
         hb_store_close(s);
         hb__rm_rf(dir);
