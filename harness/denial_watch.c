@@ -58,6 +58,7 @@ static pthread_t reader;   /* reads helper_fd; cancelled at its recv */
 static bool helper_gone;   /* its socket ended: every watch is lost */
 static struct slot *slots;
 static uint32_t nslots, nwatching; /* slots in use */
+static uint32_t nholds; /* managers alive in this process (hb__dwatch_hold) */
 
 /* With lock held: the watch the key names, if it still exists. */
 static hb_dwatch *by_key(uint64_t key)
@@ -148,7 +149,7 @@ static void after_fork_in_child(void)
     helper_owner = helper_pid = 0;
     helper_gone = false;
     slots = NULL; /* the parent's table: its copy is left alone */
-    nslots = nwatching = 0;
+    nslots = nwatching = nholds = 0;
 }
 
 static void register_atfork(void)
@@ -317,10 +318,10 @@ int hb__dwatch_start(const char *helper_path, int listener, int kill_pidfd, int 
         if (r < 0) {
             slots[w->slot].w = NULL;
             slots[w->slot].gen++;
-            if (--nwatching == 0)
+            if (--nwatching == 0 && nholds == 0)
                 stop_helper();
         }
-    } else if (helper_owner == getpid() && nwatching == 0) {
+    } else if (helper_owner == getpid() && nwatching == 0 && nholds == 0) {
         stop_helper();
     }
     pthread_mutex_unlock(&lock);
@@ -363,7 +364,7 @@ void hb__dwatch_stop(hb_dwatch *w, char *denied, size_t len)
         }
         slots[w->slot].w = NULL;
         slots[w->slot].gen++;
-        if (--nwatching == 0)
+        if (--nwatching == 0 && nholds == 0)
             stop_helper();
     }
     pthread_mutex_unlock(&lock);
@@ -419,4 +420,21 @@ int hb__wc_take_denial(hb_wclient *wc, char **err)
         return 0;
     hb__wc_kill(wc);
     return hb__wc_describe_death(wc, err, "ended:");
+}
+
+void hb__dwatch_hold(void)
+{
+    pthread_mutex_lock(&lock);
+    nholds++;
+    pthread_mutex_unlock(&lock);
+}
+
+void hb__dwatch_release(void)
+{
+    pthread_mutex_lock(&lock);
+    if (nholds)
+        nholds--;
+    if (nholds == 0 && nwatching == 0 && helper_owner == getpid() && helper_fd >= 0)
+        stop_helper();
+    pthread_mutex_unlock(&lock);
 }

@@ -49,6 +49,14 @@ typedef struct hb_dwatch hb_dwatch;
 int hb__dwatch_start(const char *helper_path, int listener, int kill_pidfd, int wrapper_pidfd,
                      hb_dwatch **out);
 
+/* The helper's lifetime: started by the first hb__dwatch_start, it stays
+ * while a manager holds it (hb_manager_new to hb_manager_free) or a worker
+ * is watched, so a program that creates and frees one sandbox at a time
+ * does not start a helper per sandbox; the last release with nothing
+ * watched stops it. */
+void hb__dwatch_hold(void);
+void hb__dwatch_release(void);
+
 /* Whether a denial was seen (no system call); when it was and what is
  * non-NULL, copies its name ("socket(AF_INET, ...)") into what. */
 bool hb__dwatch_denied(hb_dwatch *w, char *what, size_t len);

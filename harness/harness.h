@@ -252,6 +252,7 @@ typedef struct hb_rt_worker {
 
 struct hb_manager {
     hb_manager_options opts;
+    bool holds_dwatch; /* hb__dwatch_hold taken: released by hb_manager_free */
     char *state_dir;     /* absolute */
     char *include_dir;   /* <state_dir>/include, holds hotbox/plugin.h */
     char *tmp_dir;       /* <state_dir>/tmp, compile job directories */

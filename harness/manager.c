@@ -9,6 +9,7 @@
 
 #include "harness.h"
 #include "policy.h"
+#include "denial_watch.h"
 #include "jail.h"
 
 #ifndef HB_VERSION_STRING
@@ -332,6 +333,8 @@ int hb_manager_new(const hb_manager_options *opts, hb_manager **out)
         hb__emit(m, NULL, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL, "no audit log: %s",
                  err ? err : "cannot open");
     free(err);
+    hb__dwatch_hold();
+    m->holds_dwatch = true;
     *out = m;
     return 0;
 fail:
@@ -359,6 +362,8 @@ void hb_manager_free(hb_manager *m)
     HB_FREE_ALL(m->state_dir, m->include_dir, m->tmp_dir, m->objects_dir, m->run_dir);
     hb_cgroup_site_release(&m->cg);
     hb_metrics_free(m->metrics);
+    if (m->holds_dwatch) /* after the sandboxes: their workers are unwatched by now */
+        hb__dwatch_release();
     HB_FREE_ALL(m->worker_path, m->cc, m->cc_origin, m->cflags_text, m->sanitize, m->asan_runtime,
                 m->asan_error);
     hb__coverage_release(m);

@@ -107,6 +107,7 @@ static void threads32(hb_isolation iso)
     /* No worker pool: the fds counted are the sandboxes' (an idle pooled
      * worker keeps its own until hb_manager_free: test_pool). */
     o.worker_pool = 0;
+    int fds_base = count_fds();
     hb_manager *m = e2e_manager_with(&o);
     int fds_before = count_fds();
     static struct worker_arg a[NT];
@@ -122,8 +123,9 @@ static void threads32(hb_isolation iso)
             fprintf(stderr, "thread %d: %d %s\n", i, a[i].rc, a[i].err);
         HB_CHECK_OK(a[i].rc);
     }
-    HB_CHECK_EQ(count_fds(), fds_before);
+    HB_CHECK_EQ(count_fds(), fds_before + e2e_watch_helpers()); /* + the helper's socket */
     hb_manager_free(m);
+    HB_CHECK_EQ(count_fds(), fds_base);
 }
 
 static void case_threads32(void) { threads32(HB_ISOLATION_LOCAL); }
@@ -293,6 +295,7 @@ static void case_many50(void)
 {
     private_tmpdir();
     char *dir = e2e_write("counter", "counter.c", e2e_counter_src(1, 1, NULL));
+    int fds_base = count_fds();
     hb_manager *m = e2e_manager_pool(&ev, 0); /* the sandboxes' fds and views alone */
     int fds_before = count_fds();
     enum { N = 50 };
@@ -320,10 +323,11 @@ static void case_many50(void)
     for (int i = 0; i < N; i++)
         hb_sandbox_free(sb[i]);
     HB_CHECK_EQ(count_views(), 0); /* freed sandboxes leave nothing behind */
-    HB_CHECK_EQ(count_fds(), fds_before);
+    HB_CHECK_EQ(count_fds(), fds_before + e2e_watch_helpers()); /* + the helper's socket */
     for (int i = 0; i < N; i++)
         HB_CHECK(!pid_alive(pids[i]));
     hb_manager_free(m);
+    HB_CHECK_EQ(count_fds(), fds_base);
 }
 
 /* The manager runs out of descriptors while making sandboxes: a clear
