@@ -236,6 +236,12 @@ void hb__wc_stop(hb_wclient *wc, unsigned grace_ms);
 void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms);
 /* Kills and reaps at once. */
 void hb__wc_kill(hb_wclient *wc);
+/* Closes what the client holds and ends the worker's watch (a denial the
+ * watcher named is kept for hb__wc_describe_death); the real worker of a
+ * wrapped one is killed and waited for (bounded). */
+void hb__wc_reset(hb_wclient *wc);
+/* A wait status as if unwrapped: bwrap's exit 128+n reads as signal n. */
+int hb__wc_unwrap_status(const hb_wclient *wc, int st);
 
 /* What a sandbox's worker runs with under plugin.json runtime sections
  * (harness/runtime.c): resolved lists are NULL-terminated; sig is their

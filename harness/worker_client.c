@@ -36,7 +36,7 @@
 #define HB_WORKER_EXIT_WAIT_MS 5000 /* a killed worker's exit, at most */
 #define HB_WRAPPER_EXIT_WAIT_MS 500 /* bwrap's exit after its worker's, at most */
 
-static void reset_client(hb_wclient *wc)
+void hb__wc_reset(hb_wclient *wc)
 {
     /* The watcher's word on a denial is kept for hb__wc_describe_death, and the
      * watch ends before the pidfd it kills through is closed. */
@@ -83,7 +83,7 @@ static void reset_client(hb_wclient *wc)
  * turn that back into the wait status of a signal death, so crashes read
  * the same wrapped or not. (A plugin calling exit(128+n) under bwrap reads
  * as signal n: the worker's own statuses are 0, 1, 2 and 64.) */
-static int unwrap_status(const hb_wclient *wc, int st)
+int hb__wc_unwrap_status(const hb_wclient *wc, int st)
 {
     if (wc->wrapped && WIFEXITED(st) && WEXITSTATUS(st) > 128 && WEXITSTATUS(st) < 128 + 65)
         return WEXITSTATUS(st) - 128;
@@ -95,11 +95,11 @@ void hb__wc_kill(hb_wclient *wc)
     if (wc->pid > 0) {
         int st = 0;
         if (hb_mon_kill_reap(wc->pid, wc->pidfd, &st) == 0) {
-            wc->wait_status = unwrap_status(wc, st);
+            wc->wait_status = hb__wc_unwrap_status(wc, st);
             wc->reaped = true;
         }
     }
-    reset_client(wc);
+    hb__wc_reset(wc);
 }
 
 
@@ -131,11 +131,11 @@ static void reap_dead(hb_wclient *wc)
     wc->death_seen_ns = hb__now_ns();
     if (hb_mon_reap(wc->pid, wc->pidfd, 2000, &st) == 0) {
         wc->reaped_ns = hb__now_ns();
-        wc->wait_status = unwrap_status(wc, st);
+        wc->wait_status = hb__wc_unwrap_status(wc, st);
         wc->reaped = true;
         wc->vm_died = wc->guest != NULL; /* QEMU itself exited */
         drain_fault(wc, 0);
-        reset_client(wc);
+        hb__wc_reset(wc);
         return;
     }
     /* Closed its channel but did not exit: treat as dead, make it so. */
@@ -159,7 +159,7 @@ static bool guest_reaped(hb_wclient *wc)
     }
     drain_fault(wc, 100);
     hb__guest_park(wc); /* the VM lives: a restart starts a worker in it */
-    reset_client(wc);
+    hb__wc_reset(wc);
     wc->wait_status = st;
     wc->reaped = true;
     snprintf(wc->denied, sizeof(wc->denied), "%s", denied);
@@ -744,63 +744,4 @@ int hb__wc_settle(hb_wclient *wc, uint32_t id, hb_frame *f, hb_frame *reply, cha
         return c;
     }
     return 1;
-}
-
-void hb__wc_stop_begin(hb_wclient *wc, unsigned grace_ms)
-{
-    if (wc->pid <= 0 || wc->stopping)
-        return;
-    hb_wbuf w = {0};
-    hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));
-    uint64_t deadline = hb__now_ns() + (uint64_t)grace_ms * 1000000ull;
-    if (hb__wire_finish(&w) == 0 && hb__wire_send_until(wc->fd, &w, deadline) == 0) {
-        if (wc->ring)
-            hb__ring_post(wc->ring, HB_RING_KIND_SOCKET);
-        wc->stop_id = hb__wire_frame_id(&w);
-        wc->stop_deadline = deadline;
-        wc->stopping = true;
-    }
-    hb__wire_release(&w);
-}
-
-void hb__wc_stop(hb_wclient *wc, unsigned grace_ms)
-{
-    wc->guest_reusable = false; /* a parked guest VM goes too */
-    if (wc->pid <= 0) {
-        reset_client(wc);
-        return;
-    }
-    hb_frame reply;
-    char *err = NULL;
-    int r;
-    if (wc->stopping) {
-        /* SHUTDOWN went out with hb__wc_stop_begin: wait for its reply
-         * until the deadline set then. */
-        wc->stopping = false;
-        wc->denied[0] = 0;
-        wc->fault.valid = false;
-        r = hb__wc_await(wc, wc->stop_id, wc->stop_deadline, grace_ms, NULL, NULL, &reply, &err);
-    } else {
-        hb_wbuf w = {0};
-        hb__proto_empty_encode(&w, HB_MSG_SHUTDOWN, hb__wc_next_id(wc));
-        r = hb__wc_request(wc, &w, grace_ms, NULL, NULL, &reply, &err);
-        hb__wire_release(&w);
-    }
-    free(err);
-    if (r == 0 && wc->guest) { /* the worker is done; QEMU never exits by itself */
-        hb__frame_release(&reply);
-        hb__wc_kill(wc);
-        return;
-    }
-    if (r == 0) {
-        hb__frame_release(&reply);
-        int st;
-        if (hb_mon_reap(wc->pid, wc->pidfd, (int)grace_ms, &st) == 0) {
-            wc->wait_status = unwrap_status(wc, st);
-            wc->reaped = true;
-            reset_client(wc);
-            return;
-        }
-    }
-    hb__wc_kill(wc);
 }
