@@ -23,7 +23,9 @@
  * worker's death signal follows the manager process, like any worker's);
  * whoever unlinks an entry joins its thread. Pooled workers are recorded
  * in the run directory like sandbox workers, so a later manager reaps any
- * that outlived a manager killed with SIGKILL. */
+ * that outlived a manager killed with SIGKILL. A process forked after the
+ * pool started keeps a copy of it that it never uses: the workers are the
+ * parent's (test pool_fork_child_misses). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -58,6 +60,7 @@ typedef struct pool_entry {
 } pool_entry;
 
 struct hb_pool {
+    pid_t owner; /* the process that made it: a forked child never takes, refills or ends its workers */
     pthread_mutex_t lock;
     pool_entry *list;
     unsigned n, max;
@@ -72,6 +75,7 @@ int hb__pool_new(hb_manager *m, unsigned max)
     if (!p)
         return -ENOMEM;
     pthread_mutex_init(&p->lock, NULL);
+    p->owner = getpid();
     p->max = max;
     m->pool = p;
     return 0;
@@ -178,8 +182,8 @@ bool hb__pool_take(hb_manager *m, const hb_wspawn *key, const hb_pool_cgroup *cg
                    hb_wclient *wc, hb_cgroup **cg, char **view)
 {
     struct hb_pool *p = m->pool;
-    if (!p)
-        return false;
+    if (!p || p->owner != getpid())
+        return false; /* a forked child's copy: the workers are the parent's */
     pool_entry *e = NULL;
     pthread_mutex_lock(&p->lock);
     for (pool_entry **pp = &p->list; *pp; pp = &(*pp)->next)
@@ -219,7 +223,7 @@ bool hb__pool_take(hb_manager *m, const hb_wspawn *key, const hb_pool_cgroup *cg
 void hb__pool_refill(hb_manager *m, const hb_wspawn *key, const hb_pool_cgroup *cgk)
 {
     struct hb_pool *p = m->pool;
-    if (!p || key->guest || key->scratch_dir)
+    if (!p || p->owner != getpid() || key->guest || key->scratch_dir)
         return; /* a guest worker lives in its VM; a scratch dir is a worker's own */
     pool_entry *e = calloc(1, sizeof(*e));
     if (!e)
@@ -286,6 +290,8 @@ void hb__pool_free(hb_manager *m)
     if (!p)
         return;
     m->pool = NULL;
+    if (p->owner != getpid())
+        return; /* a forked child's copy: its entries (and threads) are the parent's */
     pthread_mutex_lock(&p->lock);
     pool_entry *list = p->list;
     p->list = NULL;

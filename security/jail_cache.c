@@ -133,7 +133,9 @@ bool hb__jail_cache_works(const char *key)
         return false;
     /* Only this user's own file: a verdict another user left is not ours
      * (it can only ever say "works", but there is no reason to read it). */
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO planted there fails the type check below instead
+     * of blocking every worker start and compile. */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
     free(path);
     if (fd < 0)
         return false;

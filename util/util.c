@@ -144,9 +144,19 @@ int hb__seterr(char **slot, int code, const char *fmt, ...)
 
 int hb__read_file(const char *path, size_t max, void **data, size_t *len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put where a file is expected (a plugin.json, a
+     * cache file) must not block the open until a writer comes. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
         return -errno;
+    struct stat st;
+    int bad = fstat(fd, &st) < 0 ? -errno : 0;
+    if (!bad && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+        bad = -EINVAL;
+    if (bad) {
+        close(fd);
+        return bad;
+    }
     hb_sb sb = HB_SB_INIT;
     int r = 0;
     for (;;) {

@@ -62,7 +62,8 @@ int hb__seterr(char **slot, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Reads a whole file (at most max bytes; -EFBIG beyond). *data is
- * NUL-terminated for convenience. Returns 0 or -errno. */
+ * NUL-terminated for convenience. A FIFO or socket is refused (-EINVAL)
+ * without waiting for a writer. Returns 0 or -errno. */
 int hb__read_file(const char *path, size_t max, void **data, size_t *len);
 
 /* Writes data to path atomically: temp file in the same directory, fsync,

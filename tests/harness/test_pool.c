@@ -341,6 +341,54 @@ static void case_sigkill_leaves_none(void)
     printf("%d processes of the killed manager ended\n", n);
 }
 
+/* A process that forks after its pool has a worker ready: the child's copy
+ * of the manager never takes (nor ends) the parent's pooled worker; the
+ * parent still gets it. (Before, both processes could take it, and the
+ * child freeing its sandbox killed the parent's worker.) */
+static void case_fork_child_misses(void)
+{
+    hb_manager *m = e2e_manager_pool(&ev, 1);
+    hb_sandbox_options so = std_opts();
+    hb_sandbox *a;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &a));
+    hb_pool_stats s = wait_ready(m, 1);
+    int fds[2];
+    HB_CHECK_EQ(pipe(fds), 0);
+    pid_t c = fork();
+    HB_CHECK(c >= 0);
+    if (c == 0) {
+        alarm(60); /* the deadline of the child's part */
+        hb_sandbox *x = NULL;
+        int r = hb_sandbox_new(m, &so, &x);
+        hb_pool_stats cs = {0};
+        (void)hb_manager_pool_stats(m, &cs);
+        int pid = r == 0 ? hb_sandbox_worker_pid(x) : -1;
+        if (write(fds[1], &pid, sizeof(pid)) != (ssize_t)sizeof(pid))
+            _exit(3);
+        hb_sandbox_free(x);
+        _exit(r != 0 ? 2 : cs.hits != s.hits ? 1 : 0);
+    }
+    close(fds[1]);
+    int st = 0;
+    HB_CHECK_EQ(waitpid(c, &st, 0), c);
+    int child_worker = -1;
+    HB_CHECK_EQ(read(fds[0], &child_worker, sizeof(child_worker)), (ssize_t)sizeof(child_worker));
+    close(fds[0]);
+    printf("child: exit %d, worker %d\n", WIFEXITED(st) ? WEXITSTATUS(st) : -1, child_worker);
+    HB_CHECK(WIFEXITED(st));
+    HB_CHECK_EQ(WEXITSTATUS(st), 0); /* 1: the child took the parent's pooled worker */
+    hb_sandbox *b;
+    HB_CHECK_OK(hb_sandbox_new(m, &so, &b));
+    hb_pool_stats after;
+    HB_CHECK_OK(hb_manager_pool_stats(m, &after));
+    HB_CHECK_EQ(after.hits, s.hits + 1); /* the parent's worker is still its own */
+    HB_CHECK(hb_sandbox_worker_pid(b) != child_worker);
+    serves(b);
+    hb_sandbox_free(b);
+    hb_sandbox_free(a);
+    hb_manager_free(m);
+}
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
@@ -350,6 +398,7 @@ int main(int argc, char **argv)
         {"off_means_none", case_off_means_none},
         {"free_ends_idle", case_free_ends_idle},
         {"sigkill_leaves_none", case_sigkill_leaves_none},
+        {"fork_child_misses", case_fork_child_misses},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
