@@ -7,7 +7,11 @@
  *   10,000 stored versions of one plugin: the compile cache's lookup as it
  *   is (hb_store_input_sets) beside the full scan it replaced (every
  *   version read with hb_store_list, repeated input sets skipped), in the
- *   same run (`bench_store reload` runs only this part).
+ *   same run (`bench_store reload` runs only this part); and, at the same
+ *   levels, the fallback policy's lookup after a failure (restart after a
+ *   crash, rollback without a target, a pin honoured): the scan of the whole
+ *   history it was (hb_store_list + hb_policy_fallback) beside the index
+ *   search it is (hb_policy_fallback_find).
  * Prints medians and p95. Not a test. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 
 #include "bench_common.h"
 #include "harness.h"
+#include "policy.h"
 
 typedef struct rec {
     char *name;
@@ -61,6 +66,32 @@ static int lookup_scan(hb_store *s, const char *plugin, const char *hash, hb_ver
     }
     hb_store_list_free(all, n);
     return r;
+}
+
+/* The fallback lookup of a restart whose object no longer verifies, as it
+ * was: the whole history read, then the policy's scan (any age, the
+ * current version excluded). Returns the version found, 0 when none. */
+static uint64_t fallback_scan(hb_store *s, const char *plugin, uint64_t current)
+{
+    hb_version_rec *all = NULL;
+    size_t n = 0;
+    if (hb_store_list(s, plugin, &all, &n) < 0)
+        return 0;
+    size_t i = hb_policy_fallback(all, n, UINT64_MAX, current);
+    uint64_t v = i == HB_POLICY_NONE ? 0 : all[i].version;
+    hb_store_list_free(all, n);
+    return v;
+}
+
+/* The same lookup now: an index search on (plugin, status, version). */
+static uint64_t fallback_index(hb_store *s, const char *plugin, uint64_t current)
+{
+    hb_version_rec got = {0};
+    if (hb_policy_fallback_find(s, plugin, UINT64_MAX, current, &got) < 0)
+        return 0;
+    uint64_t v = got.version;
+    hb_version_rec_release(&got);
+    return v;
 }
 
 /* The lookup now: the distinct sets from input_sets, then the hit. */
@@ -160,6 +191,22 @@ static void reload_bench(void)
             }
         hb_bench_line("    lookup, before (full scan)", scan, (size_t)nscan, "ms");
         hb_bench_line("    lookup, after (input sets)", sets, REPS, "ms");
+        /* The fallback lookup from the live version: past every seeded
+         * (candidate) version down to the other real one. */
+        uint64_t live;
+        if ((r = hb_active_version(sb, "rs", &live)) < 0)
+            hb_bench_die("hb_active_version", r, hb_sandbox_last_error(sb));
+        for (int pass = 0; pass < 2; pass++)
+            for (int i = 0; i < (pass ? nscan : REPS); i++) {
+                double ta = hb_bench_now_us();
+                uint64_t got = pass ? fallback_scan(m->store, "rs", live)
+                                    : fallback_index(m->store, "rs", live);
+                (pass ? scan : sets)[i] = (hb_bench_now_us() - ta) / 1e3;
+                if (got != (live == 1 ? 2 : 1))
+                    hb_bench_die("fallback lookup", -EIO, "not the other built version");
+            }
+        hb_bench_line("    fallback lookup, before (full scan)", scan, (size_t)nscan, "ms");
+        hb_bench_line("    fallback lookup, after (status index)", sets, REPS, "ms");
         unsigned swaps0 = g_swaps, compiled0 = g_compiled;
         for (int i = 0; i < RELOADS; i++) {
             hb_bench_write(t.src, i % 2 ? SRC_B : SRC_A);

@@ -76,25 +76,18 @@ static int honour_pin(hb_sandbox *sb, const char *name, hb_version_rec *rec)
 {
     if (rec->status != HB_VERSION_BAD && rec->status != HB_VERSION_ROLLED_BACK)
         return 0;
-    hb_version_rec *v;
-    size_t n;
-    int r = hb__versions_of(sb, rec->plugin, &v, &n);
-    size_t i = r == 0 ? hb_policy_pin_target(v, n, rec->version) : HB_POLICY_NONE;
-    if (i == HB_POLICY_NONE) {
-        hb_store_list_free(v, n);
+    hb_version_rec pin;
+    if (hb_policy_pin_find(sb->m->store, rec->plugin, rec->version, &pin) < 0)
         return 0;
-    }
-    hb__emit(sb->m, sb, HB_EVENT_WARNING, name, v[i].version, rec->version, 0, NULL,
+    hb__emit(sb->m, sb, HB_EVENT_WARNING, name, pin.version, rec->version, 0, NULL,
              "%s v%llu is %s and its source has not changed: loading v%llu instead", name,
              (unsigned long long)rec->version,
              rec->status == HB_VERSION_BAD ? "marked bad" : "rolled back",
-             (unsigned long long)v[i].version);
+             (unsigned long long)pin.version);
     hb_version_rec_release(rec);
-    *rec = v[i];
-    memset(&v[i], 0, sizeof(v[i]));
-    hb_store_list_free(v, n);
+    *rec = pin;
     char *verr = NULL;
-    r = hb__verify_object(sb->m, rec, &verr);
+    int r = hb__verify_object(sb->m, rec, &verr);
     if (r < 0)
         hb__sandbox_set_err(sb, verr);
     else

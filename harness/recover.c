@@ -44,20 +44,18 @@ static int verify_or_fallback(hb_sandbox *sb, hb_slot *s)
     hb_version_rec_release(&cur);
     if (r == 0)
         return 0;
-    hb_version_rec *v;
-    size_t n;
-    int lr = hb__versions_of(sb, s->name, &v, &n);
+    /* The policy's candidates, newest first, each an index search. */
     int found = -ENOENT;
-    for (size_t i = lr == 0 ? n : 0; found < 0;) {
-        i = hb_policy_fallback(v, i, UINT64_MAX, s->version);
-        if (i == HB_POLICY_NONE)
-            break;
+    hb_version_rec v = {0};
+    for (uint64_t below = UINT64_MAX;
+         found < 0 && hb_policy_fallback_find(sb->m->store, s->name, below, s->version, &v) == 0;
+         hb_version_rec_release(&v)) {
+        below = v.version;
         char *e2 = NULL;
-        if (hb__verify_object(sb->m, &v[i], &e2) == 0 && fall_back_to(sb, s, &v[i], r, err) == 0)
+        if (hb__verify_object(sb->m, &v, &e2) == 0 && fall_back_to(sb, s, &v, r, err) == 0)
             found = 0;
         free(e2);
     }
-    hb_store_list_free(v, n);
     free(err);
     return found;
 }

@@ -19,16 +19,8 @@ static int pick_target(hb_sandbox *sb, hb_slot *s, uint64_t version, hb_version_
                                (unsigned long long)version);
         return 0;
     }
-    hb_version_rec *v;
-    size_t n;
-    int r = hb__versions_of(sb, s->name, &v, &n);
-    size_t i = r == 0 ? hb_policy_fallback(v, n, s->version, 0) : HB_POLICY_NONE;
-    if (i != HB_POLICY_NONE) {
-        *out = v[i];
-        memset(&v[i], 0, sizeof(v[i]));
-    }
-    hb_store_list_free(v, n);
-    if (r == 0 && i == HB_POLICY_NONE)
+    int r = hb_policy_fallback_find(m->store, s->name, s->version, 0, out);
+    if (r == -ENOENT)
         r = HB_ENOVERSION;
     if (r < 0)
         hb__sandbox_fail(sb, r, "%s has no good version older than v%llu to roll back to", s->name,

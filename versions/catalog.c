@@ -145,6 +145,11 @@ static const char *const migrations[] = {
     "                                   WHERE plugin = old.plugin AND input_set = old.input_set)"
     "    WHERE plugin = old.plugin AND input_set = old.input_set AND version = old.version;"
     "END;",
+    /* 5 -> 6: the fallback policy's question (versions/policy.h: the
+     * newest version of some statuses older than a given one, after a
+     * failure, a rollback without a target, a pin) as an index search, not
+     * a read of the plugin's whole history (hb_store_newest_of). */
+    "CREATE INDEX versions_by_status ON versions(plugin, status, version);",
 };
 #define SCHEMA_VERSION ((int)HB_ARRAY_SIZE(migrations))
 

@@ -16,13 +16,26 @@ size_t hb_policy_fallback(const hb_version_rec *v, size_t from, uint64_t below,
     return HB_POLICY_NONE;
 }
 
-size_t hb_policy_pin_target(const hb_version_rec *v, size_t n, uint64_t below)
+/* The statuses hb_policy_fallback_ok accepts, as a set of bits. */
+static unsigned fallback_set(void)
 {
-    for (size_t i = n; i-- > 0;)
-        if (v[i].version < below &&
-            (v[i].status == HB_VERSION_GOOD || v[i].status == HB_VERSION_ACTIVE))
-            return i;
-    return HB_POLICY_NONE;
+    unsigned set = 0;
+    for (unsigned st = 0; st <= HB_VERSION_ROLLED_BACK; st++)
+        if (hb_policy_fallback_ok((hb_version_status)st))
+            set |= 1u << st;
+    return set;
+}
+
+int hb_policy_fallback_find(hb_store *s, const char *plugin, uint64_t below, uint64_t exclude,
+                            hb_version_rec *out)
+{
+    return hb_store_newest_of(s, plugin, fallback_set(), below, exclude, out);
+}
+
+int hb_policy_pin_find(hb_store *s, const char *plugin, uint64_t below, hb_version_rec *out)
+{
+    return hb_store_newest_of(s, plugin, 1u << HB_VERSION_GOOD | 1u << HB_VERSION_ACTIVE, below,
+                              0, out);
 }
 
 size_t hb_policy_gc_keep(const hb_version_rec *v, size_t n)

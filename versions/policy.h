@@ -14,7 +14,7 @@
  * never BAD (it crashed, hung, failed a hook, a self-test or the import
  * policy) or CANDIDATE (built, never run).
  *
- * Two rules differ on purpose. hb_policy_pin_target: a build that is a
+ * Two rules differ on purpose. hb_policy_pin_find: a build that is a
  * rolled-back or bad version (its source unchanged) loads what a pin left
  * in force instead, and the versions a pin rolled back are exactly the
  * ones it skips, so there ROLLED_BACK does not count. hb_policy_gc_keep:
@@ -35,18 +35,25 @@
 /* Whether a version of this status may be fallen back to. */
 bool hb_policy_fallback_ok(hb_version_status st);
 
-/* Scanning v[0..from) newest first (v sorted by version ascending, as
- * hb_store_list returns it): the index of the first version older than
- * `below`, other than `exclude` (0: none), that may be fallen back to;
- * HB_POLICY_NONE when there is none. Call again with the returned index as
- * `from` for the next candidate (a caller that verifies objects). */
+/* The newest version of plugin older than `below`, other than `exclude`
+ * (0: none), that may be fallen back to: 0 and *out, -ENOENT when there is
+ * none, or a store error. Call again with *out's version as `below` for the
+ * next candidate (a caller that verifies objects). An index search in the
+ * store, however long the history (hb_store_newest_of). */
+int hb_policy_fallback_find(hb_store *s, const char *plugin, uint64_t below, uint64_t exclude,
+                            hb_version_rec *out);
+
+/* The same rule over a list already read (v sorted by version ascending,
+ * as hb_store_list returns it), scanning v[0..from) newest first: the
+ * index of the version hb_policy_fallback_find would give, or
+ * HB_POLICY_NONE. For hb_pin, which changes every newer version anyway. */
 size_t hb_policy_fallback(const hb_version_rec *v, size_t from, uint64_t below,
                           uint64_t exclude);
 
 /* The version a pin left in force for a build that is rolled back or bad:
- * the newest GOOD or ACTIVE one older than `below`; HB_POLICY_NONE when
- * there is none. */
-size_t hb_policy_pin_target(const hb_version_rec *v, size_t n, uint64_t below);
+ * the newest GOOD or ACTIVE one older than `below`. 0 and *out, -ENOENT
+ * when there is none, or a store error. */
+int hb_policy_pin_find(hb_store *s, const char *plugin, uint64_t below, hb_version_rec *out);
 
 /* The version gc keeps besides the newest, the active and the protected
  * ones, so that a pin and a fallback still have a target: the newest GOOD

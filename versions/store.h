@@ -131,6 +131,14 @@ void hb_store_list_free(hb_version_rec *v, size_t n);
 int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_rec **out,
                         size_t *n);
 
+/* The newest version of plugin whose status is in `statuses` (a set of
+ * bits, 1u << status), older than `below` and other than `exclude` (0:
+ * none): 0 and *out, -ENOENT when there is none, or an error. A few index
+ * steps (versions_by_status) however long the history is: the fallback
+ * policy's question (versions/policy.h). */
+int hb_store_newest_of(hb_store *s, const char *plugin, unsigned statuses, uint64_t below,
+                       uint64_t exclude, hb_version_rec *out);
+
 /* Names of all plugins with at least one version, sorted (NULL-terminated). */
 int hb_store_plugins(hb_store *s, char ***out);
 

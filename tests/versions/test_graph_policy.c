@@ -88,9 +88,7 @@ static void test_policy(void)
     HB_CHECK_EQ(hb_policy_fallback(v, 0, UINT64_MAX, 0), HB_POLICY_NONE);
     /* Any age but the excluded v6: v5. */
     HB_CHECK_EQ(hb_policy_fallback(v, 6, UINT64_MAX, 6), 4);
-    /* A pin's target skips the versions it rolled back. */
-    HB_CHECK_EQ(hb_policy_pin_target(v, 6, 6), 4);
-    HB_CHECK_EQ(hb_policy_pin_target(v, 6, 4), 0);
+    /* A pin's target (hb_policy_pin_find): test_policy_store.c. */
     HB_CHECK_EQ(hb_policy_gc_keep(v, 6), 0);
 }
 

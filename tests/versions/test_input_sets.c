@@ -209,6 +209,7 @@ static const char *const TO_SCHEMA_4 =
     "DROP TRIGGER input_sets_add; DROP TRIGGER input_sets_set; DROP TRIGGER input_sets_drop;"
     "DROP TABLE input_sets; DROP INDEX versions_by_input_set;"
     "ALTER TABLE versions DROP COLUMN input_set;"
+    "DROP INDEX versions_by_status;" /* schema 6 */
     "PRAGMA user_version = 4;";
 
 /* A schema 4 catalogue with history is migrated on open: every old row
