@@ -563,6 +563,26 @@ static bool any_stale(const hb_watch *w)
     return false;
 }
 
+/* Plugins still stale after the bounded rebuilds, with no file event
+ * pending to bring the watch back: their files kept changing through every
+ * build, and the file that did is outside the watched roots (so no event
+ * will come). Asks the watcher for a wake-up, backing off from 50 ms to
+ * 1.6 s while it goes on, so hb_watch_fd becomes readable and the next
+ * hb_watch_process builds them again: hb_watch_pending's 1 is then true. */
+static void arm_retry(hb_watch *w)
+{
+    unsigned ms = 50u << (w->retries < 5 ? w->retries : 5);
+    if (hb_watcher_wake_in(w->w, ms) < 0)
+        return; /* the timer failed: the next file event still rebuilds */
+    w->retries++;
+    for (size_t i = 0; i < w->nplugs; i++)
+        if (w->plugs[i].stale && !w->plugs[i].orphaned)
+            hb__emit(w->sb->m, w->sb, HB_EVENT_NOTICE, w->plugs[i].name, 0, 0, 0, NULL,
+                     "%s: its files kept changing during every build (a file outside the "
+                     "watched directories?); building it again in %u ms",
+                     w->plugs[i].name, ms);
+}
+
 /* Builds the plugins marked in touched (and the stale ones), providers
  * first. Returns how many it built. */
 int hb__watch_build_marked(hb_watch *w, bool *touched)
@@ -590,6 +610,10 @@ int hb__watch_build_marked(hb_watch *w, bool *touched)
                 build_plug(w, &w->plugs[i]);
                 n++;
             }
+    if (!any_stale(w))
+        w->retries = 0;
+    else if (hb_watcher_pending(w->w) == 0)
+        arm_retry(w);
     return n;
 }
 

@@ -32,6 +32,7 @@ struct hb_watch {
     char **exclude;     /* the caller's extra exclude globs (hb_watch_options) */
     bool paused;        /* hb_watch_pause: remember changes, build nothing */
     bool gone_deferred; /* a directory went away while paused */
+    unsigned retries;   /* retry wake-ups armed in a row for stale plugins */
 };
 
 /* Builds the plugins marked in touched (and the stale ones), providers

@@ -62,9 +62,12 @@ static int set_timer(hb_watcher *w, uint64_t deadline, bool arm)
 
 int hb__w_update_timer(hb_watcher *w)
 {
-    if (!w->pending)
+    /* The earlier of the pending set's deadline and a wake-up asked for. */
+    uint64_t d = w->pending ? hb__w_deadline_ns(w) : 0;
+    if (w->wake_ns && (!d || w->wake_ns < d))
+        d = w->wake_ns;
+    if (!d)
         return w->timer_armed ? set_timer(w, 0, false) : 0;
-    uint64_t d = hb__w_deadline_ns(w);
     if (w->timer_armed && w->timer_deadline == d)
         return 0;
     return set_timer(w, d, true);

@@ -423,6 +423,8 @@ int hb_watcher_process(hb_watcher *w, hb_change_set *out)
     uint64_t ticks;
     while (read(w->tfd, &ticks, sizeof(ticks)) < 0 && errno == EINTR)
         ; /* only clears the expiry; EAGAIN is the common case */
+    if (w->wake_ns && hb__now_ns() >= w->wake_ns)
+        w->wake_ns = 0; /* the wake-up asked for is delivered: this call */
     int r = read_events(w);
     if (r < 0)
         return r;
@@ -433,6 +435,14 @@ int hb_watcher_process(hb_watcher *w, hb_change_set *out)
     }
     r = hb__w_update_timer(w);
     return r < 0 ? r : 0;
+}
+
+int hb_watcher_wake_in(hb_watcher *w, unsigned ms)
+{
+    if (!w)
+        return -EINVAL;
+    w->wake_ns = hb__now_ns() + (uint64_t)ms * 1000000u;
+    return hb__w_update_timer(w);
 }
 
 int hb_watcher_pending(hb_watcher *w)

@@ -185,6 +185,14 @@ int hb_watcher_process(hb_watcher *w, hb_change_set *out);
  * again before it reports on them. */
 int hb_watcher_pending(hb_watcher *w);
 
+/* Makes hb_watcher_fd readable in ms milliseconds even when no file event
+ * is pending: a one-shot wake-up for a caller with work of its own to try
+ * again (watch mode's plugins whose files kept changing through their
+ * builds). The hb_watcher_process call after it is due delivers it (and
+ * returns 0 unless files changed too). A later call replaces an earlier
+ * one. */
+int hb_watcher_wake_in(hb_watcher *w, unsigned ms);
+
 /* Text of the last error, or "" . Valid until the next call on w. */
 const char *hb_watcher_last_error(const hb_watcher *w);
 

@@ -121,6 +121,7 @@ struct hb_watcher {
     uint64_t first_ns, last_ns; /* first and last relevant event pending */
     bool timer_armed;
     uint64_t timer_deadline;
+    uint64_t wake_ns; /* hb_watcher_wake_in's deadline; 0: none */
 
     hb_change *ch;
     size_t n_ch, cap_ch;

@@ -999,7 +999,10 @@ HB_EXTERN int hb_watch_process(hb_watch *w);
 
 /* Whether the watch has not settled yet: 1 when a plugin's build was
  * superseded and it is still to be built again, or file changes are waiting
- * for their quiet window (hb_watch_fd will become readable for them); 0 when
+ * for their quiet window (hb_watch_fd will become readable for them: a
+ * plugin whose files kept changing through several builds in a row, e.g. a
+ * header outside the watched roots, is built again after a back-off of 50
+ * ms to 1.6 s, with an HB_EVENT_NOTICE saying so); 0 when
  * every plugin's outcome reported so far is that of its files as they are;
  * negative on error. For a caller that acts once a change has been handled
  * completely (hotbox watch --once). Ask after every hb_watch_process once
