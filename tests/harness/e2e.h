@@ -259,6 +259,31 @@ static __attribute__((unused)) int e2e_watch_helpers(void)
     return n;
 }
 
+/* The state letter and parent of process pid from /proc/PID/stat (the
+ * command name in parentheses may hold spaces and parentheses: read after
+ * the last ')'); false when there is no such process. */
+static __attribute__((unused)) bool e2e_proc_stat(int pid, char *state, int *ppid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t got = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[got] = 0;
+    char *rp = strrchr(buf, ')');
+    return rp && sscanf(rp + 1, " %c %d", state, ppid) == 2;
+}
+
+/* Whether process pid exists and is neither a zombie nor dead. */
+static __attribute__((unused)) bool e2e_alive(int pid)
+{
+    char state;
+    int ppid;
+    return e2e_proc_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
+}
+
 /* Processes whose parent is ppid, not zombies; up to max pids into out
  * (may be NULL); returns how many there are. */
 static __attribute__((unused)) int e2e_children_of(int ppid, int *out, int max)
@@ -268,20 +293,11 @@ static __attribute__((unused)) int e2e_children_of(int ppid, int *out, int max)
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
-        char path[300], buf[512];
         if (e->d_name[0] < '0' || e->d_name[0] > '9')
             continue;
-        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-        buf[got] = 0;
-        char *rp = strrchr(buf, ')');
         int pp = 0;
         char state;
-        if (rp && sscanf(rp + 1, " %c %d", &state, &pp) == 2 && pp == ppid && state != 'Z' &&
+        if (e2e_proc_stat(atoi(e->d_name), &state, &pp) && pp == ppid && state != 'Z' &&
             !e2e_is_watch_helper(atoi(e->d_name))) {
             if (out && n < max)
                 out[n] = atoi(e->d_name);

@@ -53,15 +53,13 @@ static hb_sandbox *setup(const char *src, const char *cflags, int no_carry)
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.no_carry = no_carry;
-    HB_CHECK_OK(hb_sandbox_new(g_fx.m, &so, &g_fx.sb));
-    HB_CHECK_OK(hb_load(g_fx.sb, dir));
+    g_fx.sb = e2e_loaded(g_fx.m, &so, dir);
     return g_fx.sb;
 }
 
 static void teardown(void)
 {
-    hb_sandbox_free(g_fx.sb);
-    hb_manager_free(g_fx.m);
+    e2e_free(g_fx.sb, g_fx.m);
 }
 
 static int64_t call_l(hb_sandbox *sb, const char *fn)

@@ -279,21 +279,6 @@ static void case_free_ends_idle(void)
     HB_CHECK_EQ(count_fds(), fds_before); /* and its fds */
 }
 
-static bool alive(int pid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[got] = 0;
-    char *rp = strrchr(buf, ')');
-    char state = 'X';
-    return rp && sscanf(rp + 1, " %c", &state) == 1 && state != 'Z' && state != 'X';
-}
-
 static void case_sigkill_leaves_none(void)
 {
     /* Orphans come to this process: it sees them, and reaps them. */
@@ -328,7 +313,7 @@ static void case_sigkill_leaves_none(void)
     HB_CHECK(waitpid(child, NULL, 0) == child);
     uint64_t t0 = now_ms();
     for (int i = 0; i < n; i++) {
-        while (alive(pids[i])) {
+        while (e2e_alive(pids[i])) {
             while (waitpid(-1, NULL, WNOHANG) > 0)
                 ;
             if (now_ms() - t0 > 10000)

@@ -45,18 +45,6 @@ static int count_fds(void)
     return n - 1;
 }
 
-static bool pid_alive(int pid)
-{
-    char path[64], st = 0;
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    int r = fscanf(f, "%*d %*s %c", &st);
-    fclose(f);
-    return r == 1 && st != 'Z' && st != 'X';
-}
-
 /* ---- many threads, one manager ------------------------------------------ */
 
 #define NT 32
@@ -325,7 +313,7 @@ static void case_many50(void)
     HB_CHECK_EQ(count_views(), 0); /* freed sandboxes leave nothing behind */
     HB_CHECK_EQ(count_fds(), fds_before + e2e_watch_helpers()); /* + the helper's socket */
     for (int i = 0; i < N; i++)
-        HB_CHECK(!pid_alive(pids[i]));
+        HB_CHECK(!e2e_alive(pids[i]));
     hb_manager_free(m);
     HB_CHECK_EQ(count_fds(), fds_base);
 }

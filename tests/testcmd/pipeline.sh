@@ -10,12 +10,8 @@
 #           statuses and JUnit as each plugin run alone.
 # pipeline.sh HOTBOX SOURCE_DIR CASE
 set -u
-hb=$1
-src=$2
-case_=$3
-plugins=$src/tests/testcmd/plugins
-work=$(mktemp -d "${TMPDIR:-/tmp}/hb-pipeline-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib_testcmd.sh"
+testcmd_open pipeline "$@"
 fail() { echo "FAIL: $*"; exit 1; }
 # One line per case: plugin, name and the start of its failure or skip
 # (machine addresses left out).
@@ -25,7 +21,7 @@ cases() {
 }
 builds_of() { sed -n 's/.*hotbox test stages (ms):.* builds=\([0-9]*\).*/\1/p' "$1"; }
 
-case $case_ in
+case $case_name in
 builds)
   mkdir "$work/suite"
   cp -r "$plugins/tpass" "$work/suite/"
@@ -91,7 +87,7 @@ same)
     fail "results differ between one run and one plugin at a time: $(cat "$work/diff")"
   ;;
 *)
-  fail "unknown case $case_"
+  fail "unknown case $case_name"
   ;;
 esac
-echo "PASS pipeline_$case_"
+echo "PASS pipeline_$case_name"

@@ -3,12 +3,8 @@
 # CTest test: testcmd.sh HOTBOX SOURCE_DIR CASE. Every case works in its own
 # temporary directory with its own state directory.
 set -u
-hb=$1
-src=$2
-case_name=$3
-plugins=$src/tests/testcmd/plugins
-work=$(mktemp -d "${TMPDIR:-/tmp}/hb-testcmd-XXXXXX")
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/lib_testcmd.sh"
+testcmd_open testcmd "$@"
 cd "$work" || exit 1
 fails=0
 
