@@ -9,6 +9,37 @@
 
 #include "harness.h"
 
+/* hb__wspawn_same compares field by field, and hb__wspawn_own_copy copies
+ * the strings: a field added to hb_wspawn or hb_limits and forgotten here
+ * would let a pooled or spare worker serve a sandbox that asked for
+ * something else. These mirrors list every field the two functions
+ * handle; a new field changes the size and stops the build here (except
+ * one small enough to fit in the padding after `profile` or `guest`). Add
+ * it to the comparison (and the copy, for a string), then to the mirror. */
+struct wspawn_fields {
+    const char *worker_path, *output_path;
+    hb_profile profile;
+    uint64_t max_state;
+    const char *objects_dir, *objects_view;
+    hb_limits limits;
+    const char *scratch_dir;
+    hb_cgroup *cgroup;
+    hb_store *store;
+    char *const *env, *const *data_dirs;
+    const char *preload, *write_dir;
+    char *const *inst_env;
+    bool guest;
+    char *const *allow[3];
+};
+_Static_assert(sizeof(hb_wspawn) == sizeof(struct wspawn_fields),
+               "hb_wspawn has a field hb__wspawn_same does not compare (see above)");
+struct limits_fields {
+    uint64_t memory_bytes, cpu_seconds, open_files, processes, file_size;
+    int no_core;
+};
+_Static_assert(sizeof(hb_limits) == sizeof(struct limits_fields),
+               "hb_limits has a field same_limits does not compare (see above)");
+
 static bool same_str(const char *a, const char *b)
 {
     return a == b || (a && b && strcmp(a, b) == 0);

@@ -1,8 +1,11 @@
 /* worker/watch_helper.c - the manager's watch helper:
  *   hotbox-worker --watch-helper FD
  *
- * One per manager process (harness/denial_watch.c starts it with its first
- * watched worker and ends it with the last). It holds what the manager
+ * One per manager process: harness/denial_watch.c starts it with its first
+ * watched worker and ends it (closing FD) once the process has neither a
+ * watched worker nor a live manager (hb__dwatch_hold/release), so a
+ * program that makes and frees one sandbox at a time keeps one helper. It
+ * holds what the manager
  * would otherwise hold per sandbox to watch a worker: the seccomp listener,
  * the pidfd it kills the worker through, and a copy of its wrapper's
  * (bwrap's) pidfd; the manager keeps the channel socket and one pidfd. It
@@ -12,9 +15,14 @@
  * not confined: it runs no plugin code and only ever reads the kernel's
  * notifications and the manager's messages.
  *
- * When the manager goes (FD reads end of file: exit, crash or SIGKILL) it
- * kills every worker it holds and exits, so a dead manager leaves no worker
- * behind even where no parent-death signal reaches the worker. */
+ * When the manager process dies (exit, crash or SIGKILL) the helper dies
+ * with it: it is forked on the keeper thread with a parent-death SIGKILL
+ * (util/keeper.h), and nothing here runs. The workers go by their own
+ * parent-death signals, forked on the same keeper (the worker's, or bwrap's
+ * --die-with-parent for a wrapped one). Only when FD reads end of file
+ * while the helper still runs (the manager closed it, or its socket ended
+ * before the death signal arrived) does the loop below end: it then kills
+ * every worker it still holds and exits. */
 #include "worker.h"
 
 #include <errno.h>
