@@ -150,6 +150,21 @@ static const char *const migrations[] = {
      * failure, a rollback without a target, a pin) as an index search, not
      * a read of the plugin's whole history (hb_store_newest_of). */
     "CREATE INDEX versions_by_status ON versions(plugin, status, version);",
+    /* 6 -> 7: a build whose object is byte for byte a stored version's
+     * makes no version of its own (hb_store_add), so its input hash had no
+     * row and the same content compiled again at every build. Its input
+     * hash is kept here as another name of that version, found by
+     * hb_store_find_input like the version's own. A version's names go
+     * with it (gc, recovery dropping it). */
+    "CREATE TABLE input_aliases ("
+    "  plugin TEXT NOT NULL,"
+    "  input_hash TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  PRIMARY KEY (plugin, input_hash));"
+    "CREATE INDEX input_aliases_by_version ON input_aliases(plugin, version);"
+    "CREATE TRIGGER input_aliases_follow AFTER DELETE ON versions BEGIN"
+    "  DELETE FROM input_aliases WHERE plugin = old.plugin AND version = old.version;"
+    "END;",
 };
 #define SCHEMA_VERSION ((int)HB_ARRAY_SIZE(migrations))
 

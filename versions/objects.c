@@ -424,8 +424,13 @@ int hb_store_add(hb_store *s, const char *plugin, const char *object_path,
     hb_version_rec existing;
     r = hb__store_find_by_object(s, plugin, sha, &existing);
     if (r == 0) {
-        /* Same bytes as a stored version: no new version. */
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        /* Same bytes as a stored version: no new version. Built from other
+         * inputs, it is that version under another input hash: kept, so the
+         * compile cache finds it and the same content is not compiled
+         * again. A name that cannot be kept only costs that compile. */
+        if (hb__store_add_alias(s, &existing, meta) <= 0 ||
+            hb__store_exec(s, "COMMIT", "commit an input alias") < 0)
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         hb__store_unlock(s);
         *out = existing;
         *created = false;

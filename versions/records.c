@@ -172,9 +172,15 @@ int hb_store_find_input(hb_store *s, const char *plugin, const char *input_hash,
         return -EINVAL;
     hb__store_lock(s);
     sqlite3_stmt *st = NULL;
+    /* The version's own input hash, or another name of it (input_aliases:
+     * a build merged into it as an identical object): the newer of the
+     * two, each an index search. */
     int r = hb__store_prepare_bind(s, &st,
-            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND input_hash=?2 "
-            "ORDER BY version DESC LIMIT 1", "tt", plugin, input_hash);
+            "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version = max("
+            "coalesce((SELECT version FROM versions WHERE plugin=?1 AND input_hash=?2 "
+            "ORDER BY version DESC LIMIT 1), 0),"
+            "coalesce((SELECT version FROM input_aliases WHERE plugin=?1 AND input_hash=?2), 0))",
+            "tt", plugin, input_hash);
     if (r == 0)
         r = hb__store_query_one(s, st, out);
     hb__store_unlock(s);
@@ -520,6 +526,18 @@ int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, cons
     return r;
 }
 
+
+int hb__store_add_alias(hb_store *s, const hb_version_rec *to, const hb_version_rec *meta)
+{
+    if (!meta || !meta->input_hash[0] || !strcmp(meta->input_hash, to->input_hash))
+        return 0;
+    int r = hb__store_run(s, "naming a version by another input hash",
+                          "INSERT INTO input_aliases (plugin, input_hash, version) "
+                          "VALUES (?1, ?2, ?3) ON CONFLICT (plugin, input_hash) "
+                          "DO UPDATE SET version = excluded.version",
+                          "ttu", to->plugin, meta->input_hash, to->version);
+    return r < 0 ? r : 1;
+}
 
 const char *hb_version_rec_prebuilt_from(const hb_version_rec *r)
 {

@@ -195,6 +195,8 @@ static int salvage_all(hb_store *s, sqlite3 *old, int oldv, hb_sb *rep)
                   "plugin, sandbox, schema, version, blob, created, seq", rep);
     if (oldv >= 4)
         salvage_table(s, old, "snapshots", "plugin, name, version, schema, blob, created", rep);
+    if (oldv >= HB__STORE_SCHEMA_ALIASES)
+        salvage_table(s, old, "input_aliases", "plugin, input_hash, version", rep);
     return hb__store_exec(s, "COMMIT", "commit recovery");
 }
 

@@ -100,7 +100,8 @@ int hb_store_flush(hb_store *s, char **err);
  * version of plugin. The object is copied into objects/ under its checksum.
  * When a version of this plugin with the same object checksum exists, no new
  * version is created: that version's record is returned and *created is
- * false. Fields of `meta` that are set (input_hash, inputs, exports, imports,
+ * false; meta's input hash, when set and not that version's own, becomes
+ * another name of it (hb_store_find_input finds it). Fields of `meta` that are set (input_hash, inputs, exports, imports,
  * needed, depends) are stored; plugin/version/sha/size/created/status are
  * computed. New versions start as HB_VERSION_CANDIDATE. */
 int hb_store_add(hb_store *s, const char *plugin, const char *object_path,
@@ -110,7 +111,10 @@ int hb_store_add(hb_store *s, const char *plugin, const char *object_path,
 /* Looks up one version. -ENOENT (HB_ENOVERSION from the harness) if absent. */
 int hb_store_get(hb_store *s, const char *plugin, uint64_t version, hb_version_rec *out);
 
-/* The newest version of plugin whose input_hash equals hash (cache hit). */
+/* The newest version of plugin whose input_hash equals hash (cache hit),
+ * or that hash names: a build whose object was byte for byte a stored
+ * version's (hb_store_add made no version) keeps its input hash as another
+ * name of that version. */
 int hb_store_find_input(hb_store *s, const char *plugin, const char *input_hash,
                         hb_version_rec *out);
 

@@ -127,6 +127,8 @@ int hb__store_open_catalogue(hb_store *s);
 /* ---- input_sets.c ---- */
 /* The schema version that added versions.input_set and input_sets. */
 #define HB__STORE_SCHEMA_INPUT_SETS 5
+/* The schema version that added input_aliases (records.c, objects.c). */
+#define HB__STORE_SCHEMA_ALIASES 7
 /* The key of a version's input set: a digest of its inputs and depends
  * lists (framed, in order); "" when inputs is empty (no compile inputs: a
  * prebuilt object, which no cache lookup can hit). */
@@ -162,6 +164,11 @@ int hb__store_find_by_object(hb_store *s, const char *plugin, const char *sha,
 int hb__store_next_version(hb_store *s, const char *plugin, uint64_t *out);
 int hb__store_insert_row(hb_store *s, const char *plugin, uint64_t version, const char *sha,
                          uint64_t size, int64_t created, const hb_version_rec *meta);
+/* Inside a transaction: keeps meta's input hash as another name of the
+ * stored version `to` (whose object a new build reproduced byte for byte)
+ * when it has one and it is not to's own. 1 when it wrote a row, 0 when
+ * there was nothing to keep, or an error. */
+int hb__store_add_alias(hb_store *s, const hb_version_rec *to, const hb_version_rec *meta);
 
 /* ---- objects.c ---- */
 /* Hashes the object of rec and compares (checksum, size) - always, unlike

@@ -210,6 +210,7 @@ static const char *const TO_SCHEMA_4 =
     "DROP TABLE input_sets; DROP INDEX versions_by_input_set;"
     "ALTER TABLE versions DROP COLUMN input_set;"
     "DROP INDEX versions_by_status;" /* schema 6 */
+    "DROP TRIGGER input_aliases_follow; DROP TABLE input_aliases;" /* schema 7 */
     "PRAGMA user_version = 4;";
 
 /* A schema 4 catalogue with history is migrated on open: every old row

@@ -368,7 +368,7 @@ static void test_reopen_and_schema(const char *state)
     sqlite3_stmt *st;
     HB_CHECK_EQ(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     HB_CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
-    HB_CHECK_EQ(sqlite3_column_int(st, 0), 6);
+    HB_CHECK_EQ(sqlite3_column_int(st, 0), 7);
     sqlite3_finalize(st);
     HB_CHECK_EQ(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     HB_CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
