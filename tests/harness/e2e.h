@@ -182,20 +182,48 @@ static __attribute__((unused)) char *e2e_counter_src(int version, int step, cons
     return r;
 }
 
+/* The start of /proc/PID/<what> into buf (NUL-terminated): the bytes
+ * read, -1 when there is no such process. */
+static __attribute__((unused)) int e2e_proc_read(int pid, const char *what, char *buf, size_t size)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t got = fread(buf, 1, size - 1, f);
+    fclose(f);
+    buf[got] = 0;
+    return (int)got;
+}
+
+/* The state letter and parent of process pid from /proc/PID/stat (the
+ * command name in parentheses may hold spaces and parentheses: read after
+ * the last ')'); false when there is no such process. */
+static __attribute__((unused)) bool e2e_proc_stat(int pid, char *state, int *ppid)
+{
+    char buf[512];
+    if (e2e_proc_read(pid, "stat", buf, sizeof(buf)) < 0)
+        return false;
+    char *rp = strrchr(buf, ')');
+    return rp && sscanf(rp + 1, " %c %d", state, ppid) == 2;
+}
+
+/* Whether process pid exists and is neither a zombie nor dead. */
+static __attribute__((unused)) bool e2e_alive(int pid)
+{
+    char state;
+    int ppid;
+    return e2e_proc_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
+}
+
 /* The parent of process pid, from /proc (-1 when unknown): bwrap for a
  * wrapped worker, this process for an unwrapped one. */
 static __attribute__((unused)) int e2e_parent_of(int pid)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int ppid = -1;
-    if (fscanf(f, "%*d (%*[^)]) %*c %d", &ppid) != 1)
-        ppid = -1;
-    fclose(f);
-    return ppid;
+    char state;
+    int ppid;
+    return e2e_proc_stat(pid, &state, &ppid) ? ppid : -1;
 }
 
 /* Whether process pid is a manager's watch helper (one per process,
@@ -203,14 +231,11 @@ static __attribute__((unused)) int e2e_parent_of(int pid)
  * --watch-helper. */
 static __attribute__((unused)) bool e2e_is_watch_helper(int pid)
 {
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
+    char buf[512];
+    int got = e2e_proc_read(pid, "cmdline", buf, sizeof(buf));
+    if (got < 0)
         return false;
-    size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    for (size_t i = 0; i < got; i++)
+    for (int i = 0; i < got; i++)
         if (!buf[i])
             buf[i] = ' ';
     buf[got] = 0;
@@ -257,31 +282,6 @@ static __attribute__((unused)) int e2e_watch_helpers(void)
             n++;
     closedir(d);
     return n;
-}
-
-/* The state letter and parent of process pid from /proc/PID/stat (the
- * command name in parentheses may hold spaces and parentheses: read after
- * the last ')'); false when there is no such process. */
-static __attribute__((unused)) bool e2e_proc_stat(int pid, char *state, int *ppid)
-{
-    char path[64], buf[512];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return false;
-    size_t got = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[got] = 0;
-    char *rp = strrchr(buf, ')');
-    return rp && sscanf(rp + 1, " %c %d", state, ppid) == 2;
-}
-
-/* Whether process pid exists and is neither a zombie nor dead. */
-static __attribute__((unused)) bool e2e_alive(int pid)
-{
-    char state;
-    int ppid;
-    return e2e_proc_stat(pid, &state, &ppid) && state != 'Z' && state != 'X';
 }
 
 /* Processes whose parent is ppid, not zombies; up to max pids into out

@@ -6,14 +6,10 @@
  * changes (a rollback), gc, on a catalogue of the previous schema (4)
  * migrated on open, and after recovery. One case per process:
  * test_input_sets <case>. */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "store.h"
-#include "vtest.h"
-
-static char *g_dir;
+#include "vstore.h"
 
 /* The input sets the versions cycle through: 5 file lists, 2 of them with
  * a provider, so some pairs share inputs but differ in depends. */
@@ -60,7 +56,7 @@ static void add_version(hb_store *s, const char *plugin, unsigned i)
     char name[64], body[96];
     snprintf(name, sizeof(name), "obj-%s-%u", plugin, i);
     snprintf(body, sizeof(body), "object %s %u", plugin, i);
-    char *path = vt_path(g_dir, name);
+    char *path = vt_path(vs_dir, name);
     vt_write_str(path, body);
     hb_version_rec meta, rec;
     meta_for(i, &meta);
@@ -134,10 +130,7 @@ static size_t check_same(hb_store *s, const char *plugin, const char *when)
 /* A state directory with NVERSIONS versions of "p" and a few of "q". */
 static hb_store *make_store(const char *state)
 {
-    hb_store *s = NULL;
-    char *err = NULL;
-    if (hb_store_open(state, &s, &err) != 0)
-        HB_FAIL_("open %s: %s", state, err ? err : "?");
+    hb_store *s = vs_open(state);
     for (unsigned i = 1; i <= NVERSIONS; i++)
         add_version(s, "p", i);
     for (unsigned i = 1; i <= 20; i++)
@@ -173,7 +166,7 @@ static void gc_and_check(hb_store *s)
 
 static void case_same_as_scan(void)
 {
-    char *state = vt_path(g_dir, "state");
+    char *state = vt_path(vs_dir, "state");
     hb_store *s = make_store(state);
     /* 6 sets cycle through the versions (case 6 has no inputs), and x, y
      * and z: the old scan and the query agree. */
@@ -191,18 +184,6 @@ static void case_same_as_scan(void)
     free(state);
 }
 
-static void raw_exec(const char *state, const char *sql)
-{
-    char *db = vt_path(state, "hotbox.db");
-    sqlite3 *raw;
-    HB_CHECK_EQ(sqlite3_open(db, &raw), SQLITE_OK);
-    char *msg = NULL;
-    if (sqlite3_exec(raw, sql, NULL, NULL, &msg) != SQLITE_OK)
-        HB_FAIL_("%s: %s", sql, msg ? msg : "?");
-    sqlite3_close(raw);
-    free(db);
-}
-
 /* Takes a catalogue back to schema 4 exactly as that code wrote it: no
  * input_set column, no input_sets table, index or triggers. */
 static const char *const TO_SCHEMA_4 =
@@ -218,10 +199,10 @@ static const char *const TO_SCHEMA_4 =
  * join them. */
 static void case_migrate_v4(void)
 {
-    char *state = vt_path(g_dir, "state");
+    char *state = vt_path(vs_dir, "state");
     hb_store *s = make_store(state);
     hb_store_close(s);
-    raw_exec(state, TO_SCHEMA_4);
+    vs_raw_exec(state, TO_SCHEMA_4);
     char *err = NULL;
     if (hb_store_open(state, &s, &err) != 0)
         HB_FAIL_("open of a schema 4 catalogue: %s", err ? err : "?");
@@ -237,7 +218,7 @@ static void case_migrate_v4(void)
 /* Recovery salvages rows without their keys; they are filled again. */
 static void case_recover(void)
 {
-    char *state = vt_path(g_dir, "state");
+    char *state = vt_path(vs_dir, "state");
     hb_store *s = make_store(state);
     hb_store_close(s);
     hb_sb rep = HB_SB_INIT;
@@ -253,17 +234,9 @@ static void case_recover(void)
     free(state);
 }
 
-static void in_tmpdir(void (*fn)(void))
-{
-    g_dir = vt_tmpdir("hb-input-sets-");
-    fn();
-    hb__rm_rf(g_dir);
-    free(g_dir);
-}
-
-static void run_same(void) { in_tmpdir(case_same_as_scan); }
-static void run_migrate(void) { in_tmpdir(case_migrate_v4); }
-static void run_recover(void) { in_tmpdir(case_recover); }
+static void run_same(void) { vs_in_tmpdir("hb-input-sets-", case_same_as_scan); }
+static void run_migrate(void) { vs_in_tmpdir("hb-input-sets-", case_migrate_v4); }
+static void run_recover(void) { vs_in_tmpdir("hb-input-sets-", case_recover); }
 
 int main(int argc, char **argv)
 {

@@ -6,15 +6,11 @@
  * version; the search uses the index; and a catalogue of the previous
  * schema (5) gets the index when it is opened. One case per process:
  * test_policy_store <case>. */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "policy.h"
-#include "store.h"
-#include "vtest.h"
-
-static char *g_dir;
+#include "vstore.h"
 
 #define NVERSIONS 300u
 
@@ -25,7 +21,7 @@ static void add_version(hb_store *s, unsigned i)
     char name[64], body[96];
     snprintf(name, sizeof(name), "obj-%u", i);
     snprintf(body, sizeof(body), "object p %u", i);
-    char *path = vt_path(g_dir, name);
+    char *path = vt_path(vs_dir, name);
     vt_write_str(path, body);
     hb_version_rec meta = {0}, rec;
     bool created = false;
@@ -56,10 +52,7 @@ static void add_version(hb_store *s, unsigned i)
 
 static hb_store *make_store(const char *state)
 {
-    hb_store *s = NULL;
-    char *err = NULL;
-    if (hb_store_open(state, &s, &err) != 0)
-        HB_FAIL_("open %s: %s", state, err ? err : "?");
+    hb_store *s = vs_open(state);
     for (unsigned i = 1; i <= NVERSIONS; i++)
         add_version(s, i);
     return s;
@@ -125,19 +118,10 @@ static void check_same(hb_store *s, const char *when)
     hb_store_list_free(all, n);
 }
 
-static sqlite3 *raw_open(const char *state)
-{
-    char *db = vt_path(state, "hotbox.db");
-    sqlite3 *raw;
-    HB_CHECK_EQ(sqlite3_open(db, &raw), SQLITE_OK);
-    free(db);
-    return raw;
-}
-
 /* The plan SQLite makes for the store's search: it must name the index. */
 static void check_plan(const char *state)
 {
-    sqlite3 *raw = raw_open(state);
+    sqlite3 *raw = vs_raw_open(state);
     sqlite3_stmt *st;
     HB_CHECK_EQ(sqlite3_prepare_v2(raw,
                                    "EXPLAIN QUERY PLAN SELECT version FROM versions WHERE "
@@ -160,19 +144,12 @@ static void check_plan(const char *state)
 
 static int user_version(const char *state)
 {
-    sqlite3 *raw = raw_open(state);
-    sqlite3_stmt *st;
-    HB_CHECK_EQ(sqlite3_prepare_v2(raw, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
-    HB_CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
-    int v = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(raw);
-    return v;
+    return (int)vs_raw_int(state, "PRAGMA user_version");
 }
 
 static void case_same_as_scan(void)
 {
-    char *state = vt_path(g_dir, "state");
+    char *state = vt_path(vs_dir, "state");
     hb_store *s = make_store(state);
     check_same(s, "after adds");
     /* An unknown plugin has no candidate; bad arguments are refused. */
@@ -199,18 +176,12 @@ static const char *const TO_SCHEMA_5 =
 
 static void case_migrate_v5(void)
 {
-    char *state = vt_path(g_dir, "state");
+    char *state = vt_path(vs_dir, "state");
     hb_store *s = make_store(state);
     hb_store_close(s);
-    sqlite3 *raw = raw_open(state);
-    char *msg = NULL;
-    if (sqlite3_exec(raw, TO_SCHEMA_5, NULL, NULL, &msg) != SQLITE_OK)
-        HB_FAIL_("back to schema 5: %s", msg ? msg : "?");
-    sqlite3_close(raw);
+    vs_raw_exec(state, TO_SCHEMA_5);
     HB_CHECK_EQ(user_version(state), 5);
-    char *err = NULL;
-    if (hb_store_open(state, &s, &err) != 0)
-        HB_FAIL_("open of a schema 5 catalogue: %s", err ? err : "?");
+    s = vs_open(state);
     HB_CHECK_EQ(user_version(state), 7);
     check_same(s, "after the migration");
     hb_store_close(s);
@@ -218,16 +189,8 @@ static void case_migrate_v5(void)
     free(state);
 }
 
-static void in_tmpdir(void (*fn)(void))
-{
-    g_dir = vt_tmpdir("hb-policy-store-");
-    fn();
-    hb__rm_rf(g_dir);
-    free(g_dir);
-}
-
-static void run_same(void) { in_tmpdir(case_same_as_scan); }
-static void run_migrate(void) { in_tmpdir(case_migrate_v5); }
+static void run_same(void) { vs_in_tmpdir("hb-policy-store-", case_same_as_scan); }
+static void run_migrate(void) { vs_in_tmpdir("hb-policy-store-", case_migrate_v5); }
 
 int main(int argc, char **argv)
 {

@@ -4,20 +4,16 @@
  * by it; the name goes with the version (gc); a catalogue of the previous
  * schema (6) gets the table on open; recovery keeps the names. One case
  * per process: test_store_aliases <case>. */
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "store.h"
-#include "vtest.h"
-
-static char *g_dir;
+#include "vstore.h"
 
 /* Stores an object of `body` for plugin "p" built from input hash ih;
  * returns the version it is (new or merged) and whether it was created. */
 static uint64_t add(hb_store *s, const char *body, const char *ih, bool *created)
 {
-    char *path = vt_path(g_dir, "obj");
+    char *path = vt_path(vs_dir, "obj");
     vt_write_str(path, body);
     hb_version_rec meta = {0}, rec;
     snprintf(meta.input_hash, sizeof(meta.input_hash), "%s", ih);
@@ -45,20 +41,11 @@ static uint64_t find(hb_store *s, const char *ih)
     return v;
 }
 
-static hb_store *open_store(const char *state)
-{
-    hb_store *s = NULL;
-    char *err = NULL;
-    if (hb_store_open(state, &s, &err) != 0)
-        HB_FAIL_("open %s: %s", state, err ? err : "?");
-    return s;
-}
-
 /* v1 from A (ih-a), v2 from B (ih-b), then A' (ih-a2) with A's bytes:
  * merged into v1, and ih-a2 names v1. */
 static hb_store *merged(const char *state)
 {
-    hb_store *s = open_store(state);
+    hb_store *s = vs_open(state);
     bool created;
     HB_CHECK_EQ(add(s, "object A", "ih-a", &created), 1);
     HB_CHECK(created);
@@ -73,7 +60,7 @@ static hb_store *merged(const char *state)
 
 static void case_found(void)
 {
-    char *state = vt_path(g_dir, "state");
+    char *state = vt_path(vs_dir, "state");
     hb_store *s = merged(state);
     /* The version's own hash still finds it; other hashes are unchanged. */
     HB_CHECK_EQ(find(s, "ih-a"), 1);
@@ -100,7 +87,7 @@ static void case_found(void)
 
 static void case_gc(void)
 {
-    char *state = vt_path(g_dir, "state");
+    char *state = vt_path(vs_dir, "state");
     hb_store *s = merged(state);
     size_t removed = 0;
     char *err = NULL;
@@ -111,40 +98,22 @@ static void case_gc(void)
     HB_CHECK_EQ(find(s, "ih-a2"), 0);
     HB_CHECK_EQ(find(s, "ih-b"), 2);
     hb_store_close(s);
-    char *db = vt_path(state, "hotbox.db");
-    sqlite3 *raw;
-    HB_CHECK_EQ(sqlite3_open(db, &raw), SQLITE_OK);
-    sqlite3_stmt *st;
-    HB_CHECK_EQ(sqlite3_prepare_v2(raw, "SELECT count(*) FROM input_aliases", -1, &st, NULL),
-                SQLITE_OK);
-    HB_CHECK_EQ(sqlite3_step(st), SQLITE_ROW);
-    HB_CHECK_EQ(sqlite3_column_int(st, 0), 0);
-    sqlite3_finalize(st);
-    sqlite3_close(raw);
-    free(db);
+    HB_CHECK_EQ(vs_raw_int(state, "SELECT count(*) FROM input_aliases"), 0);
     free(state);
 }
 
 /* A schema 6 catalogue (no input_aliases) opens, migrates, and names. */
 static void case_migrate_v6(void)
 {
-    char *state = vt_path(g_dir, "state");
-    hb_store *s = open_store(state);
+    char *state = vt_path(vs_dir, "state");
+    hb_store *s = vs_open(state);
     bool created;
     HB_CHECK_EQ(add(s, "object A", "ih-a", &created), 1);
     hb_store_close(s);
-    char *db = vt_path(state, "hotbox.db");
-    sqlite3 *raw;
-    HB_CHECK_EQ(sqlite3_open(db, &raw), SQLITE_OK);
-    char *msg = NULL;
-    if (sqlite3_exec(raw,
-                     "DROP TRIGGER input_aliases_follow; DROP TABLE input_aliases;"
-                     "PRAGMA user_version = 6;",
-                     NULL, NULL, &msg) != SQLITE_OK)
-        HB_FAIL_("back to schema 6: %s", msg ? msg : "?");
-    sqlite3_close(raw);
-    free(db);
-    s = open_store(state);
+    vs_raw_exec(state, "DROP TRIGGER input_aliases_follow; DROP TABLE input_aliases;"
+                       "PRAGMA user_version = 6;");
+    HB_CHECK_EQ(vs_raw_int(state, "PRAGMA user_version"), 6);
+    s = vs_open(state);
     HB_CHECK_EQ(add(s, "object A", "ih-a2", &created), 1);
     HB_CHECK(!created);
     HB_CHECK_EQ(find(s, "ih-a2"), 1);
@@ -155,32 +124,24 @@ static void case_migrate_v6(void)
 /* Recovery keeps the names of the versions it keeps. */
 static void case_recover(void)
 {
-    char *state = vt_path(g_dir, "state");
+    char *state = vt_path(vs_dir, "state");
     hb_store *s = merged(state);
     hb_store_close(s);
     hb_sb rep = HB_SB_INIT;
     if (hb_store_recover(state, true, &rep) != 0)
         HB_FAIL_("recover: %s", rep.buf ? rep.buf : "?");
     hb__sb_release(&rep);
-    s = open_store(state);
+    s = vs_open(state);
     HB_CHECK_EQ(find(s, "ih-a2"), 1);
     HB_CHECK_EQ(find(s, "ih-b"), 2);
     hb_store_close(s);
     free(state);
 }
 
-static void in_tmpdir(void (*fn)(void))
-{
-    g_dir = vt_tmpdir("hb-aliases-");
-    fn();
-    hb__rm_rf(g_dir);
-    free(g_dir);
-}
-
-static void run_found(void) { in_tmpdir(case_found); }
-static void run_gc(void) { in_tmpdir(case_gc); }
-static void run_migrate(void) { in_tmpdir(case_migrate_v6); }
-static void run_recover(void) { in_tmpdir(case_recover); }
+static void run_found(void) { vs_in_tmpdir("hb-aliases-", case_found); }
+static void run_gc(void) { vs_in_tmpdir("hb-aliases-", case_gc); }
+static void run_migrate(void) { vs_in_tmpdir("hb-aliases-", case_migrate_v6); }
+static void run_recover(void) { vs_in_tmpdir("hb-aliases-", case_recover); }
 
 int main(int argc, char **argv)
 {
