@@ -13,7 +13,8 @@
  * and the event's delivery). Two baselines from the same run: the plain
  * `cc -O2 -g` a user would type, and the very command line hotbox's local
  * backend runs (same flags, environment and job directory), so the
- * difference to the latter is hotbox's own work. Not a test. */
+ * difference to the latter is hotbox's own work. `bench_watch [RUNS]
+ * [local]`: with `local`, the local backend only. Not a test. */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
