@@ -231,12 +231,63 @@ int hb__store_end_tx(hb_store *s, int r, const char *what)
     return r;
 }
 
+static _Atomic uint64_t statements_prepared;
+
+uint64_t hb_store_statements_prepared(void)
+{
+    return statements_prepared;
+}
+
 int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st)
 {
-    int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+    for (size_t i = 0; i < s->nstmts; i++) {
+        hb__stmt_slot *e = &s->stmts[i];
+        if (!e->busy && e->db == s->db && strcmp(e->sql, sql) == 0) {
+            e->busy = true;
+            *st = e->st;
+            return 0;
+        }
+    }
+    int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
     if (rc != SQLITE_OK)
         return hb__store_dberr(s, rc, "prepare");
+    statements_prepared++;
+    char *copy = s->nstmts < HB__STMT_CACHE ? strdup(sql) : NULL;
+    if (copy) /* else it is finalized after its use, as before */
+        s->stmts[s->nstmts++] = (hb__stmt_slot){s->db, copy, *st, true};
     return 0;
+}
+
+void hb__store_finish(hb_store *s, sqlite3_stmt *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < s->nstmts; i++) {
+        if (s->stmts[i].st == st) {
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            s->stmts[i].busy = false;
+            return;
+        }
+    }
+    sqlite3_finalize(st);
+}
+
+void hb__store_close_db(hb_store *s, sqlite3 *db)
+{
+    if (!db)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < s->nstmts; i++) {
+        if (s->stmts[i].db == db) {
+            sqlite3_finalize(s->stmts[i].st);
+            free(s->stmts[i].sql);
+        } else {
+            s->stmts[k++] = s->stmts[i];
+        }
+    }
+    s->nstmts = k;
+    sqlite3_close_v2(db);
 }
 
 /* Binds ?1, ?2, ... of st in order, one per character of fmt. */
@@ -290,7 +341,7 @@ int hb__store_run(hb_store *s, const char *what, const char *sql, const char *fm
     if (r < 0)
         return r;
     int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     return rc == SQLITE_DONE ? 0 : hb__store_dberr(s, rc, what);
 }
 
@@ -306,7 +357,7 @@ int hb__store_query_int(hb_store *s, int64_t *out, const char *what, const char 
         *out = sqlite3_column_int64(st, 0);
     else
         r = rc == SQLITE_DONE ? 1 : hb__store_dberr(s, rc, what);
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     return r;
 }
 
@@ -438,7 +489,7 @@ static int setup_connection(hb_store *s)
     int rc = sqlite3_step(st);
     bool wal = rc == SQLITE_ROW && sqlite3_column_text(st, 0) &&
                !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     if (rc != SQLITE_ROW)
         return hb__store_dberr(s, rc, "reading the journal mode");
     /* WAL: readers never block the writer; NORMAL: a commit survives a
@@ -487,8 +538,7 @@ int hb__store_create_catalogue(hb_store *s, int target)
     int r = rc == SQLITE_OK ? setup_connection(s) : hb__store_dberr(s, rc, "create");
     if (r == 0)
         r = hb__store_migrate_to(s, target > 0 ? target : SCHEMA_VERSION);
-    if (s->db)
-        sqlite3_close_v2(s->db); /* checkpoints the WAL into the file */
+    hb__store_close_db(s, s->db); /* checkpoints the WAL into the file */
     s->db = keep;
     s->db_path = keep_path;
     if (r == 0 && link(tmp, s->db_path) < 0 && errno != EEXIST) {
@@ -588,9 +638,7 @@ void hb_store_close(hb_store *s)
     if (s->db)
         hb__store_flush(s);
     hb__store_unlock(s);
-    sqlite3_finalize(s->lists_st);
-    if (s->db)
-        sqlite3_close_v2(s->db);
+    hb__store_close_db(s, s->db);
     HB_FREE_ALL(s->state_dir, s->objects_dir, s->db_path);
     pthread_mutex_destroy(&s->lock);
     free(s);

@@ -76,7 +76,7 @@ int hb__store_state_row(hb_store *s, int r, sqlite3_stmt *st, const char *what,
     } else {
         r = hb__store_dberr(s, rc, what);
     }
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     return r;
 }
 

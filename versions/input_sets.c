@@ -99,7 +99,7 @@ int hb__store_input_sets_fill(hb_store *s)
     }
     if (r == 0 && rc != SQLITE_DONE)
         r = hb__store_dberr(s, rc, "reading version lists for input set keys");
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     if (r == 0)
         r = pending_store(s, &p);
     pending_reset(&p);

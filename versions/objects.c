@@ -563,7 +563,7 @@ static int verify_all_locked(hb_store *s, hb_sb *report_sb)
             hb__sb_addf(c.report, "error: catalogue %s is damaged: %s\n", s->db_path, msg);
         }
     }
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     st = NULL;
     if (rc != SQLITE_DONE) {
         r = hb__store_dberr(s, rc, "integrity check");
@@ -589,7 +589,7 @@ static int verify_all_locked(hb_store *s, hb_sb *report_sb)
         }
         hb_version_rec_release(&rec);
     }
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     st = NULL;
     if (rc != SQLITE_DONE) {
         r = hb__store_dberr(s, rc, "reading versions");
@@ -610,7 +610,7 @@ static int verify_all_locked(hb_store *s, hb_sb *report_sb)
                     (long long)sqlite3_column_int64(st, 2),
                     (long long)sqlite3_column_int64(st, 1));
     }
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     st = NULL;
 
     r = hb__store_scan_objects(s, verify_entry, &c);
@@ -627,7 +627,7 @@ static int verify_all_locked(hb_store *s, hb_sb *report_sb)
     }
 out:
     if (st)
-        sqlite3_finalize(st);
+        hb__store_finish(s, st);
     hb__sb_release(&scratch);
     return r;
 }

@@ -76,15 +76,14 @@ static int read_lists(hb_store *s, hb_version_rec *r)
     hb_argv lists[HB__NLISTS];
     for (int k = 0; k < HB__NLISTS; k++)
         lists[k] = (hb_argv)HB_ARGV_INIT;
-    int rc = SQLITE_DONE, res = 0;
-    if (!s->lists_st)
-        res = hb__store_prepare(s,
+    int rc = SQLITE_DONE;
+    sqlite3_stmt *st = NULL;
+    int res = hb__store_prepare(s,
                                 "SELECT list, item FROM version_lists "
                                 "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
-                                &s->lists_st);
+                                &st);
     if (res < 0)
         return res;
-    sqlite3_stmt *st = s->lists_st;
     sqlite3_bind_text(st, 1, r->plugin, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)r->version);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -96,8 +95,7 @@ static int read_lists(hb_store *s, hb_version_rec *r)
     }
     if (rc != SQLITE_DONE)
         res = hb__store_dberr(s, rc, "reading a version's lists");
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
+    hb__store_finish(s, st);
     for (int k = 0; k < HB__NLISTS; k++) {
         if (res == 0 && hb__argv_detach(&lists[k], rec_list(r, k)) < 0)
             res = -ENOMEM;
@@ -128,7 +126,7 @@ int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
 }
 
 /* Steps st, a query of REC_COLUMNS, for one row: 0, -ENOENT when there is
- * no row, or an error. Finalizes st. */
+ * no row, or an error. Finishes st (hb__store_finish). */
 int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
 {
     int r, rc = sqlite3_step(st);
@@ -138,7 +136,7 @@ int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
         r = -ENOENT;
     else
         r = hb__store_dberr(s, rc, "query");
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     return r;
 }
 
@@ -205,7 +203,7 @@ int hb_store_latest(hb_store *s, const char *plugin, hb_version_rec *out)
 }
 
 /* Steps st to its end, calling add for each row (which stops the walk by
- * returning an error); finalizes st. 0 or an error naming `what`. */
+ * returning an error); finishes st. 0 or an error naming `what`. */
 static int read_rows(hb_store *s, sqlite3_stmt *st, const char *what,
                      int (*add)(hb_store *s, sqlite3_stmt *st, void *ud), void *ud)
 {
@@ -214,7 +212,7 @@ static int read_rows(hb_store *s, sqlite3_stmt *st, const char *what,
         r = add(s, st, ud);
     if (r == 0 && rc != SQLITE_DONE)
         r = hb__store_dberr(s, rc, what);
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     return r;
 }
 
@@ -396,12 +394,21 @@ static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
     int r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin");
     if (r < 0)
         return r;
-    hb_version_rec cur;
-    r = hb_store_get(s, plugin, version, &cur);
+    /* The status alone: not the version's lists (dozens of rows). */
+    sqlite3_stmt *st = NULL;
+    r = hb__store_prepare_bind(s, &st, "SELECT status FROM versions WHERE plugin=?1 AND version=?2",
+                               "tu", plugin, version);
     if (r < 0)
         goto out;
-    hb_version_status from = cur.status;
-    hb_version_rec_release(&cur);
+    int rc = sqlite3_step(st);
+    hb_version_status from = rc == SQLITE_ROW ? (hb_version_status)sqlite3_column_int(st, 0) : 0;
+    hb__store_finish(s, st);
+    if (rc != SQLITE_ROW) {
+        r = rc == SQLITE_DONE ? hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64
+                                                 " in the store", plugin, version)
+                              : hb__store_dberr(s, rc, "reading a status");
+        goto out;
+    }
     if (from == status)
         goto out; /* nothing changes: no WAL frame, nothing for the next flush to sync */
     if (!hb_store_status_transition_ok(from, status)) {
@@ -502,7 +509,7 @@ static int insert_lists(hb_store *s, const char *plugin, uint64_t version,
             sqlite3_reset(st);
         }
     }
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     return r;
 }
 

@@ -131,13 +131,13 @@ static void drop_unverifiable(hb_store *s, hb_sb *rep)
         }
         bad[nbad++] = rec;
     }
-    sqlite3_finalize(st);
+    hb__store_finish(s, st);
     for (size_t i = 0; i < nbad; i++) {
         if (hb__store_prepare(s, "DELETE FROM versions WHERE plugin=?1 AND version=?2", &st) == 0) {
             sqlite3_bind_text(st, 1, bad[i].plugin, -1, SQLITE_TRANSIENT);
             sqlite3_bind_int64(st, 2, (sqlite3_int64)bad[i].version);
             sqlite3_step(st);
-            sqlite3_finalize(st);
+            hb__store_finish(s, st);
         }
     }
     hb_store_list_free(bad, nbad);

@@ -266,4 +266,8 @@ void hb_store_snapshot_names_free(char **names, size_t n);
 /* -ENOENT when there is no such snapshot. */
 int hb_store_snapshot_delete(hb_store *s, const char *plugin, const char *name);
 
+/* SQL statements compiled by any store in this process (each text once
+ * per connection: later uses reuse it), for tests and benches. */
+uint64_t hb_store_statements_prepared(void);
+
 #endif /* HB_STORE_H */

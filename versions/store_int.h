@@ -35,12 +35,26 @@ typedef struct hb__seen_object {
 #define HB__SEEN_MAX 64
 #define HB__UNSYNCED_MAX 32
 
+/* A prepared statement kept for the next use of the same SQL text on the
+ * same connection (catalog.c, hb__store_prepare): compiling a statement
+ * (an INSERT into versions compiles its triggers too) cost more than
+ * running it, several times per reload. `busy` while a caller holds it;
+ * hb__store_finish resets it. */
+typedef struct hb__stmt_slot {
+    sqlite3 *db;
+    char *sql; /* a copy of the text */
+    sqlite3_stmt *st;
+    bool busy;
+} hb__stmt_slot;
+#define HB__STMT_CACHE 48
+
 struct hb_store {
     pthread_mutex_t lock; /* recursive: entry points call each other */
     hb__seen_object seen[HB__SEEN_MAX]; /* a ring, newest at seen_next - 1 */
     unsigned seen_next;
     sqlite3 *db;
-    sqlite3_stmt *lists_st; /* read_lists' query, prepared once */
+    hb__stmt_slot stmts[HB__STMT_CACHE];
+    size_t nstmts;
     char *state_dir;
     char *objects_dir;
     char *db_path;
@@ -91,7 +105,17 @@ int hb__store_exec(hb_store *s, const char *sql, const char *what);
  * 0 or more (returning the commit's result, `what` naming it in an error),
  * else rolls back and returns r. */
 int hb__store_end_tx(hb_store *s, int r, const char *what);
+/* Prepares sql, or takes the statement kept from an earlier use of the
+ * same text on this connection. Every
+ * statement from here (and from the prepare_bind forms) ends with
+ * hb__store_finish, never sqlite3_finalize. */
 int hb__store_prepare(hb_store *s, const char *sql, sqlite3_stmt **st);
+/* Done with st: a kept statement is reset for its next use (so it holds no
+ * read transaction open), any other finalized. NULL is fine. */
+void hb__store_finish(hb_store *s, sqlite3_stmt *st);
+/* Closes a connection of s (the catalogue's, or a scratch one being
+ * created), finalizing the statements kept for it first. */
+void hb__store_close_db(hb_store *s, sqlite3 *db);
 /* Prepares sql and binds ?1, ?2, ... from the arguments, one per character
  * of fmt: 't' const char * (text), 'u' uint64_t, 'I' int64_t, 'i' int,
  * 'b' const void * and size_t (a blob). */
@@ -99,7 +123,7 @@ int hb__store_prepare_bind(hb_store *s, sqlite3_stmt **st, const char *sql, cons
 int hb__store_vprepare_bind(hb_store *s, sqlite3_stmt **st, const char *sql, const char *fmt,
                             va_list ap);
 /* prepare_bind, one step that must finish (an INSERT, UPDATE or DELETE),
- * finalize: 0 or an error naming `what`. */
+ * finish: 0 or an error naming `what`. */
 int hb__store_run(hb_store *s, const char *what, const char *sql, const char *fmt, ...);
 /* Column 0 of the first row of sql (?1 bound to key unless NULL) into
  * *out: 0, 1 when there is no row (*out untouched), or an error naming
@@ -110,7 +134,7 @@ int hb__store_query_int(hb_store *s, int64_t *out, const char *what, const char 
  * checkpoints or snapshots table, into *out (the blob copied), when r (the
  * result of preparing st) is 0; else returns r. Gives 0, -ENOENT with the
  * error text missing_fmt, ... when there is no row, or an error naming
- * `what`. Finalizes st. */
+ * `what`. Finishes st. */
 int hb__store_state_row(hb_store *s, int r, sqlite3_stmt *st, const char *what,
                         hb_checkpoint_rec *out, const char *missing_fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -152,7 +176,7 @@ void hb__store_unlock(hb_store *s);
 /* Reads the current row of st (REC_COLUMNS) and the version's lists. */
 int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
 /* Steps st (from hb__store_prepare_bind), a query of REC_COLUMNS, for one
- * row: 0, -ENOENT when there is no row, or an error. Finalizes st. */
+ * row: 0, -ENOENT when there is no row, or an error. Finishes st. */
 int hb__store_query_one(hb_store *s, sqlite3_stmt *st, hb_version_rec *out);
 bool hb__store_valid_plugin(const char *p);
 /* Column 0 of every row of sql (?1 bound to key unless NULL) as a
