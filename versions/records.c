@@ -310,7 +310,7 @@ int hb_store_newest_of(hb_store *s, const char *plugin, unsigned statuses, uint6
             best = sqlite3_column_int64(q, 0);
         else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
             r = hb__store_dberr(s, rc, "finding a version by status");
-        sqlite3_finalize(q);
+        hb__store_finish(s, q);
     }
     if (r == 0 && !best)
         r = hb__store_seterr(s, -ENOENT, "%s has no version of the statuses asked for below v%" PRIu64,
