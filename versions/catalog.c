@@ -569,6 +569,7 @@ void hb_store_close(hb_store *s)
         hb__store_flush(s);
     hb__store_unlock(s);
     sqlite3_finalize(s->lists_st);
+    sqlite3_finalize(s->cache_lists_st);
     if (s->db)
         sqlite3_close_v2(s->db);
     HB_FREE_ALL(s->state_dir, s->objects_dir, s->db_path);

@@ -68,26 +68,37 @@ static char ***rec_list(hb_version_rec *r, enum hb__store_list k)
 }
 
 /* Fills r's lists from version_lists (each an array, empty when the
- * version has no rows for it). Each list grows through util/argv.h: a
- * plugin's exports can number thousands (one per test), and pushing onto a
- * bare NULL-terminated array measures it again at every row. */
-static int read_lists(hb_store *s, hb_version_rec *r)
+ * version has no rows for it); with cache_only, only the inputs and depends
+ * lists (what the compile cache hashes: a plugin's exports can number
+ * thousands, one per test), the others left NULL. Each list grows through
+ * util/argv.h: pushing onto a bare NULL-terminated array measures it again
+ * at every row. */
+static int read_lists(hb_store *s, hb_version_rec *r, bool cache_only)
 {
     hb_argv lists[HB__NLISTS];
     for (int k = 0; k < HB__NLISTS; k++)
         lists[k] = (hb_argv)HB_ARGV_INIT;
     int rc = SQLITE_DONE, res = 0;
-    if (!s->lists_st)
+    sqlite3_stmt **stp = cache_only ? &s->cache_lists_st : &s->lists_st;
+    if (!*stp)
         res = hb__store_prepare(s,
-                                "SELECT list, item FROM version_lists "
-                                "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
-                                &s->lists_st);
+                                cache_only
+                                    ? "SELECT list, item FROM version_lists WHERE plugin=?1 "
+                                      "AND version=?2 AND list IN (?3, ?4) ORDER BY list, pos"
+                                    : "SELECT list, item FROM version_lists "
+                                      "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
+                                stp);
     if (res < 0)
         return res;
-    sqlite3_stmt *st = s->lists_st;
+    sqlite3_stmt *st = *stp;
     sqlite3_bind_text(st, 1, r->plugin, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)r->version);
+    if (cache_only) {
+        sqlite3_bind_int(st, 3, HB__LIST_INPUTS);
+        sqlite3_bind_int(st, 4, HB__LIST_DEPENDS);
+    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        s->list_items_read++;
         int k = sqlite3_column_int(st, 0);
         const unsigned char *item = sqlite3_column_text(st, 1);
         if (k < 0 || k >= HB__NLISTS || !item)
@@ -99,14 +110,25 @@ static int read_lists(hb_store *s, hb_version_rec *r)
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     for (int k = 0; k < HB__NLISTS; k++) {
-        if (res == 0 && hb__argv_detach(&lists[k], rec_list(r, k)) < 0)
+        bool wanted = !cache_only || k == HB__LIST_INPUTS || k == HB__LIST_DEPENDS;
+        if (res == 0 && wanted && hb__argv_detach(&lists[k], rec_list(r, k)) < 0)
             res = -ENOMEM;
         hb__argv_release(&lists[k]);
     }
     return res;
 }
 
-int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
+uint64_t hb_store_list_items_read(hb_store *s)
+{
+    hb__store_lock(s);
+    uint64_t n = s->list_items_read;
+    hb__store_unlock(s);
+    return n;
+}
+
+/* hb__store_read_rec; with cache_only, of the lists only inputs and
+ * depends (read_lists). */
+static int read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out, bool cache_only)
 {
     hb_version_rec r = {0};
     r.plugin = col_dup(st, 0);
@@ -118,13 +140,18 @@ int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
     r.status = (hb_version_status)sqlite3_column_int(st, 6);
     r.upgrade_result = sqlite3_column_int(st, 7);
     r.upgrade_base = (uint64_t)sqlite3_column_int64(st, 8);
-    int res = r.plugin ? read_lists(s, &r) : -ENOMEM;
+    int res = r.plugin ? read_lists(s, &r, cache_only) : -ENOMEM;
     if (res < 0) {
         hb_version_rec_release(&r);
         return res;
     }
     *out = r;
     return 0;
+}
+
+int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
+{
+    return read_rec(s, st, out, false);
 }
 
 /* Steps st, a query of REC_COLUMNS, for one row: 0, -ENOENT when there is
@@ -215,6 +242,7 @@ static int read_rows(hb_store *s, sqlite3_stmt *st, const char *what,
 struct rec_list {
     hb_version_rec *v;
     size_t len, cap;
+    bool cache_only;
 };
 
 static int add_rec(hb_store *s, sqlite3_stmt *st, void *ud)
@@ -224,19 +252,20 @@ static int add_rec(hb_store *s, sqlite3_stmt *st, void *ud)
     if (!nv)
         return -ENOMEM;
     l->v = nv;
-    int r = hb__store_read_rec(s, st, &l->v[l->len]);
+    int r = read_rec(s, st, &l->v[l->len], l->cache_only);
     if (r == 0)
         l->len++;
     return r;
 }
 
 /* The rows of sql (REC_COLUMNS; ?N bound from fmt and the arguments, as
- * hb__store_prepare_bind), in its order, as records with their lists. */
-static int query_recs(hb_store *s, hb_version_rec **out, size_t *n, const char *what,
-                      const char *sql, const char *fmt, ...)
+ * hb__store_prepare_bind), in its order, as records with their lists (with
+ * cache_only, inputs and depends only). */
+static int query_recs(hb_store *s, hb_version_rec **out, size_t *n, bool cache_only,
+                      const char *what, const char *sql, const char *fmt, ...)
 {
     hb__store_lock(s);
-    struct rec_list l = {0};
+    struct rec_list l = {.cache_only = cache_only};
     sqlite3_stmt *st = NULL;
     va_list ap;
     va_start(ap, fmt);
@@ -258,7 +287,7 @@ int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t 
 {
     if (!s || !plugin || !out || !n)
         return -EINVAL;
-    return query_recs(s, out, n, "listing versions",
+    return query_recs(s, out, n, false, "listing versions",
                       "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version",
                       "t", plugin);
 }
@@ -272,7 +301,7 @@ int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_
     *n = 0;
     /* input_sets names each set's newest version (the schema's triggers
      * keep it): the newest `max` of them, through input_sets_newest. */
-    return query_recs(s, out, n, "listing input sets",
+    return query_recs(s, out, n, true, "listing input sets",
             "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version IN "
             "(SELECT version FROM input_sets WHERE plugin=?1 ORDER BY version DESC LIMIT ?2) "
             "ORDER BY version DESC", "tu", plugin, (uint64_t)(max > INT64_MAX ? INT64_MAX : max));
@@ -345,18 +374,36 @@ bool hb_store_status_transition_ok(hb_version_status from, hb_version_status to)
     return false;
 }
 
+/* A version's status: one column, not the record with its lists. */
+static int status_of(hb_store *s, const char *plugin, uint64_t version, hb_version_status *out)
+{
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st, "SELECT status FROM versions WHERE plugin=?1 AND "
+                                   "version=?2", "tu", plugin, version);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = (hb_version_status)sqlite3_column_int(st, 0);
+    else if (rc == SQLITE_DONE)
+        r = hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin,
+                             version);
+    else
+        r = hb__store_dberr(s, rc, "reading a version's status");
+    sqlite3_finalize(st);
+    return r;
+}
+
 static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
                              hb_version_status status)
 {
     int r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin");
     if (r < 0)
         return r;
-    hb_version_rec cur;
-    r = hb_store_get(s, plugin, version, &cur);
+    hb_version_status from = HB_VERSION_CANDIDATE;
+    r = status_of(s, plugin, version, &from);
     if (r < 0)
         goto out;
-    hb_version_status from = cur.status;
-    hb_version_rec_release(&cur);
     if (from == status)
         goto out; /* nothing changes: no WAL frame, nothing for the next flush to sync */
     if (!hb_store_status_transition_ok(from, status)) {

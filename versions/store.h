@@ -124,12 +124,18 @@ void hb_store_list_free(hb_version_rec *v, size_t n);
 /* The distinct input sets of plugin's versions, newest first, at most max:
  * for each set (the inputs and depends lists of a compiled version; a
  * version without inputs has none), the newest version built from it, as
- * a full record. What the compile cache tries; the same answer as scanning
- * hb_store_list from the newest and skipping repeated (inputs, depends)
- * pairs, but a few index steps whatever the history's length. Free with
- * hb_store_list_free. */
+ * a record whose only lists are inputs and depends (exports, imports,
+ * needed and origin are NULL: the compile cache hashes the inputs, and
+ * reads its hit whole with hb_store_find_input). What the compile cache
+ * tries; the same answer as scanning hb_store_list from the newest and
+ * skipping repeated (inputs, depends) pairs, but a few index steps
+ * whatever the history's length. Free with hb_store_list_free. */
 int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_rec **out,
                         size_t *n);
+
+/* How many list items (rows of version_lists) this handle has read so
+ * far: tests count what a path reads with it. */
+uint64_t hb_store_list_items_read(hb_store *s);
 
 /* Names of all plugins with at least one version, sorted (NULL-terminated). */
 int hb_store_plugins(hb_store *s, char ***out);

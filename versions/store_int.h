@@ -41,6 +41,8 @@ struct hb_store {
     unsigned seen_next;
     sqlite3 *db;
     sqlite3_stmt *lists_st; /* read_lists' query, prepared once */
+    sqlite3_stmt *cache_lists_st; /* its inputs and depends only, prepared once */
+    uint64_t list_items_read; /* rows read_lists read (hb_store_list_items_read) */
     char *state_dir;
     char *objects_dir;
     char *db_path;
