@@ -394,6 +394,16 @@ static int status_of(hb_store *s, const char *plugin, uint64_t version, hb_versi
     return r;
 }
 
+int hb_store_status(hb_store *s, const char *plugin, uint64_t version, hb_version_status *out)
+{
+    if (!s || !plugin || !out || version > INT64_MAX)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = status_of(s, plugin, version, out);
+    hb__store_unlock(s);
+    return r;
+}
+
 static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
                              hb_version_status status)
 {

@@ -143,6 +143,10 @@ int hb_store_plugins(hb_store *s, char ***out);
 int hb_store_set_status(hb_store *s, const char *plugin, uint64_t version,
                         hb_version_status status);
 
+/* A version's status alone (one column: not its lists); -ENOENT when the
+ * store has no such version. */
+int hb_store_status(hb_store *s, const char *plugin, uint64_t version, hb_version_status *out);
+
 /* Records the outcome of an upgrade-path test run of plugin `version`
  * started from `base` (result: an hb_upgrade_result). -ENOENT when there is
  * no such version. */
