@@ -234,28 +234,14 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
 }
 
 /* The plugins whose newest stored version exports a symbol `plugin`
- * imports, sorted (a list; empty when none; NULL when out of memory). */
+ * imports, sorted (a list; empty when none or when the store cannot say;
+ * NULL when out of memory). */
 static char **providers_of(hb_manager *m, const char *plugin, char *const *imp)
 {
-    char **out = calloc(1, sizeof(char *));
-    char **names = NULL;
-    int r = hb_store_plugins(m->store, &names);
-    for (size_t i = 0; r == 0 && out && names[i]; i++) {
-        if (!strcmp(names[i], plugin))
-            continue;
-        hb_version_rec rec = {0};
-        int g = hb_store_latest(m->store, names[i], &rec);
-        bool provides = false;
-        for (size_t k = 0; g == 0 && imp && imp[k] && !provides; k++)
-            provides = hb__strv_contains(rec.exports, imp[k]);
-        if (provides && hb__strv_push(&out, names[i]) < 0) {
-            hb__strv_free(out);
-            out = NULL;
-        }
-        hb_version_rec_release(&rec);
-    }
-    hb__strv_free(names);
-    return out;
+    char **out = NULL;
+    if (hb_store_providers(m->store, plugin, imp, &out) == 0)
+        return out;
+    return calloc(1, sizeof(char *));
 }
 
 bool hb__build_needs_relink(hb_manager *m, const char *plugin)

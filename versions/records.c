@@ -334,6 +334,53 @@ int hb__store_query_texts(hb_store *s, char ***out, const char *what, const char
     return 0;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int hb_store_providers(hb_store *s, const char *plugin, char *const *imports, char ***out)
+{
+    if (!s || !plugin || !out)
+        return -EINVAL;
+    hb_argv names = HB_ARGV_INIT;
+    hb__store_lock(s);
+    sqlite3_stmt *st = NULL;
+    /* Per import, through version_lists_by_item: the plugins whose rows
+     * export it, kept when the row is their newest version's. */
+    int r = hb__store_prepare_bind(s, &st,
+            "SELECT DISTINCT l.plugin FROM version_lists l WHERE l.list=?1 AND l.item=?2 "
+            "AND l.plugin<>?3 AND l.version=(SELECT max(version) FROM versions v "
+            "WHERE v.plugin=l.plugin)", "itt", (int)HB__LIST_EXPORTS, "", plugin);
+    for (size_t i = 0; r == 0 && imports && imports[i]; i++) {
+        sqlite3_bind_text(st, 2, imports[i], -1, SQLITE_STATIC);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            bool have = !name;
+            for (size_t k = 0; !have && k < names.n; k++)
+                have = !strcmp(names.v[k], name);
+            if (!have)
+                hb__argv_push(&names, name);
+        }
+        if (rc != SQLITE_DONE)
+            r = hb__store_dberr(s, rc, "finding the providers of an import");
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    hb__store_unlock(s);
+    char **v = NULL;
+    if (hb__argv_detach(&names, &v) < 0)
+        r = r < 0 ? r : -ENOMEM;
+    if (r < 0) {
+        hb__strv_free(v);
+        return r;
+    }
+    qsort(v, hb__strv_len(v), sizeof(*v), cmp_names);
+    *out = v;
+    return 0;
+}
+
 int hb_store_plugins(hb_store *s, char ***out)
 {
     if (!s || !out)

@@ -140,6 +140,11 @@ uint64_t hb_store_list_items_read(hb_store *s);
 /* Names of all plugins with at least one version, sorted (NULL-terminated). */
 int hb_store_plugins(hb_store *s, char ***out);
 
+/* The plugins other than `plugin` whose newest version exports one of
+ * imports (NULL: none), sorted (NULL-terminated; empty when none): an
+ * index step per import, not a read of every plugin's record. */
+int hb_store_providers(hb_store *s, const char *plugin, char *const *imports, char ***out);
+
 int hb_store_set_status(hb_store *s, const char *plugin, uint64_t version,
                         hb_version_status status);
 
