@@ -469,9 +469,21 @@ static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
                              version, hb_version_status_name(from), hb_version_status_name(status));
         goto out;
     }
+    int synced = s->synced_changes == sqlite3_total_changes(s->db);
     r = hb__store_run(s, "updating status",
                       "UPDATE versions SET status=?3 WHERE plugin=?1 AND version=?2", "tui", plugin,
                       version, (int)status);
+    r = hb__store_end_tx(s, r, "commit status");
+    /* A good or candidate version becoming active says only that a sandbox
+     * runs it now, which a power loss ends anyway (the row then keeps the
+     * status it had, as recorded before). When it is the only change since
+     * the last flush, the next flush has nothing to sync: a load of a
+     * cached version waits for no fdatasync. Verdicts (bad, good, rolled
+     * back) are synced as before. */
+    if (r == 0 && synced && status == HB_VERSION_ACTIVE &&
+        (from == HB_VERSION_GOOD || from == HB_VERSION_CANDIDATE))
+        s->synced_changes = sqlite3_total_changes(s->db);
+    return r;
 out:
     return hb__store_end_tx(s, r, "commit status");
 }
