@@ -22,18 +22,7 @@ static uint64_t add(const char *text)
     static int n;
     char name[16];
     snprintf(name, sizeof(name), "obj%d", n++);
-    char *obj = vt_path(state, name);
-    vt_write_str(obj, text);
-    hb_version_rec meta, rec;
-    memset(&meta, 0, sizeof(meta));
-    bool created = false;
-    char *err = NULL;
-    if (hb_store_add(s, "p", obj, &meta, &rec, &created, &err) != 0)
-        HB_FAIL_("hb_store_add: %s", err ? err : "?");
-    uint64_t v = rec.version;
-    hb_version_rec_release(&rec);
-    free(obj);
-    return v;
+    return vt_store_add(s, state, name, "p", text, NULL);
 }
 
 static hb_version_status status_of(uint64_t v)
@@ -55,8 +44,7 @@ int main(void)
 {
     state = vt_tmpdir("hb-active-");
     char *err = NULL;
-    if (hb_store_open(state, &s, &err) != 0)
-        HB_FAIL_("hb_store_open %s: %s", state, err ? err : "?");
+    s = vt_store_open(state);
     uint64_t v1 = add("object p 1"), v2 = add("object p 2");
     HB_CHECK_OK(hb_store_set_status(s, "p", v1, HB_VERSION_ACTIVE));
     HB_CHECK_OK(hb_store_set_status(s, "p", v1, HB_VERSION_GOOD));
@@ -90,8 +78,7 @@ int main(void)
 
     /* bad -> active is a verdict overruled: synced. */
     hb_store_close(s); /* its flush fails too; the commits are in the WAL */
-    if (hb_store_open(state, &s, &err) != 0)
-        HB_FAIL_("reopen %s: %s", state, err ? err : "?");
+    s = vt_store_open(state);
     HB_CHECK_EQ(status_of(v1), HB_VERSION_BAD);
     HB_CHECK_EQ(status_of(v2), HB_VERSION_ACTIVE);
     HB_CHECK_OK(hb_store_set_status(s, "p", v1, HB_VERSION_ACTIVE));

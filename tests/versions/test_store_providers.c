@@ -16,21 +16,13 @@ static int nobj;
 
 static void add(const char *plugin, char **exports)
 {
-    char name[32];
-    snprintf(name, sizeof(name), "obj%d", nobj++);
-    char *obj = vt_path(dir, name);
-    char text[64];
-    snprintf(text, sizeof(text), "object %s %d", plugin, nobj);
-    vt_write_str(obj, text);
-    hb_version_rec meta, rec;
+    char name[32], text[64];
+    snprintf(name, sizeof(name), "obj%d", nobj);
+    snprintf(text, sizeof(text), "object %s %d", plugin, nobj++);
+    hb_version_rec meta;
     memset(&meta, 0, sizeof(meta));
     meta.exports = exports;
-    bool created = false;
-    char *err = NULL;
-    if (hb_store_add(s, plugin, obj, &meta, &rec, &created, &err) != 0)
-        HB_FAIL_("hb_store_add %s: %s", plugin, err ? err : "?");
-    hb_version_rec_release(&rec);
-    free(obj);
+    vt_store_add(s, dir, name, plugin, text, &meta);
 }
 
 /* The answer by reading each other plugin's newest record. */
@@ -73,9 +65,7 @@ static void expect(const char *plugin, char **imports, const char *want)
 int main(void)
 {
     dir = vt_tmpdir("hb-providers-");
-    char *err = NULL;
-    if (hb_store_open(dir, &s, &err) != 0)
-        HB_FAIL_("hb_store_open %s: %s", dir, err ? err : "?");
+    s = vt_store_open(dir);
     add("c", (char *[]){"f", NULL});
     add("a", (char *[]){"f", "g", NULL});
     add("b", (char *[]){"h", NULL});
