@@ -7,6 +7,7 @@
  * reused without compiling (see cache_lookup). */
 #include <dirent.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,9 +175,8 @@ static bool sources_covered(const char *dir, char *const *inputs)
     return complete;
 }
 
-/* The input hash the files a stored version read would have now. */
-static int hash_as(hb_manager *m, const char *dir, const char *plugin, const hb_version_rec *v,
-                   char hash[HB_SHA256_HEX])
+int hb__build_input_hash(hb_manager *m, const char *dir, const char *plugin,
+                         const hb_version_rec *v, char hash[HB_SHA256_HEX])
 {
     char *const *inputs = v->inputs;
     hb_compile_request req = make_request(m, dir, m->tmp_dir);
@@ -205,8 +205,16 @@ static int hash_as(hb_manager *m, const char *dir, const char *plugin, const hb_
  * remembers the files its compile read; the lookup hashes their current
  * contents as that version's compile did and asks the store for a version
  * with that input hash. */
+static atomic_uint_fast64_t cache_lookups;
+
+uint64_t hb__build_cache_lookups(void)
+{
+    return atomic_load(&cache_lookups);
+}
+
 static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_version_rec *out)
 {
+    atomic_fetch_add(&cache_lookups, 1);
     /* The distinct (inputs, providers) sets, newest first: a few rows of
      * the catalogue, however many versions the plugin has. */
     hb_version_rec *sets = NULL;
@@ -217,7 +225,7 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
     r = -ENOENT;
     for (size_t i = 0; i < n && r == -ENOENT; i++) {
         char hash[HB_SHA256_HEX];
-        if (hash_as(m, dir, plugin, &sets[i], hash) < 0)
+        if (hb__build_input_hash(m, dir, plugin, &sets[i], hash) < 0)
             continue;
         r = hb_store_find_input(m->store, plugin, hash, out);
     }
@@ -226,28 +234,14 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
 }
 
 /* The plugins whose newest stored version exports a symbol `plugin`
- * imports, sorted (a list; empty when none; NULL when out of memory). */
+ * imports, sorted (a list; empty when none or when the store cannot say;
+ * NULL when out of memory). */
 static char **providers_of(hb_manager *m, const char *plugin, char *const *imp)
 {
-    char **out = calloc(1, sizeof(char *));
-    char **names = NULL;
-    int r = hb_store_plugins(m->store, &names);
-    for (size_t i = 0; r == 0 && out && names[i]; i++) {
-        if (!strcmp(names[i], plugin))
-            continue;
-        hb_version_rec rec = {0};
-        int g = hb_store_latest(m->store, names[i], &rec);
-        bool provides = false;
-        for (size_t k = 0; g == 0 && imp && imp[k] && !provides; k++)
-            provides = hb__strv_contains(rec.exports, imp[k]);
-        if (provides && hb__strv_push(&out, names[i]) < 0) {
-            hb__strv_free(out);
-            out = NULL;
-        }
-        hb_version_rec_release(&rec);
-    }
-    hb__strv_free(names);
-    return out;
+    char **out = NULL;
+    if (hb_store_providers(m->store, plugin, imp, &out) == 0)
+        return out;
+    return calloc(1, sizeof(char *));
 }
 
 bool hb__build_needs_relink(hb_manager *m, const char *plugin)
@@ -389,9 +383,9 @@ int hb__verify_object(hb_manager *m, const hb_version_rec *rec, char **err)
 }
 
 /* hb__build; `warned` (NULL: emit the event now) receives the warning
- * about an altered cached object instead. */
+ * about an altered cached object instead; use_memo: hb__build_ex's. */
 static int build_one(hb_manager *m, const char *dir, const char *plugin, bool use_cache,
-                     hb_build_out *out, char **err, char **warned)
+                     bool use_memo, hb_build_out *out, char **err, char **warned)
 {
     memset(out, 0, sizeof(*out));
     uint64_t t0 = hb__now_ns();
@@ -401,7 +395,8 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
 
     hb_version_rec hit = {0};
     char **relink_to = NULL; /* the providers a rejected cache hit should have had */
-    if (use_cache && cache_lookup(m, dir, plugin, &hit) == 0) {
+    if (use_cache && ((use_memo && hb__build_memo_get(m, dir, plugin, &hit) == 0) ||
+                      cache_lookup(m, dir, plugin, &hit) == 0)) {
         /* A cached object is only reusable if its providers are still the
          * plugins that export what it imports (a provider may have appeared
          * since): otherwise it must be linked again, against those. */
@@ -587,12 +582,12 @@ out_rm:
 int hb__build_ex(hb_manager *m, const char *dir, const char *plugin, bool use_cache,
                  hb_build_out *out, char **err)
 {
-    return build_one(m, dir, plugin, use_cache, out, err, NULL);
+    return build_one(m, dir, plugin, use_cache, use_cache, out, err, NULL);
 }
 
 int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out, char **err)
 {
-    return build_one(m, dir, plugin, true, out, err, NULL);
+    return build_one(m, dir, plugin, true, false, out, err, NULL);
 }
 
 /* ---- parallel builds ------------------------------------------------------- */
@@ -619,7 +614,7 @@ static void *build_worker(void *arg)
             break;
         hb_build_out b;
         char *err = NULL;
-        if (build_one(p->m, p->dirs[i], p->names[i], true, &b, &err,
+        if (build_one(p->m, p->dirs[i], p->names[i], true, false, &b, &err,
                       p->warnings ? &p->warnings[i] : NULL) == 0 &&
             !b.cache_hit && p->compiled) {
             p->compiled[i] = b.cres;

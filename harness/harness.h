@@ -288,6 +288,7 @@ struct hb_manager {
     hb_cgroup_site cg;       /* cgroup v2, probed once (monitor/cgroup.c) */
     hb_audit *audit;         /* <state_dir>/audit.log */
     struct hb_pool *pool;    /* pre-started workers (pool.c); NULL: none */
+    struct hb__build_memo *build_memo; /* hb_build's last results (build_memo.c); under lock */
 };
 
 /* ---- sandbox ------------------------------------------------------------ */
@@ -529,10 +530,32 @@ typedef struct hb_build_out {
 int hb__build(hb_manager *m, const char *dir, const char *plugin, hb_build_out *out,
               char **err);
 /* The same; use_cache false compiles even when a stored version's input
- * hash matches the files. */
+ * hash matches the files. With use_cache, the version hb_build last gave for
+ * dir is taken when it passes hb__build_memo_get's checks, instead of
+ * looking the cache up again (a load right after a build). */
 int hb__build_ex(hb_manager *m, const char *dir, const char *plugin, bool use_cache,
                  hb_build_out *out, char **err);
 void hb__build_out_release(hb_build_out *out);
+/* The input hash the files version v read would have now (the compile
+ * cache's check; file contents come from the hash cache, so unchanged files
+ * cost a stat). -ENOENT when v has no input set or a source was added. */
+int hb__build_input_hash(hb_manager *m, const char *dir, const char *plugin,
+                         const hb_version_rec *v, char hash[HB_SHA256_HEX]);
+/* Compile-cache lookups made so far, in this process (tests count them). */
+uint64_t hb__build_cache_lookups(void);
+
+/* build_memo.c: the version each plugin directory's last hb_build gave,
+ * remembered by the manager (at most HB__BUILD_MEMO_MAX directories), so
+ * that the load that follows does not look the build cache up again.
+ * hb__build_memo_get hands out a copy only while it is still the version
+ * the cache would give: the version is still stored (its status read
+ * again) and its input files hash, through the hash cache, to its input
+ * hash (a save since the build is noticed); else -ENOENT and the caller
+ * looks the cache up. */
+#define HB__BUILD_MEMO_MAX 64
+void hb__build_memo_put(hb_manager *m, const char *dir, const hb_version_rec *rec);
+int hb__build_memo_get(hb_manager *m, const char *dir, const char *plugin, hb_version_rec *out);
+void hb__build_memo_free(hb_manager *m);
 
 /* Emits, once per manager, which compiler isolation is in use and why. */
 void hb__announce_isolation(hb_manager *m);

@@ -356,6 +356,7 @@ void hb_manager_free(hb_manager *m)
      * hb_sandbox_free. */
     while (m->sandboxes)
         hb__sandbox_detach(m->sandboxes);
+    hb__build_memo_free(m);
     hb_compiler_free(m->compiler);
     hb_audit_close(m->audit);
     hb_store_close(m->store);
@@ -396,6 +397,7 @@ int hb_build(hb_manager *m, const char *dir, hb_version_info *out)
         hb_build_out b;
         r = hb__build(m, abs, name, &b, &err);
         if (r == 0) {
+            hb__build_memo_put(m, abs, &b.rec); /* for the load that follows */
             if (out)
                 hb__rec_to_info(&b.rec, out);
             hb__emit(m, NULL, HB_EVENT_COMPILED, name, b.rec.version, 0, 0, &b.t,

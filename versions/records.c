@@ -68,10 +68,12 @@ static char ***rec_list(hb_version_rec *r, enum hb__store_list k)
 }
 
 /* Fills r's lists from version_lists (each an array, empty when the
- * version has no rows for it). Each list grows through util/argv.h: a
- * plugin's exports can number thousands (one per test), and pushing onto a
- * bare NULL-terminated array measures it again at every row. */
-static int read_lists(hb_store *s, hb_version_rec *r)
+ * version has no rows for it); with cache_only, only the inputs and depends
+ * lists (what the compile cache hashes: a plugin's exports can number
+ * thousands, one per test), the others left NULL. Each list grows through
+ * util/argv.h: pushing onto a bare NULL-terminated array measures it again
+ * at every row. */
+static int read_lists(hb_store *s, hb_version_rec *r, bool cache_only)
 {
     hb_argv lists[HB__NLISTS];
     for (int k = 0; k < HB__NLISTS; k++)
@@ -79,14 +81,22 @@ static int read_lists(hb_store *s, hb_version_rec *r)
     int rc = SQLITE_DONE;
     sqlite3_stmt *st = NULL;
     int res = hb__store_prepare(s,
-                                "SELECT list, item FROM version_lists "
-                                "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
+                                cache_only
+                                    ? "SELECT list, item FROM version_lists WHERE plugin=?1 "
+                                      "AND version=?2 AND list IN (?3, ?4) ORDER BY list, pos"
+                                    : "SELECT list, item FROM version_lists "
+                                      "WHERE plugin=?1 AND version=?2 ORDER BY list, pos",
                                 &st);
     if (res < 0)
         return res;
     sqlite3_bind_text(st, 1, r->plugin, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)r->version);
+    if (cache_only) {
+        sqlite3_bind_int(st, 3, HB__LIST_INPUTS);
+        sqlite3_bind_int(st, 4, HB__LIST_DEPENDS);
+    }
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        s->list_items_read++;
         int k = sqlite3_column_int(st, 0);
         const unsigned char *item = sqlite3_column_text(st, 1);
         if (k < 0 || k >= HB__NLISTS || !item)
@@ -97,14 +107,25 @@ static int read_lists(hb_store *s, hb_version_rec *r)
         res = hb__store_dberr(s, rc, "reading a version's lists");
     hb__store_finish(s, st);
     for (int k = 0; k < HB__NLISTS; k++) {
-        if (res == 0 && hb__argv_detach(&lists[k], rec_list(r, k)) < 0)
+        bool wanted = !cache_only || k == HB__LIST_INPUTS || k == HB__LIST_DEPENDS;
+        if (res == 0 && wanted && hb__argv_detach(&lists[k], rec_list(r, k)) < 0)
             res = -ENOMEM;
         hb__argv_release(&lists[k]);
     }
     return res;
 }
 
-int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
+uint64_t hb_store_list_items_read(hb_store *s)
+{
+    hb__store_lock(s);
+    uint64_t n = s->list_items_read;
+    hb__store_unlock(s);
+    return n;
+}
+
+/* hb__store_read_rec; with cache_only, of the lists only inputs and
+ * depends (read_lists). */
+static int read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out, bool cache_only)
 {
     hb_version_rec r = {0};
     r.plugin = col_dup(st, 0);
@@ -116,13 +137,18 @@ int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
     r.status = (hb_version_status)sqlite3_column_int(st, 6);
     r.upgrade_result = sqlite3_column_int(st, 7);
     r.upgrade_base = (uint64_t)sqlite3_column_int64(st, 8);
-    int res = r.plugin ? read_lists(s, &r) : -ENOMEM;
+    int res = r.plugin ? read_lists(s, &r, cache_only) : -ENOMEM;
     if (res < 0) {
         hb_version_rec_release(&r);
         return res;
     }
     *out = r;
     return 0;
+}
+
+int hb__store_read_rec(hb_store *s, sqlite3_stmt *st, hb_version_rec *out)
+{
+    return read_rec(s, st, out, false);
 }
 
 /* Steps st, a query of REC_COLUMNS, for one row: 0, -ENOENT when there is
@@ -219,6 +245,7 @@ static int read_rows(hb_store *s, sqlite3_stmt *st, const char *what,
 struct rec_list {
     hb_version_rec *v;
     size_t len, cap;
+    bool cache_only;
 };
 
 static int add_rec(hb_store *s, sqlite3_stmt *st, void *ud)
@@ -228,19 +255,20 @@ static int add_rec(hb_store *s, sqlite3_stmt *st, void *ud)
     if (!nv)
         return -ENOMEM;
     l->v = nv;
-    int r = hb__store_read_rec(s, st, &l->v[l->len]);
+    int r = read_rec(s, st, &l->v[l->len], l->cache_only);
     if (r == 0)
         l->len++;
     return r;
 }
 
 /* The rows of sql (REC_COLUMNS; ?N bound from fmt and the arguments, as
- * hb__store_prepare_bind), in its order, as records with their lists. */
-static int query_recs(hb_store *s, hb_version_rec **out, size_t *n, const char *what,
-                      const char *sql, const char *fmt, ...)
+ * hb__store_prepare_bind), in its order, as records with their lists (with
+ * cache_only, inputs and depends only). */
+static int query_recs(hb_store *s, hb_version_rec **out, size_t *n, bool cache_only,
+                      const char *what, const char *sql, const char *fmt, ...)
 {
     hb__store_lock(s);
-    struct rec_list l = {0};
+    struct rec_list l = {.cache_only = cache_only};
     sqlite3_stmt *st = NULL;
     va_list ap;
     va_start(ap, fmt);
@@ -262,7 +290,7 @@ int hb_store_list(hb_store *s, const char *plugin, hb_version_rec **out, size_t 
 {
     if (!s || !plugin || !out || !n)
         return -EINVAL;
-    return query_recs(s, out, n, "listing versions",
+    return query_recs(s, out, n, false, "listing versions",
                       "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 ORDER BY version",
                       "t", plugin);
 }
@@ -276,7 +304,7 @@ int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_
     *n = 0;
     /* input_sets names each set's newest version (the schema's triggers
      * keep it): the newest `max` of them, through input_sets_newest. */
-    return query_recs(s, out, n, "listing input sets",
+    return query_recs(s, out, n, true, "listing input sets",
             "SELECT " REC_COLUMNS " FROM versions WHERE plugin=?1 AND version IN "
             "(SELECT version FROM input_sets WHERE plugin=?1 ORDER BY version DESC LIMIT ?2) "
             "ORDER BY version DESC", "tu", plugin, (uint64_t)(max > INT64_MAX ? INT64_MAX : max));
@@ -348,6 +376,53 @@ int hb__store_query_texts(hb_store *s, char ***out, const char *what, const char
     return 0;
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int hb_store_providers(hb_store *s, const char *plugin, char *const *imports, char ***out)
+{
+    if (!s || !plugin || !out)
+        return -EINVAL;
+    hb_argv names = HB_ARGV_INIT;
+    hb__store_lock(s);
+    sqlite3_stmt *st = NULL;
+    /* Per import, through version_lists_by_item: the plugins whose rows
+     * export it, kept when the row is their newest version's. */
+    int r = hb__store_prepare_bind(s, &st,
+            "SELECT DISTINCT l.plugin FROM version_lists l WHERE l.list=?1 AND l.item=?2 "
+            "AND l.plugin<>?3 AND l.version=(SELECT max(version) FROM versions v "
+            "WHERE v.plugin=l.plugin)", "itt", (int)HB__LIST_EXPORTS, "", plugin);
+    for (size_t i = 0; r == 0 && imports && imports[i]; i++) {
+        sqlite3_bind_text(st, 2, imports[i], -1, SQLITE_STATIC);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const char *name = (const char *)sqlite3_column_text(st, 0);
+            bool have = !name;
+            for (size_t k = 0; !have && k < names.n; k++)
+                have = !strcmp(names.v[k], name);
+            if (!have)
+                hb__argv_push(&names, name);
+        }
+        if (rc != SQLITE_DONE)
+            r = hb__store_dberr(s, rc, "finding the providers of an import");
+        sqlite3_reset(st);
+    }
+    hb__store_finish(s, st);
+    hb__store_unlock(s);
+    char **v = NULL;
+    if (hb__argv_detach(&names, &v) < 0)
+        r = r < 0 ? r : -ENOMEM;
+    if (r < 0) {
+        hb__strv_free(v);
+        return r;
+    }
+    qsort(v, hb__strv_len(v), sizeof(*v), cmp_names);
+    *out = v;
+    return 0;
+}
+
 int hb_store_plugins(hb_store *s, char ***out)
 {
     if (!s || !out)
@@ -388,27 +463,46 @@ bool hb_store_status_transition_ok(hb_version_status from, hb_version_status to)
     return false;
 }
 
+/* A version's status: one column, not the record with its lists. */
+static int status_of(hb_store *s, const char *plugin, uint64_t version, hb_version_status *out)
+{
+    sqlite3_stmt *st = NULL;
+    int r = hb__store_prepare_bind(s, &st, "SELECT status FROM versions WHERE plugin=?1 AND "
+                                   "version=?2", "tu", plugin, version);
+    if (r < 0)
+        return r;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        *out = (hb_version_status)sqlite3_column_int(st, 0);
+    else if (rc == SQLITE_DONE)
+        r = hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin,
+                             version);
+    else
+        r = hb__store_dberr(s, rc, "reading a version's status");
+    hb__store_finish(s, st);
+    return r;
+}
+
+int hb_store_status(hb_store *s, const char *plugin, uint64_t version, hb_version_status *out)
+{
+    if (!s || !plugin || !out || version > INT64_MAX)
+        return -EINVAL;
+    hb__store_lock(s);
+    int r = status_of(s, plugin, version, out);
+    hb__store_unlock(s);
+    return r;
+}
+
 static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
                              hb_version_status status)
 {
     int r = hb__store_exec(s, "BEGIN IMMEDIATE", "begin");
     if (r < 0)
         return r;
-    /* The status alone: not the version's lists (dozens of rows). */
-    sqlite3_stmt *st = NULL;
-    r = hb__store_prepare_bind(s, &st, "SELECT status FROM versions WHERE plugin=?1 AND version=?2",
-                               "tu", plugin, version);
+    hb_version_status from = HB_VERSION_CANDIDATE;
+    r = status_of(s, plugin, version, &from);
     if (r < 0)
         goto out;
-    int rc = sqlite3_step(st);
-    hb_version_status from = rc == SQLITE_ROW ? (hb_version_status)sqlite3_column_int(st, 0) : 0;
-    hb__store_finish(s, st);
-    if (rc != SQLITE_ROW) {
-        r = rc == SQLITE_DONE ? hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64
-                                                 " in the store", plugin, version)
-                              : hb__store_dberr(s, rc, "reading a status");
-        goto out;
-    }
     if (from == status)
         goto out; /* nothing changes: no WAL frame, nothing for the next flush to sync */
     if (!hb_store_status_transition_ok(from, status)) {
@@ -417,9 +511,21 @@ static int set_status_locked(hb_store *s, const char *plugin, uint64_t version,
                              version, hb_version_status_name(from), hb_version_status_name(status));
         goto out;
     }
+    int synced = s->synced_changes == sqlite3_total_changes(s->db);
     r = hb__store_run(s, "updating status",
                       "UPDATE versions SET status=?3 WHERE plugin=?1 AND version=?2", "tui", plugin,
                       version, (int)status);
+    r = hb__store_end_tx(s, r, "commit status");
+    /* A good or candidate version becoming active says only that a sandbox
+     * runs it now, which a power loss ends anyway (the row then keeps the
+     * status it had, as recorded before). When it is the only change since
+     * the last flush, the next flush has nothing to sync: a load of a
+     * cached version waits for no fdatasync. Verdicts (bad, good, rolled
+     * back) are synced as before. */
+    if (r == 0 && synced && status == HB_VERSION_ACTIVE &&
+        (from == HB_VERSION_GOOD || from == HB_VERSION_CANDIDATE))
+        s->synced_changes = sqlite3_total_changes(s->db);
+    return r;
 out:
     return hb__store_end_tx(s, r, "commit status");
 }

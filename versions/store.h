@@ -128,10 +128,12 @@ void hb_store_list_free(hb_version_rec *v, size_t n);
 /* The distinct input sets of plugin's versions, newest first, at most max:
  * for each set (the inputs and depends lists of a compiled version; a
  * version without inputs has none), the newest version built from it, as
- * a full record. What the compile cache tries; the same answer as scanning
- * hb_store_list from the newest and skipping repeated (inputs, depends)
- * pairs, but a few index steps whatever the history's length. Free with
- * hb_store_list_free. */
+ * a record whose only lists are inputs and depends (exports, imports,
+ * needed and origin are NULL: the compile cache hashes the inputs, and
+ * reads its hit whole with hb_store_find_input). What the compile cache
+ * tries; the same answer as scanning hb_store_list from the newest and
+ * skipping repeated (inputs, depends) pairs, but a few index steps
+ * whatever the history's length. Free with hb_store_list_free. */
 int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_rec **out,
                         size_t *n);
 
@@ -143,11 +145,24 @@ int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_
 int hb_store_newest_of(hb_store *s, const char *plugin, unsigned statuses, uint64_t below,
                        uint64_t exclude, hb_version_rec *out);
 
+/* How many list items (rows of version_lists) this handle has read so
+ * far: tests count what a path reads with it. */
+uint64_t hb_store_list_items_read(hb_store *s);
+
 /* Names of all plugins with at least one version, sorted (NULL-terminated). */
 int hb_store_plugins(hb_store *s, char ***out);
 
+/* The plugins other than `plugin` whose newest version exports one of
+ * imports (NULL: none), sorted (NULL-terminated; empty when none): an
+ * index step per import, not a read of every plugin's record. */
+int hb_store_providers(hb_store *s, const char *plugin, char *const *imports, char ***out);
+
 int hb_store_set_status(hb_store *s, const char *plugin, uint64_t version,
                         hb_version_status status);
+
+/* A version's status alone (one column: not its lists); -ENOENT when the
+ * store has no such version. */
+int hb_store_status(hb_store *s, const char *plugin, uint64_t version, hb_version_status *out);
 
 /* Records the outcome of an upgrade-path test run of plugin `version`
  * started from `base` (result: an hb_upgrade_result). -ENOENT when there is

@@ -55,6 +55,7 @@ struct hb_store {
     sqlite3 *db;
     hb__stmt_slot stmts[HB__STMT_CACHE];
     size_t nstmts;
+    uint64_t list_items_read; /* rows read_lists read (hb_store_list_items_read) */
     char *state_dir;
     char *objects_dir;
     char *db_path;

@@ -21,6 +21,9 @@ static void run_free(run *R)
         hb_free(p->prev_exports);
     }
     cli_test_prestart_finish(R); /* before the plugins it points into */
+    hb_pool_stats ps;
+    if (R->m && hb_manager_pool_stats(R->m, &ps) == 0) /* stages.c prints it */
+        R->pool_idle = ps.ready + ps.starting;
     free(R->plugins);
     for (size_t i = 0; i < R->ncases; i++)
         tr_case_release(&R->cases[i]);
@@ -81,7 +84,12 @@ static int open_manager(run *R)
     hb_manager_options mo;
     hb_manager_options_init(&mo, HB_MANAGER_OPTIONS_VERSION);
     cli_manager_options(R->g, &mo);
-    mo.worker_pool = ((hb_manager_options)HB_MANAGER_OPTIONS_INIT).worker_pool; /* a sandbox per plugin */
+    /* A sandbox per plugin: with two or more, the pool has the next one's
+     * worker started while a plugin's tests run. With one, a pooled worker
+     * would only be started after its sandbox, waited for and killed at
+     * exit. */
+    if (R->nplugins > 1)
+        mo.worker_pool = ((hb_manager_options)HB_MANAGER_OPTIONS_INIT).worker_pool;
     mo.on_event = cli_test_on_event;
     mo.event_userdata = R;
     mo.sanitize = R->sanitize;

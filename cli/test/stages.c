@@ -29,5 +29,5 @@ void cli_test_stages_print(const run *R, double total_ms)
     fprintf(stderr, "hotbox test stages (ms):");
     for (int s = 0; s < CLI_STAGE_N; s++)
         fprintf(stderr, " %s=%.3f", stage_names[s], R->stage_ms[s]);
-    fprintf(stderr, " total=%.3f builds=%u\n", total_ms, R->builds);
+    fprintf(stderr, " total=%.3f builds=%u pool_idle=%u\n", total_ms, R->builds, R->pool_idle);
 }

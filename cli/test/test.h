@@ -126,6 +126,7 @@ typedef struct run {
     FILE *human;             /* progress lines: stdout, or stderr with --tap/--json */
     double stage_ms[CLI_STAGE_N]; /* under lock (stages.c) */
     unsigned builds;         /* hb_build calls (build.c; stages.c prints it) */
+    unsigned pool_idle;      /* pooled workers never used, at the end (stages.c prints it) */
     atomic_bool compiled;    /* a build compiled or failed (not a cache hit): run.c's
                               * event callback sets it, build.c reads it */
     struct pipeline *pipe;   /* prepare.c */

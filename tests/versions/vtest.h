@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "hbtest.h"
+#include "store.h"
 #include "util.h"
 
 extern char **environ;
@@ -71,6 +72,36 @@ static inline void *vt_read(const char *path, size_t *len)
     if (r < 0)
         HB_FAIL_("read %s: %s", path, strerror(-r));
     return data;
+}
+
+/* The store in dir, opened (the test fails when it cannot be). */
+static inline hb_store *vt_store_open(const char *dir)
+{
+    hb_store *s = NULL;
+    char *err = NULL;
+    if (hb_store_open(dir, &s, &err) != 0)
+        HB_FAIL_("hb_store_open %s: %s", dir, err ? err : "?");
+    return s;
+}
+
+/* A new version of plugin from an object file with content text, written
+ * in dir as name, described by meta (NULL: no lists); its number. */
+static inline uint64_t vt_store_add(hb_store *s, const char *dir, const char *name,
+                                    const char *plugin, const char *text,
+                                    const hb_version_rec *meta)
+{
+    char *obj = vt_path(dir, name);
+    vt_write_str(obj, text);
+    hb_version_rec none, rec;
+    memset(&none, 0, sizeof(none));
+    bool created = false;
+    char *err = NULL;
+    if (hb_store_add(s, plugin, obj, meta ? meta : &none, &rec, &created, &err) != 0)
+        HB_FAIL_("hb_store_add %s: %s", plugin, err ? err : "?");
+    uint64_t v = rec.version;
+    hb_version_rec_release(&rec);
+    free(obj);
+    return v;
 }
 
 #endif
