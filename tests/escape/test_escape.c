@@ -38,6 +38,7 @@ static hb_manager *mgr;
 static int warnings;
 static char last_warning[1024];
 static char all_warnings[8192]; /* every warning, one a line */
+static size_t max_state; /* a case's hb_sandbox_options.max_state_size (0: default) */
 
 static void on_event(const hb_event *ev, void *ud)
 {
@@ -98,6 +99,8 @@ static hb_sandbox *sandbox(hb_profile profile)
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.profile = profile;
     so.call_timeout_ms = 20000;
+    if (max_state)
+        so.max_state_size = max_state;
     hb_sandbox *sb = NULL;
     /* HB_ESCAPE_POOLED: the case runs in a worker of the manager's pool
      * (harness/pool.c), started before the sandbox asked: it must be
@@ -854,6 +857,27 @@ static void case_forge_denied(void)
     hb_sandbox_free(sb);
 }
 
+/* A forged SAVE reply (plugin code writing on its channel) carrying more
+ * state than max_state_size: the worker's own check is bypassed, the
+ * manager must refuse it, not keep or persist it. */
+static void case_forge_state(void)
+{
+    max_state = 4096;
+    hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+    load(sb, "forge_state");
+    int32_t armed = -1;
+    HB_CHECK_OK(hb_callf(sb, "forge_state", "arm", "i)i", (int32_t)(64 << 10), &armed));
+    HB_CHECK_EQ(armed, 0);
+    int r = hb_checkpoint(sb, "forge_state");
+    const char *e = hb_sandbox_last_error(sb);
+    printf("forged state: %d: %s\n", r, e);
+    HB_CHECK_EQ(r, HB_ESTATESIZE);
+    HB_CHECK_CONTAINS(e, "65536 bytes of state for forge_state");
+    HB_CHECK_CONTAINS(e, "max_state_size 4096");
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
 /* /proc/self/mem writes past page protections: the worker's /proc is
  * read-only, and strict's Landlock rule allows no writes beneath /proc,
  * so strict's W^X holds there too. */
@@ -1220,6 +1244,8 @@ int main(int argc, char **argv)
         case_compile_job_symlink();
     else if (!strcmp(c, "tty_termios"))
         case_tty_termios();
+    else if (!strcmp(c, "forge_state"))
+        case_forge_state();
     else if (!strcmp(c, "doctor"))
         case_doctor();
     else if (!strcmp(c, "incbin_parent"))
