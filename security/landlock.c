@@ -99,9 +99,9 @@ typedef struct mnt {
     uint64_t rights;
 } mnt;
 
-/* Reads the mount points of the view ("/" aside: it is read-only but
- * holds the writable mounts) with their rights. A mount point that cannot
- * be opened (overmounted, gone) is left out. */
+/* Reads the mount points of the view ("/" and /dev aside, see below) with
+ * their rights. A mount point that cannot be opened (overmounted, gone) is
+ * left out. */
 static int read_mounts(mnt **out, size_t *n, char *err, size_t errlen)
 {
     FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -116,7 +116,11 @@ static int read_mounts(mnt **out, size_t *n, char *err, size_t errlen)
     int r = 0;
     while (r == 0 && getline(&line, &cap, f) > 0) {
         char *mp = mount_point(line);
-        if (!mp || strcmp(mp, "/") == 0)
+        /* "/" and /dev are read-only but hold the writable mounts (/tmp;
+         * /dev/shm, /dev/pts and the device nodes, each a mount of its
+         * own with its own rule); what is directly in /dev is links and
+         * directories, so it needs no rule of its own. */
+        if (!mp || strcmp(mp, "/") == 0 || strcmp(mp, "/dev") == 0)
             continue;
         int fd = open(mp, O_PATH | O_CLOEXEC);
         if (fd < 0)
@@ -190,3 +194,4 @@ int hb__sec_lock_written_files(char *err, size_t errlen)
     close(ruleset);
     return r == 0 ? 1 : r;
 }
+

@@ -878,6 +878,35 @@ static void case_forge_state(void)
     hb_sandbox_free(sb);
 }
 
+/* The jail's memory file systems are bounded (security/jail.h): /tmp and
+ * /dev/shm hold at most HB_JAIL_TMP_BYTES / HB_JAIL_SHM_BYTES, not half of
+ * the host's RAM each, and /dev itself takes no files. */
+static void case_tmpfs_fill(void)
+{
+    const char *why = namespaces_missing();
+    if (why) {
+        printf("SKIP: %s\n", why);
+        exit(77);
+    }
+    hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+    load(sb, "tmpfs_fill");
+    int32_t tmp = 0, shm = 0, made = 0;
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "esc", "Z)i", "/tmp", &tmp));
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "esc", "Z)i", "/dev/shm", &shm));
+    printf("/tmp holds %d MiB, /dev/shm %d MiB\n", tmp, shm);
+    HB_CHECK(tmp > 0 && tmp <= 1024);
+    HB_CHECK(shm > 0 && shm <= 64);
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "create", "Z)i", "/tmp", &made));
+    HB_CHECK_EQ(made, 0); /* still writable */
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "create", "Z)i", "/dev/shm", &made));
+    HB_CHECK_EQ(made, 0);
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "create", "Z)i", "/dev", &made));
+    printf("a file in /dev: %d\n", made);
+    HB_CHECK_EQ(made, -EROFS);
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
 /* /proc/self/mem writes past page protections: the worker's /proc is
  * read-only, and strict's Landlock rule allows no writes beneath /proc,
  * so strict's W^X holds there too. */
@@ -1246,6 +1275,8 @@ int main(int argc, char **argv)
         case_tty_termios();
     else if (!strcmp(c, "forge_state"))
         case_forge_state();
+    else if (!strcmp(c, "tmpfs_fill"))
+        case_tmpfs_fill();
     else if (!strcmp(c, "doctor"))
         case_doctor();
     else if (!strcmp(c, "incbin_parent"))
