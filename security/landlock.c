@@ -1,6 +1,9 @@
 /* security/landlock.c - strict's W^X for files: inside the sandbox view,
  * a file the plugin can write is a file it cannot open for reading, so it
- * can never be mapped executable (mmap needs a readable fd).
+ * can never be mapped executable (mmap needs a readable fd). And, for
+ * strict and standard alike, the worker's own Landlock domain
+ * (hb__sec_scope_process): ptrace rules then keep it from every process
+ * outside the domain, which matters where no jail hides the manager.
  *
  * Why: the seccomp filter sees mmap's flags, not which file an fd names.
  * With memory W^X alone a plugin writes code into a file in its scratch or
@@ -195,3 +198,21 @@ int hb__sec_lock_written_files(char *err, size_t errlen)
     return r == 0 ? 1 : r;
 }
 
+int hb__sec_scope_process(char *err, size_t errlen)
+{
+    /* A domain needs a handled right; these two have no legitimate use in
+     * a worker. No rule: they are refused everywhere. The ptrace scope
+     * comes with any domain. */
+    struct landlock_ruleset_attr attr = {
+        .handled_access_fs = LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK};
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+    if (ruleset < 0)
+        return 0; /* no Landlock here (ENOSYS, EOPNOTSUPP) */
+    int r = 1;
+    if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "landlock_restrict_self (process scope): %s", strerror(errno));
+    }
+    close(ruleset);
+    return r;
+}

@@ -113,6 +113,15 @@ int hb_sec_apply_profile_allow(hb_profile p, unsigned allow, hb_sec_applied *out
  * applicable or Landlock is missing, <0 with err on failure. */
 int hb__sec_lock_written_files(char *err, size_t errlen);
 
+/* (landlock.c, for hb_sec_apply_profile) Puts the process in a Landlock
+ * domain of its own, jailed or not: it can no longer ptrace, open the
+ * /proc/<pid>/mem of, or otherwise reach by ptrace rules any process
+ * outside it (the manager, the developer's other processes; what keeps a
+ * worker without namespaces, same uid or root, out of its manager), and
+ * it cannot make device nodes. 1 when applied, 0 when Landlock is
+ * missing, <0 with err on failure. */
+int hb__sec_scope_process(char *err, size_t errlen);
+
 /* Harness side. 0 when fd is a seccomp user-notification listener,
  * -ENOTTY when it is some other file, -EBADF when it is not open. */
 int hb_sec_listener_check(int fd);

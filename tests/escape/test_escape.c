@@ -907,6 +907,31 @@ static void case_tmpfs_fill(void)
     hb_sandbox_free(sb);
 }
 
+/* Where namespaces are unavailable (here: HOTBOX_BWRAP="") the worker runs
+ * with the manager's uid (root under a root manager) and sees its pid:
+ * its Landlock domain (security/landlock.c) still keeps it from the
+ * manager's memory, and prlimit of another process is denied. */
+static void case_fallback_reach_mgr(void)
+{
+    if (syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) < 1) {
+        printf("SKIP: no Landlock on this kernel\n");
+        exit(77);
+    }
+    setenv("HOTBOX_BWRAP", "", 1);
+    hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+    load(sb, "reach_mgr");
+    int32_t r = 0;
+    HB_CHECK_OK(hb_callf(sb, "reach_mgr", "esc", "i)i", (int32_t)getpid(), &r));
+    printf("open(/proc/<manager>/mem, O_RDWR) from the worker: %d\n", r);
+    HB_CHECK(r == -EACCES || r == -EPERM);
+    /* The worker's own memory stays its own. */
+    HB_CHECK_OK(hb_callf(sb, "reach_mgr", "esc", "i)i", (int32_t)hb_sandbox_worker_pid(sb), &r));
+    HB_CHECK_EQ(r, 0);
+    hb_sandbox_free(sb);
+    expect_denied(HB_PROFILE_STANDARD, "reach_mgr_limit", "i)i", (int32_t)getpid(),
+                  "prlimit64 (of another process)", "prlimit");
+}
+
 /* /proc/self/mem writes past page protections: the worker's /proc is
  * read-only, and strict's Landlock rule allows no writes beneath /proc,
  * so strict's W^X holds there too. */
@@ -1277,6 +1302,8 @@ int main(int argc, char **argv)
         case_forge_state();
     else if (!strcmp(c, "tmpfs_fill"))
         case_tmpfs_fill();
+    else if (!strcmp(c, "fallback_reach_mgr"))
+        case_fallback_reach_mgr();
     else if (!strcmp(c, "doctor"))
         case_doctor();
     else if (!strcmp(c, "incbin_parent"))
