@@ -63,6 +63,13 @@ typedef struct hb_profile_spec {
 /* The spec of p (HB_PROFILE_DEFAULT is standard). Unknown values give NULL. */
 const hb_profile_spec *hb_sec_profile(hb_profile p);
 
+/* Manager side, before a worker starts: under a seccomp profile, a
+ * processes limit (RLIMIT_NPROC) left at 0 ("unchanged") becomes a quarter
+ * of the tasks the host can hold (the smaller of its pid_max and
+ * threads-max): a pid namespace does not bound how many host pids its
+ * threads take, and a thread bomb would leave the machine unable to fork. */
+void hb_sec_limits_host(hb_profile p, hb_limits *lim);
+
 /* "strict", "standard", "permissive"; "unknown" for anything else.
  * HB_PROFILE_DEFAULT names the profile it stands for ("standard"). */
 const char *hb_profile_name(hb_profile p);

@@ -932,6 +932,42 @@ static void case_fallback_reach_mgr(void)
                   "prlimit64 (of another process)", "prlimit");
 }
 
+/* A thread bomb must not take the host's pid space: under strict and
+ * standard the worker's uid may hold at most a quarter of the tasks the
+ * host can (security/seccomp.c), jailed or not. Probed by reading the
+ * limit: the bomb itself would starve every process on the machine. */
+static long long host_num(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    long long v = -1;
+    if (f && fscanf(f, "%lld", &v) != 1)
+        v = -1;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static void case_task_share(void)
+{
+    /* The host's room, read here: a jail's pid namespace may show a
+     * pid_max of its own, but every pid it hands out is one of these. */
+    long long pids = host_num("/proc/sys/kernel/pid_max");
+    long long threads = host_num("/proc/sys/kernel/threads-max");
+    HB_CHECK(pids > 0 && threads > 0);
+    long long room = pids < threads ? pids : threads;
+    hb_profile profiles[] = {HB_PROFILE_STANDARD, HB_PROFILE_STRICT};
+    for (size_t i = 0; i < 2; i++) {
+        hb_sandbox *sb = sandbox(profiles[i]);
+        load(sb, "task_share");
+        int64_t lim = 0;
+        HB_CHECK_OK(hb_callf(sb, "task_share", "esc", ")l", &lim));
+        printf("%s: RLIMIT_NPROC %lld, host room %lld\n", i ? "strict" : "standard",
+               (long long)lim, room);
+        HB_CHECK(lim > 0 && lim <= room / 4);
+        hb_sandbox_free(sb);
+    }
+}
+
 /* /proc/self/mem writes past page protections: the worker's /proc is
  * read-only, and strict's Landlock rule allows no writes beneath /proc,
  * so strict's W^X holds there too. */
@@ -1304,6 +1340,8 @@ int main(int argc, char **argv)
         case_tmpfs_fill();
     else if (!strcmp(c, "fallback_reach_mgr"))
         case_fallback_reach_mgr();
+    else if (!strcmp(c, "task_share"))
+        case_task_share();
     else if (!strcmp(c, "doctor"))
         case_doctor();
     else if (!strcmp(c, "incbin_parent"))
