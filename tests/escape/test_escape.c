@@ -968,6 +968,66 @@ static void case_task_share(void)
     }
 }
 
+/* A listening UNIX socket at root/NAME (mode 0777); returns its fd. */
+static int listen_at(const char *name, char *path, size_t len)
+{
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    HB_CHECK(l >= 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int n = snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s", root, name);
+    if (n >= (int)sizeof(a.sun_path))
+        HB_SKIP("temporary directory path too long for a UNIX socket");
+    HB_CHECK(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0);
+    HB_CHECK(listen(l, 4) == 0);
+    HB_CHECK(chmod(a.sun_path, 0777) == 0);
+    snprintf(path, len, "%s", a.sun_path);
+    return l;
+}
+
+/* plugin.json's allow.connect_unix opens socket() and connect() in the
+ * filter; the jail's view shows only the listed socket files. Without the
+ * jail the opening would reach every socket of the host (docker's, D-Bus,
+ * the hotbox console): it is not made, and socket() stays denied. */
+static void case_fallback_connect_unix(void)
+{
+    setenv("HOTBOX_BWRAP", "", 1);
+    hb_sandbox *probe = sandbox(HB_PROFILE_STANDARD); /* creates the manager and root */
+    hb_sandbox_free(probe);
+    HB_CHECK(chmod(root, 0755) == 0); /* a root manager's allow-list must be reachable */
+    char listed[200], other[200], dir[4200], json[600];
+    int l1 = listen_at("listed.sock", listed, sizeof(listed));
+    int l2 = listen_at("other.sock", other, sizeof(other));
+    snprintf(dir, sizeof(dir), "%s/unix_socket", root);
+    HB_CHECK(mkdir(dir, 0755) == 0);
+    char cmd[9000];
+    snprintf(cmd, sizeof(cmd), "cp '%s/tests/escape/plugins/unix_socket/x.c' '%s/x.c'",
+             HB_SOURCE_DIR, dir);
+    HB_CHECK(system(cmd) == 0);
+    snprintf(json, sizeof(json), "{\"runtime\": {\"allow\": {\"connect_unix\": [\"%s\"]}}}\n",
+             listed);
+    snprintf(cmd, sizeof(cmd), "%s/plugin.json", dir);
+    FILE *f = fopen(cmd, "we");
+    HB_CHECK(f != NULL);
+    fputs(json, f);
+    HB_CHECK(fclose(f) == 0);
+    hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+    if (hb_load(sb, dir) != 0)
+        HB_FAIL_("loading unix_socket: %s", hb_sandbox_last_error(sb));
+    int32_t r = 0;
+    int rc = hb_callf(sb, "unix_socket", "esc", "Z)i", other, &r);
+    printf("connect to an unlisted socket without the jail: %d (ret %d): %s\n", rc, r,
+           hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(rc, HB_ECRASHED);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "plugin called socket");
+    HB_CHECK_CONTAINS(all_warnings, "allow.connect_unix is not opened");
+    struct pollfd p = {.fd = l2, .events = POLLIN};
+    HB_CHECK_EQ(poll(&p, 1, 0), 0);
+    close(l1);
+    close(l2);
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
 /* /proc/self/mem writes past page protections: the worker's /proc is
  * read-only, and strict's Landlock rule allows no writes beneath /proc,
  * so strict's W^X holds there too. */
@@ -1342,6 +1402,8 @@ int main(int argc, char **argv)
         case_fallback_reach_mgr();
     else if (!strcmp(c, "task_share"))
         case_task_share();
+    else if (!strcmp(c, "fallback_connect_unix"))
+        case_fallback_connect_unix();
     else if (!strcmp(c, "doctor"))
         case_doctor();
     else if (!strcmp(c, "incbin_parent"))
