@@ -26,6 +26,15 @@ static void persist(hb_sandbox *sb, hb_slot *s)
 int hb__checkpoint_record(hb_sandbox *sb, hb_slot *s, uint64_t version, uint32_t schema,
                           const void *state, size_t len)
 {
+    /* The worker enforces max_state_size on what a save hook returns, but
+     * plugin code shares the worker's channel and can forge a reply with
+     * more: the limit holds here, where the state is kept and persisted. */
+    if (len > sb->opts.max_state_size)
+        return hb__sandbox_fail(sb, HB_ESTATESIZE,
+                                "%zu bytes of state for %s v%llu exceed max_state_size %zu "
+                                "(a worker reply forged by plugin code?); not kept",
+                                len, s->name, (unsigned long long)version,
+                                sb->opts.max_state_size);
     int r = hb_ckset_record(&s->ckpts, version, schema, state, len, hb__now_ns());
     s->last_ckpt_ns = hb__now_ns();
     if (r < 0)
@@ -45,7 +54,10 @@ struct save_ctx {
 static int on_saved(void *ud, uint64_t version, uint32_t schema, const void *state, size_t len)
 {
     struct save_ctx *c = ud;
-    return hb__checkpoint_record(c->sb, c->s, version, schema, state, len);
+    int r = hb__checkpoint_record(c->sb, c->s, version, schema, state, len);
+    if (r == HB_ESTATESIZE) /* the worker lied (its own check was bypassed): */
+        hb__wc_kill(&c->sb->wc); /* replaced on the sandbox's next operation */
+    return r;
 }
 
 int hb__checkpoint_one(hb_sandbox *sb, hb_slot *s)

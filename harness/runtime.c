@@ -345,8 +345,15 @@ int hb__runtime_apply(hb_sandbox *sb, const char *name)
     char *why = hb__asprintf("was started with other plugin.json runtime settings (%s: %s)",
                              name, change.buf ? change.buf : "?");
     hb__sb_release(&change);
+    char before[sizeof(sb->wc.warning)];
+    snprintf(before, sizeof(before), "%s", sb->wc.warning);
     int r = hb__restart_worker(sb, why ? why : "was started with other runtime settings");
     free(why);
+    /* What the new settings cannot have here (an allow-list's socket
+     * without a jail, say) is said as a fresh worker's warning is. */
+    if (r == 0 && sb->wc.warning[0] && strcmp(before, sb->wc.warning) != 0)
+        hb__emit(sb->m, sb, HB_EVENT_WARNING, name, 0, 0, 0, NULL, "sandbox %s: %s", sb->name,
+                 sb->wc.warning);
     return r;
 }
 

@@ -372,9 +372,11 @@ static int spawn_local(hb_wclient *wc, const hb_wspawn *how, bool *wrapped_out, 
     /* The worker joins its sandbox's cgroup (when there is one) before it
      * runs a single instruction of its own. */
     int cgfd = how->cgroup ? hb_cgroup_dir_fd(how->cgroup) : -1;
+    hb_limits lim = how->limits;
+    hb_sec_limits_host(how->profile, &lim); /* a thread bomb keeps to its share */
     struct fork_job job = {
         .argv = argv, .envp = cmd.envp, .drop_root = cmd.drop_root,
-        .userns_fd = cmd.userns_fd, .limits = &how->limits,
+        .userns_fd = cmd.userns_fd, .limits = &lim,
         .channel = sv[1], .outfd = outfd, .cgfd = cgfd, .info_fd = wrapped ? info_w : -1,
         .ring_fd = ring_fd, .pid = -1, .err = 0,
     };

@@ -126,7 +126,12 @@ static void add_base(hb_argv *s, const hb_jail *j)
         hb__argv_pushl(s, "--ro-bind-try", "/etc/alternatives", "/etc/alternatives", NULL);
     hb__argv_pushl(s, "--proc", "/proc", NULL);
     hb__argv_pushl(s, "--dev", "/dev", NULL);
-    hb__argv_pushl(s, "--tmpfs", "/tmp", NULL);
+    /* Bounded (jail.h); /dev itself is made read-only with the root. */
+    char size[32];
+    snprintf(size, sizeof(size), "%llu", HB_JAIL_SHM_BYTES);
+    hb__argv_pushl(s, "--size", size, "--tmpfs", "/dev/shm", NULL);
+    snprintf(size, sizeof(size), "%llu", HB_JAIL_TMP_BYTES);
+    hb__argv_pushl(s, "--size", size, "--tmpfs", "/tmp", NULL);
 }
 
 int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out)
@@ -137,11 +142,12 @@ int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out)
     for (size_t i = 0; i < j->nbinds; i++)
         hb__argv_pushl(&s, j->binds[i].rw ? "--bind" : "--ro-bind",
                 j->binds[i].src ? j->binds[i].src : j->binds[i].path, j->binds[i].path, NULL);
-    /* Last: the binds above are in place, now nothing but them and /tmp
-     * stays writable. A read-only /proc keeps /proc/sys,
+    /* Last: the binds above are in place, now nothing but them, /tmp,
+     * /dev/shm and /dev's nodes stays writable. A read-only /proc keeps /proc/sys,
      * /proc/sysrq-trigger and /proc/<pid>/mem from being opened for
      * writing whatever the uid. */
     hb__argv_pushl(&s, "--remount-ro", "/proc", NULL);
+    hb__argv_pushl(&s, "--remount-ro", "/dev", NULL);
     hb__argv_pushl(&s, "--remount-ro", "/", NULL);
     hb__argv_pushl(&s, "--chdir", j->chdir ? j->chdir : "/", NULL);
     hb__argv_push(&s, "--");

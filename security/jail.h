@@ -12,8 +12,9 @@
  *  - /usr, the /bin /lib* links or directories, the loader cache and
  *    /etc/localtime read-only; a fresh /proc of its own pid namespace,
  *    remounted read-only (no /proc/sys, /proc/sysrq-trigger, /proc/self/mem
- *    writes); a minimal /dev; a private tmpfs /tmp; the caller's binds;
- *    the root itself read-only;
+ *    writes); a minimal /dev, read-only but for its device nodes and a
+ *    /dev/shm of HB_JAIL_SHM_BYTES; a private tmpfs /tmp of
+ *    HB_JAIL_TMP_BYTES; the caller's binds; the root itself read-only;
  *  - the environment the caller passes to execve() of bwrap (build it with
  *    hb_jail_env(): bwrap's own environment is what a process inside sees
  *    in /proc/<bwrap's child>/environ, so it must hold nothing secret).
@@ -50,6 +51,15 @@
  * 524288, systemd's foreign range 0x7ffe0000-0x7ffeffff). */
 #define HB_JAIL_HOST_UID 2147220990u
 #define HB_JAIL_HOST_GID 2147220990u
+
+/* The jail's writable memory file systems are bounded: a tmpfs is RAM no
+ * rlimit counts (RLIMIT_AS does not; a cgroup's memory.max does, where the
+ * machine delegates one), and bwrap's default is half of the host's RAM
+ * for each of /tmp and /dev, so plugin code (or a compiler) could pin all
+ * of it. /tmp holds as much as one file may (standard's RLIMIT_FSIZE);
+ * /dev/shm holds what Docker gives a container. */
+#define HB_JAIL_TMP_BYTES (1ull << 30)
+#define HB_JAIL_SHM_BYTES (64ull << 20)
 
 /* One directory or file shown inside, at `path` (its host path, so paths in
  * argv, depfiles and LOAD messages need no translation). src: where it

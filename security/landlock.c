@@ -1,6 +1,9 @@
 /* security/landlock.c - strict's W^X for files: inside the sandbox view,
  * a file the plugin can write is a file it cannot open for reading, so it
- * can never be mapped executable (mmap needs a readable fd).
+ * can never be mapped executable (mmap needs a readable fd). And, for
+ * strict and standard alike, the worker's own Landlock domain
+ * (hb__sec_scope_process): ptrace rules then keep it from every process
+ * outside the domain, which matters where no jail hides the manager.
  *
  * Why: the seccomp filter sees mmap's flags, not which file an fd names.
  * With memory W^X alone a plugin writes code into a file in its scratch or
@@ -99,9 +102,9 @@ typedef struct mnt {
     uint64_t rights;
 } mnt;
 
-/* Reads the mount points of the view ("/" aside: it is read-only but
- * holds the writable mounts) with their rights. A mount point that cannot
- * be opened (overmounted, gone) is left out. */
+/* Reads the mount points of the view ("/" and /dev aside, see below) with
+ * their rights. A mount point that cannot be opened (overmounted, gone) is
+ * left out. */
 static int read_mounts(mnt **out, size_t *n, char *err, size_t errlen)
 {
     FILE *f = fopen("/proc/self/mountinfo", "re");
@@ -116,7 +119,11 @@ static int read_mounts(mnt **out, size_t *n, char *err, size_t errlen)
     int r = 0;
     while (r == 0 && getline(&line, &cap, f) > 0) {
         char *mp = mount_point(line);
-        if (!mp || strcmp(mp, "/") == 0)
+        /* "/" and /dev are read-only but hold the writable mounts (/tmp;
+         * /dev/shm, /dev/pts and the device nodes, each a mount of its
+         * own with its own rule); what is directly in /dev is links and
+         * directories, so it needs no rule of its own. */
+        if (!mp || strcmp(mp, "/") == 0 || strcmp(mp, "/dev") == 0)
             continue;
         int fd = open(mp, O_PATH | O_CLOEXEC);
         if (fd < 0)
@@ -189,4 +196,23 @@ int hb__sec_lock_written_files(char *err, size_t errlen)
     free(m);
     close(ruleset);
     return r == 0 ? 1 : r;
+}
+
+int hb__sec_scope_process(char *err, size_t errlen)
+{
+    /* A domain needs a handled right; these two have no legitimate use in
+     * a worker. No rule: they are refused everywhere. The ptrace scope
+     * comes with any domain. */
+    struct landlock_ruleset_attr attr = {
+        .handled_access_fs = LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK};
+    int ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+    if (ruleset < 0)
+        return 0; /* no Landlock here (ENOSYS, EOPNOTSUPP) */
+    int r = 1;
+    if (syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
+        r = -errno;
+        snprintf(err, errlen, "landlock_restrict_self (process scope): %s", strerror(errno));
+    }
+    close(ruleset);
+    return r;
 }

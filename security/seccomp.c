@@ -170,6 +170,12 @@ static int add_rules(scmp_filter_ctx ctx, const hb_profile_spec *spec, unsigned 
     for (size_t i = 0; signal_self_only[i]; i++)
         if ((r = add_named(ctx, what = signal_self_only[i], 1, other)) < 0)
             goto fail;
+    /* prlimit64 of another process (its pid): the manager's RLIMIT_CPU
+     * would kill it where no pid namespace hides it. getrlimit, setrlimit
+     * and prlimit(0, ...) name pid 0. */
+    const struct scmp_arg_cmp not_self[] = {SCMP_A0(SCMP_CMP_NE, 0)};
+    if ((r = add_named(ctx, what = "prlimit64", 1, not_self)) < 0)
+        goto fail;
     what = "ioctl (changing a terminal)";
     for (size_t i = 0; i < HB_ARRAY_SIZE(tty_changes); i++)
         if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
@@ -215,6 +221,8 @@ int hb_sec_apply_profile_allow(hb_profile p, unsigned allow, hb_sec_applied *out
         snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         return r;
     }
+    if ((r = hb__sec_scope_process(err, errlen)) < 0)
+        return r;
     if (spec->deny_wx) {
         r = hb__sec_lock_written_files(err, errlen);
         if (r < 0)
@@ -287,6 +295,8 @@ void hb_sec_describe_denial(uint32_t arch, int nr, const uint64_t args[6], char 
         why = "of another process";
     } else if (is_call(nr, "rt_sigqueueinfo") || is_call(nr, "rt_tgsigqueueinfo")) {
         why = "to another process";
+    } else if (is_call(nr, "prlimit64")) {
+        why = "of another process";
     } else if (is_call(nr, "mmap")) {
         if ((args[2] & wx) == wx)
             why = "writable and executable memory";

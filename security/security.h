@@ -63,6 +63,13 @@ typedef struct hb_profile_spec {
 /* The spec of p (HB_PROFILE_DEFAULT is standard). Unknown values give NULL. */
 const hb_profile_spec *hb_sec_profile(hb_profile p);
 
+/* Manager side, before a worker starts: under a seccomp profile, a
+ * processes limit (RLIMIT_NPROC) left at 0 ("unchanged") becomes a quarter
+ * of the tasks the host can hold (the smaller of its pid_max and
+ * threads-max): a pid namespace does not bound how many host pids its
+ * threads take, and a thread bomb would leave the machine unable to fork. */
+void hb_sec_limits_host(hb_profile p, hb_limits *lim);
+
 /* "strict", "standard", "permissive"; "unknown" for anything else.
  * HB_PROFILE_DEFAULT names the profile it stands for ("standard"). */
 const char *hb_profile_name(hb_profile p);
@@ -112,6 +119,15 @@ int hb_sec_apply_profile_allow(hb_profile p, unsigned allow, hb_sec_applied *out
  * read-only mounts and character devices. 1 when applied, 0 when not
  * applicable or Landlock is missing, <0 with err on failure. */
 int hb__sec_lock_written_files(char *err, size_t errlen);
+
+/* (landlock.c, for hb_sec_apply_profile) Puts the process in a Landlock
+ * domain of its own, jailed or not: it can no longer ptrace, open the
+ * /proc/<pid>/mem of, or otherwise reach by ptrace rules any process
+ * outside it (the manager, the developer's other processes; what keeps a
+ * worker without namespaces, same uid or root, out of its manager), and
+ * it cannot make device nodes. 1 when applied, 0 when Landlock is
+ * missing, <0 with err on failure. */
+int hb__sec_scope_process(char *err, size_t errlen);
 
 /* Harness side. 0 when fd is a seccomp user-notification listener,
  * -ENOTTY when it is some other file, -EBADF when it is not open. */

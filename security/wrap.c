@@ -80,8 +80,19 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     const char *scratch = sp->scratch_dir ? sp->scratch_dir : "/tmp";
     char ringarg[16];
     snprintf(ringarg, sizeof(ringarg), "%d", sp->ring_fd);
-    /* --allow unix: the filter lets AF_UNIX sockets connect (allow.h) */
-    bool unix_ok = sp->allow_unix && sp->allow_unix[0] && spec->seccomp;
+    /* --allow unix: the filter lets AF_UNIX sockets connect (allow.h).
+     * Only in the jail, whose view shows just the listed socket files:
+     * without it connect would reach every socket of the host (docker's,
+     * D-Bus, the hotbox console), so the opening is not made. */
+    bool want_unix = sp->allow_unix && sp->allow_unix[0] && spec->seccomp;
+    bool unix_ok = want_unix && wrap;
+    if (want_unix && !wrap) {
+        char *more = hb__asprintf("allow.connect_unix is not opened without the jail (connect "
+                                  "would reach every UNIX socket of the host); %s",
+                                  warn ? warn : "no jail");
+        free(warn);
+        warn = more;
+    }
     hb_argv wa = HB_ARGV_INIT;
     hb__argv_pushl(&wa, sp->worker_path, "--fd", fdarg, "--profile", spec->name, NULL);
     if (unix_ok)

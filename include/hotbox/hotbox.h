@@ -501,7 +501,8 @@ typedef struct hb_sandbox_options {
     uint64_t max_memory;             /* address space bytes; default 4 GiB */
     unsigned max_cpu_seconds;        /* CPU time of the worker; default unlimited */
     unsigned max_open_files;         /* default 256 */
-    unsigned max_processes;          /* RLIMIT_NPROC; default unchanged */
+    unsigned max_processes;          /* RLIMIT_NPROC; default unchanged (strict, standard:
+                                      * a quarter of the host's pid_max/threads-max) */
     /* Probation after a swap: the new version is proven once its self-tests
      * (if any) pass and it has served probation_calls calls or run for
      * probation_ms, whichever comes first. A crash, hang or failed self-test

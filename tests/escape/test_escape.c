@@ -38,6 +38,7 @@ static hb_manager *mgr;
 static int warnings;
 static char last_warning[1024];
 static char all_warnings[8192]; /* every warning, one a line */
+static size_t max_state; /* a case's hb_sandbox_options.max_state_size (0: default) */
 
 static void on_event(const hb_event *ev, void *ud)
 {
@@ -98,6 +99,8 @@ static hb_sandbox *sandbox(hb_profile profile)
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.profile = profile;
     so.call_timeout_ms = 20000;
+    if (max_state)
+        so.max_state_size = max_state;
     hb_sandbox *sb = NULL;
     /* HB_ESCAPE_POOLED: the case runs in a worker of the manager's pool
      * (harness/pool.c), started before the sandbox asked: it must be
@@ -854,6 +857,177 @@ static void case_forge_denied(void)
     hb_sandbox_free(sb);
 }
 
+/* A forged SAVE reply (plugin code writing on its channel) carrying more
+ * state than max_state_size: the worker's own check is bypassed, the
+ * manager must refuse it, not keep or persist it. */
+static void case_forge_state(void)
+{
+    max_state = 4096;
+    hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+    load(sb, "forge_state");
+    int32_t armed = -1;
+    HB_CHECK_OK(hb_callf(sb, "forge_state", "arm", "i)i", (int32_t)(64 << 10), &armed));
+    HB_CHECK_EQ(armed, 0);
+    int r = hb_checkpoint(sb, "forge_state");
+    const char *e = hb_sandbox_last_error(sb);
+    printf("forged state: %d: %s\n", r, e);
+    HB_CHECK_EQ(r, HB_ESTATESIZE);
+    HB_CHECK_CONTAINS(e, "65536 bytes of state for forge_state");
+    HB_CHECK_CONTAINS(e, "max_state_size 4096");
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
+/* The jail's memory file systems are bounded (security/jail.h): /tmp and
+ * /dev/shm hold at most HB_JAIL_TMP_BYTES / HB_JAIL_SHM_BYTES, not half of
+ * the host's RAM each, and /dev itself takes no files. */
+static void case_tmpfs_fill(void)
+{
+    const char *why = namespaces_missing();
+    if (why) {
+        printf("SKIP: %s\n", why);
+        exit(77);
+    }
+    hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+    load(sb, "tmpfs_fill");
+    int32_t tmp = 0, shm = 0, made = 0;
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "esc", "Z)i", "/tmp", &tmp));
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "esc", "Z)i", "/dev/shm", &shm));
+    printf("/tmp holds %d MiB, /dev/shm %d MiB\n", tmp, shm);
+    HB_CHECK(tmp > 0 && tmp <= 1024);
+    HB_CHECK(shm > 0 && shm <= 64);
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "create", "Z)i", "/tmp", &made));
+    HB_CHECK_EQ(made, 0); /* still writable */
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "create", "Z)i", "/dev/shm", &made));
+    HB_CHECK_EQ(made, 0);
+    HB_CHECK_OK(hb_callf(sb, "tmpfs_fill", "create", "Z)i", "/dev", &made));
+    printf("a file in /dev: %d\n", made);
+    HB_CHECK_EQ(made, -EROFS);
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
+/* Where namespaces are unavailable (here: HOTBOX_BWRAP="") the worker runs
+ * with the manager's uid (root under a root manager) and sees its pid:
+ * its Landlock domain (security/landlock.c) still keeps it from the
+ * manager's memory, and prlimit of another process is denied. */
+static void case_fallback_reach_mgr(void)
+{
+    if (syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION) < 1) {
+        printf("SKIP: no Landlock on this kernel\n");
+        exit(77);
+    }
+    setenv("HOTBOX_BWRAP", "", 1);
+    hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+    load(sb, "reach_mgr");
+    int32_t r = 0;
+    HB_CHECK_OK(hb_callf(sb, "reach_mgr", "esc", "i)i", (int32_t)getpid(), &r));
+    printf("open(/proc/<manager>/mem, O_RDWR) from the worker: %d\n", r);
+    HB_CHECK(r == -EACCES || r == -EPERM);
+    /* The worker's own memory stays its own. */
+    HB_CHECK_OK(hb_callf(sb, "reach_mgr", "esc", "i)i", (int32_t)hb_sandbox_worker_pid(sb), &r));
+    HB_CHECK_EQ(r, 0);
+    hb_sandbox_free(sb);
+    expect_denied(HB_PROFILE_STANDARD, "reach_mgr_limit", "i)i", (int32_t)getpid(),
+                  "prlimit64 (of another process)", "prlimit");
+}
+
+/* A thread bomb must not take the host's pid space: under strict and
+ * standard the worker's uid may hold at most a quarter of the tasks the
+ * host can (security/seccomp.c), jailed or not. Probed by reading the
+ * limit: the bomb itself would starve every process on the machine. */
+static long long host_num(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    long long v = -1;
+    if (f && fscanf(f, "%lld", &v) != 1)
+        v = -1;
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static void case_task_share(void)
+{
+    /* The host's room, read here: a jail's pid namespace may show a
+     * pid_max of its own, but every pid it hands out is one of these. */
+    long long pids = host_num("/proc/sys/kernel/pid_max");
+    long long threads = host_num("/proc/sys/kernel/threads-max");
+    HB_CHECK(pids > 0 && threads > 0);
+    long long room = pids < threads ? pids : threads;
+    hb_profile profiles[] = {HB_PROFILE_STANDARD, HB_PROFILE_STRICT};
+    for (size_t i = 0; i < 2; i++) {
+        hb_sandbox *sb = sandbox(profiles[i]);
+        load(sb, "task_share");
+        int64_t lim = 0;
+        HB_CHECK_OK(hb_callf(sb, "task_share", "esc", ")l", &lim));
+        printf("%s: RLIMIT_NPROC %lld, host room %lld\n", i ? "strict" : "standard",
+               (long long)lim, room);
+        HB_CHECK(lim > 0 && lim <= room / 4);
+        hb_sandbox_free(sb);
+    }
+}
+
+/* A listening UNIX socket at root/NAME (mode 0777); returns its fd. */
+static int listen_at(const char *name, char *path, size_t len)
+{
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    HB_CHECK(l >= 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int n = snprintf(a.sun_path, sizeof(a.sun_path), "%s/%s", root, name);
+    if (n >= (int)sizeof(a.sun_path))
+        HB_SKIP("temporary directory path too long for a UNIX socket");
+    HB_CHECK(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0);
+    HB_CHECK(listen(l, 4) == 0);
+    HB_CHECK(chmod(a.sun_path, 0777) == 0);
+    snprintf(path, len, "%s", a.sun_path);
+    return l;
+}
+
+/* plugin.json's allow.connect_unix opens socket() and connect() in the
+ * filter; the jail's view shows only the listed socket files. Without the
+ * jail the opening would reach every socket of the host (docker's, D-Bus,
+ * the hotbox console): it is not made, and socket() stays denied. */
+static void case_fallback_connect_unix(void)
+{
+    setenv("HOTBOX_BWRAP", "", 1);
+    hb_sandbox *probe = sandbox(HB_PROFILE_STANDARD); /* creates the manager and root */
+    hb_sandbox_free(probe);
+    HB_CHECK(chmod(root, 0755) == 0); /* a root manager's allow-list must be reachable */
+    char listed[200], other[200], dir[4200], json[600];
+    int l1 = listen_at("listed.sock", listed, sizeof(listed));
+    int l2 = listen_at("other.sock", other, sizeof(other));
+    snprintf(dir, sizeof(dir), "%s/unix_socket", root);
+    HB_CHECK(mkdir(dir, 0755) == 0);
+    char cmd[9000];
+    snprintf(cmd, sizeof(cmd), "cp '%s/tests/escape/plugins/unix_socket/x.c' '%s/x.c'",
+             HB_SOURCE_DIR, dir);
+    HB_CHECK(system(cmd) == 0);
+    snprintf(json, sizeof(json), "{\"runtime\": {\"allow\": {\"connect_unix\": [\"%s\"]}}}\n",
+             listed);
+    snprintf(cmd, sizeof(cmd), "%s/plugin.json", dir);
+    FILE *f = fopen(cmd, "we");
+    HB_CHECK(f != NULL);
+    fputs(json, f);
+    HB_CHECK(fclose(f) == 0);
+    hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+    if (hb_load(sb, dir) != 0)
+        HB_FAIL_("loading unix_socket: %s", hb_sandbox_last_error(sb));
+    int32_t r = 0;
+    int rc = hb_callf(sb, "unix_socket", "esc", "Z)i", other, &r);
+    printf("connect to an unlisted socket without the jail: %d (ret %d): %s\n", rc, r,
+           hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(rc, HB_ECRASHED);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "plugin called socket");
+    HB_CHECK_CONTAINS(all_warnings, "allow.connect_unix is not opened");
+    struct pollfd p = {.fd = l2, .events = POLLIN};
+    HB_CHECK_EQ(poll(&p, 1, 0), 0);
+    close(l1);
+    close(l2);
+    still_serves(sb);
+    hb_sandbox_free(sb);
+}
+
 /* /proc/self/mem writes past page protections: the worker's /proc is
  * read-only, and strict's Landlock rule allows no writes beneath /proc,
  * so strict's W^X holds there too. */
@@ -1220,6 +1394,16 @@ int main(int argc, char **argv)
         case_compile_job_symlink();
     else if (!strcmp(c, "tty_termios"))
         case_tty_termios();
+    else if (!strcmp(c, "forge_state"))
+        case_forge_state();
+    else if (!strcmp(c, "tmpfs_fill"))
+        case_tmpfs_fill();
+    else if (!strcmp(c, "fallback_reach_mgr"))
+        case_fallback_reach_mgr();
+    else if (!strcmp(c, "task_share"))
+        case_task_share();
+    else if (!strcmp(c, "fallback_connect_unix"))
+        case_fallback_connect_unix();
     else if (!strcmp(c, "doctor"))
         case_doctor();
     else if (!strcmp(c, "incbin_parent"))

@@ -1,0 +1,115 @@
+/* Escape attempt on the state limit: the worker enforces max_state_size on
+ * what a save hook returns, but plugin code shares the worker's channel.
+ * arm() learns the id of its own CALL from the call ring's request slot
+ * (the manager numbers requests one by one, so the next one, the SAVE of
+ * hb_checkpoint, is that id + 1); the save hook then writes a forged OK
+ * reply to that SAVE on every socket fd, carrying `size` bytes of state,
+ * and returns a small state of its own. The manager must refuse the
+ * forged state (larger than the sandbox's max_state_size), not keep or
+ * persist it. Safe: it only writes on its own channel. */
+#include <hotbox/plugin.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static uint32_t next_id;
+static uint32_t forged_size;
+
+static void put32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* The id of the request in the ring's request slot (ring.h: the slot is
+ * at offset 256 of the "hotbox-ring" memfd; a frame's id at offset 8). */
+static int ring_request_id(uint32_t *id)
+{
+    FILE *m = fopen("/proc/self/maps", "re");
+    if (!m)
+        return -errno;
+    char line[512];
+    unsigned long lo = 0;
+    while (fgets(line, sizeof(line), m))
+        if (strstr(line, "hotbox-ring")) {
+            lo = strtoul(line, NULL, 16);
+            break;
+        }
+    fclose(m);
+    if (!lo)
+        return -ENOENT;
+    const unsigned char *req = (const unsigned char *)lo + 256;
+    *id = (uint32_t)req[8] | (uint32_t)req[9] << 8 | (uint32_t)req[10] << 16 |
+          (uint32_t)req[11] << 24;
+    return 0;
+}
+
+/* Arms the save hook to forge `size` bytes of state. Returns 0 or -errno. */
+HB_EXPORT_FN int32_t arm(int32_t size)
+{
+    uint32_t id;
+    int r = ring_request_id(&id);
+    if (r < 0)
+        return r;
+    next_id = id + 1;
+    forged_size = (uint32_t)size;
+    return 0;
+}
+
+static void forge(void)
+{
+    size_t payload = 4 + 1 + 4 + forged_size;
+    unsigned char *f = calloc(1, 12 + payload);
+    if (!f)
+        return;
+    put32(f, (uint32_t)payload);
+    f[4] = 128; /* HB_MSG_OK */
+    put32(f + 8, next_id);
+    put32(f + 12, 1);     /* schema */
+    f[16] = 1;            /* has_save */
+    put32(f + 17, forged_size);
+    memset(f + 21, 'F', forged_size);
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        struct stat st;
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
+            continue;
+        size_t off = 0;
+        while (off < 12 + payload) {
+            ssize_t n = send(fd, f + off, 12 + payload - off, MSG_NOSIGNAL);
+            if (n <= 0)
+                break;
+            off += (size_t)n;
+        }
+    }
+    if (d)
+        closedir(d);
+    free(f);
+}
+
+static int save(void **data, size_t *len)
+{
+    if (forged_size)
+        forge();
+    *data = strdup("ok");
+    *len = *data ? 2 : 0;
+    return *data ? 0 : -1;
+}
+
+static int migrate(const void *data, size_t len, uint32_t from)
+{
+    (void)data;
+    (void)len;
+    (void)from;
+    return 0;
+}
+
+HB_PLUGIN("forge_state", 1, 0, 0, save, migrate);
