@@ -316,8 +316,9 @@ static int recover(hb_sandbox *sb, const char *plugin, uint64_t version, int cod
     if (crash_loop_check(sb))
         return HB_EFAILED;
     hb_slot *s = plugin ? hb__slot_find(sb, plugin) : NULL;
+    uint64_t began = sb->op_started_ns && sb->op_started_ns <= t0 ? sb->op_started_ns : t0;
     bool reverted = s && s->version == version &&
-                    hb__probation_revert(sb, s, code == HB_EHUNG ? "hung" : "crashed");
+                    hb__probation_revert(sb, s, code, began);
     account_lost_state(sb, why);
     int r = 0;
     if (hb__now_ns() >= sb->restart_due) {
@@ -357,6 +358,7 @@ static int down_error(hb_sandbox *sb)
  * that died while idle (killed from outside) is noticed and replaced. */
 int hb__ensure_worker(hb_sandbox *sb)
 {
+    sb->op_started_ns = hb__now_ns();
     int r = hb__sandbox_usable(sb);
     if (r < 0)
         return r;
