@@ -402,3 +402,15 @@ void hb__restart_death(const hb_sandbox *sb, uint64_t *seen, uint64_t *reaped)
     *seen = sb->rs_death_seen;
     *reaped = sb->rs_reaped;
 }
+
+int hb_sandbox_worker_fd(hb_sandbox *sb)
+{
+    if (!sb || sb->wc.pid <= 0)
+        return -1;
+    return sb->wc.worker_pidfd >= 0 ? sb->wc.worker_pidfd : sb->wc.pidfd;
+}
+
+int hb_sandbox_check(hb_sandbox *sb)
+{
+    return sb ? hb__ensure_worker(sb) : -EINVAL;
+}
