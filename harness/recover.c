@@ -104,7 +104,8 @@ static int reload_slot(hb_sandbox *sb, hb_slot *s, const hb_ckpt **used, char **
 
 /* Loads every slot into the fresh worker. A plugin whose checkpoint cannot
  * be restored starts fresh; one that cannot be loaded is dropped (events).
- * True when a load killed the worker: the caller starts over. */
+ * True when a load killed the worker: the caller starts over, without that
+ * plugin's checkpoint (or without the plugin, when it had none). */
 static bool reload_slots(hb_sandbox *sb, bool first, char **err)
 {
     hb_manager *m = sb->m;
@@ -127,8 +128,30 @@ static bool reload_slots(hb_sandbox *sb, bool first, char **err)
             i++;
             continue;
         }
-        if (r == HB_ECRASHED || r == HB_EHUNG)
+        if (r == HB_ECRASHED || r == HB_EHUNG) {
+            /* The load killed the new worker. The caller starts over, with
+             * this plugin restarting without its checkpoint (its migrate
+             * crashed or hung on it), or dropped when it had none: loading
+             * it again as it is would kill the next worker the same way. */
+            const char *how = r == HB_EHUNG ? "hung" : "crashed";
+            const char *said = *err ? *err : hb_strerror(r);
+            int said_len = (int)strcspn(said, "\n"); /* one line: not the backtrace */
+            if (ck) {
+                s->restore_fresh = true;
+                s->state_lost = true;
+                hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, s->version, 0, r, NULL,
+                         "%s v%llu could not restore its checkpoint (restoring it %s the worker: "
+                         "%.*s); it restarts with fresh state",
+                         s->name, (unsigned long long)s->version, how, said_len, said);
+            } else {
+                hb__emit(m, sb, HB_EVENT_UNLOADED, s->name, s->version, 0, r, NULL,
+                         "%s v%llu could not be restarted and was removed: loading it %s the "
+                         "worker (%.*s)",
+                         s->name, (unsigned long long)s->version, how, said_len, said);
+                hb__slot_remove(sb, s);
+            }
             return true;
+        }
         if (ck) {
             s->restore_fresh = true; /* retry this plugin without its state */
             s->state_lost = true;
