@@ -318,7 +318,13 @@ static void scan_root(hb_watch *w, size_t ri)
             continue;
         char *sub = hb__path_join(root, e->d_name);
         struct stat st;
-        if (sub && lstat(sub, &st) == 0 && S_ISDIR(st.st_mode) && has_sources(sub)) {
+        bool is_link = sub && lstat(sub, &st) == 0 && S_ISLNK(st.st_mode);
+        if (is_link && stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && has_sources(sub))
+            hb__emit(w->sb->m, w->sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                     "%s is a symbolic link to a directory of sources: not loaded (watch mode "
+                     "does not follow symlinked directories; watch the directory it points to)",
+                     sub);
+        if (sub && !is_link && lstat(sub, &st) == 0 && S_ISDIR(st.st_mode) && has_sources(sub)) {
             char **nd = realloc(dirs, (n + 1) * sizeof(*nd));
             if (nd) {
                 dirs = nd;

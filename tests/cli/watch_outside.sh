@@ -4,7 +4,8 @@
 # "../include/v.h"`, watching the plugin directory itself) and the target of
 # a symlinked source. Saving either swaps in a version built from it (a
 # function returns the value written in the file), once and after a storm of
-# saves. Before the fix neither save was seen: the stream never said swapped
+# saves; a symlinked plugin directory in a directory of plugins is named in
+# a warning. Before the fix neither save was seen: the stream never said swapped
 # and the live session kept serving the old code. Waits by reading the
 # stream; watch_limit ends a watch that never says it (the failure path).
 set -u
@@ -27,7 +28,13 @@ check() { # plugin want
   got=$(call "$1")
   [ "$got" = "$2" ] || { echo "FAIL: $1 val() is $got in the live session, want $2"; fail=1; }
 }
-hb_start --isolation local watch --json --no-selftests "$tmp/w/hdr" "$tmp/w/lnk"
+# A symlinked plugin directory in a directory of plugins is not followed,
+# and watch says so (it used to skip it without a word).
+mkdir -p "$tmp/c" "$tmp/elsewhere/linked"
+lnk 5 | sed 's/"lnk"/"linked"/' >"$tmp/elsewhere/linked/main.c"
+ln -s "$tmp/elsewhere/linked" "$tmp/c/linked"
+hb_start --isolation local watch --json --no-selftests "$tmp/w/hdr" "$tmp/w/lnk" "$tmp/c"
+expect 'c/linked is a symbolic link to a directory of sources: not loaded'
 expect '"event":"watching"'
 check hdr 1
 check lnk 1
