@@ -562,11 +562,20 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
     ui.watching = true;
     print_view(&ui);
     bool handled = false; /* --once: a round acted on a change */
+    /* A worker that dies while idle (a plugin thread crashed, a kill from
+     * outside) is handled when it happens, not at the next call: the
+     * crashed event, the rollback of a version on probation, the restart.
+     * A dead worker the sandbox keeps (a crash loop, a restart backing off)
+     * is not polled again until it changes. */
+    int dead_pid = -1;
     for (;;) {
-        struct pollfd p[3] = {{.fd = hb_watch_fd(w), .events = POLLIN},
+        int wpid = hb_sandbox_worker_pid(ui.sb);
+        struct pollfd p[4] = {{.fd = hb_watch_fd(w), .events = POLLIN},
                               {.fd = sfd, .events = POLLIN},
-                              {.fd = console ? hb_console_fd(console) : -1, .events = POLLIN}};
-        int n = poll(p, 3, -1);
+                              {.fd = console ? hb_console_fd(console) : -1, .events = POLLIN},
+                              {.fd = wpid == dead_pid ? -1 : hb_sandbox_worker_fd(ui.sb),
+                               .events = POLLIN}};
+        int n = poll(p, 4, -1);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
@@ -598,6 +607,12 @@ int cmd_watch(const cli_global *g, int argc, char **argv)
         if (p[2].revents & POLLIN) {
             hb_console_process(console);
             drain_output(&ui, "worker", true);
+        } else if (p[3].revents) {
+            hb_sandbox_check(ui.sb); /* its events say what happened */
+            if (hb_sandbox_worker_pid(ui.sb) == wpid)
+                dead_pid = wpid;
+            drain_output(&ui, "worker", true);
+            print_view(&ui);
         }
         if (!(p[0].revents & POLLIN))
             continue;

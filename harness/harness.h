@@ -381,6 +381,10 @@ struct hb_sandbox {
     bool restart_pending;
     uint64_t restart_due;
     const char *restart_why; /* a string literal */
+    /* When the operation under way began (hb__ensure_worker, hb__now_ns
+     * clock): a version on probation then that crashes or hangs in it is
+     * rolled back, however long the hang took to be noticed. */
+    uint64_t op_started_ns;
     uint64_t calls, crashes;
     char *last_crash;     /* the last crash's report (hb_sandbox_last_crash); NULL: none */
     int64_t last_crash_at;/* its wall-clock time, unix seconds */

@@ -42,11 +42,11 @@ void hb__probation_start(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
 /* Re-evaluates the probation of s at the current time (the time condition
  * holds whether or not calls happened), with an event the first time it
  * passed. */
-bool hb__probation_tick(hb_sandbox *sb, hb_slot *s)
+static bool tick_at(hb_sandbox *sb, hb_slot *s, uint64_t now_ns)
 {
     if (!s->on_probation)
         return true;
-    if (hb_probation_tick(&s->prob, hb__now_ns()) != HB_PROBATION_PASSED)
+    if (hb_probation_tick(&s->prob, now_ns) != HB_PROBATION_PASSED)
         return false;
     hb__probation_clear(s);
     hb__emit(sb->m, sb, HB_EVENT_WARNING, s->name, s->version, 0, 0, NULL,
@@ -54,13 +54,21 @@ bool hb__probation_tick(hb_sandbox *sb, hb_slot *s)
     return true;
 }
 
-bool hb__probation_revert(hb_sandbox *sb, hb_slot *s, const char *reason)
+bool hb__probation_tick(hb_sandbox *sb, hb_slot *s)
 {
+    return tick_at(sb, s, hb__now_ns());
+}
+
+bool hb__probation_revert(hb_sandbox *sb, hb_slot *s, int code, uint64_t at_ns)
+{
+    const char *reason = code == HB_EHUNG ? "hung" : "crashed";
     if (!s->on_probation || !s->prev_version)
         return false;
-    /* A version that served long enough passed by time, whether or not any
-     * call came to say so: this crash is an ordinary one. */
-    if (hb__probation_tick(sb, s))
+    /* A version that had served long enough when the failed operation
+     * began passed by time, whether or not any call came to say so: this
+     * crash is an ordinary one. One still on probation then failed it,
+     * even when the hang was noticed after probation_ms. */
+    if (tick_at(sb, s, at_ns))
         return false;
     char *path = hb__object_path(sb, s->prev_sha);
     if (!path)
@@ -72,7 +80,7 @@ bool hb__probation_revert(hb_sandbox *sb, hb_slot *s, const char *reason)
     hb__probation_clear(s); /* the version it goes back to served before */
     hb__set_status(sb, s->name, s->version, HB_VERSION_ACTIVE);
     hb_metrics_add(sb->m->metrics, HB_CTR_ROLLBACKS, 1);
-    hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, s->name, s->version, bad, HB_ECRASHED, NULL,
+    hb__emit(sb->m, sb, HB_EVENT_ROLLED_BACK, s->name, s->version, bad, code, NULL,
              "automatic rollback: %s v%llu %s during probation; v%llu serves again with its last checkpoint (v%llu is marked bad)",
              s->name, (unsigned long long)bad, reason, (unsigned long long)s->version,
              (unsigned long long)bad);

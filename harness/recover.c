@@ -102,7 +102,8 @@ static int reload_slot(hb_sandbox *sb, hb_slot *s, const hb_ckpt **used, char **
 
 /* Loads every slot into the fresh worker. A plugin whose checkpoint cannot
  * be restored starts fresh; one that cannot be loaded is dropped (events).
- * True when a load killed the worker: the caller starts over. */
+ * True when a load killed the worker: the caller starts over, without that
+ * plugin's checkpoint (or without the plugin, when it had none). */
 static bool reload_slots(hb_sandbox *sb, bool first, char **err)
 {
     hb_manager *m = sb->m;
@@ -125,8 +126,30 @@ static bool reload_slots(hb_sandbox *sb, bool first, char **err)
             i++;
             continue;
         }
-        if (r == HB_ECRASHED || r == HB_EHUNG)
+        if (r == HB_ECRASHED || r == HB_EHUNG) {
+            /* The load killed the new worker. The caller starts over, with
+             * this plugin restarting without its checkpoint (its migrate
+             * crashed or hung on it), or dropped when it had none: loading
+             * it again as it is would kill the next worker the same way. */
+            const char *how = r == HB_EHUNG ? "hung" : "crashed";
+            const char *said = *err ? *err : hb_strerror(r);
+            int said_len = (int)strcspn(said, "\n"); /* one line: not the backtrace */
+            if (ck) {
+                s->restore_fresh = true;
+                s->state_lost = true;
+                hb__emit(m, sb, HB_EVENT_STATE_RESET, s->name, s->version, 0, r, NULL,
+                         "%s v%llu could not restore its checkpoint (restoring it %s the worker: "
+                         "%.*s); it restarts with fresh state",
+                         s->name, (unsigned long long)s->version, how, said_len, said);
+            } else {
+                hb__emit(m, sb, HB_EVENT_UNLOADED, s->name, s->version, 0, r, NULL,
+                         "%s v%llu could not be restarted and was removed: loading it %s the "
+                         "worker (%.*s)",
+                         s->name, (unsigned long long)s->version, how, said_len, said);
+                hb__slot_remove(sb, s);
+            }
             return true;
+        }
         if (ck) {
             s->restore_fresh = true; /* retry this plugin without its state */
             s->state_lost = true;
@@ -314,8 +337,9 @@ static int recover(hb_sandbox *sb, const char *plugin, uint64_t version, int cod
     if (crash_loop_check(sb))
         return HB_EFAILED;
     hb_slot *s = plugin ? hb__slot_find(sb, plugin) : NULL;
+    uint64_t began = sb->op_started_ns && sb->op_started_ns <= t0 ? sb->op_started_ns : t0;
     bool reverted = s && s->version == version &&
-                    hb__probation_revert(sb, s, code == HB_EHUNG ? "hung" : "crashed");
+                    hb__probation_revert(sb, s, code, began);
     account_lost_state(sb, why);
     int r = 0;
     if (hb__now_ns() >= sb->restart_due) {
@@ -355,6 +379,7 @@ static int down_error(hb_sandbox *sb)
  * that died while idle (killed from outside) is noticed and replaced. */
 int hb__ensure_worker(hb_sandbox *sb)
 {
+    sb->op_started_ns = hb__now_ns();
     int r = hb__sandbox_usable(sb);
     if (r < 0)
         return r;
@@ -397,4 +422,16 @@ void hb__restart_death(const hb_sandbox *sb, uint64_t *seen, uint64_t *reaped)
 {
     *seen = sb->rs_death_seen;
     *reaped = sb->rs_reaped;
+}
+
+int hb_sandbox_worker_fd(hb_sandbox *sb)
+{
+    if (!sb || sb->wc.pid <= 0)
+        return -1;
+    return sb->wc.worker_pidfd >= 0 ? sb->wc.worker_pidfd : sb->wc.pidfd;
+}
+
+int hb_sandbox_check(hb_sandbox *sb)
+{
+    return sb ? hb__ensure_worker(sb) : -EINVAL;
 }

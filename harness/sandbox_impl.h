@@ -98,8 +98,11 @@ void hb__probation_start(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec,
 /* True when s is not (or no longer) on probation. */
 bool hb__probation_tick(hb_sandbox *sb, hb_slot *s);
 /* A version on probation that crashed or hung goes back to the version
- * before it (marked bad), before the worker restarts. */
-bool hb__probation_revert(hb_sandbox *sb, hb_slot *s, const char *reason);
+ * before it (marked bad), before the worker restarts; code: HB_ECRASHED or
+ * HB_EHUNG, what the rolled-back event says. at_ns: when the
+ * operation that failed began; probation is judged as of then (a hang is
+ * noticed only after call_timeout_ms, which may be longer than it). */
+bool hb__probation_revert(hb_sandbox *sb, hb_slot *s, int code, uint64_t at_ns);
 
 /* ---- rpc.c ---------------------------------------------------------------- */
 

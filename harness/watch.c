@@ -57,7 +57,10 @@ static wplug *find_plug_dir(hb_watch *w, const char *dir)
     return NULL;
 }
 
-static void refresh_inputs(hb_watch *w, wplug *p)
+/* The inputs of p's latest stored version, and the files outside the roots
+ * among them followed from now on (watch_follow.c); since: when the build
+ * that stored it began. */
+static void refresh_inputs(hb_watch *w, wplug *p, const struct timespec *since)
 {
     hb_manager *m = w->sb->m;
     hb_version_rec rec = {0};
@@ -66,6 +69,7 @@ static void refresh_inputs(hb_watch *w, wplug *p)
         hb__strv_free(p->inputs);
         p->inputs = rec.inputs;
         rec.inputs = NULL;
+        hb__watch_follow_inputs(w, p, since);
     }
     hb_version_rec_release(&rec);
 }
@@ -191,6 +195,9 @@ static int build_plug(hb_watch *w, wplug *p)
     if (!reload && hb__slot_find(sb, p->name))
         return -EEXIST; /* someone else's plugin of that name: said once above */
     char before[HB_SHA256_HEX], after[HB_SHA256_HEX];
+    struct timespec since = w->since;
+    if (!w->starting)
+        clock_gettime(CLOCK_REALTIME_COARSE, &since);
     digest_plug(p, before);
     uint64_t v_before = 0, v_after = 0;
     hb_slot *slot = reload ? hb__slot_find(sb, p->name) : NULL;
@@ -204,7 +211,7 @@ static int build_plug(hb_watch *w, wplug *p)
     sb->held = NULL;
     sb->build_fresh = false;
     digest_plug(p, after); /* with the inputs the build started from */
-    refresh_inputs(w, p);
+    refresh_inputs(w, p, &since);
     slot = hb__slot_find(sb, p->name); /* the reload may have moved the slots */
     p->loaded = slot != NULL;
     if (slot)
@@ -267,6 +274,7 @@ static void remove_plug(hb_watch *w, wplug *p)
     free(p->name);
     free(p->dir);
     hb__strv_free(p->inputs);
+    hb__strv_free(p->followed);
     size_t i = (size_t)(p - w->plugs);
     memmove(&w->plugs[i], &w->plugs[i + 1], (w->nplugs - i - 1) * sizeof(*p));
     w->nplugs--;
@@ -310,7 +318,13 @@ static void scan_root(hb_watch *w, size_t ri)
             continue;
         char *sub = hb__path_join(root, e->d_name);
         struct stat st;
-        if (sub && lstat(sub, &st) == 0 && S_ISDIR(st.st_mode) && has_sources(sub)) {
+        bool is_link = sub && lstat(sub, &st) == 0 && S_ISLNK(st.st_mode);
+        if (is_link && stat(sub, &st) == 0 && S_ISDIR(st.st_mode) && has_sources(sub))
+            hb__emit(w->sb->m, w->sb, HB_EVENT_WARNING, NULL, 0, 0, 0, NULL,
+                     "%s is a symbolic link to a directory of sources: not loaded (watch mode "
+                     "does not follow symlinked directories; watch the directory it points to)",
+                     sub);
+        if (sub && !is_link && lstat(sub, &st) == 0 && S_ISDIR(st.st_mode) && has_sources(sub)) {
             char **nd = realloc(dirs, (n + 1) * sizeof(*nd));
             if (nd) {
                 dirs = nd;
@@ -344,6 +358,10 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     if (!w)
         return -ENOMEM;
     w->sb = sb;
+    /* The first builds may have run before their plugins are loaded (in
+     * parallel, below): what they read is judged from now. */
+    clock_gettime(CLOCK_REALTIME_COARSE, &w->since);
+    w->starting = true;
     w->selftests = !opts || opts->run_selftests >= 0;
     w->quiet_ms = opts && opts->quiet_ms ? opts->quiet_ms : 20;
     hb_watch_options full = HB_WATCH_OPTIONS_INIT;
@@ -446,6 +464,7 @@ int hb_watch_new(hb_sandbox *sb, const char *const *roots, const hb_watch_option
     for (size_t k = 0; k < w->nplugs; k++)
         build_plug(w, &w->plugs[order ? order[k] : k]);
     free(order);
+    w->starting = false;
     size_t loaded = 0;
     for (size_t i = 0; i < w->nplugs; i++)
         loaded += w->plugs[i].loaded;
@@ -475,6 +494,7 @@ void hb_watch_free(hb_watch *w)
         free(w->plugs[i].name);
         free(w->plugs[i].dir);
         hb__strv_free(w->plugs[i].inputs);
+        hb__strv_free(w->plugs[i].followed);
     }
     free(w->plugs);
     hb__strv_free(w->exclude);
@@ -716,7 +736,8 @@ int hb_watch_process(hb_watch *w)
         for (size_t i = 0; i < w->nplugs; i++) {
             bool inside = path_in(path, w->plugs[i].dir);
             in_plugin |= inside;
-            if (inside || hb__strv_contains(w->plugs[i].inputs, path)) {
+            if (inside || hb__strv_contains(w->plugs[i].inputs, path) ||
+                hb__strv_contains(w->plugs[i].followed, path)) {
                 touched[i] = true;
                 matched = true;
             }

@@ -1,7 +1,10 @@
 /* harness/watch_impl.h - the watch's state, shared by watch.c (scanning,
- * change sets, builds) and watch_pause.c (pausing auto-reload). */
+ * change sets, builds), watch_pause.c (pausing auto-reload) and
+ * watch_follow.c (inputs outside the roots). */
 #ifndef HB_HARNESS_WATCH_IMPL_H
 #define HB_HARNESS_WATCH_IMPL_H
+
+#include <time.h>
 
 #include "harness.h"
 #include "watcher.h"
@@ -10,6 +13,7 @@ typedef struct wplug {
     char *name;
     char *dir;
     char **inputs;  /* the last stored version's inputs (a list) */
+    char **followed; /* files outside the roots the watcher follows for it */
     bool loaded;
     bool stale;     /* its files changed during its last build: build again */
     bool failed;    /* its last build or swap failed (and was reported) */
@@ -33,6 +37,8 @@ struct hb_watch {
     bool paused;        /* hb_watch_pause: remember changes, build nothing */
     bool gone_deferred; /* a directory went away while paused */
     unsigned retries;   /* retry wake-ups armed in a row for stale plugins */
+    bool starting;          /* hb_watch_new's first builds */
+    struct timespec since;  /* ... began then */
 };
 
 /* Builds the plugins marked in touched (and the stale ones), providers
@@ -40,6 +46,9 @@ struct hb_watch {
 int hb__watch_build_marked(hb_watch *w, bool *touched);
 /* Forgets (and unloads) plugins whose directory went away; returns how many. */
 int hb__watch_drop_gone(hb_watch *w);
+/* Has the watcher follow the files outside the roots that p's last build
+ * read (watch_follow.c); since is when that build began. */
+void hb__watch_follow_inputs(hb_watch *w, wplug *p, const struct timespec *since);
 /* While paused: remembers touched[] (one per plugin) for hb_watch_resume. */
 void hb__watch_defer(hb_watch *w, const bool *touched);
 

@@ -272,6 +272,8 @@ static int rescan_all(hb_watcher *w)
         if ((r = hb__w_walk(w, w->roots[i].path, WALK_RESCAN, false, NULL)) < 0)
             return r;
     }
+    if ((r = hb__w_followed_rescan(w)) < 0)
+        return r;
     struct pathstack stale = {0};
     for (size_t i = 0; i < w->files.cap; i++) {
         struct fentry *e = w->files.slots[i];

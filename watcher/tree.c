@@ -215,7 +215,10 @@ void hb__w_await_root(hb_watcher *w, const char *path)
         *slash = '\0';
     struct awaited *na = realloc(w->awaited, (w->n_awaited + 1) * sizeof(*na));
     char *copy = strdup(path);
-    int wd = na && copy ? inotify_add_watch(w->ifd, parent, IN_CREATE | IN_MOVED_TO | IN_ONLYDIR)
+    /* IN_MASK_ADD: the directory may be watched already for a followed
+     * file (files.c), whose events must keep coming. */
+    int wd = na && copy ? inotify_add_watch(w->ifd, parent,
+                                            IN_CREATE | IN_MOVED_TO | IN_ONLYDIR | IN_MASK_ADD)
                         : -1;
     free(parent);
     if (na)

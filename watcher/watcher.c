@@ -159,6 +159,8 @@ static int handle_event(hb_watcher *w, const struct inotify_event *ev)
     }
     if (!ev->len || !ev->name[0])
         return 0;
+    if (d->flat)
+        return hb__w_followed_event(w, d, ev);
     bool is_dir = ev->mask & IN_ISDIR;
     if (hb__w_is_excluded(w, ev->name, is_dir) || (!is_dir && !hb__w_is_included(w, ev->name)))
         return 0; /* irrelevant: does not even extend the quiet window */
@@ -312,6 +314,7 @@ void hb_watcher_free(hb_watcher *w)
         free(w->dirs[i].path);
     free(w->dirs);
     hb__w_pmap_clear(&w->files);
+    hb__w_pmap_clear(&w->followed);
     hb__w_clear_dirty(w);
     hb__w_discard_output(w);
     free(w->ch);

@@ -28,7 +28,11 @@
  *    directory is not descended (no loops). A symlink to a regular file whose
  *    name matches include is tracked by its target's content as seen when the
  *    link's directory has an event or on a rescan; changes to a target outside
- *    the roots are not watched.
+ *    the roots are not watched unless the target is followed
+ *    (hb_watcher_follow).
+ *  - Files outside the roots may be followed one by one (hb_watcher_follow):
+ *    each one's directory is watched, that directory only, and only the
+ *    followed names in it are reported.
  *  - Roots may not overlap (a root inside another is -EEXIST).
  *  - An idle watcher makes no system calls and has no timer armed: its fd only
  *    becomes readable when an inotify event arrives or a pending quiet window
@@ -156,6 +160,16 @@ void hb_watcher_free(hb_watcher *w); /* accepts NULL */
  * -E2BIG (own limits) or another -errno; on error nothing of the root stays
  * watched. */
 int hb_watcher_add_root(hb_watcher *w, const char *path, char **err);
+
+/* Follows one more file outside the roots (an absolute path, e.g. a header
+ * a build read from elsewhere, or the target of a symlinked source): its
+ * directory is watched (not descended) and changes to its content are
+ * reported like those of a file under a root, with its checksum now as the
+ * baseline. A path under a root is only remembered (its root reports it).
+ * Returns 1 when newly followed, 0 when it already was, -E2BIG past
+ * max_files, or another -errno (then *err says why). A directory that
+ * cannot be watched is a warning in the next change set, not an error. */
+int hb_watcher_follow(hb_watcher *w, const char *path, char **err);
 
 /* Stops watching a root given as passed to add_root (or its realpath) and
  * forgets its files without reporting them. -ENOENT if it is not a root. */

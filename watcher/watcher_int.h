@@ -7,6 +7,7 @@
  *              come and go
  *   settle.c   the quiet window, the dirty set, checksums and reconciling
  *              them into a change set
+ *   files.c    files outside the roots that are followed too
  */
 #ifndef HB_WATCHER_INT_H
 #define HB_WATCHER_INT_H
@@ -85,6 +86,7 @@ struct wdir { /* one inotify watch; the array is sorted by wd */
     int wd;
     uint32_t gen;
     char *path;
+    bool flat; /* a followed file's directory outside the roots (files.c) */
 };
 
 struct root {
@@ -113,6 +115,7 @@ struct hb_watcher {
     size_t n_dirs, cap_dirs;
     struct pmap files;
     struct pmap dirty;
+    struct pmap followed; /* hb_watcher_follow's paths (files.c) */
     uint32_t gen;
 
     bool pending, rescan_all, overflowed;
@@ -193,5 +196,12 @@ void hb__w_discard_output(hb_watcher *w);
 /* Settles everything pending into *out: 1 when it is non-empty, 0, or a
  * negative -errno. */
 int hb__w_reconcile(hb_watcher *w, hb_change_set *out);
+
+/* ---- followed files outside the roots (files.c) -------------------------- */
+bool hb__w_is_followed(const hb_watcher *w, const char *path);
+/* An event in a flat directory: marks a followed file dirty. */
+int hb__w_followed_event(hb_watcher *w, const struct wdir *d, const struct inotify_event *ev);
+/* An overflow: reconciles every followed file outside the roots. */
+int hb__w_followed_rescan(hb_watcher *w);
 
 #endif /* HB_WATCHER_INT_H */

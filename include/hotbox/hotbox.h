@@ -652,6 +652,20 @@ HB_EXTERN int hb_manager_sandboxes(hb_manager *m, hb_sandbox **out, size_t cap,
  * hb_sandbox_free. */
 HB_EXTERN const char *hb_sandbox_last_crash(hb_sandbox *sb, int64_t *at);
 
+/* A worker that dies while no operation runs (a plugin thread crashed, a
+ * kill from outside) is noticed by the next operation. A caller with its
+ * own poll loop notices it at once instead: hb_sandbox_worker_fd is an fd
+ * (a pidfd, owned by the sandbox) that becomes readable when the current
+ * worker ends, -1 when there is none; it changes when the worker is
+ * restarted, so ask again after every operation. hb_sandbox_check does
+ * what the next operation would do first: the crashed event, the
+ * automatic rollback of a version on probation (judged at the moment the
+ * death is noticed), the restart. Returns 0 (the worker runs, or was
+ * restarted) or what an operation would (HB_EFAILED in a crash loop,
+ * HB_EDOWN with no_auto_restart). hotbox watch does this. */
+HB_EXTERN int hb_sandbox_worker_fd(hb_sandbox *sb);
+HB_EXTERN int hb_sandbox_check(hb_sandbox *sb);
+
 /* Named state snapshots, kept in the catalogue (.hotbox/hotbox.db) per
  * plugin and name, with the plugin version whose save() wrote them and its
  * state schema, so a test can start from a known state and a failure
