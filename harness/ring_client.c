@@ -48,6 +48,19 @@ int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **
     return ring_violation(wc, err, "a reply that is neither OK nor ERR");
 }
 
+/* A wrapped worker's bwrap found dead once the call was posted (it was
+ * left to the call: hb__wc_alive_for_call). The worker is killed with it
+ * before anything it did is read, so the call is answered by nothing that
+ * ran after bwrap's death could be seen: it reads as a worker found dead
+ * before the call, which the caller recovers from (call.c). */
+static int wrapper_gone(hb_wclient *wc, char **err)
+{
+    hb__wc_kill(wc);
+    wc->undelivered = true;
+    return hb__seterr(err, HB_ECRASHED,
+                      "had died: its jail (bwrap) ended before the call was answered");
+}
+
 /* The next call spins for twice what this one took (a reply that would
  * have come while spinning), up to the budget; a call that took longer
  * than that spins for the minimum only. Judged on the time taken, not on
@@ -88,6 +101,12 @@ static int ring_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t
     wc->undelivered = false;
     wc->ring_pending = true;
     wc->ring_bell = atomic_load_explicit(&ring->bell, memory_order_relaxed);
+    /* bwrap's death, asked now that the worker has the call: a caller
+     * that saw bwrap go before it called (its pidfd readable) is answered
+     * by no reply, and the poll overlaps the worker's work on another CPU
+     * instead of adding to the round trip. */
+    if (wc->wrapped && !hb_mon_alive(wc->pidfd))
+        return wrapper_gone(wc, err);
     uint32_t st = hb__ring_await(ring, wc->spin_ns);
     if (st == HB_RING_DONE) {
         *clock = hb__now_ns();
@@ -114,7 +133,9 @@ int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clo
     uint64_t start = *clock;
     int r;
     if (!wc->ring || wc->pid <= 0 || hb__wire_finish(req) < 0 || req->len > HB_RING_SLOT)
-        r = hb__wc_request(wc, req, timeout_ms, NULL, NULL, reply, err);
+        r = wc->wrapped && wc->pid > 0 && !hb_mon_alive(wc->pidfd)
+                ? wrapper_gone(wc, err)
+                : hb__wc_request(wc, req, timeout_ms, NULL, NULL, reply, err);
     else
         r = ring_call(wc, req, timeout_ms, clock, reply, err);
     if (*clock == start) /* not read at the end yet (the socket, an error) */
