@@ -8,7 +8,12 @@
  *    reaches it under a root manager) still runs and spins on its ring.
  *    The call says the state was lost, the worker ends, and the sandbox
  *    serves its checkpoint. robust_kill_wrapper checks the same with the
- *    helper running, where the helper's kill usually wins the race. */
+ *    helper running, where the helper's kill usually wins the race;
+ *  - channel_standard, channel_permissive: a call whose plugin code
+ *    closed or replaced the worker's channel fails as a crash even though
+ *    its reply could go through the ring (under a seccomp filter the close
+ *    is a denied call; without one the worker checks the channel per
+ *    reply); only setting close-on-exec on it is harmless and served. */
 #include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
@@ -165,10 +170,67 @@ static void case_wrapper_dead_unwatched(void)
     hb_manager_free(m);
 }
 
+/* ---- the channel: a ring reply must not hide that plugin code closed or
+ * replaced the worker's channel (fd 3 in the worker) ---------------------- */
+
+static const char chan_src[] =
+    "#define _GNU_SOURCE\n"
+    "#include <hotbox/plugin.h>\n#include <fcntl.h>\n#include <stdint.h>\n"
+    "#include <sys/syscall.h>\n#include <unistd.h>\n"
+    "#define CLOEXEC_ONLY 4 /* CLOSE_RANGE_CLOEXEC */\n"
+    "int64_t ping(void) { return 7; }\n"
+    "int64_t chan_close(void) { return close(3); }\n"
+    "int64_t chan_dup2(void) { int fd = open(\"/dev/null\", O_RDONLY); return dup2(fd, 3); }\n"
+    "int64_t chan_dup3(void) { int fd = open(\"/dev/null\", O_RDONLY); return dup3(fd, 3, 0); }\n"
+    "int64_t chan_close_range(void) { return syscall(SYS_close_range, 3u, ~0u, 0u); }\n"
+    "int64_t chan_raw_close(void) { return syscall(SYS_close, 0xffffffff00000003ull); }\n"
+    "int64_t chan_raw_range(void) { return syscall(SYS_close_range, 0xffffffff00000003ull, ~0u, 0u); }\n"
+    "int64_t chan_raw_dup2(void) { int fd = open(\"/dev/null\", O_RDONLY);"
+    " return syscall(SYS_dup2, fd, 0xffffffff00000003ull); }\n"
+    "int64_t chan_cloexec(void) { return syscall(SYS_close_range, 3u, ~0u, CLOEXEC_ONLY); }\n"
+    "HB_PLUGIN(\"chan\", 1, 0, 0, 0, 0);\n";
+
+/* Each way of losing the channel fails the call that did it, as a crash
+ * (under a filter: the denied call named), and the next call is served by a
+ * fresh worker; setting close-on-exec on it (harmless) is served. */
+static void channel_cases(hb_profile profile)
+{
+    char *dir = e2e_write("chan", "chan.c", chan_src);
+    hb_manager *m = e2e_manager_pool(&ev, 0);
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.profile = profile;
+    static const char *const lose[] = {"chan_close", "chan_dup2", "chan_dup3",
+                                       "chan_close_range", "chan_raw_close", "chan_raw_range",
+                                       "chan_raw_dup2"};
+    int64_t v = 0;
+    for (size_t i = 0; i < sizeof(lose) / sizeof(lose[0]); i++) {
+        hb_sandbox *sb = e2e_loaded(m, &so, dir); /* one crash each: no crash loop */
+        for (int k = 0; k < 20; k++) /* a ring call, the worker spinning */
+            HB_CHECK_OK(hb_callf(sb, "chan", "ping", ")l", &v));
+        int r = hb_callf(sb, "chan", lose[i], ")l", &v);
+        printf("%s -> %d: %s\n", lose[i], r, r < 0 ? hb_sandbox_last_error(sb) : "served");
+        HB_CHECK_EQ(r, HB_ECRASHED);
+        HB_CHECK_OK(hb_callf(sb, "chan", "ping", ")l", &v));
+        HB_CHECK_EQ(v, 7);
+        hb_sandbox_free(sb);
+    }
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
+    HB_CHECK_OK(hb_callf(sb, "chan", "chan_cloexec", ")l", &v));
+    HB_CHECK_EQ(v, 0);
+    HB_CHECK_OK(hb_callf(sb, "chan", "ping", ")l", &v));
+    e2e_free(sb, m);
+}
+
+static void case_channel_standard(void) { channel_cases(HB_PROFILE_STANDARD); }
+static void case_channel_permissive(void) { channel_cases(HB_PROFILE_PERMISSIVE); }
+
 int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
         {"wrapper_dead_unwatched", case_wrapper_dead_unwatched},
+        {"channel_standard", case_channel_standard},
+        {"channel_permissive", case_channel_permissive},
     };
     return e2e_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
