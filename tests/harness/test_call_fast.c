@@ -9,12 +9,14 @@
  *    The call says the state was lost, the worker ends, and the sandbox
  *    serves its checkpoint. robust_kill_wrapper checks the same with the
  *    helper running, where the helper's kill usually wins the race;
+ *  - crash_mid_call_once: a wrapped worker dying during the call (bwrap
+ *    exits with it) is that call's crash, not a killed bwrap's (the call
+ *    is not run again on a fresh worker);
  *  - channel_standard, channel_permissive: a call whose plugin code
  *    closed or replaced the worker's channel fails as a crash even though
  *    its reply could go through the ring (under a seccomp filter the close
  *    is a denied call; without one the worker checks the channel per
  *    reply); only setting close-on-exec on it is harmless and served. */
-#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -31,24 +33,6 @@ static uint64_t now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* The pid of this process's watch helper, or -1. */
-static int helper_pid(void)
-{
-    DIR *d = opendir("/proc");
-    HB_CHECK(d != NULL);
-    int found = -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d))) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        int pid = atoi(e->d_name);
-        if (e2e_parent_of(pid) == getpid() && e2e_is_watch_helper(pid))
-            found = pid;
-    }
-    closedir(d);
-    return found;
 }
 
 struct resume {
@@ -91,7 +75,7 @@ static bool one_round(hb_manager *m, const char *dir)
     int wrap = e2e_parent_of(worker);
     if (wrap == getpid())
         HB_SKIP("the worker is not wrapped here");
-    int helper = helper_pid();
+    int helper = e2e_watch_helper_pid();
     if (helper < 0)
         HB_SKIP("no watch helper here");
     int wfd = (int)syscall(SYS_pidfd_open, worker, 0);
@@ -170,6 +154,50 @@ static void case_wrapper_dead_unwatched(void)
     hb_manager_free(m);
 }
 
+/* A wrapped worker that dies during the call (bwrap then exits too, with
+ * the worker's status) is that call's crash, reported once: not taken for
+ * a bwrap killed from outside, which would run the call again on a fresh
+ * worker (a second crash). Caller, worker and bwrap share one CPU, so the
+ * woken worker runs, dies and bwrap exits before the caller asks bwrap's
+ * pidfd after posting. */
+static void case_crash_mid_call_once(void)
+{
+    char *dir = e2e_write("counter", "counter.c",
+                          e2e_counter_src(1, 1,
+                                          "#include <unistd.h>\n"
+                                          "int64_t boom(void) { _exit(3); }\n"
+                                          "HB_PLUGIN(\"counter\", 1, 0, 0, save, migrate);"));
+    hb_manager *m = e2e_manager_pool(&ev, 0);
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.profile = HB_PROFILE_STANDARD;
+    hb_sandbox *sb = e2e_loaded(m, &so, dir);
+    int64_t v;
+    HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
+    int worker = hb_sandbox_worker_pid(sb);
+    int wrap = e2e_parent_of(worker);
+    if (wrap == getpid())
+        HB_SKIP("the worker is not wrapped here");
+    cpu_set_t saved, one;
+    HB_CHECK_EQ(sched_getaffinity(0, sizeof(saved), &saved), 0);
+    CPU_ZERO(&one);
+    CPU_SET(0, &one);
+    HB_CHECK_EQ(sched_setaffinity(worker, sizeof(one), &one), 0);
+    HB_CHECK_EQ(sched_setaffinity(wrap, sizeof(one), &one), 0);
+    HB_CHECK_EQ(sched_setaffinity(0, sizeof(one), &one), 0);
+    int r = hb_callf(sb, "counter", "boom", ")l", &v);
+    HB_CHECK_EQ(sched_setaffinity(0, sizeof(saved), &saved), 0);
+    printf("boom -> %d: %s\n", r, hb_sandbox_last_error(sb));
+    HB_CHECK_EQ(r, HB_ECRASHED);
+    HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "exited with status 3");
+    hb_sandbox_usage u;
+    HB_CHECK_OK(hb_sandbox_usage_get(sb, &u));
+    printf("crashes %llu, restarts %llu\n", (unsigned long long)u.crashes,
+           (unsigned long long)u.restarts);
+    HB_CHECK_EQ(u.crashes, 1);
+    e2e_free(sb, m);
+}
+
 /* ---- the channel: a ring reply must not hide that plugin code closed or
  * replaced the worker's channel (fd 3 in the worker) ---------------------- */
 
@@ -229,6 +257,7 @@ int main(int argc, char **argv)
 {
     static const e2e_case cases[] = {
         {"wrapper_dead_unwatched", case_wrapper_dead_unwatched},
+        {"crash_mid_call_once", case_crash_mid_call_once},
         {"channel_standard", case_channel_standard},
         {"channel_permissive", case_channel_permissive},
     };
