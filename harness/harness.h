@@ -190,7 +190,7 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
 /* hb__wc_request for a CALL (no interim frames): through the shared-memory
  * ring when the worker has one and the frame fits a slot, otherwise (and
  * for large replies) over the socket. Same results and guarantees. A
- * wrapped worker whose bwrap is found dead after the request was posted
+ * wrapped worker whose bwrap is found killed after the request was posted
  * (hb__wc_alive_for_call left it to the call) is killed and the call
  * answered by nothing it did: HB_ECRASHED with wc->undelivered set, as for
  * a worker found dead before the call (the caller recovers and says
