@@ -131,7 +131,7 @@ static int call_parsed(hb_sandbox *sb, const char *plugin, const char *symbol,
      * starts over once, from here. */
     bool retried = false;
 again:
-    if ((r = hb__ensure_worker(sb)) < 0)
+    if ((r = hb__ensure_worker_for_call(sb)) < 0)
         return r;
     hb_slot *s = hb__slot_find(sb, plugin);
     if (!s)

@@ -189,7 +189,12 @@ int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms,
                    hb_interim_fn interim, void *ud, hb_frame *reply, char **err);
 /* hb__wc_request for a CALL (no interim frames): through the shared-memory
  * ring when the worker has one and the frame fits a slot, otherwise (and
- * for large replies) over the socket. Same results and guarantees. *clock
+ * for large replies) over the socket. Same results and guarantees. A
+ * wrapped worker whose bwrap is found killed after the request was posted
+ * (hb__wc_alive_for_call left it to the call) is killed and the call
+ * answered by nothing it did: HB_ECRASHED with wc->undelivered set, as for
+ * a worker found dead before the call (the caller recovers and says
+ * HB_ESTATELOST when state was lost). *clock
  * holds the hb__now_ns() the call started at; it is set to the time the
  * reply was taken (one clock read serves the caller's timing too). */
 int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clock,
@@ -227,6 +232,10 @@ void hb__wc_record_fault(hb_wclient *wc, const hb_frame *f);
 void hb__crash_trace(hb_store *store, const hb_proto_fault *m, struct hb_wfault *out);
 /* Whether the worker process still runs. */
 bool hb__wc_alive(hb_wclient *wc);
+/* hb__wc_alive, leaving a wrapped worker's bwrap to the call about to be
+ * made: hb__wc_call asks bwrap's pidfd after posting, while the worker
+ * serves (one system call off the round trip's critical path). */
+bool hb__wc_alive_for_call(hb_wclient *wc);
 /* Asks the worker to shut down (fini hooks run), waits up to grace_ms,
  * then kills it. Always leaves wc empty. */
 void hb__wc_stop(hb_wclient *wc, unsigned grace_ms);
@@ -611,6 +620,8 @@ void hb__coverage_release(hb_manager *m);
  * counters come from plugin code), written atomically, mode 0600. */
 int hb__coverage_copy(const char *from, const char *to);
 int hb__ensure_worker(hb_sandbox *sb);
+/* hb__ensure_worker before a CALL (hb__wc_alive_for_call). */
+int hb__ensure_worker_for_call(hb_sandbox *sb);
 int hb__maybe_checkpoint(hb_sandbox *sb, hb_slot *s);
 void hb__recover(hb_sandbox *sb, const char *plugin, uint64_t version, int code, const char *what);
 /* Stops a sandbox whose manager is being freed and detaches it: the

@@ -377,7 +377,7 @@ static int down_error(hb_sandbox *sb)
 
 /* Before an operation: a restart that is due happens now, and a worker
  * that died while idle (killed from outside) is noticed and replaced. */
-int hb__ensure_worker(hb_sandbox *sb)
+static int ensure(hb_sandbox *sb, bool for_call)
 {
     sb->op_started_ns = hb__now_ns();
     int r = hb__sandbox_usable(sb);
@@ -391,7 +391,7 @@ int hb__ensure_worker(hb_sandbox *sb)
         hb__probation_tick(sb, &sb->slots[i]); /* proven by time: said when seen */
     if (sb->restart_pending)
         return restart_when_due(sb);
-    if (hb__wc_alive(&sb->wc))
+    if (for_call ? hb__wc_alive_for_call(&sb->wc) : hb__wc_alive(&sb->wc))
         return 0;
     char buf[160] = "no worker", where[1024];
     if (sb->wc.denied[0] || sb->wc.reaped) /* the denial watcher may have ended it */
@@ -409,6 +409,16 @@ int hb__ensure_worker(hb_sandbox *sb)
     if (r == 0 && sb->restart_pending)
         return restart_when_due(sb);
     return r;
+}
+
+int hb__ensure_worker(hb_sandbox *sb)
+{
+    return ensure(sb, false);
+}
+
+int hb__ensure_worker_for_call(hb_sandbox *sb)
+{
+    return ensure(sb, true);
 }
 
 uint64_t hb__restart_stages(const hb_sandbox *sb, uint64_t ns[HB_RS_COUNT], bool *spare)

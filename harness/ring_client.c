@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "harness.h"
 #include "ring.h"
@@ -48,6 +49,35 @@ int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **
     return ring_violation(wc, err, "a reply that is neither OK nor ERR");
 }
 
+/* Whether a wrapped worker's bwrap was killed (by a signal, from
+ * outside), as opposed to alive or exited: bwrap exits when its worker
+ * dies, which may be this very call crashing, a death the ordinary path
+ * reports. Asked without reaping (WNOWAIT): bwrap is this process's child. */
+static bool wrapper_killed(hb_wclient *wc)
+{
+    if (!wc->wrapped || wc->pid <= 0 || hb_mon_alive(wc->pidfd))
+        return false;
+    siginfo_t si = {0};
+    int r;
+    do
+        r = waitid(P_PIDFD, (id_t)wc->pidfd, &si, WEXITED | WNOHANG | WNOWAIT);
+    while (r < 0 && errno == EINTR);
+    return r == 0 && si.si_pid != 0 && (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED);
+}
+
+/* A wrapped worker's bwrap found killed once the call was posted (it was
+ * left to the call: hb__wc_alive_for_call). The worker is killed with it
+ * before anything it did is read, so the call is answered by nothing that
+ * ran after bwrap's death could be seen: it reads as a worker found dead
+ * before the call, which the caller recovers from (call.c). */
+static int wrapper_gone(hb_wclient *wc, char **err)
+{
+    hb__wc_kill(wc);
+    wc->undelivered = true;
+    return hb__seterr(err, HB_ECRASHED,
+                      "had died: its jail (bwrap) ended before the call was answered");
+}
+
 /* The next call spins for twice what this one took (a reply that would
  * have come while spinning), up to the budget; a call that took longer
  * than that spins for the minimum only. Judged on the time taken, not on
@@ -88,6 +118,12 @@ static int ring_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t
     wc->undelivered = false;
     wc->ring_pending = true;
     wc->ring_bell = atomic_load_explicit(&ring->bell, memory_order_relaxed);
+    /* bwrap's death, asked now that the worker has the call: a caller
+     * that saw bwrap killed before it called (its pidfd readable) is
+     * answered by no reply, and the poll overlaps the worker's work on
+     * another CPU instead of adding to the round trip. */
+    if (wrapper_killed(wc))
+        return wrapper_gone(wc, err);
     uint32_t st = hb__ring_await(ring, wc->spin_ns);
     if (st == HB_RING_DONE) {
         *clock = hb__now_ns();
@@ -114,7 +150,8 @@ int hb__wc_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t *clo
     uint64_t start = *clock;
     int r;
     if (!wc->ring || wc->pid <= 0 || hb__wire_finish(req) < 0 || req->len > HB_RING_SLOT)
-        r = hb__wc_request(wc, req, timeout_ms, NULL, NULL, reply, err);
+        r = wrapper_killed(wc) ? wrapper_gone(wc, err)
+                               : hb__wc_request(wc, req, timeout_ms, NULL, NULL, reply, err);
     else
         r = ring_call(wc, req, timeout_ms, clock, reply, err);
     if (*clock == start) /* not read at the end yet (the socket, an error) */

@@ -524,8 +524,10 @@ uint32_t hb__wc_next_id(hb_wclient *wc)
  * without it (no ring, a word that says "dead", a listener still read
  * here) one poll asks both processes whether they run and the seccomp
  * listener whether a plugin thread waits in a denied call; the next CALL
- * reports that denial (hb__wc_call) before it is posted. */
-bool hb__wc_alive(hb_wclient *wc)
+ * reports that denial (hb__wc_call) before it is posted. wrapper_later:
+ * a wrapped worker's bwrap is left to the call about to be made, which
+ * asks it while the worker serves (hb__wc_call). */
+static bool alive(hb_wclient *wc, bool wrapper_later)
 {
     if (wc->pid <= 0)
         return false;
@@ -535,10 +537,12 @@ bool hb__wc_alive(hb_wclient *wc)
      * worker's bwrap is asked too (one fd): its death is news the word
      * does not carry yet (the watcher kills the worker then, but after
      * whoever saw bwrap go may already call; a root manager's jailed
-     * worker gets no parent-death signal from its bwrap: the uid differs). */
+     * worker gets no parent-death signal from its bwrap: the uid differs,
+     * and bwrap has dropped the capability that would let the signal
+     * through). A call asks after posting instead (wrapper_later). */
     if (wc->ring && !wc->has_listener && hb__ring_peer_alive(wc->ring) &&
         !(wc->dwatch && hb__dwatch_news(wc->dwatch)) &&
-        (!wc->wrapped || hb_mon_alive(wc->pidfd)))
+        (!wc->wrapped || wrapper_later || hb_mon_alive(wc->pidfd)))
         return true;
     struct pollfd p[3] = {{.fd = wc->pidfd, .events = POLLIN},
                           {.fd = wc->worker_pidfd, .events = POLLIN},
@@ -568,6 +572,16 @@ bool hb__wc_alive(hb_wclient *wc)
         return true;
     reap_dead(wc);
     return false;
+}
+
+bool hb__wc_alive(hb_wclient *wc)
+{
+    return alive(wc, false);
+}
+
+bool hb__wc_alive_for_call(hb_wclient *wc)
+{
+    return alive(wc, true);
 }
 
 int hb__wc_request(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, hb_interim_fn interim,

@@ -83,14 +83,17 @@ int hb__sig_parse(const char *sig, hb_sig *out, hb_sig_error *err)
         return fail(err, sig, 1, "no signature");
     memset(&s, 0, sizeof(s));
     size_t i = 0;
+    /* d (the character as messages quote it) is rendered only for a
+     * message: this runs on both sides of every call. */
     for (; sig[i] && sig[i] != ')'; i++) {
         hb_type t;
-        describe_char(sig[i], d);
         if (sig[i] == 'p')
             return fail(err, sig, i + 1,
                         "raw pointer 'p' cannot cross the process boundary (use 'b' or 'w')");
-        if (!lookup(sig[i], &t))
+        if (!lookup(sig[i], &t)) {
+            describe_char(sig[i], d);
             return fail(err, sig, i + 1, "unknown type character %s", d);
+        }
         if (t == HB_TYPE_VOID)
             return fail(err, sig, i + 1, "'v' is only valid as the return type");
         if (s.nargs == HB_SIG_MAX_ARGS)
@@ -102,13 +105,15 @@ int hb__sig_parse(const char *sig, hb_sig *out, hb_sig_error *err)
     i++;
     if (!sig[i])
         return fail(err, sig, i + 1, "missing return type after ')'");
-    describe_char(sig[i], d);
     if (sig[i] == 'p')
         return fail(err, sig, i + 1, "raw pointer 'p' cannot be returned");
-    if (!lookup(sig[i], &s.ret))
-        return fail(err, sig, i + 1, "unknown return type character %s", d);
-    if (s.ret == HB_TYPE_BUF_IN || s.ret == HB_TYPE_BUF_INOUT)
-        return fail(err, sig, i + 1, "buffer %s cannot be a return type", d);
+    bool known = lookup(sig[i], &s.ret);
+    if (!known || s.ret == HB_TYPE_BUF_IN || s.ret == HB_TYPE_BUF_INOUT) {
+        describe_char(sig[i], d);
+        return fail(err, sig, i + 1,
+                    known ? "buffer %s cannot be a return type" : "unknown return type character %s",
+                    d);
+    }
     if (sig[i + 1])
         return fail(err, sig, i + 2, "trailing characters after the return type");
     *out = s;

@@ -21,6 +21,7 @@
 #include "security.h"
 
 #include <errno.h>
+#include <linux/close_range.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
@@ -140,11 +141,44 @@ static bool opened_by_allow(const char *name, unsigned allow)
     return (allow & HB_SEC_ALLOW_UNIX) && (!strcmp(name, "socket") || !strcmp(name, "connect"));
 }
 
+/* fd may not be closed or replaced (hb_sec_apply_profile_guard). The
+ * arguments are unsigned int to the kernel, which ignores a register's
+ * upper half; libseccomp compares all 64 bits (SCMP_CMP32 only truncates
+ * the datum), so a number is matched through a 32-bit mask, and a
+ * close_range whose first argument has upper bits set is refused too (its
+ * range cannot be compared as the kernel reads it). */
+static int add_guard_rules(scmp_filter_ctx ctx, int fd, const char **what)
+{
+    const scmp_datum_t d = (scmp_datum_t)(unsigned)fd, low = 0xffffffffu;
+    int r;
+    *what = "close (the channel)";
+    if ((r = seccomp_rule_add(ctx, DENY, SCMP_SYS(close), 1,
+                              SCMP_A0_64(SCMP_CMP_MASKED_EQ, low, d))) < 0)
+        return r;
+    *what = "dup2 (onto the channel)";
+    if ((r = seccomp_rule_add(ctx, DENY, SCMP_SYS(dup2), 1,
+                              SCMP_A1_64(SCMP_CMP_MASKED_EQ, low, d))) < 0)
+        return r;
+    *what = "dup3 (onto the channel)";
+    if ((r = seccomp_rule_add(ctx, DENY, SCMP_SYS(dup3), 1,
+                              SCMP_A1_64(SCMP_CMP_MASKED_EQ, low, d))) < 0)
+        return r;
+    *what = "close_range (over the channel)";
+    if ((r = seccomp_rule_add(ctx, DENY, SCMP_SYS(close_range), 1,
+                              SCMP_A0_64(SCMP_CMP_GT, low))) < 0)
+        return r;
+    return seccomp_rule_add(ctx, DENY, SCMP_SYS(close_range), 3, SCMP_A0_64(SCMP_CMP_LE, d),
+                            SCMP_A1_64(SCMP_CMP_GE, d),
+                            SCMP_A2_64(SCMP_CMP_MASKED_EQ, CLOSE_RANGE_CLOEXEC, 0));
+}
+
 static int add_rules(scmp_filter_ctx ctx, const hb_profile_spec *spec, unsigned allow,
-                     pid_t self, char *err, size_t errlen)
+                     pid_t self, int guard_fd, char *err, size_t errlen)
 {
     int r;
     const char *what = NULL;
+    if (guard_fd >= 0 && (r = add_guard_rules(ctx, guard_fd, &what)) < 0)
+        goto fail;
     for (size_t i = 0; deny_always[i]; i++)
         if (!opened_by_allow(deny_always[i], allow) &&
             (r = add_named(ctx, what = deny_always[i], 0, NULL)) < 0)
@@ -197,6 +231,12 @@ int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t er
 int hb_sec_apply_profile_allow(hb_profile p, unsigned allow, hb_sec_applied *out, char *err,
                                size_t errlen)
 {
+    return hb_sec_apply_profile_guard(p, allow, -1, out, err, errlen);
+}
+
+int hb_sec_apply_profile_guard(hb_profile p, unsigned allow, int guard_fd, hb_sec_applied *out,
+                               char *err, size_t errlen)
+{
     const hb_profile_spec *spec = hb_sec_profile(p);
     if (!spec || !out) {
         snprintf(err, errlen, "unknown profile %d", (int)p);
@@ -240,7 +280,7 @@ int hb_sec_apply_profile_allow(hb_profile p, unsigned allow, hb_sec_applied *out
     if (r < 0)
         snprintf(err, errlen, "seccomp: deny other ABIs: %s", strerror(-r));
     if (r == 0)
-        r = add_rules(ctx, spec, allow, getpid(), err, errlen);
+        r = add_rules(ctx, spec, allow, getpid(), guard_fd, err, errlen);
     if (r == 0) {
         r = seccomp_load(ctx);
         if (r < 0)

@@ -113,6 +113,14 @@ int hb_sec_apply_profile(hb_profile p, hb_sec_applied *out, char *err, size_t er
 #define HB_SEC_ALLOW_UNIX 1u
 int hb_sec_apply_profile_allow(hb_profile p, unsigned allow, hb_sec_applied *out, char *err,
                                size_t errlen);
+/* The same, guarding fd (the worker's channel; -1: none) under the filter:
+ * a close, close_range (unless it only sets close-on-exec), dup2 or dup3
+ * that would close or replace it is a denied call like the others (the
+ * thread stops, the harness names the call and kills the worker). So with
+ * a filter the channel is the socket it was for as long as the worker
+ * runs, and the worker need not check it per reply (worker.c). */
+int hb_sec_apply_profile_guard(hb_profile p, unsigned allow, int fd, hb_sec_applied *out,
+                               char *err, size_t errlen);
 
 /* (landlock.c, for hb_sec_apply_profile) Inside the sandbox view (a
  * read-only root), lets the process open for reading only files beneath

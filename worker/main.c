@@ -246,7 +246,7 @@ int main(int argc, char **argv)
     /* Last step of set-up: from here on only the profile's calls work. */
     char why[256];
     hb_sec_applied applied;
-    if (hb_sec_apply_profile_allow(profile, allow, &applied, why, sizeof(why)) < 0) {
+    if (hb_sec_apply_profile_guard(profile, allow, sock, &applied, why, sizeof(why)) < 0) {
         fprintf(stderr, "hotbox-worker: cannot apply the %s profile: %s\n",
                 hb_profile_name(profile), why);
         return 1;
@@ -256,7 +256,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "hotbox-worker: cannot pass the seccomp listener to the harness\n");
         return 1;
     }
-    int status = hb__worker_serve(sock, ring);
-    close(sock);
-    return status;
+    /* With a filter the channel cannot be closed or replaced any more
+     * (hb_sec_apply_profile_guard): not even here; exit closes it. */
+    return hb__worker_serve(sock, ring, applied.listener >= 0);
 }

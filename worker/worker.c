@@ -48,6 +48,7 @@ struct worker {
                            reply (the next frame sent) goes back there */
     dev_t chan_dev;     /* the channel socket's identity, to notice plugin */
     ino_t chan_ino;     /* code that closed or replaced it (see below) */
+    bool chan_guarded;  /* the seccomp filter forbids that (no check needed) */
     uint64_t max_state_size;
     wplugin *plugins;
     size_t nplugins, cap;
@@ -70,17 +71,18 @@ static int send_socket(worker *w)
     return r;
 }
 
-/* The reply of a ring request: into the reply slot when it fits (and a
- * WAKE frame on the socket when the harness stopped spinning), on the
- * socket otherwise. */
+/* The reply of a ring request: into the reply slot when it fits (and a WAKE
+ * frame on the socket when the harness stopped spinning), else the socket. */
 static int send_ring_reply(worker *w)
 {
     w->ring_request = false;
-    /* A reply on the socket fails when plugin code closed the channel (and
-     * the worker ends, seen as a crash); one through the ring would not
-     * notice. So the channel must still be the socket it was. */
+    /* A reply through the ring would not notice a channel that plugin
+     * code closed (one on the socket fails: the worker ends, a crash), so
+     * it must still be the socket it was, unless the profile's filter makes
+     * closing or replacing it a denied call (ending the worker). */
     struct stat st;
-    if (fstat(w->fd, &st) < 0 || st.st_dev != w->chan_dev || st.st_ino != w->chan_ino)
+    if (!w->chan_guarded && (fstat(w->fd, &st) < 0 || st.st_dev != w->chan_dev ||
+                             st.st_ino != w->chan_ino))
         return -EBADF;
     if (w->out.len > HB_RING_SLOT) {
         int r = send_socket(w);
@@ -95,8 +97,7 @@ static int send_ring_reply(worker *w)
     return r < 0 ? r : send_socket(w);
 }
 
-/* Sends the finished frame in w->out: the reply of a ring request goes
- * back through the ring, everything else on the socket. */
+/* Sends the finished w->out: a ring request's reply via the ring, else the socket. */
 static int send_out(worker *w)
 {
     return w->ring_request ? send_ring_reply(w) : send_socket(w);
@@ -733,10 +734,10 @@ static int next_request(worker *w, hb_frame *f)
     return hb__wire_recv_fd(w->fd, HB_WIRE_MAX_FRAME, f, &w->passed);
 }
 
-int hb__worker_serve(int fd, hb_ring *ring)
+int hb__worker_serve(int fd, hb_ring *ring, bool chan_guarded)
 {
     worker w = {.fd = fd, .ring = ring, .max_state_size = HB_WORKER_DEFAULT_MAX_STATE,
-                .passed = -1};
+                .passed = -1, .chan_guarded = chan_guarded};
     struct stat st;
     if (fstat(fd, &st) < 0)
         return 1;

@@ -26,8 +26,10 @@
  * NULL: none) every request is announced by its bell, and a request posted
  * in the ring is answered there when the reply fits a slot. Returns the
  * process exit status: 0 after SHUTDOWN or EOF (fini hooks have run), 2
- * when the framing broke, 1 on other channel errors. */
-int hb__worker_serve(int fd, hb_ring *ring);
+ * when the framing broke, 1 on other channel errors. chan_guarded: the
+ * seccomp filter keeps fd from being closed or replaced (security.h), so
+ * a ring reply need not check it. */
+int hb__worker_serve(int fd, hb_ring *ring, bool chan_guarded);
 
 /* hotbox-worker --watch-helper FD: the manager's watch helper
  * (watch_helper.c). Returns the exit status. */

@@ -268,20 +268,41 @@ static __attribute__((unused)) int e2e_main(int argc, char **argv, const e2e_cas
     return 2;
 }
 
-/* 1 when this process runs a watch helper (it keeps one socket to it for
- * as long as a manager lives: harness/denial_watch.h), else 0. */
-static __attribute__((unused)) int e2e_watch_helpers(void)
+/* How many watch helpers this process runs (it keeps one socket to one for
+ * as long as a manager lives: harness/denial_watch.h); *first (may be NULL)
+ * the pid of one, or -1. */
+static __attribute__((unused)) int e2e_watch_helper_scan(int *first)
 {
     DIR *d = opendir("/proc");
     HB_CHECK(d != NULL);
     int n = 0;
+    if (first)
+        *first = -1;
     struct dirent *e;
     while ((e = readdir(d)))
         if (e->d_name[0] >= '1' && e->d_name[0] <= '9' &&
-            e2e_parent_of(atoi(e->d_name)) == (int)getpid() && e2e_is_watch_helper(atoi(e->d_name)))
+            e2e_parent_of(atoi(e->d_name)) == (int)getpid() && e2e_is_watch_helper(atoi(e->d_name))) {
+            if (first && n == 0)
+                *first = atoi(e->d_name);
             n++;
+        }
     closedir(d);
     return n;
+}
+
+/* 1 when this process runs a watch helper, else 0. */
+static __attribute__((unused)) int e2e_watch_helpers(void)
+{
+    return e2e_watch_helper_scan(NULL);
+}
+
+/* The pid of this process's watch helper (a child whose command line says
+ * --watch-helper), or -1. */
+static __attribute__((unused)) int e2e_watch_helper_pid(void)
+{
+    int pid;
+    e2e_watch_helper_scan(&pid);
+    return pid;
 }
 
 /* Processes whose parent is ppid, not zombies; up to max pids into out

@@ -62,25 +62,6 @@ static void case_fds_per_sandbox(void)
     HB_CHECK_EQ(count_fds(), base);
 }
 
-/* The pid of this process's watch helper (a child whose command line
- * says --watch-helper), or -1. */
-static int helper_pid(void)
-{
-    DIR *d = opendir("/proc");
-    HB_CHECK(d != NULL);
-    int found = -1;
-    struct dirent *e;
-    while (found < 0 && (e = readdir(d))) {
-        if (e->d_name[0] < '1' || e->d_name[0] > '9')
-            continue;
-        int pid = atoi(e->d_name);
-        if (e2e_parent_of(pid) == getpid() && e2e_is_watch_helper(pid))
-            found = pid;
-    }
-    closedir(d);
-    return found;
-}
-
 static void case_helper_killed(void)
 {
     char *dir = e2e_write("wh", "wh.c", plugin);
@@ -93,7 +74,7 @@ static void case_helper_killed(void)
     HB_CHECK_OK(hb_load(sb, dir));
     int32_t r = 0;
     HB_CHECK_OK(hb_callf(sb, "wh", "add", "ii)i", 1, 2, &r));
-    int helper = helper_pid();
+    int helper = e2e_watch_helper_pid();
     if (helper < 0)
         HB_SKIP("no watch helper (no seccomp listener under the standard profile here)");
     int worker = hb_sandbox_worker_pid(sb);
@@ -119,7 +100,7 @@ static void case_helper_killed(void)
     HB_CHECK_OK(hb_callf(sb, "wh", "add", "ii)i", 3, 4, &r));
     HB_CHECK_EQ(r, 7);
     HB_CHECK(hb_sandbox_worker_pid(sb) != worker);
-    int again = helper_pid();
+    int again = e2e_watch_helper_pid();
     HB_CHECK(again > 0 && again != helper);
     /* 2 for the worker, 2 for the spare its restart armed (harness/spare.c,
      * started off the caller's path: maybe not yet), 1 for the helper. */
@@ -148,14 +129,14 @@ static void case_outlives_sandboxes(void)
         int32_t r = 0;
         HB_CHECK_OK(hb_callf(sb, "wh", "add", "ii)i", i, 1, &r));
         HB_CHECK_EQ(r, i + 1);
-        int h = helper_pid();
+        int h = e2e_watch_helper_pid();
         if (h < 0)
             HB_SKIP("no watch helper (no seccomp listener under the standard profile here)");
         if (first < 0)
             first = h;
         HB_CHECK_EQ(h, first); /* the same helper for every sandbox */
         hb_sandbox_free(sb);
-        HB_CHECK_EQ(helper_pid(), first); /* kept between sandboxes */
+        HB_CHECK_EQ(e2e_watch_helper_pid(), first); /* kept between sandboxes */
     }
     int hfd = (int)syscall(SYS_pidfd_open, first, 0);
     HB_CHECK(hfd >= 0);
@@ -163,7 +144,7 @@ static void case_outlives_sandboxes(void)
     struct pollfd p = {.fd = hfd, .events = POLLIN};
     HB_CHECK_EQ(poll(&p, 1, 10000), 1); /* ended with the last manager */
     close(hfd);
-    HB_CHECK_EQ(helper_pid(), -1);
+    HB_CHECK_EQ(e2e_watch_helper_pid(), -1);
 }
 
 int main(int argc, char **argv)
