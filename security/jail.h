@@ -156,8 +156,11 @@ int hb_jail_child_pid(int fd, pid_t *out);
  * jail shows that directory at the store's objects path, so LOAD messages
  * name the same absolute paths inside and out. When the manager is root
  * the view lives where the jail's host uid can reach it (the run directory if every
- * parent is searchable by others, else /tmp), mode 0711: others can open
- * a file whose name they know but cannot list. */
+ * parent is searchable by others, else /tmp), owned by root, group
+ * HB_JAIL_HOST_GID, mode 0710: the jail's uid (jailed, or an unjailed
+ * worker that dropped root to it, which LOADs objects by their path here)
+ * can open a file whose name it knows but cannot list; other users cannot
+ * reach in at all. */
 
 /* Creates a view under dir_hint (or /tmp, see above). *out: malloc'ed
  * path. 0 or -errno with *err set. */

@@ -12,6 +12,12 @@
  * HB_JAIL_HOST_UID (jail.h: hb_jail_userns_new(); the forked child passes
  * the fd on with hb_jail_drop_root()).
  *
+ * Without the jail (bwrap unusable, HOTBOX_BWRAP="") a root manager's
+ * strict or standard worker is told to drop root (--run-as, the jail's
+ * host uid/gid: rootdrop.c) before any plugin code runs, and names its
+ * objects by the view's host path (hb_sec_cmd.run_as): the store may be
+ * out of that uid's reach. The permissive profile keeps the manager's uid.
+ *
  * Environment (the same wrapped or not, and bwrap's own, so /proc/1/environ
  * holds nothing else): PATH=/usr/bin:/bin, HOME and TMPDIR = the scratch
  * directory or /tmp, and LANG, LC_ALL, TZ, ASAN_OPTIONS, UBSAN_OPTIONS,
@@ -66,6 +72,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     snprintf(fdarg, sizeof(fdarg), "%d", sp->channel_fd);
     const char *missing = spec->namespaces ? hb_jail_unavailable() : NULL;
     bool wrap = spec->namespaces && !missing;
+    bool run_as = !wrap && spec->namespaces && hb_jail_drops_root();
     char *warn = NULL;
     if (!spec->seccomp && !spec->namespaces)
         warn = hb__asprintf("the %s profile contains nothing: plugin code runs without seccomp "
@@ -75,8 +82,9 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     else if (missing)
         warn = hb__asprintf("namespaces unavailable: %s; the worker runs without a private "
                             "filesystem view, network or pid namespace (the %s profile's "
-                            "seccomp filter and rlimits still apply)",
-                            missing, spec->name);
+                            "seccomp filter and rlimits still apply%s)",
+                            missing, spec->name,
+                            run_as ? "; it drops root to the jail's host uid first" : "");
     const char *scratch = sp->scratch_dir ? sp->scratch_dir : "/tmp";
     char ringarg[16];
     snprintf(ringarg, sizeof(ringarg), "%d", sp->ring_fd);
@@ -95,6 +103,10 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     }
     hb_argv wa = HB_ARGV_INIT;
     hb__argv_pushl(&wa, sp->worker_path, "--fd", fdarg, "--profile", spec->name, NULL);
+    char idarg[32];
+    snprintf(idarg, sizeof(idarg), "%u:%u", HB_JAIL_HOST_UID, HB_JAIL_HOST_GID);
+    if (run_as)
+        hb__argv_pushl(&wa, "--run-as", idarg, NULL);
     if (unix_ok)
         hb__argv_pushl(&wa, "--allow", "unix", NULL);
     if (sp->ring_fd > 0)
@@ -106,7 +118,8 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
         free(warn);
         return hb__seterr(err, -ENOMEM, "out of memory");
     }
-    hb_sec_cmd c = {.wrapped = wrap, .drop_root = wrap && hb_jail_drops_root(), .warning = warn};
+    hb_sec_cmd c = {.wrapped = wrap, .drop_root = wrap && hb_jail_drops_root(), .warning = warn,
+                    .run_as = run_as};
     int r = 0;
     if (wrap) {
         size_t ndata = hb__strv_len(sp->data_dirs), nread = hb__strv_len(sp->allow_read);
