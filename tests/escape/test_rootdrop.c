@@ -9,7 +9,7 @@
  *
  * Cases: drop (the attempts, strict and standard), flow (load, reload,
  * checkpoint, rollback), permissive (keeps the manager's uid, as
- * documented). Root only: an unprivileged manager's worker is not root. */
+ * documented), cannot_drop (a worker that cannot drop does not serve). Root only: an unprivileged manager's worker is not root. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -97,6 +99,21 @@ static hb_sandbox *sandbox(hb_profile profile)
     return sb;
 }
 
+/* hb_sandbox_new that is expected to fail (its error must say why);
+ * NULL when it did, else the sandbox (its worker may start later). */
+static hb_sandbox *sandbox_or_fail(const hb_sandbox_options *so)
+{
+    hb_sandbox *sb = sandbox(HB_PROFILE_PERMISSIVE); /* the manager */
+    hb_sandbox_free(sb);
+    sb = NULL;
+    int rc = hb_sandbox_new(mgr, so, &sb);
+    if (rc == 0)
+        return sb;
+    printf("hb_sandbox_new: %d: %s\n", rc, hb_manager_last_error(mgr));
+    HB_CHECK_CONTAINS(hb_manager_last_error(mgr), "drop root");
+    return NULL;
+}
+
 static void load_dir(hb_sandbox *sb, const char *dir)
 {
     if (hb_load(sb, dir) != 0)
@@ -128,25 +145,38 @@ static void attempt(hb_sandbox *sb, const char *what, const char *path, int32_t 
                  ret < 0 ? strerror(-ret) : "success");
 }
 
-static void need_root(void)
+/* The fallback (no jail), and the uid its strict/standard worker must
+ * run as: the jail's host uid under a root manager; an unprivileged
+ * manager's own uid (nothing to drop: the worker is not root either, and
+ * must still start). */
+static bool as_root;
+static int32_t unjailed_uid(void)
 {
-    if (geteuid() != 0) {
-        printf("SKIP: the manager is not root, so its unjailed worker is not root either "
-               "(nothing to drop)\n");
-        exit(77);
-    }
-    setenv("HOTBOX_BWRAP", "", 1); /* the fallback: no jail */
+    setenv("HOTBOX_BWRAP", "", 1);
+    as_root = geteuid() == 0;
+    if (!as_root)
+        printf("(not root: the worker keeps this uid %d, there is nothing to drop)\n",
+               (int)getuid());
+    return as_root ? JAIL_HOST_UID : (int32_t)getuid();
 }
 
 static void case_drop(void)
 {
-    need_root();
-    /* A root file others can reach (in sticky /tmp), mode 0644. */
-    int fd = mkstemp(victim);
-    HB_CHECK(fd >= 0);
-    victim_made = true;
-    close(fd);
-    HB_CHECK(chmod(victim, 0644) == 0);
+    int32_t want = unjailed_uid();
+    /* A root file others can reach (in sticky /tmp), mode 0644; not root:
+     * one of the system's (never touched by a root run). */
+    const char *target = "/etc/passwd";
+    if (as_root) {
+        int fd = mkstemp(victim);
+        HB_CHECK(fd >= 0);
+        victim_made = true;
+        close(fd);
+        HB_CHECK(chmod(victim, 0644) == 0);
+        target = victim;
+    }
+    struct stat before;
+    HB_CHECK(stat(target, &before) == 0);
+    HB_CHECK_EQ(before.st_uid, 0u);
     char db[4200];
     hb_profile profiles[] = {HB_PROFILE_STANDARD, HB_PROFILE_STRICT};
     for (size_t i = 0; i < 2; i++) {
@@ -158,12 +188,13 @@ static void case_drop(void)
         int32_t uid = -1;
         HB_CHECK_OK(hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid));
         printf("  worker uid %d\n", uid);
-        HB_CHECK_EQ(uid, JAIL_HOST_UID);
+        HB_CHECK_EQ(uid, want);
         attempt(sb, "read /etc/shadow", "/etc/shadow", 0);
         attempt(sb, "write core_pattern", "/proc/sys/kernel/core_pattern", 1);
-        attempt(sb, "chown a root file", victim, 2);
-        attempt(sb, "chmod a root file", victim, 3);
-        attempt(sb, "read the store database", db, 0);
+        attempt(sb, "chown a root file", target, 2);
+        attempt(sb, "chmod a root file", target, 3);
+        if (as_root) /* else the store is the worker's own uid's */
+            attempt(sb, "read the store database", db, 0);
         /* SIGKILL to the manager: strict refuses kill() at load, standard's
          * filter denies it (the worker dies); reaching the end proves the
          * manager lives. */
@@ -180,9 +211,9 @@ static void case_drop(void)
             HB_CHECK_EQ(rc, HB_EPOLICY);
         }
         struct stat st;
-        HB_CHECK(stat(victim, &st) == 0);
+        HB_CHECK(stat(target, &st) == 0);
         HB_CHECK_EQ(st.st_uid, 0u);
-        HB_CHECK_EQ(st.st_mode & 07777, 0644u);
+        HB_CHECK_EQ(st.st_mode, before.st_mode);
         /* still serving, as the same uid (after a denial: a new worker,
          * whose first call says the state since the checkpoint is gone) */
         uid = -1;
@@ -190,7 +221,7 @@ static void case_drop(void)
         if (rc == HB_ESTATELOST)
             rc = hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid);
         HB_CHECK_OK(rc);
-        HB_CHECK_EQ(uid, JAIL_HOST_UID);
+        HB_CHECK_EQ(uid, want);
         hb_sandbox_free(sb);
     }
 }
@@ -199,7 +230,7 @@ static void case_drop(void)
  * throughout, objects reached through the view. */
 static void case_flow(void)
 {
-    need_root();
+    int32_t want = unjailed_uid();
     hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
     char dir[4200], src[4300];
     snprintf(dir, sizeof(dir), "%s/counter", root);
@@ -228,19 +259,61 @@ static void case_flow(void)
     HB_CHECK_OK(hb_callf(sb, "counter", "increment", ")l", &v));
     HB_CHECK_EQ(v, 13);
     printf("load, checkpoint, reload, rollback without the jail: count %lld\n", (long long)v);
+    load_probe(sb); /* and all of it as the uid the worker must have */
+    int32_t uid = -1;
+    HB_CHECK_OK(hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid));
+    HB_CHECK_EQ(uid, want);
     hb_sandbox_free(sb);
 }
 
 /* permissive promises nothing: its worker keeps the manager's uid. */
 static void case_permissive(void)
 {
-    need_root();
+    unjailed_uid();
     hb_sandbox *sb = sandbox(HB_PROFILE_PERMISSIVE);
     load_probe(sb);
     int32_t uid = -1;
     HB_CHECK_OK(hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid));
-    HB_CHECK_EQ(uid, 0);
+    HB_CHECK_EQ(uid, (int32_t)getuid());
     hb_sandbox_free(sb);
+}
+
+/* Fail closed: a worker that cannot drop root does not serve. Run here
+ * without CAP_SETPCAP in the bounding set (re-executed under setpriv), so
+ * the worker's first step fails: the sandbox does not start, and its error
+ * says why. */
+static void case_cannot_drop(const char *self)
+{
+    unjailed_uid();
+    if (!as_root) { /* nothing to drop: the worker starts and serves */
+        hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
+        load_probe(sb);
+        int32_t uid = -1;
+        HB_CHECK_OK(hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid));
+        HB_CHECK_EQ(uid, (int32_t)getuid());
+        hb_sandbox_free(sb);
+        return;
+    }
+    if (prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) == 1) {
+        execlp("setpriv", "setpriv", "--bounding-set", "-setpcap", self, "cannot_drop",
+               (char *)NULL);
+        printf("SKIP: cannot run setpriv (util-linux): %s\n", strerror(errno));
+        exit(77);
+    }
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.profile = HB_PROFILE_STANDARD;
+    hb_sandbox *sb = sandbox_or_fail(&so);
+    if (sb) {
+        /* a lazily started worker: the first load must fail */
+        char dir[4200];
+        snprintf(dir, sizeof(dir), "%s/tests/escape/plugins/root_drop", HB_SOURCE_DIR);
+        int rc = hb_load(sb, dir);
+        printf("load: %d: %s\n", rc, hb_sandbox_last_error(sb));
+        HB_CHECK(rc != 0);
+        HB_CHECK_CONTAINS(hb_sandbox_last_error(sb), "drop root");
+        hb_sandbox_free(sb);
+    }
 }
 
 int main(int argc, char **argv)
@@ -254,6 +327,8 @@ int main(int argc, char **argv)
         case_flow();
     else if (!strcmp(c, "permissive"))
         case_permissive();
+    else if (!strcmp(c, "cannot_drop"))
+        case_cannot_drop(argv[0]);
     else
         HB_FAIL_("unknown case %s", c);
     printf("PASS rootdrop %s\n", c);
