@@ -150,6 +150,16 @@ int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out)
     hb__argv_pushl(&s, "--remount-ro", "/dev", NULL);
     hb__argv_pushl(&s, "--remount-ro", "/", NULL);
     hb__argv_pushl(&s, "--chdir", j->chdir ? j->chdir : "/", NULL);
+    for (char *const *e = j->setenv; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq == *e) {
+            hb__argv_release(&s);
+            return -EINVAL;
+        }
+        hb__argv_push(&s, "--setenv");
+        hb__argv_pushf(&s, "%.*s", (int)(eq - *e), *e);
+        hb__argv_push(&s, eq + 1);
+    }
     hb__argv_push(&s, "--");
     /* bwrap passes its fds through untouched: the user namespace's fd would
      * reach the command (a compiler, a worker). A shell closes it and

@@ -81,6 +81,11 @@ typedef struct hb_jail {
     int userns_fd;             /* > 0: join this user namespace (from
                                   hb_jail_userns_new()) instead of
                                   --unshare-user; 0: bwrap makes one */
+    char *const *setenv;       /* "NAME=value" entries bwrap sets for the
+                                  command (--setenv), never in its own
+                                  environment (bwrap runs as root under a
+                                  root manager: GLIBC_TUNABLES & co. would
+                                  steer it); NULL-terminated, NULL: none */
 } hb_jail;
 
 /* Whether bwrap can build a jail here, with the same flags and the same
@@ -110,7 +115,8 @@ bool hb_jail_verdict_cached(void);
 const char *hb_jail_bwrap(void);
 
 /* Builds `bwrap <jail j> -- cmd...` (NULL-terminated, free with
- * hb__strv_free). Returns 0 or -ENOMEM. */
+ * hb__strv_free). Returns 0, -ENOMEM, or -EINVAL (a setenv entry that is
+ * not NAME=value). */
 int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out);
 
 /* The minimal environment of a jail (and of an unjailed worker):

@@ -21,7 +21,12 @@
  * Environment (the same wrapped or not, and bwrap's own, so /proc/1/environ
  * holds nothing else): PATH=/usr/bin:/bin, HOME and TMPDIR = the scratch
  * directory or /tmp, and LANG, LC_ALL, TZ, ASAN_OPTIONS, UBSAN_OPTIONS,
- * LSAN_OPTIONS when the manager has them.
+ * LSAN_OPTIONS when the manager has them. A plugin.json's runtime.env and
+ * an instrumented build's variables reach a jailed worker through bwrap's
+ * --setenv, never bwrap's own environment: bwrap runs as root under a root
+ * manager, and glibc reads GLIBC_TUNABLES, MALLOC_* and the like at its
+ * start (compiler/settings.c refuses those names in plugin.json too, as the
+ * unjailed worker starts as root before it drops).
  *
  * Inherited fds: bwrap passes its fds through untouched, so the channel is
  * fd N in the worker as it is in bwrap, and stdout/stderr still go where
@@ -157,13 +162,21 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             hb_sec_cmd_release(&c);
             return r;
         }
+        hb_argv e = HB_ARGV_INIT;
+        if (sp->env)
+            hb__argv_push_all(&e, sp->env);
+        if (sp->inst_env)
+            hb__argv_push_all(&e, sp->inst_env);
+        char **extra = hb__argv_take(&e);
         hb_jail j = {.binds = binds,
                      .nbinds = nb,
                      .chdir = scratch,
                      .as_pid_1 = true,
                      .info_fd = sp->info_fd > 0 ? sp->info_fd : -1,
-                     .userns_fd = c.userns_fd};
-        r = hb_jail_argv(&j, cmd, &c.argv);
+                     .userns_fd = c.userns_fd,
+                     .setenv = extra};
+        r = extra ? hb_jail_argv(&j, cmd, &c.argv) : -ENOMEM;
+        hb__strv_free(extra);
         free(binds);
     } else {
         hb_argv a = HB_ARGV_INIT;
@@ -172,7 +185,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     }
     hb__strv_free(cmd);
     c.envp = hb_jail_env(scratch, scratch, worker_env_keep, NULL);
-    if (c.envp && ((sp->env && sp->env[0]) || (sp->inst_env && sp->inst_env[0]))) {
+    if (c.envp && !wrap && ((sp->env && sp->env[0]) || (sp->inst_env && sp->inst_env[0]))) {
         hb_argv e = HB_ARGV_INIT;
         hb__argv_push_all(&e, c.envp);
         if (sp->env)
@@ -181,6 +194,10 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             hb__argv_push_all(&e, sp->inst_env);
         hb__strv_free(c.envp);
         c.envp = hb__argv_take(&e);
+    }
+    if (r == -EINVAL) {
+        hb_sec_cmd_release(&c);
+        return hb__seterr(err, -EINVAL, "a worker environment entry is not NAME=value");
     }
     if (r < 0 || !c.envp || ((missing || !spec->seccomp) && !warn)) {
         hb_sec_cmd_release(&c);
