@@ -32,6 +32,7 @@
 
 #include "hbtest.h"
 #include "hotbox/hotbox.h"
+#include "pooled.h"
 
 static char root[4096];
 static hb_manager *mgr;
@@ -101,34 +102,7 @@ static hb_sandbox *sandbox(hb_profile profile)
     so.call_timeout_ms = 20000;
     if (max_state)
         so.max_state_size = max_state;
-    hb_sandbox *sb = NULL;
-    /* HB_ESCAPE_POOLED: the case runs in a worker of the manager's pool
-     * (harness/pool.c), started before the sandbox asked: it must be
-     * contained exactly as a fresh one. A first sandbox with the same
-     * options warms the pool; the case's sandbox must take that worker. */
-    hb_pool_stats ps = {0};
-    bool pooled = getenv("HB_ESCAPE_POOLED") != NULL;
-    if (pooled) {
-        if (hb_sandbox_new(mgr, &so, &sb) != 0)
-            HB_FAIL_("hb_sandbox_new (warming the pool): %s", hb_manager_last_error(mgr));
-        hb_sandbox_free(sb);
-        for (int i = 0;; i++) {
-            HB_CHECK_OK(hb_manager_pool_stats(mgr, &ps));
-            if (ps.ready > 0 && ps.starting == 0)
-                break;
-            if (i > 4000) /* 20 s */
-                HB_FAIL_("no pooled worker within 20 s");
-            (void)poll(NULL, 0, 5);
-        }
-    }
-    if (hb_sandbox_new(mgr, &so, &sb) != 0)
-        HB_FAIL_("hb_sandbox_new: %s", hb_manager_last_error(mgr));
-    if (pooled) {
-        hb_pool_stats now;
-        HB_CHECK_OK(hb_manager_pool_stats(mgr, &now));
-        HB_CHECK_EQ(now.hits, ps.hits + 1); /* the case's worker is the pooled one */
-    }
-    return sb;
+    return hb_escape_sandbox_new(mgr, &so);
 }
 
 static void load(hb_sandbox *sb, const char *name)

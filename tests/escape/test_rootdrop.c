@@ -12,7 +12,6 @@
  * documented), cannot_drop (a worker that cannot drop does not serve). Root only: an unprivileged manager's worker is not root. */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +23,7 @@
 
 #include "hbtest.h"
 #include "hotbox/hotbox.h"
+#include "pooled.h"
 
 #define JAIL_HOST_UID 2147220990 /* security/jail.h: HB_JAIL_HOST_UID */
 
@@ -71,32 +71,7 @@ static hb_sandbox *sandbox(hb_profile profile)
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
     so.profile = profile;
     so.call_timeout_ms = 20000;
-    hb_sandbox *sb = NULL;
-    /* HB_ESCAPE_POOLED: the worker comes from the manager's pool, started
-     * before the sandbox asked (as in test_escape.c). */
-    hb_pool_stats ps = {0};
-    bool pooled = getenv("HB_ESCAPE_POOLED") != NULL;
-    if (pooled) {
-        if (hb_sandbox_new(mgr, &so, &sb) != 0)
-            HB_FAIL_("hb_sandbox_new (warming the pool): %s", hb_manager_last_error(mgr));
-        hb_sandbox_free(sb);
-        for (int i = 0;; i++) {
-            HB_CHECK_OK(hb_manager_pool_stats(mgr, &ps));
-            if (ps.ready > 0 && ps.starting == 0)
-                break;
-            if (i > 4000) /* 20 s */
-                HB_FAIL_("no pooled worker within 20 s");
-            (void)poll(NULL, 0, 5);
-        }
-    }
-    if (hb_sandbox_new(mgr, &so, &sb) != 0)
-        HB_FAIL_("hb_sandbox_new: %s", hb_manager_last_error(mgr));
-    if (pooled) {
-        hb_pool_stats now;
-        HB_CHECK_OK(hb_manager_pool_stats(mgr, &now));
-        HB_CHECK_EQ(now.hits, ps.hits + 1);
-    }
-    return sb;
+    return hb_escape_sandbox_new(mgr, &so);
 }
 
 /* hb_sandbox_new that is expected to fail (its error must say why);
@@ -266,16 +241,22 @@ static void case_flow(void)
     hb_sandbox_free(sb);
 }
 
+/* The uid plugin code runs as in a fresh sandbox of profile. */
+static int32_t worker_uid(hb_profile profile)
+{
+    hb_sandbox *sb = sandbox(profile);
+    load_probe(sb);
+    int32_t uid = -1;
+    HB_CHECK_OK(hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid));
+    hb_sandbox_free(sb);
+    return uid;
+}
+
 /* permissive promises nothing: its worker keeps the manager's uid. */
 static void case_permissive(void)
 {
     unjailed_uid();
-    hb_sandbox *sb = sandbox(HB_PROFILE_PERMISSIVE);
-    load_probe(sb);
-    int32_t uid = -1;
-    HB_CHECK_OK(hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid));
-    HB_CHECK_EQ(uid, (int32_t)getuid());
-    hb_sandbox_free(sb);
+    HB_CHECK_EQ(worker_uid(HB_PROFILE_PERMISSIVE), (int32_t)getuid());
 }
 
 /* Fail closed: a worker that cannot drop root does not serve. Run here
@@ -286,12 +267,7 @@ static void case_cannot_drop(const char *self)
 {
     unjailed_uid();
     if (!as_root) { /* nothing to drop: the worker starts and serves */
-        hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
-        load_probe(sb);
-        int32_t uid = -1;
-        HB_CHECK_OK(hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid));
-        HB_CHECK_EQ(uid, (int32_t)getuid());
-        hb_sandbox_free(sb);
+        HB_CHECK_EQ(worker_uid(HB_PROFILE_STANDARD), (int32_t)getuid());
         return;
     }
     if (prctl(PR_CAPBSET_READ, CAP_SETPCAP, 0, 0, 0) == 1) {

@@ -1,0 +1,45 @@
+/* tests/escape/pooled.h - the sandbox an escape case runs in (shared by
+ * test_escape.c and test_rootdrop.c). With HB_ESCAPE_POOLED set the case
+ * runs in a worker of the manager's pool (harness/pool.c), started before
+ * the sandbox asked: it must be contained exactly as a fresh one. A first
+ * sandbox with the same options warms the pool; the case's sandbox must
+ * take that worker. */
+#ifndef HB_TESTS_ESCAPE_POOLED_H
+#define HB_TESTS_ESCAPE_POOLED_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdlib.h>
+
+#include "hbtest.h"
+#include "hotbox/hotbox.h"
+
+static inline hb_sandbox *hb_escape_sandbox_new(hb_manager *m, const hb_sandbox_options *so)
+{
+    hb_sandbox *sb = NULL;
+    hb_pool_stats ps = {0};
+    bool pooled = getenv("HB_ESCAPE_POOLED") != NULL;
+    if (pooled) {
+        if (hb_sandbox_new(m, so, &sb) != 0)
+            HB_FAIL_("hb_sandbox_new (warming the pool): %s", hb_manager_last_error(m));
+        hb_sandbox_free(sb);
+        for (int i = 0;; i++) {
+            HB_CHECK_OK(hb_manager_pool_stats(m, &ps));
+            if (ps.ready > 0 && ps.starting == 0)
+                break;
+            if (i > 4000) /* 20 s */
+                HB_FAIL_("no pooled worker within 20 s");
+            (void)poll(NULL, 0, 5);
+        }
+    }
+    if (hb_sandbox_new(m, so, &sb) != 0)
+        HB_FAIL_("hb_sandbox_new: %s", hb_manager_last_error(m));
+    if (pooled) {
+        hb_pool_stats now;
+        HB_CHECK_OK(hb_manager_pool_stats(m, &now));
+        HB_CHECK_EQ(now.hits, ps.hits + 1); /* the case's worker is the pooled one */
+    }
+    return sb;
+}
+
+#endif /* HB_TESTS_ESCAPE_POOLED_H */
