@@ -32,7 +32,7 @@
 
 #include "hbtest.h"
 #include "hotbox/hotbox.h"
-#include "pooled.h"
+#include "escape_env.h"
 
 static char root[4096];
 static hb_manager *mgr;
@@ -56,14 +56,7 @@ static void on_event(const hb_event *ev, void *ud)
 
 static void cleanup(void)
 {
-    hb_manager_free(mgr);
-    mgr = NULL;
-    if (root[0] && !getenv("HB_TEST_KEEP")) {
-        char cmd[4200];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", root);
-    }
+    hb_escape_cleanup(&mgr, root);
 }
 
 /* Whether bubblewrap can build the worker's namespaces here: the same
@@ -83,18 +76,8 @@ static const char *namespaces_missing(void)
 static hb_sandbox *sandbox(hb_profile profile)
 {
     if (!mgr) {
-        snprintf(root, sizeof(root), "%s/hb-escape-XXXXXX",
-                 getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        HB_CHECK(mkdtemp(root) != NULL);
+        mgr = hb_escape_manager_new(root, sizeof(root), "hb-escape", on_event);
         atexit(cleanup);
-        char state[4200];
-        snprintf(state, sizeof(state), "%s/.hotbox", root);
-        hb_manager_options o;
-        HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-        o.state_dir = state;
-        o.isolation = HB_ISOLATION_LOCAL;
-        o.on_event = on_event;
-        HB_CHECK_OK(hb_manager_new(&o, &mgr));
     }
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));

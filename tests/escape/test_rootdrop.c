@@ -23,7 +23,7 @@
 
 #include "hbtest.h"
 #include "hotbox/hotbox.h"
-#include "pooled.h"
+#include "escape_env.h"
 
 #define JAIL_HOST_UID 2147220990 /* security/jail.h: HB_JAIL_HOST_UID */
 
@@ -34,14 +34,7 @@ static bool victim_made;
 
 static void cleanup(void)
 {
-    if (mgr)
-        hb_manager_free(mgr);
-    if (root[0] && !getenv("HB_TEST_KEEP")) {
-        char cmd[4200];
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", root);
-    }
+    hb_escape_cleanup(&mgr, root);
     if (victim_made)
         unlink(victim);
 }
@@ -55,17 +48,8 @@ static void run(const char *cmd)
 static hb_sandbox *sandbox(hb_profile profile)
 {
     if (!mgr) {
-        snprintf(root, sizeof(root), "%s/hb-rootdrop-XXXXXX",
-                 getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-        HB_CHECK(mkdtemp(root) != NULL);
+        mgr = hb_escape_manager_new(root, sizeof(root), "hb-rootdrop", NULL);
         atexit(cleanup);
-        char state[4200];
-        snprintf(state, sizeof(state), "%s/.hotbox", root);
-        hb_manager_options o;
-        HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-        o.state_dir = state;
-        o.isolation = HB_ISOLATION_LOCAL;
-        HB_CHECK_OK(hb_manager_new(&o, &mgr));
     }
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
