@@ -320,9 +320,27 @@ static int rt_limits(const pctx *p, json_t *v, hb__runtime_settings *rt)
     return 0;
 }
 
+/* Names glibc reads at a process's start or when it loads code (its list
+ * of variables unsafe for set-uid programs, less TMPDIR): a worker started
+ * without the jail by a root manager is root until it drops
+ * (security/rootdrop.c), and such a variable would steer it first. */
+static bool loader_reads(const char *name)
+{
+    static const char *const names[] = {"GLIBC_TUNABLES", "GCONV_PATH", "GETCONF_DIR",
+                                        "HOSTALIASES", "LOCALDOMAIN", "LOCPATH", "NIS_PATH",
+                                        "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
+                                        "TZDIR", NULL};
+    if (!strncmp(name, "MALLOC_", 7))
+        return true;
+    for (size_t i = 0; names[i]; i++)
+        if (!strcmp(name, names[i]))
+            return true;
+    return false;
+}
+
 /* Environment names: identifiers, and none the loader or hotbox itself
- * reads (LD_*, HB_*, HOTBOX_*): a plugin.json must not preload code into
- * the worker or steer it. */
+ * reads (LD_*, HB_*, HOTBOX_*, loader_reads()): a plugin.json must not
+ * preload code into the worker or steer it. */
 static int rt_env(const pctx *p, json_t *v, hb_argv *out)
 {
     if (!json_is_object(v))
@@ -337,6 +355,11 @@ static int rt_env(const pctx *p, json_t *v, hb_argv *out)
         if (!strncmp(name, "LD_", 3) || !strncmp(name, "HB_", 3) ||
             !strncmp(name, "HOTBOX_", 7))
             return key_error(p, "env", "\"%s\": LD_*, HB_* and HOTBOX_* are reserved", name);
+        if (loader_reads(name))
+            return key_error(p, "env", "\"%s\" is read by the dynamic loader or the C library "
+                                       "as the worker starts (before it drops privileges): "
+                                       "refused, like LD_*",
+                             name);
         if (!json_is_string(val) || strlen(json_string_value(val)) != json_string_length(val) ||
             json_string_length(val) > MAX_STRING)
             return key_error(p, "env", "the value of %s must be a string without NUL of at "

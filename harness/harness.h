@@ -59,6 +59,8 @@ typedef struct hb_wclient {
      * protection the caller must emit as an HB_EVENT_WARNING ("" if none). */
     hb_profile profile;
     bool wrapped;
+    bool run_as; /* unjailed, it dropped root (security/rootdrop.c): LOAD and
+                    SWAP name objects by their path in the sandbox's view */
     char denied[96];
     bool has_listener; /* listener holds the seccomp filter's listener fd */
     int listener;

@@ -72,6 +72,29 @@ int hb__rpc_expose(hb_sandbox *sb, const char *path, char **err)
     return sb->jail_view ? hb_jail_view_add(sb->jail_view, path, err) : 0;
 }
 
+/* The path the worker opens for the store object at path: the same
+ * inside a jail (the view is shown at the store's path); the view's host
+ * path for an unjailed worker that dropped root (the store may be out of
+ * its uid's reach). *out is path itself or malloc'ed into *owned. */
+static int worker_object_path(hb_sandbox *sb, const char *path, const char **out, char **owned,
+                              char **err)
+{
+    *owned = NULL;
+    *out = path;
+    if (!sb->wc.run_as)
+        return 0;
+    if (!sb->jail_view)
+        return hb__seterr(err, HB_EWORKER, "%s: the worker runs as the jail's uid without "
+                          "the jail, and this sandbox has no object view it could reach",
+                          path);
+    const char *base = strrchr(path, '/');
+    *owned = hb__path_join(sb->jail_view, base ? base + 1 : path);
+    if (!*owned)
+        return hb__seterr(err, -ENOMEM, "out of memory");
+    *out = *owned;
+    return 0;
+}
+
 /* Sends an encoded request and waits for the reply (released on error). */
 static int exchange(hb_sandbox *sb, const char *plugin, hb_wbuf *w, hb_interim_fn interim,
                     void *ud, hb_frame *reply, char **err)
@@ -86,7 +109,8 @@ int hb__rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64_t 
                  const hb_ckpt *ck, hb_load_reply *lr, char **err)
 {
     int r = hb__rpc_expose(sb, path, err);
-    if (r < 0)
+    char *owned = NULL;
+    if (r < 0 || (r = worker_object_path(sb, path, &path, &owned, err)) < 0)
         return r;
     hb_wbuf w = {0};
     bool has = ck && ck->valid;
@@ -94,6 +118,7 @@ int hb__rpc_load(hb_sandbox *sb, const char *plugin, const char *path, uint64_t 
                          .has_state = has, .state_schema = has ? ck->schema : 0,
                          .state = has ? ck->data : NULL, .state_len = has ? ck->len : 0};
     hb__proto_load_encode(&w, hb__wc_next_id(&sb->wc), &req); /* failure: hb__wc_request says */
+    free(owned);
     hb_frame reply;
     r = exchange(sb, plugin, &w, NULL, NULL, &reply, err);
     if (r < 0)
@@ -193,12 +218,17 @@ int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t 
 {
     *prog = (hb_swap_progress){0};
     struct swap_ctx ctx = {sb, plugin, wait_ack, on_state, ud, prog};
+    char *owned = NULL;
+    int pr = worker_object_path(sb, path, &path, &owned, err);
+    if (pr < 0)
+        return pr;
     hb_wbuf w = {0};
     hb_proto_swap req = {.plugin = (char *)plugin, .path = (char *)path, .version = version,
                          .wait_ack = wait_ack};
     if (carry)
         req.carry = *carry;
     hb__proto_swap_encode(&w, hb__wc_next_id(&sb->wc), &req);
+    free(owned);
     hb_frame reply;
     int r = exchange(sb, plugin, &w, on_interim, &ctx, &reply, err);
     if (r < 0)

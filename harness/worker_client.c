@@ -420,6 +420,7 @@ static int spawn_local(hb_wclient *wc, const hb_wspawn *how, bool *wrapped_out, 
     wc->profile = how->profile;
     wc->limits = how->limits;
     wc->wrapped = wrapped;
+    wc->run_as = cmd.run_as;
     if (cmd.warning)
         snprintf(wc->warning, sizeof(wc->warning), "%s", cmd.warning);
     hb_sec_cmd_release(&cmd);
@@ -442,7 +443,10 @@ static int spawn_local(hb_wclient *wc, const hb_wspawn *how, bool *wrapped_out, 
         char *inner = *err;
         *err = NULL;
         hb__seterr(err, HB_EWORKER, "worker %s did not start%s: %s", worker_path,
-                   wrapped ? " under bwrap (its messages are on the worker's stderr)" : "",
+                   wrapped ? " under bwrap (its messages are on the worker's stderr)"
+                   : wc->run_as ? " (without the jail it must first drop root to the jail's "
+                                  "host uid; its messages are on the worker's stderr)"
+                                : "",
                    inner ? inner : hb_strerror(r));
         free(inner);
         close(info[0]);

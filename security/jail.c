@@ -150,6 +150,16 @@ int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out)
     hb__argv_pushl(&s, "--remount-ro", "/dev", NULL);
     hb__argv_pushl(&s, "--remount-ro", "/", NULL);
     hb__argv_pushl(&s, "--chdir", j->chdir ? j->chdir : "/", NULL);
+    for (char *const *e = j->setenv; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || eq == *e) {
+            hb__argv_release(&s);
+            return -EINVAL;
+        }
+        hb__argv_push(&s, "--setenv");
+        hb__argv_pushf(&s, "%.*s", (int)(eq - *e), *e);
+        hb__argv_push(&s, eq + 1);
+    }
     hb__argv_push(&s, "--");
     /* bwrap passes its fds through untouched: the user namespace's fd would
      * reach the command (a compiler, a worker). A shell closes it and
@@ -536,9 +546,14 @@ int hb_jail_view_new(const char *dir_hint, char **out, char **err)
      * the marker again. */
     if (base != dir_hint)
         views_mark(base);
-    if (hb_jail_drops_root() && chmod(dir, 0711) < 0) {
+    /* A root manager's: searchable by the jail's host gid only (its
+     * workers, jailed or not), listable by none of them; owned by root, so
+     * a worker cannot change that. */
+    if (hb_jail_drops_root() &&
+        (chown(dir, 0, HB_JAIL_HOST_GID) < 0 || chmod(dir, 0710) < 0)) {
         int e = errno;
-        int r = hb__seterr(err, -e, "chmod %s: %s", dir, strerror(e));
+        int r = hb__seterr(err, -e, "making %s searchable by gid %u only: %s", dir,
+                           HB_JAIL_HOST_GID, strerror(e));
         hb__rm_rf(dir);
         free(dir);
         return r;

@@ -81,6 +81,11 @@ typedef struct hb_jail {
     int userns_fd;             /* > 0: join this user namespace (from
                                   hb_jail_userns_new()) instead of
                                   --unshare-user; 0: bwrap makes one */
+    char *const *setenv;       /* "NAME=value" entries bwrap sets for the
+                                  command (--setenv), never in its own
+                                  environment (bwrap runs as root under a
+                                  root manager: GLIBC_TUNABLES & co. would
+                                  steer it); NULL-terminated, NULL: none */
 } hb_jail;
 
 /* Whether bwrap can build a jail here, with the same flags and the same
@@ -110,7 +115,8 @@ bool hb_jail_verdict_cached(void);
 const char *hb_jail_bwrap(void);
 
 /* Builds `bwrap <jail j> -- cmd...` (NULL-terminated, free with
- * hb__strv_free). Returns 0 or -ENOMEM. */
+ * hb__strv_free). Returns 0, -ENOMEM, or -EINVAL (a setenv entry that is
+ * not NAME=value). */
 int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out);
 
 /* The minimal environment of a jail (and of an unjailed worker):
@@ -156,8 +162,11 @@ int hb_jail_child_pid(int fd, pid_t *out);
  * jail shows that directory at the store's objects path, so LOAD messages
  * name the same absolute paths inside and out. When the manager is root
  * the view lives where the jail's host uid can reach it (the run directory if every
- * parent is searchable by others, else /tmp), mode 0711: others can open
- * a file whose name they know but cannot list. */
+ * parent is searchable by others, else /tmp), owned by root, group
+ * HB_JAIL_HOST_GID, mode 0710: the jail's uid (jailed, or an unjailed
+ * worker that dropped root to it, which LOADs objects by their path here)
+ * can open a file whose name it knows but cannot list; other users cannot
+ * reach in at all. */
 
 /* Creates a view under dir_hint (or /tmp, see above). *out: malloc'ed
  * path. 0 or -errno with *err set. */

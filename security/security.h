@@ -35,6 +35,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "hotbox/hotbox.h"
 #include "rlimit.h"
@@ -121,6 +122,13 @@ int hb_sec_apply_profile_allow(hb_profile p, unsigned allow, hb_sec_applied *out
  * runs, and the worker need not check it per reply (worker.c). */
 int hb_sec_apply_profile_guard(hb_profile p, unsigned allow, int fd, hb_sec_applied *out,
                                char *err, size_t errlen);
+
+/* (rootdrop.c) A worker a root manager started without the jail becomes
+ * uid/gid (the jail's host ids, jail.h) with no groups, no capability in
+ * any set, locked NOROOT securebits, no_new_privs and not dumpable. Call it
+ * before starting threads and before hb_sec_apply_profile. 0, or a
+ * negative errno with the step that failed in why. */
+int hb_sec_drop_root(uid_t uid, gid_t gid, char *why, size_t len);
 
 /* (landlock.c, for hb_sec_apply_profile) Inside the sandbox view (a
  * read-only root), lets the process open for reading only files beneath
@@ -211,6 +219,11 @@ typedef struct hb_sec_cmd {
     char *warning;    /* a sentence when the worker runs with less protection
                          than its profile asks for, or under permissive; the
                          caller emits it as an HB_EVENT_WARNING; else NULL */
+    /* Appended: not wrapped, yet a root manager's strict or standard
+     * worker: it drops root to HB_JAIL_HOST_UID/GID itself (--run-as,
+     * rootdrop.c), and LOAD/SWAP must name objects by their path in the
+     * sandbox's view (jail.h), which that uid can reach. */
+    bool run_as;
 } hb_sec_cmd;
 
 /* Builds the command that starts the worker for s: `bwrap ... -- worker

@@ -12,10 +12,21 @@
  * HB_JAIL_HOST_UID (jail.h: hb_jail_userns_new(); the forked child passes
  * the fd on with hb_jail_drop_root()).
  *
+ * Without the jail (bwrap unusable, HOTBOX_BWRAP="") a root manager's
+ * strict or standard worker is told to drop root (--run-as, the jail's
+ * host uid/gid: rootdrop.c) before any plugin code runs, and names its
+ * objects by the view's host path (hb_sec_cmd.run_as): the store may be
+ * out of that uid's reach. The permissive profile keeps the manager's uid.
+ *
  * Environment (the same wrapped or not, and bwrap's own, so /proc/1/environ
  * holds nothing else): PATH=/usr/bin:/bin, HOME and TMPDIR = the scratch
  * directory or /tmp, and LANG, LC_ALL, TZ, ASAN_OPTIONS, UBSAN_OPTIONS,
- * LSAN_OPTIONS when the manager has them.
+ * LSAN_OPTIONS when the manager has them. A plugin.json's runtime.env and
+ * an instrumented build's variables reach a jailed worker through bwrap's
+ * --setenv, never bwrap's own environment: bwrap runs as root under a root
+ * manager, and glibc reads GLIBC_TUNABLES, MALLOC_* and the like at its
+ * start (compiler/settings.c refuses those names in plugin.json too, as the
+ * unjailed worker starts as root before it drops).
  *
  * Inherited fds: bwrap passes its fds through untouched, so the channel is
  * fd N in the worker as it is in bwrap, and stdout/stderr still go where
@@ -66,6 +77,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     snprintf(fdarg, sizeof(fdarg), "%d", sp->channel_fd);
     const char *missing = spec->namespaces ? hb_jail_unavailable() : NULL;
     bool wrap = spec->namespaces && !missing;
+    bool run_as = !wrap && spec->namespaces && hb_jail_drops_root();
     char *warn = NULL;
     if (!spec->seccomp && !spec->namespaces)
         warn = hb__asprintf("the %s profile contains nothing: plugin code runs without seccomp "
@@ -75,8 +87,9 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     else if (missing)
         warn = hb__asprintf("namespaces unavailable: %s; the worker runs without a private "
                             "filesystem view, network or pid namespace (the %s profile's "
-                            "seccomp filter and rlimits still apply)",
-                            missing, spec->name);
+                            "seccomp filter and rlimits still apply%s)",
+                            missing, spec->name,
+                            run_as ? "; it drops root to the jail's host uid first" : "");
     const char *scratch = sp->scratch_dir ? sp->scratch_dir : "/tmp";
     char ringarg[16];
     snprintf(ringarg, sizeof(ringarg), "%d", sp->ring_fd);
@@ -95,6 +108,10 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     }
     hb_argv wa = HB_ARGV_INIT;
     hb__argv_pushl(&wa, sp->worker_path, "--fd", fdarg, "--profile", spec->name, NULL);
+    char idarg[32];
+    snprintf(idarg, sizeof(idarg), "%u:%u", HB_JAIL_HOST_UID, HB_JAIL_HOST_GID);
+    if (run_as)
+        hb__argv_pushl(&wa, "--run-as", idarg, NULL);
     if (unix_ok)
         hb__argv_pushl(&wa, "--allow", "unix", NULL);
     if (sp->ring_fd > 0)
@@ -106,7 +123,8 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
         free(warn);
         return hb__seterr(err, -ENOMEM, "out of memory");
     }
-    hb_sec_cmd c = {.wrapped = wrap, .drop_root = wrap && hb_jail_drops_root(), .warning = warn};
+    hb_sec_cmd c = {.wrapped = wrap, .drop_root = wrap && hb_jail_drops_root(), .warning = warn,
+                    .run_as = run_as};
     int r = 0;
     if (wrap) {
         size_t ndata = hb__strv_len(sp->data_dirs), nread = hb__strv_len(sp->allow_read);
@@ -144,13 +162,21 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             hb_sec_cmd_release(&c);
             return r;
         }
+        hb_argv e = HB_ARGV_INIT;
+        if (sp->env)
+            hb__argv_push_all(&e, sp->env);
+        if (sp->inst_env)
+            hb__argv_push_all(&e, sp->inst_env);
+        char **extra = hb__argv_take(&e);
         hb_jail j = {.binds = binds,
                      .nbinds = nb,
                      .chdir = scratch,
                      .as_pid_1 = true,
                      .info_fd = sp->info_fd > 0 ? sp->info_fd : -1,
-                     .userns_fd = c.userns_fd};
-        r = hb_jail_argv(&j, cmd, &c.argv);
+                     .userns_fd = c.userns_fd,
+                     .setenv = extra};
+        r = extra ? hb_jail_argv(&j, cmd, &c.argv) : -ENOMEM;
+        hb__strv_free(extra);
         free(binds);
     } else {
         hb_argv a = HB_ARGV_INIT;
@@ -159,7 +185,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
     }
     hb__strv_free(cmd);
     c.envp = hb_jail_env(scratch, scratch, worker_env_keep, NULL);
-    if (c.envp && ((sp->env && sp->env[0]) || (sp->inst_env && sp->inst_env[0]))) {
+    if (c.envp && !wrap && ((sp->env && sp->env[0]) || (sp->inst_env && sp->inst_env[0]))) {
         hb_argv e = HB_ARGV_INIT;
         hb__argv_push_all(&e, c.envp);
         if (sp->env)
@@ -168,6 +194,10 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
             hb__argv_push_all(&e, sp->inst_env);
         hb__strv_free(c.envp);
         c.envp = hb__argv_take(&e);
+    }
+    if (r == -EINVAL) {
+        hb_sec_cmd_release(&c);
+        return hb__seterr(err, -EINVAL, "a worker environment entry is not NAME=value");
     }
     if (r < 0 || !c.envp || ((missing || !spec->seccomp) && !warn)) {
         hb_sec_cmd_release(&c);

@@ -1,7 +1,7 @@
 /* worker/main.c - hotbox-worker: the guest process that hosts plugins.
  *
  *   hotbox-worker --fd N [--profile strict|standard|permissive] [--ring M]
- *                 [--preload LIB] [--allow unix]
+ *                 [--preload LIB] [--allow unix] [--run-as UID:GID]
  *   hotbox-worker --watch-helper FD     (the manager's watch helper:
  *                                        watch_helper.c)
  *
@@ -13,7 +13,10 @@
  * security/security.h). Everything else about the process (which plugins,
  * which versions, limits) arrives as requests; see PROTOCOL.md. --allow
  * unix (a plugin.json allow-list names a UNIX socket) lets the filter allow
- * AF_UNIX sockets and connect. */
+ * AF_UNIX sockets and connect. --run-as (a root manager's worker started
+ * without the jail) drops root to UID:GID, every capability and every way
+ * back (security/rootdrop.c) before the lifeline thread, the profile and
+ * any plugin code; a worker that cannot drop does not serve. */
 #include "worker.h"
 
 #include "security.h"
@@ -131,7 +134,7 @@ static void init_dies_of_signals(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: hotbox-worker --fd N [--profile strict|standard|permissive] "
-                    "[--ring M] [--preload LIB] [--allow unix]\n"
+                    "[--ring M] [--preload LIB] [--allow unix] [--run-as UID:GID]\n"
                     "(started by the hotbox library, not by hand)\n");
     return EXIT_USAGE;
 }
@@ -176,6 +179,7 @@ int main(int argc, char **argv)
     const char *preload = NULL; /* --preload LIB: preload.c */
     unsigned allow = 0; /* --allow unix: a plugin.json allow-list's sockets */
     bool helper = false; /* --watch-helper FD: watch_helper.c */
+    const char *run_as = NULL; /* --run-as UID:GID: rootdrop.c */
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
             return usage();
@@ -189,6 +193,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--ring") == 0) {
             if (hb__parse_u64(argv[i + 1], &ring_fd) < 0 || ring_fd > INT32_MAX)
                 return usage();
+        } else if (strcmp(argv[i], "--run-as") == 0) {
+            run_as = argv[i + 1];
         } else if (strcmp(argv[i], "--preload") == 0) {
             preload = argv[i + 1];
         } else if (strcmp(argv[i], "--allow") == 0) {
@@ -234,6 +240,20 @@ int main(int argc, char **argv)
     if (close_other_fds(sock) < 0) {
         fprintf(stderr, "hotbox-worker: cannot close inherited fds\n");
         return 1;
+    }
+    /* Root goes before any thread starts (capabilities are per thread)
+     * and before the profile (its filter denies the calls this needs). */
+    if (run_as) {
+        unsigned uid = 0, gid = 0;
+        char tail = 0, why[256];
+        if (sscanf(run_as, "%u:%u%c", &uid, &gid, &tail) != 2) {
+            fprintf(stderr, "hotbox-worker: --run-as %s: not UID:GID\n", run_as);
+            return EXIT_USAGE;
+        }
+        if (hb_sec_drop_root((uid_t)uid, (gid_t)gid, why, sizeof(why)) < 0) {
+            fprintf(stderr, "hotbox-worker: cannot drop root to uid %u: %s\n", uid, why);
+            return 1;
+        }
     }
     /* Children a plugin spawns must not hold the channel open. */
     (void)fcntl(sock, F_SETFD, FD_CLOEXEC);

@@ -1,0 +1,82 @@
+/* tests/escape/escape_env.h - the manager and the sandbox an escape case runs
+ * in (shared by test_escape.c and test_rootdrop.c).
+ *
+ * The manager's state directory is in a new directory (root, under
+ * $TMPDIR or /tmp), which hb_escape_cleanup removes unless HB_TEST_KEEP.
+ *
+ * With HB_ESCAPE_POOLED set the case
+ * runs in a worker of the manager's pool (harness/pool.c), started before
+ * the sandbox asked: it must be contained exactly as a fresh one. A first
+ * sandbox with the same options warms the pool; the case's sandbox must
+ * take that worker. */
+#ifndef HB_TESTS_ESCAPE_ENV_H
+#define HB_TESTS_ESCAPE_ENV_H
+
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "hbtest.h"
+#include "hotbox/hotbox.h"
+
+/* root (len bytes): filled with the new directory, named prefix-XXXXXX. */
+static inline hb_manager *hb_escape_manager_new(char *root, size_t len, const char *prefix,
+                                                hb_event_fn on_event)
+{
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(root, len, "%s/%s-XXXXXX", tmp, prefix);
+    HB_CHECK(mkdtemp(root) != NULL);
+    char state[4200];
+    snprintf(state, sizeof(state), "%s/.hotbox", root);
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = HB_ISOLATION_LOCAL;
+    o.on_event = on_event;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    return m;
+}
+
+static inline void hb_escape_cleanup(hb_manager **m, const char *root)
+{
+    hb_manager_free(*m);
+    *m = NULL;
+    if (root[0] && !getenv("HB_TEST_KEEP")) {
+        char cmd[4200];
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", root);
+    }
+}
+
+static inline hb_sandbox *hb_escape_sandbox_new(hb_manager *m, const hb_sandbox_options *so)
+{
+    hb_sandbox *sb = NULL;
+    hb_pool_stats ps = {0};
+    bool pooled = getenv("HB_ESCAPE_POOLED") != NULL;
+    if (pooled) {
+        if (hb_sandbox_new(m, so, &sb) != 0)
+            HB_FAIL_("hb_sandbox_new (warming the pool): %s", hb_manager_last_error(m));
+        hb_sandbox_free(sb);
+        for (int i = 0;; i++) {
+            HB_CHECK_OK(hb_manager_pool_stats(m, &ps));
+            if (ps.ready > 0 && ps.starting == 0)
+                break;
+            if (i > 4000) /* 20 s */
+                HB_FAIL_("no pooled worker within 20 s");
+            (void)poll(NULL, 0, 5);
+        }
+    }
+    if (hb_sandbox_new(m, so, &sb) != 0)
+        HB_FAIL_("hb_sandbox_new: %s", hb_manager_last_error(m));
+    if (pooled) {
+        hb_pool_stats now;
+        HB_CHECK_OK(hb_manager_pool_stats(m, &now));
+        HB_CHECK_EQ(now.hits, ps.hits + 1); /* the case's worker is the pooled one */
+    }
+    return sb;
+}
+
+#endif /* HB_TESTS_ESCAPE_ENV_H */
