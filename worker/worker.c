@@ -57,6 +57,7 @@ struct worker {
     bool dead;        /* the channel failed; stop serving */
     char msg[1024];   /* ERR text of the request being handled */
     int passed;       /* the fd attached to the request, or -1 */
+    hb_sig_cache sig_cache; /* the last CALL's signature, parsed */
 };
 
 /* ---- replies -------------------------------------------------------------- */
@@ -575,7 +576,7 @@ static int do_call(worker *w, const hb_frame *f)
         rc = fail(w, HB_ENOPLUGIN, "no plugin named %s is loaded", q.plugin);
         goto out;
     }
-    if (hb__sig_parse(q.signature, &sig, &serr) < 0) {
+    if (hb__sig_parse_cached(&w->sig_cache, q.signature, &sig, &serr) < 0) {
         rc = fail(w, HB_ESIGNATURE, "call of %s in %s v%" PRIu64 ": %s", q.symbol, p->name,
                   p->version, serr.msg);
         goto out;
