@@ -15,7 +15,6 @@
 #include <link.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -51,8 +50,7 @@ struct worker {
     ino_t chan_ino;     /* code that closed or replaced it (see below) */
     bool chan_guarded;  /* the seccomp filter forbids that (no check needed) */
     uint64_t max_state_size;
-    wplugin *plugins;
-    size_t nplugins, cap;
+    wplugin *plugins; size_t nplugins, cap;
     hb_wbuf out;
     bool dead;        /* the channel failed; stop serving */
     char msg[1024];   /* ERR text of the request being handled */
@@ -71,19 +69,6 @@ static int send_socket(worker *w)
     int r = hb__wire_send(w->fd, &w->out);
     hb__channel_release();
     return r;
-}
-
-/* A call's captured output (stdout, stderr) reaches its file before the
- * reply: each is flushed when it holds bytes (__fpending, no lock, no
- * system call), instead of fflush(NULL) walking every stream with its lock
- * on each call (~80 ns). Streams a plugin opened itself keep ordinary
- * stdio buffering. */
-static void flush_std_output(void)
-{
-    if (__fpending(stdout))
-        fflush(stdout);
-    if (__fpending(stderr))
-        fflush(stderr);
 }
 
 /* The reply of a ring request: into the reply slot when it fits (and a WAKE
@@ -615,7 +600,7 @@ static int do_call(worker *w, const hb_frame *f)
                   p->version);
         goto out;
     }
-    flush_std_output(); /* the call's output reaches its file before the reply */
+    hb__worker_flush_output(); /* the call's output reaches its file before the reply */
     if (send_out(w) < 0)
         w->dead = true;
 out:
