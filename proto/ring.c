@@ -1,6 +1,8 @@
 /* proto/ring.c - the shared-memory call ring (see ring.h). */
 #include "ring.h"
 
+#include "wire.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -239,4 +241,21 @@ bool hb__ring_reply(hb_ring *ring, const void *frame, size_t len)
      * sleeping caller, or plugin code that wrote the state, and a WAKE
      * then keeps the caller from waiting out its time limit. */
     return atomic_exchange(&ring->state, HB_RING_DONE) != HB_RING_REQ;
+}
+
+int hb__ring_take_request(hb_ring *ring, uint8_t *buf, hb_frame *f)
+{
+    uint32_t len = atomic_load_explicit(&ring->req_len, memory_order_relaxed);
+    uint8_t hdr[HB_WIRE_HEADER];
+    if (len < HB_WIRE_HEADER || len > HB_RING_SLOT)
+        return -EPROTO;
+    memcpy(hdr, ring->req, sizeof(hdr));
+    uint32_t plen;
+    int r = hb__wire_parse_header(hdr, HB_RING_SLOT, &f->type, &f->id, &plen);
+    if (r < 0 || plen != len - HB_WIRE_HEADER)
+        return -EPROTO;
+    memcpy(buf, ring->req + HB_WIRE_HEADER, plen);
+    f->len = plen;
+    f->payload = plen ? buf : NULL;
+    return 0;
 }

@@ -184,6 +184,14 @@ static inline bool hb__ring_peer_alive(hb_ring *ring)
  * kind. */
 uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen);
 
+/* Worker: the RING request just announced, copied out of the ring (plugin
+ * threads can write it too) before it is parsed: its header checked, its
+ * payload copied into buf (HB_RING_SLOT bytes, the caller's: no allocation
+ * per call) and *f pointing there (payload NULL when empty; not to be
+ * released). Returns 0 or -EPROTO for a frame that does not fit. */
+struct hb_frame;
+int hb__ring_take_request(hb_ring *ring, uint8_t *buf, struct hb_frame *f);
+
 /* Worker: publishes a reply. frame/len in the slot (len <= HB_RING_SLOT),
  * or NULL when the reply went on the socket. Returns true when the caller
  * is not spinning on it any more and needs a WAKE frame on the socket. */

@@ -701,27 +701,14 @@ static void unload_all(worker *w)
         remove_plugin(w, &w->plugins[w->nplugins - 1]);
 }
 
-/* A request posted in the ring, copied out before it is parsed (plugin
- * threads can write the ring too). */
+/* A request posted in the ring, copied into the worker's own buffer
+ * (hb__ring_take_request): no allocation per call. */
+static uint8_t ring_in[HB_RING_SLOT];
 static int ring_recv(worker *w, hb_frame *f)
 {
-    uint32_t len = atomic_load_explicit(&w->ring->req_len, memory_order_relaxed);
-    uint8_t hdr[HB_WIRE_HEADER];
-    if (len < HB_WIRE_HEADER || len > HB_RING_SLOT)
-        return -EPROTO;
-    memcpy(hdr, w->ring->req, sizeof(hdr));
-    uint32_t plen;
-    int r = hb__wire_parse_header(hdr, HB_RING_SLOT, &f->type, &f->id, &plen);
-    if (r < 0 || plen != len - HB_WIRE_HEADER)
-        return -EPROTO;
-    f->len = plen;
-    f->payload = NULL;
-    if (plen && !(f->payload = malloc(plen)))
-        return -ENOMEM;
-    if (plen)
-        memcpy(f->payload, w->ring->req + HB_WIRE_HEADER, plen);
-    w->ring_request = true;
-    return 0;
+    int r = hb__ring_take_request(w->ring, ring_in, f);
+    w->ring_request = r == 0;
+    return r;
 }
 
 /* The next request: the one the bell announces when there is a ring, else
@@ -789,7 +776,8 @@ int hb__worker_serve(int fd, hb_ring *ring, bool chan_guarded)
         if (w.passed >= 0) /* an fd only OUTPUT takes */
             close(w.passed);
         w.passed = -1;
-        hb__frame_release(&f);
+        if (f.payload != ring_in) /* ring_in is kept for the next request */
+            hb__frame_release(&f);
         if (shutdown || w.dead)
             break;
     }
