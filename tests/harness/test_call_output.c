@@ -1,10 +1,11 @@
 /* tests/harness/test_call_output.c - a call's captured output is in the
  * sandbox's output file by the time hb_call returns, with no newline and
  * no flush of the plugin's own: the worker flushes stdout and stderr (each
- * when it holds bytes, worker/worker.c) before it replies, through the
+ * when it holds bytes, worker/output.c) before it replies, through the
  * ring as through the socket. stderr made fully buffered by the plugin
  * counts too. Both the standard profile (seccomp, jailed) and permissive. */
-#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "e2e.h"
 
@@ -18,17 +19,17 @@ static const char talker[] =
     "  fprintf(stderr, \"e%d\", n); return n; }\n"
     "HB_PLUGIN(\"talker\", 1, 0, 0, 0, 0);\n";
 
-static const char *slurp(const char *path)
+/* Checks that path holds exactly want, read right after the call returned. */
+static void holds(const char *path, const char *want)
 {
-    static char buf[4096];
-    buf[0] = 0;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return buf;
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
+    char buf[256];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    HB_CHECK(fd >= 0);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    HB_CHECK(n >= 0);
+    buf[n < 0 ? 0 : n] = '\0';
+    HB_CHECK_STR(buf, want);
 }
 
 static void output_cases(hb_profile profile, const char *name)
@@ -44,14 +45,14 @@ static void output_cases(hb_profile profile, const char *name)
     int32_t got = 0;
     HB_CHECK_OK(hb_callf(sb, "talker", "out", "i)i", 1, &got));
     HB_CHECK_EQ(got, 1);
-    HB_CHECK_STR(slurp(out), "o1");
+    holds(out, "o1");
     HB_CHECK_OK(hb_callf(sb, "talker", "out", "i)i", 2, &got));
-    HB_CHECK_STR(slurp(out), "o1o2");
+    holds(out, "o1o2");
     HB_CHECK_OK(hb_callf(sb, "talker", "err", "i)i", 3, &got));
-    HB_CHECK_STR(slurp(out), "o1o2e3");
+    holds(out, "o1o2e3");
     HB_CHECK_OK(hb_callf(sb, "talker", "err", "i)i", 4, &got));
     HB_CHECK_OK(hb_callf(sb, "talker", "out", "i)i", 5, &got));
-    HB_CHECK_STR(slurp(out), "o1o2e3e4o5");
+    holds(out, "o1o2e3e4o5");
     e2e_free(sb, m);
 }
 
