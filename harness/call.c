@@ -213,7 +213,7 @@ int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol, const char *
         return -EINVAL;
     hb_sig sig;
     hb_sig_error serr;
-    int r = hb__sig_parse(signature, &sig, &serr);
+    int r = hb__sig_parse_cached(&sb->sig_cache, signature, &sig, &serr);
     if (r < 0)
         return fail(sb, r, "%s.%s: %s", plugin, symbol, serr.msg);
     return call_parsed(sb, plugin, symbol, signature, &sig, args, nargs, ret);
@@ -225,7 +225,7 @@ int hb_callf(hb_sandbox *sb, const char *plugin, const char *symbol, const char 
         return -EINVAL;
     hb_sig sig;
     hb_sig_error serr;
-    int r = hb__sig_parse(signature, &sig, &serr);
+    int r = hb__sig_parse_cached(&sb->sig_cache, signature, &sig, &serr);
     if (r < 0)
         return fail(sb, r, "%s.%s: %s", plugin ? plugin : "?", symbol ? symbol : "?", serr.msg);
     hb_value args[HB_SIG_MAX_ARGS];

@@ -372,6 +372,7 @@ struct hb_sandbox {
     hb_compile_result last_compile; /* diagnostics of the last failed build */
     hb_diagnostic *pub_diags;
     char *ret_str;
+    hb_sig_cache sig_cache; /* the last hb_call's signature, parsed (call.c) */
     char *output_path;    /* owned copy of opts.output_path */
     double detect_ms;     /* set by watch mode while it reloads (events carry it) */
     bool named;           /* opts.name was given: checkpoints persist under it */

@@ -1,6 +1,8 @@
 /* proto/ring.c - the shared-memory call ring (see ring.h). */
 #include "ring.h"
 
+#include "wire.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -148,7 +150,9 @@ void hb__ring_signal(_Atomic uint32_t *word, _Atomic uint32_t *sleeping)
 
 void hb__ring_post(hb_ring *ring, uint32_t kind)
 {
-    atomic_store_explicit(&ring->caller_cpu, hb__ring_cpu(), memory_order_relaxed);
+    int me = hb__ring_cpu();
+    if (atomic_load_explicit(&ring->caller_cpu, memory_order_relaxed) != me)
+        atomic_store_explicit(&ring->caller_cpu, me, memory_order_relaxed);
     atomic_store_explicit(&ring->kind, kind, memory_order_relaxed);
     if (kind == HB_RING_KIND_RING)
         atomic_store_explicit(&ring->state, HB_RING_REQ, memory_order_relaxed);
@@ -198,7 +202,7 @@ int hb__ring_hold_life(hb_ring *ring)
 }
 
 /* Worker: publishes the CPU it runs on, writing only when it changed (the
- * word shares the line the caller spins on). */
+ * caller reads the word before each spin). */
 static void note_cpu(hb_ring *ring)
 {
     int me = hb__ring_cpu();
@@ -213,9 +217,17 @@ uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen)
     uint64_t budget = peer >= 0 && me >= 0 && peer == me ? 0 : HB_RING_WORKER_SPIN_NS;
     hb__ring_wait_ne(&ring->bell, *seen, &ring->worker_sleeping, budget);
     *seen = atomic_load(&ring->bell);
+    uint32_t kind = atomic_load_explicit(&ring->kind, memory_order_acquire);
+    if (kind == HB_RING_KIND_RING) {
+        /* The frame's first bytes came with the bell; the lines after them
+         * are fetched now, while the worker sets about the request. */
+        uint32_t len = atomic_load_explicit(&ring->req_len, memory_order_relaxed);
+        for (uint32_t off = 64; off < len && off < HB_RING_SLOT; off += 64)
+            __builtin_prefetch(ring->req + off);
+    }
     atomic_store_explicit(&ring->taken, *seen, memory_order_relaxed);
     note_cpu(ring);
-    return atomic_load_explicit(&ring->kind, memory_order_acquire);
+    return kind;
 }
 
 bool hb__ring_reply(hb_ring *ring, const void *frame, size_t len)
@@ -229,4 +241,21 @@ bool hb__ring_reply(hb_ring *ring, const void *frame, size_t len)
      * sleeping caller, or plugin code that wrote the state, and a WAKE
      * then keeps the caller from waiting out its time limit. */
     return atomic_exchange(&ring->state, HB_RING_DONE) != HB_RING_REQ;
+}
+
+int hb__ring_take_request(hb_ring *ring, uint8_t *buf, hb_frame *f)
+{
+    uint32_t len = atomic_load_explicit(&ring->req_len, memory_order_relaxed);
+    uint8_t hdr[HB_WIRE_HEADER];
+    if (len < HB_WIRE_HEADER || len > HB_RING_SLOT)
+        return -EPROTO;
+    memcpy(hdr, ring->req, sizeof(hdr));
+    uint32_t plen;
+    int r = hb__wire_parse_header(hdr, HB_RING_SLOT, &f->type, &f->id, &plen);
+    if (r < 0 || plen != len - HB_WIRE_HEADER)
+        return -EPROTO;
+    memcpy(buf, ring->req + HB_WIRE_HEADER, plen);
+    f->len = plen;
+    f->payload = plen ? buf : NULL;
+    return 0;
 }

@@ -119,3 +119,17 @@ int hb__sig_parse(const char *sig, hb_sig *out, hb_sig_error *err)
     *out = s;
     return 0;
 }
+
+int hb__sig_parse_cached(hb_sig_cache *cache, const char *sig, hb_sig *out, hb_sig_error *err)
+{
+    if (sig && cache->text[0] && strcmp(cache->text, sig) == 0) {
+        *out = cache->sig;
+        return 0;
+    }
+    int r = hb__sig_parse(sig, out, err);
+    if (r == 0 && strlen(sig) < sizeof(cache->text)) {
+        strcpy(cache->text, sig);
+        cache->sig = *out;
+    }
+    return r;
+}

@@ -34,6 +34,20 @@ typedef struct hb_sig_error {
  * (when err is not NULL). *out is written only on success. */
 int hb__sig_parse(const char *sig, hb_sig *out, hb_sig_error *err);
 
+/* The last signature one caller parsed, kept for the next call (calls
+ * usually repeat one): hb__sig_parse_cached answers a repeat with a string
+ * compare instead of a parse. Zero-initialised means empty; not shared
+ * between threads. Signatures of HB_SIG_CACHE_TEXT bytes or more are
+ * parsed every time. */
+#define HB_SIG_CACHE_TEXT 48
+typedef struct hb_sig_cache {
+    char text[HB_SIG_CACHE_TEXT]; /* "" when empty */
+    hb_sig sig;
+} hb_sig_cache;
+
+/* hb__sig_parse through *cache (see above): the same results. */
+int hb__sig_parse_cached(hb_sig_cache *cache, const char *sig, hb_sig *out, hb_sig_error *err);
+
 /* The signature character of a type ('i' for HB_TYPE_I32, ...), '?' for
  * none, and a C-ish name ("int32", "string", "in/out buffer") for messages. */
 char hb__sig_char(hb_type t);

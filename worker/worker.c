@@ -50,12 +50,12 @@ struct worker {
     ino_t chan_ino;     /* code that closed or replaced it (see below) */
     bool chan_guarded;  /* the seccomp filter forbids that (no check needed) */
     uint64_t max_state_size;
-    wplugin *plugins;
-    size_t nplugins, cap;
+    wplugin *plugins; size_t nplugins, cap;
     hb_wbuf out;
     bool dead;        /* the channel failed; stop serving */
     char msg[1024];   /* ERR text of the request being handled */
     int passed;       /* the fd attached to the request, or -1 */
+    hb_sig_cache sig_cache; /* the last CALL's signature, parsed */
 };
 
 /* ---- replies -------------------------------------------------------------- */
@@ -561,7 +561,7 @@ static int do_call(worker *w, const hb_frame *f)
         rc = fail(w, HB_ENOPLUGIN, "no plugin named %s is loaded", q.plugin);
         goto out;
     }
-    if (hb__sig_parse(q.signature, &sig, &serr) < 0) {
+    if (hb__sig_parse_cached(&w->sig_cache, q.signature, &sig, &serr) < 0) {
         rc = fail(w, HB_ESIGNATURE, "call of %s in %s v%" PRIu64 ": %s", q.symbol, p->name,
                   p->version, serr.msg);
         goto out;
@@ -600,7 +600,7 @@ static int do_call(worker *w, const hb_frame *f)
                   p->version);
         goto out;
     }
-    fflush(NULL); /* the call's output reaches its file before the reply */
+    hb__worker_flush_output(); /* the call's output reaches its file before the reply */
     if (send_out(w) < 0)
         w->dead = true;
 out:
@@ -701,27 +701,14 @@ static void unload_all(worker *w)
         remove_plugin(w, &w->plugins[w->nplugins - 1]);
 }
 
-/* A request posted in the ring, copied out before it is parsed (plugin
- * threads can write the ring too). */
+/* A request posted in the ring, copied into the worker's own buffer
+ * (hb__ring_take_request): no allocation per call. */
+static uint8_t ring_in[HB_RING_SLOT];
 static int ring_recv(worker *w, hb_frame *f)
 {
-    uint32_t len = atomic_load_explicit(&w->ring->req_len, memory_order_relaxed);
-    uint8_t hdr[HB_WIRE_HEADER];
-    if (len < HB_WIRE_HEADER || len > HB_RING_SLOT)
-        return -EPROTO;
-    memcpy(hdr, w->ring->req, sizeof(hdr));
-    uint32_t plen;
-    int r = hb__wire_parse_header(hdr, HB_RING_SLOT, &f->type, &f->id, &plen);
-    if (r < 0 || plen != len - HB_WIRE_HEADER)
-        return -EPROTO;
-    f->len = plen;
-    f->payload = NULL;
-    if (plen && !(f->payload = malloc(plen)))
-        return -ENOMEM;
-    if (plen)
-        memcpy(f->payload, w->ring->req + HB_WIRE_HEADER, plen);
-    w->ring_request = true;
-    return 0;
+    int r = hb__ring_take_request(w->ring, ring_in, f);
+    w->ring_request = r == 0;
+    return r;
 }
 
 /* The next request: the one the bell announces when there is a ring, else
@@ -789,7 +776,8 @@ int hb__worker_serve(int fd, hb_ring *ring, bool chan_guarded)
         if (w.passed >= 0) /* an fd only OUTPUT takes */
             close(w.passed);
         w.passed = -1;
-        hb__frame_release(&f);
+        if (f.payload != ring_in) /* ring_in is kept for the next request */
+            hb__frame_release(&f);
         if (shutdown || w.dead)
             break;
     }

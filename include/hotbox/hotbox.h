@@ -494,7 +494,10 @@ typedef struct hb_sandbox_options {
     unsigned swap_timeout_ms;        /* same for load/swap hooks; default 10000 */
     unsigned max_plugins;            /* default 64 */
     unsigned checkpoint_interval_ms; /* 0: checkpoint only at swaps and on request */
-    const char *output_path;         /* worker stdout+stderr appended here; NULL inherits */
+    const char *output_path;         /* worker stdout+stderr appended here; NULL inherits.
+                                      * What a call wrote to stdout/stderr is in it
+                                      * when hb_call returns; streams a plugin opens
+                                      * itself are its own to flush */
     hb_profile profile;              /* default HB_PROFILE_DEFAULT (standard) */
     /* Resource limits of the worker, enforced with rlimits (and named in the
      * error when the worker dies of one). 0 means the default. */
