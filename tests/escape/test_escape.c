@@ -17,6 +17,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include "hbtest.h"
 #include "hotbox/hotbox.h"
 #include "escape_env.h"
+#include "ring.h"
 
 static char root[4096];
 static hb_manager *mgr;
@@ -823,7 +825,8 @@ static void case_forge_state(void)
     hb_sandbox *sb = sandbox(HB_PROFILE_STANDARD);
     load(sb, "forge_state");
     int32_t armed = -1;
-    HB_CHECK_OK(hb_callf(sb, "forge_state", "arm", "i)i", (int32_t)(64 << 10), &armed));
+    HB_CHECK_OK(hb_callf(sb, "forge_state", "arm", "ii)i", (int32_t)(64 << 10),
+                         (int32_t)offsetof(hb_ring, req), &armed));
     HB_CHECK_EQ(armed, 0);
     int r = hb_checkpoint(sb, "forge_state");
     const char *e = hb_sandbox_last_error(sb);

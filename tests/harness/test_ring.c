@@ -4,10 +4,12 @@
  * ones falling back to the socket), a crash mid-call seen at once (during
  * the caller's spin and after it went to sleep), the call time limit, and
  * a plugin that scribbles on the ring failing only its own call. */
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "e2e.h"
+#include "ring.h"
 
 static e2e_events ev;
 
@@ -27,14 +29,15 @@ static const char ring_plugin[] =
     "static void *denied(void *a) { (void)a; socket(2, 1, 0); return 0; }\n"
     "int start_denied_thread(void) { pthread_t t; return pthread_create(&t, 0, denied, 0); }\n"
     /* Finds the ring in its own mapping; forge then writes a reply the
-     * harness must refuse (offsets of proto/ring.h: state at 64, rep_len
-     * at 68) for ever. */
-    "static volatile uint32_t *ring;\n"
-    "int find_ring(void) { FILE *f = fopen(\"/proc/self/maps\", \"r\"); char line[512];\n"
-    "  unsigned long lo = 0; if (!f) return -1;\n"
+     * harness must refuse for ever. The test passes the offsets of
+     * proto/ring.h's state and rep_len words and the DONE state, so a new
+     * layout moves the forgery with it. */
+    "static volatile uint32_t *ring; static int st_w, len_w, done;\n"
+    "int find_ring(int st, int len, int d) { FILE *f = fopen(\"/proc/self/maps\", \"r\"); char line[512];\n"
+    "  unsigned long lo = 0; if (!f) return -1; st_w = st / 4; len_w = len / 4; done = d;\n"
     "  while (fgets(line, sizeof line, f)) if (strstr(line, \"hotbox-ring\")) { sscanf(line, \"%lx\", &lo); break; }\n"
     "  fclose(f); ring = (volatile uint32_t *)lo; return lo ? 0 : -1; }\n"
-    "int forge(void) { if (!ring) return -1; for (;;) { ring[17] = 1u << 30; ring[16] = 3u; } }\n"
+    "int forge(void) { if (!ring) return -1; for (;;) { ring[len_w] = 1u << 30; ring[st_w] = (uint32_t)done; } }\n"
     "HB_PLUGIN(\"ringt\", 1, 0, 0, 0, 0);\n";
 
 static hb_sandbox *start(hb_manager **m, hb_profile profile, unsigned timeout_ms)
@@ -166,7 +169,8 @@ static void case_forged_reply(void)
     hb_manager *m;
     hb_sandbox *sb = start(&m, HB_PROFILE_PERMISSIVE, 1000);
     int32_t r = 0;
-    HB_CHECK_OK(hb_callf(sb, "ringt", "find_ring", ")i", &r));
+    HB_CHECK_OK(hb_callf(sb, "ringt", "find_ring", "iii)i", (int32_t)offsetof(hb_ring, state),
+                         (int32_t)offsetof(hb_ring, rep_len), (int32_t)HB_RING_DONE, &r));
     HB_CHECK_EQ(r, 0);
     for (int i = 0; i < 5; i++) /* short calls: the caller spins on the next */
         HB_CHECK_OK(hb_callf(sb, "ringt", "add", "ii)i", 1, 1, &r));

@@ -27,9 +27,10 @@ static void put32(unsigned char *p, uint32_t v)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* The id of the request in the ring's request slot (ring.h: the slot is
- * at offset 256 of the "hotbox-ring" memfd; a frame's id at offset 8). */
-static int ring_request_id(uint32_t *id)
+/* The id of the request in the ring's request slot (at offset req_off of
+ * the "hotbox-ring" memfd: the test passes proto/ring.h's offsetof; a
+ * frame's id at offset 8). */
+static int ring_request_id(uint32_t req_off, uint32_t *id)
 {
     FILE *m = fopen("/proc/self/maps", "re");
     if (!m)
@@ -44,17 +45,18 @@ static int ring_request_id(uint32_t *id)
     fclose(m);
     if (!lo)
         return -ENOENT;
-    const unsigned char *req = (const unsigned char *)lo + 256;
+    const unsigned char *req = (const unsigned char *)lo + req_off;
     *id = (uint32_t)req[8] | (uint32_t)req[9] << 8 | (uint32_t)req[10] << 16 |
           (uint32_t)req[11] << 24;
     return 0;
 }
 
-/* Arms the save hook to forge `size` bytes of state. Returns 0 or -errno. */
-HB_EXPORT_FN int32_t arm(int32_t size)
+/* Arms the save hook to forge `size` bytes of state; req_off is where the
+ * ring's request slot starts. Returns 0 or -errno. */
+HB_EXPORT_FN int32_t arm(int32_t size, int32_t req_off)
 {
     uint32_t id;
-    int r = ring_request_id(&id);
+    int r = ring_request_id((uint32_t)req_off, &id);
     if (r < 0)
         return r;
     next_id = id + 1;
