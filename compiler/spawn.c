@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "edittrace.h"
 #include "jail.h"
 #include "process.h"
 
@@ -136,11 +137,13 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
     pid_t pid = -1;
     bool truncated = false;
 
+    hb__et_mark(HB_ET_PREP);
     if (pipe2(pipefd, O_CLOEXEC) < 0) {
         r = hb__seterr(err, -errno, "pipe: %s", strerror(errno));
         goto out_close;
     }
     r = spawn_compiler(ctx, argv, pipefd[1], &pid, &pidfd, err);
+    hb__et_mark(HB_ET_SPAWNED);
     close(pipefd[1]);
     pipefd[1] = -1;
     if (r < 0)
@@ -173,8 +176,10 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
             info_open = false;
             jail_init = jail_init_pidfd(ctx->jail_info_rd);
         }
-        if (p[0].revents & POLLIN)
+        if (p[0].revents & POLLIN) {
             exited = true;
+            hb__et_mark(HB_ET_EXITED);
+        }
     }
     if (info_open)
         jail_init = jail_init_pidfd(ctx->jail_info_rd);
@@ -198,6 +203,7 @@ out_reap:;
     if (r == 0)
         out->wait_status = st;
     pid = -1;
+    hb__et_mark(HB_ET_REAPED);
 
 out_close:
     HB_CLOSE_ALL(pidfd, jail_init, pipefd[0], pipefd[1]);

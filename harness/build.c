@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "harness.h"
+#include "edittrace.h"
 #include "graph.h"
 
 int hb__resolve_plugin_dir(const char *dir, char **abs, char **name, char **err)
@@ -389,6 +390,7 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
 {
     memset(out, 0, sizeof(*out));
     uint64_t t0 = hb__now_ns();
+    hb__et_mark(HB_ET_BUILD);
     /* Before the cache lookup: that already runs the compiler (its
      * identity probe, isolated like a compile). */
     hb__announce_isolation(m);
@@ -434,6 +436,7 @@ static int build_one(hb_manager *m, const char *dir, const char *plugin, bool us
         *err = NULL;
     }
 
+    hb__et_mark(HB_ET_LOOKUP);
     char *job = NULL;
     int r = hb__mkdtemp_in(m->tmp_dir, "job-", &job);
     if (r < 0) {
@@ -468,6 +471,7 @@ relink:
     hb__announce_isolation(m);
     r = hb_compiler_run_ctx(m->compiler, &req, &out->cres, &cerr);
     out->t.compile_ms = hb__ms_since(tc);
+    hb__et_mark(HB_ET_COMPILED);
     hb_metrics_add(m->metrics, HB_CTR_COMPILES, 1);
     hb_metrics_observe(m->metrics, HB_HIST_COMPILE, hb__now_ns() - tc);
     if (r < 0)
@@ -551,12 +555,14 @@ relink:
     meta.needed = info.needed;
     meta.depends = dep_names;
     out->t.verify_ms = hb__ms_since(tv);
+    hb__et_mark(HB_ET_VERIFIED);
 
     char *serr = NULL;
     uint64_t ts = hb__now_ns();
     r = hb_store_add(m->store, plugin, out->cres.object_path, &meta, &out->rec, &out->created,
                      &serr);
     out->t.store_ms = hb__ms_since(ts);
+    hb__et_mark(HB_ET_STORED);
     hb_elf_info_release(&info);
     if (r == 0) /* the bytes just analysed are the stored object's */
         hb_store_object_set_analysed(m->store, out->rec.object_sha256);
@@ -576,6 +582,7 @@ out_rm:
     free(cerr);
     out->job = job; /* removed by hb__build_out_release: after the caller's event */
     out->t.total_ms = hb__ms_since(t0);
+    hb__et_mark(HB_ET_BUILT);
     return r;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "edittrace.h"
 #include "sandbox_impl.h"
 
 /* What the slot was before the swap (the swap may change it). */
@@ -129,6 +130,7 @@ static void swapped(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, const
     hb_metrics_observe(sb->m->metrics, HB_HIST_SWAP, (uint64_t)(t->swap_ms * 1e6));
     /* The event's `carry` lines name every static carried or reset. */
     sb->carry_report = carry_summary ? carry->report : NULL;
+    hb__et_mark(HB_ET_EMIT);
     hb__emit(sb->m, sb, is_rollback ? HB_EVENT_ROLLED_BACK : HB_EVENT_SWAPPED, s->name,
              rec->version, old->version, 0, t, "%s v%llu -> v%llu (%s; swap %.2f ms, total %.1f ms)",
              s->name, (unsigned long long)old->version, (unsigned long long)rec->version,
@@ -167,6 +169,7 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
                      bool is_rollback, uint64_t t0)
 {
     char *path = NULL, *err = NULL;
+    hb__et_mark(HB_ET_PREPARE);
     int r = prepare(sb, s, rec, t, is_rollback, &path);
     if (r < 0)
         return r;
@@ -177,11 +180,14 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
     hb_load_reply lr = {0};
     hb_carry carry;
     uint64_t ts = hb__now_ns();
+    hb__et_mark(HB_ET_CARRY);
     hb__carry_prepare(sb, s, path, rec->version, is_rollback, &carry);
+    hb__et_mark(HB_ET_SWAP);
     /* wait_ack: a named sandbox's checkpoint is durable before new code runs */
     r = hb__rpc_swap(sb, s->name, path, rec->version, sb->named,
                      carry.wire.present ? &carry.wire : NULL, on_old_state, &ctx, &prog, &lr,
                      &err);
+    hb__et_mark(HB_ET_SWAPPED);
     t->swap_ms = hb__ms_since(ts);
     t->total_ms = hb__ms_since(t0);
     if (r < 0 && prog.switched && (r == HB_ECRASHED || r == HB_EHUNG)) {

@@ -31,6 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "edittrace.h"
 #include "watcher_int.h"
 #include "util.h"
 
@@ -201,6 +202,7 @@ static int read_events(hb_watcher *w)
                 return 0;
             return hb__w_set_error(w, -errno, "reading inotify events: %s", strerror(errno));
         }
+        hb__et_mark(HB_ET_WAKE);
         for (char *p = buf; p < buf + n;) {
             const struct inotify_event *ev = (const struct inotify_event *)p;
             int r = handle_event(w, ev);
@@ -433,6 +435,7 @@ int hb_watcher_process(hb_watcher *w, hb_change_set *out)
         return r;
     if (w->pending && hb__now_ns() >= hb__w_deadline_ns(w)) {
         r = hb__w_reconcile(w, out);
+        hb__et_mark(HB_ET_SETTLED);
         int t = hb__w_update_timer(w);
         return r < 0 ? r : t < 0 ? t : r;
     }
