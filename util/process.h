@@ -1,7 +1,12 @@
 /*
  * util/process.h - the one place hotbox starts a process (in the spirit of
  * git's run-command.c): fork, then in the child only async-signal-safe
- * steps (the manager is threaded), then exec or a function.
+ * steps (the manager is threaded), then exec or a function. A program
+ * (argv) not started into a cgroup begins as a child sharing the
+ * manager's memory until its exec (CLONE_VM | CLONE_VFORK on a stack of
+ * its own, as posix_spawn does; no copy of the manager's page tables, the
+ * calling thread waits until the exec), with every caught signal back at
+ * its default before anything else; child_main and cgroup starts fork.
  *
  * In the child, in this order: signal mask emptied and SIGPIPE default;
  * a new session or process group when asked; PR_SET_PDEATHSIG(SIGKILL) when
