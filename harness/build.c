@@ -110,8 +110,16 @@ static void add_sibling(hb_manager *m, const char *parent, const char *name, siz
         free(cand);
 }
 
+static atomic_uint_fast64_t sibling_scans;
+
+uint64_t hb__build_sibling_scans(void)
+{
+    return atomic_load(&sibling_scans);
+}
+
 static char **sibling_dirs(hb_manager *m, const char *dir)
 {
+    atomic_fetch_add(&sibling_scans, 1);
     char **v = calloc(MAX_SIBLINGS + 1, sizeof(*v));
     const char *slash = strrchr(dir, '/');
     if (!v || !slash || slash == dir)
@@ -160,39 +168,65 @@ static hb_compile_request make_request(hb_manager *m, const char *dir, const cha
     return req;
 }
 
-/* Whether the current sources are all among a version's remembered
- * inputs (else a source file was added since). */
-static bool sources_covered(const char *dir, char *const *inputs)
+/* Whether the current sources (listed) are all among a version's
+ * remembered inputs (else a source file was added since). */
+static bool sources_covered(char *const *sources, char *const *inputs)
 {
-    char **sources = NULL;
-    bool complete = inputs && hb_compiler_list_sources(dir, &sources) == 0;
-    for (char **s = sources; complete && s && *s; s++) {
+    bool complete = inputs && sources;
+    for (char *const *s = sources; complete && *s; s++) {
         bool found = false;
         for (char *const *i = inputs; *i && !found; i++)
             found = strcmp(*i, *s) == 0;
         complete = found;
     }
-    hb__strv_free(sources);
     return complete;
 }
 
-int hb__build_input_hash(hb_manager *m, const char *dir, const char *plugin,
-                         const hb_version_rec *v, char hash[HB_SHA256_HEX])
+/* What the input hash of every version of a plugin directory shares: its
+ * sibling directories and its sources, read once per lookup however many
+ * input sets it hashes. */
+typedef struct dir_scan {
+    char **siblings, **sources;
+} dir_scan;
+
+static void dir_scan_of(hb_manager *m, const char *dir, dir_scan *ds)
 {
-    char *const *inputs = v->inputs;
+    ds->siblings = sibling_dirs(m, dir);
+    ds->sources = NULL;
+    if (hb_compiler_list_sources(dir, &ds->sources) < 0)
+        ds->sources = NULL;
+}
+
+static void dir_scan_release(dir_scan *ds)
+{
+    HB_STRV_FREE_ALL(ds->siblings, ds->sources);
+}
+
+static int input_hash_scanned(hb_manager *m, const char *dir, const char *plugin,
+                              const dir_scan *ds, const hb_version_rec *v,
+                              char hash[HB_SHA256_HEX])
+{
     hb_compile_request req = make_request(m, dir, m->tmp_dir);
-    char **siblings = sibling_dirs(m, dir);
-    req.source_dirs = siblings;
+    req.source_dirs = ds->siblings;
     char *soname = hb__asprintf("hotbox-plugin-%s.so", plugin);
     char **needed = sonames_of(v->depends);
     req.soname = soname;
     req.needed = needed;
     int r = -ENOENT;
-    if (soname && needed && siblings && sources_covered(dir, inputs))
-        r = hb_compiler_input_hash_ctx(m->compiler, &req, inputs, hash);
-    hb__strv_free(siblings);
+    if (soname && needed && ds->siblings && sources_covered(ds->sources, v->inputs))
+        r = hb_compiler_input_hash_ctx(m->compiler, &req, v->inputs, hash);
     hb__strv_free(needed);
     free(soname);
+    return r;
+}
+
+int hb__build_input_hash(hb_manager *m, const char *dir, const char *plugin,
+                         const hb_version_rec *v, char hash[HB_SHA256_HEX])
+{
+    dir_scan ds;
+    dir_scan_of(m, dir, &ds);
+    int r = input_hash_scanned(m, dir, plugin, &ds, v, hash);
+    dir_scan_release(&ds);
     return r;
 }
 
@@ -224,12 +258,16 @@ static int cache_lookup(hb_manager *m, const char *dir, const char *plugin, hb_v
     if (r < 0)
         return r;
     r = -ENOENT;
+    dir_scan ds = {0};
+    if (n)
+        dir_scan_of(m, dir, &ds);
     for (size_t i = 0; i < n && r == -ENOENT; i++) {
         char hash[HB_SHA256_HEX];
-        if (hb__build_input_hash(m, dir, plugin, &sets[i], hash) < 0)
+        if (input_hash_scanned(m, dir, plugin, &ds, &sets[i], hash) < 0)
             continue;
         r = hb_store_find_input(m->store, plugin, hash, out);
     }
+    dir_scan_release(&ds);
     hb_store_list_free(sets, n);
     return r;
 }

@@ -559,6 +559,10 @@ int hb__build_input_hash(hb_manager *m, const char *dir, const char *plugin,
                          const hb_version_rec *v, char hash[HB_SHA256_HEX]);
 /* Compile-cache lookups made so far, in this process (tests count them). */
 uint64_t hb__build_cache_lookups(void);
+/* Scans of a plugin directory's sources for sibling directories made so
+ * far, in this process (one per cache lookup, however many input sets it
+ * hashes, and one per compile; tests count them). */
+uint64_t hb__build_sibling_scans(void);
 
 /* build_memo.c: the version each plugin directory's last hb_build gave,
  * remembered by the manager (at most HB__BUILD_MEMO_MAX directories), so
