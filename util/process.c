@@ -253,6 +253,20 @@ int hb__pidfd_open(pid_t pid)
 
 /* ---- the shared-memory start ------------------------------------------------ */
 
+/* Not under AddressSanitizer: its instrumented frames in the child would
+ * poison our (shared) shadow memory, and it warns about the foreign stack
+ * on the child's stderr; an ASan build starts every program with fork. */
+#if defined(__SANITIZE_ADDRESS__)
+#define HB_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HB_ASAN 1
+#endif
+#endif
+#ifndef HB_ASAN
+#define HB_ASAN 0
+#endif
+
 /* What the shared-memory child needs, on the parent's (suspended) stack. */
 typedef struct shared_start {
     const hb_spawn *sp;
@@ -315,7 +329,7 @@ int hb__spawn(const hb_spawn *sp, pid_t *pid, int *pidfd, char **err)
     pid_t parent = getpid();
     bool placed = false;
     pid_t p;
-    if (sp->argv && !sp->in_cgroup) {
+    if (sp->argv && !sp->in_cgroup && !HB_ASAN) {
         p = clone_shared(sp, parent, status[1], devnull);
         if (p < 0) {
             r = hb__seterr(err, p, "cannot start %s: clone: %s", what, strerror(-p));

@@ -61,6 +61,10 @@ static int run(char *const *argv, const hb_limits *lim, const char *cwd, char *o
 
 static void test_nofork(void)
 {
+#if defined(__SANITIZE_ADDRESS__)
+    printf("SKIP: an AddressSanitizer build starts programs with fork (util/process.c)\n");
+    exit(77);
+#endif
     HB_CHECK_OK(pthread_atfork(on_fork, NULL, NULL));
     hb_limits lim = {.open_files = 77, .no_core = 1};
     char out[256];
