@@ -1,0 +1,238 @@
+/*
+ * tests/microvm/test_microvm_attack.c - the microvm compile backend attacked
+ * from outside, on one warm guest (TCG unless KVM works) so the whole file
+ * costs one restore and a few jobs:
+ *   symlink_out   a plugin directory's symlinks to host files outside it are
+ *                 not copied into the guest (one inside it still is);
+ *   no_persist    a job (a hostile compiler: "-wrapper" or "-fplugin" in a
+ *                 plugin.json runs code in the guest) leaves nothing the next
+ *                 job of another plugin sees: no file in the guest's /tmp,
+ *                 /etc or the job directory, no process that writes into the
+ *                 next job's output directory;
+ *   job_powers    a job cannot write the guest's kernel knobs, reach the
+ *                 agent's port or the serial console, or see the agent;
+ *   out_modes     what a job leaves in its output directory reaches the
+ *                 host without set-id bits and writable by no one else;
+ *   still_builds  a plugin still compiles, in two steps (object, then link),
+ *                 with a depfile.
+ * SKIP (77) with the reason when no guest can run here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+#include "hbtest.h"
+#include "util.h"
+
+static const hb__backend *g_be;
+static hb__vm_state *g_st;
+static char *g_root;
+
+static char *mkdir_in(const char *name)
+{
+    char *p = hb__path_join(g_root, name);
+    HB_CHECK(p);
+    HB_CHECK_OK(hb__mkdir_p(p, 0755));
+    return p;
+}
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char *p = hb__path_join(dir, name);
+    HB_CHECK(p);
+    HB_CHECK_OK(hb__write_file_atomic(p, text, strlen(text), 0644));
+    free(p);
+}
+
+/* Runs argv in the guest for a request on plugin/out; returns the output
+ * (malloc'ed) and the wait status in *st. */
+static char *run(const char *plugin, const char *out, char *const *argv, int *st)
+{
+    hb_compile_request req = {0};
+    req.plugin_dir = plugin;
+    req.job_dir = out;
+    req.include_dir = HB_INCLUDE_DIR;
+    hb__run_ctx ctx = {.req = &req,
+                       .deadline_ns = hb__now_ns() + 240ull * 1000000000ull,
+                       .timeout_ms = 240000,
+                       .state = g_st};
+    hb__run_outcome o;
+    char *err = NULL;
+    uint64_t t0 = hb__now_ns();
+    int r = g_be->run(&ctx, argv, &o, &err);
+    if (r != 0)
+        HB_FAIL_("job %s failed to run: %d %s\n", argv[2], r, err ? err : "");
+    free(err);
+    HB_CHECK(!o.timed_out);
+    *st = o.wait_status;
+    char *text = hb__sb_detach(&o.output);
+    printf("job (%.0f ms, status %#x): %s\n---\n%s---\n", hb__ms_since(t0), *st, argv[2],
+           text ? text : "");
+    return text ? text : strdup("");
+}
+
+static char *sh(const char *plugin, const char *out, const char *script, int *st)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+    return run(plugin, out, argv, st);
+}
+
+static void symlink_out(void)
+{
+    char *outside = mkdir_in("outside"), *p = mkdir_in("p-symlink"), *out = mkdir_in("o-symlink");
+    write_text(outside, "secret.h", "int outside_secret_4242;\n");
+    write_text(p, "real.h", "int inner_ok;\n");
+    char *s = hb__path_join(outside, "secret.h"), *l1 = hb__path_join(p, "leak.h"),
+         *l2 = hb__path_join(p, "ext"), *l3 = hb__path_join(p, "inner.h");
+    HB_CHECK_OK(symlink(s, l1) == 0 ? 0 : -errno);
+    HB_CHECK_OK(symlink(outside, l2) == 0 ? 0 : -errno);
+    HB_CHECK_OK(symlink("real.h", l3) == 0 ? 0 : -errno);
+    char *script = hb__asprintf("cat '%s/leak.h' '%s/ext/secret.h' '%s/inner.h' 2>&1; true", p, p, p);
+    int st;
+    char *text = sh(p, out, script, &st);
+    HB_CHECK(strstr(text, "inner_ok") != NULL);          /* a link inside the plugin: kept */
+    HB_CHECK(strstr(text, "outside_secret_4242") == NULL); /* links out of it: not copied */
+    HB_FREE_ALL(text, script, s, l1, l2, l3, outside, p, out);
+    printf("symlink_out: ok\n");
+}
+
+static void no_persist(void)
+{
+    char *pa = mkdir_in("p-evil"), *oa = mkdir_in("o-evil");
+    char *pb = mkdir_in("p-victim"), *ob = mkdir_in("o-victim");
+    write_text(pa, "a.c", "int a;\n");
+    write_text(pb, "b.c", "int b;\n");
+    int st;
+    char *ta = sh(pa, oa,
+                  "echo PLANTED-CONTENT > /tmp/hb-planted;"
+                  " echo /nonexistent/EVIL-PRELOAD.so > /etc/ld.so.preload;"
+                  " echo PLANTED-CONTENT > /job/hb-planted;"
+                  " (setsid sh -c 'while :; do echo pwned > /job/out/injected.txt; sleep 0.2; done'"
+                  " </dev/null >/dev/null 2>&1 &);"
+                  " echo evil-done",
+                  &st);
+    HB_CHECK(strstr(ta, "evil-done") != NULL);
+    char *tb = sh(pb, ob,
+                  "sleep 2; cat /tmp/hb-planted /etc/ld.so.preload /job/hb-planted 2>&1;"
+                  " echo victim-done",
+                  &st);
+    HB_CHECK(strstr(tb, "victim-done") != NULL);
+    HB_CHECK(strstr(tb, "PLANTED-CONTENT") == NULL);
+    HB_CHECK(strstr(tb, "EVIL-PRELOAD") == NULL);
+    char *inj = hb__path_join(ob, "injected.txt");
+    HB_CHECK(access(inj, F_OK) != 0);
+    HB_FREE_ALL(ta, tb, inj, pa, oa, pb, ob);
+    printf("no_persist: ok\n");
+}
+
+static void job_powers(void)
+{
+    char *p = mkdir_in("p-powers"), *o = mkdir_in("o-powers");
+    int st;
+    char *t = sh(p, o,
+                 "echo core > /proc/sys/kernel/core_pattern && echo WROTE_SYSCTL;"
+                 " for f in /dev/vport*; do [ -e \"$f\" ] && echo SAW_PORT; done;"
+                 " echo hi > /dev/ttyS0 && echo WROTE_CONSOLE;"
+                 " echo hi > /dev/console && echo WROTE_CONSOLE;"
+                 " echo x > /dev/null && echo null-ok; echo powers-done",
+                 &st);
+    HB_CHECK(strstr(t, "powers-done") != NULL);
+    HB_CHECK(strstr(t, "null-ok") != NULL);
+    HB_CHECK(strstr(t, "WROTE_SYSCTL") == NULL);
+    HB_CHECK(strstr(t, "SAW_PORT") == NULL);
+    HB_CHECK(strstr(t, "WROTE_CONSOLE") == NULL);
+    HB_FREE_ALL(t, p, o);
+    printf("job_powers: ok\n");
+}
+
+static void out_modes(void)
+{
+    char *p = mkdir_in("p-modes"), *o = mkdir_in("o-modes");
+    char *script = hb__asprintf("echo x > '%s/suid'; chmod 6777 '%s/suid'; ls -l '%s/suid'", o, o, o);
+    int st;
+    char *t = sh(p, o, script, &st);
+    char *f = hb__path_join(o, "suid");
+    struct stat s;
+    HB_CHECK_OK(stat(f, &s) == 0 ? 0 : -errno);
+    printf("out_modes: host mode %04o owner %u\n", (unsigned)(s.st_mode & 07777), (unsigned)s.st_uid);
+    HB_CHECK_EQ(s.st_mode & (S_ISUID | S_ISGID | S_ISVTX | S_IWGRP | S_IWOTH), 0);
+    HB_CHECK_EQ(s.st_uid, getuid());
+    HB_FREE_ALL(t, script, f, p, o);
+    printf("out_modes: ok\n");
+}
+
+static void still_builds(void)
+{
+    char *p = mkdir_in("p-build"), *o = mkdir_in("o-build");
+    write_text(p, "x.h", "#define X 7\n");
+    write_text(p, "x.c", "#include \"x.h\"\nint x(void) { return X; }\n");
+    char *src = hb__path_join(p, "x.c"), *obj = hb__path_join(o, "x.o"),
+         *so = hb__path_join(o, "plugin.so"), *dep = hb__path_join(o, "x.d");
+    char *a1[] = {"/usr/bin/cc", "-c", "-fPIC", "-O2", "-MD", "-MF", dep, "-o", obj, src, NULL};
+    int st;
+    char *t = run(p, o, a1, &st);
+    HB_CHECK_EQ(st, 0);
+    free(t);
+    char *a2[] = {"/usr/bin/cc", "-shared", "-o", so, obj, NULL};
+    t = run(p, o, a2, &st);
+    HB_CHECK_EQ(st, 0);
+    free(t);
+    struct stat s;
+    HB_CHECK_OK(stat(so, &s) == 0 ? 0 : -errno);
+    HB_CHECK(s.st_size > 0);
+    void *d = NULL;
+    size_t n = 0;
+    HB_CHECK_OK(hb__read_file(dep, 1 << 20, &d, &n));
+    HB_CHECK(memmem(d, n, "x.h", 3) != NULL);
+    /* a second compile over the outputs of the first (files the host copied in) */
+    t = run(p, o, a1, &st);
+    HB_CHECK_EQ(st, 0);
+    HB_FREE_ALL(t, d, src, obj, so, dep, p, o);
+    printf("still_builds: ok\n");
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    g_be = hb__microvm_backend();
+    if (!g_be)
+        HB_SKIP("the microvm backend is not built in");
+    hb_compiler_options o = HB_COMPILER_OPTIONS_INIT;
+    o.pool_size = 1;
+    o.jobs_per_vm = 100; /* every job on the same guest */
+    o.accel = HB_COMPILER_ACCEL_TCG;
+    o.boot_timeout_ms = 240000;
+    char *err = NULL;
+    HB_CHECK_OK(g_be->vm->state_new(&o, &g_st, &err));
+    if (g_be->vm->check(g_st, &err) != 0)
+        HB_SKIP("%s", err ? err : "no guest here");
+    HB_CHECK_OK(hb__mkdtemp_in("/tmp", "hb-vmattack-", &g_root));
+    uint64_t t0 = hb__now_ns();
+    int r = g_be->vm->start(g_st, &err);
+    if (!r)
+        r = g_be->vm->wait_warm(g_st, 480000, &err);
+    if (r)
+        HB_FAIL_("pool: %d %s\n", r, err ? err : "");
+    printf("guest warm after %.0f ms\n", hb__ms_since(t0));
+    const char *only = argc > 1 ? argv[1] : NULL;
+    if (!only || !strcmp(only, "symlink_out"))
+        symlink_out();
+    if (!only || !strcmp(only, "no_persist"))
+        no_persist();
+    if (!only || !strcmp(only, "job_powers"))
+        job_powers();
+    if (!only || !strcmp(only, "out_modes"))
+        out_modes();
+    if (!only || !strcmp(only, "still_builds"))
+        still_builds();
+    g_be->vm->state_free(g_st);
+    hb__rm_rf(g_root);
+    free(g_root);
+    free(err);
+    printf("ok\n");
+    return 0;
+}
