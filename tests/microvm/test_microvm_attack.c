@@ -13,6 +13,9 @@
  *                 agent's port or the serial console, or see the agent;
  *   out_modes     what a job leaves in its output directory reaches the
  *                 host without set-id bits and writable by no one else;
+ *   usr_fresh     a header under the host's /usr replaced while the guest is
+ *                 warm: the next compile uses the new one, not the guest's
+ *                 cached copy;
  *   still_builds  a plugin still compiles, in two steps (object, then link),
  *                 with a depfile.
  * SKIP (77) with the reason when no guest can run here.
@@ -165,6 +168,68 @@ static void out_modes(void)
     printf("out_modes: ok\n");
 }
 
+/* The object of a compile of p/u.c (which includes header h) on the guest. */
+static bool compiled_has(const char *p, const char *o, const char *symbol)
+{
+    char *src = hb__path_join(p, "u.c"), *obj = hb__path_join(o, "u.o"),
+         *dep = hb__path_join(o, "u.d");
+    char *a[] = {"/usr/bin/cc", "-c", "-MD", "-MF", dep, "-o", obj, src, NULL};
+    int st;
+    char *t = run(p, o, a, &st);
+    HB_CHECK_EQ(st, 0);
+    void *d = NULL;
+    size_t n = 0;
+    HB_CHECK_OK(hb__read_file(obj, 1 << 20, &d, &n));
+    bool has = memmem(d, n, symbol, strlen(symbol)) != NULL;
+    HB_FREE_ALL(t, d, src, obj, dep);
+    return has;
+}
+
+/* A header under the host's /usr (shared into the guest with caching)
+ * replaced between two compiles on the same warm guest: the second object
+ * is built from the new one. Needs a writable /usr/local/include (root). */
+static char *usr_header(void)
+{
+    return hb__asprintf("/usr/local/include/hb-vmattack-%d.h", (int)getpid());
+}
+
+static void usr_header_remove(void)
+{
+    char *h = usr_header();
+    unlink(h);
+    free(h);
+}
+
+/* Before the guest starts: the first compile finds nothing changed. */
+static bool usr_header_v1(void)
+{
+    atexit(usr_header_remove);
+    char *h = usr_header();
+    bool ok = hb__write_file_replace(h, "int usr_version_1;\n", 19, 0644) == 0;
+    free(h);
+    return ok;
+}
+
+static void usr_fresh(bool have_v1)
+{
+    char *h = usr_header();
+    if (!have_v1) {
+        printf("usr_fresh: SKIP (cannot write %s)\n", h);
+        free(h);
+        return;
+    }
+    char *p = mkdir_in("p-usr"), *o = mkdir_in("o-usr");
+    char *src = hb__asprintf("#include <hb-vmattack-%d.h>\n", (int)getpid());
+    write_text(p, "u.c", src);
+    HB_CHECK(compiled_has(p, o, "usr_version_1"));
+    HB_CHECK_OK(hb__write_file_replace(h, "int usr_version_2_is_longer;\n", 29, 0644));
+    bool fresh = compiled_has(p, o, "usr_version_2_is_longer");
+    unlink(h);
+    HB_CHECK(fresh);
+    HB_FREE_ALL(src, h, p, o);
+    printf("usr_fresh: ok\n");
+}
+
 static void still_builds(void)
 {
     char *p = mkdir_in("p-build"), *o = mkdir_in("o-build");
@@ -211,6 +276,7 @@ int main(int argc, char **argv)
     if (g_be->vm->check(g_st, &err) != 0)
         HB_SKIP("%s", err ? err : "no guest here");
     HB_CHECK_OK(hb__mkdtemp_in("/tmp", "hb-vmattack-", &g_root));
+    bool have_v1 = usr_header_v1();
     uint64_t t0 = hb__now_ns();
     int r = g_be->vm->start(g_st, &err);
     if (!r)
@@ -227,6 +293,8 @@ int main(int argc, char **argv)
         job_powers();
     if (!only || !strcmp(only, "out_modes"))
         out_modes();
+    if (!only || !strcmp(only, "usr_fresh"))
+        usr_fresh(have_v1);
     if (!only || !strcmp(only, "still_builds"))
         still_builds();
     g_be->vm->state_free(g_st);
