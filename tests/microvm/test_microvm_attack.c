@@ -16,6 +16,8 @@
  *   usr_fresh     a header under the host's /usr replaced while the guest is
  *                 warm: the next compile uses the new one, not the guest's
  *                 cached copy;
+ *   comma_path    a run directory with ",readonly=on" in its path is still
+ *                 the guest's (writable) job share (QEMU option parsing);
  *   still_builds  a plugin still compiles, in two steps (object, then link),
  *                 with a depfile.
  * SKIP (77) with the reason when no guest can run here.
@@ -29,6 +31,7 @@
 
 #include "backend.h"
 #include "hbtest.h"
+#include "microvm.h"
 #include "util.h"
 
 static const hb__backend *g_be;
@@ -260,6 +263,42 @@ static void still_builds(void)
     printf("still_builds: ok\n");
 }
 
+/* A run directory whose path holds a ',' and what looks like a QEMU option
+ * (",readonly=on"): the guest's job share is still that directory, and
+ * writable. Its own pool (no warm-up), after the main one is gone. */
+static void comma_path(void)
+{
+    char *run = hb__path_join(g_root, "run,readonly=on");
+    HB_CHECK_OK(hb__mkdir_p(run, 0700));
+    char *p = mkdir_in("p-comma"), *o = mkdir_in("o-comma");
+    write_text(p, "c.c", "int c;\n");
+    hb_vm_pool_options po = HB_VM_POOL_OPTIONS_INIT;
+    po.size = 1;
+    po.run_dir = run;
+    po.no_warmup = true;
+    po.accel = HB_VM_ACCEL_TCG;
+    po.boot_timeout_ms = 240000;
+    hb_vm_pool *pool = NULL;
+    char *err = NULL;
+    HB_CHECK_OK(hb_vm_pool_new(&po, &pool, &err));
+    const char *sources[] = {"c.c", NULL};
+    const char *argv[] = {"/bin/sh", "-c", "echo comma-ok > " HB_VM_GUEST_OUT "/mark; cat " HB_VM_GUEST_SRC "/c.c", NULL};
+    hb_vm_job job = {.plugin_dir = p, .sources = sources, .argv = argv, .out_dir = o,
+                     .timeout_ms = 240000, .sync_out = true};
+    hb_vm_result res;
+    int r = hb_vm_pool_compile(pool, &job, &res, &err);
+    if (r)
+        HB_FAIL_("comma_path: %d %s\n", r, err ? err : "");
+    printf("comma_path: output %s", res.output ? res.output : "");
+    HB_CHECK(res.output && strstr(res.output, "int c;"));
+    char *mark = hb__path_join(o, "mark");
+    HB_CHECK_OK(access(mark, F_OK) == 0 ? 0 : -errno);
+    hb_vm_result_release(&res);
+    hb_vm_pool_free(pool);
+    HB_FREE_ALL(mark, err, run, p, o);
+    printf("comma_path: ok\n");
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -298,6 +337,8 @@ int main(int argc, char **argv)
     if (!only || !strcmp(only, "still_builds"))
         still_builds();
     g_be->vm->state_free(g_st);
+    if (!only || !strcmp(only, "comma_path"))
+        comma_path();
     hb__rm_rf(g_root);
     free(g_root);
     free(err);
