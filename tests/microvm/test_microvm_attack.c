@@ -10,7 +10,8 @@
  *                 /etc or the job directory, no process that writes into the
  *                 next job's output directory;
  *   job_powers    a job cannot write the guest's kernel knobs, reach the
- *                 agent's port or the serial console, or see the agent;
+ *                 agent's port or the serial console; the guest has no
+ *                 network device;
  *   out_modes     what a job leaves in its output directory reaches the
  *                 host without set-id bits and writable by no one else;
  *   usr_fresh     a header under the host's /usr replaced while the guest is
@@ -144,6 +145,7 @@ static void job_powers(void)
                  " for f in /dev/vport*; do [ -e \"$f\" ] && echo SAW_PORT; done;"
                  " echo hi > /dev/ttyS0 && echo WROTE_CONSOLE;"
                  " echo hi > /dev/console && echo WROTE_CONSOLE;"
+                 " grep -v -e '^ *lo:' -e '|' /proc/net/dev | grep -q . && echo HAS_NIC;"
                  " echo x > /dev/null && echo null-ok; echo powers-done",
                  &st);
     HB_CHECK(strstr(t, "powers-done") != NULL);
@@ -151,6 +153,7 @@ static void job_powers(void)
     HB_CHECK(strstr(t, "WROTE_SYSCTL") == NULL);
     HB_CHECK(strstr(t, "SAW_PORT") == NULL);
     HB_CHECK(strstr(t, "WROTE_CONSOLE") == NULL);
+    HB_CHECK(strstr(t, "HAS_NIC") == NULL); /* no network device but loopback */
     HB_FREE_ALL(t, p, o);
     printf("job_powers: ok\n");
 }
