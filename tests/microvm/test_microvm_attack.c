@@ -17,13 +17,19 @@
  *   usr_fresh     a header under the host's /usr replaced while the guest is
  *                 warm: the next compile uses the new one, not the guest's
  *                 cached copy;
+ *   qemu_killed   QEMU SIGKILLed during a job: the job runs again on a fresh
+ *                 VM and succeeds;
  *   comma_path    a run directory with ",readonly=on" in its path is still
  *                 the guest's (writable) job share (QEMU option parsing);
  *   still_builds  a plugin still compiles, in two steps (object, then link),
  *                 with a depfile.
  * SKIP (77) with the reason when no guest can run here.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +272,77 @@ static void still_builds(void)
     printf("still_builds: ok\n");
 }
 
+/* This process's QEMU children (the pool's VMs), up to max. */
+static int qemu_children(pid_t *out, int max)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d)) && n < max) {
+        char path[300], buf[512];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+            continue;
+        size_t k = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[k] = 0;
+        char *rp = strrchr(buf, ')');
+        int ppid = 0;
+        if (strstr(buf, "(qemu-system") && rp && sscanf(rp + 2, "%*c %d", &ppid) == 1 &&
+            ppid == (int)getpid())
+            out[n++] = (pid_t)atoi(e->d_name);
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
+struct bg_job {
+    const char *p, *o;
+    char *text;
+    int st;
+};
+
+static void *bg_main(void *arg)
+{
+    struct bg_job *j = arg;
+    j->text = sh(j->p, j->o, "sleep 3; echo job-ran", &j->st);
+    return NULL;
+}
+
+/* QEMU SIGKILLed while a job runs: the pool counts a fault, retires the VM
+ * and runs the job again on a fresh one; the caller sees it succeed. */
+static void qemu_killed(void)
+{
+    char *p = mkdir_in("p-kill"), *o = mkdir_in("o-kill");
+    hb_compiler_stats before = {0}, after = {0};
+    g_be->vm->stats(g_st, &before);
+    struct bg_job j = {p, o, NULL, -1};
+    pthread_t t;
+    HB_CHECK_OK(pthread_create(&t, NULL, bg_main, &j));
+    /* the job is running once the VM is busy (deadline 60 s) */
+    uint64_t end = hb__now_ns() + 60ull * 1000000000ull;
+    hb_compiler_stats cs = {0};
+    do
+        g_be->vm->stats(g_st, &cs);
+    while (cs.busy == 0 && hb__now_ns() < end && !sched_yield());
+    HB_CHECK_EQ(cs.busy, 1u);
+    pid_t q[4];
+    int n = qemu_children(q, 4);
+    HB_CHECK_EQ(n, 1);
+    HB_CHECK_OK(kill(q[0], SIGKILL) == 0 ? 0 : -errno);
+    HB_CHECK_OK(pthread_join(t, NULL));
+    g_be->vm->stats(g_st, &after);
+    printf("qemu_killed: status %#x, failures %llu -> %llu\n", j.st,
+           (unsigned long long)before.failures, (unsigned long long)after.failures);
+    HB_CHECK_EQ(j.st, 0);
+    HB_CHECK(strstr(j.text, "job-ran") != NULL);
+    HB_CHECK_EQ(after.failures, before.failures + 1);
+    HB_FREE_ALL(j.text, p, o);
+    printf("qemu_killed: ok\n");
+}
+
 /* A run directory whose path holds a ',' and what looks like a QEMU option
  * (",readonly=on"): the guest's job share is still that directory, and
  * writable. Its own pool (no warm-up), after the main one is gone. */
@@ -339,6 +416,8 @@ int main(int argc, char **argv)
         usr_fresh(have_v1);
     if (!only || !strcmp(only, "still_builds"))
         still_builds();
+    if (!only || !strcmp(only, "qemu_killed"))
+        qemu_killed();
     g_be->vm->state_free(g_st);
     if (!only || !strcmp(only, "comma_path"))
         comma_path();
