@@ -221,34 +221,6 @@ int agent_mkdir_p(const char *path)
     return 0;
 }
 
-/* In the job's child: a private mount namespace, so the binds vanish with
- * the job, then each bind in order (parents first, as the host sends them). */
-static int apply_binds(char **binds, uint64_t nbinds)
-{
-    if (!nbinds)
-        return 0;
-    if (unshare(CLONE_NEWNS) != 0) {
-        dprintf(2, "agent: unshare(CLONE_NEWNS): %s\n", strerror(errno));
-        return -1;
-    }
-    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) {
-        dprintf(2, "agent: making / private: %s\n", strerror(errno));
-        return -1;
-    }
-    for (uint64_t i = 0; i < nbinds; i++) {
-        const char *from = binds[2 * i], *to = binds[2 * i + 1];
-        if (agent_mkdir_p(to) != 0) {
-            dprintf(2, "agent: cannot create %s in the guest: %s\n", to, strerror(errno));
-            return -1;
-        }
-        if (mount(from, to, NULL, MS_BIND | MS_REC, NULL) != 0) {
-            dprintf(2, "agent: bind %s on %s: %s\n", from, to, strerror(errno));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* Runs one RUN request; fills kind/code/elapsed and the output buffer. */
 static void run_job(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
 {
@@ -321,21 +293,11 @@ static void run_job(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
             dup2(nul, 0);
         dup2(pfd[1], 1);
         dup2(pfd[1], 2);
-        if (apply_binds(binds, nbinds) != 0)
-            _exit(127);
-        if (chdir(cwd) != 0) {
-            dprintf(2, "agent: chdir %s: %s\n", cwd, strerror(errno));
-            _exit(127);
-        }
         const hb_limits lim = {.memory_bytes = max_mem,
                                .file_size = max_fsize,
                                .cpu_seconds = timeout_ms / 1000 + 1,
                                .no_core = 1};
-        (void)hb__limits_apply(&lim, NULL);
-        signal(SIGPIPE, SIG_DFL);
-        execvpe(argv[0], argv, envp);
-        dprintf(2, "agent: exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
+        agent_job_run(binds, nbinds, cwd, argv, envp, &lim); /* agent_jail.c */
     }
     close(pfd[1]);
     uint64_t deadline = t0 + timeout_ms * 1000u;

@@ -6,6 +6,7 @@
  *   agent_worker.c  WORKER: the guest worker, its relay and its death report
  *   agent_object.c  OBJECT: a plugin object checked by SHA-256 and shown
  *                   read-only at its host path before the worker loads it
+ *   agent_jail.c    the box a RUN job runs in (namespaces, mounts, powers)
  */
 #ifndef HB_AGENT_H
 #define HB_AGENT_H
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rlimit.h"
 #include "util.h" /* hb__read_full, hb__write_full (util/fullio.c) */
 #include "vmproto.h"
 
@@ -34,6 +36,12 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap);
 /* Waits for the port to be readable, reaping children (and reporting the
  * worker's end) meanwhile. */
 void agent_wait_request(int port);
+
+/* agent_jail.c: in the agent's child for a RUN job (stdio set up): makes
+ * the job's box, runs argv in it with the limits and ends as the job ended
+ * (its exit status, or its signal), once nothing of the job is left. */
+void agent_job_run(char **binds, uint64_t nbinds, const char *cwd, char **argv, char **envp,
+                   const hb_limits *lim) __attribute__((noreturn));
 
 /* agent_object.c */
 void agent_object(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap);

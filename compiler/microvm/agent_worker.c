@@ -7,7 +7,9 @@
  * system call. Its stdout+stderr go to the output port, when there is one.
  * Part of the static agent.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <ftw.h>
 #include <grp.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -18,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <fcntl.h>
@@ -105,6 +108,37 @@ static __attribute__((noreturn)) void relay(int port, int sock, pid_t worker)
     }
 }
 
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    (void)st;
+    (void)f;
+    if ((flag == FTW_DP ? rmdir(path) : unlink(path)) != 0 && errno != ENOENT)
+        agent_log("cannot remove %s: %s", path, strerror(errno));
+    return 0;
+}
+
+/* What an earlier worker (uid 65534) left in the guest's /tmp, the only
+ * place it can write: a worker restarted in the same VM (after a crash,
+ * maybe rolled back to the version before) starts without it, as a
+ * process worker's jail starts with an empty /tmp. Symlinks are removed,
+ * never followed. */
+static void clear_worker_tmp(void)
+{
+    DIR *d = opendir("/tmp");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char p[300];
+        struct stat st;
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
+            snprintf(p, sizeof(p), "/tmp/%s", e->d_name) >= (int)sizeof(p))
+            continue;
+        if (lstat(p, &st) == 0 && st.st_uid == 65534)
+            nftw(p, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    if (d)
+        closedir(d);
+}
+
 void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
 {
     const char *path_p, *prof_p;
@@ -158,6 +192,7 @@ void agent_start_worker(hb_vmp_r *r, int port, uint8_t *wbuf, size_t wcap)
         snprintf(msg, sizeof(msg), "a worker (pid %d) is already running", (int)g_worker);
         goto reply;
     }
+    clear_worker_tmp();
     if (agent_find_port(HB_VMP_WORKER_PORT_NAME, dev, sizeof(dev)) != 0 ||
         (wport = open(dev, O_RDWR | O_CLOEXEC)) < 0) {
         err = ENODEV;

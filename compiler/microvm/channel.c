@@ -189,6 +189,8 @@ int hb__vm_run(vm *v, const hb_vm_job *job, unsigned timeout_ms, hb_vm_result *r
     default: res->exit_status = -1; break;
     }
     r = hb__vm_collect_outputs(v, job, res, err);
+    if (!r && (r = hb__vm_check_fresh(v, job, res, err)) != 0)
+        *fault = true; /* a stale /usr view: the pool retires the VM, retries */
     if (r)
         hb_vm_result_release(res);
     return r;
@@ -204,7 +206,8 @@ int hb__vm_send_mount(vm *v)
         ;
     hb_vmp_w w = {buf, sizeof(buf), 0, false};
     hb_vmp_begin(&w, HB_VMP_MOUNT);
-    hb_vmp_put_u64(&w, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    v->mount_real_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    hb_vmp_put_u64(&w, v->mount_real_ns);
     hb_vmp_put_strn(&w, (const char *)seed, n > 0 ? (size_t)n : 0);
     return hb__vm_send_frame(v->sock, &w);
 }

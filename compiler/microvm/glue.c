@@ -443,11 +443,28 @@ static int names_add(names *ns, const char *s)
     return 0;
 }
 
-/* Every regular file under dir (relative names), skipping dot entries and
- * `skip` (a job directory inside the plugin directory). The guest gets the
- * plugin's headers and data files too, not only its *.c. */
-static int list_files(const char *dir, const char *rel, const char *skip, unsigned depth,
-                      names *ns)
+static bool under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
+}
+
+/* A symbolic link is followed only when it resolves inside real_root (the
+ * shared directory, symlinks resolved): the host copies what it names into
+ * the guest, so a link to ~/.ssh/id_rsa, to /etc or to the state directory
+ * would hand the (possibly hostile) compile a host file the namespace
+ * backend never shows. A link out of the directory is left out, as if
+ * dangling. */
+static bool link_stays_inside(const char *full, const char *real_root)
+{
+    char *real = NULL;
+    bool ok = real_root && hb__realpath(full, &real) == 0 && under(real, real_root);
+    free(real);
+    return ok;
+}
+
+static int list_files_in(const char *dir, const char *real_root, const char *rel,
+                         const char *skip, unsigned depth, names *ns)
 {
     if (depth > MAX_PLUGIN_DEPTH)
         return 0;
@@ -472,8 +489,11 @@ static int list_files(const char *dir, const char *rel, const char *skip, unsign
             r = -ENOMEM;
         else if (skip && !strcmp(full, skip))
             ;
+        else if (lstat(full, &st) == 0 && S_ISLNK(st.st_mode) &&
+                 !link_stays_inside(full, real_root))
+            ;
         else if (stat(full, &st) == 0 && S_ISDIR(st.st_mode))
-            r = list_files(dir, name, skip, depth + 1, ns);
+            r = list_files_in(dir, real_root, name, skip, depth + 1, ns);
         else if (stat(full, &st) == 0 && S_ISREG(st.st_mode))
             r = ns->n >= MAX_PLUGIN_FILES ? -E2BIG : names_add(ns, name);
         free(full);
@@ -484,10 +504,19 @@ static int list_files(const char *dir, const char *rel, const char *skip, unsign
     return r;
 }
 
-static bool under(const char *path, const char *dir)
+/* Every regular file under dir (relative names), skipping dot entries and
+ * `skip` (a job directory inside the plugin directory). The guest gets the
+ * plugin's headers and data files too, not only its *.c. */
+static int list_files(const char *dir, const char *rel, const char *skip, unsigned depth,
+                      names *ns)
 {
-    size_t n = strlen(dir);
-    return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
+    char *real_root = NULL;
+    int r = hb__realpath(dir, &real_root);
+    if (r < 0)
+        return r;
+    r = list_files_in(dir, real_root, rel, skip, depth, ns);
+    free(real_root);
+    return r;
 }
 
 static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *out, char **err)

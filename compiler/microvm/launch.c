@@ -154,6 +154,16 @@ int hb__vm_machine_text(const vm_cfg *c, hb_sb *out)
                                                       " port=" HB_VMP_OUTPUT_PORT_NAME : "");
 }
 
+/* A value inside a QEMU option list: each ',' doubled. */
+static void add_option_value(hb_sb *sb, const char *value)
+{
+    for (const char *p = value; *p; p++) {
+        hb__sb_add(sb, p, 1);
+        if (*p == ',')
+            hb__sb_add(sb, ",", 1);
+    }
+}
+
 int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb__vm_spawn_io *io,
                  vm *v, char **err)
 {
@@ -206,7 +216,12 @@ int hb__vm_spawn(const vm_cfg *c, const char *parent_dir, unsigned seq, const hb
     }
     hb__sb_addf(&chr, "socket,id=agent,fd=3");
     hb__sb_addf(&usr, "local,id=usr,path=/usr,security_model=none,readonly=on");
-    hb__sb_addf(&job, "local,id=job,path=%s,security_model=none", v->jobdir);
+    /* QEMU splits option values at a single ',' (",," is a literal one):
+     * a run directory such as $TMPDIR=/tmp/a,readonly=on would otherwise
+     * end the path there and add options of its own. */
+    hb__sb_adds(&job, "local,id=job,path=");
+    add_option_value(&job, v->jobdir);
+    hb__sb_adds(&job, ",security_model=none");
     hb__sb_addf(&ser, "file:%s/console.log", v->dir);
     hb__sb_addf(&mem, "%u", c->memory_mb);
     char accel[64];

@@ -17,9 +17,13 @@
  *   HB_VM_GUEST_OUT      writable; the host takes HB_VM_OBJECT_NAME and
  *                        HB_VM_DEPFILE_NAME from here after the job
  *   /usr, /bin, /lib...  the host's /usr, read-only; nothing else of the host
- * The compiler runs as root in the guest with cwd HB_VM_GUEST_SRC, env
- * PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C, rlimits AS/FSIZE/CPU, in its own
- * process group that is killed at the job's time limit.
+ * The compiler runs with cwd HB_VM_GUEST_SRC, env
+ * PATH=/usr/local/bin:/usr/bin:/bin LC_ALL=C, rlimits AS/FSIZE/CPU, in a box
+ * of its own (agent_jail.c: pid, mount and IPC namespaces, read-only root, a
+ * fresh /tmp and /dev, uid 0 with only CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+ * and CAP_FOWNER) that is gone, every process in it, when the job ends or
+ * is killed at its time limit. The host empties the job directory before
+ * each job and takes outputs back as new files of its own, mode <= 0755.
  *
  * Paths: the kernel cache is opts->kernel_dir, else $HOTBOX_KERNEL_DIR, else
  * the minimal kernel scripts/build-guest-kernel.sh built (its cache's

@@ -65,8 +65,27 @@ static int copy_tree(const char *src, const char *dst, unsigned depth)
     return r;
 }
 
-/* Moves (or copies, across file systems) every top-level regular file of
- * src into dst, replacing files of the same name. */
+/* A file the guest made (in the job directory it writes over 9p) becomes a
+ * new file of the manager's at dst, replacing any there, mode at most 0755.
+ * Never a rename: with QEMU as root and the 9p export's security_model=none
+ * the guest sets the owner and the mode bits of what it writes on the host,
+ * so a renamed file could arrive set-uid root or writable by everyone. */
+static int take_file(const char *src, const char *dst, mode_t mode)
+{
+    void *data;
+    size_t len;
+    int r = hb__read_file(src, (size_t)1 << 30, &data, &len);
+    if (r)
+        return r;
+    r = hb__write_file_replace(dst, data, len, mode & 0755);
+    free(data);
+    if (!r)
+        unlink(src);
+    return r;
+}
+
+/* Takes (take_file) or copies every top-level regular file of src into dst,
+ * replacing files of the same name. */
 static int move_top_files(const char *src, const char *dst, bool copy_only)
 {
     DIR *d = opendir(src);
@@ -89,8 +108,8 @@ static int move_top_files(const char *src, const char *dst, bool copy_only)
         else if (lstat(s, &st) == 0 && S_ISREG(st.st_mode)) {
             if (copy_only)
                 r = hb__vm_copy_file(s, t, st.st_mode & 0777);
-            else if (rename(s, t) != 0)
-                r = errno == EXDEV ? hb__vm_copy_file(s, t, st.st_mode & 0777) : -errno;
+            else
+                r = take_file(s, t, st.st_mode);
         }
         free(s);
         free(t);
@@ -175,21 +194,34 @@ char *hb__vm_map_paths(const char *text, const hb_vm_job *job, bool depfile)
 
 
 
+/* Empties the job directory (the 9p export: the directory itself stays,
+ * QEMU holds it open) and makes src, include and out. Everything goes, not
+ * only those three: a job could leave a file anywhere in /job for the next
+ * job, of another plugin, to find. */
 static int reset_jobdir(vm *v)
 {
+    DIR *d = opendir(v->jobdir);
+    if (!d)
+        return -errno;
+    int r = 0;
+    struct dirent *e;
+    while (!r && (e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        char *p = hb__path_join(v->jobdir, e->d_name);
+        r = p ? hb__rm_rf(p) : -ENOMEM;
+        free(p);
+    }
+    closedir(d);
     static const char *const sub[] = {"src", "include", "out"};
-    for (size_t i = 0; i < HB_ARRAY_SIZE(sub); i++) {
+    for (size_t i = 0; !r && i < HB_ARRAY_SIZE(sub); i++) {
         char *p = hb__path_join(v->jobdir, sub[i]);
         if (!p)
             return -ENOMEM;
-        int r = hb__rm_rf(p);
-        if (!r)
-            r = hb__mkdir_p(p, 0755);
+        r = hb__mkdir_p(p, 0755);
         free(p);
-        if (r)
-            return r;
     }
-    return 0;
+    return r;
 }
 
 int hb__vm_stage_job(vm *v, const hb_vm_job *job, char **err)
@@ -281,9 +313,8 @@ int hb__vm_collect_outputs(vm *v, const hb_vm_job *job, hb_vm_result *res, char 
         unlink(oobj);
         unlink(odep);
     }
-    if (!r && stat(obj, &st) == 0 && S_ISREG(st.st_mode)) {
-        if (rename(obj, oobj) != 0)
-            r = errno == EXDEV ? hb__vm_copy_file(obj, oobj, 0755) : -errno;
+    if (!r && lstat(obj, &st) == 0 && S_ISREG(st.st_mode)) {
+        r = take_file(obj, oobj, 0755);
         if (!r) {
             res->object_path = oobj;
             oobj = NULL;

@@ -7,6 +7,7 @@
  *   launch.c   one QEMU process: argv, spawn, READY, diagnostics, kill
  *   channel.c  frames over the virtio-serial socket; one RUN/RESULT exchange
  *   stage.c    a job's files into and out of the VM's job directory
+ *   fresh.c    whether a job's /usr inputs changed since the VM mounted /usr
  *   snapshot.c the boot snapshot: its key, its files, saving one over QMP
  *   probe.c    the KVM probe (hb_vm_probe) and the per-process accelerator
  *   pool.c     the warm pool (microvm.h's hb_vm_pool_*); its state is in
@@ -39,6 +40,7 @@ typedef struct vm {
     unsigned jobs;
     bool restored;           /* started from the pool's snapshot, not booted */
     uint64_t spawn_ns;
+    uint64_t mount_real_ns;  /* host CLOCK_REALTIME sent with MOUNT (fresh.c); 0: none */
     hb_sb errlog;            /* QEMU stderr seen so far (capped) */
 } vm;
 
@@ -115,6 +117,10 @@ bool hb__vm_safe_relname(const char *n);
 char *hb__vm_map_paths(const char *text, const hb_vm_job *job, bool depfile);
 int hb__vm_stage_job(vm *v, const hb_vm_job *job, char **err);
 int hb__vm_collect_outputs(vm *v, const hb_vm_job *job, hb_vm_result *res, char **err);
+
+/* fresh.c: 0, or -ESTALE (message in *err) when a /usr file the job's
+ * depfile names changed on the host since the VM mounted /usr. */
+int hb__vm_check_fresh(const vm *v, const hb_vm_job *job, const hb_vm_result *res, char **err);
 
 /* snapshot.c */
 char *hb__vm_snapshot_dir(const hb_vm_pool_options *o);
