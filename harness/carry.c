@@ -152,7 +152,13 @@ static void report(hb_carry *c, const hb_proto_carry_result *res, uint64_t old_v
             hooks++; /* save/migrate's */
         } else if (e->action == HB_CARRY_COPY && (r = refused_of(c, res, i)) != NULL) {
             reset++;
-            if (r->offset >= e->var->size)
+            if (r->offset == HB_PROTO_CARRY_REFUSED_FINI)
+                hb__sb_addf(&sb,
+                            "reset: `%s %s`: it holds a pointer and v%" PRIu64
+                            " has fini, which runs after the swap and may free what it"
+                            " points to (carry it with save/migrate, or drop fini)\n",
+                            e->var->type_name, e->var->name, old_version);
+            else if (r->offset >= e->var->size)
                 hb__sb_addf(&sb, "reset: `%s %s`: not where its object places it\n",
                             e->var->type_name, e->var->name);
             else
