@@ -234,7 +234,11 @@ static void flatten_members(flat *c, Dwarf_Die *t, const char *path, uint64_t of
     if (dwarf_child(t, &m) != 0)
         return;
     do {
-        if (dwarf_tag(&m) != DW_TAG_member)
+        /* A C++ base class is laid out like a member: its fields (and the
+         * vtable pointer, which lives in the first polymorphic base) are
+         * the derived object's. */
+        int tag = dwarf_tag(&m);
+        if (tag != DW_TAG_member && tag != DW_TAG_inheritance)
             continue;
         Dwarf_Attribute a;
         Dwarf_Word loc = 0, bs = 0, dbo = 0;
@@ -248,6 +252,20 @@ static void flatten_members(flat *c, Dwarf_Die *t, const char *path, uint64_t of
             return;
         }
         const char *name = dwarf_diename(&m);
+        if (tag == DW_TAG_inheritance) {
+            Dwarf_Die s;
+            const char *base = strip(&mt, &s) ? dwarf_diename(&s) : NULL;
+            char *label = hb__asprintf("(base %s)", base ? base : "<anonymous>");
+            char *p = label ? join(path, ".", label) : NULL;
+            free(label);
+            if (!p) {
+                c->oom = true;
+                return;
+            }
+            flatten(c, &mt, p, off + loc, ptrs, depth + 1);
+            free(p);
+            continue;
+        }
         if (dwarf_attr(&m, DW_AT_bit_size, &a) && dwarf_formudata(&a, &bs) == 0 && bs) {
             if (dwarf_attr(&m, DW_AT_data_bit_offset, &a) && dwarf_formudata(&a, &dbo) == 0) {
             } else if (dwarf_attr(&m, DW_AT_bit_offset, &a) && dwarf_formudata(&a, &dbo) == 0) {
