@@ -2,8 +2,9 @@
 # test protocols: a copy of one plugin of plugins/ in $tmp, `hotbox watch
 # --json` on it (tests/cli/lib_watch.sh: no sleeps, the test's timeout is the
 # failure path), calls into that live session, edits with sed.
-#   proto_start NAME [GLOBAL OPTS]  copies plugins/NAME, starts the watch,
-#                                   waits for "watching"
+#   proto_start NAME [GLOBAL OPTS]  copies plugins/NAME, runs the script's
+#                                   proto_before_start if any, starts the
+#                                   watch, waits for "watching"
 #   hbcall SYMBOL SIG [ARGS]        `hotbox call` into the live session
 #   edit FILE SED-EXPR              rewrites plugins/NAME/FILE like an editor
 #   want DESC EXPECTED ACTUAL       a check (fail=1 when they differ)
@@ -18,6 +19,7 @@ proto_start() {
   shift
   watch_tmp "proto-$name"
   cp -r "$here/plugins/$name" "$tmp/$name"
+  ! declare -F proto_before_start >/dev/null || proto_before_start
   hb_start "$@" watch --json --no-selftests "$tmp/$name"
   expect '"event":"watching"' || watch_finish "$name"
 }
