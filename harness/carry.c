@@ -44,8 +44,9 @@ static int build_wire(hb_slot *s, bool is_rollback, hb_carry *c)
     for (size_t i = 0; i < p->nentries; i++) {
         const hb_carry_entry *e = &p->entries[i];
         /* A marked static is hotbox's to carry, not the hooks': its
-         * change is a reset, never the schema guard's business. */
-        if (e->action == HB_CARRY_RESET && !first_reset && !e->var->marked)
+         * change is a reset, never the schema guard's business. Nor is a
+         * thread-local one, which is never carried. */
+        if (e->action == HB_CARRY_RESET && !first_reset && !e->var->marked && !e->var->tls)
             first_reset = e->reason;
         if (e->action != HB_CARRY_COPY)
             continue;

@@ -477,8 +477,14 @@ static void add_var(walk *w, Dwarf_Die *die, const char *fn)
     size_t nops;
     if (dwarf_hasattr(die, DW_AT_declaration) ||
         !dwarf_attr_integrate(die, DW_AT_location, &a) ||
-        dwarf_getlocation(&a, &ops, &nops) != 0 || nops != 1 || ops[0].atom != DW_OP_addr)
-        return; /* not at a fixed address: automatic, TLS, optimised out */
+        dwarf_getlocation(&a, &ops, &nops) != 0)
+        return;
+    /* Thread-local: an offset in each thread's block, then the TLS op. It
+     * is listed (so the swap event names it as reset), never copied. */
+    bool tls = nops == 2 && (ops[1].atom == DW_OP_form_tls_address ||
+                             ops[1].atom == DW_OP_GNU_push_tls_address);
+    if (!tls && (nops != 1 || ops[0].atom != DW_OP_addr))
+        return; /* not at a fixed address: automatic, optimised out */
     const char *name = dwarf_diename(die);
     if (!dwarf_attr_integrate(die, DW_AT_name, &a) || !(name = dwarf_formstring(&a)))
         return;
@@ -488,7 +494,7 @@ static void add_var(walk *w, Dwarf_Die *die, const char *fn)
     if (!type_of(die, &t))
         return;
     uint64_t addr = ops[0].number, size = size_of(&t);
-    if (!size || !writable(w->sg, addr, size) || seen_addr(w->info, addr))
+    if (!size || (!tls && (!writable(w->sg, addr, size) || seen_addr(w->info, addr))))
         return;
     if (addr < w->marks->hi && addr + size > w->marks->lo)
         return; /* an HB_CARRY mark itself */
@@ -517,8 +523,12 @@ static void add_var(walk *w, Dwarf_Die *die, const char *fn)
     v.nfields = c.n;
     v.ptrs = ptrs.v;
     v.nptrs = ptrs.n;
-    v.unsupported = c.unsupported;
-    for (size_t i = 0; i < w->marks->n && !v.marked; i++)
+    v.unsupported = tls ? "it is thread-local (one copy per thread): not carried"
+                        : c.unsupported;
+    v.tls = tls;
+    if (tls)
+        v.addr = 0; /* no address in the object: nothing may copy it */
+    for (size_t i = 0; i < w->marks->n && !v.marked && !tls; i++)
         v.marked = w->marks->addr[i] == addr;
     if (!v.key || !v.name || !v.type_name || c.oom || ptrs.failed) {
         var_free(&v);

@@ -94,9 +94,50 @@ static void case_heap_freed_by_fini_resets(void)
     e2e_free(sb, g_m);
 }
 
+/* A thread-local variable is not carried (each thread has its own copy):
+ * a plugin with save/migrate is not refused for it (the schema guard), and
+ * without hooks the swap event names it as reset instead of leaving it out. */
+static void case_tls_hooked_not_refused(void)
+{
+    const char *src =
+        HDR "#include <string.h>\n"
+            "static __thread int64_t per_thread;\n"
+            "static int64_t shared;\n"
+            "int64_t bump(void) { shared++; return ++per_thread; }\n"
+            "static int save(void **d, size_t *l) { int64_t *p = malloc(8); if (!p) return -1;"
+            " *p = shared; *d = p; *l = 8; return 0; }\n"
+            "static int migrate(const void *d, size_t l, uint32_t s) { (void)s;"
+            " if (l == 8) memcpy(&shared, d, 8); return 0; }\n"
+            "int64_t get_shared(void) { return shared; }\n"
+            "HB_PLUGIN(\"p\", 1, 0, 0, save, migrate);\n";
+    hb_sandbox *sb = load_p(src);
+    HB_CHECK_EQ(call_p(sb, "bump"), 1);
+    HB_CHECK_EQ(call_p(sb, "bump"), 2);
+    swap_to_v2(sb, src);
+    HB_CHECK_EQ(call_p(sb, "get_shared"), 2);
+    HB_CHECK_EQ(call_p(sb, "bump"), 1);
+    e2e_free(sb, g_m);
+}
+
+static void case_tls_named_reset(void)
+{
+    const char *plain = HDR "static __thread int64_t per_thread;\n"
+                            "int64_t bump(void) { return ++per_thread; }\n"
+                            "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n";
+    hb_sandbox *sb = load_p(plain);
+    HB_CHECK_EQ(call_p(sb, "bump"), 1);
+    swap_to_v2(sb, plain);
+    HB_CHECK_CONTAINS(g_carry, "reset: `int64_t per_thread`: its layout cannot be compared: it is "
+                               "thread-local (one copy per thread): not carried");
+    HB_CHECK_EQ(call_p(sb, "bump"), 1);
+    e2e_free(sb, g_m);
+}
+
 static const e2e_case cases[] = {
     {"heap_holds_code_pointer", case_heap_holds_code_pointer},
     {"heap_freed_by_fini_resets", case_heap_freed_by_fini_resets},
+    {"tls_hooked_not_refused", case_tls_hooked_not_refused},
+    {"tls_named_reset", case_tls_named_reset},
 };
 
 int main(int argc, char **argv)
