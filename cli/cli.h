@@ -26,6 +26,7 @@ typedef struct cli_global {
     const char *cc;
     const char *cc_origin; /* "./hotbox.json" when cc came from there, not --cc */
     const char *cflags;
+    unsigned compile_timeout_ms; /* --compile-timeout; 0: the manager's default */
     hb_isolation isolation;
     hb_profile profile;
     hb_worker_kind worker; /* --worker: where plugin code runs */

@@ -50,6 +50,8 @@ static const char usage_main[] =
     "  --cc CMD                compiler (default $CC, else cc)\n"
     "  --cflags FLAGS          compiler flags, split with shell quoting (default \"-O2 -g\");\n"
     "                          per-plugin settings go in DIR/plugin.json\n"
+    "  --compile-timeout MS    a compile taking longer is killed (default 60000; a\n"
+    "                          250k-line source such as sqlite3.c needs more)\n"
     "  --isolation MODE        auto | local | namespace | microvm (default auto)\n"
     "  --profile NAME          strict | standard | permissive: how plugin code is\n"
     "                          contained in the worker (default standard)\n"
@@ -131,6 +133,7 @@ void cli_manager_options(const cli_global *g, hb_manager_options *o)
     o->cc = g->cc;
     o->cc_origin = g->cc_origin;
     o->cflags = g->cflags;
+    o->compile_timeout_ms = g->compile_timeout_ms; /* 0: the default */
     o->isolation = g->isolation;
     /* A command makes one sandbox: a pooled worker started after it would
      * only be started, waited for and killed at exit (hotbox test, which
@@ -425,6 +428,8 @@ static int run(int argc, char **argv)
         CLI_STR("state-dir", &g.state_dir),
         CLI_FN("cc", &g, set_cc),
         CLI_STR("cflags", &g.cflags),
+        CLI_UINT("compile-timeout", &g.compile_timeout_ms, 1, 3600000,
+                 "a number of milliseconds (1-3600000)"),
         CLI_CHOICE("isolation", &ch.isolation, isolations),
         CLI_CHOICE("profile", &ch.profile, profiles),
         CLI_CHOICE("worker", &ch.worker, workers),

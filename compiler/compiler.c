@@ -210,8 +210,9 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         goto out;
     }
     if (!sources[0]) {
-        r = hb__seterr(err, HB_ENOSOURCES, "plugin directory %s holds no *.c, *.cc, *.cpp or *.cxx sources",
-                     req->plugin_dir);
+        r = hb__seterr(err, HB_ENOSOURCES,
+                       "plugin directory %s holds no *.c, *.cc, *.cpp, *.cxx, *.S or *.s sources",
+                       req->plugin_dir);
         goto out;
     }
     hb__probe_env pe = {.req = req};

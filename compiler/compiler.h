@@ -95,8 +95,8 @@ typedef struct hb_compile_result {
     const char *backend;   /* static name of the backend used ("local", ...) */
 } hb_compile_result;
 
-/* Lists the plugin's sources (*.c, and the C++ *.cc, *.cpp, *.cxx, directly
- * in plugin_dir, sorted). C++ sources compile with the C++ driver that goes
+/* Lists the plugin's sources (*.c, the C++ *.cc, *.cpp, *.cxx, and the
+ * assembly *.S (preprocessed) and *.s, directly in plugin_dir, sorted). C++ sources compile with the C++ driver that goes
  * with cc, which then links; plugin.json in plugin_dir adds settings (see
  * compiler/settings.h and docs/plugin-json.md) and is an input. */
 int hb_compiler_list_sources(const char *plugin_dir, char ***out);

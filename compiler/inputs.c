@@ -125,7 +125,8 @@ static int cmp_str(const void *a, const void *b)
 bool hb_compiler_is_source(const char *name)
 {
     return name[0] != '.' && strlen(name) >= 3 &&
-           (hb__has_suffix(name, ".c") || hb__is_cxx_source(name));
+           (hb__has_suffix(name, ".c") || hb__has_suffix(name, ".S") ||
+            hb__has_suffix(name, ".s") || hb__is_cxx_source(name));
 }
 
 int hb_compiler_list_sources(const char *plugin_dir, char ***out)

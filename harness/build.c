@@ -525,8 +525,10 @@ relink:
         goto out_rm;
     }
     if (r == HB_EHUNG) {
-        hb__seterr(err, r, "%s: the compiler ran longer than %u ms and was killed\n%s", plugin,
-                   req.timeout_ms, out->cres.diagnostics ? out->cres.diagnostics : "");
+        hb__seterr(err, r,
+                   "%s: the compiler ran longer than %u ms and was killed (a longer limit: "
+                   "hb_manager_options.compile_timeout_ms, hotbox --compile-timeout)\n%s",
+                   plugin, req.timeout_ms, out->cres.diagnostics ? out->cres.diagnostics : "");
         goto out_rm;
     }
     if (r == HB_ECHANGED) {

@@ -44,8 +44,9 @@ static int build_wire(hb_slot *s, bool is_rollback, hb_carry *c)
     for (size_t i = 0; i < p->nentries; i++) {
         const hb_carry_entry *e = &p->entries[i];
         /* A marked static is hotbox's to carry, not the hooks': its
-         * change is a reset, never the schema guard's business. */
-        if (e->action == HB_CARRY_RESET && !first_reset && !e->var->marked)
+         * change is a reset, never the schema guard's business. Nor is a
+         * thread-local one, which is never carried. */
+        if (e->action == HB_CARRY_RESET && !first_reset && !e->var->marked && !e->var->tls)
             first_reset = e->reason;
         if (e->action != HB_CARRY_COPY)
             continue;
@@ -152,7 +153,13 @@ static void report(hb_carry *c, const hb_proto_carry_result *res, uint64_t old_v
             hooks++; /* save/migrate's */
         } else if (e->action == HB_CARRY_COPY && (r = refused_of(c, res, i)) != NULL) {
             reset++;
-            if (r->offset >= e->var->size)
+            if (r->offset == HB_PROTO_CARRY_REFUSED_FINI)
+                hb__sb_addf(&sb,
+                            "reset: `%s %s`: it holds a pointer and v%" PRIu64
+                            " has fini, which runs after the swap and may free what it"
+                            " points to (carry it with save/migrate, or drop fini)\n",
+                            e->var->type_name, e->var->name, old_version);
+            else if (r->offset >= e->var->size)
                 hb__sb_addf(&sb, "reset: `%s %s`: not where its object places it\n",
                             e->var->type_name, e->var->name);
             else

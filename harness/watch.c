@@ -236,11 +236,15 @@ static int build_plug(hb_watch *w, wplug *p)
         p->failed = true;
         return r;
     }
-    if (p->failed && reload && v_after == v_before)
+    /* Also after a rollback (v2 crashed, v1 serves): back to v1's source,
+     * nothing swaps, and the stream says so instead of nothing. */
+    bool rolled = p->built && p->built != v_after;
+    if ((p->failed || rolled) && reload && v_after == v_before)
         hb__emit(sb->m, sb, HB_EVENT_UP_TO_DATE, p->name, v_after, 0, 0, NULL,
                  "%s builds again: v%llu, the live version, matches its sources", p->name,
                  (unsigned long long)v_after);
     p->failed = false;
+    p->built = v_after;
     if (p->loaded && (changed || p->untested) && w->selftests) {
         p->untested = false;
         hb_run_selftests(sb, p->name, NULL, NULL);

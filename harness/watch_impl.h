@@ -17,6 +17,7 @@ typedef struct wplug {
     bool loaded;
     bool stale;     /* its files changed during its last build: build again */
     bool failed;    /* its last build or swap failed (and was reported) */
+    uint64_t built; /* the version its last good build made live (0: none) */
     bool untested;  /* a new version went live in a superseded build */
     bool orphaned;  /* its directory is gone; kept for a loaded dependent */
     bool deferred;  /* its files changed while auto-reload was paused */

@@ -231,6 +231,10 @@ typedef struct hb_proto_carry_refused {
     uint32_t index;
     uint64_t offset;
 } hb_proto_carry_refused;
+/* offset of a variable refused because it holds a pointer outside the old
+ * object (to the heap) while the old version has fini, which runs after
+ * the switch and may free what it points to. */
+#define HB_PROTO_CARRY_REFUSED_FINI (UINT64_MAX - 1)
 
 typedef struct hb_proto_carry_result {
     bool present;

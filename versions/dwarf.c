@@ -234,7 +234,11 @@ static void flatten_members(flat *c, Dwarf_Die *t, const char *path, uint64_t of
     if (dwarf_child(t, &m) != 0)
         return;
     do {
-        if (dwarf_tag(&m) != DW_TAG_member)
+        /* A C++ base class is laid out like a member: its fields (and the
+         * vtable pointer, which lives in the first polymorphic base) are
+         * the derived object's. */
+        int tag = dwarf_tag(&m);
+        if (tag != DW_TAG_member && tag != DW_TAG_inheritance)
             continue;
         Dwarf_Attribute a;
         Dwarf_Word loc = 0, bs = 0, dbo = 0;
@@ -248,6 +252,20 @@ static void flatten_members(flat *c, Dwarf_Die *t, const char *path, uint64_t of
             return;
         }
         const char *name = dwarf_diename(&m);
+        if (tag == DW_TAG_inheritance) {
+            Dwarf_Die s;
+            const char *base = strip(&mt, &s) ? dwarf_diename(&s) : NULL;
+            char *label = hb__asprintf("(base %s)", base ? base : "<anonymous>");
+            char *p = label ? join(path, ".", label) : NULL;
+            free(label);
+            if (!p) {
+                c->oom = true;
+                return;
+            }
+            flatten(c, &mt, p, off + loc, ptrs, depth + 1);
+            free(p);
+            continue;
+        }
         if (dwarf_attr(&m, DW_AT_bit_size, &a) && dwarf_formudata(&a, &bs) == 0 && bs) {
             if (dwarf_attr(&m, DW_AT_data_bit_offset, &a) && dwarf_formudata(&a, &dbo) == 0) {
             } else if (dwarf_attr(&m, DW_AT_bit_offset, &a) && dwarf_formudata(&a, &dbo) == 0) {
@@ -459,8 +477,14 @@ static void add_var(walk *w, Dwarf_Die *die, const char *fn)
     size_t nops;
     if (dwarf_hasattr(die, DW_AT_declaration) ||
         !dwarf_attr_integrate(die, DW_AT_location, &a) ||
-        dwarf_getlocation(&a, &ops, &nops) != 0 || nops != 1 || ops[0].atom != DW_OP_addr)
-        return; /* not at a fixed address: automatic, TLS, optimised out */
+        dwarf_getlocation(&a, &ops, &nops) != 0)
+        return;
+    /* Thread-local: an offset in each thread's block, then the TLS op. It
+     * is listed (so the swap event names it as reset), never copied. */
+    bool tls = nops == 2 && (ops[1].atom == DW_OP_form_tls_address ||
+                             ops[1].atom == DW_OP_GNU_push_tls_address);
+    if (!tls && (nops != 1 || ops[0].atom != DW_OP_addr))
+        return; /* not at a fixed address: automatic, optimised out */
     const char *name = dwarf_diename(die);
     if (!dwarf_attr_integrate(die, DW_AT_name, &a) || !(name = dwarf_formstring(&a)))
         return;
@@ -470,7 +494,7 @@ static void add_var(walk *w, Dwarf_Die *die, const char *fn)
     if (!type_of(die, &t))
         return;
     uint64_t addr = ops[0].number, size = size_of(&t);
-    if (!size || !writable(w->sg, addr, size) || seen_addr(w->info, addr))
+    if (!size || (!tls && (!writable(w->sg, addr, size) || seen_addr(w->info, addr))))
         return;
     if (addr < w->marks->hi && addr + size > w->marks->lo)
         return; /* an HB_CARRY mark itself */
@@ -499,8 +523,12 @@ static void add_var(walk *w, Dwarf_Die *die, const char *fn)
     v.nfields = c.n;
     v.ptrs = ptrs.v;
     v.nptrs = ptrs.n;
-    v.unsupported = c.unsupported;
-    for (size_t i = 0; i < w->marks->n && !v.marked; i++)
+    v.unsupported = tls ? "it is thread-local (one copy per thread): not carried"
+                        : c.unsupported;
+    v.tls = tls;
+    if (tls)
+        v.addr = 0; /* no address in the object: nothing may copy it */
+    for (size_t i = 0; i < w->marks->n && !v.marked && !tls; i++)
         v.marked = w->marks->addr[i] == addr;
     if (!v.key || !v.name || !v.type_name || c.oom || ptrs.failed) {
         var_free(&v);

@@ -61,6 +61,7 @@ typedef struct hb_dwarf_var {
     size_t nptrs;
     const char *unsupported; /* non-NULL: why the layout cannot be compared */
     bool marked;          /* the object marks it with HB_CARRY (plugin.h) */
+    bool tls;             /* thread-local: listed (reset, named), never copied */
 } hb_dwarf_var;
 
 typedef struct hb_dwarf_info {

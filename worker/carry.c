@@ -1,7 +1,9 @@
 /* worker/carry.c - the carry plan of a SWAP (PROTOCOL.md "Carry"): copies
  * the static variables whose layout the harness proved unchanged from the
  * old version's memory into the new one's, unless a pointer in one points
- * into the old object (it would dangle once the old object is unmapped),
+ * into the old object (it would dangle once the old object is unmapped) or
+ * to the heap while the old version has fini (which may free it); a copied
+ * heap pointer keeps the old object mapped (keep_old),
  * and refuses a swap whose save/migrate would read a changed layout under
  * an unchanged state_schema. A plan of the variables the plugin marks with
  * HB_CARRY (HB_PROTO_CARRY_MARKED) is copied even when save/migrate moves
@@ -92,11 +94,25 @@ static uint64_t points_into(const obj_map *old, const hb_proto_carry_var *v, con
     return UINT64_MAX;
 }
 
+/* Whether a pointer of v (at src) is not null (and, after points_into,
+ * so points outside the old object: to the heap, another library). */
+static bool holds_pointer(const hb_proto_carry_var *v, const char *src)
+{
+    for (uint32_t j = 0; j < v->nptrs; j++) {
+        uintptr_t p;
+        memcpy(&p, src + v->ptrs[j], sizeof(p));
+        if (p)
+            return true;
+    }
+    return false;
+}
+
 int hb__carry_swap(void *old_h, const hb_plugin_descriptor *old_d, void *new_h,
                    const hb_plugin_descriptor *new_d, const hb_proto_carry *plan,
-                   hb_proto_carry_result *res, char *msg, size_t msglen)
+                   hb_proto_carry_result *res, bool *keep_old, char *msg, size_t msglen)
 {
     memset(res, 0, sizeof(*res));
+    *keep_old = false;
     if (!plan->present)
         return 0;
     res->present = true;
@@ -133,8 +149,17 @@ int hb__carry_swap(void *old_h, const hb_plugin_descriptor *old_d, void *new_h,
         if (!inside(&old, (uintptr_t)src, v->size, false) ||
             !inside(&new_, (uintptr_t)dst, v->size, true))
             bad = v->size; /* not where the plan says: never write there */
-        else
-            bad = points_into(&old, v, src);
+        else if ((bad = points_into(&old, v, src)) == UINT64_MAX && holds_pointer(v, src)) {
+            /* Heap data (a lua_State, a C++ object) may point at the old
+             * version's code: an allocator callback, registered functions,
+             * a vtable. The old object then stays mapped. But the old fini
+             * runs after the switch and may free what the pointer reaches:
+             * with one, the variable starts fresh instead. */
+            if (old_d->fini)
+                bad = HB_PROTO_CARRY_REFUSED_FINI;
+            else
+                *keep_old = true;
+        }
         if (bad != UINT64_MAX) {
             res->refused[res->nrefused].index = i;
             res->refused[res->nrefused].offset = bad;

@@ -16,7 +16,8 @@
  * A version is only unmapped (dlclose) when the worker runs no more
  * threads than it did at start: a thread a plugin started may still be
  * executing its code after fini, and unmapping it would turn that thread's
- * next instruction into a fault nobody can attribute. */
+ * next instruction into a fault nobody can attribute. Nor when the carry
+ * copied a heap pointer (carry.c): heap data may point at its code. */
 #include "worker.h"
 #include "util.h"
 #include "wire.h"
@@ -278,13 +279,25 @@ void hb__fault_track(void *handle, const char *plugin, uint64_t version)
     /* Table full: faults in this version are reported without a name. */
 }
 
-bool hb__version_unmap(void *handle)
+static range *range_of_handle(void *handle)
 {
-    range *r = NULL;
-    for (size_t i = 0; i < MAX_RANGES && !r; i++)
+    for (size_t i = 0; i < MAX_RANGES; i++)
         if (atomic_load_explicit(&ranges[i].used, memory_order_relaxed) &&
             ranges[i].handle == handle)
-            r = &ranges[i];
+            return &ranges[i];
+    return NULL;
+}
+
+void hb__version_keep(void *handle)
+{
+    range *r = range_of_handle(handle);
+    if (r)
+        atomic_store_explicit(&r->used, 2, memory_order_release);
+}
+
+bool hb__version_unmap(void *handle)
+{
+    range *r = range_of_handle(handle);
     long now = count_threads();
     if (base_threads < 0 || now < 0 || now > base_threads) {
         /* A thread may still run this version's code: keep it mapped and

@@ -433,6 +433,7 @@ static int do_swap(worker *w, const hb_frame *f)
     size_t state_len = 0;
     uint8_t state_result = HB_PROTO_STATE_FRESH;
     hb_proto_carry_result carry = {0};
+    bool keep_old = false;
     char tail[64];
     int rc = hb__proto_swap_decode(f->payload, f->len, &q);
     if (rc < 0)
@@ -494,7 +495,8 @@ static int do_swap(worker *w, const hb_frame *f)
     /* 3. Carry the state: statics by the harness's plan (carry.c), or by
      *    save/migrate. */
     char cmsg[sizeof(w->msg) - 128];
-    if ((rc = hb__carry_swap(p->handle, p->desc, h, d, &q.carry, &carry, cmsg, sizeof(cmsg))) < 0) {
+    if ((rc = hb__carry_swap(p->handle, p->desc, h, d, &q.carry, &carry, &keep_old, cmsg,
+                             sizeof(cmsg))) < 0) {
         rc = fail(w, rc, "swap of %s v%" PRIu64 " -> v%" PRIu64 " refused: %s%s", q.plugin,
                   p->version, q.version, cmsg, tail);
         close_version(h, d, true);
@@ -529,7 +531,10 @@ static int do_swap(worker *w, const hb_frame *f)
     send_frame(w);
     if (w->dead)
         goto free_state;
-    close_version(old_handle, old_desc, true);
+    if (keep_old) /* heap data may point at its code (carry.c) */
+        hb__version_keep(old_handle); /* no fini: carry.c refused that case */
+    else
+        close_version(old_handle, old_desc, true);
 
     hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
                           .hooks = hooks_of(d), .state_result = state_result,

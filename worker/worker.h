@@ -52,12 +52,15 @@ unsigned long hb__ffi_cif_preps(void);
  * HB_PROTO_CARRY_GUARD and the state goes through save/migrate under an
  * unchanged state_schema; else, when it does not go through save/migrate,
  * copies each variable from the old object's memory to the new one's,
- * except those holding a pointer into the old object (res->refused).
+ * except those holding a pointer into the old object, or a non-null one
+ * elsewhere when the old version has fini (res->refused). *keep_old is set
+ * when a copied variable holds a non-null pointer: heap data may point at
+ * the old version's code, so it must stay mapped (hb__version_keep).
  * res is filled on 0 (release it with hb__proto_carry_result_release). */
 struct hb_plugin_descriptor;
 int hb__carry_swap(void *old_h, const struct hb_plugin_descriptor *old_d, void *new_h,
                    const struct hb_plugin_descriptor *new_d, const hb_proto_carry *plan,
-                   hb_proto_carry_result *res, char *msg, size_t msglen);
+                   hb_proto_carry_result *res, bool *keep_old, char *msg, size_t msglen);
 
 /* Fault attribution and safe unmapping (fault.c). hb__fault_setup installs
  * the fatal-signal handlers (on an alternate stack) that report the faulting
@@ -70,6 +73,9 @@ void hb__fault_track(void *handle, const char *plugin, uint64_t version);
  * still execute its code): then it stays mapped and retired. Returns
  * whether it was unmapped. */
 bool hb__version_unmap(void *handle);
+/* Retires the version without unmapping it, for the worker's lifetime
+ * (its faults are still attributed). */
+void hb__version_keep(void *handle);
 /* Frames on the channel are written whole: the request loop claims the
  * channel around each send, and the fault handler claims it (waiting for a
  * frame in progress on another thread) before writing its FAULT frame. */
