@@ -200,7 +200,7 @@ again:
     free(err);
     s->calls_since_ckpt++;
     r = decode_reply(sb, &sig, args, &reply, ret);
-    hb__frame_release(&reply);
+    hb__wc_reply_release(&sb->wc, &reply);
     if (r == 0 && strncmp(symbol, "hb_test_", 8) != 0)
         hb__probation_call(sb, plugin, 0);
     return r;
