@@ -133,11 +133,9 @@ static int ring_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t
     uint64_t t0 = *clock;
     uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000000ull;
     memcpy(ring->req, req->data, req->len);
-    atomic_store_explicit(&ring->req_len, (uint32_t)req->len, memory_order_relaxed);
-    hb__ring_post(ring, HB_RING_KIND_RING);
+    wc->ring_bell = hb__ring_post(ring, HB_RING_KIND_RING);
     wc->undelivered = false;
     wc->ring_pending = true;
-    wc->ring_bell = atomic_load_explicit(&ring->bell, memory_order_relaxed);
     /* bwrap's death, asked now that the worker has the call: a caller
      * that saw bwrap killed before it called (its pidfd readable) is
      * answered by no reply, and the poll overlaps the worker's work on
