@@ -194,7 +194,7 @@ int hb__ring_hold_life(hb_ring *ring)
         return -ENOTSUP;
     /* The kernel finds the word at node + futex_offset (glibc's offset,
      * the same for every node of the list): the node goes where that lands
-     * on life, which must be inside line 3. */
+     * on life, which must be inside life's own line. */
     char *node = (char *)&ring->life - head->futex_offset;
     char *lo = (char *)ring->life_node_room, *hi = lo + sizeof(ring->life_node_room);
     if (node < lo || node + sizeof(struct robust_list) > hi ||

@@ -66,7 +66,7 @@
 
 #define HB_RING_SIZE 16384u
 /* Bytes of one frame (header included) each way. */
-#define HB_RING_SLOT 8064u
+#define HB_RING_SLOT 8060u
 
 /* The kind of request bell announces. */
 enum { HB_RING_KIND_SOCKET = 1, HB_RING_KIND_RING = 2 };
@@ -103,12 +103,15 @@ typedef struct hb_ring {
      * for the robust-list node that points at it. */
     _Alignas(64) _Atomic uint32_t life;
     uint8_t life_node_room[60];
-    /* Words off the round trip's path: `taken` is written by the worker
-     * when it takes a request (read by the harness only after a death),
-     * the CPUs by their side only when they change, `worker_sleeping` when
-     * the worker goes to sleep and wakes. */
-    _Alignas(64) _Atomic uint32_t taken;    /* the last bell the worker took */
-    _Atomic int32_t worker_cpu;             /* where the worker last ran */
+    /* The last bell the worker took: written by the worker on every
+     * request, read by the harness only after a death; alone in its line,
+     * so that write does not take away the line of the words below, which
+     * the harness reads on every call (before, each post missed on it). */
+    _Alignas(64) _Atomic uint32_t taken;
+    /* Words off the round trip's path: the CPUs, written by their side
+     * only when they change, `worker_sleeping` when the worker goes to
+     * sleep and wakes. */
+    _Alignas(64) _Atomic int32_t worker_cpu; /* where the worker last ran */
     _Atomic int32_t caller_cpu;             /* where the caller last posted from */
     _Atomic uint32_t worker_sleeping;       /* the worker waits in FUTEX_WAIT on bell */
     /* The doorbell's line, then the request frame (its length in its
