@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -31,18 +32,15 @@ int hb_bench_pin(int pid, int cpu)
 typedef struct board {
     _Atomic uint32_t ping, ping_sleeping;
     _Alignas(64) _Atomic uint32_t pong, pong_sleeping;
+    _Alignas(64) _Atomic uint32_t stop;
 } board;
 
-/* Forks the echoing child, after saving this thread's affinity in *saved
- * (restored by the caller). */
-static pid_t fork_echo(cpu_set_t *saved)
-{
-    sched_getaffinity(0, sizeof(*saved), saved);
-    pid_t pid = fork();
-    if (pid < 0)
-        perror("pingpong: fork");
-    return pid;
-}
+struct hb_bench_pp {
+    board *b;
+    pid_t pid;
+    uint64_t spin_ns;
+    uint32_t rounds; /* round trips so far: the value pong has */
+};
 
 static void reap(pid_t pid)
 {
@@ -51,43 +49,82 @@ static void reap(pid_t pid)
         ;
 }
 
-int hb_bench_shm_pingpong(int cpu_a, int cpu_b, uint64_t spin_ns, double *us, size_t n)
+hb_bench_pp *hb_bench_pp_start(int cpu_b, uint64_t spin_ns)
 {
+    hb_bench_pp *pp = calloc(1, sizeof(*pp));
+    if (!pp) {
+        perror("pingpong: calloc");
+        return NULL;
+    }
     board *b = mmap(NULL, sizeof(board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                     -1, 0);
     if (b == MAP_FAILED) {
         perror("pingpong: mmap");
-        return -1;
+        free(pp);
+        return NULL;
     }
     memset(b, 0, sizeof(*b));
-    cpu_set_t saved;
-    size_t total = n + WARMUP;
-    pid_t pid = fork_echo(&saved);
+    pid_t pid = fork();
     if (pid < 0) {
+        perror("pingpong: fork");
         munmap(b, sizeof(*b));
-        return -1;
+        free(pp);
+        return NULL;
     }
     if (pid == 0) {
         hb_bench_pin(0, cpu_b);
-        for (uint32_t i = 0; i < total; i++) {
-            hb__ring_wait_ne(&b->ping, i, &b->ping_sleeping, spin_ns);
+        for (uint32_t seen = 0;;) {
+            hb__ring_wait_ne(&b->ping, seen, &b->ping_sleeping, spin_ns);
+            seen = atomic_load(&b->ping);
+            if (atomic_load(&b->stop))
+                _exit(0);
             hb__ring_signal(&b->pong, &b->pong_sleeping);
         }
-        _exit(0);
     }
-    hb_bench_pin(0, cpu_a);
-    for (uint32_t i = 0; i < total; i++) {
+    pp->b = b;
+    pp->pid = pid;
+    pp->spin_ns = spin_ns;
+    return pp;
+}
+
+int hb_bench_pp_block(hb_bench_pp *pp, size_t warmup, double *us, size_t n)
+{
+    board *b = pp->b;
+    for (size_t i = 0; i < warmup + n; i++) {
         double t0 = hb_bench_now_ms();
         hb__ring_signal(&b->ping, &b->ping_sleeping);
-        hb__ring_wait_ne(&b->pong, i, &b->pong_sleeping, spin_ns);
+        hb__ring_wait_ne(&b->pong, pp->rounds, &b->pong_sleeping, pp->spin_ns);
         double t = (hb_bench_now_ms() - t0) * 1e3;
-        if (i >= WARMUP)
-            us[i - WARMUP] = t;
+        pp->rounds++;
+        if (i >= warmup)
+            us[i - warmup] = t;
     }
-    reap(pid);
-    sched_setaffinity(0, sizeof(saved), &saved);
-    munmap(b, sizeof(*b));
     return 0;
+}
+
+void hb_bench_pp_stop(hb_bench_pp *pp)
+{
+    if (!pp)
+        return;
+    atomic_store(&pp->b->stop, 1);
+    hb__ring_signal(&pp->b->ping, &pp->b->ping_sleeping);
+    reap(pp->pid);
+    munmap(pp->b, sizeof(*pp->b));
+    free(pp);
+}
+
+int hb_bench_shm_pingpong(int cpu_a, int cpu_b, uint64_t spin_ns, double *us, size_t n)
+{
+    cpu_set_t saved;
+    sched_getaffinity(0, sizeof(saved), &saved);
+    hb_bench_pp *pp = hb_bench_pp_start(cpu_b, spin_ns);
+    if (!pp)
+        return -1;
+    hb_bench_pin(0, cpu_a);
+    int r = hb_bench_pp_block(pp, WARMUP, us, n);
+    hb_bench_pp_stop(pp);
+    sched_setaffinity(0, sizeof(saved), &saved);
+    return r;
 }
 
 static int xfer(int fd, char *c, int out)
@@ -111,8 +148,10 @@ int hb_bench_sock_pingpong(int cpu_a, int cpu_b, double *us, size_t n)
     }
     cpu_set_t saved;
     size_t total = n + WARMUP;
-    pid_t pid = fork_echo(&saved);
+    sched_getaffinity(0, sizeof(saved), &saved);
+    pid_t pid = fork();
     if (pid < 0) {
+        perror("pingpong: fork");
         close(sv[0]);
         close(sv[1]);
         return -1;

@@ -150,13 +150,21 @@ again:
                     plugin, sb->name, plugin, (unsigned long long)s->version, symbol);
     }
 
-    hb_wbuf w = {0};
     hb_wvalue wargs[HB_SIG_MAX_ARGS];
     for (size_t i = 0; i < nargs; i++)
         wargs[i] = hb__value_view(&args[i]);
     hb_proto_call req = {.plugin = (char *)plugin, .symbol = (char *)symbol,
                          .signature = (char *)signature, .nargs = nargs, .args = wargs};
-    hb__proto_call_encode(&w, hb__wc_next_id(&sb->wc), &req); /* failure: hb__wc_request says */
+    /* Encoded on the stack when it fits (no allocation per call), else
+     * again on the heap; a failure there is hb__wc_call's to report. */
+    uint8_t wmem[1024];
+    hb_wbuf w;
+    uint32_t id = hb__wc_next_id(&sb->wc);
+    hb__wire_init_fixed(&w, wmem, sizeof(wmem));
+    if (hb__proto_call_encode(&w, id, &req) < 0) {
+        hb__wire_release(&w);
+        hb__proto_call_encode(&w, id, &req);
+    }
     hb_frame reply;
     char *err = NULL;
     uint64_t version = s->version;
@@ -200,7 +208,7 @@ again:
     free(err);
     s->calls_since_ckpt++;
     r = decode_reply(sb, &sig, args, &reply, ret);
-    hb__frame_release(&reply);
+    hb__wc_reply_release(&sb->wc, &reply);
     if (r == 0 && strncmp(symbol, "hb_test_", 8) != 0)
         hb__probation_call(sb, plugin, 0);
     return r;

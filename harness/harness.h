@@ -99,6 +99,10 @@ typedef struct hb_wclient {
      * the caller stopped spinning and waits for WAKE on the socket. */
     bool ring_pending, ring_sleeping;
     uint32_t ring_bell;
+    /* A ring reply's payload, copied out of the ring once (HB_RING_SLOT
+     * bytes, allocated with the first reply): the reply a call decodes
+     * (hb__wc_reply_release) without an allocation per call. */
+    uint8_t *ring_rep;
     /* hb__wc_alive saw the seccomp listener readable: a plugin thread waits
      * in a denied call; the next CALL fails with it before it is posted. */
     bool denial_pending;
@@ -217,6 +221,9 @@ int hb__wc_take_denial(hb_wclient *wc, char **err);
  * was nothing to read or the listener hung up (closed then) (denial_watch.c). */
 int hb__wc_observe_denial(hb_wclient *wc, short revents);
 int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err);
+/* Releases a reply hb__wc_call returned (its payload may be wc's own
+ * buffer for ring replies). */
+void hb__wc_reply_release(hb_wclient *wc, hb_frame *reply);
 /* " in <plugin> v<N>[, a version no longer active ...][ at <function> (<file>:<line>)]
  * (pc 0x.., address 0x..)"
  * when the dead worker reported a fault in plugin code, else "". */

@@ -20,7 +20,9 @@ static int ring_violation(hb_wclient *wc, char **err, const char *what)
 
 /* Reads the reply of ring request id out of the ring. Plugin code can write
  * the ring: the length is read once and bounded, the bytes are copied out
- * before they are parsed, and anything but OK or ERR for id is refused. */
+ * once (into wc->ring_rep for an OK of this request, the usual answer, so
+ * no allocation per call) before anything parses them, and anything but
+ * OK or ERR for id is refused. */
 int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **err)
 {
     hb_ring *ring = wc->ring;
@@ -37,16 +39,34 @@ int hb__wc_take_ring_reply(hb_wclient *wc, uint32_t id, hb_frame *reply, char **
     if (hb__wire_parse_header(hdr, HB_RING_SLOT, &f.type, &f.id, &plen) < 0 ||
         plen != len - HB_WIRE_HEADER)
         return ring_violation(wc, err, "malformed reply frame");
+    f.len = plen;
+    if (f.type == HB_MSG_OK && f.id == id) {
+        if (!wc->ring_rep && !(wc->ring_rep = malloc(HB_RING_SLOT)))
+            return hb__seterr(err, -ENOMEM, "out of memory");
+        memcpy(wc->ring_rep, ring->rep + HB_WIRE_HEADER, plen);
+        f.payload = wc->ring_rep;
+        *reply = f;
+        return 0;
+    }
     if (plen && !(f.payload = malloc(plen)))
         return hb__seterr(err, -ENOMEM, "out of memory");
     if (plen)
         memcpy(f.payload, ring->rep + HB_WIRE_HEADER, plen);
-    f.len = plen;
     int r = hb__wc_settle(wc, id, &f, reply, err);
     if (r != 1)
         return r;
     hb__frame_release(&f);
     return ring_violation(wc, err, "a reply that is neither OK nor ERR");
+}
+
+void hb__wc_reply_release(hb_wclient *wc, hb_frame *reply)
+{
+    if (reply->payload && reply->payload == wc->ring_rep) {
+        reply->payload = NULL;
+        reply->len = 0;
+        return;
+    }
+    hb__frame_release(reply);
 }
 
 /* Whether a wrapped worker's bwrap was killed (by a signal, from
@@ -113,11 +133,9 @@ static int ring_call(hb_wclient *wc, hb_wbuf *req, unsigned timeout_ms, uint64_t
     uint64_t t0 = *clock;
     uint64_t deadline = t0 + (uint64_t)timeout_ms * 1000000ull;
     memcpy(ring->req, req->data, req->len);
-    atomic_store_explicit(&ring->req_len, (uint32_t)req->len, memory_order_relaxed);
-    hb__ring_post(ring, HB_RING_KIND_RING);
+    wc->ring_bell = hb__ring_post(ring, HB_RING_KIND_RING);
     wc->undelivered = false;
     wc->ring_pending = true;
-    wc->ring_bell = atomic_load_explicit(&ring->bell, memory_order_relaxed);
     /* bwrap's death, asked now that the worker has the call: a caller
      * that saw bwrap killed before it called (its pidfd readable) is
      * answered by no reply, and the poll overlaps the worker's work on

@@ -68,6 +68,8 @@ void hb__wc_reset(hb_wclient *wc)
     wc->has_listener = false;
     hb__ring_unmap(wc->ring);
     wc->ring = NULL;
+    free(wc->ring_rep);
+    wc->ring_rep = NULL;
     wc->ring_pending = wc->ring_sleeping = false;
     wc->fd = wc->pidfd = wc->worker_pidfd = wc->listener = -1;
     wc->pid = 0;

@@ -59,7 +59,7 @@ int hb__value_decode(hb_rbuf *r, hb_wvalue *out)
         }
         if (is_null)
             break;
-        if (!(v.s = malloc(len + 1))) {
+        if (!(v.s = hb__rbuf_alloc(r, len + 1))) {
             rc = -ENOMEM;
             break;
         }
@@ -72,7 +72,7 @@ int hb__value_decode(hb_rbuf *r, hb_wvalue *out)
             break;
         /* Never NULL: a plugin may write through an empty buffer's pointer
          * without checking the length and must not get NULL for it. */
-        if (!(v.buf = malloc(len ? len : 1))) {
+        if (!(v.buf = hb__rbuf_alloc(r, len ? len : 1))) {
             rc = -ENOMEM;
             break;
         }
@@ -84,7 +84,8 @@ int hb__value_decode(hb_rbuf *r, hb_wvalue *out)
         break;
     }
     if (rc < 0) {
-        hb__value_release(&v);
+        if (!r->arena)
+            hb__value_release(&v);
         return rc;
     }
     *out = v;
@@ -166,9 +167,10 @@ static int call_get_tail(hb_rbuf *r, void *qv)
      * refusing it here also bounds the allocation below. */
     if (nargs > HB_SIG_MAX_ARGS)
         return -EPROTO;
-    q->args = calloc(nargs ? nargs : 1, sizeof(*q->args));
-    if (!q->args)
+    size_t size = (nargs ? nargs : 1) * sizeof(*q->args);
+    if (!(q->args = hb__rbuf_alloc(r, size)))
         return -ENOMEM;
+    memset(q->args, 0, size);
     for (; q->nargs < nargs; q->nargs++) {
         if ((rc = hb__value_decode(r, &q->args[q->nargs])) < 0)
             return rc;
@@ -192,6 +194,16 @@ static const hb__proto_field call_f[] = {
 static const hb__proto_layout call_l =
     HB_LAYOUT(hb_proto_call, call_f, call_put_tail, call_get_tail, call_release_tail);
 HB_PROTO_DEFINE_OWNING(call, hb_proto_call, HB_MSG_CALL, call_l)
+
+int hb__proto_call_decode_in(const void *payload, size_t len, hb_proto_call *out,
+                             hb_arena *arena)
+{
+    hb_proto_call q;
+    int rc = hb__proto_decode_in(payload, len, &call_l, &q, arena);
+    if (rc == 0)
+        *out = q;
+    return rc;
+}
 
 /* OK of CALL: all of it is the tail (a value has no fixed layout). */
 static void call_ok_put_tail(hb_wbuf *w, const void *mv)

@@ -112,18 +112,29 @@ static int get_field(hb_rbuf *r, const hb__proto_field *f, void *q)
     return -EPROTO;
 }
 
-int hb__proto_decode(const void *payload, size_t len, const hb__proto_layout *L, void *q)
+int hb__proto_decode_in(const void *payload, size_t len, const hb__proto_layout *L, void *q,
+                        hb_arena *arena)
 {
     hb_rbuf r;
     int rc = 0;
     memset(q, 0, L->size);
     hb__rbuf_init(&r, payload, len);
+    r.arena = arena;
     for (size_t i = 0; rc == 0 && i < L->nfields; i++)
         rc = get_field(&r, &L->fields[i], q);
     if (rc == 0 && !r.failed && L->get_tail)
         rc = L->get_tail(&r, q);
     rc = hb__proto_finish(&r, rc);
-    if (rc < 0)
-        hb__proto_release(L, q);
+    if (rc < 0) {
+        if (arena) /* nothing to free: the arena's owner takes it back */
+            memset(q, 0, L->size);
+        else
+            hb__proto_release(L, q);
+    }
     return rc;
+}
+
+int hb__proto_decode(const void *payload, size_t len, const hb__proto_layout *L, void *q)
+{
+    return hb__proto_decode_in(payload, len, L, q, NULL);
 }

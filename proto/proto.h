@@ -131,6 +131,7 @@ enum {
 /* The field codec's buffers (wire.h). */
 typedef struct hb_wbuf hb_wbuf;
 typedef struct hb_rbuf hb_rbuf;
+typedef struct hb_arena hb_arena;
 
 /* ---- values (CALL arguments and results) --------------------------------------- */
 
@@ -277,6 +278,17 @@ HB_PROTO_MESSAGE(hello, hb_proto_hello)
 HB_PROTO_OWNING(load, hb_proto_load)
 HB_PROTO_OWNING(swap, hb_proto_swap)
 HB_PROTO_OWNING(call, hb_proto_call)
+/* A CALL decoded into arena (wire.h): its strings, values and argument
+ * array live there, nothing is allocated and nothing is to be released
+ * (hb__proto_call_release must not be called on it). -ENOMEM when the
+ * arena is too small: HB_PROTO_CALL_ARENA(len) bytes always suffice. */
+int hb__proto_call_decode_in(const void *payload, size_t len, hb_proto_call *out,
+                             hb_arena *arena);
+/* Every copy but the argument array takes a length-prefixed item of at
+ * least 4 payload bytes and at most its bytes, a NUL and 7 bytes of
+ * alignment: 3 bytes per payload byte, plus the array. */
+#define HB_PROTO_CALL_ARENA(len) \
+    (3 * (size_t)(len) + (HB_SIG_MAX_ARGS + 1) * sizeof(hb_wvalue) + 16)
 int hb__proto_save_encode(hb_wbuf *w, uint32_t id, const hb_proto_plugin *m);
 int hb__proto_unload_encode(hb_wbuf *w, uint32_t id, const hb_proto_plugin *m);
 int hb__proto_plugin_decode(const void *payload, size_t len, hb_proto_plugin *out);

@@ -60,6 +60,11 @@ int hb__proto_encode(hb_wbuf *w, uint8_t type, uint32_t id, const hb__proto_layo
                      const void *m);
 /* Decodes into q (zeroed first); on failure q is released and zeroed. */
 int hb__proto_decode(const void *payload, size_t len, const hb__proto_layout *L, void *q);
+/* The same with every copy taken from arena (hb_rbuf): q is never
+ * released (on failure only zeroed); the tail takes its memory with
+ * hb__rbuf_alloc and skips its own release when r->arena is set. */
+int hb__proto_decode_in(const void *payload, size_t len, const hb__proto_layout *L, void *q,
+                        hb_arena *arena);
 /* Frees the STR fields and the tail's memory, and zeroes m. */
 void hb__proto_release(const hb__proto_layout *L, void *m);
 

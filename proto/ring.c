@@ -3,6 +3,7 @@
 
 #include "wire.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -148,15 +149,23 @@ void hb__ring_signal(_Atomic uint32_t *word, _Atomic uint32_t *sleeping)
         hb__futex_wake(word);
 }
 
-void hb__ring_post(hb_ring *ring, uint32_t kind)
+uint32_t hb__ring_post(hb_ring *ring, uint32_t kind)
 {
     int me = hb__ring_cpu();
     if (atomic_load_explicit(&ring->caller_cpu, memory_order_relaxed) != me)
         atomic_store_explicit(&ring->caller_cpu, me, memory_order_relaxed);
-    atomic_store_explicit(&ring->kind, kind, memory_order_relaxed);
     if (kind == HB_RING_KIND_RING)
         atomic_store_explicit(&ring->state, HB_RING_REQ, memory_order_relaxed);
-    hb__ring_signal(&ring->bell, &ring->worker_sleeping);
+    /* The harness is the bell's only writer. A locked exchange, as
+     * hb__ring_signal's increment: it orders the frame and the state
+     * before the bell, and the bell before the read of the sleep flag
+     * (hb__ring_wait_ne's other half). */
+    uint32_t b = atomic_load_explicit(&ring->bell, memory_order_relaxed);
+    b = (((b >> 1) + 1) << 1) | (kind == HB_RING_KIND_RING);
+    atomic_exchange(&ring->bell, b);
+    if (atomic_load(&ring->worker_sleeping))
+        hb__futex_wake(&ring->bell);
+    return b;
 }
 
 uint32_t hb__ring_await(hb_ring *ring, uint64_t spin_ns)
@@ -185,7 +194,7 @@ int hb__ring_hold_life(hb_ring *ring)
         return -ENOTSUP;
     /* The kernel finds the word at node + futex_offset (glibc's offset,
      * the same for every node of the list): the node goes where that lands
-     * on life, which must be inside line 3. */
+     * on life, which must be inside life's own line. */
     char *node = (char *)&ring->life - head->futex_offset;
     char *lo = (char *)ring->life_node_room, *hi = lo + sizeof(ring->life_node_room);
     if (node < lo || node + sizeof(struct robust_list) > hi ||
@@ -217,12 +226,15 @@ uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen)
     uint64_t budget = peer >= 0 && me >= 0 && peer == me ? 0 : HB_RING_WORKER_SPIN_NS;
     hb__ring_wait_ne(&ring->bell, *seen, &ring->worker_sleeping, budget);
     *seen = atomic_load(&ring->bell);
-    uint32_t kind = atomic_load_explicit(&ring->kind, memory_order_acquire);
+    uint32_t kind = *seen & 1 ? HB_RING_KIND_RING : HB_RING_KIND_SOCKET;
     if (kind == HB_RING_KIND_RING) {
-        /* The frame's first bytes came with the bell; the lines after them
-         * are fetched now, while the worker sets about the request. */
-        uint32_t len = atomic_load_explicit(&ring->req_len, memory_order_relaxed);
-        for (uint32_t off = 64; off < len && off < HB_RING_SLOT; off += 64)
+        /* The frame's first 60 bytes came with the bell; the lines after
+         * them (a larger frame) are fetched now, while the worker sets
+         * about the request. */
+        uint32_t len;
+        memcpy(&len, ring->req, sizeof(len)); /* the header's, little endian */
+        len = le32toh(len);
+        for (uint32_t off = 60; off < len + HB_WIRE_HEADER && off < HB_RING_SLOT; off += 64)
             __builtin_prefetch(ring->req + off);
     }
     atomic_store_explicit(&ring->taken, *seen, memory_order_relaxed);
@@ -245,14 +257,11 @@ bool hb__ring_reply(hb_ring *ring, const void *frame, size_t len)
 
 int hb__ring_take_request(hb_ring *ring, uint8_t *buf, hb_frame *f)
 {
-    uint32_t len = atomic_load_explicit(&ring->req_len, memory_order_relaxed);
     uint8_t hdr[HB_WIRE_HEADER];
-    if (len < HB_WIRE_HEADER || len > HB_RING_SLOT)
-        return -EPROTO;
     memcpy(hdr, ring->req, sizeof(hdr));
     uint32_t plen;
-    int r = hb__wire_parse_header(hdr, HB_RING_SLOT, &f->type, &f->id, &plen);
-    if (r < 0 || plen != len - HB_WIRE_HEADER)
+    /* The length is read once, from the copy, and bounded by the slot. */
+    if (hb__wire_parse_header(hdr, HB_RING_SLOT - HB_WIRE_HEADER, &f->type, &f->id, &plen) < 0)
         return -EPROTO;
     memcpy(buf, ring->req + HB_WIRE_HEADER, plen);
     f->len = plen;

@@ -12,11 +12,15 @@
  * and decoded by the same code as on the socket.
  *
  * The doorbell. Every request the worker's loop reads is announced by the
- * harness on `bell` (a futex word it increments): kind HB_RING_KIND_RING
- * means the frame is in the request slot, HB_RING_KIND_SOCKET that it was
- * written on the socket (control messages, frames larger than a slot). The
- * worker waits for the bell only (spinning briefly, then in FUTEX_WAIT); it
- * never blocks on the socket except to read a frame the bell announced.
+ * harness on `bell` (a futex word: a count, times two, plus the kind's
+ * bit): kind HB_RING_KIND_RING (bit set) means the frame is in the request
+ * slot, HB_RING_KIND_SOCKET that it was written on the socket (control
+ * messages, frames larger than a slot). The request slot starts right
+ * after the bell, in its cache line, and a frame's length is its own
+ * header's: a call of a few small arguments (60 bytes) arrives whole with
+ * the bell, in one cache-line transfer. The worker waits for the bell
+ * only (spinning briefly, then in FUTEX_WAIT); it never blocks on the
+ * socket except to read a frame the bell announced.
  *
  * The reply. `state` goes REQ (posted) -> DONE (reply in the reply slot) or
  * SOCKET (the reply was too large and went on the socket). The caller spins
@@ -62,7 +66,7 @@
 
 #define HB_RING_SIZE 16384u
 /* Bytes of one frame (header included) each way. */
-#define HB_RING_SLOT 8064u
+#define HB_RING_SLOT 8060u
 
 /* The kind of request bell announces. */
 enum { HB_RING_KIND_SOCKET = 1, HB_RING_KIND_RING = 2 };
@@ -99,19 +103,20 @@ typedef struct hb_ring {
      * for the robust-list node that points at it. */
     _Alignas(64) _Atomic uint32_t life;
     uint8_t life_node_room[60];
-    /* Words off the round trip's path: `taken` is written by the worker
-     * when it takes a request (read by the harness only after a death),
-     * the CPUs by their side only when they change, `worker_sleeping` when
-     * the worker goes to sleep and wakes. */
-    _Alignas(64) _Atomic uint32_t taken;    /* the last bell the worker took */
-    _Atomic int32_t worker_cpu;             /* where the worker last ran */
+    /* The last bell the worker took: written by the worker on every
+     * request, read by the harness only after a death; alone in its line,
+     * so that write does not take away the line of the words below, which
+     * the harness reads on every call (before, each post missed on it). */
+    _Alignas(64) _Atomic uint32_t taken;
+    /* Words off the round trip's path: the CPUs, written by their side
+     * only when they change, `worker_sleeping` when the worker goes to
+     * sleep and wakes. */
+    _Alignas(64) _Atomic int32_t worker_cpu; /* where the worker last ran */
     _Atomic int32_t caller_cpu;             /* where the caller last posted from */
     _Atomic uint32_t worker_sleeping;       /* the worker waits in FUTEX_WAIT on bell */
-    /* The doorbell's line, then the request frame. */
-    _Alignas(64) _Atomic uint32_t bell;     /* futex word */
-    _Atomic uint32_t kind;                  /* HB_RING_KIND_* of the last bell */
-    _Atomic uint32_t req_len;               /* bytes in req */
-    uint32_t req_pad;
+    /* The doorbell's line, then the request frame (its length in its
+     * header: nothing else to read). */
+    _Alignas(64) _Atomic uint32_t bell;     /* futex word: count << 1 | RING */
     uint8_t req[HB_RING_SLOT];
     /* The line the caller spins on (written by the worker once per call:
      * the reply), then the reply frame. */
@@ -153,9 +158,10 @@ void hb__ring_wait_ne(_Atomic uint32_t *word, uint32_t old, _Atomic uint32_t *sl
 void hb__ring_signal(_Atomic uint32_t *word, _Atomic uint32_t *sleeping);
 
 /* Harness: announces a request of kind HB_RING_KIND_* (for RING, the
- * request frame is already in req/req_len) and wakes the worker if it
- * sleeps. */
-void hb__ring_post(hb_ring *ring, uint32_t kind);
+ * request frame is already in req) and wakes the worker if it sleeps.
+ * Returns the bell's new value (what `taken` says once the worker took
+ * it). */
+uint32_t hb__ring_post(hb_ring *ring, uint32_t kind);
 
 /* Harness: waits for the reply of a posted RING request, spinning up to
  * spin_ns when the worker was last seen on another CPU. Returns
@@ -185,8 +191,8 @@ static inline bool hb__ring_peer_alive(hb_ring *ring)
 uint32_t hb__ring_next(hb_ring *ring, uint32_t *seen);
 
 /* Worker: the RING request just announced, copied out of the ring (plugin
- * threads can write it too) before it is parsed: its header checked, its
- * payload copied into buf (HB_RING_SLOT bytes, the caller's: no allocation
+ * threads can write it too) before it is parsed: its header copied and
+ * checked (a payload past the slot is -EPROTO), its payload copied into buf (HB_RING_SLOT bytes, the caller's: no allocation
  * per call) and *f pointing there (payload NULL when empty; not to be
  * released). Returns 0 or -EPROTO for a frame that does not fit. */
 struct hb_frame;

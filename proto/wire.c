@@ -418,6 +418,19 @@ void hb__rbuf_init(hb_rbuf *r, const void *data, size_t len)
     r->p = data;
     r->left = data ? len : 0;
     r->failed = false;
+    r->arena = NULL;
+}
+
+void *hb__rbuf_alloc(hb_rbuf *r, size_t n)
+{
+    hb_arena *a = r->arena;
+    if (!a)
+        return malloc(n);
+    size_t at = (a->used + 7) & ~(size_t)7;
+    if (at > a->cap || n > a->cap - at)
+        return NULL;
+    a->used = at + n;
+    return a->base + at;
 }
 
 /* Takes n bytes off the front, or fails the reader for good. */
@@ -500,7 +513,7 @@ int hb__wire_get_str(hb_rbuf *r, size_t max_len, char **out)
         r->failed = true;
         return -EPROTO;
     }
-    char *s = malloc(len + 1);
+    char *s = hb__rbuf_alloc(r, len + 1);
     if (!s) {
         r->failed = true;
         return -ENOMEM;

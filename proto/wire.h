@@ -105,15 +105,30 @@ void hb__frame_release(hb_frame *f);
 int hb__wire_recv_until(int fd, uint32_t max_frame, uint64_t deadline_ns, hb_frame *f,
                         size_t *got);
 
+/* A bump allocator over memory its owner keeps and reuses: a decode into
+ * it allocates nothing (the worker's ring CALLs). Nothing taken from it
+ * is freed; the owner sets `used` back to 0. */
+struct hb_arena {
+    uint8_t *base;
+    size_t cap, used;
+};
+
 /* A decoder over a payload. Every get fails (returns -EPROTO and sets
- * `failed`) when the payload is too short; after a failure all gets fail. */
+ * `failed`) when the payload is too short; after a failure all gets fail.
+ * With an arena, the copies a decode makes (strings, values) come from it
+ * instead of malloc. */
 struct hb_rbuf {
     const uint8_t *p;
     size_t left;
     bool failed;
+    hb_arena *arena;
 };
 
+/* A reader without an arena. */
 void hb__rbuf_init(hb_rbuf *r, const void *data, size_t len);
+/* n bytes (aligned for any scalar) for a decoded copy: from r's arena, or
+ * malloc without one. NULL when there is no room. */
+void *hb__rbuf_alloc(hb_rbuf *r, size_t n);
 int hb__wire_get_u8(hb_rbuf *r, uint8_t *v);
 int hb__wire_get_u32(hb_rbuf *r, uint32_t *v);
 int hb__wire_get_u64(hb_rbuf *r, uint64_t *v);
@@ -121,7 +136,7 @@ int hb__wire_get_f32(hb_rbuf *r, float *v);
 int hb__wire_get_f64(hb_rbuf *r, double *v);
 /* A view into the payload (not copied, not NUL-terminated). */
 int hb__wire_get_bytes(hb_rbuf *r, const void **data, size_t *len);
-/* A malloc'ed NUL-terminated copy; -EPROTO if the bytes contain a NUL or
+/* A NUL-terminated copy (hb__rbuf_alloc); -EPROTO if the bytes contain a NUL or
  * are longer than max_len. */
 int hb__wire_get_str(hb_rbuf *r, size_t max_len, char **out);
 /* Whether the whole payload was consumed without failure. */

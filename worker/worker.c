@@ -550,6 +550,11 @@ out:
     return rc;
 }
 
+/* A ring CALL's strings, values and argument array (hb__proto_call_decode_in):
+ * the worker's own memory, reused by every ring call (no allocation). A
+ * CALL on the socket (larger than a ring slot) is decoded with malloc. */
+static uint8_t call_arena_mem[HB_PROTO_CALL_ARENA(HB_RING_SLOT)] __attribute__((aligned(16)));
+
 static int do_call(worker *w, const hb_frame *f)
 {
     hb_proto_call q;
@@ -558,7 +563,10 @@ static int do_call(worker *w, const hb_frame *f)
     hb_wvalue ret;
     const ElfW(Sym) *sym;
     char why[512];
-    int rc = hb__proto_call_decode(f->payload, f->len, &q);
+    hb_arena arena = {call_arena_mem, sizeof(call_arena_mem), 0};
+    bool in_arena = f->len <= HB_RING_SLOT;
+    int rc = in_arena ? hb__proto_call_decode_in(f->payload, f->len, &q, &arena)
+                      : hb__proto_call_decode(f->payload, f->len, &q);
     if (rc < 0)
         return fail(w, rc == -ENOMEM ? -ENOMEM : HB_EPROTO, "malformed CALL request");
     wplugin *p = find_plugin(w, q.plugin);
@@ -609,7 +617,8 @@ static int do_call(worker *w, const hb_frame *f)
     if (send_out(w) < 0)
         w->dead = true;
 out:
-    hb__proto_call_release(&q);
+    if (!in_arena)
+        hb__proto_call_release(&q);
     return rc;
 }
 

@@ -105,8 +105,6 @@ static void run(int how)
     pid_t pid = start_holder(fd, how, &held);
     wait_held(ring, held);
     atomic_store(&ring->worker_cpu, 1); /* where it is pinned (before its first bell) */
-    memcpy(ring->req, "x", 1);
-    atomic_store(&ring->req_len, 1);
     hb__ring_post(ring, HB_RING_KIND_RING);
     if (how == SIGKILL)
         HB_CHECK_OK(kill(pid, SIGKILL));
