@@ -122,13 +122,14 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
 
 /* What the backend shows: the request's source directories plus the
  * siblings holding plugin.json's include directories (*shown), and the
- * compilers' own directories plus pkg-config's outside /usr (*extra). */
+ * compilers' own files plus pkg-config's directories outside /usr
+ * (*extra). */
 static int backend_dirs(const hb_compile_request *req, const hb__ccinfo *ci,
                         const hb__buildcfg *bc, char ***shown, char ***extra)
 {
     hb_argv s = HB_ARGV_INIT, e = HB_ARGV_INIT;
-    char **cc_dirs = hb__ccinfo_dirs(ci);
-    char **cxx_dirs = bc->cxx ? hb__ccinfo_dirs(bc->cxx) : NULL;
+    char **cc_dirs = hb__ccinfo_paths(ci);
+    char **cxx_dirs = bc->cxx ? hb__ccinfo_paths(bc->cxx) : NULL;
     hb__argv_push_all(&s, req->source_dirs);
     hb__argv_push_all(&s, bc->set.show_dirs);
     hb__argv_push_all(&e, cc_dirs);

@@ -81,8 +81,9 @@ typedef struct built {
     const char *err;
 } built;
 
-/* Loads root/p with the namespace backend; skips where it cannot run. */
-static built load(void)
+/* Loads root/p with the namespace backend (and the compiler cc, unless
+ * NULL); skips where it cannot run. */
+static built load_with(const char *cc)
 {
     char state[4300];
     snprintf(state, sizeof(state), "%s/.hotbox", root);
@@ -90,6 +91,7 @@ static built load(void)
     HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
     o.state_dir = state;
     o.isolation = HB_ISOLATION_NAMESPACE;
+    o.cc = cc;
     built b = {0};
     if (hb_manager_new(&o, &b.m) != 0)
         HB_SKIP("no manager with the namespace backend here");
@@ -100,6 +102,11 @@ static built load(void)
     if (b.r == HB_EISOLATION && strstr(b.err, "unavailable"))
         HB_SKIP("the namespace backend is unavailable: %s", b.err);
     return b;
+}
+
+static built load(void)
+{
+    return load_with(NULL);
 }
 
 static void unload(built *b)
@@ -245,6 +252,49 @@ static void case_task_share(void)
     unload(&b);
 }
 
+/* A compiler outside /usr is shown to its compile. A repository's
+ * ./hotbox.json naming "./cc" (a wrapper it ships in the project root) made
+ * that the compiler's directory, the whole project: every file beside the
+ * plugin, other plugins, the state directory. An .incbin of a file there
+ * was baked into the object. Now only the compiler's own file is shown: the
+ * wrapper still runs, the file stays out of reach. */
+static void case_cc_dir(void)
+{
+    tree("", NULL);
+    char cc[4400], other[4400], src[12000], file[4400];
+    snprintf(cc, sizeof(cc), "%s/cc", root);
+    write_text(cc, "#!/bin/sh\nexec /usr/bin/cc \"$@\"\n");
+    HB_CHECK(chmod(cc, 0755) == 0);
+    snprintf(other, sizeof(other), "%s/notes.txt", root); /* not a sibling directory */
+    write_text(other, "HB-CC-PROJECT-FILE-2b9\n");
+    HB_CHECK(chmod(other, 0644) == 0);
+    snprintf(src, sizeof(src),
+             "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+             "__asm__(\".section .rodata\\n.globl leaked\\nleaked:\\n.incbin \\\"%s\\\"\\n"
+             ".byte 0\\n.previous\");\n"
+             "extern const char leaked[];\n"
+             "HB_EXPORT_FN int32_t one(void) { return leaked[0]; }\n"
+             "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n",
+             other);
+    snprintf(file, sizeof(file), "%s/x.c", plug);
+    write_text(file, src);
+    built b = load_with(cc);
+    if (b.r == 0)
+        HB_FAIL_("the compile read %s, beside the plugin, through the compiler's directory",
+                 other);
+    HB_CHECK_EQ(b.r, HB_ECOMPILE);
+    HB_CHECK_CONTAINS(b.err, other); /* the assembler: file not found */
+    HB_CHECK(strstr(b.err, "not found") != NULL);
+    unload(&b);
+    /* The wrapper itself still compiles a plugin. */
+    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+                     "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
+                     "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n");
+    b = load_with(cc);
+    HB_CHECK_EQ(b.r, 0);
+    unload(&b);
+}
+
 int main(int argc, char **argv)
 {
     static const hb_test_case cases[] = {
@@ -252,6 +302,7 @@ int main(int argc, char **argv)
         {"depfile_symlink", case_depfile_symlink},
         {"line_claim", case_line_claim},
         {"task_share", case_task_share},
+        {"cc_dir", case_cc_dir},
     };
     return hb_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
