@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -254,6 +255,21 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     if (!sources[0]) {
         r = hb__seterr(err, HB_ENOSOURCES, "plugin directory %s holds no *.c, *.cc, *.cpp or *.cxx sources",
                      req->plugin_dir);
+        goto out;
+    }
+    for (char **s = sources; *s; s++) {
+        char name[256]; /* the base name, each line break shown as '?' */
+        snprintf(name, sizeof(name), "%s", strrchr(*s, '/') + 1);
+        if (!strpbrk(name, "\n\r"))
+            continue;
+        /* GCC writes the name into the depfile as is: its pieces would come
+         * back as inputs that do not exist. */
+        for (char *q = name; (q = strpbrk(q, "\n\r")); q++)
+            *q = '?';
+        r = hb__seterr(err, HB_ECOMPILE,
+                       "plugin directory %s: the source \"%s\" has a line break in its name, "
+                       "which the compiler's depfile cannot name: rename it",
+                       req->plugin_dir, name);
         goto out;
     }
     hb__probe_env pe = {.req = req};

@@ -295,6 +295,23 @@ static void case_cc_dir(void)
     unload(&b);
 }
 
+/* A source whose name holds a line break: GCC writes it into the depfile
+ * as is, and its pieces came back as inputs ("hashing compile input
+ * .../a: No such file or directory"). Now it is refused up front, naming
+ * the plugin directory and the source. */
+static void case_newline_name(void)
+{
+    tree("", NULL);
+    char file[4400];
+    snprintf(file, sizeof(file), "%s/a\nb.c", plug);
+    write_text(file, "int b(void) { return 2; }\n");
+    built b = load();
+    HB_CHECK_EQ(b.r, HB_ECOMPILE);
+    HB_CHECK_CONTAINS(b.err, plug);
+    HB_CHECK_CONTAINS(b.err, "\"a?b.c\" has a line break in its name");
+    unload(&b);
+}
+
 int main(int argc, char **argv)
 {
     static const hb_test_case cases[] = {
@@ -303,6 +320,7 @@ int main(int argc, char **argv)
         {"line_claim", case_line_claim},
         {"task_share", case_task_share},
         {"cc_dir", case_cc_dir},
+        {"newline_name", case_newline_name},
     };
     return hb_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
