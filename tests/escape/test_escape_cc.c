@@ -17,8 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "hbtest.h"
-#include "hotbox/hotbox.h"
+#include "escape_env.h"
 
 static char root[4096], secret[4300], plug[4300];
 
@@ -32,46 +31,49 @@ static void cleanup(void)
     }
 }
 
-static void write_text(const char *path, const char *text)
+/* root/p/x.c: a plugin, with `extra` appended. */
+static void write_source(const char *extra)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        HB_FAIL_("%s: %s", path, strerror(errno));
-    fputs(text, f);
-    HB_CHECK(fclose(f) == 0);
-}
-
-/* root/ (0755, so a root manager's compile may drop root), the secret in
- * root/private/ and the plugin directory root/p holding x.c (with `extra`
- * appended) and, unless NULL, plugin.json. */
-static void tree(const char *extra, const char *json)
-{
-    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(root, sizeof(root), "%s/hb-escape-cc-XXXXXX", tmp);
-    HB_CHECK(mkdtemp(root) != NULL);
-    atexit(cleanup);
-    HB_CHECK(chmod(root, 0755) == 0);
-    char dir[4300], file[4400], src[8192];
-    snprintf(dir, sizeof(dir), "%s/private", root);
-    HB_CHECK(mkdir(dir, 0700) == 0);
-    snprintf(secret, sizeof(secret), "%s/private/secret.txt", root);
-    write_text(secret, "HB-CC-SECRET-7c1 first line of the secret\n");
-    HB_CHECK(chmod(secret, 0600) == 0);
-    snprintf(plug, sizeof(plug), "%s/p", root);
-    HB_CHECK(mkdir(plug, 0755) == 0);
+    char file[4400], src[12000];
     snprintf(src, sizeof(src),
              "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
              "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
              "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n%s",
              extra);
     snprintf(file, sizeof(file), "%s/x.c", plug);
-    write_text(file, src);
+    hb_escape_write_text(file, src);
     HB_CHECK(chmod(file, 0644) == 0);
-    if (json) {
-        snprintf(file, sizeof(file), "%s/plugin.json", plug);
-        write_text(file, json);
-        HB_CHECK(chmod(file, 0644) == 0);
-    }
+}
+
+static void write_json(const char *json)
+{
+    char file[4400];
+    snprintf(file, sizeof(file), "%s/plugin.json", plug);
+    hb_escape_write_text(file, json);
+    HB_CHECK(chmod(file, 0644) == 0);
+}
+
+/* root/ (0755, so a root manager's compile may drop root), the secret in
+ * root/private/ and the plugin directory root/p holding x.c and, unless
+ * NULL, plugin.json. */
+static void tree(const char *json)
+{
+    const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(root, sizeof(root), "%s/hb-escape-cc-XXXXXX", tmp);
+    HB_CHECK(mkdtemp(root) != NULL);
+    atexit(cleanup);
+    HB_CHECK(chmod(root, 0755) == 0);
+    char dir[4300];
+    snprintf(dir, sizeof(dir), "%s/private", root);
+    HB_CHECK(mkdir(dir, 0700) == 0);
+    snprintf(secret, sizeof(secret), "%s/private/secret.txt", root);
+    hb_escape_write_text(secret, "HB-CC-SECRET-7c1 first line of the secret\n");
+    HB_CHECK(chmod(secret, 0600) == 0);
+    snprintf(plug, sizeof(plug), "%s/p", root);
+    HB_CHECK(mkdir(plug, 0755) == 0);
+    write_source("");
+    if (json)
+        write_json(json);
 }
 
 typedef struct built {
@@ -124,11 +126,9 @@ static void unload(built *b)
 static void case_depfile_forged(void)
 {
     char json[9000];
-    tree("", NULL);
+    tree(NULL);
     snprintf(json, sizeof(json), "{\"cflags\": [\"-MT\", \"x.o: %s\\nzz\"]}\n", secret);
-    char file[4400];
-    snprintf(file, sizeof(file), "%s/plugin.json", plug);
-    write_text(file, json);
+    write_json(json);
     built b = load();
     if (b.r == 0)
         HB_FAIL_("a depfile naming %s, outside the compile's view, was accepted", secret);
@@ -144,13 +144,12 @@ static void case_depfile_forged(void)
  * reaches is not. */
 static void case_depfile_symlink(void)
 {
-    tree("", NULL);
-    char link[4400], json[9000], file[4400];
+    tree(NULL);
+    char link[4400], json[9000];
     snprintf(link, sizeof(link), "%s/link.h", plug);
     HB_CHECK(symlink(secret, link) == 0);
     snprintf(json, sizeof(json), "{\"cflags\": [\"-MT\", \"x.o: %s\\nzz\"]}\n", link);
-    snprintf(file, sizeof(file), "%s/plugin.json", plug);
-    write_text(file, json);
+    write_json(json);
     built b = load();
     if (b.r == 0)
         HB_FAIL_("a depfile naming %s (a link to %s) was accepted", link, secret);
@@ -169,20 +168,13 @@ static void case_depfile_symlink(void)
 static void case_line_claim(void)
 {
     char extra[9000];
-    tree("", NULL);
+    tree(NULL);
     snprintf(extra, sizeof(extra),
              "#error own error\n"
              "#line 1 \"%s\"\n#warning claims the secret\n"
              "#line 1 \"private/secret.txt\"\n#warning claims a relative file\n",
              secret);
-    char file[4400], src[12000];
-    snprintf(src, sizeof(src),
-             "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
-             "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
-             "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n%s",
-             extra);
-    snprintf(file, sizeof(file), "%s/x.c", plug);
-    write_text(file, src);
+    write_source(extra);
     built b = load();
     HB_CHECK_EQ(b.r, HB_ECOMPILE);
     const hb_diagnostic *d = NULL;
@@ -212,17 +204,6 @@ static void case_line_claim(void)
     unload(&b);
 }
 
-static long long host_num(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    long long v = -1;
-    if (f && fscanf(f, "%lld", &v) != 1)
-        v = -1;
-    if (f)
-        fclose(f);
-    return v;
-}
-
 /* A "-wrapper" in plugin.json runs anything in the compile's jail: a fork
  * or thread bomb there takes host pids (a pid namespace does not bound
  * them). The compile runs under the share of the host's tasks a worker
@@ -231,12 +212,9 @@ static long long host_num(const char *path)
  * prints its limit and fails the compile. */
 static void case_task_share(void)
 {
-    tree("", "{\"cflags\": [\"-wrapper\", \"sh,-c,grep 'Max processes' /proc/self/limits "
+    tree("{\"cflags\": [\"-wrapper\", \"sh,-c,grep 'Max processes' /proc/self/limits "
              ">&2; exit 1\"]}\n");
-    long long pids = host_num("/proc/sys/kernel/pid_max");
-    long long threads = host_num("/proc/sys/kernel/threads-max");
-    HB_CHECK(pids > 0 && threads > 0);
-    long long room = pids < threads ? pids : threads;
+    long long room = hb_escape_host_task_room();
     built b = load();
     HB_CHECK_EQ(b.r, HB_ECOMPILE);
     const char *at = strstr(b.err, "Max processes");
@@ -260,13 +238,13 @@ static void case_task_share(void)
  * wrapper still runs, the file stays out of reach. */
 static void case_cc_dir(void)
 {
-    tree("", NULL);
+    tree(NULL);
     char cc[4400], other[4400], src[12000], file[4400];
     snprintf(cc, sizeof(cc), "%s/cc", root);
-    write_text(cc, "#!/bin/sh\nexec /usr/bin/cc \"$@\"\n");
+    hb_escape_write_text(cc, "#!/bin/sh\nexec /usr/bin/cc \"$@\"\n");
     HB_CHECK(chmod(cc, 0755) == 0);
     snprintf(other, sizeof(other), "%s/notes.txt", root); /* not a sibling directory */
-    write_text(other, "HB-CC-PROJECT-FILE-2b9\n");
+    hb_escape_write_text(other, "HB-CC-PROJECT-FILE-2b9\n");
     HB_CHECK(chmod(other, 0644) == 0);
     snprintf(src, sizeof(src),
              "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
@@ -277,7 +255,7 @@ static void case_cc_dir(void)
              "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n",
              other);
     snprintf(file, sizeof(file), "%s/x.c", plug);
-    write_text(file, src);
+    hb_escape_write_text(file, src);
     built b = load_with(cc);
     if (b.r == 0)
         HB_FAIL_("the compile read %s, beside the plugin, through the compiler's directory",
@@ -287,7 +265,7 @@ static void case_cc_dir(void)
     HB_CHECK(strstr(b.err, "not found") != NULL);
     unload(&b);
     /* The wrapper itself still compiles a plugin. */
-    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+    hb_escape_write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
                      "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
                      "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n");
     b = load_with(cc);
@@ -301,10 +279,10 @@ static void case_cc_dir(void)
  * the plugin directory and the source. */
 static void case_newline_name(void)
 {
-    tree("", NULL);
+    tree(NULL);
     char file[4400];
     snprintf(file, sizeof(file), "%s/a\nb.c", plug);
-    write_text(file, "int b(void) { return 2; }\n");
+    hb_escape_write_text(file, "int b(void) { return 2; }\n");
     built b = load();
     HB_CHECK_EQ(b.r, HB_ECOMPILE);
     HB_CHECK_CONTAINS(b.err, plug);
