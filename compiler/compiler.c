@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,15 +179,18 @@ static int compile_view(const hb__backend *be, const hb_compile_request *req, ch
 
 /* A diagnostic's location is the compiler's claim ("#line 1 \"/etc/shadow\""
  * makes GCC blame line 1 of /etc/shadow). Where the file is outside what
- * an isolated compile was shown, the line and column are dropped (0,
- * "unknown"), so nothing that shows a diagnostic's source line (the CLI,
- * an editor) reads that host file; the message and the compiler's own text
- * keep them. */
+ * an isolated compile was shown, or not a regular file (a FIFO the tree
+ * ships: reading its "line" would block), the line and column are dropped
+ * (0, "unknown"), so nothing that shows a diagnostic's source line (the
+ * CLI, an editor) opens that file; the compiler's own text keeps them. */
 static void confine_diags(hb_diag *d, size_t n, char *const *view)
 {
-    for (size_t i = 0; view && i < n; i++)
-        if ((d[i].line || d[i].column) && !hb__in_view(d[i].file, view))
+    for (size_t i = 0; view && i < n; i++) {
+        struct stat st;
+        if ((d[i].line || d[i].column) &&
+            (!hb__in_view(d[i].file, view) || stat(d[i].file, &st) < 0 || !S_ISREG(st.st_mode)))
             d[i].line = d[i].column = 0;
+    }
 }
 
 /* plugin.json was read before the snapshot: the flags used must be those

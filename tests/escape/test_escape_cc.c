@@ -290,6 +290,40 @@ static void case_newline_name(void)
     unload(&b);
 }
 
+/* A diagnostic blaming a FIFO the tree ships (in the plugin directory,
+ * so in view): a front end reading its "line" would block for ever. Its
+ * line and column are 0 too. The wrapper prints the claim the way GCC
+ * prints a location (GCC itself would block on the FIFO, until the compile
+ * time limit). */
+static void case_fifo_claim(void)
+{
+    tree(NULL);
+    char fifo[4400], json[9000];
+    snprintf(fifo, sizeof(fifo), "%s/f.h", plug);
+    HB_CHECK(mkfifo(fifo, 0644) == 0);
+    snprintf(json, sizeof(json),
+             "{\"cflags\": [\"-wrapper\", \"sh,-c,echo '%s:1:1: error: claims a fifo' >&2; "
+             "exit 1\"]}\n",
+             fifo);
+    write_json(json);
+    built b = load();
+    HB_CHECK_EQ(b.r, HB_ECOMPILE);
+    const hb_diagnostic *d = NULL;
+    size_t n = 0;
+    HB_CHECK_OK(hb_sandbox_diagnostics(b.sb, &d, &n));
+    int claims = 0;
+    for (size_t i = 0; i < n; i++) {
+        printf("diag: %s:%u:%u: %s\n", d[i].file, d[i].line, d[i].column, d[i].message);
+        if (strstr(d[i].message, "claims a fifo")) {
+            claims++;
+            HB_CHECK_STR(d[i].file, fifo);
+            HB_CHECK_EQ(d[i].line, 0);
+        }
+    }
+    HB_CHECK_EQ(claims, 1);
+    unload(&b);
+}
+
 int main(int argc, char **argv)
 {
     static const hb_test_case cases[] = {
@@ -299,6 +333,7 @@ int main(int argc, char **argv)
         {"task_share", case_task_share},
         {"cc_dir", case_cc_dir},
         {"newline_name", case_newline_name},
+        {"fifo_claim", case_fifo_claim},
     };
     return hb_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
