@@ -151,7 +151,7 @@ static int backend_dirs(const hb_compile_request *req, const hb__ccinfo *ci,
 
 /* What an isolated backend showed the compile (inputs.h: the view): the
  * plugin directory, the directories it includes from, the include and job
- * directories, the compilers' and pkg-config's directories, /usr. NULL for
+ * directories, the compilers' files, pkg-config's directories, /usr. NULL for
  * the local backend, which shows everything (and promises nothing). */
 static int compile_view(const hb__backend *be, const hb_compile_request *req, char *const *extra,
                         char ***out)
