@@ -159,6 +159,24 @@ static void case_depfile_symlink(void)
     unload(&b);
 }
 
+/* The one diagnostic of the last load whose message holds needle. */
+static hb_diagnostic one_diag(hb_sandbox *sb, const char *needle)
+{
+    const hb_diagnostic *d = NULL;
+    size_t n = 0, found = 0;
+    hb_diagnostic one = {0};
+    HB_CHECK_OK(hb_sandbox_diagnostics(sb, &d, &n));
+    for (size_t i = 0; i < n; i++)
+        if (d[i].message && strstr(d[i].message, needle)) {
+            printf("diag: %s:%u:%u: %s\n", d[i].file, d[i].line, d[i].column, d[i].message);
+            one = d[i];
+            found++;
+        }
+    if (found != 1)
+        HB_FAIL_("%zu diagnostics say \"%s\" (of %zu), want 1", found, needle, n);
+    return one;
+}
+
 /* "#line 1 FILE" makes GCC blame line 1 of FILE. A front end that shows a
  * diagnostic's source line (hotbox watch) read it on the host as the
  * manager: `#line 1 "/etc/shadow"` printed root's password hash. Outside
@@ -177,30 +195,15 @@ static void case_line_claim(void)
     write_source(extra);
     built b = load();
     HB_CHECK_EQ(b.r, HB_ECOMPILE);
-    const hb_diagnostic *d = NULL;
-    size_t n = 0;
-    HB_CHECK_OK(hb_sandbox_diagnostics(b.sb, &d, &n));
-    int own = 0, abs_claim = 0, rel_claim = 0;
-    for (size_t i = 0; i < n; i++) {
-        printf("diag: %s:%u:%u: %s: %s\n", d[i].file, d[i].line, d[i].column, d[i].severity,
-               d[i].message);
-        if (strstr(d[i].message, "own error")) {
-            own++;
-            HB_CHECK_EQ(d[i].line, 5); /* a location in view is kept */
-        } else if (strstr(d[i].message, "claims the secret")) {
-            abs_claim++;
-            HB_CHECK_STR(d[i].file, secret);
-            HB_CHECK_EQ(d[i].line, 0);
-            HB_CHECK_EQ(d[i].column, 0);
-        } else if (strstr(d[i].message, "claims a relative file")) {
-            rel_claim++;
-            HB_CHECK_EQ(d[i].line, 0);
-            HB_CHECK_EQ(d[i].column, 0);
-        }
-    }
-    HB_CHECK_EQ(own, 1);
-    HB_CHECK_EQ(abs_claim, 1);
-    HB_CHECK_EQ(rel_claim, 1);
+    hb_diagnostic own = one_diag(b.sb, "own error");
+    HB_CHECK_EQ(own.line, 5); /* a location in view is kept */
+    hb_diagnostic abs_claim = one_diag(b.sb, "claims the secret");
+    HB_CHECK_STR(abs_claim.file, secret);
+    HB_CHECK_EQ(abs_claim.line, 0);
+    HB_CHECK_EQ(abs_claim.column, 0);
+    hb_diagnostic rel_claim = one_diag(b.sb, "claims a relative file");
+    HB_CHECK_EQ(rel_claim.line, 0);
+    HB_CHECK_EQ(rel_claim.column, 0);
     unload(&b);
 }
 
@@ -308,19 +311,9 @@ static void case_fifo_claim(void)
     write_json(json);
     built b = load();
     HB_CHECK_EQ(b.r, HB_ECOMPILE);
-    const hb_diagnostic *d = NULL;
-    size_t n = 0;
-    HB_CHECK_OK(hb_sandbox_diagnostics(b.sb, &d, &n));
-    int claims = 0;
-    for (size_t i = 0; i < n; i++) {
-        printf("diag: %s:%u:%u: %s\n", d[i].file, d[i].line, d[i].column, d[i].message);
-        if (strstr(d[i].message, "claims a fifo")) {
-            claims++;
-            HB_CHECK_STR(d[i].file, fifo);
-            HB_CHECK_EQ(d[i].line, 0);
-        }
-    }
-    HB_CHECK_EQ(claims, 1);
+    hb_diagnostic claim = one_diag(b.sb, "claims a fifo");
+    HB_CHECK_STR(claim.file, fifo);
+    HB_CHECK_EQ(claim.line, 0);
     unload(&b);
 }
 
