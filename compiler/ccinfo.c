@@ -37,7 +37,7 @@ static int run_query(const hb__ccinfo *ci, const hb__probe_env *pe, const char *
                      hb__run_outcome *out)
 {
     char *dir = NULL;
-    char **argv = NULL, **env = NULL, **ro = hb__ccinfo_dirs(ci);
+    char **argv = NULL, **env = NULL, **ro = hb__ccinfo_paths(ci);
     hb_argv a = HB_ARGV_INIT;
     hb__argv_push_all(&a, ci->words);
     hb__argv_push_all(&a, (char *const *)extra);
@@ -290,16 +290,16 @@ int hb__ccinfo_get(const char *cc, const hb__probe_env *pe, const hb__ccinfo **o
     return 0;
 }
 
-char **hb__ccinfo_dirs(const hb__ccinfo *ci)
+char **hb__ccinfo_paths(const hb__ccinfo *ci)
 {
-    hb_argv dirs = HB_ARGV_INIT;
+    hb_argv files = HB_ARGV_INIT;
     const char *paths[] = {ci->words[0], ci->real};
     for (size_t i = 0; i < HB_ARRAY_SIZE(paths); i++) {
-        if (!strncmp(paths[i], "/usr/", 5) || !strncmp(paths[i], "/etc/alternatives/", 18))
+        if (paths[i][0] != '/' || hb__path_under(paths[i], "/usr") ||
+            hb__path_under(paths[i], "/etc/alternatives") ||
+            (i == 1 && !strcmp(paths[1], paths[0])))
             continue;
-        const char *slash = strrchr(paths[i], '/');
-        if (slash && slash != paths[i])
-            hb__argv_pushf(&dirs, "%.*s", (int)(slash - paths[i]), paths[i]);
+        hb__argv_push(&files, paths[i]);
     }
-    return hb__argv_take(&dirs);
+    return hb__argv_take(&files);
 }

@@ -43,9 +43,13 @@ int hb__ccinfo_get(const char *cc, const hb__probe_env *pe, const hb__ccinfo **o
  * pe's backend the first time (a compile asks; an input hash does not). */
 bool hb__ccinfo_json(const hb__ccinfo *ci, const hb__probe_env *pe);
 
-/* Directories a sandbox must show for the compiler binary itself when it
- * lives outside /usr (a toolchain in /opt, a wrapper script in a temp
- * dir). NULL-terminated, malloc'ed (hb__strv_free); NULL on ENOMEM. */
-char **hb__ccinfo_dirs(const hb__ccinfo *ci);
+/* The files a sandbox must show for the compiler itself when it lives
+ * outside /usr (a wrapper script in a temp dir, a toolchain's driver in
+ * /opt): the path it is run by and its real path. The files, never their
+ * directories: a repository's ./hotbox.json naming "./cc" would otherwise
+ * show the compile the whole project directory (every plugin, the state
+ * directory, a home directory's .ssh). NULL-terminated, malloc'ed
+ * (hb__strv_free); NULL on ENOMEM. */
+char **hb__ccinfo_paths(const hb__ccinfo *ci);
 
 #endif /* HB_COMPILER_CCINFO_H */

@@ -11,8 +11,10 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,13 +124,14 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
 
 /* What the backend shows: the request's source directories plus the
  * siblings holding plugin.json's include directories (*shown), and the
- * compilers' own directories plus pkg-config's outside /usr (*extra). */
+ * compilers' own files plus pkg-config's directories outside /usr
+ * (*extra). */
 static int backend_dirs(const hb_compile_request *req, const hb__ccinfo *ci,
                         const hb__buildcfg *bc, char ***shown, char ***extra)
 {
     hb_argv s = HB_ARGV_INIT, e = HB_ARGV_INIT;
-    char **cc_dirs = hb__ccinfo_dirs(ci);
-    char **cxx_dirs = bc->cxx ? hb__ccinfo_dirs(bc->cxx) : NULL;
+    char **cc_dirs = hb__ccinfo_paths(ci);
+    char **cxx_dirs = bc->cxx ? hb__ccinfo_paths(bc->cxx) : NULL;
     hb__argv_push_all(&s, req->source_dirs);
     hb__argv_push_all(&s, bc->set.show_dirs);
     hb__argv_push_all(&e, cc_dirs);
@@ -144,6 +147,50 @@ static int backend_dirs(const hb_compile_request *req, const hb__ccinfo *ci,
     hb__argv_release(&s);
     hb__argv_release(&e);
     return r;
+}
+
+/* What an isolated backend showed the compile (inputs.h: the view): the
+ * plugin directory, the directories it includes from, the include and job
+ * directories, the compilers' files, pkg-config's directories, /usr. NULL for
+ * the local backend, which shows everything (and promises nothing). */
+static int compile_view(const hb__backend *be, const hb_compile_request *req, char *const *extra,
+                        char ***out)
+{
+    *out = NULL;
+    if (be == hb__local_backend())
+        return 0;
+    hb_argv d = HB_ARGV_INIT;
+    hb__argv_pushl(&d, req->plugin_dir, req->job_dir, NULL);
+    if (req->include_dir)
+        hb__argv_push(&d, req->include_dir);
+    if (req->source_dirs)
+        hb__argv_push_all(&d, req->source_dirs);
+    else if (req->source_root) /* deprecated: its sibling plugins are shown */
+        hb__argv_push(&d, req->source_root);
+    hb__argv_push_all(&d, extra);
+    char **dirs = NULL;
+    int r = hb__argv_detach(&d, &dirs);
+    if (r == 0 && !(*out = hb__view_new((const char *const *)dirs, hb__strv_len(dirs))))
+        r = -ENOMEM;
+    hb__argv_release(&d);
+    hb__strv_free(dirs);
+    return r;
+}
+
+/* A diagnostic's location is the compiler's claim ("#line 1 \"/etc/shadow\""
+ * makes GCC blame line 1 of /etc/shadow). Where the file is outside what
+ * an isolated compile was shown, or not a regular file (a FIFO the tree
+ * ships: reading its "line" would block), the line and column are dropped
+ * (0, "unknown"), so nothing that shows a diagnostic's source line (the
+ * CLI, an editor) opens that file; the compiler's own text keeps them. */
+static void confine_diags(hb_diag *d, size_t n, char *const *view)
+{
+    for (size_t i = 0; view && i < n; i++) {
+        struct stat st;
+        if ((d[i].line || d[i].column) &&
+            (!hb__in_view(d[i].file, view) || stat(d[i].file, &st) < 0 || !S_ISREG(st.st_mode)))
+            d[i].line = d[i].column = 0;
+    }
 }
 
 /* plugin.json was read before the snapshot: the flags used must be those
@@ -196,7 +243,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     const hb__backend *be = NULL;
     const hb__ccinfo *ci = NULL;
     char **sources = NULL, **env = NULL, **extra = NULL, **flags = NULL, **prev_inputs = NULL;
-    char **watched = NULL, **shown = NULL;
+    char **watched = NULL, **shown = NULL, **view = NULL;
     hb__buildcfg bc = {0};
     char(*fhash)[HB_SHA256_HEX] = NULL;
     hb__snapshot snap = {0};
@@ -213,6 +260,21 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         r = hb__seterr(err, HB_ENOSOURCES,
                        "plugin directory %s holds no *.c, *.cc, *.cpp, *.cxx, *.S or *.s sources",
                        req->plugin_dir);
+        goto out;
+    }
+    for (char **s = sources; *s; s++) {
+        char name[256]; /* the base name, each line break shown as '?' */
+        snprintf(name, sizeof(name), "%s", strrchr(*s, '/') + 1);
+        if (!strpbrk(name, "\n\r"))
+            continue;
+        /* GCC writes the name into the depfile as is: its pieces would come
+         * back as inputs that do not exist. */
+        for (char *q = name; (q = strpbrk(q, "\n\r")); q++)
+            *q = '?';
+        r = hb__seterr(err, HB_ECOMPILE,
+                       "plugin directory %s: the source \"%s\" has a line break in its name, "
+                       "which the compiler's depfile cannot name: rename it",
+                       req->plugin_dir, name);
         goto out;
     }
     hb__probe_env pe = {.req = req};
@@ -239,6 +301,10 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     hb_compile_request rq = *req;
     rq.source_dirs = shown[0] ? shown : req->source_dirs;
     req = &rq;
+    if (compile_view(be, req, extra, &view) < 0) {
+        r = hb__seterr(err, -ENOMEM, "out of memory");
+        goto out;
+    }
     env = hb__compiler_env(req->job_dir);
     watched = hb__strv_dup(sources);
     if (!env || !watched || (bc.set.path && hb__strv_push(&watched, bc.set.path) < 0) ||
@@ -310,6 +376,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
             r = hb__seterr(err, r, "parsing compiler output: %s", strerror(-r));
             goto out;
         }
+        confine_diags(res->diags, res->ndiags, view);
 
         if (res->timed_out) {
             r = hb__seterr(err, HB_EHUNG,
@@ -347,7 +414,24 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
             r = hb__seterr(err, r, "out of memory");
             goto out;
         }
-        const char *bad = NULL;
+        const char *bad = view ? hb__inputs_outside_view(res->inputs, view) : NULL;
+        if (bad) {
+            /* Read, hashed, stored and watched on the host as the manager's
+             * uid, it would let a hostile depfile (plugin.json's "-MT",
+             * a repository's "cc") make a root manager open any file. */
+            char *msg = hb__asprintf("the compile named %s as an input (in its depfile), "
+                                     "outside what the %s backend showed it (the plugin "
+                                     "directory, the directories it includes from, the include "
+                                     "directory, /usr); refused, nothing read",
+                                     bad, be->name);
+            r = msg ? add_error_diag(res, bad, msg) : -ENOMEM; /* line 0: no source line */
+            free(msg);
+            r = r < 0 ? hb__seterr(err, r, "out of memory")
+                      : hb__seterr(err, HB_ECOMPILE, "compile input %s is outside the %s "
+                                                     "backend's view: refused",
+                                   bad, be->name);
+            goto out;
+        }
         r = hb__hash_files(res->inputs, &fhash, &bad);
         if (r == -EINVAL && bad) {
             /* A FIFO or device would hang (or feed) every later cache check. */
@@ -417,7 +501,7 @@ out:
     hb__strv_free(sources);
     hb__strv_free(flags);
     free(env);
-    HB_STRV_FREE_ALL(extra, watched, shown);
+    HB_STRV_FREE_ALL(extra, watched, shown, view);
     hb__buildcfg_release(&bc);
     hb__plan_release(&p);
     return r;

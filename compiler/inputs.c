@@ -113,6 +113,63 @@ const char *hb__snapshot_changed(const hb__snapshot *s, char *const *inputs,
     return NULL;
 }
 
+/* ---- what an isolated compile was shown (inputs.h) ------------------------ */
+
+char **hb__view_new(const char *const *dirs, size_t nd)
+{
+    hb_argv v = HB_ARGV_INIT;
+    hb__argv_push(&v, "/usr");
+    for (size_t i = 0; i < nd; i++) {
+        if (!dirs[i])
+            continue;
+        hb__argv_push(&v, dirs[i]);
+        char *real = NULL;
+        if (hb__realpath(dirs[i], &real) == 0 && strcmp(real, dirs[i]) != 0)
+            hb__argv_push(&v, real);
+        free(real);
+    }
+    char **out = NULL;
+    if (hb__argv_detach(&v, &out) < 0) {
+        hb__argv_release(&v);
+        return NULL;
+    }
+    return out;
+}
+
+static bool under_any(const char *path, char *const *view)
+{
+    for (size_t i = 0; view[i]; i++)
+        if (hb__path_under(path, view[i]))
+            return true;
+    return false;
+}
+
+static bool has_dot_component(const char *p)
+{
+    return strstr(p, "/./") || strstr(p, "/../") || hb__has_suffix(p, "/.") ||
+           hb__has_suffix(p, "/..");
+}
+
+bool hb__in_view(const char *path, char *const *view)
+{
+    if (!path || path[0] != '/')
+        return false;
+    char *real = NULL;
+    if (hb__realpath(path, &real) < 0)
+        return !has_dot_component(path) && under_any(path, view);
+    bool in = under_any(real, view);
+    free(real);
+    return in;
+}
+
+const char *hb__inputs_outside_view(char *const *inputs, char *const *view)
+{
+    for (size_t i = 0; inputs[i]; i++)
+        if (!hb__in_view(inputs[i], view))
+            return inputs[i];
+    return NULL;
+}
+
 /* ---- sources ------------------------------------------------------------- */
 
 #define MAX_SOURCES 4096

@@ -48,6 +48,29 @@ int hb__input_hash(const char *cc_real, const char *cc_version, char *const *fla
  * (when not NULL) names it; other errors are -errno. */
 int hb__hash_files(char *const *inputs, char (**out)[HB_SHA256_HEX], const char **bad);
 
+/* ---- what an isolated compile was shown ----------------------------------
+ *
+ * The depfiles and diagnostics of a compile are written by the compiler,
+ * which may be hostile (plugin.json's "-MT", a "#line" directive, a "cc" or
+ * "-wrapper" of the repository's): every path in them is a claim. The
+ * manager reads, hashes, stores and watches inputs on the host, as its own
+ * uid (root in CI), and a front end shows a diagnostic's source line, so
+ * for a compile in an isolated backend only paths inside what the backend
+ * showed it are taken at their word: the view. */
+
+/* The view of an isolated compile: each of dirs (NULL entries skipped,
+ * nd of them), its real path when that differs (a plugin directory that is
+ * a symlink), and /usr. NULL on ENOMEM. */
+char **hb__view_new(const char *const *dirs, size_t nd);
+
+/* Whether path (absolute) is in the view: its real path (symlinks followed)
+ * lies under one of view's directories; a path that does not resolve must
+ * be under one as written and hold no "." or ".." component. */
+bool hb__in_view(const char *path, char *const *view);
+
+/* The first of inputs that is not in the view, or NULL. */
+const char *hb__inputs_outside_view(char *const *inputs, char *const *view);
+
 typedef struct hb__snap_ent {
     char *path;
     hb_file_id id;

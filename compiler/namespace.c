@@ -11,7 +11,8 @@
  *     hold C sources, so `#include "../scale/scale.h"` of a plugin it
  *     depends on works (read-only, at most HB_NS_MAX_SIBLINGS);
  *   - /etc/alternatives (cc is a link through it on Debian) and the
- *     compiler's own directory when it is outside /usr (read-only);
+ *     compiler's own file (not its directory: ccinfo.h) when it is outside
+ *     /usr (read-only);
  *   - the job directory (read-write).
  * Not the plugin's parent directory itself (its other files, hidden
  * directories such as the state directory .hotbox, a home directory's

@@ -28,12 +28,6 @@ void hb__settings_release(hb__settings *s)
     memset(s, 0, sizeof(*s));
 }
 
-static bool under(const char *path, const char *dir)
-{
-    size_t n = strlen(dir);
-    return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
-}
-
 /* Resolves a path plugin.json names (an include directory, a library
  * file): its real path, which must lie in the plugin directory or a sibling
  * of it; the sibling is added to show for isolated compiles. The result is
@@ -54,7 +48,7 @@ static int resolve_path(const char *plugin_dir, const char *path, const char *ke
     }
     const char *slash = strrchr(plugin_dir, '/');
     size_t pl = slash ? (size_t)(slash - plugin_dir) : 0;
-    if (under(real, plugin_dir)) {
+    if (hb__path_under(real, plugin_dir)) {
         r = 0;
     } else if (pl > 0 && !strncmp(real, plugin_dir, pl) && real[pl] == '/' &&
                real[pl + 1] != '.' && real[pl + 1] != 0) {
@@ -102,7 +96,7 @@ static int resolve_data(const char *plugin_dir, const char *path, char *const *d
         if (q < 0 || stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
             r = hb__seterr(err, -EINVAL, "%s: key \"runtime.data\": %s: %s", path, joined,
                            q < 0 ? strerror(-q) : "not a directory");
-        else if (!under(real, base))
+        else if (!hb__path_under(real, base))
             r = hb__seterr(err, -EINVAL,
                            "%s: key \"runtime.data\": \"%s\" resolves to %s, outside the "
                            "plugin directory %s",
@@ -200,7 +194,7 @@ out:
 
 static void add_host_dir(hb_argv *host, const char *dir)
 {
-    if (dir[0] != '/' || under(dir, "/usr") || hb__strv_contains(host->v, dir))
+    if (dir[0] != '/' || hb__path_under(dir, "/usr") || hb__strv_contains(host->v, dir))
         return;
     hb__argv_push(host, dir);
 }

@@ -86,6 +86,9 @@ static int spawn_compiler(const hb__run_ctx *ctx, char *const *argv, int out_fd,
         .memory_bytes = ctx->max_memory_bytes,
         .file_size = ctx->max_output_bytes,
         .cpu_seconds = ctx->timeout_ms / 1000 + 2,
+        /* A fork or thread bomb (plugin.json's "-wrapper") keeps to the
+         * share a worker gets: a pid namespace does not bound host pids. */
+        .processes = hb__host_task_share(),
         .no_core = 1,
     };
     hb_spawn sp = {

@@ -214,35 +214,10 @@ out:
     return r;
 }
 
-/* The tasks (processes and threads) a worker's uid may hold when nothing
- * tighter was asked: a quarter of what the host can hold (the smaller of
- * pid_max and threads-max). A pid namespace does not bound how many pids
- * its tasks take from the host's, so without this a thread bomb in plugin
- * code (small stacks fit thousands into any RLIMIT_AS) leaves the whole
- * machine unable to fork. Read by the manager, on the host's /proc: a
- * pid namespace may show a pid_max of its own. 0 when /proc does not say. */
-static uint64_t host_task_share(void)
-{
-    static const char *const files[] = {"/proc/sys/kernel/pid_max",
-                                        "/proc/sys/kernel/threads-max"};
-    uint64_t least = 0;
-    for (size_t i = 0; i < HB_ARRAY_SIZE(files); i++) {
-        char *text = NULL;
-        size_t len = 0;
-        uint64_t v = 0;
-        if (hb__read_file(files[i], 64, (void **)&text, &len) == 0) {
-            text[strcspn(text, "\n")] = 0;
-            if (hb__parse_u64(text, &v) == 0 && v && (!least || v < least))
-                least = v;
-        }
-        free(text);
-    }
-    return least / 4;
-}
-
+/* The share of the host's tasks (util/rlimit.h: hb__host_task_share). */
 void hb_sec_limits_host(hb_profile p, hb_limits *lim)
 {
     const hb_profile_spec *spec = hb_sec_profile(p);
     if (spec && spec->seccomp && !lim->processes)
-        lim->processes = host_task_share();
+        lim->processes = hb__host_task_share();
 }

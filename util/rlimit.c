@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 
 static int set_one(int res, uint64_t v)
@@ -41,4 +43,20 @@ int hb__limits_apply(const hb_limits *l, const char **failed)
         }
     }
     return 0;
+}
+
+uint64_t hb__host_task_share(void)
+{
+    static const char *const files[] = {"/proc/sys/kernel/pid_max",
+                                        "/proc/sys/kernel/threads-max"};
+    uint64_t least = 0;
+    for (unsigned i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        FILE *f = fopen(files[i], "re");
+        unsigned long long v = 0;
+        if (f && fscanf(f, "%llu", &v) == 1 && v && (!least || v < least))
+            least = v;
+        if (f)
+            fclose(f);
+    }
+    return least / 4;
 }

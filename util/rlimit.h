@@ -29,4 +29,15 @@ typedef struct hb_limits {
  * between fork and exec. */
 int hb__limits_apply(const hb_limits *l, const char **failed);
 
+/* The tasks (processes and threads) one uid of hotbox's children may hold
+ * when nothing tighter was asked: a quarter of what the host can hold (the
+ * smaller of /proc/sys/kernel/pid_max and threads-max), 0 when /proc does
+ * not say. A pid namespace does not bound how many host pids its tasks
+ * take, so without it a fork or thread bomb (plugin code in a worker, a
+ * hostile tree's compile) leaves the whole machine unable to fork. Read on
+ * the manager's side, from the host's /proc (a pid namespace may show a
+ * pid_max of its own). Used as RLIMIT_NPROC by security/profile.c for
+ * workers and by compiler/spawn.c for every compile. */
+uint64_t hb__host_task_share(void);
+
 #endif /* HB_UTIL_RLIMIT_H */

@@ -363,6 +363,16 @@ int hb__realpath(const char *path, char **out)
     return 0;
 }
 
+bool hb__path_under(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    if (n == 1 && dir[0] == '/')
+        return path[0] == '/';
+    return !strncmp(path, dir, n) && (path[n] == '/' || path[n] == 0);
+}
+
 char *hb__basename(const char *path)
 {
     size_t len = strlen(path);

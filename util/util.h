@@ -92,6 +92,10 @@ char *hb__path_join(const char *a, const char *b);
 
 /* Absolute, normalised path of an existing file (realpath). malloc'ed. */
 int hb__realpath(const char *path, char **out);
+/* Whether path is dir or lies beneath it, comparing the text ("/a/b" is
+ * under "/a" and "/"; "/ab" is not under "/a"). Both absolute; no
+ * normalisation: resolve first when symlinks or ".." matter. */
+bool hb__path_under(const char *path, const char *dir);
 /* Finding hotbox's helper files (libexec.c): the first of a and b that is
  * set and not empty (an option, getenv(...)), or NULL; and
  * <dir>/../libexec/hotbox/<name>, dir holding the library or program that

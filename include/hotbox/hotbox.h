@@ -160,7 +160,11 @@ typedef enum hb_event_type {
 /* One compiler diagnostic, as the compiler printed it. */
 typedef struct hb_diagnostic {
     const char *file;      /* path as the user knows it */
-    unsigned line, column; /* 1-based; 0 when unknown */
+    /* 1-based; 0 when unknown. Also 0 when an isolated compile blamed a file
+     * it was not shown (`#line 1 "/etc/shadow"`): a front end showing the
+     * source line must not read that file (the compiler's own text, in the
+     * last error, keeps what it said). */
+    unsigned line, column;
     const char *severity;  /* "error", "warning", "note", "fatal error" */
     const char *message;
 } hb_diagnostic;

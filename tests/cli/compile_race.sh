@@ -3,20 +3,23 @@
 # not leave a stale object cached under the new content's hash. The compiler
 # (--cc) is a wrapper that compiles, reports on a FIFO and waits on another
 # until this script has rewritten the source; the next `hotbox call` must run
-# the new content. FIFO waits are bounded by `timeout`.
+# the new content. FIFO waits are bounded by `timeout`. The FIFOs live in
+# the plugin directory: an isolated compile is shown the compiler's own
+# file, not its directory (docs/threat-model.md).
 set -u
 hb=$1
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hb-race-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 real_cc=$(command -v "${CC:-cc}")
 mkdir -p "$tmp/race"
-mkfifo "$tmp/compiled" "$tmp/go"
-: > "$tmp/block"
+sync=$tmp/race
+mkfifo "$sync/compiled" "$sync/go"
+: > "$sync/block"
 cat > "$tmp/slow-cc.sh" <<SH
 #!/bin/sh
 '$real_cc' "\$@" || exit \$?
 case "\$*" in *plugin.so*)
-  if [ -e '$tmp/block' ]; then echo compiled > '$tmp/compiled'; read x < '$tmp/go'; fi;;
+  if [ -e '$sync/block' ]; then echo compiled > '$sync/compiled'; read x < '$sync/go'; fi;;
 esac
 exit 0
 SH
@@ -32,10 +35,10 @@ src 1
 fail=0
 "$hb" --state-dir "$tmp/state" --cc "$tmp/slow-cc.sh" build "$tmp/race" >"$tmp/build.out" 2>&1 &
 pid=$!
-timeout 60 sh -c "read x < '$tmp/compiled'" || { echo "FAIL: the compiler never ran"; cat "$tmp/build.out"; kill $pid; exit 1; }
+timeout 60 sh -c "read x < '$sync/compiled'" || { echo "FAIL: the compiler never ran"; cat "$tmp/build.out"; kill $pid; exit 1; }
 src 2                       # the user saves while the compiler still runs
-rm -f "$tmp/block"
-timeout 60 sh -c "echo go > '$tmp/go'" || { echo "FAIL: the compiler stopped waiting"; exit 1; }
+rm -f "$sync/block"
+timeout 60 sh -c "echo go > '$sync/go'" || { echo "FAIL: the compiler stopped waiting"; exit 1; }
 wait $pid
 rc=$?
 [ $rc = 0 ] || { echo "FAIL: hotbox build exited $rc"; cat "$tmp/build.out"; fail=1; }

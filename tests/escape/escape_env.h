@@ -12,13 +12,45 @@
 #ifndef HB_TESTS_ESCAPE_ENV_H
 #define HB_TESTS_ESCAPE_ENV_H
 
+#include <errno.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hbtest.h"
 #include "hotbox/hotbox.h"
+
+/* Writes text to path (created or truncated); fails the case on error. */
+static inline void hb_escape_write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        HB_FAIL_("%s: %s", path, strerror(errno));
+    fputs(text, f);
+    HB_CHECK(fclose(f) == 0);
+}
+
+/* The tasks the host can hold: the smaller of its pid_max and threads-max,
+ * read here on the host's /proc (a jail's pid namespace may show a pid_max
+ * of its own, but every pid it hands out is one of these). */
+static inline long long hb_escape_host_task_room(void)
+{
+    static const char *const files[] = {"/proc/sys/kernel/pid_max",
+                                        "/proc/sys/kernel/threads-max"};
+    long long room = -1;
+    for (size_t i = 0; i < 2; i++) {
+        FILE *f = fopen(files[i], "re");
+        long long v = -1;
+        if (!f || fscanf(f, "%lld", &v) != 1 || v <= 0)
+            HB_FAIL_("cannot read %s", files[i]);
+        fclose(f);
+        if (room < 0 || v < room)
+            room = v;
+    }
+    return room;
+}
 
 /* root (len bytes): filled with the new directory, named prefix-XXXXXX. */
 static inline hb_manager *hb_escape_manager_new(char *root, size_t len, const char *prefix,

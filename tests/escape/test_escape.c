@@ -596,15 +596,6 @@ static hb_manager *ns_manager(const char *state)
     return m;
 }
 
-static void write_text(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-    if (!f)
-        HB_FAIL_("%s: %s", path, strerror(errno));
-    fputs(text, f);
-    fclose(f);
-}
-
 /* A project: <root>/proj holding a secret file, the state directory
  * .hotbox and the plugin incbin/ whose source embeds `target`. The
  * compile must fail: target is not in the compiler's view. */
@@ -622,7 +613,7 @@ static void expect_incbin_fails(const char *which)
     snprintf(plug, sizeof(plug), "%s/incbin", proj);
     HB_CHECK(mkdir(plug, 0755) == 0);
     snprintf(file, sizeof(file), "%s/secret.txt", proj);
-    write_text(file, "SECRET-IN-PARENT\n");
+    hb_escape_write_text(file, "SECRET-IN-PARENT\n");
     hb_manager *m = ns_manager(state);
     if (!strcmp(which, "parent"))
         snprintf(target, sizeof(target), "%s", file);
@@ -638,7 +629,7 @@ static void expect_incbin_fails(const char *which)
              "HB_PLUGIN(\"incbin\", 1, 0, 0, 0, 0);\n",
              target);
     snprintf(file, sizeof(file), "%s/x.c", plug);
-    write_text(file, src);
+    hb_escape_write_text(file, src);
     hb_sandbox *sb = NULL;
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
     int r = hb_load(sb, plug);
@@ -667,7 +658,7 @@ static void case_compile_environ(void)
     snprintf(cc, sizeof(cc), "%s/cc", bin);
     /* Inside the jail it also reports its capabilities, its uid and
      * whether host knobs are writable (test -w: access(), nothing written). */
-    write_text(cc, "#!/bin/sh\n"
+    hb_escape_write_text(cc, "#!/bin/sh\n"
                    "case \" $* \" in *\" -o \"*) real=1;; *) real=;; esac\n"
                    "if [ -n \"$real\" ] && [ \"$HOME\" = \"$PWD\" ]; then\n"
                    "  env >&2; grep -E '^Cap(Eff|Bnd):' /proc/self/status >&2\n"
@@ -681,7 +672,7 @@ static void case_compile_environ(void)
     snprintf(plug, sizeof(plug), "%s/envp", root);
     HB_CHECK(mkdir(plug, 0755) == 0);
     snprintf(file, sizeof(file), "%s/x.c", plug);
-    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+    hb_escape_write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
                      "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
                      "HB_PLUGIN(\"envp\", 1, 0, 0, 0, 0);\n");
     snprintf(state, sizeof(state), "%s/.hotbox-env", root);
@@ -729,16 +720,16 @@ static void case_compile_host_uid(void)
     snprintf(sib, sizeof(sib), "%s/s", proj);
     HB_CHECK(mkdir(proj, 0755) == 0 && mkdir(plug, 0755) == 0 && mkdir(sib, 0755) == 0);
     snprintf(file, sizeof(file), "%s/s.c", sib);
-    write_text(file, "int s(void) { return 0; }\n");
+    hb_escape_write_text(file, "int s(void) { return 0; }\n");
     /* The plugin includes from the sibling, so the compile sees it. */
     snprintf(file, sizeof(file), "%s/pub.h", sib);
-    write_text(file, "#define PUB 1\n");
+    hb_escape_write_text(file, "#define PUB 1\n");
     HB_CHECK(chmod(file, 0644) == 0);
     snprintf(secret, sizeof(secret), "%s/secret.h", sib);
-    write_text(secret, "#define SECRET 1\n");
+    hb_escape_write_text(secret, "#define SECRET 1\n");
     HB_CHECK(chmod(secret, 0600) == 0);
     snprintf(file, sizeof(file), "%s/x.c", plug);
-    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include \"../s/pub.h\"\n"
+    hb_escape_write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include \"../s/pub.h\"\n"
                      "HB_EXPORT_FN int32_t one(void) { return PUB; }\n"
                      "HB_PLUGIN(\"p\", 1, 0, 0, 0, 0);\n");
     HB_CHECK(chmod(file, 0644) == 0);
@@ -754,7 +745,7 @@ static void case_compile_host_uid(void)
              "fi\n"
              "exec /usr/bin/cc \"$@\"\n",
              secret);
-    write_text(cc, script);
+    hb_escape_write_text(cc, script);
     HB_CHECK(chmod(cc, 0755) == 0);
     snprintf(state, sizeof(state), "%s/.hotbox", proj);
     hb_manager_options o;
@@ -898,25 +889,9 @@ static void case_fallback_reach_mgr(void)
  * standard the worker's uid may hold at most a quarter of the tasks the
  * host can (security/seccomp.c), jailed or not. Probed by reading the
  * limit: the bomb itself would starve every process on the machine. */
-static long long host_num(const char *path)
-{
-    FILE *f = fopen(path, "re");
-    long long v = -1;
-    if (f && fscanf(f, "%lld", &v) != 1)
-        v = -1;
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static void case_task_share(void)
 {
-    /* The host's room, read here: a jail's pid namespace may show a
-     * pid_max of its own, but every pid it hands out is one of these. */
-    long long pids = host_num("/proc/sys/kernel/pid_max");
-    long long threads = host_num("/proc/sys/kernel/threads-max");
-    HB_CHECK(pids > 0 && threads > 0);
-    long long room = pids < threads ? pids : threads;
+    long long room = hb_escape_host_task_room();
     hb_profile profiles[] = {HB_PROFILE_STANDARD, HB_PROFILE_STRICT};
     for (size_t i = 0; i < 2; i++) {
         hb_sandbox *sb = sandbox(profiles[i]);
@@ -1142,7 +1117,7 @@ static void case_compile_shared_uid(void)
     snprintf(bin, sizeof(bin), "%s/ccmap", root);
     HB_CHECK(mkdir(bin, 0755) == 0);
     snprintf(cc, sizeof(cc), "%s/cc", bin);
-    write_text(cc, "#!/bin/sh\n"
+    hb_escape_write_text(cc, "#!/bin/sh\n"
                    "if [ \"$HOME\" = \"$PWD\" ]; then\n"
                    "  echo \"UIDMAP-$(awk '{print $1 \"-\" $2}' /proc/self/uid_map)-\" >&2; exit 1\n"
                    "fi\n"
@@ -1151,7 +1126,7 @@ static void case_compile_shared_uid(void)
     snprintf(plug, sizeof(plug), "%s/mapp", root);
     HB_CHECK(mkdir(plug, 0755) == 0);
     snprintf(file, sizeof(file), "%s/x.c", plug);
-    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+    hb_escape_write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
                      "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
                      "HB_PLUGIN(\"mapp\", 1, 0, 0, 0, 0);\n");
     HB_CHECK(chmod(file, 0644) == 0);
@@ -1200,7 +1175,7 @@ static void case_compile_job_symlink(void)
     snprintf(file, sizeof(file), "%s/private", root);
     HB_CHECK(mkdir(file, 0700) == 0);
     snprintf(secret, sizeof(secret), "%s/private/secret.txt", root);
-    write_text(secret, "HB-LEAKED-SECRET-9f3: /HB-LEAKED-SECRET-9f3\n");
+    hb_escape_write_text(secret, "HB-LEAKED-SECRET-9f3: /HB-LEAKED-SECRET-9f3\n");
     HB_CHECK(chmod(secret, 0600) == 0);
     snprintf(bin, sizeof(bin), "%s/ccdep", root);
     HB_CHECK(mkdir(bin, 0755) == 0);
@@ -1214,12 +1189,12 @@ static void case_compile_job_symlink(void)
              "fi\n"
              "exec /usr/bin/cc \"$@\"\n",
              secret);
-    write_text(cc, script);
+    hb_escape_write_text(cc, script);
     HB_CHECK(chmod(cc, 0755) == 0);
     snprintf(plug, sizeof(plug), "%s/depp", root);
     HB_CHECK(mkdir(plug, 0755) == 0);
     snprintf(file, sizeof(file), "%s/x.c", plug);
-    write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
+    hb_escape_write_text(file, "#include <hotbox/plugin.h>\n#include <stdint.h>\n"
                      "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
                      "HB_PLUGIN(\"depp\", 1, 0, 0, 0, 0);\n");
     HB_CHECK(chmod(file, 0644) == 0);
