@@ -636,7 +636,11 @@ void hb_jail_view_free(char *view)
 {
     if (!view)
         return;
+    struct stat st;
+    bool leased = stat(view, &st) == 0 && st.st_gid != HB_JAIL_HOST_GID;
     hb__rm_rf(view);
+    if (leased)
+        hb__jail_view_release_id(st.st_gid);
     free(view);
 }
 
