@@ -179,7 +179,7 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
     uint64_t ts = hb__now_ns();
     hb__carry_prepare(sb, s, path, rec->version, is_rollback, &carry);
     /* wait_ack: a named sandbox's checkpoint is durable before new code runs */
-    r = hb__rpc_swap(sb, s->name, path, rec->version, sb->named,
+    r = hb__rpc_swap(sb, s->name, path, old.version, rec->version, sb->named,
                      carry.wire.present ? &carry.wire : NULL, on_old_state, &ctx, &prog, &lr,
                      &err);
     t->swap_ms = hb__ms_since(ts);

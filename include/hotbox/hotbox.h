@@ -683,8 +683,10 @@ HB_EXTERN int hb_sandbox_check(hb_sandbox *sb);
  * version with another schema converts it); state since is replaced. The
  * snapshot becomes the plugin's checkpoint (a restart resumes from it).
  * Without a migrate hook, or when migrate refuses the state, it returns
- * HB_ESNAPSHOT naming both schemas and the plugin keeps its state.
- * -ENOENT when there is no such snapshot.
+ * HB_ESNAPSHOT naming both schemas and the plugin keeps its state. A
+ * snapshot larger than this sandbox's max_state_size (taken where the
+ * limit was higher) is not restored: HB_ESTATESIZE naming both sizes, and
+ * the plugin keeps its state. -ENOENT when there is no such snapshot.
  *
  * hb_snapshot_list: the names of plugin's snapshots, sorted, as a
  * NULL-terminated array that belongs to the sandbox until the next
