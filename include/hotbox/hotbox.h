@@ -843,8 +843,9 @@ typedef struct hb_value {
  * while idle, another plugin's crash, a restart to recover descriptors)
  * and calls since the plugin's last checkpoint were lost with it, the next
  * call returns HB_ESTATELOST without calling anything: the plugin now
- * serves the state of its last checkpoint (or fresh state without a save
- * hook), and the caller decides whether to retry. The restart is also an
+ * serves the state of its last checkpoint (or fresh state without one, or
+ * when restoring it failed), its text says which, and the caller decides
+ * whether to retry. The restart is also an
  * HB_EVENT_RESTARTED event with an HB_EVENT_STATE_RESET per plugin that lost
  * state, and counts in hb_sandbox_usage's crashes and restarts. */
 HB_EXTERN int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol,
