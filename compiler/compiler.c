@@ -204,7 +204,9 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     hb_sb output = HB_SB_INIT;
     int r;
 
-    r = hb_compiler_list_sources(req->plugin_dir, &sources);
+    r = hb__compiler_list_sources(req->plugin_dir, &sources, err);
+    if (r == -EILSEQ)
+        goto out;
     if (r < 0) {
         r = hb__seterr(err, r, "plugin directory %s: %s", req->plugin_dir, strerror(-r));
         goto out;
