@@ -81,6 +81,11 @@ typedef struct hb_jail {
     int userns_fd;             /* > 0: join this user namespace (from
                                   hb_jail_userns_new()) instead of
                                   --unshare-user; 0: bwrap makes one */
+    bool cmd_closes_userns;    /* with userns_fd: the command closes
+                                  HB_JAIL_USERNS_FD itself before anything
+                                  untrusted runs (the worker closes every
+                                  inherited fd first thing, worker/main.c),
+                                  so no shell is put in front of it */
     char *const *setenv;       /* "NAME=value" entries bwrap sets for the
                                   command (--setenv), never in its own
                                   environment (bwrap runs as root under a
@@ -137,8 +142,9 @@ bool hb_jail_drops_root(void);
  * to the spawn (util/process.h) as fd HB_JAIL_USERNS_FD of the child
  * ({userns_fd, HB_JAIL_USERNS_FD} in its fd map): bwrap, still root, joins
  * it there, and every process inside runs as HB_JAIL_HOST_UID. Close it
- * after the spawn. The jail's command does not inherit it: a shell closes
- * it before exec'ing the command (the only fd bwrap would pass through).
+ * after the spawn. The jail's command does not keep it: a shell closes it
+ * before exec'ing the command (the only fd bwrap would pass through), or,
+ * with hb_jail.cmd_closes_userns, the command itself (the worker).
  * Costs one short-lived fork. 0 or -errno with *err set. */
 int hb_jail_userns_new(int *out, char **err);
 #define HB_JAIL_USERNS_FD 9 /* one digit: a POSIX shell can close it */

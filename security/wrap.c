@@ -192,6 +192,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
                      .as_pid_1 = true,
                      .info_fd = sp->info_fd > 0 ? sp->info_fd : -1,
                      .userns_fd = c.userns_fd,
+                     .cmd_closes_userns = true, /* close_other_fds, worker/main.c */
                      .setenv = extra};
         r = extra ? hb_jail_argv(&j, cmd, &c.argv) : -ENOMEM;
         hb__strv_free(extra);

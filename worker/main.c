@@ -240,6 +240,8 @@ int main(int argc, char **argv)
      * before fini hooks run. */
     signal(SIGPIPE, SIG_IGN);
     init_dies_of_signals();
+    /* Also the jail's user namespace (HB_JAIL_USERNS_FD, security/jail.h):
+     * bwrap passes it through and no shell closes it before us. */
     if (close_other_fds(sock) < 0) {
         fprintf(stderr, "hotbox-worker: cannot close inherited fds\n");
         return 1;
