@@ -98,27 +98,9 @@ int hb_store_statuses(hb_store *s, const char *plugin, uint64_t above, hb_versio
 /* version, or the newest when 0, if the store has it: 0, -ENOENT. */
 static int resolve(hb_store *s, const char *plugin, uint64_t *version)
 {
-    sqlite3_stmt *st = NULL;
-    int r = *version ? hb__store_prepare_bind(s, &st,
-                                              "SELECT version FROM versions WHERE plugin=?1 AND "
-                                              "version=?2",
-                                              "tu", plugin, *version)
-                     : hb__store_prepare_bind(s, &st,
-                                              "SELECT version FROM versions WHERE plugin=?1 "
-                                              "ORDER BY version DESC LIMIT 1",
-                                              "t", plugin);
-    if (r < 0)
-        return r;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        *version = (uint64_t)sqlite3_column_int64(st, 0);
-    else if (rc == SQLITE_DONE)
-        r = hb__store_seterr(s, -ENOENT, "%s has no version %" PRIu64 " in the store", plugin,
-                             *version);
-    else
-        r = hb__store_dberr(s, rc, "finding a version");
-    hb__store_finish(s, st);
-    return r;
+    hb_version_status st;
+    return *version ? hb_store_status(s, plugin, *version, &st)
+                    : hb_store_newest_version(s, plugin, ~0u, UINT64_MAX, 0, version);
 }
 
 int hb_store_version_list(hb_store *s, const char *plugin, uint64_t version, hb_store_list_kind list,

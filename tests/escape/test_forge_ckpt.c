@@ -42,13 +42,16 @@ static hb_sandbox *sandbox(size_t max_state)
     return hb_escape_sandbox_new(mgr, &so);
 }
 
-/* A copy of the plugin in the test's directory (a reload edits it). */
+/* A copy of the plugin (and the header it shares, ring_id.h) in the
+ * test's directory (a reload edits it). */
 static void load_copy(hb_sandbox *sb, char *dir, size_t len)
 {
     snprintf(dir, len, "%s/forge_ckpt", root);
     char cmd[9000];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -r '%s/tests/escape/plugins/forge_ckpt' '%s'",
-             dir, HB_SOURCE_DIR, dir);
+    snprintf(cmd, sizeof(cmd),
+             "rm -rf '%s' && cp -r '%s/tests/escape/plugins/forge_ckpt' '%s' && "
+             "cp '%s/tests/escape/plugins/ring_id.h' '%s'",
+             dir, HB_SOURCE_DIR, dir, HB_SOURCE_DIR, root);
     HB_CHECK(system(cmd) == 0);
     if (hb_load(sb, dir) != 0)
         HB_FAIL_("loading %s: %s", dir, hb_sandbox_last_error(sb));

@@ -20,6 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../ring_id.h"
+
 #define FORGED_VERSION 424242u
 #define BUMP 1 /* the test edits this line to make a new version */
 
@@ -55,25 +57,14 @@ HB_EXPORT_FN int32_t pad(int32_t n)
     return 0;
 }
 
-/* req_off: where the ring's request slot starts; a frame's id at offset 8. */
+/* req_off: where the ring's request slot starts (ring_id.h). */
 HB_EXPORT_FN int32_t arm(int32_t req_off)
 {
-    FILE *m = fopen("/proc/self/maps", "re");
-    if (!m)
-        return -errno;
-    char line[512];
-    unsigned long lo = 0;
-    while (fgets(line, sizeof(line), m))
-        if (strstr(line, "hotbox-ring")) {
-            lo = strtoul(line, NULL, 16);
-            break;
-        }
-    fclose(m);
-    if (!lo)
-        return -ENOENT;
-    const unsigned char *req = (const unsigned char *)lo + req_off;
-    next_id = ((uint32_t)req[8] | (uint32_t)req[9] << 8 | (uint32_t)req[10] << 16 |
-               (uint32_t)req[11] << 24) + 1;
+    uint32_t id;
+    int r = ring_request_id((uint32_t)req_off, &id);
+    if (r < 0)
+        return r;
+    next_id = id + 1;
     return 0;
 }
 

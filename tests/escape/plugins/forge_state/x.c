@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../ring_id.h"
+
 static uint32_t next_id;
 static uint32_t forged_size;
 
@@ -25,30 +27,6 @@ static void put32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* The id of the request in the ring's request slot (at offset req_off of
- * the "hotbox-ring" memfd: the test passes proto/ring.h's offsetof; a
- * frame's id at offset 8). */
-static int ring_request_id(uint32_t req_off, uint32_t *id)
-{
-    FILE *m = fopen("/proc/self/maps", "re");
-    if (!m)
-        return -errno;
-    char line[512];
-    unsigned long lo = 0;
-    while (fgets(line, sizeof(line), m))
-        if (strstr(line, "hotbox-ring")) {
-            lo = strtoul(line, NULL, 16);
-            break;
-        }
-    fclose(m);
-    if (!lo)
-        return -ENOENT;
-    const unsigned char *req = (const unsigned char *)lo + req_off;
-    *id = (uint32_t)req[8] | (uint32_t)req[9] << 8 | (uint32_t)req[10] << 16 |
-          (uint32_t)req[11] << 24;
-    return 0;
 }
 
 /* Arms the save hook to forge `size` bytes of state; req_off is where the
