@@ -79,4 +79,18 @@ static inline hb_sandbox *hb_escape_sandbox_new(hb_manager *m, const hb_sandbox_
     return sb;
 }
 
+/* hb_escape_sandbox_new with the escape cases' options: profile, a call
+ * time limit of 20 s (slow machines), max_state_size (0: the default). */
+static inline hb_sandbox *hb_escape_sandbox_of(hb_manager *m, hb_profile profile,
+                                               size_t max_state)
+{
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.profile = profile;
+    so.call_timeout_ms = 20000;
+    if (max_state)
+        so.max_state_size = max_state;
+    return hb_escape_sandbox_new(m, &so);
+}
+
 #endif /* HB_TESTS_ESCAPE_ENV_H */

@@ -81,13 +81,7 @@ static hb_sandbox *sandbox(hb_profile profile)
         mgr = hb_escape_manager_new(root, sizeof(root), "hb-escape", on_event);
         atexit(cleanup);
     }
-    hb_sandbox_options so;
-    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
-    so.profile = profile;
-    so.call_timeout_ms = 20000;
-    if (max_state)
-        so.max_state_size = max_state;
-    return hb_escape_sandbox_new(mgr, &so);
+    return hb_escape_sandbox_of(mgr, profile, max_state);
 }
 
 static void load(hb_sandbox *sb, const char *name)

@@ -34,12 +34,7 @@ static hb_sandbox *sandbox(size_t max_state)
         mgr = hb_escape_manager_new(root, sizeof(root), "hb-forge-ckpt", NULL);
         atexit(cleanup);
     }
-    hb_sandbox_options so;
-    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
-    so.profile = HB_PROFILE_STANDARD;
-    so.call_timeout_ms = 20000;
-    so.max_state_size = max_state;
-    return hb_escape_sandbox_new(mgr, &so);
+    return hb_escape_sandbox_of(mgr, HB_PROFILE_STANDARD, max_state);
 }
 
 /* A copy of the plugin (and the header it shares, ring_id.h) in the

@@ -56,11 +56,7 @@ static hb_sandbox *sandbox(hb_profile profile)
         mgr = hb_escape_manager_new(root, sizeof(root), "hb-rootdrop", NULL);
         atexit(cleanup);
     }
-    hb_sandbox_options so;
-    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
-    so.profile = profile;
-    so.call_timeout_ms = 20000;
-    return hb_escape_sandbox_new(mgr, &so);
+    return hb_escape_sandbox_of(mgr, profile, 0);
 }
 
 /* hb_sandbox_new that is expected to fail (its error must say why);

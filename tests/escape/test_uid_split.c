@@ -39,11 +39,7 @@ static hb_sandbox *sandbox(void)
         mgr = hb_escape_manager_new(root, sizeof(root), "hb-uid-split", NULL);
         atexit(cleanup);
     }
-    hb_sandbox_options so;
-    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
-    so.profile = HB_PROFILE_STANDARD;
-    so.call_timeout_ms = 20000;
-    hb_sandbox *sb = hb_escape_sandbox_new(mgr, &so);
+    hb_sandbox *sb = hb_escape_sandbox_of(mgr, HB_PROFILE_STANDARD, 0);
     char dir[4200];
     snprintf(dir, sizeof(dir), "%s/tests/escape/plugins/cross_sb", HB_SOURCE_DIR);
     if (hb_load(sb, dir) != 0)
