@@ -20,6 +20,21 @@
 #include "hbtest.h"
 #include "hotbox/hotbox.h"
 
+/* A manager on state, compiling with isolation and cc (NULL: the default). */
+static inline hb_manager *hb_escape_manager_at(const char *state, hb_isolation isolation,
+                                               const char *cc, hb_event_fn on_event)
+{
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = isolation;
+    o.cc = cc;
+    o.on_event = on_event;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    return m;
+}
+
 /* root (len bytes): filled with the new directory, named prefix-XXXXXX. */
 static inline hb_manager *hb_escape_manager_new(char *root, size_t len, const char *prefix,
                                                 hb_event_fn on_event)
@@ -29,14 +44,7 @@ static inline hb_manager *hb_escape_manager_new(char *root, size_t len, const ch
     HB_CHECK(mkdtemp(root) != NULL);
     char state[4200];
     snprintf(state, sizeof(state), "%s/.hotbox", root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
-    o.on_event = on_event;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
-    return m;
+    return hb_escape_manager_at(state, HB_ISOLATION_LOCAL, NULL, on_event);
 }
 
 static inline void hb_escape_cleanup(hb_manager **m, const char *root)
