@@ -16,27 +16,12 @@
 
 static e2e_events ev;
 
-/* A counter; with hooks its migrate does what body says. */
-static char *plugin(bool hooks, const char *body)
-{
-    char src[2048];
-    snprintf(src, sizeof(src),
-             "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n"
-             "static int64_t n;\n"
-             "int64_t inc(void) { return ++n; }\n"
-             "static int save(void **d, size_t *l) { int64_t *p = malloc(8); if (!p) return -1; *p = n; *d = p; *l = 8; return 0; }\n"
-             "static int migrate(const void *d, size_t l, uint32_t s) { (void)s; %s if (l != 8) return -1; memcpy(&n, d, 8); return 0; }\n"
-             "HB_PLUGIN(\"c\", 1, 0, 0, %s, %s);\n",
-             body, hooks ? "save" : "0", hooks ? "migrate" : "0");
-    return e2e_write("c", "c.c", src);
-}
-
 /* Loads the plugin, calls inc `calls` times (a checkpoint after `ckpt` of
  * them, when ckpt >= 0), kills the worker and returns the text of the
  * next call, which must be HB_ESTATELOST; *after: that call made again. */
 static char *lost_text(bool hooks, const char *body, int calls, int ckpt, int64_t *after)
 {
-    char *dir = plugin(hooks, body);
+    char *dir = e2e_counter_plugin(hooks, body);
     hb_manager *m = e2e_manager(&ev);
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
