@@ -37,7 +37,7 @@ static hb_sandbox *sandbox(size_t max_state)
     return hb_escape_sandbox_of(mgr, HB_PROFILE_STANDARD, max_state);
 }
 
-/* A copy of the plugin (and the header it shares, ring_id.h) in the
+/* A copy of the plugin (and the header it shares, forge.h) in the
  * test's directory (a reload edits it). */
 static void load_copy(hb_sandbox *sb, char *dir, size_t len)
 {
@@ -45,7 +45,7 @@ static void load_copy(hb_sandbox *sb, char *dir, size_t len)
     char cmd[9000];
     snprintf(cmd, sizeof(cmd),
              "rm -rf '%s' && cp -r '%s/tests/escape/plugins/forge_ckpt' '%s' && "
-             "cp '%s/tests/escape/plugins/ring_id.h' '%s'",
+             "cp '%s/tests/escape/plugins/forge.h' '%s'",
              dir, HB_SOURCE_DIR, dir, HB_SOURCE_DIR, root);
     HB_CHECK(system(cmd) == 0);
     if (hb_load(sb, dir) != 0)

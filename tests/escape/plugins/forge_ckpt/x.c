@@ -20,7 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../ring_id.h"
+#include "../forge.h"
 
 #define FORGED_VERSION 424242u
 #define BUMP 1 /* the test edits this line to make a new version */
@@ -57,7 +57,7 @@ HB_EXPORT_FN int32_t pad(int32_t n)
     return 0;
 }
 
-/* req_off: where the ring's request slot starts (ring_id.h). */
+/* req_off: where the ring's request slot starts (forge.h). */
 HB_EXPORT_FN int32_t arm(int32_t req_off)
 {
     uint32_t id;
@@ -86,17 +86,7 @@ static void forge(void)
     put32(p + 8, 1); /* schema */
     put32(p + 12, sizeof(fake));
     memcpy(p + 16, &fake, sizeof(fake));
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        struct stat st;
-        int fd = atoi(e->d_name);
-        if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-            continue;
-        (void)send(fd, f, 12 + payload, MSG_NOSIGNAL);
-    }
-    if (d)
-        closedir(d);
+    send_to_sockets(f, 12 + payload);
 }
 
 static int save(void **data, size_t *len)

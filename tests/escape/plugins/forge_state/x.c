@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../ring_id.h"
+#include "../forge.h"
 
 static uint32_t next_id;
 static uint32_t forged_size;
@@ -55,23 +55,7 @@ static void forge(void)
     f[16] = 1;            /* has_save */
     put32(f + 17, forged_size);
     memset(f + 21, 'F', forged_size);
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        struct stat st;
-        int fd = atoi(e->d_name);
-        if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-            continue;
-        size_t off = 0;
-        while (off < 12 + payload) {
-            ssize_t n = send(fd, f + off, 12 + payload - off, MSG_NOSIGNAL);
-            if (n <= 0)
-                break;
-            off += (size_t)n;
-        }
-    }
-    if (d)
-        closedir(d);
+    send_to_sockets(f, 12 + payload);
     free(f);
 }
 
