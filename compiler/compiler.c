@@ -251,7 +251,11 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     hb_sb output = HB_SB_INIT;
     int r;
 
-    r = hb_compiler_list_sources(req->plugin_dir, &sources);
+    r = hb__compiler_list_sources(req->plugin_dir, &sources, err);
+    if (r == -EILSEQ) { /* a name the depfile cannot carry: said in err */
+        r = HB_ECOMPILE;
+        goto out;
+    }
     if (r < 0) {
         r = hb__seterr(err, r, "plugin directory %s: %s", req->plugin_dir, strerror(-r));
         goto out;
@@ -260,21 +264,6 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         r = hb__seterr(err, HB_ENOSOURCES,
                        "plugin directory %s holds no *.c, *.cc, *.cpp, *.cxx, *.S or *.s sources",
                        req->plugin_dir);
-        goto out;
-    }
-    for (char **s = sources; *s; s++) {
-        char name[256]; /* the base name, each line break shown as '?' */
-        snprintf(name, sizeof(name), "%s", strrchr(*s, '/') + 1);
-        if (!strpbrk(name, "\n\r"))
-            continue;
-        /* GCC writes the name into the depfile as is: its pieces would come
-         * back as inputs that do not exist. */
-        for (char *q = name; (q = strpbrk(q, "\n\r")); q++)
-            *q = '?';
-        r = hb__seterr(err, HB_ECOMPILE,
-                       "plugin directory %s: the source \"%s\" has a line break in its name, "
-                       "which the compiler's depfile cannot name: rename it",
-                       req->plugin_dir, name);
         goto out;
     }
     hb__probe_env pe = {.req = req};

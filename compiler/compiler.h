@@ -98,7 +98,9 @@ typedef struct hb_compile_result {
 /* Lists the plugin's sources (*.c, the C++ *.cc, *.cpp, *.cxx, and the
  * assembly *.S (preprocessed) and *.s, directly in plugin_dir, sorted). C++ sources compile with the C++ driver that goes
  * with cc, which then links; plugin.json in plugin_dir adds settings (see
- * compiler/settings.h and docs/plugin-json.md) and is an input. */
+ * compiler/settings.h and docs/plugin-json.md) and is an input. A source
+ * whose name holds a control character (a newline) is refused: -EILSEQ
+ * (the compile names it). */
 int hb_compiler_list_sources(const char *plugin_dir, char ***out);
 
 /* Whether a file name is a plugin source hb_compiler_list_sources lists. */

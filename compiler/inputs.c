@@ -186,7 +186,40 @@ bool hb_compiler_is_source(const char *name)
             hb__has_suffix(name, ".s") || hb__is_cxx_source(name));
 }
 
+/* A control character (a newline above all) in a file name: the
+ * compiler's depfile and diagnostics are lines, and such a name comes back
+ * from them as other files' names. */
+static bool has_control(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return true;
+    return false;
+}
+
+/* name with each control character written as \n, \t or \xNN. */
+static char *escaped_name(const char *name)
+{
+    hb_sb b = HB_SB_INIT;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p == '\n')
+            hb__sb_addf(&b, "\\n");
+        else if (*p == '\t')
+            hb__sb_addf(&b, "\\t");
+        else if (*p < 0x20 || *p == 0x7f || *p == '\\')
+            hb__sb_addf(&b, "\\x%02x", *p);
+        else
+            hb__sb_addf(&b, "%c", *p);
+    }
+    return hb__sb_detach(&b);
+}
+
 int hb_compiler_list_sources(const char *plugin_dir, char ***out)
+{
+    return hb__compiler_list_sources(plugin_dir, out, NULL);
+}
+
+int hb__compiler_list_sources(const char *plugin_dir, char ***out, char **err)
 {
     if (!plugin_dir || !out)
         return -EINVAL;
@@ -199,6 +232,16 @@ int hb_compiler_list_sources(const char *plugin_dir, char ***out)
     while ((de = readdir(d))) {
         if (!hb_compiler_is_source(de->d_name))
             continue;
+        if (has_control(de->d_name)) {
+            char *shown = escaped_name(de->d_name);
+            r = hb__seterr(err, -EILSEQ,
+                           "plugin directory %s: source file \"%s\" has a control character "
+                           "(newline, tab, ...) in its name, which the compiler's dependency "
+                           "list and messages cannot carry: rename it",
+                           plugin_dir, shown ? shown : "?");
+            free(shown);
+            break;
+        }
         char *p = hb__path_join(plugin_dir, de->d_name);
         struct stat st;
         if (p && (stat(p, &st) != 0 || !S_ISREG(st.st_mode))) {

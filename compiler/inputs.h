@@ -87,6 +87,12 @@ typedef struct hb__snapshot {
  * that are gone; prev may be NULL). 0 or -ENOMEM. */
 int hb__snapshot_take(hb__snapshot *s, char *const *sources, char *const *prev);
 
+/* hb_compiler_list_sources with a sentence in *err (NULL: none) for a
+ * source whose name holds a control character (a newline): -EILSEQ,
+ * naming the file (escaped) and the plugin directory. Such a name is
+ * refused before any compile: the depfile and diagnostics are lines. */
+int hb__compiler_list_sources(const char *plugin_dir, char ***out, char **err);
+
 /* The first of inputs that may have changed since the snapshot, or NULL.
  * Call after hashing the inputs (hashes[i] is inputs[i]'s content). */
 const char *hb__snapshot_changed(const hb__snapshot *s, char *const *inputs,

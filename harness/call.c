@@ -143,11 +143,20 @@ again:
         return fail(sb, HB_ENOPLUGIN, "plugin %s was lost when its worker restarted", plugin);
     if (s->state_lost) {
         s->state_lost = false;
+        /* what the restart gave it back (recover.c) */
+        const char *lost =
+            s->restore_fresh
+                ? "was lost: restoring its checkpoint failed, so it serves with fresh state now"
+            : s->restored_older
+                ? "since an older checkpoint was lost (its last one is in a layout this version "
+                  "cannot read); it serves from that older checkpoint now"
+            : s->ckpts.latest.valid
+                ? "since its last checkpoint was lost; it serves from that checkpoint now"
+                : "was lost (it had no checkpoint); it serves with fresh state now";
         return fail(sb, HB_ESTATELOST,
                     "%s: the worker of sandbox %s restarted since the last call and the state of "
-                    "%s v%llu since its last checkpoint was lost; it serves from that checkpoint "
-                    "now (%s was not called)",
-                    plugin, sb->name, plugin, (unsigned long long)s->version, symbol);
+                    "%s v%llu %s (%s was not called)",
+                    plugin, sb->name, plugin, (unsigned long long)s->version, lost, symbol);
     }
 
     hb_wvalue wargs[HB_SIG_MAX_ARGS];

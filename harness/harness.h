@@ -327,6 +327,8 @@ typedef struct hb_slot {
     bool restore_fresh;   /* restart: skip the checkpoint (it failed) */
     uint64_t calls_since_ckpt; /* calls whose effect a restart would lose */
     bool state_lost;      /* a restart lost state: the next call says so */
+    bool restored_older;  /* the last restart restored not the latest checkpoint
+                             (another layout) but its own version's last one */
     /* Probation of the active version after a swap. */
     bool on_probation;
     hb_probation prob;

@@ -566,53 +566,55 @@ int hb_gc(hb_manager *m, unsigned keep, unsigned *removed)
     return r;
 }
 
+/* hb_pin's target: version itself, or (0) the newest version older than
+ * the newest that may be fallen back to (versions/policy.h). Status
+ * lookups, never a record with its lists. 0, or HB_ENOVERSION with why
+ * filled; m->lock held (hb__set_mgr_error takes it: the caller says why). */
+static int pin_target(hb_manager *m, const char *plugin, uint64_t version, uint64_t *target,
+                      char *why, size_t len)
+{
+    uint64_t newest = 0;
+    hb_version_status st = HB_VERSION_CANDIDATE;
+    if (hb_store_newest_version(m->store, plugin, ~0u, UINT64_MAX, 0, &newest) < 0)
+        snprintf(why, len, "%s has no stored versions", plugin);
+    else if (version && hb_store_status(m->store, plugin, version, &st) < 0)
+        snprintf(why, len, "%s has no stored version %llu", plugin, (unsigned long long)version);
+    else if (!version && hb_policy_fallback_version(m->store, plugin, newest, 0, &version) < 0)
+        snprintf(why, len, "%s has no good version to roll back to", plugin);
+    else if (st == HB_VERSION_BAD)
+        snprintf(why, len, "%s v%llu is marked bad; pick a good version", plugin,
+                 (unsigned long long)version);
+    else {
+        *target = version;
+        return 0;
+    }
+    return HB_ENOVERSION;
+}
+
 int hb_pin(hb_manager *m, const char *plugin, uint64_t version, uint64_t *pinned)
 {
     if (!m || !plugin)
         return -EINVAL;
-    hb_version_rec *v = NULL;
-    size_t n = 0;
+    char why[512] = "";
     pthread_mutex_lock(&m->lock);
-    int r = hb_store_list(m->store, plugin, &v, &n);
-    if (r < 0 || n == 0) {
-        pthread_mutex_unlock(&m->lock);
-        hb_store_list_free(v, n);
-        hb__set_mgr_error(m, "%s has no stored versions", plugin);
-        return HB_ENOVERSION;
-    }
-    size_t target = n;
-    if (version) {
-        for (size_t i = 0; i < n; i++)
-            if (v[i].version == version)
-                target = i;
-    } else {
-        size_t i = hb_policy_fallback(v, n - 1, UINT64_MAX, 0); /* older than the newest */
-        if (i != HB_POLICY_NONE)
-            target = i;
-    }
-    if (target == n) {
-        pthread_mutex_unlock(&m->lock);
-        hb_store_list_free(v, n);
-        if (version)
-            hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
-        else
-            hb__set_mgr_error(m, "%s has no good version to roll back to", plugin);
-        return HB_ENOVERSION;
-    }
-    if (v[target].status == HB_VERSION_BAD) {
-        pthread_mutex_unlock(&m->lock);
-        hb__set_mgr_error(m, "%s v%llu is marked bad; pick a good version", plugin,
-                          (unsigned long long)v[target].version);
-        hb_store_list_free(v, n);
-        return HB_ENOVERSION;
-    }
-    for (size_t i = target + 1; i < n; i++)
-        if (v[i].status != HB_VERSION_BAD)
-            hb_store_set_status(m->store, plugin, v[i].version, HB_VERSION_ROLLED_BACK);
-    hb_store_set_status(m->store, plugin, v[target].version, HB_VERSION_GOOD);
-    uint64_t got = v[target].version;
+    uint64_t got = 0;
+    int r = pin_target(m, plugin, version, &got, why, sizeof(why));
+    /* Every newer version not bad is rolled back: their statuses only. */
+    hb_version_stat *newer = NULL;
+    size_t n = 0;
+    if (r == 0 && (r = hb_store_statuses(m->store, plugin, got, &newer, &n)) < 0)
+        snprintf(why, sizeof(why), "pinning %s: %s", plugin, hb_store_last_error(m->store));
+    for (size_t i = 0; r == 0 && i < n; i++)
+        if (newer[i].status != HB_VERSION_BAD)
+            hb_store_set_status(m->store, plugin, newer[i].version, HB_VERSION_ROLLED_BACK);
+    if (r == 0)
+        hb_store_set_status(m->store, plugin, got, HB_VERSION_GOOD);
     pthread_mutex_unlock(&m->lock);
-    hb_store_list_free(v, n);
+    free(newer);
+    if (r < 0) {
+        hb__set_mgr_error(m, "%s", why);
+        return r;
+    }
     hb__emit(m, NULL, HB_EVENT_ROLLED_BACK, plugin, got, 0, 0, NULL,
              "%s pinned to v%llu until its source changes", plugin, (unsigned long long)got);
     if (pinned)

@@ -96,6 +96,7 @@ static int reload_slot(hb_sandbox *sb, hb_slot *s, const hb_ckpt **used, char **
         s->schema = lr.schema;
         s->hooks = lr.hooks;
     }
+    s->restored_older = r == 0 && ck && ck != &s->ckpts.latest;
     *used = ck;
     return r;
 }

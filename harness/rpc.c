@@ -177,14 +177,19 @@ int hb__rpc_save(hb_sandbox *sb, const char *plugin, uint64_t version, hb_state_
 struct swap_ctx {
     hb_sandbox *sb;
     const char *plugin;
+    uint64_t old_version; /* the version whose state the CHECKPOINT carries */
     bool wait_ack;
     hb_state_fn on_state;
     void *ud;
     hb_swap_progress *prog;
+    char *why; /* a CHECKPOINT refused: what it claimed */
 };
 
 /* The interim frames of a SWAP: the old version's state (CHECKPOINT),
- * acknowledged when asked once it is recorded, and SWITCHED. */
+ * acknowledged when asked once it is recorded, and SWITCHED. A CHECKPOINT
+ * must name the plugin and the version being swapped out: plugin code
+ * shares the worker's channel and could otherwise have another version's
+ * state recorded as this one's (and restored into it). */
 static int on_interim(const hb_frame *f, void *ud)
 {
     struct swap_ctx *c = ud;
@@ -196,8 +201,14 @@ static int on_interim(const hb_frame *f, void *ud)
         return HB_EPROTO;
     hb_proto_checkpoint ck = {0};
     int r = HB_EPROTO;
-    if (hb__proto_checkpoint_decode(f->payload, f->len, &ck) == 0 &&
-        strcmp(ck.plugin, c->plugin) == 0) {
+    bool decoded = hb__proto_checkpoint_decode(f->payload, f->len, &ck) == 0;
+    if (decoded && (strcmp(ck.plugin, c->plugin) != 0 || ck.version != c->old_version)) {
+        free(c->why);
+        c->why = hb__asprintf("protocol violation: a CHECKPOINT for %.64s v%llu during the swap "
+                              "of %s v%llu (forged by plugin code?); not kept, worker killed",
+                              ck.plugin, (unsigned long long)ck.version, c->plugin,
+                              (unsigned long long)c->old_version);
+    } else if (decoded) {
         r = c->on_state(c->ud, ck.version, ck.schema, ck.state, ck.state_len);
         c->prog->got = r == 0;
         if (r == 0 && c->wait_ack) {
@@ -212,12 +223,13 @@ static int on_interim(const hb_frame *f, void *ud)
     return r;
 }
 
-int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t version,
-                 bool wait_ack, const hb_proto_carry *carry, hb_state_fn on_state, void *ud,
-                 hb_swap_progress *prog, hb_load_reply *lr, char **err)
+int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t old_version,
+                 uint64_t version, bool wait_ack, const hb_proto_carry *carry,
+                 hb_state_fn on_state, void *ud, hb_swap_progress *prog, hb_load_reply *lr,
+                 char **err)
 {
     *prog = (hb_swap_progress){0};
-    struct swap_ctx ctx = {sb, plugin, wait_ack, on_state, ud, prog};
+    struct swap_ctx ctx = {sb, plugin, old_version, wait_ack, on_state, ud, prog, NULL};
     char *owned = NULL;
     int pr = worker_object_path(sb, path, &path, &owned, err);
     if (pr < 0)
@@ -231,6 +243,11 @@ int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t 
     free(owned);
     hb_frame reply;
     int r = exchange(sb, plugin, &w, on_interim, &ctx, &reply, err);
+    if (ctx.why && r < 0) {
+        replace_err(err, ctx.why);
+        return r;
+    }
+    free(ctx.why);
     if (r < 0)
         return map_loader_error(r, err, plugin);
     r = parse_load_reply(&reply, true, lr);

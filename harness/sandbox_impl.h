@@ -136,12 +136,15 @@ typedef struct hb_swap_progress {
     bool switched; /* the new version went live (SWITCHED) */
     bool malformed; /* the reply came but could not be decoded */
 } hb_swap_progress;
-/* SWAP plugin to the object at path. wait_ack: the worker waits for
- * CHECKPOINT_ACK (sent once on_state accepted the state) before the new
- * code runs. carry (NULL: none): the carry section (carry.c). */
-int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t version,
-                 bool wait_ack, const hb_proto_carry *carry, hb_state_fn on_state, void *ud,
-                 hb_swap_progress *prog, hb_load_reply *lr, char **err);
+/* SWAP plugin from old_version to the object at path (version). wait_ack:
+ * the worker waits for CHECKPOINT_ACK (sent once on_state accepted the
+ * state) before the new code runs. A CHECKPOINT naming another plugin or
+ * version is a protocol violation (worker killed, HB_EPROTO, nothing
+ * recorded). carry (NULL: none): the carry section (carry.c). */
+int hb__rpc_swap(hb_sandbox *sb, const char *plugin, const char *path, uint64_t old_version,
+                 uint64_t version, bool wait_ack, const hb_proto_carry *carry,
+                 hb_state_fn on_state, void *ud, hb_swap_progress *prog, hb_load_reply *lr,
+                 char **err);
 
 /* ---- carry.c -------------------------------------------------------------- */
 

@@ -15,34 +15,22 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Version `version` of plugin (0: the newest) from the store. */
-static int version_rec(hb_manager *m, const char *plugin, uint64_t version, hb_version_rec *rec)
-{
-    int r = version ? hb_store_get(m->store, plugin, version, rec)
-                    : hb_store_latest(m->store, plugin, rec);
-    if (r < 0) {
-        hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
-        return HB_ENOVERSION;
-    }
-    return 0;
-}
-
-/* The stored exports (sorted) or depends list of a version, packed. */
+/* The stored exports (sorted) or depends list of a version (0: the
+ * newest), packed: that list's rows only (versions/history.c). */
 static int packed_list(hb_manager *m, const char *plugin, uint64_t version, bool depends,
                        char ***out)
 {
     if (!m || !plugin || !out)
         return -EINVAL;
-    hb_version_rec rec = {0};
-    int r = version_rec(m, plugin, version, &rec);
+    char **lines = NULL;
+    int r = hb_store_version_list(m->store, plugin, version,
+                                  depends ? HB_STORE_LIST_DEPENDS : HB_STORE_LIST_EXPORTS, &lines);
+    if (r == -ENOENT) {
+        hb__set_mgr_error(m, "%s has no stored version %llu", plugin, (unsigned long long)version);
+        return HB_ENOVERSION;
+    }
     if (r < 0)
         return r;
-    char ***field = depends ? &rec.depends : &rec.exports;
-    char **lines = *field; /* taken over from rec */
-    *field = NULL;
-    hb_version_rec_release(&rec);
-    if (!lines)
-        return -ENOMEM;
     if (!depends)
         qsort(lines, hb__strv_len(lines), sizeof(char *), cmp_str);
     char **packed = hb__strv_pack((const char *const *)lines, hb__strv_len(lines));

@@ -166,6 +166,18 @@ int hb__snapshot_restore(hb_sandbox *sb, const char *plugin, const char *name)
     pthread_mutex_unlock(&sb->m->lock);
     if (r < 0)
         return store_fail(sb, r, "restoring a snapshot");
+    /* Taken where the limit was higher: refused before the worker sees it
+     * (hb__checkpoint_record would refuse it only after the load). */
+    if (snap.len > sb->opts.max_state_size) {
+        r = hb__sandbox_fail(sb, HB_ESTATESIZE,
+                             "stored snapshot %s of %s (saved by v%llu) is %zu bytes, more than "
+                             "this sandbox's max_state_size %zu: not restored; it keeps the "
+                             "state it had",
+                             name, plugin, (unsigned long long)snap.version, snap.len,
+                             sb->opts.max_state_size);
+        hb_checkpoint_rec_release(&snap);
+        return r;
+    }
     /* Our own copy: plugin may be the slot's name, which a crash during
      * the restore can take away (recover.c drops a slot it cannot load). */
     char *pname = strdup(plugin);

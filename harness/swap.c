@@ -184,7 +184,7 @@ static int swap_once(hb_sandbox *sb, hb_slot *s, const hb_version_rec *rec, hb_t
     hb__carry_prepare(sb, s, path, rec->version, is_rollback, &carry);
     hb__et_mark(HB_ET_SWAP);
     /* wait_ack: a named sandbox's checkpoint is durable before new code runs */
-    r = hb__rpc_swap(sb, s->name, path, rec->version, sb->named,
+    r = hb__rpc_swap(sb, s->name, path, old.version, rec->version, sb->named,
                      carry.wire.present ? &carry.wire : NULL, on_old_state, &ctx, &prog, &lr,
                      &err);
     hb__et_mark(HB_ET_SWAPPED);

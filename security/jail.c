@@ -162,9 +162,11 @@ int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out)
     }
     hb__argv_push(&s, "--");
     /* bwrap passes its fds through untouched: the user namespace's fd would
-     * reach the command (a compiler, a worker). A shell closes it and
-     * execs the command, keeping its pid (pid 1 with as_pid_1). */
-    if (j->userns_fd > 0)
+     * reach the command (a compiler). A shell closes it and execs the
+     * command, keeping its pid (pid 1 with as_pid_1); a command that closes
+     * it itself (the worker) is started directly, without the shell's
+     * ~1.5 ms. */
+    if (j->userns_fd > 0 && !j->cmd_closes_userns)
         hb__argv_pushl(&s, "/bin/sh", "-c", "exec " HB_JAIL_USERNS_FD_STR "<&- \"$@\"",
                        "hotbox-jail", NULL);
     hb__argv_push_all(&s, cmd);
@@ -636,7 +638,11 @@ void hb_jail_view_free(char *view)
 {
     if (!view)
         return;
+    struct stat st;
+    bool leased = stat(view, &st) == 0 && st.st_gid != HB_JAIL_HOST_GID;
     hb__rm_rf(view);
+    if (leased)
+        hb__jail_view_release_id(st.st_gid);
     free(view);
 }
 

@@ -81,6 +81,11 @@ typedef struct hb_jail {
     int userns_fd;             /* > 0: join this user namespace (from
                                   hb_jail_userns_new()) instead of
                                   --unshare-user; 0: bwrap makes one */
+    bool cmd_closes_userns;    /* with userns_fd: the command closes
+                                  HB_JAIL_USERNS_FD itself before anything
+                                  untrusted runs (the worker closes every
+                                  inherited fd first thing, worker/main.c),
+                                  so no shell is put in front of it */
     char *const *setenv;       /* "NAME=value" entries bwrap sets for the
                                   command (--setenv), never in its own
                                   environment (bwrap runs as root under a
@@ -137,8 +142,9 @@ bool hb_jail_drops_root(void);
  * to the spawn (util/process.h) as fd HB_JAIL_USERNS_FD of the child
  * ({userns_fd, HB_JAIL_USERNS_FD} in its fd map): bwrap, still root, joins
  * it there, and every process inside runs as HB_JAIL_HOST_UID. Close it
- * after the spawn. The jail's command does not inherit it: a shell closes
- * it before exec'ing the command (the only fd bwrap would pass through).
+ * after the spawn. The jail's command does not keep it: a shell closes it
+ * before exec'ing the command (the only fd bwrap would pass through), or,
+ * with hb_jail.cmd_closes_userns, the command itself (the worker).
  * Costs one short-lived fork. 0 or -errno with *err set. */
 int hb_jail_userns_new(int *out, char **err);
 #define HB_JAIL_USERNS_FD 9 /* one digit: a POSIX shell can close it */
@@ -181,8 +187,43 @@ int hb_jail_view_add(const char *view, const char *file, char **err);
  * malloc'ed. 0 or -errno with *err set. */
 int hb_jail_view_worker(const char *view, const char *worker_path, char **out, char **err);
 
-/* Removes the view and frees the string. NULL is fine. */
+/* Removes the view and frees the string (and the view's worker id, see
+ * below). NULL is fine. */
 void hb_jail_view_free(char *view);
+
+/* ---- worker ids (idlease.c) ------------------------------------------------
+ * A root manager's worker without the jail drops root (rootdrop.c) to a
+ * uid and gid of its sandbox's own, leased with the sandbox's object view:
+ * the view's group is that id (the view stays root-owned, mode 0710), so
+ * exactly that sandbox's workers (its spare, its restarts) can reach its
+ * objects, and the workers of two sandboxes cannot open each other's files
+ * (a 0600 file in /tmp) or signal each other by uid. Jailed workers keep
+ * HB_JAIL_HOST_UID: each jail has its own pid namespace and /tmp.
+ *
+ * The range: HB_WORKER_ID_FIRST .. HB_WORKER_ID_FIRST + HB_WORKER_ID_COUNT
+ * - 1 (2147221504-2147287039, 0x7ffc0000-0x7ffcffff), uid = gid, beside
+ * HB_JAIL_HOST_UID in the range nothing hands out (see above). A manager
+ * process locks one slot of HB_WORKER_ID_PER_SLOT ids (a file under
+ * HB_WORKER_ID_DIR, locked until it exits), skips ids the account
+ * databases name or a running process holds, and fails closed (-EUSERS,
+ * naming the range) when the slot is used up. An id freed with its view is
+ * handed out again only after the rest of the slot (next-fit); files a
+ * sandbox left in a shared directory stay its id's. */
+#define HB_WORKER_ID_FIRST 0x7ffc0000u
+#define HB_WORKER_ID_SLOTS 64
+#define HB_WORKER_ID_PER_SLOT 1024u
+#define HB_WORKER_ID_COUNT (HB_WORKER_ID_SLOTS * HB_WORKER_ID_PER_SLOT)
+#define HB_WORKER_ID_RUN "/run/hotbox"
+#define HB_WORKER_ID_DIR HB_WORKER_ID_RUN "/worker-ids"
+
+/* The id (uid = gid) of view's workers: the one the view already has, or
+ * a new lease (the view's group becomes it). 0 or -errno with *err set
+ * (-EUSERS: none left; -EINVAL: no view). Thread-safe. */
+int hb_jail_view_identity(const char *view, unsigned *id, char **err);
+
+/* (for hb_jail_view_free) Gives a view's id back; ids not leased by this
+ * process are ignored. */
+void hb__jail_view_release_id(unsigned gid);
 
 /* Removes the views that managers which died without freeing them (kill
  * -9) left in the places hb_jail_view_new uses for dir_hint: views are

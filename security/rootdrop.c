@@ -7,8 +7,8 @@
  * /etc/shadow, write /proc/sys/kernel/core_pattern, chown any file or
  * signal the manager: root with all capabilities is host root.
  *
- * What: the identity a jail maps (jail.h: HB_JAIL_HOST_UID/GID, a uid
- * nothing else runs as), no supplementary groups, no capability in any
+ * What: the uid/gid the harness leased for the worker's sandbox (jail.h:
+ * worker ids, a uid nothing else runs as), no supplementary groups, no capability in any
  * set (bounding, ambient, inheritable, permitted, effective), securebits
  * that keep a later uid 0 from regaining any (NOROOT, locked), no new
  * privileges (set-uid files do not elevate), not dumpable (its /proc files

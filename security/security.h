@@ -124,7 +124,7 @@ int hb_sec_apply_profile_guard(hb_profile p, unsigned allow, int fd, hb_sec_appl
                                char *err, size_t errlen);
 
 /* (rootdrop.c) A worker a root manager started without the jail becomes
- * uid/gid (the jail's host ids, jail.h) with no groups, no capability in
+ * uid/gid (its sandbox's worker id, jail.h) with no groups, no capability in
  * any set, locked NOROOT securebits, no_new_privs and not dumpable. Call it
  * before starting threads and before hb_sec_apply_profile. 0, or a
  * negative errno with the step that failed in why. */
@@ -220,7 +220,7 @@ typedef struct hb_sec_cmd {
                          than its profile asks for, or under permissive; the
                          caller emits it as an HB_EVENT_WARNING; else NULL */
     /* Appended: not wrapped, yet a root manager's strict or standard
-     * worker: it drops root to HB_JAIL_HOST_UID/GID itself (--run-as,
+     * worker: it drops root to its sandbox's worker id (jail.h) itself (--run-as,
      * rootdrop.c), and LOAD/SWAP must name objects by their path in the
      * sandbox's view (jail.h), which that uid can reach. */
     bool run_as;

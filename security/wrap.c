@@ -13,10 +13,13 @@
  * the fd on with hb_jail_drop_root()).
  *
  * Without the jail (bwrap unusable, HOTBOX_BWRAP="") a root manager's
- * strict or standard worker is told to drop root (--run-as, the jail's
- * host uid/gid: rootdrop.c) before any plugin code runs, and names its
- * objects by the view's host path (hb_sec_cmd.run_as): the store may be
- * out of that uid's reach. The permissive profile keeps the manager's uid.
+ * strict or standard worker is told to drop root (--run-as, a uid/gid of
+ * its sandbox's own, leased with the sandbox's object view: jail.h, worker
+ * ids; rootdrop.c) before any plugin code runs, and names its objects by
+ * the view's host path (hb_sec_cmd.run_as): the store may be out of that
+ * uid's reach. Such a worker (strict or standard, unjailed, root or not)
+ * also starts in / (--chdir), not in the manager's working directory. The
+ * permissive profile keeps the manager's uid and directory.
  *
  * Environment (the same wrapped or not, and bwrap's own, so /proc/1/environ
  * holds nothing else): PATH=/usr/bin:/bin, HOME and TMPDIR = the scratch
@@ -106,12 +109,27 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
         free(warn);
         warn = more;
     }
+    /* The uid and gid of this sandbox's own (jail.h: worker ids), leased
+     * with its object view: never shared with another sandbox's worker. */
+    char idarg[32];
+    unsigned id = 0;
+    if (run_as) {
+        int ir = hb_jail_view_identity(sp->objects_src, &id, err);
+        if (ir < 0) {
+            free(warn);
+            return ir;
+        }
+        snprintf(idarg, sizeof(idarg), "%u:%u", id, id);
+    }
     hb_argv wa = HB_ARGV_INIT;
     hb__argv_pushl(&wa, sp->worker_path, "--fd", fdarg, "--profile", spec->name, NULL);
-    char idarg[32];
-    snprintf(idarg, sizeof(idarg), "%u:%u", HB_JAIL_HOST_UID, HB_JAIL_HOST_GID);
     if (run_as)
         hb__argv_pushl(&wa, "--run-as", idarg, NULL);
+    /* Without the jail (which starts it in its scratch directory) the
+     * worker would keep the manager's working directory: plugin code
+     * starts in / instead. */
+    if (!wrap && spec->namespaces)
+        hb__argv_pushl(&wa, "--chdir", "/", NULL);
     if (unix_ok)
         hb__argv_pushl(&wa, "--allow", "unix", NULL);
     if (sp->ring_fd > 0)
@@ -174,6 +192,7 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
                      .as_pid_1 = true,
                      .info_fd = sp->info_fd > 0 ? sp->info_fd : -1,
                      .userns_fd = c.userns_fd,
+                     .cmd_closes_userns = true, /* close_other_fds, worker/main.c */
                      .setenv = extra};
         r = extra ? hb_jail_argv(&j, cmd, &c.argv) : -ENOMEM;
         hb__strv_free(extra);

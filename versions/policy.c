@@ -32,6 +32,12 @@ int hb_policy_fallback_find(hb_store *s, const char *plugin, uint64_t below, uin
     return hb_store_newest_of(s, plugin, fallback_set(), below, exclude, out);
 }
 
+int hb_policy_fallback_version(hb_store *s, const char *plugin, uint64_t below,
+                               uint64_t exclude, uint64_t *out)
+{
+    return hb_store_newest_version(s, plugin, fallback_set(), below, exclude, out);
+}
+
 int hb_policy_pin_find(hb_store *s, const char *plugin, uint64_t below, hb_version_rec *out)
 {
     return hb_store_newest_of(s, plugin, 1u << HB_VERSION_GOOD | 1u << HB_VERSION_ACTIVE, below,

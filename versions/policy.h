@@ -43,10 +43,15 @@ bool hb_policy_fallback_ok(hb_version_status st);
 int hb_policy_fallback_find(hb_store *s, const char *plugin, uint64_t below, uint64_t exclude,
                             hb_version_rec *out);
 
+/* The same, answering only the version number (hb_pin: no record read). */
+int hb_policy_fallback_version(hb_store *s, const char *plugin, uint64_t below,
+                               uint64_t exclude, uint64_t *out);
+
 /* The same rule over a list already read (v sorted by version ascending,
  * as hb_store_list returns it), scanning v[0..from) newest first: the
  * index of the version hb_policy_fallback_find would give, or
- * HB_POLICY_NONE. For hb_pin, which changes every newer version anyway. */
+ * HB_POLICY_NONE. For tests and benches that compare it with the index
+ * search. */
 size_t hb_policy_fallback(const hb_version_rec *v, size_t from, uint64_t below,
                           uint64_t exclude);
 

@@ -313,38 +313,13 @@ int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_
 int hb_store_newest_of(hb_store *s, const char *plugin, unsigned statuses, uint64_t below,
                        uint64_t exclude, hb_version_rec *out)
 {
-    if (!s || !plugin || !out || exclude > INT64_MAX)
+    if (!s || !out)
         return -EINVAL;
-    if (below > INT64_MAX)
-        below = INT64_MAX;
     hb__store_lock(s);
-    /* One index search (versions_by_status) per status asked for, each
-     * stopping at its newest row: a status IN (...) list would make SQLite
-     * sort every matching row of the history to honour the ORDER BY. */
-    int64_t best = 0;
-    int r = 0;
-    for (unsigned st = 0; r == 0 && st <= HB_VERSION_ROLLED_BACK; st++) {
-        if (!(statuses & (1u << st)))
-            continue;
-        sqlite3_stmt *q = NULL;
-        r = hb__store_prepare_bind(s, &q,
-                "SELECT version FROM versions WHERE plugin=?1 AND status=?2 AND version<?3 "
-                "AND version<>?4 ORDER BY version DESC LIMIT 1",
-                "tiuu", plugin, (int)st, below, exclude);
-        if (r < 0)
-            break;
-        int rc = sqlite3_step(q);
-        if (rc == SQLITE_ROW && sqlite3_column_int64(q, 0) > best)
-            best = sqlite3_column_int64(q, 0);
-        else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-            r = hb__store_dberr(s, rc, "finding a version by status");
-        hb__store_finish(s, q);
-    }
-    if (r == 0 && !best)
-        r = hb__store_seterr(s, -ENOENT, "%s has no version of the statuses asked for below v%" PRIu64,
-                             plugin, below);
+    uint64_t v = 0;
+    int r = hb_store_newest_version(s, plugin, statuses, below, exclude, &v);
     if (r == 0)
-        r = hb_store_get(s, plugin, (uint64_t)best, out);
+        r = hb_store_get(s, plugin, v, out);
     hb__store_unlock(s);
     return r;
 }

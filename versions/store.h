@@ -145,6 +145,30 @@ int hb_store_input_sets(hb_store *s, const char *plugin, size_t max, hb_version_
 int hb_store_newest_of(hb_store *s, const char *plugin, unsigned statuses, uint64_t below,
                        uint64_t exclude, hb_version_rec *out);
 
+/* (history.c) The same question, answering only the version number. */
+int hb_store_newest_version(hb_store *s, const char *plugin, unsigned statuses, uint64_t below,
+                            uint64_t exclude, uint64_t *out);
+
+/* (history.c) The version and status of each version of plugin newer than
+ * `above` (0: all), oldest first: two columns of the versions table, none
+ * of the lists. *out: malloc'ed (free), *n entries (0 and NULL when none). */
+typedef struct hb_version_stat {
+    uint64_t version;
+    hb_version_status status;
+} hb_version_stat;
+int hb_store_statuses(hb_store *s, const char *plugin, uint64_t above, hb_version_stat **out,
+                      size_t *n);
+
+/* (history.c) One list of one version (0: the newest), in its stored
+ * order, NULL-terminated (hb__strv_free; empty when it has none): the rows
+ * of that list only. -ENOENT when there is no such version. */
+typedef enum hb_store_list_kind {
+    HB_STORE_LIST_EXPORTS,
+    HB_STORE_LIST_DEPENDS,
+} hb_store_list_kind;
+int hb_store_version_list(hb_store *s, const char *plugin, uint64_t version,
+                          hb_store_list_kind list, char ***out);
+
 /* How many list items (rows of version_lists) this handle has read so
  * far: tests count what a path reads with it. */
 uint64_t hb_store_list_items_read(hb_store *s);

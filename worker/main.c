@@ -134,7 +134,7 @@ static void init_dies_of_signals(void)
 static int usage(void)
 {
     fprintf(stderr, "usage: hotbox-worker --fd N [--profile strict|standard|permissive] "
-                    "[--ring M] [--preload LIB] [--allow unix] [--run-as UID:GID]\n"
+                    "[--ring M] [--preload LIB] [--allow unix] [--run-as UID:GID] [--chdir DIR]\n"
                     "(started by the hotbox library, not by hand)\n");
     return EXIT_USAGE;
 }
@@ -180,6 +180,7 @@ int main(int argc, char **argv)
     unsigned allow = 0; /* --allow unix: a plugin.json allow-list's sockets */
     bool helper = false; /* --watch-helper FD: watch_helper.c */
     const char *run_as = NULL; /* --run-as UID:GID: rootdrop.c */
+    const char *chdir_to = NULL; /* --chdir DIR: security/wrap.c */
     for (int i = 1; i < argc; i += 2) {
         if (i + 1 >= argc)
             return usage();
@@ -195,6 +196,8 @@ int main(int argc, char **argv)
                 return usage();
         } else if (strcmp(argv[i], "--run-as") == 0) {
             run_as = argv[i + 1];
+        } else if (strcmp(argv[i], "--chdir") == 0) {
+            chdir_to = argv[i + 1];
         } else if (strcmp(argv[i], "--preload") == 0) {
             preload = argv[i + 1];
         } else if (strcmp(argv[i], "--allow") == 0) {
@@ -237,6 +240,8 @@ int main(int argc, char **argv)
      * before fini hooks run. */
     signal(SIGPIPE, SIG_IGN);
     init_dies_of_signals();
+    /* Also the jail's user namespace (HB_JAIL_USERNS_FD, security/jail.h):
+     * bwrap passes it through and no shell closes it before us. */
     if (close_other_fds(sock) < 0) {
         fprintf(stderr, "hotbox-worker: cannot close inherited fds\n");
         return 1;
@@ -254,6 +259,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "hotbox-worker: cannot drop root to uid %u: %s\n", uid, why);
             return 1;
         }
+    }
+    /* An unjailed worker leaves the manager's working directory (as the
+     * uid it now runs as: the directory must be reachable by it). */
+    if (chdir_to && chdir(chdir_to) < 0) {
+        fprintf(stderr, "hotbox-worker: cannot change to %s: %s\n", chdir_to, strerror(errno));
+        return 1;
     }
     /* Children a plugin spawns must not hold the channel open. */
     (void)fcntl(sock, F_SETFD, FD_CLOEXEC);

@@ -1,5 +1,6 @@
 /* worker/symbols.c - finding a plugin's own symbols: dlsym limited to the
- * object itself, and the C++ call guard (worker.h). */
+ * object itself, the C++ call guard, and what its descriptor offers
+ * (worker.h). */
 #include "worker.h"
 
 #include <hotbox/plugin.h>
@@ -48,4 +49,15 @@ void *hb__worker_cxx_guard(void *handle)
 {
     const ElfW(Sym) *sym = NULL;
     return hb__worker_own_symbol(handle, HB_PLUGIN_CXX_GUARD_SYMBOL, &sym);
+}
+
+uint32_t hb__worker_hooks_of(const hb_plugin_descriptor *d)
+{
+    return (d->init ? HB_PROTO_HOOK_INIT : 0) | (d->fini ? HB_PROTO_HOOK_FINI : 0) |
+           (d->save ? HB_PROTO_HOOK_SAVE : 0) | (d->migrate ? HB_PROTO_HOOK_MIGRATE : 0);
+}
+
+const char *hb__worker_desc_name(const hb_plugin_descriptor *d)
+{
+    return d->name ? d->name : "";
 }

@@ -147,17 +147,6 @@ static wplugin *find_plugin(worker *w, const char *name)
     return NULL;
 }
 
-static uint32_t hooks_of(const hb_plugin_descriptor *d)
-{
-    return (d->init ? HB_PROTO_HOOK_INIT : 0) | (d->fini ? HB_PROTO_HOOK_FINI : 0) |
-           (d->save ? HB_PROTO_HOOK_SAVE : 0) | (d->migrate ? HB_PROTO_HOOK_MIGRATE : 0);
-}
-
-static const char *desc_name(const hb_plugin_descriptor *d)
-{
-    return d->name ? d->name : "";
-}
-
 /* Retires a version: fini (when it has one and `fini` is set), dlclose. */
 static void close_version(void *handle, const hb_plugin_descriptor *desc, bool fini)
 {
@@ -411,8 +400,8 @@ static int do_load(worker *w, const hb_frame *f)
     }
     w->plugins[w->nplugins++] = (wplugin){.name = name, .version = q.version, .handle = h,
                                           .desc = d, .cxx_guard = hb__worker_cxx_guard(h)};
-    hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
-                          .hooks = hooks_of(d), .state_result = state_result};
+    hb_proto_loaded ok = {.name = (char *)hb__worker_desc_name(d), .schema = d->state_schema,
+                          .hooks = hb__worker_hooks_of(d), .state_result = state_result};
     hb__proto_load_ok_encode(&w->out, f->id, &ok);
     send_frame(w);
     rc = 0;
@@ -536,8 +525,8 @@ static int do_swap(worker *w, const hb_frame *f)
     else
         close_version(old_handle, old_desc, true);
 
-    hb_proto_loaded ok = {.name = (char *)desc_name(d), .schema = d->state_schema,
-                          .hooks = hooks_of(d), .state_result = state_result,
+    hb_proto_loaded ok = {.name = (char *)hb__worker_desc_name(d), .schema = d->state_schema,
+                          .hooks = hb__worker_hooks_of(d), .state_result = state_result,
                           .previous = previous, .carry = carry};
     hb__proto_swap_ok_encode(&w->out, f->id, &ok);
     send_frame(w);

@@ -116,6 +116,9 @@ int hb__worker_tests(worker *w, const hb_frame *f, char *msg, size_t msglen);
  * would let a call reach libc as if the plugin exported it); *sym is its
  * symbol entry when known. NULL when the object has no such symbol. */
 void *hb__worker_own_symbol(void *handle, const char *name, const ElfW(Sym) **sym);
+/* symbols.c: the PROTO hook bits of a descriptor's hooks; its name ("" when unset). */
+uint32_t hb__worker_hooks_of(const struct hb_plugin_descriptor *d);
+const char *hb__worker_desc_name(const struct hb_plugin_descriptor *d);
 /* The guard a C++ plugin's HB_PLUGIN defines (hotbox/plugin.h), or NULL. */
 void *hb__worker_cxx_guard(void *handle);
 

@@ -687,8 +687,10 @@ HB_EXTERN int hb_sandbox_check(hb_sandbox *sb);
  * version with another schema converts it); state since is replaced. The
  * snapshot becomes the plugin's checkpoint (a restart resumes from it).
  * Without a migrate hook, or when migrate refuses the state, it returns
- * HB_ESNAPSHOT naming both schemas and the plugin keeps its state.
- * -ENOENT when there is no such snapshot.
+ * HB_ESNAPSHOT naming both schemas and the plugin keeps its state. A
+ * snapshot larger than this sandbox's max_state_size (taken where the
+ * limit was higher) is not restored: HB_ESTATESIZE naming both sizes, and
+ * the plugin keeps its state. -ENOENT when there is no such snapshot.
  *
  * hb_snapshot_list: the names of plugin's snapshots, sorted, as a
  * NULL-terminated array that belongs to the sandbox until the next
@@ -845,8 +847,9 @@ typedef struct hb_value {
  * while idle, another plugin's crash, a restart to recover descriptors)
  * and calls since the plugin's last checkpoint were lost with it, the next
  * call returns HB_ESTATELOST without calling anything: the plugin now
- * serves the state of its last checkpoint (or fresh state without a save
- * hook), and the caller decides whether to retry. The restart is also an
+ * serves the state of its last checkpoint (or fresh state without one, or
+ * when restoring it failed), its text says which, and the caller decides
+ * whether to retry. The restart is also an
  * HB_EVENT_RESTARTED event with an HB_EVENT_STATE_RESET per plugin that lost
  * state, and counts in hb_sandbox_usage's crashes and restarts. */
 HB_EXTERN int hb_call(hb_sandbox *sb, const char *plugin, const char *symbol,

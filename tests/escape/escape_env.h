@@ -52,6 +52,21 @@ static inline long long hb_escape_host_task_room(void)
     return room;
 }
 
+/* A manager on state, compiling with isolation and cc (NULL: the default). */
+static inline hb_manager *hb_escape_manager_at(const char *state, hb_isolation isolation,
+                                               const char *cc, hb_event_fn on_event)
+{
+    hb_manager_options o;
+    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
+    o.state_dir = state;
+    o.isolation = isolation;
+    o.cc = cc;
+    o.on_event = on_event;
+    hb_manager *m = NULL;
+    HB_CHECK_OK(hb_manager_new(&o, &m));
+    return m;
+}
+
 /* root (len bytes): filled with the new directory, named prefix-XXXXXX. */
 static inline hb_manager *hb_escape_manager_new(char *root, size_t len, const char *prefix,
                                                 hb_event_fn on_event)
@@ -61,14 +76,7 @@ static inline hb_manager *hb_escape_manager_new(char *root, size_t len, const ch
     HB_CHECK(mkdtemp(root) != NULL);
     char state[4200];
     snprintf(state, sizeof(state), "%s/.hotbox", root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_LOCAL;
-    o.on_event = on_event;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
-    return m;
+    return hb_escape_manager_at(state, HB_ISOLATION_LOCAL, NULL, on_event);
 }
 
 static inline void hb_escape_cleanup(hb_manager **m, const char *root)
@@ -109,6 +117,20 @@ static inline hb_sandbox *hb_escape_sandbox_new(hb_manager *m, const hb_sandbox_
         HB_CHECK_EQ(now.hits, ps.hits + 1); /* the case's worker is the pooled one */
     }
     return sb;
+}
+
+/* hb_escape_sandbox_new with the escape cases' options: profile, a call
+ * time limit of 20 s (slow machines), max_state_size (0: the default). */
+static inline hb_sandbox *hb_escape_sandbox_of(hb_manager *m, hb_profile profile,
+                                               size_t max_state)
+{
+    hb_sandbox_options so;
+    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
+    so.profile = profile;
+    so.call_timeout_ms = 20000;
+    if (max_state)
+        so.max_state_size = max_state;
+    return hb_escape_sandbox_new(m, &so);
 }
 
 #endif /* HB_TESTS_ESCAPE_ENV_H */

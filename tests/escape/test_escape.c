@@ -81,13 +81,7 @@ static hb_sandbox *sandbox(hb_profile profile)
         mgr = hb_escape_manager_new(root, sizeof(root), "hb-escape", on_event);
         atexit(cleanup);
     }
-    hb_sandbox_options so;
-    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
-    so.profile = profile;
-    so.call_timeout_ms = 20000;
-    if (max_state)
-        so.max_state_size = max_state;
-    return hb_escape_sandbox_new(mgr, &so);
+    return hb_escape_sandbox_of(mgr, profile, max_state);
 }
 
 static void load(hb_sandbox *sb, const char *name)
@@ -585,15 +579,7 @@ static void case_outside_attach(void)
 
 static hb_manager *ns_manager(const char *state)
 {
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_NAMESPACE;
-    o.on_event = on_event;
-    hb_manager *m = NULL;
-    if (hb_manager_new(&o, &m) != 0)
-        HB_FAIL_("hb_manager_new with the namespace backend failed");
-    return m;
+    return hb_escape_manager_at(state, HB_ISOLATION_NAMESPACE, NULL, on_event);
 }
 
 /* A project: <root>/proj holding a secret file, the state directory
@@ -676,13 +662,7 @@ static void case_compile_environ(void)
                      "HB_EXPORT_FN int32_t one(void) { return 1; }\n"
                      "HB_PLUGIN(\"envp\", 1, 0, 0, 0, 0);\n");
     snprintf(state, sizeof(state), "%s/.hotbox-env", root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_NAMESPACE;
-    o.cc = cc;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_manager *m = hb_escape_manager_at(state, HB_ISOLATION_NAMESPACE, cc, NULL);
     hb_sandbox *sb = NULL;
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
     int r = hb_load(sb, plug);
@@ -748,13 +728,7 @@ static void case_compile_host_uid(void)
     hb_escape_write_text(cc, script);
     HB_CHECK(chmod(cc, 0755) == 0);
     snprintf(state, sizeof(state), "%s/.hotbox", proj);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_NAMESPACE;
-    o.cc = cc;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_manager *m = hb_escape_manager_at(state, HB_ISOLATION_NAMESPACE, cc, NULL);
     hb_sandbox *sb = NULL;
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
     int r = hb_load(sb, plug);
@@ -1131,13 +1105,7 @@ static void case_compile_shared_uid(void)
                      "HB_PLUGIN(\"mapp\", 1, 0, 0, 0, 0);\n");
     HB_CHECK(chmod(file, 0644) == 0);
     snprintf(state, sizeof(state), "%s/.hotbox-map", root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_NAMESPACE;
-    o.cc = cc;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_manager *m = hb_escape_manager_at(state, HB_ISOLATION_NAMESPACE, cc, NULL);
     hb_sandbox *sb = NULL;
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
     int r = hb_load(sb, plug);
@@ -1199,13 +1167,7 @@ static void case_compile_job_symlink(void)
                      "HB_PLUGIN(\"depp\", 1, 0, 0, 0, 0);\n");
     HB_CHECK(chmod(file, 0644) == 0);
     snprintf(state, sizeof(state), "%s/.hotbox-dep", root);
-    hb_manager_options o;
-    HB_CHECK_OK(hb_manager_options_init(&o, HB_MANAGER_OPTIONS_VERSION));
-    o.state_dir = state;
-    o.isolation = HB_ISOLATION_NAMESPACE;
-    o.cc = cc;
-    hb_manager *m = NULL;
-    HB_CHECK_OK(hb_manager_new(&o, &m));
+    hb_manager *m = hb_escape_manager_at(state, HB_ISOLATION_NAMESPACE, cc, NULL);
     hb_sandbox *sb = NULL;
     HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
     int r = hb_load(sb, plug);

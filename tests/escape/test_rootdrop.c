@@ -1,6 +1,7 @@
 /* tests/escape/test_rootdrop.c - a root manager's worker without the jail
  * (bwrap unusable; here HOTBOX_BWRAP="") must not be root: under strict
- * and standard it drops to the jail's host uid, no capability, before any
+ * and standard it drops to a uid of its sandbox's own (security/jail.h:
+ * worker ids), no capability, before any
  * plugin code runs (security/rootdrop.c). Plugin code then cannot read
  * /etc/shadow, write /proc/sys/kernel/core_pattern, chown or chmod a root
  * file, read the manager's store database or signal the manager; and the
@@ -13,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +27,10 @@
 #include "hotbox/hotbox.h"
 #include "escape_env.h"
 
-#define JAIL_HOST_UID 2147220990 /* security/jail.h: HB_JAIL_HOST_UID */
+/* security/jail.h: HB_WORKER_ID_FIRST, HB_WORKER_ID_COUNT (a root
+ * manager's unjailed worker gets a uid of its sandbox's own from there) */
+#define WORKER_ID_FIRST 0x7ffc0000u
+#define WORKER_ID_COUNT 65536u
 
 static char root[4096];
 static hb_manager *mgr;
@@ -51,11 +56,7 @@ static hb_sandbox *sandbox(hb_profile profile)
         mgr = hb_escape_manager_new(root, sizeof(root), "hb-rootdrop", NULL);
         atexit(cleanup);
     }
-    hb_sandbox_options so;
-    HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));
-    so.profile = profile;
-    so.call_timeout_ms = 20000;
-    return hb_escape_sandbox_new(mgr, &so);
+    return hb_escape_sandbox_of(mgr, profile, 0);
 }
 
 /* hb_sandbox_new that is expected to fail (its error must say why);
@@ -105,9 +106,9 @@ static void attempt(hb_sandbox *sb, const char *what, const char *path, int32_t 
 }
 
 /* The fallback (no jail), and the uid its strict/standard worker must
- * run as: the jail's host uid under a root manager; an unprivileged
- * manager's own uid (nothing to drop: the worker is not root either, and
- * must still start). */
+ * run as: one of the worker id range under a root manager (-1 here); an
+ * unprivileged manager's own uid (nothing to drop: the worker is not root
+ * either, and must still start). */
 static bool as_root;
 static int32_t unjailed_uid(void)
 {
@@ -116,7 +117,17 @@ static int32_t unjailed_uid(void)
     if (!as_root)
         printf("(not root: the worker keeps this uid %d, there is nothing to drop)\n",
                (int)getuid());
-    return as_root ? JAIL_HOST_UID : (int32_t)getuid();
+    return as_root ? -1 : (int32_t)getuid();
+}
+
+/* uid is what unjailed_uid() wants. */
+static void check_uid(int32_t uid, int32_t want)
+{
+    if (want >= 0)
+        HB_CHECK_EQ(uid, want);
+    else if ((uint32_t)uid < WORKER_ID_FIRST || (uint32_t)uid - WORKER_ID_FIRST >= WORKER_ID_COUNT)
+        HB_FAIL_("worker uid %u is not in the worker id range %u-%u", (unsigned)uid,
+                 WORKER_ID_FIRST, WORKER_ID_FIRST + WORKER_ID_COUNT - 1);
 }
 
 static void case_drop(void)
@@ -147,7 +158,7 @@ static void case_drop(void)
         int32_t uid = -1;
         HB_CHECK_OK(hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid));
         printf("  worker uid %d\n", uid);
-        HB_CHECK_EQ(uid, want);
+        check_uid(uid, want);
         attempt(sb, "read /etc/shadow", "/etc/shadow", 0);
         attempt(sb, "write core_pattern", "/proc/sys/kernel/core_pattern", 1);
         attempt(sb, "chown a root file", target, 2);
@@ -180,7 +191,7 @@ static void case_drop(void)
         if (rc == HB_ESTATELOST)
             rc = hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid);
         HB_CHECK_OK(rc);
-        HB_CHECK_EQ(uid, want);
+        check_uid(uid, want);
         hb_sandbox_free(sb);
     }
 }
@@ -221,7 +232,7 @@ static void case_flow(void)
     load_probe(sb); /* and all of it as the uid the worker must have */
     int32_t uid = -1;
     HB_CHECK_OK(hb_callf(sb, "root_drop", "esc", "Zi)i", "", 4, &uid));
-    HB_CHECK_EQ(uid, want);
+    check_uid(uid, want);
     hb_sandbox_free(sb);
 }
 

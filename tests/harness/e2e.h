@@ -102,6 +102,23 @@ static __attribute__((unused)) char *e2e_write(const char *plugin, const char *f
     return e2e_ring(dir);
 }
 
+/* Plugin "c" (file c.c): a counter, inc() returns the count; with hooks, a
+ * save of its 8 bytes and a migrate that first runs migrate_body (C
+ * statements: a crash, a hang) and then takes them back. */
+static __attribute__((unused)) char *e2e_counter_plugin(bool hooks, const char *migrate_body)
+{
+    char src[2048];
+    snprintf(src, sizeof(src),
+             "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n"
+             "static int64_t n;\n"
+             "int64_t inc(void) { return ++n; }\n"
+             "static int save(void **d, size_t *l) { int64_t *p = malloc(8); if (!p) return -1; *p = n; *d = p; *l = 8; return 0; }\n"
+             "static int migrate(const void *d, size_t l, uint32_t s) { (void)s; %s if (l != 8) return -1; memcpy(&n, d, 8); return 0; }\n"
+             "HB_PLUGIN(\"c\", 1, 0, 0, %s, %s);\n",
+             migrate_body, hooks ? "save" : "0", hooks ? "migrate" : "0");
+    return e2e_write("c", "c.c", src);
+}
+
 /* The manager options of every end-to-end test: the test's own state
  * directory (<root>/.hotbox), local isolation, events to on_event with
  * userdata. A case changes what it needs (cc, cflags) before

@@ -14,25 +14,10 @@
 
 static e2e_events ev;
 
-/* A counter whose migrate (used only to restore a checkpoint here: there is
- * no swap) does what body says. */
-static char *plugin(const char *body)
-{
-    char src[2048];
-    snprintf(src, sizeof(src),
-             "#include <hotbox/plugin.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n"
-             "static int64_t n;\n"
-             "int64_t inc(void) { return ++n; }\n"
-             "static int save(void **d, size_t *l) { int64_t *p = malloc(8); if (!p) return -1; *p = n; *d = p; *l = 8; return 0; }\n"
-             "static int migrate(const void *d, size_t l, uint32_t s) { (void)d; (void)l; (void)s; %s return 0; }\n"
-             "HB_PLUGIN(\"c\", 1, 0, 0, save, migrate);\n",
-             body);
-    return e2e_write("c", "c.c", src);
-}
-
 static void restore_kills(const char *body, const char *how)
 {
-    char *dir = plugin(body);
+    /* its migrate runs only to restore a checkpoint here: no swap */
+    char *dir = e2e_counter_plugin(true, body);
     hb_manager *m = e2e_manager(&ev);
     hb_sandbox_options so;
     HB_CHECK_OK(hb_sandbox_options_init(&so, HB_SANDBOX_OPTIONS_VERSION));

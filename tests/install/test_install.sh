@@ -19,6 +19,17 @@ test -f "$work/stage/include/hotbox/plugin.h"
 test -f "$work/stage/lib/pkgconfig/hotbox.pc"
 test -f "$work/stage/lib/cmake/hotbox/hotboxConfig.cmake"
 
+# No empty element in any RUNPATH (a leading, trailing or doubled ':'): the
+# loader reads it as the current directory. The build tree's hotbox once
+# ended in ':' (CMake's room for an in-place rewrite at install).
+for f in "$build_dir/bin/hotbox" "$work/stage/bin/hotbox" "$work/stage/lib/libhotbox.so" \
+         "$work/stage/libexec/hotbox/hotbox-worker"; do
+  rp=$(readelf -d "$f" | sed -n 's/.*R\(UN\)\{0,1\}PATH.*\[\(.*\)\]/\2/p')
+  case ":$rp:" in
+    *::*) if [ -n "$rp" ]; then echo "FAIL: $f: RUNPATH '$rp' has an empty element" >&2; exit 1; fi ;;
+  esac
+done
+
 # Only the public API is exported from the shared library.
 if nm -D --defined-only "$work/stage/lib/libhotbox.so" | awk '{print $3}' | grep -v '^hb_' | grep -v '^_' | grep -v '^HOTBOX_' | grep -q .; then
   echo "FAIL: libhotbox.so exports non-hb_ symbols:" >&2

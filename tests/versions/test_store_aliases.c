@@ -109,10 +109,9 @@ static void case_migrate_v6(void)
     hb_store *s = vs_open(state);
     bool created;
     HB_CHECK_EQ(add(s, "object A", "ih-a", &created), 1);
-    hb_store_close(s);
-    vs_raw_exec(state, "DROP TRIGGER input_aliases_follow; DROP TABLE input_aliases;"
-                       "PRAGMA user_version = 6;");
-    HB_CHECK_EQ(vs_raw_int(state, "PRAGMA user_version"), 6);
+    vs_downgrade(s, state,
+                 "DROP TRIGGER input_aliases_follow; DROP TABLE input_aliases;"
+                 "PRAGMA user_version = 6;", 6);
     s = vs_open(state);
     HB_CHECK_EQ(add(s, "object A", "ih-a2", &created), 1);
     HB_CHECK(!created);

@@ -64,4 +64,14 @@ static inline int64_t vs_raw_int(const char *state, const char *sql)
     return v;
 }
 
+/* Closes s and takes its catalogue back to an older schema with sql (raw
+ * SQL, behind the store's back), which must leave PRAGMA user_version at
+ * version. The next open migrates it. */
+static inline void vs_downgrade(hb_store *s, const char *state, const char *sql, int version)
+{
+    hb_store_close(s);
+    vs_raw_exec(state, sql);
+    HB_CHECK_EQ(vs_raw_int(state, "PRAGMA user_version"), version);
+}
+
 #endif

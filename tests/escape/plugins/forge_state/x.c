@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../forge.h"
+
 static uint32_t next_id;
 static uint32_t forged_size;
 
@@ -25,30 +27,6 @@ static void put32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (unsigned char)(v >> (8 * i));
-}
-
-/* The id of the request in the ring's request slot (at offset req_off of
- * the "hotbox-ring" memfd: the test passes proto/ring.h's offsetof; a
- * frame's id at offset 8). */
-static int ring_request_id(uint32_t req_off, uint32_t *id)
-{
-    FILE *m = fopen("/proc/self/maps", "re");
-    if (!m)
-        return -errno;
-    char line[512];
-    unsigned long lo = 0;
-    while (fgets(line, sizeof(line), m))
-        if (strstr(line, "hotbox-ring")) {
-            lo = strtoul(line, NULL, 16);
-            break;
-        }
-    fclose(m);
-    if (!lo)
-        return -ENOENT;
-    const unsigned char *req = (const unsigned char *)lo + req_off;
-    *id = (uint32_t)req[8] | (uint32_t)req[9] << 8 | (uint32_t)req[10] << 16 |
-          (uint32_t)req[11] << 24;
-    return 0;
 }
 
 /* Arms the save hook to forge `size` bytes of state; req_off is where the
@@ -77,23 +55,7 @@ static void forge(void)
     f[16] = 1;            /* has_save */
     put32(f + 17, forged_size);
     memset(f + 21, 'F', forged_size);
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        struct stat st;
-        int fd = atoi(e->d_name);
-        if (e->d_name[0] == '.' || fd == dirfd(d) || fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode))
-            continue;
-        size_t off = 0;
-        while (off < 12 + payload) {
-            ssize_t n = send(fd, f + off, 12 + payload - off, MSG_NOSIGNAL);
-            if (n <= 0)
-                break;
-            off += (size_t)n;
-        }
-    }
-    if (d)
-        closedir(d);
+    send_to_sockets(f, 12 + payload);
     free(f);
 }
 
