@@ -70,7 +70,11 @@ static int unjailed_child(void)
         bool want = root && ps[i] != HB_PROFILE_PERMISSIVE;
         /* --run-as ID:ID, the view's own id from the worker range, the
          * view's group */
-        const char *ids = opt_value(c.argv, "--run-as");
+        const char *ids_arg = opt_value(c.argv, "--run-as");
+        char ids_buf[64] = "";
+        if (ids_arg) /* kept past the release of c below */
+            snprintf(ids_buf, sizeof(ids_buf), "%s", ids_arg);
+        const char *ids = ids_arg ? ids_buf : NULL;
         unsigned u = 0, g = 0;
         struct stat st;
         if (ids && (sscanf(ids, "%u:%u", &u, &g) != 2 || u != g || u < HB_WORKER_ID_FIRST ||
