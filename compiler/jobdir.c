@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "backend.h"
@@ -187,7 +189,15 @@ int hb__jobdir_copy_out(pid_t jail_pid, const char *job_dir, uint64_t max_bytes,
         close(sfd);
         return r;
     }
-    r = copy_tree(&c, sfd, dfd, "", 0);
+    /* A full tmpfs: the compiler's writes failed with ENOSPC at the limit,
+     * which is the error to report, not what it did next. */
+    struct statfs fs;
+    if (fstatfs(sfd, &fs) == 0 && fs.f_type == TMPFS_MAGIC && fs.f_bavail == 0) {
+        r = over_limit(&c, "bytes");
+        close(sfd);
+    } else {
+        r = copy_tree(&c, sfd, dfd, "", 0); /* takes sfd */
+    }
     close(dfd);
     if (r < 0)
         (void)hb__jobdir_empty(job_dir); /* nothing half-copied stays behind */
