@@ -13,7 +13,10 @@
  *   - /etc/alternatives (cc is a link through it on Debian) and the
  *     compiler's own file (not its directory: ccinfo.h) when it is outside
  *     /usr (read-only);
- *   - the job directory (read-write).
+ *   - the job directory (read-write): a tmpfs of max_job_bytes, not the
+ *     host's directory; it starts as a copy of the host's (an earlier
+ *     step's outputs) and is copied back out, bounded, when the compiler
+ *     is done (handover_script, jobdir.c).
  * Not the plugin's parent directory itself (its other files, hidden
  * directories such as the state directory .hotbox, a home directory's
  * .ssh), not the state directory, not HOME. Because every directory appears
