@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -143,7 +144,9 @@ static int handover(const hb__run_ctx *ctx, int jail_init, pid_t jail_pid, char 
     int r = ctx->collect(ctx, jail_pid, err);
     if (r < 0)
         return r;
-    (void)hb__write_full(ctx->jail_done, "\n", 1);
+    /* MSG_NOSIGNAL: a jail gone meanwhile must not SIGPIPE the manager. */
+    while (send(ctx->jail_done, "\n", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
     return 1;
 }
 
