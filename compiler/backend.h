@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "compiler.h"
 #include "process.h" /* hb__find_program */
@@ -49,7 +50,28 @@ typedef struct hb__run_ctx {
      * with it. */
     bool has_jail_info;
     int jail_info_wr, jail_info_rd;
+    /* The namespace backend's handover (set by it only): jail_done_child is
+     * the jail's end of a socket pair, its fd HB__JAIL_DONE_FD; when the
+     * command is done the jail writes its exit status there and waits.
+     * hb__spawn_limited then calls collect(ctx, pid of the jail's init)
+     * while the jail (its tmpfs job directory) still exists, and answers on
+     * jail_done so that the jail ends. A collect error fails the run. */
+    bool has_jail_done;
+    int jail_done, jail_done_child;
+    int (*collect)(const struct hb__run_ctx *ctx, pid_t jail_pid, char **err);
+    uint64_t max_job_bytes, max_job_files; /* for collect (defaults applied) */
 } hb__run_ctx;
+#define HB__JAIL_DONE_FD 7
+
+/* jobdir.c: the bounded copy of a jail's tmpfs job directory (job_dir,
+ * seen through /proc/<jail_pid>/root) into the host's job_dir, which is
+ * emptied first, and emptied again on failure. HB_ELIMIT naming the limit
+ * when the files hold more than max_bytes or number more than max_files;
+ * HB_EISOLATION for anything but regular files and directories. */
+int hb__jobdir_copy_out(pid_t jail_pid, const char *job_dir, uint64_t max_bytes,
+                        uint64_t max_files, char **err);
+/* Removes everything inside dir (not dir). 0 or the first -errno. */
+int hb__jobdir_empty(const char *dir);
 
 /* How one command ended. output holds stdout+stderr interleaved, at most
  * HB__MAX_CAPTURE bytes plus a truncation marker. */

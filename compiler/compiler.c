@@ -312,6 +312,8 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
         .timeout_ms = timeout_ms,
         .max_output_bytes = req->max_output_bytes ? req->max_output_bytes : HB__DEFAULT_MAX_OUTPUT,
         .max_memory_bytes = req->max_memory_bytes ? req->max_memory_bytes : HB__DEFAULT_MAX_MEMORY,
+        .max_job_bytes = req->max_job_bytes,
+        .max_job_files = req->max_job_files,
         .extra_ro_dirs = extra,
         .state = pe.vm,
     };

@@ -64,6 +64,12 @@ typedef struct hb_compile_request {
      * counters on every command, hashed; the notes (.gcno) are left in the
      * job directory, named after the objects. */
     bool coverage;
+    /* What an isolated (namespace) compile may leave in its job directory
+     * in all, over every file it writes there: the directory is a tmpfs of
+     * max_job_bytes inside the jail, copied out bounded by both (HB_ELIMIT
+     * naming the limit). 0 = 1 GiB and 100000 files. */
+    uint64_t max_job_bytes;
+    uint64_t max_job_files;
 } hb_compile_request;
 
 typedef struct hb_diag {

@@ -13,7 +13,10 @@
  *   - /etc/alternatives (cc is a link through it on Debian) and the
  *     compiler's own file (not its directory: ccinfo.h) when it is outside
  *     /usr (read-only);
- *   - the job directory (read-write).
+ *   - the job directory (read-write): a tmpfs of max_job_bytes, not the
+ *     host's directory; it starts as a copy of the host's (an earlier
+ *     step's outputs) and is copied back out, bounded, when the compiler
+ *     is done (handover_script, jobdir.c).
  * Not the plugin's parent directory itself (its other files, hidden
  * directories such as the state directory .hotbox, a home directory's
  * .ssh), not the state directory, not HOME. Because every directory appears
@@ -41,23 +44,44 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "argv.h"
 #include "backend.h"
 #include "jail.h"
+#include "plan.h"
 
 #define HB_NS_MAX_SIBLINGS 64
 
-typedef struct bind {
+typedef struct ns_bind {
     const char *path;
     bool rw;
-} bind;
+    unsigned long long tmpfs_bytes;
+} ns_bind;
+
+/* Where the host's job directory is shown read-only, for the copy-in. */
+#define HB_NS_JOB_IN "/hotbox-job-in"
+
+/* The jail's command: the copy-in (a later step sees what earlier steps
+ * made), the compiler (without the handover socket), then every other
+ * process of the jail is killed (kill -1 spares only the shell and the
+ * jail's init), the exit status goes to the host and the shell waits for
+ * the host to have copied the job directory out (jobdir.c) before the jail
+ * ends with it. */
+static const char handover_script[] =
+    "cp -R " HB_NS_JOB_IN "/. . || exit 125\n"
+    "\"$@\" 7<&-\n"
+    "rc=$?\n"
+    "kill -9 -1 2>/dev/null\n"
+    "echo $rc >&7 && read x <&7\n"
+    "exit $rc\n";
 
 static int bind_depth_cmp(const void *a, const void *b)
 {
-    const bind *x = a, *y = b;
+    const ns_bind *x = a, *y = b;
     size_t lx = strlen(x->path), ly = strlen(y->path);
     return lx < ly ? -1 : lx > ly;
 }
@@ -160,52 +184,15 @@ static bool compile_drops_root(const hb_compile_request *req, const hb_jail_bind
 }
 
 /* Everything in the job directory was made inside the jail, by a compiler
- * that may be hostile (a repository's "cc", a -fplugin in its cflags), and
- * the manager reads it outside: depfiles, objects. Only regular files and
- * directories may be there; a symbolic link (to a host file the jail never
- * showed), a FIFO (a read that never ends) or a device is refused, naming
- * the first one found in *bad. Runs after the jail has ended: nothing
- * inside can change the directory any more. Returns true when clean. */
-static bool job_dir_clean(int dfd, const char *rel, int depth, char *bad, size_t badlen)
+ * that may be hostile (a repository's "cc", a -fplugin in its cflags, a
+ * plugin.json "-wrapper"), and the manager reads it outside: depfiles,
+ * objects. jobdir.c copies it out of the jail's tmpfs, bounded, regular
+ * files and directories only, once every other process of the jail is gone
+ * (the handover script). */
+static int collect_job_dir(const hb__run_ctx *ctx, pid_t jail_pid, char **err)
 {
-    DIR *d = fdopendir(dfd);
-    if (!d) {
-        close(dfd);
-        snprintf(bad, badlen, "%s (cannot be listed)", rel);
-        return false;
-    }
-    bool ok = true;
-    struct dirent *de;
-    while (ok && (de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        struct stat st;
-        char sub[1024];
-        snprintf(sub, sizeof(sub), "%s%s%s", rel, *rel ? "/" : "", de->d_name);
-        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            snprintf(bad, badlen, "%s (cannot be examined: %s)", sub, strerror(errno));
-            ok = false;
-        } else if (S_ISDIR(st.st_mode)) {
-            int fd = depth < 8 ? openat(dirfd(d), de->d_name,
-                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                               : -1;
-            if (fd < 0) {
-                snprintf(bad, badlen, "%s (a directory too deep or not openable)", sub);
-                ok = false;
-            } else {
-                ok = job_dir_clean(fd, sub, depth + 1, bad, badlen);
-            }
-        } else if (!S_ISREG(st.st_mode)) {
-            snprintf(bad, badlen, "%s (%s)", sub,
-                     S_ISLNK(st.st_mode)    ? "a symbolic link"
-                     : S_ISFIFO(st.st_mode) ? "a FIFO"
-                     : S_ISSOCK(st.st_mode) ? "a socket"
-                                            : "a device");
-            ok = false;
-        }
-    }
-    closedir(d);
-    return ok;
+    return hb__jobdir_copy_out(jail_pid, ctx->req->job_dir, ctx->max_job_bytes,
+                               ctx->max_job_files, err);
 }
 
 static const char *const compiler_env_keep[] = {"LC_ALL", "LANG", "TZ", "SOURCE_DATE_EPOCH", NULL};
@@ -220,42 +207,55 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
         return r;
     }
     const hb_compile_request *req = ctx->req;
+    hb__run_ctx jctx = *ctx;
+    if (!jctx.max_job_bytes)
+        jctx.max_job_bytes = HB__DEFAULT_MAX_JOB_BYTES;
+    if (!jctx.max_job_files)
+        jctx.max_job_files = HB__DEFAULT_MAX_JOB_FILES;
     char *siblings[HB_NS_MAX_SIBLINGS];
     size_t ns = req->source_root ? sibling_plugins(req->source_root, req->plugin_dir, siblings,
                                                    HB_NS_MAX_SIBLINGS)
                                  : 0;
-    bind binds[HB_NS_MAX_SIBLINGS + 16];
+    ns_bind binds[HB_NS_MAX_SIBLINGS + 16];
     size_t nb = 0;
-    binds[nb++] = (bind){req->plugin_dir, false};
+    binds[nb++] = (ns_bind){req->plugin_dir, false, 0};
     /* Legacy callers naming only a source_root see its sibling plugin
      * directories (not the root itself); hotbox names source_dirs. */
     for (size_t i = 0; i < ns && !req->source_dirs; i++)
-        binds[nb++] = (bind){siblings[i], false};
+        binds[nb++] = (ns_bind){siblings[i], false, 0};
     for (char *const *d = req->source_dirs; d && *d && nb + 3 < HB_ARRAY_SIZE(binds); d++)
-        binds[nb++] = (bind){*d, false};
+        binds[nb++] = (ns_bind){*d, false, 0};
     if (req->include_dir)
-        binds[nb++] = (bind){req->include_dir, false};
-    binds[nb++] = (bind){req->job_dir, true};
+        binds[nb++] = (ns_bind){req->include_dir, false, 0};
+    /* A tmpfs, not the host's directory: what a compile (plugin code, with
+     * "-wrapper") writes there is bounded by max_job_bytes and never
+     * reaches the host's disk before the bounded copy-out (jobdir.c). */
+    binds[nb++] = (ns_bind){req->job_dir, true, jctx.max_job_bytes};
     for (char *const *d = ctx->extra_ro_dirs; d && *d && nb < HB_ARRAY_SIZE(binds); d++)
-        binds[nb++] = (bind){*d, false};
+        binds[nb++] = (ns_bind){*d, false, 0};
     /* Parents before children, so a job directory inside the plugin
      * directory stays writable and a plugin directory inside a bound
      * directory is not hidden. */
     qsort(binds, nb, sizeof(binds[0]), bind_depth_cmp);
-    hb_jail_bind jb[HB_ARRAY_SIZE(binds)];
+    hb_jail_bind jb[HB_ARRAY_SIZE(binds) + 1];
     for (size_t i = 0; i < nb; i++)
-        jb[i] = (hb_jail_bind){binds[i].path, NULL, binds[i].rw};
+        jb[i] = (hb_jail_bind){binds[i].path, NULL, binds[i].rw, binds[i].tmpfs_bytes};
     /* bwrap names the jail's init here: a timeout kills the whole jail
      * through it (spawn.c), not only bwrap's own process group. */
-    int info[2] = {-1, -1};
-    if (pipe2(info, O_CLOEXEC | O_NONBLOCK) < 0) {
+    int info[2] = {-1, -1}, done[2] = {-1, -1};
+    if (pipe2(info, O_CLOEXEC | O_NONBLOCK) < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, done) < 0 ||
+        fcntl(done[0], F_SETFL, O_NONBLOCK) < 0) {
         r = hb__seterr(err, -errno, "namespace backend: pipe: %s", strerror(errno));
+        HB_CLOSE_ALL(info[0], info[1], done[0], done[1]);
         for (size_t i = 0; i < ns; i++)
             free(siblings[i]);
         return r;
     }
+    /* Not counted in nb: compile_drops_root() checks the binds it gets. */
+    jb[nb] = (hb_jail_bind){HB_NS_JOB_IN, req->job_dir, false, 0};
     hb_jail j = {.binds = jb,
-                 .nbinds = nb,
+                 .nbinds = nb + 1,
                  .chdir = req->job_dir,
                  .etc_alternatives = true,
                  .info_fd = HB__JAIL_INFO_FD};
@@ -267,43 +267,40 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
         free(uerr);
         for (size_t i = 0; i < ns; i++)
             free(siblings[i]);
-        close(info[0]);
-        close(info[1]);
+        HB_CLOSE_ALL(info[0], info[1], done[0], done[1]);
         return r;
     }
     char **env = hb_jail_env(req->job_dir, "/tmp", compiler_env_keep, ctx->envp);
-    r = env ? hb_jail_argv(&j, argv, &bargv) : -ENOMEM;
+    hb_argv cmd = HB_ARGV_INIT;
+    hb__argv_pushl(&cmd, "/bin/sh", "-c", handover_script, "hotbox-compile", NULL);
+    hb__argv_push_all(&cmd, argv);
+    char **cargv = NULL;
+    r = hb__argv_detach(&cmd, &cargv);
+    r = env && r == 0 ? hb_jail_argv(&j, cargv, &bargv) : -ENOMEM;
+    hb__strv_free(cargv);
     if (r < 0) {
         r = hb__seterr(err, -ENOMEM, "out of memory");
     } else {
-        hb__run_ctx jctx = *ctx;
         jctx.envp = env;
         jctx.drop_root = drop;
         jctx.userns_fd = j.userns_fd;
         jctx.has_jail_info = true;
         jctx.jail_info_wr = info[1];
         jctx.jail_info_rd = info[0];
+        jctx.has_jail_done = true;
+        jctx.jail_done = done[0];
+        jctx.jail_done_child = done[1];
+        jctx.collect = collect_job_dir;
         r = hb__spawn_limited(&jctx, bargv, out, err);
         if (r >= 0 && jail_went_stale(out))
             r = hb__seterr(err, HB_EISOLATION,
                            "namespace backend: bubblewrap no longer works here (%s); the cached "
                            "verdict that it did was dropped",
                            hb_jail_unavailable());
-        char bad[1200];
-        int jfd = r < 0 ? -1 : open(req->job_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (r >= 0 && (jfd < 0 || !job_dir_clean(jfd, "", 0, bad, sizeof(bad)))) {
-            if (jfd < 0)
-                snprintf(bad, sizeof(bad), ". (cannot be opened: %s)", strerror(errno));
-            r = hb__seterr(err, HB_EISOLATION,
-                         "the compiler left %s in its job directory %s: only regular files and "
-                         "directories are accepted from inside the jail (refused, nothing read)",
-                         bad, req->job_dir);
-        }
     }
     if (j.userns_fd > 0)
         close(j.userns_fd);
-    close(info[0]);
-    close(info[1]);
+    HB_CLOSE_ALL(info[0], info[1], done[0], done[1]);
     hb__strv_free(bargv);
     hb__strv_free(env);
     for (size_t i = 0; i < ns; i++)

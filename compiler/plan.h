@@ -29,6 +29,9 @@
 
 #define HB__DEFAULT_TIMEOUT_MS 60000u
 #define HB__DEFAULT_MAX_OUTPUT (256ull << 20)
+/* What an isolated compile may leave in its job directory, in all. */
+#define HB__DEFAULT_MAX_JOB_BYTES (1ull << 30)
+#define HB__DEFAULT_MAX_JOB_FILES 100000ull
 #define HB__DEFAULT_MAX_MEMORY (2ull << 30)
 
 /* The compiler's whole environment (documented in compiler.h); tmp is the

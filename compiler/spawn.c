@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -76,12 +77,14 @@ static int ms_until(uint64_t deadline_ns)
 static int spawn_compiler(const hb__run_ctx *ctx, char *const *argv, int out_fd, pid_t *pid,
                           int *pidfd, char **err)
 {
-    hb_spawn_fd fds[5] = {{HB_SPAWN_DEVNULL, 0}, {out_fd, 1}, {out_fd, 2}};
+    hb_spawn_fd fds[6] = {{HB_SPAWN_DEVNULL, 0}, {out_fd, 1}, {out_fd, 2}};
     size_t nfds = 3;
     if (ctx->drop_root)
         fds[nfds++] = (hb_spawn_fd){ctx->userns_fd, HB_JAIL_USERNS_FD};
     if (ctx->has_jail_info)
         fds[nfds++] = (hb_spawn_fd){ctx->jail_info_wr, HB__JAIL_INFO_FD};
+    if (ctx->has_jail_done)
+        fds[nfds++] = (hb_spawn_fd){ctx->jail_done_child, HB__JAIL_DONE_FD};
     const hb_limits limits = {
         .memory_bytes = ctx->max_memory_bytes,
         .file_size = ctx->max_output_bytes,
@@ -109,13 +112,42 @@ static int spawn_compiler(const hb__run_ctx *ctx, char *const *argv, int out_fd,
 /* A pidfd of the jail's init (pid 1 of its pid namespace), from what bwrap
  * wrote on its --info-fd; -1 when it said nothing (yet) or is gone. Opened
  * as soon as bwrap reports it, so the pid cannot be reused under us. */
-static int jail_init_pidfd(int info_rd)
+static int jail_init_pidfd(int info_rd, pid_t *pid)
 {
     pid_t init;
     if (hb_jail_child_pid(info_rd, &init) < 0)
         return -1;
     int fd = hb__pidfd_open(init);
+    if (fd >= 0)
+        *pid = init;
     return fd < 0 ? -1 : fd;
+}
+
+/* The jail said its command is done (namespace.c's handover) and waits:
+ * the backend collects what it left (its pid stays the jail's init while
+ * we hold jail_init and the jail waits), then the jail is told to end.
+ * Returns 1 when the handover happened or the jail closed its end, 0 when
+ * nothing is there yet, or a collect error. */
+static int handover(const hb__run_ctx *ctx, int jail_init, pid_t jail_pid, char **err)
+{
+    char buf[32];
+    ssize_t n;
+    while ((n = read(ctx->jail_done, buf, sizeof(buf))) < 0 && errno == EINTR)
+        ;
+    if (n < 0)
+        return errno == EAGAIN ? 0 : 1;
+    if (n == 0)
+        return 1;
+    if (jail_init < 0)
+        return hb__seterr(err, HB_EISOLATION, "namespace backend: the jail's init is unknown, so "
+                                              "its job directory cannot be collected");
+    int r = ctx->collect(ctx, jail_pid, err);
+    if (r < 0)
+        return r;
+    /* MSG_NOSIGNAL: a jail gone meanwhile must not SIGPIPE the manager. */
+    while (send(ctx->jail_done, "\n", 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+    return 1;
 }
 
 /* Killing a pid namespace's init kills every process in it (a compiler's
@@ -137,7 +169,7 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
                       char **err)
 {
     int r = 0, pipefd[2] = {-1, -1}, pidfd = -1, jail_init = -1;
-    pid_t pid = -1;
+    pid_t pid = -1, jail_pid = -1;
     bool truncated = false;
 
     hb__et_mark(HB_ET_PREP);
@@ -153,13 +185,15 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
         goto out_close;
     (void)fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
 
-    bool pipe_open = true, exited = false, info_open = ctx->has_jail_info;
+    bool pipe_open = true, exited = false, info_open = ctx->has_jail_info,
+         done_open = ctx->has_jail_done;
     while (!exited) {
-        struct pollfd p[3] = {{pidfd, POLLIN, 0},
+        struct pollfd p[4] = {{pidfd, POLLIN, 0},
                               {pipe_open ? pipefd[0] : -1, POLLIN, 0},
-                              {info_open ? ctx->jail_info_rd : -1, POLLIN, 0}};
+                              {info_open ? ctx->jail_info_rd : -1, POLLIN, 0},
+                              {done_open ? ctx->jail_done : -1, POLLIN, 0}};
         int timeout = ms_until(ctx->deadline_ns);
-        int pr = poll(p, 3, timeout);
+        int pr = poll(p, 4, timeout);
         if (pr < 0 && errno == EINTR)
             continue;
         if (pr < 0) {
@@ -175,9 +209,19 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
         }
         if (p[1].revents && drain(pipefd[0], out, &truncated))
             pipe_open = false;
-        if (p[2].revents) {
+        if (p[2].revents || (p[3].revents && info_open)) {
             info_open = false;
-            jail_init = jail_init_pidfd(ctx->jail_info_rd);
+            jail_init = jail_init_pidfd(ctx->jail_info_rd, &jail_pid);
+        }
+        if (p[3].revents) {
+            int h = handover(ctx, jail_init, jail_pid, err);
+            if (h < 0) {
+                r = h;
+                kill(-pid, SIGKILL);
+                kill_jail(jail_init);
+                goto out_reap;
+            }
+            done_open = h == 0;
         }
         if (p[0].revents & POLLIN) {
             exited = true;
@@ -185,7 +229,7 @@ int hb__spawn_limited(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome
         }
     }
     if (info_open)
-        jail_init = jail_init_pidfd(ctx->jail_info_rd);
+        jail_init = jail_init_pidfd(ctx->jail_info_rd, &jail_pid);
     kill_jail(jail_init);
     /* The driver is done (or killed). Its group may still hold stragglers
      * that keep the pipe open; the zombie leader still reserves the group

@@ -139,9 +139,16 @@ int hb_jail_argv(const hb_jail *j, char *const *cmd, char ***out)
     assert(j && cmd && out);
     hb_argv s = HB_ARGV_INIT;
     add_base(&s, j);
-    for (size_t i = 0; i < j->nbinds; i++)
+    for (size_t i = 0; i < j->nbinds; i++) {
+        if (j->binds[i].tmpfs_bytes) {
+            hb__argv_push(&s, "--size");
+            hb__argv_pushf(&s, "%llu", j->binds[i].tmpfs_bytes);
+            hb__argv_pushl(&s, "--tmpfs", j->binds[i].path, NULL);
+            continue;
+        }
         hb__argv_pushl(&s, j->binds[i].rw ? "--bind" : "--ro-bind",
                 j->binds[i].src ? j->binds[i].src : j->binds[i].path, j->binds[i].path, NULL);
+    }
     /* Last: the binds above are in place, now nothing but them, /tmp,
      * /dev/shm and /dev's nodes stays writable. A read-only /proc keeps /proc/sys,
      * /proc/sysrq-trigger and /proc/<pid>/mem from being opened for

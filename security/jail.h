@@ -68,6 +68,9 @@ typedef struct hb_jail_bind {
     const char *path;
     const char *src;
     bool rw;
+    /* > 0: not a bind but a fresh tmpfs of at most this many bytes at path
+     * (writable by the jail's uid; src and rw are ignored). */
+    unsigned long long tmpfs_bytes;
 } hb_jail_bind;
 
 typedef struct hb_jail {

@@ -155,24 +155,24 @@ int hb_sec_wrap(const hb_sec_spawn *sp, hb_sec_cmd *out, char **err)
         }
         size_t nb = 0;
         if (strncmp(sp->worker_path, "/usr/", 5) != 0 || sp->worker_src)
-            binds[nb++] = (hb_jail_bind){sp->worker_path, sp->worker_src, false};
+            binds[nb++] = (hb_jail_bind){sp->worker_path, sp->worker_src, false, 0};
         if (sp->objects_dir)
-            binds[nb++] = (hb_jail_bind){sp->objects_dir, sp->objects_src, false};
+            binds[nb++] = (hb_jail_bind){sp->objects_dir, sp->objects_src, false, 0};
         if (sp->scratch_dir)
-            binds[nb++] = (hb_jail_bind){sp->scratch_dir, NULL, true};
+            binds[nb++] = (hb_jail_bind){sp->scratch_dir, NULL, true, 0};
         size_t first_rt = nb;
         for (size_t i = 0; i < ndata; i++)
-            binds[nb++] = (hb_jail_bind){sp->data_dirs[i], NULL, false};
+            binds[nb++] = (hb_jail_bind){sp->data_dirs[i], NULL, false, 0};
         if (sp->write_dir)
-            binds[nb++] = (hb_jail_bind){sp->write_dir, NULL, true};
+            binds[nb++] = (hb_jail_bind){sp->write_dir, NULL, true, 0};
         /* allow-lists: after the jail's own mounts (a path under /tmp lands
          * on its tmpfs); a UNIX socket needs no write access to the mount */
         for (size_t i = 0; i < nread; i++)
-            binds[nb++] = (hb_jail_bind){sp->allow_read[i], NULL, false};
+            binds[nb++] = (hb_jail_bind){sp->allow_read[i], NULL, false, 0};
         for (size_t i = 0; i < nwrite; i++)
-            binds[nb++] = (hb_jail_bind){sp->allow_write[i], NULL, true};
+            binds[nb++] = (hb_jail_bind){sp->allow_write[i], NULL, true, 0};
         for (size_t i = 0; i < nunix; i++)
-            binds[nb++] = (hb_jail_bind){sp->allow_unix[i], NULL, false};
+            binds[nb++] = (hb_jail_bind){sp->allow_unix[i], NULL, false, 0};
         qsort(binds + first_rt, nb - first_rt, sizeof(*binds), by_depth);
         if (c.drop_root && (r = hb_jail_userns_new(&c.userns_fd, err)) < 0) {
             hb__strv_free(cmd);

@@ -11,6 +11,11 @@
  * The secret is a 0600 file beside the project, which the manager itself
  * can read: only the manager reading it on the compile's word can leak it. */
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +322,87 @@ static void case_fifo_claim(void)
     unload(&b);
 }
 
+/* A "-wrapper" in plugin.json (plugin code, run inside the compile's jail)
+ * used to write straight into the host's job directory: any number of files
+ * of up to RLIMIT_FSIZE each, until the compile's time limit, filling the
+ * host's disk. The job directory is now a tmpfs of max_job_bytes (1 GiB)
+ * inside the jail. The wrapper writes up to 2 GiB in 1 MiB files, then
+ * waits on a FIFO while the test measures everything under the test's root
+ * (the state directory with the job directory included) on the host: it
+ * must stay far below what was written. The build then fails naming the
+ * limit, and nothing is left behind. */
+static uint64_t tree_bytes;
+static int add_bytes(const char *path, const struct stat *st, int flag, struct FTW *f)
+{
+    tree_bytes += (uint64_t)st->st_blocks * 512;
+    return 0;
+}
+
+static uint64_t root_usage(void)
+{
+    tree_bytes = 0;
+    HB_CHECK(nftw(root, add_bytes, 16, FTW_PHYS) == 0);
+    return tree_bytes;
+}
+
+static built disk_built;
+static void *disk_load(void *arg)
+{
+    (void)arg;
+    disk_built = load();
+    return NULL;
+}
+
+static void case_job_disk(void)
+{
+    tree(NULL);
+    char ready[4400], go[4400], wrapper[4400], script[20000], json[9000];
+    snprintf(ready, sizeof(ready), "%s/ready", plug);
+    snprintf(go, sizeof(go), "%s/go", plug);
+    snprintf(wrapper, sizeof(wrapper), "%s/w.sh", plug);
+    HB_CHECK(mkfifo(ready, 0666) == 0 && chmod(ready, 0666) == 0);
+    HB_CHECK(mkfifo(go, 0666) == 0 && chmod(go, 0666) == 0);
+    snprintf(script, sizeof(script),
+             "case \"$1\" in *cc1)\n"
+             "  i=0; while [ $i -lt 2048 ]; do\n"
+             "    head -c 1048576 /dev/zero > \"$PWD/f$i\" 2>/dev/null || break; i=$((i+1)); done\n"
+             "  echo \"$i MiB written\" > '%s'; read x < '%s';;\n"
+             "esac\n"
+             "exec \"$@\"\n",
+             ready, go);
+    hb_escape_write_text(wrapper, script);
+    HB_CHECK(chmod(wrapper, 0644) == 0);
+    snprintf(json, sizeof(json), "{\"cflags\": [\"-wrapper\", \"/bin/sh,%s\"]}\n", wrapper);
+    write_json(json);
+    uint64_t before = root_usage();
+    int rfd = open(ready, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    HB_CHECK(rfd >= 0);
+    pthread_t t;
+    HB_CHECK(pthread_create(&t, NULL, disk_load, NULL) == 0);
+    struct pollfd p = {rfd, POLLIN, 0};
+    if (poll(&p, 1, 120000) != 1)
+        HB_FAIL_("the wrapper never said it had written");
+    char said[64] = "";
+    ssize_t n = read(rfd, said, sizeof(said) - 1);
+    said[n > 0 ? n - 1 : 0] = 0;
+    uint64_t during = root_usage();
+    printf("wrapper: %s; the host holds %llu bytes under the test root (%llu before)\n", said,
+           (unsigned long long)during, (unsigned long long)before);
+    int wfd = open(go, O_WRONLY | O_CLOEXEC);
+    HB_CHECK(wfd >= 0 && write(wfd, "\n", 1) == 1);
+    close(wfd);
+    close(rfd);
+    HB_CHECK(pthread_join(t, NULL) == 0);
+    HB_CHECK(atoi(said) >= 1000); /* it did write about a GiB inside */
+    HB_CHECK(during < before + (64ull << 20));
+    HB_CHECK_EQ(disk_built.r, HB_ELIMIT);
+    HB_CHECK(strstr(disk_built.err, "max_job_bytes") && strstr(disk_built.err, "1073741824"));
+    unload(&disk_built);
+    uint64_t after = root_usage();
+    printf("after the build: %llu bytes under the test root\n", (unsigned long long)after);
+    HB_CHECK(after < before + (64ull << 20));
+}
+
 int main(int argc, char **argv)
 {
     static const hb_test_case cases[] = {
@@ -327,6 +413,7 @@ int main(int argc, char **argv)
         {"cc_dir", case_cc_dir},
         {"newline_name", case_newline_name},
         {"fifo_claim", case_fifo_claim},
+        {"job_disk", case_job_disk},
     };
     return hb_test_main(argc, argv, cases, sizeof(cases) / sizeof(cases[0]));
 }
