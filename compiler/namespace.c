@@ -256,7 +256,7 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     }
     hb_jail j = {.binds = jb,
                  .nbinds = nb,
-                 .chdir = req->job_dir,
+                 .chdir = hb__compile_cwd(req), /* bound at its own path */
                  .etc_alternatives = true,
                  .info_fd = HB__JAIL_INFO_FD};
     char **bargv = NULL;
