@@ -256,8 +256,8 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     if (r < 0) {
         /* A name the depfile cannot carry, a bad "sources" entry: said in
          * serr; an unreadable directory: said here. */
-        if (r == -EILSEQ)
-            r = HB_ECOMPILE;
+        if (r == -EILSEQ || (serr && r != -ENOMEM))
+            r = HB_ECOMPILE; /* the plugin's own fault, like a bad plugin.json key */
         if (serr)
             r = hb__seterr(err, r, "%s", serr);
         else

@@ -76,6 +76,35 @@ static void case_build_load_call(void)
     e2e_free(sb, m);
 }
 
+/* The same in the namespace backend's jail: the plugin directory is bound
+ * at its own path and the compile starts there. */
+static void case_namespace(void)
+{
+    char *dir = write_project("proj", 1);
+    hb_manager_options o = e2e_options(e2e_on_event, &ev);
+    o.isolation = HB_ISOLATION_NAMESPACE;
+    hb_manager *m = NULL;
+    if (hb_manager_new(&o, &m) != 0) {
+        printf("SKIP: no namespace backend here\n");
+        exit(77);
+    }
+    hb_sandbox *sb;
+    HB_CHECK_OK(hb_sandbox_new(m, NULL, &sb));
+    int r = hb_load(sb, dir);
+    printf("load %s -> %d: %s\n", dir, r, r < 0 ? hb_sandbox_last_error(sb) : "");
+    if (r == HB_EISOLATION) {
+        printf("SKIP: namespace backend unavailable: %s\n", hb_sandbox_last_error(sb));
+        e2e_free(sb, m);
+        exit(77);
+    }
+    HB_CHECK_OK(r);
+    HB_CHECK_EQ(version_of(sb, "proj"), 1001);
+    int64_t v = 0;
+    HB_CHECK_OK(hb_callf(sb, "proj", "answer", ")l", &v));
+    HB_CHECK_EQ(v, 1042);
+    e2e_free(sb, m);
+}
+
 /* Each bad plugin.json fails the reload naming the file, the key and the
  * entry; the version loaded before keeps answering. */
 static void case_bad_sources(void)
@@ -177,6 +206,7 @@ static void case_watch_src(void)
 
 static const e2e_case cases[] = {
     {"build_load_call", case_build_load_call},
+    {"namespace", case_namespace},
     {"bad_sources", case_bad_sources},
     {"watch_src", case_watch_src},
 };
