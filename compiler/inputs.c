@@ -236,6 +236,19 @@ int hb_compiler_list_sources(const char *plugin_dir, char ***out)
     return hb__compiler_list_sources(plugin_dir, out, NULL);
 }
 
+/* -EILSEQ with *err naming a source whose name has a control character. */
+static int control_error(const char *plugin_dir, const char *name, char **err)
+{
+    char *shown = escaped_name(name);
+    int r = hb__seterr(err, -EILSEQ,
+                       "plugin directory %s: source file \"%s\" has a control character "
+                       "(newline, tab, ...) in its name, which the compiler's dependency "
+                       "list and messages cannot carry: rename it",
+                       plugin_dir, shown ? shown : "?");
+    free(shown);
+    return r;
+}
+
 /* The sources plugin.json's "sources" key names (sources.c); *out NULL
  * when it has no such key. */
 static int listed_sources(const char *plugin_dir, char ***out, char **err)
@@ -251,13 +264,7 @@ static int listed_sources(const char *plugin_dir, char ***out, char **err)
     for (size_t i = 0; r == 0 && (*out)[i]; i++) {
         if (!has_control((*out)[i]))
             continue;
-        char *shown = escaped_name((*out)[i]);
-        r = hb__seterr(err, -EILSEQ,
-                       "plugin directory %s: source file \"%s\" has a control character "
-                       "(newline, tab, ...) in its path, which the compiler's dependency "
-                       "list and messages cannot carry: rename it",
-                       plugin_dir, shown ? shown : "?");
-        free(shown);
+        r = control_error(plugin_dir, (*out)[i], err);
         hb__strv_free(*out);
         *out = NULL;
     }
@@ -281,13 +288,7 @@ int hb__compiler_list_sources(const char *plugin_dir, char ***out, char **err)
         if (!hb_compiler_is_source(de->d_name))
             continue;
         if (has_control(de->d_name)) {
-            char *shown = escaped_name(de->d_name);
-            r = hb__seterr(err, -EILSEQ,
-                           "plugin directory %s: source file \"%s\" has a control character "
-                           "(newline, tab, ...) in its name, which the compiler's dependency "
-                           "list and messages cannot carry: rename it",
-                           plugin_dir, shown ? shown : "?");
-            free(shown);
+            r = control_error(plugin_dir, de->d_name, err);
             break;
         }
         char *p = hb__path_join(plugin_dir, de->d_name);

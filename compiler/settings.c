@@ -370,19 +370,27 @@ static int rt_env(const pctx *p, json_t *v, hb_argv *out)
     return out->failed ? -ENOMEM : 0;
 }
 
+/* Whether the relative path s has a ".." component. */
+static bool has_dotdot(const char *s)
+{
+    for (const char *c = s; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && !strncmp(c, "..", 2))
+            return true;
+        c += n;
+        c += *c == '/';
+    }
+    return false;
+}
+
 static int item_data(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     if (s[0] == '/')
         return key_error(p, key, "\"%s\" is absolute; data directories are relative to the "
                                  "plugin directory",
                          s);
-    for (const char *c = s; *c;) {
-        size_t n = strcspn(c, "/");
-        if (n == 2 && !strncmp(c, "..", 2))
-            return key_error(p, key, "\"%s\" leaves the plugin directory (\"..\")", s);
-        c += n;
-        c += *c == '/';
-    }
+    if (has_dotdot(s))
+        return key_error(p, key, "\"%s\" leaves the plugin directory (\"..\")", s);
     hb__argv_push(out, s);
     return 0;
 }
@@ -395,13 +403,8 @@ static int item_source(const pctx *p, const char *key, const char *s, hb_argv *o
         return key_error(p, key, "\"%s\" is absolute; sources are relative to the plugin "
                                  "directory",
                          s);
-    for (const char *c = s; *c;) {
-        size_t n = strcspn(c, "/");
-        if (n == 2 && !strncmp(c, "..", 2))
-            return key_error(p, key, "\"%s\" leaves the plugin directory (\"..\")", s);
-        c += n;
-        c += *c == '/';
-    }
+    if (has_dotdot(s))
+        return key_error(p, key, "\"%s\" leaves the plugin directory (\"..\")", s);
     for (size_t i = 0; i < out->n; i++)
         if (!strcmp(out->v[i], s))
             return 0;
