@@ -125,8 +125,18 @@ const hb__backend *hb__namespace_backend(void);
  * as "not built in". Its run() needs ctx->state (an hb_compiler context). */
 const hb__backend *hb__microvm_backend(void);
 
+/* The working directory of a compile: its plugin directory (relative paths
+ * in plugin.json's flags name the plugin's files; the namespace backend
+ * binds it at its own path), or the job directory of a request without one
+ * (a compiler probe). */
+static inline const char *hb__compile_cwd(const hb_compile_request *req)
+{
+    return req->plugin_dir ? req->plugin_dir : req->job_dir;
+}
+
 /* Shared by the local and namespace backends: runs argv (util/process.h)
- * in its own process group, in ctx->req->job_dir when there is a request,
+ * in its own process group, in hb__compile_cwd(ctx->req) when there is a
+ * request,
  * with stdin from /dev/null, stdout+stderr captured (bounded), no other fd
  * but the jail's, the rlimits from ctx, and the wall-clock deadline enforced
  * with a pidfd. When it ends (or on timeout) its process group is killed,

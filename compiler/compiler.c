@@ -251,18 +251,24 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
     hb_sb output = HB_SB_INIT;
     int r;
 
-    r = hb__compiler_list_sources(req->plugin_dir, &sources, err);
-    if (r == -EILSEQ) { /* a name the depfile cannot carry: said in err */
-        r = HB_ECOMPILE;
-        goto out;
-    }
+    char *serr = NULL;
+    r = hb__compiler_list_sources(req->plugin_dir, &sources, &serr);
     if (r < 0) {
-        r = hb__seterr(err, r, "plugin directory %s: %s", req->plugin_dir, strerror(-r));
+        /* A name the depfile cannot carry, a bad "sources" entry: said in
+         * serr; an unreadable directory: said here. */
+        if (r == -EILSEQ || (serr && r != -ENOMEM))
+            r = HB_ECOMPILE; /* the plugin's own fault, like a bad plugin.json key */
+        if (serr)
+            r = hb__seterr(err, r, "%s", serr);
+        else
+            r = hb__seterr(err, r, "plugin directory %s: %s", req->plugin_dir, strerror(-r));
+        free(serr);
         goto out;
     }
     if (!sources[0]) {
         r = hb__seterr(err, HB_ENOSOURCES,
-                       "plugin directory %s holds no *.c, *.cc, *.cpp, *.cxx, *.S or *.s sources",
+                       "plugin directory %s holds no *.c, *.cc, *.cpp, *.cxx, *.S or *.s sources "
+                       "(in itself, or in what plugin.json's \"sources\" lists)",
                        req->plugin_dir);
         goto out;
     }
@@ -399,7 +405,7 @@ static int run_impl(hb_compiler *c, const hb_compile_request *req, hb_compile_re
             r = hb__seterr(err, HB_ECOMPILE, "compiler succeeded but wrote no %s", p.object);
             goto out;
         }
-        if ((r = hb__collect_inputs(req->job_dir, p.depfiles, &res->inputs, err)) < 0)
+        if ((r = hb__collect_inputs(hb__compile_cwd(req), p.depfiles, &res->inputs, err)) < 0)
             goto out;
         if (bc.set.path && (r = hb__inputs_add(&res->inputs, bc.set.path)) < 0) {
             r = hb__seterr(err, r, "out of memory");

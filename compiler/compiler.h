@@ -104,13 +104,21 @@ typedef struct hb_compile_result {
 /* Lists the plugin's sources (*.c, the C++ *.cc, *.cpp, *.cxx, and the
  * assembly *.S (preprocessed) and *.s, directly in plugin_dir, sorted). C++ sources compile with the C++ driver that goes
  * with cc, which then links; plugin.json in plugin_dir adds settings (see
- * compiler/settings.h and docs/plugin-json.md) and is an input. A source
- * whose name holds a control character (a newline) is refused: -EILSEQ
- * (the compile names it). */
+ * compiler/settings.h and docs/plugin-json.md) and is an input. With a
+ * "sources" key in plugin.json the list is what it names instead (files,
+ * and directories' source files recursively, absolute, in the order
+ * listed); a bad entry fails (-EINVAL, -ENOENT). A source whose path
+ * holds a control character (a newline) is refused: -EILSEQ (the compile
+ * names it). */
 int hb_compiler_list_sources(const char *plugin_dir, char ***out);
 
 /* Whether a file name is a plugin source hb_compiler_list_sources lists. */
 bool hb_compiler_is_source(const char *name);
+
+/* Whether dir is a plugin directory: it holds a source file itself, or a
+ * plugin.json with a "sources" key (whose entries may still be wrong: the
+ * compile says so). */
+bool hb_compiler_is_plugin_dir(const char *dir);
 
 /* Runs one compile. Returns 0 when the compiler ran and produced an object;
  * HB_ECOMPILE when it ran and failed (res filled: diagnostics, exit status);

@@ -172,7 +172,7 @@ const char *hb__inputs_outside_view(char *const *inputs, char *const *view)
 
 /* ---- sources ------------------------------------------------------------- */
 
-#define MAX_SOURCES 4096
+#define MAX_SOURCES HB__SOURCES_MAX
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -214,15 +214,70 @@ static char *escaped_name(const char *name)
     return hb__sb_detach(&b);
 }
 
+static bool source_pred(const char *dir, const char *name, void *arg)
+{
+    (void)dir;
+    (void)arg;
+    return hb_compiler_is_source(name);
+}
+
+bool hb_compiler_is_plugin_dir(const char *dir)
+{
+    if (hb__dir_any(dir, source_pred, NULL) == 1)
+        return true;
+    char **entries = NULL;
+    bool listed = hb__settings_sources(dir, &entries, NULL) == 0 && entries;
+    hb__strv_free(entries);
+    return listed;
+}
+
 int hb_compiler_list_sources(const char *plugin_dir, char ***out)
 {
     return hb__compiler_list_sources(plugin_dir, out, NULL);
+}
+
+/* -EILSEQ with *err naming a source whose name has a control character. */
+static int control_error(const char *plugin_dir, const char *name, char **err)
+{
+    char *shown = escaped_name(name);
+    int r = hb__seterr(err, -EILSEQ,
+                       "plugin directory %s: source file \"%s\" has a control character "
+                       "(newline, tab, ...) in its name, which the compiler's dependency "
+                       "list and messages cannot carry: rename it",
+                       plugin_dir, shown ? shown : "?");
+    free(shown);
+    return r;
+}
+
+/* The sources plugin.json's "sources" key names (sources.c); *out NULL
+ * when it has no such key. */
+static int listed_sources(const char *plugin_dir, char ***out, char **err)
+{
+    char **entries = NULL;
+    int r = hb__settings_sources(plugin_dir, &entries, err);
+    if (r < 0 || !entries) {
+        *out = NULL;
+        return r;
+    }
+    r = hb__sources_expand(plugin_dir, entries, out, err);
+    hb__strv_free(entries);
+    for (size_t i = 0; r == 0 && (*out)[i]; i++) {
+        if (!has_control((*out)[i]))
+            continue;
+        r = control_error(plugin_dir, (*out)[i], err);
+        hb__strv_free(*out);
+        *out = NULL;
+    }
+    return r;
 }
 
 int hb__compiler_list_sources(const char *plugin_dir, char ***out, char **err)
 {
     if (!plugin_dir || !out)
         return -EINVAL;
+    int lr = listed_sources(plugin_dir, out, err);
+    if (lr < 0 || *out)
+        return lr;
     DIR *d = opendir(plugin_dir);
     if (!d)
         return -errno;
@@ -233,13 +288,7 @@ int hb__compiler_list_sources(const char *plugin_dir, char ***out, char **err)
         if (!hb_compiler_is_source(de->d_name))
             continue;
         if (has_control(de->d_name)) {
-            char *shown = escaped_name(de->d_name);
-            r = hb__seterr(err, -EILSEQ,
-                           "plugin directory %s: source file \"%s\" has a control character "
-                           "(newline, tab, ...) in its name, which the compiler's dependency "
-                           "list and messages cannot carry: rename it",
-                           plugin_dir, shown ? shown : "?");
-            free(shown);
+            r = control_error(plugin_dir, de->d_name, err);
             break;
         }
         char *p = hb__path_join(plugin_dir, de->d_name);
@@ -322,12 +371,12 @@ int hb__inputs_add(char ***inputs, const char *path)
 
 #define MAX_DEPFILE (16u << 20)
 
-/* Absolute path for a depfile entry: relative ones are relative to the job
- * directory (the compiler's working directory); entries with "." or ".."
+/* Absolute path for a depfile entry: relative ones are relative to the
+ * compiler's working directory (hb__compile_cwd); entries with "." or ".."
  * components are resolved so the same file has one name. */
-static char *absolute_input(const char *job_dir, const char *dep)
+static char *absolute_input(const char *cwd, const char *dep)
 {
-    char *p = dep[0] == '/' ? strdup(dep) : hb__path_join(job_dir, dep);
+    char *p = dep[0] == '/' ? strdup(dep) : hb__path_join(cwd, dep);
     if (!p)
         return NULL;
     if (strstr(p, "/./") || strstr(p, "/../") || hb__has_suffix(p, "/.") ||
@@ -341,7 +390,7 @@ static char *absolute_input(const char *job_dir, const char *dep)
     return p;
 }
 
-int hb__collect_inputs(const char *job_dir, char *const *depfiles, char ***out, char **err)
+int hb__collect_inputs(const char *cwd, char *const *depfiles, char ***out, char **err)
 {
     hb_argv all = HB_ARGV_INIT;
     int r = 0;
@@ -361,7 +410,7 @@ int hb__collect_inputs(const char *job_dir, char *const *depfiles, char ***out, 
             goto fail;
         }
         for (size_t k = 0; deps[k]; k++) {
-            char *a = absolute_input(job_dir, deps[k]);
+            char *a = absolute_input(cwd, deps[k]);
             hb__argv_push(&all, a);
             all.failed |= !a;
             free(a);

@@ -27,9 +27,10 @@
 
 #define HB__COMPILE_ATTEMPTS 3
 
-/* The inputs the depfiles name (relative ones are relative to job_dir),
- * absolute, sorted, without duplicates. 0 or a negative code with *err. */
-int hb__collect_inputs(const char *job_dir, char *const *depfiles, char ***out, char **err);
+/* The inputs the depfiles name (relative ones are relative to cwd, the
+ * compiler's working directory), absolute, sorted, without duplicates. 0
+ * or a negative code with *err. */
+int hb__collect_inputs(const char *cwd, char *const *depfiles, char ***out, char **err);
 
 /* Adds path to the sorted inputs *inputs unless it is there (plugin.json,
  * which no depfile names). 0 or -ENOMEM. */
@@ -92,6 +93,15 @@ int hb__snapshot_take(hb__snapshot *s, char *const *sources, char *const *prev);
  * naming the file (escaped) and the plugin directory. Such a name is
  * refused before any compile: the depfile and diagnostics are lines. */
 int hb__compiler_list_sources(const char *plugin_dir, char ***out, char **err);
+
+#define HB__SOURCES_MAX 4096
+
+/* plugin.json's "sources" entries (relative, as written) expanded against
+ * plugin_dir (sources.c): each file, or a directory's source files
+ * recursively in sorted order, absolute, each once, in the order listed.
+ * An entry that is missing, not a source, or leads outside the plugin
+ * directory fails with *err naming it and plugin.json. */
+int hb__sources_expand(const char *plugin_dir, char *const *entries, char ***out, char **err);
 
 /* The first of inputs that may have changed since the snapshot, or NULL.
  * Call after hashing the inputs (hashes[i] is inputs[i]'s content). */

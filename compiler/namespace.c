@@ -72,7 +72,8 @@ typedef struct ns_bind {
  * the host to have copied the job directory out (jobdir.c) before the jail
  * ends with it. */
 static const char handover_script[] =
-    "cp -R " HB_NS_JOB_IN "/. . || exit 125\n"
+    "job=$1; shift\n" /* the job directory; the compile runs where it was started */
+    "cp -R " HB_NS_JOB_IN "/. \"$job\" || exit 125\n"
     "\"$@\" 7<&-\n"
     "rc=$?\n"
     "kill -9 -1 2>/dev/null\n"
@@ -256,7 +257,7 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     jb[nb] = (hb_jail_bind){HB_NS_JOB_IN, req->job_dir, false, 0};
     hb_jail j = {.binds = jb,
                  .nbinds = nb + 1,
-                 .chdir = req->job_dir,
+                 .chdir = hb__compile_cwd(req), /* bound at its own path */
                  .etc_alternatives = true,
                  .info_fd = HB__JAIL_INFO_FD};
     char **bargv = NULL;
@@ -272,7 +273,7 @@ static int ns_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
     }
     char **env = hb_jail_env(req->job_dir, "/tmp", compiler_env_keep, ctx->envp);
     hb_argv cmd = HB_ARGV_INIT;
-    hb__argv_pushl(&cmd, "/bin/sh", "-c", handover_script, "hotbox-compile", NULL);
+    hb__argv_pushl(&cmd, "/bin/sh", "-c", handover_script, "hotbox-compile", req->job_dir, NULL);
     hb__argv_push_all(&cmd, argv);
     char **cargv = NULL;
     r = hb__argv_detach(&cmd, &cargv);

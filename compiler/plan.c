@@ -14,9 +14,10 @@
  *                           the objects, so that --as-needed keeps them);
  * and hb__plan_hashed_flags() lists the same things for the input hash.
  * Output and depfile paths are not hashed, so the job directory does not
- * matter; nor does it reach the object: the compiler runs in the job
- * directory with it mapped to "." (-ffile-prefix-map), so the same inputs
- * give the same bytes.
+ * matter; nor does it reach the object: it is mapped to "."
+ * (-ffile-prefix-map), so the same inputs give the same bytes. The
+ * compiler runs in the plugin directory (backend.h: hb__compile_cwd),
+ * which the object names anyway (its sources' absolute paths).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -64,8 +65,8 @@ char **hb__compiler_env(const char *tmp)
 
 /* ---- the pieces of a command line ---------------------------------------- */
 
-/* The job directory is random and the compiler's working directory: map it
- * to "." in everything the compiler writes into the object (DW_AT_comp_dir,
+/* The job directory is random (the objects, depfiles and plugin.so go
+ * there): map it to "." in everything the compiler writes into the object (DW_AT_comp_dir,
  * __FILE__ of job-relative paths), so identical inputs give identical bytes
  * in any job directory on every backend. Diagnostics are not affected:
  * they keep naming the real files. */

@@ -370,19 +370,44 @@ static int rt_env(const pctx *p, json_t *v, hb_argv *out)
     return out->failed ? -ENOMEM : 0;
 }
 
+/* Whether the relative path s has a ".." component. */
+static bool has_dotdot(const char *s)
+{
+    for (const char *c = s; *c;) {
+        size_t n = strcspn(c, "/");
+        if (n == 2 && !strncmp(c, "..", 2))
+            return true;
+        c += n;
+        c += *c == '/';
+    }
+    return false;
+}
+
 static int item_data(const pctx *p, const char *key, const char *s, hb_argv *out)
 {
     if (s[0] == '/')
         return key_error(p, key, "\"%s\" is absolute; data directories are relative to the "
                                  "plugin directory",
                          s);
-    for (const char *c = s; *c;) {
-        size_t n = strcspn(c, "/");
-        if (n == 2 && !strncmp(c, "..", 2))
-            return key_error(p, key, "\"%s\" leaves the plugin directory (\"..\")", s);
-        c += n;
-        c += *c == '/';
-    }
+    if (has_dotdot(s))
+        return key_error(p, key, "\"%s\" leaves the plugin directory (\"..\")", s);
+    hb__argv_push(out, s);
+    return 0;
+}
+
+/* One "sources" entry: a file or directory inside the plugin directory,
+ * named relative to it; a name listed twice counts once. */
+static int item_source(const pctx *p, const char *key, const char *s, hb_argv *out)
+{
+    if (s[0] == '/')
+        return key_error(p, key, "\"%s\" is absolute; sources are relative to the plugin "
+                                 "directory",
+                         s);
+    if (has_dotdot(s))
+        return key_error(p, key, "\"%s\" leaves the plugin directory (\"..\")", s);
+    for (size_t i = 0; i < out->n; i++)
+        if (!strcmp(out->v[i], s))
+            return 0;
     hb__argv_push(out, s);
     return 0;
 }
@@ -477,14 +502,15 @@ void hb__settings_raw_release(hb__settings_raw *s)
 {
     if (!s)
         return;
-    HB_STRV_FREE_ALL(s->cflags, s->defines, s->include, s->libs, s->pkg);
+    HB_STRV_FREE_ALL(s->cflags, s->defines, s->include, s->libs, s->pkg, s->sources);
     free(s->std);
     hb__runtime_settings_release(&s->runtime);
     memset(s, 0, sizeof(*s));
 }
 
 static const char *const known_keys[] = {"cflags", "defines", "include", "libs",    "pkg",
-                                         "lang",   "std",     "runtime", "carry", NULL};
+                                         "lang",   "std",     "runtime", "carry", "sources",
+                                         NULL};
 
 int hb__settings_parse(const char *text, size_t len, const char *path, hb__settings_raw *out,
                        char **err)
@@ -515,7 +541,7 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
             k++;
         if (!known_keys[k]) {
             r = key_error(&p, key, "unknown key (known: cflags, defines, include, libs, pkg, "
-                                   "lang, std, runtime, carry)");
+                                   "lang, std, runtime, carry, sources)");
             goto out;
         }
         if (!strcmp(key, "cflags"))
@@ -528,6 +554,13 @@ int hb__settings_parse(const char *text, size_t len, const char *path, hb__setti
             r = string_array(&p, key, v, item_lib, &libs);
         else if (!strcmp(key, "pkg"))
             r = string_array(&p, key, v, item_pkg, &pkg);
+        else if (!strcmp(key, "sources")) {
+            hb_argv src = HB_ARGV_INIT;
+            r = string_array(&p, key, v, item_source, &src);
+            if (r == 0 && !(out->sources = hb__argv_take(&src)))
+                r = -ENOMEM;
+            hb__argv_release(&src);
+        }
         else if (!strcmp(key, "lang")) {
             const char *s;
             if ((r = get_string(&p, key, v, &s)) < 0)

@@ -72,6 +72,10 @@ typedef struct hb__settings_raw {
     char **pkg;      /* pkg-config package names */
     hb__lang lang;
     char *std;       /* "c11", "gnu++17", ...; NULL: the compiler's default */
+    /* "sources": files or directories relative to the plugin directory, as
+     * written, each once (no absolute path, no ".." component); NULL when
+     * the key is absent (the plugin directory's own source files). */
+    char **sources;
     hb__runtime_settings runtime;
 } hb__settings_raw;
 
@@ -118,6 +122,11 @@ void hb__settings_release(hb__settings *s);
  * A missing file gives an empty section. 0, or a negative code with *err
  * set as hb__settings_load. */
 int hb__runtime_read(const char *plugin_dir, hb__runtime_settings *out, char **err);
+
+/* Reads only the "sources" key of <plugin_dir>/plugin.json: *out is NULL
+ * when there is no file or no such key, else the entries as written. 0, or
+ * a negative code with *err set as hb__settings_load. */
+int hb__settings_sources(const char *plugin_dir, char ***out, char **err);
 
 /* Splits flags the way a POSIX shell would, without running anything:
  * quotes and backslashes work ("-DG=\"hi there\"" is one argument),

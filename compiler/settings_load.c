@@ -316,31 +316,54 @@ done:
     return r;
 }
 
-int hb__runtime_read(const char *plugin_dir, hb__runtime_settings *out, char **err)
+/* Parses <plugin_dir>/plugin.json into *raw (left empty when there is no
+ * file); *path is the file's name (the caller frees it). */
+static int read_raw(const char *plugin_dir, char **path, hb__settings_raw *raw, char **err)
 {
-    memset(out, 0, sizeof(*out));
-    char *path = hb__path_join(plugin_dir, HB__SETTINGS_FILE);
-    if (!path)
+    memset(raw, 0, sizeof(*raw));
+    if (!(*path = hb__path_join(plugin_dir, HB__SETTINGS_FILE)))
         return hb__seterr(err, -ENOMEM, "out of memory");
     void *data = NULL;
     size_t len = 0;
-    hb__settings_raw raw = {0};
     struct stat st;
-    int r = 0;
-    if (lstat(path, &st) < 0 && errno == ENOENT)
-        goto done;
-    if ((r = hb__read_file(path, HB__SETTINGS_MAX_BYTES + 1, &data, &len)) < 0) {
-        r = hb__seterr(err, r == -EFBIG ? -EINVAL : r, "%s: %s", path, strerror(-r));
-        goto done;
-    }
-    if ((r = hb__settings_parse(data, len, path, &raw, err)) < 0)
-        goto done;
-    take_runtime(out, &raw.runtime);
-    if ((r = resolve_data(plugin_dir, path, raw.runtime.data, &out->data, err)) < 0)
-        hb__runtime_settings_release(out);
-done:
-    hb__settings_raw_release(&raw);
+    if (lstat(*path, &st) < 0 && errno == ENOENT)
+        return 0;
+    int r = hb__read_file(*path, HB__SETTINGS_MAX_BYTES + 1, &data, &len);
+    if (r < 0)
+        r = hb__seterr(err, r == -EFBIG ? -EINVAL : r, "%s: %s", *path, strerror(-r));
+    else
+        r = hb__settings_parse(data, len, *path, raw, err);
     free(data);
+    return r;
+}
+
+int hb__runtime_read(const char *plugin_dir, hb__runtime_settings *out, char **err)
+{
+    memset(out, 0, sizeof(*out));
+    char *path = NULL;
+    hb__settings_raw raw;
+    int r = read_raw(plugin_dir, &path, &raw, err);
+    if (r == 0) {
+        take_runtime(out, &raw.runtime);
+        if ((r = resolve_data(plugin_dir, path, raw.runtime.data, &out->data, err)) < 0)
+            hb__runtime_settings_release(out);
+    }
+    hb__settings_raw_release(&raw);
+    free(path);
+    return r;
+}
+
+int hb__settings_sources(const char *plugin_dir, char ***out, char **err)
+{
+    *out = NULL;
+    char *path = NULL;
+    hb__settings_raw raw;
+    int r = read_raw(plugin_dir, &path, &raw, err);
+    if (r == 0) {
+        *out = raw.sources;
+        raw.sources = NULL;
+    }
+    hb__settings_raw_release(&raw);
     free(path);
     return r;
 }

@@ -99,10 +99,12 @@ static int spawn_compiler(const hb__run_ctx *ctx, char *const *argv, int out_fd,
         .envp = ctx->envp,
         .fds = fds,
         .nfds = nfds,
-        /* A compile runs in its job directory on every backend (bwrap
-         * --chdir, the microvm agent), so relative depfile entries and the
-         * prefix map mean the same everywhere. */
-        .cwd = ctx->req ? ctx->req->job_dir : NULL,
+        /* A compile runs in its plugin directory (bwrap --chdir too), so
+         * relative paths in plugin.json's cflags and libs ("-include
+         * config.h", "-Wl,--version-script=feat.map") and in the depfiles
+         * name the plugin's files; a probe without one runs in its job
+         * directory. */
+        .cwd = ctx->req ? hb__compile_cwd(ctx->req) : NULL,
         .limits = &limits,
         .new_pgroup = true,
     };

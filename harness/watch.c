@@ -39,14 +39,10 @@
 static bool path_in(const char *path, const char *dir);
 static int cmp_str(const void *a, const void *b);
 
-static bool is_source(const char *dir, const char *name, void *arg)
-{
-    return hb_compiler_is_source(name);
-}
-
+/* A plugin directory: sources of its own, or plugin.json's "sources". */
 static bool has_sources(const char *dir)
 {
-    return hb__dir_any(dir, is_source, NULL) == 1;
+    return hb_compiler_is_plugin_dir(dir);
 }
 
 static wplug *find_plug_dir(hb_watch *w, const char *dir)

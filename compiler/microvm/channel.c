@@ -115,7 +115,7 @@ int hb__vm_run(vm *v, const hb_vm_job *job, unsigned timeout_ms, hb_vm_result *r
             nb++;
         }
     }
-    const char *cwd = job->host_paths ? job->out_dir : HB_VM_GUEST_SRC;
+    const char *cwd = !job->host_paths ? HB_VM_GUEST_SRC : job->cwd ? job->cwd : job->out_dir;
     size_t cap = HB_VMP_HEADER + 64 + strlen(cwd);
     for (size_t i = 0; job->argv[i]; i++)
         cap += 4 + strlen(job->argv[i]);

@@ -590,6 +590,7 @@ static int vm_run(const hb__run_ctx *ctx, char *const *argv, hb__run_outcome *ou
         .sources = (const char *const *)(files.v ? files.v : (char *[]){NULL}),
         .argv = (const char *const *)argv,
         .out_dir = req->job_dir,
+        .cwd = hb__compile_cwd(req), /* the plugin directory, as on the host */
         .timeout_ms = left ? left : 1,
         .max_memory_bytes = ctx->max_memory_bytes,
         .max_output_bytes = ctx->max_output_bytes,

@@ -135,6 +135,9 @@ typedef struct hb_vm_job {
      * host paths and __FILE__, depfiles and diagnostics come out as on the
      * host. The host paths must not lie under /usr (read-only in the guest). */
     bool host_paths;
+    /* With host_paths: the compiler's working directory (a host path the
+     * guest shows, the plugin directory); NULL: out_dir. */
+    const char *cwd;
     /* out_dir is mirrored: its top-level regular files are copied into
      * HB_VM_GUEST_OUT before the job, and every top-level regular file there
      * is moved back afterwards (not only plugin.so/plugin.d). Lets a
