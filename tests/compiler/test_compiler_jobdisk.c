@@ -65,7 +65,7 @@ static void run_case(const char *writer, const char *limit_name, unsigned long l
     char *bin = t_subdir(root, "bin");
     char *script = hb__asprintf("#!/bin/sh\n"
                                 "case \"$1\" in --version) echo 'fakecc 1.0'; exit 0;; esac\n"
-                                "case \"$PWD\" in */probe-*) exit 1;; esac\n"
+                                "case \"$HOME\" in */probe-*) exit 1;; esac\n" /* the probe: its own job dir */
                                 "%s\n"
                                 "echo written > '%s'\n"
                                 "read x < '%s'\n"
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
                  "i=$((i+1)); done",
                  "max_job_bytes", LIMIT_BYTES);
     else if (!strcmp(which, "files"))
-        run_case("mkdir d; i=0; while [ $i -lt 1500 ]; do : > d/f$i; i=$((i+1)); done",
+        run_case("mkdir \"$HOME/d\"; i=0; while [ $i -lt 1500 ]; do : > \"$HOME/d/f$i\"; i=$((i+1)); done",
                  "max_job_files", LIMIT_FILES);
     else
         HB_FAIL_("usage: test_compiler_jobdisk bytes|files");

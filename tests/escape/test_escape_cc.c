@@ -365,7 +365,7 @@ static void case_job_disk(void)
     snprintf(script, sizeof(script),
              "case \"$1\" in *cc1)\n"
              "  i=0; while [ $i -lt 2048 ]; do\n"
-             "    head -c 1048576 /dev/zero > \"$PWD/f$i\" 2>/dev/null || break; i=$((i+1)); done\n"
+             "    head -c 1048576 /dev/zero > \"$HOME/f$i\" 2>/dev/null || break; i=$((i+1)); done\n"
              "  echo \"$i MiB written\" > '%s'; read x < '%s';;\n"
              "esac\n"
              "exec \"$@\"\n",
