@@ -31,6 +31,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fileid.h"
 #include "harness.h"
 #include "watcher.h"
 
@@ -93,6 +94,18 @@ static wplug *add_plug(hb_watch *w, const char *dir)
     return p;
 }
 
+/* A name watch mode's digest covers: what the watcher's default patterns
+ * include, not hidden. */
+static bool watched_name(const char *name)
+{
+    if (name[0] == '.')
+        return false;
+    for (const char *const *pat = hb_watcher_default_include(); *pat; pat++)
+        if (fnmatch(*pat, name, 0) == 0)
+            return true;
+    return false;
+}
+
 /* A digest of the files a build of p reads: the watched files in its
  * directory and the inputs (shared headers) its last build recorded, each
  * by path and content ("-" when missing). */
@@ -103,36 +116,24 @@ static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
         memset(out, 0, HB_SHA256_HEX);
         return;
     }
-    char **files = NULL;
-    size_t n = 0;
-    DIR *d = opendir(p->dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        bool watched = false;
-        for (const char *const *pat = hb_watcher_default_include(); *pat && !watched; pat++)
-            watched = fnmatch(*pat, e->d_name, 0) == 0;
-        if (e->d_name[0] == '.' || !watched)
-            continue;
-        char **nf = realloc(files, (n + 1) * sizeof(*nf));
-        if (!nf)
-            break;
-        files = nf;
-        if ((files[n] = hb__path_join(p->dir, e->d_name)))
-            n++;
-    }
-    if (d)
-        closedir(d);
-    if (n)
-        qsort(files, n, sizeof(*files), cmp_str);
+    /* The directory is read again only when an entry in it was created,
+     * removed or renamed (util/dircache.c): a save in place, or thousands
+     * of unrelated files beside the sources, cost one stat here. */
+    char **names = NULL;
+    if (hb__dir_sources_cached(p->dir, &names) < 0)
+        names = NULL;
     char fh[HB_SHA256_HEX];
-    for (size_t i = 0; i < n; i++) {
-        if (hb__sha256_file_cached(files[i], fh) < 0)
+    for (size_t i = 0; names && names[i]; i++) {
+        char *one = watched_name(names[i]) ? hb__path_join(p->dir, names[i]) : NULL;
+        if (!one)
+            continue;
+        if (hb__sha256_file_cached(one, fh) < 0)
             snprintf(fh, sizeof(fh), "-");
-        hb__sha256_update_framed(h, files[i], strlen(files[i]));
+        hb__sha256_update_framed(h, one, strlen(one));
         hb__sha256_update_framed(h, fh, strlen(fh));
-        free(files[i]);
+        free(one);
     }
-    free(files);
+    hb__strv_free(names);
     for (size_t i = 0; p->inputs && p->inputs[i]; i++) {
         const char *one = p->inputs[i];
         if (!path_in(one, p->dir)) {
