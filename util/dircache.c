@@ -55,6 +55,20 @@ static bool source_like(const char *name)
     return false;
 }
 
+/* A copy of a NULL-terminated list in one pass (hb__strv_dup grows it one
+ * name at a time: quadratic for a directory of many headers). */
+static char **copy_names(char *const *v)
+{
+    size_t n = hb__strv_len(v);
+    char **out = calloc(n + 1, sizeof(*out));
+    for (size_t i = 0; out && i < n; i++)
+        if (!(out[i] = strdup(v[i]))) {
+            hb__strv_free(out);
+            return NULL;
+        }
+    return out;
+}
+
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -116,7 +130,7 @@ int hb__dir_sources_cached(const char *dir, char ***out)
                 !hb__file_id_same(&s->id, &st))
                 continue;
             s->used = ++tick;
-            char **copy = hb__strv_dup(s->names);
+            char **copy = copy_names(s->names);
             pthread_mutex_unlock(&lock);
             if (!copy)
                 return -ENOMEM;
@@ -141,7 +155,7 @@ int hb__dir_sources_cached(const char *dir, char ***out)
         hb__file_id_racy(&id, &t0) || !hb__fine_timestamps(dir))
         return 0;
     char *dcopy = strdup(dir);
-    char **ncopy = hb__strv_dup(names);
+    char **ncopy = copy_names(names);
     if (!dcopy || !ncopy) {
         free(dcopy);
         hb__strv_free(ncopy);
