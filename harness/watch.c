@@ -106,8 +106,17 @@ static bool watched_name(const char *name)
     return false;
 }
 
+static bool header_name(const char *name)
+{
+    static const char *const ext[] = {".h", ".hh", ".hpp", ".hxx", ".inc", NULL};
+    for (const char *const *e = ext; *e; e++)
+        if (hb__has_suffix(name, *e))
+            return true;
+    return false;
+}
+
 /* A digest of the files a build of p reads: the watched files in its
- * directory and the inputs (shared headers) its last build recorded, each
+ * directory (headers there only if its last build read them) and the inputs (shared headers) its last build recorded, each
  * by path and content ("-" when missing). */
 static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
 {
@@ -123,8 +132,17 @@ static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
     if (hb__dir_sources_cached(p->dir, &names) < 0)
         names = NULL;
     char fh[HB_SHA256_HEX];
+    /* Headers beside the sources count when the last build read them: a
+     * directory of thousands of generated headers is not hashed per save.
+     * Before any build recorded its inputs, every header counts. Any new
+     * or changed file in the directory is still an event of the watcher. */
+    bool known = p->inputs && p->inputs[0];
     for (size_t i = 0; names && names[i]; i++) {
         char *one = watched_name(names[i]) ? hb__path_join(p->dir, names[i]) : NULL;
+        if (one && known && header_name(names[i]) && !hb__strv_contains(p->inputs, one)) {
+            free(one);
+            continue;
+        }
         if (!one)
             continue;
         if (hb__sha256_file_cached(one, fh) < 0)
