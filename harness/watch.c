@@ -31,7 +31,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "fileid.h"
 #include "harness.h"
 #include "watcher.h"
 
@@ -94,76 +93,6 @@ static wplug *add_plug(hb_watch *w, const char *dir)
     return p;
 }
 
-/* A name watch mode's digest covers: what the watcher's default patterns
- * include, not hidden. */
-static bool watched_name(const char *name)
-{
-    if (name[0] == '.')
-        return false;
-    for (const char *const *pat = hb_watcher_default_include(); *pat; pat++)
-        if (fnmatch(*pat, name, 0) == 0)
-            return true;
-    return false;
-}
-
-static bool header_name(const char *name)
-{
-    static const char *const ext[] = {".h", ".hh", ".hpp", ".hxx", ".inc", NULL};
-    for (const char *const *e = ext; *e; e++)
-        if (hb__has_suffix(name, *e))
-            return true;
-    return false;
-}
-
-/* A digest of the files a build of p reads: the watched files in its
- * directory (headers there only if its last build read them) and the inputs (shared headers) its last build recorded, each
- * by path and content ("-" when missing). */
-static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
-{
-    hb_sha256 *h = hb__sha256_new();
-    if (!h) {
-        memset(out, 0, HB_SHA256_HEX);
-        return;
-    }
-    /* The directory is read again only when an entry in it was created,
-     * removed or renamed (util/dircache.c): a save in place, or thousands
-     * of unrelated files beside the sources, cost one stat here. */
-    char **names = NULL;
-    if (hb__dir_sources_cached(p->dir, &names) < 0)
-        names = NULL;
-    char fh[HB_SHA256_HEX];
-    /* Headers beside the sources count when the last build read them: a
-     * directory of thousands of generated headers is not hashed per save.
-     * Before any build recorded its inputs, every header counts. Any new
-     * or changed file in the directory is still an event of the watcher. */
-    bool known = p->inputs && p->inputs[0];
-    for (size_t i = 0; names && names[i]; i++) {
-        char *one = watched_name(names[i]) ? hb__path_join(p->dir, names[i]) : NULL;
-        if (one && known && header_name(names[i]) && !hb__strv_contains(p->inputs, one)) {
-            free(one);
-            continue;
-        }
-        if (!one)
-            continue;
-        if (hb__sha256_file_cached(one, fh) < 0)
-            snprintf(fh, sizeof(fh), "-");
-        hb__sha256_update_framed(h, one, strlen(one));
-        hb__sha256_update_framed(h, fh, strlen(fh));
-        free(one);
-    }
-    hb__strv_free(names);
-    for (size_t i = 0; p->inputs && p->inputs[i]; i++) {
-        const char *one = p->inputs[i];
-        if (!path_in(one, p->dir)) {
-            if (hb__sha256_file_cached(one, fh) < 0)
-                snprintf(fh, sizeof(fh), "-");
-            hb__sha256_update_framed(h, one, strlen(one));
-            hb__sha256_update_framed(h, fh, strlen(fh));
-        }
-    }
-    hb__sha256_final(h, out);
-}
-
 /* A plugin already loaded in the sandbox (by the caller, before watching)
  * is adopted: watch mode reloads it rather than loading it again. One
  * loaded from another directory under the same name is left alone. */
@@ -199,7 +128,7 @@ static bool settles_unchanged(hb_watch *w, wplug *p, const char *digest)
     if (hb_watcher_pending(w->w) != 0)
         return false;
     char again[HB_SHA256_HEX];
-    digest_plug(p, again);
+    hb__watch_digest(p, again);
     return strcmp(again, digest) == 0;
 }
 
@@ -217,7 +146,7 @@ static int build_plug(hb_watch *w, wplug *p)
     struct timespec since = w->since;
     if (!w->starting)
         clock_gettime(CLOCK_REALTIME_COARSE, &since);
-    digest_plug(p, before);
+    hb__watch_digest(p, before);
     uint64_t v_before = 0, v_after = 0;
     hb_slot *slot = reload ? hb__slot_find(sb, p->name) : NULL;
     if (slot)
@@ -229,7 +158,7 @@ static int build_plug(hb_watch *w, wplug *p)
     int r = reload ? hb_reload(sb, p->name) : hb_load(sb, p->dir);
     sb->held = NULL;
     sb->build_fresh = false;
-    digest_plug(p, after); /* with the inputs the build started from */
+    hb__watch_digest(p, after); /* with the inputs the build started from */
     refresh_inputs(w, p, &since);
     slot = hb__slot_find(sb, p->name); /* the reload may have moved the slots */
     p->loaded = slot != NULL;
