@@ -16,6 +16,7 @@
 
 #include "harness.h"
 #include "edittrace.h"
+#include "fileid.h"
 #include "graph.h"
 
 int hb__resolve_plugin_dir(const char *dir, char **abs, char **name, char **err)
@@ -117,6 +118,13 @@ uint64_t hb__build_sibling_scans(void)
     return atomic_load(&sibling_scans);
 }
 
+/* A file the sibling scan reads: a C source or header, or assembly. */
+static bool scanned_name(const char *name)
+{
+    return name[0] != '.' && (hb__has_suffix(name, ".c") || hb__has_suffix(name, ".h") ||
+                              hb__has_suffix(name, ".S") || hb__has_suffix(name, ".s"));
+}
+
 static char **sibling_dirs(hb_manager *m, const char *dir)
 {
     atomic_fetch_add(&sibling_scans, 1);
@@ -125,15 +133,14 @@ static char **sibling_dirs(hb_manager *m, const char *dir)
     if (!v || !slash || slash == dir)
         return v;
     char *parent = strndup(dir, (size_t)(slash - dir));
-    DIR *d = parent ? opendir(dir) : NULL;
+    /* The list of names is read again only when the directory's entries
+     * changed (util/dircache.c), not per build. */
+    char **names = NULL;
+    if (!parent || hb__dir_sources_cached(dir, &names) < 0)
+        names = NULL;
     size_t n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d))) {
-        if (de->d_name[0] == '.' ||
-            !(hb__has_suffix(de->d_name, ".c") || hb__has_suffix(de->d_name, ".h") ||
-              hb__has_suffix(de->d_name, ".S") || hb__has_suffix(de->d_name, ".s")))
-            continue;
-        char *path = hb__path_join(dir, de->d_name);
+    for (size_t i = 0; names && names[i]; i++) {
+        char *path = scanned_name(names[i]) ? hb__path_join(dir, names[i]) : NULL;
         void *data = NULL;
         size_t len = 0;
         if (path && hb__read_file(path, MAX_SCAN_BYTES, &data, &len) == 0) {
@@ -147,8 +154,7 @@ static char **sibling_dirs(hb_manager *m, const char *dir)
         free(data);
         free(path);
     }
-    if (d)
-        closedir(d);
+    hb__strv_free(names);
     free(parent);
     return v;
 }

@@ -89,58 +89,6 @@ static wplug *add_plug(hb_watch *w, const char *dir)
     return p;
 }
 
-/* A digest of the files a build of p reads: the watched files in its
- * directory and the inputs (shared headers) its last build recorded, each
- * by path and content ("-" when missing). */
-static void digest_plug(const wplug *p, char out[HB_SHA256_HEX])
-{
-    hb_sha256 *h = hb__sha256_new();
-    if (!h) {
-        memset(out, 0, HB_SHA256_HEX);
-        return;
-    }
-    char **files = NULL;
-    size_t n = 0;
-    DIR *d = opendir(p->dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        bool watched = false;
-        for (const char *const *pat = hb_watcher_default_include(); *pat && !watched; pat++)
-            watched = fnmatch(*pat, e->d_name, 0) == 0;
-        if (e->d_name[0] == '.' || !watched)
-            continue;
-        char **nf = realloc(files, (n + 1) * sizeof(*nf));
-        if (!nf)
-            break;
-        files = nf;
-        if ((files[n] = hb__path_join(p->dir, e->d_name)))
-            n++;
-    }
-    if (d)
-        closedir(d);
-    if (n)
-        qsort(files, n, sizeof(*files), cmp_str);
-    char fh[HB_SHA256_HEX];
-    for (size_t i = 0; i < n; i++) {
-        if (hb__sha256_file_cached(files[i], fh) < 0)
-            snprintf(fh, sizeof(fh), "-");
-        hb__sha256_update_framed(h, files[i], strlen(files[i]));
-        hb__sha256_update_framed(h, fh, strlen(fh));
-        free(files[i]);
-    }
-    free(files);
-    for (size_t i = 0; p->inputs && p->inputs[i]; i++) {
-        const char *one = p->inputs[i];
-        if (!path_in(one, p->dir)) {
-            if (hb__sha256_file_cached(one, fh) < 0)
-                snprintf(fh, sizeof(fh), "-");
-            hb__sha256_update_framed(h, one, strlen(one));
-            hb__sha256_update_framed(h, fh, strlen(fh));
-        }
-    }
-    hb__sha256_final(h, out);
-}
-
 /* A plugin already loaded in the sandbox (by the caller, before watching)
  * is adopted: watch mode reloads it rather than loading it again. One
  * loaded from another directory under the same name is left alone. */
@@ -176,7 +124,7 @@ static bool settles_unchanged(hb_watch *w, wplug *p, const char *digest)
     if (hb_watcher_pending(w->w) != 0)
         return false;
     char again[HB_SHA256_HEX];
-    digest_plug(p, again);
+    hb__watch_digest(p, again);
     return strcmp(again, digest) == 0;
 }
 
@@ -194,7 +142,7 @@ static int build_plug(hb_watch *w, wplug *p)
     struct timespec since = w->since;
     if (!w->starting)
         clock_gettime(CLOCK_REALTIME_COARSE, &since);
-    digest_plug(p, before);
+    hb__watch_digest(p, before);
     uint64_t v_before = 0, v_after = 0;
     hb_slot *slot = reload ? hb__slot_find(sb, p->name) : NULL;
     if (slot)
@@ -206,7 +154,7 @@ static int build_plug(hb_watch *w, wplug *p)
     int r = reload ? hb_reload(sb, p->name) : hb_load(sb, p->dir);
     sb->held = NULL;
     sb->build_fresh = false;
-    digest_plug(p, after); /* with the inputs the build started from */
+    hb__watch_digest(p, after); /* with the inputs the build started from */
     refresh_inputs(w, p, &since);
     slot = hb__slot_find(sb, p->name); /* the reload may have moved the slots */
     p->loaded = slot != NULL;

@@ -50,6 +50,8 @@ int hb__watch_drop_gone(hb_watch *w);
 /* Has the watcher follow the files outside the roots that p's last build
  * read (watch_follow.c); since is when that build began. */
 void hb__watch_follow_inputs(hb_watch *w, wplug *p, const struct timespec *since);
+/* A digest of the files a build of p reads (watch_digest.c). */
+void hb__watch_digest(const wplug *p, char out[HB_SHA256_HEX]);
 /* While paused: remembers touched[] (one per plugin) for hb_watch_resume. */
 void hb__watch_defer(hb_watch *w, const bool *touched);
 

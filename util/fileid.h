@@ -45,5 +45,22 @@ bool hb__file_id_same_bytes(const hb_file_id *id, const struct stat *st);
  * write in the same tick could leave the identity unchanged, and its
  * content must not be remembered by identity. */
 bool hb__file_id_racy(const hb_file_id *id, const struct timespec *t0);
+/* Whether path's file system keeps timestamps to the nanosecond (ext4, xfs,
+ * btrfs, tmpfs, f2fs): only there may anything be remembered by identity. */
+bool hb__fine_timestamps(const char *path);
+
+/* The names in directory dir that may be a build's input: C and C++
+ * sources and headers, assembly, .inc, and .json/.toml settings (a
+ * superset: each caller filters further), sorted, NULL-terminated, into
+ * *out (free with hb__strv_free). Remembered by the directory's identity
+ * (util/dircache.c): a directory's mtime and ctime move with every entry
+ * created, removed or renamed in it, so while stat(dir) is unchanged the
+ * list is answered without reading the directory again, however many
+ * unrelated files it holds, and every step of one reload (watch mode's
+ * digest, the sibling scan, the list of sources) shares one read.
+ * 0, or a negative -errno from opening the directory. */
+int hb__dir_sources_cached(const char *dir, char ***out);
+/* Calls of hb__dir_sources_cached that read the directory (a test's probe). */
+unsigned long hb__dir_cache_reads(void);
 
 #endif /* HB_UTIL_FILEID_H */

@@ -88,7 +88,7 @@ bool hb__file_id_racy(const hb_file_id *id, const struct timespec *t0)
 
 /* ---- the content-hash cache ------------------------------------------------ */
 
-static bool fine_timestamps(const char *path)
+bool hb__fine_timestamps(const char *path)
 {
     struct statfs sfs;
     if (statfs(path, &sfs) < 0)
@@ -137,7 +137,7 @@ int hb__sha256_file_cached(const char *path, char out[HB_SHA256_HEX])
     struct stat after;
     hb_file_id id = hb__file_id(&st);
     if (!regular || stat(path, &after) < 0 || !hb__file_id_same(&id, &after) ||
-        hb__file_id_racy(&id, &t0) || !fine_timestamps(path))
+        hb__file_id_racy(&id, &t0) || !hb__fine_timestamps(path))
         return 0;
     char *copy = strdup(path);
     if (!copy)

@@ -1,7 +1,11 @@
 /* tests/util/test_hashcache.c - hb__sha256_file_cached: a file that did
  * not change is read once; every change is seen, including rewrites of the
  * same size in the same clock tick (where size, mtime and ctime may all
- * stay the same). One case per process (argv[1]). */
+ * stay the same). hb__dir_sources_cached (util/dircache.c): a plugin
+ * directory holding thousands of unrelated files is read once while its
+ * entries stay the same, and every source created, renamed in, removed or
+ * renamed away is seen at the next hb_compiler_list_sources, also in the
+ * same clock tick as the listing before it. One case per process. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -12,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compiler.h"
+#include "fileid.h"
 #include "hbtest.h"
 #include "util.h"
 
@@ -115,6 +121,111 @@ static void case_same_tick_rewrites(void)
     free(path);
 }
 
+/* ---- hb__dir_sources_cached: a directory's names by its identity ---- */
+
+#define UNRELATED 3000
+
+static void put_in_dir(const char *name, const char *text)
+{
+    char *path = hb__asprintf("%s/%s", dir, name);
+    HB_CHECK(path != NULL);
+    HB_CHECK_OK(hb__write_file_atomic(path, text, strlen(text), 0644));
+    free(path);
+}
+
+/* A plugin directory: one source, UNRELATED other files (some in a
+ * subdirectory). */
+static void make_dir(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/hb-dircache-XXXXXX");
+    HB_CHECK(mkdtemp(dir) != NULL);
+    atexit(cleanup);
+    put_in_dir("a.c", "int a;\n");
+    char *sub = hb__asprintf("%s/vendor", dir);
+    HB_CHECK(sub != NULL && mkdir(sub, 0755) == 0);
+    free(sub);
+    for (int i = 0; i < UNRELATED; i++) {
+        char name[128];
+        snprintf(name, sizeof(name), i % 2 ? "%s/vendor/f%05d.txt" : "%s/f%05d.txt", dir, i);
+        int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644); /* no fsync */
+        HB_CHECK(fd >= 0);
+        HB_CHECK_EQ(close(fd), 0);
+    }
+}
+
+/* The sources hb_compiler_list_sources gives, as base names joined by ' '. */
+static char *sources(void)
+{
+    char **v = NULL;
+    HB_CHECK_OK(hb_compiler_list_sources(dir, &v));
+    hb_sb b = HB_SB_INIT;
+    for (size_t i = 0; v[i]; i++) {
+        const char *slash = strrchr(v[i], '/');
+        hb__sb_addf(&b, "%s%s", i ? " " : "", slash ? slash + 1 : v[i]);
+    }
+    hb__strv_free(v);
+    char *s = hb__sb_detach(&b);
+    HB_CHECK(s != NULL);
+    return s;
+}
+
+static void expect_sources(const char *want)
+{
+    char *got = sources();
+    HB_CHECK_STR(got, want);
+    free(got);
+}
+
+/* An unchanged directory is read once however often it is listed. */
+static void case_dir_read_once(void)
+{
+    need_fine_timestamps();
+    make_dir();
+    wait_tick_after_ctime(dir);
+    unsigned long before = hb__dir_cache_reads();
+    for (int i = 0; i < 5; i++)
+        expect_sources("a.c");
+    HB_CHECK_EQ(hb__dir_cache_reads() - before, 1);
+    put_in_dir("a.c", "int a2;\n"); /* an atomic save: a rename into the directory */
+    expect_sources("a.c");
+    HB_CHECK_EQ(hb__dir_cache_reads() - before, 2);
+}
+
+/* Every change of the entries is seen at once, without waiting for a tick
+ * between the changes and the listings. */
+static void case_dir_sees_changes(void)
+{
+    make_dir();
+    expect_sources("a.c");
+    put_in_dir("b.c", "int b;\n"); /* renamed in */
+    expect_sources("a.c b.c");
+    char *p = hb__asprintf("%s/c.c", dir);
+    HB_CHECK(p != NULL);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644); /* created in place */
+    HB_CHECK(fd >= 0);
+    HB_CHECK_EQ(close(fd), 0);
+    expect_sources("a.c b.c c.c");
+    char *q = hb__asprintf("%s/c.txt", dir);
+    HB_CHECK(q != NULL);
+    HB_CHECK_EQ(rename(p, q), 0); /* renamed away */
+    expect_sources("a.c b.c");
+    HB_CHECK_EQ(rename(q, p), 0); /* and back */
+    expect_sources("a.c b.c c.c");
+    HB_CHECK_EQ(unlink(p), 0);
+    expect_sources("a.c b.c");
+    wait_tick_after_ctime(dir); /* remembered now: still seen when removed */
+    expect_sources("a.c b.c");
+    char *b = hb__asprintf("%s/b.c", dir);
+    HB_CHECK(b != NULL);
+    HB_CHECK_EQ(unlink(b), 0);
+    expect_sources("a.c");
+    HB_CHECK(mkdir(b, 0755) == 0); /* a directory named like a source is none */
+    expect_sources("a.c");
+    free(p);
+    free(q);
+    free(b);
+}
+
 /* What hb__sha256_file refuses is refused the same way. */
 static void case_errors(void)
 {
@@ -127,13 +238,17 @@ static void case_errors(void)
 int main(int argc, char **argv)
 {
     if (argc != 2)
-        HB_FAIL_("usage: %s read_once|same_tick_rewrites|errors", argv[0]);
+        HB_FAIL_("usage: %s read_once|same_tick_rewrites|errors|dir_read_once|dir_sees_changes", argv[0]);
     if (!strcmp(argv[1], "read_once"))
         case_read_once();
     else if (!strcmp(argv[1], "same_tick_rewrites"))
         case_same_tick_rewrites();
     else if (!strcmp(argv[1], "errors"))
         case_errors();
+    else if (!strcmp(argv[1], "dir_read_once"))
+        case_dir_read_once();
+    else if (!strcmp(argv[1], "dir_sees_changes"))
+        case_dir_sees_changes();
     else
         HB_FAIL_("unknown case %s", argv[1]);
     printf("PASS %s\n", argv[1]);
