@@ -345,7 +345,10 @@ int hb__runtime_read(const char *plugin_dir, hb__runtime_settings *out, char **e
     int r = read_raw(plugin_dir, &path, &raw, err);
     if (r == 0) {
         take_runtime(out, &raw.runtime);
-        if ((r = resolve_data(plugin_dir, path, raw.runtime.data, &out->data, err)) < 0)
+        /* No data directories (or no plugin.json at all: a prebuilt
+         * object's plugin has no directory): nothing to resolve. */
+        if (raw.runtime.data && raw.runtime.data[0] &&
+            (r = resolve_data(plugin_dir, path, raw.runtime.data, &out->data, err)) < 0)
             hb__runtime_settings_release(out);
     }
     hb__settings_raw_release(&raw);

@@ -643,10 +643,13 @@ static void case_compile_environ(void)
     HB_CHECK(mkdir(bin, 0755) == 0);
     snprintf(cc, sizeof(cc), "%s/cc", bin);
     /* Inside the jail it also reports its capabilities, its uid and
-     * whether host knobs are writable (test -w: access(), nothing written). */
+     * whether host knobs are writable (test -w: access(), nothing written).
+     * The jail is told by /hotbox-job-in, which only the namespace
+     * compile's jail has (compiler/namespace.c); the compile itself runs
+     * in the plugin directory, with HOME its job directory. */
     hb_escape_write_text(cc, "#!/bin/sh\n"
                    "case \" $* \" in *\" -o \"*) real=1;; *) real=;; esac\n"
-                   "if [ -n \"$real\" ] && [ \"$HOME\" = \"$PWD\" ]; then\n"
+                   "if [ -n \"$real\" ] && [ -d /hotbox-job-in ]; then\n"
                    "  env >&2; grep -E '^Cap(Eff|Bnd):' /proc/self/status >&2\n"
                    "  echo \"UID-$(id -u)\" >&2\n"
                    "  if [ -w /proc/sys/kernel/core_pattern ] || [ -w /proc/sysrq-trigger ]; then\n"
@@ -719,7 +722,7 @@ static void case_compile_host_uid(void)
     snprintf(script, sizeof(script),
              "#!/bin/sh\n"
              "case \" $* \" in *\" -o \"*) real=1;; *) real=;; esac\n"
-             "if [ -n \"$real\" ] && [ \"$HOME\" = \"$PWD\" ]; then\n"
+             "if [ -n \"$real\" ] && [ -d /hotbox-job-in ]; then\n"
              "  if cat '%s' >/dev/null 2>&1; then echo HOSTROOT-READ >&2;\n"
              "  else echo HOSTROOT-DENIED >&2; fi; exit 1\n"
              "fi\n"
@@ -1092,7 +1095,7 @@ static void case_compile_shared_uid(void)
     HB_CHECK(mkdir(bin, 0755) == 0);
     snprintf(cc, sizeof(cc), "%s/cc", bin);
     hb_escape_write_text(cc, "#!/bin/sh\n"
-                   "if [ \"$HOME\" = \"$PWD\" ]; then\n"
+                   "if [ -d /hotbox-job-in ]; then\n"
                    "  echo \"UIDMAP-$(awk '{print $1 \"-\" $2}' /proc/self/uid_map)-\" >&2; exit 1\n"
                    "fi\n"
                    "exec /usr/bin/cc \"$@\"\n");
@@ -1150,9 +1153,9 @@ static void case_compile_job_symlink(void)
     snprintf(cc, sizeof(cc), "%s/cc", bin);
     snprintf(script, sizeof(script),
              "#!/bin/sh\n"
-             "if [ \"$HOME\" = \"$PWD\" ]; then\n"
+             "if [ -d /hotbox-job-in ]; then\n"
              "  /usr/bin/cc \"$@\" || exit $?\n"
-             "  for f in *.d; do [ -f \"$f\" ] && ln -sf '%s' \"$f\"; done\n"
+             "  for f in \"$HOME\"/*.d; do [ -f \"$f\" ] && ln -sf '%s' \"$f\"; done\n"
              "  exit 0\n"
              "fi\n"
              "exec /usr/bin/cc \"$@\"\n",
